@@ -1,0 +1,2 @@
+// Public API of @vip/agent: every export is listed by name.
+export const PACKAGE_NAME = '@vip/agent';

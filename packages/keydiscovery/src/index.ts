@@ -1,0 +1,2 @@
+// Public API of @vip/keydiscovery: every export is listed by name.
+export const PACKAGE_NAME = '@vip/keydiscovery';

@@ -1,0 +1,15 @@
+// Public API of @vip/protocol: every export is listed by name.
+export { VIP_SIGNATURE, EMPTY_FRAME, textFrame, frameText, identityKey, frameFromKey, isVipSignature } from './frames.js';
+export type { Frame } from './frames.js';
+export { encodePeerFrames, decodePeerFrames, decodeRouterFrames, encodeRouterFrames } from './envelope.js';
+export type { VipMessage, RoutedMessage, UnroutableReason, RouterDecodeResult } from './envelope.js';
+export {
+  VipError, ERRNO, ERRNO_MESSAGES, ProtocolError, WireError, PeerUnreachableError, AgainError, UnknownSubsystemError,
+  InvalidPayloadError, TimeoutError, ClosedError, ConfigError, TransportError, AddressError, KeyError, AuthError, isVipError,
+} from './errors.js';
+export type { VipErrorCode } from './errors.js';
+export { silentLogger, createJsonLogger } from './logger.js';
+export type { Logger, LogFields, LogFn, LogLevel } from './logger.js';
+export type {
+  TransportKind, PeerEvent, RouterTransportHandlers, DeliveryResult, RouterTransport, ConnectionStatus, AgentConnection,
+} from './transport-contract.js';

@@ -1,0 +1,37 @@
+import { defineConfig } from 'vitest/config';
+
+const shared = {
+  // Sibling packages are tested from source through tsconfig paths; no build needed for unit tests.
+  resolve: { tsconfigPaths: true },
+};
+
+const pkg = (name: string, dir = `packages/${name}`) => ({
+  ...shared,
+  test: {
+    name,
+    root: dir,
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
+
+export default defineConfig({
+  ...shared,
+  test: {
+    projects: [
+      pkg('protocol'),
+      pkg('zmq'),
+      pkg('rmq'),
+      pkg('pubsub'),
+      pkg('router'),
+      pkg('agent'),
+      pkg('keydiscovery'),
+      pkg('proxy-router'),
+      pkg('testing'),
+      pkg('platform', 'apps/platform'),
+      pkg('vipctl', 'apps/vipctl'),
+      { ...shared, test: { name: 'integration', root: 'tests', include: ['**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+    ],
+  },
+});
