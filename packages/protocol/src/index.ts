@@ -10,6 +10,7 @@ export {
 export type { VipErrorCode } from './errors.js';
 export { silentLogger, createJsonLogger } from './logger.js';
 export type { Logger, LogFields, LogFn, LogLevel } from './logger.js';
+export type { RouterServices, RouterExtension } from './router-extension.js';
 export type {
   TransportKind, PeerEvent, RouterTransportHandlers, DeliveryResult, RouterTransport, ConnectionStatus, AgentConnection,
 } from './transport-contract.js';
