@@ -14,3 +14,5 @@ export type { RouterServices, RouterExtension } from './router-extension.js';
 export type {
   TransportKind, PeerEvent, RouterTransportHandlers, DeliveryResult, RouterTransport, ConnectionStatus, AgentConnection,
 } from './transport-contract.js';
+export { CURVE_KEY_BYTES, z85Encode, z85Decode, decodeKey, encodeKey, keyToZ85, generateKeyPair } from './keys.js';
+export type { CurveKeyPair } from './keys.js';
