@@ -16,3 +16,5 @@ export type {
 } from './transport-contract.js';
 export { CURVE_KEY_BYTES, z85Encode, z85Decode, decodeKey, encodeKey, keyToZ85, generateKeyPair } from './keys.js';
 export type { CurveKeyPair } from './keys.js';
+export { Address, ADDRESS_SCHEMES, AUTH_MECHANISMS } from './address.js';
+export type { AddressScheme, AuthMechanism, AddressParams, AddressParts } from './address.js';
