@@ -18,3 +18,7 @@ export { CURVE_KEY_BYTES, z85Encode, z85Decode, decodeKey, encodeKey, keyToZ85, 
 export type { CurveKeyPair } from './keys.js';
 export { Address, ADDRESS_SCHEMES, AUTH_MECHANISMS } from './address.js';
 export type { AddressScheme, AuthMechanism, AddressParams, AddressParts } from './address.js';
+export { pythonJson, pythonString, pythonNumber, pythonFloatRepr } from './python-json.js';
+export {
+  encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, decodeFrameValue, decodeCountOrBool, reencodeLikePython,
+} from './frame-values.js';

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidPayloadError } from './errors.js';
+import { pythonFloatRepr, pythonJson } from './python-json.js';
+import { seededPrng } from '../test/seeded-prng.js';
+
+describe('pythonJson (json.dumps defaults)', () => {
+  it.each<[unknown, string]>([
+    [{ a: 1 }, '{"a": 1}'],
+    [[1, 2], '[1, 2]'],
+    [[], '[]'],
+    [{}, '{}'],
+    [null, 'null'],
+    [true, 'true'],
+    ['abc', '"abc"'],
+    [{ b: [1, { c: null }], a: 'x' }, '{"b": [1, {"c": null}], "a": "x"}'],
+    [{ name: 'café' }, '{"name": "caf\\u00e9"}'],
+    ['€', '"\\u20ac"'],
+    ['😀', '"\\ud83d\\ude00"'],
+    ['"\\\n\r\t\b\f\u0001\u007f', '"\\"\\\\\\n\\r\\t\\b\\f\\u0001\\u007f"'],
+    [1.5, '1.5'],
+    [0.1, '0.1'],
+    [1e-5, '1e-05'],
+    [0.0001, '0.0001'],
+    [1.5e16, '15000000000000000'],
+    [1.5e-7, '1.5e-07'],
+    [123456789.125, '123456789.125'],
+    [-2.5e-10, '-2.5e-10'],
+    [NaN, 'NaN'],
+    [-Infinity, '-Infinity'],
+    [10n ** 30n, '1000000000000000000000000000000'],
+    [{ u: undefined, f: () => 1, k: 1 }, '{"k": 1}'],
+    [[undefined], '[null]'],
+    [new Date(0), '"1970-01-01T00:00:00.000Z"'],
+  ])('case %# -> %s', (value, text) => {
+    expect(pythonJson(value)).toBe(text);
+  });
+  it.each<[number, string]>([
+    [1e16 + 0.5, '1e+16'],
+    [1.5e16, '1.5e+16'],
+    [1e22, '1e+22'],
+    [-0, '-0.0'],
+    [2, '2.0'],
+    [1234.5, '1234.5'],
+    [9999999999999998, '9999999999999998.0'],
+  ])('float repr %d -> %s', (n, text) => {
+    expect(pythonFloatRepr(n)).toBe(text);
+  });
+  it('rejects cycles and bare functions with InvalidPayloadError', () => {
+    const a: unknown[] = [];
+    a.push(a);
+    expect(() => pythonJson(a)).toThrow(InvalidPayloadError);
+    expect(() => pythonJson(() => 1)).toThrow(InvalidPayloadError);
+  });
+  it('parses back to the same value for thousands of random values (property)', () => {
+    const rng = seededPrng(0x150);
+    const str = () => Array.from({ length: rng.int(8) }, () => String.fromCodePoint(rng.pick([rng.int(0x80), rng.int(0x800), rng.int(0xd800), 0x10000 + rng.int(0x1000)]))).join('');
+    const num = () => rng.pick([rng.int(1e6) - 5e5, (rng.next() - 0.5) * 10 ** (rng.int(40) - 20), 0]);
+    const gen = (depth: number): unknown => {
+      const kind = depth > 3 ? rng.int(4) : rng.int(6);
+      if (kind === 0) return str();
+      if (kind === 1) return num();
+      if (kind === 2) return rng.pick([true, false, null]);
+      if (kind === 3) return str();
+      if (kind === 4) return Array.from({ length: rng.int(4) }, () => gen(depth + 1));
+      return Object.fromEntries(Array.from({ length: rng.int(4) }, () => [str(), gen(depth + 1)]));
+    };
+    for (let i = 0; i < 3000; i++) {
+      const v = gen(0);
+      const text = pythonJson(v);
+      expect(text).toMatch(/^[\x20-\x7e]*$/);
+      expect(JSON.parse(text)).toEqual(v);
+    }
+  });
+});
