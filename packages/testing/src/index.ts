@@ -1,2 +1,7 @@
 // Public API of @vip/testing: every export is listed by name.
 export const PACKAGE_NAME = '@vip/testing';
+export { MemoryTransport, MemoryConnection } from './memory-transport.js';
+export type { MemoryTransportOptions } from './memory-transport.js';
+export { AsyncQueue } from './async-queue.js';
+export { waitFor } from './wait-for.js';
+export type { WaitForOptions } from './wait-for.js';

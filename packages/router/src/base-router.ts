@@ -1,0 +1,295 @@
+import {
+  EMPTY_FRAME, ERRNO, frameText, identityKey, silentLogger, textFrame,
+  type DeliveryResult, type Frame, type Logger, type PeerEvent, type RoutedMessage, type RouterTransport, type UnroutableReason,
+} from '@vip/protocol';
+import { BUILTIN_SUBSYSTEMS, type BuiltinContext } from './builtin-subsystems.js';
+import { PeerRegistry } from './peer-registry.js';
+import { RateLimitedLog } from './rate-limited-log.js';
+import { RouterCounters, type RouterStats } from './router-counters.js';
+import { Tracker, type IssuedMessage, type IssueTopic, type CountMap } from './tracker.js';
+import { errorArgs } from './wire-values.js';
+
+export interface BaseRouterOptions {
+  /** The bus the router serves (ZeroMQ, RabbitMQ, memory); the router owns it and closes it in `stop()`. */
+  readonly transport: RouterTransport;
+  /** The router's socket identity, shown to peers in `welcome`; default a fresh uuid4 (as VOLTTRON). */
+  readonly identity?: Frame | string;
+  readonly tracker?: Tracker;
+  readonly logger?: Logger;
+  /** Clock in ms for rate-limited logging; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** Who made an outgoing message: a forwarded peer message, or the router itself (replies, events). */
+type Origin = 'forward' | 'router';
+
+const PEERLIST = textFrame('peerlist');
+const ADD = textFrame('add');
+const DROP = textFrame('drop');
+const ERROR = textFrame('error');
+
+/**
+ * The transport-neutral VIP routing core (the seed's `BaseRouter`): `start` binds the transport
+ * after the `setup` hook, `route` handles one message, `poll` waits for in-flight deliveries,
+ * `stop` closes. Subclasses add subsystems through `handleSubsystem` and observe traffic through
+ * `issue`. Frames that are only forwarded are passed on by reference, byte-exact.
+ */
+export class BaseRouter {
+  readonly transport: RouterTransport;
+  readonly identity: Frame;
+  readonly peers = new PeerRegistry();
+  readonly tracker: Tracker;
+  protected readonly logger: Logger;
+  protected readonly counters = new RouterCounters();
+  readonly #debug: RateLimitedLog;
+  readonly #ctx: BuiltinContext;
+  #started?: Promise<void>;
+  #stopped?: Promise<void>;
+  #closing = false;
+  #inflight = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(options: BaseRouterOptions) {
+    this.transport = options.transport;
+    const id = options.identity ?? crypto.randomUUID();
+    this.identity = typeof id === 'string' ? textFrame(id) : id;
+    this.tracker = options.tracker ?? new Tracker();
+    this.logger = options.logger ?? silentLogger;
+    this.#debug = new RateLimitedLog(this.logger, options.now ? { now: options.now } : {});
+    this.#ctx = {
+      identity: this.identity,
+      peerList: () => this.peers.list(),
+      reply: (m, user, subsystem, args) => this.reply(m, user, subsystem, args),
+    };
+  }
+
+  /** Runs `setup()`, then starts the transport; resolves when peers can connect. Idempotent. */
+  start(): Promise<void> {
+    return (this.#started ??= this.#start());
+  }
+
+  async #start(): Promise<void> {
+    await this.setup();
+    await this.transport.start({
+      message: (message, userId) => this.#guard(() => this.route(message, userId)),
+      probe: (sender) => this.#guard(() => this.#probe(sender)),
+      unroutable: (reason, sender) => this.#guard(() => this.unroutable(reason, sender)),
+      peerEvent: (event) => this.#guard(() => this.#peerEvent(event)),
+    });
+  }
+
+  /** Hook run by `start()` before the transport starts (bind extra services, attach extensions). */
+  protected setup(): void | Promise<void> {}
+
+  /** Resolves once every delivery started so far (and the errors they caused) has settled. */
+  poll(): Promise<void> {
+    if (this.#inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Route one message: register its sender, then forward it or handle it (recipient empty). */
+  route(message: RoutedMessage, userId: string): void {
+    this.counters.received++;
+    if (this.tracker.enabled) this.issue('incoming', { peer: message.sender, user: message.user, subsystem: message.subsystem });
+    this.#register(message.sender);
+    const user = this.lookupUserId(message.sender, userId);
+    if (message.recipient.length > 0) {
+      this.counters.forwarded++;
+      this.#send(message.recipient, message.sender, user, message.id, message.subsystem, message.args, 'forward');
+      return;
+    }
+    this.counters.handled++;
+    const name = identityKey(message.subsystem);
+    const builtin = BUILTIN_SUBSYSTEMS.get(name);
+    if (builtin) {
+      builtin(this.#ctx, message, user);
+      return;
+    }
+    if (name === 'error') {
+      this.counters.count('error to router ignored');
+      return;
+    }
+    let handled: boolean;
+    try {
+      handled = this.handleSubsystem(message, userId.length > 0 ? userId : frameText(user));
+    } catch (err) {
+      this.counters.count('subsystem handler failed');
+      this.#debug.debug('router.subsystem.failed', { subsystem: frameText(message.subsystem) }, err);
+      return;
+    }
+    if (!handled) this.#unknownSubsystem(message);
+  }
+
+  /**
+   * Handle a router-addressed subsystem the base router does not serve. Return false when it
+   * is unknown (the router answers error 93); send replies with `reply()`.
+   */
+  protected handleSubsystem(_message: RoutedMessage, _userId: string): boolean {
+    return false;
+  }
+
+  /**
+   * The user frame put on forwarded messages and hello/ping replies: the user id the transport
+   * authenticated for the sender, or the sender identity when there is none (auth off).
+   * VOLTTRON 9 always copies the identity (PROTOCOL.md 1.3).
+   */
+  lookupUserId(sender: Frame, userId: string): Frame {
+    return userId.length > 0 ? textFrame(userId) : sender;
+  }
+
+  /** Debug/statistics hook, called only while the tracker is enabled (one boolean check otherwise). */
+  protected issue(topic: IssueTopic, message: IssuedMessage, extra?: string): void {
+    this.tracker.hit(topic, message, extra);
+  }
+
+  /** Send a router-originated reply to the sender of `message`, keeping its message id. */
+  reply(message: RoutedMessage, user: Frame, subsystem: Frame, args: readonly Frame[]): void {
+    this.#send(message.sender, EMPTY_FRAME, user, message.id, subsystem, args, 'router');
+  }
+
+  /**
+   * Deliver a router-originated message (`from` empty = the router). An unreachable recipient is
+   * dropped; no error message is generated for it.
+   */
+  deliver(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): Promise<DeliveryResult> {
+    return this.#send(to, from, user, id, subsystem, args, 'router');
+  }
+
+  /** Forget a peer: `peerlist drop` to everyone left, then the `peerDropped` hook. No-op when unknown. */
+  dropPeer(peer: Frame): void {
+    if (!this.peers.remove(peer)) return;
+    for (const p of this.peers.list()) this.#send(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, [DROP, peer], 'router');
+    this.peerDropped(peer);
+  }
+
+  /** Hook: a peer left (agentstop, unreachable, disconnect). */
+  protected peerDropped(_peer: Frame): void {}
+
+  /** Count a frame set that cannot be routed (transport-reported or found by the router). Never throws. */
+  unroutable(reason: UnroutableReason | string, sender: Frame | undefined): void {
+    this.counters.drop(reason);
+    if (this.tracker.enabled) this.issue('unroutable', { peer: sender }, reason);
+    this.#debug.debug('router.dropped', { reason, sender: sender === undefined ? undefined : frameText(sender) });
+  }
+
+  /** Bump a named always-on counter. */
+  count(name: string, n = 1): void {
+    this.counters.count(name, n);
+  }
+
+  /** The always-on counters (drops by reason, errors sent, peers...), a snapshot. */
+  stats(): RouterStats {
+    const c = this.counters;
+    return {
+      received: c.received,
+      forwarded: c.forwarded,
+      handled: c.handled,
+      dropped: { ...c.dropped },
+      errors: { ...c.errors },
+      peers: this.peers.size,
+      counters: { ...c.counters },
+      extensions: this.extensionStats(),
+    };
+  }
+
+  /** Hook: counters of services living in the router, merged into `stats()`. */
+  protected extensionStats(): Record<string, CountMap> {
+    return {};
+  }
+
+  /** Close the transport and wait for in-flight deliveries. Idempotent. */
+  stop(): Promise<void> {
+    return (this.#stopped ??= this.#stop());
+  }
+
+  async #stop(): Promise<void> {
+    this.#closing = true;
+    await this.transport.close();
+    await this.poll();
+    await this.teardown();
+  }
+
+  /** Hook run once by `stop()` after the transport closed (close extensions...). */
+  protected teardown(): void | Promise<void> {}
+
+  #probe(sender: Frame): void {
+    if (this.tracker.enabled) this.issue('unroutable', { peer: sender }, 'router probe');
+    this.#register(sender);
+  }
+
+  #peerEvent(event: PeerEvent): void {
+    if (event.type === 'peer-connected') this.#register(event.peer);
+    else this.dropPeer(event.peer);
+  }
+
+  /** First sight of a peer: everyone already known gets `peerlist add`, then the peer is added. */
+  #register(peer: Frame): void {
+    if (this.peers.has(peer)) return;
+    for (const p of this.peers.list()) this.#send(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, [ADD, peer], 'router');
+    this.peers.add(peer);
+  }
+
+  #unknownSubsystem(m: RoutedMessage): void {
+    this.#sendError(ERRNO.EPROTONOSUPPORT, m.sender, EMPTY_FRAME, m.id, EMPTY_FRAME, m.subsystem);
+  }
+
+  #sendError(errnum: number, to: Frame, user: Frame, id: Frame, recipient: Frame, subsystem: Frame): void {
+    this.counters.error(errnum);
+    if (this.tracker.enabled) this.issue('error', { peer: to, user, subsystem }, String(errnum));
+    this.#send(to, EMPTY_FRAME, user, id, ERROR, errorArgs(errnum, recipient, subsystem), 'router');
+  }
+
+  #send(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[], origin: Origin): Promise<DeliveryResult> {
+    if (this.tracker.enabled) this.issue('outgoing', { peer: to, user, subsystem });
+    this.#inflight++;
+    let pending: Promise<DeliveryResult>;
+    try {
+      pending = this.transport.deliver(to, from, user, id, subsystem, args);
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    return pending.then(
+      (result) => {
+        if (result !== 'ok') this.#guard(() => this.#failed(result, to, from, user, id, subsystem, origin));
+        this.#settle();
+        return result;
+      },
+      (err: unknown) => {
+        this.counters.count('delivery failed');
+        this.#debug.debug('router.deliver.failed', { to: frameText(to) }, err);
+        this.#settle();
+        return 'unreachable' as const;
+      },
+    );
+  }
+
+  /**
+   * A delivery failed. Unreachable recipients are dropped. A forwarded message earns its sender an
+   * error 113/11 (user and id of the failed message); router-made messages and messages whose
+   * recipient is their own sender do not (PROTOCOL.md 1.8).
+   */
+  #failed(result: 'unreachable' | 'again', to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, origin: Origin): void {
+    if (this.#closing) return;
+    if (result === 'unreachable') this.dropPeer(to);
+    else this.counters.count('delivery would block');
+    if (origin === 'router' || identityKey(from) === identityKey(to)) return;
+    this.#sendError(result === 'unreachable' ? ERRNO.EHOSTUNREACH : ERRNO.EAGAIN, from, user, id, to, subsystem);
+  }
+
+  #settle(): void {
+    if (--this.#inflight > 0 || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Nothing a peer sends may stop the router: an internal failure is counted and logged. */
+  #guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.counters.count('internal error');
+      this.#debug.debug('router.internal.error', undefined, err);
+    }
+  }
+}
