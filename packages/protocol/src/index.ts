@@ -22,3 +22,13 @@ export { pythonJson, pythonString, pythonNumber, pythonFloatRepr } from './pytho
 export {
   encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, decodeFrameValue, decodeCountOrBool, reencodeLikePython,
 } from './frame-values.js';
+export { InvalidRpcError } from './invalid-rpc-error.js';
+export {
+  JSONRPC_VERSION, RPC_ERROR_CODES, PythonExceptionSchema, RpcErrorDataSchema, RpcErrorObjectSchema, RpcRequestSchema, RpcResultResponseSchema,
+  RpcErrorResponseSchema, encodeParams, decodeParams, buildRequest, buildResult, buildError, methodNotFound, unhandledException, readErrorData,
+  errorResponseFor, buildBatch, rpcText, parseRpcFrame, parseRpcMessage, createRpcIdGenerator,
+} from './jsonrpc.js';
+export type {
+  RpcId, RpcParams, PythonException, RpcErrorData, RpcErrorObject, RpcRequest, RpcResultResponse, RpcErrorResponse, RpcResponse, RpcMessage,
+  RpcPayload, RequestOptions,
+} from './jsonrpc.js';
