@@ -1,0 +1,55 @@
+/** Why a delivery to a subscriber did not happen. */
+export type DropReason = 'again' | 'unreachable' | 'backlog' | 'error';
+
+export interface SubscriberDrops {
+  readonly peer: string;
+  readonly dropped: number;
+}
+
+/** What `PubSubService.detailedStats()` reports. */
+export interface PubSubStats {
+  readonly published: number;
+  readonly delivered: number;
+  readonly dropped: Readonly<Record<DropReason, number>>;
+  /** Subscribers with the most drops (at most `maxTrackedSubscribers`, oldest evicted first). */
+  readonly droppedBySubscriber: readonly SubscriberDrops[];
+  readonly rejected: Readonly<Record<'unauthorized' | 'invalid' | 'unknown_op' | 'forbidden', number>>;
+  readonly pending: number;
+  readonly subscriptions: number;
+  readonly subscribers: number;
+  readonly remotePlatforms: number;
+  readonly countsClamped: number;
+}
+
+/**
+ * Counters of the pubsub service. Per-subscriber drop counts live in a bounded map: when full,
+ * the least recently dropping subscriber is forgotten, so a churn of identities cannot grow memory.
+ */
+export class DeliveryStats {
+  published = 0;
+  delivered = 0;
+  countsClamped = 0;
+  readonly dropped: Record<DropReason, number> = { again: 0, unreachable: 0, backlog: 0, error: 0 };
+  readonly rejected = { unauthorized: 0, invalid: 0, unknown_op: 0, forbidden: 0 };
+  readonly #bySubscriber = new Map<string, number>();
+  readonly #max: number;
+
+  constructor(maxTrackedSubscribers: number) {
+    this.#max = Math.max(1, maxTrackedSubscribers);
+  }
+
+  drop(reason: DropReason, subscriber: string): void {
+    this.dropped[reason]++;
+    const n = (this.#bySubscriber.get(subscriber) ?? 0) + 1;
+    this.#bySubscriber.delete(subscriber); // re-insert: Map order = recency
+    this.#bySubscriber.set(subscriber, n);
+    if (this.#bySubscriber.size > this.#max) {
+      const oldest = this.#bySubscriber.keys().next().value;
+      if (oldest !== undefined) this.#bySubscriber.delete(oldest);
+    }
+  }
+
+  bySubscriber(): SubscriberDrops[] {
+    return [...this.#bySubscriber].map(([peer, dropped]) => ({ peer, dropped })).sort((a, b) => b.dropped - a.dropped);
+  }
+}

@@ -1,0 +1,102 @@
+import { ConfigError, InvalidPayloadError } from '@vip/protocol';
+import { z } from 'zod';
+import { pythonRepr } from './internal/python-repr.js';
+import { UnauthorizedPublishError } from './errors.js';
+
+/** `protected_topics.json` (PROTOCOL.md 3.7); also the body of a `protected_update`. */
+export const ProtectedTopicsFileSchema = z.object({
+  'write-protect': z
+    .array(z.object({ topic: z.string(), capabilities: z.union([z.string(), z.array(z.string())]) }))
+    .default([]),
+});
+export type ProtectedTopicsFile = z.infer<typeof ProtectedTopicsFileSchema>;
+
+/**
+ * A user's capabilities as auth.json holds them: a name, a list of names or `{name: params}`.
+ * Only the names matter for publishing.
+ */
+export const CapabilitiesSchema = z.union([z.string(), z.array(z.string()), z.record(z.string(), z.unknown()), z.null()]);
+export type Capabilities = z.infer<typeof CapabilitiesSchema>;
+/** user id -> capabilities (the `auth_update` body's `capabilities`, or AuthFile.capabilitiesByUser()). */
+export type CapabilityMap = Readonly<Record<string, Capabilities>>;
+export const CapabilityMapSchema = z.record(z.string(), CapabilitiesSchema);
+
+interface RegexEntry {
+  readonly source: string;
+  readonly regex: RegExp;
+  readonly capabilities: readonly string[];
+}
+
+/**
+ * Write-protected topics: plain topics (exact, then string prefix, in file order) and `/regex/`
+ * topics (anchored `^(?:regex)$`), looked up in the order of PROTOCOL.md 3.7.
+ */
+export class ProtectedTopics {
+  readonly #plain = new Map<string, readonly string[]>();
+  readonly #regexes: RegexEntry[] = [];
+
+  /** Parse a file/`protected_update` body; a bad entry or regex is a `ConfigError` naming it. */
+  static parse(raw: unknown, what = 'protected topics'): ProtectedTopics | InvalidPayloadError | ConfigError {
+    const r = ProtectedTopicsFileSchema.safeParse(raw);
+    if (!r.success) {
+      return new InvalidPayloadError(what, r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+    }
+    const topics = new ProtectedTopics();
+    for (const [n, entry] of r.data['write-protect'].entries()) {
+      const err = topics.add(entry.topic, entry.capabilities);
+      if (err) return new ConfigError(`${what}: write-protect[${n}]: ${err.message}`, { cause: err });
+    }
+    return topics;
+  }
+
+  get size(): number {
+    return this.#plain.size + this.#regexes.length;
+  }
+
+  /** Add one entry; returns the error for an invalid regex instead of throwing. */
+  add(topic: string, capabilities: string | readonly string[]): ConfigError | undefined {
+    const caps = typeof capabilities === 'string' ? [capabilities] : [...capabilities];
+    if (topic.length > 1 && topic.startsWith('/') && topic.endsWith('/')) {
+      const source = topic.slice(1, -1);
+      try {
+        this.#regexes.push({ source, regex: new RegExp(`^(?:${source})$`), capabilities: caps });
+      } catch (err) {
+        return new ConfigError(`topic ${JSON.stringify(topic)} is not a valid regular expression`, { cause: err });
+      }
+      return undefined;
+    }
+    this.#plain.set(topic, caps);
+    return undefined;
+  }
+
+  /** Capabilities required to publish on `topic`, or undefined when it is not protected. */
+  required(topic: string): readonly string[] | undefined {
+    const exact = this.#plain.get(topic);
+    if (exact) return exact;
+    for (const [prefix, caps] of this.#plain) if (topic.startsWith(prefix)) return caps;
+    for (const e of this.#regexes) if (e.regex.test(topic)) return e.capabilities;
+    return undefined;
+  }
+
+  /**
+   * The refusal for `user` publishing on `topic`, or undefined when allowed. Unlike VOLTTRON
+   * (quirk 12.9), a user absent from `capabilities` is refused on a protected topic.
+   */
+  check(topic: string, user: string, capabilities: CapabilityMap): UnauthorizedPublishError | undefined {
+    const required = this.required(topic);
+    if (!required || required.length === 0) return undefined;
+    const has = Object.hasOwn(capabilities, user) ? capabilities[user] : undefined;
+    const names = capabilityNames(has ?? null);
+    if (required.every((c) => names.has(c))) return undefined;
+    const provided = has === undefined || has === null ? {} : has;
+    const message = `to publish to topic "${topic}" requires capabilities ${pythonRepr(required)}, but capability list ${pythonRepr(provided)} was provided`;
+    return new UnauthorizedPublishError(topic, required, message);
+  }
+}
+
+function capabilityNames(c: Capabilities): Set<string> {
+  if (c === null) return new Set();
+  if (typeof c === 'string') return new Set([c]);
+  if (Array.isArray(c)) return new Set(c);
+  return new Set(Object.keys(c));
+}

@@ -1,0 +1,431 @@
+import {
+  ClosedError,
+  EMPTY_FRAME,
+  frameFromKey,
+  frameText,
+  identityKey,
+  silentLogger,
+  textFrame,
+  type Frame,
+  type InvalidPayloadError,
+  type Logger,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+} from '@vip/protocol';
+import { DeliveryStats, type PubSubStats } from './delivery-stats.js';
+import type { ExternalPlatforms } from './external-platforms.js';
+import { FanOut } from './internal/fan-out.js';
+import { pythonJson } from './internal/python-json.js';
+import {
+  AuthUpdateSchema,
+  ExternalListSchema,
+  ExternalPublishSchema,
+  ListSchema,
+  parseJsonFrame,
+  PublishSchema,
+  SubscribeSchema,
+  SynchronizeSchema,
+  UnsubscribeSchema,
+} from './internal/requests.js';
+import { encodeCount, pythonSafeCount, TRUE_FRAME } from './internal/wire-values.js';
+import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
+import { SubscriptionIndex, type Subscription, type SubscriptionPlatform } from './subscription-index.js';
+
+export interface PubSubServiceOptions {
+  /** Initial write-protected topics (the platform's protected_topics.json). */
+  readonly protectedTopics?: ProtectedTopics;
+  /** Initial user -> capabilities map (auth.json, e.g. AuthFile.capabilitiesByUser()). */
+  readonly capabilities?: CapabilityMap;
+  /** The only identity whose `auth_update`/`protected_update` is accepted. Default `platform.auth`. */
+  readonly authIdentity?: string;
+  /** Link to remote platforms for `all_platforms` subscriptions (PROTOCOL.md 6.4). */
+  readonly externalPlatforms?: ExternalPlatforms;
+  /** Deliveries per subscriber the transport has not yet taken before new ones are dropped. Default 1000. */
+  readonly maxPendingPerSubscriber?: number;
+  /** Subscribers whose drop counts are remembered. Default 1000. */
+  readonly maxTrackedSubscribers?: number;
+  /**
+   * Send counts a Python agent can decode (quirk 12.4, see `pythonSafeCount`). Default true;
+   * false sends the exact count (Python publishers then hang on counts with a byte >= 0x80).
+   */
+  readonly pythonSafeCounts?: boolean;
+  readonly logger?: Logger;
+}
+
+/** errnum/text of the `error` replies this service adds to VOLTTRON's (which crashes instead). */
+export const PUBSUB_ERRORS = {
+  /** Malformed payload or missing frame: EINVAL. */
+  invalid: { errnum: 22, text: 'Invalid argument' },
+  /** Unknown op: EOPNOTSUPP. */
+  unknownOp: { errnum: 95, text: 'Operation not supported' },
+  /** auth_update/protected_update from anyone but the auth identity: EACCES. */
+  forbidden: { errnum: 13, text: 'Permission denied' },
+} as const;
+
+const PUBSUB = textFrame('pubsub');
+const ERROR = textFrame('error');
+const OP_PUBLISH = textFrame('publish');
+const OP_EXTERNAL_PUBLISH = textFrame('external_publish');
+const OP_EXTERNAL_LIST = textFrame('external_list');
+const REQUEST_RESPONSE = textFrame('request_response');
+const LIST_RESPONSE = textFrame('list_response');
+
+/**
+ * The router-side pubsub subsystem (the seed's PubSubService), wire-compatible with VOLTTRON 9.
+ * A RouterExtension: the router hands it router-addressed `pubsub` messages; it answers and
+ * delivers through `RouterServices.deliver`.
+ */
+export class PubSubService implements RouterExtension {
+  readonly subsystems = ['pubsub'] as const;
+  readonly #index = new SubscriptionIndex();
+  /** Remote platforms' advertised prefixes: peer key = instance name, bus '' (buses are not advertised). */
+  readonly #remote = new SubscriptionIndex();
+  readonly #stats: DeliveryStats;
+  readonly #fanOut: FanOut;
+  readonly #authIdentity: string;
+  readonly #external: ExternalPlatforms | undefined;
+  readonly #pythonSafeCounts: boolean;
+  #protected: ProtectedTopics;
+  #capabilities: CapabilityMap;
+  #services: RouterServices | undefined;
+  #logger: Logger;
+  #closed = false;
+
+  constructor(options: PubSubServiceOptions = {}) {
+    this.#protected = options.protectedTopics ?? new ProtectedTopics();
+    this.#capabilities = options.capabilities ?? {};
+    this.#authIdentity = options.authIdentity ?? 'platform.auth';
+    this.#external = options.externalPlatforms;
+    this.#pythonSafeCounts = options.pythonSafeCounts ?? true;
+    this.#logger = options.logger ?? silentLogger;
+    this.#stats = new DeliveryStats(options.maxTrackedSubscribers ?? 1000);
+    this.#fanOut = new FanOut(() => this.#svc(), this.#stats, options.maxPendingPerSubscriber ?? 1000, (peer) => this.#unreachable(peer));
+  }
+
+  attach(services: RouterServices): void {
+    this.#services = services;
+    if (this.#logger === silentLogger) this.#logger = services.logger.child({ component: 'pubsub' });
+  }
+
+  /** Replace the write-protected topics (file reload). */
+  setProtectedTopics(topics: ProtectedTopics): void {
+    this.#protected = topics;
+  }
+
+  /** Replace the user -> capabilities map (auth file reload). */
+  setCapabilities(capabilities: CapabilityMap): void {
+    this.#capabilities = capabilities;
+  }
+
+  get index(): SubscriptionIndex {
+    return this.#index;
+  }
+
+  handle(message: RoutedMessage, userId: string): boolean {
+    if (!message.subsystem.equals(PUBSUB)) return false;
+    if (this.#closed) return true;
+    const op = message.args[0];
+    try {
+      switch (op === undefined ? '' : op.toString('latin1')) {
+        case 'publish':
+          return this.#publish(message, userId), true;
+        case 'subscribe':
+          return this.#subscribe(message, userId), true;
+        case 'unsubscribe':
+          return this.#unsubscribe(message, userId), true;
+        case 'list':
+          return this.#list(message, userId), true;
+        case 'synchronize':
+          return this.#synchronize(message, userId), true;
+        case 'auth_update':
+          return this.#authUpdate(message, userId), true;
+        case 'protected_update':
+          return this.#protectedUpdate(message, userId), true;
+        case 'external_list':
+          return this.#externalList(message, userId), true;
+        case 'external_publish':
+          return this.#externalPublish(message), true;
+        case 'error':
+        case 'request_response':
+          return true; // VOLTTRON logs/ignores these
+        case '':
+          this.#stats.rejected.invalid++;
+          this.#replyError(message, userId, PUBSUB_ERRORS.invalid.errnum, `${PUBSUB_ERRORS.invalid.text}: pubsub message without an operation`);
+          return true;
+        default:
+          this.#stats.rejected.unknown_op++;
+          this.#replyError(message, userId, PUBSUB_ERRORS.unknownOp.errnum, `${PUBSUB_ERRORS.unknownOp.text}: pubsub operation ${JSON.stringify(frameText(op as Frame))}`);
+          return true;
+      }
+    } catch (err) {
+      // Defensive: nothing above should throw; a bug must not take the router down.
+      this.#services?.count('pubsub.internal_error');
+      this.#logger.error('pubsub.handle.failed', { op: op ? frameText(op) : '' }, err);
+      return true;
+    }
+  }
+
+  peerDropped(peer: Frame): void {
+    const key = identityKey(peer);
+    const had = this.#index.subscriptionsOf(key).some((s) => s.platform === 'all');
+    this.#index.dropPeer(key);
+    if (had) this.#advertise();
+  }
+
+  /** A remote platform connected: send it our `all` prefixes. */
+  platformConnected(instance: string): void {
+    this.#advertise([instance]);
+  }
+
+  /** A remote platform went away: forget the prefixes it advertised. */
+  platformDisconnected(instance: string): void {
+    this.#remote.dropPeer(instance);
+  }
+
+  stats(): Record<string, number> {
+    const s = this.detailedStats();
+    const out: Record<string, number> = {
+      'pubsub.published': s.published,
+      'pubsub.delivered': s.delivered,
+      'pubsub.pending': s.pending,
+      'pubsub.subscriptions': s.subscriptions,
+      'pubsub.subscribers': s.subscribers,
+      'pubsub.remote_platforms': s.remotePlatforms,
+      'pubsub.counts_clamped': s.countsClamped,
+    };
+    for (const [k, v] of Object.entries(s.dropped)) out[`pubsub.dropped.${k}`] = v;
+    for (const [k, v] of Object.entries(s.rejected)) out[`pubsub.rejected.${k}`] = v;
+    return out;
+  }
+
+  detailedStats(): PubSubStats {
+    const s = this.#stats;
+    return {
+      published: s.published,
+      delivered: s.delivered,
+      dropped: { ...s.dropped },
+      droppedBySubscriber: s.bySubscriber(),
+      rejected: { ...s.rejected },
+      pending: this.#fanOut.inFlight,
+      subscriptions: this.#index.size,
+      subscribers: this.#index.peerCount,
+      remotePlatforms: this.#remote.peerCount,
+      countsClamped: s.countsClamped,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#index.clear();
+    this.#remote.clear();
+  }
+
+  // ---- operations ----------------------------------------------------------------------------
+
+  #publish(m: RoutedMessage, userId: string): void {
+    const topic = m.args[1];
+    if (topic === undefined) return this.#invalid(m, userId, 'pubsub publish: missing topic frame');
+    const body = parseJsonFrame(m.args[2], PublishSchema, 'pubsub publish');
+    if (isError(body)) return this.#invalid(m, userId, body);
+    this.#stats.published++;
+    if (!this.#authorized(m, userId, topic, userId)) return;
+    const payload = deliveryPayload(frameText(m.sender), body.bus, body.headers ?? {}, body.message);
+    const subscribers = this.#index.match(body.bus, topic);
+    this.#fanOut.publish(subscribers, m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
+    let count = subscribers.size;
+    if (this.#external && this.#remote.size > 0) {
+      const instances = this.#remote.match('', topic);
+      for (const instance of instances) this.#external.send(instance, m.user, m.id, [OP_EXTERNAL_PUBLISH, topic, payload]);
+      count += instances.size;
+    }
+    this.#reply(m, userId, REQUEST_RESPONSE, this.#countFrame(count));
+  }
+
+  #subscribe(m: RoutedMessage, userId: string): void {
+    const body = parseJsonFrame(m.args[1], SubscribeSchema, 'pubsub subscribe');
+    if (isError(body)) return this.#invalid(m, userId, body);
+    const platform: SubscriptionPlatform = body.all_platforms ? 'all' : 'internal';
+    const peer = identityKey(m.sender);
+    for (const p of body.prefix) this.#index.add(peer, platform, body.bus, textFrame(p));
+    if (platform === 'all') this.#advertise();
+    this.#reply(m, userId, REQUEST_RESPONSE, TRUE_FRAME);
+  }
+
+  #unsubscribe(m: RoutedMessage, userId: string): void {
+    const body = parseJsonFrame(m.args[1], UnsubscribeSchema, 'pubsub unsubscribe');
+    if (isError(body)) return this.#invalid(m, userId, body);
+    const peer = identityKey(m.sender);
+    const scopes: Array<[SubscriptionPlatform, { prefix?: string[] | null | undefined; bus: string }]> = [];
+    if ('internal' in body || 'all' in body) {
+      const b = body as { internal?: { prefix?: string[] | null; bus: string }; all?: { prefix?: string[] | null; bus: string } };
+      if (b.internal) scopes.push(['internal', b.internal]);
+      if (b.all) scopes.push(['all', b.all]);
+    } else {
+      const legacy = body as { prefix?: string[] | null; bus: string; all_platforms?: boolean | null };
+      scopes.push([legacy.all_platforms ? 'all' : 'internal', legacy]);
+    }
+    let allChanged = false;
+    for (const [platform, scope] of scopes) {
+      let n = 0;
+      if (scope.prefix === null || scope.prefix === undefined) n = this.#index.removeBus(peer, platform, scope.bus);
+      else for (const p of scope.prefix) n += this.#index.remove(peer, platform, scope.bus, textFrame(p)) ? 1 : 0;
+      if (platform === 'all' && n > 0) allChanged = true;
+    }
+    if (allChanged) this.#advertise();
+    this.#reply(m, userId, REQUEST_RESPONSE, TRUE_FRAME);
+  }
+
+  #list(m: RoutedMessage, userId: string): void {
+    const body = parseJsonFrame(m.args[1], ListSchema, 'pubsub list');
+    if (isError(body)) return this.#invalid(m, userId, body);
+    const rows = this.#index.list(
+      body.all_platforms ? 'all' : 'internal',
+      body.bus === undefined ? '' : body.bus,
+      textFrame(body.prefix ?? ''),
+      body.reverse ?? false,
+      identityKey(m.sender),
+    );
+    const subscribed = body.subscribed ?? true;
+    const out = rows.filter((r) => !subscribed || r.member).map((r) => [r.bus, r.prefix.toString('utf8'), r.member]);
+    this.#reply(m, userId, LIST_RESPONSE, textFrame(pythonJson(out)));
+  }
+
+  #synchronize(m: RoutedMessage, userId: string): void {
+    const conn = m.args[1];
+    if (conn === undefined || conn.toString('latin1') !== 'connected') {
+      return this.#invalid(m, userId, 'pubsub synchronize: second frame must be "connected"');
+    }
+    const body = parseJsonFrame(m.args[2], SynchronizeSchema, 'pubsub synchronize');
+    if (isError(body)) return this.#invalid(m, userId, body);
+    const wanted: Subscription[] = [];
+    for (const [platform, buses] of Object.entries(body.subscriptions)) {
+      if (platform !== 'internal' && platform !== 'all') continue;
+      for (const [bus, prefixes] of Object.entries(buses)) for (const p of prefixes) wanted.push({ platform, bus, prefix: textFrame(p) });
+    }
+    const changed = this.#index.replace(identityKey(m.sender), wanted);
+    if (changed.has('all')) this.#advertise();
+  }
+
+  #authUpdate(m: RoutedMessage, userId: string): void {
+    if (!this.#fromAuth(m, userId, 'auth_update')) return;
+    const body = parseJsonFrame(m.args[1], AuthUpdateSchema, 'pubsub auth_update');
+    if (isError(body)) return this.#invalid(m, userId, body);
+    this.#capabilities = body.capabilities;
+  }
+
+  #protectedUpdate(m: RoutedMessage, userId: string): void {
+    if (!this.#fromAuth(m, userId, 'protected_update')) return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(frameText(m.args[1] ?? EMPTY_FRAME));
+    } catch {
+      return this.#invalid(m, userId, 'pubsub protected_update: argument is not JSON');
+    }
+    const topics = ProtectedTopics.parse(raw, 'pubsub protected_update');
+    if (!(topics instanceof ProtectedTopics)) return this.#invalid(m, userId, topics.message);
+    this.#protected = topics;
+  }
+
+  #externalList(m: RoutedMessage, userId: string): void {
+    const body = parseJsonFrame(m.args[1], ExternalListSchema, 'pubsub external_list');
+    if (isError(body)) return this.#invalid(m, userId, body);
+    for (const [instance, prefixes] of Object.entries(body)) {
+      if (instance === this.#svc().instanceName) {
+        this.#logger.warn('pubsub.external_list.own_instance', { instance });
+        continue;
+      }
+      this.#remote.replace(instance, prefixes.map((p) => ({ platform: 'all' as const, bus: '', prefix: textFrame(p) })));
+    }
+    this.#reply(m, userId, REQUEST_RESPONSE, TRUE_FRAME);
+  }
+
+  #externalPublish(m: RoutedMessage): void {
+    const topic = m.args[1];
+    const body = topic === undefined ? undefined : parseJsonFrame(m.args[2], ExternalPublishSchema, 'pubsub external_publish');
+    if (topic === undefined || body === undefined || isError(body)) {
+      this.#stats.rejected.invalid++;
+      return; // VOLTTRON sends nothing back to a remote platform either
+    }
+    // The remote publisher's user frame decides (PROTOCOL.md 6.4).
+    if (!this.#authorized(m, frameText(m.user), topic, undefined)) return;
+    this.#stats.published++;
+    const payload = deliveryPayload(body.sender, body.bus, body.headers ?? {}, body.message);
+    this.#fanOut.publish(this.#index.match(body.bus, topic), m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /** Protected-topic check; on refusal tells the publisher (when there is one to tell) and returns false. */
+  #authorized(m: RoutedMessage, user: string, topic: Frame, replyUser: string | undefined): boolean {
+    if (this.#protected.size === 0) return true;
+    const refused = this.#protected.check(topic.toString('utf8'), user, this.#capabilities);
+    if (!refused) return true;
+    this.#stats.rejected.unauthorized++;
+    if (replyUser !== undefined) {
+      this.#replyError(m, replyUser, refused.errnum, refused.message);
+      this.#reply(m, replyUser, REQUEST_RESPONSE, encodeCount(0));
+    }
+    return false;
+  }
+
+  #fromAuth(m: RoutedMessage, userId: string, op: string): boolean {
+    if (userId === this.#authIdentity) return true;
+    this.#stats.rejected.forbidden++;
+    this.#replyError(m, userId, PUBSUB_ERRORS.forbidden.errnum, `${PUBSUB_ERRORS.forbidden.text}: pubsub ${op} is accepted only from ${JSON.stringify(this.#authIdentity)}`);
+    return false;
+  }
+
+  #countFrame(count: number): Frame {
+    if (!this.#pythonSafeCounts) return encodeCount(count);
+    const safe = pythonSafeCount(count);
+    if (safe !== count) this.#stats.countsClamped++;
+    return encodeCount(safe);
+  }
+
+  #invalid(m: RoutedMessage, userId: string, err: InvalidPayloadError | string): void {
+    this.#stats.rejected.invalid++;
+    const detail = typeof err === 'string' ? err : err.message;
+    this.#replyError(m, userId, PUBSUB_ERRORS.invalid.errnum, `${PUBSUB_ERRORS.invalid.text}: ${detail}`);
+  }
+
+  /** `[S, '', VIP1, user, M, 'pubsub', kind, value]` (PROTOCOL.md 3.1). */
+  #reply(m: RoutedMessage, userId: string, kind: Frame, value: Frame): void {
+    this.#fanOut.reply(m.sender, textFrame(userId), m.id, PUBSUB, [kind, value]);
+  }
+
+  /** `[S, '', VIP1, user, M, 'error', errnum, text, '', 'pubsub']` (PROTOCOL.md 3.7). */
+  #replyError(m: RoutedMessage, userId: string, errnum: number, text: string): void {
+    this.#fanOut.reply(m.sender, textFrame(userId), m.id, ERROR, [textFrame(String(errnum)), textFrame(text), EMPTY_FRAME, PUBSUB]);
+  }
+
+  /** Send our `all` prefixes to the given (default: every connected) remote platform. */
+  #advertise(instances?: readonly string[]): void {
+    if (!this.#external || !this.#services) return;
+    const prefixes = this.#index.prefixes('all').map((p) => p.toString('utf8'));
+    const body = textFrame(pythonJson({ [this.#services.instanceName]: prefixes }));
+    for (const instance of instances ?? this.#external.connected()) {
+      this.#external.send(instance, EMPTY_FRAME, EMPTY_FRAME, [OP_EXTERNAL_LIST, body]);
+    }
+  }
+
+  #unreachable(peer: string): void {
+    const frame = frameFromKey(peer);
+    this.peerDropped(frame);
+    this.#services?.dropPeer(frame);
+  }
+
+  #svc(): RouterServices {
+    if (!this.#services) throw new ClosedError('PubSubService (not attached to a router)');
+    return this.#services;
+  }
+}
+
+/** `{"sender", "bus", "headers", "message"}` as the Python router writes it (PROTOCOL.md 3.3). */
+function deliveryPayload(sender: string, bus: string, headers: unknown, message: unknown): Frame {
+  return textFrame(pythonJson({ sender, bus, headers, message: message === undefined ? null : message }));
+}
+
+function isError(x: unknown): x is InvalidPayloadError {
+  return x instanceof Error;
+}

@@ -1,0 +1,84 @@
+import { EMPTY_FRAME, identityKey, silentLogger, textFrame, type DeliveryResult, type Frame, type RoutedMessage, type RouterServices } from '@vip/protocol';
+import type { PubSubService } from '../src/pubsub-service.js';
+
+export interface Delivered {
+  readonly to: string;
+  readonly from: string;
+  readonly user: string;
+  readonly id: string;
+  readonly subsystem: string;
+  readonly args: readonly Frame[];
+}
+
+/**
+ * An in-memory RouterServices for unit tests of the service: records every delivery and lets a
+ * test choose each peer's delivery outcome ('hang' keeps the promise pending until `release`).
+ */
+export class MemoryRouter implements RouterServices {
+  readonly instanceName = 'test-instance';
+  readonly logger = silentLogger;
+  readonly delivered: Delivered[] = [];
+  readonly dropped: string[] = [];
+  readonly counters = new Map<string, number>();
+  readonly outcome = new Map<string, DeliveryResult | 'hang'>();
+  readonly #hung: Array<() => void> = [];
+
+  constructor(readonly service: PubSubService) {
+    service.attach(this);
+  }
+
+  deliver(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): Promise<DeliveryResult> {
+    const key = identityKey(to);
+    const outcome = this.outcome.get(key) ?? 'ok';
+    if (outcome === 'hang') return new Promise((resolve) => this.#hung.push(() => resolve('ok')));
+    if (outcome === 'ok') {
+      this.delivered.push({ to: key, from: from.toString(), user: user.toString(), id: id.toString(), subsystem: subsystem.toString(), args: [...args] });
+    }
+    return Promise.resolve(outcome);
+  }
+
+  dropPeer(peer: Frame): void {
+    this.dropped.push(identityKey(peer));
+    this.service.peerDropped(peer);
+  }
+
+  count(counter: string, n = 1): void {
+    this.counters.set(counter, (this.counters.get(counter) ?? 0) + n);
+  }
+
+  release(): void {
+    for (const r of this.#hung.splice(0)) r();
+  }
+
+  /** Send `[sender, '', VIP1, user, id, 'pubsub', ...args]` to the service as the router would. */
+  send(sender: string, args: ReadonlyArray<string | Frame | object>, id = 'm1', userId = sender): boolean {
+    const message: RoutedMessage = {
+      sender: textFrame(sender),
+      recipient: EMPTY_FRAME,
+      user: EMPTY_FRAME,
+      id: textFrame(id),
+      subsystem: textFrame('pubsub'),
+      args: args.map((a) => (Buffer.isBuffer(a) ? a : textFrame(typeof a === 'string' ? a : JSON.stringify(a)))),
+    };
+    return this.service.handle(message, userId);
+  }
+
+  /** Deliveries to `to` (all subsystems), then forget them. */
+  take(to?: string): Delivered[] {
+    const out: Delivered[] = [];
+    for (let i = 0; i < this.delivered.length; ) {
+      const d = this.delivered[i] as Delivered;
+      if (to === undefined || d.to === to) {
+        out.push(d);
+        this.delivered.splice(i, 1);
+      } else i++;
+    }
+    return out;
+  }
+}
+
+/** Let queued promise callbacks run (deliveries resolve in microtasks). */
+export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export const hex = (f: Frame | undefined): string => (f ? f.toString('hex') : '<none>');
+export const text = (f: Frame | undefined): string => (f ? f.toString('utf8') : '<none>');
