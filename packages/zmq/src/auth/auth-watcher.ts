@@ -1,0 +1,184 @@
+import { watch } from 'node:fs';
+import type { FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { ClosedError, silentLogger } from '@vip/protocol';
+import type { Logger } from '@vip/protocol';
+import type { AuthFile } from './auth-file.js';
+import { AuthRules } from './auth-rules.js';
+import { Authenticator } from './authenticator.js';
+
+export interface AuthFileWatcherOptions {
+  readonly authFile: AuthFile;
+  /** Receives every valid reload (default: a new Authenticator with default options). */
+  readonly authenticator?: Authenticator;
+  readonly logger?: Logger;
+  /** Stat poll interval, the fallback when fs.watch misses a change (default 1000 ms). */
+  readonly pollMs?: number;
+  /** Quiet time after a change before reading (default 100 ms): editors write in steps. */
+  readonly debounceMs?: number;
+}
+
+export interface AuthFileWatcherStats {
+  readonly reloads: number;
+  readonly failedReloads: number;
+  /** Message of the last refused reload, cleared by the next good one. */
+  readonly lastError: string | undefined;
+}
+
+type Listener = (rules: AuthRules) => void;
+
+/**
+ * Keeps an Authenticator on the latest *valid* auth.json: fs.watch on the directory (the file is
+ * replaced by rename, so watching the file itself would go deaf) plus a stat poll as fallback,
+ * debounced. A file that cannot be read or validated is logged (`auth.reload.failed`) and the
+ * rules in force stay; the platform keeps running through an operator's typo.
+ */
+export class AuthFileWatcher {
+  readonly authenticator: Authenticator;
+  readonly #authFile: AuthFile;
+  readonly #logger: Logger;
+  readonly #pollMs: number;
+  readonly #debounceMs: number;
+  readonly #listeners = new Set<Listener>();
+  #watcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #signature = '';
+  #reloading: Promise<boolean> | undefined;
+  #again = false;
+  #started: Promise<void> | undefined;
+  #closed = false;
+  #stats = { reloads: 0, failedReloads: 0, lastError: undefined as string | undefined };
+
+  constructor(options: AuthFileWatcherOptions) {
+    this.#authFile = options.authFile;
+    this.authenticator = options.authenticator ?? new Authenticator();
+    this.#logger = options.logger ?? silentLogger;
+    this.#pollMs = options.pollMs ?? 1_000;
+    this.#debounceMs = options.debounceMs ?? 100;
+  }
+
+  get rules(): AuthRules {
+    return this.authenticator.rules;
+  }
+
+  /** Loads the file once and starts watching; resolves even when the file is invalid (see stats). */
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError('auth file watcher'));
+    return (this.#started ??= this.#start());
+  }
+
+  /** Called with the new rules after each valid reload; returns an unsubscribe function. */
+  onChange(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  stats(): AuthFileWatcherStats {
+    return { ...this.#stats };
+  }
+
+  /** Reads the file now. Resolves true when new rules are in force, false when refused. */
+  reload(): Promise<boolean> {
+    if (this.#reloading) {
+      this.#again = true;
+      return this.#reloading;
+    }
+    const run = this.#reloadOnce().finally(() => {
+      this.#reloading = undefined;
+      if (this.#again && !this.#closed) {
+        this.#again = false;
+        this.#schedule();
+      }
+    });
+    this.#reloading = run;
+    return run;
+  }
+
+  /** Stops watching; idempotent. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (this.#poll) clearInterval(this.#poll);
+    if (this.#debounce) clearTimeout(this.#debounce);
+    this.#poll = this.#debounce = undefined;
+    await this.#reloading;
+  }
+
+  async #start(): Promise<void> {
+    this.#signature = await this.#fileSignature();
+    await this.reload();
+    if (this.#closed) return;
+    const dir = dirname(this.#authFile.path);
+    const name = basename(this.#authFile.path);
+    try {
+      this.#watcher = watch(dir, { persistent: false }, (_event, file) => {
+        if (file === null || file === name) this.#schedule();
+      });
+      this.#watcher.on('error', (err) => {
+        this.#logger.warn('auth.watch.failed', { path: dir }, err); // the poll still runs
+        this.#watcher?.close();
+        this.#watcher = undefined;
+      });
+    } catch (err) {
+      this.#logger.warn('auth.watch.unavailable', { path: dir }, err);
+    }
+    this.#poll = setInterval(() => {
+      this.#fileSignature().then(
+        (sig) => {
+          if (sig !== this.#signature) this.#schedule();
+        },
+        (err: unknown) => this.#logger.debug('auth.poll.failed', { path: this.#authFile.path }, err),
+      );
+    }, this.#pollMs);
+    this.#poll.unref();
+  }
+
+  #schedule(): void {
+    if (this.#closed) return;
+    if (this.#debounce) clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      this.reload().catch((err: unknown) => this.#logger.error('auth.reload.failed', { path: this.#authFile.path }, err));
+    }, this.#debounceMs);
+  }
+
+  async #reloadOnce(): Promise<boolean> {
+    const signature = await this.#fileSignature();
+    let rules: AuthRules;
+    try {
+      rules = await this.#authFile.load();
+    } catch (err) {
+      this.#signature = signature;
+      this.#stats.failedReloads += 1;
+      this.#stats.lastError = (err as Error).message;
+      this.#logger.error('auth.reload.failed', { path: this.#authFile.path, kept: 'previous rules' }, err);
+      return false;
+    }
+    this.#signature = signature;
+    this.#stats.reloads += 1;
+    this.#stats.lastError = undefined;
+    this.authenticator.setRules(rules);
+    this.#logger.info('auth.reloaded', { path: this.#authFile.path, allow: rules.allow.length, deny: rules.deny.length });
+    for (const listener of this.#listeners) {
+      try {
+        listener(rules);
+      } catch (err) {
+        this.#logger.error('auth.listener.failed', {}, err);
+      }
+    }
+    return true;
+  }
+
+  async #fileSignature(): Promise<string> {
+    try {
+      const s = await stat(this.#authFile.path, { bigint: true });
+      return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+      throw err;
+    }
+  }
+}
