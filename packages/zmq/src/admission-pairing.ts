@@ -1,0 +1,119 @@
+import type { ZapAdmission } from './zap-contract.js';
+
+/** A connected routing id as the router transport tracks it. */
+export interface AdmittedPeer {
+  readonly id: Buffer;
+  admission: ZapAdmission | undefined;
+}
+
+interface WaitingAdmission {
+  readonly admission: ZapAdmission;
+  readonly settle: () => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface WaitingConnect {
+  readonly peer: AdmittedPeer;
+  readonly timer: NodeJS.Timeout;
+}
+
+export interface AdmissionPairingOptions {
+  readonly timeoutMs: number;
+  /** Called when an admission is attached to a connected peer. */
+  readonly attached: (peer: AdmittedPeer, admission: ZapAdmission) => void;
+  /** Bumps a named counter (`admission timeout`, `admission ambiguous`...). */
+  readonly count: (reason: string) => void;
+}
+
+/**
+ * Pairs each ZAP admission with the ZMQ_ROUTER_NOTIFY connect of the peer it admitted
+ * (TOOLCHAIN.md: zeromq.js exposes no per-message User-Id). The ZAP handler answers one request
+ * at a time and waits for `admitted()` to settle, so at most one authenticated handshake is
+ * between its admission and its connect notification at any moment. Either side may arrive
+ * first (the notification travels through the router's receive loop, the admission through the
+ * ZAP handler's code):
+ * - admission first: it waits up to `timeoutMs` for the next connect;
+ * - connect first: it waits up to `timeoutMs` for the next admission.
+ * It never guesses: when more than one connect is waiting (a peer that needed no ZAP, such as
+ * inproc, connected meanwhile) the admission is not attached and is counted `admission ambiguous`;
+ * a connection dropped between admission and attach ends in `admission timeout`.
+ */
+export class AdmissionPairing {
+  readonly #options: AdmissionPairingOptions;
+  #admissions: WaitingAdmission[] = [];
+  #connects: WaitingConnect[] = [];
+  #closed = false;
+
+  constructor(options: AdmissionPairingOptions) {
+    this.#options = options;
+  }
+
+  admitted(admission: ZapAdmission): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#connects.length === 1) {
+      const waiting = this.#connects.shift() as WaitingConnect;
+      clearTimeout(waiting.timer);
+      this.#attach(waiting.peer, admission);
+      return Promise.resolve();
+    }
+    if (this.#connects.length > 1) {
+      this.#options.count('admission ambiguous');
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const entry: WaitingAdmission = {
+        admission,
+        settle: resolve,
+        timer: setTimeout(() => {
+          this.#admissions = this.#admissions.filter((a) => a !== entry);
+          this.#options.count('admission timeout');
+          resolve();
+        }, this.#options.timeoutMs),
+      };
+      this.#admissions.push(entry);
+    });
+  }
+
+  connected(peer: AdmittedPeer): void {
+    if (this.#closed) return;
+    const waiting = this.#admissions.shift();
+    if (waiting !== undefined) {
+      clearTimeout(waiting.timer);
+      this.#attach(peer, waiting.admission);
+      waiting.settle();
+      return;
+    }
+    const entry: WaitingConnect = {
+      peer,
+      timer: setTimeout(() => {
+        this.#connects = this.#connects.filter((c) => c !== entry);
+        this.#options.count('connect without admission');
+      }, this.#options.timeoutMs),
+    };
+    this.#connects.push(entry);
+  }
+
+  disconnected(peer: AdmittedPeer): void {
+    const i = this.#connects.findIndex((c) => c.peer === peer);
+    if (i < 0) return;
+    clearTimeout((this.#connects[i] as WaitingConnect).timer);
+    this.#connects.splice(i, 1);
+  }
+
+  /** Releases every timer and settles every waiting admission. Idempotent. */
+  close(): void {
+    this.#closed = true;
+    for (const a of this.#admissions) {
+      clearTimeout(a.timer);
+      a.settle();
+    }
+    for (const c of this.#connects) clearTimeout(c.timer);
+    this.#admissions = [];
+    this.#connects = [];
+  }
+
+  #attach(peer: AdmittedPeer, admission: ZapAdmission): void {
+    peer.admission = admission;
+    this.#options.attached(peer, admission);
+  }
+}

@@ -1,0 +1,348 @@
+import { randomUUID } from 'node:crypto';
+import { context as defaultContext, type Context } from 'zeromq';
+import {
+  Address,
+  ClosedError,
+  decodeRouterFrames,
+  encodeRouterFrames,
+  frameText,
+  identityKey,
+  keyToZ85,
+  silentLogger,
+  textFrame,
+  type DeliveryResult,
+  type Frame,
+  type Logger,
+  type RouterTransport,
+  type RouterTransportHandlers,
+  type UnroutableReason,
+} from '@vip/protocol';
+import { AdmissionPairing, type AdmittedPeer } from './admission-pairing.js';
+import { NotifyingRouter } from './notify-router.js';
+import { SendQueue } from './send-queue.js';
+import { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_FRAME_BYTES, TCP_KEEPALIVE, VIP_ZAP_DOMAIN } from './socket-options.js';
+import type { AdmissionSink, ZapAdmission } from './zap-contract.js';
+import { bindError, zmqErrorCode } from './zmq-errors.js';
+
+export interface ZmqRouterTransportOptions {
+  /** Endpoints to bind, in order: `ipc://@/home/run/vip.socket`, `tcp://127.0.0.1:22916`, `tcp://127.0.0.1:*`. */
+  readonly addresses: readonly string[];
+  /** Platform CURVE secret key in any encoding `decodeKey` accepts; makes every bind a CURVE server. */
+  readonly secretKey?: string;
+  /**
+   * Authenticate peers through ZAP (domain `vip`, enforced: with no ZAP handler bound in the same
+   * context every handshake is refused). Default: on when `secretKey` is given. When on, only peers
+   * whose admission was paired (`AdmissionSink`) are routed; see `admitted()`.
+   */
+  readonly authenticate?: boolean;
+  readonly sendHighWaterMark?: number;
+  readonly receiveHighWaterMark?: number;
+  /** Frame sets with a frame larger than this are dropped and counted `oversize frame`. Default 4 MiB. */
+  readonly maxFrameBytes?: number;
+  /** How long an admission and a connect notification wait for each other. Default 2000 ms. */
+  readonly admissionTimeoutMs?: number;
+  /** zeromq context; the ZAP handler must be bound in the same one. Default: zeromq's global context. */
+  readonly context?: Context;
+  readonly logger?: Logger;
+}
+
+export interface ZmqRouterStats {
+  readonly received: number;
+  readonly delivered: number;
+  readonly unreachable: number;
+  readonly again: number;
+  /** Frame sets received and not routed, by reason. */
+  readonly dropped: Readonly<Record<string, number>>;
+  readonly connectedPeers: number;
+}
+
+interface PeerState extends AdmittedPeer {
+  /** peer-connected was emitted for it. */
+  announced: boolean;
+  /** The admission pins an identity this routing id does not have. */
+  mismatch: boolean;
+}
+
+type State = 'new' | 'starting' | 'running' | 'closed';
+
+const resolvedUnreachable: Promise<DeliveryResult> = Promise.resolve('unreachable');
+
+/**
+ * The VIP router's ZeroMQ side (PROTOCOL.md 1.1-1.3): one ROUTER socket bound to every address,
+ * a receive loop that decodes each frame set and hands it to the router's handlers, and `deliver`.
+ *
+ * Peer events come from ZMQ_ROUTER_NOTIFY: the first `[id, '']` for a routing id not connected
+ * is a connect, the next one a disconnect. A VIP router probe has the same shape and cannot be
+ * told apart: a peer that sends a probe after connecting is seen as gone; its next routable
+ * message announces it again (when authentication is off). VOLTTRON's own peers do not send probes.
+ *
+ * User ids: authentication off, the user id is the sender identity (VOLTTRON 7+). On, it is the
+ * user of the ZAP admission paired with the peer's connect notification (`admitted()`); a frame set
+ * from a routing id with no admission is dropped (`unauthenticated`), and so are messages from a
+ * peer whose admission pins another identity (`identity mismatch`). Inproc peers do not pass ZAP,
+ * so an authenticating transport should not bind inproc: serve in-process agents with a second
+ * transport with authentication off.
+ */
+export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
+  readonly kind = 'zmq' as const;
+  readonly #options: ZmqRouterTransportOptions;
+  readonly #logger: Logger;
+  readonly #authenticate: boolean;
+  readonly #maxFrameBytes: number;
+  readonly #peers = new Map<string, PeerState>();
+  readonly #dropped: Record<string, number> = {};
+  #state: State = 'new';
+  #started: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+  #socket: NotifyingRouter | undefined;
+  #queue: SendQueue | undefined;
+  #pairing: AdmissionPairing | undefined;
+  #handlers: RouterTransportHandlers | undefined;
+  #loop: Promise<void> | undefined;
+  #routingId = '';
+  #endpoints: string[] = [];
+  #received = 0;
+  #delivered = 0;
+  #unreachable = 0;
+  #again = 0;
+
+  constructor(options: ZmqRouterTransportOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger;
+    this.#authenticate = options.authenticate ?? options.secretKey !== undefined;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  }
+
+  /** The router socket's routing id (a fresh uuid per start); the third `welcome` argument of hello. */
+  get routerIdentity(): string {
+    return this.#routingId;
+  }
+
+  /** The endpoints actually bound (port 0 / `*` resolved), in bind order. */
+  get endpoints(): readonly string[] {
+    return this.#endpoints;
+  }
+
+  get authenticating(): boolean {
+    return this.#authenticate;
+  }
+
+  start(handlers: RouterTransportHandlers): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(new ClosedError('zmq router transport'));
+    return (this.#started ??= this.#bind(handlers));
+  }
+
+  deliver(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): Promise<DeliveryResult> {
+    const queue = this.#queue;
+    if (this.#state !== 'running' || queue === undefined) return resolvedUnreachable;
+    return queue.send(encodeRouterFrames(to, from, user, id, subsystem, args)).then(this.#sent, this.#sendFailed);
+  }
+
+  /** AdmissionSink: the ZAP handler admitted a peer; pair it with that peer's connect notification. */
+  admitted(admission: ZapAdmission): Promise<void> {
+    return this.#pairing?.admitted(admission) ?? Promise.resolve();
+  }
+
+  /** The user id of a connected peer (its admission's user, or its identity when authentication is off). */
+  userFor(identity: Frame | string): string | undefined {
+    const peer = this.#peers.get(keyOf(identity));
+    if (peer === undefined) return undefined;
+    if (!this.#authenticate) return frameText(peer.id);
+    return peer.mismatch ? undefined : peer.admission?.userId;
+  }
+
+  /** The capabilities of a connected, admitted peer's auth entry. */
+  capabilitiesFor(identity: Frame | string): ZapAdmission['capabilities'] {
+    const peer = this.#peers.get(keyOf(identity));
+    return peer === undefined || peer.mismatch ? undefined : peer.admission?.capabilities;
+  }
+
+  stats(): ZmqRouterStats {
+    return {
+      received: this.#received,
+      delivered: this.#delivered,
+      unreachable: this.#unreachable,
+      again: this.#again,
+      dropped: { ...this.#dropped },
+      connectedPeers: this.#peers.size,
+    };
+  }
+
+  close(): Promise<void> {
+    return (this.#closed ??= this.#shutdown());
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #bind(handlers: RouterTransportHandlers): Promise<void> {
+    this.#state = 'starting';
+    this.#handlers = handlers;
+    this.#routingId = randomUUID();
+    const o = this.#options;
+    const curve = o.secretKey !== undefined ? { curveServer: true, curveSecretKey: keyToZ85(o.secretKey) } : {};
+    const zap = this.#authenticate ? { zapDomain: VIP_ZAP_DOMAIN, zapEnforceDomain: true } : {};
+    const socket = new NotifyingRouter({
+      context: o.context ?? defaultContext,
+      routingId: this.#routingId,
+      mandatory: true,
+      sendTimeout: 0,
+      sendHighWaterMark: o.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      receiveHighWaterMark: o.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      ...TCP_KEEPALIVE,
+      ...curve,
+      ...zap,
+    });
+    this.#socket = socket;
+    this.#queue = new SendQueue(socket, 'zmq router transport');
+    if (this.#authenticate) {
+      this.#pairing = new AdmissionPairing({
+        timeoutMs: o.admissionTimeoutMs ?? 2000,
+        attached: (peer, admission) => this.#attached(peer as PeerState, admission),
+        count: (reason) => this.#drop(reason),
+      });
+    }
+    for (const address of o.addresses) {
+      if (this.#isClosed()) throw new ClosedError('zmq router transport');
+      try {
+        await socket.bind(Address.parse(address).base);
+      } catch (err) {
+        const error = bindError(address, err);
+        this.#logger.error('router.bind.failed', { address }, error);
+        await this.close();
+        throw error;
+      }
+      const bound = socket.lastEndpoint ?? address;
+      this.#endpoints.push(bound);
+      this.#logger.info('router.bound', { address: bound, curve: o.secretKey !== undefined, authenticate: this.#authenticate });
+    }
+    if (this.#isClosed()) throw new ClosedError('zmq router transport');
+    this.#state = 'running';
+    this.#loop = this.#receiveLoop(socket);
+  }
+
+  async #receiveLoop(socket: NotifyingRouter): Promise<void> {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await socket.receive();
+      } catch (err) {
+        if (this.#state !== 'closed') this.#logger.error('router.receive.failed', { code: zmqErrorCode(err) }, err);
+        return;
+      }
+      this.#received++;
+      try {
+        this.#onFrames(frames);
+      } catch (err) {
+        this.#drop('handler error');
+        this.#logger.error('router.handler.failed', undefined, err);
+      }
+    }
+  }
+
+  #onFrames(frames: Buffer[]): void {
+    const handlers = this.#handlers as RouterTransportHandlers;
+    if (frames.length === 2 && (frames[1] as Buffer).length === 0 && (frames[0] as Buffer).length > 0) {
+      this.#onNotify(frames[0] as Buffer);
+      return;
+    }
+    const decoded = decodeRouterFrames(frames, this.#maxFrameBytes);
+    if (decoded.kind !== 'message') {
+      const reason: UnroutableReason = decoded.kind === 'probe' ? 'router probe' : decoded.reason;
+      this.#drop(reason);
+      handlers.unroutable?.(reason, decoded.sender);
+      return;
+    }
+    const message = decoded.message;
+    let user: string;
+    if (this.#authenticate) {
+      const peer = this.#peers.get(identityKey(message.sender));
+      if (peer?.admission === undefined) return this.#drop('unauthenticated');
+      if (peer.mismatch) return this.#drop('identity mismatch');
+      user = peer.admission.userId;
+    } else {
+      user = frameText(message.sender);
+      const key = identityKey(message.sender);
+      if (!this.#peers.has(key)) this.#connected(key, message.sender);
+    }
+    handlers.message(message, user);
+  }
+
+  /** ZMQ_ROUTER_NOTIFY (or a router probe, which looks the same). */
+  #onNotify(id: Buffer): void {
+    const key = identityKey(id);
+    const peer = this.#peers.get(key);
+    if (peer === undefined) {
+      this.#connected(key, id);
+      return;
+    }
+    this.#peers.delete(key);
+    this.#pairing?.disconnected(peer);
+    if (peer.announced) this.#handlers?.peerEvent?.({ type: 'peer-gone', peer: id, reason: 'closed' });
+  }
+
+  #connected(key: string, id: Buffer): void {
+    const peer: PeerState = { id, admission: undefined, announced: false, mismatch: false };
+    this.#peers.set(key, peer);
+    if (this.#pairing !== undefined) {
+      this.#pairing.connected(peer);
+      return;
+    }
+    peer.announced = true;
+    this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: id, user: frameText(id) });
+  }
+
+  #attached(peer: PeerState, admission: ZapAdmission): void {
+    if (admission.identity !== undefined && admission.identity !== frameText(peer.id)) {
+      peer.mismatch = true;
+      this.#drop('identity mismatch at admission');
+      this.#logger.warn('router.admission.identity_mismatch', { identity: frameText(peer.id), expected: admission.identity, user: admission.userId });
+      return;
+    }
+    if (this.#peers.get(identityKey(peer.id)) !== peer) return;
+    peer.announced = true;
+    this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: peer.id, user: admission.userId });
+  }
+
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  #drop(reason: string): void {
+    this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
+  }
+
+  readonly #sent = (): DeliveryResult => {
+    this.#delivered++;
+    return 'ok';
+  };
+
+  readonly #sendFailed = (err: unknown): DeliveryResult => {
+    const code = zmqErrorCode(err);
+    if (code === 'EAGAIN') {
+      this.#again++;
+      return 'again';
+    }
+    this.#unreachable++;
+    if (code !== 'EHOSTUNREACH' && this.#state !== 'closed' && !(err instanceof ClosedError)) {
+      this.#drop('send error');
+      this.#logger.warn('router.send.failed', { code }, err);
+    }
+    return 'unreachable';
+  };
+
+  async #shutdown(): Promise<void> {
+    this.#state = 'closed';
+    this.#pairing?.close();
+    this.#queue?.close();
+    this.#socket?.close();
+    await this.#loop;
+    this.#peers.clear();
+    this.#logger.info('router.closed', { received: this.#received, delivered: this.#delivered });
+  }
+}
+
+function keyOf(identity: Frame | string): string {
+  return identityKey(typeof identity === 'string' ? textFrame(identity) : identity);
+}
