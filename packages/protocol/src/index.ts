@@ -32,3 +32,16 @@ export type {
   RpcId, RpcParams, PythonException, RpcErrorData, RpcErrorObject, RpcRequest, RpcResultResponse, RpcErrorResponse, RpcResponse, RpcMessage,
   RpcPayload, RequestOptions,
 } from './jsonrpc.js';
+export {
+  decodeJsonPayload, parsePayload, PUBSUB_OPS, PUBSUB_REPLY_OPS, SubscribeRequestSchema, parseSubscribeRequest, UnsubscribeScopeSchema,
+  UnsubscribeRequestSchema, LegacyUnsubscribeRequestSchema, parseUnsubscribeRequest, PublishRequestSchema, parsePublishRequest,
+  DeliveredPublishSchema, parseDeliveredPublish, ExternalPublishSchema, parseExternalPublish, PUBLISH_COMPAT_HEADERS, ListRequestSchema,
+  parseListRequest, ListResponseSchema, parseListResponse, SynchronizeRequestSchema, parseSynchronizeRequest, CapabilitiesSchema,
+  AuthUpdateSchema, parseAuthUpdate, ProtectedTopicSchema, ProtectedUpdateSchema, parseProtectedUpdate, ExternalListSchema, parseExternalList,
+  PEERLIST_REQUEST_OPS, PEERLIST_REPLY_OPS, PEERLIST_ERRORS, parsePeerlistOp, QUERY_PROPERTIES, isQueryProperty, HELLO_OP, WELCOME_OP,
+  VIP_VERSION, welcomeArgs, parseWelcome,
+} from './payloads.js';
+export type {
+  PubsubOp, SubscribeRequest, UnsubscribeScope, UnsubscribeRequest, PublishRequest, DeliveredPublish, ListRequest, ListResponse,
+  SynchronizeRequest, AuthUpdate, ProtectedUpdate, ExternalList, PeerlistRequestOp, PeerlistReplyOp, QueryProperty, Welcome,
+} from './payloads.js';
