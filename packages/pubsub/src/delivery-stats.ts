@@ -53,3 +53,19 @@ export class DeliveryStats {
     return [...this.#bySubscriber].map(([peer, dropped]) => ({ peer, dropped })).sort((a, b) => b.dropped - a.dropped);
   }
 }
+
+/** The counters of `PubSubStats` as flat `name: number` pairs (`dropped.again`, `rejected.invalid`...). */
+export function flattenStats(s: PubSubStats): Record<string, number> {
+  const out: Record<string, number> = {
+    published: s.published,
+    delivered: s.delivered,
+    pending: s.pending,
+    subscriptions: s.subscriptions,
+    subscribers: s.subscribers,
+    remote_platforms: s.remotePlatforms,
+    counts_clamped: s.countsClamped,
+  };
+  for (const [k, v] of Object.entries(s.dropped)) out[`dropped.${k}`] = v;
+  for (const [k, v] of Object.entries(s.rejected)) out[`rejected.${k}`] = v;
+  return out;
+}

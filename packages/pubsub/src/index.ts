@@ -8,3 +8,4 @@ export type { ProtectedTopicsFile, Capabilities, CapabilityMap } from './protect
 export { UnauthorizedPublishError, UNAUTHORIZED_ERRNUM } from './errors.js';
 export type { ExternalPlatforms } from './external-platforms.js';
 export type { PubSubStats, DropReason, SubscriberDrops } from './delivery-stats.js';
+export type { PubSubConfigSources } from './config-reloader.js';

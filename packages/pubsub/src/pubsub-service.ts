@@ -13,7 +13,8 @@ import {
   type RouterExtension,
   type RouterServices,
 } from '@vip/protocol';
-import { DeliveryStats, type PubSubStats } from './delivery-stats.js';
+import { ConfigReloader, type PubSubConfigSources } from './config-reloader.js';
+import { DeliveryStats, flattenStats, type PubSubStats } from './delivery-stats.js';
 import type { ExternalPlatforms } from './external-platforms.js';
 import { FanOut } from './internal/fan-out.js';
 import { pythonJson } from './internal/python-json.js';
@@ -26,11 +27,13 @@ import {
   PublishSchema,
   SubscribeSchema,
   SynchronizeSchema,
+  synchronizeWanted,
+  unsubscribeScopes,
   UnsubscribeSchema,
 } from './internal/requests.js';
 import { encodeCount, pythonSafeCount, TRUE_FRAME } from './internal/wire-values.js';
 import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
-import { SubscriptionIndex, type Subscription, type SubscriptionPlatform } from './subscription-index.js';
+import { SubscriptionIndex, type SubscriptionPlatform } from './subscription-index.js';
 
 export interface PubSubServiceOptions {
   /** Initial write-protected topics (the platform's protected_topics.json). */
@@ -50,6 +53,8 @@ export interface PubSubServiceOptions {
    * false sends the exact count (Python publishers then hang on counts with a byte >= 0x80).
    */
   readonly pythonSafeCounts?: boolean;
+  /** Files to load protected topics / capabilities from and watch (started on attach, stopped on close). */
+  readonly files?: PubSubConfigSources;
   readonly logger?: Logger;
 }
 
@@ -89,6 +94,8 @@ export class PubSubService implements RouterExtension {
   #protected: ProtectedTopics;
   #capabilities: CapabilityMap;
   #services: RouterServices | undefined;
+  #reloader: ConfigReloader | undefined;
+  readonly #files: PubSubConfigSources | undefined;
   #logger: Logger;
   #closed = false;
 
@@ -99,6 +106,7 @@ export class PubSubService implements RouterExtension {
     this.#external = options.externalPlatforms;
     this.#pythonSafeCounts = options.pythonSafeCounts ?? true;
     this.#logger = options.logger ?? silentLogger;
+    this.#files = options.files;
     this.#stats = new DeliveryStats(options.maxTrackedSubscribers ?? 1000);
     this.#fanOut = new FanOut(() => this.#svc(), this.#stats, options.maxPendingPerSubscriber ?? 1000, (peer) => this.#unreachable(peer));
   }
@@ -106,6 +114,10 @@ export class PubSubService implements RouterExtension {
   attach(services: RouterServices): void {
     this.#services = services;
     if (this.#logger === silentLogger) this.#logger = services.logger.child({ component: 'pubsub' });
+    if (this.#files && !this.#reloader && !this.#closed) {
+      this.#reloader = new ConfigReloader(this.#files, this, this.#logger);
+      this.#reloader.start();
+    }
   }
 
   /** Replace the write-protected topics (file reload). */
@@ -183,19 +195,13 @@ export class PubSubService implements RouterExtension {
     this.#remote.dropPeer(instance);
   }
 
+  /** Flat counters for router statistics (nested there under `pubsub`). */
   stats(): Record<string, number> {
-    const s = this.detailedStats();
-    const out: Record<string, number> = {
-      'pubsub.published': s.published,
-      'pubsub.delivered': s.delivered,
-      'pubsub.pending': s.pending,
-      'pubsub.subscriptions': s.subscriptions,
-      'pubsub.subscribers': s.subscribers,
-      'pubsub.remote_platforms': s.remotePlatforms,
-      'pubsub.counts_clamped': s.countsClamped,
-    };
-    for (const [k, v] of Object.entries(s.dropped)) out[`pubsub.dropped.${k}`] = v;
-    for (const [k, v] of Object.entries(s.rejected)) out[`pubsub.rejected.${k}`] = v;
+    const out = flattenStats(this.detailedStats());
+    if (this.#reloader) {
+      out['config.reloads'] = this.#reloader.reloads;
+      out['config.reloads_failed'] = this.#reloader.reloadsFailed;
+    }
     return out;
   }
 
@@ -217,6 +223,8 @@ export class PubSubService implements RouterExtension {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#reloader?.close();
+    this.#reloader = undefined;
     this.#index.clear();
     this.#remote.clear();
   }
@@ -256,20 +264,11 @@ export class PubSubService implements RouterExtension {
     const body = parseJsonFrame(m.args[1], UnsubscribeSchema, 'pubsub unsubscribe');
     if (isError(body)) return this.#invalid(m, userId, body);
     const peer = identityKey(m.sender);
-    const scopes: Array<[SubscriptionPlatform, { prefix?: string[] | null | undefined; bus: string }]> = [];
-    if ('internal' in body || 'all' in body) {
-      const b = body as { internal?: { prefix?: string[] | null; bus: string }; all?: { prefix?: string[] | null; bus: string } };
-      if (b.internal) scopes.push(['internal', b.internal]);
-      if (b.all) scopes.push(['all', b.all]);
-    } else {
-      const legacy = body as { prefix?: string[] | null; bus: string; all_platforms?: boolean | null };
-      scopes.push([legacy.all_platforms ? 'all' : 'internal', legacy]);
-    }
     let allChanged = false;
-    for (const [platform, scope] of scopes) {
+    for (const { platform, bus, prefixes } of unsubscribeScopes(body)) {
       let n = 0;
-      if (scope.prefix === null || scope.prefix === undefined) n = this.#index.removeBus(peer, platform, scope.bus);
-      else for (const p of scope.prefix) n += this.#index.remove(peer, platform, scope.bus, textFrame(p)) ? 1 : 0;
+      if (prefixes === null) n = this.#index.removeBus(peer, platform, bus);
+      else for (const p of prefixes) n += this.#index.remove(peer, platform, bus, textFrame(p)) ? 1 : 0;
       if (platform === 'all' && n > 0) allChanged = true;
     }
     if (allChanged) this.#advertise();
@@ -298,12 +297,7 @@ export class PubSubService implements RouterExtension {
     }
     const body = parseJsonFrame(m.args[2], SynchronizeSchema, 'pubsub synchronize');
     if (isError(body)) return this.#invalid(m, userId, body);
-    const wanted: Subscription[] = [];
-    for (const [platform, buses] of Object.entries(body.subscriptions)) {
-      if (platform !== 'internal' && platform !== 'all') continue;
-      for (const [bus, prefixes] of Object.entries(buses)) for (const p of prefixes) wanted.push({ platform, bus, prefix: textFrame(p) });
-    }
-    const changed = this.#index.replace(identityKey(m.sender), wanted);
+    const changed = this.#index.replace(identityKey(m.sender), synchronizeWanted(body));
     if (changed.has('all')) this.#advertise();
   }
 

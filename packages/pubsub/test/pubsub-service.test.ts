@@ -243,7 +243,7 @@ describe('PubSubService robustness and back-pressure', () => {
     const stats = r.service.detailedStats();
     expect(stats.dropped.again).toBe(1);
     expect(stats.droppedBySubscriber).toEqual([{ peer: 'slow', dropped: 1 }]);
-    expect(r.service.stats()['pubsub.dropped.again']).toBe(1);
+    expect(r.service.stats()['dropped.again']).toBe(1);
   });
 
   it('bounds a stalled subscriber\'s backlog without stalling the others', async () => {

@@ -1,6 +1,7 @@
 import { InvalidPayloadError, type Frame } from '@vip/protocol';
 import { z, type ZodType } from 'zod';
 import { CapabilityMapSchema } from '../protected-topics.js';
+import type { Subscription, SubscriptionPlatform } from '../subscription-index.js';
 
 /**
  * Bodies of the pubsub ops a peer sends (PROTOCOL.md 3.2). Defaults follow the Python agent so a
@@ -56,4 +57,32 @@ export function parseJsonFrame<T>(frame: Frame | undefined, schema: ZodType<T>, 
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
   return new InvalidPayloadError(what, r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+}
+
+export type UnsubscribeScope = { readonly platform: SubscriptionPlatform; readonly bus: string; readonly prefixes: readonly string[] | null };
+
+/** The scopes an `unsubscribe` body names; `prefixes: null` = every prefix of that bus. */
+export function unsubscribeScopes(body: z.infer<typeof UnsubscribeSchema>): UnsubscribeScope[] {
+  const out: UnsubscribeScope[] = [];
+  if ('internal' in body || 'all' in body) {
+    const b = body as { internal?: { prefix?: string[] | null; bus: string }; all?: { prefix?: string[] | null; bus: string } };
+    if (b.internal) out.push({ platform: 'internal', bus: b.internal.bus, prefixes: b.internal.prefix ?? null });
+    if (b.all) out.push({ platform: 'all', bus: b.all.bus, prefixes: b.all.prefix ?? null });
+  } else {
+    const legacy = body as { prefix: string[] | null; bus: string; all_platforms?: boolean | null };
+    out.push({ platform: legacy.all_platforms ? 'all' : 'internal', bus: legacy.bus, prefixes: legacy.prefix });
+  }
+  return out;
+}
+
+/** The full subscription set a `synchronize` body asks for (unknown platforms are ignored). */
+export function synchronizeWanted(body: z.infer<typeof SynchronizeSchema>): Subscription[] {
+  const wanted: Subscription[] = [];
+  for (const [platform, buses] of Object.entries(body.subscriptions)) {
+    if (platform !== 'internal' && platform !== 'all') continue;
+    for (const [bus, prefixes] of Object.entries(buses)) {
+      for (const p of prefixes) wanted.push({ platform, bus, prefix: Buffer.from(p, 'utf8') });
+    }
+  }
+  return wanted;
 }
