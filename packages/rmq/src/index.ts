@@ -1,2 +1,20 @@
 // Public API of @vip/rmq: every export is listed by name.
-export const PACKAGE_NAME = '@vip/rmq';
+export { RmqConnection } from './rmq-connection.js';
+export type { RmqConnectionOptions, RmqConnectionStats } from './rmq-connection.js';
+export { RmqRouterTransport } from './rmq-router-transport.js';
+export type { RmqRouterTransportOptions, RmqRouterStats } from './rmq-router-transport.js';
+export { ensureVolttronBroker, declareVolttronTopology } from './broker-setup.js';
+export type { BrokerSetupOptions } from './broker-setup.js';
+export { RabbitMqManagement, agentPermissions } from './rabbitmq-management.js';
+export type { ManagementOptions, Permissions } from './rabbitmq-management.js';
+export { RmqSetupError } from './rmq-errors.js';
+export type { RmqSetupMissing } from './rmq-errors.js';
+export {
+  VOLTTRON_EXCHANGE, UNDELIVERABLE_EXCHANGE, ROUTER_IDENTITY, routingKeyFor, checkInstanceName, identityText,
+  encodeArgs, decodeArgs, vipToAmqp, amqpToVip, splitRoutingKey,
+} from './amqp-mapping.js';
+export type { AmqpPublish, MappingContext, InboundVip, AmqpMessageLike } from './amqp-mapping.js';
+export { RmqLinkOptionsSchema, TlsOptionsSchema, parseRmqLinkOptions } from './rmq-options.js';
+export type { RmqLinkOptions, RmqLinkOptionsInput, TlsOptions } from './rmq-options.js';
+export { ReconnectPolicySchema, reconnectDelay } from './reconnect-policy.js';
+export type { ReconnectPolicy, ReconnectPolicyInput } from './reconnect-policy.js';

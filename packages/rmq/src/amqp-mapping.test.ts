@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidPayloadError, ProtocolError, type VipMessage } from '@vip/protocol';
+import { amqpToVip, decodeArgs, encodeArgs, routingKeyFor, splitRoutingKey, vipToAmqp, checkInstanceName } from './amqp-mapping.js';
+
+const b = (s: string) => Buffer.from(s, 'latin1');
+const ctx = { instance: 'v1', identity: 'alice' };
+const msg = (o: Partial<VipMessage> = {}): VipMessage =>
+  ({ peer: b('bob'), user: b(''), id: b('m1'), subsystem: b('RPC'), args: [b('{"a": 1}')], ...o });
+
+describe('VIP -> AMQP (PROTOCOL.md 7.3)', () => {
+  it('maps envelope fields to routing key, app_id, headers, message_id, type', () => {
+    const p = vipToAmqp(msg(), ctx, { defaultUser: true });
+    expect(p).toEqual({
+      exchange: 'volttron',
+      routingKey: 'v1.bob',
+      content: Buffer.from('["{\\"a\\": 1}"]'),
+      properties: {
+        appId: 'v1.alice', messageId: 'm1', type: 'RPC', contentType: 'application/json',
+        headers: { recipient: 'v1.bob', proto: 'VIP', user: 'v1.alice' },
+      },
+    });
+  });
+  it('sends an empty peer to `router`, another platform to `<platform>.<peer>`, keeps a given user', () => {
+    expect(vipToAmqp(msg({ peer: b('') }), ctx).routingKey).toBe('v1.router');
+    expect(vipToAmqp(msg(), ctx, { platform: 'v2' }).routingKey).toBe('v2.bob');
+    expect(vipToAmqp(msg({ user: b('u') }), ctx, { defaultUser: true }).properties.headers.user).toBe('u');
+    expect(vipToAmqp(msg(), ctx).properties.headers.user).toBe('');
+  });
+  it('refuses what AMQP cannot carry with ProtocolError', () => {
+    expect(() => vipToAmqp(msg({ peer: b('a*') }), ctx)).toThrow(ProtocolError);
+    expect(() => vipToAmqp(msg({ peer: b('\xff') }), ctx)).toThrow(/UTF-8/);
+    expect(() => vipToAmqp(msg({ subsystem: b(' ') }), ctx)).toThrow(ProtocolError);
+    expect(() => vipToAmqp(msg({ id: Buffer.alloc(200, 0xe9) }), ctx)).toThrow(/255/);
+    expect(() => checkInstanceName('a.b')).toThrow(ProtocolError);
+  });
+  it('round-trips every byte value through the JSON body, as Latin-1 strings', () => {
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const args: Buffer[] = [all, b(''), Buffer.from('café €', 'utf8')];
+    const body = encodeArgs(args);
+    expect(() => JSON.parse(body.toString('utf8')) as unknown).not.toThrow();
+    expect(decodeArgs(body)).toEqual(args);
+  });
+});
+
+describe('AMQP -> VIP', () => {
+  const delivered = (properties: Record<string, unknown>, content: Buffer = Buffer.from('["x"]'), routingKey = 'v1.bob') =>
+    amqpToVip({ content, fields: { routingKey }, properties });
+  it('reads what vipToAmqp wrote', () => {
+    const p = vipToAmqp(msg({ id: b('\x00\xff') }), ctx, { defaultUser: true });
+    const r = delivered(p.properties, p.content);
+    expect(r).not.toBeInstanceOf(InvalidPayloadError);
+    if (r instanceof InvalidPayloadError) return;
+    expect(r.message).toEqual({ peer: b('alice'), user: b('v1.alice'), id: b('\x00\xff'), subsystem: b('RPC'), args: [b('{"a": 1}')] });
+    expect(r).toMatchObject({ platform: 'v1', senderIdentity: 'alice', recipient: 'v1.bob' });
+  });
+  it('reads the router as the empty peer and identities with dots whole', () => {
+    const r = delivered({ appId: 'v1.router', type: 'hello' });
+    expect(r instanceof InvalidPayloadError ? r : r.message.peer.length).toBe(0);
+    const d = delivered({ appId: 'v1.platform.driver', type: 'RPC' });
+    expect(d instanceof InvalidPayloadError ? d : d.message.peer.toString()).toBe('platform.driver');
+  });
+  it('takes Python values in args: wide strings as UTF-8, null as empty, others as JSON text', () => {
+    const r = delivered({ appId: 'v1.py', type: 'query' }, Buffer.from(JSON.stringify(['', ['tcp://x'], 600, null, 'é', '€', true]), 'utf8'));
+    if (r instanceof InvalidPayloadError) throw r;
+    expect(r.message.args).toEqual([b(''), b('["tcp://x"]'), b('600'), b(''), b('\xe9'), Buffer.from('€', 'utf8'), b('true')]);
+  });
+  it.each([
+    [{ type: 'RPC' }, Buffer.from('[]'), /app_id/],
+    [{ appId: 'noinstance', type: 'RPC' }, Buffer.from('[]'), /app_id/],
+    [{ appId: 'v1.a' }, Buffer.from('[]'), /type/],
+    [{ appId: 'v1.a', type: 'RPC', headers: { proto: 'XYZ' } }, Buffer.from('[]'), /proto/],
+    [{ appId: 'v1.a', type: 'RPC', headers: { user: 5 } }, Buffer.from('[]'), /headers/],
+    [{ appId: 'v1.a', type: 'RPC' }, Buffer.from('{"a":1}'), /JSON array/],
+    [{ appId: 'v1.a', type: 'RPC' }, Buffer.from('[1,'), /not JSON/],
+  ])('rejects malformed delivery %# with InvalidPayloadError', (props, body, why) => {
+    const r = delivered(props, body);
+    expect(r).toBeInstanceOf(InvalidPayloadError);
+    expect((r as InvalidPayloadError).message).toMatch(why);
+  });
+  it('splits routing keys at the first dot', () => {
+    expect(splitRoutingKey('v1.a.b')).toEqual({ instance: 'v1', identity: 'a.b' });
+    expect(splitRoutingKey('nodot')).toBeUndefined();
+    expect(routingKeyFor('v1', '')).toBe('v1.router');
+  });
+});

@@ -1,0 +1,197 @@
+import { EMPTY_FRAME, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
+import { z } from 'zod';
+
+/**
+ * The VIP <-> AMQP mapping of PROTOCOL.md 7.3, pure (no I/O).
+ *
+ * Byte fidelity: our frames are bytes, the AMQP body is a JSON array of strings. Each argument
+ * frame becomes the JSON string of its Latin-1 reading (one code point per byte, so every byte
+ * value round-trips), which is also how a Python 9.x peer reads a frame (PROTOCOL.md 1.4). The
+ * body is UTF-8 JSON (`ensure_ascii=False`, like Python). Receiving, a string made only of code
+ * points <= U+00FF is turned back into bytes with Latin-1; a string with a wider character (which
+ * only a Python peer can send) is encoded as UTF-8; `null` is the empty frame; any other JSON
+ * value (a Python peer may put numbers, lists or objects in args) becomes its compact JSON text.
+ * Message ids take the same Latin-1 path through the `message_id` property. Identities, user and
+ * subsystem are text (UTF-8), as routing keys and headers are.
+ */
+export const VOLTTRON_EXCHANGE = 'volttron';
+export const UNDELIVERABLE_EXCHANGE = 'undeliverable';
+/** The router's identity on the bus; an empty VIP peer means this identity. */
+export const ROUTER_IDENTITY = 'router';
+export const VIP_PROTO = 'VIP';
+export const JSON_CONTENT_TYPE = 'application/json';
+const MAX_SHORTSTR = 255;
+
+/** Publish parameters for one VIP message (what `channel.publish` takes). */
+export interface AmqpPublish {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly content: Buffer;
+  readonly properties: {
+    readonly appId: string;
+    readonly messageId: string;
+    readonly type: string;
+    readonly contentType: string;
+    readonly headers: { readonly recipient: string; readonly proto: string; readonly user: string };
+  };
+}
+
+/** Who publishes: the sender's own instance and identity (app_id, default user). */
+export interface MappingContext {
+  readonly instance: string;
+  readonly identity: string;
+}
+
+/** A received AMQP message read back as VIP. `peer` is the sender (empty = the router). */
+export interface InboundVip {
+  readonly message: VipMessage;
+  /** The platform part of `app_id` (the sender's instance). */
+  readonly platform: string;
+  /** The sender identity as text (`router` for the router). */
+  readonly senderIdentity: string;
+  /** Header `recipient` (a full routing key) or the delivery routing key. */
+  readonly recipient: string;
+}
+
+/** The queue name and binding key of an identity: `<instance>.<identity>` (7.2). */
+export function routingKeyFor(instance: string, identity: string): string {
+  return `${instance}.${identity === '' ? ROUTER_IDENTITY : identity}`;
+}
+
+/** An instance name usable in routing keys: non-empty, no `.` (the receiver splits app_id at the first dot). */
+export function checkInstanceName(instance: string): string {
+  if (instance === '' || /[.*#]/.test(instance)) {
+    throw new ProtocolError(`instance name ${JSON.stringify(instance)} must be non-empty without '.', '*' or '#' (PROTOCOL.md 7.2)`);
+  }
+  return instance;
+}
+
+/**
+ * An identity frame as routing-key text. Throws ProtocolError for bytes that are not UTF-8, or an
+ * identity holding `*` or `#` (a topic-exchange wildcard would bind other agents' messages).
+ */
+export function identityText(frame: Frame): string {
+  const text = frame.toString('utf8');
+  if (!Buffer.from(text, 'utf8').equals(frame)) throw new ProtocolError('identity is not valid UTF-8; RabbitMQ routing keys are text');
+  if (/[*#]/.test(text)) throw new ProtocolError(`identity ${JSON.stringify(text)} contains '*' or '#', which are routing-key wildcards`);
+  return text;
+}
+
+/** JSON array body of argument frames (Latin-1 strings, UTF-8 JSON). */
+export function encodeArgs(args: readonly Frame[]): Buffer {
+  return Buffer.from(JSON.stringify(args.map((a) => a.toString('latin1'))), 'utf8');
+}
+
+const ArgsBodySchema = z.array(z.unknown(), { error: 'AMQP body must be a JSON array of arguments' });
+
+/** Argument frames from a JSON array body; an InvalidPayloadError for anything else. */
+export function decodeArgs(body: Buffer): Frame[] | InvalidPayloadError {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    return new InvalidPayloadError('AMQP VIP body', `not JSON (${(err as Error).message})`);
+  }
+  const parsed = ArgsBodySchema.safeParse(raw);
+  if (!parsed.success) return new InvalidPayloadError('AMQP VIP body', parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data.map(argFrame);
+}
+
+function argFrame(value: unknown): Frame {
+  if (value === null) return EMPTY_FRAME;
+  if (typeof value === 'string') {
+    for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return Buffer.from(value, 'utf8');
+    return Buffer.from(value, 'latin1');
+  }
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function shortstr(what: string, text: string): string {
+  if (Buffer.byteLength(text, 'utf8') > MAX_SHORTSTR) throw new ProtocolError(`${what} is longer than an AMQP short string (255 bytes)`);
+  return text;
+}
+
+/**
+ * Publish parameters for `message` (peer = recipient) sent by `ctx`. `platform` addresses another
+ * instance (`<platform>.<peer>`); an empty `user` becomes `<instance>.<identity>` when
+ * `defaultUser` is set (agents do that, PROTOCOL.md 7.3). Throws ProtocolError when a field cannot
+ * be carried (identity not UTF-8 or with wildcards, id longer than 255 bytes, empty subsystem).
+ */
+export function vipToAmqp(
+  message: VipMessage,
+  ctx: MappingContext,
+  options: { readonly platform?: string; readonly defaultUser?: boolean } = {},
+): AmqpPublish {
+  const routingKey = shortstr('routing key', routingKeyFor(options.platform ?? ctx.instance, identityText(message.peer)));
+  const subsystem = message.subsystem.toString('utf8');
+  if (subsystem.trim() === '') throw new ProtocolError('empty subsystem');
+  const appId = routingKeyFor(ctx.instance, ctx.identity);
+  const user = message.user.length === 0 && options.defaultUser === true ? appId : message.user.toString('utf8');
+  return {
+    exchange: VOLTTRON_EXCHANGE,
+    routingKey,
+    content: encodeArgs(message.args),
+    properties: {
+      appId: shortstr('app_id', appId),
+      messageId: shortstr('message id', message.id.toString('latin1')),
+      type: shortstr('subsystem', subsystem),
+      contentType: JSON_CONTENT_TYPE,
+      headers: { recipient: routingKey, proto: VIP_PROTO, user },
+    },
+  };
+}
+
+/** The fields of an amqplib message this mapping reads. */
+export interface AmqpMessageLike {
+  readonly content: Buffer;
+  readonly fields: { readonly routingKey: string };
+  readonly properties: {
+    readonly appId?: unknown;
+    readonly messageId?: unknown;
+    readonly type?: unknown;
+    readonly headers?: unknown;
+  };
+}
+
+const HeadersSchema = z
+  .object({ recipient: z.string().optional(), user: z.string().optional(), proto: z.string().optional() })
+  .loose()
+  .optional();
+
+/** Read a delivered AMQP message as VIP; an InvalidPayloadError naming the bad field otherwise. */
+export function amqpToVip(msg: AmqpMessageLike): InboundVip | InvalidPayloadError {
+  const { appId, messageId, type } = msg.properties;
+  if (typeof appId !== 'string' || !appId.includes('.')) {
+    return new InvalidPayloadError('AMQP VIP message', 'app_id must be "<instance>.<identity>"');
+  }
+  if (typeof type !== 'string' || type.trim() === '') return new InvalidPayloadError('AMQP VIP message', 'type (the subsystem) is missing');
+  const headers = HeadersSchema.safeParse(msg.properties.headers);
+  if (!headers.success) return new InvalidPayloadError('AMQP VIP message', 'headers recipient/user/proto must be strings');
+  if (headers.data?.proto !== undefined && headers.data.proto !== VIP_PROTO) {
+    return new InvalidPayloadError('AMQP VIP message', `header proto is ${JSON.stringify(headers.data.proto)}, not "VIP"`);
+  }
+  const args = decodeArgs(msg.content);
+  if (args instanceof InvalidPayloadError) return args;
+  const dot = appId.indexOf('.');
+  const platform = appId.slice(0, dot);
+  const senderIdentity = appId.slice(dot + 1);
+  return {
+    message: {
+      peer: senderIdentity === ROUTER_IDENTITY ? EMPTY_FRAME : Buffer.from(senderIdentity, 'utf8'),
+      user: Buffer.from(headers.data?.user ?? '', 'utf8'),
+      id: typeof messageId === 'string' ? Buffer.from(messageId, 'latin1') : EMPTY_FRAME,
+      subsystem: Buffer.from(type, 'utf8'),
+      args,
+    },
+    platform,
+    senderIdentity,
+    recipient: headers.data?.recipient ?? msg.fields.routingKey,
+  };
+}
+
+/** Split a routing key `<instance>.<identity>` (identity may contain dots); undefined if it has no dot. */
+export function splitRoutingKey(key: string): { readonly instance: string; readonly identity: string } | undefined {
+  const dot = key.indexOf('.');
+  if (dot <= 0) return undefined;
+  return { instance: key.slice(0, dot), identity: key.slice(dot + 1) };
+}

@@ -1,0 +1,68 @@
+import amqp, { type Channel } from 'amqplib';
+import { classifyConnectError } from './broker-link.js';
+import { UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
+import { RmqSetupError } from './rmq-errors.js';
+import { connectTarget, describeTarget, parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
+
+/**
+ * Declare the VOLTTRON exchanges (PROTOCOL.md 7.1) on `channel`: `undeliverable` (fanout,
+ * durable) and `volttron` (topic, durable, alternate-exchange `undeliverable`). Idempotent;
+ * a mismatching existing exchange or a missing permission becomes an RmqSetupError.
+ */
+export async function declareVolttronTopology(channel: Channel, vhost: string): Promise<void> {
+  try {
+    await channel.assertExchange(UNDELIVERABLE_EXCHANGE, 'fanout', { durable: true });
+    await channel.assertExchange(VOLTTRON_EXCHANGE, 'topic', { durable: true, alternateExchange: UNDELIVERABLE_EXCHANGE });
+  } catch (err) {
+    throw declareError(err, vhost);
+  }
+}
+
+function declareError(err: unknown, vhost: string): RmqSetupError {
+  const msg = err instanceof Error ? err.message : String(err);
+  if (msg.includes('PRECONDITION')) {
+    return new RmqSetupError('topology', `exchange ${VOLTTRON_EXCHANGE} or ${UNDELIVERABLE_EXCHANGE} in ${vhost} exists with other settings (${msg})`,
+      `delete them (rabbitmqctl -p ${vhost} delete_exchange ...) or use a fresh virtual host`, { cause: err });
+  }
+  if (msg.includes('ACCESS_REFUSED') || msg.includes('ACCESS-REFUSED')) {
+    return new RmqSetupError('permission', `no permission to declare the VOLTTRON exchanges in ${vhost} (${msg})`,
+      `grant configure rights: rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"`, { cause: err });
+  }
+  return new RmqSetupError('broker', `declaring the VOLTTRON exchanges in ${vhost} failed: ${msg}`, 'check the broker log', { cause: err });
+}
+
+export interface BrokerSetupOptions extends Omit<RmqLinkOptionsInput, 'instanceName'> {
+  readonly instanceName?: string;
+  /** When given, the virtual host is created and the connecting user granted full rights on it. */
+  readonly management?: ManagementOptions;
+}
+
+/**
+ * Make a broker ready for a VIP instance, as VOLTTRON's setup does: per-instance virtual host
+ * (needs the management API, optional), then the exchanges over AMQP. Idempotent.
+ */
+export async function ensureVolttronBroker(raw: BrokerSetupOptions): Promise<void> {
+  const o = parseRmqLinkOptions({ ...raw, instanceName: raw.instanceName ?? 'setup', management: undefined }, 'broker setup options');
+  if (raw.management) {
+    const mgmt = new RabbitMqManagement(raw.management);
+    await mgmt.ensureVhost(o.vhost);
+    const user = decodeURIComponent(new URL(o.url).username);
+    if (user !== '') await mgmt.setPermissions(o.vhost, user, { configure: '.*', write: '.*', read: '.*' });
+  }
+  const { url, socketOptions } = connectTarget(o, 'vip-broker-setup');
+  let model;
+  try {
+    model = await amqp.connect(url, socketOptions);
+  } catch (err) {
+    throw classifyConnectError(err, describeTarget(o), o.vhost);
+  }
+  model.on('error', () => undefined); // the close that follows is handled by the awaits below
+  try {
+    const ch = await model.createChannel();
+    ch.on('error', () => undefined);
+    await declareVolttronTopology(ch, o.vhost);
+  } finally {
+    await model.close().catch(() => undefined);
+  }
+}

@@ -1,0 +1,89 @@
+import { RmqSetupError } from './rmq-errors.js';
+
+export interface ManagementOptions {
+  /** Management API base, e.g. `http://127.0.0.1:15672`. */
+  readonly baseUrl: string;
+  readonly user: string;
+  readonly password: string;
+  readonly timeoutMs?: number;
+}
+
+export interface Permissions {
+  readonly configure: string;
+  readonly write: string;
+  readonly read: string;
+}
+
+/**
+ * VOLTTRON's default permissions for agent user `<instance>.<identity>` (PROTOCOL.md 7.1):
+ * configure its own queues, read and write those plus the `volttron` exchange.
+ */
+export function agentPermissions(instance: string, identity: string): Permissions {
+  const u = escapeRegex(`${instance}.${identity}`);
+  const own = `${u}|${u}\\.pubsub\\..*|${u}\\.zmq\\..*|amq\\..*`;
+  return { configure: own, write: `volttron|${own}`, read: `volttron|${own}` };
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * The few RabbitMQ management HTTP API calls broker set-up needs (virtual hosts, users,
+ * permissions). Every failure is an RmqSetupError saying what is missing and how to fix it.
+ */
+export class RabbitMqManagement {
+  readonly #o: ManagementOptions;
+  constructor(options: ManagementOptions) {
+    this.#o = options;
+  }
+
+  /** Create the virtual host if absent (PUT is idempotent). */
+  async ensureVhost(vhost: string): Promise<void> {
+    await this.#call('PUT', `/api/vhosts/${encodeURIComponent(vhost)}`, {}, `create virtual host ${vhost}`);
+  }
+
+  /** Delete the virtual host; absent is fine. */
+  async deleteVhost(vhost: string): Promise<void> {
+    await this.#call('DELETE', `/api/vhosts/${encodeURIComponent(vhost)}`, undefined, `delete virtual host ${vhost}`, [404]);
+  }
+
+  async setPermissions(vhost: string, user: string, p: Permissions): Promise<void> {
+    await this.#call('PUT', `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, p,
+      `set permissions of ${user} on ${vhost}`);
+  }
+
+  /** Create or update a user (password login; tags e.g. '' or 'administrator'). */
+  async ensureUser(user: string, password: string, tags = ''): Promise<void> {
+    await this.#call('PUT', `/api/users/${encodeURIComponent(user)}`, { password, tags }, `create user ${user}`);
+  }
+
+  async #call(method: string, path: string, body: unknown, what: string, okStatus: readonly number[] = []): Promise<void> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.#o.baseUrl), {
+        method,
+        headers: {
+          authorization: 'Basic ' + Buffer.from(`${this.#o.user}:${this.#o.password}`).toString('base64'),
+          'content-type': 'application/json',
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(this.#o.timeoutMs ?? 5_000),
+      });
+    } catch (err) {
+      throw new RmqSetupError('plugin', `RabbitMQ management API not reachable at ${this.#o.baseUrl} (${what})`,
+        'enable it: rabbitmq-plugins enable rabbitmq_management (and check the broker runs)', { cause: err });
+    }
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.ok || okStatus.includes(res.status)) return;
+    if (res.status === 401) {
+      throw new RmqSetupError('credentials', `management API refused the login of ${this.#o.user} (${what})`,
+        'check the management user and password');
+    }
+    if (res.status === 403) {
+      throw new RmqSetupError('permission', `user ${this.#o.user} may not ${what}`,
+        `give it the administrator tag: rabbitmqctl set_user_tags ${this.#o.user} administrator`);
+    }
+    throw new RmqSetupError('broker', `management API answered ${res.status} to ${method} ${path} (${what})`, 'check the broker log');
+  }
+}

@@ -1,0 +1,271 @@
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
+import {
+  EMPTY_FRAME, identityKey, InvalidPayloadError, ProtocolError, silentLogger,
+  type ConnectionStatus, type DeliveryResult, type Frame, type Logger, type RouterTransport, type RouterTransportHandlers,
+} from '@vip/protocol';
+import { amqpToVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { BrokerLink } from './broker-link.js';
+import { declareVolttronTopology } from './broker-setup.js';
+import { queueDeclareError } from './channel-tools.js';
+import { PeerSweep } from './peer-sweep.js';
+import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
+import { StatusListeners } from './status-listeners.js';
+
+export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
+  readonly logger?: Logger;
+  /** How often known peers' queues are checked to report `peer-gone` (ms; 0 = never). */
+  readonly peerSweepMs?: number;
+}
+
+export interface RmqRouterStats {
+  received: number;
+  invalid: number;
+  delivered: number;
+  /** deliver() found no queue for the peer (basic.return of a mandatory publish). */
+  unreachable: number;
+  /** deliver() while reconnecting, or nacked by the broker. */
+  again: number;
+  /** Dead-lettered messages handed to the core as forwards (answered with error 113 when still unroutable). */
+  deadLetters: number;
+  /** Dead-lettered pubsub publishes without subscribers: ignored (PROTOCOL.md 7.4). */
+  deadPubsub: number;
+  reconnects: number;
+}
+
+interface PendingDelivery {
+  returned: boolean;
+}
+
+/**
+ * The router side of VIP over RabbitMQ (the seed's RMQRouterConnection, PROTOCOL.md 7.4/7.5).
+ *
+ * - Declares the VOLTTRON exchanges, consumes `<instance>.router` (router-addressed messages)
+ *   and `<instance>.router.unroutable` (bound to the `undeliverable` alternate exchange).
+ * - Agents publish peer-to-peer straight through the broker; the router sees only messages for
+ *   it, plus dead letters. A dead letter (not pubsub) is handed to the core as a message from
+ *   its sender to its recipient, so the core forwards it: delivered if the peer has come back,
+ *   otherwise deliver() says 'unreachable' and the core answers error 113 like on ZMQ.
+ * - deliver() publishes on a confirm channel to the default exchange (queue = `<instance>.<peer>`)
+ *   with `mandatory`: a missing queue comes back as basic.return before the confirm, giving
+ *   'unreachable' for that delivery; a nack or a lost channel gives 'again'. (Through `volttron`
+ *   the alternate exchange would swallow the return.) Router replies are thus confirmed.
+ * - peer-connected on the first message of an identity; peer-gone ('closed') when a periodic
+ *   passive check finds the peer's queue gone (agents' queues are exclusive and auto-delete).
+ * - Reconnects like RmqConnection; deliveries while disconnected resolve 'again'.
+ */
+export class RmqRouterTransport implements RouterTransport {
+  readonly kind = 'rmq' as const;
+  readonly #o: RmqLinkOptions;
+  readonly #log: Logger;
+  readonly #link: BrokerLink;
+  readonly #status = new StatusListeners();
+  readonly #sweep: PeerSweep;
+  readonly #known = new Map<string, Frame>();
+  readonly #pending = new Map<string, PendingDelivery>();
+  readonly #stats: RmqRouterStats = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  #handlers: RouterTransportHandlers | undefined;
+  #confirm: ConfirmChannel | undefined;
+  #seq = 0;
+  #started?: Promise<void>;
+  #closing = false;
+
+  constructor(options: RmqRouterTransportOptions) {
+    const { logger, peerSweepMs, ...link } = options;
+    this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
+    this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
+    this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
+      setup: (model) => this.#setup(model),
+      down: () => {
+        this.#confirm = undefined;
+        this.#sweep.pause();
+      },
+      status: (s) => this.#status.emit(s),
+    }, this.#log);
+    this.#sweep = new PeerSweep({
+      intervalMs: peerSweepMs ?? 5_000,
+      graceMs: 2 * this.#o.reconnect.maxDelayMs,
+      queueOf: (key) => routingKeyFor(this.#o.instanceName, identityText(this.#known.get(key))),
+      peers: () => [...this.#known.keys()],
+      gone: (key) => this.#peerGone(key, 'closed'),
+      logger: this.#log,
+    });
+  }
+
+  get instanceName(): string {
+    return this.#o.instanceName;
+  }
+
+  start(handlers: RouterTransportHandlers): Promise<void> {
+    this.#handlers = handlers;
+    return (this.#started ??= this.#link.open());
+  }
+
+  onStatus(listener: (status: ConnectionStatus) => void): () => void {
+    return this.#status.add(listener);
+  }
+
+  deliver(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): Promise<DeliveryResult> {
+    if (this.#closing) return Promise.resolve('unreachable');
+    const ch = this.#confirm;
+    if (!ch) {
+      this.#stats.again += 1;
+      return Promise.resolve('again');
+    }
+    let p;
+    try {
+      p = vipToAmqp({ peer: to, user, id, subsystem, args }, { instance: this.#o.instanceName, identity: from.length === 0 ? ROUTER_IDENTITY : from.toString('utf8') });
+    } catch (err) {
+      // an identity RabbitMQ cannot carry cannot have a queue either
+      if (!(err instanceof ProtocolError)) throw err;
+      this.#stats.unreachable += 1;
+      return Promise.resolve('unreachable');
+    }
+    const seq = String(++this.#seq);
+    const pending: PendingDelivery = { returned: false };
+    this.#pending.set(seq, pending);
+    return new Promise<DeliveryResult>((resolve) => {
+      const settle = (err: unknown): void => {
+        this.#pending.delete(seq);
+        let r: DeliveryResult = 'ok';
+        if (err) r = 'again';
+        else if (pending.returned) r = 'unreachable';
+        if (r === 'ok') this.#stats.delivered += 1;
+        else this.#stats[r] += 1;
+        if (r === 'unreachable') this.#forget(to);
+        resolve(r);
+      };
+      try {
+        ch.publish('', p.routingKey, p.content, { ...p.properties, mandatory: true, correlationId: seq }, settle);
+      } catch (err) {
+        settle(err);
+      }
+    });
+  }
+
+  /** Counters (a copy). */
+  stats(): RmqRouterStats {
+    return { ...this.#stats, reconnects: this.#link.reconnects };
+  }
+
+  close(): Promise<void> {
+    this.#closing = true;
+    this.#sweep.stop();
+    return this.#link.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #setup(model: ChannelModel): Promise<void> {
+    const inst = this.#o.instanceName;
+    const ch = await model.createChannel();
+    this.#watch(ch, 'consume');
+    await declareVolttronTopology(ch, this.#o.vhost);
+    await ch.prefetch(this.#o.prefetch);
+    const own = routingKeyFor(inst, ROUTER_IDENTITY);
+    const dead = `${own}.unroutable`;
+    try {
+      await ch.assertQueue(own, { durable: false, exclusive: true, autoDelete: true });
+      await ch.bindQueue(own, VOLTTRON_EXCHANGE, own);
+      await ch.assertQueue(dead, { durable: false, exclusive: true, autoDelete: true });
+      await ch.bindQueue(dead, UNDELIVERABLE_EXCHANGE, '');
+    } catch (err) {
+      throw queueDeclareError(err, own, this.#o.vhost);
+    }
+    const confirm = await model.createConfirmChannel();
+    this.#watch(confirm, 'confirm');
+    confirm.on('return', (msg: Message) => {
+      const seq = msg.properties.correlationId as unknown;
+      const pending = typeof seq === 'string' ? this.#pending.get(seq) : undefined;
+      if (pending) pending.returned = true;
+    });
+    await ch.consume(own, (msg) => this.#onRouterMessage(ch, msg), { noAck: false });
+    await ch.consume(dead, (msg) => this.#onDeadLetter(ch, msg), { noAck: false });
+    const probe = await model.createChannel();
+    this.#confirm = confirm;
+    this.#sweep.resume(model, probe);
+  }
+
+  #watch(ch: Channel, name: string): void {
+    ch.on('error', (err: Error) => this.#log.debug('rmq.channel.error', { channel: name }, err));
+    ch.on('close', () => {
+      if (!this.#closing) this.#link.restart(`${name} channel closed`);
+    });
+  }
+
+  #onRouterMessage(ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) return this.#link.restart('router consumer cancelled');
+    const vip = amqpToVip(msg);
+    if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
+      this.#stats.invalid += 1;
+    } else {
+      this.#stats.received += 1;
+      this.#handOver(vip.message.peer, EMPTY_FRAME, vip);
+    }
+    ackQuietly(ch, msg);
+  }
+
+  #onDeadLetter(ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) return this.#link.restart('unroutable consumer cancelled');
+    const vip = amqpToVip(msg);
+    if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
+      this.#stats.invalid += 1;
+    } else if (vip.message.subsystem.toString('utf8') === 'pubsub') {
+      this.#stats.deadPubsub += 1;
+    } else {
+      this.#stats.deadLetters += 1;
+      const key = splitRoutingKey(msg.fields.routingKey);
+      // local recipient: its bare identity; another instance: the whole key (unreachable from here)
+      const recipient = key && key.instance === this.#o.instanceName ? key.identity : msg.fields.routingKey;
+      this.#handOver(vip.message.peer, Buffer.from(recipient, 'utf8'), vip);
+    }
+    ackQuietly(ch, msg);
+  }
+
+  #handOver(sender: Frame, recipient: Frame, vip: Exclude<ReturnType<typeof amqpToVip>, InvalidPayloadError>): void {
+    const h = this.#handlers;
+    if (!h) return;
+    const key = identityKey(sender);
+    if (!this.#known.has(key)) {
+      this.#known.set(key, sender);
+      safely(this.#log, () => h.peerEvent?.({ type: 'peer-connected', peer: sender, user: vip.senderIdentity }));
+    }
+    const m = vip.message;
+    safely(this.#log, () =>
+      h.message({ sender, recipient, user: m.user, id: m.id, subsystem: m.subsystem, args: m.args }, vip.senderIdentity));
+  }
+
+  #forget(peer: Frame): void {
+    this.#peerGone(identityKey(peer), 'unreachable');
+  }
+
+  /** Every peer-connected is matched by one peer-gone: queue found gone (closed) or a delivery bounced (unreachable). */
+  #peerGone(key: string, reason: 'closed' | 'unreachable'): void {
+    const peer = this.#known.get(key);
+    if (!peer) return;
+    this.#known.delete(key);
+    const h = this.#handlers;
+    if (h) safely(this.#log, () => h.peerEvent?.({ type: 'peer-gone', peer, reason }));
+  }
+}
+
+function identityText(frame: Frame | undefined): string {
+  return frame ? frame.toString('utf8') : '';
+}
+
+function ackQuietly(ch: Channel, msg: Message): void {
+  try {
+    ch.ack(msg);
+  } catch {
+    // channel gone; the broker requeues or drops with the exclusive queue
+  }
+}
+
+function safely(log: Logger, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    log.warn('rmq.router.handler-failed', {}, err);
+  }
+}

@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { ClosedError, isVipError, type ConnectionStatus, type PeerEvent, type RoutedMessage, type VipMessage } from '@vip/protocol';
+import { RmqConnection, RmqRouterTransport, RmqSetupError } from '../src/index.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from './broker-fixture.js';
+
+const b = (s: string) => Buffer.from(s, 'latin1');
+let vh: TestVhost;
+beforeAll(async () => {
+  vh = await freshVhost('transport');
+});
+afterAll(async () => {
+  await vh?.dispose();
+});
+
+const base = () => ({ url: AMQP_URL, vhost: vh.vhost, instanceName: vh.instanceName, reconnect: FAST_RECONNECT });
+
+/** A router transport with a minimal core: router-addressed ping -> pong, forwards, error 113. */
+async function startRouter(peerSweepMs = 0) {
+  const router = new RmqRouterTransport({ ...base(), peerSweepMs });
+  const inbound = new Inbox<{ m: RoutedMessage; userId: string }>();
+  const events = new Inbox<PeerEvent>();
+  await router.start({
+    message: (m, userId) => {
+      inbound.push({ m, userId });
+      void (async () => {
+        if (m.recipient.length === 0) {
+          await router.deliver(m.sender, b(''), m.sender, m.id, m.subsystem, [b('pong'), ...m.args.slice(1)]);
+          return;
+        }
+        const r = await router.deliver(m.recipient, m.sender, m.sender, m.id, m.subsystem, m.args);
+        if (r === 'unreachable') {
+          await router.deliver(m.sender, b(''), m.sender, m.id, b('error'), [b('113'), b('No route to host'), m.recipient, m.subsystem]);
+        }
+      })();
+    },
+    peerEvent: (e) => events.push(e),
+  });
+  onTestFinished(() => router.close());
+  return { router, inbound, events };
+}
+
+async function agent(identity: string) {
+  const c = new RmqConnection({ ...base(), identity });
+  const inbox = new Inbox<VipMessage>();
+  c.onMessage(inbox.push);
+  await c.open();
+  onTestFinished(() => c.close());
+  return { c, inbox };
+}
+
+const msg = (peer: string, subsystem: string, args: Buffer[], id = 'id-1'): VipMessage =>
+  ({ peer: b(peer), user: b(''), id: b(id), subsystem: b(subsystem), args });
+
+describe('RMQ transport on a real broker', () => {
+  it('carries every byte value of args and ids peer to peer, in order', async () => {
+    await startRouter();
+    const a = await agent('alice');
+    const bob = await agent('bob');
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const n = 40;
+    for (let i = 0; i < n; i++) await a.c.send(msg('bob', 'RPC', [all, b(''), b(`{"n":${i}}`), b('caf\xc3\xa9')], `id\x00\xff-${i}`));
+    const got = await bob.inbox.count(() => true, n, 10_000, 'forwards');
+    expect(got.map((m) => m.id.toString('latin1'))).toEqual(Array.from({ length: n }, (_, i) => `id\x00\xff-${i}`));
+    expect(got[0]?.peer.toString()).toBe('alice');
+    expect(got[0]?.user.toString()).toBe(`${vh.instanceName}.alice`);
+    expect(got[0]?.subsystem.toString()).toBe('RPC');
+    expect(got[7]?.args).toEqual([all, b(''), b('{"n":7}'), b('caf\xc3\xa9')]);
+  });
+
+  it('hands router-addressed messages to the core and delivers its replies from the router', async () => {
+    const { inbound, events } = await startRouter();
+    const a = await agent('pinger');
+    await a.c.send(msg('', 'ping', [b('ping'), b('\x01\x02')], 'p1'));
+    const seen = await inbound.next(undefined, 5_000, 'router message');
+    expect(seen.userId).toBe('pinger');
+    expect(seen.m.sender.toString()).toBe('pinger');
+    expect(seen.m.recipient.length).toBe(0);
+    expect((await events.next(undefined, 5_000, 'peer-connected'))).toMatchObject({ type: 'peer-connected', user: 'pinger' });
+    const reply = await a.inbox.next(undefined, 5_000, 'pong');
+    expect(reply.peer.length).toBe(0);
+    expect(reply.id.toString()).toBe('p1');
+    expect(reply.args).toEqual([b('pong'), b('\x01\x02')]);
+  });
+
+  it("resolves deliver() to an absent peer 'unreachable'", async () => {
+    const { router } = await startRouter();
+    expect(await router.deliver(b('nobody'), b(''), b(''), b('x'), b('ping'), [])).toBe('unreachable');
+    expect(await router.deliver(b('no*body'), b(''), b(''), b('x'), b('ping'), [])).toBe('unreachable');
+    expect(router.stats().unreachable).toBe(2);
+  });
+
+  it('turns a send to an absent peer into error 113 through the core', async () => {
+    const { inbound } = await startRouter();
+    const a = await agent('lonely');
+    await a.c.send(msg('ghost', 'RPC', [b('{}')], 'r9'));
+    const dead = await inbound.next((x) => x.m.recipient.toString() === 'ghost', 5_000, 'dead letter');
+    expect(dead.m.sender.toString()).toBe('lonely');
+    const err = await a.inbox.next((m) => m.subsystem.toString() === 'error', 5_000, 'error 113');
+    expect(err.id.toString()).toBe('r9');
+    expect(err.args.map(String)).toEqual(['113', 'No route to host', 'ghost', 'RPC']);
+  });
+
+  it('reports peer-gone when an agent closes', async () => {
+    const { events } = await startRouter(100);
+    const a = await agent('leaver');
+    await a.c.send(msg('', 'ping', [b('ping')]));
+    await events.next((e) => e.type === 'peer-connected', 5_000, 'peer-connected');
+    await a.inbox.next(undefined, 5_000, 'pong');
+    await a.c.close();
+    const gone = await events.next((e) => e.type === 'peer-gone', 5_000, 'peer-gone');
+    expect(gone).toMatchObject({ type: 'peer-gone', reason: 'closed' });
+    expect(gone.peer.toString()).toBe('leaver');
+  });
+
+  it('refuses a second agent with the same identity with RmqSetupError', async () => {
+    await agent('twin');
+    const c = new RmqConnection({ ...base(), identity: 'twin' });
+    onTestFinished(() => c.close());
+    await expect(c.open()).rejects.toMatchObject({ name: 'RmqSetupError', missing: 'identity' });
+  });
+
+  it('names a missing virtual host and a stopped port in its setup errors', async () => {
+    const c = new RmqConnection({ ...base(), vhost: 'vip-test-does-not-exist', identity: 'x' });
+    onTestFinished(() => c.close());
+    const err = await c.open().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RmqSetupError);
+    expect(err).toMatchObject({ missing: 'vhost' });
+    const d = new RmqConnection({ ...base(), url: 'amqp://guest:guest@127.0.0.1:5679', identity: 'x' });
+    onTestFinished(() => d.close());
+    await expect(d.open()).rejects.toMatchObject({ missing: 'broker' });
+  });
+
+  it('is closed for good after close(): sends reject, deliveries are unreachable, close is idempotent', async () => {
+    const { router } = await startRouter();
+    const a = await agent('closer');
+    const statuses: ConnectionStatus[] = [];
+    a.c.onStatus((s) => statuses.push(s));
+    await Promise.all([a.c.close(), a.c.close()]);
+    await a.c.close();
+    const err = await a.c.send(msg('x', 'ping', [])).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClosedError);
+    expect(isVipError(err, 'VIP_CLOSED')).toBe(true);
+    expect(statuses).toEqual([{ type: 'closed' }]);
+    await router.close();
+    await router.close();
+    expect(await router.deliver(b('closer'), b(''), b(''), b(''), b('ping'), [])).toBe('unreachable');
+  });
+});
