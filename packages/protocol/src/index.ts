@@ -45,3 +45,5 @@ export type {
   PubsubOp, SubscribeRequest, UnsubscribeScope, UnsubscribeRequest, PublishRequest, DeliveredPublish, ListRequest, ListResponse,
   SynchronizeRequest, AuthUpdate, ProtectedUpdate, ExternalList, PeerlistRequestOp, PeerlistReplyOp, QueryProperty, Welcome,
 } from './payloads.js';
+export { UNAUTHORIZED_ERRNUM, UnauthorizedWireError } from './unauthorized-wire-error.js';
+export { errnoMessage, errorArgs, errorArgsFor, errorFromArgs } from './wire-errors.js';
