@@ -1,1 +1,61 @@
-console.log('placeholder');
+import { createJsonLogger, VipError } from '@vip/protocol';
+import { parseCli, USAGE, type PlatformConfig } from './cli-options.js';
+import { startVipPlatform, type RunningPlatform } from './platform.js';
+
+/** One line on stderr, no stack trace: what went wrong and what to do. */
+function fail(message: string): never {
+  process.stderr.write(`vip-platform: ${message}\n`);
+  process.exit(1);
+}
+
+function describe(err: unknown): string {
+  if (err instanceof VipError) return err.message;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+async function main(): Promise<void> {
+  let config: PlatformConfig;
+  try {
+    const cli = parseCli(process.argv.slice(2), process.env);
+    if (cli.help) {
+      process.stdout.write(USAGE);
+      return;
+    }
+    config = cli.config;
+  } catch (err) {
+    fail(describe(err));
+  }
+  const logger = createJsonLogger({ level: config.logLevel, bindings: { service: 'vip-platform' } });
+
+  let platform: RunningPlatform | undefined;
+  let shutting: Promise<void> | undefined;
+  const shutdown = (reason: string) =>
+    (shutting ??= (async () => {
+      logger.info('platform.stopping', { reason });
+      try {
+        await platform?.stop();
+      } catch (err) {
+        logger.error('platform.stop.failed', undefined, err);
+        process.exitCode = 1;
+      }
+      logger.info('platform.stopped');
+      // Every socket is closed; leave now rather than wait on a library's idle handles.
+      process.exit();
+    })());
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  logger.info('platform.starting', { home: config.vipHome, instance: config.instanceName, auth: config.allowAuth });
+  try {
+    platform = await startVipPlatform(config, logger, () => void shutdown('quit'));
+  } catch (err) {
+    fail(describe(err));
+  }
+  if (shutting) return;
+  const ready = platform.ready;
+  logger.info('platform.ready', { addresses: ready.addresses.join(' '), serverkey: ready.serverkey ?? undefined });
+  process.stdout.write(`${JSON.stringify({ event: 'ready', ...ready })}\n`);
+}
+
+main().catch((err: unknown) => fail(describe(err)));

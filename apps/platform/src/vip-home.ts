@@ -1,0 +1,51 @@
+import { access, chmod, constants, mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConfigError } from '@vip/protocol';
+
+/** The files of a platform home (PROTOCOL.md 5.3, 9). */
+export interface VipHomePaths {
+  readonly home: string;
+  readonly run: string;
+  readonly keystore: string;
+  readonly keystores: string;
+  readonly knownHosts: string;
+  readonly authFile: string;
+  readonly protectedTopics: string;
+}
+
+export function vipHomePaths(home: string): VipHomePaths {
+  return {
+    home,
+    run: join(home, 'run'),
+    keystore: join(home, 'keystore'),
+    keystores: join(home, 'keystores'),
+    knownHosts: join(home, 'known_hosts'),
+    authFile: join(home, 'auth.json'),
+    protectedTopics: join(home, 'protected_topics.json'),
+  };
+}
+
+/**
+ * Create the home (mode 0700) and its `run/` directory when missing, and check that it can be
+ * read and written. Throws ConfigError naming the path.
+ */
+export async function prepareVipHome(home: string): Promise<VipHomePaths> {
+  const paths = vipHomePaths(home);
+  try {
+    const existed = await stat(home).then((s) => {
+      if (!s.isDirectory()) throw new ConfigError(`VIP home ${home} exists and is not a directory`);
+      return true;
+    }, () => false);
+    if (!existed) {
+      await mkdir(home, { recursive: true, mode: 0o700 });
+      await chmod(home, 0o700);
+    }
+    await access(home, constants.R_OK | constants.W_OK | constants.X_OK);
+    await mkdir(paths.run, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    throw new ConfigError(`VIP home ${home} is not usable (${code}): check that it exists and that this user may read and write it`, { cause: err });
+  }
+  return paths;
+}
