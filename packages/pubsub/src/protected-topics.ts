@@ -1,25 +1,11 @@
-import { ConfigError, InvalidPayloadError } from '@vip/protocol';
-import { z } from 'zod';
+import { ConfigError, InvalidPayloadError, parseProtectedUpdate } from '@vip/protocol';
 import { pythonRepr } from './internal/python-repr.js';
 import { UnauthorizedPublishError } from './errors.js';
 
-/** `protected_topics.json` (PROTOCOL.md 3.7); also the body of a `protected_update`. */
-export const ProtectedTopicsFileSchema = z.object({
-  'write-protect': z
-    .array(z.object({ topic: z.string(), capabilities: z.union([z.string(), z.array(z.string())]) }))
-    .default([]),
-});
-export type ProtectedTopicsFile = z.infer<typeof ProtectedTopicsFileSchema>;
-
-/**
- * A user's capabilities as auth.json holds them: a name, a list of names or `{name: params}`.
- * Only the names matter for publishing.
- */
-export const CapabilitiesSchema = z.union([z.string(), z.array(z.string()), z.record(z.string(), z.unknown()), z.null()]);
-export type Capabilities = z.infer<typeof CapabilitiesSchema>;
+/** A user's capabilities as auth.json holds them: a list of names or `{name: params}`; only names matter here. */
+export type Capabilities = Readonly<Record<string, unknown>> | readonly string[] | string | null;
 /** user id -> capabilities (the `auth_update` body's `capabilities`, or AuthFile.capabilitiesByUser()). */
 export type CapabilityMap = Readonly<Record<string, Capabilities>>;
-export const CapabilityMapSchema = z.record(z.string(), CapabilitiesSchema);
 
 interface RegexEntry {
   readonly source: string;
@@ -35,14 +21,12 @@ export class ProtectedTopics {
   readonly #plain = new Map<string, readonly string[]>();
   readonly #regexes: RegexEntry[] = [];
 
-  /** Parse a file/`protected_update` body; a bad entry or regex is a `ConfigError` naming it. */
+  /** Parse a file/`protected_update` body (decoded JSON); a bad entry or regex is a `ConfigError` naming it. */
   static parse(raw: unknown, what = 'protected topics'): ProtectedTopics | InvalidPayloadError | ConfigError {
-    const r = ProtectedTopicsFileSchema.safeParse(raw);
-    if (!r.success) {
-      return new InvalidPayloadError(what, r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
-    }
+    const r = parseProtectedUpdate(raw);
+    if (r instanceof InvalidPayloadError) return new InvalidPayloadError(what, r.detail, { cause: r });
     const topics = new ProtectedTopics();
-    for (const [n, entry] of r.data['write-protect'].entries()) {
+    for (const [n, entry] of r['write-protect'].entries()) {
       const err = topics.add(entry.topic, entry.capabilities);
       if (err) return new ConfigError(`${what}: write-protect[${n}]: ${err.message}`, { cause: err });
     }

@@ -12,26 +12,25 @@ import {
   type RoutedMessage,
   type RouterExtension,
   type RouterServices,
+  encodeBoolFrame,
+  encodeCountFrame,
+  jsonFrame,
+  parseAuthUpdate,
+  parseDeliveredPublish,
+  parseExternalList,
+  parseListRequest,
+  parseProtectedUpdate,
+  parsePublishRequest,
+  parseSubscribeRequest,
+  parseSynchronizeRequest,
+  parseUnsubscribeRequest,
 } from '@vip/protocol';
 import { ConfigReloader, type PubSubConfigSources } from './config-reloader.js';
 import { DeliveryStats, flattenStats, type PubSubStats } from './delivery-stats.js';
 import type { ExternalPlatforms } from './external-platforms.js';
 import { FanOut } from './internal/fan-out.js';
-import { pythonJson } from './internal/python-json.js';
-import {
-  AuthUpdateSchema,
-  ExternalListSchema,
-  ExternalPublishSchema,
-  ListSchema,
-  parseJsonFrame,
-  PublishSchema,
-  SubscribeSchema,
-  SynchronizeSchema,
-  synchronizeWanted,
-  unsubscribeScopes,
-  UnsubscribeSchema,
-} from './internal/requests.js';
-import { encodeCount, pythonSafeCount, TRUE_FRAME } from './internal/wire-values.js';
+import { pythonSafeCount } from './internal/python-safe-count.js';
+import { synchronizeWanted, unsubscribeScopes } from './internal/requests.js';
 import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
 import { SubscriptionIndex, type SubscriptionPlatform } from './subscription-index.js';
 
@@ -75,6 +74,7 @@ const OP_EXTERNAL_PUBLISH = textFrame('external_publish');
 const OP_EXTERNAL_LIST = textFrame('external_list');
 const REQUEST_RESPONSE = textFrame('request_response');
 const LIST_RESPONSE = textFrame('list_response');
+const TRUE = encodeBoolFrame(true);
 
 /**
  * The router-side pubsub subsystem (the seed's PubSubService), wire-compatible with VOLTTRON 9.
@@ -234,11 +234,11 @@ export class PubSubService implements RouterExtension {
   #publish(m: RoutedMessage, userId: string): void {
     const topic = m.args[1];
     if (topic === undefined) return this.#invalid(m, userId, 'pubsub publish: missing topic frame');
-    const body = parseJsonFrame(m.args[2], PublishSchema, 'pubsub publish');
+    const body = parsePublishRequest(m.args[2] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     this.#stats.published++;
     if (!this.#authorized(m, userId, topic, userId)) return;
-    const payload = deliveryPayload(frameText(m.sender), body.bus, body.headers ?? {}, body.message);
+    const payload = deliveryPayload(frameText(m.sender), body.bus, body.headers, body.message);
     const subscribers = this.#index.match(body.bus, topic);
     this.#fanOut.publish(subscribers, m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
     let count = subscribers.size;
@@ -251,17 +251,17 @@ export class PubSubService implements RouterExtension {
   }
 
   #subscribe(m: RoutedMessage, userId: string): void {
-    const body = parseJsonFrame(m.args[1], SubscribeSchema, 'pubsub subscribe');
+    const body = parseSubscribeRequest(m.args[1] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     const platform: SubscriptionPlatform = body.all_platforms ? 'all' : 'internal';
     const peer = identityKey(m.sender);
-    for (const p of body.prefix) this.#index.add(peer, platform, body.bus, textFrame(p));
+    for (const p of typeof body.prefix === 'string' ? [body.prefix] : body.prefix) this.#index.add(peer, platform, body.bus, textFrame(p));
     if (platform === 'all') this.#advertise();
-    this.#reply(m, userId, REQUEST_RESPONSE, TRUE_FRAME);
+    this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
   }
 
   #unsubscribe(m: RoutedMessage, userId: string): void {
-    const body = parseJsonFrame(m.args[1], UnsubscribeSchema, 'pubsub unsubscribe');
+    const body = parseUnsubscribeRequest(m.args[1] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     const peer = identityKey(m.sender);
     let allChanged = false;
@@ -272,22 +272,22 @@ export class PubSubService implements RouterExtension {
       if (platform === 'all' && n > 0) allChanged = true;
     }
     if (allChanged) this.#advertise();
-    this.#reply(m, userId, REQUEST_RESPONSE, TRUE_FRAME);
+    this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
   }
 
   #list(m: RoutedMessage, userId: string): void {
-    const body = parseJsonFrame(m.args[1], ListSchema, 'pubsub list');
+    const body = parseListRequest(m.args[1] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     const rows = this.#index.list(
       body.all_platforms ? 'all' : 'internal',
-      body.bus === undefined ? '' : body.bus,
-      textFrame(body.prefix ?? ''),
-      body.reverse ?? false,
+      body.bus,
+      textFrame(body.prefix),
+      body.reverse,
       identityKey(m.sender),
     );
-    const subscribed = body.subscribed ?? true;
+    const subscribed = body.subscribed;
     const out = rows.filter((r) => !subscribed || r.member).map((r) => [r.bus, r.prefix.toString('utf8'), r.member]);
-    this.#reply(m, userId, LIST_RESPONSE, textFrame(pythonJson(out)));
+    this.#reply(m, userId, LIST_RESPONSE, jsonFrame(out));
   }
 
   #synchronize(m: RoutedMessage, userId: string): void {
@@ -295,7 +295,7 @@ export class PubSubService implements RouterExtension {
     if (conn === undefined || conn.toString('latin1') !== 'connected') {
       return this.#invalid(m, userId, 'pubsub synchronize: second frame must be "connected"');
     }
-    const body = parseJsonFrame(m.args[2], SynchronizeSchema, 'pubsub synchronize');
+    const body = parseSynchronizeRequest(m.args[2] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     const changed = this.#index.replace(identityKey(m.sender), synchronizeWanted(body));
     if (changed.has('all')) this.#advertise();
@@ -303,26 +303,22 @@ export class PubSubService implements RouterExtension {
 
   #authUpdate(m: RoutedMessage, userId: string): void {
     if (!this.#fromAuth(m, userId, 'auth_update')) return;
-    const body = parseJsonFrame(m.args[1], AuthUpdateSchema, 'pubsub auth_update');
+    const body = parseAuthUpdate(m.args[1] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     this.#capabilities = body.capabilities;
   }
 
   #protectedUpdate(m: RoutedMessage, userId: string): void {
     if (!this.#fromAuth(m, userId, 'protected_update')) return;
-    let raw: unknown;
-    try {
-      raw = JSON.parse(frameText(m.args[1] ?? EMPTY_FRAME));
-    } catch {
-      return this.#invalid(m, userId, 'pubsub protected_update: argument is not JSON');
-    }
-    const topics = ProtectedTopics.parse(raw, 'pubsub protected_update');
+    const body = parseProtectedUpdate(m.args[1] ?? EMPTY_FRAME);
+    if (isError(body)) return this.#invalid(m, userId, body);
+    const topics = ProtectedTopics.parse(body, 'pubsub.protected_update');
     if (!(topics instanceof ProtectedTopics)) return this.#invalid(m, userId, topics.message);
     this.#protected = topics;
   }
 
   #externalList(m: RoutedMessage, userId: string): void {
-    const body = parseJsonFrame(m.args[1], ExternalListSchema, 'pubsub external_list');
+    const body = parseExternalList(m.args[1] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     for (const [instance, prefixes] of Object.entries(body)) {
       if (instance === this.#svc().instanceName) {
@@ -331,12 +327,12 @@ export class PubSubService implements RouterExtension {
       }
       this.#remote.replace(instance, prefixes.map((p) => ({ platform: 'all' as const, bus: '', prefix: textFrame(p) })));
     }
-    this.#reply(m, userId, REQUEST_RESPONSE, TRUE_FRAME);
+    this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
   }
 
   #externalPublish(m: RoutedMessage): void {
     const topic = m.args[1];
-    const body = topic === undefined ? undefined : parseJsonFrame(m.args[2], ExternalPublishSchema, 'pubsub external_publish');
+    const body = topic === undefined ? undefined : parseDeliveredPublish(m.args[2] ?? EMPTY_FRAME);
     if (topic === undefined || body === undefined || isError(body)) {
       this.#stats.rejected.invalid++;
       return; // VOLTTRON sends nothing back to a remote platform either
@@ -344,7 +340,7 @@ export class PubSubService implements RouterExtension {
     // The remote publisher's user frame decides (PROTOCOL.md 6.4).
     if (!this.#authorized(m, frameText(m.user), topic, undefined)) return;
     this.#stats.published++;
-    const payload = deliveryPayload(body.sender, body.bus, body.headers ?? {}, body.message);
+    const payload = deliveryPayload(body.sender, body.bus, body.headers, body.message);
     this.#fanOut.publish(this.#index.match(body.bus, topic), m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
   }
 
@@ -358,7 +354,7 @@ export class PubSubService implements RouterExtension {
     this.#stats.rejected.unauthorized++;
     if (replyUser !== undefined) {
       this.#replyError(m, replyUser, refused.errnum, refused.message);
-      this.#reply(m, replyUser, REQUEST_RESPONSE, encodeCount(0));
+      this.#reply(m, replyUser, REQUEST_RESPONSE, encodeCountFrame(0));
     }
     return false;
   }
@@ -371,10 +367,10 @@ export class PubSubService implements RouterExtension {
   }
 
   #countFrame(count: number): Frame {
-    if (!this.#pythonSafeCounts) return encodeCount(count);
+    if (!this.#pythonSafeCounts) return encodeCountFrame(Math.min(count, 0xffffffff));
     const safe = pythonSafeCount(count);
     if (safe !== count) this.#stats.countsClamped++;
-    return encodeCount(safe);
+    return encodeCountFrame(safe);
   }
 
   #invalid(m: RoutedMessage, userId: string, err: InvalidPayloadError | string): void {
@@ -397,7 +393,7 @@ export class PubSubService implements RouterExtension {
   #advertise(instances?: readonly string[]): void {
     if (!this.#external || !this.#services) return;
     const prefixes = this.#index.prefixes('all').map((p) => p.toString('utf8'));
-    const body = textFrame(pythonJson({ [this.#services.instanceName]: prefixes }));
+    const body = jsonFrame({ [this.#services.instanceName]: prefixes });
     for (const instance of instances ?? this.#external.connected()) {
       this.#external.send(instance, EMPTY_FRAME, EMPTY_FRAME, [OP_EXTERNAL_LIST, body]);
     }
@@ -417,7 +413,7 @@ export class PubSubService implements RouterExtension {
 
 /** `{"sender", "bus", "headers", "message"}` as the Python router writes it (PROTOCOL.md 3.3). */
 function deliveryPayload(sender: string, bus: string, headers: unknown, message: unknown): Frame {
-  return textFrame(pythonJson({ sender, bus, headers, message: message === undefined ? null : message }));
+  return jsonFrame({ sender, bus, headers, message: message === undefined ? null : message });
 }
 
 function isError(x: unknown): x is InvalidPayloadError {

@@ -211,7 +211,7 @@ describe('PubSubService robustness and back-pressure', () => {
     const replies = r.take('a');
     expect(replies.map((d) => `${d.id}:${text(d.args[0])}`)).toEqual(['x1:95', 'x2:22', 'x3:22', 'x4:22', 'x5:22', 'x6:22']);
     expect(replies.every((d) => d.subsystem === 'error' && text(d.args[3]) === 'pubsub')).toBe(true);
-    expect(text(replies[2]?.args[1])).toContain('pubsub subscribe: (root): Invalid input: expected object');
+    expect(text(replies[2]?.args[1])).toBe('Invalid argument: invalid pubsub.subscribe: (root): Invalid input: expected object, received array');
   });
 
   it('survives random frames (fuzz)', async () => {
