@@ -21,6 +21,8 @@ export interface AdmissionPairingOptions {
   readonly timeoutMs: number;
   /** Called when an admission is attached to a connected peer. */
   readonly attached: (peer: AdmittedPeer, admission: ZapAdmission) => void;
+  /** A connected peer waited `timeoutMs` and no admission came for it. */
+  readonly expired?: (peer: AdmittedPeer) => void;
   /** Bumps a named counter (`admission timeout`, `admission ambiguous`...). */
   readonly count: (reason: string) => void;
 }
@@ -88,9 +90,15 @@ export class AdmissionPairing {
       timer: setTimeout(() => {
         this.#connects = this.#connects.filter((c) => c !== entry);
         this.#options.count('connect without admission');
+        this.#options.expired?.(peer);
       }, this.#options.timeoutMs),
     };
     this.#connects.push(entry);
+  }
+
+  /** True while `peer` connected and waits for its admission. */
+  isWaiting(peer: AdmittedPeer): boolean {
+    return this.#connects.some((c) => c.peer === peer);
   }
 
   disconnected(peer: AdmittedPeer): void {

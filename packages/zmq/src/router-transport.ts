@@ -13,6 +13,7 @@ import {
   type DeliveryResult,
   type Frame,
   type Logger,
+  type RoutedMessage,
   type RouterTransport,
   type RouterTransportHandlers,
   type UnroutableReason,
@@ -61,7 +62,12 @@ interface PeerState extends AdmittedPeer {
   announced: boolean;
   /** The admission pins an identity this routing id does not have. */
   mismatch: boolean;
+  /** Messages that arrived between the connect notification and the admission (bounded). */
+  held: RoutedMessage[] | undefined;
 }
+
+/** How many messages a connected peer may send before its admission is attached. */
+const MAX_HELD_MESSAGES = 64;
 
 type State = 'new' | 'starting' | 'running' | 'closed';
 
@@ -200,6 +206,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       this.#pairing = new AdmissionPairing({
         timeoutMs: o.admissionTimeoutMs ?? 2000,
         attached: (peer, admission) => this.#attached(peer as PeerState, admission),
+        expired: (peer) => this.#release(peer as PeerState),
         count: (reason) => this.#drop(reason),
       });
     }
@@ -258,7 +265,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     let user: string;
     if (this.#authenticate) {
       const peer = this.#peers.get(identityKey(message.sender));
-      if (peer?.admission === undefined) return this.#drop('unauthenticated');
+      if (peer?.admission === undefined) return this.#hold(peer, message);
       if (peer.mismatch) return this.#drop('identity mismatch');
       user = peer.admission.userId;
     } else {
@@ -283,7 +290,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   }
 
   #connected(key: string, id: Buffer): void {
-    const peer: PeerState = { id, admission: undefined, announced: false, mismatch: false };
+    const peer: PeerState = { id, admission: undefined, announced: false, mismatch: false, held: undefined };
     this.#peers.set(key, peer);
     if (this.#pairing !== undefined) {
       this.#pairing.connected(peer);
@@ -297,12 +304,34 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     if (admission.identity !== undefined && admission.identity !== frameText(peer.id)) {
       peer.mismatch = true;
       this.#drop('identity mismatch at admission');
+      this.#release(peer);
       this.#logger.warn('router.admission.identity_mismatch', { identity: frameText(peer.id), expected: admission.identity, user: admission.userId });
       return;
     }
     if (this.#peers.get(identityKey(peer.id)) !== peer) return;
     peer.announced = true;
     this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: peer.id, user: admission.userId });
+    const held = peer.held;
+    peer.held = undefined;
+    if (held !== undefined) for (const m of held) this.#handlers?.message(m, admission.userId);
+  }
+
+  /**
+   * A message from a peer with no admission. When the peer's connect notification is still waiting
+   * for its admission (the two race, see AdmissionPairing), keep a few messages until it arrives;
+   * anything else is dropped and counted.
+   */
+  #hold(peer: PeerState | undefined, message: RoutedMessage): void {
+    if (peer === undefined || !this.#pairing?.isWaiting(peer)) return this.#drop('unauthenticated');
+    peer.held ??= [];
+    if (peer.held.length >= MAX_HELD_MESSAGES) return this.#drop('unauthenticated');
+    peer.held.push(message);
+  }
+
+  /** No admission came for a connected peer: drop what it sent meanwhile. */
+  #release(peer: PeerState): void {
+    for (let i = 0; i < (peer.held?.length ?? 0); i++) this.#drop('unauthenticated');
+    peer.held = undefined;
   }
 
   #isClosed(): boolean {

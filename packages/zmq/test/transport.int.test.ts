@@ -3,7 +3,7 @@ import { describeAgentConnectionConformance, describeRouterTransportConformance,
 import type { AgentConnection, RouterTransportHandlers } from '@vip/protocol';
 import { ZmqConnection } from '../src/connection.js';
 import { ZmqRouterTransport } from '../src/router-transport.js';
-import { AdmitAllZap } from './support/admit-all-zap.js';
+import { TestZap } from './support/test-zap.js';
 
 let routers = 0;
 
@@ -15,7 +15,7 @@ const curveFixture: TransportConformanceFixture = {
     const server = curveKeyPair();
     const context = new Context();
     const transport = new ZmqRouterTransport({ addresses: ['tcp://127.0.0.1:*'], secretKey: server.secretKey, context });
-    const zap = await AdmitAllZap.start(context, transport);
+    const zap = await TestZap.start(context, transport);
     await transport.start(handlers);
     const endpoint = transport.endpoints[0] as string;
     return fixtureRouter(transport, (identity) => new ZmqConnection({ identity, address: endpoint, serverKey: server.publicKey }), () => zap.close());

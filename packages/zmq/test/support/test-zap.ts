@@ -1,26 +1,33 @@
 import { Router, type Context } from 'zeromq';
 import { encodeKey } from '@vip/protocol';
-import type { AdmissionSink, ZapMechanism } from '../../src/zap-contract.js';
+import type { AdmissionSink, ZapAdmission, ZapMechanism } from '../../src/zap-contract.js';
+
+/** What the test responder does with one handshake (by the client's base64url public key). */
+export type TestZapDecision = { readonly refuse: true } | (Partial<Omit<ZapAdmission, 'mechanism' | 'credential' | 'address' | 'domain'>> & { readonly refuse?: false });
 
 /**
- * A ZAP responder for transport tests: admits every handshake as user `user-<identity of the key>`
- * and reports each admission to the sink, the way the real ZapHandler (src/auth) does.
+ * A ZAP responder for transport tests: admits every handshake as user `user-<first 8 chars of the
+ * key>` (or as `decide` says) and reports each admission to the sink, the way the real ZapHandler
+ * (src/auth) does: reply first, then `admitted()`, one request at a time.
  * Binds `inproc://zeromq.zap.01` in `context`, which must be the router's context.
  */
-export class AdmitAllZap {
+export class TestZap {
   readonly #socket: Router;
   readonly #loop: Promise<void>;
   admitted = 0;
 
-  private constructor(socket: Router, sink: AdmissionSink) {
+  readonly #decide: (key: string) => TestZapDecision;
+
+  private constructor(socket: Router, sink: AdmissionSink, decide: (key: string) => TestZapDecision) {
     this.#socket = socket;
+    this.#decide = decide;
     this.#loop = this.#serve(sink);
   }
 
-  static async start(context: Context, sink: AdmissionSink): Promise<AdmitAllZap> {
+  static async start(context: Context, sink: AdmissionSink, decide: (key: string) => TestZapDecision = () => ({})): Promise<TestZap> {
     const socket = new Router({ context });
     await socket.bind('inproc://zeromq.zap.01');
-    return new AdmitAllZap(socket, sink);
+    return new TestZap(socket, sink, decide);
   }
 
   async #serve(sink: AdmissionSink): Promise<void> {
@@ -34,10 +41,16 @@ export class AdmitAllZap {
       const [rid, empty, version, requestId, domain, address, , mechanism, credential] = frames;
       if (rid === undefined || empty === undefined || version === undefined || requestId === undefined) continue;
       const key = credential !== undefined && credential.length === 32 ? encodeKey(credential) : '';
-      const userId = `user-${key.slice(0, 8)}`;
+      const decision = this.#decide(key);
+      if (decision.refuse === true) {
+        await this.#socket.send([rid, empty, version, requestId, '400', 'refused', '', '']);
+        continue;
+      }
+      const userId = decision.userId ?? `user-${key.slice(0, 8)}`;
       await this.#socket.send([rid, empty, version, requestId, '200', 'OK', userId, '']);
       this.admitted++;
       await sink.admitted({
+        ...decision,
         userId,
         mechanism: String(mechanism) as ZapMechanism,
         credential: key,

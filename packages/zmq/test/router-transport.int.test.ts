@@ -1,0 +1,150 @@
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { Context, curveKeyPair, Dealer } from 'zeromq';
+import { encodeKey, textFrame, type RoutedMessage, type RouterTransportHandlers, type UnroutableReason } from '@vip/protocol';
+import { waitFor } from '@vip/testing';
+import { AUTH_REFUSED_REASON, ZmqConnection } from '../src/connection.js';
+import { ZmqRouterTransport } from '../src/router-transport.js';
+import { TestZap, type TestZapDecision } from './support/test-zap.js';
+
+let n = 0;
+const ipc = (): string => `ipc://@/vip-router-test-${process.pid}-${++n}`;
+
+interface Seen {
+  readonly messages: Array<{ message: RoutedMessage; user: string }>;
+  readonly unroutable: UnroutableReason[];
+  readonly handlers: RouterTransportHandlers;
+}
+
+function recorder(): Seen {
+  const messages: Seen['messages'] = [];
+  const unroutable: UnroutableReason[] = [];
+  return { messages, unroutable, handlers: { message: (message, user) => messages.push({ message, user }), unroutable: (reason) => unroutable.push(reason) } };
+}
+
+async function started(options: ConstructorParameters<typeof ZmqRouterTransport>[0], seen = recorder()): Promise<{ transport: ZmqRouterTransport; seen: Seen }> {
+  const transport = new ZmqRouterTransport(options);
+  onTestFinished(() => transport.close());
+  await transport.start(seen.handlers);
+  return { transport, seen };
+}
+
+function rawDealer(endpoint: string, identity: string, options: ConstructorParameters<typeof Dealer>[0] = {}): Dealer {
+  const d = new Dealer({ routingId: identity, linger: 0, ...options });
+  onTestFinished(() => d.close());
+  d.connect(endpoint);
+  return d;
+}
+
+describe('ZmqRouterTransport', () => {
+  it('reports the endpoints it bound and a fresh routing id per transport', async () => {
+    const { transport: a } = await started({ addresses: ['tcp://127.0.0.1:0', ipc()] });
+    const { transport: b } = await started({ addresses: ['tcp://127.0.0.1:*'] });
+    expect(a.endpoints[0]).toMatch(/^tcp:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    expect(a.endpoints[1]).toMatch(/^ipc:\/\/@\/vip-router-test-/);
+    expect(b.endpoints[0]).toMatch(/^tcp:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    expect(a.routerIdentity).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a.routerIdentity).not.toBe(b.routerIdentity);
+  });
+
+  it('turns a bind failure into a TransportError naming the address and the cause', async () => {
+    const { transport: first } = await started({ addresses: ['tcp://127.0.0.1:0'] });
+    const taken = first.endpoints[0] as string;
+    const second = new ZmqRouterTransport({ addresses: [taken] });
+    onTestFinished(() => second.close());
+    const err = await second.start(recorder().handlers).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'VIP_TRANSPORT' });
+    expect((err as Error).message).toContain(taken);
+    expect((err as Error).message).toContain('address already in use');
+    expect(await second.deliver(textFrame('x'), textFrame(''), textFrame(''), textFrame(''), textFrame('ping'), [])).toBe('unreachable');
+  });
+
+  it('drops and counts frame sets that are not VIP messages, and keeps routing', async () => {
+    const { transport, seen } = await started({ addresses: [ipc()], maxFrameBytes: 16 });
+    const d = rawDealer(transport.endpoints[0] as string, 'raw');
+    await d.send(['a', 'b']);
+    await d.send(['', 'VIP2', '', 'id', 'ping']);
+    await d.send(['', 'VIP1', '', 'id', '  ']);
+    await d.send(['', 'VIP1', '', 'id', 'ping', 'x'.repeat(17)]);
+    await d.send(['', 'VIP1', '', 'id', 'ping', 'ok']);
+    await waitFor(() => seen.messages.length === 1, { what: 'the valid message' });
+    expect(seen.unroutable).toEqual(['too few frames', 'bad VIP signature', 'empty subsystem', 'oversize frame']);
+    expect(transport.stats().dropped).toMatchObject({ 'too few frames': 1, 'bad VIP signature': 1, 'empty subsystem': 1, 'oversize frame': 1 });
+    expect(seen.messages[0]?.user).toBe('raw');
+  });
+
+  it("resolves 'again' when a peer's queue is full", async () => {
+    const { transport, seen } = await started({ addresses: [ipc()], sendHighWaterMark: 4 });
+    const d = rawDealer(transport.endpoints[0] as string, 'slow', { receiveHighWaterMark: 4 });
+    await d.send(['', 'VIP1', '', 'id', 'ping']);
+    await waitFor(() => seen.messages.length === 1);
+    const payload = Buffer.alloc(64 * 1024);
+    let result = 'ok';
+    for (let i = 0; i < 5000 && result === 'ok'; i++) {
+      result = await transport.deliver(textFrame('slow'), textFrame(''), textFrame(''), textFrame(String(i)), textFrame('bulk'), [payload]);
+    }
+    expect(result).toBe('again');
+    expect(transport.stats().again).toBe(1);
+  });
+});
+
+describe('ZmqRouterTransport with authentication', () => {
+  const pinned = curveKeyPair();
+  const impostor = curveKeyPair();
+  const refused = curveKeyPair();
+  const decide = (key: string): TestZapDecision => {
+    if (key === encodeKey(pinned.publicKey)) return { userId: 'alice', identity: 'alice.agent', capabilities: { edit_config: null } };
+    if (key === encodeKey(impostor.publicKey)) return { userId: 'bob', identity: 'bob.agent' };
+    if (key === encodeKey(refused.publicKey)) return { refuse: true };
+    return {};
+  };
+
+  async function curveRouter() {
+    const server = curveKeyPair();
+    const context = new Context();
+    const seen = recorder();
+    const transport = new ZmqRouterTransport({ addresses: ['tcp://127.0.0.1:0'], secretKey: encodeKey(server.secretKey), context });
+    onTestFinished(() => transport.close());
+    const zap = await TestZap.start(context, transport, decide);
+    onTestFinished(() => zap.close());
+    await transport.start(seen.handlers);
+    const connect = (identity: string, keys: { publicKey: string; secretKey: string }) => {
+      const c = new ZmqConnection({ identity, address: transport.endpoints[0] as string, serverKey: encodeKey(server.publicKey), publicKey: keys.publicKey, secretKey: keys.secretKey });
+      onTestFinished(() => c.close());
+      return c;
+    };
+    return { transport, seen, connect };
+  }
+
+  const ping = { peer: textFrame(''), user: textFrame(''), id: textFrame('1'), subsystem: textFrame('ping'), args: [] };
+
+  it('routes a peer under its admission user and exposes its capabilities', async () => {
+    const { transport, seen, connect } = await curveRouter();
+    const c = connect('alice.agent', pinned);
+    await c.open();
+    await c.send(ping);
+    await waitFor(() => seen.messages.length === 1, { what: 'alice ping' });
+    expect(seen.messages[0]?.user).toBe('alice');
+    expect(transport.userFor('alice.agent')).toBe('alice');
+    expect(transport.capabilitiesFor('alice.agent')).toEqual({ edit_config: null });
+  });
+
+  it('drops messages from a peer whose admission pins another identity', async () => {
+    const { transport, seen, connect } = await curveRouter();
+    const c = connect('not-bob', impostor);
+    await c.open();
+    await waitFor(() => transport.stats().dropped['identity mismatch at admission'] === 1, { what: 'mismatch at admission' });
+    await c.send(ping);
+    await waitFor(() => transport.stats().dropped['identity mismatch'] === 1, { what: 'dropped message' });
+    expect(seen.messages).toHaveLength(0);
+    expect(transport.userFor('not-bob')).toBeUndefined();
+  });
+
+  it('refused by ZAP: open() rejects with an AuthError that points at auth.json', async () => {
+    const { connect } = await curveRouter();
+    const c = connect('mallory', refused);
+    const statuses: string[] = [];
+    c.onStatus((s) => statuses.push(s.type === 'disconnected' ? `disconnected:${s.reason ?? ''}` : s.type));
+    await expect(c.open()).rejects.toMatchObject({ code: 'VIP_AUTH' });
+    expect(statuses).toContain(`disconnected:${AUTH_REFUSED_REASON}`);
+  });
+});
