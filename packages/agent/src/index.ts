@@ -1,2 +1,25 @@
-// Public API of @vip/agent: every export is listed by name.
-export const PACKAGE_NAME = '@vip/agent';
+// Public API of @vip/agent: every export is listed by name. Transport-neutral (no zeromq, no amqplib).
+export { Agent, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './agent.js';
+export type { AgentOptions, AgentEvent } from './agent.js';
+export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, AgentPublisher } from './subsystem.js';
+export { HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, UnauthorizedError, RpcException, UNAUTHORIZED_EXC_TYPE } from './errors.js';
+export { errorFromArgs } from './wire-errors.js';
+export { toFrame, replyTo } from './frames.js';
+export { PingSubsystem } from './subsystems/ping.js';
+export { PeerlistSubsystem } from './subsystems/peerlist.js';
+export type { PeerEventListener } from './subsystems/peerlist.js';
+export { QuerySubsystem, decodeQueryValue } from './subsystems/query.js';
+export type { QueryValue } from './subsystems/query.js';
+export { HealthSubsystem, STATUS_VALUES } from './subsystems/health.js';
+export type { HealthStatus, HealthStatusValue } from './subsystems/health.js';
+export { HeartbeatSubsystem } from './subsystems/heartbeat.js';
+export type { HeartbeatOptions } from './subsystems/heartbeat.js';
+export { RpcSubsystem, DEFAULT_RPC_TIMEOUT_MS, errorFromRpc } from './rpc/rpc.js';
+export type { RpcOptions, CallOptions, BatchItem } from './rpc/rpc.js';
+export { kwargs, KwArgs } from './rpc/params.js';
+export type { ParamSpec, ParamKind } from './rpc/params.js';
+export { exported } from './rpc/exports.js';
+export type { ExportOptions, RpcHandler, RpcCallContext } from './rpc/exports.js';
+export { rpcContext } from './rpc/call-context.js';
+export { checkCapabilities } from './rpc/capabilities.js';
+export type { CapabilityMap, UserCapabilities } from './rpc/capabilities.js';

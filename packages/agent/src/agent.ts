@@ -1,0 +1,394 @@
+import {
+  ClosedError, createRpcIdGenerator, frameText, identityKey, silentLogger, textFrame,
+  type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
+} from '@vip/protocol';
+import { HelloTimeoutError } from './errors.js';
+import { toFrame, toVipMessage } from './frames.js';
+import { PendingRequests } from './pending-requests.js';
+import type { AgentCore, AgentPublisher, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
+import { errorFromArgs } from './wire-errors.js';
+import { HelloSubsystem } from './subsystems/hello.js';
+import { PingSubsystem } from './subsystems/ping.js';
+import { PeerlistSubsystem } from './subsystems/peerlist.js';
+import { QuerySubsystem } from './subsystems/query.js';
+import { HealthSubsystem } from './subsystems/health.js';
+import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
+import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
+import { AgentStats } from './agent-stats.js';
+
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+export interface AgentOptions {
+  /** VIP identity (the DEALER routing id on ZeroMQ). */
+  readonly identity: string;
+  /** The transport connection, or a factory so the agent can start again after a stop. */
+  readonly connection: AgentConnection | (() => AgentConnection);
+  readonly logger?: Logger;
+  /** Wait this long for the welcome on start (default 10 s, as VOLTTRON). */
+  readonly helloTimeoutMs?: number;
+  /** Default timeout of router requests (ping, peerlist, query): 30 s. */
+  readonly requestTimeoutMs?: number;
+  /** Where the platform is, for error messages (e.g. the address without keys). */
+  readonly target?: string;
+  readonly rpc?: RpcOptions;
+  readonly heartbeat?: HeartbeatOptions;
+}
+
+export type AgentEvent = 'connected' | 'disconnected';
+type Hook = () => void | Promise<void>;
+
+/**
+ * A VIP agent: one identity, one connection, subsystems. Speaks only to `AgentConnection`, so
+ * the same agent runs over ZeroMQ (`@vip/agent/zmq`) or RabbitMQ.
+ */
+export class Agent {
+  readonly identity: string;
+  readonly logger: Logger;
+  readonly ping: PingSubsystem;
+  readonly peerlist: PeerlistSubsystem;
+  readonly query: QuerySubsystem;
+  readonly rpc: RpcSubsystem;
+  readonly health: HealthSubsystem;
+  readonly heartbeat: HeartbeatSubsystem;
+
+  readonly #options: AgentOptions;
+  readonly #nextId = createRpcIdGenerator();
+  readonly #pending = new PendingRequests();
+  readonly #subsystems = new Map<string, Subsystem>();
+  readonly #listeners = new Map<AgentEvent, Set<() => void>>();
+  readonly #onStart: Hook[] = [];
+  readonly #onStop: Hook[] = [];
+  readonly #core: AgentCore;
+  readonly #stats = new AgentStats();
+  #publisher: AgentPublisher | undefined;
+  #connection: AgentConnection | undefined;
+  #unsubscribeStatus: (() => void) | undefined;
+  #started: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+  #closed = false;
+  #connected = false;
+  #running = false;
+  #helloCount = 0;
+  #helloId = '';
+  #rehello: Promise<void> | undefined;
+  #routerIdentity = '';
+
+  constructor(options: AgentOptions) {
+    this.#options = options;
+    this.identity = options.identity;
+    this.logger = (options.logger ?? silentLogger).child({ identity: options.identity });
+    this.#core = this.#makeCore();
+    this.use(() => new HelloSubsystem(this.#core, (m) => this.#welcome(m)));
+    this.ping = this.use((core) => new PingSubsystem(core, this.#requestTimeout()));
+    this.peerlist = this.use((core) => new PeerlistSubsystem(core, this.#requestTimeout()));
+    this.query = this.use((core) => new QuerySubsystem(core, this.#requestTimeout()));
+    this.rpc = this.use((core) => new RpcSubsystem(core, options.rpc));
+    this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
+    this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
+  }
+
+  /** Register a subsystem (pubsub, custom ones). Its `name` must be unique. */
+  use<S extends Subsystem>(factory: SubsystemFactory<S>): S {
+    const s = factory(this.#core);
+    if (this.#subsystems.has(s.name)) throw new Error(`subsystem ${JSON.stringify(s.name)} is already registered`);
+    this.#subsystems.set(s.name, s);
+    return s;
+  }
+
+  subsystem<T extends Subsystem = Subsystem>(name: string): T | undefined {
+    return this.#subsystems.get(name) as T | undefined;
+  }
+
+  /** The subsystem API (what `use` factories receive). */
+  get core(): AgentCore {
+    return this.#core;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** The router's socket identity from the last welcome. */
+  get routerIdentity(): string {
+    return this.#routerIdentity;
+  }
+
+  /** Counters: messages in/out, rejected input, unknown subsystems. */
+  stats(): Record<string, number> {
+    return this.#stats.snapshot();
+  }
+
+  onStart(hook: Hook): void {
+    this.#onStart.push(hook);
+  }
+
+  onStop(hook: Hook): void {
+    this.#onStop.push(hook);
+  }
+
+  /** Listen to `connected` (after each welcome) or `disconnected`; returns the remover. */
+  on(event: AgentEvent, listener: () => void): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Connect, hello/welcome (10 s), subsystems' onConnected, then onStart hooks. */
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedError(`agent ${this.identity}`));
+    this.#started ??= this.#start().catch(async (err: unknown) => {
+      await this.#teardown();
+      this.#started = undefined;
+      throw err;
+    });
+    return this.#started;
+  }
+
+  /** onStop hooks, `agentstop` to the router, close the connection. Idempotent. */
+  stop(): Promise<void> {
+    if (!this.#started) return this.#stopped ?? Promise.resolve();
+    this.#stopped ??= this.#stop().finally(() => {
+      this.#started = undefined;
+      this.#stopped = undefined;
+    });
+    return this.#stopped;
+  }
+
+  /** Final: stop, and refuse later starts. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.stop();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #start(): Promise<void> {
+    const c = this.#options.connection;
+    const conn = typeof c === 'function' ? c() : c;
+    this.#connection = conn;
+    conn.onMessage((m) => this.#dispatch(m));
+    this.#unsubscribeStatus = conn.onStatus((s) => this.#onStatus(s));
+    this.#running = true;
+    await conn.open();
+    const timeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    try {
+      await this.#hello(timeoutMs);
+    } catch (err) {
+      if (err instanceof Error && err.name === 'TimeoutError') {
+        throw new HelloTimeoutError(this.identity, timeoutMs, this.#options.target ?? `${conn.kind} platform`);
+      }
+      throw err;
+    }
+    await this.#becomeConnected();
+    for (const hook of this.#onStart) await hook();
+  }
+
+  async #stop(): Promise<void> {
+    for (const hook of this.#onStop) {
+      try {
+        await hook();
+      } catch (err) {
+        this.logger.warn('agent.onstop.failed', {}, err);
+      }
+    }
+    for (const s of this.#subsystems.values()) {
+      try {
+        await s.onStop?.();
+      } catch (err) {
+        this.logger.warn('subsystem.onstop.failed', { subsystem: s.name }, err);
+      }
+    }
+    if (this.#connected) {
+      await this.#core.send({ peer: '', subsystem: 'agentstop', args: [this.identity] }).catch((err: unknown) => {
+        this.logger.debug('agent.agentstop.failed', {}, err);
+      });
+    }
+    await this.#teardown();
+  }
+
+  async #teardown(): Promise<void> {
+    const wasConnected = this.#connected;
+    this.#running = false;
+    this.#connected = false;
+    this.#pending.rejectAll(new ClosedError(`agent ${this.identity}`));
+    for (const s of this.#subsystems.values()) {
+      try {
+        await s.close?.();
+      } catch (err) {
+        this.logger.warn('subsystem.close.failed', { subsystem: s.name }, err);
+      }
+    }
+    this.#unsubscribeStatus?.();
+    this.#unsubscribeStatus = undefined;
+    const conn = this.#connection;
+    this.#connection = undefined;
+    await conn?.close();
+    if (wasConnected) this.#emit('disconnected');
+  }
+
+  #hello(timeoutMs: number): Promise<VipMessage> {
+    if (this.#helloId) this.#pending.reject(this.#helloId, new ClosedError('superseded hello'));
+    const id = `connect.hello.${this.#helloCount++}`;
+    this.#helloId = id;
+    const reply = this.#pending.add<VipMessage>(id, { timeoutMs, operation: `hello from ${JSON.stringify(this.identity)}` });
+    this.#core.send({ peer: '', subsystem: 'hello', id, args: ['hello'] }).catch((err: unknown) => {
+      this.#pending.reject(id, err instanceof Error ? err : new Error(String(err)));
+    });
+    return reply;
+  }
+
+  /** A welcome arrived; only the one answering our last hello counts (PROTOCOL.md 2.1). */
+  #welcome(message: VipMessage): void {
+    const id = frameText(message.id);
+    if (id !== this.#helloId) return;
+    this.#routerIdentity = frameText(message.args[2] ?? Buffer.alloc(0));
+    this.#pending.resolve(id, message);
+  }
+
+  async #becomeConnected(): Promise<void> {
+    this.#connected = true;
+    for (const s of this.#subsystems.values()) {
+      try {
+        await s.onConnected?.();
+      } catch (err) {
+        this.logger.warn('subsystem.onconnected.failed', { subsystem: s.name }, err);
+      }
+    }
+    this.#emit('connected');
+  }
+
+  #onStatus(status: ConnectionStatus): void {
+    if (!this.#running) return;
+    if (status.type === 'disconnected' || status.type === 'closed') {
+      if (!this.#connected) return;
+      this.#connected = false;
+      this.logger.info('agent.disconnected', { reason: status.type === 'disconnected' ? status.reason : 'closed' });
+      for (const s of this.#subsystems.values()) s.onDisconnected?.();
+      this.#emit('disconnected');
+    } else if (status.type === 'connected' && !this.#connected && this.#started && !this.#rehello && this.#helloCount > 0) {
+      this.#rehello = this.#reconnect().finally(() => (this.#rehello = undefined));
+    }
+  }
+
+  /** After a transport reconnect: hello again (retrying while the transport is up), then re-sync. */
+  async #reconnect(): Promise<void> {
+    const timeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    for (let attempt = 1; this.#running && !this.#connected && attempt <= 50; attempt++) {
+      try {
+        await this.#hello(timeoutMs);
+        if (!this.#running) return;
+        this.logger.info('agent.reconnected', { attempt });
+        await this.#becomeConnected();
+        return;
+      } catch (err) {
+        if (!this.#running) return;
+        this.logger.warn('agent.rehello.failed', { attempt }, err);
+      }
+    }
+  }
+
+  #dispatch(message: VipMessage): void {
+    this.#stats.count('messages.in');
+    const name = frameText(message.subsystem);
+    if (name === 'error') {
+      this.#handleError(message);
+      return;
+    }
+    const s = this.#subsystems.get(name);
+    if (s?.handle) {
+      try {
+        s.handle(message);
+      } catch (err) {
+        this.#stats.count('messages.rejected');
+        this.logger.warn('agent.message.rejected', { subsystem: name }, err);
+      }
+      return;
+    }
+    this.#stats.count('messages.unknown_subsystem');
+    if (message.peer.length === 0) return; // never answer the router with an error
+    // VOLTTRON agents send 3 args here (PROTOCOL.md 12.8); we add the peer slot so Python callers
+    // raise UnknownSubsystem instead of logging "unhandled VIP error".
+    this.#core
+      .send({ peer: message.peer, id: message.id, subsystem: 'error', args: ['93', 'Protocol not supported', this.identity, message.subsystem] })
+      .catch((err: unknown) => this.logger.debug('agent.error93.failed', {}, err));
+  }
+
+  #handleError(message: VipMessage): void {
+    if (message.args.length < 3) {
+      this.#stats.count('errors.malformed');
+      this.logger.warn('agent.error.malformed', { args: message.args.length });
+      return;
+    }
+    this.#stats.count('errors.in');
+    const error = errorFromArgs(message.args);
+    this.#pending.reject(identityKey(message.id), error);
+    this.#subsystems.get(error.subsystem)?.handleError?.(error, message);
+  }
+
+  #emit(event: AgentEvent): void {
+    for (const l of [...(this.#listeners.get(event) ?? [])]) {
+      try {
+        l();
+      } catch (err) {
+        this.logger.warn('agent.listener.failed', { event }, err);
+      }
+    }
+  }
+
+  #requestTimeout(): number {
+    return this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  }
+
+  #makeCore(): AgentCore {
+    const agent = this;
+    const keyOf = (id: Frame | string): string => (typeof id === 'string' ? identityKey(textFrame(id)) : identityKey(id));
+    return {
+      get identity() {
+        return agent.identity;
+      },
+      get logger() {
+        return agent.logger;
+      },
+      get connected() {
+        return agent.#connected;
+      },
+      get publisher() {
+        return agent.#publisher;
+      },
+      providePublisher(p: AgentPublisher) {
+        agent.#publisher = p;
+      },
+      nextId: () => this.#nextId(),
+      send: (m: OutgoingMessage) => {
+        const conn = this.#connection;
+        if (!conn || !this.#running) return Promise.reject(new ClosedError(`agent ${this.identity}`));
+        this.#stats.count('messages.out');
+        return conn.send(toVipMessage(m));
+      },
+      expect: <T>(id: string, o: RequestOptions & { readonly operation: string }) =>
+        this.#pending.add<T>(keyOf(id), { timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
+      request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = {}) => {
+        const id = o.id ?? this.#nextId();
+        const peer = typeof m.peer === 'string' ? m.peer : frameText(m.peer);
+        const reply = this.#pending.add<T>(keyOf(id), {
+          timeoutMs: o.timeoutMs ?? this.#requestTimeout(),
+          operation: o.operation ?? `${m.subsystem} request to ${peer === '' ? 'the router' : JSON.stringify(peer)}`,
+          signal: o.signal,
+        });
+        this.#core.send({ ...m, id }).catch((err: unknown) => {
+          this.#pending.reject(keyOf(id), err instanceof Error ? err : new Error(String(err)));
+        });
+        return reply;
+      },
+      settle: (id, value) => this.#pending.resolve(keyOf(id), value),
+      fail: (id, error) => this.#pending.reject(keyOf(id), error),
+      subsystem: <T extends Subsystem>(name: string) => this.#subsystems.get(name) as T | undefined,
+    };
+  }
+}
+
+

@@ -1,0 +1,93 @@
+import { TimeoutError, VipError } from '@vip/protocol';
+
+/** The platform did not answer the hello handshake in time (PROTOCOL.md 2.1). */
+export class HelloTimeoutError extends TimeoutError {
+  readonly identity: string;
+  constructor(identity: string, timeoutMs: number, target: string) {
+    super(`hello handshake of ${JSON.stringify(identity)} with ${target}`, timeoutMs);
+    this.name = 'HelloTimeoutError';
+    this.identity = identity;
+    this.message =
+      `no welcome from the platform at ${target} within ${timeoutMs / 1000} s for identity ${JSON.stringify(identity)}. ` +
+      'Likely causes: the platform is not running or not listening on that address; ' +
+      "this agent's public key is not in the platform's auth.json (see `vipctl auth add` / `vipctl auth approve`); " +
+      `the identity ${JSON.stringify(identity)} is already used by another connected agent.`;
+  }
+}
+
+/** A JSON-RPC error response (code other than -32000 / -32601). */
+export class RpcError extends VipError {
+  readonly code: 'VIP_RPC' | 'VIP_METHOD_NOT_FOUND' | 'VIP_REMOTE_EXCEPTION' | 'VIP_UNAUTHORIZED' = 'VIP_RPC';
+  readonly rpcCode: number;
+  readonly rpcMessage: string;
+  readonly data: unknown;
+  constructor(rpcCode: number, rpcMessage: string, data?: unknown, options?: ErrorOptions) {
+    super(detailOf(data) ?? rpcMessage, options);
+    this.name = 'RpcError';
+    this.rpcCode = rpcCode;
+    this.rpcMessage = rpcMessage;
+    this.data = data;
+  }
+}
+
+/** -32601: the peer does not export that method (Python `MethodNotFound`). */
+export class MethodNotFoundError extends RpcError {
+  override readonly code = 'VIP_METHOD_NOT_FOUND';
+  readonly method: string;
+  constructor(method: string, data?: unknown, options?: ErrorOptions) {
+    super(-32601, 'unimplemented method', data ?? { detail: `method '${method}' is not implemented` }, options);
+    this.name = 'MethodNotFoundError';
+    this.method = method;
+  }
+}
+
+/** -32000: the remote method raised; carries VOLTTRON's `exception.py` fields (Python `RemoteError`). */
+export class RemoteError extends RpcError {
+  override readonly code: 'VIP_REMOTE_EXCEPTION' | 'VIP_UNAUTHORIZED' = 'VIP_REMOTE_EXCEPTION';
+  readonly excType: string;
+  readonly excArgs: readonly unknown[];
+  readonly excTb: string | undefined;
+  constructor(detail: string, excType: string, excArgs: readonly unknown[] = [], excTb?: string, data?: unknown) {
+    super(-32000, 'unhandled exception', data ?? { detail });
+    this.name = 'RemoteError';
+    this.message = `${excType}: ${detail}`;
+    this.excType = excType;
+    this.excArgs = excArgs;
+    this.excTb = excTb;
+  }
+  /** The remote exception's own message (`data.detail`). */
+  get detail(): string {
+    return detailOf(this.data) ?? '';
+  }
+}
+
+/** A capability check refused the call (VOLTTRON `jsonrpc.Error` with code -32001, wrapped in -32000). */
+export class UnauthorizedError extends RemoteError {
+  override readonly code = 'VIP_UNAUTHORIZED';
+  constructor(detail: string, excArgs: readonly unknown[] = [], excTb?: string, data?: unknown) {
+    super(detail, UNAUTHORIZED_EXC_TYPE, excArgs, excTb, data);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+export const UNAUTHORIZED_EXC_TYPE = 'volttron.platform.jsonrpc.Error';
+
+/** Throw this from an exported method to choose the `exc_type` a Python caller sees. */
+export class RpcException extends Error {
+  readonly excType: string;
+  readonly excArgs: readonly unknown[];
+  constructor(excType: string, message: string, excArgs?: readonly unknown[]) {
+    super(message);
+    this.name = 'RpcException';
+    this.excType = excType;
+    this.excArgs = excArgs ?? [message];
+  }
+}
+
+function detailOf(data: unknown): string | undefined {
+  if (data !== null && typeof data === 'object' && 'detail' in data) {
+    const d = (data as { detail: unknown }).detail;
+    if (typeof d === 'string') return d;
+  }
+  return undefined;
+}

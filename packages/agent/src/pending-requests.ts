@@ -1,0 +1,90 @@
+import { ClosedError, TimeoutError } from '@vip/protocol';
+
+interface Entry {
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout | undefined;
+  readonly cleanup: (() => void) | undefined;
+}
+
+export interface PendingOptions {
+  /** Fails the request with a TimeoutError naming `operation` after this many ms (0 = never). */
+  readonly timeoutMs: number;
+  /** Names the operation and peer in a TimeoutError, e.g. `RPC call "srv".echo`. */
+  readonly operation: string;
+  readonly signal?: AbortSignal | undefined;
+  /** Called on every settle (resolve, reject, timeout), e.g. to drop batch members. */
+  readonly onSettle?: () => void;
+}
+
+/**
+ * Requests waiting for a reply, keyed by message id (`identityKey` of the id frame). Owns one
+ * timer per request; `rejectAll` on stop releases every timer.
+ */
+export class PendingRequests {
+  readonly #entries = new Map<string, Entry>();
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.#entries.has(key);
+  }
+
+  add<T>(key: string, options: PendingOptions): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (options.signal?.aborted) {
+        reject(abortReason(options.signal, options.operation));
+        return;
+      }
+      const timer =
+        options.timeoutMs > 0
+          ? setTimeout(() => this.reject(key, new TimeoutError(options.operation, options.timeoutMs)), options.timeoutMs)
+          : undefined;
+      const onAbort = (): void => {
+        if (options.signal) this.reject(key, abortReason(options.signal, options.operation));
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = (): void => {
+        options.signal?.removeEventListener('abort', onAbort);
+        options.onSettle?.();
+      };
+      this.#entries.set(key, { resolve: resolve as (v: unknown) => void, reject, timer, cleanup });
+    });
+  }
+
+  /** Resolves the request; false when none is pending under `key`. */
+  resolve(key: string, value: unknown): boolean {
+    const e = this.#take(key);
+    if (!e) return false;
+    e.resolve(value);
+    return true;
+  }
+
+  reject(key: string, error: Error): boolean {
+    const e = this.#take(key);
+    if (!e) return false;
+    e.reject(error);
+    return true;
+  }
+
+  rejectAll(error: Error): void {
+    for (const key of [...this.#entries.keys()]) this.reject(key, error);
+  }
+
+  #take(key: string): Entry | undefined {
+    const e = this.#entries.get(key);
+    if (!e) return undefined;
+    this.#entries.delete(key);
+    if (e.timer) clearTimeout(e.timer);
+    e.cleanup?.();
+    return e;
+  }
+}
+
+function abortReason(signal: AbortSignal, operation: string): Error {
+  const r: unknown = signal.reason;
+  if (r instanceof Error && r.name !== 'AbortError') return r;
+  return new ClosedError(`${operation} (aborted)`);
+}

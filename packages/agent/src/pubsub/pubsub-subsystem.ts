@@ -1,0 +1,196 @@
+import {
+  decodeCountOrBool,
+  frameText,
+  InvalidPayloadError,
+  jsonFrame,
+  parseDeliveredPublish,
+  parseListResponse,
+  PUBLISH_COMPAT_HEADERS,
+  type VipMessage,
+} from '@vip/protocol';
+import type { AgentCore, Subsystem } from '../subsystem.js';
+import { LocalSubscriptions, type PubSubCallback, type PubSubPlatform } from './local-subscriptions.js';
+
+export interface SubscribeOptions {
+  readonly bus?: string;
+  /** Also receive matching publishes from connected remote platforms (VOLTTRON `all_platforms`). */
+  readonly allPlatforms?: boolean;
+}
+
+export interface UnsubscribeOptions {
+  readonly bus?: string;
+  readonly allPlatforms?: boolean;
+}
+
+export interface PublishOptions {
+  readonly headers?: Readonly<Record<string, unknown>>;
+  readonly message?: unknown;
+  readonly bus?: string;
+}
+
+export interface ListOptions {
+  readonly prefix?: string;
+  /** null = every bus. */
+  readonly bus?: string | null;
+  /** Only prefixes this agent holds (default true). */
+  readonly subscribed?: boolean;
+  /** Stored prefixes that are prefixes of `prefix` instead of those starting with it. */
+  readonly reverse?: boolean;
+  readonly allPlatforms?: boolean;
+}
+
+/** One `list` row: `[bus, prefix, thisAgentIsSubscribed]`. */
+export type ListRow = readonly [bus: string, prefix: string, member: boolean];
+
+export interface PubSubSubsystemOptions {
+  /** Timeout of subscribe/unsubscribe/publish/list replies; default the agent's request timeout. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * The agent's `pubsub` subsystem (PROTOCOL.md 3), speaking to the router's PubSubService like a
+ * VOLTTRON 9 agent: callbacks `(peer, sender, bus, topic, headers, message)`, several callbacks
+ * for overlapping prefixes, `synchronize` after every (re)connection and when a delivery matches
+ * nothing, publish headers carrying `min_compatible_version`/`max_compatible_version`.
+ */
+export class PubSubSubsystem implements Subsystem {
+  readonly name = 'pubsub';
+  readonly #core: AgentCore;
+  readonly #subs = new LocalSubscriptions();
+  readonly #timeoutMs: number | undefined;
+  #resync: Promise<void> | undefined;
+  #received = 0;
+  #unmatched = 0;
+  #callbackErrors = 0;
+  #invalid = 0;
+
+  constructor(core: AgentCore, options: PubSubSubsystemOptions = {}) {
+    this.#core = core;
+    this.#timeoutMs = options.timeoutMs;
+    core.providePublisher({ publish: (topic, headers, message) => this.publish(topic, { headers, message }) });
+  }
+
+  /** Register `callback` for topics starting with `prefix` (or each of several prefixes); resolves when the router confirmed. */
+  async subscribe(prefix: string | readonly string[], callback: PubSubCallback, options: SubscribeOptions = {}): Promise<void> {
+    const bus = options.bus ?? '';
+    const allPlatforms = options.allPlatforms ?? false;
+    const prefixes = typeof prefix === 'string' ? [prefix] : [...prefix];
+    for (const p of prefixes) this.#subs.add(allPlatforms ? 'all' : 'internal', bus, p, callback);
+    await this.#request('subscribe', [jsonFrame({ prefix: typeof prefix === 'string' ? prefix : prefixes, bus, all_platforms: allPlatforms })]);
+  }
+
+  /**
+   * Remove `callback` (or every callback when omitted) from `prefix` (or from every prefix of the
+   * bus when omitted); the router forgets the prefixes left without callbacks.
+   */
+  async unsubscribe(prefix?: string | readonly string[] | null, callback?: PubSubCallback | null, options: UnsubscribeOptions = {}): Promise<void> {
+    const bus = options.bus ?? '';
+    const platform: PubSubPlatform = options.allPlatforms ? 'all' : 'internal';
+    const asked = prefix === undefined || prefix === null ? null : typeof prefix === 'string' ? [prefix] : [...prefix];
+    const dropped = this.#subs.remove(platform, bus, asked, callback ?? undefined);
+    if (dropped.length === 0 && asked === null) return;
+    // Prefixes named explicitly are always sent: harmless when unknown (as VOLTTRON), and heals a drift.
+    const toRouter = asked === null ? dropped : [...new Set([...dropped, ...asked.filter((p) => !this.#subs.has(platform, bus, p))])];
+    await this.#request('unsubscribe', [jsonFrame({ [platform]: { prefix: toRouter, bus } })]);
+  }
+
+  /** Publish; resolves to the number of subscribers the router delivered to. */
+  async publish(topic: string, options: PublishOptions = {}): Promise<number> {
+    const headers = { ...(options.headers ?? {}), ...PUBLISH_COMPAT_HEADERS };
+    const body = jsonFrame({ bus: options.bus ?? '', headers, message: options.message === undefined ? null : options.message });
+    const result = await this.#request('publish', [topic, body]);
+    return typeof result === 'number' ? result : result ? 1 : 0;
+  }
+
+  /** The router's subscription table (PROTOCOL.md 3.5). */
+  async list(options: ListOptions = {}): Promise<ListRow[]> {
+    const body = jsonFrame({
+      prefix: options.prefix ?? '',
+      all_platforms: options.allPlatforms ?? false,
+      subscribed: options.subscribed ?? true,
+      reverse: options.reverse ?? false,
+      bus: options.bus === undefined ? '' : options.bus,
+    });
+    return (await this.#request('list', [body])) as ListRow[];
+  }
+
+  /** Send our whole subscription set (after a reconnect; also when a delivery matched nothing). */
+  async synchronize(): Promise<void> {
+    await this.#core.send({ peer: '', subsystem: 'pubsub', id: this.#core.nextId(), args: ['synchronize', 'connected', jsonFrame({ subscriptions: this.#subs.snapshot() })] });
+  }
+
+  stats(): Record<string, number> {
+    return { received: this.#received, unmatched: this.#unmatched, callback_errors: this.#callbackErrors, invalid: this.#invalid };
+  }
+
+  async onConnected(): Promise<void> {
+    if (!this.#subs.empty) await this.synchronize();
+  }
+
+  handle(message: VipMessage): void {
+    const op = message.args[0] ? frameText(message.args[0]) : '';
+    if (op === 'publish') return this.#deliver(message);
+    if (op === 'request_response') {
+      const value = message.args[1] ? decodeCountOrBool(message.args[1]) : new InvalidPayloadError('pubsub request_response', 'missing value');
+      if (value instanceof InvalidPayloadError) this.#core.fail(message.id, value);
+      else this.#core.settle(message.id, value);
+      return;
+    }
+    if (op === 'list_response') {
+      const rows = parseListResponse(message.args[1]);
+      if (rows instanceof InvalidPayloadError) this.#core.fail(message.id, rows);
+      else this.#core.settle(message.id, rows);
+      return;
+    }
+    this.#invalid++;
+  }
+
+  close(): void {
+    this.#subs.clear();
+  }
+
+  #deliver(message: VipMessage): void {
+    const topicFrame = message.args[1];
+    const body = topicFrame === undefined ? undefined : parseDeliveredPublish(message.args[2]);
+    if (topicFrame === undefined || body === undefined || body instanceof InvalidPayloadError) {
+      this.#invalid++;
+      return;
+    }
+    this.#received++;
+    const topic = frameText(topicFrame);
+    const callbacks = this.#subs.match(body.bus, topic);
+    if (callbacks.length === 0) {
+      this.#unmatched++;
+      this.#resynchronize();
+      return;
+    }
+    for (const cb of callbacks) {
+      try {
+        const r: unknown = cb('pubsub', body.sender, body.bus, topic, body.headers, body.message);
+        if (r instanceof Promise) r.catch((err: unknown) => this.#callbackFailed(topic, err));
+      } catch (err) {
+        this.#callbackFailed(topic, err);
+      }
+    }
+  }
+
+  #callbackFailed(topic: string, err: unknown): void {
+    this.#callbackErrors++;
+    this.#core.logger.warn('pubsub.callback.failed', { topic }, err);
+  }
+
+  /** One synchronize in flight at most: a burst of stray deliveries sends one. */
+  #resynchronize(): void {
+    if (this.#resync || !this.#core.connected) return;
+    this.#resync = this.synchronize()
+      .catch((err: unknown) => this.#core.logger.debug('pubsub.synchronize.failed', {}, err))
+      .finally(() => (this.#resync = undefined));
+  }
+
+  #request(op: string, args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+    return this.#core.request<unknown>(
+      { peer: '', subsystem: 'pubsub', args: [op, ...args] },
+      { operation: `pubsub ${op}`, ...(this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs }) },
+    );
+  }
+}

@@ -1,0 +1,240 @@
+import {
+  buildRequest, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData, RPC_ERROR_CODES, unhandledException,
+  type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
+} from '@vip/protocol';
+import { MethodNotFoundError, RemoteError, RpcError, UnauthorizedError, UNAUTHORIZED_EXC_TYPE } from '../errors.js';
+import type { AgentCore, Subsystem } from '../subsystem.js';
+import { CapabilityMapSchema, type CapabilityMap, type UserCapabilities } from './capabilities.js';
+import { RpcDispatcher, type DispatchContext } from './dispatcher.js';
+import { makeExported, markedMethods, type ExportedMethod, type ExportOptions, type RpcHandler } from './exports.js';
+import { splitCallArgs } from './params.js';
+
+export const DEFAULT_RPC_TIMEOUT_MS = 30_000;
+
+export interface RpcOptions {
+  /** Default timeout of `call` (30 s, as vctl). */
+  readonly timeoutMs?: number;
+  /**
+   * Capabilities for `allow` checks: a map, or a function fetching it. Default: ask
+   * `platform.auth` (`get_user_to_capabilities`) once, refreshed by `auth.update` pushes.
+   */
+  readonly capabilities?: CapabilityMap | (() => Promise<CapabilityMap> | CapabilityMap);
+}
+
+export interface CallOptions {
+  readonly args?: readonly unknown[];
+  readonly kwargs?: Readonly<Record<string, unknown>>;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+export interface BatchItem {
+  readonly method: string;
+  readonly args?: readonly unknown[];
+  readonly kwargs?: Readonly<Record<string, unknown>>;
+  /** A notification: no id, no result. */
+  readonly notify?: boolean;
+}
+
+/**
+ * The `RPC` subsystem (JSON-RPC 2.0, PROTOCOL.md 4). The VIP message id of a call equals its
+ * JSON-RPC id and never parses as JSON, so a router's `error 113` fails the call at once.
+ */
+export class RpcSubsystem implements Subsystem {
+  readonly name = 'RPC';
+  readonly #core: AgentCore;
+  readonly #options: RpcOptions;
+  readonly #methods = new Map<string, ExportedMethod>();
+  readonly #dispatcher = new RpcDispatcher(this.#methods);
+  readonly #batches = new Map<string, string[]>();
+  #capabilities: CapabilityMap | undefined;
+  #fetching: Promise<CapabilityMap | undefined> | undefined;
+  #rejected = 0;
+
+  constructor(core: AgentCore, options: RpcOptions = {}) {
+    this.#core = core;
+    this.#options = options;
+    this.export('auth.update', (map: unknown) => this.#authUpdate(map), { params: ['user_to_capabilities'] });
+  }
+
+  /** Export `handler` as RPC method `name`. */
+  export(name: string, handler: RpcHandler, options: ExportOptions = {}): void {
+    this.#methods.set(name, makeExported(name, handler, options));
+  }
+
+  unexport(name: string): boolean {
+    return this.#methods.delete(name);
+  }
+
+  /** Export every `@exported` method of `instance`; returns their RPC names. */
+  exportObject(instance: object): string[] {
+    return markedMethods(instance).map((m) => {
+      this.export(m.name, m.handler, m.options);
+      return m.name;
+    });
+  }
+
+  /** Exported method names (what `inspect` answers). */
+  exportedNames(): string[] {
+    return [...this.#methods.keys()];
+  }
+
+  /** Responses and requests refused as malformed. */
+  get rejected(): number {
+    return this.#rejected;
+  }
+
+  /** `call(peer, method, 1, 2)`, `call(peer, method, kwargs({x: 1}))`, `call(peer, method, 1, kwargs({x: 2}))`. */
+  call<T = unknown>(peer: string, method: string, ...args: unknown[]): Promise<T> {
+    const split = splitCallArgs(args);
+    return this.request<T>(peer, method, { args: split.args, kwargs: split.kwargs });
+  }
+
+  /** A call with explicit positional/keyword arguments and a per-call timeout or signal. */
+  request<T = unknown>(peer: string, method: string, options: CallOptions = {}): Promise<T> {
+    const id = this.#core.nextId();
+    const body = pythonJson(buildRequest(method, { args: options.args, kwargs: options.kwargs, id }));
+    return this.#core.request<T>(
+      { peer, subsystem: 'RPC', args: [body] },
+      { id, timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal: options.signal, operation: `RPC call ${JSON.stringify(peer)}.${method}` },
+    );
+  }
+
+  /** A notification: no id, no reply; resolves once sent. */
+  notify(peer: string, method: string, ...args: unknown[]): Promise<void> {
+    const split = splitCallArgs(args);
+    return this.#core.send({ peer, subsystem: 'RPC', args: [pythonJson(buildRequest(method, split))] });
+  }
+
+  /** One VIP message holding a JSON array; settles per item (undefined for notifications). */
+  batch(peer: string, items: readonly BatchItem[], options: { timeoutMs?: number } = {}): Promise<PromiseSettledResult<unknown>[]> {
+    const vipId = this.#core.nextId();
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    const ids: string[] = [];
+    const waits: Promise<unknown>[] = [];
+    const requests = items.map((item) => {
+      const id = item.notify ? undefined : this.#core.nextId();
+      if (id !== undefined) ids.push(id);
+      waits.push(id === undefined ? Promise.resolve(undefined) : this.#core.expect(id, { timeoutMs, operation: `RPC batch call ${JSON.stringify(peer)}.${item.method}` }));
+      return buildRequest(item.method, { args: item.args, kwargs: item.kwargs, id });
+    });
+    if (ids.length > 0) this.#batches.set(vipId, ids);
+    const all = Promise.allSettled(waits).finally(() => this.#batches.delete(vipId));
+    this.#core.send({ peer, id: ids.length > 0 ? vipId : '', subsystem: 'RPC', args: [pythonJson(requests)] }).catch((err: unknown) => {
+      for (const id of ids) this.#core.fail(id, err instanceof Error ? err : new Error(String(err)));
+    });
+    return all;
+  }
+
+  /** `inspect` of a peer (exported names) or `<method>.inspect` (its signature). */
+  inspect(peer: string, method?: string): Promise<unknown> {
+    return this.call(peer, method ? `${method}.inspect` : 'inspect');
+  }
+
+  handle(message: VipMessage): void {
+    const ctx: DispatchContext = {
+      caller: frameText(message.peer),
+      user: frameText(message.user),
+      capabilities: (user: string) => this.#capabilitiesOf(user),
+    };
+    const replies = message.args.map(async (frame): Promise<string | undefined> => {
+      const payload = parseRpcFrame(frame);
+      if (payload instanceof InvalidRpcError) return this.#invalid(payload);
+      if (!payload.batch) {
+        const r = await this.#one(payload.message, ctx);
+        return r === undefined ? undefined : serialize(r);
+      }
+      const rs = (await Promise.all(payload.items.map((item) => (item instanceof InvalidRpcError ? errorResponseFor(item) : this.#one(item, ctx))))).filter(
+        (r): r is RpcResponse => r !== undefined,
+      );
+      return rs.length > 0 ? serialize(rs) : undefined;
+    });
+    Promise.all(replies)
+      .then(async (frames) => {
+        const args = frames.filter((f): f is string => f !== undefined);
+        if (args.length === 0 || message.peer.length === 0) return;
+        await this.#core.send({ peer: message.peer, id: message.id, subsystem: 'RPC', args });
+      })
+      .catch((err: unknown) => this.#core.logger.warn('rpc.serve.failed', {}, err));
+  }
+
+  handleError(error: WireError, message: VipMessage): void {
+    const key = frameText(message.id);
+    const members = this.#batches.get(key);
+    if (!members) return;
+    this.#batches.delete(key);
+    for (const id of members) this.#core.fail(id, error);
+  }
+
+  async #one(m: RpcMessage, ctx: DispatchContext): Promise<RpcResponse | undefined> {
+    if (m.kind === 'request') return this.#dispatcher.dispatch(m.request, ctx);
+    const id = m.response.id;
+    if (typeof id !== 'string') {
+      this.#rejected += 1;
+      return undefined;
+    }
+    if (m.kind === 'error') this.#core.fail(id, errorFromRpc(m.response.error));
+    else this.#core.settle(id, m.response.result);
+    return undefined;
+  }
+
+  #invalid(err: InvalidRpcError): string {
+    this.#rejected += 1;
+    this.#core.logger.debug('rpc.request.rejected', { reason: err.message });
+    return serialize(errorResponseFor(err));
+  }
+
+  async #capabilitiesOf(user: string): Promise<UserCapabilities | undefined> {
+    if (!this.#capabilities) {
+      this.#fetching ??= this.#fetchCapabilities().finally(() => (this.#fetching = undefined));
+      this.#capabilities = await this.#fetching;
+    }
+    return this.#capabilities?.[user];
+  }
+
+  async #fetchCapabilities(): Promise<CapabilityMap | undefined> {
+    const source = this.#options.capabilities;
+    if (source !== undefined) return typeof source === 'function' ? await source() : source;
+    try {
+      const r = CapabilityMapSchema.safeParse(await this.request('platform.auth', 'get_user_to_capabilities', { timeoutMs: 5_000 }));
+      return r.success ? r.data : undefined;
+    } catch (err) {
+      this.#core.logger.warn('rpc.capabilities.unavailable', {}, err);
+      return undefined;
+    }
+  }
+
+  #authUpdate(map: unknown): void {
+    const r = CapabilityMapSchema.safeParse(map);
+    if (!r.success) throw new TypeError(`auth.update: expected {user: {capability: null | {param: value}}}: ${r.error.message}`);
+    this.#capabilities = r.data;
+  }
+}
+
+/** Python's text of a response; a result JSON cannot carry becomes a -32000 TypeError. */
+function serialize(r: RpcResponse | RpcResponse[]): string {
+  try {
+    return pythonJson(r);
+  } catch (err) {
+    const id = Array.isArray(r) ? null : r.id;
+    const detail = `result is not JSON serializable: ${err instanceof Error ? err.message : String(err)}`;
+    return pythonJson(unhandledException(id, { detail, excType: 'builtins.TypeError', excArgs: [detail] }));
+  }
+}
+
+/** The typed error for a JSON-RPC error object (Python `exception_from_json`). */
+export function errorFromRpc(error: RpcErrorObject): RpcError {
+  const { detail, exception } = readErrorData(error);
+  if (error.code === RPC_ERROR_CODES.METHOD_NOT_FOUND) {
+    const m = /method '(.*)' is not implemented/.exec(detail ?? '');
+    return new MethodNotFoundError(m?.[1] ?? '', error.data);
+  }
+  if (error.code === RPC_ERROR_CODES.UNHANDLED_EXCEPTION && exception) {
+    const text = detail ?? error.message;
+    if (exception.exc_type === UNAUTHORIZED_EXC_TYPE && (exception.exc_args[0] === undefined || exception.exc_args[0] === -32001)) {
+      return new UnauthorizedError(text, exception.exc_args, exception.exc_tb, error.data);
+    }
+    return new RemoteError(text, exception.exc_type, exception.exc_args, exception.exc_tb, error.data);
+  }
+  return new RpcError(error.code, error.message, error.data);
+}

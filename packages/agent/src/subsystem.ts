@@ -1,0 +1,79 @@
+import type { Frame, Logger, VipMessage, WireError } from '@vip/protocol';
+
+/** A message to send; strings become UTF-8 frames. `peer` empty = the router. */
+export interface OutgoingMessage {
+  readonly peer: string | Frame;
+  readonly subsystem: string;
+  readonly args: readonly (string | Frame)[];
+  /** Defaults to the empty frame (notifications, events). */
+  readonly id?: string | Frame;
+  readonly user?: string | Frame;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+  /** Used in timeout messages; defaults to `<subsystem> request to <peer>`. */
+  readonly operation?: string;
+  /** Use this message id instead of a fresh one (it must never parse as JSON). */
+  readonly id?: string;
+}
+
+/** Publishes on the bus; provided by the pubsub subsystem, used by health and heartbeat. */
+export interface AgentPublisher {
+  publish(topic: string, headers: Readonly<Record<string, unknown>>, message: unknown): Promise<unknown>;
+}
+
+/**
+ * What a subsystem sees of its agent: the stable API for pubsub, health, heartbeat and any
+ * subsystem written outside this package. Transport-neutral: only VIP messages.
+ */
+export interface AgentCore {
+  readonly identity: string;
+  readonly logger: Logger;
+  /** True between a welcome and the next disconnect. */
+  readonly connected: boolean;
+  /** A fresh message id that never parses as JSON. */
+  nextId(): string;
+  /** Send one message; rejects with ClosedError when the agent is stopped. */
+  send(message: OutgoingMessage): Promise<void>;
+  /**
+   * Send with a fresh id and wait for the reply your `handle` passes to `settle(id, value)`;
+   * a VIP `error` for that id rejects with the typed error (PeerUnreachableError...).
+   */
+  request<T>(message: Omit<OutgoingMessage, 'id'>, options?: RequestOptions): Promise<T>;
+  /** Wait for a reply under `id` without sending (batches, custom flows); same rules as `request`. */
+  expect<T>(id: string, options: RequestOptions & { readonly operation: string }): Promise<T>;
+  /** Resolve the pending request with message id `id`; false when none waits. */
+  settle(id: Frame | string, value: unknown): boolean;
+  /** Fail the pending request with message id `id`. */
+  fail(id: Frame | string, error: Error): boolean;
+  /** Another subsystem by name (e.g. 'pubsub'), once registered. */
+  subsystem<T extends Subsystem = Subsystem>(name: string): T | undefined;
+  /** The publisher registered by the pubsub subsystem, if any. */
+  readonly publisher: AgentPublisher | undefined;
+  /** Register the publisher (pubsub does this). */
+  providePublisher(publisher: AgentPublisher): void;
+}
+
+/**
+ * One agent subsystem. `name` is the subsystem frame it serves (`pubsub`, `RPC`...) or a
+ * purely local name for subsystems that only talk through others (health, heartbeat).
+ */
+export interface Subsystem {
+  readonly name: string;
+  /** Inbound messages whose subsystem frame equals `name`. */
+  handle?(message: VipMessage): void;
+  /** A VIP error for a message of this subsystem (after the matching pending request failed). */
+  handleError?(error: WireError, message: VipMessage): void;
+  /** After every welcome (start and each reconnect): re-subscribe, re-announce. */
+  onConnected?(): void | Promise<void>;
+  onDisconnected?(): void;
+  /** Before `agentstop` is sent on a clean stop. */
+  onStop?(): void | Promise<void>;
+  /** Release timers and other resources; called once when the agent stops. */
+  close?(): void | Promise<void>;
+}
+
+/** Builds a subsystem for an agent: `agent.use((core) => new MySubsystem(core))`. */
+export type SubsystemFactory<S extends Subsystem = Subsystem> = (core: AgentCore) => S;

@@ -1,0 +1,137 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { frameText, PeerUnreachableError, textFrame, UnknownSubsystemError, type VipMessage } from '@vip/protocol';
+import { Agent, HelloTimeoutError } from '../src/index.js';
+import { MemoryRouter } from './memory-router.js';
+
+const agents: Agent[] = [];
+function agent(router: MemoryRouter, identity: string, extra: Partial<ConstructorParameters<typeof Agent>[0]> = {}): Agent {
+  const a = new Agent({ identity, connection: () => router.connect(identity), ...extra });
+  agents.push(a);
+  return a;
+}
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.close()));
+});
+
+const text = (frames: readonly Buffer[]) => frames.map((b) => frameText(b));
+
+describe('Agent lifecycle', () => {
+  it('says hello with id connect.hello.0, fires connected and onStart, sends agentstop on stop', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'a1');
+    const events: string[] = [];
+    a.on('connected', () => events.push('connected'));
+    a.on('disconnected', () => events.push('disconnected'));
+    a.onStart(() => void events.push('start'));
+    a.onStop(() => void events.push('stop'));
+    await a.start();
+    expect(a.connected).toBe(true);
+    expect(a.routerIdentity).toBe('memory-router');
+    const hello = router.sent[0]!.message;
+    expect([frameText(hello.peer), frameText(hello.id), frameText(hello.subsystem), ...text(hello.args)]).toEqual(['', 'connect.hello.0', 'hello', 'hello']);
+    await a.stop();
+    await a.stop();
+    const last = router.sent.at(-1)!.message;
+    expect([frameText(last.peer), frameText(last.id), frameText(last.subsystem), ...text(last.args)]).toEqual(['', '', 'agentstop', 'a1']);
+    expect(events).toEqual(['connected', 'start', 'stop', 'disconnected']);
+  });
+
+  it('fails start with HelloTimeoutError naming the likely causes', async () => {
+    const router = new MemoryRouter();
+    router.welcome = false;
+    const a = agent(router, 'lonely', { helloTimeoutMs: 50, target: 'tcp://127.0.0.1:1' });
+    const err = await a.start().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HelloTimeoutError);
+    expect((err as Error).message).toMatch(/not running[\s\S]*auth\.json[\s\S]*already used/);
+    expect(a.connected).toBe(false);
+  });
+
+  it('re-hellos after a reconnect and fires disconnected/connected', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'a2');
+    await a.start();
+    const seen: string[] = [];
+    const reconnected = new Promise<void>((resolve) => a.on('connected', () => resolve()));
+    a.on('disconnected', () => seen.push('disconnected'));
+    router.restart();
+    await reconnected;
+    expect(seen).toEqual(['disconnected']);
+    const hellos = router.sent.filter((s) => frameText(s.message.subsystem) === 'hello').map((s) => frameText(s.message.id));
+    expect(hellos).toEqual(['connect.hello.0', 'connect.hello.1']);
+    expect(await a.ping.ping()).toEqual([]);
+  });
+
+  it('start after close rejects; stop before start is a no-op', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'a3');
+    await a.stop();
+    await a.close();
+    await expect(a.start()).rejects.toMatchObject({ code: 'VIP_CLOSED' });
+  });
+});
+
+describe('router and peer subsystems', () => {
+  it('pings the router and a peer, lists peers, queries properties', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'p1');
+    const b = agent(router, 'p2');
+    await a.start();
+    await b.start();
+    expect(await a.ping.ping('', ['x', 'y'])).toEqual(['x', 'y']);
+    expect(await a.ping.ping('p2', ['data'])).toEqual(['data']);
+    expect((await a.peerlist.list()).sort()).toEqual(['p1', 'p2']);
+    expect(await a.query.query('instance-name')).toBe('memory');
+    expect(await a.query.query('agent-monitor-frequency')).toBe(600);
+    expect(await a.query.query('nothing')).toBeNull();
+  });
+
+  it('maps error 113 to PeerUnreachableError on the pending request', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'e1');
+    await a.start();
+    const err = await a.ping.ping('ghost').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerUnreachableError);
+    expect(err).toMatchObject({ peer: 'ghost', subsystem: 'ping', errnum: 113 });
+    expect(a.stats()['errors.in']).toBe(1);
+  });
+
+  it('answers an unknown subsystem from a peer with error 93 and maps it on the caller', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'u1');
+    const b = agent(router, 'u2');
+    await a.start();
+    await b.start();
+    const err = await a.core.request({ peer: 'u2', subsystem: 'nosuch', args: ['x'] }, { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownSubsystemError);
+    expect(b.stats()['messages.unknown_subsystem']).toBe(1);
+    const reply = router.sent.find((s) => s.from === 'u2' && frameText(s.message.subsystem) === 'error')!.message;
+    expect(text(reply.args)).toEqual(['93', 'Protocol not supported', 'u2', 'nosuch']);
+  });
+
+  it('answers peer hellos with welcome', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'h1');
+    const b = agent(router, 'h2');
+    await a.start();
+    await b.start();
+    const reply = await a.core.request<VipMessage>({ peer: 'h2', subsystem: 'hello', args: ['hello'] }, { timeoutMs: 2000 });
+    expect(text(reply.args)).toEqual(['welcome', '1.0', 'h2', 'h1']);
+    expect(frameText(reply.peer)).toBe('h2');
+    expect(a.connected).toBe(true);
+  });
+
+  it('fires peerlist add/drop listeners and ignores malformed error messages', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'l1');
+    await a.start();
+    const got: string[] = [];
+    a.peerlist.onAdd((p) => got.push(`add:${p}`));
+    a.peerlist.onDrop((p) => got.push(`drop:${p}`));
+    const conn = router.connect('x');
+    conn.deliver({ peer: Buffer.alloc(0), user: Buffer.alloc(0), id: Buffer.alloc(0), subsystem: textFrame('peerlist'), args: [textFrame('add'), textFrame('z')] });
+    expect(got).toEqual([]); // a connection not attached to the agent: nothing
+    await a.core.send({ peer: 'l1', subsystem: 'error', args: ['1'] });
+    await a.ping.ping();
+    expect(a.stats()['errors.malformed']).toBe(1);
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * Test double: a tiny VIP router in memory with AgentConnection endpoints, enough to unit-test
+ * the agent's logic (hello, ping, peerlist, query, forwarding with user = sender, error 113/93).
+ * The real router and transports are exercised by tests/integration.
+ */
+import {
+  EMPTY_FRAME, frameText, identityKey, textFrame,
+  type AgentConnection, type ConnectionStatus, type Frame, type VipMessage,
+} from '@vip/protocol';
+
+export interface Sent {
+  readonly from: string;
+  readonly message: VipMessage;
+}
+
+export class MemoryRouter {
+  readonly sent: Sent[] = [];
+  readonly #peers = new Map<string, MemoryConnection>();
+  readonly routerIdentity = 'memory-router';
+  /** When false, hellos get no welcome (to test the handshake timeout). */
+  welcome = true;
+
+  connect(identity: string): MemoryConnection {
+    return new MemoryConnection(this, identity);
+  }
+
+  attach(c: MemoryConnection): void {
+    this.#peers.set(c.identity, c);
+  }
+
+  detach(c: MemoryConnection): void {
+    if (this.#peers.get(c.identity) === c) this.#peers.delete(c.identity);
+  }
+
+  /** Simulate a platform restart: every connection drops, then reconnects. */
+  restart(): void {
+    const all = [...this.#peers.values()];
+    this.#peers.clear();
+    for (const c of all) c.emit({ type: 'disconnected', reason: 'restart' });
+    for (const c of all) {
+      this.#peers.set(c.identity, c);
+      c.emit({ type: 'connected' });
+    }
+  }
+
+  route(from: MemoryConnection, m: VipMessage): void {
+    this.sent.push({ from: from.identity, message: m });
+    const sender = textFrame(from.identity);
+    const sub = frameText(m.subsystem);
+    if (m.peer.length === 0) {
+      const op = m.args[0] ? frameText(m.args[0]) : '';
+      const reply = (user: Frame, args: (string | Frame)[]) =>
+        from.deliver({ peer: EMPTY_FRAME, user, id: m.id, subsystem: m.subsystem, args: args.map(f) });
+      if (sub === 'hello' && this.welcome) reply(sender, ['welcome', '1.0', this.routerIdentity, sender]);
+      else if (sub === 'ping' && op === 'ping') reply(sender, ['pong', ...m.args.slice(1)]);
+      else if (sub === 'peerlist' && op === 'list') reply(EMPTY_FRAME, ['listing', ...this.#peers.keys()]);
+      else if (sub === 'query') reply(EMPTY_FRAME, ['', op === 'instance-name' ? 'memory' : op === 'agent-monitor-frequency' ? Buffer.from([0x58, 2, 0, 0]) : '']);
+      else if (sub === 'agentstop') this.#peers.delete(from.identity);
+      else if (sub !== 'hello' && sub !== 'error') reply(EMPTY_FRAME, ['93', 'Protocol not supported', '', m.subsystem]);
+      return;
+    }
+    const to = this.#peers.get(identityKey(m.peer));
+    if (!to) {
+      from.deliver({ peer: EMPTY_FRAME, user: sender, id: m.id, subsystem: f('error'), args: [f('113'), f('No route to host'), m.peer, m.subsystem] });
+      return;
+    }
+    to.deliver({ peer: sender, user: sender, id: m.id, subsystem: m.subsystem, args: m.args });
+  }
+}
+
+const f = (x: string | Frame): Frame => (typeof x === 'string' ? textFrame(x) : x);
+
+export class MemoryConnection implements AgentConnection {
+  readonly kind = 'memory' as const;
+  readonly identity: string;
+  readonly #router: MemoryRouter;
+  #handler: ((m: VipMessage) => void) | undefined;
+  readonly #status = new Set<(s: ConnectionStatus) => void>();
+  #closed = false;
+
+  constructor(router: MemoryRouter, identity: string) {
+    this.#router = router;
+    this.identity = identity;
+  }
+
+  onMessage(handler: (message: VipMessage) => void): void {
+    this.#handler = handler;
+  }
+
+  onStatus(listener: (status: ConnectionStatus) => void): () => void {
+    this.#status.add(listener);
+    return () => this.#status.delete(listener);
+  }
+
+  async open(): Promise<void> {
+    this.#router.attach(this);
+    this.emit({ type: 'connected' });
+  }
+
+  async send(message: VipMessage): Promise<void> {
+    if (this.#closed) throw new Error('closed');
+    queueMicrotask(() => this.#router.route(this, message));
+  }
+
+  deliver(message: VipMessage): void {
+    queueMicrotask(() => this.#handler?.(message));
+  }
+
+  emit(s: ConnectionStatus): void {
+    for (const l of [...this.#status]) l(s);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#router.detach(this);
+    this.emit({ type: 'closed' });
+  }
+}
