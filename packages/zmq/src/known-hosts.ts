@@ -51,11 +51,11 @@ export class KnownHosts {
   }
 
   /** Records a server key (any encoding decodeKey accepts; stored as 43-char base64url). */
-  add(address: string, serverKey: string): Promise<void> {
+  async add(address: string, serverKey: string): Promise<void> {
     const key = knownHostsKey(address);
     if (key === '') throw new KeyError(`address ${JSON.stringify(address)} has no host or path for known_hosts`);
     const encoded = encodeKey(serverKey);
-    return this.#change((hosts) => {
+    await this.#change((hosts) => {
       hosts[key] = encoded;
     });
   }

@@ -70,7 +70,7 @@ export class AuthFile {
    * Adds an entry (to `allow` by default). Refuses (AuthError) an entry whose user_id, or whose
    * domain/address/mechanism/credentials, is already in that list. Returns the stored entry.
    */
-  add(input: AuthEntryInput, list: AuthList = 'allow'): Promise<AuthEntry> {
+  async add(input: AuthEntryInput, list: AuthList = 'allow'): Promise<AuthEntry> {
     const entry = parseEntry(input);
     return this.#change((data) => {
       const clash = data[list].findIndex((e) => e.user_id === entry.user_id || sameCredentials(e, entry));

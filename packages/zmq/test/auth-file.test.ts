@@ -1,0 +1,78 @@
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuthError, ConfigError } from '@vip/protocol';
+import { AuthFile, authFilePaths } from '../src/auth/auth-file.js';
+import { PendingAuthStore } from '../src/auth/pending-store.js';
+
+const KEY_A = 'A'.repeat(43);
+const KEY_B = 'B'.repeat(43);
+
+let home: string;
+let pending: PendingAuthStore;
+let file: AuthFile;
+
+beforeEach(async () => {
+  home = await mkdtemp(join(tmpdir(), 'vip-authfile-'));
+  const paths = authFilePaths(home);
+  pending = new PendingAuthStore({ path: paths.pendingFile, flushDelayMs: 5 });
+  file = new AuthFile({ path: paths.authFile, pending });
+});
+afterEach(async () => {
+  await pending.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('AuthFile', () => {
+  it('reads a missing file as empty and writes changes atomically with mode 0600', async () => {
+    expect((await file.list()).allow).toEqual([]);
+    const added = await file.add({ credentials: KEY_A, user_id: 'a', capabilities: 'c' });
+    expect(added).toMatchObject({ user_id: 'a', mechanism: 'CURVE', capabilities: { c: null } });
+    expect((await stat(file.path)).mode & 0o777).toBe(0o600);
+    const onDisk: unknown = JSON.parse(await readFile(file.path, 'utf8'));
+    expect(onDisk).toMatchObject({ allow: [{ credentials: KEY_A, user_id: 'a', capabilities: { c: null } }], deny: [], version: { major: 1, minor: 4 } });
+  });
+
+  it('refuses duplicates, removes by index or user_id, and keeps unknown keys and comments out of the way', async () => {
+    await writeFile(file.path, `# operator notes\n{"allow": [{"credentials": "${KEY_A}", "user_id": "a", "custom": 1}], "extra": true}`);
+    await expect(file.add({ credentials: KEY_A })).rejects.toBeInstanceOf(AuthError);
+    await expect(file.add({ credentials: KEY_B, user_id: 'a' })).rejects.toBeInstanceOf(AuthError);
+    await file.add({ credentials: KEY_B, user_id: 'b' });
+    expect(await file.remove({ index: 0 })).toMatchObject({ user_id: 'a', custom: 1 });
+    await expect(file.remove({ userId: 'nobody' })).rejects.toThrow(/no allow entry with user_id "nobody"/);
+    expect((await file.remove({ userId: 'b' })).user_id).toBe('b');
+    expect(JSON.parse(await readFile(file.path, 'utf8'))).toMatchObject({ allow: [], extra: true });
+  });
+
+  it('approves a pending credential into allow, and denies an allowed one', async () => {
+    pending.record({ domain: 'vip', address: '10.1.1.1', mechanism: 'CURVE', credential: KEY_A });
+    pending.record({ domain: 'vip', address: '10.1.1.1', mechanism: 'CURVE', credential: KEY_A });
+    const [waiting] = await file.listPending();
+    expect(waiting).toMatchObject({ credentials: KEY_A, retries: 1 });
+    const approved = await file.approve(waiting?.user_id ?? '');
+    expect(approved).toMatchObject({ credentials: [KEY_A], address: ['10.1.1.1'], domain: ['vip'], user_id: waiting?.user_id });
+    expect(await file.listPending()).toEqual([]);
+    const rules = await file.load();
+    expect(rules.allow).toHaveLength(1);
+    await file.deny(approved.user_id);
+    expect(await file.list()).toMatchObject({ allow: [], deny: [{ user_id: approved.user_id }] });
+    await file.approve(approved.user_id);
+    expect(await file.list()).toMatchObject({ allow: [{ user_id: approved.user_id }], deny: [] });
+    await expect(file.approve('unknown')).rejects.toBeInstanceOf(AuthError);
+  });
+
+  it('refuses to change a file it cannot read, leaving it as it was', async () => {
+    await writeFile(file.path, '{"allow": [');
+    await expect(file.add({ credentials: KEY_A })).rejects.toBeInstanceOf(ConfigError);
+    await expect(file.load()).rejects.toThrow(file.path);
+    expect(await readFile(file.path, 'utf8')).toBe('{"allow": [');
+  });
+
+  it('sets groups and roles used for capability resolution', async () => {
+    await file.add({ credentials: KEY_A, user_id: 'a', groups: 'g' });
+    await file.setGroups({ g: ['r'] });
+    await file.setRoles({ r: ['cap'] });
+    expect((await file.load()).capabilitiesByUser().get('a')).toEqual({ cap: null });
+  });
+});
