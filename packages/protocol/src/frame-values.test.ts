@@ -3,6 +3,7 @@ import { InvalidPayloadError, ProtocolError } from './errors.js';
 import {
   decodeCountOrBool, decodeFrameValue, encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, reencodeLikePython,
 } from './frame-values.js';
+import { randomJson, seededPrng } from '../test/seeded-prng.js';
 
 const latin1 = (s: string) => Buffer.from(s, 'latin1');
 const hex = (h: string) => Buffer.from(h, 'hex');
@@ -84,5 +85,31 @@ describe('reencodeLikePython: the PROTOCOL.md 1.4 table', () => {
   });
   it.each([['-1'], ['4294967296']])('%s crashes a Python router: ProtocolError here', (text) => {
     expect(() => reencodeLikePython(latin1(text))).toThrow(ProtocolError);
+  });
+});
+
+describe('frame values (property)', () => {
+  it('JSON containers survive a Python router unchanged once written by jsonFrame', () => {
+    const rng = seededPrng(0xf4a3e);
+    for (let i = 0; i < 2000; i++) {
+      const inner = randomJson(rng, 1, 'k');
+      const v = rng.int(2) ? [inner] : { k: inner };
+      const frame = jsonFrame(v);
+      expect(decodeFrameValue(frame)).toEqual(v);
+      expect(reencodeLikePython(frame)).toEqual(frame);
+    }
+  });
+  it('random bytes are forwarded unchanged or refused with ProtocolError, never anything else', () => {
+    const rng = seededPrng(0xb17e5);
+    const jsonish = ['1', '-', '"', 'e', '.', ' ', '[', ']', '{', '}', 'true', 'null', '\xff'];
+    for (let i = 0; i < 3000; i++) {
+      const frame = rng.int(2) ? rng.bytes(rng.int(12)) : latin1(Array.from({ length: 1 + rng.int(5) }, () => rng.pick(jsonish)).join(''));
+      try {
+        const out = reencodeLikePython(frame);
+        if (decodeFrameValue(frame) === frame.toString('latin1')) expect(out).toEqual(frame);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ProtocolError);
+      }
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from './errors.js';
 import { pythonFloatRepr, pythonJson } from './python-json.js';
-import { seededPrng } from '../test/seeded-prng.js';
+import { randomJson, seededPrng } from '../test/seeded-prng.js';
 
 describe('pythonJson (json.dumps defaults)', () => {
   it.each<[unknown, string]>([
@@ -53,19 +53,8 @@ describe('pythonJson (json.dumps defaults)', () => {
   });
   it('parses back to the same value for thousands of random values (property)', () => {
     const rng = seededPrng(0x150);
-    const str = () => Array.from({ length: rng.int(8) }, () => String.fromCodePoint(rng.pick([rng.int(0x80), rng.int(0x800), rng.int(0xd800), 0x10000 + rng.int(0x1000)]))).join('');
-    const num = () => rng.pick([rng.int(1e6) - 5e5, (rng.next() - 0.5) * 10 ** (rng.int(40) - 20), 0]);
-    const gen = (depth: number): unknown => {
-      const kind = depth > 3 ? rng.int(4) : rng.int(6);
-      if (kind === 0) return str();
-      if (kind === 1) return num();
-      if (kind === 2) return rng.pick([true, false, null]);
-      if (kind === 3) return str();
-      if (kind === 4) return Array.from({ length: rng.int(4) }, () => gen(depth + 1));
-      return Object.fromEntries(Array.from({ length: rng.int(4) }, () => [str(), gen(depth + 1)]));
-    };
     for (let i = 0; i < 3000; i++) {
-      const v = gen(0);
+      const v = randomJson(rng);
       const text = pythonJson(v);
       expect(text).toMatch(/^[\x20-\x7e]*$/);
       expect(JSON.parse(text)).toEqual(v);

@@ -23,3 +23,21 @@ export function seededPrng(seed: number): Prng {
     pick: <T>(items: readonly T[]): T => items[int(items.length)] as T,
   };
 }
+
+/** Random text mixing ASCII, Latin-1, BMP and astral characters (`keyPrefix` keeps object keys non-numeric). */
+export function randomText(rng: Prng, maxLength = 8, keyPrefix = ''): string {
+  const chars = Array.from({ length: rng.int(maxLength) }, () =>
+    String.fromCodePoint(rng.pick([rng.int(0x80), rng.int(0x100), rng.int(0xd800), 0x10000 + rng.int(0x1000)])),
+  );
+  return keyPrefix + chars.join('');
+}
+
+/** A random JSON value (strings, numbers, booleans, null, arrays, objects), depth-bounded. */
+export function randomJson(rng: Prng, depth = 0, keyPrefix = ''): unknown {
+  const kind = depth > 3 ? rng.int(4) : rng.int(6);
+  if (kind === 0 || kind === 3) return randomText(rng);
+  if (kind === 1) return rng.pick([rng.int(1e6) - 5e5, (rng.next() - 0.5) * 10 ** (rng.int(40) - 20), 0]);
+  if (kind === 2) return rng.pick([true, false, null]);
+  if (kind === 4) return Array.from({ length: rng.int(4) }, () => randomJson(rng, depth + 1, keyPrefix));
+  return Object.fromEntries(Array.from({ length: rng.int(4) }, () => [randomText(rng, 8, keyPrefix), randomJson(rng, depth + 1, keyPrefix)]));
+}
