@@ -145,10 +145,6 @@ export class PubSubSubsystem implements Subsystem {
     this.#invalid++;
   }
 
-  close(): void {
-    this.#subs.clear();
-  }
-
   #deliver(message: VipMessage): void {
     const topicFrame = message.args[1];
     const body = topicFrame === undefined ? undefined : parseDeliveredPublish(message.args[2]);
