@@ -55,7 +55,8 @@ export function z85Decode(text: string): Buffer {
   return out;
 }
 
-const BASE64URL_RE = /^[A-Za-z0-9_-]*$/;
+/** URL-safe base64; '+' and '/' are accepted too, as Python's urlsafe_b64decode does. */
+const BASE64URL_RE = /^[A-Za-z0-9_+/-]*$/;
 const HEX_RE = /^[0-9A-Fa-f]*$/;
 
 function fromBase64Url(text: string, what: string): Buffer {
