@@ -1,12 +1,11 @@
 import {
-  ClosedError, createRpcIdGenerator, frameText, identityKey, silentLogger, textFrame,
+  ClosedError, createRpcIdGenerator, errorFromArgs, frameText, WireError, identityKey, silentLogger, textFrame,
   type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
 } from '@vip/protocol';
 import { HelloTimeoutError } from './errors.js';
 import { toFrame, toVipMessage } from './frames.js';
 import { PendingRequests } from './pending-requests.js';
 import type { AgentCore, AgentPublisher, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
-import { errorFromArgs } from './wire-errors.js';
 import { HelloSubsystem } from './subsystems/hello.js';
 import { PingSubsystem } from './subsystems/ping.js';
 import { PeerlistSubsystem } from './subsystems/peerlist.js';
@@ -173,9 +172,9 @@ export class Agent {
     conn.onMessage((m) => this.#dispatch(m));
     this.#unsubscribeStatus = conn.onStatus((s) => this.#onStatus(s));
     this.#running = true;
-    await conn.open();
     const timeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
     try {
+      await conn.open();
       await this.#hello(timeoutMs);
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') {
@@ -318,13 +317,13 @@ export class Agent {
   }
 
   #handleError(message: VipMessage): void {
-    if (message.args.length < 3) {
+    const error = errorFromArgs(message.args, message.peer);
+    if (!(error instanceof WireError)) {
       this.#stats.count('errors.malformed');
-      this.logger.warn('agent.error.malformed', { args: message.args.length });
+      this.logger.warn('agent.error.malformed', { reason: error.detail });
       return;
     }
     this.#stats.count('errors.in');
-    const error = errorFromArgs(message.args);
     this.#pending.reject(identityKey(message.id), error);
     this.#subsystems.get(error.subsystem)?.handleError?.(error, message);
   }
