@@ -132,3 +132,27 @@ describe('ZAP request parsing', () => {
     expect(reply.map(String)).toEqual(['rid', '', '1.0', '7', '200', 'OK', 'u', '']);
   });
 });
+
+describe('VOLTTRON 9 auth.json', () => {
+  it('reads entries as the VOLTTRON platform writes them', () => {
+    const platformKey = 'FSG7LHhy3v8tdNz3gK35G6-oxUcyln54pYRKu5fBJzU';
+    const r = rules({
+      allow: [
+        {
+          domain: null, address: null, mechanism: 'CURVE', credentials: platformKey, user_id: 'platform', identity: 'platform',
+          groups: [], roles: [], capabilities: { edit_config_store: { identity: '/.*/' } }, rpc_method_authorizations: {},
+          comments: 'Automatically added by platform on start', enabled: true,
+        },
+        { credentials: '/.*/', user_id: 'listener', identity: 'listener', capabilities: { edit_config_store: { identity: 'listener' } } },
+      ],
+      deny: [],
+      groups: {},
+      roles: {},
+      version: { major: 1, minor: 4 },
+    });
+    const auth = new Authenticator(r, { trustSameUidIpc: false });
+    expect(auth.authenticate(curve(platformKey))).toMatchObject({ admit: true, userId: 'platform', identity: 'platform' });
+    expect(auth.authenticate(curve('Z'.repeat(43)))).toMatchObject({ admit: true, userId: 'listener' });
+    expect(r.capabilitiesByUser().get('platform')).toEqual({ edit_config_store: { identity: '/.*/' } });
+  });
+});

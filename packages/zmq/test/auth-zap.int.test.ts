@@ -6,7 +6,9 @@ import { Context, Dealer, Router, curveKeyPair } from 'zeromq';
 import { encodeKey } from '@vip/protocol';
 import { waitFor } from '@vip/testing';
 import { AuthFile, authFilePaths } from '../src/auth/auth-file.js';
+import { AuthFileSchema, AuthRules } from '../src/auth/auth-rules.js';
 import { AuthFileWatcher } from '../src/auth/auth-watcher.js';
+import { Authenticator } from '../src/auth/authenticator.js';
 import { PendingAuthStore } from '../src/auth/pending-store.js';
 import type { RefusalDelayOptions } from '../src/auth/refusal-delay.js';
 import { ZapHandler } from '../src/auth/zap-handler.js';
@@ -38,7 +40,11 @@ interface Platform {
   readonly received: string[];
 }
 
-async function startPlatform(authJson: unknown, refusalDelay: RefusalDelayOptions = { firstMaxMs: 20, maxDelayMs: 200 }): Promise<Platform> {
+async function startPlatform(
+  authJson: unknown,
+  refusalDelay: RefusalDelayOptions = { firstMaxMs: 20, maxDelayMs: 200 },
+  sink?: (admission: ZapAdmission) => Promise<void>,
+): Promise<Platform> {
   const home = await mkdtemp(join(tmpdir(), 'vip-auth-'));
   cleanups.push(() => rm(home, { recursive: true, force: true }));
   const paths = authFilePaths(home);
@@ -52,7 +58,12 @@ async function startPlatform(authJson: unknown, refusalDelay: RefusalDelayOption
   const context = new Context();
   const zap = new ZapHandler({
     authenticator: watcher.authenticator,
-    admissionSink: { admitted: async (a) => void admissions.push(a) },
+    admissionSink: {
+      admitted: async (a) => {
+        admissions.push(a);
+        await sink?.(a);
+      },
+    },
     pending,
     context,
     refusalDelay,
@@ -213,5 +224,60 @@ describe('ZapHandler on a CURVE router', () => {
     expect((await probe.receive()).map(String).slice(3, 4)).toEqual(['400']);
     expect(p.zap.stats().malformed).toBe(3);
     expect(await exchange(connectClient(p, keys), 'after')).toBe('echo:after');
+  });
+
+  it('answers one admission at a time, without holding up refusals', async () => {
+    const [k1, k2] = [curveKeyPair(), curveKeyPair()];
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const p = await startPlatform(
+      { allow: [{ credentials: encodeKey(k1.publicKey), user_id: 'one' }, { credentials: encodeKey(k2.publicKey), user_id: 'two' }] },
+      { firstMaxMs: 20, maxDelayMs: 200 },
+      () => (p.admissions.length === 1 ? held : Promise.resolve()),
+    );
+    const c1 = connectClient(p, k1);
+    await waitFor(() => p.admissions.length === 1, { what: 'first admission' });
+    const c2 = connectClient(p, k2);
+    await waitFor(() => p.zap.stats().queuedAdmissions === 1, { what: 'second admission queued' });
+    const stranger = connectClient(p);
+    expect(await withDeadline(stranger.authFailed, 5_000, 'refusal while an admission is held')).toBe(true);
+    expect(p.zap.stats()).toMatchObject({ admitted: 1, queuedAdmissions: 1, refused: 1 });
+    release();
+    await waitFor(() => p.admissions.length === 2, { what: 'second admission' });
+    expect(await exchange(c1, 'x')).toBe('echo:x');
+    expect(await exchange(c2, 'y')).toBe('echo:y');
+  });
+
+  it('moves on when the admission sink never settles, and closes promptly', async () => {
+    const keys = curveKeyPair();
+    const context = new Context();
+    const authenticator = new Authenticator(
+      new AuthRules(AuthFileSchema.parse({ allow: [{ credentials: encodeKey(keys.publicKey), user_id: 'stuck' }] })),
+    );
+    let calls = 0;
+    const zap = new ZapHandler({
+      authenticator,
+      admissionSink: { admitted: () => new Promise<void>(() => void calls++) },
+      context,
+      admissionTimeoutMs: 100,
+    });
+    await zap.start();
+    const server = curveKeyPair();
+    const router = new Router({ context, curveServer: true, curveSecretKey: server.secretKey, zapDomain: 'vip', zapEnforceDomain: true, linger: 0 });
+    await router.bind('tcp://127.0.0.1:*');
+    cleanups.push(async () => {
+      router.close();
+      await withDeadline(zap.close(), 2_000, 'close with a hanging sink');
+    });
+    const dealers = [1, 2].map(() => {
+      const d = new Dealer({ curveServerKey: server.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0 });
+      d.connect(router.lastEndpoint as string);
+      cleanups.push(() => d.close());
+      return d;
+    });
+    expect(dealers).toHaveLength(2);
+    await waitFor(() => zap.stats().admitted === 2 && calls === 2, { what: 'both admitted despite the stuck sink' });
   });
 });

@@ -126,12 +126,9 @@ export class AuthFileWatcher {
       this.#logger.warn('auth.watch.unavailable', { path: dir }, err);
     }
     this.#poll = setInterval(() => {
-      this.#fileSignature().then(
-        (sig) => {
-          if (sig !== this.#signature) this.#schedule();
-        },
-        (err: unknown) => this.#logger.debug('auth.poll.failed', { path: this.#authFile.path }, err),
-      );
+      void this.#fileSignature().then((sig) => {
+        if (sig !== this.#signature) this.#schedule();
+      });
     }, this.#pollMs);
     this.#poll.unref();
   }
@@ -177,8 +174,8 @@ export class AuthFileWatcher {
       const s = await stat(this.#authFile.path, { bigint: true });
       return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-      throw err;
+      // Unreadable: load() reports why; the signature only has to change when the cause does.
+      return `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
     }
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from '@vip/protocol';
 import { Router } from 'zeromq';
 import type { Context } from 'zeromq';
 import type { AdmissionSink, ZapAdmission } from '../zap-contract.js';
-import type { AuthDecision, Authenticator } from './authenticator.js';
+import type { Authenticator } from './authenticator.js';
 import type { PendingAuthStore } from './pending-store.js';
 import { RefusalDelays } from './refusal-delay.js';
 import type { RefusalDelayOptions } from './refusal-delay.js';
@@ -77,7 +77,9 @@ export class ZapHandler {
   #closed: Promise<void> | undefined;
   #receiving: Promise<void> | undefined;
   #sendChain: Promise<void> = Promise.resolve();
-  readonly #admissions: Array<{ request: ZapRequest; decision: AuthDecision & { admit: true } }> = [];
+  readonly #admissions: ZapRequest[] = [];
+  /** Aborted by close(): stops waiting for the admission sink. */
+  readonly #closing = new AbortController();
   #admitting: Promise<void> | undefined;
   readonly #delayed = new Set<NodeJS.Timeout>();
   #stats = { admitted: 0, refused: 0, malformed: 0 };
@@ -123,6 +125,7 @@ export class ZapHandler {
   }
 
   async #shutdown(): Promise<void> {
+    this.#closing.abort();
     await this.#started?.catch(() => undefined); // a failed start has nothing to release
     for (const timer of this.#delayed) clearTimeout(timer);
     this.#delayed.clear();
@@ -163,7 +166,7 @@ export class ZapHandler {
     const request = parsed.request;
     const decision = this.#options.authenticator.authenticate(request);
     if (decision.admit) {
-      this.#admissions.push({ request, decision });
+      this.#admissions.push(request);
       this.#admitting ??= this.#admitQueued().finally(() => {
         this.#admitting = undefined;
       });
@@ -193,8 +196,13 @@ export class ZapHandler {
   }
 
   async #admitQueued(): Promise<void> {
-    for (let next = this.#admissions.shift(); next && !this.#closed; next = this.#admissions.shift()) {
-      const { request, decision } = next;
+    for (let request = this.#admissions.shift(); request && !this.#closed; request = this.#admissions.shift()) {
+      // Decided again with the rules in force now: auth.json may have changed while it queued.
+      const decision = this.#options.authenticator.authenticate(request);
+      if (!decision.admit) {
+        this.#refuse(request, decision.reason);
+        continue;
+      }
       const admission: ZapAdmission = {
         userId: decision.userId,
         mechanism: request.mechanism,
@@ -211,19 +219,24 @@ export class ZapHandler {
     }
   }
 
-  /** Waits for the sink (bounded); a failing sink is logged, never stops the handler. */
+  /** Waits for the sink (bounded, cut short by close()); a failing sink is logged, never stops the handler. */
   async #settled(admission: ZapAdmission): Promise<void> {
+    const signal = this.#closing.signal;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
+    let onAbort: (() => void) | undefined;
+    const cutOff = new Promise<'timeout' | 'closed'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), this.#admissionTimeoutMs);
+      onAbort = () => resolve('closed');
+      signal.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      const outcome = await Promise.race([this.#options.admissionSink.admitted(admission).then(() => 'ok' as const), timeout]);
+      const outcome = await Promise.race([this.#options.admissionSink.admitted(admission).then(() => 'ok' as const), cutOff]);
       if (outcome === 'timeout') this.#logger.warn('zap.admission.timeout', { userId: admission.userId, timeoutMs: this.#admissionTimeoutMs });
     } catch (err) {
       this.#logger.error('zap.admission.failed', { userId: admission.userId }, err);
     } finally {
       clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
     }
   }
 
