@@ -8,4 +8,8 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   tsconfig: '../../tsconfig.base.json',
+  // import.meta.url (the platform's path) in the CJS build.
+  shims: true,
+  // Resolved from the workspace root; bundling zeromq breaks its native addon.
+  external: ['zeromq', 'zod', 'vitest'],
 });

@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { TimeoutError, TransportError, type LogLevel } from '@vip/protocol';
+import { waitFor } from './wait-for.js';
+
+export interface StartPlatformOptions {
+  /** Message bus; only `zmq` today. */
+  readonly transport?: 'zmq';
+  readonly instanceName?: string;
+  /** CURVE + auth.json (default true). */
+  readonly allowAuth?: boolean;
+  /** Platform log level (default `info`: the harness waits on `auth.reloaded`). */
+  readonly logLevel?: LogLevel;
+  /** More CLI arguments. */
+  readonly args?: readonly string[];
+  /** Extra environment. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Deadline for the ready line (default 20 s). */
+  readonly startTimeoutMs?: number;
+  /** SIGTERM grace period before SIGKILL in `close()` (default 5 s). */
+  readonly stopGraceMs?: number;
+  /** Path of the built platform (default `apps/platform/dist/main.js`, or env VIP_PLATFORM_MAIN). */
+  readonly mainPath?: string;
+}
+
+export interface AuthorizeOptions {
+  /** Identity the entry is pinned to (also the default user id). */
+  readonly identity?: string;
+  readonly userId?: string;
+  readonly capabilities?: Readonly<Record<string, Readonly<Record<string, unknown>> | null>> | readonly string[];
+}
+
+export interface PlatformLogLine {
+  readonly event?: string;
+  readonly level?: string;
+  readonly [field: string]: unknown;
+}
+
+const ReadySchema = z.object({
+  event: z.literal('ready'),
+  addresses: z.array(z.string()),
+  serverkey: z.string().nullable(),
+  instance: z.string(),
+  pid: z.number(),
+});
+
+const AuthFileSchema = z.looseObject({ allow: z.array(z.unknown()).optional() });
+
+const MAIN_RELATIVE = '../../../apps/platform/dist/main.js';
+
+/** A platform process started by `startPlatform`. */
+export class PlatformProcess extends EventEmitter {
+  readonly home: string;
+  readonly addresses: readonly string[];
+  readonly serverkey: string | null;
+  readonly instance: string;
+  readonly pid: number;
+  readonly #child: ChildProcess;
+  readonly #stderr: string[];
+  readonly #exited: Promise<number | null>;
+  readonly #stopGraceMs: number;
+  #reloads = 0;
+  #authChain: Promise<void> = Promise.resolve();
+  #closed: Promise<void> | undefined;
+
+  /** @internal built by startPlatform */
+  constructor(init: {
+    home: string; ready: z.infer<typeof ReadySchema>; child: ChildProcess; stderr: string[]; exited: Promise<number | null>; stopGraceMs: number;
+  }) {
+    super();
+    this.home = init.home;
+    this.addresses = init.ready.addresses;
+    this.serverkey = init.ready.serverkey;
+    this.instance = init.ready.instance;
+    this.pid = init.ready.pid;
+    this.#child = init.child;
+    this.#stderr = init.stderr;
+    this.#exited = init.exited;
+    this.#stopGraceMs = init.stopGraceMs;
+  }
+
+  /** The first TCP address the platform bound (with its real port). */
+  get tcpAddress(): string {
+    const a = this.addresses.find((x) => x.startsWith('tcp://'));
+    if (!a) throw new TransportError(`platform bound no tcp address (${this.addresses.join(', ')})`);
+    return a;
+  }
+
+  /** Resolves with the exit code when the process ends. */
+  get exited(): Promise<number | null> {
+    return this.#exited;
+  }
+
+  /** The last lines the platform wrote on stderr. */
+  stderrTail(lines = 30): string {
+    return this.#stderr.slice(-lines).join('\n');
+  }
+
+  /** @internal one parsed stderr line */
+  logLine(line: PlatformLogLine): void {
+    if (line.event === 'auth.reloaded') this.#reloads++;
+    this.emit('log', line);
+  }
+
+  /** The next log line with this event name (info level and above, unless started with `logLevel: 'debug'`). */
+  waitForLog(event: string, options: { timeoutMs?: number } = {}): Promise<PlatformLogLine> {
+    return new Promise((resolve, reject) => {
+      const onLog = (line: PlatformLogLine) => {
+        if (line.event !== event) return;
+        clearTimeout(timer);
+        this.off('log', onLog);
+        resolve(line);
+      };
+      const timer = setTimeout(() => {
+        this.off('log', onLog);
+        reject(new TimeoutError(`waiting for platform log ${event}`, options.timeoutMs ?? 5_000));
+      }, options.timeoutMs ?? 5_000);
+      this.on('log', onLog);
+    });
+  }
+
+  /**
+   * Admit a CURVE public key (43-char base64url): appends an allow entry to auth.json and waits
+   * until the platform has reloaded it (`auth.reloaded`).
+   */
+  authorize(publicKey: string, options: AuthorizeOptions = {}): Promise<void> {
+    const run = this.#authChain.then(() => this.#authorize(publicKey, options));
+    this.#authChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async #authorize(publicKey: string, options: AuthorizeOptions): Promise<void> {
+    const path = join(this.home, 'auth.json');
+    const parsed = AuthFileSchema.safeParse(parseJson(await readFile(path, 'utf8')));
+    if (!parsed.success) throw new TransportError(`${path} is not an auth file: ${parsed.error.message}`);
+    const data = parsed.data;
+    const entry = {
+      domain: null,
+      address: null,
+      mechanism: 'CURVE',
+      credentials: publicKey,
+      user_id: options.userId ?? options.identity ?? `user-${publicKey.slice(0, 8)}`,
+      identity: options.identity ?? null,
+      capabilities: options.capabilities ?? {},
+      comments: 'added by @vip/testing authorize()',
+      enabled: true,
+    };
+    const before = this.#reloads;
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ ...data, allow: [...(data.allow ?? []), entry] }, null, 2), { mode: 0o600 });
+    await rename(tmp, path);
+    await waitFor(() => this.#reloads > before, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
+  }
+
+  /** SIGTERM, SIGKILL after the grace period, then remove the home. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closed ??= (async () => {
+      if (this.#child.exitCode === null && this.#child.signalCode === null) {
+        this.#child.kill('SIGTERM');
+        const timer = setTimeout(() => this.#child.kill('SIGKILL'), this.#stopGraceMs);
+        await this.#exited;
+        clearTimeout(timer);
+      }
+      await rm(this.home, { recursive: true, force: true });
+    })());
+  }
+}
+
+function platformMain(options: StartPlatformOptions): string {
+  const path = options.mainPath ?? process.env.VIP_PLATFORM_MAIN ?? fileURLToPath(new URL(MAIN_RELATIVE, import.meta.url));
+  if (!existsSync(path)) {
+    throw new TransportError(`${path} does not exist: build the platform first (NX_DAEMON=false npx nx run @vip/platform-app:build)`);
+  }
+  return path;
+}
+
+/**
+ * Spawn the built platform (`node apps/platform/dist/main.js`, by path) with a temporary
+ * VIP_HOME on `tcp://127.0.0.1:*`, and wait for its ready line. Fails with the stderr tail when
+ * the process exits first or the deadline passes.
+ */
+export async function startPlatform(options: StartPlatformOptions = {}): Promise<PlatformProcess> {
+  const main = platformMain(options);
+  const home = await mkdtemp(join(tmpdir(), 'vip-platform-'));
+  const args = [
+    main,
+    '--vip-address', 'tcp://127.0.0.1:*',
+    '--instance-name', options.instanceName ?? 'vip-test',
+    '--allow-auth', String(options.allowAuth ?? true),
+    '--log-level', options.logLevel ?? 'info',
+    '--message-bus', options.transport ?? 'zmq',
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, VIP_HOME: home, VOLTTRON_HOME: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const stderr: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let platform: PlatformProcess | undefined;
+  const early: Array<(line: string) => void> = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    stderr.push(line);
+    if (stderr.length > 500) stderr.shift();
+    const parsed = parseLogLine(line);
+    if (parsed && platform) platform.logLine(parsed);
+  });
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    for (const e of early) e(line);
+  });
+
+  const timeoutMs = options.startTimeoutMs ?? 20_000;
+  try {
+    const ready = await new Promise<z.infer<typeof ReadySchema>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TimeoutError(`platform start (stderr:\n${stderr.slice(-30).join('\n')})`, timeoutMs)), timeoutMs);
+      early.push((line) => {
+        const r = parseReady(line);
+        if (r) {
+          clearTimeout(timer);
+          resolve(r);
+        }
+      });
+      exited.then((code) => {
+        clearTimeout(timer);
+        reject(new TransportError(`platform exited with code ${code} before it was ready; stderr:\n${stderr.slice(-30).join('\n')}`));
+      }, reject);
+    });
+    platform = new PlatformProcess({ home, ready, child, stderr, exited, stopGraceMs: options.stopGraceMs ?? 5_000 });
+    return platform;
+  } catch (err) {
+    child.kill('SIGKILL');
+    await exited;
+    await rm(home, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+function parseReady(line: string): z.infer<typeof ReadySchema> | undefined {
+  const json = parseJson(line);
+  const r = ReadySchema.safeParse(json);
+  return r.success ? r.data : undefined;
+}
+
+function parseLogLine(line: string): PlatformLogLine | undefined {
+  const json = parseJson(line);
+  return json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as PlatformLogLine) : undefined;
+}
+
+function parseJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined; // not a JSON line (e.g. a one-line error message): kept in the stderr tail only
+  }
+}
