@@ -25,12 +25,12 @@ export {
 export { InvalidRpcError } from './invalid-rpc-error.js';
 export {
   JSONRPC_VERSION, RPC_ERROR_CODES, PythonExceptionSchema, RpcErrorDataSchema, RpcErrorObjectSchema, RpcRequestSchema, RpcResultResponseSchema,
-  RpcErrorResponseSchema, encodeParams, decodeParams, buildRequest, buildResult, buildError, methodNotFound, unhandledException, readErrorData,
+  RpcErrorResponseSchema, RpcObjectSchema, encodeParams, decodeParams, buildRequest, buildResult, buildError, methodNotFound, unhandledException, readErrorData,
   errorResponseFor, buildBatch, rpcText, parseRpcFrame, parseRpcMessage, createRpcIdGenerator,
 } from './jsonrpc.js';
 export type {
   RpcId, RpcParams, PythonException, RpcErrorData, RpcErrorObject, RpcRequest, RpcResultResponse, RpcErrorResponse, RpcResponse, RpcMessage,
-  RpcPayload, RequestOptions,
+  RpcPayload, RequestOptions, RpcObject,
 } from './jsonrpc.js';
 export {
   decodeJsonPayload, parsePayload, PUBSUB_OPS, PUBSUB_REPLY_OPS, SubscribeRequestSchema, parseSubscribeRequest, UnsubscribeScopeSchema,

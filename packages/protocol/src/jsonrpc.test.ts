@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidRpcError } from './invalid-rpc-error.js';
 import {
   buildError, buildRequest, buildResult, createRpcIdGenerator, decodeParams, encodeParams, errorResponseFor, methodNotFound, parseRpcFrame,
-  parseRpcMessage, readErrorData, RPC_ERROR_CODES, rpcText, unhandledException, type RpcMessage,
+  parseRpcMessage, readErrorData, RPC_ERROR_CODES, RpcObjectSchema, rpcText, unhandledException, type RpcMessage,
 } from './jsonrpc.js';
 import { loadTranscript } from '../test/transcripts.js';
 
@@ -124,5 +124,12 @@ describe('createRpcIdGenerator', () => {
       expect(id).toMatch(/^\d+\.000000\.\d+\.000000$/);
       expect(() => JSON.parse(id)).toThrow();
     }
+  });
+});
+
+describe('RpcObjectSchema', () => {
+  it('accepts every object of the transcripts and rejects a bare id', () => {
+    for (const text of rpcPayloads('agent_rpc_error')) expect(RpcObjectSchema.safeParse(JSON.parse(text)).success).toBe(true);
+    expect(RpcObjectSchema.safeParse({ jsonrpc: '2.0', id: 1 }).success).toBe(false);
   });
 });

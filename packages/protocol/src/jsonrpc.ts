@@ -70,6 +70,10 @@ export type RpcErrorResponse = z.infer<typeof RpcErrorResponseSchema>;
 
 export type RpcResponse = RpcResultResponse | RpcErrorResponse;
 
+/** Any single JSON-RPC object (request, error response or result response) as one zod schema. */
+export const RpcObjectSchema = z.union([RpcRequestSchema, RpcErrorResponseSchema, RpcResultResponseSchema]);
+export type RpcObject = z.infer<typeof RpcObjectSchema>;
+
 /** One parsed JSON-RPC object, tagged. */
 export type RpcMessage =
   | { readonly kind: 'request'; readonly request: RpcRequest }
