@@ -12,8 +12,11 @@ import { errorArgs } from './wire-values.js';
 export interface BaseRouterOptions {
   /** The bus the router serves (ZeroMQ, RabbitMQ, memory); the router owns it and closes it in `stop()`. */
   readonly transport: RouterTransport;
-  /** The router's socket identity, shown to peers in `welcome`; default a fresh uuid4 (as VOLTTRON). */
-  readonly identity?: Frame | string;
+  /**
+   * The router's socket identity, shown to peers in `welcome`; default a fresh uuid4 (as VOLTTRON).
+   * A function is read once the transport has started (a ZeroMQ socket gets its id when it binds).
+   */
+  readonly identity?: Frame | string | (() => Frame | string);
   readonly tracker?: Tracker;
   readonly logger?: Logger;
   /** Clock in ms for rate-limited logging; default `Date.now`. */
@@ -36,13 +39,14 @@ const ERROR = textFrame('error');
  */
 export class BaseRouter {
   readonly transport: RouterTransport;
-  readonly identity: Frame;
   readonly peers = new PeerRegistry();
   readonly tracker: Tracker;
   protected readonly logger: Logger;
   protected readonly counters = new RouterCounters();
   readonly #debug: RateLimitedLog;
   readonly #ctx: BuiltinContext;
+  readonly #identitySource: (() => Frame | string) | undefined;
+  #identity: Frame;
   #started?: Promise<void>;
   #stopped?: Promise<void>;
   #closing = false;
@@ -52,15 +56,24 @@ export class BaseRouter {
   constructor(options: BaseRouterOptions) {
     this.transport = options.transport;
     const id = options.identity ?? crypto.randomUUID();
-    this.identity = typeof id === 'string' ? textFrame(id) : id;
+    this.#identitySource = typeof id === 'function' ? id : undefined;
+    this.#identity = typeof id === 'function' ? EMPTY_FRAME : asFrame(id);
     this.tracker = options.tracker ?? new Tracker();
     this.logger = options.logger ?? silentLogger;
     this.#debug = new RateLimitedLog(this.logger, options.now ? { now: options.now } : {});
+    const self = this;
     this.#ctx = {
-      identity: this.identity,
+      get identity() {
+        return self.identity;
+      },
       peerList: () => this.peers.list(),
       reply: (m, user, subsystem, args) => this.reply(m, user, subsystem, args),
     };
+  }
+
+  /** The router's own identity (third `welcome` argument). */
+  get identity(): Frame {
+    return this.#identity;
   }
 
   /** Runs `setup()`, then starts the transport; resolves when peers can connect. Idempotent. */
@@ -76,6 +89,7 @@ export class BaseRouter {
       unroutable: (reason, sender) => this.#guard(() => this.unroutable(reason, sender)),
       peerEvent: (event) => this.#guard(() => this.#peerEvent(event)),
     });
+    if (this.#identitySource) this.#identity = asFrame(this.#identitySource());
   }
 
   /** Hook run by `start()` before the transport starts (bind extra services, attach extensions). */
@@ -292,4 +306,8 @@ export class BaseRouter {
       this.#debug.debug('router.internal.error', undefined, err);
     }
   }
+}
+
+function asFrame(id: Frame | string): Frame {
+  return typeof id === 'string' ? textFrame(id) : id;
 }
