@@ -1,0 +1,63 @@
+import { silentLogger, type Logger } from '@vip/protocol';
+import { Agent } from '@vip/agent';
+import { createZmqAgent } from '@vip/agent/zmq';
+
+/** What the control service needs of the router's Tracker (PROTOCOL.md 8). */
+export interface TrackerHandle {
+  readonly enabled: boolean;
+  enable(): void;
+  disable(): void;
+  get(): unknown;
+}
+
+export interface ControlServiceOptions {
+  /** The router's statistics tracker. */
+  readonly tracker: TrackerHandle;
+  /** Platform home: the service's keys are `keystores/control/keystore.json` (admitted on first start). */
+  readonly vipHome: string;
+  /** Router address to connect to (the local ipc address). */
+  readonly address: string;
+  /** Platform public key (43-char base64url). */
+  readonly serverKey: string;
+  /** Use an already built agent instead (tests); its identity should be `control`. */
+  readonly agent?: Agent;
+  readonly logger?: Logger;
+}
+
+export const CONTROL_IDENTITY = 'control';
+
+/** The running `control` service; `close()` stops its agent. */
+export interface ControlService {
+  readonly agent: Agent;
+  close(): Promise<void>;
+}
+
+/**
+ * The platform's `control` agent: RPCs `stats.enable`, `stats.disable`, `stats.get`,
+ * `stats.enabled` over the router's Tracker (VOLTTRON `control/control.py`), for `vipctl stats`.
+ */
+export async function startControlService(options: ControlServiceOptions): Promise<ControlService> {
+  const logger = (options.logger ?? silentLogger).child({ service: CONTROL_IDENTITY });
+  const agent =
+    options.agent ??
+    (await createZmqAgent({ identity: CONTROL_IDENTITY, vipHome: options.vipHome, address: options.address, serverKey: options.serverKey, logger }));
+  exportControlMethods(agent, options.tracker);
+  await agent.start();
+  logger.info('control.started', { identity: agent.identity });
+  return { agent, close: () => agent.close() };
+}
+
+/** Export the control RPCs on `agent` (separate for tests over any transport). */
+export function exportControlMethods(agent: Agent, tracker: TrackerHandle): void {
+  const rpc = agent.rpc;
+  rpc.export('stats.enable', () => {
+    tracker.enable();
+    return null;
+  }, { doc: 'Start counting router messages (resets the counters).' });
+  rpc.export('stats.disable', () => {
+    tracker.disable();
+    return null;
+  }, { doc: 'Stop counting router messages.' });
+  rpc.export('stats.enabled', () => tracker.enabled, { doc: 'True while the router counts messages.' });
+  rpc.export('stats.get', () => tracker.get(), { doc: 'The router message counters.' });
+}
