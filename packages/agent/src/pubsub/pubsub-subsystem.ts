@@ -11,6 +11,8 @@ import {
 import type { AgentCore, Subsystem } from '../subsystem.js';
 import { LocalSubscriptions, type PubSubCallback, type PubSubPlatform } from './local-subscriptions.js';
 
+export type { PubSubCallback, PubSubPlatform };
+
 export interface SubscribeOptions {
   readonly bus?: string;
   /** Also receive matching publishes from connected remote platforms (VOLTTRON `all_platforms`). */
