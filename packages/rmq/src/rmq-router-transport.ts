@@ -43,8 +43,9 @@ interface PendingDelivery {
  *   and `<instance>.router.unroutable` (bound to the `undeliverable` alternate exchange).
  * - Agents publish peer-to-peer straight through the broker; the router sees only messages for
  *   it, plus dead letters. A dead letter (not pubsub) is handed to the core as a message from
- *   its sender to its recipient, so the core forwards it: delivered if the peer has come back,
- *   otherwise deliver() says 'unreachable' and the core answers error 113 like on ZMQ.
+ *   its sender to its recipient; the core forwards it as on ZMQ, and that one deliver() resolves
+ *   'unreachable' without publishing (the broker already found no queue; delivering it late
+ *   would reorder the sender's stream), so the core answers error 113 (PROTOCOL.md 7.4).
  * - deliver() publishes on a confirm channel to the default exchange (queue = `<instance>.<peer>`)
  *   with `mandatory`: a missing queue comes back as basic.return before the confirm, giving
  *   'unreachable' for that delivery; a nack or a lost channel gives 'again'. (Through `volttron`
@@ -62,6 +63,8 @@ export class RmqRouterTransport implements RouterTransport {
   readonly #sweep: PeerSweep;
   readonly #known = new Map<string, Frame>();
   readonly #pending = new Map<string, PendingDelivery>();
+  /** Dead letters handed to the core, awaiting its forward (bounded, oldest evicted). */
+  readonly #dead = new Set<string>();
   readonly #stats: RmqRouterStats = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
@@ -106,6 +109,11 @@ export class RmqRouterTransport implements RouterTransport {
 
   deliver(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): Promise<DeliveryResult> {
     if (this.#closing) return Promise.resolve('unreachable');
+    if (this.#dead.size > 0 && this.#dead.delete(deadKey(to, from, id))) {
+      this.#stats.unreachable += 1;
+      this.#forget(to);
+      return Promise.resolve('unreachable');
+    }
     const ch = this.#confirm;
     if (!ch) {
       this.#stats.again += 1;
@@ -217,8 +225,10 @@ export class RmqRouterTransport implements RouterTransport {
       this.#stats.deadLetters += 1;
       const key = splitRoutingKey(msg.fields.routingKey);
       // local recipient: its bare identity; another instance: the whole key (unreachable from here)
-      const recipient = key && key.instance === this.#o.instanceName ? key.identity : msg.fields.routingKey;
-      this.#handOver(vip.message.peer, Buffer.from(recipient, 'utf8'), vip);
+      const recipient = Buffer.from(key && key.instance === this.#o.instanceName ? key.identity : msg.fields.routingKey, 'utf8');
+      this.#dead.add(deadKey(recipient, vip.message.peer, vip.message.id));
+      if (this.#dead.size > MAX_DEAD_PENDING) this.#dead.delete(this.#dead.values().next().value as string);
+      this.#handOver(vip.message.peer, recipient, vip);
     }
     ackQuietly(ch, msg);
   }
@@ -248,6 +258,12 @@ export class RmqRouterTransport implements RouterTransport {
     const h = this.#handlers;
     if (h) safely(this.#log, () => h.peerEvent?.({ type: 'peer-gone', peer, reason }));
   }
+}
+
+const MAX_DEAD_PENDING = 4_096;
+
+function deadKey(to: Frame, from: Frame, id: Frame): string {
+  return `${identityKey(to)}\u0000${identityKey(from)}\u0000${identityKey(id)}`;
 }
 
 function identityText(frame: Frame | undefined): string {

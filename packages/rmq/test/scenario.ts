@@ -1,5 +1,5 @@
 import { onTestFinished } from 'vitest';
-import { TransportError, type ConnectionStatus, type RoutedMessage, type VipMessage } from '@vip/protocol';
+import { TransportError, type ConnectionStatus, type PeerEvent, type RoutedMessage, type VipMessage } from '@vip/protocol';
 import { RmqConnection, RmqRouterTransport } from '../src/index.js';
 import { AMQP_URL, FAST_RECONNECT, Inbox } from './broker-fixture.js';
 
@@ -14,14 +14,23 @@ export interface Recorded<T> {
   readonly statuses: Inbox<ConnectionStatus>;
 }
 
-export async function startScenarioRouter(vhost: string, instanceName = 'inst'): Promise<Recorded<RmqRouterTransport> & { inbound: Inbox<RoutedMessage> }> {
-  const router = new RmqRouterTransport({ url: AMQP_URL, vhost, instanceName, reconnect: FAST_RECONNECT, peerSweepMs: 0 });
+export interface ScenarioRouter extends Recorded<RmqRouterTransport> {
+  readonly inbound: Inbox<{ readonly m: RoutedMessage; readonly userId: string }>;
+  readonly events: Inbox<PeerEvent>;
+}
+
+export async function startScenarioRouter(vhost: string, options: { instanceName?: string; peerSweepMs?: number } = {}): Promise<ScenarioRouter> {
+  const router = new RmqRouterTransport({
+    url: AMQP_URL, vhost, instanceName: options.instanceName ?? 'inst', reconnect: FAST_RECONNECT, peerSweepMs: options.peerSweepMs ?? 0,
+  });
   const statuses = new Inbox<ConnectionStatus>();
-  const inbound = new Inbox<RoutedMessage>();
+  const inbound = new Inbox<{ m: RoutedMessage; userId: string }>();
+  const events = new Inbox<PeerEvent>();
   router.onStatus(statuses.push);
   await router.start({
-    message: (m) => {
-      inbound.push(m);
+    peerEvent: events.push,
+    message: (m, userId) => {
+      inbound.push({ m, userId });
       void (async () => {
         if (m.recipient.length === 0) {
           await router.deliver(m.sender, b(''), m.sender, m.id, m.subsystem, [b('pong'), ...m.args.slice(1)]);
@@ -35,7 +44,7 @@ export async function startScenarioRouter(vhost: string, instanceName = 'inst'):
     },
   });
   onTestFinished(() => router.close());
-  return { conn: router, statuses, inbound };
+  return { conn: router, statuses, inbound, events };
 }
 
 export async function startScenarioAgent(vhost: string, identity: string, instanceName = 'inst'): Promise<Recorded<RmqConnection> & { inbox: Inbox<VipMessage> }> {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ClosedError, isVipError, type ConnectionStatus, type PeerEvent, type RoutedMessage, type VipMessage } from '@vip/protocol';
-import { RmqConnection, RmqRouterTransport, RmqSetupError } from '../src/index.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from './broker-fixture.js';
+import { ClosedError, isVipError, type ConnectionStatus, type VipMessage } from '@vip/protocol';
+import { RmqConnection, RmqSetupError } from '../src/index.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, type TestVhost } from './broker-fixture.js';
+import { startScenarioAgent, startScenarioRouter } from './scenario.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 let vh: TestVhost;
@@ -14,39 +15,14 @@ afterAll(async () => {
 
 const base = () => ({ url: AMQP_URL, vhost: vh.vhost, instanceName: vh.instanceName, reconnect: FAST_RECONNECT });
 
-/** A router transport with a minimal core: router-addressed ping -> pong, forwards, error 113. */
-async function startRouter(peerSweepMs = 0) {
-  const router = new RmqRouterTransport({ ...base(), peerSweepMs });
-  const inbound = new Inbox<{ m: RoutedMessage; userId: string }>();
-  const events = new Inbox<PeerEvent>();
-  await router.start({
-    message: (m, userId) => {
-      inbound.push({ m, userId });
-      void (async () => {
-        if (m.recipient.length === 0) {
-          await router.deliver(m.sender, b(''), m.sender, m.id, m.subsystem, [b('pong'), ...m.args.slice(1)]);
-          return;
-        }
-        const r = await router.deliver(m.recipient, m.sender, m.sender, m.id, m.subsystem, m.args);
-        if (r === 'unreachable') {
-          await router.deliver(m.sender, b(''), m.sender, m.id, b('error'), [b('113'), b('No route to host'), m.recipient, m.subsystem]);
-        }
-      })();
-    },
-    peerEvent: (e) => events.push(e),
-  });
-  onTestFinished(() => router.close());
-  return { router, inbound, events };
-}
-
-async function agent(identity: string) {
-  const c = new RmqConnection({ ...base(), identity });
-  const inbox = new Inbox<VipMessage>();
-  c.onMessage(inbox.push);
-  await c.open();
-  onTestFinished(() => c.close());
-  return { c, inbox };
-}
+const startRouter = async (peerSweepMs = 0) => {
+  const r = await startScenarioRouter(vh.vhost, { instanceName: vh.instanceName, peerSweepMs });
+  return { router: r.conn, inbound: r.inbound, events: r.events };
+};
+const agent = async (identity: string) => {
+  const a = await startScenarioAgent(vh.vhost, identity, vh.instanceName);
+  return { c: a.conn, inbox: a.inbox };
+};
 
 const msg = (peer: string, subsystem: string, args: Buffer[], id = 'id-1'): VipMessage =>
   ({ peer: b(peer), user: b(''), id: b(id), subsystem: b(subsystem), args });
