@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// Messages/s through a VIP router over tcp + CURVE, sender and receiver in their own processes:
+//   bare  a zeromq.js ROUTER that swaps two frames and sends (the baseline)
+//   vip   our router: the platform app (apps/platform/dist/main.js), or with --router transport
+//         (or when the app is not built) a minimal router on ZmqRouterTransport (packages/zmq/dist)
+// Each message: 5 VIP frames + a payload frame from the sender (6 + payload at the router).
+// Build first: `npm run build`. Prints a table (median of --runs) and one JSON line.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseBenchArgs } from './lib/args.mjs';
+import { startChild } from './lib/processes.mjs';
+import { formatRate, median, ratio } from './lib/stats.mjs';
+import { formatTable } from './lib/table.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const lib = (name) => join(root, 'tools/bench/lib', name);
+const platformMain = join(root, 'apps/platform/dist/main.js');
+const TARGET = 0.8;
+
+const o = parseBenchArgs(
+  {
+    messages: { type: 'number', default: 100000, help: 'messages per run' },
+    runs: { type: 'number', default: 3, help: 'runs per router (the median is reported)' },
+    payload: { type: 'number', default: 64, help: 'payload frame size in bytes' },
+    window: { type: 'number', default: 2000, help: 'unacknowledged messages the sender may have out' },
+    'time-limit': { type: 'number', default: 60, help: 'seconds per run before it is abandoned' },
+    router: { type: 'string', default: 'auto', help: 'app | transport | auto (app when built)' },
+  },
+  { usage: 'node tools/bench/router-forwarding.mjs [options]' },
+);
+
+const useApp = o.router === 'app' || (o.router === 'auto' && existsSync(platformMain));
+if (o.router === 'app' && !existsSync(platformMain)) fail(`${platformMain} is missing: run \`npm run build\` first`);
+if (!useApp && !existsSync(join(root, 'packages/zmq/dist/index.js'))) fail('packages/zmq/dist is missing: run `npm run build` first');
+const vipLabel = useApp ? 'vip (platform app)' : 'vip (ZmqRouterTransport)';
+
+function fail(message) {
+  process.stderr.write(`router-forwarding: ${message}\n`);
+  process.exit(2);
+}
+
+/** Starts the forwarder for `mode`; returns its address, server key, client keys and a cleanup. */
+async function startForwarder(mode) {
+  if (mode === 'bare' || !useApp) {
+    const child = startChild(mode, lib(mode === 'bare' ? 'bare-forwarder.mjs' : 'transport-forwarder.mjs'));
+    const ready = await child.line((l) => l.event === 'ready');
+    return { address: ready.addresses[0], serverkey: ready.serverkey, keys: [], stop: () => child.stop() };
+  }
+  const home = await mkdtemp(join(tmpdir(), 'vip-bench-'));
+  const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn']);
+  try {
+    const ready = await child.line((l) => l.event === 'ready', 20_000);
+    const address = ready.addresses.find((a) => a.startsWith('tcp://'));
+    // The platform admits its own key (auth.json written on first start): the peers use it.
+    const pair = JSON.parse(await readFile(join(home, 'keystore'), 'utf8'));
+    return {
+      address,
+      serverkey: ready.serverkey,
+      keys: ['--publickey', pair.public, '--secretkey', pair.secret],
+      stop: async () => {
+        await child.stop();
+        await rm(home, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await child.stop();
+    await rm(home, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function runOnce(mode) {
+  const fwd = await startForwarder(mode);
+  const children = [];
+  try {
+    const common = ['--address', fwd.address, '--serverkey', fwd.serverkey, ...fwd.keys, '--messages', String(o.messages), '--payload', String(o.payload), '--window', String(o.window)];
+    const receiver = startChild('receiver', lib('forwarding-peer.mjs'), ['--role', 'receiver', ...common]);
+    children.push(receiver);
+    const sender = startChild('sender', lib('forwarding-peer.mjs'), ['--role', 'sender', ...common]);
+    children.push(sender);
+    const result = await receiver.line((l) => l.event === 'result', o['time-limit'] * 1000);
+    return result.rate;
+  } finally {
+    await Promise.all(children.map((c) => c.stop()));
+    await fwd.stop();
+  }
+}
+
+const rates = { bare: [], vip: [] };
+let failures = 0;
+for (let run = 1; run <= o.runs; run++) {
+  for (const mode of ['bare', 'vip']) {
+    try {
+      const rate = await runOnce(mode);
+      rates[mode].push(rate);
+      process.stderr.write(`run ${run} ${mode}: ${formatRate(rate)} msg/s\n`);
+    } catch (err) {
+      failures++;
+      rates[mode].push(NaN);
+      process.stderr.write(`run ${run} ${mode} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+}
+
+const bare = median(rates.bare);
+const vip = median(rates.vip);
+const rows = [
+  { router: 'bare zeromq.js ROUTER', ...Object.fromEntries(rates.bare.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(bare), ratio: '1.00' },
+  { router: vipLabel, ...Object.fromEntries(rates.vip.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(vip), ratio: ratio(vip, bare).toFixed(2) },
+];
+const columns = [
+  { key: 'router', title: 'router', align: 'left' },
+  ...Array.from({ length: o.runs }, (_, i) => ({ key: `run${i + 1}`, title: `run ${i + 1}` })),
+  { key: 'median', title: 'median msg/s' },
+  { key: 'ratio', title: 'vs bare' },
+];
+console.log(`router forwarding over tcp + CURVE: ${o.messages} messages x (6 frames + ${o.payload} B), window ${o.window}`);
+console.log(formatTable(rows, columns));
+const r = ratio(vip, bare);
+console.log(`target: vip >= ${TARGET} x bare: ${Number.isFinite(r) ? (r >= TARGET ? 'met' : 'NOT met') : 'n/a'}`);
+console.log(JSON.stringify({ bench: 'router-forwarding', router: useApp ? 'app' : 'transport', messages: o.messages, payload: o.payload, runs: o.runs, bare: { rates: rates.bare, median: bare }, vip: { rates: rates.vip, median: vip }, ratio: r, target: TARGET }));
+process.exit(failures > 0 ? 1 : 0);
