@@ -29,7 +29,9 @@ describe('auth entries', () => {
     const [a, b, n] = r.allow.map((e) => e.entry);
     expect(a?.mechanism).toBe('CURVE');
     expect(a?.enabled).toBe(true);
-    expect(a?.user_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(a?.user_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(rules({ allow: [{ credentials: KEY_A }] }).allow[0]?.entry.user_id).toBe(a?.user_id); // stable across loads
+    expect(rules({ allow: [{ credentials: KEY_B }] }).allow[0]?.entry.user_id).not.toBe(a?.user_id);
     expect(a?.capabilities).toEqual({ a: null });
     expect(b?.capabilities).toEqual({ x: null, y: { p: 1 } });
     expect(n?.capabilities).toEqual({ z: null });

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { ZapMechanism } from '../zap-contract.js';
 
@@ -116,7 +116,18 @@ export const AuthEntrySchema = z
       }
     }
   })
-  .transform((entry) => ({ ...entry, user_id: entry.user_id || randomUUID() }));
+  .transform((entry) => ({ ...entry, user_id: entry.user_id || derivedUserId(entry) }));
+
+/**
+ * The user id of an entry written without one. VOLTTRON draws a fresh uuid4 on every load, so the
+ * id (and the capability map keyed by it) would change on each reload; this one is a uuid-shaped
+ * hash of what the entry matches, the same on every load until the entry is written back.
+ */
+function derivedUserId(entry: { domain: string[] | null; address: string[] | null; mechanism: string; credentials: string[] | null }): string {
+  const hex = createHash('sha256').update(JSON.stringify([entry.domain, entry.address, entry.mechanism, entry.credentials])).digest('hex');
+  const variant = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
 
 /** An entry as read from the file (validated, defaults filled, capabilities normalised). */
 export type AuthEntry = z.output<typeof AuthEntrySchema>;
