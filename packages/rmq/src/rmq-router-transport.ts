@@ -3,7 +3,7 @@ import {
   EMPTY_FRAME, identityKey, InvalidPayloadError, ProtocolError, silentLogger,
   type ConnectionStatus, type DeliveryResult, type Frame, type Logger, type RouterTransport, type RouterTransportHandlers,
 } from '@vip/protocol';
-import { amqpToVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { amqpToVip, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
 import { declareVolttronTopology } from './broker-setup.js';
 import { queueDeclareError } from './channel-tools.js';
@@ -51,7 +51,8 @@ interface PendingDelivery {
  *   'unreachable' for that delivery; a nack or a lost channel gives 'again'. (Through `volttron`
  *   the alternate exchange would swallow the return.) Router replies are thus confirmed.
  * - peer-connected on the first message of an identity; peer-gone ('closed') when a periodic
- *   passive check finds the peer's queue gone (agents' queues are exclusive and auto-delete).
+ *   passive check finds the peer's queue gone (agents' queues are exclusive and auto-delete),
+ *   ('unreachable') when a delivery to it bounced. The user id is `<instance>.<identity>`.
  * - Reconnects like RmqConnection; deliveries while disconnected resolve 'again'.
  */
 export class RmqRouterTransport implements RouterTransport {
@@ -233,17 +234,17 @@ export class RmqRouterTransport implements RouterTransport {
     ackQuietly(ch, msg);
   }
 
-  #handOver(sender: Frame, recipient: Frame, vip: Exclude<ReturnType<typeof amqpToVip>, InvalidPayloadError>): void {
+  #handOver(sender: Frame, recipient: Frame, vip: InboundVip): void {
     const h = this.#handlers;
     if (!h) return;
     const key = identityKey(sender);
     if (!this.#known.has(key)) {
       this.#known.set(key, sender);
-      safely(this.#log, () => h.peerEvent?.({ type: 'peer-connected', peer: sender, user: vip.senderIdentity }));
+      safely(this.#log, () => h.peerEvent?.({ type: 'peer-connected', peer: sender, user: userOf(vip) }));
     }
     const m = vip.message;
     safely(this.#log, () =>
-      h.message({ sender, recipient, user: m.user, id: m.id, subsystem: m.subsystem, args: m.args }, vip.senderIdentity));
+      h.message({ sender, recipient, user: m.user, id: m.id, subsystem: m.subsystem, args: m.args }, userOf(vip)));
   }
 
   #forget(peer: Frame): void {
@@ -261,6 +262,15 @@ export class RmqRouterTransport implements RouterTransport {
 }
 
 const MAX_DEAD_PENDING = 4_096;
+
+/**
+ * The sender's user on RMQ: `<instance>.<identity>` from app_id, VOLTTRON's RabbitMQ user name
+ * (PROTOCOL.md 7.1) and the `user` header agents put on direct messages (7.3). Like app_id it is
+ * asserted by the publisher; the broker's permissions are what restrict who may publish.
+ */
+function userOf(vip: InboundVip): string {
+  return `${vip.platform}.${vip.senderIdentity}`;
+}
 
 function deadKey(to: Frame, from: Frame, id: Frame): string {
   return `${identityKey(to)}\u0000${identityKey(from)}\u0000${identityKey(id)}`;

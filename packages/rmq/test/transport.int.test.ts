@@ -48,10 +48,10 @@ describe('RMQ transport on a real broker', () => {
     const a = await agent('pinger');
     await a.c.send(msg('', 'ping', [b('ping'), b('\x01\x02')], 'p1'));
     const seen = await inbound.next(undefined, 5_000, 'router message');
-    expect(seen.userId).toBe('pinger');
+    expect(seen.userId).toBe(`${vh.instanceName}.pinger`);
     expect(seen.m.sender.toString()).toBe('pinger');
     expect(seen.m.recipient.length).toBe(0);
-    expect((await events.next(undefined, 5_000, 'peer-connected'))).toMatchObject({ type: 'peer-connected', user: 'pinger' });
+    expect((await events.next(undefined, 5_000, 'peer-connected'))).toMatchObject({ type: 'peer-connected', user: `${vh.instanceName}.pinger` });
     const reply = await a.inbox.next(undefined, 5_000, 'pong');
     expect(reply.peer.length).toBe(0);
     expect(reply.id.toString()).toBe('p1');
