@@ -17,6 +17,8 @@ export interface AuthFileWatcherOptions {
   readonly pollMs?: number;
   /** Quiet time after a change before reading (default 100 ms): editors write in steps. */
   readonly debounceMs?: number;
+  /** Use fs.watch besides the poll (default true); false where it is unreliable (network file systems). */
+  readonly fsWatch?: boolean;
 }
 
 export interface AuthFileWatcherStats {
@@ -40,6 +42,7 @@ export class AuthFileWatcher {
   readonly #logger: Logger;
   readonly #pollMs: number;
   readonly #debounceMs: number;
+  readonly #fsWatch: boolean;
   readonly #listeners = new Set<Listener>();
   #watcher: FSWatcher | undefined;
   #poll: NodeJS.Timeout | undefined;
@@ -57,6 +60,7 @@ export class AuthFileWatcher {
     this.#logger = options.logger ?? silentLogger;
     this.#pollMs = options.pollMs ?? 1_000;
     this.#debounceMs = options.debounceMs ?? 100;
+    this.#fsWatch = options.fsWatch ?? true;
   }
 
   get rules(): AuthRules {
@@ -111,6 +115,16 @@ export class AuthFileWatcher {
     this.#signature = await this.#fileSignature();
     await this.reload();
     if (this.#closed) return;
+    if (this.#fsWatch) this.#watchDirectory();
+    this.#poll = setInterval(() => {
+      void this.#fileSignature().then((sig) => {
+        if (sig !== this.#signature) this.#schedule();
+      });
+    }, this.#pollMs);
+    this.#poll.unref();
+  }
+
+  #watchDirectory(): void {
     const dir = dirname(this.#authFile.path);
     const name = basename(this.#authFile.path);
     try {
@@ -125,12 +139,6 @@ export class AuthFileWatcher {
     } catch (err) {
       this.#logger.warn('auth.watch.unavailable', { path: dir }, err);
     }
-    this.#poll = setInterval(() => {
-      void this.#fileSignature().then((sig) => {
-        if (sig !== this.#signature) this.#schedule();
-      });
-    }, this.#pollMs);
-    this.#poll.unref();
   }
 
   #schedule(): void {

@@ -108,7 +108,11 @@ export class PendingAuthStore {
       if (this.#deltas.size === 0) return;
       const deltas = this.#deltas;
       this.#deltas = new Map();
-      const entries = await this.#read();
+      const entries = await this.#read().catch((err: unknown) => {
+        // Our own state file, not the operator's: a corrupt one is replaced rather than blocking every write.
+        this.#logger.warn('auth.pending.reset', { path: this.path }, err);
+        return [];
+      });
       const byKey = new Map(entries.map((e) => [keyOf(e), e]));
       for (const [key, { entry, count }] of deltas) {
         const existing = byKey.get(key);
