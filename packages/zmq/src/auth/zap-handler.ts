@@ -167,9 +167,7 @@ export class ZapHandler {
     const decision = this.#options.authenticator.authenticate(request);
     if (decision.admit) {
       this.#admissions.push(request);
-      this.#admitting ??= this.#admitQueued().finally(() => {
-        this.#admitting = undefined;
-      });
+      this.#pumpAdmissions();
       return;
     }
     this.#refuse(request, decision.reason);
@@ -193,6 +191,17 @@ export class ZapHandler {
       void this.#send(reply);
     }, delayMs);
     this.#delayed.add(timer);
+  }
+
+  /** Runs the admission worker unless it runs already; restarts it for anything queued as it ended. */
+  #pumpAdmissions(): void {
+    if (this.#admitting || this.#closed) return;
+    this.#admitting = this.#admitQueued()
+      .catch((err: unknown) => this.#logger.error('zap.admission.failed', {}, err))
+      .finally(() => {
+        this.#admitting = undefined;
+        if (this.#admissions.length > 0) this.#pumpAdmissions();
+      });
   }
 
   async #admitQueued(): Promise<void> {
