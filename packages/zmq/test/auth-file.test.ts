@@ -76,3 +76,21 @@ describe('AuthFile', () => {
     expect((await file.load()).capabilitiesByUser().get('a')).toEqual({ cap: null });
   });
 });
+
+describe('PendingAuthStore', () => {
+  it('replaces a corrupt state file and keeps at most maxEntries, most recent first', async () => {
+    const path = join(home, 'pending.json');
+    await writeFile(path, 'garbage');
+    let t = 0;
+    const store = new PendingAuthStore({ path, maxEntries: 2, flushDelayMs: 1, now: () => new Date(Date.UTC(2026, 0, 1, 0, 0, ++t)) });
+    for (const address of ['10.0.0.1', '10.0.0.2', '10.0.0.3']) {
+      store.record({ domain: 'vip', address, mechanism: 'CURVE', credential: KEY_A });
+      await store.flush();
+    }
+    expect((await store.list()).map((e) => e.address)).toEqual(['10.0.0.3', '10.0.0.2']);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    await store.close();
+    store.record({ domain: 'vip', address: '10.0.0.9', mechanism: 'CURVE', credential: KEY_A }); // ignored after close
+    expect(await store.list()).toHaveLength(2);
+  });
+});
