@@ -17,6 +17,12 @@ export interface RmqConnectionOptions extends RmqLinkOptionsInput {
    * agents do not; leave it off when the router or `ensureVolttronBroker` has set the broker up.
    */
   readonly declareTopology?: boolean;
+  /**
+   * The VIP user put in the `user` header when a message has none: VOLTTRON's RabbitMQ user of
+   * the agent, `<instance>.<identity>` by default (PROTOCOL.md 7.1/7.3). Receivers check
+   * capabilities against it.
+   */
+  readonly user?: string;
   readonly logger?: Logger;
 }
 
@@ -51,6 +57,7 @@ export class RmqConnection implements AgentConnection {
   readonly #declare: boolean;
   readonly #log: Logger;
   readonly #queue: string;
+  readonly #user: Buffer;
   readonly #link: BrokerLink;
   readonly #status = new StatusListeners();
   readonly #stats: RmqConnectionStats = { sent: 0, received: 0, invalid: 0, handlerErrors: 0, rejectedWhileDisconnected: 0, reconnects: 0 };
@@ -60,7 +67,7 @@ export class RmqConnection implements AgentConnection {
   #closing = false;
 
   constructor(options: RmqConnectionOptions) {
-    const { identity, declareTopology, logger, ...link } = options;
+    const { identity, declareTopology, user, logger, ...link } = options;
     this.#o = parseRmqLinkOptions(link, `RabbitMQ options of ${JSON.stringify(identity)}`);
     identityText(Buffer.from(identity, 'utf8'));
     if (identity === '') throw new TransportError('an RMQ agent needs a non-empty identity');
@@ -68,6 +75,7 @@ export class RmqConnection implements AgentConnection {
     this.#declare = declareTopology ?? false;
     this.#log = (logger ?? silentLogger).child({ identity });
     this.#queue = routingKeyFor(this.#o.instanceName, identity);
+    this.#user = Buffer.from(user ?? this.#queue, 'utf8');
     this.#link = new BrokerLink(this.#o, `vip-agent ${this.#queue}`, {
       setup: (model) => this.#setup(model),
       down: () => {
@@ -97,7 +105,8 @@ export class RmqConnection implements AgentConnection {
       this.#stats.rejectedWhileDisconnected += 1;
       throw new TransportError(`RMQ connection ${this.identity} is not connected to the broker (reconnecting); message not sent`);
     }
-    const p = vipToAmqp(message, { instance: this.#o.instanceName, identity: this.identity }, { defaultUser: true });
+    const m = message.user.length === 0 ? { ...message, user: this.#user } : message;
+    const p = vipToAmqp(m, { instance: this.#o.instanceName, identity: this.identity });
     let ok: boolean;
     try {
       ok = ch.publish(p.exchange, p.routingKey, p.content, p.properties);

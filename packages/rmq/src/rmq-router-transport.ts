@@ -52,7 +52,7 @@ interface PendingDelivery {
  *   the alternate exchange would swallow the return.) Router replies are thus confirmed.
  * - peer-connected on the first message of an identity; peer-gone ('closed') when a periodic
  *   passive check finds the peer's queue gone (agents' queues are exclusive and auto-delete),
- *   ('unreachable') when a delivery to it bounced. The user id is `<instance>.<identity>`.
+ *   ('unreachable') when a delivery to it bounced. The user id is the `user` header (userOf).
  * - Reconnects like RmqConnection; deliveries while disconnected resolve 'again'.
  */
 export class RmqRouterTransport implements RouterTransport {
@@ -264,12 +264,13 @@ export class RmqRouterTransport implements RouterTransport {
 const MAX_DEAD_PENDING = 4_096;
 
 /**
- * The sender's user on RMQ: `<instance>.<identity>` from app_id, VOLTTRON's RabbitMQ user name
- * (PROTOCOL.md 7.1) and the `user` header agents put on direct messages (7.3). Like app_id it is
- * asserted by the publisher; the broker's permissions are what restrict who may publish.
+ * The sender's user on RMQ: the `user` header (agents send their RabbitMQ user name,
+ * `<instance>.<identity>` by default, PROTOCOL.md 7.1/7.3), else `<instance>.<identity>` from
+ * app_id. Like app_id it is asserted by the publisher; on RabbitMQ the broker's per-user
+ * permissions are what restrict who may publish (VOLTTRON's model).
  */
 function userOf(vip: InboundVip): string {
-  return `${vip.platform}.${vip.senderIdentity}`;
+  return vip.message.user.length > 0 ? vip.message.user.toString('utf8') : `${vip.platform}.${vip.senderIdentity}`;
 }
 
 function deadKey(to: Frame, from: Frame, id: Frame): string {
