@@ -1,13 +1,21 @@
-import { TimeoutError } from '@vip/protocol';
+import { ClosedError, TimeoutError } from '@vip/protocol';
 
 /** An unbounded FIFO whose `next()` waits with a deadline; for collecting messages in tests. */
 export class AsyncQueue<T> {
   readonly #items: T[] = [];
-  readonly #waiters: Array<(item: T) => void> = [];
+  readonly #waiters: Array<{ resolve: (item: T) => void; reject: (err: Error) => void }> = [];
+  #closed = false;
+
+  /** After close, waiting `next()` calls and later ones reject with ClosedError once the items are taken. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const w of this.#waiters.splice(0)) w.reject(new ClosedError('queue'));
+  }
 
   push(item: T): void {
     const w = this.#waiters.shift();
-    if (w) w(item);
+    if (w) w.resolve(item);
     else this.#items.push(item);
   }
 
@@ -24,11 +32,18 @@ export class AsyncQueue<T> {
   next(options: { timeoutMs?: number; what?: string } = {}): Promise<T> {
     const first = this.#items.shift();
     if (first !== undefined) return Promise.resolve(first);
+    if (this.#closed) return Promise.reject(new ClosedError('queue'));
     const timeoutMs = options.timeoutMs ?? 5_000;
     return new Promise<T>((resolve, reject) => {
-      const waiter = (item: T) => {
-        clearTimeout(timer);
-        resolve(item);
+      const waiter = {
+        resolve: (item: T) => {
+          clearTimeout(timer);
+          resolve(item);
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
       };
       const timer = setTimeout(() => {
         const i = this.#waiters.indexOf(waiter);

@@ -109,6 +109,7 @@ export class RawVipClient {
     this.#closed = true;
     this.#socket.close();
     await this.#loop;
+    this.inbox.close();
   }
 
   async #receiveLoop(): Promise<void> {
