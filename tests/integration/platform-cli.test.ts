@@ -1,0 +1,151 @@
+// vip-platform as an operator meets it: flags, first start, files in VIP_HOME, errors, signals.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startPlatform, type PlatformProcess } from '@vip/testing';
+
+const MAIN = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
+
+/** Run the platform to completion (it must exit by itself) and collect its output. */
+function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'vip-cli-'));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** One line, prefixed, no stack trace. */
+function expectOneLineError(stderr: string, pattern: RegExp): void {
+  const lines = stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/^vip-platform: /);
+  expect(lines[0]).toMatch(pattern);
+  expect(stderr).not.toMatch(/\n\s+at /);
+}
+
+describe('vip-platform CLI', () => {
+  it('--help prints usage and exits 0', async () => {
+    const r = await run(['--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--vip-address URL/);
+    expect(r.stdout).toMatch(/--allow-auth true\|false/);
+  });
+
+  it('an invalid flag value is one clear line and exit 1', async () => {
+    const r = await run(['--allow-auth', 'maybe']);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, /--allow-auth must be true or false/);
+  });
+
+  it('an unknown flag is one clear line and exit 1', async () => {
+    const r = await run(['--no-such-flag']);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, /no-such-flag/);
+  });
+
+  it('a bad address is refused before anything starts', async () => {
+    const r = await run(['--vip-address', '127.0.0.1:22916']);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, /--vip-address must look like tcp:\/\//);
+  });
+
+  it('an unusable home is one clear line and exit 1', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'not-a-dir');
+    await writeFile(file, 'x');
+    const r = await run(['--vip-home', file, '--log-level', 'silent']);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, /not a directory/);
+    const r2 = await run(['--vip-home', join(file, 'home'), '--log-level', 'silent']);
+    expect(r2.code).toBe(1);
+    expectOneLineError(r2.stderr, /is not usable \(ENOTDIR\)/);
+  });
+});
+
+describe('vip-platform running', () => {
+  let platform: PlatformProcess;
+  beforeAll(async () => {
+    platform = await startPlatform({ instanceName: 'cli-test' });
+  });
+  afterAll(async () => {
+    await platform?.close();
+  });
+
+  it('reports ready with its addresses, server key, instance and pid', () => {
+    expect(platform.addresses[0]).toMatch(/^ipc:\/\/@.*\/run\/vip\.socket$/);
+    expect(platform.tcpAddress).toMatch(/^tcp:\/\/127\.0\.0\.1:\d+$/);
+    expect(platform.serverkey).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(platform.instance).toBe('cli-test');
+    expect(platform.pid).toBeGreaterThan(0);
+  });
+
+  it('creates its home 0700 with keystore, auth.json and known_hosts on first start', async () => {
+    expect((await stat(platform.home)).mode & 0o777).toBe(0o700);
+    expect((await stat(join(platform.home, 'keystore'))).mode & 0o777).toBe(0o600);
+    const keystore = JSON.parse(await readFile(join(platform.home, 'keystore'), 'utf8')) as { public: string };
+    expect(keystore.public).toBe(platform.serverkey);
+    const auth = JSON.parse(await readFile(join(platform.home, 'auth.json'), 'utf8')) as { allow: Array<{ user_id: string; credentials: string }> };
+    expect(auth.allow.map((e) => e.user_id)).toEqual(expect.arrayContaining(['platform', 'control', 'control.connection']));
+    expect(auth.allow.find((e) => e.user_id === 'platform')?.credentials).toBe(platform.serverkey);
+    const known = JSON.parse(await readFile(join(platform.home, 'known_hosts'), 'utf8')) as Record<string, string>;
+    expect(known[platform.tcpAddress.slice('tcp://'.length)]).toBe(platform.serverkey);
+  });
+
+  it('refuses to start on a port that is taken: one clear line, exit 1', async () => {
+    const home = await tempDir();
+    const r = await run(['--vip-home', home, '--vip-address', platform.tcpAddress, '--log-level', 'silent']);
+    expect(r.code).toBe(1);
+    expectOneLineError(r.stderr, /cannot bind tcp:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('keeps its key pair across restarts and exits 0 on SIGINT', async () => {
+    const home = await tempDir();
+    const args = ['--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*', '--log-level', 'warn'];
+    const first = await startAndStop(args, 'SIGINT');
+    const second = await startAndStop(args, 'SIGTERM');
+    expect(first.code).toBe(0);
+    expect(second.code).toBe(0);
+    expect(second.serverkey).toBe(first.serverkey);
+  });
+});
+
+/** Start with `args`, read the ready line, send `signal`, wait for the exit. */
+function startAndStop(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; serverkey: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let serverkey = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.includes('"event":"ready"'));
+      if (line && !serverkey) {
+        serverkey = (JSON.parse(line) as { serverkey: string }).serverkey;
+        child.kill(signal);
+      }
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, serverkey });
+    });
+  });
+}
