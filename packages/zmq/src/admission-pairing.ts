@@ -9,12 +9,12 @@ export interface AdmittedPeer {
 interface WaitingAdmission {
   readonly admission: ZapAdmission;
   readonly settle: () => void;
-  readonly timer: NodeJS.Timeout;
+  readonly cancel: () => void;
 }
 
 interface WaitingConnect {
   readonly peer: AdmittedPeer;
-  readonly timer: NodeJS.Timeout;
+  readonly cancel: () => void;
 }
 
 export interface AdmissionPairingOptions {
@@ -54,7 +54,7 @@ export class AdmissionPairing {
     if (this.#closed) return Promise.resolve();
     if (this.#connects.length === 1) {
       const waiting = this.#connects.shift() as WaitingConnect;
-      clearTimeout(waiting.timer);
+      waiting.cancel();
       this.#attach(waiting.peer, admission);
       return Promise.resolve();
     }
@@ -66,11 +66,11 @@ export class AdmissionPairing {
       const entry: WaitingAdmission = {
         admission,
         settle: resolve,
-        timer: setTimeout(() => {
+        cancel: deadline(this.#options.timeoutMs, () => {
           this.#admissions = this.#admissions.filter((a) => a !== entry);
           this.#options.count('admission timeout');
           resolve();
-        }, this.#options.timeoutMs),
+        }),
       };
       this.#admissions.push(entry);
     });
@@ -80,18 +80,18 @@ export class AdmissionPairing {
     if (this.#closed) return;
     const waiting = this.#admissions.shift();
     if (waiting !== undefined) {
-      clearTimeout(waiting.timer);
+      waiting.cancel();
       this.#attach(peer, waiting.admission);
       waiting.settle();
       return;
     }
     const entry: WaitingConnect = {
       peer,
-      timer: setTimeout(() => {
+      cancel: deadline(this.#options.timeoutMs, () => {
         this.#connects = this.#connects.filter((c) => c !== entry);
         this.#options.count('connect without admission');
         this.#options.expired?.(peer);
-      }, this.#options.timeoutMs),
+      }),
     };
     this.#connects.push(entry);
   }
@@ -104,7 +104,7 @@ export class AdmissionPairing {
   disconnected(peer: AdmittedPeer): void {
     const i = this.#connects.findIndex((c) => c.peer === peer);
     if (i < 0) return;
-    clearTimeout((this.#connects[i] as WaitingConnect).timer);
+    (this.#connects[i] as WaitingConnect).cancel();
     this.#connects.splice(i, 1);
   }
 
@@ -112,10 +112,10 @@ export class AdmissionPairing {
   close(): void {
     this.#closed = true;
     for (const a of this.#admissions) {
-      clearTimeout(a.timer);
+      a.cancel();
       a.settle();
     }
-    for (const c of this.#connects) clearTimeout(c.timer);
+    for (const c of this.#connects) c.cancel();
     this.#admissions = [];
     this.#connects = [];
   }
@@ -124,4 +124,20 @@ export class AdmissionPairing {
     peer.admission = admission;
     this.#options.attached(peer, admission);
   }
+}
+
+/**
+ * Runs `expire` once `ms` have passed *and* the event loop has polled for I/O since: after a busy
+ * stretch, timers run before the poll phase, and a connect notification already waiting in the
+ * socket must win over a timeout that is only late because the loop was. Returns a cancel function.
+ */
+function deadline(ms: number, expire: () => void): () => void {
+  let immediate: NodeJS.Immediate | undefined;
+  const timer = setTimeout(() => {
+    immediate = setImmediate(expire);
+  }, ms);
+  return () => {
+    clearTimeout(timer);
+    if (immediate !== undefined) clearImmediate(immediate);
+  };
 }
