@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { CliError, EXIT } from './exit-codes.js';
+
+const OptionsSchema = z.object({
+  json: z.boolean().default(false),
+  help: z.boolean().default(false),
+  address: z.string().min(1, 'must not be empty').optional(),
+  'vip-home': z.string().min(1, 'must not be empty').optional(),
+  timeout: z.coerce.number({ error: 'must be a number of seconds' }).positive('must be > 0').max(3600).default(30),
+  'connect-timeout': z.coerce.number({ error: 'must be a number of seconds' }).positive('must be > 0').max(600).default(5),
+  kwargs: z.string().optional(),
+  identity: z.string().min(1).optional(),
+  'user-id': z.string().min(1).optional(),
+  credentials: z.string().min(1).optional(),
+  capabilities: z.string().optional(),
+  comments: z.string().optional(),
+  index: z.coerce.number().int().nonnegative().optional(),
+  deny: z.boolean().default(false),
+});
+export type CliOptions = z.infer<typeof OptionsSchema>;
+
+export interface ParsedArgs {
+  readonly options: CliOptions;
+  readonly positionals: string[];
+}
+
+/** Parse and validate argv (zod); usage problems throw CliError with exit code 2. */
+export function parseCliArgs(argv: readonly string[]): ParsedArgs {
+  let raw: ReturnType<typeof parseArgs>;
+  try {
+    raw = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        address: { type: 'string' },
+        'vip-home': { type: 'string' },
+        timeout: { type: 'string', short: 't' },
+        'connect-timeout': { type: 'string' },
+        kwargs: { type: 'string' },
+        identity: { type: 'string' },
+        'user-id': { type: 'string' },
+        credentials: { type: 'string' },
+        capabilities: { type: 'string' },
+        comments: { type: 'string' },
+        index: { type: 'string' },
+        deny: { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    throw new CliError((err as Error).message, EXIT.USAGE);
+  }
+  const r = OptionsSchema.safeParse(raw.values);
+  if (!r.success) {
+    const why = r.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new CliError(why, EXIT.USAGE);
+  }
+  return { options: r.data, positionals: raw.positionals };
+}
+
+/** A JSON argument (`[1, 2]`, `{"a": 1}`, `"text"`, `3`); anything that is not JSON is taken as a string. */
+export function jsonArg(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text; // `vipctl rpc peer echo hello` passes the string "hello"
+  }
+}
+
+/** A JSON object argument (for --kwargs, --capabilities); usage error otherwise. */
+export function jsonObjectArg(name: string, text: string): Record<string, unknown> {
+  const r = z.record(z.string(), z.unknown()).safeParse(jsonArg(text));
+  if (!r.success) throw new CliError(`--${name} must be a JSON object, e.g. '{"x": 1}'`, EXIT.USAGE);
+  return r.data;
+}

@@ -1,0 +1,82 @@
+import { isVipError } from '@vip/protocol';
+import { RemoteError, RpcError } from '@vip/agent';
+import { parseCliArgs, type ParsedArgs } from './args.js';
+import { connectToPlatform, exitCodeOf } from './connect.js';
+import { runAuthCommand, runKeysCommand } from './commands/file-commands.js';
+import { runPlatformCommand } from './commands/platform-commands.js';
+import { CliError, EXIT } from './exit-codes.js';
+import type { CliIo } from './output.js';
+
+export const USAGE = `Usage: vipctl <command> [options]
+
+Platform (connects over the local ipc address as control.connection.<id> with the platform's keys):
+  status                         instance, version, bus, server key, addresses, peer count
+  peers                          connected identities
+  ping [peer]                    round trip to the router or a peer
+  query <property>               a router property (serverkey, addresses, platform-version...)
+  rpc <peer> <method> [args...]  call a method; each arg is JSON (else a string); --kwargs JSON
+  rpc inspect <peer> [method]    exported methods, or one method's signature
+  stats enable|get|disable       router message statistics (through the control service)
+Files in VIP_HOME (no platform needed):
+  keys generate                  a new CURVE key pair
+  keys show [--identity ID]      the platform's (or an agent's) public key
+  auth list                      allow/deny entries and pending (refused) keys
+  auth add --credentials KEY [--user-id U] [--identity I] [--capabilities JSON] [--comments T] [--deny]
+  auth remove <user-id> | --index N [--deny]
+  auth approve|deny <user-id>    move a pending key into the allow/deny list
+
+Options: --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --connect-timeout SECONDS (5)
+Exit codes: 0 ok, 1 error, 2 usage, 3 platform unreachable or key refused, 4 timeout`;
+
+const PLATFORM_COMMANDS = new Set(['status', 'peers', 'ping', 'query', 'rpc', 'stats']);
+
+/** Run one vipctl command; returns the exit code (never throws, never prints a stack). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseCliArgs(argv);
+  } catch (err) {
+    return fail(io, err, argv.includes('--json'));
+  }
+  const command = args.positionals[0];
+  if (args.options.help || command === undefined || command === 'help') {
+    io.out(USAGE);
+    return command === undefined && !args.options.help ? EXIT.USAGE : EXIT.OK;
+  }
+  try {
+    if (command === 'keys') await runKeysCommand(args, io);
+    else if (command === 'auth') await runAuthCommand(args, io);
+    else if (PLATFORM_COMMANDS.has(command)) {
+      const agent = await connectToPlatform(args.options, io.env);
+      try {
+        await runPlatformCommand(agent, args, io);
+      } finally {
+        await agent.close();
+      }
+    } else throw new CliError(`unknown command ${JSON.stringify(command)} (vipctl --help)`, EXIT.USAGE);
+    return EXIT.OK;
+  } catch (err) {
+    return fail(io, err, args.options.json);
+  }
+}
+
+function fail(io: CliIo, err: unknown, json: boolean): number {
+  const code = exitCodeOf(err);
+  const message = describe(err);
+  if (json) io.err(JSON.stringify({ error: message, code: errorCode(err), exit: code }));
+  else io.err(`vipctl: ${message}`);
+  return code;
+}
+
+function describe(err: unknown): string {
+  if (err instanceof RemoteError) return `remote ${err.excType}: ${err.detail}`;
+  if (err instanceof RpcError) return `${err.name}: ${err.message}`;
+  if (isVipError(err, 'VIP_UNREACHABLE')) return `${err.message} (is the agent running?)`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function errorCode(err: unknown): string {
+  if (err instanceof CliError) return 'CLI';
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : 'ERROR';
+}

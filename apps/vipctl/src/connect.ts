@@ -1,0 +1,65 @@
+import { randomBytes } from 'node:crypto';
+import { Address, isVipError, TimeoutError } from '@vip/protocol';
+import { HelloTimeoutError, type Agent } from '@vip/agent';
+import { createZmqAgent, defaultLocalAddress, resolveVipHome } from '@vip/agent/zmq';
+import { KeyStore } from '@vip/zmq';
+import type { CliOptions } from './args.js';
+import { CliError, EXIT } from './exit-codes.js';
+
+/** VIP_HOME from --vip-home or the environment. */
+export function vipHomeOf(options: CliOptions, env: NodeJS.ProcessEnv): string {
+  return options['vip-home'] ?? resolveVipHome(env);
+}
+
+/**
+ * Connect like VOLTTRON's vctl: a unique `control.connection.<hex>` identity, the platform's own
+ * key pair (vipctl runs on the platform's machine with VIP_HOME), the server key from the
+ * keystore, over the local ipc address unless --address says otherwise.
+ */
+export async function connectToPlatform(options: CliOptions, env: NodeJS.ProcessEnv): Promise<Agent> {
+  const vipHome = vipHomeOf(options, env);
+  const address = options.address ?? env.VIP_ADDRESS ?? defaultLocalAddress(vipHome);
+  const platformKeys = await KeyStore.platform(vipHome).load().catch((err: unknown) => {
+    throw new CliError(`cannot read the platform keystore in ${vipHome}: ${(err as Error).message}`, EXIT.UNREACHABLE);
+  });
+  if (!platformKeys) {
+    throw new CliError(`no platform keystore in ${vipHome}: start the platform first, or pass --vip-home`, EXIT.UNREACHABLE);
+  }
+  const agent = await createZmqAgent({
+    identity: `control.connection.${randomBytes(4).toString('hex')}`,
+    vipHome,
+    address,
+    serverKey: addressServerKey(address) ?? platformKeys.public,
+    publicKey: platformKeys.public,
+    secretKey: platformKeys.secret,
+    helloTimeoutMs: options['connect-timeout'] * 1000,
+    requestTimeoutMs: options.timeout * 1000,
+    rpc: { timeoutMs: options.timeout * 1000 },
+  }).catch((err: unknown) => {
+    throw new CliError(`cannot connect to ${address}: ${(err as Error).message}`, EXIT.UNREACHABLE);
+  });
+  try {
+    await agent.start();
+  } catch (err) {
+    if (err instanceof HelloTimeoutError || isVipError(err, 'VIP_AUTH') || isVipError(err, 'VIP_TRANSPORT')) {
+      throw new CliError(`the platform at ${address} is not answering: ${(err as Error).message}`, EXIT.UNREACHABLE, { cause: err });
+    }
+    throw err;
+  }
+  return agent;
+}
+
+/** Map an error to its exit code (timeouts 4, unreachable 3, else 1). */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CliError) return err.exitCode;
+  if (err instanceof TimeoutError) return EXIT.TIMEOUT;
+  return EXIT.ERROR;
+}
+
+function addressServerKey(address: string): string | undefined {
+  try {
+    return Address.parse(address).serverkey;
+  } catch (err) {
+    throw new CliError(`--address: ${(err as Error).message}`, EXIT.USAGE);
+  }
+}

@@ -1,0 +1,23 @@
+/** Where vipctl writes: stdout for results, stderr for errors (injected for tests). */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+export const processIo: CliIo = {
+  out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+  err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+  env: process.env,
+};
+
+/** A result: JSON with --json, else the human text. */
+export function emit(io: CliIo, json: boolean, value: unknown, human: () => string): void {
+  io.out(json ? JSON.stringify(value) : human());
+}
+
+/** Two aligned columns. */
+export function table(rows: readonly (readonly [string, string])[]): string {
+  const w = Math.max(0, ...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
+}

@@ -1,0 +1,102 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateKeyPair } from '@vip/protocol';
+import { startPlatform, type PlatformProcess } from '@vip/testing';
+import { KeyStore } from '@vip/zmq';
+import { createZmqAgent } from '@vip/agent/zmq';
+import type { Agent } from '@vip/agent';
+import { runCli } from '../../apps/vipctl/src/cli.js';
+
+const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
+const run = promisify(execFile);
+
+/** vipctl in-process: exit code and captured output. */
+async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`), env: {} });
+  return { code, out, err };
+}
+
+describe('vipctl against a running platform', () => {
+  let platform: PlatformProcess;
+  let srv: Agent;
+  let home: string;
+
+  beforeAll(async () => {
+    platform = await startPlatform();
+    home = platform.home;
+    const pair = generateKeyPair();
+    await platform.authorize(pair.public, { identity: 'vipctl.srv' });
+    srv = await createZmqAgent({ identity: 'vipctl.srv', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home });
+    srv.rpc.export('echo', (...a: unknown[]) => a, { doc: 'echoes' });
+    srv.rpc.export('fail', () => {
+      throw new RangeError('nope');
+    });
+    await srv.start();
+  });
+  afterAll(async () => {
+    await srv?.close();
+    await platform?.close();
+  });
+
+  it('status and peers (the built binary, human and --json)', async () => {
+    const human = await run(process.execPath, [VIPCTL, 'status', '--vip-home', home]);
+    expect(human.stdout).toMatch(/instance-name\s+vip-test/);
+    const json = await run(process.execPath, [VIPCTL, 'peers', '--json', '--vip-home', home]);
+    expect(JSON.parse(json.stdout)).toContain('vipctl.srv');
+  });
+
+  it('ping, query, rpc, rpc inspect', async () => {
+    expect((await vipctl('ping', '--vip-home', home)).code).toBe(0);
+    expect((await vipctl('ping', 'vipctl.srv', '--json', '--vip-home', home)).out).toContain('"peer":"vipctl.srv"');
+    const q = await vipctl('query', 'serverkey', '--vip-home', home);
+    expect(q.out.trim()).toBe(platform.serverkey);
+    const r = await vipctl('rpc', 'vipctl.srv', 'echo', '1', '{"a": [true]}', 'text', '--kwargs', '{"k": 2}', '--json', '--vip-home', home);
+    expect(JSON.parse(r.out)).toEqual([1, { a: [true] }, 'text', { k: 2 }]);
+    const i = await vipctl('rpc', 'inspect', 'vipctl.srv', '--json', '--vip-home', home);
+    expect(JSON.parse(i.out).methods).toContain('echo');
+    expect(JSON.parse((await vipctl('rpc', 'inspect', 'vipctl.srv', 'echo', '--json', '--vip-home', home)).out)).toMatchObject({ doc: 'echoes' });
+  });
+
+  it('reports remote errors, unreachable peers and usage errors with exit codes', async () => {
+    const f = await vipctl('rpc', 'vipctl.srv', 'fail', '--vip-home', home);
+    expect(f).toMatchObject({ code: 1 });
+    expect(f.err).toContain('builtins.ValueError: nope');
+    const u = await vipctl('rpc', 'ghost', 'echo', '--json', '--vip-home', home);
+    expect(u.code).toBe(1);
+    expect(JSON.parse(u.err)).toMatchObject({ code: 'VIP_UNREACHABLE' });
+    expect((await vipctl('rpc', 'vipctl.srv', '--vip-home', home)).code).toBe(2);
+    expect((await vipctl('--timeout', 'soon', 'status')).code).toBe(2);
+    expect((await vipctl('frobnicate', '--vip-home', home)).code).toBe(2);
+  });
+
+  it('edits auth.json: add, list, remove; shows keys', async () => {
+    const key = generateKeyPair().public;
+    expect((await vipctl('auth', 'add', '--credentials', key, '--user-id', 'ops', '--capabilities', '{"can_x": null}', '--vip-home', home)).code).toBe(0);
+    const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { user_id: string }[] };
+    expect(list.allow.map((e) => e.user_id)).toContain('ops');
+    expect((await vipctl('auth', 'remove', 'ops', '--vip-home', home)).code).toBe(0);
+    expect((await vipctl('auth', 'approve', 'nobody', '--vip-home', home)).code).toBe(1);
+    expect((await vipctl('keys', 'show', '--vip-home', home)).out.trim()).toBe(platform.serverkey);
+    expect((await vipctl('auth', 'add', '--vip-home', home)).code).toBe(2);
+  });
+
+  it('fails fast with exit 3 when the platform is down (no hang, no stack)', async () => {
+    const empty = await mkdtemp(join(tmpdir(), 'vipctl-down-'));
+    try {
+      await KeyStore.platform(empty).loadOrCreate();
+      const r = await vipctl('status', '--vip-home', empty, '--connect-timeout', '1');
+      expect(r.code).toBe(3);
+      expect(r.err).toContain('not running');
+      expect(r.err).not.toMatch(/\n\s+at /);
+    } finally {
+      await rm(empty, { recursive: true, force: true });
+    }
+  });
+});
