@@ -13,7 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Dealer, Router, Subscriber, XPublisher } from 'zeromq';
+import { curveKeyPair, Dealer, Router, Subscriber, XPublisher } from 'zeromq';
 import { parseBenchArgs } from './lib/args.mjs';
 import { startChild } from './lib/processes.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
@@ -23,6 +23,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const platformMain = join(root, 'apps/platform/dist/main.js');
 const VOLTTRON = { a1: 3835, a2: 1487 };
+let curveOn = true;
 
 
 // ------------------------------------------------------------------------------------ driver
@@ -36,6 +37,7 @@ async function main() {
       runs: { type: 'number', default: 1, help: 'runs per scenario (median reported)' },
       scenarios: { type: 'string', default: 'a1,a2,b,c', help: 'comma list of a1,a2,b,c' },
       'time-limit': { type: 'number', default: 120, help: 'seconds per run before it is abandoned' },
+      curve: { type: 'string', default: 'true', help: 'true: CURVE on every socket (platform default), false: plain tcp' },
     },
     { usage: 'node tools/bench/pubsub.mjs [options]' },
   );
@@ -44,6 +46,7 @@ async function main() {
     process.exit(2);
   }
   const wanted = new Set(o.scenarios.split(','));
+  curveOn = o.curve !== 'false';
   const plan = [
     { key: 'a1', title: 'a1 1->1 not waiting', subs: 1, wait: false, holders: 0, n: o.messages },
     { key: 'a2', title: 'a2 1->1 waiting each ack', subs: 1, wait: true, holders: 0, n: Math.max(1000, Math.round(o.messages / 10)) },
@@ -53,7 +56,7 @@ async function main() {
   ].filter((s) => wanted.has(s.scenario ?? s.key));
 
   const rows = [];
-  const json = { bench: 'pubsub', messages: o.messages, payload: o.payload, window: o.window, runs: o.runs, scenarios: {} };
+  const json = { bench: 'pubsub', curve: o.curve !== 'false', messages: o.messages, payload: o.payload, window: o.window, runs: o.runs, scenarios: {} };
   let failures = 0;
   for (const s of plan) {
     const vip = [];
@@ -92,7 +95,7 @@ async function main() {
       lost: String(drops),
     });
   }
-  console.log(`pubsub over tcp + CURVE through the platform app, ${o.payload} B messages, window ${o.window}; rates are deliveries/s at the subscribers`);
+  console.log(`pubsub over tcp${curveOn ? ' + CURVE' : ' (no CURVE)'} through the platform app, ${o.payload} B messages, window ${o.window}; rates are deliveries/s at the subscribers`);
   console.log(
     formatTable(rows, [
       { key: 'scenario', title: 'scenario', align: 'left' },
@@ -118,15 +121,16 @@ async function main() {
 
 async function startPlatform() {
   const home = await mkdtemp(join(tmpdir(), 'vip-bench-pubsub-'));
-  const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn']);
+  const args = ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', '--allow-auth', String(curveOn)];
+  const child = startChild('platform', platformMain, args);
   try {
     const ready = await child.line((l) => l.event === 'ready', 20_000);
-    const pair = JSON.parse(await readFile(join(home, 'keystore'), 'utf8'));
+    const pair = curveOn ? JSON.parse(await readFile(join(home, 'keystore'), 'utf8')) : { public: '', secret: '' };
     return {
       env: {
         ...process.env,
         BENCH_ADDRESS: ready.addresses.find((a) => a.startsWith('tcp://')),
-        BENCH_SERVERKEY: ready.serverkey,
+        BENCH_SERVERKEY: ready.serverkey ?? '',
         BENCH_PUBLICKEY: pair.public,
         BENCH_SECRETKEY: pair.secret,
       },
@@ -171,7 +175,9 @@ async function vipRun(s, o) {
 async function rawRun(s, o) {
   const children = [];
   try {
-    const common = { ...process.env, BENCH_MESSAGES: String(s.n), BENCH_PAYLOAD: String(o.payload), BENCH_SUBS: String(s.subs) };
+    const pair = curveKeyPair();
+    const keys = curveOn ? { BENCH_SERVERKEY: pair.publicKey, BENCH_SERVERSECRET: pair.secretKey } : { BENCH_SERVERKEY: '' };
+    const common = { ...process.env, ...keys, BENCH_MESSAGES: String(s.n), BENCH_PAYLOAD: String(o.payload), BENCH_SUBS: String(s.subs) };
     if (s.wait) {
       const sub = startChild('raw-acker', self, [], { env: { ...common, VIP_BENCH_ROLE: 'raw-acker' } });
       children.push(sub);
@@ -220,6 +226,15 @@ async function runRole(name) {
   }
 }
 
+/** CURVE options for a raw baseline socket: server side holds the run's key pair, clients a fresh one. */
+function rawCurve(server) {
+  const k = process.env.BENCH_SERVERKEY;
+  if (!k) return {};
+  if (server) return { curveServer: true, curveSecretKey: process.env.BENCH_SERVERSECRET, curvePublicKey: k };
+  const mine = curveKeyPair();
+  return { curveServerKey: k, curvePublicKey: mine.publicKey, curveSecretKey: mine.secretKey };
+}
+
 /** A DEALER speaking VIP to the platform with the platform's own CURVE keys (admitted by auth.json). */
 function vipSocket(identity) {
   const key = (text) => (text.length === 40 ? text : Buffer.from(text, 'base64url'));
@@ -228,9 +243,9 @@ function vipSocket(identity) {
     sendHighWaterMark: 6000,
     receiveHighWaterMark: 6000,
     linger: 0,
-    curveServerKey: key(process.env.BENCH_SERVERKEY),
-    curvePublicKey: key(process.env.BENCH_PUBLICKEY),
-    curveSecretKey: key(process.env.BENCH_SECRETKEY),
+    ...(process.env.BENCH_SERVERKEY
+      ? { curveServerKey: key(process.env.BENCH_SERVERKEY), curvePublicKey: key(process.env.BENCH_PUBLICKEY), curveSecretKey: key(process.env.BENCH_SECRETKEY) }
+      : {}),
   });
   s.connect(process.env.BENCH_ADDRESS);
   process.once('SIGTERM', () => s.close());
@@ -339,7 +354,7 @@ async function vipPublisher(n, wait, window, message, out) {
 }
 
 async function rawPublisher(n, subs, message, out) {
-  const pub = new XPublisher({ sendHighWaterMark: 6000, linger: 0 });
+  const pub = new XPublisher({ sendHighWaterMark: 6000, linger: 0, ...rawCurve(true) });
   await pub.bind('tcp://127.0.0.1:0');
   out({ event: 'ready', address: pub.lastEndpoint });
   let joined = 0;
@@ -353,7 +368,7 @@ async function rawPublisher(n, subs, message, out) {
 async function rawSubscribers(count, n, out) {
   const sockets = [];
   for (let i = 0; i < count; i++) {
-    const s = new Subscriber({ receiveHighWaterMark: 6000, linger: 0 });
+    const s = new Subscriber({ receiveHighWaterMark: 6000, linger: 0, ...rawCurve(false) });
     s.connect(process.env.BENCH_ADDRESS);
     s.subscribe('devices/campus/bench');
     sockets.push(s);
@@ -375,7 +390,7 @@ async function rawSubscribers(count, n, out) {
 }
 
 async function rawAcker(n, out) {
-  const router = new Router({ linger: 0 });
+  const router = new Router({ linger: 0, ...rawCurve(true) });
   await router.bind('tcp://127.0.0.1:0');
   out({ event: 'ready', address: router.lastEndpoint });
   let count = 0;
@@ -388,7 +403,7 @@ async function rawAcker(n, out) {
 }
 
 async function rawRequester(n, message, out) {
-  const dealer = new Dealer({ linger: 0 });
+  const dealer = new Dealer({ linger: 0, ...rawCurve(false) });
   dealer.connect(process.env.BENCH_ADDRESS);
   const start = performance.now();
   for (let i = 0; i < n; i++) {
