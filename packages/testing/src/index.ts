@@ -15,3 +15,5 @@ export { openRawClient, serviceKeys } from './platform-clients.js';
 export type { OpenRawClientOptions } from './platform-clients.js';
 export { loadTranscript, TRANSCRIPT_DIR } from './transcripts.js';
 export type { Transcript, TranscriptExchange } from './transcripts.js';
+export { seededPrng } from './seeded-prng.js';
+export type { Prng } from './seeded-prng.js';
