@@ -1,0 +1,247 @@
+#!/usr/bin/env node
+// VIP over RabbitMQ next to raw amqplib, same broker, same run (one process; the broker is the other):
+//   rpc       sequential calls/s: raw amqplib request/reply (two queues, noDelay) vs VIP RPC
+//             (@vip/agent Agent -> Agent through RmqConnection, router for hello only)
+//   direct    messages/s one way: raw amqplib publish/consume vs RmqConnection -> RmqConnection
+//   pubsub    messages/s one way: raw amqplib topic publish/consume vs VIP pubsub (Router +
+//             PubSubService on RmqRouterTransport; publisher with a window of unanswered publishes)
+// Needs the broker (bash tools/ensure-rabbitmq.sh) with the management API, and `npm run build`.
+// Each scenario runs in a fresh virtual host, deleted afterwards. Prints a table and one JSON line.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import amqp from 'amqplib';
+import { parseBenchArgs } from './lib/args.mjs';
+import { formatRate, median, ratio } from './lib/stats.mjs';
+import { formatTable } from './lib/table.mjs';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+for (const p of ['rmq', 'router', 'pubsub', 'agent', 'protocol']) {
+  if (!existsSync(join(root, `packages/${p}/dist/index.js`))) {
+    process.stderr.write(`rmq bench: packages/${p}/dist is missing: run \`npm run build\` first\n`);
+    process.exit(2);
+  }
+}
+const { RmqConnection, RmqRouterTransport, RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
+const { Router } = await import('@vip/router');
+const { PubSubService } = await import('@vip/pubsub');
+const { Agent } = await import('@vip/agent');
+
+const o = parseBenchArgs(
+  {
+    url: { type: 'string', default: 'amqp://guest:guest@127.0.0.1:5672', help: 'broker' },
+    management: { type: 'string', default: 'http://127.0.0.1:15672', help: 'management API (guest/guest)' },
+    calls: { type: 'number', default: 2000, help: 'sequential RPC calls per run' },
+    messages: { type: 'number', default: 20000, help: 'one-way messages per run' },
+    payload: { type: 'number', default: 64, help: 'payload bytes' },
+    window: { type: 'number', default: 200, help: 'publishes in flight (VIP pubsub)' },
+    runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
+  },
+  { usage: 'node tools/bench/rmq.mjs [options]' },
+);
+
+const mgmt = new RabbitMqManagement({ baseUrl: o.management, user: 'guest', password: 'guest' });
+const payload = 'x'.repeat(o.payload);
+const enc = (s) => Buffer.from(s, 'utf8');
+let vhosts = 0;
+
+async function withVhost(fn) {
+  const vhost = `vip-bench-${process.pid}-${++vhosts}`;
+  await ensureVolttronBroker({ url: o.url, vhost, management: { baseUrl: o.management, user: 'guest', password: 'guest' } });
+  try {
+    return await fn(vhost);
+  } finally {
+    await mgmt.deleteVhost(vhost);
+  }
+}
+
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function rawConnect(vhost) {
+  const conn = await amqp.connect(`${o.url}/${encodeURIComponent(vhost)}`, { noDelay: true });
+  conn.on('error', () => {});
+  return conn;
+}
+
+/** Raw amqplib request/reply, sequential: calls/s. */
+async function rawRpc(vhost) {
+  const a = await rawConnect(vhost);
+  const b = await rawConnect(vhost);
+  try {
+    const ca = await a.createChannel();
+    const cb = await b.createChannel();
+    await ca.assertQueue('client', { exclusive: true, autoDelete: true });
+    await cb.assertQueue('server', { exclusive: true, autoDelete: true });
+    await cb.consume('server', (m) => cb.publish('', 'client', m.content, { messageId: m.properties.messageId }), { noAck: true });
+    let waiting;
+    await ca.consume('client', () => waiting.resolve(), { noAck: true });
+    const t0 = performance.now();
+    for (let i = 0; i < o.calls; i++) {
+      waiting = deferred();
+      ca.publish('', 'server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
+      await waiting.promise;
+    }
+    return o.calls / ((performance.now() - t0) / 1000);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+async function vipPlatform(vhost, extensions = []) {
+  const link = { url: o.url, vhost, instanceName: 'bench' };
+  const router = new Router({ transport: new RmqRouterTransport({ ...link, peerSweepMs: 0 }), instanceName: 'bench', extensions });
+  await router.start();
+  return { link, router };
+}
+
+/** VIP RPC Agent -> Agent over RMQ, sequential: calls/s. */
+async function vipRpc(vhost) {
+  const { link, router } = await vipPlatform(vhost);
+  const srv = new Agent({ identity: 'srv', connection: () => new RmqConnection({ ...link, identity: 'srv' }) });
+  const cli = new Agent({ identity: 'cli', connection: () => new RmqConnection({ ...link, identity: 'cli' }) });
+  try {
+    await srv.start();
+    await cli.start();
+    srv.rpc.export('echo', (x) => x);
+    await cli.rpc.call('srv', 'echo', payload);
+    const t0 = performance.now();
+    for (let i = 0; i < o.calls; i++) await cli.rpc.call('srv', 'echo', payload);
+    return o.calls / ((performance.now() - t0) / 1000);
+  } finally {
+    await cli.close();
+    await srv.close();
+    await router.stop();
+  }
+}
+
+/** Raw amqplib publish -> consume through an exchange (topic for pubsub, the volttron exchange either way): msgs/s. */
+async function rawOneWay(vhost, routingKey, bindKey) {
+  const a = await rawConnect(vhost);
+  const b = await rawConnect(vhost);
+  try {
+    const pub = await a.createChannel();
+    const sub = await b.createChannel();
+    await sub.prefetch(256);
+    await sub.assertQueue('sink', { exclusive: true, autoDelete: true });
+    await sub.bindQueue('sink', 'volttron', bindKey);
+    const done = deferred();
+    let got = 0;
+    await sub.consume('sink', (m) => {
+      sub.ack(m);
+      if (++got === o.messages) done.resolve();
+    });
+    const body = Buffer.from(JSON.stringify([payload]));
+    const t0 = performance.now();
+    for (let i = 0; i < o.messages; i++) {
+      if (!pub.publish('volttron', routingKey, body, { messageId: String(i), type: 'RPC', appId: 'bench.a' })) {
+        await new Promise((r) => pub.once('drain', r));
+      }
+    }
+    await done.promise;
+    return o.messages / ((performance.now() - t0) / 1000);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+}
+
+/** RmqConnection -> RmqConnection, peer to peer: msgs/s. */
+async function vipDirect(vhost) {
+  const { link, router } = await vipPlatform(vhost);
+  const a = new RmqConnection({ ...link, identity: 'a' });
+  const b = new RmqConnection({ ...link, identity: 'b' });
+  try {
+    const done = deferred();
+    let got = 0;
+    b.onMessage(() => {
+      if (++got === o.messages) done.resolve();
+    });
+    await a.open();
+    await b.open();
+    const msg = { peer: enc('b'), user: enc(''), id: enc('1'), subsystem: enc('RPC'), args: [enc(payload)] };
+    const t0 = performance.now();
+    for (let i = 0; i < o.messages; i++) await a.send(msg);
+    await done.promise;
+    return o.messages / ((performance.now() - t0) / 1000);
+  } finally {
+    await a.close();
+    await b.close();
+    await router.stop();
+  }
+}
+
+/** VIP pubsub through the router's PubSubService over RMQ: msgs/s delivered. */
+async function vipPubsub(vhost) {
+  const { link, router } = await vipPlatform(vhost, [new PubSubService()]);
+  const pub = new RmqConnection({ ...link, identity: 'pub' });
+  const sub = new RmqConnection({ ...link, identity: 'sub' });
+  try {
+    const subscribed = deferred();
+    const done = deferred();
+    let got = 0;
+    sub.onMessage((m) => {
+      const op = m.args[0]?.toString();
+      if (op === 'request_response') subscribed.resolve();
+      else if (op === 'publish' && ++got === o.messages) done.resolve();
+    });
+    const replies = [];
+    pub.onMessage(() => replies.shift()?.resolve());
+    await pub.open();
+    await sub.open();
+    const frame = (subsystem, args, id = '') => ({ peer: enc(''), user: enc(''), id: enc(id), subsystem: enc(subsystem), args: args.map(enc) });
+    await sub.send(frame('pubsub', ['subscribe', JSON.stringify({ prefix: 'bench/', bus: '', all_platforms: false })], 's1'));
+    await subscribed.promise;
+    const body = JSON.stringify({ bus: '', headers: {}, message: payload });
+    const inFlight = new Set();
+    const t0 = performance.now();
+    for (let i = 0; i < o.messages; i++) {
+      const d = deferred();
+      replies.push(d);
+      inFlight.add(d.promise);
+      void d.promise.then(() => inFlight.delete(d.promise));
+      await pub.send(frame('pubsub', ['publish', 'bench/topic', body], `p${i}`));
+      if (inFlight.size >= o.window) await Promise.race(inFlight);
+    }
+    await done.promise;
+    return o.messages / ((performance.now() - t0) / 1000);
+  } finally {
+    await pub.close();
+    await sub.close();
+    await router.stop();
+  }
+}
+
+const scenarios = [
+  { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
+  { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b'))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
+  { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#'))], vip: ['VIP pubsub (router PubSubService)', () => withVhost(vipPubsub)] },
+];
+
+const rows = [];
+const json = {};
+for (const s of scenarios) {
+  const base = [];
+  const vip = [];
+  for (let r = 0; r < o.runs; r++) {
+    base.push(await s.base[1]());
+    vip.push(await s.vip[1]());
+  }
+  const b = median(base);
+  const v = median(vip);
+  rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '' });
+  rows.push({ scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw` });
+  json[s.name] = { unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)) };
+}
+console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}`);
+console.log(formatTable(rows, [
+  { key: 'scenario', title: 'scenario', align: 'left' },
+  { key: 'what', title: 'what', align: 'left' },
+  { key: 'rate', title: 'rate', align: 'right' },
+  { key: 'vs', title: 'vs baseline', align: 'right' },
+]));
+console.log(JSON.stringify({ bench: 'rmq', ...json }));
