@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { startPlatform, type PlatformProcess } from '@vip/testing';
+import { openRawClient, startPlatform, type PlatformProcess } from '@vip/testing';
 
 const MAIN = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
 
@@ -107,6 +107,13 @@ describe('vip-platform running', () => {
     expect(auth.allow.find((e) => e.user_id === 'platform')?.credentials).toBe(platform.serverkey);
     const known = JSON.parse(await readFile(join(platform.home, 'known_hosts'), 'utf8')) as Record<string, string>;
     expect(known[platform.tcpAddress.slice('tcp://'.length)]).toBe(platform.serverkey);
+  });
+
+  it('runs the in-platform control service as peer `control`', async () => {
+    const c = await openRawClient(platform, 'cli.peer');
+    onTestFinished(() => c.close());
+    const list = (await c.request('peerlist', ['list'], 'l')).map((f) => f.toString());
+    expect(list).toContain('control');
   });
 
   it('refuses to start on a port that is taken: one clear line, exit 1', async () => {

@@ -3,6 +3,7 @@ import { PubSubService } from '@vip/pubsub';
 import { Router, type QueryProperties } from '@vip/router';
 import { KeyStore, KnownHosts, ZmqRouterTransport } from '@vip/zmq';
 import type { PlatformConfig } from './cli-options.js';
+import { startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
 import { prepareVipHome } from './vip-home.js';
 
@@ -35,7 +36,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
-  const pubsub = new PubSubService({ logger: logger.child({ service: 'pubsub' }) });
+  const pubsub = new PubSubService({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } });
   const transport = new ZmqRouterTransport({
     addresses: [config.localAddress, ...config.vipAddresses],
     ...(keys ? { secretKey: keys.secret, authenticate: true } : { authenticate: false }),
@@ -67,9 +68,11 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     onQuit,
   });
 
+  let control: ControlService | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await control?.close();
       await router.stop();
       await auth?.close();
     })());
@@ -90,6 +93,20 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   if (keys) {
     const knownHosts = KnownHosts.forHome(paths.home);
     for (const address of bound) await knownHosts.add(address, keys.public);
+    // The in-platform `control` service (stats RPCs for vipctl) connects like any agent, over
+    // the local address with its own key (admitted by the first-start auth.json).
+    try {
+      control = await startControlService({
+        tracker: router.tracker,
+        vipHome: paths.home,
+        address: config.localAddress,
+        serverKey: keys.public,
+        logger,
+      });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
   }
   return {
     ready: { addresses: [...bound], serverkey: keys?.public ?? null, instance: config.instanceName, pid: process.pid },
