@@ -1,35 +1,6 @@
-import { Agent } from '../../packages/agent/src/index.js';
-import { ProtectedTopics, PubSubService } from '../../packages/pubsub/src/index.js';
-import { Router } from '../../packages/router/src/index.js';
-import { MemoryTransport, waitFor } from '../../packages/testing/src/index.js';
+import { waitFor } from '../../packages/testing/src/index.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
-
-/** Router + PubSubService over the in-memory transport, agents on MemoryConnections. */
-async function memoryPlatform(options: PubSubPlatformOptions = {}) {
-  const topics = options.protectedTopics === undefined ? undefined : ProtectedTopics.parse(options.protectedTopics);
-  if (topics !== undefined && !(topics instanceof ProtectedTopics)) throw topics;
-  const service = new PubSubService({ protectedTopics: topics, capabilities: options.capabilities });
-  const transport = new MemoryTransport();
-  const router = new Router({ identity: 'router', transport, extensions: [service] });
-  await router.start();
-  const agents: Agent[] = [];
-  const platform: PubSubPlatform & { service: PubSubService } = {
-    service,
-    async agent(identity) {
-      const agent = new Agent({ identity, connection: transport.connection(identity, { userId: identity }) });
-      const pubsub = withPubSub(agent);
-      agents.push(agent);
-      await agent.start();
-      return { agent, pubsub };
-    },
-    async close() {
-      for (const a of agents) await a.close();
-      await router.stop();
-    },
-  };
-  return platform;
-}
+import { describePubSubBehaviour, memoryPlatform } from './pubsub.suite.js';
 
 describePubSubBehaviour({ name: 'in-memory router', start: memoryPlatform });
 
