@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, type CurveKeyPair } from '@vip/protocol';
-import { startPlatform, type PlatformProcess } from '@vip/testing';
-import { AuthFile } from '@vip/zmq';
-import { createZmqAgent } from '@vip/agent/zmq';
+import { generateKeyPair, type CurveKeyPair } from '../../packages/protocol/src/index.js';
+import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { AuthFile } from '../../packages/zmq/src/index.js';
+import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 
 /** A free tcp port on 127.0.0.1 (the platform must come back on the same one). */

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPair } from '@vip/protocol';
-import { startPlatform, type PlatformProcess } from '@vip/testing';
-import { KeyStore } from '@vip/zmq';
-import { createZmqAgent } from '@vip/agent/zmq';
-import type { Agent } from '@vip/agent';
+import { generateKeyPair } from '../../packages/protocol/src/index.js';
+import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { KeyStore } from '../../packages/zmq/src/index.js';
+import { createZmqAgent } from '../../packages/agent/src/zmq.js';
+import type { Agent } from '../../packages/agent/src/index.js';
 import { runCli } from '../../apps/vipctl/src/cli.js';
 
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));

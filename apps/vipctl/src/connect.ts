@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Address, isVipError, TimeoutError } from '@vip/protocol';
+import { Address, TimeoutError } from '@vip/protocol';
 import { HelloTimeoutError, type Agent } from '@vip/agent';
 import { createZmqAgent, defaultLocalAddress, resolveVipHome } from '@vip/agent/zmq';
 import { KeyStore } from '@vip/zmq';
@@ -41,7 +41,9 @@ export async function connectToPlatform(options: CliOptions, env: NodeJS.Process
   try {
     await agent.start();
   } catch (err) {
-    if (err instanceof HelloTimeoutError || isVipError(err, 'VIP_AUTH') || isVipError(err, 'VIP_TRANSPORT')) {
+    // By `code`, not class: the transport may come from another copy of @vip/protocol.
+    const code = (err as { code?: unknown } | null)?.code;
+    if (err instanceof HelloTimeoutError || code === 'VIP_AUTH' || code === 'VIP_TRANSPORT' || code === 'VIP_TIMEOUT') {
       throw new CliError(`the platform at ${address} is not answering: ${(err as Error).message}`, EXIT.UNREACHABLE, { cause: err });
     }
     throw err;

@@ -14,6 +14,7 @@ import { HealthSubsystem } from './subsystems/health.js';
 import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
 import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
 import { AgentStats } from './agent-stats.js';
+import { PubSubSubsystem, type PubSubSubsystemOptions } from './pubsub/pubsub-subsystem.js';
 
 export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
@@ -32,6 +33,8 @@ export interface AgentOptions {
   readonly target?: string;
   readonly rpc?: RpcOptions;
   readonly heartbeat?: HeartbeatOptions;
+  /** The pubsub subsystem is registered by default (as on every VOLTTRON agent); `false` leaves it out. */
+  readonly pubsub?: PubSubSubsystemOptions | false;
 }
 
 export type AgentEvent = 'connected' | 'disconnected';
@@ -50,6 +53,8 @@ export class Agent {
   readonly rpc: RpcSubsystem;
   readonly health: HealthSubsystem;
   readonly heartbeat: HeartbeatSubsystem;
+  /** Undefined when created with `pubsub: false`. */
+  readonly pubsub: PubSubSubsystem | undefined;
 
   readonly #options: AgentOptions;
   readonly #nextId = createRpcIdGenerator();
@@ -83,6 +88,8 @@ export class Agent {
     this.peerlist = this.use((core) => new PeerlistSubsystem(core, this.#requestTimeout()));
     this.query = this.use((core) => new QuerySubsystem(core, this.#requestTimeout()));
     this.rpc = this.use((core) => new RpcSubsystem(core, options.rpc));
+    const pubsubOptions = options.pubsub;
+    this.pubsub = pubsubOptions === false ? undefined : this.use((core) => new PubSubSubsystem(core, pubsubOptions));
     this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
     this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
   }

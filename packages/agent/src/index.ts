@@ -13,6 +13,10 @@ export { HealthSubsystem, STATUS_VALUES } from './subsystems/health.js';
 export type { HealthStatus, HealthStatusValue } from './subsystems/health.js';
 export { HeartbeatSubsystem } from './subsystems/heartbeat.js';
 export type { HeartbeatOptions } from './subsystems/heartbeat.js';
+export { PubSubSubsystem } from './pubsub/pubsub-subsystem.js';
+export type {
+  PubSubCallback, PubSubPlatform, SubscribeOptions, UnsubscribeOptions, PublishOptions, ListOptions, ListRow, PubSubSubsystemOptions,
+} from './pubsub/pubsub-subsystem.js';
 export { RpcSubsystem, DEFAULT_RPC_TIMEOUT_MS, errorFromRpc } from './rpc/rpc.js';
 export type { RpcOptions, CallOptions, BatchItem } from './rpc/rpc.js';
 export { kwargs, KwArgs } from './rpc/params.js';

@@ -56,7 +56,7 @@ export class MemoryRouter {
       else if (sub === 'peerlist' && op === 'list') reply(EMPTY_FRAME, ['listing', ...this.#peers.keys()]);
       else if (sub === 'query') reply(EMPTY_FRAME, ['', op === 'instance-name' ? 'memory' : op === 'agent-monitor-frequency' ? Buffer.from([0x58, 2, 0, 0]) : '']);
       else if (sub === 'agentstop') this.#peers.delete(from.identity);
-      else if (sub !== 'hello' && sub !== 'error') reply(EMPTY_FRAME, ['93', 'Protocol not supported', '', m.subsystem]);
+      else if (sub !== 'hello' && sub !== 'error' && sub !== 'pubsub') reply(EMPTY_FRAME, ['93', 'Protocol not supported', '', m.subsystem]);
       return;
     }
     const to = this.#peers.get(identityKey(m.peer));
