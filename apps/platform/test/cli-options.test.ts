@@ -1,0 +1,59 @@
+import { homedir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@vip/protocol';
+import { DEFAULT_TCP_ADDRESS, defaultVipHome, parseCli } from '../src/cli-options.js';
+
+describe('vip-platform options', () => {
+  it('defaults: ~/.vip, tcp 127.0.0.1:22916, local ipc under the home, auth on, info, zmq', () => {
+    const r = parseCli([], {});
+    expect(r).toEqual({
+      help: false,
+      config: {
+        vipHome: `${homedir()}/.vip`,
+        vipAddresses: [DEFAULT_TCP_ADDRESS],
+        localAddress: `ipc://@${homedir()}/.vip/run/vip.socket`,
+        instanceName: 'vip1',
+        allowAuth: true,
+        logLevel: 'info',
+        messageBus: 'zmq',
+      },
+    });
+  });
+
+  it('VIP_HOME wins over VOLTTRON_HOME, which wins over ~/.vip; ~ is expanded, trailing / dropped', () => {
+    expect(defaultVipHome({ VIP_HOME: '/a/', VOLTTRON_HOME: '/b' })).toBe('/a');
+    expect(defaultVipHome({ VOLTTRON_HOME: '~/volttron' })).toBe(`${homedir()}/volttron`);
+    expect(defaultVipHome({})).toBe(`${homedir()}/.vip`);
+  });
+
+  it('takes repeated --vip-address and every other flag', () => {
+    const r = parseCli(
+      ['--vip-home', '/h', '--vip-address', 'tcp://127.0.0.1:1', '--vip-address', 'tcp://127.0.0.1:2', '--instance-name', 'x.1',
+        '--allow-auth', 'false', '--log-level', 'debug', '--message-bus', 'zmq', '--local-address', 'ipc:///tmp/v.sock'],
+      {},
+    );
+    expect(r.help).toBe(false);
+    if (r.help) return;
+    expect(r.config).toEqual({
+      vipHome: '/h', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], localAddress: 'ipc:///tmp/v.sock',
+      instanceName: 'x.1', allowAuth: false, logLevel: 'debug', messageBus: 'zmq',
+    });
+  });
+
+  it('--help', () => {
+    expect(parseCli(['--help'], {})).toEqual({ help: true });
+  });
+
+  it.each([
+    [['--allow-auth', 'yes'], /--allow-auth must be true or false/],
+    [['--log-level', 'loud'], /--log-level must be debug/],
+    [['--message-bus', 'rmq'], /--message-bus must be zmq/],
+    [['--vip-address', 'localhost:1'], /--vip-address.* must look like tcp/],
+    [['--instance-name', 'a b'], /--instance-name may use only/],
+    [['--bogus'], /bogus/],
+    [['positional'], /positional/],
+  ])('refuses %j with a clear ConfigError', (argv, why) => {
+    expect(() => parseCli(argv, {})).toThrow(ConfigError);
+    expect(() => parseCli(argv, {})).toThrow(why);
+  });
+});
