@@ -18,3 +18,9 @@ export { RmqLinkOptionsSchema, TlsOptionsSchema, parseRmqLinkOptions } from './r
 export type { RmqLinkOptions, RmqLinkOptionsInput, TlsOptions } from './rmq-options.js';
 export { ReconnectPolicySchema, reconnectDelay } from './reconnect-policy.js';
 export type { ReconnectPolicy, ReconnectPolicyInput } from './reconnect-policy.js';
+export { RmqPubSub } from './rmq-pubsub.js';
+export type { RmqPubSubOptions, RmqSubscribeOptions, RmqPubSubCallback, RmqPubSubStats } from './rmq-pubsub.js';
+export {
+  PUBSUB_PREFIX, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey, encodePubsubPublish, decodePubsubDelivery,
+} from './pubsub-mapping.js';
+export type { PubSubPublish, PubSubDelivery } from './pubsub-mapping.js';

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidPayloadError } from '@vip/protocol';
+import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from './pubsub-mapping.js';
+
+describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
+  it('builds routing and binding keys with the trailing # word', () => {
+    expect(publishRoutingKey('v1', 'devices/campus/ahu1')).toBe('__pubsub__.v1.devices.campus.ahu1.#');
+    expect(publishRoutingKey('v1', '')).toBe('__pubsub__.v1.#');
+    expect(subscriptionBindingKey('v1', 'devices')).toBe('__pubsub__.v1.devices.#');
+    expect(subscriptionBindingKey('v1', '')).toBe('__pubsub__.v1.#');
+    expect(subscriptionBindingKey('v1', 'devices', true)).toBe('__pubsub__.*.devices.#');
+  });
+  it('reads the topic back (a dot in a topic comes back as /)', () => {
+    expect(topicFromRoutingKey('__pubsub__.v1.devices.campus.#')).toEqual({ instance: 'v1', topic: 'devices/campus' });
+    expect(topicFromRoutingKey(publishRoutingKey('v1', 'a.b/c'))).toEqual({ instance: 'v1', topic: 'a/b/c' });
+    expect(topicFromRoutingKey('v1.agent')).toBeUndefined();
+  });
+  it('encodes a publish as VOLTTRON does and decodes it', () => {
+    const p = encodePubsubPublish('v1', 'pub', { topic: 't/x', bus: '', headers: { h: 1 }, message: { temp: 21 } }, 'm1');
+    expect(p.properties).toEqual({
+      appId: 'v1.pub', messageId: 'm1', type: 'pubsub', contentType: 'application/json',
+      headers: { recipient: '', proto: 'VIP', user: 'pub' },
+    });
+    const body = JSON.parse(p.content.toString()) as unknown;
+    expect(body).toEqual({ sender: 'pub', bus: '', headers: { h: 1, min_compatible_version: '5.0', max_compatible_version: '' }, message: { temp: 21 } });
+    expect(decodePubsubDelivery(p.routingKey, p.content)).toMatchObject({ sender: 'pub', topic: 't/x', instance: 'v1', message: { temp: 21 } });
+  });
+  it.each([
+    ['v1.x', '{}'],
+    ['__pubsub__.v1.t.#', 'not json'],
+    ['__pubsub__.v1.t.#', '{"bus":""}'],
+    ['__pubsub__.v1.t.#', '[1]'],
+  ])('rejects %s %s with InvalidPayloadError', (key, body) => {
+    expect(decodePubsubDelivery(key, Buffer.from(body))).toBeInstanceOf(InvalidPayloadError);
+  });
+});

@@ -1,0 +1,94 @@
+import { InvalidPayloadError } from '@vip/protocol';
+import { z } from 'zod';
+import { JSON_CONTENT_TYPE, routingKeyFor, VIP_PROTO, VOLTTRON_EXCHANGE, type AmqpPublish } from './amqp-mapping.js';
+
+/**
+ * VOLTTRON's RabbitMQ pubsub wire format (PROTOCOL.md 7.6), pure. A topic `a/b/c` of instance
+ * `v1` travels with routing key `__pubsub__.v1.a.b.c.#` (publishes carry the literal `#` word
+ * too); a subscription to prefix `a/b` binds `__pubsub__.v1.a.b.#`, so matching is per topic
+ * segment (unlike ZMQ's character prefix) and a `.` inside a topic arrives as `/`.
+ */
+export const PUBSUB_PREFIX = '__pubsub__';
+const COMPAT_HEADERS = { min_compatible_version: '5.0', max_compatible_version: '' } as const;
+
+function topicWords(topic: string): string {
+  return topic.split('/').join('.');
+}
+
+/** Routing key of a publish on `topic` from `instance`. */
+export function publishRoutingKey(instance: string, topic: string): string {
+  return topic === '' ? `${PUBSUB_PREFIX}.${instance}.#` : `${PUBSUB_PREFIX}.${instance}.${topicWords(topic)}.#`;
+}
+
+/** Binding key of a subscription to `prefix`; `allPlatforms` matches every instance (`*`). */
+export function subscriptionBindingKey(instance: string, prefix: string, allPlatforms = false): string {
+  const inst = allPlatforms ? '*' : instance;
+  return prefix === '' ? `${PUBSUB_PREFIX}.${inst}.#` : `${PUBSUB_PREFIX}.${inst}.${topicWords(prefix)}.#`;
+}
+
+/** The topic of a delivered routing key: drop `__pubsub__`, the instance and the trailing `#`, join with `/`. */
+export function topicFromRoutingKey(key: string): { readonly instance: string; readonly topic: string } | undefined {
+  const words = key.split('.');
+  if (words.length < 3 || words[0] !== PUBSUB_PREFIX) return undefined;
+  const rest = words.slice(2);
+  if (rest[rest.length - 1] === '#') rest.pop();
+  return { instance: words[1] as string, topic: rest.join('/') };
+}
+
+export interface PubSubPublish {
+  readonly topic: string;
+  readonly bus?: string;
+  readonly headers?: Readonly<Record<string, unknown>>;
+  readonly message?: unknown;
+}
+
+/** Publish parameters for a VOLTTRON RMQ pubsub message from `identity` of `instance`. */
+export function encodePubsubPublish(instance: string, identity: string, p: PubSubPublish, messageId: string): AmqpPublish {
+  const body = { sender: identity, bus: p.bus ?? '', headers: { ...p.headers, ...COMPAT_HEADERS }, message: p.message ?? null };
+  return {
+    exchange: VOLTTRON_EXCHANGE,
+    routingKey: publishRoutingKey(instance, p.topic),
+    content: Buffer.from(JSON.stringify(body), 'utf8'),
+    properties: {
+      appId: routingKeyFor(instance, identity),
+      messageId,
+      type: 'pubsub',
+      contentType: JSON_CONTENT_TYPE,
+      headers: { recipient: '', proto: VIP_PROTO, user: identity },
+    },
+  };
+}
+
+const PubsubBodySchema = z.object({
+  sender: z.string(),
+  bus: z.string().default(''),
+  headers: z.record(z.string(), z.unknown()).default({}),
+  message: z.unknown(),
+});
+
+/** One pubsub message as a subscriber gets it. */
+export interface PubSubDelivery {
+  readonly sender: string;
+  readonly bus: string;
+  readonly topic: string;
+  readonly instance: string;
+  readonly headers: Readonly<Record<string, unknown>>;
+  readonly message: unknown;
+}
+
+/** Read a delivered pubsub message; an InvalidPayloadError for anything that is not one. */
+export function decodePubsubDelivery(routingKey: string, content: Buffer): PubSubDelivery | InvalidPayloadError {
+  const where = topicFromRoutingKey(routingKey);
+  if (!where) return new InvalidPayloadError('RMQ pubsub message', `routing key ${JSON.stringify(routingKey)} is not __pubsub__.<instance>.<topic>`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(content.toString('utf8'));
+  } catch (err) {
+    return new InvalidPayloadError('RMQ pubsub message', `body is not JSON (${(err as Error).message})`);
+  }
+  const r = PubsubBodySchema.safeParse(raw);
+  if (!r.success) {
+    return new InvalidPayloadError('RMQ pubsub message', r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  }
+  return { sender: r.data.sender, bus: r.data.bus, headers: r.data.headers, message: r.data.message, topic: where.topic, instance: where.instance };
+}

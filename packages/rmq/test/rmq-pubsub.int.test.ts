@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { isVipError } from '@vip/protocol';
+import { RmqPubSub, type PubSubDelivery, type RmqPubSubOptions } from '../src/index.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, rabbitmqctl, type TestVhost } from './broker-fixture.js';
+
+let vh: TestVhost;
+beforeAll(async () => {
+  vh = await freshVhost('rmqpubsub');
+});
+afterAll(async () => {
+  await vh?.dispose();
+});
+
+async function pubsub(identity: string, extra: Partial<RmqPubSubOptions> = {}): Promise<RmqPubSub> {
+  const p = new RmqPubSub({ url: AMQP_URL, vhost: vh.vhost, instanceName: vh.instanceName, reconnect: FAST_RECONNECT, identity, ...extra });
+  onTestFinished(() => p.close());
+  await p.open();
+  return p;
+}
+
+describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
+  it('delivers by topic segment with sender, bus, headers and message', async () => {
+    const pub = await pubsub('pub1');
+    const sub = await pubsub('sub1');
+    const got = new Inbox<PubSubDelivery>();
+    await sub.subscribe('devices/campus', got.push);
+    await pub.publish({ topic: 'devices/campusX/ahu', message: 'wrong segment' });
+    await pub.publish({ topic: 'devices/campus/ahu1', headers: { unit: 'C' }, message: { temp: 21 } });
+    const d = await got.next(undefined, 5_000, 'publish on devices/campus/ahu1');
+    expect(d).toMatchObject({ sender: 'pub1', bus: '', topic: 'devices/campus/ahu1', message: { temp: 21 }, headers: { unit: 'C' } });
+    await pub.publish({ topic: 'devices/campus', message: 'exact' });
+    await got.next((x) => x.message === 'exact', 5_000, 'exact topic');
+    expect(got.items.map((x) => x.message)).not.toContain('wrong segment');
+  });
+
+  it('keeps buses apart and stops after unsubscribe', async () => {
+    const pub = await pubsub('pub2');
+    const sub = await pubsub('sub2');
+    const got = new Inbox<PubSubDelivery>();
+    await sub.subscribe('', got.push, { bus: 'b2' });
+    await pub.publish({ topic: 'x/1', bus: '', message: 'default bus' });
+    await pub.publish({ topic: 'x/1', bus: 'b2', message: 'one' });
+    await got.next((x) => x.message === 'one', 5_000, 'first');
+    await sub.unsubscribe(null, null, { bus: 'b2' });
+    const marker = new Inbox<PubSubDelivery>();
+    await sub.subscribe('marker', marker.push);
+    await pub.publish({ topic: 'x/1', bus: 'b2', message: 'two' });
+    await pub.publish({ topic: 'marker', message: 'm' });
+    await marker.next(undefined, 5_000, 'marker');
+    expect(got.items.map((x) => x.message)).toEqual(['one']);
+    expect(sub.stats().otherBus).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps messages for a persistent queue while its agent is away', async () => {
+    const pub = await pubsub('pub3');
+    const first = await pubsub('hist');
+    await first.subscribe('log', () => undefined, { persistentQueue: 'archive' });
+    await first.close();
+    for (let i = 0; i < 5; i++) await pub.publish({ topic: `log/${i}`, message: i });
+    const again = await pubsub('hist');
+    const got = new Inbox<PubSubDelivery>();
+    await again.subscribe('log', got.push, { persistentQueue: 'archive' });
+    const backlog = await got.count(() => true, 5, 10_000, 'backlog');
+    expect(backlog.map((x) => x.message)).toEqual([0, 1, 2, 3, 4]);
+    await expect(again.subscribe('other', () => undefined, { persistentQueue: 'archive' })).rejects.toMatchObject({ code: 'VIP_CONFIG' });
+  });
+
+  it('re-declares subscriptions after a forced close; publishes while down reject', async () => {
+    const pub = await pubsub('pub4');
+    const sub = await pubsub('sub4');
+    const got = new Inbox<PubSubDelivery>();
+    await sub.subscribe('after', got.push);
+    const back = new Promise<void>((resolve) => {
+      let down = false;
+      pub.onStatus((s) => {
+        if (s.type === 'disconnected') down = true;
+        if (down && s.type === 'connected') resolve();
+      });
+    });
+    const subBack = new Promise<void>((resolve) => sub.onStatus((s) => void (s.type === 'connected' && resolve())));
+    const refused = new Promise<unknown>((resolve) => {
+      const off = pub.onStatus((s) => {
+        if (s.type !== 'disconnected') return;
+        off();
+        pub.publish({ topic: 'after/x' }).then(() => resolve('sent'), resolve);
+      });
+    });
+    await rabbitmqctl('close_all_connections', '-p', vh.vhost, 'vip pubsub fault test');
+    await Promise.all([back, subBack]);
+    expect(isVipError(await refused, 'VIP_TRANSPORT')).toBe(true);
+    await pub.publish({ topic: 'after/reconnect', message: 'ok' });
+    expect((await got.next(undefined, 10_000, 'publish after reconnect')).message).toBe('ok');
+  });
+});
