@@ -43,6 +43,11 @@ export class MemoryRouter {
     }
   }
 
+  /** Hand `message` (peer = its sender) to `to` as the router would forward it. */
+  deliverAs(from: string, to: string, message: VipMessage): void {
+    this.#peers.get(to)?.deliver({ ...message, peer: textFrame(from), user: textFrame(from) });
+  }
+
   route(from: MemoryConnection, m: VipMessage): void {
     this.sent.push({ from: from.identity, message: m });
     const sender = textFrame(from.identity);
@@ -100,6 +105,11 @@ export class MemoryConnection implements AgentConnection {
   async send(message: VipMessage): Promise<void> {
     if (this.#closed) throw new Error('closed');
     queueMicrotask(() => this.#router.route(this, message));
+  }
+
+  /** Deliver `message` to `agent`'s connection as if this (unattached) connection sent it through the router. */
+  deliverTo(target: { identity: string }, message: VipMessage): void {
+    this.#router.deliverAs(this.identity, target.identity, message);
   }
 
   deliver(message: VipMessage): void {
