@@ -1,5 +1,5 @@
 import {
-  EMPTY_FRAME, ERRNO, frameText, identityKey, silentLogger, textFrame,
+  EMPTY_FRAME, ERRNO, errorArgs, frameText, identityKey, silentLogger, textFrame,
   type DeliveryResult, type Frame, type Logger, type PeerEvent, type RoutedMessage, type RouterTransport, type UnroutableReason,
 } from '@vip/protocol';
 import { BUILTIN_SUBSYSTEMS, type BuiltinContext } from './builtin-subsystems.js';
@@ -7,7 +7,7 @@ import { PeerRegistry } from './peer-registry.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { RouterCounters, type RouterStats } from './router-counters.js';
 import { Tracker, type IssuedMessage, type IssueTopic, type CountMap } from './tracker.js';
-import { errorArgs } from './wire-values.js';
+
 
 export interface BaseRouterOptions {
   /** The bus the router serves (ZeroMQ, RabbitMQ, memory); the router owns it and closes it in `stop()`. */
@@ -52,6 +52,7 @@ export class BaseRouter {
   #closing = false;
   #inflight = 0;
   #idleWaiters: Array<() => void> = [];
+  readonly #userFrames = new Map<string, Frame>();
 
   constructor(options: BaseRouterOptions) {
     this.transport = options.transport;
@@ -148,7 +149,15 @@ export class BaseRouter {
    * VOLTTRON 9 always copies the identity (PROTOCOL.md 1.3).
    */
   lookupUserId(sender: Frame, userId: string): Frame {
-    return userId.length > 0 ? textFrame(userId) : sender;
+    if (userId.length === 0) return sender;
+    let frame = this.#userFrames.get(userId);
+    if (frame === undefined) {
+      // A few distinct users per platform: keep their frames instead of encoding one per message.
+      if (this.#userFrames.size >= 4096) this.#userFrames.clear();
+      frame = textFrame(userId);
+      this.#userFrames.set(userId, frame);
+    }
+    return frame;
   }
 
   /** Debug/statistics hook, called only while the tracker is enabled (one boolean check otherwise). */

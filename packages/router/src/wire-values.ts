@@ -1,6 +1,4 @@
-import { EMPTY_FRAME, encodeCountFrame, ERRNO_MESSAGES, jsonFrame, textFrame, type Frame } from '@vip/protocol';
-
-// TODO(protocol): use @vip/protocol's `errorArgs` (wire-errors) once it is exported.
+import { EMPTY_FRAME, encodeCountFrame, jsonFrame, textFrame, type Frame } from '@vip/protocol';
 
 /** A value the `query` subsystem can answer with (PROTOCOL.md 2.4). */
 export type QueryValue = string | number | readonly string[] | null | undefined;
@@ -11,9 +9,4 @@ export function encodeQueryValue(value: QueryValue): Frame {
   if (typeof value === 'number') return encodeCountFrame(value);
   if (typeof value === 'string') return textFrame(value);
   return jsonFrame(value);
-}
-
-/** The args of a VIP `error` message: errno, strerror text, recipient, subsystem (PROTOCOL.md 1.8). */
-export function errorArgs(errnum: number, recipient: Frame, subsystem: Frame): Frame[] {
-  return [textFrame(String(errnum)), textFrame(ERRNO_MESSAGES[errnum] ?? `errno ${errnum}`), recipient, subsystem];
 }
