@@ -127,10 +127,11 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       await sub.subscribe('', x.cb);
       const { pubsub: denied } = await p.agent('denied');
       const refused = await denied.publish('foo/1').then(() => undefined, (e: unknown) => e);
-      expect(refused).toMatchObject({
-        errnum: -32001,
-        message: `to publish to topic "foo/1" requires capabilities ['can_publish_to_foo'], but capability list ['other'] was provided`,
-      });
+      expect(refused).toMatchObject({ errnum: -32001 });
+      // auth.json normalises capabilities to a dict ({'other': None}); a pushed list stays a list
+      expect((refused as Error).message).toMatch(
+        /^to publish to topic "foo\/1" requires capabilities \['can_publish_to_foo'\], but capability list (\['other'\]|\{'other': None\}) was provided$/,
+      );
       await expect(denied.publish('bar/x')).rejects.toMatchObject({ errnum: -32001 });
       expect(await denied.publish('barx')).toBe(1); // regex anchored: 'bar/.*' does not match 'barx'
       const { pubsub: allowed } = await p.agent('allowed');

@@ -126,7 +126,7 @@ export class PubSubSubsystem implements Subsystem {
   }
 
   async onConnected(): Promise<void> {
-    if (!this.#subs.empty) await this.synchronize();
+    await this.synchronize(); // always: the router may hold a stale set for this identity
   }
 
   handle(message: VipMessage): void {
