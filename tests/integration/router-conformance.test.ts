@@ -176,13 +176,20 @@ describe('router conformance (PROTOCOL.md 13)', () => {
     expect(text(await a.receiveMatching(isPeerlistEvent('add', silentId)))).toEqual(['', 'VIP1', '', '', 'peerlist', 'add', silentId]);
   });
 
-  it('agentstop drops the named peer', async () => {
+  it('agentstop drops the named peer and its subscriptions', async () => {
     const a = await client(ident('stop-watch'));
     const bId = ident('stopper');
     const b = await client(bId);
+    const topic = `agentstop/${bId}`;
+    const sub = await b.request('pubsub', ['subscribe', `{"prefix": "${topic}", "bus": "", "all_platforms": false}`], 's-1');
+    expect(sub[6]?.toString('hex')).toBe('01');
+    const publish = ['publish', `${topic}/x`, '{"bus": "", "headers": {}, "message": 1}'];
+    expect((await a.request('pubsub', publish, 'pub-1'))[6]?.toString('hex')).toBe('01000000');
     await b.sendVip('', 'agentstop', [bId]);
     expect(text(await a.receiveMatching(isPeerlistEvent('drop', bId)))).toEqual(['', 'VIP1', '', '', 'peerlist', 'drop', bId]);
     expect(text(await a.request('peerlist', ['list'], 'l-3'))).not.toContain(bId);
+    // The subscription went with the peer: nobody receives the next publish.
+    expect((await a.request('pubsub', publish, 'pub-2'))[6]?.toString('hex')).toBe('00000000');
   });
 
   it('quit from anyone but control gets error 93 and the platform keeps running', async () => {
