@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.mjs';
-import { startChild } from './lib/processes.mjs';
+import { cpuTimeMs, startChild } from './lib/processes.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 
@@ -47,7 +47,7 @@ async function startForwarder(mode) {
   if (mode === 'bare' || !useApp) {
     const child = startChild(mode, lib(mode === 'bare' ? 'bare-forwarder.mjs' : 'transport-forwarder.mjs'));
     const ready = await child.line((l) => l.event === 'ready');
-    return { address: ready.addresses[0], serverkey: ready.serverkey, keys: [], stop: () => child.stop() };
+    return { pid: child.pid, address: ready.addresses[0], serverkey: ready.serverkey, keys: [], stop: () => child.stop() };
   }
   const home = await mkdtemp(join(tmpdir(), 'vip-bench-'));
   const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn']);
@@ -57,6 +57,7 @@ async function startForwarder(mode) {
     // The platform admits its own key (auth.json written on first start): the peers use it.
     const pair = JSON.parse(await readFile(join(home, 'keystore'), 'utf8'));
     return {
+      pid: child.pid,
       address,
       serverkey: ready.serverkey,
       keys: ['--publickey', pair.public, '--secretkey', pair.secret],
@@ -77,12 +78,15 @@ async function runOnce(mode) {
   const children = [];
   try {
     const common = ['--address', fwd.address, '--serverkey', fwd.serverkey, ...fwd.keys, '--messages', String(o.messages), '--payload', String(o.payload), '--window', String(o.window)];
+    const cpuBefore = cpuTimeMs(fwd.pid);
     const receiver = startChild('receiver', lib('forwarding-peer.mjs'), ['--role', 'receiver', ...common]);
     children.push(receiver);
     const sender = startChild('sender', lib('forwarding-peer.mjs'), ['--role', 'sender', ...common]);
     children.push(sender);
     const result = await receiver.line((l) => l.event === 'result', o['time-limit'] * 1000);
-    return result.rate;
+    // Router CPU per message: unlike the rate, it does not depend on how busy the machine is.
+    const cpuUsPerMessage = ((cpuTimeMs(fwd.pid) - cpuBefore) * 1000) / o.messages;
+    return { rate: result.rate, cpuUsPerMessage };
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await fwd.stop();
@@ -90,16 +94,19 @@ async function runOnce(mode) {
 }
 
 const rates = { bare: [], vip: [] };
+const cpu = { bare: [], vip: [] };
 let failures = 0;
 for (let run = 1; run <= o.runs; run++) {
   for (const mode of ['bare', 'vip']) {
     try {
-      const rate = await runOnce(mode);
+      const { rate, cpuUsPerMessage } = await runOnce(mode);
       rates[mode].push(rate);
-      process.stderr.write(`run ${run} ${mode}: ${formatRate(rate)} msg/s\n`);
+      cpu[mode].push(cpuUsPerMessage);
+      process.stderr.write(`run ${run} ${mode}: ${formatRate(rate)} msg/s, router CPU ${cpuUsPerMessage.toFixed(1)} us/msg\n`);
     } catch (err) {
       failures++;
       rates[mode].push(NaN);
+      cpu[mode].push(NaN);
       process.stderr.write(`run ${run} ${mode} failed: ${err instanceof Error ? err.message : String(err)}\n`);
     }
   }
@@ -107,19 +114,24 @@ for (let run = 1; run <= o.runs; run++) {
 
 const bare = median(rates.bare);
 const vip = median(rates.vip);
+const cpuBare = median(cpu.bare);
+const cpuVip = median(cpu.vip);
+const us = (v) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 const rows = [
-  { router: 'bare zeromq.js ROUTER', ...Object.fromEntries(rates.bare.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(bare), ratio: '1.00' },
-  { router: vipLabel, ...Object.fromEntries(rates.vip.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(vip), ratio: ratio(vip, bare).toFixed(2) },
+  { router: 'bare zeromq.js ROUTER', ...Object.fromEntries(rates.bare.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(bare), ratio: '1.00', cpu: us(cpuBare), cpuRatio: '1.00' },
+  { router: vipLabel, ...Object.fromEntries(rates.vip.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(vip), ratio: ratio(vip, bare).toFixed(2), cpu: us(cpuVip), cpuRatio: ratio(cpuBare, cpuVip).toFixed(2) },
 ];
 const columns = [
   { key: 'router', title: 'router', align: 'left' },
   ...Array.from({ length: o.runs }, (_, i) => ({ key: `run${i + 1}`, title: `run ${i + 1}` })),
   { key: 'median', title: 'median msg/s' },
   { key: 'ratio', title: 'vs bare' },
+  { key: 'cpu', title: 'router CPU us/msg' },
+  { key: 'cpuRatio', title: 'CPU efficiency vs bare' },
 ];
 console.log(`router forwarding over tcp + CURVE: ${o.messages} messages x (6 frames + ${o.payload} B), window ${o.window}`);
 console.log(formatTable(rows, columns));
 const r = ratio(vip, bare);
 console.log(`target: vip >= ${TARGET} x bare: ${Number.isFinite(r) ? (r >= TARGET ? 'met' : 'NOT met') : 'n/a'}`);
-console.log(JSON.stringify({ bench: 'router-forwarding', router: useApp ? 'app' : 'transport', messages: o.messages, payload: o.payload, runs: o.runs, bare: { rates: rates.bare, median: bare }, vip: { rates: rates.vip, median: vip }, ratio: r, target: TARGET }));
+console.log(JSON.stringify({ bench: 'router-forwarding', router: useApp ? 'app' : 'transport', messages: o.messages, payload: o.payload, runs: o.runs, bare: { rates: rates.bare, median: bare, cpuUsPerMessage: cpuBare }, vip: { rates: rates.vip, median: vip, cpuUsPerMessage: cpuVip }, ratio: r, cpuEfficiency: ratio(cpuBare, cpuVip), target: TARGET }));
 process.exit(failures > 0 ? 1 : 0);

@@ -1,5 +1,6 @@
 // Child processes for benchmarks: start, wait for a JSON line, stop (SIGTERM, then SIGKILL).
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 const live = new Set();
@@ -100,4 +101,16 @@ export function startChild(name, script, args = [], { command = process.execPath
     },
     exited: () => exitPromise,
   };
+}
+
+/** CPU time (user + system, ms) a process has used so far, from /proc (Linux); NaN elsewhere. */
+export function cpuTimeMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11] = utime, fields[12] = stime (clock ticks; 100 per second on Linux)
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
 }
