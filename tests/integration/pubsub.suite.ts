@@ -167,6 +167,27 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
   });
 }
 
+/**
+ * A PubSubPlatform from "make an agent (not started)" and "tear the platform down": registers
+ * pubsub on each agent, starts it, and stops every agent before the platform on close.
+ */
+export function agentPlatform(create: (identity: string) => Promise<Agent> | Agent, teardown: () => Promise<void>): PubSubPlatform {
+  const agents: Agent[] = [];
+  return {
+    async agent(identity) {
+      const agent = await create(identity);
+      const pubsub = withPubSub(agent);
+      agents.push(agent);
+      await agent.start();
+      return { agent, pubsub };
+    },
+    async close() {
+      for (const a of agents) await a.close();
+      await teardown();
+    },
+  };
+}
+
 /** Register the pubsub subsystem on an agent (until @vip/agent exposes `agent.pubsub`). */
 export function withPubSub(agent: Agent): PubSubSubsystem {
   return agent.subsystem<PubSubSubsystem>('pubsub') ?? agent.use((core) => new PubSubSubsystem(core));
@@ -180,21 +201,10 @@ export async function memoryPlatform(options: PubSubPlatformOptions = {}) {
   const transport = new MemoryTransport();
   const router = new Router({ identity: 'router', transport, extensions: [service] });
   await router.start();
-  const agents: Agent[] = [];
-  const platform: PubSubPlatform & { service: PubSubService } = {
-    service,
-    async agent(identity) {
-      const agent = new Agent({ identity, connection: transport.connection(identity, { userId: identity }) });
-      const pubsub = withPubSub(agent);
-      agents.push(agent);
-      await agent.start();
-      return { agent, pubsub };
-    },
-    async close() {
-      for (const a of agents) await a.close();
-      await router.stop();
-    },
-  };
-  return platform;
+  const platform = agentPlatform(
+    (identity) => new Agent({ identity, connection: transport.connection(identity, { userId: identity }) }),
+    () => router.stop(),
+  );
+  return Object.assign(platform, { service });
 }
 

@@ -1,10 +1,9 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Agent } from '../../packages/agent/src/index.js';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { startPlatform } from '../../packages/testing/src/index.js';
-import { describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
+import { agentPlatform, describePubSubBehaviour, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
 /** The built platform app over tcp + CURVE; each agent gets its own key and auth.json entry (user id = identity). */
 async function zmqPlatform(options: PubSubPlatformOptions = {}): Promise<PubSubPlatform> {
@@ -19,24 +18,13 @@ async function zmqPlatform(options: PubSubPlatformOptions = {}): Promise<PubSubP
     await platform.close();
     throw err;
   }
-  const agents: Agent[] = [];
-  return {
-    async agent(identity) {
-      const pair = generateKeyPair();
-      await platform.authorize(pair.public, { identity, userId: identity, capabilities: [...(options.capabilities?.[identity] ?? [])] });
-      const agent = await createZmqAgent({
-        identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: platform.home,
-      });
-      const pubsub = withPubSub(agent);
-      agents.push(agent);
-      await agent.start();
-      return { agent, pubsub };
-    },
-    async close() {
-      for (const a of agents) await a.close();
-      await platform.close();
-    },
-  };
+  return agentPlatform(async (identity) => {
+    const pair = generateKeyPair();
+    await platform.authorize(pair.public, { identity, userId: identity, capabilities: [...(options.capabilities?.[identity] ?? [])] });
+    return createZmqAgent({
+      identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: platform.home,
+    });
+  }, () => platform.close());
 }
 
 describePubSubBehaviour({ name: 'platform process (zmq, tcp + CURVE)', start: zmqPlatform });
