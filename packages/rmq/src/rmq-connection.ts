@@ -1,14 +1,9 @@
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import {
-  ClosedError, InvalidPayloadError, silentLogger, TransportError,
-  type AgentConnection, type ConnectionStatus, type Logger, type VipMessage,
-} from '@vip/protocol';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { InvalidPayloadError, TransportError, type AgentConnection, type Logger, type VipMessage } from '@vip/protocol';
 import { amqpToVip, identityText, routingKeyFor, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
-import { BrokerLink } from './broker-link.js';
-import { declareVolttronTopology } from './broker-setup.js';
-import { queueDeclareError, waitForDrain } from './channel-tools.js';
-import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { StatusListeners } from './status-listeners.js';
+import { BrokerClient } from './broker-client.js';
+import { queueDeclareError } from './channel-tools.js';
+import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 
 export interface RmqConnectionOptions extends RmqLinkOptionsInput {
   readonly identity: string;
@@ -50,133 +45,67 @@ export interface RmqConnectionStats {
  * its hello on `connected`. While disconnected, `send` rejects with TransportError (counted);
  * messages published to this agent meanwhile are dead-lettered and answered with error 113.
  */
-export class RmqConnection implements AgentConnection {
+export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly kind = 'rmq' as const;
   readonly identity: string;
-  readonly #o: RmqLinkOptions;
-  readonly #declare: boolean;
-  readonly #log: Logger;
   readonly #queue: string;
   readonly #user: Buffer;
-  readonly #link: BrokerLink;
-  readonly #status = new StatusListeners();
-  readonly #stats: RmqConnectionStats = { sent: 0, received: 0, invalid: 0, handlerErrors: 0, rejectedWhileDisconnected: 0, reconnects: 0 };
+  readonly #stats = { sent: 0, received: 0, invalid: 0, handlerErrors: 0 };
   #handler: ((message: VipMessage) => void) | undefined;
-  #channel: Channel | undefined;
-  #opened?: Promise<void>;
-  #closing = false;
 
   constructor(options: RmqConnectionOptions) {
     const { identity, declareTopology, user, logger, ...link } = options;
-    this.#o = parseRmqLinkOptions(link, `RabbitMQ options of ${JSON.stringify(identity)}`);
-    identityText(Buffer.from(identity, 'utf8'));
+    const o = parseRmqLinkOptions(link, `RabbitMQ options of ${JSON.stringify(identity)}`);
     if (identity === '') throw new TransportError('an RMQ agent needs a non-empty identity');
+    identityText(Buffer.from(identity, 'utf8'));
+    const queue = routingKeyFor(o.instanceName, identity);
+    super(o, `RMQ connection ${identity}`, `vip-agent ${queue}`, declareTopology ?? false, logger?.child({ identity }));
     this.identity = identity;
-    this.#declare = declareTopology ?? false;
-    this.#log = (logger ?? silentLogger).child({ identity });
-    this.#queue = routingKeyFor(this.#o.instanceName, identity);
-    this.#user = Buffer.from(user ?? this.#queue, 'utf8');
-    this.#link = new BrokerLink(this.#o, `vip-agent ${this.#queue}`, {
-      setup: (model) => this.#setup(model),
-      down: () => {
-        this.#channel = undefined;
-      },
-      status: (s) => this.#onLinkStatus(s),
-    }, this.#log);
+    this.#queue = queue;
+    this.#user = Buffer.from(user ?? queue, 'utf8');
   }
 
   onMessage(handler: (message: VipMessage) => void): void {
     this.#handler = handler;
   }
 
-  onStatus(listener: (status: ConnectionStatus) => void): () => void {
-    return this.#status.add(listener);
-  }
-
-  open(): Promise<void> {
-    if (this.#closing) return Promise.reject(new ClosedError(`RMQ connection ${this.identity}`));
-    return (this.#opened ??= this.#link.open());
-  }
-
   async send(message: VipMessage): Promise<void> {
-    if (this.#closing) throw new ClosedError(`RMQ connection ${this.identity}`);
-    const ch = this.#channel;
-    if (!ch) {
-      this.#stats.rejectedWhileDisconnected += 1;
-      throw new TransportError(`RMQ connection ${this.identity} is not connected to the broker (reconnecting); message not sent`);
-    }
+    this.checkOpen();
     const m = message.user.length === 0 ? { ...message, user: this.#user } : message;
-    const p = vipToAmqp(m, { instance: this.#o.instanceName, identity: this.identity });
-    let ok: boolean;
-    try {
-      ok = ch.publish(p.exchange, p.routingKey, p.content, p.properties);
-    } catch (err) {
-      throw new TransportError(`RMQ publish from ${this.identity} failed`, { cause: err });
-    }
+    await this.publishAmqp(vipToAmqp(m, { instance: this.options.instanceName, identity: this.identity }), 'message');
     this.#stats.sent += 1;
-    if (!ok) await waitForDrain(ch);
   }
 
   /** Counters (a copy). */
   stats(): RmqConnectionStats {
-    return { ...this.#stats, reconnects: this.#link.reconnects };
+    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, reconnects: this.reconnects };
   }
 
-  close(): Promise<void> {
-    this.#closing = true;
-    return this.#link.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #setup(model: ChannelModel): Promise<void> {
-    const ch = await model.createChannel();
-    ch.on('error', (err: Error) => this.#log.debug('rmq.channel.error', {}, err));
-    ch.on('close', () => {
-      if (this.#channel === ch) this.#link.restart('channel closed');
-    });
-    if (this.#declare) await declareVolttronTopology(ch, this.#o.vhost);
-    await ch.prefetch(this.#o.prefetch);
+  protected async declare(ch: Channel): Promise<void> {
     try {
       await ch.assertQueue(this.#queue, { durable: false, exclusive: true, autoDelete: true });
       await ch.bindQueue(this.#queue, VOLTTRON_EXCHANGE, this.#queue);
     } catch (err) {
-      throw queueDeclareError(err, this.#queue, this.#o.vhost);
+      throw queueDeclareError(err, this.#queue, this.options.vhost);
     }
     await ch.consume(this.#queue, (msg) => this.#onDelivery(ch, msg), { noAck: false });
-    this.#channel = ch;
   }
 
   #onDelivery(ch: Channel, msg: ConsumeMessage | null): void {
-    if (msg === null) {
-      // consumer cancelled by the broker (queue deleted): start over
-      this.#link.restart('consumer cancelled');
-      return;
-    }
+    if (msg === null) return this.restart('consumer cancelled'); // queue deleted under us: start over
     const vip = amqpToVip(msg);
     if (vip instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
-      this.#log.debug('rmq.receive.invalid', { reason: vip.detail });
+      this.log.debug('rmq.receive.invalid', { reason: vip.detail });
     } else {
       this.#stats.received += 1;
       try {
         this.#handler?.(vip.message);
       } catch (err) {
         this.#stats.handlerErrors += 1;
-        this.#log.warn('rmq.receive.handler-failed', {}, err);
+        this.log.warn('rmq.receive.handler-failed', {}, err);
       }
     }
-    try {
-      ch.ack(msg);
-    } catch (err) {
-      // channel already gone: the queue goes with it (exclusive), nothing to redeliver
-      this.#log.debug('rmq.ack.failed', {}, err);
-    }
-  }
-
-  #onLinkStatus(s: ConnectionStatus): void {
-    this.#status.emit(s);
+    this.ack(ch, msg);
   }
 }

@@ -1,16 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
-import {
-  ClosedError, ConfigError, InvalidPayloadError, silentLogger, TransportError,
-  type ConnectionStatus, type Logger,
-} from '@vip/protocol';
-import { checkInstanceName, identityText, routingKeyFor, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
-import { BrokerLink } from './broker-link.js';
-import { declareVolttronTopology } from './broker-setup.js';
-import { queueDeclareError, waitForDrain } from './channel-tools.js';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import { ConfigError, InvalidPayloadError, type Logger } from '@vip/protocol';
+import { identityText, routingKeyFor, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { BrokerClient } from './broker-client.js';
+import { queueDeclareError } from './channel-tools.js';
 import { decodePubsubDelivery, encodePubsubPublish, subscriptionBindingKey, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
-import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { StatusListeners } from './status-listeners.js';
+import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 
 export interface RmqPubSubOptions extends RmqLinkOptionsInput {
   readonly identity: string;
@@ -60,59 +55,35 @@ interface Subscription {
  * queue, bindings and consumer are declared again (VOLTTRON's synchronize), persistent queues
  * deliver what arrived meanwhile. Sends while disconnected reject with TransportError.
  */
-export class RmqPubSub {
+export class RmqPubSub extends BrokerClient {
   readonly identity: string;
-  readonly #o: RmqLinkOptions;
-  readonly #declare: boolean;
-  readonly #log: Logger;
-  readonly #link: BrokerLink;
-  readonly #status = new StatusListeners();
+  readonly #base: string;
   readonly #subs = new Set<Subscription>();
   readonly #tags = new Map<Subscription, string>();
-  readonly #stats: RmqPubSubStats = { published: 0, delivered: 0, otherBus: 0, invalid: 0, callbackErrors: 0, rejectedWhileDisconnected: 0 };
-  #channel: Channel | undefined;
+  readonly #stats = { published: 0, delivered: 0, otherBus: 0, invalid: 0, callbackErrors: 0 };
   #ids = 0;
-  #opened?: Promise<void>;
-  #closing = false;
 
   constructor(options: RmqPubSubOptions) {
     const { identity, declareTopology, logger, ...link } = options;
-    this.#o = parseRmqLinkOptions(link, `RabbitMQ pubsub options of ${JSON.stringify(identity)}`);
-    checkInstanceName(this.#o.instanceName);
+    const o = parseRmqLinkOptions(link, `RabbitMQ pubsub options of ${JSON.stringify(identity)}`);
     if (identity === '') throw new ConfigError('RMQ pubsub needs a non-empty identity');
     identityText(Buffer.from(identity, 'utf8'));
+    const base = routingKeyFor(o.instanceName, identity);
+    super(o, `RMQ pubsub ${identity}`, `vip-pubsub ${base}`, declareTopology ?? false, logger?.child({ identity, part: 'pubsub' }));
     this.identity = identity;
-    this.#declare = declareTopology ?? false;
-    this.#log = (logger ?? silentLogger).child({ identity, part: 'pubsub' });
-    this.#link = new BrokerLink(this.#o, `vip-pubsub ${routingKeyFor(this.#o.instanceName, identity)}`, {
-      setup: (model) => this.#setup(model),
-      down: () => {
-        this.#channel = undefined;
-        this.#tags.clear();
-      },
-      status: (s) => this.#status.emit(s),
-    }, this.#log);
-  }
-
-  onStatus(listener: (status: ConnectionStatus) => void): () => void {
-    return this.#status.add(listener);
-  }
-
-  open(): Promise<void> {
-    if (this.#closing) return Promise.reject(new ClosedError(`RMQ pubsub ${this.identity}`));
-    return (this.#opened ??= this.#link.open());
+    this.#base = base;
   }
 
   /** Subscribe `callback` to `prefix` (one or several); declared now if connected, else on connect. */
   async subscribe(prefix: string | readonly string[], callback: RmqPubSubCallback, options: RmqSubscribeOptions = {}): Promise<void> {
-    if (this.#closing) throw new ClosedError(`RMQ pubsub ${this.identity}`);
-    const base = routingKeyFor(this.#o.instanceName, this.identity);
+    this.checkOpen();
     const name = options.persistentQueue;
-    if (name !== undefined && [...this.#subs].some((s) => s.queue === `${base}.pubsub.persistent.${name}`)) {
+    const queue = name === undefined ? `${this.#base}.pubsub.${randomUUID()}` : `${this.#base}.pubsub.persistent.${name}`;
+    if ([...this.#subs].some((s) => s.queue === queue)) {
       throw new ConfigError(`persistent queue ${JSON.stringify(name)} is already subscribed by ${this.identity}; unsubscribe it first`);
     }
     const sub: Subscription = {
-      queue: name === undefined ? `${base}.pubsub.${randomUUID()}` : `${base}.pubsub.persistent.${name}`,
+      queue,
       persistent: name !== undefined,
       bus: options.bus ?? '',
       allPlatforms: options.allPlatforms ?? false,
@@ -120,7 +91,7 @@ export class RmqPubSub {
       callback,
     };
     this.#subs.add(sub);
-    const ch = this.#channel;
+    const ch = this.channel;
     if (ch) await this.#declareSub(ch, sub);
   }
 
@@ -136,7 +107,7 @@ export class RmqPubSub {
       const gone = [...sub.prefixes].filter((p) => !drop || drop.has(p));
       if (gone.length === 0) continue;
       for (const p of gone) sub.prefixes.delete(p);
-      const ch = this.#channel;
+      const ch = this.channel;
       if (sub.prefixes.size === 0) {
         this.#subs.delete(sub);
         const tag = this.#tags.get(sub);
@@ -144,54 +115,28 @@ export class RmqPubSub {
         if (ch && tag !== undefined) await ch.cancel(tag);
         if (ch) await ch.deleteQueue(sub.queue);
       } else if (ch) {
-        for (const p of gone) await ch.unbindQueue(sub.queue, VOLTTRON_EXCHANGE, subscriptionBindingKey(this.#o.instanceName, p, sub.allPlatforms));
+        for (const p of gone) await ch.unbindQueue(sub.queue, VOLTTRON_EXCHANGE, subscriptionBindingKey(this.options.instanceName, p, sub.allPlatforms));
       }
     }
   }
 
   /** Publish on `topic`. Resolves 1 once written, as VOLTTRON's RMQ pubsub (subscriber count unknown). */
   async publish(p: PubSubPublish): Promise<number> {
-    if (this.#closing) throw new ClosedError(`RMQ pubsub ${this.identity}`);
-    const ch = this.#channel;
-    if (!ch) {
-      this.#stats.rejectedWhileDisconnected += 1;
-      throw new TransportError(`RMQ pubsub ${this.identity} is not connected to the broker (reconnecting); publish on ${JSON.stringify(p.topic)} not sent`);
-    }
-    const a = encodePubsubPublish(this.#o.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
-    let ok: boolean;
-    try {
-      ok = ch.publish(a.exchange, a.routingKey, a.content, a.properties);
-    } catch (err) {
-      throw new TransportError(`RMQ pubsub publish from ${this.identity} failed`, { cause: err });
-    }
+    await this.publishAmqp(encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`), `publish on ${JSON.stringify(p.topic)}`);
     this.#stats.published += 1;
-    if (!ok) await waitForDrain(ch);
     return 1;
   }
 
   stats(): RmqPubSubStats {
-    return { ...this.#stats };
+    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected };
   }
 
-  close(): Promise<void> {
-    this.#closing = true;
-    return this.#link.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  async #setup(model: ChannelModel): Promise<void> {
-    const ch = await model.createChannel();
-    ch.on('error', (err: Error) => this.#log.debug('rmq.pubsub.channel-error', {}, err));
-    ch.on('close', () => {
-      if (this.#channel === ch) this.#link.restart('pubsub channel closed');
-    });
-    if (this.#declare) await declareVolttronTopology(ch, this.#o.vhost);
-    await ch.prefetch(this.#o.prefetch);
+  protected async declare(ch: Channel): Promise<void> {
     for (const sub of this.#subs) await this.#declareSub(ch, sub);
-    this.#channel = ch;
+  }
+
+  protected override sessionDown(): void {
+    this.#tags.clear();
   }
 
   async #declareSub(ch: Channel, sub: Subscription): Promise<void> {
@@ -199,9 +144,9 @@ export class RmqPubSub {
       await ch.assertQueue(sub.queue, sub.persistent
         ? { durable: true, autoDelete: false, exclusive: false }
         : { durable: false, autoDelete: true, exclusive: true });
-      for (const p of sub.prefixes) await ch.bindQueue(sub.queue, VOLTTRON_EXCHANGE, subscriptionBindingKey(this.#o.instanceName, p, sub.allPlatforms));
+      for (const p of sub.prefixes) await ch.bindQueue(sub.queue, VOLTTRON_EXCHANGE, subscriptionBindingKey(this.options.instanceName, p, sub.allPlatforms));
     } catch (err) {
-      throw queueDeclareError(err, sub.queue, this.#o.vhost);
+      throw queueDeclareError(err, sub.queue, this.options.vhost);
     }
     const { consumerTag } = await ch.consume(sub.queue, (msg) => this.#onDelivery(ch, sub, msg), { noAck: false });
     this.#tags.set(sub, consumerTag);
@@ -209,7 +154,7 @@ export class RmqPubSub {
 
   #onDelivery(ch: Channel, sub: Subscription, msg: ConsumeMessage | null): void {
     if (msg === null) {
-      if (this.#subs.has(sub)) this.#link.restart('pubsub consumer cancelled');
+      if (this.#subs.has(sub)) this.restart('pubsub consumer cancelled');
       return;
     }
     const d = decodePubsubDelivery(msg.fields.routingKey, msg.content);
@@ -223,13 +168,9 @@ export class RmqPubSub {
         sub.callback(d);
       } catch (err) {
         this.#stats.callbackErrors += 1;
-        this.#log.warn('rmq.pubsub.callback-failed', {}, err);
+        this.log.warn('rmq.pubsub.callback-failed', {}, err);
       }
     }
-    try {
-      ch.ack(msg);
-    } catch (err) {
-      this.#log.debug('rmq.ack.failed', {}, err);
-    }
+    this.ack(ch, msg);
   }
 }
