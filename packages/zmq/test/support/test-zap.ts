@@ -46,11 +46,12 @@ export class TestZap {
         await this.#socket.send([rid, empty, version, requestId, '400', 'refused', '', '']);
         continue;
       }
-      const userId = decision.userId ?? `user-${key.slice(0, 8)}`;
+      const { refuse: _refuse, ...granted } = decision;
+      const userId = granted.userId ?? `user-${key.slice(0, 8)}`;
       await this.#socket.send([rid, empty, version, requestId, '200', 'OK', userId, '']);
       this.admitted++;
       await sink.admitted({
-        ...decision,
+        ...granted,
         userId,
         mechanism: String(mechanism) as ZapMechanism,
         credential: key,
