@@ -195,6 +195,11 @@ export class BaseRouter {
     this.#debug.debug('router.dropped', { reason, sender: sender === undefined ? undefined : frameText(sender) });
   }
 
+  /** Debug log for per-message events, at most one line per event name per second. */
+  protected debugLimited(event: string, fields?: Record<string, string | number | boolean | undefined>, err?: unknown): void {
+    this.#debug.debug(event, fields, err);
+  }
+
   /** Bump a named always-on counter. */
   count(name: string, n = 1): void {
     this.counters.count(name, n);

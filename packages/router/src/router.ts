@@ -80,7 +80,7 @@ export class Router extends BaseRouter {
   #quit(message: RoutedMessage): boolean {
     if (identityKey(message.sender) !== this.#control) {
       this.count('quit refused');
-      this.logger.warn('router.quit.refused', { sender: message.sender.toString('utf8') });
+      this.debugLimited('router.quit.refused', { sender: message.sender.toString('utf8') });
       return false;
     }
     this.logger.info('router.quit', { sender: this.#control });
@@ -94,7 +94,7 @@ export class Router extends BaseRouter {
         ext.peerDropped?.(peer);
       } catch (err) {
         this.count('extension peerDropped failed');
-        this.logger.debug('router.extension.failed', { subsystem: ext.subsystems[0] }, err);
+        this.debugLimited('router.extension.failed', { subsystem: ext.subsystems[0] }, err);
       }
     }
   }
