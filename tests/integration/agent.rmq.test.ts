@@ -1,7 +1,7 @@
-import { Agent } from '@vip/agent';
-import { PubSubService } from '@vip/pubsub';
-import { RmqConnection, RmqRouterTransport } from '@vip/rmq';
-import { Router } from '@vip/router';
+import { Agent } from '../../packages/agent/src/index.js';
+import { PubSubService } from '../../packages/pubsub/src/index.js';
+import { RmqConnection, RmqRouterTransport } from '../../packages/rmq/src/index.js';
+import { Router } from '../../packages/router/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, rabbitmqctl } from '../../packages/rmq/test/broker-fixture.js';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 

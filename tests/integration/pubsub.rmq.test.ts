@@ -1,8 +1,8 @@
 import { afterAll } from 'vitest';
-import { Agent } from '@vip/agent';
-import { ProtectedTopics, PubSubService } from '@vip/pubsub';
-import { RmqConnection, RmqRouterTransport } from '@vip/rmq';
-import { Router } from '@vip/router';
+import { Agent } from '../../packages/agent/src/index.js';
+import { ProtectedTopics, PubSubService } from '../../packages/pubsub/src/index.js';
+import { RmqConnection, RmqRouterTransport } from '../../packages/rmq/src/index.js';
+import { Router } from '../../packages/router/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
