@@ -76,6 +76,15 @@ describe('vipctl against a running platform', () => {
     expect((await vipctl('frobnicate', '--vip-home', home)).code).toBe(2);
   });
 
+  it('router statistics through the control service: enable, get, disable', async () => {
+    expect((await vipctl('stats', 'enable', '--vip-home', home)).code).toBe(0);
+    await vipctl('ping', 'vipctl.srv', '--vip-home', home);
+    const stats = JSON.parse((await vipctl('stats', 'get', '--json', '--vip-home', home)).out) as { incoming: { subsystem: Record<string, number> } };
+    expect(stats.incoming.subsystem.ping).toBeGreaterThan(0);
+    expect((await vipctl('stats', 'disable', '--json', '--vip-home', home)).out).toContain('"stats":"disable"');
+    expect((await vipctl('stats', 'bogus', '--vip-home', home)).code).toBe(2);
+  });
+
   it('edits auth.json: add, list, remove; shows keys', async () => {
     const key = generateKeyPair().public;
     expect((await vipctl('auth', 'add', '--credentials', key, '--user-id', 'ops', '--capabilities', '{"can_x": null}', '--vip-home', home)).code).toBe(0);
