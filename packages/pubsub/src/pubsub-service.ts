@@ -21,6 +21,7 @@ import {
   parseListRequest,
   parseProtectedUpdate,
   parsePublishRequest,
+  decodeJsonPayload,
   parseSubscribeRequest,
   parseSynchronizeRequest,
   parseUnsubscribeRequest,
@@ -29,6 +30,7 @@ import { ConfigReloader, type PubSubConfigSources } from './config-reloader.js';
 import { DeliveryStats, flattenStats, type PubSubStats } from './delivery-stats.js';
 import type { ExternalPlatforms } from './external-platforms.js';
 import { FanOut } from './internal/fan-out.js';
+import { deliveryPayload } from './internal/delivery-payload.js';
 import { pythonSafeCount } from './internal/python-safe-count.js';
 import { synchronizeWanted, unsubscribeScopes } from './internal/requests.js';
 import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
@@ -234,11 +236,13 @@ export class PubSubService implements RouterExtension {
   #publish(m: RoutedMessage, userId: string): void {
     const topic = m.args[1];
     if (topic === undefined) return this.#invalid(m, userId, 'pubsub publish: missing topic frame');
-    const body = parsePublishRequest(m.args[2] ?? EMPTY_FRAME);
+    const raw = m.args[2];
+    const value = decodeJsonPayload(raw ?? EMPTY_FRAME, 'pubsub.publish');
+    const body = isError(value) ? value : parsePublishRequest(value);
     if (isError(body)) return this.#invalid(m, userId, body);
     this.#stats.published++;
     if (!this.#authorized(m, userId, topic, userId)) return;
-    const payload = deliveryPayload(frameText(m.sender), body.bus, body.headers, body.message);
+    const payload = deliveryPayload(frameText(m.sender), body, raw, keysOf(value));
     const subscribers = this.#index.match(body.bus, topic);
     this.#fanOut.publish(subscribers, m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
     let count = subscribers.size;
@@ -340,7 +344,7 @@ export class PubSubService implements RouterExtension {
     // The remote publisher's user frame decides (PROTOCOL.md 6.4).
     if (!this.#authorized(m, frameText(m.user), topic, undefined)) return;
     this.#stats.published++;
-    const payload = deliveryPayload(body.sender, body.bus, body.headers, body.message);
+    const payload = deliveryPayload(body.sender, body, undefined, undefined);
     this.#fanOut.publish(this.#index.match(body.bus, topic), m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
   }
 
@@ -411,9 +415,8 @@ export class PubSubService implements RouterExtension {
   }
 }
 
-/** `{"sender", "bus", "headers", "message"}` as the Python router writes it (PROTOCOL.md 3.3). */
-function deliveryPayload(sender: string, bus: string, headers: unknown, message: unknown): Frame {
-  return jsonFrame({ sender, bus, headers, message: message === undefined ? null : message });
+function keysOf(value: unknown): string[] | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? Object.keys(value) : undefined;
 }
 
 function isError(x: unknown): x is InvalidPayloadError {

@@ -49,6 +49,22 @@ describe('PubSubService wire format (transcripts)', () => {
     expect(r.service.index.size).toBe(0);
   });
 
+  it('delivers the Python re-serialization for any body form (reused when already Python-formatted)', async () => {
+    const r = setup();
+    r.send('s', sub(''));
+    const bodies: Array<[string, string]> = [
+      ['{"bus": "", "headers": {"k": 1.0}, "message": 1.0}', '{"sender": "p", "bus": "", "headers": {"k": 1.0}, "message": 1.0}'],
+      ['{"bus":"","headers":{"k":1},"message":[1,2]}', '{"sender": "p", "bus": "", "headers": {"k": 1}, "message": [1, 2]}'],
+      ['{"bus": "", "message": 5}', '{"sender": "p", "bus": "", "headers": {}, "message": 5}'],
+      ['{"bus": "", "headers": {}, "message": 5, "extra": 1}', '{"sender": "p", "bus": "", "headers": {}, "message": 5}'],
+      ['{"bus": "", "headers": {}, "message": "caf\u00e9"}', '{"sender": "p", "bus": "", "headers": {}, "message": "caf\\u00e9"}'], // raw UTF-8 in, escaped out
+    ];
+    for (const [body] of bodies) r.send('p', ['publish', 't', body]);
+    await settle();
+    const got = r.take('s').filter((d) => text(d.args[0]) === 'publish').map((d) => text(d.args[2]));
+    expect(got).toEqual(bodies.map(([, want]) => want));
+  });
+
   it('escapes non-ASCII in delivered JSON like Python ensure_ascii', async () => {
     const r = setup();
     r.send('s', sub(''));
