@@ -91,7 +91,9 @@ describe('ZmqRouterTransport with authentication', () => {
   const pinned = curveKeyPair();
   const impostor = curveKeyPair();
   const refused = curveKeyPair();
+  const late = curveKeyPair();
   const decide = (key: string): TestZapDecision => {
+    if (key === encodeKey(late.publicKey)) return { userId: 'carol', reportAfterMs: 300 };
     if (key === encodeKey(pinned.publicKey)) return { userId: 'alice', identity: 'alice.agent', capabilities: { edit_config: null } };
     if (key === encodeKey(impostor.publicKey)) return { userId: 'bob', identity: 'bob.agent' };
     if (key === encodeKey(refused.publicKey)) return { refuse: true };
@@ -137,6 +139,16 @@ describe('ZmqRouterTransport with authentication', () => {
     await waitFor(() => transport.stats().dropped['identity mismatch'] === 1, { what: 'dropped message' });
     expect(seen.messages).toHaveLength(0);
     expect(transport.userFor('not-bob')).toBeUndefined();
+  });
+
+  it('holds messages sent before the admission is reported and routes them under its user', async () => {
+    const { transport, seen, connect } = await curveRouter();
+    const c = connect('carol.agent', late);
+    await c.open();
+    await c.send(ping);
+    await waitFor(() => seen.messages.length === 1, { what: 'held ping' });
+    expect(seen.messages[0]?.user).toBe('carol');
+    expect(transport.stats().dropped['unauthenticated']).toBeUndefined();
   });
 
   it('refused by ZAP: open() rejects with an AuthError that points at auth.json', async () => {

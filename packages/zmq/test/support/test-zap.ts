@@ -3,7 +3,13 @@ import { encodeKey } from '@vip/protocol';
 import type { AdmissionSink, ZapAdmission, ZapMechanism } from '../../src/zap-contract.js';
 
 /** What the test responder does with one handshake (by the client's base64url public key). */
-export type TestZapDecision = { readonly refuse: true } | (Partial<Omit<ZapAdmission, 'mechanism' | 'credential' | 'address' | 'domain'>> & { readonly refuse?: false });
+export type TestZapDecision =
+  | { readonly refuse: true }
+  | (Partial<Omit<ZapAdmission, 'mechanism' | 'credential' | 'address' | 'domain'>> & {
+      readonly refuse?: false;
+      /** Report the admission this much later than the reply (lets the connect notification win the race). */
+      readonly reportAfterMs?: number;
+    });
 
 /**
  * A ZAP responder for transport tests: admits every handshake as user `user-<first 8 chars of the
@@ -46,10 +52,11 @@ export class TestZap {
         await this.#socket.send([rid, empty, version, requestId, '400', 'refused', '', '']);
         continue;
       }
-      const { refuse: _refuse, ...granted } = decision;
+      const { refuse: _refuse, reportAfterMs, ...granted } = decision;
       const userId = granted.userId ?? `user-${key.slice(0, 8)}`;
       await this.#socket.send([rid, empty, version, requestId, '200', 'OK', userId, '']);
       this.admitted++;
+      if (reportAfterMs !== undefined) await new Promise<void>((r) => setTimeout(r, reportAfterMs));
       await sink.admitted({
         ...granted,
         userId,
