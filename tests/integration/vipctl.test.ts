@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
 import { KeyStore } from '../../packages/zmq/src/index.js';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import type { Agent } from '../../packages/agent/src/index.js';
@@ -94,6 +94,29 @@ describe('vipctl against a running platform', () => {
     expect((await vipctl('auth', 'approve', 'nobody', '--vip-home', home)).code).toBe(1);
     expect((await vipctl('keys', 'show', '--vip-home', home)).out.trim()).toBe(platform.serverkey);
     expect((await vipctl('auth', 'add', '--vip-home', home)).code).toBe(2);
+  });
+
+  it('approves a refused key from the pending list, after which the agent connects', async () => {
+    const pair = generateKeyPair();
+    const make = () => createZmqAgent({
+      identity: 'vipctl.pending', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home, helloTimeoutMs: 1_500,
+    });
+    const refused = await make();
+    await expect(refused.start()).rejects.toMatchObject({ code: expect.stringMatching(/VIP_TIMEOUT|VIP_AUTH/) });
+    await refused.close();
+    const pendingUser = async () => {
+      const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { pending: { user_id: string; credentials: string }[] };
+      return list.pending.find((p) => p.credentials === pair.public)?.user_id;
+    };
+    let userId: string | undefined;
+    await waitFor(async () => (userId = await pendingUser()) !== undefined, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
+    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+    expect((await vipctl('auth', 'approve', userId!, '--vip-home', home)).code).toBe(0);
+    await reloaded;
+    const admitted = await make();
+    await admitted.start();
+    expect(await admitted.ping.ping()).toEqual([]);
+    await admitted.close();
   });
 
   it('fails fast with exit 3 when the platform is down (no hang, no stack)', async () => {
