@@ -6,18 +6,16 @@
 // Each message: 5 VIP frames + a payload frame from the sender (6 + payload at the router).
 // Build first: `npm run build`. Prints a table (median of --runs) and one JSON line.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.mjs';
+import { platformBuilt, platformMain, startPlatformApp } from './lib/platform.mjs';
 import { cpuTimeMs, startChild } from './lib/processes.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const lib = (name) => join(root, 'tools/bench/lib', name);
-const platformMain = join(root, 'apps/platform/dist/main.js');
 const TARGET = 0.8;
 
 const o = parseBenchArgs(
@@ -32,8 +30,8 @@ const o = parseBenchArgs(
   { usage: 'node tools/bench/router-forwarding.mjs [options]' },
 );
 
-const useApp = o.router === 'app' || (o.router === 'auto' && existsSync(platformMain));
-if (o.router === 'app' && !existsSync(platformMain)) fail(`${platformMain} is missing: run \`npm run build\` first`);
+const useApp = o.router === 'app' || (o.router === 'auto' && platformBuilt());
+if (o.router === 'app' && !platformBuilt()) fail(`${platformMain} is missing: run \`npm run build\` first`);
 if (!useApp && !existsSync(join(root, 'packages/zmq/dist/index.js'))) fail('packages/zmq/dist is missing: run `npm run build` first');
 const vipLabel = useApp ? 'vip (platform app)' : 'vip (ZmqRouterTransport)';
 
@@ -49,28 +47,15 @@ async function startForwarder(mode) {
     const ready = await child.line((l) => l.event === 'ready');
     return { pid: child.pid, address: ready.addresses[0], serverkey: ready.serverkey, keys: [], stop: () => child.stop() };
   }
-  const home = await mkdtemp(join(tmpdir(), 'vip-bench-'));
-  const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn']);
-  try {
-    const ready = await child.line((l) => l.event === 'ready', 20_000);
-    const address = ready.addresses.find((a) => a.startsWith('tcp://'));
-    // The platform admits its own key (auth.json written on first start): the peers use it.
-    const pair = JSON.parse(await readFile(join(home, 'keystore'), 'utf8'));
-    return {
-      pid: child.pid,
-      address,
-      serverkey: ready.serverkey,
-      keys: ['--publickey', pair.public, '--secretkey', pair.secret],
-      stop: async () => {
-        await child.stop();
-        await rm(home, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    await child.stop();
-    await rm(home, { recursive: true, force: true });
-    throw err;
-  }
+  // The platform admits its own key (auth.json written on first start): the peers use it.
+  const platform = await startPlatformApp();
+  return {
+    pid: platform.pid,
+    address: platform.address,
+    serverkey: platform.serverkey,
+    keys: ['--publickey', platform.keys.public, '--secretkey', platform.keys.secret],
+    stop: platform.stop,
+  };
 }
 
 async function runOnce(mode) {

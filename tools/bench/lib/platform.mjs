@@ -1,0 +1,37 @@
+// The platform app (apps/platform/dist/main.js) as a benchmark child: a temporary VIP_HOME,
+// the ready line, the platform key pair (admitted by the auth.json written on first start, so
+// bench peers can use it), and a stop that also removes the home.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startChild } from './processes.mjs';
+
+export const platformMain = fileURLToPath(new URL('../../../apps/platform/dist/main.js', import.meta.url));
+
+export function platformBuilt() {
+  return existsSync(platformMain);
+}
+
+/**
+ * Starts the platform on `tcp://127.0.0.1:0` (plus `extraArgs`). Resolves with
+ * `{ pid, ready, address, serverkey, keys: { public, secret } | undefined, stop() }`;
+ * `keys` is undefined when the platform runs without CURVE (`--allow-auth false`).
+ */
+export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000 } = {}) {
+  const home = await mkdtemp(join(tmpdir(), 'vip-bench-'));
+  const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs]);
+  const stop = async () => {
+    await child.stop();
+    await rm(home, { recursive: true, force: true });
+  };
+  try {
+    const ready = await child.line((l) => l.event === 'ready', readyTimeoutMs);
+    const keys = ready.serverkey ? JSON.parse(await readFile(join(home, 'keystore'), 'utf8')) : undefined;
+    return { pid: child.pid, ready, address: ready.addresses.find((a) => a.startsWith('tcp://')), serverkey: ready.serverkey ?? '', keys, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
