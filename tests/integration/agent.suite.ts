@@ -152,6 +152,8 @@ export function describeAgentSuite(fx: AgentSuiteFixture): void {
 
     it('reconnects after the platform restarts: events fire, calls resume', async () => {
       const events: string[] = [];
+      const delivered: string[] = [];
+      await cli.pubsub!.subscribe('suite/after-restart', (_p, _s, _b, topic) => void delivered.push(topic));
       cli.on('disconnected', () => events.push('cli.disconnected'));
       cli.on('connected', () => events.push('cli.connected'));
       srv.on('connected', () => events.push('srv.connected'));
@@ -159,6 +161,11 @@ export function describeAgentSuite(fx: AgentSuiteFixture): void {
       await waitFor(() => events.includes('cli.connected') && events.includes('srv.connected'), { timeoutMs: 30_000, what: 'both agents re-welcomed' });
       expect(events.indexOf('cli.disconnected')).toBeLessThan(events.indexOf('cli.connected'));
       expect(await cli.rpc.call('suite.srv', 'echo', 'again')).toBe('again');
+      // the new router learnt cli's subscription from the re-synchronize after the welcome
+      await waitFor(async () => {
+        await srv.pubsub!.publish('suite/after-restart/x', { message: 1 });
+        return delivered.includes('suite/after-restart/x');
+      }, { timeoutMs: 10_000, what: 'a publish after the restart reaching the re-subscribed agent' });
     });
   });
 }
