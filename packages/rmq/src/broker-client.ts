@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, Message } from 'amqplib';
-import { ClosedError, silentLogger, TransportError, type ConnectionStatus, type Logger } from '@vip/protocol';
+import { ClosedError, ProtocolError, silentLogger, TransportError, type ConnectionStatus, type Logger } from '@vip/protocol';
 import type { AmqpPublish } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
 import { declareVolttronTopology } from './broker-setup.js';
@@ -77,13 +77,19 @@ export abstract class BrokerClient {
     if (this.#closing) throw new ClosedError(this.#what);
   }
 
-  /** Publish on the current channel; TransportError while disconnected; waits for drain when the buffer is full. */
+  /**
+   * Publish on the current channel; TransportError while disconnected, ProtocolError above
+   * maxMessageBytes; waits for drain when the buffer is full.
+   */
   protected async publishAmqp(p: AmqpPublish, what: string): Promise<void> {
     this.checkOpen();
     const ch = this.#channel;
     if (!ch) {
       this.#rejected += 1;
       throw new TransportError(`${this.#what} is not connected to the broker (reconnecting); ${what} not sent`);
+    }
+    if (p.content.length > this.options.maxMessageBytes) {
+      throw new ProtocolError(`${what} of ${p.content.length} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`);
     }
     let ok: boolean;
     try {

@@ -26,6 +26,11 @@ export const RmqLinkOptionsSchema = z.object({
   heartbeatSeconds: z.number().int().min(0).default(20),
   connectTimeoutMs: z.number().int().positive().default(5_000),
   prefetch: z.number().int().positive().max(65_535).default(256),
+  /**
+   * Largest AMQP body we publish (bytes). Above RabbitMQ's own limit (128 MiB by default) the
+   * broker closes the channel, which would cost a reconnect; we refuse earlier instead.
+   */
+  maxMessageBytes: z.number().int().positive().default(64 * 1024 * 1024),
   reconnect: ReconnectPolicySchema.prefault({}),
   tls: TlsOptionsSchema.optional(),
 });

@@ -23,8 +23,10 @@ export interface RmqRouterStats {
   delivered: number;
   /** deliver() found no queue for the peer (basic.return of a mandatory publish). */
   unreachable: number;
-  /** deliver() while reconnecting, or nacked by the broker. */
+  /** deliver() while reconnecting, nacked by the broker, or too large. */
   again: number;
+  /** deliver() refused (as 'again') because the body exceeds maxMessageBytes. */
+  oversize: number;
   /** Dead-lettered messages handed to the core as forwards (answered with error 113 when still unroutable). */
   deadLetters: number;
   /** Dead-lettered pubsub publishes without subscribers: ignored (PROTOCOL.md 7.4). */
@@ -66,7 +68,7 @@ export class RmqRouterTransport implements RouterTransport {
   readonly #pending = new Map<string, PendingDelivery>();
   /** Dead letters handed to the core, awaiting its forward (bounded, oldest evicted). */
   readonly #dead = new Set<string>();
-  readonly #stats: RmqRouterStats = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  readonly #stats: RmqRouterStats = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
   #seq = 0;
@@ -128,6 +130,12 @@ export class RmqRouterTransport implements RouterTransport {
       if (!(err instanceof ProtocolError)) throw err;
       this.#stats.unreachable += 1;
       return Promise.resolve('unreachable');
+    }
+    if (p.content.length > this.#o.maxMessageBytes) {
+      // the broker would close the channel (a reconnect for everyone): refuse this one message
+      this.#stats.oversize += 1;
+      this.#stats.again += 1;
+      return Promise.resolve('again');
     }
     const seq = String(++this.#seq);
     const pending: PendingDelivery = { returned: false };

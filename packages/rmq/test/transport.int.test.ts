@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ClosedError, isVipError, type ConnectionStatus, type VipMessage } from '@vip/protocol';
-import { RmqConnection, RmqSetupError } from '../src/index.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, type TestVhost } from './broker-fixture.js';
+import { RmqConnection, RmqRouterTransport, RmqSetupError } from '../src/index.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from './broker-fixture.js';
 import { startScenarioAgent, startScenarioRouter } from './scenario.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -104,6 +104,26 @@ describe('RMQ transport on a real broker', () => {
     const d = new RmqConnection({ ...base(), url: 'amqp://guest:guest@127.0.0.1:5679', identity: 'x' });
     onTestFinished(() => d.close());
     await expect(d.open()).rejects.toMatchObject({ missing: 'broker' });
+  });
+
+  it('refuses a message above maxMessageBytes without losing the connection', async () => {
+    const { router } = await startRouter();
+    const small = { ...base(), maxMessageBytes: 1_000 };
+    const a = new RmqConnection({ ...small, identity: 'big' });
+    onTestFinished(() => a.close());
+    await a.open();
+    const err = await a.send(msg('big', 'RPC', [Buffer.alloc(2_000)])).catch((e: unknown) => e);
+    expect(isVipError(err, 'VIP_PROTOCOL')).toBe(true);
+    const inbox = new Inbox<VipMessage>();
+    a.onMessage(inbox.push);
+    await a.send(msg('big', 'RPC', [b('fits')], 'ok-1'));
+    expect((await inbox.next(undefined, 5_000, 'small message to self')).id.toString()).toBe('ok-1');
+    const limited = new RmqRouterTransport({ ...small, instanceName: 'lim' });
+    onTestFinished(() => limited.close());
+    await limited.start({ message: () => undefined });
+    expect(await limited.deliver(b('big'), b(''), b(''), b(''), b('ping'), [Buffer.alloc(2_000)])).toBe('again');
+    expect(limited.stats()).toMatchObject({ oversize: 1, again: 1 });
+    expect(router.stats().again).toBe(0);
   });
 
   it('is closed for good after close(): sends reject, deliveries are unreachable, close is idempotent', async () => {
