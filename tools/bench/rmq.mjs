@@ -5,6 +5,7 @@
 //   direct    messages/s one way: raw amqplib publish/consume vs RmqConnection -> RmqConnection
 //   pubsub    messages/s one way: raw amqplib topic publish/consume vs VIP pubsub (Router +
 //             PubSubService on RmqRouterTransport; publisher with a window of unanswered publishes)
+//   rmq-pubsub  the same raw baseline vs RmqPubSub (VOLTTRON's RabbitMQ pubsub, no router)
 // Needs the broker (bash tools/ensure-rabbitmq.sh) with the management API, and `npm run build`.
 // Each scenario runs in a fresh virtual host, deleted afterwards. Prints a table and one JSON line.
 import { existsSync } from 'node:fs';
@@ -22,7 +23,7 @@ for (const p of ['rmq', 'router', 'pubsub', 'agent', 'protocol']) {
     process.exit(2);
   }
 }
-const { RmqConnection, RmqRouterTransport, RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
+const { RmqConnection, RmqRouterTransport, RmqPubSub, RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
 const { Router } = await import('@vip/router');
 const { PubSubService } = await import('@vip/pubsub');
 const { Agent } = await import('@vip/agent');
@@ -216,10 +217,35 @@ async function vipPubsub(vhost) {
   }
 }
 
+/** RmqPubSub -> RmqPubSub (VOLTTRON RMQ pubsub, straight through the broker): msgs/s. */
+async function nativePubsub(vhost) {
+  const link = { url: o.url, vhost, instanceName: 'bench' };
+  const pub = new RmqPubSub({ ...link, identity: 'pub' });
+  const sub = new RmqPubSub({ ...link, identity: 'sub' });
+  try {
+    await pub.open();
+    await sub.open();
+    const done = deferred();
+    let got = 0;
+    await sub.subscribe('bench', () => {
+      if (++got === o.messages) done.resolve();
+    });
+    const t0 = performance.now();
+    for (let i = 0; i < o.messages; i++) await pub.publish({ topic: 'bench/topic', message: payload });
+    await done.promise;
+    return o.messages / ((performance.now() - t0) / 1000);
+  } finally {
+    await pub.close();
+    await sub.close();
+  }
+}
+
+const rawPubsub = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#'));
 const scenarios = [
   { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
   { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b'))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
-  { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#'))], vip: ['VIP pubsub (router PubSubService)', () => withVhost(vipPubsub)] },
+  { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['VIP pubsub (router PubSubService)', () => withVhost(vipPubsub)] },
+  { name: 'rmq-pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['RmqPubSub (VOLTTRON RMQ pubsub)', () => withVhost(nativePubsub)] },
 ];
 
 const rows = [];
@@ -235,7 +261,7 @@ for (const s of scenarios) {
   const v = median(vip);
   rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '' });
   rows.push({ scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw` });
-  json[s.name] = { unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)) };
+  json[s.name.replace('-', '_')] = { unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)) };
 }
 console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}`);
 console.log(formatTable(rows, [
