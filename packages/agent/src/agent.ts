@@ -38,6 +38,9 @@ export interface AgentOptions {
 }
 
 export type AgentEvent = 'connected' | 'disconnected';
+
+/** Pending-request key of the welcome; never a message id (those are `identityKey`s of id frames). */
+const WELCOME_KEY = '\u0000welcome';
 type Hook = () => void | Promise<void>;
 
 /**
@@ -76,6 +79,8 @@ export class Agent {
   #helloCount = 0;
   #helloId = '';
   #rehello: Promise<void> | undefined;
+  /** True while a welcome is awaited (start or reconnect). */
+  #handshaking = false;
   #routerIdentity = '';
 
   constructor(options: AgentOptions) {
@@ -236,23 +241,31 @@ export class Agent {
     if (wasConnected) this.#emit('disconnected');
   }
 
-  #hello(timeoutMs: number): Promise<VipMessage> {
-    if (this.#helloId) this.#pending.reject(this.#helloId, new ClosedError('superseded hello'));
+  /** Send hello and wait for the welcome answering the latest hello sent (a reconnect mid-wait sends another). */
+  async #hello(timeoutMs: number): Promise<VipMessage> {
+    this.#handshaking = true;
+    try {
+      const welcome = this.#pending.add<VipMessage>(WELCOME_KEY, { timeoutMs, operation: `hello from ${JSON.stringify(this.identity)}` });
+      this.#sendHello();
+      return await welcome;
+    } finally {
+      this.#handshaking = false;
+    }
+  }
+
+  #sendHello(): void {
     const id = `connect.hello.${this.#helloCount++}`;
     this.#helloId = id;
-    const reply = this.#pending.add<VipMessage>(id, { timeoutMs, operation: `hello from ${JSON.stringify(this.identity)}` });
     this.#core.send({ peer: '', subsystem: 'hello', id, args: ['hello'] }).catch((err: unknown) => {
-      this.#pending.reject(id, err instanceof Error ? err : new Error(String(err)));
+      this.#pending.reject(WELCOME_KEY, err instanceof Error ? err : new Error(String(err)));
     });
-    return reply;
   }
 
   /** A welcome arrived; only the one answering our last hello counts (PROTOCOL.md 2.1). */
   #welcome(message: VipMessage): void {
-    const id = frameText(message.id);
-    if (id !== this.#helloId) return;
+    if (frameText(message.id) !== this.#helloId) return;
     this.#routerIdentity = frameText(message.args[2] ?? Buffer.alloc(0));
-    this.#pending.resolve(id, message);
+    this.#pending.resolve(WELCOME_KEY, message);
   }
 
   async #becomeConnected(): Promise<void> {
@@ -275,8 +288,10 @@ export class Agent {
       this.logger.info('agent.disconnected', { reason: status.type === 'disconnected' ? status.reason : 'closed' });
       for (const s of this.#subsystems.values()) s.onDisconnected?.();
       this.#emit('disconnected');
-    } else if (status.type === 'connected' && !this.#connected && this.#started && !this.#rehello && this.#helloCount > 0) {
-      this.#rehello = this.#reconnect().finally(() => (this.#rehello = undefined));
+    } else if (status.type === 'connected' && !this.#connected && this.#helloCount > 0) {
+      // A hello sent on the old connection may be lost: say hello again on the new one.
+      if (this.#handshaking) this.#sendHello();
+      else this.#rehello ??= this.#reconnect().finally(() => (this.#rehello = undefined));
     }
   }
 

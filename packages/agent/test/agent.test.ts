@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { frameText, PeerUnreachableError, textFrame, UnknownSubsystemError, type VipMessage } from '@vip/protocol';
 import { Agent, HelloTimeoutError } from '../src/index.js';
 import { MemoryRouter } from './memory-router.js';
@@ -59,6 +59,20 @@ describe('Agent lifecycle', () => {
     const hellos = router.sent.filter((s) => frameText(s.message.subsystem) === 'hello').map((s) => frameText(s.message.id));
     expect(hellos).toEqual(['connect.hello.0', 'connect.hello.1']);
     expect(await a.ping.ping()).toEqual([]);
+  });
+
+  it('says hello again when the transport reconnects during the first handshake', async () => {
+    const router = new MemoryRouter();
+    router.welcome = false; // the first hello goes unanswered (lost with the old connection)
+    const a = agent(router, 'a4', { helloTimeoutMs: 5_000 });
+    const starting = a.start();
+    await vi.waitFor(() => expect(router.sent.some((s) => s.from === 'a4')).toBe(true));
+    router.welcome = true;
+    router.restart();
+    await starting;
+    expect(a.connected).toBe(true);
+    const hellos = router.sent.filter((s) => s.from === 'a4' && frameText(s.message.subsystem) === 'hello').map((s) => frameText(s.message.id));
+    expect(hellos).toEqual(['connect.hello.0', 'connect.hello.1']);
   });
 
   it('start after close rejects; stop before start is a no-op', async () => {
