@@ -1,6 +1,6 @@
 // PROTOCOL.md 13 "Router": each case against a real vip-platform process over tcp with CURVE.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { openRawClient, RawVipClient, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { openRawClient, RawVipClient, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
 
 type Frames = Buffer[];
 const text = (f: Frames): string[] => f.map((x) => x.toString('latin1'));
