@@ -33,11 +33,11 @@ describe('VIP -> AMQP (PROTOCOL.md 7.3)', () => {
     expect(() => vipToAmqp(msg({ id: Buffer.alloc(200, 0xe9) }), ctx)).toThrow(/255/);
     expect(() => checkInstanceName('a.b')).toThrow(ProtocolError);
   });
-  it('round-trips every byte value through the JSON body, as Latin-1 strings', () => {
+  it('round-trips every byte value: UTF-8 text as strings, binary tagged', () => {
     const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const args: Buffer[] = [all, b(''), Buffer.from('café €', 'utf8')];
+    const args: Buffer[] = [all, b(''), Buffer.from('café €', 'utf8'), b('{"a": 1}'), b('\x00\x1f')];
     const body = encodeArgs(args);
-    expect(() => JSON.parse(body.toString('utf8')) as unknown).not.toThrow();
+    expect(JSON.parse(body.toString('utf8'))).toEqual([{ __vip_bytes__: all.toString('base64') }, '', 'café €', '{"a": 1}', '\x00\x1f']);
     expect(decodeArgs(body)).toEqual(args);
   });
 });
@@ -59,10 +59,11 @@ describe('AMQP -> VIP', () => {
     const d = delivered({ appId: 'v1.platform.driver', type: 'RPC' });
     expect(d instanceof InvalidPayloadError ? d : d.message.peer.toString()).toBe('platform.driver');
   });
-  it('takes Python values in args: wide strings as UTF-8, null as empty, others as JSON text', () => {
-    const r = delivered({ appId: 'v1.py', type: 'query' }, Buffer.from(JSON.stringify(['', ['tcp://x'], 600, null, 'é', '€', true]), 'utf8'));
+  it('takes Python values in args: strings as UTF-8 text, null as empty, others as JSON text', () => {
+    const r = delivered({ appId: 'v1.py', type: 'query' }, Buffer.from(JSON.stringify(['', ['tcp://x'], 600, null, 'é', '€', true, { k: 1 }]), 'utf8'));
     if (r instanceof InvalidPayloadError) throw r;
-    expect(r.message.args).toEqual([b(''), b('["tcp://x"]'), b('600'), b(''), b('\xe9'), Buffer.from('€', 'utf8'), b('true')]);
+    const utf8 = (s: string) => Buffer.from(s, 'utf8');
+    expect(r.message.args).toEqual([b(''), b('["tcp://x"]'), b('600'), b(''), utf8('é'), utf8('€'), b('true'), b('{"k":1}')]);
   });
   it.each([
     [{ type: 'RPC' }, Buffer.from('[]'), /app_id/],

@@ -1,18 +1,21 @@
 import { EMPTY_FRAME, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 
 /**
  * The VIP <-> AMQP mapping of PROTOCOL.md 7.3, pure (no I/O).
  *
- * Byte fidelity: our frames are bytes, the AMQP body is a JSON array of strings. Each argument
- * frame becomes the JSON string of its Latin-1 reading (one code point per byte, so every byte
- * value round-trips), which is also how a Python 9.x peer reads a frame (PROTOCOL.md 1.4). The
- * body is UTF-8 JSON (`ensure_ascii=False`, like Python). Receiving, a string made only of code
- * points <= U+00FF is turned back into bytes with Latin-1; a string with a wider character (which
- * only a Python peer can send) is encoded as UTF-8; `null` is the empty frame; any other JSON
- * value (a Python peer may put numbers, lists or objects in args) becomes its compact JSON text.
- * Message ids take the same Latin-1 path through the `message_id` property. Identities, user and
- * subsystem are text (UTF-8), as routing keys and headers are.
+ * Byte fidelity: our frames are bytes, the AMQP body is a JSON array (UTF-8, `ensure_ascii=False`
+ * like Python). A frame that is valid UTF-8 (all text, including every JSON payload) is written as
+ * the JSON string of that text, so a Python peer reads the same text a TypeScript peer meant
+ * (`"café"` stays `café` both ways). A frame that is not UTF-8 (binary) is written as
+ * `{"__vip_bytes__": "<base64>"}`, which no Python peer sends. Receiving, a string becomes its UTF-8
+ * bytes, that object its bytes, `null` the empty frame, and any other JSON value (a Python peer may
+ * put numbers, lists or objects in args) its compact JSON text. Every frame thus round-trips
+ * byte-exact between our peers. (Latin-1 strings would also round-trip, but would turn non-ASCII
+ * text into mojibake for Python peers, which hold real Unicode strings on RMQ.)
+ * Message ids travel in `message_id` as Latin-1 text: opaque, echoed back, byte-exact.
+ * Identities, user and subsystem are text (UTF-8), as routing keys and headers are.
  */
 export const VOLTTRON_EXCHANGE = 'volttron';
 export const UNDELIVERABLE_EXCHANGE = 'undeliverable';
@@ -77,9 +80,12 @@ export function identityText(frame: Frame): string {
   return text;
 }
 
-/** JSON array body of argument frames (Latin-1 strings, UTF-8 JSON). */
+/** The JSON form of a binary (non-UTF-8) frame in an args body. */
+export const BYTES_KEY = '__vip_bytes__';
+
+/** JSON array body of argument frames (UTF-8 text as strings, binary tagged, UTF-8 JSON). */
 export function encodeArgs(args: readonly Frame[]): Buffer {
-  return Buffer.from(JSON.stringify(args.map((a) => a.toString('latin1'))), 'utf8');
+  return Buffer.from(JSON.stringify(args.map((a) => (isUtf8(a) ? a.toString('utf8') : { [BYTES_KEY]: a.toString('base64') }))), 'utf8');
 }
 
 const ArgsBodySchema = z.array(z.unknown(), { error: 'AMQP body must be a JSON array of arguments' });
@@ -99,9 +105,11 @@ export function decodeArgs(body: Buffer): Frame[] | InvalidPayloadError {
 
 function argFrame(value: unknown): Frame {
   if (value === null) return EMPTY_FRAME;
-  if (typeof value === 'string') {
-    for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return Buffer.from(value, 'utf8');
-    return Buffer.from(value, 'latin1');
+  if (typeof value === 'string') return Buffer.from(value, 'utf8');
+  if (typeof value === 'object' && !Array.isArray(value)) {
+    const keys = Object.keys(value);
+    const b64 = (value as Record<string, unknown>)[BYTES_KEY];
+    if (keys.length === 1 && typeof b64 === 'string') return Buffer.from(b64, 'base64');
   }
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
