@@ -100,9 +100,9 @@ export abstract class BrokerClient {
     if (!ok) await waitForDrain(ch);
   }
 
-  /** Drop the session (a consumer was cancelled by the broker); the link reconnects. */
-  protected restart(reason: string): void {
-    this.#link.restart(reason);
+  /** Drop the session of `ch` (a consumer was cancelled by the broker); the link reconnects. */
+  protected restart(reason: string, ch: Channel): void {
+    if (ch === this.#channel) this.#link.restart(reason);
   }
 
   protected ack(ch: Channel, msg: Message): void {

@@ -55,10 +55,13 @@ export class BrokerLink {
     this.#hooks.status({ type: 'connected' });
   }
 
-  /** Drop the current connection on purpose (a channel broke); the link reconnects. */
-  restart(reason: string): void {
+  /**
+   * Drop the current connection on purpose (a channel broke); the link reconnects. With `of`,
+   * only when that is still the current connection (a late event of an old session is ignored).
+   */
+  restart(reason: string, of?: ChannelModel): void {
     const m = this.#model;
-    if (!m || this.#closed) return;
+    if (!m || this.#closed || (of !== undefined && of !== m)) return;
     this.#log.warn('rmq.link.restart', { name: this.#name, reason });
     this.#lost(m, reason);
     m.close().catch((err: unknown) => this.#log.debug('rmq.link.close-failed', { name: this.#name }, err));

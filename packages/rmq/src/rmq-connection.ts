@@ -92,7 +92,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   }
 
   #onDelivery(ch: Channel, msg: ConsumeMessage | null): void {
-    if (msg === null) return this.restart('consumer cancelled'); // queue deleted under us: start over
+    if (msg === null) return this.restart('consumer cancelled', ch); // queue deleted under us: start over
     const vip = amqpToVip(msg);
     if (vip instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;

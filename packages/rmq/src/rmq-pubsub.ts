@@ -154,7 +154,7 @@ export class RmqPubSub extends BrokerClient {
 
   #onDelivery(ch: Channel, sub: Subscription, msg: ConsumeMessage | null): void {
     if (msg === null) {
-      if (this.#subs.has(sub)) this.restart('pubsub consumer cancelled');
+      if (this.#subs.has(sub)) this.restart('pubsub consumer cancelled', ch);
       return;
     }
     const d = decodePubsubDelivery(msg.fields.routingKey, msg.content);

@@ -90,7 +90,7 @@ export class RmqRouterTransport implements RouterTransport {
     this.#sweep = new PeerSweep({
       intervalMs: peerSweepMs ?? 5_000,
       graceMs: 2 * this.#o.reconnect.maxDelayMs,
-      queueOf: (key) => routingKeyFor(this.#o.instanceName, identityText(this.#known.get(key))),
+      queueOf: (key) => routingKeyFor(this.#o.instanceName, knownIdentity(this.#known.get(key))),
       peers: () => [...this.#known.keys()],
       gone: (key) => this.#peerGone(key, 'closed'),
       logger: this.#log,
@@ -177,7 +177,7 @@ export class RmqRouterTransport implements RouterTransport {
   async #setup(model: ChannelModel): Promise<void> {
     const inst = this.#o.instanceName;
     const ch = await model.createChannel();
-    this.#watch(ch, 'consume');
+    this.#watch(model, ch, 'consume');
     await declareVolttronTopology(ch, this.#o.vhost);
     await ch.prefetch(this.#o.prefetch);
     const own = routingKeyFor(inst, ROUTER_IDENTITY);
@@ -191,28 +191,28 @@ export class RmqRouterTransport implements RouterTransport {
       throw queueDeclareError(err, own, this.#o.vhost);
     }
     const confirm = await model.createConfirmChannel();
-    this.#watch(confirm, 'confirm');
+    this.#watch(model, confirm, 'confirm');
     confirm.on('return', (msg: Message) => {
       const seq = msg.properties.correlationId as unknown;
       const pending = typeof seq === 'string' ? this.#pending.get(seq) : undefined;
       if (pending) pending.returned = true;
     });
-    await ch.consume(own, (msg) => this.#onRouterMessage(ch, msg), { noAck: false });
-    await ch.consume(dead, (msg) => this.#onDeadLetter(ch, msg), { noAck: false });
+    await ch.consume(own, (msg) => this.#onRouterMessage(model, ch, msg), { noAck: false });
+    await ch.consume(dead, (msg) => this.#onDeadLetter(model, ch, msg), { noAck: false });
     const probe = await model.createChannel();
     this.#confirm = confirm;
     this.#sweep.resume(model, probe);
   }
 
-  #watch(ch: Channel, name: string): void {
+  #watch(model: ChannelModel, ch: Channel, name: string): void {
     ch.on('error', (err: Error) => this.#log.debug('rmq.channel.error', { channel: name }, err));
     ch.on('close', () => {
-      if (!this.#closing) this.#link.restart(`${name} channel closed`);
+      if (!this.#closing) this.#link.restart(`${name} channel closed`, model);
     });
   }
 
-  #onRouterMessage(ch: Channel, msg: ConsumeMessage | null): void {
-    if (msg === null) return this.#link.restart('router consumer cancelled');
+  #onRouterMessage(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) return this.#link.restart('router consumer cancelled', model);
     const vip = amqpToVip(msg);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#stats.invalid += 1;
@@ -223,8 +223,8 @@ export class RmqRouterTransport implements RouterTransport {
     ackQuietly(ch, msg);
   }
 
-  #onDeadLetter(ch: Channel, msg: ConsumeMessage | null): void {
-    if (msg === null) return this.#link.restart('unroutable consumer cancelled');
+  #onDeadLetter(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
+    if (msg === null) return this.#link.restart('unroutable consumer cancelled', model);
     const vip = amqpToVip(msg);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#stats.invalid += 1;
@@ -285,7 +285,7 @@ function deadKey(to: Frame, from: Frame, id: Frame): string {
   return `${identityKey(to)}\u0000${identityKey(from)}\u0000${identityKey(id)}`;
 }
 
-function identityText(frame: Frame | undefined): string {
+function knownIdentity(frame: Frame | undefined): string {
   return frame ? frame.toString('utf8') : '';
 }
 

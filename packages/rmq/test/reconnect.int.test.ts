@@ -56,3 +56,15 @@ describe('RMQ reconnection after forced close (close_all_connections in our vhos
     expect(router.conn.stats().reconnects).toBe(1);
   });
 });
+
+describe('RMQ agent whose queue is deleted under it', () => {
+  it('notices the cancelled consumer, reconnects and declares its queue again', async () => {
+    await startScenarioRouter(vh.vhost, { instanceName: 'q' });
+    const carol = await startScenarioAgent(vh.vhost, 'carol', 'q');
+    await rabbitmqctl('delete_queue', '-p', vh.vhost, 'q.carol');
+    await reconnected(carol.statuses, 'carol');
+    await carol.conn.send(vip('', 'ping', [Buffer.from('ping')], 'after-delete'));
+    const pong = await carol.inbox.next((m) => m.id.toString() === 'after-delete', 10_000, 'pong after queue deletion');
+    expect(pong.args[0]?.toString()).toBe('pong');
+  });
+});
