@@ -155,6 +155,10 @@ export function classifyConnectError(err: unknown, target: string, vhost: string
     return new RmqSetupError('broker', `RabbitMQ is not reachable at ${target} (${code || msg})`,
       'start the broker (bash tools/ensure-rabbitmq.sh, or rabbitmq-server -detached) and check host and port', { cause: err });
   }
+  if (/CERT|SIGNATURE|SSL|TLS|ISSUER/.test(code)) {
+    return new RmqSetupError('credentials', `TLS handshake with ${target} failed (${code}: ${msg})`,
+      'check tls.ca (the CA that signed the broker certificate), tls.servername, and the client certificate and key', { cause: err });
+  }
   if (msg.includes('ACCESS-REFUSED') || msg.includes('ACCESS_REFUSED')) {
     return new RmqSetupError('credentials', `RabbitMQ refused the login at ${target}`,
       'check user and password in the URL (guest may only log in from localhost), or the client certificate for EXTERNAL', { cause: err });
