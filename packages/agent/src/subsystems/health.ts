@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { pythonJson } from '@vip/protocol';
+import { frameText, pythonJson, type Frame } from '@vip/protocol';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 import type { RpcSubsystem } from '../rpc/rpc.js';
 
@@ -23,10 +23,14 @@ export class HealthSubsystem implements Subsystem {
   readonly #core: AgentCore;
   #status: HealthStatus;
   readonly #now: () => Date;
+  readonly #agentClass: string;
+  #instanceName: string | undefined;
 
-  constructor(core: AgentCore, rpc: RpcSubsystem, now: () => Date = () => new Date()) {
+  constructor(core: AgentCore, rpc: RpcSubsystem, options: { now?: () => Date; agentClass?: string } = {}) {
+    const now = options.now ?? (() => new Date());
     this.#core = core;
     this.#now = now;
+    this.#agentClass = options.agentClass ?? 'Agent';
     this.#status = { status: 'GOOD', context: null, last_updated: now().toISOString() };
     rpc.export('health.set_status', (status: unknown, context?: unknown) => this.setStatus(status, context), {
       params: ['status', { name: 'context', default: null }],
@@ -47,11 +51,12 @@ export class HealthSubsystem implements Subsystem {
     return { ...this.#status };
   }
 
-  /** Publishes on `alerts/<agent class>/<identity with . as _>` with header `alert_key`. */
+  /** Publishes on `alerts/<agent class>/<instance>_<identity with . as _>` with header `alert_key`. */
   async sendAlert(key: string, status: unknown): Promise<void> {
     const publisher = this.#core.publisher;
     if (!publisher) throw new Error('send_alert needs the pubsub subsystem, which this agent has not registered');
-    const topic = `alerts/Agent/${this.#core.identity.replace(/\./g, '_')}`;
+    this.#instanceName ??= frameText(await this.#core.request<Frame>({ peer: '', subsystem: 'query', args: ['instance-name'] }, { operation: 'query "instance-name"' }));
+    const topic = `alerts/${this.#agentClass}/${this.#instanceName}_${this.#core.identity.replace(/\./g, '_')}`;
     await publisher.publish(topic, { alert_key: key }, status ?? this.getStatus());
   }
 }
