@@ -55,14 +55,19 @@ async function fakeAmqpsServer(): Promise<{ server: Server; port: number; seen: 
   return { server, port: (server.address() as { port: number }).port, seen };
 }
 
+function tlsAgent(port: number, ca: string | undefined): RmqConnection {
+  const c = new RmqConnection({
+    url: `amqps://127.0.0.1:${port}`, vhost: 'volttron', instanceName: 'inst', identity: 'tls-agent',
+    tls: { ca, cert: pem['client.crt'], key: pem['client.key'], external: true },
+  });
+  onTestFinished(() => c.close());
+  return c;
+}
+
 describe('amqps with a client certificate (SASL EXTERNAL)', () => {
   it('verifies the server against the CA, presents the client certificate, then speaks AMQP', async () => {
     const { port, seen } = await fakeAmqpsServer();
-    const c = new RmqConnection({
-      url: `amqps://127.0.0.1:${port}`, vhost: 'volttron', instanceName: 'inst', identity: 'tls-agent',
-      tls: { ca: pem['ca.crt'], cert: pem['client.crt'], key: pem['client.key'], external: true },
-    });
-    onTestFinished(() => c.close());
+    const c = tlsAgent(port, pem['ca.crt']);
     const err = await c.open().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RmqSetupError); // the stand-in hangs up after the protocol header
     const s = await seen.next(undefined, 5_000, 'TLS client');
@@ -71,11 +76,7 @@ describe('amqps with a client certificate (SASL EXTERNAL)', () => {
 
   it('refuses a server whose certificate the CA did not sign', async () => {
     const { port, seen } = await fakeAmqpsServer();
-    const c = new RmqConnection({
-      url: `amqps://127.0.0.1:${port}`, vhost: 'volttron', instanceName: 'inst', identity: 'tls-agent',
-      tls: { ca: pem['client.crt'], cert: pem['client.crt'], key: pem['client.key'], external: true },
-    });
-    onTestFinished(() => c.close());
+    const c = tlsAgent(port, pem['client.crt']); // not the CA of the server certificate
     const err = await c.open().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RmqSetupError);
     expect(err).toMatchObject({ missing: 'credentials' });
