@@ -354,7 +354,7 @@ async function vipPublisher(n, wait, window, message, out) {
 }
 
 async function rawPublisher(n, subs, message, out) {
-  const pub = new XPublisher({ sendHighWaterMark: 6000, linger: 0, ...rawCurve(true) });
+  const pub = new XPublisher({ sendHighWaterMark: 6000, linger: 0, verbosity: 'allSubs', ...rawCurve(true) });
   await pub.bind('tcp://127.0.0.1:0');
   out({ event: 'ready', address: pub.lastEndpoint });
   let joined = 0;
