@@ -19,6 +19,11 @@ export interface RpcOptions {
    * `platform.auth` (`get_user_to_capabilities`) once, refreshed by `auth.update` pushes.
    */
   readonly capabilities?: CapabilityMap | (() => Promise<CapabilityMap> | CapabilityMap);
+  /**
+   * The user id to check capabilities for, from the VIP user frame. Default: the frame as is
+   * (ZeroMQ). RabbitMQ users are `<instance>.<user>`: `@vip/agent/rmq` strips the instance.
+   */
+  readonly userOf?: (vipUser: string) => string;
 }
 
 export interface CallOptions {
@@ -134,7 +139,7 @@ export class RpcSubsystem implements Subsystem {
   handle(message: VipMessage): void {
     const ctx: DispatchContext = {
       caller: frameText(message.peer),
-      user: frameText(message.user),
+      user: (this.#options.userOf ?? identityUser)(frameText(message.user)),
       capabilities: (user: string) => this.#capabilitiesOf(user),
     };
     const replies = message.args.map(async (frame): Promise<string | undefined> => {
@@ -210,6 +215,8 @@ export class RpcSubsystem implements Subsystem {
     this.#capabilities = r.data;
   }
 }
+
+const identityUser = (user: string): string => user;
 
 /** Python's text of a response; a result JSON cannot carry becomes a -32000 TypeError. */
 function serialize(r: RpcResponse | RpcResponse[]): string {
