@@ -1,9 +1,13 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, it, onTestFinished } from 'vitest';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { startPlatform } from '../../packages/testing/src/index.js';
-import { agentPlatform, describePubSubBehaviour, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
+import { startPlatform, waitFor } from '../../packages/testing/src/index.js';
+import { AuthFile } from '../../packages/zmq/src/index.js';
+import { agentPlatform, describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
 /** The built platform app over tcp + CURVE; each agent gets its own key and auth.json entry (user id = identity). */
 async function zmqPlatform(options: PubSubPlatformOptions = {}): Promise<PubSubPlatform> {
@@ -28,3 +32,48 @@ async function zmqPlatform(options: PubSubPlatformOptions = {}): Promise<PubSubP
 }
 
 describePubSubBehaviour({ name: 'platform process (zmq, tcp + CURVE)', start: zmqPlatform });
+
+describe('pubsub across a platform restart (zmq)', () => {
+  it('re-synchronizes an agent\'s subscriptions after it reconnects', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'vip-pubsub-restart-'));
+    onTestFinished(() => rm(home, { recursive: true, force: true }));
+    const address = `tcp://127.0.0.1:${await freePort()}`;
+    const launch = () => startPlatform({ args: ['--vip-home', home, '--vip-address', address], logLevel: 'info' });
+    let platform = await launch();
+    onTestFinished(() => platform.close());
+    const authFile = new AuthFile({ path: join(home, 'auth.json') });
+    const connect = async (identity: string) => {
+      const pair = generateKeyPair();
+      const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+      await authFile.add({ credentials: pair.public, user_id: identity, comments: 'pubsub restart test' });
+      await reloaded;
+      const agent = await createZmqAgent({ identity, address, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home, reconnectIntervalMs: 100 });
+      const pubsub = withPubSub(agent);
+      onTestFinished(() => agent.close());
+      await agent.start();
+      return { agent, pubsub };
+    };
+    const got: string[] = [];
+    const { agent: subAgent, pubsub: sub } = await connect('restart.sub');
+    await sub.subscribe('r/', (_p, _s, _b, topic) => void got.push(topic));
+    await platform.close();
+    platform = await launch();
+    await waitFor(() => subAgent.connected, { timeoutMs: 20_000, what: 'subscriber reconnected and welcomed' });
+    const { pubsub: pub } = await connect('restart.pub');
+    // the new router learnt the subscription only from the agent's synchronize
+    await waitFor(async () => (await pub.publish('r/1')) === 1, { timeoutMs: 10_000, what: 'subscription restored by synchronize' });
+    await waitFor(() => got.includes('r/1'));
+  });
+});
+
+/** A free tcp port on 127.0.0.1 (the restarted platform must come back on the same one). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
