@@ -324,7 +324,8 @@ async function vipSubscribers(count, n, out) {
 
 async function vipPublisher(n, wait, window, message, out) {
   const socket = vipSocket('bench.pub');
-  const body = JSON.stringify({ bus: '', headers: { min_compatible_version: '3.0', max_compatible_version: '' }, message });
+  // formatted as a Python (and our) agent writes it: json.dumps separators
+  const body = `{"bus": "", "headers": {"min_compatible_version": "3.0", "max_compatible_version": ""}, "message": ${message}}`;
   await request(socket, 'hello', ['list', JSON.stringify({ prefix: '', subscribed: false, reverse: false, bus: '', all_platforms: false })]);
   let acked = 0;
   let wake;
