@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { exclusiveBroker, freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip } from '../../packages/rmq/test/scenario.js';
 
 /**
  * The one test that stops the RabbitMQ application (every test on this machine feels it): kept
- * short, and the app is always started again in `finally`.
+ * short, the app is always started again in `finally`, and it first waits (exclusiveBroker) until
+ * the other RabbitMQ test files, running in parallel, have released their virtual hosts.
  */
 let vh: TestVhost;
 beforeAll(async () => {
@@ -12,20 +13,23 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await rabbitmqctl('await_startup');
-  await rabbitmqctl('delete_vhost', vh.vhost);
+  await vh?.dispose();
 });
 
 describe('RMQ transport across a broker restart (stop_app / start_app)', () => {
-  it('reconnects router and agents and messages flow again', async () => {
+  it('reconnects router and agents and messages flow again', { timeout: 240_000 }, async () => {
     const router = await startScenarioRouter(vh.vhost);
     const alice = await startScenarioAgent(vh.vhost, 'alice');
     const bob = await startScenarioAgent(vh.vhost, 'bob');
+    const release = await exclusiveBroker(); // the other RabbitMQ test files finish first
+    onTestFinished(release);
     const traffic = trafficLoop(alice.conn, 'bob', 60_000);
     await bob.inbox.count(() => true, 10, 10_000, 'traffic before the restart');
     try {
       await rabbitmqctl('stop_app');
     } finally {
       await rabbitmqctl('start_app');
+      await rabbitmqctl('await_startup');
     }
     await Promise.all([
       reconnected(router.statuses, 'router', 40_000),

@@ -1,5 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ensureVolttronBroker, RabbitMqManagement } from '../src/index.js';
 
@@ -15,11 +18,104 @@ export interface TestVhost {
   dispose(): Promise<void>;
 }
 
-/** A fresh virtual host with the VOLTTRON exchanges; fails loudly (never skips) without a broker. */
+/**
+ * A fresh virtual host with the VOLTTRON exchanges; fails loudly (never skips) without a broker.
+ * Holds a shared broker lease until `dispose()`, so the broker-restart test waits for it.
+ */
 export async function freshVhost(tag: string): Promise<TestVhost> {
   const vhost = `vip-test-${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
-  await ensureVolttronBroker({ url: AMQP_URL, vhost, management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' } });
-  return { vhost, instanceName: 'inst', dispose: () => management.deleteVhost(vhost) };
+  const release = await brokerLease(vhost);
+  try {
+    await ensureVolttronBroker({ url: AMQP_URL, vhost, management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' } });
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  return {
+    vhost,
+    instanceName: 'inst',
+    dispose: async () => {
+      try {
+        await management.deleteVhost(vhost);
+      } finally {
+        await release();
+      }
+    },
+  };
+}
+
+/*
+ * Test files run in parallel; one of them (tests/integration/rmq-broker-restart.test.ts) stops the
+ * broker. A file-system reader/writer lease keeps them apart: every test vhost holds a reader
+ * file for its lifetime; the restart test takes the writer mark, waits until no live reader is
+ * left, restarts, and clears the mark; new readers wait while a live writer mark exists. Entries
+ * of dead processes are ignored, so a crashed run cannot block the next one.
+ */
+const LEASE_DIR = join(tmpdir(), 'vip-rmq-broker-lease');
+const WRITER = join(LEASE_DIR, 'writer');
+const LEASE_WAIT_MS = 180_000;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // no such process: its lease is stale
+  }
+}
+
+/** The pid written in a lease file, when that process still runs. */
+async function livePid(file: string): Promise<number | undefined> {
+  const pid = Number(await readFile(file, 'utf8').catch(() => ''));
+  return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+}
+
+async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + LEASE_WAIT_MS;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${LEASE_WAIT_MS} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Shared lease: write our reader file first, then back off while a writer of another process holds the mark. */
+async function brokerLease(name: string): Promise<() => Promise<void>> {
+  await mkdir(LEASE_DIR, { recursive: true });
+  const file = join(LEASE_DIR, `reader-${name}`);
+  await waitUntil(async () => {
+    await writeFile(file, String(process.pid));
+    const writer = await livePid(WRITER);
+    if (writer === undefined || writer === process.pid) return true;
+    await rm(file, { force: true });
+    return false;
+  }, 'the broker restart test to finish');
+  return () => rm(file, { force: true });
+}
+
+/**
+ * Exclusive use of the broker (stop_app/start_app): take the writer mark, then wait until no live
+ * reader of another process is left (test files never share a process while running).
+ */
+export async function exclusiveBroker(): Promise<() => Promise<void>> {
+  await mkdir(LEASE_DIR, { recursive: true });
+  await waitUntil(async () => {
+    try {
+      await writeFile(WRITER, String(process.pid), { flag: 'wx' });
+      return true;
+    } catch {
+      if ((await livePid(WRITER)) === undefined) await rm(WRITER, { force: true });
+      return false;
+    }
+  }, 'another broker restart');
+  await waitUntil(async () => {
+    const readers = (await readdir(LEASE_DIR)).filter((f) => f.startsWith('reader-'));
+    for (const r of readers) {
+      const pid = await livePid(join(LEASE_DIR, r));
+      if (pid !== undefined && pid !== process.pid) return false;
+    }
+    return true;
+  }, 'the other RabbitMQ test files to finish');
+  return () => rm(WRITER, { force: true });
 }
 
 const run = promisify(execFile);
