@@ -19,7 +19,7 @@ import {
   type UnroutableReason,
 } from '@vip/protocol';
 import { AdmissionPairing, type AdmittedPeer } from './admission-pairing.js';
-import { NotifyingRouter } from './notify-router.js';
+import { NotifyingRouter, PossiblyGone } from './notify-router.js';
 import { SendQueue } from './send-queue.js';
 import { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_FRAME_BYTES, TCP_KEEPALIVE, VIP_ZAP_DOMAIN } from './socket-options.js';
 import type { AdmissionSink, ZapAdmission } from './zap-contract.js';
@@ -42,6 +42,15 @@ export interface ZmqRouterTransportOptions {
   readonly maxFrameBytes?: number;
   /** How long an admission and a connect notification wait for each other. Default 2000 ms. */
   readonly admissionTimeoutMs?: number;
+  /**
+   * A peer whose `[id, '']` may have been a router probe (nothing received from it since its
+   * connect notification) and that stays silent this long is reported `peer-gone`. Default 5000 ms.
+   */
+  readonly possiblyGoneGraceMs?: number;
+  /** A possibly-gone peer silent this long is forgotten, admission included. Default 1 h. */
+  readonly possiblyGoneTtlMs?: number;
+  /** At most this many possibly-gone peers are remembered (the oldest is forgotten). Default 10,000. */
+  readonly maxPossiblyGone?: number;
   /** zeromq context; the ZAP handler must be bound in the same one. Default: zeromq's global context. */
   readonly context?: Context;
   readonly logger?: Logger;
@@ -52,9 +61,16 @@ export interface ZmqRouterStats {
   readonly delivered: number;
   readonly unreachable: number;
   readonly again: number;
-  /** Frame sets received and not routed, by reason. */
+  /**
+   * Frame sets received and not handed over as messages, by reason. The `UnroutableReason` ones
+   * (`too few frames`...) were also reported through `handlers.unroutable`, so the router counts
+   * them too: do not add the two views (see README "Counting drops").
+   */
   readonly dropped: Readonly<Record<string, number>>;
+  /** Routing ids connected and not possibly gone. */
   readonly connectedPeers: number;
+  /** Routing ids whose last `[id, '']` may have been a disconnect or a probe (admission kept). */
+  readonly possiblyGone: number;
 }
 
 interface PeerState extends AdmittedPeer {
@@ -64,6 +80,8 @@ interface PeerState extends AdmittedPeer {
   mismatch: boolean;
   /** Messages that arrived between the connect notification and the admission (bounded). */
   held: RoutedMessage[] | undefined;
+  /** A message came from it since its last `[id, '']`. */
+  active: boolean;
 }
 
 /** How many messages a connected peer may send before its admission is attached. */
@@ -78,9 +96,20 @@ const resolvedUnreachable: Promise<DeliveryResult> = Promise.resolve('unreachabl
  * a receive loop that decodes each frame set and hands it to the router's handlers, and `deliver`.
  *
  * Peer events come from ZMQ_ROUTER_NOTIFY: the first `[id, '']` for a routing id not connected
- * is a connect, the next one a disconnect. A VIP router probe has the same shape and cannot be
- * told apart: a peer that sends a probe after connecting is seen as gone; its next routable
- * message announces it again (when authentication is off). VOLTTRON's own peers do not send probes.
+ * is a connect. A later one is a disconnect or a VIP router probe (same shape, PROTOCOL.md 1.3):
+ * the peer becomes "possibly gone" and keeps its state and admission (`PossiblyGone`).
+ * - It had sent a message since its last `[id, '']`: almost surely a disconnect (a
+ *   ZMQ_PROBE_ROUTER probe is the first thing on a connection): `peer-gone` now.
+ * - It had not (a probe lands exactly there): `peer-gone` only if it stays silent for
+ *   `possiblyGoneGraceMs`, so a probing peer that talks is never dropped and re-added.
+ * - Any message from it proves it alive: the mark is cleared and, if `peer-gone` was emitted,
+ *   `peer-connected` is emitted again (the router's PeerRegistry ignores a known peer).
+ * - Authentication on, another `[id, '']` while possibly gone is a reconnect's connect
+ *   notification (or the disconnect that follows a probe): the old state is forgotten and the
+ *   routing id waits for the next ZAP admission as any new connection (a reconnect always passes
+ *   ZAP again), so a new connection never inherits an old admission.
+ * - A possibly-gone peer is forgotten after `possiblyGoneTtlMs` of silence or when more than
+ *   `maxPossiblyGone` are marked.
  *
  * User ids: authentication off, the user id is the sender identity (VOLTTRON 7+). On, it is the
  * user of the ZAP admission paired with the peer's connect notification (`admitted()`); a frame set
@@ -97,6 +126,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   readonly #maxFrameBytes: number;
   readonly #peers = new Map<string, PeerState>();
   readonly #dropped: Record<string, number> = {};
+  readonly #gone: PossiblyGone<PeerState>;
   #state: State = 'new';
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -117,6 +147,13 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     this.#logger = options.logger ?? silentLogger;
     this.#authenticate = options.authenticate ?? options.secretKey !== undefined;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#gone = new PossiblyGone<PeerState>({
+      graceMs: options.possiblyGoneGraceMs ?? 5000,
+      ttlMs: options.possiblyGoneTtlMs ?? 3_600_000,
+      max: options.maxPossiblyGone ?? 10_000,
+      silent: (peer) => this.#announceGone(peer),
+      expired: (peer) => this.#forget(peer),
+    });
   }
 
   /** The router socket's routing id (a fresh uuid per start); the third `welcome` argument of hello. */
@@ -149,7 +186,10 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     return this.#pairing?.admitted(admission) ?? Promise.resolve();
   }
 
-  /** The user id of a connected peer (its admission's user, or its identity when authentication is off). */
+  /**
+   * The user id of a connected peer (its admission's user, or its identity when authentication is
+   * off), possibly-gone peers included.
+   */
   userFor(identity: Frame | string): string | undefined {
     const peer = this.#peers.get(keyOf(identity));
     if (peer === undefined) return undefined;
@@ -170,7 +210,8 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       unreachable: this.#unreachable,
       again: this.#again,
       dropped: { ...this.#dropped },
-      connectedPeers: this.#peers.size,
+      connectedPeers: this.#peers.size - this.#gone.size,
+      possiblyGone: this.#gone.size,
     };
   }
 
@@ -262,21 +303,25 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       return;
     }
     const message = decoded.message;
+    const key = identityKey(message.sender);
+    const peer = this.#peers.get(key);
+    if (peer !== undefined) {
+      peer.active = true;
+      if (this.#gone.size > 0 && this.#gone.clear(key)) this.#alive(peer);
+    }
     let user: string;
     if (this.#authenticate) {
-      const peer = this.#peers.get(identityKey(message.sender));
       if (peer?.admission === undefined) return this.#hold(peer, message);
       if (peer.mismatch) return this.#drop('identity mismatch');
       user = peer.admission.userId;
     } else {
       user = frameText(message.sender);
-      const key = identityKey(message.sender);
-      if (!this.#peers.has(key)) this.#connected(key, message.sender);
+      if (peer === undefined) this.#connected(key, message.sender);
     }
     handlers.message(message, user);
   }
 
-  /** ZMQ_ROUTER_NOTIFY (or a router probe, which looks the same). */
+  /** ZMQ_ROUTER_NOTIFY connect or disconnect, or a router probe: they look the same (see the class doc). */
   #onNotify(id: Buffer): void {
     const key = identityKey(id);
     const peer = this.#peers.get(key);
@@ -284,13 +329,52 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       this.#connected(key, id);
       return;
     }
-    this.#peers.delete(key);
+    if (!this.#gone.has(key)) {
+      const active = peer.active;
+      peer.active = false;
+      if (active) this.#announceGone(peer);
+      this.#gone.mark(key, peer, active);
+      return;
+    }
+    if (this.#pairing === undefined) {
+      this.#gone.mark(key, peer, !peer.announced);
+      return;
+    }
+    this.#forget(peer);
+    this.#connected(key, id);
+  }
+
+  /** A possibly-gone peer sent a message: announce it again if the router was told it is gone. */
+  #alive(peer: PeerState): void {
+    if (peer.announced) return;
+    let user: string;
+    if (!this.#authenticate) user = frameText(peer.id);
+    else if (peer.admission !== undefined && !peer.mismatch) user = peer.admission.userId;
+    else return;
+    peer.announced = true;
+    this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: peer.id, user });
+  }
+
+  #announceGone(peer: PeerState): void {
+    if (!peer.announced) return;
+    peer.announced = false;
+    this.#handlers?.peerEvent?.({ type: 'peer-gone', peer: peer.id, reason: 'closed' });
+  }
+
+  /** Drops everything known about `peer` (still possibly alive only in theory): state, admission, held messages. */
+  #forget(peer: PeerState): void {
+    const key = identityKey(peer.id);
+    if (this.#peers.get(key) === peer) {
+      this.#peers.delete(key);
+      this.#gone.clear(key);
+    }
     this.#pairing?.disconnected(peer);
-    if (peer.announced) this.#handlers?.peerEvent?.({ type: 'peer-gone', peer: id, reason: 'closed' });
+    this.#release(peer);
+    this.#announceGone(peer);
   }
 
   #connected(key: string, id: Buffer): void {
-    const peer: PeerState = { id, admission: undefined, announced: false, mismatch: false, held: undefined };
+    const peer: PeerState = { id, admission: undefined, announced: false, mismatch: false, held: undefined, active: false };
     this.#peers.set(key, peer);
     if (this.#pairing !== undefined) {
       this.#pairing.connected(peer);
@@ -308,9 +392,13 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       this.#logger.warn('router.admission.identity_mismatch', { identity: frameText(peer.id), expected: admission.identity, user: admission.userId });
       return;
     }
-    if (this.#peers.get(identityKey(peer.id)) !== peer) return;
+    const key = identityKey(peer.id);
+    if (this.#peers.get(key) !== peer) return;
     peer.announced = true;
     this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: peer.id, user: admission.userId });
+    // Connect, then probe or disconnect, then the admission: registered as a probe would, and
+    // reported gone if it stays silent.
+    if (this.#gone.has(key)) this.#gone.mark(key, peer, false);
     const held = peer.held;
     peer.held = undefined;
     if (held !== undefined) for (const m of held) this.#handlers?.message(m, admission.userId);
@@ -364,6 +452,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   async #shutdown(): Promise<void> {
     this.#state = 'closed';
     this.#pairing?.close();
+    this.#gone.close();
     this.#queue?.close();
     this.#socket?.close();
     await this.#loop;
