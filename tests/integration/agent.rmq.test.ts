@@ -1,13 +1,13 @@
-import { Agent } from '../../packages/agent/src/index.js';
+import { createRmqAgent } from '../../packages/agent/src/rmq.js';
 import { PubSubService } from '../../packages/pubsub/src/index.js';
-import { RmqConnection, RmqRouterTransport } from '../../packages/rmq/src/index.js';
+import { RmqRouterTransport } from '../../packages/rmq/src/index.js';
 import { Router } from '../../packages/router/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, rabbitmqctl } from '../../packages/rmq/test/broker-fixture.js';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 
 /**
  * The agent suite over RabbitMQ: the same Router and Agent as on ZeroMQ, with RmqRouterTransport
- * and RmqConnection, in a private virtual host. The router runs in-process (the platform app has
+ * and @vip/agent/rmq (RmqConnection), in a private virtual host. The router runs in-process (the platform app has
  * no `--message-bus rmq` yet). A "platform restart" on RMQ is the router going away and the
  * platform's broker connections being cut (close_all_connections in our vhost only).
  */
@@ -29,9 +29,10 @@ describeAgentSuite({
     let router = await startRouter();
     return {
       async connect(identity, options = {}) {
-        const agent = new Agent({
+        // the VIP user on RMQ is `<instance>.<user>`; @vip/agent/rmq checks capabilities without the prefix
+        const agent = createRmqAgent({
           identity,
-          connection: () => new RmqConnection({ ...link, identity, ...(options.userId ? { user: options.userId } : {}) }),
+          rmq: { ...link, ...(options.userId ? { user: `${instanceName}.${options.userId}` } : {}) },
           ...options.agent,
         });
         await agent.start();
