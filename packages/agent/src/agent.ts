@@ -3,7 +3,8 @@ import {
   type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
 } from '@vip/protocol';
 import { HelloTimeoutError } from './errors.js';
-import { toFrame, toVipMessage } from './frames.js';
+import { toVipMessage } from './frames.js';
+import { AgentEvents, type AgentEvent } from './agent-events.js';
 import { PendingRequests } from './pending-requests.js';
 import type { AgentCore, AgentPublisher, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
 import { HelloSubsystem } from './subsystems/hello.js';
@@ -37,7 +38,7 @@ export interface AgentOptions {
   readonly pubsub?: PubSubSubsystemOptions | false;
 }
 
-export type AgentEvent = 'connected' | 'disconnected';
+export type { AgentEvent };
 
 /** Pending-request key of the welcome; never a message id (those are `identityKey`s of id frames). */
 const WELCOME_KEY = '\u0000welcome';
@@ -63,7 +64,7 @@ export class Agent {
   readonly #nextId = createRpcIdGenerator();
   readonly #pending = new PendingRequests();
   readonly #subsystems = new Map<string, Subsystem>();
-  readonly #listeners = new Map<AgentEvent, Set<() => void>>();
+  readonly #events: AgentEvents;
   readonly #onStart: Hook[] = [];
   readonly #onStop: Hook[] = [];
   readonly #core: AgentCore;
@@ -87,6 +88,7 @@ export class Agent {
     this.#options = options;
     this.identity = options.identity;
     this.logger = (options.logger ?? silentLogger).child({ identity: options.identity });
+    this.#events = new AgentEvents(this.logger);
     this.#core = this.#makeCore();
     this.use(() => new HelloSubsystem(this.#core, (m) => this.#welcome(m)));
     this.ping = this.use((core) => new PingSubsystem(core, this.#requestTimeout()));
@@ -140,10 +142,7 @@ export class Agent {
 
   /** Listen to `connected` (after each welcome) or `disconnected`; returns the remover. */
   on(event: AgentEvent, listener: () => void): () => void {
-    let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
-    set.add(listener);
-    return () => set.delete(listener);
+    return this.#events.on(event, listener);
   }
 
   /** Connect, hello/welcome (10 s), subsystems' onConnected, then onStart hooks. */
@@ -238,7 +237,7 @@ export class Agent {
     const conn = this.#connection;
     this.#connection = undefined;
     await conn?.close();
-    if (wasConnected) this.#emit('disconnected');
+    if (wasConnected) this.#events.emit('disconnected');
   }
 
   /** Send hello and wait for the welcome answering the latest hello sent (a reconnect mid-wait sends another). */
@@ -277,7 +276,7 @@ export class Agent {
         this.logger.warn('subsystem.onconnected.failed', { subsystem: s.name }, err);
       }
     }
-    this.#emit('connected');
+    this.#events.emit('connected');
   }
 
   #onStatus(status: ConnectionStatus): void {
@@ -287,7 +286,7 @@ export class Agent {
       this.#connected = false;
       this.logger.info('agent.disconnected', { reason: status.type === 'disconnected' ? status.reason : 'closed' });
       for (const s of this.#subsystems.values()) s.onDisconnected?.();
-      this.#emit('disconnected');
+      this.#events.emit('disconnected');
     } else if (status.type === 'connected' && !this.#connected && this.#helloCount > 0) {
       // A hello sent on the old connection may be lost: say hello again on the new one.
       if (this.#handshaking) this.#sendHello();
@@ -348,16 +347,6 @@ export class Agent {
     this.#stats.count('errors.in');
     this.#pending.reject(identityKey(message.id), error);
     this.#subsystems.get(error.subsystem)?.handleError?.(error, message);
-  }
-
-  #emit(event: AgentEvent): void {
-    for (const l of [...(this.#listeners.get(event) ?? [])]) {
-      try {
-        l();
-      } catch (err) {
-        this.logger.warn('agent.listener.failed', { event }, err);
-      }
-    }
   }
 
   #requestTimeout(): number {
