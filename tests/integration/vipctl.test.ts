@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
 import { KeyStore } from '../../packages/zmq/src/index.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
+import { connectZmqAgent, createZmqAgent } from '../../packages/agent/src/zmq.js';
 import type { Agent } from '../../packages/agent/src/index.js';
 import { runCli } from '../../apps/vipctl/src/cli.js';
 
@@ -117,6 +117,16 @@ describe('vipctl against a running platform', () => {
     await admitted.start();
     expect(await admitted.ping.ping()).toEqual([]);
     await admitted.close();
+  });
+
+  it('connectZmqAgent defaults: local ipc address, server key from known_hosts, keys from keystores/<identity>', async () => {
+    const agent = await connectZmqAgent({ identity: 'control.connection', vipHome: home }); // admitted by the first-start auth.json
+    try {
+      expect(await agent.query.query('serverkey')).toBe(platform.serverkey);
+      expect(await agent.rpc.call('vipctl.srv', 'echo', 'x')).toEqual(['x']);
+    } finally {
+      await agent.close();
+    }
   });
 
   it('fails fast with exit 3 when the platform is down (no hang, no stack)', async () => {
