@@ -136,6 +136,18 @@ describe('RPC calls', () => {
     });
   });
 
+  it('exports methods marked with the exported decorator (real decorator syntax, lowered by esbuild as tsup does)', async () => {
+    const { transformSync } = await import('esbuild');
+    const source = `export default (exported) => {
+      class Thermo { temp = 20; @exported({ params: ['delta'] }) bump(delta) { this.temp += delta; return this.temp; } }
+      return new Thermo();
+    };`;
+    const js = transformSync(source, { loader: 'ts', format: 'esm', target: 'node20' }).code;
+    const make = ((await import(/* @vite-ignore */ `data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as { default: (d: typeof exported) => object }).default;
+    expect(callee.rpc.exportObject(make(exported))).toEqual(['bump']);
+    expect(await caller.rpc.call('srv', 'bump', kwargs({ delta: 2 }))).toBe(22);
+  });
+
   it('exports methods marked with the exported decorator', async () => {
     class Thermostat {
       temp = 20;
