@@ -296,9 +296,10 @@ async function vipHolder(count, out) {
 }
 
 async function vipSubscribers(count, n, out) {
+  const slowMs = Number(process.env.BENCH_SLOW_MS ?? 0);
   const sockets = [];
   for (let i = 0; i < count; i++) {
-    const socket = vipSocket(`bench.sub.${i}`);
+    const socket = vipSocket(`${process.env.BENCH_SUB_NAME ?? 'bench.sub'}.${i}`);
     sockets.push(socket);
     await request(socket, `s${i}`, ['subscribe', JSON.stringify({ prefix: 'devices/campus/bench', bus: '', all_platforms: false })]);
   }
@@ -312,6 +313,7 @@ async function vipSubscribers(count, n, out) {
         if (String(f[4]) !== 'pubsub' || String(f[5]) !== 'publish') continue;
         t.hit();
         if (++mine >= n) break;
+        if (slowMs > 0 && mine % 100 === 0) await new Promise((r) => setTimeout(r, slowMs)); // a subscriber that cannot keep up
       }
     }),
   );
@@ -328,10 +330,12 @@ async function vipPublisher(n, wait, window, message, out) {
   const body = `{"bus": "", "headers": {"min_compatible_version": "3.0", "max_compatible_version": ""}, "message": ${message}}`;
   await request(socket, 'hello', ['list', JSON.stringify({ prefix: '', subscribed: false, reverse: false, bus: '', all_platforms: false })]);
   let acked = 0;
+  let errors = 0;
   let wake;
   const reader = (async () => {
     for await (const f of socket) {
-      if (String(f[5]) === 'request_response' || String(f[4]) === 'error') acked++;
+      if (String(f[4]) === 'error') errors++; // e.g. error 11 for a subscriber that could not keep up
+      else if (String(f[5]) === 'request_response') acked++;
       wake?.();
       if (acked >= n) return;
     }
@@ -350,7 +354,7 @@ async function vipPublisher(n, wait, window, message, out) {
     await socket.send(pubsubFrames(`p${i}`, 'publish', 'devices/campus/bench/point', body));
   }
   await reader;
-  out({ event: 'sent', messages: n });
+  out({ event: 'sent', messages: n, errors });
   socket.close();
 }
 

@@ -21,6 +21,7 @@ const o = parseBenchArgs(
     messages: { type: 'number', default: 1_000_000, help: 'messages to publish' },
     window: { type: 'number', default: 1000, help: 'unacknowledged publishes allowed' },
     'max-growth-mb': { type: 'number', default: 50, help: 'allowed router RSS growth start -> end' },
+    'slow-ms': { type: 'number', default: 0, help: 'add a second subscriber pausing this many ms every 100 messages (drops then happen)' },
   },
   { usage: 'node tools/soak/pubsub-soak.mjs [options]' },
 );
@@ -54,6 +55,13 @@ try {
   const sub = startChild('subscriber', roles, [], { env: { ...env, VIP_BENCH_ROLE: 'vip-sub', BENCH_SUBS: '1' } });
   children.push(sub);
   await sub.line((l) => l.event === 'subscribed', 20_000);
+  let slow;
+  if (o['slow-ms'] > 0) {
+    slow = startChild('slow-subscriber', roles, [], { env: { ...env, VIP_BENCH_ROLE: 'vip-sub', BENCH_SUBS: '1', BENCH_SUB_NAME: 'soak.slow', BENCH_SLOW_MS: String(o['slow-ms']) } });
+    children.push(slow);
+    await slow.line((l) => l.event === 'subscribed', 20_000);
+  }
+  const subscribers = slow ? 2 : 1;
   const rssStart = await rssMb(ready.pid);
   log({ event: 'start', messages: o.messages, routerPid: ready.pid, rssMb: rssStart });
   const t0 = performance.now();
@@ -64,7 +72,8 @@ try {
     rssMb(ready.pid).then((r) => (peak = Math.max(peak, r)), () => {});
   }, 2000);
   const result = await sub.line((l) => l.event === 'result', 3_600_000);
-  await pub.line((l) => l.event === 'sent', 60_000);
+  const slowResult = slow ? await slow.line((l) => l.event === 'result', 3_600_000) : { received: 0 };
+  const sent = await pub.line((l) => l.event === 'sent', 60_000);
   clearInterval(sampler);
   const seconds = (performance.now() - t0) / 1000;
   const stats = await queryStats(env);
@@ -73,13 +82,14 @@ try {
   // let the router settle, then read its memory
   await new Promise((r) => setTimeout(r, 5000));
   const rssEnd = await rssMb(ready.pid);
-  const accounted = ps.published === o.messages && ps.delivered + dropped === o.messages && result.received === ps.delivered && ps.pending === 0;
+  const received = result.received + slowResult.received;
+  const accounted = ps.published === o.messages && ps.delivered + dropped === o.messages * subscribers && received === ps.delivered && ps.pending === 0;
   const growth = rssEnd - rssStart;
   ok = accounted && growth <= o['max-growth-mb'];
   log({
     event: 'result', messages: o.messages, seconds: Math.round(seconds), rate: Math.round(o.messages / seconds),
     published: ps.published, delivered: ps.delivered, dropped, droppedBy: Object.fromEntries(Object.entries(ps).filter(([k]) => k.startsWith('dropped.'))),
-    subscriberReceived: result.received, accounted, rssStartMb: +rssStart.toFixed(1), rssPeakMb: +peak.toFixed(1), rssEndMb: +rssEnd.toFixed(1),
+    repliesDropped: ps.replies_dropped, subscribers, subscriberReceived: result.received, slowSubscriberReceived: slow ? slowResult.received : undefined, errorsToPublisher: sent.errors, accounted, rssStartMb: +rssStart.toFixed(1), rssPeakMb: +peak.toFixed(1), rssEndMb: +rssEnd.toFixed(1),
     growthMb: +growth.toFixed(1), ok,
   });
 } catch (err) {

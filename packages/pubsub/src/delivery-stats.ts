@@ -19,6 +19,7 @@ export interface PubSubStats {
   readonly subscribers: number;
   readonly remotePlatforms: number;
   readonly countsClamped: number;
+  readonly repliesDropped: number;
 }
 
 /**
@@ -29,6 +30,8 @@ export class DeliveryStats {
   published = 0;
   delivered = 0;
   countsClamped = 0;
+  /** Replies and error reports to publishers that did not reach them (their own queue full, gone). */
+  repliesDropped = 0;
   readonly dropped: Record<DropReason, number> = { again: 0, unreachable: 0, backlog: 0, error: 0 };
   readonly rejected = { unauthorized: 0, invalid: 0, unknown_op: 0, forbidden: 0 };
   readonly #bySubscriber = new Map<string, number>();
@@ -64,6 +67,7 @@ export function flattenStats(s: PubSubStats): Record<string, number> {
     subscribers: s.subscribers,
     remote_platforms: s.remotePlatforms,
     counts_clamped: s.countsClamped,
+    replies_dropped: s.repliesDropped,
   };
   for (const [k, v] of Object.entries(s.dropped)) out[`dropped.${k}`] = v;
   for (const [k, v] of Object.entries(s.rejected)) out[`rejected.${k}`] = v;

@@ -220,6 +220,7 @@ export class PubSubService implements RouterExtension {
       subscribers: this.#index.peerCount,
       remotePlatforms: this.#remote.peerCount,
       countsClamped: s.countsClamped,
+      repliesDropped: s.repliesDropped,
     };
   }
 

@@ -49,7 +49,7 @@ export class FanOut {
   reply(to: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): void {
     const key = identityKey(to);
     if (!this.#reserve(key)) {
-      this.stats.drop('backlog', key);
+      this.stats.repliesDropped++;
       return;
     }
     void this.services()
@@ -57,9 +57,13 @@ export class FanOut {
       .then(
         (result) => {
           this.#release(key);
+          if (result !== 'ok') this.stats.repliesDropped++;
           if (result === 'unreachable') this.onUnreachable(key);
         },
-        () => this.#release(key),
+        () => {
+          this.#release(key);
+          this.stats.repliesDropped++;
+        },
       );
   }
 
