@@ -95,21 +95,13 @@ const resolvedUnreachable: Promise<DeliveryResult> = Promise.resolve('unreachabl
  * The VIP router's ZeroMQ side (PROTOCOL.md 1.1-1.3): one ROUTER socket bound to every address,
  * a receive loop that decodes each frame set and hands it to the router's handlers, and `deliver`.
  *
- * Peer events come from ZMQ_ROUTER_NOTIFY: the first `[id, '']` for a routing id not connected
- * is a connect. A later one is a disconnect or a VIP router probe (same shape, PROTOCOL.md 1.3):
- * the peer becomes "possibly gone" and keeps its state and admission (`PossiblyGone`).
- * - It had sent a message since its last `[id, '']`: almost surely a disconnect (a
- *   ZMQ_PROBE_ROUTER probe is the first thing on a connection): `peer-gone` now.
- * - It had not (a probe lands exactly there): `peer-gone` only if it stays silent for
- *   `possiblyGoneGraceMs`, so a probing peer that talks is never dropped and re-added.
- * - Any message from it proves it alive: the mark is cleared and, if `peer-gone` was emitted,
- *   `peer-connected` is emitted again (the router's PeerRegistry ignores a known peer).
- * - Authentication on, another `[id, '']` while possibly gone is a reconnect's connect
- *   notification (or the disconnect that follows a probe): the old state is forgotten and the
- *   routing id waits for the next ZAP admission as any new connection (a reconnect always passes
- *   ZAP again), so a new connection never inherits an old admission.
- * - A possibly-gone peer is forgotten after `possiblyGoneTtlMs` of silence or when more than
- *   `maxPossiblyGone` are marked.
+ * Peer events come from ZMQ_ROUTER_NOTIFY. The first `[id, '']` for an unknown routing id is a
+ * connect; a later one is a disconnect or a VIP router probe (same shape): the peer becomes
+ * "possibly gone" and keeps its admission. `peer-gone` is emitted at once when it had sent
+ * something since its last `[id, '']` (a ZMQ_PROBE_ROUTER probe is the first thing on a
+ * connection), else only after `possiblyGoneGraceMs` of silence; any message proves it alive and
+ * re-announces it. Authentication on, another `[id, '']` while possibly gone starts over: the old
+ * admission is forgotten and the next ZAP admission binds the routing id. README "Peer events".
  *
  * User ids: authentication off, the user id is the sender identity (VOLTTRON 7+). On, it is the
  * user of the ZAP admission paired with the peer's connect notification (`admitted()`); a frame set
