@@ -8,12 +8,15 @@ export interface PeerSweepOptions {
   readonly queueOf: (key: string) => string;
   readonly peers: () => string[];
   readonly gone: (key: string) => void;
+  /** When given (management API), one request per sweep replaces the per-peer AMQP checks. */
+  readonly listQueues?: () => Promise<Set<string>>;
   readonly logger: Logger;
 }
 
 /**
  * RabbitMQ tells nobody when an agent's exclusive queue disappears; this asks. Every
- * `intervalMs` it passively checks each known peer's queue, one at a time on its own channel.
+ * `intervalMs` it lists the vhost's queues through the management API when it has it (one
+ * request), otherwise passively checks each known peer's queue, one at a time on its own channel.
  * An agent's queue is exclusive, so a live one answers 405 RESOURCE_LOCKED and a gone one 404;
  * either closes the channel, so each check costs a channel (keep the interval modest).
  */
@@ -75,6 +78,7 @@ export class PeerSweep {
 
   async #tick(): Promise<void> {
     if (Date.now() < this.#notBefore) return;
+    if (this.#o.listQueues) return this.#tickByList(this.#o.listQueues);
     for (const key of this.#o.peers()) {
       const model = this.#model;
       const probe = this.#probe;
@@ -90,5 +94,14 @@ export class PeerSweep {
         this.#probe = this.#guard(await model.createChannel());
       }
     }
+  }
+
+  async #tickByList(listQueues: () => Promise<Set<string>>): Promise<void> {
+    const model = this.#model;
+    const peers = this.#o.peers();
+    if (peers.length === 0) return;
+    const queues = await listQueues();
+    if (this.#model !== model || this.#stopped) return;
+    for (const key of peers) if (!queues.has(this.#o.queueOf(key))) this.#o.gone(key);
   }
 }

@@ -1,4 +1,16 @@
+import { z } from 'zod';
 import { RmqSetupError } from './rmq-errors.js';
+
+const QueueListSchema = z.array(z.object({ name: z.string() }));
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined; // not JSON: callers that need a body reject `undefined` through their schema
+  }
+}
 
 export interface ManagementOptions {
   /** Management API base, e.g. `http://127.0.0.1:15672`. */
@@ -58,7 +70,15 @@ export class RabbitMqManagement {
     await this.#call('PUT', `/api/users/${encodeURIComponent(user)}`, { password, tags }, `create user ${user}`);
   }
 
-  async #call(method: string, path: string, body: unknown, what: string, okStatus: readonly number[] = []): Promise<void> {
+  /** Names of the queues in `vhost` (one request; used to notice departed agents cheaply). */
+  async listQueues(vhost: string): Promise<Set<string>> {
+    const raw = await this.#call('GET', `/api/queues/${encodeURIComponent(vhost)}?columns=name`, undefined, `list queues of ${vhost}`);
+    const r = QueueListSchema.safeParse(raw);
+    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected queue list for ${vhost}`, 'check the management plugin version');
+    return new Set(r.data.map((q) => q.name));
+  }
+
+  async #call(method: string, path: string, body: unknown, what: string, okStatus: readonly number[] = []): Promise<unknown> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.#o.baseUrl), {
@@ -74,8 +94,8 @@ export class RabbitMqManagement {
       throw new RmqSetupError('plugin', `RabbitMQ management API not reachable at ${this.#o.baseUrl} (${what})`,
         'enable it: rabbitmq-plugins enable rabbitmq_management (and check the broker runs)', { cause: err });
     }
-    await res.arrayBuffer().catch(() => undefined);
-    if (res.ok || okStatus.includes(res.status)) return;
+    const text = await res.text().catch(() => '');
+    if (res.ok || okStatus.includes(res.status)) return parseJson(text);
     if (res.status === 401) {
       throw new RmqSetupError('credentials', `management API refused the login of ${this.#o.user} (${what})`,
         'check the management user and password');

@@ -8,6 +8,7 @@ import { BrokerLink } from './broker-link.js';
 import { declareVolttronTopology } from './broker-setup.js';
 import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
+import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { StatusListeners } from './status-listeners.js';
 
@@ -15,6 +16,8 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
   readonly logger?: Logger;
   /** How often known peers' queues are checked to report `peer-gone` (ms; 0 = never). */
   readonly peerSweepMs?: number;
+  /** Management API: lets the peer sweep list queues in one request instead of a channel per peer. */
+  readonly management?: ManagementOptions;
 }
 
 export interface RmqRouterStats {
@@ -76,7 +79,7 @@ export class RmqRouterTransport implements RouterTransport {
   #closing = false;
 
   constructor(options: RmqRouterTransportOptions) {
-    const { logger, peerSweepMs, ...link } = options;
+    const { logger, peerSweepMs, management, ...link } = options;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
     this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
@@ -93,6 +96,7 @@ export class RmqRouterTransport implements RouterTransport {
       queueOf: (key) => routingKeyFor(this.#o.instanceName, knownIdentity(this.#known.get(key))),
       peers: () => [...this.#known.keys()],
       gone: (key) => this.#peerGone(key, 'closed'),
+      ...(management ? { listQueues: () => new RabbitMqManagement(management).listQueues(this.#o.vhost) } : {}),
       logger: this.#log,
     });
   }

@@ -8,7 +8,8 @@ import { ensureVolttronBroker, RabbitMqManagement } from '../src/index.js';
 
 /** Test helpers for the real broker: a private virtual host per test file, rabbitmqctl, an inbox. */
 export const AMQP_URL = process.env.VIP_RMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
-export const management = new RabbitMqManagement({ baseUrl: process.env.VIP_RMQ_MGMT ?? 'http://127.0.0.1:15672', user: 'guest', password: 'guest' });
+export const MANAGEMENT = { baseUrl: process.env.VIP_RMQ_MGMT ?? 'http://127.0.0.1:15672', user: 'guest', password: 'guest' } as const;
+export const management = new RabbitMqManagement(MANAGEMENT);
 /** Fast reconnects for tests (the default policy is 0.5 s .. 4 s). */
 export const FAST_RECONNECT = { initialDelayMs: 200, maxDelayMs: 1_000 } as const;
 
@@ -26,7 +27,7 @@ export async function freshVhost(tag: string): Promise<TestVhost> {
   const vhost = `vip-test-${tag}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const release = await brokerLease(vhost);
   try {
-    await ensureVolttronBroker({ url: AMQP_URL, vhost, management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' } });
+    await ensureVolttronBroker({ url: AMQP_URL, vhost, management: MANAGEMENT });
   } catch (err) {
     await release();
     throw err;

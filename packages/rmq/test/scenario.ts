@@ -1,6 +1,6 @@
 import { onTestFinished } from 'vitest';
 import { TransportError, type ConnectionStatus, type PeerEvent, type RoutedMessage, type VipMessage } from '@vip/protocol';
-import { RmqConnection, RmqRouterTransport } from '../src/index.js';
+import { RmqConnection, RmqRouterTransport, type ManagementOptions } from '../src/index.js';
 import { AMQP_URL, FAST_RECONNECT, Inbox } from './broker-fixture.js';
 
 /**
@@ -19,9 +19,13 @@ export interface ScenarioRouter extends Recorded<RmqRouterTransport> {
   readonly events: Inbox<PeerEvent>;
 }
 
-export async function startScenarioRouter(vhost: string, options: { instanceName?: string; peerSweepMs?: number } = {}): Promise<ScenarioRouter> {
+export async function startScenarioRouter(
+  vhost: string,
+  options: { instanceName?: string; peerSweepMs?: number; management?: ManagementOptions } = {},
+): Promise<ScenarioRouter> {
   const router = new RmqRouterTransport({
     url: AMQP_URL, vhost, instanceName: options.instanceName ?? 'inst', reconnect: FAST_RECONNECT, peerSweepMs: options.peerSweepMs ?? 0,
+    ...(options.management ? { management: options.management } : {}),
   });
   const statuses = new Inbox<ConnectionStatus>();
   const inbound = new Inbox<{ m: RoutedMessage; userId: string }>();

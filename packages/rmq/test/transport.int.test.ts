@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ClosedError, isVipError, type ConnectionStatus, type VipMessage } from '@vip/protocol';
 import { RmqConnection, RmqRouterTransport, RmqSetupError } from '../src/index.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from './broker-fixture.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, MANAGEMENT, type TestVhost } from './broker-fixture.js';
 import { startScenarioAgent, startScenarioRouter } from './scenario.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -15,8 +15,8 @@ afterAll(async () => {
 
 const base = () => ({ url: AMQP_URL, vhost: vh.vhost, instanceName: vh.instanceName, reconnect: FAST_RECONNECT });
 
-const startRouter = async (peerSweepMs = 0) => {
-  const r = await startScenarioRouter(vh.vhost, { instanceName: vh.instanceName, peerSweepMs });
+const startRouter = async (peerSweepMs = 0, withManagement = false) => {
+  const r = await startScenarioRouter(vh.vhost, { instanceName: vh.instanceName, peerSweepMs, ...(withManagement ? { management: MANAGEMENT } : {}) });
   return { router: r.conn, inbound: r.inbound, events: r.events };
 };
 const agent = async (identity: string) => {
@@ -76,16 +76,19 @@ describe('RMQ transport on a real broker', () => {
     expect(err.args.map(String)).toEqual(['113', 'No route to host', 'ghost', 'RPC']);
   });
 
-  it('reports peer-gone when an agent closes', async () => {
-    const { events } = await startRouter(100);
-    const a = await agent('leaver');
+  it.each([
+    ['passive AMQP checks', false, 'leaver'],
+    ['the management API queue list', true, 'leaver2'],
+  ])('reports peer-gone when an agent closes (%s)', async (_how, withManagement, name) => {
+    const { events } = await startRouter(100, withManagement);
+    const a = await agent(name);
     await a.c.send(msg('', 'ping', [b('ping')]));
     await events.next((e) => e.type === 'peer-connected', 5_000, 'peer-connected');
     await a.inbox.next(undefined, 5_000, 'pong');
     await a.c.close();
     const gone = await events.next((e) => e.type === 'peer-gone', 5_000, 'peer-gone');
     expect(gone).toMatchObject({ type: 'peer-gone', reason: 'closed' });
-    expect(gone.peer.toString()).toBe('leaver');
+    expect(gone.peer.toString()).toBe(name);
   });
 
   it('refuses a second agent with the same identity with RmqSetupError', async () => {
