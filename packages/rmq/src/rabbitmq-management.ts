@@ -70,6 +70,20 @@ export class RabbitMqManagement {
     await this.#call('PUT', `/api/users/${encodeURIComponent(user)}`, { password, tags }, `create user ${user}`);
   }
 
+  /**
+   * Federate `vhost`'s `volttron` exchange from an upstream broker/vhost (PROTOCOL.md 7.8, needs
+   * the rabbitmq_federation plugin): upstream parameter `name` with `uri`, and policy
+   * `volttron-federation` (pattern `^volttron$`, all upstreams, exchanges). The downstream then
+   * receives what its own bindings ask for (e.g. `allPlatforms` pubsub subscriptions).
+   */
+  async federateVolttron(vhost: string, name: string, uri: string): Promise<void> {
+    await this.#call('PUT', `/api/parameters/federation-upstream/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      { value: { uri } }, `set federation upstream ${name} on ${vhost} (is rabbitmq_federation enabled?)`);
+    await this.#call('PUT', `/api/policies/${encodeURIComponent(vhost)}/volttron-federation`,
+      { pattern: '^volttron$', definition: { 'federation-upstream-set': 'all' }, priority: 0, 'apply-to': 'exchanges' },
+      `set federation policy on ${vhost}`);
+  }
+
   /** Names of the queues in `vhost` (one request; used to notice departed agents cheaply). */
   async listQueues(vhost: string): Promise<Set<string>> {
     const raw = await this.#call('GET', `/api/queues/${encodeURIComponent(vhost)}?columns=name`, undefined, `list queues of ${vhost}`);
