@@ -56,6 +56,13 @@ async function withVhost(fn) {
   }
 }
 
+const perSecond = (n, t0) => n / ((performance.now() - t0) / 1000);
+
+/** Close connections, agents (close) and routers (stop), in order. */
+async function closeAll(...things) {
+  for (const t of things) await (typeof t.close === 'function' ? t.close() : t.stop());
+}
+
 function deferred() {
   let resolve;
   const promise = new Promise((r) => (resolve = r));
@@ -86,10 +93,9 @@ async function rawRpc(vhost) {
       ca.publish('', 'server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
       await waiting.promise;
     }
-    return o.calls / ((performance.now() - t0) / 1000);
+    return perSecond(o.calls, t0);
   } finally {
-    await a.close();
-    await b.close();
+    await closeAll(a, b);
   }
 }
 
@@ -112,11 +118,9 @@ async function vipRpc(vhost) {
     await cli.rpc.call('srv', 'echo', payload);
     const t0 = performance.now();
     for (let i = 0; i < o.calls; i++) await cli.rpc.call('srv', 'echo', payload);
-    return o.calls / ((performance.now() - t0) / 1000);
+    return perSecond(o.calls, t0);
   } finally {
-    await cli.close();
-    await srv.close();
-    await router.stop();
+    await closeAll(cli, srv, router);
   }
 }
 
@@ -144,10 +148,9 @@ async function rawOneWay(vhost, routingKey, bindKey) {
       }
     }
     await done.promise;
-    return o.messages / ((performance.now() - t0) / 1000);
+    return perSecond(o.messages, t0);
   } finally {
-    await a.close();
-    await b.close();
+    await closeAll(a, b);
   }
 }
 
@@ -168,11 +171,9 @@ async function vipDirect(vhost) {
     const t0 = performance.now();
     for (let i = 0; i < o.messages; i++) await a.send(msg);
     await done.promise;
-    return o.messages / ((performance.now() - t0) / 1000);
+    return perSecond(o.messages, t0);
   } finally {
-    await a.close();
-    await b.close();
-    await router.stop();
+    await closeAll(a, b, router);
   }
 }
 
@@ -209,11 +210,9 @@ async function vipPubsub(vhost) {
       if (inFlight.size >= o.window) await Promise.race(inFlight);
     }
     await done.promise;
-    return o.messages / ((performance.now() - t0) / 1000);
+    return perSecond(o.messages, t0);
   } finally {
-    await pub.close();
-    await sub.close();
-    await router.stop();
+    await closeAll(pub, sub, router);
   }
 }
 
@@ -233,10 +232,9 @@ async function nativePubsub(vhost) {
     const t0 = performance.now();
     for (let i = 0; i < o.messages; i++) await pub.publish({ topic: 'bench/topic', message: payload });
     await done.promise;
-    return o.messages / ((performance.now() - t0) / 1000);
+    return perSecond(o.messages, t0);
   } finally {
-    await pub.close();
-    await sub.close();
+    await closeAll(pub, sub);
   }
 }
 
