@@ -5,7 +5,6 @@ import {
   ClosedError,
   decodeRouterFrames,
   encodeRouterFrames,
-  frameText,
   identityKey,
   keyToZ85,
   silentLogger,
@@ -13,13 +12,11 @@ import {
   type DeliveryResult,
   type Frame,
   type Logger,
-  type RoutedMessage,
   type RouterTransport,
   type RouterTransportHandlers,
   type UnroutableReason,
 } from '@vip/protocol';
-import { AdmissionPairing, type AdmittedPeer } from './admission-pairing.js';
-import { NotifyingRouter, PossiblyGone } from './notify-router.js';
+import { NotifiedPeers, NotifyingRouter } from './notify-router.js';
 import { SendQueue } from './send-queue.js';
 import { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_FRAME_BYTES, TCP_KEEPALIVE, VIP_ZAP_DOMAIN } from './socket-options.js';
 import type { AdmissionSink, ZapAdmission } from './zap-contract.js';
@@ -73,20 +70,6 @@ export interface ZmqRouterStats {
   readonly possiblyGone: number;
 }
 
-interface PeerState extends AdmittedPeer {
-  /** peer-connected was emitted for it. */
-  announced: boolean;
-  /** The admission pins an identity this routing id does not have. */
-  mismatch: boolean;
-  /** Messages that arrived between the connect notification and the admission (bounded). */
-  held: RoutedMessage[] | undefined;
-  /** A message came from it since its last `[id, '']`. */
-  active: boolean;
-}
-
-/** How many messages a connected peer may send before its admission is attached. */
-const MAX_HELD_MESSAGES = 64;
-
 type State = 'new' | 'starting' | 'running' | 'closed';
 
 const resolvedUnreachable: Promise<DeliveryResult> = Promise.resolve('unreachable');
@@ -116,15 +99,13 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   readonly #logger: Logger;
   readonly #authenticate: boolean;
   readonly #maxFrameBytes: number;
-  readonly #peers = new Map<string, PeerState>();
   readonly #dropped: Record<string, number> = {};
-  readonly #gone: PossiblyGone<PeerState>;
   #state: State = 'new';
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   #socket: NotifyingRouter | undefined;
   #queue: SendQueue | undefined;
-  #pairing: AdmissionPairing | undefined;
+  #peers: NotifiedPeers | undefined;
   #handlers: RouterTransportHandlers | undefined;
   #loop: Promise<void> | undefined;
   #routingId = '';
@@ -139,13 +120,6 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     this.#logger = options.logger ?? silentLogger;
     this.#authenticate = options.authenticate ?? options.secretKey !== undefined;
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.#gone = new PossiblyGone<PeerState>({
-      graceMs: options.possiblyGoneGraceMs ?? 5000,
-      ttlMs: options.possiblyGoneTtlMs ?? 3_600_000,
-      max: options.maxPossiblyGone ?? 10_000,
-      silent: (peer) => this.#announceGone(peer),
-      expired: (peer) => this.#forget(peer),
-    });
   }
 
   /** The router socket's routing id (a fresh uuid per start); the third `welcome` argument of hello. */
@@ -175,7 +149,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
 
   /** AdmissionSink: the ZAP handler admitted a peer; pair it with that peer's connect notification. */
   admitted(admission: ZapAdmission): Promise<void> {
-    return this.#pairing?.admitted(admission) ?? Promise.resolve();
+    return this.#peers?.admitted(admission) ?? Promise.resolve();
   }
 
   /**
@@ -183,16 +157,12 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
    * off), possibly-gone peers included.
    */
   userFor(identity: Frame | string): string | undefined {
-    const peer = this.#peers.get(keyOf(identity));
-    if (peer === undefined) return undefined;
-    if (!this.#authenticate) return frameText(peer.id);
-    return peer.mismatch ? undefined : peer.admission?.userId;
+    return this.#peers?.userFor(keyOf(identity));
   }
 
   /** The capabilities of a connected, admitted peer's auth entry. */
   capabilitiesFor(identity: Frame | string): ZapAdmission['capabilities'] {
-    const peer = this.#peers.get(keyOf(identity));
-    return peer === undefined || peer.mismatch ? undefined : peer.admission?.capabilities;
+    return this.#peers?.capabilitiesFor(keyOf(identity));
   }
 
   stats(): ZmqRouterStats {
@@ -202,8 +172,8 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       unreachable: this.#unreachable,
       again: this.#again,
       dropped: { ...this.#dropped },
-      connectedPeers: this.#peers.size - this.#gone.size,
-      possiblyGone: this.#gone.size,
+      connectedPeers: this.#peers?.connected ?? 0,
+      possiblyGone: this.#peers?.possiblyGone ?? 0,
     };
   }
 
@@ -235,14 +205,17 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     });
     this.#socket = socket;
     this.#queue = new SendQueue(socket, 'zmq router transport');
-    if (this.#authenticate) {
-      this.#pairing = new AdmissionPairing({
-        timeoutMs: o.admissionTimeoutMs ?? 2000,
-        attached: (peer, admission) => this.#attached(peer as PeerState, admission),
-        expired: (peer) => this.#release(peer as PeerState),
-        count: (reason) => this.#drop(reason),
-      });
-    }
+    this.#peers = new NotifiedPeers({
+      authenticate: this.#authenticate,
+      admissionTimeoutMs: o.admissionTimeoutMs ?? 2000,
+      possiblyGoneGraceMs: o.possiblyGoneGraceMs ?? 5000,
+      possiblyGoneTtlMs: o.possiblyGoneTtlMs ?? 3_600_000,
+      maxPossiblyGone: o.maxPossiblyGone ?? 10_000,
+      peerEvent: (event) => handlers.peerEvent?.(event),
+      message: (message, userId) => handlers.message(message, userId),
+      drop: (reason) => this.#drop(reason),
+      logger: this.#logger,
+    });
     for (const address of o.addresses) {
       if (this.#isClosed()) throw new ClosedError('zmq router transport');
       try {
@@ -284,7 +257,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   #onFrames(frames: Buffer[]): void {
     const handlers = this.#handlers as RouterTransportHandlers;
     if (frames.length === 2 && (frames[1] as Buffer).length === 0 && (frames[0] as Buffer).length > 0) {
-      this.#onNotify(frames[0] as Buffer);
+      (this.#peers as NotifiedPeers).notified(frames[0] as Buffer);
       return;
     }
     const decoded = decodeRouterFrames(frames, this.#maxFrameBytes);
@@ -294,124 +267,8 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       handlers.unroutable?.(reason, decoded.sender);
       return;
     }
-    const message = decoded.message;
-    const key = identityKey(message.sender);
-    const peer = this.#peers.get(key);
-    if (peer !== undefined) {
-      peer.active = true;
-      if (this.#gone.size > 0 && this.#gone.clear(key)) this.#alive(peer);
-    }
-    let user: string;
-    if (this.#authenticate) {
-      if (peer?.admission === undefined) return this.#hold(peer, message);
-      if (peer.mismatch) return this.#drop('identity mismatch');
-      user = peer.admission.userId;
-    } else {
-      user = frameText(message.sender);
-      if (peer === undefined) this.#connected(key, message.sender);
-    }
-    handlers.message(message, user);
-  }
-
-  /** ZMQ_ROUTER_NOTIFY connect or disconnect, or a router probe: they look the same (see the class doc). */
-  #onNotify(id: Buffer): void {
-    const key = identityKey(id);
-    const peer = this.#peers.get(key);
-    if (peer === undefined) {
-      this.#connected(key, id);
-      return;
-    }
-    if (!this.#gone.has(key)) {
-      const active = peer.active;
-      peer.active = false;
-      if (active) this.#announceGone(peer);
-      this.#gone.mark(key, peer, active);
-      return;
-    }
-    if (this.#pairing === undefined) {
-      this.#gone.mark(key, peer, !peer.announced);
-      return;
-    }
-    this.#forget(peer);
-    this.#connected(key, id);
-  }
-
-  /** A possibly-gone peer sent a message: announce it again if the router was told it is gone. */
-  #alive(peer: PeerState): void {
-    if (peer.announced) return;
-    let user: string;
-    if (!this.#authenticate) user = frameText(peer.id);
-    else if (peer.admission !== undefined && !peer.mismatch) user = peer.admission.userId;
-    else return;
-    peer.announced = true;
-    this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: peer.id, user });
-  }
-
-  #announceGone(peer: PeerState): void {
-    if (!peer.announced) return;
-    peer.announced = false;
-    this.#handlers?.peerEvent?.({ type: 'peer-gone', peer: peer.id, reason: 'closed' });
-  }
-
-  /** Drops everything known about `peer` (still possibly alive only in theory): state, admission, held messages. */
-  #forget(peer: PeerState): void {
-    const key = identityKey(peer.id);
-    if (this.#peers.get(key) === peer) {
-      this.#peers.delete(key);
-      this.#gone.clear(key);
-    }
-    this.#pairing?.disconnected(peer);
-    this.#release(peer);
-    this.#announceGone(peer);
-  }
-
-  #connected(key: string, id: Buffer): void {
-    const peer: PeerState = { id, admission: undefined, announced: false, mismatch: false, held: undefined, active: false };
-    this.#peers.set(key, peer);
-    if (this.#pairing !== undefined) {
-      this.#pairing.connected(peer);
-      return;
-    }
-    peer.announced = true;
-    this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: id, user: frameText(id) });
-  }
-
-  #attached(peer: PeerState, admission: ZapAdmission): void {
-    if (admission.identity !== undefined && admission.identity !== frameText(peer.id)) {
-      peer.mismatch = true;
-      this.#drop('identity mismatch at admission');
-      this.#release(peer);
-      this.#logger.warn('router.admission.identity_mismatch', { identity: frameText(peer.id), expected: admission.identity, user: admission.userId });
-      return;
-    }
-    const key = identityKey(peer.id);
-    if (this.#peers.get(key) !== peer) return;
-    peer.announced = true;
-    this.#handlers?.peerEvent?.({ type: 'peer-connected', peer: peer.id, user: admission.userId });
-    // Connect, then probe or disconnect, then the admission: registered as a probe would, and
-    // reported gone if it stays silent.
-    if (this.#gone.has(key)) this.#gone.mark(key, peer, false);
-    const held = peer.held;
-    peer.held = undefined;
-    if (held !== undefined) for (const m of held) this.#handlers?.message(m, admission.userId);
-  }
-
-  /**
-   * A message from a peer with no admission. When the peer's connect notification is still waiting
-   * for its admission (the two race, see AdmissionPairing), keep a few messages until it arrives;
-   * anything else is dropped and counted.
-   */
-  #hold(peer: PeerState | undefined, message: RoutedMessage): void {
-    if (peer === undefined || !this.#pairing?.isWaiting(peer)) return this.#drop('unauthenticated');
-    peer.held ??= [];
-    if (peer.held.length >= MAX_HELD_MESSAGES) return this.#drop('unauthenticated');
-    peer.held.push(message);
-  }
-
-  /** No admission came for a connected peer: drop what it sent meanwhile. */
-  #release(peer: PeerState): void {
-    for (let i = 0; i < (peer.held?.length ?? 0); i++) this.#drop('unauthenticated');
-    peer.held = undefined;
+    const user = (this.#peers as NotifiedPeers).userOf(decoded.message);
+    if (user !== undefined) handlers.message(decoded.message, user);
   }
 
   #isClosed(): boolean {
@@ -443,12 +300,10 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
 
   async #shutdown(): Promise<void> {
     this.#state = 'closed';
-    this.#pairing?.close();
-    this.#gone.close();
+    this.#peers?.close();
     this.#queue?.close();
     this.#socket?.close();
     await this.#loop;
-    this.#peers.clear();
     this.#logger.info('router.closed', { received: this.#received, delivered: this.#delivered });
   }
 }
