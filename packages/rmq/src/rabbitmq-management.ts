@@ -65,6 +65,11 @@ export class RabbitMqManagement {
       `set permissions of ${user} on ${vhost}`);
   }
 
+  /** Delete a user; absent is fine. */
+  async deleteUser(user: string): Promise<void> {
+    await this.#call('DELETE', `/api/users/${encodeURIComponent(user)}`, undefined, `delete user ${user}`, [404]);
+  }
+
   /** Create or update a user (password login; tags e.g. '' or 'administrator'). */
   async ensureUser(user: string, password: string, tags = ''): Promise<void> {
     await this.#call('PUT', `/api/users/${encodeURIComponent(user)}`, { password, tags }, `create user ${user}`);
