@@ -2,7 +2,8 @@
 // PubSub soak: --messages (default 1,000,000) publishes through the platform app (tcp + CURVE), one
 // publisher and one subscriber in their own processes (the roles of tools/bench/pubsub.mjs).
 // Every message must be accounted for: delivered to the subscriber, or counted as dropped by the
-// router's pubsub service (`vip-router-stats` query). Reports the router's RSS at start and end.
+// router's pubsub service (`vip-router-stats` query). Reports the router's RSS at start, once 10% of the
+// messages are through (warm), at its peak and at the end; "flat" = end within --max-growth-mb of warm.
 // Build first: `npm run build`. Exit 1 when a message is unaccounted for or memory grew.
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -20,7 +21,7 @@ const o = parseBenchArgs(
   {
     messages: { type: 'number', default: 1_000_000, help: 'messages to publish' },
     window: { type: 'number', default: 1000, help: 'unacknowledged publishes allowed' },
-    'max-growth-mb': { type: 'number', default: 50, help: 'allowed router RSS growth start -> end' },
+    'max-growth-mb': { type: 'number', default: 30, help: 'allowed router RSS growth from 10% of the messages to the end' },
     'slow-ms': { type: 'number', default: 0, help: 'add a second subscriber pausing this many ms every 100 messages (drops then happen)' },
   },
   { usage: 'node tools/soak/pubsub-soak.mjs [options]' },
@@ -34,6 +35,7 @@ const rssMb = async (pid) => {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN) / 1024;
 };
+let statsQueries = 0;
 const log = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
 const home = await mkdtemp(join(tmpdir(), 'vip-soak-pubsub-'));
@@ -68,9 +70,18 @@ try {
   const pub = startChild('publisher', roles, [], { env: { ...env, VIP_BENCH_ROLE: 'vip-pub', BENCH_WAIT: '0', BENCH_WINDOW: String(o.window) } });
   children.push(pub);
   let peak = rssStart;
+  let warm; // RSS once 10% of the messages are through: the baseline for "flat"
+  let sampling = false;
   const sampler = setInterval(() => {
-    rssMb(ready.pid).then((r) => (peak = Math.max(peak, r)), () => {});
-  }, 2000);
+    if (sampling) return;
+    sampling = true;
+    Promise.all([rssMb(ready.pid), warm === undefined ? queryStats(env) : undefined])
+      .then(([r, st]) => {
+        peak = Math.max(peak, r);
+        if (st && st.router.extensions.pubsub.published >= o.messages / 10) warm = r;
+      }, () => {})
+      .finally(() => (sampling = false));
+  }, 1000);
   const result = await sub.line((l) => l.event === 'result', 3_600_000);
   const slowResult = slow ? await slow.line((l) => l.event === 'result', 3_600_000) : { received: 0 };
   const sent = await pub.line((l) => l.event === 'sent', 60_000);
@@ -84,12 +95,12 @@ try {
   const rssEnd = await rssMb(ready.pid);
   const received = result.received + slowResult.received;
   const accounted = ps.published === o.messages && ps.delivered + dropped === o.messages * subscribers && received === ps.delivered && ps.pending === 0;
-  const growth = rssEnd - rssStart;
+  const growth = rssEnd - (warm ?? rssStart);
   ok = accounted && growth <= o['max-growth-mb'];
   log({
     event: 'result', messages: o.messages, seconds: Math.round(seconds), rate: Math.round(o.messages / seconds),
     published: ps.published, delivered: ps.delivered, dropped, droppedBy: Object.fromEntries(Object.entries(ps).filter(([k]) => k.startsWith('dropped.'))),
-    repliesDropped: ps.replies_dropped, subscribers, subscriberReceived: result.received, slowSubscriberReceived: slow ? slowResult.received : undefined, errorsToPublisher: sent.errors, accounted, rssStartMb: +rssStart.toFixed(1), rssPeakMb: +peak.toFixed(1), rssEndMb: +rssEnd.toFixed(1),
+    repliesDropped: ps.replies_dropped, subscribers, subscriberReceived: result.received, slowSubscriberReceived: slow ? slowResult.received : undefined, errorsToPublisher: sent.errors, accounted, rssStartMb: +rssStart.toFixed(1), rssWarmMb: warm === undefined ? undefined : +warm.toFixed(1), rssPeakMb: +peak.toFixed(1), rssEndMb: +rssEnd.toFixed(1),
     growthMb: +growth.toFixed(1), ok,
   });
 } catch (err) {
@@ -104,7 +115,7 @@ process.exit(ok ? 0 : 1);
 /** The platform's `vip-router-stats` query (router counters with the pubsub service's). */
 async function queryStats(env) {
   const key = (t) => (t.length === 40 ? t : Buffer.from(t, 'base64url'));
-  const s = new Dealer({ routingId: 'soak.stats', linger: 0, curveServerKey: key(env.BENCH_SERVERKEY), curvePublicKey: key(env.BENCH_PUBLICKEY), curveSecretKey: key(env.BENCH_SECRETKEY) });
+  const s = new Dealer({ routingId: `soak.stats.${++statsQueries}`, linger: 0, curveServerKey: key(env.BENCH_SERVERKEY), curvePublicKey: key(env.BENCH_PUBLICKEY), curveSecretKey: key(env.BENCH_SECRETKEY) });
   s.connect(env.BENCH_ADDRESS);
   try {
     await s.send(['', 'VIP1', '', 'stats-1', 'query', 'vip-router-stats']);
