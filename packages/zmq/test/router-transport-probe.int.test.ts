@@ -108,6 +108,17 @@ describe('ZmqRouterTransport: router probes and disconnect notifications', () =>
     expect(seen.messages).toHaveLength(0);
   });
 
+  it('a possibly-gone peer silent past the TTL is forgotten with its admission', async () => {
+    const { transport, seen, dealer } = await router({ auth: true, possiblyGoneGraceMs: 20, possiblyGoneTtlMs: 100 });
+    const d = dealer('lapsed', curveKeyPair());
+    await waitFor(() => seen.events.includes('gone:lapsed'), { what: 'peer-gone after the grace' });
+    await waitFor(() => transport.stats().possiblyGone === 0, { what: 'forgotten after the TTL' });
+    expect(transport.userFor('lapsed')).toBeUndefined();
+    await d.send(ping('too late'));
+    await waitFor(() => transport.stats().dropped['unauthenticated'] === 1, { what: 'its message dropped' });
+    expect(seen.events).toHaveLength(2);
+  });
+
   it('auth off: a probe then a message registers once; a disconnect after traffic is reported at once', async () => {
     const { seen, dealer } = await router({ auth: false, possiblyGoneGraceMs: 60_000 });
     const d = dealer('plain', curveKeyPair());
