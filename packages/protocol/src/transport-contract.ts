@@ -19,7 +19,11 @@ export interface RouterTransportHandlers {
   message(message: RoutedMessage, userId: string): void;
   /** A router probe: the sender connected and should be registered (PROTOCOL.md 1.3). */
   probe?(sender: Frame): void;
-  /** A frame set that could not be routed; already counted by the transport's caller. */
+  /**
+   * A frame set that could not be routed. The transport counts it in its own `stats()`; the
+   * handler counts it in its own view (the router's `stats().dropped` is what it was told plus
+   * what it found itself; do not add the two views together).
+   */
   unroutable?(reason: UnroutableReason, sender: Frame | undefined): void;
   /** Connection-level events where the transport can see them (ZMQ_ROUTER_NOTIFY, AMQP). */
   peerEvent?(event: PeerEvent): void;
