@@ -114,6 +114,7 @@ export class BaseRouter {
       return;
     }
     this.counters.handled++;
+    if (this.interceptSubsystem(message)) return;
     const name = identityKey(message.subsystem);
     const builtin = BUILTIN_SUBSYSTEMS.get(name);
     if (builtin) {
@@ -133,6 +134,14 @@ export class BaseRouter {
       return;
     }
     if (!handled) this.#unknownSubsystem(message);
+  }
+
+  /**
+   * Hook: handle a router-addressed message before the built-in subsystems (a bus-specific
+   * router, e.g. RMQ's peerlist ops). Return true when it is handled.
+   */
+  protected interceptSubsystem(_message: RoutedMessage): boolean {
+    return false;
   }
 
   /**
@@ -181,8 +190,13 @@ export class BaseRouter {
   /** Forget a peer: `peerlist drop` to everyone left, then the `peerDropped` hook. No-op when unknown. */
   dropPeer(peer: Frame): void {
     if (!this.peers.remove(peer)) return;
-    for (const p of this.peers.list()) this.#send(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, [DROP, peer], 'router');
+    this.announcePeer(DROP, peer);
     this.peerDropped(peer);
+  }
+
+  /** Hook: tell the known peers about a peer event (`peerlist add|drop <peer>`). */
+  protected announcePeer(op: Frame, peer: Frame): void {
+    for (const p of this.peers.list()) this.#send(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, [op, peer], 'router');
   }
 
   /** Hook: a peer left (agentstop, unreachable, disconnect). */
@@ -253,7 +267,7 @@ export class BaseRouter {
   /** First sight of a peer: everyone already known gets `peerlist add`, then the peer is added. */
   #register(peer: Frame): void {
     if (this.peers.has(peer)) return;
-    for (const p of this.peers.list()) this.#send(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, [ADD, peer], 'router');
+    this.announcePeer(ADD, peer);
     this.peers.add(peer);
   }
 

@@ -3,6 +3,7 @@ export { BaseRouter } from './base-router.js';
 export type { BaseRouterOptions } from './base-router.js';
 export { Router } from './router.js';
 export type { RouterOptions } from './router.js';
+export type { MessageBus } from './rmq-subsystems.js';
 export { PeerRegistry } from './peer-registry.js';
 export { Tracker } from './tracker.js';
 export type { TrackerStats, IssueTopic, IssuedMessage, CountMap } from './tracker.js';

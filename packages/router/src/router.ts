@@ -1,6 +1,7 @@
 import { EMPTY_FRAME, identityKey, type Frame, type RoutedMessage, type RouterExtension, type RouterServices } from '@vip/protocol';
 import { BaseRouter, type BaseRouterOptions } from './base-router.js';
 import { queryReplyArgs, type QueryProperties } from './query-subsystem.js';
+import { RmqSubsystems, type MessageBus } from './rmq-subsystems.js';
 import type { CountMap } from './tracker.js';
 
 export interface RouterOptions extends BaseRouterOptions {
@@ -14,6 +15,11 @@ export interface RouterOptions extends BaseRouterOptions {
   readonly controlIdentity?: string;
   /** Called when `control` sends `quit`: the platform should shut down. */
   readonly onQuit?: () => void;
+  /**
+   * The bus the router serves (default `zmq`). `rmq` adds the RMQ router's subsystems
+   * (PROTOCOL.md 7.5, `RmqSubsystems`) and makes the identity default to `router`.
+   */
+  readonly messageBus?: MessageBus;
 }
 
 /**
@@ -27,9 +33,11 @@ export class Router extends BaseRouter {
   readonly #query: QueryProperties;
   readonly #control: string;
   readonly #onQuit: (() => void) | undefined;
+  readonly #rmq: RmqSubsystems | undefined;
 
   constructor(options: RouterOptions) {
-    super(options);
+    const rmq = options.messageBus === 'rmq';
+    super(rmq && options.identity === undefined ? { ...options, identity: 'router' } : options);
     this.instanceName = options.instanceName ?? 'vip1';
     this.#extensions = options.extensions ?? [];
     this.#query = options.query ?? {};
@@ -38,6 +46,16 @@ export class Router extends BaseRouter {
     for (const ext of this.#extensions) {
       for (const s of ext.subsystems) this.#bySubsystem.set(s, ext);
     }
+    this.#rmq = rmq ? new RmqSubsystems(this) : undefined;
+  }
+
+  protected override interceptSubsystem(message: RoutedMessage): boolean {
+    return this.#rmq !== undefined && this.#rmq.handle(message);
+  }
+
+  protected override announcePeer(op: Frame, peer: Frame): void {
+    if (this.#rmq) this.#rmq.announce(op, peer);
+    else super.announcePeer(op, peer);
   }
 
   protected override setup(): void {
@@ -89,6 +107,7 @@ export class Router extends BaseRouter {
   }
 
   protected override peerDropped(peer: Frame): void {
+    this.#rmq?.forget(peer);
     for (const ext of this.#extensions) {
       try {
         ext.peerDropped?.(peer);

@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { routerHarness, view } from './harness.js';
+
+type Harness = Awaited<ReturnType<typeof routerHarness>>;
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+const rmqRouter = () => routerHarness({ identity: undefined, messageBus: 'rmq', instanceName: 'v1' });
+
+describe('RMQ router subsystems (messageBus rmq, PROTOCOL.md 7.5)', () => {
+  it('welcomes as `router` and announces new peers with their bus', async () => {
+    h = await rmqRouter();
+    const a = await h.connect('alice');
+    a.send('', 'hello', ['hello'], 'h1');
+    expect(view(await a.inbox.next())).toEqual(['', 'alice', 'h1', 'hello', 'welcome', '1.0', 'router', 'alice']);
+    const b = await h.connect('bob');
+    b.send('', 'ping', ['x']);
+    expect(view(await a.inbox.next())).toEqual(['', '', '', 'peerlist', 'add', 'bob', 'rmq']);
+  });
+
+  it('lists peers with their bus; proxy add/drop update the table, echo, and skip non-RMQ peers', async () => {
+    h = await rmqRouter();
+    const proxy = await h.connect('proxy.router');
+    const a = await h.connect('alice');
+    proxy.send('', 'hello', ['hello']);
+    a.send('', 'hello', ['hello']);
+    await proxy.inbox.nextMatching((m) => view(m)[3] === 'hello');
+    await a.inbox.nextMatching((m) => view(m)[3] === 'hello');
+    proxy.send('', 'peerlist', ['add', 'zagent', 'zmq'], 'a1');
+    expect(view(await proxy.inbox.nextMatching((m) => view(m)[2] === 'a1'))).toEqual(['', '', 'a1', 'peerlist', 'add', 'zagent', 'zmq']);
+    expect(view(await a.inbox.nextMatching((m) => view(m)[4] === 'add' && view(m)[5] === 'zagent'))).toEqual(['', '', '', 'peerlist', 'add', 'zagent', 'zmq']);
+    a.send('', 'peerlist', ['list_with_messagebus'], 'l1');
+    const listing = view(await a.inbox.nextMatching((m) => view(m)[2] === 'l1'));
+    expect(listing.slice(3, 5)).toEqual(['peerlist', 'listing_with_messagebus']);
+    expect(JSON.parse(listing[5]!)).toEqual({ 'proxy.router': 'rmq', alice: 'rmq', zagent: 'zmq' });
+    // a new RMQ peer is announced to RMQ peers only: nothing is delivered to zagent (it has no queue)
+    await h.connect('carol');
+    h.peers[2]!.send('', 'ping', []);
+    await h.settle();
+    expect(h.router.peers.has(Buffer.from('zagent'))).toBe(true);
+    proxy.send('', 'peerlist', ['drop', 'zagent', 'zmq'], 'd1');
+    await a.inbox.nextMatching((m) => view(m)[4] === 'drop' && view(m)[5] === 'zagent');
+    expect(h.router.peers.has(Buffer.from('zagent'))).toBe(false);
+  });
+
+  it('drops the recipient of an error 113 (bare or <instance>.<identity>), without a reply', async () => {
+    h = await rmqRouter();
+    const a = await h.connect('alice');
+    const b = await h.connect('bob');
+    const c = await h.connect('carol');
+    for (const p of [a, b, c]) p.send('', 'ping', []);
+    await h.settle();
+    a.send('', 'error', ['113', 'No route to host', 'v1.bob', 'RPC']);
+    await a.inbox.nextMatching((m) => view(m)[4] === 'drop' && view(m)[5] === 'bob');
+    a.send('', 'error', ['113', 'No route to host', 'carol', 'RPC']);
+    await a.inbox.nextMatching((m) => view(m)[4] === 'drop' && view(m)[5] === 'carol');
+    expect(h.router.stats().counters['error 113: recipient dropped']).toBe(2);
+    a.send('', 'error', ['11', 'again', 'alice', 'RPC']);
+    await h.settle();
+    expect(h.router.stats().counters['error to router ignored']).toBe(1);
+  });
+
+  it('answers an unknown subsystem with a well-formed error 93 and a bad add with an error', async () => {
+    h = await rmqRouter();
+    const a = await h.connect('alice');
+    a.send('', 'nosuch', ['x'], 'u1');
+    expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'u1'))).toEqual(['', '', 'u1', 'error', '93', 'Protocol not supported', '', 'nosuch']);
+    a.send('', 'peerlist', ['add'], 'a2');
+    expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'a2')).slice(4)).toEqual(['error', 'missing peer']);
+  });
+
+  it('leaves ZMQ routers unchanged: list_with_messagebus is an unknown operation, events have two args', async () => {
+    h = await routerHarness();
+    const a = await h.connect('alice');
+    a.send('', 'peerlist', ['list_with_messagebus'], 'l1');
+    expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'l1')).slice(4)).toEqual(['error', 'unknown operation']);
+    const b = await h.connect('bob');
+    b.send('', 'ping', []);
+    expect(view(await a.inbox.nextMatching((m) => view(m)[4] === 'add'))).toEqual(['', '', '', 'peerlist', 'add', 'bob']);
+  });
+});
