@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { routerHarness, view } from './harness.js';
+import { routerHarness, view } from '../test/harness.js';
 
 type Harness = Awaited<ReturnType<typeof routerHarness>>;
 let h: Harness | undefined;
