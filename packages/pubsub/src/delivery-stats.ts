@@ -57,6 +57,9 @@ export class DeliveryStats {
   }
 }
 
+/** Subscribers with the most drops shown in the flat stats (the full bounded list is in `detailedStats()`). */
+const FLAT_TOP_SUBSCRIBERS = 20;
+
 /** The counters of `PubSubStats` as flat `name: number` pairs (`dropped.again`, `rejected.invalid`...). */
 export function flattenStats(s: PubSubStats): Record<string, number> {
   const out: Record<string, number> = {
@@ -71,5 +74,6 @@ export function flattenStats(s: PubSubStats): Record<string, number> {
   };
   for (const [k, v] of Object.entries(s.dropped)) out[`dropped.${k}`] = v;
   for (const [k, v] of Object.entries(s.rejected)) out[`rejected.${k}`] = v;
+  for (const d of s.droppedBySubscriber.slice(0, FLAT_TOP_SUBSCRIBERS)) out[`dropped_by_subscriber.${d.peer}`] = d.dropped;
   return out;
 }
