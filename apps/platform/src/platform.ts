@@ -3,6 +3,7 @@ import { PubSubService } from '@vip/pubsub';
 import { Router, type QueryProperties } from '@vip/router';
 import { KeyStore, KnownHosts, ZmqRouterTransport } from '@vip/zmq';
 import type { PlatformConfig } from './cli-options.js';
+import { AuthService } from './auth-service/index.js';
 import { startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
 import { prepareVipHome } from './vip-home.js';
@@ -69,9 +70,11 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   });
 
   let control: ControlService | undefined;
+  let authService: AuthService | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await authService?.close();
       await control?.close();
       await router.stop();
       await auth?.close();
@@ -79,9 +82,10 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
 
   try {
     if (auth) {
-      auth.onReload((rules) => pubsub.setCapabilities(Object.fromEntries(rules.capabilitiesByUser())));
       await auth.load();
-      pubsub.setCapabilities(Object.fromEntries(auth.watcher.rules.capabilitiesByUser()));
+      // platform.auth hands pubsub the capability map now and on every auth.json change, so
+      // protected topics hold before the router binds; it connects as an agent further down.
+      authService = new AuthService({ source: auth.watcher, pubsub, logger });
       await auth.startZap(transport);
     }
     await router.start();
@@ -103,6 +107,9 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
         serverKey: keys.public,
         logger,
       });
+      if (auth && authService) {
+        await authService.connect({ authFile: auth.authFile, vipHome: paths.home, address: config.localAddress, serverKey: keys.public });
+      }
     } catch (err) {
       await stop();
       throw err;
