@@ -14,11 +14,12 @@ import { PubSubSubsystem, UnauthorizedError, type Agent } from '../../packages/a
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 
 /** Users in auth.json before the platform starts: `late` gets its capabilities from a group added later. */
-type User = 'svc' | 'caller.yes' | 'caller.late' | 'pub.late';
+type User = 'svc' | 'caller.yes' | 'caller.late' | 'pub.yes' | 'pub.late';
 const USERS: Record<User, { capabilities?: string[]; groups?: string[] }> = {
   'svc': {},
   'caller.yes': { capabilities: ['can_x'] },
   'caller.late': { groups: ['late'] },
+  'pub.yes': { capabilities: ['can_publish_secure'] },
   'pub.late': { groups: ['late'] },
 };
 
@@ -78,7 +79,7 @@ describe('platform.auth (VOLTTRON AuthService) in a real platform', () => {
     expect(await caller.rpc.call('platform.auth', 'get_authorizations', 'nobody')).toBeNull();
   });
 
-  it('from the first second: a caller without the capability gets VOLTTRON\'s unauthorized error, a publisher without it is refused', async () => {
+  it('from the first second: a caller without the capability gets VOLTTRON\'s unauthorized error, a publisher without it is refused, one with it admitted', async () => {
     const yes = await connect('caller.yes');
     expect(await yes.rpc.call('svc', 'do_x', 21)).toBe(42);
     const late = await connect('caller.late');
@@ -92,6 +93,8 @@ describe('platform.auth (VOLTTRON AuthService) in a real platform', () => {
       message: 'to publish to topic "secure/a" requires capabilities [\'can_publish_secure\'], but capability list {} was provided',
     });
     expect(await pub.publish('open/a')).toBe(0);
+    // pubsub refuses users it has no capabilities for: admitting this one needs the map at start
+    expect(await pubsubOf(await connect('pub.yes')).publish('secure/a')).toBe(0);
   });
 
   it('a grant in auth.json (role via group) applies within seconds, without restart, to RPC and pubsub', async () => {
