@@ -57,6 +57,8 @@ export class AuthService {
   readonly #peerlistTimeoutMs: number;
   readonly #unsubscribe: () => void;
   #agent: Agent | undefined;
+  /** True once the agent is connected: pushes wait for it (connect() pushes once then). */
+  #ready = false;
   #pushing: Promise<void> | undefined;
   #again = false;
   #closed: Promise<void> | undefined;
@@ -96,6 +98,7 @@ export class AuthService {
     this.#agent = agent;
     this.#export(agent);
     await agent.start();
+    this.#ready = true;
     this.#logger.info('auth.service.started', { identity: agent.identity });
     this.#schedulePush();
     return agent;
@@ -145,7 +148,7 @@ export class AuthService {
 
   /** One push round at a time; changes during a round trigger one more round with the latest map. */
   #schedulePush(): void {
-    if (!this.#agent || this.#closed) return;
+    if (!this.#agent || !this.#ready || this.#closed) return;
     if (this.#pushing) {
       this.#again = true;
       return;
