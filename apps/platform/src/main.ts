@@ -54,8 +54,8 @@ async function main(): Promise<void> {
   }
   if (shutting) return;
   const ready = platform.ready;
-  logger.info('platform.ready', { addresses: ready.addresses.join(' '), serverkey: ready.serverkey ?? undefined });
-  process.stdout.write(`${JSON.stringify({ event: 'ready', ...ready })}\n`);
+  logger.info('platform.ready', { bus: config.messageBus, addresses: ready.addresses.join(' '), serverkey: ready.serverkey ?? undefined });
+  process.stdout.write(`${JSON.stringify({ event: 'ready', bus: config.messageBus, ...ready })}\n`);
 }
 
 main().catch((err: unknown) => fail(describe(err)));

@@ -7,6 +7,7 @@ import { AuthService } from './auth-service/index.js';
 import { startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
 import { prepareVipHome } from './vip-home.js';
+import { startRmqPlatform } from './rmq-bus.js';
 
 export const PLATFORM_VERSION = '0.1.0';
 /** VOLTTRON's default `agent-monitor-frequency` (seconds), answered as a 4-byte int. */
@@ -34,6 +35,7 @@ export interface RunningPlatform {
  * VIP address, mount pubsub, record the server key in known_hosts.
  */
 export async function startVipPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
+  if (config.messageBus === 'rmq') return startRmqPlatform(config, logger, onQuit); // RabbitMQ: rmq-bus.ts
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;

@@ -47,7 +47,7 @@ describe('vip-platform options', () => {
   it.each([
     [['--allow-auth', 'yes'], /--allow-auth must be true or false/],
     [['--log-level', 'loud'], /--log-level must be debug/],
-    [['--message-bus', 'rmq'], /--message-bus must be zmq/],
+    [['--message-bus', 'amqp'], /--message-bus must be zmq or rmq/],
     [['--vip-address', 'localhost:1'], /--vip-address.* must look like tcp/],
     [['--instance-name', 'a b'], /--instance-name may use only/],
     [['--bogus'], /bogus/],

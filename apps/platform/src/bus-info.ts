@@ -1,0 +1,27 @@
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * What a running platform tells local tools about its bus: `$VIP_HOME/run/bus.json`, written
+ * once the platform is ready, removed on a clean stop (vipctl also ignores it when `pid` is gone).
+ * The RabbitMQ URL carries the broker credentials the platform itself uses, so the file is 0600
+ * inside the 0700 home (VOLTTRON keeps them in `$VOLTTRON_HOME/rabbitmq_config.yml`).
+ */
+export interface BusInfo {
+  readonly bus: 'rmq';
+  readonly url: string;
+  readonly vhost: string;
+  readonly instance: string;
+  readonly pid: number;
+}
+
+export function busInfoPath(vipHome: string): string {
+  return join(vipHome, 'run', 'bus.json');
+}
+
+export async function writeBusInfo(vipHome: string, info: BusInfo): Promise<void> {
+  const path = busInfoPath(vipHome);
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(info)}\n`, { mode: 0o600 });
+  await rename(tmp, path);
+}

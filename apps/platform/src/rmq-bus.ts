@@ -1,0 +1,134 @@
+import { connect as tcpConnect } from 'node:net';
+import { rm } from 'node:fs/promises';
+import type { Logger } from '@vip/protocol';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { PubSubService } from '@vip/pubsub';
+import { ensureVolttronBroker, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { Router, type QueryProperties } from '@vip/router';
+import { KeyStore } from '@vip/zmq';
+import { busInfoPath, writeBusInfo } from './bus-info.js';
+import type { PlatformConfig, RmqBusConfig } from './cli-options.js';
+import { CONTROL_IDENTITY, startControlService, type ControlService } from './control/index.js';
+import { PlatformAuth } from './platform-auth.js';
+import { PLATFORM_VERSION, type RunningPlatform } from './platform.js';
+import { prepareVipHome } from './vip-home.js';
+
+/**
+ * Start the platform on RabbitMQ (PROTOCOL.md 7): make the broker ready (virtual host through
+ * the management API when configured, VOLTTRON's exchanges), run the Router with the RMQ router
+ * subsystems over RmqRouterTransport, router-side pubsub, the `control` service as an RMQ agent,
+ * and record the bus in `$VIP_HOME/run/bus.json` for vipctl. auth.json still supplies the
+ * capabilities (pubsub protected topics); RabbitMQ's own users and permissions admit clients.
+ */
+export async function startRmqPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
+  const rmq = requireRmq(config);
+  const instanceName = config.instanceName;
+  const paths = await prepareVipHome(config.vipHome);
+  const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
+  const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
+  await ensureBroker(rmq, instanceName);
+  const link = { url: rmq.url, vhost: rmq.vhost, instanceName };
+  const address = brokerAddress(rmq);
+  const pubsub = new PubSubService({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } });
+  const transport = new RmqRouterTransport({ ...link, ...(rmq.management ? { management: rmq.management } : {}), logger });
+  const query: QueryProperties = {
+    addresses: [address],
+    local_address: address,
+    serverkey: keys?.public ?? null,
+    'instance-name': instanceName,
+    'platform-version': PLATFORM_VERSION,
+    'message-bus': 'rmq',
+    'volttron-central-address': null,
+    'volttron-central-serverkey': null,
+    'bind-web-address': null,
+    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats() }),
+  };
+  const router = new Router({ transport, messageBus: 'rmq', instanceName, extensions: [pubsub], query, logger, onQuit });
+
+  let control: ControlService | undefined;
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      await control?.close();
+      await router.stop();
+      await auth?.close();
+      await rm(busInfoPath(paths.home), { force: true });
+    })());
+
+  try {
+    if (auth) {
+      const capabilities = () => pubsub.setCapabilities(rmqCapabilities(auth.watcher.rules.capabilitiesByUser(), instanceName));
+      auth.onReload(capabilities);
+      await auth.load();
+      capabilities();
+    }
+    await router.start();
+    const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, logger: logger.child({ service: CONTROL_IDENTITY }) });
+    control = await startControlService({ tracker: router.tracker, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger });
+    await writeBusInfo(paths.home, { bus: 'rmq', url: rmq.url, vhost: rmq.vhost, instance: instanceName, pid: process.pid });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    ready: { addresses: [address], serverkey: keys?.public ?? null, instance: instanceName, pid: process.pid },
+    router,
+    stop,
+  };
+}
+
+function requireRmq(config: PlatformConfig): RmqBusConfig {
+  if (!config.rmq) throw new RmqSetupError('broker', 'the rmq bus was chosen without broker settings', 'pass --rmq-url (and --rmq-vhost)');
+  return config.rmq;
+}
+
+/**
+ * auth.json capabilities keyed by user id, also under `<instance>.<user>`: on RabbitMQ an agent's
+ * VIP user is its broker user `<instance>.<identity>` by default (PROTOCOL.md 7.1).
+ */
+function rmqCapabilities<C>(byUser: ReadonlyMap<string, C>, instanceName: string): Record<string, C> {
+  const out: Record<string, C> = {};
+  for (const [user, caps] of byUser) {
+    out[user] = caps;
+    const prefixed = `${instanceName}.${user}`;
+    if (!byUser.has(prefixed)) out[prefixed] = caps;
+  }
+  return out;
+}
+
+/** `amqp://host:port/vhost`: where the platform is, without credentials (ready line, `addresses`). */
+export function brokerAddress(rmq: RmqBusConfig): string {
+  const u = new URL(rmq.url);
+  return `${u.protocol}//${u.hostname}:${u.port || (u.protocol === 'amqps:' ? '5671' : '5672')}/${encodeURIComponent(rmq.vhost)}`;
+}
+
+/**
+ * ensureVolttronBroker, with the broker-down case told apart: the management API is asked first,
+ * so a stopped broker would otherwise read as a missing management plugin.
+ */
+async function ensureBroker(rmq: RmqBusConfig, instanceName: string): Promise<void> {
+  try {
+    await ensureVolttronBroker({ url: rmq.url, vhost: rmq.vhost, instanceName, ...(rmq.management ? { management: rmq.management } : {}) });
+  } catch (err) {
+    if (err instanceof RmqSetupError && err.missing === 'plugin' && !(await reachable(rmq.url))) {
+      throw new RmqSetupError('broker', `RabbitMQ is not reachable at ${brokerAddress(rmq)}`,
+        'start the broker (rabbitmq-server -detached, or bash tools/ensure-rabbitmq.sh) and check --rmq-url', { cause: err });
+    }
+    throw err;
+  }
+}
+
+function reachable(url: string): Promise<boolean> {
+  const u = new URL(url);
+  const port = Number(u.port || (u.protocol === 'amqps:' ? 5671 : 5672));
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host: u.hostname, port, timeout: 2_000 });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
