@@ -103,21 +103,21 @@ describe('ensureAuthServiceEntry', () => {
 });
 
 describe('AuthService over a router (memory transport)', () => {
-  async function setup(initial: AuthRules) {
+  async function setup(initial: AuthRules, peerlistTimeoutMs?: number) {
     const transport = new MemoryTransport();
     const router = new Router({ identity: 'router', transport });
     await router.start();
     cleanups.push(() => router.stop());
     const source = new RulesBox(initial);
     const pushed: UserToCapabilities[] = [];
-    const service = new AuthService({ source, pubsub: { setCapabilities: (m) => void pushed.push(m) } });
+    const service = new AuthService({ source, peerlistTimeoutMs, pubsub: { setCapabilities: (m) => void pushed.push(m) } });
     cleanups.push(() => service.close());
     const agent = (identity: string) => {
       const a = new Agent({ identity, connection: transport.connection(identity, { userId: identity }) });
       cleanups.push(() => a.close());
       return a;
     };
-    return { source, service, pushed, agent };
+    return { source, service, pushed, agent, router };
   }
 
   it('hands pubsub the map at construction and on every change, and closes idempotently', async () => {
@@ -161,5 +161,17 @@ describe('AuthService over a router (memory transport)', () => {
     await cli.start();
     await expect(cli.rpc.call(AUTH_SERVICE_IDENTITY, 'get_authorizations', 42)).rejects.toMatchObject({ excType: 'builtins.TypeError' });
     expect(await cli.rpc.call(AUTH_SERVICE_IDENTITY, 'get_authorizations', 'x')).toBeNull();
+  });
+
+  it('counts a push round that cannot reach the router and keeps serving pubsub', async () => {
+    const { source, service, pushed, agent, router } = await setup(rules({ allow: [] }), 300);
+    await service.connect({ agent: agent(AUTH_SERVICE_IDENTITY) });
+    await service.settled();
+    expect(service.stats().failures).toBe(0);
+    await router.stop();
+    source.set(rules({ allow: [{ credentials: key('A'), user_id: 'a' }] }));
+    await service.settled();
+    expect(service.stats().failures).toBeGreaterThanOrEqual(1);
+    expect(pushed.at(-1)).toEqual({ a: {} });
   });
 });
