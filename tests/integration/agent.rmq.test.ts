@@ -1,35 +1,35 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { PubSubService } from '../../packages/pubsub/src/index.js';
-import { RmqRouterTransport } from '../../packages/rmq/src/index.js';
-import { Router } from '../../packages/router/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, rabbitmqctl } from '../../packages/rmq/test/broker-fixture.js';
+import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 
 /**
- * The agent suite over RabbitMQ: the same Router and Agent as on ZeroMQ, with RmqRouterTransport
- * and @vip/agent/rmq (RmqConnection), in a private virtual host. The router runs in-process (the platform app has
- * no `--message-bus rmq` yet). A "platform restart" on RMQ is the router going away and the
- * platform's broker connections being cut (close_all_connections in our vhost only).
+ * The agent suite over RabbitMQ against a real platform PROCESS (`vip-platform --message-bus rmq`)
+ * in this file's own virtual host (freshVhost: also the lease that keeps the broker-restart test
+ * from cutting us). Agents use @vip/agent/rmq; their VIP user is `<instance>.<userId>` (createRmqAgent
+ * checks capabilities without the prefix). A restart stops the process, cuts the agents' broker
+ * connections in our vhost (what a platform restart does to them on ZMQ) and starts it again.
  */
 describeAgentSuite({
-  name: 'rmq (in-process router, RabbitMQ)',
+  name: 'rmq (platform process, RabbitMQ)',
   async startPlatform(): Promise<AgentSuitePlatform> {
     const vh = await freshVhost('agent-suite');
+    const home = await mkdtemp(join(tmpdir(), 'vip-agent-suite-rmq-'));
     const instanceName = 'suite';
+    const launch = () => startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName, args: ['--vip-home', home] });
+    let platform: PlatformProcess;
+    try {
+      platform = await launch();
+    } catch (err) {
+      await vh.dispose();
+      throw err;
+    }
     const link = { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT };
-    const startRouter = async (): Promise<Router> => {
-      const transport = new RmqRouterTransport({ ...link, peerSweepMs: 1_000 });
-      const router = new Router({
-        transport, instanceName, extensions: [new PubSubService()],
-        query: { 'instance-name': instanceName, 'message-bus': 'rmq' },
-      });
-      await router.start();
-      return router;
-    };
-    let router = await startRouter();
     return {
       async connect(identity, options = {}) {
-        // the VIP user on RMQ is `<instance>.<user>`; @vip/agent/rmq checks capabilities without the prefix
         const agent = createRmqAgent({
           identity,
           rmq: { ...link, ...(options.userId ? { user: `${instanceName}.${options.userId}` } : {}) },
@@ -39,13 +39,17 @@ describeAgentSuite({
         return agent;
       },
       async restart() {
-        await router.stop();
+        await platform.close();
         await rabbitmqctl('close_all_connections', '-p', vh.vhost, 'platform restart');
-        router = await startRouter();
+        platform = await launch();
       },
       async close() {
-        await router.stop();
-        await vh.dispose();
+        try {
+          await platform.close();
+        } finally {
+          await rm(home, { recursive: true, force: true });
+          await vh.dispose();
+        }
       },
     };
   },

@@ -11,8 +11,12 @@ import { TimeoutError, TransportError, type LogLevel } from '@vip/protocol';
 import { waitFor } from './wait-for.js';
 
 export interface StartPlatformOptions {
-  /** Message bus; only `zmq` today. */
-  readonly transport?: 'zmq';
+  /** Message bus (default `zmq`); `rmq` needs `rmq.vhost`. */
+  readonly bus?: 'zmq' | 'rmq';
+  /** @deprecated use `bus` */
+  readonly transport?: 'zmq' | 'rmq';
+  /** RabbitMQ settings for `bus: 'rmq'` (a test's own virtual host, e.g. from freshVhost). */
+  readonly rmq?: { readonly vhost: string; readonly url?: string; readonly managementUrl?: string };
   readonly instanceName?: string;
   /** CURVE + auth.json (default true). */
   readonly allowAuth?: boolean;
@@ -45,6 +49,7 @@ export interface PlatformLogLine {
 
 const ReadySchema = z.object({
   event: z.literal('ready'),
+  bus: z.enum(['zmq', 'rmq']).default('zmq'),
   addresses: z.array(z.string()),
   serverkey: z.string().nullable(),
   instance: z.string(),
@@ -58,6 +63,8 @@ const MAIN_RELATIVE = '../../../apps/platform/dist/main.js';
 /** A platform process started by `startPlatform`. */
 export class PlatformProcess extends EventEmitter {
   readonly home: string;
+  /** The bus the platform said it runs on (ready line). */
+  readonly bus: 'zmq' | 'rmq';
   readonly addresses: readonly string[];
   readonly serverkey: string | null;
   readonly instance: string;
@@ -76,6 +83,7 @@ export class PlatformProcess extends EventEmitter {
   }) {
     super();
     this.home = init.home;
+    this.bus = init.ready.bus;
     this.addresses = init.ready.addresses;
     this.serverkey = init.ready.serverkey;
     this.instance = init.ready.instance;
@@ -188,6 +196,8 @@ function platformMain(options: StartPlatformOptions): string {
  */
 export async function startPlatform(options: StartPlatformOptions = {}): Promise<PlatformProcess> {
   const main = platformMain(options);
+  const bus = options.bus ?? options.transport ?? 'zmq';
+  if (bus === 'rmq' && !options.rmq) throw new TransportError('startPlatform({ bus: "rmq" }) needs rmq.vhost (a private virtual host per test file)');
   const home = await mkdtemp(join(tmpdir(), 'vip-platform-'));
   const args = [
     main,
@@ -195,7 +205,8 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     '--instance-name', options.instanceName ?? 'vip-test',
     '--allow-auth', String(options.allowAuth ?? true),
     '--log-level', options.logLevel ?? 'info',
-    '--message-bus', options.transport ?? 'zmq',
+    '--message-bus', bus,
+    ...rmqArgs(options.rmq),
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
@@ -240,6 +251,15 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     await rm(home, { recursive: true, force: true });
     throw err;
   }
+}
+
+function rmqArgs(rmq: StartPlatformOptions['rmq']): string[] {
+  if (!rmq) return [];
+  return [
+    '--rmq-vhost', rmq.vhost,
+    ...(rmq.url !== undefined ? ['--rmq-url', rmq.url] : []),
+    ...(rmq.managementUrl !== undefined ? ['--rmq-management-url', rmq.managementUrl] : []),
+  ];
 }
 
 function parseReady(line: string): z.infer<typeof ReadySchema> | undefined {
