@@ -1,16 +1,18 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll } from 'vitest';
-import { Agent } from '../../packages/agent/src/index.js';
-import { ProtectedTopics, PubSubService } from '../../packages/pubsub/src/index.js';
-import { RmqConnection, RmqRouterTransport } from '../../packages/rmq/src/index.js';
-import { Router } from '../../packages/router/src/index.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
+import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import { generateKeyPair } from '../../packages/protocol/src/index.js';
+import { AMQP_URL, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { startPlatform } from '../../packages/testing/src/index.js';
+import { agentPlatform, describePubSubBehaviour, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
 /**
- * The pubsub behaviour suite over RabbitMQ with the router-side PubSubService (ZMQ-bus semantics
- * carried over AMQP): Router + RmqRouterTransport in-process, agents on RmqConnection whose VIP
- * user is their identity (as the suite's capability maps expect). One private vhost for the file,
- * one instance name per platform.
+ * The pubsub behaviour suite against a real platform PROCESS on RabbitMQ (`--message-bus rmq`):
+ * the router-side PubSubService (ZMQ-bus semantics carried over AMQP). One private vhost for the
+ * file (freshVhost, which also holds the broker lease), one instance name per platform. Agents
+ * keep RabbitMQ's default VIP user `<instance>.<identity>`; the platform maps auth.json
+ * capabilities (user id = identity here) onto it.
  */
 let vhost: Promise<TestVhost> | undefined;
 let platforms = 0;
@@ -20,28 +22,26 @@ afterAll(async () => {
 
 async function rmqPlatform(options: PubSubPlatformOptions = {}): Promise<PubSubPlatform> {
   const vh = await (vhost ??= freshVhost('pubsub'));
-  const topics = options.protectedTopics === undefined ? undefined : ProtectedTopics.parse(options.protectedTopics);
-  if (topics !== undefined && !(topics instanceof ProtectedTopics)) throw topics;
   const instanceName = `ps${++platforms}`;
-  const link = { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT };
-  const transport = new RmqRouterTransport({ ...link, peerSweepMs: 1_000 });
-  const service = new PubSubService({ protectedTopics: topics, capabilities: options.capabilities });
-  const router = new Router({ transport, instanceName, extensions: [service] });
-  await router.start();
-  const agents: Agent[] = [];
-  return {
-    async agent(identity) {
-      const agent = new Agent({ identity, connection: () => new RmqConnection({ ...link, identity, user: identity }) });
-      const pubsub = withPubSub(agent);
-      agents.push(agent);
-      await agent.start();
-      return { agent, pubsub };
-    },
-    async close() {
-      for (const a of agents) await a.close();
-      await router.stop();
-    },
-  };
+  const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName });
+  try {
+    if (options.protectedTopics !== undefined) {
+      const loaded = platform.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
+      await writeFile(join(platform.home, 'protected_topics.json'), JSON.stringify(options.protectedTopics));
+      await loaded;
+    }
+    for (const [userId, caps] of Object.entries(options.capabilities ?? {})) {
+      // the key is never used on RMQ: the entry only carries the user's capabilities
+      await platform.authorize(generateKeyPair().public, { userId, capabilities: [...caps] });
+    }
+  } catch (err) {
+    await platform.close();
+    throw err;
+  }
+  return agentPlatform(
+    (identity) => createRmqAgent({ identity, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName } }),
+    () => platform.close(),
+  );
 }
 
-describePubSubBehaviour({ name: 'rmq (router PubSubService over RabbitMQ)', start: rmqPlatform });
+describePubSubBehaviour({ name: 'platform process (rmq, router PubSubService over RabbitMQ)', start: rmqPlatform });
