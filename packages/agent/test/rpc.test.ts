@@ -136,6 +136,23 @@ describe('RPC calls', () => {
     });
   });
 
+  it('accepts auth.update only from platform.auth, and never over a map given in the options', async () => {
+    const grant = { caller: { root: null } };
+    await expect(caller.rpc.call('srv', 'auth.update', grant)).rejects.toMatchObject({
+      excType: 'volttron.platform.jsonrpc.Error',
+      detail: 'auth.update is accepted only from platform.auth, not from caller',
+    });
+    const auth = new Agent({ identity: 'platform.auth', connection: router.connect('platform.auth') });
+    await auth.start();
+    try {
+      await auth.rpc.call('srv', 'auth.update', grant);
+      // srv was given a fixed map: the push from platform.auth does not replace it.
+      await expect(caller.rpc.call('srv', 'admin')).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
+    } finally {
+      await auth.close();
+    }
+  });
+
   it('exports methods marked with the exported decorator (real decorator syntax, lowered by esbuild as tsup does)', async () => {
     const { transformSync } = await import('esbuild');
     const source = `export default (exported) => {

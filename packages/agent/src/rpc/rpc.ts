@@ -2,11 +2,11 @@ import {
   buildRequest, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData, RPC_ERROR_CODES, unhandledException,
   type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
 } from '@vip/protocol';
-import { MethodNotFoundError, RemoteError, RpcError, UnauthorizedError, UNAUTHORIZED_EXC_TYPE } from '../errors.js';
+import { MethodNotFoundError, RemoteError, RpcError, RpcException, UnauthorizedError, UNAUTHORIZED_EXC_TYPE } from '../errors.js';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 import { CapabilityMapSchema, type CapabilityMap, type UserCapabilities } from './capabilities.js';
 import { RpcDispatcher, type DispatchContext } from './dispatcher.js';
-import { makeExported, markedMethods, type ExportedMethod, type ExportOptions, type RpcHandler } from './exports.js';
+import { makeExported, markedMethods, type ExportedMethod, type ExportOptions, type RpcCallContext, type RpcHandler } from './exports.js';
 import { splitCallArgs } from './params.js';
 
 export const DEFAULT_RPC_TIMEOUT_MS = 30_000;
@@ -59,7 +59,10 @@ export class RpcSubsystem implements Subsystem {
   constructor(core: AgentCore, options: RpcOptions = {}) {
     this.#core = core;
     this.#options = options;
-    this.export('auth.update', (map: unknown) => this.#authUpdate(map), { params: ['user_to_capabilities'] });
+    const rpc = this;
+    this.export('auth.update', function (this: RpcCallContext, map: unknown) { return rpc.#authUpdate(this.caller, map); }, {
+      params: ['user_to_capabilities'],
+    });
   }
 
   /** Export `handler` as RPC method `name`. */
@@ -209,7 +212,16 @@ export class RpcSubsystem implements Subsystem {
     }
   }
 
-  #authUpdate(map: unknown): void {
+  /**
+   * VOLTTRON accepts `auth.update` only from `platform.auth` (PROTOCOL.md 10); anyone else could
+   * otherwise grant themselves capabilities. A map given in the options is fixed: pushes do not
+   * replace it.
+   */
+  #authUpdate(caller: string, map: unknown): void {
+    if (caller !== AUTH_IDENTITY) {
+      throw new RpcException(UNAUTHORIZED_EXC_TYPE, `auth.update is accepted only from ${AUTH_IDENTITY}, not from ${caller}`);
+    }
+    if (this.#options.capabilities !== undefined) return;
     const r = CapabilityMapSchema.safeParse(map);
     if (!r.success) throw new TypeError(`auth.update: expected {user: {capability: null | {param: value}}}: ${r.error.message}`);
     this.#capabilities = r.data;
@@ -217,6 +229,11 @@ export class RpcSubsystem implements Subsystem {
 }
 
 const identityUser = (user: string): string => user;
+
+/** The identity of the platform's auth service, the only peer allowed to push capabilities. */
+const AUTH_IDENTITY = 'platform.auth';
+
+
 
 /** Python's text of a response; a result JSON cannot carry becomes a -32000 TypeError. */
 function serialize(r: RpcResponse | RpcResponse[]): string {
