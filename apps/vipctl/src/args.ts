@@ -17,6 +17,12 @@ const OptionsSchema = z.object({
   comments: z.string().optional(),
   index: z.coerce.number().int().nonnegative().optional(),
   deny: z.boolean().default(false),
+  'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
+  'rmq-url': z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/, 'must look like amqp://user:password@host:5672').optional(),
+  'rmq-vhost': z.string().min(1, 'must not be empty').optional(),
+  'instance-name': z.string().regex(/^[^.*#\s]+$/, 'must be non-empty without ".", "*", "#" or spaces').optional(),
+  bus: z.string().optional(),
+  count: z.coerce.number({ error: 'must be a number' }).int().positive('must be > 0').optional(),
 });
 export type CliOptions = z.infer<typeof OptionsSchema>;
 
@@ -48,6 +54,12 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         comments: { type: 'string' },
         index: { type: 'string' },
         deny: { type: 'boolean' },
+        'message-bus': { type: 'string' },
+        'rmq-url': { type: 'string' },
+        'rmq-vhost': { type: 'string' },
+        'instance-name': { type: 'string' },
+        bus: { type: 'string' },
+        count: { type: 'string', short: 'n' },
       },
     });
   } catch (err) {

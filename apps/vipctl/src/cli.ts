@@ -4,12 +4,14 @@ import { parseCliArgs, type ParsedArgs } from './args.js';
 import { connectToPlatform, exitCodeOf } from './connect.js';
 import { runAuthCommand, runKeysCommand } from './commands/file-commands.js';
 import { runPlatformCommand } from './commands/platform-commands.js';
+import { publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliIo } from './output.js';
 
 export const USAGE = `Usage: vipctl <command> [options]
 
-Platform (connects over the local ipc address as control.connection.<id> with the platform's keys):
+Platform (connects as control.connection.<id>: over ZeroMQ with the platform's keys on the local ipc
+address, or over RabbitMQ when the platform runs there; see --message-bus):
   status                         instance, version, bus, server key, addresses, peer count
   peers                          connected identities
   ping [peer]                    round trip to the router or a peer
@@ -17,6 +19,8 @@ Platform (connects over the local ipc address as control.connection.<id> with th
   rpc <peer> <method> [args...]  call a method; each arg is JSON (else a string); --kwargs JSON
   rpc inspect <peer> [method]    exported methods, or one method's signature
   stats enable|get|disable       router message statistics (through the control service)
+  publish <topic> [json]         publish (--bus BUS); prints the subscriber count
+  subscribe <prefix>             print messages until --count N arrived, -t SECONDS or Ctrl-C
 Files in VIP_HOME (no platform needed):
   keys generate                  a new CURVE key pair
   keys show [--identity ID]      the platform's (or an agent's) public key
@@ -26,9 +30,11 @@ Files in VIP_HOME (no platform needed):
   auth approve|deny <user-id>    move a pending key into the allow/deny list
 
 Options: --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --connect-timeout SECONDS (5)
+Bus: --message-bus zmq|rmq (default: what the running platform recorded in VIP_HOME/run/bus.json, else zmq)
+     --rmq-url URL (amqp://guest:guest@127.0.0.1:5672)  --rmq-vhost NAME  --instance-name NAME (vip1)
 Exit codes: 0 ok, 1 error, 2 usage, 3 platform unreachable or key refused, 4 timeout`;
 
-const PLATFORM_COMMANDS = new Set(['status', 'peers', 'ping', 'query', 'rpc', 'stats']);
+const PLATFORM_COMMANDS = new Set(['status', 'peers', 'ping', 'query', 'rpc', 'stats', 'publish', 'subscribe']);
 
 /** Run one vipctl command; returns the exit code (never throws, never prints a stack). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
@@ -49,7 +55,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     else if (PLATFORM_COMMANDS.has(command)) {
       const agent = await connectToPlatform(args.options, io.env);
       try {
-        await runPlatformCommand(agent, args, io);
+        if (command === 'publish') await publishCommand(agent, args, io);
+        else if (command === 'subscribe') await subscribeCommand(agent, args, io);
+        else await runPlatformCommand(agent, args, io);
       } finally {
         await agent.close();
       }

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Address, TimeoutError } from '@vip/protocol';
 import { HelloTimeoutError, type Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
 import { createZmqAgent, defaultLocalAddress, resolveVipHome } from '@vip/agent/zmq';
 import { KeyStore } from '@vip/zmq';
 import type { CliOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { describeRmq, resolvePlatformBus } from './platform-bus.js';
 
 /** VIP_HOME from --vip-home or the environment. */
 export function vipHomeOf(options: CliOptions, env: NodeJS.ProcessEnv): string {
@@ -12,12 +14,25 @@ export function vipHomeOf(options: CliOptions, env: NodeJS.ProcessEnv): string {
 }
 
 /**
- * Connect like VOLTTRON's vctl: a unique `control.connection.<hex>` identity, the platform's own
- * key pair (vipctl runs on the platform's machine with VIP_HOME), the server key from the
- * keystore, over the local ipc address unless --address says otherwise.
+ * Connect like VOLTTRON's vctl with a unique `control.connection.<hex>` identity, on the
+ * platform's bus (`--message-bus`, else what the running platform recorded in VIP_HOME, else
+ * ZeroMQ). ZeroMQ: the platform's own key pair (vipctl runs on the platform's machine with
+ * VIP_HOME), the server key from the keystore, over the local ipc address unless --address says
+ * otherwise. RabbitMQ: the broker link (@vip/agent/rmq).
  */
 export async function connectToPlatform(options: CliOptions, env: NodeJS.ProcessEnv): Promise<Agent> {
   const vipHome = vipHomeOf(options, env);
+  const bus = await resolvePlatformBus(options, vipHome);
+  const common = {
+    identity: `control.connection.${randomBytes(4).toString('hex')}`,
+    helloTimeoutMs: options['connect-timeout'] * 1000,
+    requestTimeoutMs: options.timeout * 1000,
+    rpc: { timeoutMs: options.timeout * 1000 },
+  };
+  if (bus.bus === 'rmq') {
+    const agent = createRmqAgent({ ...common, rmq: { url: bus.url, vhost: bus.vhost, instanceName: bus.instanceName } });
+    return startAgent(agent, describeRmq(bus));
+  }
   const address = options.address ?? env.VIP_ADDRESS ?? defaultLocalAddress(vipHome);
   const platformKeys = await KeyStore.platform(vipHome).load().catch((err: unknown) => {
     throw new CliError(`cannot read the platform keystore in ${vipHome}: ${(err as Error).message}`, EXIT.UNREACHABLE);
@@ -26,21 +41,23 @@ export async function connectToPlatform(options: CliOptions, env: NodeJS.Process
     throw new CliError(`no platform keystore in ${vipHome}: start the platform first, or pass --vip-home`, EXIT.UNREACHABLE);
   }
   const agent = await createZmqAgent({
-    identity: `control.connection.${randomBytes(4).toString('hex')}`,
+    ...common,
     vipHome,
     address,
     serverKey: addressServerKey(address) ?? platformKeys.public,
     publicKey: platformKeys.public,
     secretKey: platformKeys.secret,
-    helloTimeoutMs: options['connect-timeout'] * 1000,
-    requestTimeoutMs: options.timeout * 1000,
-    rpc: { timeoutMs: options.timeout * 1000 },
   }).catch((err: unknown) => {
     throw new CliError(`cannot connect to ${address}: ${(err as Error).message}`, EXIT.UNREACHABLE);
   });
+  return startAgent(agent, address);
+}
+
+async function startAgent(agent: Agent, address: string): Promise<Agent> {
   try {
     await agent.start();
   } catch (err) {
+    await agent.close().catch(() => undefined); // release the half-open connection (a broker link keeps the process alive)
     // By `code`, not class: the transport may come from another copy of @vip/protocol.
     const code = (err as { code?: unknown } | null)?.code;
     if (err instanceof HelloTimeoutError || code === 'VIP_AUTH' || code === 'VIP_TRANSPORT' || code === 'VIP_TIMEOUT') {

@@ -21,3 +21,10 @@ export function table(rows: readonly (readonly [string, string])[]): string {
   const w = Math.max(0, ...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n');
 }
+
+/** A CliIo that keeps what was written (tests, embedding vipctl): one line per write. */
+export function bufferIo(env: NodeJS.ProcessEnv = {}): CliIo & { stdout(): string; stderr(): string } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { env, out: (t) => void out.push(t), err: (t) => void err.push(t), stdout: () => out.map((t) => `${t}\n`).join(''), stderr: () => err.map((t) => `${t}\n`).join('') };
+}

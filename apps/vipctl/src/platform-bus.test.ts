@@ -1,0 +1,48 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseCliArgs } from './args.js';
+import { DEFAULT_RMQ_URL, resolvePlatformBus } from './platform-bus.js';
+
+const homes: string[] = [];
+afterEach(async () => {
+  for (const h of homes.splice(0)) await rm(h, { recursive: true, force: true });
+});
+
+async function home(busJson?: unknown): Promise<string> {
+  const h = await mkdtemp(join(tmpdir(), 'vipctl-bus-'));
+  homes.push(h);
+  if (busJson !== undefined) {
+    await mkdir(join(h, 'run'));
+    await writeFile(join(h, 'run', 'bus.json'), typeof busJson === 'string' ? busJson : JSON.stringify(busJson));
+  }
+  return h;
+}
+
+const opts = (...argv: string[]) => parseCliArgs(['status', ...argv]).options;
+const record = (pid: number) => ({ bus: 'rmq', url: 'amqp://u:p@b:5672', vhost: 'vh', instance: 'i1', pid });
+
+describe('vipctl: which bus the platform is on', () => {
+  it('zmq without a record or flag; the running platform\'s record otherwise; flags win', async () => {
+    expect(await resolvePlatformBus(opts(), await home())).toEqual({ bus: 'zmq' });
+    const h = await home(record(process.pid));
+    expect(await resolvePlatformBus(opts(), h)).toEqual({ bus: 'rmq', url: 'amqp://u:p@b:5672', vhost: 'vh', instanceName: 'i1' });
+    expect(await resolvePlatformBus(opts('--rmq-vhost', 'other'), h)).toMatchObject({ vhost: 'other', instanceName: 'i1' });
+    expect(await resolvePlatformBus(opts('--message-bus', 'zmq'), h)).toEqual({ bus: 'zmq' });
+  });
+
+  it('ignores a record of a dead process or a malformed one; --message-bus rmq alone uses the defaults', async () => {
+    expect(await resolvePlatformBus(opts(), await home(record(2 ** 22 + 12345)))).toEqual({ bus: 'zmq' });
+    expect(await resolvePlatformBus(opts(), await home('{"bus": "rmq"'))).toEqual({ bus: 'zmq' });
+    expect(await resolvePlatformBus(opts(), await home({ bus: 'kafka', pid: process.pid }))).toEqual({ bus: 'zmq' });
+    expect(await resolvePlatformBus(opts('--message-bus', 'rmq', '--instance-name', 'v2'), await home()))
+      .toEqual({ bus: 'rmq', url: DEFAULT_RMQ_URL, vhost: 'v2', instanceName: 'v2' });
+  });
+
+  it('refuses bad bus flags as usage errors', () => {
+    expect(() => opts('--message-bus', 'mqtt')).toThrow(/must be zmq or rmq/);
+    expect(() => opts('--rmq-url', 'http://x')).toThrow(/amqp:/);
+    expect(() => opts('--instance-name', 'a.b')).toThrow(/without "."/);
+  });
+});

@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Agent } from '../../packages/agent/src/index.js';
+import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import { createZmqAgent } from '../../packages/agent/src/zmq.js';
+import { generateKeyPair } from '../../packages/protocol/src/index.js';
+import { AMQP_URL, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { runCli } from '../../apps/vipctl/src/cli.js';
+import { bufferIo } from '../../apps/vipctl/src/output.js';
+
+const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
+const run = promisify(execFile);
+
+/** vipctl in-process: exit code and captured output. */
+async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const io = bufferIo();
+  return { code: await runCli(argv, io), out: io.stdout(), err: io.stderr() };
+}
+
+interface Bus {
+  readonly name: 'zmq' | 'rmq';
+  start(): Promise<{ platform: PlatformProcess; srv: Agent; close(): Promise<void> }>;
+}
+
+const zmq: Bus = {
+  name: 'zmq',
+  async start() {
+    const platform = await startPlatform();
+    const pair = generateKeyPair();
+    await platform.authorize(pair.public, { identity: 'ctl.srv' });
+    const srv = await createZmqAgent({ identity: 'ctl.srv', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: platform.home });
+    return { platform, srv, close: () => platform.close() };
+  },
+};
+
+let vh: TestVhost | undefined;
+const rmq: Bus = {
+  name: 'rmq',
+  async start() {
+    vh = await freshVhost('vipctl');
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: 'ctl' });
+    const srv = createRmqAgent({ identity: 'ctl.srv', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: 'ctl' } });
+    return { platform, srv, close: () => platform.close() };
+  },
+};
+
+afterAll(async () => {
+  await vh?.dispose();
+});
+
+/** status, peers, ping, rpc, publish, subscribe: the same commands on both buses (the bus found from VIP_HOME). */
+describe.each([zmq, rmq])('vipctl on $name', (bus) => {
+  let platform: PlatformProcess;
+  let srv: Agent;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ platform, srv, close } = await bus.start());
+    srv.rpc.export('echo', (...a: unknown[]) => a);
+    await srv.start();
+  });
+  afterAll(async () => {
+    await srv?.close();
+    await close?.();
+  });
+
+  it('status (built binary) says the bus; peers, ping and rpc work', async () => {
+    const status = JSON.parse((await run(process.execPath, [VIPCTL, 'status', '--json', '--vip-home', platform.home])).stdout) as Record<string, unknown>;
+    expect(status).toMatchObject({ 'message-bus': bus.name, 'instance-name': platform.instance });
+    expect(JSON.parse((await vipctl('peers', '--json', '--vip-home', platform.home)).out)).toContain('ctl.srv');
+    expect((await vipctl('ping', '--vip-home', platform.home)).code).toBe(0);
+    expect((await vipctl('ping', 'ctl.srv', '--json', '--vip-home', platform.home)).out).toContain('"peer":"ctl.srv"');
+    const r = await vipctl('rpc', 'ctl.srv', 'echo', '1', 'text', '--json', '--vip-home', platform.home);
+    expect(JSON.parse(r.out)).toEqual([1, 'text']);
+    const u = await vipctl('rpc', 'ghost', 'echo', '--json', '--vip-home', platform.home);
+    expect(JSON.parse(u.err)).toMatchObject({ code: 'VIP_UNREACHABLE' });
+  });
+
+  it('subscribe prints what publish sends; publish reports the subscriber count', async () => {
+    const sub = vipctl('subscribe', 'ctl/', '--count', '2', '--json', '-t', '20', '--vip-home', platform.home);
+    // the subscriber is in place once a publish counts it
+    await waitFor(async () => JSON.parse((await vipctl('publish', 'ctl/probe', '0', '--json', '--vip-home', platform.home)).out).subscribers === 1,
+      { timeoutMs: 15_000, what: 'vipctl subscribe registered' });
+    const p = await vipctl('publish', 'ctl/t1', '{"v": [1, "x"]}', '--json', '--vip-home', platform.home);
+    expect(JSON.parse(p.out)).toEqual({ topic: 'ctl/t1', subscribers: 1 });
+    const s = await sub;
+    expect(s.code).toBe(0);
+    const lines = s.out.trim().split('\n').map((l) => JSON.parse(l) as { topic: string; message: unknown; sender: string });
+    expect(lines.at(-1)).toMatchObject({ topic: 'ctl/t1', message: { v: [1, 'x'] } });
+    expect(lines[0]!.sender).toMatch(/^control\.connection\./);
+  });
+
+  it('subscribe with --count not reached ends with exit 4 at --timeout', async () => {
+    const s = await vipctl('subscribe', 'nobody/', '--count', '1', '-t', '1', '--vip-home', platform.home);
+    expect(s.code).toBe(4);
+    expect(s.err).toContain('got 0 of 1');
+  });
+});
+
+describe('vipctl on rmq without a recorded bus', () => {
+  it('--message-bus rmq with the link flags reaches a platform; a missing platform exits 3 without a stack', async () => {
+    const own = await freshVhost('vipctl-flags');
+    const empty = await mkdtemp(join(tmpdir(), 'vipctl-rmq-'));
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL }, instanceName: 'flags' });
+    try {
+      const link = ['--message-bus', 'rmq', '--rmq-url', AMQP_URL, '--rmq-vhost', own.vhost, '--vip-home', empty];
+      const ok = await vipctl('query', 'message-bus', ...link, '--instance-name', 'flags');
+      expect(ok).toMatchObject({ code: 0, out: 'rmq\n' });
+      const down = await vipctl('status', ...link, '--instance-name', 'other', '--connect-timeout', '1');
+      expect(down.code).toBe(3);
+      expect(down.err).toContain('not answering');
+      expect(down.err).not.toMatch(/\n\s+at /);
+    } finally {
+      await platform.close();
+      await rm(empty, { recursive: true, force: true });
+      await own.dispose();
+    }
+  });
+});
