@@ -1,7 +1,15 @@
 #!/usr/bin/env node
 // Sequential RPC round trips over tcp + CURVE, caller and callee in their own processes:
-//   bare  a zeromq.js DEALER request/reply through a bare ROUTER forwarder (tools/bench/lib/bare-forwarder.mjs)
-//   vip   @vip/agent `rpc.call(peer, 'echo', payload)` through our platform app (apps/platform/dist/main.js)
+//   bare      zeromq.js DEALERs exchanging the same frames as the agents (VIP envelope + JSON-RPC
+//             body, same sizes) through a bare ROUTER forwarder (tools/bench/lib/bare-forwarder.mjs)
+//   vip       @vip/agent `rpc.call(peer, 'echo', payload)` through our platform app (apps/platform/dist/main.js)
+// Diagnostic modes (`--modes bare,bare-min,raw,vip`):
+//   bare-min  the earlier baseline: 2-frame [peer, payload] request/reply via the bare forwarder
+//             (fewer, smaller frames than any VIP message, so less CURVE and copy work per hop)
+//   raw       the bare DEALERs through the platform app: raw - bare is the router's share,
+//             vip - raw the agents'
+// CPU per call (us) of the router, caller and callee processes is measured over the timed calls
+// (from /proc): unlike latency it hardly depends on how busy the shared machine is.
 // Reference: a real VOLTTRON 9 platform on this machine does ~1,014 calls/s, median 943 us, p99 ~1.5 ms.
 // Target: vip p50 within 1.3 x the bare round trip of the same run.
 // Build first: `npm run build`. Prints a table (median of --runs) and one JSON line.
@@ -12,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.mjs';
-import { startChild } from './lib/processes.mjs';
+import { cpuTimeMs, startChild } from './lib/processes.mjs';
 import { median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 
@@ -27,8 +35,9 @@ const o = parseBenchArgs(
     calls: { type: 'number', default: 5000, help: 'timed calls per run (after --warmup)' },
     warmup: { type: 'number', default: 500, help: 'untimed calls first' },
     runs: { type: 'number', default: 3, help: 'runs per mode (the median is reported)' },
+    modes: { type: 'string', default: 'bare,vip', help: 'comma-separated: bare | bare-min | raw | vip (see the header)' },
     payload: { type: 'number', default: 16, help: 'payload string length' },
-    role: { type: 'string', default: 'bench', help: 'internal: bench | bare-server | bare-client | vip-server | vip-client' },
+    role: { type: 'string', default: 'bench', help: 'internal: bench | <mode>-server | <mode>-client' },
     address: { type: 'string', default: '', help: 'internal' },
     serverkey: { type: 'string', default: '', help: 'internal' },
     publickey: { type: 'string', default: '', help: 'internal' },
@@ -48,36 +57,78 @@ function summarize(samplesNs, elapsedNs) {
 
 async function timedLoop(call) {
   for (let i = 0; i < o.warmup; i++) await call();
+  // The orchestrator samples the other processes' CPU time between these two lines.
+  emit({ event: 'timing' });
   const samples = [];
+  const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let i = 0; i < o.calls; i++) {
     const t0 = process.hrtime.bigint();
     await call();
     samples.push(Number(process.hrtime.bigint() - t0));
   }
-  return summarize(samples, Number(process.hrtime.bigint() - start));
+  const elapsed = Number(process.hrtime.bigint() - start);
+  const cpu = process.cpuUsage(cpu0);
+  return { ...summarize(samples, elapsed), cpuUsPerCall: (cpu.user + cpu.system) / o.calls };
 }
 
 // ---- child roles -------------------------------------------------------------------------------
 
 async function bareDealer(identity) {
   const { Dealer, curveKeyPair } = await import('zeromq');
-  const keys = curveKeyPair();
-  const socket = new Dealer({ routingId: identity, curveServerKey: o.serverkey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, immediate: true });
+  // The platform admits only its own key pair (raw mode); the bare forwarder admits anyone.
+  // libzmq takes a CURVE key as 40-char Z85 text or 32 raw bytes (the keystore holds base64url).
+  const curveKey = (text) => (text.length === 40 ? text : Buffer.from(text, 'base64url'));
+  const keys = o.publickey && o.secretkey ? { publicKey: curveKey(o.publickey), secretKey: curveKey(o.secretkey) } : curveKeyPair();
+  const socket = new Dealer({ routingId: identity, curveServerKey: curveKey(o.serverkey), curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, immediate: true });
   socket.connect(o.address);
   return socket;
 }
 
-async function bareServer() {
+// The bare and raw roles exchange what the agents exchange for one call, frame for frame and
+// byte for byte (same frame count, same sizes, so the same CURVE and copy work per message):
+//   call   [srv, VIP1, '', id, RPC, {"jsonrpc": "2.0", "method": "echo", "params": [payload], "id": id}]
+//   reply  [cli, VIP1, '', id, RPC, {"jsonrpc": "2.0", "id": id, "result": payload}]
+// bare-min keeps the earlier, smaller baseline: [srv, payload] and back (2 frames, no VIP).
+const PAYLOAD = 'x'.repeat(o.payload);
+const rpcId = (n) => `${1_700_000_000 + n}.000000.${n + 1}.000000`;
+const requestBody = (id) => JSON.stringify({ jsonrpc: '2.0', method: 'echo', params: [PAYLOAD], id }).replaceAll('":', '": ').replaceAll(',"', ', "');
+const replyBody = (id) => JSON.stringify({ jsonrpc: '2.0', id, result: PAYLOAD }).replaceAll('":', '": ').replaceAll(',"', ', "');
+
+async function echoServer() {
+  const socket = await bareDealer('bench.srv');
+  emit({ event: 'ready' });
+  process.once('SIGTERM', () => socket.close());
+  for await (const f of socket) {
+    // In: [cli, VIP1, user, id, RPC, body]; out: the reply to the same id. Only calls from a peer
+    // are answered: answering the router's own messages (peerlist add...) would start a ping-pong.
+    if (f.length < 6 || f[0].length === 0 || String(f[4]) !== 'RPC') continue;
+    await socket.send([f[0], f[1], '', f[3], f[4], replyBody(String(f[3]))]);
+  }
+}
+
+async function echoClient() {
+  const socket = await bareDealer('bench.cli');
+  let n = 0;
+  const call = async () => {
+    const id = rpcId(n++);
+    await socket.send(['bench.srv', 'VIP1', '', id, 'RPC', requestBody(id)]);
+    await socket.receive();
+  };
+  emit(await timedLoop(call));
+  socket.close();
+}
+
+async function minServer() {
   const socket = await bareDealer('bench.srv');
   emit({ event: 'ready' });
   process.once('SIGTERM', () => socket.close());
   for await (const [from, payload] of socket) await socket.send([from, payload]);
 }
 
-async function bareClient() {
+async function minClient() {
   const socket = await bareDealer('bench.cli');
-  const payload = Buffer.from('x'.repeat(o.payload));
+  const payload = Buffer.from(PAYLOAD);
   const call = async () => {
     await socket.send(['bench.srv', payload]);
     await socket.receive();
@@ -119,10 +170,10 @@ async function vipClient() {
 // ---- orchestration -----------------------------------------------------------------------------
 
 async function startRouter(mode) {
-  if (mode === 'bare') {
+  if (mode === 'bare' || mode === 'bare-min') {
     const child = startChild('forwarder', join(root, 'tools/bench/lib/bare-forwarder.mjs'));
     const ready = await child.line((l) => l.event === 'ready');
-    return { address: ready.addresses[0], serverkey: ready.serverkey, keys: [], stop: () => child.stop() };
+    return { pid: child.pid, address: ready.addresses[0], serverkey: ready.serverkey, keys: [], stop: () => child.stop() };
   }
   const home = await mkdtemp(join(tmpdir(), 'vip-bench-rpc-'));
   const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn']);
@@ -135,6 +186,7 @@ async function startRouter(mode) {
     // The platform admits its own key on first start: both agents use it.
     const pair = JSON.parse(await readFile(join(home, 'keystore'), 'utf8'));
     return {
+      pid: child.pid,
       address: ready.addresses.find((a) => a.startsWith('tcp://')),
       serverkey: ready.serverkey,
       keys: ['--publickey', pair.public, '--secretkey', pair.secret],
@@ -156,12 +208,25 @@ async function runOnce(mode) {
     await server.line((l) => l.event === 'ready', 20_000);
     const client = startChild('client', self, ['--role', `${mode}-client`, ...common]);
     children.push(client);
-    return await client.line((l) => l.event === 'result', 300_000);
+    await client.line((l) => l.event === 'timing', 300_000);
+    // The caller measures itself (it exits right after its result line); the others stay up.
+    const pids = { router: router.pid, callee: server.pid };
+    const before = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuTimeMs(pid)]));
+    const result = await client.line((l) => l.event === 'result', 300_000);
+    const cpuUs = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, ((cpuTimeMs(pid) - before[k]) * 1000) / o.calls]));
+    return { ...result, cpuUs: { router: cpuUs.router, caller: result.cpuUsPerCall, callee: cpuUs.callee } };
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await router.stop();
   }
 }
+
+const LABELS = {
+  bare: 'bare zeromq.js VIP-shaped req/rep via ROUTER',
+  'bare-min': 'bare zeromq.js 2-frame req/rep via ROUTER',
+  raw: 'raw VIP DEALERs via platform',
+  vip: 'vip rpc.call via platform',
+};
 
 async function bench() {
   for (const [path, what] of [[platformMain, 'the platform app'], [agentZmq, '@vip/agent']]) {
@@ -170,33 +235,48 @@ async function bench() {
       process.exit(2);
     }
   }
-  const results = { bare: [], vip: [] };
+  const modes = [...new Set(['bare', ...o.modes.split(',').map((m) => m.trim()).filter((m) => m.length > 0)])];
+  const unknown = modes.filter((m) => !(m in LABELS));
+  if (unknown.length > 0) {
+    process.stderr.write(`rpc bench: unknown --modes ${unknown.join(',')} (bare | bare-min | raw | vip)\n`);
+    process.exit(2);
+  }
+  const results = Object.fromEntries(modes.map((m) => [m, []]));
+  const cpuText = (c) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
   let failures = 0;
   for (let run = 1; run <= o.runs; run++) {
-    for (const mode of ['bare', 'vip']) {
+    for (const mode of modes) {
       try {
         const r = await runOnce(mode);
         results[mode].push(r);
-        process.stderr.write(`run ${run} ${mode}: ${Math.round(r.rate)} calls/s, p50 ${r.p50us.toFixed(0)} us, p99 ${r.p99us.toFixed(0)} us\n`);
+        process.stderr.write(`run ${run} ${mode}: ${Math.round(r.rate)} calls/s, p50 ${r.p50us.toFixed(0)} us, p99 ${r.p99us.toFixed(0)} us; CPU us/call: ${cpuText(r.cpuUs)}\n`);
       } catch (err) {
         failures++;
         process.stderr.write(`run ${run} ${mode} failed: ${err instanceof Error ? err.message : String(err)}\n`);
       }
     }
   }
-  const agg = (mode) => ({
-    rate: median(results[mode].map((r) => r.rate)),
-    p50us: median(results[mode].map((r) => r.p50us)),
-    p99us: median(results[mode].map((r) => r.p99us)),
-  });
-  const bare = agg('bare');
-  const vip = agg('vip');
+  const agg = (mode) => {
+    const rs = results[mode];
+    const cpu = (k) => median(rs.map((r) => r.cpuUs[k]));
+    return {
+      rate: median(rs.map((r) => r.rate)),
+      p50us: median(rs.map((r) => r.p50us)),
+      p99us: median(rs.map((r) => r.p99us)),
+      cpuUsPerCall: { router: cpu('router'), caller: cpu('caller'), callee: cpu('callee') },
+    };
+  };
+  const summary = Object.fromEntries(modes.map((m) => [m, agg(m)]));
+  const bare = summary.bare;
   const fmt = (n, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-  const rows = [
-    { what: 'bare zeromq.js req/rep via ROUTER', rate: fmt(bare.rate), p50: fmt(bare.p50us), p99: fmt(bare.p99us), ratio: '1.00' },
-    { what: 'vip rpc.call via platform', rate: fmt(vip.rate), p50: fmt(vip.p50us), p99: fmt(vip.p99us), ratio: fmt(ratio(vip.p50us, bare.p50us), 2) },
-    { what: 'VOLTTRON 9.0.4 (transcripts README)', rate: '1014', p50: '943', p99: '~1500', ratio: '' },
-  ];
+  const rows = modes.map((m) => {
+    const s = summary[m];
+    return {
+      what: LABELS[m], rate: fmt(s.rate), p50: fmt(s.p50us), p99: fmt(s.p99us), ratio: fmt(ratio(s.p50us, bare.p50us), 2),
+      router: fmt(s.cpuUsPerCall.router, 1), caller: fmt(s.cpuUsPerCall.caller, 1), callee: fmt(s.cpuUsPerCall.callee, 1),
+    };
+  });
+  rows.push({ what: 'VOLTTRON 9.0.4 (transcripts README)', rate: '1014', p50: '943', p99: '~1500', ratio: '', router: '', caller: '', callee: '' });
   console.log(`sequential RPC over tcp + CURVE: ${o.calls} calls (+${o.warmup} warmup), payload ${o.payload} B, median of ${o.runs} runs`);
   console.log(formatTable(rows, [
     { key: 'what', title: 'round trip', align: 'left' },
@@ -204,14 +284,20 @@ async function bench() {
     { key: 'p50', title: 'p50 us' },
     { key: 'p99', title: 'p99 us' },
     { key: 'ratio', title: 'p50 vs bare' },
+    { key: 'router', title: 'router CPU us/call' },
+    { key: 'caller', title: 'caller' },
+    { key: 'callee', title: 'callee' },
   ]));
-  const r = ratio(vip.p50us, bare.p50us);
+  const r = summary.vip ? ratio(summary.vip.p50us, bare.p50us) : NaN;
   console.log(`target: vip p50 <= ${TARGET} x bare p50: ${Number.isFinite(r) ? (r <= TARGET ? 'met' : 'NOT met') : 'n/a'}`);
-  console.log(JSON.stringify({ bench: 'rpc', calls: o.calls, payload: o.payload, runs: o.runs, bare, vip, p50Ratio: r, target: TARGET }));
+  console.log(JSON.stringify({ bench: 'rpc', calls: o.calls, payload: o.payload, runs: o.runs, ...summary, p50Ratio: r, target: TARGET }));
   process.exit(failures > 0 ? 1 : 0);
 }
 
-const roles = { 'bare-server': bareServer, 'bare-client': bareClient, 'vip-server': vipServer, 'vip-client': vipClient, bench };
+const roles = {
+  'bare-server': echoServer, 'bare-client': echoClient, 'raw-server': echoServer, 'raw-client': echoClient,
+  'bare-min-server': minServer, 'bare-min-client': minClient, 'vip-server': vipServer, 'vip-client': vipClient, bench,
+};
 const role = roles[o.role];
 if (!role) {
   process.stderr.write(`unknown --role ${o.role}\n`);
