@@ -40,6 +40,17 @@ export interface AgentOptions {
 
 export type { AgentEvent };
 
+/** Matches text whose UTF-8 bytes are its code units (ASCII), so `identityKey(textFrame(id)) === id`. */
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * The pending-request key of a message id given as text: `identityKey` of its UTF-8 frame. Our own
+ * ids (`createRpcIdGenerator`) are ASCII, where that is the text itself: no frame is built for them.
+ */
+function stringIdKey(id: string): string {
+  return ASCII.test(id) ? id : identityKey(textFrame(id));
+}
+
 /** Pending-request key of the welcome; never a message id (those are `identityKey`s of id frames). */
 const WELCOME_KEY = '\u0000welcome';
 type Hook = () => void | Promise<void>;
@@ -355,7 +366,7 @@ export class Agent {
 
   #makeCore(): AgentCore {
     const agent = this;
-    const keyOf = (id: Frame | string): string => (typeof id === 'string' ? identityKey(textFrame(id)) : identityKey(id));
+    const keyOf = (id: Frame | string): string => (typeof id === 'string' ? stringIdKey(id) : identityKey(id));
     return {
       get identity() {
         return agent.identity;

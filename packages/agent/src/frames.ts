@@ -7,13 +7,31 @@ export function toFrame(value: string | Frame | undefined): Frame {
   return typeof value === 'string' ? (value.length === 0 ? EMPTY_FRAME : textFrame(value)) : value;
 }
 
+/**
+ * Subsystem names are a handful of constants (`RPC`, `pubsub`, `hello`...): their frames are made
+ * once instead of on every message. Frames are never written to after creation, so sharing is safe;
+ * the bound only matters for a caller inventing names.
+ */
+const subsystemFrames = new Map<string, Frame>();
+const MAX_SUBSYSTEM_FRAMES = 256;
+
+function subsystemFrame(name: string): Frame {
+  let frame = subsystemFrames.get(name);
+  if (frame === undefined) {
+    if (subsystemFrames.size >= MAX_SUBSYSTEM_FRAMES) subsystemFrames.clear();
+    frame = toFrame(name);
+    subsystemFrames.set(name, frame);
+  }
+  return frame;
+}
+
 /** An outgoing message as the transport's VipMessage (peer = recipient). */
 export function toVipMessage(m: OutgoingMessage): VipMessage {
   return {
     peer: toFrame(m.peer),
     user: toFrame(m.user),
     id: toFrame(m.id),
-    subsystem: toFrame(m.subsystem),
+    subsystem: subsystemFrame(m.subsystem),
     args: m.args.map((a) => toFrame(a)),
   };
 }

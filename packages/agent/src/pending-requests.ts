@@ -42,15 +42,7 @@ export class PendingRequests {
         options.timeoutMs > 0
           ? setTimeout(() => this.reject(key, new TimeoutError(options.operation, options.timeoutMs)), options.timeoutMs)
           : undefined;
-      const onAbort = (): void => {
-        if (options.signal) this.reject(key, abortReason(options.signal, options.operation));
-      };
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const cleanup = (): void => {
-        options.signal?.removeEventListener('abort', onAbort);
-        options.onSettle?.();
-      };
-      this.#entries.set(key, { resolve: resolve as (v: unknown) => void, reject, timer, cleanup });
+      this.#entries.set(key, { resolve: resolve as (v: unknown) => void, reject, timer, cleanup: this.#cleanup(key, options) });
     });
   }
 
@@ -71,6 +63,20 @@ export class PendingRequests {
 
   rejectAll(error: Error): void {
     for (const key of [...this.#entries.keys()]) this.reject(key, error);
+  }
+
+  /** The abort listener and settle hook of a request; none (no closures) for a plain one, the usual case. */
+  #cleanup(key: string, options: PendingOptions): (() => void) | undefined {
+    const { signal, onSettle } = options;
+    if (signal === undefined) return onSettle;
+    const onAbort = (): void => {
+      this.reject(key, abortReason(signal, options.operation));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return () => {
+      signal.removeEventListener('abort', onAbort);
+      onSettle?.();
+    };
   }
 
   #take(key: string): Entry | undefined {

@@ -229,6 +229,10 @@ export class ZmqConnection implements AgentConnection {
         this.#handlerErrors++;
         this.#logger.error('connection.handler.failed', undefined, err);
       }
+      // One microtask hop before the next receive(): what the message resolved (a caller awaiting
+      // this reply) runs first and sends its next request before the socket is re-armed for reading
+      // (a ZMQ_EVENTS query and a poller restart), which would otherwise delay every round trip.
+      await undefined;
     }
   }
 

@@ -5,7 +5,7 @@ import {
 import { checkCapabilities, type UserCapabilities } from './capabilities.js';
 import { runWithRpcContext } from './call-context.js';
 import type { ExportedMethod, RpcCallContext } from './exports.js';
-import { bindParams, ParamBindingError } from './params.js';
+import { bindParams, ParamBindingError, type BoundCall } from './params.js';
 import { describeMethod } from './inspect.js';
 
 export interface DispatchContext {
@@ -15,9 +15,15 @@ export interface DispatchContext {
   readonly capabilities: (user: string) => Promise<UserCapabilities | undefined>;
 }
 
+type Outcome = { result: unknown } | { error: RpcErrorResponse };
+
 /**
  * The callee side of JSON-RPC (VOLTTRON `jsonrpc.Dispatcher` + `rpc.Dispatcher`): one valid
  * request in, its response out (undefined for notifications). Built-ins: `inspect`, `<m>.inspect`.
+ *
+ * `dispatch` answers synchronously when it can (the method returned a plain value and needs no
+ * capability lookup) and with a promise otherwise: the common call then costs no promise and
+ * no microtask hops between the request arriving and its response leaving.
  */
 export class RpcDispatcher {
   readonly #methods: ReadonlyMap<string, ExportedMethod>;
@@ -26,13 +32,15 @@ export class RpcDispatcher {
     this.#methods = methods;
   }
 
-  async dispatch(req: RpcRequest, ctx: DispatchContext): Promise<RpcResponse | undefined> {
+  dispatch(req: RpcRequest, ctx: DispatchContext): RpcResponse | undefined | Promise<RpcResponse | undefined> {
     const id = req.id;
-    const response = await this.#invoke(req, ctx);
-    return id === undefined ? undefined : 'error' in response ? response.error : buildResult(id, response.result);
+    const finish = (outcome: Outcome): RpcResponse | undefined =>
+      id === undefined ? undefined : 'error' in outcome ? outcome.error : buildResult(id, outcome.result);
+    const outcome = this.#invoke(req, ctx);
+    return outcome instanceof Promise ? outcome.then(finish) : finish(outcome);
   }
 
-  async #invoke(req: RpcRequest, ctx: DispatchContext): Promise<{ result: unknown } | { error: RpcErrorResponse }> {
+  #invoke(req: RpcRequest, ctx: DispatchContext): Outcome | Promise<Outcome> {
     const name = req.method;
     const id = req.id ?? null;
     if (name === 'inspect') return { result: { methods: [...this.#methods.keys()] } };
@@ -42,20 +50,40 @@ export class RpcDispatcher {
     }
     const method = this.#methods.get(name);
     if (!method) return { error: methodNotFound(id, name) };
+    const failed = (err: unknown): Outcome => ({ error: unhandledException(id, describeException(err, method.traceback)) });
+    let bound: BoundCall;
     try {
       const { args, kwargs } = decodeParams(req.params);
-      const bound = bindParams(name, method.params, args, kwargs);
-      if (method.allow.length > 0) {
-        const refusal = checkCapabilities(name, method.allow, ctx.user, await ctx.capabilities(ctx.user), bound.byName);
-        if (refusal) throw refusal;
-      }
-      const callContext: RpcCallContext = { caller: ctx.caller, user: ctx.user, method: name };
-      const result = await runWithRpcContext(callContext, () => method.handler.apply(callContext, bound.callArgs));
-      return { result };
+      bound = bindParams(name, method.params, args, kwargs);
     } catch (err) {
-      return { error: unhandledException(id, describeException(err, method.traceback)) };
+      return failed(err);
     }
+    const call = (): Outcome | Promise<Outcome> => {
+      const callContext: RpcCallContext = { caller: ctx.caller, user: ctx.user, method: name };
+      let result: unknown;
+      try {
+        result = runWithRpcContext(callContext, () => method.handler.apply(callContext, bound.callArgs));
+      } catch (err) {
+        return failed(err);
+      }
+      // A thenable is awaited (as `await` would); a plain value answers at once.
+      if (isThenable(result)) return Promise.resolve(result).then((value): Outcome => ({ result: value }), failed);
+      return { result };
+    };
+    if (method.allow.length === 0) return call();
+    return ctx.capabilities(ctx.user).then((capabilities) => {
+      try {
+        const refusal = checkCapabilities(name, method.allow, ctx.user, capabilities, bound.byName);
+        return refusal ? failed(refusal) : call();
+      } catch (err) {
+        return failed(err);
+      }
+    }, failed);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 const EXC_TYPES: Readonly<Record<string, string>> = {

@@ -1,6 +1,6 @@
 import {
   buildRequest, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData, RPC_ERROR_CODES, unhandledException,
-  type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
+  type Frame, type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
 } from '@vip/protocol';
 import { MethodNotFoundError, RemoteError, RpcError, RpcException, UnauthorizedError, UNAUTHORIZED_EXC_TYPE } from '../errors.js';
 import type { AgentCore, Subsystem } from '../subsystem.js';
@@ -140,30 +140,51 @@ export class RpcSubsystem implements Subsystem {
   }
 
   handle(message: VipMessage): void {
-    const ctx: DispatchContext = {
-      caller: frameText(message.peer),
-      user: (this.#options.userOf ?? identityUser)(frameText(message.user)),
-      capabilities: (user: string) => this.#capabilitiesOf(user),
-    };
-    const replies = message.args.map(async (frame): Promise<string | undefined> => {
-      const payload = parseRpcFrame(frame);
-      if (payload instanceof InvalidRpcError) return this.#invalid(payload);
-      if (!payload.batch) {
-        const r = await this.#one(payload.message, ctx);
-        return r === undefined ? undefined : serialize(r);
-      }
-      const rs = (await Promise.all(payload.items.map((item) => (item instanceof InvalidRpcError ? errorResponseFor(item) : this.#one(item, ctx))))).filter(
-        (r): r is RpcResponse => r !== undefined,
-      );
-      return rs.length > 0 ? serialize(rs) : undefined;
-    });
-    Promise.all(replies)
-      .then(async (frames) => {
-        const args = frames.filter((f): f is string => f !== undefined);
-        if (args.length === 0 || message.peer.length === 0) return;
-        await this.#core.send({ peer: message.peer, id: message.id, subsystem: 'RPC', args });
-      })
-      .catch((err: unknown) => this.#core.logger.warn('rpc.serve.failed', {}, err));
+    let ctx: DispatchContext | undefined;
+    // Built for the first request only: responses (the caller's side of a call) need none of it.
+    const context = (): DispatchContext =>
+      (ctx ??= {
+        caller: frameText(message.peer),
+        user: (this.#options.userOf ?? identityUser)(frameText(message.user)),
+        capabilities: (user: string) => this.#capabilitiesOf(user),
+      });
+    const failed = (err: unknown): void => this.#core.logger.warn('rpc.serve.failed', {}, err);
+    let replies: (string | undefined | Promise<string | undefined>)[];
+    try {
+      replies = message.args.map((frame) => this.#serve(frame, context));
+    } catch (err) {
+      failed(err);
+      return;
+    }
+    // Plain values when every frame was answered synchronously (the usual single call to a method
+    // returning a value): the reply leaves now, without a Promise.all round.
+    if (replies.some((r) => r instanceof Promise)) {
+      Promise.all(replies).then((frames) => this.#reply(message, frames)).catch(failed);
+    } else {
+      this.#reply(message, replies as (string | undefined)[]).catch(failed);
+    }
+  }
+
+  /** One RPC frame: the reply text (undefined for responses and notifications), a promise when a method is async. */
+  #serve(frame: Frame, context: () => DispatchContext): string | undefined | Promise<string | undefined> {
+    const payload = parseRpcFrame(frame);
+    if (payload instanceof InvalidRpcError) return this.#invalid(payload);
+    if (payload.batch) return this.#serveBatch(payload.items, context);
+    const r = this.#one(payload.message, context);
+    return r instanceof Promise ? r.then(serializeOptional) : serializeOptional(r);
+  }
+
+  async #serveBatch(items: readonly (RpcMessage | InvalidRpcError)[], context: () => DispatchContext): Promise<string | undefined> {
+    const rs = (await Promise.all(items.map((item) => (item instanceof InvalidRpcError ? errorResponseFor(item) : this.#one(item, context))))).filter(
+      (r): r is RpcResponse => r !== undefined,
+    );
+    return rs.length > 0 ? serialize(rs) : undefined;
+  }
+
+  #reply(message: VipMessage, frames: readonly (string | undefined)[]): Promise<void> {
+    const args = frames.filter((f): f is string => f !== undefined);
+    if (args.length === 0 || message.peer.length === 0) return Promise.resolve();
+    return this.#core.send({ peer: message.peer, id: message.id, subsystem: 'RPC', args });
   }
 
   handleError(error: WireError, message: VipMessage): void {
@@ -174,8 +195,8 @@ export class RpcSubsystem implements Subsystem {
     for (const id of members) this.#core.fail(id, error);
   }
 
-  async #one(m: RpcMessage, ctx: DispatchContext): Promise<RpcResponse | undefined> {
-    if (m.kind === 'request') return this.#dispatcher.dispatch(m.request, ctx);
+  #one(m: RpcMessage, context: () => DispatchContext): RpcResponse | undefined | Promise<RpcResponse | undefined> {
+    if (m.kind === 'request') return this.#dispatcher.dispatch(m.request, context());
     const id = m.response.id;
     if (typeof id !== 'string') {
       this.#rejected += 1;
@@ -229,6 +250,8 @@ export class RpcSubsystem implements Subsystem {
 }
 
 const identityUser = (user: string): string => user;
+
+const serializeOptional = (r: RpcResponse | undefined): string | undefined => (r === undefined ? undefined : serialize(r));
 
 /** The identity of the platform's auth service, the only peer allowed to push capabilities. */
 const AUTH_IDENTITY = 'platform.auth';
