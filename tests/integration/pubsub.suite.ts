@@ -5,6 +5,9 @@ import { MemoryTransport, waitFor } from '../../packages/testing/src/index.js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { PubSubSubsystem, type PubSubCallback } from '../../packages/agent/src/pubsub/pubsub-subsystem.js';
 
+/** Deadline of every wait (generous: the machine is shared; a miss is still a failure). */
+const DEADLINE_MS = 15_000;
+
 /** A platform for the pubsub behaviour suite; one per test. */
 export interface PubSubPlatform {
   /** A started agent with the pubsub subsystem, stopped by `close()`. */
@@ -56,7 +59,7 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       const { pubsub: pub } = await p.agent('pub');
       const counts = [];
       for (const topic of ['t/test/foo', 't/test/bar', 't/x']) counts.push(await pub.publish(topic, { message: topic }));
-      await waitFor(() => a.got.length === 3, { what: 'three deliveries on t' });
+      await waitFor(() => a.got.length === 3, { timeoutMs: DEADLINE_MS, what: 'three deliveries on t' });
       expect([a.got.length, b.got.length, c.got.length, d.got.length]).toEqual([3, 2, 1, 0]);
       expect(counts).toEqual([1, 1, 1]); // one subscriber peer, delivered once per message
       expect(a.got[0]).toEqual({ sender: 'pub', bus: '', topic: 't/test/foo', message: 't/test/foo' });
@@ -73,7 +76,7 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       expect(await pub.publish('a/1')).toBe(0);
       expect(await pub.publish('b/1')).toBe(1);
       // the delivery may reach the subscriber after the publisher's ack: wait before dropping the callbacks
-      await waitFor(() => x.got.length === 1, { what: 'delivery of b/1' });
+      await waitFor(() => x.got.length === 1, { timeoutMs: DEADLINE_MS, what: 'delivery of b/1' });
       await sub.unsubscribe(null, null);
       expect(await pub.publish('c/1')).toBe(0);
       expect(await sub.list({ prefix: '' })).toEqual([]);
@@ -98,10 +101,10 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       const x = collector();
       await sub.subscribe(['o', 'o/v', 'o/v/l'], x.cb);
       expect(await pub.publish('o/v/l/1')).toBe(1);
-      await waitFor(() => x.got.length === 3);
+      await waitFor(() => x.got.length === 3, { timeoutMs: DEADLINE_MS });
       await sub.unsubscribe('o/v', x.cb);
       await pub.publish('o/v/l/2');
-      await waitFor(() => x.got.length === 5);
+      await waitFor(() => x.got.length === 5, { timeoutMs: DEADLINE_MS });
     });
 
     it('keeps buses apart', async () => {
@@ -114,7 +117,7 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       await sub.subscribe('t', onDefault.cb);
       expect(await pub.publish('t/1', { bus: 'special', message: 1 })).toBe(1);
       expect(await pub.publish('t/2', { message: 2 })).toBe(1);
-      await waitFor(() => onBus.got.length === 1 && onDefault.got.length === 1);
+      await waitFor(() => onBus.got.length === 1 && onDefault.got.length === 1, { timeoutMs: DEADLINE_MS });
       expect(onBus.got[0]).toMatchObject({ bus: 'special', topic: 't/1' });
       expect(onDefault.got[0]).toMatchObject({ bus: '', topic: 't/2' });
     });
@@ -139,7 +142,7 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       const { pubsub: allowed } = await p.agent('allowed');
       expect(await allowed.publish('foo')).toBe(1);
       expect(await allowed.publish('bar/y')).toBe(1);
-      await waitFor(() => x.got.length === 3);
+      await waitFor(() => x.got.length === 3, { timeoutMs: DEADLINE_MS });
       expect(x.got.map((r) => `${r.sender}:${r.topic}`)).toEqual(['denied:barx', 'allowed:foo', 'allowed:bar/y']);
     });
 
@@ -150,7 +153,7 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       const { pubsub: pub } = await p.agent('pub');
       expect(await pub.publish('t')).toBe(1);
       await agent.stop();
-      await waitFor(async () => (await pub.publish('t')) === 0, { what: 'subscriptions of the stopped agent dropped' });
+      await waitFor(async () => (await pub.publish('t')) === 0, { timeoutMs: DEADLINE_MS, what: 'subscriptions of the stopped agent dropped' });
     });
 
     it('synchronize restores the subscriptions the router lost', async () => {
