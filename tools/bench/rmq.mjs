@@ -1,12 +1,18 @@
 #!/usr/bin/env node
 // VIP over RabbitMQ next to raw amqplib, same broker, same run (one process; the broker is the other):
 //   rpc       sequential calls/s: raw amqplib request/reply (two queues, noDelay) vs VIP RPC
-//             (@vip/agent Agent -> Agent through RmqConnection, router for hello only)
+//             (@vip/agent Agent -> Agent through RmqConnection; the platform PROCESS
+//             `vip-platform --message-bus rmq` answers the hellos, calls go peer to peer)
 //   direct    messages/s one way: raw amqplib publish/consume vs RmqConnection -> RmqConnection
-//   pubsub    messages/s one way: raw amqplib topic publish/consume vs VIP pubsub (Router +
-//             PubSubService on RmqRouterTransport; publisher with a window of unanswered publishes)
+//   pubsub    messages/s one way: raw amqplib topic publish/consume vs VIP pubsub through the
+//             platform PROCESS (Router + PubSubService on RmqRouterTransport; publisher with a
+//             window of unanswered publishes)
+//   pubsub-relay  VIP pubsub again, next to raw amqplib doing the same hops (publisher -> relay ->
+//             subscriber, reply to the publisher): what a router-mediated pubsub can reach here
 //   rmq-pubsub  the same raw baseline vs RmqPubSub (VOLTTRON's RabbitMQ pubsub, no router)
-// Needs the broker (bash tools/ensure-rabbitmq.sh) with the management API, and `npm run build`.
+// Needs the broker (bash tools/ensure-rabbitmq.sh) with the management API, `npm run build` and
+// the platform app (NX_DAEMON=false npx nx run @vip/platform-app:build).
+// --in-process runs the router inside the bench process instead (to tell process cost apart).
 // Each scenario runs in a fresh virtual host, deleted afterwards. Prints a table and one JSON line.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +21,7 @@ import amqp from 'amqplib';
 import { parseBenchArgs } from './lib/args.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
+import { platformBuilt, startPlatformApp } from './lib/platform.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 for (const p of ['rmq', 'router', 'pubsub', 'agent', 'protocol']) {
@@ -37,6 +44,8 @@ const o = parseBenchArgs(
     payload: { type: 'number', default: 64, help: 'payload bytes' },
     window: { type: 'number', default: 200, help: 'publishes in flight (VIP pubsub)' },
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
+    'in-process': { type: 'boolean', default: false, help: 'router in the bench process, not the platform app' },
+    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,direct,pubsub,pubsub-relay,rmq-pubsub)' },
   },
   { usage: 'node tools/bench/rmq.mjs [options]' },
 );
@@ -99,8 +108,19 @@ async function rawRpc(vhost) {
   }
 }
 
+/**
+ * The RMQ platform: by default the platform PROCESS (`vip-platform --message-bus rmq` in this
+ * vhost, pubsub mounted as always); with --in-process a Router in this process. `router.stop()`
+ * ends either.
+ */
 async function vipPlatform(vhost, extensions = []) {
   const link = { url: o.url, vhost, instanceName: 'bench' };
+  if (!o['in-process']) {
+    const app = await startPlatformApp({
+      extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench', '--allow-auth', 'false'],
+    });
+    return { link, router: { stop: () => app.stop() } };
+  }
   const router = new Router({ transport: new RmqRouterTransport({ ...link, peerSweepMs: 0 }), instanceName: 'bench', extensions });
   await router.start();
   return { link, router };
@@ -151,6 +171,52 @@ async function rawOneWay(vhost, routingKey, bindKey) {
     return perSecond(o.messages, t0);
   } finally {
     await closeAll(a, b);
+  }
+}
+
+/**
+ * The hops VIP pubsub takes, in raw amqplib: publisher -> relay queue -> relay (acks, publishes the
+ * delivery to the subscriber's queue and a reply to the publisher, no confirms) -> subscriber;
+ * publisher with the same window of unanswered publishes. The ceiling for a router-mediated
+ * pubsub on this broker (3 publishes, 3 deliveries per message where raw one-way has 1 and 1).
+ */
+async function rawRelay(vhost) {
+  const [a, r, b] = [await rawConnect(vhost), await rawConnect(vhost), await rawConnect(vhost)];
+  try {
+    const pub = await a.createChannel();
+    const relay = await r.createChannel();
+    const sub = await b.createChannel();
+    await relay.prefetch(256);
+    await sub.prefetch(256);
+    for (const [ch, q] of [[pub, 'replies'], [relay, 'relay'], [sub, 'sink']]) await ch.assertQueue(q, { exclusive: true, autoDelete: true });
+    await relay.consume('relay', (m) => {
+      relay.ack(m);
+      relay.publish('', 'sink', m.content, { messageId: m.properties.messageId });
+      relay.publish('', 'replies', Buffer.from('1'), { messageId: m.properties.messageId });
+    });
+    const done = deferred();
+    let got = 0;
+    await sub.consume('sink', (m) => {
+      sub.ack(m);
+      if (++got === o.messages) done.resolve();
+    });
+    let inFlight = 0;
+    let wake;
+    await pub.consume('replies', () => {
+      inFlight -= 1;
+      wake?.();
+    }, { noAck: true });
+    const body = Buffer.from(JSON.stringify(['publish', 'bench/topic', JSON.stringify({ bus: '', headers: {}, message: payload })]));
+    const t0 = performance.now();
+    for (let i = 0; i < o.messages; i++) {
+      inFlight += 1;
+      pub.publish('', 'relay', body, { messageId: String(i) });
+      while (inFlight >= o.window) await new Promise((res) => (wake = res));
+    }
+    await done.promise;
+    return perSecond(o.messages, t0);
+  } finally {
+    await closeAll(a, r, b);
   }
 }
 
@@ -243,12 +309,18 @@ const scenarios = [
   { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
   { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b'))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
   { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['VIP pubsub (router PubSubService)', () => withVhost(vipPubsub)] },
+  { name: 'pubsub-relay', unit: 'msgs/s', base: ['raw amqplib relay (the same 3 hops + reply)', () => withVhost(rawRelay)], vip: ['VIP pubsub (router PubSubService)', () => withVhost(vipPubsub)] },
   { name: 'rmq-pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['RmqPubSub (VOLTTRON RMQ pubsub)', () => withVhost(nativePubsub)] },
 ];
 
+if (!o['in-process'] && !platformBuilt()) {
+  process.stderr.write('rmq bench: apps/platform/dist is missing: NX_DAEMON=false npx nx run @vip/platform-app:build (or pass --in-process)\n');
+  process.exit(2);
+}
+const only = o.only === '' ? undefined : new Set(o.only.split(','));
 const rows = [];
-const json = {};
-for (const s of scenarios) {
+const json = { platform: o['in-process'] ? 'in-process' : 'process' };
+for (const s of scenarios.filter((x) => !only || only.has(x.name))) {
   const base = [];
   const vip = [];
   for (let r = 0; r < o.runs; r++) {
@@ -259,9 +331,9 @@ for (const s of scenarios) {
   const v = median(vip);
   rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '' });
   rows.push({ scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw` });
-  json[s.name.replace('-', '_')] = { unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)) };
+  json[s.name.replaceAll('-', '_')] = { unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)) };
 }
-console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}`);
+console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}; router ${json.platform}`);
 console.log(formatTable(rows, [
   { key: 'scenario', title: 'scenario', align: 'left' },
   { key: 'what', title: 'what', align: 'left' },
