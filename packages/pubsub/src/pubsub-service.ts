@@ -1,34 +1,13 @@
 import {
-  ClosedError,
-  EMPTY_FRAME,
-  frameFromKey,
-  frameText,
-  identityKey,
-  silentLogger,
-  textFrame,
-  type Frame,
-  type InvalidPayloadError,
-  type Logger,
-  type RoutedMessage,
-  type RouterExtension,
-  type RouterServices,
-  encodeBoolFrame,
-  encodeCountFrame,
-  jsonFrame,
-  parseAuthUpdate,
-  parseDeliveredPublish,
-  parseExternalList,
-  parseListRequest,
-  parseProtectedUpdate,
-  parsePublishRequest,
-  decodeJsonPayload,
-  parseSubscribeRequest,
-  parseSynchronizeRequest,
-  parseUnsubscribeRequest,
+  ClosedError, decodeJsonPayload, EMPTY_FRAME, encodeBoolFrame, encodeCountFrame, frameFromKey, frameText, identityKey, jsonFrame,
+  parseAuthUpdate, parseDeliveredPublish, parseExternalList, parseListRequest, parseProtectedUpdate, parsePublishRequest,
+  parseSubscribeRequest, parseSynchronizeRequest, parseUnsubscribeRequest, silentLogger, textFrame,
+  type Frame, type InvalidPayloadError, type Logger, type RoutedMessage, type RouterExtension, type RouterServices,
 } from '@vip/protocol';
 import { ConfigReloader, type PubSubConfigSources } from './config-reloader.js';
 import { DeliveryStats, flattenStats, type PubSubStats } from './delivery-stats.js';
 import type { ExternalPlatforms } from './external-platforms.js';
+import { RemotePlatforms } from './internal/remote-platforms.js';
 import { FanOut } from './internal/fan-out.js';
 import { deliveryPayload } from './internal/delivery-payload.js';
 import { pythonSafeCount } from './internal/python-safe-count.js';
@@ -72,8 +51,6 @@ export const PUBSUB_ERRORS = {
 const PUBSUB = textFrame('pubsub');
 const ERROR = textFrame('error');
 const OP_PUBLISH = textFrame('publish');
-const OP_EXTERNAL_PUBLISH = textFrame('external_publish');
-const OP_EXTERNAL_LIST = textFrame('external_list');
 const REQUEST_RESPONSE = textFrame('request_response');
 const LIST_RESPONSE = textFrame('list_response');
 const TRUE = encodeBoolFrame(true);
@@ -86,12 +63,10 @@ const TRUE = encodeBoolFrame(true);
 export class PubSubService implements RouterExtension {
   readonly subsystems = ['pubsub'] as const;
   readonly #index = new SubscriptionIndex();
-  /** Remote platforms' advertised prefixes: peer key = instance name, bus '' (buses are not advertised). */
-  readonly #remote = new SubscriptionIndex();
+  readonly #remote: RemotePlatforms;
   readonly #stats: DeliveryStats;
   readonly #fanOut: FanOut;
   readonly #authIdentity: string;
-  readonly #external: ExternalPlatforms | undefined;
   readonly #pythonSafeCounts: boolean;
   #protected: ProtectedTopics;
   #capabilities: CapabilityMap;
@@ -105,7 +80,7 @@ export class PubSubService implements RouterExtension {
     this.#protected = options.protectedTopics ?? new ProtectedTopics();
     this.#capabilities = options.capabilities ?? {};
     this.#authIdentity = options.authIdentity ?? 'platform.auth';
-    this.#external = options.externalPlatforms;
+    this.#remote = new RemotePlatforms(options.externalPlatforms);
     this.#pythonSafeCounts = options.pythonSafeCounts ?? true;
     this.#logger = options.logger ?? silentLogger;
     this.#files = options.files;
@@ -194,7 +169,7 @@ export class PubSubService implements RouterExtension {
 
   /** A remote platform went away: forget the prefixes it advertised. */
   platformDisconnected(instance: string): void {
-    this.#remote.dropPeer(instance);
+    this.#remote.forget(instance);
   }
 
   /** Flat counters for router statistics (nested there under `pubsub`). */
@@ -218,7 +193,7 @@ export class PubSubService implements RouterExtension {
       pending: this.#fanOut.inFlight,
       subscriptions: this.#index.size,
       subscribers: this.#index.peerCount,
-      remotePlatforms: this.#remote.peerCount,
+      remotePlatforms: this.#remote.count,
       countsClamped: s.countsClamped,
       repliesDropped: s.repliesDropped,
     };
@@ -246,12 +221,7 @@ export class PubSubService implements RouterExtension {
     const payload = deliveryPayload(frameText(m.sender), body, raw, keysOf(value));
     const subscribers = this.#index.match(body.bus, topic);
     this.#fanOut.publish(subscribers, m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
-    let count = subscribers.size;
-    if (this.#external && this.#remote.size > 0) {
-      const instances = this.#remote.match('', topic);
-      for (const instance of instances) this.#external.send(instance, m.user, m.id, [OP_EXTERNAL_PUBLISH, topic, payload]);
-      count += instances.size;
-    }
+    const count = subscribers.size + this.#remote.forward(topic, m.user, m.id, payload);
     this.#reply(m, userId, REQUEST_RESPONSE, this.#countFrame(count));
   }
 
@@ -330,7 +300,7 @@ export class PubSubService implements RouterExtension {
         this.#logger.warn('pubsub.external_list.own_instance', { instance });
         continue;
       }
-      this.#remote.replace(instance, prefixes.map((p) => ({ platform: 'all' as const, bus: '', prefix: textFrame(p) })));
+      this.#remote.advertised(instance, prefixes);
     }
     this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
   }
@@ -396,12 +366,7 @@ export class PubSubService implements RouterExtension {
 
   /** Send our `all` prefixes to the given (default: every connected) remote platform. */
   #advertise(instances?: readonly string[]): void {
-    if (!this.#external || !this.#services) return;
-    const prefixes = this.#index.prefixes('all').map((p) => p.toString('utf8'));
-    const body = jsonFrame({ [this.#services.instanceName]: prefixes });
-    for (const instance of instances ?? this.#external.connected()) {
-      this.#external.send(instance, EMPTY_FRAME, EMPTY_FRAME, [OP_EXTERNAL_LIST, body]);
-    }
+    if (this.#services) this.#remote.advertise(this.#services.instanceName, this.#index.prefixes('all'), instances);
   }
 
   #unreachable(peer: string): void {
