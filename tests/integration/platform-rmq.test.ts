@@ -1,0 +1,121 @@
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Agent } from '../../packages/agent/src/index.js';
+import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
+
+/**
+ * `vip-platform --message-bus rmq` as a process: the ready line and `query message-bus`, the RMQ
+ * router subsystems (PROTOCOL.md 7.5) spoken to by a peer shaped like VOLTTRON's Python
+ * RMQConnection (raw amqplib), and one-line start-up errors when the broker is not there.
+ */
+const INSTANCE = 'prmq';
+let vh: TestVhost;
+let platform: PlatformProcess;
+let watcher: Agent;
+let py: PythonShapedPeer;
+
+/** A peer publishing and consuming as VOLTTRON's Python RMQConnection (pika) does, identity `pyagent`. */
+interface PythonShapedPeer {
+  readonly inbox: Inbox<ConsumeMessage>;
+  /** `send_vip(peer, subsystem, args, msg_id)`: JSON args, VIP headers, routing key `<instance>.<peer|router>`. */
+  send(peer: string, subsystem: string, args: unknown[], msgId: string): void;
+  close(): Promise<void>;
+}
+
+async function pythonShapedPeer(vhost: string, identity: string): Promise<PythonShapedPeer> {
+  const conn: ChannelModel = await amqp.connect(`${AMQP_URL}/${encodeURIComponent(vhost)}`, { noDelay: true });
+  const channel: Channel = await conn.createChannel();
+  const own = `${INSTANCE}.${identity}`;
+  const inbox = new Inbox<ConsumeMessage>();
+  await channel.assertQueue(own, { durable: false, exclusive: true, autoDelete: true });
+  await channel.bindQueue(own, 'volttron', own);
+  await channel.consume(own, (m) => m && inbox.push(m), { noAck: true });
+  return {
+    inbox,
+    send(peer, subsystem, args, msgId) {
+      const to = `${INSTANCE}.${peer || 'router'}`;
+      const headers = { recipient: to, proto: 'VIP', user: own };
+      channel.publish('volttron', to, Buffer.from(JSON.stringify(args), 'utf8'), { appId: own, messageId: msgId, type: subsystem, contentType: 'application/json', headers });
+    },
+    close: () => conn.close(),
+  };
+}
+
+beforeAll(async () => {
+  vh = await freshVhost('platform-rmq');
+  platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: INSTANCE });
+  watcher = createRmqAgent({ identity: 'ts.watcher', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT } });
+  await watcher.start();
+  py = await pythonShapedPeer(vh.vhost, 'pyagent');
+});
+afterAll(async () => {
+  await py?.close();
+  await watcher?.close();
+  await platform?.close();
+  await vh?.dispose();
+});
+
+const pySend = (peer: string, subsystem: string, args: unknown[], msgId: string) => py.send(peer, subsystem, args, msgId);
+const argsOf = (m: ConsumeMessage): unknown[] => JSON.parse(m.content.toString('utf8')) as unknown[];
+const reply = (id: string, what: string) => py.inbox.next((x) => x.properties.messageId === id, 5_000, what);
+
+describe('vip-platform on RabbitMQ (process)', () => {
+  it('says rmq in its ready line and to `query message-bus`', async () => {
+    expect(platform.bus).toBe('rmq');
+    expect(platform.addresses).toEqual([`amqp://127.0.0.1:5672/${vh.vhost}`]);
+    expect(await watcher.query.query('message-bus')).toBe('rmq');
+    expect(await watcher.query.query('instance-name')).toBe(INSTANCE);
+  });
+
+  it('welcomes as `router` and lists peers with their bus', async () => {
+    pySend('', 'hello', ['hello'], 'connect.hello.1');
+    expect(argsOf(await reply('connect.hello.1', 'welcome'))).toEqual(['welcome', '1.0', 'router', 'pyagent']);
+    pySend('', 'peerlist', ['list_with_messagebus'], 'lwm-1');
+    const listing = argsOf(await reply('lwm-1', 'listing_with_messagebus'));
+    expect(listing[0]).toBe('listing_with_messagebus');
+    expect(JSON.parse(String(listing[1]))).toMatchObject({ pyagent: 'rmq', 'ts.watcher': 'rmq', control: 'rmq' });
+  });
+
+  it('takes the proxy\'s peerlist add/drop with a bus: table updated, RMQ peers told', async () => {
+    const added: string[] = [];
+    const dropped: string[] = [];
+    watcher.peerlist.onAdd((p) => added.push(p));
+    watcher.peerlist.onDrop((p) => dropped.push(p));
+    pySend('', 'peerlist', ['add', 'zmq.agent', 'zmq'], 'add-1');
+    expect(argsOf(await reply('add-1', 'add echo'))).toEqual(['add', 'zmq.agent', 'zmq']);
+    await waitFor(() => added.includes('zmq.agent'), { what: 'peerlist add of zmq.agent' });
+    pySend('', 'peerlist', ['list_with_messagebus'], 'lwm-2');
+    expect(JSON.parse(String(argsOf(await reply('lwm-2', 'listing'))[1]))).toMatchObject({ 'zmq.agent': 'zmq' });
+    expect(await watcher.peerlist.list()).toContain('zmq.agent');
+    pySend('', 'peerlist', ['drop', 'zmq.agent', 'zmq'], 'drop-1');
+    await waitFor(() => dropped.includes('zmq.agent'), { what: 'peerlist drop of zmq.agent' });
+    expect(await watcher.peerlist.list()).not.toContain('zmq.agent');
+  });
+
+  it('answers an unknown subsystem with a well-formed error 93; error 113 to the router drops the recipient', async () => {
+    pySend('', 'nosuch', ['x'], 'u-1');
+    const err = await reply('u-1', 'error 93');
+    expect(err.properties.type).toBe('error');
+    expect(argsOf(err)).toEqual(['93', 'Protocol not supported', '', 'nosuch']);
+    const dropped: string[] = [];
+    watcher.peerlist.onDrop((p) => dropped.push(p));
+    pySend('', 'peerlist', ['add', 'gone.peer'], 'add-2');
+    await reply('add-2', 'add echo');
+    pySend('', 'error', [113, 'No route to host', `${INSTANCE}.gone.peer`, 'RPC'], 'e-1');
+    await waitFor(() => dropped.includes('gone.peer'), { what: 'gone.peer dropped after error 113' });
+  });
+});
+
+describe('vip-platform on RabbitMQ: start-up errors are one line with the fix', () => {
+  it('broker down, vhost missing without the management API', async () => {
+    const down = await startPlatform({ bus: 'rmq', rmq: { vhost: 'vip-no-broker', url: 'amqp://guest:guest@127.0.0.1:5999', managementUrl: 'http://127.0.0.1:15999' }, startTimeoutMs: 15_000 })
+      .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
+    expect(down?.message).toMatch(/vip-platform: RabbitMQ is not reachable at amqp:\/\/127\.0\.0\.1:5999\/vip-no-broker; fix: start the broker/);
+    expect(down?.message).not.toMatch(/\n\s+at /);
+    const noVhost = await startPlatform({ bus: 'rmq', rmq: { vhost: `vip-missing-${process.pid}`, url: AMQP_URL, managementUrl: 'off' }, startTimeoutMs: 15_000 })
+      .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
+    expect(noVhost?.message).toMatch(/vip-platform: virtual host "vip-missing-\d+" is missing .*; fix: create it/);
+  });
+});
