@@ -366,7 +366,7 @@ export class PubSubService implements RouterExtension {
 
   /** Send our `all` prefixes to the given (default: every connected) remote platform. */
   #advertise(instances?: readonly string[]): void {
-    if (this.#services) this.#remote.advertise(this.#services.instanceName, this.#index.prefixes('all'), instances);
+    if (this.#services) this.#remote.advertise(this.#services.instanceName, () => this.#index.prefixes('all'), instances);
   }
 
   #unreachable(peer: string): void {

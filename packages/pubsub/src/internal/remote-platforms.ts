@@ -39,9 +39,9 @@ export class RemotePlatforms {
   }
 
   /** Send `{myInstance: prefixes}` to the given (default: every connected) remote platform. */
-  advertise(myInstance: string, prefixes: readonly Frame[], instances?: readonly string[]): void {
-    if (!this.link) return;
-    const body = jsonFrame({ [myInstance]: prefixes.map((p) => p.toString('utf8')) });
+  advertise(myInstance: string, prefixes: () => readonly Frame[], instances?: readonly string[]): void {
+    if (!this.link) return; // no link: not even the prefix list is computed
+    const body = jsonFrame({ [myInstance]: prefixes().map((p) => p.toString('utf8')) });
     for (const instance of instances ?? this.link.connected()) this.link.send(instance, EMPTY_FRAME, EMPTY_FRAME, [OP_EXTERNAL_LIST, body]);
   }
 
