@@ -107,6 +107,22 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       await waitFor(() => x.got.length === 5, { timeoutMs: DEADLINE_MS });
     });
 
+    it('publishes from inside a callback (test_pubsub_subsystem.py)', async () => {
+      const p = await platform();
+      const { pubsub: relay } = await p.agent('relay');
+      const { pubsub: pub } = await p.agent('pub');
+      const out = collector();
+      await pub.subscribe('out/', out.cb);
+      const failures: unknown[] = [];
+      await relay.subscribe('in/', (_peer, _sender, _bus, topic, _headers, message) => {
+        relay.publish(`out/${topic.slice(3)}`, { message }).catch((err: unknown) => failures.push(err));
+      });
+      expect(await pub.publish('in/x', { message: 7 })).toBe(1);
+      await waitFor(() => out.got.length === 1, { timeoutMs: DEADLINE_MS });
+      expect(out.got[0]).toEqual({ sender: 'relay', bus: '', topic: 'out/x', message: 7 });
+      expect(failures).toEqual([]);
+    });
+
     it('keeps buses apart', async () => {
       const p = await platform();
       const { pubsub: sub } = await p.agent('sub');
