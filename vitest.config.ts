@@ -26,8 +26,6 @@ export default defineConfig({
       pkg('pubsub'),
       pkg('router'),
       pkg('agent'),
-      pkg('keydiscovery'),
-      pkg('proxy-router'),
       pkg('testing'),
       pkg('platform', 'apps/platform'),
       pkg('vipctl', 'apps/vipctl'),

@@ -1,2 +1,0 @@
-// Public API of @vip/proxy-router: every export is listed by name.
-export const PACKAGE_NAME = '@vip/proxy-router';
