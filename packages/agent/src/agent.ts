@@ -51,6 +51,12 @@ function stringIdKey(id: string): string {
   return ASCII.test(id) ? id : identityKey(textFrame(id));
 }
 
+/** `<subsystem> request to <peer>`: names a request in its TimeoutError when the caller gave no name. */
+function defaultOperation(m: Omit<OutgoingMessage, 'id'>): string {
+  const peer = typeof m.peer === 'string' ? m.peer : frameText(m.peer);
+  return `${m.subsystem} request to ${peer === '' ? 'the router' : JSON.stringify(peer)}`;
+}
+
 /** Pending-request key of the welcome; never a message id (those are `identityKey`s of id frames). */
 const WELCOME_KEY = '\u0000welcome';
 type Hook = () => void | Promise<void>;
@@ -394,10 +400,9 @@ export class Agent {
         this.#pending.add<T>(keyOf(id), { timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
       request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = {}) => {
         const id = o.id ?? this.#nextId();
-        const peer = typeof m.peer === 'string' ? m.peer : frameText(m.peer);
         const reply = this.#pending.add<T>(keyOf(id), {
           timeoutMs: o.timeoutMs ?? this.#requestTimeout(),
-          operation: o.operation ?? `${m.subsystem} request to ${peer === '' ? 'the router' : JSON.stringify(peer)}`,
+          operation: o.operation ?? defaultOperation(m),
           signal: o.signal,
         });
         this.#core.send({ ...m, id }).catch((err: unknown) => {

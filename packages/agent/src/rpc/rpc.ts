@@ -148,22 +148,23 @@ export class RpcSubsystem implements Subsystem {
         user: (this.#options.userOf ?? identityUser)(frameText(message.user)),
         capabilities: (user: string) => this.#capabilitiesOf(user),
       });
-    const failed = (err: unknown): void => this.#core.logger.warn('rpc.serve.failed', {}, err);
     let replies: (string | undefined | Promise<string | undefined>)[];
     try {
       replies = message.args.map((frame) => this.#serve(frame, context));
     } catch (err) {
-      failed(err);
+      this.#serveFailed(err);
       return;
     }
     // Plain values when every frame was answered synchronously (the usual single call to a method
-    // returning a value): the reply leaves now, without a Promise.all round.
+    // returning a value, or a response): the reply, if any, leaves now, without a Promise.all round.
     if (replies.some((r) => r instanceof Promise)) {
-      Promise.all(replies).then((frames) => this.#reply(message, frames)).catch(failed);
+      Promise.all(replies).then((frames) => this.#reply(message, frames)).catch(this.#serveFailed);
     } else {
-      this.#reply(message, replies as (string | undefined)[]).catch(failed);
+      this.#reply(message, replies as (string | undefined)[])?.catch(this.#serveFailed);
     }
   }
+
+  readonly #serveFailed = (err: unknown): void => this.#core.logger.warn('rpc.serve.failed', {}, err);
 
   /** One RPC frame: the reply text (undefined for responses and notifications), a promise when a method is async. */
   #serve(frame: Frame, context: () => DispatchContext): string | undefined | Promise<string | undefined> {
@@ -181,9 +182,10 @@ export class RpcSubsystem implements Subsystem {
     return rs.length > 0 ? serialize(rs) : undefined;
   }
 
-  #reply(message: VipMessage, frames: readonly (string | undefined)[]): Promise<void> {
+  /** Sends the replies to `message`; undefined when there is nothing to send. */
+  #reply(message: VipMessage, frames: readonly (string | undefined)[]): Promise<void> | undefined {
     const args = frames.filter((f): f is string => f !== undefined);
-    if (args.length === 0 || message.peer.length === 0) return Promise.resolve();
+    if (args.length === 0 || message.peer.length === 0) return undefined;
     return this.#core.send({ peer: message.peer, id: message.id, subsystem: 'RPC', args });
   }
 
