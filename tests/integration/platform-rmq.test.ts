@@ -2,6 +2,7 @@ import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqp
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent } from '../../packages/agent/src/index.js';
 import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
 
@@ -67,6 +68,13 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(platform.addresses).toEqual([`amqp://127.0.0.1:5672/${vh.vhost}`]);
     expect(await watcher.query.query('message-bus')).toBe('rmq');
     expect(await watcher.query.query('instance-name')).toBe(INSTANCE);
+  });
+
+  it('runs the control and platform.auth services as RMQ agents', async () => {
+    expect(await watcher.peerlist.list()).toEqual(expect.arrayContaining(['control', 'platform.auth']));
+    expect(await watcher.rpc.call('control', 'stats.enabled')).toBe(false);
+    await platform.authorize(generateKeyPair().public, { userId: 'rmq.ops', capabilities: ['can_ops'] }); // waits for the reload
+    expect(await watcher.rpc.call('platform.auth', 'get_user_to_capabilities')).toMatchObject({ 'rmq.ops': { can_ops: null } });
   });
 
   it('welcomes as `router` and lists peers with their bus', async () => {

@@ -6,6 +6,7 @@ import { PubSubService } from '@vip/pubsub';
 import { ensureVolttronBroker, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
 import { Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
+import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
 import { busInfoPath, writeBusInfo } from './bus-info.js';
 import type { PlatformConfig, RmqBusConfig } from './cli-options.js';
 import { CONTROL_IDENTITY, startControlService, type ControlService } from './control/index.js';
@@ -16,9 +17,10 @@ import { prepareVipHome } from './vip-home.js';
 /**
  * Start the platform on RabbitMQ (PROTOCOL.md 7): make the broker ready (virtual host through
  * the management API when configured, VOLTTRON's exchanges), run the Router with the RMQ router
- * subsystems over RmqRouterTransport, router-side pubsub, the `control` service as an RMQ agent,
- * and record the bus in `$VIP_HOME/run/bus.json` for vipctl. auth.json still supplies the
- * capabilities (pubsub protected topics); RabbitMQ's own users and permissions admit clients.
+ * subsystems over RmqRouterTransport, router-side pubsub, the `control` and `platform.auth`
+ * services as RMQ agents, and record the bus in `$VIP_HOME/run/bus.json` for vipctl. auth.json
+ * still supplies the capabilities (pubsub protected topics, `platform.auth`); RabbitMQ's own
+ * users and permissions admit clients (no CURVE on this bus).
  */
 export async function startRmqPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
   const rmq = requireRmq(config);
@@ -46,9 +48,11 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   const router = new Router({ transport, messageBus: 'rmq', instanceName, extensions: [pubsub], query, logger, onQuit });
 
   let control: ControlService | undefined;
+  let authService: AuthService | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await authService?.close();
       await control?.close();
       await router.stop();
       await auth?.close();
@@ -57,14 +61,15 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
 
   try {
     if (auth) {
-      const capabilities = () => pubsub.setCapabilities(rmqCapabilities(auth.watcher.rules.capabilitiesByUser(), instanceName));
-      auth.onReload(capabilities);
       await auth.load();
-      capabilities();
+      // platform.auth hands pubsub the capability map now and on every auth.json change
+      const sink = { setCapabilities: (caps: UserToCapabilities) => pubsub.setCapabilities(rmqCapabilities(caps, instanceName)) };
+      authService = new AuthService({ source: auth.watcher, pubsub: sink, logger });
     }
     await router.start();
     const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, logger: logger.child({ service: CONTROL_IDENTITY }) });
     control = await startControlService({ tracker: router.tracker, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger });
+    await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
     await writeBusInfo(paths.home, { bus: 'rmq', url: rmq.url, vhost: rmq.vhost, instance: instanceName, pid: process.pid });
   } catch (err) {
     await stop();
@@ -86,12 +91,11 @@ function requireRmq(config: PlatformConfig): RmqBusConfig {
  * auth.json capabilities keyed by user id, also under `<instance>.<user>`: on RabbitMQ an agent's
  * VIP user is its broker user `<instance>.<identity>` by default (PROTOCOL.md 7.1).
  */
-function rmqCapabilities<C>(byUser: ReadonlyMap<string, C>, instanceName: string): Record<string, C> {
-  const out: Record<string, C> = {};
-  for (const [user, caps] of byUser) {
-    out[user] = caps;
+function rmqCapabilities<C>(byUser: Readonly<Record<string, C>>, instanceName: string): Record<string, C> {
+  const out: Record<string, C> = { ...byUser };
+  for (const [user, caps] of Object.entries(byUser)) {
     const prefixed = `${instanceName}.${user}`;
-    if (!byUser.has(prefixed)) out[prefixed] = caps;
+    if (!Object.hasOwn(byUser, prefixed)) out[prefixed] = caps;
   }
   return out;
 }
