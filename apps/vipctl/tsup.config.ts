@@ -11,8 +11,5 @@ export default defineConfig({
   platform: 'node',
   tsconfig: '../../tsconfig.base.json',
   external: ['zeromq', 'amqplib', 'zod'],
-  // Workspace packages are bundled from source (tsconfig paths), as in apps/platform: the built
-  // @vip/agent/rmq entry carries its own bundled copy of amqplib, which breaks in an ESM bundle.
-  noExternal: [/^@vip\//],
   banner: { js: '#!/usr/bin/env node' },
 });
