@@ -54,7 +54,7 @@ afterAll(async () => {
   await vh?.dispose();
 });
 
-/** status, peers, ping, rpc, publish, subscribe: the same commands on both buses (the bus found from VIP_HOME). */
+/** status, peers, ping, rpc, stats, publish, subscribe: the same commands on both buses (the bus found from VIP_HOME). */
 describe.each([zmq, rmq])('vipctl on $name', (bus) => {
   let platform: PlatformProcess;
   let srv: Agent;
@@ -79,6 +79,14 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
     expect(JSON.parse(r.out)).toEqual([1, 'text']);
     const u = await vipctl('rpc', 'ghost', 'echo', '--json', '--vip-home', platform.home);
     expect(JSON.parse(u.err)).toMatchObject({ code: 'VIP_UNREACHABLE' });
+  });
+
+  it('router statistics through the control service', async () => {
+    expect((await vipctl('stats', 'enable', '--vip-home', platform.home)).code).toBe(0);
+    await vipctl('ping', '--vip-home', platform.home);
+    const stats = JSON.parse((await vipctl('stats', 'get', '--json', '--vip-home', platform.home)).out) as { incoming: { subsystem: Record<string, number> } };
+    expect(stats.incoming.subsystem.ping).toBeGreaterThan(0);
+    expect((await vipctl('stats', 'disable', '--vip-home', platform.home)).code).toBe(0);
   });
 
   it('subscribe prints what publish sends; publish reports the subscriber count', async () => {
