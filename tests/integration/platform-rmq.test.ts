@@ -117,7 +117,7 @@ describe('vip-platform on RabbitMQ (process)', () => {
 });
 
 describe('vip-platform on RabbitMQ: start-up errors are one line with the fix', () => {
-  it('broker down, vhost missing without the management API, management API missing', async () => {
+  it('broker down, vhost missing without the management API, management API missing, instance already running', async () => {
     const down = await startPlatform({ bus: 'rmq', rmq: { vhost: 'vip-no-broker', url: 'amqp://guest:guest@127.0.0.1:5999', managementUrl: 'http://127.0.0.1:15999' }, startTimeoutMs: 15_000 })
       .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
     expect(down?.message).toMatch(/vip-platform: RabbitMQ is not reachable at amqp:\/\/127\.0\.0\.1:5999\/vip-no-broker; fix: start the broker/);
@@ -127,6 +127,9 @@ describe('vip-platform on RabbitMQ: start-up errors are one line with the fix', 
     expect(noVhost?.message).toMatch(/vip-platform: virtual host "vip-missing-\d+" is missing .*; fix: create it/);
     const noPlugin = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: 'http://127.0.0.1:15999' }, instanceName: 'noplugin', startTimeoutMs: 15_000 })
       .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
+    const twice = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: INSTANCE, startTimeoutMs: 15_000 })
+      .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
+    expect(twice?.message).toMatch(/vip-platform: another platform with instance name prmq is running on amqp:\/\/127\.0\.0\.1:5672\/.*; fix: stop it/);
     expect(noPlugin?.message).toMatch(/vip-platform: RabbitMQ management API not reachable at http:\/\/127\.0\.0\.1:15999 .*; fix: enable it: rabbitmq-plugins enable rabbitmq_management/);
   });
 });

@@ -66,7 +66,11 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       const sink = { setCapabilities: (caps: UserToCapabilities) => pubsub.setCapabilities(rmqCapabilities(caps, instanceName)) };
       authService = new AuthService({ source: auth.watcher, pubsub: sink, logger });
     }
-    await router.start();
+    await router.start().catch((err: unknown) => {
+      if (!(err instanceof RmqSetupError && err.missing === 'identity')) throw err;
+      throw new RmqSetupError('identity', `another platform with instance name ${instanceName} is running on ${address}`,
+        'stop it, or give this one another --instance-name or --rmq-vhost', { cause: err });
+    });
     const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, logger: logger.child({ service: CONTROL_IDENTITY }) });
     control = await startControlService({ tracker: router.tracker, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger });
     await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
