@@ -1,11 +1,11 @@
 import {
-  ClosedError, createRpcIdGenerator, errorFromArgs, frameText, WireError, identityKey, silentLogger, textFrame,
-  type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
+  ClosedError, createRpcIdGenerator, errorFromArgs, frameText, WireError, identityKey, silentLogger,
+  type AgentConnection, type ConnectionStatus, type Logger, type VipMessage,
 } from '@vip/protocol';
 import { HelloTimeoutError } from './errors.js';
-import { toVipMessage } from './frames.js';
+import { KnownNames, toVipMessage } from './frames.js';
 import { AgentEvents, type AgentEvent } from './agent-events.js';
-import { PendingRequests } from './pending-requests.js';
+import { pendingKey, PendingRequests } from './pending-requests.js';
 import type { AgentCore, AgentPublisher, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
 import { HelloSubsystem } from './subsystems/hello.js';
 import { PingSubsystem } from './subsystems/ping.js';
@@ -40,17 +40,6 @@ export interface AgentOptions {
 
 export type { AgentEvent };
 
-/** Matches text whose UTF-8 bytes are its code units (ASCII), so `identityKey(textFrame(id)) === id`. */
-const ASCII = /^[\x00-\x7f]*$/;
-
-/**
- * The pending-request key of a message id given as text: `identityKey` of its UTF-8 frame. Our own
- * ids (`createRpcIdGenerator`) are ASCII, where that is the text itself: no frame is built for them.
- */
-function stringIdKey(id: string): string {
-  return ASCII.test(id) ? id : identityKey(textFrame(id));
-}
-
 /** `<subsystem> request to <peer>`: names a request in its TimeoutError when the caller gave no name. */
 function defaultOperation(m: Omit<OutgoingMessage, 'id'>): string {
   const peer = typeof m.peer === 'string' ? m.peer : frameText(m.peer);
@@ -81,6 +70,7 @@ export class Agent {
   readonly #nextId = createRpcIdGenerator();
   readonly #pending = new PendingRequests();
   readonly #subsystems = new Map<string, Subsystem>();
+  readonly #names = new KnownNames(['error']);
   readonly #events: AgentEvents;
   readonly #onStart: Hook[] = [];
   readonly #onStop: Hook[] = [];
@@ -123,6 +113,7 @@ export class Agent {
     const s = factory(this.#core);
     if (this.#subsystems.has(s.name)) throw new Error(`subsystem ${JSON.stringify(s.name)} is already registered`);
     this.#subsystems.set(s.name, s);
+    this.#names.add(s.name);
     return s;
   }
 
@@ -330,7 +321,7 @@ export class Agent {
 
   #dispatch(message: VipMessage): void {
     this.#stats.count('messages.in');
-    const name = frameText(message.subsystem);
+    const name = this.#names.text(message.subsystem);
     if (name === 'error') {
       this.#handleError(message);
       return;
@@ -372,7 +363,6 @@ export class Agent {
 
   #makeCore(): AgentCore {
     const agent = this;
-    const keyOf = (id: Frame | string): string => (typeof id === 'string' ? stringIdKey(id) : identityKey(id));
     return {
       get identity() {
         return agent.identity;
@@ -397,21 +387,21 @@ export class Agent {
         return conn.send(toVipMessage(m));
       },
       expect: <T>(id: string, o: RequestOptions & { readonly operation: string }) =>
-        this.#pending.add<T>(keyOf(id), { timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
+        this.#pending.add<T>(pendingKey(id), { timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
       request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = {}) => {
         const id = o.id ?? this.#nextId();
-        const reply = this.#pending.add<T>(keyOf(id), {
+        const reply = this.#pending.add<T>(pendingKey(id), {
           timeoutMs: o.timeoutMs ?? this.#requestTimeout(),
           operation: o.operation ?? defaultOperation(m),
           signal: o.signal,
         });
         this.#core.send({ ...m, id }).catch((err: unknown) => {
-          this.#pending.reject(keyOf(id), err instanceof Error ? err : new Error(String(err)));
+          this.#pending.reject(pendingKey(id), err instanceof Error ? err : new Error(String(err)));
         });
         return reply;
       },
-      settle: (id, value) => this.#pending.resolve(keyOf(id), value),
-      fail: (id, error) => this.#pending.reject(keyOf(id), error),
+      settle: (id, value) => this.#pending.resolve(pendingKey(id), value),
+      fail: (id, error) => this.#pending.reject(pendingKey(id), error),
       subsystem: <T extends Subsystem>(name: string) => this.#subsystems.get(name) as T | undefined,
     };
   }

@@ -1,4 +1,4 @@
-import { EMPTY_FRAME, textFrame, type Frame, type VipMessage } from '@vip/protocol';
+import { EMPTY_FRAME, frameText, textFrame, type Frame, type VipMessage } from '@vip/protocol';
 import type { OutgoingMessage } from './subsystem.js';
 
 /** A string or frame as a frame (strings are UTF-8). */
@@ -8,19 +8,21 @@ export function toFrame(value: string | Frame | undefined): Frame {
 }
 
 /**
- * Subsystem names are a handful of constants (`RPC`, `pubsub`, `hello`...): their frames are made
- * once instead of on every message. Frames are never written to after creation, so sharing is safe;
- * the bound only matters for a caller inventing names.
+ * Subsystem names (`RPC`, `pubsub`, `hello`...) and the peers an agent talks to are a handful of
+ * strings: their frames are made once instead of on every message. Frames are never written to
+ * after creation, so sharing them is safe; the bound only matters for an agent addressing a great
+ * many peers (the cache then starts over).
  */
-const subsystemFrames = new Map<string, Frame>();
-const MAX_SUBSYSTEM_FRAMES = 256;
+const nameFrames = new Map<string, Frame>();
+const MAX_NAME_FRAMES = 256;
 
-function subsystemFrame(name: string): Frame {
-  let frame = subsystemFrames.get(name);
+function nameFrame(name: string | Frame): Frame {
+  if (typeof name !== 'string') return name;
+  let frame = nameFrames.get(name);
   if (frame === undefined) {
-    if (subsystemFrames.size >= MAX_SUBSYSTEM_FRAMES) subsystemFrames.clear();
+    if (nameFrames.size >= MAX_NAME_FRAMES) nameFrames.clear();
     frame = toFrame(name);
-    subsystemFrames.set(name, frame);
+    nameFrames.set(name, frame);
   }
   return frame;
 }
@@ -28,10 +30,10 @@ function subsystemFrame(name: string): Frame {
 /** An outgoing message as the transport's VipMessage (peer = recipient). */
 export function toVipMessage(m: OutgoingMessage): VipMessage {
   return {
-    peer: toFrame(m.peer),
+    peer: nameFrame(m.peer),
     user: toFrame(m.user),
     id: toFrame(m.id),
-    subsystem: subsystemFrame(m.subsystem),
+    subsystem: nameFrame(m.subsystem),
     args: m.args.map((a) => toFrame(a)),
   };
 }
@@ -39,4 +41,32 @@ export function toVipMessage(m: OutgoingMessage): VipMessage {
 /** Reply to a received message: same peer and id, empty user. */
 export function replyTo(message: VipMessage, subsystem: string, args: readonly (string | Frame)[]): OutgoingMessage {
   return { peer: message.peer, id: message.id, subsystem, args };
+}
+
+/**
+ * Names (the subsystem frame of inbound messages) as text. The names registered with `add` are
+ * matched byte by byte in JavaScript, so the usual message costs no call into the runtime and no
+ * new string per message; any other frame is decoded (UTF-8).
+ */
+export class KnownNames {
+  readonly #known: { readonly frame: Frame; readonly name: string }[] = [];
+
+  constructor(names: readonly string[] = []) {
+    for (const name of names) this.add(name);
+  }
+
+  add(name: string): void {
+    this.#known.push({ frame: textFrame(name), name });
+  }
+
+  text(frame: Frame): string {
+    for (const k of this.#known) if (sameBytes(k.frame, frame)) return k.name;
+    return frameText(frame);
+  }
+}
+
+function sameBytes(a: Frame, b: Frame): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -1,4 +1,16 @@
-import { ClosedError, TimeoutError } from '@vip/protocol';
+import { ClosedError, identityKey, textFrame, TimeoutError, type Frame } from '@vip/protocol';
+
+/** Matches text whose UTF-8 bytes are its code units (ASCII), so `identityKey(textFrame(id)) === id`. */
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * The key of a message id: `identityKey` of the id frame (a text id: of its UTF-8 frame). Our own
+ * ids (`createRpcIdGenerator`) are ASCII, where that is the text itself: no frame is built for them.
+ */
+export function pendingKey(id: Frame | string): string {
+  if (typeof id !== 'string') return identityKey(id);
+  return ASCII.test(id) ? id : identityKey(textFrame(id));
+}
 
 interface Entry {
   readonly resolve: (value: unknown) => void;

@@ -59,7 +59,16 @@ export class RpcDispatcher {
       return failed(err);
     }
     const call = (): Outcome | Promise<Outcome> => {
-      const callContext: RpcCallContext = { caller: ctx.caller, user: ctx.user, method: name };
+      // Caller and user are read through, so they are only decoded if the method looks at them.
+      const callContext: RpcCallContext = {
+        get caller() {
+          return ctx.caller;
+        },
+        get user() {
+          return ctx.user;
+        },
+        method: name,
+      };
       let result: unknown;
       try {
         result = runWithRpcContext(callContext, () => method.handler.apply(callContext, bound.callArgs));

@@ -142,12 +142,23 @@ export class RpcSubsystem implements Subsystem {
   handle(message: VipMessage): void {
     let ctx: DispatchContext | undefined;
     // Built for the first request only: responses (the caller's side of a call) need none of it.
-    const context = (): DispatchContext =>
-      (ctx ??= {
-        caller: frameText(message.peer),
-        user: (this.#options.userOf ?? identityUser)(frameText(message.user)),
-        capabilities: (user: string) => this.#capabilitiesOf(user),
-      });
+    // Caller and user are decoded on first read: most methods never look at them.
+    const context = (): DispatchContext => {
+      if (ctx !== undefined) return ctx;
+      let caller: string | undefined;
+      let user: string | undefined;
+      const userOf = this.#options.userOf ?? identityUser;
+      ctx = {
+        get caller() {
+          return (caller ??= frameText(message.peer));
+        },
+        get user() {
+          return (user ??= userOf(frameText(message.user)));
+        },
+        capabilities: (u: string) => this.#capabilitiesOf(u),
+      };
+      return ctx;
+    };
     let replies: (string | undefined | Promise<string | undefined>)[];
     try {
       replies = message.args.map((frame) => this.#serve(frame, context));
