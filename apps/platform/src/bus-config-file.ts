@@ -4,7 +4,7 @@ import { ConfigError } from '@vip/protocol';
 
 /** Keys the platform reads from `$VIP_HOME/config` (the CLI option names, without `--`). */
 export const CONFIG_FILE_KEYS = [
-  'message-bus', 'vip-address', 'local-address', 'instance-name', 'allow-auth', 'log-level',
+  'message-bus', 'vip-address', 'local-address', 'instance-name', 'allow-auth', 'legacy-pubsub', 'log-level',
   'rmq-url', 'rmq-vhost', 'rmq-management-url',
 ] as const;
 export type ConfigFileKey = (typeof CONFIG_FILE_KEYS)[number];

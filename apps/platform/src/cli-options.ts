@@ -24,6 +24,7 @@ Options:
   --message-bus zmq|rmq    message bus (default zmq)
   --rmq-url URL            RabbitMQ broker (default ${DEFAULT_RMQ_URL})
   --rmq-vhost NAME         RabbitMQ virtual host (default: the instance name; VOLTTRON uses volttron)
+  --legacy-pubsub true|false  serve VOLTTRON <= 4.1 agents' RPC pubsub as identity pubsub (default false)
   --rmq-management-url URL management API that creates the vhost (default http://<broker host>:15672,
                            user and password from --rmq-url unless in this URL; "off" = vhost must exist)
   --help                   show this help
@@ -47,6 +48,7 @@ const CliSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]+$/, { message: 'may use only letters, digits, "_", "." and "-"' })
     .optional(),
   'allow-auth': BoolTextSchema.optional(),
+  'legacy-pubsub': BoolTextSchema.optional(),
   'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }).optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
   'rmq-url': z
@@ -76,6 +78,8 @@ export interface PlatformConfig {
   readonly localAddress: string;
   readonly instanceName: string;
   readonly allowAuth: boolean;
+  /** Run the legacy RPC pubsub wrapper (identity `pubsub`, PROTOCOL.md 3.8); ZeroMQ with auth only. */
+  readonly legacyPubsub: boolean;
   readonly logLevel: LogLevel;
   readonly messageBus: 'zmq' | 'rmq';
   /** Set when `messageBus` is `rmq`. */
@@ -104,6 +108,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'local-address': { type: 'string' },
         'instance-name': { type: 'string' },
         'allow-auth': { type: 'string' },
+        'legacy-pubsub': { type: 'string' },
         'log-level': { type: 'string' },
         'message-bus': { type: 'string' },
         'rmq-url': { type: 'string' },
@@ -122,6 +127,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   const o = { ...file, ...definedOnly(cli) };
   const messageBus = o['message-bus'] ?? 'zmq';
   const instanceName = o['instance-name'] ?? DEFAULT_INSTANCE_NAME;
+  if (o['legacy-pubsub'] && (messageBus !== 'zmq' || o['allow-auth'] === false)) {
+    throw new ConfigError('invalid option: --legacy-pubsub runs on the zmq bus with --allow-auth true only');
+  }
   return {
     help: false,
     config: {
@@ -130,6 +138,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       localAddress: o['local-address'] ?? `ipc://@${vipHome}/run/vip.socket`,
       instanceName,
       allowAuth: o['allow-auth'] ?? true,
+      legacyPubsub: o['legacy-pubsub'] ?? false,
       logLevel: o['log-level'] ?? 'info',
       messageBus,
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),

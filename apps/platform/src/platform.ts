@@ -8,6 +8,7 @@ import { startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
 import { prepareVipHome } from './vip-home.js';
 import { startRmqPlatform } from './rmq-bus.js';
+import { startLegacyPubSub, type LegacyPubSub } from './legacy-pubsub.js';
 
 export const PLATFORM_VERSION = '0.1.0';
 /** VOLTTRON's default `agent-monitor-frequency` (seconds), answered as a 4-byte int. */
@@ -73,9 +74,11 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
 
   let control: ControlService | undefined;
   let authService: AuthService | undefined;
+  let legacyPubsub: LegacyPubSub | undefined;
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await legacyPubsub?.close();
       await authService?.close();
       await control?.close();
       await router.stop();
@@ -111,6 +114,12 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
       });
       if (auth && authService) {
         await authService.connect({ authFile: auth.authFile, vipHome: paths.home, address: config.localAddress, serverKey: keys.public });
+      }
+      if (auth && config.legacyPubsub) {
+        legacyPubsub = await startLegacyPubSub({
+          authFile: auth.authFile, reloadAuth: () => auth.watcher.reload(), vipHome: paths.home,
+          address: config.localAddress, serverKey: keys.public, logger,
+        });
       }
     } catch (err) {
       await stop();

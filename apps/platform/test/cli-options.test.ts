@@ -14,6 +14,7 @@ describe('vip-platform options', () => {
         localAddress: `ipc://@${homedir()}/.vip/run/vip.socket`,
         instanceName: 'vip1',
         allowAuth: true,
+        legacyPubsub: false,
         logLevel: 'info',
         messageBus: 'zmq',
       },
@@ -36,8 +37,13 @@ describe('vip-platform options', () => {
     if (r.help) return;
     expect(r.config).toEqual({
       vipHome: '/h', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], localAddress: 'ipc:///tmp/v.sock',
-      instanceName: 'x.1', allowAuth: false, logLevel: 'debug', messageBus: 'zmq',
+      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, logLevel: 'debug', messageBus: 'zmq',
     });
+  });
+
+  it('--legacy-pubsub true turns the legacy pubsub wrapper on', () => {
+    const r = parseCli(['--legacy-pubsub', 'true'], {});
+    expect(!r.help && r.config.legacyPubsub).toBe(true);
   });
 
   it('--help', () => {
@@ -51,6 +57,9 @@ describe('vip-platform options', () => {
     [['--vip-address', 'localhost:1'], /--vip-address.* must look like tcp/],
     [['--instance-name', 'a b'], /--instance-name may use only/],
     [['--bogus'], /bogus/],
+    [['--legacy-pubsub', 'on'], /--legacy-pubsub must be true or false/],
+    [['--legacy-pubsub', 'true', '--allow-auth', 'false'], /--legacy-pubsub runs on the zmq bus with --allow-auth true only/],
+    [['--legacy-pubsub', 'true', '--message-bus', 'rmq'], /--legacy-pubsub runs on the zmq bus/],
     [['positional'], /positional/],
   ])('refuses %j with a clear ConfigError', (argv, why) => {
     expect(() => parseCli(argv, {})).toThrow(ConfigError);

@@ -8,33 +8,44 @@ export const AUTH_SERVICE_IDENTITY = 'platform.auth';
 const AUTH_SERVICE_CAPABILITIES = { modify_rpc_method_allowance: null };
 
 /**
- * The `platform.auth` key pair (`keystores/platform.auth/keystore.json`, created on first use) and
- * its auth.json entry, pinned to its identity. The entry is added when no allow entry has that user
- * id or key, so an auth.json written before this service existed gains it too; an existing entry is
- * never touched. Returns the key pair and whether auth.json changed (the caller then reloads it).
+ * A local service's key pair (`keystores/<identity>/keystore.json`, created on first use) and its
+ * auth.json entry, pinned to its identity. The entry is added when no allow entry has that key, so
+ * an auth.json written before the service existed gains it too; an existing entry is never
+ * touched. Returns the key pair and whether auth.json changed (the caller then reloads it).
  */
-export async function ensureAuthServiceEntry(options: {
+export async function ensureServiceEntry(options: {
   readonly authFile: AuthFile;
   readonly vipHome: string;
+  readonly identity: string;
+  readonly capabilities: Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
   readonly logger: Logger;
 }): Promise<{ readonly keys: CurveKeyPair; readonly added: boolean }> {
-  const { authFile, vipHome, logger } = options;
-  const keys = await KeyStore.agent(vipHome, AUTH_SERVICE_IDENTITY, { logger }).loadOrCreate();
+  const { authFile, vipHome, identity, logger } = options;
+  const keys = await KeyStore.agent(vipHome, identity, { logger }).loadOrCreate();
   const { allow } = await authFile.list();
   if (allow.some((e) => e.credentials?.includes(keys.public) ?? false)) return { keys, added: false };
-  const clash = allow.findIndex((e) => e.user_id === AUTH_SERVICE_IDENTITY);
+  const clash = allow.findIndex((e) => e.user_id === identity);
   if (clash >= 0) {
     throw new ConfigError(
-      `${authFile.path}: allow entry ${clash} has user_id ${AUTH_SERVICE_IDENTITY} but not the service's key; set its credentials to ${keys.public} or remove it`,
+      `${authFile.path}: allow entry ${clash} has user_id ${identity} but not the service's key; set its credentials to ${keys.public} or remove it`,
     );
   }
   await authFile.add({
     credentials: keys.public,
-    user_id: AUTH_SERVICE_IDENTITY,
-    identity: AUTH_SERVICE_IDENTITY,
-    capabilities: AUTH_SERVICE_CAPABILITIES,
+    user_id: identity,
+    identity,
+    capabilities: { ...options.capabilities },
     comments: 'Automatically added by platform on start',
   });
-  logger.info('auth.service.entry.added', { path: authFile.path, user_id: AUTH_SERVICE_IDENTITY });
+  logger.info('auth.service.entry.added', { path: authFile.path, user_id: identity });
   return { keys, added: true };
+}
+
+/** `platform.auth`'s key pair and auth.json entry (see `ensureServiceEntry`). */
+export function ensureAuthServiceEntry(options: {
+  readonly authFile: AuthFile;
+  readonly vipHome: string;
+  readonly logger: Logger;
+}): Promise<{ readonly keys: CurveKeyPair; readonly added: boolean }> {
+  return ensureServiceEntry({ ...options, identity: AUTH_SERVICE_IDENTITY, capabilities: AUTH_SERVICE_CAPABILITIES });
 }
