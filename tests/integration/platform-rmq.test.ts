@@ -102,6 +102,20 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(await watcher.peerlist.list()).not.toContain('zmq.agent');
   });
 
+  it('sees an RMQ agent\'s stop at once as a peerlist drop: its final agentstop reaches the broker before the connection closes', async () => {
+    const dropped: string[] = [];
+    const off = watcher.peerlist.onDrop((p) => dropped.push(p));
+    const leaver = createRmqAgent({ identity: 'ts.leaver', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE } });
+    await leaver.start();
+    expect(await watcher.peerlist.list()).toContain('ts.leaver');
+    await leaver.stop();
+    // The agentstop is in the router's queue before this request (its channel closed after it), so
+    // the router has dropped the peer when it answers: no wait for the 5 s queue sweep.
+    expect(await watcher.peerlist.list()).not.toContain('ts.leaver');
+    await waitFor(() => dropped.includes('ts.leaver'), { what: 'peerlist drop of ts.leaver' });
+    off();
+  });
+
   it('answers an unknown subsystem with a well-formed error 93; error 113 to the router drops the recipient', async () => {
     pySend('', 'nosuch', ['x'], 'u-1');
     const err = await reply('u-1', 'error 93');

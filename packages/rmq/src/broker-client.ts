@@ -1,7 +1,8 @@
-import type { Channel, ChannelModel, Message } from 'amqplib';
+import type { Channel, Message } from 'amqplib';
 import { ClosedError, ProtocolError, silentLogger, TransportError, type ConnectionStatus, type Logger } from '@vip/protocol';
 import type { AmqpPublish } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
+import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './broker-setup.js';
 import { waitForDrain } from './channel-tools.js';
 import type { RmqLinkOptions } from './rmq-options.js';
@@ -30,7 +31,7 @@ export abstract class BrokerClient {
     this.#declare = declareTopology;
     this.log = logger ?? silentLogger;
     this.#link = new BrokerLink(options, connectionName, {
-      setup: (model) => this.#setup(model),
+      setup: (session) => this.#setup(session),
       down: () => {
         this.#channel = undefined;
         this.sessionDown();
@@ -114,8 +115,8 @@ export abstract class BrokerClient {
     }
   }
 
-  async #setup(model: ChannelModel): Promise<void> {
-    const ch = await model.createChannel();
+  async #setup(session: LinkSession): Promise<void> {
+    const ch = await session.createChannel();
     ch.on('error', (err: Error) => this.log.debug('rmq.channel.error', {}, err));
     ch.on('close', () => {
       if (this.#channel === ch) this.#link.restart('channel closed');

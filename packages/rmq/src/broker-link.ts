@@ -3,10 +3,14 @@ import { ClosedError, silentLogger, type ConnectionStatus, type Logger } from '@
 import { reconnectDelay } from './reconnect-policy.js';
 import { connectTarget, describeTarget, type RmqLinkOptions } from './rmq-options.js';
 import { RmqSetupError } from './rmq-errors.js';
+import { connectionStream, corkPerTick, LinkSession } from './link-session.js';
 
 export interface BrokerLinkHooks {
-  /** Declare channels, queues, consumers on a fresh connection. A throw fails the attempt. */
-  setup(model: ChannelModel): Promise<void>;
+  /**
+   * Declare channels, queues, consumers on a fresh connection. Open channels through `session`
+   * so that a close flushes them before the connection goes (LinkSession). A throw fails the attempt.
+   */
+  setup(session: LinkSession): Promise<void>;
   /** The session ended (connection lost or closing): drop per-connection state. */
   down(reason: string): void;
   status(status: ConnectionStatus): void;
@@ -24,7 +28,7 @@ export class BrokerLink {
   readonly #name: string;
   readonly #hooks: BrokerLinkHooks;
   readonly #log: Logger;
-  #model: ChannelModel | undefined;
+  #session: LinkSession | undefined;
   #timer: NodeJS.Timeout | undefined;
   #attempt = 0;
   #closed?: Promise<void>;
@@ -38,7 +42,7 @@ export class BrokerLink {
   }
 
   get connected(): boolean {
-    return this.#model !== undefined;
+    return this.#session !== undefined;
   }
   get isClosed(): boolean {
     return this.#closed !== undefined;
@@ -60,11 +64,11 @@ export class BrokerLink {
    * only when that is still the current connection (a late event of an old session is ignored).
    */
   restart(reason: string, of?: ChannelModel): void {
-    const m = this.#model;
-    if (!m || this.#closed || (of !== undefined && of !== m)) return;
+    const s = this.#session;
+    if (!s || this.#closed || (of !== undefined && of !== s.model)) return;
     this.#log.warn('rmq.link.restart', { name: this.#name, reason });
-    this.#lost(m, reason);
-    m.close().catch((err: unknown) => this.#log.debug('rmq.link.close-failed', { name: this.#name }, err));
+    this.#lost(s.model, reason);
+    void s.close();
   }
 
   close(): Promise<void> {
@@ -74,15 +78,11 @@ export class BrokerLink {
   async #shutdown(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const m = this.#model;
-    this.#model = undefined;
-    if (m) {
+    const s = this.#session;
+    this.#session = undefined;
+    if (s) {
       this.#hooks.down('closed');
-      try {
-        await m.close();
-      } catch (err) {
-        this.#log.debug('rmq.link.close-failed', { name: this.#name }, err);
-      }
+      await s.close(); // channels first: frames still buffered on them reach the broker
     }
     this.#hooks.status({ type: 'closed' });
   }
@@ -97,24 +97,27 @@ export class BrokerLink {
     }
     model.on('error', (err: Error) => this.#log.debug('rmq.link.error', { name: this.#name }, err));
     model.on('close', (err?: Error) => this.#lost(model, err?.message ?? 'connection closed'));
+    const session = new LinkSession(model, this.#log);
     if (this.#closed) {
-      await model.close().catch(() => undefined);
+      await session.close();
       throw new ClosedError(`RabbitMQ link ${this.#name}`);
     }
-    this.#model = model;
+    const stream = this.#o.batchWrites ? connectionStream(model) : undefined;
+    if (stream) corkPerTick(stream);
+    this.#session = session;
     try {
-      await this.#hooks.setup(model);
+      await this.#hooks.setup(session);
     } catch (err) {
-      this.#model = undefined;
+      this.#session = undefined;
       this.#hooks.down('setup failed');
-      await model.close().catch(() => undefined);
+      await session.close();
       throw err;
     }
   }
 
   #lost(model: ChannelModel, reason: string): void {
-    if (this.#model !== model) return; // an old or already handled connection
-    this.#model = undefined;
+    if (this.#session?.model !== model) return; // an old or already handled connection
+    this.#session = undefined;
     this.#hooks.down(reason);
     if (this.#closed) return;
     this.#log.warn('rmq.link.lost', { name: this.#name, reason });

@@ -4,6 +4,8 @@ import { UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { RmqSetupError } from './rmq-errors.js';
 import { connectTarget, describeTarget, parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
+import { LinkSession } from './link-session.js';
+import { silentLogger } from '@vip/protocol';
 
 /**
  * Declare the VOLTTRON exchanges (PROTOCOL.md 7.1) on `channel`: `undeliverable` (fanout,
@@ -58,11 +60,12 @@ export async function ensureVolttronBroker(raw: BrokerSetupOptions): Promise<voi
     throw classifyConnectError(err, describeTarget(o), o.vhost);
   }
   model.on('error', () => undefined); // the close that follows is handled by the awaits below
+  const session = new LinkSession(model, silentLogger);
   try {
-    const ch = await model.createChannel();
+    const ch = await session.createChannel();
     ch.on('error', () => undefined);
     await declareVolttronTopology(ch, o.vhost);
   } finally {
-    await model.close().catch(() => undefined);
+    await session.close(); // channel, then connection
   }
 }

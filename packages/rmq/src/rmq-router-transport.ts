@@ -5,6 +5,7 @@ import {
 } from '@vip/protocol';
 import { amqpToVip, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
+import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './broker-setup.js';
 import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
@@ -83,7 +84,7 @@ export class RmqRouterTransport implements RouterTransport {
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
     this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
-      setup: (model) => this.#setup(model),
+      setup: (session) => this.#setup(session),
       down: () => {
         this.#confirm = undefined;
         this.#sweep.pause();
@@ -178,9 +179,10 @@ export class RmqRouterTransport implements RouterTransport {
     await this.close();
   }
 
-  async #setup(model: ChannelModel): Promise<void> {
+  async #setup(session: LinkSession): Promise<void> {
+    const { model } = session;
     const inst = this.#o.instanceName;
-    const ch = await model.createChannel();
+    const ch = await session.createChannel();
     this.#watch(model, ch, 'consume');
     await declareVolttronTopology(ch, this.#o.vhost);
     await ch.prefetch(this.#o.prefetch);
@@ -194,7 +196,7 @@ export class RmqRouterTransport implements RouterTransport {
     } catch (err) {
       throw queueDeclareError(err, own, this.#o.vhost);
     }
-    const confirm = await model.createConfirmChannel();
+    const confirm = await session.createConfirmChannel();
     this.#watch(model, confirm, 'confirm');
     confirm.on('return', (msg: Message) => {
       const seq = msg.properties.correlationId as unknown;

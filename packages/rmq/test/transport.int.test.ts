@@ -130,6 +130,32 @@ describe('RMQ transport on a real broker', () => {
     expect(router.stats().again).toBe(0);
   });
 
+  it('batches writes per tick and still delivers in order and at once: a burst of 300 in one tick, then a lone message', async () => {
+    await startRouter();
+    const a = await agent('burster');
+    const bob = await agent('burst.sink');
+    const n = 300;
+    await Promise.all(Array.from({ length: n }, (_, i) => a.c.send(msg('burst.sink', 'RPC', [b(`{"n":${i}}`)], `b-${i}`))));
+    const got = await bob.inbox.count((m) => m.id.toString().startsWith('b-'), n, 10_000, 'the burst');
+    expect(got.map((m) => m.id.toString())).toEqual(Array.from({ length: n }, (_, i) => `b-${i}`));
+    // nothing else is written after it: a corked write left waiting for more would never arrive
+    await a.c.send(msg('burst.sink', 'RPC', [b('{}')], 'lone'));
+    await bob.inbox.next((m) => m.id.toString() === 'lone', 5_000, 'the lone message');
+  });
+
+  it('flushes what was sent right before close(): channels close before the connection', async () => {
+    await startRouter();
+    const bob = await agent('flush.sink');
+    for (let round = 0; round < 5; round++) {
+      const a = await agent(`flusher.${round}`);
+      // not awaited on purpose: the publish is still in amqplib's channel buffer when close() starts
+      const sent = a.c.send(msg('flush.sink', 'RPC', [b('{}')], `last-${round}`));
+      await a.c.close();
+      await sent;
+      await bob.inbox.next((m) => m.id.toString() === `last-${round}`, 5_000, `the message sent before close (round ${round})`);
+    }
+  });
+
   it('is closed for good after close(): sends reject, deliveries are unreachable, close is idempotent', async () => {
     const { router } = await startRouter();
     const a = await agent('closer');

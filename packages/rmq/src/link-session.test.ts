@@ -1,0 +1,47 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { corkPerTick } from './link-session.js';
+
+/** A Writable recording each syscall-equivalent: one entry per _write/_writev with its chunks. */
+function recorder(): { stream: Writable; calls: string[][] } {
+  const calls: string[][] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      calls.push([chunk.toString()]);
+      cb();
+    },
+    writev(chunks, cb) {
+      calls.push(chunks.map((c) => (c.chunk as Buffer).toString()));
+      cb();
+    },
+  });
+  return { stream, calls };
+}
+
+const tick = () => new Promise<void>((r) => process.nextTick(r));
+
+describe('corkPerTick', () => {
+  it('turns the writes of one tick into one writev, in order, flushed by the end of the tick', async () => {
+    const { stream, calls } = recorder();
+    corkPerTick(stream);
+    stream.write(Buffer.from('a'));
+    stream.write(Buffer.from('b'));
+    stream.write(Buffer.from('c'));
+    expect(calls).toEqual([]);
+    await tick();
+    expect(calls).toEqual([['a', 'b', 'c']]);
+    stream.write(Buffer.from('lone'));
+    await tick();
+    expect(calls).toEqual([['a', 'b', 'c'], ['lone']]);
+  });
+
+  it('is undone by the returned function', async () => {
+    const { stream, calls } = recorder();
+    const undo = corkPerTick(stream);
+    undo();
+    stream.write(Buffer.from('x'));
+    stream.write(Buffer.from('y'));
+    await tick();
+    expect(calls[0]).toEqual(['x']);
+  });
+});
