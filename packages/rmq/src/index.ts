@@ -6,7 +6,7 @@ export type { RmqRouterTransportOptions, RmqRouterStats } from './rmq-router-tra
 export { ensureVolttronBroker, declareVolttronTopology } from './broker-setup.js';
 export type { BrokerSetupOptions } from './broker-setup.js';
 export { RabbitMqManagement, agentPermissions } from './rabbitmq-management.js';
-export type { ManagementOptions, Permissions } from './rabbitmq-management.js';
+export type { ManagementOptions, Permissions, QueueBinding } from './rabbitmq-management.js';
 export { RmqSetupError } from './rmq-errors.js';
 export type { RmqSetupMissing } from './rmq-errors.js';
 export {
@@ -19,7 +19,9 @@ export type { RmqLinkOptions, RmqLinkOptionsInput, TlsOptions } from './rmq-opti
 export { ReconnectPolicySchema, reconnectDelay } from './reconnect-policy.js';
 export type { ReconnectPolicy, ReconnectPolicyInput } from './reconnect-policy.js';
 export { RmqPubSub } from './rmq-pubsub.js';
-export type { RmqPubSubOptions, RmqSubscribeOptions, RmqPubSubCallback, RmqPubSubStats } from './rmq-pubsub.js';
+export type { RmqPubSubOptions, RmqSubscribeOptions, RmqPubSubCallback, RmqPubSubStats, RmqSubscriptionSpec, RmqListOptions } from './rmq-pubsub.js';
+export { pubsubBindingKey, prefixMatches, topicKeyMatches, countSubscribers, listSubscriptions } from './pubsub-bindings.js';
+export type { PrefixMatch, PubSubListQuery } from './pubsub-bindings.js';
 export {
   PUBSUB_PREFIX, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey, encodePubsubPublish, decodePubsubDelivery,
 } from './pubsub-mapping.js';

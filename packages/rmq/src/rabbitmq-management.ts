@@ -2,6 +2,19 @@ import { z } from 'zod';
 import { RmqSetupError } from './rmq-errors.js';
 
 const QueueListSchema = z.array(z.object({ name: z.string() }));
+const BindingListSchema = z.array(z.object({
+  destination: z.string(),
+  destination_type: z.string(),
+  routing_key: z.string(),
+  arguments: z.record(z.string(), z.unknown()).default({}),
+}));
+
+/** A queue binding of an exchange (management API `bindings/source`). */
+export interface QueueBinding {
+  readonly destination: string;
+  readonly routingKey: string;
+  readonly arguments: Readonly<Record<string, unknown>>;
+}
 
 function parseJson(text: string): unknown {
   if (text === '') return undefined;
@@ -95,6 +108,15 @@ export class RabbitMqManagement {
     const r = QueueListSchema.safeParse(raw);
     if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected queue list for ${vhost}`, 'check the management plugin version');
     return new Set(r.data.map((q) => q.name));
+  }
+
+  /** The queue bindings whose source is `exchange` in `vhost` (one request; arguments included). */
+  async listBindings(vhost: string, exchange: string): Promise<QueueBinding[]> {
+    const raw = await this.#call('GET', `/api/exchanges/${encodeURIComponent(vhost)}/${encodeURIComponent(exchange)}/bindings/source`, undefined,
+      `list the bindings of ${exchange} in ${vhost}`);
+    const r = BindingListSchema.safeParse(raw);
+    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected binding list for ${exchange} in ${vhost}`, 'check the management plugin version');
+    return r.data.filter((b) => b.destination_type === 'queue').map((b) => ({ destination: b.destination, routingKey: b.routing_key, arguments: b.arguments }));
   }
 
   async #call(method: string, path: string, body: unknown, what: string, okStatus: readonly number[] = []): Promise<unknown> {

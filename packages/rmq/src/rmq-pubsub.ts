@@ -1,16 +1,33 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { ConfigError, InvalidPayloadError, type Logger } from '@vip/protocol';
+import { ConfigError, InvalidPayloadError, TransportError, type Logger } from '@vip/protocol';
 import { identityText, routingKeyFor, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { BindingSnapshots } from './binding-snapshots.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
-import { decodePubsubDelivery, encodePubsubPublish, subscriptionBindingKey, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
+import {
+  countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, type PrefixMatch,
+} from './pubsub-bindings.js';
+import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
+import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
+import { RmqSetupError } from './rmq-errors.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 
 export interface RmqPubSubOptions extends RmqLinkOptionsInput {
   readonly identity: string;
   /** Declare the `volttron` exchanges first (needs configure rights); off by default. */
   readonly declareTopology?: boolean;
+  /**
+   * `segment` (default, VOLTTRON's RMQ pubsub): `devices/camp` does not match `devices/campus/x`.
+   * `character` (ZMQ's `startsWith`): binds the prefix's complete segments and filters the rest
+   * locally, so more messages reach the queue than the callback sees.
+   */
+  readonly prefixMatch?: PrefixMatch;
+  /**
+   * Management API: makes `publish` resolve to the true subscriber count and enables `list`.
+   * Without it `publish` resolves 1 (VOLTTRON's constant) and `list` rejects.
+   */
+  readonly management?: ManagementOptions;
   readonly logger?: Logger;
 }
 
@@ -33,7 +50,11 @@ export interface RmqPubSubStats {
   delivered: number;
   /** Deliveries on another bus than the subscription's: acked, not passed on. */
   otherBus: number;
+  /** Deliveries matching none of the subscription's prefixes (character filter, stale binding). */
+  unmatched: number;
   invalid: number;
+  /** Management requests made to count subscribers. */
+  countRequests: number;
   callbackErrors: number;
   rejectedWhileDisconnected: number;
 }
@@ -43,14 +64,35 @@ interface Subscription {
   readonly persistent: boolean;
   readonly bus: string;
   readonly allPlatforms: boolean;
+  readonly persistentName: string | undefined;
   readonly prefixes: Set<string>;
   readonly callback: RmqPubSubCallback;
+}
+
+/** A subscription as `subscriptions()` reports it, to be given to `subscribe` again (another connection). */
+export interface RmqSubscriptionSpec {
+  readonly prefixes: readonly string[];
+  readonly callback: RmqPubSubCallback;
+  readonly options: RmqSubscribeOptions;
+}
+
+/** `list` query (PROTOCOL.md 3.5); rows `[bus, prefix, member]`. */
+export interface RmqListOptions {
+  readonly prefix?: string;
+  /** null = every bus. */
+  readonly bus?: string | null;
+  readonly subscribed?: boolean;
+  readonly reverse?: boolean;
+  readonly allPlatforms?: boolean;
 }
 
 /**
  * VOLTTRON's RabbitMQ pubsub (PROTOCOL.md 7.6) for an agent: publishes go straight to the
  * `volttron` exchange with `__pubsub__.<instance>.<topic>.#`, each subscription has its own queue
- * bound per prefix (per-segment matching), the router is not involved. Interoperates with Python
+ * bound per prefix (per-segment matching, or character matching on request), the router is not
+ * involved. Bindings carry `x-vip-bus`/`x-vip-prefix`/`x-vip-match` arguments (ignored by the
+ * topic exchange) so that, with the management API, `list` shows buses and exact prefixes and
+ * `publish` counts subscribers truly. A delivery calls the callback once per matching prefix. Interoperates with Python
  * agents on the same RMQ instance. Own broker connection; after a reconnect every subscription's
  * queue, bindings and consumer are declared again (VOLTTRON's synchronize), persistent queues
  * deliver what arrived meanwhile. Sends while disconnected reject with TransportError.
@@ -60,11 +102,13 @@ export class RmqPubSub extends BrokerClient {
   readonly #base: string;
   readonly #subs = new Set<Subscription>();
   readonly #tags = new Map<Subscription, string>();
-  readonly #stats = { published: 0, delivered: 0, otherBus: 0, invalid: 0, callbackErrors: 0 };
+  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, callbackErrors: 0 };
+  readonly #match: PrefixMatch;
+  readonly #bindings: BindingSnapshots | undefined;
   #ids = 0;
 
   constructor(options: RmqPubSubOptions) {
-    const { identity, declareTopology, logger, ...link } = options;
+    const { identity, declareTopology, logger, prefixMatch, management, ...link } = options;
     const o = parseRmqLinkOptions(link, `RabbitMQ pubsub options of ${JSON.stringify(identity)}`);
     if (identity === '') throw new ConfigError('RMQ pubsub needs a non-empty identity');
     identityText(Buffer.from(identity, 'utf8'));
@@ -72,6 +116,16 @@ export class RmqPubSub extends BrokerClient {
     super(o, `RMQ pubsub ${identity}`, `vip-pubsub ${base}`, declareTopology ?? false, logger?.child({ identity, part: 'pubsub' }));
     this.identity = identity;
     this.#base = base;
+    this.#match = prefixMatch ?? 'segment';
+    if (management) {
+      const api = new RabbitMqManagement(management);
+      this.#bindings = new BindingSnapshots(() => api.listBindings(o.vhost, VOLTTRON_EXCHANGE));
+    }
+  }
+
+  /** How prefixes match topics (`segment` or `character`). */
+  get prefixMatch(): PrefixMatch {
+    return this.#match;
   }
 
   /** Subscribe `callback` to `prefix` (one or several); declared now if connected, else on connect. */
@@ -87,6 +141,7 @@ export class RmqPubSub extends BrokerClient {
       persistent: name !== undefined,
       bus: options.bus ?? '',
       allPlatforms: options.allPlatforms ?? false,
+      persistentName: name,
       prefixes: new Set(typeof prefix === 'string' ? [prefix] : prefix),
       callback,
     };
@@ -99,11 +154,12 @@ export class RmqPubSub extends BrokerClient {
    * Remove `prefix` (all when null/undefined) from subscriptions of `callback` (all when omitted)
    * on `bus`. A subscription left without prefixes loses its queue, persistent ones included.
    */
-  async unsubscribe(prefix?: string | readonly string[] | null, callback?: RmqPubSubCallback | null, options: { bus?: string } = {}): Promise<void> {
+  async unsubscribe(prefix?: string | readonly string[] | null, callback?: RmqPubSubCallback | null, options: { bus?: string; allPlatforms?: boolean } = {}): Promise<void> {
     const drop = prefix === undefined || prefix === null ? undefined : new Set(typeof prefix === 'string' ? [prefix] : prefix);
     const bus = options.bus ?? '';
     for (const sub of [...this.#subs]) {
       if (sub.bus !== bus || (callback && sub.callback !== callback)) continue;
+      if (options.allPlatforms !== undefined && sub.allPlatforms !== options.allPlatforms) continue;
       const gone = [...sub.prefixes].filter((p) => !drop || drop.has(p));
       if (gone.length === 0) continue;
       for (const p of gone) sub.prefixes.delete(p);
@@ -115,24 +171,81 @@ export class RmqPubSub extends BrokerClient {
         if (ch && tag !== undefined) await ch.cancel(tag);
         if (ch) await ch.deleteQueue(sub.queue);
       } else if (ch) {
-        for (const p of gone) await ch.unbindQueue(sub.queue, VOLTTRON_EXCHANGE, subscriptionBindingKey(this.options.instanceName, p, sub.allPlatforms));
+        for (const p of gone) await ch.unbindQueue(sub.queue, VOLTTRON_EXCHANGE, this.#bindingKey(sub, p), pubsubBindingArguments(sub.bus, p, this.#match));
       }
     }
   }
 
-  /** Publish on `topic`. Resolves 1 once written, as VOLTTRON's RMQ pubsub (subscriber count unknown). */
+  /**
+   * Publish on `topic`. With `management`: resolves to the number of subscribers (distinct queue
+   * owners) whose bindings route it on its bus, read from the broker's bindings by a request
+   * started after the publish was written (limit: a binding made or removed between the publish
+   * and that read is counted as the read finds it). Without: 1 once written, as VOLTTRON.
+   */
   async publish(p: PubSubPublish): Promise<number> {
-    await this.publishAmqp(encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`), `publish on ${JSON.stringify(p.topic)}`);
+    const amqp = encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
+    await this.publishAmqp(amqp, `publish on ${JSON.stringify(p.topic)}`);
     this.#stats.published += 1;
-    return 1;
+    if (!this.#bindings) return 1;
+    let bindings;
+    try {
+      bindings = await this.#bindings.fresh();
+    } catch (err) {
+      throw new TransportError(`published on ${JSON.stringify(p.topic)}, but the subscriber count is unknown (management API: ${(err as Error).message}); `
+        + 'fix the management settings, or leave management out for VOLTTRON\'s constant 1', { cause: err });
+    }
+    return countSubscribers(bindings, this.options.instanceName, p.topic, p.bus ?? '', amqp.routingKey);
+  }
+
+  /** The instance's pubsub subscriptions from the broker's bindings, as the router's `list` (needs `management`). */
+  async list(options: RmqListOptions = {}): Promise<Array<[string, string, boolean]>> {
+    if (!this.#bindings) {
+      throw new RmqSetupError('plugin', 'RMQ pubsub list reads the broker\'s bindings through the management API, and none was configured', 'pass management options');
+    }
+    return listSubscriptions(await this.#bindings.fresh(), {
+      instance: this.options.instanceName,
+      identity: this.identity,
+      prefix: options.prefix ?? '',
+      bus: options.bus === undefined ? '' : options.bus,
+      subscribed: options.subscribed ?? true,
+      reverse: options.reverse ?? false,
+      allPlatforms: options.allPlatforms ?? false,
+    });
+  }
+
+  /** Declare every subscription's queue, bindings and consumer again (idempotent; VOLTTRON's synchronize). */
+  async synchronize(): Promise<void> {
+    const ch = this.channel;
+    if (!ch) return; // declared on connect anyway
+    for (const sub of this.#subs) {
+      if (this.#tags.has(sub)) await this.#bind(ch, sub);
+      else await this.#declareSub(ch, sub);
+    }
+  }
+
+  /** The subscriptions held, to subscribe them again on another RmqPubSub (an agent's next start). */
+  subscriptions(): RmqSubscriptionSpec[] {
+    return [...this.#subs].map((s) => ({
+      prefixes: [...s.prefixes],
+      callback: s.callback,
+      options: { bus: s.bus, allPlatforms: s.allPlatforms, ...(s.persistentName === undefined ? {} : { persistentQueue: s.persistentName }) },
+    }));
   }
 
   stats(): RmqPubSubStats {
-    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected };
+    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, countRequests: this.#bindings?.requests ?? 0 };
   }
 
   protected async declare(ch: Channel): Promise<void> {
     for (const sub of this.#subs) await this.#declareSub(ch, sub);
+  }
+
+  #bindingKey(sub: Subscription, prefix: string): string {
+    return pubsubBindingKey(this.options.instanceName, prefix, sub.allPlatforms, this.#match);
+  }
+
+  async #bind(ch: Channel, sub: Subscription): Promise<void> {
+    for (const p of sub.prefixes) await ch.bindQueue(sub.queue, VOLTTRON_EXCHANGE, this.#bindingKey(sub, p), pubsubBindingArguments(sub.bus, p, this.#match));
   }
 
   protected override sessionDown(): void {
@@ -144,7 +257,7 @@ export class RmqPubSub extends BrokerClient {
       await ch.assertQueue(sub.queue, sub.persistent
         ? { durable: true, autoDelete: false, exclusive: false }
         : { durable: false, autoDelete: true, exclusive: true });
-      for (const p of sub.prefixes) await ch.bindQueue(sub.queue, VOLTTRON_EXCHANGE, subscriptionBindingKey(this.options.instanceName, p, sub.allPlatforms));
+      await this.#bind(ch, sub);
     } catch (err) {
       throw queueDeclareError(err, sub.queue, this.options.vhost);
     }
@@ -163,14 +276,22 @@ export class RmqPubSub extends BrokerClient {
     } else if (d.bus !== sub.bus) {
       this.#stats.otherBus += 1;
     } else {
-      this.#stats.delivered += 1;
-      try {
-        sub.callback(d);
-      } catch (err) {
-        this.#stats.callbackErrors += 1;
-        this.log.warn('rmq.pubsub.callback-failed', {}, err);
-      }
+      // once per matching prefix, as a ZMQ agent calls a callback for each prefix it matches
+      let calls = 0;
+      for (const p of sub.prefixes) if (prefixMatches(p, d.topic, this.#match)) calls += 1;
+      if (calls === 0) this.#stats.unmatched += 1;
+      else this.#stats.delivered += 1;
+      for (let i = 0; i < calls; i++) this.#call(sub, d);
     }
     this.ack(ch, msg);
+  }
+
+  #call(sub: Subscription, d: PubSubDelivery): void {
+    try {
+      sub.callback(d);
+    } catch (err) {
+      this.#stats.callbackErrors += 1;
+      this.log.warn('rmq.pubsub.callback-failed', {}, err);
+    }
   }
 }

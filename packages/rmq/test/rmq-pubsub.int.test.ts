@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { isVipError } from '@vip/protocol';
 import { RmqPubSub, type PubSubDelivery, type RmqPubSubOptions } from '../src/index.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, rabbitmqctl, type TestVhost } from './broker-fixture.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, MANAGEMENT, rabbitmqctl, type TestVhost } from './broker-fixture.js';
 
 let vh: TestVhost;
 beforeAll(async () => {
@@ -49,6 +49,31 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     await marker.next(undefined, 5_000, 'marker');
     expect(got.items.map((x) => x.message)).toEqual(['one']);
     expect(sub.stats().otherBus).toBeGreaterThanOrEqual(1);
+  });
+
+  it('with the management API: publish counts the subscribers it reached, list shows bus and prefix, character prefixes on request', async () => {
+    const pub = await pubsub('pub.count', { management: MANAGEMENT });
+    const seg = await pubsub('seg.sub');
+    const chr = await pubsub('chr.sub', { prefixMatch: 'character' });
+    const segGot = new Inbox<PubSubDelivery>();
+    const chrGot = new Inbox<PubSubDelivery>();
+    expect(await pub.publish({ topic: 'devices/campus/ahu', message: 0 })).toBe(0);
+    await seg.subscribe(['devices/camp', 'devices'], segGot.push);
+    await chr.subscribe('devices/camp', chrGot.push, { bus: 'b' });
+    expect(await pub.publish({ topic: 'devices/campus/ahu', message: 1 })).toBe(1); // seg by 'devices'; chr is on bus b
+    expect(await pub.publish({ topic: 'devices/campus/ahu', bus: 'b', message: 2 })).toBe(1); // chr by character prefix
+    expect(await pub.publish({ topic: 'devices/cold', bus: 'b', message: 3 })).toBe(0); // reaches the queue (devices.#), filtered locally
+    expect(await pub.publish({ topic: 'devices/camp', bus: 'b', message: 5 })).toBe(1);
+    await segGot.next((d) => d.message === 1, 5_000, 'segment delivery');
+    await chrGot.next((d) => d.message === 5, 5_000, 'character deliveries');
+    expect(chrGot.items.map((d) => d.message)).toEqual([2, 5]);
+    expect(chr.stats().unmatched).toBe(1); // message 3, ahead of message 5 in the same queue
+    expect(segGot.items.filter((d) => d.message === 1)).toHaveLength(1); // one of its two prefixes matches: one call
+    expect(await pub.list({ prefix: 'devices', subscribed: false, bus: null })).toEqual(expect.arrayContaining([
+      ['', 'devices/camp', false], ['', 'devices', false], ['b', 'devices/camp', false],
+    ]));
+    await seg.unsubscribe(null, null);
+    expect(await pub.publish({ topic: 'devices/campus/ahu', message: 4 })).toBe(0);
   });
 
   it('keeps messages for a persistent queue while its agent is away', async () => {
