@@ -9,7 +9,8 @@
 //   raw       the bare DEALERs through the platform app: raw - bare is the router's share,
 //             vip - raw the agents'
 // CPU per call (us) of the router, caller and callee processes is measured over the timed calls
-// (from /proc): unlike latency it hardly depends on how busy the shared machine is.
+// (from /proc; the caller measures itself): less exposed than latency to the load of the shared
+// machine, not immune to it (a busy machine means cold caches, so more CPU per call).
 // Reference: a real VOLTTRON 9 platform on this machine does ~1,014 calls/s, median 943 us, p99 ~1.5 ms.
 // Target: vip p50 within 1.3 x the bare round trip of the same run.
 // Build first: `npm run build`. Prints a table (median of --runs) and one JSON line.
