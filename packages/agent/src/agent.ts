@@ -34,8 +34,11 @@ export interface AgentOptions {
   readonly target?: string;
   readonly rpc?: RpcOptions;
   readonly heartbeat?: HeartbeatOptions;
-  /** The pubsub subsystem is registered by default (as on every VOLTTRON agent); `false` leaves it out. */
-  readonly pubsub?: PubSubSubsystemOptions | false;
+  /**
+   * The pubsub subsystem is registered by default (as on every VOLTTRON agent); `false` leaves it
+   * out; a factory supplies another implementation of it (e.g. RabbitMQ broker pubsub, @vip/agent/rmq).
+   */
+  readonly pubsub?: PubSubSubsystemOptions | false | SubsystemFactory<PubSubSubsystem>;
 }
 
 export type { AgentEvent };
@@ -103,7 +106,8 @@ export class Agent {
     this.query = this.use((core) => new QuerySubsystem(core, this.#requestTimeout()));
     this.rpc = this.use((core) => new RpcSubsystem(core, options.rpc));
     const pubsubOptions = options.pubsub;
-    this.pubsub = pubsubOptions === false ? undefined : this.use((core) => new PubSubSubsystem(core, pubsubOptions));
+    this.pubsub = pubsubOptions === false ? undefined
+      : this.use(typeof pubsubOptions === 'function' ? pubsubOptions : (core) => new PubSubSubsystem(core, pubsubOptions));
     this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
     this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
   }
