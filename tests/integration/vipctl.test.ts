@@ -129,6 +129,21 @@ describe('vipctl against a running platform', () => {
     }
   });
 
+  it('auth add --identity admits the agent\'s own key pair, so connectZmqAgent({ identity }) just works (README quick start)', async () => {
+    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+    expect((await vipctl('auth', 'add', '--identity', 'thermostat', '--vip-home', home)).code).toBe(0);
+    await reloaded;
+    const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { user_id: string; identity: string; credentials: string[] }[] };
+    const stored = await KeyStore.agent(home, 'thermostat').load();
+    expect(list.allow.find((e) => e.user_id === 'thermostat')).toMatchObject({ identity: 'thermostat', credentials: [stored?.public] });
+    const agent = await connectZmqAgent({ identity: 'thermostat', vipHome: home });
+    try {
+      expect(await agent.rpc.call('vipctl.srv', 'echo', 't')).toEqual(['t']);
+    } finally {
+      await agent.close();
+    }
+  });
+
   it('fails fast with exit 3 when the platform is down (no hang, no stack)', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'vipctl-down-'));
     try {

@@ -43,11 +43,17 @@ export async function runAuthCommand(args: ParsedArgs, io: CliIo): Promise<void>
         return;
       }
       case 'add': {
-        if (!o.credentials) throw new CliError('usage: vipctl auth add --credentials KEY [--user-id U] [--identity I] [--capabilities JSON] [--comments TEXT] [--deny]', EXIT.USAGE);
+        if (!o.credentials && !o.identity) {
+          throw new CliError('usage: vipctl auth add (--credentials KEY | --identity I) [--user-id U] [--identity I] [--capabilities JSON] [--comments TEXT] [--deny]', EXIT.USAGE);
+        }
+        // Without --credentials, admit the agent's own key pair (keystores/<identity>/keystore.json,
+        // created if absent) as user <identity>, as VOLTTRON does when it installs an agent.
+        const credentials = o.credentials ?? (await KeyStore.agent(home, o.identity as string).loadOrCreate()).public;
+        const userId = o['user-id'] ?? (o.credentials ? undefined : o.identity);
         const entry = await file.add(
           {
-            credentials: o.credentials,
-            ...(o['user-id'] ? { user_id: o['user-id'] } : {}),
+            credentials,
+            ...(userId ? { user_id: userId } : {}),
             ...(o.identity ? { identity: o.identity } : {}),
             ...(o.capabilities !== undefined ? { capabilities: jsonObjectArg('capabilities', o.capabilities) as never } : {}),
             ...(o.comments !== undefined ? { comments: o.comments } : {}),
