@@ -85,6 +85,20 @@ describe('vipctl against a running platform', () => {
     expect((await vipctl('stats', 'bogus', '--vip-home', home)).code).toBe(2);
   });
 
+  it('always-on counters (drops, pubsub) through stats counters, with the Tracker off', async () => {
+    expect((await vipctl('publish', 'vipctl/counters', '{"n": 1}', '--vip-home', home)).code).toBe(0);
+    const r = await vipctl('stats', 'counters', '--json', '--vip-home', home);
+    expect(r.code).toBe(0);
+    const counters = JSON.parse(r.out) as {
+      router: { received: number; dropped: Record<string, number>; extensions: { pubsub?: Record<string, number> } };
+      transport: { received: number };
+    };
+    expect(counters.router.received).toBeGreaterThan(0);
+    expect(counters.router.dropped).toBeTypeOf('object');
+    expect(counters.router.extensions.pubsub?.published).toBeGreaterThan(0);
+    expect(counters.transport.received).toBeGreaterThan(0);
+  });
+
   it('edits auth.json: add, list, remove; shows keys', async () => {
     const key = generateKeyPair().public;
     expect((await vipctl('auth', 'add', '--credentials', key, '--user-id', 'ops', '--capabilities', '{"can_x": null}', '--vip-home', home)).code).toBe(0);

@@ -107,6 +107,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     try {
       control = await startControlService({
         tracker: router.tracker,
+        counters: () => ({ router: router.stats(), transport: transport.stats() }),
         vipHome: paths.home,
         address: config.localAddress,
         serverKey: keys.public,

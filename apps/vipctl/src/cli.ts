@@ -19,6 +19,7 @@ address, or over RabbitMQ when the platform runs there; see --message-bus):
   rpc <peer> <method> [args...]  call a method; each arg is JSON (else a string); --kwargs JSON
   rpc inspect <peer> [method]    exported methods, or one method's signature
   stats enable|get|disable       router message statistics (through the control service)
+  stats counters                 always-on counters: drops by reason, pubsub drops, errors sent
   publish <topic> [json]         publish (--bus BUS); prints the subscriber count
   subscribe <prefix>             print messages until --count N arrived, -t SECONDS or Ctrl-C
 Files in VIP_HOME (no platform needed):

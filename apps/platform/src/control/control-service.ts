@@ -13,6 +13,8 @@ export interface TrackerHandle {
 export interface ControlServiceOptions {
   /** The router's statistics tracker. */
   readonly tracker: TrackerHandle;
+  /** The always-on counters (router, transport, pubsub drops...) for `stats.counters`. */
+  readonly counters?: () => unknown;
   /** Platform home: the service's keys are `keystores/control/keystore.json` (admitted on first start). */
   readonly vipHome: string;
   /** Router address to connect to (the local ipc address). */
@@ -34,21 +36,22 @@ export interface ControlService {
 
 /**
  * The platform's `control` agent: RPCs `stats.enable`, `stats.disable`, `stats.get`,
- * `stats.enabled` over the router's Tracker (VOLTTRON `control/control.py`), for `vipctl stats`.
+ * `stats.enabled` over the router's Tracker (VOLTTRON `control/control.py`), and `stats.counters`
+ * (always-on counters), for `vipctl stats`.
  */
 export async function startControlService(options: ControlServiceOptions): Promise<ControlService> {
   const logger = (options.logger ?? silentLogger).child({ service: CONTROL_IDENTITY });
   const agent =
     options.agent ??
     (await createZmqAgent({ identity: CONTROL_IDENTITY, vipHome: options.vipHome, address: options.address, serverKey: options.serverKey, logger }));
-  exportControlMethods(agent, options.tracker);
+  exportControlMethods(agent, options.tracker, options.counters);
   await agent.start();
   logger.info('control.started', { identity: agent.identity });
   return { agent, close: () => agent.close() };
 }
 
 /** Export the control RPCs on `agent` (separate for tests over any transport). */
-export function exportControlMethods(agent: Agent, tracker: TrackerHandle): void {
+export function exportControlMethods(agent: Agent, tracker: TrackerHandle, counters?: () => unknown): void {
   const rpc = agent.rpc;
   rpc.export('stats.enable', () => {
     tracker.enable();
@@ -60,4 +63,7 @@ export function exportControlMethods(agent: Agent, tracker: TrackerHandle): void
   }, { doc: 'Stop counting router messages.' });
   rpc.export('stats.enabled', () => tracker.enabled, { doc: 'True while the router counts messages.' });
   rpc.export('stats.get', () => tracker.get(), { doc: 'The router message counters.' });
+  // Not in VOLTTRON: counters that are always on (drops by reason, pubsub back-pressure drops,
+  // errors sent), so an operator sees loss without having enabled the Tracker first.
+  if (counters) rpc.export('stats.counters', () => counters(), { doc: 'Always-on router, transport and pubsub counters.' });
 }

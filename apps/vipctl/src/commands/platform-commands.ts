@@ -65,8 +65,10 @@ async function rpcCommand(agent: Agent, args: ParsedArgs, io: CliIo): Promise<vo
 }
 
 async function statsCommand(agent: Agent, op: string | undefined, json: boolean, io: CliIo): Promise<void> {
-  if (op !== 'enable' && op !== 'disable' && op !== 'get') throw new CliError('usage: vipctl stats enable|get|disable', EXIT.USAGE);
+  if (op !== 'enable' && op !== 'disable' && op !== 'get' && op !== 'counters') {
+    throw new CliError('usage: vipctl stats enable|get|disable|counters', EXIT.USAGE);
+  }
   const result = await agent.rpc.call('control', `stats.${op}`);
-  if (op === 'get') emit(io, json, result, () => JSON.stringify(result, null, 2));
+  if (op === 'get' || op === 'counters') emit(io, json, result, () => JSON.stringify(result, null, 2));
   else emit(io, json, { ok: true, stats: op }, () => `router statistics ${op}d`);
 }
