@@ -9,7 +9,8 @@ import { startPlatform, waitFor, type PlatformProcess } from '../../packages/tes
  * router and control service, every agent) force-closed by the broker during RPC and pubsub
  * traffic. Afterwards RPC and pubsub work again, every call and publish settled (none hangs),
  * and every message is accounted for: delivered, refused to its sender (send while disconnected,
- * timeout), or lost in the cut and counted here by sequence number.
+ * timeout), or lost in the cut and counted here by sequence number. Pubsub is the agents' broker
+ * pubsub (@vip/agent/rmq default): its own connection per agent, cut too, re-declared on reconnect.
  */
 const instanceName = 'flt';
 let vh: TestVhost;
@@ -113,9 +114,11 @@ describe('platform process on RabbitMQ: connections force-closed during traffic'
     const sent = published.outcome.length;
     const accepted = (i: number) => published.outcome[i] === 1;
     await waitFor(() => accepted(sent - 1) === received.has(sent - 1), { timeoutMs: 5_000, what: 'the last accepted publish delivered' });
-    // per sequence number: delivered; refused to the publisher (error/timeout); "0 subscribers"
-    // (the router had dropped the subscriber until its re-synchronize); or accepted for 1
-    // subscriber and lost in the cut (in flight, or in its exclusive queue when the broker closed it)
+    // per sequence number: delivered; refused to the publisher (sent while its pubsub connection
+    // was down, or the count read failed); "0 subscribers" (the subscriber's exclusive queue was
+    // gone with its connection until its pubsub re-declared it: broker pubsub counts bindings);
+    // or accepted for 1 subscriber and lost in the cut (in flight, or in its exclusive queue when
+    // the broker closed it)
     const seq = [...Array(sent).keys()];
     const delivered = seq.filter((i) => received.has(i));
     const refused = seq.filter((i) => published.outcome[i] === 'failed' && !received.has(i));

@@ -8,10 +8,21 @@ import { PubSubSubsystem, type PubSubCallback } from '../../packages/agent/src/p
 /** Deadline of every wait (generous: the machine is shared; a miss is still a failure). */
 const DEADLINE_MS = 15_000;
 
+/**
+ * What a case needs of its agents beyond the defaults; only RabbitMQ broker pubsub differs
+ * (ZMQ and the router always give both, their fixtures ignore this).
+ */
+export interface AgentNeeds {
+  /** ZMQ's character prefixes (`in/` matches `in/x`); broker pubsub matches per segment by default. */
+  readonly characterPrefixes?: boolean;
+  /** Protected topics enforced by the platform: broker pubsub bypasses the router, so these agents publish through it. */
+  readonly routerEnforcement?: boolean;
+}
+
 /** A platform for the pubsub behaviour suite; one per test. */
 export interface PubSubPlatform {
   /** A started agent with the pubsub subsystem, stopped by `close()`. */
-  agent(identity: string): Promise<{ agent: Agent; pubsub: PubSubSubsystem }>;
+  agent(identity: string, needs?: AgentNeeds): Promise<{ agent: Agent; pubsub: PubSubSubsystem }>;
   close(): Promise<void>;
 }
 
@@ -109,8 +120,9 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
 
     it('publishes from inside a callback (test_pubsub_subsystem.py)', async () => {
       const p = await platform();
-      const { pubsub: relay } = await p.agent('relay');
-      const { pubsub: pub } = await p.agent('pub');
+      // 'in/' and 'out/' are character prefixes (a trailing '/' is an empty segment on RMQ)
+      const { pubsub: relay } = await p.agent('relay', { characterPrefixes: true });
+      const { pubsub: pub } = await p.agent('pub', { characterPrefixes: true });
       const out = collector();
       await pub.subscribe('out/', out.cb);
       const failures: unknown[] = [];
@@ -143,10 +155,11 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
         protectedTopics: { 'write-protect': [{ topic: 'foo', capabilities: ['can_publish_to_foo'] }, { topic: '/bar\\/.*/', capabilities: ['can_bar'] }] },
         capabilities: { allowed: ['can_publish_to_foo', 'can_bar'], denied: ['other'] },
       });
-      const { pubsub: sub } = await p.agent('sub');
+      const router = { routerEnforcement: true };
+      const { pubsub: sub } = await p.agent('sub', router);
       const x = collector();
       await sub.subscribe('', x.cb);
-      const { pubsub: denied } = await p.agent('denied');
+      const { pubsub: denied } = await p.agent('denied', router);
       const refused = await denied.publish('foo/1').then(() => undefined, (e: unknown) => e);
       expect(refused).toMatchObject({ errnum: -32001 });
       // auth.json normalises capabilities to a dict ({'other': None}); a pushed list stays a list
@@ -155,7 +168,7 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       );
       await expect(denied.publish('bar/x')).rejects.toMatchObject({ errnum: -32001 });
       expect(await denied.publish('barx')).toBe(1); // regex anchored: 'bar/.*' does not match 'barx'
-      const { pubsub: allowed } = await p.agent('allowed');
+      const { pubsub: allowed } = await p.agent('allowed', router);
       expect(await allowed.publish('foo')).toBe(1);
       expect(await allowed.publish('bar/y')).toBe(1);
       await waitFor(() => x.got.length === 3, { timeoutMs: DEADLINE_MS });
@@ -192,11 +205,11 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
  * A PubSubPlatform from "make an agent (not started)" and "tear the platform down": registers
  * pubsub on each agent, starts it, and stops every agent before the platform on close.
  */
-export function agentPlatform(create: (identity: string) => Promise<Agent> | Agent, teardown: () => Promise<void>): PubSubPlatform {
+export function agentPlatform(create: (identity: string, needs: AgentNeeds) => Promise<Agent> | Agent, teardown: () => Promise<void>): PubSubPlatform {
   const agents: Agent[] = [];
   return {
-    async agent(identity) {
-      const agent = await create(identity);
+    async agent(identity, needs = {}) {
+      const agent = await create(identity, needs);
       const pubsub = withPubSub(agent);
       agents.push(agent);
       await agent.start();

@@ -71,9 +71,11 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       throw new RmqSetupError('identity', `another platform with instance name ${instanceName} is running on ${address}`,
         'stop it, or give this one another --instance-name or --rmq-vhost', { cause: err });
     });
-    const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, logger: logger.child({ service: CONTROL_IDENTITY }) });
+    // the platform's own agents count subscribers through the configured management API only
+    const pubsubOf = { management: rmq.management ?? (false as const) };
+    const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: CONTROL_IDENTITY }) });
     control = await startControlService({ tracker: router.tracker, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger });
-    await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
+    await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
     await writeBusInfo(paths.home, { bus: 'rmq', url: rmq.url, vhost: rmq.vhost, instance: instanceName, pid: process.pid });
   } catch (err) {
     await stop();

@@ -1,25 +1,57 @@
 // Public API of @vip/agent/rmq: RabbitMQ wiring for the transport-neutral Agent (needs @vip/rmq, amqplib).
-import { RmqConnection, type RmqConnectionOptions } from '@vip/rmq';
+import { RmqConnection, type ManagementOptions, type PrefixMatch, type RmqConnectionOptions } from '@vip/rmq';
 import { Agent, type AgentOptions } from './agent.js';
+import { RmqPubSubSubsystem } from './pubsub/rmq-pubsub-subsystem.js';
+
+export { RmqPubSubSubsystem };
+export type { RmqPubSubSubsystemOptions, RmqSubscribeOptions } from './pubsub/rmq-pubsub-subsystem.js';
 
 export interface RmqAgentOptions extends Omit<AgentOptions, 'connection' | 'target'> {
   /** Broker link: `url`, `vhost`, `instanceName`, TLS, reconnect policy (see @vip/rmq). */
   readonly rmq: Omit<RmqConnectionOptions, 'identity' | 'logger'>;
+  /**
+   * Where `agent.pubsub` goes: `broker` (default) is VOLTTRON's RMQ pubsub straight through the
+   * `volttron` exchange (RmqPubSubSubsystem, interoperates with Python RMQ agents); `router` is the
+   * ZMQ-style subsystem talking to the platform's PubSubService over RMQ (character prefixes,
+   * protected topics enforced by the router, counts from the router).
+   */
+  readonly pubsubVia?: 'broker' | 'router';
+  /** Broker pubsub: `segment` (default, VOLTTRON RMQ) or `character` (ZMQ `startsWith`) prefix matching. */
+  readonly prefixMatch?: PrefixMatch;
+  /**
+   * Broker pubsub: management API for true subscriber counts and `list`. Default: the broker host
+   * of `rmq.url` on port 15672 (https 15671 for amqps) with the URL's credentials; `false`: none
+   * (publish resolves 1 as VOLTTRON, list rejects).
+   */
+  readonly management?: ManagementOptions | false;
+}
+
+/** The management API beside the broker of `url`: same host and credentials, port 15672 (15671 over TLS). */
+export function defaultManagement(url: string): ManagementOptions {
+  const u = new URL(url);
+  const tls = u.protocol === 'amqps:';
+  return { baseUrl: `${tls ? 'https' : 'http'}://${u.hostname}:${tls ? 15671 : 15672}`, user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
 }
 
 /**
  * Build an Agent over a RabbitMQ connection (not started). Capability checks use the VIP user
- * without its `<instance>.` prefix, as VOLTTRON does on RMQ (PROTOCOL.md 4.5).
+ * without its `<instance>.` prefix, as VOLTTRON does on RMQ (PROTOCOL.md 4.5). `agent.pubsub`
+ * is broker pubsub unless `pubsubVia: 'router'`.
  */
 export function createRmqAgent(options: RmqAgentOptions): Agent {
-  const { rmq, ...agentOptions } = options;
+  const { rmq, pubsubVia, prefixMatch, management, ...agentOptions } = options;
   const connection = (): RmqConnection => new RmqConnection({ ...rmq, identity: options.identity, ...(options.logger ? { logger: options.logger } : {}) });
   const broker = new URL(rmq.url);
+  const { declareTopology: _declare, user: _user, ...link } = rmq;
+  const mgmt = management === false ? undefined : (management ?? defaultManagement(rmq.url));
+  const pubsub: AgentOptions['pubsub'] = options.pubsub === false || pubsubVia === 'router' ? options.pubsub
+    : (core) => new RmqPubSubSubsystem(core, { link, ...(prefixMatch ? { prefixMatch } : {}), ...(mgmt ? { management: mgmt } : {}) });
   return new Agent({
     ...agentOptions,
     connection,
     target: `${broker.protocol}//${broker.host} (vhost ${rmq.vhost ?? 'volttron'}, instance ${rmq.instanceName})`,
     rpc: { userOf: (user) => user.slice(user.indexOf('.') + 1), ...options.rpc },
+    pubsub,
   });
 }
 

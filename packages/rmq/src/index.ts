@@ -23,6 +23,6 @@ export type { RmqPubSubOptions, RmqSubscribeOptions, RmqPubSubCallback, RmqPubSu
 export { pubsubBindingKey, prefixMatches, topicKeyMatches, countSubscribers, listSubscriptions } from './pubsub-bindings.js';
 export type { PrefixMatch, PubSubListQuery } from './pubsub-bindings.js';
 export {
-  PUBSUB_PREFIX, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey, encodePubsubPublish, decodePubsubDelivery,
+  PUBSUB_PREFIX, TOPIC_HEADER, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey, encodePubsubPublish, decodePubsubDelivery,
 } from './pubsub-mapping.js';
 export type { PubSubPublish, PubSubDelivery } from './pubsub-mapping.js';

@@ -18,6 +18,7 @@ describe('pubsub bindings', () => {
     expect(pubsubBindingKey('v1', 'in/', false, 'character')).toBe('__pubsub__.v1.in.#');
     expect(pubsubBindingKey('v1', 't', true, 'character')).toBe('__pubsub__.*.#');
     expect(pubsubBindingKey('v1', '', false, 'segment')).toBe('__pubsub__.v1.#');
+    expect(pubsubBindingKey('v1', 'ctl/', false, 'segment')).toBe('__pubsub__.v1.ctl.#');
   });
 
   it('matches prefixes per segment or per character', () => {
@@ -26,6 +27,8 @@ describe('pubsub bindings', () => {
     expect(prefixMatches('devices/campus', 'devices/campus/x', 'segment')).toBe(true);
     expect(prefixMatches('in/', 'in/x', 'character')).toBe(true);
     expect(prefixMatches('', 'any', 'segment')).toBe(true);
+    expect(prefixMatches('ctl/', 'ctl/x', 'segment')).toBe(true);
+    expect(prefixMatches('heartbeat/a.b', 'heartbeat/a.b', 'segment')).toBe(true);
   });
 
   it('matches AMQP topic keys (* one word, # zero or more; publishes end in a literal #)', () => {

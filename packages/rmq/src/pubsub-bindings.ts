@@ -1,4 +1,4 @@
-import { PUBSUB_PREFIX, subscriptionBindingKey } from './pubsub-mapping.js';
+import { PUBSUB_PREFIX } from './pubsub-mapping.js';
 import type { QueueBinding } from './rabbitmq-management.js';
 
 /**
@@ -19,16 +19,23 @@ function words(prefix: string): string[] {
   return prefix.split(/[/.]/);
 }
 
+/** A prefix's segments; a trailing `/` means "under it" (VOLTTRON would bind an empty word that matches nothing). */
+function segments(prefix: string): string[] {
+  const w = words(prefix);
+  if (w.length > 1 && w[w.length - 1] === '') w.pop();
+  return w;
+}
+
 /**
  * The binding key of a subscription to `prefix`. Segment matching (VOLTTRON's RMQ pubsub) binds
- * the prefix's words then `#`; character matching (ZMQ's `startsWith`) binds only the words
+ * the prefix's words then `#` (a trailing `/` dropped: `ctl/` binds `ctl.#`, where VOLTTRON
+ * binds `ctl..#` and matches nothing); character matching (ZMQ's `startsWith`) binds only the words
  * that are complete in the prefix (all but the last) and leaves the rest to a local filter:
  * `devices/camp` binds `devices.#`, `t` binds everything of the instance.
  */
 export function pubsubBindingKey(instance: string, prefix: string, allPlatforms: boolean, match: PrefixMatch): string {
-  if (match === 'segment') return subscriptionBindingKey(instance, prefix, allPlatforms);
-  const complete = prefix === '' ? [] : words(prefix).slice(0, -1);
-  return [PUBSUB_PREFIX, allPlatforms ? '*' : instance, ...complete, '#'].join('.');
+  const bound = prefix === '' ? [] : match === 'segment' ? segments(prefix) : words(prefix).slice(0, -1);
+  return [PUBSUB_PREFIX, allPlatforms ? '*' : instance, ...bound, '#'].join('.');
 }
 
 export function pubsubBindingArguments(bus: string, prefix: string, match: PrefixMatch): Record<string, string> {
@@ -39,8 +46,8 @@ export function pubsubBindingArguments(bus: string, prefix: string, match: Prefi
 export function prefixMatches(prefix: string, topic: string, match: PrefixMatch): boolean {
   if (prefix === '') return true;
   if (match === 'character') return topic.startsWith(prefix.replaceAll('.', '/'));
-  const p = words(prefix);
-  const t = topic.split('/');
+  const p = segments(prefix);
+  const t = words(topic);
   return p.length <= t.length && p.every((w, i) => w === t[i]);
 }
 

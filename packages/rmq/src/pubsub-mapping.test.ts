@@ -25,6 +25,13 @@ describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
     expect(body).toEqual({ sender: 'pub', bus: '', headers: { h: 1, min_compatible_version: '5.0', max_compatible_version: '' }, message: { temp: 21 } });
     expect(decodePubsubDelivery(p.routingKey, p.content)).toMatchObject({ sender: 'pub', topic: 't/x', instance: 'v1', message: { temp: 21 } });
   });
+  it('keeps a topic with a dot exact between our agents (x-vip-topic header, checked against the routing key)', () => {
+    const p = encodePubsubPublish('v1', 'pub', { topic: 'heartbeat/a.b' }, 'm2');
+    expect(p.routingKey).toBe('__pubsub__.v1.heartbeat.a.b.#');
+    expect(decodePubsubDelivery(p.routingKey, p.content, p.properties.headers as Record<string, unknown>)).toMatchObject({ topic: 'heartbeat/a.b' });
+    expect(decodePubsubDelivery(p.routingKey, p.content)).toMatchObject({ topic: 'heartbeat/a/b' }); // as a Python agent reads it
+    expect(decodePubsubDelivery(p.routingKey, p.content, { 'x-vip-topic': 'other/x' })).toMatchObject({ topic: 'heartbeat/a/b' });
+  });
   it.each([
     ['v1.x', '{}'],
     ['__pubsub__.v1.t.#', 'not json'],

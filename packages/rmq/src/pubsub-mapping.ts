@@ -42,9 +42,17 @@ export interface PubSubPublish {
   readonly message?: unknown;
 }
 
+/**
+ * AMQP header carrying a topic the routing key cannot (one with a `.`, which becomes a word
+ * separator): our receivers read the exact topic from it when it agrees with the routing key;
+ * Python receivers ignore it and see `/` for `.` as usual. Absent for every other topic.
+ */
+export const TOPIC_HEADER = 'x-vip-topic';
+
 /** Publish parameters for a VOLTTRON RMQ pubsub message from `identity` of `instance`. */
 export function encodePubsubPublish(instance: string, identity: string, p: PubSubPublish, messageId: string): AmqpPublish {
   const body = { sender: identity, bus: p.bus ?? '', headers: { ...p.headers, ...COMPAT_HEADERS }, message: p.message ?? null };
+  const headers = { recipient: '', proto: VIP_PROTO, user: identity, ...(p.topic.includes('.') ? { [TOPIC_HEADER]: p.topic } : {}) };
   return {
     exchange: VOLTTRON_EXCHANGE,
     routingKey: publishRoutingKey(instance, p.topic),
@@ -54,7 +62,7 @@ export function encodePubsubPublish(instance: string, identity: string, p: PubSu
       messageId,
       type: 'pubsub',
       contentType: JSON_CONTENT_TYPE,
-      headers: { recipient: '', proto: VIP_PROTO, user: identity },
+      headers,
     },
   };
 }
@@ -76,8 +84,8 @@ export interface PubSubDelivery {
   readonly message: unknown;
 }
 
-/** Read a delivered pubsub message; an InvalidPayloadError for anything that is not one. */
-export function decodePubsubDelivery(routingKey: string, content: Buffer): PubSubDelivery | InvalidPayloadError {
+/** Read a delivered pubsub message (`headers`: its AMQP headers); an InvalidPayloadError for anything that is not one. */
+export function decodePubsubDelivery(routingKey: string, content: Buffer, headers?: Readonly<Record<string, unknown>>): PubSubDelivery | InvalidPayloadError {
   const where = topicFromRoutingKey(routingKey);
   if (!where) return new InvalidPayloadError('RMQ pubsub message', `routing key ${JSON.stringify(routingKey)} is not __pubsub__.<instance>.<topic>`);
   let raw: unknown;
@@ -90,5 +98,7 @@ export function decodePubsubDelivery(routingKey: string, content: Buffer): PubSu
   if (!r.success) {
     return new InvalidPayloadError('RMQ pubsub message', r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
   }
-  return { sender: r.data.sender, bus: r.data.bus, headers: r.data.headers, message: r.data.message, topic: where.topic, instance: where.instance };
+  const exact = headers?.[TOPIC_HEADER];
+  const topic = typeof exact === 'string' && publishRoutingKey(where.instance, exact) === routingKey ? exact : where.topic;
+  return { sender: r.data.sender, bus: r.data.bus, headers: r.data.headers, message: r.data.message, topic, instance: where.instance };
 }

@@ -1,0 +1,164 @@
+import { ClosedError, type VipMessage } from '@vip/protocol';
+import {
+  RmqPubSub, type ManagementOptions, type PrefixMatch, type PubSubDelivery, type RmqLinkOptionsInput, type RmqPubSubCallback, type RmqSubscriptionSpec,
+} from '@vip/rmq';
+import type { AgentCore } from '../subsystem.js';
+import {
+  PubSubSubsystem, type ListOptions, type ListRow, type PubSubCallback, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions,
+} from './pubsub-subsystem.js';
+
+export interface RmqPubSubSubsystemOptions {
+  /** The agent's broker link (url, vhost, instanceName, tls, reconnect); pubsub opens its own connection on it. */
+  readonly link: RmqLinkOptionsInput;
+  /** `segment` (default, VOLTTRON's RMQ semantics) or `character` (ZMQ's `startsWith`). */
+  readonly prefixMatch?: PrefixMatch;
+  /** Management API for true subscriber counts and `list`; without it publish resolves 1 and list rejects. */
+  readonly management?: ManagementOptions;
+}
+
+export interface RmqSubscribeOptions extends SubscribeOptions {
+  /**
+   * Keep messages while the agent is away: durable queue `<instance>.<identity>.pubsub.persistent.<name>`
+   * (VOLTTRON's `persistent_queue`); the next start with the same name receives the backlog.
+   */
+  readonly persistentQueue?: string;
+}
+
+/**
+ * `agent.pubsub` of an agent on a RabbitMQ platform: VOLTTRON's broker pubsub (rmq_pubsub,
+ * PROTOCOL.md 7.6) behind the ZMQ subsystem's API. Publishes go straight to the `volttron`
+ * exchange, subscriptions are queues bound there (RmqPubSub, its own broker connection, opened
+ * on the agent's first welcome and closed when the agent stops); the router is not involved, so
+ * Python RMQ agents on the same instance see our publishes and we see theirs. Subscriptions made
+ * before start, and those held at a stop, are declared again on the next start.
+ */
+export class RmqPubSubSubsystem extends PubSubSubsystem {
+  readonly #core: AgentCore;
+  readonly #o: RmqPubSubSubsystemOptions;
+  readonly #wrapped = new WeakMap<PubSubCallback, RmqPubSubCallback>();
+  #ps: RmqPubSub | undefined;
+  #held: RmqSubscriptionSpec[] = [];
+  #unexpected = 0;
+
+  constructor(core: AgentCore, options: RmqPubSubSubsystemOptions) {
+    super(core);
+    this.#core = core;
+    this.#o = options;
+  }
+
+  /** The broker pubsub while the agent runs (stats, persistent queues); undefined when stopped. */
+  get broker(): RmqPubSub | undefined {
+    return this.#ps;
+  }
+
+  override async subscribe(prefix: string | readonly string[], callback: PubSubCallback, options: RmqSubscribeOptions = {}): Promise<void> {
+    const spec: RmqSubscriptionSpec = {
+      prefixes: typeof prefix === 'string' ? [prefix] : [...prefix],
+      callback: this.#wrap(callback),
+      options: {
+        bus: options.bus ?? '',
+        allPlatforms: options.allPlatforms ?? false,
+        ...(options.persistentQueue === undefined ? {} : { persistentQueue: options.persistentQueue }),
+      },
+    };
+    if (this.#ps) await this.#ps.subscribe(spec.prefixes, spec.callback, spec.options);
+    else this.#held.push(spec);
+  }
+
+  override async unsubscribe(prefix?: string | readonly string[] | null, callback?: PubSubCallback | null, options: UnsubscribeOptions = {}): Promise<void> {
+    const wrapped = callback ? this.#wrapped.get(callback) : undefined;
+    if (callback && !wrapped) return; // never subscribed: harmless, as on ZMQ
+    const bus = options.bus ?? '';
+    const allPlatforms = options.allPlatforms ?? false;
+    if (this.#ps) {
+      await this.#ps.unsubscribe(prefix, wrapped ?? null, { bus, allPlatforms });
+      return;
+    }
+    const drop = prefix === undefined || prefix === null ? undefined : new Set(typeof prefix === 'string' ? [prefix] : prefix);
+    this.#held = this.#held.flatMap((s) => {
+      if ((s.options.bus ?? '') !== bus || (s.options.allPlatforms ?? false) !== allPlatforms || (wrapped && s.callback !== wrapped)) return [s];
+      const left = drop ? s.prefixes.filter((p) => !drop.has(p)) : [];
+      return left.length > 0 ? [{ ...s, prefixes: left }] : [];
+    });
+  }
+
+  /** Publish through the broker; resolves to the subscribers reached (with management), else 1 as VOLTTRON. */
+  override async publish(topic: string, options: PublishOptions = {}): Promise<number> {
+    return this.#running().publish({ topic, bus: options.bus ?? '', headers: options.headers ?? {}, message: options.message });
+  }
+
+  override async list(options: ListOptions = {}): Promise<ListRow[]> {
+    return this.#running().list(options);
+  }
+
+  /** Declare every subscription's queue and bindings again (VOLTTRON's RMQ synchronize). */
+  override async synchronize(): Promise<void> {
+    await this.#ps?.synchronize();
+  }
+
+  override stats(): Record<string, number> {
+    const s = this.#ps?.stats();
+    return {
+      published: s?.published ?? 0,
+      received: s?.delivered ?? 0,
+      unmatched: s?.unmatched ?? 0,
+      other_bus: s?.otherBus ?? 0,
+      invalid: s?.invalid ?? 0,
+      callback_errors: s?.callbackErrors ?? 0,
+      count_requests: s?.countRequests ?? 0,
+      unexpected_router_messages: this.#unexpected,
+    };
+  }
+
+  /** First welcome: open the broker pubsub with the held subscriptions; later welcomes re-declare (idempotent). */
+  override async onConnected(): Promise<void> {
+    if (this.#ps) return this.#ps.synchronize();
+    const ps = new RmqPubSub({
+      ...this.#o.link,
+      identity: this.#core.identity,
+      logger: this.#core.logger,
+      ...(this.#o.prefixMatch ? { prefixMatch: this.#o.prefixMatch } : {}),
+      ...(this.#o.management ? { management: this.#o.management } : {}),
+    });
+    for (const s of this.#held) await ps.subscribe(s.prefixes, s.callback, s.options);
+    try {
+      await ps.open();
+    } catch (err) {
+      await ps.close();
+      throw err;
+    }
+    this.#held = [];
+    this.#ps = ps;
+  }
+
+  /** Router pubsub messages are not expected on broker pubsub: counted, dropped. */
+  override handle(_message: VipMessage): void {
+    this.#unexpected += 1;
+  }
+
+  /** The agent stopped: close the broker connection (exclusive queues go with it), keep the subscriptions for a restart. */
+  async close(): Promise<void> {
+    const ps = this.#ps;
+    this.#ps = undefined;
+    if (!ps) return;
+    this.#held = ps.subscriptions();
+    await ps.close();
+  }
+
+  #running(): RmqPubSub {
+    if (!this.#ps) throw new ClosedError(`pubsub of agent ${this.#core.identity} (not started)`);
+    return this.#ps;
+  }
+
+  #wrap(callback: PubSubCallback): RmqPubSubCallback {
+    let w = this.#wrapped.get(callback);
+    if (!w) {
+      w = (d: PubSubDelivery) => {
+        const r: unknown = callback('pubsub', d.sender, d.bus, d.topic, d.headers as Record<string, unknown>, d.message);
+        if (r instanceof Promise) r.catch((err: unknown) => this.#core.logger.warn('pubsub.callback.failed', { topic: d.topic }, err));
+      };
+      this.#wrapped.set(callback, w);
+    }
+    return w;
+  }
+}
