@@ -4,12 +4,15 @@
 //             (@vip/agent Agent -> Agent through RmqConnection; the platform PROCESS
 //             `vip-platform --message-bus rmq` answers the hellos, calls go peer to peer)
 //   direct    messages/s one way: raw amqplib publish/consume vs RmqConnection -> RmqConnection
-//   pubsub    messages/s one way: raw amqplib topic publish/consume vs VIP pubsub through the
-//             platform PROCESS (Router + PubSubService on RmqRouterTransport; publisher with a
-//             window of unanswered publishes)
-//   pubsub-relay  VIP pubsub again, next to raw amqplib doing the same hops (publisher -> relay ->
-//             subscriber, reply to the publisher): what a router-mediated pubsub can reach here
-//   rmq-pubsub  the same raw baseline vs RmqPubSub (VOLTTRON's RabbitMQ pubsub, no router)
+//   pubsub    messages/s one way: raw amqplib topic publish/consume vs `agent.pubsub` of
+//             @vip/agent/rmq agents (VOLTTRON's broker pubsub, RmqPubSubSubsystem; the platform
+//             PROCESS only answers hellos), publisher with a window of unresolved publishes, each
+//             resolving to the true subscriber count (management API, coalesced binding reads)
+//   pubsub-nocount  the same without the management API: publishes resolve 1 (VOLTTRON's answer)
+//   pubsub-router  the router path (`pubsubVia: 'router'`: PubSubService in the platform process),
+//             next to raw amqplib doing the same hops (publisher -> relay -> subscriber, reply to
+//             the publisher): what a router-mediated pubsub can reach here
+// --batch-writes false turns off per-tick write batching on our connections (to measure it).
 // Needs the broker (bash tools/ensure-rabbitmq.sh) with the management API, `npm run build` and
 // the platform app (NX_DAEMON=false npx nx run @vip/platform-app:build).
 // --in-process runs the router inside the bench process instead (to tell process cost apart).
@@ -30,10 +33,11 @@ for (const p of ['rmq', 'router', 'pubsub', 'agent', 'protocol']) {
     process.exit(2);
   }
 }
-const { RmqConnection, RmqRouterTransport, RmqPubSub, RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
+const { RmqConnection, RmqRouterTransport, RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
 const { Router } = await import('@vip/router');
 const { PubSubService } = await import('@vip/pubsub');
 const { Agent } = await import('@vip/agent');
+const { createRmqAgent } = await import('@vip/agent/rmq');
 
 const o = parseBenchArgs(
   {
@@ -45,7 +49,8 @@ const o = parseBenchArgs(
     window: { type: 'number', default: 200, help: 'publishes in flight (VIP pubsub)' },
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
     'in-process': { type: 'boolean', default: false, help: 'router in the bench process, not the platform app' },
-    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,direct,pubsub,pubsub-relay,rmq-pubsub)' },
+    'batch-writes': { type: 'boolean', default: true, help: 'per-tick write batching on our broker connections' },
+    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,direct,pubsub,pubsub-nocount,pubsub-router)' },
   },
   { usage: 'node tools/bench/rmq.mjs [options]' },
 );
@@ -114,7 +119,7 @@ async function rawRpc(vhost) {
  * ends either.
  */
 async function vipPlatform(vhost, extensions = []) {
-  const link = { url: o.url, vhost, instanceName: 'bench' };
+  const link = { url: o.url, vhost, instanceName: 'bench', batchWrites: o['batch-writes'] };
   if (!o['in-process']) {
     const app = await startPlatformApp({
       extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench', '--allow-auth', 'false'],
@@ -243,64 +248,46 @@ async function vipDirect(vhost) {
   }
 }
 
-/** VIP pubsub through the router's PubSubService over RMQ: msgs/s delivered. */
-async function vipPubsub(vhost) {
-  const { link, router } = await vipPlatform(vhost, [new PubSubService()]);
-  const pub = new RmqConnection({ ...link, identity: 'pub' });
-  const sub = new RmqConnection({ ...link, identity: 'sub' });
+/**
+ * `agent.pubsub` of two @vip/agent/rmq agents: msgs/s delivered. `via` 'broker' (VOLTTRON's
+ * broker pubsub; `management` false: counts not read) or 'router' (the platform's PubSubService).
+ * The publisher keeps `window` publishes unresolved; the subscriber's callback counts.
+ */
+async function agentPubsub(vhost, via, management) {
+  const { link, router } = await vipPlatform(vhost, via === 'router' ? [new PubSubService()] : []);
+  const mk = (identity) => createRmqAgent({
+    identity, rmq: link, pubsubVia: via,
+    ...(management ? { management: { baseUrl: o.management, user: 'guest', password: 'guest' } } : { management: false }),
+  });
+  const pub = mk('pub');
+  const sub = mk('sub');
   try {
-    const subscribed = deferred();
+    await pub.start();
+    await sub.start();
     const done = deferred();
     let got = 0;
-    sub.onMessage((m) => {
-      const op = m.args[0]?.toString();
-      if (op === 'request_response') subscribed.resolve();
-      else if (op === 'publish' && ++got === o.messages) done.resolve();
+    await sub.pubsub.subscribe('bench', () => {
+      if (++got === o.messages) done.resolve();
     });
-    const replies = [];
-    pub.onMessage(() => replies.shift()?.resolve());
-    await pub.open();
-    await sub.open();
-    const frame = (subsystem, args, id = '') => ({ peer: enc(''), user: enc(''), id: enc(id), subsystem: enc(subsystem), args: args.map(enc) });
-    await sub.send(frame('pubsub', ['subscribe', JSON.stringify({ prefix: 'bench/', bus: '', all_platforms: false })], 's1'));
-    await subscribed.promise;
-    const body = JSON.stringify({ bus: '', headers: {}, message: payload });
+    if (via === 'broker' && management && (await pub.pubsub.publish('warm/up')) !== 0) throw new Error('bench: unexpected subscriber count');
     const inFlight = new Set();
+    let counted = 0;
     const t0 = performance.now();
     for (let i = 0; i < o.messages; i++) {
-      const d = deferred();
-      replies.push(d);
-      inFlight.add(d.promise);
-      void d.promise.then(() => inFlight.delete(d.promise));
-      await pub.send(frame('pubsub', ['publish', 'bench/topic', body], `p${i}`));
+      const p = pub.pubsub.publish('bench/topic', { message: payload }).then((n) => {
+        counted += n;
+        inFlight.delete(p);
+      });
+      inFlight.add(p);
       if (inFlight.size >= o.window) await Promise.race(inFlight);
     }
     await done.promise;
-    return perSecond(o.messages, t0);
+    const rate = perSecond(o.messages, t0);
+    await Promise.all(inFlight);
+    if (counted !== o.messages) throw new Error(`bench: publishes counted ${counted} subscribers in all, expected ${o.messages}`);
+    return rate;
   } finally {
     await closeAll(pub, sub, router);
-  }
-}
-
-/** RmqPubSub -> RmqPubSub (VOLTTRON RMQ pubsub, straight through the broker): msgs/s. */
-async function nativePubsub(vhost) {
-  const link = { url: o.url, vhost, instanceName: 'bench' };
-  const pub = new RmqPubSub({ ...link, identity: 'pub' });
-  const sub = new RmqPubSub({ ...link, identity: 'sub' });
-  try {
-    await pub.open();
-    await sub.open();
-    const done = deferred();
-    let got = 0;
-    await sub.subscribe('bench', () => {
-      if (++got === o.messages) done.resolve();
-    });
-    const t0 = performance.now();
-    for (let i = 0; i < o.messages; i++) await pub.publish({ topic: 'bench/topic', message: payload });
-    await done.promise;
-    return perSecond(o.messages, t0);
-  } finally {
-    await closeAll(pub, sub);
   }
 }
 
@@ -308,9 +295,9 @@ const rawPubsub = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.to
 const scenarios = [
   { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
   { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b'))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
-  { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['VIP pubsub (router PubSubService)', () => withVhost(vipPubsub)] },
-  { name: 'pubsub-relay', unit: 'msgs/s', base: ['raw amqplib relay (the same 3 hops + reply)', () => withVhost(rawRelay)], vip: ['VIP pubsub (router PubSubService)', () => withVhost(vipPubsub)] },
-  { name: 'rmq-pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['RmqPubSub (VOLTTRON RMQ pubsub)', () => withVhost(nativePubsub)] },
+  { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, true counts', () => withVhost((v) => agentPubsub(v, 'broker', true))] },
+  { name: 'pubsub-nocount', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
+  { name: 'pubsub-router', unit: 'msgs/s', base: ['raw amqplib relay (the same 3 hops + reply)', () => withVhost(rawRelay)], vip: ['agent.pubsub via the router', () => withVhost((v) => agentPubsub(v, 'router', false))] },
 ];
 
 if (!o['in-process'] && !platformBuilt()) {
@@ -333,7 +320,7 @@ for (const s of scenarios.filter((x) => !only || only.has(x.name))) {
   rows.push({ scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw` });
   json[s.name.replaceAll('-', '_')] = { unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)) };
 }
-console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}; router ${json.platform}`);
+console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}; router ${json.platform}; write batching ${o['batch-writes'] ? 'on' : 'off'}`);
 console.log(formatTable(rows, [
   { key: 'scenario', title: 'scenario', align: 'left' },
   { key: 'what', title: 'what', align: 'left' },

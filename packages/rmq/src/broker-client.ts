@@ -21,6 +21,8 @@ export abstract class BrokerClient {
   readonly #link: BrokerLink;
   readonly #status = new StatusListeners();
   #channel: Channel | undefined;
+  /** One wait for 'drain' shared by every publish that found the buffer full. */
+  #drain: Promise<void> | undefined;
   #opened?: Promise<void>;
   #closing = false;
   #rejected = 0;
@@ -98,7 +100,7 @@ export abstract class BrokerClient {
     } catch (err) {
       throw new TransportError(`${this.#what}: publishing ${what} failed`, { cause: err });
     }
-    if (!ok) await waitForDrain(ch);
+    if (!ok) await (this.#drain ??= waitForDrain(ch).finally(() => (this.#drain = undefined)));
   }
 
   /** Drop the session of `ch` (a consumer was cancelled by the broker); the link reconnects. */
