@@ -195,6 +195,47 @@ export function parseRpcFrame(frame: Frame | string): RpcPayload | InvalidRpcErr
 
 /** Parses one JSON-RPC object (already JSON-decoded). Never throws. */
 export function parseRpcMessage(value: unknown): RpcMessage | InvalidRpcError {
+  return wellFormedMessage(value) ?? checkRpcMessage(value);
+}
+
+/**
+ * Fast path of `parseRpcMessage`: the shapes every peer sends, checked by hand (a request with
+ * string method, list/dict params and a string/number/null id; a result; an error with an integer
+ * code and a string message). It returns what the zod schemas return for them (same keys, unknown
+ * members left out) and undefined for anything else, which `checkRpcMessage` then judges and
+ * explains with the schemas. Three zod parses per call cost more than the rest of the decode.
+ */
+function wellFormedMessage(value: unknown): RpcMessage | undefined {
+  if (!isPlainObject(value) || value.jsonrpc !== JSONRPC_VERSION) return undefined;
+  const id = value.id;
+  if ('method' in value) {
+    const { method, params } = value;
+    if (typeof method !== 'string' || (id !== undefined && !isRpcId(id))) return undefined;
+    if (params !== undefined && typeof params !== 'object') return undefined; // null fails isPlainObject too
+    if (params !== undefined && !Array.isArray(params) && !isPlainObject(params)) return undefined;
+    const request: RpcRequest = { jsonrpc: JSONRPC_VERSION, method };
+    if (params !== undefined) request.params = params as RpcParams;
+    if (id !== undefined) request.id = id;
+    return { kind: 'request', request };
+  }
+  if (!isRpcId(id)) return undefined;
+  if ('error' in value) {
+    const e = value.error;
+    if (!isPlainObject(e) || typeof e.message !== 'string' || typeof e.code !== 'number' || !Number.isSafeInteger(e.code)) return undefined;
+    const error: RpcErrorObject = { code: e.code, message: e.message };
+    if (e.data !== undefined) error.data = e.data;
+    return { kind: 'error', response: { jsonrpc: JSONRPC_VERSION, id, error } };
+  }
+  if ('result' in value) return { kind: 'result', response: { jsonrpc: JSONRPC_VERSION, id, result: value.result } };
+  return undefined;
+}
+
+function isRpcId(id: unknown): id is RpcId {
+  return typeof id === 'string' || id === null || (typeof id === 'number' && Number.isFinite(id));
+}
+
+/** The schema-checked path of `parseRpcMessage`: unusual and invalid messages, with Python's error texts. */
+function checkRpcMessage(value: unknown): RpcMessage | InvalidRpcError {
   if (!isPlainObject(value)) {
     return new InvalidRpcError(RPC_ERROR_CODES.INVALID_REQUEST, 'invalid object type', `expected a list or dictionary ; got a '${pythonTypeName(value)}' instead`);
   }

@@ -45,6 +45,20 @@ describe('pythonJson (json.dumps defaults)', () => {
   ])('float repr %d -> %s', (n, text) => {
     expect(pythonFloatRepr(n)).toBe(text);
   });
+  it.each<[string, string]>([
+    ['', '""'],
+    ['plain ASCII ~ text', '"plain ASCII ~ text"'],
+    ['a"b\\c', '"a\\"b\\\\c"'],
+    ['x\u00e9y\nz', '"x\\u00e9y\\nz"'],
+    ['\u0080', '"\\u0080"'],
+  ])('string %j: verbatim runs kept around escapes', (text, json) => {
+    expect(pythonJson(text)).toBe(json);
+  });
+  it('names the path of a cycle', () => {
+    const a: { x: unknown[] } = { x: [1, {}] };
+    (a.x[1] as Record<string, unknown>).y = a;
+    expect(() => pythonJson(a)).toThrow('circular reference at (root).x[1].y');
+  });
   it('rejects cycles and bare functions with InvalidPayloadError', () => {
     const a: unknown[] = [];
     a.push(a);

@@ -15,14 +15,24 @@ import { InvalidPayloadError } from './errors.js';
  * Throws InvalidPayloadError for a cycle or a value JSON cannot carry (symbol, function at the root).
  */
 export function pythonJson(value: unknown): string {
-  const out = render(value, '', new Set<object>(), '(root)');
+  const out = render(value, '', { stack: [], path: [] });
   if (out === undefined) throw new InvalidPayloadError('JSON value', `${typeof value} cannot be serialized`);
   return out;
 }
 
-function render(value: unknown, key: string, stack: Set<object>, path: string): string | undefined {
+/**
+ * The containers being rendered (cycle check) and the key of each, so that the path of a cycle
+ * (`(root).a[0]`) is built only when one is found: the common case allocates no path strings.
+ */
+interface RenderState {
+  readonly stack: object[];
+  /** Object keys, and array indexes as numbers. */
+  readonly path: Array<string | number>;
+}
+
+function render(value: unknown, key: string | number, state: RenderState): string | undefined {
   if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    value = (value as { toJSON(k: string): unknown }).toJSON(key);
+    value = (value as { toJSON(k: string): unknown }).toJSON(String(key));
   }
   switch (typeof value) {
     case 'string':
@@ -40,22 +50,42 @@ function render(value: unknown, key: string, stack: Set<object>, path: string): 
   }
   if (value === null) return 'null';
   const obj = value as object;
-  if (stack.has(obj)) throw new InvalidPayloadError('JSON value', `circular reference at ${path}`);
-  stack.add(obj);
+  const { stack, path } = state;
+  if (stack.includes(obj)) throw new InvalidPayloadError('JSON value', `circular reference at ${cyclePath(path)}`);
+  stack.push(obj);
   try {
+    let out: string;
     if (Array.isArray(obj)) {
-      const items = obj.map((item: unknown, i) => render(item, String(i), stack, `${path}[${i}]`) ?? 'null');
-      return `[${items.join(', ')}]`;
+      out = '[';
+      for (let i = 0; i < obj.length; i++) {
+        path.push(i);
+        const text = render(obj[i] as unknown, i, state);
+        path.pop();
+        out += (i === 0 ? '' : ', ') + (text ?? 'null');
+      }
+      return out + ']';
     }
-    const fields: string[] = [];
-    for (const [k, v] of Object.entries(obj)) {
-      const text = render(v, k, stack, `${path}.${k}`);
-      if (text !== undefined) fields.push(`${pythonString(k)}: ${text}`);
+    out = '{';
+    let first = true;
+    for (const k of Object.keys(obj)) {
+      path.push(k);
+      const text = render((obj as Record<string, unknown>)[k], k, state);
+      path.pop();
+      if (text === undefined) continue;
+      out += (first ? '' : ', ') + pythonString(k) + ': ' + text;
+      first = false;
     }
-    return `{${fields.join(', ')}}`;
+    return out + '}';
   } finally {
-    stack.delete(obj);
+    stack.pop();
   }
+}
+
+/** `(root).a[0].b` from the keys of the containers entered so far (array indexes shown in brackets). */
+function cyclePath(keys: ReadonlyArray<string | number>): string {
+  let out = '(root)';
+  for (const k of keys) out += typeof k === 'number' ? `[${k}]` : `.${k}`;
+  return out;
 }
 
 const SHORT_ESCAPES: Readonly<Record<string, string>> = {
@@ -68,18 +98,25 @@ const SHORT_ESCAPES: Readonly<Record<string, string>> = {
   '\f': '\\f',
 };
 
+/** Printable ASCII except `"` and `\`: such text is its own JSON literal body under `ensure_ascii`. */
+const VERBATIM = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** A JSON string literal with Python's `ensure_ascii` escaping (everything outside U+0020..U+007E escaped). */
 export function pythonString(text: string): string {
+  // Fast path: identities, topics, method names and most values need no escaping; one regex test
+  // instead of a character-by-character copy.
+  if (VERBATIM.test(text)) return '"' + text + '"';
   let out = '"';
+  let from = 0; // start of the run of characters copied as they are
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i] as string;
     const code = text.charCodeAt(i);
-    const short = SHORT_ESCAPES[ch];
-    if (short !== undefined) out += short;
-    else if (code >= 0x20 && code <= 0x7e) out += ch;
-    else out += '\\u' + code.toString(16).padStart(4, '0'); // UTF-16 units: astral characters become surrogate pairs
+    if (code >= 0x20 && code <= 0x7e && code !== 0x22 && code !== 0x5c) continue;
+    out += text.slice(from, i);
+    from = i + 1;
+    const short = SHORT_ESCAPES[text[i] as string];
+    out += short ?? '\\u' + code.toString(16).padStart(4, '0'); // UTF-16 units: astral characters become surrogate pairs
   }
-  return out + '"';
+  return out + text.slice(from) + '"';
 }
 
 /** A number as Python's json module writes it: int digits, or float `repr`. */
