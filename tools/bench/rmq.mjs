@@ -9,6 +9,9 @@
 //             PROCESS only answers hellos), publisher with a window of unresolved publishes, each
 //             resolving to the true subscriber count (management API, coalesced binding reads)
 //   pubsub-nocount  the same without the management API: publishes resolve 1 (VOLTTRON's answer)
+//   pubsub-wire  pubsub-nocount next to raw amqplib publishing VOLTTRON-shaped messages (body,
+//             properties and headers of PROTOCOL.md 7.6, built once): what the wire format costs
+//             apart from our code (the raw consumers only ack)
 //   pubsub-router  the router path (`pubsubVia: 'router'`: PubSubService in the platform process),
 //             next to raw amqplib doing the same hops (publisher -> relay -> subscriber, reply to
 //             the publisher): what a router-mediated pubsub can reach here
@@ -17,7 +20,7 @@
 // the platform app (NX_DAEMON=false npx nx run @vip/platform-app:build).
 // --in-process runs the router inside the bench process instead (to tell process cost apart).
 // Each scenario runs in a fresh virtual host, deleted afterwards. Prints a table and one JSON line.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
@@ -50,7 +53,7 @@ const o = parseBenchArgs(
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
     'in-process': { type: 'boolean', default: false, help: 'router in the bench process, not the platform app' },
     'batch-writes': { type: 'boolean', default: true, help: 'per-tick write batching on our broker connections' },
-    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,direct,pubsub,pubsub-nocount,pubsub-router)' },
+    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,direct,pubsub,pubsub-nocount,pubsub-wire,pubsub-router)' },
   },
   { usage: 'node tools/bench/rmq.mjs [options]' },
 );
@@ -70,7 +73,45 @@ async function withVhost(fn) {
   }
 }
 
-const perSecond = (n, t0) => n / ((performance.now() - t0) / 1000);
+/** CPU ms the RabbitMQ node (beam.smp) has used, from /proc; undefined where that cannot be read. */
+function brokerCpuMs() {
+  try {
+    for (const pid of readdirSync('/proc')) {
+      if (!/^\d+$/.test(pid)) continue;
+      let cmd;
+      try {
+        cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (!cmd.includes('beam.smp') || !cmd.includes('rabbit')) continue;
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ 100
+    }
+  } catch {
+    // not Linux: no broker figure
+  }
+  return undefined;
+}
+
+/**
+ * Start measuring the timed section: wall clock, this process's CPU and the broker's CPU.
+ * `stop(n)` gives the rate and CPU microseconds per item on each side (the figures the shared,
+ * noisy machine disturbs least).
+ */
+function startTimer() {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const b0 = brokerCpuMs();
+  return {
+    stop(n) {
+      const seconds = (performance.now() - t0) / 1000;
+      const c = process.cpuUsage(c0);
+      const b1 = brokerCpuMs();
+      return { rate: n / seconds, cpuUs: (c.user + c.system) / n, brokerUs: b0 === undefined || b1 === undefined ? NaN : ((b1 - b0) * 1000) / n };
+    },
+  };
+}
 
 /** Close connections, agents (close) and routers (stop), in order. */
 async function closeAll(...things) {
@@ -101,13 +142,13 @@ async function rawRpc(vhost) {
     await cb.consume('server', (m) => cb.publish('', 'client', m.content, { messageId: m.properties.messageId }), { noAck: true });
     let waiting;
     await ca.consume('client', () => waiting.resolve(), { noAck: true });
-    const t0 = performance.now();
+    const timer = startTimer();
     for (let i = 0; i < o.calls; i++) {
       waiting = deferred();
       ca.publish('', 'server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
       await waiting.promise;
     }
-    return perSecond(o.calls, t0);
+    return timer.stop(o.calls);
   } finally {
     await closeAll(a, b);
   }
@@ -141,16 +182,16 @@ async function vipRpc(vhost) {
     await cli.start();
     srv.rpc.export('echo', (x) => x);
     await cli.rpc.call('srv', 'echo', payload);
-    const t0 = performance.now();
+    const timer = startTimer();
     for (let i = 0; i < o.calls; i++) await cli.rpc.call('srv', 'echo', payload);
-    return perSecond(o.calls, t0);
+    return timer.stop(o.calls);
   } finally {
     await closeAll(cli, srv, router);
   }
 }
 
 /** Raw amqplib publish -> consume through an exchange (topic for pubsub, the volttron exchange either way): msgs/s. */
-async function rawOneWay(vhost, routingKey, bindKey) {
+async function rawOneWay(vhost, routingKey, bindKey, shape = {}) {
   const a = await rawConnect(vhost);
   const b = await rawConnect(vhost);
   try {
@@ -165,15 +206,16 @@ async function rawOneWay(vhost, routingKey, bindKey) {
       sub.ack(m);
       if (++got === o.messages) done.resolve();
     });
-    const body = Buffer.from(JSON.stringify([payload]));
-    const t0 = performance.now();
+    const body = shape.body ?? Buffer.from(JSON.stringify([payload]));
+    const props = shape.properties ?? { type: 'RPC', appId: 'bench.a' };
+    const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
-      if (!pub.publish('volttron', routingKey, body, { messageId: String(i), type: 'RPC', appId: 'bench.a' })) {
+      if (!pub.publish('volttron', routingKey, body, { ...props, messageId: String(i) })) {
         await new Promise((r) => pub.once('drain', r));
       }
     }
     await done.promise;
-    return perSecond(o.messages, t0);
+    return timer.stop(o.messages);
   } finally {
     await closeAll(a, b);
   }
@@ -212,14 +254,14 @@ async function rawRelay(vhost) {
       wake?.();
     }, { noAck: true });
     const body = Buffer.from(JSON.stringify(['publish', 'bench/topic', JSON.stringify({ bus: '', headers: {}, message: payload })]));
-    const t0 = performance.now();
+    const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
       inFlight += 1;
       pub.publish('', 'relay', body, { messageId: String(i) });
       while (inFlight >= o.window) await new Promise((res) => (wake = res));
     }
     await done.promise;
-    return perSecond(o.messages, t0);
+    return timer.stop(o.messages);
   } finally {
     await closeAll(a, r, b);
   }
@@ -239,10 +281,10 @@ async function vipDirect(vhost) {
     await a.open();
     await b.open();
     const msg = { peer: enc('b'), user: enc(''), id: enc('1'), subsystem: enc('RPC'), args: [enc(payload)] };
-    const t0 = performance.now();
+    const timer = startTimer();
     for (let i = 0; i < o.messages; i++) await a.send(msg);
     await done.promise;
-    return perSecond(o.messages, t0);
+    return timer.stop(o.messages);
   } finally {
     await closeAll(a, b, router);
   }
@@ -272,7 +314,7 @@ async function agentPubsub(vhost, via, management) {
     if (via === 'broker' && management && (await pub.pubsub.publish('warm/up')) !== 0) throw new Error('bench: unexpected subscriber count');
     const inFlight = new Set();
     let counted = 0;
-    const t0 = performance.now();
+    const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
       const p = pub.pubsub.publish('bench/topic', { message: payload }).then((n) => {
         counted += n;
@@ -282,7 +324,7 @@ async function agentPubsub(vhost, via, management) {
       if (inFlight.size >= o.window) await Promise.race(inFlight);
     }
     await done.promise;
-    const rate = perSecond(o.messages, t0);
+    const rate = timer.stop(o.messages);
     await Promise.all(inFlight);
     if (counted !== o.messages) throw new Error(`bench: publishes counted ${counted} subscribers in all, expected ${o.messages}`);
     return rate;
@@ -292,11 +334,17 @@ async function agentPubsub(vhost, via, management) {
 }
 
 const rawPubsub = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#'));
+/** The same, each message shaped as VOLTTRON's RMQ pubsub (body, properties, headers; built once): the wire format's own cost. */
+const rawPubsubVolttron = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#', {
+  body: Buffer.from(JSON.stringify({ sender: 'pub', bus: '', headers: { min_compatible_version: '5.0', max_compatible_version: '' }, message: payload })),
+  properties: { appId: 'bench.pub', type: 'pubsub', contentType: 'application/json', headers: { recipient: '', proto: 'VIP', user: 'pub' } },
+}));
 const scenarios = [
   { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
   { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b'))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
   { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, true counts', () => withVhost((v) => agentPubsub(v, 'broker', true))] },
   { name: 'pubsub-nocount', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
+  { name: 'pubsub-wire', unit: 'msgs/s', base: ['raw amqplib, VOLTTRON-shaped messages', rawPubsubVolttron], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
   { name: 'pubsub-router', unit: 'msgs/s', base: ['raw amqplib relay (the same 3 hops + reply)', () => withVhost(rawRelay)], vip: ['agent.pubsub via the router', () => withVhost((v) => agentPubsub(v, 'router', false))] },
 ];
 
@@ -314,11 +362,18 @@ for (const s of scenarios.filter((x) => !only || only.has(x.name))) {
     base.push(await s.base[1]());
     vip.push(await s.vip[1]());
   }
-  const b = median(base);
-  const v = median(vip);
-  rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '' });
-  rows.push({ scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw` });
-  json[s.name.replaceAll('-', '_')] = { unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)) };
+  const m = (runs, key) => median(runs.map((r) => r[key]).filter((x) => Number.isFinite(x)));
+  const [b, v] = [m(base, 'rate'), m(vip, 'rate')];
+  const us = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+  const per = s.unit === 'calls/s' ? 'call' : 'msg';
+  rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '', cpu: us(m(base, 'cpuUs')), broker: us(m(base, 'brokerUs')), per });
+  rows.push({ scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw`, cpu: us(m(vip, 'cpuUs')), broker: us(m(vip, 'brokerUs')), per });
+  const round1 = (x) => (Number.isFinite(x) ? Number(x.toFixed(1)) : null);
+  json[s.name.replaceAll('-', '_')] = {
+    unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)),
+    cpu_us: { raw: round1(m(base, 'cpuUs')), vip: round1(m(vip, 'cpuUs')) }, broker_us: { raw: round1(m(base, 'brokerUs')), vip: round1(m(vip, 'brokerUs')) },
+    runs: { raw: base.map((r) => Math.round(r.rate)), vip: vip.map((r) => Math.round(r.rate)) },
+  };
 }
 console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}; router ${json.platform}; write batching ${o['batch-writes'] ? 'on' : 'off'}`);
 console.log(formatTable(rows, [
@@ -326,5 +381,8 @@ console.log(formatTable(rows, [
   { key: 'what', title: 'what', align: 'left' },
   { key: 'rate', title: 'rate', align: 'right' },
   { key: 'vs', title: 'vs baseline', align: 'right' },
+  { key: 'cpu', title: 'bench CPU µs', align: 'right' },
+  { key: 'broker', title: 'broker CPU µs', align: 'right' },
+  { key: 'per', title: 'per', align: 'left' },
 ]));
 console.log(JSON.stringify({ bench: 'rmq', ...json }));

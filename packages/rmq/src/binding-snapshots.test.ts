@@ -2,25 +2,29 @@ import { describe, expect, it } from 'vitest';
 import { BindingSnapshots } from './binding-snapshots.js';
 import type { QueueBinding } from './rabbitmq-management.js';
 
+const turn = () => new Promise((r) => setImmediate(r));
+
 describe('BindingSnapshots', () => {
-  it('answers every caller with a request started after its call; a burst shares one', async () => {
-    const started: number[] = [];
+  it('answers every caller with a request started after its call; callers of a tick, and those during a request, share one', async () => {
     const release: Array<() => void> = [];
-    const snaps = new BindingSnapshots(() => {
-      started.push(started.length);
-      const n = started.length;
-      return new Promise<QueueBinding[]>((resolve) => release.push(() => resolve([{ destination: `q${n}`, routingKey: 'k', arguments: {} }])));
-    });
-    const first = snaps.fresh();
-    const burst = [snaps.fresh(), snaps.fresh(), snaps.fresh()];
-    expect(started.length).toBe(1); // the burst waits: the running request may predate it
+    const snaps = new BindingSnapshots(() => new Promise<QueueBinding[]>((resolve) => {
+      const n = release.length + 1;
+      release.push(() => resolve([{ destination: `q${n}`, routingKey: 'k', arguments: {} }]));
+    }));
+    const first = [snaps.fresh(), snaps.fresh()];
+    expect(release.length).toBe(0); // starts a tick later, for the whole tick
+    await turn();
+    expect(release.length).toBe(1);
+    const during = [snaps.fresh(), snaps.fresh(), snaps.fresh()]; // request 1 may predate them
+    await turn();
+    expect(release.length).toBe(1);
     release[0]?.();
-    expect((await first)[0]?.destination).toBe('q1');
-    await new Promise((r) => setImmediate(r));
-    expect(started.length).toBe(2);
+    expect((await Promise.all(first)).map((g) => g[0]?.destination)).toEqual(['q1', 'q1']);
+    await turn();
+    await turn();
+    expect(release.length).toBe(2);
     release[1]?.();
-    const got = await Promise.all(burst);
-    expect(got.map((g) => g[0]?.destination)).toEqual(['q2', 'q2', 'q2']);
+    expect((await Promise.all(during)).map((g) => g[0]?.destination)).toEqual(['q2', 'q2', 'q2']);
     expect(snaps.requests).toBe(2);
   });
 

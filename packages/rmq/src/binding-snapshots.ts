@@ -2,8 +2,10 @@ import type { QueueBinding } from './rabbitmq-management.js';
 
 /**
  * Reads of an exchange's bindings that are never older than the caller: `fresh()` resolves
- * with a list fetched by a request that *started after* the call. Callers arriving while a
- * request runs share the next one, so a burst of publishes costs two requests, not one each.
+ * with a list fetched by a request that *started after* the call. A request starts one tick
+ * after the first caller asks (and never while another runs), so every caller of that tick, and
+ * every caller arriving while a request runs, shares one request: a window of publishes costs
+ * about one request, not one each.
  */
 export class BindingSnapshots {
   readonly #fetch: () => Promise<QueueBinding[]>;
@@ -21,23 +23,20 @@ export class BindingSnapshots {
   }
 
   fresh(): Promise<QueueBinding[]> {
-    const running = this.#running;
-    if (!running) return this.#start();
-    return (this.#next ??= running.then(
-      () => undefined,
-      () => undefined,
-    ).then(() => {
-      this.#next = undefined;
-      return this.#start();
-    }));
+    return (this.#next ??= this.#startAfter(this.#running));
   }
 
-  #start(): Promise<QueueBinding[]> {
+  async #startAfter(previous: Promise<QueueBinding[]> | undefined): Promise<QueueBinding[]> {
+    if (previous) await previous.catch(() => undefined);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.#next = undefined; // from here on, callers need the request after this one
     this.#requests += 1;
-    const p = this.#fetch().finally(() => {
-      if (this.#running === p) this.#running = undefined;
-    });
+    const p = this.#fetch();
     this.#running = p;
-    return p;
+    try {
+      return await p;
+    } finally {
+      if (this.#running === p) this.#running = undefined;
+    }
   }
 }

@@ -4,7 +4,7 @@ import type { AmqpPublish } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './broker-setup.js';
-import { waitForDrain } from './channel-tools.js';
+import { TickAcks, waitForDrain } from './channel-tools.js';
 import type { RmqLinkOptions } from './rmq-options.js';
 import { StatusListeners } from './status-listeners.js';
 
@@ -20,6 +20,7 @@ export abstract class BrokerClient {
   readonly #declare: boolean;
   readonly #link: BrokerLink;
   readonly #status = new StatusListeners();
+  readonly #acks: TickAcks;
   #channel: Channel | undefined;
   /** One wait for 'drain' shared by every publish that found the buffer full. */
   #drain: Promise<void> | undefined;
@@ -32,6 +33,7 @@ export abstract class BrokerClient {
     this.#what = what;
     this.#declare = declareTopology;
     this.log = logger ?? silentLogger;
+    this.#acks = new TickAcks((err) => this.log.debug('rmq.ack.failed', {}, err));
     this.#link = new BrokerLink(options, connectionName, {
       setup: (session) => this.#setup(session),
       down: () => {
@@ -58,6 +60,7 @@ export abstract class BrokerClient {
 
   close(): Promise<void> {
     this.#closing = true;
+    this.#acks.flush(); // before the channels close: a durable queue would redeliver unacked messages
     return this.#link.close();
   }
 
@@ -108,13 +111,9 @@ export abstract class BrokerClient {
     if (ch === this.#channel) this.#link.restart(reason);
   }
 
+  /** Ack after the handler ran (batched per tick, TickAcks). */
   protected ack(ch: Channel, msg: Message): void {
-    try {
-      ch.ack(msg);
-    } catch (err) {
-      // channel already gone: an exclusive queue goes with it, a durable one redelivers
-      this.log.debug('rmq.ack.failed', {}, err);
-    }
+    this.#acks.ack(ch, msg);
   }
 
   async #setup(session: LinkSession): Promise<void> {
