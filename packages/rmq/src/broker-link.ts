@@ -3,7 +3,8 @@ import { ClosedError, silentLogger, type ConnectionStatus, type Logger } from '@
 import { reconnectDelay } from './reconnect-policy.js';
 import { connectTarget, describeTarget, type RmqLinkOptions } from './rmq-options.js';
 import { RmqSetupError } from './rmq-errors.js';
-import { connectionStream, corkPerTick, LinkSession } from './link-session.js';
+import { LinkSession } from './link-session.js';
+import { connectionStream, corkPerTick } from './write-batching.js';
 
 export interface BrokerLinkHooks {
   /**
