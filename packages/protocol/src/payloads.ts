@@ -91,12 +91,53 @@ export const PublishRequestSchema = z.object({
   message: z.unknown().default(null),
 });
 export type PublishRequest = z.output<typeof PublishRequestSchema>;
-export const parsePublishRequest = (raw: unknown) => parsePayload(PublishRequestSchema, 'pubsub.publish', raw);
 
 /** The body the router delivers to subscribers, and the body of `external_publish`. */
 export const DeliveredPublishSchema = PublishRequestSchema.extend({ sender: z.string() });
 export type DeliveredPublish = z.output<typeof DeliveredPublishSchema>;
-export const parseDeliveredPublish = (raw: unknown) => parsePayload(DeliveredPublishSchema, 'pubsub publish delivery', raw);
+
+/** A decoded publish body before defaults (what `wellFormedPublish` lets through). */
+interface PublishFields {
+  readonly bus?: string;
+  readonly headers?: Record<string, unknown>;
+  readonly message?: unknown;
+  readonly sender?: unknown;
+}
+
+/**
+ * Fast path of the publish parsers, run once per publish and once per delivery: a body with a
+ * string `bus` (or none), a plain-object `headers` (or none) and any `message` (what every agent
+ * and router sends) needs no schema. The parsers then build what the schema would (defaults, no
+ * unknown members); anything else goes through the schema, which judges it and explains a failure.
+ */
+function wellFormedPublish(value: unknown): value is PublishFields {
+  if (!isPlainRecord(value)) return false;
+  const { bus, headers } = value;
+  return (bus === undefined || typeof bus === 'string') && (headers === undefined || isPlainRecord(headers));
+}
+
+/** An object as JSON.parse makes it (the schema copies anything else, e.g. a null-prototype object). */
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** Validates the frame (or value) of a `publish` body. */
+export function parsePublishRequest(raw: unknown): PublishRequest | InvalidPayloadError {
+  const value = decodeJsonPayload(raw, 'pubsub.publish');
+  if (value instanceof InvalidPayloadError) return value;
+  if (wellFormedPublish(value)) return { bus: value.bus ?? '', headers: value.headers ?? {}, message: value.message ?? null };
+  return parsePayload(PublishRequestSchema, 'pubsub.publish', value);
+}
+
+/** Validates the body of a publish delivery (router to subscriber). */
+export function parseDeliveredPublish(raw: unknown): DeliveredPublish | InvalidPayloadError {
+  const value = decodeJsonPayload(raw, 'pubsub publish delivery');
+  if (value instanceof InvalidPayloadError) return value;
+  if (wellFormedPublish(value) && typeof value.sender === 'string') {
+    return { bus: value.bus ?? '', headers: value.headers ?? {}, message: value.message ?? null, sender: value.sender };
+  }
+  return parsePayload(DeliveredPublishSchema, 'pubsub publish delivery', value);
+}
 export const ExternalPublishSchema = DeliveredPublishSchema;
 export const parseExternalPublish = (raw: unknown) => parsePayload(ExternalPublishSchema, 'pubsub.external_publish', raw);
 

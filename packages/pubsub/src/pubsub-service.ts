@@ -9,7 +9,8 @@ import { DeliveryStats, flattenStats, type PubSubStats } from './delivery-stats.
 import type { ExternalPlatforms } from './external-platforms.js';
 import { RemotePlatforms } from './internal/remote-platforms.js';
 import { FanOut } from './internal/fan-out.js';
-import { deliveryPayload } from './internal/delivery-payload.js';
+import { deliveryPayload, DeliveryPayloads } from './internal/delivery-payload.js';
+import { FrameCache } from './internal/frame-cache.js';
 import { pythonSafeCount } from './internal/python-safe-count.js';
 import { synchronizeWanted, unsubscribeScopes } from './internal/requests.js';
 import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
@@ -54,6 +55,8 @@ const OP_PUBLISH = textFrame('publish');
 const REQUEST_RESPONSE = textFrame('request_response');
 const LIST_RESPONSE = textFrame('list_response');
 const TRUE = encodeBoolFrame(true);
+/** Count frames of the usual replies (0..63 subscribers), made once: frames are never written to. */
+const SMALL_COUNTS: readonly Frame[] = Array.from({ length: 64 }, (_, n) => encodeCountFrame(n));
 
 /**
  * The router-side pubsub subsystem (the seed's PubSubService), wire-compatible with VOLTTRON 9.
@@ -66,6 +69,9 @@ export class PubSubService implements RouterExtension {
   readonly #remote: RemotePlatforms;
   readonly #stats: DeliveryStats;
   readonly #fanOut: FanOut;
+  readonly #payloads = new DeliveryPayloads();
+  /** User id -> user frame of the replies (a few distinct users per platform). */
+  readonly #userFrames = new FrameCache(textFrame);
   readonly #authIdentity: string;
   readonly #pythonSafeCounts: boolean;
   #protected: ProtectedTopics;
@@ -205,6 +211,8 @@ export class PubSubService implements RouterExtension {
     this.#reloader = undefined;
     this.#index.clear();
     this.#remote.clear();
+    this.#payloads.clear();
+    this.#userFrames.clear();
   }
 
   // ---- operations ----------------------------------------------------------------------------
@@ -218,7 +226,7 @@ export class PubSubService implements RouterExtension {
     if (isError(body)) return this.#invalid(m, userId, body);
     this.#stats.published++;
     if (!this.#authorized(m, userId, topic, userId)) return;
-    const payload = deliveryPayload(frameText(m.sender), body, raw, keysOf(value));
+    const payload = this.#payloads.fromPublish(m.sender, body, raw, keysOf(value));
     const subscribers = this.#index.match(body.bus, topic);
     this.#fanOut.publish(subscribers, m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
     const count = subscribers.size + this.#remote.forward(topic, m.user, m.id, payload);
@@ -315,7 +323,7 @@ export class PubSubService implements RouterExtension {
     // The remote publisher's user frame decides (PROTOCOL.md 6.4).
     if (!this.#authorized(m, frameText(m.user), topic, undefined)) return;
     this.#stats.published++;
-    const payload = deliveryPayload(body.sender, body, undefined, undefined);
+    const payload = deliveryPayload(body.sender, body);
     this.#fanOut.publish(this.#index.match(body.bus, topic), m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
   }
 
@@ -342,6 +350,8 @@ export class PubSubService implements RouterExtension {
   }
 
   #countFrame(count: number): Frame {
+    const small = SMALL_COUNTS[count];
+    if (small !== undefined) return small; // below 0x80: already Python-safe
     if (!this.#pythonSafeCounts) return encodeCountFrame(Math.min(count, 0xffffffff));
     const safe = pythonSafeCount(count);
     if (safe !== count) this.#stats.countsClamped++;
@@ -356,12 +366,12 @@ export class PubSubService implements RouterExtension {
 
   /** `[S, '', VIP1, user, M, 'pubsub', kind, value]` (PROTOCOL.md 3.1). */
   #reply(m: RoutedMessage, userId: string, kind: Frame, value: Frame): void {
-    this.#fanOut.reply(m.sender, textFrame(userId), m.id, PUBSUB, [kind, value]);
+    this.#fanOut.reply(m.sender, this.#userFrames.get(userId), m.id, PUBSUB, [kind, value]);
   }
 
   /** `[S, '', VIP1, user, M, 'error', errnum, text, '', 'pubsub']` (PROTOCOL.md 3.7). */
   #replyError(m: RoutedMessage, userId: string, errnum: number, text: string): void {
-    this.#fanOut.reply(m.sender, textFrame(userId), m.id, ERROR, [textFrame(String(errnum)), textFrame(text), EMPTY_FRAME, PUBSUB]);
+    this.#fanOut.reply(m.sender, this.#userFrames.get(userId), m.id, ERROR, [textFrame(String(errnum)), textFrame(text), EMPTY_FRAME, PUBSUB]);
   }
 
   /** Send our `all` prefixes to the given (default: every connected) remote platform. */

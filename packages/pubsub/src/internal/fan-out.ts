@@ -1,5 +1,6 @@
 import { EMPTY_FRAME, ERRNO, ERRNO_MESSAGES, frameFromKey, identityKey, textFrame, type DeliveryResult, type Frame, type RouterServices } from '@vip/protocol';
 import type { DeliveryStats, DropReason } from '../delivery-stats.js';
+import { FrameCache } from './frame-cache.js';
 
 const PUBSUB = textFrame('pubsub');
 const ERROR = textFrame('error');
@@ -15,6 +16,8 @@ const EAGAIN_TEXT = textFrame(ERRNO_MESSAGES[ERRNO.EAGAIN] as string);
  */
 export class FanOut {
   readonly #pending = new Map<string, number>();
+  /** Subscriber key -> identity frame, so a delivery allocates no recipient frame. */
+  readonly #peers = new FrameCache(frameFromKey);
   #inFlight = 0;
 
   constructor(
@@ -35,7 +38,7 @@ export class FanOut {
         this.#dropped('backlog', key, publisher, user, id);
         continue;
       }
-      const to = frameFromKey(key);
+      const to = this.#peers.get(key);
       void this.services()
         .deliver(to, EMPTY_FRAME, user, id, PUBSUB, args)
         .then(
