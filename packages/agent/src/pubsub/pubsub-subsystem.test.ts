@@ -90,3 +90,26 @@ describe('PubSubSubsystem wire format (agent_pubsub_* transcripts)', () => {
     expect(pubsub.stats()).toMatchObject({ received: 2, unmatched: 2 });
   });
 });
+
+describe('PubSubSubsystem.publishNoWait', () => {
+  it('sends the frames publish sends, matches acks by id without a pending request, and paces at the window', async () => {
+    const { core, sent, args } = fakeCore();
+    const pubsub = new PubSubSubsystem(core, { noWaitWindow: 2 });
+    void pubsub.publish('t/1', { message: { a: 'é' } });
+    await pubsub.publishNoWait('t/1', { message: { a: 'é' } });
+    expect(args(sent[1])).toEqual(args(sent[0]));
+    expect(args(sent[1])[2]).toBe('{"bus": "", "headers": {"min_compatible_version": "3.0", "max_compatible_version": ""}, "message": {"a": "\\u00e9"}}');
+    let second = false;
+    const paced = pubsub.publishNoWait('t/2').then(() => (second = true));
+    await new Promise((r) => setImmediate(r));
+    expect(second).toBe(false); // two unacknowledged: the window is full
+    pubsub.handle(reply(String(sent[1]?.id), textFrame('request_response'), Buffer.from([1, 0, 0, 0])));
+    await paced;
+    expect(pubsub.stats()).toMatchObject({ acked: 1, unacked: 1, acks_missing: 0 });
+    pubsub.onDisconnected();
+    expect(pubsub.stats()).toMatchObject({ acked: 1, unacked: 0, acks_missing: 1 });
+    // A late ack of a forgotten id is ignored, like any reply nobody waits for.
+    pubsub.handle(reply(String(sent[2]?.id), textFrame('request_response'), Buffer.from([1, 0, 0, 0])));
+    expect(pubsub.stats()).toMatchObject({ acked: 1, invalid: 0 });
+  });
+});

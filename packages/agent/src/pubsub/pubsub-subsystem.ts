@@ -1,12 +1,16 @@
 import {
   decodeCountOrBool,
   frameText,
+  identityKey,
   InvalidPayloadError,
   jsonFrame,
   parseDeliveredPublish,
   parseListResponse,
   PUBLISH_COMPAT_HEADERS,
+  pythonJson,
+  pythonString,
   type VipMessage,
+  type WireError,
 } from '@vip/protocol';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 import { LocalSubscriptions, type PubSubCallback, type PubSubPlatform } from './local-subscriptions.js';
@@ -47,7 +51,15 @@ export type ListRow = readonly [bus: string, prefix: string, member: boolean];
 export interface PubSubSubsystemOptions {
   /** Timeout of subscribe/unsubscribe/publish/list replies; default the agent's request timeout. */
   readonly timeoutMs?: number;
+  /** `publishNoWait` resolves while fewer of its publishes than this await their ack. Default 1000. */
+  readonly noWaitWindow?: number;
 }
+
+/** Unacknowledged `publishNoWait` ids remembered at most; older ones are forgotten (counted `acks_missing`). */
+const MAX_UNACKED = 65_536;
+
+/** `"headers": ...` of a publish without headers of its own (the compatibility headers only), rendered once. */
+const COMPAT_HEADERS_TEXT = pythonJson(PUBLISH_COMPAT_HEADERS);
 
 /**
  * The agent's `pubsub` subsystem (PROTOCOL.md 3), speaking to the router's PubSubService like a
@@ -60,6 +72,14 @@ export class PubSubSubsystem implements Subsystem {
   readonly #core: AgentCore;
   readonly #subs = new LocalSubscriptions();
   readonly #timeoutMs: number | undefined;
+  readonly #noWaitWindow: number;
+  /** Message ids of `publishNoWait` publishes whose ack has not come back (insertion order = age). */
+  readonly #unacked = new Set<string>();
+  /** Resolves the `publishNoWait` callers waiting for the window to open. */
+  #drain: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
+  #acked = 0;
+  #acksMissing = 0;
+  #errors = 0;
   #resync: Promise<void> | undefined;
   #received = 0;
   #unmatched = 0;
@@ -69,6 +89,7 @@ export class PubSubSubsystem implements Subsystem {
   constructor(core: AgentCore, options: PubSubSubsystemOptions = {}) {
     this.#core = core;
     this.#timeoutMs = options.timeoutMs;
+    this.#noWaitWindow = Math.max(1, options.noWaitWindow ?? 1000);
     core.providePublisher({ publish: (topic, headers, message) => this.publish(topic, { headers, message }) });
   }
 
@@ -98,10 +119,36 @@ export class PubSubSubsystem implements Subsystem {
 
   /** Publish; resolves to the number of subscribers the router delivered to. */
   async publish(topic: string, options: PublishOptions = {}): Promise<number> {
-    const headers = { ...(options.headers ?? {}), ...PUBLISH_COMPAT_HEADERS };
-    const body = jsonFrame({ bus: options.bus ?? '', headers, message: options.message === undefined ? null : options.message });
-    const result = await this.#request('publish', [topic, body]);
+    const result = await this.#request('publish', [topic, publishBody(options)]);
     return typeof result === 'number' ? result : result ? 1 : 0;
+  }
+
+  /**
+   * Publish without waiting for the router's ack (high-rate publishers). Resolves once the message
+   * is handed to the connection and fewer than `noWaitWindow` such publishes await their ack, so
+   * a loop awaiting it is paced by the router; a caller may also ignore it (it never rejects for
+   * a late ack). Unlike `publish`, no reply promise and no timer per message: the ack is matched
+   * by message id against a set of unacknowledged ids and counted (`stats().acked`); error replies
+   * (EAGAIN for a subscriber that could not keep up, a protected topic) are counted as `errors`.
+   * Ids still unacknowledged at a disconnect are forgotten and counted as `acks_missing`.
+   * A subclass that publishes elsewhere (RabbitMQ) and overrides `publish` gets its own `publish`,
+   * not awaited.
+   */
+  async publishNoWait(topic: string, options: PublishOptions = {}): Promise<void> {
+    if (this.publish !== PubSubSubsystem.prototype.publish) {
+      this.publish(topic, options).catch((err: unknown) => this.#publishFailed(err));
+      return;
+    }
+    const id = this.#core.nextId();
+    this.#unacked.add(id);
+    if (this.#unacked.size > MAX_UNACKED) this.#forget(1);
+    try {
+      await this.#core.send({ peer: '', subsystem: 'pubsub', id, args: ['publish', topic, publishBody(options)] });
+    } catch (err) {
+      this.#unacked.delete(id);
+      throw err;
+    }
+    while (this.#unacked.size >= this.#noWaitWindow) await this.#drained();
   }
 
   /** The router's subscription table (PROTOCOL.md 3.5). */
@@ -122,17 +169,34 @@ export class PubSubSubsystem implements Subsystem {
   }
 
   stats(): Record<string, number> {
-    return { received: this.#received, unmatched: this.#unmatched, callback_errors: this.#callbackErrors, invalid: this.#invalid };
+    return {
+      received: this.#received, unmatched: this.#unmatched, callback_errors: this.#callbackErrors, invalid: this.#invalid,
+      acked: this.#acked, unacked: this.#unacked.size, acks_missing: this.#acksMissing, errors: this.#errors,
+    };
   }
 
   async onConnected(): Promise<void> {
     await this.synchronize(); // always: the router may hold a stale set for this identity
   }
 
+  onDisconnected(): void {
+    this.#forget(this.#unacked.size); // the router will not ack what it may never have seen
+  }
+
+  handleError(error: WireError): void {
+    this.#errors++;
+    this.#core.logger.debug('pubsub.error.reply', { errnum: error.errnum });
+  }
+
   handle(message: VipMessage): void {
     const op = message.args[0] ? frameText(message.args[0]) : '';
     if (op === 'publish') return this.#deliver(message);
     if (op === 'request_response') {
+      if (this.#unacked.size > 0 && this.#unacked.delete(identityKey(message.id))) {
+        this.#acked++;
+        if (this.#unacked.size < this.#noWaitWindow) this.#wake();
+        return;
+      }
       const value = message.args[1] ? decodeCountOrBool(message.args[1]) : new InvalidPayloadError('pubsub request_response', 'missing value');
       if (value instanceof InvalidPayloadError) this.#core.fail(message.id, value);
       else this.#core.settle(message.id, value);
@@ -172,6 +236,37 @@ export class PubSubSubsystem implements Subsystem {
     }
   }
 
+  /** Waits until an ack (or a disconnect) opens the `publishNoWait` window; one promise shared by every waiter. */
+  #drained(): Promise<void> {
+    if (!this.#drain) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.#drain = { promise, resolve };
+    }
+    return this.#drain.promise;
+  }
+
+  #wake(): void {
+    const d = this.#drain;
+    this.#drain = undefined;
+    d?.resolve();
+  }
+
+  /** Forget the `n` oldest unacknowledged ids (their acks will not be counted). */
+  #forget(n: number): void {
+    for (const id of this.#unacked) {
+      if (n-- <= 0) break;
+      this.#unacked.delete(id);
+      this.#acksMissing++;
+    }
+    this.#wake();
+  }
+
+  #publishFailed(err: unknown): void {
+    this.#errors++;
+    this.#core.logger.debug('pubsub.publish.failed', {}, err);
+  }
+
   #callbackFailed(topic: string, err: unknown): void {
     this.#callbackErrors++;
     this.#core.logger.warn('pubsub.callback.failed', { topic }, err);
@@ -191,4 +286,18 @@ export class PubSubSubsystem implements Subsystem {
       { operation: `pubsub ${op}`, ...(this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs }) },
     );
   }
+}
+
+/**
+ * The body of a publish as a Python agent writes it: the caller's headers plus the compatibility
+ * headers, `json.dumps` text. Without headers of its own (the usual case) the text is put together
+ * from the pre-rendered headers, with the same bytes as rendering the whole object.
+ */
+function publishBody(options: PublishOptions): Buffer {
+  const bus = options.bus ?? '';
+  const message = options.message === undefined ? null : options.message;
+  if (options.headers === undefined) {
+    return Buffer.from(`{"bus": ${pythonString(bus)}, "headers": ${COMPAT_HEADERS_TEXT}, "message": ${pythonJson(message)}}`, 'latin1');
+  }
+  return jsonFrame({ bus, headers: { ...options.headers, ...PUBLISH_COMPAT_HEADERS }, message });
 }
