@@ -6,6 +6,12 @@
 //   b   1 publisher -> 10 subscribers (fan-out), not waiting
 //   c   like a1 while other agents hold 10 vs 10,000 distinct subscriptions (publish cost)
 // Baselines: raw zeromq.js XPUB -> SUB (a1, b, c) and DEALER -> ROUTER request/ack (a2).
+// --clients raw (default): the vip publisher and subscribers are zeromq.js DEALERs speaking VIP
+// frames (the platform's cost alone); --clients agent: they are @vip/agent agents
+// (`pubsub.publish`, `pubsub.subscribe` callbacks), as VOLTTRON's figures were Python agents.
+// CPU per delivered message (us) of the platform, publisher and subscriber processes is reported
+// (/proc for the platform, each client measures itself over its timed part), so the process that
+// limits the rate shows; a busy shared machine inflates it (cold caches), less than the rates.
 // Build first: `npm run build`. Prints a table and one JSON line. The same file is the child
 // process of each role (env VIP_BENCH_ROLE), so `node tools/bench/run.mjs` sees one benchmark.
 import { existsSync } from 'node:fs';
@@ -15,18 +21,22 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { curveKeyPair, Dealer, Router, Subscriber, XPublisher } from 'zeromq';
 import { parseBenchArgs } from './lib/args.mjs';
-import { startChild } from './lib/processes.mjs';
+import { cpuTimeMs, startChild } from './lib/processes.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
 const platformMain = join(root, 'apps/platform/dist/main.js');
+const agentZmq = join(root, 'packages/agent/dist/zmq.js');
 const VOLTTRON = { a1: 3835, a2: 1487 };
 let curveOn = true;
 
 
 // ------------------------------------------------------------------------------------ driver
+
+const cpuText = (c, digits = 1) => `platform ${fmt(c.platform, digits)}, pub ${fmt(c.publisher, digits)}, sub ${fmt(c.subscriber, digits)}`;
+const fmt = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 
 async function main() {
   const o = parseBenchArgs(
@@ -38,9 +48,18 @@ async function main() {
       scenarios: { type: 'string', default: 'a1,a2,b,c', help: 'comma list of a1,a2,b,c' },
       'time-limit': { type: 'number', default: 120, help: 'seconds per run before it is abandoned' },
       curve: { type: 'string', default: 'true', help: 'true: CURVE on every socket (platform default), false: plain tcp' },
+      clients: { type: 'string', default: 'raw', help: 'raw: VIP frames from zeromq.js DEALERs; agent: @vip/agent publisher and subscribers' },
     },
     { usage: 'node tools/bench/pubsub.mjs [options]' },
   );
+  if (o.clients !== 'raw' && o.clients !== 'agent') {
+    process.stderr.write(`pubsub bench: --clients is raw or agent, not ${o.clients}\n`);
+    process.exit(2);
+  }
+  if (o.clients === 'agent' && !existsSync(agentZmq)) {
+    process.stderr.write(`pubsub bench: ${agentZmq} is missing: run \`npm run build\` first\n`);
+    process.exit(2);
+  }
   if (!existsSync(platformMain)) {
     process.stderr.write(`pubsub bench: ${platformMain} is missing: run \`npm run build\` first\n`);
     process.exit(2);
@@ -56,18 +75,20 @@ async function main() {
   ].filter((s) => wanted.has(s.scenario ?? s.key));
 
   const rows = [];
-  const json = { bench: 'pubsub', curve: o.curve !== 'false', messages: o.messages, payload: o.payload, window: o.window, runs: o.runs, scenarios: {} };
+  const json = { bench: 'pubsub', clients: o.clients, curve: o.curve !== 'false', messages: o.messages, payload: o.payload, window: o.window, runs: o.runs, scenarios: {} };
   let failures = 0;
   for (const s of plan) {
     const vip = [];
     const raw = [];
+    const cpus = [];
     let drops = 0;
     for (let run = 0; run < o.runs; run++) {
       try {
         const r = await vipRun(s, o);
         vip.push(r.rate);
+        cpus.push(r.cpuUs);
         drops += r.dropped;
-        process.stderr.write(`${s.key} vip run ${run + 1}: ${formatRate(r.rate)} deliveries/s (${r.received}/${r.expected} delivered)\n`);
+        process.stderr.write(`${s.key} vip run ${run + 1}: ${formatRate(r.rate)} deliveries/s (${r.received}/${r.expected} delivered); CPU us/message: ${cpuText(r.cpuUs)}\n`);
       } catch (err) {
         failures++;
         vip.push(NaN);
@@ -85,7 +106,8 @@ async function main() {
     }
     const v = median(vip);
     const b = median(raw);
-    json.scenarios[s.key] = { vip, raw, vipMedian: v, rawMedian: b, notDelivered: drops };
+    const cpu = Object.fromEntries(['platform', 'publisher', 'subscriber'].map((k) => [k, median(cpus.map((c) => c[k]))]));
+    json.scenarios[s.key] = { vip, raw, vipMedian: v, rawMedian: b, notDelivered: drops, cpuUsPerMessage: cpu };
     rows.push({
       scenario: s.title,
       vip: formatRate(v),
@@ -93,9 +115,10 @@ async function main() {
       ratio: ratio(v, b).toFixed(2),
       volttron: VOLTTRON[s.key] ? `${(v / VOLTTRON[s.key]).toFixed(1)}x of ${VOLTTRON[s.key]}` : '',
       lost: String(drops),
+      cpu: cpuText(cpu, 1),
     });
   }
-  console.log(`pubsub over tcp${curveOn ? ' + CURVE' : ' (no CURVE)'} through the platform app, ${o.payload} B messages, window ${o.window}; rates are deliveries/s at the subscribers`);
+  console.log(`pubsub over tcp${curveOn ? ' + CURVE' : ' (no CURVE)'} through the platform app, ${o.clients === 'agent' ? '@vip/agent' : 'raw VIP DEALER'} clients, ${o.payload} B messages, window ${o.window}; rates are deliveries/s at the subscribers (median of ${o.runs})`);
   console.log(
     formatTable(rows, [
       { key: 'scenario', title: 'scenario', align: 'left' },
@@ -104,6 +127,7 @@ async function main() {
       { key: 'ratio', title: 'vip/raw' },
       { key: 'volttron', title: 'vs VOLTTRON 9' },
       { key: 'lost', title: 'not delivered' },
+      { key: 'cpu', title: 'CPU us/message', align: 'left' },
     ]),
   );
   const targets = [];
@@ -127,6 +151,7 @@ async function startPlatform() {
     const ready = await child.line((l) => l.event === 'ready', 20_000);
     const pair = curveOn ? JSON.parse(await readFile(join(home, 'keystore'), 'utf8')) : { public: '', secret: '' };
     return {
+      pid: child.pid,
       env: {
         ...process.env,
         BENCH_ADDRESS: ready.addresses.find((a) => a.startsWith('tcp://')),
@@ -160,12 +185,22 @@ async function vipRun(s, o) {
       const h = spawnRole('holder', { VIP_BENCH_ROLE: 'vip-holder', BENCH_PREFIXES: String(s.holders), ...common });
       await h.line((l) => l.event === 'holding', 60_000);
     }
-    const sub = spawnRole('subscriber', { VIP_BENCH_ROLE: 'vip-sub', BENCH_SUBS: String(s.subs), ...common });
+    const agents = o.clients === 'agent';
+    const sub = spawnRole('subscriber', { VIP_BENCH_ROLE: agents ? 'agent-sub' : 'vip-sub', BENCH_SUBS: String(s.subs), ...common });
     await sub.line((l) => l.event === 'subscribed', 20_000);
-    const pub = spawnRole('publisher', { VIP_BENCH_ROLE: 'vip-pub', BENCH_WAIT: s.wait ? '1' : '0', BENCH_WINDOW: String(o.window), ...common });
+    const pub = spawnRole('publisher', { VIP_BENCH_ROLE: agents ? 'agent-pub' : 'vip-pub', BENCH_WAIT: s.wait ? '1' : '0', BENCH_WINDOW: String(o.window), ...common });
+    // The platform's CPU from the first delivery to the last (as the subscriber's rate).
+    await sub.line((l) => l.event === 'first', o['time-limit'] * 1000);
+    const platform0 = cpuTimeMs(platform.pid);
     const result = await sub.line((l) => l.event === 'result', o['time-limit'] * 1000);
-    await pub.line((l) => l.event === 'sent', 10_000);
-    return { rate: result.rate, received: result.received, expected: s.n * s.subs, dropped: s.n * s.subs - result.received };
+    const platformMs = cpuTimeMs(platform.pid) - platform0;
+    const sent = await pub.line((l) => l.event === 'sent', 10_000);
+    const cpuUs = {
+      platform: (platformMs * 1000) / Math.max(1, result.received - 1),
+      publisher: (sent.cpuMs * 1000) / Math.max(1, result.received),
+      subscriber: (result.cpuMs * 1000) / Math.max(1, result.received - 1),
+    };
+    return { rate: result.rate, received: result.received, expected: s.n * s.subs, dropped: s.n * s.subs - result.received, cpuUs };
   } finally {
     await Promise.all(children.map((c) => c.stop()));
     await platform.stop();
@@ -213,6 +248,10 @@ async function runRole(name) {
       return vipSubscribers(Number(env.BENCH_SUBS ?? 1), n, out);
     case 'vip-pub':
       return vipPublisher(n, env.BENCH_WAIT === '1', Number(env.BENCH_WINDOW ?? 1000), message, out);
+    case 'agent-sub':
+      return agentSubscribers(Number(env.BENCH_SUBS ?? 1), n, out);
+    case 'agent-pub':
+      return agentPublisher(n, env.BENCH_WAIT === '1', Number(env.BENCH_WINDOW ?? 1000), JSON.parse(message), out);
     case 'raw-pub':
       return rawPublisher(n, Number(env.BENCH_SUBS ?? 1), message, out);
     case 'raw-sub':
@@ -256,18 +295,33 @@ function vipSocket(identity) {
  * Counts deliveries across sockets; when nothing arrives for 3 s after the first message (the
  * rest was not delivered), closes the sockets so the receive loops end.
  */
-function counter(sockets) {
-  const c = { received: 0, first: 0, last: 0 };
+function counter(sockets, out) {
+  const c = { received: 0, first: 0, last: 0, cpuFirst: undefined, cpuLast: undefined };
   const watchdog = setInterval(() => {
     if (c.received > 0 && performance.now() - c.last > 3000) for (const s of sockets) s.close();
   }, 250);
   return Object.assign(c, {
     hit() {
       c.last = performance.now();
-      if (c.received++ === 0) c.first = c.last;
+      if (c.received++ === 0) {
+        c.first = c.last;
+        c.cpuFirst = process.cpuUsage();
+        out({ event: 'first' });
+      }
     },
-    stop: () => clearInterval(watchdog),
+    stop() {
+      clearInterval(watchdog);
+      const d = process.cpuUsage(c.cpuFirst);
+      c.cpuMs = (d.user + d.system) / 1000;
+    },
   });
+}
+
+/** The result line of a subscriber process: rate from the first to the last delivery, CPU over the same span. */
+function subscriberResult(t, expected) {
+  const { received, first, last, cpuMs } = t;
+  const elapsed = last - first;
+  return { event: 'result', received, expected, elapsedMs: elapsed, rate: received > 1 ? ((received - 1) / elapsed) * 1000 : NaN, cpuMs };
 }
 
 const pubsubFrames = (id, ...args) => ['', 'VIP1', '', id, 'pubsub', ...args];
@@ -305,7 +359,7 @@ async function vipSubscribers(count, n, out) {
   }
   out({ event: 'subscribed', count });
   const expected = n * count;
-  const t = counter(sockets);
+  const t = counter(sockets, out);
   await Promise.all(
     sockets.map(async (socket) => {
       let mine = 0;
@@ -318,9 +372,7 @@ async function vipSubscribers(count, n, out) {
     }),
   );
   t.stop();
-  const { received, first, last } = t;
-  const elapsed = last - first;
-  out({ event: 'result', received, expected, elapsedMs: elapsed, rate: received > 1 ? ((received - 1) / elapsed) * 1000 : NaN });
+  out(subscriberResult(t, expected));
   for (const s of sockets) s.close();
 }
 
@@ -349,13 +401,78 @@ async function vipPublisher(n, wait, window, message, out) {
     };
   });
   const limit = wait ? 1 : window;
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     while (i - acked >= limit) await waitAck();
     await socket.send(pubsubFrames(`p${i}`, 'publish', 'devices/campus/bench/point', body));
   }
   await reader;
-  out({ event: 'sent', messages: n, errors });
+  out({ event: 'sent', messages: n, errors, cpuMs: cpuMsSince(cpu0) });
   socket.close();
+}
+
+const cpuMsSince = (start) => {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+};
+
+/** An @vip/agent on the platform's own key pair (admitted by its auth.json), pubsub on. */
+async function benchAgent(identity, pubsub = {}) {
+  const { createZmqAgent } = await import(agentZmq);
+  const env = process.env;
+  const agent = await createZmqAgent({
+    identity,
+    pubsub,
+    address: env.BENCH_ADDRESS,
+    vipHome: tmpdir(),
+    ...(env.BENCH_SERVERKEY ? { serverKey: env.BENCH_SERVERKEY, publicKey: env.BENCH_PUBLICKEY, secretKey: env.BENCH_SECRETKEY } : {}),
+  });
+  await agent.start();
+  return agent;
+}
+
+async function agentSubscribers(count, n, out) {
+  const agents = [];
+  for (let i = 0; i < count; i++) agents.push(await benchAgent(`${process.env.BENCH_SUB_NAME ?? 'bench.sub'}.${i}`));
+  const done = [];
+  // The counter's watchdog closes what it is given when deliveries stop: here, ends the waits.
+  const ends = agents.map(() => {
+    let end;
+    done.push(new Promise((r) => (end = r)));
+    return { close: () => end() };
+  });
+  const t = counter(ends, out);
+  for (const [i, agent] of agents.entries()) {
+    let mine = 0;
+    await agent.pubsub.subscribe('devices/campus/bench', () => {
+      t.hit();
+      if (++mine === n) ends[i].close();
+    });
+  }
+  out({ event: 'subscribed', count });
+  await Promise.all(done);
+  t.stop();
+  out(subscriberResult(t, n * count));
+  await Promise.all(agents.map((a) => a.close()));
+}
+
+async function agentPublisher(n, wait, window, message, out) {
+  // publishNoWait paces itself: at most `window` publishes without their ack, like the raw publisher.
+  const agent = await benchAgent('bench.pub', { noWaitWindow: window });
+  let errors = 0;
+  const topic = 'devices/campus/bench/point';
+  const cpu0 = process.cpuUsage();
+  if (wait) {
+    for (let i = 0; i < n; i++) await agent.pubsub.publish(topic, { message }).catch(() => errors++);
+  } else {
+    for (let i = 0; i < n; i++) await agent.pubsub.publishNoWait(topic, { message });
+    const deadline = performance.now() + 10_000;
+    while (agent.pubsub.stats().unacked > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
+    errors = agent.pubsub.stats().errors;
+  }
+  const cpuMs = cpuMsSince(cpu0);
+  await agent.close();
+  out({ event: 'sent', messages: n, errors, cpuMs });
 }
 
 async function rawPublisher(n, subs, message, out) {
@@ -378,7 +495,7 @@ async function rawSubscribers(count, n, out) {
     s.subscribe('devices/campus/bench');
     sockets.push(s);
   }
-  const t = counter(sockets);
+  const t = counter(sockets, () => {});
   await Promise.all(
     sockets.map(async (socket) => {
       let mine = 0;
@@ -421,5 +538,10 @@ async function rawRequester(n, message, out) {
 
 // Last, so every declaration above is initialised before a role runs.
 const role = process.env.VIP_BENCH_ROLE;
-if (role) await runRole(role);
+if (role) {
+  // Profiling (BENCH_NODE_ARGS=--cpu-prof...): a stopped child exits cleanly, so it writes its profile.
+  if (process.env.BENCH_NODE_ARGS) process.once('SIGTERM', () => process.exit(0));
+  await runRole(role);
+  process.exit(0); // a role is done: do not wait for lingering handles (and let --cpu-prof write its profile)
+}
 else await main();

@@ -29,7 +29,10 @@ function hookExit() {
  */
 export function startChild(name, script, args = [], { command = process.execPath, env = process.env } = {}) {
   hookExit();
-  const child = spawn(command, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles every child node process
+  // (node refuses --cpu-prof in NODE_OPTIONS). A child stopped by SIGKILL writes no profile.
+  const nodeArgs = command === process.execPath && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
+  const child = spawn(command, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   live.add(child);
   const lines = [];
   const waiters = new Set();
