@@ -16,6 +16,8 @@
 //             next to raw amqplib doing the same hops (publisher -> relay -> subscriber, reply to
 //             the publisher): what a router-mediated pubsub can reach here
 // --batch-writes false turns off per-tick write batching on our connections (to measure it).
+// Beside each rate: CPU µs per call/message of this process, of the broker (beam.smp, /proc) and
+// of the platform process (when one runs), over the timed section only.
 // Needs the broker (bash tools/ensure-rabbitmq.sh) with the management API, `npm run build` and
 // the platform app (NX_DAEMON=false npx nx run @vip/platform-app:build).
 // --in-process runs the router inside the bench process instead (to tell process cost apart).
@@ -73,7 +75,17 @@ async function withVhost(fn) {
   }
 }
 
-/** CPU ms the RabbitMQ node (beam.smp) has used, from /proc; undefined where that cannot be read. */
+/** CPU ms process `pid` has used (utime + stime from /proc, USER_HZ 100); undefined where that cannot be read. */
+function procCpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return undefined; // not Linux, or gone
+  }
+}
+
+/** CPU ms the RabbitMQ node (beam.smp) has used; undefined where that cannot be read. */
 function brokerCpuMs() {
   try {
     for (const pid of readdirSync('/proc')) {
@@ -84,15 +96,16 @@ function brokerCpuMs() {
       } catch {
         continue; // gone meanwhile
       }
-      if (!cmd.includes('beam.smp') || !cmd.includes('rabbit')) continue;
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, USER_HZ 100
+      if (cmd.includes('beam.smp') && cmd.includes('rabbit')) return procCpuMs(pid);
     }
   } catch {
     // not Linux: no broker figure
   }
   return undefined;
 }
+
+/** The platform process of the running scenario, if any (its CPU is measured too). */
+let platformPid;
 
 /**
  * Start measuring the timed section: wall clock, this process's CPU and the broker's CPU.
@@ -103,12 +116,19 @@ function startTimer() {
   const t0 = performance.now();
   const c0 = process.cpuUsage();
   const b0 = brokerCpuMs();
+  const pid = platformPid;
+  const p0 = pid === undefined ? undefined : procCpuMs(pid);
+  const perItemUs = (before, after, n) => (before === undefined || after === undefined ? NaN : ((after - before) * 1000) / n);
   return {
     stop(n) {
       const seconds = (performance.now() - t0) / 1000;
       const c = process.cpuUsage(c0);
-      const b1 = brokerCpuMs();
-      return { rate: n / seconds, cpuUs: (c.user + c.system) / n, brokerUs: b0 === undefined || b1 === undefined ? NaN : ((b1 - b0) * 1000) / n };
+      return {
+        rate: n / seconds,
+        cpuUs: (c.user + c.system) / n,
+        brokerUs: perItemUs(b0, brokerCpuMs(), n),
+        platformUs: perItemUs(p0, pid === undefined ? undefined : procCpuMs(pid), n),
+      };
     },
   };
 }
@@ -165,7 +185,8 @@ async function vipPlatform(vhost, extensions = []) {
     const app = await startPlatformApp({
       extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench', '--allow-auth', 'false'],
     });
-    return { link, router: { stop: () => app.stop() } };
+    platformPid = app.pid;
+    return { link, router: { stop: () => ((platformPid = undefined), app.stop()) } };
   }
   const router = new Router({ transport: new RmqRouterTransport({ ...link, peerSweepMs: 0 }), instanceName: 'bench', extensions });
   await router.start();
@@ -366,12 +387,16 @@ for (const s of scenarios.filter((x) => !only || only.has(x.name))) {
   const [b, v] = [m(base, 'rate'), m(vip, 'rate')];
   const us = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
   const per = s.unit === 'calls/s' ? 'call' : 'msg';
-  rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '', cpu: us(m(base, 'cpuUs')), broker: us(m(base, 'brokerUs')), per });
-  rows.push({ scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw`, cpu: us(m(vip, 'cpuUs')), broker: us(m(vip, 'brokerUs')), per });
+  rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '', cpu: us(m(base, 'cpuUs')), broker: us(m(base, 'brokerUs')), platform: '-', per });
+  rows.push({
+    scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw`,
+    cpu: us(m(vip, 'cpuUs')), broker: us(m(vip, 'brokerUs')), platform: us(m(vip, 'platformUs')), per,
+  });
   const round1 = (x) => (Number.isFinite(x) ? Number(x.toFixed(1)) : null);
   json[s.name.replaceAll('-', '_')] = {
     unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)),
     cpu_us: { raw: round1(m(base, 'cpuUs')), vip: round1(m(vip, 'cpuUs')) }, broker_us: { raw: round1(m(base, 'brokerUs')), vip: round1(m(vip, 'brokerUs')) },
+    platform_us: round1(m(vip, 'platformUs')),
     runs: { raw: base.map((r) => Math.round(r.rate)), vip: vip.map((r) => Math.round(r.rate)) },
   };
 }
@@ -383,6 +408,7 @@ console.log(formatTable(rows, [
   { key: 'vs', title: 'vs baseline', align: 'right' },
   { key: 'cpu', title: 'bench CPU µs', align: 'right' },
   { key: 'broker', title: 'broker CPU µs', align: 'right' },
+  { key: 'platform', title: 'platform CPU µs', align: 'right' },
   { key: 'per', title: 'per', align: 'left' },
 ]));
 console.log(JSON.stringify({ bench: 'rmq', ...json }));
