@@ -5,7 +5,11 @@
 //   a2  1 publisher -> 1 subscriber, publisher waiting for each ack (request_response)
 //   b   1 publisher -> 10 subscribers (fan-out), not waiting
 //   c   like a1 while other agents hold 10 vs 10,000 distinct subscriptions (publish cost)
-// Baselines: raw zeromq.js XPUB -> SUB (a1, b, c) and DEALER -> ROUTER request/ack (a2).
+// Baselines: raw zeromq.js XPUB -> SUB (a1, b, c) and DEALER -> ROUTER request/ack (a2): the
+// ceiling of zeromq.js on this machine (2 frames, no router hop). And, for a1/a2/b, a bare
+// zeromq.js ROUTER (tools/bench/lib/bare-pubsub-router.mjs) answering the same VIP frames, same
+// sizes, same CURVE, with no parsing or bookkeeping, between the same raw VIP clients: vip/bare
+// is what our platform and clients add over the protocol's own frames and hop.
 // --clients raw (default): the vip publisher and subscribers are zeromq.js DEALERs speaking VIP
 // frames (the platform's cost alone); --clients agent: they are @vip/agent agents
 // (`pubsub.publish`, `pubsub.subscribe` callbacks), as VOLTTRON's figures were Python agents.
@@ -80,6 +84,7 @@ async function main() {
   for (const s of plan) {
     const vip = [];
     const raw = [];
+    const bare = [];
     const cpus = [];
     let drops = 0;
     for (let run = 0; run < o.runs; run++) {
@@ -94,6 +99,17 @@ async function main() {
         vip.push(NaN);
         process.stderr.write(`${s.key} vip run ${run + 1} failed: ${err instanceof Error ? err.message : String(err)}\n`);
       }
+      if (s.holders === 0) {
+        try {
+          const r = await vipRun(s, o, true);
+          bare.push(r.rate);
+          process.stderr.write(`${s.key} bare router run ${run + 1}: ${formatRate(r.rate)} deliveries/s (${r.received}/${r.expected} delivered); CPU us/message: ${cpuText(r.cpuUs)}\n`);
+        } catch (err) {
+          failures++;
+          bare.push(NaN);
+          process.stderr.write(`${s.key} bare router run ${run + 1} failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        }
+      }
       try {
         const r = await rawRun(s, o);
         raw.push(r.rate);
@@ -107,12 +123,15 @@ async function main() {
     const v = median(vip);
     const b = median(raw);
     const cpu = Object.fromEntries(['platform', 'publisher', 'subscriber'].map((k) => [k, median(cpus.map((c) => c[k]))]));
-    json.scenarios[s.key] = { vip, raw, vipMedian: v, rawMedian: b, notDelivered: drops, cpuUsPerMessage: cpu };
+    const bb = bare.length > 0 ? median(bare) : NaN;
+    json.scenarios[s.key] = { vip, bare, raw, vipMedian: v, bareMedian: bb, rawMedian: b, notDelivered: drops, cpuUsPerMessage: cpu };
     rows.push({
       scenario: s.title,
       vip: formatRate(v),
       raw: formatRate(b),
       ratio: ratio(v, b).toFixed(2),
+      bare: Number.isFinite(bb) ? formatRate(bb) : '',
+      bareRatio: Number.isFinite(bb) ? ratio(v, bb).toFixed(2) : '',
       volttron: VOLTTRON[s.key] ? `${(v / VOLTTRON[s.key]).toFixed(1)}x of ${VOLTTRON[s.key]}` : '',
       lost: String(drops),
       cpu: cpuText(cpu, 1),
@@ -125,6 +144,8 @@ async function main() {
       { key: 'vip', title: 'vip' },
       { key: 'raw', title: 'raw zeromq.js' },
       { key: 'ratio', title: 'vip/raw' },
+      { key: 'bare', title: 'bare router' },
+      { key: 'bareRatio', title: 'vip/bare' },
       { key: 'volttron', title: 'vs VOLTTRON 9' },
       { key: 'lost', title: 'not delivered' },
       { key: 'cpu', title: 'CPU us/message', align: 'left' },
@@ -171,8 +192,20 @@ async function startPlatform() {
   }
 }
 
-async function vipRun(s, o) {
-  const platform = await startPlatform();
+async function startBareRouter() {
+  const child = startChild('bare-router', join(root, 'tools/bench/lib/bare-pubsub-router.mjs'), [String(curveOn)]);
+  const ready = await child.line((l) => l.event === 'ready');
+  const mine = curveKeyPair();
+  return {
+    pid: child.pid,
+    env: { ...process.env, BENCH_ADDRESS: ready.address, BENCH_SERVERKEY: ready.serverkey, BENCH_PUBLICKEY: mine.publicKey, BENCH_SECRETKEY: mine.secretKey },
+    stop: () => child.stop(),
+  };
+}
+
+/** One run through the platform (or, `bare`, through the bare pubsub router with raw VIP clients). */
+async function vipRun(s, o, bare = false) {
+  const platform = bare ? await startBareRouter() : await startPlatform();
   const children = [];
   const spawnRole = (name, extra) => {
     const c = startChild(name, self, [], { env: { ...platform.env, ...extra } });
@@ -185,7 +218,7 @@ async function vipRun(s, o) {
       const h = spawnRole('holder', { VIP_BENCH_ROLE: 'vip-holder', BENCH_PREFIXES: String(s.holders), ...common });
       await h.line((l) => l.event === 'holding', 60_000);
     }
-    const agents = o.clients === 'agent';
+    const agents = o.clients === 'agent' && !bare;
     const sub = spawnRole('subscriber', { VIP_BENCH_ROLE: agents ? 'agent-sub' : 'vip-sub', BENCH_SUBS: String(s.subs), ...common });
     await sub.line((l) => l.event === 'subscribed', 20_000);
     const pub = spawnRole('publisher', { VIP_BENCH_ROLE: agents ? 'agent-pub' : 'vip-pub', BENCH_WAIT: s.wait ? '1' : '0', BENCH_WINDOW: String(o.window), ...common });
