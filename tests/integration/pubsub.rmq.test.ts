@@ -92,6 +92,10 @@ describe('broker pubsub of @vip/agent/rmq (PROTOCOL.md 7.6)', () => {
     expect(m.fields.routingKey).toBe(`__pubsub__.${instanceName}.devices.ahu.1.#`);
     expect(m.properties).toMatchObject({ appId: `${instanceName}.ts.agent`, type: 'pubsub', contentType: 'application/json', headers: { recipient: '', proto: 'VIP', user: 'ts.agent' } });
     expect(JSON.parse(m.content.toString())).toEqual({ sender: 'ts.agent', bus: '', headers: { unit: 'C', min_compatible_version: '5.0', max_compatible_version: '' }, message: { temp: 21 } });
+    const countReads = pubsub?.stats().count_requests;
+    await pubsub?.publishNoWait('devices/ahu/2', { message: 2 }); // through the broker too, no count read
+    await waitFor(() => pyGot.length === 2, { what: 'the Python-shaped subscriber got the publishNoWait' });
+    expect(pubsub?.stats().count_requests).toBe(countReads);
 
     const got: string[] = [];
     await pubsub?.subscribe('alerts', (_p, sender, _b, topic, _h, message) => void got.push(`${sender}:${topic}:${String(message)}`), { persistentQueue: 'keep' });

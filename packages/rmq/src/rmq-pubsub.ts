@@ -180,13 +180,14 @@ export class RmqPubSub extends BrokerClient {
    * Publish on `topic`. With `management`: resolves to the number of subscribers (distinct queue
    * owners) whose bindings route it on its bus, read from the broker's bindings by a request
    * started after the publish was written (limit: a binding made or removed between the publish
-   * and that read is counted as the read finds it). Without: 1 once written, as VOLTTRON.
+   * and that read is counted as the read finds it). Without, or with `count: false`: 1 once
+   * written, as VOLTTRON.
    */
-  async publish(p: PubSubPublish): Promise<number> {
+  async publish(p: PubSubPublish, options: { readonly count?: boolean } = {}): Promise<number> {
     const amqp = encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
     await this.publishAmqp(amqp, `publish on ${JSON.stringify(p.topic)}`);
     this.#stats.published += 1;
-    if (!this.#bindings) return 1;
+    if (!this.#bindings || options.count === false) return 1;
     let bindings;
     try {
       bindings = await this.#bindings.fresh();

@@ -1,6 +1,6 @@
 import { ClosedError, type VipMessage } from '@vip/protocol';
 import {
-  RmqPubSub, type ManagementOptions, type PrefixMatch, type PubSubDelivery, type RmqLinkOptionsInput, type RmqPubSubCallback, type RmqSubscriptionSpec,
+  RmqPubSub, type ManagementOptions, type PrefixMatch, type PubSubDelivery, type PubSubPublish, type RmqLinkOptionsInput, type RmqPubSubCallback, type RmqSubscriptionSpec,
 } from '@vip/rmq';
 import type { AgentCore } from '../subsystem.js';
 import {
@@ -84,7 +84,12 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
 
   /** Publish through the broker; resolves to the subscribers reached (with management), else 1 as VOLTTRON. */
   override async publish(topic: string, options: PublishOptions = {}): Promise<number> {
-    return this.#running().publish({ topic, bus: options.bus ?? '', headers: options.headers ?? {}, message: options.message });
+    return this.#running().publish(brokerPublish(topic, options));
+  }
+
+  /** Publish through the broker without reading the subscriber count; resolves once written (waits while the socket buffer is full). */
+  override async publishNoWait(topic: string, options: PublishOptions = {}): Promise<void> {
+    await this.#running().publish(brokerPublish(topic, options), { count: false });
   }
 
   override async list(options: ListOptions = {}): Promise<ListRow[]> {
@@ -161,4 +166,8 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
     }
     return w;
   }
+}
+
+function brokerPublish(topic: string, options: PublishOptions): PubSubPublish {
+  return { topic, bus: options.bus ?? '', headers: options.headers ?? {}, message: options.message };
 }
