@@ -31,8 +31,10 @@ import { formatTable } from './lib/table.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
-const platformMain = join(root, 'apps/platform/dist/main.js');
-const agentZmq = join(root, 'packages/agent/dist/zmq.js');
+// Another build (A/B on the same machine state): BENCH_PLATFORM_MAIN=<dir>/apps/platform/dist/main.js
+// BENCH_AGENT_ZMQ=<dir>/packages/agent/dist/zmq.js (children inherit the environment).
+const platformMain = process.env.BENCH_PLATFORM_MAIN ?? join(root, 'apps/platform/dist/main.js');
+const agentZmq = process.env.BENCH_AGENT_ZMQ ?? join(root, 'packages/agent/dist/zmq.js');
 const VOLTTRON = { a1: 3835, a2: 1487 };
 let curveOn = true;
 
@@ -497,11 +499,29 @@ async function agentPublisher(n, wait, window, message, out) {
   const cpu0 = process.cpuUsage();
   if (wait) {
     for (let i = 0; i < n; i++) await agent.pubsub.publish(topic, { message }).catch(() => errors++);
-  } else {
+  } else if (typeof agent.pubsub.publishNoWait === 'function') {
     for (let i = 0; i < n; i++) await agent.pubsub.publishNoWait(topic, { message });
     const deadline = performance.now() + 10_000;
     while (agent.pubsub.stats().unacked > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 1));
     errors = agent.pubsub.stats().errors;
+  } else {
+    // An agent build without publishNoWait (A/B against an older build): `publish` promises, not
+    // awaited one by one, at most `window` of them unsettled.
+    let inFlight = 0;
+    let wake;
+    const settled = () => {
+      inFlight--;
+      wake?.();
+    };
+    for (let i = 0; i < n; i++) {
+      while (inFlight >= window) await new Promise((r) => (wake = r));
+      inFlight++;
+      agent.pubsub.publish(topic, { message }).then(settled, () => {
+        errors++;
+        settled();
+      });
+    }
+    while (inFlight > 0) await new Promise((r) => (wake = r));
   }
   const cpuMs = cpuMsSince(cpu0);
   await agent.close();

@@ -27,8 +27,10 @@ import { formatTable } from './lib/table.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
-const platformMain = join(root, 'apps/platform/dist/main.js');
-const agentZmq = join(root, 'packages/agent/dist/zmq.js');
+// Another build (A/B on the same machine state): BENCH_PLATFORM_MAIN=<dir>/apps/platform/dist/main.js
+// BENCH_AGENT_ZMQ=<dir>/packages/agent/dist/zmq.js (children inherit the environment).
+const platformMain = process.env.BENCH_PLATFORM_MAIN ?? join(root, 'apps/platform/dist/main.js');
+const agentZmq = process.env.BENCH_AGENT_ZMQ ?? join(root, 'packages/agent/dist/zmq.js');
 const TARGET = 1.3;
 
 const o = parseBenchArgs(
