@@ -312,6 +312,8 @@ const roles = {
   'bare-server': echoServer, 'bare-client': echoClient, 'raw-server': echoServer, 'raw-client': echoClient,
   'bare-min-server': minServer, 'bare-min-client': minClient, 'vip-server': vipServer, 'vip-client': vipClient, bench,
 };
+// Profiling (BENCH_NODE_ARGS=--cpu-prof...): a stopped child exits cleanly, so it writes its profile.
+if (process.env.BENCH_NODE_ARGS && o.role !== 'bench') process.once('SIGTERM', () => process.exit(0));
 const role = roles[o.role];
 if (!role) {
   process.stderr.write(`unknown --role ${o.role}\n`);
