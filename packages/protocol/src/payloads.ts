@@ -16,7 +16,8 @@ function formatIssues(error: z.ZodError): string {
 /** JSON frame (bytes or text) or decoded value -> decoded value, or an error naming `what`. */
 export function decodeJsonPayload(raw: unknown, what: string): unknown {
   if (!(raw instanceof Uint8Array) && typeof raw !== 'string') return raw;
-  const text = typeof raw === 'string' ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  // A Buffer (every received frame) is decoded as it is; another Uint8Array through a Buffer view.
+  const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

@@ -65,7 +65,9 @@ export class LocalSubscriptions {
     for (const buses of this.#table.values()) {
       const table = buses.get(bus);
       if (!table) continue;
-      for (const [prefix, callbacks] of table) if (topic.startsWith(prefix)) out.push(...callbacks);
+      for (const [prefix, callbacks] of table) {
+        if (topic.startsWith(prefix)) for (const cb of callbacks) out.push(cb);
+      }
     }
     return out;
   }
