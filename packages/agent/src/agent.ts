@@ -5,7 +5,7 @@ import {
 import { HelloTimeoutError } from './errors.js';
 import { KnownNames, toVipMessage } from './frames.js';
 import { AgentEvents, type AgentEvent } from './agent-events.js';
-import { pendingKey, PendingRequests } from './pending-requests.js';
+import { pendingKey, PendingRequests, type OperationName } from './pending-requests.js';
 import type { AgentCore, AgentPublisher, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
 import { HelloSubsystem } from './subsystems/hello.js';
 import { PingSubsystem } from './subsystems/ping.js';
@@ -51,6 +51,7 @@ function defaultOperation(m: Omit<OutgoingMessage, 'id'>): string {
 
 /** Pending-request key of the welcome; never a message id (those are `identityKey`s of id frames). */
 const WELCOME_KEY = '\u0000welcome';
+const NO_OPTIONS: RequestOptions = {};
 type Hook = () => void | Promise<void>;
 
 /**
@@ -390,17 +391,18 @@ export class Agent {
         this.#stats.count('messages.out');
         return conn.send(toVipMessage(m));
       },
-      expect: <T>(id: string, o: RequestOptions & { readonly operation: string }) =>
+      expect: <T>(id: string, o: RequestOptions & { readonly operation: OperationName }) =>
         this.#pending.add<T>(pendingKey(id), { timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
-      request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = {}) => {
+      request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = NO_OPTIONS) => {
         const id = o.id ?? this.#nextId();
-        const reply = this.#pending.add<T>(pendingKey(id), {
+        const key = pendingKey(id);
+        const reply = this.#pending.add<T>(key, {
           timeoutMs: o.timeoutMs ?? this.#requestTimeout(),
-          operation: o.operation ?? defaultOperation(m),
+          operation: o.operation ?? (() => defaultOperation(m)),
           signal: o.signal,
         });
-        this.#core.send({ ...m, id }).catch((err: unknown) => {
-          this.#pending.reject(pendingKey(id), err instanceof Error ? err : new Error(String(err)));
+        this.#core.send({ peer: m.peer, subsystem: m.subsystem, args: m.args, id, user: m.user }).catch((err: unknown) => {
+          this.#pending.reject(key, err instanceof Error ? err : new Error(String(err)));
         });
         return reply;
       },

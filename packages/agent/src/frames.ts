@@ -34,8 +34,14 @@ export function toVipMessage(m: OutgoingMessage): VipMessage {
     user: toFrame(m.user),
     id: toFrame(m.id),
     subsystem: nameFrame(m.subsystem),
-    args: m.args.map((a) => toFrame(a)),
+    args: toFrames(m.args),
   };
+}
+
+function toFrames(args: readonly (string | Frame)[]): Frame[] {
+  const frames = new Array<Frame>(args.length);
+  for (let i = 0; i < args.length; i++) frames[i] = toFrame(args[i]);
+  return frames;
 }
 
 /** Reply to a received message: same peer and id, empty user. */

@@ -2,6 +2,7 @@
 export { Agent, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './agent.js';
 export type { AgentOptions, AgentEvent } from './agent.js';
 export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, AgentPublisher } from './subsystem.js';
+export type { OperationName } from './pending-requests.js';
 export { HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, UnauthorizedError, RpcException, UNAUTHORIZED_EXC_TYPE } from './errors.js';
 export { toFrame, replyTo } from './frames.js';
 export { PingSubsystem } from './subsystems/ping.js';

@@ -12,29 +12,55 @@ export function pendingKey(id: Frame | string): string {
   return ASCII.test(id) ? id : identityKey(textFrame(id));
 }
 
-interface Entry {
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout | undefined;
-  readonly cleanup: (() => void) | undefined;
-}
+/** A request's name in its TimeoutError; a function is only called when the request times out. */
+export type OperationName = string | (() => string);
 
 export interface PendingOptions {
   /** Fails the request with a TimeoutError naming `operation` after this many ms (0 = never). */
   readonly timeoutMs: number;
   /** Names the operation and peer in a TimeoutError, e.g. `RPC call "srv".echo`. */
-  readonly operation: string;
+  readonly operation: OperationName;
   readonly signal?: AbortSignal | undefined;
   /** Called on every settle (resolve, reject, timeout), e.g. to drop batch members. */
   readonly onSettle?: () => void;
 }
 
 /**
- * Requests waiting for a reply, keyed by message id (`identityKey` of the id frame). Owns one
- * timer per request; `rejectAll` on stop releases every timer.
+ * A timeout found by a scan may be late by up to this much when deadlines crowd (the timer is not
+ * re-armed sooner than this after it fired), so a scan of the pending requests runs at most
+ * ~100 times a second however many there are.
+ */
+const MIN_RESCAN_MS = 10;
+/** Node timers have millisecond granularity: a deadline less than this ahead counts as reached. */
+const EARLY_MS = 1;
+
+class Entry {
+  constructor(
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: Error) => void,
+    /** `performance.now()` deadline; 0 = none. */
+    readonly deadline: number,
+    readonly options: PendingOptions,
+    readonly cleanup: (() => void) | undefined,
+  ) {}
+}
+
+/**
+ * Requests waiting for a reply, keyed by message id (`identityKey` of the id frame).
+ *
+ * One timer serves every timeout: it is armed for the earliest deadline, so the usual request (same
+ * timeout as the ones before it, hence a later deadline) costs no timer call at all. When it fires,
+ * the expired requests fail and it is armed for the next deadline. It keeps the process alive only
+ * while a request with a timeout is pending, as a per-request timer would; `rejectAll` (on stop)
+ * releases it.
  */
 export class PendingRequests {
   readonly #entries = new Map<string, Entry>();
+  #timer: NodeJS.Timeout | undefined;
+  /** When `#timer` fires (`performance.now()` ms); Infinity when none is armed. */
+  #fireAt = Infinity;
+  /** Pending requests with a deadline. */
+  #timed = 0;
 
   get size(): number {
     return this.#entries.size;
@@ -45,17 +71,17 @@ export class PendingRequests {
   }
 
   add<T>(key: string, options: PendingOptions): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (options.signal?.aborted) {
-        reject(abortReason(options.signal, options.operation));
-        return;
-      }
-      const timer =
-        options.timeoutMs > 0
-          ? setTimeout(() => this.reject(key, new TimeoutError(options.operation, options.timeoutMs)), options.timeoutMs)
-          : undefined;
-      this.#entries.set(key, { resolve: resolve as (v: unknown) => void, reject, timer, cleanup: this.#cleanup(key, options) });
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal, options.operation));
+    let entry!: Entry;
+    const promise = new Promise<T>((resolve, reject) => {
+      const deadline = options.timeoutMs > 0 ? performance.now() + options.timeoutMs : 0;
+      entry = new Entry(resolve as (v: unknown) => void, reject, deadline, options, this.#cleanup(key, options));
     });
+    const previous = this.#entries.get(key);
+    if (previous !== undefined) this.#release(previous);
+    this.#entries.set(key, entry);
+    if (entry.deadline !== 0) this.#arm(entry.deadline);
+    return promise;
   }
 
   /** Resolves the request; false when none is pending under `key`. */
@@ -75,6 +101,9 @@ export class PendingRequests {
 
   rejectAll(error: Error): void {
     for (const key of [...this.#entries.keys()]) this.reject(key, error);
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#fireAt = Infinity;
   }
 
   /** The abort listener and settle hook of a request; none (no closures) for a plain one, the usual case. */
@@ -95,14 +124,56 @@ export class PendingRequests {
     const e = this.#entries.get(key);
     if (!e) return undefined;
     this.#entries.delete(key);
-    if (e.timer) clearTimeout(e.timer);
-    e.cleanup?.();
+    this.#release(e);
     return e;
   }
+
+  /** Drops `e`'s share of the timer and its abort listener. */
+  #release(e: Entry): void {
+    if (e.deadline !== 0 && --this.#timed === 0) this.#timer?.unref();
+    e.cleanup?.();
+  }
+
+  #arm(deadline: number): void {
+    if (++this.#timed === 1) this.#timer?.ref();
+    if (deadline >= this.#fireAt) return; // the armed timer fires first, then re-arms for this one
+    clearTimeout(this.#timer);
+    this.#schedule(deadline, performance.now());
+  }
+
+  #schedule(at: number, now: number): void {
+    this.#fireAt = at;
+    this.#timer = setTimeout(this.#onTimer, Math.max(1, Math.ceil(at - now)));
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#fireAt = Infinity;
+    const now = performance.now();
+    const expired: string[] = [];
+    for (const [key, e] of this.#entries) if (e.deadline !== 0 && e.deadline <= now + EARLY_MS) expired.push(key);
+    for (const key of expired) {
+      const e = this.#entries.get(key);
+      if (e !== undefined && e.deadline !== 0 && e.deadline <= now + EARLY_MS) {
+        this.reject(key, new TimeoutError(operationName(e.options.operation), e.options.timeoutMs));
+      }
+    }
+    if (this.#timed === 0) return;
+    let next = Infinity;
+    for (const e of this.#entries.values()) if (e.deadline !== 0 && e.deadline < next) next = e.deadline;
+    next = Math.max(next, now + MIN_RESCAN_MS);
+    if (next >= this.#fireAt) return; // a settle hook added a request and armed the timer sooner
+    clearTimeout(this.#timer);
+    this.#schedule(next, now);
+  };
 }
 
-function abortReason(signal: AbortSignal, operation: string): Error {
+function operationName(operation: OperationName): string {
+  return typeof operation === 'string' ? operation : operation();
+}
+
+function abortReason(signal: AbortSignal, operation: OperationName): Error {
   const r: unknown = signal.reason;
   if (r instanceof Error && r.name !== 'AbortError') return r;
-  return new ClosedError(`${operation} (aborted)`);
+  return new ClosedError(`${operationName(operation)} (aborted)`);
 }

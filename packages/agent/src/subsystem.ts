@@ -1,4 +1,5 @@
 import type { Frame, Logger, VipMessage, WireError } from '@vip/protocol';
+import type { OperationName } from './pending-requests.js';
 
 /** A message to send; strings become UTF-8 frames. `peer` empty = the router. */
 export interface OutgoingMessage {
@@ -13,8 +14,11 @@ export interface OutgoingMessage {
 export interface RequestOptions {
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
-  /** Used in timeout messages; defaults to `<subsystem> request to <peer>`. */
-  readonly operation?: string;
+  /**
+   * Used in timeout messages; defaults to `<subsystem> request to <peer>`. A function is only
+   * called when the request times out or is aborted (no name is built for a request that succeeds).
+   */
+  readonly operation?: OperationName;
   /** Use this message id instead of a fresh one (it must never parse as JSON). */
   readonly id?: string;
 }
@@ -43,7 +47,7 @@ export interface AgentCore {
    */
   request<T>(message: Omit<OutgoingMessage, 'id'>, options?: RequestOptions): Promise<T>;
   /** Wait for a reply under `id` without sending (batches, custom flows); same rules as `request`. */
-  expect<T>(id: string, options: RequestOptions & { readonly operation: string }): Promise<T>;
+  expect<T>(id: string, options: RequestOptions & { readonly operation: OperationName }): Promise<T>;
   /** Resolve the pending request with message id `id`; false when none waits. */
   settle(id: Frame | string, value: unknown): boolean;
   /** Fail the pending request with message id `id`. */

@@ -4,12 +4,12 @@ import type { RpcCallContext } from './exports.js';
 // every promise in the process would pay (the platform hosts the `control` agent too).
 let current: RpcCallContext | undefined;
 
-/** Run `fn` with `context` as the current RPC call context (synchronously). */
-export function runWithRpcContext<T>(context: RpcCallContext, fn: () => T): T {
+/** `handler.apply(context, args)` with `context` as the current RPC call context (no closure per call). */
+export function applyWithRpcContext(context: RpcCallContext, handler: (this: RpcCallContext, ...args: never[]) => unknown, args: unknown[]): unknown {
   const previous = current;
   current = context;
   try {
-    return fn();
+    return handler.apply(context, args as never[]);
   } finally {
     current = previous;
   }

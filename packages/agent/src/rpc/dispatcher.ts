@@ -3,7 +3,7 @@ import {
   type RpcErrorResponse, type RpcRequest, type RpcResponse,
 } from '@vip/protocol';
 import { checkCapabilities, type UserCapabilities } from './capabilities.js';
-import { runWithRpcContext } from './call-context.js';
+import { applyWithRpcContext } from './call-context.js';
 import type { ExportedMethod, RpcCallContext } from './exports.js';
 import { bindParams, ParamBindingError, type BoundCall } from './params.js';
 import { describeMethod } from './inspect.js';
@@ -33,11 +33,8 @@ export class RpcDispatcher {
   }
 
   dispatch(req: RpcRequest, ctx: DispatchContext): RpcResponse | undefined | Promise<RpcResponse | undefined> {
-    const id = req.id;
-    const finish = (outcome: Outcome): RpcResponse | undefined =>
-      id === undefined ? undefined : 'error' in outcome ? outcome.error : buildResult(id, outcome.result);
     const outcome = this.#invoke(req, ctx);
-    return outcome instanceof Promise ? outcome.then(finish) : finish(outcome);
+    return outcome instanceof Promise ? outcome.then((o) => finish(req.id, o)) : finish(req.id, outcome);
   }
 
   #invoke(req: RpcRequest, ctx: DispatchContext): Outcome | Promise<Outcome> {
@@ -50,45 +47,71 @@ export class RpcDispatcher {
     }
     const method = this.#methods.get(name);
     if (!method) return { error: methodNotFound(id, name) };
-    const failed = (err: unknown): Outcome => ({ error: unhandledException(id, describeException(err, method.traceback)) });
     let bound: BoundCall;
     try {
       const { args, kwargs } = decodeParams(req.params);
       bound = bindParams(name, method.params, args, kwargs);
     } catch (err) {
-      return failed(err);
+      return failure(id, method, err);
     }
-    const call = (): Outcome | Promise<Outcome> => {
-      // Caller and user are read through, so they are only decoded if the method looks at them.
-      const callContext: RpcCallContext = {
-        get caller() {
-          return ctx.caller;
-        },
-        get user() {
-          return ctx.user;
-        },
-        method: name,
-      };
-      let result: unknown;
-      try {
-        result = runWithRpcContext(callContext, () => method.handler.apply(callContext, bound.callArgs));
-      } catch (err) {
-        return failed(err);
-      }
-      // A thenable is awaited (as `await` would); a plain value answers at once.
-      if (isThenable(result)) return Promise.resolve(result).then((value): Outcome => ({ result: value }), failed);
-      return { result };
-    };
-    if (method.allow.length === 0) return call();
-    return ctx.capabilities(ctx.user).then((capabilities) => {
-      try {
-        const refusal = checkCapabilities(name, method.allow, ctx.user, capabilities, bound.byName);
-        return refusal ? failed(refusal) : call();
-      } catch (err) {
-        return failed(err);
-      }
-    }, failed);
+    if (method.allow.length === 0) return invoke(id, method, bound, ctx);
+    return ctx.capabilities(ctx.user).then(
+      (capabilities) => {
+        try {
+          const refusal = checkCapabilities(name, method.allow, ctx.user, capabilities, bound.byName);
+          return refusal ? failure(id, method, refusal) : invoke(id, method, bound, ctx);
+        } catch (err) {
+          return failure(id, method, err);
+        }
+      },
+      (err: unknown) => failure(id, method, err),
+    );
   }
+}
+
+function finish(id: RpcRequest['id'], outcome: Outcome): RpcResponse | undefined {
+  return id === undefined ? undefined : 'error' in outcome ? outcome.error : buildResult(id, outcome.result);
+}
+
+function failure(id: string | number | null, method: ExportedMethod, err: unknown): Outcome {
+  return { error: unhandledException(id, describeException(err, method.traceback)) };
+}
+
+/** Caller and user are read through, so they are only decoded if the method looks at them. */
+class CallContext implements RpcCallContext {
+  readonly #ctx: DispatchContext;
+  readonly method: string;
+
+  constructor(ctx: DispatchContext, method: string) {
+    this.#ctx = ctx;
+    this.method = method;
+  }
+
+  get caller(): string {
+    return this.#ctx.caller;
+  }
+
+  get user(): string {
+    return this.#ctx.user;
+  }
+}
+
+function invoke(id: string | number | null, method: ExportedMethod, bound: BoundCall, ctx: DispatchContext): Outcome | Promise<Outcome> {
+  const callContext = new CallContext(ctx, method.name);
+  let result: unknown;
+  try {
+    result = applyWithRpcContext(callContext, method.handler, bound.callArgs);
+  } catch (err) {
+    return failure(id, method, err);
+  }
+  // A thenable is awaited (as `await` would); a plain value answers at once.
+  if (isThenable(result)) {
+    return Promise.resolve(result).then(
+      (value): Outcome => ({ result: value }),
+      (err: unknown) => failure(id, method, err),
+    );
+  }
+  return { result };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -62,6 +62,34 @@ export interface BoundCall {
   readonly byName: Record<string, unknown>;
 }
 
+/** A call to a method without declared parameters; `byName` is only built when read (capability checks). */
+class UndeclaredCall implements BoundCall {
+  readonly callArgs: unknown[];
+  readonly #args: readonly unknown[];
+  readonly #kw: Readonly<Record<string, unknown>>;
+  #byName: Record<string, unknown> | undefined;
+
+  constructor(args: readonly unknown[], kw: Readonly<Record<string, unknown>>) {
+    this.#args = args;
+    this.#kw = kw;
+    this.callArgs = hasKeys(kw) ? [...args, { ...kw }] : [...args];
+  }
+
+  get byName(): Record<string, unknown> {
+    if (this.#byName === undefined) {
+      const byName: Record<string, unknown> = { ...this.#kw };
+      this.#args.forEach((a, i) => (byName[String(i)] = a));
+      this.#byName = byName;
+    }
+    return this.#byName;
+  }
+}
+
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
+}
+
 /**
  * Bind positional and keyword arguments to declared parameters the way Python does. The function
  * receives the named parameters in order, then the VAR_POSITIONAL rest as one array, then the
@@ -71,12 +99,7 @@ export interface BoundCall {
 export function bindParams(
   method: string, declared: readonly NormalParam[] | undefined, args: readonly unknown[], kw: Readonly<Record<string, unknown>>,
 ): BoundCall {
-  if (!declared) {
-    const byName: Record<string, unknown> = { ...kw };
-    args.forEach((a, i) => (byName[String(i)] = a));
-    const hasKw = Object.keys(kw).length > 0;
-    return { callArgs: hasKw ? [...args, { ...kw }] : [...args], byName };
-  }
+  if (!declared) return new UndeclaredCall(args, kw);
   const named = declared.filter((p) => p.kind === 'POSITIONAL_OR_KEYWORD');
   const varPos = declared.find((p) => p.kind === 'VAR_POSITIONAL');
   const varKw = declared.find((p) => p.kind === 'VAR_KEYWORD');

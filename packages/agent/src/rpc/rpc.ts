@@ -104,7 +104,7 @@ export class RpcSubsystem implements Subsystem {
     const body = pythonJson(buildRequest(method, { args: options.args, kwargs: options.kwargs, id }));
     return this.#core.request<T>(
       { peer, subsystem: 'RPC', args: [body] },
-      { id, timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal: options.signal, operation: `RPC call ${JSON.stringify(peer)}.${method}` },
+      { id, timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal: options.signal, operation: () => `RPC call ${JSON.stringify(peer)}.${method}` },
     );
   }
 
@@ -140,34 +140,30 @@ export class RpcSubsystem implements Subsystem {
   }
 
   handle(message: VipMessage): void {
-    let ctx: DispatchContext | undefined;
-    // Built for the first request only: responses (the caller's side of a call) need none of it.
     // Caller and user are decoded on first read: most methods never look at them.
-    const context = (): DispatchContext => {
-      if (ctx !== undefined) return ctx;
-      let caller: string | undefined;
-      let user: string | undefined;
-      const userOf = this.#options.userOf ?? identityUser;
-      ctx = {
-        get caller() {
-          return (caller ??= frameText(message.peer));
-        },
-        get user() {
-          return (user ??= userOf(frameText(message.user)));
-        },
-        capabilities: (u: string) => this.#capabilitiesOf(u),
-      };
-      return ctx;
-    };
+    const context = new MessageContext(message, this.#options.userOf ?? identityUser, this.#capabilitiesFn);
+    const args = message.args;
+    if (args.length === 1) {
+      // The usual message: one call or one response; a synchronous answer leaves at once.
+      let reply: string | undefined | Promise<string | undefined>;
+      try {
+        reply = this.#serve(args[0] as Frame, context);
+      } catch (err) {
+        this.#serveFailed(err);
+        return;
+      }
+      if (reply instanceof Promise) reply.then((r) => this.#replyOne(message, r)).catch(this.#serveFailed);
+      else this.#replyOne(message, reply)?.catch(this.#serveFailed);
+      return;
+    }
     let replies: (string | undefined | Promise<string | undefined>)[];
     try {
-      replies = message.args.map((frame) => this.#serve(frame, context));
+      replies = args.map((frame) => this.#serve(frame, context));
     } catch (err) {
       this.#serveFailed(err);
       return;
     }
-    // Plain values when every frame was answered synchronously (the usual single call to a method
-    // returning a value, or a response): the reply, if any, leaves now, without a Promise.all round.
+    // Plain values when every frame was answered synchronously: the reply leaves now, without a Promise.all round.
     if (replies.some((r) => r instanceof Promise)) {
       Promise.all(replies).then((frames) => this.#reply(message, frames)).catch(this.#serveFailed);
     } else {
@@ -175,10 +171,12 @@ export class RpcSubsystem implements Subsystem {
     }
   }
 
+  readonly #capabilitiesFn = (user: string): Promise<UserCapabilities | undefined> => this.#capabilitiesOf(user);
+
   readonly #serveFailed = (err: unknown): void => this.#core.logger.warn('rpc.serve.failed', {}, err);
 
   /** One RPC frame: the reply text (undefined for responses and notifications), a promise when a method is async. */
-  #serve(frame: Frame, context: () => DispatchContext): string | undefined | Promise<string | undefined> {
+  #serve(frame: Frame, context: MessageContext): string | undefined | Promise<string | undefined> {
     const payload = parseRpcFrame(frame);
     if (payload instanceof InvalidRpcError) return this.#invalid(payload);
     if (payload.batch) return this.#serveBatch(payload.items, context);
@@ -186,7 +184,7 @@ export class RpcSubsystem implements Subsystem {
     return r instanceof Promise ? r.then(serializeOptional) : serializeOptional(r);
   }
 
-  async #serveBatch(items: readonly (RpcMessage | InvalidRpcError)[], context: () => DispatchContext): Promise<string | undefined> {
+  async #serveBatch(items: readonly (RpcMessage | InvalidRpcError)[], context: MessageContext): Promise<string | undefined> {
     const rs = (await Promise.all(items.map((item) => (item instanceof InvalidRpcError ? errorResponseFor(item) : this.#one(item, context))))).filter(
       (r): r is RpcResponse => r !== undefined,
     );
@@ -200,6 +198,11 @@ export class RpcSubsystem implements Subsystem {
     return this.#core.send({ peer: message.peer, id: message.id, subsystem: 'RPC', args });
   }
 
+  #replyOne(message: VipMessage, frame: string | undefined): Promise<void> | undefined {
+    if (frame === undefined || message.peer.length === 0) return undefined;
+    return this.#core.send({ peer: message.peer, id: message.id, subsystem: 'RPC', args: [frame] });
+  }
+
   handleError(error: WireError, message: VipMessage): void {
     const key = frameText(message.id);
     const members = this.#batches.get(key);
@@ -208,8 +211,8 @@ export class RpcSubsystem implements Subsystem {
     for (const id of members) this.#core.fail(id, error);
   }
 
-  #one(m: RpcMessage, context: () => DispatchContext): RpcResponse | undefined | Promise<RpcResponse | undefined> {
-    if (m.kind === 'request') return this.#dispatcher.dispatch(m.request, context());
+  #one(m: RpcMessage, context: MessageContext): RpcResponse | undefined | Promise<RpcResponse | undefined> {
+    if (m.kind === 'request') return this.#dispatcher.dispatch(m.request, context);
     const id = m.response.id;
     if (typeof id !== 'string') {
       this.#rejected += 1;
@@ -263,6 +266,29 @@ export class RpcSubsystem implements Subsystem {
 }
 
 const identityUser = (user: string): string => user;
+
+/** The dispatch context of one message: caller and user are decoded on first read. */
+class MessageContext implements DispatchContext {
+  readonly #message: VipMessage;
+  readonly #userOf: (vipUser: string) => string;
+  readonly capabilities: (user: string) => Promise<UserCapabilities | undefined>;
+  #caller: string | undefined;
+  #user: string | undefined;
+
+  constructor(message: VipMessage, userOf: (vipUser: string) => string, capabilities: (user: string) => Promise<UserCapabilities | undefined>) {
+    this.#message = message;
+    this.#userOf = userOf;
+    this.capabilities = capabilities;
+  }
+
+  get caller(): string {
+    return (this.#caller ??= frameText(this.#message.peer));
+  }
+
+  get user(): string {
+    return (this.#user ??= this.#userOf(frameText(this.#message.user)));
+  }
+}
 
 const serializeOptional = (r: RpcResponse | undefined): string | undefined => (r === undefined ? undefined : serialize(r));
 

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { PendingRequests } from './pending-requests.js';
+
+describe('PendingRequests: one timer for every timeout', () => {
+  it('fails a short timeout added after a long one, leaving the long one pending', async () => {
+    const pending = new PendingRequests();
+    const long = pending.add('long', { timeoutMs: 60_000, operation: 'op long' });
+    const short = pending.add('short', { timeoutMs: 5, operation: () => 'op short' });
+    await expect(short).rejects.toMatchObject({ code: 'VIP_TIMEOUT', message: 'op short timed out after 5 ms' });
+    expect(pending.has('long')).toBe(true);
+    expect(pending.resolve('long', 7)).toBe(true);
+    await expect(long).resolves.toBe(7);
+    expect(pending.size).toBe(0);
+  });
+
+  it('fails each of several timeouts, settled or not in between', async () => {
+    const pending = new PendingRequests();
+    const waits = [3, 1, 8, 2, 5].map((ms, i) => pending.add(`k${i}`, { timeoutMs: ms, operation: `op ${i}` }));
+    expect(pending.resolve('k1', 'early')).toBe(true);
+    const results = await Promise.allSettled(waits);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'rejected', 'rejected']);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => (r.reason as Error).message)).toEqual([
+      'op 0 timed out after 3 ms', 'op 2 timed out after 8 ms', 'op 3 timed out after 2 ms', 'op 4 timed out after 5 ms',
+    ]);
+    // A request added after the timer went idle is timed again.
+    await expect(pending.add('again', { timeoutMs: 2, operation: 'op again' })).rejects.toThrow('op again timed out after 2 ms');
+  });
+
+  it('names a lazily named request only when it fails', async () => {
+    const pending = new PendingRequests();
+    let named = 0;
+    const ok = pending.add('a', { timeoutMs: 1_000, operation: () => `op ${++named}` });
+    pending.resolve('a', 1);
+    await ok;
+    expect(named).toBe(0);
+    const ac = new AbortController();
+    const aborted = pending.add('b', { timeoutMs: 1_000, operation: () => `op ${++named}`, signal: ac.signal });
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'VIP_CLOSED', message: expect.stringContaining('op 1 (aborted)') });
+    pending.rejectAll(new Error('stopped'));
+  });
+});
