@@ -325,7 +325,7 @@ export class Agent {
   }
 
   #dispatch(message: VipMessage): void {
-    this.#stats.count('messages.in');
+    this.#stats.messageIn();
     const name = this.#names.text(message.subsystem);
     if (name === 'error') {
       this.#handleError(message);
@@ -388,7 +388,7 @@ export class Agent {
       send: (m: OutgoingMessage) => {
         const conn = this.#connection;
         if (!conn || !this.#running) return Promise.reject(new ClosedError(`agent ${this.identity}`));
-        this.#stats.count('messages.out');
+        this.#stats.messageOut();
         return conn.send(toVipMessage(m));
       },
       expect: <T>(id: string, o: RequestOptions & { readonly operation: OperationName }) =>

@@ -12,10 +12,11 @@ export function kwargs(values: Readonly<Record<string, unknown>>): KwArgs {
 }
 
 /** Split call arguments into positional and keyword parts (a trailing `KwArgs` holds the keywords). */
-export function splitCallArgs(args: readonly unknown[]): { args: unknown[]; kwargs: Record<string, unknown> | undefined } {
+export function splitCallArgs(args: readonly unknown[]): { args: readonly unknown[]; kwargs: Record<string, unknown> | undefined } {
   const last = args[args.length - 1];
   if (last instanceof KwArgs) return { args: args.slice(0, -1), kwargs: { ...last.values } };
-  return { args: [...args], kwargs: undefined };
+  // `call`'s rest array is already its own: no copy.
+  return { args, kwargs: undefined };
 }
 
 export type ParamKind = 'POSITIONAL_OR_KEYWORD' | 'VAR_POSITIONAL' | 'VAR_KEYWORD';
