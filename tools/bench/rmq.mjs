@@ -24,7 +24,7 @@
 // Each scenario runs in a fresh virtual host, deleted afterwards. Prints a table and one JSON line.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import amqp from 'amqplib';
 import { parseBenchArgs } from './lib/args.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
@@ -41,8 +41,10 @@ for (const p of ['rmq', 'router', 'pubsub', 'agent', 'protocol']) {
 const { RmqConnection, RmqRouterTransport, RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
 const { Router } = await import('@vip/router');
 const { PubSubService } = await import('@vip/pubsub');
-const { Agent } = await import('@vip/agent');
-const { createRmqAgent } = await import('@vip/agent/rmq');
+// Another build of @vip/agent (A/B on the same machine state): BENCH_AGENT_DIST=<dir>/packages/agent/dist
+const agentDist = process.env.BENCH_AGENT_DIST;
+const { Agent } = await import(agentDist ? pathToFileURL(join(agentDist, 'index.js')).href : '@vip/agent');
+const { createRmqAgent } = await import(agentDist ? pathToFileURL(join(agentDist, 'rmq.js')).href : '@vip/agent/rmq');
 
 const o = parseBenchArgs(
   {
