@@ -1,24 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, type CurveKeyPair } from '../../packages/protocol/src/index.js';
-import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { freePort, startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
 import { AuthFile } from '../../packages/zmq/src/index.js';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 
-/** A free tcp port on 127.0.0.1 (the platform must come back on the same one). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describeAgentSuite({
   name: 'zmq (tcp, CURVE)',

@@ -1,11 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, onTestFinished } from 'vitest';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { startPlatform, waitFor } from '../../packages/testing/src/index.js';
+import { freePort, startPlatform, waitFor } from '../../packages/testing/src/index.js';
 import { AuthFile } from '../../packages/zmq/src/index.js';
 import { agentPlatform, describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
@@ -66,14 +65,3 @@ describe('pubsub across a platform restart (zmq)', () => {
   });
 });
 
-/** A free tcp port on 127.0.0.1 (the restarted platform must come back on the same one). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

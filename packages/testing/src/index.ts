@@ -16,4 +16,5 @@ export type { OpenRawClientOptions } from './platform-clients.js';
 export { loadTranscript, TRANSCRIPT_DIR } from './transcripts.js';
 export type { Transcript, TranscriptExchange } from './transcripts.js';
 export { seededPrng } from './seeded-prng.js';
+export { freePort } from './free-port.js';
 export type { Prng } from './seeded-prng.js';
