@@ -98,6 +98,8 @@ export function decodeArgs(body: Buffer): Frame[] | InvalidPayloadError {
   } catch (err) {
     return new InvalidPayloadError('AMQP VIP body', `not JSON (${(err as Error).message})`);
   }
+  // Fast path for the common case (the schema accepts exactly arrays); the schema words the rejection.
+  if (Array.isArray(raw)) return raw.map(argFrame);
   const parsed = ArgsBodySchema.safeParse(raw);
   if (!parsed.success) return new InvalidPayloadError('AMQP VIP body', parsed.error.issues.map((i) => i.message).join('; '));
   return parsed.data.map(argFrame);
@@ -166,6 +168,20 @@ const HeadersSchema = z
   .loose()
   .optional();
 
+type VipHeaders = z.infer<typeof HeadersSchema>;
+const optionalText = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+/** The VIP headers (undefined when absent), or null when they are malformed. Checked by hand first (per message), HeadersSchema otherwise. */
+function readHeaders(raw: unknown): VipHeaders | null {
+  if (raw === undefined) return undefined;
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const h = raw as Record<string, unknown>;
+    if (optionalText(h.recipient) && optionalText(h.user) && optionalText(h.proto)) return h as VipHeaders;
+  }
+  const parsed = HeadersSchema.safeParse(raw);
+  return parsed.success ? parsed.data : null;
+}
+
 /** Read a delivered AMQP message as VIP; an InvalidPayloadError naming the bad field otherwise. */
 export function amqpToVip(msg: AmqpMessageLike): InboundVip | InvalidPayloadError {
   const { appId, messageId, type } = msg.properties;
@@ -173,10 +189,10 @@ export function amqpToVip(msg: AmqpMessageLike): InboundVip | InvalidPayloadErro
     return new InvalidPayloadError('AMQP VIP message', 'app_id must be "<instance>.<identity>"');
   }
   if (typeof type !== 'string' || type.trim() === '') return new InvalidPayloadError('AMQP VIP message', 'type (the subsystem) is missing');
-  const headers = HeadersSchema.safeParse(msg.properties.headers);
-  if (!headers.success) return new InvalidPayloadError('AMQP VIP message', 'headers recipient/user/proto must be strings');
-  if (headers.data?.proto !== undefined && headers.data.proto !== VIP_PROTO) {
-    return new InvalidPayloadError('AMQP VIP message', `header proto is ${JSON.stringify(headers.data.proto)}, not "VIP"`);
+  const headers = readHeaders(msg.properties.headers);
+  if (headers === null) return new InvalidPayloadError('AMQP VIP message', 'headers recipient/user/proto must be strings');
+  if (headers?.proto !== undefined && headers.proto !== VIP_PROTO) {
+    return new InvalidPayloadError('AMQP VIP message', `header proto is ${JSON.stringify(headers.proto)}, not "VIP"`);
   }
   const args = decodeArgs(msg.content);
   if (args instanceof InvalidPayloadError) return args;
@@ -186,14 +202,14 @@ export function amqpToVip(msg: AmqpMessageLike): InboundVip | InvalidPayloadErro
   return {
     message: {
       peer: senderIdentity === ROUTER_IDENTITY ? EMPTY_FRAME : Buffer.from(senderIdentity, 'utf8'),
-      user: Buffer.from(headers.data?.user ?? '', 'utf8'),
+      user: Buffer.from(headers?.user ?? '', 'utf8'),
       id: typeof messageId === 'string' ? Buffer.from(messageId, 'latin1') : EMPTY_FRAME,
       subsystem: Buffer.from(type, 'utf8'),
       args,
     },
     platform,
     senderIdentity,
-    recipient: headers.data?.recipient ?? msg.fields.routingKey,
+    recipient: headers?.recipient ?? msg.fields.routingKey,
   };
 }
 

@@ -4,9 +4,12 @@ import type { AmqpPublish } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './broker-setup.js';
-import { TickAcks, waitForDrain } from './channel-tools.js';
+import { DeferredAcks, waitForDrain } from './channel-tools.js';
 import type { RmqLinkOptions } from './rmq-options.js';
 import { StatusListeners } from './status-listeners.js';
+
+/** How long an ack may wait for more deliveries to share it (DeferredAcks). */
+const ACK_DELAY_MS = 20;
 
 /**
  * What an agent-side broker client (RmqConnection, RmqPubSub) shares: one reconnecting link, one
@@ -20,7 +23,7 @@ export abstract class BrokerClient {
   readonly #declare: boolean;
   readonly #link: BrokerLink;
   readonly #status = new StatusListeners();
-  readonly #acks: TickAcks;
+  readonly #acks: DeferredAcks;
   #channel: Channel | undefined;
   /** One wait for 'drain' shared by every publish that found the buffer full. */
   #drain: Promise<void> | undefined;
@@ -33,7 +36,7 @@ export abstract class BrokerClient {
     this.#what = what;
     this.#declare = declareTopology;
     this.log = logger ?? silentLogger;
-    this.#acks = new TickAcks((err) => this.log.debug('rmq.ack.failed', {}, err));
+    this.#acks = new DeferredAcks({ threshold: Math.floor(options.prefetch / 2), delayMs: ACK_DELAY_MS }, (err) => this.log.debug('rmq.ack.failed', {}, err));
     this.#link = new BrokerLink(options, connectionName, {
       setup: (session) => this.#setup(session),
       down: () => {
@@ -111,9 +114,9 @@ export abstract class BrokerClient {
     if (ch === this.#channel) this.#link.restart(reason);
   }
 
-  /** Ack after the handler ran (batched per tick, TickAcks). */
-  protected ack(ch: Channel, msg: Message): void {
-    this.#acks.ack(ch, msg);
+  /** Ack after the handler ran (deferred and batched, DeferredAcks; `defer` false for a durable queue). */
+  protected ack(ch: Channel, msg: Message, defer = true): void {
+    this.#acks.ack(ch, msg, defer);
   }
 
   async #setup(session: LinkSession): Promise<void> {

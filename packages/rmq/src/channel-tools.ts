@@ -33,30 +33,51 @@ export function queueDeclareError(err: unknown, queue: string, vhost: string): R
 }
 
 /**
- * Acks per tick: amqplib hands over every delivery of a socket read in one synchronous loop
- * and our handlers run synchronously, so instead of one basic.ack per message, the last
- * message of each channel is acked with `multiple` once the loop is done (process.nextTick):
- * fewer frames for us and the broker, same guarantee (a message is acked after its handler
- * ran; delivery tags rise per channel). `flush()` before closing a channel on purpose.
+ * Deferred acks: amqplib hands over every delivery of a socket read in one synchronous loop and
+ * our handlers run synchronously, so instead of one basic.ack per message, the last message of
+ * each channel is acked with `multiple` later: at once (next tick) when `threshold` messages are
+ * pending (half the prefetch, so the broker never stalls on the window), otherwise after `delayMs`.
+ * Same guarantee (a message is acked after its handler ran; delivery tags rise per channel), far
+ * fewer frames for us and the broker: a sequential request/reply flow otherwise pays one ack
+ * frame, write and broker ack per message, written ahead of the reply. The queues acked here are
+ * exclusive and auto-delete, so a late ack never redelivers anything (durable queues pass
+ * `defer: false`). `flush()` before closing a
+ * channel on purpose (it also releases the timer).
  */
-export class TickAcks {
+export class DeferredAcks {
   readonly #last = new Map<Channel, Message>();
   readonly #failed: (err: unknown) => void;
-  #scheduled = false;
+  readonly #threshold: number;
+  readonly #delayMs: number;
+  #pending = 0;
+  #tick = false;
+  #timer: NodeJS.Timeout | undefined;
 
-  constructor(onFailure: (err: unknown) => void) {
+  constructor(options: { readonly threshold: number; readonly delayMs: number }, onFailure: (err: unknown) => void) {
+    this.#threshold = Math.max(1, options.threshold);
+    this.#delayMs = options.delayMs;
     this.#failed = onFailure;
   }
 
-  ack(ch: Channel, msg: Message): void {
+  /** Ack `msg` (and everything before it on `ch`); `defer` false: on the next tick (a durable queue would redeliver a late one). */
+  ack(ch: Channel, msg: Message, defer = true): void {
     this.#last.set(ch, msg);
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    process.nextTick(() => this.flush());
+    this.#pending += 1;
+    if (!defer || this.#pending >= this.#threshold) {
+      if (this.#tick) return;
+      this.#tick = true;
+      process.nextTick(() => this.flush());
+    } else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => this.flush(), this.#delayMs);
+      this.#timer.unref();
+    }
   }
 
   flush(): void {
-    this.#scheduled = false;
+    this.#tick = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#pending = 0;
     for (const [ch, msg] of this.#last) {
       try {
         ch.ack(msg, true);

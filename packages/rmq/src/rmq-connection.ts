@@ -1,8 +1,9 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { InvalidPayloadError, TransportError, type AgentConnection, type Logger, type VipMessage } from '@vip/protocol';
-import { amqpToVip, identityText, routingKeyFor, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { amqpToVip, identityText, routingKeyFor, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
+import { PublishCache } from './publish-cache.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 
 export interface RmqConnectionOptions extends RmqLinkOptionsInput {
@@ -49,7 +50,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly kind = 'rmq' as const;
   readonly identity: string;
   readonly #queue: string;
-  readonly #user: Buffer;
+  readonly #publishes: PublishCache;
   readonly #stats = { sent: 0, received: 0, invalid: 0, handlerErrors: 0 };
   #handler: ((message: VipMessage) => void) | undefined;
 
@@ -62,7 +63,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     super(o, `RMQ connection ${identity}`, `vip-agent ${queue}`, declareTopology ?? false, logger?.child({ identity }));
     this.identity = identity;
     this.#queue = queue;
-    this.#user = Buffer.from(user ?? queue, 'utf8');
+    this.#publishes = new PublishCache({ instance: o.instanceName, identity }, Buffer.from(user ?? queue, 'utf8'));
   }
 
   onMessage(handler: (message: VipMessage) => void): void {
@@ -71,8 +72,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   async send(message: VipMessage): Promise<void> {
     this.checkOpen();
-    const m = message.user.length === 0 ? { ...message, user: this.#user } : message;
-    await this.publishAmqp(vipToAmqp(m, { instance: this.options.instanceName, identity: this.identity }), 'message');
+    await this.publishAmqp(this.#publishes.toAmqp(message), 'message');
     this.#stats.sent += 1;
   }
 

@@ -284,7 +284,7 @@ export class RmqPubSub extends BrokerClient {
       else this.#stats.delivered += 1;
       for (let i = 0; i < calls; i++) this.#call(sub, d);
     }
-    this.ack(ch, msg);
+    this.ack(ch, msg, !sub.persistent);
   }
 
   #call(sub: Subscription, d: PubSubDelivery): void {

@@ -21,18 +21,25 @@ function recorder(): { stream: Writable; calls: string[][] } {
 const tick = () => new Promise<void>((r) => process.nextTick(r));
 
 describe('corkPerTick', () => {
-  it('turns the writes of one tick into one writev, in order, flushed by the end of the tick', async () => {
+  it('writes the first write of a tick at once and the rest of the tick as one writev, in order, by the end of the tick', async () => {
     const { stream, calls } = recorder();
     corkPerTick(stream);
     stream.write(Buffer.from('a'));
+    expect(calls).toEqual([['a']]);
     stream.write(Buffer.from('b'));
     stream.write(Buffer.from('c'));
-    expect(calls).toEqual([]);
+    stream.write(Buffer.from('d'));
+    expect(calls).toEqual([['a']]);
     await tick();
-    expect(calls).toEqual([['a', 'b', 'c']]);
+    expect(calls).toEqual([['a'], ['b', 'c', 'd']]);
     stream.write(Buffer.from('lone'));
+    expect(calls).toEqual([['a'], ['b', 'c', 'd'], ['lone']]);
     await tick();
-    expect(calls).toEqual([['a', 'b', 'c'], ['lone']]);
+    stream.write(Buffer.from('e'));
+    stream.write(Buffer.from('f'));
+    await tick();
+    expect(calls).toEqual([['a'], ['b', 'c', 'd'], ['lone'], ['e'], ['f']]);
+    expect(stream.writableCorked).toBe(0);
   });
 
   it('is undone by the returned function', async () => {

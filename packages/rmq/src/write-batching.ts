@@ -3,10 +3,11 @@ import type { ChannelModel } from 'amqplib';
 
 /**
  * Write batching: amqplib writes every AMQP frame with its own `socket.write`, so one routed
- * message costs the platform several write syscalls. This corks the socket on the first write
- * of a tick and uncorks it on `process.nextTick`, so everything amqplib writes in one turn of
- * the event loop leaves in one `writev`. Order is kept (cork only buffers) and nothing waits
- * past the current tick. Returns the undo.
+ * message costs the platform several write syscalls. The first write of a tick goes out at once
+ * (a lone request or reply on a sequential request/reply path waits for nothing); a second write
+ * in the same tick corks the socket, and `process.nextTick` uncorks it, so the rest of a burst
+ * leaves in one `writev`. Order is kept (cork only buffers behind what was written) and nothing
+ * waits past the current tick. Returns the undo.
  *
  * The seam: amqplib's `ChannelModel.connection.stream` is the socket (net or TLS) all frames go
  * to (its frame mux and heartbeats call `stream.write`); wrapping that one instance's `write`
@@ -14,16 +15,20 @@ import type { ChannelModel } from 'amqplib';
  */
 export function corkPerTick(stream: Writable): () => void {
   const original = stream.write;
-  let corked = false;
-  const uncork = (): void => {
-    corked = false;
-    stream.uncork();
+  /** Writes seen this tick: 0 none, 1 one (written through), 2 more (corked). */
+  let seen: 0 | 1 | 2 = 0;
+  const endTick = (): void => {
+    const corked = seen === 2;
+    seen = 0;
+    if (corked) stream.uncork();
   };
   const write = function (this: Writable, ...args: Parameters<Writable['write']>): boolean {
-    if (!corked && !stream.writableEnded) {
-      corked = true;
+    if (seen === 0) {
+      seen = 1;
+      process.nextTick(endTick);
+    } else if (seen === 1 && !stream.writableEnded) {
+      seen = 2;
       stream.cork();
-      process.nextTick(uncork);
     }
     return Reflect.apply(original, stream, args) as boolean;
   };
