@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { ClosedError, isVipError, type AgentConnection, type ConnectionStatus, type RouterTransportHandlers, type VipMessage } from '@vip/protocol';
-import { describeAgentConnectionConformance, describeRouterTransportConformance, type ConformanceRouter, type TransportConformanceFixture } from '@vip/testing';
+import { ClosedError, isVipError, type ConnectionStatus, type RouterTransportHandlers, type VipMessage } from '@vip/protocol';
+import { conformanceRouter, describeAgentConnectionConformance, describeRouterTransportConformance, type ConformanceRouter, type TransportConformanceFixture } from '@vip/testing';
 import { RmqConnection, RmqRouterTransport, RmqSetupError } from '../src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, MANAGEMENT, type TestVhost } from './broker-fixture.js';
 import { startScenarioAgent, startScenarioRouter } from './scenario.js';
@@ -182,23 +182,7 @@ const fixture: TransportConformanceFixture = {
     const link = { url: AMQP_URL, vhost: vh.vhost, instanceName: `c${++routers}`, reconnect: FAST_RECONNECT };
     const transport = new RmqRouterTransport({ ...link, peerSweepMs: 200 });
     await transport.start(handlers);
-    const connections: AgentConnection[] = [];
-    let closed: Promise<void> | undefined;
-    return {
-      transport,
-      createConnection(identity) {
-        const c = new RmqConnection({ ...link, identity });
-        connections.push(c);
-        return c;
-      },
-      close() {
-        closed ??= (async () => {
-          await Promise.all(connections.map((c) => c.close()));
-          await transport.close();
-        })();
-        return closed;
-      },
-    };
+    return conformanceRouter(transport, (identity) => new RmqConnection({ ...link, identity }));
   },
 };
 

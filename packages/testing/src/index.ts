@@ -5,7 +5,7 @@ export type { MemoryTransportOptions } from './memory-transport.js';
 export { AsyncQueue } from './async-queue.js';
 export { waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';
-export { describeRouterTransportConformance, describeAgentConnectionConformance } from './transport-conformance.js';
+export { describeRouterTransportConformance, describeAgentConnectionConformance, conformanceRouter } from './transport-conformance.js';
 export type { TransportConformanceFixture, TransportConformanceCapabilities, ConformanceRouter } from './transport-conformance.js';
 export { startPlatform, PlatformProcess } from './platform-launcher.js';
 export type { StartPlatformOptions, AuthorizeOptions, PlatformLogLine } from './platform-launcher.js';

@@ -35,6 +35,36 @@ export interface ConformanceRouter {
   close(): Promise<void>;
 }
 
+/**
+ * The `ConformanceRouter` every fixture builds: `transport`, connections made by `connect`, and a
+ * `close()` (idempotent) that closes the connections, then the transport, then runs `afterClose`
+ * (a ZAP responder, a broker lease...).
+ */
+export function conformanceRouter(
+  transport: RouterTransport,
+  connect: (identity: string) => AgentConnection,
+  afterClose: () => Promise<void> = async () => {},
+): ConformanceRouter {
+  const connections: AgentConnection[] = [];
+  let closed: Promise<void> | undefined;
+  return {
+    transport,
+    createConnection(identity) {
+      const c = connect(identity);
+      connections.push(c);
+      return c;
+    },
+    close() {
+      closed ??= (async () => {
+        await Promise.all(connections.map((c) => c.close()));
+        await transport.close();
+        await afterClose();
+      })();
+      return closed;
+    },
+  };
+}
+
 export interface TransportConformanceFixture {
   readonly name: string;
   readonly capabilities: TransportConformanceCapabilities;

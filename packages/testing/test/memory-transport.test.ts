@@ -1,7 +1,6 @@
 import { MemoryTransport } from '../src/memory-transport.js';
-import { describeAgentConnectionConformance, describeRouterTransportConformance } from '../src/transport-conformance.js';
+import { conformanceRouter, describeAgentConnectionConformance, describeRouterTransportConformance } from '../src/transport-conformance.js';
 import type { TransportConformanceFixture } from '../src/transport-conformance.js';
-import type { MemoryConnection } from '../src/memory-transport.js';
 
 // The in-memory fake passes the same contract suite as the ZeroMQ and RabbitMQ transports.
 const fixture: TransportConformanceFixture = {
@@ -11,19 +10,7 @@ const fixture: TransportConformanceFixture = {
   async startRouter(handlers) {
     const transport = new MemoryTransport();
     await transport.start(handlers);
-    const connections: MemoryConnection[] = [];
-    return {
-      transport,
-      createConnection(identity) {
-        const c = transport.connection(identity);
-        connections.push(c);
-        return c;
-      },
-      async close() {
-        await transport.close();
-        for (const c of connections) await c.close();
-      },
-    };
+    return conformanceRouter(transport, (identity) => transport.connection(identity));
   },
 };
 

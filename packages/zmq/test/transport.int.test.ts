@@ -1,6 +1,6 @@
 import { Context, curveKeyPair } from 'zeromq';
-import { describeAgentConnectionConformance, describeRouterTransportConformance, type ConformanceRouter, type TransportConformanceFixture } from '@vip/testing';
-import type { AgentConnection, RouterTransportHandlers } from '@vip/protocol';
+import { conformanceRouter, describeAgentConnectionConformance, describeRouterTransportConformance, type ConformanceRouter, type TransportConformanceFixture } from '@vip/testing';
+import type { RouterTransportHandlers } from '@vip/protocol';
 import { ZmqConnection } from '../src/connection.js';
 import { ZmqRouterTransport } from '../src/router-transport.js';
 import { TestZap } from './support/test-zap.js';
@@ -18,7 +18,7 @@ const curveFixture: TransportConformanceFixture = {
     const zap = await TestZap.start(context, transport);
     await transport.start(handlers);
     const endpoint = transport.endpoints[0] as string;
-    return fixtureRouter(transport, (identity) => new ZmqConnection({ identity, address: endpoint, serverKey: server.publicKey }), () => zap.close());
+    return conformanceRouter(transport, (identity) => new ZmqConnection({ identity, address: endpoint, serverKey: server.publicKey }), () => zap.close());
   },
 };
 
@@ -30,30 +30,10 @@ const ipcFixture: TransportConformanceFixture = {
     const transport = new ZmqRouterTransport({ addresses: [`ipc://@/vip-conformance-${process.pid}-${++routers}`] });
     await transport.start(handlers);
     const endpoint = transport.endpoints[0] as string;
-    return fixtureRouter(transport, (identity) => new ZmqConnection({ identity, address: endpoint }), async () => {});
+    return conformanceRouter(transport, (identity) => new ZmqConnection({ identity, address: endpoint }));
   },
 };
 
-function fixtureRouter(transport: ZmqRouterTransport, make: (identity: string) => AgentConnection, extra: () => Promise<void>): ConformanceRouter {
-  const connections: AgentConnection[] = [];
-  let closed: Promise<void> | undefined;
-  return {
-    transport,
-    createConnection(identity) {
-      const c = make(identity);
-      connections.push(c);
-      return c;
-    },
-    close() {
-      closed ??= (async () => {
-        await Promise.all(connections.map((c) => c.close()));
-        await transport.close();
-        await extra();
-      })();
-      return closed;
-    },
-  };
-}
 
 for (const fixture of [curveFixture, ipcFixture]) {
   describeRouterTransportConformance(fixture);
