@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // VIP over RabbitMQ next to raw amqplib, same broker, same run (one process; the broker is the other):
-//   rpc       sequential calls/s: raw amqplib request/reply (two queues, noDelay) vs VIP RPC
+//   rpc       sequential calls/s: raw amqplib request/reply (two queues bound to the `volttron`
+//             topic exchange like VIP's, transient messages, noAck consumers, noDelay) vs VIP RPC
 //             (@vip/agent Agent -> Agent through RmqConnection; the platform PROCESS
 //             `vip-platform --message-bus rmq` answers the hellos, calls go peer to peer)
 //   direct    messages/s one way: raw amqplib publish/consume vs RmqConnection -> RmqConnection
@@ -159,15 +160,19 @@ async function rawRpc(vhost) {
   try {
     const ca = await a.createChannel();
     const cb = await b.createChannel();
-    await ca.assertQueue('client', { exclusive: true, autoDelete: true });
-    await cb.assertQueue('server', { exclusive: true, autoDelete: true });
-    await cb.consume('server', (m) => cb.publish('', 'client', m.content, { messageId: m.properties.messageId }), { noAck: true });
+    // The queues VIP declares (non-durable, exclusive, auto-delete), bound to the `volttron` topic
+    // exchange every VIP message goes through (PROTOCOL.md 7.2/7.3), as the raw `direct` scenario does.
+    for (const [ch, q] of [[ca, 'client'], [cb, 'server']]) {
+      await ch.assertQueue(q, { durable: false, exclusive: true, autoDelete: true });
+      await ch.bindQueue(q, 'volttron', q);
+    }
+    await cb.consume('server', (m) => cb.publish('volttron', 'client', m.content, { messageId: m.properties.messageId }), { noAck: true });
     let waiting;
     await ca.consume('client', () => waiting.resolve(), { noAck: true });
     const timer = startTimer();
     for (let i = 0; i < o.calls; i++) {
       waiting = deferred();
-      ca.publish('', 'server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
+      ca.publish('volttron', 'server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
       await waiting.promise;
     }
     return timer.stop(o.calls);
