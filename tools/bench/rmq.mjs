@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // VIP over RabbitMQ next to raw amqplib, same broker, same run (one process; the broker is the other):
 //   rpc       sequential calls/s: raw amqplib request/reply (two queues bound to the `volttron`
-//             topic exchange like VIP's, transient messages, noAck consumers, noDelay) vs VIP RPC
+//             topic exchange like VIP's, transient messages, no-ack consumers, noDelay) vs VIP RPC
 //             (@vip/agent Agent -> Agent through RmqConnection; the platform PROCESS
-//             `vip-platform --message-bus rmq` answers the hellos, calls go peer to peer)
-//   direct    messages/s one way: raw amqplib publish/consume vs RmqConnection -> RmqConnection
+//             `vip-platform --message-bus rmq` answers the hellos, calls go peer to peer); each
+//             run after calls/10 (at most 200) untimed warm-up calls on both sides
+//   direct    messages/s one way: raw amqplib publish/consume (no-ack consumer, as RmqConnection's)
+//             vs RmqConnection -> RmqConnection
 //   pubsub    messages/s one way: raw amqplib topic publish/consume vs `agent.pubsub` of
 //             @vip/agent/rmq agents (VOLTTRON's broker pubsub, RmqPubSubSubsystem; the platform
 //             PROCESS only answers hellos), publisher with a window of unresolved publishes, each
@@ -66,6 +68,8 @@ const o = parseBenchArgs(
 const mgmt = new RabbitMqManagement({ baseUrl: o.management, user: 'guest', password: 'guest' });
 const payload = 'x'.repeat(o.payload);
 const enc = (s) => Buffer.from(s, 'utf8');
+/** Untimed calls before each timed RPC run, raw and VIP alike (JIT warm-up: the steady state is what is compared). */
+const warmupCalls = Math.min(200, Math.ceil(o.calls / 10));
 let vhosts = 0;
 
 async function withVhost(fn) {
@@ -169,12 +173,14 @@ async function rawRpc(vhost) {
     await cb.consume('server', (m) => cb.publish('volttron', 'client', m.content, { messageId: m.properties.messageId }), { noAck: true });
     let waiting;
     await ca.consume('client', () => waiting.resolve(), { noAck: true });
-    const timer = startTimer();
-    for (let i = 0; i < o.calls; i++) {
+    const call = async (i) => {
       waiting = deferred();
       ca.publish('volttron', 'server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
       await waiting.promise;
-    }
+    };
+    for (let i = 0; i < warmupCalls; i++) await call(i);
+    const timer = startTimer();
+    for (let i = 0; i < o.calls; i++) await call(i);
     return timer.stop(o.calls);
   } finally {
     await closeAll(a, b);
@@ -209,7 +215,7 @@ async function vipRpc(vhost) {
     await srv.start();
     await cli.start();
     srv.rpc.export('echo', (x) => x);
-    await cli.rpc.call('srv', 'echo', payload);
+    for (let i = 0; i < Math.max(1, warmupCalls); i++) await cli.rpc.call('srv', 'echo', payload);
     const timer = startTimer();
     for (let i = 0; i < o.calls; i++) await cli.rpc.call('srv', 'echo', payload);
     return timer.stop(o.calls);
@@ -230,10 +236,11 @@ async function rawOneWay(vhost, routingKey, bindKey, shape = {}) {
     await sub.bindQueue('sink', 'volttron', bindKey);
     const done = deferred();
     let got = 0;
+    // `noAck`: consume as RmqConnection does (direct); otherwise ack each message (VIP pubsub acks)
     await sub.consume('sink', (m) => {
-      sub.ack(m);
+      if (!shape.noAck) sub.ack(m);
       if (++got === o.messages) done.resolve();
-    });
+    }, { noAck: shape.noAck === true });
     const body = shape.body ?? Buffer.from(JSON.stringify([payload]));
     const props = shape.properties ?? { type: 'RPC', appId: 'bench.a' };
     const timer = startTimer();
@@ -369,7 +376,7 @@ const rawPubsubVolttron = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.
 }));
 const scenarios = [
   { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
-  { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b'))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
+  { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b', { noAck: true }))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
   { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, true counts', () => withVhost((v) => agentPubsub(v, 'broker', true))] },
   { name: 'pubsub-nocount', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
   { name: 'pubsub-wire', unit: 'msgs/s', base: ['raw amqplib, VOLTTRON-shaped messages', rawPubsubVolttron], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },

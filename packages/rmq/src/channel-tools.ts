@@ -39,10 +39,10 @@ export function queueDeclareError(err: unknown, queue: string, vhost: string): R
  * pending (half the prefetch, so the broker never stalls on the window), otherwise after `delayMs`.
  * Same guarantee (a message is acked after its handler ran; delivery tags rise per channel), far
  * fewer frames for us and the broker: a sequential request/reply flow otherwise pays one ack
- * frame, write and broker ack per message, written ahead of the reply. The queues acked here are
- * exclusive and auto-delete, so a late ack never redelivers anything (durable queues pass
- * `defer: false`). `flush()` before closing a
- * channel on purpose (it also releases the timer).
+ * frame, write and broker ack per message, written ahead of the reply. A late ack on an exclusive
+ * auto-delete queue never redelivers anything; durable queues pass `defer: false`. Every consumer
+ * on an acked channel must be a manual-ack one (a multiple ack would cover no-ack tags). `flush()`
+ * before closing a channel on purpose (it also releases the timer).
  */
 export class DeferredAcks {
   readonly #last = new Map<Channel, Message>();

@@ -33,8 +33,9 @@ export const RmqLinkOptionsSchema = z.object({
   maxMessageBytes: z.number().int().positive().default(64 * 1024 * 1024),
   reconnect: ReconnectPolicySchema.prefault({}),
   /**
-   * Batch socket writes per event-loop tick (cork/uncork, see corkPerTick): one writev instead
-   * of one write per AMQP frame. On by default; off only to measure the difference.
+   * Batch socket writes per event-loop tick (cork/uncork, see corkPerTick): the first write of a
+   * tick goes out at once, the rest of the tick in one writev instead of one write per AMQP frame.
+   * On by default; off only to measure the difference.
    */
   batchWrites: z.boolean().default(true),
   tls: TlsOptionsSchema.optional(),
