@@ -5,6 +5,8 @@
 //             (@vip/agent Agent -> Agent through RmqConnection; the platform PROCESS
 //             `vip-platform --message-bus rmq` answers the hellos, calls go peer to peer); each
 //             run after calls/10 (at most 200) untimed warm-up calls on both sides
+//   rpc-wire  rpc next to raw amqplib request/reply with VIP-shaped messages (7.3 body, properties
+//             and headers, built once): what the wire format costs apart from our code
 //   direct    messages/s one way: raw amqplib publish/consume (no-ack consumer, as RmqConnection's)
 //             vs RmqConnection -> RmqConnection
 //   pubsub    messages/s one way: raw amqplib topic publish/consume vs `agent.pubsub` of
@@ -60,7 +62,7 @@ const o = parseBenchArgs(
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
     'in-process': { type: 'boolean', default: false, help: 'router in the bench process, not the platform app' },
     'batch-writes': { type: 'boolean', default: true, help: 'per-tick write batching on our broker connections' },
-    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,direct,pubsub,pubsub-nocount,pubsub-wire,pubsub-router)' },
+    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,rpc-wire,direct,pubsub,pubsub-nocount,pubsub-wire,pubsub-router)' },
   },
   { usage: 'node tools/bench/rmq.mjs [options]' },
 );
@@ -157,8 +159,12 @@ async function rawConnect(vhost) {
   return conn;
 }
 
-/** Raw amqplib request/reply, sequential: calls/s. */
-async function rawRpc(vhost) {
+/**
+ * Raw amqplib request/reply, sequential: calls/s. `wire`: each message shaped as VIP RPC over RMQ
+ * (PROTOCOL.md 7.3: JSON-RPC body in a JSON array, app_id, type, content type, headers; built
+ * once), i.e. what the wire format costs apart from our code.
+ */
+async function rawRpc(vhost, wire = false) {
   const a = await rawConnect(vhost);
   const b = await rawConnect(vhost);
   try {
@@ -170,12 +176,16 @@ async function rawRpc(vhost) {
       await ch.assertQueue(q, { durable: false, exclusive: true, autoDelete: true });
       await ch.bindQueue(q, 'volttron', q);
     }
-    await cb.consume('server', (m) => cb.publish('volttron', 'client', m.content, { messageId: m.properties.messageId }), { noAck: true });
+    const vipProps = (from, to) => ({ appId: `bench.${from}`, type: 'RPC', contentType: 'application/json', headers: { recipient: to, proto: 'VIP', user: `bench.${from}` } });
+    const [reqProps, repProps] = wire ? [vipProps('cli', 'server'), vipProps('srv', 'client')] : [{}, {}];
+    const reply = wire ? Buffer.from(JSON.stringify([JSON.stringify({ jsonrpc: '2.0', result: payload, id: '1' })])) : undefined;
+    const request = () => Buffer.from(JSON.stringify([wire ? JSON.stringify({ jsonrpc: '2.0', method: 'echo', params: [payload], id: '1' }) : payload]));
+    await cb.consume('server', (m) => cb.publish('volttron', 'client', reply ?? m.content, { ...repProps, messageId: m.properties.messageId }), { noAck: true });
     let waiting;
     await ca.consume('client', () => waiting.resolve(), { noAck: true });
     const call = async (i) => {
       waiting = deferred();
-      ca.publish('volttron', 'server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
+      ca.publish('volttron', 'server', request(), { ...reqProps, messageId: String(i) });
       await waiting.promise;
     };
     for (let i = 0; i < warmupCalls; i++) await call(i);
@@ -376,6 +386,7 @@ const rawPubsubVolttron = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.
 }));
 const scenarios = [
   { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
+  { name: 'rpc-wire', unit: 'calls/s', base: ['raw amqplib, VIP-shaped messages', () => withVhost((v) => rawRpc(v, true))], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
   { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b', { noAck: true }))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
   { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, true counts', () => withVhost((v) => agentPubsub(v, 'broker', true))] },
   { name: 'pubsub-nocount', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
