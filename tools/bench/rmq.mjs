@@ -7,7 +7,7 @@
 //             run after calls/10 (at most 200) untimed warm-up calls on both sides
 //   rpc-wire  rpc next to raw amqplib request/reply with VIP-shaped messages (7.3 body, properties
 //             and headers, built once): what the wire format costs apart from our code
-//   direct    messages/s one way: raw amqplib publish/consume (no-ack consumer, as RmqConnection's)
+//   direct    messages/s one way: raw amqplib publish/consume (acking consumer, as RmqConnection's)
 //             vs RmqConnection -> RmqConnection
 //   pubsub    messages/s one way: raw amqplib topic publish/consume vs `agent.pubsub` of
 //             @vip/agent/rmq agents (VOLTTRON's broker pubsub, RmqPubSubSubsystem; the platform
@@ -387,7 +387,7 @@ const rawPubsubVolttron = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.
 const scenarios = [
   { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
   { name: 'rpc-wire', unit: 'calls/s', base: ['raw amqplib, VIP-shaped messages', () => withVhost((v) => rawRpc(v, true))], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
-  { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b', { noAck: true }))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
+  { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b', {}))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
   { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, true counts', () => withVhost((v) => agentPubsub(v, 'broker', true))] },
   { name: 'pubsub-nocount', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
   { name: 'pubsub-wire', unit: 'msgs/s', base: ['raw amqplib, VOLTTRON-shaped messages', rawPubsubVolttron], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
