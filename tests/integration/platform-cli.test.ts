@@ -77,6 +77,10 @@ describe('vip-platform CLI', () => {
     const r2 = await run(['--vip-home', join(file, 'home'), '--log-level', 'silent']);
     expect(r2.code).toBe(1);
     expectOneLineError(r2.stderr, /is not usable \(ENOTDIR\)/);
+    // Node's recursive mkdir spins forever on a path like this one: the platform must not hang.
+    const r3 = await run(['--vip-home', '/proc/1/vip-home-that-cannot-exist', '--log-level', 'silent']);
+    expect(r3.code).toBe(1);
+    expectOneLineError(r3.stderr, /is not usable/);
   });
 });
 

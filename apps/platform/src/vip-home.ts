@@ -1,5 +1,5 @@
 import { access, chmod, constants, mkdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { ConfigError } from '@vip/protocol';
 
 /** The files of a platform home (PROTOCOL.md 5.3, 9). */
@@ -37,15 +37,40 @@ export async function prepareVipHome(home: string): Promise<VipHomePaths> {
       return true;
     }, () => false);
     if (!existed) {
-      await mkdir(home, { recursive: true, mode: 0o700 });
+      await makeDirectories(home, 0o700);
       await chmod(home, 0o700);
     }
     await access(home, constants.R_OK | constants.W_OK | constants.X_OK);
-    await mkdir(paths.run, { recursive: true, mode: 0o700 });
+    await makeDirectories(paths.run, 0o700);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`VIP home ${home} is not usable (${code}): check that it exists and that this user may read and write it`, { cause: err });
   }
   return paths;
+}
+
+/**
+ * `mkdir -p` one level at a time. Node's own `mkdir({ recursive: true })` never returns for some
+ * paths (seen: `/proc/1/nope` spins at full CPU forever), so a bad `--vip-home` would hang the
+ * platform instead of failing with a message.
+ */
+async function makeDirectories(path: string, mode: number): Promise<void> {
+  const missing: string[] = [];
+  let at = resolve(path);
+  while (!(await exists(at))) {
+    missing.unshift(at);
+    const parent = dirname(at);
+    if (parent === at) break;
+    at = parent;
+  }
+  for (const dir of missing) {
+    await mkdir(dir, { mode }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
+  }
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
 }
