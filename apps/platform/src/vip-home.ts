@@ -1,6 +1,7 @@
-import { access, chmod, constants, mkdir, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { access, chmod, constants, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ConfigError } from '@vip/protocol';
+import { makeDirectories } from '@vip/zmq';
 
 /** The files of a platform home (PROTOCOL.md 5.3, 9). */
 export interface VipHomePaths {
@@ -50,27 +51,3 @@ export async function prepareVipHome(home: string): Promise<VipHomePaths> {
   return paths;
 }
 
-/**
- * `mkdir -p` one level at a time. Node's own `mkdir({ recursive: true })` never returns for some
- * paths (seen: `/proc/1/nope` spins at full CPU forever), so a bad `--vip-home` would hang the
- * platform instead of failing with a message.
- */
-async function makeDirectories(path: string, mode: number): Promise<void> {
-  const missing: string[] = [];
-  let at = resolve(path);
-  while (!(await exists(at))) {
-    missing.unshift(at);
-    const parent = dirname(at);
-    if (parent === at) break;
-    at = parent;
-  }
-  for (const dir of missing) {
-    await mkdir(dir, { mode }).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-    });
-  }
-}
-
-function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
-}

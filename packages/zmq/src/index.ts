@@ -31,3 +31,6 @@ export type { RefusalDelayOptions } from './auth/refusal-delay.js';
 export { KeyStore, KeyStoreFileSchema, toZ85KeyPair } from './keystore.js';
 export type { KeyStoreOptions, Z85KeyPair } from './keystore.js';
 export { KnownHosts, KnownHostsFileSchema, knownHostsKey } from './known-hosts.js';
+
+// --- files ---
+export { makeDirectories } from './make-directories.js';

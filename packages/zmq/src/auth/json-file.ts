@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError } from '@vip/protocol';
+import { makeDirectories } from '../make-directories.js';
 import type { z } from 'zod';
 
 /**
@@ -75,7 +76,7 @@ export interface WriteFileOptions {
 
 /** Writes `text` to `path` atomically: temp file (given mode) + fsync + rename. */
 export async function writeFileAtomic(path: string, text: string, options: WriteFileOptions): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: options.dirMode ?? 0o700 });
+  await makeDirectories(dirname(path), options.dirMode ?? 0o700);
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   let renamed = false;
   try {
