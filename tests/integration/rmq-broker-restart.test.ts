@@ -1,13 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { exclusiveBroker, freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { waitFor } from '../../packages/testing/src/index.js';
+import { RmqPubSub, type PubSubDelivery } from '../../packages/rmq/src/index.js';
+import { AMQP_URL, exclusiveBroker, FAST_RECONNECT, freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip } from '../../packages/rmq/test/scenario.js';
 
 /**
  * The one test that stops the RabbitMQ application (every test on this machine feels it): kept
  * short, the app is always started again in `finally`, and it first waits (exclusiveBroker) until
- * the other RabbitMQ test files, running in parallel, have released their virtual hosts.
+ * the other RabbitMQ test files, running in parallel, have released their virtual hosts. Pubsub
+ * publishes run through it too: each one that resolved (confirmed, delivery mode 2) reaches the
+ * persistent subscription's durable queue across the restart.
  */
 let vh: TestVhost;
+
+function brokerPubsub(identity: string): RmqPubSub {
+  const ps = new RmqPubSub({ url: AMQP_URL, vhost: vh.vhost, instanceName: 'inst', reconnect: FAST_RECONNECT, identity });
+  onTestFinished(() => ps.close());
+  return ps;
+}
+
+/** Confirmed publishes on `load/x` until `stop()`, numbered; after a rejection, a short pause (the link is reconnecting). */
+async function publishLoop(ps: RmqPubSub, confirmed: number[], stop: () => boolean): Promise<number> {
+  let i = 0;
+  for (; i < 20_000 && !stop(); i++) {
+    try {
+      await ps.publish({ topic: 'load/x', message: i });
+      confirmed.push(i);
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return i;
+}
+
 beforeAll(async () => {
   vh = await freshVhost('restart');
 });
@@ -21,10 +46,21 @@ describe('RMQ transport across a broker restart (stop_app / start_app)', () => {
     const router = await startScenarioRouter(vh.vhost);
     const alice = await startScenarioAgent(vh.vhost, 'alice');
     const bob = await startScenarioAgent(vh.vhost, 'bob');
+    const kept = new Set<number>();
+    const keepAll = (d: PubSubDelivery): void => void kept.add(Number(d.message));
+    const keep = brokerPubsub('keep');
+    await keep.open();
+    await keep.subscribe('load/', keepAll, { persistentQueue: 'keep' });
+    const carol = brokerPubsub('carol');
+    await carol.open();
+    const confirmed: number[] = [];
+    let stopPublishing = false;
+    const publishing = publishLoop(carol, confirmed, () => stopPublishing);
     const release = await exclusiveBroker(); // the other RabbitMQ test files finish first
     onTestFinished(release);
     const traffic = trafficLoop(alice.conn, 'bob', 60_000);
     await bob.inbox.count(() => true, 10, 10_000, 'traffic before the restart');
+    await keep.close(); // away across the restart: its durable queue holds the backlog
     try {
       await rabbitmqctl('stop_app');
     } finally {
@@ -38,6 +74,16 @@ describe('RMQ transport across a broker restart (stop_app / start_app)', () => {
     ]);
     traffic.stop();
     await traffic.done;
+    const back = brokerPubsub('keep');
+    await back.open();
+    await back.subscribe('load/', keepAll, { persistentQueue: 'keep' });
+    await waitFor(() => confirmed.length > 0 && kept.has(confirmed.at(-1)!), { timeoutMs: 20_000, what: 'pubsub publishes after the restart' });
+    stopPublishing = true;
+    const sent = await publishing;
+    await waitFor(() => confirmed.every((i) => kept.has(i)), { timeoutMs: 20_000, what: 'every confirmed publish in the persistent queue' });
+    expect([...kept].filter((n) => !(n >= 0 && n < sent))).toEqual([]);
+    expect(sent - confirmed.length).toBe(carol.stats().rejectedWhileDisconnected + carol.stats().unconfirmed);
+    console.info(JSON.stringify({ pubsub: { sent, confirmed: confirmed.length, kept: kept.size, ...carol.stats() } }));
     expect(traffic.rejected).toBeGreaterThan(0);
     // retrying was reported between the loss and the return
     expect(alice.statuses.items.some((s) => s.type === 'retrying')).toBe(true);

@@ -1,4 +1,4 @@
-import type { Channel, Message } from 'amqplib';
+import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import { ClosedError, ProtocolError, silentLogger, TransportError, type ConnectionStatus, type Logger } from '@vip/protocol';
 import type { AmqpPublish } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
@@ -14,7 +14,9 @@ const ACK_DELAY_MS = 20;
 /**
  * What an agent-side broker client (RmqConnection, RmqPubSub) shares: one reconnecting link, one
  * channel per session whose unexpected close restarts the link, status listeners, `open`/`close`,
- * and publishing that rejects with TransportError while disconnected (nothing is queued).
+ * and publishing that rejects with TransportError while disconnected (nothing is queued). A
+ * subclass whose `usesConfirms()` is true also gets a confirm channel per session, for
+ * `publishConfirmed` (resolves once the broker has the message).
  */
 export abstract class BrokerClient {
   protected readonly options: RmqLinkOptions;
@@ -25,11 +27,13 @@ export abstract class BrokerClient {
   readonly #status = new StatusListeners();
   readonly #acks: DeferredAcks;
   #channel: Channel | undefined;
-  /** One wait for 'drain' shared by every publish that found the buffer full. */
-  #drain: Promise<void> | undefined;
+  #confirm: ConfirmChannel | undefined;
+  /** Per channel, one wait for 'drain' shared by every publish that found its buffer full. */
+  readonly #drains = new WeakMap<Channel, Promise<void>>();
   #opened?: Promise<void>;
   #closing = false;
   #rejected = 0;
+  #unconfirmed = 0;
 
   protected constructor(options: RmqLinkOptions, what: string, connectionName: string, declareTopology: boolean, logger: Logger | undefined) {
     this.options = options;
@@ -41,6 +45,7 @@ export abstract class BrokerClient {
       setup: (session) => this.#setup(session),
       down: () => {
         this.#channel = undefined;
+        this.#confirm = undefined;
         this.sessionDown();
       },
       status: (s) => this.#status.emit(s),
@@ -51,6 +56,10 @@ export abstract class BrokerClient {
   protected abstract declare(ch: Channel): Promise<void>;
   /** The session ended: drop per-session state (consumer tags...). */
   protected sessionDown(): void {}
+  /** Open a confirm channel per session, for publishConfirmed. */
+  protected usesConfirms(): boolean {
+    return false;
+  }
 
   onStatus(listener: (status: ConnectionStatus) => void): () => void {
     return this.#status.add(listener);
@@ -82,6 +91,11 @@ export abstract class BrokerClient {
     return this.#rejected;
   }
 
+  /** Confirmed publishes the broker nacked, or whose channel was lost before the confirm. */
+  protected get unconfirmed(): number {
+    return this.#unconfirmed;
+  }
+
   protected checkOpen(): void {
     if (this.#closing) throw new ClosedError(this.#what);
   }
@@ -91,8 +105,33 @@ export abstract class BrokerClient {
    * maxMessageBytes; waits for drain when the buffer is full.
    */
   protected async publishAmqp(p: AmqpPublish, what: string): Promise<void> {
+    const ch = this.#sendable(this.#channel, p, what);
+    if (!this.#write(ch, p, what)) await this.#drained(ch);
+  }
+
+  /**
+   * As publishAmqp, on the confirm channel (`usesConfirms`): resolves once the broker confirmed
+   * the message (routed to every matching queue); a nack or a channel lost first rejects with
+   * TransportError (counted in `unconfirmed`). Publishes are pipelined: many may await confirms.
+   */
+  protected async publishConfirmed(p: AmqpPublish, what: string): Promise<void> {
+    const ch = this.#sendable(this.#confirm, p, what);
+    let settle: (err: unknown) => void = () => {};
+    const confirmed = new Promise<void>((resolve, reject) => {
+      settle = (err) => {
+        if (!err) return resolve();
+        this.#unconfirmed += 1;
+        const why = err instanceof Error ? err.message : String(err);
+        reject(new TransportError(`${this.#what}: the broker did not confirm ${what} (${why}); it may not have been delivered`, { cause: err }));
+      };
+    });
+    // a publish that throws never calls back: `confirmed` stays pending, unobserved
+    if (this.#write(ch, p, what, settle)) return confirmed;
+    await Promise.all([confirmed, this.#drained(ch)]);
+  }
+
+  #sendable<C extends Channel>(ch: C | undefined, p: AmqpPublish, what: string): C {
     this.checkOpen();
-    const ch = this.#channel;
     if (!ch) {
       this.#rejected += 1;
       throw new TransportError(`${this.#what} is not connected to the broker (reconnecting); ${what} not sent`);
@@ -100,13 +139,25 @@ export abstract class BrokerClient {
     if (p.content.length > this.options.maxMessageBytes) {
       throw new ProtocolError(`${what} of ${p.content.length} bytes exceeds maxMessageBytes (${this.options.maxMessageBytes})`);
     }
-    let ok: boolean;
+    return ch;
+  }
+
+  /** Write `p` on `ch`; false when the buffer is full. */
+  #write(ch: Channel, p: AmqpPublish, what: string, confirmed?: (err: unknown) => void): boolean {
     try {
-      ok = ch.publish(p.exchange, p.routingKey, p.content, p.properties);
+      return confirmed ? (ch as ConfirmChannel).publish(p.exchange, p.routingKey, p.content, p.properties, confirmed) : ch.publish(p.exchange, p.routingKey, p.content, p.properties);
     } catch (err) {
       throw new TransportError(`${this.#what}: publishing ${what} failed`, { cause: err });
     }
-    if (!ok) await (this.#drain ??= waitForDrain(ch).finally(() => (this.#drain = undefined)));
+  }
+
+  #drained(ch: Channel): Promise<void> {
+    let wait = this.#drains.get(ch);
+    if (!wait) {
+      wait = waitForDrain(ch).finally(() => this.#drains.delete(ch));
+      this.#drains.set(ch, wait);
+    }
+    return wait;
   }
 
   /** Drop the session of `ch` (a consumer was cancelled by the broker); the link reconnects. */
@@ -120,14 +171,21 @@ export abstract class BrokerClient {
   }
 
   async #setup(session: LinkSession): Promise<void> {
-    const ch = await session.createChannel();
-    ch.on('error', (err: Error) => this.log.debug('rmq.channel.error', {}, err));
-    ch.on('close', () => {
-      if (this.#channel === ch) this.#link.restart('channel closed');
-    });
+    const ch = this.#restartOnClose(await session.createChannel());
     if (this.#declare) await declareVolttronTopology(ch, this.options.vhost);
     await ch.prefetch(this.options.prefetch);
     await this.declare(ch);
+    const confirm = this.usesConfirms() ? this.#restartOnClose(await session.createConfirmChannel()) : undefined;
     this.#channel = ch;
+    this.#confirm = confirm;
+  }
+
+  /** A channel of the current session closing unexpectedly restarts the link. */
+  #restartOnClose<C extends Channel>(ch: C): C {
+    ch.on('error', (err: Error) => this.log.debug('rmq.channel.error', {}, err));
+    ch.on('close', () => {
+      if (this.#channel === ch || (this.#confirm as Channel | undefined) === ch) this.#link.restart('channel closed');
+    });
+    return ch;
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ConfigError, InvalidPayloadError, TransportError, type Logger } from '@vip/protocol';
-import { identityText, routingKeyFor, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { identityText, routingKeyFor, VOLTTRON_EXCHANGE, type AmqpPublish } from './amqp-mapping.js';
 import { BindingSnapshots } from './binding-snapshots.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
@@ -57,6 +57,8 @@ export interface RmqPubSubStats {
   countRequests: number;
   callbackErrors: number;
   rejectedWhileDisconnected: number;
+  /** Publishes rejected because the broker nacked them or the connection was lost before the confirm. */
+  unconfirmed: number;
 }
 
 interface Subscription {
@@ -95,7 +97,9 @@ export interface RmqListOptions {
  * `publish` counts subscribers truly. A delivery calls the callback once per matching prefix. Interoperates with Python
  * agents on the same RMQ instance. Own broker connection; after a reconnect every subscription's
  * queue, bindings and consumer are declared again (VOLTTRON's synchronize), persistent queues
- * deliver what arrived meanwhile. Sends while disconnected reject with TransportError.
+ * deliver what arrived meanwhile. Sends while disconnected reject with TransportError. Publishes
+ * are confirmed (a confirm channel, pipelined): `publish` resolves only once the broker has routed
+ * the message, and rejects with TransportError when it nacks or the connection drops first.
  */
 export class RmqPubSub extends BrokerClient {
   readonly identity: string;
@@ -179,13 +183,17 @@ export class RmqPubSub extends BrokerClient {
   /**
    * Publish on `topic`. With `management`: resolves to the number of subscribers (distinct queue
    * owners) whose bindings route it on its bus, read from the broker's bindings by a request
-   * started after the publish was written (limit: a binding made or removed between the publish
+   * started after the publish was confirmed (limit: a binding made or removed between the publish
    * and that read is counted as the read finds it). Without, or with `count: false`: 1 once
-   * written, as VOLTTRON.
+   * confirmed, as VOLTTRON.
    */
   async publish(p: PubSubPublish, options: { readonly count?: boolean } = {}): Promise<number> {
-    const amqp = encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
-    await this.publishAmqp(amqp, `publish on ${JSON.stringify(p.topic)}`);
+    const encoded = encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
+    // delivery mode 2: a persistent subscription's durable queue keeps it across a broker restart
+    // (the confirm then follows the disk write); other queues are not durable and keep it in memory
+    const properties = { ...encoded.properties, persistent: true };
+    const amqp: AmqpPublish = { ...encoded, properties };
+    await this.publishConfirmed(amqp, `publish on ${JSON.stringify(p.topic)}`);
     this.#stats.published += 1;
     if (!this.#bindings || options.count === false) return 1;
     let bindings;
@@ -234,7 +242,12 @@ export class RmqPubSub extends BrokerClient {
   }
 
   stats(): RmqPubSubStats {
-    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, countRequests: this.#bindings?.requests ?? 0 };
+    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, unconfirmed: this.unconfirmed, countRequests: this.#bindings?.requests ?? 0 };
+  }
+
+  /** Publishes are confirmed: `publish` resolves once the broker has routed the message. */
+  protected override usesConfirms(): boolean {
+    return true;
   }
 
   protected async declare(ch: Channel): Promise<void> {

@@ -87,7 +87,7 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
     return this.#running().publish(brokerPublish(topic, options));
   }
 
-  /** Publish through the broker without reading the subscriber count; resolves once written (waits while the socket buffer is full). */
+  /** Publish through the broker without reading the subscriber count; resolves once the broker confirmed it (pipelined; waits while the socket buffer is full). */
   override async publishNoWait(topic: string, options: PublishOptions = {}): Promise<void> {
     await this.#running().publish(brokerPublish(topic, options), { count: false });
   }
@@ -111,6 +111,8 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
       invalid: s?.invalid ?? 0,
       callback_errors: s?.callbackErrors ?? 0,
       count_requests: s?.countRequests ?? 0,
+      unconfirmed: s?.unconfirmed ?? 0,
+      rejected_while_disconnected: s?.rejectedWhileDisconnected ?? 0,
       unexpected_router_messages: this.#unexpected,
     };
   }
