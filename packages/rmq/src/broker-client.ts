@@ -113,8 +113,9 @@ export abstract class BrokerClient {
    * As publishAmqp, on the confirm channel (`usesConfirms`): resolves once the broker confirmed
    * the message (routed to every matching queue); a nack or a channel lost first rejects with
    * TransportError (counted in `unconfirmed`). Publishes are pipelined: many may await confirms.
+   * `written` runs once the message is written, before the confirm.
    */
-  protected async publishConfirmed(p: AmqpPublish, what: string): Promise<void> {
+  protected async publishConfirmed(p: AmqpPublish, what: string, written?: () => void): Promise<void> {
     const ch = this.#sendable(this.#confirm, p, what);
     let settle: (err: unknown) => void = () => {};
     const confirmed = new Promise<void>((resolve, reject) => {
@@ -126,7 +127,9 @@ export abstract class BrokerClient {
       };
     });
     // a publish that throws never calls back: `confirmed` stays pending, unobserved
-    if (this.#write(ch, p, what, settle)) return confirmed;
+    const ok = this.#write(ch, p, what, settle);
+    written?.();
+    if (ok) return confirmed;
     await Promise.all([confirmed, this.#drained(ch)]);
   }
 

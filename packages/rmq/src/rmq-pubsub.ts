@@ -9,7 +9,7 @@ import {
   countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, type PrefixMatch,
 } from './pubsub-bindings.js';
 import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
-import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
+import { RabbitMqManagement, type ManagementOptions, type QueueBinding } from './rabbitmq-management.js';
 import { RmqSetupError } from './rmq-errors.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 
@@ -183,7 +183,7 @@ export class RmqPubSub extends BrokerClient {
   /**
    * Publish on `topic`. With `management`: resolves to the number of subscribers (distinct queue
    * owners) whose bindings route it on its bus, read from the broker's bindings by a request
-   * started after the publish was confirmed (limit: a binding made or removed between the publish
+   * started after the publish was written, settled after its confirm (limit: a binding made or removed between the publish
    * and that read is counted as the read finds it). Without, or with `count: false`: 1 once
    * confirmed, as VOLTTRON.
    */
@@ -193,12 +193,18 @@ export class RmqPubSub extends BrokerClient {
     // (the confirm then follows the disk write); other queues are not durable and keep it in memory
     const properties = { ...encoded.properties, persistent: true };
     const amqp: AmqpPublish = { ...encoded, properties };
-    await this.publishConfirmed(amqp, `publish on ${JSON.stringify(p.topic)}`);
+    // the count read starts once the publish is written, alongside the wait for its confirm
+    const counts = options.count === false ? undefined : this.#bindings;
+    let read: Promise<QueueBinding[]> | undefined;
+    await this.publishConfirmed(amqp, `publish on ${JSON.stringify(p.topic)}`, counts && (() => {
+      read = counts.fresh();
+      read.catch(() => undefined); // observed below, unless the confirm failed first
+    }));
     this.#stats.published += 1;
-    if (!this.#bindings || options.count === false) return 1;
+    if (!read) return 1;
     let bindings;
     try {
-      bindings = await this.#bindings.fresh();
+      bindings = await read;
     } catch (err) {
       throw new TransportError(`published on ${JSON.stringify(p.topic)}, but the subscriber count is unknown (management API: ${(err as Error).message}); `
         + 'fix the management settings, or leave management out for VOLTTRON\'s constant 1', { cause: err });
