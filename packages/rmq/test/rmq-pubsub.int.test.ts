@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import amqp from 'amqplib';
 import { isVipError } from '@vip/protocol';
 import { RmqPubSub, type PubSubDelivery, type RmqPubSubOptions } from '../src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, MANAGEMENT, rabbitmqctl, type TestVhost } from './broker-fixture.js';
@@ -88,6 +89,28 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     const backlog = await got.count(() => true, 5, 10_000, 'backlog');
     expect(backlog.map((x) => x.message)).toEqual([0, 1, 2, 3, 4]);
     await expect(again.subscribe('other', () => undefined, { persistentQueue: 'archive' })).rejects.toMatchObject({ code: 'VIP_CONFIG' });
+  });
+
+  it('confirms publishes: 200 pipelined ones resolved are all in an away subscriber\'s durable queue; a nacked one rejects, counted', async () => {
+    const away = await pubsub('conf');
+    await away.subscribe('conf', () => undefined, { persistentQueue: 'held' });
+    await away.close();
+    const pub = await pubsub('pub9');
+    await Promise.all(Array.from({ length: 200 }, (_, i) => pub.publish({ topic: 'conf/x', message: i })));
+    const conn = await amqp.connect(`${AMQP_URL}/${encodeURIComponent(vh.vhost)}`);
+    onTestFinished(() => conn.close());
+    const ch = await conn.createChannel();
+    const q = await ch.checkQueue(`${vh.instanceName}.conf.pubsub.persistent.held`);
+    expect(q.messageCount).toBe(200);
+    expect(pub.stats()).toMatchObject({ published: 200, unconfirmed: 0 });
+    // a queue that refuses a second message makes the broker nack it: that publish rejects
+    await ch.assertQueue('conf-full', { arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+    await ch.bindQueue('conf-full', 'volttron', `__pubsub__.${vh.instanceName}.full.#`);
+    await pub.publish({ topic: 'full/x', message: 1 });
+    const nacked = await pub.publish({ topic: 'full/x', message: 2 }).catch((err: unknown) => err);
+    expect(isVipError(nacked, 'VIP_TRANSPORT')).toBe(true);
+    expect(String((nacked as Error).message)).toContain('did not confirm');
+    expect(pub.stats()).toMatchObject({ published: 201, unconfirmed: 1 });
   });
 
   it('re-declares subscriptions after a forced close; publishes while down reject', async () => {
