@@ -1,6 +1,6 @@
 // PROTOCOL.md 13 "Router": each case against a real vip-platform process over tcp with CURVE.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { openRawClient, RawVipClient, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RouterStatsView } from '../../packages/testing/src/index.js';
 
 type Frames = Buffer[];
 const text = (f: Frames): string[] => f.map((x) => x.toString('latin1'));
@@ -18,14 +18,7 @@ async function client(identity: string): Promise<RawVipClient> {
   return c;
 }
 
-interface StatsView {
-  router: { dropped: Record<string, number>; errors: Record<string, number>; peers: number };
-  transport: { dropped: Record<string, number> };
-}
-async function stats(c: RawVipClient): Promise<StatsView> {
-  const reply = await c.request('query', ['vip-router-stats'], `stats.${++n}`);
-  return JSON.parse(reply[6]?.toString() ?? 'null') as StatsView;
-}
+const stats = (c: RawVipClient) => routerStats(c);
 
 beforeAll(async () => {
   platform = await startPlatform({ instanceName: 'conformance' });
@@ -162,7 +155,7 @@ describe('router conformance (PROTOCOL.md 13)', () => {
     const reply = text(await c.request('ping', ['ping'], 'still-alive'));
     expect(reply[3]).toBe('still-alive');
     const after = await stats(c);
-    const d = (s: StatsView, k: string) => s.router.dropped[k] ?? 0;
+    const d = (s: RouterStatsView, k: string) => s.router.dropped[k] ?? 0;
     expect(d(after, 'bad VIP signature') - d(before, 'bad VIP signature')).toBe(1);
     expect(d(after, 'too few frames') - d(before, 'too few frames')).toBe(1);
     expect(d(after, 'empty subsystem') - d(before, 'empty subsystem')).toBe(1);

@@ -2,7 +2,7 @@
 // tcp+CURVE, then the platform must still route correctly and its drop counters must have moved.
 // Seeded (VIP_FUZZ_SEED to reproduce), bounded in count and time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRawClient, seededPrng, startPlatform, type PlatformProcess, type Prng, type RawVipClient } from '../../packages/testing/src/index.js';
+import { openRawClient, routerStats, seededPrng, startPlatform, type PlatformProcess, type Prng, type RawVipClient } from '../../packages/testing/src/index.js';
 
 const TOTAL = 100_000;
 const SEED = Number(process.env.VIP_FUZZ_SEED ?? 0x5eed);
@@ -54,15 +54,8 @@ let platform: PlatformProcess;
 let a: RawVipClient;
 let b: RawVipClient;
 
-interface Stats {
-  router: { dropped: Record<string, number>; received: number };
-  transport: { dropped: Record<string, number> };
-}
 const sum = (r: Record<string, number>) => Object.values(r).reduce((x, y) => x + y, 0);
-async function stats(c: RawVipClient, id: string): Promise<Stats> {
-  const reply = await c.request('query', ['vip-router-stats'], id, { timeoutMs: 30_000 });
-  return JSON.parse(reply[6]?.toString() ?? 'null') as Stats;
-}
+const stats = (c: RawVipClient) => routerStats(c, { timeoutMs: 30_000 });
 
 beforeAll(async () => {
   platform = await startPlatform({ instanceName: 'fuzz' });
@@ -78,7 +71,7 @@ afterAll(async () => {
 describe('router fuzz', () => {
   it(`survives ${TOTAL} random and mutated frame sets (seed ${SEED}) and still routes`, { timeout: 120_000 }, async () => {
     const rng = seededPrng(SEED);
-    const before = await stats(a, 'before');
+    const before = await stats(a);
     const huge = Buffer.alloc(4 * 1024 * 1024 + 1, 0x41);
     for (let i = 0; i < TOTAL; i++) {
       // A lone empty frame reaches the router as [identity, ''], a router probe, which the ZMQ
@@ -92,7 +85,7 @@ describe('router fuzz', () => {
       }
     }
     // Per-sender order: this reply comes after every frame set above was handled.
-    const after = await stats(a, 'after');
+    const after = await stats(a);
     a.inbox.drain();
     b.inbox.drain();
 

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Dealer } from 'zeromq';
 import { generateKeyPair, keyToZ85 } from '@vip/protocol';
-import { openRawClient, startPlatform, type PlatformProcess, type RawVipClient } from '../../packages/testing/src/index.js';
+import { openRawClient, routerStats, startPlatform, type PlatformProcess, type RawVipClient } from '../../packages/testing/src/index.js';
 
 type Frames = Buffer[];
 const text = (f: Frames): string[] => f.map((x) => x.toString('latin1'));
@@ -38,9 +38,7 @@ async function prober(identity: string, userId: string): Promise<Dealer> {
 }
 
 async function transportDropped(c: RawVipClient, reason: string): Promise<number> {
-  const reply = await c.request('query', ['vip-router-stats'], `stats.${++n}`);
-  const stats = JSON.parse(reply[6]?.toString() ?? 'null') as { transport: { dropped: Record<string, number> } };
-  return stats.transport.dropped[reason] ?? 0;
+  return (await routerStats(c)).transport.dropped[reason] ?? 0;
 }
 
 beforeAll(async () => {

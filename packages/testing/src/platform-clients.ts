@@ -56,3 +56,29 @@ export async function serviceKeys(platform: PlatformProcess, identity: string): 
   if (!r.success) throw new InvalidPayloadError(`keystore ${path}`, r.error.message);
   return r.data;
 }
+
+const CountsSchema = z.record(z.string(), z.number());
+const RouterStatsSchema = z.looseObject({
+  router: z.looseObject({ received: z.number(), dropped: CountsSchema, errors: CountsSchema, peers: z.number() }),
+  transport: z.looseObject({ dropped: CountsSchema }),
+});
+
+/** The counters a platform exposes through `query vip-router-stats` (router and transport views). */
+export type RouterStatsView = z.infer<typeof RouterStatsSchema>;
+
+let statsQueries = 0;
+
+/** Ask the platform for its counters over `client` (the `vip-router-stats` query property). */
+export async function routerStats(client: RawVipClient, options: { timeoutMs?: number } = {}): Promise<RouterStatsView> {
+  const reply = await client.request('query', ['vip-router-stats'], `stats.${++statsQueries}`, options);
+  const text = reply[6]?.toString() ?? '';
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    raw = undefined;
+  }
+  const parsed = RouterStatsSchema.safeParse(raw);
+  if (!parsed.success) throw new InvalidPayloadError('vip-router-stats reply', `${JSON.stringify(text.slice(0, 80))}: ${parsed.error.message}`);
+  return parsed.data;
+}
