@@ -1,19 +1,10 @@
 // Baseline for router-forwarding: a bare zeromq.js ROUTER that swaps the first two frames and
 // sends, nothing else. CURVE server with a fresh key, same socket options as ZmqRouterTransport.
 // Prints {"event":"ready","addresses":[...],"serverkey":"<z85>"} on stdout; SIGTERM stops it.
-import { Router, curveKeyPair } from 'zeromq';
+import { bindBareRouter } from './bare-router-socket.mjs';
 
-const keys = curveKeyPair();
-const router = new Router({
-  mandatory: true,
-  sendTimeout: 0,
-  sendHighWaterMark: 6000,
-  receiveHighWaterMark: 6000,
-  curveServer: true,
-  curveSecretKey: keys.secretKey,
-});
-await router.bind(process.argv[2] ?? 'tcp://127.0.0.1:0');
-process.stdout.write(`${JSON.stringify({ event: 'ready', addresses: [router.lastEndpoint], serverkey: keys.publicKey })}\n`);
+const { router, serverkey } = await bindBareRouter({ address: process.argv[2] ?? 'tcp://127.0.0.1:0' });
+process.stdout.write(`${JSON.stringify({ event: 'ready', addresses: [router.lastEndpoint], serverkey })}\n`);
 process.once('SIGTERM', () => router.close());
 
 let dropped = 0;

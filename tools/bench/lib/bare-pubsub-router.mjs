@@ -5,19 +5,11 @@
 // {"sender": ..., <body>]) to every subscriber, then the ack ([pub, '', VIP1, user, id, pubsub,
 // request_response, <4-byte count>]). CURVE server with a fresh key, no ZAP, the platform's
 // socket options. Prints {"event":"ready","address","serverkey"} on stdout; SIGTERM stops it.
-import { Router, curveKeyPair } from 'zeromq';
+import { bindBareRouter } from './bare-router-socket.mjs';
 
 const curve = process.argv[2] !== 'false';
-const keys = curveKeyPair();
-const router = new Router({
-  mandatory: true,
-  sendTimeout: 0,
-  sendHighWaterMark: 6000,
-  receiveHighWaterMark: 6000,
-  ...(curve ? { curveServer: true, curveSecretKey: keys.secretKey } : {}),
-});
-await router.bind('tcp://127.0.0.1:0');
-process.stdout.write(`${JSON.stringify({ event: 'ready', address: router.lastEndpoint, serverkey: curve ? keys.publicKey : '' })}\n`);
+const { router, serverkey } = await bindBareRouter({ curve });
+process.stdout.write(`${JSON.stringify({ event: 'ready', address: router.lastEndpoint, serverkey })}\n`);
 process.once('SIGTERM', () => router.close());
 
 const EMPTY = Buffer.alloc(0);
