@@ -357,20 +357,25 @@ async function agentPubsub(vhost, via, management) {
       if (++got === o.messages) done.resolve();
     });
     if (via === 'broker' && management && (await pub.pubsub.publish('warm/up')) !== 0) throw new Error('bench: unexpected subscriber count');
-    const inFlight = new Set();
+    // a counter and one waiter: Promise.race over the window would add `window` reactions per publish
+    const pending = [];
+    let inFlight = 0;
+    let wake;
     let counted = 0;
+    const settled = (n) => {
+      counted += n;
+      inFlight -= 1;
+      wake?.();
+    };
     const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
-      const p = pub.pubsub.publish('bench/topic', { message: payload }).then((n) => {
-        counted += n;
-        inFlight.delete(p);
-      });
-      inFlight.add(p);
-      if (inFlight.size >= o.window) await Promise.race(inFlight);
+      inFlight += 1;
+      pending.push(pub.pubsub.publish('bench/topic', { message: payload }).then(settled));
+      while (inFlight >= o.window) await new Promise((res) => (wake = res));
     }
     await done.promise;
     const rate = timer.stop(o.messages);
-    await Promise.all(inFlight);
+    await Promise.all(pending);
     if (counted !== o.messages) throw new Error(`bench: publishes counted ${counted} subscribers in all, expected ${o.messages}`);
     return rate;
   } finally {

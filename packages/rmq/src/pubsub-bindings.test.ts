@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, queueOwner, topicKeyMatches,
+  BindingTable, countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, queueOwner, topicKeyMatches,
 } from './pubsub-bindings.js';
 import type { QueueBinding } from './rabbitmq-management.js';
 import { publishRoutingKey } from './pubsub-mapping.js';
@@ -47,6 +47,17 @@ describe('pubsub bindings', () => {
     expect(countSubscribers(bindings, 'v1', 't/test/foo', 'special', key)).toBe(2);
     const char = [ours('c', 'in/', '', 'character'), ours('d', 'inx', '', 'character')];
     expect(countSubscribers(char, 'v1', 'in/x', '', publishRoutingKey('v1', 'in/x'))).toBe(1);
+  });
+
+  it('a BindingTable counts as countSubscribers, once per bus and topic', () => {
+    const bindings = [ours('sub', 't'), ours('busy', 't', 'special')];
+    const table = new BindingTable(bindings, 'v1');
+    const key = publishRoutingKey('v1', 't/x');
+    expect(table.count('t/x', '', key)).toBe(1);
+    bindings.push(ours('late', 't')); // the table is one read: later bindings belong to the next one
+    expect(table.count('t/x', '', key)).toBe(1);
+    expect(table.count('t/x', 'special', key)).toBe(1);
+    expect(new BindingTable(bindings, 'v1').count('t/x', '', key)).toBe(2);
   });
 
   it('lists [bus, prefix, member] rows like the router, forward and reverse', () => {

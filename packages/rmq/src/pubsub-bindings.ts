@@ -111,6 +111,34 @@ export function countSubscribers(bindings: readonly QueueBinding[], instance: st
   return owners.size;
 }
 
+/** Memoized counts per snapshot stop growing here (a snapshot lives for one read's publishes). */
+const MEMO_LIMIT = 4096;
+
+/**
+ * One read of the `volttron` bindings, with subscriber counts memoized per (bus, topic): every
+ * publish of a window shares the read, and most share a topic.
+ */
+export class BindingTable {
+  readonly bindings: readonly QueueBinding[];
+  readonly #instance: string;
+  readonly #counts = new Map<string, number>();
+
+  constructor(bindings: readonly QueueBinding[], instance: string) {
+    this.bindings = bindings;
+    this.#instance = instance;
+  }
+
+  /** countSubscribers for a publish of `topic` on `bus` with routing key `key` (a function of the topic). */
+  count(topic: string, bus: string, key: string): number {
+    const id = `${bus}\u0000${topic}`;
+    const known = this.#counts.get(id);
+    if (known !== undefined) return known;
+    const n = countSubscribers(this.bindings, this.#instance, topic, bus, key);
+    if (this.#counts.size < MEMO_LIMIT) this.#counts.set(id, n);
+    return n;
+  }
+}
+
 export interface PubSubListQuery {
   readonly instance: string;
   readonly identity: string;

@@ -6,10 +6,10 @@ import { BindingSnapshots } from './binding-snapshots.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
 import {
-  countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, type PrefixMatch,
+  BindingTable, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, type PrefixMatch,
 } from './pubsub-bindings.js';
 import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
-import { RabbitMqManagement, type ManagementOptions, type QueueBinding } from './rabbitmq-management.js';
+import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { RmqSetupError } from './rmq-errors.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 
@@ -108,7 +108,7 @@ export class RmqPubSub extends BrokerClient {
   readonly #tags = new Map<Subscription, string>();
   readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, callbackErrors: 0 };
   readonly #match: PrefixMatch;
-  readonly #bindings: BindingSnapshots | undefined;
+  readonly #bindings: BindingSnapshots<BindingTable> | undefined;
   #ids = 0;
 
   constructor(options: RmqPubSubOptions) {
@@ -123,7 +123,7 @@ export class RmqPubSub extends BrokerClient {
     this.#match = prefixMatch ?? 'segment';
     if (management) {
       const api = new RabbitMqManagement(management);
-      this.#bindings = new BindingSnapshots(() => api.listBindings(o.vhost, VOLTTRON_EXCHANGE));
+      this.#bindings = new BindingSnapshots(async () => new BindingTable(await api.listBindings(o.vhost, VOLTTRON_EXCHANGE), o.instanceName));
     }
   }
 
@@ -195,21 +195,20 @@ export class RmqPubSub extends BrokerClient {
     const amqp: AmqpPublish = { ...encoded, properties };
     // the count read starts once the publish is written, alongside the wait for its confirm
     const counts = options.count === false ? undefined : this.#bindings;
-    let read: Promise<QueueBinding[]> | undefined;
+    let read: Promise<BindingTable> | undefined;
     await this.publishConfirmed(amqp, `publish on ${JSON.stringify(p.topic)}`, counts && (() => {
       read = counts.fresh();
-      read.catch(() => undefined); // observed below, unless the confirm failed first
     }));
     this.#stats.published += 1;
     if (!read) return 1;
-    let bindings;
+    let table;
     try {
-      bindings = await read;
+      table = await read;
     } catch (err) {
       throw new TransportError(`published on ${JSON.stringify(p.topic)}, but the subscriber count is unknown (management API: ${(err as Error).message}); `
         + 'fix the management settings, or leave management out for VOLTTRON\'s constant 1', { cause: err });
     }
-    return countSubscribers(bindings, this.options.instanceName, p.topic, p.bus ?? '', amqp.routingKey);
+    return table.count(p.topic, p.bus ?? '', amqp.routingKey);
   }
 
   /** The instance's pubsub subscriptions from the broker's bindings, as the router's `list` (needs `management`). */
@@ -217,7 +216,7 @@ export class RmqPubSub extends BrokerClient {
     if (!this.#bindings) {
       throw new RmqSetupError('plugin', 'RMQ pubsub list reads the broker\'s bindings through the management API, and none was configured', 'pass management options');
     }
-    return listSubscriptions(await this.#bindings.fresh(), {
+    return listSubscriptions((await this.#bindings.fresh()).bindings, {
       instance: this.options.instanceName,
       identity: this.identity,
       prefix: options.prefix ?? '',

@@ -1,0 +1,77 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { RabbitMqManagement } from './rabbitmq-management.js';
+
+/**
+ * The management client against a loopback HTTP server that answers as told: the failures a
+ * healthy broker will not produce on demand (silence, garbage, refusals). The real API is
+ * exercised by the broker tests.
+ */
+let close: (() => Promise<void>) | undefined;
+afterEach(async () => {
+  await close?.();
+  close = undefined;
+});
+
+async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
+  let connections = 0;
+  const server = createServer(answer);
+  server.on('connection', () => (connections += 1));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  close = () => new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
+}
+
+const api = (baseUrl: string, timeoutMs = 2_000) => new RabbitMqManagement({ baseUrl, user: 'guest', password: 'guest', timeoutMs });
+
+describe('RabbitMqManagement', () => {
+  it('reads bindings over one kept-alive connection, with basic auth', async () => {
+    const seen: string[] = [];
+    const srv = await serve((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify([{ destination: 'q', destination_type: 'queue', routing_key: 'a.#', arguments: { 'x-vip-bus': '' } },
+        { destination: 'x', destination_type: 'exchange', routing_key: '#', arguments: {} }]));
+    });
+    const m = api(srv.url);
+    for (let i = 0; i < 3; i++) {
+      expect(await m.listBindings('v/1', 'volttron')).toEqual([{ destination: 'q', routingKey: 'a.#', arguments: { 'x-vip-bus': '' } }]);
+    }
+    expect(seen[0]).toBe(`GET /api/exchanges/v%2F1/volttron/bindings/source Basic ${Buffer.from('guest:guest').toString('base64')}`);
+    expect(srv.connections()).toBe(1);
+  });
+
+  it('names the failure: refused login, missing rights, other status, unexpected body', async () => {
+    let status = 401;
+    let body = '';
+    const srv = await serve((_req, res) => {
+      res.statusCode = status;
+      res.end(body);
+    });
+    const m = api(srv.url);
+    await expect(m.listBindings('v', 'volttron')).rejects.toMatchObject({ name: 'RmqSetupError', missing: 'credentials' });
+    status = 403;
+    await expect(m.ensureVhost('v')).rejects.toMatchObject({ missing: 'permission', message: expect.stringContaining('set_user_tags') });
+    status = 500;
+    await expect(m.listQueues('v')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('answered 500') });
+    status = 200;
+    body = '<html>not json</html>';
+    await expect(m.listBindings('v', 'volttron')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('unexpected binding list') });
+    status = 404;
+    await expect(m.deleteVhost('v')).resolves.toBeUndefined(); // absent is fine
+  });
+
+  it('gives up on a silent server after timeoutMs, and on a closed port at once', async () => {
+    const srv = await serve(() => {}); // never answers
+    await expect(api(srv.url, 200).listBindings('v', 'volttron')).rejects.toMatchObject({
+      missing: 'plugin', cause: expect.objectContaining({ message: expect.stringContaining('200 ms') }),
+    });
+    await close?.();
+    close = undefined;
+    await expect(api(srv.url).listBindings('v', 'volttron')).rejects.toMatchObject({ missing: 'plugin', message: expect.stringContaining('not reachable') });
+  });
+});
