@@ -14,7 +14,7 @@ afterEach(async () => {
   close = undefined;
 });
 
-async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number }> {
+async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number; dropIdle: () => void }> {
   let connections = 0;
   const server = createServer(answer);
   server.on('connection', () => (connections += 1));
@@ -23,7 +23,11 @@ async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void
     server.closeAllConnections();
     server.close(() => resolve());
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connections: () => connections };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    connections: () => connections,
+    dropIdle: () => server.closeIdleConnections(),
+  };
 }
 
 const api = (baseUrl: string, timeoutMs = 2_000) => new RabbitMqManagement({ baseUrl, user: 'guest', password: 'guest', timeoutMs });
@@ -43,6 +47,40 @@ describe('RabbitMqManagement', () => {
     }
     expect(seen[0]).toBe(`GET /api/exchanges/v%2F1/volttron/bindings/source Basic ${Buffer.from('guest:guest').toString('base64')}`);
     expect(srv.connections()).toBe(1);
+  });
+
+  it('reads chunked answers, and sends again once on a new connection when the server closed the kept-alive one', async () => {
+    let n = 0;
+    let hangUps = 0;
+    const srv = await serve((req, res) => {
+      n += 1;
+      if (hangUps > 0) {
+        hangUps -= 1;
+        req.socket.destroy(); // the race a keep-alive client meets: its connection closed as it sent
+        return;
+      }
+      res.setHeader('content-type', 'application/json');
+      if (n === 2) res.setHeader('connection', 'close'); // as cowboy after its keep-alive limit
+      res.write('[{"name":'); // no content-length: chunked
+      res.end(`"q${n}"}]`);
+    });
+    const m = api(srv.url);
+    expect([...await m.listQueues('v')]).toEqual(['q1']);
+    expect([...await m.listQueues('v')]).toEqual(['q2']);
+    expect([...await m.listQueues('v')]).toEqual(['q3']);
+    expect(srv.connections()).toBe(2);
+    // a server that drops idle connections: the next request finds its connection gone, and retries
+    srv.dropIdle();
+    expect([...await m.listQueues('v')]).toEqual(['q4']);
+    hangUps = 1;
+    expect([...await m.listQueues('v')]).toEqual(['q6']); // q5's kept-alive connection hung up: sent again
+    hangUps = 2; // the retry, on a new connection, hangs up too: the caller gets the failure
+    await expect(m.listQueues('v')).rejects.toMatchObject({ missing: 'plugin' });
+    expect([...await m.listQueues('v')]).toEqual(['q9']);
+  });
+
+  it('refuses a management URL that is not http(s)', () => {
+    expect(() => api('amqp://127.0.0.1:5672')).toThrow(expect.objectContaining({ code: 'VIP_CONFIG' }));
   });
 
   it('names the failure: refused login, missing rights, other status, unexpected body', async () => {

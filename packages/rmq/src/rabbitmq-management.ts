@@ -1,6 +1,6 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { ConfigError } from '@vip/protocol';
 import { z } from 'zod';
+import { HttpClient, type HttpAnswer } from './http-client.js';
 import { RmqSetupError } from './rmq-errors.js';
 
 const QueueListSchema = z.array(z.object({ name: z.string() }));
@@ -61,13 +61,17 @@ function escapeRegex(s: string): string {
  */
 export class RabbitMqManagement {
   readonly #o: ManagementOptions;
-  readonly #auth: string;
-  /** Kept-alive connections (idle ones do not hold the process open). */
-  #agent: HttpAgent | HttpsAgent | undefined;
+  readonly #headers: Readonly<Record<string, string>>;
+  readonly #http: HttpClient;
 
   constructor(options: ManagementOptions) {
     this.#o = options;
-    this.#auth = 'Basic ' + Buffer.from(`${options.user}:${options.password}`).toString('base64');
+    try {
+      this.#http = new HttpClient(options.baseUrl, options.timeoutMs ?? 5_000);
+    } catch (err) {
+      throw new ConfigError(`RabbitMQ management URL ${JSON.stringify(options.baseUrl)} is not an http(s) URL`, { cause: err });
+    }
+    this.#headers = { authorization: 'Basic ' + Buffer.from(`${options.user}:${options.password}`).toString('base64'), accept: 'application/json' };
   }
 
   /** Create the virtual host if absent (PUT is idempotent). */
@@ -127,7 +131,7 @@ export class RabbitMqManagement {
   }
 
   async #call(method: string, path: string, body: unknown, what: string, okStatus: readonly number[] = []): Promise<unknown> {
-    let res: { status: number; text: string };
+    let res: HttpAnswer;
     try {
       res = await this.#request(method, path, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
@@ -147,38 +151,9 @@ export class RabbitMqManagement {
     throw new RmqSetupError('broker', `management API answered ${res.status} to ${method} ${path} (${what})`, 'check the broker log');
   }
 
-  /**
-   * One HTTP exchange on a kept-alive connection, uncompressed. node:http rather than fetch:
-   * binding reads run hundreds of times a second under publish load, and fetch (streams, gzip,
-   * AbortSignal) cost about 1 ms of CPU each here, node:http a fraction of that.
-   */
-  #request(method: string, path: string, body: string | undefined): Promise<{ status: number; text: string }> {
+  #request(method: string, path: string, body: string | undefined): Promise<HttpAnswer> {
     const url = new URL(path, this.#o.baseUrl);
-    const secure = url.protocol === 'https:';
-    const send = secure ? httpsRequest : httpRequest;
-    const headers: Record<string, string | number> = { authorization: this.#auth, accept: 'application/json' };
-    if (body !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(body);
-    }
-    return new Promise((resolve, reject) => {
-      const req = send(url, { method, headers, agent: secure ? this.#httpsAgent() : this.#httpAgent(), timeout: this.#o.timeoutMs ?? 5_000 }, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.#o.timeoutMs ?? 5_000} ms`)));
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
-  #httpAgent(): HttpAgent {
-    return (this.#agent ??= new HttpAgent({ keepAlive: true, maxSockets: 4 })) as HttpAgent;
-  }
-
-  #httpsAgent(): HttpsAgent {
-    return (this.#agent ??= new HttpsAgent({ keepAlive: true, maxSockets: 4 })) as HttpsAgent;
+    const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' };
+    return this.#http.request(method, url.pathname + url.search, headers, body);
   }
 }
