@@ -88,6 +88,11 @@ export class HttpClient {
 
   #onData(socket: Socket, chunk: Buffer): void {
     if (socket !== this.#socket) return;
+    if (this.#queue.length === 0) {
+      // nothing asked: a server's idle-timeout notice (408) or garbage; the stream can't be trusted
+      this.#drop(socket);
+      return;
+    }
     this.#buf = this.#buf.length === 0 ? chunk : Buffer.concat([this.#buf, chunk]);
     let answer: ParsedAnswer | undefined | Error;
     while (this.#queue.length > 0 && (answer = parseAnswer(this.#buf)) !== undefined) {
