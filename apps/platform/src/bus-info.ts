@@ -6,6 +6,8 @@ import { join } from 'node:path';
  * once the platform is ready, removed on a clean stop (vipctl also ignores it when `pid` is gone).
  * The RabbitMQ URL carries the broker credentials the platform itself uses, so the file is 0600
  * inside the 0700 home (VOLTTRON keeps them in `$VOLTTRON_HOME/rabbitmq_config.yml`).
+ * `management` (when the platform uses the management API) lets `vipctl auth add --identity`
+ * create per-agent broker users; its password is the platform's too.
  */
 export interface BusInfo {
   readonly bus: 'rmq';
@@ -13,6 +15,7 @@ export interface BusInfo {
   readonly vhost: string;
   readonly instance: string;
   readonly pid: number;
+  readonly management?: { readonly baseUrl: string; readonly user: string; readonly password: string };
 }
 
 export function busInfoPath(vipHome: string): string {

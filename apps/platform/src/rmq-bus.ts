@@ -74,9 +74,13 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     // the platform's own agents count subscribers through the configured management API only
     const pubsubOf = { management: rmq.management ?? (false as const) };
     const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: CONTROL_IDENTITY }) });
-    control = await startControlService({ tracker: router.tracker, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger });
+    control = await startControlService({
+      tracker: router.tracker, counters: () => ({ router: router.stats(), transport: transport.stats() }), vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger,
+    });
     await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
-    await writeBusInfo(paths.home, { bus: 'rmq', url: rmq.url, vhost: rmq.vhost, instance: instanceName, pid: process.pid });
+    await writeBusInfo(paths.home, {
+      bus: 'rmq', url: rmq.url, vhost: rmq.vhost, instance: instanceName, pid: process.pid, ...(rmq.management ? { management: rmq.management } : {}),
+    });
   } catch (err) {
     await stop();
     throw err;

@@ -27,12 +27,16 @@ Files in VIP_HOME (no platform needed):
   keys show [--identity ID]      the platform's (or an agent's) public key
   auth list                      allow/deny entries and pending (refused) keys
   auth add --credentials KEY [--user-id U] [--identity I] [--capabilities JSON] [--comments T] [--deny]
+  auth add --identity I [...]    the agent's own CURVE key pair (keystores/I), admitted as user I; on a
+                                 RabbitMQ platform also broker user <instance>.I (URL in keystores/I/rmq.json)
   auth remove <user-id> | --index N [--deny]
+  auth remove --identity I       its allow entry; on RabbitMQ also its broker user and rmq.json
   auth approve|deny <user-id>    move a pending key into the allow/deny list
 
 Options: --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --connect-timeout SECONDS (5)
 Bus: --message-bus zmq|rmq (default: what the running platform recorded in VIP_HOME/run/bus.json, else zmq)
      --rmq-url URL (amqp://guest:guest@127.0.0.1:5672)  --rmq-vhost NAME  --instance-name NAME (vip1)
+     --rmq-management-url URL (recorded by the platform, else http://<broker host>:15672)
 Exit codes: 0 ok, 1 error, 2 usage, 3 platform unreachable or key refused, 4 timeout`;
 
 const PLATFORM_COMMANDS = new Set(['status', 'peers', 'ping', 'query', 'rpc', 'stats', 'publish', 'subscribe']);

@@ -27,7 +27,9 @@ describe('vipctl: which bus the platform is on', () => {
   it('zmq without a record or flag; the running platform\'s record otherwise; flags win', async () => {
     expect(await resolvePlatformBus(opts(), await home())).toEqual({ bus: 'zmq' });
     const h = await home(record(process.pid));
-    expect(await resolvePlatformBus(opts(), h)).toEqual({ bus: 'rmq', url: 'amqp://u:p@b:5672', vhost: 'vh', instanceName: 'i1' });
+    expect(await resolvePlatformBus(opts(), h)).toEqual({
+      bus: 'rmq', url: 'amqp://u:p@b:5672', vhost: 'vh', instanceName: 'i1', management: { baseUrl: 'http://b:15672', user: 'u', password: 'p' },
+    });
     expect(await resolvePlatformBus(opts('--rmq-vhost', 'other'), h)).toMatchObject({ vhost: 'other', instanceName: 'i1' });
     expect(await resolvePlatformBus(opts('--message-bus', 'zmq'), h)).toEqual({ bus: 'zmq' });
   });
@@ -37,7 +39,16 @@ describe('vipctl: which bus the platform is on', () => {
     expect(await resolvePlatformBus(opts(), await home('{"bus": "rmq"'))).toEqual({ bus: 'zmq' });
     expect(await resolvePlatformBus(opts(), await home({ bus: 'kafka', pid: process.pid }))).toEqual({ bus: 'zmq' });
     expect(await resolvePlatformBus(opts('--message-bus', 'rmq', '--instance-name', 'v2'), await home()))
-      .toEqual({ bus: 'rmq', url: DEFAULT_RMQ_URL, vhost: 'v2', instanceName: 'v2' });
+      .toEqual({ bus: 'rmq', url: DEFAULT_RMQ_URL, vhost: 'v2', instanceName: 'v2', management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' } });
+  });
+
+  it('management API: the flag, else the recorded one, else port 15672 of the broker host with its credentials', async () => {
+    const recorded = { ...record(process.pid), management: { baseUrl: 'https://m:443', user: 'admin', password: 's' } };
+    const h = await home(recorded);
+    expect(await resolvePlatformBus(opts(), h)).toMatchObject({ management: recorded.management });
+    expect(await resolvePlatformBus(opts('--rmq-management-url', 'http://x:1/'), h)).toMatchObject({ management: { baseUrl: 'http://x:1', user: 'u', password: 'p' } });
+    expect(await resolvePlatformBus(opts('--rmq-management-url', 'http://a%40b:c@x:1'), h)).toMatchObject({ management: { user: 'a@b', password: 'c' } });
+    expect(() => opts('--rmq-management-url', 'amqp://x')).toThrow(/http:\/\/host:15672/);
   });
 
   it('refuses bad bus flags as usage errors', () => {

@@ -5,11 +5,19 @@ import type { CliOptions } from './args.js';
 
 export const DEFAULT_RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
+export const DEFAULT_RMQ_MANAGEMENT_PORT = 15672;
+
+/** The broker's management API as vipctl uses it (creating agents' broker users). */
+export interface ManagementLink {
+  readonly baseUrl: string;
+  readonly user: string;
+  readonly password: string;
+}
 
 /** How to reach the platform: ZeroMQ (local ipc address, CURVE) or RabbitMQ (broker link). */
 export type PlatformBus =
   | { readonly bus: 'zmq' }
-  | { readonly bus: 'rmq'; readonly url: string; readonly vhost: string; readonly instanceName: string };
+  | { readonly bus: 'rmq'; readonly url: string; readonly vhost: string; readonly instanceName: string; readonly management: ManagementLink };
 
 /** `$VIP_HOME/run/bus.json`, written by a running `vip-platform --message-bus rmq`. */
 const BusInfoSchema = z.object({
@@ -18,6 +26,7 @@ const BusInfoSchema = z.object({
   vhost: z.string().min(1),
   instance: z.string().min(1),
   pid: z.number().int().positive(),
+  management: z.object({ baseUrl: z.string().regex(/^https?:\/\//), user: z.string(), password: z.string() }).optional(),
 });
 type BusInfo = z.infer<typeof BusInfoSchema>;
 
@@ -26,17 +35,33 @@ type BusInfo = z.infer<typeof BusInfoSchema>;
  * `$VIP_HOME/run/bus.json` (ignored when its process is gone); else ZeroMQ. On RabbitMQ,
  * `--rmq-url`, `--rmq-vhost` and `--instance-name` override the recorded values; without a
  * record the defaults are the platform's (instance `vip1`, vhost = instance, local guest).
+ * The management API: `--rmq-management-url`, else the recorded one, else port 15672 of the
+ * broker host with the broker URL's user and password (as the platform's default).
  */
 export async function resolvePlatformBus(options: CliOptions, vipHome: string): Promise<PlatformBus> {
   if (options['message-bus'] === 'zmq') return { bus: 'zmq' };
   const info = await readBusInfo(vipHome);
   if (options['message-bus'] !== 'rmq' && !info) return { bus: 'zmq' };
   const instanceName = options['instance-name'] ?? info?.instance ?? DEFAULT_INSTANCE_NAME;
+  const url = options['rmq-url'] ?? info?.url ?? DEFAULT_RMQ_URL;
+  const mgmt = options['rmq-management-url'];
   return {
     bus: 'rmq',
-    url: options['rmq-url'] ?? info?.url ?? DEFAULT_RMQ_URL,
+    url,
     vhost: options['rmq-vhost'] ?? info?.vhost ?? instanceName,
     instanceName,
+    management: mgmt !== undefined ? managementFromUrl(mgmt, url) : info?.management ?? managementFromUrl(undefined, url),
+  };
+}
+
+/** `http(s)://[user:password@]host:port`; credentials default to the broker URL's (then guest). */
+function managementFromUrl(managementUrl: string | undefined, brokerUrl: string): ManagementLink {
+  const broker = new URL(brokerUrl);
+  const m = new URL(managementUrl ?? `http://${broker.hostname}:${DEFAULT_RMQ_MANAGEMENT_PORT}`);
+  return {
+    baseUrl: m.origin,
+    user: decodeURIComponent(m.username || broker.username || 'guest'),
+    password: decodeURIComponent(m.password || broker.password || 'guest'),
   };
 }
 

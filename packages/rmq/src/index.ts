@@ -6,7 +6,9 @@ export type { RmqRouterTransportOptions, RmqRouterStats } from './rmq-router-tra
 export { ensureVolttronBroker, declareVolttronTopology } from './broker-setup.js';
 export type { BrokerSetupOptions } from './broker-setup.js';
 export { RabbitMqManagement, agentPermissions } from './rabbitmq-management.js';
-export type { ManagementOptions, Permissions, QueueBinding } from './rabbitmq-management.js';
+export type { ManagementOptions, Permissions, QueueBinding, BrokerUser } from './rabbitmq-management.js';
+export { AgentPermissionCheck, permissionDecision } from './agent-permission-check.js';
+export type { AgentPermissionCheckOptions, AgentPermissionStats, PermissionCheckOutcome, PermissionStore } from './agent-permission-check.js';
 export { RmqSetupError } from './rmq-errors.js';
 export type { RmqSetupMissing } from './rmq-errors.js';
 export {

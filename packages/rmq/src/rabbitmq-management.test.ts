@@ -103,6 +103,29 @@ describe('RabbitMqManagement', () => {
     await expect(m.deleteVhost('v')).resolves.toBeUndefined(); // absent is fine
   });
 
+  it('getUser and getPermissions: 404 is undefined, an answer is zod-checked, other failures are named', async () => {
+    const answers: Record<string, [number, string]> = {
+      '/api/users/i.a': [200, JSON.stringify({ name: 'i.a', password_hash: 'h', tags: 'monitoring,management' })],
+      '/api/users/i.b': [404, JSON.stringify({ error: 'Object Not Found', reason: 'Not Found' })],
+      '/api/users/i.c': [200, JSON.stringify({ nom: 'i.c' })],
+      '/api/permissions/v%2F1/i.a': [200, JSON.stringify({ user: 'i.a', vhost: 'v/1', configure: 'c', write: 'w', read: 'r' })],
+      '/api/permissions/v%2F1/i.b': [404, ''],
+      '/api/permissions/v%2F1/i.d': [500, ''],
+    };
+    const srv = await serve((req, res) => {
+      const [status, body] = answers[req.url ?? ''] ?? [418, ''];
+      res.statusCode = status;
+      res.end(body);
+    });
+    const m = api(srv.url);
+    expect(await m.getUser('i.a')).toEqual({ name: 'i.a', tags: ['monitoring', 'management'] });
+    expect(await m.getUser('i.b')).toBeUndefined();
+    await expect(m.getUser('i.c')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('unexpected answer') });
+    expect(await m.getPermissions('v/1', 'i.a')).toEqual({ configure: 'c', write: 'w', read: 'r' });
+    expect(await m.getPermissions('v/1', 'i.b')).toBeUndefined();
+    await expect(m.getPermissions('v/1', 'i.d')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('answered 500') });
+  });
+
   it('gives up on a silent server after timeoutMs, and on a closed port at once', async () => {
     const srv = await serve(() => {}); // never answers
     await expect(api(srv.url, 200).listBindings('v', 'volttron')).rejects.toMatchObject({

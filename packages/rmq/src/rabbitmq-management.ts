@@ -11,6 +11,15 @@ const BindingListSchema = z.array(z.object({
   arguments: z.record(z.string(), z.unknown()).default({}),
 }));
 
+const UserSchema = z.object({ name: z.string(), tags: z.union([z.string(), z.array(z.string())]).default([]) });
+const PermissionsSchema = z.object({ configure: z.string(), write: z.string(), read: z.string() });
+
+/** A broker user as the management API shows it (password hash left out). */
+export interface BrokerUser {
+  readonly name: string;
+  readonly tags: readonly string[];
+}
+
 /** A queue binding of an exchange (management API `bindings/source`). */
 export interface QueueBinding {
   readonly destination: string;
@@ -130,14 +139,46 @@ export class RabbitMqManagement {
     return r.data.filter((b) => b.destination_type === 'queue').map((b) => ({ destination: b.destination, routingKey: b.routing_key, arguments: b.arguments }));
   }
 
+  /** A user, or undefined when the broker has none of that name. */
+  async getUser(user: string): Promise<BrokerUser | undefined> {
+    const what = `read user ${user}`;
+    const raw = await this.#find(`/api/users/${encodeURIComponent(user)}`, what);
+    if (raw === undefined) return undefined;
+    const r = UserSchema.safeParse(raw);
+    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    return { name: r.data.name, tags: typeof r.data.tags === 'string' ? r.data.tags.split(',').filter((t) => t !== '') : r.data.tags };
+  }
+
+  /** The permissions of `user` on `vhost`, or undefined when it has none there (or the user is absent). */
+  async getPermissions(vhost: string, user: string): Promise<Permissions | undefined> {
+    const what = `read the permissions of ${user} on ${vhost}`;
+    const raw = await this.#find(`/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, what);
+    if (raw === undefined) return undefined;
+    const r = PermissionsSchema.safeParse(raw);
+    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    return r.data;
+  }
+
+  /** GET that tells "not found" (undefined) apart from every other answer. */
+  async #find(path: string, what: string): Promise<unknown> {
+    const res = await this.#answer('GET', path, undefined, what);
+    return res.status === 404 ? undefined : this.#judge(res, 'GET', path, what, []);
+  }
+
   async #call(method: string, path: string, body: unknown, what: string, okStatus: readonly number[] = []): Promise<unknown> {
-    let res: HttpAnswer;
+    return this.#judge(await this.#answer(method, path, body, what), method, path, what, okStatus);
+  }
+
+  async #answer(method: string, path: string, body: unknown, what: string): Promise<HttpAnswer> {
     try {
-      res = await this.#request(method, path, body === undefined ? undefined : JSON.stringify(body));
+      return await this.#request(method, path, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
       throw new RmqSetupError('plugin', `RabbitMQ management API not reachable at ${this.#o.baseUrl} (${what})`,
         'enable it: rabbitmq-plugins enable rabbitmq_management (and check the broker runs)', { cause: err });
     }
+  }
+
+  #judge(res: HttpAnswer, method: string, path: string, what: string, okStatus: readonly number[]): unknown {
     const ok = res.status >= 200 && res.status < 300;
     if (ok || okStatus.includes(res.status)) return parseJson(res.text);
     if (res.status === 401) {

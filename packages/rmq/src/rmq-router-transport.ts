@@ -4,6 +4,7 @@ import {
   type ConnectionStatus, type DeliveryResult, type Frame, type Logger, type RouterTransport, type RouterTransportHandlers,
 } from '@vip/protocol';
 import { amqpToVip, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { AgentPermissionCheck, type AgentPermissionStats } from './agent-permission-check.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './broker-setup.js';
@@ -17,8 +18,16 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
   readonly logger?: Logger;
   /** How often known peers' queues are checked to report `peer-gone` (ms; 0 = never). */
   readonly peerSweepMs?: number;
-  /** Management API: lets the peer sweep list queues in one request instead of a channel per peer. */
+  /**
+   * Management API: lets the peer sweep list queues in one request instead of a channel per peer,
+   * and turns on the permission check on `hello` (VOLTTRON's, see AgentPermissionCheck).
+   */
   readonly management?: ManagementOptions;
+  /**
+   * The hello permission check (with `management` only): an identity is checked again after
+   * `recheckMs` (default 30 s), or at its next hello once it was gone; `false` turns it off.
+   */
+  readonly helloCheck?: false | { readonly recheckMs?: number };
 }
 
 export interface RmqRouterStats {
@@ -36,7 +45,12 @@ export interface RmqRouterStats {
   /** Dead-lettered pubsub publishes without subscribers: ignored (PROTOCOL.md 7.4). */
   deadPubsub: number;
   reconnects: number;
+  /** The permission check on hello (present when it is on, i.e. with `management`). */
+  helloChecks?: AgentPermissionStats;
 }
+
+/** The hello check asks the management API with this timeout at most: a hello waits for it. */
+const HELLO_CHECK_TIMEOUT_MS = 3_000;
 
 interface PendingDelivery {
   returned: boolean;
@@ -59,6 +73,9 @@ interface PendingDelivery {
  * - peer-connected on the first message of an identity; peer-gone ('closed') when a periodic
  *   passive check finds the peer's queue gone (agents' queues are exclusive and auto-delete),
  *   ('unreachable') when a delivery to it bounced. The user id is the `user` header (userOf).
+ * - With `management`, a `hello` to the router first has its sender's broker user checked and
+ *   repaired (AgentPermissionCheck, PROTOCOL.md 7.5), so the welcome follows correct
+ *   permissions; router-queue messages consumed meanwhile wait behind it (#inOrder).
  * - Reconnects like RmqConnection; deliveries while disconnected resolve 'again'.
  */
 export class RmqRouterTransport implements RouterTransport {
@@ -72,7 +89,11 @@ export class RmqRouterTransport implements RouterTransport {
   readonly #pending = new Map<string, PendingDelivery>();
   /** Dead letters handed to the core, awaiting its forward (bounded, oldest evicted). */
   readonly #dead = new Set<string>();
-  readonly #stats: RmqRouterStats = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  readonly #checks: AgentPermissionCheck | undefined;
+  /** Router-queue work not yet handed over because a hello check before it is pending. */
+  #gated = 0;
+  #chain: Promise<void> = Promise.resolve();
+  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
   #seq = 0;
@@ -80,9 +101,10 @@ export class RmqRouterTransport implements RouterTransport {
   #closing = false;
 
   constructor(options: RmqRouterTransportOptions) {
-    const { logger, peerSweepMs, management, ...link } = options;
+    const { logger, peerSweepMs, management, helloCheck, ...link } = options;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
+    const api = management ? new RabbitMqManagement(management) : undefined;
     this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
       setup: (session) => this.#setup(session),
       down: () => {
@@ -97,9 +119,19 @@ export class RmqRouterTransport implements RouterTransport {
       queueOf: (key) => routingKeyFor(this.#o.instanceName, knownIdentity(this.#known.get(key))),
       peers: () => [...this.#known.keys()],
       gone: (key) => this.#peerGone(key, 'closed'),
-      ...(management ? { listQueues: () => new RabbitMqManagement(management).listQueues(this.#o.vhost) } : {}),
+      ...(api ? { listQueues: () => api.listQueues(this.#o.vhost) } : {}),
       logger: this.#log,
     });
+    this.#checks = management && helloCheck !== false
+      ? new AgentPermissionCheck({
+        // its own client: a shorter timeout, since a hello waits for it
+        store: new RabbitMqManagement({ ...management, timeoutMs: Math.min(management.timeoutMs ?? HELLO_CHECK_TIMEOUT_MS, HELLO_CHECK_TIMEOUT_MS) }),
+        vhost: this.#o.vhost,
+        instanceName: this.#o.instanceName,
+        ...(helloCheck?.recheckMs !== undefined ? { recheckMs: helloCheck.recheckMs } : {}),
+        logger: this.#log,
+      })
+      : undefined;
   }
 
   get instanceName(): string {
@@ -166,7 +198,7 @@ export class RmqRouterTransport implements RouterTransport {
 
   /** Counters (a copy). */
   stats(): RmqRouterStats {
-    return { ...this.#stats, reconnects: this.#link.reconnects };
+    return { ...this.#stats, reconnects: this.#link.reconnects, ...(this.#checks ? { helloChecks: this.#checks.stats() } : {}) };
   }
 
   close(): Promise<void> {
@@ -222,11 +254,42 @@ export class RmqRouterTransport implements RouterTransport {
     const vip = amqpToVip(msg);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#stats.invalid += 1;
-    } else {
-      this.#stats.received += 1;
-      this.#handOver(vip.message.peer, EMPTY_FRAME, vip);
+      ackQuietly(ch, msg);
+      return;
     }
-    ackQuietly(ch, msg);
+    this.#stats.received += 1;
+    const check = this.#checks ? this.#checkFirst(this.#checks, vip) : undefined;
+    this.#inOrder(() => {
+      this.#handOver(vip.message.peer, EMPTY_FRAME, vip);
+      ackQuietly(ch, msg);
+    }, check);
+  }
+
+  /** A hello's permission check (undefined: none due); agentstop makes the next hello check again. */
+  #checkFirst(checks: AgentPermissionCheck, vip: InboundVip): Promise<unknown> | undefined {
+    const m = vip.message;
+    if (m.subsystem.equals(AGENTSTOP)) {
+      checks.forget(m.args[0] && m.args[0].length > 0 ? m.args[0].toString('utf8') : vip.senderIdentity);
+      return undefined;
+    }
+    if (!m.subsystem.equals(HELLO) || (m.args.length > 0 && !m.args[0]!.equals(HELLO))) return undefined;
+    const r = checks.check(vip.senderIdentity);
+    return r === 'recent' ? undefined : r;
+  }
+
+  /**
+   * Run `work` after everything queued before it and after `after` settles: a hello waits for its
+   * check, and what the router queue delivered after it waits for the hello. Without a pending
+   * check this is a plain call (no promise per message).
+   */
+  #inOrder(work: () => void, after?: Promise<unknown>): void {
+    if (this.#gated === 0 && !after) return work();
+    this.#gated += 1;
+    const before = this.#chain;
+    this.#chain = (after ? Promise.all([before, after]) : before).then(() => {
+      this.#gated -= 1;
+      safely(this.#log, work); // a throw here would stop the chain for good
+    });
   }
 
   #onDeadLetter(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
@@ -270,12 +333,15 @@ export class RmqRouterTransport implements RouterTransport {
     const peer = this.#known.get(key);
     if (!peer) return;
     this.#known.delete(key);
+    this.#checks?.forget(peer.toString('utf8'));
     const h = this.#handlers;
     if (h) safely(this.#log, () => h.peerEvent?.({ type: 'peer-gone', peer, reason }));
   }
 }
 
 const MAX_DEAD_PENDING = 4_096;
+const HELLO = Buffer.from('hello');
+const AGENTSTOP = Buffer.from('agentstop');
 
 /**
  * The sender's user on RMQ: the `user` header (agents send their RabbitMQ user name,

@@ -1,9 +1,11 @@
 import { generateKeyPair } from '@vip/protocol';
 import { AuthFile, authFilePaths, KeyStore, PendingAuthStore, type AuthEntry } from '@vip/zmq';
 import { jsonObjectArg, type ParsedArgs } from '../args.js';
+import { connectHint, createAgentBrokerUser, removeAgentBrokerUser, type CreatedBrokerUser } from '../agent-broker-user.js';
 import { vipHomeOf } from '../connect.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { emit, table, type CliIo } from '../output.js';
+import { resolvePlatformBus } from '../platform-bus.js';
 
 /** `keys generate|show`: no platform connection needed. */
 export async function runKeysCommand(args: ParsedArgs, io: CliIo): Promise<void> {
@@ -46,6 +48,11 @@ export async function runAuthCommand(args: ParsedArgs, io: CliIo): Promise<void>
         if (!o.credentials && !o.identity) {
           throw new CliError('usage: vipctl auth add (--credentials KEY | --identity I) [--user-id U] [--identity I] [--capabilities JSON] [--comments TEXT] [--deny]', EXIT.USAGE);
         }
+        // On RabbitMQ an --identity also gets its own broker user first (nothing is written to
+        // auth.json when the broker refuses); the CURVE entry stays: auth.json still gives the
+        // agent its capabilities there (user <identity> counts as <instance>.<identity>).
+        const bus = o.identity && !o.deny ? await resolvePlatformBus(o, home) : undefined;
+        const broker = bus?.bus === 'rmq' ? await createAgentBrokerUser(bus, home, o.identity as string) : undefined;
         // Without --credentials, admit the agent's own key pair (keystores/<identity>/keystore.json,
         // created if absent) as user <identity>, as VOLTTRON does when it installs an agent.
         const credentials = o.credentials ?? (await KeyStore.agent(home, o.identity as string).loadOrCreate()).public;
@@ -60,12 +67,17 @@ export async function runAuthCommand(args: ParsedArgs, io: CliIo): Promise<void>
           },
           o.deny ? 'deny' : 'allow',
         );
-        emit(io, o.json, entry, () => `added ${o.deny ? 'deny' : 'allow'} entry for user ${entry.user_id}`);
+        const added = `added ${o.deny ? 'deny' : 'allow'} entry for user ${entry.user_id}`;
+        emit(io, o.json, broker ? { ...entry, broker } : entry, () => (broker ? `${added}\n${describeBrokerUser(broker)}` : added));
         return;
       }
       case 'remove': {
+        if (o.index === undefined && !target && o.identity) {
+          await removeIdentity(file, o.identity, await resolvePlatformBus(o, home), home, o.json, io);
+          return;
+        }
         const ref = o.index !== undefined ? { index: o.index } : target ? { userId: target } : undefined;
-        if (!ref) throw new CliError('usage: vipctl auth remove <user-id> | --index N [--deny]', EXIT.USAGE);
+        if (!ref) throw new CliError('usage: vipctl auth remove <user-id> | --index N [--deny] | --identity I', EXIT.USAGE);
         const entry = await file.remove(ref, o.deny ? 'deny' : 'allow');
         emit(io, o.json, entry, () => `removed entry for user ${entry.user_id}`);
         return;
@@ -83,6 +95,30 @@ export async function runAuthCommand(args: ParsedArgs, io: CliIo): Promise<void>
   } finally {
     await pending.close();
   }
+}
+
+function describeBrokerUser(b: CreatedBrokerUser): string {
+  return [
+    `created broker user ${b.user} on vhost ${b.vhost} with VOLTTRON's agent permissions; its AMQP URL and password are in ${b.path} (0600)`,
+    `the agent connects with ${connectHint(b)}`,
+  ].join('\n');
+}
+
+/**
+ * `auth remove --identity I`: the allow entry of that identity (made by `auth add --identity`)
+ * and, on RabbitMQ, its broker user and rmq.json. Fails when there was nothing to remove.
+ */
+async function removeIdentity(file: AuthFile, identity: string, bus: Awaited<ReturnType<typeof resolvePlatformBus>>, home: string, json: boolean, io: CliIo): Promise<void> {
+  const { allow } = await file.list();
+  const index = allow.findIndex((e) => e.identity === identity || (e.identity === undefined && e.user_id === identity));
+  const entry = index >= 0 ? await file.remove({ index }) : undefined;
+  const broker = bus.bus === 'rmq' ? await removeAgentBrokerUser(bus, home, identity) : undefined;
+  if (!entry && !broker) throw new CliError(`no allow entry for identity ${JSON.stringify(identity)} (and no RabbitMQ platform: --message-bus rmq?)`, EXIT.ERROR);
+  const lines = [
+    entry ? `removed entry for user ${entry.user_id}` : `no allow entry for identity ${identity}`,
+    ...(broker ? [`deleted broker user ${broker.user}${broker.hadFile ? ' and its rmq.json' : ''}`] : []),
+  ];
+  emit(io, json, { ...(entry ? { entry } : {}), ...(broker ? { brokerUser: broker.user } : {}) }, () => lines.join('\n'));
 }
 
 function describeAuth(allow: readonly AuthEntry[], deny: readonly AuthEntry[], waiting: readonly string[]): string {

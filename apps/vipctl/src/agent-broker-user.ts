@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { agentPermissions, RabbitMqManagement, RmqSetupError } from '@vip/rmq';
+import { makeDirectories } from '@vip/zmq';
+import { CliError, EXIT } from './exit-codes.js';
+import type { PlatformBus } from './platform-bus.js';
+
+type RmqBus = Extract<PlatformBus, { bus: 'rmq' }>;
+
+/**
+ * `$VIP_HOME/keystores/<identity>/rmq.json`: how the agent reaches the broker as its own user
+ * (VOLTTRON's per-agent RabbitMQ user `<instance>.<identity>`, PROTOCOL.md 7.1). The URL holds the
+ * password, so the file is 0600 in the 0700 keystore directory, like keystore.json.
+ */
+export const AgentRmqFileSchema = z.object({
+  url: z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/),
+  vhost: z.string().min(1),
+  instanceName: z.string().min(1),
+  identity: z.string().min(1),
+  user: z.string().min(1),
+});
+export type AgentRmqFile = z.infer<typeof AgentRmqFileSchema>;
+
+export function agentRmqPath(vipHome: string, identity: string): string {
+  return join(vipHome, 'keystores', identity, 'rmq.json');
+}
+
+/**
+ * An identity that can name a broker user, a routing key and a keystore directory: no `/`, `\`,
+ * NUL or other control characters, no routing-key wildcards `*` `#`, not `.` or `..`, and
+ * `<instance>.<identity>` within AMQP's 255-byte short string.
+ */
+export function checkBrokerIdentity(instanceName: string, identity: string): void {
+  const bad = identity === '.' || identity === '..' || /[/\\*#\p{Cc}]/u.test(identity);
+  if (bad) {
+    throw new CliError(`--identity ${JSON.stringify(identity)} cannot name a broker user (no "/", "\\", "*", "#" or control characters)`, EXIT.USAGE);
+  }
+  if (Buffer.byteLength(`${instanceName}.${identity}`, 'utf8') > 255) {
+    throw new CliError(`--identity is too long: "${instanceName}.<identity>" must fit in 255 bytes`, EXIT.USAGE);
+  }
+}
+
+/** Read and check an agent's rmq.json; undefined when there is none. */
+export async function readAgentRmqFile(vipHome: string, identity: string): Promise<AgentRmqFile | undefined> {
+  const path = agentRmqPath(vipHome, identity);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new CliError(`cannot read ${path}: ${(err as Error).message}`, EXIT.ERROR, { cause: err });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined; // reported below with the path
+  }
+  const r = AgentRmqFileSchema.safeParse(json);
+  if (!r.success) throw new CliError(`${path} is not a valid agent broker file (expected url, vhost, instanceName, identity, user)`, EXIT.ERROR);
+  return r.data;
+}
+
+/** What `auth add --identity` made on the broker (the password stays in the file). */
+export interface CreatedBrokerUser {
+  readonly user: string;
+  readonly vhost: string;
+  readonly instanceName: string;
+  readonly identity: string;
+  readonly path: string;
+}
+
+/**
+ * Create (or give a new password to) broker user `<instance>.<identity>` with VOLTTRON's default
+ * permissions on the platform's vhost, and store the agent's AMQP URL in its rmq.json.
+ */
+export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identity: string): Promise<CreatedBrokerUser> {
+  checkBrokerIdentity(bus.instanceName, identity);
+  const user = `${bus.instanceName}.${identity}`;
+  const password = randomBytes(18).toString('base64url');
+  const api = new RabbitMqManagement(bus.management);
+  await brokerStep(`create broker user ${user}`, async () => {
+    await api.ensureUser(user, password);
+    await api.setPermissions(bus.vhost, user, agentPermissions(bus.instanceName, identity));
+  });
+  const broker = new URL(bus.url);
+  const url = `${broker.protocol}//${encodeURIComponent(user)}:${encodeURIComponent(password)}@${broker.host}`;
+  const file: AgentRmqFile = { url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user };
+  const path = agentRmqPath(vipHome, identity);
+  try {
+    await makeDirectories(dirname(path), 0o700);
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(AgentRmqFileSchema.parse(file), null, 2)}\n`, { mode: 0o600 });
+    await rename(tmp, path);
+  } catch (err) {
+    throw new CliError(`broker user ${user} created, but ${path} could not be written (${(err as Error).message}); run the command again`, EXIT.ERROR, { cause: err });
+  }
+  return { user, vhost: bus.vhost, instanceName: bus.instanceName, identity, path };
+}
+
+/** Delete the agent's broker user (named by its rmq.json, else `<instance>.<identity>`) and the file. */
+export async function removeAgentBrokerUser(bus: RmqBus, vipHome: string, identity: string): Promise<{ user: string; hadFile: boolean }> {
+  checkBrokerIdentity(bus.instanceName, identity);
+  const recorded = await readAgentRmqFile(vipHome, identity);
+  const user = recorded?.user ?? `${bus.instanceName}.${identity}`;
+  await brokerStep(`delete broker user ${user}`, () => new RabbitMqManagement(bus.management).deleteUser(user));
+  if (recorded) await rm(agentRmqPath(vipHome, identity), { force: true });
+  return { user, hadFile: recorded !== undefined };
+}
+
+/** A management failure as one line: unreachable API -> exit 3, anything else -> exit 1. */
+async function brokerStep(what: string, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    if (!(err instanceof RmqSetupError)) throw err;
+    throw new CliError(`cannot ${what}: ${err.message}`, err.missing === 'plugin' ? EXIT.UNREACHABLE : EXIT.ERROR, { cause: err });
+  }
+}
+
+/** The line telling an operator how the agent connects (credentials left in the file). */
+export function connectHint(created: CreatedBrokerUser): string {
+  return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)} } })`
+    + ` with url from ${created.path}`;
+}
