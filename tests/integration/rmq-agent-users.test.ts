@@ -126,7 +126,7 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
     const r = await vipctl('auth', 'add', '--identity', identity);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`created broker user ${userOf(identity)} on vhost ${vh.vhost}`);
-    expect(r.out).toContain(`createRmqAgent({ identity: "${identity}", rmq: { url, vhost: "${vh.vhost}", instanceName: "${INSTANCE}" }`);
+    expect(r.out).toContain(`createRmqAgent({ identity: "${identity}", rmq: { url, vhost: "${vh.vhost}", instanceName: "${INSTANCE}" }, management: false })`);
     for (const bad of ['a*b', 'a#', 'x/y']) {
       const refused = await vipctl('auth', 'add', '--identity', bad);
       expect(refused.code).toBe(2);

@@ -122,6 +122,7 @@ async function brokerStep(what: string, step: () => Promise<void>): Promise<void
 
 /** The line telling an operator how the agent connects (credentials left in the file). */
 export function connectHint(created: CreatedBrokerUser): string {
-  return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)} } })`
-    + ` with url from ${created.path}`;
+  // management: false, because the agent's own user has no management login: true counts would fail every publish
+  return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)} }, management: false })`
+    + ` with url from ${created.path} (publishes resolve 1: this user has no management login)`;
 }
