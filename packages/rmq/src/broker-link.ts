@@ -1,7 +1,7 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import { ClosedError, silentLogger, type ConnectionStatus, type Logger } from '@vip/protocol';
 import { reconnectDelay } from './reconnect-policy.js';
-import { connectTarget, describeTarget, type RmqLinkOptions } from './rmq-options.js';
+import { connectTarget, describeTarget, externalUser, type RmqLinkOptions, type TlsOptions } from './rmq-options.js';
 import { RmqSetupError } from './rmq-errors.js';
 import { LinkSession } from './link-session.js';
 import { connectionStream, corkPerTick } from './write-batching.js';
@@ -94,7 +94,7 @@ export class BrokerLink {
     try {
       model = await amqp.connect(url, socketOptions);
     } catch (err) {
-      throw classifyConnectError(err, describeTarget(this.#o), this.#o.vhost);
+      throw classifyConnectError(err, describeTarget(this.#o), this.#o.vhost, this.#o.tls);
     }
     model.on('error', (err: Error) => this.#log.debug('rmq.link.error', { name: this.#name }, err));
     model.on('close', (err?: Error) => this.#lost(model, err?.message ?? 'connection closed'));
@@ -150,27 +150,66 @@ export class BrokerLink {
   }
 }
 
-/** Turn an amqplib/socket connect failure into an RmqSetupError that says what to do. */
-export function classifyConnectError(err: unknown, target: string, vhost: string): RmqSetupError {
+/**
+ * Turn an amqplib/socket connect failure into an RmqSetupError that says what to do. With `tls`
+ * (the link's TLS options) TLS and EXTERNAL failures name the certificate and the broker user.
+ */
+export function classifyConnectError(err: unknown, target: string, vhost: string, tls?: TlsOptions): RmqSetupError {
   const e = err as { code?: unknown; message?: unknown } | null;
   const code = typeof e?.code === 'string' ? e.code : '';
   const msg = typeof e?.message === 'string' ? e.message : String(err);
+  const tlsError = classifyTlsError(err, code, msg, target);
+  if (tlsError) return tlsError;
   if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE'].includes(code) || /timeout/i.test(msg)) {
+    // A broker refusing a client certificate normally sends an alert (above); a reset can hide it.
+    const hint = tls && code === 'ECONNRESET' ? '; over TLS also check that the broker trusts tls.cert (ssl_options.cacertfile)' : '';
     return new RmqSetupError('broker', `RabbitMQ is not reachable at ${target} (${code || msg})`,
-      'start the broker (bash tools/ensure-rabbitmq.sh, or rabbitmq-server -detached) and check host and port', { cause: err });
+      `start the broker (bash tools/ensure-rabbitmq.sh, or rabbitmq-server -detached) and check host and port${hint}`, { cause: err });
   }
-  if (/CERT|SIGNATURE|SSL|TLS|ISSUER/.test(code)) {
-    return new RmqSetupError('credentials', `TLS handshake with ${target} failed (${code}: ${msg})`,
-      'check tls.ca (the CA that signed the broker certificate), tls.servername, and the client certificate and key', { cause: err });
+  const user = externalUser(tls);
+  if (/SASL mechanism EXTERNAL/.test(msg)) {
+    return new RmqSetupError('plugin', `RabbitMQ at ${target} does not offer SASL EXTERNAL (${msg})`,
+      'rabbitmq-plugins enable rabbitmq_auth_mechanism_ssl, set auth_mechanisms.1 = EXTERNAL in rabbitmq.conf, and connect over amqps with a client certificate',
+      { cause: err });
   }
   if (msg.includes('ACCESS-REFUSED') || msg.includes('ACCESS_REFUSED')) {
+    if (tls?.external) {
+      const who = user === undefined ? 'the user named by the client certificate' : JSON.stringify(user);
+      return new RmqSetupError('credentials', `RabbitMQ at ${target} refused the EXTERNAL login of ${who} (the certificate was accepted; no broker user has that name, or the broker reads another field of the certificate)`,
+        `rabbitmqctl add_user ${user ?? '<CN>'} <any password> && rabbitmqctl set_permissions -p ${vhost} ${user ?? '<CN>'} ".*" ".*" ".*" (EXTERNAL ignores the password; the broker needs ssl_cert_login_from = common_name)`,
+        { cause: err });
+    }
     return new RmqSetupError('credentials', `RabbitMQ refused the login at ${target}`,
-      'check user and password in the URL (guest may only log in from localhost), or the client certificate for EXTERNAL', { cause: err });
+      'check user and password in the URL (guest may only log in from localhost)', { cause: err });
   }
   if (msg.includes('ConnectionOpenOk') || msg.includes('NOT-ALLOWED') || msg.includes('NOT_ALLOWED')) {
-    return new RmqSetupError('vhost', `virtual host ${JSON.stringify(vhost)} is missing or this user has no access to it (${target})`,
-      `create it and grant access: rabbitmqctl add_vhost ${vhost} && rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*" (or ensureVolttronBroker with management)`,
+    return new RmqSetupError('vhost', `virtual host ${JSON.stringify(vhost)} is missing or ${user === undefined ? 'this user' : `user ${JSON.stringify(user)}`} has no access to it (${target})`,
+      `create it and grant access: rabbitmqctl add_vhost ${vhost} && rabbitmqctl set_permissions -p ${vhost} ${user ?? '<user>'} ".*" ".*" ".*" (or ensureVolttronBroker with management)`,
       { cause: err });
   }
   return new RmqSetupError('broker', `could not connect to RabbitMQ at ${target}: ${msg}`, 'check the broker log and the URL', { cause: err });
+}
+
+/** TLS handshake failures: who refused whom. Undefined when `code` is not a TLS error. */
+function classifyTlsError(err: unknown, code: string, msg: string, target: string): RmqSetupError | undefined {
+  // An alert from the broker: it did not accept what we presented (or presented nothing).
+  const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)$/.exec(code)?.[1];
+  if (alert !== undefined) {
+    const what = alert.toLowerCase().replaceAll('_', ' ');
+    return new RmqSetupError('credentials', `RabbitMQ at ${target} refused the client certificate during the TLS handshake (alert "${what}")`,
+      alert === 'CERTIFICATE_REQUIRED'
+        ? 'the broker requires a client certificate: set tls.cert and tls.key'
+        : 'tls.cert must be signed by a CA the broker trusts (its ssl_options.cacertfile), be valid now, and tls.key must be its key',
+      { cause: err });
+  }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
+    return new RmqSetupError('broker', `${target} does not speak TLS (${code}): is it the plain AMQP port?`,
+      'use the broker\'s amqps port (listeners.ssl, 5671 by default) or an amqp:// URL', { cause: err });
+  }
+  if (/CERT|SIGNATURE|SSL|TLS|ISSUER/.test(code)) {
+    return new RmqSetupError('credentials', `TLS handshake with ${target} failed: the broker certificate is not trusted (${code}: ${msg.trim()})`,
+      'check tls.ca (the CA that signed the broker certificate), tls.servername (a name or IP in its subjectAltName), and its validity dates',
+      { cause: err });
+  }
+  return undefined;
 }

@@ -3,7 +3,7 @@ import { classifyConnectError } from './broker-link.js';
 import { UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { RmqSetupError } from './rmq-errors.js';
-import { connectTarget, describeTarget, parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
+import { connectTarget, describeTarget, externalUser, parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { LinkSession } from './link-session.js';
 import { silentLogger } from '@vip/protocol';
 
@@ -36,7 +36,7 @@ function declareError(err: unknown, vhost: string): RmqSetupError {
 
 export interface BrokerSetupOptions extends Omit<RmqLinkOptionsInput, 'instanceName'> {
   readonly instanceName?: string;
-  /** When given, the virtual host is created and the connecting user granted full rights on it. */
+  /** When given, the virtual host is created and the connecting user (with EXTERNAL: the certificate's CN) granted full rights on it. */
   readonly management?: ManagementOptions;
 }
 
@@ -49,7 +49,8 @@ export async function ensureVolttronBroker(raw: BrokerSetupOptions): Promise<voi
   if (raw.management) {
     const mgmt = new RabbitMqManagement(raw.management);
     await mgmt.ensureVhost(o.vhost);
-    const user = decodeURIComponent(new URL(o.url).username);
+    // EXTERNAL logs in as the certificate's CN; the URL's user (stripped by connectTarget) is not used.
+    const user = o.tls?.external ? (externalUser(o.tls) ?? '') : decodeURIComponent(new URL(o.url).username);
     if (user !== '') await mgmt.setPermissions(o.vhost, user, { configure: '.*', write: '.*', read: '.*' });
   }
   const { url, socketOptions } = connectTarget(o, 'vip-broker-setup');
@@ -57,7 +58,7 @@ export async function ensureVolttronBroker(raw: BrokerSetupOptions): Promise<voi
   try {
     model = await amqp.connect(url, socketOptions);
   } catch (err) {
-    throw classifyConnectError(err, describeTarget(o), o.vhost);
+    throw classifyConnectError(err, describeTarget(o), o.vhost, o.tls);
   }
   model.on('error', () => undefined); // the close that follows is handled by the awaits below
   const session = new LinkSession(model, silentLogger);

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { ConfigError } from '@vip/protocol';
 import { z } from 'zod';
 import { ReconnectPolicySchema } from './reconnect-policy.js';
@@ -78,4 +79,18 @@ export function connectTarget(o: RmqLinkOptions, connectionName: string): { url:
 export function describeTarget(o: RmqLinkOptions): string {
   const u = new URL(o.url);
   return `${u.protocol}//${u.hostname}:${u.port || (u.protocol === 'amqps:' ? '5671' : '5672')}/${o.vhost}`;
+}
+
+/**
+ * The broker user an EXTERNAL login asks for: the CN of `tls.cert` (RabbitMQ's
+ * `ssl_cert_login_from = common_name`, as VOLTTRON configures it). Undefined without EXTERNAL,
+ * without a certificate, or when it cannot be read; only used to word error messages.
+ */
+export function externalUser(tls: TlsOptions | undefined): string | undefined {
+  if (!tls?.external || tls.cert === undefined) return undefined;
+  try {
+    return /^CN=(.*)$/m.exec(new X509Certificate(tls.cert).subject)?.[1];
+  } catch {
+    return undefined; // not a PEM/DER certificate: the TLS handshake will say so
+  }
 }
