@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { waitFor } from '../../packages/testing/src/index.js';
+import type { Agent } from '../../packages/agent/src/index.js';
+import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import { startPlatform, waitFor } from '../../packages/testing/src/index.js';
 import { RmqPubSub, type PubSubDelivery } from '../../packages/rmq/src/index.js';
 import { AMQP_URL, exclusiveBroker, FAST_RECONNECT, freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip } from '../../packages/rmq/test/scenario.js';
@@ -9,7 +11,9 @@ import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip 
  * short, the app is always started again in `finally`, and it first waits (exclusiveBroker) until
  * the other RabbitMQ test files, running in parallel, have released their virtual hosts. Pubsub
  * publishes run through it too: each one that resolved (confirmed, delivery mode 2) reaches the
- * persistent subscription's durable queue across the restart.
+ * persistent subscription's durable queue across the restart. A platform PROCESS with @vip/agent
+ * agents shares the restart: its RPC calls during the outage settle (answered or refused), and
+ * afterwards RPC and broker pubsub between the agents work again without restarting anything.
  */
 let vh: TestVhost;
 
@@ -17,6 +21,30 @@ function brokerPubsub(identity: string): RmqPubSub {
   const ps = new RmqPubSub({ url: AMQP_URL, vhost: vh.vhost, instanceName: 'inst', reconnect: FAST_RECONNECT, identity });
   onTestFinished(() => ps.close());
   return ps;
+}
+
+/** A started @vip/agent agent on the platform instance `plat` of the test vhost. */
+async function platformAgent(identity: string): Promise<Agent> {
+  const a = createRmqAgent({
+    identity, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: 'plat', reconnect: FAST_RECONNECT },
+    requestTimeoutMs: 3_000, rpc: { timeoutMs: 3_000 },
+  });
+  onTestFinished(() => a.close());
+  await a.start();
+  return a;
+}
+
+/** Sequential agent RPC calls until `stop()`: answered and refused (sent while down, timed out) are counted; none may hang. */
+async function rpcLoop(cli: Agent, tally: { ok: number; failed: number }, stop: () => boolean): Promise<void> {
+  for (let i = 0; i < 100_000 && !stop(); i++) {
+    try {
+      if ((await cli.rpc.call('srv', 'echo', i)) !== i) throw new Error('wrong answer');
+      tally.ok += 1;
+    } catch {
+      tally.failed += 1;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 /** Confirmed publishes on `load/x` until `stop()`, numbered; after a rejection, a short pause (the link is reconnecting). */
@@ -56,6 +84,16 @@ describe('RMQ transport across a broker restart (stop_app / start_app)', () => {
     const confirmed: number[] = [];
     let stopPublishing = false;
     const publishing = publishLoop(carol, confirmed, () => stopPublishing);
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: 'plat' });
+    onTestFinished(() => platform.close());
+    const srv = await platformAgent('srv');
+    srv.rpc.export('echo', (x: unknown) => x);
+    const cli = await platformAgent('cli');
+    const heard: unknown[] = [];
+    await srv.pubsub!.subscribe('after/', (_p, _s, _b, _t, _h, message) => void heard.push(message));
+    const calls = { ok: 0, failed: 0 };
+    let stopCalls = false;
+    const calling = rpcLoop(cli, calls, () => stopCalls);
     const release = await exclusiveBroker(); // the other RabbitMQ test files finish first
     onTestFinished(release);
     const traffic = trafficLoop(alice.conn, 'bob', 60_000);
@@ -74,6 +112,19 @@ describe('RMQ transport across a broker restart (stop_app / start_app)', () => {
     ]);
     traffic.stop();
     await traffic.done;
+    // the platform process and its agents came back by themselves: RPC answers, broker pubsub delivers
+    await waitFor(() => cli.connected && srv.connected, { timeoutMs: 40_000, what: 'the platform agents re-welcomed' });
+    const okBefore = calls.ok;
+    await waitFor(() => calls.ok >= okBefore + 20, { timeoutMs: 30_000, what: 'agent RPC after the restart' }).catch((err: unknown) => {
+      console.info(JSON.stringify({ calls, cli: cli.connected, srv: srv.connected }), '\n', platform.stderrTail(40));
+      throw err;
+    });
+    stopCalls = true;
+    await calling; // every call settled
+    expect(calls.failed).toBeGreaterThan(0); // the outage was felt
+    expect(await cli.pubsub!.publish('after/restart', { message: 'back' })).toBe(1);
+    await waitFor(() => heard.includes('back'), { timeoutMs: 10_000, what: 'broker pubsub after the restart' });
+    console.info(JSON.stringify({ agentRpc: calls }));
     const back = brokerPubsub('keep');
     await back.open();
     await back.subscribe('load/', keepAll, { persistentQueue: 'keep' });
