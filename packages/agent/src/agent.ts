@@ -18,6 +18,12 @@ import { AgentStats } from './agent-stats.js';
 import { PubSubSubsystem, type PubSubSubsystemOptions } from './pubsub/pubsub-subsystem.js';
 
 export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/**
+ * The first re-hello after a reconnect waits this long, then twice as long each time up to
+ * helloTimeoutMs: a hello sent while the router was still coming back is lost, and the next one
+ * should not wait the full handshake timeout.
+ */
+const REHELLO_FIRST_TIMEOUT_MS = 1_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 export interface AgentOptions {
@@ -26,7 +32,7 @@ export interface AgentOptions {
   /** The transport connection, or a factory so the agent can start again after a stop. */
   readonly connection: AgentConnection | (() => AgentConnection);
   readonly logger?: Logger;
-  /** Wait this long for the welcome on start (default 10 s, as VOLTTRON). */
+  /** Wait this long for the welcome on start (default 10 s, as VOLTTRON); re-hellos after a reconnect start at 1 s and double up to it. */
   readonly helloTimeoutMs?: number;
   /** Default timeout of router requests (ping, peerlist, query): 30 s. */
   readonly requestTimeoutMs?: number;
@@ -88,6 +94,8 @@ export class Agent {
   #closed = false;
   #connected = false;
   #running = false;
+  /** The transport reports itself connected (re-hellos only make sense then). */
+  #transportUp = false;
   #helloCount = 0;
   #helloId = '';
   #rehello: Promise<void> | undefined;
@@ -143,6 +151,19 @@ export class Agent {
   /** Counters: messages in/out, rejected input, unknown subsystems. */
   stats(): Record<string, number> {
     return this.#stats.snapshot();
+  }
+
+  /**
+   * The connection's own counters while started (RmqConnection: deliveries received, invalid,
+   * handler errors...), so bad input dropped below the agent is visible too; undefined when the
+   * agent is stopped or its connection keeps none.
+   */
+  transportStats(): Record<string, number> | undefined {
+    const conn = this.#connection as (AgentConnection & { stats?: unknown }) | undefined;
+    if (!conn || typeof conn.stats !== 'function') return undefined;
+    const raw: unknown = (conn.stats as () => unknown).call(conn);
+    if (typeof raw !== 'object' || raw === null) return undefined;
+    return Object.fromEntries(Object.entries(raw).filter((e): e is [string, number] => typeof e[1] === 'number'));
   }
 
   onStart(hook: Hook): void {
@@ -294,6 +315,8 @@ export class Agent {
 
   #onStatus(status: ConnectionStatus): void {
     if (!this.#running) return;
+    if (status.type === 'connected') this.#transportUp = true;
+    else if (status.type === 'disconnected' || status.type === 'closed') this.#transportUp = false;
     if (status.type === 'disconnected' || status.type === 'closed') {
       if (!this.#connected) return;
       this.#connected = false;
@@ -307,10 +330,16 @@ export class Agent {
     }
   }
 
-  /** After a transport reconnect: hello again (retrying while the transport is up), then re-sync. */
+  /**
+   * After a transport reconnect: hello again, for as long as the transport stays up (a later
+   * reconnect starts this again), each wait longer than the last up to helloTimeoutMs; then
+   * re-sync. A hello that fails at once (send refused) waits out its timeout before the next.
+   */
   async #reconnect(): Promise<void> {
-    const timeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
-    for (let attempt = 1; this.#running && !this.#connected && attempt <= 50; attempt++) {
+    const cap = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    for (let attempt = 1; this.#running && !this.#connected && this.#transportUp; attempt++) {
+      const timeoutMs = Math.min(cap, REHELLO_FIRST_TIMEOUT_MS * 2 ** Math.min(attempt - 1, 16));
+      const started = Date.now();
       try {
         await this.#hello(timeoutMs);
         if (!this.#running) return;
@@ -319,7 +348,9 @@ export class Agent {
         return;
       } catch (err) {
         if (!this.#running) return;
-        this.logger.warn('agent.rehello.failed', { attempt }, err);
+        this.logger.warn('agent.rehello.failed', { attempt, timeoutMs }, err);
+        const rest = timeoutMs - (Date.now() - started);
+        if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
       }
     }
   }

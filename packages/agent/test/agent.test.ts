@@ -61,6 +61,20 @@ describe('Agent lifecycle', () => {
     expect(await a.ping.ping()).toEqual([]);
   });
 
+  it('after a reconnect whose hello is lost, hellos again well before helloTimeoutMs', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'a5', { helloTimeoutMs: 120_000 });
+    await a.start();
+    router.welcome = false; // the router is back but the first re-hello goes unanswered
+    router.restart();
+    await vi.waitFor(() => expect(router.sent.filter((s) => s.from === 'a5' && frameText(s.message.subsystem) === 'hello')).toHaveLength(2));
+    router.welcome = true;
+    // with the 120 s handshake timeout as the only wait, this would be two minutes away
+    await vi.waitFor(() => expect(a.connected).toBe(true), { timeout: 15_000, interval: 50 });
+    const hellos = router.sent.filter((s) => s.from === 'a5' && frameText(s.message.subsystem) === 'hello').map((s) => frameText(s.message.id));
+    expect(hellos).toEqual(['connect.hello.0', 'connect.hello.1', 'connect.hello.2']);
+  });
+
   it('says hello again when the transport reconnects during the first handshake', async () => {
     const router = new MemoryRouter();
     router.welcome = false; // the first hello goes unanswered (lost with the old connection)
