@@ -393,6 +393,12 @@ export class Agent {
     this.#subsystems.get(error.subsystem)?.handleError?.(error, message);
   }
 
+  /** A reply that matched no pending request (late after its timeout, or never asked for) is counted, not silent. */
+  #matched(found: boolean): boolean {
+    if (!found) this.#stats.count('replies.unmatched');
+    return found;
+  }
+
   #requestTimeout(): number {
     return this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
@@ -437,8 +443,8 @@ export class Agent {
         });
         return reply;
       },
-      settle: (id, value) => this.#pending.resolve(pendingKey(id), value),
-      fail: (id, error) => this.#pending.reject(pendingKey(id), error),
+      settle: (id, value) => this.#matched(this.#pending.resolve(pendingKey(id), value)),
+      fail: (id, error) => this.#matched(this.#pending.reject(pendingKey(id), error)),
       subsystem: <T extends Subsystem>(name: string) => this.#subsystems.get(name) as T | undefined,
     };
   }
