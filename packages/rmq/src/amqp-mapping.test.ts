@@ -78,6 +78,21 @@ describe('AMQP -> VIP', () => {
     expect(r).toBeInstanceOf(InvalidPayloadError);
     expect((r as InvalidPayloadError).message).toMatch(why);
   });
+  it('refuses, without throwing, an argument nested deeper than JSON.stringify recurses (it would close the consumer channel)', () => {
+    const deep = Buffer.from('['.repeat(20_000) + ']'.repeat(20_000));
+    const r = delivered({ appId: 'v1.a', type: 'RPC' }, deep);
+    expect(r).toBeInstanceOf(InvalidPayloadError);
+    expect((r as InvalidPayloadError).message).toMatch(/re-serialized/);
+    expect(decodeArgs(Buffer.from(JSON.stringify([[[['ok']]]])))).toEqual([b('[[["ok"]]]')]);
+  });
+  it('refuses a body above the receiver\'s maxMessageBytes unread', () => {
+    const props = { appId: 'v1.a', type: 'RPC' };
+    const body = Buffer.from('["12345"]');
+    const over = amqpToVip({ content: body, fields: { routingKey: 'v1.bob' }, properties: props }, { maxBytes: body.length - 1 });
+    expect(over).toBeInstanceOf(InvalidPayloadError);
+    expect((over as InvalidPayloadError).message).toMatch(/exceeds maxMessageBytes/);
+    expect(amqpToVip({ content: body, fields: { routingKey: 'v1.bob' }, properties: props }, { maxBytes: body.length })).not.toBeInstanceOf(InvalidPayloadError);
+  });
   it('splits routing keys at the first dot', () => {
     expect(splitRoutingKey('v1.a.b')).toEqual({ instance: 'v1', identity: 'a.b' });
     expect(splitRoutingKey('nodot')).toBeUndefined();

@@ -99,10 +99,21 @@ export function decodeArgs(body: Buffer): Frame[] | InvalidPayloadError {
     return new InvalidPayloadError('AMQP VIP body', `not JSON (${(err as Error).message})`);
   }
   // Fast path for the common case (the schema accepts exactly arrays); the schema words the rejection.
-  if (Array.isArray(raw)) return raw.map(argFrame);
-  const parsed = ArgsBodySchema.safeParse(raw);
-  if (!parsed.success) return new InvalidPayloadError('AMQP VIP body', parsed.error.issues.map((i) => i.message).join('; '));
-  return parsed.data.map(argFrame);
+  let items: unknown[];
+  if (Array.isArray(raw)) {
+    items = raw;
+  } else {
+    const parsed = ArgsBodySchema.safeParse(raw);
+    if (!parsed.success) return new InvalidPayloadError('AMQP VIP body', parsed.error.issues.map((i) => i.message).join('; '));
+    items = parsed.data;
+  }
+  try {
+    return items.map(argFrame);
+  } catch (err) {
+    // JSON.parse takes nesting JSON.stringify cannot re-serialize (RangeError past ~10,000 levels);
+    // thrown from a consumer callback, it would close the channel and lose the queue's backlog
+    return new InvalidPayloadError('AMQP VIP body', `an argument cannot be re-serialized (${(err as Error).message})`);
+  }
 }
 
 function argFrame(value: unknown): Frame {
@@ -182,8 +193,19 @@ function readHeaders(raw: unknown): VipHeaders | null {
   return parsed.success ? parsed.data : null;
 }
 
-/** Read a delivered AMQP message as VIP; an InvalidPayloadError naming the bad field otherwise. */
-export function amqpToVip(msg: AmqpMessageLike): InboundVip | InvalidPayloadError {
+/** What the receiver accepts: `maxBytes`, its maxMessageBytes (a larger body is refused unread). */
+export interface InboundLimits {
+  readonly maxBytes?: number;
+}
+
+/**
+ * Read a delivered AMQP message as VIP; an InvalidPayloadError naming the bad field otherwise
+ * (also for a body above `limits.maxBytes`). Never throws: it runs in consumer callbacks.
+ */
+export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): InboundVip | InvalidPayloadError {
+  if (limits.maxBytes !== undefined && msg.content.length > limits.maxBytes) {
+    return new InvalidPayloadError('AMQP VIP message', `body of ${msg.content.length} bytes exceeds maxMessageBytes (${limits.maxBytes})`);
+  }
   const { appId, messageId, type } = msg.properties;
   if (typeof appId !== 'string' || !appId.includes('.')) {
     return new InvalidPayloadError('AMQP VIP message', 'app_id must be "<instance>.<identity>"');

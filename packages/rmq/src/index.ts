@@ -15,7 +15,7 @@ export {
   VOLTTRON_EXCHANGE, UNDELIVERABLE_EXCHANGE, ROUTER_IDENTITY, routingKeyFor, checkInstanceName, identityText,
   encodeArgs, decodeArgs, vipToAmqp, amqpToVip, splitRoutingKey,
 } from './amqp-mapping.js';
-export type { AmqpPublish, MappingContext, InboundVip, AmqpMessageLike } from './amqp-mapping.js';
+export type { AmqpPublish, MappingContext, InboundVip, InboundLimits, AmqpMessageLike } from './amqp-mapping.js';
 export { RmqLinkOptionsSchema, TlsOptionsSchema, parseRmqLinkOptions } from './rmq-options.js';
 export type { RmqLinkOptions, RmqLinkOptionsInput, TlsOptions } from './rmq-options.js';
 export { ReconnectPolicySchema, reconnectDelay } from './reconnect-policy.js';

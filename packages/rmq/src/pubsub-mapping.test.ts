@@ -40,4 +40,11 @@ describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
   ])('rejects %s %s with InvalidPayloadError', (key, body) => {
     expect(decodePubsubDelivery(key, Buffer.from(body))).toBeInstanceOf(InvalidPayloadError);
   });
+  it('rejects a body above the receiver\'s maxMessageBytes unread', () => {
+    const p = encodePubsubPublish('v1', 'pub', { topic: 't', message: 'x'.repeat(100) }, 'm3');
+    expect(decodePubsubDelivery(p.routingKey, p.content, undefined, p.content.length)).not.toBeInstanceOf(InvalidPayloadError);
+    const r = decodePubsubDelivery(p.routingKey, p.content, undefined, p.content.length - 1);
+    expect(r).toBeInstanceOf(InvalidPayloadError);
+    expect((r as InvalidPayloadError).message).toMatch(/exceeds maxMessageBytes/);
+  });
 });

@@ -84,8 +84,16 @@ export interface PubSubDelivery {
   readonly message: unknown;
 }
 
-/** Read a delivered pubsub message (`headers`: its AMQP headers); an InvalidPayloadError for anything that is not one. */
-export function decodePubsubDelivery(routingKey: string, content: Buffer, headers?: Readonly<Record<string, unknown>>): PubSubDelivery | InvalidPayloadError {
+/**
+ * Read a delivered pubsub message (`headers`: its AMQP headers); an InvalidPayloadError for
+ * anything that is not one, and for a body above `maxBytes` (the receiver's maxMessageBytes).
+ */
+export function decodePubsubDelivery(
+  routingKey: string, content: Buffer, headers?: Readonly<Record<string, unknown>>, maxBytes?: number,
+): PubSubDelivery | InvalidPayloadError {
+  if (maxBytes !== undefined && content.length > maxBytes) {
+    return new InvalidPayloadError('RMQ pubsub message', `body of ${content.length} bytes exceeds maxMessageBytes (${maxBytes})`);
+  }
   const where = topicFromRoutingKey(routingKey);
   if (!where) return new InvalidPayloadError('RMQ pubsub message', `routing key ${JSON.stringify(routingKey)} is not __pubsub__.<instance>.<topic>`);
   let raw: unknown;

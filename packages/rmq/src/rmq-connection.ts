@@ -97,7 +97,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   #onDelivery(ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.restart('consumer cancelled', ch); // queue deleted under us: start over
-    const vip = amqpToVip(msg);
+    const vip = amqpToVip(msg, { maxBytes: this.options.maxMessageBytes });
     if (vip instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
       this.log.debug('rmq.receive.invalid', { reason: vip.detail });

@@ -289,7 +289,7 @@ export class RmqPubSub extends BrokerClient {
       if (this.#subs.has(sub)) this.restart('pubsub consumer cancelled', ch);
       return;
     }
-    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, msg.properties.headers as Record<string, unknown> | undefined);
+    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, msg.properties.headers as Record<string, unknown> | undefined, this.options.maxMessageBytes);
     if (d instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
     } else if (d.bus !== sub.bus) {

@@ -3,7 +3,7 @@ import {
   EMPTY_FRAME, identityKey, InvalidPayloadError, ProtocolError, silentLogger,
   type ConnectionStatus, type DeliveryResult, type Frame, type Logger, type RouterTransport, type RouterTransportHandlers,
 } from '@vip/protocol';
-import { amqpToVip, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { amqpToVip, type InboundLimits, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { AgentPermissionCheck, type AgentPermissionStats } from './agent-permission-check.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
@@ -94,6 +94,7 @@ export class RmqRouterTransport implements RouterTransport {
   #gated = 0;
   #chain: Promise<void> = Promise.resolve();
   readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  readonly #limits: InboundLimits;
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
   #seq = 0;
@@ -104,6 +105,7 @@ export class RmqRouterTransport implements RouterTransport {
     const { logger, peerSweepMs, management, helloCheck, ...link } = options;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
+    this.#limits = { maxBytes: this.#o.maxMessageBytes };
     const api = management ? new RabbitMqManagement(management) : undefined;
     this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
       setup: (session) => this.#setup(session),
@@ -251,7 +253,7 @@ export class RmqRouterTransport implements RouterTransport {
 
   #onRouterMessage(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.#link.restart('router consumer cancelled', model);
-    const vip = amqpToVip(msg);
+    const vip = amqpToVip(msg, this.#limits);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#stats.invalid += 1;
       ackQuietly(ch, msg);
@@ -294,7 +296,7 @@ export class RmqRouterTransport implements RouterTransport {
 
   #onDeadLetter(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.#link.restart('unroutable consumer cancelled', model);
-    const vip = amqpToVip(msg);
+    const vip = amqpToVip(msg, this.#limits);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#stats.invalid += 1;
     } else if (vip.message.subsystem.toString('utf8') === 'pubsub') {
