@@ -65,6 +65,28 @@ export abstract class BrokerClient {
     return this.#status.add(listener);
   }
 
+  /**
+   * True once a session is up (at once when it is), false after `timeoutMs` or when closed: for
+   * a caller that learnt from elsewhere that the broker is back (an agent re-welcomed on its other
+   * connection) and should not act before this link has reconnected too.
+   */
+  whenConnected(timeoutMs: number): Promise<boolean> {
+    if (this.#channel) return Promise.resolve(true);
+    if (this.#closing) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (up: boolean): void => {
+        clearTimeout(timer);
+        off();
+        resolve(up);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      const off = this.onStatus((s) => {
+        if (s.type === 'connected') done(true);
+        else if (s.type === 'closed') done(false);
+      });
+    });
+  }
+
   open(): Promise<void> {
     if (this.#closing) return Promise.reject(new ClosedError(this.#what));
     return (this.#opened ??= this.#link.open());

@@ -139,4 +139,17 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     await pub.publish({ topic: 'after/reconnect', message: 'ok' });
     expect((await got.next(undefined, 10_000, 'publish after reconnect')).message).toBe('ok');
   });
+
+  it('whenConnected: true at once when up; while reconnecting, true once back (then publishes go out); false when closed', async () => {
+    const pub = await pubsub('pub5');
+    expect(await pub.whenConnected(1)).toBe(true);
+    const down = new Promise<void>((resolve) => pub.onStatus((s) => void (s.type === 'disconnected' && resolve())));
+    await rabbitmqctl('close_all_connections', '-p', vh.vhost, 'vip pubsub whenConnected test');
+    await down;
+    expect(await pub.whenConnected(20_000)).toBe(true);
+    await expect(pub.publish({ topic: 'back/x' })).resolves.toBe(1);
+    const closing = await pubsub('pub6');
+    await closing.close();
+    expect(await closing.whenConnected(20_000)).toBe(false);
+  });
 });

@@ -7,6 +7,9 @@ import {
   PubSubSubsystem, type ListOptions, type ListRow, type PubSubCallback, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions,
 } from './pubsub-subsystem.js';
 
+/** How long a re-welcome waits for the broker pubsub's own connection (it reconnects with its own back-off). */
+const RECONNECT_WAIT_MS = 10_000;
+
 export interface RmqPubSubSubsystemOptions {
   /** The agent's broker link (url, vhost, instanceName, tls, reconnect); pubsub opens its own connection on it. */
   readonly link: RmqLinkOptionsInput;
@@ -117,9 +120,18 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
     };
   }
 
-  /** First welcome: open the broker pubsub with the held subscriptions; later welcomes re-declare (idempotent). */
+  /**
+   * First welcome: open the broker pubsub with the held subscriptions. Later welcomes (the agent's
+   * connection came back) wait for the pubsub's own connection to be back too, up to
+   * RECONNECT_WAIT_MS, so `connected` means publishes go out; then re-declare (idempotent).
+   */
   override async onConnected(): Promise<void> {
-    if (this.#ps) return this.#ps.synchronize();
+    if (this.#ps) {
+      if (!(await this.#ps.whenConnected(RECONNECT_WAIT_MS))) {
+        this.#core.logger.warn('pubsub.broker.still-reconnecting', { waitedMs: RECONNECT_WAIT_MS });
+      }
+      return this.#ps.synchronize();
+    }
     const ps = new RmqPubSub({
       ...this.#o.link,
       identity: this.#core.identity,
