@@ -365,7 +365,7 @@ export class Agent {
     const s = this.#subsystems.get(name);
     if (s?.handle) {
       try {
-        s.handle(message);
+        if (s.handle(message) === false) this.#stats.count('messages.ignored');
       } catch (err) {
         this.#stats.count('messages.rejected');
         this.logger.warn('agent.message.rejected', { subsystem: name }, err);

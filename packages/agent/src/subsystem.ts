@@ -66,8 +66,11 @@ export interface AgentCore {
  */
 export interface Subsystem {
   readonly name: string;
-  /** Inbound messages whose subsystem frame equals `name`. */
-  handle?(message: VipMessage): void;
+  /**
+   * Inbound messages whose subsystem frame equals `name`. Returning false says the message was
+   * not for this side (an unknown operation, a stray reply): the agent counts it as ignored.
+   */
+  handle?(message: VipMessage): boolean | void;
   /** A VIP error for a message of this subsystem (after the matching pending request failed). */
   handleError?(error: WireError, message: VipMessage): void;
   /** After every welcome (start and each reconnect): re-subscribe, re-announce. */

@@ -41,3 +41,19 @@ it('counts a reply that matches no pending request (replies.unmatched) instead o
     await a.close();
   }
 });
+
+it('counts operations its subsystems do not serve (messages.ignored) and keeps working', async () => {
+  const router = new MemoryRouter();
+  const a = new Agent({ identity: 'i1', connection: () => router.connect('i1') });
+  try {
+    await a.start();
+    const stray = [['hello', 'foo'], ['hello', 'hello'], ['ping', 'pang'], ['peerlist', 'shuffle', 'x'], ['peerlist', 'add'], ['query', 'instance-name']];
+    // from the agent to itself through the router: the peer frame is its own identity
+    for (const [subsystem, ...args] of stray) await a.core.send({ peer: 'i1', id: `s-${subsystem}`, subsystem: subsystem as string, args });
+    expect(await a.ping.ping()).toEqual([]); // after the strays: the memory router keeps order
+    // 'hello hello' from a peer is a request (answered), the other five are ignored
+    expect(a.stats()['messages.ignored']).toBe(5);
+  } finally {
+    await a.close();
+  }
+});

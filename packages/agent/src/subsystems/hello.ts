@@ -16,14 +16,18 @@ export class HelloSubsystem implements Subsystem {
     this.#onWelcome = onWelcome;
   }
 
-  handle(message: VipMessage): void {
+  handle(message: VipMessage): boolean {
     const op = message.args[0] ? frameText(message.args[0]) : '';
     if (op === 'welcome' && message.args.length > 3) {
       if (message.peer.length === 0) this.#onWelcome(message);
       else this.#core.settle(message.id, message); // a peer answering our hello request
-    } else if (op === 'hello' && message.peer.length > 0) {
+      return true;
+    }
+    if (op === 'hello' && message.peer.length > 0) {
       const reply = replyTo(message, 'hello', ['welcome', '1.0', this.#core.identity, message.peer]);
       this.#core.send(reply).catch((err: unknown) => this.#core.logger.debug('hello.reply.failed', {}, err));
+      return true;
     }
+    return false;
   }
 }

@@ -34,23 +34,27 @@ export class PeerlistSubsystem implements Subsystem {
     return () => this.#drop.delete(listener);
   }
 
-  handle(message: VipMessage): void {
+  handle(message: VipMessage): boolean {
     const [opFrame, ...rest] = message.args;
     const op = opFrame ? frameText(opFrame) : '';
     if (op === 'listing') {
       this.#core.settle(message.id, rest.map((f) => frameText(f)));
-    } else if (op === 'error') {
+      return true;
+    }
+    if (op === 'error') {
       this.#core.fail(message.id, new ProtocolError(`peerlist: ${rest[0] ? frameText(rest[0]) : 'error'}`));
-    } else if ((op === 'add' || op === 'drop') && rest[0]) {
-      const peer = frameText(rest[0]);
-      const bus = rest[1] ? frameText(rest[1]) : undefined;
-      for (const l of [...(op === 'add' ? this.#add : this.#drop)]) {
-        try {
-          l(peer, bus);
-        } catch (err) {
-          this.#core.logger.warn('peerlist.listener.failed', { op }, err);
-        }
+      return true;
+    }
+    if ((op !== 'add' && op !== 'drop') || !rest[0]) return false;
+    const peer = frameText(rest[0]);
+    const bus = rest[1] ? frameText(rest[1]) : undefined;
+    for (const l of [...(op === 'add' ? this.#add : this.#drop)]) {
+      try {
+        l(peer, bus);
+      } catch (err) {
+        this.#core.logger.warn('peerlist.listener.failed', { op }, err);
       }
     }
+    return true;
   }
 }

@@ -26,13 +26,15 @@ export class PingSubsystem implements Subsystem {
     return reply.args.slice(1).map((f) => frameText(f));
   }
 
-  handle(message: VipMessage): void {
+  handle(message: VipMessage): boolean {
     const op = message.args[0] ? frameText(message.args[0]) : '';
     if (op === 'pong') {
       this.#core.settle(message.id, message);
-    } else if (op === 'ping') {
-      const reply = replyTo(message, 'ping', ['pong', ...message.args.slice(1)]);
-      this.#core.send(reply).catch((err: unknown) => this.#core.logger.debug('ping.reply.failed', {}, err));
+      return true;
     }
+    if (op !== 'ping') return false;
+    const reply = replyTo(message, 'ping', ['pong', ...message.args.slice(1)]);
+    this.#core.send(reply).catch((err: unknown) => this.#core.logger.debug('ping.reply.failed', {}, err));
+    return true;
   }
 }
