@@ -5,6 +5,7 @@ import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './broker-setup.js';
 import { DeferredAcks, waitForDrain } from './channel-tools.js';
+import { TopicWriteRefusedError, topicWriteRefusal, type TopicWriteRefusal } from './publish-refusal.js';
 import type { RmqLinkOptions } from './rmq-options.js';
 import { StatusListeners } from './status-listeners.js';
 
@@ -16,7 +17,10 @@ const ACK_DELAY_MS = 20;
  * channel per session whose unexpected close restarts the link, status listeners, `open`/`close`,
  * and publishing that rejects with TransportError while disconnected (nothing is queued). A
  * subclass whose `usesConfirms()` is true also gets a confirm channel per session, for
- * `publishConfirmed` (resolves once the broker has the message).
+ * `publishConfirmed` (resolves once the broker has the message). A topic write RabbitMQ refuses
+ * (topic permissions: it closes the confirm channel) rejects that publish with
+ * TopicWriteRefusedError and opens a new confirm channel on the same connection: the link, its
+ * other channel and consumers are untouched.
  */
 export abstract class BrokerClient {
   protected readonly options: RmqLinkOptions;
@@ -28,12 +32,19 @@ export abstract class BrokerClient {
   readonly #acks: DeferredAcks;
   #channel: Channel | undefined;
   #confirm: ConfirmChannel | undefined;
+  #session: LinkSession | undefined;
+  /** A new confirm channel being opened after a refused topic write closed the last one. */
+  #reopening: Promise<void> | undefined;
+  /** Confirm channels closed by a topic-write refusal: what the broker refused. */
+  readonly #refusals = new WeakMap<Channel, TopicWriteRefusal>();
   /** Per channel, one wait for 'drain' shared by every publish that found its buffer full. */
   readonly #drains = new WeakMap<Channel, Promise<void>>();
   #opened?: Promise<void>;
   #closing = false;
   #rejected = 0;
   #unconfirmed = 0;
+  #refused = 0;
+  #confirmReopens = 0;
 
   protected constructor(options: RmqLinkOptions, what: string, connectionName: string, declareTopology: boolean, logger: Logger | undefined) {
     this.options = options;
@@ -46,6 +57,8 @@ export abstract class BrokerClient {
       down: () => {
         this.#channel = undefined;
         this.#confirm = undefined;
+        this.#session = undefined;
+        this.#reopening = undefined;
         this.sessionDown();
       },
       status: (s) => this.#status.emit(s),
@@ -118,6 +131,16 @@ export abstract class BrokerClient {
     return this.#unconfirmed;
   }
 
+  /** Confirmed publishes RabbitMQ refused by topic permissions (TopicWriteRefusedError). */
+  protected get refused(): number {
+    return this.#refused;
+  }
+
+  /** Confirm channels opened again after a refused topic write closed one. */
+  protected get confirmReopens(): number {
+    return this.#confirmReopens;
+  }
+
   protected checkOpen(): void {
     if (this.#closing) throw new ClosedError(this.#what);
   }
@@ -134,15 +157,22 @@ export abstract class BrokerClient {
   /**
    * As publishAmqp, on the confirm channel (`usesConfirms`): resolves once the broker confirmed
    * the message (routed to every matching queue); a nack or a channel lost first rejects with
-   * TransportError (counted in `unconfirmed`). Publishes are pipelined: many may await confirms.
-   * `written` runs once the message is written, before the confirm.
+   * TransportError (counted in `unconfirmed`), except the publish whose routing key RabbitMQ
+   * refused by topic permissions: TopicWriteRefusedError (counted in `refused`). Publishes are
+   * pipelined: many may await confirms. `written` runs once the message is written, before the confirm.
    */
   protected async publishConfirmed(p: AmqpPublish, what: string, written?: () => void): Promise<void> {
+    if (!this.#confirm && this.#reopening) await this.#reopening;
     const ch = this.#sendable(this.#confirm, p, what);
     let settle: (err: unknown) => void = () => {};
     const confirmed = new Promise<void>((resolve, reject) => {
       settle = (err) => {
         if (!err) return resolve();
+        const refusal = this.#refusals.get(ch);
+        if (refusal && refusal.routingKey === p.routingKey && refusal.exchange === p.exchange) {
+          this.#refused += 1;
+          return reject(new TopicWriteRefusedError(what, refusal, { cause: err }));
+        }
         this.#unconfirmed += 1;
         const why = err instanceof Error ? err.message : String(err);
         reject(new TransportError(`${this.#what}: the broker did not confirm ${what} (${why}); it may not have been delivered`, { cause: err }));
@@ -200,16 +230,59 @@ export abstract class BrokerClient {
     if (this.#declare) await declareVolttronTopology(ch, this.options.vhost);
     await ch.prefetch(this.options.prefetch);
     await this.declare(ch);
-    const confirm = this.usesConfirms() ? this.#restartOnClose(await session.createConfirmChannel()) : undefined;
+    const confirm = this.usesConfirms() ? this.#watchConfirm(await session.createConfirmChannel()) : undefined;
     this.#channel = ch;
     this.#confirm = confirm;
+    this.#session = session;
+  }
+
+  /**
+   * The confirm channel: a close caused by a refused topic write (403 on a publish: RabbitMQ
+   * closes the channel; amqplib emits 'error' before 'close', and rejects the channel's pending
+   * confirms between the two) opens a new confirm channel on the same connection; any other
+   * unexpected close restarts the link.
+   */
+  #watchConfirm(ch: ConfirmChannel): ConfirmChannel {
+    ch.on('error', (err: Error) => {
+      const refusal = topicWriteRefusal(err);
+      if (refusal) this.#refusals.set(ch, refusal);
+      else this.log.debug('rmq.channel.error', {}, err);
+    });
+    ch.on('close', () => {
+      if (this.#confirm !== ch) return;
+      this.#confirm = undefined;
+      const session = this.#session;
+      if (!this.#refusals.has(ch)) this.#link.restart('channel closed');
+      else if (session && !this.#closing) this.#reopenConfirm(session);
+    });
+    return ch;
+  }
+
+  #reopenConfirm(session: LinkSession): void {
+    const reopening: Promise<void> = this.#openConfirm(session).finally(() => {
+      if (this.#reopening === reopening) this.#reopening = undefined;
+    });
+    this.#reopening = reopening;
+  }
+
+  async #openConfirm(session: LinkSession): Promise<void> {
+    try {
+      const ch = this.#watchConfirm(await session.createConfirmChannel());
+      if (this.#session === session) {
+        this.#confirm = ch;
+        this.#confirmReopens += 1;
+      }
+    } catch (err) {
+      this.log.warn('rmq.confirm.reopen-failed', {}, err);
+      if (this.#session === session) this.#link.restart('confirm channel not reopened');
+    }
   }
 
   /** A channel of the current session closing unexpectedly restarts the link. */
   #restartOnClose<C extends Channel>(ch: C): C {
     ch.on('error', (err: Error) => this.log.debug('rmq.channel.error', {}, err));
     ch.on('close', () => {
-      if (this.#channel === ch || (this.#confirm as Channel | undefined) === ch) this.#link.restart('channel closed');
+      if (this.#channel === ch) this.#link.restart('channel closed');
     });
     return ch;
   }

@@ -10,6 +10,10 @@ export type { ManagementOptions, Permissions, QueueBinding, BrokerUser } from '.
 export { AgentPermissionCheck, permissionDecision } from './agent-permission-check.js';
 export type { AgentPermissionCheckOptions, AgentPermissionStats, PermissionCheckOutcome, PermissionStore } from './agent-permission-check.js';
 export { RmqSetupError } from './rmq-errors.js';
+export { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';
+export type { TopicWriteRefusal } from './publish-refusal.js';
+export { protectedTopicPermissions, plainTopicKeyPattern, regexTopicKeyPatterns, isRegexTopic, escapePcre } from './topic-permissions.js';
+export type { ProtectedTopicEntry, TopicPermissions } from './topic-permissions.js';
 export type { RmqSetupMissing } from './rmq-errors.js';
 export {
   VOLTTRON_EXCHANGE, UNDELIVERABLE_EXCHANGE, ROUTER_IDENTITY, routingKeyFor, checkInstanceName, identityText,

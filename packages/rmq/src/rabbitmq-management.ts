@@ -2,6 +2,7 @@ import { ConfigError } from '@vip/protocol';
 import { z } from 'zod';
 import { HttpClient, type HttpAnswer } from './http-client.js';
 import { RmqSetupError } from './rmq-errors.js';
+import type { TopicPermissions } from './topic-permissions.js';
 
 const QueueListSchema = z.array(z.object({ name: z.string() }));
 const BindingListSchema = z.array(z.object({
@@ -13,6 +14,7 @@ const BindingListSchema = z.array(z.object({
 
 const UserSchema = z.object({ name: z.string(), tags: z.union([z.string(), z.array(z.string())]).default([]) });
 const PermissionsSchema = z.object({ configure: z.string(), write: z.string(), read: z.string() });
+const TopicPermissionListSchema = z.array(z.object({ exchange: z.string(), write: z.string(), read: z.string() }));
 
 /** A broker user as the management API shows it (password hash left out). */
 export interface BrokerUser {
@@ -157,6 +159,31 @@ export class RabbitMqManagement {
     const r = PermissionsSchema.safeParse(raw);
     if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
     return r.data;
+  }
+
+  /**
+   * The topic permissions of `user` on `vhost` (one per topic exchange), or undefined when it has
+   * none there (the API answers 404 for that, as for an absent user).
+   */
+  async getTopicPermissions(vhost: string, user: string): Promise<TopicPermissions[] | undefined> {
+    const what = `read the topic permissions of ${user} on ${vhost}`;
+    const raw = await this.#find(`/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, what);
+    if (raw === undefined) return undefined;
+    const r = TopicPermissionListSchema.safeParse(raw);
+    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    return r.data.map((t) => ({ exchange: t.exchange, write: t.write, read: t.read }));
+  }
+
+  /** Set `user`'s topic permission on `p.exchange` (RabbitMQ >= 3.7; the broker checks the regexes: 400 when invalid). */
+  async setTopicPermissions(vhost: string, user: string, p: TopicPermissions): Promise<void> {
+    await this.#call('PUT', `/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`,
+      { exchange: p.exchange, write: p.write, read: p.read }, `set the topic permissions of ${user} on ${p.exchange} in ${vhost}`);
+  }
+
+  /** Remove `user`'s topic permission on `exchange` (others stay); absent is fine. */
+  async clearTopicPermissions(vhost: string, user: string, exchange: string): Promise<void> {
+    await this.#call('DELETE', `/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}/${encodeURIComponent(exchange)}`,
+      undefined, `clear the topic permissions of ${user} on ${exchange} in ${vhost}`, [404]);
   }
 
   /** GET that tells "not found" (undefined) apart from every other answer. */

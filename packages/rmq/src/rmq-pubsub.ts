@@ -59,6 +59,10 @@ export interface RmqPubSubStats {
   rejectedWhileDisconnected: number;
   /** Publishes rejected because the broker nacked them or the connection was lost before the confirm. */
   unconfirmed: number;
+  /** Publishes RabbitMQ refused by topic permissions (TopicWriteRefusedError: a protected topic). */
+  refused: number;
+  /** Confirm channels opened again on the same connection after a refusal closed one. */
+  confirmReopens: number;
 }
 
 interface Subscription {
@@ -99,7 +103,9 @@ export interface RmqListOptions {
  * queue, bindings and consumer are declared again (VOLTTRON's synchronize), persistent queues
  * deliver what arrived meanwhile. Sends while disconnected reject with TransportError. Publishes
  * are confirmed (a confirm channel, pipelined): `publish` resolves only once the broker has routed
- * the message, and rejects with TransportError when it nacks or the connection drops first.
+ * the message, and rejects with TransportError when it nacks or the connection drops first, or
+ * with TopicWriteRefusedError (`code` VIP_UNAUTHORIZED) when RabbitMQ's topic permissions refuse
+ * the topic (a protected topic; the subscriptions keep running).
  */
 export class RmqPubSub extends BrokerClient {
   readonly identity: string;
@@ -247,7 +253,10 @@ export class RmqPubSub extends BrokerClient {
   }
 
   stats(): RmqPubSubStats {
-    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, unconfirmed: this.unconfirmed, countRequests: this.#bindings?.requests ?? 0 };
+    return {
+      ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, unconfirmed: this.unconfirmed, refused: this.refused,
+      confirmReopens: this.confirmReopens, countRequests: this.#bindings?.requests ?? 0,
+    };
   }
 
   /** Publishes are confirmed: `publish` resolves once the broker has routed the message. */

@@ -115,6 +115,7 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
       callback_errors: s?.callbackErrors ?? 0,
       count_requests: s?.countRequests ?? 0,
       unconfirmed: s?.unconfirmed ?? 0,
+      refused: s?.refused ?? 0,
       rejected_while_disconnected: s?.rejectedWhileDisconnected ?? 0,
       unexpected_router_messages: this.#unexpected,
     };
