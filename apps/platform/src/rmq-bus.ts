@@ -2,7 +2,6 @@ import { connect as tcpConnect } from 'node:net';
 import { rm } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { PubSubService } from '@vip/pubsub';
 import { ensureVolttronBroker, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
 import { Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
@@ -12,6 +11,7 @@ import type { PlatformConfig, RmqBusConfig } from './cli-options.js';
 import { CONTROL_IDENTITY, startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
 import { PLATFORM_VERSION, type RunningPlatform } from './platform.js';
+import { BrokerTopicPermissions, PubSubServiceWithTopicHook } from './rmq-topic-permissions.js';
 import { prepareVipHome } from './vip-home.js';
 
 /**
@@ -20,7 +20,9 @@ import { prepareVipHome } from './vip-home.js';
  * subsystems over RmqRouterTransport, router-side pubsub, the `control` and `platform.auth`
  * services as RMQ agents, and record the bus in `$VIP_HOME/run/bus.json` for vipctl. auth.json
  * still supplies the capabilities (pubsub protected topics, `platform.auth`); RabbitMQ's own
- * users and permissions admit clients (no CURVE on this bus).
+ * users and permissions admit clients (no CURVE on this bus). With the management API, protected
+ * topics also bind broker pubsub: per-agent broker users get RabbitMQ topic permissions
+ * (BrokerTopicPermissions, synced on changes and by the hello check).
  */
 export async function startRmqPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
   const rmq = requireRmq(config);
@@ -31,8 +33,20 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   await ensureBroker(rmq, instanceName);
   const link = { url: rmq.url, vhost: rmq.vhost, instanceName };
   const address = brokerAddress(rmq);
-  const pubsub = new PubSubService({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } });
-  const transport = new RmqRouterTransport({ ...link, ...(rmq.management ? { management: rmq.management } : {}), logger });
+  const topicPermissions = rmq.management
+    ? new BrokerTopicPermissions({
+      management: rmq.management, vhost: rmq.vhost, instanceName, protectedTopicsPath: paths.protectedTopics,
+      exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user], logger,
+    })
+    : undefined;
+  const pubsub = new PubSubServiceWithTopicHook({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } },
+    () => topicPermissions?.protectedTopicsChanged());
+  const transport = new RmqRouterTransport({
+    ...link, logger,
+    ...(rmq.management ? { management: rmq.management } : {}),
+    ...(topicPermissions ? { helloCheck: { topicPermissions: (user: string) => topicPermissions.wanted(user) } } : {}),
+  });
+  const counters = () => ({ router: router.stats(), transport: transport.stats(), ...(topicPermissions ? { topicPermissions: topicPermissions.stats() } : {}) });
   const query: QueryProperties = {
     addresses: [address],
     local_address: address,
@@ -43,7 +57,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     'volttron-central-address': null,
     'volttron-central-serverkey': null,
     'bind-web-address': null,
-    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats() }),
+    'vip-router-stats': () => JSON.stringify(counters()),
   };
   const router = new Router({ transport, messageBus: 'rmq', instanceName, extensions: [pubsub], query, logger, onQuit });
 
@@ -55,6 +69,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       await authService?.close();
       await control?.close();
       await router.stop();
+      await topicPermissions?.close();
       await auth?.close();
       await rm(busInfoPath(paths.home), { force: true });
     })());
@@ -63,9 +78,16 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     if (auth) {
       await auth.load();
       // platform.auth hands pubsub the capability map now and on every auth.json change
-      const sink = { setCapabilities: (caps: UserToCapabilities) => pubsub.setCapabilities(rmqCapabilities(caps, instanceName)) };
+      const sink = {
+        setCapabilities: (caps: UserToCapabilities) => {
+          pubsub.setCapabilities(rmqCapabilities(caps, instanceName));
+          topicPermissions?.setCapabilities(caps);
+        },
+      };
       authService = new AuthService({ source: auth.watcher, pubsub: sink, logger });
     }
+    // broker pubsub is bound by the protected topics before the platform says it is ready
+    await topicPermissions?.start();
     await router.start().catch((err: unknown) => {
       if (!(err instanceof RmqSetupError && err.missing === 'identity')) throw err;
       throw new RmqSetupError('identity', `another platform with instance name ${instanceName} is running on ${address}`,
@@ -75,7 +97,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     const pubsubOf = { management: rmq.management ?? (false as const) };
     const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: CONTROL_IDENTITY }) });
     control = await startControlService({
-      tracker: router.tracker, counters: () => ({ router: router.stats(), transport: transport.stats() }), vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger,
+      tracker: router.tracker, counters, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger,
     });
     await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
     await writeBusInfo(paths.home, {

@@ -1,5 +1,7 @@
 import { silentLogger, type Logger } from '@vip/protocol';
 import { agentPermissions, type Permissions } from './rabbitmq-management.js';
+import { syncTopicPermissions, type TopicPermissionStore } from './topic-permission-sync.js';
+import type { TopicPermissions } from './topic-permissions.js';
 
 /** The management calls the check needs (RabbitMqManagement has them). */
 export interface PermissionStore {
@@ -24,6 +26,19 @@ export interface AgentPermissionStats {
   failed: number;
   /** Hellos let through without asking: the identity was checked less than `recheckMs` ago. */
   recent: number;
+  /** Topic permissions set (present with the `topics` option: protected topics) because they were absent or different. */
+  topicsSet?: number;
+  /** Topic permissions removed because the user no longer lacks any protected topic (with `topics`). */
+  topicsCleared?: number;
+}
+
+/**
+ * Topic permissions to keep in line on each check of a user that exists (protected topics on
+ * broker pubsub): `wanted(user)` gives the permission on `volttron`, undefined for none.
+ */
+export interface TopicPermissionsOfUser {
+  readonly store: TopicPermissionStore;
+  wanted(user: string): TopicPermissions | undefined;
 }
 
 export interface AgentPermissionCheckOptions {
@@ -36,6 +51,8 @@ export interface AgentPermissionCheckOptions {
   readonly retryFailedMs?: number;
   /** A failure is logged at most once per identity per this long (ms); every failure is counted. */
   readonly failureLogMs?: number;
+  /** Also keep the user's topic permissions in line (one GET, a PUT or DELETE only when different). */
+  readonly topics?: TopicPermissionsOfUser;
   readonly logger?: Logger;
   readonly now?: () => number;
 }
@@ -60,6 +77,8 @@ const MAX_REMEMBERED = 10_000;
  * management failure is counted (`failed`) and logged once per identity per `failureLogMs`.
  * Concurrent checks of one identity share one request; a checked identity is asked about again
  * after `recheckMs`, or at once after `forget` (the transport calls it when the peer is gone).
+ * With `topics`, a user that exists also gets its topic permissions (protected topics) synced;
+ * a failure there fails the check (counted, logged, asked again after `retryFailedMs`).
  */
 export class AgentPermissionCheck {
   readonly #o: AgentPermissionCheckOptions;
@@ -73,6 +92,8 @@ export class AgentPermissionCheck {
   readonly #failureLoggedAt = new Map<string, number>();
   readonly #inFlight = new Map<string, Promise<PermissionCheckOutcome>>();
   readonly #stats: AgentPermissionStats = { checked: 0, sharedUser: 0, ok: 0, repaired: 0, failed: 0, recent: 0 };
+  #topicsSet = 0;
+  #topicsCleared = 0;
 
   constructor(options: AgentPermissionCheckOptions) {
     this.#o = options;
@@ -107,7 +128,7 @@ export class AgentPermissionCheck {
   }
 
   stats(): AgentPermissionStats {
-    return { ...this.#stats };
+    return this.#o.topics ? { ...this.#stats, topicsSet: this.#topicsSet, topicsCleared: this.#topicsCleared } : { ...this.#stats };
   }
 
   async #run(identity: string): Promise<PermissionCheckOutcome> {
@@ -124,6 +145,13 @@ export class AgentPermissionCheck {
         outcome = 'repaired';
       } else {
         outcome = decision;
+      }
+      const topics = this.#o.topics;
+      if (exists && topics) {
+        const t = await syncTopicPermissions(topics.store, vhost, user, topics.wanted(user));
+        if (t === 'set') this.#topicsSet += 1;
+        else if (t === 'cleared') this.#topicsCleared += 1;
+        if (t !== 'ok') this.#log.info('rmq.topic-permissions.synced', { user, vhost, outcome: t });
       }
       this.#failureLoggedAt.delete(identity);
       this.#remember(identity, this.#recheckMs);

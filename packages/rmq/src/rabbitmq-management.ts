@@ -14,6 +14,7 @@ const BindingListSchema = z.array(z.object({
 
 const UserSchema = z.object({ name: z.string(), tags: z.union([z.string(), z.array(z.string())]).default([]) });
 const PermissionsSchema = z.object({ configure: z.string(), write: z.string(), read: z.string() });
+const VhostPermissionListSchema = z.array(z.object({ user: z.string() }));
 const TopicPermissionListSchema = z.array(z.object({ exchange: z.string(), write: z.string(), read: z.string() }));
 
 /** A broker user as the management API shows it (password hash left out). */
@@ -159,6 +160,15 @@ export class RabbitMqManagement {
     const r = PermissionsSchema.safeParse(raw);
     if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
     return r.data;
+  }
+
+  /** Names of the users holding permissions on `vhost` (one request). */
+  async listVhostUsers(vhost: string): Promise<string[]> {
+    const what = `list the users with permissions on ${vhost}`;
+    const raw = await this.#call('GET', `/api/vhosts/${encodeURIComponent(vhost)}/permissions`, undefined, what);
+    const r = VhostPermissionListSchema.safeParse(raw);
+    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    return r.data.map((p) => p.user);
   }
 
   /**

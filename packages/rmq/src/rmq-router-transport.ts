@@ -13,6 +13,7 @@ import { PeerSweep } from './peer-sweep.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { StatusListeners } from './status-listeners.js';
+import type { TopicPermissions } from './topic-permissions.js';
 
 export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
   readonly logger?: Logger;
@@ -26,8 +27,10 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
   /**
    * The hello permission check (with `management` only): an identity is checked again after
    * `recheckMs` (default 30 s), or at its next hello once it was gone; `false` turns it off.
+   * `topicPermissions(user)`: the topic permission on `volttron` an agent user should have
+   * (protected topics, see protectedTopicPermissions; undefined: none), kept in line by the check.
    */
-  readonly helloCheck?: false | { readonly recheckMs?: number };
+  readonly helloCheck?: false | { readonly recheckMs?: number; readonly topicPermissions?: (user: string) => TopicPermissions | undefined };
 }
 
 export interface RmqRouterStats {
@@ -124,10 +127,13 @@ export class RmqRouterTransport implements RouterTransport {
       ...(api ? { listQueues: () => api.listQueues(this.#o.vhost) } : {}),
       logger: this.#log,
     });
-    this.#checks = management && helloCheck !== false
+    // its own client: a shorter timeout, since a hello waits for it
+    const checkApi = management && new RabbitMqManagement({ ...management, timeoutMs: Math.min(management.timeoutMs ?? HELLO_CHECK_TIMEOUT_MS, HELLO_CHECK_TIMEOUT_MS) });
+    const topicsOf = helloCheck ? helloCheck.topicPermissions : undefined;
+    this.#checks = checkApi && helloCheck !== false
       ? new AgentPermissionCheck({
-        // its own client: a shorter timeout, since a hello waits for it
-        store: new RabbitMqManagement({ ...management, timeoutMs: Math.min(management.timeoutMs ?? HELLO_CHECK_TIMEOUT_MS, HELLO_CHECK_TIMEOUT_MS) }),
+        store: checkApi,
+        ...(topicsOf ? { topics: { store: checkApi, wanted: topicsOf } } : {}),
         vhost: this.#o.vhost,
         instanceName: this.#o.instanceName,
         ...(helloCheck?.recheckMs !== undefined ? { recheckMs: helloCheck.recheckMs } : {}),

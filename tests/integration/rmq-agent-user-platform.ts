@@ -1,0 +1,50 @@
+import { onTestFinished } from 'vitest';
+import type { Agent } from '../../packages/agent/src/index.js';
+import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import { AMQP_URL, FAST_RECONNECT, freshVhost, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
+import { runCli } from '../../apps/vipctl/src/cli.js';
+import { bufferIo } from '../../apps/vipctl/src/output.js';
+
+/** A platform process on RabbitMQ (fresh vhost, management on) whose agents get their own broker users through vipctl. */
+export interface AgentUserPlatform {
+  readonly vh: TestVhost;
+  readonly platform: PlatformProcess;
+  /** An agent on the shared URL user (guest), counting subscribers through the management API. */
+  readonly watcher: Agent;
+  vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }>;
+  /** An agent of `@vip/agent/rmq` on the broker user `vipctl auth add --identity` made for it, started; closed at test end. */
+  agentOnOwnUser(identity: string): Promise<Agent>;
+  /** Stop everything, delete `brokerUsers` (global: their names carry the pid) and the vhost. */
+  dispose(brokerUsers: readonly string[]): Promise<void>;
+}
+
+export async function startAgentUserPlatform(tag: string, instanceName: string): Promise<AgentUserPlatform> {
+  const vh = await freshVhost(tag);
+  const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName });
+  const watcher = createRmqAgent({ identity: `${instanceName}.watcher`, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT } });
+  await watcher.start();
+  return {
+    vh, platform, watcher,
+    async vipctl(...argv) {
+      const io = bufferIo();
+      return { code: await runCli([...argv, '--vip-home', platform.home], io), out: io.stdout(), err: io.stderr() };
+    },
+    async agentOnOwnUser(identity) {
+      const file = await readAgentRmqFile(platform.home, identity);
+      if (!file) throw new Error(`no rmq.json for ${identity}`);
+      // its own user has no management login: publish resolves 1, as VOLTTRON's does
+      const agent = createRmqAgent({ identity, rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT }, management: false });
+      onTestFinished(() => agent.close());
+      await agent.start();
+      return agent;
+    },
+    async dispose(brokerUsers) {
+      await watcher.close();
+      await platform.close();
+      for (const u of brokerUsers) await management.deleteUser(u);
+      await vh.dispose();
+    },
+  };
+}
