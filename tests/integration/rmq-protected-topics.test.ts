@@ -27,10 +27,14 @@ describe('the built write regex on the real broker refuses what ProtectedTopics 
       { topic: 'devices/secure', capabilities: ['can_dev', 'can_foo'] },
       { topic: '/x[0-9]+/', capabilities: ['can_x'] },
       { topic: 'free', capabilities: [] },
+      // non-ASCII: one JavaScript character is several bytes of the UTF-8 routing key
+      { topic: 'café', capabilities: ['can_foo'] },
+      { topic: '/y./', capabilities: ['can_x'] },
+      { topic: '/z\u00e9[^/]/', capabilities: ['can_bar'] },
     ],
   };
   const TOPICS = ['foo', 'foo/1', 'foobar/2', 'fo', 'bar/x', 'bar/x/y', 'bar', 'barx', 'devices/secure', 'devices/secure/ahu', 'devices/other',
-    'x1', 'x12', 'x', 'x1/y', 'free/1', 'other/topic'];
+    'x1', 'x12', 'x', 'x1/y', 'free/1', 'other/topic', 'café/1', 'cafe/1', 'yé', 'ya', 'yab', 'zéé', 'zé', 'zex'];
   const users = [
     { identity: `none${pid}`, caps: [] as string[] },
     { identity: `foo${pid}`, caps: ['can_foo'] },

@@ -14,7 +14,7 @@ export type { TopicPermissionStore, TopicSyncOutcome } from './topic-permission-
 export { RmqSetupError } from './rmq-errors.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';
 export type { TopicWriteRefusal } from './publish-refusal.js';
-export { protectedTopicPermissions, plainTopicKeyPattern, regexTopicKeyPatterns, isRegexTopic, escapePcre } from './topic-permissions.js';
+export { protectedTopicPermissions, PCRE_UTF8, plainTopicKeyPattern, regexTopicKeyPatterns, isRegexTopic, escapePcre } from './topic-permissions.js';
 export type { ProtectedTopicEntry, TopicPermissions } from './topic-permissions.js';
 export type { RmqSetupMissing } from './rmq-errors.js';
 export {

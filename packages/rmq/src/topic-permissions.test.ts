@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vip/protocol';
 import { publishRoutingKey } from './pubsub-mapping.js';
-import { escapePcre, protectedTopicPermissions, regexTopicKeyPatterns, type ProtectedTopicEntry } from './topic-permissions.js';
+import { escapePcre, PCRE_UTF8, protectedTopicPermissions, regexTopicKeyPatterns, type ProtectedTopicEntry } from './topic-permissions.js';
 
 const INST = 'v1';
 const ENTRIES: ProtectedTopicEntry[] = [
@@ -10,9 +10,15 @@ const ENTRIES: ProtectedTopicEntry[] = [
   { topic: 'open', capabilities: [] },
 ];
 
-/** Whether the broker lets `write` publish `topic` (JavaScript runs these PCRE patterns the same way: no \x{...} in them). */
+/** The pattern as JavaScript runs it (these PCRE patterns mean the same there, once the UTF-8 switch is off: no \x{...} in them). */
+function js(write: string): RegExp {
+  expect(write.startsWith(PCRE_UTF8)).toBe(true);
+  return new RegExp(write.slice(PCRE_UTF8.length));
+}
+
+/** Whether the broker lets `write` publish `topic`. */
 function writable(write: string | undefined, topic: string): boolean {
-  return write === undefined || new RegExp(write).test(publishRoutingKey(INST, topic));
+  return write === undefined || js(write).test(publishRoutingKey(INST, topic));
 }
 
 describe('protectedTopicPermissions (write regex of one broker user)', () => {
@@ -23,7 +29,7 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
 
   it('refuses exactly the protected keys the user lacks, read stays .*', () => {
     const p = protectedTopicPermissions(ENTRIES, ['can_bar'], INST);
-    expect(p).toEqual({ exchange: 'volttron', write: '^(?!__pubsub__\\.v1\\.foo)', read: '.*' });
+    expect(p).toEqual({ exchange: 'volttron', write: '(*UTF8)^(?!__pubsub__\\.v1\\.foo)', read: '.*' });
     const w = p?.write;
     expect(writable(w, 'foo')).toBe(false);
     expect(writable(w, 'foo/1')).toBe(false);
@@ -35,20 +41,20 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
 
   it('translates /regex/ topics to anchored key patterns', () => {
     const w = protectedTopicPermissions(ENTRIES, ['can_foo'], INST)?.write;
-    expect(w).toBe('^(?!__pubsub__\\.v1\\.(?:bar\\..*)(?:\\.#|(?<!\\.#))$)');
+    expect(w).toBe('(*UTF8)^(?!__pubsub__\\.v1\\.(?:bar\\..*)(?:\\.#|(?<!\\.#))$)');
     expect(writable(w, 'bar/x')).toBe(false);
     expect(writable(w, 'bar/x/y')).toBe(false);
     expect(writable(w, 'bar')).toBe(true);
     expect(writable(w, 'xbar/x')).toBe(true);
     expect(writable(w, 'foo/1')).toBe(true);
-    expect(new RegExp(w!).test('__pubsub__.v1.bar.x')).toBe(false); // a raw key without the # word
-    expect(new RegExp(w!).test('__pubsub__.v1.bar.#.#')).toBe(false); // topic bar/# to a subscriber
+    expect(js(w!).test('__pubsub__.v1.bar.x')).toBe(false); // a raw key without the # word
+    expect(js(w!).test('__pubsub__.v1.bar.#.#')).toBe(false); // topic bar/# to a subscriber
   });
 
   it('keeps VIP messages and other instances writable', () => {
     const w = protectedTopicPermissions(ENTRIES, [], INST)!.write;
-    for (const key of ['v1.platform.auth', 'v1.router', '__pubsub__.v2.foo.#', 'v1.foo']) expect(new RegExp(w).test(key)).toBe(true);
-    expect(new RegExp(w).test('__pubsub__.v1.foo.#')).toBe(false);
+    for (const key of ['v1.platform.auth', 'v1.router', '__pubsub__.v2.foo.#', 'v1.foo']) expect(js(w).test(key)).toBe(true);
+    expect(js(w).test('__pubsub__.v1.foo.#')).toBe(false);
   });
 
   it('protects the / spelling of a plain topic with a dot (keys cannot tell them apart)', () => {
@@ -74,8 +80,8 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
     expect(escapePcre('a.b*{username}')).toBe('a\\.b\\*\\x7Busername\\}');
     const w = protectedTopicPermissions([{ topic: 'x+{vhost}', capabilities: 'c' }], [], 'i.1')!.write;
     expect(w).not.toContain('{vhost}');
-    expect(new RegExp(w).test(publishRoutingKey('i.1', 'x+{vhost}/y'))).toBe(false);
-    expect(new RegExp(w).test(publishRoutingKey('ix1', 'x+{vhost}/y'))).toBe(true);
+    expect(js(w).test(publishRoutingKey('i.1', 'x+{vhost}/y'))).toBe(false);
+    expect(js(w).test(publishRoutingKey('ix1', 'x+{vhost}/y'))).toBe(true);
   });
 
   it('an invalid /regex/ is a ConfigError', () => {

@@ -19,7 +19,7 @@ export interface TopicPermissions {
 /**
  * The RabbitMQ topic permission that enforces `entries` on broker pubsub for one broker user with
  * capability names `capabilities`, or undefined when that user may publish on every topic (no
- * topic permission needed). `write` is one anchored negative lookahead over the routing keys
+ * topic permission needed). `write` is `(*UTF8)` then one anchored negative lookahead over the routing keys
  * (`__pubsub__.<instance>.<topic with / as .>[.#]`) of every entry the user lacks a capability
  * for; everything else (VIP messages `<instance>.<peer>`, unprotected topics) stays writable.
  *
@@ -54,8 +54,15 @@ export function protectedTopicPermissions(
   for (const [topic, caps] of plain) if (lacks(caps)) refused.push(plainTopicKeyPattern(instance, topic));
   for (const { source, caps } of regexes) if (lacks(caps)) refused.push(...regexTopicKeyPatterns(instance, source));
   if (refused.length === 0) return undefined;
-  return { exchange: VOLTTRON_EXCHANGE, write: `^(?!${[...new Set(refused)].join('|')})`, read: '.*' };
+  return { exchange: VOLTTRON_EXCHANGE, write: `${PCRE_UTF8}^(?!${[...new Set(refused)].join('|')})`, read: '.*' };
 }
+
+/**
+ * PCRE's start-of-pattern switch to UTF-8 mode: RabbitMQ compiles topic permissions without the
+ * `unicode` option, so without it `.` and classes match single bytes of a UTF-8 routing key
+ * (`a.` would not match `aé`, `\x{e9}` not `é`), which would let non-ASCII topics through.
+ */
+export const PCRE_UTF8 = '(*UTF8)';
 
 /** `/.../` with something between the slashes, as ProtectedTopics reads it. */
 export function isRegexTopic(topic: string): boolean {
