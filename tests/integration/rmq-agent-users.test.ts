@@ -9,7 +9,7 @@ import { agentPermissions, RmqRouterTransport, type Permissions } from '../../pa
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { Router } from '../../packages/router/src/index.js';
 import { freePort, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { agentRmqPath, readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
+import { agentRmqPath, createAgentBrokerUser, readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
 import { runCli } from '../../apps/vipctl/src/cli.js';
 import { bufferIo } from '../../apps/vipctl/src/output.js';
 
@@ -22,7 +22,7 @@ import { bufferIo } from '../../apps/vipctl/src/output.js';
  */
 const INSTANCE = 'au';
 const pid = process.pid;
-const ids = { agent: `agent${pid}`, damaged: `damaged${pid}`, raw: `raw${pid}`, shared: `shared${pid}`, mgmt: `mgmt${pid}` };
+const ids = { agent: `agent${pid}`, damaged: `damaged${pid}`, raw: `raw${pid}`, shared: `shared${pid}`, mgmt: `mgmt${pid}`, pending: `pending${pid}` };
 const userOf = (identity: string) => `${INSTANCE}.${identity}`;
 let vh: TestVhost;
 let platform: PlatformProcess;
@@ -118,6 +118,25 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
     expect(text).toMatchObject({ code: 0, out: `removed entry for user ${identity}\ndeleted broker user ${userOf(identity)} and its rmq.json\n` });
     expect(await management.getUser(userOf(identity))).toBeUndefined();
     expect(await readAgentRmqFile(platform.home, identity)).toBeUndefined();
+  });
+
+  it('a new user may not publish pubsub until the platform sets its topic permission (fail closed); VIP messages pass', async () => {
+    // a vhost no platform serves: nothing will sync this user
+    const idle = await freshVhost('agent-users-idle');
+    onTestFinished(() => idle.dispose());
+    const identity = ids.pending;
+    const home = platform.home; // only its keystores/<identity>/rmq.json is written
+    await createAgentBrokerUser({ bus: 'rmq', url: AMQP_URL, vhost: idle.vhost, instanceName: INSTANCE, management: MANAGEMENT }, home, identity);
+    expect(await management.getTopicPermissions(idle.vhost, userOf(identity))).toEqual([{ exchange: 'volttron', write: '^(?!__pubsub__\\.)', read: '.*' }]);
+    const file = await readAgentRmqFile(home, identity);
+    const conn = await amqp.connect(`${file!.url}/${encodeURIComponent(idle.vhost)}`);
+    onTestFinished(() => conn.close().catch(() => undefined));
+    const ch = await conn.createConfirmChannel();
+    ch.on('error', () => undefined);
+    await new Promise<void>((resolve, reject) => ch.publish('volttron', `${INSTANCE}.someone`, Buffer.from('[]'), {}, (err) => (err ? reject(err) : resolve())));
+    const closed = new Promise<Error>((resolve) => ch.once('error', resolve));
+    ch.publish('volttron', `__pubsub__.${INSTANCE}.t.#`, Buffer.from('{}'));
+    expect((await closed).message).toMatch(/ACCESS_REFUSED/);
   });
 
   it('prints how the agent connects; refuses identities a broker user cannot carry with one line and exit 2', async () => {

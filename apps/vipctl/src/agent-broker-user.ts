@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { agentPermissions, RabbitMqManagement, RmqSetupError } from '@vip/rmq';
+import { agentPermissions, RabbitMqManagement, RmqSetupError, VOLTTRON_EXCHANGE } from '@vip/rmq';
 import { makeDirectories } from '@vip/zmq';
 import { CliError, EXIT } from './exit-codes.js';
 import type { PlatformBus } from './platform-bus.js';
@@ -72,6 +72,9 @@ export interface CreatedBrokerUser {
   readonly path: string;
 }
 
+/** A new agent user's topic permission until the platform sets the real one: every key but pubsub publishes. */
+const PUBSUB_WRITES_PENDING = { exchange: VOLTTRON_EXCHANGE, write: '^(?!__pubsub__\\.)', read: '.*' };
+
 /**
  * Create (or give a new password to) broker user `<instance>.<identity>` with VOLTTRON's default
  * permissions on the platform's vhost, and store the agent's AMQP URL in its rmq.json.
@@ -82,7 +85,11 @@ export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identi
   const password = randomBytes(18).toString('base64url');
   const api = new RabbitMqManagement(bus.management);
   await brokerStep(`create broker user ${user}`, async () => {
+    const isNew = (await api.getUser(user)) === undefined;
     await api.ensureUser(user, password);
+    // fail closed: no pubsub writes until the platform gives this user its protected-topics
+    // permission (at its hello, or the platform's next sync); set before the vhost rights exist
+    if (isNew) await api.setTopicPermissions(bus.vhost, user, PUBSUB_WRITES_PENDING);
     await api.setPermissions(bus.vhost, user, agentPermissions(bus.instanceName, identity));
   });
   const broker = new URL(bus.url);
