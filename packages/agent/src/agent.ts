@@ -1,5 +1,5 @@
 import {
-  ClosedError, createRpcIdGenerator, errorFromArgs, frameText, WireError, identityKey, silentLogger,
+  ClosedError, createRpcIdGenerator, frameText, silentLogger,
   type AgentConnection, type ConnectionStatus, type Logger, type VipMessage,
 } from '@vip/protocol';
 import { HelloTimeoutError } from './errors.js';
@@ -15,6 +15,7 @@ import { HealthSubsystem } from './subsystems/health.js';
 import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
 import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
 import { AgentStats } from './agent-stats.js';
+import { InboundDispatch } from './inbound-dispatch.js';
 import { PubSubSubsystem, type PubSubSubsystemOptions } from './pubsub/pubsub-subsystem.js';
 
 export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
@@ -86,6 +87,7 @@ export class Agent {
   readonly #onStop: Hook[] = [];
   readonly #core: AgentCore;
   readonly #stats = new AgentStats();
+  readonly #inbound: InboundDispatch;
   #publisher: AgentPublisher | undefined;
   #connection: AgentConnection | undefined;
   #unsubscribeStatus: (() => void) | undefined;
@@ -109,6 +111,7 @@ export class Agent {
     this.logger = (options.logger ?? silentLogger).child({ identity: options.identity });
     this.#events = new AgentEvents(this.logger);
     this.#core = this.#makeCore();
+    this.#inbound = new InboundDispatch({ core: this.#core, subsystems: this.#subsystems, names: this.#names, pending: this.#pending, stats: this.#stats, logger: this.logger });
     this.use(() => new HelloSubsystem(this.#core, (m) => this.#welcome(m)));
     this.ping = this.use((core) => new PingSubsystem(core, this.#requestTimeout()));
     this.peerlist = this.use((core) => new PeerlistSubsystem(core, this.#requestTimeout()));
@@ -214,7 +217,7 @@ export class Agent {
     const c = this.#options.connection;
     const conn = typeof c === 'function' ? c() : c;
     this.#connection = conn;
-    conn.onMessage((m) => this.#dispatch(m));
+    conn.onMessage((m) => this.#inbound.dispatch(m));
     this.#unsubscribeStatus = conn.onStatus((s) => this.#onStatus(s));
     this.#running = true;
     const timeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
@@ -353,44 +356,6 @@ export class Agent {
         if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
       }
     }
-  }
-
-  #dispatch(message: VipMessage): void {
-    this.#stats.messageIn();
-    const name = this.#names.text(message.subsystem);
-    if (name === 'error') {
-      this.#handleError(message);
-      return;
-    }
-    const s = this.#subsystems.get(name);
-    if (s?.handle) {
-      try {
-        if (s.handle(message) === false) this.#stats.count('messages.ignored');
-      } catch (err) {
-        this.#stats.count('messages.rejected');
-        this.logger.warn('agent.message.rejected', { subsystem: name }, err);
-      }
-      return;
-    }
-    this.#stats.count('messages.unknown_subsystem');
-    if (message.peer.length === 0) return; // never answer the router with an error
-    // VOLTTRON agents send 3 args here (PROTOCOL.md 12.8); we add the peer slot so Python callers
-    // raise UnknownSubsystem instead of logging "unhandled VIP error".
-    this.#core
-      .send({ peer: message.peer, id: message.id, subsystem: 'error', args: ['93', 'Protocol not supported', this.identity, message.subsystem] })
-      .catch((err: unknown) => this.logger.debug('agent.error93.failed', {}, err));
-  }
-
-  #handleError(message: VipMessage): void {
-    const error = errorFromArgs(message.args, message.peer);
-    if (!(error instanceof WireError)) {
-      this.#stats.count('errors.malformed');
-      this.logger.warn('agent.error.malformed', { reason: error.detail });
-      return;
-    }
-    this.#stats.count('errors.in');
-    this.#pending.reject(identityKey(message.id), error);
-    this.#subsystems.get(error.subsystem)?.handleError?.(error, message);
   }
 
   /** A reply that matched no pending request (late after its timeout, or never asked for) is counted, not silent. */
