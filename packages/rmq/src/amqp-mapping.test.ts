@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError, ProtocolError, type VipMessage } from '@vip/protocol';
+import { SpoofedSenderError } from './sender-identity.js';
 import { amqpToVip, decodeArgs, encodeArgs, routingKeyFor, splitRoutingKey, vipToAmqp, checkInstanceName } from './amqp-mapping.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -92,6 +93,26 @@ describe('AMQP -> VIP', () => {
     expect(over).toBeInstanceOf(InvalidPayloadError);
     expect((over as InvalidPayloadError).message).toMatch(/exceeds maxMessageBytes/);
     expect(amqpToVip({ content: body, fields: { routingKey: 'v1.bob' }, properties: props }, { maxBytes: body.length })).not.toBeInstanceOf(InvalidPayloadError);
+  });
+  it('with the receiver\'s instance: a user_id <instance>.<x> must be app_id and becomes the user over the header', () => {
+    const p = vipToAmqp(msg({ user: b('v1.bob') }), ctx, { userId: 'v1.alice' });
+    expect(p.properties.userId).toBe('v1.alice');
+    const at = (properties: Record<string, unknown>) => amqpToVip({ content: p.content, fields: { routingKey: 'v1.bob' }, properties }, { instance: 'v1' });
+    const ok = at(p.properties);
+    if (ok instanceof InvalidPayloadError) throw ok;
+    expect(ok.message.user).toEqual(b('v1.alice')); // the header claimed v1.bob
+    expect(ok.verifiedUser).toBe('v1.alice');
+    const spoofed = at({ ...p.properties, appId: 'v1.carol' });
+    expect(spoofed).toBeInstanceOf(SpoofedSenderError);
+    expect((spoofed as SpoofedSenderError).message).toMatch(/published by broker user "v1.alice" claiming to be "v1.carol"/);
+    // no proof: the header as before (guest, absent as from Python agents, another instance's user)
+    for (const userId of ['guest', undefined, 'v2.alice']) {
+      const r = at({ ...p.properties, userId, appId: 'v1.carol' });
+      expect(r instanceof InvalidPayloadError ? r : r.message.user).toEqual(b('v1.bob'));
+    }
+    // without the instance nothing is checked
+    const unchecked = amqpToVip({ content: p.content, fields: { routingKey: 'v1.bob' }, properties: { ...p.properties, appId: 'v1.carol' } });
+    expect(unchecked instanceof InvalidPayloadError ? unchecked : unchecked.message.user).toEqual(b('v1.bob'));
   });
   it('splits routing keys at the first dot', () => {
     expect(splitRoutingKey('v1.a.b')).toEqual({ instance: 'v1', identity: 'a.b' });

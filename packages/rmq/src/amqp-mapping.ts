@@ -1,6 +1,7 @@
 import { EMPTY_FRAME, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
+import { checkSender, type SpoofedSenderError } from './sender-identity.js';
 
 /**
  * The VIP <-> AMQP mapping of PROTOCOL.md 7.3, pure (no I/O).
@@ -36,6 +37,8 @@ export interface AmqpPublish {
     readonly type: string;
     readonly contentType: string;
     readonly headers: { readonly recipient: string; readonly proto: string; readonly user: string };
+    /** The publisher's broker user, checked by RabbitMQ (sender-identity.ts); absent when not known for sure. */
+    readonly userId?: string;
   };
 }
 
@@ -54,6 +57,8 @@ export interface InboundVip {
   readonly senderIdentity: string;
   /** Header `recipient` (a full routing key) or the delivery routing key. */
   readonly recipient: string;
+  /** The agent user RabbitMQ proved (user_id `<instance>.<identity>` = app_id); also `message.user`. */
+  readonly verifiedUser?: string;
 }
 
 /** The queue name and binding key of an identity: `<instance>.<identity>` (7.2). */
@@ -135,13 +140,14 @@ function shortstr(what: string, text: string): string {
 /**
  * Publish parameters for `message` (peer = recipient) sent by `ctx`. `platform` addresses another
  * instance (`<platform>.<peer>`); an empty `user` becomes `<instance>.<identity>` when
- * `defaultUser` is set (agents do that, PROTOCOL.md 7.3). Throws ProtocolError when a field cannot
+ * `defaultUser` is set (agents do that, PROTOCOL.md 7.3); `userId`, the publisher's broker user
+ * (publisherUserId), goes in `user_id`. Throws ProtocolError when a field cannot
  * be carried (identity not UTF-8 or with wildcards, id longer than 255 bytes, empty subsystem).
  */
 export function vipToAmqp(
   message: VipMessage,
   ctx: MappingContext,
-  options: { readonly platform?: string; readonly defaultUser?: boolean } = {},
+  options: { readonly platform?: string; readonly defaultUser?: boolean; readonly userId?: string } = {},
 ): AmqpPublish {
   const routingKey = shortstr('routing key', routingKeyFor(options.platform ?? ctx.instance, identityText(message.peer)));
   const subsystem = message.subsystem.toString('utf8');
@@ -158,6 +164,7 @@ export function vipToAmqp(
       type: shortstr('subsystem', subsystem),
       contentType: JSON_CONTENT_TYPE,
       headers: { recipient: routingKey, proto: VIP_PROTO, user },
+      ...(options.userId === undefined ? {} : { userId: options.userId }),
     },
   };
 }
@@ -171,6 +178,7 @@ export interface AmqpMessageLike {
     readonly messageId?: unknown;
     readonly type?: unknown;
     readonly headers?: unknown;
+    readonly userId?: unknown;
   };
 }
 
@@ -193,16 +201,22 @@ function readHeaders(raw: unknown): VipHeaders | null {
   return parsed.success ? parsed.data : null;
 }
 
-/** What the receiver accepts: `maxBytes`, its maxMessageBytes (a larger body is refused unread). */
+/**
+ * What the receiver accepts: `maxBytes`, its maxMessageBytes (a larger body is refused unread);
+ * `instance`, its own instance: a user_id `<instance>.<x>` must then match app_id (checkSender).
+ */
 export interface InboundLimits {
   readonly maxBytes?: number;
+  readonly instance?: string;
 }
 
 /**
  * Read a delivered AMQP message as VIP; an InvalidPayloadError naming the bad field otherwise
- * (also for a body above `limits.maxBytes`). Never throws: it runs in consumer callbacks.
+ * (also for a body above `limits.maxBytes`). With `limits.instance`, a user_id `<instance>.<x>`
+ * (proved by RabbitMQ) must equal app_id, else SpoofedSenderError (an InvalidPayloadError), and
+ * it becomes the VIP user over the `user` header. Never throws: it runs in consumer callbacks.
  */
-export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): InboundVip | InvalidPayloadError {
+export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): InboundVip | InvalidPayloadError | SpoofedSenderError {
   if (limits.maxBytes !== undefined && msg.content.length > limits.maxBytes) {
     return new InvalidPayloadError('AMQP VIP message', `body of ${msg.content.length} bytes exceeds maxMessageBytes (${limits.maxBytes})`);
   }
@@ -211,6 +225,8 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
     return new InvalidPayloadError('AMQP VIP message', 'app_id must be "<instance>.<identity>"');
   }
   if (typeof type !== 'string' || type.trim() === '') return new InvalidPayloadError('AMQP VIP message', 'type (the subsystem) is missing');
+  const verified = limits.instance === undefined ? undefined : checkSender(msg.properties.userId, limits.instance, appId, 'AMQP VIP sender');
+  if (verified instanceof InvalidPayloadError) return verified;
   const headers = readHeaders(msg.properties.headers);
   if (headers === null) return new InvalidPayloadError('AMQP VIP message', 'headers recipient/user/proto must be strings');
   if (headers?.proto !== undefined && headers.proto !== VIP_PROTO) {
@@ -224,7 +240,7 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
   return {
     message: {
       peer: senderIdentity === ROUTER_IDENTITY ? EMPTY_FRAME : Buffer.from(senderIdentity, 'utf8'),
-      user: Buffer.from(headers?.user ?? '', 'utf8'),
+      user: Buffer.from(verified ?? headers?.user ?? '', 'utf8'),
       id: typeof messageId === 'string' ? Buffer.from(messageId, 'latin1') : EMPTY_FRAME,
       subsystem: Buffer.from(type, 'utf8'),
       args,
@@ -232,6 +248,7 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
     platform,
     senderIdentity,
     recipient: headers?.recipient ?? msg.fields.routingKey,
+    ...(verified === undefined ? {} : { verifiedUser: verified }),
   };
 }
 

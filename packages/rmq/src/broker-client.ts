@@ -7,6 +7,7 @@ import { declareVolttronTopology } from './broker-setup.js';
 import { DeferredAcks, waitForDrain } from './channel-tools.js';
 import { TopicWriteRefusedError, topicWriteRefusal, type TopicWriteRefusal } from './publish-refusal.js';
 import type { RmqLinkOptions } from './rmq-options.js';
+import { verifyPublisherUserId } from './sender-identity.js';
 import { StatusListeners } from './status-listeners.js';
 
 /** How long an ack may wait for more deliveries to share it (DeferredAcks). */
@@ -40,14 +41,20 @@ export abstract class BrokerClient {
   /** Per channel, one wait for 'drain' shared by every publish that found its buffer full. */
   readonly #drains = new WeakMap<Channel, Promise<void>>();
   #opened?: Promise<void>;
+  /** The user_id this client sets (publisherUserId), verified with the broker at the first connect. */
+  readonly #userId: string | undefined;
+  #userIdVerified = false;
   #closing = false;
   #rejected = 0;
   #unconfirmed = 0;
   #refused = 0;
   #confirmReopens = 0;
 
-  protected constructor(options: RmqLinkOptions, what: string, connectionName: string, declareTopology: boolean, logger: Logger | undefined) {
+  protected constructor(
+    options: RmqLinkOptions, what: string, connectionName: string, declareTopology: boolean, logger: Logger | undefined, userId?: string,
+  ) {
     this.options = options;
+    this.#userId = userId;
     this.#what = what;
     this.#declare = declareTopology;
     this.log = logger ?? silentLogger;
@@ -226,6 +233,11 @@ export abstract class BrokerClient {
   }
 
   async #setup(session: LinkSession): Promise<void> {
+    if (this.#userId !== undefined && !this.#userIdVerified) {
+      // once: the broker user cannot change between reconnects, and a refusal must fail open(), not loop
+      await verifyPublisherUserId(session, this.#userId, this.options, this.log);
+      this.#userIdVerified = true;
+    }
     const ch = this.#restartOnClose(await session.createChannel());
     if (this.#declare) await declareVolttronTopology(ch, this.options.vhost);
     await ch.prefetch(this.options.prefetch);

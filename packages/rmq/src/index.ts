@@ -12,6 +12,7 @@ export type { AgentPermissionCheckOptions, AgentPermissionStats, PermissionCheck
 export { syncTopicPermissions } from './topic-permission-sync.js';
 export type { TopicPermissionStore, TopicSyncOutcome } from './topic-permission-sync.js';
 export { RmqSetupError } from './rmq-errors.js';
+export { SpoofedSenderError, checkSender, publisherUserId } from './sender-identity.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';
 export type { TopicWriteRefusal } from './publish-refusal.js';
 export { protectedTopicPermissions, PCRE_UTF8, plainTopicKeyPattern, regexTopicKeyPatterns, isRegexTopic, escapePcre } from './topic-permissions.js';
@@ -33,4 +34,4 @@ export type { PrefixMatch, PubSubListQuery } from './pubsub-bindings.js';
 export {
   PUBSUB_PREFIX, TOPIC_HEADER, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey, encodePubsubPublish, decodePubsubDelivery,
 } from './pubsub-mapping.js';
-export type { PubSubPublish, PubSubDelivery } from './pubsub-mapping.js';
+export type { PubSubPublish, PubSubDelivery, PubsubPublisher } from './pubsub-mapping.js';

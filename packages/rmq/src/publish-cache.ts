@@ -9,6 +9,7 @@ type Shape = Pick<AmqpPublish, 'exchange' | 'routingKey'> & {
   readonly appId: string;
   readonly type: string;
   readonly headers: AmqpPublish['properties']['headers'];
+  readonly userId: string | undefined;
 };
 
 /**
@@ -21,11 +22,14 @@ type Shape = Pick<AmqpPublish, 'exchange' | 'routingKey'> & {
 export class PublishCache {
   readonly #ctx: MappingContext;
   readonly #defaultUser: Buffer;
+  readonly #userId: string | undefined;
   readonly #shapes = new Map<string, Shape>();
 
-  constructor(ctx: MappingContext, defaultUser: Buffer) {
+  /** `userId`: the broker user set as `user_id` on every message (publisherUserId), or none. */
+  constructor(ctx: MappingContext, defaultUser: Buffer, userId?: string) {
     this.#ctx = ctx;
     this.#defaultUser = defaultUser;
+    this.#userId = userId;
   }
 
   toAmqp(message: VipMessage): AmqpPublish {
@@ -33,10 +37,10 @@ export class PublishCache {
     const key = `${peer.length}.${user.length}.${peer.toString('latin1')}${user.toString('latin1')}${subsystem.toString('latin1')}`;
     let shape = this.#shapes.get(key);
     if (shape === undefined) {
-      const full = vipToAmqp(user.length === 0 ? { ...message, user: this.#defaultUser } : message, this.#ctx);
-      const { appId, type, headers } = full.properties;
+      const full = vipToAmqp(user.length === 0 ? { ...message, user: this.#defaultUser } : message, this.#ctx, this.#userId === undefined ? {} : { userId: this.#userId });
+      const { appId, type, headers, userId } = full.properties;
       if (this.#shapes.size >= MAX_ENTRIES) this.#shapes.clear();
-      this.#shapes.set(key, { exchange: full.exchange, routingKey: full.routingKey, appId, type, headers });
+      this.#shapes.set(key, { exchange: full.exchange, routingKey: full.routingKey, appId, type, headers, userId });
       return full;
     }
     // message_id is the Latin-1 text of the id, encoded UTF-8 on the wire: up to 2 bytes per id byte
@@ -48,7 +52,10 @@ export class PublishCache {
       exchange: shape.exchange,
       routingKey: shape.routingKey,
       content: encodeArgs(message.args),
-      properties: { appId: shape.appId, messageId, type: shape.type, contentType: JSON_CONTENT_TYPE, headers: shape.headers },
+      properties: {
+        appId: shape.appId, messageId, type: shape.type, contentType: JSON_CONTENT_TYPE, headers: shape.headers,
+        ...(shape.userId === undefined ? {} : { userId: shape.userId }),
+      },
     };
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
+import { SpoofedSenderError } from './sender-identity.js';
 import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from './pubsub-mapping.js';
 
 describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
@@ -46,5 +47,18 @@ describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
     const r = decodePubsubDelivery(p.routingKey, p.content, undefined, p.content.length - 1);
     expect(r).toBeInstanceOf(InvalidPayloadError);
     expect((r as InvalidPayloadError).message).toMatch(/exceeds maxMessageBytes/);
+  });
+  it('with a publisher user_id <instance>.<x>: app_id and body sender must both be x', () => {
+    const p = encodePubsubPublish('v1', 'pub', { topic: 't', message: 1 }, 'm4');
+    const at = (appId: unknown, userId: unknown, content = p.content) => decodePubsubDelivery(p.routingKey, content, undefined, undefined, { instance: 'v1', appId, userId });
+    expect(at('v1.pub', 'v1.pub')).toMatchObject({ sender: 'pub', message: 1 });
+    expect(at('v1.other', 'v1.pub')).toBeInstanceOf(SpoofedSenderError);
+    const forged = Buffer.from(JSON.stringify({ sender: 'other', bus: '', headers: {}, message: 1 }));
+    const r = at('v1.pub', 'v1.pub', forged);
+    expect(r).toBeInstanceOf(SpoofedSenderError);
+    expect((r as SpoofedSenderError).claimed).toBe('v1.other');
+    // no proof (Python agents, a shared user): unchecked as before
+    expect(at('v1.other', undefined)).toMatchObject({ sender: 'pub' });
+    expect(at('v1.other', 'guest')).toMatchObject({ sender: 'pub' });
   });
 });

@@ -1,6 +1,7 @@
 import { InvalidPayloadError } from '@vip/protocol';
 import { z } from 'zod';
 import { JSON_CONTENT_TYPE, routingKeyFor, VIP_PROTO, VOLTTRON_EXCHANGE, type AmqpPublish } from './amqp-mapping.js';
+import { agentUserOf, SpoofedSenderError } from './sender-identity.js';
 
 /**
  * VOLTTRON's RabbitMQ pubsub wire format (PROTOCOL.md 7.6), pure. A topic `a/b/c` of instance
@@ -84,12 +85,22 @@ export interface PubSubDelivery {
   readonly message: unknown;
 }
 
+/** Who published a delivery, for the sender check: the receiver's `instance`, the AMQP `app_id` and `user_id`. */
+export interface PubsubPublisher {
+  readonly instance: string;
+  readonly appId?: unknown;
+  readonly userId?: unknown;
+}
+
 /**
  * Read a delivered pubsub message (`headers`: its AMQP headers); an InvalidPayloadError for
  * anything that is not one, and for a body above `maxBytes` (the receiver's maxMessageBytes).
+ * With `publisher`: a user_id `<instance>.<x>` (proved by RabbitMQ) requires app_id
+ * `<instance>.<x>` and body sender `x`, else SpoofedSenderError; other user_ids, or none
+ * (Python agents), are not checked.
  */
 export function decodePubsubDelivery(
-  routingKey: string, content: Buffer, headers?: Readonly<Record<string, unknown>>, maxBytes?: number,
+  routingKey: string, content: Buffer, headers?: Readonly<Record<string, unknown>>, maxBytes?: number, publisher?: PubsubPublisher,
 ): PubSubDelivery | InvalidPayloadError {
   if (maxBytes !== undefined && content.length > maxBytes) {
     return new InvalidPayloadError('RMQ pubsub message', `body of ${content.length} bytes exceeds maxMessageBytes (${maxBytes})`);
@@ -105,6 +116,13 @@ export function decodePubsubDelivery(
   const r = PubsubBodySchema.safeParse(raw);
   if (!r.success) {
     return new InvalidPayloadError('RMQ pubsub message', r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+  }
+  const user = publisher && agentUserOf(publisher.userId, publisher.instance);
+  if (user !== undefined) {
+    const claimed = `${publisher!.instance}.${r.data.sender}`;
+    if (publisher!.appId !== user || claimed !== user) {
+      return new SpoofedSenderError('RMQ pubsub sender', user, publisher!.appId === user ? claimed : String(publisher!.appId));
+    }
   }
   const exact = headers?.[TOPIC_HEADER];
   const topic = typeof exact === 'string' && publishRoutingKey(where.instance, exact) === routingKey ? exact : where.topic;

@@ -5,6 +5,7 @@ import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
 import { PublishCache } from './publish-cache.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
+import { publisherUserId, SpoofedSenderError } from './sender-identity.js';
 
 export interface RmqConnectionOptions extends RmqLinkOptionsInput {
   readonly identity: string;
@@ -16,7 +17,8 @@ export interface RmqConnectionOptions extends RmqLinkOptionsInput {
   /**
    * The VIP user put in the `user` header when a message has none: VOLTTRON's RabbitMQ user of
    * the agent, `<instance>.<identity>` by default (PROTOCOL.md 7.1/7.3). Receivers check
-   * capabilities against it.
+   * capabilities against it, unless the message carries a proving `user_id` (the broker user,
+   * see sender-identity.ts), which they use instead.
    */
   readonly user?: string;
   readonly logger?: Logger;
@@ -27,6 +29,8 @@ export interface RmqConnectionStats {
   received: number;
   /** Deliveries that were not VIP (bad body, missing app_id/type): acked and dropped. */
   invalid: number;
+  /** Of `invalid`: user_id `<instance>.<x>` (proved by RabbitMQ) with an app_id other than x (SpoofedSenderError). */
+  spoofed: number;
   /** Inbound handler threw; the message was acked anyway (counted, logged). */
   handlerErrors: number;
   /** `send` called while reconnecting: rejected with TransportError, nothing queued. */
@@ -51,7 +55,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly identity: string;
   readonly #queue: string;
   readonly #publishes: PublishCache;
-  readonly #stats = { sent: 0, received: 0, invalid: 0, handlerErrors: 0 };
+  readonly #stats = { sent: 0, received: 0, invalid: 0, spoofed: 0, handlerErrors: 0 };
   #handler: ((message: VipMessage) => void) | undefined;
 
   constructor(options: RmqConnectionOptions) {
@@ -60,10 +64,11 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     if (identity === '') throw new TransportError('an RMQ agent needs a non-empty identity');
     identityText(Buffer.from(identity, 'utf8'));
     const queue = routingKeyFor(o.instanceName, identity);
-    super(o, `RMQ connection ${identity}`, `vip-agent ${queue}`, declareTopology ?? false, logger?.child({ identity }));
+    const userId = publisherUserId(o, identity);
+    super(o, `RMQ connection ${identity}`, `vip-agent ${queue}`, declareTopology ?? false, logger?.child({ identity }), userId);
     this.identity = identity;
     this.#queue = queue;
-    this.#publishes = new PublishCache({ instance: o.instanceName, identity }, Buffer.from(user ?? queue, 'utf8'));
+    this.#publishes = new PublishCache({ instance: o.instanceName, identity }, Buffer.from(user ?? queue, 'utf8'), userId);
   }
 
   onMessage(handler: (message: VipMessage) => void): void {
@@ -97,10 +102,11 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   #onDelivery(ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.restart('consumer cancelled', ch); // queue deleted under us: start over
-    const vip = amqpToVip(msg, { maxBytes: this.options.maxMessageBytes });
+    const vip = amqpToVip(msg, { maxBytes: this.options.maxMessageBytes, instance: this.options.instanceName });
     if (vip instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
-      this.log.debug('rmq.receive.invalid', { reason: vip.detail });
+      if (vip instanceof SpoofedSenderError) this.#stats.spoofed += 1;
+      this.log.debug(vip instanceof SpoofedSenderError ? 'rmq.receive.spoofed' : 'rmq.receive.invalid', { reason: vip.detail });
     } else {
       this.#stats.received += 1;
       try {

@@ -40,6 +40,29 @@ export const RmqLinkOptionsSchema = z.object({
    */
   batchWrites: z.boolean().default(true),
   tls: TlsOptionsSchema.optional(),
+  /**
+   * The broker user this connection logs in as, set as the AMQP `user_id` of its messages
+   * (RabbitMQ checks it; receivers trust a `user_id` `<instance>.<identity>` over the `user`
+   * header, see sender-identity.ts). Password logins: the URL's user name by default (given, it
+   * must equal it). EXTERNAL: the name depends on the broker's `ssl_cert_login_from`, so only this
+   * option sets one (e.g. the certificate's CN). `false`: never set user_id. A name the broker
+   * refuses fails open() with RmqSetupError `credentials`.
+   */
+  brokerUser: z.union([z.string().min(1), z.literal(false)]).optional(),
+}).superRefine((o, ctx) => {
+  if (typeof o.brokerUser !== 'string' || o.tls?.external) return;
+  let inUrl: string;
+  try {
+    inUrl = decodeURIComponent(new URL(o.url).username);
+  } catch {
+    return; // the url's own issue says what is wrong
+  }
+  if (o.brokerUser !== inUrl) {
+    ctx.addIssue({
+      code: 'custom', path: ['brokerUser'],
+      message: `with a password login the broker user is the URL's (${JSON.stringify(inUrl || 'guest')}); brokerUser is for EXTERNAL (tls.external) logins`,
+    });
+  }
 });
 export type RmqLinkOptions = z.infer<typeof RmqLinkOptionsSchema>;
 export type RmqLinkOptionsInput = z.input<typeof RmqLinkOptionsSchema>;

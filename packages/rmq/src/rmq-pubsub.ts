@@ -12,6 +12,7 @@ import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type Pu
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { RmqSetupError } from './rmq-errors.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
+import { publisherUserId, SpoofedSenderError } from './sender-identity.js';
 
 export interface RmqPubSubOptions extends RmqLinkOptionsInput {
   readonly identity: string;
@@ -53,6 +54,8 @@ export interface RmqPubSubStats {
   /** Deliveries matching none of the subscription's prefixes (character filter, stale binding). */
   unmatched: number;
   invalid: number;
+  /** Of `invalid`: user_id `<instance>.<x>` (proved by RabbitMQ) with another app_id or body sender (SpoofedSenderError). */
+  spoofed: number;
   /** Management requests made to count subscribers. */
   countRequests: number;
   callbackErrors: number;
@@ -112,7 +115,8 @@ export class RmqPubSub extends BrokerClient {
   readonly #base: string;
   readonly #subs = new Set<Subscription>();
   readonly #tags = new Map<Subscription, string>();
-  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, callbackErrors: 0 };
+  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, spoofed: 0, callbackErrors: 0 };
+  readonly #userId: string | undefined;
   readonly #match: PrefixMatch;
   readonly #bindings: BindingSnapshots<BindingTable> | undefined;
   #ids = 0;
@@ -123,7 +127,9 @@ export class RmqPubSub extends BrokerClient {
     if (identity === '') throw new ConfigError('RMQ pubsub needs a non-empty identity');
     identityText(Buffer.from(identity, 'utf8'));
     const base = routingKeyFor(o.instanceName, identity);
-    super(o, `RMQ pubsub ${identity}`, `vip-pubsub ${base}`, declareTopology ?? false, logger?.child({ identity, part: 'pubsub' }));
+    const userId = publisherUserId(o, identity);
+    super(o, `RMQ pubsub ${identity}`, `vip-pubsub ${base}`, declareTopology ?? false, logger?.child({ identity, part: 'pubsub' }), userId);
+    this.#userId = userId;
     this.identity = identity;
     this.#base = base;
     this.#match = prefixMatch ?? 'segment';
@@ -197,7 +203,7 @@ export class RmqPubSub extends BrokerClient {
     const encoded = encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
     // delivery mode 2: a persistent subscription's durable queue keeps it across a broker restart
     // (the confirm then follows the disk write); other queues are not durable and keep it in memory
-    const properties = { ...encoded.properties, persistent: true };
+    const properties = { ...encoded.properties, persistent: true, ...(this.#userId === undefined ? {} : { userId: this.#userId }) };
     const amqp: AmqpPublish = { ...encoded, properties };
     // the count read starts once the publish is written, alongside the wait for its confirm
     const counts = options.count === false ? undefined : this.#bindings;
@@ -298,9 +304,12 @@ export class RmqPubSub extends BrokerClient {
       if (this.#subs.has(sub)) this.restart('pubsub consumer cancelled', ch);
       return;
     }
-    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, msg.properties.headers as Record<string, unknown> | undefined, this.options.maxMessageBytes);
+    const { headers, appId, userId } = msg.properties as { headers?: Record<string, unknown>; appId?: unknown; userId?: unknown };
+    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, headers, this.options.maxMessageBytes, { instance: this.options.instanceName, appId, userId });
     if (d instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
+      if (d instanceof SpoofedSenderError) this.#stats.spoofed += 1;
+      this.log.debug(d instanceof SpoofedSenderError ? 'rmq.pubsub.spoofed' : 'rmq.pubsub.invalid', { reason: d.detail });
     } else if (d.bus !== sub.bus) {
       this.#stats.otherBus += 1;
     } else {

@@ -12,6 +12,7 @@ import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
+import { publisherUserId, SpoofedSenderError, verifyPublisherUserId } from './sender-identity.js';
 import { StatusListeners } from './status-listeners.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
@@ -36,6 +37,8 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
 export interface RmqRouterStats {
   received: number;
   invalid: number;
+  /** Of `invalid`: user_id `<instance>.<x>` (proved by RabbitMQ) with an app_id other than x (SpoofedSenderError). */
+  spoofed: number;
   delivered: number;
   /** deliver() found no queue for the peer (basic.return of a mandatory publish). */
   unreachable: number;
@@ -75,7 +78,8 @@ interface PendingDelivery {
  *   the alternate exchange would swallow the return.) Router replies are thus confirmed.
  * - peer-connected on the first message of an identity; peer-gone ('closed') when a periodic
  *   passive check finds the peer's queue gone (agents' queues are exclusive and auto-delete),
- *   ('unreachable') when a delivery to it bounced. The user id is the `user` header (userOf).
+ *   ('unreachable') when a delivery to it bounced. The user id is the proven user_id or the
+ *   `user` header (userOf); a user_id `<instance>.<x>` with another app_id is refused (spoofed).
  * - With `management`, a `hello` to the router first has its sender's broker user checked and
  *   repaired (AgentPermissionCheck, PROTOCOL.md 7.5), so the welcome follows correct
  *   permissions; router-queue messages consumed meanwhile wait behind it (#inOrder).
@@ -96,11 +100,14 @@ export class RmqRouterTransport implements RouterTransport {
   /** Router-queue work not yet handed over because a hello check before it is pending. */
   #gated = 0;
   #chain: Promise<void> = Promise.resolve();
-  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, spoofed: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
   readonly #limits: InboundLimits;
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
   #seq = 0;
+  /** user_id of the router's own messages: only with the broker user `<instance>.router` (see constructor). */
+  readonly #userId: string | undefined;
+  #userIdVerified = false;
   #started?: Promise<void>;
   #closing = false;
 
@@ -108,7 +115,12 @@ export class RmqRouterTransport implements RouterTransport {
     const { logger, peerSweepMs, management, helloCheck, ...link } = options;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
-    this.#limits = { maxBytes: this.#o.maxMessageBytes };
+    this.#limits = { maxBytes: this.#o.maxMessageBytes, instance: this.#o.instanceName };
+    // Only the router's own messages, and only on a per-instance user `<instance>.router`: forwards
+    // and the platform's services carry other identities' app_ids, which a receiver would refuse
+    // next to that user_id; a shared user (guest) proves no identity, so it is not set at all.
+    const own = publisherUserId(this.#o, ROUTER_IDENTITY);
+    this.#userId = own === routingKeyFor(this.#o.instanceName, ROUTER_IDENTITY) ? own : undefined;
     const api = management ? new RabbitMqManagement(management) : undefined;
     this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
       setup: (session) => this.#setup(session),
@@ -197,7 +209,8 @@ export class RmqRouterTransport implements RouterTransport {
         resolve(r);
       };
       try {
-        ch.publish('', p.routingKey, p.content, { ...p.properties, mandatory: true, correlationId: seq }, settle);
+        const userId = from.length === 0 ? this.#userId : undefined;
+        ch.publish('', p.routingKey, p.content, { ...p.properties, mandatory: true, correlationId: seq, ...(userId === undefined ? {} : { userId }) }, settle);
       } catch (err) {
         settle(err);
       }
@@ -222,6 +235,10 @@ export class RmqRouterTransport implements RouterTransport {
   async #setup(session: LinkSession): Promise<void> {
     const { model } = session;
     const inst = this.#o.instanceName;
+    if (this.#userId !== undefined && !this.#userIdVerified) {
+      await verifyPublisherUserId(session, this.#userId, this.#o, this.#log); // once: a refusal fails start(), not a reconnect loop
+      this.#userIdVerified = true;
+    }
     const ch = await session.createChannel();
     this.#watch(model, ch, 'consume');
     await declareVolttronTopology(ch, this.#o.vhost);
@@ -261,7 +278,7 @@ export class RmqRouterTransport implements RouterTransport {
     if (msg === null) return this.#link.restart('router consumer cancelled', model);
     const vip = amqpToVip(msg, this.#limits);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
-      this.#stats.invalid += 1;
+      this.#refused(vip);
       ackQuietly(ch, msg);
       return;
     }
@@ -304,7 +321,7 @@ export class RmqRouterTransport implements RouterTransport {
     if (msg === null) return this.#link.restart('unroutable consumer cancelled', model);
     const vip = amqpToVip(msg, this.#limits);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
-      this.#stats.invalid += 1;
+      this.#refused(vip);
     } else if (vip.message.subsystem.toString('utf8') === 'pubsub') {
       this.#stats.deadPubsub += 1;
     } else {
@@ -317,6 +334,15 @@ export class RmqRouterTransport implements RouterTransport {
       this.#handOver(vip.message.peer, recipient, vip);
     }
     ackQuietly(ch, msg);
+  }
+
+  /** Count a delivery that is not VIP, or that claims the router's identity, or a spoofed sender. */
+  #refused(vip: InboundVip | InvalidPayloadError): void {
+    this.#stats.invalid += 1;
+    if (vip instanceof SpoofedSenderError) {
+      this.#stats.spoofed += 1;
+      this.#log.debug('rmq.router.spoofed', { reason: vip.detail });
+    }
   }
 
   #handOver(sender: Frame, recipient: Frame, vip: InboundVip): void {
@@ -352,10 +378,11 @@ const HELLO = Buffer.from('hello');
 const AGENTSTOP = Buffer.from('agentstop');
 
 /**
- * The sender's user on RMQ: the `user` header (agents send their RabbitMQ user name,
+ * The sender's user on RMQ: the agent user RabbitMQ proved by user_id (amqpToVip puts it in
+ * `message.user`), else the `user` header (agents send their RabbitMQ user name,
  * `<instance>.<identity>` by default, PROTOCOL.md 7.1/7.3), else `<instance>.<identity>` from
- * app_id. Like app_id it is asserted by the publisher; on RabbitMQ the broker's per-user
- * permissions are what restrict who may publish (VOLTTRON's model).
+ * app_id. Without a proving user_id (shared users, Python agents) it is asserted by the publisher,
+ * like app_id; the broker's per-user permissions then restrict who may publish (VOLTTRON's model).
  */
 function userOf(vip: InboundVip): string {
   return vip.message.user.length > 0 ? vip.message.user.toString('utf8') : `${vip.platform}.${vip.senderIdentity}`;

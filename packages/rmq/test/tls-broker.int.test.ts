@@ -27,14 +27,14 @@ afterAll(async () => {
 const b = (s: string) => Buffer.from(s, 'latin1');
 type Client = keyof TlsNode['pem']['client'];
 
-function tlsLink(client: Client | { cert: string; key: string }, ca = node.pem.ca): RmqLinkOptionsInput {
+function tlsLink(client: Client | { cert: string; key: string }, ca = node.pem.ca, brokerUser?: string): RmqLinkOptionsInput {
   const pair = typeof client === 'string' ? node.pem.client[client] : client;
   const tls: Partial<TlsOptions> = { ca, cert: pair.cert, key: pair.key, external: true };
-  return { url: node.amqpsUrl, vhost: VHOST, instanceName: 'inst', reconnect: FAST_RECONNECT, tls };
+  return { url: node.amqpsUrl, vhost: VHOST, instanceName: 'inst', reconnect: FAST_RECONNECT, tls, ...(brokerUser === undefined ? {} : { brokerUser }) };
 }
 
-async function tlsAgent(identity: string): Promise<{ conn: RmqConnection; inbox: Inbox<VipMessage> }> {
-  const conn = new RmqConnection({ ...tlsLink('agent'), identity });
+async function tlsAgent(identity: string, brokerUser?: string): Promise<{ conn: RmqConnection; inbox: Inbox<VipMessage> }> {
+  const conn = new RmqConnection({ ...tlsLink('agent', node.pem.ca, brokerUser), identity });
   onTestFinished(() => conn.close());
   const inbox = new Inbox<VipMessage>();
   conn.onMessage(inbox.push);
@@ -43,8 +43,8 @@ async function tlsAgent(identity: string): Promise<{ conn: RmqConnection; inbox:
 }
 
 /** A router with a minimal core: hello -> welcome, anything else -> pong. */
-async function tlsRouter() {
-  const router = new RmqRouterTransport({ ...tlsLink('router'), peerSweepMs: 0 });
+async function tlsRouter(brokerUser?: string) {
+  const router = new RmqRouterTransport({ ...tlsLink('router', node.pem.ca, brokerUser), peerSweepMs: 0 });
   onTestFinished(() => router.close());
   const inbound = new Inbox<{ m: RoutedMessage; userId: string }>();
   const events = new Inbox<PeerEvent>();
@@ -57,7 +57,7 @@ async function tlsRouter() {
       void router.deliver(m.sender, b(''), m.sender, m.id, m.subsystem, reply);
     },
   });
-  return { inbound, events };
+  return { router, inbound, events };
 }
 
 async function refusal(link: RmqLinkOptionsInput): Promise<RmqSetupError> {
@@ -133,5 +133,62 @@ describe('amqps + client certificates + SASL EXTERNAL on a real RabbitMQ', () =>
     const err = await refusal({ ...tlsLink('agent'), url: `amqp://127.0.0.1:${node.amqpPort}` });
     expect(err.missing).toBe('plugin');
     expect(err.message).toMatch(/does not offer SASL EXTERNAL/);
+  });
+});
+
+describe('EXTERNAL with an explicit brokerUser: messages carry the proven user_id', () => {
+  it('agent and router stamp their CN: the router hands on the proven user, the agent sees the router\'s user_id over the header', async () => {
+    const { router, inbound } = await tlsRouter(TLS_CLIENTS.router);
+    // a copy of what reaches the router queue, to read the AMQP properties
+    const { url, socketOptions } = connectTarget(parseRmqLinkOptions(tlsLink('router')), 'tls-tap');
+    const tap = await amqp.connect(url, socketOptions);
+    onTestFinished(() => tap.close());
+    const tch = await tap.createChannel();
+    const { queue } = await tch.assertQueue('', { exclusive: true, autoDelete: true });
+    await tch.bindQueue(queue, VOLTTRON_EXCHANGE, 'inst.router');
+    const copies = new Inbox<amqp.ConsumeMessage>();
+    await tch.consume(queue, (m) => m && copies.push(m), { noAck: true });
+
+    const { conn, inbox } = await tlsAgent('tls-agent', TLS_CLIENTS.agent);
+    await conn.send({ peer: b(''), user: b('inst.someone-else'), id: b('u1'), subsystem: b('hello'), args: [b('hello')] });
+    const welcome = await inbox.next((m) => m.id.toString() === 'u1', 10_000, 'welcome');
+    // the test core answers with user = the sender; the router's user_id inst.router is proven and wins
+    expect(welcome.user.toString()).toBe(TLS_CLIENTS.router);
+    const hello = await inbound.next((x) => x.m.id.toString() === 'u1', 5_000, 'hello at the router');
+    expect(hello.userId).toBe(TLS_CLIENTS.agent); // the header claimed inst.someone-else
+    expect((await copies.next((m) => m.properties.messageId === 'u1', 5_000, 'tap copy')).properties.userId).toBe(TLS_CLIENTS.agent);
+    expect(conn.stats()).toMatchObject({ spoofed: 0, invalid: 0 });
+    expect(router.stats()).toMatchObject({ spoofed: 0, invalid: 0 });
+  });
+
+  it('RmqPubSub stamps it too; the subscriber checks the body sender against it', async () => {
+    const sub = new RmqPubSub({ ...tlsLink('router'), identity: 'tls-sub2' });
+    const pub = new RmqPubSub({ ...tlsLink('agent', node.pem.ca, TLS_CLIENTS.agent), identity: 'tls-agent' });
+    onTestFinished(() => sub.close());
+    onTestFinished(() => pub.close());
+    await Promise.all([sub.open(), pub.open()]);
+    const got = new Inbox<PubSubDelivery>();
+    await sub.subscribe('devices/proven', got.push);
+    expect(await pub.publish({ topic: 'devices/proven/1', message: 1 })).toBe(1);
+    expect(await got.next(undefined, 10_000, 'proven publish')).toMatchObject({ sender: 'tls-agent', message: 1 });
+    expect(sub.stats()).toMatchObject({ spoofed: 0, delivered: 1 });
+  });
+
+  it('a brokerUser the broker did not authenticate fails open() and start() with RmqSetupError credentials naming the option and the real user', async () => {
+    const conn = new RmqConnection({ ...tlsLink('agent', node.pem.ca, 'inst.wrong'), identity: 'wrong' });
+    onTestFinished(() => conn.close());
+    const err = await conn.open().then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(RmqSetupError);
+    expect(err).toMatchObject({ missing: 'credentials' });
+    expect((err as Error).message).toContain(`RabbitMQ refused user_id "inst.wrong" (from \`brokerUser\`): the connection is authenticated as "${TLS_CLIENTS.agent}"`);
+    expect((err as Error).message).toContain(`set brokerUser: "${TLS_CLIENTS.agent}"`);
+    const router = new RmqRouterTransport({ ...tlsLink('agent', node.pem.ca, 'inst.router'), peerSweepMs: 0 });
+    onTestFinished(() => router.close());
+    const rerr = await router.start({ message: () => undefined }).then(() => undefined, (e: unknown) => e);
+    expect(rerr).toBeInstanceOf(RmqSetupError);
+    expect((rerr as Error).message).toMatch(/refused user_id "inst\.router" .*authenticated as "inst\.tls-agent"/);
+    const ps = new RmqPubSub({ ...tlsLink('router', node.pem.ca, 'inst.wrong'), identity: 'wrong' });
+    onTestFinished(() => ps.close());
+    expect(await ps.open().then(() => undefined, (e: unknown) => e)).toBeInstanceOf(RmqSetupError);
   });
 });
