@@ -164,7 +164,7 @@ describe('a raw client logged in as agent user A', () => {
     expect(await confirm).toBeTruthy();
   });
 
-  it('the router refuses an agentstop claiming to come from B (B stays); without user_id it is obeyed (as before)', async () => {
+  it('the router refuses an agentstop claiming to come from B, or naming B from proven A (B stays); without user_id it is obeyed (as before)', async () => {
     const link = { url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT };
     const victim = createRmqAgent({ identity: 'victim', rmq: link, management: false });
     const other = createRmqAgent({ identity: 'other', rmq: link, management: false });
@@ -175,13 +175,29 @@ describe('a raw client logged in as agent user A', () => {
     await waitFor(async () => (await peers()).includes('victim') && (await peers()).includes('other'), { what: 'both in the peerlist' });
     const { ch } = await rawAsA(false);
     const before = await routerStats();
-    vip(ch, '', 'agentstop', ['victim'], 'stop1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
+    vip(ch, 'router', 'agentstop', ['victim'], 'stop1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
     await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 1, { what: 'the spoofed agentstop counted at the router' });
     expect((await routerStats()).invalid).toBe(before.invalid + 1);
     expect(await peers()).toContain('victim');
-    vip(ch, '', 'agentstop', ['other'], 'stop2', { appId: userOf('other'), user: userOf('other') });
+    // proven and honest about itself, but naming another peer: a proven sender may stop only itself
+    vip(ch, 'router', 'agentstop', ['victim'], 'stop1b', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
+    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 2, { what: 'the agentstop naming another peer counted' });
+    expect(await peers()).toContain('victim');
+    vip(ch, 'router', 'agentstop', ['other'], 'stop2', { appId: userOf('other'), user: userOf('other') });
     await waitFor(async () => !(await peers()).includes('other'), { what: 'the unproven agentstop obeyed' });
     expect(await peers()).toContain('victim');
+  });
+
+  it('a message to `<instance>.` (no identity) is unroutable: error 113 to the sender, never handled as the router\'s', async () => {
+    const other = createRmqAgent({ identity: 'other2', rmq: { url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT }, management: false });
+    onTestFinished(() => other.close());
+    await other.start();
+    const { ch, inbox } = await rawAsA(true);
+    vip(ch, '', 'agentstop', ['other2'], 'stop-nowhere', { appId: userOf(A), user: userOf(A) });
+    const err = await inbox.next((m) => m.properties.messageId === 'stop-nowhere', 10_000, 'error 113 for the key without identity');
+    expect(err.properties.type).toBe('error');
+    expect(JSON.parse(err.content.toString('utf8'))[0]).toBe('113');
+    expect(await p.watcher.peerlist.list()).toContain('other2');
   });
 
   it('broker pubsub: a publish whose app_id or body sender is not A is refused and counted; A\'s own is delivered', async () => {

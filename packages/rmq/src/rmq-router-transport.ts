@@ -276,7 +276,7 @@ export class RmqRouterTransport implements RouterTransport {
 
   #onRouterMessage(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.#link.restart('router consumer cancelled', model);
-    const vip = amqpToVip(msg, this.#limits);
+    const vip = stopsAnother(amqpToVip(msg, this.#limits));
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#refused(vip);
       ackQuietly(ch, msg);
@@ -327,8 +327,10 @@ export class RmqRouterTransport implements RouterTransport {
     } else {
       this.#stats.deadLetters += 1;
       const key = splitRoutingKey(msg.fields.routingKey);
-      // local recipient: its bare identity; another instance: the whole key (unreachable from here)
-      const recipient = Buffer.from(key && key.instance === this.#o.instanceName ? key.identity : msg.fields.routingKey, 'utf8');
+      // local recipient: its bare identity; another instance, or no identity at all (`<instance>.`,
+      // which the core would take for the router itself): the whole key, unreachable from here
+      const local = key !== undefined && key.instance === this.#o.instanceName && key.identity !== '';
+      const recipient = Buffer.from(local ? key.identity : msg.fields.routingKey, 'utf8');
       this.#dead.add(deadKey(recipient, vip.message.peer, vip.message.id));
       if (this.#dead.size > MAX_DEAD_PENDING) this.#dead.delete(this.#dead.values().next().value as string);
       this.#handOver(vip.message.peer, recipient, vip);
@@ -376,6 +378,18 @@ export class RmqRouterTransport implements RouterTransport {
 const MAX_DEAD_PENDING = 4_096;
 const HELLO = Buffer.from('hello');
 const AGENTSTOP = Buffer.from('agentstop');
+
+/**
+ * A proven sender (user_id checked by RabbitMQ) may stop only itself: `agentstop` naming another
+ * peer would let any agent drop any other from the router's table (VOLTTRON allows it).
+ * Unproven senders keep VOLTTRON's behaviour.
+ */
+function stopsAnother(vip: InboundVip | InvalidPayloadError): InboundVip | InvalidPayloadError {
+  if (vip instanceof InvalidPayloadError || vip.verifiedUser === undefined || !vip.message.subsystem.equals(AGENTSTOP)) return vip;
+  const named = vip.message.args[0];
+  if (!named || named.length === 0 || named.toString('utf8') === vip.senderIdentity) return vip;
+  return new SpoofedSenderError('agentstop naming another peer', vip.verifiedUser, named.toString('utf8'));
+}
 
 /**
  * The sender's user on RMQ: the agent user RabbitMQ proved by user_id (amqpToVip puts it in
