@@ -12,7 +12,7 @@ import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { publisherUserId, SpoofedSenderError, verifyPublisherUserId } from './sender-identity.js';
+import { publisherUserId, SpoofedSenderError, stopsAnother, verifyPublisherUserId } from './sender-identity.js';
 import { StatusListeners } from './status-listeners.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
@@ -379,17 +379,6 @@ const MAX_DEAD_PENDING = 4_096;
 const HELLO = Buffer.from('hello');
 const AGENTSTOP = Buffer.from('agentstop');
 
-/**
- * A proven sender (user_id checked by RabbitMQ) may stop only itself: `agentstop` naming another
- * peer would let any agent drop any other from the router's table (VOLTTRON allows it).
- * Unproven senders keep VOLTTRON's behaviour.
- */
-function stopsAnother(vip: InboundVip | InvalidPayloadError): InboundVip | InvalidPayloadError {
-  if (vip instanceof InvalidPayloadError || vip.verifiedUser === undefined || !vip.message.subsystem.equals(AGENTSTOP)) return vip;
-  const named = vip.message.args[0];
-  if (!named || named.length === 0 || named.toString('utf8') === vip.senderIdentity) return vip;
-  return new SpoofedSenderError('agentstop naming another peer', vip.verifiedUser, named.toString('utf8'));
-}
 
 /**
  * The sender's user on RMQ: the agent user RabbitMQ proved by user_id (amqpToVip puts it in
