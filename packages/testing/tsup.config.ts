@@ -1,13 +1,6 @@
-import { defineConfig } from 'tsup';
+import { libraryConfig } from '../../tools/tsup/presets';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  tsconfig: '../../tsconfig.base.json',
+export default libraryConfig(['src/index.ts'], {
   // import.meta.url (the platform's path) in the CJS build.
   shims: true,
   // Resolved from the workspace root; bundling zeromq breaks its native addon.
