@@ -1,5 +1,6 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RmqTlsFiles } from './rmq-tls.js';
 
 /**
  * What a running platform tells local tools about its bus: `$VIP_HOME/run/bus.json`, written
@@ -7,7 +8,9 @@ import { join } from 'node:path';
  * The RabbitMQ URL carries the broker credentials the platform itself uses, so the file is 0600
  * inside the 0700 home (VOLTTRON keeps them in `$VOLTTRON_HOME/rabbitmq_config.yml`).
  * `management` (when the platform uses the management API) lets `vipctl auth add --identity`
- * create per-agent broker users; its password is the platform's too.
+ * create per-agent broker users; its password is the platform's too. `tls` (amqps) records the
+ * certificate and key FILES (paths, never their contents) and the EXTERNAL flag, so vipctl on this
+ * home logs in with the same client certificate; `brokerUser` is the user that certificate maps to.
  */
 export interface BusInfo {
   readonly bus: 'rmq';
@@ -16,6 +19,8 @@ export interface BusInfo {
   readonly instance: string;
   readonly pid: number;
   readonly management?: { readonly baseUrl: string; readonly user: string; readonly password: string };
+  readonly tls?: RmqTlsFiles;
+  readonly brokerUser?: string;
 }
 
 export function busInfoPath(vipHome: string): string {

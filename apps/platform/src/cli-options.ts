@@ -1,9 +1,10 @@
 import { homedir } from 'node:os';
-import { resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, type LogLevel } from '@vip/protocol';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
+import { loadRmqTls, type RmqTlsConfig } from './rmq-tls.js';
 
 export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
@@ -27,6 +28,15 @@ Options:
   --legacy-pubsub true|false  serve VOLTTRON <= 4.1 agents' RPC pubsub as identity pubsub (default false)
   --rmq-management-url URL management API that creates the vhost (default http://<broker host>:15672,
                            user and password from --rmq-url unless in this URL; "off" = vhost must exist)
+  --rmq-ca FILE            PEM CA certificate(s) the broker's certificate must chain to (amqps)
+  --rmq-cert FILE          PEM client certificate (amqps); with --rmq-key
+  --rmq-key FILE           PEM private key of --rmq-cert
+  --rmq-key-passphrase-file FILE  passphrase of an encrypted --rmq-key (first line)
+  --rmq-servername NAME    TLS server name to verify the broker's certificate against (default: the URL host)
+  --rmq-external           log in by client certificate (SASL EXTERNAL, VOLTTRON's default RMQ mode):
+                           no password in --rmq-url; needs amqps, --rmq-cert and --rmq-key
+  --rmq-broker-user NAME   the broker user the certificate maps to (its CN, e.g. volttron1.router),
+                           stamped as AMQP user_id on the router's own messages; needs --rmq-external
   --help                   show this help
 
 Every option but --vip-home and --help may also be set in $VIP_HOME/config (VOLTTRON's INI file,
@@ -60,8 +70,19 @@ const CliSchema = z.object({
     .string()
     .regex(/^(off|https?:\/\/[^/\s]+\/?)$/, { message: 'must look like http://host:15672 (or "off")' })
     .optional(),
+  'rmq-ca': z.string().min(1, { message: 'must be a file path' }).optional(),
+  'rmq-cert': z.string().min(1, { message: 'must be a file path' }).optional(),
+  'rmq-key': z.string().min(1, { message: 'must be a file path' }).optional(),
+  'rmq-key-passphrase-file': z.string().min(1, { message: 'must be a file path' }).optional(),
+  'rmq-servername': z.string().regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a host name' }).optional(),
+  // a flag on the command line, `true`/`false` in the config file
+  'rmq-external': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
+  'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
   help: z.boolean().optional(),
 });
+
+/** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
+const FILE_OPTIONS = ['rmq-ca', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file'] as const;
 
 /** Where the RabbitMQ bus is (PROTOCOL.md 7.1). */
 export interface RmqBusConfig {
@@ -70,6 +91,10 @@ export interface RmqBusConfig {
   readonly vhost: string;
   /** Management API (creates the vhost, lists queues); undefined = "off". */
   readonly management?: { readonly baseUrl: string; readonly user: string; readonly password: string };
+  /** amqps: CA, client certificate, EXTERNAL (paths for bus.json, PEM for the links). */
+  readonly tls?: RmqTlsConfig;
+  /** The broker user of an EXTERNAL login (AMQP user_id of the router's own messages). */
+  readonly brokerUser?: string;
 }
 
 export interface PlatformConfig {
@@ -114,6 +139,13 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'rmq-url': { type: 'string' },
         'rmq-vhost': { type: 'string' },
         'rmq-management-url': { type: 'string' },
+        'rmq-ca': { type: 'string' },
+        'rmq-cert': { type: 'string' },
+        'rmq-key': { type: 'string' },
+        'rmq-key-passphrase-file': { type: 'string' },
+        'rmq-servername': { type: 'string' },
+        'rmq-external': { type: 'boolean' },
+        'rmq-broker-user': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -124,7 +156,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   if (cli.help) return { help: true };
   const vipHome = cli['vip-home'] ? resolve(cli['vip-home']) : defaultVipHome(env);
   const file = fileValues(vipHome);
-  const o = { ...file, ...definedOnly(cli) };
+  const o = { ...file, ...withAbsolutePaths(definedOnly(cli), process.cwd()) };
   const messageBus = o['message-bus'] ?? 'zmq';
   const instanceName = o['instance-name'] ?? DEFAULT_INSTANCE_NAME;
   if (o['legacy-pubsub'] && (messageBus !== 'zmq' || o['allow-auth'] === false)) {
@@ -164,7 +196,16 @@ function fileValues(vipHome: string): Partial<CliValues> {
   const raw: Partial<Record<ConfigFileKey, string>> = readConfigFile(vipHome);
   const shaped: Record<string, unknown> = { ...raw };
   if (raw['vip-address'] !== undefined) shaped['vip-address'] = raw['vip-address'].split(',').map((a) => a.trim()).filter((a) => a !== '');
-  return definedOnly(validate(shaped, `invalid setting in ${configFilePath(vipHome)}`));
+  return withAbsolutePaths(definedOnly(validate(shaped, `invalid setting in ${configFilePath(vipHome)}`)), vipHome);
+}
+
+function withAbsolutePaths(values: Partial<CliValues>, base: string): Partial<CliValues> {
+  const out = { ...values };
+  for (const k of FILE_OPTIONS) {
+    const p = out[k];
+    if (p !== undefined && !isAbsolute(p)) out[k] = resolve(base, p);
+  }
+  return out;
 }
 
 /** The RabbitMQ link: URL, vhost (default: the instance name), management API (default: the broker host, port 15672). */
@@ -176,11 +217,31 @@ function rmqBusConfig(o: Partial<CliValues>, instanceName: string): RmqBusConfig
   const broker = new URL(url);
   const vhost = o['rmq-vhost'] ?? instanceName;
   const mgmt = o['rmq-management-url'] ?? `http://${broker.hostname}:${DEFAULT_RMQ_MANAGEMENT_PORT}`;
-  if (mgmt === 'off') return { url, vhost };
+  const link = { url, vhost, ...rmqTls(o, url) };
+  if (mgmt === 'off') return link;
   const m = new URL(mgmt);
   const user = decodeURIComponent(m.username || broker.username || 'guest');
   const password = decodeURIComponent(m.password || broker.password || 'guest');
   m.username = '';
   m.password = '';
-  return { url, vhost, management: { baseUrl: m.origin, user, password } };
+  return { ...link, management: { baseUrl: m.origin, user, password } };
+}
+
+/** The TLS part of the link, files read and checked (none without a TLS option: amqps then trusts the system CAs). */
+function rmqTls(o: Partial<CliValues>, url: string): { tls?: RmqTlsConfig; brokerUser?: string } {
+  const external = o['rmq-external'] ?? false;
+  const brokerUser = o['rmq-broker-user'];
+  if (brokerUser !== undefined && !external) {
+    throw new ConfigError('invalid option: --rmq-broker-user needs --rmq-external (with a password login the broker user is the URL\'s)');
+  }
+  const files = {
+    ...(o['rmq-ca'] !== undefined ? { ca: o['rmq-ca'] } : {}),
+    ...(o['rmq-cert'] !== undefined ? { cert: o['rmq-cert'] } : {}),
+    ...(o['rmq-key'] !== undefined ? { key: o['rmq-key'] } : {}),
+    ...(o['rmq-key-passphrase-file'] !== undefined ? { passphraseFile: o['rmq-key-passphrase-file'] } : {}),
+    ...(o['rmq-servername'] !== undefined ? { servername: o['rmq-servername'] } : {}),
+    external,
+  };
+  if (Object.keys(files).length === 1 && !external) return {};
+  return { tls: loadRmqTls(files, url), ...(brokerUser !== undefined ? { brokerUser } : {}) };
 }

@@ -2,7 +2,7 @@ import { connect as tcpConnect } from 'node:net';
 import { rm } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { ensureVolttronBroker, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { ensureVolttronBroker, RmqRouterTransport, RmqSetupError, type BrokerSetupOptions } from '@vip/rmq';
 import { Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
 import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
@@ -30,13 +30,19 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
-  await ensureBroker(rmq, instanceName);
-  const link = { url: rmq.url, vhost: rmq.vhost, instanceName };
+  const link = {
+    url: rmq.url, vhost: rmq.vhost, instanceName,
+    ...(rmq.tls ? { tls: rmq.tls.pem } : {}),
+    ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
+  };
+  await ensureBroker(rmq, link).catch((err: unknown) => {
+    throw withFlagNames(err, rmq);
+  });
   const address = brokerAddress(rmq);
   const topicPermissions = rmq.management
     ? new BrokerTopicPermissions({
       management: rmq.management, vhost: rmq.vhost, instanceName, protectedTopicsPath: paths.protectedTopics,
-      exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user], logger,
+      exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])], logger,
     })
     : undefined;
   const pubsub = new PubSubServiceWithTopicHook({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } },
@@ -102,16 +108,33 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
     await writeBusInfo(paths.home, {
       bus: 'rmq', url: rmq.url, vhost: rmq.vhost, instance: instanceName, pid: process.pid, ...(rmq.management ? { management: rmq.management } : {}),
+      ...(rmq.tls ? { tls: rmq.tls.files } : {}), ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
     });
   } catch (err) {
     await stop();
-    throw err;
+    throw withFlagNames(err, rmq);
   }
   return {
     ready: { addresses: [address], serverkey: keys?.public ?? null, instance: instanceName, pid: process.pid },
     router,
     stop,
   };
+}
+
+/**
+ * @vip/rmq words its fixes in its option names (tls.cert, brokerUser); the operator of this
+ * platform set flags: a credentials error (certificate, CA, broker user) gets the flags in use.
+ */
+function withFlagNames(err: unknown, rmq: RmqBusConfig): unknown {
+  if (!(err instanceof RmqSetupError) || err.missing !== 'credentials' || !rmq.tls) return err;
+  const f = rmq.tls.files;
+  const legend = [
+    `tls.cert is --rmq-cert ${f.cert ?? '(none)'}`, `tls.key --rmq-key ${f.key ?? '(none)'}`, `tls.ca --rmq-ca ${f.ca ?? '(none: system CAs)'}`,
+    ...(f.servername !== undefined ? [`tls.servername --rmq-servername ${f.servername}`] : []),
+    ...(rmq.brokerUser !== undefined ? [`brokerUser --rmq-broker-user ${rmq.brokerUser} (leave it out to set no user_id)`] : []),
+  ].join(', ');
+  const problem = err.message.slice(0, err.message.length - `; fix: ${err.fix}`.length);
+  return new RmqSetupError(err.missing, problem, `${err.fix} (${legend})`, { cause: err });
 }
 
 function requireRmq(config: PlatformConfig): RmqBusConfig {
@@ -142,9 +165,9 @@ export function brokerAddress(rmq: RmqBusConfig): string {
  * ensureVolttronBroker, with the broker-down case told apart: the management API is asked first,
  * so a stopped broker would otherwise read as a missing management plugin.
  */
-async function ensureBroker(rmq: RmqBusConfig, instanceName: string): Promise<void> {
+async function ensureBroker(rmq: RmqBusConfig, link: BrokerSetupOptions & { instanceName: string }): Promise<void> {
   try {
-    await ensureVolttronBroker({ url: rmq.url, vhost: rmq.vhost, instanceName, ...(rmq.management ? { management: rmq.management } : {}) });
+    await ensureVolttronBroker({ ...link, ...(rmq.management ? { management: rmq.management } : {}) });
   } catch (err) {
     if (err instanceof RmqSetupError && err.missing === 'plugin' && !(await reachable(rmq.url))) {
       throw new RmqSetupError('broker', `RabbitMQ is not reachable at ${brokerAddress(rmq)}`,

@@ -37,6 +37,8 @@ Options: --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --co
 Bus: --message-bus zmq|rmq (default: what the running platform recorded in VIP_HOME/run/bus.json, else zmq)
      --rmq-url URL (amqp://guest:guest@127.0.0.1:5672)  --rmq-vhost NAME  --instance-name NAME (vip1)
      --rmq-management-url URL (recorded by the platform, else http://<broker host>:15672)
+     amqps: --rmq-ca FILE  --rmq-cert FILE --rmq-key FILE (PEM; default: the platform's, recorded in bus.json)
+     --rmq-external (log in by client certificate, SASL EXTERNAL; default: as the platform does)
 Exit codes: 0 ok, 1 error, 2 usage, 3 platform unreachable or key refused, 4 timeout`;
 
 const PLATFORM_COMMANDS = new Set(['status', 'peers', 'ping', 'query', 'rpc', 'stats', 'publish', 'subscribe']);

@@ -6,6 +6,7 @@ import { createZmqAgent, defaultLocalAddress, resolveVipHome } from '@vip/agent/
 import { KeyStore } from '@vip/zmq';
 import type { CliOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
+import { readBrokerTls } from './broker-tls.js';
 import { describeRmq, resolvePlatformBus } from './platform-bus.js';
 
 /** VIP_HOME from --vip-home or the environment. */
@@ -30,7 +31,9 @@ export async function connectToPlatform(options: CliOptions, env: NodeJS.Process
     rpc: { timeoutMs: options.timeout * 1000 },
   };
   if (bus.bus === 'rmq') {
-    const agent = createRmqAgent({ ...common, rmq: { url: bus.url, vhost: bus.vhost, instanceName: bus.instanceName } });
+    const tls = bus.tls ? { tls: await readBrokerTls(bus.tls) } : {};
+    const brokerUser = bus.brokerUser !== undefined ? { brokerUser: bus.brokerUser } : {};
+    const agent = createRmqAgent({ ...common, rmq: { url: bus.url, vhost: bus.vhost, instanceName: bus.instanceName, ...tls, ...brokerUser } });
     return startAgent(agent, describeRmq(bus));
   }
   const address = options.address ?? env.VIP_ADDRESS ?? defaultLocalAddress(vipHome);

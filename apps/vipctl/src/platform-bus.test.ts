@@ -1,8 +1,9 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseCliArgs } from './args.js';
+import { CliError, EXIT } from './exit-codes.js';
 import { DEFAULT_RMQ_URL, resolvePlatformBus } from './platform-bus.js';
 
 const homes: string[] = [];
@@ -55,5 +56,50 @@ describe('vipctl: which bus the platform is on', () => {
     expect(() => opts('--message-bus', 'mqtt')).toThrow(/must be zmq or rmq/);
     expect(() => opts('--rmq-url', 'http://x')).toThrow(/amqp:/);
     expect(() => opts('--instance-name', 'a.b')).toThrow(/without "."/);
+  });
+
+  describe('amqps: the recorded certificate files, or the flags', () => {
+    const tlsRecord = (pid: number) => ({
+      ...record(pid), url: 'amqps://b:5671', brokerUser: 'i1.router',
+      tls: { ca: '/p/ca.pem', cert: '/p/router.crt', key: '/p/router.key', passphraseFile: '/p/pass', servername: 'b.example', external: true },
+    });
+
+    it('uses the platform\'s certificate and broker user as recorded', async () => {
+      const h = await home(tlsRecord(process.pid));
+      expect(await resolvePlatformBus(opts(), h)).toMatchObject({ url: 'amqps://b:5671', tls: tlsRecord(0).tls, brokerUser: 'i1.router' });
+    });
+
+    it('--rmq-cert/--rmq-key: its own certificate (absolute paths), no passphrase or broker user of the platform\'s; --rmq-ca replaces the CA', async () => {
+      const h = await home(tlsRecord(process.pid));
+      const own = await resolvePlatformBus(opts('--rmq-cert', '/q/me.crt', '--rmq-key', 'me.key', '--rmq-ca', '/q/ca.pem'), h);
+      expect(own).toMatchObject({ tls: { ca: '/q/ca.pem', cert: '/q/me.crt', key: resolve('me.key'), servername: 'b.example', external: true } });
+      expect(own).not.toHaveProperty('brokerUser');
+      expect(own).not.toHaveProperty('tls.passphraseFile');
+    });
+
+    it('flags without a record: --message-bus rmq --rmq-url amqps://... --rmq-external with a certificate', async () => {
+      const r = await resolvePlatformBus(opts('--message-bus', 'rmq', '--rmq-url', 'amqps://h:5671', '--rmq-cert', '/c', '--rmq-key', '/k', '--rmq-external'), await home());
+      expect(r).toMatchObject({ tls: { cert: '/c', key: '/k', external: true } });
+    });
+
+    it('an amqp:// --rmq-url drops the recorded TLS settings; a record without tls stays without', async () => {
+      const h = await home(tlsRecord(process.pid));
+      const plain = await resolvePlatformBus(opts('--rmq-url', 'amqp://u:p@b:5672'), h);
+      expect(plain).not.toHaveProperty('tls');
+      expect(await resolvePlatformBus(opts(), await home(record(process.pid)))).not.toHaveProperty('tls');
+    });
+
+    it('refuses mismatched TLS flags as usage errors (exit 2)', async () => {
+      const h = await home(record(process.pid));
+      const usage = async (...argv: string[]) => {
+        const err = await resolvePlatformBus(opts(...argv), h).then(() => undefined, (e: unknown) => e);
+        expect(err).toBeInstanceOf(CliError);
+        expect((err as CliError).exitCode).toBe(EXIT.USAGE);
+        return (err as CliError).message;
+      };
+      expect(await usage('--rmq-url', 'amqps://b:5671', '--rmq-cert', '/c')).toMatch(/--rmq-cert and --rmq-key go together/);
+      expect(await usage('--rmq-cert', '/c', '--rmq-key', '/k')).toMatch(/need an amqps:\/\/ broker URL \(got amqp:\/\/\)/);
+      expect(await usage('--rmq-url', 'amqps://b:5671', '--rmq-external')).toMatch(/--rmq-external needs --rmq-cert and --rmq-key/);
+    });
   });
 });

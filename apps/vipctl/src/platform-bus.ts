@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { CliOptions } from './args.js';
+import { CliError, EXIT } from './exit-codes.js';
 
 export const DEFAULT_RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
@@ -17,7 +18,15 @@ export interface ManagementLink {
 /** How to reach the platform: ZeroMQ (local ipc address, CURVE) or RabbitMQ (broker link). */
 export type PlatformBus =
   | { readonly bus: 'zmq' }
-  | { readonly bus: 'rmq'; readonly url: string; readonly vhost: string; readonly instanceName: string; readonly management: ManagementLink };
+  | {
+    readonly bus: 'rmq'; readonly url: string; readonly vhost: string; readonly instanceName: string; readonly management: ManagementLink;
+    readonly tls?: BrokerTlsFiles;
+    /** The broker user of the platform's certificate (only with that certificate). */
+    readonly brokerUser?: string;
+  };
+
+
+const PathSchema = z.string().regex(/^\//, 'must be an absolute path');
 
 /** `$VIP_HOME/run/bus.json`, written by a running `vip-platform --message-bus rmq`. */
 const BusInfoSchema = z.object({
@@ -27,8 +36,15 @@ const BusInfoSchema = z.object({
   instance: z.string().min(1),
   pid: z.number().int().positive(),
   management: z.object({ baseUrl: z.string().regex(/^https?:\/\//), user: z.string(), password: z.string() }).optional(),
+  // amqps settings as file paths (read when connecting, see broker-tls.ts); external = SASL EXTERNAL
+  tls: z.object({
+    ca: PathSchema.optional(), cert: PathSchema.optional(), key: PathSchema.optional(), passphraseFile: PathSchema.optional(),
+    servername: z.string().min(1).optional(), external: z.boolean(),
+  }).optional(),
+  brokerUser: z.string().min(1).optional(),
 });
 type BusInfo = z.infer<typeof BusInfoSchema>;
+export type BrokerTlsFiles = NonNullable<BusInfo['tls']>;
 
 /**
  * The platform's bus: `--message-bus` when given; else what the running platform recorded in
@@ -37,6 +53,9 @@ type BusInfo = z.infer<typeof BusInfoSchema>;
  * record the defaults are the platform's (instance `vip1`, vhost = instance, local guest).
  * The management API: `--rmq-management-url`, else the recorded one, else port 15672 of the
  * broker host with the broker URL's user and password (as the platform's default).
+ * amqps: the recorded certificate files and EXTERNAL flag, unless `--rmq-cert`/`--rmq-key` (own
+ * client certificate, together), `--rmq-ca` or `--rmq-external` say otherwise; a `--rmq-url`
+ * that is not amqps drops the recorded TLS settings.
  */
 export async function resolvePlatformBus(options: CliOptions, vipHome: string): Promise<PlatformBus> {
   if (options['message-bus'] === 'zmq') return { bus: 'zmq' };
@@ -51,7 +70,38 @@ export async function resolvePlatformBus(options: CliOptions, vipHome: string): 
     vhost: options['rmq-vhost'] ?? info?.vhost ?? instanceName,
     instanceName,
     management: mgmt !== undefined ? managementFromUrl(mgmt, url) : info?.management ?? managementFromUrl(undefined, url),
+    ...brokerTls(options, url, info),
   };
+}
+
+/** The TLS part: flags over the record; checked like the platform's (EXTERNAL needs amqps and a certificate). */
+function brokerTls(options: CliOptions, url: string, info: BusInfo | undefined): { tls?: BrokerTlsFiles; brokerUser?: string } {
+  const ownCert = options['rmq-cert'] !== undefined || options['rmq-key'] !== undefined;
+  if (ownCert && (options['rmq-cert'] === undefined || options['rmq-key'] === undefined)) {
+    throw new CliError('--rmq-cert and --rmq-key go together (the client certificate and its private key)', EXIT.USAGE);
+  }
+  const flagged = ownCert || options['rmq-ca'] !== undefined || options['rmq-external'];
+  const amqps = new URL(url).protocol === 'amqps:';
+  if (flagged && !amqps) throw new CliError(`--rmq-ca, --rmq-cert, --rmq-key and --rmq-external need an amqps:// broker URL (got ${new URL(url).protocol}//)`, EXIT.USAGE);
+  const rec = amqps ? info?.tls : undefined;
+  if (!flagged && !rec) return {};
+  const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
+  const tls = definedOnly({
+    ca: abs(options['rmq-ca']) ?? rec?.ca,
+    cert: ownCert ? abs(options['rmq-cert']) : rec?.cert,
+    key: ownCert ? abs(options['rmq-key']) : rec?.key,
+    passphraseFile: ownCert ? undefined : rec?.passphraseFile,
+    servername: rec?.servername,
+  });
+  const external = options['rmq-external'] || (rec?.external ?? false);
+  if (external && tls.cert === undefined) throw new CliError('--rmq-external needs --rmq-cert and --rmq-key (the platform recorded no certificate)', EXIT.USAGE);
+  const brokerUser = ownCert ? undefined : info?.brokerUser;
+  return { tls: { ...tls, external }, ...(brokerUser !== undefined ? { brokerUser } : {}) };
+}
+
+/** The entries that are set (optional fields must be absent, not undefined). */
+export function definedOnly<T extends Record<string, string | undefined>>(o: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as { [K in keyof T]?: string };
 }
 
 /** `http(s)://[user:password@]host:port`; credentials default to the broker URL's (then guest). */
