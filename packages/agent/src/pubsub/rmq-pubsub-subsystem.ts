@@ -112,6 +112,7 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
       unmatched: s?.unmatched ?? 0,
       other_bus: s?.otherBus ?? 0,
       invalid: s?.invalid ?? 0,
+      spoofed: s?.spoofed ?? 0,
       callback_errors: s?.callbackErrors ?? 0,
       count_requests: s?.countRequests ?? 0,
       unconfirmed: s?.unconfirmed ?? 0,
