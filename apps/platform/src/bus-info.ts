@@ -11,6 +11,7 @@ import type { RmqTlsFiles } from './rmq-tls.js';
  * create per-agent broker users; its password is the platform's too. `tls` (amqps) records the
  * certificate and key FILES (paths, never their contents) and the EXTERNAL flag, so vipctl on this
  * home logs in with the same client certificate; `brokerUser` is the user that certificate maps to.
+ * `tls.caKey` (`--rmq-ca-key`, a path) lets vipctl sign agents' client certificates on an EXTERNAL broker.
  */
 export interface BusInfo {
   readonly bus: 'rmq';

@@ -29,6 +29,8 @@ Options:
   --rmq-management-url URL management API that creates the vhost (default http://<broker host>:15672,
                            user and password from --rmq-url unless in this URL; "off" = vhost must exist)
   --rmq-ca FILE            PEM CA certificate(s) the broker's certificate must chain to (amqps)
+  --rmq-ca-key FILE        PEM private key of --rmq-ca (unencrypted): not used by the platform; recorded in
+                           run/bus.json (path only) so vipctl auth add --identity can sign agent certificates
   --rmq-cert FILE          PEM client certificate (amqps); with --rmq-key
   --rmq-key FILE           PEM private key of --rmq-cert
   --rmq-key-passphrase-file FILE  passphrase of an encrypted --rmq-key (first line)
@@ -71,6 +73,7 @@ const CliSchema = z.object({
     .regex(/^(off|https?:\/\/[^/\s]+\/?)$/, { message: 'must look like http://host:15672 (or "off")' })
     .optional(),
   'rmq-ca': z.string().min(1, { message: 'must be a file path' }).optional(),
+  'rmq-ca-key': z.string().min(1, { message: 'must be a file path' }).optional(),
   'rmq-cert': z.string().min(1, { message: 'must be a file path' }).optional(),
   'rmq-key': z.string().min(1, { message: 'must be a file path' }).optional(),
   'rmq-key-passphrase-file': z.string().min(1, { message: 'must be a file path' }).optional(),
@@ -82,7 +85,7 @@ const CliSchema = z.object({
 });
 
 /** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
-const FILE_OPTIONS = ['rmq-ca', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file'] as const;
+const FILE_OPTIONS = ['rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file'] as const;
 
 /** Where the RabbitMQ bus is (PROTOCOL.md 7.1). */
 export interface RmqBusConfig {
@@ -140,6 +143,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'rmq-vhost': { type: 'string' },
         'rmq-management-url': { type: 'string' },
         'rmq-ca': { type: 'string' },
+        'rmq-ca-key': { type: 'string' },
         'rmq-cert': { type: 'string' },
         'rmq-key': { type: 'string' },
         'rmq-key-passphrase-file': { type: 'string' },
@@ -236,6 +240,7 @@ function rmqTls(o: Partial<CliValues>, url: string): { tls?: RmqTlsConfig; broke
   }
   const files = {
     ...(o['rmq-ca'] !== undefined ? { ca: o['rmq-ca'] } : {}),
+    ...(o['rmq-ca-key'] !== undefined ? { caKey: o['rmq-ca-key'] } : {}),
     ...(o['rmq-cert'] !== undefined ? { cert: o['rmq-cert'] } : {}),
     ...(o['rmq-key'] !== undefined ? { key: o['rmq-key'] } : {}),
     ...(o['rmq-key-passphrase-file'] !== undefined ? { passphraseFile: o['rmq-key-passphrase-file'] } : {}),

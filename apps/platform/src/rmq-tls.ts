@@ -13,6 +13,11 @@ export interface RmqTlsFiles {
   readonly key?: string;
   readonly passphraseFile?: string;
   readonly servername?: string;
+  /**
+   * The instance CA's private key (`--rmq-ca-key`, unencrypted PEM, the key of `ca`): the platform
+   * never uses it; it is recorded so `vipctl auth add --identity` can sign agents' client certificates.
+   */
+  readonly caKey?: string;
   /** SASL EXTERNAL: the broker authenticates the client by its certificate (VOLTTRON's default RMQ mode). */
   readonly external: boolean;
 }
@@ -37,6 +42,9 @@ export function loadRmqTls(files: RmqTlsFiles, url: string): RmqTlsConfig {
   if ((files.cert === undefined) !== (files.key === undefined)) {
     throw new ConfigError('invalid option: --rmq-cert and --rmq-key go together (the client certificate and its private key)');
   }
+  if (files.caKey !== undefined && files.ca === undefined) {
+    throw new ConfigError('invalid option: --rmq-ca-key needs --rmq-ca (the CA certificate it signs agent certificates with)');
+  }
   if (files.passphraseFile !== undefined && files.key === undefined) {
     throw new ConfigError('invalid option: --rmq-key-passphrase-file needs --rmq-key');
   }
@@ -49,7 +57,8 @@ export function loadRmqTls(files: RmqTlsFiles, url: string): RmqTlsConfig {
   }
   const passphrase = files.passphraseFile === undefined ? undefined : readText('--rmq-key-passphrase-file', files.passphraseFile).replace(/\r?\n$/, '');
   const ca = files.ca === undefined ? undefined : readPem('--rmq-ca', files.ca, 'CERTIFICATE');
-  if (ca !== undefined) certificate('--rmq-ca', files.ca!, ca);
+  const caCert = ca === undefined ? undefined : certificate('--rmq-ca', files.ca!, ca);
+  if (caCert !== undefined && files.caKey !== undefined) checkCaKey(caCert, files.ca!, files.caKey);
   const cert = files.cert === undefined ? undefined : readPem('--rmq-cert', files.cert, 'CERTIFICATE');
   const key = files.key === undefined ? undefined : readPem('--rmq-key', files.key, 'PRIVATE KEY');
   if (cert !== undefined && key !== undefined) {
@@ -60,6 +69,23 @@ export function loadRmqTls(files: RmqTlsFiles, url: string): RmqTlsConfig {
   }
   const text = Object.entries({ ca, cert, key, passphrase, servername: files.servername }).filter(([, v]) => v !== undefined);
   return { files, pem: { ...(Object.fromEntries(text) as Omit<RmqTlsPem, 'external'>), external: files.external } };
+}
+
+/**
+ * The CA key must open without a passphrase (vipctl signs with it unattended) and be the key of the
+ * (first) CA certificate. Its text is dropped after the check: only the path is kept.
+ */
+function checkCaKey(caCert: X509Certificate, caPath: string, keyPath: string): void {
+  const pem = readPem('--rmq-ca-key', keyPath, 'PRIVATE KEY');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(pem);
+  } catch (err) {
+    throw new ConfigError(`invalid option: --rmq-ca-key ${keyPath}: cannot read the private key (it must not be encrypted)`, { cause: err });
+  }
+  if (!caCert.checkPrivateKey(key)) {
+    throw new ConfigError(`invalid option: --rmq-ca-key ${keyPath} is not the private key of --rmq-ca ${caPath}`);
+  }
 }
 
 function readText(flag: string, path: string): string {

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +22,7 @@ beforeAll(async () => {
   await ssl('x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '1');
   await ssl('req', ...newKey, '-keyout', 'other.key', '-out', 'other.csr', '-subj', '/CN=other');
   await writeFile(p('pass.txt'), 's3cret\n');
+  await ssl('pkcs8', '-topk8', '-in', 'ca.key', '-out', 'ca-enc.key', '-passout', 'pass:s3cret');
   await ssl('pkcs8', '-topk8', '-in', 'client.key', '-out', 'client-enc.key', '-passout', 'pass:s3cret');
   await writeFile(p('not.pem'), 'hello\n');
 }, 60_000);
@@ -45,6 +46,17 @@ describe('vip-platform TLS options for RabbitMQ', () => {
     expect(rmq.tls?.pem.key).toMatch(/PRIVATE KEY-----/);
     expect(rmq.tls?.pem).toMatchObject({ servername: 'broker.example', external: true });
     expect(rmq.brokerUser).toBe('v1.router');
+  });
+
+  it('--rmq-ca-key (also in the config file): checked against --rmq-ca, kept as a path only, never in the PEM the links get', async () => {
+    const rmq = rmqOf(...client(), '--rmq-external', '--rmq-ca-key', p('ca.key'));
+    expect(rmq.tls?.files).toEqual({ ca: p('ca.crt'), caKey: p('ca.key'), cert: p('client.crt'), key: p('client.key'), external: true });
+    expect(JSON.stringify(rmq.tls?.pem)).not.toContain(await readFile(p('ca.key'), 'utf8').then((t) => t.split('\n')[1]));
+    const home = join(dir, 'home-ca-key');
+    await mkdir(home, { recursive: true });
+    await writeFile(join(home, 'config'), `[volttron]\nmessage-bus = rmq\nrmq-management-url = off\nrmq-url = ${URL_TLS}\nrmq-ca = ${p('ca.crt')}\nrmq-ca-key = ${p('ca.key')}\n`);
+    const r = parseCli(['--vip-home', home], {});
+    expect(!r.help && r.config.rmq?.tls?.files).toEqual({ ca: p('ca.crt'), caKey: p('ca.key'), external: false });
   });
 
   it('no TLS option: no tls (amqps alone trusts the system CAs); a CA alone is fine with a password login', () => {
@@ -89,6 +101,11 @@ describe('vip-platform TLS options for RabbitMQ', () => {
     [() => [...client().slice(0, 7), p('other.key')], /--rmq-key .*other\.key is not the private key of --rmq-cert/],
     [() => [...client().slice(0, 7), p('client-enc.key')], /--rmq-key .*client-enc\.key: cannot read the private key \(encrypted\? pass --rmq-key-passphrase-file\)/],
     [() => [...client().slice(0, 7), p('client-enc.key'), '--rmq-key-passphrase-file', p('not.pem')], /wrong --rmq-key-passphrase-file/],
+    [() => [...client().slice(4), '--rmq-url', URL_TLS, '--rmq-ca-key', p('ca.key')], /--rmq-ca-key needs --rmq-ca/],
+    [() => [...client(), '--rmq-ca-key', p('other.key')], /--rmq-ca-key .*other\.key is not the private key of --rmq-ca .*ca\.crt/],
+    [() => [...client(), '--rmq-ca-key', p('ca.crt')], /--rmq-ca-key .*ca\.crt is not a PEM file with a PRIVATE KEY block/],
+    [() => [...client(), '--rmq-ca-key', p('ca-enc.key')], /--rmq-ca-key .*ca-enc\.key: cannot read the private key \(it must not be encrypted\)/],
+    [() => [...client(), '--rmq-ca-key', p('absent.key')], /--rmq-ca-key .*absent\.key: cannot read it \(ENOENT\)/],
   ])('refuses bad TLS settings with one ConfigError line (%#)', (argv, why) => {
     const attempt = () => parseCli([...rmqBase, ...argv()], {});
     expect(attempt).toThrow(ConfigError);

@@ -12,7 +12,8 @@ type RmqBus = Extract<PlatformBus, { bus: 'rmq' }>;
 /**
  * `$VIP_HOME/keystores/<identity>/rmq.json`: how the agent reaches the broker as its own user
  * (VOLTTRON's per-agent RabbitMQ user `<instance>.<identity>`, PROTOCOL.md 7.1). The URL holds the
- * password, so the file is 0600 in the 0700 keystore directory, like keystore.json.
+ * password, so the file is 0600 in the 0700 keystore directory, like keystore.json. On an EXTERNAL
+ * platform there is no password: `tls` names the agent's certificate files and `external` is true.
  */
 export const AgentRmqFileSchema = z.object({
   url: z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/),
@@ -20,11 +21,21 @@ export const AgentRmqFileSchema = z.object({
   instanceName: z.string().min(1),
   identity: z.string().min(1),
   user: z.string().min(1),
+  tls: z.object({
+    ca: z.string().regex(/^\//).optional(), cert: z.string().regex(/^\//), key: z.string().regex(/^\//), servername: z.string().min(1).optional(),
+  }).optional(),
+  external: z.boolean().optional(),
 });
 export type AgentRmqFile = z.infer<typeof AgentRmqFileSchema>;
 
 export function agentRmqPath(vipHome: string, identity: string): string {
   return join(vipHome, 'keystores', identity, 'rmq.json');
+}
+
+/** The agent's client certificate and key on an EXTERNAL platform (written by `auth add --identity`). */
+export function agentCertPaths(vipHome: string, identity: string): { cert: string; key: string } {
+  const dir = join(vipHome, 'keystores', identity);
+  return { cert: join(dir, 'rmq-cert.pem'), key: join(dir, 'rmq-key.pem') };
 }
 
 /**
@@ -70,10 +81,12 @@ export interface CreatedBrokerUser {
   readonly instanceName: string;
   readonly identity: string;
   readonly path: string;
+  /** Set on an EXTERNAL platform: the issued certificate (paths; the key is never printed). */
+  readonly certificate?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly issuer: string; readonly notAfter: string };
 }
 
 /** A new agent user's topic permission until the platform sets the real one: every key but pubsub publishes. */
-const PUBSUB_WRITES_PENDING = { exchange: VOLTTRON_EXCHANGE, write: '^(?!__pubsub__\\.)', read: '.*' };
+export const PUBSUB_WRITES_PENDING = { exchange: VOLTTRON_EXCHANGE, write: '^(?!__pubsub__\\.)', read: '.*' };
 
 /**
  * Create (or give a new password to) broker user `<instance>.<identity>` with VOLTTRON's default
@@ -95,30 +108,45 @@ export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identi
   const broker = new URL(bus.url);
   const url = `${broker.protocol}//${encodeURIComponent(user)}:${encodeURIComponent(password)}@${broker.host}`;
   const file: AgentRmqFile = { url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user };
-  const path = agentRmqPath(vipHome, identity);
-  try {
-    await makeDirectories(dirname(path), 0o700);
-    const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, `${JSON.stringify(AgentRmqFileSchema.parse(file), null, 2)}\n`, { mode: 0o600 });
-    await rename(tmp, path);
-  } catch (err) {
-    throw new CliError(`broker user ${user} created, but ${path} could not be written (${(err as Error).message}); run the command again`, EXIT.ERROR, { cause: err });
-  }
+  const path = await writeAgentFiles(vipHome, file, {});
   return { user, vhost: bus.vhost, instanceName: bus.instanceName, identity, path };
 }
 
-/** Delete the agent's broker user (named by its rmq.json, else `<instance>.<identity>`) and the file. */
+/**
+ * Write rmq.json and any `extra` files (path -> text) of the agent's keystore directory, each 0600
+ * and atomically (temp file + rename). Returns the rmq.json path.
+ */
+export async function writeAgentFiles(vipHome: string, file: AgentRmqFile, extra: Readonly<Record<string, string>>): Promise<string> {
+  const path = agentRmqPath(vipHome, file.identity);
+  try {
+    await makeDirectories(dirname(path), 0o700);
+    const entries = [...Object.entries(extra), [path, `${JSON.stringify(AgentRmqFileSchema.parse(file), null, 2)}\n`] as const];
+    for (const [target, text] of entries) {
+      const tmp = `${target}.${process.pid}.tmp`;
+      await writeFile(tmp, text, { mode: 0o600 });
+      await rename(tmp, target);
+    }
+  } catch (err) {
+    throw new CliError(`broker user ${file.user} created, but ${path} could not be written (${(err as Error).message}); run the command again`, EXIT.ERROR, { cause: err });
+  }
+  return path;
+}
+
+/** Delete the agent's broker user (named by its rmq.json, else `<instance>.<identity>`), the file and its certificate files. */
 export async function removeAgentBrokerUser(bus: RmqBus, vipHome: string, identity: string): Promise<{ user: string; hadFile: boolean }> {
   checkBrokerIdentity(bus.instanceName, identity);
   const recorded = await readAgentRmqFile(vipHome, identity);
   const user = recorded?.user ?? `${bus.instanceName}.${identity}`;
   await brokerStep(`delete broker user ${user}`, () => new RabbitMqManagement(bus.management).deleteUser(user));
   if (recorded) await rm(agentRmqPath(vipHome, identity), { force: true });
+  const certs = agentCertPaths(vipHome, identity);
+  await rm(certs.cert, { force: true });
+  await rm(certs.key, { force: true });
   return { user, hadFile: recorded !== undefined };
 }
 
 /** A management failure as one line: unreachable API -> exit 3, anything else -> exit 1. */
-async function brokerStep(what: string, step: () => Promise<void>): Promise<void> {
+export async function brokerStep(what: string, step: () => Promise<void>): Promise<void> {
   try {
     await step();
   } catch (err) {
@@ -129,6 +157,13 @@ async function brokerStep(what: string, step: () => Promise<void>): Promise<void
 
 /** The line telling an operator how the agent connects (credentials left in the file). */
 export function connectHint(created: CreatedBrokerUser): string {
+  const c = created.certificate;
+  if (c) {
+    const ca = c.ca !== undefined ? `ca: <${c.ca}>, ` : '';
+    return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)}, `
+      + `tls: { ${ca}cert: <${c.cert}>, key: <${c.key}>, external: true }, brokerUser: ${JSON.stringify(created.user)} }, management: false })`
+      + ` with url from ${created.path} and <file> the PEM text of that file (publishes resolve 1: this user has no management login)`;
+  }
   // management: false, because the agent's own user has no management login: true counts would fail every publish
   return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)} }, management: false })`
     + ` with url from ${created.path} (publishes resolve 1: this user has no management login)`;

@@ -28,6 +28,7 @@ const OptionsSchema = z.object({
   'instance-name': z.string().regex(/^[^.*#\s]+$/, 'must be non-empty without ".", "*", "#" or spaces').optional(),
   bus: z.string().optional(),
   count: z.coerce.number({ error: 'must be a number' }).int().positive('must be > 0').optional(),
+  days: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').positive('must be > 0').max(36_500).optional(),
 });
 export type CliOptions = z.infer<typeof OptionsSchema>;
 
@@ -70,6 +71,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
         'instance-name': { type: 'string' },
         bus: { type: 'string' },
         count: { type: 'string', short: 'n' },
+        days: { type: 'string' },
       },
     });
   } catch (err) {

@@ -28,9 +28,12 @@ Files in VIP_HOME (no platform needed):
   auth list                      allow/deny entries and pending (refused) keys
   auth add --credentials KEY [--user-id U] [--identity I] [--capabilities JSON] [--comments T] [--deny]
   auth add --identity I [...]    the agent's own CURVE key pair (keystores/I), admitted as user I; on a
-                                 RabbitMQ platform also broker user <instance>.I (URL in keystores/I/rmq.json)
+                                 RabbitMQ platform also broker user <instance>.I (URL in keystores/I/rmq.json);
+                                 on an EXTERNAL (certificate) platform instead a client certificate CN=<instance>.I
+                                 signed by the platform's --rmq-ca-key (keystores/I/rmq-cert.pem, rmq-key.pem;
+                                 --days N, default 365) and a broker user without password
   auth remove <user-id> | --index N [--deny]
-  auth remove --identity I       its allow entry; on RabbitMQ also its broker user and rmq.json
+  auth remove --identity I       its allow entry; on RabbitMQ also its broker user, rmq.json and certificate
   auth approve|deny <user-id>    move a pending key into the allow/deny list
 
 Options: --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --connect-timeout SECONDS (5)

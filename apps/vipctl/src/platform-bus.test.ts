@@ -69,6 +69,12 @@ describe('vipctl: which bus the platform is on', () => {
       expect(await resolvePlatformBus(opts(), h)).toMatchObject({ url: 'amqps://b:5671', tls: tlsRecord(0).tls, brokerUser: 'i1.router' });
     });
 
+    it('the recorded CA key (--rmq-ca-key) goes with the recorded CA only: a --rmq-ca flag drops it', async () => {
+      const h = await home({ ...tlsRecord(process.pid), tls: { ...tlsRecord(0).tls, caKey: '/p/ca.key' } });
+      expect(await resolvePlatformBus(opts(), h)).toMatchObject({ tls: { ca: '/p/ca.pem', caKey: '/p/ca.key' } });
+      expect(await resolvePlatformBus(opts('--rmq-ca', '/q/ca.pem'), h)).not.toHaveProperty('tls.caKey');
+    });
+
     it('--rmq-cert/--rmq-key: its own certificate (absolute paths), no passphrase or broker user of the platform\'s; --rmq-ca replaces the CA', async () => {
       const h = await home(tlsRecord(process.pid));
       const own = await resolvePlatformBus(opts('--rmq-cert', '/q/me.crt', '--rmq-key', 'me.key', '--rmq-ca', '/q/ca.pem'), h);

@@ -38,7 +38,7 @@ const BusInfoSchema = z.object({
   management: z.object({ baseUrl: z.string().regex(/^https?:\/\//), user: z.string(), password: z.string() }).optional(),
   // amqps settings as file paths (read when connecting, see broker-tls.ts); external = SASL EXTERNAL
   tls: z.object({
-    ca: PathSchema.optional(), cert: PathSchema.optional(), key: PathSchema.optional(), passphraseFile: PathSchema.optional(),
+    ca: PathSchema.optional(), caKey: PathSchema.optional(), cert: PathSchema.optional(), key: PathSchema.optional(), passphraseFile: PathSchema.optional(),
     servername: z.string().min(1).optional(), external: z.boolean(),
   }).optional(),
   brokerUser: z.string().min(1).optional(),
@@ -88,6 +88,8 @@ function brokerTls(options: CliOptions, url: string, info: BusInfo | undefined):
   const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
   const tls = definedOnly({
     ca: abs(options['rmq-ca']) ?? rec?.ca,
+    // the CA key signs with the recorded CA certificate only: another --rmq-ca drops it
+    caKey: options['rmq-ca'] === undefined ? rec?.caKey : undefined,
     cert: ownCert ? abs(options['rmq-cert']) : rec?.cert,
     key: ownCert ? abs(options['rmq-key']) : rec?.key,
     passphraseFile: ownCert ? undefined : rec?.passphraseFile,

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -44,6 +44,27 @@ export interface TlsPem {
   readonly foreignClient: { readonly cert: string; readonly key: string };
 }
 
+/** Opt-in extras of startTlsNode (default: none, the node as every existing caller knows it). */
+export interface TlsNodeOptions {
+  /**
+   * Enable rabbitmq_management on a free 127.0.0.1 port (never 15672: the main broker's) with an
+   * administrator user of its own, for tests of code that manages broker users. Adds ~1-2 s to the boot.
+   */
+  readonly management?: boolean;
+}
+
+/** The node's management API (only with `management: true`). */
+export interface TlsNodeManagement {
+  /** `http://127.0.0.1:<port>`, no credentials. */
+  readonly baseUrl: string;
+  readonly port: number;
+  /** A password user with the administrator tag and full rights on the vhost (PLAIN over HTTP basic auth). */
+  readonly user: string;
+  readonly password: string;
+  /** `http://user:password@127.0.0.1:<port>`, the shape `--rmq-management-url` takes. */
+  readonly urlWithLogin: string;
+}
+
 export interface TlsNode {
   readonly nodeName: string;
   readonly dir: string;
@@ -53,6 +74,10 @@ export interface TlsNode {
   readonly amqpsPort: number;
   readonly amqpsUrl: string;
   readonly pem: TlsPem;
+  /** The same CA as files: its certificate and (unencrypted PEM) private key, to sign more client certificates. */
+  readonly caFiles: { readonly cert: string; readonly key: string };
+  /** Set when started with `management: true`. */
+  readonly management?: TlsNodeManagement;
   /** From spawning rabbitmq-server to `rabbitmqctl wait` returning (~3.5 s on an idle machine). */
   readonly startupMs: number;
   ctl(...args: string[]): Promise<string>;
@@ -157,11 +182,17 @@ async function excerpt(file: string): Promise<string> {
   return [...errors, ...(errors.length > 0 ? ['...'] : []), ...lines.slice(-12)].join('\n');
 }
 
+/** RabbitMQ's rabbit_password_hashing_sha256: base64(salt(4) ++ sha256(salt ++ password)). */
+function passwordHash(password: string): string {
+  const salt = randomBytes(4);
+  return Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()]).toString('base64');
+}
+
 /**
  * Start the private node with `vhost` and `users` (password-less: EXTERNAL only) having full rights
  * on it. Throws, with the log's error lines and tail, when the node does not come up.
  */
-export async function startTlsNode(vhost: string, users: readonly string[] = [TLS_CLIENTS.agent, TLS_CLIENTS.router]): Promise<TlsNode> {
+export async function startTlsNode(vhost: string, users: readonly string[] = [TLS_CLIENTS.agent, TLS_CLIENTS.router], options: TlsNodeOptions = {}): Promise<TlsNode> {
   await mkdir(NODES_DIR, { recursive: true });
   await reapLeftovers();
   const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -194,6 +225,8 @@ export async function startTlsNode(vhost: string, users: readonly string[] = [TL
   try {
     const pem = await makeCertificates(certs);
     const [amqpPort, amqpsPort, distPort] = [await freePort(), await freePort(), await freePort()];
+    const mgmtPort = options.management ? await freePort() : undefined;
+    const admin = mgmtPort === undefined ? undefined : { user: `vip-admin-${tag}`, password: randomBytes(12).toString('base64url') };
     await writeFile(join(dir, 'rabbitmq.conf'), [
       `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
       `listeners.ssl.default = 127.0.0.1:${amqpsPort}`,
@@ -208,9 +241,12 @@ export async function startTlsNode(vhost: string, users: readonly string[] = [TL
       `load_definitions = ${join(dir, 'definitions.json')}`,
       'log.console = false',
       'log.file.level = info',
+      ...(mgmtPort !== undefined ? ['management.tcp.ip = 127.0.0.1', `management.tcp.port = ${mgmtPort}`] : []),
       '',
     ].join('\n'));
-    await writeFile(join(dir, 'enabled_plugins'), '[rabbitmq_auth_mechanism_ssl].\n'); // no management: 15672 is the main broker's
+    // management only on request, and then on its own port: 15672 is the main broker's
+    const plugins = ['rabbitmq_auth_mechanism_ssl', ...(mgmtPort !== undefined ? ['rabbitmq_management'] : [])];
+    await writeFile(join(dir, 'enabled_plugins'), `[${plugins.join(',')}].\n`);
     await writeFile(join(dir, 'rabbitmq-env.conf'), ''); // not /etc/rabbitmq/rabbitmq-env.conf (NODENAME=rabbit@localhost)
     const nodeEnv = {
       ...env,
@@ -231,10 +267,12 @@ export async function startTlsNode(vhost: string, users: readonly string[] = [TL
     // Users, vhost and permissions are loaded at boot: the same as rabbitmqctl add_vhost, add_user and
     // set_permissions, without two rounds of CLI calls (~1.4 s). An empty password hash means no
     // password login at all; EXTERNAL only needs the user to exist.
+    const adminUser = admin ? [{ name: admin.user, password_hash: passwordHash(admin.password), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: 'administrator' }] : [];
+    const allUsers = [...users, ...(admin ? [admin.user] : [])];
     await writeFile(join(dir, 'definitions.json'), JSON.stringify({
       vhosts: [{ name: vhost }],
-      users: users.map((name) => ({ name, password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '' })),
-      permissions: users.map((user) => ({ user, vhost, configure: '.*', write: '.*', read: '.*' })),
+      users: [...users.map((name) => ({ name, password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '' })), ...adminUser],
+      permissions: allUsers.map((user) => ({ user, vhost, configure: '.*', write: '.*', read: '.*' })),
     }));
     const began = Date.now();
     // In the foreground (not -detached, which discards the VM's output: a config error would leave
@@ -259,7 +297,15 @@ export async function startTlsNode(vhost: string, users: readonly string[] = [TL
       died.catch(() => undefined); // from here on stop() owns the VM
     }
     const startupMs = Date.now() - began;
-    return { nodeName, dir, logFile, amqpPort, amqpsPort, amqpsUrl: `amqps://127.0.0.1:${amqpsPort}`, pem, startupMs, ctl, stop };
+    const caFiles = { cert: join(certs, 'ca.crt'), key: join(certs, 'ca.key') };
+    const management = mgmtPort !== undefined && admin ? {
+      baseUrl: `http://127.0.0.1:${mgmtPort}`, port: mgmtPort, ...admin,
+      urlWithLogin: `http://${encodeURIComponent(admin.user)}:${encodeURIComponent(admin.password)}@127.0.0.1:${mgmtPort}`,
+    } : undefined;
+    return {
+      nodeName, dir, logFile, amqpPort, amqpsPort, amqpsUrl: `amqps://127.0.0.1:${amqpsPort}`, pem, caFiles,
+      ...(management ? { management } : {}), startupMs, ctl, stop,
+    };
   } catch (err) {
     // Keep the evidence in the error, not on disk: a failed start leaves nothing behind.
     await stop();

@@ -2,6 +2,7 @@ import { generateKeyPair } from '@vip/protocol';
 import { AuthFile, authFilePaths, KeyStore, PendingAuthStore, type AuthEntry } from '@vip/zmq';
 import { jsonObjectArg, type ParsedArgs } from '../args.js';
 import { connectHint, createAgentBrokerUser, removeAgentBrokerUser, type CreatedBrokerUser } from '../agent-broker-user.js';
+import { createAgentCertUser, usesCertificateLogin } from '../agent-cert-user.js';
 import { vipHomeOf } from '../connect.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { emit, table, type CliIo } from '../output.js';
@@ -52,7 +53,10 @@ export async function runAuthCommand(args: ParsedArgs, io: CliIo): Promise<void>
         // auth.json when the broker refuses); the CURVE entry stays: auth.json still gives the
         // agent its capabilities there (user <identity> counts as <instance>.<identity>).
         const bus = o.identity && !o.deny ? await resolvePlatformBus(o, home) : undefined;
-        const broker = bus?.bus === 'rmq' ? await createAgentBrokerUser(bus, home, o.identity as string) : undefined;
+        // an EXTERNAL platform: the agent gets a client certificate (CN <instance>.<identity>), not a password
+        const broker = bus === undefined || bus.bus !== 'rmq' ? undefined
+          : usesCertificateLogin(bus) ? await createAgentCertUser(bus, home, o.identity as string, o.days)
+            : await createAgentBrokerUser(bus, home, o.identity as string);
         // Without --credentials, admit the agent's own key pair (keystores/<identity>/keystore.json,
         // created if absent) as user <identity>, as VOLTTRON does when it installs an agent.
         const credentials = o.credentials ?? (await KeyStore.agent(home, o.identity as string).loadOrCreate()).public;
@@ -98,6 +102,14 @@ export async function runAuthCommand(args: ParsedArgs, io: CliIo): Promise<void>
 }
 
 function describeBrokerUser(b: CreatedBrokerUser): string {
+  const c = b.certificate;
+  if (c) {
+    return [
+      `created broker user ${b.user} on vhost ${b.vhost} (certificate login only: SASL EXTERNAL) with VOLTTRON's agent permissions`,
+      `issued its client certificate CN=${b.user} (issuer ${c.issuer}, valid until ${c.notAfter}): ${c.cert}, key ${c.key} (0600); the link is in ${b.path}`,
+      `the agent connects with ${connectHint(b)}`,
+    ].join('\n');
+  }
   return [
     `created broker user ${b.user} on vhost ${b.vhost} with VOLTTRON's agent permissions; its AMQP URL and password are in ${b.path} (0600)`,
     `the agent connects with ${connectHint(b)}`,
