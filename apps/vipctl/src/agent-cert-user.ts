@@ -5,11 +5,10 @@ import {
 } from './agent-broker-user.js';
 import { DEFAULT_CERT_DAYS, issueAgentCertificate } from './agent-certificate.js';
 import { CliError, EXIT } from './exit-codes.js';
-import type { ManagementLink, PlatformBus } from './platform-bus.js';
+import type { PlatformBus } from './platform-bus.js';
 
 type RmqBus = Extract<PlatformBus, { bus: 'rmq' }>;
 
-const MANAGEMENT_TIMEOUT_MS = 10_000;
 
 /** True when the platform logs in by certificate (SASL EXTERNAL): agents then get certificates, not passwords. */
 export function usesCertificateLogin(bus: PlatformBus): bus is RmqBus {
@@ -35,7 +34,7 @@ export async function createAgentCertUser(bus: RmqBus, vipHome: string, identity
   const api = new RabbitMqManagement(bus.management);
   await brokerStep(`create broker user ${user}`, async () => {
     const isNew = (await api.getUser(user)) === undefined;
-    await putPasswordlessUser(bus.management, user);
+    await api.ensureUserWithoutPassword(user);
     // fail closed, as for password users (see createAgentBrokerUser)
     if (isNew) await api.setTopicPermissions(bus.vhost, user, PUBSUB_WRITES_PENDING);
     await api.setPermissions(bus.vhost, user, agentPermissions(bus.instanceName, identity));
@@ -52,29 +51,4 @@ export async function createAgentCertUser(bus: RmqBus, vipHome: string, identity
     user, vhost: bus.vhost, instanceName: bus.instanceName, identity, path,
     certificate: { cert: paths.cert, key: paths.key, ca: tls.ca, issuer: new X509Certificate(issued.cert).issuer, notAfter: issued.notAfter },
   };
-}
-
-/**
- * Create (or strip the password of) a user that can only log in by EXTERNAL: the management API
- * takes `password_hash: ""` for "no password" (RabbitMQ 3.10; checked against a real node).
- * RabbitMqManagement.ensureUser always sets a password, hence this one request of our own.
- */
-async function putPasswordlessUser(link: ManagementLink, user: string): Promise<void> {
-  const url = `${link.baseUrl}/api/users/${encodeURIComponent(user)}`;
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'PUT',
-      headers: { authorization: `Basic ${Buffer.from(`${link.user}:${link.password}`).toString('base64')}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ password_hash: '', tags: '' }),
-      signal: AbortSignal.timeout(MANAGEMENT_TIMEOUT_MS),
-    });
-  } catch (err) {
-    const why = (err as Error).name === 'TimeoutError' ? `no answer within ${MANAGEMENT_TIMEOUT_MS / 1000} s` : ((err as Error).cause as Error | undefined)?.message ?? (err as Error).message;
-    throw new CliError(`cannot create broker user ${user}: management API not reachable at ${link.baseUrl} (${why})`, EXIT.UNREACHABLE, { cause: err });
-  }
-  if (res.ok) return;
-  const body = (await res.text().catch(() => '')).replace(/\s+/g, ' ').slice(0, 200);
-  const hint = res.status === 401 ? ' (check the management user and password)' : '';
-  throw new CliError(`cannot create broker user ${user}: management API answered ${res.status}${hint}${body ? `: ${body}` : ''}`, EXIT.ERROR);
 }

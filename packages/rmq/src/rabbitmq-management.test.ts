@@ -33,6 +33,21 @@ async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void
 const api = (baseUrl: string, timeoutMs = 2_000) => new RabbitMqManagement({ baseUrl, user: 'guest', password: 'guest', timeoutMs });
 
 describe('RabbitMqManagement', () => {
+  it('creates a certificate-only user with an empty password hash', async () => {
+    const seen: Array<{ method: string; url: string; body: unknown }> = [];
+    const srv = await serve((req, res) => {
+      let text = '';
+      req.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      req.on('end', () => {
+        seen.push({ method: req.method ?? '', url: req.url ?? '', body: JSON.parse(text) as unknown });
+        res.statusCode = 201;
+        res.end();
+      });
+    });
+    await api(srv.url).ensureUserWithoutPassword('v1.agent');
+    expect(seen).toEqual([{ method: 'PUT', url: '/api/users/v1.agent', body: { password_hash: '', tags: '' } }]);
+  });
+
   it('reads bindings over one kept-alive connection, with basic auth', async () => {
     const seen: string[] = [];
     const srv = await serve((req, res) => {

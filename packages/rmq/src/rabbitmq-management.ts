@@ -112,6 +112,14 @@ export class RabbitMqManagement {
   }
 
   /**
+   * Create a user that can log in only by SASL EXTERNAL (a client certificate whose name is the
+   * user), or take the password of an existing one: `password_hash: ""` means "no password".
+   */
+  async ensureUserWithoutPassword(user: string, tags = ''): Promise<void> {
+    await this.#call('PUT', `/api/users/${encodeURIComponent(user)}`, { password_hash: '', tags }, `create user ${user} (certificate login only)`);
+  }
+
+  /**
    * Federate `vhost`'s `volttron` exchange from an upstream broker/vhost (PROTOCOL.md 7.8, needs
    * the rabbitmq_federation plugin): upstream parameter `name` with `uri`, and policy
    * `volttron-federation` (pattern `^volttron$`, all upstreams, exchanges). The downstream then
