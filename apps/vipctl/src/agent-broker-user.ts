@@ -86,7 +86,24 @@ export interface CreatedBrokerUser {
 }
 
 /** A new agent user's topic permission until the platform sets the real one: every key but pubsub publishes. */
-export const PUBSUB_WRITES_PENDING = { exchange: VOLTTRON_EXCHANGE, write: '^(?!__pubsub__\\.)', read: '.*' };
+const PUBSUB_WRITES_PENDING = { exchange: VOLTTRON_EXCHANGE, write: '^(?!__pubsub__\\.)', read: '.*' };
+
+/**
+ * Broker user `<instance>.<identity>` made by `login` (a password, or certificate login only) with
+ * VOLTTRON's default permissions on the platform's vhost. A new user starts fail closed: no pubsub
+ * writes until the platform gives it its protected-topics permission (at its hello, or the
+ * platform's next sync), set before the vhost rights exist.
+ */
+export async function grantAgentUser(bus: RmqBus, identity: string, login: (api: RabbitMqManagement) => Promise<void>): Promise<void> {
+  const user = `${bus.instanceName}.${identity}`;
+  const api = new RabbitMqManagement(bus.management);
+  await brokerStep(`create broker user ${user}`, async () => {
+    const isNew = (await api.getUser(user)) === undefined;
+    await login(api);
+    if (isNew) await api.setTopicPermissions(bus.vhost, user, PUBSUB_WRITES_PENDING);
+    await api.setPermissions(bus.vhost, user, agentPermissions(bus.instanceName, identity));
+  });
+}
 
 /**
  * Create (or give a new password to) broker user `<instance>.<identity>` with VOLTTRON's default
@@ -96,15 +113,7 @@ export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identi
   checkBrokerIdentity(bus.instanceName, identity);
   const user = `${bus.instanceName}.${identity}`;
   const password = randomBytes(18).toString('base64url');
-  const api = new RabbitMqManagement(bus.management);
-  await brokerStep(`create broker user ${user}`, async () => {
-    const isNew = (await api.getUser(user)) === undefined;
-    await api.ensureUser(user, password);
-    // fail closed: no pubsub writes until the platform gives this user its protected-topics
-    // permission (at its hello, or the platform's next sync); set before the vhost rights exist
-    if (isNew) await api.setTopicPermissions(bus.vhost, user, PUBSUB_WRITES_PENDING);
-    await api.setPermissions(bus.vhost, user, agentPermissions(bus.instanceName, identity));
-  });
+  await grantAgentUser(bus, identity, (api) => api.ensureUser(user, password));
   const broker = new URL(bus.url);
   const url = `${broker.protocol}//${encodeURIComponent(user)}:${encodeURIComponent(password)}@${broker.host}`;
   const file: AgentRmqFile = { url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user };
@@ -146,7 +155,7 @@ export async function removeAgentBrokerUser(bus: RmqBus, vipHome: string, identi
 }
 
 /** A management failure as one line: unreachable API -> exit 3, anything else -> exit 1. */
-export async function brokerStep(what: string, step: () => Promise<void>): Promise<void> {
+async function brokerStep(what: string, step: () => Promise<void>): Promise<void> {
   try {
     await step();
   } catch (err) {

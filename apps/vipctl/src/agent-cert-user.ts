@@ -1,7 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { agentPermissions, RabbitMqManagement } from '@vip/rmq';
 import {
-  agentCertPaths, brokerStep, checkBrokerIdentity, PUBSUB_WRITES_PENDING, writeAgentFiles, type AgentRmqFile, type CreatedBrokerUser,
+  agentCertPaths, checkBrokerIdentity, grantAgentUser, writeAgentFiles, type AgentRmqFile, type CreatedBrokerUser,
 } from './agent-broker-user.js';
 import { DEFAULT_CERT_DAYS, issueAgentCertificate } from './agent-certificate.js';
 import { CliError, EXIT } from './exit-codes.js';
@@ -31,14 +30,7 @@ export async function createAgentCertUser(bus: RmqBus, vipHome: string, identity
   }
   const user = `${bus.instanceName}.${identity}`;
   const issued = await issueAgentCertificate({ caCertFile: tls.ca, caKeyFile: tls.caKey, commonName: user, days });
-  const api = new RabbitMqManagement(bus.management);
-  await brokerStep(`create broker user ${user}`, async () => {
-    const isNew = (await api.getUser(user)) === undefined;
-    await api.ensureUserWithoutPassword(user);
-    // fail closed, as for password users (see createAgentBrokerUser)
-    if (isNew) await api.setTopicPermissions(bus.vhost, user, PUBSUB_WRITES_PENDING);
-    await api.setPermissions(bus.vhost, user, agentPermissions(bus.instanceName, identity));
-  });
+  await grantAgentUser(bus, identity, (api) => api.ensureUserWithoutPassword(user));
   const broker = new URL(bus.url);
   const paths = agentCertPaths(vipHome, identity);
   const file: AgentRmqFile = {
