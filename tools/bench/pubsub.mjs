@@ -28,6 +28,7 @@ import { parseBenchArgs } from './lib/args.mjs';
 import { cpuTimeMs, startChild } from './lib/processes.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
+import { promiseWindow } from './lib/window.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const self = fileURLToPath(import.meta.url);
@@ -507,21 +508,9 @@ async function agentPublisher(n, wait, window, message, out) {
   } else {
     // An agent build without publishNoWait (A/B against an older build): `publish` promises, not
     // awaited one by one, at most `window` of them unsettled.
-    let inFlight = 0;
-    let wake;
-    const settled = () => {
-      inFlight--;
-      wake?.();
-    };
-    for (let i = 0; i < n; i++) {
-      while (inFlight >= window) await new Promise((r) => (wake = r));
-      inFlight++;
-      agent.pubsub.publish(topic, { message }).then(settled, () => {
-        errors++;
-        settled();
-      });
-    }
-    while (inFlight > 0) await new Promise((r) => (wake = r));
+    const pending = promiseWindow(window);
+    for (let i = 0; i < n; i++) await pending.add(agent.pubsub.publish(topic, { message }).catch(() => void errors++));
+    await pending.drain();
   }
   const cpuMs = cpuMsSince(cpu0);
   await agent.close();

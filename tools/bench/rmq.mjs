@@ -35,6 +35,7 @@ import { parseBenchArgs } from './lib/args.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 import { platformBuilt, startPlatformApp } from './lib/platform.mjs';
+import { promiseWindow } from './lib/window.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 for (const p of ['rmq', 'router', 'pubsub', 'agent', 'protocol']) {
@@ -357,25 +358,17 @@ async function agentPubsub(vhost, via, management) {
       if (++got === o.messages) done.resolve();
     });
     if (via === 'broker' && management && (await pub.pubsub.publish('warm/up')) !== 0) throw new Error('bench: unexpected subscriber count');
-    // a counter and one waiter: Promise.race over the window would add `window` reactions per publish
-    const pending = [];
-    let inFlight = 0;
-    let wake;
+    const window = promiseWindow(o.window);
     let counted = 0;
-    const settled = (n) => {
-      counted += n;
-      inFlight -= 1;
-      wake?.();
-    };
+    let failed;
     const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
-      inFlight += 1;
-      pending.push(pub.pubsub.publish('bench/topic', { message: payload }).then(settled));
-      while (inFlight >= o.window) await new Promise((res) => (wake = res));
+      await window.add(pub.pubsub.publish('bench/topic', { message: payload }).then((n) => void (counted += n), (err) => void (failed ??= err)));
     }
     await done.promise;
     const rate = timer.stop(o.messages);
-    await Promise.all(pending);
+    await window.drain();
+    if (failed) throw failed;
     if (counted !== o.messages) throw new Error(`bench: publishes counted ${counted} subscribers in all, expected ${o.messages}`);
     return rate;
   } finally {

@@ -12,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseBenchArgs } from '../bench/lib/args.mjs';
 import { platformBuilt, startPlatformApp } from '../bench/lib/platform.mjs';
+import { promiseWindow } from '../bench/lib/window.mjs';
 
 const o = parseBenchArgs(
   {
@@ -73,22 +74,15 @@ try {
   const peak = { ...start };
   let warm;
   log({ event: 'start', messages: o.messages, window: o.window, rssMb: round(start) });
-  let inFlight = 0;
-  let wake;
+  const window = promiseWindow(o.window);
   const counts = { resolved: 0, notTwo: 0, failed: 0 };
-  const settled = () => {
-    inFlight -= 1;
-    wake?.();
-  };
   const t0 = performance.now();
   const tenth = Math.max(1, Math.floor(o.messages / 10));
   for (let i = 0; i < o.messages; i++) {
-    inFlight += 1;
-    pub.pubsub.publish('soak/topic', { message: i }).then((n) => {
+    await window.add(pub.pubsub.publish('soak/topic', { message: i }).then((n) => {
       counts.resolved += 1;
       if (n !== 2) counts.notTwo += 1;
-    }, () => void (counts.failed += 1)).finally(settled);
-    while (inFlight >= o.window) await new Promise((r) => (wake = r));
+    }, () => void (counts.failed += 1)));
     if ((i + 1) % tenth === 0) {
       const r = await rss();
       peak.self = Math.max(peak.self, r.self);
@@ -97,7 +91,7 @@ try {
       log({ event: 'progress', published: i + 1, seconds: Math.round((performance.now() - t0) / 1000), delivered: { ...got }, rssMb: round(r) });
     }
   }
-  while (inFlight > 0) await new Promise((r) => (wake = r));
+  await window.drain();
   const deadline = Date.now() + 120_000;
   while ((got.plain < o.messages || got.durable < o.messages) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   const seconds = (performance.now() - t0) / 1000;
