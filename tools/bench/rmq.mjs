@@ -363,7 +363,8 @@ async function agentPubsub(vhost, via, management) {
     let failed;
     const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
-      await window.add(pub.pubsub.publish('bench/topic', { message: payload }).then((n) => void (counted += n), (err) => void (failed ??= err)));
+      const full = window.add(pub.pubsub.publish('bench/topic', { message: payload }).then((n) => void (counted += n), (err) => void (failed ??= err)));
+      if (full) await full;
     }
     await done.promise;
     const rate = timer.stop(o.messages);

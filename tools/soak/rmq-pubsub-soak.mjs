@@ -79,10 +79,11 @@ try {
   const t0 = performance.now();
   const tenth = Math.max(1, Math.floor(o.messages / 10));
   for (let i = 0; i < o.messages; i++) {
-    await window.add(pub.pubsub.publish('soak/topic', { message: i }).then((n) => {
+    const full = window.add(pub.pubsub.publish('soak/topic', { message: i }).then((n) => {
       counts.resolved += 1;
       if (n !== 2) counts.notTwo += 1;
     }, () => void (counts.failed += 1)));
+    if (full) await full;
     if ((i + 1) % tenth === 0) {
       const r = await rss();
       peak.self = Math.max(peak.self, r.self);

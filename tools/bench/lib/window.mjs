@@ -17,10 +17,11 @@ export function promiseWindow(size) {
     while (inFlight > limit) await new Promise((r) => (wake = r));
   };
   return {
-    async add(promise) {
+    /** Undefined while there is room (no await per publish), else a promise that resolves when there is. */
+    add(promise) {
       inFlight += 1;
       promise.then(settled, settled);
-      await whileAbove(size - 1);
+      return inFlight >= size ? whileAbove(size - 1) : undefined;
     },
     drain: () => whileAbove(0),
   };
