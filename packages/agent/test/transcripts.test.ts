@@ -1,17 +1,18 @@
 /**
  * Interop: what our agent writes, frame for frame, against what real VOLTTRON 9 agents wrote
- * (shared/transcripts/agent_*.json). Where VOLTTRON's format fixes the bytes (envelope, subsystem,
+ * (fixtures/volttron-9.0.4/transcripts/agent_*.json). Where VOLTTRON's format fixes the bytes (envelope, subsystem,
  * JSON-RPC text) they must be equal; where only generated ids differ, the test says so and
  * substitutes ours.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePeerFrames, encodePeerFrames, frameText, type Frame } from '@vip/protocol';
 import { Agent, kwargs } from '../src/index.js';
 import { MemoryRouter } from './memory-router.js';
 
-const DIR = process.env.VIP_TRANSCRIPTS ?? '/work/shared/transcripts';
+const DIR = process.env.VIP_TRANSCRIPTS ?? fileURLToPath(new URL('../../../fixtures/volttron-9.0.4/transcripts/', import.meta.url));
 type RawFrame = string | { hex: string };
 interface Exchange {
   direction: string;

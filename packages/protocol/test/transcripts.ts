@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-/** Reads the VOLTTRON 9 wire transcripts in /work/shared/transcripts (test vectors, PROTOCOL.md). */
-export const TRANSCRIPT_DIR = process.env.VIP_TRANSCRIPTS ?? '/work/shared/transcripts';
+/** Reads the VOLTTRON 9.0.4 wire transcripts in the repository's fixtures/ (test vectors). */
+export const TRANSCRIPT_DIR = process.env.VIP_TRANSCRIPTS ?? fileURLToPath(new URL('../../../fixtures/volttron-9.0.4/transcripts/', import.meta.url));
 
 export interface TranscriptExchange {
   readonly direction: string;

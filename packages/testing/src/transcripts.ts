@@ -1,10 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { InvalidPayloadError, type Frame } from '@vip/protocol';
 
-/** Where the VOLTTRON 9 wire transcripts live (env VIP_TRANSCRIPTS overrides). */
-export const TRANSCRIPT_DIR = process.env.VIP_TRANSCRIPTS ?? '/work/shared/transcripts';
+/**
+ * Where the VOLTTRON 9.0.4 wire transcripts live: the repository's `fixtures/` (see its README),
+ * found from this file (src/ and dist/ sit at the same depth); env VIP_TRANSCRIPTS overrides.
+ */
+export const TRANSCRIPT_DIR = process.env.VIP_TRANSCRIPTS ?? fileURLToPath(new URL('../../../fixtures/volttron-9.0.4/transcripts/', import.meta.url));
 
 const FrameSchema = z.union([z.string(), z.object({ hex: z.string().regex(/^([0-9a-f]{2})*$/i) })]);
 const TranscriptSchema = z.object({
