@@ -16,7 +16,8 @@ import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 /** Users in auth.json before the platform starts: `late` gets its capabilities from a group added later. */
 type User = 'svc' | 'caller.yes' | 'caller.late' | 'pub.yes' | 'pub.late';
 const USERS: Record<User, { capabilities?: string[]; groups?: string[] }> = {
-  'svc': {},
+  // svc checks other agents' calls (`allow`): it reads every user's capabilities.
+  'svc': { capabilities: ['read_user_capabilities'] },
   'caller.yes': { capabilities: ['can_x'] },
   'caller.late': { groups: ['late'] },
   'pub.yes': { capabilities: ['can_publish_secure'] },

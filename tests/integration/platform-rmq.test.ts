@@ -74,6 +74,9 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(await watcher.peerlist.list()).toEqual(expect.arrayContaining(['control', 'platform.auth']));
     expect(await watcher.rpc.call('control', 'stats.enabled')).toBe(false);
     await platform.authorize(generateKeyPair().public, { userId: 'rmq.ops', capabilities: ['can_ops'] }); // waits for the reload
+    // Every user's capabilities only for a reader (auth.json user ts.watcher: its VIP user without `<instance>.`)
+    expect(await watcher.rpc.call('platform.auth', 'get_user_to_capabilities')).not.toHaveProperty('rmq.ops');
+    await platform.authorize(generateKeyPair().public, { userId: 'ts.watcher', capabilities: ['read_user_capabilities'] });
     expect(await watcher.rpc.call('platform.auth', 'get_user_to_capabilities')).toMatchObject({ 'rmq.ops': { can_ops: null } });
   });
 

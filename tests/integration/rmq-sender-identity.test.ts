@@ -164,7 +164,7 @@ describe('a raw client logged in as agent user A', () => {
     expect(await confirm).toBeTruthy();
   });
 
-  it('the router refuses an agentstop claiming to come from B, or naming B from proven A (B stays); without user_id it is obeyed (as before)', async () => {
+  it('the router refuses an agentstop claiming to come from B, or naming B from A (error 13, B stays); an agent stopping itself is obeyed', async () => {
     const link = { url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT };
     const victim = createRmqAgent({ identity: 'victim', rmq: link, management: false });
     const other = createRmqAgent({ identity: 'other', rmq: link, management: false });
@@ -173,15 +173,17 @@ describe('a raw client logged in as agent user A', () => {
     await Promise.all([victim.start(), other.start()]);
     const peers = () => p.watcher.peerlist.list();
     await waitFor(async () => (await peers()).includes('victim') && (await peers()).includes('other'), { what: 'both in the peerlist' });
-    const { ch } = await rawAsA(false);
+    const { ch, inbox } = await rawAsA(true);
     const before = await routerStats();
     vip(ch, 'router', 'agentstop', ['victim'], 'stop1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
     await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 1, { what: 'the spoofed agentstop counted at the router' });
     expect((await routerStats()).invalid).toBe(before.invalid + 1);
     expect(await peers()).toContain('victim');
-    // proven and honest about itself, but naming another peer: a proven sender may stop only itself
+    // honest about itself, but naming another peer: only the control user may (the router's rule, both buses)
     vip(ch, 'router', 'agentstop', ['victim'], 'stop1b', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
-    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 2, { what: 'the agentstop naming another peer counted' });
+    const refused = await inbox.next((m) => m.properties.messageId === 'stop1b', 10_000, 'error 13 for the agentstop naming another peer');
+    expect(refused.properties.type).toBe('error');
+    expect((JSON.parse(refused.content.toString('utf8')) as unknown[]).slice(0, 2)).toEqual(['13', 'Permission denied: agentstop of another peer is accepted only from control']);
     expect(await peers()).toContain('victim');
     vip(ch, 'router', 'agentstop', ['other'], 'stop2', { appId: userOf('other'), user: userOf('other') });
     await waitFor(async () => !(await peers()).includes('other'), { what: 'the unproven agentstop obeyed' });

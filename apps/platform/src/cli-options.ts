@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError, type LogLevel } from '@vip/protocol';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
 import { loadRmqTls, type RmqTlsConfig } from './rmq-tls.js';
+import { CAPABILITY_MAP_ACCESS, DEFAULT_CAPABILITY_MAP_ACCESS, type CapabilityMapAccess } from './auth-service/capability-map-access.js';
 
 export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
@@ -26,6 +27,9 @@ Options:
   --rmq-url URL            RabbitMQ broker (default ${DEFAULT_RMQ_URL})
   --rmq-vhost NAME         RabbitMQ virtual host (default: the instance name; VOLTTRON uses volttron)
   --legacy-pubsub true|false  serve VOLTTRON <= 4.1 agents' RPC pubsub as identity pubsub (default false)
+  --capability-map-access restricted|all  who gets every user's capabilities from platform.auth:
+                           restricted (default) = users with capability read_user_capabilities, the
+                           others their own entry and the platform's; all = every agent (VOLTTRON)
   --rmq-management-url URL management API that creates the vhost (default http://<broker host>:15672,
                            user and password from --rmq-url unless in this URL; "off" = vhost must exist)
   --rmq-ca FILE            PEM CA certificate(s) the broker's certificate must chain to (amqps)
@@ -61,6 +65,7 @@ const CliSchema = z.object({
     .optional(),
   'allow-auth': BoolTextSchema.optional(),
   'legacy-pubsub': BoolTextSchema.optional(),
+  'capability-map-access': z.enum(CAPABILITY_MAP_ACCESS, { error: 'must be restricted or all' }).optional(),
   'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }).optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
   'rmq-url': z
@@ -108,6 +113,8 @@ export interface PlatformConfig {
   readonly allowAuth: boolean;
   /** Run the legacy RPC pubsub wrapper (identity `pubsub`, PROTOCOL.md 3.8); ZeroMQ with auth only. */
   readonly legacyPubsub: boolean;
+  /** Who gets every user's capabilities from `platform.auth` (README "Capability map access"). */
+  readonly capabilityMapAccess: CapabilityMapAccess;
   readonly logLevel: LogLevel;
   readonly messageBus: 'zmq' | 'rmq';
   /** Set when `messageBus` is `rmq`. */
@@ -137,6 +144,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'instance-name': { type: 'string' },
         'allow-auth': { type: 'string' },
         'legacy-pubsub': { type: 'string' },
+        'capability-map-access': { type: 'string' },
         'log-level': { type: 'string' },
         'message-bus': { type: 'string' },
         'rmq-url': { type: 'string' },
@@ -175,6 +183,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       instanceName,
       allowAuth: o['allow-auth'] ?? true,
       legacyPubsub: o['legacy-pubsub'] ?? false,
+      capabilityMapAccess: o['capability-map-access'] ?? DEFAULT_CAPABILITY_MAP_ACCESS,
       logLevel: o['log-level'] ?? 'info',
       messageBus,
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),

@@ -1,15 +1,23 @@
 import { access } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { KeyStore, type AuthFile, type AuthEntryInput } from '@vip/zmq';
+import { READ_USER_CAPABILITIES } from './auth-service/capability-map-access.js';
+import { MANAGE_PLATFORM_STATS } from './control/control-service.js';
 
 /** The platform's local services, each with its own keystore under `keystores/<identity>/`. */
 export const LOCAL_SERVICE_IDENTITIES = ['control', 'control.connection'] as const;
 
-/** What VOLTTRON's `control`/`control.connection` entries grant (PROTOCOL.md 5.5). */
+/**
+ * What VOLTTRON's `control`/`control.connection` entries grant (PROTOCOL.md 5.5), plus ours for
+ * the platform's own operators: resetting the router statistics and reading every user's
+ * capabilities.
+ */
 const CONTROL_CAPABILITIES = {
   edit_config_store: { identity: '/.*/' },
   modify_rpc_method_allowance: null,
   allow_auth_modifications: null,
+  [MANAGE_PLATFORM_STATS]: null,
+  [READ_USER_CAPABILITIES]: null,
 };
 
 /**
@@ -30,7 +38,7 @@ export async function writeInitialAuth(options: {
     {
       credentials: platformPublicKey,
       user_id: 'platform',
-      capabilities: { edit_config_store: { identity: '/.*/' } },
+      capabilities: { edit_config_store: { identity: '/.*/' }, [MANAGE_PLATFORM_STATS]: null, [READ_USER_CAPABILITIES]: null },
       comments: 'Automatically added by platform on start',
     },
   ];

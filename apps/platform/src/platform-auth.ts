@@ -29,6 +29,11 @@ export class PlatformAuth {
     this.watcher = new AuthFileWatcher({ authFile: this.authFile, logger: options.logger });
   }
 
+  /** The platform's own public key (43-char base64url): its auth.json entry is the platform's user (vipctl's). */
+  get platformPublicKey(): string {
+    return this.#publicKey;
+  }
+
   /** Write the first auth.json if needed, load and watch it; the ZAP handler starts with `startZap`. */
   async load(): Promise<void> {
     await writeInitialAuth({ authFile: this.authFile, vipHome: this.#vipHome, platformPublicKey: this.#publicKey, logger: this.#logger });

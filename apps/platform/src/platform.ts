@@ -1,12 +1,13 @@
 import type { Logger } from '@vip/protocol';
 import { PubSubService } from '@vip/pubsub';
-import { Router, type QueryProperties } from '@vip/router';
+import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
 import { KeyStore, KnownHosts, ZmqRouterTransport } from '@vip/zmq';
 import type { PlatformConfig } from './cli-options.js';
 import { AuthService } from './auth-service/index.js';
 import { startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
 import { prepareVipHome } from './vip-home.js';
+import { pinnedServiceUsers, platformUsers } from './service-identities.js';
 import { startRmqPlatform } from './rmq-bus.js';
 import { startLegacyPubSub, type LegacyPubSub } from './legacy-pubsub.js';
 
@@ -62,9 +63,13 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     // Not a VOLTTRON property: the router's always-on counters and the transport's, as JSON.
     'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats() }),
   };
+  // Authentication on, the platform's service identities are held only by the keys pinned to
+  // them in auth.json (kept in step with every reload); off, nothing is proven and none are.
+  const reserved = auth ? new ReservedIdentities() : undefined;
   const router = new Router({
     transport,
     identity: () => transport.routerIdentity,
+    ...(reserved ? { reservedIdentities: reserved } : {}),
     instanceName: config.instanceName,
     extensions: [pubsub],
     query,
@@ -86,11 +91,17 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     })());
 
   try {
-    if (auth) {
+    if (auth && reserved) {
       await auth.load();
+      reserved.set(pinnedServiceUsers(auth.watcher.rules));
+      auth.onReload((rules) => reserved.set(pinnedServiceUsers(rules)));
       // platform.auth hands pubsub the capability map now and on every auth.json change, so
       // protected topics hold before the router binds; it connects as an agent further down.
-      authService = new AuthService({ source: auth.watcher, pubsub, logger });
+      authService = new AuthService({
+        source: auth.watcher, pubsub, logger, mapAccess: config.capabilityMapAccess,
+        platformUsers: (rules) => platformUsers(rules, auth.platformPublicKey),
+        userOfPeer: (identity) => transport.userFor(identity),
+      });
       await auth.startZap(transport);
     }
     await router.start();
@@ -105,7 +116,9 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     // The in-platform `control` service (stats RPCs for vipctl) connects like any agent, over
     // the local address with its own key (admitted by the first-start auth.json).
     try {
+      const service = authService;
       control = await startControlService({
+        ...(service ? { capabilities: () => service.userToCapabilities() } : {}),
         tracker: router.tracker,
         counters: () => ({ router: router.stats(), transport: transport.stats() }),
         vipHome: paths.home,

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { ensureVolttronBroker, RmqRouterTransport, RmqSetupError, type BrokerSetupOptions } from '@vip/rmq';
-import { Router, type QueryProperties } from '@vip/router';
+import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
 import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
 import { busInfoPath, writeBusInfo } from './bus-info.js';
@@ -13,6 +13,7 @@ import { PlatformAuth } from './platform-auth.js';
 import { PLATFORM_VERSION, type RunningPlatform } from './platform.js';
 import { BrokerTopicPermissions, PubSubServiceWithTopicHook } from './rmq-topic-permissions.js';
 import { prepareVipHome } from './vip-home.js';
+import { brokerServiceUsers, platformUsers } from './service-identities.js';
 
 /**
  * Start the platform on RabbitMQ (PROTOCOL.md 7): make the broker ready (virtual host through
@@ -65,7 +66,10 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     'bind-web-address': null,
     'vip-router-stats': () => JSON.stringify(counters()),
   };
-  const router = new Router({ transport, messageBus: 'rmq', instanceName, extensions: [pubsub], query, logger, onQuit });
+  const router = new Router({
+    transport, messageBus: 'rmq', instanceName, extensions: [pubsub], query, logger, onQuit,
+    reservedIdentities: new ReservedIdentities(brokerServiceUsers(instanceName)),
+  });
 
   let control: ControlService | undefined;
   let authService: AuthService | undefined;
@@ -90,7 +94,11 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
           topicPermissions?.setCapabilities(caps);
         },
       };
-      authService = new AuthService({ source: auth.watcher, pubsub: sink, logger });
+      const platformKey = auth.platformPublicKey;
+      authService = new AuthService({
+        source: auth.watcher, pubsub: sink, logger, mapAccess: config.capabilityMapAccess,
+        platformUsers: (rules) => platformUsers(rules, platformKey),
+      });
     }
     // broker pubsub is bound by the protected topics before the platform says it is ready
     await topicPermissions?.start();
@@ -101,8 +109,14 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     });
     // the platform's own agents count subscribers through the configured management API only
     const pubsubOf = { management: rmq.management ?? (false as const) };
-    const agent = createRmqAgent({ identity: CONTROL_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: CONTROL_IDENTITY }) });
+    const service = authService;
+    const capabilities = service ? { capabilities: () => service.userToCapabilities() } : {};
+    const agent = createRmqAgent({
+      identity: CONTROL_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: CONTROL_IDENTITY }),
+      ...(service ? { rpc: capabilities } : {}),
+    });
     control = await startControlService({
+      ...capabilities,
       tracker: router.tracker, counters, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger,
     });
     await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });

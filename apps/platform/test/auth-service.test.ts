@@ -8,9 +8,10 @@ import { Router } from '@vip/router';
 import { MemoryTransport, waitFor } from '@vip/testing';
 import { AuthFile, AuthFileSchema, AuthRules } from '@vip/zmq';
 import {
-  AUTH_SERVICE_IDENTITY, AuthService, authorizationsOf, ensureAuthServiceEntry, userToCapabilities,
-  type AuthRulesSource, type UserToCapabilities,
+  AUTH_SERVICE_IDENTITY, AuthService, authorizationsOf, ensureAuthServiceEntry, userToCapabilities, visibleCapabilities,
+  type AuthRulesSource, type CapabilityMapAccess, type UserToCapabilities,
 } from '../src/auth-service/index.js';
+import { pinnedServiceUsers, platformUsers } from '../src/service-identities.js';
 
 const key = (c: string) => c.repeat(43);
 
@@ -102,24 +103,28 @@ describe('ensureAuthServiceEntry', () => {
   });
 });
 
-describe('AuthService over a router (memory transport)', () => {
-  async function setup(initial: AuthRules, peerlistTimeoutMs?: number) {
-    const transport = new MemoryTransport();
-    const router = new Router({ identity: 'router', transport });
-    await router.start();
-    cleanups.push(() => router.stop());
-    const source = new RulesBox(initial);
-    const pushed: UserToCapabilities[] = [];
-    const service = new AuthService({ source, peerlistTimeoutMs, pubsub: { setCapabilities: (m) => void pushed.push(m) } });
-    cleanups.push(() => service.close());
-    const agent = (identity: string) => {
-      const a = new Agent({ identity, connection: transport.connection(identity, { userId: identity }) });
-      cleanups.push(() => a.close());
-      return a;
-    };
-    return { source, service, pushed, agent, router };
-  }
+/** A Router over a MemoryTransport with an AuthService; agents' users are their identities. */
+async function setup(initial: AuthRules, peerlistTimeoutMs?: number, mapAccess?: CapabilityMapAccess) {
+  const transport = new MemoryTransport();
+  const router = new Router({ identity: 'router', transport });
+  await router.start();
+  cleanups.push(() => router.stop());
+  const source = new RulesBox(initial);
+  const pushed: UserToCapabilities[] = [];
+  const service = new AuthService({
+    source, peerlistTimeoutMs, pubsub: { setCapabilities: (m) => void pushed.push(m) },
+    ...(mapAccess ? { mapAccess } : {}), platformUsers: () => ['platform'],
+  });
+  cleanups.push(() => service.close());
+  const agent = (identity: string) => {
+    const a = new Agent({ identity, connection: transport.connection(identity, { userId: identity }) });
+    cleanups.push(() => a.close());
+    return a;
+  };
+  return { source, service, pushed, agent, router };
+}
 
+describe('AuthService over a router (memory transport)', () => {
   it('hands pubsub the map at construction and on every change, and closes idempotently', async () => {
     const { source, service, pushed } = await setup(rules({ allow: [{ credentials: key('A'), user_id: 'a', capabilities: ['x'] }] }));
     expect(pushed).toEqual([{ a: { x: null } }]);
@@ -133,8 +138,9 @@ describe('AuthService over a router (memory transport)', () => {
   });
 
   it('serves the RPCs and pushes auth.update to every peer on a change: an allow check follows without restart', async () => {
+    // srv checks other agents' calls: it reads the whole map (read_user_capabilities).
     const entries = (callerCaps: string[]) =>
-      rules({ allow: [{ credentials: key('S'), user_id: 'srv' }, { credentials: key('C'), user_id: 'cli', capabilities: callerCaps }] });
+      rules({ allow: [{ credentials: key('S'), user_id: 'srv', capabilities: ['read_user_capabilities'] }, { credentials: key('C'), user_id: 'cli', capabilities: callerCaps }] });
     const { source, service, agent } = await setup(entries([]));
     await service.connect({ agent: agent(AUTH_SERVICE_IDENTITY) });
     const srv = agent('srv');
@@ -143,7 +149,8 @@ describe('AuthService over a router (memory transport)', () => {
     const cli = agent('cli');
     await cli.start();
 
-    expect(await cli.rpc.call(AUTH_SERVICE_IDENTITY, 'get_user_to_capabilities')).toEqual({ srv: {}, cli: {} });
+    expect(await cli.rpc.call(AUTH_SERVICE_IDENTITY, 'get_user_to_capabilities')).toEqual({ cli: {} });
+    expect(await srv.rpc.call(AUTH_SERVICE_IDENTITY, 'get_user_to_capabilities')).toEqual({ srv: { read_user_capabilities: null }, cli: {} });
     expect(await cli.rpc.call(AUTH_SERVICE_IDENTITY, 'get_authorizations', 'cli')).toEqual([{}, [], []]);
     await expect(cli.rpc.call('srv', 'guarded')).rejects.toBeInstanceOf(UnauthorizedError);
 
@@ -173,5 +180,66 @@ describe('AuthService over a router (memory transport)', () => {
     await service.settled();
     expect(service.stats().failures).toBeGreaterThanOrEqual(1);
     expect(pushed.at(-1)).toEqual({ a: {} });
+  });
+});
+
+describe('capability map access (get_user_to_capabilities, auth.update)', () => {
+  const map: UserToCapabilities = {
+    platform: { edit_config_store: { identity: '/.*/' } },
+    'config.store': { sync_agent_config: null },
+    reader: { read_user_capabilities: null },
+    alice: { can_a: null },
+    bob: { can_b: null },
+  };
+  const services = new Set(['platform', 'config.store', 'absent']);
+
+  it('restricted: a reader sees all; others their own entry and the platform users\'; all: everyone sees all', () => {
+    expect(visibleCapabilities(map, 'reader', 'restricted', services)).toBe(map);
+    expect(visibleCapabilities(map, 'alice', 'restricted', services)).toEqual({ platform: map.platform, 'config.store': map['config.store'], alice: { can_a: null } });
+    expect(visibleCapabilities(map, 'stranger', 'restricted', services)).toEqual({ platform: map.platform, 'config.store': map['config.store'] });
+    expect(visibleCapabilities(map, undefined, 'restricted', services)).toEqual({ platform: map.platform, 'config.store': map['config.store'] });
+    expect(visibleCapabilities(map, 'constructor', 'restricted', new Set())).toEqual({});
+    expect(visibleCapabilities(map, 'alice', 'all', services)).toBe(map);
+  });
+
+  it('pushes each peer the view of its own user; all pushes the whole map', async () => {
+    const data = rules({ allow: [{ credentials: key('A'), user_id: 'alice', capabilities: ['can_a'] }, { credentials: key('B'), user_id: 'bob', capabilities: ['can_b'] }] });
+    for (const access of ['restricted', 'all'] as const) {
+      const { service, agent } = await setup(data, undefined, access);
+      const got = new Map<string, unknown>();
+      const peers = ['alice', 'bob'].map((id) => {
+        const a = agent(id);
+        a.rpc.export('auth.update', (m: unknown) => void got.set(id, m), { params: ['user_to_capabilities'] });
+        return a;
+      });
+      for (const p of peers) await p.start();
+      await service.connect({ agent: agent(AUTH_SERVICE_IDENTITY) });
+      await waitFor(() => got.size === 2, { what: `both pushes (${access})` });
+      if (access === 'restricted') {
+        expect(got.get('alice')).toEqual({ alice: { can_a: null } });
+        expect(got.get('bob')).toEqual({ bob: { can_b: null } });
+      } else {
+        expect(got.get('alice')).toEqual({ alice: { can_a: null }, bob: { can_b: null } });
+      }
+      for (const c of cleanups.splice(0).reverse()) await c();
+    }
+  });
+
+  it('platform users: entries pinned to a service identity and the platform key\'s; service identities held only by their pinned users', () => {
+    const r = rules({
+      allow: [
+        { credentials: key('P'), user_id: 'platform' },
+        { credentials: key('A'), user_id: 'platform.auth', identity: 'platform.auth' },
+        { credentials: key('H'), user_id: 'my-health', identity: 'platform.health' },
+        { credentials: key('X'), user_id: 'x', identity: 'x' },
+        { credentials: key('D'), user_id: 'disabled', identity: 'control', enabled: false },
+      ],
+    });
+    expect([...platformUsers(r, key('P'))].sort()).toEqual(['my-health', 'platform', 'platform.auth']);
+    const table = new Map(pinnedServiceUsers(r) as Iterable<[string, string[]]>);
+    expect(table.get('platform.auth')).toEqual(['platform.auth']);
+    expect(table.get('platform.health')).toEqual(['my-health']);
+    expect(table.get('control')).toEqual([]);
+    expect(table.has('x')).toBe(false);
   });
 });

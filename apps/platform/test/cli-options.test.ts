@@ -15,6 +15,7 @@ describe('vip-platform options', () => {
         instanceName: 'vip1',
         allowAuth: true,
         legacyPubsub: false,
+        capabilityMapAccess: 'restricted',
         logLevel: 'info',
         messageBus: 'zmq',
       },
@@ -30,15 +31,20 @@ describe('vip-platform options', () => {
   it('takes repeated --vip-address and every other flag', () => {
     const r = parseCli(
       ['--vip-home', '/h', '--vip-address', 'tcp://127.0.0.1:1', '--vip-address', 'tcp://127.0.0.1:2', '--instance-name', 'x.1',
-        '--allow-auth', 'false', '--log-level', 'debug', '--message-bus', 'zmq', '--local-address', 'ipc:///tmp/v.sock'],
+        '--allow-auth', 'false', '--log-level', 'debug', '--message-bus', 'zmq', '--local-address', 'ipc:///tmp/v.sock',
+        '--capability-map-access', 'all'],
       {},
     );
     expect(r.help).toBe(false);
     if (r.help) return;
     expect(r.config).toEqual({
       vipHome: '/h', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], localAddress: 'ipc:///tmp/v.sock',
-      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, logLevel: 'debug', messageBus: 'zmq',
+      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, capabilityMapAccess: 'all', logLevel: 'debug', messageBus: 'zmq',
     });
+  });
+
+  it('--capability-map-access takes restricted or all, nothing else', () => {
+    expect(() => parseCli(['--capability-map-access', 'everyone'], {})).toThrow(/--capability-map-access must be restricted or all/);
   });
 
   it('--legacy-pubsub true turns the legacy pubsub wrapper on', () => {

@@ -33,7 +33,10 @@ export async function connectToPlatform(options: CliOptions, env: NodeJS.Process
   if (bus.bus === 'rmq') {
     const tls = bus.tls ? { tls: await readBrokerTls(bus.tls) } : {};
     const brokerUser = bus.brokerUser !== undefined ? { brokerUser: bus.brokerUser } : {};
-    const agent = createRmqAgent({ ...common, rmq: { url: bus.url, vhost: bus.vhost, instanceName: bus.instanceName, ...tls, ...brokerUser } });
+    // The VIP user of vctl on RabbitMQ (`<instance>.control.connection`): the platform's auth.json
+    // grants that user the operator capabilities (stats enable/disable...).
+    const user = `${bus.instanceName}.control.connection`;
+    const agent = createRmqAgent({ ...common, rmq: { url: bus.url, vhost: bus.vhost, instanceName: bus.instanceName, user, ...tls, ...brokerUser } });
     return startAgent(agent, describeRmq(bus));
   }
   const address = options.address ?? env.VIP_ADDRESS ?? defaultLocalAddress(vipHome);

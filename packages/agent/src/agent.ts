@@ -1,11 +1,11 @@
 import {
   ClosedError, createRpcIdGenerator, frameText, silentLogger,
-  type AgentConnection, type ConnectionStatus, type Logger, type VipMessage,
+  type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
 } from '@vip/protocol';
 import { HelloTimeoutError } from './errors.js';
 import { KnownNames, toVipMessage } from './frames.js';
 import { AgentEvents, type AgentEvent } from './agent-events.js';
-import { pendingKey, PendingRequests, type OperationName } from './pending-requests.js';
+import { LOCAL, pendingKey, PendingRequests, type OperationName, type Settlement } from './pending-requests.js';
 import type { AgentCore, AgentPublisher, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
 import { HelloSubsystem } from './subsystems/hello.js';
 import { PingSubsystem } from './subsystems/ping.js';
@@ -58,6 +58,8 @@ function defaultOperation(m: Omit<OutgoingMessage, 'id'>): string {
 
 /** Pending-request key of the welcome; never a message id (those are `identityKey`s of id frames). */
 const WELCOME_KEY = '\u0000welcome';
+/** `pendingKey` of the router as the sender of a reply (empty peer frame). */
+const ROUTER = '';
 const NO_OPTIONS: RequestOptions = {};
 type Hook = () => void | Promise<void>;
 
@@ -281,7 +283,7 @@ export class Agent {
   async #hello(timeoutMs: number): Promise<VipMessage> {
     this.#handshaking = true;
     try {
-      const welcome = this.#pending.add<VipMessage>(WELCOME_KEY, { timeoutMs, operation: `hello from ${JSON.stringify(this.identity)}` });
+      const welcome = this.#pending.add<VipMessage>(WELCOME_KEY, { from: ROUTER, timeoutMs, operation: `hello from ${JSON.stringify(this.identity)}` });
       this.#sendHello();
       return await welcome;
     } finally {
@@ -293,15 +295,15 @@ export class Agent {
     const id = `connect.hello.${this.#helloCount++}`;
     this.#helloId = id;
     this.#core.send({ peer: '', subsystem: 'hello', id, args: ['hello'] }).catch((err: unknown) => {
-      this.#pending.reject(WELCOME_KEY, err instanceof Error ? err : new Error(String(err)));
+      this.#pending.reject(WELCOME_KEY, err instanceof Error ? err : new Error(String(err)), LOCAL);
     });
   }
 
-  /** A welcome arrived; only the one answering our last hello counts (PROTOCOL.md 2.1). */
+  /** A welcome from the router; only the one answering our last hello counts (PROTOCOL.md 2.1). */
   #welcome(message: VipMessage): void {
-    if (frameText(message.id) !== this.#helloId) return;
+    if (message.peer.length !== 0 || frameText(message.id) !== this.#helloId) return;
     this.#routerIdentity = frameText(message.args[2] ?? Buffer.alloc(0));
-    this.#pending.resolve(WELCOME_KEY, message);
+    this.#pending.resolve(WELCOME_KEY, message, ROUTER);
   }
 
   async #becomeConnected(): Promise<void> {
@@ -358,10 +360,15 @@ export class Agent {
     }
   }
 
-  /** A reply that matched no pending request (late after its timeout, or never asked for) is counted, not silent. */
-  #matched(found: boolean): boolean {
-    if (!found) this.#stats.count('replies.unmatched');
-    return found;
+  /**
+   * A reply that matched no pending request (late after its timeout, or never asked for), or came
+   * from another peer than the one asked (a guessed or leaked id), is counted, not silent.
+   */
+  #matched(outcome: Settlement): boolean {
+    if (outcome === 'settled') return true;
+    this.#stats.count(outcome === 'unknown' ? 'replies.unmatched' : 'replies.wrong_peer');
+    if (outcome === 'wrong-peer') this.logger.debug('agent.reply.wrong_peer');
+    return false;
   }
 
   #requestTimeout(): number {
@@ -393,23 +400,24 @@ export class Agent {
         this.#stats.messageOut();
         return conn.send(toVipMessage(m));
       },
-      expect: <T>(id: string, o: RequestOptions & { readonly operation: OperationName }) =>
-        this.#pending.add<T>(pendingKey(id), { timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
+      expect: <T>(id: string, o: RequestOptions & { readonly operation: OperationName; readonly from: string | Frame }) =>
+        this.#pending.add<T>(pendingKey(id), { from: pendingKey(o.from), timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
       request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = NO_OPTIONS) => {
         const id = o.id ?? this.#nextId();
         const key = pendingKey(id);
         const reply = this.#pending.add<T>(key, {
+          from: pendingKey(m.peer),
           timeoutMs: o.timeoutMs ?? this.#requestTimeout(),
           operation: o.operation ?? (() => defaultOperation(m)),
           signal: o.signal,
         });
         this.#core.send({ peer: m.peer, subsystem: m.subsystem, args: m.args, id, user: m.user }).catch((err: unknown) => {
-          this.#pending.reject(key, err instanceof Error ? err : new Error(String(err)));
+          this.#pending.reject(key, err instanceof Error ? err : new Error(String(err)), LOCAL);
         });
         return reply;
       },
-      settle: (id, value) => this.#matched(this.#pending.resolve(pendingKey(id), value)),
-      fail: (id, error) => this.#matched(this.#pending.reject(pendingKey(id), error)),
+      settle: (id, value, from) => this.#matched(this.#pending.resolve(pendingKey(id), value, pendingKey(from))),
+      fail: (id, error, from) => this.#matched(this.#pending.reject(pendingKey(id), error, from === undefined ? LOCAL : pendingKey(from))),
       subsystem: <T extends Subsystem>(name: string) => this.#subsystems.get(name) as T | undefined,
     };
   }

@@ -63,7 +63,8 @@ export class InboundDispatch {
       return;
     }
     stats.count('errors.in');
-    pending.reject(identityKey(message.id), error);
+    // The router may fail any request (delivery errors); a peer only the ones sent to it.
+    if (pending.reject(identityKey(message.id), error, identityKey(message.peer)) === 'wrong-peer') stats.count('replies.wrong_peer');
     subsystems.get(error.subsystem)?.handleError?.(error, message);
   }
 }

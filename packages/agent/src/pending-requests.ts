@@ -16,6 +16,11 @@ export function pendingKey(id: Frame | string): string {
 export type OperationName = string | (() => string);
 
 export interface PendingOptions {
+  /**
+   * Who must answer: the `pendingKey` of the peer the request went to ('' = the router). A reply
+   * from anyone else neither settles nor fails it (`Settlement` 'wrong-peer').
+   */
+  readonly from: string;
   /** Fails the request with a TimeoutError naming `operation` after this many ms (0 = never). */
   readonly timeoutMs: number;
   /** Names the operation and peer in a TimeoutError, e.g. `RPC call "srv".echo`. */
@@ -34,6 +39,16 @@ const MIN_RESCAN_MS = 10;
 /** Node timers have millisecond granularity: a deadline less than this ahead counts as reached. */
 const EARLY_MS = 1;
 
+/**
+ * What a reply did to the pending requests: `settled` the one under its id, found `unknown` (none
+ * pending: late, or never asked for), or came from a `wrong-peer` (another peer than the one asked,
+ * who may have guessed or seen the id: the request stays pending).
+ */
+export type Settlement = 'settled' | 'unknown' | 'wrong-peer';
+
+/** `from` of a local failure (send failed, batch torn down): no peer involved. */
+export const LOCAL = undefined;
+
 class Entry {
   constructor(
     readonly resolve: (value: unknown) => void,
@@ -46,7 +61,9 @@ class Entry {
 }
 
 /**
- * Requests waiting for a reply, keyed by message id (`identityKey` of the id frame).
+ * Requests waiting for a reply, keyed by message id (`identityKey` of the id frame), each bound to
+ * the peer it was sent to: only that peer's reply settles it (a VIP error from the router may
+ * fail any request, as the router reports delivery failures).
  *
  * One timer serves every timeout: it is armed for the earliest deadline, so the usual request (same
  * timeout as the ones before it, hence a later deadline) costs no timer call at all. When it fires,
@@ -84,23 +101,31 @@ export class PendingRequests {
     return promise;
   }
 
-  /** Resolves the request; false when none is pending under `key`. */
-  resolve(key: string, value: unknown): boolean {
-    const e = this.#take(key);
-    if (!e) return false;
+  /** Resolves the request under `key` when `from` (a `pendingKey`, '' = the router) is the peer it went to. */
+  resolve(key: string, value: unknown, from: string): Settlement {
+    const e = this.#entries.get(key);
+    if (!e) return 'unknown';
+    if (e.options.from !== from) return 'wrong-peer';
+    this.#take(key);
     e.resolve(value);
-    return true;
+    return 'settled';
   }
 
-  reject(key: string, error: Error): boolean {
-    const e = this.#take(key);
-    if (!e) return false;
+  /**
+   * Fails the request under `key`: `from` undefined for a local failure, '' for a VIP error from
+   * the router (delivery failures of any request), else only from the peer the request went to.
+   */
+  reject(key: string, error: Error, from?: string): Settlement {
+    const e = this.#entries.get(key);
+    if (!e) return 'unknown';
+    if (from !== undefined && from !== '' && e.options.from !== from) return 'wrong-peer';
+    this.#take(key);
     e.reject(error);
-    return true;
+    return 'settled';
   }
 
   rejectAll(error: Error): void {
-    for (const key of [...this.#entries.keys()]) this.reject(key, error);
+    for (const key of [...this.#entries.keys()]) this.reject(key, error, LOCAL);
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#fireAt = Infinity;
@@ -111,7 +136,7 @@ export class PendingRequests {
     const { signal, onSettle } = options;
     if (signal === undefined) return onSettle;
     const onAbort = (): void => {
-      this.reject(key, abortReason(signal, options.operation));
+      this.reject(key, abortReason(signal, options.operation), LOCAL);
     };
     signal.addEventListener('abort', onAbort, { once: true });
     return () => {
@@ -155,7 +180,7 @@ export class PendingRequests {
     for (const key of expired) {
       const e = this.#entries.get(key);
       if (e !== undefined && e.deadline !== 0 && e.deadline <= now + EARLY_MS) {
-        this.reject(key, new TimeoutError(operationName(e.options.operation), e.options.timeoutMs));
+        this.reject(key, new TimeoutError(operationName(e.options.operation), e.options.timeoutMs), LOCAL);
       }
     }
     if (this.#timed === 0) return;

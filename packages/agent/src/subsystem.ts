@@ -42,16 +42,27 @@ export interface AgentCore {
   /** Send one message; rejects with ClosedError when the agent is stopped. */
   send(message: OutgoingMessage): Promise<void>;
   /**
-   * Send with a fresh id and wait for the reply your `handle` passes to `settle(id, value)`;
-   * a VIP `error` for that id rejects with the typed error (PeerUnreachableError...).
+   * Send with a fresh, unguessable id and wait for the reply your `handle` passes to
+   * `settle(id, value, message.peer)`; only `message.peer` answers it. A VIP `error` for that id
+   * from the router or that peer rejects with the typed error (PeerUnreachableError...).
    */
   request<T>(message: Omit<OutgoingMessage, 'id'>, options?: RequestOptions): Promise<T>;
-  /** Wait for a reply under `id` without sending (batches, custom flows); same rules as `request`. */
-  expect<T>(id: string, options: RequestOptions & { readonly operation: OperationName }): Promise<T>;
-  /** Resolve the pending request with message id `id`; false when none waits. */
-  settle(id: Frame | string, value: unknown): boolean;
-  /** Fail the pending request with message id `id`. */
-  fail(id: Frame | string, error: Error): boolean;
+  /**
+   * Wait for a reply under `id` from `from` (the peer the request goes to, '' = the router)
+   * without sending (batches, custom flows); same rules as `request`.
+   */
+  expect<T>(id: string, options: RequestOptions & { readonly operation: OperationName; readonly from: string | Frame }): Promise<T>;
+  /**
+   * Resolve the pending request with message id `id`, if `from` (the reply's peer frame, '' = the
+   * router) is the peer it was sent to. False when none waits (counted `replies.unmatched`) or the
+   * reply came from another peer (counted `replies.wrong_peer`: it may have guessed or seen the id).
+   */
+  settle(id: Frame | string, value: unknown, from: Frame | string): boolean;
+  /**
+   * Fail the pending request with message id `id`: `from` as in `settle`, except that the router
+   * ('') may fail any request; omitted for a failure found locally (a send that failed).
+   */
+  fail(id: Frame | string, error: Error, from?: Frame | string): boolean;
   /** Another subsystem by name (e.g. 'pubsub'), once registered. */
   subsystem<T extends Subsystem = Subsystem>(name: string): T | undefined;
   /** The publisher registered by the pubsub subsystem, if any. */

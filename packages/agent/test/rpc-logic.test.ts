@@ -61,16 +61,16 @@ describe('query values and pending requests', () => {
   });
   it('times out, aborts and releases every request', async () => {
     const pending = new PendingRequests();
-    const t = pending.add('a', { timeoutMs: 5, operation: 'op a' });
+    const t = pending.add('a', { from: 'p', timeoutMs: 5, operation: 'op a' });
     await expect(t).rejects.toMatchObject({ code: 'VIP_TIMEOUT', message: 'op a timed out after 5 ms' });
     const ac = new AbortController();
-    const b = pending.add('b', { timeoutMs: 0, operation: 'op b', signal: ac.signal });
+    const b = pending.add('b', { from: 'p', timeoutMs: 0, operation: 'op b', signal: ac.signal });
     ac.abort();
     await expect(b).rejects.toMatchObject({ code: 'VIP_CLOSED' });
-    const c = pending.add('c', { timeoutMs: 60_000, operation: 'op c' });
+    const c = pending.add('c', { from: 'p', timeoutMs: 60_000, operation: 'op c' });
     pending.rejectAll(new Error('stopped'));
     await expect(c).rejects.toThrow('stopped');
     expect(pending.size).toBe(0);
-    expect(pending.resolve('c', 1)).toBe(false);
+    expect(pending.resolve('c', 1, 'p')).toBe('unknown');
   });
 });

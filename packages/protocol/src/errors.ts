@@ -26,9 +26,10 @@ export abstract class VipError extends Error {
 }
 
 /** Linux errno values as VOLTTRON puts them on the wire (PROTOCOL.md 1.8). */
-export const ERRNO = { EAGAIN: 11, EPROTONOSUPPORT: 93, EHOSTUNREACH: 113 } as const;
+export const ERRNO = { EAGAIN: 11, EACCES: 13, EPROTONOSUPPORT: 93, EHOSTUNREACH: 113 } as const;
 export const ERRNO_MESSAGES: Readonly<Record<number, string>> = {
   11: 'Resource temporarily unavailable',
+  13: 'Permission denied',
   93: 'Protocol not supported',
   113: 'No route to host',
 };

@@ -11,6 +11,8 @@ export type { VipErrorCode } from './errors.js';
 export { silentLogger, createJsonLogger } from './logger.js';
 export type { Logger, LogFields, LogFn, LogLevel } from './logger.js';
 export type { RouterServices, RouterExtension } from './router-extension.js';
+export { NO_PLATFORM_LINKS } from './platform-links.js';
+export type { PlatformLinks } from './platform-links.js';
 export type {
   TransportKind, PeerEvent, RouterTransportHandlers, DeliveryResult, RouterTransport, ConnectionStatus, AgentConnection,
 } from './transport-contract.js';

@@ -116,14 +116,26 @@ describe('parsing', () => {
 
 describe('createRpcIdGenerator', () => {
   it('produces ResultsDictionary-style ids that never parse as JSON', () => {
-    const next = createRpcIdGenerator(1795545823);
+    const next = createRpcIdGenerator(1795545823, () => 8780370262263);
     const ids = Array.from({ length: 1000 }, next);
-    expect(ids[0]).toBe('1795545823.000000.1.000000');
+    expect(ids[0]).toBe('1795545823.000000.8780370262263.000000'); // the shape of agent_store_start's ids
     expect(new Set(ids).size).toBe(1000);
     for (const id of ids) {
       expect(id).toMatch(/^\d+\.000000\.\d+\.000000$/);
       expect(() => JSON.parse(id)).toThrow();
     }
+  });
+
+  it('cannot be predicted from the start time and the ids seen before (the random part is not a counter)', () => {
+    const a = createRpcIdGenerator(1795545823);
+    const b = createRpcIdGenerator(1795545823);
+    const hashes = (next: () => string) => Array.from({ length: 200 }, () => Number(next().split('.')[2]));
+    const fromA = hashes(a);
+    const fromB = hashes(b);
+    expect(new Set([...fromA, ...fromB]).size).toBe(400);
+    // Not an arithmetic sequence: no fixed step between consecutive values.
+    expect(new Set(fromA.slice(1).map((v, i) => v - (fromA[i] as number))).size).toBeGreaterThan(190);
+    for (const v of fromA) expect(Number.isSafeInteger(v) && v >= 0 && v < 2 ** 53).toBe(true);
   });
 });
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Frame } from './frames.js';
 import { InvalidRpcError } from './invalid-rpc-error.js';
 import { pythonJson } from './python-json.js';
+import { randomUint53 } from './random-id.js';
 
 /**
  * JSON-RPC 2.0 as VOLTTRON speaks it (PROTOCOL.md 4.1-4.4, `jsonrpc.py`, `subsystems/rpc.py`).
@@ -265,14 +266,18 @@ function checkRpcMessage(value: unknown): RpcMessage | InvalidRpcError {
 
 /**
  * Request ids that never parse as JSON, in VOLTTRON's ResultsDictionary form
- * `"<counter>.000000.<n>.000000"` (two dots): the counter starts at `startSeconds` (Unix time) and
- * both parts count up, so ids are unique per generator and survive a Python router unchanged
- * (PROTOCOL.md 1.5). Use one for the JSON-RPC `id` and for the VIP message id.
+ * `"<counter>.000000.<hash>.000000"` (two dots, PROTOCOL.md 1.5): the counter starts at
+ * `startSeconds` (Unix time) and counts up, so ids are unique per generator; the second part is
+ * 53 random bits (`random`, default the OS CSPRNG) where VOLTTRON has an object hash, so a peer
+ * cannot guess the id of a request in flight and answer it first. Use one for the JSON-RPC `id`
+ * and for the VIP message id.
  */
-export function createRpcIdGenerator(startSeconds: number = Math.floor(Date.now() / 1000)): () => string {
+export function createRpcIdGenerator(
+  startSeconds: number = Math.floor(Date.now() / 1000),
+  random: () => number = randomUint53,
+): () => string {
   let counter = Math.floor(startSeconds);
-  let n = 0;
-  return () => `${counter++}.000000.${++n}.000000`;
+  return () => `${counter++}.000000.${random()}.000000`;
 }
 
 function invalid(error: z.ZodError, id: RpcId): InvalidRpcError {

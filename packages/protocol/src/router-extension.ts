@@ -15,6 +15,13 @@ export interface RouterServices {
   dropPeer(peer: Frame): void;
   /** Bump a named counter shown in router statistics (drops, rejections...). */
   count(counter: string, n?: number): void;
+  /**
+   * True when `userId`, the user the transport proved for a message (the `userId` of `handle`),
+   * is an authenticated link to another platform. Platform-level operations (pubsub
+   * `external_publish`/`external_list`, and the link side of `routing_table`/`external_rpc`) are
+   * accepted only from such users; a local agent is never one, whatever frames it writes.
+   */
+  isPlatformLink(userId: string): boolean;
   readonly instanceName: string;
   readonly logger: Logger;
 }
@@ -24,7 +31,12 @@ export interface RouterExtension {
   readonly subsystems: readonly string[];
   /** Called once before the router routes its first message. */
   attach(services: RouterServices): void;
-  /** Handle one router-addressed message. Return false when the subsystem/op is unknown to it (the router answers error 93). */
+  /**
+   * Handle one router-addressed message. Return false when the subsystem/op is unknown to it (the
+   * router answers error 93). `userId` is the sender's user as the transport proved it (its ZAP
+   * admission, its broker user), or its identity where nothing is proven (authentication off):
+   * decide rights on it, never on `message.user`, a frame the sender wrote.
+   */
   handle(message: RoutedMessage, userId: string): boolean;
   /** A peer left (agentstop, unreachable, disconnect). */
   peerDropped?(peer: Frame): void;

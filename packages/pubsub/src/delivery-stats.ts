@@ -13,7 +13,8 @@ export interface PubSubStats {
   readonly dropped: Readonly<Record<DropReason, number>>;
   /** Subscribers with the most drops (at most `maxTrackedSubscribers`, oldest evicted first). */
   readonly droppedBySubscriber: readonly SubscriberDrops[];
-  readonly rejected: Readonly<Record<'unauthorized' | 'invalid' | 'unknown_op' | 'forbidden', number>>;
+  /** `not_platform_link`: external_publish/external_list from a peer that is not a platform link. */
+  readonly rejected: Readonly<Record<'unauthorized' | 'invalid' | 'unknown_op' | 'forbidden' | 'not_platform_link', number>>;
   readonly pending: number;
   readonly subscriptions: number;
   readonly subscribers: number;
@@ -33,7 +34,7 @@ export class DeliveryStats {
   /** Replies and error reports to publishers that did not reach them (their own queue full, gone). */
   repliesDropped = 0;
   readonly dropped: Record<DropReason, number> = { again: 0, unreachable: 0, backlog: 0, error: 0 };
-  readonly rejected = { unauthorized: 0, invalid: 0, unknown_op: 0, forbidden: 0 };
+  readonly rejected = { unauthorized: 0, invalid: 0, unknown_op: 0, forbidden: 0, not_platform_link: 0 };
   readonly #bySubscriber = new Map<string, number>();
   readonly #max: number;
 

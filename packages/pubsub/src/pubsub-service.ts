@@ -45,7 +45,10 @@ export const PUBSUB_ERRORS = {
   invalid: { errnum: 22, text: 'Invalid argument' },
   /** Unknown op: EOPNOTSUPP. */
   unknownOp: { errnum: 95, text: 'Operation not supported' },
-  /** auth_update/protected_update from anyone but the auth identity: EACCES. */
+  /**
+   * EACCES: auth_update/protected_update from anyone but the auth identity, external_publish and
+   * external_list from anyone but a platform link.
+   */
   forbidden: { errnum: 13, text: 'Permission denied' },
 } as const;
 
@@ -140,7 +143,7 @@ export class PubSubService implements RouterExtension {
         case 'external_list':
           return this.#externalList(message, userId), true;
         case 'external_publish':
-          return this.#externalPublish(message), true;
+          return this.#externalPublish(message, userId), true;
         case 'error':
         case 'request_response':
           return true; // VOLTTRON logs/ignores these
@@ -301,6 +304,7 @@ export class PubSubService implements RouterExtension {
   }
 
   #externalList(m: RoutedMessage, userId: string): void {
+    if (!this.#fromPlatformLink(m, userId, 'external_list')) return;
     const body = parseExternalList(m.args[1] ?? EMPTY_FRAME);
     if (isError(body)) return this.#invalid(m, userId, body);
     for (const [instance, prefixes] of Object.entries(body)) {
@@ -313,15 +317,17 @@ export class PubSubService implements RouterExtension {
     this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
   }
 
-  #externalPublish(m: RoutedMessage): void {
+  #externalPublish(m: RoutedMessage, userId: string): void {
+    if (!this.#fromPlatformLink(m, userId, 'external_publish')) return;
     const topic = m.args[1];
     const body = topic === undefined ? undefined : parseDeliveredPublish(m.args[2] ?? EMPTY_FRAME);
     if (topic === undefined || body === undefined || isError(body)) {
       this.#stats.rejected.invalid++;
       return; // VOLTTRON sends nothing back to a remote platform either
     }
-    // The remote publisher's user frame decides (PROTOCOL.md 6.4).
-    if (!this.#authorized(m, frameText(m.user), topic, undefined)) return;
+    // VOLTTRON checks the user frame the remote router wrote (PROTOCOL.md 6.4); here the link's
+    // proven user decides: this platform knows what it admitted, not the remote's users.
+    if (!this.#authorized(m, userId, topic, undefined)) return;
     this.#stats.published++;
     const payload = deliveryPayload(body.sender, body);
     this.#fanOut.publish(this.#index.match(body.bus, topic), m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
@@ -339,6 +345,18 @@ export class PubSubService implements RouterExtension {
       this.#replyError(m, replyUser, refused.errnum, refused.message);
       this.#reply(m, replyUser, REQUEST_RESPONSE, encodeCountFrame(0));
     }
+    return false;
+  }
+
+  /**
+   * Platform-level operations come only from an authenticated link to another platform (its
+   * proven user, `RouterServices.isPlatformLink`): a local agent could otherwise publish on any
+   * topic in any sender's name, or plant remote prefixes. Refused with error 13, counted.
+   */
+  #fromPlatformLink(m: RoutedMessage, userId: string, op: string): boolean {
+    if (this.#svc().isPlatformLink(userId)) return true;
+    this.#stats.rejected.not_platform_link++;
+    this.#replyError(m, userId, PUBSUB_ERRORS.forbidden.errnum, `${PUBSUB_ERRORS.forbidden.text}: pubsub ${op} is accepted only from a platform link`);
     return false;
   }
 

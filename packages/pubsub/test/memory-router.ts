@@ -21,6 +21,8 @@ export class MemoryRouter implements RouterServices {
   readonly dropped: string[] = [];
   readonly counters = new Map<string, number>();
   readonly outcome = new Map<string, DeliveryResult | 'hang'>();
+  /** Proven users of platform links (RouterServices.isPlatformLink). */
+  readonly platformLinks = new Set<string>();
   readonly #hung: Array<() => void> = [];
 
   constructor(readonly service: PubSubService) {
@@ -37,6 +39,10 @@ export class MemoryRouter implements RouterServices {
     return Promise.resolve(outcome);
   }
 
+  isPlatformLink(userId: string): boolean {
+    return this.platformLinks.has(userId);
+  }
+
   dropPeer(peer: Frame): void {
     this.dropped.push(identityKey(peer));
     this.service.peerDropped(peer);
@@ -50,12 +56,15 @@ export class MemoryRouter implements RouterServices {
     for (const r of this.#hung.splice(0)) r();
   }
 
-  /** Send `[sender, '', VIP1, user, id, 'pubsub', ...args]` to the service as the router would. */
-  send(sender: string, args: ReadonlyArray<string | Frame | object>, id = 'm1', userId = sender): boolean {
+  /**
+   * Send `[sender, '', VIP1, user, id, 'pubsub', ...args]` to the service as the router would:
+   * `userId` is the user the transport proved, `userFrame` what the sender wrote in its user frame.
+   */
+  send(sender: string, args: ReadonlyArray<string | Frame | object>, id = 'm1', userId = sender, userFrame = ''): boolean {
     const message: RoutedMessage = {
       sender: textFrame(sender),
       recipient: EMPTY_FRAME,
-      user: EMPTY_FRAME,
+      user: textFrame(userFrame),
       id: textFrame(id),
       subsystem: textFrame('pubsub'),
       args: args.map((a) => (Buffer.isBuffer(a) ? a : textFrame(typeof a === 'string' ? a : JSON.stringify(a)))),

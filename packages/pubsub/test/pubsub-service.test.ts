@@ -302,6 +302,7 @@ describe('PubSubService multi-platform seam', () => {
     const r = setup({
       externalPlatforms: { connected: () => ['remote1'], send: (instance, _u, _i, args) => void sent.push({ instance, args: args.map(text) }) },
     });
+    r.platformLinks.add('link');
     r.send('a', sub('devices', '', true));
     expect(sent[0]).toEqual({ instance: 'remote1', args: ['external_list', '{"test-instance": ["devices"]}'] });
     r.send('link', ['external_list', { remote1: ['alerts'] }]);
@@ -315,5 +316,41 @@ describe('PubSubService multi-platform seam', () => {
     expect(JSON.parse(text(got[0]?.args[2]))).toEqual({ sender: 'far', bus: '', headers: {}, message: 2 });
     r.service.platformDisconnected('remote1');
     expect(r.service.detailedStats().remotePlatforms).toBe(0);
+  });
+});
+
+describe('PubSubService platform-level operations', () => {
+  const body = (sender: string) => ({ sender, bus: '', headers: {}, message: 'forged' });
+
+  it('refuses external_publish and external_list from a local agent with error 13, counted, nothing delivered or stored', async () => {
+    const r = setup({ protectedTopics: ProtectedTopics.parse({ 'write-protect': [{ topic: 'secure', capabilities: ['can_secure'] }] }) as ProtectedTopics });
+    r.send('victim.sub', sub(''));
+    // The user frame claims a privileged user; the router proved `mallory`.
+    r.send('mallory', ['external_publish', 'secure/x', body('platform.auth')], 'x1', 'mallory', 'admin');
+    r.send('mallory', ['external_publish', 'open/x', body('thermostat')], 'x2');
+    r.send('mallory', ['external_list', { elsewhere: ['secure'] }], 'x3');
+    await settle();
+    expect(r.take('victim.sub').filter((d) => text(d.args[0]) === 'publish')).toEqual([]);
+    const replies = r.take('mallory');
+    expect(replies.map((d) => [d.id, d.subsystem, text(d.args[0]), text(d.args[1])])).toEqual([
+      ['x1', 'error', '13', 'Permission denied: pubsub external_publish is accepted only from a platform link'],
+      ['x2', 'error', '13', 'Permission denied: pubsub external_publish is accepted only from a platform link'],
+      ['x3', 'error', '13', 'Permission denied: pubsub external_list is accepted only from a platform link'],
+    ]);
+    expect(r.service.detailedStats()).toMatchObject({ rejected: { not_platform_link: 3 }, remotePlatforms: 0, published: 0 });
+    expect(r.service.stats()['rejected.not_platform_link']).toBe(3);
+  });
+
+  it('a platform link\'s external_publish is checked against the link\'s proven user, not the user frame it wrote', async () => {
+    const topics = ProtectedTopics.parse({ 'write-protect': [{ topic: 'secure', capabilities: ['can_secure'] }] }) as ProtectedTopics;
+    const r = setup({ protectedTopics: topics, capabilities: { admin: { can_secure: null }, 'remote.link': {} } });
+    r.platformLinks.add('remote.link');
+    r.send('s', sub(''));
+    r.send('instance.remote', ['external_publish', 'secure/x', body('far')], 'e1', 'remote.link', 'admin');
+    r.send('instance.remote', ['external_publish', 'open/x', body('far')], 'e2', 'remote.link', 'admin');
+    await settle();
+    const got = r.take('s').filter((d) => text(d.args[0]) === 'publish');
+    expect(got.map((d) => text(d.args[1]))).toEqual(['open/x']);
+    expect(r.service.detailedStats().rejected).toMatchObject({ unauthorized: 1, not_platform_link: 0 });
   });
 });

@@ -12,7 +12,7 @@ import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { publisherUserId, SpoofedSenderError, stopsAnother, verifyPublisherUserId } from './sender-identity.js';
+import { publisherUserId, SpoofedSenderError, verifyPublisherUserId } from './sender-identity.js';
 import { StatusListeners } from './status-listeners.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
@@ -276,7 +276,7 @@ export class RmqRouterTransport implements RouterTransport {
 
   #onRouterMessage(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.#link.restart('router consumer cancelled', model);
-    const vip = stopsAnother(amqpToVip(msg, this.#limits));
+    const vip = amqpToVip(msg, this.#limits);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#refused(vip);
       ackQuietly(ch, msg);

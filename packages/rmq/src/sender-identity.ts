@@ -1,5 +1,4 @@
 import { InvalidPayloadError, type Logger } from '@vip/protocol';
-import type { InboundVip } from './amqp-mapping.js';
 import type { LinkSession } from './link-session.js';
 import { RmqSetupError } from './rmq-errors.js';
 import type { RmqLinkOptions } from './rmq-options.js';
@@ -113,16 +112,4 @@ export async function verifyPublisherUserId(session: LinkSession, userId: string
       'grant the user write on amq.default (VOLTTRON agent permissions include amq.*), or brokerUser: false to set no user_id', { cause: failure });
   }
   log.warn('rmq.user-id.unverified', { userId, reason: why });
-}
-
-/**
- * A proven sender (user_id checked by RabbitMQ) may stop only itself: `agentstop` naming another
- * peer would let any agent drop any other from the router's table (VOLTTRON allows it).
- * Unproven senders keep VOLTTRON's behaviour.
- */
-export function stopsAnother(vip: InboundVip | InvalidPayloadError): InboundVip | InvalidPayloadError {
-  if (vip instanceof InvalidPayloadError || vip.verifiedUser === undefined || vip.message.subsystem.toString('latin1') !== 'agentstop') return vip;
-  const named = vip.message.args[0];
-  if (!named || named.length === 0 || named.toString('utf8') === vip.senderIdentity) return vip;
-  return new SpoofedSenderError('agentstop naming another peer', vip.verifiedUser, named.toString('utf8'));
 }

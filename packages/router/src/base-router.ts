@@ -4,6 +4,7 @@ import {
 } from '@vip/protocol';
 import { BUILTIN_SUBSYSTEMS, type BuiltinContext } from './builtin-subsystems.js';
 import { PeerRegistry } from './peer-registry.js';
+import { ReservedIdentityGuard, type ReservedIdentities } from './reserved-identities.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { RouterCounters, type RouterStats } from './router-counters.js';
 import { Tracker, type IssuedMessage, type IssueTopic, type CountMap } from './tracker.js';
@@ -18,6 +19,13 @@ export interface BaseRouterOptions {
    */
   readonly identity?: Frame | string | (() => Frame | string);
   readonly tracker?: Tracker;
+  /**
+   * Identities kept for the platform's services and the proven users allowed to hold them
+   * (`ReservedIdentities`). Messages from a reserved identity held by another user are dropped
+   * (counted `reserved identity`), and messages to one not held by an allowed user are answered
+   * with error 113. Default: none.
+   */
+  readonly reservedIdentities?: ReservedIdentities;
   readonly logger?: Logger;
   /** Clock in ms for rate-limited logging; default `Date.now`. */
   readonly now?: () => number;
@@ -53,6 +61,7 @@ export class BaseRouter {
   #inflight = 0;
   #idleWaiters: Array<() => void> = [];
   readonly #userFrames = new Map<string, Frame>();
+  readonly #reserved: ReservedIdentityGuard | undefined;
 
   constructor(options: BaseRouterOptions) {
     this.transport = options.transport;
@@ -60,6 +69,7 @@ export class BaseRouter {
     this.#identitySource = typeof id === 'function' ? id : undefined;
     this.#identity = typeof id === 'function' ? EMPTY_FRAME : asFrame(id);
     this.tracker = options.tracker ?? new Tracker();
+    this.#reserved = options.reservedIdentities ? new ReservedIdentityGuard(options.reservedIdentities) : undefined;
     this.logger = options.logger ?? silentLogger;
     this.#debug = new RateLimitedLog(this.logger, options.now ? { now: options.now } : {});
     const self = this;
@@ -106,9 +116,15 @@ export class BaseRouter {
   route(message: RoutedMessage, userId: string): void {
     this.counters.received++;
     if (this.tracker.enabled) this.issue('incoming', { peer: message.sender, user: message.user, subsystem: message.subsystem });
+    if (this.#reserved !== undefined && !this.#mayHold(message.sender, userId)) return;
     this.#register(message.sender);
     const user = this.lookupUserId(message.sender, userId);
     if (message.recipient.length > 0) {
+      if (this.#reserved !== undefined && !this.#reserved.reachable(identityKey(message.recipient))) {
+        this.counters.count('reserved identity unproven');
+        this.#sendError(ERRNO.EHOSTUNREACH, message.sender, user, message.id, message.recipient, message.subsystem);
+        return;
+      }
       this.counters.forwarded++;
       this.#send(message.recipient, message.sender, user, message.id, message.subsystem, message.args, 'forward');
       return;
@@ -127,7 +143,7 @@ export class BaseRouter {
     }
     let handled: boolean;
     try {
-      handled = this.handleSubsystem(message, userId.length > 0 ? userId : frameText(user));
+      handled = this.handleSubsystem(message, this.provenUser(message.sender, userId));
     } catch (err) {
       this.counters.count('subsystem handler failed');
       this.#debug.debug('router.subsystem.failed', { subsystem: frameText(message.subsystem) }, err);
@@ -187,8 +203,17 @@ export class BaseRouter {
     return this.#send(to, from, user, id, subsystem, args, 'router');
   }
 
+  /**
+   * The user rights are decided on: the user the transport proved for the sender (`userId` of
+   * `route`), or its identity where nothing is proven (authentication off, as VOLTTRON 7+).
+   */
+  protected provenUser(sender: Frame, userId: string): string {
+    return userId.length > 0 ? userId : frameText(sender);
+  }
+
   /** Forget a peer: `peerlist drop` to everyone left, then the `peerDropped` hook. No-op when unknown. */
   dropPeer(peer: Frame): void {
+    this.#reserved?.forget(identityKey(peer));
     if (!this.peers.remove(peer)) return;
     this.announcePeer(DROP, peer);
     this.peerDropped(peer);
@@ -207,6 +232,11 @@ export class BaseRouter {
     this.counters.drop(reason);
     if (this.tracker.enabled) this.issue('unroutable', { peer: sender }, reason);
     this.#debug.debug('router.dropped', { reason, sender: sender === undefined ? undefined : frameText(sender) });
+  }
+
+  /** Warning for per-message events (refused privileges), at most one line per event name per second. */
+  protected warnLimited(event: string, fields?: Record<string, string | number | boolean | undefined>, err?: unknown): void {
+    this.#debug.warn(event, fields, err);
   }
 
   /** Debug log for per-message events, at most one line per event name per second. */
@@ -260,8 +290,19 @@ export class BaseRouter {
   }
 
   #peerEvent(event: PeerEvent): void {
-    if (event.type === 'peer-connected') this.#register(event.peer);
-    else this.dropPeer(event.peer);
+    if (event.type === 'peer-gone') return this.dropPeer(event.peer);
+    if (this.#reserved !== undefined && !this.#mayHold(event.peer, event.user)) return;
+    this.#register(event.peer);
+  }
+
+  /** A reserved identity used by a user it is not reserved for: dropped, counted, logged (rate-limited). */
+  #mayHold(sender: Frame, userId: string): boolean {
+    const user = this.provenUser(sender, userId);
+    if ((this.#reserved as ReservedIdentityGuard).admits(identityKey(sender), user)) return true;
+    this.counters.drop('reserved identity');
+    if (this.tracker.enabled) this.issue('unroutable', { peer: sender }, 'reserved identity');
+    this.#debug.warn('router.reserved_identity.refused', { identity: frameText(sender), user });
+    return false;
   }
 
   /** First sight of a peer: everyone already known gets `peerlist add`, then the peer is added. */

@@ -1,8 +1,8 @@
 import type { LogFields, Logger } from '@vip/protocol';
 
 /**
- * Debug logging for per-message events (drops, failed deliveries): at most one line per event
- * name per interval, with the number of lines suppressed since the last one.
+ * Logging for per-message events (drops, failed deliveries, refused impostors): at most one line
+ * per event name per interval, with the number of lines suppressed since the last one.
  */
 export class RateLimitedLog {
   readonly #logger: Logger;
@@ -17,6 +17,15 @@ export class RateLimitedLog {
   }
 
   debug(event: string, fields?: LogFields, err?: unknown): void {
+    this.#emit('debug', event, fields, err);
+  }
+
+  /** For events an operator should see at the default level (a peer refused for what it tried). */
+  warn(event: string, fields?: LogFields, err?: unknown): void {
+    this.#emit('warn', event, fields, err);
+  }
+
+  #emit(level: 'debug' | 'warn', event: string, fields: LogFields | undefined, err: unknown): void {
     const now = this.#now();
     const seen = this.#last.get(event);
     if (seen && now - seen.at < this.#intervalMs) {
@@ -25,6 +34,6 @@ export class RateLimitedLog {
     }
     const suppressed = seen?.suppressed ?? 0;
     this.#last.set(event, { at: now, suppressed: 0 });
-    this.#logger.debug(event, suppressed > 0 ? { ...fields, suppressed } : fields, err);
+    this.#logger[level](event, suppressed > 0 ? { ...fields, suppressed } : fields, err);
   }
 }

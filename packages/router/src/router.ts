@@ -1,4 +1,7 @@
-import { EMPTY_FRAME, identityKey, type Frame, type RoutedMessage, type RouterExtension, type RouterServices } from '@vip/protocol';
+import {
+  EMPTY_FRAME, ERRNO, errorArgs, frameText, identityKey, NO_PLATFORM_LINKS, textFrame,
+  type Frame, type PlatformLinks, type RoutedMessage, type RouterExtension, type RouterServices,
+} from '@vip/protocol';
 import { BaseRouter, type BaseRouterOptions } from './base-router.js';
 import { queryReplyArgs, type QueryProperties } from './query-subsystem.js';
 import { RmqSubsystems, type MessageBus } from './rmq-subsystems.js';
@@ -11,16 +14,27 @@ export interface RouterOptions extends BaseRouterOptions {
   readonly instanceName?: string;
   /** Values answered by the `query` subsystem. */
   readonly query?: QueryProperties;
-  /** The only identity allowed to send `quit`; default `control` (VOLTTRON). */
+  /**
+   * The identity of the platform's control service; default `control` (VOLTTRON). Its proven users
+   * (those `reservedIdentities` allows to hold it; without an entry there, the user named like the
+   * identity, on RabbitMQ `<instance>.<identity>`) may `quit` and stop other agents.
+   */
   readonly controlIdentity?: string;
-  /** Called when `control` sends `quit`: the platform should shut down. */
+  /** Called when the control service sends `quit`: the platform should shut down. */
   readonly onQuit?: () => void;
+  /**
+   * This platform's authenticated links to other platforms (`PlatformLinks`), shown to extensions
+   * as `RouterServices.isPlatformLink`. Default: none.
+   */
+  readonly platformLinks?: PlatformLinks;
   /**
    * The bus the router serves (default `zmq`). `rmq` adds the RMQ router's subsystems
    * (PROTOCOL.md 7.5, `RmqSubsystems`) and makes the identity default to `router`.
    */
   readonly messageBus?: MessageBus;
 }
+
+const ERROR = textFrame('error');
 
 /**
  * The platform router: `BaseRouter` plus the platform subsystems (`query`, `agentstop`, `quit`)
@@ -32,6 +46,10 @@ export class Router extends BaseRouter {
   readonly #bySubsystem = new Map<string, RouterExtension>();
   readonly #query: QueryProperties;
   readonly #control: string;
+  readonly #controlKey: string;
+  readonly #defaultControlUsers: ReadonlySet<string>;
+  readonly #reserved: RouterOptions['reservedIdentities'];
+  readonly #links: PlatformLinks;
   readonly #onQuit: (() => void) | undefined;
   readonly #rmq: RmqSubsystems | undefined;
 
@@ -42,6 +60,10 @@ export class Router extends BaseRouter {
     this.#extensions = options.extensions ?? [];
     this.#query = options.query ?? {};
     this.#control = options.controlIdentity ?? 'control';
+    this.#controlKey = identityKey(textFrame(this.#control));
+    this.#defaultControlUsers = new Set([rmq ? `${this.instanceName}.${this.#control}` : this.#control]);
+    this.#reserved = options.reservedIdentities;
+    this.#links = options.platformLinks ?? NO_PLATFORM_LINKS;
     this.#onQuit = options.onQuit;
     for (const ext of this.#extensions) {
       for (const s of ext.subsystems) this.#bySubsystem.set(s, ext);
@@ -63,6 +85,7 @@ export class Router extends BaseRouter {
       deliver: (to, from, user, id, subsystem, args) => this.deliver(to, from, user, id, subsystem, args),
       dropPeer: (peer) => this.dropPeer(peer),
       count: (counter, n) => this.count(counter, n),
+      isPlatformLink: (userId) => this.#links.has(userId),
       instanceName: this.instanceName,
       logger: this.logger,
     };
@@ -76,9 +99,9 @@ export class Router extends BaseRouter {
         this.reply(message, EMPTY_FRAME, message.subsystem, queryReplyArgs(this.#query, message));
         return true;
       case 'agentstop':
-        return this.#agentstop(message);
+        return this.#agentstop(message, userId);
       case 'quit':
-        return this.#quit(message);
+        return this.#quit(message, userId);
       default: {
         const ext = this.#bySubsystem.get(name);
         return ext ? ext.handle(message, userId) : false;
@@ -86,24 +109,49 @@ export class Router extends BaseRouter {
     }
   }
 
-  /** `agentstop <identity>`: drop that peer everywhere; no reply (PROTOCOL.md 2.5). */
-  #agentstop(message: RoutedMessage): boolean {
+  /**
+   * `agentstop <identity>`: drop that peer everywhere; no reply (PROTOCOL.md 2.5). A peer may stop
+   * itself; only the control service (by its proven user) may stop another. VOLTTRON obeys anyone,
+   * so any agent could silently cut another off: refused here with error 13 to the sender.
+   */
+  #agentstop(message: RoutedMessage, userId: string): boolean {
     const peer = message.args[0];
-    if (peer === undefined || peer.length === 0) this.count('agentstop without identity');
-    else this.dropPeer(peer);
+    if (peer === undefined || peer.length === 0) {
+      this.count('agentstop without identity');
+    } else if (peer.equals(message.sender) || this.#isControl(userId)) {
+      this.dropPeer(peer);
+    } else {
+      this.count('agentstop refused');
+      this.warnLimited('router.agentstop.refused', { sender: frameText(message.sender), user: userId, named: frameText(peer) });
+      this.#refuse(message, userId, `agentstop of another peer is accepted only from ${this.#control}`);
+    }
     return true;
   }
 
-  /** `quit` from `control` stops the platform; from anyone else it is unknown (error 93, as VOLTTRON). */
-  #quit(message: RoutedMessage): boolean {
-    if (identityKey(message.sender) !== this.#control) {
+  /**
+   * `quit` from the control service (by its proven user) stops the platform; from anyone else it
+   * is unknown (error 93, as VOLTTRON, which trusts the identity `control` alone).
+   */
+  #quit(message: RoutedMessage, userId: string): boolean {
+    if (!this.#isControl(userId)) {
       this.count('quit refused');
-      this.debugLimited('router.quit.refused', { sender: message.sender.toString('utf8') });
+      this.warnLimited('router.quit.refused', { sender: frameText(message.sender), user: userId });
       return false;
     }
-    this.logger.info('router.quit', { sender: this.#control });
+    this.logger.info('router.quit', { sender: frameText(message.sender), user: userId });
     this.#onQuit?.();
     return true;
+  }
+
+  /** The proven user is one of the control service's users. */
+  #isControl(userId: string): boolean {
+    return (this.#reserved?.usersOf(this.#controlKey) ?? this.#defaultControlUsers).has(userId);
+  }
+
+  /** Error 13 `Permission denied: <why>` to the sender of a refused router operation. */
+  #refuse(message: RoutedMessage, userId: string, why: string): void {
+    this.counters.error(ERRNO.EACCES);
+    this.reply(message, this.lookupUserId(message.sender, userId), ERROR, errorArgs(ERRNO.EACCES, EMPTY_FRAME, message.subsystem, `Permission denied: ${why}`));
   }
 
   protected override peerDropped(peer: Frame): void {

@@ -1,9 +1,10 @@
 import { ClosedError, ConfigError, silentLogger, type Logger } from '@vip/protocol';
-import type { Agent } from '@vip/agent';
+import type { Agent, RpcCallContext } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
 import type { AuthFile, AuthRules } from '@vip/zmq';
 import { AUTH_SERVICE_IDENTITY, ensureAuthServiceEntry } from './service-entry.js';
 import { authorizationsOf, userToCapabilities, type UserToCapabilities } from './user-capabilities.js';
+import { DEFAULT_CAPABILITY_MAP_ACCESS, visibleCapabilities, type CapabilityMapAccess } from './capability-map-access.js';
 
 /** The rules in force and their changes: the platform's AuthFileWatcher. */
 export interface AuthRulesSource {
@@ -24,6 +25,15 @@ export interface AuthServiceOptions {
   readonly pubsub?: CapabilitySink;
   /** Deadline of the peerlist request before a push (default 5 s). */
   readonly peerlistTimeoutMs?: number;
+  /** Who sees every user's capabilities (`CapabilityMapAccess`); default `restricted`. */
+  readonly mapAccess?: CapabilityMapAccess;
+  /** The users of the platform's own keys and services: every peer may see their capabilities. */
+  readonly platformUsers?: (rules: AuthRules) => Iterable<string>;
+  /**
+   * The proven user of a connected peer, for the map pushed to it (the ZeroMQ transport's
+   * `userFor`); default its identity. Undefined: it gets the platform users' entries only.
+   */
+  readonly userOfPeer?: (identity: string) => string | undefined;
   readonly logger?: Logger;
 }
 
@@ -48,13 +58,18 @@ export interface AuthServiceStats {
  * `get_user_to_capabilities` and `get_authorizations(user_id)` from the auth.json in force, and on
  * every change hands pubsub the new capability map and notifies each peer of the router's peer
  * list with `auth.update(user_to_capabilities)`. Unlike VOLTTRON (quirk 12.9) pubsub gets the map
- * at construction, before the router binds, so protected topics hold from the first message.
+ * at construction, before the router binds, so protected topics hold from the first message; and
+ * unless `mapAccess` is `all`, a peer sees every user's capabilities only if its own user holds
+ * `read_user_capabilities` (else its own entry and the platform users'), in answers and pushes.
  */
 export class AuthService {
   readonly #source: AuthRulesSource;
   readonly #pubsub: CapabilitySink | undefined;
   readonly #logger: Logger;
   readonly #peerlistTimeoutMs: number;
+  readonly #mapAccess: CapabilityMapAccess;
+  readonly #platformUsersOf: (rules: AuthRules) => Iterable<string>;
+  readonly #userOfPeer: (identity: string) => string | undefined;
   readonly #unsubscribe: () => void;
   #agent: Agent | undefined;
   /** True once the agent is connected: pushes wait for it (connect() pushes once then). */
@@ -69,6 +84,9 @@ export class AuthService {
     this.#pubsub = options.pubsub;
     this.#logger = (options.logger ?? silentLogger).child({ service: AUTH_SERVICE_IDENTITY });
     this.#peerlistTimeoutMs = options.peerlistTimeoutMs ?? 5_000;
+    this.#mapAccess = options.mapAccess ?? DEFAULT_CAPABILITY_MAP_ACCESS;
+    this.#platformUsersOf = options.platformUsers ?? (() => []);
+    this.#userOfPeer = options.userOfPeer ?? ((identity) => identity);
     this.#pubsub?.setCapabilities(this.userToCapabilities());
     this.#unsubscribe = this.#source.onChange((rules) => this.#changed(rules));
   }
@@ -78,9 +96,15 @@ export class AuthService {
     return this.#agent;
   }
 
-  /** `get_user_to_capabilities`: user id -> effective capabilities of the rules in force. */
+  /** User id -> effective capabilities of the rules in force (all of them: for the platform's own use). */
   userToCapabilities(): UserToCapabilities {
     return userToCapabilities(this.#source.rules);
+  }
+
+  /** `get_user_to_capabilities` as a peer proven as `user` sees it (`mapAccess`). */
+  capabilitiesVisibleTo(user: string | undefined): UserToCapabilities {
+    const rules = this.#source.rules;
+    return visibleCapabilities(userToCapabilities(rules), user, this.#mapAccess, new Set(this.#platformUsersOf(rules)));
   }
 
   stats(): AuthServiceStats {
@@ -131,8 +155,12 @@ export class AuthService {
   }
 
   #export(agent: Agent): void {
-    agent.rpc.export('get_user_to_capabilities', () => this.userToCapabilities(), {
-      doc: 'Gets a mapping of all users to their capabilities.',
+    const service = this;
+    // The caller's user is the VIP user frame the router wrote from what the bus proved.
+    agent.rpc.export('get_user_to_capabilities', function (this: RpcCallContext) {
+      return service.capabilitiesVisibleTo(this.user);
+    }, {
+      doc: 'Gets a mapping of users to their capabilities (all users for holders of read_user_capabilities).',
     });
     agent.rpc.export('get_authorizations', (userId: unknown) => {
       if (typeof userId !== 'string') throw new TypeError(`get_authorizations: user_id must be a string, got ${JSON.stringify(userId)}`);
@@ -162,10 +190,19 @@ export class AuthService {
     });
   }
 
-  /** Never rejects: every failure is counted and logged. */
+  /** Never rejects: every failure is counted and logged. Each peer gets the map its user may see. */
   async #push(agent: Agent): Promise<void> {
     this.#stats.pushes += 1;
-    const map = this.userToCapabilities();
+    const rules = this.#source.rules;
+    const map = userToCapabilities(rules);
+    const platformUsers = new Set(this.#platformUsersOf(rules));
+    const views = new Map<string | undefined, UserToCapabilities>();
+    const viewFor = (peer: string): UserToCapabilities => {
+      const user = this.#userOfPeer(peer);
+      let view = views.get(user);
+      if (view === undefined) views.set(user, (view = visibleCapabilities(map, user, this.#mapAccess, platformUsers)));
+      return view;
+    };
     let peers: string[];
     try {
       peers = await agent.peerlist.list({ timeoutMs: this.#peerlistTimeoutMs });
@@ -179,7 +216,7 @@ export class AuthService {
     await Promise.all(
       targets.map(async (peer) => {
         try {
-          await agent.rpc.notify(peer, 'auth.update', map);
+          await agent.rpc.notify(peer, 'auth.update', viewFor(peer));
           this.#stats.notified += 1;
         } catch (err) {
           failed += 1;

@@ -1,5 +1,5 @@
 import { silentLogger, type Logger } from '@vip/protocol';
-import { Agent } from '@vip/agent';
+import type { Agent, RpcOptions } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
 
 /** What the control service needs of the router's Tracker (PROTOCOL.md 8). */
@@ -23,6 +23,11 @@ export interface ControlServiceOptions {
   readonly serverKey: string;
   /** Use an already built agent instead (tests); its identity should be `control`. */
   readonly agent?: Agent;
+  /**
+   * Capabilities for the service's `allow` checks, read on every check (the platform's
+   * AuthService, in process). Undefined when authentication is off: nothing is checked then.
+   */
+  readonly capabilities?: Exclude<RpcOptions['capabilities'], undefined>;
   readonly logger?: Logger;
 }
 
@@ -41,26 +46,39 @@ export interface ControlService {
  */
 export async function startControlService(options: ControlServiceOptions): Promise<ControlService> {
   const logger = (options.logger ?? silentLogger).child({ service: CONTROL_IDENTITY });
+  const rpc = options.capabilities === undefined ? {} : { rpc: { capabilities: options.capabilities } };
   const agent =
     options.agent ??
-    (await createZmqAgent({ identity: CONTROL_IDENTITY, vipHome: options.vipHome, address: options.address, serverKey: options.serverKey, logger }));
-  exportControlMethods(agent, options.tracker, options.counters);
+    (await createZmqAgent({ identity: CONTROL_IDENTITY, vipHome: options.vipHome, address: options.address, serverKey: options.serverKey, logger, ...rpc }));
+  exportControlMethods(agent, options.tracker, options.counters, { checkCapabilities: options.capabilities !== undefined });
   await agent.start();
   logger.info('control.started', { identity: agent.identity });
   return { agent, close: () => agent.close() };
 }
 
-/** Export the control RPCs on `agent` (separate for tests over any transport). */
-export function exportControlMethods(agent: Agent, tracker: TrackerHandle, counters?: () => unknown): void {
+/**
+ * The capability `stats.enable`/`stats.disable` require: enabling resets the counters, so any
+ * agent could otherwise wipe what an operator is watching. The first-start auth.json grants it to
+ * the platform's own users (`platform`: vipctl on ZeroMQ, `control`, `control.connection`).
+ */
+export const MANAGE_PLATFORM_STATS = 'manage_platform_stats';
+
+/**
+ * Export the control RPCs on `agent` (separate for tests over any transport). With
+ * `checkCapabilities` (authentication on), `stats.enable`/`stats.disable` require
+ * MANAGE_PLATFORM_STATS; reading the statistics stays open, as in VOLTTRON.
+ */
+export function exportControlMethods(agent: Agent, tracker: TrackerHandle, counters?: () => unknown, options: { checkCapabilities?: boolean } = {}): void {
   const rpc = agent.rpc;
+  const allow = options.checkCapabilities === false ? {} : { allow: MANAGE_PLATFORM_STATS };
   rpc.export('stats.enable', () => {
     tracker.enable();
     return null;
-  }, { doc: 'Start counting router messages (resets the counters).' });
+  }, { doc: 'Start counting router messages (resets the counters).', ...allow });
   rpc.export('stats.disable', () => {
     tracker.disable();
     return null;
-  }, { doc: 'Stop counting router messages.' });
+  }, { doc: 'Stop counting router messages.', ...allow });
   rpc.export('stats.enabled', () => tracker.enabled, { doc: 'True while the router counts messages.' });
   rpc.export('stats.get', () => tracker.get(), { doc: 'The router message counters.' });
   // Not in VOLTTRON: counters that are always on (drops by reason, pubsub back-pressure drops,

@@ -191,6 +191,10 @@ export class PubSubSubsystem implements Subsystem {
   handle(message: VipMessage): void {
     const op = message.args[0] ? frameText(message.args[0]) : '';
     if (op === 'publish') return this.#deliver(message);
+    if ((op === 'request_response' || op === 'list_response') && message.peer.length > 0) {
+      this.#invalid++; // replies come from the router only; a peer's would be a forgery
+      return;
+    }
     if (op === 'request_response') {
       if (this.#unacked.size > 0 && this.#unacked.delete(identityKey(message.id))) {
         this.#acked++;
@@ -198,14 +202,14 @@ export class PubSubSubsystem implements Subsystem {
         return;
       }
       const value = message.args[1] ? decodeCountOrBool(message.args[1]) : new InvalidPayloadError('pubsub request_response', 'missing value');
-      if (value instanceof InvalidPayloadError) this.#core.fail(message.id, value);
-      else this.#core.settle(message.id, value);
+      if (value instanceof InvalidPayloadError) this.#core.fail(message.id, value, message.peer);
+      else this.#core.settle(message.id, value, message.peer);
       return;
     }
     if (op === 'list_response') {
       const rows = parseListResponse(message.args[1]);
-      if (rows instanceof InvalidPayloadError) this.#core.fail(message.id, rows);
-      else this.#core.settle(message.id, rows);
+      if (rows instanceof InvalidPayloadError) this.#core.fail(message.id, rows, message.peer);
+      else this.#core.settle(message.id, rows, message.peer);
       return;
     }
     this.#invalid++;

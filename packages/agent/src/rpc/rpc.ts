@@ -15,8 +15,10 @@ export interface RpcOptions {
   /** Default timeout of `call` (30 s, as vctl). */
   readonly timeoutMs?: number;
   /**
-   * Capabilities for `allow` checks: a map, or a function fetching it. Default: ask
-   * `platform.auth` (`get_user_to_capabilities`) once, refreshed by `auth.update` pushes.
+   * Capabilities for `allow` checks: a fixed map, or a function asked on every check (an
+   * in-process source, e.g. the platform's own services reading the AuthService). Default: ask
+   * `platform.auth` (`get_user_to_capabilities`) once, refreshed by `auth.update` pushes from
+   * `platform.auth` only.
    */
   readonly capabilities?: CapabilityMap | (() => Promise<CapabilityMap> | CapabilityMap);
   /**
@@ -123,7 +125,7 @@ export class RpcSubsystem implements Subsystem {
     const requests = items.map((item) => {
       const id = item.notify ? undefined : this.#core.nextId();
       if (id !== undefined) ids.push(id);
-      waits.push(id === undefined ? Promise.resolve(undefined) : this.#core.expect(id, { timeoutMs, operation: `RPC batch call ${JSON.stringify(peer)}.${item.method}` }));
+      waits.push(id === undefined ? Promise.resolve(undefined) : this.#core.expect(id, { from: peer, timeoutMs, operation: `RPC batch call ${JSON.stringify(peer)}.${item.method}` }));
       return buildRequest(item.method, { args: item.args, kwargs: item.kwargs, id });
     });
     if (ids.length > 0) this.#batches.set(vipId, ids);
@@ -208,7 +210,7 @@ export class RpcSubsystem implements Subsystem {
     const members = this.#batches.get(key);
     if (!members) return;
     this.#batches.delete(key);
-    for (const id of members) this.#core.fail(id, error);
+    for (const id of members) this.#core.fail(id, error, message.peer);
   }
 
   #one(m: RpcMessage, context: MessageContext): RpcResponse | undefined | Promise<RpcResponse | undefined> {
@@ -218,8 +220,10 @@ export class RpcSubsystem implements Subsystem {
       this.#rejected += 1;
       return undefined;
     }
-    if (m.kind === 'error') this.#core.fail(id, errorFromRpc(m.response.error));
-    else this.#core.settle(id, m.response.result);
+    // Only the peer the call went to answers it (AgentCore.settle): a forged response with a
+    // matching id from anyone else is ignored and counted.
+    if (m.kind === 'error') this.#core.fail(id, errorFromRpc(m.response.error), context.peer);
+    else this.#core.settle(id, m.response.result, context.peer);
     return undefined;
   }
 
@@ -230,16 +234,18 @@ export class RpcSubsystem implements Subsystem {
   }
 
   async #capabilitiesOf(user: string): Promise<UserCapabilities | undefined> {
+    const source = this.#options.capabilities;
+    if (typeof source === 'function') return entryOf(await source(), user);
     if (!this.#capabilities) {
       this.#fetching ??= this.#fetchCapabilities().finally(() => (this.#fetching = undefined));
       this.#capabilities = await this.#fetching;
     }
-    return this.#capabilities?.[user];
+    return entryOf(this.#capabilities, user);
   }
 
   async #fetchCapabilities(): Promise<CapabilityMap | undefined> {
     const source = this.#options.capabilities;
-    if (source !== undefined) return typeof source === 'function' ? await source() : source;
+    if (source !== undefined && typeof source !== 'function') return source;
     try {
       const r = CapabilityMapSchema.safeParse(await this.request('platform.auth', 'get_user_to_capabilities', { timeoutMs: 5_000 }));
       return r.success ? r.data : undefined;
@@ -267,6 +273,11 @@ export class RpcSubsystem implements Subsystem {
 
 const identityUser = (user: string): string => user;
 
+/** A user's own entry of a capability map (never an inherited property such as `constructor`). */
+function entryOf(map: CapabilityMap | undefined, user: string): UserCapabilities | undefined {
+  return map !== undefined && Object.hasOwn(map, user) ? map[user] : undefined;
+}
+
 /** The dispatch context of one message: caller and user are decoded on first read. */
 class MessageContext implements DispatchContext {
   readonly #message: VipMessage;
@@ -279,6 +290,11 @@ class MessageContext implements DispatchContext {
     this.#message = message;
     this.#userOf = userOf;
     this.capabilities = capabilities;
+  }
+
+  /** The peer frame of the message (the router wrote it from the sender's routing identity). */
+  get peer(): Frame {
+    return this.#message.peer;
   }
 
   get caller(): string {

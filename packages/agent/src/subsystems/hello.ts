@@ -20,7 +20,7 @@ export class HelloSubsystem implements Subsystem {
     const op = message.args[0] ? frameText(message.args[0]) : '';
     if (op === 'welcome' && message.args.length > 3) {
       if (message.peer.length === 0) this.#onWelcome(message);
-      else this.#core.settle(message.id, message); // a peer answering our hello request
+      else this.#core.settle(message.id, message, message.peer); // a peer answering our hello request
       return true;
     }
     if (op === 'hello' && message.peer.length > 0) {

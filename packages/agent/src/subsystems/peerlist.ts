@@ -38,11 +38,11 @@ export class PeerlistSubsystem implements Subsystem {
     const [opFrame, ...rest] = message.args;
     const op = opFrame ? frameText(opFrame) : '';
     if (op === 'listing') {
-      this.#core.settle(message.id, rest.map((f) => frameText(f)));
+      this.#core.settle(message.id, rest.map((f) => frameText(f)), message.peer);
       return true;
     }
     if (op === 'error') {
-      this.#core.fail(message.id, new ProtocolError(`peerlist: ${rest[0] ? frameText(rest[0]) : 'error'}`));
+      this.#core.fail(message.id, new ProtocolError(`peerlist: ${rest[0] ? frameText(rest[0]) : 'error'}`), message.peer);
       return true;
     }
     if ((op !== 'add' && op !== 'drop') || !rest[0]) return false;

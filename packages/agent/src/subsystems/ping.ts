@@ -29,7 +29,7 @@ export class PingSubsystem implements Subsystem {
   handle(message: VipMessage): boolean {
     const op = message.args[0] ? frameText(message.args[0]) : '';
     if (op === 'pong') {
-      this.#core.settle(message.id, message);
+      this.#core.settle(message.id, message, message.peer);
       return true;
     }
     if (op !== 'ping') return false;

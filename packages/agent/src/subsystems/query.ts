@@ -26,7 +26,7 @@ export class QuerySubsystem implements Subsystem {
   handle(message: VipMessage): boolean {
     // Replies have an empty first arg; agents ignore query requests (PROTOCOL.md 2.4).
     if (message.args.length === 0 || (message.args[0] as Frame).length !== 0) return false;
-    this.#core.settle(message.id, message.args[1] ?? Buffer.alloc(0));
+    this.#core.settle(message.id, message.args[1] ?? Buffer.alloc(0), message.peer);
     return true;
   }
 }
