@@ -10,6 +10,7 @@ export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
 export const DEFAULT_RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_RMQ_MANAGEMENT_PORT = 15672;
+export const DEFAULT_PUBSUB_RESTORE_GRACE_S = 60;
 
 export const USAGE = `Usage: vip-platform [options]
 
@@ -26,6 +27,9 @@ Options:
   --rmq-url URL            RabbitMQ broker (default ${DEFAULT_RMQ_URL})
   --rmq-vhost NAME         RabbitMQ virtual host (default: the instance name; VOLTTRON uses volttron)
   --legacy-pubsub true|false  serve VOLTTRON <= 4.1 agents' RPC pubsub as identity pubsub (default false)
+  --pubsub-restore-grace SECONDS  keep the pubsub subscription table in $VIP_HOME/pubsub_subscriptions.json,
+                           restore it at start and hold messages this long for subscribers not back yet
+                           (default ${DEFAULT_PUBSUB_RESTORE_GRACE_S}; 0 = neither keep nor restore it)
   --rmq-management-url URL management API that creates the vhost (default http://<broker host>:15672,
                            user and password from --rmq-url unless in this URL; "off" = vhost must exist)
   --rmq-ca FILE            PEM CA certificate(s) the broker's certificate must chain to (amqps)
@@ -61,6 +65,11 @@ const CliSchema = z.object({
     .optional(),
   'allow-auth': BoolTextSchema.optional(),
   'legacy-pubsub': BoolTextSchema.optional(),
+  'pubsub-restore-grace': z
+    .string()
+    .regex(/^\d{1,7}(\.\d+)?$/, { message: 'must be a number of seconds (0 = off)' })
+    .transform(Number)
+    .optional(),
   'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }).optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
   'rmq-url': z
@@ -108,6 +117,8 @@ export interface PlatformConfig {
   readonly allowAuth: boolean;
   /** Run the legacy RPC pubsub wrapper (identity `pubsub`, PROTOCOL.md 3.8); ZeroMQ with auth only. */
   readonly legacyPubsub: boolean;
+  /** How long restored subscriptions hold messages for subscribers not back yet; 0 = no subscription file. */
+  readonly pubsubRestoreGraceMs: number;
   readonly logLevel: LogLevel;
   readonly messageBus: 'zmq' | 'rmq';
   /** Set when `messageBus` is `rmq`. */
@@ -137,6 +148,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'instance-name': { type: 'string' },
         'allow-auth': { type: 'string' },
         'legacy-pubsub': { type: 'string' },
+        'pubsub-restore-grace': { type: 'string' },
         'log-level': { type: 'string' },
         'message-bus': { type: 'string' },
         'rmq-url': { type: 'string' },
@@ -175,6 +187,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       instanceName,
       allowAuth: o['allow-auth'] ?? true,
       legacyPubsub: o['legacy-pubsub'] ?? false,
+      pubsubRestoreGraceMs: Math.round((o['pubsub-restore-grace'] ?? DEFAULT_PUBSUB_RESTORE_GRACE_S) * 1000),
       logLevel: o['log-level'] ?? 'info',
       messageBus,
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),

@@ -6,6 +6,7 @@ import type { PlatformConfig } from './cli-options.js';
 import { AuthService } from './auth-service/index.js';
 import { startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
+import { openPlatformSubscriptions } from './pubsub-persistence.js';
 import { prepareVipHome } from './vip-home.js';
 import { startRmqPlatform } from './rmq-bus.js';
 import { startLegacyPubSub, type LegacyPubSub } from './legacy-pubsub.js';
@@ -40,7 +41,11 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
-  const pubsub = new PubSubService({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } });
+  const subscriptions = await openPlatformSubscriptions({ vipHome: paths.home, instanceName: config.instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
+  const pubsub = new PubSubService({
+    logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
+    ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
+  });
   const transport = new ZmqRouterTransport({
     addresses: [config.localAddress, ...config.vipAddresses],
     ...(keys ? { secretKey: keys.secret, authenticate: true } : { authenticate: false }),
@@ -78,6 +83,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await subscriptions.close();
       await legacyPubsub?.close();
       await authService?.close();
       await control?.close();

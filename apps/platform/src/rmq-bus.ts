@@ -13,6 +13,7 @@ import { PlatformAuth } from './platform-auth.js';
 import { PLATFORM_VERSION, type RunningPlatform } from './platform.js';
 import { BrokerTopicPermissions, PubSubServiceWithTopicHook } from './rmq-topic-permissions.js';
 import { prepareVipHome } from './vip-home.js';
+import { openPlatformSubscriptions } from './pubsub-persistence.js';
 
 /**
  * Start the platform on RabbitMQ (PROTOCOL.md 7): make the broker ready (virtual host through
@@ -45,8 +46,11 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])], logger,
     })
     : undefined;
-  const pubsub = new PubSubServiceWithTopicHook({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } },
-    () => topicPermissions?.protectedTopicsChanged());
+  const subscriptions = await openPlatformSubscriptions({ vipHome: paths.home, instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
+  const pubsub = new PubSubServiceWithTopicHook({
+    logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
+    ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
+  }, () => topicPermissions?.protectedTopicsChanged());
   const transport = new RmqRouterTransport({
     ...link, logger,
     ...(rmq.management ? { management: rmq.management } : {}),
@@ -72,6 +76,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await subscriptions.close();
       await authService?.close();
       await control?.close();
       await router.stop();

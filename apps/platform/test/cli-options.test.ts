@@ -15,6 +15,7 @@ describe('vip-platform options', () => {
         instanceName: 'vip1',
         allowAuth: true,
         legacyPubsub: false,
+        pubsubRestoreGraceMs: 60_000,
         logLevel: 'info',
         messageBus: 'zmq',
       },
@@ -37,13 +38,23 @@ describe('vip-platform options', () => {
     if (r.help) return;
     expect(r.config).toEqual({
       vipHome: '/h', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], localAddress: 'ipc:///tmp/v.sock',
-      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, logLevel: 'debug', messageBus: 'zmq',
+      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, pubsubRestoreGraceMs: 60_000, logLevel: 'debug', messageBus: 'zmq',
     });
   });
 
   it('--legacy-pubsub true turns the legacy pubsub wrapper on', () => {
     const r = parseCli(['--legacy-pubsub', 'true'], {});
     expect(!r.help && r.config.legacyPubsub).toBe(true);
+  });
+
+  it('--pubsub-restore-grace takes seconds; 0 turns the subscription file off', () => {
+    const grace = (v: string) => {
+      const r = parseCli(['--pubsub-restore-grace', v], {});
+      return !r.help && r.config.pubsubRestoreGraceMs;
+    };
+    expect(grace('0')).toBe(0);
+    expect(grace('2.5')).toBe(2_500);
+    expect(grace('600')).toBe(600_000);
   });
 
   it('--help', () => {
@@ -58,6 +69,8 @@ describe('vip-platform options', () => {
     [['--instance-name', 'a b'], /--instance-name may use only/],
     [['--bogus'], /bogus/],
     [['--legacy-pubsub', 'on'], /--legacy-pubsub must be true or false/],
+    [['--pubsub-restore-grace=-1'], /--pubsub-restore-grace must be a number of seconds/],
+    [['--pubsub-restore-grace', 'soon'], /--pubsub-restore-grace must be a number of seconds/],
     [['--legacy-pubsub', 'true', '--allow-auth', 'false'], /--legacy-pubsub runs on the zmq bus with --allow-auth true only/],
     [['--legacy-pubsub', 'true', '--message-bus', 'rmq'], /--legacy-pubsub runs on the zmq bus/],
     [['positional'], /positional/],
