@@ -51,6 +51,8 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     ...(keys ? { secretKey: keys.secret, authenticate: true } : { authenticate: false }),
     logger,
   });
+  // always-on counters (vipctl stats counters, query vip-router-stats); auth: reloads refused or failed
+  const counters = () => ({ router: router.stats(), transport: transport.stats(), ...(auth ? { auth: auth.watcher.stats() } : {}) });
   let bound: readonly string[] = [];
   const tcpBound = () => bound.filter((a) => !a.startsWith('ipc:') && !a.startsWith('inproc:'));
   const query: QueryProperties = {
@@ -65,7 +67,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     'volttron-central-serverkey': null,
     'bind-web-address': null,
     // Not a VOLTTRON property: the router's always-on counters and the transport's, as JSON.
-    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats() }),
+    'vip-router-stats': () => JSON.stringify(counters()),
   };
   const router = new Router({
     transport,
@@ -113,7 +115,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     try {
       control = await startControlService({
         tracker: router.tracker,
-        counters: () => ({ router: router.stats(), transport: transport.stats() }),
+        counters,
         vipHome: paths.home,
         address: config.localAddress,
         serverKey: keys.public,

@@ -56,7 +56,10 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     ...(rmq.management ? { management: rmq.management } : {}),
     ...(topicPermissions ? { helloCheck: { topicPermissions: (user: string) => topicPermissions.wanted(user) } } : {}),
   });
-  const counters = () => ({ router: router.stats(), transport: transport.stats(), ...(topicPermissions ? { topicPermissions: topicPermissions.stats() } : {}) });
+  const counters = () => ({
+    router: router.stats(), transport: transport.stats(), ...(topicPermissions ? { topicPermissions: topicPermissions.stats() } : {}),
+    ...(auth ? { auth: auth.watcher.stats() } : {}),
+  });
   const query: QueryProperties = {
     addresses: [address],
     local_address: address,
