@@ -173,7 +173,7 @@ export class PubSubService implements RouterExtension {
 
   peerDropped(peer: Frame): void {
     const key = identityKey(peer);
-    if (this.#persistence?.keepOnDrop(key)) return; // restored, not back yet: the grace period decides
+    this.#persistence?.dropped(key);
     this.#dropSubscriptions(key);
   }
 

@@ -190,16 +190,13 @@ export class HeldDeliveries {
   }
 
   /**
-   * The router dropped the peer. True: keep its restored state (not back yet, so the drop says
-   * nothing new, e.g. a failed probe); false: it was back, forget it here (the caller drops its
-   * subscriptions as usual).
+   * The router dropped the peer (agentstop, disconnect, a failed delivery). The router only drops
+   * peers it has seen since the restart, so the subscriber was here and left: what is held for it
+   * goes (counted `dropped_unreachable`), as a live subscriber's subscriptions go on a drop.
    */
-  keepOnDrop(subscriber: string): boolean {
+  dropped(subscriber: string): void {
     const w = this.#waiting.get(subscriber);
-    if (!w) return false;
-    if (w.state !== 'replaying') return true;
-    this.#discard(subscriber, w, 'dropped_unreachable');
-    return false;
+    if (w) this.#discard(subscriber, w, 'dropped_unreachable');
   }
 
   close(): void {
@@ -251,7 +248,7 @@ export class HeldDeliveries {
         w.shift();
         this.#release(w, m);
         this.counters.delivered++;
-        this.#back(key, w, false);
+        this.#back(key, w, w.seen); // it synchronized meanwhile: the rest must match what it wants now
         return;
       }
       this.counters.probes_failed++;

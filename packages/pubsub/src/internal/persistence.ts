@@ -101,9 +101,9 @@ export class Persistence {
     return this.#held.take(subscribers, { bus, topic, publisher, user, id, args });
   }
 
-  /** True: a restored subscriber that is not back yet keeps its subscriptions through a router drop. */
-  keepOnDrop(subscriber: string): boolean {
-    return this.#held.size > 0 && this.#held.keepOnDrop(subscriber);
+  /** The router dropped `subscriber`: nothing stays held for it. */
+  dropped(subscriber: string): void {
+    if (this.#held.size > 0) this.#held.dropped(subscriber);
   }
 
   stats(): Record<string, number> {
