@@ -4,7 +4,8 @@ import { ConfigError } from '@vip/protocol';
 
 /** Keys the platform reads from `$VIP_HOME/config` (the CLI option names, without `--`). */
 export const CONFIG_FILE_KEYS = [
-  'message-bus', 'vip-address', 'local-address', 'instance-name', 'allow-auth', 'legacy-pubsub', 'capability-map-access', 'log-level',
+  'message-bus', 'vip-address', 'local-address', 'instance-name', 'allow-auth', 'legacy-pubsub', 'capability-map-access',
+  'pubsub-restore-grace', 'log-level',
   'rmq-url', 'rmq-vhost', 'rmq-management-url',
   'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'rmq-servername', 'rmq-external', 'rmq-broker-user',
 ] as const;

@@ -11,6 +11,7 @@ export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
 export const DEFAULT_RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_RMQ_MANAGEMENT_PORT = 15672;
+export const DEFAULT_PUBSUB_RESTORE_GRACE_S = 60;
 
 export const USAGE = `Usage: vip-platform [options]
 
@@ -30,6 +31,9 @@ Options:
   --capability-map-access restricted|all  who gets every user's capabilities from platform.auth:
                            restricted (default) = users with capability read_user_capabilities, the
                            others their own entry and the platform's; all = every agent (VOLTTRON)
+  --pubsub-restore-grace SECONDS  keep the pubsub subscription table in $VIP_HOME/pubsub_subscriptions.json,
+                           restore it at start and hold messages this long for subscribers not back yet
+                           (default ${DEFAULT_PUBSUB_RESTORE_GRACE_S}; 0 = neither keep nor restore it)
   --rmq-management-url URL management API that creates the vhost (default http://<broker host>:15672,
                            user and password from --rmq-url unless in this URL; "off" = vhost must exist)
   --rmq-ca FILE            PEM CA certificate(s) the broker's certificate must chain to (amqps)
@@ -66,6 +70,11 @@ const CliSchema = z.object({
   'allow-auth': BoolTextSchema.optional(),
   'legacy-pubsub': BoolTextSchema.optional(),
   'capability-map-access': z.enum(CAPABILITY_MAP_ACCESS, { error: 'must be restricted or all' }).optional(),
+  'pubsub-restore-grace': z
+    .string()
+    .regex(/^\d{1,7}(\.\d+)?$/, { message: 'must be a number of seconds (0 = off)' })
+    .transform(Number)
+    .optional(),
   'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }).optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
   'rmq-url': z
@@ -115,6 +124,8 @@ export interface PlatformConfig {
   readonly legacyPubsub: boolean;
   /** Who gets every user's capabilities from `platform.auth` (README "Capability map access"). */
   readonly capabilityMapAccess: CapabilityMapAccess;
+  /** How long restored subscriptions hold messages for subscribers not back yet; 0 = no subscription file. */
+  readonly pubsubRestoreGraceMs: number;
   readonly logLevel: LogLevel;
   readonly messageBus: 'zmq' | 'rmq';
   /** Set when `messageBus` is `rmq`. */
@@ -145,6 +156,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'allow-auth': { type: 'string' },
         'legacy-pubsub': { type: 'string' },
         'capability-map-access': { type: 'string' },
+        'pubsub-restore-grace': { type: 'string' },
         'log-level': { type: 'string' },
         'message-bus': { type: 'string' },
         'rmq-url': { type: 'string' },
@@ -184,6 +196,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       allowAuth: o['allow-auth'] ?? true,
       legacyPubsub: o['legacy-pubsub'] ?? false,
       capabilityMapAccess: o['capability-map-access'] ?? DEFAULT_CAPABILITY_MAP_ACCESS,
+      pubsubRestoreGraceMs: Math.round((o['pubsub-restore-grace'] ?? DEFAULT_PUBSUB_RESTORE_GRACE_S) * 1000),
       logLevel: o['log-level'] ?? 'info',
       messageBus,
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),

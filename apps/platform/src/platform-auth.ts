@@ -4,6 +4,7 @@ import {
   type AdmissionSink, type AuthRules,
 } from '@vip/zmq';
 import { writeInitialAuth } from './initial-auth.js';
+import { platformEntriesGuard } from './platform-entries.js';
 
 /**
  * CURVE authentication of the platform: auth.json (created on first start), a watcher that
@@ -26,7 +27,9 @@ export class PlatformAuth {
     this.#logger = options.logger;
     this.#pending = new PendingAuthStore({ path: paths.pendingFile, logger: options.logger });
     this.authFile = new AuthFile({ path: paths.authFile, pending: this.#pending });
-    this.watcher = new AuthFileWatcher({ authFile: this.authFile, logger: options.logger });
+    // a file that drops the platform's own entries (`{}`, a truncated write) is refused, as invalid JSON is
+    const guard = platformEntriesGuard({ vipHome: options.vipHome, platformPublicKey: options.platformPublicKey, logger: options.logger });
+    this.watcher = new AuthFileWatcher({ authFile: this.authFile, logger: options.logger, guard });
   }
 
   /** The platform's own public key (43-char base64url): its auth.json entry is the platform's user (vipctl's). */

@@ -6,6 +6,7 @@ import type { PlatformConfig } from './cli-options.js';
 import { AuthService } from './auth-service/index.js';
 import { startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
+import { openPlatformSubscriptions } from './pubsub-persistence.js';
 import { prepareVipHome } from './vip-home.js';
 import { pinnedServiceUsers, platformUsers } from './service-identities.js';
 import { startRmqPlatform } from './rmq-bus.js';
@@ -41,12 +42,18 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
-  const pubsub = new PubSubService({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } });
+  const subscriptions = await openPlatformSubscriptions({ vipHome: paths.home, instanceName: config.instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
+  const pubsub = new PubSubService({
+    logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
+    ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
+  });
   const transport = new ZmqRouterTransport({
     addresses: [config.localAddress, ...config.vipAddresses],
     ...(keys ? { secretKey: keys.secret, authenticate: true } : { authenticate: false }),
     logger,
   });
+  // always-on counters (vipctl stats counters, query vip-router-stats); auth: reloads refused or failed
+  const counters = () => ({ router: router.stats(), transport: transport.stats(), ...(auth ? { auth: auth.watcher.stats() } : {}) });
   let bound: readonly string[] = [];
   const tcpBound = () => bound.filter((a) => !a.startsWith('ipc:') && !a.startsWith('inproc:'));
   const query: QueryProperties = {
@@ -61,7 +68,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     'volttron-central-serverkey': null,
     'bind-web-address': null,
     // Not a VOLTTRON property: the router's always-on counters and the transport's, as JSON.
-    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats() }),
+    'vip-router-stats': () => JSON.stringify(counters()),
   };
   // Authentication on, the platform's service identities are held only by the keys pinned to
   // them in auth.json (kept in step with every reload); off, nothing is proven and none are.
@@ -83,6 +90,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await subscriptions.close();
       await legacyPubsub?.close();
       await authService?.close();
       await control?.close();
@@ -120,7 +128,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
       control = await startControlService({
         ...(service ? { capabilities: () => service.userToCapabilities() } : {}),
         tracker: router.tracker,
-        counters: () => ({ router: router.stats(), transport: transport.stats() }),
+        counters,
         vipHome: paths.home,
         address: config.localAddress,
         serverKey: keys.public,

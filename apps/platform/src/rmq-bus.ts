@@ -14,6 +14,7 @@ import { PLATFORM_VERSION, type RunningPlatform } from './platform.js';
 import { BrokerTopicPermissions, PubSubServiceWithTopicHook } from './rmq-topic-permissions.js';
 import { prepareVipHome } from './vip-home.js';
 import { brokerServiceUsers, platformUsers } from './service-identities.js';
+import { openPlatformSubscriptions } from './pubsub-persistence.js';
 
 /**
  * Start the platform on RabbitMQ (PROTOCOL.md 7): make the broker ready (virtual host through
@@ -46,14 +47,20 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])], logger,
     })
     : undefined;
-  const pubsub = new PubSubServiceWithTopicHook({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } },
-    () => topicPermissions?.protectedTopicsChanged());
+  const subscriptions = await openPlatformSubscriptions({ vipHome: paths.home, instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
+  const pubsub = new PubSubServiceWithTopicHook({
+    logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
+    ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
+  }, () => topicPermissions?.protectedTopicsChanged());
   const transport = new RmqRouterTransport({
     ...link, logger,
     ...(rmq.management ? { management: rmq.management } : {}),
     ...(topicPermissions ? { helloCheck: { topicPermissions: (user: string) => topicPermissions.wanted(user) } } : {}),
   });
-  const counters = () => ({ router: router.stats(), transport: transport.stats(), ...(topicPermissions ? { topicPermissions: topicPermissions.stats() } : {}) });
+  const counters = () => ({
+    router: router.stats(), transport: transport.stats(), ...(topicPermissions ? { topicPermissions: topicPermissions.stats() } : {}),
+    ...(auth ? { auth: auth.watcher.stats() } : {}),
+  });
   const query: QueryProperties = {
     addresses: [address],
     local_address: address,
@@ -76,6 +83,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
+      await subscriptions.close();
       await authService?.close();
       await control?.close();
       await router.stop();

@@ -16,6 +16,7 @@ describe('vip-platform options', () => {
         allowAuth: true,
         legacyPubsub: false,
         capabilityMapAccess: 'restricted',
+        pubsubRestoreGraceMs: 60_000,
         logLevel: 'info',
         messageBus: 'zmq',
       },
@@ -39,7 +40,8 @@ describe('vip-platform options', () => {
     if (r.help) return;
     expect(r.config).toEqual({
       vipHome: '/h', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], localAddress: 'ipc:///tmp/v.sock',
-      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, capabilityMapAccess: 'all', logLevel: 'debug', messageBus: 'zmq',
+      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, capabilityMapAccess: 'all', pubsubRestoreGraceMs: 60_000,
+      logLevel: 'debug', messageBus: 'zmq',
     });
   });
 
@@ -50,6 +52,16 @@ describe('vip-platform options', () => {
   it('--legacy-pubsub true turns the legacy pubsub wrapper on', () => {
     const r = parseCli(['--legacy-pubsub', 'true'], {});
     expect(!r.help && r.config.legacyPubsub).toBe(true);
+  });
+
+  it('--pubsub-restore-grace takes seconds; 0 turns the subscription file off', () => {
+    const grace = (v: string) => {
+      const r = parseCli(['--pubsub-restore-grace', v], {});
+      return !r.help && r.config.pubsubRestoreGraceMs;
+    };
+    expect(grace('0')).toBe(0);
+    expect(grace('2.5')).toBe(2_500);
+    expect(grace('600')).toBe(600_000);
   });
 
   it('--help', () => {
@@ -64,6 +76,8 @@ describe('vip-platform options', () => {
     [['--instance-name', 'a b'], /--instance-name may use only/],
     [['--bogus'], /bogus/],
     [['--legacy-pubsub', 'on'], /--legacy-pubsub must be true or false/],
+    [['--pubsub-restore-grace=-1'], /--pubsub-restore-grace must be a number of seconds/],
+    [['--pubsub-restore-grace', 'soon'], /--pubsub-restore-grace must be a number of seconds/],
     [['--legacy-pubsub', 'true', '--allow-auth', 'false'], /--legacy-pubsub runs on the zmq bus with --allow-auth true only/],
     [['--legacy-pubsub', 'true', '--message-bus', 'rmq'], /--legacy-pubsub runs on the zmq bus/],
     [['positional'], /positional/],

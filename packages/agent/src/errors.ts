@@ -15,6 +15,32 @@ export class HelloTimeoutError extends TimeoutError {
   }
 }
 
+/**
+ * A publish the platform never confirmed: it was sent, and the connection went before the reply
+ * came (the platform restarted, the network broke). It may or may not have reached subscribers;
+ * publishing it again may deliver it twice.
+ */
+export class PublishNotConfirmedError extends VipError {
+  readonly code = 'VIP_NOT_CONFIRMED';
+  readonly topic: string;
+  constructor(topic: string, options?: ErrorOptions) {
+    super(`publish to ${JSON.stringify(topic)} not confirmed: the connection to the platform was lost before its reply; it may or may not have been delivered`, options);
+    this.name = 'PublishNotConfirmedError';
+    this.topic = topic;
+  }
+}
+
+/** A publish made while the agent is disconnected did not fit in its outbox (`PubSubSubsystemOptions.outbox`); never sent. */
+export class PublishQueueFullError extends VipError {
+  readonly code = 'VIP_QUEUE_FULL';
+  readonly topic: string;
+  constructor(topic: string, limit: string, options?: ErrorOptions) {
+    super(`publish to ${JSON.stringify(topic)} refused: the agent is disconnected and its outbox is full (${limit}); it was not sent`, options);
+    this.name = 'PublishQueueFullError';
+    this.topic = topic;
+  }
+}
+
 /** A JSON-RPC error response (code other than -32000 / -32601). */
 export class RpcError extends VipError {
   readonly code: 'VIP_RPC' | 'VIP_METHOD_NOT_FOUND' | 'VIP_REMOTE_EXCEPTION' | 'VIP_UNAUTHORIZED' = 'VIP_RPC';

@@ -3,7 +3,10 @@ export { Agent, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './a
 export type { AgentOptions, AgentEvent } from './agent.js';
 export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, AgentPublisher } from './subsystem.js';
 export type { OperationName } from './pending-requests.js';
-export { HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, UnauthorizedError, RpcException, UNAUTHORIZED_EXC_TYPE } from './errors.js';
+export {
+  HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, UnauthorizedError, RpcException, UNAUTHORIZED_EXC_TYPE,
+  PublishNotConfirmedError, PublishQueueFullError,
+} from './errors.js';
 export { toFrame, replyTo } from './frames.js';
 export { PingSubsystem } from './subsystems/ping.js';
 export { PeerlistSubsystem } from './subsystems/peerlist.js';

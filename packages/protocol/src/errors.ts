@@ -19,7 +19,9 @@ export type VipErrorCode =
   | 'VIP_RPC'
   | 'VIP_METHOD_NOT_FOUND'
   | 'VIP_REMOTE_EXCEPTION'
-  | 'VIP_UNAUTHORIZED';
+  | 'VIP_UNAUTHORIZED'
+  | 'VIP_NOT_CONFIRMED'
+  | 'VIP_QUEUE_FULL';
 
 export abstract class VipError extends Error {
   abstract readonly code: VipErrorCode;

@@ -11,6 +11,7 @@ import { RemotePlatforms } from './internal/remote-platforms.js';
 import { FanOut } from './internal/fan-out.js';
 import { deliveryPayload, DeliveryPayloads } from './internal/delivery-payload.js';
 import { FrameCache } from './internal/frame-cache.js';
+import { Persistence, type SubscriptionPersistenceOptions } from './internal/persistence.js';
 import { pythonSafeCount } from './internal/python-safe-count.js';
 import { synchronizeWanted, unsubscribeScopes } from './internal/requests.js';
 import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
@@ -36,6 +37,8 @@ export interface PubSubServiceOptions {
   readonly pythonSafeCounts?: boolean;
   /** Files to load protected topics / capabilities from and watch (started on attach, stopped on close). */
   readonly files?: PubSubConfigSources;
+  /** Keep the subscription table in a file and restore it at start, holding messages for restored subscribers (README, "Restarts"). */
+  readonly persistence?: SubscriptionPersistenceOptions;
   readonly logger?: Logger;
 }
 
@@ -82,6 +85,7 @@ export class PubSubService implements RouterExtension {
   #services: RouterServices | undefined;
   #reloader: ConfigReloader | undefined;
   readonly #files: PubSubConfigSources | undefined;
+  readonly #persistence: Persistence | undefined;
   #logger: Logger;
   #closed = false;
 
@@ -95,6 +99,11 @@ export class PubSubService implements RouterExtension {
     this.#files = options.files;
     this.#stats = new DeliveryStats(options.maxTrackedSubscribers ?? 1000);
     this.#fanOut = new FanOut(() => this.#svc(), this.#stats, options.maxPendingPerSubscriber ?? 1000, (peer) => this.#unreachable(peer));
+    this.#persistence = options.persistence && new Persistence(options.persistence, {
+      services: () => this.#svc(), index: this.#index, logger: () => this.#logger,
+      dropSubscriptions: (peer) => this.#dropSubscriptions(peer), unreachable: (peer) => this.#unreachable(peer),
+      reply: (to, user, id, subsystem, args) => this.#fanOut.reply(to, user, id, subsystem, args),
+    });
   }
 
   attach(services: RouterServices): void {
@@ -104,6 +113,7 @@ export class PubSubService implements RouterExtension {
       this.#reloader = new ConfigReloader(this.#files, this, this.#logger);
       this.#reloader.start();
     }
+    if (!this.#closed) this.#persistence?.start();
   }
 
   /** Replace the write-protected topics (file reload). */
@@ -166,9 +176,8 @@ export class PubSubService implements RouterExtension {
 
   peerDropped(peer: Frame): void {
     const key = identityKey(peer);
-    const had = this.#index.subscriptionsOf(key).some((s) => s.platform === 'all');
-    this.#index.dropPeer(key);
-    if (had) this.#advertise();
+    this.#persistence?.dropped(key);
+    this.#dropSubscriptions(key);
   }
 
   /** A remote platform connected: send it our `all` prefixes. */
@@ -188,6 +197,7 @@ export class PubSubService implements RouterExtension {
       out['config.reloads'] = this.#reloader.reloads;
       out['config.reloads_failed'] = this.#reloader.reloadsFailed;
     }
+    if (this.#persistence) Object.assign(out, this.#persistence.stats());
     return out;
   }
 
@@ -212,6 +222,7 @@ export class PubSubService implements RouterExtension {
     this.#closed = true;
     this.#reloader?.close();
     this.#reloader = undefined;
+    await this.#persistence?.close();
     this.#index.clear();
     this.#remote.clear();
     this.#payloads.clear();
@@ -231,9 +242,12 @@ export class PubSubService implements RouterExtension {
     if (!this.#authorized(m, userId, topic, userId)) return;
     const payload = this.#payloads.fromPublish(m.sender, body, raw, keysOf(value));
     const subscribers = this.#index.match(body.bus, topic);
-    this.#fanOut.publish(subscribers, m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
-    const count = subscribers.size + this.#remote.forward(topic, m.user, m.id, payload);
+    const args = [OP_PUBLISH, topic, payload];
+    const held = this.#persistence?.hold(subscribers, body.bus, topic, m.sender, m.user, m.id, args) ?? 0;
+    this.#fanOut.publish(subscribers, m.sender, m.user, m.id, args);
+    const count = subscribers.size + held + this.#remote.forward(topic, m.user, m.id, payload);
     this.#reply(m, userId, REQUEST_RESPONSE, this.#countFrame(count));
+    this.#persistence?.seen(m.sender);
   }
 
   #subscribe(m: RoutedMessage, userId: string): void {
@@ -243,7 +257,7 @@ export class PubSubService implements RouterExtension {
     const peer = identityKey(m.sender);
     for (const p of typeof body.prefix === 'string' ? [body.prefix] : body.prefix) this.#index.add(peer, platform, body.bus, textFrame(p));
     if (platform === 'all') this.#advertise();
-    this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
+    this.#replyWhenSaved(m, userId);
   }
 
   #unsubscribe(m: RoutedMessage, userId: string): void {
@@ -258,7 +272,7 @@ export class PubSubService implements RouterExtension {
       if (platform === 'all' && n > 0) allChanged = true;
     }
     if (allChanged) this.#advertise();
-    this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
+    this.#replyWhenSaved(m, userId);
   }
 
   #list(m: RoutedMessage, userId: string): void {
@@ -274,6 +288,7 @@ export class PubSubService implements RouterExtension {
     const subscribed = body.subscribed;
     const out = rows.filter((r) => !subscribed || r.member).map((r) => [r.bus, r.prefix.toString('utf8'), r.member]);
     this.#reply(m, userId, LIST_RESPONSE, jsonFrame(out));
+    this.#persistence?.seen(m.sender);
   }
 
   #synchronize(m: RoutedMessage, userId: string): void {
@@ -285,6 +300,8 @@ export class PubSubService implements RouterExtension {
     if (isError(body)) return this.#invalid(m, userId, body);
     const changed = this.#index.replace(identityKey(m.sender), synchronizeWanted(body));
     if (changed.has('all')) this.#advertise();
+    if (changed.size > 0) this.#persistence?.changed();
+    this.#persistence?.seen(m.sender);
   }
 
   #authUpdate(m: RoutedMessage, userId: string): void {
@@ -330,10 +347,35 @@ export class PubSubService implements RouterExtension {
     if (!this.#authorized(m, userId, topic, undefined)) return;
     this.#stats.published++;
     const payload = deliveryPayload(body.sender, body);
-    this.#fanOut.publish(this.#index.match(body.bus, topic), m.sender, m.user, m.id, [OP_PUBLISH, topic, payload]);
+    const subscribers = this.#index.match(body.bus, topic);
+    const args = [OP_PUBLISH, topic, payload];
+    this.#persistence?.hold(subscribers, body.bus, topic, m.sender, m.user, m.id, args);
+    this.#fanOut.publish(subscribers, m.sender, m.user, m.id, args);
   }
 
   // ---- helpers -------------------------------------------------------------------------------
+
+  /**
+   * `request_response True` to a subscribe/unsubscribe: with persistence, once the changed table
+   * is on disk (an acknowledged subscription survives kill -9); the sender is then back if it was
+   * a restored subscriber.
+   */
+  #replyWhenSaved(m: RoutedMessage, userId: string): void {
+    const p = this.#persistence;
+    if (!p) return this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
+    p.changed();
+    p.afterSave(() => {
+      if (!this.#closed) this.#reply(m, userId, REQUEST_RESPONSE, TRUE);
+    });
+    p.seen(m.sender);
+  }
+
+  /** Forget every subscription of `peer` (re-advertising `all` prefixes when it had some). */
+  #dropSubscriptions(key: string): void {
+    const had = this.#index.subscriptionsOf(key).some((s) => s.platform === 'all');
+    if (this.#index.dropPeer(key) > 0) this.#persistence?.changed();
+    if (had) this.#advertise();
+  }
 
   /** Protected-topic check; on refusal tells the publisher (when there is one to tell) and returns false. */
   #authorized(m: RoutedMessage, user: string, topic: Frame, replyUser: string | undefined): boolean {

@@ -125,6 +125,11 @@ export class SubscriptionIndex {
     return changed;
   }
 
+  /** Every peer holding at least one subscription. */
+  peers(): IterableIterator<string> {
+    return this.#byPeer.keys();
+  }
+
   subscriptionsOf(peer: string): Subscription[] {
     const mine = this.#byPeer.get(peer);
     return mine ? [...mine.values()].map(({ platform, bus, prefix }) => ({ platform, bus, prefix })) : [];

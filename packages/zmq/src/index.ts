@@ -24,6 +24,8 @@ export { AuthFile, authFilePaths } from './auth/auth-file.js';
 export type { AuthFileOptions, AuthList, AuthEntryRef } from './auth/auth-file.js';
 export { AuthFileWatcher } from './auth/auth-watcher.js';
 export type { AuthFileWatcherOptions, AuthFileWatcherStats } from './auth/auth-watcher.js';
+export { keepAdmitting } from './auth/admission-guard.js';
+export type { AuthRulesGuard, KeptKey } from './auth/admission-guard.js';
 export { PendingAuthStore, PendingAuthEntrySchema } from './auth/pending-store.js';
 export type { PendingAuthEntry, PendingFailure, PendingAuthStoreOptions } from './auth/pending-store.js';
 export { RefusalDelays } from './auth/refusal-delay.js';

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { waitFor } from '@vip/testing';
 import { AuthFile } from '../src/auth/auth-file.js';
 import type { AuthRules } from '../src/auth/auth-rules.js';
 import { AuthFileWatcher } from '../src/auth/auth-watcher.js';
+import { keepAdmitting } from '../src/auth/admission-guard.js';
 
 const KEY_A = 'A'.repeat(43);
 const KEY_B = 'B'.repeat(43);
@@ -54,5 +55,62 @@ describe('AuthFileWatcher', () => {
     await writeFile(path, JSON.stringify({ allow: [{ credentials: KEY_A, user_id: 'a' }] }));
     await waitFor(() => watcher?.stats().lastError === undefined, { what: 'recovery' });
     expect(users(watcher.rules)).toEqual(['a']);
+  });
+});
+
+describe('AuthFileWatcher with keepAdmitting (issue 10 item 12)', () => {
+  const PLATFORM = 'P'.repeat(43);
+  const SERVICE = 'S'.repeat(43);
+  const platformEntries = [
+    { credentials: PLATFORM, user_id: 'platform' },
+    { credentials: SERVICE, user_id: 'control', identity: 'control' },
+  ];
+
+  it('refuses {}, an empty file and a file without the platform\'s entries; counts and logs each; a valid change applies after', async () => {
+    const path = join(home, 'auth.json');
+    await writeFile(path, JSON.stringify({ allow: [...platformEntries, { credentials: KEY_A, user_id: 'a' }] }));
+    const errors: string[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (e: string) => void errors.push(e), child: () => logger };
+    const guard = keepAdmitting(() => [{ publicKey: PLATFORM, name: "the platform's key" }, { publicKey: SERVICE, name: "control's key" }]);
+    const w = new AuthFileWatcher({ authFile: new AuthFile({ path }), logger, guard, pollMs: 50, debounceMs: 10 });
+    watcher = w;
+    await w.start();
+    expect(users(w.rules)).toEqual(['platform', 'control', 'a']);
+    const bad = ['{}', '', JSON.stringify({ allow: [{ credentials: KEY_B, user_id: 'b' }] })];
+    for (const [i, text] of bad.entries()) {
+      await writeFile(`${path}.tmp`, text); // replaced whole, as editors and tools do
+      await rename(`${path}.tmp`, path);
+      await waitFor(() => w.stats().refusedReloads === i + 1, { what: `refusal ${i + 1}` });
+      expect(users(w.rules)).toEqual(['platform', 'control', 'a']);
+      expect(w.stats().lastError).toMatch(/drops the platform's own entries: the platform's key \(user "platform"\) is no longer admitted/);
+    }
+    expect(errors).toEqual(['auth.reload.refused', 'auth.reload.refused', 'auth.reload.refused']);
+    await writeFile(path, JSON.stringify({ allow: [...platformEntries, { credentials: KEY_B, user_id: 'b' }] }));
+    await waitFor(() => users(w.rules).includes('b'), { what: 'the valid change' });
+    expect(w.stats()).toMatchObject({ refusedReloads: 3, failedReloads: 0, lastError: undefined });
+  });
+
+  it('refuses a file that admits a kept key under another user id or identity (an impersonation of the service)', async () => {
+    const path = join(home, 'auth.json');
+    await writeFile(path, JSON.stringify({ allow: platformEntries }));
+    const w = new AuthFileWatcher({ authFile: new AuthFile({ path }), guard: keepAdmitting(() => [{ publicKey: SERVICE, name: "control's key" }]), pollMs: 50, debounceMs: 10 });
+    watcher = w;
+    await w.start();
+    await writeFile(path, JSON.stringify({ allow: [platformEntries[0], { credentials: SERVICE, user_id: 'control', identity: 'someone.else' }] }));
+    await waitFor(() => w.stats().refusedReloads === 1, { what: 'refusal' });
+    expect(w.stats().lastError).toMatch(/control's key would be admitted as user "control" identity "someone.else"/);
+    expect(w.rules.allow.map((e) => e.entry.identity)).toEqual([null, 'control']);
+  });
+
+  it('holds only keys the rules in force admit: the first load and services not admitted yet pass', async () => {
+    const path = join(home, 'auth.json');
+    await writeFile(path, JSON.stringify({ allow: [{ credentials: KEY_A, user_id: 'a' }] }));
+    const w = new AuthFileWatcher({ authFile: new AuthFile({ path }), guard: keepAdmitting(() => [{ publicKey: SERVICE, name: 'svc' }]), pollMs: 50, debounceMs: 10 });
+    watcher = w;
+    await w.start();
+    expect(users(w.rules)).toEqual(['a']);
+    await writeFile(path, '{}');
+    await waitFor(() => w.stats().reloads === 2, { what: 'reload' });
+    expect(w.stats().refusedReloads).toBe(0);
   });
 });

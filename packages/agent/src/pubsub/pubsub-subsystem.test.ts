@@ -1,4 +1,4 @@
-import { silentLogger, textFrame, type Frame, type VipMessage } from '@vip/protocol';
+import { silentLogger, textFrame, TimeoutError, type Frame, type VipMessage } from '@vip/protocol';
 import { describe, expect, it } from 'vitest';
 import type { AgentCore, OutgoingMessage, RequestOptions } from '../subsystem.js';
 import { PubSubSubsystem } from './pubsub-subsystem.js';
@@ -22,7 +22,13 @@ function fakeCore() {
       sent.push({ ...m, id });
       return new Promise<T>((resolve, reject) => pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
     },
-    expect: () => new Promise(() => {}),
+    expect: <T>(id: string, o: RequestOptions) => new Promise<T>((resolve, reject) => {
+      const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => {
+        pending.delete(id);
+        reject(new TimeoutError('pubsub publish', o.timeoutMs ?? 0));
+      }, o.timeoutMs);
+      pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v as T)), reject: (e) => (clearTimeout(timer), reject(e)) });
+    }),
     settle: (id, value) => {
       const p = pending.get(key(id));
       p?.resolve(value);
@@ -95,7 +101,7 @@ describe('PubSubSubsystem.publishNoWait', () => {
   it('sends the frames publish sends, matches acks by id without a pending request, and paces at the window', async () => {
     const { core, sent, args } = fakeCore();
     const pubsub = new PubSubSubsystem(core, { noWaitWindow: 2 });
-    void pubsub.publish('t/1', { message: { a: 'é' } });
+    const first = pubsub.publish('t/1', { message: { a: 'é' } });
     await pubsub.publishNoWait('t/1', { message: { a: 'é' } });
     expect(args(sent[1])).toEqual(args(sent[0]));
     expect(args(sent[1])[2]).toBe('{"bus": "", "headers": {"min_compatible_version": "3.0", "max_compatible_version": ""}, "message": {"a": "\\u00e9"}}');
@@ -108,8 +114,76 @@ describe('PubSubSubsystem.publishNoWait', () => {
     expect(pubsub.stats()).toMatchObject({ acked: 1, unacked: 1, acks_missing: 0 });
     pubsub.onDisconnected();
     expect(pubsub.stats()).toMatchObject({ acked: 1, unacked: 0, acks_missing: 1 });
+    await expect(first).rejects.toMatchObject({ code: 'VIP_NOT_CONFIRMED' }); // sent, never answered
     // A late ack of a forgotten id is ignored, like any reply nobody waits for.
     pubsub.handle(reply(String(sent[2]?.id), textFrame('request_response'), Buffer.from([1, 0, 0, 0])));
     expect(pubsub.stats()).toMatchObject({ acked: 1, invalid: 0 });
+  });
+});
+
+describe('PubSubSubsystem publishes across a lost connection (issue 10 item 11)', () => {
+  const COUNT_1 = Buffer.from([1, 0, 0, 0]);
+  const ack = (pubsub: PubSubSubsystem, m: OutgoingMessage | undefined) => pubsub.handle(reply(String(m?.id), textFrame('request_response'), COUNT_1));
+
+  it('rejects a publish sent before the disconnect at once: no reply can come on the next connection', async () => {
+    const { core } = fakeCore();
+    const pubsub = new PubSubSubsystem(core);
+    const inFlight = pubsub.publish('t/1');
+    pubsub.onDisconnected();
+    await expect(inFlight).rejects.toMatchObject({ code: 'VIP_NOT_CONFIRMED', topic: 't/1' });
+    expect(pubsub.stats()).toMatchObject({ not_confirmed: 1 });
+  });
+
+  it('keeps publishes made while disconnected and sends them after the synchronize, in call order, each resolving with its count', async () => {
+    const { core, sent, args } = fakeCore();
+    const pubsub = new PubSubSubsystem(core);
+    pubsub.onDisconnected();
+    const kept = [pubsub.publish('t/1'), pubsub.publish('t/2')];
+    const noWait = pubsub.publishNoWait('t/3');
+    const last = pubsub.publish('t/4');
+    expect(sent).toHaveLength(0);
+    expect(pubsub.stats()).toMatchObject({ outbox: 4 });
+    await pubsub.onConnected();
+    await noWait;
+    expect(sent.map((m) => args(m).slice(0, 2).join(' '))).toEqual(['synchronize connected', 'publish t/1', 'publish t/2', 'publish t/3', 'publish t/4']);
+    for (const m of [sent[1], sent[2], sent[4]]) ack(pubsub, m);
+    expect(await Promise.all([...kept, last])).toEqual([1, 1, 1]);
+    expect(pubsub.stats()).toMatchObject({ outbox: 0, outbox_flushed: 4, outbox_bytes: 0 });
+  });
+
+  it('rejects a kept publish whose timeout runs out with TimeoutError, and never sends it', async () => {
+    const { core, sent, args } = fakeCore();
+    const pubsub = new PubSubSubsystem(core, { timeoutMs: 20 });
+    pubsub.onDisconnected();
+    await expect(pubsub.publish('t/late')).rejects.toBeInstanceOf(TimeoutError);
+    expect(pubsub.stats()).toMatchObject({ outbox: 0, outbox_expired: 1 });
+    await pubsub.onConnected();
+    expect(sent.map((m) => args(m)[0])).toEqual(['synchronize']);
+  });
+
+  it('refuses publishes beyond the outbox bounds at once (PublishQueueFullError), in count and in bytes', async () => {
+    const { core } = fakeCore();
+    const byCount = new PubSubSubsystem(core, { outbox: { maxMessages: 1 } });
+    byCount.onDisconnected();
+    const kept = byCount.publish('t/1');
+    await expect(byCount.publish('t/2')).rejects.toMatchObject({ code: 'VIP_QUEUE_FULL', topic: 't/2' });
+    await expect(byCount.publishNoWait('t/3')).rejects.toMatchObject({ code: 'VIP_QUEUE_FULL' });
+    expect(byCount.stats()).toMatchObject({ outbox: 1, outbox_full: 2 });
+    const byBytes = new PubSubSubsystem(fakeCore().core, { outbox: { maxBytes: 1_000 } });
+    byBytes.onDisconnected();
+    await expect(byBytes.publish('t/big', { message: 'x'.repeat(2_000) })).rejects.toMatchObject({ code: 'VIP_QUEUE_FULL' });
+    byCount.close();
+    void kept.catch(() => undefined);
+  });
+
+  it('a stop drops what was kept: a kept publishNoWait rejects with ClosedError, nothing is sent', async () => {
+    const { core, sent } = fakeCore();
+    const pubsub = new PubSubSubsystem(core);
+    pubsub.onDisconnected();
+    const noWait = pubsub.publishNoWait('t/1');
+    pubsub.close();
+    await expect(noWait).rejects.toMatchObject({ code: 'VIP_CLOSED' });
+    await pubsub.onConnected();
+    expect(sent.filter((m) => m.args[0] === 'publish')).toHaveLength(0);
   });
 });

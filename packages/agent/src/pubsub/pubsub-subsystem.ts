@@ -14,6 +14,7 @@ import {
 } from '@vip/protocol';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 import { LocalSubscriptions, type PubSubCallback, type PubSubPlatform } from './local-subscriptions.js';
+import { PublishOutbox, type PublishOutboxOptions } from './publish-outbox.js';
 
 export type { PubSubCallback, PubSubPlatform };
 
@@ -53,6 +54,8 @@ export interface PubSubSubsystemOptions {
   readonly timeoutMs?: number;
   /** `publishNoWait` resolves while fewer of its publishes than this await their ack. Default 1000. */
   readonly noWaitWindow?: number;
+  /** Publishes made while disconnected are kept (bounded) and sent after the next welcome; see PublishOutbox. */
+  readonly outbox?: PublishOutboxOptions;
 }
 
 /** Unacknowledged `publishNoWait` ids remembered at most; older ones are forgotten (counted `acks_missing`). */
@@ -73,6 +76,7 @@ export class PubSubSubsystem implements Subsystem {
   readonly #subs = new LocalSubscriptions();
   readonly #timeoutMs: number | undefined;
   readonly #noWaitWindow: number;
+  readonly #outbox: PublishOutbox;
   /** Message ids of `publishNoWait` publishes whose ack has not come back (insertion order = age). */
   readonly #unacked = new Set<string>();
   /** Resolves the `publishNoWait` callers waiting for the window to open. */
@@ -90,6 +94,7 @@ export class PubSubSubsystem implements Subsystem {
     this.#core = core;
     this.#timeoutMs = options.timeoutMs;
     this.#noWaitWindow = Math.max(1, options.noWaitWindow ?? 1000);
+    this.#outbox = new PublishOutbox(core, options.timeoutMs, options.outbox);
     core.providePublisher({ publish: (topic, headers, message) => this.publish(topic, { headers, message }) });
   }
 
@@ -117,9 +122,14 @@ export class PubSubSubsystem implements Subsystem {
     await this.#request('unsubscribe', [jsonFrame({ [platform]: { prefix: toRouter, bus } })]);
   }
 
-  /** Publish; resolves to the number of subscribers the router delivered to. */
+  /**
+   * Publish; resolves to the number of subscribers the router delivered to (or holds it for, after
+   * a platform restart). Made while disconnected, it waits in the outbox for the next welcome. It
+   * rejects when the platform did not confirm it: PublishNotConfirmedError (the connection went
+   * first; it may or may not have been delivered), TimeoutError, PublishQueueFullError (never sent).
+   */
   async publish(topic: string, options: PublishOptions = {}): Promise<number> {
-    const result = await this.#request('publish', [topic, publishBody(options)]);
+    const result = await this.#outbox.publish(topic, publishBody(options));
     return typeof result === 'number' ? result : result ? 1 : 0;
   }
 
@@ -139,15 +149,8 @@ export class PubSubSubsystem implements Subsystem {
       this.publish(topic, options).catch((err: unknown) => this.#publishFailed(err));
       return;
     }
-    const id = this.#core.nextId();
-    this.#unacked.add(id);
-    if (this.#unacked.size > MAX_UNACKED) this.#forget(1);
-    try {
-      await this.#core.send({ peer: '', subsystem: 'pubsub', id, args: ['publish', topic, publishBody(options)] });
-    } catch (err) {
-      this.#unacked.delete(id);
-      throw err;
-    }
+    const body = publishBody(options);
+    await this.#outbox.whenConnected(topic, body.length, () => this.#sendNoWait(topic, body));
     while (this.#unacked.size >= this.#noWaitWindow) await this.#drained();
   }
 
@@ -172,15 +175,25 @@ export class PubSubSubsystem implements Subsystem {
     return {
       received: this.#received, unmatched: this.#unmatched, callback_errors: this.#callbackErrors, invalid: this.#invalid,
       acked: this.#acked, unacked: this.#unacked.size, acks_missing: this.#acksMissing, errors: this.#errors,
+      ...this.#outbox.stats(),
     };
   }
 
   async onConnected(): Promise<void> {
-    await this.synchronize(); // always: the router may hold a stale set for this identity
+    try {
+      await this.synchronize(); // always: the router may hold a stale set for this identity
+    } finally {
+      this.#outbox.connected(); // publishes kept while away go out after it, in order
+    }
   }
 
   onDisconnected(): void {
     this.#forget(this.#unacked.size); // the router will not ack what it may never have seen
+    this.#outbox.disconnected();
+  }
+
+  close(): void | Promise<void> {
+    this.#outbox.close();
   }
 
   handleError(error: WireError): void {
@@ -264,6 +277,16 @@ export class PubSubSubsystem implements Subsystem {
       this.#acksMissing++;
     }
     this.#wake();
+  }
+
+  #sendNoWait(topic: string, body: Buffer): Promise<void> {
+    const id = this.#core.nextId();
+    this.#unacked.add(id);
+    if (this.#unacked.size > MAX_UNACKED) this.#forget(1);
+    return this.#core.send({ peer: '', subsystem: 'pubsub', id, args: ['publish', topic, body] }).catch((err: unknown) => {
+      this.#unacked.delete(id);
+      throw err;
+    });
   }
 
   #publishFailed(err: unknown): void {

@@ -158,7 +158,7 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
   }
 
   /** The agent stopped: close the broker connection (exclusive queues go with it), keep the subscriptions for a restart. */
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     const ps = this.#ps;
     this.#ps = undefined;
     if (!ps) return;

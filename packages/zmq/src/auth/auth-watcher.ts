@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { ClosedError, silentLogger } from '@vip/protocol';
 import type { Logger } from '@vip/protocol';
+import type { AuthRulesGuard } from './admission-guard.js';
 import type { AuthFile } from './auth-file.js';
 import { AuthRules } from './auth-rules.js';
 import { Authenticator } from './authenticator.js';
@@ -19,12 +20,17 @@ export interface AuthFileWatcherOptions {
   readonly debounceMs?: number;
   /** Use fs.watch besides the poll (default true); false where it is unreliable (network file systems). */
   readonly fsWatch?: boolean;
+  /** Refuses valid files that must not apply (e.g. `keepAdmitting`: one that drops the platform's own entries). */
+  readonly guard?: AuthRulesGuard;
 }
 
 export interface AuthFileWatcherStats {
   readonly reloads: number;
+  /** Files that could not be read or validated (the rules in force stayed). */
   readonly failedReloads: number;
-  /** Message of the last refused reload, cleared by the next good one. */
+  /** Valid files the guard refused (the rules in force stayed). */
+  readonly refusedReloads: number;
+  /** Message of the last failed or refused reload, cleared by the next good one. */
   readonly lastError: string | undefined;
 }
 
@@ -34,7 +40,8 @@ type Listener = (rules: AuthRules) => void;
  * Keeps an Authenticator on the latest *valid* auth.json: fs.watch on the directory (the file is
  * replaced by rename, so watching the file itself would go deaf) plus a stat poll as fallback,
  * debounced. A file that cannot be read or validated is logged (`auth.reload.failed`) and the
- * rules in force stay; the platform keeps running through an operator's typo.
+ * rules in force stay; the platform keeps running through an operator's typo. So does a valid
+ * file the guard refuses (`auth.reload.refused`, counted in `refusedReloads`).
  */
 export class AuthFileWatcher {
   readonly authenticator: Authenticator;
@@ -43,16 +50,19 @@ export class AuthFileWatcher {
   readonly #pollMs: number;
   readonly #debounceMs: number;
   readonly #fsWatch: boolean;
+  readonly #guard: AuthRulesGuard | undefined;
   readonly #listeners = new Set<Listener>();
   #watcher: FSWatcher | undefined;
   #poll: NodeJS.Timeout | undefined;
   #debounce: NodeJS.Timeout | undefined;
   #signature = '';
+  /** Signature of the file refused last: a second look at the same file (two watch events) is not a second refusal. */
+  #refusedSignature = '';
   #reloading: Promise<boolean> | undefined;
   #again = false;
   #started: Promise<void> | undefined;
   #closed = false;
-  #stats = { reloads: 0, failedReloads: 0, lastError: undefined as string | undefined };
+  #stats = { reloads: 0, failedReloads: 0, refusedReloads: 0, lastError: undefined as string | undefined };
 
   constructor(options: AuthFileWatcherOptions) {
     this.#authFile = options.authFile;
@@ -61,6 +71,7 @@ export class AuthFileWatcher {
     this.#pollMs = options.pollMs ?? 1_000;
     this.#debounceMs = options.debounceMs ?? 100;
     this.#fsWatch = options.fsWatch ?? true;
+    this.#guard = options.guard;
   }
 
   get rules(): AuthRules {
@@ -163,6 +174,16 @@ export class AuthFileWatcher {
       return false;
     }
     this.#signature = signature;
+    const refusal = this.#guard ? await this.#refusal(this.#guard, rules) : undefined;
+    if (refusal !== undefined) {
+      if (signature === this.#refusedSignature) return false;
+      this.#refusedSignature = signature;
+      this.#stats.refusedReloads += 1;
+      this.#stats.lastError = `auth file ${this.#authFile.path} refused: ${refusal}`;
+      this.#logger.error('auth.reload.refused', { path: this.#authFile.path, reason: refusal, kept: 'previous rules' });
+      return false;
+    }
+    this.#refusedSignature = '';
     this.#stats.reloads += 1;
     this.#stats.lastError = undefined;
     this.authenticator.setRules(rules);
@@ -175,6 +196,14 @@ export class AuthFileWatcher {
       }
     }
     return true;
+  }
+
+  async #refusal(guard: AuthRulesGuard, rules: AuthRules): Promise<string | undefined> {
+    try {
+      return await guard(rules, this.authenticator.rules);
+    } catch (err) {
+      return `the check of the new rules failed: ${(err as Error).message}`; // fail closed: keep what works
+    }
   }
 
   async #fileSignature(): Promise<string> {
