@@ -3,7 +3,7 @@ export { RmqConnection } from './rmq-connection.js';
 export type { RmqConnectionOptions, RmqConnectionStats } from './rmq-connection.js';
 export { RmqRouterTransport } from './rmq-router-transport.js';
 export type { RmqRouterTransportOptions, RmqRouterStats } from './rmq-router-transport.js';
-export { ensureVolttronBroker, declareVolttronTopology } from './broker-setup.js';
+export { ensureVolttronBroker, declareVolttronTopology, probeBroker } from './broker-setup.js';
 export type { BrokerSetupOptions } from './broker-setup.js';
 export { RabbitMqManagement, agentPermissions } from './rabbitmq-management.js';
 export type { ManagementOptions, Permissions, QueueBinding, BrokerUser } from './rabbitmq-management.js';
