@@ -12,7 +12,11 @@ export type { AgentPermissionCheckOptions, AgentPermissionStats, PermissionCheck
 export { syncTopicPermissions } from './topic-permission-sync.js';
 export type { TopicPermissionStore, TopicSyncOutcome } from './topic-permission-sync.js';
 export { RmqSetupError } from './rmq-errors.js';
-export { SpoofedSenderError, checkSender, publisherUserId } from './sender-identity.js';
+export { publisherUserId, senderPolicyOf } from './sender-identity.js';
+export {
+  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, agentstopRefusal, isPlatformIdentity, platformBrokerUser, PLATFORM_IDENTITIES, agentUserOf,
+} from './sender-trust.js';
+export type { SenderPolicy, SenderProof, SenderTrust, SenderJudgement } from './sender-trust.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';
 export type { TopicWriteRefusal } from './publish-refusal.js';
 export { protectedTopicPermissions, PCRE_UTF8, plainTopicKeyPattern, regexTopicKeyPatterns, isRegexTopic, escapePcre } from './topic-permissions.js';
