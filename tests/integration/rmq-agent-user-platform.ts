@@ -27,7 +27,11 @@ export interface AgentUserPlatform {
 
 export async function startAgentUserPlatform(tag: string, instanceName: string, args: readonly string[] = []): Promise<AgentUserPlatform> {
   const vh = await freshVhost(tag);
-  const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName, args });
+  const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName, args })
+    .catch(async (err: unknown) => {
+      await vh.dispose(); // no platform: nobody else would remove the vhost and its lease
+      throw err;
+    });
   const watcher = createRmqAgent({ identity: `${instanceName}.watcher`, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT } });
   await watcher.start();
   return {
