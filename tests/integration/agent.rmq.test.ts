@@ -19,7 +19,8 @@ describeAgentSuite({
     const vh = await freshVhost('agent-suite');
     const home = await mkdtemp(join(tmpdir(), 'vip-agent-suite-rmq-'));
     const instanceName = 'suite';
-    const launch = () => startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName, args: ['--vip-home', home] });
+    // shared login (opt-in): the suite's agents log in as guest and claim users in the header (options.userId)
+    const launch = () => startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName, args: ['--vip-home', home] });
     let platform: PlatformProcess;
     try {
       platform = await launch();

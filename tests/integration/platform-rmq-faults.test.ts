@@ -44,7 +44,8 @@ const failedTotal = (t: Tally) => Object.values(t.failed).reduce((a, b) => a + b
 
 beforeAll(async () => {
   vh = await freshVhost('platform-faults');
-  platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName });
+  // shared login (opt-in): the agents here log in as guest; this file is about forced closes, not sender proofs
+  platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName });
 });
 afterAll(async () => {
   await Promise.all(agents.splice(0).map((a) => a.close()));

@@ -46,7 +46,9 @@ async function pythonShapedPeer(vhost: string, identity: string): Promise<Python
 
 beforeAll(async () => {
   vh = await freshVhost('platform-rmq');
-  platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: INSTANCE });
+  // shared login (opt-in): the watcher and the Python-shaped peers log in as guest without user_id and are
+  // taken at their word, as on VOLTTRON (proofs: rmq-sender-identity.test.ts, rmq-impersonation.test.ts)
+  platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: INSTANCE });
   watcher = createRmqAgent({ identity: 'ts.watcher', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT } });
   await watcher.start();
   py = await pythonShapedPeer(vh.vhost, 'pyagent');
@@ -135,16 +137,16 @@ describe('vip-platform on RabbitMQ (process)', () => {
 
 describe('vip-platform on RabbitMQ: start-up errors are one line with the fix', () => {
   it('broker down, vhost missing without the management API, management API missing, instance already running', async () => {
-    const down = await startPlatform({ bus: 'rmq', rmq: { vhost: 'vip-no-broker', url: 'amqp://guest:guest@127.0.0.1:5999', managementUrl: 'http://127.0.0.1:15999' }, startTimeoutMs: 15_000 })
+    const down = await startPlatform({ bus: 'rmq', rmq: { vhost: 'vip-no-broker', url: 'amqp://guest:guest@127.0.0.1:5999', managementUrl: 'http://127.0.0.1:15999', sharedLogin: true }, startTimeoutMs: 15_000 })
       .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
-    expect(down?.message).toMatch(/vip-platform: RabbitMQ is not reachable at amqp:\/\/127\.0\.0\.1:5999\/vip-no-broker; fix: start the broker/);
+    expect(down?.message).toMatch(/vip-platform: RabbitMQ is not reachable at amqp:\/\/127\.0\.0\.1:5999\/vip-no-broker \(ECONNREFUSED\); fix: start the broker/);
     expect(down?.message).not.toMatch(/\n\s+at /);
-    const noVhost = await startPlatform({ bus: 'rmq', rmq: { vhost: `vip-missing-${process.pid}`, url: AMQP_URL, managementUrl: 'off' }, startTimeoutMs: 15_000 })
+    const noVhost = await startPlatform({ bus: 'rmq', rmq: { vhost: `vip-missing-${process.pid}`, url: AMQP_URL, managementUrl: 'off', sharedLogin: true }, startTimeoutMs: 15_000 })
       .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
     expect(noVhost?.message).toMatch(/vip-platform: virtual host "vip-missing-\d+" is missing .*; fix: create it/);
-    const noPlugin = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: 'http://127.0.0.1:15999' }, instanceName: 'noplugin', startTimeoutMs: 15_000 })
+    const noPlugin = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: 'http://127.0.0.1:15999', sharedLogin: true }, instanceName: 'noplugin', startTimeoutMs: 15_000 })
       .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
-    const twice = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: INSTANCE, startTimeoutMs: 15_000 })
+    const twice = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: INSTANCE, startTimeoutMs: 15_000 })
       .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
     expect(twice?.message).toMatch(/vip-platform: another platform with instance name prmq is running on amqp:\/\/127\.0\.0\.1:5672\/.*; fix: stop it/);
     expect(noPlugin?.message).toMatch(/vip-platform: RabbitMQ management API not reachable at http:\/\/127\.0\.0\.1:15999 .*; fix: enable it: rabbitmq-plugins enable rabbitmq_management/);

@@ -34,7 +34,8 @@ function rmqPlatform(via: 'broker' | 'router') {
   return async (options: PubSubPlatformOptions = {}): Promise<PubSubPlatform> => {
     const vh = await (vhost ??= freshVhost('pubsub'));
     const instanceName = `ps${++platforms}`;
-    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName });
+    // shared login (opt-in): guest agents and a Python-shaped raw client; sender proofs: rmq-sender-identity.test.ts
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName });
     try {
       if (options.protectedTopics !== undefined) {
         const loaded = platform.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
@@ -68,7 +69,8 @@ describe('broker pubsub of @vip/agent/rmq (PROTOCOL.md 7.6)', () => {
   it('is wire-compatible with a Python RMQ agent, keeps a persistent subscription\'s messages while the agent is away', async () => {
     const vh = await (vhost ??= freshVhost('pubsub'));
     const instanceName = `ps${++platforms}`;
-    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName });
+    // shared login (opt-in): guest agents and a Python-shaped raw client; sender proofs: rmq-sender-identity.test.ts
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName });
     onTestFinished(() => platform.close());
     const link = { url: AMQP_URL, vhost: vh.vhost, instanceName };
     // a subscriber and a publisher shaped as VOLTTRON's rmq_pubsub.py (pika): no binding arguments, no bus filter

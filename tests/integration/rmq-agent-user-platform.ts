@@ -7,22 +7,31 @@ import { readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
 import { runCli } from '../../apps/vipctl/src/cli.js';
 import { bufferIo } from '../../apps/vipctl/src/output.js';
 
-/** A platform process on RabbitMQ (fresh vhost, management on) whose agents get their own broker users through vipctl. */
+/**
+ * A platform process on RabbitMQ (fresh vhost, management on) whose agents get their own broker
+ * users through vipctl. The platform runs in its default mode: its own broker user
+ * `<instance>.router`, proofs required from agents. Broker users are global: give each test file
+ * an instance name of its own (with the pid) so that parallel runs never share `<instance>.router`.
+ */
 export interface AgentUserPlatform {
   readonly vh: TestVhost;
   readonly platform: PlatformProcess;
-  /** An agent on the shared URL user (guest), counting subscribers through the management API. */
+  /** An agent on the shared URL user (guest), counting subscribers through the management API; anonymous to receivers that require proofs. */
   readonly watcher: Agent;
   vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }>;
   /** An agent of `@vip/agent/rmq` on the broker user `vipctl auth add --identity` made for it, started; closed at test end. */
   agentOnOwnUser(identity: string): Promise<Agent>;
-  /** Stop everything, delete `brokerUsers` (global: their names carry the pid) and the vhost. */
+  /** Stop everything, delete `brokerUsers` (global: their names carry the pid), the platform's user and the vhost. */
   dispose(brokerUsers: readonly string[]): Promise<void>;
 }
 
-export async function startAgentUserPlatform(tag: string, instanceName: string): Promise<AgentUserPlatform> {
+export async function startAgentUserPlatform(tag: string, instanceName: string, args: readonly string[] = []): Promise<AgentUserPlatform> {
   const vh = await freshVhost(tag);
-  const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName });
+  const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName, args })
+    .catch(async (err: unknown) => {
+      await vh.dispose(); // no platform: nobody else would remove the vhost and its lease
+      throw err;
+    });
   const watcher = createRmqAgent({ identity: `${instanceName}.watcher`, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT } });
   await watcher.start();
   return {
@@ -43,7 +52,7 @@ export async function startAgentUserPlatform(tag: string, instanceName: string):
     async dispose(brokerUsers) {
       await watcher.close();
       await platform.close();
-      for (const u of brokerUsers) await management.deleteUser(u);
+      for (const u of [...brokerUsers, `${instanceName}.router`]) await management.deleteUser(u);
       await vh.dispose();
     },
   };

@@ -20,8 +20,8 @@ import { bufferIo } from '../../apps/vipctl/src/output.js';
  * shared guest user are left alone, and a dead management API never blocks a hello.
  * Broker users are global: their names carry the pid, and every one is deleted afterwards.
  */
-const INSTANCE = 'au';
 const pid = process.pid;
+const INSTANCE = `au${pid}`; // the platform's broker user <instance>.router is global too
 const ids = { agent: `agent${pid}`, damaged: `damaged${pid}`, raw: `raw${pid}`, shared: `shared${pid}`, mgmt: `mgmt${pid}`, pending: `pending${pid}` };
 const userOf = (identity: string) => `${INSTANCE}.${identity}`;
 let vh: TestVhost;
@@ -37,7 +37,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await watcher?.close();
   await platform?.close();
-  for (const id of Object.values(ids)) await management.deleteUser(userOf(id));
+  for (const id of [...Object.values(ids), 'router']) await management.deleteUser(userOf(id));
   await vh?.dispose();
 });
 

@@ -84,7 +84,8 @@ describe('RMQ transport across a broker restart (stop_app / start_app)', () => {
     const confirmed: number[] = [];
     let stopPublishing = false;
     const publishing = publishLoop(carol, confirmed, () => stopPublishing);
-    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: 'plat' });
+    // shared login (opt-in): the agents here log in as guest
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: 'plat' });
     onTestFinished(() => platform.close());
     const srv = await platformAgent('srv');
     srv.rpc.export('echo', (x: unknown) => x);

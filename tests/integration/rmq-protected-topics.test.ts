@@ -94,7 +94,7 @@ describe('the built write regex on the real broker refuses what ProtectedTopics 
 });
 
 describe('a platform on RabbitMQ keeps per-agent users in line with protected_topics.json and auth.json', () => {
-  const INSTANCE = 'ptp';
+  const INSTANCE = `ptp${pid}`; // the platform's broker user <instance>.router is global
   const ids = { capable: `capable${pid}`, other: `other${pid}` };
   const userOf = (identity: string) => `${INSTANCE}.${identity}`;
   let p: AgentUserPlatform;

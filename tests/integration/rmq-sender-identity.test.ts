@@ -1,4 +1,4 @@
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
 import type { Agent, RpcCallContext } from '../../packages/agent/src/index.js';
@@ -8,38 +8,42 @@ import { AMQP_URL, FAST_RECONNECT, Inbox } from '../../packages/rmq/test/broker-
 import { waitFor } from '../../packages/testing/src/index.js';
 import { readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
 import { startAgentUserPlatform, type AgentUserPlatform } from './rmq-agent-user-platform.js';
+import { rawClientAs, rpcReply, rpcRequest, sendVip, type Claim } from './rmq-raw-client.js';
 
 /**
- * Sender identity proven by RabbitMQ (AMQP `user_id`, packages/rmq/src/sender-identity.ts): an
- * agent on its own broker user `<instance>.<identity>` stamps user_id; receivers (router, agents,
- * broker pubsub) refuse a message whose user_id is an agent user other than its app_id (or pubsub
- * body sender), and take that user over the `user` header. A raw amqplib client logged in as
- * agent user A plays the attacker. Messages without user_id (Python agents) and shared users
- * (guest) keep VOLTTRON's behaviour. Broker users carry the pid and are deleted afterwards.
+ * Sender identity proven by RabbitMQ (AMQP `user_id`, packages/rmq/src/sender-trust.ts), on a
+ * platform in its default mode (its own broker user, per-agent users): an agent on its own broker
+ * user `<instance>.<identity>` stamps user_id; receivers that log in as per-agent users (router,
+ * agents, broker pubsub) refuse a message whose user_id is an agent user other than its app_id
+ * (or pubsub body sender), take that user over the `user` header, and give a message without
+ * user_id no user at all (it can pass no capability check). A raw amqplib client logged in as
+ * agent user A plays the attacker. Broker users carry the pid and are deleted afterwards.
+ * (The attacks on platform identities, auth.update and legacy peers: rmq-impersonation.test.ts.)
  */
-const INSTANCE = 'sid';
 const pid = process.pid;
+const INSTANCE = `sid${pid}`;
 const A = `a${pid}`;
 const PRIVILEGED = `p${pid}`; // a capability holder only: no broker user
+const CALLEE = 'callee';
 const userOf = (identity: string) => `${INSTANCE}.${identity}`;
 let p: AgentUserPlatform;
 let callee: Agent;
 let marks: string[];
-let whoami: Array<{ caller: string; user: string }>;
 
 beforeAll(async () => {
   p = await startAgentUserPlatform('sender-identity', INSTANCE);
-  const add = await p.vipctl('auth', 'add', '--identity', A);
-  if (add.code !== 0) throw new Error(`vipctl auth add: ${add.err}`);
+  for (const id of [A, CALLEE]) {
+    const add = await p.vipctl('auth', 'add', '--identity', id);
+    if (add.code !== 0) throw new Error(`vipctl auth add: ${add.err}`);
+  }
   marks = [];
-  whoami = [];
+  const file = await readAgentRmqFile(p.platform.home, CALLEE);
   callee = createRmqAgent({
-    identity: 'callee', rmq: { url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT }, management: false,
+    identity: CALLEE, rmq: { url: file!.url, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT }, management: false,
     rpc: { capabilities: { [A]: { can_a: null }, [PRIVILEGED]: { can_a: null, can_p: null } } },
   });
   callee.rpc.export('mark', (x: string) => void marks.push(x));
   callee.rpc.export('whoami', function (this: RpcCallContext) {
-    whoami.push({ caller: this.caller, user: this.user });
     return { caller: this.caller, user: this.user };
   });
   callee.rpc.export('for_a', () => 'a-ok', { allow: 'can_a' });
@@ -48,51 +52,18 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await callee?.close();
-  await p?.dispose([userOf(A)]);
+  await p?.dispose([userOf(A), userOf(CALLEE)]);
 });
 
-const RouterStatsSchema = z.object({ transport: z.looseObject({ invalid: z.number(), spoofed: z.number() }) });
+const RouterStatsSchema = z.object({ transport: z.looseObject({ invalid: z.number(), spoofed: z.number(), unproven: z.number().optional() }) });
 async function routerStats(): Promise<z.infer<typeof RouterStatsSchema>['transport']> {
   const v = await p.watcher.query.query('vip-router-stats');
   return RouterStatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v).transport;
 }
 const spoofedAt = (agent: Agent): number => agent.transportStats()?.spoofed ?? 0;
-
-/** A raw amqplib client logged in as agent user A (the URL vipctl wrote), with A's queue when `queue`. */
-async function rawAsA(queue: boolean): Promise<{ model: ChannelModel; ch: Channel; inbox: Inbox<ConsumeMessage> }> {
-  const file = await readAgentRmqFile(p.platform.home, A);
-  if (!file) throw new Error(`no rmq.json for ${A}`);
-  const model = await amqp.connect(`${file.url}/${encodeURIComponent(file.vhost)}`, { noDelay: true });
-  onTestFinished(() => model.close().catch(() => undefined));
-  const ch = await model.createChannel();
-  const inbox = new Inbox<ConsumeMessage>();
-  if (queue) {
-    await ch.assertQueue(userOf(A), { durable: false, exclusive: true, autoDelete: true });
-    await ch.bindQueue(userOf(A), 'volttron', userOf(A));
-    await ch.consume(userOf(A), (m) => m && inbox.push(m), { noAck: true });
-  }
-  return { model, ch, inbox };
-}
-
-interface Claim {
-  readonly appId: string;
-  readonly user: string;
-  readonly userId?: string;
-}
-/** A VIP message as pika sends it, claiming `claim.appId` and header `user`, with or without user_id. */
-function vip(ch: Channel, to: string, subsystem: string, args: unknown[], id: string, claim: Claim): void {
-  const key = userOf(to);
-  ch.publish('volttron', key, Buffer.from(JSON.stringify(args), 'utf8'), {
-    appId: claim.appId, messageId: id, type: subsystem, contentType: 'application/json',
-    headers: { recipient: key, proto: 'VIP', user: claim.user }, ...(claim.userId === undefined ? {} : { userId: claim.userId }),
-  });
-}
-const rpcRequest = (method: string, id: string, params: unknown[] = []) => [JSON.stringify({ jsonrpc: '2.0', method, params, id })];
-interface RpcReply {
-  result?: unknown;
-  error?: { message: string; data?: unknown };
-}
-const rpcReply = (m: ConsumeMessage): RpcReply => JSON.parse((JSON.parse(m.content.toString('utf8')) as string[])[0]!) as RpcReply;
+const rawAsA = (queue: boolean) => rawClientAs(p.platform.home, A, queue);
+const vip = (ch: Parameters<typeof sendVip>[0], to: string, subsystem: string, args: unknown[], id: string, claim: Claim) =>
+  sendVip(ch, INSTANCE, to, subsystem, args, id, claim);
 
 describe('an agent on its own broker user', () => {
   it('stamps user_id on its messages; RPC, ping and pubsub work; the callee\'s capability check sees the proven user', async () => {
@@ -100,56 +71,61 @@ describe('an agent on its own broker user', () => {
     onTestFinished(() => tap.close());
     const tch = await tap.createChannel();
     const { queue } = await tch.assertQueue('', { exclusive: true, autoDelete: true });
-    await tch.bindQueue(queue, 'volttron', userOf('callee')); // a copy of what reaches the callee
+    await tch.bindQueue(queue, 'volttron', userOf(CALLEE)); // a copy of what reaches the callee
     const copies = new Inbox<ConsumeMessage>();
     await tch.consume(queue, (m) => m && copies.push(m), { noAck: true });
 
     const agent = await p.agentOnOwnUser(A);
-    expect(await agent.rpc.call('callee', 'whoami')).toEqual({ caller: A, user: A }); // userOf strips `<instance>.`
-    expect(await agent.rpc.call('callee', 'for_a')).toBe('a-ok');
-    await expect(agent.rpc.call('callee', 'for_p')).rejects.toThrow(/requires capabilities/);
-    expect(await agent.ping.ping('callee')).toBeDefined();
+    expect(await agent.rpc.call(CALLEE, 'whoami')).toEqual({ caller: A, user: A }); // userOf strips `<instance>.`
+    expect(await agent.rpc.call(CALLEE, 'for_a')).toBe('a-ok');
+    await expect(agent.rpc.call(CALLEE, 'for_p')).rejects.toThrow(/requires capabilities/);
+    expect(await agent.ping.ping(CALLEE)).toBeDefined();
     expect(await agent.ping.ping()).toBeDefined();
     const copy = await copies.next((m) => m.properties.appId === userOf(A), 5_000, 'A\'s request at the callee');
     expect(copy.properties.userId).toBe(userOf(A));
 
     const got: string[] = [];
-    await agent.pubsub!.subscribe('sid/own', (_p, sender, _b, topic) => void got.push(`${sender}:${topic}`));
-    await p.watcher.pubsub!.publish('sid/own/1', { message: 1 });
-    await agent.pubsub!.publish('sid/own/2', { message: 2 });
+    await agent.pubsub!.subscribe(`${INSTANCE}/own`, (_p, sender, _b, topic) => void got.push(`${sender}:${topic}`));
+    await p.watcher.pubsub!.publish(`${INSTANCE}/own/1`, { message: 1 });
+    await agent.pubsub!.publish(`${INSTANCE}/own/2`, { message: 2 });
     await waitFor(() => got.length === 2, { what: 'both publishes at the agent on its own user' });
-    expect([...got].sort()).toEqual([`${A}:sid/own/2`, `${p.watcher.identity}:sid/own/1`]);
+    expect([...got].sort()).toEqual([`${A}:${INSTANCE}/own/2`, `${p.watcher.identity}:${INSTANCE}/own/1`]);
     expect(spoofedAt(agent)).toBe(0);
-    // the shared guest user stamps guest, which proves no identity: the header as before
-    expect(await p.watcher.rpc.call('callee', 'whoami')).toEqual({ caller: p.watcher.identity, user: p.watcher.identity });
+    // the watcher logs in as the shared guest user, which proves no identity: the callee (per-agent user) gives it no user
+    expect(await p.watcher.rpc.call(CALLEE, 'whoami')).toEqual({ caller: p.watcher.identity, user: '' });
+    await expect(p.watcher.rpc.call(CALLEE, 'for_a')).rejects.toThrow(/requires capabilities/);
     const guestCopy = await copies.next((m) => m.properties.appId === userOf(p.watcher.identity), 5_000, 'the watcher\'s request');
     expect(guestCopy.properties.userId).toBe('guest');
+    expect(callee.transportStats()).toMatchObject({ unproven: expect.any(Number) as number });
   });
 });
 
 describe('a raw client logged in as agent user A', () => {
-  it('with user_id A, a claimed user header is overridden: the capability check sees A; without user_id the header counts (as before)', async () => {
+  it('with user_id A a claimed user header is overridden; without user_id the header counts for nothing: the capability check refuses', async () => {
     const { ch, inbox } = await rawAsA(true);
     const own = { appId: userOf(A), user: userOf(PRIVILEGED) };
-    vip(ch, 'callee', 'RPC', rpcRequest('whoami', 'w1'), 'w1', { ...own, userId: userOf(A) });
-    vip(ch, 'callee', 'RPC', rpcRequest('for_p', 'p1'), 'p1', { ...own, userId: userOf(A) });
+    vip(ch, CALLEE, 'RPC', rpcRequest('whoami', 'w1'), 'w1', { ...own, userId: userOf(A) });
+    vip(ch, CALLEE, 'RPC', rpcRequest('for_p', 'p1'), 'p1', { ...own, userId: userOf(A) });
     expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'w1', 5_000, 'whoami reply')).result).toEqual({ caller: A, user: A });
     const refused = rpcReply(await inbox.next((m) => m.properties.messageId === 'p1', 5_000, 'for_p reply'));
     expect(JSON.stringify(refused.error)).toMatch(new RegExp(`requires capabilities {'can_p'}, but capability {'can_a': None} was provided for user ${A}\\b`));
-    // no user_id: a Python-shaped message, the header is believed (VOLTTRON's behaviour)
-    vip(ch, 'callee', 'RPC', rpcRequest('for_p', 'p2'), 'p2', own);
-    expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'p2', 5_000, 'for_p reply without user_id')).result).toBe('p-ok');
+    // no user_id: the header claiming the privileged user is not believed (VOLTTRON would), the request has no user
+    vip(ch, CALLEE, 'RPC', rpcRequest('for_p', 'p2'), 'p2', own);
+    vip(ch, CALLEE, 'RPC', rpcRequest('whoami', 'w2'), 'w2', own);
+    const unproven = rpcReply(await inbox.next((m) => m.properties.messageId === 'p2', 5_000, 'for_p reply without user_id'));
+    expect(unproven.result).toBeUndefined();
+    expect(JSON.stringify(unproven.error)).toMatch(/requires capabilities {'can_p'}/);
+    expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'w2', 5_000, 'whoami reply without user_id')).result).toEqual({ caller: A, user: '' });
   });
 
-  it('claiming another identity with user_id A: an RPC request is not executed, counted spoofed; without user_id it runs (as before)', async () => {
+  it('claiming another identity with user_id A: an RPC request is not executed, counted spoofed; without user_id it runs with no user', async () => {
     const { ch } = await rawAsA(false);
     const before = spoofedAt(callee);
-    vip(ch, 'callee', 'RPC', rpcRequest('mark', 's1', ['spoofed']), 's1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
+    vip(ch, CALLEE, 'RPC', rpcRequest('mark', 's1', ['spoofed']), 's1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
     await waitFor(() => spoofedAt(callee) === before + 1, { what: 'the spoofed request counted at the callee' });
-    vip(ch, 'callee', 'RPC', rpcRequest('mark', 's2', ['unproven']), 's2', { appId: userOf('victim'), user: userOf('victim') });
-    await waitFor(() => marks.includes('unproven'), { what: 'the request without user_id executed' });
+    vip(ch, CALLEE, 'RPC', rpcRequest('mark', 's2', ['unproven']), 's2', { appId: userOf('victim'), user: userOf('victim') });
+    await waitFor(() => marks.includes('unproven'), { what: 'the request without user_id executed (mark needs no capability)' });
     expect(marks).not.toContain('spoofed');
-    expect(callee.transportStats()).toMatchObject({ invalid: expect.any(Number) as number });
     expect(callee.transportStats()!.invalid).toBeGreaterThanOrEqual(1);
   });
 
@@ -158,35 +134,37 @@ describe('a raw client logged in as agent user A', () => {
     const ch = await model.createConfirmChannel();
     const closed = new Promise<Error>((resolve) => ch.once('error', resolve));
     const confirm = new Promise<unknown>((resolve) => {
-      ch.publish('volttron', userOf('callee'), Buffer.from('[]'), { appId: userOf('victim'), type: 'RPC', userId: userOf('victim') }, (err) => resolve(err));
+      ch.publish('volttron', userOf(CALLEE), Buffer.from('[]'), { appId: userOf('victim'), type: 'RPC', userId: userOf('victim') }, (err) => resolve(err));
     });
-    expect((await closed).message).toMatch(/PRECONDITION_FAILED - user_id property set to 'sid\.victim' but authenticated user was 'sid\.a\d+'/);
+    expect((await closed).message).toMatch(new RegExp(`PRECONDITION_FAILED - user_id property set to '${INSTANCE}\\.victim' but authenticated user was '${INSTANCE}\\.a\\d+'`));
     expect(await confirm).toBeTruthy();
   });
 
-  it('the router refuses an agentstop claiming to come from B, or naming B from A (error 13, B stays); an agent stopping itself is obeyed', async () => {
+  it('the router refuses an agentstop claiming B, naming B from proven A, or without user_id at all (B stays); a proven self-stop is obeyed', async () => {
     const link = { url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT };
     const victim = createRmqAgent({ identity: 'victim', rmq: link, management: false });
-    const other = createRmqAgent({ identity: 'other', rmq: link, management: false });
     onTestFinished(() => victim.close());
-    onTestFinished(() => other.close());
-    await Promise.all([victim.start(), other.start()]);
+    await victim.start();
     const peers = () => p.watcher.peerlist.list();
-    await waitFor(async () => (await peers()).includes('victim') && (await peers()).includes('other'), { what: 'both in the peerlist' });
+    await waitFor(async () => (await peers()).includes('victim'), { what: 'the victim in the peerlist' });
     const { ch, inbox } = await rawAsA(true);
     const before = await routerStats();
     vip(ch, 'router', 'agentstop', ['victim'], 'stop1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
     await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 1, { what: 'the spoofed agentstop counted at the router' });
     expect((await routerStats()).invalid).toBe(before.invalid + 1);
-    expect(await peers()).toContain('victim');
-    // honest about itself, but naming another peer: only the control user may (the router's rule, both buses)
+    // proven and honest about itself, but naming another peer: a proven sender may stop only itself
     vip(ch, 'router', 'agentstop', ['victim'], 'stop1b', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
-    const refused = await inbox.next((m) => m.properties.messageId === 'stop1b', 10_000, 'error 13 for the agentstop naming another peer');
-    expect(refused.properties.type).toBe('error');
-    expect((JSON.parse(refused.content.toString('utf8')) as unknown[]).slice(0, 2)).toEqual(['13', 'Permission denied: agentstop of another peer is accepted only from control']);
+    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 2, { what: 'the agentstop naming another peer counted' });
+    // no user_id: nothing proves the sender is the peer it names (VOLTTRON obeys it)
+    vip(ch, 'router', 'agentstop', ['victim'], 'stop2', { appId: userOf('victim'), user: userOf('victim') });
+    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 3, { what: 'the unproven agentstop counted' });
     expect(await peers()).toContain('victim');
-    vip(ch, 'router', 'agentstop', ['other'], 'stop2', { appId: userOf('other'), user: userOf('other') });
-    await waitFor(async () => !(await peers()).includes('other'), { what: 'the unproven agentstop obeyed' });
+    // A proven, stopping itself: obeyed
+    vip(ch, 'router', 'ping', ['here'], 'ping1', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
+    await inbox.next((m) => m.properties.messageId === 'ping1', 5_000, 'the router\'s pong');
+    await waitFor(async () => (await peers()).includes(A), { what: 'A in the peerlist' });
+    vip(ch, 'router', 'agentstop', [A], 'stop3', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
+    await waitFor(async () => !(await peers()).includes(A), { what: 'A\'s own agentstop obeyed' });
     expect(await peers()).toContain('victim');
   });
 
@@ -207,11 +185,11 @@ describe('a raw client logged in as agent user A', () => {
     onTestFinished(() => sub.close());
     await sub.open();
     const got = new Inbox<PubSubDelivery>();
-    await sub.subscribe('sid/spoof', got.push);
+    await sub.subscribe(`${INSTANCE}/spoof`, got.push);
     await p.agentOnOwnUser(A); // its hello has the platform set A's topic permission (pubsub writes)
     const { ch } = await rawAsA(false);
     const publish = (appId: string, sender: string, n: number) =>
-      ch.publish('volttron', `__pubsub__.${INSTANCE}.sid.spoof.${n}.#`, Buffer.from(JSON.stringify({ sender, bus: '', headers: {}, message: n })), {
+      ch.publish('volttron', `__pubsub__.${INSTANCE}.${INSTANCE}.spoof.${n}.#`, Buffer.from(JSON.stringify({ sender, bus: '', headers: {}, message: n })), {
         appId, type: 'pubsub', contentType: 'application/json', userId: userOf(A), headers: { recipient: '', proto: 'VIP', user: sender },
       });
     publish(userOf(A), 'victim', 1);

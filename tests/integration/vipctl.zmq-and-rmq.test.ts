@@ -44,7 +44,8 @@ const rmq: Bus = {
   name: 'rmq',
   async start() {
     vh = await freshVhost('vipctl');
-    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL }, instanceName: 'ctl' });
+    // shared login (opt-in): vipctl and the served agent log in as guest here (the default login: rmq-platform-login.test.ts)
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: 'ctl' });
     const srv = createRmqAgent({ identity: 'ctl.srv', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: 'ctl' } });
     return { platform, srv, close: () => platform.close() };
   },
@@ -118,7 +119,8 @@ describe('vipctl on rmq without a recorded bus', () => {
   it('--message-bus rmq with the link flags reaches a platform; a missing platform exits 3 without a stack', async () => {
     const own = await freshVhost('vipctl-flags');
     const empty = await mkdtemp(join(tmpdir(), 'vipctl-rmq-'));
-    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL }, instanceName: 'flags' });
+    // shared login (opt-in): vipctl is pointed at the broker with guest by flags, without bus.json
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: 'flags' });
     try {
       const link = ['--message-bus', 'rmq', '--rmq-url', AMQP_URL, '--rmq-vhost', own.vhost, '--vip-home', empty];
       const ok = await vipctl('query', 'message-bus', ...link, '--instance-name', 'flags');

@@ -207,7 +207,8 @@ async function vipPlatform(vhost, extensions = []) {
   const link = { url: o.url, vhost, instanceName: 'bench', batchWrites: o['batch-writes'] };
   if (!o['in-process']) {
     const app = await startPlatformApp({
-      extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench', '--allow-auth', 'false'],
+      // shared login: the bench's agents log in as guest, as in the recorded figures (no per-run broker user)
+      extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench', '--allow-auth', 'false', '--rmq-shared-login'],
     });
     platformPid = app.pid;
     return { link, router: { stop: () => ((platformPid = undefined), app.stop()) } };

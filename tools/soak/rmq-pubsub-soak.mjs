@@ -44,7 +44,8 @@ const agents = [];
 try {
   await ensureVolttronBroker({ url: o.url, vhost, management: managementOptions });
   platform = await startPlatformApp({
-    extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', instanceName, '--allow-auth', 'false'],
+    // shared login: the soak's agents log in as guest
+    extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', instanceName, '--allow-auth', 'false', '--rmq-shared-login'],
   });
   const link = { url: o.url, vhost, instanceName };
   const agent = async (identity) => {

@@ -8,6 +8,7 @@ export const CONFIG_FILE_KEYS = [
   'pubsub-restore-grace', 'log-level',
   'rmq-url', 'rmq-vhost', 'rmq-management-url',
   'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'rmq-servername', 'rmq-external', 'rmq-broker-user',
+  'rmq-shared-login', 'rmq-legacy-peers',
 ] as const;
 export type ConfigFileKey = (typeof CONFIG_FILE_KEYS)[number];
 

@@ -5,7 +5,8 @@ import type { RmqTlsFiles } from './rmq-tls.js';
 /**
  * What a running platform tells local tools about its bus: `$VIP_HOME/run/bus.json`, written
  * once the platform is ready, removed on a clean stop (vipctl also ignores it when `pid` is gone).
- * The RabbitMQ URL carries the broker credentials the platform itself uses, so the file is 0600
+ * The RabbitMQ URL carries the broker credentials the platform itself uses (by default its own
+ * user `<instance>.router` with this run's password; vipctl logs in with it), so the file is 0600
  * inside the 0700 home (VOLTTRON keeps them in `$VOLTTRON_HOME/rabbitmq_config.yml`).
  * `management` (when the platform uses the management API) lets `vipctl auth add --identity`
  * create per-agent broker users; its password is the platform's too. `tls` (amqps) records the
@@ -22,6 +23,8 @@ export interface BusInfo {
   readonly management?: { readonly baseUrl: string; readonly user: string; readonly password: string };
   readonly tls?: RmqTlsFiles;
   readonly brokerUser?: string;
+  /** `--rmq-shared-login`: everyone shares the URL's login, nothing is proven (agents on own users then need `senderProof: 'optional'`). */
+  readonly sharedLogin?: true;
 }
 
 export function busInfoPath(vipHome: string): string {

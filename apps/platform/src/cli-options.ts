@@ -3,13 +3,14 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, type LogLevel } from '@vip/protocol';
+import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
 import { loadRmqTls, type RmqTlsConfig } from './rmq-tls.js';
 import { CAPABILITY_MAP_ACCESS, DEFAULT_CAPABILITY_MAP_ACCESS, type CapabilityMapAccess } from './auth-service/capability-map-access.js';
 
 export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
-export const DEFAULT_RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
+export const DEFAULT_RMQ_URL = 'amqp://127.0.0.1:5672';
 export const DEFAULT_RMQ_MANAGEMENT_PORT = 15672;
 export const DEFAULT_PUBSUB_RESTORE_GRACE_S = 60;
 
@@ -25,8 +26,14 @@ Options:
   --allow-auth true|false  CURVE + auth.json on every bind (default true)
   --log-level LEVEL        debug|info|warn|error|silent (default info)
   --message-bus zmq|rmq    message bus (default zmq)
-  --rmq-url URL            RabbitMQ broker (default ${DEFAULT_RMQ_URL})
+  --rmq-url URL            RabbitMQ broker (default ${DEFAULT_RMQ_URL}); the platform logs in as its own
+                           broker user <instance>.router, created through the management API, unless
+                           the URL logs in as that user already (or --rmq-shared-login)
   --rmq-vhost NAME         RabbitMQ virtual host (default: the instance name; VOLTTRON uses volttron)
+  --rmq-shared-login       opt-in: platform and agents share the URL's login (e.g. guest); then any client
+                           can act as any identity (no sender is proven). Prints a warning at start
+  --rmq-legacy-peers LIST  identities trusted without AMQP user_id, as themselves only (VOLTTRON Python
+                           agents never set it), comma-separated, or "*" for all but the platform's
   --legacy-pubsub true|false  serve VOLTTRON <= 4.1 agents' RPC pubsub as identity pubsub (default false)
   --capability-map-access restricted|all  who gets every user's capabilities from platform.auth:
                            restricted (default) = users with capability read_user_capabilities, the
@@ -34,8 +41,9 @@ Options:
   --pubsub-restore-grace SECONDS  keep the pubsub subscription table in $VIP_HOME/pubsub_subscriptions.json,
                            restore it at start and hold messages this long for subscribers not back yet
                            (default ${DEFAULT_PUBSUB_RESTORE_GRACE_S}; 0 = neither keep nor restore it)
-  --rmq-management-url URL management API that creates the vhost (default http://<broker host>:15672,
-                           user and password from --rmq-url unless in this URL; "off" = vhost must exist)
+  --rmq-management-url URL management API (administrator) that creates the vhost and the platform's user
+                           (default http://<broker host>:15672, user and password from this URL, else
+                           from --rmq-url, else guest:guest; "off" = vhost and users must exist)
   --rmq-ca FILE            PEM CA certificate(s) the broker's certificate must chain to (amqps)
   --rmq-ca-key FILE        PEM private key of --rmq-ca (unencrypted): not used by the platform; recorded in
                            run/bus.json (path only) so vipctl auth add --identity can sign agent certificates
@@ -95,6 +103,8 @@ const CliSchema = z.object({
   // a flag on the command line, `true`/`false` in the config file
   'rmq-external': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
+  'rmq-shared-login': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
+  'rmq-legacy-peers': z.string().regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' }).optional(),
   help: z.boolean().optional(),
 });
 
@@ -112,6 +122,16 @@ export interface RmqBusConfig {
   readonly tls?: RmqTlsConfig;
   /** The broker user of an EXTERNAL login (AMQP user_id of the router's own messages). */
   readonly brokerUser?: string;
+  /** Opt-in: everyone on the URL's login (e.g. guest); no sender is proven (warned at start). */
+  readonly sharedLogin?: true;
+  /**
+   * The platform's broker user `<instance>.router` to create (management API, a new random
+   * password each start) and log in as; absent when the URL or certificate logs in as it already,
+   * or on a shared login.
+   */
+  readonly platformUser?: string;
+  /** Identities trusted without user_id as themselves (VOLTTRON Python agents); `*` all but the platform's. */
+  readonly legacyPeers?: '*' | readonly string[];
 }
 
 export interface PlatformConfig {
@@ -170,6 +190,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'rmq-servername': { type: 'string' },
         'rmq-external': { type: 'boolean' },
         'rmq-broker-user': { type: 'string' },
+        'rmq-shared-login': { type: 'boolean' },
+        'rmq-legacy-peers': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -234,7 +256,10 @@ function withAbsolutePaths(values: Partial<CliValues>, base: string): Partial<Cl
   return out;
 }
 
-/** The RabbitMQ link: URL, vhost (default: the instance name), management API (default: the broker host, port 15672). */
+/**
+ * The RabbitMQ link: URL, vhost (default: the instance name), management API (default: the broker
+ * host, port 15672), and the login (platformLogin).
+ */
 function rmqBusConfig(o: Partial<CliValues>, instanceName: string): RmqBusConfig {
   if (instanceName.includes('.')) {
     throw new ConfigError(`invalid option: --instance-name must not contain "." on the rmq bus (routing keys are <instance>.<identity>)`);
@@ -243,14 +268,56 @@ function rmqBusConfig(o: Partial<CliValues>, instanceName: string): RmqBusConfig
   const broker = new URL(url);
   const vhost = o['rmq-vhost'] ?? instanceName;
   const mgmt = o['rmq-management-url'] ?? `http://${broker.hostname}:${DEFAULT_RMQ_MANAGEMENT_PORT}`;
-  const link = { url, vhost, ...rmqTls(o, url) };
-  if (mgmt === 'off') return link;
-  const m = new URL(mgmt);
-  const user = decodeURIComponent(m.username || broker.username || 'guest');
-  const password = decodeURIComponent(m.password || broker.password || 'guest');
-  m.username = '';
-  m.password = '';
-  return { ...link, management: { baseUrl: m.origin, user, password } };
+  const tls = rmqTls(o, url);
+  let management: RmqBusConfig['management'];
+  if (mgmt !== 'off') {
+    const m = new URL(mgmt);
+    const user = decodeURIComponent(m.username || broker.username || 'guest');
+    const password = decodeURIComponent(m.password || broker.password || 'guest');
+    m.username = '';
+    m.password = '';
+    management = { baseUrl: m.origin, user, password };
+  }
+  return { url, vhost, ...tls, ...(management ? { management } : {}), ...platformLogin(o, instanceName, url, tls.tls?.files.external ?? false, management !== undefined) };
+}
+
+/**
+ * Who the platform logs in as. Default, per-agent users: its own broker user `<instance>.router`
+ * (VOLTTRON's router user), the only login whose AMQP user_id proves the platform's identities;
+ * made through the management API unless the URL (or, with EXTERNAL, the certificate) logs in as
+ * it already. `--rmq-shared-login` opts into the URL's login for everyone (VOLTTRON without
+ * proofs); `--rmq-legacy-peers` names identities trusted without user_id (per-agent mode only).
+ */
+function platformLogin(o: Partial<CliValues>, instanceName: string, url: string, external: boolean, management: boolean): Partial<RmqBusConfig> {
+  const user = platformBrokerUser(instanceName);
+  const legacy = o['rmq-legacy-peers'];
+  if (o['rmq-shared-login']) {
+    if (legacy !== undefined) throw new ConfigError('invalid option: --rmq-legacy-peers needs per-agent users; with --rmq-shared-login no sender is proven anyway');
+    return { sharedLogin: true };
+  }
+  const legacyPeers = legacy === undefined ? {} : { legacyPeers: legacyPeerList(legacy) };
+  if (external) {
+    const given = o['rmq-broker-user'];
+    if (given !== undefined && given !== user) {
+      throw new ConfigError(`invalid option: --rmq-broker-user must be ${user}: the platform's certificate must log in as the platform's broker user (or pass --rmq-shared-login)`);
+    }
+    return { brokerUser: user, ...legacyPeers };
+  }
+  if (decodeURIComponent(new URL(url).username) === user) return legacyPeers;
+  if (!management) {
+    throw new ConfigError(`invalid option: --rmq-management-url off: the platform cannot create its broker user ${user}; `
+      + `give --rmq-url with ${user}'s password (amqp://${user}:<password>@host:5672), a management URL, or --rmq-shared-login`);
+  }
+  return { platformUser: user, ...legacyPeers };
+}
+
+/** `*`, or identities separated by commas; the platform's own identities cannot be legacy peers. */
+function legacyPeerList(text: string): '*' | string[] {
+  if (text === '*') return '*';
+  const ids = text.split(',');
+  const own = ids.find((id) => isPlatformIdentity(id));
+  if (own !== undefined) throw new ConfigError(`invalid option: --rmq-legacy-peers: ${JSON.stringify(own)} is the platform's own identity, proven by its broker user`);
+  return ids;
 }
 
 /** The TLS part of the link, files read and checked (none without a TLS option: amqps then trusts the system CAs). */

@@ -1,8 +1,7 @@
-import { connect as tcpConnect } from 'node:net';
 import { rm } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { ensureVolttronBroker, RmqRouterTransport, RmqSetupError, type BrokerSetupOptions } from '@vip/rmq';
+import { ensureVolttronBroker, platformBrokerUser, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
 import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
 import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
@@ -11,6 +10,7 @@ import type { PlatformConfig, RmqBusConfig } from './cli-options.js';
 import { CONTROL_IDENTITY, startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
 import { PLATFORM_VERSION, type RunningPlatform } from './platform.js';
+import { platformLoginUrl } from './rmq-platform-user.js';
 import { BrokerTopicPermissions, PubSubServiceWithTopicHook } from './rmq-topic-permissions.js';
 import { prepareVipHome } from './vip-home.js';
 import { brokerServiceUsers, platformUsers } from './service-identities.js';
@@ -24,7 +24,10 @@ import { openPlatformSubscriptions } from './pubsub-persistence.js';
  * still supplies the capabilities (pubsub protected topics, `platform.auth`); RabbitMQ's own
  * users and permissions admit clients (no CURVE on this bus). With the management API, protected
  * topics also bind broker pubsub: per-agent broker users get RabbitMQ topic permissions
- * (BrokerTopicPermissions, synced on changes and by the hello check).
+ * (BrokerTopicPermissions, synced on changes and by the hello check). The platform logs in as its
+ * own broker user `<instance>.router` (platformLoginUrl), the one login whose AMQP user_id proves
+ * the platform's identities, and its receivers require proof from everyone else (sender-trust in
+ * @vip/rmq) except configured legacy peers; `--rmq-shared-login` opts out of both.
  */
 export async function startRmqPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
   const rmq = requireRmq(config);
@@ -32,19 +35,25 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
-  const link = {
+  const base = {
     url: rmq.url, vhost: rmq.vhost, instanceName,
     ...(rmq.tls ? { tls: rmq.tls.pem } : {}),
     ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
+    // what the platform's receivers believe of unproven senders (router, control, platform.auth)
+    senderProof: rmq.sharedLogin ? 'optional' as const : 'required' as const,
+    ...(rmq.legacyPeers !== undefined ? { legacyPeers: rmq.legacyPeers === '*' ? '*' as const : [...rmq.legacyPeers] } : {}),
   };
-  await ensureBroker(rmq, link).catch((err: unknown) => {
+  const link = { ...base, url: await platformLoginUrl(rmq, base, logger).catch((err: unknown) => {
+    throw withFlagNames(err, rmq);
+  }) };
+  await ensureVolttronBroker({ ...link, ...(rmq.management ? { management: rmq.management } : {}) }).catch((err: unknown) => {
     throw withFlagNames(err, rmq);
   });
   const address = brokerAddress(rmq);
   const topicPermissions = rmq.management
     ? new BrokerTopicPermissions({
       management: rmq.management, vhost: rmq.vhost, instanceName, protectedTopicsPath: paths.protectedTopics,
-      exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])], logger,
+      exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, platformBrokerUser(instanceName), ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])], logger,
     })
     : undefined;
   const subscriptions = await openPlatformSubscriptions({ vipHome: paths.home, instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
@@ -129,7 +138,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     });
     await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
     await writeBusInfo(paths.home, {
-      bus: 'rmq', url: rmq.url, vhost: rmq.vhost, instance: instanceName, pid: process.pid, ...(rmq.management ? { management: rmq.management } : {}),
+      bus: 'rmq', url: link.url, vhost: rmq.vhost, ...(rmq.sharedLogin ? { sharedLogin: true } : {}), instance: instanceName, pid: process.pid, ...(rmq.management ? { management: rmq.management } : {}),
       ...(rmq.tls ? { tls: rmq.tls.files } : {}), ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
     });
   } catch (err) {
@@ -181,35 +190,4 @@ function rmqCapabilities<C>(byUser: Readonly<Record<string, C>>, instanceName: s
 export function brokerAddress(rmq: RmqBusConfig): string {
   const u = new URL(rmq.url);
   return `${u.protocol}//${u.hostname}:${u.port || (u.protocol === 'amqps:' ? '5671' : '5672')}/${encodeURIComponent(rmq.vhost)}`;
-}
-
-/**
- * ensureVolttronBroker, with the broker-down case told apart: the management API is asked first,
- * so a stopped broker would otherwise read as a missing management plugin.
- */
-async function ensureBroker(rmq: RmqBusConfig, link: BrokerSetupOptions & { instanceName: string }): Promise<void> {
-  try {
-    await ensureVolttronBroker({ ...link, ...(rmq.management ? { management: rmq.management } : {}) });
-  } catch (err) {
-    if (err instanceof RmqSetupError && err.missing === 'plugin' && !(await reachable(rmq.url))) {
-      throw new RmqSetupError('broker', `RabbitMQ is not reachable at ${brokerAddress(rmq)}`,
-        'start the broker (rabbitmq-server -detached, or bash tools/ensure-rabbitmq.sh) and check --rmq-url', { cause: err });
-    }
-    throw err;
-  }
-}
-
-function reachable(url: string): Promise<boolean> {
-  const u = new URL(url);
-  const port = Number(u.port || (u.protocol === 'amqps:' ? 5671 : 5672));
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: u.hostname, port, timeout: 2_000 });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-    socket.once('timeout', () => done(false));
-  });
 }

@@ -54,18 +54,20 @@ describe('vip-platform TLS options for RabbitMQ', () => {
     expect(JSON.stringify(rmq.tls?.pem)).not.toContain(await readFile(p('ca.key'), 'utf8').then((t) => t.split('\n')[1]));
     const home = join(dir, 'home-ca-key');
     await mkdir(home, { recursive: true });
-    await writeFile(join(home, 'config'), `[volttron]\nmessage-bus = rmq\nrmq-management-url = off\nrmq-url = ${URL_TLS}\nrmq-ca = ${p('ca.crt')}\nrmq-ca-key = ${p('ca.key')}\n`);
+    // a password login without the management API: the shared login (the platform could not create its own user)
+    await writeFile(join(home, 'config'), `[volttron]\nmessage-bus = rmq\nrmq-management-url = off\nrmq-url = ${URL_TLS}\nrmq-ca = ${p('ca.crt')}\nrmq-ca-key = ${p('ca.key')}\nrmq-shared-login = true\n`);
     const r = parseCli(['--vip-home', home], {});
     expect(!r.help && r.config.rmq?.tls?.files).toEqual({ ca: p('ca.crt'), caKey: p('ca.key'), external: false });
   });
 
   it('no TLS option: no tls (amqps alone trusts the system CAs); a CA alone is fine with a password login', () => {
-    expect(rmqOf('--rmq-url', 'amqps://u:p@b:5671').tls).toBeUndefined();
-    expect(rmqOf('--rmq-url', 'amqps://u:p@b:5671', '--rmq-ca', p('ca.crt')).tls?.files).toEqual({ ca: p('ca.crt'), external: false });
+    // the URL logs in as the platform's own user (no management API to create it)
+    expect(rmqOf('--rmq-url', 'amqps://v1.router:p@b:5671').tls).toBeUndefined();
+    expect(rmqOf('--rmq-url', 'amqps://v1.router:p@b:5671', '--rmq-ca', p('ca.crt')).tls?.files).toEqual({ ca: p('ca.crt'), external: false });
   });
 
   it('an encrypted key opens with --rmq-key-passphrase-file (first line, newline dropped)', () => {
-    const rmq = rmqOf(...client().slice(0, -1), p('client-enc.key'), '--rmq-key-passphrase-file', p('pass.txt'));
+    const rmq = rmqOf(...client().slice(0, -1), p('client-enc.key'), '--rmq-key-passphrase-file', p('pass.txt'), '--rmq-shared-login');
     expect(rmq.tls?.pem.passphrase).toBe('s3cret');
     expect(rmq.tls?.files.passphraseFile).toBe(p('pass.txt'));
   });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { agentPermissions, RabbitMqManagement, RmqSetupError, VOLTTRON_EXCHANGE } from '@vip/rmq';
+import { agentPermissions, isPlatformIdentity, platformBrokerUser, RabbitMqManagement, RmqSetupError, VOLTTRON_EXCHANGE } from '@vip/rmq';
 import { makeDirectories } from '@vip/zmq';
 import { CliError, EXIT } from './exit-codes.js';
 import type { PlatformBus } from './platform-bus.js';
@@ -25,6 +25,8 @@ export const AgentRmqFileSchema = z.object({
     ca: z.string().regex(/^\//).optional(), cert: z.string().regex(/^\//), key: z.string().regex(/^\//), servername: z.string().min(1).optional(),
   }).optional(),
   external: z.boolean().optional(),
+  /** Written on a shared-login platform (nothing there proves a sender): the agent must not require proofs. */
+  senderProof: z.literal('optional').optional(),
 });
 export type AgentRmqFile = z.infer<typeof AgentRmqFileSchema>;
 
@@ -41,9 +43,14 @@ export function agentCertPaths(vipHome: string, identity: string): { cert: strin
 /**
  * An identity that can name a broker user, a routing key and a keystore directory: no `/`, `\`,
  * NUL or other control characters, no routing-key wildcards `*` `#`, not `.` or `..`, and
- * `<instance>.<identity>` within AMQP's 255-byte short string.
+ * `<instance>.<identity>` within AMQP's 255-byte short string. Never one of the platform's own
+ * identities (router, control, platform.auth, control.connection*): only the platform's broker
+ * user may act as them, and `router` names that user itself.
  */
 export function checkBrokerIdentity(instanceName: string, identity: string): void {
+  if (isPlatformIdentity(identity)) {
+    throw new CliError(`--identity ${JSON.stringify(identity)} is the platform's own identity: only the platform's broker user ${platformBrokerUser(instanceName)} may act as it`, EXIT.USAGE);
+  }
   const bad = identity === '.' || identity === '..' || /[/\\*#\p{Cc}]/u.test(identity);
   if (bad) {
     throw new CliError(`--identity ${JSON.stringify(identity)} cannot name a broker user (no "/", "\\", "*", "#" or control characters)`, EXIT.USAGE);
@@ -81,6 +88,8 @@ export interface CreatedBrokerUser {
   readonly instanceName: string;
   readonly identity: string;
   readonly path: string;
+  /** The platform runs on a shared login: the agent needs `senderProof: 'optional'` (see connectHint). */
+  readonly sharedLogin?: true;
   /** Set on an EXTERNAL platform: the issued certificate (paths; the key is never printed). */
   readonly certificate?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly issuer: string; readonly notAfter: string };
 }
@@ -116,9 +125,10 @@ export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identi
   await grantAgentUser(bus, identity, (api) => api.ensureUser(user, password));
   const broker = new URL(bus.url);
   const url = `${broker.protocol}//${encodeURIComponent(user)}:${encodeURIComponent(password)}@${broker.host}`;
-  const file: AgentRmqFile = { url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user };
+  const shared = bus.sharedLogin === true;
+  const file: AgentRmqFile = { url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user, ...(shared ? { senderProof: 'optional' as const } : {}) };
   const path = await writeAgentFiles(vipHome, file, {});
-  return { user, vhost: bus.vhost, instanceName: bus.instanceName, identity, path };
+  return { user, vhost: bus.vhost, instanceName: bus.instanceName, identity, path, ...(shared ? { sharedLogin: true as const } : {}) };
 }
 
 /**
@@ -174,6 +184,9 @@ export function connectHint(created: CreatedBrokerUser): string {
       + ` with url from ${created.path} and <file> the PEM text of that file (publishes resolve 1: this user has no management login)`;
   }
   // management: false, because the agent's own user has no management login: true counts would fail every publish
-  return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)} }, management: false })`
-    + ` with url from ${created.path} (publishes resolve 1: this user has no management login)`;
+  // senderProof: on a shared-login platform the router's own messages prove nothing: an agent requiring proofs would refuse its welcome
+  const shared = created.sharedLogin ? ', senderProof: "optional"' : '';
+  return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)}${shared} }, management: false })`
+    + ` with url from ${created.path} (publishes resolve 1: this user has no management login)`
+    + (created.sharedLogin ? '; the platform runs with --rmq-shared-login, where no sender is proven' : '');
 }

@@ -9,7 +9,38 @@ describe('vipctl arguments', () => {
     expect(a.positionals).toEqual(['rpc', 'peer', 'm', '1']);
     expect(a.options).toMatchObject({ json: true, timeout: 2.5, 'connect-timeout': 5 });
     expect(() => parseCliArgs(['status', '--timeout', '-1'])).toThrow(CliError);
-    expect(() => parseCliArgs(['status', '--nope'])).toThrow(/Unknown option/);
+    expect(() => parseCliArgs(['status', '--nope'])).toThrow(/^unknown option --nope \(vipctl --help lists them\)$/);
+  });
+
+  it('words a negative or missing value itself (schema and exit code 2), never node\'s parse error', () => {
+    const refusal = (argv: string[]): CliError => {
+      try {
+        parseCliArgs(argv);
+      } catch (err) {
+        if (err instanceof CliError) return err;
+        throw err;
+      }
+      throw new Error(`${argv.join(' ')} was accepted`);
+    };
+    for (const argv of [['status', '--timeout', '-1'], ['status', '-t', '-1'], ['status', '--timeout=-1']]) {
+      const e = refusal(argv);
+      expect(e.message).toBe('--timeout: must be > 0');
+      expect(e.exitCode).toBe(2);
+    }
+    expect(refusal(['status', '--connect-timeout', '-0.5']).message).toBe('--connect-timeout: must be > 0');
+    expect(refusal(['status', '--timeout']).message).toBe('-t, --timeout needs a value');
+    expect(refusal(['status', '--timeout', 'soon']).message).toBe('--timeout: must be a number of seconds');
+    for (const argv of [['status', '--timeout', '-1'], ['status', '--timeout']]) expect(refusal(argv).message).not.toMatch(/ambiguous|XYZ|<value>/);
+    expect(parseCliArgs(['rpc', 'p', 'm', '--', '-1']).positionals).toEqual(['rpc', 'p', 'm', '-1']); // after --, a positional
+  });
+
+  it('vipctl --timeout -1 exits 2 with one clear line (also as --json)', async () => {
+    const lines: string[] = [];
+    const io = { out: (t: string) => void lines.push(t), err: (t: string) => void lines.push(t), env: {} };
+    expect(await runCli(['status', '--timeout', '-1'], io)).toBe(2);
+    expect(lines).toEqual(['vipctl: --timeout: must be > 0']);
+    expect(await runCli(['status', '--timeout', '-1', '--json'], io)).toBe(2);
+    expect(JSON.parse(lines.at(-1)!)).toEqual({ error: '--timeout: must be > 0', code: 'CLI', exit: 2 });
   });
 
   it('reads JSON arguments, strings otherwise', () => {

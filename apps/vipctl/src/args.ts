@@ -37,45 +37,23 @@ export interface ParsedArgs {
   readonly positionals: string[];
 }
 
-/** Parse and validate argv (zod); usage problems throw CliError with exit code 2. */
+/**
+ * Parse and validate argv (zod); usage problems throw CliError with exit code 2, worded by us:
+ * node's parseArgs takes a value starting with `-` for a missing one ("--timeout -1" would read
+ * as "argument is ambiguous ... use --timeout=-XYZ"), so a negative number after an option that
+ * takes a value is joined to it first and then judged by the schema ("--timeout: must be > 0").
+ */
 export function parseCliArgs(argv: readonly string[]): ParsedArgs {
   let raw: ReturnType<typeof parseArgs>;
   try {
     raw = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(argv),
       allowPositionals: true,
       strict: true,
-      options: {
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-        address: { type: 'string' },
-        'vip-home': { type: 'string' },
-        timeout: { type: 'string', short: 't' },
-        'connect-timeout': { type: 'string' },
-        kwargs: { type: 'string' },
-        identity: { type: 'string' },
-        'user-id': { type: 'string' },
-        credentials: { type: 'string' },
-        capabilities: { type: 'string' },
-        comments: { type: 'string' },
-        index: { type: 'string' },
-        deny: { type: 'boolean' },
-        'message-bus': { type: 'string' },
-        'rmq-url': { type: 'string' },
-        'rmq-vhost': { type: 'string' },
-        'rmq-management-url': { type: 'string' },
-        'rmq-ca': { type: 'string' },
-        'rmq-cert': { type: 'string' },
-        'rmq-key': { type: 'string' },
-        'rmq-external': { type: 'boolean' },
-        'instance-name': { type: 'string' },
-        bus: { type: 'string' },
-        count: { type: 'string', short: 'n' },
-        days: { type: 'string' },
-      },
+      options: PARSE_OPTIONS,
     });
   } catch (err) {
-    throw new CliError((err as Error).message, EXIT.USAGE);
+    throw new CliError(usageMessage(err), EXIT.USAGE);
   }
   const r = OptionsSchema.safeParse(raw.values);
   if (!r.success) {
@@ -83,6 +61,68 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
     throw new CliError(why, EXIT.USAGE);
   }
   return { options: r.data, positionals: raw.positionals };
+}
+
+const PARSE_OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  address: { type: 'string' },
+  'vip-home': { type: 'string' },
+  timeout: { type: 'string', short: 't' },
+  'connect-timeout': { type: 'string' },
+  kwargs: { type: 'string' },
+  identity: { type: 'string' },
+  'user-id': { type: 'string' },
+  credentials: { type: 'string' },
+  capabilities: { type: 'string' },
+  comments: { type: 'string' },
+  index: { type: 'string' },
+  deny: { type: 'boolean' },
+  'message-bus': { type: 'string' },
+  'rmq-url': { type: 'string' },
+  'rmq-vhost': { type: 'string' },
+  'rmq-management-url': { type: 'string' },
+  'rmq-ca': { type: 'string' },
+  'rmq-cert': { type: 'string' },
+  'rmq-key': { type: 'string' },
+  'rmq-external': { type: 'boolean' },
+  'instance-name': { type: 'string' },
+  bus: { type: 'string' },
+  count: { type: 'string', short: 'n' },
+  days: { type: 'string' },
+} as const;
+
+/** Options that take a value, by long and short name (for joinNegativeValues). */
+const VALUED = new Set(Object.entries(PARSE_OPTIONS).flatMap(([name, o]) => (o.type === 'string' ? [`--${name}`, ...('short' in o ? [`-${o.short}`] : [])] : [])));
+
+/** `--timeout -1` -> `--timeout=-1` (`-t -1` -> `-t=-1` is not parseArgs syntax: `-t-1`), so the schema words the refusal. */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a === '--') return [...out, ...argv.slice(i)]; // positionals from here on
+    if (VALUED.has(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/** node's parseArgs errors in our words (the option named, the fix). */
+function usageMessage(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown };
+  const text = typeof e.message === 'string' ? e.message : String(err);
+  const option = /'(-[^']*?)(?: <value>)?'/.exec(text)?.[1] ?? /Unknown option '([^']+)'/.exec(text)?.[1];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${option ?? ''} (vipctl --help lists them)`.replace('  ', ' ');
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing|ambiguous/.test(text) ? `${option ?? 'an option'} needs a value` : `${option ?? 'an option'}: ${text.split('\n')[0]}`;
+    default:
+      return text.split('\n')[0] ?? text;
+  }
 }
 
 /** A JSON argument (`[1, 2]`, `{"a": 1}`, `"text"`, `3`); anything that is not JSON is taken as a string. */

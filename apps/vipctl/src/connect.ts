@@ -2,12 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { Address, TimeoutError } from '@vip/protocol';
 import { HelloTimeoutError, type Agent } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
+import { platformBrokerUser } from '@vip/rmq';
 import { createZmqAgent, defaultLocalAddress, resolveVipHome } from '@vip/agent/zmq';
 import { KeyStore } from '@vip/zmq';
 import type { CliOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { readBrokerTls } from './broker-tls.js';
-import { describeRmq, resolvePlatformBus } from './platform-bus.js';
+import { describeRmq, resolvePlatformBus, type PlatformBus } from './platform-bus.js';
 
 /** VIP_HOME from --vip-home or the environment. */
 export function vipHomeOf(options: CliOptions, env: NodeJS.ProcessEnv): string {
@@ -19,13 +20,16 @@ export function vipHomeOf(options: CliOptions, env: NodeJS.ProcessEnv): string {
  * platform's bus (`--message-bus`, else what the running platform recorded in VIP_HOME, else
  * ZeroMQ). ZeroMQ: the platform's own key pair (vipctl runs on the platform's machine with
  * VIP_HOME), the server key from the keystore, over the local ipc address unless --address says
- * otherwise. RabbitMQ: the broker link (@vip/agent/rmq).
+ * otherwise. RabbitMQ: the broker link (@vip/agent/rmq); `control.connection.*` is a platform
+ * identity there, which only the platform's broker user proves, so with another login (an
+ * agent's certificate, guest) vipctl is `vipctl.<hex>`, unless the platform records a shared login.
  */
 export async function connectToPlatform(options: CliOptions, env: NodeJS.ProcessEnv): Promise<Agent> {
   const vipHome = vipHomeOf(options, env);
   const bus = await resolvePlatformBus(options, vipHome);
+  const id = randomBytes(4).toString('hex');
   const common = {
-    identity: `control.connection.${randomBytes(4).toString('hex')}`,
+    identity: bus.bus === 'rmq' && !platformLogin(bus) ? `vipctl.${id}` : `control.connection.${id}`,
     helloTimeoutMs: options['connect-timeout'] * 1000,
     requestTimeoutMs: options.timeout * 1000,
     rpc: { timeoutMs: options.timeout * 1000 },
@@ -72,6 +76,13 @@ async function startAgent(agent: Agent, address: string): Promise<Agent> {
     throw err;
   }
   return agent;
+}
+
+/** Whether vipctl logs in as the platform does on RabbitMQ: its broker user (bus.json's URL or certificate), or a shared login. */
+function platformLogin(bus: Extract<PlatformBus, { bus: 'rmq' }>): boolean {
+  if (bus.sharedLogin) return true;
+  const user = bus.brokerUser ?? (bus.tls?.external ? undefined : decodeURIComponent(new URL(bus.url).username));
+  return user === platformBrokerUser(bus.instanceName);
 }
 
 /** Map an error to its exit code (timeouts 4, unreachable 3, else 1). */

@@ -23,6 +23,8 @@ export type PlatformBus =
     readonly tls?: BrokerTlsFiles;
     /** The broker user of the platform's certificate (only with that certificate). */
     readonly brokerUser?: string;
+    /** The platform runs with --rmq-shared-login (recorded in bus.json). */
+    readonly sharedLogin?: true;
   };
 
 
@@ -42,6 +44,7 @@ const BusInfoSchema = z.object({
     servername: z.string().min(1).optional(), external: z.boolean(),
   }).optional(),
   brokerUser: z.string().min(1).optional(),
+  sharedLogin: z.literal(true).optional(),
 });
 type BusInfo = z.infer<typeof BusInfoSchema>;
 export type BrokerTlsFiles = NonNullable<BusInfo['tls']>;
@@ -71,6 +74,7 @@ export async function resolvePlatformBus(options: CliOptions, vipHome: string): 
     instanceName,
     management: mgmt !== undefined ? managementFromUrl(mgmt, url) : info?.management ?? managementFromUrl(undefined, url),
     ...brokerTls(options, url, info),
+    ...(info?.sharedLogin ? { sharedLogin: true as const } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError, ProtocolError, type VipMessage } from '@vip/protocol';
-import { SpoofedSenderError } from './sender-identity.js';
+import { SpoofedSenderError } from './sender-trust.js';
 import { amqpToVip, decodeArgs, encodeArgs, routingKeyFor, splitRoutingKey, vipToAmqp, checkInstanceName } from './amqp-mapping.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');

@@ -1,7 +1,7 @@
 import { EMPTY_FRAME, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
-import { checkSender, type SpoofedSenderError } from './sender-identity.js';
+import { assertedPolicy, judgeSender, type SenderJudgement, type SenderPolicy, type SenderTrust, type SpoofedSenderError } from './sender-trust.js';
 
 /**
  * The VIP <-> AMQP mapping of PROTOCOL.md 7.3, pure (no I/O).
@@ -57,8 +57,10 @@ export interface InboundVip {
   readonly senderIdentity: string;
   /** Header `recipient` (a full routing key) or the delivery routing key. */
   readonly recipient: string;
-  /** The agent user RabbitMQ proved (user_id `<instance>.<identity>` = app_id); also `message.user`. */
+  /** The broker user RabbitMQ proved (user_id), when `trust` is `proven`. */
   readonly verifiedUser?: string;
+  /** How far the sender is believed (sender-trust.ts); `message.user` follows it. */
+  readonly trust: SenderTrust;
 }
 
 /** The queue name and binding key of an identity: `<instance>.<identity>` (7.2). */
@@ -203,18 +205,24 @@ function readHeaders(raw: unknown): VipHeaders | null {
 
 /**
  * What the receiver accepts: `maxBytes`, its maxMessageBytes (a larger body is refused unread);
- * `instance`, its own instance: a user_id `<instance>.<x>` must then match app_id (checkSender).
+ * `policy`, its rules for senders (judgeSender); `instance` alone means the policy that believes
+ * unproven headers while still checking user_ids of that instance.
  */
+/** The judgement without a policy: the header is believed. */
+const ASSERTED: SenderJudgement = { trust: 'asserted' };
+
 export interface InboundLimits {
   readonly maxBytes?: number;
   readonly instance?: string;
+  readonly policy?: SenderPolicy;
 }
 
 /**
  * Read a delivered AMQP message as VIP; an InvalidPayloadError naming the bad field otherwise
- * (also for a body above `limits.maxBytes`). With `limits.instance`, a user_id `<instance>.<x>`
- * (proved by RabbitMQ) must equal app_id, else SpoofedSenderError (an InvalidPayloadError), and
- * it becomes the VIP user over the `user` header. Never throws: it runs in consumer callbacks.
+ * (also for a body above `limits.maxBytes`). With a policy (or `limits.instance`), the sender is
+ * judged (judgeSender): a contradicting user_id or an unproven platform identity is a
+ * SpoofedSenderError (an InvalidPayloadError); the proven, legacy or anonymous user replaces the
+ * `user` header. Never throws: it runs in consumer callbacks.
  */
 export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): InboundVip | InvalidPayloadError | SpoofedSenderError {
   if (limits.maxBytes !== undefined && msg.content.length > limits.maxBytes) {
@@ -225,8 +233,9 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
     return new InvalidPayloadError('AMQP VIP message', 'app_id must be "<instance>.<identity>"');
   }
   if (typeof type !== 'string' || type.trim() === '') return new InvalidPayloadError('AMQP VIP message', 'type (the subsystem) is missing');
-  const verified = limits.instance === undefined ? undefined : checkSender(msg.properties.userId, limits.instance, appId, 'AMQP VIP sender');
-  if (verified instanceof InvalidPayloadError) return verified;
+  const policy = limits.policy ?? (limits.instance === undefined ? undefined : assertedPolicy(limits.instance));
+  const judged = policy === undefined ? ASSERTED : judgeSender(msg.properties.userId, appId, policy, 'AMQP VIP sender');
+  if (judged instanceof InvalidPayloadError) return judged;
   const headers = readHeaders(msg.properties.headers);
   if (headers === null) return new InvalidPayloadError('AMQP VIP message', 'headers recipient/user/proto must be strings');
   if (headers?.proto !== undefined && headers.proto !== VIP_PROTO) {
@@ -240,7 +249,7 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
   return {
     message: {
       peer: senderIdentity === ROUTER_IDENTITY ? EMPTY_FRAME : Buffer.from(senderIdentity, 'utf8'),
-      user: Buffer.from(verified ?? headers?.user ?? '', 'utf8'),
+      user: Buffer.from(judged.user ?? headers?.user ?? '', 'utf8'),
       id: typeof messageId === 'string' ? Buffer.from(messageId, 'latin1') : EMPTY_FRAME,
       subsystem: Buffer.from(type, 'utf8'),
       args,
@@ -248,7 +257,8 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
     platform,
     senderIdentity,
     recipient: headers?.recipient ?? msg.fields.routingKey,
-    ...(verified === undefined ? {} : { verifiedUser: verified }),
+    trust: judged.trust,
+    ...(judged.trust === 'proven' ? { verifiedUser: msg.properties.userId as string } : {}),
   };
 }
 

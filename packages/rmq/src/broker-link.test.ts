@@ -17,6 +17,13 @@ describe('classifyConnectError', () => {
     expect(other).toMatchObject({ name: 'RmqSetupError', code: 'VIP_TRANSPORT', missing: 'broker' });
     expect(other.cause).toBe('weird');
   });
+  it('names DNS for an unknown host instead of "start the broker"', () => {
+    const unknown = classify(Object.assign(new Error('getaddrinfo ENOTFOUND h'), { code: 'ENOTFOUND' }));
+    expect(unknown).toMatchObject({ missing: 'broker', message: expect.stringMatching(/cannot resolve the broker host "h" \(DNS lookup failed: ENOTFOUND, unknown host\).*host name in the URL/) });
+    expect(unknown.message).not.toMatch(/start the broker/);
+    expect(classify(Object.assign(new Error('getaddrinfo EAI_AGAIN h'), { code: 'EAI_AGAIN' })).message)
+      .toMatch(/DNS lookup failed: EAI_AGAIN, a temporary resolver failure.*resolver/);
+  });
 });
 
 // Self-signed, CN=inst.unit-agent: only its subject is read (no handshake in unit tests).

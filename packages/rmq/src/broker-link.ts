@@ -2,7 +2,7 @@ import amqp, { type ChannelModel } from 'amqplib';
 import { ClosedError, silentLogger, type ConnectionStatus, type Logger } from '@vip/protocol';
 import { reconnectDelay } from './reconnect-policy.js';
 import { connectTarget, describeTarget, externalUser, type RmqLinkOptions, type TlsOptions } from './rmq-options.js';
-import { RmqSetupError } from './rmq-errors.js';
+import { RmqSetupError, unresolvedHost } from './rmq-errors.js';
 import { LinkSession } from './link-session.js';
 import { connectionStream, corkPerTick } from './write-batching.js';
 
@@ -89,13 +89,7 @@ export class BrokerLink {
   }
 
   async #connect(): Promise<void> {
-    const { url, socketOptions } = connectTarget(this.#o, this.#name);
-    let model: ChannelModel;
-    try {
-      model = await amqp.connect(url, socketOptions);
-    } catch (err) {
-      throw classifyConnectError(err, describeTarget(this.#o), this.#o.vhost, this.#o.tls);
-    }
+    const model = await connectBroker(this.#o, this.#name);
     model.on('error', (err: Error) => this.#log.debug('rmq.link.error', { name: this.#name }, err));
     model.on('close', (err?: Error) => this.#lost(model, err?.message ?? 'connection closed'));
     const session = new LinkSession(model, this.#log);
@@ -150,6 +144,16 @@ export class BrokerLink {
   }
 }
 
+/** One AMQP connection to `o`'s broker and vhost; a failure is an RmqSetupError (classifyConnectError) whose cause is amqplib's error. */
+export async function connectBroker(o: RmqLinkOptions, connectionName: string): Promise<ChannelModel> {
+  const { url, socketOptions } = connectTarget(o, connectionName);
+  try {
+    return await amqp.connect(url, socketOptions);
+  } catch (err) {
+    throw classifyConnectError(err, describeTarget(o), o.vhost, o.tls);
+  }
+}
+
 /**
  * Turn an amqplib/socket connect failure into an RmqSetupError that says what to do. With `tls`
  * (the link's TLS options) TLS and EXTERNAL failures name the certificate and the broker user.
@@ -160,6 +164,8 @@ export function classifyConnectError(err: unknown, target: string, vhost: string
   const msg = typeof e?.message === 'string' ? e.message : String(err);
   const tlsError = classifyTlsError(err, code, msg, target);
   if (tlsError) return tlsError;
+  const dns = unresolvedHost(code, target, err);
+  if (dns) return dns;
   if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE'].includes(code) || /timeout/i.test(msg)) {
     // A broker refusing a client certificate normally sends an alert (above); a reset can hide it.
     const hint = tls && code === 'ECONNRESET' ? '; over TLS also check that the broker trusts tls.cert (ssl_options.cacertfile)' : '';

@@ -3,7 +3,7 @@ export { RmqConnection } from './rmq-connection.js';
 export type { RmqConnectionOptions, RmqConnectionStats } from './rmq-connection.js';
 export { RmqRouterTransport } from './rmq-router-transport.js';
 export type { RmqRouterTransportOptions, RmqRouterStats } from './rmq-router-transport.js';
-export { ensureVolttronBroker, declareVolttronTopology } from './broker-setup.js';
+export { ensureVolttronBroker, declareVolttronTopology, probeBroker } from './broker-setup.js';
 export type { BrokerSetupOptions } from './broker-setup.js';
 export { RabbitMqManagement, agentPermissions } from './rabbitmq-management.js';
 export type { ManagementOptions, Permissions, QueueBinding, BrokerUser } from './rabbitmq-management.js';
@@ -12,7 +12,11 @@ export type { AgentPermissionCheckOptions, AgentPermissionStats, PermissionCheck
 export { syncTopicPermissions } from './topic-permission-sync.js';
 export type { TopicPermissionStore, TopicSyncOutcome } from './topic-permission-sync.js';
 export { RmqSetupError } from './rmq-errors.js';
-export { SpoofedSenderError, checkSender, publisherUserId } from './sender-identity.js';
+export { publisherUserId, senderPolicyOf } from './sender-identity.js';
+export {
+  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, agentstopRefusal, isPlatformIdentity, platformBrokerUser, PLATFORM_IDENTITIES, agentUserOf,
+} from './sender-trust.js';
+export type { SenderPolicy, SenderProof, SenderTrust, SenderJudgement } from './sender-trust.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';
 export type { TopicWriteRefusal } from './publish-refusal.js';
 export { protectedTopicPermissions, PCRE_UTF8, plainTopicKeyPattern, regexTopicKeyPatterns, isRegexTopic, escapePcre } from './topic-permissions.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
-import { SpoofedSenderError } from './sender-identity.js';
+import { SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
 import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from './pubsub-mapping.js';
 
 describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
@@ -60,5 +60,19 @@ describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
     // no proof (Python agents, a shared user): unchecked as before
     expect(at('v1.other', undefined)).toMatchObject({ sender: 'pub' });
     expect(at('v1.other', 'guest')).toMatchObject({ sender: 'pub' });
+  });
+  it('platform identities: proven by the platform user v1.router only; unproven ones refused where proof is required', () => {
+    const fromControl = encodePubsubPublish('v1', 'control', { topic: 't', message: 1 }, 'm5');
+    const required: SenderPolicy = { instance: 'v1', proof: 'required', legacyPeers: new Set<string>() };
+    const at = (appId: unknown, userId: unknown, policy = required) =>
+      decodePubsubDelivery(fromControl.routingKey, fromControl.content, undefined, undefined, { instance: 'v1', policy, appId, userId });
+    expect(at('v1.control', 'v1.router')).toMatchObject({ sender: 'control' });
+    expect(at('v1.control', 'v1.control')).toBeInstanceOf(SpoofedSenderError); // an agent user named like the service
+    expect(at('v1.control', undefined)).toBeInstanceOf(SpoofedSenderError);
+    expect(at('v1.alice', undefined)).toBeInstanceOf(SpoofedSenderError); // body sender control, unproven
+    expect(at('v1.control', undefined, { ...required, proof: 'optional' })).toMatchObject({ sender: 'control' }); // shared login: as VOLTTRON
+    const fromAlice = encodePubsubPublish('v1', 'alice', { topic: 't', message: 2 }, 'm6');
+    expect(decodePubsubDelivery(fromAlice.routingKey, fromAlice.content, undefined, undefined, { instance: 'v1', policy: required, appId: 'v1.alice', userId: 'v1.router' }))
+      .toBeInstanceOf(SpoofedSenderError); // the platform user proves only platform identities
   });
 });

@@ -1,7 +1,7 @@
 import { InvalidPayloadError } from '@vip/protocol';
 import { z } from 'zod';
 import { JSON_CONTENT_TYPE, routingKeyFor, VIP_PROTO, VOLTTRON_EXCHANGE, type AmqpPublish } from './amqp-mapping.js';
-import { agentUserOf, SpoofedSenderError } from './sender-identity.js';
+import { assertedPolicy, isPlatformIdentity, judgeSender, SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
 
 /**
  * VOLTTRON's RabbitMQ pubsub wire format (PROTOCOL.md 7.6), pure. A topic `a/b/c` of instance
@@ -85,9 +85,13 @@ export interface PubSubDelivery {
   readonly message: unknown;
 }
 
-/** Who published a delivery, for the sender check: the receiver's `instance`, the AMQP `app_id` and `user_id`. */
+/**
+ * Who published a delivery, for the sender check: the receiver's `instance` (or its `policy`,
+ * sender-trust.ts), the AMQP `app_id` and `user_id`.
+ */
 export interface PubsubPublisher {
   readonly instance: string;
+  readonly policy?: SenderPolicy;
   readonly appId?: unknown;
   readonly userId?: unknown;
 }
@@ -95,9 +99,9 @@ export interface PubsubPublisher {
 /**
  * Read a delivered pubsub message (`headers`: its AMQP headers); an InvalidPayloadError for
  * anything that is not one, and for a body above `maxBytes` (the receiver's maxMessageBytes).
- * With `publisher`: a user_id `<instance>.<x>` (proved by RabbitMQ) requires app_id
- * `<instance>.<x>` and body sender `x`, else SpoofedSenderError; other user_ids, or none
- * (Python agents), are not checked.
+ * With `publisher`: a proving user_id (judgeSender) requires app_id and body sender to be what it
+ * proves, else SpoofedSenderError; where proof is required, a platform identity (app_id or body
+ * sender) without it is refused too. Other unproven publishes (Python agents) are delivered.
  */
 export function decodePubsubDelivery(
   routingKey: string, content: Buffer, headers?: Readonly<Record<string, unknown>>, maxBytes?: number, publisher?: PubsubPublisher,
@@ -117,14 +121,26 @@ export function decodePubsubDelivery(
   if (!r.success) {
     return new InvalidPayloadError('RMQ pubsub message', r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
   }
-  const user = publisher && agentUserOf(publisher.userId, publisher.instance);
-  if (user !== undefined) {
-    const claimed = `${publisher!.instance}.${r.data.sender}`;
-    if (publisher!.appId !== user || claimed !== user) {
-      return new SpoofedSenderError('RMQ pubsub sender', user, publisher!.appId === user ? claimed : String(publisher!.appId));
-    }
-  }
+  const spoofed = publisher && checkPublisher(publisher, r.data.sender);
+  if (spoofed) return spoofed;
   const exact = headers?.[TOPIC_HEADER];
   const topic = typeof exact === 'string' && publishRoutingKey(where.instance, exact) === routingKey ? exact : where.topic;
   return { sender: r.data.sender, bus: r.data.bus, headers: r.data.headers, message: r.data.message, topic, instance: where.instance };
+}
+
+/** The SpoofedSenderError of a pubsub publish whose app_id or body `sender` is not what may be believed; undefined when fine. */
+function checkPublisher(publisher: PubsubPublisher, sender: string): SpoofedSenderError | undefined {
+  const policy = publisher.policy ?? assertedPolicy(publisher.instance);
+  const claimed = `${policy.instance}.${sender}`;
+  const appId = typeof publisher.appId === 'string' && publisher.appId.includes('.') ? publisher.appId : claimed;
+  const judged = judgeSender(publisher.userId, appId, policy, 'RMQ pubsub sender');
+  if (judged instanceof SpoofedSenderError) return judged;
+  if (judged.trust === 'proven' && (publisher.appId !== appId || claimed !== appId)) {
+    return new SpoofedSenderError('RMQ pubsub sender', String(publisher.userId), publisher.appId === appId ? claimed : String(publisher.appId));
+  }
+  if (judged.trust !== 'proven' && policy.proof === 'required' && isPlatformIdentity(sender)) {
+    return new SpoofedSenderError('RMQ pubsub sender', typeof publisher.userId === 'string' ? publisher.userId : '', claimed,
+      `body sender ${JSON.stringify(sender)} is the platform's, without its user_id`);
+  }
+  return undefined;
 }

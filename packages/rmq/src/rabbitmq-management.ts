@@ -1,7 +1,7 @@
 import { ConfigError } from '@vip/protocol';
 import { z } from 'zod';
 import { HttpClient, type HttpAnswer } from './http-client.js';
-import { RmqSetupError } from './rmq-errors.js';
+import { RmqSetupError, unresolvedHost } from './rmq-errors.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
 const QueueListSchema = z.array(z.object({ name: z.string() }));
@@ -218,6 +218,9 @@ export class RabbitMqManagement {
     try {
       return await this.#request(method, path, body === undefined ? undefined : JSON.stringify(body));
     } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      const dns = typeof code === 'string' ? unresolvedHost(code, this.#o.baseUrl, err, 'the management API host') : undefined;
+      if (dns) throw dns;
       throw new RmqSetupError('plugin', `RabbitMQ management API not reachable at ${this.#o.baseUrl} (${what})`,
         'enable it: rabbitmq-plugins enable rabbitmq_management (and check the broker runs)', { cause: err });
     }

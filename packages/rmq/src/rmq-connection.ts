@@ -1,11 +1,12 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { InvalidPayloadError, TransportError, type AgentConnection, type Logger, type VipMessage } from '@vip/protocol';
-import { amqpToVip, identityText, routingKeyFor, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { amqpToVip, identityText, routingKeyFor, VOLTTRON_EXCHANGE, type InboundLimits } from './amqp-mapping.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
 import { PublishCache } from './publish-cache.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { publisherUserId, SpoofedSenderError } from './sender-identity.js';
+import { publisherUserId, senderPolicyOf } from './sender-identity.js';
+import { SpoofedSenderError, UnprovenPlatformIdentityError } from './sender-trust.js';
 
 export interface RmqConnectionOptions extends RmqLinkOptionsInput {
   readonly identity: string;
@@ -29,8 +30,16 @@ export interface RmqConnectionStats {
   received: number;
   /** Deliveries that were not VIP (bad body, missing app_id/type): acked and dropped. */
   invalid: number;
-  /** Of `invalid`: user_id `<instance>.<x>` (proved by RabbitMQ) with an app_id other than x (SpoofedSenderError). */
+  /**
+   * Of `invalid`: refused senders (SpoofedSenderError): a user_id contradicting app_id, an agent
+   * user acting as a platform identity, a platform identity without the platform's user_id where
+   * proof is required.
+   */
   spoofed: number;
+  /** Delivered without proof where proof is required: handed on with an empty user (no capabilities). */
+  unproven: number;
+  /** Delivered without proof from a configured legacy peer (`legacyPeers`): its own user. */
+  legacy: number;
   /** Inbound handler threw; the message was acked anyway (counted, logged). */
   handlerErrors: number;
   /** `send` called while reconnecting: rejected with TransportError, nothing queued. */
@@ -55,7 +64,9 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly identity: string;
   readonly #queue: string;
   readonly #publishes: PublishCache;
-  readonly #stats = { sent: 0, received: 0, invalid: 0, spoofed: 0, handlerErrors: 0 };
+  readonly #stats = { sent: 0, received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, handlerErrors: 0 };
+  readonly #limits: InboundLimits;
+  #warnedUnprovenPlatform = false;
   #handler: ((message: VipMessage) => void) | undefined;
 
   constructor(options: RmqConnectionOptions) {
@@ -69,6 +80,12 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     this.identity = identity;
     this.#queue = queue;
     this.#publishes = new PublishCache({ instance: o.instanceName, identity }, Buffer.from(user ?? queue, 'utf8'), userId);
+    this.#limits = { maxBytes: o.maxMessageBytes, policy: senderPolicyOf(o, identity) };
+  }
+
+  /** Whether unproven senders get no user here (sender-trust.ts): the client's login or `senderProof`. */
+  get senderProof(): 'required' | 'optional' {
+    return this.#limits.policy!.proof;
   }
 
   onMessage(handler: (message: VipMessage) => void): void {
@@ -102,13 +119,23 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   #onDelivery(ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.restart('consumer cancelled', ch); // queue deleted under us: start over
-    const vip = amqpToVip(msg, { maxBytes: this.options.maxMessageBytes, instance: this.options.instanceName });
+    const vip = amqpToVip(msg, this.#limits);
     if (vip instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
       if (vip instanceof SpoofedSenderError) this.#stats.spoofed += 1;
       this.log.debug(vip instanceof SpoofedSenderError ? 'rmq.receive.spoofed' : 'rmq.receive.invalid', { reason: vip.detail });
+      if (vip instanceof UnprovenPlatformIdentityError && !this.#warnedUnprovenPlatform) {
+        // once: a platform on a shared login looks exactly like this, and this agent would wait for a welcome it refused
+        this.#warnedUnprovenPlatform = true;
+        this.log.warn('rmq.receive.unproven-platform', {
+          claimed: vip.claimed, userId: vip.userId,
+          hint: 'refused (and will refuse) the platform\'s identities without its user_id; if the platform runs with --rmq-shared-login, give this client senderProof: "optional"',
+        });
+      }
     } else {
       this.#stats.received += 1;
+      if (vip.trust === 'anonymous') this.#stats.unproven += 1;
+      else if (vip.trust === 'legacy') this.#stats.legacy += 1;
       try {
         this.#handler?.(vip.message);
       } catch (err) {

@@ -49,6 +49,24 @@ export const RmqLinkOptionsSchema = z.object({
    * refuses fails open() with RmqSetupError `credentials`.
    */
   brokerUser: z.union([z.string().min(1), z.literal(false)]).optional(),
+  /**
+   * What an unproven sender (no user_id of this instance) is worth to this client's receivers
+   * (sender-trust.ts): `required`, it gets no user, so nothing a capability protects, and cannot
+   * act as a platform identity; `optional`, the `user` header is believed (VOLTTRON's behaviour,
+   * the only choice on a shared login). Default: `required` when this client logs in as a user of
+   * its instance (per-agent users), else `optional`.
+   */
+  senderProof: z.enum(['required', 'optional'], { error: 'senderProof must be "required" or "optional"' }).optional(),
+  /**
+   * Identities accepted without user_id as themselves when proof is required: VOLTTRON Python
+   * agents, which never set it. Such a sender gets its own user `<instance>.<identity>` (never the
+   * header it wrote), so anyone able to publish can act with that identity's capabilities: list
+   * only identities that need it. `*`: every identity but the platform's. Default: none.
+   */
+  legacyPeers: z.union([
+    z.literal('*'),
+    z.array(z.string().regex(/^[^*#]+$/, 'legacyPeers: each identity must be non-empty without "*" or "#"')),
+  ]).optional(),
 }).superRefine((o, ctx) => {
   if (typeof o.brokerUser !== 'string' || o.tls?.external) return;
   let inUrl: string;

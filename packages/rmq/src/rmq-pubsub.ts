@@ -12,7 +12,8 @@ import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type Pu
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { RmqSetupError } from './rmq-errors.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { publisherUserId, SpoofedSenderError } from './sender-identity.js';
+import { publisherUserId, senderPolicyOf } from './sender-identity.js';
+import { SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
 
 export interface RmqPubSubOptions extends RmqLinkOptionsInput {
   readonly identity: string;
@@ -54,7 +55,7 @@ export interface RmqPubSubStats {
   /** Deliveries matching none of the subscription's prefixes (character filter, stale binding). */
   unmatched: number;
   invalid: number;
-  /** Of `invalid`: user_id `<instance>.<x>` (proved by RabbitMQ) with another app_id or body sender (SpoofedSenderError). */
+  /** Of `invalid`: refused senders (SpoofedSenderError: user_id contradicting app_id or body sender, a platform identity without proof). */
   spoofed: number;
   /** Management requests made to count subscribers. */
   countRequests: number;
@@ -117,6 +118,7 @@ export class RmqPubSub extends BrokerClient {
   readonly #tags = new Map<Subscription, string>();
   readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, spoofed: 0, callbackErrors: 0 };
   readonly #userId: string | undefined;
+  readonly #policy: SenderPolicy;
   readonly #match: PrefixMatch;
   readonly #bindings: BindingSnapshots<BindingTable> | undefined;
   #ids = 0;
@@ -130,6 +132,7 @@ export class RmqPubSub extends BrokerClient {
     const userId = publisherUserId(o, identity);
     super(o, `RMQ pubsub ${identity}`, `vip-pubsub ${base}`, declareTopology ?? false, logger?.child({ identity, part: 'pubsub' }), userId);
     this.#userId = userId;
+    this.#policy = senderPolicyOf(o, identity);
     this.identity = identity;
     this.#base = base;
     this.#match = prefixMatch ?? 'segment';
@@ -305,7 +308,7 @@ export class RmqPubSub extends BrokerClient {
       return;
     }
     const { headers, appId, userId } = msg.properties as { headers?: Record<string, unknown>; appId?: unknown; userId?: unknown };
-    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, headers, this.options.maxMessageBytes, { instance: this.options.instanceName, appId, userId });
+    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, headers, this.options.maxMessageBytes, { instance: this.options.instanceName, policy: this.#policy, appId, userId });
     if (d instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
       if (d instanceof SpoofedSenderError) this.#stats.spoofed += 1;

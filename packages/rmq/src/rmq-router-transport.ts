@@ -12,7 +12,8 @@ import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { publisherUserId, SpoofedSenderError, verifyPublisherUserId } from './sender-identity.js';
+import { publisherUserId, senderPolicyOf, verifyPublisherUserId } from './sender-identity.js';
+import { agentstopRefusal, SpoofedSenderError } from './sender-trust.js';
 import { StatusListeners } from './status-listeners.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
@@ -37,8 +38,16 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
 export interface RmqRouterStats {
   received: number;
   invalid: number;
-  /** Of `invalid`: user_id `<instance>.<x>` (proved by RabbitMQ) with an app_id other than x (SpoofedSenderError). */
+  /**
+   * Of `invalid`: refused senders (SpoofedSenderError): user_id contradicting app_id, a platform
+   * identity claimed without the platform's user_id (proof required), an agentstop the sender may
+   * not send (naming another peer, or unproven).
+   */
   spoofed: number;
+  /** Router-queue messages without proof where proof is required: handed to the core with an empty user. */
+  unproven: number;
+  /** Router-queue messages without proof from configured legacy peers: their own user. */
+  legacy: number;
   delivered: number;
   /** deliver() found no queue for the peer (basic.return of a mandatory publish). */
   unreachable: number;
@@ -100,7 +109,7 @@ export class RmqRouterTransport implements RouterTransport {
   /** Router-queue work not yet handed over because a hello check before it is pending. */
   #gated = 0;
   #chain: Promise<void> = Promise.resolve();
-  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, spoofed: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
   readonly #limits: InboundLimits;
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
@@ -115,7 +124,7 @@ export class RmqRouterTransport implements RouterTransport {
     const { logger, peerSweepMs, management, helloCheck, ...link } = options;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
-    this.#limits = { maxBytes: this.#o.maxMessageBytes, instance: this.#o.instanceName };
+    this.#limits = { maxBytes: this.#o.maxMessageBytes, policy: senderPolicyOf(this.#o, ROUTER_IDENTITY) };
     // Only the router's own messages, and only on a per-instance user `<instance>.router`: forwards
     // and the platform's services carry other identities' app_ids, which a receiver would refuse
     // next to that user_id; a shared user (guest) proves no identity, so it is not set at all.
@@ -276,13 +285,15 @@ export class RmqRouterTransport implements RouterTransport {
 
   #onRouterMessage(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.#link.restart('router consumer cancelled', model);
-    const vip = amqpToVip(msg, this.#limits);
+    const vip = agentstopRefusal(amqpToVip(msg, this.#limits));
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#refused(vip);
       ackQuietly(ch, msg);
       return;
     }
     this.#stats.received += 1;
+    if (vip.trust === 'anonymous') this.#stats.unproven += 1;
+    else if (vip.trust === 'legacy') this.#stats.legacy += 1;
     const check = this.#checks ? this.#checkFirst(this.#checks, vip) : undefined;
     this.#inOrder(() => {
       this.#handOver(vip.message.peer, EMPTY_FRAME, vip);
@@ -290,7 +301,10 @@ export class RmqRouterTransport implements RouterTransport {
     }, check);
   }
 
-  /** A hello's permission check (undefined: none due); agentstop makes the next hello check again. */
+  /**
+   * A hello's permission check (undefined: none due); agentstop makes the next hello check again.
+   * Unproven hellos are checked too: the check only sets a user's rights to what they should be.
+   */
   #checkFirst(checks: AgentPermissionCheck, vip: InboundVip): Promise<unknown> | undefined {
     const m = vip.message;
     if (m.subsystem.equals(AGENTSTOP)) {
@@ -381,13 +395,14 @@ const AGENTSTOP = Buffer.from('agentstop');
 
 
 /**
- * The sender's user on RMQ: the agent user RabbitMQ proved by user_id (amqpToVip puts it in
- * `message.user`), else the `user` header (agents send their RabbitMQ user name,
- * `<instance>.<identity>` by default, PROTOCOL.md 7.1/7.3), else `<instance>.<identity>` from
- * app_id. Without a proving user_id (shared users, Python agents) it is asserted by the publisher,
- * like app_id; the broker's per-user permissions then restrict who may publish (VOLTTRON's model).
+ * The sender's user on RMQ: what amqpToVip judged (sender-trust.ts) and put in `message.user`:
+ * the user RabbitMQ proved by user_id, a legacy peer's own user, or empty for an anonymous sender
+ * (proof required, none given: no capabilities). Where proof is optional (shared login) the `user`
+ * header as the publisher wrote it (agents send `<instance>.<identity>` by default, PROTOCOL.md
+ * 7.1/7.3), else `<instance>.<identity>` from app_id: asserted, as on VOLTTRON.
  */
 function userOf(vip: InboundVip): string {
+  if (vip.trust === 'anonymous') return '';
   return vip.message.user.length > 0 ? vip.message.user.toString('utf8') : `${vip.platform}.${vip.senderIdentity}`;
 }
 

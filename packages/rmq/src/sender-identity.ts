@@ -1,59 +1,46 @@
-import { InvalidPayloadError, type Logger } from '@vip/protocol';
+import type { Logger } from '@vip/protocol';
 import type { LinkSession } from './link-session.js';
 import { RmqSetupError } from './rmq-errors.js';
-import type { RmqLinkOptions } from './rmq-options.js';
+import { externalUser, type RmqLinkOptions } from './rmq-options.js';
+import { agentUserOf, isPlatformIdentity, platformBrokerUser, type SenderPolicy } from './sender-trust.js';
 
 /**
- * Sender identity proven by RabbitMQ. A publisher's app_id and `user` header are asserted by the
- * publisher; the AMQP property `user_id` is not: RabbitMQ closes the channel of a publish whose
- * user_id is not the connection's authenticated user (PRECONDITION_FAILED). So publishers set it
- * to their broker user when that name is known for sure (publisherUserId), and receivers holding a
- * user_id `<instance>.<x>` (an agent user of their instance) require the sender to be `x`
- * (checkSender). A user_id of another form (guest, a shared user) or none (Python agents) proves
- * nothing about the identity: the `user` header is used as before.
+ * The publishing side of sender identity (receivers: sender-trust.ts). RabbitMQ closes the channel
+ * of a publish whose AMQP `user_id` is not the connection's authenticated user (PRECONDITION_FAILED),
+ * so a delivered user_id proves its publisher. Publishers set it to their broker user when that
+ * name is known for sure (publisherUserId) and check it once at the first connect
+ * (verifyPublisherUserId); a client's default receiving policy follows from its login
+ * (senderPolicyOf).
  */
-
-/** A delivery whose proven publisher (user_id) is not the sender it claims (app_id, pubsub body). */
-export class SpoofedSenderError extends InvalidPayloadError {
-  readonly userId: string;
-  readonly claimed: string;
-  constructor(what: string, userId: string, claimed: string) {
-    super(what, `published by broker user ${JSON.stringify(userId)} claiming to be ${JSON.stringify(claimed)}`);
-    this.name = 'SpoofedSenderError';
-    this.userId = userId;
-    this.claimed = claimed;
-  }
-}
-
-/** The broker user of a delivery when it is an agent user of `instance` (`<instance>.<x>`); undefined otherwise. */
-export function agentUserOf(userId: unknown, instance: string): string | undefined {
-  return typeof userId === 'string' && userId.length > instance.length + 1 && userId.startsWith(`${instance}.`) ? userId : undefined;
-}
-
-/**
- * The proven VIP user of a delivery claiming `appId` (`<platform>.<identity>`): the agent user when
- * user_id is `<instance>.<x>` and app_id is that same name; SpoofedSenderError when app_id differs;
- * undefined when user_id proves nothing (absent, another form): the caller keeps the header.
- */
-export function checkSender(userId: unknown, instance: string, appId: string, what: string): string | SpoofedSenderError | undefined {
-  const user = agentUserOf(userId, instance);
-  if (user === undefined) return undefined;
-  return appId === user ? user : new SpoofedSenderError(what, user, appId);
-}
 
 /**
  * The user_id a client publishing as `identity` sets, or undefined for none. Known for sure: the
  * URL's user name for password logins (none in the URL: amqplib logs in as guest, treated as
  * unknown); under EXTERNAL only an explicit `brokerUser` (the name depends on the broker's
- * `ssl_cert_login_from`). `brokerUser: false` sets none. Never a user `<instance>.<y>` of another
- * identity (a user shared by several identities would be refused by every receiver as spoofing).
+ * `ssl_cert_login_from`). `brokerUser: false` sets none. A user of this instance is set only for
+ * its own identity, or for a platform identity when it is the platform's user `<instance>.router`
+ * (every receiver would refuse anything else as spoofing).
  */
 export function publisherUserId(o: RmqLinkOptions, identity: string): string | undefined {
   if (o.brokerUser === false) return undefined;
   const user = o.brokerUser ?? (o.tls?.external ? undefined : urlUser(o.url));
   if (user === undefined || user === '') return undefined;
   const agent = agentUserOf(user, o.instanceName);
-  return agent === undefined || agent === `${o.instanceName}.${identity}` ? user : undefined;
+  if (agent === undefined || agent === `${o.instanceName}.${identity}`) return user;
+  return agent === platformBrokerUser(o.instanceName) && isPlatformIdentity(identity) ? user : undefined;
+}
+
+/**
+ * The receiving policy of a client publishing as `identity`: `senderProof` when given, else
+ * `required` when it logs in as a user of its instance (per-agent users are in use: unproven
+ * senders get no user) and `optional` on a shared login (guest), where nothing can be proven.
+ * The login is the user_id it sets, or under EXTERNAL the certificate's CN.
+ */
+export function senderPolicyOf(o: RmqLinkOptions, identity: string): SenderPolicy {
+  const login = publisherUserId(o, identity) ?? (o.tls?.external && o.brokerUser !== false ? externalUser(o.tls) : undefined);
+  const proof = o.senderProof ?? (agentUserOf(login, o.instanceName) !== undefined ? 'required' : 'optional');
+  const legacy = o.legacyPeers ?? [];
+  return { instance: o.instanceName, proof, legacyPeers: legacy === '*' ? '*' : new Set(legacy) };
 }
 
 /** The user name in an amqp(s) URL, decoded; '' when absent. */

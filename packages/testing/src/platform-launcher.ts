@@ -15,8 +15,14 @@ export interface StartPlatformOptions {
   readonly bus?: 'zmq' | 'rmq';
   /** @deprecated use `bus` */
   readonly transport?: 'zmq' | 'rmq';
-  /** RabbitMQ settings for `bus: 'rmq'` (a test's own virtual host, e.g. from freshVhost). */
-  readonly rmq?: { readonly vhost: string; readonly url?: string; readonly managementUrl?: string };
+  /**
+   * RabbitMQ settings for `bus: 'rmq'` (a test's own virtual host, e.g. from freshVhost).
+   * `sharedLogin`: `--rmq-shared-login`, platform and agents on the URL's login (guest), no sender
+   * proven; a legitimate set-up for tests about other things. Default: the platform's own broker
+   * user `<instance>.router` and per-agent proofs (then give the test a unique instance name:
+   * broker users are global, and delete `<instance>.router` afterwards).
+   */
+  readonly rmq?: { readonly vhost: string; readonly url?: string; readonly managementUrl?: string; readonly sharedLogin?: boolean };
   readonly instanceName?: string;
   /** CURVE + auth.json (default true). */
   readonly allowAuth?: boolean;
@@ -259,6 +265,7 @@ function rmqArgs(rmq: StartPlatformOptions['rmq']): string[] {
     '--rmq-vhost', rmq.vhost,
     ...(rmq.url !== undefined ? ['--rmq-url', rmq.url] : []),
     ...(rmq.managementUrl !== undefined ? ['--rmq-management-url', rmq.managementUrl] : []),
+    ...(rmq.sharedLogin ? ['--rmq-shared-login'] : []),
   ];
 }
 

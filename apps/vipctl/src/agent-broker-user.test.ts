@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { checkBrokerIdentity, connectHint } from './agent-broker-user.js';
+import { CliError } from './exit-codes.js';
+
+describe('agent broker users', () => {
+  it('never makes a user for one of the platform\'s identities (only <instance>.router may act as them)', () => {
+    for (const id of ['router', 'control', 'platform.auth', 'control.connection', 'control.connection.ab12']) {
+      expect(() => checkBrokerIdentity('v1', id)).toThrow(CliError);
+      expect(() => checkBrokerIdentity('v1', id)).toThrow(new RegExp(`"${id.replaceAll('.', '\\.')}" is the platform's own identity: only the platform's broker user v1\\.router`));
+    }
+    expect(() => checkBrokerIdentity('v1', 'platform.driver')).not.toThrow();
+  });
+
+  it('tells an agent of a shared-login platform not to require proofs', () => {
+    const created = { user: 'v1.x', vhost: 'v', instanceName: 'v1', identity: 'x', path: '/h/keystores/x/rmq.json' };
+    expect(connectHint(created)).not.toMatch(/senderProof/);
+    expect(connectHint({ ...created, sharedLogin: true })).toMatch(/instanceName: "v1", senderProof: "optional" \}.*--rmq-shared-login/);
+  });
+});
