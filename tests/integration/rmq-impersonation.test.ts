@@ -50,10 +50,12 @@ async function ownUserAgent(platform: AgentUserPlatform, identity: string, more:
 
 beforeAll(async () => {
   p = await startAgentUserPlatform('impersonation', INSTANCE);
-  for (const id of [A, VICTIM]) {
-    const add = await p.vipctl('auth', 'add', '--identity', id);
-    if (add.code !== 0) throw new Error(`vipctl auth add: ${add.err}`);
-  }
+  const attacker = await p.vipctl('auth', 'add', '--identity', A);
+  if (attacker.code !== 0) throw new Error(`vipctl auth add: ${attacker.err}`);
+  // the victim serves capability-protected methods, so it must see its callers' capabilities
+  // (under the default --capability-map-access restricted: platform README)
+  const victim = await p.vipctl('auth', 'add', '--identity', VICTIM, '--capabilities', '{"read_user_capabilities": null}');
+  if (victim.code !== 0) throw new Error(`vipctl auth add: ${victim.err}`);
   const add = await p.vipctl('auth', 'add', '--identity', CAPABLE, '--capabilities', '{"can_publish": null}');
   if (add.code !== 0) throw new Error(`vipctl auth add: ${add.err}`);
 }, 60_000);
