@@ -7,7 +7,7 @@
 // `npm run build`, `npm test` and releases.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, formatMessages } from 'esbuild';
+import { build, formatMessages, stop as stopEsbuild } from 'esbuild';
 
 const APPS = ['platform', 'vipctl'];
 const app = process.argv[2];
@@ -40,6 +40,8 @@ try {
   process.stderr.write(`${app} does not build:\n${text.join('')}`);
   process.exit(1);
 }
+// esbuild keeps a service process for further builds: none will come.
+await stopEsbuild();
 // The app reads process.argv.slice(2): drop the app name so it sees only its own arguments.
 process.argv.splice(2, 1);
 process.setSourceMapsEnabled(true);
