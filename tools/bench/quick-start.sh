@@ -2,7 +2,7 @@
 # Time from "npm install done" to the platform's ready line, as a new user sees it:
 # a fresh clone of REPO at REF, `npm install`, then `npm start` with an empty HOME (so an empty
 # ~/.vip). RUNS starts (default 3), each from a clean tree (git clean keeps node_modules only:
-# no build output, no Nx cache). Prints one line per run and the median.
+# no build output) and an empty Nx cache. Prints one line per run and the median.
 #   bash tools/bench/quick-start.sh [REPO] [REF] [RUNS]
 set -euo pipefail
 repo=${1:-$(git -C "$(dirname "$0")/../.." rev-parse --show-toplevel)}
@@ -22,6 +22,9 @@ times=()
 for i in $(seq 1 "$runs"); do
   NX_DAEMON=true npx nx daemon --stop >/dev/null 2>&1 || true
   git clean -q -fdx -e node_modules
+  # Nx 24 shares one build cache between all checkouts of a workspace (~/.nx/<id>/cache): a new
+  # user has none, so each run gets an empty one.
+  export NX_CACHE_DIRECTORY="$work/nx-cache-$i"
   rm -rf "$work/home"; mkdir -p "$work/home"
   out="$work/start-$i.out"; : >"$out"
   t0=$(date +%s.%N)
