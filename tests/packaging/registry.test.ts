@@ -1,5 +1,6 @@
 // The packages as a user gets them from a registry: Verdaccio on 127.0.0.1 (tools/registry), the
-// release command's publish step publishing every package to it, and empty projects installing
+// release command's publish step publishing every package to it (and its version and changelog
+// steps in a dry run), and empty projects installing
 // from it: @vip/agent + zeromq (no amqplib in the tree), @vip/agent + amqplib (no zeromq), the
 // two CLIs installed globally (and by npx). The README's ten-line agent then runs, ESM and
 // CommonJS, against vip-platform started from the installed CLI: on ZeroMQ, and on RabbitMQ
@@ -14,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { transform } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRegistry, type RunningRegistry } from '../../tools/registry/verdaccio.mjs';
-import { cleanEnv, describeRun, publishedPackages, ROOT, run, type RunResult } from './workspace.js';
+import { cleanEnv, describeRun, publishedPackages, ROOT, run, workspacePackages, type RunResult } from './workspace.js';
 
 const PUBLISHED = publishedPackages().map((p) => p.manifest.name);
 const VERSION = publishedPackages()[0]!.manifest.version;
@@ -101,7 +102,32 @@ async function installedNames(cwd: string): Promise<Set<string>> {
   return names;
 }
 
-describe('publish', () => {
+describe('the release command', () => {
+  // Its versioning and changelog steps as `npm run release -- <version> --dry-run` shows them (here,
+  // after the publish: two Nx runs at once in one workspace would share its graph cache).
+  it('npm run release -- <version> --dry-run: versions, ranges and changelogs of the eight packages, no file written', async () => {
+    const next = '99.0.0-dry-run.0';
+    const manifests = () => Promise.all(workspacePackages().map((p) => readFile(join(p.path, 'package.json'), 'utf8')));
+    const before = await manifests();
+    const r = await run('npm', ['run', 'release', '--', next, '--first-release', '--dry-run', '--skip-publish'], {
+      cwd: ROOT,
+      env: cleanEnv({ NX_DAEMON: 'false', NX_TUI: 'false', NX_NO_CLOUD: 'true', CI: 'true', FORCE_COLOR: '0', NO_COLOR: '1' }),
+      timeoutMs: 120_000,
+    });
+    expect(r.code, describeRun('npm run release -- --dry-run', r)).toBe(0);
+    const out = r.stdout.replace(/\u001b\[[0-9;]*m/g, '');
+    const has = (text: string) => out.includes(text);
+    for (const pkg of publishedPackages()) {
+      expect(has(`New version ${next} written to manifest: ${pkg.dir}/package.json`), `${pkg.dir} version`).toBe(true);
+      expect(has(`Previewing an entry in ${pkg.dir}/CHANGELOG.md for v${next}`), `${pkg.dir} changelog`).toBe(true);
+      for (const dep of Object.keys(pkg.manifest.dependencies ?? {}).filter((d) => d.startsWith('@vip/'))) {
+        expect(has(`+     "${dep}": "^${next}"`), `${pkg.dir} -> ${dep} range`).toBe(true);
+      }
+    }
+    expect(has('packages/testing/package.json'), '@vip/testing untouched').toBe(false);
+    expect(await manifests()).toEqual(before);
+  });
+
   it('the release command published every package at the workspace version, and not @vip/testing', async () => {
     expect(published.code, describeRun('nx release publish', published)).toBe(0);
     for (const name of PUBLISHED) {
