@@ -42,8 +42,8 @@ Options:
   --help                   show this help
   --version                print the version
 
-Every option but --vip-home and --help may also be set in $VIP_HOME/config (VOLTTRON's INI file,
-section [volttron], e.g. "message-bus = rmq"); the command line wins.
+Every option but --vip-home, --help and --version may also be set in $VIP_HOME/config
+(VOLTTRON's INI file, section [volttron], e.g. "message-bus = rmq"); the command line wins.
 `;
 
 const AddressSchema = z
