@@ -303,9 +303,10 @@ describe('the README agent against vip-platform from the registry', () => {
     expectInstalled('cli');
     const instance = `vipreg-${randomBytes(4).toString('hex')}`;
     cleanups.push(async () => {
-      for (const path of [`users/${encodeURIComponent(`${instance}.thermostat`)}`, `vhosts/${encodeURIComponent(instance)}`]) {
-        await fetch(`${MANAGEMENT}/api/${path}`, { method: 'DELETE', headers: { authorization: GUEST } });
-      }
+      // the instance's vhost and every broker user named after it (agents', and the platform's own if it made one)
+      const users = (await (await fetch(`${MANAGEMENT}/api/users`, { headers: { authorization: GUEST } })).json()) as { name: string }[];
+      const paths = [...users.filter((u) => u.name.startsWith(`${instance}.`)).map((u) => `users/${encodeURIComponent(u.name)}`), `vhosts/${encodeURIComponent(instance)}`];
+      for (const path of paths) await fetch(`${MANAGEMENT}/api/${path}`, { method: 'DELETE', headers: { authorization: GUEST } });
     });
     const home = await mkdtemp(join(work, 'home-rmq-'));
     const platform = new InstalledPlatform(home, ['--message-bus', 'rmq', '--instance-name', instance]);
