@@ -29,7 +29,10 @@ export default defineConfig({
       pkg('testing'),
       pkg('platform', 'apps/platform'),
       pkg('vipctl', 'apps/vipctl'),
-      { ...shared, test: { name: 'integration', root: 'tests', include: ['**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      { ...shared, test: { name: 'integration', root: 'tests', include: ['integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      // The packages as users get them: publint and arethetypeswrong on each packed package; a
+      // Verdaccio registry, the release command publishing to it, installs into empty projects.
+      { ...shared, test: { name: 'packaging', root: 'tests', include: ['packaging/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 600_000 } },
     ],
   },
 });

@@ -24,7 +24,7 @@
 // Beside each rate: CPU µs per call/message of this process, of the broker (beam.smp, /proc) and
 // of the platform process (when one runs), over the timed section only.
 // Needs the broker (bash tools/ensure-rabbitmq.sh) with the management API, `npm run build` and
-// the platform app (NX_DAEMON=false npx nx run @vip/platform-app:build).
+// the platform app (NX_DAEMON=false npx nx run @vip/platform:build).
 // --in-process runs the router inside the bench process instead (to tell process cost apart).
 // Each scenario runs in a fresh virtual host, deleted afterwards. Prints a table and one JSON line.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -395,7 +395,7 @@ const scenarios = [
 ];
 
 if (!o['in-process'] && !platformBuilt()) {
-  process.stderr.write('rmq bench: apps/platform/dist is missing: NX_DAEMON=false npx nx run @vip/platform-app:build (or pass --in-process)\n');
+  process.stderr.write('rmq bench: apps/platform/dist is missing: NX_DAEMON=false npx nx run @vip/platform:build (or pass --in-process)\n');
   process.exit(2);
 }
 const only = o.only === '' ? undefined : new Set(o.only.split(','));

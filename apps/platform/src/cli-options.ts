@@ -56,9 +56,10 @@ Options:
   --rmq-broker-user NAME   the broker user the certificate maps to (its CN, e.g. volttron1.router),
                            stamped as AMQP user_id on the router's own messages; needs --rmq-external
   --help                   show this help
+  --version                print the version
 
-Every option but --vip-home and --help may also be set in $VIP_HOME/config (VOLTTRON's INI file,
-section [volttron], e.g. "message-bus = rmq"); the command line wins.
+Every option but --vip-home, --help and --version may also be set in $VIP_HOME/config
+(VOLTTRON's INI file, section [volttron], e.g. "message-bus = rmq"); the command line wins.
 `;
 
 const AddressSchema = z
@@ -106,6 +107,7 @@ const CliSchema = z.object({
   'rmq-shared-login': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'rmq-legacy-peers': z.string().regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' }).optional(),
   help: z.boolean().optional(),
+  version: z.boolean().optional(),
 });
 
 /** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
@@ -152,7 +154,8 @@ export interface PlatformConfig {
   readonly rmq?: RmqBusConfig;
 }
 
-export type CliResult = { readonly help: true } | { readonly help: false; readonly config: PlatformConfig };
+/** `--help` and `--version` print and exit (`show` says which); anything else is a platform to run. */
+export type CliResult = { readonly help: true; readonly show: 'usage' | 'version' } | { readonly help: false; readonly config: PlatformConfig };
 
 /** `VIP_HOME`, else `VOLTTRON_HOME`, else `~/.vip`; `~` expanded, trailing `/` removed. */
 export function defaultVipHome(env: NodeJS.ProcessEnv): string {
@@ -193,13 +196,15 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'rmq-shared-login': { type: 'boolean' },
         'rmq-legacy-peers': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'V' },
       },
     }).values;
   } catch (err) {
     throw new ConfigError(`${err instanceof Error ? err.message : String(err)} (see --help)`);
   }
   const cli = validate(values, 'invalid option');
-  if (cli.help) return { help: true };
+  if (cli.help) return { help: true, show: 'usage' };
+  if (cli.version) return { help: true, show: 'version' };
   const vipHome = cli['vip-home'] ? resolve(cli['vip-home']) : defaultVipHome(env);
   const file = fileValues(vipHome);
   const o = { ...file, ...withAbsolutePaths(definedOnly(cli), process.cwd()) };

@@ -1,6 +1,7 @@
 import { createJsonLogger, VipError } from '@vip/protocol';
 import { parseCli, USAGE, type PlatformConfig } from './cli-options.js';
-import { startVipPlatform, type RunningPlatform } from './platform.js';
+import { PLATFORM_VERSION, startVipPlatform, type RunningPlatform } from './platform.js';
+import { readyNote } from './ready-note.js';
 
 /** One line on stderr, no stack trace: what went wrong and what to do. */
 function fail(message: string): never {
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
   try {
     const cli = parseCli(process.argv.slice(2), process.env);
     if (cli.help) {
-      process.stdout.write(USAGE);
+      process.stdout.write(cli.show === 'version' ? `${PLATFORM_VERSION}\n` : USAGE);
       return;
     }
     config = cli.config;
@@ -55,7 +56,9 @@ async function main(): Promise<void> {
   if (shutting) return;
   const ready = platform.ready;
   logger.info('platform.ready', { bus: config.messageBus, addresses: ready.addresses.join(' '), serverkey: ready.serverkey ?? undefined });
-  process.stdout.write(`${JSON.stringify({ event: 'ready', bus: config.messageBus, ...ready })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: 'ready', bus: config.messageBus, ...ready, home: config.vipHome })}\n`);
+  // For the person who ran it: where it listens, its key, its home, how to admit an agent.
+  if (config.logLevel !== 'silent') process.stderr.write(`${readyNote(config, ready)}\n`);
 }
 
 main().catch((err: unknown) => fail(describe(err)));

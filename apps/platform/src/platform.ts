@@ -11,8 +11,10 @@ import { prepareVipHome } from './vip-home.js';
 import { pinnedServiceUsers, platformUsers } from './service-identities.js';
 import { startRmqPlatform } from './rmq-bus.js';
 import { startLegacyPubSub, type LegacyPubSub } from './legacy-pubsub.js';
+import { version } from '../package.json';
 
-export const PLATFORM_VERSION = '0.1.0';
+/** The package's version (inlined by the build): `--version`, the `platform-version` query. */
+export const PLATFORM_VERSION: string = version;
 /** VOLTTRON's default `agent-monitor-frequency` (seconds), answered as a 4-byte int. */
 const AGENT_MONITOR_FREQUENCY = 600;
 

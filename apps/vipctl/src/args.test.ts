@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { jsonArg, jsonObjectArg, parseCliArgs } from './args.js';
 import { CliError } from './exit-codes.js';
@@ -59,5 +60,14 @@ describe('vipctl arguments', () => {
     expect(await runCli(['keys', 'rotate'], io)).toBe(2);
     expect(await runCli(['status', '--timeout', 'x', '--json'], io)).toBe(2);
     expect(JSON.parse(out.at(-1)!)).toMatchObject({ exit: 2, code: 'CLI' });
+  });
+
+  it('--version (-V) prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const out: string[] = [];
+      expect(await runCli([flag], { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t), env: {} })).toBe(0);
+      expect(out).toEqual([version]);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { CliError, EXIT } from './exit-codes.js';
 const OptionsSchema = z.object({
   json: z.boolean().default(false),
   help: z.boolean().default(false),
+  version: z.boolean().default(false),
   address: z.string().min(1, 'must not be empty').optional(),
   'vip-home': z.string().min(1, 'must not be empty').optional(),
   timeout: z.coerce.number({ error: 'must be a number of seconds' }).positive('must be > 0').max(3600).default(30),
@@ -66,6 +67,7 @@ export function parseCliArgs(argv: readonly string[]): ParsedArgs {
 const PARSE_OPTIONS = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
   address: { type: 'string' },
   'vip-home': { type: 'string' },
   timeout: { type: 'string', short: 't' },

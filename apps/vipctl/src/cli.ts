@@ -7,6 +7,7 @@ import { runPlatformCommand } from './commands/platform-commands.js';
 import { publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliIo } from './output.js';
+import { version } from '../package.json';
 
 export const USAGE = `Usage: vipctl <command> [options]
 
@@ -36,7 +37,7 @@ Files in VIP_HOME (no platform needed):
   auth remove --identity I       its allow entry; on RabbitMQ also its broker user, rmq.json and certificate
   auth approve|deny <user-id>    move a pending key into the allow/deny list
 
-Options: --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --connect-timeout SECONDS (5)
+Options: --version  --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --connect-timeout SECONDS (5)
 Bus: --message-bus zmq|rmq (default: what the running platform recorded in VIP_HOME/run/bus.json, else zmq)
      --rmq-url URL (amqp://guest:guest@127.0.0.1:5672)  --rmq-vhost NAME  --instance-name NAME (vip1)
      --rmq-management-url URL (recorded by the platform, else http://<broker host>:15672)
@@ -55,6 +56,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return fail(io, err, argv.includes('--json'));
   }
   const command = args.positionals[0];
+  if (args.options.version) {
+    io.out(version);
+    return EXIT.OK;
+  }
   if (args.options.help || command === undefined || command === 'help') {
     io.out(USAGE);
     return command === undefined && !args.options.help ? EXIT.USAGE : EXIT.OK;

@@ -190,7 +190,7 @@ export class PlatformProcess extends EventEmitter {
 function platformMain(options: StartPlatformOptions): string {
   const path = options.mainPath ?? process.env.VIP_PLATFORM_MAIN ?? fileURLToPath(new URL(MAIN_RELATIVE, import.meta.url));
   if (!existsSync(path)) {
-    throw new TransportError(`${path} does not exist: build the platform first (NX_DAEMON=false npx nx run @vip/platform-app:build)`);
+    throw new TransportError(`${path} does not exist: build the platform first (NX_DAEMON=false npx nx run @vip/platform:build)`);
   }
   return path;
 }
