@@ -40,3 +40,26 @@ describe('PendingRequests: one timer for every timeout', () => {
     pending.rejectAll(new Error('stopped'));
   });
 });
+
+describe('PendingRequests.rejectPeer: the router dropped a peer', () => {
+  it('fails only what is pending with that peer, now', async () => {
+    const pending = new PendingRequests();
+    const toB = pending.add('1', { timeoutMs: 60_000, operation: 'op 1', peer: 'b', subsystem: 'RPC' });
+    const toB2 = pending.add('2', { timeoutMs: 0, operation: 'op 2', peer: 'b', subsystem: 'ping' });
+    const toC = pending.add('3', { timeoutMs: 60_000, operation: 'op 3', peer: 'c' });
+    const toRouter = pending.add('4', { timeoutMs: 60_000, operation: 'op 4', peer: '' });
+    pending.resolve('2', 'answered before the drop');
+    await expect(toB2).resolves.toBe('answered before the drop');
+    expect(pending.rejectPeer('b', (o) => new Error(`gone (${o.subsystem})`))).toBe(1);
+    await expect(toB).rejects.toThrow('gone (RPC)');
+    const later = pending.add('5', { timeoutMs: 60_000, operation: 'op 5', peer: 'b' });
+    expect(pending.rejectPeer('nobody', () => new Error('x'))).toBe(0);
+    expect(pending.has('3') && pending.has('4') && pending.has('5')).toBe(true);
+    pending.resolve('5', 'later call answered');
+    await expect(later).resolves.toBe('later call answered');
+    expect(pending.rejectPeer('b', () => new Error('no one left'))).toBe(0);
+    pending.rejectAll(new Error('stopped'));
+    await expect(toC).rejects.toThrow('stopped');
+    await expect(toRouter).rejects.toThrow('stopped');
+  });
+});

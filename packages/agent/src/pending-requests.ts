@@ -23,6 +23,13 @@ export interface PendingOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called on every settle (resolve, reject, timeout), e.g. to drop batch members. */
   readonly onSettle?: () => void;
+  /**
+   * The peer the request went to (its identity; absent or '' for the router): `rejectPeer` fails
+   * it when the router says that peer is gone.
+   */
+  readonly peer?: string | undefined;
+  /** The subsystem of the request, named in the error `rejectPeer` makes. */
+  readonly subsystem?: string | undefined;
 }
 
 /**
@@ -56,6 +63,8 @@ class Entry {
  */
 export class PendingRequests {
   readonly #entries = new Map<string, Entry>();
+  /** Peer identity -> keys of the requests pending with it (peer-addressed requests only). */
+  readonly #byPeer = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | undefined;
   /** When `#timer` fires (`performance.now()` ms); Infinity when none is armed. */
   #fireAt = Infinity;
@@ -78,8 +87,14 @@ export class PendingRequests {
       entry = new Entry(resolve as (v: unknown) => void, reject, deadline, options, this.#cleanup(key, options));
     });
     const previous = this.#entries.get(key);
-    if (previous !== undefined) this.#release(previous);
+    if (previous !== undefined) this.#release(key, previous);
     this.#entries.set(key, entry);
+    const peer = options.peer;
+    if (peer !== undefined && peer !== '') {
+      let keys = this.#byPeer.get(peer);
+      if (keys === undefined) this.#byPeer.set(peer, (keys = new Set()));
+      keys.add(key);
+    }
     if (entry.deadline !== 0) this.#arm(entry.deadline);
     return promise;
   }
@@ -97,6 +112,22 @@ export class PendingRequests {
     if (!e) return false;
     e.reject(error);
     return true;
+  }
+
+  /**
+   * Fails every request pending with `peer` (the router said it is gone: its reply cannot come),
+   * each with `error(options)`; returns how many. Only requests pending now: one made later is
+   * not affected, whatever happened to the peer before.
+   */
+  rejectPeer(peer: string, error: (options: PendingOptions) => Error): number {
+    const keys = this.#byPeer.get(peer);
+    if (keys === undefined) return 0;
+    let n = 0;
+    for (const key of [...keys]) {
+      const e = this.#entries.get(key);
+      if (e !== undefined && this.reject(key, error(e.options))) n++;
+    }
+    return n;
   }
 
   rejectAll(error: Error): void {
@@ -124,13 +155,18 @@ export class PendingRequests {
     const e = this.#entries.get(key);
     if (!e) return undefined;
     this.#entries.delete(key);
-    this.#release(e);
+    this.#release(key, e);
     return e;
   }
 
-  /** Drops `e`'s share of the timer and its abort listener. */
-  #release(e: Entry): void {
+  /** Drops `e`'s share of the timer, its abort listener and its place in the peer index. */
+  #release(key: string, e: Entry): void {
     if (e.deadline !== 0 && --this.#timed === 0) this.#timer?.unref();
+    const peer = e.options.peer;
+    if (peer !== undefined && peer !== '') {
+      const keys = this.#byPeer.get(peer);
+      if (keys !== undefined && keys.delete(key) && keys.size === 0) this.#byPeer.delete(peer);
+    }
     e.cleanup?.();
   }
 

@@ -23,6 +23,15 @@ export interface RequestOptions {
   readonly id?: string;
 }
 
+/** What `expect` needs: the request's name, and the peer its reply comes from, if any. */
+export interface ExpectOptions extends RequestOptions {
+  readonly operation: OperationName;
+  /** The peer the reply is to come from: the wait fails with PeerUnreachableError when the router drops it. */
+  readonly peer?: string;
+  /** The subsystem of the request, for that error. */
+  readonly subsystem?: string;
+}
+
 /** Publishes on the bus; provided by the pubsub subsystem, used by health and heartbeat. */
 export interface AgentPublisher {
   publish(topic: string, headers: Readonly<Record<string, unknown>>, message: unknown): Promise<unknown>;
@@ -43,11 +52,12 @@ export interface AgentCore {
   send(message: OutgoingMessage): Promise<void>;
   /**
    * Send with a fresh id and wait for the reply your `handle` passes to `settle(id, value)`;
-   * a VIP `error` for that id rejects with the typed error (PeerUnreachableError...).
+   * a VIP `error` for that id rejects with the typed error (PeerUnreachableError...), and so does
+   * the router's `peerlist drop` of the peer it went to (its reply cannot come any more).
    */
   request<T>(message: Omit<OutgoingMessage, 'id'>, options?: RequestOptions): Promise<T>;
   /** Wait for a reply under `id` without sending (batches, custom flows); same rules as `request`. */
-  expect<T>(id: string, options: RequestOptions & { readonly operation: OperationName }): Promise<T>;
+  expect<T>(id: string, options: ExpectOptions): Promise<T>;
   /** Resolve the pending request with message id `id`; false when none waits. */
   settle(id: Frame | string, value: unknown): boolean;
   /** Fail the pending request with message id `id`. */

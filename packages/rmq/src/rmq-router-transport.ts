@@ -93,6 +93,8 @@ export class RmqRouterTransport implements RouterTransport {
   readonly #status = new StatusListeners();
   readonly #sweep: PeerSweep;
   readonly #known = new Map<string, Frame>();
+  /** When each known peer last sent the router something (Date.now()): a sweep older than that is stale. */
+  readonly #seenAt = new Map<string, number>();
   readonly #pending = new Map<string, PendingDelivery>();
   /** Dead letters handed to the core, awaiting its forward (bounded, oldest evicted). */
   readonly #dead = new Set<string>();
@@ -135,7 +137,12 @@ export class RmqRouterTransport implements RouterTransport {
       graceMs: 2 * this.#o.reconnect.maxDelayMs,
       queueOf: (key) => routingKeyFor(this.#o.instanceName, knownIdentity(this.#known.get(key))),
       peers: () => [...this.#known.keys()],
-      gone: (key) => this.#peerGone(key, 'closed'),
+      gone: (key, askedAt) => {
+        // The listing was asked for before the peer's last message: it may predate a reconnect
+        // (new queue), and a `peerlist drop` now would fail calls made to the live peer.
+        if ((this.#seenAt.get(key) ?? 0) >= askedAt) return;
+        this.#peerGone(key, 'closed');
+      },
       ...(api ? { listQueues: () => api.listQueues(this.#o.vhost) } : {}),
       logger: this.#log,
     });
@@ -351,6 +358,7 @@ export class RmqRouterTransport implements RouterTransport {
     const h = this.#handlers;
     if (!h) return;
     const key = identityKey(sender);
+    this.#seenAt.set(key, Date.now());
     if (!this.#known.has(key)) {
       this.#known.set(key, sender);
       safely(this.#log, () => h.peerEvent?.({ type: 'peer-connected', peer: sender, user: userOf(vip) }));
@@ -369,6 +377,7 @@ export class RmqRouterTransport implements RouterTransport {
     const peer = this.#known.get(key);
     if (!peer) return;
     this.#known.delete(key);
+    this.#seenAt.delete(key);
     this.#checks?.forget(peer.toString('utf8'));
     const h = this.#handlers;
     if (h) safely(this.#log, () => h.peerEvent?.({ type: 'peer-gone', peer, reason }));
