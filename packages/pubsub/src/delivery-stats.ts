@@ -15,6 +15,8 @@ export interface PubSubStats {
   readonly droppedBySubscriber: readonly SubscriberDrops[];
   readonly rejected: Readonly<Record<'unauthorized' | 'invalid' | 'unknown_op' | 'forbidden', number>>;
   readonly pending: number;
+  /** Bytes of the pending deliveries (args summed, per subscriber). */
+  readonly pendingBytes: number;
   readonly subscriptions: number;
   readonly subscribers: number;
   readonly remotePlatforms: number;
@@ -66,6 +68,7 @@ export function flattenStats(s: PubSubStats): Record<string, number> {
     published: s.published,
     delivered: s.delivered,
     pending: s.pending,
+    pending_bytes: s.pendingBytes,
     subscriptions: s.subscriptions,
     subscribers: s.subscribers,
     remote_platforms: s.remotePlatforms,

@@ -32,6 +32,12 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
    * (protected topics, see protectedTopicPermissions; undefined: none), kept in line by the check.
    */
   readonly helloCheck?: false | { readonly recheckMs?: number; readonly topicPermissions?: (user: string) => TopicPermissions | undefined };
+  /**
+   * Bytes of deliveries published and not yet confirmed by the broker (held by amqplib and us);
+   * past it deliver() answers 'again' (error 11 to the sender) instead of buffering without bound,
+   * e.g. while the broker blocks publishers on a memory alarm. Default 256 MiB.
+   */
+  readonly maxPendingBytes?: number;
 }
 
 export interface RmqRouterStats {
@@ -46,6 +52,10 @@ export interface RmqRouterStats {
   again: number;
   /** deliver() refused (as 'again') because the body exceeds maxMessageBytes. */
   oversize: number;
+  /** deliver() refused (as 'again') because maxPendingBytes await the broker's confirm. */
+  backlog: number;
+  /** Bytes published and not yet confirmed, now. */
+  pendingBytes: number;
   /** Dead-lettered messages handed to the core as forwards (answered with error 113 when still unroutable). */
   deadLetters: number;
   /** Dead-lettered pubsub publishes without subscribers: ignored (PROTOCOL.md 7.4). */
@@ -102,7 +112,10 @@ export class RmqRouterTransport implements RouterTransport {
   /** Router-queue work not yet handed over because a hello check before it is pending. */
   #gated = 0;
   #chain: Promise<void> = Promise.resolve();
-  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, spoofed: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = {
+    received: 0, invalid: 0, spoofed: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, backlog: 0, pendingBytes: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0,
+  };
+  readonly #maxPendingBytes: number;
   readonly #limits: InboundLimits;
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
@@ -114,7 +127,8 @@ export class RmqRouterTransport implements RouterTransport {
   #closing = false;
 
   constructor(options: RmqRouterTransportOptions) {
-    const { logger, peerSweepMs, management, helloCheck, ...link } = options;
+    const { logger, peerSweepMs, management, helloCheck, maxPendingBytes, ...link } = options;
+    this.#maxPendingBytes = maxPendingBytes ?? 256 * 1024 * 1024;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
     this.#limits = { maxBytes: this.#o.maxMessageBytes, instance: this.#o.instanceName };
@@ -201,12 +215,20 @@ export class RmqRouterTransport implements RouterTransport {
       this.#stats.again += 1;
       return Promise.resolve('again');
     }
+    const bytes = p.content.length;
+    if (this.#stats.pendingBytes + bytes > this.#maxPendingBytes) {
+      this.#stats.backlog += 1;
+      this.#stats.again += 1;
+      return Promise.resolve('again');
+    }
+    this.#stats.pendingBytes += bytes;
     const seq = String(++this.#seq);
     const pending: PendingDelivery = { returned: false };
     this.#pending.set(seq, pending);
     return new Promise<DeliveryResult>((resolve) => {
       const settle = (err: unknown): void => {
         this.#pending.delete(seq);
+        this.#stats.pendingBytes -= bytes;
         let r: DeliveryResult = 'ok';
         if (err) r = 'again';
         else if (pending.returned) r = 'unreachable';
