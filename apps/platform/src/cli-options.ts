@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, type LogLevel } from '@vip/protocol';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
+import { MEMORY_LIMIT_KEYS, MEMORY_LIMIT_USAGE, MemoryLimitOptionSchemas, memoryLimits, type MemoryLimits } from './memory-limits.js';
 import { loadRmqTls, type RmqTlsConfig } from './rmq-tls.js';
 
 export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
@@ -39,7 +40,7 @@ Options:
                            no password in --rmq-url; needs amqps, --rmq-cert and --rmq-key
   --rmq-broker-user NAME   the broker user the certificate maps to (its CN, e.g. volttron1.router),
                            stamped as AMQP user_id on the router's own messages; needs --rmq-external
-  --help                   show this help
+${MEMORY_LIMIT_USAGE}  --help                   show this help
 
 Every option but --vip-home and --help may also be set in $VIP_HOME/config (VOLTTRON's INI file,
 section [volttron], e.g. "message-bus = rmq"); the command line wins.
@@ -81,6 +82,7 @@ const CliSchema = z.object({
   // a flag on the command line, `true`/`false` in the config file
   'rmq-external': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
+  ...MemoryLimitOptionSchemas,
   help: z.boolean().optional(),
 });
 
@@ -110,6 +112,8 @@ export interface PlatformConfig {
   readonly legacyPubsub: boolean;
   readonly logLevel: LogLevel;
   readonly messageBus: 'zmq' | 'rmq';
+  /** Message size and queue limits (both buses). */
+  readonly limits: MemoryLimits;
   /** Set when `messageBus` is `rmq`. */
   readonly rmq?: RmqBusConfig;
 }
@@ -150,6 +154,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'rmq-servername': { type: 'string' },
         'rmq-external': { type: 'boolean' },
         'rmq-broker-user': { type: 'string' },
+        ...Object.fromEntries(MEMORY_LIMIT_KEYS.map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -177,6 +182,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       legacyPubsub: o['legacy-pubsub'] ?? false,
       logLevel: o['log-level'] ?? 'info',
       messageBus,
+      limits: memoryLimits(o),
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),
     },
   };

@@ -9,6 +9,7 @@ import { PlatformAuth } from './platform-auth.js';
 import { prepareVipHome } from './vip-home.js';
 import { startRmqPlatform } from './rmq-bus.js';
 import { startLegacyPubSub, type LegacyPubSub } from './legacy-pubsub.js';
+import { MemoryReclaimer } from './memory-reclaimer.js';
 
 export const PLATFORM_VERSION = '0.1.0';
 /** VOLTTRON's default `agent-monitor-frequency` (seconds), answered as a 4-byte int. */
@@ -40,10 +41,21 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
-  const pubsub = new PubSubService({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } });
+  const limits = config.limits;
+  const reclaimer = new MemoryReclaimer({ logger });
+  const pubsub = new PubSubService({
+    logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
+    maxPendingBytesPerSubscriber: limits.peerQueueBytes, maxPendingBytes: limits.routerQueueBytes,
+  });
   const transport = new ZmqRouterTransport({
     addresses: [config.localAddress, ...config.vipAddresses],
     ...(keys ? { secretKey: keys.secret, authenticate: true } : { authenticate: false }),
+    maxMessageBytes: limits.maxMessageBytes,
+    peerQueueBytes: limits.peerQueueBytes,
+    peerQueueMessages: limits.peerQueueMessages,
+    routerQueueBytes: limits.routerQueueBytes,
+    ...(limits.zmqSendHwm !== undefined ? { sendHighWaterMark: limits.zmqSendHwm } : {}),
+    onBuffersReleased: () => reclaimer.hint(),
     logger,
   });
   let bound: readonly string[] = [];
@@ -60,7 +72,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     'volttron-central-serverkey': null,
     'bind-web-address': null,
     // Not a VOLTTRON property: the router's always-on counters and the transport's, as JSON.
-    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats() }),
+    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats(), memory: reclaimer.stats() }),
   };
   const router = new Router({
     transport,
@@ -83,6 +95,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
       await control?.close();
       await router.stop();
       await auth?.close();
+      reclaimer.close();
     })());
 
   try {
@@ -107,7 +120,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     try {
       control = await startControlService({
         tracker: router.tracker,
-        counters: () => ({ router: router.stats(), transport: transport.stats() }),
+        counters: () => ({ router: router.stats(), transport: transport.stats(), memory: reclaimer.stats() }),
         vipHome: paths.home,
         address: config.localAddress,
         serverKey: keys.public,

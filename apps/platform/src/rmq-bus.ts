@@ -45,10 +45,13 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])], logger,
     })
     : undefined;
-  const pubsub = new PubSubServiceWithTopicHook({ logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics } },
-    () => topicPermissions?.protectedTopicsChanged());
+  const limits = config.limits;
+  const pubsub = new PubSubServiceWithTopicHook({
+    logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
+    maxPendingBytesPerSubscriber: limits.peerQueueBytes, maxPendingBytes: limits.routerQueueBytes,
+  }, () => topicPermissions?.protectedTopicsChanged());
   const transport = new RmqRouterTransport({
-    ...link, logger,
+    ...link, logger, maxMessageBytes: limits.maxMessageBytes, maxPendingBytes: limits.routerQueueBytes,
     ...(rmq.management ? { management: rmq.management } : {}),
     ...(topicPermissions ? { helloCheck: { topicPermissions: (user: string) => topicPermissions.wanted(user) } } : {}),
   });

@@ -56,6 +56,12 @@ export interface ZmqRouterTransportOptions {
   readonly peerQueueMessages?: number;
   /** Bytes queued for all blocked peers together. Default 256 MiB. */
   readonly routerQueueBytes?: number;
+  /**
+   * Called when message buffers became garbage in bulk: a peer left (its libzmq pipe and queue
+   * are dropped) or an oversize message was dropped. They are freed at V8's next collection, which
+   * an idle router may not run for a long time: the platform uses this to ask for one.
+   */
+  readonly onBuffersReleased?: () => void;
   /** How long an admission and a connect notification wait for each other. Default 2000 ms. */
   readonly admissionTimeoutMs?: number;
   /**
@@ -267,7 +273,10 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       maxPossiblyGone: o.maxPossiblyGone ?? 10_000,
       peerEvent: (event) => {
         // libzmq dropped the pipe of a peer that left; what waits in our queue goes too
-        if (event.type === 'peer-gone') this.#sender?.forget(identityKey(event.peer));
+        if (event.type === 'peer-gone') {
+          this.#sender?.forget(identityKey(event.peer));
+          o.onBuffersReleased?.();
+        }
         handlers.peerEvent?.(event);
       },
       message: (message, userId) => handlers.message(message, userId),
@@ -323,6 +332,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       const reason: UnroutableReason = decoded.kind === 'probe' ? 'router probe' : decoded.reason;
       this.#drop(reason);
       handlers.unroutable?.(reason, decoded.sender);
+      if (reason === 'oversize message') this.#options.onBuffersReleased?.();
       return;
     }
     const user = (this.#peers as NotifiedPeers).userOf(decoded.message);
