@@ -33,8 +33,8 @@ export const DEFAULT_AGENT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 /**
  * The router's ZMQ_SNDHWM: messages libzmq holds for one peer, so at most this x the largest
  * message in bytes. VOLTTRON uses 6000; the router's own queue (bounded in bytes) takes what does
- * not fit. Lower costs CPU on small messages (libzmq wakes its I/O thread more often: 256 cost
- * ~15% more router CPU per message than 1000 on the forwarding benchmark, 512 ~4%).
+ * not fit. Lower costs CPU on small messages (libzmq wakes its I/O thread more often): on the
+ * forwarding benchmark router CPU per message was ~10% above 6000's at 512, ~25% at 256.
  */
 export const DEFAULT_SEND_HIGH_WATER_MARK = 512;
 
