@@ -58,6 +58,8 @@ export class RouterSender {
     readonly logger: Logger;
     readonly isClosing: () => boolean;
     readonly countDrop: (reason: string) => void;
+    /** Queued messages were dropped (their peer is gone): their buffers are garbage now. */
+    readonly released?: () => void;
   }) {
     this.#logger = options.logger;
     this.#isClosing = options.isClosing;
@@ -70,6 +72,7 @@ export class RouterSender {
       send: (_key, frames) => this.#send(frames),
       dropped: (n, reason) => {
         this.#queueDropped[reason] = (this.#queueDropped[reason] ?? 0) + n;
+        options.released?.();
       },
     });
   }

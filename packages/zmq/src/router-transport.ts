@@ -264,6 +264,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       logger: this.#logger,
       isClosing: () => this.#state === 'closed',
       countDrop: (reason) => this.#drop(reason),
+      released: () => o.onBuffersReleased?.(),
     });
     this.#peers = new NotifiedPeers({
       authenticate: this.#authenticate,
