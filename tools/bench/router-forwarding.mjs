@@ -26,6 +26,7 @@ const o = parseBenchArgs(
     window: { type: 'number', default: 2000, help: 'unacknowledged messages the sender may have out' },
     'time-limit': { type: 'number', default: 60, help: 'seconds per run before it is abandoned' },
     router: { type: 'string', default: 'auto', help: 'app | transport | auto (app when built)' },
+    'platform-args': { type: 'string', default: '', help: 'extra platform flags, space-separated (e.g. "--zmq-send-hwm 64")' },
   },
   { usage: 'node tools/bench/router-forwarding.mjs [options]' },
 );
@@ -48,7 +49,7 @@ async function startForwarder(mode) {
     return { pid: child.pid, address: ready.addresses[0], serverkey: ready.serverkey, keys: [], stop: () => child.stop() };
   }
   // The platform admits its own key (auth.json written on first start): the peers use it.
-  const platform = await startPlatformApp();
+  const platform = await startPlatformApp({ extraArgs: o['platform-args'].split(' ').filter(Boolean) });
   return {
     pid: platform.pid,
     address: platform.address,

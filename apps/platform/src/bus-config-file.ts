@@ -9,6 +9,7 @@ export const CONFIG_FILE_KEYS = [
   'rmq-url', 'rmq-vhost', 'rmq-management-url',
   'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'rmq-servername', 'rmq-external', 'rmq-broker-user',
   'rmq-shared-login', 'rmq-legacy-peers',
+  'max-message-bytes', 'peer-queue-bytes', 'peer-queue-messages', 'router-queue-bytes', 'zmq-send-hwm',
 ] as const;
 export type ConfigFileKey = (typeof CONFIG_FILE_KEYS)[number];
 

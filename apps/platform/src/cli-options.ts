@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ConfigError, type LogLevel } from '@vip/protocol';
 import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
+import { MEMORY_LIMIT_KEYS, MEMORY_LIMIT_USAGE, MemoryLimitOptionSchemas, memoryLimits, type MemoryLimits } from './memory-limits.js';
 import { loadRmqTls, type RmqTlsConfig } from './rmq-tls.js';
 import { CAPABILITY_MAP_ACCESS, DEFAULT_CAPABILITY_MAP_ACCESS, type CapabilityMapAccess } from './auth-service/capability-map-access.js';
 
@@ -55,7 +56,7 @@ Options:
                            no password in --rmq-url; needs amqps, --rmq-cert and --rmq-key
   --rmq-broker-user NAME   the broker user the certificate maps to (its CN, e.g. volttron1.router),
                            stamped as AMQP user_id on the router's own messages; needs --rmq-external
-  --help                   show this help
+${MEMORY_LIMIT_USAGE}  --help                   show this help
   --version                print the version
 
 Every option but --vip-home, --help and --version may also be set in $VIP_HOME/config
@@ -106,6 +107,7 @@ const CliSchema = z.object({
   'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
   'rmq-shared-login': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'rmq-legacy-peers': z.string().regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' }).optional(),
+  ...MemoryLimitOptionSchemas,
   help: z.boolean().optional(),
   version: z.boolean().optional(),
 });
@@ -150,6 +152,8 @@ export interface PlatformConfig {
   readonly pubsubRestoreGraceMs: number;
   readonly logLevel: LogLevel;
   readonly messageBus: 'zmq' | 'rmq';
+  /** Message size and queue limits (both buses). */
+  readonly limits: MemoryLimits;
   /** Set when `messageBus` is `rmq`. */
   readonly rmq?: RmqBusConfig;
 }
@@ -195,6 +199,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'rmq-broker-user': { type: 'string' },
         'rmq-shared-login': { type: 'boolean' },
         'rmq-legacy-peers': { type: 'string' },
+        ...Object.fromEntries(MEMORY_LIMIT_KEYS.map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
       },
@@ -226,6 +231,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       pubsubRestoreGraceMs: Math.round((o['pubsub-restore-grace'] ?? DEFAULT_PUBSUB_RESTORE_GRACE_S) * 1000),
       logLevel: o['log-level'] ?? 'info',
       messageBus,
+      limits: memoryLimits(o),
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),
     },
   };

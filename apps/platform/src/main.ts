@@ -1,5 +1,6 @@
 import { createJsonLogger, VipError } from '@vip/protocol';
 import { parseCli, USAGE, type PlatformConfig } from './cli-options.js';
+import { checkMalloc, MALLOC_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_ENV } from './malloc-check.js';
 import { PLATFORM_VERSION, startVipPlatform, type RunningPlatform } from './platform.js';
 import { readyNote } from './ready-note.js';
 
@@ -48,6 +49,14 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
   logger.info('platform.starting', { home: config.vipHome, instance: config.instanceName, auth: config.allowAuth });
+  const malloc = checkMalloc(process.env);
+  const limits = config.limits;
+  logger.info('platform.memory', { mallocMmapThreshold: malloc.mmapThreshold, ...limits });
+  if (malloc.warn) {
+    logger.warn('platform.memory.malloc_dynamic', {
+      fix: `start with ${MALLOC_MMAP_THRESHOLD_ENV}=${MALLOC_MMAP_THRESHOLD} (apps/platform/bin/vip-platform does): without it memory freed after a burst of large messages stays in the process`,
+    });
+  }
   try {
     platform = await startVipPlatform(config, logger, () => void shutdown('quit'));
   } catch (err) {

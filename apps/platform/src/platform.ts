@@ -12,6 +12,7 @@ import { pinnedServiceUsers, platformUsers } from './service-identities.js';
 import { startRmqPlatform } from './rmq-bus.js';
 import { startLegacyPubSub, type LegacyPubSub } from './legacy-pubsub.js';
 import { version } from '../package.json';
+import { MemoryReclaimer } from './memory-reclaimer.js';
 
 /** The package's version (inlined by the build): `--version`, the `platform-version` query. */
 export const PLATFORM_VERSION: string = version;
@@ -44,18 +45,27 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
   const paths = await prepareVipHome(config.vipHome);
   const keys = config.allowAuth ? await KeyStore.platform(paths.home, { logger }).loadOrCreate() : undefined;
   const auth = keys ? new PlatformAuth({ vipHome: paths.home, platformPublicKey: keys.public, logger }) : undefined;
+  const limits = config.limits;
+  const reclaimer = new MemoryReclaimer({ logger });
   const subscriptions = await openPlatformSubscriptions({ vipHome: paths.home, instanceName: config.instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
   const pubsub = new PubSubService({
     logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
     ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
+    maxPendingBytesPerSubscriber: limits.peerQueueBytes, maxPendingBytes: limits.routerQueueBytes,
   });
   const transport = new ZmqRouterTransport({
     addresses: [config.localAddress, ...config.vipAddresses],
     ...(keys ? { secretKey: keys.secret, authenticate: true } : { authenticate: false }),
+    maxMessageBytes: limits.maxMessageBytes,
+    peerQueueBytes: limits.peerQueueBytes,
+    peerQueueMessages: limits.peerQueueMessages,
+    routerQueueBytes: limits.routerQueueBytes,
+    ...(limits.zmqSendHwm !== undefined ? { sendHighWaterMark: limits.zmqSendHwm } : {}),
+    onBuffersReleased: () => reclaimer.hint(),
     logger,
   });
   // always-on counters (vipctl stats counters, query vip-router-stats); auth: reloads refused or failed
-  const counters = () => ({ router: router.stats(), transport: transport.stats(), ...(auth ? { auth: auth.watcher.stats() } : {}) });
+  const counters = () => ({ router: router.stats(), transport: transport.stats(), memory: reclaimer.stats(), ...(auth ? { auth: auth.watcher.stats() } : {}) });
   let bound: readonly string[] = [];
   const tcpBound = () => bound.filter((a) => !a.startsWith('ipc:') && !a.startsWith('inproc:'));
   const query: QueryProperties = {
@@ -98,6 +108,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
       await control?.close();
       await router.stop();
       await auth?.close();
+      reclaimer.close();
     })());
 
   try {

@@ -56,13 +56,15 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, platformBrokerUser(instanceName), ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])], logger,
     })
     : undefined;
+  const limits = config.limits;
   const subscriptions = await openPlatformSubscriptions({ vipHome: paths.home, instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
   const pubsub = new PubSubServiceWithTopicHook({
     logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: paths.protectedTopics },
     ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
+    maxPendingBytesPerSubscriber: limits.peerQueueBytes, maxPendingBytes: limits.routerQueueBytes,
   }, () => topicPermissions?.protectedTopicsChanged());
   const transport = new RmqRouterTransport({
-    ...link, logger,
+    ...link, logger, maxMessageBytes: limits.maxMessageBytes, maxPendingBytes: limits.routerQueueBytes,
     ...(rmq.management ? { management: rmq.management } : {}),
     ...(topicPermissions ? { helloCheck: { topicPermissions: (user: string) => topicPermissions.wanted(user) } } : {}),
   });

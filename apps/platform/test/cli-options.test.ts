@@ -1,7 +1,12 @@
 import { homedir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vip/protocol';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEFAULT_TCP_ADDRESS, defaultVipHome, parseCli } from '../src/cli-options.js';
+
+const DEFAULT_LIMITS = { maxMessageBytes: 4 * 1024 ** 2, peerQueueBytes: 16 * 1024 ** 2, peerQueueMessages: 6000, routerQueueBytes: 256 * 1024 ** 2 };
 
 describe('vip-platform options', () => {
   it('defaults: ~/.vip, tcp 127.0.0.1:22916, local ipc under the home, auth on, info, zmq', () => {
@@ -19,6 +24,7 @@ describe('vip-platform options', () => {
         pubsubRestoreGraceMs: 60_000,
         logLevel: 'info',
         messageBus: 'zmq',
+        limits: DEFAULT_LIMITS,
       },
     });
   });
@@ -41,7 +47,7 @@ describe('vip-platform options', () => {
     expect(r.config).toEqual({
       vipHome: '/h', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], localAddress: 'ipc:///tmp/v.sock',
       instanceName: 'x.1', allowAuth: false, legacyPubsub: false, capabilityMapAccess: 'all', pubsubRestoreGraceMs: 60_000,
-      logLevel: 'debug', messageBus: 'zmq',
+      logLevel: 'debug', messageBus: 'zmq', limits: DEFAULT_LIMITS,
     });
   });
 
@@ -64,6 +70,24 @@ describe('vip-platform options', () => {
     expect(grace('600')).toBe(600_000);
   });
 
+  it('takes the memory limits in bytes or with k/M/G, from flags and from $VIP_HOME/config', () => {
+    const r = parseCli(['--vip-home', '/h', '--max-message-bytes', '1MiB', '--peer-queue-bytes', '8M', '--peer-queue-messages', '100',
+      '--router-queue-bytes', '1G', '--zmq-send-hwm', '16'], {});
+    expect(!r.help && r.config.limits).toEqual({
+      maxMessageBytes: 1024 ** 2, peerQueueBytes: 8 * 1024 ** 2, peerQueueMessages: 100, routerQueueBytes: 1024 ** 3, zmqSendHwm: 16,
+    });
+    const home = mkdtempSync(join(tmpdir(), 'vip-cli-'));
+    try {
+      writeFileSync(join(home, 'config'), '[volttron]\nmax-message-bytes = 65536\npeer-queue-bytes = 512k\n');
+      const f = parseCli(['--vip-home', home, '--peer-queue-bytes', '1048576'], {});
+      expect(!f.help && f.config.limits).toMatchObject({ maxMessageBytes: 65536, peerQueueBytes: 1024 ** 2 });
+      writeFileSync(join(home, 'config'), '[volttron]\nrouter-queue-bytes = lots\n');
+      expect(() => parseCli(['--vip-home', home], {})).toThrow(/config: --router-queue-bytes must be a byte count/);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it('--help', () => {
     expect(parseCli(['--help'], {})).toEqual({ help: true });
   });
@@ -81,6 +105,13 @@ describe('vip-platform options', () => {
     [['--legacy-pubsub', 'true', '--allow-auth', 'false'], /--legacy-pubsub runs on the zmq bus with --allow-auth true only/],
     [['--legacy-pubsub', 'true', '--message-bus', 'rmq'], /--legacy-pubsub runs on the zmq bus/],
     [['positional'], /positional/],
+    [['--max-message-bytes', '4 MB please'], /--max-message-bytes must be a byte count/],
+    [['--max-message-bytes', '100'], /--max-message-bytes must be at least 4k/],
+    [['--max-message-bytes', '2G'], /--max-message-bytes must be at most 1G/],
+    [['--peer-queue-messages=-1'], /--peer-queue-messages must be a whole number/],
+    [['--zmq-send-hwm', '0'], /--zmq-send-hwm must be at least 1/],
+    [['--max-message-bytes', '8M', '--peer-queue-bytes', '4M'], /--peer-queue-bytes \(4194304\) must be at least --max-message-bytes/],
+    [['--router-queue-bytes', '1M'], /--router-queue-bytes \(1048576\) must be at least --peer-queue-bytes/],
   ])('refuses %j with a clear ConfigError', (argv, why) => {
     expect(() => parseCli(argv, {})).toThrow(ConfigError);
     expect(() => parseCli(argv, {})).toThrow(why);

@@ -1,12 +1,12 @@
 import {
-  ClosedError, createRpcIdGenerator, frameText, silentLogger,
+  ClosedError, createRpcIdGenerator, frameText, PeerUnreachableError, silentLogger,
   type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
 } from '@vip/protocol';
 import { HelloTimeoutError } from './errors.js';
 import { KnownNames, toVipMessage } from './frames.js';
 import { AgentEvents, type AgentEvent } from './agent-events.js';
 import { LOCAL, pendingKey, PendingRequests, type OperationName, type Settlement } from './pending-requests.js';
-import type { AgentCore, AgentPublisher, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
+import type { AgentCore, AgentPublisher, ExpectOptions, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
 import { HelloSubsystem } from './subsystems/hello.js';
 import { PingSubsystem } from './subsystems/ping.js';
 import { PeerlistSubsystem } from './subsystems/peerlist.js';
@@ -124,6 +124,12 @@ export class Agent {
       : this.use(typeof pubsubOptions === 'function' ? pubsubOptions : (core) => new PubSubSubsystem(core, pubsubOptions));
     this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
     this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
+    // The router knows a peer is gone: its replies cannot come, so what waits for them fails now
+    // rather than at its timeout. Only requests pending at this drop: a later one is not touched.
+    this.peerlist.onDrop((peer) => {
+      const n = this.#pending.rejectPeer(pendingKey(peer), (o) => new PeerUnreachableError(peer, o.subsystem ?? ''));
+      if (n > 0) this.#stats.count('requests.failed_peer_gone', n);
+    });
   }
 
   /** Register a subsystem (pubsub, custom ones). Its `name` must be unique. */
@@ -400,8 +406,10 @@ export class Agent {
         this.#stats.messageOut();
         return conn.send(toVipMessage(m));
       },
-      expect: <T>(id: string, o: RequestOptions & { readonly operation: OperationName; readonly from: string | Frame }) =>
-        this.#pending.add<T>(pendingKey(id), { from: pendingKey(o.from), timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal }),
+      expect: <T>(id: string, o: ExpectOptions) =>
+        this.#pending.add<T>(pendingKey(id), {
+          from: pendingKey(o.from), timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal, subsystem: o.subsystem,
+        }),
       request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = NO_OPTIONS) => {
         const id = o.id ?? this.#nextId();
         const key = pendingKey(id);
@@ -410,6 +418,7 @@ export class Agent {
           timeoutMs: o.timeoutMs ?? this.#requestTimeout(),
           operation: o.operation ?? (() => defaultOperation(m)),
           signal: o.signal,
+          subsystem: m.subsystem,
         });
         this.#core.send({ peer: m.peer, subsystem: m.subsystem, args: m.args, id, user: m.user }).catch((err: unknown) => {
           this.#pending.reject(key, err instanceof Error ? err : new Error(String(err)), LOCAL);

@@ -1,7 +1,7 @@
 // Public API of @vip/agent: every export is listed by name. Transport-neutral (no zeromq, no amqplib).
 export { Agent, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './agent.js';
 export type { AgentOptions, AgentEvent } from './agent.js';
-export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, AgentPublisher } from './subsystem.js';
+export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, ExpectOptions, AgentPublisher } from './subsystem.js';
 export type { OperationName } from './pending-requests.js';
 export {
   HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, UnauthorizedError, RpcException, UNAUTHORIZED_EXC_TYPE,

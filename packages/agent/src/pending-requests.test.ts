@@ -64,3 +64,26 @@ describe('PendingRequests: a request is answered only by the peer it went to', (
     await expect(b).rejects.toThrow('send failed');
   });
 });
+
+describe('PendingRequests.rejectPeer: the router dropped a peer', () => {
+  it('fails only what is pending with that peer, now', async () => {
+    const pending = new PendingRequests();
+    const toB = pending.add('1', { from: 'b', timeoutMs: 60_000, operation: 'op 1', subsystem: 'RPC' });
+    const toB2 = pending.add('2', { from: 'b', timeoutMs: 0, operation: 'op 2', subsystem: 'ping' });
+    const toC = pending.add('3', { from: 'c', timeoutMs: 60_000, operation: 'op 3' });
+    const toRouter = pending.add('4', { from: '', timeoutMs: 60_000, operation: 'op 4' });
+    pending.resolve('2', 'answered before the drop', 'b');
+    await expect(toB2).resolves.toBe('answered before the drop');
+    expect(pending.rejectPeer('b', (o) => new Error(`gone (${o.subsystem})`))).toBe(1);
+    await expect(toB).rejects.toThrow('gone (RPC)');
+    const later = pending.add('5', { from: 'b', timeoutMs: 60_000, operation: 'op 5' });
+    expect(pending.rejectPeer('nobody', () => new Error('x'))).toBe(0);
+    expect(pending.has('3') && pending.has('4') && pending.has('5')).toBe(true);
+    pending.resolve('5', 'later call answered', 'b');
+    await expect(later).resolves.toBe('later call answered');
+    expect(pending.rejectPeer('b', () => new Error('no one left'))).toBe(0);
+    pending.rejectAll(new Error('stopped'));
+    await expect(toC).rejects.toThrow('stopped');
+    await expect(toRouter).rejects.toThrow('stopped');
+  });
+});

@@ -28,6 +28,8 @@ export interface PendingOptions {
   readonly signal?: AbortSignal | undefined;
   /** Called on every settle (resolve, reject, timeout), e.g. to drop batch members. */
   readonly onSettle?: () => void;
+  /** The subsystem of the request, named in the error `rejectPeer` makes. */
+  readonly subsystem?: string | undefined;
 }
 
 /**
@@ -73,6 +75,8 @@ class Entry {
  */
 export class PendingRequests {
   readonly #entries = new Map<string, Entry>();
+  /** `from` of a peer -> keys of the requests pending with it (peer-addressed requests only). */
+  readonly #byPeer = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | undefined;
   /** When `#timer` fires (`performance.now()` ms); Infinity when none is armed. */
   #fireAt = Infinity;
@@ -95,8 +99,14 @@ export class PendingRequests {
       entry = new Entry(resolve as (v: unknown) => void, reject, deadline, options, this.#cleanup(key, options));
     });
     const previous = this.#entries.get(key);
-    if (previous !== undefined) this.#release(previous);
+    if (previous !== undefined) this.#release(key, previous);
     this.#entries.set(key, entry);
+    const peer = options.from;
+    if (peer !== '') {
+      let keys = this.#byPeer.get(peer);
+      if (keys === undefined) this.#byPeer.set(peer, (keys = new Set()));
+      keys.add(key);
+    }
     if (entry.deadline !== 0) this.#arm(entry.deadline);
     return promise;
   }
@@ -124,6 +134,22 @@ export class PendingRequests {
     return 'settled';
   }
 
+  /**
+   * Fails every request pending with `peer` (its `pendingKey`; the router said it is gone: its
+   * reply cannot come), each with `error(options)`; returns how many. Only requests pending now:
+   * one made later is not affected, whatever happened to the peer before.
+   */
+  rejectPeer(peer: string, error: (options: PendingOptions) => Error): number {
+    const keys = this.#byPeer.get(peer);
+    if (keys === undefined) return 0;
+    let n = 0;
+    for (const key of [...keys]) {
+      const e = this.#entries.get(key);
+      if (e !== undefined && this.reject(key, error(e.options), LOCAL) === 'settled') n++;
+    }
+    return n;
+  }
+
   rejectAll(error: Error): void {
     for (const key of [...this.#entries.keys()]) this.reject(key, error, LOCAL);
     clearTimeout(this.#timer);
@@ -149,13 +175,18 @@ export class PendingRequests {
     const e = this.#entries.get(key);
     if (!e) return undefined;
     this.#entries.delete(key);
-    this.#release(e);
+    this.#release(key, e);
     return e;
   }
 
-  /** Drops `e`'s share of the timer and its abort listener. */
-  #release(e: Entry): void {
+  /** Drops `e`'s share of the timer, its abort listener and its place in the peer index. */
+  #release(key: string, e: Entry): void {
     if (e.deadline !== 0 && --this.#timed === 0) this.#timer?.unref();
+    const peer = e.options.from;
+    if (peer !== '') {
+      const keys = this.#byPeer.get(peer);
+      if (keys !== undefined && keys.delete(key) && keys.size === 0) this.#byPeer.delete(peer);
+    }
     e.cleanup?.();
   }
 

@@ -23,6 +23,18 @@ export interface RequestOptions {
   readonly id?: string;
 }
 
+/** What `expect` needs: the request's name, and the peer its reply comes from, if any. */
+export interface ExpectOptions extends RequestOptions {
+  readonly operation: OperationName;
+  /**
+   * The peer the reply is to come from ('' = the router): only its reply settles the wait, and the
+   * wait fails with PeerUnreachableError when the router drops that peer.
+   */
+  readonly from: string | Frame;
+  /** The subsystem of the request, for that error. */
+  readonly subsystem?: string;
+}
+
 /** Publishes on the bus; provided by the pubsub subsystem, used by health and heartbeat. */
 export interface AgentPublisher {
   publish(topic: string, headers: Readonly<Record<string, unknown>>, message: unknown): Promise<unknown>;
@@ -44,14 +56,15 @@ export interface AgentCore {
   /**
    * Send with a fresh, unguessable id and wait for the reply your `handle` passes to
    * `settle(id, value, message.peer)`; only `message.peer` answers it. A VIP `error` for that id
-   * from the router or that peer rejects with the typed error (PeerUnreachableError...).
+   * from the router or that peer rejects with the typed error (PeerUnreachableError...), and so
+   * does the router's `peerlist drop` of that peer (its reply cannot come any more).
    */
   request<T>(message: Omit<OutgoingMessage, 'id'>, options?: RequestOptions): Promise<T>;
   /**
    * Wait for a reply under `id` from `from` (the peer the request goes to, '' = the router)
    * without sending (batches, custom flows); same rules as `request`.
    */
-  expect<T>(id: string, options: RequestOptions & { readonly operation: OperationName; readonly from: string | Frame }): Promise<T>;
+  expect<T>(id: string, options: ExpectOptions): Promise<T>;
   /**
    * Resolve the pending request with message id `id`, if `from` (the reply's peer frame, '' = the
    * router) is the peer it was sent to. False when none waits (counted `replies.unmatched`) or the

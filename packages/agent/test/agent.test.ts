@@ -163,3 +163,53 @@ describe('router and peer subsystems', () => {
     expect(a.stats()['errors.malformed']).toBe(1);
   });
 });
+
+describe('requests to a peer the router drops (peerlist drop)', () => {
+  const rpcSent = (router: MemoryRouter, method: string) => router.sent.some((s) => frameText(s.message.subsystem) === 'RPC' && text(s.message.args).join().includes(`"${method}"`));
+
+  it('fail at once with PeerUnreachableError; a request made after the drop is not failed by it', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'caller');
+    const b = agent(router, 'callee');
+    await a.start();
+    await b.start();
+    b.rpc.export('hang', () => new Promise(() => undefined));
+    b.rpc.export('echo', (x: unknown) => x);
+    const call = a.rpc.request('callee', 'hang', { timeoutMs: 60_000 });
+    const batch = a.rpc.batch('callee', [{ method: 'hang' }], { timeoutMs: 60_000 });
+    const ping = a.ping.ping(''); // to the router: never touched by a peer's drop
+    await vi.waitFor(() => expect(rpcSent(router, 'hang')).toBe(true));
+    router.announce('drop', 'callee');
+    const err = await call.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerUnreachableError);
+    expect(err).toMatchObject({ code: 'VIP_UNREACHABLE', peer: 'callee', subsystem: 'RPC' });
+    expect((await batch)[0]).toMatchObject({ status: 'rejected', reason: expect.any(PeerUnreachableError) });
+    await expect(ping).resolves.toEqual([]);
+    // The peer is back (here: it never left the memory router): a call made after the drop goes through.
+    await expect(a.rpc.call('callee', 'echo', 5)).resolves.toBe(5);
+    expect(a.stats()['requests.failed_peer_gone']).toBe(2);
+  });
+
+  it('ignores a peerlist drop that a peer (not the router) sends', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'victim');
+    const b = agent(router, 'server');
+    await a.start();
+    await b.start();
+    let answer!: (v: string) => void;
+    b.rpc.export('slow', () => new Promise<string>((resolve) => (answer = resolve)));
+    const dropped: string[] = [];
+    a.peerlist.onDrop((p) => dropped.push(p));
+    const call = a.rpc.call('server', 'slow');
+    await vi.waitFor(() => expect(answer).toBeDefined());
+    const forger = router.connect('forger');
+    await forger.open();
+    forger.deliverTo(a, { peer: EMPTY, user: EMPTY, id: EMPTY, subsystem: textFrame('peerlist'), args: [textFrame('drop'), textFrame('server')] });
+    await a.ping.ping(); // the forged message was handled before this reply
+    expect(dropped).toEqual([]);
+    answer('done');
+    await expect(call).resolves.toBe('done');
+  });
+});
+
+const EMPTY = Buffer.alloc(0);

@@ -43,6 +43,11 @@ export class MemoryRouter {
     }
   }
 
+  /** Broadcast `peerlist <op> <peer>` from the router to every attached agent (PROTOCOL.md 2.3). */
+  announce(op: 'add' | 'drop', peer: string): void {
+    for (const c of this.#peers.values()) c.deliver({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id: EMPTY_FRAME, subsystem: f('peerlist'), args: [f(op), f(peer)] });
+  }
+
   /** Hand `message` (peer = its sender) to `to` as the router would forward it. */
   deliverAs(from: string, to: string, message: VipMessage): void {
     this.#peers.get(to)?.deliver({ ...message, peer: textFrame(from), user: textFrame(from) });

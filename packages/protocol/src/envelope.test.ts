@@ -26,9 +26,12 @@ describe('router envelope', () => {
     const r = decodeRouterFrames(frames);
     expect(r).toMatchObject({ kind: 'invalid', reason });
   });
-  it('flags oversize frames when a limit is set', () => {
-    const r = decodeRouterFrames([b('x'), b(''), b('VIP1'), b(''), b(''), b('ping'), Buffer.alloc(11)], 10);
-    expect(r).toMatchObject({ kind: 'invalid', reason: 'oversize frame' });
+  it('flags a frame set larger than the limit, all frames counted', () => {
+    const head = [b('x'), b(''), b('VIP1'), b(''), b(''), b('ping')]; // 9 bytes
+    expect(decodeRouterFrames([...head, Buffer.alloc(11)], 20)).toMatchObject({ kind: 'message' });
+    expect(decodeRouterFrames([...head, Buffer.alloc(12)], 20)).toMatchObject({ kind: 'invalid', reason: 'oversize message' });
+    // many frames, none over the limit alone, over it together
+    expect(decodeRouterFrames([...head, ...Array.from({ length: 4 }, () => Buffer.alloc(3))], 20)).toMatchObject({ kind: 'invalid', reason: 'oversize message' });
   });
   it('encodes a forward with swapped peer frames', () => {
     const f = encodeRouterFrames(b('to'), b('from'), b('from'), b('m'), b('RPC'), [b('x')]);

@@ -24,7 +24,7 @@ export interface RoutedMessage {
 }
 
 /** Why the router could not route a frame set (Tracker `unroutable` keys, PROTOCOL.md 8). */
-export type UnroutableReason = 'router probe' | 'too few frames' | 'bad VIP signature' | 'empty subsystem' | 'oversize frame';
+export type UnroutableReason = 'router probe' | 'too few frames' | 'bad VIP signature' | 'empty subsystem' | 'oversize message';
 
 export type RouterDecodeResult =
   | { readonly kind: 'message'; readonly message: RoutedMessage }
@@ -58,8 +58,10 @@ export function decodePeerFrames(frames: readonly Frame[], hasVia = false): VipM
 /**
  * Frames a ROUTER socket reads: `sender, recipient, VIP1, user, id, subsystem, args...`.
  * Never throws; malformed input becomes an `invalid` result with the reason to count.
+ * `maxMessageBytes` limits the whole frame set (every frame counted, the sender's included):
+ * a message of many frames is as large as one frame of the same total.
  */
-export function decodeRouterFrames(frames: readonly Frame[], maxFrameBytes = Infinity): RouterDecodeResult {
+export function decodeRouterFrames(frames: readonly Frame[], maxMessageBytes = Infinity): RouterDecodeResult {
   const sender = frames[0];
   if (frames.length === 2 && sender !== undefined && sender.length > 0 && (frames[1] as Frame).length === 0) {
     return { kind: 'probe', sender };
@@ -68,9 +70,7 @@ export function decodeRouterFrames(frames: readonly Frame[], maxFrameBytes = Inf
   if (!isVipSignature(frames[2])) return { kind: 'invalid', reason: 'bad VIP signature', sender };
   const subsystem = frames[5] as Frame;
   if (subsystem.length === 0 || isBlank(subsystem)) return { kind: 'invalid', reason: 'empty subsystem', sender };
-  if (maxFrameBytes !== Infinity) {
-    for (const f of frames) if (f.length > maxFrameBytes) return { kind: 'invalid', reason: 'oversize frame', sender };
-  }
+  if (maxMessageBytes !== Infinity && frameBytes(frames) > maxMessageBytes) return { kind: 'invalid', reason: 'oversize message', sender };
   return {
     kind: 'message',
     message: {
@@ -89,6 +89,13 @@ export function encodeRouterFrames(to: Frame, from: Frame, user: Frame, id: Fram
   const out: Frame[] = [to, from, VIP_SIGNATURE, user, id, subsystem];
   for (const a of args) out.push(a);
   return out;
+}
+
+/** The bytes of a frame set: the sum of its frame lengths. */
+export function frameBytes(frames: readonly Frame[]): number {
+  let n = 0;
+  for (const f of frames) n += f.length;
+  return n;
 }
 
 function isBlank(f: Frame): boolean {

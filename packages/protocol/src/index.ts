@@ -1,7 +1,7 @@
 // Public API of @vip/protocol: every export is listed by name.
 export { VIP_SIGNATURE, EMPTY_FRAME, textFrame, frameText, identityKey, frameFromKey, isVipSignature } from './frames.js';
 export type { Frame } from './frames.js';
-export { encodePeerFrames, decodePeerFrames, decodeRouterFrames, encodeRouterFrames } from './envelope.js';
+export { encodePeerFrames, decodePeerFrames, decodeRouterFrames, encodeRouterFrames, frameBytes } from './envelope.js';
 export type { VipMessage, RoutedMessage, UnroutableReason, RouterDecodeResult } from './envelope.js';
 export {
   VipError, ERRNO, ERRNO_MESSAGES, ProtocolError, WireError, PeerUnreachableError, AgainError, UnknownSubsystemError,

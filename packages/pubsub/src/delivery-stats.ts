@@ -16,6 +16,8 @@ export interface PubSubStats {
   /** `not_platform_link`: external_publish/external_list from a peer that is not a platform link. */
   readonly rejected: Readonly<Record<'unauthorized' | 'invalid' | 'unknown_op' | 'forbidden' | 'not_platform_link', number>>;
   readonly pending: number;
+  /** Bytes of the pending deliveries (args summed, per subscriber). */
+  readonly pendingBytes: number;
   readonly subscriptions: number;
   readonly subscribers: number;
   readonly remotePlatforms: number;
@@ -67,6 +69,7 @@ export function flattenStats(s: PubSubStats): Record<string, number> {
     published: s.published,
     delivered: s.delivered,
     pending: s.pending,
+    pending_bytes: s.pendingBytes,
     subscriptions: s.subscriptions,
     subscribers: s.subscribers,
     remote_platforms: s.remotePlatforms,

@@ -28,6 +28,10 @@ export interface PubSubServiceOptions {
   readonly externalPlatforms?: ExternalPlatforms;
   /** Deliveries per subscriber the transport has not yet taken before new ones are dropped. Default 1000. */
   readonly maxPendingPerSubscriber?: number;
+  /** Bytes of such deliveries per subscriber (frames summed). Default 16 MiB. */
+  readonly maxPendingBytesPerSubscriber?: number;
+  /** Bytes of such deliveries for all subscribers together. Default 256 MiB. */
+  readonly maxPendingBytes?: number;
   /** Subscribers whose drop counts are remembered. Default 1000. */
   readonly maxTrackedSubscribers?: number;
   /**
@@ -98,7 +102,12 @@ export class PubSubService implements RouterExtension {
     this.#logger = options.logger ?? silentLogger;
     this.#files = options.files;
     this.#stats = new DeliveryStats(options.maxTrackedSubscribers ?? 1000);
-    this.#fanOut = new FanOut(() => this.#svc(), this.#stats, options.maxPendingPerSubscriber ?? 1000, (peer) => this.#unreachable(peer));
+    const limits = {
+      maxPending: options.maxPendingPerSubscriber ?? 1000,
+      maxPendingBytes: options.maxPendingBytesPerSubscriber ?? 16 * 1024 * 1024,
+      maxTotalBytes: options.maxPendingBytes ?? 256 * 1024 * 1024,
+    };
+    this.#fanOut = new FanOut(() => this.#svc(), this.#stats, limits, (peer) => this.#unreachable(peer));
     this.#persistence = options.persistence && new Persistence(options.persistence, {
       services: () => this.#svc(), index: this.#index, logger: () => this.#logger,
       dropSubscriptions: (peer) => this.#dropSubscriptions(peer), unreachable: (peer) => this.#unreachable(peer),
@@ -210,6 +219,7 @@ export class PubSubService implements RouterExtension {
       droppedBySubscriber: s.bySubscriber(),
       rejected: { ...s.rejected },
       pending: this.#fanOut.inFlight,
+      pendingBytes: this.#fanOut.inFlightBytes,
       subscriptions: this.#index.size,
       subscribers: this.#index.peerCount,
       remotePlatforms: this.#remote.count,

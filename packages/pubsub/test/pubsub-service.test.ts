@@ -283,6 +283,47 @@ describe('PubSubService robustness and back-pressure', () => {
     expect(r.service.detailedStats().delivered).toBe(25);
   });
 
+  it('bounds a stalled subscriber\'s backlog in bytes, whatever the count', async () => {
+    const r = setup({ maxPendingPerSubscriber: 1000, maxPendingBytesPerSubscriber: 64 * 1024 });
+    r.send('stalled', sub('t'));
+    r.send('fast', sub('t'));
+    await settle();
+    r.take();
+    r.outcome.set('stalled', 'hang');
+    const big = 'x'.repeat(20 * 1024); // each delivery carries ~20 KiB: three fit in 64 KiB, the fourth does not
+    for (let i = 0; i < 10; i++) {
+      r.send('p', pub('t', big), `big${i}`);
+      await settle();
+    }
+    expect(r.take('fast').filter((d) => text(d.args[0]) === 'publish')).toHaveLength(10);
+    const stats = r.service.detailedStats();
+    expect(stats.pending).toBe(3);
+    expect(stats.pendingBytes).toBeGreaterThan(60 * 1024);
+    expect(stats.pendingBytes).toBeLessThanOrEqual(64 * 1024);
+    expect(stats.dropped.backlog).toBe(7);
+    // each drop is reported to the publisher as VOLTTRON reports EAGAIN
+    const errors = r.take('p').filter((d) => d.subsystem === 'error');
+    expect(errors.map((e) => e.args.map(text))).toEqual(Array.from({ length: 7 }, () => ['11', 'Resource temporarily unavailable', 'stalled', 'pubsub']));
+    r.outcome.delete('stalled');
+    r.release();
+    await settle();
+    expect(r.service.detailedStats()).toMatchObject({ pending: 0, pendingBytes: 0 });
+  });
+
+  it('bounds the bytes pending for all subscribers together', async () => {
+    const r = setup({ maxPendingBytesPerSubscriber: 1024 * 1024, maxPendingBytes: 100 * 1024 });
+    for (const s of ['s1', 's2', 's3']) r.send(s, sub('t'));
+    await settle();
+    r.take();
+    for (const s of ['s1', 's2', 's3']) r.outcome.set(s, 'hang');
+    r.send('p', pub('t', 'y'.repeat(40 * 1024)));
+    await settle();
+    const stats = r.service.detailedStats();
+    expect(stats.pending).toBe(2); // 2 x 40 KiB fit in 100 KiB, the third subscriber's copy does not
+    expect(stats.dropped.backlog).toBe(1);
+    r.release();
+  });
+
   it('sends counts a Python agent can decode (quirk 12.4)', async () => {
     const r = setup();
     for (let i = 0; i < 130; i++) r.send(`s${i}`, sub('t'));

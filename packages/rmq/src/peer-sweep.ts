@@ -7,7 +7,11 @@ export interface PeerSweepOptions {
   readonly graceMs: number;
   readonly queueOf: (key: string) => string;
   readonly peers: () => string[];
-  readonly gone: (key: string) => void;
+  /**
+   * The peer's queue was missing from what the broker answered; `askedAt` (Date.now()) is when the
+   * question was asked: a peer seen since then came back meanwhile, and is not gone.
+   */
+  readonly gone: (key: string, askedAt: number) => void;
   /** When given (management API), one request per sweep replaces the per-peer AMQP checks. */
   readonly listQueues?: () => Promise<Set<string>>;
   readonly logger: Logger;
@@ -83,6 +87,7 @@ export class PeerSweep {
       const model = this.#model;
       const probe = this.#probe;
       if (!model || !probe || this.#stopped) return;
+      const askedAt = Date.now();
       try {
         await probe.checkQueue(this.#o.queueOf(key));
       } catch (err) {
@@ -90,7 +95,7 @@ export class PeerSweep {
         const code = (err as { code?: unknown } | null)?.code;
         // 405: the exclusive queue is held by its agent (alive); 404: it is gone; both close the channel
         if (code !== 404 && code !== 405) throw err;
-        if (code === 404) this.#o.gone(key);
+        if (code === 404) this.#o.gone(key, askedAt);
         this.#probe = this.#guard(await model.createChannel());
       }
     }
@@ -100,8 +105,9 @@ export class PeerSweep {
     const model = this.#model;
     const peers = this.#o.peers();
     if (peers.length === 0) return;
+    const askedAt = Date.now();
     const queues = await listQueues();
     if (this.#model !== model || this.#stopped) return;
-    for (const key of peers) if (!queues.has(this.#o.queueOf(key))) this.#o.gone(key);
+    for (const key of peers) if (!queues.has(this.#o.queueOf(key))) this.#o.gone(key, askedAt);
   }
 }

@@ -33,6 +33,12 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
    * (protected topics, see protectedTopicPermissions; undefined: none), kept in line by the check.
    */
   readonly helloCheck?: false | { readonly recheckMs?: number; readonly topicPermissions?: (user: string) => TopicPermissions | undefined };
+  /**
+   * Bytes of deliveries published and not yet confirmed by the broker (held by amqplib and us);
+   * past it deliver() answers 'again' (error 11 to the sender) instead of buffering without bound,
+   * e.g. while the broker blocks publishers on a memory alarm. Default 256 MiB.
+   */
+  readonly maxPendingBytes?: number;
 }
 
 export interface RmqRouterStats {
@@ -55,6 +61,10 @@ export interface RmqRouterStats {
   again: number;
   /** deliver() refused (as 'again') because the body exceeds maxMessageBytes. */
   oversize: number;
+  /** deliver() refused (as 'again') because maxPendingBytes await the broker's confirm. */
+  backlog: number;
+  /** Bytes published and not yet confirmed, now. */
+  pendingBytes: number;
   /** Dead-lettered messages handed to the core as forwards (answered with error 113 when still unroutable). */
   deadLetters: number;
   /** Dead-lettered pubsub publishes without subscribers: ignored (PROTOCOL.md 7.4). */
@@ -102,6 +112,8 @@ export class RmqRouterTransport implements RouterTransport {
   readonly #status = new StatusListeners();
   readonly #sweep: PeerSweep;
   readonly #known = new Map<string, Frame>();
+  /** When each known peer last sent the router something (Date.now()): a sweep older than that is stale. */
+  readonly #seenAt = new Map<string, number>();
   readonly #pending = new Map<string, PendingDelivery>();
   /** Dead letters handed to the core, awaiting its forward (bounded, oldest evicted). */
   readonly #dead = new Set<string>();
@@ -109,7 +121,10 @@ export class RmqRouterTransport implements RouterTransport {
   /** Router-queue work not yet handed over because a hello check before it is pending. */
   #gated = 0;
   #chain: Promise<void> = Promise.resolve();
-  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = { received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0 };
+  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = {
+    received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, backlog: 0, pendingBytes: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0,
+  };
+  readonly #maxPendingBytes: number;
   readonly #limits: InboundLimits;
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
@@ -121,7 +136,8 @@ export class RmqRouterTransport implements RouterTransport {
   #closing = false;
 
   constructor(options: RmqRouterTransportOptions) {
-    const { logger, peerSweepMs, management, helloCheck, ...link } = options;
+    const { logger, peerSweepMs, management, helloCheck, maxPendingBytes, ...link } = options;
+    this.#maxPendingBytes = maxPendingBytes ?? 256 * 1024 * 1024;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
     this.#limits = { maxBytes: this.#o.maxMessageBytes, policy: senderPolicyOf(this.#o, ROUTER_IDENTITY) };
@@ -144,7 +160,12 @@ export class RmqRouterTransport implements RouterTransport {
       graceMs: 2 * this.#o.reconnect.maxDelayMs,
       queueOf: (key) => routingKeyFor(this.#o.instanceName, knownIdentity(this.#known.get(key))),
       peers: () => [...this.#known.keys()],
-      gone: (key) => this.#peerGone(key, 'closed'),
+      gone: (key, askedAt) => {
+        // The listing was asked for before the peer's last message: it may predate a reconnect
+        // (new queue), and a `peerlist drop` now would fail calls made to the live peer.
+        if ((this.#seenAt.get(key) ?? 0) >= askedAt) return;
+        this.#peerGone(key, 'closed');
+      },
       ...(api ? { listQueues: () => api.listQueues(this.#o.vhost) } : {}),
       logger: this.#log,
     });
@@ -203,12 +224,20 @@ export class RmqRouterTransport implements RouterTransport {
       this.#stats.again += 1;
       return Promise.resolve('again');
     }
+    const bytes = p.content.length;
+    if (this.#stats.pendingBytes + bytes > this.#maxPendingBytes) {
+      this.#stats.backlog += 1;
+      this.#stats.again += 1;
+      return Promise.resolve('again');
+    }
+    this.#stats.pendingBytes += bytes;
     const seq = String(++this.#seq);
     const pending: PendingDelivery = { returned: false };
     this.#pending.set(seq, pending);
     return new Promise<DeliveryResult>((resolve) => {
       const settle = (err: unknown): void => {
         this.#pending.delete(seq);
+        this.#stats.pendingBytes -= bytes;
         let r: DeliveryResult = 'ok';
         if (err) r = 'again';
         else if (pending.returned) r = 'unreachable';
@@ -365,6 +394,7 @@ export class RmqRouterTransport implements RouterTransport {
     const h = this.#handlers;
     if (!h) return;
     const key = identityKey(sender);
+    this.#seenAt.set(key, Date.now());
     if (!this.#known.has(key)) {
       this.#known.set(key, sender);
       safely(this.#log, () => h.peerEvent?.({ type: 'peer-connected', peer: sender, user: userOf(vip) }));
@@ -383,6 +413,7 @@ export class RmqRouterTransport implements RouterTransport {
     const peer = this.#known.get(key);
     if (!peer) return;
     this.#known.delete(key);
+    this.#seenAt.delete(key);
     this.#checks?.forget(peer.toString('utf8'));
     const h = this.#handlers;
     if (h) safely(this.#log, () => h.peerEvent?.({ type: 'peer-gone', peer, reason }));

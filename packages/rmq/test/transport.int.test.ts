@@ -130,6 +130,19 @@ describe('RMQ transport on a real broker', () => {
     expect(router.stats().again).toBe(0);
   });
 
+  it('holds at most maxPendingBytes of deliveries awaiting the broker\'s confirm; beyond, deliver answers again', async () => {
+    const a = await agent('pending.sink');
+    const limited = new RmqRouterTransport({ ...base(), instanceName: vh.instanceName, maxPendingBytes: 10_000 });
+    onTestFinished(() => limited.close());
+    await limited.start({ message: () => undefined });
+    // three bodies of ~4 KB (JSON of printable bytes) in one tick: none is confirmed when the third is asked for
+    const results = await Promise.all([0, 1, 2].map((i) => limited.deliver(b('pending.sink'), b(''), b(''), b(`p${i}`), b('RPC'), [Buffer.alloc(4_000, 0x61)])));
+    expect(results).toEqual(['ok', 'ok', 'again']);
+    expect(limited.stats()).toMatchObject({ backlog: 1, again: 1, pendingBytes: 0 });
+    expect((await a.inbox.next(undefined, 5_000, 'first delivery')).id.toString()).toBe('p0');
+    expect(await limited.deliver(b('pending.sink'), b(''), b(''), b('p3'), b('RPC'), [Buffer.alloc(4_000, 0x61)])).toBe('ok');
+  });
+
   it('batches writes per tick and still delivers in order and at once: a burst of 300 in one tick, then a lone message', async () => {
     await startRouter();
     const a = await agent('burster');

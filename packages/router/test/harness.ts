@@ -14,7 +14,7 @@ export interface TestPeer {
 
 /** A Router over a MemoryTransport, plus peers that collect what they receive. */
 export async function routerHarness(options: Partial<RouterOptions> = {}, extensions: RouterExtension[] = []) {
-  const transport = new MemoryTransport({ maxFrameBytes: 1 << 20 });
+  const transport = new MemoryTransport({ maxMessageBytes: 1 << 20 });
   const router = new Router({ identity: 'router-id', ...options, transport, extensions });
   await router.start();
   const peers: TestPeer[] = [];

@@ -226,7 +226,7 @@ describe('malformed input', () => {
     a.send('', 'ping', ['ping'], 'alive');
     expect(view(await a.inbox.next())[2]).toBe('alive');
     expect(h.router.stats().dropped).toEqual({
-      'bad VIP signature': 1, 'too few frames': 2, 'empty subsystem': 2, 'oversize frame': 1,
+      'bad VIP signature': 1, 'too few frames': 2, 'empty subsystem': 2, 'oversize message': 1,
     });
   });
 

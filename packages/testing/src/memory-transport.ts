@@ -5,8 +5,8 @@ import {
 } from '@vip/protocol';
 
 export interface MemoryTransportOptions {
-  /** Frames larger than this are reported unroutable (`oversize frame`); default unlimited. */
-  readonly maxFrameBytes?: number;
+  /** Frame sets larger than this (all frames) are reported unroutable (`oversize message`); default unlimited. */
+  readonly maxMessageBytes?: number;
 }
 
 /**
@@ -16,14 +16,14 @@ export interface MemoryTransportOptions {
  */
 export class MemoryTransport implements RouterTransport {
   readonly kind = 'memory' as const;
-  readonly #maxFrameBytes: number;
+  readonly #maxMessageBytes: number;
   readonly #connections = new Map<string, MemoryConnection>();
   readonly #congested = new Set<string>();
   #handlers: RouterTransportHandlers | undefined;
   #closed = false;
 
   constructor(options: MemoryTransportOptions = {}) {
-    this.#maxFrameBytes = options.maxFrameBytes ?? Infinity;
+    this.#maxMessageBytes = options.maxMessageBytes ?? Infinity;
   }
 
   async start(handlers: RouterTransportHandlers): Promise<void> {
@@ -88,7 +88,7 @@ export class MemoryTransport implements RouterTransport {
   #dispatch(frames: readonly Frame[], userId: string): void {
     const h = this.#handlers;
     if (!h || this.#closed) return;
-    const decoded = decodeRouterFrames(frames, this.#maxFrameBytes);
+    const decoded = decodeRouterFrames(frames, this.#maxMessageBytes);
     if (decoded.kind === 'message') h.message(decoded.message, userId);
     else if (decoded.kind === 'probe') h.probe?.(decoded.sender);
     else h.unroutable?.(decoded.reason, decoded.sender);

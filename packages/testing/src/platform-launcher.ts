@@ -216,7 +216,8 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
-    env: { ...process.env, VIP_HOME: home, VOLTTRON_HOME: '', ...options.env },
+    // as apps/platform/bin/vip-platform starts it (glibc returns large freed buffers; README "Memory")
+    env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env, VIP_HOME: home, VOLTTRON_HOME: '', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const stderr: string[] = [];

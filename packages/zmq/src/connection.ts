@@ -15,7 +15,7 @@ import {
   type VipMessage,
 } from '@vip/protocol';
 import { SendQueue } from './send-queue.js';
-import { DEFAULT_HIGH_WATER_MARK, TCP_KEEPALIVE } from './socket-options.js';
+import { DEFAULT_AGENT_MAX_FRAME_BYTES, DEFAULT_HIGH_WATER_MARK, TCP_KEEPALIVE, WIRE_FRAME_OVERHEAD } from './socket-options.js';
 import { zmqErrorCode } from './zmq-errors.js';
 
 export interface ZmqConnectionOptions {
@@ -36,6 +36,12 @@ export interface ZmqConnectionOptions {
   readonly reconnectMaxIntervalMs?: number;
   readonly sendHighWaterMark?: number;
   readonly receiveHighWaterMark?: number;
+  /**
+   * Largest frame accepted (ZMQ_MAXMSGSIZE, bytes): libzmq refuses a bigger one before reading it
+   * and closes the connection (which then reconnects), so a hostile router cannot make the agent
+   * buffer gigabytes. Default 64 MiB; -1 = no limit.
+   */
+  readonly maxFrameBytes?: number;
   /** `open()` rejects with TimeoutError when no handshake completes in time. Default 10 000 ms. */
   readonly openTimeoutMs?: number;
   readonly context?: Context;
@@ -140,6 +146,7 @@ export class ZmqConnection implements AgentConnection {
       immediate: true,
       sendHighWaterMark: o.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
       receiveHighWaterMark: o.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      maxMessageSize: maxFrameSize(o.maxFrameBytes ?? DEFAULT_AGENT_MAX_FRAME_BYTES),
       ...(o.reconnectIntervalMs !== undefined ? { reconnectInterval: o.reconnectIntervalMs } : {}),
       ...(o.reconnectMaxIntervalMs !== undefined ? { reconnectMaxInterval: o.reconnectMaxIntervalMs } : {}),
       ...TCP_KEEPALIVE,
@@ -253,4 +260,9 @@ export class ZmqConnection implements AgentConnection {
     await this.#loop;
     this.#emit({ type: 'closed' });
   }
+}
+
+/** ZMQ_MAXMSGSIZE for a payload limit: libzmq counts the frame on the wire (-1: no limit). */
+function maxFrameSize(payloadBytes: number): number {
+  return payloadBytes < 0 ? -1 : payloadBytes + WIRE_FRAME_OVERHEAD;
 }

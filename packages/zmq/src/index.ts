@@ -4,10 +4,15 @@
 // --- transport (VIP socket, router transport, agent connection) ---
 export type { ZapMechanism, ZapAdmission, AdmissionSink } from './zap-contract.js';
 export { ZmqRouterTransport } from './router-transport.js';
-export type { ZmqRouterTransportOptions, ZmqRouterStats } from './router-transport.js';
+export type { SendLimits, RouterSenderStats } from './router-sender.js';
+export type { ZmqRouterTransportOptions, ZmqRouterStats, ZmqRouterLimits } from './router-transport.js';
+export type { SendBacklogStats } from './send-backlog.js';
 export { ZmqConnection, AUTH_REFUSED_REASON } from './connection.js';
 export type { ZmqConnectionOptions, ZmqConnectionStats } from './connection.js';
-export { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_FRAME_BYTES, VIP_ZAP_DOMAIN } from './socket-options.js';
+export {
+  DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_AGENT_MAX_FRAME_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES,
+  DEFAULT_ROUTER_QUEUE_BYTES, DEFAULT_SEND_HIGH_WATER_MARK, VIP_ZAP_DOMAIN,
+} from './socket-options.js';
 
 // --- auth (ZAP handler, auth.json, keystore, known_hosts) ---
 export { ZapHandler, ZAP_ENDPOINT } from './auth/zap-handler.js';

@@ -17,8 +17,12 @@ import {
   type UnroutableReason,
 } from '@vip/protocol';
 import { NotifiedPeers, NotifyingRouter } from './notify-router.js';
-import { SendQueue } from './send-queue.js';
-import { DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_FRAME_BYTES, TCP_KEEPALIVE, VIP_ZAP_DOMAIN } from './socket-options.js';
+import { RouterSender } from './router-sender.js';
+import type { SendBacklogStats } from './send-backlog.js';
+import {
+  DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES, DEFAULT_ROUTER_QUEUE_BYTES,
+  DEFAULT_SEND_HIGH_WATER_MARK, TCP_KEEPALIVE, VIP_ZAP_DOMAIN, WIRE_FRAME_OVERHEAD,
+} from './socket-options.js';
 import type { AdmissionSink, ZapAdmission } from './zap-contract.js';
 import { bindError, zmqErrorCode } from './zmq-errors.js';
 
@@ -33,10 +37,31 @@ export interface ZmqRouterTransportOptions {
    * whose admission was paired (`AdmissionSink`) are routed; see `admitted()`.
    */
   readonly authenticate?: boolean;
+  /**
+   * ZMQ_SNDHWM: messages libzmq holds for one peer before a send to it fails (then they wait in
+   * the router's own queue, see `peerQueueBytes`). libzmq holds at most this x `maxMessageBytes`
+   * for a peer. Default 512.
+   */
   readonly sendHighWaterMark?: number;
   readonly receiveHighWaterMark?: number;
-  /** Frame sets with a frame larger than this are dropped and counted `oversize frame`. Default 4 MiB. */
-  readonly maxFrameBytes?: number;
+  /**
+   * Largest message accepted, all frames together (bytes). A bigger frame is refused by libzmq
+   * before it is read (ZMQ_MAXMSGSIZE: the sender's connection is closed); a frame set whose frames
+   * add up to more is dropped and counted `oversize message`. Default 4 MiB.
+   */
+  readonly maxMessageBytes?: number;
+  /** Bytes queued for one peer whose pipe is full; beyond it the sender gets error 11. Default 16 MiB. */
+  readonly peerQueueBytes?: number;
+  /** Messages queued for one peer whose pipe is full. Default 6000. */
+  readonly peerQueueMessages?: number;
+  /** Bytes queued for all blocked peers together. Default 256 MiB. */
+  readonly routerQueueBytes?: number;
+  /**
+   * Called when message buffers became garbage in bulk: a peer left (its libzmq pipe and queue
+   * are dropped) or an oversize message was dropped. They are freed at V8's next collection, which
+   * an idle router may not run for a long time: the platform uses this to ask for one.
+   */
+  readonly onBuffersReleased?: () => void;
   /** How long an admission and a connect notification wait for each other. Default 2000 ms. */
   readonly admissionTimeoutMs?: number;
   /**
@@ -68,6 +93,22 @@ export interface ZmqRouterStats {
   readonly connectedPeers: number;
   /** Routing ids whose last `[id, '']` may have been a disconnect or a probe (admission kept). */
   readonly possiblyGone: number;
+  /**
+   * Messages waiting in the router for peers whose libzmq pipe is full; `dropped`: queued
+   * messages never sent because their peer went away (by reason). Refusals are in `again`.
+   */
+  readonly queued: SendBacklogStats & { readonly dropped: Readonly<Record<string, number>> };
+  /** The limits in force (bytes, messages). */
+  readonly limits: ZmqRouterLimits;
+}
+
+/** The memory limits a router transport runs with (README "Memory"). */
+export interface ZmqRouterLimits {
+  readonly maxMessageBytes: number;
+  readonly sendHighWaterMark: number;
+  readonly peerQueueBytes: number;
+  readonly peerQueueMessages: number;
+  readonly routerQueueBytes: number;
 }
 
 type State = 'new' | 'starting' | 'running' | 'closed';
@@ -98,28 +139,33 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   readonly #options: ZmqRouterTransportOptions;
   readonly #logger: Logger;
   readonly #authenticate: boolean;
-  readonly #maxFrameBytes: number;
+  readonly #limits: ZmqRouterLimits;
   readonly #dropped: Record<string, number> = {};
   #state: State = 'new';
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   #socket: NotifyingRouter | undefined;
-  #queue: SendQueue | undefined;
+  #sender: RouterSender | undefined;
   #peers: NotifiedPeers | undefined;
   #handlers: RouterTransportHandlers | undefined;
   #loop: Promise<void> | undefined;
   #routingId = '';
   #endpoints: string[] = [];
   #received = 0;
-  #delivered = 0;
-  #unreachable = 0;
-  #again = 0;
 
   constructor(options: ZmqRouterTransportOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
     this.#authenticate = options.authenticate ?? options.secretKey !== undefined;
-    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    const peerQueueBytes = options.peerQueueBytes ?? DEFAULT_PEER_QUEUE_BYTES;
+    this.#limits = {
+      maxMessageBytes,
+      sendHighWaterMark: options.sendHighWaterMark ?? DEFAULT_SEND_HIGH_WATER_MARK,
+      peerQueueBytes,
+      peerQueueMessages: options.peerQueueMessages ?? DEFAULT_PEER_QUEUE_MESSAGES,
+      routerQueueBytes: options.routerQueueBytes ?? DEFAULT_ROUTER_QUEUE_BYTES,
+    };
   }
 
   /** The router socket's routing id (a fresh uuid per start); the third `welcome` argument of hello. */
@@ -141,10 +187,14 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     return (this.#started ??= this.#bind(handlers));
   }
 
+  /**
+   * Send to a peer. Its pipe full (EAGAIN), the message waits in the router's queue for it, which
+   * later messages for that peer join until it drains; `'again'` only when that queue is full.
+   */
   deliver(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): Promise<DeliveryResult> {
-    const queue = this.#queue;
-    if (this.#state !== 'running' || queue === undefined) return resolvedUnreachable;
-    return queue.send(encodeRouterFrames(to, from, user, id, subsystem, args)).then(this.#sent, this.#sendFailed);
+    const sender = this.#sender;
+    if (this.#state !== 'running' || sender === undefined) return resolvedUnreachable;
+    return sender.deliver(encodeRouterFrames(to, from, user, id, subsystem, args));
   }
 
   /** AdmissionSink: the ZAP handler admitted a peer; pair it with that peer's connect notification. */
@@ -166,14 +216,17 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   }
 
   stats(): ZmqRouterStats {
+    const sent = this.#sender?.stats();
     return {
       received: this.#received,
-      delivered: this.#delivered,
-      unreachable: this.#unreachable,
-      again: this.#again,
+      delivered: sent?.delivered ?? 0,
+      unreachable: sent?.unreachable ?? 0,
+      again: sent?.again ?? 0,
       dropped: { ...this.#dropped },
       connectedPeers: this.#peers?.connected ?? 0,
       possiblyGone: this.#peers?.possiblyGone ?? 0,
+      queued: sent?.queued ?? { peers: 0, messages: 0, bytes: 0, peakBytes: 0, sent: 0, retries: 0, dropped: {} },
+      limits: this.#limits,
     };
   }
 
@@ -197,21 +250,36 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       routingId: this.#routingId,
       mandatory: true,
       sendTimeout: 0,
-      sendHighWaterMark: o.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      sendHighWaterMark: this.#limits.sendHighWaterMark,
       receiveHighWaterMark: o.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      maxMessageSize: this.#limits.maxMessageBytes + WIRE_FRAME_OVERHEAD,
       ...TCP_KEEPALIVE,
       ...curve,
       ...zap,
     });
     this.#socket = socket;
-    this.#queue = new SendQueue(socket, 'zmq router transport');
+    this.#sender = new RouterSender({
+      socket,
+      limits: this.#limits,
+      logger: this.#logger,
+      isClosing: () => this.#state === 'closed',
+      countDrop: (reason) => this.#drop(reason),
+      released: () => o.onBuffersReleased?.(),
+    });
     this.#peers = new NotifiedPeers({
       authenticate: this.#authenticate,
       admissionTimeoutMs: o.admissionTimeoutMs ?? 2000,
       possiblyGoneGraceMs: o.possiblyGoneGraceMs ?? 5000,
       possiblyGoneTtlMs: o.possiblyGoneTtlMs ?? 3_600_000,
       maxPossiblyGone: o.maxPossiblyGone ?? 10_000,
-      peerEvent: (event) => handlers.peerEvent?.(event),
+      peerEvent: (event) => {
+        // libzmq dropped the pipe of a peer that left; what waits in our queue goes too
+        if (event.type === 'peer-gone') {
+          this.#sender?.forget(identityKey(event.peer));
+          o.onBuffersReleased?.();
+        }
+        handlers.peerEvent?.(event);
+      },
       message: (message, userId) => handlers.message(message, userId),
       drop: (reason) => this.#drop(reason),
       logger: this.#logger,
@@ -260,11 +328,12 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       (this.#peers as NotifiedPeers).notified(frames[0] as Buffer);
       return;
     }
-    const decoded = decodeRouterFrames(frames, this.#maxFrameBytes);
+    const decoded = decodeRouterFrames(frames, this.#limits.maxMessageBytes);
     if (decoded.kind !== 'message') {
       const reason: UnroutableReason = decoded.kind === 'probe' ? 'router probe' : decoded.reason;
       this.#drop(reason);
       handlers.unroutable?.(reason, decoded.sender);
+      if (reason === 'oversize message') this.#options.onBuffersReleased?.();
       return;
     }
     const user = (this.#peers as NotifiedPeers).userOf(decoded.message);
@@ -279,32 +348,13 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     this.#dropped[reason] = (this.#dropped[reason] ?? 0) + 1;
   }
 
-  readonly #sent = (): DeliveryResult => {
-    this.#delivered++;
-    return 'ok';
-  };
-
-  readonly #sendFailed = (err: unknown): DeliveryResult => {
-    const code = zmqErrorCode(err);
-    if (code === 'EAGAIN') {
-      this.#again++;
-      return 'again';
-    }
-    this.#unreachable++;
-    if (code !== 'EHOSTUNREACH' && this.#state !== 'closed' && !(err instanceof ClosedError)) {
-      this.#drop('send error');
-      this.#logger.warn('router.send.failed', { code }, err);
-    }
-    return 'unreachable';
-  };
-
   async #shutdown(): Promise<void> {
     this.#state = 'closed';
     this.#peers?.close();
-    this.#queue?.close();
+    this.#sender?.close();
     this.#socket?.close();
     await this.#loop;
-    this.#logger.info('router.closed', { received: this.#received, delivered: this.#delivered });
+    this.#logger.info('router.closed', { received: this.#received, delivered: this.#sender?.stats().delivered ?? 0 });
   }
 }
 

@@ -59,7 +59,8 @@ describe('ZmqRouterTransport', () => {
   });
 
   it('drops and counts frame sets that are not VIP messages, and keeps routing', async () => {
-    const { transport, seen } = await started({ addresses: [ipc()], maxFrameBytes: 16 });
+    // 24 bytes for a whole message: each frame below passes libzmq's per-frame limit (ZMQ_MAXMSGSIZE)
+    const { transport, seen } = await started({ addresses: [ipc()], maxMessageBytes: 24 });
     const d = rawDealer(transport.endpoints[0] as string, 'raw');
     await d.send(['a', 'b']);
     await d.send(['', 'VIP2', '', 'id', 'ping']);
@@ -67,8 +68,8 @@ describe('ZmqRouterTransport', () => {
     await d.send(['', 'VIP1', '', 'id', 'ping', 'x'.repeat(17)]);
     await d.send(['', 'VIP1', '', 'id', 'ping', 'ok']);
     await waitFor(() => seen.messages.length === 1, { what: 'the valid message' });
-    expect(seen.unroutable).toEqual(['too few frames', 'bad VIP signature', 'empty subsystem', 'oversize frame']);
-    expect(transport.stats().dropped).toMatchObject({ 'too few frames': 1, 'bad VIP signature': 1, 'empty subsystem': 1, 'oversize frame': 1 });
+    expect(seen.unroutable).toEqual(['too few frames', 'bad VIP signature', 'empty subsystem', 'oversize message']);
+    expect(transport.stats().dropped).toMatchObject({ 'too few frames': 1, 'bad VIP signature': 1, 'empty subsystem': 1, 'oversize message': 1 });
     expect(seen.messages[0]?.user).toBe('raw');
   });
 
@@ -84,6 +85,57 @@ describe('ZmqRouterTransport', () => {
     }
     expect(result).toBe('again');
     expect(transport.stats().again).toBe(1);
+  });
+});
+
+describe('ZmqRouterTransport memory: a peer that does not read', () => {
+  const bulk = (transport: ZmqRouterTransport, to: string, i: number, payload: Buffer) =>
+    transport.deliver(textFrame(to), textFrame(''), textFrame(''), textFrame(String(i)), textFrame('bulk'), [payload]);
+
+  it('queues behind its full pipe, in order and bounded in bytes, then delivers everything it took', async () => {
+    const { transport, seen } = await started({ addresses: [ipc()], sendHighWaterMark: 2, peerQueueBytes: 256 * 1024, peerQueueMessages: 1000 });
+    const d = rawDealer(transport.endpoints[0] as string, 'slow', { receiveHighWaterMark: 1 });
+    await d.send(['', 'VIP1', '', 'id', 'ping']);
+    await waitFor(() => seen.messages.length === 1);
+    const payload = Buffer.alloc(64 * 1024);
+    let taken = 0;
+    for (let i = 0; i < 5000 && (await bulk(transport, 'slow', i, payload)) === 'ok'; i++) taken++;
+    const stats = transport.stats();
+    expect(stats.again).toBe(1);
+    expect(stats.queued.peers).toBe(1);
+    expect(stats.queued.messages).toBeGreaterThan(0);
+    expect(stats.queued.bytes).toBeLessThanOrEqual(256 * 1024);
+    expect(stats.limits).toMatchObject({ sendHighWaterMark: 2, peerQueueBytes: 256 * 1024 });
+    const ids: number[] = [];
+    while (ids.length < taken) ids.push(Number((await d.receive())[3]?.toString()));
+    expect(ids).toEqual(Array.from({ length: taken }, (_, i) => i));
+    await waitFor(() => transport.stats().queued.peers === 0, { what: 'the queue drained' });
+  });
+
+  it('drops the queue of a peer that leaves, at once', async () => {
+    const { transport, seen } = await started({ addresses: [ipc()], sendHighWaterMark: 2, peerQueueBytes: 256 * 1024 });
+    const d = rawDealer(transport.endpoints[0] as string, 'leaving', { receiveHighWaterMark: 1 });
+    await d.send(['', 'VIP1', '', 'id', 'ping']);
+    await waitFor(() => seen.messages.length === 1);
+    const payload = Buffer.alloc(64 * 1024);
+    for (let i = 0; i < 5000 && (await bulk(transport, 'leaving', i, payload)) === 'ok'; i++);
+    const queued = transport.stats().queued.messages;
+    expect(queued).toBeGreaterThan(0);
+    d.close();
+    await waitFor(() => transport.stats().queued.peers === 0, { timeoutMs: 10_000, what: 'the queue of the peer that left dropped' });
+    expect(transport.stats().queued).toMatchObject({ bytes: 0, messages: 0, dropped: { 'peer gone': queued } });
+  });
+
+  it('refuses a frame over maxMessageBytes unread: libzmq closes that connection, the others go on', async () => {
+    const { transport, seen } = await started({ addresses: [ipc()], maxMessageBytes: 64 * 1024 });
+    const big = rawDealer(transport.endpoints[0] as string, 'big');
+    const other = rawDealer(transport.endpoints[0] as string, 'other');
+    await big.send(['', 'VIP1', '', 'huge', 'ping', Buffer.alloc(1024 * 1024)]);
+    await big.send(['', 'VIP1', '', 'after', 'ping']);
+    await other.send(['', 'VIP1', '', 'other', 'ping']);
+    await waitFor(() => seen.messages.some((m) => m.message.id.toString() === 'other'));
+    await waitFor(() => seen.messages.some((m) => m.message.id.toString() === 'after'), { timeoutMs: 10_000, what: 'the big sender, reconnected' });
+    expect(seen.messages.map((m) => m.message.id.toString())).not.toContain('huge');
   });
 });
 

@@ -21,7 +21,10 @@ export function platformBuilt() {
  */
 export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000 } = {}) {
   const home = await mkdtemp(join(tmpdir(), 'vip-bench-'));
-  const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs]);
+  // the environment bin/vip-platform sets (glibc malloc, README "Memory")
+  const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs], {
+    env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
+  });
   const stop = async () => {
     await child.stop();
     await rm(home, { recursive: true, force: true });

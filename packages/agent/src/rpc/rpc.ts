@@ -125,7 +125,7 @@ export class RpcSubsystem implements Subsystem {
     const requests = items.map((item) => {
       const id = item.notify ? undefined : this.#core.nextId();
       if (id !== undefined) ids.push(id);
-      waits.push(id === undefined ? Promise.resolve(undefined) : this.#core.expect(id, { from: peer, timeoutMs, operation: `RPC batch call ${JSON.stringify(peer)}.${item.method}` }));
+      waits.push(id === undefined ? Promise.resolve(undefined) : this.#core.expect(id, { from: peer, timeoutMs, operation: `RPC batch call ${JSON.stringify(peer)}.${item.method}`, subsystem: 'RPC' }));
       return buildRequest(item.method, { args: item.args, kwargs: item.kwargs, id });
     });
     if (ids.length > 0) this.#batches.set(vipId, ids);

@@ -3,7 +3,11 @@ import type { AgentCore, RequestOptions, Subsystem } from '../subsystem.js';
 
 export type PeerEventListener = (peer: string, messageBus: string | undefined) => void;
 
-/** `peerlist`: `list()` asks the router; `add`/`drop` broadcasts fire listeners (PROTOCOL.md 2.3). */
+/**
+ * `peerlist`: `list()` asks the router; `add`/`drop` broadcasts fire listeners (PROTOCOL.md 2.3).
+ * Only the router's broadcasts count: a peer sending `peerlist drop X` to this agent is ignored,
+ * or it could fail every request this agent has pending with X.
+ */
 export class PeerlistSubsystem implements Subsystem {
   readonly name = 'peerlist';
   readonly #core: AgentCore;
@@ -45,7 +49,7 @@ export class PeerlistSubsystem implements Subsystem {
       this.#core.fail(message.id, new ProtocolError(`peerlist: ${rest[0] ? frameText(rest[0]) : 'error'}`), message.peer);
       return true;
     }
-    if ((op !== 'add' && op !== 'drop') || !rest[0]) return false;
+    if ((op !== 'add' && op !== 'drop') || !rest[0] || message.peer.length > 0) return false;
     const peer = frameText(rest[0]);
     const bus = rest[1] ? frameText(rest[1]) : undefined;
     for (const l of [...(op === 'add' ? this.#add : this.#drop)]) {

@@ -1,4 +1,4 @@
-import { EMPTY_FRAME, ERRNO, ERRNO_MESSAGES, frameFromKey, identityKey, textFrame, type DeliveryResult, type Frame, type RouterServices } from '@vip/protocol';
+import { EMPTY_FRAME, ERRNO, ERRNO_MESSAGES, frameBytes, frameFromKey, identityKey, textFrame, type DeliveryResult, type Frame, type RouterServices } from '@vip/protocol';
 import type { DeliveryStats, DropReason } from '../delivery-stats.js';
 import { FrameCache } from './frame-cache.js';
 
@@ -7,23 +7,43 @@ const ERROR = textFrame('error');
 const EAGAIN_NUM = textFrame(String(ERRNO.EAGAIN));
 const EAGAIN_TEXT = textFrame(ERRNO_MESSAGES[ERRNO.EAGAIN] as string);
 
+/** How many deliveries, and how many bytes of them, may wait for the transport. */
+export interface FanOutLimits {
+  /** Deliveries per subscriber. */
+  readonly maxPending: number;
+  /** Bytes (args summed) per subscriber. */
+  readonly maxPendingBytes: number;
+  /** Bytes for all subscribers together. */
+  readonly maxTotalBytes: number;
+}
+
+/** What one subscriber has waiting for the transport. */
+interface Pending {
+  count: number;
+  bytes: number;
+}
+
 /**
  * Sends pubsub deliveries without waiting on any one subscriber. Each subscriber may have at most
- * `maxPending` deliveries not yet accepted by the transport; beyond that a message for it is
- * dropped at once (reason `backlog`), so a stalled subscriber neither blocks the others nor grows
- * memory. `again` and `backlog` drops are reported to the publisher the way VOLTTRON reports
- * EAGAIN: `error 11 'Resource temporarily unavailable' <subscriber> 'pubsub'`.
+ * `maxPending` deliveries, of at most `maxPendingBytes` together, not yet accepted by the
+ * transport, and all subscribers `maxTotalBytes`; beyond that a message for it is dropped at once
+ * (reason `backlog`), so a stalled subscriber neither blocks the others nor grows memory. The
+ * bytes are counted per subscriber even though subscribers share one payload frame: the transport
+ * may copy it per peer (RabbitMQ encodes a body per delivery). `again` and `backlog` drops are
+ * reported to the publisher the way VOLTTRON reports EAGAIN:
+ * `error 11 'Resource temporarily unavailable' <subscriber> 'pubsub'`.
  */
 export class FanOut {
-  readonly #pending = new Map<string, number>();
+  readonly #pending = new Map<string, Pending>();
   /** Subscriber key -> identity frame, so a delivery allocates no recipient frame. */
   readonly #peers = new FrameCache(frameFromKey);
   #inFlight = 0;
+  #inFlightBytes = 0;
 
   constructor(
     private readonly services: () => RouterServices,
     private readonly stats: DeliveryStats,
-    private readonly maxPending: number,
+    private readonly limits: FanOutLimits,
     private readonly onUnreachable: (peer: string) => void,
   ) {}
 
@@ -31,10 +51,15 @@ export class FanOut {
     return this.#inFlight;
   }
 
+  get inFlightBytes(): number {
+    return this.#inFlightBytes;
+  }
+
   /** Deliver one publish to every subscriber key in `subscribers`. */
   publish(subscribers: Iterable<string>, publisher: Frame, user: Frame, id: Frame, args: readonly Frame[]): void {
+    const bytes = frameBytes(args);
     for (const key of subscribers) {
-      if (!this.#reserve(key)) {
+      if (!this.#reserve(key, bytes)) {
         this.#dropped('backlog', key, publisher, user, id);
         continue;
       }
@@ -42,8 +67,8 @@ export class FanOut {
       void this.services()
         .deliver(to, EMPTY_FRAME, user, id, PUBSUB, args)
         .then(
-          (result) => this.#settled(key, result, publisher, user, id),
-          () => this.#settled(key, 'error', publisher, user, id),
+          (result) => this.#settled(key, bytes, result, publisher, user, id),
+          () => this.#settled(key, bytes, 'error', publisher, user, id),
         );
     }
   }
@@ -51,7 +76,8 @@ export class FanOut {
   /** Send a router reply (request_response, list_response, error) to a peer; counted, never awaited. */
   reply(to: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): void {
     const key = identityKey(to);
-    if (!this.#reserve(key)) {
+    const bytes = frameBytes(args);
+    if (!this.#reserve(key, bytes)) {
       this.stats.repliesDropped++;
       return;
     }
@@ -59,34 +85,45 @@ export class FanOut {
       .deliver(to, EMPTY_FRAME, user, id, subsystem, args)
       .then(
         (result) => {
-          this.#release(key);
+          this.#release(key, bytes);
           if (result !== 'ok') this.stats.repliesDropped++;
           if (result === 'unreachable') this.onUnreachable(key);
         },
         () => {
-          this.#release(key);
+          this.#release(key, bytes);
           this.stats.repliesDropped++;
         },
       );
   }
 
-  #reserve(key: string): boolean {
-    const n = this.#pending.get(key) ?? 0;
-    if (n >= this.maxPending) return false;
-    this.#pending.set(key, n + 1);
+  #reserve(key: string, bytes: number): boolean {
+    const l = this.limits;
+    const p = this.#pending.get(key);
+    if (this.#inFlightBytes + bytes > l.maxTotalBytes) return false;
+    if (p === undefined) {
+      if (bytes > l.maxPendingBytes) return false;
+      this.#pending.set(key, { count: 1, bytes });
+    } else {
+      if (p.count >= l.maxPending || p.bytes + bytes > l.maxPendingBytes) return false;
+      p.count++;
+      p.bytes += bytes;
+    }
     this.#inFlight++;
+    this.#inFlightBytes += bytes;
     return true;
   }
 
-  #release(key: string): void {
+  #release(key: string, bytes: number): void {
     this.#inFlight--;
-    const n = (this.#pending.get(key) ?? 1) - 1;
-    if (n <= 0) this.#pending.delete(key);
-    else this.#pending.set(key, n);
+    this.#inFlightBytes -= bytes;
+    const p = this.#pending.get(key);
+    if (p === undefined) return;
+    if (--p.count <= 0) this.#pending.delete(key);
+    else p.bytes -= bytes;
   }
 
-  #settled(key: string, result: DeliveryResult | 'error', publisher: Frame, user: Frame, id: Frame): void {
-    this.#release(key);
+  #settled(key: string, bytes: number, result: DeliveryResult | 'error', publisher: Frame, user: Frame, id: Frame): void {
+    this.#release(key, bytes);
     if (result === 'ok') {
       this.stats.delivered++;
       return;

@@ -1,4 +1,0 @@
-#!/usr/bin/env node
-// The `vip-platform` command (package.json "bin"): runs the build in ../dist. A file that exists before
-// the build, so npm links the command at install time, in a clone's workspace too.
-import '../dist/main.js';
