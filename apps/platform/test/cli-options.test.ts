@@ -89,7 +89,7 @@ describe('vip-platform options', () => {
   });
 
   it('--help', () => {
-    expect(parseCli(['--help'], {})).toEqual({ help: true });
+    expect(parseCli(['--help'], {})).toEqual({ help: true, show: 'usage' });
   });
 
   it.each([
