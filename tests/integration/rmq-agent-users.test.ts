@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
@@ -266,5 +268,42 @@ describe('hello check with the management API unreachable', () => {
       await other.dispose();
     }
     expect(transport.stats().helloChecks).toMatchObject({ checked: 1, failed: 1, repaired: 0, sharedUser: 0 });
+  });
+});
+
+describe('vipctl auth remove --identity on a RabbitMQ home whose platform stopped', () => {
+  it('deletes the broker user through the management API (no platform needed); when the API refuses, removes nothing and says what to pass', async () => {
+    const stoppedInstance = `as${pid}`;
+    const identity = `gone${pid}`;
+    const own = await freshVhost('agent-users-stopped');
+    const home = await mkdtemp(join(tmpdir(), 'vipctl-rmq-stopped-home-'));
+    onTestFinished(async () => {
+      for (const user of [`${stoppedInstance}.${identity}`, `${stoppedInstance}.router`]) await management.deleteUser(user);
+      await rm(home, { recursive: true, force: true });
+      await own.dispose();
+    });
+    const onHome = async (...argv: string[]) => {
+      const io = bufferIo();
+      return { code: await runCli([...argv, '--vip-home', home], io), out: io.stdout(), err: io.stderr() };
+    };
+    const stopped = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName: stoppedInstance, args: ['--vip-home', home] });
+    expect((await onHome('auth', 'add', '--identity', identity)).code).toBe(0);
+    await stopped.close();
+    const user = `${stoppedInstance}.${identity}`;
+    expect(await management.getUser(user)).toBeDefined();
+
+    const refused = await onHome('auth', 'remove', '--identity', identity, '--rmq-management-url', 'http://guest:not-the-password@127.0.0.1:15672');
+    expect(refused.code).toBe(1);
+    expect(refused.err.trimEnd().split('\n')).toEqual([expect.stringMatching(
+      new RegExp(`^vipctl: cannot delete broker user ${user}: management API refused the login of guest .*; nothing was removed\\. Give the management API's administrator with --rmq-management-url`),
+    )]);
+    expect(await management.getUser(user)).toBeDefined();
+    expect(await readAgentRmqFile(home, identity)).toBeDefined();
+    expect(JSON.parse((await onHome('auth', 'list', '--json')).out).allow.map((e: { user_id: string }) => e.user_id)).toContain(identity);
+
+    const removed = await onHome('auth', 'remove', '--identity', identity); // the broker host's API as guest, as the platform's default
+    expect(removed).toEqual({ code: 0, out: `removed entry for user ${identity}\ndeleted broker user ${user} and its rmq.json\n`, err: '' });
+    expect(await management.getUser(user)).toBeUndefined();
+    expect(await readAgentRmqFile(home, identity)).toBeUndefined();
   });
 });
