@@ -36,8 +36,9 @@ describe('the ready note', () => {
 
   it('CURVE off says any agent may connect; RabbitMQ points at the agent broker user and rmq.json', () => {
     expect(readyNote(config(['--allow-auth', 'false']), { ...ready, serverkey: null })).toMatch(/CURVE off.*Any agent may connect/);
-    const rmq = readyNote(config(['--message-bus', 'rmq', '--rmq-management-url', 'off']), { ...ready, addresses: ['amqp://127.0.0.1:5672/vip1'] });
+    const rmq = readyNote(config(['--message-bus', 'rmq']), { ...ready, addresses: ['amqp://127.0.0.1:5672/vip1'] });
     expect(rmq).toContain('amqp://127.0.0.1:5672/vip1 (rmq, instance vip1)');
     expect(rmq).toContain('/srv/vip-ready-note/keystores/NAME/rmq.json');
+    expect(rmq).toContain("connectRmqAgent({ identity: 'NAME' })");
   });
 });
