@@ -16,7 +16,9 @@ if (!APPS.includes(app)) {
   process.exit(2);
 }
 const root = fileURLToPath(new URL('..', import.meta.url));
-const outfile = `${root}node_modules/.cache/vip-run-app/${app}.mjs`;
+// Beside the app, so its third-party imports resolve as the app's own do: from apps/<app>/node_modules
+// first (a version only the app depends on, e.g. vipctl's commander, lives there, not at the root).
+const outfile = `${root}apps/${app}/node_modules/.cache/vip-run-app/${app}.mjs`;
 const { dependencies } = JSON.parse(readFileSync(`${root}apps/${app}/package.json`, 'utf8'));
 
 try {

@@ -49,21 +49,24 @@ describe('vip-platform CLI', () => {
     expect(r.stdout).toMatch(/--allow-auth true\|false/);
   });
 
-  it('an invalid flag value is one clear line and exit 1', async () => {
+  it('an invalid flag value is one clear line and exit 2 (usage, as vipctl)', async () => {
     const r = await run(['--allow-auth', 'maybe']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expectOneLineError(r.stderr, /--allow-auth must be true or false/);
   });
 
-  it('an unknown flag is one clear line and exit 1', async () => {
+  it('an unknown flag is one clear line and exit 2, naming the nearest flag', async () => {
     const r = await run(['--no-such-flag']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expectOneLineError(r.stderr, /no-such-flag/);
+    const typo = await run(['--log-levl', 'debug']);
+    expect(typo.code).toBe(2);
+    expectOneLineError(typo.stderr, /^vip-platform: unknown option --log-levl \(did you mean --log-level\?\) \(see --help\)$/);
   });
 
   it('a bad address is refused before anything starts', async () => {
     const r = await run(['--vip-address', '127.0.0.1:22916']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expectOneLineError(r.stderr, /--vip-address must look like tcp:\/\//);
   });
 
@@ -138,12 +141,49 @@ describe('vip-platform running', () => {
   });
 });
 
+describe('vip-platform logs and its config file', () => {
+  it('--log-format pretty: readable lines; --log-file: JSON lines in the file, nothing but the ready note on stderr', async () => {
+    const home = await tempDir();
+    const pretty = await startAndStop(['--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*', '--log-format', 'pretty'], 'SIGTERM');
+    expect(pretty.code).toBe(0);
+    const lines = pretty.stderr.trim().split('\n');
+    expect(lines.some((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO  platform\.ready service=vip-platform bus=zmq /.test(l))).toBe(true);
+    expect(lines.filter((l) => l.startsWith('{'))).toEqual([]); // not JSON
+    expect(pretty.stderr).not.toContain('\u001b['); // stderr is a pipe: no colours
+    const log = join(home, 'platform.log');
+    const filed = await startAndStop(['--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*', '--log-file', log], 'SIGTERM');
+    expect(filed.code).toBe(0);
+    expect(filed.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^vip-platform ready: /)]);
+    const records = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    expect(records.map((r) => r.event)).toEqual(expect.arrayContaining(['platform.starting', 'platform.ready', 'platform.stopped']));
+  });
+
+  it('an unknown key in $VIP_HOME/config is a warning with the nearest key; the platform starts', async () => {
+    const home = await tempDir();
+    await writeFile(join(home, 'config'), '[volttron]\ninstance-name = cfg1\nlog-levle = debug\n');
+    const r = await startAndStop(['--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*'], 'SIGTERM');
+    expect(r.code).toBe(0);
+    const warning = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.event === 'config.unknown-key');
+    expect(warning).toMatchObject({ level: 'warn', message: `${join(home, 'config')}:3: unknown key "log-levle" (did you mean log-level?); ignored` });
+  });
+
+  it('a bad value in $VIP_HOME/config exits 2, like a bad flag', async () => {
+    const home = await tempDir();
+    await writeFile(join(home, 'config'), '[volttron]\nmessage-bus = amqp\n');
+    const r = await run(['--vip-home', home]);
+    expect(r.code).toBe(2);
+    expectOneLineError(r.stderr, /invalid setting in .*config: --message-bus must be zmq or rmq/);
+  });
+});
+
 /** Start with `args`, read the ready line, send `signal`, wait for the exit. */
-function startAndStop(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; serverkey: string }> {
+function startAndStop(args: string[], signal: NodeJS.Signals): Promise<{ code: number | null; serverkey: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let stderr = '';
     let serverkey = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
@@ -156,7 +196,7 @@ function startAndStop(args: string[], signal: NodeJS.Signals): Promise<{ code: n
     child.once('error', reject);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, serverkey });
+      resolve({ code, serverkey, stderr });
     });
   });
 }

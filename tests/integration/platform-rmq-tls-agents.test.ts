@@ -131,8 +131,7 @@ describe('vipctl auth add --identity on an EXTERNAL platform issues client certi
     expect(text.code, text.err).toBe(0);
     expect(text.out).toContain(`created broker user ${userOf(IDS.b)} on vhost ${VHOST} (certificate login only: SASL EXTERNAL)`);
     expect(text.out).toMatch(/issued its client certificate CN=inst\.cert-b \(issuer CN=vip test ca, valid until .*\)/);
-    expect(text.out).toContain(`tls: { ca: <${node.caFiles.cert}>, cert: <${agentCertPaths(platform.home, IDS.b).cert}>`);
-    expect(text.out).toContain(`external: true }, brokerUser: "${userOf(IDS.b)}" }, management: false })`);
+    expect(text.out).toContain(`connectRmqAgent({ identity: "${IDS.b}" }) from @vip/agent/rmq, which reads ${agentRmqPath(platform.home, IDS.b)}`);
   });
 
   it('agents built from rmq.json are welcomed (hello check: existing user), ping, RPC each other, and publish once their topic permission is set', async () => {

@@ -69,9 +69,12 @@ async function run(args: string[], env: Record<string, string>): Promise<{ code:
   );
 }
 
-/** What the platform said besides its JSON log lines: exactly one `vip-platform: ...` line, no stack. */
-function expectRefusal(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp): void {
-  expect(r.code).toBe(1);
+/**
+ * What the platform said besides its JSON log lines: exactly one `vip-platform: ...` line, no stack;
+ * exit 2 for a bad flag or file (refused before anything starts), 1 for a start that failed.
+ */
+function expectRefusal(r: { code: number | null; stdout: string; stderr: string }, pattern: RegExp, code: 1 | 2 = 1): void {
+  expect(r.code).toBe(code);
   expect(r.stdout).toBe('');
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('{'))).toEqual([expect.stringMatching(new RegExp(`^vip-platform: .*${pattern.source}`))]);
@@ -149,7 +152,7 @@ describe('vip-platform on amqps with client certificates and SASL EXTERNAL', () 
   });
 });
 
-describe('vip-platform refuses bad TLS settings: one clear line, exit 1, nothing started', () => {
+describe('vip-platform refuses bad TLS settings: one clear line, exit 2 (a bad flag or file) or 1 (refused by the broker), nothing started', () => {
   const cases: Array<[string, () => string[], RegExp]> = [
     ['a missing certificate file', () => tlsArgs(join(dir, 'absent.pem')), /--rmq-cert .*absent\.pem: cannot read it \(ENOENT\)/],
     ['a file that is not PEM', () => tlsArgs(f.notPem), /--rmq-cert .*notPem\.pem is not a PEM file/],
@@ -160,15 +163,15 @@ describe('vip-platform refuses bad TLS settings: one clear line, exit 1, nothing
   ];
   it.each(cases)('%s', async (_what, args, why) => {
     const home = join(dir, `home-${Math.random().toString(16).slice(2)}`);
-    expectRefusal(await run(args(), { VIP_HOME: home }), why);
+    expectRefusal(await run(args(), { VIP_HOME: home }), why, 2);
     expect(existsSync(home)).toBe(false); // refused before the home was touched
   });
 
-  /** Start with these arguments in a fresh home; it must exit 1 with one line and leave no bus.json. */
-  async function refusedAtStart(args: string[], why: RegExp): Promise<void> {
+  /** Start with these arguments in a fresh home; it must exit with one line (1 when the broker refused, 2 for a bad flag) and leave no bus.json. */
+  async function refusedAtStart(args: string[], why: RegExp, code: 1 | 2 = 1): Promise<void> {
     const home = await mkdtemp(join(tmpdir(), 'vip-rmq-tls-home-'));
     try {
-      expectRefusal(await run(args, { VIP_HOME: home }), why);
+      expectRefusal(await run(args, { VIP_HOME: home }), why, code);
       expect(existsSync(join(home, 'run', 'bus.json'))).toBe(false);
     } finally {
       await rm(home, { recursive: true, force: true });
@@ -186,6 +189,6 @@ describe('vip-platform refuses bad TLS settings: one clear line, exit 1, nothing
   });
 
   it('per-agent users (the default): a --rmq-broker-user other than <instance>.router is refused before anything starts', async () => {
-    await refusedAtStart([...tlsArgs(), '--rmq-broker-user', 'admin'], /--rmq-broker-user must be inst\.router: the platform's certificate must log in as the platform's broker user/);
+    await refusedAtStart([...tlsArgs(), '--rmq-broker-user', 'admin'], /--rmq-broker-user must be inst\.router: the platform's certificate must log in as the platform's broker user/, 2);
   });
 });

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
 import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import { connectRmqAgent, createRmqAgent } from '../../packages/agent/src/rmq.js';
 import { agentPermissions, RmqRouterTransport, type Permissions } from '../../packages/rmq/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { Router } from '../../packages/router/src/index.js';
@@ -120,6 +122,39 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
     expect(await readAgentRmqFile(platform.home, identity)).toBeUndefined();
   });
 
+  it('connectRmqAgent({ identity }) alone: the link from rmq.json, started, publishes resolve 1 with no management login and no warning (README)', async () => {
+    const identity = `${ids.agent}c`;
+    onTestFinished(() => management.deleteUser(userOf(identity)));
+    expect((await vipctl('auth', 'add', '--identity', identity)).code).toBe(0);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    onTestFinished(() => void process.off('warning', onWarning));
+    const agent = await connectRmqAgent({ identity, vipHome: platform.home }); // no rmq, no management, no start()
+    onTestFinished(() => agent.close());
+    agent.rpc.export('set_point', (value: number) => ({ ok: true, value }));
+    expect(await watcher.rpc.call(identity, 'set_point', 21)).toEqual({ ok: true, value: 21 });
+    const got: unknown[] = [];
+    await agent.pubsub!.subscribe('readme/', (_p, _s, _b, _t, _h, message) => void got.push(message));
+    expect(await agent.pubsub!.publish('readme/ahu1', { message: { temp: 21 } })).toBe(1);
+    await waitFor(() => got.length === 1, { what: 'its own publish' });
+    expect(agent.pubsub!.stats()).toMatchObject({ count_requests: 0, counts_unknown: 0 }); // management: false from rmq.json: nothing asked
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(warnings.filter((w) => (w as { code?: string }).code === 'VIP_RMQ_COUNT_UNKNOWN')).toEqual([]);
+
+    // the same link with the default management (the URL's login, which the API refuses): 1 and one warning, not an exception after delivery
+    const file = await readAgentRmqFile(platform.home, identity);
+    const second = createRmqAgent({ identity: `${identity}`, rmq: { url: file!.url, vhost: file!.vhost, instanceName: file!.instanceName } });
+    await agent.close();
+    await second.start();
+    onTestFinished(() => second.close());
+    expect(await second.pubsub!.publish('readme/ahu2', { message: 1 })).toBe(1);
+    expect(await second.pubsub!.publish('readme/ahu3', { message: 2 })).toBe(1);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(warnings.filter((w) => (w as { code?: string }).code === 'VIP_RMQ_COUNT_UNKNOWN')).toHaveLength(1);
+    expect(second.pubsub!.stats()).toMatchObject({ count_requests: 1, counts_unknown: 1 });
+  });
+
   it('a new user may not publish pubsub until the platform sets its topic permission (fail closed); VIP messages pass', async () => {
     // a vhost no platform serves: nothing will sync this user
     const idle = await freshVhost('agent-users-idle');
@@ -145,7 +180,7 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
     const r = await vipctl('auth', 'add', '--identity', identity);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`created broker user ${userOf(identity)} on vhost ${vh.vhost}`);
-    expect(r.out).toContain(`createRmqAgent({ identity: "${identity}", rmq: { url, vhost: "${vh.vhost}", instanceName: "${INSTANCE}" }, management: false })`);
+    expect(r.out).toContain(`connectRmqAgent({ identity: "${identity}" }) from @vip/agent/rmq, which reads ${agentRmqPath(platform.home, identity)}`);
     for (const bad of ['a*b', 'a#', 'x/y']) {
       const refused = await vipctl('auth', 'add', '--identity', bad);
       expect(refused.code).toBe(2);
@@ -233,5 +268,42 @@ describe('hello check with the management API unreachable', () => {
       await other.dispose();
     }
     expect(transport.stats().helloChecks).toMatchObject({ checked: 1, failed: 1, repaired: 0, sharedUser: 0 });
+  });
+});
+
+describe('vipctl auth remove --identity on a RabbitMQ home whose platform stopped', () => {
+  it('deletes the broker user through the management API (no platform needed); when the API refuses, removes nothing and says what to pass', async () => {
+    const stoppedInstance = `as${pid}`;
+    const identity = `gone${pid}`;
+    const own = await freshVhost('agent-users-stopped');
+    const home = await mkdtemp(join(tmpdir(), 'vipctl-rmq-stopped-home-'));
+    onTestFinished(async () => {
+      for (const user of [`${stoppedInstance}.${identity}`, `${stoppedInstance}.router`]) await management.deleteUser(user);
+      await rm(home, { recursive: true, force: true });
+      await own.dispose();
+    });
+    const onHome = async (...argv: string[]) => {
+      const io = bufferIo();
+      return { code: await runCli([...argv, '--vip-home', home], io), out: io.stdout(), err: io.stderr() };
+    };
+    const stopped = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName: stoppedInstance, args: ['--vip-home', home] });
+    expect((await onHome('auth', 'add', '--identity', identity)).code).toBe(0);
+    await stopped.close();
+    const user = `${stoppedInstance}.${identity}`;
+    expect(await management.getUser(user)).toBeDefined();
+
+    const refused = await onHome('auth', 'remove', '--identity', identity, '--rmq-management-url', 'http://guest:not-the-password@127.0.0.1:15672');
+    expect(refused.code).toBe(1);
+    expect(refused.err.trimEnd().split('\n')).toEqual([expect.stringMatching(
+      new RegExp(`^vipctl: cannot delete broker user ${user}: management API refused the login of guest .*; nothing was removed\\. Give the management API's administrator with --rmq-management-url`),
+    )]);
+    expect(await management.getUser(user)).toBeDefined();
+    expect(await readAgentRmqFile(home, identity)).toBeDefined();
+    expect(JSON.parse((await onHome('auth', 'list', '--json')).out).allow.map((e: { user_id: string }) => e.user_id)).toContain(identity);
+
+    const removed = await onHome('auth', 'remove', '--identity', identity); // the broker host's API as guest, as the platform's default
+    expect(removed).toEqual({ code: 0, out: `removed entry for user ${identity}\ndeleted broker user ${user} and its rmq.json\n`, err: '' });
+    expect(await management.getUser(user)).toBeUndefined();
+    expect(await readAgentRmqFile(home, identity)).toBeUndefined();
   });
 });

@@ -13,7 +13,17 @@ import type { Agent } from '../../packages/agent/src/index.js';
 import { runCli } from '../../apps/vipctl/src/cli.js';
 
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
+const PLATFORM = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
+const AGENT_ZMQ = fileURLToPath(new URL('../../packages/agent/dist/zmq.js', import.meta.url));
 const run = promisify(execFile);
+
+/** A built binary's exit code and output (a non-zero exit is a result here, not an error). */
+async function exitOf(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(process.execPath, [file, ...args], { timeout: 20_000 }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+  );
+}
 
 /** vipctl in-process: exit code and captured output. */
 async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -50,6 +60,50 @@ describe('vipctl against a running platform', () => {
     expect(human.stdout).toMatch(/instance-name\s+vip-test/);
     const json = await run(process.execPath, [VIPCTL, 'peers', '--json', '--vip-home', home]);
     expect(JSON.parse(json.stdout)).toContain('vipctl.srv');
+  });
+
+  it('status counts the peers that peers lists (both leave out the asking vipctl)', async () => {
+    const status = JSON.parse((await vipctl('status', '--json', '--vip-home', home)).out) as { peers: number };
+    const peers = JSON.parse((await vipctl('peers', '--json', '--vip-home', home)).out) as string[];
+    expect(peers).toEqual(expect.arrayContaining(['control', 'platform.auth', 'vipctl.srv']));
+    expect(peers.some((p) => p.startsWith('control.connection.'))).toBe(false);
+    expect(status.peers).toBe(peers.length);
+  });
+
+  it('query of a property the platform does not have exits 1 naming the nearest; a known one without value prints (none)', async () => {
+    const none = await vipctl('query', 'nosuchprop', '--vip-home', home);
+    expect(none.code).toBe(1);
+    expect(none.out).toBe('');
+    expect(none.err).toMatch(/^vipctl: the platform has no property "nosuchprop"; known: addresses, .*vip-router-stats\n$/);
+    expect((await vipctl('query', 'serverkye', '--vip-home', home)).err).toMatch(/no property "serverkye" \(did you mean serverkey\?\)/);
+    expect(await vipctl('query', 'volttron-central-address', '--vip-home', home)).toEqual({ code: 0, out: '(none)\n', err: '' });
+  });
+
+  it('publish: a message that is not JSON exits 2 and publishes nothing; --raw publishes the text', async () => {
+    const got: unknown[] = [];
+    await srv.pubsub!.subscribe('vipctl/json/', (_p, _s, _b, _t, _h, message) => void got.push(message));
+    const bad = await vipctl('publish', 'vipctl/json/x', '{t: 1}', '--vip-home', home);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^vipctl: the message is not JSON .*or pass --raw/);
+    expect((await vipctl('publish', 'vipctl/json/x', '{t: 2}', '--raw', '--vip-home', home)).code).toBe(0);
+    expect((await vipctl('publish', 'vipctl/json/x', '{"t": 3}', '--vip-home', home)).code).toBe(0);
+    await waitFor(() => got.length >= 2, { timeoutMs: 10_000, what: 'the two published messages' });
+    expect(got).toEqual(['{t: 2}', { t: 3 }]); // the refused one never went out
+  });
+
+  it('an option of another command, and a misspelled command, are usage errors (exit 2) with a suggestion', async () => {
+    const r = await vipctl('status', '--count', '5', '--days', '3', '--vip-home', home);
+    expect(r).toEqual({ code: 2, out: '', err: "vipctl: unknown option '--count' for status; see vipctl status --help\n" });
+    const typo = await exitOf(VIPCTL, ['stauts', '--vip-home', home]);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toMatch(/^vipctl: unknown command 'stauts' \(did you mean (one of stats, )?status\?\)/);
+  });
+
+  it('vipctl and vip-platform share one exit-code scheme: a bad flag is 2 for both', async () => {
+    expect((await exitOf(VIPCTL, ['status', '--no-such-flag'])).code).toBe(2);
+    expect((await exitOf(PLATFORM, ['--no-such-flag'])).code).toBe(2);
+    expect((await exitOf(VIPCTL, ['status', '--timeout', 'x'])).code).toBe(2);
+    expect((await exitOf(PLATFORM, ['--allow-auth', 'x'])).code).toBe(2);
   });
 
   it('ping, query, rpc, rpc inspect', async () => {
@@ -133,6 +187,33 @@ describe('vipctl against a running platform', () => {
     await admitted.close();
   });
 
+  it('approves an agent refused on the local ipc address by its key: its next run (another process, another pid) is admitted', async () => {
+    const pair = generateKeyPair();
+    // an agent process on the platform's local address, as `node agent.js` would be: prints welcomed or refused
+    const agentRun = () => run(process.execPath, ['--input-type=module', '-e', `
+      import { createZmqAgent } from ${JSON.stringify(AGENT_ZMQ)};
+      const agent = await createZmqAgent({ identity: 'ipc.pending', vipHome: ${JSON.stringify(home)}, serverKey: ${JSON.stringify(platform.serverkey)},
+        publicKey: ${JSON.stringify(pair.public)}, secretKey: ${JSON.stringify(pair.secret)}, helloTimeoutMs: 1500 });
+      const outcome = await agent.start().then(() => 'welcomed', () => 'refused');
+      await agent.close();
+      console.log(outcome);
+      process.exit(0);
+    `], { timeout: 20_000 }).then((r) => r.stdout.trim());
+    expect(await agentRun()).toBe('refused');
+    type Pending = { user_id: string; credentials: string; address: string };
+    const pendingOf = async () => (JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { pending: Pending[] }).pending.filter((p) => p.credentials === pair.public);
+    let pending: Pending[] = [];
+    await waitFor(async () => (pending = await pendingOf()).length > 0, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
+    expect(pending[0]!.address).toMatch(/^(localhost)?:\d+:\d+:\d+$/); // the ZAP address over ipc carries the agent's pid
+    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+    expect((await vipctl('auth', 'approve', pending[0]!.user_id, '--vip-home', home)).code).toBe(0);
+    await reloaded;
+    const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { credentials: string[]; address: string[] | null }[]; pending: Pending[] };
+    expect(list.allow.find((e) => e.credentials?.[0] === pair.public)?.address).toEqual([expect.stringMatching(/^\/(localhost)?:\d+:\d+:\\d\+\/$/)]);
+    expect(list.pending.filter((p) => p.credentials === pair.public)).toEqual([]);
+    expect(await agentRun()).toBe('welcomed');
+  });
+
   it('connectZmqAgent defaults: local ipc address, server key from known_hosts, keys from keystores/<identity>', async () => {
     const agent = await connectZmqAgent({ identity: 'control.connection', vipHome: home }); // admitted by the first-start auth.json
     try {
@@ -158,14 +239,13 @@ describe('vipctl against a running platform', () => {
     }
   });
 
-  it('fails fast with exit 3 when the platform is down (no hang, no stack)', async () => {
+  it('no platform on the home: one short line at once, exit 3 (no wait for a hello, no stack)', async () => {
     const empty = await mkdtemp(join(tmpdir(), 'vipctl-down-'));
     try {
       await KeyStore.platform(empty).loadOrCreate();
-      const r = await vipctl('status', '--vip-home', empty, '--connect-timeout', '1');
-      expect(r.code).toBe(3);
-      expect(r.err).toContain('not running');
-      expect(r.err).not.toMatch(/\n\s+at /);
+      // a 600 s hello timeout: only the check of the local socket can answer within the test's deadline
+      const r = await vipctl('status', '--vip-home', empty, '--connect-timeout', '600');
+      expect(r).toEqual({ code: 3, out: '', err: `vipctl: vip-platform is not running on ${empty} (nothing listens on ipc://@${empty}/run/vip.socket)\n` });
     } finally {
       await rm(empty, { recursive: true, force: true });
     }

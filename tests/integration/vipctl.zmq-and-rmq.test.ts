@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -126,12 +126,36 @@ describe('vipctl on rmq without a recorded bus', () => {
       const ok = await vipctl('query', 'message-bus', ...link, '--instance-name', 'flags');
       expect(ok).toMatchObject({ code: 0, out: 'rmq\n' });
       const down = await vipctl('status', ...link, '--instance-name', 'other', '--connect-timeout', '1');
-      expect(down.code).toBe(3);
-      expect(down.err).toContain('not answering');
-      expect(down.err).not.toMatch(/\n\s+at /);
+      expect(down).toEqual({
+        code: 3, out: '',
+        err: `vipctl: no answer from the platform at amqp://127.0.0.1:5672/${own.vhost} (instance other) within 1 s (is it running? --connect-timeout waits longer)\n`,
+      });
     } finally {
       await platform.close();
       await rm(empty, { recursive: true, force: true });
+      await own.dispose();
+    }
+  });
+});
+
+describe('vipctl on a RabbitMQ home whose platform stopped', () => {
+  it('says so in one line at once (exit 3): no ZeroMQ attempt, no auth.json hint; the stopped record keeps no credentials', async () => {
+    const own = await freshVhost('vipctl-stopped');
+    const home = await mkdtemp(join(tmpdir(), 'vipctl-rmq-stopped-'));
+    try {
+      // shared login (opt-in): the test needs only the record, not per-agent users
+      const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: 'stopd', args: ['--vip-home', home] });
+      expect((await vipctl('status', '--vip-home', home)).code).toBe(0);
+      await platform.close(); // SIGTERM: a clean stop
+      const record = JSON.parse(await readFile(join(home, 'run', 'bus.json'), 'utf8')) as Record<string, unknown>;
+      expect(record).toEqual({ bus: 'rmq', url: 'amqp://127.0.0.1:5672', vhost: own.vhost, instance: 'stopd', pid: platform.pid, stopped: expect.any(String) });
+      // a 600 s hello timeout: only the record can answer within the test's deadline
+      const r = await vipctl('status', '--vip-home', home, '--connect-timeout', '600');
+      expect(r).toEqual({
+        code: 3, out: '', err: `vipctl: vip-platform is not running on ${home} (RabbitMQ, instance stopd, vhost ${own.vhost}: stopped at ${String(record.stopped)})\n`,
+      });
+    } finally {
+      await rm(home, { recursive: true, force: true });
       await own.dispose();
     }
   });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '@vip/protocol';
-import { parseConfigFile } from './bus-config-file.js';
+import { parseConfigFile } from '@vip/protocol';
 import { DEFAULT_RMQ_URL, parseCli, type PlatformConfig } from './cli-options.js';
 
 const homes: string[] = [];

@@ -2,7 +2,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ConfigError, type LogLevel } from '@vip/protocol';
+import { closestMatch, ConfigError, describeUnknownConfigKey, LOG_FORMATS, type LogFormat, type LogLevel } from '@vip/protocol';
 import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
 import { MEMORY_LIMIT_KEYS, MEMORY_LIMIT_USAGE, MemoryLimitOptionSchemas, memoryLimits, type MemoryLimits } from './memory-limits.js';
@@ -26,6 +26,8 @@ Options:
   --instance-name NAME     instance name (default ${DEFAULT_INSTANCE_NAME})
   --allow-auth true|false  CURVE + auth.json on every bind (default true)
   --log-level LEVEL        debug|info|warn|error|silent (default info)
+  --log-format FORMAT      json|pretty (default: pretty when stderr is a terminal, else json lines)
+  --log-file PATH          append the log to PATH instead of stderr (json unless --log-format pretty)
   --message-bus zmq|rmq    message bus (default zmq)
   --rmq-url URL            RabbitMQ broker (default ${DEFAULT_RMQ_URL}); the platform logs in as its own
                            broker user <instance>.router, created through the management API, unless
@@ -61,6 +63,9 @@ ${MEMORY_LIMIT_USAGE}  --help                   show this help
 
 Every option but --vip-home, --help and --version may also be set in $VIP_HOME/config
 (VOLTTRON's INI file, section [volttron], e.g. "message-bus = rmq"); the command line wins.
+Unknown keys there are warned about at start (with the nearest known key).
+
+Exit codes: 0 stopped cleanly, 1 could not start or failed, 2 bad flag, value or config setting.
 `;
 
 const AddressSchema = z
@@ -86,6 +91,8 @@ const CliSchema = z.object({
     .transform(Number)
     .optional(),
   'log-level': z.enum(['debug', 'info', 'warn', 'error', 'silent'], { error: 'must be debug, info, warn, error or silent' }).optional(),
+  'log-format': z.enum(LOG_FORMATS, { error: 'must be json or pretty' }).optional(),
+  'log-file': z.string().min(1, { message: 'must be a file path' }).optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
   'rmq-url': z
     .string()
@@ -113,7 +120,7 @@ const CliSchema = z.object({
 });
 
 /** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
-const FILE_OPTIONS = ['rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file'] as const;
+const FILE_OPTIONS = ['rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'log-file'] as const;
 
 /** Where the RabbitMQ bus is (PROTOCOL.md 7.1). */
 export interface RmqBusConfig {
@@ -151,6 +158,12 @@ export interface PlatformConfig {
   /** How long restored subscriptions hold messages for subscribers not back yet; 0 = no subscription file. */
   readonly pubsubRestoreGraceMs: number;
   readonly logLevel: LogLevel;
+  /** Absent: pretty when stderr is a terminal (and no log file), else json (main.ts). */
+  readonly logFormat?: LogFormat;
+  /** Append the log here instead of stderr. */
+  readonly logFile?: string;
+  /** Problems in $VIP_HOME/config that do not stop the start (unknown keys), logged as warnings once the logger exists. */
+  readonly configWarnings?: readonly string[];
   readonly messageBus: 'zmq' | 'rmq';
   /** Message size and queue limits (both buses). */
   readonly limits: MemoryLimits;
@@ -185,6 +198,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'capability-map-access': { type: 'string' },
         'pubsub-restore-grace': { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
+        'log-file': { type: 'string' },
         'message-bus': { type: 'string' },
         'rmq-url': { type: 'string' },
         'rmq-vhost': { type: 'string' },
@@ -205,13 +220,13 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       },
     }).values;
   } catch (err) {
-    throw new ConfigError(`${err instanceof Error ? err.message : String(err)} (see --help)`);
+    throw new ConfigError(parseArgsProblem(err));
   }
   const cli = validate(values, 'invalid option');
   if (cli.help) return { help: true, show: 'usage' };
   if (cli.version) return { help: true, show: 'version' };
   const vipHome = cli['vip-home'] ? resolve(cli['vip-home']) : defaultVipHome(env);
-  const file = fileValues(vipHome);
+  const { values: file, warnings } = fileValues(vipHome);
   const o = { ...file, ...withAbsolutePaths(definedOnly(cli), process.cwd()) };
   const messageBus = o['message-bus'] ?? 'zmq';
   const instanceName = o['instance-name'] ?? DEFAULT_INSTANCE_NAME;
@@ -230,6 +245,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       capabilityMapAccess: o['capability-map-access'] ?? DEFAULT_CAPABILITY_MAP_ACCESS,
       pubsubRestoreGraceMs: Math.round((o['pubsub-restore-grace'] ?? DEFAULT_PUBSUB_RESTORE_GRACE_S) * 1000),
       logLevel: o['log-level'] ?? 'info',
+      ...(o['log-format'] !== undefined ? { logFormat: o['log-format'] } : {}),
+      ...(o['log-file'] !== undefined ? { logFile: o['log-file'] } : {}),
+      ...(warnings.length > 0 ? { configWarnings: warnings } : {}),
       messageBus,
       limits: memoryLimits(o),
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),
@@ -250,12 +268,17 @@ function definedOnly(values: CliValues): Partial<CliValues> {
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)) as Partial<CliValues>;
 }
 
-/** `$VIP_HOME/config` values, validated like the options (`vip-address` may list several, comma-separated). */
-function fileValues(vipHome: string): Partial<CliValues> {
-  const raw: Partial<Record<ConfigFileKey, string>> = readConfigFile(vipHome);
+/** `$VIP_HOME/config` values, validated like the options (`vip-address` may list several, comma-separated), and a line per unknown key. */
+function fileValues(vipHome: string): { values: Partial<CliValues>; warnings: string[] } {
+  const read = readConfigFile(vipHome);
+  const raw: Partial<Record<ConfigFileKey, string>> = read.values;
   const shaped: Record<string, unknown> = { ...raw };
   if (raw['vip-address'] !== undefined) shaped['vip-address'] = raw['vip-address'].split(',').map((a) => a.trim()).filter((a) => a !== '');
-  return withAbsolutePaths(definedOnly(validate(shaped, `invalid setting in ${configFilePath(vipHome)}`)), vipHome);
+  const path = configFilePath(vipHome);
+  return {
+    values: withAbsolutePaths(definedOnly(validate(shaped, `invalid setting in ${path}`)), vipHome),
+    warnings: read.unknown.map((u) => describeUnknownConfigKey(path, u)),
+  };
 }
 
 function withAbsolutePaths(values: Partial<CliValues>, base: string): Partial<CliValues> {
@@ -349,4 +372,13 @@ function rmqTls(o: Partial<CliValues>, url: string): { tls?: RmqTlsConfig; broke
   };
   if (Object.keys(files).length === 1 && !external) return {};
   return { tls: loadRmqTls(files, url), ...(brokerUser !== undefined ? { brokerUser } : {}) };
+}
+
+/** node's parseArgs error as one line; an unknown option names the nearest known one. */
+function parseArgsProblem(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const unknown = (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '(--?[^'=]+)/.exec(text)?.[1] : undefined;
+  if (unknown === undefined) return `${text.split('\n')[0]} (see --help)`;
+  const near = closestMatch(unknown.replace(/^-+/, ''), Object.keys(CliSchema.shape));
+  return `unknown option ${unknown}${near !== undefined ? ` (did you mean --${near}?)` : ''} (see --help)`;
 }

@@ -1,13 +1,14 @@
-import { createJsonLogger, VipError } from '@vip/protocol';
+import { EXIT_CODES, VipError, type Logger } from '@vip/protocol';
 import { parseCli, USAGE, type PlatformConfig } from './cli-options.js';
 import { checkMalloc, MALLOC_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_ENV } from './malloc-check.js';
+import { createPlatformLog } from './log-output.js';
 import { PLATFORM_VERSION, startVipPlatform, type RunningPlatform } from './platform.js';
 import { readyNote } from './ready-note.js';
 
-/** One line on stderr, no stack trace: what went wrong and what to do. */
-function fail(message: string): never {
+/** One line on stderr, no stack trace: what went wrong and what to do; exit codes as vipctl's (@vip/protocol EXIT_CODES). */
+function fail(message: string, code: number = EXIT_CODES.ERROR): never {
   process.stderr.write(`vip-platform: ${message}\n`);
-  process.exit(1);
+  process.exit(code);
 }
 
 function describe(err: unknown): string {
@@ -26,9 +27,15 @@ async function main(): Promise<void> {
     }
     config = cli.config;
   } catch (err) {
+    fail(describe(err), EXIT_CODES.USAGE); // a bad flag, value or config file setting
+  }
+  let logger: Logger;
+  try {
+    logger = createPlatformLog(config).logger;
+  } catch (err) {
     fail(describe(err));
   }
-  const logger = createJsonLogger({ level: config.logLevel, bindings: { service: 'vip-platform' } });
+  for (const warning of config.configWarnings ?? []) logger.warn('config.unknown-key', { message: warning });
 
   let platform: RunningPlatform | undefined;
   let shutting: Promise<void> | undefined;
@@ -39,7 +46,7 @@ async function main(): Promise<void> {
         await platform?.stop();
       } catch (err) {
         logger.error('platform.stop.failed', undefined, err);
-        process.exitCode = 1;
+        process.exitCode = EXIT_CODES.ERROR;
       }
       logger.info('platform.stopped');
       // Every socket is closed; leave now rather than wait on a library's idle handles.

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { PubSubService } from '@vip/pubsub';
 import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
@@ -10,6 +11,7 @@ import { openPlatformSubscriptions } from './pubsub-persistence.js';
 import { prepareVipHome } from './vip-home.js';
 import { pinnedServiceUsers, platformUsers } from './service-identities.js';
 import { startRmqPlatform } from './rmq-bus.js';
+import { busInfoPath } from './bus-info.js';
 import { startLegacyPubSub, type LegacyPubSub } from './legacy-pubsub.js';
 import { version } from '../package.json';
 import { MemoryReclaimer } from './memory-reclaimer.js';
@@ -131,6 +133,8 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     throw err;
   }
   bound = transport.endpoints;
+  // a RabbitMQ run of this home left its record behind: the home is on ZeroMQ now (vipctl reads it to pick the bus)
+  await rm(busInfoPath(paths.home), { force: true });
   if (keys) {
     const knownHosts = KnownHosts.forHome(paths.home);
     for (const address of bound) await knownHosts.add(address, keys.public);

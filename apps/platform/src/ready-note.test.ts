@@ -39,5 +39,6 @@ describe('the ready note', () => {
     const rmq = readyNote(config(['--message-bus', 'rmq', '--rmq-url', 'amqp://vip1.router:pw@127.0.0.1:5672', '--rmq-management-url', 'off']), { ...ready, addresses: ['amqp://127.0.0.1:5672/vip1'] });
     expect(rmq).toContain('amqp://127.0.0.1:5672/vip1 (rmq, instance vip1)');
     expect(rmq).toContain('/srv/vip-ready-note/keystores/NAME/rmq.json');
+    expect(rmq).toContain("connectRmqAgent({ identity: 'NAME' })");
   });
 });

@@ -13,7 +13,7 @@ export function readyNote(config: PlatformConfig, ready: ReadyInfo): string {
   const key = ready.serverkey ? `server key ${ready.serverkey}` : 'no server key (CURVE off)';
   const head = `vip-platform ready: ${where} (${config.messageBus}, instance ${ready.instance}), ${key}, home ${home}.`;
   if (config.messageBus === 'rmq') {
-    return `${head} Add an agent: vipctl auth add --identity NAME (its broker user; how it connects: ${join(home, 'keystores', 'NAME', 'rmq.json')}).`;
+    return `${head} Add an agent: vipctl auth add --identity NAME (its broker user; the agent connects with connectRmqAgent({ identity: 'NAME' }), which reads ${join(home, 'keystores', 'NAME', 'rmq.json')}).`;
   }
   if (!ready.serverkey) return `${head} Any agent may connect (--allow-auth false).`;
   return `${head} Add an agent: vipctl auth add --identity NAME (keys in ${join(home, 'keystores', 'NAME')}), or its public key in ${join(home, 'auth.json')} (reloaded live).`;

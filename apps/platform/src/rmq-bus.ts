@@ -5,7 +5,7 @@ import { ensureVolttronBroker, platformBrokerUser, RmqRouterTransport, RmqSetupE
 import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
 import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
-import { busInfoPath, writeBusInfo } from './bus-info.js';
+import { busInfoPath, stoppedBusInfo, writeBusInfo, type BusInfo } from './bus-info.js';
 import type { PlatformConfig, RmqBusConfig } from './cli-options.js';
 import { CONTROL_IDENTITY, startControlService, type ControlService } from './control/index.js';
 import { PlatformAuth } from './platform-auth.js';
@@ -92,6 +92,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   let control: ControlService | undefined;
   let authService: AuthService | undefined;
   let stopped: Promise<void> | undefined;
+  let running: BusInfo | undefined;
   const stop = () =>
     (stopped ??= (async () => {
       await subscriptions.close();
@@ -100,7 +101,9 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       await router.stop();
       await topicPermissions?.close();
       await auth?.close();
-      await rm(busInfoPath(paths.home), { force: true });
+      // a run that was ready leaves a stopped record (vipctl: "not running", not a ZeroMQ attempt); a failed start nothing
+      if (running) await writeBusInfo(paths.home, stoppedBusInfo(running));
+      else await rm(busInfoPath(paths.home), { force: true });
     })());
 
   try {
@@ -139,10 +142,12 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
       tracker: router.tracker, counters, vipHome: paths.home, address, serverKey: keys?.public ?? '', agent, logger,
     });
     await authService?.connect({ agent: createRmqAgent({ identity: AUTH_SERVICE_IDENTITY, rmq: link, ...pubsubOf, logger: logger.child({ service: AUTH_SERVICE_IDENTITY }) }) });
-    await writeBusInfo(paths.home, {
+    const info: BusInfo = {
       bus: 'rmq', url: link.url, vhost: rmq.vhost, ...(rmq.sharedLogin ? { sharedLogin: true } : {}), instance: instanceName, pid: process.pid, ...(rmq.management ? { management: rmq.management } : {}),
       ...(rmq.tls ? { tls: rmq.tls.files } : {}), ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
-    });
+    };
+    await writeBusInfo(paths.home, info);
+    running = info;
   } catch (err) {
     await stop();
     throw withFlagNames(err, rmq);

@@ -1,10 +1,10 @@
-import { homedir } from 'node:os';
-import { describe, expect, it } from 'vitest';
-import { ConfigError } from '@vip/protocol';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_TCP_ADDRESS, defaultVipHome, parseCli } from '../src/cli-options.js';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, PLATFORM_CONFIG_KEYS } from '@vip/protocol';
+import { DEFAULT_TCP_ADDRESS, defaultVipHome, parseCli, USAGE } from '../src/cli-options.js';
 
 const DEFAULT_LIMITS = { maxMessageBytes: 4 * 1024 ** 2, peerQueueBytes: 16 * 1024 ** 2, peerQueueMessages: 6000, routerQueueBytes: 256 * 1024 ** 2 };
 
@@ -90,6 +90,7 @@ describe('vip-platform options', () => {
 
   it('--help', () => {
     expect(parseCli(['--help'], {})).toEqual({ help: true, show: 'usage' });
+    expect(parseCli(['--version'], {})).toEqual({ help: true, show: 'version' });
   });
 
   it.each([
@@ -115,5 +116,43 @@ describe('vip-platform options', () => {
   ])('refuses %j with a clear ConfigError', (argv, why) => {
     expect(() => parseCli(argv, {})).toThrow(ConfigError);
     expect(() => parseCli(argv, {})).toThrow(why);
+  });
+});
+
+describe('vip-platform logs and config file keys', () => {
+  it('--log-format json|pretty and --log-file PATH (relative to the working directory; in the config file to VIP_HOME)', async () => {
+    const r = parseCli(['--vip-home', '/nonexistent-vip-home', '--log-format', 'pretty', '--log-file', 'logs/p.log'], {});
+    expect(!r.help && r.config).toMatchObject({ logFormat: 'pretty', logFile: join(process.cwd(), 'logs/p.log') });
+    expect(() => parseCli(['--log-format', 'xml'], {})).toThrow(/--log-format must be json or pretty/);
+    const home = await mkdtemp(join(tmpdir(), 'vip-cli-log-'));
+    try {
+      await writeFile(join(home, 'config'), '[volttron]\nlog-file = platform.log\nlog-format = json\n');
+      const f = parseCli(['--vip-home', home], {});
+      expect(!f.help && f.config).toMatchObject({ logFormat: 'json', logFile: join(home, 'platform.log') });
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it('an unknown key in $VIP_HOME/config is a warning naming file, line and the nearest key (the start goes on)', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'vip-cli-keys-'));
+    try {
+      await writeFile(join(home, 'config'), '[volttron]\ninstance-name = v9\nmesage-bus = rmq\nbind-web-address = https://x\n');
+      const r = parseCli(['--vip-home', home], {});
+      expect(!r.help && r.config.instanceName).toBe('v9');
+      expect(!r.help && r.config.configWarnings).toEqual([`${join(home, 'config')}:3: unknown key "mesage-bus" (did you mean message-bus?); ignored`]);
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it('every option but --vip-home, --help and --version is a config file key (the list vipctl reads too)', () => {
+    const usage = [...USAGE.matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]!);
+    const settable = usage.filter((o) => !['vip-home', 'help', 'version'].includes(o)).sort();
+    expect(settable).toEqual([...PLATFORM_CONFIG_KEYS].sort());
+  });
+
+  it('an unknown option names the nearest one', () => {
+    expect(() => parseCli(['--log-levle', 'debug'], {})).toThrow(/^unknown option --log-levle \(did you mean --log-level\?\) \(see --help\)$/);
   });
 });

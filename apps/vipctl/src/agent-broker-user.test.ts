@@ -11,9 +11,10 @@ describe('agent broker users', () => {
     expect(() => checkBrokerIdentity('v1', 'platform.driver')).not.toThrow();
   });
 
-  it('tells an agent of a shared-login platform not to require proofs', () => {
+  it('tells the operator the agent connects with connectRmqAgent({ identity }), which reads rmq.json (senderProof is in the file)', () => {
     const created = { user: 'v1.x', vhost: 'v', instanceName: 'v1', identity: 'x', path: '/h/keystores/x/rmq.json' };
-    expect(connectHint(created)).not.toMatch(/senderProof/);
-    expect(connectHint({ ...created, sharedLogin: true })).toMatch(/instanceName: "v1", senderProof: "optional" \}.*--rmq-shared-login/);
+    expect(connectHint(created)).toBe('connectRmqAgent({ identity: "x" }) from @vip/agent/rmq, which reads /h/keystores/x/rmq.json '
+      + '(another home: its vipHome option or VIP_HOME); publishes resolve 1 as on VOLTTRON: this broker user has no management login');
+    expect(connectHint({ ...created, sharedLogin: true })).toMatch(/--rmq-shared-login, where no sender is proven$/);
   });
 });

@@ -1,37 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
-import { agentPermissions, isPlatformIdentity, platformBrokerUser, RabbitMqManagement, RmqSetupError, VOLTTRON_EXCHANGE } from '@vip/rmq';
+import {
+  agentPermissions, AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, RabbitMqManagement, readAgentRmqFile as readRmqFile,
+  RmqSetupError, VOLTTRON_EXCHANGE, type AgentRmqFile,
+} from '@vip/rmq';
 import { makeDirectories } from '@vip/zmq';
 import { CliError, EXIT } from './exit-codes.js';
 import type { PlatformBus } from './platform-bus.js';
 
 type RmqBus = Extract<PlatformBus, { bus: 'rmq' }>;
 
-/**
- * `$VIP_HOME/keystores/<identity>/rmq.json`: how the agent reaches the broker as its own user
- * (VOLTTRON's per-agent RabbitMQ user `<instance>.<identity>`, PROTOCOL.md 7.1). The URL holds the
- * password, so the file is 0600 in the 0700 keystore directory, like keystore.json. On an EXTERNAL
- * platform there is no password: `tls` names the agent's certificate files and `external` is true.
- */
-export const AgentRmqFileSchema = z.object({
-  url: z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/),
-  vhost: z.string().min(1),
-  instanceName: z.string().min(1),
-  identity: z.string().min(1),
-  user: z.string().min(1),
-  tls: z.object({
-    ca: z.string().regex(/^\//).optional(), cert: z.string().regex(/^\//), key: z.string().regex(/^\//), servername: z.string().min(1).optional(),
-  }).optional(),
-  external: z.boolean().optional(),
-  /** Written on a shared-login platform (nothing there proves a sender): the agent must not require proofs. */
-  senderProof: z.literal('optional').optional(),
-});
-export type AgentRmqFile = z.infer<typeof AgentRmqFileSchema>;
-
+/** `$VIP_HOME/keystores/<identity>/rmq.json` (@vip/rmq AgentRmqFileSchema: what connectRmqAgent({ identity }) reads). */
 export function agentRmqPath(vipHome: string, identity: string): string {
-  return join(vipHome, 'keystores', identity, 'rmq.json');
+  return agentRmqFilePath(vipHome, identity);
 }
 
 /** The agent's client certificate and key on an EXTERNAL platform (written by `auth add --identity`). */
@@ -60,25 +42,13 @@ export function checkBrokerIdentity(instanceName: string, identity: string): voi
   }
 }
 
-/** Read and check an agent's rmq.json; undefined when there is none. */
+/** Read and check an agent's rmq.json; undefined when there is none, exit 1 with the file named when it is not one. */
 export async function readAgentRmqFile(vipHome: string, identity: string): Promise<AgentRmqFile | undefined> {
-  const path = agentRmqPath(vipHome, identity);
-  let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    return await readRmqFile(vipHome, identity);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new CliError(`cannot read ${path}: ${(err as Error).message}`, EXIT.ERROR, { cause: err });
+    throw new CliError((err as Error).message, EXIT.ERROR, { cause: err });
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined; // reported below with the path
-  }
-  const r = AgentRmqFileSchema.safeParse(json);
-  if (!r.success) throw new CliError(`${path} is not a valid agent broker file (expected url, vhost, instanceName, identity, user)`, EXIT.ERROR);
-  return r.data;
 }
 
 /** What `auth add --identity` made on the broker (the password stays in the file). */
@@ -174,19 +144,13 @@ async function brokerStep(what: string, step: () => Promise<void>): Promise<void
   }
 }
 
-/** The line telling an operator how the agent connects (credentials left in the file). */
+/**
+ * The line telling an operator how the agent connects: connectRmqAgent({ identity }) reads the
+ * rmq.json just written (URL and password, or the certificate files; senderProof on a shared
+ * login). Credentials stay in the file.
+ */
 export function connectHint(created: CreatedBrokerUser): string {
-  const c = created.certificate;
-  if (c) {
-    const ca = c.ca !== undefined ? `ca: <${c.ca}>, ` : '';
-    return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)}, `
-      + `tls: { ${ca}cert: <${c.cert}>, key: <${c.key}>, external: true }, brokerUser: ${JSON.stringify(created.user)} }, management: false })`
-      + ` with url from ${created.path} and <file> the PEM text of that file (publishes resolve 1: this user has no management login)`;
-  }
-  // management: false, because the agent's own user has no management login: true counts would fail every publish
-  // senderProof: on a shared-login platform the router's own messages prove nothing: an agent requiring proofs would refuse its welcome
-  const shared = created.sharedLogin ? ', senderProof: "optional"' : '';
-  return `createRmqAgent({ identity: ${JSON.stringify(created.identity)}, rmq: { url, vhost: ${JSON.stringify(created.vhost)}, instanceName: ${JSON.stringify(created.instanceName)}${shared} }, management: false })`
-    + ` with url from ${created.path} (publishes resolve 1: this user has no management login)`
+  return `connectRmqAgent({ identity: ${JSON.stringify(created.identity)} }) from @vip/agent/rmq, which reads ${created.path} `
+    + '(another home: its vipHome option or VIP_HOME); publishes resolve 1 as on VOLTTRON: this broker user has no management login'
     + (created.sharedLogin ? '; the platform runs with --rmq-shared-login, where no sender is proven' : '');
 }

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
+import type { AgentRmqFile } from '@vip/rmq';
 import {
-  agentCertPaths, checkBrokerIdentity, grantAgentUser, writeAgentFiles, type AgentRmqFile, type CreatedBrokerUser,
+  agentCertPaths, checkBrokerIdentity, grantAgentUser, writeAgentFiles, type CreatedBrokerUser,
 } from './agent-broker-user.js';
 import { DEFAULT_CERT_DAYS, issueAgentCertificate } from './agent-certificate.js';
 import { CliError, EXIT } from './exit-codes.js';

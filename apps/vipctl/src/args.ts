@@ -1,11 +1,13 @@
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { CliError, EXIT } from './exit-codes.js';
 
+/**
+ * Every option value vipctl takes, checked with zod after commander has decided which options a
+ * command accepts (an option of another command is commander's "unknown option", exit 2). Values
+ * are worded by us: `--timeout -1` is `--timeout: must be > 0`.
+ */
 const OptionsSchema = z.object({
   json: z.boolean().default(false),
-  help: z.boolean().default(false),
-  version: z.boolean().default(false),
   address: z.string().min(1, 'must not be empty').optional(),
   'vip-home': z.string().min(1, 'must not be empty').optional(),
   timeout: z.coerce.number({ error: 'must be a number of seconds' }).positive('must be > 0').max(3600).default(30),
@@ -16,8 +18,9 @@ const OptionsSchema = z.object({
   credentials: z.string().min(1).optional(),
   capabilities: z.string().optional(),
   comments: z.string().optional(),
-  index: z.coerce.number().int().nonnegative().optional(),
+  index: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').nonnegative('must be >= 0').optional(),
   deny: z.boolean().default(false),
+  raw: z.boolean().default(false),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
   'rmq-url': z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/, 'must look like amqp://user:password@host:5672').optional(),
   'rmq-vhost': z.string().min(1, 'must not be empty').optional(),
@@ -28,106 +31,28 @@ const OptionsSchema = z.object({
   'rmq-external': z.boolean().default(false),
   'instance-name': z.string().regex(/^[^.*#\s]+$/, 'must be non-empty without ".", "*", "#" or spaces').optional(),
   bus: z.string().optional(),
-  count: z.coerce.number({ error: 'must be a number' }).int().positive('must be > 0').optional(),
+  count: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').optional(),
   days: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').positive('must be > 0').max(36_500).optional(),
 });
 export type CliOptions = z.infer<typeof OptionsSchema>;
 
-export interface ParsedArgs {
-  readonly options: CliOptions;
-  readonly positionals: string[];
+/** commander's camelCase option names (`vipHome`) back to the flags' (`vip-home`). */
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/**
- * Parse and validate argv (zod); usage problems throw CliError with exit code 2, worded by us:
- * node's parseArgs takes a value starting with `-` for a missing one ("--timeout -1" would read
- * as "argument is ambiguous ... use --timeout=-XYZ"), so a negative number after an option that
- * takes a value is joined to it first and then judged by the schema ("--timeout: must be > 0").
- */
-export function parseCliArgs(argv: readonly string[]): ParsedArgs {
-  let raw: ReturnType<typeof parseArgs>;
-  try {
-    raw = parseArgs({
-      args: joinNegativeValues(argv),
-      allowPositionals: true,
-      strict: true,
-      options: PARSE_OPTIONS,
-    });
-  } catch (err) {
-    throw new CliError(usageMessage(err), EXIT.USAGE);
-  }
-  const r = OptionsSchema.safeParse(raw.values);
+/** The options commander collected for a command (its own and the global ones), checked; CliError exit 2 otherwise. */
+export function validateOptions(raw: Readonly<Record<string, unknown>>): CliOptions {
+  const values = Object.fromEntries(Object.entries(raw).map(([k, v]) => [kebab(k), v]));
+  const r = OptionsSchema.safeParse(values);
   if (!r.success) {
     const why = r.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; ');
     throw new CliError(why, EXIT.USAGE);
   }
-  return { options: r.data, positionals: raw.positionals };
+  return r.data;
 }
 
-const PARSE_OPTIONS = {
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean', short: 'V' },
-  address: { type: 'string' },
-  'vip-home': { type: 'string' },
-  timeout: { type: 'string', short: 't' },
-  'connect-timeout': { type: 'string' },
-  kwargs: { type: 'string' },
-  identity: { type: 'string' },
-  'user-id': { type: 'string' },
-  credentials: { type: 'string' },
-  capabilities: { type: 'string' },
-  comments: { type: 'string' },
-  index: { type: 'string' },
-  deny: { type: 'boolean' },
-  'message-bus': { type: 'string' },
-  'rmq-url': { type: 'string' },
-  'rmq-vhost': { type: 'string' },
-  'rmq-management-url': { type: 'string' },
-  'rmq-ca': { type: 'string' },
-  'rmq-cert': { type: 'string' },
-  'rmq-key': { type: 'string' },
-  'rmq-external': { type: 'boolean' },
-  'instance-name': { type: 'string' },
-  bus: { type: 'string' },
-  count: { type: 'string', short: 'n' },
-  days: { type: 'string' },
-} as const;
-
-/** Options that take a value, by long and short name (for joinNegativeValues). */
-const VALUED = new Set(Object.entries(PARSE_OPTIONS).flatMap(([name, o]) => (o.type === 'string' ? [`--${name}`, ...('short' in o ? [`-${o.short}`] : [])] : [])));
-
-/** `--timeout -1` -> `--timeout=-1` (`-t -1` -> `-t=-1` is not parseArgs syntax: `-t-1`), so the schema words the refusal. */
-function joinNegativeValues(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const next = argv[i + 1];
-    if (a === '--') return [...out, ...argv.slice(i)]; // positionals from here on
-    if (VALUED.has(a) && next !== undefined && /^-\d/.test(next)) {
-      out.push(a.startsWith('--') ? `${a}=${next}` : `${a}${next}`);
-      i++;
-    } else out.push(a);
-  }
-  return out;
-}
-
-/** node's parseArgs errors in our words (the option named, the fix). */
-function usageMessage(err: unknown): string {
-  const e = err as { code?: unknown; message?: unknown };
-  const text = typeof e.message === 'string' ? e.message : String(err);
-  const option = /'(-[^']*?)(?: <value>)?'/.exec(text)?.[1] ?? /Unknown option '([^']+)'/.exec(text)?.[1];
-  switch (e.code) {
-    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
-      return `unknown option ${option ?? ''} (vipctl --help lists them)`.replace('  ', ' ');
-    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
-      return /argument missing|ambiguous/.test(text) ? `${option ?? 'an option'} needs a value` : `${option ?? 'an option'}: ${text.split('\n')[0]}`;
-    default:
-      return text.split('\n')[0] ?? text;
-  }
-}
-
-/** A JSON argument (`[1, 2]`, `{"a": 1}`, `"text"`, `3`); anything that is not JSON is taken as a string. */
+/** An RPC argument (`[1, 2]`, `{"a": 1}`, `"text"`, `3`); anything that is not JSON is taken as a string. */
 export function jsonArg(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -141,4 +66,18 @@ export function jsonObjectArg(name: string, text: string): Record<string, unknow
   const r = z.record(z.string(), z.unknown()).safeParse(jsonArg(text));
   if (!r.success) throw new CliError(`--${name} must be a JSON object, e.g. '{"x": 1}'`, EXIT.USAGE);
   return r.data;
+}
+
+/**
+ * A message to publish: JSON (an object, a list, a number, a quoted string...), or with `raw` the
+ * text as it is. Text that is not JSON is a usage error rather than a string published by accident
+ * (`'{t: 1}'` is not the object it looks like).
+ */
+export function messageArg(text: string, raw: boolean): unknown {
+  if (raw) return text;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new CliError(`the message is not JSON (${(err as Error).message}): write JSON such as '{"t": 1}' or '"text"', or pass --raw to publish the text as it is`, EXIT.USAGE);
+  }
 }

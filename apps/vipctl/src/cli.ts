@@ -1,86 +1,77 @@
+import { CommanderError, type Command } from 'commander';
 import { isVipError } from '@vip/protocol';
 import { RemoteError, RpcError } from '@vip/agent';
-import { parseCliArgs, type ParsedArgs } from './args.js';
-import { connectToPlatform, exitCodeOf } from './connect.js';
-import { runAuthCommand, runKeysCommand } from './commands/file-commands.js';
-import { runPlatformCommand } from './commands/platform-commands.js';
-import { publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
+import { exitCodeOf } from './connect.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliIo } from './output.js';
-import { version } from '../package.json';
+import { buildProgram } from './program.js';
 
-export const USAGE = `Usage: vipctl <command> [options]
-
-Platform (connects as control.connection.<id>: over ZeroMQ with the platform's keys on the local ipc
-address, or over RabbitMQ when the platform runs there; see --message-bus):
-  status                         instance, version, bus, server key, addresses, peer count
-  peers                          connected identities
-  ping [peer]                    round trip to the router or a peer
-  query <property>               a router property (serverkey, addresses, platform-version...)
-  rpc <peer> <method> [args...]  call a method; each arg is JSON (else a string); --kwargs JSON
-  rpc inspect <peer> [method]    exported methods, or one method's signature
-  stats enable|get|disable       router message statistics (through the control service)
-  stats counters                 always-on counters: drops by reason, pubsub drops, errors sent
-  publish <topic> [json]         publish (--bus BUS); prints the subscriber count
-  subscribe <prefix>             print messages until --count N arrived, -t SECONDS or Ctrl-C
-Files in VIP_HOME (no platform needed):
-  keys generate                  a new CURVE key pair
-  keys show [--identity ID]      the platform's (or an agent's) public key
-  auth list                      allow/deny entries and pending (refused) keys
-  auth add --credentials KEY [--user-id U] [--identity I] [--capabilities JSON] [--comments T] [--deny]
-  auth add --identity I [...]    the agent's own CURVE key pair (keystores/I), admitted as user I; on a
-                                 RabbitMQ platform also broker user <instance>.I (URL in keystores/I/rmq.json);
-                                 on an EXTERNAL (certificate) platform instead a client certificate CN=<instance>.I
-                                 signed by the platform's --rmq-ca-key (keystores/I/rmq-cert.pem, rmq-key.pem;
-                                 --days N, default 365) and a broker user without password
-  auth remove <user-id> | --index N [--deny]
-  auth remove --identity I       its allow entry; on RabbitMQ also its broker user, rmq.json and certificate
-  auth approve|deny <user-id>    move a pending key into the allow/deny list
-
-Options: --version  --json  --address URL  --vip-home PATH  -t/--timeout SECONDS (30)  --connect-timeout SECONDS (5)
-Bus: --message-bus zmq|rmq (default: what the running platform recorded in VIP_HOME/run/bus.json, else zmq)
-     --rmq-url URL (amqp://guest:guest@127.0.0.1:5672)  --rmq-vhost NAME  --instance-name NAME (vip1)
-     --rmq-management-url URL (recorded by the platform, else http://<broker host>:15672)
-     amqps: --rmq-ca FILE  --rmq-cert FILE --rmq-key FILE (PEM; default: the platform's, recorded in bus.json)
-     --rmq-external (log in by client certificate, SASL EXTERNAL; default: as the platform does)
-Exit codes: 0 ok, 1 error, 2 usage, 3 platform unreachable or key refused, 4 timeout`;
-
-const PLATFORM_COMMANDS = new Set(['status', 'peers', 'ping', 'query', 'rpc', 'stats', 'publish', 'subscribe']);
+/** Help text wraps at the terminal's width, else at this (tests, pipes). */
+const DEFAULT_HELP_WIDTH = 100;
 
 /** Run one vipctl command; returns the exit code (never throws, never prints a stack). */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  let args: ParsedArgs;
+  const program = buildProgram(io);
+  configure(program, io);
   try {
-    args = parseCliArgs(argv);
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT.OK;
   } catch (err) {
+    if (err instanceof CommanderError) return commanderExit(err, io, argv.includes('--json'));
     return fail(io, err, argv.includes('--json'));
   }
-  const command = args.positionals[0];
-  if (args.options.version) {
-    io.out(version);
-    return EXIT.OK;
+}
+
+/** Every command writes through `io`, throws instead of exiting, and keeps commander's own error text for us to word. */
+function configure(cmd: Command, io: CliIo): void {
+  cmd.exitOverride((err) => {
+    throw Object.assign(err, { command: commandPath(cmd) });
+  })
+    .configureOutput({ writeOut: (t) => io.out(t.replace(/\n$/, '')), writeErr: (t) => io.err(t.replace(/\n$/, '')), outputError: () => undefined })
+    .configureHelp({ helpWidth: io.columns ?? DEFAULT_HELP_WIDTH, showGlobalOptions: true })
+    .showSuggestionAfterError(true)
+    .allowExcessArguments(false);
+  for (const sub of cmd.commands) configure(sub, io);
+}
+
+/** `auth add` for that command ('' for vipctl itself). */
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** commander's outcome: help and version exit 0; every usage problem is one line of ours, exit 2. */
+function commanderExit(err: CommanderError, io: CliIo, json: boolean): number {
+  switch (err.code) {
+    case 'commander.helpDisplayed':
+    case 'commander.version':
+      return EXIT.OK;
+    case 'commander.help': // help shown because no command was given (`vipctl`, `vipctl auth`)
+      return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    default:
+      return fail(io, new CliError(usageLine(err), EXIT.USAGE), json);
   }
-  if (args.options.help || command === undefined || command === 'help') {
-    io.out(USAGE);
-    return command === undefined && !args.options.help ? EXIT.USAGE : EXIT.OK;
-  }
-  try {
-    if (command === 'keys') await runKeysCommand(args, io);
-    else if (command === 'auth') await runAuthCommand(args, io);
-    else if (PLATFORM_COMMANDS.has(command)) {
-      const agent = await connectToPlatform(args.options, io.env);
-      try {
-        if (command === 'publish') await publishCommand(agent, args, io);
-        else if (command === 'subscribe') await subscribeCommand(agent, args, io);
-        else await runPlatformCommand(agent, args, io);
-      } finally {
-        await agent.close();
-      }
-    } else throw new CliError(`unknown command ${JSON.stringify(command)} (vipctl --help)`, EXIT.USAGE);
-    return EXIT.OK;
-  } catch (err) {
-    return fail(io, err, args.options.json);
-  }
+}
+
+/**
+ * commander's message in our words, one line: `unknown command 'stauts' (did you mean status?); see
+ * vipctl --help`, `-t, --timeout needs a value`, `unknown option '--count' for status; see vipctl status --help`.
+ */
+function usageLine(err: CommanderError): string {
+  const [first = '', ...rest] = err.message.replace(/^error: /, '').split('\n');
+  const suggestion = rest.map((l) => /^\(Did you mean (.+)\?\)$/.exec(l.trim())?.[1]).find((s) => s !== undefined);
+  const did = suggestion !== undefined ? ` (did you mean ${suggestion}?)` : '';
+  const command = (err as CommanderError & { command?: string }).command ?? '';
+  const see = `; see vipctl ${command ? `${command} ` : ''}--help`;
+  const missing = /^option '(.+?)(?: <[^>]+>)?' argument missing$/.exec(first);
+  if (missing) return `${missing[1]} needs a value`;
+  const invalid = /^option '(?:-\w, )?(--[\w-]+)(?: <[^>]+>)?' argument '(.*)' is invalid\. Allowed choices are (.+)\.$/.exec(first);
+  if (invalid) return `${invalid[1]}: must be one of ${invalid[3]} (got ${JSON.stringify(invalid[2])})`;
+  const badArgument = /^command-argument value '(.*)' is invalid for argument '(.+)'\. Allowed choices are (.+)\.$/.exec(first);
+  if (badArgument) return `<${badArgument[2]}> must be one of ${badArgument[3]} (got ${JSON.stringify(badArgument[1])})${see}`;
+  if (/^unknown option/.test(first)) return `${first}${command ? ` for ${command}` : ''}${did}${see}`;
+  return `${first.replace(/\.$/, '')}${did}${see}`;
 }
 
 function fail(io: CliIo, err: unknown, json: boolean): number {

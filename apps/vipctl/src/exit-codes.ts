@@ -1,16 +1,7 @@
-/** vipctl exit codes (documented in README.md and `vipctl --help`). */
-export const EXIT = {
-  OK: 0,
-  /** The command failed (remote error, file error...). */
-  ERROR: 1,
-  /** Bad command line. */
-  USAGE: 2,
-  /** The platform is not running, not reachable, or refused our key. */
-  UNREACHABLE: 3,
-  /** The platform answered too slowly (--timeout). */
-  TIMEOUT: 4,
-} as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+import { EXIT_CODES, type ExitCode } from '@vip/protocol';
+
+/** vipctl's exit codes: the scheme vip-platform shares (@vip/protocol EXIT_CODES; README "Exit codes", `vipctl --help`). */
+export const EXIT = EXIT_CODES;
 
 /** A failure with the exit code it maps to. */
 export class CliError extends Error {

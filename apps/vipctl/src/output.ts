@@ -3,12 +3,17 @@ export interface CliIo {
   out(text: string): void;
   err(text: string): void;
   readonly env: NodeJS.ProcessEnv;
+  /** The terminal's width, for help text (undefined: not a terminal). */
+  readonly columns?: number;
 }
 
 export const processIo: CliIo = {
   out: (t) => void process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => void process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
   env: process.env,
+  get columns() {
+    return process.stdout.isTTY ? process.stdout.columns : undefined;
+  },
 };
 
 /** A result: JSON with --json, else the human text. */

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseCliArgs } from './args.js';
+import { validateOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { DEFAULT_RMQ_URL, resolvePlatformBus } from './platform-bus.js';
 
@@ -21,7 +21,17 @@ async function home(busJson?: unknown): Promise<string> {
   return h;
 }
 
-const opts = (...argv: string[]) => parseCliArgs(['status', ...argv]).options;
+/** `--flag value` / `--switch` as commander hands them over (camelCase), checked like vipctl's. */
+function opts(...argv: string[]) {
+  const raw: Record<string, unknown> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const name = argv[i]!.slice(2).replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) raw[name] = true;
+    else raw[name] = argv[++i];
+  }
+  return validateOptions(raw);
+}
 const record = (pid: number) => ({ bus: 'rmq', url: 'amqp://u:p@b:5672', vhost: 'vh', instance: 'i1', pid });
 
 describe('vipctl: which bus the platform is on', () => {
@@ -35,8 +45,28 @@ describe('vipctl: which bus the platform is on', () => {
     expect(await resolvePlatformBus(opts('--message-bus', 'zmq'), h)).toEqual({ bus: 'zmq' });
   });
 
-  it('ignores a record of a dead process or a malformed one; --message-bus rmq alone uses the defaults', async () => {
-    expect(await resolvePlatformBus(opts(), await home(record(2 ** 22 + 12345)))).toEqual({ bus: 'zmq' });
+  it('a record of a dead process, or the stopped record of a clean stop: RabbitMQ, not running (no credentials kept)', async () => {
+    expect(await resolvePlatformBus(opts(), await home(record(2 ** 22 + 12345)))).toMatchObject({
+      bus: 'rmq', url: 'amqp://b:5672', vhost: 'vh', instanceName: 'i1', notRunning: `its process ${2 ** 22 + 12345} is gone`,
+      management: { baseUrl: 'http://b:15672', user: 'guest', password: 'guest' },
+    });
+    const stopped = { bus: 'rmq', url: 'amqp://b:5672', vhost: 'vh', instance: 'i1', pid: 12, stopped: '2025-05-01T10:00:00.000Z' };
+    expect(await resolvePlatformBus(opts(), await home(stopped))).toMatchObject({ bus: 'rmq', vhost: 'vh', notRunning: 'stopped at 2025-05-01T10:00:00.000Z' });
+  });
+
+  it('the home\'s config file: message-bus = rmq without a record is a RabbitMQ platform that is not running; its instance, vhost and broker are used', async () => {
+    const config = { 'message-bus': 'rmq', 'instance-name': 'cfg', 'rmq-vhost': 'cv', 'rmq-url': 'amqp://a:b@h:5673' } as const;
+    expect(await resolvePlatformBus(opts(), await home(), config)).toMatchObject({
+      bus: 'rmq', url: 'amqp://a:b@h:5673', vhost: 'cv', instanceName: 'cfg', notRunning: 'config says message-bus = rmq, and no platform recorded itself in run/bus.json',
+      management: { baseUrl: 'http://h:15672', user: 'a', password: 'b' },
+    });
+    expect(await resolvePlatformBus(opts(), await home(), { 'message-bus': 'zmq' })).toEqual({ bus: 'zmq' });
+    const running = await resolvePlatformBus(opts(), await home(record(process.pid)), config); // the running platform's record wins
+    expect(running).toMatchObject({ vhost: 'vh', instanceName: 'i1' });
+    expect(running).not.toHaveProperty('notRunning');
+  });
+
+  it('ignores a malformed record; --message-bus rmq alone uses the defaults', async () => {
     expect(await resolvePlatformBus(opts(), await home('{"bus": "rmq"'))).toEqual({ bus: 'zmq' });
     expect(await resolvePlatformBus(opts(), await home({ bus: 'kafka', pid: process.pid }))).toEqual({ bus: 'zmq' });
     expect(await resolvePlatformBus(opts('--message-bus', 'rmq', '--instance-name', 'v2'), await home()))

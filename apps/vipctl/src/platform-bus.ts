@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { CliOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
+import type { HomeConfig } from './home-config.js';
 
 export const DEFAULT_RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 export const DEFAULT_INSTANCE_NAME = 'vip1';
@@ -25,13 +26,18 @@ export type PlatformBus =
     readonly brokerUser?: string;
     /** The platform runs with --rmq-shared-login (recorded in bus.json). */
     readonly sharedLogin?: true;
+    /**
+     * Set when this home's RabbitMQ platform is known not to run (its record says it stopped, its
+     * process is gone, or the home's config says rmq and nothing runs): why, for the one line vipctl prints.
+     */
+    readonly notRunning?: string;
   };
-
+export type RmqPlatformBus = Extract<PlatformBus, { bus: 'rmq' }>;
 
 const PathSchema = z.string().regex(/^\//, 'must be an absolute path');
 
-/** `$VIP_HOME/run/bus.json`, written by a running `vip-platform --message-bus rmq`. */
-const BusInfoSchema = z.object({
+/** `$VIP_HOME/run/bus.json` while `vip-platform --message-bus rmq` runs. */
+const RunningBusSchema = z.object({
   bus: z.literal('rmq'),
   url: z.string().regex(/^amqps?:\/\//),
   vhost: z.string().min(1),
@@ -46,35 +52,49 @@ const BusInfoSchema = z.object({
   brokerUser: z.string().min(1).optional(),
   sharedLogin: z.literal(true).optional(),
 });
-type BusInfo = z.infer<typeof BusInfoSchema>;
+/** What a clean stop leaves there (no credentials): the home's platform runs on RabbitMQ and is stopped. */
+const StoppedBusSchema = z.object({
+  bus: z.literal('rmq'), url: z.string().regex(/^amqps?:\/\//), vhost: z.string().min(1), instance: z.string().min(1), pid: z.number().int().positive(),
+  stopped: z.string().min(1),
+});
+type BusInfo = z.infer<typeof RunningBusSchema>;
 export type BrokerTlsFiles = NonNullable<BusInfo['tls']>;
 
+/** The record in run/bus.json: a running platform's, or why the recorded one is not running. */
+type BusRecord = { readonly running: true; readonly info: BusInfo } | { readonly running: false; readonly url: string; readonly vhost: string; readonly instance: string; readonly why: string };
+
 /**
- * The platform's bus: `--message-bus` when given; else what the running platform recorded in
- * `$VIP_HOME/run/bus.json` (ignored when its process is gone); else ZeroMQ. On RabbitMQ,
- * `--rmq-url`, `--rmq-vhost` and `--instance-name` override the recorded values; without a
- * record the defaults are the platform's (instance `vip1`, vhost = instance, local guest).
- * The management API: `--rmq-management-url`, else the recorded one, else port 15672 of the
- * broker host with the broker URL's user and password (as the platform's default).
- * amqps: the recorded certificate files and EXTERNAL flag, unless `--rmq-cert`/`--rmq-key` (own
- * client certificate, together), `--rmq-ca` or `--rmq-external` say otherwise; a `--rmq-url`
- * that is not amqps drops the recorded TLS settings.
+ * The platform's bus: `--message-bus` when given; else what the platform recorded in
+ * `$VIP_HOME/run/bus.json` (running, or stopped: then `notRunning` says so); else the home's
+ * config file (`message-bus = rmq`: a RabbitMQ platform that is not running, since a running one
+ * records itself); else ZeroMQ. On RabbitMQ, `--rmq-url`, `--rmq-vhost` and `--instance-name`
+ * override the record, which overrides the config file; the defaults are the platform's (instance
+ * `vip1`, vhost = instance, local guest). The management API: `--rmq-management-url`, else the
+ * running record's, else the config file's, else port 15672 of the broker host with the broker
+ * URL's user and password (as the platform's default). amqps: the recorded certificate files and
+ * EXTERNAL flag, unless `--rmq-cert`/`--rmq-key` (own client certificate, together), `--rmq-ca` or
+ * `--rmq-external` say otherwise; a `--rmq-url` that is not amqps drops the recorded TLS settings.
  */
-export async function resolvePlatformBus(options: CliOptions, vipHome: string): Promise<PlatformBus> {
+export async function resolvePlatformBus(options: CliOptions, vipHome: string, config: HomeConfig = {}): Promise<PlatformBus> {
   if (options['message-bus'] === 'zmq') return { bus: 'zmq' };
-  const info = await readBusInfo(vipHome);
-  if (options['message-bus'] !== 'rmq' && !info) return { bus: 'zmq' };
-  const instanceName = options['instance-name'] ?? info?.instance ?? DEFAULT_INSTANCE_NAME;
-  const url = options['rmq-url'] ?? info?.url ?? DEFAULT_RMQ_URL;
-  const mgmt = options['rmq-management-url'];
+  const record = await readBusRecord(vipHome);
+  const configured = config['message-bus'] === 'rmq';
+  if (options['message-bus'] !== 'rmq' && !record && !configured) return { bus: 'zmq' };
+  const info = record?.running ? record.info : undefined;
+  const stopped = record && !record.running ? record : undefined;
+  const instanceName = options['instance-name'] ?? info?.instance ?? stopped?.instance ?? config['instance-name'] ?? DEFAULT_INSTANCE_NAME;
+  const url = options['rmq-url'] ?? info?.url ?? stopped?.url ?? config['rmq-url'] ?? DEFAULT_RMQ_URL;
+  const mgmt = options['rmq-management-url'] ?? (info ? undefined : config['rmq-management-url']);
+  const notRunning = record ? stopped?.why : configured ? 'config says message-bus = rmq, and no platform recorded itself in run/bus.json' : undefined;
   return {
     bus: 'rmq',
     url,
-    vhost: options['rmq-vhost'] ?? info?.vhost ?? instanceName,
+    vhost: options['rmq-vhost'] ?? info?.vhost ?? stopped?.vhost ?? config['rmq-vhost'] ?? instanceName,
     instanceName,
-    management: mgmt !== undefined ? managementFromUrl(mgmt, url) : info?.management ?? managementFromUrl(undefined, url),
+    management: mgmt !== undefined && mgmt !== 'off' ? managementFromUrl(mgmt, url) : info?.management ?? managementFromUrl(undefined, url),
     ...brokerTls(options, url, info),
     ...(info?.sharedLogin ? { sharedLogin: true as const } : {}),
+    ...(notRunning !== undefined ? { notRunning } : {}),
   };
 }
 
@@ -111,7 +131,7 @@ export function definedOnly<T extends Record<string, string | undefined>>(o: T):
 }
 
 /** `http(s)://[user:password@]host:port`; credentials default to the broker URL's (then guest). */
-function managementFromUrl(managementUrl: string | undefined, brokerUrl: string): ManagementLink {
+export function managementFromUrl(managementUrl: string | undefined, brokerUrl: string): ManagementLink {
   const broker = new URL(brokerUrl);
   const m = new URL(managementUrl ?? `http://${broker.hostname}:${DEFAULT_RMQ_MANAGEMENT_PORT}`);
   return {
@@ -121,12 +141,12 @@ function managementFromUrl(managementUrl: string | undefined, brokerUrl: string)
   };
 }
 
-async function readBusInfo(vipHome: string): Promise<BusInfo | undefined> {
+async function readBusRecord(vipHome: string): Promise<BusRecord | undefined> {
   let text: string;
   try {
     text = await readFile(join(vipHome, 'run', 'bus.json'), 'utf8');
   } catch {
-    return undefined; // no record: the platform runs on ZeroMQ or is not running
+    return undefined; // no record: the platform runs on ZeroMQ, or never ran on RabbitMQ here
   }
   let json: unknown;
   try {
@@ -134,8 +154,16 @@ async function readBusInfo(vipHome: string): Promise<BusInfo | undefined> {
   } catch {
     return undefined; // half-written or foreign file: treated as no record
   }
-  const r = BusInfoSchema.safeParse(json);
-  return r.success && alive(r.data.pid) ? r.data : undefined;
+  const stopped = StoppedBusSchema.safeParse(json);
+  if (stopped.success) {
+    const s = stopped.data;
+    return { running: false, url: s.url, vhost: s.vhost, instance: s.instance, why: `stopped at ${s.stopped}` };
+  }
+  const r = RunningBusSchema.safeParse(json);
+  if (!r.success) return undefined;
+  if (alive(r.data.pid)) return { running: true, info: r.data };
+  const u = new URL(r.data.url);
+  return { running: false, url: `${u.protocol}//${u.host}`, vhost: r.data.vhost, instance: r.data.instance, why: `its process ${r.data.pid} is gone` };
 }
 
 function alive(pid: number): boolean {
@@ -148,7 +176,7 @@ function alive(pid: number): boolean {
 }
 
 /** `amqp://host:port/vhost` without credentials, for messages. */
-export function describeRmq(bus: Extract<PlatformBus, { bus: 'rmq' }>): string {
+export function describeRmq(bus: RmqPlatformBus): string {
   const u = new URL(bus.url);
   return `${u.protocol}//${u.host}/${bus.vhost} (instance ${bus.instanceName})`;
 }

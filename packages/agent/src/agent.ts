@@ -2,7 +2,7 @@ import {
   ClosedError, createRpcIdGenerator, frameText, PeerUnreachableError, silentLogger,
   type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
 } from '@vip/protocol';
-import { HelloTimeoutError } from './errors.js';
+import { HelloTimeoutError, NotStartedError } from './errors.js';
 import { KnownNames, toVipMessage } from './frames.js';
 import { AgentEvents, type AgentEvent } from './agent-events.js';
 import { LOCAL, pendingKey, PendingRequests, type OperationName, type Settlement } from './pending-requests.js';
@@ -221,6 +221,11 @@ export class Agent {
     await this.close();
   }
 
+  /** Why nothing can be sent now: never started (or stopped: start() again) versus closed for good. */
+  #notRunning(): Error {
+    return this.#closed ? new ClosedError(`agent ${this.identity}`) : new NotStartedError(this.identity);
+  }
+
   async #start(): Promise<void> {
     const c = this.#options.connection;
     const conn = typeof c === 'function' ? c() : c;
@@ -234,7 +239,7 @@ export class Agent {
       await this.#hello(timeoutMs);
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') {
-        throw new HelloTimeoutError(this.identity, timeoutMs, this.#options.target ?? `${conn.kind} platform`);
+        throw new HelloTimeoutError(this.identity, timeoutMs, this.#options.target ?? `${conn.kind} platform`, conn.kind);
       }
       throw err;
     }
@@ -402,7 +407,7 @@ export class Agent {
       nextId: () => this.#nextId(),
       send: (m: OutgoingMessage) => {
         const conn = this.#connection;
-        if (!conn || !this.#running) return Promise.reject(new ClosedError(`agent ${this.identity}`));
+        if (!conn || !this.#running) return Promise.reject(this.#notRunning());
         this.#stats.messageOut();
         return conn.send(toVipMessage(m));
       },

@@ -3,15 +3,29 @@ import { TimeoutError, VipError } from '@vip/protocol';
 /** The platform did not answer the hello handshake in time (PROTOCOL.md 2.1). */
 export class HelloTimeoutError extends TimeoutError {
   readonly identity: string;
-  constructor(identity: string, timeoutMs: number, target: string) {
+  /** `kind`: the bus, for the likely causes (on RabbitMQ the broker admits, auth.json does not). */
+  constructor(identity: string, timeoutMs: number, target: string, kind?: string) {
     super(`hello handshake of ${JSON.stringify(identity)} with ${target}`, timeoutMs);
     this.name = 'HelloTimeoutError';
     this.identity = identity;
-    this.message =
-      `no welcome from the platform at ${target} within ${timeoutMs / 1000} s for identity ${JSON.stringify(identity)}. ` +
-      'Likely causes: the platform is not running or not listening on that address; ' +
-      "this agent's public key is not in the platform's auth.json (see `vipctl auth add` / `vipctl auth approve`); " +
-      `the identity ${JSON.stringify(identity)} is already used by another connected agent.`;
+    const taken = `the identity ${JSON.stringify(identity)} is already used by another connected agent.`;
+    this.message = `no welcome from the platform at ${target} within ${timeoutMs / 1000} s for identity ${JSON.stringify(identity)}. `
+      + (kind === 'rmq'
+        ? `Likely causes: no platform is running for that instance and vhost; ${taken}`
+        : 'Likely causes: the platform is not running or not listening on that address; '
+          + "this agent's public key is not in the platform's auth.json (see `vipctl auth add` / `vipctl auth approve`); " + taken);
+  }
+}
+
+/**
+ * The agent was used before `start()` (or after `stop()`): nothing can be sent. `code` is
+ * VIP_CLOSED, as for a closed agent; the message says what to do.
+ */
+export class NotStartedError extends VipError {
+  readonly code = 'VIP_CLOSED';
+  constructor(identity: string) {
+    super(`agent ${JSON.stringify(identity)} is not started: call await agent.start() first (connectZmqAgent and connectRmqAgent start the agent they return)`);
+    this.name = 'NotStartedError';
   }
 }
 

@@ -5,7 +5,7 @@ export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOp
 export type { OperationName } from './pending-requests.js';
 export {
   HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, UnauthorizedError, RpcException, UNAUTHORIZED_EXC_TYPE,
-  PublishNotConfirmedError, PublishQueueFullError,
+  PublishNotConfirmedError, PublishQueueFullError, NotStartedError,
 } from './errors.js';
 export { toFrame, replyTo } from './frames.js';
 export { PingSubsystem } from './subsystems/ping.js';

@@ -1,6 +1,10 @@
 // Public API of @vip/agent/rmq: RabbitMQ wiring for the transport-neutral Agent (needs @vip/rmq, amqplib).
-import { RmqConnection, type ManagementOptions, type PrefixMatch, type RmqConnectionOptions } from '@vip/rmq';
+import { ConfigError } from '@vip/protocol';
+import {
+  agentLinkFromFile, agentRmqFilePath, readAgentRmqFile, RmqConnection, type ManagementOptions, type PrefixMatch, type RmqConnectionOptions,
+} from '@vip/rmq';
 import { Agent, type AgentOptions } from './agent.js';
+import { resolveVipHome } from './vip-home.js';
 import { RmqPubSubSubsystem } from './pubsub/rmq-pubsub-subsystem.js';
 
 export { RmqPubSubSubsystem };
@@ -21,7 +25,9 @@ export interface RmqAgentOptions extends Omit<AgentOptions, 'connection' | 'targ
   /**
    * Broker pubsub: management API for true subscriber counts and `list`. Default: the broker host
    * of `rmq.url` on port 15672 (https 15671 for amqps) with the URL's credentials; `false`: none
-   * (publish resolves 1 as VOLTTRON, list rejects).
+   * (publish resolves 1 as VOLTTRON, list rejects). A login the API refuses (an agent's own broker
+   * user has none) also makes publish resolve 1, with one warning; connectRmqAgent with the link
+   * from rmq.json defaults to `false`.
    */
   readonly management?: ManagementOptions | false;
 }
@@ -55,9 +61,37 @@ export function createRmqAgent(options: RmqAgentOptions): Agent {
   });
 }
 
-/** Build and start an agent over RabbitMQ. */
-export async function connectRmqAgent(options: RmqAgentOptions): Promise<Agent> {
-  const agent = createRmqAgent(options);
+export interface ConnectRmqAgentOptions extends Omit<RmqAgentOptions, 'rmq'> {
+  /**
+   * Broker link. Default: the agent's own, from `$VIP_HOME/keystores/<identity>/rmq.json` (written
+   * by `vipctl auth add --identity <identity>`: its broker user's URL and password, or its client
+   * certificate on an EXTERNAL platform), as connectZmqAgent finds its keys in the keystore.
+   */
+  readonly rmq?: RmqAgentOptions['rmq'];
+  /** Where rmq.json is looked for; default `$VIP_HOME`, `$VOLTTRON_HOME`, else `~/.vip`. */
+  readonly vipHome?: string;
+}
+
+/**
+ * Build and start an agent over RabbitMQ: `connectRmqAgent({ identity: 'thermostat' })` connects
+ * with the link in the agent's rmq.json; explicit `rmq` options are used as they are. With the
+ * link from rmq.json, `management` defaults to `false`: an agent's own broker user has no
+ * management login, so publishes resolve 1 as VOLTTRON's do (pass management options with a
+ * login that may read bindings for true counts). Rejects with ConfigError when there is no
+ * rmq.json (saying how to make one), HelloTimeoutError when no platform answers.
+ */
+export async function connectRmqAgent(options: ConnectRmqAgentOptions): Promise<Agent> {
+  const { rmq, vipHome, ...rest } = options;
+  const agent = createRmqAgent(rmq !== undefined ? { ...rest, rmq } : await fromAgentFile(options.identity, vipHome ?? resolveVipHome(), rest));
   await agent.start();
   return agent;
+}
+
+async function fromAgentFile(identity: string, vipHome: string, rest: Omit<ConnectRmqAgentOptions, 'rmq' | 'vipHome'>): Promise<RmqAgentOptions> {
+  const file = await readAgentRmqFile(vipHome, identity);
+  if (!file) {
+    throw new ConfigError(`no broker link for agent ${JSON.stringify(identity)}: ${agentRmqFilePath(vipHome, identity)} does not exist; `
+      + `make it with vipctl auth add --identity ${identity} on the platform's machine (or pass rmq options)`);
+  }
+  return { ...rest, rmq: await agentLinkFromFile(file), management: rest.management ?? false };
 }

@@ -1,9 +1,9 @@
 // Public API of @vip/agent/zmq: ZeroMQ wiring for the transport-neutral Agent.
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Address, ConfigError, type Logger } from '@vip/protocol';
 import { KeyStore, KnownHosts, ZmqConnection } from '@vip/zmq';
 import { Agent, DEFAULT_HELLO_TIMEOUT_MS, type AgentOptions } from './agent.js';
+import { defaultLocalAddress, resolveVipHome } from './vip-home.js';
 
 export interface ZmqAgentOptions extends Omit<AgentOptions, 'connection' | 'target'> {
   /** Router address; default `$VIP_ADDRESS`/`$VOLTTRON_VIP_ADDR`, else `ipc://@$VIP_HOME/run/vip.socket`. Query params `serverkey`, `publickey`, `secretkey` are honoured. */
@@ -22,16 +22,7 @@ export interface ZmqAgentOptions extends Omit<AgentOptions, 'connection' | 'targ
   readonly logger?: Logger;
 }
 
-/** `$VIP_HOME`, honouring `$VOLTTRON_HOME`, default `~/.vip` (ARCHITECTURE.md). */
-export function resolveVipHome(env: NodeJS.ProcessEnv = process.env): string {
-  const home = env.VIP_HOME ?? env.VOLTTRON_HOME ?? join(homedir(), '.vip');
-  return home.length > 1 ? home.replace(/\/+$/, '') : home;
-}
-
-/** The platform's local address: `ipc://@$VIP_HOME/run/vip.socket` (PROTOCOL.md 9). */
-export function defaultLocalAddress(vipHome: string): string {
-  return `ipc://@${join(vipHome, 'run', 'vip.socket')}`;
-}
+export { resolveVipHome, defaultLocalAddress };
 
 /** Resolve keys and address, and build an Agent over a ZmqConnection (not started). */
 export async function createZmqAgent(options: ZmqAgentOptions): Promise<Agent> {

@@ -8,8 +8,13 @@ export {
   InvalidPayloadError, TimeoutError, ClosedError, ConfigError, TransportError, AddressError, KeyError, AuthError, isVipError,
 } from './errors.js';
 export type { VipErrorCode } from './errors.js';
-export { silentLogger, createJsonLogger } from './logger.js';
-export type { Logger, LogFields, LogFn, LogLevel } from './logger.js';
+export { silentLogger, createJsonLogger, createPrettyLogger, createLogger, LOG_FORMATS } from './logger.js';
+export type { Logger, LogFields, LogFn, LogLevel, LogFormat, LoggerOptions } from './logger.js';
+export { EXIT_CODES, EXIT_CODES_TEXT } from './exit-codes.js';
+export type { ExitCode } from './exit-codes.js';
+export { closestMatch, editDistance } from './suggest.js';
+export { PLATFORM_CONFIG_KEYS, VOLTTRON_ONLY_CONFIG_KEYS, parseConfigFile, describeUnknownConfigKey } from './config-file.js';
+export type { PlatformConfigKey, UnknownConfigKey, ParsedConfigFile } from './config-file.js';
 export type { RouterServices, RouterExtension } from './router-extension.js';
 export { NO_PLATFORM_LINKS } from './platform-links.js';
 export type { PlatformLinks } from './platform-links.js';

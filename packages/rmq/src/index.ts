@@ -28,6 +28,8 @@ export {
 } from './amqp-mapping.js';
 export type { AmqpPublish, MappingContext, InboundVip, InboundLimits, AmqpMessageLike } from './amqp-mapping.js';
 export { RmqLinkOptionsSchema, TlsOptionsSchema, parseRmqLinkOptions } from './rmq-options.js';
+export { AgentRmqFileSchema, agentRmqFilePath, readAgentRmqFile, agentLinkFromFile } from './agent-link-file.js';
+export type { AgentRmqFile } from './agent-link-file.js';
 export type { RmqLinkOptions, RmqLinkOptionsInput, TlsOptions } from './rmq-options.js';
 export { ReconnectPolicySchema, reconnectDelay } from './reconnect-policy.js';
 export type { ReconnectPolicy, ReconnectPolicyInput } from './reconnect-policy.js';

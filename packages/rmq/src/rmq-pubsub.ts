@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { ConfigError, InvalidPayloadError, TransportError, type Logger } from '@vip/protocol';
+import { ConfigError, InvalidPayloadError, type Logger } from '@vip/protocol';
 import { identityText, routingKeyFor, VOLTTRON_EXCHANGE, type AmqpPublish } from './amqp-mapping.js';
 import { BindingSnapshots } from './binding-snapshots.js';
 import { BrokerClient } from './broker-client.js';
@@ -59,6 +59,8 @@ export interface RmqPubSubStats {
   spoofed: number;
   /** Management requests made to count subscribers. */
   countRequests: number;
+  /** Publishes resolved with VOLTTRON's constant 1 because the subscriber count could not be read (management refused or unreachable). */
+  countsUnknown: number;
   callbackErrors: number;
   rejectedWhileDisconnected: number;
   /** Publishes rejected because the broker nacked them or the connection was lost before the confirm. */
@@ -116,11 +118,15 @@ export class RmqPubSub extends BrokerClient {
   readonly #base: string;
   readonly #subs = new Set<Subscription>();
   readonly #tags = new Map<Subscription, string>();
-  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, spoofed: 0, callbackErrors: 0 };
+  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, spoofed: 0, callbackErrors: 0, countsUnknown: 0 };
   readonly #userId: string | undefined;
   readonly #policy: SenderPolicy;
   readonly #match: PrefixMatch;
   readonly #bindings: BindingSnapshots<BindingTable> | undefined;
+  /** Why counts are not read any more: the management API refused this login (it will not change by itself). */
+  #countsRefused: string | undefined;
+  /** A count read failed and was warned about; cleared by the next read that works (one warning per outage). */
+  #countOutage = false;
   #ids = 0;
 
   constructor(options: RmqPubSubOptions) {
@@ -200,7 +206,10 @@ export class RmqPubSub extends BrokerClient {
    * owners) whose bindings route it on its bus, read from the broker's bindings by a request
    * started after the publish was written, settled after its confirm (limit: a binding made or removed between the publish
    * and that read is counted as the read finds it). Without, or with `count: false`: 1 once
-   * confirmed, as VOLTTRON.
+   * confirmed, as VOLTTRON. A count that cannot be read (the management API refuses this login, as
+   * it does an agent's own broker user, or does not answer) also resolves 1, with a warning: the
+   * message was delivered, so the publish does not fail. A refused login is warned about once
+   * (logger and process warning) and not asked again; an unreachable API once per outage.
    */
   async publish(p: PubSubPublish, options: { readonly count?: boolean } = {}): Promise<number> {
     const encoded = encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
@@ -209,7 +218,7 @@ export class RmqPubSub extends BrokerClient {
     const properties = { ...encoded.properties, persistent: true, ...(this.#userId === undefined ? {} : { userId: this.#userId }) };
     const amqp: AmqpPublish = { ...encoded, properties };
     // the count read starts once the publish is written, alongside the wait for its confirm
-    const counts = options.count === false ? undefined : this.#bindings;
+    const counts = options.count === false || this.#countsRefused !== undefined ? undefined : this.#bindings;
     let read: Promise<BindingTable> | undefined;
     await this.publishConfirmed(amqp, `publish on ${JSON.stringify(p.topic)}`, counts && (() => {
       read = counts.fresh();
@@ -220,10 +229,27 @@ export class RmqPubSub extends BrokerClient {
     try {
       table = await read;
     } catch (err) {
-      throw new TransportError(`published on ${JSON.stringify(p.topic)}, but the subscriber count is unknown (management API: ${(err as Error).message}); `
-        + 'fix the management settings, or leave management out for VOLTTRON\'s constant 1', { cause: err });
+      return this.#countUnknown(err);
     }
+    this.#countOutage = false;
     return table.count(p.topic, p.bus ?? '', amqp.routingKey);
+  }
+
+  /** The publish went out but its subscriber count cannot be read: VOLTTRON's constant 1, said once. */
+  #countUnknown(err: unknown): number {
+    this.#stats.countsUnknown += 1;
+    const refused = err instanceof RmqSetupError && (err.missing === 'credentials' || err.missing === 'permission');
+    if (refused) {
+      this.#countsRefused = (err as Error).message;
+      const text = `RabbitMQ pubsub of ${this.identity}: the management API refused to read subscriber counts (${this.#countsRefused}); `
+        + 'publish resolves 1 from now on, as VOLTTRON. Pass management options with a login that may read bindings for true counts, or management: false to say so';
+      this.log.warn('pubsub.count.refused', { reason: this.#countsRefused });
+      process.emitWarning(text, { code: 'VIP_RMQ_COUNT_UNKNOWN' });
+    } else if (!this.#countOutage) {
+      this.#countOutage = true;
+      this.log.warn('pubsub.count.unavailable', { reason: (err as Error).message });
+    }
+    return 1;
   }
 
   /** The instance's pubsub subscriptions from the broker's bindings, as the router's `list` (needs `management`). */

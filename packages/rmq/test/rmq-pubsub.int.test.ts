@@ -77,6 +77,36 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     expect(await pub.publish({ topic: 'devices/campus/ahu', message: 4 })).toBe(0);
   });
 
+  it('a count the management API will not give resolves 1 (VOLTTRON\'s constant) after delivery, warned once; refused logins are not asked again', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void ((w as { code?: string }).code === 'VIP_RMQ_COUNT_UNKNOWN' && warnings.push(w));
+    process.on('warning', onWarning);
+    onTestFinished(() => void process.off('warning', onWarning));
+    const logged: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, warn: (e: string) => void logged.push(e), error: () => {}, child: () => logger };
+    // an agent's own broker user has no management login: the API answers 401
+    const pub = await pubsub('pub.nologin', { management: { ...MANAGEMENT, password: 'not-the-password' }, logger });
+    const sub = await pubsub('sub.nologin');
+    const got = new Inbox<PubSubDelivery>();
+    await sub.subscribe('nologin', got.push);
+    expect(await pub.publish({ topic: 'nologin/a', message: 1 })).toBe(1);
+    expect(await pub.publish({ topic: 'nologin/b', message: 2 })).toBe(1);
+    await got.next((d) => d.message === 2, 5_000, 'both delivered');
+    expect(got.items.map((d) => d.message)).toEqual([1, 2]);
+    expect(pub.stats()).toMatchObject({ countsUnknown: 1, countRequests: 1 }); // refused once, not asked again
+    await new Promise<void>((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.message).toMatch(/management API refused .*publish resolves 1 from now on/);
+    expect(logged).toEqual(['pubsub.count.refused']);
+    // a management API that does not answer: 1 each time, one log line per outage, asked again each time
+    const down = await pubsub('pub.nomgmt', { management: { baseUrl: 'http://127.0.0.1:9', user: 'guest', password: 'guest' }, logger });
+    expect(await down.publish({ topic: 'nologin/c', message: 3 })).toBe(1);
+    expect(await down.publish({ topic: 'nologin/d', message: 4 })).toBe(1);
+    await got.next((d) => d.message === 4, 5_000, 'delivered without a count');
+    expect(down.stats()).toMatchObject({ countsUnknown: 2, countRequests: 2 });
+    expect(logged).toEqual(['pubsub.count.refused', 'pubsub.count.unavailable']);
+  });
+
   it('keeps messages for a persistent queue while its agent is away', async () => {
     const pub = await pubsub('pub3');
     const first = await pubsub('hist');

@@ -45,6 +45,26 @@ describe('AuthFile', () => {
     expect(JSON.parse(await readFile(file.path, 'utf8'))).toMatchObject({ allow: [], extra: true });
   });
 
+  it('approve over ipc matches the key, not the pid in the address: the next run (new pid) is admitted, every pending run of that key goes', async () => {
+    // libzmq's ZAP address over ipc is localhost:<uid>:<gid>:<pid>: each run of the agent has another one
+    pending.record({ domain: 'vip', address: 'localhost:1000:1000:4242', mechanism: 'CURVE', credential: KEY_A });
+    pending.record({ domain: 'vip', address: 'localhost:1000:1000:4243', mechanism: 'CURVE', credential: KEY_A });
+    pending.record({ domain: 'vip', address: 'localhost:1000:1000:4244', mechanism: 'CURVE', credential: KEY_B });
+    const waiting = await file.listPending();
+    expect(waiting.filter((p) => p.credentials === KEY_A)).toHaveLength(1); // one pending line per key, not per run
+    const entry = waiting.find((p) => p.credentials === KEY_A)!;
+    expect(entry).toMatchObject({ address: 'localhost:1000:1000:4243', retries: 1 });
+    const approved = await file.approve(entry.user_id);
+    expect(approved.address).toEqual(['/localhost:1000:1000:\\d+/']);
+    const { AuthRules } = await import('../src/auth/auth-rules.js');
+    const rules = new AuthRules(await file.list());
+    const next = { domain: 'vip', address: 'localhost:1000:1000:5000', mechanism: 'CURVE', credential: KEY_A };
+    expect(rules.allow.some((e) => e.matches(next))).toBe(true); // the agent's next run
+    expect(rules.allow.some((e) => e.matches({ ...next, address: 'localhost:1001:1000:5000' }))).toBe(false); // another local user
+    expect(rules.allow.some((e) => e.matches({ ...next, credential: KEY_B }))).toBe(false);
+    expect((await file.listPending()).map((p) => p.credentials)).toEqual([KEY_B]);
+  });
+
   it('approves a pending credential into allow, and denies an allowed one', async () => {
     pending.record({ domain: 'vip', address: '10.1.1.1', mechanism: 'CURVE', credential: KEY_A });
     pending.record({ domain: 'vip', address: '10.1.1.1', mechanism: 'CURVE', credential: KEY_A });

@@ -1,104 +1,104 @@
 import { generateKeyPair } from '@vip/protocol';
 import { AuthFile, authFilePaths, KeyStore, PendingAuthStore, type AuthEntry } from '@vip/zmq';
-import { jsonObjectArg, type ParsedArgs } from '../args.js';
-import { connectHint, createAgentBrokerUser, removeAgentBrokerUser, type CreatedBrokerUser } from '../agent-broker-user.js';
+import { jsonObjectArg, type CliOptions } from '../args.js';
+import {
+  connectHint, createAgentBrokerUser, readAgentRmqFile, removeAgentBrokerUser, type CreatedBrokerUser,
+} from '../agent-broker-user.js';
 import { createAgentCertUser, usesCertificateLogin } from '../agent-cert-user.js';
 import { vipHomeOf } from '../connect.js';
 import { CliError, EXIT } from '../exit-codes.js';
+import type { HomeConfig } from '../home-config.js';
 import { emit, table, type CliIo } from '../output.js';
-import { resolvePlatformBus } from '../platform-bus.js';
+import { managementFromUrl, resolvePlatformBus, type RmqPlatformBus } from '../platform-bus.js';
 
-/** `keys generate|show`: no platform connection needed. */
-export async function runKeysCommand(args: ParsedArgs, io: CliIo): Promise<void> {
-  const op = args.positionals[1];
-  const json = args.options.json;
-  if (op === 'generate') {
-    const pair = generateKeyPair();
-    emit(io, json, pair, () => table([['public', pair.public], ['secret', pair.secret]]));
-    return;
-  }
-  if (op === 'show') {
-    const home = vipHomeOf(args.options, io.env);
-    const identity = args.options.identity;
-    const store = identity ? KeyStore.agent(home, identity) : KeyStore.platform(home);
-    const pair = await store.load();
-    if (!pair) throw new CliError(`no keystore at ${store.path}`, EXIT.ERROR);
-    emit(io, json, { public: pair.public, path: store.path }, () => pair.public);
-    return;
-  }
-  throw new CliError('usage: vipctl keys generate | vipctl keys show [--identity ID]', EXIT.USAGE);
+/** `keys generate`: a new CURVE key pair (nothing written). */
+export function keysGenerateCommand(o: CliOptions, io: CliIo): void {
+  const pair = generateKeyPair();
+  emit(io, o.json, pair, () => table([['public', pair.public], ['secret', pair.secret]]));
 }
 
-/** `auth list|add|remove|approve|deny`: edits $VIP_HOME/auth.json (the platform reloads it). */
-export async function runAuthCommand(args: ParsedArgs, io: CliIo): Promise<void> {
-  const [, op, target] = args.positionals;
-  const o = args.options;
+/** `keys show [--identity ID]`: the platform's (or an agent's) public key. */
+export async function keysShowCommand(o: CliOptions, io: CliIo): Promise<void> {
+  const home = vipHomeOf(o, io.env);
+  const store = o.identity ? KeyStore.agent(home, o.identity) : KeyStore.platform(home);
+  const pair = await store.load();
+  if (!pair) throw new CliError(`no keystore at ${store.path}`, EXIT.ERROR);
+  emit(io, o.json, { public: pair.public, path: store.path }, () => pair.public);
+}
+
+/** $VIP_HOME/auth.json (the platform reloads it) with its pending list, for one auth command. */
+async function withAuthFile<T>(o: CliOptions, io: CliIo, use: (file: AuthFile, home: string) => Promise<T>): Promise<T> {
   const home = vipHomeOf(o, io.env);
   const paths = authFilePaths(home);
   const pending = new PendingAuthStore({ path: paths.pendingFile });
-  const file = new AuthFile({ path: paths.authFile, pending });
   try {
-    switch (op) {
-      case 'list': {
-        const list = await file.list();
-        const waiting = await file.listPending();
-        emit(io, o.json, { ...list, pending: waiting }, () => describeAuth(list.allow, list.deny, waiting.map((p) => `${p.user_id}  ${p.mechanism} ${p.credentials} from ${p.address} (${p.retries} tries)`)));
-        return;
-      }
-      case 'add': {
-        if (!o.credentials && !o.identity) {
-          throw new CliError('usage: vipctl auth add (--credentials KEY | --identity I) [--user-id U] [--identity I] [--capabilities JSON] [--comments TEXT] [--deny]', EXIT.USAGE);
-        }
-        // On RabbitMQ an --identity also gets its own broker user first (nothing is written to
-        // auth.json when the broker refuses); the CURVE entry stays: auth.json still gives the
-        // agent its capabilities there (user <identity> counts as <instance>.<identity>).
-        const bus = o.identity && !o.deny ? await resolvePlatformBus(o, home) : undefined;
-        // an EXTERNAL platform: the agent gets a client certificate (CN <instance>.<identity>), not a password
-        const broker = bus === undefined || bus.bus !== 'rmq' ? undefined
-          : usesCertificateLogin(bus) ? await createAgentCertUser(bus, home, o.identity as string, o.days)
-            : await createAgentBrokerUser(bus, home, o.identity as string);
-        // Without --credentials, admit the agent's own key pair (keystores/<identity>/keystore.json,
-        // created if absent) as user <identity>, as VOLTTRON does when it installs an agent.
-        const credentials = o.credentials ?? (await KeyStore.agent(home, o.identity as string).loadOrCreate()).public;
-        const userId = o['user-id'] ?? (o.credentials ? undefined : o.identity);
-        const entry = await file.add(
-          {
-            credentials,
-            ...(userId ? { user_id: userId } : {}),
-            ...(o.identity ? { identity: o.identity } : {}),
-            ...(o.capabilities !== undefined ? { capabilities: jsonObjectArg('capabilities', o.capabilities) as never } : {}),
-            ...(o.comments !== undefined ? { comments: o.comments } : {}),
-          },
-          o.deny ? 'deny' : 'allow',
-        );
-        const added = `added ${o.deny ? 'deny' : 'allow'} entry for user ${entry.user_id}`;
-        emit(io, o.json, broker ? { ...entry, broker } : entry, () => (broker ? `${added}\n${describeBrokerUser(broker)}` : added));
-        return;
-      }
-      case 'remove': {
-        if (o.index === undefined && !target && o.identity) {
-          await removeIdentity(file, o.identity, await resolvePlatformBus(o, home), home, o.json, io);
-          return;
-        }
-        const ref = o.index !== undefined ? { index: o.index } : target ? { userId: target } : undefined;
-        if (!ref) throw new CliError('usage: vipctl auth remove <user-id> | --index N [--deny] | --identity I', EXIT.USAGE);
-        const entry = await file.remove(ref, o.deny ? 'deny' : 'allow');
-        emit(io, o.json, entry, () => `removed entry for user ${entry.user_id}`);
-        return;
-      }
-      case 'approve':
-      case 'deny': {
-        if (!target) throw new CliError(`usage: vipctl auth ${op} <user-id>  (see the pending list of vipctl auth list)`, EXIT.USAGE);
-        const entry = op === 'approve' ? await file.approve(target) : await file.deny(target);
-        emit(io, o.json, entry, () => `${op === 'approve' ? 'approved' : 'denied'} ${entry.user_id} (${(entry.credentials ?? []).join(',')})`);
-        return;
-      }
-      default:
-        throw new CliError('usage: vipctl auth list|add|remove|approve|deny', EXIT.USAGE);
-    }
+    return await use(new AuthFile({ path: paths.authFile, pending }), home);
   } finally {
     await pending.close();
   }
+}
+
+/** `auth list`: allow and deny entries, and the pending (refused) keys. */
+export function authListCommand(o: CliOptions, io: CliIo): Promise<void> {
+  return withAuthFile(o, io, async (file) => {
+    const list = await file.list();
+    const waiting = await file.listPending();
+    emit(io, o.json, { ...list, pending: waiting }, () => describeAuth(list.allow, list.deny, waiting.map((p) => `${p.user_id}  ${p.mechanism} ${p.credentials} from ${p.address} (${p.retries} tries)`)));
+  });
+}
+
+/**
+ * `auth add --credentials KEY | --identity I [...]`. On RabbitMQ an --identity also gets its own
+ * broker user first (nothing is written to auth.json when the broker refuses); the CURVE entry
+ * stays: auth.json still gives the agent its capabilities there (user <identity> counts as
+ * <instance>.<identity>).
+ */
+export function authAddCommand(o: CliOptions, io: CliIo, config: HomeConfig): Promise<void> {
+  if (!o.credentials && !o.identity) {
+    throw new CliError('auth add needs --credentials KEY or --identity NAME (vipctl auth add --help)', EXIT.USAGE);
+  }
+  return withAuthFile(o, io, async (file, home) => {
+    const bus = o.identity && !o.deny ? await resolvePlatformBus(o, home, config) : undefined;
+    // an EXTERNAL platform: the agent gets a client certificate (CN <instance>.<identity>), not a password
+    const broker = bus === undefined || bus.bus !== 'rmq' ? undefined
+      : usesCertificateLogin(bus) ? await createAgentCertUser(bus, home, o.identity as string, o.days)
+        : await createAgentBrokerUser(bus, home, o.identity as string);
+    // Without --credentials, admit the agent's own key pair (keystores/<identity>/keystore.json,
+    // created if absent) as user <identity>, as VOLTTRON does when it installs an agent.
+    const credentials = o.credentials ?? (await KeyStore.agent(home, o.identity as string).loadOrCreate()).public;
+    const userId = o['user-id'] ?? (o.credentials ? undefined : o.identity);
+    const entry = await file.add(
+      {
+        credentials,
+        ...(userId ? { user_id: userId } : {}),
+        ...(o.identity ? { identity: o.identity } : {}),
+        ...(o.capabilities !== undefined ? { capabilities: jsonObjectArg('capabilities', o.capabilities) as never } : {}),
+        ...(o.comments !== undefined ? { comments: o.comments } : {}),
+      },
+      o.deny ? 'deny' : 'allow',
+    );
+    const added = `added ${o.deny ? 'deny' : 'allow'} entry for user ${entry.user_id}`;
+    emit(io, o.json, broker ? { ...entry, broker } : entry, () => (broker ? `${added}\n${describeBrokerUser(broker)}` : added));
+  });
+}
+
+/** `auth remove <user-id> | --index N [--deny] | --identity I`. */
+export function authRemoveCommand(userId: string | undefined, o: CliOptions, io: CliIo, config: HomeConfig): Promise<void> {
+  const given = [userId !== undefined, o.index !== undefined, o.identity !== undefined].filter(Boolean).length;
+  if (given !== 1) throw new CliError('auth remove takes one of: <user-id>, --index N, --identity NAME (vipctl auth remove --help)', EXIT.USAGE);
+  return withAuthFile(o, io, async (file, home) => {
+    if (o.identity !== undefined) return removeIdentity(file, o.identity, home, o, io, config);
+    const entry = await file.remove(o.index !== undefined ? { index: o.index } : { userId: userId! }, o.deny ? 'deny' : 'allow');
+    emit(io, o.json, entry, () => `removed entry for user ${entry.user_id}`);
+  });
+}
+
+/** `auth approve|deny <user-id>`: a pending (refused) key into the allow or deny list. */
+export function authMoveCommand(op: 'approve' | 'deny', userId: string, o: CliOptions, io: CliIo): Promise<void> {
+  return withAuthFile(o, io, async (file) => {
+    const entry = op === 'approve' ? await file.approve(userId) : await file.deny(userId);
+    emit(io, o.json, entry, () => `${op === 'approve' ? 'approved' : 'denied'} ${entry.user_id} (${(entry.credentials ?? []).join(',')})`);
+  });
 }
 
 function describeBrokerUser(b: CreatedBrokerUser): string {
@@ -117,20 +117,49 @@ function describeBrokerUser(b: CreatedBrokerUser): string {
 }
 
 /**
- * `auth remove --identity I`: the allow entry of that identity (made by `auth add --identity`)
- * and, on RabbitMQ, its broker user and rmq.json. Fails when there was nothing to remove.
+ * `auth remove --identity I`: its broker user (RabbitMQ) first, then its allow entry. The broker
+ * user is removed through the management API, which needs no running platform: on a home whose
+ * RabbitMQ platform is stopped (its record, or the agent's rmq.json, says so) the user goes too.
+ * When the API refuses or does not answer, nothing is removed and the line says what to pass.
  */
-async function removeIdentity(file: AuthFile, identity: string, bus: Awaited<ReturnType<typeof resolvePlatformBus>>, home: string, json: boolean, io: CliIo): Promise<void> {
+async function removeIdentity(file: AuthFile, identity: string, home: string, o: CliOptions, io: CliIo, config: HomeConfig): Promise<void> {
+  const bus = await resolvePlatformBus(o, home, config);
+  const rmq = bus.bus === 'rmq' ? bus : await busOfAgentFile(home, identity, o);
+  let broker: Awaited<ReturnType<typeof removeAgentBrokerUser>> | undefined;
+  if (rmq) {
+    try {
+      broker = await removeAgentBrokerUser(rmq, home, identity);
+    } catch (err) {
+      if (!(err instanceof CliError)) throw err;
+      throw new CliError(`${err.message}; nothing was removed. Give the management API's administrator with --rmq-management-url http://user:password@host:15672, `
+        + `or remove only the allow entry: vipctl auth remove ${identity}`, err.exitCode, { cause: err });
+    }
+  }
   const { allow } = await file.list();
   const index = allow.findIndex((e) => e.identity === identity || (e.identity === undefined && e.user_id === identity));
   const entry = index >= 0 ? await file.remove({ index }) : undefined;
-  const broker = bus.bus === 'rmq' ? await removeAgentBrokerUser(bus, home, identity) : undefined;
   if (!entry && !broker) throw new CliError(`no allow entry for identity ${JSON.stringify(identity)} (and no RabbitMQ platform: --message-bus rmq?)`, EXIT.ERROR);
   const lines = [
     entry ? `removed entry for user ${entry.user_id}` : `no allow entry for identity ${identity}`,
     ...(broker ? [`deleted broker user ${broker.user}${broker.hadFile ? ' and its rmq.json' : ''}`] : []),
   ];
-  emit(io, json, { ...(entry ? { entry } : {}), ...(broker ? { brokerUser: broker.user } : {}) }, () => lines.join('\n'));
+  emit(io, o.json, { ...(entry ? { entry } : {}), ...(broker ? { brokerUser: broker.user } : {}) }, () => lines.join('\n'));
+}
+
+/**
+ * The broker of an agent that has an rmq.json on a home where no RabbitMQ platform is known (its
+ * record gone): the file names broker, vhost and instance; the management API is
+ * --rmq-management-url or the broker host's, as RabbitMQ's administrator guest by default (never
+ * the agent's own login: it has no management rights).
+ */
+async function busOfAgentFile(home: string, identity: string, o: CliOptions): Promise<RmqPlatformBus | undefined> {
+  const file = await readAgentRmqFile(home, identity);
+  if (!file) return undefined;
+  const broker = new URL(file.url);
+  return {
+    bus: 'rmq', url: file.url, vhost: file.vhost, instanceName: file.instanceName,
+    management: managementFromUrl(o['rmq-management-url'], `${broker.protocol}//guest:guest@${broker.host}`),
+  };
 }
 
 function describeAuth(allow: readonly AuthEntry[], deny: readonly AuthEntry[], waiting: readonly string[]): string {

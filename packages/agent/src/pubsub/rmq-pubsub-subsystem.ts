@@ -1,4 +1,5 @@
-import { ClosedError, type VipMessage } from '@vip/protocol';
+import type { VipMessage } from '@vip/protocol';
+import { NotStartedError } from '../errors.js';
 import {
   RmqPubSub, type ManagementOptions, type PrefixMatch, type PubSubDelivery, type PubSubPublish, type RmqLinkOptionsInput, type RmqPubSubCallback, type RmqSubscriptionSpec,
 } from '@vip/rmq';
@@ -115,6 +116,7 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
       spoofed: s?.spoofed ?? 0,
       callback_errors: s?.callbackErrors ?? 0,
       count_requests: s?.countRequests ?? 0,
+      counts_unknown: s?.countsUnknown ?? 0,
       unconfirmed: s?.unconfirmed ?? 0,
       refused: s?.refused ?? 0,
       rejected_while_disconnected: s?.rejectedWhileDisconnected ?? 0,
@@ -167,7 +169,7 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
   }
 
   #running(): RmqPubSub {
-    if (!this.#ps) throw new ClosedError(`pubsub of agent ${this.#core.identity} (not started)`);
+    if (!this.#ps) throw new NotStartedError(this.#core.identity);
     return this.#ps;
   }
 

@@ -4,6 +4,7 @@ import { AuthEntrySchema, serialiseAuthEntry } from './auth-entry.js';
 import type { AuthEntry, AuthEntryInput } from './auth-entry.js';
 import { AUTH_FILE_VERSION, AuthFileSchema, AuthRules } from './auth-rules.js';
 import type { AuthFileData } from './auth-rules.js';
+import { approvedAddress, stableAddressKey } from './ipc-peer-address.js';
 import { describeIssues, formatJson, readJsonFile, writeFileAtomic } from './json-file.js';
 import type { PendingAuthEntry, PendingAuthStore } from './pending-store.js';
 
@@ -121,13 +122,18 @@ export class AuthFile {
 
   async #move(userId: string, from: AuthList, to: AuthList): Promise<AuthEntry> {
     // Peek first and take after the write: a refused write must not lose the pending record.
-    const pending = (await this.listPending()).find((e) => e.user_id === userId);
+    const waiting = await this.listPending();
+    const pending = waiting.find((e) => e.user_id === userId);
+    // the decision is about the key from that origin: its pending lines of earlier runs go too (an ipc agent's older pids)
+    const sameKey = pending ? waiting.filter((e) => e.mechanism === pending.mechanism && e.credentials === pending.credentials && e.domain === pending.domain
+      && stableAddressKey(e.address) === stableAddressKey(pending.address)) : [];
     const moved = await this.#change((data) => {
       let entry: AuthEntry;
       if (pending) {
         entry = parseEntry({
           domain: pending.domain,
-          address: pending.address,
+          // an ipc peer's address names its pid: the entry must hold for the agent's next run too
+          address: approvedAddress(pending.address),
           mechanism: pending.mechanism,
           credentials: pending.credentials,
           user_id: pending.user_id,
@@ -144,7 +150,7 @@ export class AuthFile {
       data[to].push(entry);
       return entry;
     });
-    if (pending) await this.#pending?.take(userId);
+    for (const e of sameKey) await this.#pending?.take(e.user_id);
     return moved;
   }
 

@@ -3,6 +3,7 @@ import { silentLogger } from '@vip/protocol';
 import type { Logger } from '@vip/protocol';
 import { z } from 'zod';
 import { MechanismSchema } from './auth-entry.js';
+import { stableAddressKey } from './ipc-peer-address.js';
 import { formatJson, readJsonFile, writeFileAtomic } from './json-file.js';
 
 /**
@@ -50,8 +51,9 @@ interface Delta {
   count: number;
 }
 
+/** One pending line per credential and origin: an ipc peer's pid is left out (each run of an agent has another). */
 const keyOf = (e: { domain: string; address: string; mechanism: string; credentials: string }) =>
-  JSON.stringify([e.domain, e.address, e.mechanism, e.credentials]);
+  JSON.stringify([e.domain, stableAddressKey(e.address), e.mechanism, e.credentials]);
 
 export class PendingAuthStore {
   readonly path: string;
@@ -92,6 +94,7 @@ export class PendingAuthStore {
     if (delta) {
       delta.count += 1;
       delta.entry.last_seen = at;
+      delta.entry.address = entry.address;
     } else {
       if (this.#deltas.size >= this.#maxEntries) return; // a flood of new keys: the file keeps what it has
       this.#deltas.set(key, { entry, count: 1 });
@@ -119,6 +122,7 @@ export class PendingAuthStore {
         if (existing) {
           existing.retries += count;
           existing.last_seen = entry.last_seen;
+          existing.address = entry.address; // the latest run's (pid)
         } else {
           byKey.set(key, { ...entry, retries: count - 1 });
         }

@@ -1,0 +1,157 @@
+import { Argument, Command, Option } from 'commander';
+import { EXIT_CODES_TEXT } from '@vip/protocol';
+import type { Agent } from '@vip/agent';
+import { validateOptions, type CliOptions } from './args.js';
+import { completionScript, COMPLETION_SHELLS, type CompletionShell } from './completion.js';
+import { connectToPlatform, vipHomeOf } from './connect.js';
+import {
+  authAddCommand, authListCommand, authMoveCommand, authRemoveCommand, keysGenerateCommand, keysShowCommand,
+} from './commands/file-commands.js';
+import {
+  peersCommand, pingCommand, queryCommand, rpcCallCommand, rpcInspectCommand, STATS_OPS, statsCommand, statusCommand,
+} from './commands/platform-commands.js';
+import { publishBody, publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
+import { readHomeConfig, type HomeConfig } from './home-config.js';
+import type { CliIo } from './output.js';
+import { version } from '../package.json';
+
+/** A command's handler: its checked options, then its arguments as commander gives them (undefined when optional and absent, a list when variadic). */
+type Action = (o: CliOptions, ...args: (string | undefined)[]) => Promise<void> | void;
+
+/** Run `fn` with the command's options checked (global ones included) and its arguments. */
+function act(cmd: Command, fn: Action): Command {
+  return cmd.action(async (...params: unknown[]) => {
+    const self = params.at(-1) as Command;
+    await fn(validateOptions(self.optsWithGlobals()), ...(params.slice(0, -2) as (string | undefined)[]));
+  });
+}
+
+/** The connection options of every command that talks to the platform. */
+function connection(cmd: Command): Command {
+  cmd.optionsGroup('Connection:')
+    .option('--address <url>', 'the platform\'s address (default: its local ipc address, ipc://@$VIP_HOME/run/vip.socket)')
+    .option('-t, --timeout <seconds>', 'how long to wait for each answer (default 30)')
+    .option('--connect-timeout <seconds>', 'how long to wait for the platform\'s welcome (default 5)');
+  return bus(cmd);
+}
+
+/** Which bus and broker (for commands that connect, and for auth add/remove, which make broker users on RabbitMQ). */
+function bus(cmd: Command): Command {
+  return cmd.optionsGroup('Bus (default: what the running platform recorded in $VIP_HOME/run/bus.json, else $VIP_HOME/config, else zmq):')
+    .addOption(new Option('--message-bus <bus>', 'the platform\'s bus').choices(['zmq', 'rmq']))
+    .option('--rmq-url <url>', 'RabbitMQ broker (default amqp://guest:guest@127.0.0.1:5672)')
+    .option('--rmq-vhost <name>', 'virtual host (default: the instance name)')
+    .option('--instance-name <name>', 'instance name (default vip1)')
+    .option('--rmq-ca <file>', 'amqps: PEM CA certificate(s) (default: the platform\'s)')
+    .option('--rmq-cert <file>', 'amqps: PEM client certificate, with --rmq-key (default: the platform\'s)')
+    .option('--rmq-key <file>', 'amqps: PEM private key of --rmq-cert')
+    .option('--rmq-external', 'log in by client certificate (SASL EXTERNAL; default: as the platform does)');
+}
+
+function management(cmd: Command): Command {
+  return cmd.option('--rmq-management-url <url>', 'RabbitMQ management API, http://[user:password@]host:15672 (default: the platform\'s, else the broker host as guest)');
+}
+
+/**
+ * The vipctl command tree (commander): each command declares its own arguments and options, so
+ * an option of another command is an error, and `vipctl <command> --help` describes that command.
+ * Built anew for every run (runCli is called many times in one process by tests and embedders).
+ */
+export function buildProgram(io: CliIo): Command {
+  const env = io.env;
+  const config = (o: CliOptions): Promise<HomeConfig> => readHomeConfig(vipHomeOf(o, env), io, o.json);
+  const onPlatform = async (o: CliOptions, use: (agent: Agent) => Promise<void>): Promise<void> => {
+    const agent = await connectToPlatform(o, env, await config(o));
+    try {
+      await use(agent);
+    } finally {
+      await agent.close();
+    }
+  };
+
+  const program = new Command('vipctl')
+    .description('Operator CLI for a VIP platform (VOLTTRON\'s vctl), on the platform\'s machine: VIP_HOME is --vip-home, else $VIP_HOME, $VOLTTRON_HOME, ~/.vip.')
+    .version(version, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help (vipctl <command> --help for one command)')
+    .option('--json', 'one JSON value per result; errors as JSON on stderr')
+    .option('--vip-home <path>', 'the platform\'s home')
+    .addHelpText('after', `\n${EXIT_CODES_TEXT}.\nShell completion: source <(vipctl completion bash) (or zsh).`);
+
+  program.commandsGroup('Platform (connects as control.connection.<id>, over ZeroMQ with the platform\'s keys or over RabbitMQ):');
+  act(connection(program.command('status').description('instance, version, bus, server key, addresses, number of peers besides vipctl')),
+    (o) => onPlatform(o, (agent) => statusCommand(agent, o, io)));
+  act(connection(program.command('peers').description('the connected identities (besides vipctl)')),
+    (o) => onPlatform(o, (agent) => peersCommand(agent, o, io)));
+  act(connection(program.command('ping').argument('[peer]', 'a connected identity (default: the router)').description('round trip to the router or a peer')),
+    (o, peer) => onPlatform(o, (agent) => pingCommand(agent, peer ?? '', o, io)));
+  act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, message-bus, vip-router-stats...')
+    .description('a router property; one the platform does not have is an error (exit 1)')),
+  (o, property) => onPlatform(o, (agent) => queryCommand(agent, property!, o, io)));
+
+  const rpc = program.command('rpc').helpCommand(false).description('call an exported method, or list them (rpc inspect)');
+  act(connection(rpc.command('call', { isDefault: true }).description('call <method> of <peer> (the default: vipctl rpc <peer> <method> [args...])')
+    .argument('<peer>', 'the identity that exports the method').argument('<method>', 'its name').argument('[args...]', 'arguments, each JSON (else a string)')
+    .option('--kwargs <json>', 'keyword arguments, a JSON object')),
+  (o, peer, method, args) => onPlatform(o, (agent) => rpcCallCommand(agent, peer!, method!, args as unknown as string[], o, io)));
+  act(connection(rpc.command('inspect').description('the methods a peer exports, or one method\'s signature')
+    .argument('<peer>', 'the identity').argument('[method]', 'one method')),
+  (o, peer, method) => onPlatform(o, (agent) => rpcInspectCommand(agent, peer!, method, o, io)));
+
+  const stats = program.command('stats').helpCommand(false).description('router statistics through the control service');
+  const statsText = {
+    enable: 'start the router\'s message statistics (needs capability manage_platform_stats)',
+    get: 'the statistics so far',
+    disable: 'stop them (needs manage_platform_stats)',
+    counters: 'always-on counters: drops by reason, pubsub back-pressure drops, errors sent',
+  } as const;
+  for (const op of STATS_OPS) act(connection(stats.command(op).description(statsText[op])), (o) => onPlatform(o, (agent) => statsCommand(agent, op, o, io)));
+
+  act(connection(program.command('publish').description('publish a message; prints the subscriber count')
+    .argument('<topic>', 'e.g. devices/ahu1').argument('[message]', 'JSON, e.g. \'{"temp": 21}\' or \'"text"\'')
+    .option('--bus <bus>', 'the pubsub bus (default: the default bus)')
+    .option('--raw', 'publish the message text as it is, not as JSON')),
+  (o, topic, message) => {
+    const body = publishBody(message, o); // a message that is not JSON is refused before connecting
+    return onPlatform(o, (agent) => publishCommand(agent, topic!, body, o, io));
+  });
+  act(connection(program.command('subscribe').description('print messages on a topic prefix until --count arrived, --timeout passed or Ctrl-C')
+    .argument('<prefix>', 'topic prefix, e.g. devices/')
+    .option('-n, --count <n>', 'stop after N messages (exit 4 if fewer arrive within --timeout)')
+    .option('--bus <bus>', 'the pubsub bus (default: the default bus)')),
+  (o, prefix) => onPlatform(o, (agent) => subscribeCommand(agent, prefix!, o, io)));
+
+  program.commandsGroup('Files in VIP_HOME (no platform needed):');
+  const keys = program.command('keys').helpCommand(false).description('CURVE key pairs');
+  act(keys.command('generate').description('a new CURVE key pair (printed, not stored)'), (o) => keysGenerateCommand(o, io));
+  act(keys.command('show').description('the platform\'s public key, or an agent\'s').option('--identity <name>', 'the agent (keystores/<name>)'), (o) => keysShowCommand(o, io));
+
+  const auth = program.command('auth').helpCommand(false).description('who may connect: $VIP_HOME/auth.json (reloaded live), RabbitMQ agent users');
+  act(auth.command('list').description('allow and deny entries, and pending (refused) keys'), (o) => authListCommand(o, io));
+  act(management(bus(auth.command('add').description('admit a key (--credentials), or an agent by name (--identity: its own key pair; on RabbitMQ also its broker user)')
+    .optionsGroup('Entry:')
+    .option('--credentials <key>', 'a CURVE public key')
+    .option('--identity <name>', 'the agent: its key pair in keystores/<name> (made if absent), pinned to this identity; on RabbitMQ broker user <instance>.<name> with its link in keystores/<name>/rmq.json')
+    .option('--user-id <id>', 'the entry\'s user (default: the identity)')
+    .option('--capabilities <json>', 'a JSON object, e.g. \'{"can_set": null}\'')
+    .option('--comments <text>', 'a note')
+    .option('--deny', 'add to the deny list')
+    .option('--days <n>', 'EXTERNAL (certificate) platform: validity of the agent\'s certificate (default 365)'))),
+  async (o) => authAddCommand(o, io, await config(o)));
+  act(management(bus(auth.command('remove').description('remove an entry; --identity also removes its broker user, rmq.json and certificate (RabbitMQ, running or not)')
+    .argument('[user-id]', 'the entry\'s user id')
+    .optionsGroup('Entry:')
+    .option('--index <n>', 'the entry at this index (vipctl auth list)')
+    .option('--identity <name>', 'the agent added with auth add --identity')
+    .option('--deny', 'from the deny list'))),
+  async (o, userId) => authRemoveCommand(userId, o, io, await config(o)));
+  act(auth.command('approve').description('allow a pending (refused) key; over ipc the entry holds for the agent\'s later runs').argument('<user-id>', 'from the pending list of auth list'),
+    (o, userId) => authMoveCommand('approve', userId!, o, io));
+  act(auth.command('deny').description('deny a pending key, or move an allowed one to the deny list').argument('<user-id>', 'from auth list'),
+    (o, userId) => authMoveCommand('deny', userId!, o, io));
+
+  program.commandsGroup('Help and shell:').helpCommand('help [command]', 'show help for a command');
+  act(program.command('completion').description('print the shell completion script: source <(vipctl completion bash) in ~/.bashrc (zsh: in ~/.zshrc after compinit)')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(COMPLETION_SHELLS)),
+  (_o, shell) => io.out(completionScript(program, shell as CompletionShell)));
+  return program;
+}
