@@ -69,6 +69,7 @@ export class BaseRouter {
       },
       peerList: () => this.peers.list(),
       reply: (m, user, subsystem, args) => this.reply(m, user, subsystem, args),
+      count: (name) => this.counters.count(name),
     };
   }
 

@@ -33,6 +33,15 @@ describe('router-handled subsystems', () => {
     expect(view(await a.inbox.next())).toEqual(['', 'alice', 'p2', 'ping', 'pong']);
   });
 
+  it("ignores a peer's pong (the answer to the router's own liveness ping): counted, never answered", async () => {
+    h = await routerHarness();
+    const a = await h.connect('alice');
+    a.send('', 'ping', ['pong'], 'vip.router.probe');
+    a.send('', 'ping', ['ping'], 'after');
+    expect(view(await a.inbox.next())).toEqual(['', 'alice', 'after', 'ping', 'pong']);
+    expect(h.router.stats().counters['ping pong ignored']).toBe(1);
+  });
+
   it('lists peers, and answers missing or unknown peerlist operations with an error', async () => {
     h = await routerHarness();
     const a = await h.connect('alice');

@@ -2,7 +2,7 @@
 // Two owners during the first build-out: keep to your section.
 
 // --- transport (VIP socket, router transport, agent connection) ---
-export type { ZapMechanism, ZapAdmission, AdmissionSink } from './zap-contract.js';
+export type { ZapMechanism, ZapAdmission, AdmissionSink, PendingAdmission, AdmissionAnswer } from './zap-contract.js';
 export { ZmqRouterTransport } from './router-transport.js';
 export type { ZmqRouterTransportOptions, ZmqRouterStats } from './router-transport.js';
 export { ZmqConnection, AUTH_REFUSED_REASON } from './connection.js';
