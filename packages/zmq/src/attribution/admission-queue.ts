@@ -18,6 +18,11 @@ export interface BatchContext {
   readonly suspects: number;
   /** A connection with this routing id is known (live, or not yet proven gone). */
   known(identity: string): boolean;
+  /**
+   * A known connection was admitted with this credential: an unpinned admission from it may be
+   * that client reconnecting with the same routing id, before its old connection is seen to go.
+   */
+  credentialInUse(credential: string): boolean;
   /** Told about a pinned admission held because its identity is in use. */
   held(identity: string): void;
   strikes: Strikes;
@@ -26,15 +31,18 @@ export interface BatchContext {
 /**
  * The next round: one unpinned admission (alone: it fits any routing id), or up to
  * `maxRoundSize` pinned admissions for distinct identities that are not in use. An unpinned
- * admission goes first once no empty frame is unexplained (its client may be reconnecting with
- * the routing id in question) or once it has waited `unpinnedWaitMs` (so a peer sending empty
- * frames cannot keep unpinned clients out); meanwhile pinned rounds go on. A credential whose
- * admission expired recently waits out its back-off and then goes alone.
+ * admission goes first once no empty frame is unexplained and no connection of its credential is
+ * known (its client may be reconnecting with the routing id in question: a connection that
+ * attaches while the old one is still there is refused by libzmq for good), or once it has
+ * waited `unpinnedWaitMs` (so a peer sending empty frames, or a second client on the same key,
+ * cannot keep unpinned clients out); meanwhile pinned rounds go on. A credential whose admission
+ * expired recently waits out its back-off and then goes alone.
  */
 export function nextBatch(queue: readonly QueuedAdmission[], ctx: BatchContext): QueuedAdmission[] {
   for (const q of queue) {
     if (q.pin !== undefined || ctx.strikes.waiting(q.credential, ctx.now)) continue;
-    if (ctx.suspects === 0 || ctx.now - q.arrived >= ctx.unpinnedWaitMs) return [q];
+    const waited = ctx.now - q.arrived >= ctx.unpinnedWaitMs;
+    if (waited || (ctx.suspects === 0 && !ctx.credentialInUse(q.credential))) return [q];
     break;
   }
   const batch: QueuedAdmission[] = [];

@@ -1,7 +1,7 @@
 import { identityKey, silentLogger, textFrame, type Logger, type PeerEvent, type RoutedMessage } from '@vip/protocol';
-import type { AdmissionAnswer, PendingAdmission, ZapAdmission } from '../zap-contract.js';
-import { nextBatch, nextWake, Strikes, type QueuedAdmission } from './admission-queue.js';
-import { AdmissionRound, type Candidate } from './admission-round.js';
+import type { PendingAdmission, ZapAdmission } from '../zap-contract.js';
+import type { AdmissionRound } from './admission-round.js';
+import { AdmissionRounds, credentialOf } from './admission-rounds.js';
 import { systemClock, type Clock } from './clock.js';
 import { PeerEntry, type HeldEvent } from './peer-entry.js';
 
@@ -77,13 +77,8 @@ export class PeerAttribution {
   readonly #clock: Clock;
   readonly #entries = new Map<string, PeerEntry>();
   readonly #suspects = new Set<PeerEntry>();
-  readonly #queue: QueuedAdmission[] = [];
-  readonly #strikes = new Strikes();
   readonly #counters: Record<string, number> = {};
-  #round: AdmissionRound<PeerEntry> | undefined;
-  #lastRound = 0;
-  #pumpQueued = false;
-  #wake: { at: number; handle: unknown } | undefined;
+  readonly #rounds: AdmissionRounds<PeerEntry>;
   #closed = false;
 
   constructor(options: PeerAttributionOptions) {
@@ -102,6 +97,21 @@ export class PeerAttribution {
     } as Resolved;
     this.#logger = options.logger ?? silentLogger;
     this.#clock = options.clock ?? systemClock;
+    const o = this.#o;
+    const rounds = {
+      admissionTimeoutMs: o.admissionTimeoutMs,
+      maxRoundSize: o.maxRoundSize,
+      unpinnedWaitMs: o.unpinnedWaitMs,
+      maxQueuedAdmissions: o.maxQueuedAdmissions,
+      maxAdmissionWaitMs: o.maxAdmissionWaitMs,
+    };
+    this.#rounds = new AdmissionRounds<PeerEntry>(rounds, {
+      known: (identity) => this.#entries.has(keyOf(identity)),
+      credentialInUse: (credential) => this.#credentialInUse(credential),
+      suspects: () => this.#suspects.size,
+      held: (identity) => this.#holdIdentity(identity),
+      closed: (round) => this.#roundClosed(round),
+    }, this.#clock, (name) => this.#count(name), this.#logger);
   }
 
   // --- what the ROUTER socket reads ---------------------------------------------------------
@@ -111,7 +121,7 @@ export class PeerAttribution {
     if (this.#closed) return;
     const entry = this.#entries.get(identityKey(id));
     if (entry === undefined) {
-      this.#connected(id, this.#round?.number);
+      this.#connected(id, this.#rounds.open?.number);
       return;
     }
     entry.seq++;
@@ -152,18 +162,7 @@ export class PeerAttribution {
   // --- what the ZAP handler admits ----------------------------------------------------------
 
   admit(pending: PendingAdmission): void {
-    if (this.#closed) {
-      pending.decline('router closing');
-      return;
-    }
-    if (this.#queue.length >= this.#o.maxQueuedAdmissions) {
-      this.#count('admission queue full');
-      pending.decline('too many admissions waiting');
-      return;
-    }
-    const a = pending.admission;
-    this.#queue.push({ pending, pin: a.identity, credential: `${a.mechanism}:${a.credential}`, arrived: this.#clock.now() });
-    this.#pump();
+    this.#rounds.admit(pending);
   }
 
   // --- queries -------------------------------------------------------------------------------
@@ -191,8 +190,8 @@ export class PeerAttribution {
     return {
       attributed, pending, unattributed,
       suspect: this.#suspects.size,
-      queuedAdmissions: this.#queue.length,
-      outstandingAdmissions: this.#round?.outstanding ?? 0,
+      queuedAdmissions: this.#rounds.queued,
+      outstandingAdmissions: this.#rounds.open?.outstanding ?? 0,
       counters: { ...this.#counters },
     };
   }
@@ -201,12 +200,9 @@ export class PeerAttribution {
   close(): void {
     this.#closed = true;
     for (const e of this.#entries.values()) this.#cancel(e);
-    for (const c of this.#round?.candidates ?? []) this.#clock.cancel(c.timer);
-    if (this.#wake) this.#clock.cancel(this.#wake.handle);
     this.#entries.clear();
     this.#suspects.clear();
-    for (const q of this.#queue.splice(0)) q.pending.decline('router closed');
-    this.#round = undefined;
+    this.#rounds.close();
   }
 
   // --- connections ---------------------------------------------------------------------------
@@ -227,28 +223,16 @@ export class PeerAttribution {
     }
     const entry = this.#add(id, 'unattributed');
     entry.seq = 1;
-    const round = this.#round;
-    if (round === undefined || round.number !== roundAtRead) {
-      this.#count('connect without admission');
-      return;
-    }
-    const candidate = round.fitting(entry.name);
-    if (candidate === undefined) {
-      round.unexplained++;
-      this.#count('connect without admission');
-    } else {
-      candidate.state = 'matched';
-      this.#clock.cancel(candidate.timer);
+    const tied = this.#rounds.tie(entry.name, entry, roundAtRead, (admission, round) => {
       entry.status = 'pending';
-      entry.admission = candidate.admission;
+      entry.admission = admission;
       entry.round = round;
-      round.matched.push(entry);
-    }
-    this.#checkRound(round);
+    });
+    if (!tied) this.#count('connect without admission');
   }
 
   #hold(entry: PeerEntry, message: RoutedMessage | undefined): void {
-    const event: HeldEvent = { seq: entry.seq, round: this.#round?.number, message };
+    const event: HeldEvent = { seq: entry.seq, round: this.#rounds.open?.number, message };
     if (!entry.hold(event, this.#o.maxHeldEvents, this.#o.maxHeldBytes) && message !== undefined) this.#o.drop('held overflow');
   }
 
@@ -285,7 +269,7 @@ export class PeerAttribution {
   // --- suspicion and liveness probes ---------------------------------------------------------
 
   #suspect(entry: PeerEntry): void {
-    entry.suspicion = { fromRound: this.#round?.number ?? this.#lastRound + 1, alive: 0, decideRound: undefined, tainted: false };
+    entry.suspicion = { fromRound: this.#rounds.open?.number ?? this.#rounds.last + 1, alive: 0, decideRound: undefined, tainted: false };
     this.#suspects.add(entry);
     this.#schedule(entry, 'suspect', this.#o.probeDelaysMs[0] ?? 0);
   }
@@ -306,7 +290,7 @@ export class PeerAttribution {
     entry.timer = undefined;
     if (this.#closed || this.#entries.get(entry.key) !== entry) return;
     const mark = entry.seq;
-    const lastRound = this.#lastRound;
+    const lastRound = this.#rounds.last;
     this.#count('probes');
     let sent: Promise<ProbeOutcome>;
     try {
@@ -344,14 +328,15 @@ export class PeerAttribution {
       this.#decide(entry);
       return;
     }
-    if (kind === 'check' && this.#queue.some((q) => q.pin === entry.name)) this.#schedule(entry, 'check', this.#o.checkProbeMs);
+    if (kind === 'check' && this.#rounds.waitingFor(entry.name)) this.#schedule(entry, 'check', this.#o.checkProbeMs);
   }
 
   /** Alive: keep the connection's attribution once every round that could have made a new one has closed clean. */
   #decide(entry: PeerEntry): void {
     const s = entry.suspicion;
     if (s === undefined || s.decideRound === undefined) return;
-    if (this.#round !== undefined && this.#round.number <= s.decideRound) return; // #roundClosed calls again
+    const open = this.#rounds.open;
+    if (open !== undefined && open.number <= s.decideRound) return; // #roundClosed calls again
     entry.suspicion = undefined;
     this.#suspects.delete(entry);
     if (s.tainted && this.#o.authenticate && entry.status !== 'unattributed') {
@@ -363,7 +348,7 @@ export class PeerAttribution {
       else if (entry.status === 'unattributed') for (const h of entry.takeHeld()) if (h.message !== undefined) this.#o.drop('unauthenticated');
       this.#schedule(entry, 'confirm', this.#o.confirmProbeMs);
     }
-    this.#pump();
+    this.#rounds.pump();
   }
 
   /**
@@ -397,99 +382,13 @@ export class PeerAttribution {
         }
       }
     }
-    this.#pump();
+    this.#rounds.pump();
   }
 
   // --- admission rounds ----------------------------------------------------------------------
 
-  #pump(): void {
-    if (this.#pumpQueued || this.#closed) return;
-    this.#pumpQueued = true;
-    this.#clock.defer(() => {
-      this.#pumpQueued = false;
-      this.#openRound();
-    });
-  }
-
-  #openRound(): void {
-    if (this.#closed || this.#round !== undefined || this.#queue.length === 0) return;
-    const now = this.#clock.now();
-    this.#expireWaiting(now);
-    const ctx = {
-      now,
-      maxRoundSize: this.#o.maxRoundSize,
-      unpinnedWaitMs: this.#o.unpinnedWaitMs,
-      suspects: this.#suspects.size,
-      strikes: this.#strikes,
-      known: (identity: string) => this.#entries.has(identityKey(textFrame(identity))),
-      held: (identity: string) => this.#holdIdentity(identity),
-    };
-    const batch = nextBatch(this.#queue, ctx);
-    if (batch.length === 0) {
-      this.#wakeAt(nextWake(this.#queue, ctx, this.#o.maxAdmissionWaitMs));
-      return;
-    }
-    const round = new AdmissionRound<PeerEntry>(++this.#lastRound, batch[0]?.pin === undefined);
-    this.#round = round;
-    this.#count('rounds');
-    for (const q of batch) this.#queue.splice(this.#queue.indexOf(q), 1);
-    for (const q of batch) this.#answer(round, q);
-    this.#checkRound(round);
-  }
-
-  #answer(round: AdmissionRound<PeerEntry>, q: QueuedAdmission): void {
-    let candidate: Candidate | undefined;
-    round.answering++;
-    const accept = (admission: ZapAdmission): boolean => {
-      if (this.#closed || round.closed || !round.admits(admission.identity) || admission.identity !== q.pin) return false;
-      if (admission.identity !== undefined && this.#entries.has(identityKey(textFrame(admission.identity)))) return false;
-      const c: Candidate = { admission, pin: admission.identity, state: 'outstanding', timer: undefined };
-      c.timer = this.#clock.after(this.#o.admissionTimeoutMs, () => this.#clock.defer(() => this.#expire(round, c)));
-      round.candidates.push(c);
-      candidate = c;
-      return true;
-    };
-    let answered: Promise<AdmissionAnswer>;
-    try {
-      answered = q.pending.answer(accept);
-    } catch {
-      answered = Promise.resolve('closed');
-    }
-    void answered.then(
-      (answer) => this.#answered(round, candidate, answer),
-      () => this.#answered(round, candidate, 'closed'),
-    );
-  }
-
-  #answered(round: AdmissionRound<PeerEntry>, candidate: Candidate | undefined, answer: AdmissionAnswer): void {
-    round.answering--;
-    this.#count(`admission ${answer}`);
-    if (answer !== 'sent' && candidate?.state === 'outstanding') {
-      candidate.state = 'withdrawn';
-      this.#clock.cancel(candidate.timer);
-    }
-    this.#checkRound(round);
-  }
-
-  #expire(round: AdmissionRound<PeerEntry>, c: Candidate): void {
-    if (c.state !== 'outstanding' || this.#closed) return;
-    c.state = 'expired';
-    round.expired++;
-    const waitMs = this.#strikes.strike(`${c.admission.mechanism}:${c.admission.credential}`, this.#clock.now());
-    this.#count('admission timeout');
-    this.#logger.warn('router.admission.timeout', { userId: c.admission.userId, identity: c.admission.identity, address: c.admission.address, backoffMs: waitMs });
-    this.#checkRound(round);
-  }
-
-  #checkRound(round: AdmissionRound<PeerEntry>): void {
-    if (round.closed || !round.complete) return;
-    for (const c of round.close()) this.#clock.cancel(c.timer);
-    if (this.#round === round) this.#round = undefined;
-    this.#roundClosed(round);
-  }
-
+  /** A round closed: taint the suspects it could have fooled (if poisoned), commit or unattribute its connections. */
   #roundClosed(round: AdmissionRound<PeerEntry>): void {
-    if (round.poisoned) this.#count('rounds poisoned');
     for (const e of this.#suspects) {
       const s = e.suspicion;
       if (s !== undefined && round.poisoned && s.fromRound <= round.number && (s.decideRound === undefined || round.number <= s.decideRound)) s.tainted = true;
@@ -507,38 +406,32 @@ export class PeerAttribution {
       if (e.suspicion === undefined) this.#release(e);
     }
     for (const e of [...this.#suspects]) this.#decide(e);
-    this.#pump();
+  }
+
+  /** Whether a known connection has this credential; each such connection is probed (a check) soon. */
+  #credentialInUse(credential: string): boolean {
+    let inUse = false;
+    for (const e of this.#entries.values()) {
+      if (e.admission === undefined || credentialOf(e.admission) !== credential) continue;
+      inUse = true;
+      if (e.suspicion === undefined && e.timer === undefined) this.#schedule(e, 'check', this.#o.checkProbeMs);
+    }
+    return inUse;
   }
 
   /** A pinned admission waits because its identity is in use: probe that connection now and then. */
   #holdIdentity(identity: string): void {
-    const entry = this.#entries.get(identityKey(textFrame(identity)));
+    const entry = this.#entries.get(keyOf(identity));
     if (entry !== undefined && entry.suspicion === undefined && entry.timer === undefined) this.#schedule(entry, 'check', this.#o.checkProbeMs);
-  }
-
-  #expireWaiting(now: number): void {
-    for (let i = this.#queue.length - 1; i >= 0; i--) {
-      const q = this.#queue[i] as QueuedAdmission;
-      if (now - q.arrived < this.#o.maxAdmissionWaitMs) continue;
-      this.#queue.splice(i, 1);
-      this.#count('admission waited too long');
-      q.pending.decline('waited too long for its routing id');
-    }
-  }
-
-  #wakeAt(at: number | undefined): void {
-    if (at === undefined || (this.#wake !== undefined && this.#wake.at <= at)) return;
-    if (this.#wake) this.#clock.cancel(this.#wake.handle);
-    const handle = this.#clock.after(Math.max(0, at - this.#clock.now()), () => {
-      this.#wake = undefined;
-      this.#pump();
-    });
-    this.#wake = { at, handle };
   }
 
   #count(name: string): void {
     this.#counters[name] = (this.#counters[name] ?? 0) + 1;
   }
+}
+
+function keyOf(identity: string): string {
+  return identityKey(textFrame(identity));
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

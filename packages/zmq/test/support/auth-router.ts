@@ -38,7 +38,11 @@ export interface Routed {
  * `welcome` with the sender's user id in the user frame (as the platform does), `whoami` is
  * answered with the user id as its argument; every message is recorded.
  */
-export async function authRouter(entries: unknown[], options: Partial<ZmqRouterTransportOptions> = {}) {
+export async function authRouter(
+  entries: unknown[],
+  options: Partial<ZmqRouterTransportOptions> = {},
+  hooks: { readonly onMessage?: (m: Routed) => void; readonly record?: boolean } = {},
+) {
   const server = curveKeyPair();
   const context = new Context();
   const routed: Routed[] = [];
@@ -52,7 +56,8 @@ export async function authRouter(entries: unknown[], options: Partial<ZmqRouterT
   await transport.start({
     message: (m, user) => {
       const r: Routed = { sender: frameText(m.sender), user, subsystem: frameText(m.subsystem), id: frameText(m.id), args: m.args.map((a) => frameText(a)) };
-      routed.push(r);
+      if (hooks.record !== false) routed.push(r);
+      hooks.onMessage?.(r);
       if (r.subsystem === 'hello') reply(m, user, ['welcome', '1.0', transport.routerIdentity, r.sender]);
       else if (r.subsystem === 'whoami') reply(m, user, [user]);
     },
