@@ -60,7 +60,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     'volttron-central-serverkey': null,
     'bind-web-address': null,
     // Not a VOLTTRON property: the router's always-on counters and the transport's, as JSON.
-    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats() }),
+    'vip-router-stats': () => JSON.stringify({ router: router.stats(), transport: transport.stats(), memory: process.memoryUsage() }),
   };
   const router = new Router({
     transport,

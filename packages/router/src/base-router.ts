@@ -4,6 +4,7 @@ import {
 } from '@vip/protocol';
 import { BUILTIN_SUBSYSTEMS, type BuiltinContext } from './builtin-subsystems.js';
 import { PeerRegistry } from './peer-registry.js';
+import { PeerlistOutbox } from './peerlist-outbox.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { RouterCounters, type RouterStats } from './router-counters.js';
 import { Tracker, type IssuedMessage, type IssueTopic, type CountMap } from './tracker.js';
@@ -53,6 +54,7 @@ export class BaseRouter {
   #inflight = 0;
   #idleWaiters: Array<() => void> = [];
   readonly #userFrames = new Map<string, Frame>();
+  readonly #outbox: PeerlistOutbox;
 
   constructor(options: BaseRouterOptions) {
     this.transport = options.transport;
@@ -71,6 +73,10 @@ export class BaseRouter {
       reply: (m, user, subsystem, args) => this.reply(m, user, subsystem, args),
       count: (name) => this.counters.count(name),
     };
+    this.#outbox = new PeerlistOutbox({
+      deliver: (to, args) => this.#send(to, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, args, 'router'),
+      count: (name, n) => this.counters.count(name, n),
+    });
   }
 
   /** The router's own identity (third `welcome` argument). */
@@ -97,8 +103,12 @@ export class BaseRouter {
   /** Hook run by `start()` before the transport starts (bind extra services, attach extensions). */
   protected setup(): void | Promise<void> {}
 
-  /** Resolves once every delivery started so far (and the errors they caused) has settled. */
+  /**
+   * Resolves once every delivery started so far (and the errors they caused) has settled, the
+   * peerlist events published so far included.
+   */
   poll(): Promise<void> {
+    if (this.#outbox.backlog > 0) return this.#outbox.drained().then(() => this.poll());
     if (this.#inflight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
@@ -191,13 +201,18 @@ export class BaseRouter {
   /** Forget a peer: `peerlist drop` to everyone left, then the `peerDropped` hook. No-op when unknown. */
   dropPeer(peer: Frame): void {
     if (!this.peers.remove(peer)) return;
+    this.#outbox.leave(peer);
     this.announcePeer(DROP, peer);
     this.peerDropped(peer);
   }
 
-  /** Hook: tell the known peers about a peer event (`peerlist add|drop <peer>`). */
+  /**
+   * Hook: tell the known peers about a peer event (`peerlist add|drop <peer>`). Sent at low
+   * priority through the peerlist outbox (batched, coalesced, bounded: peerlist-outbox.ts), so a
+   * connection storm cannot hold up admissions, hellos and normal traffic.
+   */
   protected announcePeer(op: Frame, peer: Frame): void {
-    for (const p of this.peers.list()) this.#send(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, [op, peer], 'router');
+    this.#outbox.publish(op.equals(ADD), peer);
   }
 
   /** Hook: a peer left (agentstop, unreachable, disconnect). */
@@ -230,6 +245,7 @@ export class BaseRouter {
       dropped: { ...c.dropped },
       errors: { ...c.errors },
       peers: this.peers.size,
+      peerlistBacklog: this.#outbox.backlog,
       counters: { ...c.counters },
       extensions: this.extensionStats(),
     };
@@ -247,6 +263,7 @@ export class BaseRouter {
 
   async #stop(): Promise<void> {
     this.#closing = true;
+    this.#outbox.close();
     await this.transport.close();
     await this.poll();
     await this.teardown();
@@ -270,6 +287,7 @@ export class BaseRouter {
     if (this.peers.has(peer)) return;
     this.announcePeer(ADD, peer);
     this.peers.add(peer);
+    this.#outbox.join(peer);
   }
 
   #unknownSubsystem(m: RoutedMessage): void {

@@ -39,6 +39,12 @@ export interface ZmqRouterTransportOptions {
   readonly authenticate?: boolean;
   readonly sendHighWaterMark?: number;
   readonly receiveHighWaterMark?: number;
+  /**
+   * Pending TCP connections the kernel queues before the router accepts them (ZMQ_BACKLOG; the
+   * kernel caps it at net.core.somaxconn). libzmq's default of 100 overflows when a fleet connects
+   * at once, and a dropped SYN is retried only after 1, 3, 7, 15, 31 s. Default 1024.
+   */
+  readonly acceptBacklog?: number;
   /** Frame sets with a frame larger than this are dropped and counted `oversize frame`. Default 4 MiB. */
   readonly maxFrameBytes?: number;
   /**
@@ -217,6 +223,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       sendTimeout: 0,
       sendHighWaterMark: o.sendHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
       receiveHighWaterMark: o.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
+      backlog: o.acceptBacklog ?? 1024,
       ...TCP_KEEPALIVE,
       ...curve,
       ...zap,
