@@ -27,7 +27,7 @@ export interface PeerAttributionOptions {
   readonly confirmProbeMs?: number;
   /** While a pinned admission waits for its identity, the connection holding it is probed this often. Default 250 ms. */
   readonly checkProbeMs?: number;
-  /** Frame sets held per connection while it is pending or unexplained. Default 64 and 1 MiB. */
+  /** Frame sets held per connection while it is pending or unexplained. Default 256 and 1 MiB. */
   readonly maxHeldEvents?: number;
   readonly maxHeldBytes?: number;
   /** A ROUTER_MANDATORY send to `id` (the transport sends a VIP ping). Called from a fresh macrotask. */
@@ -91,7 +91,7 @@ export class PeerAttribution {
       probeDelaysMs: [5, 50],
       confirmProbeMs: 1000,
       checkProbeMs: 250,
-      maxHeldEvents: 64,
+      maxHeldEvents: 256,
       maxHeldBytes: 1024 * 1024,
       ...definedOnly(options),
     } as Resolved;
@@ -339,9 +339,12 @@ export class PeerAttribution {
     if (open !== undefined && open.number <= s.decideRound) return; // #roundClosed calls again
     entry.suspicion = undefined;
     this.#suspects.delete(entry);
-    if (s.tainted && this.#o.authenticate && entry.status !== 'unattributed') {
-      this.#logger.warn('router.attribution.contested', { identity: entry.name });
-      this.#unattribute(entry, 'attribution contested');
+    // What came in while unexplained did not all fit in the hold: an empty frame after the last
+    // probe (a new connection) may be among what was dropped, so the connection is not trusted.
+    const overflowed = entry.overflowSeq !== undefined;
+    if ((s.tainted || overflowed) && this.#o.authenticate && entry.status !== 'unattributed') {
+      this.#logger.warn('router.attribution.contested', { identity: entry.name, overflowed });
+      this.#unattribute(entry, overflowed ? 'attribution lost in overflow' : 'attribution contested');
     } else {
       entry.dropMarkers();
       if (entry.status === 'attributed') this.#release(entry);
@@ -361,10 +364,10 @@ export class PeerAttribution {
     this.#suspects.delete(entry);
     entry.suspicion = undefined;
     this.#announceGone(entry);
+    const lost = entry.overflowSeq !== undefined && entry.overflowSeq > mark;
     const held = entry.takeHeld();
     for (const h of held) if (h.message !== undefined && h.seq <= mark) this.#o.drop('sender gone');
     const after = held.filter((h) => h.seq > mark);
-    const lost = entry.overflowSeq !== undefined && entry.overflowSeq > mark;
     if (lost || (after.length > 0 && after[0]?.message !== undefined)) {
       // Part of the new connection's start was not kept: it is known, never attributed.
       const fresh = this.#add(entry.id, 'unattributed');

@@ -74,11 +74,12 @@ export class PeerEntry {
     return true;
   }
 
-  /** Takes the held events out (the empty-frame markers included). */
+  /** Takes the held events out (the empty-frame markers included); the overflow note goes with them. */
   takeHeld(): HeldEvent[] {
     const held = this.held ?? [];
     this.held = undefined;
     this.heldBytes = 0;
+    this.overflowSeq = undefined;
     return held;
   }
 
