@@ -134,6 +134,16 @@ describe('Agent lifecycle', () => {
 });
 
 describe('router and peer subsystems', () => {
+  it("answers the router's liveness ping (peer '') with pong to the router, same id", async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'probed');
+    await a.start();
+    router.deliverAs('', 'probed', { peer: textFrame(''), user: textFrame(''), id: textFrame('vip.router.probe'), subsystem: textFrame('ping'), args: [textFrame('ping')] });
+    await vi.waitFor(() => expect(router.sent.some((s) => frameText(s.message.id) === 'vip.router.probe')).toBe(true));
+    const pong = router.sent.find((s) => frameText(s.message.id) === 'vip.router.probe')!.message;
+    expect([frameText(pong.peer), frameText(pong.subsystem), ...text(pong.args)]).toEqual(['', 'ping', 'pong']);
+  });
+
   it('pings the router and a peer, lists peers, queries properties', async () => {
     const router = new MemoryRouter();
     const a = agent(router, 'p1');
