@@ -4,6 +4,7 @@
 //               fleet); they stay until all are welcomed and every peer has been told of every
 //               other (peerlist add), then leave together
 //   short       --clients connections at once, each closing as soon as it is welcomed, --waves times
+//   abrupt      --burst connections at once, each closed 0..--abrupt-ms after it started, welcomed or not
 //   unknown     --clients connections at once with keys not in auth.json (refused)
 // --repeat N runs each storm N times on the same platform (is memory retained once, or per storm?).
 // For each: time until every storm client is welcomed (or refused), the welcome time of one
@@ -27,7 +28,9 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const o = parseBenchArgs(
   {
     clients: { type: 'number', default: 2000, help: 'storm connections' },
-    variants: { type: 'string', default: 'concurrent,short,unknown', help: 'comma-separated: concurrent, short, unknown' },
+    variants: { type: 'string', default: 'concurrent,short,abrupt,unknown', help: 'comma-separated: concurrent, short, abrupt, unknown' },
+    burst: { type: 'number', default: 500, help: 'abrupt: connections in the burst' },
+    'abrupt-ms': { type: 'number', default: 200, help: 'abrupt: each connection closes after a random 0..this ms' },
     waves: { type: 'number', default: 3, help: 'short: how many times the whole set connects' },
     'time-limit': { type: 'number', default: 180, help: 'seconds per storm before it is abandoned' },
     'settle-ms': { type: 'number', default: 5000, help: 'after the storm clients left, wait this long before the last RSS sample' },
@@ -114,7 +117,7 @@ async function runVariant(variant) {
   // First start writes auth.json and the platform keys; the storm keys are added before the second start.
   await (await startPlatformApp({ home, keepHome: true })).stop();
   const mk = (identity) => ({ identity, ...curveKeyPair() });
-  const clients = Array.from({ length: o.clients }, (_, i) => mk(`storm.${variant}.${i}`));
+  const clients = Array.from({ length: variant === 'abrupt' ? o.burst : o.clients }, (_, i) => mk(`storm.${variant}.${i}`));
   const valid = mk(`storm.valid.${variant}`);
   const auth = JSON.parse(await readFile(join(home, 'auth.json'), 'utf8'));
   const entry = (c) => ({ domain: null, address: null, mechanism: 'CURVE', credentials: b64(c.publicKey), user_id: c.identity, identity: c.identity, capabilities: {}, comments: 'storm', enabled: true });
@@ -123,7 +126,7 @@ async function runVariant(variant) {
   const platform = await startPlatformApp({ home });
   const observer = statsClient(platform);
   const configPath = join(home, 'storm-clients.json');
-  await writeFile(configPath, JSON.stringify({ address: platform.address, serverKey: toZ85(platform.serverkey), mode: variant === 'concurrent' ? 'stay' : variant, waves: o.waves, clients }));
+  await writeFile(configPath, JSON.stringify({ address: platform.address, serverKey: toZ85(platform.serverkey), mode: variant === 'concurrent' ? 'stay' : variant, waves: o.waves, abruptMs: o['abrupt-ms'], clients }));
   const rows = [];
   try {
     await observer.hello();
@@ -151,8 +154,8 @@ async function storm(variant, platform, observer, configPath, valid) {
   const child = startChild('storm-clients', join(root, 'tools/bench/lib/storm-clients.mjs'), [configPath]);
   const limitMs = o['time-limit'] * 1000;
   try {
-    // The valid client starts in the middle: half the storm welcomed (concurrent, short) or every connect issued (unknown).
-    const middle = variant === 'unknown'
+    // The valid client starts in the middle: half the storm welcomed (concurrent, short) or every connect issued (abrupt, unknown).
+    const middle = variant === 'unknown' || variant === 'abrupt'
       ? child.line((l) => l.event === 'started', limitMs)
       : child.line((l) => l.event === 'progress' && l.welcomed >= o.clients / 2, limitMs);
     const validMs = await middle.then(() => validClient(platform, valid, limitMs), (err) => {
@@ -185,7 +188,7 @@ async function storm(variant, platform, observer, configPath, valid) {
     const after = await observer.stats();
     return {
       variant,
-      clients: o.clients,
+      clients: variant === 'abrupt' ? o.burst : o.clients,
       welcomed: done?.welcomed ?? lastProgress.welcomed ?? 0,
       refused: done?.refused ?? lastProgress.refused ?? 0,
       allMs: done?.allMs ?? null,
@@ -197,6 +200,7 @@ async function storm(variant, platform, observer, configPath, valid) {
       peersAfter: after.router.peers,
       memoryMb: after.memory ? Object.fromEntries(Object.entries(after.memory).map(([k, v]) => [k, Math.round(v / 2 ** 20)])) : null,
       attribution: after.transport.attribution ?? null,
+      admissionTieMaxMs: after.transport.admissionTieMaxMs ?? null,
       peerlist: after.router.counters ? Object.fromEntries(Object.entries(after.router.counters).filter(([k]) => k.startsWith('peerlist'))) : null,
     };
   } finally {

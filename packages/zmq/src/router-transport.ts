@@ -85,6 +85,8 @@ export interface ZmqRouterStats {
   /** Routing ids whose last `[id, '']` is not explained yet (being probed). */
   readonly suspect: number;
   readonly queuedAdmissions: number;
+  /** The longest an admission waited from its 200 to its connect notification, ms (admissionTimeoutMs must stay well above). */
+  readonly admissionTieMaxMs: number;
   /** Admission rounds, outcomes, probes, contested connections. */
   readonly attribution: PeerAttributionStats['counters'];
 }
@@ -197,6 +199,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       unattributedPeers: a?.unattributed ?? 0,
       suspect: a?.suspect ?? 0,
       queuedAdmissions: a?.queuedAdmissions ?? 0,
+      admissionTieMaxMs: Math.round(a?.tieMaxMs ?? 0),
       attribution: a?.counters ?? {},
     };
   }

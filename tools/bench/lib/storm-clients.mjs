@@ -6,7 +6,9 @@
 //   {event:'progress', welcomed, refused, ms}   every 250 ms
 //   {event:'done', welcomed, refused, total, allMs, latencyMs:{p50,p99,max}}
 // Modes: `stay` (connections stay until SIGTERM), `short` (each closes once welcomed; with
-// --waves N the whole set connects N times), `unknown` (keys not in auth.json: counts refusals).
+// --waves N the whole set connects N times), `abrupt` (each closes 0-abruptMs after it started,
+// welcomed or not: mid-handshake, mid-admission, or just after), `unknown` (keys not in
+// auth.json: counts refusals).
 // Usage: node storm-clients.mjs <config.json>; config {address, serverKey, mode, waves, clients:[{identity, publicKey, secretKey}]}
 import { readFileSync } from 'node:fs';
 import { Context, Dealer } from 'zeromq';
@@ -20,6 +22,7 @@ const t0 = performance.now();
 const latencies = [];
 let welcomed = 0;
 let refused = 0;
+let closed = 0;
 const live = new Set();
 
 function open(client) {
@@ -37,6 +40,7 @@ function open(client) {
   }
   d.connect(config.address);
   void d.send(['', 'VIP1', '', `hello.${client.identity}`, 'hello', 'hello']).catch(() => undefined);
+  if (config.mode === 'abrupt') setTimeout(() => close(d), Math.random() * (config.abruptMs ?? 200));
   return receiveEach(d, (f) => {
     if (f[4]?.toString() !== 'hello' || f[5]?.toString() !== 'welcome') return false;
     welcomed += 1;
@@ -49,6 +53,7 @@ function open(client) {
 
 function close(d) {
   if (!live.delete(d)) return;
+  closed += 1;
   d.close();
 }
 
@@ -60,7 +65,7 @@ process.once('SIGTERM', () => {
 });
 
 const total = config.clients.length * (config.mode === 'short' ? config.waves ?? 1 : 1);
-const expected = () => (config.mode === 'unknown' ? refused : welcomed);
+const expected = () => (config.mode === 'unknown' ? refused : config.mode === 'abrupt' ? closed : welcomed);
 for (let wave = 0; wave < (config.mode === 'short' ? config.waves ?? 1 : 1); wave++) {
   const loops = config.clients.map(open);
   if (wave === 0) out({ event: 'started', clients: config.clients.length });

@@ -18,6 +18,8 @@ export interface Candidate {
   readonly pin: string | undefined;
   state: CandidateState;
   timer: unknown;
+  /** When it was recorded (its 200 went out right after). */
+  readonly since: number;
 }
 
 /**

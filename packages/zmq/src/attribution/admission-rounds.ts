@@ -44,6 +44,7 @@ export class AdmissionRounds<P> {
   #pumpQueued = false;
   #wake: { at: number; handle: unknown } | undefined;
   #closed = false;
+  #tieMaxMs = 0;
 
   constructor(options: AdmissionRoundsOptions, peers: RoundPeers<P>, clock: Clock, count: (name: string) => void, logger: Logger = silentLogger) {
     this.#o = options;
@@ -65,6 +66,11 @@ export class AdmissionRounds<P> {
 
   get queued(): number {
     return this.#queue.length;
+  }
+
+  /** The longest an admission waited between its 200 and its connection's connect notification. */
+  get tieMaxMs(): number {
+    return this.#tieMaxMs;
   }
 
   /** An identity some queued admission pins. */
@@ -101,6 +107,7 @@ export class AdmissionRounds<P> {
     } else {
       candidate.state = 'matched';
       this.#clock.cancel(candidate.timer);
+      this.#tieMaxMs = Math.max(this.#tieMaxMs, this.#clock.now() - candidate.since);
       round.matched.push(peer);
       tied(candidate.admission, round);
     }
@@ -163,7 +170,7 @@ export class AdmissionRounds<P> {
       const pin = admission.identity;
       if (this.#closed || round.closed || pin !== q.pin || !round.admits(pin)) return false;
       if (pin !== undefined && this.#peers.known(pin)) return false;
-      const c: Candidate = { admission, pin, state: 'outstanding', timer: undefined };
+      const c: Candidate = { admission, pin, state: 'outstanding', timer: undefined, since: this.#clock.now() };
       c.timer = this.#clock.after(this.#o.admissionTimeoutMs, () => this.#clock.defer(() => this.#expire(round, c)));
       round.candidates.push(c);
       candidate = c;

@@ -53,6 +53,8 @@ export interface PeerAttributionStats {
   readonly queuedAdmissions: number;
   /** Candidates of the open round not yet tied to a connection. */
   readonly outstandingAdmissions: number;
+  /** The longest an admission waited from its 200 to its connect notification (tune admissionTimeoutMs by it). */
+  readonly tieMaxMs: number;
   /** Counters: rounds, poisoned rounds, admission outcomes, probes, contested connections. */
   readonly counters: Readonly<Record<string, number>>;
 }
@@ -192,6 +194,7 @@ export class PeerAttribution {
       suspect: this.#suspects.size,
       queuedAdmissions: this.#rounds.queued,
       outstandingAdmissions: this.#rounds.open?.outstanding ?? 0,
+      tieMaxMs: this.#rounds.tieMaxMs,
       counters: { ...this.#counters },
     };
   }
