@@ -37,6 +37,17 @@ async function prober(identity: string, userId: string): Promise<Dealer> {
   return d;
 }
 
+/**
+ * The prober's next message that is not one of the router's liveness pings (the router pings a
+ * routing id whose lone empty frame it cannot explain yet, the probe included: packages/zmq README).
+ */
+async function receiveSkippingPings(d: Dealer): Promise<Frames> {
+  for (;;) {
+    const f = await d.receive();
+    if (!(f[3]?.toString() === 'vip.router.probe' && f[4]?.toString() === 'ping')) return f;
+  }
+}
+
 async function transportDropped(c: RawVipClient, reason: string): Promise<number> {
   return (await routerStats(c)).transport.dropped[reason] ?? 0;
 }
@@ -63,7 +74,7 @@ describe('router probe with authentication on', () => {
 
     // The router can still deliver to it, and it is a known peer.
     await w.sendVip(id, 'probe.test', ['back'], { id: 'fwd-2' });
-    expect(text(await d.receive())).toEqual([wId, 'VIP1', wId, 'fwd-2', 'probe.test', 'back']);
+    expect(text(await receiveSkippingPings(d))).toEqual([wId, 'VIP1', wId, 'fwd-2', 'probe.test', 'back']);
     expect(text(await w.request('peerlist', ['list'], `list.${++n}`))).toContain(id);
     expect(await transportDropped(w, 'unauthenticated')).toBe(unauthenticatedBefore);
   });
@@ -74,7 +85,7 @@ describe('router probe with authentication on', () => {
     const id = d.routingId as string;
     await w.receiveMatching(isPeerlistEvent('add', id));
     await d.send(['', 'VIP1', '', 'hello-1', 'hello', 'hello']);
-    expect(text(await d.receive()).slice(4, 6)).toEqual(['hello', 'welcome']);
+    expect(text(await receiveSkippingPings(d)).slice(4, 6)).toEqual(['hello', 'welcome']);
     d.close();
     expect(text(await w.receiveMatching(isPeerlistEvent('drop', id)))).toEqual(['', 'VIP1', '', '', 'peerlist', 'drop', id]);
     expect(text(await w.request('peerlist', ['list'], `list.${++n}`))).not.toContain(id);

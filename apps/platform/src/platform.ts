@@ -67,7 +67,7 @@ export async function startVipPlatform(config: PlatformConfig, logger: Logger, o
     logger,
   });
   // always-on counters (vipctl stats counters, query vip-router-stats); auth: reloads refused or failed
-  const counters = () => ({ router: router.stats(), transport: transport.stats(), memory: reclaimer.stats(), ...(auth ? { auth: auth.watcher.stats() } : {}) });
+  const counters = () => ({ router: router.stats(), transport: transport.stats(), memory: process.memoryUsage(), reclaimer: reclaimer.stats(), ...(auth ? { auth: auth.watcher.stats() } : {}) });
   let bound: readonly string[] = [];
   const tcpBound = () => bound.filter((a) => !a.startsWith('ipc:') && !a.startsWith('inproc:'));
   const query: QueryProperties = {

@@ -26,6 +26,8 @@ export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
  */
 const REHELLO_FIRST_TIMEOUT_MS = 1_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Before a reopened connection asks again, the router gets this long to see the old one go. */
+const REOPEN_PAUSE_MS = 100;
 
 export interface AgentOptions {
   /** VIP identity (the DEALER routing id on ZeroMQ). */
@@ -46,6 +48,14 @@ export interface AgentOptions {
    * out; a factory supplies another implementation of it (e.g. RabbitMQ broker pubsub, @vip/agent/rmq).
    */
   readonly pubsub?: PubSubSubsystemOptions | false | SubsystemFactory<PubSubSubsystem>;
+  /**
+   * When a hello gets no welcome in time, close the connection and open a fresh one (from the
+   * `connection` factory) instead of saying hello again on it. On ZeroMQ a connection the router
+   * could not tie to its admission is never answered; a new connection passes ZAP again
+   * (`@vip/agent/zmq` turns this on). Start then spends helloTimeoutMs over attempts of a fifth,
+   * two fifths and the rest of it.
+   */
+  readonly reopenAfterHelloTimeout?: boolean;
 }
 
 export type { AgentEvent };
@@ -105,6 +115,8 @@ export class Agent {
   #rehello: Promise<void> | undefined;
   /** True while a welcome is awaited (start or reconnect). */
   #handshaking = false;
+  /** True while start() says hello (it reopens the connection itself; no parallel re-hello). */
+  #starting = false;
   #routerIdentity = '';
 
   constructor(options: AgentOptions) {
@@ -228,23 +240,83 @@ export class Agent {
 
   async #start(): Promise<void> {
     const c = this.#options.connection;
-    const conn = typeof c === 'function' ? c() : c;
-    this.#connection = conn;
-    conn.onMessage((m) => this.#inbound.dispatch(m));
-    this.#unsubscribeStatus = conn.onStatus((s) => this.#onStatus(s));
+    const conn = this.#use(typeof c === 'function' ? c() : c);
     this.#running = true;
     const timeoutMs = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    this.#starting = true;
     try {
       await conn.open();
-      await this.#hello(timeoutMs);
+      await this.#firstHello(timeoutMs);
     } catch (err) {
       if (err instanceof Error && err.name === 'TimeoutError') {
         throw new HelloTimeoutError(this.identity, timeoutMs, this.#options.target ?? `${conn.kind} platform`, conn.kind);
       }
       throw err;
+    } finally {
+      this.#starting = false;
     }
     await this.#becomeConnected();
     for (const hook of this.#onStart) await hook();
+  }
+
+  /** Hello within `timeoutMs`; reopening the connection between attempts when the agent may (a fifth, two fifths, the rest). */
+  async #firstHello(timeoutMs: number): Promise<void> {
+    if (!this.#mayReopen()) {
+      await this.#hello(timeoutMs);
+      return;
+    }
+    const deadline = Date.now() + timeoutMs;
+    for (let share = 1; ; share *= 2) {
+      const wait = Math.min(deadline - Date.now(), (timeoutMs * share) / 5);
+      try {
+        await this.#hello(Math.max(1, wait));
+        return;
+      } catch (err) {
+        if (!(err instanceof Error && err.name === 'TimeoutError') || deadline - Date.now() <= REOPEN_PAUSE_MS || !this.#running) throw err;
+        this.logger.info('agent.hello.reopen', { waitedMs: Math.round(wait) });
+        await this.#reopen();
+      }
+    }
+  }
+
+  #mayReopen(): boolean {
+    return this.#options.reopenAfterHelloTimeout === true && typeof this.#options.connection === 'function';
+  }
+
+  /** Make `conn` the agent's connection (message handler and status listener). */
+  #use(conn: AgentConnection): AgentConnection {
+    this.#connection = conn;
+    conn.onMessage((m) => this.#inbound.dispatch(m));
+    this.#unsubscribeStatus = conn.onStatus((s) => this.#onStatus(s));
+    return conn;
+  }
+
+  /** Reopen; a fresh connection that fails to open is retried (1 s, doubling to helloTimeoutMs) while running. */
+  async #reopenUntilOpen(): Promise<void> {
+    const cap = this.#options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    for (let attempt = 1; this.#running; attempt++) {
+      try {
+        await this.#reopen();
+        return;
+      } catch (err) {
+        this.logger.warn('agent.reopen.failed', { attempt }, err);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(cap, REHELLO_FIRST_TIMEOUT_MS * 2 ** Math.min(attempt - 1, 16))));
+      }
+    }
+  }
+
+  /** Close the connection and open a fresh one from the factory (a new ZAP admission on ZeroMQ). */
+  async #reopen(): Promise<void> {
+    const factory = this.#options.connection as () => AgentConnection;
+    this.#unsubscribeStatus?.();
+    this.#unsubscribeStatus = undefined;
+    const old = this.#connection;
+    this.#connection = undefined;
+    this.#transportUp = false;
+    await old?.close();
+    await new Promise((resolve) => setTimeout(resolve, REOPEN_PAUSE_MS));
+    if (!this.#running) return;
+    await this.#use(factory()).open();
   }
 
   async #stop(): Promise<void> {
@@ -342,7 +414,7 @@ export class Agent {
     } else if (status.type === 'connected' && !this.#connected && this.#helloCount > 0) {
       // A hello sent on the old connection may be lost: say hello again on the new one.
       if (this.#handshaking) this.#sendHello();
-      else this.#rehello ??= this.#reconnect().finally(() => (this.#rehello = undefined));
+      else if (!this.#starting) this.#rehello ??= this.#reconnect().finally(() => (this.#rehello = undefined));
     }
   }
 
@@ -365,6 +437,10 @@ export class Agent {
       } catch (err) {
         if (!this.#running) return;
         this.logger.warn('agent.rehello.failed', { attempt, timeoutMs }, err);
+        if (this.#mayReopen() && err instanceof Error && err.name === 'TimeoutError') {
+          await this.#reopenUntilOpen();
+          continue;
+        }
         const rest = timeoutMs - (Date.now() - started);
         if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
       }

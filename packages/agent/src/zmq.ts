@@ -57,7 +57,7 @@ export async function createZmqAgent(options: ZmqAgentOptions): Promise<Agent> {
       ...(options.reconnectMaxIntervalMs !== undefined ? { reconnectMaxIntervalMs: options.reconnectMaxIntervalMs } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-  return new Agent({ ...options, helloTimeoutMs, connection, target: address.toString() });
+  return new Agent({ reopenAfterHelloTimeout: true, ...options, helloTimeoutMs, connection, target: address.toString() });
 }
 
 /** Build and start an agent over ZeroMQ; rejects with HelloTimeoutError, AuthError or ConfigError. */

@@ -46,6 +46,41 @@ describe('Agent lifecycle', () => {
     expect(a.connected).toBe(false);
   });
 
+  it('reopens its connection when the first hello gets no welcome (opt-in), and is welcomed on the new one', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'reopener', { helloTimeoutMs: 1_000, reopenAfterHelloTimeout: true });
+    const started = a.start(); // makes its connection before its first await
+    router.unattributed.add(router.connections.at(-1)!);
+    await started;
+    const mine = router.connections.filter((c) => c.identity === 'reopener');
+    expect(mine).toHaveLength(2);
+    expect(mine[0]!.closed).toBe(true);
+    expect(a.connected).toBe(true);
+    expect(await a.ping.ping()).toEqual([]);
+  });
+
+  it('without reopenAfterHelloTimeout, an unanswered first hello fails start after helloTimeoutMs on the one connection', async () => {
+    const router = new MemoryRouter();
+    router.welcome = false;
+    const a = agent(router, 'stays', { helloTimeoutMs: 100 });
+    await expect(a.start()).rejects.toBeInstanceOf(HelloTimeoutError);
+    expect(router.connections.filter((c) => c.identity === 'stays')).toHaveLength(1);
+  });
+
+  it('after a reconnect whose connection the router never answers, reopens it (opt-in) instead of saying hello forever', async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'rejoin', { helloTimeoutMs: 2_000, reopenAfterHelloTimeout: true });
+    await a.start();
+    const reconnected = new Promise<void>((resolve) => a.on('connected', () => resolve()));
+    router.unattributed.add(router.connections.find((c) => c.identity === 'rejoin')!);
+    router.restart();
+    await reconnected;
+    const mine = router.connections.filter((c) => c.identity === 'rejoin');
+    expect(mine).toHaveLength(2);
+    expect(mine[0]!.closed).toBe(true);
+    expect(await a.ping.ping()).toEqual([]);
+  });
+
   it('re-hellos after a reconnect and fires disconnected/connected', async () => {
     const router = new MemoryRouter();
     const a = agent(router, 'a2');
@@ -99,6 +134,16 @@ describe('Agent lifecycle', () => {
 });
 
 describe('router and peer subsystems', () => {
+  it("answers the router's liveness ping (peer '') with pong to the router, same id", async () => {
+    const router = new MemoryRouter();
+    const a = agent(router, 'probed');
+    await a.start();
+    router.deliverAs('', 'probed', { peer: textFrame(''), user: textFrame(''), id: textFrame('vip.router.probe'), subsystem: textFrame('ping'), args: [textFrame('ping')] });
+    await vi.waitFor(() => expect(router.sent.some((s) => frameText(s.message.id) === 'vip.router.probe')).toBe(true));
+    const pong = router.sent.find((s) => frameText(s.message.id) === 'vip.router.probe')!.message;
+    expect([frameText(pong.peer), frameText(pong.subsystem), ...text(pong.args)]).toEqual(['', 'ping', 'pong']);
+  });
+
   it('pings the router and a peer, lists peers, queries properties', async () => {
     const router = new MemoryRouter();
     const a = agent(router, 'p1');

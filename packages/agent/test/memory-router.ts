@@ -19,9 +19,15 @@ export class MemoryRouter {
   readonly routerIdentity = 'memory-router';
   /** When false, hellos get no welcome (to test the handshake timeout). */
   welcome = true;
+  /** Every connection made, in order. */
+  readonly connections: MemoryConnection[] = [];
+  /** Connections whose messages the router drops (a ZeroMQ connection it could not attribute). */
+  readonly unattributed = new Set<MemoryConnection>();
 
   connect(identity: string): MemoryConnection {
-    return new MemoryConnection(this, identity);
+    const c = new MemoryConnection(this, identity);
+    this.connections.push(c);
+    return c;
   }
 
   attach(c: MemoryConnection): void {
@@ -54,6 +60,7 @@ export class MemoryRouter {
   }
 
   route(from: MemoryConnection, m: VipMessage): void {
+    if (this.unattributed.has(from)) return;
     this.sent.push({ from: from.identity, message: m });
     const sender = textFrame(from.identity);
     const sub = frameText(m.subsystem);
@@ -87,6 +94,10 @@ export class MemoryConnection implements AgentConnection {
   #handler: ((m: VipMessage) => void) | undefined;
   readonly #status = new Set<(s: ConnectionStatus) => void>();
   #closed = false;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   constructor(router: MemoryRouter, identity: string) {
     this.#router = router;

@@ -5,6 +5,7 @@ import {
 import { BUILTIN_SUBSYSTEMS, type BuiltinContext } from './builtin-subsystems.js';
 import { PeerRegistry } from './peer-registry.js';
 import { ReservedIdentityGuard, type ReservedIdentities } from './reserved-identities.js';
+import { PeerlistOutbox } from './peerlist-outbox.js';
 import { RateLimitedLog } from './rate-limited-log.js';
 import { RouterCounters, type RouterStats } from './router-counters.js';
 import { Tracker, type IssuedMessage, type IssueTopic, type CountMap } from './tracker.js';
@@ -62,6 +63,7 @@ export class BaseRouter {
   #idleWaiters: Array<() => void> = [];
   readonly #userFrames = new Map<string, Frame>();
   readonly #reserved: ReservedIdentityGuard | undefined;
+  readonly #outbox: PeerlistOutbox;
 
   constructor(options: BaseRouterOptions) {
     this.transport = options.transport;
@@ -79,7 +81,12 @@ export class BaseRouter {
       },
       peerList: () => this.peers.list(),
       reply: (m, user, subsystem, args) => this.reply(m, user, subsystem, args),
+      count: (name) => this.counters.count(name),
     };
+    this.#outbox = new PeerlistOutbox({
+      deliver: (to, args) => this.#send(to, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, args, 'router'),
+      count: (name, n) => this.counters.count(name, n),
+    });
   }
 
   /** The router's own identity (third `welcome` argument). */
@@ -106,8 +113,12 @@ export class BaseRouter {
   /** Hook run by `start()` before the transport starts (bind extra services, attach extensions). */
   protected setup(): void | Promise<void> {}
 
-  /** Resolves once every delivery started so far (and the errors they caused) has settled. */
+  /**
+   * Resolves once every delivery started so far (and the errors they caused) has settled, the
+   * peerlist events published so far included.
+   */
   poll(): Promise<void> {
+    if (this.#outbox.backlog > 0) return this.#outbox.drained().then(() => this.poll());
     if (this.#inflight === 0) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
@@ -215,13 +226,18 @@ export class BaseRouter {
   dropPeer(peer: Frame): void {
     this.#reserved?.forget(identityKey(peer));
     if (!this.peers.remove(peer)) return;
+    this.#outbox.leave(peer);
     this.announcePeer(DROP, peer);
     this.peerDropped(peer);
   }
 
-  /** Hook: tell the known peers about a peer event (`peerlist add|drop <peer>`). */
+  /**
+   * Hook: tell the known peers about a peer event (`peerlist add|drop <peer>`). Sent at low
+   * priority through the peerlist outbox (batched, coalesced, bounded: peerlist-outbox.ts), so a
+   * connection storm cannot hold up admissions, hellos and normal traffic.
+   */
   protected announcePeer(op: Frame, peer: Frame): void {
-    for (const p of this.peers.list()) this.#send(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, [op, peer], 'router');
+    this.#outbox.publish(op.equals(ADD), peer);
   }
 
   /** Hook: a peer left (agentstop, unreachable, disconnect). */
@@ -259,6 +275,7 @@ export class BaseRouter {
       dropped: { ...c.dropped },
       errors: { ...c.errors },
       peers: this.peers.size,
+      peerlistBacklog: this.#outbox.backlog,
       counters: { ...c.counters },
       extensions: this.extensionStats(),
     };
@@ -276,6 +293,7 @@ export class BaseRouter {
 
   async #stop(): Promise<void> {
     this.#closing = true;
+    this.#outbox.close();
     await this.transport.close();
     await this.poll();
     await this.teardown();
@@ -310,6 +328,7 @@ export class BaseRouter {
     if (this.peers.has(peer)) return;
     this.announcePeer(ADD, peer);
     this.peers.add(peer);
+    this.#outbox.join(peer);
   }
 
   #unknownSubsystem(m: RoutedMessage): void {

@@ -8,6 +8,8 @@ export interface BuiltinContext {
   peerList(): Frame[];
   /** Send a router-originated reply to the sender of `message`, keeping its id. */
   reply(message: RoutedMessage, user: Frame, subsystem: Frame, args: readonly Frame[]): void;
+  /** Bump a named always-on counter. */
+  count(name: string): void;
 }
 
 const WELCOME = textFrame('welcome');
@@ -23,8 +25,17 @@ function hello(ctx: BuiltinContext, m: RoutedMessage, user: Frame): void {
   ctx.reply(m, user, m.subsystem, [WELCOME, VERSION, ctx.identity, m.sender]);
 }
 
-/** ping -> `pong` followed by every argument after the first, unchanged (PROTOCOL.md 2.2). */
+/**
+ * ping -> `pong` followed by every argument after the first, unchanged (PROTOCOL.md 2.2). A
+ * `pong` is a peer answering the router's own ping (the ZeroMQ transport's liveness probes):
+ * counted and ignored, never answered (VOLTTRON answers it with another pong).
+ */
 function ping(ctx: BuiltinContext, m: RoutedMessage, user: Frame): void {
+  const op = m.args[0];
+  if (op !== undefined && op.equals(PONG)) {
+    ctx.count('ping pong ignored');
+    return;
+  }
   ctx.reply(m, user, m.subsystem, [PONG, ...m.args.slice(1)]);
 }
 

@@ -14,6 +14,8 @@ export interface RouterStats {
   errors: CountMap;
   /** Peers currently known. */
   peers: number;
+  /** Peer events (`peerlist add|drop`) not yet sent to every peer that should hear of them. */
+  peerlistBacklog: number;
   /** Named counters bumped by the router and its extensions (`RouterServices.count`). */
   counters: CountMap;
   /** Each extension's own counters, by its first subsystem name. */

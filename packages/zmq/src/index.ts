@@ -2,7 +2,7 @@
 // Two owners during the first build-out: keep to your section.
 
 // --- transport (VIP socket, router transport, agent connection) ---
-export type { ZapMechanism, ZapAdmission, AdmissionSink } from './zap-contract.js';
+export type { ZapMechanism, ZapAdmission, AdmissionSink, PendingAdmission, AdmissionAnswer } from './zap-contract.js';
 export { ZmqRouterTransport } from './router-transport.js';
 export type { SendLimits, RouterSenderStats } from './router-sender.js';
 export type { ZmqRouterTransportOptions, ZmqRouterStats, ZmqRouterLimits } from './router-transport.js';

@@ -48,6 +48,7 @@ export class RouterSender {
   readonly #queueDropped: Record<string, number> = {};
   /** Count `send error` drops (the transport's dropped counters). */
   readonly #countDrop: (reason: string) => void;
+  readonly #unreachableHook: ((to: Buffer) => void) | undefined;
   #delivered = 0;
   #unreachable = 0;
   #again = 0;
@@ -60,16 +61,23 @@ export class RouterSender {
     readonly countDrop: (reason: string) => void;
     /** Queued messages were dropped (their peer is gone): their buffers are garbage now. */
     readonly released?: () => void;
+    /** A send found no connection with this routing id (EHOSTUNREACH): evidence the peer is gone. */
+    readonly unreachable?: (to: Buffer) => void;
   }) {
     this.#logger = options.logger;
     this.#isClosing = options.isClosing;
     this.#countDrop = options.countDrop;
+    this.#unreachableHook = options.unreachable;
     this.#queue = new SendQueue(options.socket, 'zmq router transport');
     this.#backlog = new SendBacklog({
       peerBytes: options.limits.peerQueueBytes,
       peerMessages: options.limits.peerQueueMessages,
       totalBytes: options.limits.routerQueueBytes,
-      send: (_key, frames) => this.#send(frames),
+      send: (_key, frames) =>
+        this.#send(frames).catch((err: unknown) => {
+          if (zmqErrorCode(err) === 'EHOSTUNREACH') this.#unreachableHook?.(frames[0] as Buffer);
+          throw err;
+        }),
       dropped: (n, reason) => {
         this.#queueDropped[reason] = (this.#queueDropped[reason] ?? 0) + n;
         options.released?.();
@@ -86,6 +94,22 @@ export class RouterSender {
       if (backlog.isBlocked(key)) return Promise.resolve(this.#enqueue(key, frames));
     }
     return this.#send(frames).then(this.#sent, (err: unknown) => this.#failed(err, key, frames));
+  }
+
+  /**
+   * A liveness probe (`frames` addressed to one routing id), in order with every other send but
+   * never queued behind a full pipe: sent, or the pipe full (EAGAIN), means a connection holds the
+   * routing id; EHOSTUNREACH that none does.
+   */
+  probe(frames: Buffer[]): Promise<'alive' | 'gone' | 'unknown'> {
+    return this.#send(frames).then(
+      () => 'alive' as const,
+      (err: unknown) => {
+        const code = zmqErrorCode(err);
+        if (code === 'EHOSTUNREACH') return 'gone' as const;
+        return code === 'EAGAIN' ? ('alive' as const) : ('unknown' as const);
+      },
+    );
   }
 
   /** The peer is gone: what waits for it is dropped (memory released now). */
@@ -126,6 +150,7 @@ export class RouterSender {
     const code = zmqErrorCode(err);
     if (code === 'EAGAIN') return this.#enqueue(key ?? identityKey(frames[0] as Buffer), frames);
     this.#unreachable++;
+    if (code === 'EHOSTUNREACH') this.#unreachableHook?.(frames[0] as Buffer);
     if (code !== 'EHOSTUNREACH' && !this.#isClosing() && !(err instanceof ClosedError)) {
       this.#countDrop('send error');
       this.#logger.warn('router.send.failed', { code }, err);

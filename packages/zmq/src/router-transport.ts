@@ -3,6 +3,8 @@ import { context as defaultContext, type Context } from 'zeromq';
 import {
   Address,
   ClosedError,
+  EMPTY_FRAME,
+  VIP_SIGNATURE,
   decodeRouterFrames,
   encodeRouterFrames,
   identityKey,
@@ -13,17 +15,19 @@ import {
   type Frame,
   type Logger,
   type RouterTransport,
+  type RoutedMessage,
   type RouterTransportHandlers,
   type UnroutableReason,
 } from '@vip/protocol';
-import { NotifiedPeers, NotifyingRouter } from './notify-router.js';
+import { PeerAttribution, type PeerAttributionStats, type ProbeOutcome } from './attribution/peer-attribution.js';
+import { NotifyingRouter } from './notify-router.js';
 import { RouterSender } from './router-sender.js';
 import type { SendBacklogStats } from './send-backlog.js';
 import {
   DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES, DEFAULT_ROUTER_QUEUE_BYTES,
   DEFAULT_SEND_HIGH_WATER_MARK, TCP_KEEPALIVE, VIP_ZAP_DOMAIN, WIRE_FRAME_OVERHEAD,
 } from './socket-options.js';
-import type { AdmissionSink, ZapAdmission } from './zap-contract.js';
+import type { AdmissionSink, PendingAdmission, ZapAdmission } from './zap-contract.js';
 import { bindError, zmqErrorCode } from './zmq-errors.js';
 
 export interface ZmqRouterTransportOptions {
@@ -37,6 +41,12 @@ export interface ZmqRouterTransportOptions {
    * whose admission was paired (`AdmissionSink`) are routed; see `admitted()`.
    */
   readonly authenticate?: boolean;
+  /**
+   * Pending TCP connections the kernel queues before the router accepts them (ZMQ_BACKLOG; the
+   * kernel caps it at net.core.somaxconn). libzmq's default of 100 overflows when a fleet connects
+   * at once, and a dropped SYN is retried only after 1, 3, 7, 15, 31 s. Default 1024.
+   */
+  readonly acceptBacklog?: number;
   /**
    * ZMQ_SNDHWM: messages libzmq holds for one peer before a send to it fails (then they wait in
    * the router's own queue, see `peerQueueBytes`). libzmq holds at most this x `maxMessageBytes`
@@ -62,17 +72,19 @@ export interface ZmqRouterTransportOptions {
    * an idle router may not run for a long time: the platform uses this to ask for one.
    */
   readonly onBuffersReleased?: () => void;
-  /** How long an admission and a connect notification wait for each other. Default 2000 ms. */
-  readonly admissionTimeoutMs?: number;
   /**
-   * A peer whose `[id, '']` may have been a router probe (nothing received from it since its
-   * connect notification) and that stays silent this long is reported `peer-gone`. Default 5000 ms.
+   * An admission answered 200 whose connection has not appeared after this long expires: its
+   * round gets no user and other admissions wait that long. Default 2000 ms (README "Peer attribution").
    */
-  readonly possiblyGoneGraceMs?: number;
-  /** A possibly-gone peer silent this long is forgotten, admission included. Default 1 h. */
-  readonly possiblyGoneTtlMs?: number;
-  /** At most this many possibly-gone peers are remembered (the oldest is forgotten). Default 10,000. */
-  readonly maxPossiblyGone?: number;
+  readonly admissionTimeoutMs?: number;
+  /** Pinned admissions (auth entry with an `identity`) answered together, at most. Default 64. */
+  readonly maxAdmissionRound?: number;
+  /** An unpinned admission waits at most this long for unexplained empty frames to be resolved. Default 200 ms. */
+  readonly unpinnedWaitMs?: number;
+  /** Admissions waiting to be answered, at most (more are answered 300, temporary failure). Default 10,000. */
+  readonly maxQueuedAdmissions?: number;
+  /** Liveness probes after an unexplained empty frame, in ms after it: all must find the peer. Default [5, 50]. */
+  readonly probeDelaysMs?: readonly number[];
   /** zeromq context; the ZAP handler must be bound in the same one. Default: zeromq's global context. */
   readonly context?: Context;
   readonly logger?: Logger;
@@ -89,10 +101,19 @@ export interface ZmqRouterStats {
    * them too: do not add the two views (see README "Counting drops").
    */
   readonly dropped: Readonly<Record<string, number>>;
-  /** Routing ids connected and not possibly gone. */
+  /** Connections routed under a user (README "Peer attribution"). */
   readonly connectedPeers: number;
-  /** Routing ids whose last `[id, '']` may have been a disconnect or a probe (admission kept). */
-  readonly possiblyGone: number;
+  /** Connections tied to an admission of the round still open (what they send is held). */
+  readonly pendingPeers: number;
+  /** Connections with no user: what they send is dropped (`unauthenticated`). */
+  readonly unattributedPeers: number;
+  /** Routing ids whose last `[id, '']` is not explained yet (being probed). */
+  readonly suspect: number;
+  readonly queuedAdmissions: number;
+  /** The longest an admission waited from its 200 to its connect notification, ms (admissionTimeoutMs must stay well above). */
+  readonly admissionTieMaxMs: number;
+  /** Admission rounds, outcomes, probes, contested connections. */
+  readonly attribution: PeerAttributionStats['counters'];
   /**
    * Messages waiting in the router for peers whose libzmq pipe is full; `dropped`: queued
    * messages never sent because their peer went away (by reason). Refusals are in `again`.
@@ -114,25 +135,23 @@ export interface ZmqRouterLimits {
 type State = 'new' | 'starting' | 'running' | 'closed';
 
 const resolvedUnreachable: Promise<DeliveryResult> = Promise.resolve('unreachable');
+const PROBE_ID = textFrame('vip.router.probe');
+const PING = textFrame('ping');
 
 /**
  * The VIP router's ZeroMQ side (PROTOCOL.md 1.1-1.3): one ROUTER socket bound to every address,
  * a receive loop that decodes each frame set and hands it to the router's handlers, and `deliver`.
  *
- * Peer events come from ZMQ_ROUTER_NOTIFY. The first `[id, '']` for an unknown routing id is a
- * connect; a later one is a disconnect or a VIP router probe (same shape): the peer becomes
- * "possibly gone" and keeps its admission. `peer-gone` is emitted at once when it had sent
- * something since its last `[id, '']` (a ZMQ_PROBE_ROUTER probe is the first thing on a
- * connection), else only after `possiblyGoneGraceMs` of silence; any message proves it alive and
- * re-announces it. Authentication on, another `[id, '']` while possibly gone starts over: the old
- * admission is forgotten and the next ZAP admission binds the routing id. README "Peer events".
- *
- * User ids: authentication off, the user id is the sender identity (VOLTTRON 7+). On, it is the
- * user of the ZAP admission paired with the peer's connect notification (`admitted()`); a frame set
- * from a routing id with no admission is dropped (`unauthenticated`), and so are messages from a
- * peer whose admission pins another identity (`identity mismatch`). Inproc peers do not pass ZAP,
- * so an authenticating transport should not bind inproc: serve in-process agents with a second
- * transport with authentication off.
+ * Peer events and user ids come from `PeerAttribution` (README "Peer attribution"): a ZMQ_ROUTER_NOTIFY
+ * connect notification (the first `[id, '']` of a routing id) starts a connection; a later
+ * `[id, '']` is never taken for a connect (a peer can send one itself): the routing id is probed
+ * with ROUTER_MANDATORY sends until it is proven gone or found alive. Authentication on, the ZAP
+ * handler hands admissions to `admit()` and the transport answers them in rounds, each recorded
+ * before its 200 goes out; a connection gets the user of the admission it is tied to only when
+ * its round closes clean, and a frame set from a connection with no user is dropped
+ * (`unauthenticated`). Authentication off, the user id is the sender identity (VOLTTRON 7+).
+ * Inproc peers do not pass ZAP, so an authenticating transport must not bind inproc: serve
+ * in-process agents with a second transport with authentication off.
  */
 export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   readonly kind = 'zmq' as const;
@@ -146,7 +165,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   #closed: Promise<void> | undefined;
   #socket: NotifyingRouter | undefined;
   #sender: RouterSender | undefined;
-  #peers: NotifiedPeers | undefined;
+  #peers: PeerAttribution | undefined;
   #handlers: RouterTransportHandlers | undefined;
   #loop: Promise<void> | undefined;
   #routingId = '';
@@ -197,14 +216,16 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
     return sender.deliver(encodeRouterFrames(to, from, user, id, subsystem, args));
   }
 
-  /** AdmissionSink: the ZAP handler admitted a peer; pair it with that peer's connect notification. */
-  admitted(admission: ZapAdmission): Promise<void> {
-    return this.#peers?.admitted(admission) ?? Promise.resolve();
+  /** AdmissionSink: the ZAP handler has an admissible request; it is answered in an admission round. */
+  admit(pending: PendingAdmission): void {
+    const peers = this.#peers;
+    if (peers === undefined || this.#state !== 'running') pending.decline('router not running');
+    else peers.admit(pending);
   }
 
   /**
-   * The user id of a connected peer (its admission's user, or its identity when authentication is
-   * off), possibly-gone peers included.
+   * The user id a connection is routed with (its admission's user, or its identity when
+   * authentication is off); undefined while it has none.
    */
   userFor(identity: Frame | string): string | undefined {
     return this.#peers?.userFor(keyOf(identity));
@@ -216,6 +237,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   }
 
   stats(): ZmqRouterStats {
+    const a = this.#peers?.stats();
     const sent = this.#sender?.stats();
     return {
       received: this.#received,
@@ -223,8 +245,13 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       unreachable: sent?.unreachable ?? 0,
       again: sent?.again ?? 0,
       dropped: { ...this.#dropped },
-      connectedPeers: this.#peers?.connected ?? 0,
-      possiblyGone: this.#peers?.possiblyGone ?? 0,
+      connectedPeers: a?.attributed ?? 0,
+      pendingPeers: a?.pending ?? 0,
+      unattributedPeers: a?.unattributed ?? 0,
+      suspect: a?.suspect ?? 0,
+      queuedAdmissions: a?.queuedAdmissions ?? 0,
+      admissionTieMaxMs: Math.round(a?.tieMaxMs ?? 0),
+      attribution: a?.counters ?? {},
       queued: sent?.queued ?? { peers: 0, messages: 0, bytes: 0, peakBytes: 0, sent: 0, retries: 0, dropped: {} },
       limits: this.#limits,
     };
@@ -253,6 +280,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       sendHighWaterMark: this.#limits.sendHighWaterMark,
       receiveHighWaterMark: o.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
       maxMessageSize: this.#limits.maxMessageBytes + WIRE_FRAME_OVERHEAD,
+      backlog: o.acceptBacklog ?? 1024,
       ...TCP_KEEPALIVE,
       ...curve,
       ...zap,
@@ -265,13 +293,16 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       isClosing: () => this.#state === 'closed',
       countDrop: (reason) => this.#drop(reason),
       released: () => o.onBuffersReleased?.(),
+      unreachable: (to) => this.#peers?.unreachable(to),
     });
-    this.#peers = new NotifiedPeers({
+    this.#peers = new PeerAttribution({
       authenticate: this.#authenticate,
-      admissionTimeoutMs: o.admissionTimeoutMs ?? 2000,
-      possiblyGoneGraceMs: o.possiblyGoneGraceMs ?? 5000,
-      possiblyGoneTtlMs: o.possiblyGoneTtlMs ?? 3_600_000,
-      maxPossiblyGone: o.maxPossiblyGone ?? 10_000,
+      ...(o.admissionTimeoutMs !== undefined ? { admissionTimeoutMs: o.admissionTimeoutMs } : {}),
+      ...(o.maxAdmissionRound !== undefined ? { maxRoundSize: o.maxAdmissionRound } : {}),
+      ...(o.unpinnedWaitMs !== undefined ? { unpinnedWaitMs: o.unpinnedWaitMs } : {}),
+      ...(o.maxQueuedAdmissions !== undefined ? { maxQueuedAdmissions: o.maxQueuedAdmissions } : {}),
+      ...(o.probeDelaysMs !== undefined ? { probeDelaysMs: o.probeDelaysMs } : {}),
+      sendProbe: (id) => this.#probe(id),
       peerEvent: (event) => {
         // libzmq dropped the pipe of a peer that left; what waits in our queue goes too
         if (event.type === 'peer-gone') {
@@ -280,7 +311,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
         }
         handlers.peerEvent?.(event);
       },
-      message: (message, userId) => handlers.message(message, userId),
+      message: (message, userId) => this.#deliverHeld(message, userId),
       drop: (reason) => this.#drop(reason),
       logger: this.#logger,
     });
@@ -325,7 +356,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   #onFrames(frames: Buffer[]): void {
     const handlers = this.#handlers as RouterTransportHandlers;
     if (frames.length === 2 && (frames[1] as Buffer).length === 0 && (frames[0] as Buffer).length > 0) {
-      (this.#peers as NotifiedPeers).notified(frames[0] as Buffer);
+      (this.#peers as PeerAttribution).empty(frames[0] as Buffer);
       return;
     }
     const decoded = decodeRouterFrames(frames, this.#limits.maxMessageBytes);
@@ -336,8 +367,29 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       if (reason === 'oversize message') this.#options.onBuffersReleased?.();
       return;
     }
-    const user = (this.#peers as NotifiedPeers).userOf(decoded.message);
+    const user = (this.#peers as PeerAttribution).message(decoded.message);
     if (user !== undefined) handlers.message(decoded.message, user);
+  }
+
+  /** A message held while its sender was pending or unexplained, now routed. */
+  #deliverHeld(message: RoutedMessage, userId: string): void {
+    try {
+      (this.#handlers as RouterTransportHandlers).message(message, userId);
+    } catch (err) {
+      this.#drop('handler error');
+      this.#logger.error('router.handler.failed', undefined, err);
+    }
+  }
+
+  /**
+   * A liveness probe: a VIP `ping` from the router (ROUTER_MANDATORY, zero send timeout: it
+   * succeeds or fails at once), in order with every other send. EHOSTUNREACH: no connection has
+   * this routing id. A VIP peer answers `pong`, which the router ignores.
+   */
+  #probe(id: Buffer): Promise<ProbeOutcome> {
+    const sender = this.#sender;
+    if (this.#state !== 'running' || sender === undefined) return Promise.resolve('unknown');
+    return sender.probe([id, EMPTY_FRAME, VIP_SIGNATURE, EMPTY_FRAME, PROBE_ID, PING, PING]);
   }
 
   #isClosed(): boolean {

@@ -13,7 +13,7 @@ import { PendingAuthStore } from '../src/auth/pending-store.js';
 import type { RefusalDelayOptions } from '../src/auth/refusal-delay.js';
 import { ZapHandler } from '../src/auth/zap-handler.js';
 import type { ZapRefusal } from '../src/auth/zap-handler.js';
-import type { ZapAdmission } from '../src/zap-contract.js';
+import type { PendingAdmission, ZapAdmission } from '../src/zap-contract.js';
 
 /**
  * The ZapHandler in front of a real CURVE ROUTER on tcp://127.0.0.1 (zapDomain 'vip',
@@ -43,7 +43,7 @@ interface Platform {
 async function startPlatform(
   authJson: unknown,
   refusalDelay: RefusalDelayOptions = { firstMaxMs: 20, maxDelayMs: 200 },
-  sink?: (admission: ZapAdmission) => Promise<void>,
+  sink: (pending: PendingAdmission) => void = (pending) => void pending.answer(() => true),
 ): Promise<Platform> {
   const home = await mkdtemp(join(tmpdir(), 'vip-auth-'));
   cleanups.push(() => rm(home, { recursive: true, force: true }));
@@ -59,9 +59,9 @@ async function startPlatform(
   const zap = new ZapHandler({
     authenticator: watcher.authenticator,
     admissionSink: {
-      admitted: async (a) => {
-        admissions.push(a);
-        await sink?.(a);
+      admit: (pending) => {
+        admissions.push(pending.admission);
+        sink(pending);
       },
     },
     pending,
@@ -226,58 +226,80 @@ describe('ZapHandler on a CURVE router', () => {
     expect(await exchange(connectClient(p, keys), 'after')).toBe('echo:after');
   });
 
-  it('answers one admission at a time, without holding up refusals', async () => {
+  it('answers an admission when the sink says so, decided again then, without holding up refusals or other admissions', async () => {
     const [k1, k2] = [curveKeyPair(), curveKeyPair()];
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const held: PendingAdmission[] = [];
     const p = await startPlatform(
       { allow: [{ credentials: encodeKey(k1.publicKey), user_id: 'one' }, { credentials: encodeKey(k2.publicKey), user_id: 'two' }] },
       { firstMaxMs: 20, maxDelayMs: 200 },
-      () => (p.admissions.length === 1 ? held : Promise.resolve()),
+      (pending) => (pending.admission.userId === 'one' ? held.push(pending) : void pending.answer(() => true)),
     );
     const c1 = connectClient(p, k1);
-    await waitFor(() => p.admissions.length === 1, { what: 'first admission' });
-    const c2 = connectClient(p, k2);
-    await waitFor(() => p.zap.stats().queuedAdmissions === 1, { what: 'second admission queued' });
+    await waitFor(() => held.length === 1, { what: 'first admission held by the sink' });
+    expect(p.zap.stats()).toMatchObject({ admitted: 0, awaitingAnswer: 1 });
     const stranger = connectClient(p);
     expect(await withDeadline(stranger.authFailed, 5_000, 'refusal while an admission is held')).toBe(true);
-    expect(p.zap.stats()).toMatchObject({ admitted: 1, queuedAdmissions: 1, refused: 1 });
-    release();
-    await waitFor(() => p.admissions.length === 2, { what: 'second admission' });
-    expect(await exchange(c1, 'x')).toBe('echo:x');
+    const c2 = connectClient(p, k2);
     expect(await exchange(c2, 'y')).toBe('echo:y');
+    expect(p.zap.stats()).toMatchObject({ admitted: 1, awaitingAnswer: 1, refused: 1 });
+    let recorded: ZapAdmission | undefined;
+    expect(await held[0]?.answer((a) => ((recorded = a), true))).toBe('sent');
+    expect(recorded).toMatchObject({ userId: 'one' });
+    expect(await exchange(c1, 'x')).toBe('echo:x');
+    expect(await held[0]?.answer(() => true)).toBe('answered');
   });
 
-  it('moves on when the admission sink never settles, and closes promptly', async () => {
-    const keys = curveKeyPair();
-    const context = new Context();
-    const authenticator = new Authenticator(
-      new AuthRules(AuthFileSchema.parse({ allow: [{ credentials: encodeKey(keys.publicKey), user_id: 'stuck' }] })),
+  it('an admission the rules no longer allow is refused when answered; one the sink declines gets a 300', async () => {
+    const [k1, k2] = [curveKeyPair(), curveKeyPair()];
+    const held: PendingAdmission[] = [];
+    const p = await startPlatform(
+      { allow: [{ credentials: encodeKey(k1.publicKey), user_id: 'gone-later' }, { credentials: encodeKey(k2.publicKey), user_id: 'declined' }] },
+      { firstMaxMs: 20, maxDelayMs: 200 },
+      (pending) => void held.push(pending),
     );
-    let calls = 0;
-    const zap = new ZapHandler({
-      authenticator,
-      admissionSink: { admitted: () => new Promise<void>(() => void calls++) },
-      context,
-      admissionTimeoutMs: 100,
-    });
-    await zap.start();
-    const server = curveKeyPair();
-    const router = new Router({ context, curveServer: true, curveSecretKey: server.secretKey, zapDomain: 'vip', zapEnforceDomain: true, linger: 0 });
-    await router.bind('tcp://127.0.0.1:*');
-    cleanups.push(async () => {
-      router.close();
-      await withDeadline(zap.close(), 2_000, 'close with a hanging sink');
-    });
-    const dealers = [1, 2].map(() => {
-      const d = new Dealer({ curveServerKey: server.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0 });
-      d.connect(router.lastEndpoint as string);
-      cleanups.push(() => d.close());
-      return d;
-    });
-    expect(dealers).toHaveLength(2);
-    await waitFor(() => zap.stats().admitted === 2 && calls === 2, { what: 'both admitted despite the stuck sink' });
+    const c1 = connectClient(p, k1);
+    const c2 = connectClient(p, k2);
+    await waitFor(() => held.length === 2, { what: 'both held' });
+    await p.authFile.remove({ userId: 'gone-later' });
+    await waitFor(() => !p.watcher.rules.allow.some((e) => e.entry.user_id === 'gone-later'), { timeoutMs: 5_000, what: 'auth.json reload' });
+    const first = held.find((h) => h.admission.userId === 'gone-later');
+    const second = held.find((h) => h.admission.userId === 'declined');
+    expect(await first?.answer(() => true)).toBe('refused');
+    expect(await second?.answer(() => false)).toBe('declined');
+    expect(await withDeadline(c1.authFailed, 5_000, 'the refused handshake failed')).toBe(true);
+    // A 300 sends no ERROR (CURVE RFC): libzmq drops the connection at its handshake timeout
+    // (30 s) and the client then tries again; nothing was admitted.
+    expect(p.zap.stats()).toMatchObject({ admitted: 0, refused: 1, declined: 1, awaitingAnswer: 0 });
+    expect(c2.credential).toBe(encodeKey(k2.publicKey));
+  });
+
+  it('an admission whose connection went away is answered `gone`, not admitted', async () => {
+    const keys = curveKeyPair();
+    const held: PendingAdmission[] = [];
+    const p = await startPlatform({ allow: [{ credentials: encodeKey(keys.publicKey), user_id: 'left' }] }, undefined, (pending) => void held.push(pending));
+    const c = connectClient(p, keys);
+    await waitFor(() => held.length === 1, { what: 'admission held' });
+    c.dealer.close();
+    const answer = await waitFor(async () => {
+      // The ZAP socket learns of the dead connection shortly after it closes.
+      const again = held.at(-1);
+      if (again === undefined) return undefined;
+      return again.answer(() => true);
+    }, { what: 'answer' });
+    expect(['gone', 'sent']).toContain(answer);
+  });
+
+  it('an admission the sink never answers holds up nobody, and close is prompt', async () => {
+    const [stuck, fine] = [curveKeyPair(), curveKeyPair()];
+    const p = await startPlatform(
+      { allow: [{ credentials: encodeKey(stuck.publicKey), user_id: 'stuck' }, { credentials: encodeKey(fine.publicKey), user_id: 'fine' }] },
+      undefined,
+      (pending) => (pending.admission.userId === 'stuck' ? undefined : void pending.answer(() => true)),
+    );
+    connectClient(p, stuck);
+    connectClient(p, stuck);
+    await waitFor(() => p.zap.stats().awaitingAnswer === 2, { what: 'two admissions never answered' });
+    expect(await exchange(connectClient(p, fine), 'ok')).toBe('echo:ok');
+    await withDeadline(p.zap.close(), 2_000, 'close with admissions never answered');
   });
 });

@@ -145,7 +145,7 @@ describe('ZmqRouterTransport with authentication', () => {
   const refused = curveKeyPair();
   const late = curveKeyPair();
   const decide = (key: string): TestZapDecision => {
-    if (key === encodeKey(late.publicKey)) return { userId: 'carol', reportAfterMs: 300 };
+    if (key === encodeKey(late.publicKey)) return { userId: 'carol' };
     if (key === encodeKey(pinned.publicKey)) return { userId: 'alice', identity: 'alice.agent', capabilities: { edit_config: null } };
     if (key === encodeKey(impostor.publicKey)) return { userId: 'bob', identity: 'bob.agent' };
     if (key === encodeKey(refused.publicKey)) return { refuse: true };
@@ -182,24 +182,24 @@ describe('ZmqRouterTransport with authentication', () => {
     expect(transport.capabilitiesFor('alice.agent')).toEqual({ edit_config: null });
   });
 
-  it('drops messages from a peer whose admission pins another identity', async () => {
+  it('gives no user to a connection whose key pins another identity, and drops what it sends', async () => {
     const { transport, seen, connect } = await curveRouter();
     const c = connect('not-bob', impostor);
     await c.open();
-    await waitFor(() => transport.stats().dropped['identity mismatch at admission'] === 1, { what: 'mismatch at admission' });
     await c.send(ping);
-    await waitFor(() => transport.stats().dropped['identity mismatch'] === 1, { what: 'dropped message' });
+    await waitFor(() => transport.stats().dropped['unauthenticated'] === 1, { what: 'dropped message' });
     expect(seen.messages).toHaveLength(0);
     expect(transport.userFor('not-bob')).toBeUndefined();
+    expect(transport.stats().attribution['connect without admission']).toBe(1);
   });
 
-  it('holds messages sent before the admission is reported and routes them under its user', async () => {
+  it('routes what a connection sends right after its handshake under its user (held until its round closes, never dropped)', async () => {
     const { transport, seen, connect } = await curveRouter();
     const c = connect('carol.agent', late);
     await c.open();
-    await c.send(ping);
-    await waitFor(() => seen.messages.length === 1, { what: 'held ping' });
-    expect(seen.messages[0]?.user).toBe('carol');
+    await Promise.all([c.send(ping), c.send(ping), c.send(ping)]);
+    await waitFor(() => seen.messages.length === 3, { what: 'the three pings' });
+    expect(seen.messages.map((m) => m.user)).toEqual(['carol', 'carol', 'carol']);
     expect(transport.stats().dropped['unauthenticated']).toBeUndefined();
   });
 

@@ -18,16 +18,18 @@ export function platformBuilt() {
  * Starts the platform on `tcp://127.0.0.1:0` (plus `extraArgs`). Resolves with
  * `{ pid, ready, address, serverkey, keys: { public, secret } | undefined, stop() }`;
  * `keys` is undefined when the platform runs without CURVE (`--allow-auth false`).
+ * `home`: use this VIP_HOME (made by the caller) instead of a fresh one; `keepHome`: stop()
+ * leaves it (to start the platform again on it).
  */
-export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000 } = {}) {
-  const home = await mkdtemp(join(tmpdir(), 'vip-bench-'));
+export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000, home: given, keepHome = false } = {}) {
+  const home = given ?? (await mkdtemp(join(tmpdir(), 'vip-bench-')));
   // the environment bin/vip-platform sets (glibc malloc, README "Memory")
   const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs], {
     env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
   });
   const stop = async () => {
     await child.stop();
-    await rm(home, { recursive: true, force: true });
+    if (!keepHome) await rm(home, { recursive: true, force: true });
   };
   try {
     const ready = await child.line((l) => l.event === 'ready', readyTimeoutMs);

@@ -2,8 +2,9 @@ import { ClosedError, TransportError, silentLogger } from '@vip/protocol';
 import type { Logger } from '@vip/protocol';
 import { Router } from 'zeromq';
 import type { Context } from 'zeromq';
-import type { AdmissionSink, ZapAdmission } from '../zap-contract.js';
-import type { Authenticator } from './authenticator.js';
+import type { AdmissionAnswer, AdmissionSink, PendingAdmission, ZapAdmission } from '../zap-contract.js';
+import { zmqErrorCode } from '../zmq-errors.js';
+import type { AuthDecision, Authenticator } from './authenticator.js';
 import type { PendingAuthStore } from './pending-store.js';
 import { RefusalDelays } from './refusal-delay.js';
 import type { RefusalDelayOptions } from './refusal-delay.js';
@@ -24,8 +25,8 @@ export interface ZapRefusal {
 
 export interface ZapHandlerOptions {
   /** Decides each request; keep it current with an AuthFileWatcher. */
-  readonly authenticator: Authenticator;
-  /** Told about each admission; the next admission waits until it settles (zap-contract.ts). */
+  readonly authenticator: Pick<Authenticator, 'authenticate'>;
+  /** Receives every admissible request and answers it when it can attribute it (zap-contract.ts). */
   readonly admissionSink: AdmissionSink;
   /** Where refused unknown credentials are recorded for `vipctl auth approve` (optional). */
   readonly pending?: PendingAuthStore;
@@ -33,8 +34,6 @@ export interface ZapHandlerOptions {
   readonly context?: Context;
   readonly logger?: Logger;
   readonly refusalDelay?: RefusalDelayOptions;
-  /** Upper bound on waiting for `admissionSink.admitted` (default 10 s) so one lost peer cannot stall the rest. */
-  readonly admissionTimeoutMs?: number;
   /** Refusals waiting for their delayed reply; beyond this a refusal is answered at once (default 10,000). */
   readonly maxDelayedReplies?: number;
   /** Observer for each refusal (metrics, tests). */
@@ -44,24 +43,27 @@ export interface ZapHandlerOptions {
 export interface ZapHandlerStats {
   readonly admitted: number;
   readonly refused: number;
+  /** Answered 300 (temporary failure): the sink declined them. */
+  readonly declined: number;
   readonly malformed: number;
   /** Refusals whose delayed 400 is still due. */
   readonly delayedReplies: number;
-  /** Admissions received, not yet answered (one is answered at a time). */
-  readonly queuedAdmissions: number;
+  /** Admissible requests handed to the sink and not answered yet. */
+  readonly awaitingAnswer: number;
 }
 
 /**
  * The ZAP handler: a ROUTER at `inproc://zeromq.zap.01` answering libzmq's authentication
  * requests for sockets in the same context (PROTOCOL.md 5.4, TOOLCHAIN.md).
  *
- * - Admissions are answered one at a time: reply 200 with the user id, then wait for
- *   `admissionSink.admitted()` (the router transport pairs it with the next connect
- *   notification) before answering the next admission.
+ * - An admissible request goes to the `admissionSink` as a `PendingAdmission`; the sink answers
+ *   it when it can tell which connection it admits (the router transport answers in rounds, see
+ *   its README), and the request is decided again with the rules in force at that moment.
  * - Refusals never wait behind admissions: an unknown credential is recorded as pending, and its
  *   400 is delayed per source address (random first delay, doubling, capped).
  * - Malformed requests are answered 400/500 (or dropped when they cannot be answered) and counted.
- * - Replies go out one at a time (a zeromq.js socket rejects a concurrent send with EBUSY).
+ * - The socket is ROUTER_MANDATORY with a zero send timeout: a reply to a connection that went
+ *   away fails at once (EHOSTUNREACH) and its admission is reported `gone`, not admitted.
  *
  * Start it before the router binds and use `zapEnforceDomain: true` on the router, or a CURVE
  * client can be admitted with no handler listening (fail-open).
@@ -70,25 +72,19 @@ export class ZapHandler {
   readonly #options: ZapHandlerOptions;
   readonly #logger: Logger;
   readonly #delays: RefusalDelays;
-  readonly #admissionTimeoutMs: number;
   readonly #maxDelayedReplies: number;
   #socket: Router | undefined;
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
   #receiving: Promise<void> | undefined;
-  #sendChain: Promise<void> = Promise.resolve();
-  readonly #admissions: ZapRequest[] = [];
-  /** Aborted by close(): stops waiting for the admission sink. */
-  readonly #closing = new AbortController();
-  #admitting: Promise<void> | undefined;
+  readonly #awaiting = new Set<ZapRequest>();
   readonly #delayed = new Set<NodeJS.Timeout>();
-  #stats = { admitted: 0, refused: 0, malformed: 0 };
+  #stats = { admitted: 0, refused: 0, declined: 0, malformed: 0 };
 
   constructor(options: ZapHandlerOptions) {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
     this.#delays = new RefusalDelays(options.refusalDelay);
-    this.#admissionTimeoutMs = options.admissionTimeoutMs ?? 10_000;
     this.#maxDelayedReplies = options.maxDelayedReplies ?? 10_000;
   }
 
@@ -99,10 +95,10 @@ export class ZapHandler {
   }
 
   stats(): ZapHandlerStats {
-    return { ...this.#stats, delayedReplies: this.#delayed.size, queuedAdmissions: this.#admissions.length };
+    return { ...this.#stats, delayedReplies: this.#delayed.size, awaitingAnswer: this.#awaiting.size };
   }
 
-  /** Stops answering and unbinds; delayed refusals are dropped. Idempotent. */
+  /** Stops answering and unbinds; delayed refusals are dropped, pending admissions never answered. Idempotent. */
   close(): Promise<void> {
     return (this.#closed ??= this.#shutdown());
   }
@@ -112,7 +108,8 @@ export class ZapHandler {
   }
 
   async #bind(): Promise<void> {
-    const socket = new Router({ linger: 0, ...(this.#options.context ? { context: this.#options.context } : {}) });
+    const context = this.#options.context ? { context: this.#options.context } : {};
+    const socket = new Router({ linger: 0, mandatory: true, sendTimeout: 0, ...context });
     try {
       await socket.bind(ZAP_ENDPOINT);
     } catch (err) {
@@ -125,15 +122,12 @@ export class ZapHandler {
   }
 
   async #shutdown(): Promise<void> {
-    this.#closing.abort();
     await this.#started?.catch(() => undefined); // a failed start has nothing to release
     for (const timer of this.#delayed) clearTimeout(timer);
     this.#delayed.clear();
-    this.#admissions.length = 0;
+    this.#awaiting.clear();
     this.#socket?.close();
     await this.#receiving;
-    await this.#admitting;
-    await this.#sendChain;
     this.#delays.clear();
   }
 
@@ -165,12 +159,52 @@ export class ZapHandler {
     }
     const request = parsed.request;
     const decision = this.#options.authenticator.authenticate(request);
-    if (decision.admit) {
-      this.#admissions.push(request);
-      this.#pumpAdmissions();
+    if (!decision.admit) {
+      this.#refuse(request, decision.reason);
       return;
     }
-    this.#refuse(request, decision.reason);
+    this.#awaiting.add(request);
+    const pending: PendingAdmission = {
+      admission: admissionOf(request, decision),
+      answer: (accept) => this.#answer(request, accept),
+      decline: (reason) => this.#decline(request, reason),
+    };
+    try {
+      this.#options.admissionSink.admit(pending);
+    } catch (err) {
+      this.#logger.error('zap.sink.failed', {}, err);
+      this.#decline(request, 'admission sink failed');
+    }
+  }
+
+  /** The sink answers: decided again with the rules in force now (auth.json may have changed meanwhile). */
+  #answer(request: ZapRequest, accept: (admission: ZapAdmission) => boolean): Promise<AdmissionAnswer> {
+    if (this.#closed) return Promise.resolve('closed');
+    if (!this.#awaiting.delete(request)) return Promise.resolve('answered');
+    const decision = this.#options.authenticator.authenticate(request);
+    if (!decision.admit) {
+      this.#refuse(request, decision.reason);
+      return Promise.resolve('refused');
+    }
+    const admission = admissionOf(request, decision);
+    if (!accept(admission)) {
+      this.#stats.declined += 1;
+      void this.#send(zapReply(request.envelope, '300', 'not now'));
+      return Promise.resolve('declined');
+    }
+    return this.#send(zapReply(request.envelope, '200', 'OK', decision.userId)).then((sent) => {
+      if (sent !== 'sent') return sent;
+      this.#stats.admitted += 1;
+      this.#logger.info('zap.admitted', { address: request.address, mechanism: request.mechanism, userId: decision.userId });
+      return 'sent';
+    });
+  }
+
+  #decline(request: ZapRequest, reason: string): void {
+    if (this.#closed || !this.#awaiting.delete(request)) return;
+    this.#stats.declined += 1;
+    this.#logger.info('zap.declined', { address: request.address, mechanism: request.mechanism, reason });
+    void this.#send(zapReply(request.envelope, '300', reason));
   }
 
   #refuse(request: ZapRequest, reason: 'denied' | 'unknown'): void {
@@ -193,74 +227,39 @@ export class ZapHandler {
     this.#delayed.add(timer);
   }
 
-  /** Runs the admission worker unless it runs already; restarts it for anything queued as it ended. */
-  #pumpAdmissions(): void {
-    if (this.#admitting || this.#closed) return;
-    this.#admitting = this.#admitQueued()
-      .catch((err: unknown) => this.#logger.error('zap.admission.failed', {}, err))
-      .finally(() => {
-        this.#admitting = undefined;
-        if (this.#admissions.length > 0) this.#pumpAdmissions();
-      });
-  }
-
-  async #admitQueued(): Promise<void> {
-    for (let request = this.#admissions.shift(); request && !this.#closed; request = this.#admissions.shift()) {
-      // Decided again with the rules in force now: auth.json may have changed while it queued.
-      const decision = this.#options.authenticator.authenticate(request);
-      if (!decision.admit) {
-        this.#refuse(request, decision.reason);
-        continue;
-      }
-      const admission: ZapAdmission = {
-        userId: decision.userId,
-        mechanism: request.mechanism,
-        credential: request.credential,
-        address: request.address,
-        domain: request.domain,
-        capabilities: decision.capabilities,
-        ...(decision.identity !== undefined ? { identity: decision.identity } : {}),
-      };
-      await this.#send(zapReply(request.envelope, '200', 'OK', decision.userId));
-      this.#stats.admitted += 1;
-      this.#logger.info('zap.admitted', { address: request.address, mechanism: request.mechanism, userId: decision.userId });
-      await this.#settled(admission);
-    }
-  }
-
-  /** Waits for the sink (bounded, cut short by close()); a failing sink is logged, never stops the handler. */
-  async #settled(admission: ZapAdmission): Promise<void> {
-    const signal = this.#closing.signal;
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    const cutOff = new Promise<'timeout' | 'closed'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.#admissionTimeoutMs);
-      onAbort = () => resolve('closed');
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+  /**
+   * Writes one reply. With a zero send timeout zeromq.js sends (or fails) synchronously, so sends
+   * never overlap; EHOSTUNREACH (ROUTER_MANDATORY) means the asking connection is gone.
+   */
+  #send(frames: Buffer[]): Promise<'sent' | 'gone' | 'closed'> {
+    const socket = this.#socket;
+    if (!socket || socket.closed) return Promise.resolve('closed');
+    let sending: Promise<void>;
     try {
-      const outcome = await Promise.race([this.#options.admissionSink.admitted(admission).then(() => 'ok' as const), cutOff]);
-      if (outcome === 'timeout') this.#logger.warn('zap.admission.timeout', { userId: admission.userId, timeoutMs: this.#admissionTimeoutMs });
+      sending = socket.send(frames);
     } catch (err) {
-      this.#logger.error('zap.admission.failed', { userId: admission.userId }, err);
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal.removeEventListener('abort', onAbort);
+      sending = Promise.reject(err);
     }
+    return sending.then(
+      () => 'sent' as const,
+      (err: unknown) => {
+        if (socket.closed) return 'closed' as const;
+        const code = zmqErrorCode(err);
+        if (code !== 'EHOSTUNREACH') this.#logger.error('zap.reply.failed', { code }, err);
+        return 'gone' as const;
+      },
+    );
   }
+}
 
-  /** Queues one reply; sends never overlap. Resolves when sent (or dropped after close/failure). */
-  #send(frames: Buffer[]): Promise<void> {
-    const run = this.#sendChain.then(async () => {
-      const socket = this.#socket;
-      if (!socket || socket.closed) return;
-      try {
-        await socket.send(frames);
-      } catch (err) {
-        if (!socket.closed) this.#logger.error('zap.reply.failed', {}, err);
-      }
-    });
-    this.#sendChain = run;
-    return run;
-  }
+function admissionOf(request: ZapRequest, decision: Extract<AuthDecision, { admit: true }>): ZapAdmission {
+  return {
+    userId: decision.userId,
+    mechanism: request.mechanism,
+    credential: request.credential,
+    address: request.address,
+    domain: request.domain,
+    capabilities: decision.capabilities,
+    ...(decision.identity !== undefined ? { identity: decision.identity } : {}),
+  };
 }

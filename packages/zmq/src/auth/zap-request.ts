@@ -64,6 +64,6 @@ export function parseZapRequest(frames: readonly Buffer[]): ZapParseResult {
 }
 
 /** `[..envelope, status, text, user id, metadata '']`. */
-export function zapReply(envelope: readonly Buffer[], status: '200' | '400' | '500', text: string, userId = ''): Buffer[] {
+export function zapReply(envelope: readonly Buffer[], status: '200' | '300' | '400' | '500', text: string, userId = ''): Buffer[] {
   return [...envelope, Buffer.from(status), Buffer.from(text), Buffer.from(userId, 'utf8'), Buffer.alloc(0)];
 }

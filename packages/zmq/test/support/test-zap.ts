@@ -1,75 +1,46 @@
-import { Router, type Context } from 'zeromq';
-import { encodeKey } from '@vip/protocol';
-import type { AdmissionSink, ZapAdmission, ZapMechanism } from '../../src/zap-contract.js';
+import type { Context } from 'zeromq';
+import { ZapHandler } from '../../src/auth/zap-handler.js';
+import type { AuthDecision, AuthRequest } from '../../src/auth/authenticator.js';
+import type { AdmissionSink, ZapAdmission } from '../../src/zap-contract.js';
 
 /** What the test responder does with one handshake (by the client's base64url public key). */
 export type TestZapDecision =
   | { readonly refuse: true }
-  | (Partial<Omit<ZapAdmission, 'mechanism' | 'credential' | 'address' | 'domain'>> & {
-      readonly refuse?: false;
-      /** Report the admission this much later than the reply (lets the connect notification win the race). */
-      readonly reportAfterMs?: number;
-    });
+  | (Partial<Pick<ZapAdmission, 'userId' | 'identity' | 'capabilities'>> & { readonly refuse?: false });
 
 /**
- * A ZAP responder for transport tests: admits every handshake as user `user-<first 8 chars of the
- * key>` (or as `decide` says) and reports each admission to the sink, the way the real ZapHandler
- * (src/auth) does: reply first, then `admitted()`, one request at a time.
+ * The real ZapHandler for transport tests, deciding by key instead of auth.json: every handshake
+ * is admitted as user `user-<first 8 chars of the key>` (or as `decide` says).
  * Binds `inproc://zeromq.zap.01` in `context`, which must be the router's context.
  */
 export class TestZap {
-  readonly #socket: Router;
-  readonly #loop: Promise<void>;
-  admitted = 0;
+  readonly #handler: ZapHandler;
 
-  readonly #decide: (key: string) => TestZapDecision;
-
-  private constructor(socket: Router, sink: AdmissionSink, decide: (key: string) => TestZapDecision) {
-    this.#socket = socket;
-    this.#decide = decide;
-    this.#loop = this.#serve(sink);
+  private constructor(handler: ZapHandler) {
+    this.#handler = handler;
   }
 
   static async start(context: Context, sink: AdmissionSink, decide: (key: string) => TestZapDecision = () => ({})): Promise<TestZap> {
-    const socket = new Router({ context });
-    await socket.bind('inproc://zeromq.zap.01');
-    return new TestZap(socket, sink, decide);
+    const authenticate = (request: AuthRequest): AuthDecision => {
+      const d = decide(request.credential);
+      if (d.refuse === true) return { admit: false, reason: 'denied' };
+      return {
+        admit: true,
+        userId: d.userId ?? `user-${request.credential.slice(0, 8)}`,
+        capabilities: d.capabilities ?? {},
+        ...(d.identity !== undefined ? { identity: d.identity } : {}),
+      };
+    };
+    const handler = new ZapHandler({ authenticator: { authenticate }, admissionSink: sink, context, refusalDelay: { firstMaxMs: 1, maxDelayMs: 1 } });
+    await handler.start();
+    return new TestZap(handler);
   }
 
-  async #serve(sink: AdmissionSink): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.#socket.receive();
-      } catch {
-        return; // socket closed
-      }
-      const [rid, empty, version, requestId, domain, address, , mechanism, credential] = frames;
-      if (rid === undefined || empty === undefined || version === undefined || requestId === undefined) continue;
-      const key = credential !== undefined && credential.length === 32 ? encodeKey(credential) : '';
-      const decision = this.#decide(key);
-      if (decision.refuse === true) {
-        await this.#socket.send([rid, empty, version, requestId, '400', 'refused', '', '']);
-        continue;
-      }
-      const { refuse: _refuse, reportAfterMs, ...granted } = decision;
-      const userId = granted.userId ?? `user-${key.slice(0, 8)}`;
-      await this.#socket.send([rid, empty, version, requestId, '200', 'OK', userId, '']);
-      this.admitted++;
-      if (reportAfterMs !== undefined) await new Promise<void>((r) => setTimeout(r, reportAfterMs));
-      await sink.admitted({
-        ...granted,
-        userId,
-        mechanism: String(mechanism) as ZapMechanism,
-        credential: key,
-        address: String(address),
-        domain: String(domain),
-      });
-    }
+  get admitted(): number {
+    return this.#handler.stats().admitted;
   }
 
-  async close(): Promise<void> {
-    this.#socket.close();
-    await this.#loop;
+  close(): Promise<void> {
+    return this.#handler.close();
   }
 }
