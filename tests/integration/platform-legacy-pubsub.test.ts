@@ -4,7 +4,7 @@ import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 import { createZmqAgent } from '@vip/agent/zmq';
 import type { Agent } from '@vip/agent';
 
-// The platform's legacy RPC pubsub (PROTOCOL.md 3.8) as a real process: `--legacy-pubsub true`
+// The platform's legacy RPC pubsub (docs/protocol.md 3.8) as a real process: `--legacy-pubsub true`
 // starts the PubSubWrapper as identity `pubsub`; an agent written for VOLTTRON <= 4.1 talks to it
 // only by RPC and receives `pubsub.push` notifications.
 describe('vip-platform --legacy-pubsub', () => {

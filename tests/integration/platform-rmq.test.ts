@@ -8,7 +8,7 @@ import { startPlatform, waitFor, type PlatformProcess } from '../../packages/tes
 
 /**
  * `vip-platform --message-bus rmq` as a process: the ready line and `query message-bus`, the RMQ
- * router subsystems (PROTOCOL.md 7.5) spoken to by a peer shaped like VOLTTRON's Python
+ * router subsystems (docs/protocol.md 7.5) spoken to by a peer shaped like VOLTTRON's Python
  * RMQConnection (raw amqplib), and one-line start-up errors when the broker is not there.
  */
 const INSTANCE = 'prmq';

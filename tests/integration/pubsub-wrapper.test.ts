@@ -3,7 +3,7 @@ import { PubSubWrapper } from '../../packages/agent/src/pubsub/pubsub-wrapper.js
 import { waitFor } from '../../packages/testing/src/index.js';
 import { memoryPlatform } from './pubsub.suite.js';
 
-describe('PubSubWrapper (legacy RPC pubsub, PROTOCOL.md 3.8)', () => {
+describe('PubSubWrapper (legacy RPC pubsub, docs/protocol.md 3.8)', () => {
   it('subscribes for a legacy agent, pushes pubsub.push notifications once per message, publishes, lists, syncs and drops', async () => {
     const p = await memoryPlatform();
     onTestFinished(() => p.close());

@@ -65,7 +65,7 @@ function rmqPlatform(via: 'broker' | 'router') {
 describePubSubBehaviour({ name: 'platform process (rmq, agents on broker pubsub)', start: rmqPlatform('broker') });
 describePubSubBehaviour({ name: 'platform process (rmq, agents on the router PubSubService)', start: rmqPlatform('router') });
 
-describe('broker pubsub of @vip/agent/rmq (PROTOCOL.md 7.6)', () => {
+describe('broker pubsub of @vip/agent/rmq (docs/protocol.md 7.6)', () => {
   it('is wire-compatible with a Python RMQ agent, keeps a persistent subscription\'s messages while the agent is away', async () => {
     const vh = await (vhost ??= freshVhost('pubsub'));
     const instanceName = `ps${++platforms}`;

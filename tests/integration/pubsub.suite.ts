@@ -50,7 +50,7 @@ function collector(): { cb: PubSubCallback; got: Received[] } {
   return { got, cb: (_peer, sender, bus, topic, _headers, message) => void got.push({ sender, bus, topic, message }) };
 }
 
-/** VOLTTRON's pubsub behaviours (PROTOCOL.md 11, 13) against one platform kind. */
+/** VOLTTRON's pubsub behaviours (docs/protocol.md 11, 13) against one platform kind. */
 export function describePubSubBehaviour(fx: PubSubFixture): void {
   describe(`pubsub behaviour: ${fx.name}`, () => {
     const platform = async (options?: PubSubPlatformOptions) => {

@@ -16,7 +16,7 @@ import { runCli } from '../../apps/vipctl/src/cli.js';
 import { bufferIo } from '../../apps/vipctl/src/output.js';
 
 /**
- * Per-agent RabbitMQ users (PROTOCOL.md 7.1) and the RMQ router's permission check on hello
+ * Per-agent RabbitMQ users (docs/protocol.md 7.1) and the RMQ router's permission check on hello
  * (7.5), against a platform process on the real broker: `vipctl auth add --identity` makes the
  * user, the agent runs on it, damaged permissions are repaired before the welcome, agents on the
  * shared guest user are left alone, and a dead management API never blocks a hello.

@@ -83,7 +83,7 @@ function oddValue(rng: Prng): unknown {
 const json = (v: unknown): Buffer => Buffer.from(JSON.stringify(v), 'utf8');
 const deep = (n: number): Buffer => Buffer.from('['.repeat(n) + ']'.repeat(n), 'utf8');
 
-/** A well-formed VIP message from `appId` to `routingKey` (PROTOCOL.md 7.3). */
+/** A well-formed VIP message from `appId` to `routingKey` (docs/protocol.md 7.3). */
 function vipShot(rng: Prng, target: Target, routingKey: string, appId: string, type: string, args: unknown[]): Shot {
   return {
     target,

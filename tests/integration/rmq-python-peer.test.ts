@@ -6,7 +6,7 @@ import { Router } from '../../packages/router/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 
 /**
- * A peer that speaks AMQP exactly as VOLTTRON 9's Python RMQConnection does (PROTOCOL.md 7.2-7.4),
+ * A peer that speaks AMQP exactly as VOLTTRON 9's Python RMQConnection does (docs/protocol.md 7.2-7.4),
  * written with raw amqplib, against our Router on RmqRouterTransport and a TypeScript agent.
  */
 const INSTANCE = 'pyinst';

@@ -48,7 +48,7 @@ export function sendVip(ch: Channel, instance: string, to: string, subsystem: st
   });
 }
 
-/** The args of a JSON-RPC request frame (PROTOCOL.md 4). */
+/** The args of a JSON-RPC request frame (docs/protocol.md 4). */
 export const rpcRequest = (method: string, id: string, params: unknown[] = []): string[] => [JSON.stringify({ jsonrpc: '2.0', method, params, id })];
 
 export interface RpcReply {

@@ -16,7 +16,7 @@ describe('CURVE admission', () => {
     const stranger = RawVipClient.connect({ address: platform.tcpAddress, identity: 'stranger', serverKey: platform.serverkey });
     onTestFinished(() => stranger.close());
     await stranger.sendVip('', 'hello', ['hello'], { id: 'x1' });
-    // The ZAP handler delays its 400 (random first delay, PROTOCOL 5.4); libzmq reports it as an auth failure.
+    // The ZAP handler delays its 400 (random first delay, docs/protocol.md 5.4); libzmq reports it as an auth failure.
     await waitFor(() => stranger.authFailures > 0, { timeoutMs: 15_000, what: 'CURVE refusal of an unknown key' });
     expect(stranger.handshakes).toBe(0);
     expect(stranger.inbox.drain()).toEqual([]);

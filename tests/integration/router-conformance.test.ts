@@ -1,4 +1,4 @@
-// PROTOCOL.md 13 "Router": each case against a real vip-platform process over tcp with CURVE.
+// docs/protocol.md 13 "Router": each case against a real vip-platform process over tcp with CURVE.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RouterStatsView } from '../../packages/testing/src/index.js';
 
@@ -27,7 +27,7 @@ afterAll(async () => {
   await platform?.close();
 });
 
-describe('router conformance (PROTOCOL.md 13)', () => {
+describe('router conformance (docs/protocol.md 13)', () => {
   it('hello: welcome, 1.0, router identity, sender; user = sender', async () => {
     const id = ident('hello');
     const c = await client(id);
@@ -68,7 +68,7 @@ describe('router conformance (PROTOCOL.md 13)', () => {
     expect(text(await a.receiveMatching(isPeerlistEvent('drop', bId)))).toEqual(['', 'VIP1', '', '', 'peerlist', 'drop', bId]);
   });
 
-  it('query answers every PROTOCOL 2.4 property with VOLTTRON encodings; unknown and missing -> empty frame', async () => {
+  it('query answers every docs/protocol.md 2.4 property with VOLTTRON encodings; unknown and missing -> empty frame', async () => {
     const c = await client(ident('query'));
     const ask = async (...args: string[]) => {
       const r = await c.request('query', args, `q.${++n}`);
@@ -101,7 +101,7 @@ describe('router conformance (PROTOCOL.md 13)', () => {
     const bId = ident('fwd-b');
     const a = await client(aId);
     const b = await client(bId);
-    // JSON-looking and binary frames: VOLTTRON would re-encode them (PROTOCOL.md 1.4); we forward them as sent.
+    // JSON-looking and binary frames: VOLTTRON would re-encode them (docs/protocol.md 1.4); we forward them as sent.
     const args = [Buffer.from('{"a":1}'), Buffer.from('5'), Buffer.from([0x00, 0xff, 0x80]), Buffer.alloc(0)];
     await a.sendVip(bId, 'RPC', args, { id: '1716900000.140234567', user: 'forged-user' });
     const got = await b.receiveMatching((f) => f[4]?.toString() === 'RPC');

@@ -1,4 +1,4 @@
-// PROTOCOL.md 1.3 "router probe registers a peer", with CURVE + auth on, against a real vip-platform:
+// docs/protocol.md 1.3 "router probe registers a peer", with CURVE + auth on, against a real vip-platform:
 // a ZMQ_PROBE_ROUTER DEALER's probe has the shape of a ZMQ_ROUTER_NOTIFY disconnect ([id, '']).
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Dealer } from 'zeromq';

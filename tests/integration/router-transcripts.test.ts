@@ -141,7 +141,7 @@ describe('raw_* transcripts replayed (VOLTTRON 9.0.4 vectors)', () => {
         for (const e of t.exchanges.filter(toClient)) serverReplies.set(e.frames[3]?.toString() ?? '', e.frames.slice(5));
         const { got, want } = await replay(name);
         expect(got).toEqual(want);
-        // What the server received is the request as sent, with sender and user rewritten (PROTOCOL 1.3).
+        // What the server received is the request as sent, with sender and user rewritten (docs/protocol.md 1.3).
         for (const e of t.exchanges.filter(fromClient)) {
           const seen = serverSeen.find((f) => f[3]?.equals(e.frames[3] ?? Buffer.alloc(0)));
           expect(s(seen ?? [])).toEqual([CLIENT, 'VIP1', CLIENT, ...s(e.frames.slice(3))]);

@@ -15,7 +15,7 @@
 //             resolving to the true subscriber count (management API, coalesced binding reads)
 //   pubsub-nocount  the same without the management API: publishes resolve 1 (VOLTTRON's answer)
 //   pubsub-wire  pubsub-nocount next to raw amqplib publishing VOLTTRON-shaped messages (body,
-//             properties and headers of PROTOCOL.md 7.6, built once): what the wire format costs
+//             properties and headers of docs/protocol.md 7.6, built once): what the wire format costs
 //             apart from our code (the raw consumers only ack)
 //   pubsub-router  the router path (`pubsubVia: 'router'`: PubSubService in the platform process),
 //             next to raw amqplib doing the same hops (publisher -> relay -> subscriber, reply to
@@ -162,7 +162,7 @@ async function rawConnect(vhost) {
 
 /**
  * Raw amqplib request/reply, sequential: calls/s. `wire`: each message shaped as VIP RPC over RMQ
- * (PROTOCOL.md 7.3: JSON-RPC body in a JSON array, app_id, type, content type, headers; built
+ * (docs/protocol.md 7.3: JSON-RPC body in a JSON array, app_id, type, content type, headers; built
  * once), i.e. what the wire format costs apart from our code.
  */
 async function rawRpc(vhost, wire = false) {
@@ -172,7 +172,7 @@ async function rawRpc(vhost, wire = false) {
     const ca = await a.createChannel();
     const cb = await b.createChannel();
     // The queues VIP declares (non-durable, exclusive, auto-delete), bound to the `volttron` topic
-    // exchange every VIP message goes through (PROTOCOL.md 7.2/7.3), as the raw `direct` scenario does.
+    // exchange every VIP message goes through (docs/protocol.md 7.2/7.3), as the raw `direct` scenario does.
     for (const [ch, q] of [[ca, 'client'], [cb, 'server']]) {
       await ch.assertQueue(q, { durable: false, exclusive: true, autoDelete: true });
       await ch.bindQueue(q, 'volttron', q);

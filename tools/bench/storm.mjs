@@ -162,7 +162,7 @@ async function storm(variant, platform, observer, configPath, valid) {
       process.stderr.write(`storm: ${variant}: the storm never got to its middle: ${err.message}\n`);
       return NaN;
     });
-    // Unknown keys are refused after a per-address delay that doubles up to 100 s (PROTOCOL.md
+    // Unknown keys are refused after a per-address delay that doubles up to 100 s (docs/protocol.md
     // 5.4): that variant reports what was refused within --unknown-wait instead.
     const doneWithin = variant === 'unknown' ? Math.min(limitMs, o['unknown-wait'] * 1000) : limitMs;
     const done = await child.line((l) => l.event === 'done', doneWithin).catch(() => undefined);

@@ -122,7 +122,7 @@ const CliSchema = z.object({
 /** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
 const FILE_OPTIONS = ['rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'log-file'] as const;
 
-/** Where the RabbitMQ bus is (PROTOCOL.md 7.1). */
+/** Where the RabbitMQ bus is (docs/protocol.md 7.1). */
 export interface RmqBusConfig {
   /** `amqp://user:password@host:port`, no vhost path. */
   readonly url: string;
@@ -151,7 +151,7 @@ export interface PlatformConfig {
   readonly localAddress: string;
   readonly instanceName: string;
   readonly allowAuth: boolean;
-  /** Run the legacy RPC pubsub wrapper (identity `pubsub`, PROTOCOL.md 3.8); ZeroMQ with auth only. */
+  /** Run the legacy RPC pubsub wrapper (identity `pubsub`, docs/protocol.md 3.8); ZeroMQ with auth only. */
   readonly legacyPubsub: boolean;
   /** Who gets every user's capabilities from `platform.auth` (README "Capability map access"). */
   readonly capabilityMapAccess: CapabilityMapAccess;

@@ -8,7 +8,7 @@ import { MANAGE_PLATFORM_STATS } from './control/control-service.js';
 export const LOCAL_SERVICE_IDENTITIES = ['control', 'control.connection'] as const;
 
 /**
- * What VOLTTRON's `control`/`control.connection` entries grant (PROTOCOL.md 5.5), plus ours for
+ * What VOLTTRON's `control`/`control.connection` entries grant (docs/protocol.md 5.5), plus ours for
  * the platform's own operators: resetting the router statistics and reading every user's
  * capabilities.
  */

@@ -11,7 +11,7 @@ export interface LegacyPubSub {
 }
 
 /**
- * VOLTTRON's PubSubWrapper (PROTOCOL.md 3.8): an agent with identity `pubsub` serving the
+ * VOLTTRON's PubSubWrapper (docs/protocol.md 3.8): an agent with identity `pubsub` serving the
  * RPC-based pubsub of agents written for VOLTTRON <= 4.1, started by `--legacy-pubsub true`.
  * It connects like the other local services, with its own key and an auth.json entry pinned to
  * its identity and no capabilities (legacy agents cannot publish on protected topics through it).

@@ -17,7 +17,7 @@ import { brokerServiceUsers, platformUsers } from './service-identities.js';
 import { openPlatformSubscriptions } from './pubsub-persistence.js';
 
 /**
- * Start the platform on RabbitMQ (PROTOCOL.md 7): make the broker ready (virtual host through
+ * Start the platform on RabbitMQ (docs/protocol.md 7): make the broker ready (virtual host through
  * the management API when configured, VOLTTRON's exchanges), run the Router with the RMQ router
  * subsystems over RmqRouterTransport, router-side pubsub, the `control` and `platform.auth`
  * services as RMQ agents, and record the bus in `$VIP_HOME/run/bus.json` for vipctl. auth.json
@@ -182,7 +182,7 @@ function requireRmq(config: PlatformConfig): RmqBusConfig {
 
 /**
  * auth.json capabilities keyed by user id, also under `<instance>.<user>`: on RabbitMQ an agent's
- * VIP user is its broker user `<instance>.<identity>` by default (PROTOCOL.md 7.1).
+ * VIP user is its broker user `<instance>.<identity>` by default (docs/protocol.md 7.1).
  */
 function rmqCapabilities<C>(byUser: Readonly<Record<string, C>>, instanceName: string): Record<string, C> {
   const out: Record<string, C> = { ...byUser };

@@ -35,7 +35,7 @@ export interface TopicPermissionSyncStats {
 }
 
 /**
- * Protected topics on broker pubsub (PROTOCOL.md 7.6): every per-agent broker user
+ * Protected topics on broker pubsub (docs/protocol.md 7.6): every per-agent broker user
  * `<instance>.<identity>` with permissions on the vhost gets the RabbitMQ topic permission on
  * `volttron` that refuses the pubsub routing keys of the protected topics its auth.json
  * capabilities do not cover (protectedTopicPermissions). Kept in line at start, on every change

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ConfigError } from '@vip/protocol';
 import { makeDirectories } from '@vip/zmq';
 
-/** The files of a platform home (PROTOCOL.md 5.3, 9). */
+/** The files of a platform home (docs/protocol.md 5.3, 9). */
 export interface VipHomePaths {
   readonly home: string;
   readonly run: string;

@@ -382,7 +382,7 @@ export class Agent {
     });
   }
 
-  /** A welcome from the router; only the one answering our last hello counts (PROTOCOL.md 2.1). */
+  /** A welcome from the router; only the one answering our last hello counts (docs/protocol.md 2.1). */
   #welcome(message: VipMessage): void {
     if (message.peer.length !== 0 || frameText(message.id) !== this.#helloId) return;
     this.#routerIdentity = frameText(message.args[2] ?? Buffer.alloc(0));

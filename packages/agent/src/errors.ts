@@ -1,6 +1,6 @@
 import { TimeoutError, VipError } from '@vip/protocol';
 
-/** The platform did not answer the hello handshake in time (PROTOCOL.md 2.1). */
+/** The platform did not answer the hello handshake in time (docs/protocol.md 2.1). */
 export class HelloTimeoutError extends TimeoutError {
   readonly identity: string;
   /** `kind`: the bus, for the likely causes (on RabbitMQ the broker admits, auth.json does not). */

@@ -47,7 +47,7 @@ export class InboundDispatch {
     }
     stats.count('messages.unknown_subsystem');
     if (message.peer.length === 0) return; // never answer the router with an error
-    // VOLTTRON agents send 3 args here (PROTOCOL.md 12.8); we add the peer slot so Python callers
+    // VOLTTRON agents send 3 args here (docs/protocol.md 12.8); we add the peer slot so Python callers
     // raise UnknownSubsystem instead of logging "unhandled VIP error".
     core
       .send({ peer: message.peer, id: message.id, subsystem: 'error', args: ['93', 'Protocol not supported', core.identity, message.subsystem] })

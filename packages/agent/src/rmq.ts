@@ -41,7 +41,7 @@ export function defaultManagement(url: string): ManagementOptions {
 
 /**
  * Build an Agent over a RabbitMQ connection (not started). Capability checks use the VIP user
- * without its `<instance>.` prefix, as VOLTTRON does on RMQ (PROTOCOL.md 4.5). `agent.pubsub`
+ * without its `<instance>.` prefix, as VOLTTRON does on RMQ (docs/protocol.md 4.5). `agent.pubsub`
  * is broker pubsub unless `pubsubVia: 'router'`.
  */
 export function createRmqAgent(options: RmqAgentOptions): Agent {

@@ -9,7 +9,7 @@ export function resolveVipHome(env: NodeJS.ProcessEnv = process.env): string {
   return home.length > 1 ? home.replace(/\/+$/, '') : home;
 }
 
-/** The platform's local address: `ipc://@$VIP_HOME/run/vip.socket` (PROTOCOL.md 9). */
+/** The platform's local address: `ipc://@$VIP_HOME/run/vip.socket` (docs/protocol.md 9). */
 export function defaultLocalAddress(vipHome: string): string {
   return `ipc://@${join(vipHome, 'run', 'vip.socket')}`;
 }

@@ -49,7 +49,7 @@ export class MemoryRouter {
     }
   }
 
-  /** Broadcast `peerlist <op> <peer>` from the router to every attached agent (PROTOCOL.md 2.3). */
+  /** Broadcast `peerlist <op> <peer>` from the router to every attached agent (docs/protocol.md 2.3). */
   announce(op: 'add' | 'drop', peer: string): void {
     for (const c of this.#peers.values()) c.deliver({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id: EMPTY_FRAME, subsystem: f('peerlist'), args: [f(op), f(peer)] });
   }

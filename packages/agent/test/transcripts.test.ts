@@ -91,7 +91,7 @@ describe('agent frames match the VOLTTRON 9 transcripts', () => {
       const expected = [...theirs[i]!];
       if (i !== 2) {
         // VOLTTRON's VIP id (a JSON number a Python router mangles) and JSON-RPC id differ; ours is
-        // one non-JSON id used for both, so a router's error 113 can be matched (PROTOCOL.md 1.5).
+        // one non-JSON id used for both, so a router's error 113 can be matched (docs/protocol.md 1.5).
         const id = frameText(frames[3]!);
         expected[3] = Buffer.from(id);
         expected[5] = Buffer.from(frameText(expected[5]!).replace(/"id": "[^"]+"/, `"id": "${id}"`));

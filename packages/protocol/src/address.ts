@@ -2,7 +2,7 @@ import { AddressError, KeyError } from './errors.js';
 import { decodeKey, encodeKey } from './keys.js';
 
 /**
- * A VIP address URL as VOLTTRON writes it (PROTOCOL.md 5.2, `socket.py` Address):
+ * A VIP address URL as VOLTTRON writes it (docs/protocol.md 5.2, `socket.py` Address):
  * `<scheme>://<endpoint>[?name=value&...][#identity]`.
  *
  * Keys are held in VOLTTRON's canonical form (43-char base64url) whatever encoding the text used;

@@ -3,7 +3,7 @@ import { ProtocolError } from './errors.js';
 
 /**
  * A VIP message as an endpoint (agent) sees it: `peer` is the recipient when sending and the
- * sender when receiving; an empty `peer` is the router itself. PROTOCOL.md 1.2.
+ * sender when receiving; an empty `peer` is the router itself. docs/protocol.md 1.2.
  */
 export interface VipMessage {
   readonly peer: Frame;
@@ -13,7 +13,7 @@ export interface VipMessage {
   readonly args: readonly Frame[];
 }
 
-/** A VIP message as the router sees it: who sent it and who it is for. PROTOCOL.md 1.3. */
+/** A VIP message as the router sees it: who sent it and who it is for. docs/protocol.md 1.3. */
 export interface RoutedMessage {
   readonly sender: Frame;
   readonly recipient: Frame;
@@ -23,7 +23,7 @@ export interface RoutedMessage {
   readonly args: readonly Frame[];
 }
 
-/** Why the router could not route a frame set (Tracker `unroutable` keys, PROTOCOL.md 8). */
+/** Why the router could not route a frame set (Tracker `unroutable` keys, docs/protocol.md 8). */
 export type UnroutableReason = 'router probe' | 'too few frames' | 'bad VIP signature' | 'empty subsystem' | 'oversize message';
 
 export type RouterDecodeResult =

@@ -27,7 +27,7 @@ export abstract class VipError extends Error {
   abstract readonly code: VipErrorCode;
 }
 
-/** Linux errno values as VOLTTRON puts them on the wire (PROTOCOL.md 1.8). */
+/** Linux errno values as VOLTTRON puts them on the wire (docs/protocol.md 1.8). */
 export const ERRNO = { EAGAIN: 11, EACCES: 13, EPROTONOSUPPORT: 93, EHOSTUNREACH: 113 } as const;
 export const ERRNO_MESSAGES: Readonly<Record<number, string>> = {
   11: 'Resource temporarily unavailable',

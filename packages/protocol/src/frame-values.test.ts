@@ -63,7 +63,7 @@ describe('decodeCountOrBool', () => {
   });
 });
 
-describe('reencodeLikePython: the PROTOCOL.md 1.4 table', () => {
+describe('reencodeLikePython: the docs/protocol.md 1.4 table', () => {
   it.each<[string, Buffer, Buffer]>([
     ['plain text', latin1('hello'), latin1('hello')],
     ['binary, not JSON', hex('00ff10c3'), hex('00ff10c3')],

@@ -3,7 +3,7 @@ import type { Frame } from './frames.js';
 import { pythonJson } from './python-json.js';
 
 /**
- * Frame value encodings of VOLTTRON 9 (PROTOCOL.md 1.4, `volttron/utils/frame_serialization.py`).
+ * Frame value encodings of VOLTTRON 9 (docs/protocol.md 1.4, `volttron/utils/frame_serialization.py`).
  *
  * Python peers and routers run every frame through `serialize_frames`/`deserialize_frames`:
  *
@@ -83,7 +83,7 @@ export function decodeCountOrBool(frame: Frame): number | boolean | InvalidPaylo
 }
 
 /**
- * The frame a Python 9.x router delivers for `frame` (decode then re-encode, PROTOCOL.md 1.4 table):
+ * The frame a Python 9.x router delivers for `frame` (decode then re-encode, docs/protocol.md 1.4 table):
  * non-JSON bytes unchanged, JSON containers re-serialized, a JSON string unquoted, true/false as one
  * byte, null as an empty frame, an integer as 4-byte uint32, a number with a fraction or exponent as
  * float32. Throws ProtocolError where the Python router would crash (negative or >= 2^32 integer,

@@ -5,14 +5,14 @@ import { pythonJson } from './python-json.js';
 import { randomUint53 } from './random-id.js';
 
 /**
- * JSON-RPC 2.0 as VOLTTRON speaks it (PROTOCOL.md 4.1-4.4, `jsonrpc.py`, `subsystems/rpc.py`).
+ * JSON-RPC 2.0 as VOLTTRON speaks it (docs/protocol.md 4.1-4.4, `jsonrpc.py`, `subsystems/rpc.py`).
  * One VIP `RPC` frame carries one JSON-RPC object, or a batch as one JSON array. Objects are built
  * with keys in the order Python writes them, and rendered with `pythonJson`.
  */
 
 export const JSONRPC_VERSION = '2.0';
 
-/** Error codes of `jsonrpc.py` (PROTOCOL.md 4.3). */
+/** Error codes of `jsonrpc.py` (docs/protocol.md 4.3). */
 export const RPC_ERROR_CODES = {
   PARSE_ERROR: -32700,
   INVALID_REQUEST: -32600,
@@ -266,7 +266,7 @@ function checkRpcMessage(value: unknown): RpcMessage | InvalidRpcError {
 
 /**
  * Request ids that never parse as JSON, in VOLTTRON's ResultsDictionary form
- * `"<counter>.000000.<hash>.000000"` (two dots, PROTOCOL.md 1.5): the counter starts at
+ * `"<counter>.000000.<hash>.000000"` (two dots, docs/protocol.md 1.5): the counter starts at
  * `startSeconds` (Unix time) and counts up, so ids are unique per generator; the second part is
  * 53 random bits (`random`, default the OS CSPRNG) where VOLTTRON has an object hash, so a peer
  * cannot guess the id of a request in flight and answer it first. Use one for the JSON-RPC `id`

@@ -4,7 +4,7 @@ import { decodeKey, encodeKey, generateKeyPair, keyToZ85, z85Decode, z85Encode }
 import { seededPrng } from '../test/seeded-prng.js';
 
 const HELLO = Buffer.from([0x86, 0x4f, 0xd2, 0x6f, 0xb5, 0x59, 0xf7, 0x5b]);
-// A real VOLTTRON key in its canonical form (PROTOCOL.md 5.1).
+// A real VOLTTRON key in its canonical form (docs/protocol.md 5.1).
 const SAMPLE = 'FSG7LHhy3v8tdNz3gK35G6-oxUcyln54pYRKu5fBJzU';
 
 describe('Z85 (ZeroMQ RFC 32)', () => {

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { KeyError } from './errors.js';
 
 /**
- * CURVE key encodings as VOLTTRON handles them (PROTOCOL.md 5.1, `socket.py` encode_key/decode_key).
+ * CURVE key encodings as VOLTTRON handles them (docs/protocol.md 5.1, `socket.py` encode_key/decode_key).
  *
  * A CURVE key is 32 raw bytes. libzmq's own text form is Z85 (40 chars, ZeroMQ RFC 32);
  * VOLTTRON's canonical external form is URL-safe base64 without padding (43 chars).

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { InvalidPayloadError } from './errors.js';
 
 /**
- * Structured payloads of the router-handled subsystems (PROTOCOL.md 2 and 3), as zod schemas with
+ * Structured payloads of the router-handled subsystems (docs/protocol.md 2 and 3), as zod schemas with
  * VOLTTRON's defaults, and parse functions that return the value or an InvalidPayloadError (never
  * throw). Each parse function takes the JSON frame (bytes or text) or an already decoded value.
  */
@@ -33,7 +33,7 @@ export function parsePayload<S extends z.ZodType>(schema: S, what: string, raw: 
   return r.success ? r.data : new InvalidPayloadError(what, formatIssues(r.error));
 }
 
-// ---------------------------------------------------------------- pubsub (PROTOCOL.md 3.2)
+// ---------------------------------------------------------------- pubsub (docs/protocol.md 3.2)
 
 /** Ops a peer sends to the router's pubsub subsystem (first arg), and the two reply ops. */
 export const PUBSUB_OPS = [
@@ -178,12 +178,12 @@ export const ProtectedUpdateSchema = z.object({ 'write-protect': z.array(Protect
 export type ProtectedUpdate = z.output<typeof ProtectedUpdateSchema>;
 export const parseProtectedUpdate = (raw: unknown) => parsePayload(ProtectedUpdateSchema, 'pubsub.protected_update', raw);
 
-/** `external_list`: `{instance_name: [prefixes]}` (PROTOCOL.md 6.4). */
+/** `external_list`: `{instance_name: [prefixes]}` (docs/protocol.md 6.4). */
 export const ExternalListSchema = z.record(z.string(), z.array(z.string()));
 export type ExternalList = z.output<typeof ExternalListSchema>;
 export const parseExternalList = (raw: unknown) => parsePayload(ExternalListSchema, 'pubsub.external_list', raw);
 
-// ---------------------------------------------------------------- peerlist (PROTOCOL.md 2.3)
+// ---------------------------------------------------------------- peerlist (docs/protocol.md 2.3)
 
 /** Requests a peer may send (the ZMQ router serves `list` only; the rest are RMQ router features). */
 export const PEERLIST_REQUEST_OPS = ['list', 'add', 'drop', 'list_with_messagebus'] as const;
@@ -201,7 +201,7 @@ export function parsePeerlistOp(args: readonly Uint8Array[]): PeerlistRequestOp 
   return (PEERLIST_REQUEST_OPS as readonly string[]).includes(op) ? (op as PeerlistRequestOp) : new InvalidPayloadError('peerlist request', PEERLIST_ERRORS.UNKNOWN);
 }
 
-// ---------------------------------------------------------------- query (PROTOCOL.md 2.4)
+// ---------------------------------------------------------------- query (docs/protocol.md 2.4)
 
 export const QUERY_PROPERTIES = [
   'addresses', 'local_address', 'serverkey', 'volttron-central-address', 'volttron-central-serverkey', 'instance-name', 'bind-web-address',
@@ -210,7 +210,7 @@ export const QUERY_PROPERTIES = [
 export type QueryProperty = (typeof QUERY_PROPERTIES)[number];
 export const isQueryProperty = (name: string): name is QueryProperty => (QUERY_PROPERTIES as readonly string[]).includes(name);
 
-// ---------------------------------------------------------------- hello (PROTOCOL.md 2.1)
+// ---------------------------------------------------------------- hello (docs/protocol.md 2.1)
 
 export const HELLO_OP = 'hello';
 export const WELCOME_OP = 'welcome';

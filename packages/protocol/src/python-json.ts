@@ -2,7 +2,7 @@ import { InvalidPayloadError } from './errors.js';
 
 /**
  * JSON text exactly as Python's `json.dumps(value)` writes it with default arguments, which is what
- * every VOLTTRON 9 peer and router emits (PROTOCOL.md 1.4, 4.2):
+ * every VOLTTRON 9 peer and router emits (docs/protocol.md 1.4, 4.2):
  * - separators `", "` and `": "`;
  * - `ensure_ascii`: every character outside printable ASCII is escaped as `\uXXXX` (lower-case hex),
  *   characters above U+FFFF as a surrogate pair; `"` and `\` escaped; `\n \r \t \b \f` short forms;

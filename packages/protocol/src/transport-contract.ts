@@ -17,7 +17,7 @@ export type PeerEvent =
 export interface RouterTransportHandlers {
   /** One routable message, in arrival order per peer. `userId` is the authenticated user of the sender. */
   message(message: RoutedMessage, userId: string): void;
-  /** A router probe: the sender connected and should be registered (PROTOCOL.md 1.3). */
+  /** A router probe: the sender connected and should be registered (docs/protocol.md 1.3). */
   probe?(sender: Frame): void;
   /**
    * A frame set that could not be routed. The transport counts it in its own `stats()`; the

@@ -3,7 +3,7 @@ import type { Frame } from './frames.js';
 import { UNAUTHORIZED_ERRNUM, UnauthorizedWireError } from './unauthorized-wire-error.js';
 
 /**
- * The one mapping between error classes and the args of a VIP `error` message (PROTOCOL.md 1.8, 3.7):
+ * The one mapping between error classes and the args of a VIP `error` message (docs/protocol.md 1.8, 3.7):
  *
  * | errnum  | args                                                         | class                  |
  * |---------|--------------------------------------------------------------|------------------------|

@@ -1,6 +1,6 @@
 import { VipError } from '@vip/protocol';
 
-/** JSON-RPC `UNAUTHORIZED`, the errnum VOLTTRON puts on a refused protected-topic publish (PROTOCOL.md 3.7). */
+/** JSON-RPC `UNAUTHORIZED`, the errnum VOLTTRON puts on a refused protected-topic publish (docs/protocol.md 3.7). */
 export const UNAUTHORIZED_ERRNUM = -32001;
 
 /** A publish to a protected topic without the required capabilities. */

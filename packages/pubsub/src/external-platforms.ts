@@ -1,7 +1,7 @@
 import type { Frame } from '@vip/protocol';
 
 /**
- * The multi-platform seam (PROTOCOL.md 6.4): whatever links this router to remote platforms
+ * The multi-platform seam (docs/protocol.md 6.4): whatever links this router to remote platforms
  * (the RoutingService) implements it; PubSubService uses it to advertise `all_platforms`
  * prefixes (`external_list`) and forward matching publishes (`external_publish`).
  * The link tells the service about platforms through `platformConnected`/`platformDisconnected`.

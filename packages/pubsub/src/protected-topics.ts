@@ -15,7 +15,7 @@ interface RegexEntry {
 
 /**
  * Write-protected topics: plain topics (exact, then string prefix, in file order) and `/regex/`
- * topics (anchored `^(?:regex)$`), looked up in the order of PROTOCOL.md 3.7.
+ * topics (anchored `^(?:regex)$`), looked up in the order of docs/protocol.md 3.7.
  */
 export class ProtectedTopics {
   readonly #plain = new Map<string, readonly string[]>();

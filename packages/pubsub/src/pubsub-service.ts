@@ -24,7 +24,7 @@ export interface PubSubServiceOptions {
   readonly capabilities?: CapabilityMap;
   /** The only identity whose `auth_update`/`protected_update` is accepted. Default `platform.auth`. */
   readonly authIdentity?: string;
-  /** Link to remote platforms for `all_platforms` subscriptions (PROTOCOL.md 6.4). */
+  /** Link to remote platforms for `all_platforms` subscriptions (docs/protocol.md 6.4). */
   readonly externalPlatforms?: ExternalPlatforms;
   /** Deliveries per subscriber the transport has not yet taken before new ones are dropped. Default 1000. */
   readonly maxPendingPerSubscriber?: number;
@@ -352,7 +352,7 @@ export class PubSubService implements RouterExtension {
       this.#stats.rejected.invalid++;
       return; // VOLTTRON sends nothing back to a remote platform either
     }
-    // VOLTTRON checks the user frame the remote router wrote (PROTOCOL.md 6.4); here the link's
+    // VOLTTRON checks the user frame the remote router wrote (docs/protocol.md 6.4); here the link's
     // proven user decides: this platform knows what it admitted, not the remote's users.
     if (!this.#authorized(m, userId, topic, undefined)) return;
     this.#stats.published++;
@@ -434,12 +434,12 @@ export class PubSubService implements RouterExtension {
     this.#replyError(m, userId, PUBSUB_ERRORS.invalid.errnum, `${PUBSUB_ERRORS.invalid.text}: ${detail}`);
   }
 
-  /** `[S, '', VIP1, user, M, 'pubsub', kind, value]` (PROTOCOL.md 3.1). */
+  /** `[S, '', VIP1, user, M, 'pubsub', kind, value]` (docs/protocol.md 3.1). */
   #reply(m: RoutedMessage, userId: string, kind: Frame, value: Frame): void {
     this.#fanOut.reply(m.sender, this.#userFrames.get(userId), m.id, PUBSUB, [kind, value]);
   }
 
-  /** `[S, '', VIP1, user, M, 'error', errnum, text, '', 'pubsub']` (PROTOCOL.md 3.7). */
+  /** `[S, '', VIP1, user, M, 'error', errnum, text, '', 'pubsub']` (docs/protocol.md 3.7). */
   #replyError(m: RoutedMessage, userId: string, errnum: number, text: string): void {
     this.#fanOut.reply(m.sender, this.#userFrames.get(userId), m.id, ERROR, [textFrame(String(errnum)), textFrame(text), EMPTY_FRAME, PUBSUB]);
   }

@@ -19,7 +19,7 @@ const SubscriberSchema = z.strictObject({ internal: BusesSchema.optional(), all:
 
 /**
  * `$VIP_HOME/pubsub_subscriptions.json`: the platform's pubsub subscription table, per subscriber
- * in the shape of a `synchronize` body (`{platform: {bus: [prefixes]}}`, PROTOCOL.md 3.4), so
+ * in the shape of a `synchronize` body (`{platform: {bus: [prefixes]}}`, docs/protocol.md 3.4), so
  * `all_platforms` subscriptions are kept apart from local ones.
  */
 export const SubscriptionFileSchema = z.strictObject({

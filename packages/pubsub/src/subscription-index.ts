@@ -1,6 +1,6 @@
 import type { Frame } from '@vip/protocol';
 
-/** `internal` = local only; `all` = local and remote platforms (PROTOCOL.md 3.1). */
+/** `internal` = local only; `all` = local and remote platforms (docs/protocol.md 3.1). */
 export type SubscriptionPlatform = 'internal' | 'all';
 
 export interface Subscription {
@@ -111,7 +111,7 @@ export class SubscriptionIndex {
   }
 
   /**
-   * Make the peer's subscriptions exactly `wanted` (synchronize, PROTOCOL.md 3.4).
+   * Make the peer's subscriptions exactly `wanted` (synchronize, docs/protocol.md 3.4).
    * Returns the platforms whose subscriptions changed.
    */
   replace(peer: string, wanted: Iterable<Subscription>): Set<SubscriptionPlatform> {
@@ -153,7 +153,7 @@ export class SubscriptionIndex {
 
   /**
    * Stored prefixes on `platform` (all buses when `bus` is null): those starting with `prefix`, or
-   * with `reverse` those that are prefixes of `prefix` (PROTOCOL.md 3.5). `member` tells whether
+   * with `reverse` those that are prefixes of `prefix` (docs/protocol.md 3.5). `member` tells whether
    * `peer` holds the row.
    */
   list(platform: SubscriptionPlatform, bus: string | null, prefix: Frame, reverse: boolean, peer: string): SubscriptionRow[] {

@@ -75,7 +75,7 @@ describe('PubSubService wire format (transcripts)', () => {
   });
 });
 
-describe('PubSubService behaviour (PROTOCOL.md 11, 13)', () => {
+describe('PubSubService behaviour (docs/protocol.md 11, 13)', () => {
   it('prefix granularity: subscribers of t, t/test, t/test/foo get 3/2/1 of three publishes', async () => {
     const r = setup();
     r.send('a', sub('t'));

@@ -6,7 +6,7 @@ import type { RmqLinkOptionsInput } from './rmq-options.js';
 
 /**
  * `$VIP_HOME/keystores/<identity>/rmq.json`: how an agent reaches the broker as its own user
- * (VOLTTRON's per-agent RabbitMQ user `<instance>.<identity>`, PROTOCOL.md 7.1), written by
+ * (VOLTTRON's per-agent RabbitMQ user `<instance>.<identity>`, docs/protocol.md 7.1), written by
  * `vipctl auth add --identity` and read by `connectRmqAgent({ identity })`. The URL holds the
  * password, so the file is 0600 in the 0700 keystore directory, like keystore.json. On an EXTERNAL
  * platform there is no password: `tls` names the agent's certificate files and `external` is true.

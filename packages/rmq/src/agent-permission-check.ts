@@ -71,7 +71,7 @@ export function permissionDecision(userExists: boolean, current: Permissions | u
 const MAX_REMEMBERED = 10_000;
 
 /**
- * VOLTTRON's RMQ router check on `hello` (PROTOCOL.md 7.5, rmq_router.py `authenticate`): an
+ * VOLTTRON's RMQ router check on `hello` (docs/protocol.md 7.5, rmq_router.py `authenticate`): an
  * agent with its own broker user `<instance>.<identity>` gets the default permissions of
  * `agentPermissions` on the vhost when they are missing or were changed. Never throws: a
  * management failure is counted (`failed`) and logged once per identity per `failureLogMs`.

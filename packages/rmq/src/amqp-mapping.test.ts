@@ -8,7 +8,7 @@ const ctx = { instance: 'v1', identity: 'alice' };
 const msg = (o: Partial<VipMessage> = {}): VipMessage =>
   ({ peer: b('bob'), user: b(''), id: b('m1'), subsystem: b('RPC'), args: [b('{"a": 1}')], ...o });
 
-describe('VIP -> AMQP (PROTOCOL.md 7.3)', () => {
+describe('VIP -> AMQP (docs/protocol.md 7.3)', () => {
   it('maps envelope fields to routing key, app_id, headers, message_id, type', () => {
     const p = vipToAmqp(msg(), ctx, { defaultUser: true });
     expect(p).toEqual({

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { assertedPolicy, judgeSender, type SenderJudgement, type SenderPolicy, type SenderTrust, type SpoofedSenderError } from './sender-trust.js';
 
 /**
- * The VIP <-> AMQP mapping of PROTOCOL.md 7.3, pure (no I/O).
+ * The VIP <-> AMQP mapping of docs/protocol.md 7.3, pure (no I/O).
  *
  * Byte fidelity: our frames are bytes, the AMQP body is a JSON array (UTF-8, `ensure_ascii=False`
  * like Python). A frame that is valid UTF-8 (all text, including every JSON payload) is written as
@@ -71,7 +71,7 @@ export function routingKeyFor(instance: string, identity: string): string {
 /** An instance name usable in routing keys: non-empty, no `.` (the receiver splits app_id at the first dot). */
 export function checkInstanceName(instance: string): string {
   if (instance === '' || /[.*#]/.test(instance)) {
-    throw new ProtocolError(`instance name ${JSON.stringify(instance)} must be non-empty without '.', '*' or '#' (PROTOCOL.md 7.2)`);
+    throw new ProtocolError(`instance name ${JSON.stringify(instance)} must be non-empty without '.', '*' or '#' (docs/protocol.md 7.2)`);
   }
   return instance;
 }
@@ -142,7 +142,7 @@ function shortstr(what: string, text: string): string {
 /**
  * Publish parameters for `message` (peer = recipient) sent by `ctx`. `platform` addresses another
  * instance (`<platform>.<peer>`); an empty `user` becomes `<instance>.<identity>` when
- * `defaultUser` is set (agents do that, PROTOCOL.md 7.3); `userId`, the publisher's broker user
+ * `defaultUser` is set (agents do that, docs/protocol.md 7.3); `userId`, the publisher's broker user
  * (publisherUserId), goes in `user_id`. Throws ProtocolError when a field cannot
  * be carried (identity not UTF-8 or with wildcards, id longer than 255 bytes, empty subsystem).
  */

@@ -8,7 +8,7 @@ import { LinkSession } from './link-session.js';
 import { silentLogger } from '@vip/protocol';
 
 /**
- * Declare the VOLTTRON exchanges (PROTOCOL.md 7.1) on `channel`: `undeliverable` (fanout,
+ * Declare the VOLTTRON exchanges (docs/protocol.md 7.1) on `channel`: `undeliverable` (fanout,
  * durable) and `volttron` (topic, durable, alternate-exchange `undeliverable`). Idempotent;
  * a mismatching existing exchange or a missing permission becomes an RmqSetupError.
  */

@@ -16,7 +16,7 @@ type Shape = Pick<AmqpPublish, 'exchange' | 'routingKey'> & {
  * vipToAmqp for one sender, with what is the same for every message to a peer (routing key,
  * `app_id`, `type`, the headers object) built and checked once per (peer, user, subsystem) and
  * reused: per message only the body and `message_id` are new. The wire format is vipToAmqp's
- * (PROTOCOL.md 7.3); the first message of a shape goes through it, checks and errors included.
+ * (docs/protocol.md 7.3); the first message of a shape goes through it, checks and errors included.
  * An empty `user` becomes `defaultUser` (the agent's `<instance>.<identity>`).
  */
 export class PublishCache {

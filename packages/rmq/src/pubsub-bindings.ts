@@ -150,7 +150,7 @@ export interface PubSubListQuery {
   readonly allPlatforms: boolean;
 }
 
-/** `[bus, prefix, member]` rows as the router's `list` gives them (PROTOCOL.md 3.5), one per (bus, prefix). */
+/** `[bus, prefix, member]` rows as the router's `list` gives them (docs/protocol.md 3.5), one per (bus, prefix). */
 export function listSubscriptions(bindings: readonly QueueBinding[], q: PubSubListQuery): Array<[string, string, boolean]> {
   const rows = new Map<string, [string, string, boolean]>();
   for (const b of bindings) {

@@ -3,7 +3,7 @@ import { InvalidPayloadError } from '@vip/protocol';
 import { SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
 import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from './pubsub-mapping.js';
 
-describe('RMQ pubsub wire format (PROTOCOL.md 7.6)', () => {
+describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
   it('builds routing and binding keys with the trailing # word', () => {
     expect(publishRoutingKey('v1', 'devices/campus/ahu1')).toBe('__pubsub__.v1.devices.campus.ahu1.#');
     expect(publishRoutingKey('v1', '')).toBe('__pubsub__.v1.#');

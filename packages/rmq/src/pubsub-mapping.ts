@@ -4,7 +4,7 @@ import { JSON_CONTENT_TYPE, routingKeyFor, VIP_PROTO, VOLTTRON_EXCHANGE, type Am
 import { assertedPolicy, isPlatformIdentity, judgeSender, SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
 
 /**
- * VOLTTRON's RabbitMQ pubsub wire format (PROTOCOL.md 7.6), pure. A topic `a/b/c` of instance
+ * VOLTTRON's RabbitMQ pubsub wire format (docs/protocol.md 7.6), pure. A topic `a/b/c` of instance
  * `v1` travels with routing key `__pubsub__.v1.a.b.c.#` (publishes carry the literal `#` word
  * too); a subscription to prefix `a/b` binds `__pubsub__.v1.a.b.#`, so matching is per topic
  * segment (unlike ZMQ's character prefix) and a `.` inside a topic arrives as `/`.

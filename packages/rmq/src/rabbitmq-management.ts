@@ -54,7 +54,7 @@ export interface Permissions {
 }
 
 /**
- * VOLTTRON's default permissions for agent user `<instance>.<identity>` (PROTOCOL.md 7.1):
+ * VOLTTRON's default permissions for agent user `<instance>.<identity>` (docs/protocol.md 7.1):
  * configure its own queues, read and write those plus the `volttron` exchange.
  */
 export function agentPermissions(instance: string, identity: string): Permissions {
@@ -120,7 +120,7 @@ export class RabbitMqManagement {
   }
 
   /**
-   * Federate `vhost`'s `volttron` exchange from an upstream broker/vhost (PROTOCOL.md 7.8, needs
+   * Federate `vhost`'s `volttron` exchange from an upstream broker/vhost (docs/protocol.md 7.8, needs
    * the rabbitmq_federation plugin): upstream parameter `name` with `uri`, and policy
    * `volttron-federation` (pattern `^volttron$`, all upstreams, exchanges). The downstream then
    * receives what its own bindings ask for (e.g. `allPlatforms` pubsub subscriptions).

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Back-off for broker reconnection (PROTOCOL.md 7.7, without VOLTTRON's fixed 30 s):
+ * Back-off for broker reconnection (docs/protocol.md 7.7, without VOLTTRON's fixed 30 s):
  * attempt n waits min(cap, initial * factor^(n-1)), then +/- `jitter` of that, never above the cap.
  */
 export const ReconnectPolicySchema = z.object({

@@ -17,7 +17,7 @@ export interface RmqConnectionOptions extends RmqLinkOptionsInput {
   readonly declareTopology?: boolean;
   /**
    * The VIP user put in the `user` header when a message has none: VOLTTRON's RabbitMQ user of
-   * the agent, `<instance>.<identity>` by default (PROTOCOL.md 7.1/7.3). Receivers check
+   * the agent, `<instance>.<identity>` by default (docs/protocol.md 7.1/7.3). Receivers check
    * capabilities against it, unless the message carries a proving `user_id` (the broker user,
    * see sender-identity.ts), which they use instead.
    */
@@ -48,7 +48,7 @@ export interface RmqConnectionStats {
 }
 
 /**
- * The agent side of VIP over RabbitMQ (the seed's RMQConnection, PROTOCOL.md 7.2/7.3): one
+ * The agent side of VIP over RabbitMQ (the seed's RMQConnection, docs/protocol.md 7.2/7.3): one
  * exclusive auto-delete queue `<instance>.<identity>` bound to `volttron`, consumed with manual
  * acks after the handler ran (batched; see declare); sends publish to `volttron` with routing key `<instance>.<peer>`
  * (empty peer = `router`), so peer-to-peer messages go through the broker, not the router.
@@ -110,7 +110,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     } catch (err) {
       throw queueDeclareError(err, this.#queue, this.options.vhost);
     }
-    // Manual acks after the handler ran (VOLTTRON's contract, PROTOCOL.md 7.2), sent in batches
+    // Manual acks after the handler ran (VOLTTRON's contract, docs/protocol.md 7.2), sent in batches
     // (DeferredAcks). With the channel's prefetch they are what keeps a flooded agent's backlog in
     // the broker's queue instead of in this process's memory: without acks the broker pushes as
     // fast as the socket takes it. Measured cost: ~20 us of broker CPU per delivery.

@@ -88,7 +88,7 @@ export interface RmqSubscriptionSpec {
   readonly options: RmqSubscribeOptions;
 }
 
-/** `list` query (PROTOCOL.md 3.5); rows `[bus, prefix, member]`. */
+/** `list` query (docs/protocol.md 3.5); rows `[bus, prefix, member]`. */
 export interface RmqListOptions {
   readonly prefix?: string;
   /** null = every bus. */
@@ -99,7 +99,7 @@ export interface RmqListOptions {
 }
 
 /**
- * VOLTTRON's RabbitMQ pubsub (PROTOCOL.md 7.6) for an agent: publishes go straight to the
+ * VOLTTRON's RabbitMQ pubsub (docs/protocol.md 7.6) for an agent: publishes go straight to the
  * `volttron` exchange with `__pubsub__.<instance>.<topic>.#`, each subscription has its own queue
  * bound per prefix (per-segment matching, or character matching on request), the router is not
  * involved. Bindings carry `x-vip-bus`/`x-vip-prefix`/`x-vip-match` arguments (ignored by the

@@ -67,7 +67,7 @@ export interface RmqRouterStats {
   pendingBytes: number;
   /** Dead-lettered messages handed to the core as forwards (answered with error 113 when still unroutable). */
   deadLetters: number;
-  /** Dead-lettered pubsub publishes without subscribers: ignored (PROTOCOL.md 7.4). */
+  /** Dead-lettered pubsub publishes without subscribers: ignored (docs/protocol.md 7.4). */
   deadPubsub: number;
   reconnects: number;
   /** The permission check on hello (present when it is on, i.e. with `management`). */
@@ -82,7 +82,7 @@ interface PendingDelivery {
 }
 
 /**
- * The router side of VIP over RabbitMQ (the seed's RMQRouterConnection, PROTOCOL.md 7.4/7.5).
+ * The router side of VIP over RabbitMQ (the seed's RMQRouterConnection, docs/protocol.md 7.4/7.5).
  *
  * - Declares the VOLTTRON exchanges, consumes `<instance>.router` (router-addressed messages)
  *   and `<instance>.router.unroutable` (bound to the `undeliverable` alternate exchange).
@@ -90,7 +90,7 @@ interface PendingDelivery {
  *   it, plus dead letters. A dead letter (not pubsub) is handed to the core as a message from
  *   its sender to its recipient; the core forwards it as on ZMQ, and that one deliver() resolves
  *   'unreachable' without publishing (the broker already found no queue; delivering it late
- *   would reorder the sender's stream), so the core answers error 113 (PROTOCOL.md 7.4).
+ *   would reorder the sender's stream), so the core answers error 113 (docs/protocol.md 7.4).
  * - deliver() publishes on a confirm channel to the default exchange (queue = `<instance>.<peer>`)
  *   with `mandatory`: a missing queue comes back as basic.return before the confirm, giving
  *   'unreachable' for that delivery; a nack or a lost channel gives 'again'. (Through `volttron`
@@ -100,7 +100,7 @@ interface PendingDelivery {
  *   ('unreachable') when a delivery to it bounced. The user id is the proven user_id or the
  *   `user` header (userOf); a user_id `<instance>.<x>` with another app_id is refused (spoofed).
  * - With `management`, a `hello` to the router first has its sender's broker user checked and
- *   repaired (AgentPermissionCheck, PROTOCOL.md 7.5), so the welcome follows correct
+ *   repaired (AgentPermissionCheck, docs/protocol.md 7.5), so the welcome follows correct
  *   permissions; router-queue messages consumed meanwhile wait behind it (#inOrder).
  * - Reconnects like RmqConnection; deliveries while disconnected resolve 'again'.
  */
@@ -429,7 +429,7 @@ const AGENTSTOP = Buffer.from('agentstop');
  * The sender's user on RMQ: what amqpToVip judged (sender-trust.ts) and put in `message.user`:
  * the user RabbitMQ proved by user_id, a legacy peer's own user, or empty for an anonymous sender
  * (proof required, none given: no capabilities). Where proof is optional (shared login) the `user`
- * header as the publisher wrote it (agents send `<instance>.<identity>` by default, PROTOCOL.md
+ * header as the publisher wrote it (agents send `<instance>.<identity>` by default, docs/protocol.md
  * 7.1/7.3), else `<instance>.<identity>` from app_id: asserted, as on VOLTTRON.
  */
 function userOf(vip: InboundVip): string {

@@ -117,7 +117,7 @@ export function judgeSender(userId: unknown, appId: string, policy: SenderPolicy
 }
 
 /**
- * `agentstop` (PROTOCOL.md 2.5) from a sender that may not send it: a proven or legacy sender may
+ * `agentstop` (docs/protocol.md 2.5) from a sender that may not send it: a proven or legacy sender may
  * stop only itself (the platform's own identities any peer); an anonymous one (proof required, none given) nothing, since it cannot show
  * that it is the peer it names. Asserted senders (shared login) keep VOLTTRON's behaviour.
  */

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { RmqPubSub, type PubSubDelivery } from '../src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, type TestVhost } from './broker-fixture.js';
 
-/** Two instances in two virtual hosts of one broker, linked by RabbitMQ federation (PROTOCOL.md 7.8). */
+/** Two instances in two virtual hosts of one broker, linked by RabbitMQ federation (docs/protocol.md 7.8). */
 let up: TestVhost;
 let down: TestVhost;
 beforeAll(async () => {

@@ -4,7 +4,7 @@ import { agentPermissions, RmqConnection, RmqPubSub, type PubSubDelivery } from 
 import { FAST_RECONNECT, freshVhost, Inbox, management, type TestVhost } from './broker-fixture.js';
 import { startScenarioRouter, vip } from './scenario.js';
 
-/** One broker user per agent with VOLTTRON's permission regexes (PROTOCOL.md 7.1), on the real broker. */
+/** One broker user per agent with VOLTTRON's permission regexes (docs/protocol.md 7.1), on the real broker. */
 let vh: TestVhost;
 const user = `inst.perm${process.pid}`;
 const identity = user.slice('inst.'.length);

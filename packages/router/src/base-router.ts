@@ -182,7 +182,7 @@ export class BaseRouter {
   /**
    * The user frame put on forwarded messages and hello/ping replies: the user id the transport
    * authenticated for the sender, or the sender identity when there is none (auth off).
-   * VOLTTRON 9 always copies the identity (PROTOCOL.md 1.3).
+   * VOLTTRON 9 always copies the identity (docs/protocol.md 1.3).
    */
   lookupUserId(sender: Frame, userId: string): Frame {
     if (userId.length === 0) return sender;
@@ -368,7 +368,7 @@ export class BaseRouter {
   /**
    * A delivery failed. Unreachable recipients are dropped. A forwarded message earns its sender an
    * error 113/11 (user and id of the failed message); router-made messages and messages whose
-   * recipient is their own sender do not (PROTOCOL.md 1.8).
+   * recipient is their own sender do not (docs/protocol.md 1.8).
    */
   #failed(result: 'unreachable' | 'again', to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, origin: Origin): void {
     if (this.#closing) return;

@@ -20,13 +20,13 @@ const ERROR = textFrame('error');
 const MISSING_OP = textFrame('missing operation');
 const UNKNOWN_OP = textFrame('unknown operation');
 
-/** hello -> `welcome, 1.0, <router identity>, <sender>`, user = the sender's user (PROTOCOL.md 2.1). */
+/** hello -> `welcome, 1.0, <router identity>, <sender>`, user = the sender's user (docs/protocol.md 2.1). */
 function hello(ctx: BuiltinContext, m: RoutedMessage, user: Frame): void {
   ctx.reply(m, user, m.subsystem, [WELCOME, VERSION, ctx.identity, m.sender]);
 }
 
 /**
- * ping -> `pong` followed by every argument after the first, unchanged (PROTOCOL.md 2.2). A
+ * ping -> `pong` followed by every argument after the first, unchanged (docs/protocol.md 2.2). A
  * `pong` is a peer answering the router's own ping (the ZeroMQ transport's liveness probes):
  * counted and ignored, never answered (VOLTTRON answers it with another pong).
  */
@@ -39,7 +39,7 @@ function ping(ctx: BuiltinContext, m: RoutedMessage, user: Frame): void {
   ctx.reply(m, user, m.subsystem, [PONG, ...m.args.slice(1)]);
 }
 
-/** peerlist list -> `listing, peers...`; missing/unknown op -> `error, <why>`; empty user (PROTOCOL.md 2.3). */
+/** peerlist list -> `listing, peers...`; missing/unknown op -> `error, <why>`; empty user (docs/protocol.md 2.3). */
 function peerlist(ctx: BuiltinContext, m: RoutedMessage): void {
   const op = m.args[0];
   if (op === undefined) {

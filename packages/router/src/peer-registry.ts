@@ -1,7 +1,7 @@
 import { identityKey, type Frame } from '@vip/protocol';
 
 /**
- * The set of peers the router knows (PROTOCOL.md 1.10). Identities stay bytes; the map key is
+ * The set of peers the router knows (docs/protocol.md 1.10). Identities stay bytes; the map key is
  * `identityKey`, so two different byte strings never collide.
  */
 export class PeerRegistry {

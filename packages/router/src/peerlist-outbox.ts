@@ -39,7 +39,7 @@ interface Recipient {
 }
 
 /**
- * `peerlist add|drop` for every known peer (VOLTTRON semantics, PROTOCOL.md 2.3), sent at low
+ * `peerlist add|drop` for every known peer (VOLTTRON semantics, docs/protocol.md 2.3), sent at low
  * priority so that a connection storm cannot hold up admissions, hellos or normal traffic:
  * - one shared log of events, each encoded once, and a cursor per recipient (memory grows with
  *   events plus peers, never with their product);

@@ -1,7 +1,7 @@
 import { EMPTY_FRAME, identityKey, type Frame, type RoutedMessage } from '@vip/protocol';
 import { encodeQueryValue, type QueryValue } from './wire-values.js';
 
-/** Query properties: a value, or a function read at each query (PROTOCOL.md 2.4). */
+/** Query properties: a value, or a function read at each query (docs/protocol.md 2.4). */
 export type QueryProperties = Readonly<Record<string, QueryValue | (() => QueryValue)>>;
 
 /**

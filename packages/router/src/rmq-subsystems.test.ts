@@ -10,7 +10,7 @@ afterEach(async () => {
 
 const rmqRouter = () => routerHarness({ identity: undefined, messageBus: 'rmq', instanceName: 'v1' });
 
-describe('RMQ router subsystems (messageBus rmq, PROTOCOL.md 7.5)', () => {
+describe('RMQ router subsystems (messageBus rmq, docs/protocol.md 7.5)', () => {
   it('welcomes as `router` and announces new peers with their bus', async () => {
     h = await rmqRouter();
     const a = await h.connect('alice');

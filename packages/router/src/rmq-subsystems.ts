@@ -4,7 +4,7 @@ import {
 } from '@vip/protocol';
 import type { PeerRegistry } from './peer-registry.js';
 
-/** The bus a peer is on, as the RMQ router records it (PROTOCOL.md 7.5). */
+/** The bus a peer is on, as the RMQ router records it (docs/protocol.md 7.5). */
 export type MessageBus = 'zmq' | 'rmq';
 
 /** What the RMQ subsystems need of the router. */
@@ -27,7 +27,7 @@ const EHOSTUNREACH = String(ERRNO.EHOSTUNREACH);
 
 /**
  * The router subsystems only an RMQ router serves (VOLTTRON `rmq_router.py` `handle_system`,
- * PROTOCOL.md 7.5), on top of the common ones:
+ * docs/protocol.md 7.5), on top of the common ones:
  * - `peerlist list_with_messagebus` -> `['listing_with_messagebus', json({identity: bus})]`;
  * - `peerlist add <peer> [bus]` / `drop <peer> [bus]` (sent by the ZMQ proxy for the peers it
  *   hosts) update the peer table and broadcast; the request is echoed back, as VOLTTRON does;

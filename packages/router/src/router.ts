@@ -29,7 +29,7 @@ export interface RouterOptions extends BaseRouterOptions {
   readonly platformLinks?: PlatformLinks;
   /**
    * The bus the router serves (default `zmq`). `rmq` adds the RMQ router's subsystems
-   * (PROTOCOL.md 7.5, `RmqSubsystems`) and makes the identity default to `router`.
+   * (docs/protocol.md 7.5, `RmqSubsystems`) and makes the identity default to `router`.
    */
   readonly messageBus?: MessageBus;
 }
@@ -110,7 +110,7 @@ export class Router extends BaseRouter {
   }
 
   /**
-   * `agentstop <identity>`: drop that peer everywhere; no reply (PROTOCOL.md 2.5). A peer may stop
+   * `agentstop <identity>`: drop that peer everywhere; no reply (docs/protocol.md 2.5). A peer may stop
    * itself; only the control service (by its proven user) may stop another. VOLTTRON obeys anyone,
    * so any agent could silently cut another off: refused here with error 13 to the sender.
    */

@@ -1,6 +1,6 @@
 import { identityKey, type Frame } from '@vip/protocol';
 
-/** The topics the router reports to `issue()` (PROTOCOL.md 8). */
+/** The topics the router reports to `issue()` (docs/protocol.md 8). */
 export type IssueTopic = 'incoming' | 'outgoing' | 'error' | 'unroutable';
 
 /** What `issue()` sees of a message: the peer (frame 0 router-side), the user and the subsystem. */
@@ -12,7 +12,7 @@ export interface IssuedMessage {
 
 export type CountMap = Record<string, number>;
 
-/** VOLTTRON's `Tracker.stats` shape with string keys (PROTOCOL.md 8; Python's bytes keys are a bug). */
+/** VOLTTRON's `Tracker.stats` shape with string keys (docs/protocol.md 8; Python's bytes keys are a bug). */
 export interface TrackerStats {
   error: { error: CountMap; peer: CountMap; user: CountMap; subsystem: CountMap };
   unroutable: { error: CountMap; peer: CountMap };

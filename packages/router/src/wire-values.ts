@@ -1,6 +1,6 @@
 import { EMPTY_FRAME, encodeCountFrame, jsonFrame, textFrame, type Frame } from '@vip/protocol';
 
-/** A value the `query` subsystem can answer with (PROTOCOL.md 2.4). */
+/** A value the `query` subsystem can answer with (docs/protocol.md 2.4). */
 export type QueryValue = string | number | readonly string[] | null | undefined;
 
 /** Encode a query result as the VOLTTRON router does: str as text, int as 4-byte LE, list as Python JSON, None empty. */

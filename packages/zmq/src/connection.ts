@@ -23,7 +23,7 @@ export interface ZmqConnectionOptions {
   readonly identity: string;
   /**
    * Endpoint to connect to (`tcp://127.0.0.1:22916`, `ipc://@/home/run/vip.socket`), optionally with
-   * VOLTTRON's query parameters `serverkey`, `publickey`, `secretkey` (PROTOCOL.md 5.2).
+   * VOLTTRON's query parameters `serverkey`, `publickey`, `secretkey` (docs/protocol.md 5.2).
    */
   readonly address: string;
   /** Platform public key (any encoding): makes this a CURVE client. Overrides the address' `serverkey`. */
@@ -61,7 +61,7 @@ export const AUTH_REFUSED_REASON = "authentication refused: is this agent's publ
 /**
  * An agent's connection to a VIP router over ZeroMQ (the seed's ZMQConnection): a DEALER whose
  * routing id is the identity, `immediate` on (nothing queues for a peer that is not connected),
- * TCP keepalive and HWM as VOLTTRON sets them (PROTOCOL.md 1.1), CURVE client when a server key
+ * TCP keepalive and HWM as VOLTTRON sets them (docs/protocol.md 1.1), CURVE client when a server key
  * is known. Socket events become `ConnectionStatus`: handshake done -> connected, disconnect ->
  * disconnected, connect retry -> retrying, ZAP refusal -> disconnected with `AUTH_REFUSED_REASON`.
  */

@@ -8,7 +8,7 @@ import { formatJson, readJsonFile, writeFileAtomic } from './auth/json-file.js';
 
 const KeyTextSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url CURVE key');
 
-/** `{"public": <43>, "secret": <43>}` (PROTOCOL.md 5.3); other keys are kept by VOLTTRON, ignored here. */
+/** `{"public": <43>, "secret": <43>}` (docs/protocol.md 5.3); other keys are kept by VOLTTRON, ignored here. */
 export const KeyStoreFileSchema = z.looseObject({ public: KeyTextSchema, secret: KeyTextSchema });
 
 /** A key pair in libzmq's Z85 form, for zeromq.js socket options. */

@@ -8,7 +8,7 @@ export const KnownHostsFileSchema = z.record(z.string(), z.string().min(1, 'a se
 /**
  * The known_hosts key of an address, as VOLTTRON computes it (`urlparse`: the netloc, else the
  * path): `tcp://127.0.0.1:22916?serverkey=..` -> `127.0.0.1:22916`, `ipc:///run/vip.socket` ->
- * `/run/vip.socket`. Quirk kept for compatibility (PROTOCOL.md 5.3, 12.15): an abstract ipc address
+ * `/run/vip.socket`. Quirk kept for compatibility (docs/protocol.md 5.3, 12.15): an abstract ipc address
  * `ipc://@/path` has the netloc `@`, so every abstract ipc address shares the key `@`.
  * Text without `://` is taken as a key already.
  */

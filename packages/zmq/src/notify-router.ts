@@ -11,7 +11,7 @@ const ZMQ_NOTIFY_DISCONNECT = 2;
  * zeromq.js has no named option for it; the protected `setInt32Option` reaches it
  * (the prebuilt libzmq 4.3.5 in zeromq 6.8 has draft options on).
  *
- * A notification has the same shape as a VIP router probe (PROTOCOL.md 1.3) and as a lone empty
+ * A notification has the same shape as a VIP router probe (docs/protocol.md 1.3) and as a lone empty
  * frame any peer may send: `PeerAttribution` (attribution/) makes sense of them.
  */
 export class NotifyingRouter extends Router {

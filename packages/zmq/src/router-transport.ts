@@ -139,7 +139,7 @@ const PROBE_ID = textFrame('vip.router.probe');
 const PING = textFrame('ping');
 
 /**
- * The VIP router's ZeroMQ side (PROTOCOL.md 1.1-1.3): one ROUTER socket bound to every address,
+ * The VIP router's ZeroMQ side (docs/protocol.md 1.1-1.3): one ROUTER socket bound to every address,
  * a receive loop that decodes each frame set and hands it to the router's handlers, and `deliver`.
  *
  * Peer events and user ids come from `PeerAttribution` (README "Peer attribution"): a ZMQ_ROUTER_NOTIFY

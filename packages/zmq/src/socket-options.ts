@@ -1,5 +1,5 @@
 /**
- * Socket option values VOLTTRON uses on both ends of a VIP connection (PROTOCOL.md 1.1), and the
+ * Socket option values VOLTTRON uses on both ends of a VIP connection (docs/protocol.md 1.1), and the
  * router's memory limits. zeromq.js applies options only when given to the constructor (TOOLCHAIN.md).
  */
 export const DEFAULT_HIGH_WATER_MARK = 6000;

@@ -54,7 +54,7 @@ export interface AuthServiceStats {
 }
 
 /**
- * The platform's `platform.auth` (VOLTTRON 9 AuthService, PROTOCOL.md 4.5, 10): answers
+ * The platform's `platform.auth` (VOLTTRON 9 AuthService, docs/protocol.md 4.5, 10): answers
  * `get_user_to_capabilities` and `get_authorizations(user_id)` from the auth.json in force, and on
  * every change hands pubsub the new capability map and notifies each peer of the router's peer
  * list with `auth.update(user_to_capabilities)`. Unlike VOLTTRON (quirk 12.9) pubsub gets the map

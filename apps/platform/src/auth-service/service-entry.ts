@@ -4,7 +4,7 @@ import { KeyStore, type AuthFile } from '@vip/zmq';
 /** The AuthService's identity (VOLTTRON's `AUTH` constant); agents ask it for capabilities. */
 export const AUTH_SERVICE_IDENTITY = 'platform.auth';
 
-/** What VOLTTRON's `main.py` grants `platform.auth` in auth.json (PROTOCOL.md 5.5). */
+/** What VOLTTRON's `main.py` grants `platform.auth` in auth.json (docs/protocol.md 5.5). */
 const AUTH_SERVICE_CAPABILITIES = { modify_rpc_method_allowance: null };
 
 /**

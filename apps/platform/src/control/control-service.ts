@@ -2,7 +2,7 @@ import { silentLogger, type Logger } from '@vip/protocol';
 import type { Agent, RpcOptions } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
 
-/** What the control service needs of the router's Tracker (PROTOCOL.md 8). */
+/** What the control service needs of the router's Tracker (docs/protocol.md 8). */
 export interface TrackerHandle {
   readonly enabled: boolean;
   enable(): void;

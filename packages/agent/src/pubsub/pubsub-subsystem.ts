@@ -65,7 +65,7 @@ const MAX_UNACKED = 65_536;
 const COMPAT_HEADERS_TEXT = pythonJson(PUBLISH_COMPAT_HEADERS);
 
 /**
- * The agent's `pubsub` subsystem (PROTOCOL.md 3), speaking to the router's PubSubService like a
+ * The agent's `pubsub` subsystem (docs/protocol.md 3), speaking to the router's PubSubService like a
  * VOLTTRON 9 agent: callbacks `(peer, sender, bus, topic, headers, message)`, several callbacks
  * for overlapping prefixes, `synchronize` after every (re)connection and when a delivery matches
  * nothing, publish headers carrying `min_compatible_version`/`max_compatible_version`.
@@ -154,7 +154,7 @@ export class PubSubSubsystem implements Subsystem {
     while (this.#unacked.size >= this.#noWaitWindow) await this.#drained();
   }
 
-  /** The router's subscription table (PROTOCOL.md 3.5). */
+  /** The router's subscription table (docs/protocol.md 3.5). */
   async list(options: ListOptions = {}): Promise<ListRow[]> {
     const body = jsonFrame({
       prefix: options.prefix ?? '',

@@ -6,7 +6,7 @@ import { PubSubSubsystem, type ListRow } from './pubsub-subsystem.js';
 export const PUBSUB_WRAPPER_IDENTITY = 'pubsub';
 
 /**
- * Legacy RPC-based pubsub (PROTOCOL.md 3.8) for agents written before VOLTTRON 5.0: an agent with
+ * Legacy RPC-based pubsub (docs/protocol.md 3.8) for agents written before VOLTTRON 5.0: an agent with
  * identity `pubsub` exporting `pubsub.subscribe|unsubscribe|publish|list|sync`, which subscribes
  * through today's pubsub subsystem on the legacy agents' behalf and pushes each matching message
  * to them as the RPC notification `pubsub.push(sender, bus, topic, headers, message)`.

@@ -30,7 +30,7 @@ export interface RmqSubscribeOptions extends SubscribeOptions {
 
 /**
  * `agent.pubsub` of an agent on a RabbitMQ platform: VOLTTRON's broker pubsub (rmq_pubsub,
- * PROTOCOL.md 7.6) behind the ZMQ subsystem's API. Publishes go straight to the `volttron`
+ * docs/protocol.md 7.6) behind the ZMQ subsystem's API. Publishes go straight to the `volttron`
  * exchange, subscriptions are queues bound there (RmqPubSub, its own broker connection, opened
  * on the agent's first welcome and closed when the agent stops); the router is not involved, so
  * Python RMQ agents on the same instance see our publishes and we see theirs. Subscriptions made

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { UNAUTHORIZED_EXC_TYPE } from '../errors.js';
 import { pythonJson } from '@vip/protocol';
 
-/** Capabilities of one user: `{name: null | {param: value | "/regex/"}}` (auth.json, PROTOCOL.md 5.5). */
+/** Capabilities of one user: `{name: null | {param: value | "/regex/"}}` (auth.json, docs/protocol.md 5.5). */
 export type UserCapabilities = Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
 /** user id -> capabilities, as `platform.auth` `get_user_to_capabilities` returns it. */
 export type CapabilityMap = Readonly<Record<string, UserCapabilities>>;

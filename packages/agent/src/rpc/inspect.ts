@@ -1,6 +1,6 @@
 import type { ExportedMethod } from './exports.js';
 
-/** `<method>.inspect` (PROTOCOL.md 4.4): params with kind/default/annotation, doc, return. */
+/** `<method>.inspect` (docs/protocol.md 4.4): params with kind/default/annotation, doc, return. */
 export function describeMethod(m: ExportedMethod): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const params: Record<string, unknown> = {};

@@ -44,7 +44,7 @@ export interface BatchItem {
 }
 
 /**
- * The `RPC` subsystem (JSON-RPC 2.0, PROTOCOL.md 4). The VIP message id of a call equals its
+ * The `RPC` subsystem (JSON-RPC 2.0, docs/protocol.md 4). The VIP message id of a call equals its
  * JSON-RPC id and never parses as JSON, so a router's `error 113` fails the call at once.
  */
 export class RpcSubsystem implements Subsystem {
@@ -256,7 +256,7 @@ export class RpcSubsystem implements Subsystem {
   }
 
   /**
-   * VOLTTRON accepts `auth.update` only from `platform.auth` (PROTOCOL.md 10); anyone else could
+   * VOLTTRON accepts `auth.update` only from `platform.auth` (docs/protocol.md 10); anyone else could
    * otherwise grant themselves capabilities. A map given in the options is fixed: pushes do not
    * replace it.
    */

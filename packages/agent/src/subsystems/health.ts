@@ -15,7 +15,7 @@ export interface HealthStatus {
 }
 
 /**
- * `health` (PROTOCOL.md 10): RPCs `health.set_status`, `health.get_status`,
+ * `health` (docs/protocol.md 10): RPCs `health.set_status`, `health.get_status`,
  * `health.get_status_json`, `health.send_alert`; alerts publish once pubsub is registered.
  */
 export class HealthSubsystem implements Subsystem {

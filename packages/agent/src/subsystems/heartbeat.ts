@@ -13,7 +13,7 @@ export interface HeartbeatOptions {
 const PeriodSchema = z.number().positive().max(86_400);
 
 /**
- * `heartbeat` (PROTOCOL.md 10): publishes the health status on `heartbeat/<identity>` with a
+ * `heartbeat` (docs/protocol.md 10): publishes the health status on `heartbeat/<identity>` with a
  * `TimeStamp` header while started; RPCs `heartbeat.start|start_with_period|stop|restart|set_period`.
  * Publishing needs the pubsub subsystem; without it a beat is counted as skipped.
  */

@@ -4,7 +4,7 @@ import type { AgentCore, Subsystem } from '../subsystem.js';
 
 /**
  * `hello`: welcomes from the router complete the handshake (the agent matches the id);
- * hellos from peers are answered `welcome, 1.0, <own identity>, <requester>` (PROTOCOL.md 2.1).
+ * hellos from peers are answered `welcome, 1.0, <own identity>, <requester>` (docs/protocol.md 2.1).
  */
 export class HelloSubsystem implements Subsystem {
   readonly name = 'hello';

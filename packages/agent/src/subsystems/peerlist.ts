@@ -4,7 +4,7 @@ import type { AgentCore, RequestOptions, Subsystem } from '../subsystem.js';
 export type PeerEventListener = (peer: string, messageBus: string | undefined) => void;
 
 /**
- * `peerlist`: `list()` asks the router; `add`/`drop` broadcasts fire listeners (PROTOCOL.md 2.3).
+ * `peerlist`: `list()` asks the router; `add`/`drop` broadcasts fire listeners (docs/protocol.md 2.3).
  * Only the router's broadcasts count: a peer sending `peerlist drop X` to this agent is ignored,
  * or it could fail every request this agent has pending with X.
  */

@@ -5,7 +5,7 @@ import type { AgentCore, RequestOptions, Subsystem } from '../subsystem.js';
 /**
  * `ping`: `ping(peer)` sends `ping, data...` to the router (peer '') or to a peer and resolves
  * with the echoed data; pings addressed to this agent are answered `pong, data...`
- * (PROTOCOL.md 2.2; unlike Python's client we really ping the peer, 12.18).
+ * (docs/protocol.md 2.2; unlike Python's client we really ping the peer, 12.18).
  */
 export class PingSubsystem implements Subsystem {
   readonly name = 'ping';

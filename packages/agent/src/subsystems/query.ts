@@ -24,7 +24,7 @@ export class QuerySubsystem implements Subsystem {
   }
 
   handle(message: VipMessage): boolean {
-    // Replies have an empty first arg; agents ignore query requests (PROTOCOL.md 2.4).
+    // Replies have an empty first arg; agents ignore query requests (docs/protocol.md 2.4).
     if (message.args.length === 0 || (message.args[0] as Frame).length !== 0) return false;
     this.#core.settle(message.id, message.args[1] ?? Buffer.alloc(0), message.peer);
     return true;
@@ -32,7 +32,7 @@ export class QuerySubsystem implements Subsystem {
 }
 
 /**
- * A query value as VOLTTRON encodes it (PROTOCOL.md 1.4): empty = None, one byte 0/1 = bool,
+ * A query value as VOLTTRON encodes it (docs/protocol.md 1.4): empty = None, one byte 0/1 = bool,
  * 4 non-text bytes = little-endian uint32, JSON text = its value, anything else = text.
  */
 export function decodeQueryValue(frame: Frame): QueryValue {

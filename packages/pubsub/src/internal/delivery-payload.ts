@@ -5,7 +5,7 @@ const BUS_FIRST = Buffer.from('{"bus": ', 'latin1');
 
 /**
  * The payload delivered to subscribers: `{"sender", "bus", "headers", "message"}` as the Python
- * router writes it (PROTOCOL.md 3.3), built once per publish and shared by every subscriber's
+ * router writes it (docs/protocol.md 3.3), built once per publish and shared by every subscriber's
  * delivery. Fast path: a body (`raw`, as received, already validated) that is pure ASCII, starts
  * with `{"bus": ` and holds exactly bus, headers and message in that order (what Python agents
  * and ours send) is reused after the publisher's `{"sender": "<identity>", ` head (one per

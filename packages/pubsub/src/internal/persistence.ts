@@ -129,7 +129,7 @@ export class Persistence {
     await this.#store.close();
   }
 
-  /** Error 11 naming the subscriber, as a live back-pressure drop reports it (PROTOCOL.md 3.3). */
+  /** Error 11 naming the subscriber, as a live back-pressure drop reports it (docs/protocol.md 3.3). */
   #reportAgain(subscriber: string, m: HeldMessage): void {
     this.#hooks.reply(m.publisher, m.user, m.id, ERROR, errorArgs(ERRNO.EAGAIN, Buffer.from(subscriber, 'latin1'), PUBSUB));
   }

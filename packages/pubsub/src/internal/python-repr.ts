@@ -1,6 +1,6 @@
 /**
  * Python `repr()` of JSON values, for error texts VOLTTRON formats with `str.format` (the
- * protected-topic refusal of PROTOCOL.md 3.7 prints a list and a dict the Python way).
+ * protected-topic refusal of docs/protocol.md 3.7 prints a list and a dict the Python way).
  */
 export function pythonRepr(value: unknown): string {
   if (value === null || value === undefined) return 'None';

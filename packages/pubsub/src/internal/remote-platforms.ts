@@ -6,7 +6,7 @@ const OP_EXTERNAL_PUBLISH = textFrame('external_publish');
 const OP_EXTERNAL_LIST = textFrame('external_list');
 
 /**
- * The pubsub side of multi-platform (PROTOCOL.md 6.4): the prefixes each remote platform
+ * The pubsub side of multi-platform (docs/protocol.md 6.4): the prefixes each remote platform
  * advertised (kept in a SubscriptionIndex keyed by instance name; buses are not advertised),
  * forwarding of matching publishes, and advertising our own `all` prefixes.
  */

@@ -8,7 +8,7 @@ export interface UnsubscribeScope {
   readonly prefixes: readonly string[] | null;
 }
 
-/** The scopes an `unsubscribe` body names (PROTOCOL.md 3.2). */
+/** The scopes an `unsubscribe` body names (docs/protocol.md 3.2). */
 export function unsubscribeScopes(body: UnsubscribeRequest): UnsubscribeScope[] {
   const out: UnsubscribeScope[] = [];
   if (body.internal) out.push({ platform: 'internal', bus: body.internal.bus, prefixes: body.internal.prefix });

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { ZapMechanism } from '../zap-contract.js';
 
 /**
- * One auth.json entry in VOLTTRON's format (PROTOCOL.md 5.5, `auth_entry.py`), validated with zod
+ * One auth.json entry in VOLTTRON's format (docs/protocol.md 5.5, `auth_entry.py`), validated with zod
  * and compiled for matching. Unknown keys are tolerated (VOLTTRON ignores them too).
  */
 

@@ -26,7 +26,7 @@ export function authFilePaths(vipHome: string): { readonly authFile: string; rea
 }
 
 /**
- * `$VIP_HOME/auth.json` in VOLTTRON's format (PROTOCOL.md 5.5): reading (`read`, `load`) and the
+ * `$VIP_HOME/auth.json` in VOLTTRON's format (docs/protocol.md 5.5): reading (`read`, `load`) and the
  * operator's changes (`add`, `remove`, `approve`, `deny`, `setGroups`, `setRoles`).
  *
  * Every change re-reads the file, applies itself and writes the whole file atomically (temp file

@@ -39,7 +39,7 @@ export function composeUserId(...fields: readonly string[]): string {
 }
 
 /**
- * Decides a ZAP request against the latest rules (PROTOCOL.md 5.4): a matching enabled deny
+ * Decides a ZAP request against the latest rules (docs/protocol.md 5.4): a matching enabled deny
  * entry refuses; otherwise the first matching enabled allow entry (exact credentials before
  * regex ones) admits with its `user_id`; otherwise NULL over same-uid ipc is admitted (see
  * `trustSameUidIpc`); otherwise refused. PLAIN entries match the user name only (credentials

@@ -1,5 +1,5 @@
 /**
- * How long a refused ZAP request waits for its `400` (PROTOCOL.md 5.4): per source address the
+ * How long a refused ZAP request waits for its `400` (docs/protocol.md 5.4): per source address the
  * first delay is random in [0, firstMaxMs), and each further refusal from that address doubles
  * it, capped at `maxDelayMs` (VOLTTRON: 1 s and 100 s). The delay slows down key guessing
  * without holding up anyone else. An address quiet for `forgetAfterMs` past its last reply starts

@@ -19,7 +19,7 @@ export interface ZapRefusal {
   readonly mechanism: string;
   readonly credential: string;
   readonly reason: 'denied' | 'unknown';
-  /** How long the `400` waits (PROTOCOL.md 5.4). */
+  /** How long the `400` waits (docs/protocol.md 5.4). */
   readonly delayMs: number;
 }
 
@@ -54,7 +54,7 @@ export interface ZapHandlerStats {
 
 /**
  * The ZAP handler: a ROUTER at `inproc://zeromq.zap.01` answering libzmq's authentication
- * requests for sockets in the same context (PROTOCOL.md 5.4, TOOLCHAIN.md).
+ * requests for sockets in the same context (docs/protocol.md 5.4, TOOLCHAIN.md).
  *
  * - An admissible request goes to the `admissionSink` as a `PendingAdmission`; the sink answers
  *   it when it can tell which connection it admits (the router transport answers in rounds, see
