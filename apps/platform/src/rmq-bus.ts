@@ -3,7 +3,7 @@ import type { Logger } from '@vip/protocol';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { ensureVolttronBroker, platformBrokerUser, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
 import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
-import { KeyStore } from '@vip/zmq';
+import { KeyStore } from '@vip/auth';
 import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
 import { busInfoPath, stoppedBusInfo, writeBusInfo, type BusInfo } from './bus-info.js';
 import type { PlatformConfig, RmqBusConfig } from './cli-options.js';

@@ -1,7 +1,7 @@
 import { access, chmod, constants, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '@vip/protocol';
-import { makeDirectories } from '@vip/zmq';
+import { makeDirectories } from '@vip/auth';
 
 /** The files of a platform home (PROTOCOL.md 5.3, 9). */
 export interface VipHomePaths {

@@ -5,7 +5,7 @@ import {
   agentPermissions, AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, RabbitMqManagement, readAgentRmqFile as readRmqFile,
   RmqSetupError, VOLTTRON_EXCHANGE, type AgentRmqFile,
 } from '@vip/rmq';
-import { makeDirectories } from '@vip/zmq';
+import { makeDirectories } from '@vip/auth';
 import { CliError, EXIT } from './exit-codes.js';
 import type { PlatformBus } from './platform-bus.js';
 

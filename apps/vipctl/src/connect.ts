@@ -4,7 +4,7 @@ import { HelloTimeoutError, type Agent } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { platformBrokerUser } from '@vip/rmq';
 import { createZmqAgent, defaultLocalAddress, resolveVipHome } from '@vip/agent/zmq';
-import { KeyStore } from '@vip/zmq';
+import { KeyStore } from '@vip/auth';
 import type { CliOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { readBrokerTls } from './broker-tls.js';

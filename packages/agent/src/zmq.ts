@@ -1,7 +1,8 @@
 // Public API of @vip/agent/zmq: ZeroMQ wiring for the transport-neutral Agent.
 import { join } from 'node:path';
 import { Address, ConfigError, type Logger } from '@vip/protocol';
-import { KeyStore, KnownHosts, ZmqConnection } from '@vip/zmq';
+import { KeyStore, KnownHosts } from '@vip/auth';
+import { ZmqConnection } from '@vip/zmq';
 import { Agent, DEFAULT_HELLO_TIMEOUT_MS, type AgentOptions } from './agent.js';
 import { defaultLocalAddress, resolveVipHome } from './vip-home.js';
 

@@ -7,7 +7,10 @@
  * waits for the router transport to see the matching ZMQ_ROUTER_NOTIFY connect event
  * (`[routingId, '']`). The transport calls back through `AdmissionSink`.
  */
-export type ZapMechanism = 'NULL' | 'PLAIN' | 'CURVE';
+import type { AuthMechanism, Capabilities } from '@vip/auth';
+
+/** The mechanism of a ZAP request: auth.json's `mechanism` (@vip/auth). */
+export type ZapMechanism = AuthMechanism;
 
 export interface ZapAdmission {
   /** The user id authentication assigned (auth entry `user_id`, or VOLTTRON's composed form). */
@@ -21,7 +24,7 @@ export interface ZapAdmission {
   /** When the auth entry pins an identity, only a peer with that routing id may use this user. */
   readonly identity?: string;
   /** The entry's capabilities, normalised to `{name: null | {param: value}}`. */
-  readonly capabilities?: Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
+  readonly capabilities?: Capabilities;
 }
 
 export interface AdmissionSink {

@@ -1,5 +1,5 @@
 import { ConfigError, type CurveKeyPair, type Logger } from '@vip/protocol';
-import { KeyStore, type AuthFile } from '@vip/zmq';
+import { KeyStore, type AuthFile } from '@vip/auth';
 
 /** The AuthService's identity (VOLTTRON's `AUTH` constant); agents ask it for capabilities. */
 export const AUTH_SERVICE_IDENTITY = 'platform.auth';

@@ -1,4 +1,4 @@
-import type { AuthRules, Capabilities } from '@vip/zmq';
+import type { AuthRules, Capabilities } from '@vip/auth';
 
 /** user id -> capabilities, the body of `get_user_to_capabilities` and of `auth.update`. */
 export type UserToCapabilities = Record<string, Capabilities>;

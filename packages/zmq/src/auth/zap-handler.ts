@@ -3,10 +3,8 @@ import type { Logger } from '@vip/protocol';
 import { Router } from 'zeromq';
 import type { Context } from 'zeromq';
 import type { AdmissionSink, ZapAdmission } from '../zap-contract.js';
-import type { Authenticator } from './authenticator.js';
-import type { PendingAuthStore } from './pending-store.js';
-import { RefusalDelays } from './refusal-delay.js';
-import type { RefusalDelayOptions } from './refusal-delay.js';
+import { RefusalDelays } from '@vip/auth';
+import type { Authenticator, PendingAuthStore, RefusalDelayOptions } from '@vip/auth';
 import { parseZapRequest, zapReply } from './zap-request.js';
 import type { ZapRequest } from './zap-request.js';
 

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ZapMechanism } from '../zap-contract.js';
 
 /**
  * One auth.json entry in VOLTTRON's format (PROTOCOL.md 5.5, `auth_entry.py`), validated with zod
@@ -78,12 +77,14 @@ export function normaliseCapabilities(
 }
 
 export const MechanismSchema = z.enum(['NULL', 'PLAIN', 'CURVE'], { error: 'mechanism must be "NULL", "PLAIN" or "CURVE"' });
+/** How a peer authenticates (ZAP's mechanism): no credential, a user name, or a CURVE public key. */
+export type AuthMechanism = z.output<typeof MechanismSchema>;
 
 export const AuthEntrySchema = z
   .looseObject({
     domain: PatternFieldSchema,
     address: PatternFieldSchema,
-    mechanism: z.union([MechanismSchema, z.null()]).optional().transform((m): ZapMechanism => m ?? 'CURVE'),
+    mechanism: z.union([MechanismSchema, z.null()]).optional().transform((m): AuthMechanism => m ?? 'CURVE'),
     credentials: PatternFieldSchema,
     user_id: z.union([z.string(), z.null()]).optional(),
     identity: z.union([z.string(), z.null()]).optional().transform((v) => v ?? null),
