@@ -1,7 +1,7 @@
-import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { defaultLocalAddress, resolveVipHome } from '@vip/auth';
 import { closestMatch, ConfigError, describeUnknownConfigKey, LOG_FORMATS, type LogFormat, type LogLevel } from '@vip/protocol';
 import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
@@ -174,12 +174,6 @@ export interface PlatformConfig {
 /** `--help` and `--version` print and exit (`show` says which); anything else is a platform to run. */
 export type CliResult = { readonly help: true; readonly show: 'usage' | 'version' } | { readonly help: false; readonly config: PlatformConfig };
 
-/** `VIP_HOME`, else `VOLTTRON_HOME`, else `~/.vip`; `~` expanded, trailing `/` removed. */
-export function defaultVipHome(env: NodeJS.ProcessEnv): string {
-  const raw = env.VIP_HOME || env.VOLTTRON_HOME || '~/.vip';
-  return resolve(raw.replace(/^~(?=$|\/)/, homedir()));
-}
-
 /** Parse and validate argv (without `node main.js`). Throws ConfigError with a one-line reason. */
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliResult {
   let values: Record<string, unknown>;
@@ -225,7 +219,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   const cli = validate(values, 'invalid option');
   if (cli.help) return { help: true, show: 'usage' };
   if (cli.version) return { help: true, show: 'version' };
-  const vipHome = cli['vip-home'] ? resolve(cli['vip-home']) : defaultVipHome(env);
+  const vipHome = cli['vip-home'] ? resolve(cli['vip-home']) : resolveVipHome(env);
   const { values: file, warnings } = fileValues(vipHome);
   const o = { ...file, ...withAbsolutePaths(definedOnly(cli), process.cwd()) };
   const messageBus = o['message-bus'] ?? 'zmq';
@@ -238,7 +232,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
     config: {
       vipHome,
       vipAddresses: o['vip-address'] ?? [DEFAULT_TCP_ADDRESS],
-      localAddress: o['local-address'] ?? `ipc://@${vipHome}/run/vip.socket`,
+      localAddress: o['local-address'] ?? defaultLocalAddress(vipHome),
       instanceName,
       allowAuth: o['allow-auth'] ?? true,
       legacyPubsub: o['legacy-pubsub'] ?? false,

@@ -18,6 +18,10 @@ export type { PendingAuthEntry, PendingFailure, PendingAuthStoreOptions } from '
 export { RefusalDelays } from './refusal-delay.js';
 export type { RefusalDelayOptions } from './refusal-delay.js';
 
+// --- VIP_HOME ---
+export { resolveVipHome, defaultLocalAddress, vipHomePaths, prepareVipHome } from './vip-home.js';
+export type { VipHomePaths } from './vip-home.js';
+
 // --- keys: keystores, known_hosts ---
 export { KeyStore, KeyStoreFileSchema, toZ85KeyPair } from './keystore.js';
 export type { KeyStoreOptions, Z85KeyPair } from './keystore.js';
