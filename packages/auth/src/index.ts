@@ -28,6 +28,8 @@ export type { KeyStoreOptions, Z85KeyPair } from './keystore.js';
 export { KnownHosts, KnownHostsFileSchema, knownHostsKey } from './known-hosts.js';
 
 // --- files ---
+export { FileWatcher, fileSignature } from './file-watcher.js';
+export type { FileWatcherOptions, FileWatcherStats } from './file-watcher.js';
 export { makeDirectories } from './make-directories.js';
 export { readJsonFile, writeFileAtomic, formatJson, describeIssues } from './json-file.js';
 export type { ReadJsonOptions, WriteFileOptions } from './json-file.js';
