@@ -1,4 +1,5 @@
-import type { AuthMechanism, Capabilities, CompiledAuthEntry } from './auth-entry.js';
+import type { AuthMechanism, Capabilities } from '@vip/protocol';
+import type { CompiledAuthEntry } from './auth-entry.js';
 import { AuthRules } from './auth-rules.js';
 
 /**

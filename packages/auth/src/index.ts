@@ -5,8 +5,8 @@ export { Authenticator, composeUserId, VIP_ZAP_DOMAIN } from './authenticator.js
 export type { AuthRequest, AuthDecision, AuthenticatorOptions } from './authenticator.js';
 export { AuthRules, AuthFileSchema, AUTH_FILE_VERSION } from './auth-rules.js';
 export type { AuthFileData } from './auth-rules.js';
-export { AuthEntrySchema, CapabilitiesSchema, MechanismSchema, normaliseCapabilities, isRegexText } from './auth-entry.js';
-export type { AuthEntry, AuthEntryInput, AuthMechanism, Capabilities, CompiledAuthEntry } from './auth-entry.js';
+export { AuthEntrySchema, MechanismSchema } from './auth-entry.js';
+export type { AuthEntry, AuthEntryInput, CompiledAuthEntry } from './auth-entry.js';
 export { AuthFile, authFilePaths } from './auth-file.js';
 export type { AuthFileOptions, AuthList, AuthEntryRef } from './auth-file.js';
 export { AuthFileWatcher } from './auth-watcher.js';

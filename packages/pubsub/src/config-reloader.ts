@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { FileWatcher } from '@vip/auth';
-import { ConfigError, type Logger } from '@vip/protocol';
-import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
+import { ConfigError, type CapabilityMapInput, type Logger } from '@vip/protocol';
+import { ProtectedTopics } from './protected-topics.js';
 
 /** Where the pubsub service reads its access rules from, reloaded when they change. */
 export interface PubSubConfigSources {
@@ -11,14 +11,14 @@ export interface PubSubConfigSources {
    * The auth file and how to read capabilities from it (e.g. the zmq AuthFile's
    * `capabilitiesByUser()`); `load` runs at start and whenever `path` changes.
    */
-  readonly capabilities?: { readonly path: string; load(): CapabilityMap | Promise<CapabilityMap> };
+  readonly capabilities?: { readonly path: string; load(): CapabilityMapInput | Promise<CapabilityMapInput> };
   /** Stat-poll period, the fallback when file watching misses a change. Default 1000 ms. */
   readonly pollIntervalMs?: number;
 }
 
 export interface ConfigTarget {
   setProtectedTopics(topics: ProtectedTopics): void;
-  setCapabilities(capabilities: CapabilityMap): void;
+  setCapabilities(capabilities: CapabilityMapInput): void;
 }
 
 /**
@@ -83,7 +83,7 @@ export class ConfigReloader {
   #loadCapabilities(): void {
     const source = this.sources.capabilities;
     if (!source) return;
-    let result: CapabilityMap | Promise<CapabilityMap>;
+    let result: CapabilityMapInput | Promise<CapabilityMapInput>;
     try {
       result = source.load();
     } catch (err) {

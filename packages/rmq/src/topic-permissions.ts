@@ -1,4 +1,4 @@
-import { ConfigError } from '@vip/protocol';
+import { capabilityRefusal, ConfigError, normaliseCapabilities, type CapabilitiesInput } from '@vip/protocol';
 import { VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { PUBSUB_PREFIX } from './pubsub-mapping.js';
 
@@ -18,7 +18,7 @@ export interface TopicPermissions {
 
 /**
  * The RabbitMQ topic permission that enforces `entries` on broker pubsub for one broker user with
- * capability names `capabilities`, or undefined when that user may publish on every topic (no
+ * `capabilities` (any of VOLTTRON's forms: a list of names will do), or undefined when that user may publish on every topic (no
  * topic permission needed). `write` is `(*UTF8)` then one anchored negative lookahead over the routing keys
  * (`__pubsub__.<instance>.<topic with / as .>[.#]`) of every entry the user lacks a capability
  * for; everything else (VIP messages `<instance>.<peer>`, unprotected topics) stays writable.
@@ -32,9 +32,9 @@ export interface TopicPermissions {
  * An invalid `/regex/` throws ConfigError (ProtectedTopics refuses the same file).
  */
 export function protectedTopicPermissions(
-  entries: readonly ProtectedTopicEntry[], capabilities: readonly string[], instance: string,
+  entries: readonly ProtectedTopicEntry[], capabilities: CapabilitiesInput, instance: string,
 ): TopicPermissions | undefined {
-  const has = new Set(capabilities);
+  const held = normaliseCapabilities(capabilities);
   const plain = new Map<string, readonly string[]>(); // ProtectedTopics: a repeated plain topic keeps its last capabilities
   const regexes: Array<{ source: string; caps: readonly string[] }> = [];
   for (const e of entries) {
@@ -49,7 +49,7 @@ export function protectedTopicPermissions(
       regexes.push({ source, caps });
     } else plain.set(e.topic, caps);
   }
-  const lacks = (caps: readonly string[]) => caps.length > 0 && !caps.every((c) => has.has(c));
+  const lacks = (caps: readonly string[]) => capabilityRefusal(held, caps) !== undefined;
   const refused: string[] = [];
   for (const [topic, caps] of plain) if (lacks(caps)) refused.push(plainTopicKeyPattern(instance, topic));
   for (const { source, caps } of regexes) if (lacks(caps)) refused.push(...regexTopicKeyPatterns(instance, source));

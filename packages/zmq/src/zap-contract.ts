@@ -1,3 +1,5 @@
+import type { AuthMechanism, Capabilities } from '@vip/protocol';
+
 /**
  * The contract between the ZAP handler (`auth/`) and the ZeroMQ router transport.
  *
@@ -7,9 +9,8 @@
  * waits for the router transport to see the matching ZMQ_ROUTER_NOTIFY connect event
  * (`[routingId, '']`). The transport calls back through `AdmissionSink`.
  */
-import type { AuthMechanism, Capabilities } from '@vip/auth';
 
-/** The mechanism of a ZAP request: auth.json's `mechanism` (@vip/auth). */
+/** The mechanism of a ZAP request (auth.json's `mechanism`). */
 export type ZapMechanism = AuthMechanism;
 
 export interface ZapAdmission {
