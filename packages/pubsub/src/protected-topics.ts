@@ -1,5 +1,6 @@
 import {
-  capabilityRefusal, ConfigError, InvalidPayloadError, normaliseCapabilities, parseProtectedUpdate, UnauthorizedError, type CapabilityMapInput,
+  capabilityRefusal, ConfigError, InvalidPayloadError, isRegexText, normaliseCapabilities, parseProtectedUpdate, protectedTopicRegex, UnauthorizedError,
+  type CapabilityMapInput,
 } from '@vip/protocol';
 import { pythonRepr } from './internal/python-repr.js';
 
@@ -11,7 +12,8 @@ interface RegexEntry {
 
 /**
  * Write-protected topics: plain topics (exact, then string prefix, in file order) and `/regex/`
- * topics (anchored `^(?:regex)$`), looked up in the order of PROTOCOL.md 3.7.
+ * topics (VOLTTRON's `'^' + regex + '$'` with `re.match`: @vip/protocol `protectedTopicRegex`),
+ * looked up in the order of PROTOCOL.md 3.7.
  */
 export class ProtectedTopics {
   readonly #plain = new Map<string, readonly string[]>();
@@ -36,10 +38,10 @@ export class ProtectedTopics {
   /** Add one entry; returns the error for an invalid regex instead of throwing. */
   add(topic: string, capabilities: string | readonly string[]): ConfigError | undefined {
     const caps = typeof capabilities === 'string' ? [capabilities] : [...capabilities];
-    if (topic.length > 1 && topic.startsWith('/') && topic.endsWith('/')) {
+    if (isRegexText(topic)) {
       const source = topic.slice(1, -1);
       try {
-        this.#regexes.push({ source, regex: new RegExp(`^(?:${source})$`), capabilities: caps });
+        this.#regexes.push({ source, regex: protectedTopicRegex(topic), capabilities: caps });
       } catch (err) {
         return new ConfigError(`topic ${JSON.stringify(topic)} is not a valid regular expression`, { cause: err });
       }
