@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { defaultLocalAddress, resolveVipHome } from '@vip/auth';
 import {
-  closestMatch, ConfigError, DEFAULT_INSTANCE_NAME, describeUnknownConfigKey, instanceNameProblem, instanceNameSchema, LOG_FORMATS, type LogFormat, type LogLevel,
+  closestMatch, ConfigError, DEFAULT_INSTANCE_NAME, describeUnknownConfigKey, instanceNameProblem, instanceNameSchema, LOG_FORMATS,
+  type LogFormat, type LogLevel,
 } from '@vip/protocol';
 import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';

@@ -4,7 +4,8 @@ export type { AgentOptions, AgentEvent } from './agent.js';
 export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, ExpectOptions, AgentPublisher } from './subsystem.js';
 export type { OperationName } from './pending-requests.js';
 export {
-  HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, RpcException, PublishNotConfirmedError, PublishQueueFullError, NotStartedError,
+  HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, RpcException, PublishNotConfirmedError, PublishQueueFullError,
+  NotStartedError,
 } from './errors.js';
 /** A refused capability check, over RPC or pubsub: @vip/protocol's one unauthorized error. */
 export { UnauthorizedError, UNAUTHORIZED_EXC_TYPE } from '@vip/protocol';

@@ -28,9 +28,10 @@ const CapabilityParamsSchema = z.union([z.record(z.string(), z.unknown()), z.nul
 const CapabilityDictSchema = z.record(z.string(), CapabilityParamsSchema);
 
 /** VOLTTRON's forms, validated and kept as written. */
-export const CapabilitiesInputSchema = z.union([z.string(), CapabilityDictSchema, z.array(z.union([z.string(), CapabilityDictSchema])), z.null()], {
-  error: 'capabilities must be a string, an object {name: null | {param: value}} or a list of those',
-});
+export const CapabilitiesInputSchema = z.union(
+  [z.string(), CapabilityDictSchema, z.array(z.union([z.string(), CapabilityDictSchema])), z.null()],
+  { error: 'capabilities must be a string, an object {name: null | {param: value}} or a list of those' },
+);
 
 /** VOLTTRON's forms (absent too), normalised to `{name: null | {param: value}}`. */
 export const CapabilitiesSchema = CapabilitiesInputSchema.optional().transform((value) => normaliseCapabilities(value));
@@ -42,9 +43,11 @@ export const CapabilityMapSchema = z.record(z.string(), CapabilitiesInputSchema.
  * `{name: null | {param: value}}` from any of VOLTTRON's forms, merged into `into` (a fresh
  * object by default): a capability with parameters wins over the same one without.
  */
-export function normaliseCapabilities(value: CapabilitiesInput, into: Record<string, CapabilityParams | null> = {}): Record<string, CapabilityParams | null> {
+export function normaliseCapabilities(
+  value: CapabilitiesInput, into: Record<string, CapabilityParams | null> = {},
+): Record<string, CapabilityParams | null> {
   if (value === null || value === undefined || value === '') return into;
-  const items: ReadonlyArray<string | Capabilities> = typeof value === 'string' || !Array.isArray(value) ? [value as string | Capabilities] : value;
+  const items: ReadonlyArray<string | Capabilities> = Array.isArray(value) ? value : [value as string | Capabilities];
   for (const item of items) {
     const dict: Capabilities = typeof item === 'string' ? { [item]: null } : item;
     for (const [name, params] of Object.entries(dict)) {
@@ -60,7 +63,10 @@ export type CapabilityRefusal =
   /** A restriction names a parameter the call does not have. */
   | { readonly reason: 'no such parameter'; readonly capability: string; readonly parameter: string }
   /** An argument outside a restriction: not equal to `allowed`, or (a `/regex/` `allowed`) not matching it whole. */
-  | { readonly reason: 'parameter'; readonly capability: string; readonly parameter: string; readonly allowed: unknown; readonly actual: unknown; readonly pattern: boolean };
+  | {
+    readonly reason: 'parameter'; readonly capability: string; readonly parameter: string;
+    readonly allowed: unknown; readonly actual: unknown; readonly pattern: boolean;
+  };
 
 /**
  * The one capability check (VOLTTRON's `@RPC.allow` check and its protected-topic check): `held`

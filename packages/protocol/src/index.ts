@@ -57,7 +57,9 @@ export type { UnauthorizedErrorOptions } from './unauthorized-error.js';
 export {
   CapabilitiesInputSchema, CapabilitiesSchema, CapabilityMapSchema, normaliseCapabilities, capabilityRefusal,
 } from './capabilities.js';
-export type { CapabilityParams, Capabilities, CapabilityMap, CapabilitiesInput, CapabilityMapInput, CapabilityRefusal } from './capabilities.js';
+export type {
+  CapabilityParams, Capabilities, CapabilityMap, CapabilitiesInput, CapabilityMapInput, CapabilityRefusal,
+} from './capabilities.js';
 export { isRegexText, wholeValueRegex, protectedTopicRegex } from './regex-text.js';
 export { DEFAULT_INSTANCE_NAME, instanceNameProblem, instanceNameSchema } from './instance-name.js';
 export type { InstanceNameBus } from './instance-name.js';

@@ -168,7 +168,10 @@ export const SynchronizeRequestSchema = z.object({
 export type SynchronizeRequest = z.output<typeof SynchronizeRequestSchema>;
 export const parseSynchronizeRequest = (raw: unknown) => parsePayload(SynchronizeRequestSchema, 'pubsub.synchronize', raw);
 
-/** `{capabilities: {user_id: capabilities}}`, each user's in any of VOLTTRON's forms, kept as sent (pubsub prints them as VOLTTRON does). */
+/**
+ * `{capabilities: {user_id: capabilities}}`, each user's in any of VOLTTRON's forms, kept as sent
+ * (pubsub prints them as VOLTTRON does).
+ */
 export const AuthUpdateSchema = z.object({ capabilities: z.record(z.string(), CapabilitiesInputSchema).default({}) });
 export type AuthUpdate = z.output<typeof AuthUpdateSchema>;
 export const parseAuthUpdate = (raw: unknown) => parsePayload(AuthUpdateSchema, 'pubsub.auth_update', raw);

@@ -1,4 +1,6 @@
-import { capabilityRefusal, ConfigError, isRegexText, normaliseCapabilities, protectedTopicRegex, type CapabilitiesInput } from '@vip/protocol';
+import {
+  capabilityRefusal, ConfigError, isRegexText, normaliseCapabilities, protectedTopicRegex, type CapabilitiesInput,
+} from '@vip/protocol';
 import { VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { PUBSUB_PREFIX } from './pubsub-mapping.js';
 

@@ -22,15 +22,16 @@ export function checkCapabilities(
   if (refusal === undefined) return undefined;
   const refuse = (text: string) => new UnauthorizedError(text, { subsystem: 'RPC', required, user });
   switch (refusal.reason) {
-    case 'missing':
-      return refuse(`method '${method}' requires capabilities ${pySet(required)}, but capability ${caps === undefined ? 'None' : pyRepr(caps)} was provided for user ${user}`);
+    case 'missing': {
+      const held = caps === undefined ? 'None' : pyRepr(caps);
+      return refuse(`method '${method}' requires capabilities ${pySet(required)}, but capability ${held} was provided for user ${user}`);
+    }
     case 'no such parameter':
       return refuse(`User ${user} capability is not defined properly. method ${method} does not have a parameter ${refusal.parameter}`);
     case 'parameter': {
       const { parameter: name, allowed, actual } = refusal;
-      return refuse(refusal.pattern
-        ? `User ${user} can call method ${method} only with ${name} matching pattern ${String(allowed)} but called with ${name}=${pyStr(actual)}`
-        : `User ${user} can call method ${method} only with ${name}=${pyStr(allowed)} but called with ${name}=${pyStr(actual)}`);
+      const only = refusal.pattern ? `${name} matching pattern ${String(allowed)}` : `${name}=${pyStr(allowed)}`;
+      return refuse(`User ${user} can call method ${method} only with ${only} but called with ${name}=${pyStr(actual)}`);
     }
   }
 }

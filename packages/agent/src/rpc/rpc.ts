@@ -1,6 +1,6 @@
 import {
-  buildRequest, CapabilityMapSchema, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData, RPC_ERROR_CODES,
-  UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError, unhandledException,
+  buildRequest, CapabilityMapSchema, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData,
+  RPC_ERROR_CODES, UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError, unhandledException,
   type Frame, type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
 } from '@vip/protocol';
 import { MethodNotFoundError, RemoteError, RpcError, RpcException } from '../errors.js';
@@ -267,7 +267,9 @@ export class RpcSubsystem implements Subsystem {
     }
     if (this.#options.capabilities !== undefined) return;
     const r = CapabilityMapSchema.safeParse(map);
-    if (!r.success) throw new TypeError(`auth.update: expected {user: capabilities (a name, a list, or {capability: null | {param: value}})}: ${r.error.message}`);
+    if (!r.success) {
+      throw new TypeError(`auth.update: expected {user: capabilities (a name, a list, or {capability: null | {param: value}})}: ${r.error.message}`);
+    }
     this.#capabilities = r.data;
   }
 }
@@ -338,7 +340,8 @@ export function errorFromRpc(error: RpcErrorObject): RpcError | UnauthorizedErro
   }
   if (error.code === RPC_ERROR_CODES.UNHANDLED_EXCEPTION && exception) {
     const text = detail ?? error.message;
-    if (exception.exc_type === UNAUTHORIZED_EXC_TYPE && (exception.exc_args[0] === undefined || exception.exc_args[0] === UNAUTHORIZED_ERRNUM)) {
+    const code = exception.exc_args[0];
+    if (exception.exc_type === UNAUTHORIZED_EXC_TYPE && (code === undefined || code === UNAUTHORIZED_ERRNUM)) {
       return new UnauthorizedError(text, { subsystem: 'RPC', excArgs: exception.exc_args, excTb: exception.exc_tb, data: error.data });
     }
     return new RemoteError(text, exception.exc_type, exception.exc_args, exception.exc_tb, error.data);
