@@ -21,6 +21,7 @@ export default defineConfig({
   test: {
     projects: [
       pkg('protocol'),
+      pkg('auth'),
       pkg('zmq'),
       pkg('rmq'),
       pkg('pubsub'),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPair, type CurveKeyPair } from '../../packages/protocol/src/index.js';
 import { freePort, startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/zmq/src/index.js';
+import { AuthFile } from '../../packages/auth/src/index.js';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 

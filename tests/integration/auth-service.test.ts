@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, type CurveKeyPair } from '../../packages/protocol/src/index.js';
 import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/zmq/src/index.js';
+import { AuthFile } from '../../packages/auth/src/index.js';
 import { PubSubSubsystem, UnauthorizedError, type Agent } from '../../packages/agent/src/index.js';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 

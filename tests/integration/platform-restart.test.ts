@@ -8,7 +8,7 @@ import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { AMQP_URL, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { freePort, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/zmq/src/index.js';
+import { AuthFile } from '../../packages/auth/src/index.js';
 import { PublishRun, restartViolations, TcpGate } from './restart-helpers.js';
 
 /**

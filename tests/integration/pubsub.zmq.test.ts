@@ -5,7 +5,7 @@ import { describe, it, onTestFinished } from 'vitest';
 import { createZmqAgent } from '../../packages/agent/src/zmq.js';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { freePort, startPlatform, waitFor } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/zmq/src/index.js';
+import { AuthFile } from '../../packages/auth/src/index.js';
 import { agentPlatform, describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
 /** The built platform app over tcp + CURVE; each agent gets its own key and auth.json entry (user id = identity). */

@@ -31,10 +31,13 @@ describe('the built write regex on the real broker refuses what ProtectedTopics 
       { topic: 'café', capabilities: ['can_foo'] },
       { topic: '/y./', capabilities: ['can_x'] },
       { topic: '/z\u00e9[^/]/', capabilities: ['can_bar'] },
+      // VOLTTRON's '^' + regex + '$' with re.match: every topic starting with k, and m (Python's $: m\n too)
+      { topic: '/k|m/', capabilities: ['can_x'] },
     ],
   };
   const TOPICS = ['foo', 'foo/1', 'foobar/2', 'fo', 'bar/x', 'bar/x/y', 'bar', 'barx', 'devices/secure', 'devices/secure/ahu', 'devices/other',
-    'x1', 'x12', 'x', 'x1/y', 'free/1', 'other/topic', 'café/1', 'cafe/1', 'yé', 'ya', 'yab', 'zéé', 'zé', 'zex'];
+    'x1', 'x12', 'x', 'x1/y', 'free/1', 'other/topic', 'café/1', 'cafe/1', 'yé', 'ya', 'yab', 'zéé', 'zé', 'zex',
+    'k', 'kz', 'k/1', 'm', 'mz', 'zm', 'm\n', 'bar/x\n'];
   const users = [
     { identity: `none${pid}`, caps: [] as string[] },
     { identity: `foo${pid}`, caps: ['can_foo'] },

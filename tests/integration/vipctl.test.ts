@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { KeyStore } from '../../packages/zmq/src/index.js';
+import { KeyStore } from '../../packages/auth/src/index.js';
 import { connectZmqAgent, createZmqAgent } from '../../packages/agent/src/zmq.js';
 import type { Agent } from '../../packages/agent/src/index.js';
 import { runCli } from '../../apps/vipctl/src/cli.js';

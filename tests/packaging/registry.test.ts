@@ -105,7 +105,7 @@ async function installedNames(cwd: string): Promise<Set<string>> {
 describe('the release command', () => {
   // Its versioning and changelog steps as `npm run release -- <version> --dry-run` shows them (here,
   // after the publish: two Nx runs at once in one workspace would share its graph cache).
-  it('npm run release -- <version> --dry-run: versions, ranges and changelogs of the eight packages, no file written', async () => {
+  it('npm run release -- <version> --dry-run: versions, ranges and changelogs of the nine packages, no file written', async () => {
     const next = '99.0.0-dry-run.0';
     const manifests = () => Promise.all(workspacePackages().map((p) => readFile(join(p.path, 'package.json'), 'utf8')));
     const before = await manifests();
@@ -144,7 +144,7 @@ describe('installs into empty projects', () => {
   it('@vip/agent + zeromq: zeromq and @vip/zmq in the tree, no amqplib', async () => {
     expectInstalled('zmq');
     const names = await installedNames(projects.zmq);
-    for (const name of ['@vip/agent', '@vip/protocol', '@vip/zmq', 'zeromq', 'zod']) expect(names, name).toContain(name);
+    for (const name of ['@vip/agent', '@vip/auth', '@vip/protocol', '@vip/zmq', 'zeromq', 'zod']) expect(names, name).toContain(name);
     expect(names).not.toContain('amqplib');
   });
 

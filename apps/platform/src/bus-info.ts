@@ -1,5 +1,5 @@
-import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '@vip/auth';
 import type { RmqTlsFiles } from './rmq-tls.js';
 
 /**
@@ -48,10 +48,7 @@ export function busInfoPath(vipHome: string): string {
 }
 
 export async function writeBusInfo(vipHome: string, info: BusInfo | StoppedBusInfo): Promise<void> {
-  const path = busInfoPath(vipHome);
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(info)}\n`, { mode: 0o600 });
-  await rename(tmp, path);
+  await writeFileAtomic(busInfoPath(vipHome), `${JSON.stringify(info)}\n`, { mode: 0o600 });
 }
 
 /** The record a clean stop leaves of a running one (credentials dropped). */

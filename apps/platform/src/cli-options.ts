@@ -1,8 +1,11 @@
-import { homedir } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { closestMatch, ConfigError, describeUnknownConfigKey, LOG_FORMATS, type LogFormat, type LogLevel } from '@vip/protocol';
+import { defaultLocalAddress, resolveVipHome } from '@vip/auth';
+import {
+  closestMatch, ConfigError, DEFAULT_INSTANCE_NAME, describeUnknownConfigKey, instanceNameProblem, instanceNameSchema, LOG_FORMATS,
+  type LogFormat, type LogLevel,
+} from '@vip/protocol';
 import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
 import { MEMORY_LIMIT_KEYS, MEMORY_LIMIT_USAGE, MemoryLimitOptionSchemas, memoryLimits, type MemoryLimits } from './memory-limits.js';
@@ -10,7 +13,6 @@ import { loadRmqTls, type RmqTlsConfig } from './rmq-tls.js';
 import { CAPABILITY_MAP_ACCESS, DEFAULT_CAPABILITY_MAP_ACCESS, type CapabilityMapAccess } from './auth-service/capability-map-access.js';
 
 export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
-export const DEFAULT_INSTANCE_NAME = 'vip1';
 export const DEFAULT_RMQ_URL = 'amqp://127.0.0.1:5672';
 export const DEFAULT_RMQ_MANAGEMENT_PORT = 15672;
 export const DEFAULT_PUBSUB_RESTORE_GRACE_S = 60;
@@ -78,10 +80,7 @@ const CliSchema = z.object({
   'vip-home': z.string().min(1, { message: 'must not be empty' }).optional(),
   'vip-address': z.array(AddressSchema).optional(),
   'local-address': AddressSchema.optional(),
-  'instance-name': z
-    .string()
-    .regex(/^[A-Za-z0-9_.-]+$/, { message: 'may use only letters, digits, "_", "." and "-"' })
-    .optional(),
+  'instance-name': instanceNameSchema('zmq').optional(),
   'allow-auth': BoolTextSchema.optional(),
   'legacy-pubsub': BoolTextSchema.optional(),
   'capability-map-access': z.enum(CAPABILITY_MAP_ACCESS, { error: 'must be restricted or all' }).optional(),
@@ -174,12 +173,6 @@ export interface PlatformConfig {
 /** `--help` and `--version` print and exit (`show` says which); anything else is a platform to run. */
 export type CliResult = { readonly help: true; readonly show: 'usage' | 'version' } | { readonly help: false; readonly config: PlatformConfig };
 
-/** `VIP_HOME`, else `VOLTTRON_HOME`, else `~/.vip`; `~` expanded, trailing `/` removed. */
-export function defaultVipHome(env: NodeJS.ProcessEnv): string {
-  const raw = env.VIP_HOME || env.VOLTTRON_HOME || '~/.vip';
-  return resolve(raw.replace(/^~(?=$|\/)/, homedir()));
-}
-
 /** Parse and validate argv (without `node main.js`). Throws ConfigError with a one-line reason. */
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliResult {
   let values: Record<string, unknown>;
@@ -225,7 +218,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   const cli = validate(values, 'invalid option');
   if (cli.help) return { help: true, show: 'usage' };
   if (cli.version) return { help: true, show: 'version' };
-  const vipHome = cli['vip-home'] ? resolve(cli['vip-home']) : defaultVipHome(env);
+  const vipHome = cli['vip-home'] ? resolve(cli['vip-home']) : resolveVipHome(env);
   const { values: file, warnings } = fileValues(vipHome);
   const o = { ...file, ...withAbsolutePaths(definedOnly(cli), process.cwd()) };
   const messageBus = o['message-bus'] ?? 'zmq';
@@ -238,7 +231,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
     config: {
       vipHome,
       vipAddresses: o['vip-address'] ?? [DEFAULT_TCP_ADDRESS],
-      localAddress: o['local-address'] ?? `ipc://@${vipHome}/run/vip.socket`,
+      localAddress: o['local-address'] ?? defaultLocalAddress(vipHome),
       instanceName,
       allowAuth: o['allow-auth'] ?? true,
       legacyPubsub: o['legacy-pubsub'] ?? false,
@@ -295,9 +288,8 @@ function withAbsolutePaths(values: Partial<CliValues>, base: string): Partial<Cl
  * host, port 15672), and the login (platformLogin).
  */
 function rmqBusConfig(o: Partial<CliValues>, instanceName: string): RmqBusConfig {
-  if (instanceName.includes('.')) {
-    throw new ConfigError(`invalid option: --instance-name must not contain "." on the rmq bus (routing keys are <instance>.<identity>)`);
-  }
+  const problem = instanceNameProblem(instanceName, 'rmq');
+  if (problem !== undefined) throw new ConfigError(`invalid option: --instance-name ${problem}`);
   const url = o['rmq-url'] ?? DEFAULT_RMQ_URL;
   const broker = new URL(url);
   const vhost = o['rmq-vhost'] ?? instanceName;

@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
-import { KeyStore, type AuthFile, type AuthEntryInput } from '@vip/zmq';
+import { KeyStore, type AuthFile, type AuthEntryInput } from '@vip/auth';
 import { READ_USER_CAPABILITIES } from './auth-service/capability-map-access.js';
 import { MANAGE_PLATFORM_STATS } from './control/control-service.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from '@vip/protocol';
 import { PubSubWrapper, PUBSUB_WRAPPER_IDENTITY } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
-import type { AuthFile } from '@vip/zmq';
+import type { AuthFile } from '@vip/auth';
 import { ensureServiceEntry } from './auth-service/index.js';
 
 /** The running legacy pubsub service; `close()` stops its agent. */

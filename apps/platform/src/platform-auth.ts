@@ -1,8 +1,6 @@
 import type { Logger } from '@vip/protocol';
-import {
-  AuthFile, AuthFileWatcher, authFilePaths, PendingAuthStore, ZapHandler,
-  type AdmissionSink, type AuthRules,
-} from '@vip/zmq';
+import { AuthFile, AuthFileWatcher, authFilePaths, PendingAuthStore, type AuthRules } from '@vip/auth';
+import { ZapHandler, type AdmissionSink } from '@vip/zmq';
 import { writeInitialAuth } from './initial-auth.js';
 import { platformEntriesGuard } from './platform-entries.js';
 

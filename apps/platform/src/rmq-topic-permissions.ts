@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, InvalidPayloadError, parseProtectedUpdate, silentLogger, type Logger } from '@vip/protocol';
+import { ConfigError, InvalidPayloadError, parseProtectedUpdate, silentLogger, type Capabilities, type Logger } from '@vip/protocol';
 import { PubSubService, type ProtectedTopics, type PubSubServiceOptions } from '@vip/pubsub';
 import {
   protectedTopicPermissions, RabbitMqManagement, syncTopicPermissions, type ManagementOptions, type ProtectedTopicEntry, type TopicPermissions,
@@ -66,7 +66,7 @@ export class BrokerTopicPermissions {
 
   /** The topic permission broker user `user` should have (undefined: none). */
   wanted(user: string): TopicPermissions | undefined {
-    return protectedTopicPermissions(this.#entries, this.#capabilityNames(user), this.#o.instanceName);
+    return protectedTopicPermissions(this.#entries, this.#capabilitiesOf(user), this.#o.instanceName);
   }
 
   /** First round (awaited: enforcement is in place once it resolves), then one every `resyncMs`. */
@@ -152,11 +152,10 @@ export class BrokerTopicPermissions {
   }
 
   /** An agent user's auth.json capabilities: its own entry, else its identity's (as rmqCapabilities maps them). */
-  #capabilityNames(user: string): string[] {
+  #capabilitiesOf(user: string): Capabilities | undefined {
     const caps = this.#capabilities;
     const prefix = `${this.#o.instanceName}.`;
-    const own = Object.hasOwn(caps, user) ? caps[user] : user.startsWith(prefix) ? caps[user.slice(prefix.length)] : undefined;
-    return own ? Object.keys(own) : [];
+    return Object.hasOwn(caps, user) ? caps[user] : user.startsWith(prefix) ? caps[user.slice(prefix.length)] : undefined;
   }
 
   #loadEntries(): void {

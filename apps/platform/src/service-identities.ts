@@ -1,5 +1,5 @@
 import type { ReservationTable } from '@vip/router';
-import type { AuthRules } from '@vip/zmq';
+import type { AuthRules } from '@vip/auth';
 
 /**
  * The identities of the platform's services, ours and VOLTTRON's (`known_identities.py`), whether

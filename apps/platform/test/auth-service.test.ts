@@ -6,7 +6,7 @@ import { ConfigError, generateKeyPair, silentLogger } from '@vip/protocol';
 import { Agent, UnauthorizedError } from '@vip/agent';
 import { Router } from '@vip/router';
 import { MemoryTransport, waitFor } from '@vip/testing';
-import { AuthFile, AuthFileSchema, AuthRules } from '@vip/zmq';
+import { AuthFile, AuthFileSchema, AuthRules } from '@vip/auth';
 import {
   AUTH_SERVICE_IDENTITY, AuthService, authorizationsOf, ensureAuthServiceEntry, userToCapabilities, visibleCapabilities,
   type AuthRulesSource, type CapabilityMapAccess, type UserToCapabilities,

@@ -4,7 +4,7 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PLATFORM_CONFIG_KEYS } from '@vip/protocol';
-import { DEFAULT_TCP_ADDRESS, defaultVipHome, parseCli, USAGE } from '../src/cli-options.js';
+import { DEFAULT_TCP_ADDRESS, parseCli, USAGE } from '../src/cli-options.js';
 
 const DEFAULT_LIMITS = { maxMessageBytes: 4 * 1024 ** 2, peerQueueBytes: 16 * 1024 ** 2, peerQueueMessages: 6000, routerQueueBytes: 256 * 1024 ** 2 };
 
@@ -27,12 +27,6 @@ describe('vip-platform options', () => {
         limits: DEFAULT_LIMITS,
       },
     });
-  });
-
-  it('VIP_HOME wins over VOLTTRON_HOME, which wins over ~/.vip; ~ is expanded, trailing / dropped', () => {
-    expect(defaultVipHome({ VIP_HOME: '/a/', VOLTTRON_HOME: '/b' })).toBe('/a');
-    expect(defaultVipHome({ VOLTTRON_HOME: '~/volttron' })).toBe(`${homedir()}/volttron`);
-    expect(defaultVipHome({})).toBe(`${homedir()}/.vip`);
   });
 
   it('takes repeated --vip-address and every other flag', () => {

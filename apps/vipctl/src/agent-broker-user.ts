@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import {
   agentPermissions, AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, RabbitMqManagement, readAgentRmqFile as readRmqFile,
   RmqSetupError, VOLTTRON_EXCHANGE, type AgentRmqFile,
 } from '@vip/rmq';
-import { makeDirectories } from '@vip/zmq';
+import { writeFileAtomic } from '@vip/auth';
 import { CliError, EXIT } from './exit-codes.js';
 import type { PlatformBus } from './platform-bus.js';
 
@@ -103,18 +103,13 @@ export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identi
 
 /**
  * Write rmq.json and any `extra` files (path -> text) of the agent's keystore directory, each 0600
- * and atomically (temp file + rename). Returns the rmq.json path.
+ * and atomically (@vip/auth `writeFileAtomic`; the directory 0700). Returns the rmq.json path.
  */
 export async function writeAgentFiles(vipHome: string, file: AgentRmqFile, extra: Readonly<Record<string, string>>): Promise<string> {
   const path = agentRmqPath(vipHome, file.identity);
   try {
-    await makeDirectories(dirname(path), 0o700);
     const entries = [...Object.entries(extra), [path, `${JSON.stringify(AgentRmqFileSchema.parse(file), null, 2)}\n`] as const];
-    for (const [target, text] of entries) {
-      const tmp = `${target}.${process.pid}.tmp`;
-      await writeFile(tmp, text, { mode: 0o600 });
-      await rename(tmp, target);
-    }
+    for (const [target, text] of entries) await writeFileAtomic(target, text, { mode: 0o600, dirMode: 0o700 });
   } catch (err) {
     throw new CliError(`broker user ${file.user} created, but ${path} could not be written (${(err as Error).message}); run the command again`, EXIT.ERROR, { cause: err });
   }

@@ -1,3 +1,4 @@
+import { instanceNameSchema } from '@vip/protocol';
 import { z } from 'zod';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -29,7 +30,7 @@ const OptionsSchema = z.object({
   'rmq-cert': z.string().min(1, 'must be a file path').optional(),
   'rmq-key': z.string().min(1, 'must be a file path').optional(),
   'rmq-external': z.boolean().default(false),
-  'instance-name': z.string().regex(/^[^.*#\s]+$/, 'must be non-empty without ".", "*", "#" or spaces').optional(),
+  'instance-name': instanceNameSchema('rmq').optional(),
   bus: z.string().optional(),
   count: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').optional(),
   days: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').positive('must be > 0').max(36_500).optional(),

@@ -1,6 +1,6 @@
 import { CommanderError, type Command } from 'commander';
 import { isVipError } from '@vip/protocol';
-import { RemoteError, RpcError } from '@vip/agent';
+import { RemoteError, RpcError, UnauthorizedError } from '@vip/agent';
 import { exitCodeOf } from './connect.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { CliIo } from './output.js';
@@ -84,6 +84,7 @@ function fail(io: CliIo, err: unknown, json: boolean): number {
 
 function describe(err: unknown): string {
   if (err instanceof RemoteError) return `remote ${err.excType}: ${err.detail}`;
+  if (err instanceof UnauthorizedError) return err.subsystem === 'RPC' ? `remote ${err.excType}: ${err.detail}` : err.message;
   if (err instanceof RpcError) return `${err.name}: ${err.message}`;
   if (isVipError(err, 'VIP_UNREACHABLE')) return `${err.message} (is the agent running?)`;
   return err instanceof Error ? err.message : String(err);

@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { instanceNameProblem } from '@vip/protocol';
+import { parseRmqLinkOptions } from '@vip/rmq';
 import { validateOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
 import { DEFAULT_RMQ_URL, resolvePlatformBus } from './platform-bus.js';
@@ -86,6 +88,17 @@ describe('vipctl: which bus the platform is on', () => {
     expect(() => opts('--message-bus', 'mqtt')).toThrow(/must be zmq or rmq/);
     expect(() => opts('--rmq-url', 'http://x')).toThrow(/amqp:/);
     expect(() => opts('--instance-name', 'a.b')).toThrow(/without "."/);
+  });
+
+  it('--instance-name follows the one rule the platform and @vip/rmq use (@vip/protocol instanceNameProblem, RabbitMQ)', () => {
+    for (const name of ['site1', 'v_2-b']) {
+      expect(opts('--instance-name', name)['instance-name']).toBe(name);
+      expect(parseRmqLinkOptions({ url: 'amqp://h:5672', instanceName: name }).instanceName).toBe(name);
+    }
+    for (const name of ['é', 'a:b', '@x', 'x/y', 'a b', 'a.b']) {
+      expect(() => opts('--instance-name', name), name).toThrow(instanceNameProblem(name, 'rmq'));
+      expect(() => parseRmqLinkOptions({ url: 'amqp://h:5672', instanceName: name }), name).toThrow(instanceNameProblem(name, 'rmq'));
+    }
   });
 
   describe('amqps: the recorded certificate files, or the flags', () => {

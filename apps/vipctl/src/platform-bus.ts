@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { DEFAULT_INSTANCE_NAME } from '@vip/protocol';
 import { z } from 'zod';
 import type { CliOptions } from './args.js';
 import { CliError, EXIT } from './exit-codes.js';
 import type { HomeConfig } from './home-config.js';
 
 export const DEFAULT_RMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
-export const DEFAULT_INSTANCE_NAME = 'vip1';
 export const DEFAULT_RMQ_MANAGEMENT_PORT = 15672;
 
 /** The broker's management API as vipctl uses it (creating agents' broker users). */

@@ -57,7 +57,7 @@ export class PublishQueueFullError extends VipError {
 
 /** A JSON-RPC error response (code other than -32000 / -32601). */
 export class RpcError extends VipError {
-  readonly code: 'VIP_RPC' | 'VIP_METHOD_NOT_FOUND' | 'VIP_REMOTE_EXCEPTION' | 'VIP_UNAUTHORIZED' = 'VIP_RPC';
+  readonly code: 'VIP_RPC' | 'VIP_METHOD_NOT_FOUND' | 'VIP_REMOTE_EXCEPTION' = 'VIP_RPC';
   readonly rpcCode: number;
   readonly rpcMessage: string;
   readonly data: unknown;
@@ -83,7 +83,7 @@ export class MethodNotFoundError extends RpcError {
 
 /** -32000: the remote method raised; carries VOLTTRON's `exception.py` fields (Python `RemoteError`). */
 export class RemoteError extends RpcError {
-  override readonly code: 'VIP_REMOTE_EXCEPTION' | 'VIP_UNAUTHORIZED' = 'VIP_REMOTE_EXCEPTION';
+  override readonly code: 'VIP_REMOTE_EXCEPTION' = 'VIP_REMOTE_EXCEPTION';
   readonly excType: string;
   readonly excArgs: readonly unknown[];
   readonly excTb: string | undefined;
@@ -100,17 +100,6 @@ export class RemoteError extends RpcError {
     return detailOf(this.data) ?? '';
   }
 }
-
-/** A capability check refused the call (VOLTTRON `jsonrpc.Error` with code -32001, wrapped in -32000). */
-export class UnauthorizedError extends RemoteError {
-  override readonly code = 'VIP_UNAUTHORIZED';
-  constructor(detail: string, excArgs: readonly unknown[] = [], excTb?: string, data?: unknown) {
-    super(detail, UNAUTHORIZED_EXC_TYPE, excArgs, excTb, data);
-    this.name = 'UnauthorizedError';
-  }
-}
-
-export const UNAUTHORIZED_EXC_TYPE = 'volttron.platform.jsonrpc.Error';
 
 /** Throw this from an exported method to choose the `exc_type` a Python caller sees. */
 export class RpcException extends Error {

@@ -4,9 +4,11 @@ export type { AgentOptions, AgentEvent } from './agent.js';
 export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, ExpectOptions, AgentPublisher } from './subsystem.js';
 export type { OperationName } from './pending-requests.js';
 export {
-  HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, UnauthorizedError, RpcException, UNAUTHORIZED_EXC_TYPE,
-  PublishNotConfirmedError, PublishQueueFullError, NotStartedError,
+  HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, RpcException, PublishNotConfirmedError, PublishQueueFullError,
+  NotStartedError,
 } from './errors.js';
+/** A refused capability check, over RPC or pubsub: @vip/protocol's one unauthorized error. */
+export { UnauthorizedError, UNAUTHORIZED_EXC_TYPE } from '@vip/protocol';
 export { toFrame, replyTo } from './frames.js';
 export { PingSubsystem } from './subsystems/ping.js';
 export { PeerlistSubsystem } from './subsystems/peerlist.js';

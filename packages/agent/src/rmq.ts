@@ -1,10 +1,10 @@
 // Public API of @vip/agent/rmq: RabbitMQ wiring for the transport-neutral Agent (needs @vip/rmq, amqplib).
+import { resolveVipHome } from '@vip/auth';
 import { ConfigError } from '@vip/protocol';
 import {
   agentLinkFromFile, agentRmqFilePath, readAgentRmqFile, RmqConnection, type ManagementOptions, type PrefixMatch, type RmqConnectionOptions,
 } from '@vip/rmq';
 import { Agent, type AgentOptions } from './agent.js';
-import { resolveVipHome } from './vip-home.js';
 import { RmqPubSubSubsystem } from './pubsub/rmq-pubsub-subsystem.js';
 
 export { RmqPubSubSubsystem };

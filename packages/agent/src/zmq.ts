@@ -1,9 +1,9 @@
 // Public API of @vip/agent/zmq: ZeroMQ wiring for the transport-neutral Agent.
 import { join } from 'node:path';
 import { Address, ConfigError, type Logger } from '@vip/protocol';
-import { KeyStore, KnownHosts, ZmqConnection } from '@vip/zmq';
+import { defaultLocalAddress, KeyStore, KnownHosts, resolveVipHome } from '@vip/auth';
+import { ZmqConnection } from '@vip/zmq';
 import { Agent, DEFAULT_HELLO_TIMEOUT_MS, type AgentOptions } from './agent.js';
-import { defaultLocalAddress, resolveVipHome } from './vip-home.js';
 
 export interface ZmqAgentOptions extends Omit<AgentOptions, 'connection' | 'target'> {
   /** Router address; default `$VIP_ADDRESS`/`$VOLTTRON_VIP_ADDR`, else `ipc://@$VIP_HOME/run/vip.socket`. Query params `serverkey`, `publickey`, `secretkey` are honoured. */
@@ -22,6 +22,7 @@ export interface ZmqAgentOptions extends Omit<AgentOptions, 'connection' | 'targ
   readonly logger?: Logger;
 }
 
+/** The platform home and its local address, as every vip program resolves them (@vip/auth). */
 export { resolveVipHome, defaultLocalAddress };
 
 /** Resolve keys and address, and build an Agent over a ZmqConnection (not started). */

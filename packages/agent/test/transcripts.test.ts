@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePeerFrames, encodePeerFrames, frameText, type Frame } from '@vip/protocol';
+import { waitFor } from '@vip/testing';
 import { Agent, kwargs } from '../src/index.js';
 import { MemoryRouter } from './memory-router.js';
 
@@ -130,5 +131,26 @@ describe('agent frames match the VOLTTRON 9 transcripts', () => {
       expect(mine).toEqual(theirs);
       expect(match[3]).toEqual(response.frames[3]); // the (mangled) VIP id is echoed byte-exact
     }
+  });
+
+  it('a refused capability check: equal but for the traceback, exc_args [-32001, text] as VOLTTRON sends them (agent_store_errors)', async () => {
+    const router = new MemoryRouter();
+    const store = new Agent({
+      identity: 'config.store', connection: router.connect('config.store'),
+      rpc: { capabilities: { 'cap.cfg': { edit_config_store: { identity: 'cap.cfg' } } } },
+    });
+    agents.push(store);
+    store.rpc.export('manage_store', () => null, { params: ['identity', 'config_name', 'raw_contents', 'config_type'], allow: 'edit_config_store' });
+    await store.start();
+    const exchanges = transcript('agent_store_errors');
+    const [request, response] = [exchanges[4]!, exchanges[5]!];
+    router.connect('cap.cfg').deliverTo(store, decodePeerFrames(request.frames));
+    await waitFor(() => written(router, 'config.store', 'RPC').length > 0, { what: 'the refusal' });
+    const ours = written(router, 'config.store', 'RPC');
+    expect(ours).toHaveLength(1);
+    const [mine, theirs] = [texts(ours[0]!), texts(response.frames)];
+    const strip = (t: string) => t.replace(/"exc_tb": "(?:[^"\\]|\\.)*", /, '');
+    expect(strip(mine[5]!)).toBe(strip(theirs[5]!));
+    expect(JSON.parse(mine[5]!).error.data['exception.py'].exc_args).toEqual([-32001, 'User cap.cfg can call method manage_store only with identity=cap.cfg but called with identity=other.agent']);
   });
 });

@@ -43,7 +43,7 @@ export {
   decodeJsonPayload, parsePayload, PUBSUB_OPS, PUBSUB_REPLY_OPS, SubscribeRequestSchema, parseSubscribeRequest, UnsubscribeScopeSchema,
   UnsubscribeRequestSchema, LegacyUnsubscribeRequestSchema, parseUnsubscribeRequest, PublishRequestSchema, parsePublishRequest,
   DeliveredPublishSchema, parseDeliveredPublish, ExternalPublishSchema, parseExternalPublish, PUBLISH_COMPAT_HEADERS, ListRequestSchema,
-  parseListRequest, ListResponseSchema, parseListResponse, SynchronizeRequestSchema, parseSynchronizeRequest, CapabilitiesSchema,
+  parseListRequest, ListResponseSchema, parseListResponse, SynchronizeRequestSchema, parseSynchronizeRequest,
   AuthUpdateSchema, parseAuthUpdate, ProtectedTopicSchema, ProtectedUpdateSchema, parseProtectedUpdate, ExternalListSchema, parseExternalList,
   PEERLIST_REQUEST_OPS, PEERLIST_REPLY_OPS, PEERLIST_ERRORS, parsePeerlistOp, QUERY_PROPERTIES, isQueryProperty, HELLO_OP, WELCOME_OP,
   VIP_VERSION, welcomeArgs, parseWelcome,
@@ -52,5 +52,15 @@ export type {
   PubsubOp, SubscribeRequest, UnsubscribeScope, UnsubscribeRequest, PublishRequest, DeliveredPublish, ListRequest, ListResponse,
   SynchronizeRequest, AuthUpdate, ProtectedUpdate, ExternalList, PeerlistRequestOp, PeerlistReplyOp, QueryProperty, Welcome,
 } from './payloads.js';
-export { UNAUTHORIZED_ERRNUM, UnauthorizedWireError } from './unauthorized-wire-error.js';
+export { UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError } from './unauthorized-error.js';
+export type { UnauthorizedErrorOptions } from './unauthorized-error.js';
+export {
+  CapabilitiesInputSchema, CapabilitiesSchema, CapabilityMapSchema, normaliseCapabilities, capabilityRefusal,
+} from './capabilities.js';
+export type {
+  CapabilityParams, Capabilities, CapabilityMap, CapabilitiesInput, CapabilityMapInput, CapabilityRefusal,
+} from './capabilities.js';
+export { isRegexText, wholeValueRegex, protectedTopicRegex } from './regex-text.js';
+export { DEFAULT_INSTANCE_NAME, instanceNameProblem, instanceNameSchema } from './instance-name.js';
+export type { InstanceNameBus } from './instance-name.js';
 export { errnoMessage, errorArgs, errorArgsFor, errorFromArgs } from './wire-errors.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CapabilitiesInputSchema } from './capabilities.js';
 import { InvalidPayloadError } from './errors.js';
 
 /**
@@ -167,9 +168,11 @@ export const SynchronizeRequestSchema = z.object({
 export type SynchronizeRequest = z.output<typeof SynchronizeRequestSchema>;
 export const parseSynchronizeRequest = (raw: unknown) => parsePayload(SynchronizeRequestSchema, 'pubsub.synchronize', raw);
 
-/** Capabilities of one user: `{capability: null | {param: value}}`, or a plain list of names. */
-export const CapabilitiesSchema = z.union([z.record(z.string(), z.unknown()), z.array(z.string())]);
-export const AuthUpdateSchema = z.object({ capabilities: z.record(z.string(), CapabilitiesSchema).default({}) });
+/**
+ * `{capabilities: {user_id: capabilities}}`, each user's in any of VOLTTRON's forms, kept as sent
+ * (pubsub prints them as VOLTTRON does).
+ */
+export const AuthUpdateSchema = z.object({ capabilities: z.record(z.string(), CapabilitiesInputSchema).default({}) });
 export type AuthUpdate = z.output<typeof AuthUpdateSchema>;
 export const parseAuthUpdate = (raw: unknown) => parsePayload(AuthUpdateSchema, 'pubsub.auth_update', raw);
 

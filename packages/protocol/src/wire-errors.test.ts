@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgainError, InvalidPayloadError, PeerUnreachableError, UnknownSubsystemError, WireError } from './errors.js';
-import { UnauthorizedWireError } from './unauthorized-wire-error.js';
+import { UnauthorizedError } from './unauthorized-error.js';
 import { errnoMessage, errorArgs, errorArgsFor, errorFromArgs } from './wire-errors.js';
 import { loadTranscript } from '../test/transcripts.js';
 
@@ -36,7 +36,7 @@ describe('errorFromArgs', () => {
     ['EAGAIN', [b('11'), b('Resource temporarily unavailable'), b('sub1'), b('pubsub')], AgainError, { code: 'VIP_AGAIN', peer: 'sub1' }],
     ['3-arg agent form', [b('93'), b('Protocol not supported'), b('channel')], UnknownSubsystemError, { peer: 'agent.x', subsystem: 'channel' }],
     ['errnum re-encoded by a Python router', [b('\x5d\x00\x00\x00'), b('Protocol not supported'), b('channel')], UnknownSubsystemError, { errnum: 93 }],
-    ['pubsub -32001', [b('-32001'), b('to publish to topic "foo" requires capabilities ["c"]'), b(''), b('pubsub')], UnauthorizedWireError,
+    ['pubsub -32001', [b('-32001'), b('to publish to topic "foo" requires capabilities ["c"]'), b(''), b('pubsub')], UnauthorizedError,
       { code: 'VIP_UNAUTHORIZED', errnum: -32001, subsystem: 'pubsub', message: 'to publish to topic "foo" requires capabilities ["c"]' }],
     ['other errnum', [b('42'), b('Something'), b('p'), b('RPC')], WireError, { code: 'VIP_REMOTE', errnum: 42, message: 'Something' }],
   ])('%s', (_name, args, cls, fields) => {
@@ -48,7 +48,7 @@ describe('errorFromArgs', () => {
     expect(errorFromArgs(args)).toBeInstanceOf(InvalidPayloadError);
   });
   it('renders the -32001 and unknown errnum messages as given', () => {
-    expect(strs(errorArgsFor(new UnauthorizedWireError('why')))).toEqual(['-32001', 'why', '', 'pubsub']);
+    expect(strs(errorArgsFor(new UnauthorizedError('why')))).toEqual(['-32001', 'why', '', 'pubsub']);
     expect(errnoMessage(7)).toBe('Unknown error 7');
     expect(strs(errorArgs(11, b('sub'), b('pubsub')))).toEqual(['11', 'Resource temporarily unavailable', 'sub', 'pubsub']);
   });

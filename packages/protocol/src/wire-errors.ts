@@ -1,6 +1,6 @@
 import { AgainError, ERRNO, ERRNO_MESSAGES, InvalidPayloadError, PeerUnreachableError, UnknownSubsystemError, WireError } from './errors.js';
 import type { Frame } from './frames.js';
-import { UNAUTHORIZED_ERRNUM, UnauthorizedWireError } from './unauthorized-wire-error.js';
+import { UNAUTHORIZED_ERRNUM, UnauthorizedError } from './unauthorized-error.js';
 
 /**
  * The one mapping between error classes and the args of a VIP `error` message (docs/protocol.md 1.8, 3.7):
@@ -11,7 +11,7 @@ import { UNAUTHORIZED_ERRNUM, UnauthorizedWireError } from './unauthorized-wire-
  * | 11      | `'11', 'Resource temporarily unavailable', <recipient>, <subsystem>` | AgainError     |
  * | 93      | `'93', 'Protocol not supported', '', <subsystem>` (router)   | UnknownSubsystemError  |
  * | 93      | `'93', 'Protocol not supported', <subsystem>` (3-arg, agents)| UnknownSubsystemError  |
- * | -32001  | `'-32001', <why>, '', 'pubsub'`                              | UnauthorizedWireError  |
+ * | -32001  | `'-32001', <why>, '', 'pubsub'`                              | UnauthorizedError      |
  * | other   | `'<n>', <message>, <peer>, <subsystem>`                      | WireError              |
  */
 
@@ -27,7 +27,7 @@ export function errorArgs(errnum: number, recipient: Frame | string, subsystem: 
 
 /** Args for an error object: the inverse of `errorFromArgs` for the classes above. */
 export function errorArgsFor(err: WireError): Frame[] {
-  return errorArgs(err.errnum, err.peer, err.subsystem, err instanceof UnauthorizedWireError || !(err.errnum in ERRNO_MESSAGES) ? err.message : errnoMessage(err.errnum));
+  return errorArgs(err.errnum, err.peer, err.subsystem, err instanceof UnauthorizedError || !(err.errnum in ERRNO_MESSAGES) ? err.message : errnoMessage(err.errnum));
 }
 
 /**
@@ -52,7 +52,7 @@ export function errorFromArgs(args: readonly Frame[], sender: Frame | string = '
     case ERRNO.EPROTONOSUPPORT:
       return new UnknownSubsystemError(subsystem, peer);
     case UNAUTHORIZED_ERRNUM:
-      return new UnauthorizedWireError(message, peer, subsystem);
+      return new UnauthorizedError(message, { peer, subsystem });
     default:
       return new WireError(errnum, message, peer, subsystem);
   }

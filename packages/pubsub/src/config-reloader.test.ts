@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { silentLogger } from '@vip/protocol';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigReloader } from './config-reloader.js';
-import type { CapabilityMap, ProtectedTopics } from './protected-topics.js';
+import type { CapabilityMapInput } from '@vip/protocol';
+import type { ProtectedTopics } from './protected-topics.js';
 
 /** Poll a condition until it holds or the deadline passes (no fixed sleeps). */
 async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
@@ -27,7 +28,7 @@ describe('ConfigReloader', () => {
     const path = join(dir, 'protected_topics.json');
     writeFileSync(path, JSON.stringify({ 'write-protect': [{ topic: 'a', capabilities: ['ca'] }] }));
     let topics: ProtectedTopics | undefined;
-    let caps: CapabilityMap = {};
+    let caps: CapabilityMapInput = {};
     let capsVersion = 0;
     const capsPath = join(dir, 'auth.json');
     writeFileSync(capsPath, '1');

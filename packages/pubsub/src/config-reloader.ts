@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, type Logger } from '@vip/protocol';
-import { FileWatch } from './internal/file-watch.js';
-import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
+import { FileWatcher } from '@vip/auth';
+import { ConfigError, type CapabilityMapInput, type Logger } from '@vip/protocol';
+import { ProtectedTopics } from './protected-topics.js';
 
 /** Where the pubsub service reads its access rules from, reloaded when they change. */
 export interface PubSubConfigSources {
@@ -11,23 +11,24 @@ export interface PubSubConfigSources {
    * The auth file and how to read capabilities from it (e.g. the zmq AuthFile's
    * `capabilitiesByUser()`); `load` runs at start and whenever `path` changes.
    */
-  readonly capabilities?: { readonly path: string; load(): CapabilityMap | Promise<CapabilityMap> };
+  readonly capabilities?: { readonly path: string; load(): CapabilityMapInput | Promise<CapabilityMapInput> };
   /** Stat-poll period, the fallback when file watching misses a change. Default 1000 ms. */
   readonly pollIntervalMs?: number;
 }
 
 export interface ConfigTarget {
   setProtectedTopics(topics: ProtectedTopics): void;
-  setCapabilities(capabilities: CapabilityMap): void;
+  setCapabilities(capabilities: CapabilityMapInput): void;
 }
 
 /**
  * Loads protected topics and capabilities at start (synchronously for the topics, so protection
- * holds from the first message) and again on every change. A broken file keeps the previous
- * rules, is logged with the reason and counted (`reloads.failed`).
+ * holds from the first message) and again on every change, told by @vip/auth's `FileWatcher` (the
+ * one auth.json uses too). A broken file keeps the previous rules, is logged with the reason and
+ * counted (`reloads.failed`).
  */
 export class ConfigReloader {
-  readonly #watches: FileWatch[] = [];
+  readonly #watches: FileWatcher[] = [];
   reloads = 0;
   reloadsFailed = 0;
 
@@ -39,19 +40,25 @@ export class ConfigReloader {
 
   start(): void {
     const { protectedTopicsPath, capabilities, pollIntervalMs } = this.sources;
+    const options = { logger: this.logger, name: 'pubsub.config', ...(pollIntervalMs !== undefined ? { pollMs: pollIntervalMs } : {}) };
+    // each watch starts before its file is read: a change made meanwhile is reported
     if (protectedTopicsPath !== undefined) {
+      this.#watch(new FileWatcher(protectedTopicsPath, () => this.#loadTopics(protectedTopicsPath), options));
       this.#loadTopics(protectedTopicsPath);
-      this.#watches.push(new FileWatch(protectedTopicsPath, () => this.#loadTopics(protectedTopicsPath), pollIntervalMs));
     }
     if (capabilities !== undefined) {
+      this.#watch(new FileWatcher(capabilities.path, () => this.#loadCapabilities(), options));
       this.#loadCapabilities();
-      this.#watches.push(new FileWatch(capabilities.path, () => this.#loadCapabilities(), pollIntervalMs));
     }
-    for (const w of this.#watches) w.start();
   }
 
   close(): void {
     for (const w of this.#watches.splice(0)) w.close();
+  }
+
+  #watch(watcher: FileWatcher): void {
+    this.#watches.push(watcher);
+    watcher.start();
   }
 
   #loadTopics(path: string): void {
@@ -76,7 +83,7 @@ export class ConfigReloader {
   #loadCapabilities(): void {
     const source = this.sources.capabilities;
     if (!source) return;
-    let result: CapabilityMap | Promise<CapabilityMap>;
+    let result: CapabilityMapInput | Promise<CapabilityMapInput>;
     try {
       result = source.load();
     } catch (err) {

@@ -38,10 +38,22 @@ describe('ProtectedTopics', () => {
     expect(topics.check('foo', 'nobody', {})?.message).toContain('but capability list {} was provided');
   });
 
+  it("reads /regex/ as VOLTTRON does ('^' + regex + '$' with re.match): a top-level | protects more than a whole match", () => {
+    const t = parse({ 'write-protect': [{ topic: '/a|b/', capabilities: 'c' }, { topic: '/dev\\/[0-9]+/', capabilities: 'd' }] });
+    for (const topic of ['a', 'a/x', 'abc', 'b']) expect(t.required(topic), topic).toEqual(['c']);
+    for (const topic of ['xb', 'bc', 'b/x', 'x/a']) expect(t.required(topic), topic).toBeUndefined();
+    // Python's $ also matches before a final newline: a topic 'dev/1\n' reaches the subscribers of 'dev/1'
+    expect(t.required('dev/1\n')).toEqual(['d']);
+    expect(t.required('b\n')).toEqual(['c']);
+    expect(t.required('dev/1\nx')).toBeUndefined();
+    expect(t.required('dev/1x')).toBeUndefined();
+  });
+
   it('rejects a bad file and a bad regex with an actionable error', () => {
     expect(ProtectedTopics.parse({ 'write-protect': [{ topic: 1 }] })).toMatchObject({ code: 'VIP_INVALID_PAYLOAD' });
     const bad = ProtectedTopics.parse({ 'write-protect': [{ topic: '/a(/', capabilities: 'x' }] });
     expect(bad).toMatchObject({ code: 'VIP_CONFIG' });
     expect((bad as Error).message).toContain('write-protect[0]');
+    expect(ProtectedTopics.parse({ 'write-protect': [{ topic: '/a)|(b/', capabilities: 'x' }] })).toMatchObject({ code: 'VIP_CONFIG' });
   });
 });

@@ -1,11 +1,8 @@
-import { ConfigError, InvalidPayloadError, parseProtectedUpdate } from '@vip/protocol';
+import {
+  capabilityRefusal, ConfigError, InvalidPayloadError, isRegexText, normaliseCapabilities, parseProtectedUpdate, protectedTopicRegex,
+  UnauthorizedError, type CapabilityMapInput,
+} from '@vip/protocol';
 import { pythonRepr } from './internal/python-repr.js';
-import { UnauthorizedPublishError } from './errors.js';
-
-/** A user's capabilities as auth.json holds them: a list of names or `{name: params}`; only names matter here. */
-export type Capabilities = Readonly<Record<string, unknown>> | readonly string[] | string | null;
-/** user id -> capabilities (the `auth_update` body's `capabilities`, or AuthFile.capabilitiesByUser()). */
-export type CapabilityMap = Readonly<Record<string, Capabilities>>;
 
 interface RegexEntry {
   readonly source: string;
@@ -15,7 +12,8 @@ interface RegexEntry {
 
 /**
  * Write-protected topics: plain topics (exact, then string prefix, in file order) and `/regex/`
- * topics (anchored `^(?:regex)$`), looked up in the order of docs/protocol.md 3.7.
+ * topics (VOLTTRON's `'^' + regex + '$'` with `re.match`: @vip/protocol `protectedTopicRegex`),
+ * looked up in the order of docs/protocol.md 3.7.
  */
 export class ProtectedTopics {
   readonly #plain = new Map<string, readonly string[]>();
@@ -40,10 +38,10 @@ export class ProtectedTopics {
   /** Add one entry; returns the error for an invalid regex instead of throwing. */
   add(topic: string, capabilities: string | readonly string[]): ConfigError | undefined {
     const caps = typeof capabilities === 'string' ? [capabilities] : [...capabilities];
-    if (topic.length > 1 && topic.startsWith('/') && topic.endsWith('/')) {
+    if (isRegexText(topic)) {
       const source = topic.slice(1, -1);
       try {
-        this.#regexes.push({ source, regex: new RegExp(`^(?:${source})$`), capabilities: caps });
+        this.#regexes.push({ source, regex: protectedTopicRegex(topic), capabilities: caps });
       } catch (err) {
         return new ConfigError(`topic ${JSON.stringify(topic)} is not a valid regular expression`, { cause: err });
       }
@@ -66,21 +64,14 @@ export class ProtectedTopics {
    * The refusal for `user` publishing on `topic`, or undefined when allowed. Unlike VOLTTRON
    * (quirk 12.9), a user absent from `capabilities` is refused on a protected topic.
    */
-  check(topic: string, user: string, capabilities: CapabilityMap): UnauthorizedPublishError | undefined {
+  check(topic: string, user: string, capabilities: CapabilityMapInput): UnauthorizedError | undefined {
     const required = this.required(topic);
     if (!required || required.length === 0) return undefined;
     const has = Object.hasOwn(capabilities, user) ? capabilities[user] : undefined;
-    const names = capabilityNames(has ?? null);
-    if (required.every((c) => names.has(c))) return undefined;
+    if (capabilityRefusal(normaliseCapabilities(has), required) === undefined) return undefined;
+    // VOLTTRON prints the capabilities as it was given them (a list or a dict)
     const provided = has === undefined || has === null ? {} : has;
     const message = `to publish to topic "${topic}" requires capabilities ${pythonRepr(required)}, but capability list ${pythonRepr(provided)} was provided`;
-    return new UnauthorizedPublishError(topic, required, message);
+    return new UnauthorizedError(message, { subsystem: 'pubsub', topic, required, user });
   }
-}
-
-function capabilityNames(c: Capabilities): Set<string> {
-  if (c === null) return new Set();
-  if (typeof c === 'string') return new Set([c]);
-  if (Array.isArray(c)) return new Set(c);
-  return new Set(Object.keys(c));
 }

@@ -3,6 +3,7 @@ import {
   parseAuthUpdate, parseDeliveredPublish, parseExternalList, parseListRequest, parseProtectedUpdate, parsePublishRequest,
   parseSubscribeRequest, parseSynchronizeRequest, parseUnsubscribeRequest, silentLogger, textFrame,
   type Frame, type InvalidPayloadError, type Logger, type RoutedMessage, type RouterExtension, type RouterServices,
+  type CapabilityMapInput,
 } from '@vip/protocol';
 import { ConfigReloader, type PubSubConfigSources } from './config-reloader.js';
 import { DeliveryStats, flattenStats, type PubSubStats } from './delivery-stats.js';
@@ -14,14 +15,14 @@ import { FrameCache } from './internal/frame-cache.js';
 import { Persistence, type SubscriptionPersistenceOptions } from './internal/persistence.js';
 import { pythonSafeCount } from './internal/python-safe-count.js';
 import { synchronizeWanted, unsubscribeScopes } from './internal/requests.js';
-import { ProtectedTopics, type CapabilityMap } from './protected-topics.js';
+import { ProtectedTopics } from './protected-topics.js';
 import { SubscriptionIndex, type SubscriptionPlatform } from './subscription-index.js';
 
 export interface PubSubServiceOptions {
   /** Initial write-protected topics (the platform's protected_topics.json). */
   readonly protectedTopics?: ProtectedTopics;
   /** Initial user -> capabilities map (auth.json, e.g. AuthFile.capabilitiesByUser()). */
-  readonly capabilities?: CapabilityMap;
+  readonly capabilities?: CapabilityMapInput;
   /** The only identity whose `auth_update`/`protected_update` is accepted. Default `platform.auth`. */
   readonly authIdentity?: string;
   /** Link to remote platforms for `all_platforms` subscriptions (docs/protocol.md 6.4). */
@@ -85,7 +86,7 @@ export class PubSubService implements RouterExtension {
   readonly #authIdentity: string;
   readonly #pythonSafeCounts: boolean;
   #protected: ProtectedTopics;
-  #capabilities: CapabilityMap;
+  #capabilities: CapabilityMapInput;
   #services: RouterServices | undefined;
   #reloader: ConfigReloader | undefined;
   readonly #files: PubSubConfigSources | undefined;
@@ -131,7 +132,7 @@ export class PubSubService implements RouterExtension {
   }
 
   /** Replace the user -> capabilities map (auth file reload). */
-  setCapabilities(capabilities: CapabilityMap): void {
+  setCapabilities(capabilities: CapabilityMapInput): void {
     this.#capabilities = capabilities;
   }
 

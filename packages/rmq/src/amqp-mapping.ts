@@ -1,4 +1,4 @@
-import { EMPTY_FRAME, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
+import { EMPTY_FRAME, instanceNameProblem, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { assertedPolicy, judgeSender, type SenderJudgement, type SenderPolicy, type SenderTrust, type SpoofedSenderError } from './sender-trust.js';
@@ -70,9 +70,8 @@ export function routingKeyFor(instance: string, identity: string): string {
 
 /** An instance name usable in routing keys: non-empty, no `.` (the receiver splits app_id at the first dot). */
 export function checkInstanceName(instance: string): string {
-  if (instance === '' || /[.*#]/.test(instance)) {
-    throw new ProtocolError(`instance name ${JSON.stringify(instance)} must be non-empty without '.', '*' or '#' (docs/protocol.md 7.2)`);
-  }
+  const problem = instanceNameProblem(instance, 'rmq');
+  if (problem !== undefined) throw new ProtocolError(`instance name ${JSON.stringify(instance)} ${problem}`);
   return instance;
 }
 

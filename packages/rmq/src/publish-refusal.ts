@@ -1,4 +1,4 @@
-import { VipError } from '@vip/protocol';
+import { UnauthorizedError } from '@vip/protocol';
 
 /** What RabbitMQ said when it refused a topic write (it closes the channel with 403 ACCESS_REFUSED). */
 export interface TopicWriteRefusal {
@@ -10,22 +10,24 @@ export interface TopicWriteRefusal {
 
 /**
  * RabbitMQ refused a publish by topic permissions (on broker pubsub: a protected topic the
- * publisher's broker user lacks the capabilities for, when the platform sets them). Same `code`
- * as the router's refusal of a protected-topic publish (`UnauthorizedWireError`), so callers
- * handle both alike; the required capabilities are not known on this side.
+ * publisher's broker user lacks the capabilities for, when the platform sets them). The protocol's
+ * UnauthorizedError (the router's refusal of a protected-topic publish on the other path), so
+ * callers handle both alike, plus what only the broker says: the routing key, exchange and vhost
+ * it refused (a subclass for those fields; `user` is the broker user). The required capabilities
+ * are not known on this side, and nothing travels as a VIP error: the broker closed the channel.
  */
-export class TopicWriteRefusedError extends VipError {
-  readonly code = 'VIP_UNAUTHORIZED';
+export class TopicWriteRefusedError extends UnauthorizedError {
   readonly routingKey: string;
   readonly exchange: string;
-  readonly user: string;
+  readonly vhost: string;
   constructor(what: string, refusal: TopicWriteRefusal, options?: ErrorOptions) {
     super(`RabbitMQ refused ${what}: user '${refusal.user}' may not write routing key '${refusal.routingKey}' to exchange `
-      + `'${refusal.exchange}' in vhost '${refusal.vhost}' (protected topic? the platform sets topic permissions from protected_topics.json and auth.json)`, options);
+      + `'${refusal.exchange}' in vhost '${refusal.vhost}' (protected topic? the platform sets topic permissions from protected_topics.json and auth.json)`,
+    { ...options, subsystem: 'pubsub', user: refusal.user });
     this.name = 'TopicWriteRefusedError';
     this.routingKey = refusal.routingKey;
     this.exchange = refusal.exchange;
-    this.user = refusal.user;
+    this.vhost = refusal.vhost;
   }
 }
 

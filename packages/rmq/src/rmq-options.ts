@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { ConfigError } from '@vip/protocol';
+import { ConfigError, instanceNameSchema } from '@vip/protocol';
 import { z } from 'zod';
 import { ReconnectPolicySchema } from './reconnect-policy.js';
 
@@ -23,7 +23,7 @@ export type TlsOptions = z.infer<typeof TlsOptionsSchema>;
 export const RmqLinkOptionsSchema = z.object({
   url: z.string().regex(/^amqps?:\/\/[^/]+\/?$/, 'url must look like amqp://user:pass@host:5672 (vhost goes in `vhost`)'),
   vhost: z.string().min(1).default('volttron'),
-  instanceName: z.string().regex(/^[^.*#]+$/, 'instanceName must be non-empty without ".", "*" or "#" (docs/protocol.md 7.2)'),
+  instanceName: instanceNameSchema('rmq'),
   heartbeatSeconds: z.number().int().min(0).default(20),
   connectTimeoutMs: z.number().int().positive().default(5_000),
   prefetch: z.number().int().positive().max(65_535).default(256),

@@ -41,7 +41,8 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
 
   it('translates /regex/ topics to anchored key patterns', () => {
     const w = protectedTopicPermissions(ENTRIES, ['can_foo'], INST)?.write;
-    expect(w).toBe('(*UTF8)^(?!__pubsub__\\.v1\\.(?:bar\\..*)(?:\\.#|(?<!\\.#))$)');
+    // the end binds to the last top-level alternative, before an optional final newline: VOLTTRON's '^' + regex + '$'
+    expect(w).toBe('(*UTF8)^(?!__pubsub__\\.v1\\.(?:bar\\..*\\n?(?:\\.#|(?<!\\.#))$))');
     expect(writable(w, 'bar/x')).toBe(false);
     expect(writable(w, 'bar/x/y')).toBe(false);
     expect(writable(w, 'bar')).toBe(true);
@@ -84,8 +85,16 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
     expect(js(w).test(publishRoutingKey('ix1', 'x+{vhost}/y'))).toBe(true);
   });
 
+  it("a top-level | as VOLTTRON reads '^' + regex + '$': /a|b/ refuses every topic starting with a, and b (never less than the router)", () => {
+    const w = protectedTopicPermissions([{ topic: '/a|b/', capabilities: 'c' }], [], INST)?.write;
+    for (const topic of ['a', 'a/x', 'abc', 'b', 'b\n']) expect(writable(w, topic), topic).toBe(false);
+    for (const topic of ['xb', 'bc', 'b/x', 'x/a']) expect(writable(w, topic), topic).toBe(true);
+    expect(writable(protectedTopicPermissions([{ topic: '/bar\\/.*/', capabilities: 'c' }], [], INST)?.write, 'bar/x\n')).toBe(false);
+  });
+
   it('an invalid /regex/ is a ConfigError', () => {
     expect(() => protectedTopicPermissions([{ topic: '/a(/', capabilities: 'c' }], [], INST)).toThrow(ConfigError);
+    expect(() => protectedTopicPermissions([{ topic: '/a)|(b/', capabilities: 'c' }], [], INST)).toThrow(ConfigError); // Python refuses it too
   });
 });
 

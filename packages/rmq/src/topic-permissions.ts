@@ -1,10 +1,12 @@
-import { ConfigError } from '@vip/protocol';
+import {
+  capabilityRefusal, ConfigError, isRegexText, normaliseCapabilities, protectedTopicRegex, type CapabilitiesInput,
+} from '@vip/protocol';
 import { VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { PUBSUB_PREFIX } from './pubsub-mapping.js';
 
 /** One write-protect entry of `protected_topics.json` as plain data (no @vip/pubsub here). */
 export interface ProtectedTopicEntry {
-  /** A plain topic (exact, then string prefix) or `/regex/` (anchored, JavaScript syntax). */
+  /** A plain topic (exact, then string prefix) or `/regex/` (VOLTTRON's `^regex$` with `re.match`, JavaScript syntax). */
   readonly topic: string;
   readonly capabilities: string | readonly string[];
 }
@@ -18,7 +20,7 @@ export interface TopicPermissions {
 
 /**
  * The RabbitMQ topic permission that enforces `entries` on broker pubsub for one broker user with
- * capability names `capabilities`, or undefined when that user may publish on every topic (no
+ * `capabilities` (any of VOLTTRON's forms: a list of names will do), or undefined when that user may publish on every topic (no
  * topic permission needed). `write` is `(*UTF8)` then one anchored negative lookahead over the routing keys
  * (`__pubsub__.<instance>.<topic with / as .>[.#]`) of every entry the user lacks a capability
  * for; everything else (VIP messages `<instance>.<peer>`, unprotected topics) stays writable.
@@ -32,9 +34,9 @@ export interface TopicPermissions {
  * An invalid `/regex/` throws ConfigError (ProtectedTopics refuses the same file).
  */
 export function protectedTopicPermissions(
-  entries: readonly ProtectedTopicEntry[], capabilities: readonly string[], instance: string,
+  entries: readonly ProtectedTopicEntry[], capabilities: CapabilitiesInput, instance: string,
 ): TopicPermissions | undefined {
-  const has = new Set(capabilities);
+  const held = normaliseCapabilities(capabilities);
   const plain = new Map<string, readonly string[]>(); // ProtectedTopics: a repeated plain topic keeps its last capabilities
   const regexes: Array<{ source: string; caps: readonly string[] }> = [];
   for (const e of entries) {
@@ -42,14 +44,14 @@ export function protectedTopicPermissions(
     if (isRegexTopic(e.topic)) {
       const source = e.topic.slice(1, -1);
       try {
-        new RegExp(`^(?:${source})$`);
+        protectedTopicRegex(e.topic);
       } catch (err) {
         throw new ConfigError(`protected topic ${JSON.stringify(e.topic)} is not a valid regular expression`, { cause: err });
       }
       regexes.push({ source, caps });
     } else plain.set(e.topic, caps);
   }
-  const lacks = (caps: readonly string[]) => caps.length > 0 && !caps.every((c) => has.has(c));
+  const lacks = (caps: readonly string[]) => capabilityRefusal(held, caps) !== undefined;
   const refused: string[] = [];
   for (const [topic, caps] of plain) if (lacks(caps)) refused.push(plainTopicKeyPattern(instance, topic));
   for (const { source, caps } of regexes) if (lacks(caps)) refused.push(...regexTopicKeyPatterns(instance, source));
@@ -64,9 +66,9 @@ export function protectedTopicPermissions(
  */
 export const PCRE_UTF8 = '(*UTF8)';
 
-/** `/.../` with something between the slashes, as ProtectedTopics reads it. */
+/** `/.../`, as ProtectedTopics reads it (@vip/protocol `isRegexText`). */
 export function isRegexTopic(topic: string): boolean {
-  return topic.length > 1 && topic.startsWith('/') && topic.endsWith('/');
+  return isRegexText(topic);
 }
 
 /** Keys of plain topic `topic` and every topic starting with it (string prefix, as the router). */
@@ -75,14 +77,17 @@ export function plainTopicKeyPattern(instance: string, topic: string): string {
 }
 
 /**
- * Keys of the topics JavaScript regex `source` matches whole: `__pubsub__\.<inst>\.(?:R)(?:\.#|(?<!\.#))$`
- * (R sees the key without its trailing `.#` word; a raw publisher may leave the word out, and
- * subscribers read the same topic either way), plus the
- * empty topic's key `__pubsub__.<inst>.#` when `source` matches the empty topic. Translation of R,
- * always towards matching more keys:
+ * Keys of the topics protected topic `/source/` protects (VOLTTRON's `'^' + source + '$'` with
+ * `re.match`, see @vip/protocol `protectedTopicRegex`): `__pubsub__\.<inst>\.(?:R\n?(?:\.#|(?<!\.#))$)`.
+ * The end binds to R's last top-level alternative only, as Python's `$` does: `/a|b/` refuses
+ * every key of a topic starting with `a`, and `b`'s. `\n?`: Python's `$` matches before a final
+ * newline. R sees the key without its trailing `.#` word (a raw publisher may leave the word out,
+ * and subscribers read the same topic either way). Plus the empty topic's key `__pubsub__.<inst>.#`
+ * when `/source/` protects the empty topic. Translation of R, always towards matching more keys:
  * - `/` and `\/` outside a class become `\.`; a class matching `/` or `.` (asked of JavaScript
  *   itself) that does not match `.` becomes `(?:[class]|\.)`;
- * - `^` and `$` outside a class become nothing (R is anchored anyway; `a$b` matched nothing);
+ * - `^` and `$` outside a class become nothing (R starts where the key prefix ends; without its
+ *   anchors an alternative only matches more);
  * - `\uXXXX` becomes PCRE `\x{XXXX}`; `{` before `username}`, `vhost}` or `client_id}` becomes
  *   `\x7B`, so RabbitMQ's expansion of those variables in topic permissions cannot fire.
  * Syntax PCRE lacks (variable-length lookbehind) makes the broker refuse the pattern.
@@ -90,8 +95,8 @@ export function plainTopicKeyPattern(instance: string, topic: string): string {
  */
 export function regexTopicKeyPatterns(instance: string, source: string): string[] {
   // R must match the key without its `.#` word: `(?<!\.#)` stops R's `.*` from eating it
-  const out = [`${keyPrefix(instance)}(?:${translateRegex(source)})(?:\\.#|(?<!\\.#))$`];
-  if (new RegExp(`^(?:${source})$`).test('')) out.push(`${keyPrefix(instance)}#$`);
+  const out = [`${keyPrefix(instance)}(?:${translateRegex(source)}\\n?(?:\\.#|(?<!\\.#))$)`];
+  if (protectedTopicRegex(`/${source}/`).test('')) out.push(`${keyPrefix(instance)}#$`);
   return out;
 }
 

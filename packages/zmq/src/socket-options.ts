@@ -11,8 +11,8 @@ export const TCP_KEEPALIVE = {
   tcpKeepaliveCount: 6,
 } as const;
 
-/** The ZAP domain VOLTTRON's router sets before binding its external addresses. */
-export const VIP_ZAP_DOMAIN = 'vip';
+/** The ZAP domain VOLTTRON's router sets before binding its external addresses (auth.json's `domain`: @vip/auth). */
+export { VIP_ZAP_DOMAIN } from '@vip/auth';
 
 /**
  * Largest message the router accepts by default (bytes, all frames together). libzmq refuses a

@@ -1,3 +1,5 @@
+import type { AuthMechanism, Capabilities } from '@vip/protocol';
+
 /**
  * The contract between the ZAP handler (`auth/`) and the ZeroMQ router transport.
  *
@@ -9,7 +11,9 @@
  * `PendingAdmission.answer`, having recorded the admission before the 200 goes out. A
  * connection can therefore never appear before the admission that lets it in is known.
  */
-export type ZapMechanism = 'NULL' | 'PLAIN' | 'CURVE';
+
+/** The mechanism of a ZAP request (auth.json's `mechanism`). */
+export type ZapMechanism = AuthMechanism;
 
 export interface ZapAdmission {
   /** The user id authentication assigned (auth entry `user_id`, or VOLTTRON's composed form). */
@@ -23,7 +27,7 @@ export interface ZapAdmission {
   /** When the auth entry pins an identity, only a peer with that routing id may use this user. */
   readonly identity?: string;
   /** The entry's capabilities, normalised to `{name: null | {param: value}}`. */
-  readonly capabilities?: Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
+  readonly capabilities?: Capabilities;
 }
 
 /**

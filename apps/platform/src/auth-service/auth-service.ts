@@ -1,7 +1,7 @@
 import { ClosedError, ConfigError, silentLogger, type Logger } from '@vip/protocol';
 import type { Agent, RpcCallContext } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
-import type { AuthFile, AuthRules } from '@vip/zmq';
+import type { AuthFile, AuthRules } from '@vip/auth';
 import { AUTH_SERVICE_IDENTITY, ensureAuthServiceEntry } from './service-entry.js';
 import { authorizationsOf, userToCapabilities, type UserToCapabilities } from './user-capabilities.js';
 import { DEFAULT_CAPABILITY_MAP_ACCESS, visibleCapabilities, type CapabilityMapAccess } from './capability-map-access.js';

@@ -1,3 +1,4 @@
+import { capabilityRefusal, type Capabilities } from '@vip/protocol';
 import type { UserToCapabilities } from './user-capabilities.js';
 
 /** The capability that lets a user read every user's capabilities (`get_user_to_capabilities`, `auth.update`). */
@@ -23,9 +24,9 @@ export function visibleCapabilities(
 ): UserToCapabilities {
   if (access === 'all') return map;
   const own = user !== undefined && Object.hasOwn(map, user) ? map[user] : undefined;
-  if (own !== undefined && Object.hasOwn(own, READ_USER_CAPABILITIES)) return map;
-  const out: UserToCapabilities = {};
-  for (const u of platformUsers) if (Object.hasOwn(map, u)) out[u] = map[u] as UserToCapabilities[string];
+  if (own !== undefined && capabilityRefusal(own, [READ_USER_CAPABILITIES]) === undefined) return map;
+  const out: Record<string, Capabilities> = {};
+  for (const u of platformUsers) if (Object.hasOwn(map, u)) out[u] = map[u] as Capabilities;
   if (user !== undefined && own !== undefined) out[user] = own;
   return out;
 }

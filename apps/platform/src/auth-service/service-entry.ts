@@ -1,5 +1,5 @@
-import { ConfigError, type CurveKeyPair, type Logger } from '@vip/protocol';
-import { KeyStore, type AuthFile } from '@vip/zmq';
+import { ConfigError, type Capabilities, type CurveKeyPair, type Logger } from '@vip/protocol';
+import { KeyStore, type AuthFile } from '@vip/auth';
 
 /** The AuthService's identity (VOLTTRON's `AUTH` constant); agents ask it for capabilities. */
 export const AUTH_SERVICE_IDENTITY = 'platform.auth';
@@ -17,7 +17,7 @@ export async function ensureServiceEntry(options: {
   readonly authFile: AuthFile;
   readonly vipHome: string;
   readonly identity: string;
-  readonly capabilities: Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
+  readonly capabilities: Capabilities;
   readonly logger: Logger;
 }): Promise<{ readonly keys: CurveKeyPair; readonly added: boolean }> {
   const { authFile, vipHome, identity, logger } = options;

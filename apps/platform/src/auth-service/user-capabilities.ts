@@ -1,7 +1,8 @@
-import type { AuthRules, Capabilities } from '@vip/zmq';
+import type { AuthRules } from '@vip/auth';
+import type { Capabilities, CapabilityMap } from '@vip/protocol';
 
-/** user id -> capabilities, the body of `get_user_to_capabilities` and of `auth.update`. */
-export type UserToCapabilities = Record<string, Capabilities>;
+/** user id -> capabilities (@vip/protocol's model), the body of `get_user_to_capabilities` and of `auth.update`. */
+export type UserToCapabilities = CapabilityMap;
 
 /** `get_authorizations(user_id)`: VOLTTRON's `[capabilities, groups, roles]`, or null for an unknown user. */
 export type Authorizations = [Capabilities, string[], string[]];

@@ -1,5 +1,5 @@
 import { generateKeyPair } from '@vip/protocol';
-import { AuthFile, authFilePaths, KeyStore, PendingAuthStore, type AuthEntry } from '@vip/zmq';
+import { AuthFile, authFilePaths, KeyStore, PendingAuthStore, type AuthEntry } from '@vip/auth';
 import { jsonObjectArg, type CliOptions } from '../args.js';
 import {
   connectHint, createAgentBrokerUser, readAgentRmqFile, removeAgentBrokerUser, type CreatedBrokerUser,

@@ -1,67 +1,39 @@
-import { z } from 'zod';
-import { UNAUTHORIZED_EXC_TYPE } from '../errors.js';
-import { pythonJson } from '@vip/protocol';
+import { capabilityRefusal, UnauthorizedError, type Capabilities, type CapabilityMap } from '@vip/protocol';
 
-/** Capabilities of one user: `{name: null | {param: value | "/regex/"}}` (auth.json, docs/protocol.md 5.5). */
-export type UserCapabilities = Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
+/** Capabilities of one user (@vip/protocol's model): `{name: null | {param: value | "/regex/"}}`. */
+export type UserCapabilities = Capabilities;
 /** user id -> capabilities, as `platform.auth` `get_user_to_capabilities` returns it. */
-export type CapabilityMap = Readonly<Record<string, UserCapabilities>>;
-
-export const CapabilityMapSchema = z.record(z.string(), z.record(z.string(), z.union([z.record(z.string(), z.unknown()), z.null()])));
-
-/** A refused capability check: becomes -32000 with exc_type `volttron.platform.jsonrpc.Error`. */
-export class CapabilityRefusal extends Error {
-  readonly excType = UNAUTHORIZED_EXC_TYPE;
-  readonly excArgs: readonly unknown[];
-  constructor(detail: string) {
-    super(detail);
-    this.name = 'CapabilityRefusal';
-    this.excArgs = [-32001, detail, null];
-  }
-}
+export type { CapabilityMap };
 
 /**
- * VOLTTRON's `@RPC.allow` check (rpc.py `_add_auth_check`): the caller's capability names must
- * include every required one; parameter restrictions compare the bound arguments for equality
- * or full regex match (`/re/`). Returns the refusal, or undefined when allowed.
+ * VOLTTRON's `@RPC.allow` check (rpc.py `_add_auth_check`) with its texts: @vip/protocol's
+ * `capabilityRefusal` over the caller's capabilities and the call's arguments by name (`byName`,
+ * or a function giving them, read only when a restriction applies). `allow('')` admits everyone,
+ * as in VOLTTRON. Returns the refusal (an UnauthorizedError of the RPC subsystem, which the
+ * dispatcher sends as exc_type `volttron.platform.jsonrpc.Error`, exc_args `[-32001, text]`), or
+ * undefined when allowed.
  */
 export function checkCapabilities(
-  method: string, required: readonly string[], user: string, caps: UserCapabilities | undefined, byName: Readonly<Record<string, unknown>>,
-): CapabilityRefusal | undefined {
-  const names = new Set(Object.keys(caps ?? {}));
+  method: string, required: readonly string[], user: string, caps: UserCapabilities | undefined,
+  byName: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>),
+): UnauthorizedError | undefined {
   if (required.length === 1 && required[0] === '') return undefined;
-  if (!required.every((r) => names.has(r))) {
-    return new CapabilityRefusal(
-      `method '${method}' requires capabilities ${pySet(required)}, but capability ${caps === undefined ? 'None' : pyRepr(caps)} was provided for user ${user}`,
-    );
-  }
-  for (const [cap, restrictions] of Object.entries(caps ?? {})) {
-    if (!restrictions || !required.includes(cap)) continue;
-    for (const [name, value] of Object.entries(restrictions)) {
-      if (!(name in byName)) {
-        return new CapabilityRefusal(`User ${user} capability is not defined properly. method ${method} does not have a parameter ${name}`);
-      }
-      const actual = byName[name];
-      if (typeof value === 'string' && value.length >= 2 && value.startsWith('/') && value.endsWith('/')) {
-        let ok = false;
-        try {
-          ok = typeof actual === 'string' && new RegExp(`^(?:${value.slice(1, -1)})$`).test(actual);
-        } catch {
-          ok = false; // an invalid pattern allows nothing
-        }
-        if (!ok) {
-          return new CapabilityRefusal(
-            `User ${user} can call method ${method} only with ${name} matching pattern ${value} but called with ${name}=${pyStr(actual)}`,
-          );
-        }
-      } else if (pythonJson(actual) !== pythonJson(value)) {
-        return new CapabilityRefusal(
-          `User ${user} can call method ${method} only with ${name}=${pyStr(value)} but called with ${name}=${pyStr(actual)}`,
-        );
-      }
+  const refusal = capabilityRefusal(caps, required, typeof byName === 'function' ? byName : () => byName);
+  if (refusal === undefined) return undefined;
+  const refuse = (text: string) => new UnauthorizedError(text, { subsystem: 'RPC', required, user });
+  switch (refusal.reason) {
+    case 'missing': {
+      const held = caps === undefined ? 'None' : pyRepr(caps);
+      return refuse(`method '${method}' requires capabilities ${pySet(required)}, but capability ${held} was provided for user ${user}`);
+    }
+    case 'no such parameter':
+      return refuse(`User ${user} capability is not defined properly. method ${method} does not have a parameter ${refusal.parameter}`);
+    case 'parameter': {
+      const { parameter: name, allowed, actual } = refusal;
+      const only = refusal.pattern ? `${name} matching pattern ${String(allowed)}` : `${name}=${pyStr(allowed)}`;
+      return refuse(`User ${user} can call method ${method} only with ${only} but called with ${name}=${pyStr(actual)}`);
     }
   }
-  return undefined;
 }
 
 /** Python `str(x)` for JSON values. */

@@ -58,7 +58,7 @@ export class RpcDispatcher {
     return ctx.capabilities(ctx.user).then(
       (capabilities) => {
         try {
-          const refusal = checkCapabilities(name, method.allow, ctx.user, capabilities, bound.byName);
+          const refusal = checkCapabilities(name, method.allow, ctx.user, capabilities, () => bound.byName);
           return refusal ? failure(id, method, refusal) : invoke(id, method, bound, ctx);
         } catch (err) {
           return failure(id, method, err);

@@ -1,10 +1,11 @@
 import {
-  buildRequest, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData, RPC_ERROR_CODES, unhandledException,
+  buildRequest, CapabilityMapSchema, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData,
+  RPC_ERROR_CODES, UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError, unhandledException,
   type Frame, type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
 } from '@vip/protocol';
-import { MethodNotFoundError, RemoteError, RpcError, RpcException, UnauthorizedError, UNAUTHORIZED_EXC_TYPE } from '../errors.js';
+import { MethodNotFoundError, RemoteError, RpcError, RpcException } from '../errors.js';
 import type { AgentCore, Subsystem } from '../subsystem.js';
-import { CapabilityMapSchema, type CapabilityMap, type UserCapabilities } from './capabilities.js';
+import type { CapabilityMap, UserCapabilities } from './capabilities.js';
 import { RpcDispatcher, type DispatchContext } from './dispatcher.js';
 import { makeExported, markedMethods, type ExportedMethod, type ExportOptions, type RpcCallContext, type RpcHandler } from './exports.js';
 import { splitCallArgs } from './params.js';
@@ -262,11 +263,13 @@ export class RpcSubsystem implements Subsystem {
    */
   #authUpdate(caller: string, map: unknown): void {
     if (caller !== AUTH_IDENTITY) {
-      throw new RpcException(UNAUTHORIZED_EXC_TYPE, `auth.update is accepted only from ${AUTH_IDENTITY}, not from ${caller}`);
+      throw new UnauthorizedError(`auth.update is accepted only from ${AUTH_IDENTITY}, not from ${caller}`, { subsystem: 'RPC' });
     }
     if (this.#options.capabilities !== undefined) return;
     const r = CapabilityMapSchema.safeParse(map);
-    if (!r.success) throw new TypeError(`auth.update: expected {user: {capability: null | {param: value}}}: ${r.error.message}`);
+    if (!r.success) {
+      throw new TypeError(`auth.update: expected {user: capabilities (a name, a list, or {capability: null | {param: value}})}: ${r.error.message}`);
+    }
     this.#capabilities = r.data;
   }
 }
@@ -324,8 +327,12 @@ function serialize(r: RpcResponse | RpcResponse[]): string {
   }
 }
 
-/** The typed error for a JSON-RPC error object (Python `exception_from_json`). */
-export function errorFromRpc(error: RpcErrorObject): RpcError {
+/**
+ * The typed error for a JSON-RPC error object (Python `exception_from_json`); a refused capability
+ * check (exc_type `volttron.platform.jsonrpc.Error`, exc_args `[-32001, text]`) is the protocol's
+ * UnauthorizedError, whatever refused it.
+ */
+export function errorFromRpc(error: RpcErrorObject): RpcError | UnauthorizedError {
   const { detail, exception } = readErrorData(error);
   if (error.code === RPC_ERROR_CODES.METHOD_NOT_FOUND) {
     const m = /method '(.*)' is not implemented/.exec(detail ?? '');
@@ -333,8 +340,9 @@ export function errorFromRpc(error: RpcErrorObject): RpcError {
   }
   if (error.code === RPC_ERROR_CODES.UNHANDLED_EXCEPTION && exception) {
     const text = detail ?? error.message;
-    if (exception.exc_type === UNAUTHORIZED_EXC_TYPE && (exception.exc_args[0] === undefined || exception.exc_args[0] === -32001)) {
-      return new UnauthorizedError(text, exception.exc_args, exception.exc_tb, error.data);
+    const code = exception.exc_args[0];
+    if (exception.exc_type === UNAUTHORIZED_EXC_TYPE && (code === undefined || code === UNAUTHORIZED_ERRNUM)) {
+      return new UnauthorizedError(text, { subsystem: 'RPC', excArgs: exception.exc_args, excTb: exception.exc_tb, data: error.data });
     }
     return new RemoteError(text, exception.exc_type, exception.exc_args, exception.exc_tb, error.data);
   }

@@ -4,10 +4,8 @@ import { Router } from 'zeromq';
 import type { Context } from 'zeromq';
 import type { AdmissionAnswer, AdmissionSink, PendingAdmission, ZapAdmission } from '../zap-contract.js';
 import { zmqErrorCode } from '../zmq-errors.js';
-import type { AuthDecision, Authenticator } from './authenticator.js';
-import type { PendingAuthStore } from './pending-store.js';
-import { RefusalDelays } from './refusal-delay.js';
-import type { RefusalDelayOptions } from './refusal-delay.js';
+import { RefusalDelays } from '@vip/auth';
+import type { AuthDecision, Authenticator, PendingAuthStore, RefusalDelayOptions } from '@vip/auth';
 import { parseZapRequest, zapReply } from './zap-request.js';
 import type { ZapRequest } from './zap-request.js';
 

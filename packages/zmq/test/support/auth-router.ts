@@ -1,8 +1,7 @@
 import { onTestFinished } from 'vitest';
 import { Context, Dealer, curveKeyPair } from 'zeromq';
 import { encodeKey, frameText, textFrame, type PeerEvent, type RoutedMessage } from '@vip/protocol';
-import { AuthFileSchema, AuthRules } from '../../src/auth/auth-rules.js';
-import { Authenticator } from '../../src/auth/authenticator.js';
+import { AuthFileSchema, AuthRules, Authenticator } from '@vip/auth';
 import { ZapHandler } from '../../src/auth/zap-handler.js';
 import { ZmqRouterTransport, type ZmqRouterTransportOptions } from '../../src/router-transport.js';
 

@@ -1,6 +1,6 @@
 import type { Context } from 'zeromq';
 import { ZapHandler } from '../../src/auth/zap-handler.js';
-import type { AuthDecision, AuthRequest } from '../../src/auth/authenticator.js';
+import type { AuthDecision, AuthRequest } from '@vip/auth';
 import type { AdmissionSink, ZapAdmission } from '../../src/zap-contract.js';
 
 /** What the test responder does with one handshake (by the client's base64url public key). */

@@ -1,12 +1,18 @@
-import type { ZapMechanism } from '../zap-contract.js';
-import type { Capabilities, CompiledAuthEntry } from './auth-entry.js';
+import type { AuthMechanism, Capabilities } from '@vip/protocol';
+import type { CompiledAuthEntry } from './auth-entry.js';
 import { AuthRules } from './auth-rules.js';
+
+/**
+ * The ZAP domain VOLTTRON's router sets before binding its external addresses: the `domain` of
+ * the requests auth.json entries are matched against.
+ */
+export const VIP_ZAP_DOMAIN = 'vip';
 
 /** What authentication looks at in a ZAP request (credential already in text form). */
 export interface AuthRequest {
   readonly domain: string;
   readonly address: string;
-  readonly mechanism: ZapMechanism;
+  readonly mechanism: AuthMechanism;
   /** CURVE: 43-char base64url public key; PLAIN: user name; NULL: ''. */
   readonly credential: string;
 }

@@ -1,7 +1,23 @@
 import { access, chmod, constants, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { ConfigError } from '@vip/protocol';
-import { makeDirectories } from '@vip/zmq';
+import { makeDirectories } from './make-directories.js';
+
+/**
+ * The platform home every vip program uses (the platform, vipctl, agents): `$VIP_HOME`, else
+ * `$VOLTTRON_HOME` (an empty variable counts as unset), else `~/.vip`; a leading `~` is expanded
+ * and the path made absolute, without a trailing `/`.
+ */
+export function resolveVipHome(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  const raw = env.VIP_HOME || env.VOLTTRON_HOME || '~/.vip';
+  return resolve(raw.replace(/^~(?=$|\/)/, home));
+}
+
+/** The platform's local address: `ipc://@$VIP_HOME/run/vip.socket` (docs/protocol.md 9). */
+export function defaultLocalAddress(vipHome: string): string {
+  return `ipc://@${join(vipHome, 'run', 'vip.socket')}`;
+}
 
 /** The files of a platform home (docs/protocol.md 5.3, 9). */
 export interface VipHomePaths {

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuthError, ConfigError } from '@vip/protocol';
-import { AuthFile, authFilePaths } from '../src/auth/auth-file.js';
-import { PendingAuthStore } from '../src/auth/pending-store.js';
+import { AuthFile, authFilePaths } from '../src/auth-file.js';
+import { PendingAuthStore } from '../src/pending-store.js';
 
 const KEY_A = 'A'.repeat(43);
 const KEY_B = 'B'.repeat(43);
@@ -56,7 +56,7 @@ describe('AuthFile', () => {
     expect(entry).toMatchObject({ address: 'localhost:1000:1000:4243', retries: 1 });
     const approved = await file.approve(entry.user_id);
     expect(approved.address).toEqual(['/localhost:1000:1000:\\d+/']);
-    const { AuthRules } = await import('../src/auth/auth-rules.js');
+    const { AuthRules } = await import('../src/auth-rules.js');
     const rules = new AuthRules(await file.list());
     const next = { domain: 'vip', address: 'localhost:1000:1000:5000', mechanism: 'CURVE', credential: KEY_A };
     expect(rules.allow.some((e) => e.matches(next))).toBe(true); // the agent's next run

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@vip/testing';
-import { AuthFile } from '../src/auth/auth-file.js';
-import type { AuthRules } from '../src/auth/auth-rules.js';
-import { AuthFileWatcher } from '../src/auth/auth-watcher.js';
-import { keepAdmitting } from '../src/auth/admission-guard.js';
+import { AuthFile } from '../src/auth-file.js';
+import type { AuthRules } from '../src/auth-rules.js';
+import { AuthFileWatcher } from '../src/auth-watcher.js';
+import { keepAdmitting } from '../src/admission-guard.js';
 
 const KEY_A = 'A'.repeat(43);
 const KEY_B = 'B'.repeat(43);

@@ -1,13 +1,10 @@
-import { watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
 import { ClosedError, silentLogger } from '@vip/protocol';
 import type { Logger } from '@vip/protocol';
 import type { AuthRulesGuard } from './admission-guard.js';
 import type { AuthFile } from './auth-file.js';
 import { AuthRules } from './auth-rules.js';
 import { Authenticator } from './authenticator.js';
+import { FileWatcher, fileSignature } from './file-watcher.js';
 
 export interface AuthFileWatcherOptions {
   readonly authFile: AuthFile;
@@ -37,26 +34,20 @@ export interface AuthFileWatcherStats {
 type Listener = (rules: AuthRules) => void;
 
 /**
- * Keeps an Authenticator on the latest *valid* auth.json: fs.watch on the directory (the file is
- * replaced by rename, so watching the file itself would go deaf) plus a stat poll as fallback,
- * debounced. A file that cannot be read or validated is logged (`auth.reload.failed`) and the
- * rules in force stay; the platform keeps running through an operator's typo. So does a valid
- * file the guard refuses (`auth.reload.refused`, counted in `refusedReloads`).
+ * Keeps an Authenticator on the latest *valid* auth.json, told of each change by the repository's
+ * one `FileWatcher` (fs.watch on the directory, a stat poll, debounced). A file that cannot be
+ * read or validated is logged (`auth.reload.failed`) and the rules in force stay; the platform
+ * keeps running through an operator's typo. So does a valid file the guard refuses
+ * (`auth.reload.refused`, counted in `refusedReloads`).
  */
 export class AuthFileWatcher {
   readonly authenticator: Authenticator;
   readonly #authFile: AuthFile;
   readonly #logger: Logger;
-  readonly #pollMs: number;
-  readonly #debounceMs: number;
-  readonly #fsWatch: boolean;
   readonly #guard: AuthRulesGuard | undefined;
   readonly #listeners = new Set<Listener>();
-  #watcher: FSWatcher | undefined;
-  #poll: NodeJS.Timeout | undefined;
-  #debounce: NodeJS.Timeout | undefined;
-  #signature = '';
-  /** Signature of the file refused last: a second look at the same file (two watch events) is not a second refusal. */
+  readonly #files: FileWatcher;
+  /** Signature of the file refused last: a second look at the same file (`reload()` called again) is not a second refusal. */
   #refusedSignature = '';
   #reloading: Promise<boolean> | undefined;
   #again = false;
@@ -68,10 +59,17 @@ export class AuthFileWatcher {
     this.#authFile = options.authFile;
     this.authenticator = options.authenticator ?? new Authenticator();
     this.#logger = options.logger ?? silentLogger;
-    this.#pollMs = options.pollMs ?? 1_000;
-    this.#debounceMs = options.debounceMs ?? 100;
-    this.#fsWatch = options.fsWatch ?? true;
     this.#guard = options.guard;
+    const reload = (): void => {
+      this.reload().catch((err: unknown) => this.#logger.error('auth.reload.failed', { path: this.#authFile.path }, err));
+    };
+    this.#files = new FileWatcher(this.#authFile.path, reload, {
+      logger: this.#logger,
+      name: 'auth',
+      ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+      ...(options.debounceMs !== undefined ? { debounceMs: options.debounceMs } : {}),
+      ...(options.fsWatch !== undefined ? { fsWatch: options.fsWatch } : {}),
+    });
   }
 
   get rules(): AuthRules {
@@ -104,7 +102,7 @@ export class AuthFileWatcher {
       this.#reloading = undefined;
       if (this.#again && !this.#closed) {
         this.#again = false;
-        this.#schedule();
+        void this.reload();
       }
     });
     this.#reloading = run;
@@ -114,66 +112,26 @@ export class AuthFileWatcher {
   /** Stops watching; idempotent. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#watcher?.close();
-    this.#watcher = undefined;
-    if (this.#poll) clearInterval(this.#poll);
-    if (this.#debounce) clearTimeout(this.#debounce);
-    this.#poll = this.#debounce = undefined;
+    this.#files.close();
     await this.#reloading;
   }
 
   async #start(): Promise<void> {
-    this.#signature = await this.#fileSignature();
+    this.#files.start(); // before the first read: a change made while it reads is seen
     await this.reload();
-    if (this.#closed) return;
-    if (this.#fsWatch) this.#watchDirectory();
-    this.#poll = setInterval(() => {
-      void this.#fileSignature().then((sig) => {
-        if (sig !== this.#signature) this.#schedule();
-      });
-    }, this.#pollMs);
-    this.#poll.unref();
-  }
-
-  #watchDirectory(): void {
-    const dir = dirname(this.#authFile.path);
-    const name = basename(this.#authFile.path);
-    try {
-      this.#watcher = watch(dir, { persistent: false }, (_event, file) => {
-        if (file === null || file === name) this.#schedule();
-      });
-      this.#watcher.on('error', (err) => {
-        this.#logger.warn('auth.watch.failed', { path: dir }, err); // the poll still runs
-        this.#watcher?.close();
-        this.#watcher = undefined;
-      });
-    } catch (err) {
-      this.#logger.warn('auth.watch.unavailable', { path: dir }, err);
-    }
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    if (this.#debounce) clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => {
-      this.#debounce = undefined;
-      this.reload().catch((err: unknown) => this.#logger.error('auth.reload.failed', { path: this.#authFile.path }, err));
-    }, this.#debounceMs);
   }
 
   async #reloadOnce(): Promise<boolean> {
-    const signature = await this.#fileSignature();
+    const signature = await fileSignature(this.#authFile.path);
     let rules: AuthRules;
     try {
       rules = await this.#authFile.load();
     } catch (err) {
-      this.#signature = signature;
       this.#stats.failedReloads += 1;
       this.#stats.lastError = (err as Error).message;
       this.#logger.error('auth.reload.failed', { path: this.#authFile.path, kept: 'previous rules' }, err);
       return false;
     }
-    this.#signature = signature;
     const refusal = this.#guard ? await this.#refusal(this.#guard, rules) : undefined;
     if (refusal !== undefined) {
       if (signature === this.#refusedSignature) return false;
@@ -203,16 +161,6 @@ export class AuthFileWatcher {
       return await guard(rules, this.authenticator.rules);
     } catch (err) {
       return `the check of the new rules failed: ${(err as Error).message}`; // fail closed: keep what works
-    }
-  }
-
-  async #fileSignature(): Promise<string> {
-    try {
-      const s = await stat(this.#authFile.path, { bigint: true });
-      return `${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-    } catch (err) {
-      // Unreadable: load() reports why; the signature only has to change when the cause does.
-      return `error:${(err as NodeJS.ErrnoException).code ?? 'unknown'}`;
     }
   }
 }

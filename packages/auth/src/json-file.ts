@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ConfigError } from '@vip/protocol';
-import { makeDirectories } from '../make-directories.js';
+import { makeDirectories } from './make-directories.js';
 import type { z } from 'zod';
 
 /**

@@ -1,6 +1,5 @@
-import { VIP_ZAP_DOMAIN } from '../socket-options.js';
 import type { AuthRules } from './auth-rules.js';
-import { Authenticator } from './authenticator.js';
+import { Authenticator, VIP_ZAP_DOMAIN } from './authenticator.js';
 
 /**
  * Checks new auth.json rules against the rules in force before the watcher applies them; a

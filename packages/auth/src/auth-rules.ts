@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { AuthEntrySchema, compileAuthEntry, normaliseCapabilities } from './auth-entry.js';
-import type { AuthEntry, Capabilities, CompiledAuthEntry } from './auth-entry.js';
+import { normaliseCapabilities, type Capabilities } from '@vip/protocol';
+import { AuthEntrySchema, compileAuthEntry } from './auth-entry.js';
+import type { AuthEntry, CompiledAuthEntry } from './auth-entry.js';
 
 /** The auth.json format version this code reads and writes (VOLTTRON 9: 1.4). */
 export const AUTH_FILE_VERSION = { major: 1, minor: 4 } as const;

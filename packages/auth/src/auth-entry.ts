@@ -1,26 +1,18 @@
 import { createHash } from 'node:crypto';
+import { AUTH_MECHANISMS, CapabilitiesSchema, isRegexText, wholeValueRegex, type AuthMechanism, type Capabilities } from '@vip/protocol';
 import { z } from 'zod';
-import type { ZapMechanism } from '../zap-contract.js';
 
 /**
  * One auth.json entry in VOLTTRON's format (docs/protocol.md 5.5, `auth_entry.py`), validated with zod
  * and compiled for matching. Unknown keys are tolerated (VOLTTRON ignores them too).
  */
 
-/** `{name: null | {param: value}}`: a capability with no parameters, or with its parameters. */
-export type Capabilities = Readonly<Record<string, Readonly<Record<string, unknown>> | null>>;
-
 const CURVE_KEY_TEXT = /^[A-Za-z0-9_-]{43}$/;
-
-/** VOLTTRON's `isregex`: a value written `/.../` is a regular expression, matched whole. */
-export function isRegexText(value: string): boolean {
-  return value.length > 1 && value.startsWith('/') && value.endsWith('/');
-}
 
 function regexProblem(value: string): string | undefined {
   if (!isRegexText(value)) return undefined;
   try {
-    new RegExp(`^(?:${value.slice(1, -1)})$`);
+    wholeValueRegex(value);
     return undefined;
   } catch (err) {
     return `invalid regular expression ${value}: ${(err as Error).message}`;
@@ -48,42 +40,13 @@ const NameListSchema = z
   .optional()
   .transform((value): string[] => (value === null || value === undefined || value === '' ? [] : typeof value === 'string' ? [value] : value));
 
-const CapabilityParamsSchema = z.union([z.record(z.string(), z.unknown()), z.null()], {
-  error: 'a capability maps to null or to an object of parameters',
-});
-const CapabilityDictSchema = z.record(z.string(), CapabilityParamsSchema);
-
-/** string | dict | list of string/dict, normalised to `{name: null | {param: value}}`. */
-export const CapabilitiesSchema = z
-  .union([z.string(), CapabilityDictSchema, z.array(z.union([z.string(), CapabilityDictSchema])), z.null()], {
-    error: 'capabilities must be a string, an object {name: null | {param: value}} or a list of those',
-  })
-  .optional()
-  .transform((value): Record<string, Record<string, unknown> | null> => normaliseCapabilities(value ?? null));
-
-/** Merges capabilities; a capability with parameters wins over the same one without. */
-export function normaliseCapabilities(
-  value: string | Record<string, Record<string, unknown> | null> | Array<string | Record<string, Record<string, unknown> | null>> | null,
-  into: Record<string, Record<string, unknown> | null> = {},
-): Record<string, Record<string, unknown> | null> {
-  if (value === null || value === '') return into;
-  const items = Array.isArray(value) ? value : [value];
-  for (const item of items) {
-    const dict = typeof item === 'string' ? { [item]: null } : item;
-    for (const [name, params] of Object.entries(dict)) {
-      if (params !== null || !(name in into)) into[name] = params;
-    }
-  }
-  return into;
-}
-
-export const MechanismSchema = z.enum(['NULL', 'PLAIN', 'CURVE'], { error: 'mechanism must be "NULL", "PLAIN" or "CURVE"' });
+export const MechanismSchema = z.enum(AUTH_MECHANISMS, { error: 'mechanism must be "NULL", "PLAIN" or "CURVE"' });
 
 export const AuthEntrySchema = z
   .looseObject({
     domain: PatternFieldSchema,
     address: PatternFieldSchema,
-    mechanism: z.union([MechanismSchema, z.null()]).optional().transform((m): ZapMechanism => m ?? 'CURVE'),
+    mechanism: z.union([MechanismSchema, z.null()]).optional().transform((m): AuthMechanism => m ?? 'CURVE'),
     credentials: PatternFieldSchema,
     user_id: z.union([z.string(), z.null()]).optional(),
     identity: z.union([z.string(), z.null()]).optional().transform((v) => v ?? null),
@@ -141,7 +104,7 @@ function compilePattern(values: readonly string[] | null): Matcher | null {
   if (values === null) return null;
   const tests = values.map((v): Matcher => {
     if (!isRegexText(v)) return (x) => x === v;
-    const re = new RegExp(`^(?:${v.slice(1, -1)})$`);
+    const re = wholeValueRegex(v);
     return (x) => re.test(x);
   });
   return (x) => tests.some((t) => t(x));

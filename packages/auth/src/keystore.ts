@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { KeyError, generateKeyPair, keyToZ85, silentLogger } from '@vip/protocol';
 import type { CurveKeyPair, Logger } from '@vip/protocol';
 import { z } from 'zod';
-import { formatJson, readJsonFile, writeFileAtomic } from './auth/json-file.js';
+import { formatJson, readJsonFile, writeFileAtomic } from './json-file.js';
 
 const KeyTextSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'must be a 43-character base64url CURVE key');
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { KeyError, encodeKey } from '@vip/protocol';
 import { z } from 'zod';
-import { formatJson, readJsonFile, writeFileAtomic } from './auth/json-file.js';
+import { formatJson, readJsonFile, writeFileAtomic } from './json-file.js';
 
 export const KnownHostsFileSchema = z.record(z.string(), z.string().min(1, 'a server key cannot be empty'));
 
