@@ -1,14 +1,16 @@
 // Discovery endpoints that misbehave, as real TCP servers on 127.0.0.1: garbage, wrong answers,
 // oversized, slow, silent, gone. Each must end one fetch with a clear typed error, end the agent's
 // retries after the policy's attempts (or at once when retrying cannot help), and never hang.
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '@vip/protocol';
-import { freePort } from '@vip/testing';
+import { freePort, seededPrng, waitFor } from '@vip/testing';
 import { fetchDiscovery } from '../src/discovery-client.js';
+import { serveDiscovery } from '../src/discovery-server.js';
+import { isDiscoveryFailure } from '../src/errors.js';
 import { KeyDiscoveryAgent } from '../src/key-discovery-agent.js';
 
 const KEY = generateKeyPair().public;
@@ -174,5 +176,95 @@ describe('a misbehaving discovery endpoint', () => {
     const error = expect.objectContaining({ code: 'VIP_DISCOVERY_UNREACHABLE' });
     expect(results).toEqual([expect.objectContaining({ outcome: 'failed', attempts: ATTEMPTS, error })]);
     expect(agent.stats()).toMatchObject({ attempts: ATTEMPTS, failed: 1, failures: { VIP_DISCOVERY_UNREACHABLE: ATTEMPTS } });
+  });
+});
+
+// Randomized: mutated answers at the client, random bytes at the endpoint. Seeded (VIP_FUZZ_SEED to
+// reproduce), bounded in count; every exchange must settle within its deadline.
+const SEED = Number(process.env.VIP_FUZZ_SEED ?? 0xd15c);
+const ROUNDS = 300;
+const JSON_GARBAGE = [
+  '', '{', '[]', 'null', '5', '"str"', '{"instance-name": 5}', '{"instance-name": ""}', '{"instance-name": "b", "serverkey": []}',
+  '{"instance-name": "\\ud800"}', '['.repeat(2_000), '{"a":'.repeat(1_000), '\u0000', 'NaN', valid({}), valid({ 'vip-address': null }),
+];
+
+describe('randomized discovery exchanges', () => {
+  it(`${ROUNDS} mutated answers: each fetch resolves or fails with a discovery error, none hangs`, async () => {
+    const rng = seededPrng(SEED);
+    const answers: Buffer[] = [];
+    const ep = await endpoint((socket) => socket.once('data', () => {
+      socket.end(answers.shift() ?? Buffer.alloc(0));
+    }));
+    const outcomes: Record<string, number> = {};
+    for (let i = 0; i < ROUNDS; i++) {
+      const body = Buffer.from(rng.pick(JSON_GARBAGE));
+      let text: Buffer = Buffer.concat([Buffer.from(`HTTP/1.1 ${rng.pick(['200 OK', '200 OK', '404 Not Found', '200'])}\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+      switch (rng.int(0, 3)) {
+        case 0: // flip some bytes
+          text = Buffer.from(text);
+          for (let n = rng.int(1, 4); n > 0; n--) text[rng.int(0, text.length - 1)] = rng.int(0, 255);
+          break;
+        case 1: // cut short
+          text = text.subarray(0, rng.int(0, text.length));
+          break;
+        case 2: // random bytes
+          text = rng.bytes(rng.int(0, 64));
+          break;
+        default: // as built
+      }
+      answers.push(text);
+      const outcome = await fetchDiscovery(ep.url, { timeoutMs: 2_000, maxResponseBytes: MAX_BYTES }).then(
+        () => 'ok',
+        (err: unknown) => {
+          expect(isDiscoveryFailure(err), `round ${i}: ${String(err)}`).toBe(true);
+          expect((err as { code: string }).code, `round ${i}`).not.toBe('VIP_TIMEOUT'); // every answer ended: no wait ran out
+          return `${(err as { code: string }).code}/${(err as { reason?: string }).reason ?? ''}`;
+        },
+      );
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    }
+    expect(ep.connections).toBe(ROUNDS);
+    expect(Object.keys(outcomes).length).toBeGreaterThan(4); // the mutations reached several outcomes
+  });
+
+  it(`${ROUNDS} random requests at the endpoint: each connection is answered or dropped, and it still serves`, async () => {
+    const rng = seededPrng(SEED + 1);
+    const server = await serveDiscovery({
+      bindWebAddress: 'http://127.0.0.1:0',
+      info: { instanceName: 'siteA', vipAddress: 'tcp://127.0.0.1:22916', serverKey: KEY },
+      limits: { headersTimeoutMs: 200, requestTimeoutMs: 400 },
+    });
+    cleanups.push(() => server.close());
+    const request = (): Buffer => {
+      const line = `${rng.pick(['GET', 'POST', 'HEAD', 'PUT', 'G\u00e9T', ''])} ${rng.pick(['/discovery/', '/', '/discovery', '*', '/%00', '//discovery/'])} HTTP/1.1\r\n`;
+      const headers = rng.pick(['Host: x\r\n', '', 'Content-Length: 5\r\n', 'Content-Length: -1\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: x\r\nHost: y\r\n']);
+      const whole = Buffer.from(`${line}${headers}\r\n${rng.pick(['', 'hello', '5\r\nhello\r\n0\r\n\r\n'])}`);
+      switch (rng.int(0, 3)) {
+        case 0: return rng.bytes(rng.int(1, 80));
+        case 1: return whole.subarray(0, rng.int(1, whole.length)); // cut short: the server waits, then gives up
+        case 2: {
+          const flipped = Buffer.from(whole);
+          flipped[rng.int(0, flipped.length - 1)] = rng.int(0, 255);
+          return flipped;
+        }
+        default: return whole;
+      }
+    };
+    const exchange = async (bytes: Buffer): Promise<void> => {
+      const socket = connect(server.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      const closed = waitFor(socket, 'close', { timeoutMs: 5_000, what: 'the endpoint ending a random request' });
+      socket.write(bytes);
+      await closed;
+    };
+    for (let i = 0; i < ROUNDS; i += 30) await Promise.all(Array.from({ length: 30 }, () => exchange(request())));
+    const stats = server.stats();
+    const total = [...Object.values(stats.responses), ...Object.values(stats.clientErrors)].reduce((a, b) => a + b, 0);
+    // every answer and every drop is counted (one connection may see both: an answer, then garbage)
+    expect(total).toBeGreaterThanOrEqual(ROUNDS);
+    expect(stats.clientErrors.ERR_HTTP_REQUEST_TIMEOUT ?? 0).toBeGreaterThan(0); // the cut-short ones were timed out
+    const answer = await fetchDiscovery(server.url);
+    expect(answer.info.instanceName).toBe('siteA');
   });
 });
