@@ -181,23 +181,25 @@ export class KeyDiscoveryAgent {
       }
     }
     const addresses = targets.filter((t): t is WebAddress => 'discoveryUrl' in t);
+    // Keys recorded before this run, by instance name (an unreadable file stops setup mode here).
+    const recordedKeys = new Map<string, string>();
+    for (const e of await this.#file.entries()) if (e.ok) recordedKeys.set(e.entry['instance-name'] ?? e.key, e.entry.serverkey);
     this.#logger.info('keydiscovery.start', { mode: 'setup', platforms: addresses.length });
     try {
       await this.#options.routing.webAddresses(addresses.map((a) => a.text));
     } catch (err) {
       this.#logger.error('keydiscovery.routing.failed', { op: 'web-addresses' }, err);
     }
-    const results = await this.#forEach(targets, (t) => ('discoveryUrl' in t ? this.#setupOne(t) : Promise.resolve(t)));
+    const results = await this.#forEach(targets, (t) => ('discoveryUrl' in t ? this.#setupOne(t, recordedKeys) : Promise.resolve(t)));
     return { mode: 'setup', results };
   }
 
-  async #setupOne(address: WebAddress): Promise<PlatformResult> {
+  async #setupOne(address: WebAddress, recordedKeys: ReadonlyMap<string, string>): Promise<PlatformResult> {
     const target = address.text;
     const fetched = await this.#fetchLinkable(address, undefined);
     if ('error' in fetched) return this.#unfetched(target, address, undefined, fetched);
     const { platform, response, attempts } = fetched;
-    const stored = (await this.#file.entries()).find((e) => e.ok && (e.entry['instance-name'] ?? e.key) === platform.instanceName);
-    const storedKey = stored?.ok ? stored.entry.serverkey : undefined;
+    const storedKey = recordedKeys.get(platform.instanceName);
     return this.#handOver({ target, platform, attempts, webAddress: target, storedKey }, async (keyChanged) => {
       await this.#file.set(platform.instanceName, { ...response, 'web-address': target } as StoredPlatform);
       await this.#options.routing.setupModeConnection({ ...platform, webAddress: target });
@@ -321,6 +323,8 @@ export class KeyDiscoveryAgent {
   ): Promise<PlatformResult> {
     const { target, platform, attempts, webAddress } = step;
     const logged = { instance: platform.instanceName, vipAddress: platform.vipAddress };
+    const unlinked = (outcome: 'refused' | 'failed', error: Error): UnlinkedPlatform =>
+      this.#board.settle({ outcome, target, instanceName: platform.instanceName, webAddress, attempts, error });
     let keyChanged: AcceptedKeyChange | undefined;
     try {
       keyChanged = await checkPinnedKey(this.#knownHosts, {
@@ -330,9 +334,13 @@ export class KeyDiscoveryAgent {
         acceptChange: this.#accept.has(platform.instanceName),
       });
     } catch (err) {
-      if (!(err instanceof KeyChangedError)) throw err;
+      if (!(err instanceof KeyChangedError)) {
+        // known_hosts unreadable: nothing to check the key against, so nothing is handed over
+        this.#logger.error('keydiscovery.known_hosts.failed', logged, err);
+        return unlinked('failed', err as Error);
+      }
       this.#logger.error('keydiscovery.key.refused', { ...logged, recordedIn: err.recordedIn });
-      return this.#board.settle({ outcome: 'refused', target, instanceName: platform.instanceName, webAddress, attempts, error: err });
+      return unlinked('refused', err);
     }
     if (keyChanged !== undefined) {
       this.#logger.warn('keydiscovery.key.accepted', { ...logged, recordedIn: keyChanged.recordedIn });
@@ -344,8 +352,7 @@ export class KeyDiscoveryAgent {
       return this.#board.settle(result);
     } catch (err) {
       this.#logger.error('keydiscovery.platform.handover_failed', { instance: platform.instanceName }, err);
-      const error = err as Error;
-      return this.#board.settle({ outcome: 'failed', target, instanceName: platform.instanceName, webAddress, attempts, error });
+      return unlinked('failed', err as Error);
     }
   }
 

@@ -112,6 +112,23 @@ describe('setup mode', () => {
     expect(await KnownHosts.forHome(home).get(b.info.vipAddress!)).toBe(recorded);
   });
 
+  it('an unreadable known_hosts fails the platforms it concerns, in the report; the run itself completes', async () => {
+    const home = await tempHome();
+    const b = await remote('siteB', 22917);
+    await writeFile(join(home, 'known_hosts'), '{"127.0.0.1:22917": ');
+    const { calls, report } = await setUp(home, [b]);
+    expect(report.results).toEqual([expect.objectContaining({ outcome: 'failed', error: expect.objectContaining({ code: 'VIP_KEY' }) })]);
+    expect(calls.setup).toEqual([]);
+  });
+
+  it('an unreadable discovery file stops setup mode before anything is fetched', async () => {
+    const home = await tempHome();
+    const b = await remote('siteB', 22917);
+    await writeFile(keyDiscoveryPaths(home).platformDiscovery, '{"siteB": ');
+    await expect(setUp(home, [b])).rejects.toThrow(/platform discovery file .* is not valid JSON/);
+    expect(b.server.stats().responses).toEqual({});
+  });
+
   it('needs a bind-web-address and external_address.json (ConfigError before anything is fetched)', async () => {
     const home = await tempHome();
     const { routing } = recordingRouting();
