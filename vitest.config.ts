@@ -22,6 +22,7 @@ export default defineConfig({
     projects: [
       pkg('protocol'),
       pkg('auth'),
+      pkg('keydiscovery'),
       pkg('zmq'),
       pkg('rmq'),
       pkg('pubsub'),

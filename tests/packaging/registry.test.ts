@@ -25,7 +25,7 @@ const GUEST = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
 let registry: RunningRegistry | undefined;
 let work: string;
 let published: RunResult;
-let projects: { zmq: string; rmq: string; cli: string };
+let projects: { zmq: string; rmq: string; cli: string; keydiscovery: string };
 const installs = new Map<string, RunResult>();
 const cleanups: (() => Promise<unknown>)[] = [];
 
@@ -68,12 +68,18 @@ beforeAll(async () => {
     timeoutMs: 400_000,
   });
   if (published.code !== 0) return;
-  projects = { zmq: await emptyProject('agent-zmq'), rmq: await emptyProject('agent-rmq'), cli: join(work, 'global') };
+  projects = {
+    zmq: await emptyProject('agent-zmq'),
+    rmq: await emptyProject('agent-rmq'),
+    cli: join(work, 'global'),
+    keydiscovery: await emptyProject('keydiscovery'),
+  };
   const npxDir = await emptyProject('npx');
   await Promise.all([
     install('zmq', projects.zmq, ['@vip/agent', 'zeromq']),
     install('rmq', projects.rmq, ['@vip/agent', 'amqplib']),
     install('cli', work, ['-g', '--prefix', projects.cli, '@vip/platform', '@vip/vipctl']),
+    install('keydiscovery', projects.keydiscovery, ['@vip/keydiscovery']),
     // npx keeps what it fetched under its cache's _npx, by package spec: a cache of its own, or a
     // previous run's @vip/vipctl of the same version would be used instead of this one.
     run('npx', ['--yes', `@vip/vipctl@${VERSION}`, '--version'], { cwd: npxDir, env: npmEnv({ npm_config_cache: join(work, 'npx-cache') }), timeoutMs: 300_000 })
@@ -105,7 +111,7 @@ async function installedNames(cwd: string): Promise<Set<string>> {
 describe('the release command', () => {
   // Its versioning and changelog steps as `npm run release -- <version> --dry-run` shows them (here,
   // after the publish: two Nx runs at once in one workspace would share its graph cache).
-  it('npm run release -- <version> --dry-run: versions, ranges and changelogs of the nine packages, no file written', async () => {
+  it('npm run release -- <version> --dry-run: versions, ranges and changelogs of the ten packages, no file written', async () => {
     const next = '99.0.0-dry-run.0';
     const manifests = () => Promise.all(workspacePackages().map((p) => readFile(join(p.path, 'package.json'), 'utf8')));
     const before = await manifests();
@@ -162,6 +168,29 @@ describe('installs into empty projects', () => {
       const r = await run(join(projects.cli, 'bin', bin), ['--version'], { cwd: work, env: npmEnv() });
       expect(r.code, describeRun(`${bin} --version`, r)).toBe(0);
       expect(r.stdout.trim()).toBe(VERSION);
+    }
+  });
+
+  it('@vip/keydiscovery alone: no zeromq, no amqplib; its endpoint serves and its client reads it, ESM and CommonJS', async () => {
+    expectInstalled('keydiscovery');
+    const names = await installedNames(projects.keydiscovery);
+    for (const name of ['@vip/keydiscovery', '@vip/auth', '@vip/protocol', 'zod']) expect(names, name).toContain(name);
+    for (const name of ['zeromq', 'amqplib', '@vip/zmq', '@vip/rmq']) expect(names).not.toContain(name);
+    const program = [
+      "import { fetchDiscovery, serveDiscovery } from '@vip/keydiscovery';",
+      "const serverKey = 'j9fnuE8dSGORN6VChNRDKa7sDvnIrXhAMYYu_HG-j1c';",
+      "const info = { instanceName: 'siteA', vipAddress: 'tcp://127.0.0.1:22916', serverKey };",
+      "const server = await serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info });",
+      'const { info: read } = await fetchDiscovery(server.url);',
+      "console.log(JSON.stringify({ name: read.instanceName, same: read.serverKey === serverKey }));",
+      'await server.close();',
+    ].join('\n');
+    const { esm, cjs } = await asModules(program);
+    for (const [file, source] of [['discover.mjs', esm], ['discover.cjs', cjs]] as const) {
+      await writeFile(join(projects.keydiscovery, file), source);
+      const r = await run(process.execPath, [file], { cwd: projects.keydiscovery, env: npmEnv(), timeoutMs: 60_000 });
+      expect(r.code, describeRun(`node ${file}`, r)).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ name: 'siteA', same: true });
     }
   });
 

@@ -21,7 +21,10 @@ export type VipErrorCode =
   | 'VIP_REMOTE_EXCEPTION'
   | 'VIP_UNAUTHORIZED'
   | 'VIP_NOT_CONFIRMED'
-  | 'VIP_QUEUE_FULL';
+  | 'VIP_QUEUE_FULL'
+  | 'VIP_DISCOVERY_UNREACHABLE'
+  | 'VIP_DISCOVERY_RESPONSE'
+  | 'VIP_KEY_CHANGED';
 
 export abstract class VipError extends Error {
   abstract readonly code: VipErrorCode;
