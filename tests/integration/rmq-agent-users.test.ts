@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import type { Agent } from '../../packages/agent/src/index.js';
 import { connectRmqAgent, createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { agentPermissions, RmqRouterTransport, type Permissions } from '../../packages/rmq/src/index.js';
+import { agentPermissions, rmqRouterOptions, RmqRouterTransport, type Permissions } from '../../packages/rmq/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { Router } from '../../packages/router/src/index.js';
 import { freePort, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
@@ -256,7 +256,7 @@ describe('hello check with the management API unreachable', () => {
       url: AMQP_URL, vhost: other.vhost, instanceName: 'nm', peerSweepMs: 0, reconnect: FAST_RECONNECT,
       management: { baseUrl: `http://127.0.0.1:${await freePort()}`, user: 'guest', password: 'guest' },
     });
-    const router = new Router({ transport, messageBus: 'rmq', instanceName: 'nm' });
+    const router = new Router({ transport, ...rmqRouterOptions('nm'), instanceName: 'nm' });
     const agent = createRmqAgent({ identity: 'a1', rmq: { url: AMQP_URL, vhost: other.vhost, instanceName: 'nm' }, management: false });
     try {
       await router.start();

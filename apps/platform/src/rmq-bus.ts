@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { ensureVolttronBroker, platformBrokerUser, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { ensureVolttronBroker, platformBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
 import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
 import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
@@ -85,7 +85,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     'vip-router-stats': () => JSON.stringify(counters()),
   };
   const router = new Router({
-    transport, messageBus: 'rmq', instanceName, extensions: [pubsub], query, logger, onQuit,
+    transport, ...rmqRouterOptions(instanceName, [pubsub]), instanceName, query, logger, onQuit,
     reservedIdentities: new ReservedIdentities(brokerServiceUsers(instanceName)),
   });
 

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { routerHarness, view } from '../test/harness.js';
+import { rmqRouterOptions } from '@vip/rmq';
+import { routerHarness, view } from './harness.js';
 
+// The router as a RabbitMQ platform runs it: @vip/rmq's RmqPeerlistExtension takes peerlist and
+// error over (rmqRouterOptions), identity `router`, control's user `<instance>.control`.
 type Harness = Awaited<ReturnType<typeof routerHarness>>;
 let h: Harness | undefined;
 afterEach(async () => {
@@ -8,9 +11,9 @@ afterEach(async () => {
   h = undefined;
 });
 
-const rmqRouter = () => routerHarness({ identity: undefined, messageBus: 'rmq', instanceName: 'v1' });
+const rmqRouter = () => routerHarness({ ...rmqRouterOptions('v1'), instanceName: 'v1' });
 
-describe('RMQ router subsystems (messageBus rmq, docs/protocol.md 7.5)', () => {
+describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/protocol.md 7.5)', () => {
   it('welcomes as `router` and announces new peers with their bus', async () => {
     h = await rmqRouter();
     const a = await h.connect('alice');
