@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import type { Logger } from '@vip/protocol';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { ensureVolttronBroker, platformBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
-import { ReservedIdentities, Router, type QueryProperties } from '@vip/router';
+import { ensureVolttronBroker, HelloPermissionCheck, platformBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { HelloExtension, ReservedIdentities, Router, type QueryProperties } from '@vip/router';
 import { KeyStore } from '@vip/zmq';
 import { AUTH_SERVICE_IDENTITY, AuthService, type UserToCapabilities } from './auth-service/index.js';
 import { busInfoPath, stoppedBusInfo, writeBusInfo, type BusInfo } from './bus-info.js';
@@ -66,8 +66,16 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
   const transport = new RmqRouterTransport({
     ...link, logger, maxMessageBytes: limits.maxMessageBytes, maxPendingBytes: limits.routerQueueBytes,
     ...(rmq.management ? { management: rmq.management } : {}),
-    ...(topicPermissions ? { helloCheck: { topicPermissions: (user: string) => topicPermissions.wanted(user) } } : {}),
   });
+  // with the management API, each hello first has the sender's broker permissions checked and
+  // repaired (VOLTTRON's rmq_router authenticate), its topic permissions synced too
+  const helloCheck = rmq.management
+    ? new HelloPermissionCheck({
+      management: rmq.management, vhost: rmq.vhost, instanceName, logger,
+      ...(topicPermissions ? { topicPermissions: (user: string) => topicPermissions.wanted(user) } : {}),
+    })
+    : undefined;
+  const helloChecked = helloCheck ? [helloCheck, new HelloExtension({ beforeWelcome: (sender) => helloCheck.beforeWelcome(sender) })] : [];
   const counters = () => ({
     router: router.stats(), transport: transport.stats(), ...(topicPermissions ? { topicPermissions: topicPermissions.stats() } : {}),
     ...(auth ? { auth: auth.watcher.stats() } : {}),
@@ -85,7 +93,7 @@ export async function startRmqPlatform(config: PlatformConfig, logger: Logger, o
     'vip-router-stats': () => JSON.stringify(counters()),
   };
   const router = new Router({
-    transport, ...rmqRouterOptions(instanceName, [pubsub]), instanceName, query, logger, onQuit,
+    transport, ...rmqRouterOptions(instanceName, [...helloChecked, pubsub]), instanceName, query, logger, onQuit,
     reservedIdentities: new ReservedIdentities(brokerServiceUsers(instanceName)),
   });
 
