@@ -91,7 +91,9 @@ describe('auth.json that drops the platform\'s entries, on a live platform (rmq)
   it('is refused: the capabilities in force stay (a protected-topic publisher keeps its right), a valid change applies after', async () => {
     vhost = await freshVhost('auth-guard');
     const instanceName = 'ag';
-    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vhost.vhost, url: AMQP_URL }, instanceName });
+    // a shared login: the writer (on guest) is believed as itself; with per-agent proofs an agent
+    // without its own broker user has no user and no capabilities at all (packages/rmq README)
+    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vhost.vhost, url: AMQP_URL, sharedLogin: true }, instanceName });
     onTestFinished(() => platform.close());
     const loaded = platform.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
     await writeFile(join(platform.home, 'protected_topics.json'), JSON.stringify({ 'write-protect': [{ topic: 'guarded', capabilities: ['can_guard'] }] }));

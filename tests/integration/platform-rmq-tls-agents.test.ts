@@ -80,8 +80,9 @@ async function agentFromRmqJson(identity: string): Promise<Agent> {
 const HelloChecksSchema = z.object({ checked: z.number(), ok: z.number(), repaired: z.number(), failed: z.number() });
 async function helloChecks(via: Agent): Promise<z.infer<typeof HelloChecksSchema>> {
   const v = await via.query.query('vip-router-stats');
-  return z.object({ transport: z.looseObject({ helloChecks: z.looseObject(HelloChecksSchema.shape) }) })
-    .parse(typeof v === 'string' ? JSON.parse(v) : v).transport.helloChecks;
+  // the hello check is a router extension (HelloPermissionCheck), counted in the router's stats
+  return z.object({ router: z.looseObject({ extensions: z.looseObject({ helloChecks: z.looseObject(HelloChecksSchema.shape) }) }) })
+    .parse(typeof v === 'string' ? JSON.parse(v) : v).router.extensions.helloChecks;
 }
 
 /** The management API's raw user record (RabbitMqManagement.getUser leaves out the password hash). */

@@ -1,5 +1,5 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { PubSubWrapper } from '../../packages/agent/src/pubsub/pubsub-wrapper.js';
+import { PubSubWrapper } from '../../apps/platform/src/legacy-pubsub/pubsub-wrapper.js';
 import { waitFor } from '../../packages/testing/src/index.js';
 import { memoryPlatform } from './pubsub.suite.js';
 

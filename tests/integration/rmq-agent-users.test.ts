@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import type { Agent } from '../../packages/agent/src/index.js';
 import { connectRmqAgent, createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { agentPermissions, RmqRouterTransport, type Permissions } from '../../packages/rmq/src/index.js';
+import { agentPermissions, HelloPermissionCheck, rmqRouterOptions, RmqRouterTransport, type Permissions } from '../../packages/rmq/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { Router } from '../../packages/router/src/index.js';
+import { HelloExtension, Router } from '../../packages/router/src/index.js';
 import { freePort, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
 import { agentRmqPath, createAgentBrokerUser, readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
 import { runCli } from '../../apps/vipctl/src/cli.js';
@@ -49,12 +49,12 @@ async function vipctl(...argv: string[]): Promise<{ code: number; out: string; e
 }
 
 const HelloChecksSchema = z.object({ checked: z.number(), sharedUser: z.number(), ok: z.number(), repaired: z.number(), failed: z.number(), recent: z.number() });
-const StatsSchema = z.object({ transport: z.looseObject({ helloChecks: HelloChecksSchema }) });
+const StatsSchema = z.object({ router: z.looseObject({ extensions: z.looseObject({ helloChecks: HelloChecksSchema }) }) });
 
-/** The transport's hello-check counters, through the platform's `vip-router-stats` query. */
+/** The hello-check counters (a router extension, HelloPermissionCheck), through the platform's `vip-router-stats` query. */
 async function helloChecks(): Promise<z.infer<typeof HelloChecksSchema>> {
   const v = await watcher.query.query('vip-router-stats'); // the agent decodes the JSON text of the property
-  return StatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v).transport.helloChecks;
+  return StatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v).router.extensions.helloChecks;
 }
 
 /** An agent of `@vip/agent/rmq` on the broker user vipctl created for it (URL from its rmq.json). */
@@ -113,7 +113,7 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
     expect([...got].sort()).toEqual(['users/own/1', 'users/own/2']);
 
     const counters = await vipctl('stats', 'counters', '--json');
-    expect(JSON.parse(counters.out)).toMatchObject({ transport: { helloChecks: { checked: expect.any(Number) } } });
+    expect(JSON.parse(counters.out)).toMatchObject({ router: { extensions: { helloChecks: { checked: expect.any(Number) } } } });
 
     await agent.close();
     const text = await vipctl('auth', 'remove', '--identity', identity);
@@ -256,7 +256,9 @@ describe('hello check with the management API unreachable', () => {
       url: AMQP_URL, vhost: other.vhost, instanceName: 'nm', peerSweepMs: 0, reconnect: FAST_RECONNECT,
       management: { baseUrl: `http://127.0.0.1:${await freePort()}`, user: 'guest', password: 'guest' },
     });
-    const router = new Router({ transport, messageBus: 'rmq', instanceName: 'nm' });
+    const check = new HelloPermissionCheck({ management: { baseUrl: `http://127.0.0.1:${await freePort()}`, user: 'guest', password: 'guest' }, vhost: other.vhost, instanceName: 'nm' });
+    const hello = new HelloExtension({ beforeWelcome: (sender) => check.beforeWelcome(sender) });
+    const router = new Router({ transport, ...rmqRouterOptions('nm', [check, hello]), instanceName: 'nm' });
     const agent = createRmqAgent({ identity: 'a1', rmq: { url: AMQP_URL, vhost: other.vhost, instanceName: 'nm' }, management: false });
     try {
       await router.start();
@@ -267,7 +269,7 @@ describe('hello check with the management API unreachable', () => {
       await router.stop();
       await other.dispose();
     }
-    expect(transport.stats().helloChecks).toMatchObject({ checked: 1, failed: 1, repaired: 0, sharedUser: 0 });
+    expect(check.stats()).toMatchObject({ checked: 1, failed: 1, repaired: 0, sharedUser: 0 });
   });
 });
 

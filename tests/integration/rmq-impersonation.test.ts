@@ -29,10 +29,15 @@ const CAPABLE = `capable${pid}`;
 const userOf = (identity: string) => `${INSTANCE}.${identity}`;
 let p: AgentUserPlatform;
 
-const StatsSchema = z.object({ transport: z.looseObject({ spoofed: z.number(), unproven: z.number().default(0), legacy: z.number().default(0) }) });
-async function transportStats(platform: AgentUserPlatform): Promise<z.infer<typeof StatsSchema>['transport']> {
+const StatsSchema = z.object({
+  transport: z.looseObject({ spoofed: z.number(), unproven: z.number().default(0), legacy: z.number().default(0) }),
+  router: z.looseObject({ counters: z.record(z.string(), z.number()) }),
+});
+/** The transport's counters, with the router's `agentstop refused` (who may stop whom is the router's rule). */
+async function transportStats(platform: AgentUserPlatform): Promise<z.infer<typeof StatsSchema>['transport'] & { agentstopRefused: number }> {
   const v = await platform.watcher.query.query('vip-router-stats');
-  return StatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v).transport;
+  const s = StatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v);
+  return { ...s.transport, agentstopRefused: s.router.counters['agentstop refused'] ?? 0 };
 }
 
 /** An agent of `@vip/agent/rmq` on `identity`'s own broker user, with more options. */
@@ -214,7 +219,7 @@ describe('legacy peers (--rmq-legacy-peers): VOLTTRON Python agents without user
     const peers = () => lp.watcher.peerlist.list();
     await waitFor(async () => (await peers()).includes('callee') && (await peers()).includes(PY), { what: 'callee and the Python peer listed' });
     sendVip(ch, LI, 'router', 'agentstop', ['callee'], 's1', asPy);
-    await waitFor(async () => (await transportStats(lp)).spoofed === before.spoofed + 1, { what: 'the legacy peer\'s agentstop of another refused' });
+    await waitFor(async () => (await transportStats(lp)).agentstopRefused === before.agentstopRefused + 1, { what: 'the legacy peer\'s agentstop of another refused' });
     sendVip(ch, LI, 'router', 'agentstop', [PY], 's2', asPy);
     await waitFor(async () => !(await peers()).includes(PY), { what: 'the legacy peer\'s own agentstop obeyed' });
     expect(await peers()).toContain('callee');

@@ -106,7 +106,9 @@ describe('a platform on RabbitMQ keeps per-agent users in line with protected_to
   const writeOf = async (identity: string) => (await management.getTopicPermissions(p.vh.vhost, userOf(identity)))?.find((t) => t.exchange === 'volttron')?.write;
 
   const SyncStatsSchema = z.object({ rounds: z.number(), set: z.number(), failed: z.number() });
-  const StatsSchema = z.looseObject({ topicPermissions: SyncStatsSchema, transport: z.looseObject({ helloChecks: z.looseObject({ topicsSet: z.number() }) }) });
+  const StatsSchema = z.looseObject({
+    topicPermissions: SyncStatsSchema, router: z.looseObject({ extensions: z.looseObject({ helloChecks: z.looseObject({ topicsSet: z.number() }) }) }),
+  });
 
   async function routerStats(): Promise<z.infer<typeof StatsSchema>> {
     const v = await p.watcher.query.query('vip-router-stats'); // the agent decodes the JSON text of the property
@@ -158,10 +160,10 @@ describe('a platform on RabbitMQ keeps per-agent users in line with protected_to
   it('a change to protected_topics.json takes effect for broker pubsub within seconds; so does one to auth.json', async () => {
     // the hello check puts a lost topic permission back before the welcome (the agent's last stop made it forget the identity)
     await management.clearTopicPermissions(p.vh.vhost, userOf(ids.other), 'volttron');
-    const before = (await routerStats()).transport.helloChecks.topicsSet;
+    const before = (await routerStats()).router.extensions.helloChecks.topicsSet;
     const other = await p.agentOnOwnUser(ids.other);
     expect(await writeOf(ids.other)).toContain('foo');
-    expect((await routerStats()).transport.helloChecks.topicsSet).toBe(before + 1);
+    expect((await routerStats()).router.extensions.helloChecks.topicsSet).toBe(before + 1);
     await expect(other.pubsub!.publish('foo/9')).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
     expect(await other.pubsub!.publish('alerts/1')).toBe(1);
     await writeProtected([{ topic: 'foo', capabilities: ['can_publish'] }, { topic: 'alerts', capabilities: ['can_alert'] }]);

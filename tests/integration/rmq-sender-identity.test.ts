@@ -55,10 +55,15 @@ afterAll(async () => {
   await p?.dispose([userOf(A), userOf(CALLEE)]);
 });
 
-const RouterStatsSchema = z.object({ transport: z.looseObject({ invalid: z.number(), spoofed: z.number(), unproven: z.number().optional() }) });
-async function routerStats(): Promise<z.infer<typeof RouterStatsSchema>['transport']> {
+const RouterStatsSchema = z.object({
+  transport: z.looseObject({ invalid: z.number(), spoofed: z.number(), unproven: z.number().optional() }),
+  router: z.looseObject({ counters: z.record(z.string(), z.number()) }),
+});
+/** The transport's counters, with the router's `agentstop refused` (who may stop whom is the router's rule). */
+async function routerStats(): Promise<z.infer<typeof RouterStatsSchema>['transport'] & { agentstopRefused: number }> {
   const v = await p.watcher.query.query('vip-router-stats');
-  return RouterStatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v).transport;
+  const s = RouterStatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v);
+  return { ...s.transport, agentstopRefused: s.router.counters['agentstop refused'] ?? 0 };
 }
 const spoofedAt = (agent: Agent): number => agent.transportStats()?.spoofed ?? 0;
 const rawAsA = (queue: boolean) => rawClientAs(p.platform.home, A, queue);
@@ -154,10 +159,10 @@ describe('a raw client logged in as agent user A', () => {
     expect((await routerStats()).invalid).toBe(before.invalid + 1);
     // proven and honest about itself, but naming another peer: a proven sender may stop only itself
     vip(ch, 'router', 'agentstop', ['victim'], 'stop1b', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
-    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 2, { what: 'the agentstop naming another peer counted' });
+    await waitFor(async () => (await routerStats()).agentstopRefused === before.agentstopRefused + 1, { what: 'the agentstop naming another peer counted' });
     // no user_id: nothing proves the sender is the peer it names (VOLTTRON obeys it)
     vip(ch, 'router', 'agentstop', ['victim'], 'stop2', { appId: userOf('victim'), user: userOf('victim') });
-    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 3, { what: 'the unproven agentstop counted' });
+    await waitFor(async () => (await routerStats()).agentstopRefused === before.agentstopRefused + 2, { what: 'the unproven agentstop counted' });
     expect(await peers()).toContain('victim');
     // A proven, stopping itself: obeyed
     vip(ch, 'router', 'ping', ['here'], 'ping1', { appId: userOf(A), user: userOf(A), userId: userOf(A) });

@@ -1,5 +1,5 @@
 import type { Logger } from '@vip/protocol';
-import { PUBSUB_WRAPPER_IDENTITY } from '@vip/agent';
+import { PUBSUB_WRAPPER_IDENTITY } from './legacy-pubsub/pubsub-wrapper.js';
 import { keepAdmitting, KeyStore, type AuthRulesGuard, type KeptKey } from '@vip/auth';
 import { AUTH_SERVICE_IDENTITY } from './auth-service/service-entry.js';
 import { LOCAL_SERVICE_IDENTITIES } from './initial-auth.js';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { PlatformConfig } from './cli-options.js';
-import type { ReadyInfo } from './platform.js';
+import type { ReadyInfo } from './start-platform.js';
 
 /**
  * The one human line on stderr once the platform is ready (the JSON ready line on stdout is for

@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, InvalidPayloadError, parseProtectedUpdate, silentLogger, type Capabilities, type Logger } from '@vip/protocol';
-import { PubSubService, type ProtectedTopics, type PubSubServiceOptions } from '@vip/pubsub';
 import {
   protectedTopicPermissions, RabbitMqManagement, syncTopicPermissions, type ManagementOptions, type ProtectedTopicEntry, type TopicPermissions,
 } from '@vip/rmq';
@@ -40,7 +39,8 @@ export interface TopicPermissionSyncStats {
  * `volttron` that refuses the pubsub routing keys of the protected topics its auth.json
  * capabilities do not cover (protectedTopicPermissions). Kept in line at start, on every change
  * of protected_topics.json (the pubsub service's reload calls `protectedTopicsChanged`) or of
- * auth.json (`setCapabilities`), every `resyncMs`, and by the router's hello check (`wanted`).
+ * auth.json (`setCapabilities`), every `resyncMs`, and by the router's hello check (`wanted`);
+ * run by the RabbitMQ bus's permissions service (services/rmq-permissions.ts).
  * Users sharing a broker user (guest) get nothing: enforcement needs per-agent users.
  */
 export class BrokerTopicPermissions {
@@ -190,18 +190,4 @@ function readEntries(path: string): ProtectedTopicEntry[] {
   const parsed = parseProtectedUpdate(raw);
   if (parsed instanceof InvalidPayloadError) throw parsed;
   return parsed['write-protect'];
-}
-
-/** The router's PubSubService, telling `onProtectedTopics` after each successful reload of protected_topics.json. */
-export class PubSubServiceWithTopicHook extends PubSubService {
-  readonly #onProtectedTopics: () => void;
-  constructor(options: PubSubServiceOptions, onProtectedTopics: () => void) {
-    super(options);
-    this.#onProtectedTopics = onProtectedTopics;
-  }
-
-  override setProtectedTopics(topics: ProtectedTopics): void {
-    super.setProtectedTopics(topics);
-    this.#onProtectedTopics();
-  }
 }

@@ -20,7 +20,6 @@ export type { HealthStatus, HealthStatusValue } from './subsystems/health.js';
 export { HeartbeatSubsystem } from './subsystems/heartbeat.js';
 export type { HeartbeatOptions } from './subsystems/heartbeat.js';
 export { PubSubSubsystem } from './pubsub/pubsub-subsystem.js';
-export { PubSubWrapper, PUBSUB_WRAPPER_IDENTITY } from './pubsub/pubsub-wrapper.js';
 export type {
   PubSubCallback, PubSubPlatform, SubscribeOptions, UnsubscribeOptions, PublishOptions, ListOptions, ListRow, PubSubSubsystemOptions,
 } from './pubsub/pubsub-subsystem.js';

@@ -15,7 +15,10 @@ export type PeerEvent =
   | { readonly type: 'peer-gone'; readonly peer: Frame; readonly reason: 'closed' | 'unreachable' };
 
 export interface RouterTransportHandlers {
-  /** One routable message, in arrival order per peer. `userId` is the authenticated user of the sender. */
+  /**
+   * One routable message, in arrival order per peer. `userId` is the user the bus proved for the
+   * sender; empty when nothing was proven (see `RouterTransport.requiresProof`).
+   */
   message(message: RoutedMessage, userId: string): void;
   /** A router probe: the sender connected and should be registered (docs/protocol.md 1.3). */
   probe?(sender: Frame): void;
@@ -34,6 +37,13 @@ export type DeliveryResult = 'ok' | 'unreachable' | 'again';
 
 export interface RouterTransport {
   readonly kind: TransportKind;
+  /**
+   * How the router reads an empty `userId`. True: the bus required a proof and the sender gave
+   * none (RabbitMQ with per-agent broker users): the sender has no user and no rights, not even
+   * over its own identity. False or absent: the bus proves nothing here (authentication off): the
+   * sender is taken as its identity, as VOLTTRON.
+   */
+  readonly requiresProof?: boolean;
   /** Bind/declare; resolves when peers can connect. Idempotent. */
   start(handlers: RouterTransportHandlers): Promise<void>;
   /**

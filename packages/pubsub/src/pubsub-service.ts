@@ -450,10 +450,13 @@ export class PubSubService implements RouterExtension {
     if (this.#services) this.#remote.advertise(this.#services.instanceName, () => this.#index.prefixes('all'), instances);
   }
 
+  /**
+   * A delivery to `peer` came back unreachable. The router drops a peer it knows before such a
+   * delivery resolves, and our `peerDropped` ran then (once: RouterServices.deliver); a subscriber it
+   * does not know (restored from the subscription file and not back) is forgotten here.
+   */
   #unreachable(peer: string): void {
-    const frame = frameFromKey(peer);
-    this.peerDropped(frame);
-    this.#services?.dropPeer(frame);
+    if (this.#index.hasPeer(peer)) this.peerDropped(frameFromKey(peer));
   }
 
   #svc(): RouterServices {

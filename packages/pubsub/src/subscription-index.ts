@@ -125,6 +125,11 @@ export class SubscriptionIndex {
     return changed;
   }
 
+  /** True when `peer` holds at least one subscription. */
+  hasPeer(peer: string): boolean {
+    return this.#byPeer.has(peer);
+  }
+
   /** Every peer holding at least one subscription. */
   peers(): IterableIterator<string> {
     return this.#byPeer.keys();

@@ -13,6 +13,8 @@ export interface Delivered {
 /**
  * An in-memory RouterServices for unit tests of the service: records every delivery and lets a
  * test choose each peer's delivery outcome ('hang' keeps the promise pending until `release`).
+ * As the router does, a delivery that finds a peer it knows (one that sent the service something)
+ * unreachable drops it before the delivery resolves.
  */
 export class MemoryRouter implements RouterServices {
   readonly instanceName = 'test-instance';
@@ -24,6 +26,8 @@ export class MemoryRouter implements RouterServices {
   /** Proven users of platform links (RouterServices.isPlatformLink). */
   readonly platformLinks = new Set<string>();
   readonly #hung: Array<() => void> = [];
+  readonly #known = new Set<string>();
+  readonly identity = textFrame('router');
 
   constructor(readonly service: PubSubService) {
     service.attach(this);
@@ -36,7 +40,28 @@ export class MemoryRouter implements RouterServices {
     if (outcome === 'ok') {
       this.delivered.push({ to: key, from: from.toString(), user: user.toString(), id: id.toString(), subsystem: subsystem.toString(), args: [...args] });
     }
+    if (outcome === 'unreachable' && this.#known.has(key)) this.dropPeer(to);
     return Promise.resolve(outcome);
+  }
+
+  replyError(m: RoutedMessage, user: Frame, errnum: number, text = String(errnum)): void {
+    void this.deliver(m.sender, EMPTY_FRAME, user, m.id, textFrame('error'), [textFrame(String(errnum)), textFrame(text), EMPTY_FRAME, m.subsystem]);
+  }
+
+  addPeer(peer: Frame): void {
+    this.#known.add(identityKey(peer));
+  }
+
+  peers(): Frame[] {
+    return [...this.#known].map((k) => Buffer.from(k, 'latin1'));
+  }
+
+  hasPeer(peer: Frame): boolean {
+    return this.#known.has(identityKey(peer));
+  }
+
+  holdUntil(until: Promise<unknown>): void {
+    void until;
   }
 
   isPlatformLink(userId: string): boolean {
@@ -44,6 +69,7 @@ export class MemoryRouter implements RouterServices {
   }
 
   dropPeer(peer: Frame): void {
+    this.#known.delete(identityKey(peer));
     this.dropped.push(identityKey(peer));
     this.service.peerDropped(peer);
   }
@@ -61,6 +87,7 @@ export class MemoryRouter implements RouterServices {
    * `userId` is the user the transport proved, `userFrame` what the sender wrote in its user frame.
    */
   send(sender: string, args: ReadonlyArray<string | Frame | object>, id = 'm1', userId = sender, userFrame = ''): boolean {
+    this.#known.add(identityKey(textFrame(sender)));
     const message: RoutedMessage = {
       sender: textFrame(sender),
       recipient: EMPTY_FRAME,

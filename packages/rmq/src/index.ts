@@ -3,18 +3,21 @@ export { RmqConnection } from './rmq-connection.js';
 export type { RmqConnectionOptions, RmqConnectionStats } from './rmq-connection.js';
 export { RmqRouterTransport } from './rmq-router-transport.js';
 export type { RmqRouterTransportOptions, RmqRouterStats } from './rmq-router-transport.js';
+export { RmqPeerlistExtension, rmqRouterOptions } from './rmq-peerlist-extension.js';
 export { ensureVolttronBroker, declareVolttronTopology, probeBroker } from './broker-setup.js';
 export type { BrokerSetupOptions } from './broker-setup.js';
 export { RabbitMqManagement, agentPermissions } from './rabbitmq-management.js';
 export type { ManagementOptions, Permissions, QueueBinding, BrokerUser } from './rabbitmq-management.js';
 export { AgentPermissionCheck, permissionDecision } from './agent-permission-check.js';
+export { HelloPermissionCheck } from './hello-permission-check.js';
+export type { HelloPermissionCheckOptions } from './hello-permission-check.js';
 export type { AgentPermissionCheckOptions, AgentPermissionStats, PermissionCheckOutcome, PermissionStore, TopicPermissionsOfUser } from './agent-permission-check.js';
 export { syncTopicPermissions } from './topic-permission-sync.js';
 export type { TopicPermissionStore, TopicSyncOutcome } from './topic-permission-sync.js';
 export { RmqSetupError } from './rmq-errors.js';
 export { publisherUserId, senderPolicyOf } from './sender-identity.js';
 export {
-  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, agentstopRefusal, isPlatformIdentity, platformBrokerUser, PLATFORM_IDENTITIES, agentUserOf,
+  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, isPlatformIdentity, platformBrokerUser, PLATFORM_IDENTITIES, agentUserOf,
 } from './sender-trust.js';
 export type { SenderPolicy, SenderProof, SenderTrust, SenderJudgement } from './sender-trust.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';

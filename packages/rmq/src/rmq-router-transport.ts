@@ -4,7 +4,6 @@ import {
   type ConnectionStatus, type DeliveryResult, type Frame, type Logger, type RouterTransport, type RouterTransportHandlers,
 } from '@vip/protocol';
 import { amqpToVip, type InboundLimits, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
-import { AgentPermissionCheck, type AgentPermissionStats } from './agent-permission-check.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './broker-setup.js';
@@ -13,26 +12,18 @@ import { PeerSweep } from './peer-sweep.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { publisherUserId, senderPolicyOf, verifyPublisherUserId } from './sender-identity.js';
-import { agentstopRefusal, SpoofedSenderError } from './sender-trust.js';
+import { SpoofedSenderError } from './sender-trust.js';
 import { StatusListeners } from './status-listeners.js';
-import type { TopicPermissions } from './topic-permissions.js';
 
 export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
   readonly logger?: Logger;
   /** How often known peers' queues are checked to report `peer-gone` (ms; 0 = never). */
   readonly peerSweepMs?: number;
   /**
-   * Management API: lets the peer sweep list queues in one request instead of a channel per peer,
-   * and turns on the permission check on `hello` (VOLTTRON's, see AgentPermissionCheck).
+   * Management API: lets the peer sweep list queues in one request instead of a channel per peer.
+   * (The permission check before a welcome is the router's: `HelloPermissionCheck`.)
    */
   readonly management?: ManagementOptions;
-  /**
-   * The hello permission check (with `management` only): an identity is checked again after
-   * `recheckMs` (default 30 s), or at its next hello once it was gone; `false` turns it off.
-   * `topicPermissions(user)`: the topic permission on `volttron` an agent user should have
-   * (protected topics, see protectedTopicPermissions; undefined: none), kept in line by the check.
-   */
-  readonly helloCheck?: false | { readonly recheckMs?: number; readonly topicPermissions?: (user: string) => TopicPermissions | undefined };
   /**
    * Bytes of deliveries published and not yet confirmed by the broker (held by amqplib and us);
    * past it deliver() answers 'again' (error 11 to the sender) instead of buffering without bound,
@@ -46,11 +37,11 @@ export interface RmqRouterStats {
   invalid: number;
   /**
    * Of `invalid`: refused senders (SpoofedSenderError): user_id contradicting app_id, a platform
-   * identity claimed without the platform's user_id (proof required), an agentstop the sender may
-   * not send (naming another peer, or unproven).
+   * identity claimed without the platform's user_id (proof required). (Who may stop whom is the
+   * router's rule: its counters `agentstop refused` / `agentstop unproven`.)
    */
   spoofed: number;
-  /** Router-queue messages without proof where proof is required: handed to the core with an empty user. */
+  /** Router-queue messages without proof where proof is required: handed to the core with an empty user (no rights). */
   unproven: number;
   /** Router-queue messages without proof from configured legacy peers: their own user. */
   legacy: number;
@@ -70,12 +61,7 @@ export interface RmqRouterStats {
   /** Dead-lettered pubsub publishes without subscribers: ignored (docs/protocol.md 7.4). */
   deadPubsub: number;
   reconnects: number;
-  /** The permission check on hello (present when it is on, i.e. with `management`). */
-  helloChecks?: AgentPermissionStats;
 }
-
-/** The hello check asks the management API with this timeout at most: a hello waits for it. */
-const HELLO_CHECK_TIMEOUT_MS = 3_000;
 
 interface PendingDelivery {
   returned: boolean;
@@ -99,9 +85,9 @@ interface PendingDelivery {
  *   passive check finds the peer's queue gone (agents' queues are exclusive and auto-delete),
  *   ('unreachable') when a delivery to it bounced. The user id is the proven user_id or the
  *   `user` header (userOf); a user_id `<instance>.<x>` with another app_id is refused (spoofed).
- * - With `management`, a `hello` to the router first has its sender's broker user checked and
- *   repaired (AgentPermissionCheck, docs/protocol.md 7.5), so the welcome follows correct
- *   permissions; router-queue messages consumed meanwhile wait behind it (#inOrder).
+ * - It reads no subsystem: what a message may do is the router's business (the hello permission
+ *   check is a router extension, HelloPermissionCheck; who may stop whom, the router's rule on the
+ *   user handed over here: an unproven sender gets none, see `requiresProof`).
  * - Reconnects like RmqConnection; deliveries while disconnected resolve 'again'.
  */
 export class RmqRouterTransport implements RouterTransport {
@@ -117,11 +103,7 @@ export class RmqRouterTransport implements RouterTransport {
   readonly #pending = new Map<string, PendingDelivery>();
   /** Dead letters handed to the core, awaiting its forward (bounded, oldest evicted). */
   readonly #dead = new Set<string>();
-  readonly #checks: AgentPermissionCheck | undefined;
-  /** Router-queue work not yet handed over because a hello check before it is pending. */
-  #gated = 0;
-  #chain: Promise<void> = Promise.resolve();
-  readonly #stats: Omit<RmqRouterStats, 'helloChecks'> = {
+  readonly #stats: RmqRouterStats = {
     received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, backlog: 0, pendingBytes: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0,
   };
   readonly #maxPendingBytes: number;
@@ -136,7 +118,7 @@ export class RmqRouterTransport implements RouterTransport {
   #closing = false;
 
   constructor(options: RmqRouterTransportOptions) {
-    const { logger, peerSweepMs, management, helloCheck, maxPendingBytes, ...link } = options;
+    const { logger, peerSweepMs, management, maxPendingBytes, ...link } = options;
     this.#maxPendingBytes = maxPendingBytes ?? 256 * 1024 * 1024;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
@@ -169,23 +151,18 @@ export class RmqRouterTransport implements RouterTransport {
       ...(api ? { listQueues: () => api.listQueues(this.#o.vhost) } : {}),
       logger: this.#log,
     });
-    // its own client: a shorter timeout, since a hello waits for it
-    const checkApi = management && new RabbitMqManagement({ ...management, timeoutMs: Math.min(management.timeoutMs ?? HELLO_CHECK_TIMEOUT_MS, HELLO_CHECK_TIMEOUT_MS) });
-    const topicsOf = helloCheck ? helloCheck.topicPermissions : undefined;
-    this.#checks = checkApi && helloCheck !== false
-      ? new AgentPermissionCheck({
-        store: checkApi,
-        ...(topicsOf ? { topics: { store: checkApi, wanted: topicsOf } } : {}),
-        vhost: this.#o.vhost,
-        instanceName: this.#o.instanceName,
-        ...(helloCheck?.recheckMs !== undefined ? { recheckMs: helloCheck.recheckMs } : {}),
-        logger: this.#log,
-      })
-      : undefined;
   }
 
   get instanceName(): string {
     return this.#o.instanceName;
+  }
+
+  /**
+   * Where proofs are required (per-agent broker users, the default), a sender without one reaches
+   * the router with an empty user, which then means no user at all (RouterTransport.requiresProof).
+   */
+  get requiresProof(): boolean {
+    return this.#limits.policy?.proof === 'required';
   }
 
   start(handlers: RouterTransportHandlers): Promise<void> {
@@ -257,7 +234,7 @@ export class RmqRouterTransport implements RouterTransport {
 
   /** Counters (a copy). */
   stats(): RmqRouterStats {
-    return { ...this.#stats, reconnects: this.#link.reconnects, ...(this.#checks ? { helloChecks: this.#checks.stats() } : {}) };
+    return { ...this.#stats, reconnects: this.#link.reconnects };
   }
 
   close(): Promise<void> {
@@ -314,7 +291,7 @@ export class RmqRouterTransport implements RouterTransport {
 
   #onRouterMessage(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
     if (msg === null) return this.#link.restart('router consumer cancelled', model);
-    const vip = agentstopRefusal(amqpToVip(msg, this.#limits));
+    const vip = amqpToVip(msg, this.#limits);
     if (vip instanceof InvalidPayloadError || vip.message.peer.length === 0) {
       this.#refused(vip);
       ackQuietly(ch, msg);
@@ -323,41 +300,8 @@ export class RmqRouterTransport implements RouterTransport {
     this.#stats.received += 1;
     if (vip.trust === 'anonymous') this.#stats.unproven += 1;
     else if (vip.trust === 'legacy') this.#stats.legacy += 1;
-    const check = this.#checks ? this.#checkFirst(this.#checks, vip) : undefined;
-    this.#inOrder(() => {
-      this.#handOver(vip.message.peer, EMPTY_FRAME, vip);
-      ackQuietly(ch, msg);
-    }, check);
-  }
-
-  /**
-   * A hello's permission check (undefined: none due); agentstop makes the next hello check again.
-   * Unproven hellos are checked too: the check only sets a user's rights to what they should be.
-   */
-  #checkFirst(checks: AgentPermissionCheck, vip: InboundVip): Promise<unknown> | undefined {
-    const m = vip.message;
-    if (m.subsystem.equals(AGENTSTOP)) {
-      checks.forget(m.args[0] && m.args[0].length > 0 ? m.args[0].toString('utf8') : vip.senderIdentity);
-      return undefined;
-    }
-    if (!m.subsystem.equals(HELLO) || (m.args.length > 0 && !m.args[0]!.equals(HELLO))) return undefined;
-    const r = checks.check(vip.senderIdentity);
-    return r === 'recent' ? undefined : r;
-  }
-
-  /**
-   * Run `work` after everything queued before it and after `after` settles: a hello waits for its
-   * check, and what the router queue delivered after it waits for the hello. Without a pending
-   * check this is a plain call (no promise per message).
-   */
-  #inOrder(work: () => void, after?: Promise<unknown>): void {
-    if (this.#gated === 0 && !after) return work();
-    this.#gated += 1;
-    const before = this.#chain;
-    this.#chain = (after ? Promise.all([before, after]) : before).then(() => {
-      this.#gated -= 1;
-      safely(this.#log, work); // a throw here would stop the chain for good
-    });
+    this.#handOver(vip.message.peer, EMPTY_FRAME, vip);
+    ackQuietly(ch, msg);
   }
 
   #onDeadLetter(model: ChannelModel, ch: Channel, msg: ConsumeMessage | null): void {
@@ -414,15 +358,12 @@ export class RmqRouterTransport implements RouterTransport {
     if (!peer) return;
     this.#known.delete(key);
     this.#seenAt.delete(key);
-    this.#checks?.forget(peer.toString('utf8'));
     const h = this.#handlers;
     if (h) safely(this.#log, () => h.peerEvent?.({ type: 'peer-gone', peer, reason }));
   }
 }
 
 const MAX_DEAD_PENDING = 4_096;
-const HELLO = Buffer.from('hello');
-const AGENTSTOP = Buffer.from('agentstop');
 
 
 /**

@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
 import { parseRmqLinkOptions } from './rmq-options.js';
-import { amqpToVip } from './amqp-mapping.js';
 import { publisherUserId, senderPolicyOf } from './sender-identity.js';
-import { agentstopRefusal, agentUserOf, isPlatformIdentity, judgeSender, SpoofedSenderError, UnprovenPlatformIdentityError, type SenderPolicy } from './sender-trust.js';
+import { agentUserOf, isPlatformIdentity, judgeSender, SpoofedSenderError, UnprovenPlatformIdentityError, type SenderPolicy } from './sender-trust.js';
 
 const link = (o: Record<string, unknown> = {}) => parseRmqLinkOptions({ url: 'amqp://v1.alice:pw@127.0.0.1:5672', instanceName: 'v1', ...o });
 const optional: SenderPolicy = { instance: 'v1', proof: 'optional', legacyPeers: new Set() };
@@ -91,29 +90,5 @@ describe('senderPolicyOf: proof required when the client logs in as a user of it
     expect(senderPolicyOf(link({ legacyPeers: '*' }), 'alice').legacyPeers).toBe('*');
     expect(() => link({ legacyPeers: ['a#'] })).toThrow(/legacyPeers/);
     expect(() => link({ senderProof: 'maybe' })).toThrow(/senderProof/);
-  });
-});
-
-describe('agentstopRefusal: who may stop whom', () => {
-  const delivery = (appId: string, userId: string | undefined, args: unknown[], policy: SenderPolicy = optional, type = 'agentstop') => amqpToVip({
-    content: Buffer.from(JSON.stringify(args)),
-    fields: { routingKey: 'v1.router' },
-    properties: { appId, messageId: 'm', type, headers: { recipient: 'v1.router', user: appId, proto: 'VIP' }, ...(userId ? { userId } : {}) },
-  }, { policy });
-  const refused = (v: ReturnType<typeof delivery>) => agentstopRefusal(v) instanceof SpoofedSenderError;
-  it('a proven sender stops only itself; the platform\'s control anyone; shared logins as VOLTTRON', () => {
-    expect(refused(delivery('v1.alice', 'v1.alice', ['bob']))).toBe(true);
-    expect(refused(delivery('v1.alice', 'v1.alice', ['alice']))).toBe(false);
-    expect(refused(delivery('v1.alice', 'v1.alice', []))).toBe(false);
-    expect(refused(delivery('v1.control', 'v1.router', ['bob'], required))).toBe(false);
-    expect(refused(delivery('v1.alice', undefined, ['bob']))).toBe(false); // VOLTTRON's way on a shared login
-    expect(refused(delivery('v1.alice', 'guest', ['bob']))).toBe(false);
-    expect(refused(delivery('v1.alice', 'v1.alice', ['bob'], optional, 'ping'))).toBe(false);
-  });
-  it('where proof is required: an unproven agentstop is refused, a legacy peer stops only itself', () => {
-    expect(refused(delivery('v1.alice', undefined, ['alice'], required))).toBe(true);
-    expect(refused(delivery('v1.alice', 'guest', [], required))).toBe(true);
-    expect(refused(delivery('v1.py.agent', undefined, ['py.agent'], required))).toBe(false);
-    expect(refused(delivery('v1.py.agent', undefined, ['alice'], required))).toBe(true);
   });
 });

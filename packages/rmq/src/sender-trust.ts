@@ -1,5 +1,4 @@
 import { InvalidPayloadError } from '@vip/protocol';
-import type { InboundVip } from './amqp-mapping.js';
 
 /**
  * What a receiver believes about the sender of a delivery (README "Sender identity").
@@ -114,19 +113,4 @@ export function judgeSender(userId: unknown, appId: string, policy: SenderPolicy
   const local = appId.slice(0, dot) === instance;
   if (local && (policy.legacyPeers === '*' || policy.legacyPeers.has(identity))) return { trust: 'legacy', user: appId };
   return { trust: 'anonymous', user: '' };
-}
-
-/**
- * `agentstop` (docs/protocol.md 2.5) from a sender that may not send it: a proven or legacy sender may
- * stop only itself (the platform's own identities any peer); an anonymous one (proof required, none given) nothing, since it cannot show
- * that it is the peer it names. Asserted senders (shared login) keep VOLTTRON's behaviour.
- */
-export function agentstopRefusal(vip: InboundVip | InvalidPayloadError): InboundVip | InvalidPayloadError {
-  if (vip instanceof InvalidPayloadError || vip.trust === 'asserted' || vip.message.subsystem.toString('latin1') !== 'agentstop') return vip;
-  const claimed = `${vip.platform}.${vip.senderIdentity}`;
-  if (vip.trust === 'anonymous') return new SpoofedSenderError('agentstop', '', claimed, `unproven agentstop claiming ${JSON.stringify(claimed)}`);
-  const named = vip.message.args[0];
-  if (!named || named.length === 0 || named.toString('utf8') === vip.senderIdentity) return vip;
-  if (vip.trust === 'proven' && isPlatformIdentity(vip.senderIdentity)) return vip; // control may stop others
-  return new SpoofedSenderError('agentstop naming another peer', vip.verifiedUser ?? claimed, named.toString('utf8'));
 }

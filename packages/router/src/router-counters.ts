@@ -1,6 +1,6 @@
 import type { CountMap } from './tracker.js';
 
-/** Always-on router counters, as `BaseRouter.stats()` reports them. */
+/** Always-on router counters, as `Router.stats()` reports them. */
 export interface RouterStats {
   /** Routable messages received. */
   received: number;

@@ -13,9 +13,9 @@ export interface TestPeer {
 }
 
 /** A Router over a MemoryTransport, plus peers that collect what they receive. */
-export async function routerHarness(options: Partial<RouterOptions> = {}, extensions: RouterExtension[] = []) {
-  const transport = new MemoryTransport({ maxMessageBytes: 1 << 20 });
-  const router = new Router({ identity: 'router-id', ...options, transport, extensions });
+export async function routerHarness(options: Partial<RouterOptions> & { requiresProof?: boolean } = {}, extensions: RouterExtension[] = []) {
+  const transport = new MemoryTransport({ maxMessageBytes: 1 << 20, requiresProof: options.requiresProof ?? false });
+  const router = new Router({ identity: 'router-id', ...options, transport, extensions: [...(options.extensions ?? []), ...extensions] });
   await router.start();
   const peers: TestPeer[] = [];
   const connect = async (identity: string, userId = ''): Promise<TestPeer> => {

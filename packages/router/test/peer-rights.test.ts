@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RouterExtension, RouterServices } from '@vip/protocol';
+import { rmqRouterOptions } from '@vip/rmq';
 import { PlatformLinkSet, ReservedIdentities } from '../src/index.js';
 import { routerHarness, view } from './harness.js';
 
@@ -59,7 +60,7 @@ describe('quit', () => {
 
   it('on the RMQ router the control user is <instance>.control by default', async () => {
     let quits = 0;
-    h = await routerHarness({ onQuit: () => quits++, messageBus: 'rmq', instanceName: 'v1' });
+    h = await routerHarness({ onQuit: () => quits++, ...rmqRouterOptions('v1'), instanceName: 'v1' });
     const control = await h.connect('control', 'v1.control');
     control.send('', 'quit', [], 'q');
     await h.settle();

@@ -7,6 +7,8 @@ import {
 export interface MemoryTransportOptions {
   /** Frame sets larger than this (all frames) are reported unroutable (`oversize message`); default unlimited. */
   readonly maxMessageBytes?: number;
+  /** `RouterTransport.requiresProof`: an empty user id is a sender that gave no proof (default false: auth off). */
+  readonly requiresProof?: boolean;
 }
 
 /**
@@ -16,6 +18,7 @@ export interface MemoryTransportOptions {
  */
 export class MemoryTransport implements RouterTransport {
   readonly kind = 'memory' as const;
+  readonly requiresProof: boolean;
   readonly #maxMessageBytes: number;
   readonly #connections = new Map<string, MemoryConnection>();
   readonly #congested = new Set<string>();
@@ -24,6 +27,7 @@ export class MemoryTransport implements RouterTransport {
 
   constructor(options: MemoryTransportOptions = {}) {
     this.#maxMessageBytes = options.maxMessageBytes ?? Infinity;
+    this.requiresProof = options.requiresProof ?? false;
   }
 
   async start(handlers: RouterTransportHandlers): Promise<void> {

@@ -5,7 +5,7 @@ import { KeyStore, type AuthFile } from '@vip/auth';
 export const AUTH_SERVICE_IDENTITY = 'platform.auth';
 
 /** What VOLTTRON's `main.py` grants `platform.auth` in auth.json (docs/protocol.md 5.5). */
-const AUTH_SERVICE_CAPABILITIES = { modify_rpc_method_allowance: null };
+export const AUTH_SERVICE_CAPABILITIES = { modify_rpc_method_allowance: null };
 
 /**
  * A local service's key pair (`keystores/<identity>/keystore.json`, created on first use) and its

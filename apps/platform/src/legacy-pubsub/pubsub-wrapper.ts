@@ -1,12 +1,11 @@
-import type { Agent } from '../agent.js';
-import type { RpcCallContext } from '../rpc/exports.js';
-import { PubSubSubsystem, type ListRow } from './pubsub-subsystem.js';
+import { PubSubSubsystem, type Agent, type ListRow, type RpcCallContext } from '@vip/agent';
 
 /** The identity legacy (VOLTTRON <= 4.1) agents send their RPC pubsub calls to. */
 export const PUBSUB_WRAPPER_IDENTITY = 'pubsub';
 
 /**
- * Legacy RPC-based pubsub (docs/protocol.md 3.8) for agents written before VOLTTRON 5.0: an agent with
+ * Legacy RPC-based pubsub (docs/protocol.md 3.8) for agents written before VOLTTRON 5.0, a platform
+ * service (`--legacy-pubsub true`, services/legacy-pubsub.ts): an agent with
  * identity `pubsub` exporting `pubsub.subscribe|unsubscribe|publish|list|sync`, which subscribes
  * through today's pubsub subsystem on the legacy agents' behalf and pushes each matching message
  * to them as the RPC notification `pubsub.push(sender, bus, topic, headers, message)`.

@@ -1,6 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { routerHarness, view } from '../test/harness.js';
+import { rmqRouterOptions } from '@vip/rmq';
+import { routerHarness, view } from './harness.js';
 
+// The router as a RabbitMQ platform runs it: @vip/rmq's RmqPeerlistExtension takes peerlist and
+// error over (rmqRouterOptions), identity `router`, control's user `<instance>.control`.
 type Harness = Awaited<ReturnType<typeof routerHarness>>;
 let h: Harness | undefined;
 afterEach(async () => {
@@ -8,9 +11,9 @@ afterEach(async () => {
   h = undefined;
 });
 
-const rmqRouter = () => routerHarness({ identity: undefined, messageBus: 'rmq', instanceName: 'v1' });
+const rmqRouter = () => routerHarness({ ...rmqRouterOptions('v1'), instanceName: 'v1' });
 
-describe('RMQ router subsystems (messageBus rmq, docs/protocol.md 7.5)', () => {
+describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/protocol.md 7.5)', () => {
   it('welcomes as `router` and announces new peers with their bus', async () => {
     h = await rmqRouter();
     const a = await h.connect('alice');
@@ -80,5 +83,45 @@ describe('RMQ router subsystems (messageBus rmq, docs/protocol.md 7.5)', () => {
     const b = await h.connect('bob');
     b.send('', 'ping', []);
     expect(view(await a.inbox.nextMatching((m) => view(m)[4] === 'add'))).toEqual(['', '', '', 'peerlist', 'add', 'bob']);
+  });
+});
+
+describe('agentstop on the RMQ router: who may stop whom (the router\'s rule, on the user RmqRouterTransport hands over)', () => {
+  const stopped = (h: Harness, id: string) => !h.router.peers.has(Buffer.from(id));
+  it('where proof is required: a proven or legacy sender stops only itself, control\'s broker user anyone, an unproven sender no one', async () => {
+    h = await routerHarness({ ...rmqRouterOptions('v1'), instanceName: 'v1', requiresProof: true });
+    const alice = await h.connect('alice', 'v1.alice');
+    const py = await h.connect('py.agent', 'v1.py.agent'); // a legacy peer: its own user, unproven
+    const anonymous = await h.connect('victim'); // no user_id where one is required: no user
+    const control = await h.connect('control', 'v1.control'); // proven by the platform's user
+    await h.connect('bob', 'v1.bob');
+    await h.connect('carol', 'v1.carol');
+    await h.settle();
+    alice.send('', 'agentstop', ['bob'], 'a1');
+    py.send('', 'agentstop', ['alice'], 'p1');
+    anonymous.send('', 'agentstop', ['victim'], 'v1');
+    alice.send('', 'agentstop', [], 'a2');
+    await h.settle();
+    expect(['bob', 'alice', 'victim'].filter((id) => stopped(h!, id))).toEqual([]);
+    expect(h.router.stats().counters).toMatchObject({ 'agentstop refused': 3, 'agentstop unproven': 1, 'agentstop without identity': 1 });
+    expect(h.router.stats().errors['13']).toBe(2); // alice and py are told; the unproven claim gets no answer
+    control.send('', 'agentstop', ['bob'], 'c1');
+    py.send('', 'agentstop', ['py.agent'], 'p2');
+    alice.send('', 'agentstop', ['alice'], 'a3');
+    await h.settle();
+    expect(['bob', 'py.agent', 'alice'].filter((id) => stopped(h!, id))).toEqual(['bob', 'py.agent', 'alice']);
+  });
+
+  it('on a shared login (nothing proven, the header believed): the same rule on the user it asserts', async () => {
+    h = await routerHarness({ ...rmqRouterOptions('v1'), instanceName: 'v1' });
+    const alice = await h.connect('alice', 'v1.alice');
+    await h.connect('bob', 'v1.bob');
+    await h.settle();
+    alice.send('', 'agentstop', ['bob'], 'a1');
+    await alice.inbox.nextMatching((m) => m.subsystem.toString() === 'error');
+    expect(stopped(h, 'bob')).toBe(false);
+    alice.send('', 'agentstop', ['alice'], 'a2');
+    await h.settle();
+    expect(stopped(h, 'alice')).toBe(true);
   });
 });

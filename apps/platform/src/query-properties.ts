@@ -1,0 +1,31 @@
+import type { QueryProperties } from '@vip/router';
+import type { PlatformConfig } from './cli-options.js';
+import type { PlatformBus } from './platform-bus.js';
+
+/** VOLTTRON's default `agent-monitor-frequency` (seconds), answered as a 4-byte int. */
+export const AGENT_MONITOR_FREQUENCY = 600;
+
+/** What the router answers to `query` (docs/protocol.md 2.4), the same on both buses. */
+export function platformQuery(o: {
+  readonly config: PlatformConfig;
+  readonly bus: PlatformBus;
+  readonly serverkey: string | null;
+  readonly version: string;
+  /** The always-on counters, as JSON in `vip-router-stats`. */
+  readonly counters: () => Record<string, unknown>;
+}): QueryProperties {
+  return {
+    addresses: () => o.bus.addresses(),
+    local_address: o.bus.localAddress,
+    serverkey: o.serverkey,
+    'instance-name': o.config.instanceName,
+    'platform-version': o.version,
+    'message-bus': o.bus.kind,
+    'agent-monitor-frequency': AGENT_MONITOR_FREQUENCY,
+    'volttron-central-address': null,
+    'volttron-central-serverkey': null,
+    'bind-web-address': null,
+    // Not a VOLTTRON property: the router's always-on counters and the transport's, as JSON.
+    'vip-router-stats': () => JSON.stringify(o.counters()),
+  };
+}

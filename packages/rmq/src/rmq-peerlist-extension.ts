@@ -1,0 +1,146 @@
+import {
+  ClosedError, EMPTY_FRAME, ERRNO, frameText, identityKey, jsonFrame, textFrame,
+  type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
+} from '@vip/protocol';
+import { ROUTER_IDENTITY } from './amqp-mapping.js';
+
+const PEERLIST = textFrame('peerlist');
+const LISTING = textFrame('listing');
+const LISTING_WITH_MESSAGEBUS = textFrame('listing_with_messagebus');
+const ERROR = textFrame('error');
+const MISSING_OP = textFrame('missing operation');
+const UNKNOWN_OP = textFrame('unknown operation');
+const MISSING_PEER = textFrame('missing peer');
+const ADD = textFrame('add');
+const DROP = textFrame('drop');
+const RMQ = textFrame('rmq');
+const EHOSTUNREACH = String(ERRNO.EHOSTUNREACH);
+
+/**
+ * The `peerlist` and `error` subsystems of a router on RabbitMQ (VOLTTRON `rmq_router.py`
+ * `handle_system`, docs/protocol.md 7.5), registered by whoever runs a Router over
+ * RmqRouterTransport (`rmqRouterOptions`); they take the router's own `peerlist` and `error` over:
+ * - `peerlist list` -> `listing, peers...` (missing or unknown op: `error, <why>`), as every router;
+ * - `peerlist list_with_messagebus` -> `['listing_with_messagebus', json({identity: bus})]`;
+ * - `peerlist add <peer> [bus]` / `drop <peer> [bus]` (sent by the ZMQ proxy for the peers it
+ *   hosts) update the peer table and broadcast; the request is echoed back, as VOLTTRON does;
+ * - `error` with errnum 113 (a router message the broker could not route) drops the recipient
+ *   named in args[2], bare or as `<instance>.<identity>`, without a reply; any other `error` is
+ *   swallowed (counted `error to router ignored`).
+ * Peer events (`peerlist add|drop <peer> <bus>`) go at once to the peers on RabbitMQ only: peers
+ * the proxy hosts have no queue, and a delivery to them would bounce.
+ */
+export class RmqPeerlistExtension implements RouterExtension {
+  readonly subsystems = ['peerlist', 'error'] as const;
+  /** Peers not on RabbitMQ (added by the proxy); every other known peer is on `rmq`. */
+  readonly #notRmq = new Map<string, Frame>();
+  #services: RouterServices | undefined;
+
+  attach(services: RouterServices): void {
+    this.#services = services;
+  }
+
+  handle(message: RoutedMessage): boolean {
+    const services = this.#services;
+    if (services === undefined) throw new ClosedError('RmqPeerlistExtension (not attached to a router)');
+    return identityKey(message.subsystem) === 'error' ? this.#error(services, message) : this.#peerlist(services, message);
+  }
+
+  /** Tell every RMQ peer but the newcomer `peerlist add <peer> <bus>`. */
+  peerAdded(peer: Frame): void {
+    this.#announce(ADD, peer);
+  }
+
+  /** Tell every RMQ peer left `peerlist drop <peer> <bus>`, then forget the peer's bus. */
+  peerDropped(peer: Frame): void {
+    this.#announce(DROP, peer);
+    this.#notRmq.delete(identityKey(peer));
+  }
+
+  /** The bus a known peer is on (`rmq` unless the proxy said otherwise). */
+  busOf(peer: Frame): Frame {
+    return this.#notRmq.get(identityKey(peer)) ?? RMQ;
+  }
+
+  #announce(op: Frame, peer: Frame): void {
+    const services = this.#services;
+    if (services === undefined) return;
+    const args = [op, peer, this.busOf(peer)];
+    for (const p of services.peers()) {
+      if (p.equals(peer) || this.#notRmq.has(identityKey(p))) continue;
+      void services.deliver(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, args);
+    }
+  }
+
+  #peerlist(services: RouterServices, m: RoutedMessage): boolean {
+    const op = m.args[0] === undefined ? undefined : identityKey(m.args[0]);
+    const reply = (args: readonly Frame[]) => void services.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, m.subsystem, args);
+    switch (op) {
+      case undefined:
+        reply([ERROR, MISSING_OP]);
+        return true;
+      case 'list':
+        reply([LISTING, ...services.peers()]);
+        return true;
+      case 'list_with_messagebus': {
+        const table: Record<string, string> = {};
+        for (const p of services.peers()) table[frameText(p)] = frameText(this.busOf(p));
+        reply([LISTING_WITH_MESSAGEBUS, jsonFrame(table)]);
+        return true;
+      }
+      case 'add':
+      case 'drop':
+        break;
+      default:
+        reply([ERROR, UNKNOWN_OP]);
+        return true;
+    }
+    const peer = m.args[1];
+    if (peer === undefined || peer.length === 0) {
+      services.count(`peerlist ${op} without peer`);
+      reply([ERROR, MISSING_PEER]);
+      return true;
+    }
+    if (op === 'add') this.#add(services, peer, m.args[2] !== undefined && m.args[2].length > 0 ? m.args[2] : RMQ);
+    else services.dropPeer(peer);
+    reply(m.args);
+    return true;
+  }
+
+  #add(services: RouterServices, peer: Frame, bus: Frame): void {
+    if (services.hasPeer(peer)) return;
+    if (identityKey(bus) !== 'rmq') this.#notRmq.set(identityKey(peer), bus);
+    services.addPeer(peer);
+  }
+
+  #error(services: RouterServices, m: RoutedMessage): boolean {
+    const errnum = m.args[0];
+    if (errnum === undefined || frameText(errnum) !== EHOSTUNREACH) {
+      services.count('error to router ignored');
+      return true;
+    }
+    const recipient = m.args[2];
+    if (recipient === undefined || recipient.length === 0) {
+      services.count('error 113 without recipient');
+      return true;
+    }
+    const prefix = `${services.instanceName}.`;
+    const text = frameText(recipient);
+    const bare = !services.hasPeer(recipient) && text.startsWith(prefix) ? textFrame(text.slice(prefix.length)) : recipient;
+    services.count('error 113: recipient dropped');
+    services.dropPeer(bare);
+    return true;
+  }
+}
+
+/**
+ * What a Router over RmqRouterTransport needs (structurally `RouterOptions` of @vip/router): the
+ * identity `router`, the RMQ peerlist/error subsystems followed by `extensions`, and control's
+ * broker user `<instance>.control`. Spread it into the options:
+ * `new Router({ transport, instanceName, ...rmqRouterOptions(instanceName, [pubsub]) })`.
+ */
+export function rmqRouterOptions(
+  instanceName: string, extensions: readonly RouterExtension[] = [],
+): { identity: string; controlUsers: string[]; extensions: RouterExtension[] } {
+  return { identity: ROUTER_IDENTITY, controlUsers: [`${instanceName}.control`], extensions: [new RmqPeerlistExtension(), ...extensions] };
+}
