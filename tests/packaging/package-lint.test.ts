@@ -115,7 +115,8 @@ describe('@vip/rmq', () => {
       `for (const e of ${JSON.stringify(entries)}) require(e);`,
       "const dist = realpathSync(require.resolve('@vip/rmq')).replace(/index\\.cjs$/, '');",
       'const files = Object.keys(require.cache).map((f) => realpathSync(f)).filter((f) => f.startsWith(dist));',
-      "const admin = files.filter((f) => /\\b(RabbitMqManagement|HttpClient) = class\\b|class (RabbitMqManagement|HttpClient)\\b/.test(readFileSync(f, 'utf8')));",
+      'const client = /\\b(RabbitMqManagement|HttpClient) = class\\b|class (RabbitMqManagement|HttpClient)\\b/;',
+      "const admin = files.filter((f) => client.test(readFileSync(f, 'utf8')));",
       "console.log(JSON.stringify({ files: files.map((f) => f.slice(dist.length)), admin: admin.map((f) => f.slice(dist.length)) }));",
     ].join('\n');
     const r = await run(process.execPath, ['-e', script], { cwd: join(ROOT, 'packages/agent') });

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, readAgentRmqFile as readRmqFile, RmqSetupError, VOLTTRON_EXCHANGE, type AgentRmqFile,
+  AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, readAgentRmqFile as readRmqFile,
+  RmqSetupError, VOLTTRON_EXCHANGE, type AgentRmqFile,
 } from '@vip/rmq';
 import { agentPermissions, RabbitMqManagement } from '@vip/rmq/admin';
 import { writeFileAtomic } from '@vip/auth';

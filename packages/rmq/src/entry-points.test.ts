@@ -13,7 +13,9 @@ vi.mock('./admin/hello-permission-check.js', async (original) => (loaded.add('he
 vi.mock('./admin/topic-permission-sync.js', async (original) => (loaded.add('topic-permission-sync'), original()));
 vi.mock('./admin/topic-permissions.js', async (original) => (loaded.add('topic-permissions'), original()));
 
-const ADMIN = ['agent-permission-check', 'broker-setup', 'hello-permission-check', 'http-client', 'rabbitmq-management', 'topic-permission-sync', 'topic-permissions'];
+const ADMIN = [
+  'agent-permission-check', 'broker-setup', 'hello-permission-check', 'http-client', 'rabbitmq-management', 'topic-permission-sync', 'topic-permissions',
+];
 
 describe.sequential('entry points of @vip/rmq', () => {
   it('@vip/rmq (transport) loads no admin module', async () => {
@@ -38,13 +40,15 @@ describe.sequential('entry points of @vip/rmq', () => {
     new RmqPubSub({ identity: 'a', url: 'amqp://127.0.0.1:9', instanceName: 'i', management });
     expect([...loaded]).toEqual([]);
     // a bad management URL is refused at construction, as before the client was loaded lazily
-    expect(() => new RmqPubSub({ identity: 'a', url: 'amqp://127.0.0.1:9', instanceName: 'i', management: { ...management, baseUrl: 'amqp://x' } }))
+    const badUrl = { ...management, baseUrl: 'amqp://x' };
+    expect(() => new RmqPubSub({ identity: 'a', url: 'amqp://127.0.0.1:9', instanceName: 'i', management: badUrl }))
       .toThrow(/RabbitMQ management URL "amqp:\/\/x" is not an http\(s\) URL/);
   });
 
   it('the first management read loads the client (the probe above can see a load)', async () => {
     const { ManagementReads } = await import('./transport/management-reads.js');
-    await new ManagementReads({ baseUrl: 'http://127.0.0.1:9', user: 'u', password: 'p', timeoutMs: 2_000 }).listQueues('v').catch(() => undefined);
+    const reads = new ManagementReads({ baseUrl: 'http://127.0.0.1:9', user: 'u', password: 'p', timeoutMs: 2_000 });
+    await reads.listQueues('v').catch(() => undefined);
     expect([...loaded].sort()).toEqual(['http-client', 'rabbitmq-management']);
   });
 

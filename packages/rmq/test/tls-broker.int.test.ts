@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { PeerEvent, RoutedMessage, VipMessage } from '@vip/protocol';
 import amqp from 'amqplib';
 import {
-  parseRmqLinkOptions, RmqConnection, RmqRouterTransport, RmqSetupError, UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE, type RmqLinkOptionsInput, type TlsOptions,
+  parseRmqLinkOptions, RmqConnection, RmqRouterTransport, RmqSetupError, UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE,
+  type RmqLinkOptionsInput, type TlsOptions,
 } from '../src/index.js';
 import { RmqPubSub, type PubSubDelivery } from '../src/pubsub.js';
 import { ensureVolttronBroker } from '../src/admin.js';

@@ -11,7 +11,8 @@ export interface ManagementOptions {
 
 /** Refuse a management base URL that is not http(s) when the options are given, not at the first request. */
 export function checkManagementUrl(baseUrl: string): void {
-  const refuse = (cause: unknown): ConfigError => new ConfigError(`RabbitMQ management URL ${JSON.stringify(baseUrl)} is not an http(s) URL`, { cause });
+  const refuse = (cause: unknown): ConfigError =>
+    new ConfigError(`RabbitMQ management URL ${JSON.stringify(baseUrl)} is not an http(s) URL`, { cause });
   let protocol: string;
   try {
     protocol = new URL(baseUrl).protocol;
