@@ -82,7 +82,8 @@ export async function configEditCommand(agent: Agent, identity: string, name: st
     const file = join(dir, `${name.replace(/[^\w.-]+/g, '_')}.${type === 'raw' ? 'txt' : type}`);
     await writeFile(file, before, { mode: 0o600 });
     const editor = o.editor ?? io.env.VISUAL ?? io.env.EDITOR ?? 'vi';
-    const run = spawnSync(`${editor} "$0"`, [file], { shell: true, stdio: 'inherit', env: io.env });
+    // the editor setting is a command line (`code --wait`), as git reads it: run by the shell, the file quoted
+    const run = spawnSync(`${editor} '${file.replace(/'/g, "'\\''")}'`, { shell: true, stdio: 'inherit', env: io.env });
     if (run.error || run.status !== 0) throw new CliError(`the editor (${editor}) did not finish cleanly; nothing was stored`, EXIT.ERROR);
     const after = await readFile(file, 'utf8');
     if (after === before && type === current?.type) {
