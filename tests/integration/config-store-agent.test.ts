@@ -91,6 +91,15 @@ describe('agent.config while vipctl config runs', () => {
     expect(events.at(-1)).toEqual(['config', 'UPDATE', { setpoint: 25 }]);
   });
 
+  it('vipctl config delete --all: DELETE for stored configs, UPDATE back to the defaults; a missing config is an error', async () => {
+    events.length = 0;
+    await vipctl('config', 'delete', ID, '--all');
+    expect(events).toEqual([['config', 'UPDATE', { setpoint: 20 }], ['points.csv', 'DELETE', null]]);
+    expect(JSON.parse(await vipctl('config', 'list', ID, '--json'))).toEqual([]);
+    const missing = await vipctl('config', 'get', ID, 'config').then(() => 'found', (err: { code?: number; stderr?: string }) => `${err.code}: ${err.stderr}`);
+    expect(missing).toMatch(/^1: .*No configuration file "config" for VIP IDENTIY ts\.cfg/s);
+  });
+
   it('a config.update from any peer but config.store is refused and calls nothing back', async () => {
     const before = events.length;
     const mallory = await openRawClient(platform, 'mallory');
@@ -102,6 +111,6 @@ describe('agent.config while vipctl config runs', () => {
       await mallory.close();
     }
     expect(events.length).toBe(before);
-    expect(await agent.config.get('config')).toEqual({ setpoint: 25 });
+    expect(await agent.config.get('config')).toEqual({ setpoint: 20 });
   });
 });
