@@ -1,7 +1,7 @@
 import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { silentLogger, type Logger } from '@vip/protocol';
-import { ConfigContentError, ConfigNotFoundError, StoreLimitError } from './errors.js';
+import { ConfigContentError, ConfigNotFoundError, StoreIdentityError, StoreLimitError } from './errors.js';
 import { hasRecursion, stripConfigName, STORE_EXT } from './links.js';
 import { processRawConfig, type ConfigContents, type ConfigType } from './parse.js';
 import { readStoreFile, writeStoreFile, type StoredConfig, type WriteHooks } from './store-file.js';
@@ -46,6 +46,17 @@ export function formatModified(date: Date): string {
 }
 
 const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * An identity names a file in the store's directory: one without a path separator, NUL, `.` or
+ * `..`, and at most 255 bytes with the suffix, so no caller can reach a file elsewhere.
+ */
+export function checkStoreIdentity(identity: string): string {
+  if (identity === '' || identity === '.' || identity === '..' || /[\/\\\0]/.test(identity) || byteLength(identity) > 255 - STORE_EXT.length) {
+    throw new StoreIdentityError(identity);
+  }
+  return identity;
+}
 
 /**
  * VOLTTRON's configuration store (platform/store.py) over `$VIP_HOME/configuration_store`, one
@@ -114,7 +125,7 @@ export class ConfigStore {
   }
 
   #path(identity: string): string {
-    return join(this.directory, `${identity}${STORE_EXT}`);
+    return join(this.directory, `${checkStoreIdentity(identity)}${STORE_EXT}`);
   }
 
   /** Run `fn` when every earlier turn of `identity`'s store has finished. */
@@ -175,6 +186,7 @@ export class ConfigStore {
    * that would link back to themselves.
    */
   async set(identity: string, name: string, raw: string, type: ConfigType | string, after?: (change: ConfigChange) => Promise<unknown>): Promise<ConfigChange> {
+    checkStoreIdentity(identity);
     const contents = processRawConfig(raw, type);
     const clean = stripConfigName(name);
     const size = byteLength(raw);

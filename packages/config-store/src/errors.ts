@@ -64,3 +64,15 @@ export class StoreLimitError extends Error {
     this.excArgs = [message];
   }
 }
+
+/** An identity that cannot name a store file (a path separator, `.`/`..`, NUL, empty or too long). */
+export class StoreIdentityError extends Error {
+  readonly code = 'VIP_CONFIG_STORE_IDENTITY';
+  readonly excType = 'builtins.ValueError';
+  readonly excArgs: readonly unknown[];
+  constructor(identity: string) {
+    super(`invalid identity for a configuration store: ${JSON.stringify(identity)}`);
+    this.name = 'StoreIdentityError';
+    this.excArgs = [this.message];
+  }
+}

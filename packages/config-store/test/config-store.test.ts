@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ConfigContentError, ConfigNotFoundError, ConfigStore, csvRows, hasRecursion, processRawConfig, resolveLinks, StoreFileError,
+  ConfigContentError, ConfigNotFoundError, ConfigStore, csvRows, hasRecursion, processRawConfig, resolveLinks, StoreFileError, StoreIdentityError,
   stripComments, stripConfigName,
 } from '../src/index.js';
 
@@ -97,6 +97,15 @@ describe('ConfigStore over a directory', () => {
     expect(await readdir(dir)).toEqual([]);
     expect(store.listStores()).toEqual([]);
     expect(await store.deleteStore('x')).toBeUndefined();
+  });
+
+  it('refuses an identity that would name a file outside the directory', async () => {
+    const store = await ConfigStore.load({ directory: dir });
+    for (const identity of ['../escape', 'a/b', '..', '.', '', 'a\\b', 'x\0y']) {
+      await expect(store.set(identity, 'config', '{}', 'json'), identity).rejects.toThrow(StoreIdentityError);
+    }
+    expect(await readdir(dir)).toEqual([]);
+    await expect(store.deleteStore('../x')).resolves.toBeUndefined(); // nothing by that name: nothing touched
   });
 
   it('refuses a recursive link', async () => {
