@@ -4,7 +4,7 @@
 // Allowed differences are named where applied. Then: the store file VOLTTRON wrote is read
 // unchanged, a truncated one is refused at start, a failed write keeps the served state, and an
 // agent cannot change another agent's store by naming it or by writing a user frame.
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -213,6 +213,25 @@ describe('config.store: who may change which store (identity from the proven use
     } finally {
       await mallory.close();
     }
+  });
+});
+
+describe('config.store: its auth.json entry', () => {
+  it('an auth.json that drops config.store\'s entry is refused; the rules in force stay', async () => {
+    const path = join(platform.home, 'auth.json');
+    const text = await readFile(path, 'utf8');
+    const good = JSON.parse(text) as { allow: { user_id: string }[] };
+    expect(good.allow.map((e) => e.user_id)).toContain(STORE);
+    const replace = async (content: string, verdict: string) => {
+      const seen = platform.waitForLog(verdict, { timeoutMs: 10_000 });
+      await writeFile(`${path}.test.tmp`, content);
+      await rename(`${path}.test.tmp`, path);
+      await seen;
+    };
+    await replace(JSON.stringify({ ...good, allow: good.allow.filter((e) => e.user_id !== STORE) }, null, 2), 'auth.reload.refused');
+    const still = await call(agent, request('manage_store', [AGENT, 'after', 'x', 'raw'], 'guard.1'));
+    expect(body(still.reply).result).toBeNull();
+    await replace(text, 'auth.reloaded');
   });
 });
 
