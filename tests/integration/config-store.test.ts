@@ -178,6 +178,17 @@ describe('config.store: a VOLTTRON home', () => {
     expect(del.pushes.map((p) => body(p).params)).toEqual([{ '*args': ['DELETE', 'devices/ahu'], '**kwargs': { trigger_callback: false } }]);
   });
 
+  it('set_config/delete_config as agents before VOLTTRON 9 call them (no identity: the caller\'s own store)', async () => {
+    const set = await call(agent, request('set_config', { '*args': ['legacy', { old: true }], '**kwargs': { trigger_callback: true, send_update: true } }, 'old.1'));
+    expect(body(set.reply).result).toBeNull();
+    expect(set.pushes.map((p) => body(p).params)).toEqual([{ '*args': ['NEW', 'legacy'], '**kwargs': { contents: { old: true }, trigger_callback: true } }]);
+    const del = await call(agent, request('delete_config', { '*args': ['legacy'], '**kwargs': { trigger_callback: false, send_update: false } }, 'old.2'));
+    expect(body(del.reply).result).toBeNull();
+    expect(del.pushes).toEqual([]);
+    const list = await call(agent, request('list_configs', [AGENT], 'old.3'));
+    expect(body(list.reply).result).not.toContain('legacy');
+  });
+
   it('a write that fails answers the error and keeps serving the previous config', async () => {
     await call(agent, request('manage_store', [AGENT, 'keep', '{"v": 1}', 'json'], 'fail.1'));
     const path = join(platform.home, 'configuration_store', `${AGENT}.store`);

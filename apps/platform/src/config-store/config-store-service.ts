@@ -79,12 +79,16 @@ export class ConfigStoreService {
     const sendParams = [{ name: 'trigger_callback', default: false }, { name: 'send_update', default: true }];
     const setConfig = (method: string, trigger: boolean | undefined) =>
       function (this: RpcCallContext, identity: unknown, name: unknown, raw: unknown, type: unknown, triggerCallback?: unknown, sendUpdate?: unknown) {
+        // before VOLTTRON 9: set_config(config_name, contents, ...) on the caller's own store
+        if (method === 'set_config' && raw === null) [identity, name, raw] = [this.caller, identity, name];
         const id = arg(Identity, 'identity', identity);
         svc.#mayEdit(method, this.user, { identity: id, config_name: name, raw_contents: raw, config_type: type });
         return svc.#set(id, arg(ConfigName, 'config_name', name), arg(RawContents, 'raw_contents', raw), String(type), trigger ?? triggerCallback === true, sendUpdate !== false);
       };
     const deleteConfig = (method: string, trigger: boolean | undefined) =>
       function (this: RpcCallContext, identity: unknown, name: unknown, triggerCallback?: unknown, sendUpdate?: unknown) {
+        // before VOLTTRON 9: delete_config(config_name, ...) on the caller's own store
+        if (method === 'delete_config' && name === null) [identity, name] = [this.caller, identity];
         const id = arg(Identity, 'identity', identity);
         svc.#mayEdit(method, this.user, { identity: id, config_name: name });
         return svc.#delete(id, arg(ConfigName, 'config_name', name), trigger ?? triggerCallback === true, sendUpdate !== false);
@@ -101,8 +105,11 @@ export class ConfigStoreService {
     const listStores = () => this.#store.listStores();
 
     // VOLTTRON 9 names, then the manage_* names it keeps (deprecated there, still what vctl and agents call).
-    rpc.export('set_config', setConfig('set_config', undefined), { params: [...storeParams, ...sendParams], doc: 'Store a config (edit_config_store).' });
-    rpc.export('delete_config', deleteConfig('delete_config', undefined), { params: ['identity', 'config_name', ...sendParams], doc: 'Delete a config (edit_config_store).' });
+    // raw_contents (set_config) and config_name (delete_config) default to null only to tell the
+    // calls of agents from before VOLTTRON 9, which do not name the identity, from the current ones
+    const v9Store = ['identity', 'config_name', { name: 'raw_contents', default: null }, { name: 'config_type', default: 'raw' }];
+    rpc.export('set_config', setConfig('set_config', undefined), { params: [...v9Store, ...sendParams], doc: 'Store a config (edit_config_store).' });
+    rpc.export('delete_config', deleteConfig('delete_config', undefined), { params: ['identity', { name: 'config_name', default: null }, ...sendParams], doc: 'Delete a config (edit_config_store).' });
     rpc.export('delete_store', deleteStore('delete_store'), { params: ['identity'], doc: 'Delete every config of a store (edit_config_store).' });
     rpc.export('list_configs', listConfigs, { params: ['identity'] });
     rpc.export('list_stores', listStores);
