@@ -5,6 +5,7 @@ import type { Agent, ConfigCallbackAction } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { startAgentUserPlatform } from './rmq-agent-user-platform.js';
 
 const INSTANCE = 'cfgrmq';
 let vh: TestVhost;
@@ -36,5 +37,25 @@ describe('config.store over RabbitMQ', () => {
     await agent.config.delete('config', { triggerCallback: true });
     await waitFor(() => events.length === 3);
     expect(events[2]).toEqual(['config', 'UPDATE', { mode: 'default' }]);
+  });
+});
+
+describe('config.store over RabbitMQ with per-agent broker users (the default)', () => {
+  it('an agent on its own broker user changes its own store and hears it; another agent\'s store is refused', async () => {
+    const instance = `cfgu${process.pid}`;
+    const p = await startAgentUserPlatform('config-store-users', instance);
+    try {
+      for (const id of ['own.cfg', 'other.cfg']) expect((await p.vipctl('auth', 'add', '--identity', id)).code).toBe(0);
+      const heard: [string, ConfigCallbackAction, unknown][] = [];
+      const own = await p.agentOnOwnUser('own.cfg', (a) => a.config.subscribe((n, act, c) => void heard.push([n, act, c])));
+      await own.config.set('config', { on: true }, { triggerCallback: true });
+      await waitFor(() => heard.length === 1);
+      expect(heard).toEqual([['config', 'NEW', { on: true }]]);
+      const other = await p.agentOnOwnUser('other.cfg');
+      await expect(other.rpc.call('config.store', 'manage_store', 'own.cfg', 'config', '{}', 'json')).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
+      expect(await own.config.get()).toEqual({ on: true });
+    } finally {
+      await p.dispose([`${instance}.own.cfg`, `${instance}.other.cfg`]);
+    }
   });
 });
