@@ -5,6 +5,7 @@ import type { PlatformConfig } from './cli-options.js';
 import type { PlatformBus } from './platform-bus.js';
 import type { PlatformService } from './platform-service.js';
 import { authService } from './services/auth.js';
+import { configStoreService } from './services/config-store.js';
 import { controlService } from './services/control.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
 import { pubsubService } from './services/pubsub.js';
@@ -18,16 +19,17 @@ export const PLATFORM_VERSION: string = version;
 
 /**
  * The platform's services in start order (stopped in reverse): `platform.auth` first (the others
- * get its capability map), then the bus's own (RabbitMQ: broker permissions), `control`, the
+ * get its capability map), then the bus's own (RabbitMQ: broker permissions), the
  * legacy pubsub wrapper when asked for, and pubsub last (it stops first: its subscription table is
  * closed before any agent leaves). Where the services still to come go: routing, key discovery and
- * the proxy router after the bus's own, config store and health before `control`
+ * the proxy router after the bus's own, health before `control`
  * (docs/ARCHITECTURE.md, "The platform").
  */
 export function platformServices(config: PlatformConfig, bus: PlatformBus): PlatformService[] {
   return [
     authService(),
     ...bus.services,
+    configStoreService(),
     controlService(),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
     pubsubService(),
