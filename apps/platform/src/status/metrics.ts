@@ -88,15 +88,18 @@ export function metricNames(bus: 'zmq' | 'rmq'): string[] {
 
 /**
  * A prom-client registry over the platform's counters: the figures are read once per scrape (the
- * first metric collected reads them, the others reuse them), plus prom-client's process metrics.
+ * first metric collected reads them, the others reuse them until the scrape's turn of the event
+ * loop ends), plus prom-client's process metrics.
  */
 export function createMetricsRegistry(bus: 'zmq' | 'rmq', figures: () => StatusFigures): Registry {
   const registry = new Registry();
-  let cached: { at: number; figures: StatusFigures } | undefined;
+  let cached: StatusFigures | undefined;
   const read = (): StatusFigures => {
-    const now = Date.now();
-    if (!cached || now - cached.at > 250) cached = { at: now, figures: figures() };
-    return cached.figures;
+    if (!cached) {
+      cached = figures();
+      setImmediate(() => (cached = undefined)); // one scrape collects within a turn of the event loop
+    }
+    return cached;
   };
   for (const m of [...ROUTER, ...(bus === 'zmq' ? ZMQ : RMQ)]) {
     if (m.kind === 'gauge') {

@@ -30,13 +30,13 @@ export const PAGE_HTML = `<!doctype html>
     <div id="rates" data-samples="0"></div>
     <div id="totals" class="muted"></div>
   </section>
-  <section>
+  <section id="peers-section">
     <h2>Peers <span id="peer-count" class="badge">0</span></h2>
     <table id="peers"><thead><tr><th>identity</th><th>user</th><th>bus</th><th>connected since</th><th>queued</th><th>queued bytes</th><th>dropped</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Topics <span id="topic-count" class="badge">0</span></h2>
-    <table id="topics"><thead><tr><th>bus</th><th>prefix</th><th>subscribers</th></tr></thead><tbody></tbody></table>
+    <table id="topics"><thead><tr><th>prefix</th><th>bus</th><th>subscribers</th></tr></thead><tbody></tbody></table>
   </section>
   <section>
     <h2>Router statistics (Tracker)</h2>
@@ -61,7 +61,7 @@ header .muted { color: #cbd5e1; }
 #feed[data-state="error"] { background: #b91c1c; }
 main { padding: 12px 20px; display: grid; grid-template-columns: 1fr 1fr; gap: 16px; }
 section { background: #fff; border: 1px solid #e2e8f0; border-radius: 6px; padding: 10px 14px; overflow: auto; }
-#rates-section { grid-column: 1 / 3; }
+#rates-section, #peers-section { grid-column: 1 / 3; }
 h2 { font-size: 15px; margin: 0 0 8px; }
 .badge { background: #e2e8f0; border-radius: 8px; padding: 0 6px; font-size: 12px; }
 .muted { color: #64748b; }
@@ -142,7 +142,7 @@ export const PAGE_JS = `'use strict';
     fill('peers', s.peers, [[(p) => p.identity], [(p) => p.user], [(p) => p.bus], [(p) => time(p.connectedSince)],
       [(p) => p.queued, 'num'], [(p) => p.queuedBytes, 'num'], [(p) => p.dropped, 'num']], 'no peers');
     $('topic-count').textContent = String(s.topics.length + s.topicsOmitted);
-    fill('topics', s.topics, [[(t) => t.bus], [(t) => t.prefix], [(t) => t.subscribers, 'num']], 'no subscriptions');
+    fill('topics', s.topics, [[(t) => t.prefix], [(t) => t.bus || '(default)'], [(t) => t.subscribers, 'num']], 'no subscriptions');
     const tr = s.tracker;
     const subsystems = (m) => Object.entries(m).map(([k, v]) => k + ' ' + v).join(', ') || 'none';
     $('tracker').textContent = tr.enabled

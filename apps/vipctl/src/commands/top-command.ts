@@ -72,7 +72,7 @@ export function renderTop(s: StatusSnapshot, width: number): string {
       s.peers.slice(0, TOP_ROWS).map((p) => [p.identity, p.user, p.bus, duration(s.now - p.connectedSince), String(p.queued), String(p.queuedBytes), String(p.dropped)]),
       s.peers.length + s.peersOmitted),
     '',
-    ...columns(['TOPIC', 'BUS', 'SUBSCRIBERS'], s.topics.slice(0, TOP_ROWS).map((t) => [t.prefix, t.bus, String(t.subscribers)]), s.topics.length + s.topicsOmitted),
+    ...columns(['TOPIC', 'BUS', 'SUBSCRIBERS'], s.topics.slice(0, TOP_ROWS).map((t) => [t.prefix, t.bus || '(default)', String(t.subscribers)]), s.topics.length + s.topicsOmitted),
     '',
     s.tracker.enabled
       ? `tracker: on  incoming ${pairs(s.tracker.incoming)}  outgoing ${pairs(s.tracker.outgoing)}  errors ${s.tracker.errors}  unroutable ${s.tracker.unroutable}`
