@@ -243,3 +243,37 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
     }
   });
 });
+
+describe('/metrics and the board on a RabbitMQ platform', () => {
+  const MANAGEMENT = 'http://127.0.0.1:15672';
+  const AUTH = `Basic ${Buffer.from('guest:guest').toString('base64')}`;
+  const INSTANCE = `vipstatus${process.pid}`;
+  const VHOST = `vip-status-${process.pid}`;
+  let platform: PlatformProcess;
+  let url: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    platform = await startPlatform({ bus: 'rmq', instanceName: INSTANCE, rmq: { vhost: VHOST }, args: ['--http', `127.0.0.1:${port}`] });
+    url = `http://127.0.0.1:${port}/`;
+  });
+  afterAll(async () => {
+    await platform?.close();
+    // what this test made on the shared broker: its vhost and the platform's broker user
+    await fetch(`${MANAGEMENT}/api/vhosts/${encodeURIComponent(VHOST)}`, { method: 'DELETE', headers: { Authorization: AUTH } });
+    await fetch(`${MANAGEMENT}/api/users/${encodeURIComponent(`${INSTANCE}.router`)}`, { method: 'DELETE', headers: { Authorization: AUTH } });
+  });
+
+  it('serves the RabbitMQ counters under vip_rmq_*; peers show the broker user the bus proved', async () => {
+    await waitFor(async () => single(await metrics(url), 'vip_router_peers') >= 2, { timeoutMs: 15_000, what: 'platform.auth and control on the board' });
+    const m = await metrics(url);
+    expect(single(m, 'vip_rmq_received_messages_total')).toBeGreaterThan(0);
+    expect(single(m, 'vip_rmq_received_messages_total')).toBeGreaterThanOrEqual(single(m, 'vip_router_received_messages_total'));
+    expect(single(m, 'vip_rmq_reconnects_total')).toBe(0);
+    expect(m.get('vip_rmq_pending_confirm_bytes')?.type).toBe('GAUGE');
+    expect([...m.keys()].filter((n) => n.startsWith('vip_zmq_'))).toEqual([]);
+    const board = (await (await fetch(new URL('status.json', url))).json()) as { bus: string; peers: { identity: string; user: string; bus: string }[] };
+    expect(board.bus).toBe('rmq');
+    expect(board.peers.find((p) => p.identity === 'control')).toMatchObject({ bus: 'rmq', user: `${INSTANCE}.control` }); // its own broker user
+  });
+});

@@ -33,14 +33,16 @@ export function statusService(options: { version: string; linkedPlatforms?: Link
       const feed = ctx.linkedPlatforms;
       const fallback = options.linkedPlatforms ?? NO_LINKED_PLATFORMS;
       board = new StatusBoard({
-        instance: ctx.config.instanceName, bus: ctx.bus.kind, version: options.version, userOfPeer: ctx.bus.userOfPeer,
+        instance: ctx.config.instanceName, bus: ctx.bus.kind, version: options.version,
         linkedPlatforms: () => (feed.latest() ?? fallback)(),
       });
       return [board.extension];
     },
     async start(ctx) {
       const running = board as StatusBoard;
-      running.attach(ctx.router, () => (ctx.counters().transport ?? {}) as Record<string, unknown>);
+      // both transports tell the user they proved for a peer (ZeroMQ: its ZAP admission; RabbitMQ: its broker user)
+      const transport = ctx.router.transport as { userFor?: (identity: string) => string | undefined };
+      running.attach(ctx.router, () => (ctx.counters().transport ?? {}) as Record<string, unknown>, transport.userFor?.bind(transport));
       if (ctx.config.http) {
         const metrics = createMetricsRegistry(ctx.bus.kind, () => running.figures());
         server = await startStatusServer({ http: ctx.config.http, board: running, metrics, logger: ctx.logger.child({ service: 'status' }) });

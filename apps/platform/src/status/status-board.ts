@@ -16,8 +16,6 @@ export interface StatusBoardOptions {
   readonly instance: string;
   readonly bus: 'zmq' | 'rmq';
   readonly version: string;
-  /** The user the bus proved for a peer; undefined: its identity. */
-  readonly userOfPeer?: ((identity: string) => string | undefined) | undefined;
   /** The platform's links to other platforms and their state (the multi-platform routing service); none without it. */
   readonly linkedPlatforms: () => readonly LinkedPlatform[];
   readonly historyBytes?: number;
@@ -59,6 +57,7 @@ export class StatusBoard {
   #leaves = 0;
   #router: Router | undefined;
   #transportStats: (() => Record<string, unknown>) | undefined;
+  #userOf: ((identity: string) => string | undefined) | undefined;
   #last: (Totals & { t: number }) | undefined;
   #timer: NodeJS.Timeout | undefined;
 
@@ -95,10 +94,14 @@ export class StatusBoard {
     return this.#history.bytes;
   }
 
-  /** The router routes: sample its counters every `sampleMs` from now on. */
-  attach(router: Router, transportStats: () => Record<string, unknown>): void {
+  /**
+   * The router routes: sample its counters every `sampleMs` from now on. `userOf`: the user the
+   * bus proved for a peer (its ZAP admission, its broker user); undefined: its identity.
+   */
+  attach(router: Router, transportStats: () => Record<string, unknown>, userOf?: (identity: string) => string | undefined): void {
     this.#router = router;
     this.#transportStats = transportStats;
+    this.#userOf = userOf;
     this.#last = { ...this.#totals(), t: this.#now() };
     this.#timer = setInterval(() => this.sample(), this.sampleMs);
     this.#timer.unref();
@@ -154,7 +157,7 @@ export class StatusBoard {
       const identity = frameText(peer);
       const q = queues.get(key);
       peers.push({
-        identity, user: this.#o.userOfPeer?.(identity) ?? identity, bus: this.#o.bus,
+        identity, user: shownUser(this.#userOf?.(identity), identity), bus: this.#o.bus,
         connectedSince: this.#joined.get(key)?.since ?? this.#startedAt,
         queued: q?.count ?? 0, queuedBytes: q?.bytes ?? 0, dropped: drops.get(key) ?? 0,
       });
@@ -206,4 +209,10 @@ export class StatusBoard {
       dropped: sum(stats?.dropped) + sum(pubsub?.dropped),
     };
   }
+}
+
+/** The user to show: the proven one, `(unproven)` where the bus required a proof the peer did not give, its identity where the bus proves nothing. */
+function shownUser(proven: string | undefined, identity: string): string {
+  if (proven === undefined) return identity;
+  return proven === '' ? '(unproven)' : proven;
 }
