@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { get, type ClientRequest } from 'node:http';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -205,6 +206,32 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
     expect(board.topics).toEqual([{ bus: '', prefix: PREFIX, subscribers: 1 }]);
     expect(board.totals.published).toBe(published);
     expect((await exitOf(VIPCTL, ['top', '--interval', '0', '--vip-home', platform.home])).code).toBe(2);
+  });
+
+  it('without a token (loopback): a request naming another host is refused (DNS rebinding); live clients are bounded (503 past 8)', async () => {
+    const status = (path: string, host?: string): Promise<{ code: number; request: ClientRequest }> => new Promise((resolve, reject) => {
+      const request = get(new URL(path, url), host === undefined ? {} : { headers: { Host: host } }, (res) => resolve({ code: res.statusCode ?? 0, request }));
+      request.on('error', reject);
+    });
+    for (const path of ['status.json', 'metrics', 'events', '']) {
+      const foreign = await status(path, 'attacker.example:80');
+      foreign.request.destroy();
+      expect(foreign.code, path).toBe(421);
+    }
+    const open: ClientRequest[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const live = await status('events');
+        open.push(live.request);
+        expect(live.code).toBe(200);
+      }
+      const ninth = await status('events');
+      ninth.request.destroy();
+      expect(ninth.code).toBe(503);
+    } finally {
+      for (const r of open) r.destroy();
+    }
+    await waitFor(async () => (await status('events').then((r) => (r.request.destroy(), r.code))) === 200, { what: 'a live slot freed once a client left' });
   });
 
   it('with a token: data refused without it (401), served with it, read by the page from #token=; a non-loopback bind without a token does not start', async () => {
