@@ -1,8 +1,7 @@
 import type { LinkedPlatform, StatusSnapshot } from '@vip/protocol';
 import type { PlatformService } from '../platform-service.js';
-import { createMetricsRegistry } from '../status/metrics.js';
 import { StatusBoard } from '../status/status-board.js';
-import { startStatusServer, type StatusServer } from '../status/status-server.js';
+import type { StatusServer } from '../status/status-server.js';
 
 /** Where the status board learns the platform's links to other platforms and their state. */
 export type LinkedPlatformsProvider = () => readonly LinkedPlatform[];
@@ -44,6 +43,8 @@ export function statusService(options: { version: string; linkedPlatforms?: Link
       const transport = ctx.router.transport as { userFor?: (identity: string) => string | undefined };
       running.attach(ctx.router, () => (ctx.counters().transport ?? {}) as Record<string, unknown>, transport.userFor?.bind(transport));
       if (ctx.config.http) {
+        // loaded only when served: prom-client and the server cost a platform without --http nothing
+        const [{ createMetricsRegistry }, { startStatusServer }] = await Promise.all([import('../status/metrics.js'), import('../status/status-server.js')]);
         const metrics = createMetricsRegistry(ctx.bus.kind, () => running.figures());
         server = await startStatusServer({ http: ctx.config.http, board: running, metrics, logger: ctx.logger.child({ service: 'status' }) });
       }
