@@ -185,6 +185,9 @@ export const PAGE_JS = `'use strict';
       await new Promise((r) => setTimeout(r, 3000));
     }
   }
+  window.addEventListener('resize', () => {
+    if (chart) chart.setSize({ width: Math.max(320, $('rates').clientWidth || 800), height: 220 });
+  });
   stream();
 })();
 `;

@@ -111,6 +111,7 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
       );
       return;
     }
+    if (req.method === 'HEAD') return send(res, 200, 'text/event-stream', ''); // no stream to hold open
     if (clients.size >= maxClients) {
       counts.refused++;
       return send(res, 503, 'text/plain', `too many live clients (${maxClients})\n`);
