@@ -38,6 +38,9 @@ const OptionsSchema = z.object({
   'instance-name': instanceNameSchema('rmq').optional(),
   bus: z.string().optional(),
   count: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').optional(),
+  once: z.boolean().default(false),
+  interval: z.coerce.number({ error: 'must be a number of seconds' }).min(1, 'must be 1 to 60 seconds').max(60, 'must be 1 to 60 seconds').optional(),
+  iterations: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').max(100_000).optional(),
   days: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').positive('must be > 0').max(36_500).optional(),
 });
 export type CliOptions = z.infer<typeof OptionsSchema>;

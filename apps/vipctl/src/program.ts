@@ -14,6 +14,7 @@ import { publishBody, publishCommand, subscribeCommand } from './commands/pubsub
 import {
   configDeleteCommand, configEditCommand, configGetCommand, configListCommand, configStoreCommand, CONFIG_TYPES,
 } from './commands/config-commands.js';
+import { topCommand } from './commands/top-command.js';
 import { readHomeConfig, type HomeConfig } from './home-config.js';
 import type { CliIo } from './output.js';
 import { version } from '../package.json';
@@ -87,6 +88,11 @@ export function buildProgram(io: CliIo): Command {
     (o) => onPlatform(o, (agent) => peersCommand(agent, o, io)));
   act(connection(program.command('ping').argument('[peer]', 'a connected identity (default: the router)').description('round trip to the router or a peer')),
     (o, peer) => onPlatform(o, (agent) => pingCommand(agent, peer ?? '', o, io)));
+  act(connection(program.command('top').description('the status page in the terminal: peers, topics, rates, Tracker, linked platforms, refreshed until Ctrl-C')
+    .option('--once', 'print once and exit')
+    .option('--interval <seconds>', 'seconds between refreshes, 1 to 60 (default 2)')
+    .option('--iterations <n>', 'stop after N refreshes')),
+  (o) => onPlatform(o, (agent) => topCommand(agent, o, io)));
   act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, message-bus, vip-router-stats...')
     .description('a router property; one the platform does not have is an error (exit 1)')),
   (o, property) => onPlatform(o, (agent) => queryCommand(agent, property!, o, io)));

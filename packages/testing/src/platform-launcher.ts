@@ -82,6 +82,8 @@ export class PlatformProcess extends EventEmitter {
   readonly #exited: Promise<number | null>;
   readonly #stopGraceMs: number;
   #reloads = 0;
+  /** `allow` of the latest auth.json reload (its log line). */
+  #allowLoaded = -1;
   #authChain: Promise<void> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
@@ -121,7 +123,10 @@ export class PlatformProcess extends EventEmitter {
 
   /** @internal one parsed stderr line */
   logLine(line: PlatformLogLine): void {
-    if (line.event === 'auth.reloaded') this.#reloads++;
+    if (line.event === 'auth.reloaded') {
+      this.#reloads++;
+      if (typeof line.allow === 'number') this.#allowLoaded = line.allow;
+    }
     this.emit('log', line);
   }
 
@@ -172,7 +177,10 @@ export class PlatformProcess extends EventEmitter {
     const tmp = `${path}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ ...data, allow: [...(data.allow ?? []), entry] }, null, 2), { mode: 0o600 });
     await rename(tmp, path);
-    await waitFor(() => this.#reloads > before, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
+    // A reload of an earlier write (the platform's own services add entries at start) may land after
+    // ours was written: wait for one that holds as many allow entries as we wrote.
+    const allow = (data.allow ?? []).length + 1;
+    await waitFor(() => this.#reloads > before && this.#allowLoaded >= allow, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
   }
 
   /** SIGTERM, SIGKILL after the grace period, then remove the home. Idempotent. */
