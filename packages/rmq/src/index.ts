@@ -17,7 +17,7 @@ export type { TopicPermissionStore, TopicSyncOutcome } from './topic-permission-
 export { RmqSetupError } from './rmq-errors.js';
 export { publisherUserId, senderPolicyOf } from './sender-identity.js';
 export {
-  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, isPlatformIdentity, platformBrokerUser, PLATFORM_IDENTITIES, agentUserOf,
+  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, isPlatformIdentity, platformBrokerUser, proxyBrokerUser, PROXY_IDENTITY, PLATFORM_IDENTITIES, agentUserOf,
 } from './sender-trust.js';
 export type { SenderPolicy, SenderProof, SenderTrust, SenderJudgement } from './sender-trust.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';
@@ -36,6 +36,8 @@ export type { AgentRmqFile } from './agent-link-file.js';
 export type { RmqLinkOptions, RmqLinkOptionsInput, TlsOptions } from './rmq-options.js';
 export { ReconnectPolicySchema, reconnectDelay } from './reconnect-policy.js';
 export type { ReconnectPolicy, ReconnectPolicyInput } from './reconnect-policy.js';
+export { PROXY_OUTBOUND_IDENTITY, viaProxyPublish, readProxyFrames } from './proxy-frames.js';
+export type { ProxyFrames } from './proxy-frames.js';
 export { RmqPubSub } from './rmq-pubsub.js';
 export type { RmqPubSubOptions, RmqSubscribeOptions, RmqPubSubCallback, RmqPubSubStats, RmqSubscriptionSpec, RmqListOptions } from './rmq-pubsub.js';
 export { pubsubBindingKey, prefixMatches, topicKeyMatches, countSubscribers, listSubscriptions } from './pubsub-bindings.js';
