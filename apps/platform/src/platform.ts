@@ -7,6 +7,7 @@ import type { PlatformService } from './platform-service.js';
 import { authService } from './services/auth.js';
 import { controlService } from './services/control.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
+import { proxyRouterService } from './services/proxy-router.js';
 import { pubsubService } from './services/pubsub.js';
 import { startPlatform, type RunningPlatform } from './start-platform.js';
 import { version } from '../package.json';
@@ -20,14 +21,15 @@ export const PLATFORM_VERSION: string = version;
  * The platform's services in start order (stopped in reverse): `platform.auth` first (the others
  * get its capability map), then the bus's own (RabbitMQ: broker permissions), `control`, the
  * legacy pubsub wrapper when asked for, and pubsub last (it stops first: its subscription table is
- * closed before any agent leaves). Where the services still to come go: routing, key discovery and
- * the proxy router after the bus's own, config store and health before `control`
+ * closed before any agent leaves). The proxy router (RabbitMQ, `--proxy-router-address`) comes after
+ * the bus's own. Where the services still to come go: routing and key discovery after the bus's own, config store and health before `control`
  * (docs/ARCHITECTURE.md, "The platform").
  */
 export function platformServices(config: PlatformConfig, bus: PlatformBus): PlatformService[] {
   return [
     authService(),
     ...bus.services,
+    ...(config.proxyRouterAddress !== undefined ? [proxyRouterService(config.proxyRouterAddress)] : []),
     controlService(),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
     pubsubService(),
