@@ -25,6 +25,12 @@ export interface ZmqProxyRouterOptions {
   readonly management?: ManagementOptions;
   /** Third argument of `welcome` (the router's identity as ZeroMQ peers see it); default `router`. */
   readonly routerIdentity?: string;
+  /**
+   * Bytes of one ZeroMQ peer's messages waiting for the RabbitMQ side (a peer sending faster than
+   * the broker takes); beyond it a message is dropped, counted `dropped`, and its sender gets error
+   * 11. Default 16 MiB.
+   */
+  readonly peerPendingBytes?: number;
   readonly logger?: Logger;
 }
 
@@ -43,6 +49,8 @@ export interface ZmqProxyRouterStats {
   undeliverable: number;
   /** Deliveries to a ZeroMQ peer that failed (unreachable, queue full). */
   zmqFailures: number;
+  /** Messages of ZeroMQ peers dropped because their pending bytes were over `peerPendingBytes` (error 11 sent). */
+  dropped: number;
 }
 
 const PEERLIST = textFrame('peerlist');
@@ -60,7 +68,12 @@ interface HostedPeer {
   pubsub?: PeerPubSub;
   /** Its messages, one after the other (a subscribe is in place before the publish that follows it). */
   chain: Promise<void>;
+  /** Bytes of its messages on the chain, not yet handed to RabbitMQ. */
+  pendingBytes: number;
 }
+
+const DEFAULT_PEER_PENDING_BYTES = 16 * 1024 * 1024;
+const sizeOf = (m: RoutedMessage): number => m.args.reduce((n, a) => n + a.length, m.recipient.length + m.id.length + m.subsystem.length + 64);
 
 /**
  * VOLTTRON's `ZMQProxyRouter` (docs/protocol.md 6.5): ZeroMQ agents on a RabbitMQ platform. The
@@ -87,7 +100,10 @@ export class ZmqProxyRouter {
   readonly #control: RmqConnection;
   readonly #inbox: RmqConnection;
   readonly #answers = new Map<string, (m: VipMessage) => void>();
-  readonly #stats = { fromZmq: 0, toZmq: 0, viaInbox: 0, refused: 0, spoofed: 0, undeliverable: 0, zmqFailures: 0 };
+  readonly #stats = { fromZmq: 0, toZmq: 0, viaInbox: 0, refused: 0, spoofed: 0, undeliverable: 0, zmqFailures: 0, dropped: 0 };
+  /** Peers whose departure is being told to the router: a return of the same identity waits for it. */
+  readonly #leaving = new Map<string, Promise<void>>();
+  readonly #maxPending: number;
   readonly #routerIdentity: Frame;
   readonly #instance: string;
   #ids = 0;
@@ -99,6 +115,7 @@ export class ZmqProxyRouter {
     this.#log = options.logger ?? silentLogger;
     this.#routerIdentity = textFrame(options.routerIdentity ?? 'router');
     this.#instance = options.rmq.instanceName;
+    this.#maxPending = options.peerPendingBytes ?? DEFAULT_PEER_PENDING_BYTES;
     this.#control = new RmqConnection({ ...options.rmq, identity: PROXY_IDENTITY, logger: this.#log });
     this.#control.onMessage((m) => this.#answers.get(identityKey(m.id))?.(m));
     this.#inbox = new RmqConnection({ ...options.rmq, identity: PROXY_OUTBOUND_IDENTITY, logger: this.#log });
@@ -131,6 +148,7 @@ export class ZmqProxyRouter {
     return (this.#closed ??= (async () => {
       await this.#o.transport.close();
       for (const peer of [...this.#peers.values()]) await this.#leave(peer);
+      await Promise.all(this.#leaving.values());
       await this.#inbox.close();
       await this.#control.close();
     })());
@@ -141,7 +159,7 @@ export class ZmqProxyRouter {
     const key = identityKey(m.sender);
     const hosted = this.#peers.get(key);
     if (hosted) {
-      hosted.chain = hosted.chain.then(() => this.#route(hosted, m)).catch((err: unknown) => this.#failed(m, err));
+      this.#enqueue(hosted, m);
       return;
     }
     // the first message of a peer (normally its hello) opens its RabbitMQ side; later ones wait for it.
@@ -152,12 +170,26 @@ export class ZmqProxyRouter {
       joining = this.#join(m.sender, user).finally(() => this.#joining.delete(key));
       this.#joining.set(key, joining);
     }
-    joining.then((peer) => {
-      peer.chain = peer.chain.then(() => this.#route(peer, m)).catch((err: unknown) => this.#failed(m, err));
-    }, (err: unknown) => this.#refuse(m, user, err));
+    joining.then((peer) => this.#enqueue(peer, m), (err: unknown) => this.#refuse(m, user, err));
+  }
+
+  /** Queue `m` behind the peer's earlier messages, bounded in bytes (error 11 beyond). */
+  #enqueue(peer: HostedPeer, m: RoutedMessage): void {
+    const size = sizeOf(m);
+    if (peer.pendingBytes + size > this.#maxPending) {
+      this.#stats.dropped += 1;
+      void this.#o.transport.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ERROR, errorArgs(ERRNO.EAGAIN, m.recipient, m.subsystem));
+      return;
+    }
+    peer.pendingBytes += size;
+    peer.chain = peer.chain
+      .then(() => this.#route(peer, m))
+      .catch((err: unknown) => this.#failed(m, err))
+      .finally(() => void (peer.pendingBytes -= size));
   }
 
   async #join(frame: Frame, user: Frame): Promise<HostedPeer> {
+    await this.#leaving.get(identityKey(frame)); // its previous connection's drop reaches the router first
     let identity: string;
     try {
       identity = frameText(frame);
@@ -166,7 +198,7 @@ export class ZmqProxyRouter {
       throw err instanceof ProxyPeerRefusedError ? err : new ProxyPeerRefusedError(frame.toString('latin1'), (err as Error).message);
     }
     const link = new RmqConnection({ ...this.#o.rmq, identity, user: frameText(user), logger: this.#log });
-    const peer: HostedPeer = { frame, user, link, chain: Promise.resolve() };
+    const peer: HostedPeer = { frame, user, link, chain: Promise.resolve(), pendingBytes: 0 };
     link.onMessage((m) => this.#toZmq(peer, m));
     try {
       await link.open();
@@ -217,7 +249,10 @@ export class ZmqProxyRouter {
     if (m.recipient.length === 0) {
       if (subsystem === 'hello') return this.#zmqSend(peer.frame, EMPTY_FRAME, peer.user, m.id, m.subsystem, [WELCOME, VERSION, this.#routerIdentity, peer.frame]);
       if (subsystem === 'pubsub') return (peer.pubsub ??= this.#pubsubOf(peer)).handle(m, peer.user);
-      if (subsystem === 'agentstop' && (m.args[0] === undefined || m.args[0].equals(peer.frame))) return this.#leave(peer);
+      if (subsystem === 'agentstop' && (m.args[0] === undefined || m.args[0].equals(peer.frame))) {
+        void this.#leave(peer); // not awaited: it waits for this chain, which holds this message
+        return;
+      }
     } else {
       const local = this.#peers.get(identityKey(m.recipient));
       if (local) return this.#zmqSend(m.recipient, m.sender, peer.user, m.id, m.subsystem, m.args, m.sender);
@@ -274,20 +309,31 @@ export class ZmqProxyRouter {
     }
   }
 
-  async #leave(peer: HostedPeer): Promise<void> {
+  /**
+   * The peer is gone (agentstop, its connection lost): forgotten at once, so a new connection of the
+   * same identity joins afresh, after the router has heard this one's `peerlist drop`.
+   */
+  #leave(peer: HostedPeer): Promise<void> {
     const key = identityKey(peer.frame);
-    if (this.#peers.get(key) !== peer) return;
+    if (this.#peers.get(key) !== peer) return this.#leaving.get(key) ?? Promise.resolve();
     this.#peers.delete(key);
-    await this.#routerRequest(['drop', peer.frame, ZMQ]).catch((err: unknown) => this.#log.warn('proxy.peer.drop-failed', { identity: frameText(peer.frame) }, err));
-    await peer.pubsub?.close().catch(() => undefined);
-    await peer.link.close().catch(() => undefined);
-    this.#log.info('proxy.peer.left', { identity: frameText(peer.frame) });
+    const gone = (async () => {
+      await peer.chain.catch(() => undefined); // what it sent before leaving goes out first
+      await this.#routerRequest(['drop', peer.frame, ZMQ]).catch((err: unknown) => this.#log.warn('proxy.peer.drop-failed', { identity: frameText(peer.frame) }, err));
+      await peer.pubsub?.close().catch(() => undefined);
+      await peer.link.close().catch(() => undefined);
+      this.#log.info('proxy.peer.left', { identity: frameText(peer.frame) });
+    })().finally(() => {
+      if (this.#leaving.get(key) === gone) this.#leaving.delete(key);
+    });
+    this.#leaving.set(key, gone);
+    return gone;
   }
 
   #peerEvent(e: PeerEvent): void {
     if (e.type !== 'peer-gone') return;
     const peer = this.#peers.get(identityKey(e.peer));
-    if (peer) peer.chain = peer.chain.then(() => this.#leave(peer));
+    if (peer) void this.#leave(peer);
   }
 
   /** A peer that could not join: told with error 13 on the message it sent, nothing else done. */

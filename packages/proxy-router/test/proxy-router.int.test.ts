@@ -135,6 +135,29 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     await waitFor(async () => !(await rmqAgent.peerlist.list()).includes('zmq.leaver'), { what: 'zmq.leaver dropped' });
     expect(proxy.peers()).not.toContain('zmq.leaver');
   });
+
+  it('a ZeroMQ peer back at once under the same identity is hosted again, after its drop reached the router', async () => {
+    const first = new Agent({ identity: 'zmq.back', connection: () => zmqSide.connection('zmq.back', { userId: 'zmq.back' }) });
+    await first.start();
+    await first.close();
+    const again = new Agent({ identity: 'zmq.back', connection: () => zmqSide.connection('zmq.back', { userId: 'zmq.back' }) });
+    again.rpc.export('ping2', () => 'pong2');
+    await again.start();
+    expect(await rmqAgent.rpc.call('zmq.back', 'ping2')).toBe('pong2');
+    expect(await rmqAgent.peerlist.listWithMessagebus()).toMatchObject({ 'zmq.back': 'zmq' });
+    await again.close();
+  });
+
+  it('bounds what a ZeroMQ peer has waiting for RabbitMQ in bytes: beyond, error 11 and a count', async () => {
+    const { raw, atZmq } = await rawZmqPeer('zmq.flood', 'zmq.flood');
+    await atZmq.next((m) => m.subsystem.toString() === 'hello', 5_000, 'welcome');
+    const before = proxy.stats().dropped;
+    sendFromZmq(raw, 'rmq.a', b('big'), 'blob', [Buffer.alloc(17 * 1024 * 1024)]);
+    const err = await atZmq.next((m) => m.subsystem.toString() === 'error', 5_000, 'error 11');
+    expect(err.args[0]?.toString()).toBe('11');
+    expect(proxy.stats().dropped).toBe(before + 1);
+    await raw.close();
+  });
 });
 
 /** A raw ZeroMQ-side peer that has sent its hello (frames as a DEALER writes them). */
