@@ -6,10 +6,11 @@
 //   rmq-rmq   VIP RPC, @vip/agent/rmq agent -> @vip/agent/rmq agent (peer to peer through the broker)
 //   zmq-rmq   VIP RPC, @vip/agent/zmq agent -> proxy -> broker -> RMQ agent, and back
 //   rmq-zmq   VIP RPC, RMQ agent -> proxy inbox (send_via_proxy) -> ZeroMQ agent, and back
+//   *-window  rmq-rmq and zmq-rmq with --window calls in flight (throughput rather than latency)
 // The target (issue 12): zmq-rmq at least 0.5x rmq-rmq. Each run after calls/10 (at most 200)
 // untimed warm-up calls; runs alternate between the scenarios; median of --runs. Needs the broker
 // with the management API and the built platform app (npm run build). Prints a table and one JSON line.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,7 @@ const o = parseBenchArgs(
     calls: { type: 'number', default: 2000, help: 'sequential RPC calls per run' },
     payload: { type: 'number', default: 64, help: 'payload bytes' },
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
+    window: { type: 'number', default: 32, help: 'calls in flight in the *-window scenarios' },
   },
   { usage: 'node tools/bench/proxy-router.mjs [options]' },
 );
@@ -60,14 +62,36 @@ function freePort() {
   });
 }
 
+/** CPU ms process `pid` has used (utime + stime from /proc, USER_HZ 100); NaN where that cannot be read. */
+function procCpuMs(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+let platformPid;
+
+/** Sequential calls after the warm-up: calls/s, CPU µs per call of this process and of the platform process (router + proxy). */
 async function timed(call) {
   for (let i = 0; i < warmupCalls; i++) await call(i);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
+  const p0 = procCpuMs(platformPid);
   for (let i = 0; i < o.calls; i++) await call(i);
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  return { rate: o.calls / seconds, cpuUs: (c.user + c.system) / o.calls };
+  return { rate: o.calls / seconds, cpuUs: (c.user + c.system) / o.calls, platformUs: ((procCpuMs(platformPid) - p0) * 1000) / o.calls };
+}
+
+/** `calls` calls with `window` of them in flight at any time (throughput, less bound to wake-up latency than sequential calls). */
+function windowed(call) {
+  return timed(async () => {
+    const batch = [];
+    for (let j = 0; j < o.window; j++) batch.push(call());
+    await Promise.all(batch);
+  }).then((r) => ({ rate: r.rate * o.window, cpuUs: r.cpuUs / o.window, platformUs: r.platformUs / o.window }));
 }
 
 /** Raw amqplib request/reply through the `volttron` exchange, sequential. */
@@ -103,6 +127,7 @@ const app = await startPlatformApp({
   extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench',
     '--rmq-shared-login', '--proxy-router-address', proxyAddress],
 });
+platformPid = app.pid;
 const link = { url: o.url, vhost, instanceName: 'bench' };
 const agents = [];
 try {
@@ -121,6 +146,8 @@ try {
     { name: 'rmq-rmq', what: 'VIP RPC, RMQ agent -> RMQ agent', run: () => timed(() => rmqCli.rpc.call('rmq.srv', 'echo', payload)) },
     { name: 'zmq-rmq', what: 'VIP RPC, ZMQ agent -> proxy -> RMQ agent', run: () => timed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)) },
     { name: 'rmq-zmq', what: 'VIP RPC, RMQ agent -> proxy -> ZMQ agent', run: () => timed(() => rmqCli.rpc.call('zmq.srv', 'echo', payload)) },
+    { name: 'rmq-rmq-window', what: `the same, ${o.window} calls in flight`, run: () => windowed(() => rmqCli.rpc.call('rmq.srv', 'echo', payload)) },
+    { name: 'zmq-rmq-window', what: `the same, ${o.window} calls in flight`, run: () => windowed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)) },
   ];
   const results = Object.fromEntries(scenarios.map((s) => [s.name, []]));
   for (let r = 0; r < o.runs; r++) for (const s of scenarios) results[s.name].push(await s.run());
@@ -128,8 +155,10 @@ try {
   const base = rate('rmq-rmq');
   const rows = scenarios.map((s) => ({
     scenario: s.name, what: s.what, rate: `${formatRate(rate(s.name))} calls/s`,
-    vs: s.name === 'rmq-rmq' ? 'baseline' : `${ratio(rate(s.name), base).toFixed(2)}x rmq-rmq`,
+    vs: s.name === 'rmq-rmq' || s.name === 'rmq-rmq-window' ? 'baseline'
+      : s.name === 'zmq-rmq-window' ? `${ratio(rate(s.name), rate('rmq-rmq-window')).toFixed(2)}x rmq-rmq-window` : `${ratio(rate(s.name), base).toFixed(2)}x rmq-rmq`,
     cpu: median(results[s.name].map((x) => x.cpuUs)).toFixed(1),
+    platform: median(results[s.name].map((x) => x.platformUs)).toFixed(1),
   }));
   console.log(`payload ${o.payload} B, ${o.calls} sequential calls per run, median of ${o.runs}; platform process with the proxy router; shared login`);
   console.log(formatTable(rows, [
@@ -138,9 +167,13 @@ try {
     { key: 'rate', title: 'rate', align: 'right' },
     { key: 'vs', title: 'vs RMQ->RMQ', align: 'right' },
     { key: 'cpu', title: 'bench CPU µs/call', align: 'right' },
+    { key: 'platform', title: 'platform CPU µs/call', align: 'right' },
   ]));
-  const json = Object.fromEntries(scenarios.map((s) => [s.name.replace('-', '_'), { rate: Math.round(rate(s.name)), runs: results[s.name].map((x) => Math.round(x.rate)) }]));
-  console.log(JSON.stringify({ bench: 'proxy-router', ...json, zmq_rmq_ratio: Number(ratio(rate('zmq-rmq'), base).toFixed(3)), rmq_zmq_ratio: Number(ratio(rate('rmq-zmq'), base).toFixed(3)) }));
+  const json = Object.fromEntries(scenarios.map((s) => [s.name.replaceAll('-', '_'), { rate: Math.round(rate(s.name)), runs: results[s.name].map((x) => Math.round(x.rate)) }]));
+  console.log(JSON.stringify({
+    bench: 'proxy-router', ...json, zmq_rmq_ratio: Number(ratio(rate('zmq-rmq'), base).toFixed(3)), rmq_zmq_ratio: Number(ratio(rate('rmq-zmq'), base).toFixed(3)),
+    zmq_rmq_window_ratio: Number(ratio(rate('zmq-rmq-window'), rate('rmq-rmq-window')).toFixed(3)),
+  }));
 } finally {
   for (const a of agents) await a.close().catch(() => undefined);
   await app.stop();
