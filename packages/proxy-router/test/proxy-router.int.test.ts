@@ -56,6 +56,19 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     expect(proxy.peers()).toEqual(['zmq.a']);
   });
 
+  it('the ZeroMQ peer hears the router\'s peerlist add/drop of RMQ agents (its pending calls to a leaver fail at once)', async () => {
+    const events = new Inbox<string>();
+    const offAdd = zmqAgent.peerlist.onAdd((peer, bus) => events.push(`add ${peer} ${bus}`));
+    const offDrop = zmqAgent.peerlist.onDrop((peer) => events.push(`drop ${peer}`));
+    const visitor = createRmqAgent({ identity: 'rmq.visitor', rmq: link(), management: false });
+    await visitor.start();
+    await events.next((e) => e === 'add rmq.visitor rmq', 10_000, 'add at zmq.a');
+    await visitor.close();
+    await events.next((e) => e === 'drop rmq.visitor', 10_000, 'drop at zmq.a');
+    offAdd();
+    offDrop();
+  });
+
   it('RPC both ways: the ZeroMQ caller is its proven user; the RMQ caller goes through the proxy inbox (send_via_proxy)', async () => {
     expect(await zmqAgent.rpc.call('rmq.a', 'whoami', 'é\u0000{"x":1}')).toEqual({ caller: 'zmq.a', user: 'zmq.a.user', x: 'é\u0000{"x":1}' });
     const before = proxy.stats().viaInbox;

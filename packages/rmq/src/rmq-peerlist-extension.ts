@@ -32,8 +32,9 @@ const EHOSTUNREACH = String(ERRNO.EHOSTUNREACH);
  * - `error` with errnum 113 (a router message the broker could not route) drops the recipient
  *   named in args[2], bare or as `<instance>.<identity>`, without a reply; any other `error` is
  *   swallowed (counted `error to router ignored`).
- * Peer events (`peerlist add|drop <peer> <bus>`) go at once to the peers on RabbitMQ only: peers
- * the proxy hosts have no queue, and a delivery to them would bounce.
+ * Peer events (`peerlist add|drop <peer> <bus>`) go at once to every other peer, the ZeroMQ peers
+ * of vip's proxy router included: it holds a queue `<instance>.<peer>` for each of them (VOLTTRON's
+ * proxy has none, and skips them; vip's platform runs only vip's proxy).
  */
 export class RmqPeerlistExtension implements RouterExtension {
   readonly subsystems = ['peerlist', 'error'] as const;
@@ -72,7 +73,7 @@ export class RmqPeerlistExtension implements RouterExtension {
     if (services === undefined) return;
     const args = [op, peer, this.busOf(peer)];
     for (const p of services.peers()) {
-      if (p.equals(peer) || this.#notRmq.has(identityKey(p))) continue;
+      if (p.equals(peer)) continue;
       void services.deliver(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, args);
     }
   }

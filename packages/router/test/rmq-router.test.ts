@@ -24,7 +24,7 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     expect(view(await a.inbox.next())).toEqual(['', '', '', 'peerlist', 'add', 'bob', 'rmq']);
   });
 
-  it('lists peers with their bus; proxy add/drop update the table, echo, and skip non-RMQ peers', async () => {
+  it('lists peers with their bus; proxy add/drop update the table, echo, and reach the proxy\'s peers too', async () => {
     h = await rmqRouter();
     const proxy = await h.connect('zmq.proxy.router', 'v1.zmq.proxy.router');
     const a = await h.connect('alice');
@@ -39,10 +39,11 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     const listing = view(await a.inbox.nextMatching((m) => view(m)[2] === 'l1'));
     expect(listing.slice(3, 5)).toEqual(['peerlist', 'listing_with_messagebus']);
     expect(JSON.parse(listing[5]!)).toEqual({ 'zmq.proxy.router': 'rmq', alice: 'rmq', zagent: 'zmq' });
-    // a new RMQ peer is announced to RMQ peers only: nothing is delivered to zagent (it has no queue)
+    // a new RMQ peer is announced to the proxy's peers too (vip's proxy holds a queue for each)
+    const z = await h.connect('zagent');
     await h.connect('carol');
-    h.peers[2]!.send('', 'ping', []);
-    await h.settle();
+    h.peers.at(-1)!.send('', 'ping', []);
+    expect(view(await z.inbox.nextMatching((m) => view(m)[4] === 'add' && view(m)[5] === 'carol'))).toEqual(['', '', '', 'peerlist', 'add', 'carol', 'rmq']);
     expect(h.router.peers.has(Buffer.from('zagent'))).toBe(true);
     proxy.send('', 'peerlist', ['drop', 'zagent', 'zmq'], 'd1');
     await a.inbox.nextMatching((m) => view(m)[4] === 'drop' && view(m)[5] === 'zagent');
