@@ -110,6 +110,33 @@ describe('a ZeroMQ agent and an RMQ agent on one RabbitMQ platform', () => {
   });
 });
 
+describe('byte fidelity over the real buses', () => {
+  it('binary, non-UTF-8, JSON-looking and empty frames and a binary id cross both ways unchanged', async () => {
+    const keys = generateKeyPair();
+    await p.platform.authorize(keys.public, { userId: 'zmq.bytes', identity: 'zmq.bytes' });
+    const z = RawVipClient.connect({ address, identity: 'zmq.bytes', serverKey: p.platform.serverkey, keys });
+    const r = await rawClientAs(p.platform.home, EVIL, true);
+    try {
+      await z.hello({ timeoutMs: 10_000 });
+      const frames = [Buffer.from([0xff, 0xfe, 0x00, 0x80]), Buffer.from('["Invalid json format"'), Buffer.from('{"jsonrpc": "2.0", "id": 7}'), Buffer.alloc(0), Buffer.from([0xc3, 0x28]), Buffer.from('\u00e9t\u00e9')];
+      const id = Buffer.from([0x84, 0x2d, 0xd6, 0x4e]);
+      await z.sendVip(EVIL, 'blob', frames, { id });
+      const got = await r.inbox.next((m) => m.properties.type === 'blob', 10_000, 'blob at EVIL');
+      expect(Buffer.from(got.properties.messageId as string, 'latin1')).toEqual(id);
+      // back through the proxy inbox, as VOLTTRON's RMQ agents send to ZeroMQ peers: the body as it came
+      const back = viaProxyPublish({ peer: Buffer.from('zmq.bytes'), user: Buffer.from(''), id, subsystem: Buffer.from('blob'), args: [] }, { instance: INSTANCE, identity: EVIL }, userOf(EVIL));
+      const list = [...(JSON.parse(back.content.toString()) as unknown[]), ...(JSON.parse(got.content.toString()) as unknown[])];
+      r.ch.publish('volttron', back.routingKey, Buffer.from(JSON.stringify(list)), back.properties);
+      const answer = await z.receiveMatching((f) => f[4]?.toString() === 'blob', { timeoutMs: 10_000 });
+      expect(answer[0]!.toString()).toBe(EVIL);
+      expect(answer[3]).toEqual(id);
+      expect(answer.slice(5)).toEqual(frames);
+    } finally {
+      await z.close();
+    }
+  });
+});
+
 describe('trust through the proxy', () => {
   it('a ZeroMQ key claiming an RMQ agent\'s identity is refused (error 13); the RMQ agent keeps it', async () => {
     const before = (await stats()).proxyRouter.refused;
