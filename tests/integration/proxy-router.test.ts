@@ -155,6 +155,21 @@ describe('trust through the proxy', () => {
     expect(await zmqA.rpc.call(RMQ_A, 'whoami', 0)).toMatchObject({ caller: 'zmq.a' });
   });
 
+  it('no ZeroMQ key takes a platform service identity through the proxy, pinned to it or not (error 13)', async () => {
+    for (const [identity, pin] of [['config.store', false], ['platform.health', true]] as const) {
+      const keys = generateKeyPair();
+      await p.platform.authorize(keys.public, { userId: `zmq.${identity}`, ...(pin ? { identity } : {}) });
+      const squatter = RawVipClient.connect({ address, identity, serverKey: p.platform.serverkey, keys });
+      try {
+        const refused = await squatter.hello({ timeoutMs: 10_000 });
+        expect([refused[4]!.toString(), refused[5]!.toString()]).toEqual(['error', '13']);
+      } finally {
+        await squatter.close();
+      }
+      expect(await rmqA.peerlist.listWithMessagebus()).not.toHaveProperty(identity);
+    }
+  });
+
   it('an RMQ agent may not send the proxy\'s peerlist add/drop, nor publish as the proxy', async () => {
     const evil = await rawClientAs(p.platform.home, EVIL, true);
     sendVip(evil.ch, INSTANCE, 'router', 'peerlist', ['add', 'ghost', 'zmq'], 'add.1', { appId: userOf(EVIL), user: userOf(EVIL) });

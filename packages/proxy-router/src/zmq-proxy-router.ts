@@ -3,7 +3,7 @@ import {
   type DeliveryResult, type Frame, type Logger, type PeerEvent, type RoutedMessage, type RouterTransport, type VipMessage,
 } from '@vip/protocol';
 import {
-  PROXY_IDENTITY, PROXY_OUTBOUND_IDENTITY, readProxyFrames, RmqConnection, type ManagementOptions, type RmqLinkOptionsInput,
+  isPlatformIdentity, PROXY_IDENTITY, PROXY_OUTBOUND_IDENTITY, readProxyFrames, RmqConnection, type ManagementOptions, type RmqLinkOptionsInput,
 } from '@vip/rmq';
 import { ProxyPeerRefusedError } from './errors.js';
 import { PeerPubSub } from './peer-pubsub.js';
@@ -31,6 +31,13 @@ export interface ZmqProxyRouterOptions {
    * 11. Default 16 MiB.
    */
   readonly peerPendingBytes?: number;
+  /**
+   * Whether the ZeroMQ peer proven as `userId` (its auth.json user) may hold `identity`. The
+   * platform's service identities must be refused unless auth.json pins them to that user, as the
+   * ZeroMQ platform's router does (RMQ agents trust `config.store`, `platform.auth`... by identity).
+   * Default: every identity but @vip/rmq's platform identities (`isPlatformIdentity`).
+   */
+  readonly mayHold?: (identity: string, userId: string) => boolean;
   readonly logger?: Logger;
 }
 
@@ -73,6 +80,9 @@ interface HostedPeer {
 }
 
 const DEFAULT_PEER_PENDING_BYTES = 16 * 1024 * 1024;
+/** A refused identity is refused again without a new attempt for this long (each attempt opens a broker connection). */
+const REFUSAL_MEMORY_MS = 2_000;
+const MAX_REFUSALS_REMEMBERED = 10_000;
 const sizeOf = (m: RoutedMessage): number => m.args.reduce((n, a) => n + a.length, m.recipient.length + m.id.length + m.subsystem.length + 64);
 
 /**
@@ -103,6 +113,11 @@ export class ZmqProxyRouter {
   readonly #stats = { fromZmq: 0, toZmq: 0, viaInbox: 0, refused: 0, spoofed: 0, undeliverable: 0, zmqFailures: 0, dropped: 0 };
   /** Peers whose departure is being told to the router: a return of the same identity waits for it. */
   readonly #leaving = new Map<string, Promise<void>>();
+  /** Bytes of messages waiting for a peer's join, by identity (bounded like a hosted peer's). */
+  readonly #joiningBytes = new Map<string, number>();
+  /** Identities refused recently, with the refusal and when it expires. */
+  readonly #refused = new Map<string, { readonly err: ProxyPeerRefusedError; readonly until: number }>();
+  readonly #mayHold: (identity: string, userId: string) => boolean;
   readonly #maxPending: number;
   readonly #routerIdentity: Frame;
   readonly #instance: string;
@@ -116,6 +131,7 @@ export class ZmqProxyRouter {
     this.#routerIdentity = textFrame(options.routerIdentity ?? 'router');
     this.#instance = options.rmq.instanceName;
     this.#maxPending = options.peerPendingBytes ?? DEFAULT_PEER_PENDING_BYTES;
+    this.#mayHold = options.mayHold ?? ((identity) => !isPlatformIdentity(identity));
     this.#control = new RmqConnection({ ...options.rmq, identity: PROXY_IDENTITY, logger: this.#log });
     this.#control.onMessage((m) => this.#answers.get(identityKey(m.id))?.(m));
     this.#inbox = new RmqConnection({ ...options.rmq, identity: PROXY_OUTBOUND_IDENTITY, logger: this.#log });
@@ -164,23 +180,43 @@ export class ZmqProxyRouter {
     }
     // the first message of a peer (normally its hello) opens its RabbitMQ side; later ones wait for it.
     // Its user on RabbitMQ is `<instance>.<proven user>`, as an RMQ agent's is (receivers strip the instance)
-    const user = textFrame(`${this.#instance}.${userId === '' ? frameText(m.sender) : userId}`);
+    const proven = userId === '' ? frameText(m.sender) : userId;
+    const user = textFrame(`${this.#instance}.${proven}`);
+    const refused = this.#refused.get(key);
+    if (refused && refused.until > Date.now()) return this.#refuse(m, user, refused.err);
+    const size = sizeOf(m);
+    const waiting = this.#joiningBytes.get(key) ?? 0;
+    if (waiting + size > this.#maxPending) return this.#drop(m);
+    this.#joiningBytes.set(key, waiting + size);
     let joining = this.#joining.get(key);
     if (!joining) {
-      joining = this.#join(m.sender, user).finally(() => this.#joining.delete(key));
+      joining = this.#join(m.sender, proven, user).finally(() => {
+        this.#joining.delete(key);
+        this.#joiningBytes.delete(key);
+      });
       this.#joining.set(key, joining);
     }
-    joining.then((peer) => this.#enqueue(peer, m), (err: unknown) => this.#refuse(m, user, err));
+    joining.then((peer) => this.#enqueue(peer, m), (err: unknown) => {
+      if (err instanceof ProxyPeerRefusedError) this.#remember(key, err);
+      this.#refuse(m, user, err);
+    });
+  }
+
+  #remember(key: string, err: ProxyPeerRefusedError): void {
+    if (this.#refused.size >= MAX_REFUSALS_REMEMBERED) this.#refused.clear();
+    this.#refused.set(key, { err, until: Date.now() + REFUSAL_MEMORY_MS });
+  }
+
+  /** A message over the peer's byte bound: dropped, counted, error 11 to the sender. */
+  #drop(m: RoutedMessage): void {
+    this.#stats.dropped += 1;
+    void this.#o.transport.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ERROR, errorArgs(ERRNO.EAGAIN, m.recipient, m.subsystem));
   }
 
   /** Queue `m` behind the peer's earlier messages, bounded in bytes (error 11 beyond). */
   #enqueue(peer: HostedPeer, m: RoutedMessage): void {
     const size = sizeOf(m);
-    if (peer.pendingBytes + size > this.#maxPending) {
-      this.#stats.dropped += 1;
-      void this.#o.transport.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ERROR, errorArgs(ERRNO.EAGAIN, m.recipient, m.subsystem));
-      return;
-    }
+    if (peer.pendingBytes + size > this.#maxPending) return this.#drop(m);
     peer.pendingBytes += size;
     peer.chain = peer.chain
       .then(() => this.#route(peer, m))
@@ -188,16 +224,17 @@ export class ZmqProxyRouter {
       .finally(() => void (peer.pendingBytes -= size));
   }
 
-  async #join(frame: Frame, user: Frame): Promise<HostedPeer> {
+  async #join(frame: Frame, proven: string, user: Frame): Promise<HostedPeer> {
     await this.#leaving.get(identityKey(frame)); // its previous connection's drop reaches the router first
-    let identity: string;
+    const identity = frameText(frame);
+    if (!Buffer.from(identity, 'utf8').equals(frame)) throw new ProxyPeerRefusedError(frame.toString('latin1'), 'its identity is not UTF-8 text');
+    if (!this.#mayHold(identity, proven)) throw new ProxyPeerRefusedError(identity, `user ${JSON.stringify(proven)} may not hold this identity (a platform service's)`);
+    let link: RmqConnection;
     try {
-      identity = frameText(frame);
-      if (!Buffer.from(identity, 'utf8').equals(frame)) throw new ProxyPeerRefusedError(identity, 'its identity is not UTF-8 text');
+      link = new RmqConnection({ ...this.#o.rmq, identity, user: frameText(user), logger: this.#log });
     } catch (err) {
-      throw err instanceof ProxyPeerRefusedError ? err : new ProxyPeerRefusedError(frame.toString('latin1'), (err as Error).message);
+      throw new ProxyPeerRefusedError(identity, (err as Error).message, { cause: err }); // not a routing key: '*', '#'
     }
-    const link = new RmqConnection({ ...this.#o.rmq, identity, user: frameText(user), logger: this.#log });
     const peer: HostedPeer = { frame, user, link, chain: Promise.resolve(), pendingBytes: 0 };
     link.onMessage((m) => this.#toZmq(peer, m));
     try {

@@ -140,6 +140,19 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     await raw.close();
   });
 
+  it('refuses the platform\'s identities by default, and a refused identity again for a while without a new attempt', async () => {
+    const before = proxy.stats().refused;
+    const { raw, atZmq } = await rawZmqPeer('control', 'zmq.control');
+    const first = await atZmq.next((m) => m.subsystem.toString() === 'error', 10_000, 'refusal');
+    expect(first.args[0]?.toString()).toBe('13');
+    expect(first.args[1]?.toString()).toMatch(/may not hold this identity/);
+    raw.sendFrames([b(''), b('VIP1'), b(''), b('h2'), b('hello'), b('hello')]);
+    await atZmq.next((m) => m.id.toString() === 'h2', 5_000, 'second refusal');
+    expect(proxy.stats().refused).toBe(before + 2);
+    expect(await rmqAgent.peerlist.listWithMessagebus()).not.toHaveProperty('control');
+    await raw.close();
+  });
+
   it('a ZeroMQ peer leaving is dropped from the router\'s list', async () => {
     const leaver = new Agent({ identity: 'zmq.leaver', connection: () => zmqSide.connection('zmq.leaver', { userId: 'zmq.leaver' }) });
     await leaver.start();

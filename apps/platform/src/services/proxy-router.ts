@@ -2,6 +2,7 @@ import { ZmqProxyRouter } from '@vip/proxy-router';
 import { ZmqRouterTransport } from '@vip/zmq';
 import { ConfigError } from '@vip/protocol';
 import { platformLinkBase } from '../bus/rmq.js';
+import { PLATFORM_SERVICE_IDENTITIES } from '../service-identities.js';
 import type { PlatformService } from '../platform-service.js';
 import { proxyLogin } from '../rmq-platform-user.js';
 
@@ -38,8 +39,12 @@ export function proxyRouterService(address: string): PlatformService {
         logger,
       });
       if (ctx.auth) await ctx.auth.startZap(transport); // before the socket binds: fail-open otherwise
+      // The platform's service identities are held on RabbitMQ by their broker users (the router's
+      // reservations, brokerServiceUsers): no ZeroMQ key takes one through the proxy, pinned or not
+      const services = new Set<string>(PLATFORM_SERVICE_IDENTITIES);
+      const mayHold = (identity: string): boolean => !services.has(identity);
       proxy = new ZmqProxyRouter({
-        transport, logger,
+        transport, logger, mayHold,
         rmq: { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes },
         ...(rmq.management ? { management: rmq.management } : {}),
       });
