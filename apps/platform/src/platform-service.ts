@@ -1,4 +1,4 @@
-import type { Logger, RouterExtension } from '@vip/protocol';
+import type { CurveKeyPair, Logger, RouterExtension } from '@vip/protocol';
 import type { Agent, RpcOptions } from '@vip/agent';
 import type { ProtectedTopics } from '@vip/pubsub';
 import type { Router } from '@vip/router';
@@ -62,6 +62,8 @@ export interface ServiceBus {
   readonly userOfPeer?: (identity: string) => string | undefined;
   /** How the platform's service agents connect; undefined: this bus connects none (ZeroMQ without authentication). */
   readonly serviceAgents: ServiceAgents | undefined;
+  /** `query addresses` (read at each query: ZeroMQ's bound addresses are known once it binds). */
+  addresses(): readonly string[];
 }
 
 /** What every service sees while the platform starts. */
@@ -74,6 +76,8 @@ export interface ServiceContext {
   readonly auth: PlatformAuth | undefined;
   /** The platform's public key (43-char base64url); undefined with authentication off. */
   readonly platformKey: string | undefined;
+  /** The platform's key pair (links to other platforms authenticate with it); undefined with authentication off. */
+  readonly platformKeys: CurveKeyPair | undefined;
   /** auth.json's capabilities by user id, from `platform.auth` now and on every change. */
   readonly capabilities: Feed<UserToCapabilities>;
   /** protected_topics.json, each time the router's pubsub (re)loads it. */

@@ -8,6 +8,8 @@ import { authService } from './services/auth.js';
 import { controlService } from './services/control.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
 import { pubsubService } from './services/pubsub.js';
+import { routingService } from './services/routing.js';
+import { PlatformLinkTable } from '@vip/router';
 import { startPlatform, type RunningPlatform } from './start-platform.js';
 import { version } from '../package.json';
 
@@ -24,21 +26,29 @@ export const PLATFORM_VERSION: string = version;
  * the proxy router after the bus's own, config store and health before `control`
  * (docs/ARCHITECTURE.md, "The platform").
  */
-export function platformServices(config: PlatformConfig, bus: PlatformBus): PlatformService[] {
+export function platformServices(config: PlatformConfig, bus: PlatformBus, links?: PlatformLinkTable): PlatformService[] {
+  const multi = links !== undefined && config.multiPlatform !== undefined && bus.kind === 'zmq';
   return [
     authService(),
     ...bus.services,
+    ...(multi ? [routingService(config.multiPlatform as NonNullable<PlatformConfig['multiPlatform']>, links)] : []),
     controlService(),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
-    pubsubService(),
+    pubsubService(multi ? links : undefined),
   ];
 }
 
 /** Start a platform from its configuration, on the bus it names (`startPlatform`). */
 export function startVipPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
+  // The platform's links to other platforms (ZeroMQ with authentication): the routing service
+  // fills the table, the router asks it which proven users are links, pubsub sends through it.
+  const links = config.multiPlatform !== undefined && config.messageBus === 'zmq'
+    ? new PlatformLinkTable({ instanceName: config.instanceName, logger })
+    : undefined;
   return startPlatform({
     config, logger, onQuit, version: PLATFORM_VERSION,
     openBus: config.messageBus === 'rmq' ? openRmqBus : openZmqBus,
-    services: (bus) => platformServices(config, bus),
+    services: (bus) => platformServices(config, bus, links),
+    ...(links ? { platformLinks: links } : {}),
   });
 }

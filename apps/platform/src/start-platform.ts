@@ -1,4 +1,4 @@
-import type { Logger, RouterExtension } from '@vip/protocol';
+import type { Logger, PlatformLinks, RouterExtension } from '@vip/protocol';
 import type { ProtectedTopics } from '@vip/pubsub';
 import { Router } from '@vip/router';
 import { KeyStore, prepareVipHome } from '@vip/auth';
@@ -34,6 +34,8 @@ export interface PlatformParts {
   readonly openBus: (opening: BusOpening) => Promise<PlatformBus>;
   /** The services, in start order, once the bus is open (its own services among them). */
   readonly services: (bus: PlatformBus) => readonly PlatformService[];
+  /** This platform's links to other platforms (the routing service fills them); default none. */
+  readonly platformLinks?: PlatformLinks;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function startPlatform(parts: PlatformParts): Promise<RunningPlatfo
     await auth?.load();
     const services = parts.services(bus);
     const context: ServiceContext = {
-      config, paths, logger, bus, auth, platformKey: keys?.public,
+      config, paths, logger, bus, auth, platformKey: keys?.public, platformKeys: keys,
       capabilities: new Feed<UserToCapabilities>(), protectedTopics: new Feed<ProtectedTopics>(),
     };
     const extensions: RouterExtension[] = [...bus.router.extensions];
@@ -102,6 +104,7 @@ export async function startPlatform(parts: PlatformParts): Promise<RunningPlatfo
       ...(controlUsers !== undefined ? { controlUsers } : {}),
       ...(reservedIdentities ? { reservedIdentities } : {}),
       instanceName: config.instanceName,
+      ...(parts.platformLinks ? { platformLinks: parts.platformLinks } : {}),
       extensions,
       query: platformQuery({ config, bus, serverkey: keys?.public ?? null, version: parts.version, counters }),
       logger,

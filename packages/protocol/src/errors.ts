@@ -24,7 +24,8 @@ export type VipErrorCode =
   | 'VIP_QUEUE_FULL'
   | 'VIP_DISCOVERY_UNREACHABLE'
   | 'VIP_DISCOVERY_RESPONSE'
-  | 'VIP_KEY_CHANGED';
+  | 'VIP_KEY_CHANGED'
+  | 'VIP_PLATFORM_UNREACHABLE';
 
 export abstract class VipError extends Error {
   abstract readonly code: VipErrorCode;
