@@ -10,6 +10,7 @@ import { freePort, startPlatform, waitFor, type PlatformProcess } from '@vip/tes
 /** One platform of a multi-platform test: its own home, fixed VIP and web ports (kept across restarts). */
 export class Site {
   readonly agents: Agent[] = [];
+  readonly keys = new Map<string, { public: string; secret: string }>();
   platform: PlatformProcess | undefined;
   private constructor(
     readonly name: string,
@@ -49,8 +50,13 @@ export class Site {
   /** Admit a fresh key under `identity` (user id `userId`, default the identity) and start an agent with it. */
   async agent(identity: string, userId = identity, rpcTimeoutMs = 15_000): Promise<Agent> {
     const p = this.needPlatform();
-    const pair = generateKeyPair();
-    await this.addAuth({ credentials: pair.public, user_id: userId, identity, comments: 'multi-platform test' });
+    let pair = this.keys.get(identity);
+    if (pair === undefined) {
+      // admitted once; after a restart the same key is in auth.json already
+      pair = generateKeyPair();
+      this.keys.set(identity, pair);
+      await this.addAuth({ credentials: pair.public, user_id: userId, identity, comments: 'multi-platform test' });
+    }
     const agent = await createZmqAgent({
       identity, address: this.vipAddress, serverKey: p.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: this.home,
       reconnectIntervalMs: 100, requestTimeoutMs: rpcTimeoutMs, rpc: { timeoutMs: rpcTimeoutMs },
@@ -86,12 +92,12 @@ export class Site {
     return (typeof value === 'string' ? JSON.parse(value) : value) as RouterStatsWithLinks;
   }
 
-  /** Wait until `agent`'s platform reports each of `instances` in `state`. */
-  static async waitForLinks(agent: Agent, instances: readonly string[], state = 'CONNECTED', timeoutMs = 30_000): Promise<void> {
+  /** Wait until `agent`'s platform reports each of `instances` CONNECTED (`up`) or not (`down`). */
+  static async waitForLinks(agent: Agent, instances: readonly string[], want: 'up' | 'down' = 'up', timeoutMs = 30_000): Promise<void> {
     await waitFor(async () => {
       const stats = await Site.stats(agent);
-      return instances.every((i) => stats.platforms?.some((p) => p.instance === i && p.state === state));
-    }, { timeoutMs, intervalMs: 100, what: `links of ${agent.identity}'s platform to ${instances.join(', ')} ${state}` });
+      return instances.every((i) => stats.platforms?.some((p) => p.instance === i && (p.state === 'CONNECTED') === (want === 'up')));
+    }, { timeoutMs, intervalMs: 100, what: `links of ${agent.identity}'s platform to ${instances.join(', ')} ${want}` });
   }
 
   async stop(): Promise<void> {

@@ -60,7 +60,6 @@ Options:
                            no password in --rmq-url; needs amqps, --rmq-cert and --rmq-key
   --rmq-broker-user NAME   the broker user the certificate maps to (its CN, e.g. volttron1.router),
                            stamped as AMQP user_id on the router's own messages; needs --rmq-external
-  --instance-name also names this platform to the platforms it links to (multi-platform, ZeroMQ).
   --bind-web-address URL   serve /discovery/ (instance name, VIP address, platform key) at http://HOST:PORT
                            for other platforms' key discovery (VOLTTRON's option; loopback unless told)
   --setup-mode             key discovery in setup mode: fetch /discovery/ of each web address listed in
@@ -124,7 +123,7 @@ const CliSchema = z.object({
   'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
   'rmq-shared-login': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'rmq-legacy-peers': z.string().regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' }).optional(),
-  'bind-web-address': z.string().regex(/^http:\/\/[^/\s]+\/?$/, { message: 'must look like http://HOST:PORT' }).optional(),
+  'bind-web-address': z.string().regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must look like http://HOST:PORT' }).optional(),
   'setup-mode': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'external-platform-discovery': z.string().min(1, { message: 'must be a file path' }).optional(),
   'external-address-file': z.string().min(1, { message: 'must be a file path' }).optional(),
@@ -289,11 +288,17 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
 
 /** Key discovery and links (docs/protocol.md 6): on by default where they can work (ZeroMQ with CURVE). */
 function multiPlatformConfig(o: Partial<CliValues>, vipHome: string, possible: boolean): { multiPlatform?: MultiPlatformConfig } {
+  // A VOLTTRON home's https web address is its own web server's: vip serves /discovery/ over http only.
+  if (o['bind-web-address']?.startsWith('https:')) {
+    const { 'bind-web-address': _ignored, ...rest } = o;
+    o = rest;
+  }
   const wanted = o['multi-platform'] ?? possible;
   const setupMode = o['setup-mode'] === true;
   if (wanted && !possible) throw new ConfigError('invalid option: --multi-platform needs --message-bus zmq and --allow-auth true (links authenticate with the platform key)');
   if (!wanted) {
-    if (setupMode || o['bind-web-address'] !== undefined) throw new ConfigError('invalid option: --setup-mode and --bind-web-address need multi-platform (zmq, --allow-auth true)');
+    // a VOLTTRON home on RabbitMQ keeps its bind-web-address: not ours to serve then
+    if (setupMode) throw new ConfigError('invalid option: --setup-mode needs multi-platform (zmq, --allow-auth true)');
     return {};
   }
   if (setupMode && o['bind-web-address'] === undefined) {

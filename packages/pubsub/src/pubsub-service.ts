@@ -258,7 +258,10 @@ export class PubSubService implements RouterExtension {
     const args = [OP_PUBLISH, topic, payload];
     const held = this.#persistence?.hold(subscribers, body.bus, topic, m.sender, m.user, m.id, args) ?? 0;
     this.#fanOut.publish(subscribers, m.sender, m.user, m.id, args);
-    const count = subscribers.size + held + this.#remote.forward(topic, m.user, m.id, payload);
+    // Remote platforms get the publisher's proven user (never the user frame it wrote): the receiving
+    // platform checks protected topics for it (docs/protocol.md 6.4).
+    const remote = this.#remote.size === 0 ? 0 : this.#remote.forward(topic, this.#userFrames.get(userId), m.id, payload);
+    const count = subscribers.size + held + remote;
     this.#reply(m, userId, REQUEST_RESPONSE, this.#countFrame(count));
     this.#persistence?.seen(m.sender);
   }

@@ -16,6 +16,11 @@ export class RemotePlatforms {
 
   constructor(private readonly link: ExternalPlatforms | undefined) {}
 
+  /** Prefixes held for remote platforms (0: nothing to forward). */
+  get size(): number {
+    return this.#prefixes.size;
+  }
+
   /** Remote platforms holding prefixes. */
   get count(): number {
     return this.#prefixes.peerCount;
