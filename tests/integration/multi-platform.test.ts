@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPlatform, PlatformUnreachableError, type Agent } from '@vip/agent';
 import { generateKeyPair, isVipError } from '@vip/protocol';
+import { createZmqAgent } from '@vip/agent/zmq';
 import { waitFor } from '@vip/testing';
 import { linkThroughDiscovery, Site } from './multi-platform-helpers.js';
 
@@ -62,6 +63,17 @@ describe('three linked platforms', () => {
       expect(stats.platforms?.map((p) => p.instance).sort()).toEqual(others);
       await waitFor(async () => (await Site.stats(agentOf(s.name))).platforms?.every((p) => p.handshake === 'welcome'), { timeoutMs: 10_000, what: 'welcome from every link' });
     }
+  });
+
+  it('an auth.json entry naming itself a link\'s user is never admitted (links are proven by their platform key only)', async () => {
+    const pair = generateKeyPair();
+    await A.addAuth({ credentials: pair.public, user_id: 'platform.link/mpB', identity: 'fake.link', comments: 'impersonation' });
+    const refused = await createZmqAgent({
+      identity: 'fake.link', address: A.vipAddress, serverKey: A.platform!.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret,
+      vipHome: A.home, helloTimeoutMs: 1_500, reconnectIntervalMs: 100,
+    });
+    await expect(refused.start()).rejects.toThrow();
+    await refused.close();
   });
 
   it('RPC from A to C and back from C to A', async () => {
