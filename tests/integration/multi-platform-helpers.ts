@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Agent } from '@vip/agent';
@@ -139,4 +141,15 @@ export async function linkThroughDiscovery(sites: readonly Site[]): Promise<void
   }, { timeoutMs: 60_000, intervalMs: 200, what: 'setup mode recording every other platform' });
   for (const s of sites) await s.stop();
   await Promise.all(sites.map((s) => s.start()));
+}
+
+const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
+
+/** Run the built vipctl against a site's home; never rejects (the exit code is in the result). */
+export function vipctl(site: Site, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [VIPCTL, ...args, '--vip-home', site.home], { timeout: 30_000, env: { ...process.env, VIP_HOME: site.home } }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
 }

@@ -3,7 +3,7 @@ import { onPlatform, PlatformUnreachableError, type Agent } from '@vip/agent';
 import { generateKeyPair, isVipError } from '@vip/protocol';
 import { createZmqAgent } from '@vip/agent/zmq';
 import { waitFor } from '@vip/testing';
-import { linkThroughDiscovery, Site } from './multi-platform-helpers.js';
+import { linkThroughDiscovery, Site, vipctl } from './multi-platform-helpers.js';
 
 /**
  * Issue 15: three platforms as processes on loopback, each with its own home and keys, linked
@@ -115,6 +115,19 @@ describe('three linked platforms', () => {
       await new Promise((r) => setTimeout(r, 100));
       return received.get('mpC')?.includes('multi/secure/2=allowed');
     }, { timeoutMs: 15_000, what: 'C delivering the publish once the capability is granted' });
+  });
+
+  it('operators: vipctl platforms (--json), vipctl rpc --platform, vipctl publish reaching all_platforms subscribers', async () => {
+    const listed = JSON.parse((await vipctl(A, 'platforms', '--json')).stdout) as Array<{ instance: string; state: string; since: number }>;
+    expect(listed.map((l) => [l.instance, l.state]).sort()).toEqual([['mpB', 'CONNECTED'], ['mpC', 'CONNECTED']]);
+    expect(listed.every((l) => l.since > 0)).toBe(true);
+    expect((await vipctl(A, 'platforms')).stdout).toMatch(/^instance\s+state\s+since/);
+    expect(JSON.parse((await vipctl(A, 'rpc', '--json', '--platform', 'mpC', 'agent.mpC', 'echo', '"cli"')).stdout)).toEqual({ from: 'mpC', x: 'cli' });
+    const unknown = await vipctl(A, 'rpc', '--platform', 'nowhere', 'agent.mpC', 'echo', '1');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toMatch(/nowhere/);
+    expect((await vipctl(A, 'publish', 'multi/vipctl', '"from vipctl"')).code).toBe(0);
+    await waitFor(() => ['mpB', 'mpC'].every((s) => received.get(s)?.includes('multi/vipctl=from vipctl')), { timeoutMs: 10_000, what: 'vipctl publish on other platforms' });
   });
 
   it('B killed and restarted mid-traffic: calls fail fast while down, publishes counted, then everything works again', async () => {
