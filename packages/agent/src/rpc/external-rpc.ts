@@ -1,14 +1,15 @@
 import {
-  EMPTY_FRAME, frameText, parseExternalRpcPayload, parseRpcFrame, pythonJson, type ExternalRpcPayload, type Frame, type VipMessage,
+  EMPTY_FRAME, frameText, parseExternalRpcPayload, pythonJson, type ExternalRpcPayload, type Frame, type VipMessage,
 } from '@vip/protocol';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 
-/** What the external side needs of the RPC subsystem: serve one JSON-RPC text, settle answers. */
+/** What the external side needs of the RPC subsystem. */
 export interface ExternalRpcServer {
-  /** Serve a JSON-RPC text (request, notification or batch) as from `caller` with `user`; the answer text, if any. */
-  serveText(text: string, caller: string, user: Frame): Promise<string | undefined>;
-  /** An answer (result or error) for one of our calls, from `platform`/`peer`. */
-  answered(text: string, platform: string, peer: string): void;
+  /**
+   * One JSON-RPC text from `peer` on `platform`: an answer to one of our calls settles it; a
+   * request (notification, batch) is served as from `peer` with `user`, its answer text returned.
+   */
+  serveExternal(text: string, platform: string, peer: string, user: Frame): string | undefined | Promise<string | undefined>;
 }
 
 /**
@@ -50,10 +51,10 @@ export class ExternalRpcSubsystem implements Subsystem {
       this.#rejected++;
       return false;
     }
-    const answers: Promise<string | undefined>[] = [];
+    const answers: (string | undefined | Promise<string | undefined>)[] = [];
     for (const text of payload.args) {
-      if (isAnswer(text)) this.#server.answered(text, payload.from_platform, payload.from_peer);
-      else answers.push(this.#server.serveText(text, payload.from_peer, message.user));
+      const answer = this.#server.serveExternal(text, payload.from_platform, payload.from_peer, message.user);
+      if (answer !== undefined) answers.push(answer);
     }
     if (answers.length === 0) return true;
     void Promise.all(answers).then((texts) => {
@@ -66,12 +67,4 @@ export class ExternalRpcSubsystem implements Subsystem {
     }).catch((err: unknown) => this.#core.logger.warn('rpc.external.serve_failed', {}, err));
     return true;
   }
-}
-
-/** A JSON-RPC response (or a batch of them) rather than a request. */
-function isAnswer(text: string): boolean {
-  const parsed = parseRpcFrame(text);
-  if (parsed instanceof Error) return false;
-  if (parsed.batch) return parsed.items.length > 0 && parsed.items.every((i) => !(i instanceof Error) && i.kind !== 'request');
-  return parsed.message.kind !== 'request';
 }

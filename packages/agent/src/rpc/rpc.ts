@@ -147,20 +147,29 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
     return side;
   }
 
-  /** ExternalRpcServer: a request from another platform, served as a local one from `caller` with `user`. */
-  async serveText(text: string, caller: string, user: Frame): Promise<string | undefined> {
-    const message: VipMessage = { peer: textFrame(caller), user, id: EMPTY_FRAME, subsystem: textFrame('RPC'), args: [] };
+  /**
+   * ExternalRpcServer: one JSON-RPC text from `peer` on `platform` (parsed once): answers to our
+   * external calls settle them (only from the platform and peer each went to); requests are
+   * served as local ones from `peer` with `user`, their answer text returned.
+   */
+  serveExternal(text: string, platform: string, peer: string, user: Frame): string | undefined | Promise<string | undefined> {
+    const parsed = parseRpcFrame(text);
+    if (parsed instanceof InvalidRpcError) return this.#invalid(parsed);
+    const items = parsed.batch ? parsed.items : [parsed.message];
+    if (items.length > 0 && items.every((i) => !(i instanceof InvalidRpcError) && i.kind !== 'request')) {
+      this.#answered(items as RpcMessage[], platform, peer);
+      return undefined;
+    }
+    const message: VipMessage = { peer: textFrame(peer), user, id: EMPTY_FRAME, subsystem: RPC_FRAME, args: [] };
     const context = new MessageContext(message, this.#options.userOf ?? identityUser, this.#capabilitiesFn);
-    return this.#serve(textFrame(text), context);
+    if (parsed.batch) return this.#serveBatch(parsed.items, context);
+    const r = this.#one(parsed.message, context);
+    return r instanceof Promise ? r.then(serializeOptional) : serializeOptional(r);
   }
 
-  /** ExternalRpcServer: an answer to one of our external calls; only the platform and peer it went to settle it. */
-  answered(text: string, platform: string, peer: string): void {
-    const parsed = parseRpcFrame(text);
-    if (parsed instanceof InvalidRpcError) return void (this.#rejected += 1);
-    const items = parsed.batch ? parsed.items : [parsed.message];
+  #answered(items: readonly RpcMessage[], platform: string, peer: string): void {
     for (const item of items) {
-      if (item instanceof InvalidRpcError || item.kind === 'request') continue;
+      if (item.kind === 'request') continue;
       const id = item.response.id;
       const call = typeof id === 'string' ? this.#external.get(id) : undefined;
       if (call === undefined || call.platform !== platform || call.peer !== peer) {
@@ -171,6 +180,7 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
       else this.#core.settle(id as string, item.response.result, '');
     }
   }
+
 
   /** One VIP message holding a JSON array; settles per item (undefined for notifications). */
   batch(peer: string, items: readonly BatchItem[], options: { timeoutMs?: number } = {}): Promise<PromiseSettledResult<unknown>[]> {
@@ -330,6 +340,7 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
 }
 
 const identityUser = (user: string): string => user;
+const RPC_FRAME = textFrame('RPC');
 
 /** A user's own entry of a capability map (never an inherited property such as `constructor`). */
 function entryOf(map: CapabilityMap | undefined, user: string): UserCapabilities | undefined {

@@ -157,14 +157,16 @@ export class ExternalRpcExtension implements RouterExtension {
       return;
     }
     // Answers from that platform settle the calls we remembered for it.
-    this.#pending.take(instance, responseIdsOf(payload.args));
-    this.#toPeer(instance, this.#remoteUser(instance, user), id, { ...payload, from_platform: instance });
+    if (this.#pending.size > 0) this.#pending.take(instance, responseIdsOf(payload.args));
+    // The usual message names its own platform: passed on as it came, not encoded again.
+    const honest = payload.from_platform === instance;
+    this.#toPeer(instance, this.#remoteUser(instance, user), id, honest ? payload : { ...payload, from_platform: instance }, honest ? args[1] : undefined);
   }
 
-  #toPeer(instance: string, user: Frame, id: Frame, payload: ExternalRpcPayload): void {
+  #toPeer(instance: string, user: Frame, id: Frame, payload: ExternalRpcPayload, encoded?: Frame): void {
     const services = this.#svc();
-    const requests = requestIdsOf(payload.args);
     const unreachable = () => {
+      const requests = requestIdsOf(payload.args);
       this.#counts.peer_unreachable++;
       if (requests.length === 0) return;
       const errors = requests.map((rid) => pythonJson(buildError(rid, EXTERNAL_RPC_ERROR_CODES.PEER_UNREACHABLE,
@@ -178,7 +180,7 @@ export class ExternalRpcExtension implements RouterExtension {
     };
     if (payload.to_peer.length === 0) return unreachable();
     this.#counts.delivered++;
-    void services.deliver(textFrame(payload.to_peer), EMPTY_FRAME, user, id, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(payload))])
+    void services.deliver(textFrame(payload.to_peer), EMPTY_FRAME, user, id, EXTERNAL_RPC, [SEND_PEER, encoded ?? textFrame(pythonJson(payload))])
       .then((result) => {
         if (result !== 'ok') unreachable();
       });
