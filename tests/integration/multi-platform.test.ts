@@ -80,6 +80,14 @@ describe('three linked platforms', () => {
     expect(await agentOf('mpA').rpc.call('agent.mpC', 'echo', 'ping', onPlatform('mpC'))).toEqual({ from: 'mpC', x: 'ping' });
     expect(await agentOf('mpC').rpc.call('agent.mpA', 'echo', 'pong', onPlatform('mpA'))).toEqual({ from: 'mpA', x: 'pong' });
     expect(await agentOf('mpB').rpc.request('agent.mpA', 'echo', { args: [1], externalPlatform: 'mpA' })).toEqual({ from: 'mpA', x: 1 });
+    // a notification: no answer, delivered
+    const notes: unknown[] = [];
+    agentOf('mpC').rpc.export('note', (x: unknown) => void notes.push(x), { params: ['x'] });
+    await agentOf('mpA').rpc.notify('agent.mpC', 'note', 'n1', onPlatform('mpC'));
+    await waitFor(() => notes.includes('n1'), { timeoutMs: 10_000, what: 'the notification on C' });
+    // the callee sees the caller's user qualified by its platform
+    agentOf('mpC').rpc.export('who', function (this: { user: string; caller: string }) { return [this.caller, this.user]; });
+    expect(await agentOf('mpA').rpc.call('agent.mpC', 'who', onPlatform('mpC'))).toEqual(['agent.mpA', 'mpA.user.mpA']);
   });
 
   it('an unknown platform, or a peer missing on the remote one, fails at once with a typed error', async () => {
