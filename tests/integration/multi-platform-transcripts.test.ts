@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { Agent, onPlatform } from '@vip/agent';
 import { decodePeerFrames, frameText, generateKeyPair, textFrame, type Frame, type VipMessage } from '@vip/protocol';
 import { PubSubService } from '@vip/pubsub';
-import { ExternalRpcExtension, externalPubSubLinks, linkUserOf, PlatformLinkTable, Router, RoutingTableExtension } from '@vip/router';
+import {
+  ExternalRpcExtension, externalPubSubLinks, linkUserOf, PlatformLinkTable, Router, RoutingTableExtension, type OutgoingPlatformLink,
+} from '@vip/router';
 import { loadTranscript, MemoryTransport, waitFor } from '@vip/testing';
 
 /**
@@ -64,5 +67,51 @@ describe('a VOLTTRON 9 link (captured) into a vip router', () => {
     // the external publishes are delivered to the local subscriber of ext/
     const published = at(remote.got, 'pubsub').filter((m) => frameText(m.args[0] as Frame) === 'publish').map((m) => frameText(m.args[1] as Frame));
     expect(published).toEqual(['ext/x', 'ext/y']);
+  });
+});
+
+describe('a vip agent and router against a VOLTTRON 9 platform\'s answers (captured)', () => {
+  it('sends what VOLTTRON\'s caller sends, and resolves with the answer refB gave (multi_a_external_rpc)', async () => {
+    const capture = await loadTranscript('multi_a_external_rpc');
+    const frames = capture.exchanges.map((e) => ({ direction: e.direction, m: decodePeerFrames(e.frames as Frame[]) }))
+      .filter((x) => frameText(x.m.subsystem) === 'external_rpc');
+    const theirCall = JSON.parse(frameText(frames.find((x) => x.direction === 'agent->router')!.m.args[1] as Frame)) as Record<string, unknown>;
+    const theirAnswer = frames.find((x) => x.direction === 'router->agent')!.m;
+
+    const table = new PlatformLinkTable({ instanceName: 'refA' });
+    table.addPlatform('refB', { serverKey: generateKeyPair().public, vipAddress: 'tcp://127.0.0.1:1' });
+    const onLink: VipMessage[] = [];
+    const link: OutgoingPlatformLink = {
+      send: (user, id, subsystem, args) => (onLink.push({ peer: Buffer.alloc(0), user, id, subsystem, args }), true),
+      close: () => Promise.resolve(),
+    };
+    table.setLink('refB', link);
+    table.linkState('refB', 'CONNECTED');
+    const transport = new MemoryTransport({ requiresProof: true });
+    const router = new Router({ identity: 'router', transport, platformLinks: table, instanceName: 'refA', extensions: [new RoutingTableExtension(table), new ExternalRpcExtension(table)] });
+    await router.start();
+    const caller = new Agent({ identity: 'cap.caller', connection: transport.connection('cap.caller', { userId: 'cap.caller' }), pubsub: false });
+    stop = async () => {
+      await caller.close();
+      await router.stop();
+    };
+    await caller.start();
+    const result = caller.rpc.call('cap.remote', 'echo', 'hi', onPlatform('refB'));
+    await waitFor(() => onLink.some((m) => frameText(m.subsystem) === 'external_rpc'), { what: 'the call on the link' });
+    const sent = onLink.find((m) => frameText(m.subsystem) === 'external_rpc')!;
+    const ours = JSON.parse(frameText(sent.args[1] as Frame)) as { args: string[] } & Record<string, unknown>;
+    // what goes on the link is VOLTTRON's send_peer: same keys in the same order, our names filled in
+    expect(frameText(sent.args[0] as Frame)).toBe('send_peer');
+    expect(Object.keys(ours)).toEqual(Object.keys(theirCall));
+    expect(ours).toMatchObject({ to_platform: 'refB', to_peer: 'cap.remote', from_platform: 'refA', from_peer: 'cap.caller' });
+    const request = JSON.parse(ours.args[0] as string) as { id: string };
+    // refB's captured answer, addressed to our call's id, coming back on its link
+    const answerPayload = JSON.parse(frameText(theirAnswer.args[1] as Frame)) as { args: string[] };
+    const answered = JSON.parse(answerPayload.args[0] as string) as { id: string; result: unknown };
+    const back = JSON.stringify({ ...answerPayload, args: [JSON.stringify({ ...answered, id: request.id })] });
+    const refB = transport.connection('instance.refA.0.1', { userId: linkUserOf('refB') });
+    await refB.open();
+    await refB.send({ peer: Buffer.alloc(0), user: theirAnswer.user, id: theirAnswer.id, subsystem: textFrame('external_rpc'), args: [textFrame('send_peer'), textFrame(back)] });
+    expect(await result).toEqual(answered.result);
   });
 });
