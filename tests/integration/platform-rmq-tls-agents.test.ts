@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Agent } from '../../packages/agent/src/index.js';
 import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { agentPermissions, RabbitMqManagement } from '../../packages/rmq/src/index.js';
+import { agentPermissions, RabbitMqManagement } from '@vip/rmq/admin';
 import { FAST_RECONNECT } from '../../packages/rmq/test/broker-fixture.js';
 import { startTlsNode, TLS_CLIENTS, type TlsNode } from '../../packages/rmq/test/tls-node.js';
 import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import type { Agent } from '../../packages/agent/src/index.js';
 import { connectRmqAgent, createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { agentPermissions, HelloPermissionCheck, rmqRouterOptions, RmqRouterTransport, type Permissions } from '../../packages/rmq/src/index.js';
+import { rmqRouterOptions, RmqRouterTransport } from '@vip/rmq';
+import { agentPermissions, HelloPermissionCheck, type Permissions } from '@vip/rmq/admin';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { HelloExtension, Router } from '../../packages/router/src/index.js';
 import { freePort, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';

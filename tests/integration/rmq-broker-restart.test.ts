@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { Agent } from '../../packages/agent/src/index.js';
 import { createRmqAgent } from '../../packages/agent/src/rmq.js';
 import { startPlatform, waitFor } from '../../packages/testing/src/index.js';
-import { RmqPubSub, type PubSubDelivery } from '../../packages/rmq/src/index.js';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { AMQP_URL, exclusiveBroker, FAST_RECONNECT, freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip } from '../../packages/rmq/test/scenario.js';
 

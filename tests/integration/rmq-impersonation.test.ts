@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import type { Agent, RpcCallContext } from '../../packages/agent/src/index.js';
 import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { RmqPubSub, type PubSubDelivery } from '../../packages/rmq/src/index.js';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { AMQP_URL, FAST_RECONNECT, Inbox, management } from '../../packages/rmq/test/broker-fixture.js';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { waitFor } from '../../packages/testing/src/index.js';

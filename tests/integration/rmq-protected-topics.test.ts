@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import { generateKeyPair } from '../../packages/protocol/src/index.js';
 import { ProtectedTopics } from '../../packages/pubsub/src/index.js';
-import { agentPermissions, protectedTopicPermissions, RmqPubSub, type PubSubDelivery } from '../../packages/rmq/src/index.js';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
+import { agentPermissions, protectedTopicPermissions } from '@vip/rmq/admin';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 import { waitFor } from '../../packages/testing/src/index.js';
 import { startAgentUserPlatform, type AgentUserPlatform } from './rmq-agent-user-platform.js';

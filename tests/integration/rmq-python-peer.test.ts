@@ -1,7 +1,7 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../packages/agent/src/index.js';
-import { RmqConnection, RmqRouterTransport } from '../../packages/rmq/src/index.js';
+import { RmqConnection, RmqRouterTransport } from '@vip/rmq';
 import { Router } from '../../packages/router/src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
 

@@ -4,7 +4,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureVolttronBroker, RabbitMqManagement } from '../src/index.js';
+import { ensureVolttronBroker, RabbitMqManagement } from '../src/admin.js';
 
 /** Test helpers for the real broker: a private virtual host per test file, rabbitmqctl, an inbox. */
 export const AMQP_URL = process.env.VIP_RMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';

@@ -38,6 +38,8 @@ export interface StartPlatformOptions {
   readonly stopGraceMs?: number;
   /** Path of the built platform (default `apps/platform/dist/main.js`, or env VIP_PLATFORM_MAIN). */
   readonly mainPath?: string;
+  /** Fill the fresh VIP_HOME before the platform starts (e.g. files a VOLTTRON home would hold). */
+  readonly prepareHome?: (home: string) => Promise<void>;
 }
 
 export interface AuthorizeOptions {
@@ -80,6 +82,8 @@ export class PlatformProcess extends EventEmitter {
   readonly #exited: Promise<number | null>;
   readonly #stopGraceMs: number;
   #reloads = 0;
+  /** `allow` of the latest auth.json reload (its log line). */
+  #allowLoaded = -1;
   #authChain: Promise<void> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
@@ -119,7 +123,10 @@ export class PlatformProcess extends EventEmitter {
 
   /** @internal one parsed stderr line */
   logLine(line: PlatformLogLine): void {
-    if (line.event === 'auth.reloaded') this.#reloads++;
+    if (line.event === 'auth.reloaded') {
+      this.#reloads++;
+      if (typeof line.allow === 'number') this.#allowLoaded = line.allow;
+    }
     this.emit('log', line);
   }
 
@@ -170,7 +177,10 @@ export class PlatformProcess extends EventEmitter {
     const tmp = `${path}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ ...data, allow: [...(data.allow ?? []), entry] }, null, 2), { mode: 0o600 });
     await rename(tmp, path);
-    await waitFor(() => this.#reloads > before, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
+    // A reload of an earlier write (the platform's own services add entries at start) may land after
+    // ours was written: wait for one that holds as many allow entries as we wrote.
+    const allow = (data.allow ?? []).length + 1;
+    await waitFor(() => this.#reloads > before && this.#allowLoaded >= allow, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
   }
 
   /** SIGTERM, SIGKILL after the grace period, then remove the home. Idempotent. */
@@ -205,6 +215,12 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   const bus = options.bus ?? options.transport ?? 'zmq';
   if (bus === 'rmq' && !options.rmq) throw new TransportError('startPlatform({ bus: "rmq" }) needs rmq.vhost (a private virtual host per test file)');
   const home = await mkdtemp(join(tmpdir(), 'vip-platform-'));
+  try {
+    await options.prepareHome?.(home);
+  } catch (err) {
+    await rm(home, { recursive: true, force: true });
+    throw err;
+  }
   const args = [
     main,
     // a caller's own --vip-address replaces the default (a fixed port kept across restarts)

@@ -62,6 +62,11 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
         const name = e.entry['instance-name'] ?? e.key;
         if (name !== ctx.config.instanceName) table.addPlatform(name, { serverKey: e.entry.serverkey, vipAddress: e.entry['vip-address'] });
       }
+      // the status page's linked platforms
+      ctx.linkedPlatforms.publish(() => table.status().map((l) => ({
+        instance: l.instance, address: l.vipAddress ?? '', since: l.since,
+        state: l.state === 'CONNECTED' ? 'connected' : l.state === 'DISCONNECTED' ? 'down' : 'connecting',
+      })));
       ctx.auth?.admitLinks({
         userForKey: (key) => {
           const instance = table.instanceWithKey(key);

@@ -1,0 +1,52 @@
+import { ConfigError } from '@vip/protocol';
+import type { QueueBinding, RabbitMqManagement } from '../admin/rabbitmq-management.js';
+
+export interface ManagementOptions {
+  /** Management API base, e.g. `http://127.0.0.1:15672`. */
+  readonly baseUrl: string;
+  readonly user: string;
+  readonly password: string;
+  readonly timeoutMs?: number;
+}
+
+/** Refuse a management base URL that is not http(s) when the options are given, not at the first request. */
+export function checkManagementUrl(baseUrl: string): void {
+  const refuse = (cause: unknown): ConfigError =>
+    new ConfigError(`RabbitMQ management URL ${JSON.stringify(baseUrl)} is not an http(s) URL`, { cause });
+  let protocol: string;
+  try {
+    protocol = new URL(baseUrl).protocol;
+  } catch (err) {
+    throw refuse(err);
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw refuse(new TypeError(`not an http(s) URL: ${baseUrl}`));
+}
+
+/**
+ * The two management API reads outside broker administration: the router's peer sweep lists
+ * queues, broker pubsub reads bindings (subscriber counts, `list`). The client that makes them
+ * belongs to `@vip/rmq/admin` and is imported at the first read, so `@vip/rmq` and
+ * `@vip/rmq/pubsub` do not load the management client (nor does a connection never given
+ * management options). A bad base URL is still refused at construction.
+ */
+export class ManagementReads {
+  readonly #options: ManagementOptions;
+  #client: Promise<RabbitMqManagement> | undefined;
+
+  constructor(options: ManagementOptions) {
+    checkManagementUrl(options.baseUrl);
+    this.#options = options;
+  }
+
+  async listQueues(vhost: string): Promise<Set<string>> {
+    return (await this.#api()).listQueues(vhost);
+  }
+
+  async listBindings(vhost: string, exchange: string): Promise<QueueBinding[]> {
+    return (await this.#api()).listBindings(vhost, exchange);
+  }
+
+  #api(): Promise<RabbitMqManagement> {
+    return (this.#client ??= import('../admin/rabbitmq-management.js').then(({ RabbitMqManagement: Client }) => new Client(this.#options)));
+  }
+}
