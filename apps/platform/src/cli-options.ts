@@ -67,6 +67,16 @@ Options:
                            no password in --rmq-url; needs amqps, --rmq-cert and --rmq-key
   --rmq-broker-user NAME   the broker user the certificate maps to (its CN, e.g. volttron1.router),
                            stamped as AMQP user_id on the router's own messages; needs --rmq-external
+  --bind-web-address URL   serve /discovery/ (instance name, VIP address, platform key) at http://HOST:PORT
+                           for other platforms' key discovery (VOLTTRON's option; loopback unless told)
+  --setup-mode             key discovery in setup mode: fetch /discovery/ of each web address listed in
+                           $VIP_HOME/external_address.json, record the keys, link; needs --bind-web-address
+  --external-platform-discovery FILE  platforms to link to (default $VIP_HOME/external_platform_discovery.json,
+                           VOLTTRON's format; written by setup mode, read in normal mode)
+  --external-address-file FILE  web addresses setup mode asks (default $VIP_HOME/external_address.json)
+  --accept-changed-key NAME  accept a new platform key for instance NAME in key discovery (repeatable;
+                           any other changed key is refused)
+  --multi-platform true|false  link to other platforms (default true on zmq with --allow-auth true)
 ${MEMORY_LIMIT_USAGE}  --help                   show this help
   --version                print the version
 
@@ -123,13 +133,33 @@ const CliSchema = z.object({
   'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
   'rmq-shared-login': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'rmq-legacy-peers': z.string().regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' }).optional(),
+  'bind-web-address': z.string().regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must look like http://HOST:PORT' }).optional(),
+  'setup-mode': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
+  'external-platform-discovery': z.string().min(1, { message: 'must be a file path' }).optional(),
+  'external-address-file': z.string().min(1, { message: 'must be a file path' }).optional(),
+  'accept-changed-key': z.union([z.array(instanceNameSchema('zmq')), instanceNameSchema('zmq').transform((v) => [v])]).optional(),
+  'multi-platform': BoolTextSchema.optional(),
   ...MemoryLimitOptionSchemas,
   help: z.boolean().optional(),
   version: z.boolean().optional(),
 });
 
 /** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
-const FILE_OPTIONS = ['rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'log-file', 'http-token-file'] as const;
+const FILE_OPTIONS = [
+  'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'log-file', 'http-token-file', 'external-platform-discovery',
+  'external-address-file',
+] as const;
+
+/** Linking to other platforms (docs/protocol.md 6): ZeroMQ with authentication. */
+export interface MultiPlatformConfig {
+  /** Serve /discovery/ here (`http://host:port`); undefined: not served. */
+  readonly bindWebAddress?: string;
+  readonly setupMode: boolean;
+  /** external_platform_discovery.json and external_address.json (absolute paths). */
+  readonly discoveryFile: string;
+  readonly externalAddressFile: string;
+  readonly acceptChangedKeys: readonly string[];
+}
 
 /** Where the RabbitMQ bus is (docs/protocol.md 7.1). */
 export interface RmqBusConfig {
@@ -180,6 +210,8 @@ export interface PlatformConfig {
   readonly limits: MemoryLimits;
   /** Set when `messageBus` is `rmq`. */
   readonly rmq?: RmqBusConfig;
+  /** Set when this platform links to others (ZeroMQ, authentication on, not turned off). */
+  readonly multiPlatform?: MultiPlatformConfig;
   /** The status page and `/metrics` (`--http`); absent: not served. */
   readonly http?: HttpConfig;
 }
@@ -224,6 +256,12 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'rmq-broker-user': { type: 'string' },
         'rmq-shared-login': { type: 'boolean' },
         'rmq-legacy-peers': { type: 'string' },
+        'bind-web-address': { type: 'string' },
+        'setup-mode': { type: 'boolean' },
+        'external-platform-discovery': { type: 'string' },
+        'external-address-file': { type: 'string' },
+        'accept-changed-key': { type: 'string', multiple: true },
+        'multi-platform': { type: 'string' },
         ...Object.fromEntries(MEMORY_LIMIT_KEYS.map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -266,7 +304,37 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       messageBus,
       limits: memoryLimits(o),
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),
+      ...multiPlatformConfig(o, vipHome, messageBus === 'zmq' && (o['allow-auth'] ?? true)),
       ...(http ? { http } : {}),
+    },
+  };
+}
+
+/** Key discovery and links (docs/protocol.md 6): on by default where they can work (ZeroMQ with CURVE). */
+function multiPlatformConfig(o: Partial<CliValues>, vipHome: string, possible: boolean): { multiPlatform?: MultiPlatformConfig } {
+  // A VOLTTRON home's https web address is its own web server's: vip serves /discovery/ over http only.
+  if (o['bind-web-address']?.startsWith('https:')) {
+    const { 'bind-web-address': _ignored, ...rest } = o;
+    o = rest;
+  }
+  const wanted = o['multi-platform'] ?? possible;
+  const setupMode = o['setup-mode'] === true;
+  if (wanted && !possible) throw new ConfigError('invalid option: --multi-platform needs --message-bus zmq and --allow-auth true (links authenticate with the platform key)');
+  if (!wanted) {
+    // a VOLTTRON home on RabbitMQ keeps its bind-web-address: not ours to serve then
+    if (setupMode) throw new ConfigError('invalid option: --setup-mode needs multi-platform (zmq, --allow-auth true)');
+    return {};
+  }
+  if (setupMode && o['bind-web-address'] === undefined) {
+    throw new ConfigError('invalid option: --setup-mode needs --bind-web-address (the other platforms fetch this platform\'s /discovery/ there)');
+  }
+  return {
+    multiPlatform: {
+      ...(o['bind-web-address'] !== undefined ? { bindWebAddress: o['bind-web-address'].replace(/\/$/, '') } : {}),
+      setupMode,
+      discoveryFile: o['external-platform-discovery'] ?? resolve(vipHome, 'external_platform_discovery.json'),
+      externalAddressFile: o['external-address-file'] ?? resolve(vipHome, 'external_address.json'),
+      acceptChangedKeys: o['accept-changed-key'] ?? [],
     },
   };
 }

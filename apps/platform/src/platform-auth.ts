@@ -1,8 +1,15 @@
 import type { Logger } from '@vip/protocol';
-import { AuthFile, AuthFileWatcher, authFilePaths, PendingAuthStore, type AuthRules } from '@vip/auth';
+import { AuthFile, AuthFileWatcher, authFilePaths, PendingAuthStore, type AuthDecision, type AuthRequest, type AuthRules } from '@vip/auth';
 import { ZapHandler, type AdmissionSink } from '@vip/zmq';
 import { writeInitialAuth } from './initial-auth.js';
 import { platformEntriesGuard } from './platform-entries.js';
+
+/** Which CURVE keys are other platforms' links, and which user ids are theirs. */
+export interface PlatformLinkAdmission {
+  /** The link user of the platform whose key this is (43-char base64url), if any. */
+  userForKey(key: string): string | undefined;
+  isLinkUser(userId: string): boolean;
+}
 
 /**
  * CURVE authentication of the platform: auth.json (created on first start), a watcher that
@@ -17,6 +24,7 @@ export class PlatformAuth {
   readonly #logger: Logger;
   #zap: ZapHandler | undefined;
   #closed: Promise<void> | undefined;
+  #links: PlatformLinkAdmission | undefined;
 
   constructor(options: { vipHome: string; platformPublicKey: string; logger: Logger }) {
     const paths = authFilePaths(options.vipHome);
@@ -48,10 +56,30 @@ export class PlatformAuth {
     this.watcher.onChange(listener);
   }
 
+  /**
+   * Admit other platforms' links (the multi-platform routing service): a CURVE key that is a linked
+   * platform's is admitted as that link's user before auth.json is asked, and an auth.json entry
+   * whose user id is a link's is never admitted (no agent can become a link by naming itself one).
+   */
+  admitLinks(links: PlatformLinkAdmission): void {
+    this.#links = links;
+  }
+
+  #authenticate(request: AuthRequest): AuthDecision {
+    const links = this.#links;
+    if (links !== undefined && request.mechanism === 'CURVE') {
+      const userId = links.userForKey(request.credential);
+      if (userId !== undefined) return { admit: true, userId, capabilities: {} };
+    }
+    const decision = this.watcher.authenticator.authenticate(request);
+    if (decision.admit && links !== undefined && links.isLinkUser(decision.userId)) return { admit: false, reason: 'denied' };
+    return decision;
+  }
+
   /** Bind the ZAP handler; must run before the router binds (fail-open otherwise). */
   async startZap(admissionSink: AdmissionSink): Promise<void> {
     this.#zap = new ZapHandler({
-      authenticator: this.watcher.authenticator,
+      authenticator: { authenticate: (request) => this.#authenticate(request) },
       admissionSink,
       pending: this.#pending,
       logger: this.#logger,

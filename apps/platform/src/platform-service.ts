@@ -62,6 +62,8 @@ export interface ServiceBus {
   readonly userOfPeer?: (identity: string) => string | undefined;
   /** How the platform's service agents connect; undefined: this bus connects none (ZeroMQ without authentication). */
   readonly serviceAgents: ServiceAgents | undefined;
+  /** `query addresses` (read at each query: ZeroMQ's bound addresses are known once it binds). */
+  addresses(): readonly string[];
 }
 
 /** What every service sees while the platform starts. */
@@ -74,7 +76,7 @@ export interface ServiceContext {
   readonly auth: PlatformAuth | undefined;
   /** The platform's public key (43-char base64url); undefined with authentication off. */
   readonly platformKey: string | undefined;
-  /** The platform's key pair, for a service that binds a CURVE server socket of the platform (the proxy router). */
+  /** The platform's key pair (links to other platforms authenticate with it; the proxy router binds a CURVE server socket with it); undefined with authentication off. */
   readonly platformKeys: CurveKeyPair | undefined;
   /** auth.json's capabilities by user id, from `platform.auth` now and on every change. */
   readonly capabilities: Feed<UserToCapabilities>;

@@ -10,6 +10,8 @@ import { controlService } from './services/control.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
 import { proxyRouterService } from './services/proxy-router.js';
 import { pubsubService } from './services/pubsub.js';
+import { routingService } from './services/routing.js';
+import { PlatformLinkTable } from '@vip/router';
 import { statusService } from './services/status.js';
 import { startPlatform, type RunningPlatform } from './start-platform.js';
 import { version } from '../package.json';
@@ -25,29 +27,37 @@ export const PLATFORM_VERSION: string = version;
  * legacy pubsub wrapper when asked for, and pubsub last (it stops first: its subscription table is
  * closed before any agent leaves). The proxy router (RabbitMQ, `--proxy-router-address`) comes
  * after the bus's own, then the config store; the status board before `control` (which answers
- * `status.snapshot` from it). Where the services still to come go: routing and key discovery after
- * the bus's own, health before `control`
+ * `status.snapshot` from it). Routing (links to other platforms, key discovery; ZeroMQ) comes
+ * right after the bus's own; health, still to come, before `control`
  * (docs/ARCHITECTURE.md, "The platform").
  */
-export function platformServices(config: PlatformConfig, bus: PlatformBus): PlatformService[] {
+export function platformServices(config: PlatformConfig, bus: PlatformBus, links?: PlatformLinkTable): PlatformService[] {
+  const multi = links !== undefined && config.multiPlatform !== undefined && bus.kind === 'zmq';
   const status = statusService({ version: PLATFORM_VERSION });
   return [
     authService(),
     ...bus.services,
+    ...(multi ? [routingService(config.multiPlatform as NonNullable<PlatformConfig['multiPlatform']>, links)] : []),
     ...(config.proxyRouterAddress !== undefined ? [proxyRouterService(config.proxyRouterAddress)] : []),
     configStoreService(),
     status,
     controlService({ status: (options) => status.snapshot(options) }),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
-    pubsubService(),
+    pubsubService(multi ? links : undefined),
   ];
 }
 
 /** Start a platform from its configuration, on the bus it names (`startPlatform`). */
 export function startVipPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
+  // The platform's links to other platforms (ZeroMQ with authentication): the routing service
+  // fills the table, the router asks it which proven users are links, pubsub sends through it.
+  const links = config.multiPlatform !== undefined && config.messageBus === 'zmq'
+    ? new PlatformLinkTable({ instanceName: config.instanceName, logger })
+    : undefined;
   return startPlatform({
     config, logger, onQuit, version: PLATFORM_VERSION,
     openBus: config.messageBus === 'rmq' ? openRmqBus : openZmqBus,
-    services: (bus) => platformServices(config, bus),
+    services: (bus) => platformServices(config, bus, links),
+    ...(links ? { platformLinks: links } : {}),
   });
 }

@@ -1,4 +1,4 @@
-import type { LinkedPlatform, Logger, RouterExtension } from '@vip/protocol';
+import type { LinkedPlatform, Logger, PlatformLinks, RouterExtension } from '@vip/protocol';
 import type { ProtectedTopics } from '@vip/pubsub';
 import { Router } from '@vip/router';
 import { KeyStore, prepareVipHome } from '@vip/auth';
@@ -34,6 +34,8 @@ export interface PlatformParts {
   readonly openBus: (opening: BusOpening) => Promise<PlatformBus>;
   /** The services, in start order, once the bus is open (its own services among them). */
   readonly services: (bus: PlatformBus) => readonly PlatformService[];
+  /** This platform's links to other platforms (the routing service fills them); default none. */
+  readonly platformLinks?: PlatformLinks;
 }
 
 /**
@@ -103,6 +105,7 @@ export async function startPlatform(parts: PlatformParts): Promise<RunningPlatfo
       ...(controlUsers !== undefined ? { controlUsers } : {}),
       ...(reservedIdentities ? { reservedIdentities } : {}),
       instanceName: config.instanceName,
+      ...(parts.platformLinks ? { platformLinks: parts.platformLinks } : {}),
       extensions,
       query: platformQuery({ config, bus, serverkey: keys?.public ?? null, version: parts.version, counters }),
       logger,

@@ -25,6 +25,10 @@ describe('vip-platform options', () => {
         logLevel: 'info',
         messageBus: 'zmq',
         limits: DEFAULT_LIMITS,
+        multiPlatform: {
+          setupMode: false, acceptChangedKeys: [],
+          discoveryFile: `${homedir()}/.vip/external_platform_discovery.json`, externalAddressFile: `${homedir()}/.vip/external_address.json`,
+        },
       },
     });
   });

@@ -14,6 +14,7 @@ const OptionsSchema = z.object({
   timeout: z.coerce.number({ error: 'must be a number of seconds' }).positive('must be > 0').max(3600).default(30),
   'connect-timeout': z.coerce.number({ error: 'must be a number of seconds' }).positive('must be > 0').max(600).default(5),
   kwargs: z.string().optional(),
+  platform: instanceNameSchema('zmq').optional(),
   identity: z.string().min(1).optional(),
   'user-id': z.string().min(1).optional(),
   credentials: z.string().min(1).optional(),

@@ -8,7 +8,7 @@ import {
   authAddCommand, authListCommand, authMoveCommand, authRemoveCommand, keysGenerateCommand, keysShowCommand,
 } from './commands/file-commands.js';
 import {
-  peersCommand, pingCommand, queryCommand, rpcCallCommand, rpcInspectCommand, STATS_OPS, statsCommand, statusCommand,
+  peersCommand, pingCommand, platformsCommand, queryCommand, rpcCallCommand, rpcInspectCommand, STATS_OPS, statsCommand, statusCommand,
 } from './commands/platform-commands.js';
 import { publishBody, publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
 import {
@@ -97,10 +97,14 @@ export function buildProgram(io: CliIo): Command {
     .description('a router property; one the platform does not have is an error (exit 1)')),
   (o, property) => onPlatform(o, (agent) => queryCommand(agent, property!, o, io)));
 
+  act(connection(program.command('platforms').description('the linked platforms: state, since, handshake, counters (multi-platform)')),
+    (o) => onPlatform(o, (agent) => platformsCommand(agent, o, io)));
+
   const rpc = program.command('rpc').helpCommand(false).description('call an exported method, or list them (rpc inspect)');
   act(connection(rpc.command('call', { isDefault: true }).description('call <method> of <peer> (the default: vipctl rpc <peer> <method> [args...])')
     .argument('<peer>', 'the identity that exports the method').argument('<method>', 'its name').argument('[args...]', 'arguments, each JSON (else a string)')
-    .option('--kwargs <json>', 'keyword arguments, a JSON object')),
+    .option('--kwargs <json>', 'keyword arguments, a JSON object')
+    .option('--platform <name>', 'the peer is on this linked platform (external RPC through the routing service)')),
   (o, peer, method, args) => onPlatform(o, (agent) => rpcCallCommand(agent, peer!, method!, args as unknown as string[], o, io)));
   act(connection(rpc.command('inspect').description('the methods a peer exports, or one method\'s signature')
     .argument('<peer>', 'the identity').argument('[method]', 'one method')),

@@ -15,6 +15,7 @@ import { HealthSubsystem } from './subsystems/health.js';
 import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
 import { ConfigSubsystem } from './subsystems/config.js';
 import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
+import { ExternalRpcSubsystem } from './rpc/external-rpc.js';
 import { AgentStats } from './agent-stats.js';
 import { InboundDispatch } from './inbound-dispatch.js';
 import { PubSubSubsystem, type PubSubSubsystemOptions } from './pubsub/pubsub-subsystem.js';
@@ -139,6 +140,7 @@ export class Agent {
     this.peerlist = this.use((core) => new PeerlistSubsystem(core, this.#requestTimeout()));
     this.query = this.use((core) => new QuerySubsystem(core, this.#requestTimeout()));
     this.rpc = this.use((core) => new RpcSubsystem(core, options.rpc));
+    this.use((core) => new ExternalRpcSubsystem(core, this.rpc));
     const pubsubOptions = options.pubsub;
     this.pubsub = pubsubOptions === false ? undefined
       : this.use(typeof pubsubOptions === 'function' ? pubsubOptions : (core) => new PubSubSubsystem(core, pubsubOptions));

@@ -27,7 +27,11 @@ export type {
 } from './pubsub/pubsub-subsystem.js';
 export { RpcSubsystem, DEFAULT_RPC_TIMEOUT_MS, errorFromRpc } from './rpc/rpc.js';
 export type { RpcOptions, CallOptions, BatchItem } from './rpc/rpc.js';
-export { kwargs, KwArgs } from './rpc/params.js';
+export { kwargs, KwArgs, onPlatform, OnPlatform } from './rpc/params.js';
+export { ExternalRpcSubsystem } from './rpc/external-rpc.js';
+export type { ExternalRpcServer } from './rpc/external-rpc.js';
+/** An external call whose platform is unknown or unreachable (docs/protocol.md 6.3). */
+export { PlatformUnreachableError } from '@vip/protocol';
 export type { ParamSpec, ParamKind } from './rpc/params.js';
 export { exported } from './rpc/exports.js';
 export type { ExportOptions, RpcHandler, RpcCallContext } from './rpc/exports.js';

@@ -3,8 +3,9 @@ import { describeUnknownConfigKey, parseConfigFile } from './config-file.js';
 
 describe('$VIP_HOME/config', () => {
   it('reads [volttron] key = value (`_` as `-`, any case), ignores other sections and VOLTTRON-only keys', () => {
-    const text = '# comment\n[volttron]\nmessage_bus = rmq\nInstance-Name: v1\nbind-web-address = https://x:8443\n; c\n[other]\nwhatever = 1\n';
-    expect(parseConfigFile(text, '/h/config')).toEqual({ values: { 'message-bus': 'rmq', 'instance-name': 'v1' }, unknown: [] });
+    // bind-web-address is read since issue 15 (the platform serves /discovery/ there; an https one is VOLTTRON's own and ignored)
+    const text = '# comment\n[volttron]\nmessage_bus = rmq\nInstance-Name: v1\nbind-web-address = https://x:8443\nweb-ssl-cert = c.pem\n; c\n[other]\nwhatever = 1\n';
+    expect(parseConfigFile(text, '/h/config')).toEqual({ values: { 'message-bus': 'rmq', 'instance-name': 'v1', 'bind-web-address': 'https://x:8443' }, unknown: [] });
   });
 
   it('reports unknown keys with their line and the key they most resemble', () => {

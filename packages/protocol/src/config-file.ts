@@ -12,6 +12,7 @@ export const PLATFORM_CONFIG_KEYS = [
   'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'rmq-servername', 'rmq-external', 'rmq-broker-user',
   'rmq-shared-login', 'rmq-legacy-peers', 'proxy-router-address',
   'max-message-bytes', 'peer-queue-bytes', 'peer-queue-messages', 'router-queue-bytes', 'zmq-send-hwm',
+  'bind-web-address', 'setup-mode', 'external-platform-discovery', 'external-address-file', 'accept-changed-key', 'multi-platform',
 ] as const;
 export type PlatformConfigKey = (typeof PLATFORM_CONFIG_KEYS)[number];
 
@@ -21,8 +22,8 @@ export type PlatformConfigKey = (typeof PLATFORM_CONFIG_KEYS)[number];
  */
 export const VOLTTRON_ONLY_CONFIG_KEYS = [
   'log', 'log-config', 'monitor', 'verboseness', 'quiet', 'verbose', 'autostart', 'no-autostart', 'publish-address',
-  'subscribe-address', 'vip-local-address', 'bind-web-address', 'web-ca-cert', 'web-secret-key', 'web-ssl-key', 'web-ssl-cert',
-  'volttron-central-address', 'volttron-central-serverkey', 'volttron-central-rmq-address', 'msgdebug', 'setup-mode',
+  'subscribe-address', 'vip-local-address', 'web-ca-cert', 'web-secret-key', 'web-ssl-key', 'web-ssl-cert',
+  'volttron-central-address', 'volttron-central-serverkey', 'volttron-central-rmq-address', 'msgdebug',
   'agent-monitor-frequency', 'secure-agent-users', 'agent-isolation-mode', 'developer-mode', 'restricted', 'verify',
   'resource-monitor', 'allow-root', 'allow-users', 'allow-groups', 'opt-in', 'show-config',
 ] as const;

@@ -25,7 +25,8 @@ export type VipErrorCode =
   | 'VIP_DISCOVERY_UNREACHABLE'
   | 'VIP_DISCOVERY_RESPONSE'
   | 'VIP_PROXY_PEER_REFUSED'
-  | 'VIP_KEY_CHANGED';
+  | 'VIP_KEY_CHANGED'
+  | 'VIP_PLATFORM_UNREACHABLE';
 
 export abstract class VipError extends Error {
   abstract readonly code: VipErrorCode;

@@ -18,6 +18,11 @@ export type { PlatformConfigKey, UnknownConfigKey, ParsedConfigFile } from './co
 export type { RouterServices, RouterExtension } from './router-extension.js';
 export { NO_PLATFORM_LINKS } from './platform-links.js';
 export type { PlatformLinks } from './platform-links.js';
+export {
+  ExternalRpcPayloadSchema, parseExternalRpcPayload, EXTERNAL_RPC_OPS, EXTERNAL_RPC_ERROR_CODES, PlatformUnreachableError,
+  ExternalRpcErrorDataSchema,
+} from './external-rpc.js';
+export type { ExternalRpcPayload, PlatformUnreachableReason } from './external-rpc.js';
 export type {
   TransportKind, PeerEvent, RouterTransportHandlers, DeliveryResult, RouterTransport, ConnectionStatus, AgentConnection,
 } from './transport-contract.js';

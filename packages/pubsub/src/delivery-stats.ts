@@ -21,6 +21,9 @@ export interface PubSubStats {
   readonly subscriptions: number;
   readonly subscribers: number;
   readonly remotePlatforms: number;
+  /** Publishes for remote platforms' subscribers that no link took or that a link lost (docs/protocol.md 6.4). */
+  readonly remoteUndeliverable: number;
+  readonly remoteUndeliverableByPlatform: Readonly<Record<string, number>>;
   readonly countsClamped: number;
   readonly repliesDropped: number;
 }
@@ -73,11 +76,13 @@ export function flattenStats(s: PubSubStats): Record<string, number> {
     subscriptions: s.subscriptions,
     subscribers: s.subscribers,
     remote_platforms: s.remotePlatforms,
+    remote_undeliverable: s.remoteUndeliverable,
     counts_clamped: s.countsClamped,
     replies_dropped: s.repliesDropped,
   };
   for (const [k, v] of Object.entries(s.dropped)) out[`dropped.${k}`] = v;
   for (const [k, v] of Object.entries(s.rejected)) out[`rejected.${k}`] = v;
+  for (const [k, v] of Object.entries(s.remoteUndeliverableByPlatform)) out[`remote_undeliverable.${k}`] = v;
   for (const d of s.droppedBySubscriber.slice(0, FLAT_TOP_SUBSCRIBERS)) out[`dropped_by_subscriber.${d.peer}`] = d.dropped;
   return out;
 }

@@ -10,8 +10,15 @@ export interface ExternalPlatforms {
   /** Instance names of the remote platforms connected now. */
   connected(): readonly string[];
   /**
-   * Send `[ '', VIP1, user, id, 'pubsub', ...args ]` to a remote platform's router. Never throws;
-   * failures are the link's to count (VOLTTRON logs them and the publisher never learns).
+   * Send `[ '', VIP1, user, id, 'pubsub', ...args ]` to a remote platform's router. Never throws.
+   * False when the link did not take it (down, full): the publish counts it undeliverable and
+   * leaves it out of the count it answers the publisher (VOLTTRON logs it and the publisher never
+   * learns). `onFailed` runs when the link took it and then lost it (counted the same way).
    */
-  send(instance: string, user: Frame, id: Frame, args: readonly Frame[]): void;
+  send(instance: string, user: Frame, id: Frame, args: readonly Frame[], onFailed?: () => void): boolean | void;
+  /**
+   * The user whose rights decide an `external_publish` from the link proven as `linkUserId`, whose
+   * platform wrote `user` as the publisher's user. Default: the link's user.
+   */
+  publisherUser?(linkUserId: string, user: Frame): string;
 }

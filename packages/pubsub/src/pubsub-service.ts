@@ -224,6 +224,8 @@ export class PubSubService implements RouterExtension {
       subscriptions: this.#index.size,
       subscribers: this.#index.peerCount,
       remotePlatforms: this.#remote.count,
+      remoteUndeliverable: this.#remote.undeliverable,
+      remoteUndeliverableByPlatform: Object.fromEntries(this.#remote.undeliverableBy),
       countsClamped: s.countsClamped,
       repliesDropped: s.repliesDropped,
     };
@@ -261,7 +263,10 @@ export class PubSubService implements RouterExtension {
     const args = [OP_PUBLISH, topic, payload];
     const held = this.#persistence?.hold(subscribers, body.bus, topic, m.sender, m.user, m.id, args) ?? 0;
     this.#fanOut.publish(subscribers, m.sender, m.user, m.id, args);
-    const count = subscribers.size + held + this.#remote.forward(topic, m.user, m.id, payload);
+    // Remote platforms get the publisher's proven user (never the user frame it wrote): the receiving
+    // platform checks protected topics for it (docs/protocol.md 6.4).
+    const remote = this.#remote.size === 0 ? 0 : this.#remote.forward(topic, this.#userFrames.get(userId), m.id, payload);
+    const count = subscribers.size + held + remote;
     this.#reply(m, userId, REQUEST_RESPONSE, this.#countFrame(count));
     this.#persistence?.seen(m.sender);
   }
@@ -358,9 +363,10 @@ export class PubSubService implements RouterExtension {
       this.#stats.rejected.invalid++;
       return; // VOLTTRON sends nothing back to a remote platform either
     }
-    // VOLTTRON checks the user frame the remote router wrote (docs/protocol.md 6.4); here the link's
-    // proven user decides: this platform knows what it admitted, not the remote's users.
-    if (!this.#authorized(m, userId, topic, undefined)) return;
+    // VOLTTRON checks the user frame the remote router wrote (docs/protocol.md 6.4); here that user
+    // is qualified by the platform the link proved (ExternalPlatforms.publisherUser, default the
+    // link's own user): a remote platform names its publishers, never this platform's users.
+    if (!this.#authorized(m, this.#remote.publisherUser(userId, m.user), topic, undefined)) return;
     this.#stats.published++;
     const payload = deliveryPayload(body.sender, body);
     const subscribers = this.#index.match(body.bus, topic);

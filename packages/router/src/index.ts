@@ -19,3 +19,13 @@ export { Tracker } from './tracker.js';
 export type { TrackerStats, IssueTopic, IssuedMessage, CountMap } from './tracker.js';
 export type { RouterStats } from './router-counters.js';
 export type { QueryValue } from './wire-values.js';
+// --- multi-platform (docs/protocol.md 6): bus-neutral, reused by the RabbitMQ proxy router ---
+export { PlatformLinkTable, linkUserOf } from './multiplatform/platform-table.js';
+export type {
+  LinkState, OutgoingPlatformLink, RemotePlatformStatus, RemotePlatformCounters, LinkMessageHandler, PlatformLinkTableOptions,
+} from './multiplatform/platform-table.js';
+export { RoutingTableExtension } from './multiplatform/routing-table-extension.js';
+export { ExternalRpcExtension, qualifiedRemoteUser } from './multiplatform/external-rpc-extension.js';
+export type { ExternalRpcExtensionOptions } from './multiplatform/external-rpc-extension.js';
+export { externalPubSubLinks } from './multiplatform/external-pubsub.js';
+export type { ExternalPubSubLinks } from './multiplatform/external-pubsub.js';

@@ -91,6 +91,7 @@ export class Router {
   readonly #requiresProof: boolean;
   readonly #reserved: ReservedIdentityGuard | undefined;
   readonly #userFrames = new Map<string, Frame>();
+  readonly #links: PlatformLinks;
   #identity: Frame;
   #started?: Promise<void>;
   #stopped?: Promise<void>;
@@ -112,7 +113,8 @@ export class Router {
     this.#reserved = options.reservedIdentities ? new ReservedIdentityGuard(options.reservedIdentities) : undefined;
     this.#logger = options.logger ?? silentLogger;
     this.#debug = new RateLimitedLog(this.#logger, options.now ? { now: options.now } : {});
-    this.#services = this.#makeServices(options.platformLinks ?? NO_PLATFORM_LINKS);
+    this.#links = options.platformLinks ?? NO_PLATFORM_LINKS;
+    this.#services = this.#makeServices(this.#links);
     const own: RouterExtension[] = [
       new HelloExtension(), new PingExtension(), new PeerlistExtension(), new QueryExtension(options.query),
       new PeerControlExtension({
@@ -171,7 +173,8 @@ export class Router {
     this.#counters.received++;
     if (this.tracker.enabled) this.#issue('incoming', { peer: message.sender, user: message.user, subsystem: message.subsystem });
     if (this.#reserved !== undefined && !this.#mayHold(message.sender, userId)) return;
-    this.#register(message.sender);
+    // A remote platform's link is no agent: never in the peer list, never told of peers (docs/protocol.md 6.2).
+    if (userId.length === 0 || !this.#links.has(userId)) this.#register(message.sender);
     const user = this.#userFrame(message.sender, userId);
     if (message.recipient.length > 0) {
       if (this.#reserved !== undefined && !this.#reserved.reachable(identityKey(message.recipient))) {
@@ -344,6 +347,7 @@ export class Router {
   #peerEvent(event: PeerEvent): void {
     if (event.type === 'peer-gone') return this.dropPeer(event.peer);
     if (this.#reserved !== undefined && !this.#mayHold(event.peer, event.user)) return;
+    if (event.user !== undefined && event.user.length > 0 && this.#links.has(event.user)) return;
     this.#register(event.peer);
   }
 

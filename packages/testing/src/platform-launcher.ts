@@ -223,7 +223,8 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   }
   const args = [
     main,
-    '--vip-address', 'tcp://127.0.0.1:*',
+    // a caller's own --vip-address replaces the default (a fixed port kept across restarts)
+    ...((options.args ?? []).includes('--vip-address') ? [] : ['--vip-address', 'tcp://127.0.0.1:*']),
     '--instance-name', options.instanceName ?? 'vip-test',
     '--allow-auth', String(options.allowAuth ?? true),
     '--log-level', options.logLevel ?? 'info',

@@ -19,3 +19,7 @@ export { ZapHandler, ZAP_ENDPOINT } from './auth/zap-handler.js';
 export type { ZapHandlerOptions, ZapHandlerStats, ZapRefusal } from './auth/zap-handler.js';
 export { parseZapRequest, zapReply, ZAP_VERSION } from './auth/zap-request.js';
 export type { ZapRequest, ZapParseResult } from './auth/zap-request.js';
+
+// --- multi-platform: an outgoing link to another platform's router (docs/protocol.md 6.2) ---
+export { ZmqPlatformLink } from './platform-link.js';
+export type { ZmqPlatformLinkOptions, ZmqPlatformLinkStats, ZmqLinkState } from './platform-link.js';

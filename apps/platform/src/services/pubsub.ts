@@ -1,4 +1,5 @@
 import { PubSubService, type ProtectedTopics, type PubSubServiceOptions } from '@vip/pubsub';
+import { externalPubSubLinks, type PlatformLinkTable } from '@vip/router';
 import type { PlatformService } from '../platform-service.js';
 import { openPlatformSubscriptions, type PlatformSubscriptions } from '../pubsub-persistence.js';
 
@@ -23,9 +24,10 @@ class PlatformPubSubService extends PubSubService {
  * bounded by the memory limits. Listed last so that it stops first: the subscription table is
  * written and closed before any agent leaves, so it keeps what it held while the platform ran.
  */
-export function pubsubService(): PlatformService {
+export function pubsubService(links?: PlatformLinkTable): PlatformService {
   let subscriptions: PlatformSubscriptions | undefined;
   let unsubscribe: (() => void) | undefined;
+  let unlink: (() => void) | undefined;
   return {
     name: 'pubsub',
     configKeys: ['pubsub-restore-grace', 'peer-queue-bytes', 'router-queue-bytes'],
@@ -37,11 +39,17 @@ export function pubsubService(): PlatformService {
         logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: ctx.paths.protectedTopics },
         ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
         maxPendingBytesPerSubscriber: config.limits.peerQueueBytes, maxPendingBytes: config.limits.routerQueueBytes,
+        // all_platforms subscriptions (docs/protocol.md 6.4): advertised on every link that comes
+        // up (after each reconnect too); a remote's prefixes are kept while its link is down, so
+        // what is published for it then is counted undeliverable instead of silently matched by nobody
+        ...(links ? { externalPlatforms: externalPubSubLinks(links) } : {}),
       }, (topics) => ctx.protectedTopics.publish(topics));
+      unlink = links?.onConnected((instance) => service.platformConnected(instance));
       unsubscribe = ctx.capabilities.subscribe((caps) => service.setCapabilities(ctx.bus.capabilityUsers(caps)));
       return [service];
     },
     async stop() {
+      unlink?.();
       unsubscribe?.();
       await subscriptions?.close();
     },

@@ -57,7 +57,9 @@ export async function queryCommand(agent: Agent, property: string, o: CliOptions
 /** `rpc <peer> <method> [args...]`: each argument is JSON, else a string; `--kwargs` a JSON object. */
 export async function rpcCallCommand(agent: Agent, peer: string, method: string, args: readonly string[], o: CliOptions, io: CliIo): Promise<void> {
   const kw = o.kwargs !== undefined ? jsonObjectArg('kwargs', o.kwargs) : undefined;
-  const result = await agent.rpc.request(peer, method, { args: args.map(jsonArg), ...(kw ? { kwargs: kw } : {}) });
+  const result = await agent.rpc.request(peer, method, {
+    args: args.map(jsonArg), ...(kw ? { kwargs: kw } : {}), ...(o.platform !== undefined ? { externalPlatform: o.platform } : {}),
+  });
   emit(io, o.json, result, () => (typeof result === 'string' ? result : JSON.stringify(result, null, 2)));
 }
 
@@ -75,4 +77,36 @@ export async function statsCommand(agent: Agent, op: StatsOp, o: CliOptions, io:
   const result = await agent.rpc.call('control', `stats.${op}`);
   if (op === 'get' || op === 'counters') emit(io, o.json, result, () => JSON.stringify(result, null, 2));
   else emit(io, o.json, { ok: true, stats: op }, () => `router statistics ${op}d`);
+}
+
+/** One remote platform as `platforms` shows it (the routing service's link table, in `vip-router-stats`). */
+interface PlatformLinkView {
+  readonly instance: string;
+  readonly state: string;
+  readonly since: number;
+  readonly handshake: string;
+  readonly vipAddress?: string;
+  readonly counters?: Readonly<Record<string, number>>;
+}
+
+/** `platforms`: the other platforms this one links to: state, since when, handshake, counters. */
+export async function platformsCommand(agent: Agent, o: CliOptions, io: CliIo): Promise<void> {
+  const value = await agent.query.query('vip-router-stats');
+  const stats = (typeof value === 'string' ? JSON.parse(value) : value) as { platforms?: readonly PlatformLinkView[] } | null;
+  const links = stats?.platforms ?? [];
+  emit(io, o.json, links, () => (links.length === 0
+    ? '(no linked platforms: key discovery lists none, or multi-platform is off)'
+    : columns([
+      ['instance', 'state', 'since', 'handshake', 'sent', 'received', 'refused', 'undeliverable'],
+      ...links.map((l) => [
+        l.instance, l.state, new Date(l.since).toISOString(), l.handshake, String(l.counters?.sent ?? 0), String(l.counters?.received ?? 0),
+        String(l.counters?.refused ?? 0), String(l.counters?.undeliverablePublishes ?? 0),
+      ]),
+    ])));
+}
+
+/** Rows as left-aligned columns. */
+function columns(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }

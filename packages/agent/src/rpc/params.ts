@@ -11,12 +11,35 @@ export function kwargs(values: Readonly<Record<string, unknown>>): KwArgs {
   return new KwArgs(values);
 }
 
-/** Split call arguments into positional and keyword parts (a trailing `KwArgs` holds the keywords). */
-export function splitCallArgs(args: readonly unknown[]): { args: readonly unknown[]; kwargs: Record<string, unknown> | undefined } {
-  const last = args[args.length - 1];
-  if (last instanceof KwArgs) return { args: args.slice(0, -1), kwargs: { ...last.values } };
+/** Marks the platform of an external call: `rpc.call(peer, method, 1, onPlatform('campus'))`. */
+export class OnPlatform {
+  readonly platform: string;
+  constructor(platform: string) {
+    this.platform = platform;
+  }
+}
+
+/** Call `peer` on another platform (docs/protocol.md 6.3): pass as the very last argument of `call`/`notify`. */
+export function onPlatform(platform: string): OnPlatform {
+  return new OnPlatform(platform);
+}
+
+/**
+ * Split call arguments into positional and keyword parts (a trailing `KwArgs` holds the keywords)
+ * and the platform of an external call (a trailing `OnPlatform`, after any `KwArgs`).
+ */
+export function splitCallArgs(args: readonly unknown[]): { args: readonly unknown[]; kwargs: Record<string, unknown> | undefined; platform?: string } {
+  let last = args[args.length - 1];
+  let platform: string | undefined;
+  if (last instanceof OnPlatform) {
+    platform = last.platform;
+    args = args.slice(0, -1);
+    last = args[args.length - 1];
+  }
+  const where = platform === undefined ? {} : { platform };
+  if (last instanceof KwArgs) return { args: args.slice(0, -1), kwargs: { ...last.values }, ...where };
   // `call`'s rest array is already its own: no copy.
-  return { args, kwargs: undefined };
+  return { args, kwargs: undefined, ...where };
 }
 
 export type ParamKind = 'POSITIONAL_OR_KEYWORD' | 'VAR_POSITIONAL' | 'VAR_KEYWORD';

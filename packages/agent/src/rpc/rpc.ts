@@ -1,4 +1,5 @@
 import {
+  EMPTY_FRAME, EXTERNAL_RPC_ERROR_CODES, ExternalRpcErrorDataSchema, PeerUnreachableError, PlatformUnreachableError, textFrame,
   buildRequest, CapabilityMapSchema, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData,
   RPC_ERROR_CODES, UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError, unhandledException,
   type Frame, type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
@@ -9,6 +10,7 @@ import type { CapabilityMap, UserCapabilities } from './capabilities.js';
 import { RpcDispatcher, type DispatchContext } from './dispatcher.js';
 import { makeExported, markedMethods, type ExportedMethod, type ExportOptions, type RpcCallContext, type RpcHandler } from './exports.js';
 import { splitCallArgs } from './params.js';
+import type { ExternalRpcServer, ExternalRpcSubsystem } from './external-rpc.js';
 
 export const DEFAULT_RPC_TIMEOUT_MS = 30_000;
 
@@ -34,6 +36,12 @@ export interface CallOptions {
   readonly kwargs?: Readonly<Record<string, unknown>>;
   readonly timeoutMs?: number;
   readonly signal?: AbortSignal;
+  /**
+   * The platform `peer` is on, for a call to another platform (docs/protocol.md 6.3): sent through
+   * this platform's router, which answers at once with PlatformUnreachableError when it does not
+   * know that platform or its link is down.
+   */
+  readonly externalPlatform?: string;
 }
 
 export interface BatchItem {
@@ -48,13 +56,15 @@ export interface BatchItem {
  * The `RPC` subsystem (JSON-RPC 2.0, docs/protocol.md 4). The VIP message id of a call equals its
  * JSON-RPC id and never parses as JSON, so a router's `error 113` fails the call at once.
  */
-export class RpcSubsystem implements Subsystem {
+export class RpcSubsystem implements Subsystem, ExternalRpcServer {
   readonly name = 'RPC';
   readonly #core: AgentCore;
   readonly #options: RpcOptions;
   readonly #methods = new Map<string, ExportedMethod>();
   readonly #dispatcher = new RpcDispatcher(this.#methods);
   readonly #batches = new Map<string, string[]>();
+  /** External calls waiting: JSON-RPC id -> the platform and peer whose answer settles it. */
+  readonly #external = new Map<string, { readonly platform: string; readonly peer: string }>();
   #capabilities: CapabilityMap | undefined;
   #fetching: Promise<CapabilityMap | undefined> | undefined;
   #rejected = 0;
@@ -98,24 +108,79 @@ export class RpcSubsystem implements Subsystem {
   /** `call(peer, method, 1, 2)`, `call(peer, method, kwargs({x: 1}))`, `call(peer, method, 1, kwargs({x: 2}))`. */
   call<T = unknown>(peer: string, method: string, ...args: unknown[]): Promise<T> {
     const split = splitCallArgs(args);
-    return this.request<T>(peer, method, { args: split.args, kwargs: split.kwargs });
+    return this.request<T>(peer, method, { args: split.args, kwargs: split.kwargs, ...(split.platform !== undefined ? { externalPlatform: split.platform } : {}) });
   }
 
   /** A call with explicit positional/keyword arguments and a per-call timeout or signal. */
   request<T = unknown>(peer: string, method: string, options: CallOptions = {}): Promise<T> {
     const id = this.#core.nextId();
     const body = pythonJson(buildRequest(method, { args: options.args, kwargs: options.kwargs, id }));
+    if (options.externalPlatform !== undefined) return this.#requestExternal<T>(options.externalPlatform, peer, method, id, body, options);
     return this.#core.request<T>(
       { peer, subsystem: 'RPC', args: [body] },
       { id, timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal: options.signal, operation: () => `RPC call ${JSON.stringify(peer)}.${method}` },
     );
   }
 
-  /** A notification: no id, no reply; resolves once sent. */
+  /** A notification: no id, no reply; resolves once sent (to another platform: a trailing `onPlatform(name)`). */
   notify(peer: string, method: string, ...args: unknown[]): Promise<void> {
     const split = splitCallArgs(args);
-    return this.#core.send({ peer, subsystem: 'RPC', args: [pythonJson(buildRequest(method, split))] });
+    const text = pythonJson(buildRequest(method, { args: split.args, kwargs: split.kwargs }));
+    if (split.platform !== undefined) return this.#externalSide().send(split.platform, peer, [text]);
+    return this.#core.send({ peer, subsystem: 'RPC', args: [text] });
   }
+
+  #requestExternal<T>(platform: string, peer: string, method: string, id: string, body: string, options: CallOptions): Promise<T> {
+    const external = this.#externalSide();
+    this.#external.set(id, { platform, peer });
+    const wait = this.#core.expect<T>(id, {
+      from: '', subsystem: 'external_rpc', timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal: options.signal,
+      operation: () => `RPC call ${JSON.stringify(peer)}.${method} on platform ${JSON.stringify(platform)}`,
+    }).finally(() => this.#external.delete(id));
+    external.send(platform, peer, [body], id).catch((err: unknown) => this.#core.fail(id, err instanceof Error ? err : new Error(String(err))));
+    return wait;
+  }
+
+  #externalSide(): ExternalRpcSubsystem {
+    const side = this.#core.subsystem<ExternalRpcSubsystem>('external_rpc');
+    if (side === undefined) throw new Error('this agent has no external_rpc subsystem');
+    return side;
+  }
+
+  /**
+   * ExternalRpcServer: one JSON-RPC text from `peer` on `platform` (parsed once): answers to our
+   * external calls settle them (only from the platform and peer each went to); requests are
+   * served as local ones from `peer` with `user`, their answer text returned.
+   */
+  serveExternal(text: string, platform: string, peer: string, user: Frame): string | undefined | Promise<string | undefined> {
+    const parsed = parseRpcFrame(text);
+    if (parsed instanceof InvalidRpcError) return this.#invalid(parsed);
+    const items = parsed.batch ? parsed.items : [parsed.message];
+    if (items.length > 0 && items.every((i) => !(i instanceof InvalidRpcError) && i.kind !== 'request')) {
+      this.#answered(items as RpcMessage[], platform, peer);
+      return undefined;
+    }
+    const message: VipMessage = { peer: textFrame(peer), user, id: EMPTY_FRAME, subsystem: RPC_FRAME, args: [] };
+    const context = new MessageContext(message, this.#options.userOf ?? identityUser, this.#capabilitiesFn);
+    if (parsed.batch) return this.#serveBatch(parsed.items, context);
+    const r = this.#one(parsed.message, context);
+    return r instanceof Promise ? r.then(serializeOptional) : serializeOptional(r);
+  }
+
+  #answered(items: readonly RpcMessage[], platform: string, peer: string): void {
+    for (const item of items) {
+      if (item.kind === 'request') continue;
+      const id = item.response.id;
+      const call = typeof id === 'string' ? this.#external.get(id) : undefined;
+      if (call === undefined || call.platform !== platform || call.peer !== peer) {
+        this.#rejected += 1;
+        continue;
+      }
+      if (item.kind === 'error') this.#core.fail(id as string, errorFromRpc(item.response.error), '');
+      else this.#core.settle(id as string, item.response.result, '');
+    }
+  }
+
 
   /** One VIP message holding a JSON array; settles per item (undefined for notifications). */
   batch(peer: string, items: readonly BatchItem[], options: { timeoutMs?: number } = {}): Promise<PromiseSettledResult<unknown>[]> {
@@ -275,6 +340,7 @@ export class RpcSubsystem implements Subsystem {
 }
 
 const identityUser = (user: string): string => user;
+const RPC_FRAME = textFrame('RPC');
 
 /** A user's own entry of a capability map (never an inherited property such as `constructor`). */
 function entryOf(map: CapabilityMap | undefined, user: string): UserCapabilities | undefined {
@@ -332,7 +398,15 @@ function serialize(r: RpcResponse | RpcResponse[]): string {
  * check (exc_type `volttron.platform.jsonrpc.Error`, exc_args `[-32001, text]`) is the protocol's
  * UnauthorizedError, whatever refused it.
  */
-export function errorFromRpc(error: RpcErrorObject): RpcError | UnauthorizedError {
+export function errorFromRpc(error: RpcErrorObject): RpcError | UnauthorizedError | PlatformUnreachableError | PeerUnreachableError {
+  if (error.code === EXTERNAL_RPC_ERROR_CODES.PLATFORM_UNREACHABLE || error.code === EXTERNAL_RPC_ERROR_CODES.PEER_UNREACHABLE) {
+    const data = ExternalRpcErrorDataSchema.safeParse(error.data);
+    if (data.success) {
+      return error.code === EXTERNAL_RPC_ERROR_CODES.PLATFORM_UNREACHABLE
+        ? new PlatformUnreachableError(data.data.platform, data.data.reason, error.message)
+        : new PeerUnreachableError(data.data.peer ?? '', 'RPC');
+    }
+  }
   const { detail, exception } = readErrorData(error);
   if (error.code === RPC_ERROR_CODES.METHOD_NOT_FOUND) {
     const m = /method '(.*)' is not implemented/.exec(detail ?? '');

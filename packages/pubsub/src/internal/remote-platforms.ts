@@ -16,6 +16,11 @@ export class RemotePlatforms {
 
   constructor(private readonly link: ExternalPlatforms | undefined) {}
 
+  /** Prefixes held for remote platforms (0: nothing to forward). */
+  get size(): number {
+    return this.#prefixes.size;
+  }
+
   /** Remote platforms holding prefixes. */
   get count(): number {
     return this.#prefixes.peerCount;
@@ -30,12 +35,40 @@ export class RemotePlatforms {
     this.#prefixes.dropPeer(instance);
   }
 
-  /** Forward a publish to every remote platform with a matching prefix; returns how many. */
+  /**
+   * Forward a publish to every remote platform with a matching prefix; returns how many links took
+   * it. Those that did not (down, full) and those that lost it later are counted undeliverable.
+   */
   forward(topic: Frame, user: Frame, id: Frame, payload: Frame): number {
     if (!this.link || this.#prefixes.size === 0) return 0;
     const instances = this.#prefixes.match('', topic);
-    for (const instance of instances) this.link.send(instance, user, id, [OP_EXTERNAL_PUBLISH, topic, payload]);
-    return instances.size;
+    let sent = 0;
+    for (const instance of instances) {
+      const taken = this.link.send(instance, user, id, [OP_EXTERNAL_PUBLISH, topic, payload], this.#lost);
+      if (taken === false) this.#undeliverable(instance);
+      else sent++;
+    }
+    return sent;
+  }
+
+  /** Publishes for remote platforms that could not be sent, in total and by instance. */
+  undeliverable = 0;
+  readonly undeliverableBy = new Map<string, number>();
+
+  readonly #lost = (): void => {
+    this.undeliverable++;
+  };
+
+  #undeliverable(instance: string): void {
+    this.undeliverable++;
+    if (this.undeliverableBy.size < 1024 || this.undeliverableBy.has(instance)) {
+      this.undeliverableBy.set(instance, (this.undeliverableBy.get(instance) ?? 0) + 1);
+    }
+  }
+
+  /** The user whose rights decide an external_publish that came on link `linkUserId`. */
+  publisherUser(linkUserId: string, user: Frame): string {
+    return this.link?.publisherUser?.(linkUserId, user) ?? linkUserId;
   }
 
   /** Send `{myInstance: prefixes}` to the given (default: every connected) remote platform. */
