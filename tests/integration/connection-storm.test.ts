@@ -7,8 +7,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Context, Dealer } from 'zeromq';
-import { generateKeyPair, keyToZ85, type CurveKeyPair } from '../../packages/protocol/src/index.js';
-import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RawVipClient } from '../../packages/testing/src/index.js';
+import { generateKeyPair, keyToZ85, type CurveKeyPair } from '@vip/protocol';
+import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RawVipClient } from '@vip/testing';
 
 const FLEET = 300;
 const BURST = 100;

@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, onTestFinished } from 'vitest';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { freePort, startPlatform, waitFor } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/auth/src/index.js';
+import { createZmqAgent } from '@vip/agent/zmq';
+import { generateKeyPair } from '@vip/protocol';
+import { freePort, startPlatform, waitFor } from '@vip/testing';
+import { AuthFile } from '@vip/auth';
 import { agentPlatform, describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
 /** The built platform app over tcp + CURVE; each agent gets its own key and auth.json entry (user id = identity). */

@@ -2,7 +2,7 @@
 // tcp+CURVE, then the platform must still route correctly and its drop counters must have moved.
 // Seeded (VIP_FUZZ_SEED to reproduce), bounded in count and time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRawClient, routerStats, seededPrng, startPlatform, type PlatformProcess, type Prng, type RawVipClient } from '../../packages/testing/src/index.js';
+import { openRawClient, routerStats, seededPrng, startPlatform, type PlatformProcess, type Prng, type RawVipClient } from '@vip/testing';
 
 const TOTAL = 100_000;
 const SEED = Number(process.env.VIP_FUZZ_SEED ?? 0x5eed);

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { KeyStore } from '../../packages/auth/src/index.js';
-import { connectZmqAgent, createZmqAgent } from '../../packages/agent/src/zmq.js';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { runCli } from '../../apps/vipctl/src/cli.js';
+import { generateKeyPair } from '@vip/protocol';
+import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { KeyStore } from '@vip/auth';
+import { connectZmqAgent, createZmqAgent } from '@vip/agent/zmq';
+import type { Agent } from '@vip/agent';
+import { runVipctl } from './helpers/vipctl.js';
 
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
 const PLATFORM = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
@@ -25,12 +25,9 @@ async function exitOf(file: string, args: string[]): Promise<{ code: number; std
   );
 }
 
-/** vipctl in-process: exit code and captured output. */
-async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`), env: {} });
-  return { code, out, err };
+/** vipctl as an operator runs it (the built CLI): exit code and captured output. */
+function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runVipctl(argv);
 }
 
 describe('vipctl against a running platform', () => {

@@ -1,7 +1,30 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { PubSubWrapper } from '../../apps/platform/src/legacy-pubsub/pubsub-wrapper.js';
-import { waitFor } from '../../packages/testing/src/index.js';
-import { memoryPlatform } from './pubsub.suite.js';
+import { Agent, PubSubSubsystem } from '@vip/agent';
+import { PubSubService } from '@vip/pubsub';
+import { Router } from '@vip/router';
+import { MemoryTransport, waitFor } from '@vip/testing';
+import { PubSubWrapper } from '../src/legacy-pubsub/pubsub-wrapper.js';
+
+/** Router + PubSubService over the in-memory transport; agents (started, pubsub registered) on MemoryConnections. */
+async function memoryPlatform() {
+  const transport = new MemoryTransport();
+  const router = new Router({ identity: 'router', transport, extensions: [new PubSubService()] });
+  await router.start();
+  const agents: Agent[] = [];
+  return {
+    async agent(identity: string) {
+      const agent = new Agent({ identity, connection: transport.connection(identity, { userId: identity }) });
+      const pubsub = agent.subsystem<PubSubSubsystem>('pubsub') ?? agent.use((core) => new PubSubSubsystem(core));
+      agents.push(agent);
+      await agent.start();
+      return { agent, pubsub };
+    },
+    async close() {
+      for (const a of agents) await a.close();
+      await router.stop();
+    },
+  };
+}
 
 describe('PubSubWrapper (legacy RPC pubsub, docs/protocol.md 3.8)', () => {
   it('subscribes for a legacy agent, pushes pubsub.push notifications once per message, publishes, lists, syncs and drops', async () => {
