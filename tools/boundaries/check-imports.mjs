@@ -88,7 +88,7 @@ function listFiles(dir) {
   /** @type {string[]} */
   const out = [];
   if (!existsSync(dir)) return out;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     if (SKIP_DIRS.has(entry.name)) continue;
     const path = join(dir, entry.name);
     if (entry.isDirectory()) out.push(...listFiles(path));
@@ -195,7 +195,7 @@ export function findCycles(graph) {
 /** One path around a strongly connected component, for the message. */
 function cyclePath(graph, component) {
   const members = new Set(component);
-  const start = component[0];
+  const start = [...component].sort()[0];
   const path = [start];
   const seen = new Set([start]);
   let at = start;
@@ -225,8 +225,8 @@ export function checkWorkspace(root = process.cwd()) {
   const packageGraph = new Map();
   for (const p of byName.values()) packageGraph.set(p.name, new Set([...p.deps, ...p.devDeps].filter((d) => byName.has(d))));
   for (const component of findCycles(packageGraph)) {
-    const p = byName.get(component[0]);
-    report('package-cycle', join(p.root, 'package.json'), 1, `packages depend on each other in a circle: ${cyclePath(packageGraph, component).join(' -> ')}`);
+    const path = cyclePath(packageGraph, component);
+    report('package-cycle', join(byName.get(path[0]).root, 'package.json'), 1, `packages depend on each other in a circle: ${path.join(' -> ')}`);
   }
 
   for (const project of projects) {
@@ -276,7 +276,8 @@ export function checkWorkspace(root = process.cwd()) {
           for (const tag of project.tags) {
             const rule = constraints.find((c) => c.sourceTag === tag);
             if (rule && !target.tags.some((t) => rule.onlyDependOnLibsWithTags.includes(t))) {
-              report('tag', file, line, `'${specifier}': a project tagged ${tag} may depend only on ${rule.onlyDependOnLibsWithTags.join(', ') || 'nothing'}; ${name} is ${target.tags.join(', ') || 'untagged'}`);
+              const allowed = rule.onlyDependOnLibsWithTags.length > 0 ? `only on ${rule.onlyDependOnLibsWithTags.join(', ')}` : 'on no workspace package';
+              report('tag', file, line, `'${specifier}': a project tagged ${tag} may depend ${allowed}; ${name} is ${target.tags.join(', ') || 'untagged'}`);
             }
           }
         }
