@@ -24,3 +24,7 @@ export { startTlsNode, TLS_CLIENTS } from './rabbitmq-tls-node.js';
 export type { TlsNode, TlsNodeOptions, TlsNodeManagement, TlsPem } from './rabbitmq-tls-node.js';
 export { startScenarioRouter, startScenarioAgent, trafficLoop, reconnected, vip } from './transport-scenario.js';
 export type { Recorded, ScenarioRouter, StatusRouterTransport } from './transport-scenario.js';
+export { MemoryRouter, MemoryRouterConnection } from './memory-router.js';
+export type { Sent } from './memory-router.js';
+export { MemoryRouterServices } from './memory-router-services.js';
+export type { Delivered } from './memory-router-services.js';

@@ -1,5 +1,6 @@
-import { EMPTY_FRAME, identityKey, silentLogger, textFrame, type DeliveryResult, type Frame, type RoutedMessage, type RouterServices } from '@vip/protocol';
-import type { PubSubService } from '../src/pubsub-service.js';
+import {
+  EMPTY_FRAME, identityKey, silentLogger, textFrame, type DeliveryResult, type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
+} from '@vip/protocol';
 
 export interface Delivered {
   readonly to: string;
@@ -11,12 +12,12 @@ export interface Delivered {
 }
 
 /**
- * An in-memory RouterServices for unit tests of the service: records every delivery and lets a
- * test choose each peer's delivery outcome ('hang' keeps the promise pending until `release`).
- * As the router does, a delivery that finds a peer it knows (one that sent the service something)
- * unreachable drops it before the delivery resolves.
+ * An in-memory RouterServices for unit tests of one RouterExtension (the PubSubService's): records
+ * every delivery and lets a test choose each peer's delivery outcome ('hang' keeps the promise
+ * pending until `release`). As the router does, a delivery that finds a peer it knows (one that
+ * sent the extension something) unreachable drops it before the delivery resolves.
  */
-export class MemoryRouter implements RouterServices {
+export class MemoryRouterServices<E extends RouterExtension = RouterExtension> implements RouterServices {
   readonly instanceName = 'test-instance';
   readonly logger = silentLogger;
   readonly delivered: Delivered[] = [];
@@ -29,7 +30,7 @@ export class MemoryRouter implements RouterServices {
   readonly #known = new Set<string>();
   readonly identity = textFrame('router');
 
-  constructor(readonly service: PubSubService) {
+  constructor(readonly service: E) {
     service.attach(this);
   }
 
@@ -71,7 +72,7 @@ export class MemoryRouter implements RouterServices {
   dropPeer(peer: Frame): void {
     this.#known.delete(identityKey(peer));
     this.dropped.push(identityKey(peer));
-    this.service.peerDropped(peer);
+    this.service.peerDropped?.(peer);
   }
 
   count(counter: string, n = 1): void {
@@ -83,7 +84,7 @@ export class MemoryRouter implements RouterServices {
   }
 
   /**
-   * Send `[sender, '', VIP1, user, id, 'pubsub', ...args]` to the service as the router would:
+   * Send `[sender, '', VIP1, user, id, 'pubsub', ...args]` to the extension as the router would:
    * `userId` is the user the transport proved, `userFrame` what the sender wrote in its user frame.
    */
   send(sender: string, args: ReadonlyArray<string | Frame | object>, id = 'm1', userId = sender, userFrame = ''): boolean {
@@ -96,7 +97,7 @@ export class MemoryRouter implements RouterServices {
       subsystem: textFrame('pubsub'),
       args: args.map((a) => (Buffer.isBuffer(a) ? a : textFrame(typeof a === 'string' ? a : JSON.stringify(a)))),
     };
-    return this.service.handle(message, userId);
+    return this.service.handle(message, userId, message.user);
   }
 
   /** Deliveries to `to` (all subsystems), then forget them. */
@@ -112,9 +113,3 @@ export class MemoryRouter implements RouterServices {
     return out;
   }
 }
-
-/** Let queued promise callbacks run (deliveries resolve in microtasks). */
-export const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
-
-export const hex = (f: Frame | undefined): string => (f ? f.toString('hex') : '<none>');
-export const text = (f: Frame | undefined): string => (f ? f.toString('utf8') : '<none>');

@@ -1,7 +1,8 @@
 /**
- * Test double: a tiny VIP router in memory with AgentConnection endpoints, enough to unit-test
- * the agent's logic (hello, ping, peerlist, query, forwarding with user = sender, error 113/93).
- * The real router and transports are exercised by tests/integration.
+ * The memory router: a tiny scripted VIP router with AgentConnection endpoints, enough to unit-test
+ * the agent's logic (hello, ping, peerlist, query, forwarding with user = sender, error 113/93)
+ * without @vip/router (which @vip/testing must not depend on). Tests of the real Router use
+ * MemoryTransport; the real router and transports together are exercised by tests/integration.
  */
 import {
   EMPTY_FRAME, frameText, identityKey, textFrame,
@@ -15,26 +16,26 @@ export interface Sent {
 
 export class MemoryRouter {
   readonly sent: Sent[] = [];
-  readonly #peers = new Map<string, MemoryConnection>();
+  readonly #peers = new Map<string, MemoryRouterConnection>();
   readonly routerIdentity = 'memory-router';
   /** When false, hellos get no welcome (to test the handshake timeout). */
   welcome = true;
   /** Every connection made, in order. */
-  readonly connections: MemoryConnection[] = [];
+  readonly connections: MemoryRouterConnection[] = [];
   /** Connections whose messages the router drops (a ZeroMQ connection it could not attribute). */
-  readonly unattributed = new Set<MemoryConnection>();
+  readonly unattributed = new Set<MemoryRouterConnection>();
 
-  connect(identity: string): MemoryConnection {
-    const c = new MemoryConnection(this, identity);
+  connect(identity: string): MemoryRouterConnection {
+    const c = new MemoryRouterConnection(this, identity);
     this.connections.push(c);
     return c;
   }
 
-  attach(c: MemoryConnection): void {
+  attach(c: MemoryRouterConnection): void {
     this.#peers.set(c.identity, c);
   }
 
-  detach(c: MemoryConnection): void {
+  detach(c: MemoryRouterConnection): void {
     if (this.#peers.get(c.identity) === c) this.#peers.delete(c.identity);
   }
 
@@ -59,7 +60,7 @@ export class MemoryRouter {
     this.#peers.get(to)?.deliver({ ...message, peer: textFrame(from), user: textFrame(from) });
   }
 
-  route(from: MemoryConnection, m: VipMessage): void {
+  route(from: MemoryRouterConnection, m: VipMessage): void {
     if (this.unattributed.has(from)) return;
     this.sent.push({ from: from.identity, message: m });
     const sender = textFrame(from.identity);
@@ -87,7 +88,7 @@ export class MemoryRouter {
 
 const f = (x: string | Frame): Frame => (typeof x === 'string' ? textFrame(x) : x);
 
-export class MemoryConnection implements AgentConnection {
+export class MemoryRouterConnection implements AgentConnection {
   readonly kind = 'memory' as const;
   readonly identity: string;
   readonly #router: MemoryRouter;
