@@ -31,8 +31,8 @@ export default defineConfig({
       pkg('testing'),
       pkg('platform', 'apps/platform'),
       pkg('vipctl', 'apps/vipctl'),
-      // The import map of docs/ARCHITECTURE.md (tools/boundaries): the repository passes, and each rule fails on a bad import.
-      { ...shared, test: { name: 'tools', root: 'tools', include: ['boundaries/**/*.test.ts'], testTimeout: 60_000 } },
+      // The import map of docs/ARCHITECTURE.md (tools/boundaries) and the formatter (tools/format): each check, and each failing on a bad file.
+      { ...shared, test: { name: 'tools', root: 'tools', include: ['boundaries/**/*.test.ts', 'format/**/*.test.ts'], testTimeout: 60_000 } },
       { ...shared, test: { name: 'integration', root: 'tests', include: ['integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
       // The packages as users get them: publint and arethetypeswrong on each packed package; a
       // Verdaccio registry, the release command publishing to it, installs into empty projects.
