@@ -53,7 +53,7 @@ describe('formatter (biome.json)', () => {
     expect(scripts['format:check']).toBe('biome format .');
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
     expect(ci).toContain('npm run format:check');
-    const mode = /^FORMAT_CHECK=(\w+)$/m.exec(ci)?.[1];
+    const mode = /^FORMAT_CHECK=(\w+)$/m.exec(ci)?.[1] ?? 'enforce'; // no switch line: enforced
     expect(['enforce', 'pending']).toContain(mode);
     if (mode === 'enforce') {
       const r = await biome(['format', '--reporter=summary', '.']);
