@@ -21,6 +21,7 @@
 //                  devDependencies; tests/ and test files: the root package.json too)
 //   tag            a source file imports a package its Nx tags may not depend on
 //   self-import    a package imports itself by name instead of by relative path
+//   export-star    `export * from` in a package's source: every export is listed by name
 //   file-cycle     a cycle in the graph of files inside one project (type-only imports included:
 //                  the map should read one way even where the compiler erases the edge)
 //   package-cycle  a cycle in the graph of workspace packages as their package.json files
@@ -100,11 +101,11 @@ function listFiles(dir) {
 /** Every module specifier of a file with its line and whether only types cross it. */
 export function specifiersOf(fileName, text) {
   const source = ts.createSourceFile(fileName, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
-  /** @type {{ specifier: string, line: number, typeOnly: boolean }[]} */
+  /** @type {{ specifier: string, line: number, typeOnly: boolean, star?: boolean }[]} */
   const found = [];
-  const add = (node, literal, typeOnly) => {
+  const add = (node, literal, typeOnly, star = false) => {
     if (literal && ts.isStringLiteralLike(literal)) {
-      found.push({ specifier: literal.text, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, typeOnly });
+      found.push({ specifier: literal.text, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, typeOnly, ...(star ? { star } : {}) });
     }
   };
   const visit = (node) => {
@@ -114,7 +115,8 @@ export function specifiersOf(fileName, text) {
       const typeOnly = !!clause && (clause.isTypeOnly || (!clause.name && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
       add(node, node.moduleSpecifier, typeOnly);
     } else if (ts.isExportDeclaration(node)) {
-      if (node.moduleSpecifier) add(node, node.moduleSpecifier, node.isTypeOnly);
+      const star = !node.exportClause || ts.isNamespaceExport(node.exportClause);
+      if (node.moduleSpecifier) add(node, node.moduleSpecifier, node.isTypeOnly, star);
     } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
       add(node, node.moduleReference.expression, node.isTypeOnly);
     } else if (ts.isImportTypeNode(node)) {
@@ -238,7 +240,8 @@ export function checkWorkspace(root = process.cwd()) {
       const isTest = !project.workspace || TEST_FILE.test(rel);
       const edges = new Set();
       fileGraph.set(file, edges);
-      for (const { specifier, line } of specifiersOf(file, readFileSync(file, 'utf8'))) {
+      for (const { specifier, line, star } of specifiersOf(file, readFileSync(file, 'utf8'))) {
+        if (star && project.workspace && !isTest) report('export-star', file, line, `'export * from ${specifier}': list every export by name`);
         if (specifier.startsWith('.')) {
           const target = resolveRelative(file, specifier);
           if (!within(project.root, target) && !(project.name === 'tests' && within(join(root, 'tools'), target))) {

@@ -136,4 +136,9 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
     const root = await workspace(base({ 'src/self.ts': "import { m } from '@x/mid';\nexport const s = m;\n" }));
     expect(rules(check(root))).toEqual(['self-import']);
   });
+
+  it('fails on export * in a package source, not in a test (export-star)', async () => {
+    const root = await workspace(base({ 'src/all.ts': "export * from './index.js';\nexport * as core from '@x/core';\n", 'test/all.test.ts': "export * from '../src/index.js';\n" }));
+    expect(check(root).map((v) => `${v.rule}:${v.line}`)).toEqual(['export-star:1', 'export-star:2']);
+  });
 });
