@@ -23,9 +23,8 @@ describeAgentSuite({
       if (!p) {
         p = (async () => {
           const pair = generateKeyPair();
-          const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
           await authFile.add({ credentials: pair.public, user_id: userId, comments: 'agent suite' });
-          await reloaded;
+          await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
           return pair;
         })();
         users.set(userId, p);

@@ -175,9 +175,8 @@ describe('vipctl against a running platform', () => {
     };
     let userId: string | undefined;
     await waitFor(async () => (userId = await pendingUser()) !== undefined, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'approve', userId!, '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.authLoaded({ timeoutMs: 10_000 });
     const admitted = await make();
     await admitted.start();
     expect(await admitted.ping.ping()).toEqual([]);
@@ -202,9 +201,8 @@ describe('vipctl against a running platform', () => {
     let pending: Pending[] = [];
     await waitFor(async () => (pending = await pendingOf()).length > 0, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
     expect(pending[0]!.address).toMatch(/^(localhost)?:\d+:\d+:\d+$/); // the ZAP address over ipc carries the agent's pid
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'approve', pending[0]!.user_id, '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.authLoaded({ timeoutMs: 10_000 });
     const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { credentials: string[]; address: string[] | null }[]; pending: Pending[] };
     expect(list.allow.find((e) => e.credentials?.[0] === pair.public)?.address).toEqual([expect.stringMatching(/^\/(localhost)?:\d+:\d+:\\d\+\/$/)]);
     expect(list.pending.filter((p) => p.credentials === pair.public)).toEqual([]);
@@ -222,9 +220,8 @@ describe('vipctl against a running platform', () => {
   });
 
   it('auth add --identity admits the agent\'s own key pair, so connectZmqAgent({ identity }) just works (README quick start)', async () => {
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'add', '--identity', 'thermostat', '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.authLoaded({ timeoutMs: 10_000 });
     const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { user_id: string; identity: string; credentials: string[] }[] };
     const stored = await KeyStore.agent(home, 'thermostat').load();
     expect(list.allow.find((e) => e.user_id === 'thermostat')).toMatchObject({ identity: 'thermostat', credentials: [stored?.public] });
