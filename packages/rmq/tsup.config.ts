@@ -1,3 +1,4 @@
 import { libraryConfig } from '../../tools/tsup/presets';
 
-export default libraryConfig();
+// One build, three entries (index, pubsub, admin) sharing chunks: one copy of each class.
+export default libraryConfig(['src/index.ts', 'src/pubsub.ts', 'src/admin.ts']);

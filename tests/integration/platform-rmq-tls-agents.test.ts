@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Agent } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { agentPermissions, RabbitMqManagement } from '@vip/rmq';
+import { agentPermissions, RabbitMqManagement } from '@vip/rmq/admin';
 import { FAST_RECONNECT } from '@vip/testing';
 import { startTlsNode, TLS_CLIENTS, type TlsNode } from '@vip/testing';
 import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';

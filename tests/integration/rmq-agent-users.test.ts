@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import type { Agent } from '@vip/agent';
 import { connectRmqAgent, createRmqAgent } from '@vip/agent/rmq';
-import { agentPermissions, HelloPermissionCheck, rmqRouterOptions, RmqRouterTransport, type Permissions } from '@vip/rmq';
+import { rmqRouterOptions, RmqRouterTransport } from '@vip/rmq';
+import { agentPermissions, HelloPermissionCheck, type Permissions } from '@vip/rmq/admin';
 import { AMQP_URL, FAST_RECONNECT, Inbox, MANAGEMENT, type TestVhost } from '@vip/testing';
 import { freshVhost, management } from './helpers/broker.js';
 import { HelloExtension, Router } from '@vip/router';

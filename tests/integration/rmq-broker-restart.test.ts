@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { Agent } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { startPlatform, waitFor } from '@vip/testing';
-import { RmqPubSub, type PubSubDelivery } from '@vip/rmq';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { AMQP_URL, exclusiveBroker, FAST_RECONNECT, rabbitmqctl, type TestVhost } from '@vip/testing';
 import { freshVhost } from './helpers/broker.js';
 import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip } from './helpers/broker.js';

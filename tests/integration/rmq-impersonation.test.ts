@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import type { Agent, RpcCallContext } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { RmqPubSub, type PubSubDelivery } from '@vip/rmq';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { AMQP_URL, FAST_RECONNECT, Inbox } from '@vip/testing';
 import { management } from './helpers/broker.js';
 import { generateKeyPair } from '@vip/protocol';

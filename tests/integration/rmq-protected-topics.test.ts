@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import { generateKeyPair } from '@vip/protocol';
 import { ProtectedTopics } from '@vip/pubsub';
-import { agentPermissions, protectedTopicPermissions, RmqPubSub, type PubSubDelivery } from '@vip/rmq';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
+import { agentPermissions, protectedTopicPermissions } from '@vip/rmq/admin';
 import { AMQP_URL, FAST_RECONNECT, Inbox, type TestVhost } from '@vip/testing';
 import { freshVhost, management } from './helpers/broker.js';
 import { waitFor } from '@vip/testing';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { z } from 'zod';
 import type { Agent, RpcCallContext } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { RmqPubSub, type PubSubDelivery } from '@vip/rmq';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { AMQP_URL, FAST_RECONNECT, Inbox } from '@vip/testing';
 import { waitFor } from '@vip/testing';
 import { readAgentRmqFile } from '@vip/rmq';
@@ -11,7 +11,7 @@ import { startAgentUserPlatform, type AgentUserPlatform } from './rmq-agent-user
 import { rawClientAs, rpcReply, rpcRequest, sendVip, type Claim } from './rmq-raw-client.js';
 
 /**
- * Sender identity proven by RabbitMQ (AMQP `user_id`, packages/rmq/src/sender-trust.ts), on a
+ * Sender identity proven by RabbitMQ (AMQP `user_id`, packages/rmq/src/transport/sender-trust.ts), on a
  * platform in its default mode (its own broker user, per-agent users): an agent on its own broker
  * user `<instance>.<identity>` stamps user_id; receivers that log in as per-agent users (router,
  * agents, broker pubsub) refuse a message whose user_id is an agent user other than its app_id

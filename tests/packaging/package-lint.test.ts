@@ -122,3 +122,37 @@ describe('@vip/protocol', () => {
     expect(Object.keys(esm).sort()).toEqual([...internal].sort());
   });
 });
+
+describe('@vip/rmq', () => {
+  /**
+   * Which files of @vip/rmq's dist a `require` of `entries` loads, and which of them hold the
+   * management client (the chunk names are hashes: the class is what identifies it).
+   */
+  async function loadedRmqFiles(entries: readonly string[]): Promise<{ files: string[]; admin: string[] }> {
+    const script = [
+      "const { readFileSync, realpathSync } = require('node:fs');",
+      `for (const e of ${JSON.stringify(entries)}) require(e);`,
+      "const dist = realpathSync(require.resolve('@vip/rmq')).replace(/index\\.cjs$/, '');",
+      'const files = Object.keys(require.cache).map((f) => realpathSync(f)).filter((f) => f.startsWith(dist));',
+      'const client = /\\b(RabbitMqManagement|HttpClient) = class\\b|class (RabbitMqManagement|HttpClient)\\b/;',
+      "const admin = files.filter((f) => client.test(readFileSync(f, 'utf8')));",
+      "console.log(JSON.stringify({ files: files.map((f) => f.slice(dist.length)), admin: admin.map((f) => f.slice(dist.length)) }));",
+    ].join('\n');
+    const r = await run(process.execPath, ['-e', script], { cwd: join(ROOT, 'packages/agent') });
+    expect(r.code, describeRun('node -e', r)).toBe(0);
+    return JSON.parse(r.stdout) as { files: string[]; admin: string[] };
+  }
+
+  it('an agent that only talks to the broker does not load the management client (@vip/rmq, @vip/rmq/pubsub, @vip/agent/rmq)', async () => {
+    const agent = await loadedRmqFiles(['@vip/agent/rmq']);
+    expect(agent.files).toEqual(expect.arrayContaining(['index.cjs', 'pubsub.cjs']));
+    expect(agent.admin).toEqual([]);
+    expect((await loadedRmqFiles(['@vip/rmq', '@vip/rmq/pubsub'])).admin).toEqual([]);
+  });
+
+  it('@vip/rmq/admin does (the check can see it)', async () => {
+    const admin = await loadedRmqFiles(['@vip/rmq/admin']);
+    expect(admin.files).toContain('admin.cjs');
+    expect(admin.admin.length).toBeGreaterThan(0);
+  });
+});

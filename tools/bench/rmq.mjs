@@ -44,7 +44,8 @@ for (const p of ['rmq', 'router', 'pubsub', 'agent', 'protocol']) {
     process.exit(2);
   }
 }
-const { RmqConnection, RmqRouterTransport, RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
+const { RmqConnection, RmqRouterTransport } = await import('@vip/rmq');
+const { RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq/admin');
 const { Router } = await import('@vip/router');
 const { PubSubService } = await import('@vip/pubsub');
 // Another build of @vip/agent (A/B on the same machine state): BENCH_AGENT_DIST=<dir>/packages/agent/dist

@@ -20,7 +20,8 @@
 //                  declare (source files: dependencies and peerDependencies; test files also
 //                  devDependencies; tests/ and test files: the root package.json too)
 //   tag            a source file imports a package its Nx tags may not depend on
-//   self-import    a package imports itself by name instead of by relative path
+//   self-import    a package's source imports itself by name instead of by relative path (a
+//                  test may: that is how it tests the package's public entries)
 //   export-star    `export * from` in a package's source: every export is listed by name
 //   file-cycle     a cycle in the graph of files inside one project (type-only imports included:
 //                  the map should read one way even where the compiler erases the edge)
@@ -261,7 +262,7 @@ export function checkWorkspace(root = process.cwd()) {
         }
         const [name, subpath] = splitPackage(specifier);
         const target = byName.get(name);
-        if (target === project) {
+        if (target === project && !isTest) {
           report('self-import', file, line, `'${specifier}' imports ${name} from inside itself: use a relative path`);
           continue;
         }
@@ -269,7 +270,7 @@ export function checkWorkspace(root = process.cwd()) {
           report('not-exported', file, line, `'${specifier}': ${name} exports ${[...target.exports].join(', ')}, not ${subpath}`);
           continue;
         }
-        const declared = project.deps.has(name) || (isTest && (project.devDeps.has(name) || (!target && rootDeps.has(name))));
+        const declared = target === project || project.deps.has(name) || (isTest && (project.devDeps.has(name) || (!target && rootDeps.has(name))));
         if (!declared) {
           const where = project.workspace ? `${relative(root, project.root)}/package.json` : 'the root package.json';
           report('undeclared', file, line, `'${specifier}': ${name} is not declared in ${where}${isTest ? '' : ' dependencies or peerDependencies'}`);

@@ -28,7 +28,7 @@ if (!platformBuilt()) {
   process.stderr.write('rmq soak: apps/platform/dist is missing: run `npm run build` first\n');
   process.exit(2);
 }
-const { ensureVolttronBroker, RabbitMqManagement } = await import('@vip/rmq');
+const { ensureVolttronBroker, RabbitMqManagement } = await import('@vip/rmq/admin');
 const { createRmqAgent } = await import('@vip/agent/rmq');
 
 const log = (x) => process.stdout.write(`${JSON.stringify(x)}\n`);

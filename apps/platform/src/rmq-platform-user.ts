@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '@vip/protocol';
-import { parseRmqLinkOptions, probeBroker, RabbitMqManagement, RmqSetupError, routingKeyFor, type RmqLinkOptionsInput } from '@vip/rmq';
+import { parseRmqLinkOptions, RmqSetupError, routingKeyFor, type RmqLinkOptionsInput } from '@vip/rmq';
+import { probeBroker, RabbitMqManagement } from '@vip/rmq/admin';
 import type { RmqBusConfig } from './cli-options.js';
 
 /** Full rights on the platform's own vhost: it declares the exchanges and queues of router, control and platform.auth. */

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, InvalidPayloadError, parseProtectedUpdate, silentLogger, type Capabilities, type Logger } from '@vip/protocol';
 import {
-  protectedTopicPermissions, RabbitMqManagement, syncTopicPermissions, type ManagementOptions, type ProtectedTopicEntry, type TopicPermissions,
-} from '@vip/rmq';
+  protectedTopicPermissions, RabbitMqManagement, syncTopicPermissions,
+  type ManagementOptions, type ProtectedTopicEntry, type TopicPermissions,
+} from '@vip/rmq/admin';
 import type { UserToCapabilities } from './auth-service/index.js';
 
 export interface BrokerTopicPermissionsOptions {

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  agentPermissions, AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, RabbitMqManagement, readAgentRmqFile as readRmqFile,
+  AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, readAgentRmqFile as readRmqFile,
   RmqSetupError, VOLTTRON_EXCHANGE, type AgentRmqFile,
 } from '@vip/rmq';
+import { agentPermissions, RabbitMqManagement } from '@vip/rmq/admin';
 import { writeFileAtomic } from '@vip/auth';
 import { CliError, EXIT } from './exit-codes.js';
 import type { PlatformBus } from './platform-bus.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import amqp from 'amqplib';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { ensureVolttronBroker, RabbitMqManagement } from '@vip/rmq';
+import { ensureVolttronBroker, RabbitMqManagement } from '@vip/rmq/admin';
 import { AMQP_URL, MANAGEMENT, vhostFixture } from '@vip/testing';
 import { createAgentBrokerUser, readAgentRmqFile } from '../src/agent-broker-user.js';
 

@@ -2,8 +2,9 @@
 import { resolveVipHome } from '@vip/auth';
 import { ConfigError } from '@vip/protocol';
 import {
-  agentLinkFromFile, agentRmqFilePath, readAgentRmqFile, RmqConnection, type ManagementOptions, type PrefixMatch, type RmqConnectionOptions,
+  agentLinkFromFile, agentRmqFilePath, readAgentRmqFile, RmqConnection, type ManagementOptions, type RmqConnectionOptions,
 } from '@vip/rmq';
+import type { PrefixMatch } from '@vip/rmq/pubsub';
 import { Agent, type AgentOptions } from './agent.js';
 import { RmqPubSubSubsystem } from './pubsub/rmq-pubsub-subsystem.js';
 

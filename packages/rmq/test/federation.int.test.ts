@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { RmqPubSub, type PubSubDelivery } from '../src/index.js';
+import { RmqPubSub, type PubSubDelivery } from '../src/pubsub.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, type TestVhost } from './broker-fixture.js';
 
 /** Two instances in two virtual hosts of one broker, linked by RabbitMQ federation (docs/protocol.md 7.8). */

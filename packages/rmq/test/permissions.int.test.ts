@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { agentPermissions, RmqConnection, RmqPubSub, type PubSubDelivery } from '../src/index.js';
+import { RmqConnection } from '../src/index.js';
+import { RmqPubSub, type PubSubDelivery } from '../src/pubsub.js';
+import { agentPermissions } from '../src/admin.js';
 import { FAST_RECONNECT, freshVhost, Inbox, management, type TestVhost } from './broker-fixture.js';
 import { startScenarioRouter, vip } from './scenario.js';
 

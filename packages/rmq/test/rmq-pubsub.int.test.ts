@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import amqp from 'amqplib';
 import { isVipError } from '@vip/protocol';
-import { RmqPubSub, type PubSubDelivery, type RmqPubSubOptions } from '../src/index.js';
+import { RmqPubSub, type PubSubDelivery, type RmqPubSubOptions } from '../src/pubsub.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, MANAGEMENT, rabbitmqctl, type TestVhost } from './broker-fixture.js';
 
 let vh: TestVhost;

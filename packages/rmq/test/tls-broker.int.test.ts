@@ -2,10 +2,12 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { PeerEvent, RoutedMessage, VipMessage } from '@vip/protocol';
 import amqp from 'amqplib';
 import {
-  ensureVolttronBroker, parseRmqLinkOptions, RmqConnection, RmqPubSub, RmqRouterTransport, RmqSetupError, UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE,
-  type PubSubDelivery, type RmqLinkOptionsInput, type TlsOptions,
+  parseRmqLinkOptions, RmqConnection, RmqRouterTransport, RmqSetupError, UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE,
+  type RmqLinkOptionsInput, type TlsOptions,
 } from '../src/index.js';
-import { connectTarget } from '../src/rmq-options.js';
+import { RmqPubSub, type PubSubDelivery } from '../src/pubsub.js';
+import { ensureVolttronBroker } from '../src/admin.js';
+import { connectTarget } from '../src/transport/rmq-options.js';
 import { FAST_RECONNECT, Inbox } from './broker-fixture.js';
 import { startTlsNode, TLS_CLIENTS, type TlsNode } from '@vip/testing';
 

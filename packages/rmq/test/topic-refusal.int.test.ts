@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ConnectionStatus } from '@vip/protocol';
-import { agentPermissions, protectedTopicPermissions, RmqPubSub, type PubSubDelivery } from '../src/index.js';
+import { RmqPubSub, type PubSubDelivery } from '../src/pubsub.js';
+import { agentPermissions, protectedTopicPermissions } from '../src/admin.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, type TestVhost } from './broker-fixture.js';
 
 /**

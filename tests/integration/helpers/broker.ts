@@ -1,5 +1,6 @@
 // The broker fixtures of @vip/testing with @vip/rmq's VOLTTRON set-up, for the integration tests.
-import { agentRmqFilePath, ensureVolttronBroker, RabbitMqManagement, RmqConnection, RmqRouterTransport } from '@vip/rmq';
+import { agentRmqFilePath, RmqConnection, RmqRouterTransport } from '@vip/rmq';
+import { ensureVolttronBroker, RabbitMqManagement } from '@vip/rmq/admin';
 import { AMQP_URL, FAST_RECONNECT, MANAGEMENT, startScenarioAgent as recordAgent, startScenarioRouter as recordRouter, vhostFixture } from '@vip/testing';
 import { join } from 'node:path';
 

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { ensureVolttronBroker, platformBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { platformBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { ensureVolttronBroker } from '@vip/rmq/admin';
 import { ReservedIdentities } from '@vip/router';
 import { busInfoPath, stoppedBusInfo, writeBusInfo, type BusInfo } from '../bus-info.js';
 import type { PlatformConfig, RmqBusConfig } from '../cli-options.js';

@@ -1,4 +1,4 @@
-import { HelloPermissionCheck, type ManagementOptions } from '@vip/rmq';
+import { HelloPermissionCheck, type ManagementOptions } from '@vip/rmq/admin';
 import { HelloExtension } from '@vip/router';
 import type { PlatformService } from '../platform-service.js';
 import { BrokerTopicPermissions } from '../rmq-topic-permissions.js';

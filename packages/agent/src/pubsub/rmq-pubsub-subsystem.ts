@@ -1,8 +1,9 @@
 import type { VipMessage } from '@vip/protocol';
 import { NotStartedError } from '../errors.js';
+import type { ManagementOptions, RmqLinkOptionsInput } from '@vip/rmq';
 import {
-  RmqPubSub, type ManagementOptions, type PrefixMatch, type PubSubDelivery, type PubSubPublish, type RmqLinkOptionsInput, type RmqPubSubCallback, type RmqSubscriptionSpec,
-} from '@vip/rmq';
+  RmqPubSub, type PrefixMatch, type PubSubDelivery, type PubSubPublish, type RmqPubSubCallback, type RmqSubscriptionSpec,
+} from '@vip/rmq/pubsub';
 import type { AgentCore } from '../subsystem.js';
 import {
   PubSubSubsystem, type ListOptions, type ListRow, type PubSubCallback, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
-import { SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
+import { SpoofedSenderError, type SenderPolicy } from '../transport/sender-trust.js';
 import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from './pubsub-mapping.js';
 
 describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {

@@ -1,8 +1,8 @@
 import {
   capabilityRefusal, ConfigError, isRegexText, normaliseCapabilities, protectedTopicRegex, type CapabilitiesInput,
 } from '@vip/protocol';
-import { VOLTTRON_EXCHANGE } from './amqp-mapping.js';
-import { PUBSUB_PREFIX } from './pubsub-mapping.js';
+import { VOLTTRON_EXCHANGE } from '../transport/amqp-mapping.js';
+import { PUBSUB_PREFIX } from '../pubsub/pubsub-mapping.js';
 
 /** One write-protect entry of `protected_topics.json` as plain data (no @vip/pubsub here). */
 export interface ProtectedTopicEntry {

@@ -3,7 +3,7 @@ import { ClosedError, ProtocolError, silentLogger, TransportError, type Connecti
 import type { AmqpPublish } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
-import { declareVolttronTopology } from './broker-setup.js';
+import { declareVolttronTopology } from './topology.js';
 import { DeferredAcks, waitForDrain } from './channel-tools.js';
 import { TopicWriteRefusedError, topicWriteRefusal, type TopicWriteRefusal } from './publish-refusal.js';
 import type { RmqLinkOptions } from './rmq-options.js';

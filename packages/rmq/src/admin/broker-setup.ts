@@ -1,38 +1,10 @@
-import type { Channel } from 'amqplib';
-import { connectBroker } from './broker-link.js';
-import { UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { connectBroker } from '../transport/broker-link.js';
+import { declareVolttronTopology } from '../transport/topology.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
-import { RmqSetupError } from './rmq-errors.js';
-import { externalUser, parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { LinkSession } from './link-session.js';
+import { RmqSetupError } from '../transport/rmq-errors.js';
+import { externalUser, parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from '../transport/rmq-options.js';
+import { LinkSession } from '../transport/link-session.js';
 import { silentLogger } from '@vip/protocol';
-
-/**
- * Declare the VOLTTRON exchanges (docs/protocol.md 7.1) on `channel`: `undeliverable` (fanout,
- * durable) and `volttron` (topic, durable, alternate-exchange `undeliverable`). Idempotent;
- * a mismatching existing exchange or a missing permission becomes an RmqSetupError.
- */
-export async function declareVolttronTopology(channel: Channel, vhost: string): Promise<void> {
-  try {
-    await channel.assertExchange(UNDELIVERABLE_EXCHANGE, 'fanout', { durable: true });
-    await channel.assertExchange(VOLTTRON_EXCHANGE, 'topic', { durable: true, alternateExchange: UNDELIVERABLE_EXCHANGE });
-  } catch (err) {
-    throw declareError(err, vhost);
-  }
-}
-
-function declareError(err: unknown, vhost: string): RmqSetupError {
-  const msg = err instanceof Error ? err.message : String(err);
-  if (msg.includes('PRECONDITION')) {
-    return new RmqSetupError('topology', `exchange ${VOLTTRON_EXCHANGE} or ${UNDELIVERABLE_EXCHANGE} in ${vhost} exists with other settings (${msg})`,
-      `delete them (rabbitmqctl -p ${vhost} delete_exchange ...) or use a fresh virtual host`, { cause: err });
-  }
-  if (msg.includes('ACCESS_REFUSED') || msg.includes('ACCESS-REFUSED')) {
-    return new RmqSetupError('permission', `no permission to declare the VOLTTRON exchanges in ${vhost} (${msg})`,
-      `grant configure rights: rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"`, { cause: err });
-  }
-  return new RmqSetupError('broker', `declaring the VOLTTRON exchanges in ${vhost} failed: ${msg}`, 'check the broker log', { cause: err });
-}
 
 export interface BrokerSetupOptions extends Omit<RmqLinkOptionsInput, 'instanceName'> {
   readonly instanceName?: string;

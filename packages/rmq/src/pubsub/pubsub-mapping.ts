@@ -1,7 +1,7 @@
 import { InvalidPayloadError } from '@vip/protocol';
 import { z } from 'zod';
-import { JSON_CONTENT_TYPE, routingKeyFor, VIP_PROTO, VOLTTRON_EXCHANGE, type AmqpPublish } from './amqp-mapping.js';
-import { assertedPolicy, isPlatformIdentity, judgeSender, SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
+import { JSON_CONTENT_TYPE, routingKeyFor, VIP_PROTO, VOLTTRON_EXCHANGE, type AmqpPublish } from '../transport/amqp-mapping.js';
+import { assertedPolicy, isPlatformIdentity, judgeSender, SpoofedSenderError, type SenderPolicy } from '../transport/sender-trust.js';
 
 /**
  * VOLTTRON's RabbitMQ pubsub wire format (docs/protocol.md 7.6), pure. A topic `a/b/c` of instance

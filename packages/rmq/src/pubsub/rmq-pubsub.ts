@@ -1,19 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { ConfigError, InvalidPayloadError, type Logger } from '@vip/protocol';
-import { identityText, routingKeyFor, VOLTTRON_EXCHANGE, type AmqpPublish } from './amqp-mapping.js';
+import { identityText, routingKeyFor, VOLTTRON_EXCHANGE, type AmqpPublish } from '../transport/amqp-mapping.js';
 import { BindingSnapshots } from './binding-snapshots.js';
-import { BrokerClient } from './broker-client.js';
-import { queueDeclareError } from './channel-tools.js';
+import { BrokerClient } from '../transport/broker-client.js';
+import { queueDeclareError } from '../transport/channel-tools.js';
 import {
   BindingTable, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, type PrefixMatch,
 } from './pubsub-bindings.js';
 import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
-import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
-import { RmqSetupError } from './rmq-errors.js';
-import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
-import { publisherUserId, senderPolicyOf } from './sender-identity.js';
-import { SpoofedSenderError, type SenderPolicy } from './sender-trust.js';
+import { ManagementReads, type ManagementOptions } from '../transport/management-reads.js';
+import { RmqSetupError } from '../transport/rmq-errors.js';
+import { parseRmqLinkOptions, type RmqLinkOptionsInput } from '../transport/rmq-options.js';
+import { publisherUserId, senderPolicyOf } from '../transport/sender-identity.js';
+import { SpoofedSenderError, type SenderPolicy } from '../transport/sender-trust.js';
 
 export interface RmqPubSubOptions extends RmqLinkOptionsInput {
   readonly identity: string;
@@ -143,7 +143,7 @@ export class RmqPubSub extends BrokerClient {
     this.#base = base;
     this.#match = prefixMatch ?? 'segment';
     if (management) {
-      const api = new RabbitMqManagement(management);
+      const api = new ManagementReads(management);
       this.#bindings = new BindingSnapshots(async () => new BindingTable(await api.listBindings(o.vhost, VOLTTRON_EXCHANGE), o.instanceName));
     }
   }

@@ -1,7 +1,7 @@
-import { ConfigError } from '@vip/protocol';
 import { z } from 'zod';
 import { HttpClient, type HttpAnswer } from './http-client.js';
-import { RmqSetupError, unresolvedHost } from './rmq-errors.js';
+import { checkManagementUrl, type ManagementOptions } from '../transport/management-options.js';
+import { RmqSetupError, unresolvedHost } from '../transport/rmq-errors.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
 const QueueListSchema = z.array(z.object({ name: z.string() }));
@@ -39,13 +39,7 @@ function parseJson(text: string): unknown {
   }
 }
 
-export interface ManagementOptions {
-  /** Management API base, e.g. `http://127.0.0.1:15672`. */
-  readonly baseUrl: string;
-  readonly user: string;
-  readonly password: string;
-  readonly timeoutMs?: number;
-}
+export type { ManagementOptions };
 
 export interface Permissions {
   readonly configure: string;
@@ -78,11 +72,8 @@ export class RabbitMqManagement {
 
   constructor(options: ManagementOptions) {
     this.#o = options;
-    try {
-      this.#http = new HttpClient(options.baseUrl, options.timeoutMs ?? 5_000);
-    } catch (err) {
-      throw new ConfigError(`RabbitMQ management URL ${JSON.stringify(options.baseUrl)} is not an http(s) URL`, { cause: err });
-    }
+    checkManagementUrl(options.baseUrl);
+    this.#http = new HttpClient(options.baseUrl, options.timeoutMs ?? 5_000);
     this.#headers = { authorization: 'Basic ' + Buffer.from(`${options.user}:${options.password}`).toString('base64'), accept: 'application/json' };
   }
 

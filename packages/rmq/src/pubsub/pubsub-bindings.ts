@@ -1,5 +1,5 @@
 import { PUBSUB_PREFIX } from './pubsub-mapping.js';
-import type { QueueBinding } from './rabbitmq-management.js';
+import type { QueueBinding } from '../admin/rabbitmq-management.js';
 
 /**
  * What the broker's bindings of `volttron` say about pubsub subscribers (pure). Every

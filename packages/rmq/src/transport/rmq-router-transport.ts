@@ -6,10 +6,10 @@ import {
 import { amqpToVip, type InboundLimits, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
-import { declareVolttronTopology } from './broker-setup.js';
+import { declareVolttronTopology } from './topology.js';
 import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
-import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
+import { ManagementReads, type ManagementOptions } from './management-reads.js';
 import { parseRmqLinkOptions, type RmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { publisherUserId, senderPolicyOf, verifyPublisherUserId } from './sender-identity.js';
 import { SpoofedSenderError } from './sender-trust.js';
@@ -128,7 +128,7 @@ export class RmqRouterTransport implements RouterTransport {
     // next to that user_id; a shared user (guest) proves no identity, so it is not set at all.
     const own = publisherUserId(this.#o, ROUTER_IDENTITY);
     this.#userId = own === routingKeyFor(this.#o.instanceName, ROUTER_IDENTITY) ? own : undefined;
-    const api = management ? new RabbitMqManagement(management) : undefined;
+    const api = management ? new ManagementReads(management) : undefined;
     this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
       setup: (session) => this.#setup(session),
       down: () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BindingSnapshots } from './binding-snapshots.js';
-import type { QueueBinding } from './rabbitmq-management.js';
+import type { QueueBinding } from '../admin/rabbitmq-management.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vip/protocol';
-import { publishRoutingKey } from './pubsub-mapping.js';
+import { publishRoutingKey } from '../pubsub/pubsub-mapping.js';
 import { escapePcre, PCRE_UTF8, protectedTopicPermissions, regexTopicKeyPatterns, type ProtectedTopicEntry } from './topic-permissions.js';
 
 const INST = 'v1';

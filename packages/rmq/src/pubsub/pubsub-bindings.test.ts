@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   BindingTable, countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, queueOwner, topicKeyMatches,
 } from './pubsub-bindings.js';
-import type { QueueBinding } from './rabbitmq-management.js';
+import type { QueueBinding } from '../admin/rabbitmq-management.js';
 import { publishRoutingKey } from './pubsub-mapping.js';
 
 const ours = (identity: string, prefix: string, bus = '', match: 'segment' | 'character' = 'segment', q = 'q1'): QueueBinding => ({

@@ -1,4 +1,4 @@
-import { VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import { VOLTTRON_EXCHANGE } from '../transport/amqp-mapping.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
 /** The management calls a topic-permission sync needs (RabbitMqManagement has them). */
