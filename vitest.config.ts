@@ -10,7 +10,7 @@ const pkg = (name: string, dir = `packages/${name}`) => ({
   test: {
     name,
     root: dir,
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'], // one layout: a package's tests in test/ (tools/boundaries checks none is in src/)
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },

@@ -1,6 +1,6 @@
 // Types of check-imports.mjs (plain JavaScript so that .ci/run runs it with node, before any build).
 export interface Violation {
-  readonly rule: 'path-escape' | 'workspace-path' | 'not-exported' | 'undeclared' | 'tag' | 'self-import' | 'export-star' | 'file-cycle' | 'package-cycle';
+  readonly rule: 'path-escape' | 'workspace-path' | 'not-exported' | 'undeclared' | 'tag' | 'self-import' | 'export-star' | 'test-layout' | 'file-cycle' | 'package-cycle';
   /** Relative to the workspace root. */
   readonly file: string;
   readonly line: number;

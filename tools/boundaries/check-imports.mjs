@@ -23,6 +23,7 @@
 //   self-import    a package's source imports itself by name instead of by relative path (a
 //                  test may: that is how it tests the package's public entries)
 //   export-star    `export * from` in a package's source: every export is listed by name
+//   test-layout    a test file in a package's src/: a package's tests live in its test/ folder
 //   file-cycle     a cycle in the graph of files inside one project (type-only imports included:
 //                  the map should read one way even where the compiler erases the edge)
 //   package-cycle  a cycle in the graph of workspace packages as their package.json files
@@ -239,6 +240,9 @@ export function checkWorkspace(root = process.cwd()) {
     for (const file of files) {
       const rel = relative(project.root, file).split(sep).join('/');
       const isTest = !project.workspace || TEST_FILE.test(rel);
+      if (project.workspace && rel.startsWith('src/') && /\.test\.ts$/.test(rel)) {
+        report('test-layout', file, 1, `a test in src/: move it to ${relative(root, join(project.root, 'test', rel.slice(4)))} (node tools/boundaries/move-unit-tests.mjs ${relative(root, project.root)})`);
+      }
       const edges = new Set();
       fileGraph.set(file, edges);
       for (const { specifier, line, star } of specifiersOf(file, readFileSync(file, 'utf8'))) {

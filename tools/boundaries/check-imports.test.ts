@@ -141,4 +141,11 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
     const root = await workspace(base({ 'src/all.ts': "export * from './index.js';\nexport * as core from '@x/core';\n", 'test/all.test.ts': "export * from '../src/index.js';\n" }));
     expect(check(root).map((v) => `${v.rule}:${v.line}`)).toEqual(['export-star:1', 'export-star:2']);
   });
+
+  it('fails on a test beside the code in src/ (test-layout)', async () => {
+    const root = await workspace(base({ 'src/sub/thing.test.ts': "import { it } from 'vitest';\nit('x', () => {});\n" }));
+    const v = check(root);
+    expect(rules(v)).toEqual(['test-layout']);
+    expect(v[0]!.message).toContain('move it to packages/mid/test/sub/thing.test.ts');
+  });
 });

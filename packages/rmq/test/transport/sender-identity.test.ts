@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
-import { parseRmqLinkOptions } from './rmq-options.js';
-import { publisherUserId, senderPolicyOf } from './sender-identity.js';
-import { agentUserOf, isPlatformIdentity, judgeSender, SpoofedSenderError, UnprovenPlatformIdentityError, type SenderPolicy } from './sender-trust.js';
+import { parseRmqLinkOptions } from '../../src/transport/rmq-options.js';
+import { publisherUserId, senderPolicyOf } from '../../src/transport/sender-identity.js';
+import { agentUserOf, isPlatformIdentity, judgeSender, SpoofedSenderError, UnprovenPlatformIdentityError, type SenderPolicy } from '../../src/transport/sender-trust.js';
 
 const link = (o: Record<string, unknown> = {}) => parseRmqLinkOptions({ url: 'amqp://v1.alice:pw@127.0.0.1:5672', instanceName: 'v1', ...o });
 const optional: SenderPolicy = { instance: 'v1', proof: 'optional', legacyPeers: new Set() };

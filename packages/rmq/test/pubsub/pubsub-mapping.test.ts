@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
-import { SpoofedSenderError, type SenderPolicy } from '../transport/sender-trust.js';
-import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from './pubsub-mapping.js';
+import { SpoofedSenderError, type SenderPolicy } from '../../src/transport/sender-trust.js';
+import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from '../../src/pubsub/pubsub-mapping.js';
 
 describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
   it('builds routing and binding keys with the trailing # word', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogFields, Logger } from '@vip/protocol';
-import { AgentPermissionCheck, permissionDecision, type PermissionStore } from './agent-permission-check.js';
-import { agentPermissions, type Permissions } from './rabbitmq-management.js';
+import { AgentPermissionCheck, permissionDecision, type PermissionStore } from '../../src/admin/agent-permission-check.js';
+import { agentPermissions, type Permissions } from '../../src/admin/rabbitmq-management.js';
 
 /** The decision and its bookkeeping; the real management calls are tested on the broker. */
 const wanted = agentPermissions('inst', 'a1');

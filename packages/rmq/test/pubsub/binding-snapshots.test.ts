@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BindingSnapshots } from './binding-snapshots.js';
-import type { QueueBinding } from '../admin/rabbitmq-management.js';
+import { BindingSnapshots } from '../../src/pubsub/binding-snapshots.js';
+import type { QueueBinding } from '../../src/admin/rabbitmq-management.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 

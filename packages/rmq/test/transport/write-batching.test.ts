@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { corkPerTick } from './write-batching.js';
+import { corkPerTick } from '../../src/transport/write-batching.js';
 
 /** A Writable recording each syscall-equivalent: one entry per _write/_writev with its chunks. */
 function recorder(): { stream: Writable; calls: string[][] } {

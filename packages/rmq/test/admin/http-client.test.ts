@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpClient } from './http-client.js';
+import { HttpClient } from '../../src/admin/http-client.js';
 
 /** HttpClient against a loopback TCP server that writes answers byte for byte as the test says. */
 let server: Server | undefined;

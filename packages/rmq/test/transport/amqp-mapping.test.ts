@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError, ProtocolError, type VipMessage } from '@vip/protocol';
-import { SpoofedSenderError } from './sender-trust.js';
-import { amqpToVip, decodeArgs, encodeArgs, routingKeyFor, splitRoutingKey, vipToAmqp, checkInstanceName } from './amqp-mapping.js';
+import { SpoofedSenderError } from '../../src/transport/sender-trust.js';
+import { amqpToVip, decodeArgs, encodeArgs, routingKeyFor, splitRoutingKey, vipToAmqp, checkInstanceName } from '../../src/transport/amqp-mapping.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const ctx = { instance: 'v1', identity: 'alice' };

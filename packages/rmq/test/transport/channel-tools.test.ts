@@ -1,7 +1,7 @@
 import type { Channel, Message } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '@vip/testing';
-import { DeferredAcks } from './channel-tools.js';
+import { DeferredAcks } from '../../src/transport/channel-tools.js';
 
 /** A channel that records acks (pure logic: DeferredAcks only calls `ack`). */
 function fakeChannel(): { ch: Channel; acks: Array<[number, boolean]> } {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay, ReconnectPolicySchema } from './reconnect-policy.js';
-import { connectTarget, parseRmqLinkOptions } from './rmq-options.js';
+import { reconnectDelay, ReconnectPolicySchema } from '../../src/transport/reconnect-policy.js';
+import { connectTarget, parseRmqLinkOptions } from '../../src/transport/rmq-options.js';
 import { ConfigError } from '@vip/protocol';
 
 describe('reconnect back-off', () => {

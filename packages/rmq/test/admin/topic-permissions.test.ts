@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vip/protocol';
-import { publishRoutingKey } from '../pubsub/pubsub-mapping.js';
-import { escapePcre, PCRE_UTF8, protectedTopicPermissions, regexTopicKeyPatterns, type ProtectedTopicEntry } from './topic-permissions.js';
+import { publishRoutingKey } from '../../src/pubsub/pubsub-mapping.js';
+import { escapePcre, PCRE_UTF8, protectedTopicPermissions, regexTopicKeyPatterns, type ProtectedTopicEntry } from '../../src/admin/topic-permissions.js';
 
 const INST = 'v1';
 const ENTRIES: ProtectedTopicEntry[] = [

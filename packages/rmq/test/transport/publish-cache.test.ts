@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, type VipMessage } from '@vip/protocol';
-import { vipToAmqp } from './amqp-mapping.js';
-import { PublishCache } from './publish-cache.js';
+import { vipToAmqp } from '../../src/transport/amqp-mapping.js';
+import { PublishCache } from '../../src/transport/publish-cache.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const ctx = { instance: 'v1', identity: 'alice' };

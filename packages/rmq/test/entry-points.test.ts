@@ -5,13 +5,13 @@
 import { describe, expect, it, vi } from 'vitest';
 
 const loaded = vi.hoisted(() => new Set<string>());
-vi.mock('./admin/rabbitmq-management.js', async (original) => (loaded.add('rabbitmq-management'), original()));
-vi.mock('./admin/http-client.js', async (original) => (loaded.add('http-client'), original()));
-vi.mock('./admin/broker-setup.js', async (original) => (loaded.add('broker-setup'), original()));
-vi.mock('./admin/agent-permission-check.js', async (original) => (loaded.add('agent-permission-check'), original()));
-vi.mock('./admin/hello-permission-check.js', async (original) => (loaded.add('hello-permission-check'), original()));
-vi.mock('./admin/topic-permission-sync.js', async (original) => (loaded.add('topic-permission-sync'), original()));
-vi.mock('./admin/topic-permissions.js', async (original) => (loaded.add('topic-permissions'), original()));
+vi.mock('../src/admin/rabbitmq-management.js', async (original) => (loaded.add('rabbitmq-management'), original()));
+vi.mock('../src/admin/http-client.js', async (original) => (loaded.add('http-client'), original()));
+vi.mock('../src/admin/broker-setup.js', async (original) => (loaded.add('broker-setup'), original()));
+vi.mock('../src/admin/agent-permission-check.js', async (original) => (loaded.add('agent-permission-check'), original()));
+vi.mock('../src/admin/hello-permission-check.js', async (original) => (loaded.add('hello-permission-check'), original()));
+vi.mock('../src/admin/topic-permission-sync.js', async (original) => (loaded.add('topic-permission-sync'), original()));
+vi.mock('../src/admin/topic-permissions.js', async (original) => (loaded.add('topic-permissions'), original()));
 
 const ADMIN = [
   'agent-permission-check', 'broker-setup', 'hello-permission-check', 'http-client', 'rabbitmq-management', 'topic-permission-sync', 'topic-permissions',
@@ -46,7 +46,7 @@ describe.sequential('entry points of @vip/rmq', () => {
   });
 
   it('the first management read loads the client (the probe above can see a load)', async () => {
-    const { ManagementReads } = await import('./transport/management-reads.js');
+    const { ManagementReads } = await import('../src/transport/management-reads.js');
     const reads = new ManagementReads({ baseUrl: 'http://127.0.0.1:9', user: 'u', password: 'p', timeoutMs: 2_000 });
     await reads.listQueues('v').catch(() => undefined);
     expect([...loaded].sort()).toEqual(['http-client', 'rabbitmq-management']);

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   BindingTable, countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, queueOwner, topicKeyMatches,
-} from './pubsub-bindings.js';
-import type { QueueBinding } from '../admin/rabbitmq-management.js';
-import { publishRoutingKey } from './pubsub-mapping.js';
+} from '../../src/pubsub/pubsub-bindings.js';
+import type { QueueBinding } from '../../src/admin/rabbitmq-management.js';
+import { publishRoutingKey } from '../../src/pubsub/pubsub-mapping.js';
 
 const ours = (identity: string, prefix: string, bus = '', match: 'segment' | 'character' = 'segment', q = 'q1'): QueueBinding => ({
   destination: `v1.${identity}.pubsub.${q}`,

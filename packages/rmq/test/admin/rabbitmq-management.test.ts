@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RabbitMqManagement } from './rabbitmq-management.js';
+import { RabbitMqManagement } from '../../src/admin/rabbitmq-management.js';
 
 /**
  * The management client against a loopback HTTP server that answers as told: the failures a

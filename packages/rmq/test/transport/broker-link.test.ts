@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyConnectError } from './broker-link.js';
-import { TlsOptionsSchema } from './rmq-options.js';
+import { classifyConnectError } from '../../src/transport/broker-link.js';
+import { TlsOptionsSchema } from '../../src/transport/rmq-options.js';
 
 describe('classifyConnectError', () => {
   const classify = (err: unknown) => classifyConnectError(err, 'amqp://h:5672/v', 'v');

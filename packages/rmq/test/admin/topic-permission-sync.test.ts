@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AgentPermissionCheck } from './agent-permission-check.js';
-import { agentPermissions, type Permissions } from './rabbitmq-management.js';
-import { syncTopicPermissions, type TopicPermissionStore } from './topic-permission-sync.js';
-import type { TopicPermissions } from './topic-permissions.js';
+import { AgentPermissionCheck } from '../../src/admin/agent-permission-check.js';
+import { agentPermissions, type Permissions } from '../../src/admin/rabbitmq-management.js';
+import { syncTopicPermissions, type TopicPermissionStore } from '../../src/admin/topic-permission-sync.js';
+import type { TopicPermissions } from '../../src/admin/topic-permissions.js';
 
 /** In-memory users, permissions and topic permissions (pure logic; the real API is tested on the broker). */
 class FakeBroker implements TopicPermissionStore {

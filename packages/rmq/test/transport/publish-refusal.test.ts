@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isVipError } from '@vip/protocol';
-import { TopicWriteRefusedError, topicWriteRefusal } from './publish-refusal.js';
+import { TopicWriteRefusedError, topicWriteRefusal } from '../../src/transport/publish-refusal.js';
 
 /** An amqplib channel error as it arrives when the server closes a channel (code = reply code). */
 function channelError(code: number, text: string): Error {
