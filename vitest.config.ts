@@ -23,6 +23,7 @@ export default defineConfig({
       pkg('protocol'),
       pkg('auth'),
       pkg('keydiscovery'),
+      pkg('config-store'),
       pkg('zmq'),
       pkg('rmq'),
       pkg('pubsub'),

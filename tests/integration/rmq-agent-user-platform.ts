@@ -19,8 +19,8 @@ export interface AgentUserPlatform {
   /** An agent on the shared URL user (guest), counting subscribers through the management API; anonymous to receivers that require proofs. */
   readonly watcher: Agent;
   vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }>;
-  /** An agent of `@vip/agent/rmq` on the broker user `vipctl auth add --identity` made for it, started; closed at test end. */
-  agentOnOwnUser(identity: string): Promise<Agent>;
+  /** An agent of `@vip/agent/rmq` on the broker user `vipctl auth add --identity` made for it, started (after `prepare`); closed at test end. */
+  agentOnOwnUser(identity: string, prepare?: (agent: Agent) => void): Promise<Agent>;
   /** Stop everything, delete `brokerUsers` (global: their names carry the pid), the platform's user and the vhost. */
   dispose(brokerUsers: readonly string[]): Promise<void>;
 }
@@ -39,12 +39,13 @@ export async function startAgentUserPlatform(tag: string, instanceName: string, 
     async vipctl(...argv) {
       return runVipctl([...argv, '--vip-home', platform.home]);
     },
-    async agentOnOwnUser(identity) {
+    async agentOnOwnUser(identity, prepare) {
       const file = await readAgentRmqFile(platform.home, identity);
       if (!file) throw new Error(`no rmq.json for ${identity}`);
       // its own user has no management login: publish resolves 1, as VOLTTRON's does
       const agent = createRmqAgent({ identity, rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT }, management: false });
       onTestFinished(() => agent.close());
+      prepare?.(agent);
       await agent.start();
       return agent;
     },

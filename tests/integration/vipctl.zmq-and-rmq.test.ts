@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,7 +54,7 @@ afterAll(async () => {
   await vh?.dispose();
 });
 
-/** status, peers, ping, rpc, stats, publish, subscribe: the same commands on both buses (the bus found from VIP_HOME). */
+/** status, peers, ping, rpc, stats, config, publish, subscribe: the same commands on both buses (the bus found from VIP_HOME). */
 describe.each([zmq, rmq])('vipctl on $name', (bus) => {
   let platform: PlatformProcess;
   let srv: Agent;
@@ -87,6 +87,16 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
     const stats = JSON.parse((await vipctl('stats', 'get', '--json', '--vip-home', platform.home)).out) as { incoming: { subsystem: Record<string, number> } };
     expect(stats.incoming.subsystem.ping).toBeGreaterThan(0);
     expect((await vipctl('stats', 'disable', '--vip-home', platform.home)).code).toBe(0);
+  });
+
+  it('config store, get, list and delete (vipctl may edit any agent\'s store)', async () => {
+    const file = join(platform.home, 'vipctl-config.json');
+    await writeFile(file, '{"setpoint": 21}');
+    expect((await vipctl('config', 'store', 'ctl.srv', 'config', file, '--vip-home', platform.home)).code).toBe(0);
+    expect(JSON.parse((await vipctl('config', 'get', 'ctl.srv', 'config', '--json', '--vip-home', platform.home)).out)).toEqual({ setpoint: 21 });
+    expect(JSON.parse((await vipctl('config', 'list', '--json', '--vip-home', platform.home)).out)).toContain('ctl.srv');
+    expect((await vipctl('config', 'delete', 'ctl.srv', '--all', '--vip-home', platform.home)).code).toBe(0);
+    expect(JSON.parse((await vipctl('config', 'list', 'ctl.srv', '--json', '--vip-home', platform.home)).out)).toEqual([]);
   });
 
   it('subscribe prints what publish sends; publish reports the subscriber count', async () => {

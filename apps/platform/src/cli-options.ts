@@ -11,6 +11,7 @@ import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
 import { MEMORY_LIMIT_KEYS, MEMORY_LIMIT_USAGE, MemoryLimitOptionSchemas, memoryLimits, type MemoryLimits } from './memory-limits.js';
 import { loadRmqTls, type RmqTlsConfig } from './rmq-tls.js';
+import { HttpAddressSchema, httpConfig, type HttpConfig } from './status/http-options.js';
 import { CAPABILITY_MAP_ACCESS, DEFAULT_CAPABILITY_MAP_ACCESS, type CapabilityMapAccess } from './auth-service/capability-map-access.js';
 
 export const DEFAULT_TCP_ADDRESS = 'tcp://127.0.0.1:22916';
@@ -32,6 +33,10 @@ Options:
   --log-format FORMAT      json|pretty (default: pretty when stderr is a terminal, else json lines)
   --log-file PATH          append the log to PATH instead of stderr (json unless --log-format pretty)
   --message-bus zmq|rmq    message bus (default zmq)
+  --http HOST:PORT         serve the status page, /status.json, /events and /metrics (Prometheus) there;
+                           loopback only unless --http-token-file is given
+  --http-token-file FILE   a token (first line, 16+ characters) every data request must send as
+                           "Authorization: Bearer <token>"; required for a non-loopback --http
   --rmq-url URL            RabbitMQ broker (default ${DEFAULT_RMQ_URL}); the platform logs in as its own
                            broker user <instance>.router, created through the management API, unless
                            the URL logs in as that user already (or --rmq-shared-login)
@@ -94,6 +99,8 @@ const CliSchema = z.object({
   'log-format': z.enum(LOG_FORMATS, { error: 'must be json or pretty' }).optional(),
   'log-file': z.string().min(1, { message: 'must be a file path' }).optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
+  http: HttpAddressSchema.optional(),
+  'http-token-file': z.string().min(1, { message: 'must be a file path' }).optional(),
   'rmq-url': z
     .string()
     .regex(/^amqps?:\/\/[^/\s]+\/?$/, { message: 'must look like amqp://user:password@host:5672 (the vhost goes in --rmq-vhost)' })
@@ -120,7 +127,7 @@ const CliSchema = z.object({
 });
 
 /** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
-const FILE_OPTIONS = ['rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'log-file'] as const;
+const FILE_OPTIONS = ['rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'log-file', 'http-token-file'] as const;
 
 /** Where the RabbitMQ bus is (docs/protocol.md 7.1). */
 export interface RmqBusConfig {
@@ -169,6 +176,8 @@ export interface PlatformConfig {
   readonly limits: MemoryLimits;
   /** Set when `messageBus` is `rmq`. */
   readonly rmq?: RmqBusConfig;
+  /** The status page and `/metrics` (`--http`); absent: not served. */
+  readonly http?: HttpConfig;
 }
 
 /** `--help` and `--version` print and exit (`show` says which); anything else is a platform to run. */
@@ -195,6 +204,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'log-format': { type: 'string' },
         'log-file': { type: 'string' },
         'message-bus': { type: 'string' },
+        http: { type: 'string' },
+        'http-token-file': { type: 'string' },
         'rmq-url': { type: 'string' },
         'rmq-vhost': { type: 'string' },
         'rmq-management-url': { type: 'string' },
@@ -227,6 +238,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   if (o['legacy-pubsub'] && (messageBus !== 'zmq' || o['allow-auth'] === false)) {
     throw new ConfigError('invalid option: --legacy-pubsub runs on the zmq bus with --allow-auth true only');
   }
+  const http = httpConfig(o.http, o['http-token-file']);
   return {
     help: false,
     config: {
@@ -245,6 +257,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       messageBus,
       limits: memoryLimits(o),
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),
+      ...(http ? { http } : {}),
     },
   };
 }

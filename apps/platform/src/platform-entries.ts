@@ -2,10 +2,11 @@ import type { Logger } from '@vip/protocol';
 import { PUBSUB_WRAPPER_IDENTITY } from './legacy-pubsub/pubsub-wrapper.js';
 import { keepAdmitting, KeyStore, type AuthRulesGuard, type KeptKey } from '@vip/auth';
 import { AUTH_SERVICE_IDENTITY } from './auth-service/service-entry.js';
+import { CONFIG_STORE_IDENTITY } from './config-store/config-store-service.js';
 import { LOCAL_SERVICE_IDENTITIES } from './initial-auth.js';
 
 /** The platform's own services that connect with a key of their own (`keystores/<identity>/`). */
-export const PLATFORM_SERVICE_IDENTITIES: readonly string[] = [...LOCAL_SERVICE_IDENTITIES, AUTH_SERVICE_IDENTITY, PUBSUB_WRAPPER_IDENTITY];
+export const PLATFORM_SERVICE_IDENTITIES: readonly string[] = [...LOCAL_SERVICE_IDENTITIES, AUTH_SERVICE_IDENTITY, CONFIG_STORE_IDENTITY, PUBSUB_WRAPPER_IDENTITY];
 
 /**
  * The auth.json guard of the platform (issue 10 item 12): a new auth.json must go on admitting the

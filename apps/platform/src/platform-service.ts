@@ -1,4 +1,4 @@
-import type { Logger, RouterExtension } from '@vip/protocol';
+import type { LinkedPlatform, Logger, RouterExtension } from '@vip/protocol';
 import type { Agent, RpcOptions } from '@vip/agent';
 import type { ProtectedTopics } from '@vip/pubsub';
 import type { Router } from '@vip/router';
@@ -78,6 +78,11 @@ export interface ServiceContext {
   readonly capabilities: Feed<UserToCapabilities>;
   /** protected_topics.json, each time the router's pubsub (re)loads it. */
   readonly protectedTopics: Feed<ProtectedTopics>;
+  /**
+   * The platform's links to other platforms and their state, for the status page: the
+   * multi-platform routing service publishes its provider here; none is published without it.
+   */
+  readonly linkedPlatforms: Feed<() => readonly LinkedPlatform[]>;
 }
 
 /** What services see once the router routes. */

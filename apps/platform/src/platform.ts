@@ -5,9 +5,11 @@ import type { PlatformConfig } from './cli-options.js';
 import type { PlatformBus } from './platform-bus.js';
 import type { PlatformService } from './platform-service.js';
 import { authService } from './services/auth.js';
+import { configStoreService } from './services/config-store.js';
 import { controlService } from './services/control.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
 import { pubsubService } from './services/pubsub.js';
+import { statusService } from './services/status.js';
 import { startPlatform, type RunningPlatform } from './start-platform.js';
 import { version } from '../package.json';
 
@@ -19,16 +21,20 @@ export const PLATFORM_VERSION: string = version;
 /**
  * The platform's services in start order (stopped in reverse): `platform.auth` first (the others
  * get its capability map), then the bus's own (RabbitMQ: broker permissions), `control`, the
- * legacy pubsub wrapper when asked for, and pubsub last (it stops first: its subscription table is
+ * legacy pubsub wrapper when asked for, and pubsub last; the status board before `control` (which
+ * answers `status.snapshot` from it) (it stops first: its subscription table is
  * closed before any agent leaves). Where the services still to come go: routing, key discovery and
- * the proxy router after the bus's own, config store and health before `control`
+ * the proxy router after the bus's own, health before `control`
  * (docs/ARCHITECTURE.md, "The platform").
  */
 export function platformServices(config: PlatformConfig, bus: PlatformBus): PlatformService[] {
+  const status = statusService({ version: PLATFORM_VERSION });
   return [
     authService(),
     ...bus.services,
-    controlService(),
+    configStoreService(),
+    status,
+    controlService({ status: (options) => status.snapshot(options) }),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
     pubsubService(),
   ];

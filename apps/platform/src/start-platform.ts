@@ -1,4 +1,4 @@
-import type { Logger, RouterExtension } from '@vip/protocol';
+import type { LinkedPlatform, Logger, RouterExtension } from '@vip/protocol';
 import type { ProtectedTopics } from '@vip/pubsub';
 import { Router } from '@vip/router';
 import { KeyStore, prepareVipHome } from '@vip/auth';
@@ -88,6 +88,7 @@ export async function startPlatform(parts: PlatformParts): Promise<RunningPlatfo
     const context: ServiceContext = {
       config, paths, logger, bus, auth, platformKey: keys?.public,
       capabilities: new Feed<UserToCapabilities>(), protectedTopics: new Feed<ProtectedTopics>(),
+      linkedPlatforms: new Feed<() => readonly LinkedPlatform[]>(),
     };
     const extensions: RouterExtension[] = [...bus.router.extensions];
     for (const service of services) {

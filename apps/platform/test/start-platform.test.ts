@@ -144,7 +144,7 @@ describe('the platform\'s parts', () => {
     const c = { ...(await config()), legacyPubsub: true };
     const rmqOwn = rmqPermissionsService({ management: { baseUrl: 'http://127.0.0.1:1', user: 'u', password: 'p' }, vhost: 'v', instanceName: 'i', protectedTopicsPath: '/x', exclude: [] });
     const services = platformServices(c, { ...memoryBus([]), services: [rmqOwn] });
-    expect(services.map((s) => s.name)).toEqual(['platform.auth', 'rmq-permissions', 'control', 'pubsub (legacy)', 'pubsub']);
+    expect(services.map((s) => s.name)).toEqual(['platform.auth', 'rmq-permissions', 'config.store', 'status', 'control', 'pubsub (legacy)', 'pubsub']);
     const known = new Set<string>(PLATFORM_CONFIG_KEYS);
     for (const s of services) for (const key of s.configKeys) expect(known.has(key), `${s.name}: ${key}`).toBe(true);
   });

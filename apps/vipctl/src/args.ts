@@ -22,6 +22,11 @@ const OptionsSchema = z.object({
   index: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').nonnegative('must be >= 0').optional(),
   deny: z.boolean().default(false),
   raw: z.boolean().default(false),
+  csv: z.boolean().default(false),
+  type: z.enum(['json', 'raw', 'csv'], { error: 'must be json, raw or csv' }).optional(),
+  all: z.boolean().default(false),
+  new: z.boolean().default(false),
+  editor: z.string().min(1, 'must not be empty').optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
   'rmq-url': z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/, 'must look like amqp://user:password@host:5672').optional(),
   'rmq-vhost': z.string().min(1, 'must not be empty').optional(),
@@ -33,6 +38,9 @@ const OptionsSchema = z.object({
   'instance-name': instanceNameSchema('rmq').optional(),
   bus: z.string().optional(),
   count: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').optional(),
+  once: z.boolean().default(false),
+  interval: z.coerce.number({ error: 'must be a number of seconds' }).min(1, 'must be 1 to 60 seconds').max(60, 'must be 1 to 60 seconds').optional(),
+  iterations: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').max(100_000).optional(),
   days: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').positive('must be > 0').max(36_500).optional(),
 });
 export type CliOptions = z.infer<typeof OptionsSchema>;

@@ -11,6 +11,10 @@ import {
   peersCommand, pingCommand, queryCommand, rpcCallCommand, rpcInspectCommand, STATS_OPS, statsCommand, statusCommand,
 } from './commands/platform-commands.js';
 import { publishBody, publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
+import {
+  configDeleteCommand, configEditCommand, configGetCommand, configListCommand, configStoreCommand, CONFIG_TYPES,
+} from './commands/config-commands.js';
+import { topCommand } from './commands/top-command.js';
 import { readHomeConfig, type HomeConfig } from './home-config.js';
 import type { CliIo } from './output.js';
 import { version } from '../package.json';
@@ -84,6 +88,11 @@ export function buildProgram(io: CliIo): Command {
     (o) => onPlatform(o, (agent) => peersCommand(agent, o, io)));
   act(connection(program.command('ping').argument('[peer]', 'a connected identity (default: the router)').description('round trip to the router or a peer')),
     (o, peer) => onPlatform(o, (agent) => pingCommand(agent, peer ?? '', o, io)));
+  act(connection(program.command('top').description('the status page in the terminal: peers, topics, rates, Tracker, linked platforms, refreshed until Ctrl-C')
+    .option('--once', 'print once and exit')
+    .option('--interval <seconds>', 'seconds between refreshes, 1 to 60 (default 2)')
+    .option('--iterations <n>', 'stop after N refreshes')),
+  (o) => onPlatform(o, (agent) => topCommand(agent, o, io)));
   act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, message-bus, vip-router-stats...')
     .description('a router property; one the platform does not have is an error (exit 1)')),
   (o, property) => onPlatform(o, (agent) => queryCommand(agent, property!, o, io)));
@@ -119,6 +128,31 @@ export function buildProgram(io: CliIo): Command {
     .option('-n, --count <n>', 'stop after N messages (exit 4 if fewer arrive within --timeout)')
     .option('--bus <bus>', 'the pubsub bus (default: the default bus)')),
   (o, prefix) => onPlatform(o, (agent) => subscribeCommand(agent, prefix!, o, io)));
+
+  const configCmd = program.command('config').helpCommand(false).description('agents\' configuration store (config.store; VOLTTRON\'s vctl config)');
+  const typeOptions = (cmd: Command) => cmd.optionsGroup('Type (default json):')
+    .addOption(new Option('--type <type>', 'the config\'s type').choices(CONFIG_TYPES))
+    .option('--raw', 'text, stored as it is (--type raw)')
+    .option('--csv', 'CSV with a header row (--type csv)');
+  act(connection(typeOptions(configCmd.command('store').description('store a config for an agent, from a file or - for stdin; the agent hears NEW or UPDATE')
+    .argument('<identity>', 'the agent').argument('<name>', 'the config\'s name, e.g. config or devices/ahu1').argument('<file>', 'a file, or - for stdin'))),
+  (o, identity, name, file) => onPlatform(o, (agent) => configStoreCommand(agent, identity!, name!, file!, o, io)));
+  act(connection(configCmd.command('get').description('a config, parsed (JSON), or with --raw the text as stored')
+    .argument('<identity>', 'the agent').argument('<name>', 'the config')
+    .option('--raw', 'the text as stored')),
+  (o, identity, name) => onPlatform(o, (agent) => configGetCommand(agent, identity!, name!, o, io)));
+  act(connection(configCmd.command('list').description('the agents with a store, or the configs of one')
+    .argument('[identity]', 'the agent')),
+  (o, identity) => onPlatform(o, (agent) => configListCommand(agent, identity, o, io)));
+  act(connection(configCmd.command('delete').description('delete a config (the agent hears DELETE), or --all of an agent\'s store')
+    .argument('<identity>', 'the agent').argument('[name]', 'the config')
+    .option('--all', 'every config of the store')),
+  (o, identity, name) => onPlatform(o, (agent) => configDeleteCommand(agent, identity!, name, o, io)));
+  act(connection(typeOptions(configCmd.command('edit').description('edit a config in $VISUAL/$EDITOR (or --editor) and store it if it changed')
+    .argument('<identity>', 'the agent').argument('<name>', 'the config')
+    .option('--editor <command>', 'the editor to run (default $VISUAL, $EDITOR, vi)')
+    .option('--new', 'create a config that does not exist yet'))),
+  (o, identity, name) => onPlatform(o, (agent) => configEditCommand(agent, identity!, name!, o, io)));
 
   program.commandsGroup('Files in VIP_HOME (no platform needed):');
   const keys = program.command('keys').helpCommand(false).description('CURVE key pairs');

@@ -13,6 +13,7 @@ import { PeerlistSubsystem } from './subsystems/peerlist.js';
 import { QuerySubsystem } from './subsystems/query.js';
 import { HealthSubsystem } from './subsystems/health.js';
 import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
+import { ConfigSubsystem } from './subsystems/config.js';
 import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
 import { AgentStats } from './agent-stats.js';
 import { InboundDispatch } from './inbound-dispatch.js';
@@ -56,6 +57,11 @@ export interface AgentOptions {
    * two fifths and the rest of it.
    */
   readonly reopenAfterHelloTimeout?: boolean;
+  /**
+   * The configuration store (`agent.config`): `true` asks the platform's `config.store` for this
+   * agent's configs at start even before any `subscribe`/`setDefault` (which turn it on too).
+   */
+  readonly config?: boolean;
 }
 
 export type { AgentEvent };
@@ -86,6 +92,8 @@ export class Agent {
   readonly rpc: RpcSubsystem;
   readonly health: HealthSubsystem;
   readonly heartbeat: HeartbeatSubsystem;
+  /** The configuration store: defaults, callbacks, get/set/delete/list (VOLTTRON's `vip.config`). */
+  readonly config: ConfigSubsystem;
   /** Undefined when created with `pubsub: false`. */
   readonly pubsub: PubSubSubsystem | undefined;
 
@@ -136,6 +144,9 @@ export class Agent {
       : this.use(typeof pubsubOptions === 'function' ? pubsubOptions : (core) => new PubSubSubsystem(core, pubsubOptions));
     this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
     this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
+    this.config = this.use((core) => new ConfigSubsystem(core, this.rpc, { enabled: options.config === true }));
+    // before the user's onStart hooks: they see the store's configs (VOLTTRON calls back NEW at onstart)
+    this.#onStart.push(() => this.config.onStart());
     // The router knows a peer is gone: its replies cannot come, so what waits for them fails now
     // rather than at its timeout. Only requests pending at this drop: a later one is not touched.
     this.peerlist.onDrop((peer) => {

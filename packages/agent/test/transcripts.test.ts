@@ -153,3 +153,38 @@ describe('agent frames match the VOLTTRON 9 transcripts', () => {
     expect(JSON.parse(mine[5]!).error.data['exception.py'].exc_args).toEqual([-32001, 'User cap.cfg can call method manage_store only with identity=cap.cfg but called with identity=other.agent']);
   });
 });
+
+describe('agent.config frames match the VOLTTRON 9 transcripts (agent_store_start, agent_store_manage)', () => {
+  it('asks config.store initialize_configs as a Python agent does, and answers its pushes with the same reply', async () => {
+    const router = new MemoryRouter();
+    const store = new Agent({ identity: 'config.store', connection: router.connect('config.store'), rpc: { timeoutMs: 1_000 } });
+    agents.push(store);
+    store.rpc.export('initialize_configs', async (identity: string) => {
+      await store.rpc.call(identity, 'config.initial_update', {});
+      return null;
+    }, { params: ['identity'] });
+    await store.start();
+    const cfg = new Agent({ identity: 'cap.cfg', connection: router.connect('cap.cfg'), rpc: { timeoutMs: 1_000 } });
+    agents.push(cfg);
+    const seen: unknown[] = [];
+    cfg.config.subscribe((name, action, contents) => void seen.push([name, action, contents]));
+    await cfg.start();
+    const start = transcript('agent_store_start');
+    const theirs = texts(start.find((e) => e.direction === 'agent->router' && frameText(e.frames[0]!) === 'config.store')!.frames);
+    const mine = texts(written(router, 'cap.cfg', 'RPC').find((f) => frameText(f[0]!) === 'config.store' && frameText(f[5]!).includes('initialize_configs'))!);
+    // Allowed difference: the ids each side generates.
+    const noId = (t: string[]) => [...t.slice(0, 3), ...t.slice(4, 5), t[5]!.replace(/"id": "[^"]+"/, '"id": "X"')];
+    expect(noId(mine)).toEqual(noId(theirs));
+
+    // the captured config.update push of agent_store_manage, delivered as config.store sent it
+    const manage = transcript('agent_store_manage');
+    const push = manage[1]!;
+    const before = written(router, 'cap.cfg', 'RPC').length;
+    router.connect('config.store').deliverTo(cfg, decodePeerFrames([Buffer.from('cap.cfg'), ...push.frames.slice(1)]));
+    await waitFor(() => written(router, 'cap.cfg', 'RPC').length > before, { what: 'the reply to config.update' });
+    const reply = written(router, 'cap.cfg', 'RPC').at(-1)!;
+    expect(texts(reply).slice(4)).toEqual(texts(manage[2]!.frames).slice(4));
+    expect(reply[3]).toEqual(manage[2]!.frames[3]); // the (mangled) VIP id is echoed byte-exact
+    expect(seen).toEqual([['config', 'NEW', { setpoint: 22, units: 'C' }]]);
+  });
+});

@@ -142,6 +142,9 @@ export class AuthFileWatcher {
       return false;
     }
     this.#refusedSignature = '';
+    // a reload asked for (the platform adding a service's entry) and the watcher's event of the
+    // same write are one change: without this the event reloads again a moment later
+    this.#files.seen(signature);
     this.#stats.reloads += 1;
     this.#stats.lastError = undefined;
     this.authenticator.setRules(rules);

@@ -102,6 +102,14 @@ export class FileWatcher {
     return { ...this.#stats };
   }
 
+  /**
+   * The owner has read the file as it was at `signature` (`fileSignature` taken before the read):
+   * the event of that same change, still in its debounce, is then no change to report.
+   */
+  seen(signature: string): void {
+    if (this.#started && !this.#closed) this.#signature = signature;
+  }
+
   /** Stops watching; idempotent. */
   close(): void {
     this.#closed = true;

@@ -41,6 +41,21 @@ describe('AuthFileWatcher', () => {
     expect(watcher.stats()).toMatchObject({ reloads: 2, failedReloads: 0, lastError: undefined });
   });
 
+  it('a reload asked for right after a write is that write\'s only reload: the watcher does not reload it again', async () => {
+    const path = join(home, 'auth.json');
+    await writeFile(path, JSON.stringify({ allow: [{ credentials: KEY_A, user_id: 'a' }] }));
+    const authFile = new AuthFile({ path });
+    watcher = new AuthFileWatcher({ authFile });
+    await watcher.start();
+    await authFile.add({ credentials: KEY_B, user_id: 'b' }); // as the platform adds a service's entry, then reloads
+    expect(await watcher.reload()).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1_500)); // the fs event's debounce and a poll pass
+    expect(watcher.stats().reloads).toBe(2); // start + the one asked for
+    await writeFile(path, JSON.stringify({ allow: [{ credentials: KEY_B, user_id: 'b' }] }));
+    const w = watcher;
+    await waitFor(() => w.stats().reloads === 3, { what: 'a later change still reloads' });
+  });
+
   it('starts with no rules and the error when the file is invalid, then recovers', async () => {
     const path = join(home, 'auth.json');
     await writeFile(path, '{"allow": "nope"}');

@@ -7,7 +7,7 @@ import { closestMatch } from './suggest.js';
  */
 export const PLATFORM_CONFIG_KEYS = [
   'message-bus', 'vip-address', 'local-address', 'instance-name', 'allow-auth', 'legacy-pubsub', 'capability-map-access',
-  'pubsub-restore-grace', 'log-level', 'log-format', 'log-file',
+  'pubsub-restore-grace', 'log-level', 'log-format', 'log-file', 'http', 'http-token-file',
   'rmq-url', 'rmq-vhost', 'rmq-management-url',
   'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'rmq-servername', 'rmq-external', 'rmq-broker-user',
   'rmq-shared-login', 'rmq-legacy-peers',

@@ -59,3 +59,5 @@ export { isRegexText, wholeValueRegex, protectedTopicRegex } from './regex-text.
 export { DEFAULT_INSTANCE_NAME, instanceNameProblem } from './instance-name.js';
 export type { InstanceNameBus } from './instance-name.js';
 export { errnoMessage, errorArgs, errorArgsFor, errorFromArgs } from './wire-errors.js';
+export { StatusSnapshotSchema, StatusPeerSchema, StatusTopicSchema, RateSampleSchema, LinkedPlatformSchema } from './status-snapshot.js';
+export type { StatusSnapshot, StatusPeer, StatusTopic, RateSample, LinkedPlatform } from './status-snapshot.js';

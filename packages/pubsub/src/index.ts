@@ -2,7 +2,7 @@
 export { PubSubService, PUBSUB_ERRORS } from './pubsub-service.js';
 export type { PubSubServiceOptions } from './pubsub-service.js';
 export { SubscriptionIndex } from './subscription-index.js';
-export type { Subscription, SubscriptionPlatform, SubscriptionRow } from './subscription-index.js';
+export type { Subscription, SubscriptionPlatform, SubscriptionRow, PrefixCount } from './subscription-index.js';
 export { ProtectedTopics } from './protected-topics.js';
 export type { ExternalPlatforms } from './external-platforms.js';
 export type { PubSubStats, DropReason, SubscriberDrops } from './delivery-stats.js';

@@ -229,6 +229,11 @@ export class PubSubService implements RouterExtension {
     };
   }
 
+  /** Deliveries waiting for the transport, per subscriber (identityKey strings), for the status page. */
+  subscriberQueues(): Array<{ readonly peer: string; readonly count: number; readonly bytes: number }> {
+    return this.#fanOut.pendingBySubscriber();
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     this.#reloader?.close();

@@ -10,6 +10,13 @@ export interface Subscription {
   readonly prefix: Frame;
 }
 
+/** How many peers hold a prefix on a bus (either platform). */
+export interface PrefixCount {
+  readonly bus: string;
+  readonly prefix: Frame;
+  readonly subscribers: number;
+}
+
 export interface SubscriptionRow {
   readonly bus: string;
   readonly prefix: Frame;
@@ -191,6 +198,27 @@ export class SubscriptionIndex {
       }
     }
     return rows;
+  }
+
+  /**
+   * Subscribers per (bus, prefix), either platform, most subscribed first: at most `limit` rows
+   * and how many were left out (the status page). Walks every subscription: call it seldom.
+   */
+  prefixCounts(limit: number): { rows: PrefixCount[]; omitted: number } {
+    const counts = new Map<string, { bus: string; prefix: Frame; subscribers: number; peers: Set<string> }>();
+    for (const [peer, mine] of this.#byPeer) {
+      for (const e of mine.values()) {
+        const key = `${e.bus}\u0000${e.prefix.toString('latin1')}`;
+        let row = counts.get(key);
+        if (!row) counts.set(key, (row = { bus: e.bus, prefix: e.prefix, subscribers: 0, peers: new Set() }));
+        if (!row.peers.has(peer)) {
+          row.peers.add(peer);
+          row.subscribers++;
+        }
+      }
+    }
+    const all = [...counts.values()].sort((a, b) => b.subscribers - a.subscribers || a.prefix.compare(b.prefix));
+    return { rows: all.slice(0, limit).map(({ bus, prefix, subscribers }) => ({ bus, prefix, subscribers })), omitted: Math.max(0, all.length - limit) };
   }
 
   /** Distinct prefixes held on `platform`, over every bus (the `external_list` advertisement). */

@@ -140,3 +140,19 @@ describe('SubscriptionIndex', () => {
     expect(index.nodeCount).toBe(0);
   });
 });
+
+describe('SubscriptionIndex.prefixCounts', () => {
+  it('counts each peer once per (bus, prefix) across platforms, most subscribed first, bounded', () => {
+    const index = new SubscriptionIndex();
+    const f = (s: string) => Buffer.from(s);
+    index.add('a', 'internal', 'pubsub', f('devices/'));
+    index.add('a', 'all', 'pubsub', f('devices/')); // same peer, other platform: one subscriber
+    index.add('b', 'internal', 'pubsub', f('devices/'));
+    index.add('b', 'internal', 'pubsub', f('alerts/'));
+    index.add('c', 'internal', 'other', f('devices/'));
+    const { rows, omitted } = index.prefixCounts(2);
+    expect(rows.map((r) => [r.bus, r.prefix.toString(), r.subscribers])).toEqual([['pubsub', 'devices/', 2], ['pubsub', 'alerts/', 1]]);
+    expect(omitted).toBe(1);
+    expect(index.prefixCounts(10).rows).toHaveLength(3);
+  });
+});

@@ -38,6 +38,8 @@ export interface StartPlatformOptions {
   readonly stopGraceMs?: number;
   /** Path of the built platform (default `apps/platform/dist/main.js`, or env VIP_PLATFORM_MAIN). */
   readonly mainPath?: string;
+  /** Fill the fresh VIP_HOME before the platform starts (e.g. files a VOLTTRON home would hold). */
+  readonly prepareHome?: (home: string) => Promise<void>;
 }
 
 export interface AuthorizeOptions {
@@ -229,6 +231,12 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   const bus = options.bus ?? options.transport ?? 'zmq';
   if (bus === 'rmq' && !options.rmq) throw new TransportError('startPlatform({ bus: "rmq" }) needs rmq.vhost (a private virtual host per test file)');
   const home = await mkdtemp(join(tmpdir(), 'vip-platform-'));
+  try {
+    await options.prepareHome?.(home);
+  } catch (err) {
+    await rm(home, { recursive: true, force: true });
+    throw err;
+  }
   const args = [
     main,
     '--vip-address', 'tcp://127.0.0.1:*',

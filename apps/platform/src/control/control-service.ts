@@ -28,6 +28,8 @@ export interface ControlServiceOptions {
    * AuthService, in process). Undefined when authentication is off: nothing is checked then.
    */
   readonly capabilities?: Exclude<RpcOptions['capabilities'], undefined>;
+  /** The status board (`status.snapshot`, vipctl top): the latest `rates` samples at most. */
+  readonly status?: (options: { rates?: number }) => unknown;
   readonly logger?: Logger;
 }
 
@@ -50,7 +52,9 @@ export async function startControlService(options: ControlServiceOptions): Promi
   const agent =
     options.agent ??
     (await createZmqAgent({ identity: CONTROL_IDENTITY, vipHome: options.vipHome, address: options.address, serverKey: options.serverKey, logger, ...rpc }));
-  exportControlMethods(agent, options.tracker, options.counters, { checkCapabilities: options.capabilities !== undefined });
+  exportControlMethods(agent, options.tracker, options.counters, {
+    checkCapabilities: options.capabilities !== undefined, ...(options.status ? { status: options.status } : {}),
+  });
   await agent.start();
   logger.info('control.started', { identity: agent.identity });
   return { agent, close: () => agent.close() };
@@ -68,7 +72,10 @@ export const MANAGE_PLATFORM_STATS = 'manage_platform_stats';
  * `checkCapabilities` (authentication on), `stats.enable`/`stats.disable` require
  * MANAGE_PLATFORM_STATS; reading the statistics stays open, as in VOLTTRON.
  */
-export function exportControlMethods(agent: Agent, tracker: TrackerHandle, counters?: () => unknown, options: { checkCapabilities?: boolean } = {}): void {
+export function exportControlMethods(
+  agent: Agent, tracker: TrackerHandle, counters?: () => unknown,
+  options: { checkCapabilities?: boolean; status?: (options: { rates?: number }) => unknown } = {},
+): void {
   const rpc = agent.rpc;
   const allow = options.checkCapabilities === false ? {} : { allow: MANAGE_PLATFORM_STATS };
   rpc.export('stats.enable', () => {
@@ -84,4 +91,10 @@ export function exportControlMethods(agent: Agent, tracker: TrackerHandle, count
   // Not in VOLTTRON: counters that are always on (drops by reason, pubsub back-pressure drops,
   // errors sent), so an operator sees loss without having enabled the Tracker first.
   if (counters) rpc.export('stats.counters', () => counters(), { doc: 'Always-on router, transport and pubsub counters.' });
+  const status = options.status;
+  if (status) {
+    // Not in VOLTTRON: the status board (peers, topics, rates, Tracker, links) for vipctl top.
+    rpc.export('status.snapshot', (rates?: unknown) => status({ rates: Math.min(Math.max(Math.trunc(Number(rates) || 60), 0), 600) }),
+      { doc: 'The status board: peers, topics, the latest rate samples (argument: how many, default 60, at most 600).' });
+  }
 }

@@ -7,7 +7,7 @@ import type { PlatformService } from '../platform-service.js';
  * like any agent through the bus (ZeroMQ: over the local address with its own key, admitted by
  * the first-start auth.json; none without authentication).
  */
-export function controlService(): PlatformService {
+export function controlService(options: { status?: (options: { rates?: number }) => unknown } = {}): PlatformService {
   let control: ControlService | undefined;
   return {
     name: CONTROL_IDENTITY,
@@ -22,6 +22,7 @@ export function controlService(): PlatformService {
       control = await startControlService({
         ...capabilities, tracker: ctx.router.tracker, counters: ctx.counters, vipHome: ctx.paths.home,
         address: ctx.bus.localAddress, serverKey: ctx.platformKey ?? '', agent, logger: ctx.logger,
+        ...(options.status ? { status: options.status } : {}),
       });
     },
     stop: () => control?.close() ?? Promise.resolve(),

@@ -55,6 +55,11 @@ export class FanOut {
     return this.#inFlightBytes;
   }
 
+  /** Each subscriber with deliveries waiting for the transport: its key, how many, their bytes. */
+  pendingBySubscriber(): Array<{ readonly peer: string; readonly count: number; readonly bytes: number }> {
+    return [...this.#pending].map(([peer, p]) => ({ peer, count: p.count, bytes: p.bytes }));
+  }
+
   /** Deliver one publish to every subscriber key in `subscribers`. */
   publish(subscribers: Iterable<string>, publisher: Frame, user: Frame, id: Frame, args: readonly Frame[]): void {
     const bytes = frameBytes(args);

@@ -98,6 +98,8 @@ export class RmqRouterTransport implements RouterTransport {
   readonly #status = new StatusListeners();
   readonly #sweep: PeerSweep;
   readonly #known = new Map<string, Frame>();
+  /** The user proven by the first message of each known peer (its broker user; '' unproven), for `userFor`. */
+  readonly #users = new Map<string, string>();
   /** When each known peer last sent the router something (Date.now()): a sweep older than that is stale. */
   readonly #seenAt = new Map<string, number>();
   readonly #pending = new Map<string, PendingDelivery>();
@@ -232,6 +234,11 @@ export class RmqRouterTransport implements RouterTransport {
     });
   }
 
+  /** The user proven for a known peer when it joined (its broker user, as stamped in user_id); undefined when unknown. */
+  userFor(identity: Frame | string): string | undefined {
+    return this.#users.get(identityKey(typeof identity === 'string' ? Buffer.from(identity, 'utf8') : identity));
+  }
+
   /** Counters (a copy). */
   stats(): RmqRouterStats {
     return { ...this.#stats, reconnects: this.#link.reconnects };
@@ -341,6 +348,7 @@ export class RmqRouterTransport implements RouterTransport {
     this.#seenAt.set(key, Date.now());
     if (!this.#known.has(key)) {
       this.#known.set(key, sender);
+      this.#users.set(key, userOf(vip));
       safely(this.#log, () => h.peerEvent?.({ type: 'peer-connected', peer: sender, user: userOf(vip) }));
     }
     const m = vip.message;
@@ -357,6 +365,7 @@ export class RmqRouterTransport implements RouterTransport {
     const peer = this.#known.get(key);
     if (!peer) return;
     this.#known.delete(key);
+    this.#users.delete(key);
     this.#seenAt.delete(key);
     const h = this.#handlers;
     if (h) safely(this.#log, () => h.peerEvent?.({ type: 'peer-gone', peer, reason }));

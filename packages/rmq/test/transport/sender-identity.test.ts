@@ -35,7 +35,7 @@ describe('judgeSender: a user_id <instance>.<x> proves the sender x', () => {
   });
   it('platform identities: only the platform user v1.router proves them, and it proves nothing else', () => {
     expect(judgeSender('v1.router', 'v1.router', required, 'm')).toEqual({ trust: 'proven', user: 'v1.router' });
-    for (const id of ['control', 'platform.auth', 'control.connection', 'control.connection.ab12']) {
+    for (const id of ['control', 'platform.auth', 'config.store', 'control.connection', 'control.connection.ab12']) {
       expect(isPlatformIdentity(id)).toBe(true);
       expect(judgeSender('v1.router', `v1.${id}`, required, 'm')).toEqual({ trust: 'proven', user: `v1.${id}` });
       expect(judgeSender(`v1.${id}`, `v1.${id}`, required, 'm')).toBeInstanceOf(SpoofedSenderError); // an agent user of that name
