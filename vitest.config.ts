@@ -29,6 +29,7 @@ export default defineConfig({
       pkg('pubsub'),
       pkg('router'),
       pkg('agent'),
+      pkg('proxy-router'),
       pkg('testing'),
       pkg('platform', 'apps/platform'),
       pkg('vipctl', 'apps/vipctl'),

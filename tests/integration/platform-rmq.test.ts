@@ -92,20 +92,25 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(JSON.parse(String(listing[1]))).toMatchObject({ pyagent: 'rmq', 'ts.watcher': 'rmq', control: 'rmq' });
   });
 
-  it('takes the proxy\'s peerlist add/drop with a bus: table updated, RMQ peers told', async () => {
+  it('takes the proxy\'s peerlist add/drop with a bus: table updated, RMQ peers told; another peer\'s are refused', async () => {
     const added: string[] = [];
     const dropped: string[] = [];
     watcher.peerlist.onAdd((p) => added.push(p));
     watcher.peerlist.onDrop((p) => dropped.push(p));
-    pySend('', 'peerlist', ['add', 'zmq.agent', 'zmq'], 'add-1');
-    expect(argsOf(await reply('add-1', 'add echo'))).toEqual(['add', 'zmq.agent', 'zmq']);
+    pySend('', 'peerlist', ['add', 'zmq.agent', 'zmq'], 'add-0');
+    expect(argsOf(await reply('add-0', 'add refusal'))[0]).toBe('error');
+    const proxy = await pythonShapedPeer(vh.vhost, 'zmq.proxy.router');
+    const proxySend = (args: unknown[], id: string) => proxy.send('', 'peerlist', args, id);
+    proxySend(['add', 'zmq.agent', 'zmq'], 'add-1');
+    expect(argsOf(await proxy.inbox.next((x) => x.properties.messageId === 'add-1', 5_000, 'add echo'))).toEqual(['add', 'zmq.agent', 'zmq']);
     await waitFor(() => added.includes('zmq.agent'), { what: 'peerlist add of zmq.agent' });
     pySend('', 'peerlist', ['list_with_messagebus'], 'lwm-2');
     expect(JSON.parse(String(argsOf(await reply('lwm-2', 'listing'))[1]))).toMatchObject({ 'zmq.agent': 'zmq' });
     expect(await watcher.peerlist.list()).toContain('zmq.agent');
-    pySend('', 'peerlist', ['drop', 'zmq.agent', 'zmq'], 'drop-1');
+    proxySend(['drop', 'zmq.agent', 'zmq'], 'drop-1');
     await waitFor(() => dropped.includes('zmq.agent'), { what: 'peerlist drop of zmq.agent' });
     expect(await watcher.peerlist.list()).not.toContain('zmq.agent');
+    await proxy.close();
   });
 
   it('sees an RMQ agent\'s stop at once as a peerlist drop: its final agentstop reaches the broker before the connection closes', async () => {
@@ -129,8 +134,10 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(argsOf(err)).toEqual(['93', 'Protocol not supported', '', 'nosuch']);
     const dropped: string[] = [];
     watcher.peerlist.onDrop((p) => dropped.push(p));
-    pySend('', 'peerlist', ['add', 'gone.peer'], 'add-2');
-    await reply('add-2', 'add echo');
+    const proxy = await pythonShapedPeer(vh.vhost, 'zmq.proxy.router');
+    proxy.send('', 'peerlist', ['add', 'gone.peer'], 'add-2');
+    await proxy.inbox.next((x) => x.properties.messageId === 'add-2', 5_000, 'add echo');
+    await proxy.close();
     pySend('', 'error', [113, 'No route to host', `${INSTANCE}.gone.peer`, 'RPC'], 'e-1');
     await waitFor(() => dropped.includes('gone.peer'), { what: 'gone.peer dropped after error 113' });
   });

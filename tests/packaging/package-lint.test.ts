@@ -35,7 +35,8 @@ async function tarball(pkg: WorkspacePackage): Promise<string> {
 
 it('the release publishes the nine packages and the two CLIs, not @vip/testing', () => {
   expect(packages.map((p) => p.manifest.name).sort()).toEqual([
-    '@vip/agent', '@vip/auth', '@vip/config-store', '@vip/keydiscovery', '@vip/platform', '@vip/protocol', '@vip/pubsub', '@vip/rmq', '@vip/router', '@vip/vipctl', '@vip/zmq',
+    '@vip/agent', '@vip/auth', '@vip/config-store', '@vip/keydiscovery', '@vip/platform', '@vip/protocol', '@vip/proxy-router', '@vip/pubsub', '@vip/rmq',
+    '@vip/router', '@vip/vipctl', '@vip/zmq',
   ]);
   expect(workspacePackages().find((p) => p.manifest.name === '@vip/testing')?.manifest.private).toBe(true);
 });

@@ -4,6 +4,7 @@
 //   vip   our router: the platform app (apps/platform/dist/main.js), or with --router transport
 //         (or when the app is not built) a minimal router on ZmqRouterTransport (packages/zmq/dist)
 // Each message: 5 VIP frames + a payload frame from the sender (6 + payload at the router).
+// Another build of the platform (A/B on the same machine state): BENCH_PLATFORM_MAIN=<dir>/apps/platform/dist/main.js.
 // Build first: `npm run build`. Prints a table (median of --runs) and one JSON line.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -119,5 +120,5 @@ console.log(`router forwarding over tcp + CURVE: ${o.messages} messages x (6 fra
 console.log(formatTable(rows, columns));
 const r = ratio(vip, bare);
 console.log(`target: vip >= ${TARGET} x bare: ${Number.isFinite(r) ? (r >= TARGET ? 'met' : 'NOT met') : 'n/a'}`);
-console.log(JSON.stringify({ bench: 'router-forwarding', router: useApp ? 'app' : 'transport', messages: o.messages, payload: o.payload, runs: o.runs, bare: { rates: rates.bare, median: bare, cpuUsPerMessage: cpuBare }, vip: { rates: rates.vip, median: vip, cpuUsPerMessage: cpuVip }, ratio: r, cpuEfficiency: ratio(cpuBare, cpuVip), target: TARGET }));
+console.log(JSON.stringify({ bench: 'router-forwarding', router: useApp ? 'app' : 'transport', platformMain: useApp ? platformMain : undefined, messages: o.messages, payload: o.payload, runs: o.runs, bare: { rates: rates.bare, median: bare, cpuUsPerMessage: cpuBare }, vip: { rates: rates.vip, median: vip, cpuUsPerMessage: cpuVip }, ratio: r, cpuEfficiency: ratio(cpuBare, cpuVip), target: TARGET }));
 process.exit(failures > 0 ? 1 : 0);

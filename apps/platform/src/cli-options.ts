@@ -45,6 +45,8 @@ Options:
                            can act as any identity (no sender is proven). Prints a warning at start
   --rmq-legacy-peers LIST  identities trusted without AMQP user_id, as themselves only (VOLTTRON Python
                            agents never set it), comma-separated, or "*" for all but the platform's
+  --proxy-router-address ADDRESS  RabbitMQ bus: run the ZeroMQ proxy router there (tcp://HOST:PORT), so
+                           ZeroMQ agents join this platform with CURVE keys from auth.json (zmq.proxy.router)
   --legacy-pubsub true|false  serve VOLTTRON <= 4.1 agents' RPC pubsub as identity pubsub (default false)
   --capability-map-access restricted|all  who gets every user's capabilities from platform.auth:
                            restricted (default) = users with capability read_user_capabilities, the
@@ -89,6 +91,7 @@ const CliSchema = z.object({
   'instance-name': instanceNameSchema('zmq').optional(),
   'allow-auth': BoolTextSchema.optional(),
   'legacy-pubsub': BoolTextSchema.optional(),
+  'proxy-router-address': AddressSchema.optional(),
   'capability-map-access': z.enum(CAPABILITY_MAP_ACCESS, { error: 'must be restricted or all' }).optional(),
   'pubsub-restore-grace': z
     .string()
@@ -160,6 +163,8 @@ export interface PlatformConfig {
   readonly allowAuth: boolean;
   /** Run the legacy RPC pubsub wrapper (identity `pubsub`, docs/protocol.md 3.8); ZeroMQ with auth only. */
   readonly legacyPubsub: boolean;
+  /** RabbitMQ bus: where the ZeroMQ proxy router binds (`zmq.proxy.router`, docs/protocol.md 6.5); absent = not run. */
+  readonly proxyRouterAddress?: string;
   /** Who gets every user's capabilities from `platform.auth` (README "Capability map access"). */
   readonly capabilityMapAccess: CapabilityMapAccess;
   /** How long restored subscriptions hold messages for subscribers not back yet; 0 = no subscription file. */
@@ -198,6 +203,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'instance-name': { type: 'string' },
         'allow-auth': { type: 'string' },
         'legacy-pubsub': { type: 'string' },
+        'proxy-router-address': { type: 'string' },
         'capability-map-access': { type: 'string' },
         'pubsub-restore-grace': { type: 'string' },
         'log-level': { type: 'string' },
@@ -238,6 +244,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
   if (o['legacy-pubsub'] && (messageBus !== 'zmq' || o['allow-auth'] === false)) {
     throw new ConfigError('invalid option: --legacy-pubsub runs on the zmq bus with --allow-auth true only');
   }
+  if (o['proxy-router-address'] !== undefined && messageBus !== 'rmq') {
+    throw new ConfigError('invalid option: --proxy-router-address runs on the rmq bus only (ZeroMQ agents join a ZeroMQ platform directly)');
+  }
   const http = httpConfig(o.http, o['http-token-file']);
   return {
     help: false,
@@ -248,6 +257,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       instanceName,
       allowAuth: o['allow-auth'] ?? true,
       legacyPubsub: o['legacy-pubsub'] ?? false,
+      ...(o['proxy-router-address'] !== undefined ? { proxyRouterAddress: o['proxy-router-address'] } : {}),
       capabilityMapAccess: o['capability-map-access'] ?? DEFAULT_CAPABILITY_MAP_ACCESS,
       pubsubRestoreGraceMs: Math.round((o['pubsub-restore-grace'] ?? DEFAULT_PUBSUB_RESTORE_GRACE_S) * 1000),
       logLevel: o['log-level'] ?? 'info',

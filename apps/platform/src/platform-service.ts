@@ -1,4 +1,4 @@
-import type { LinkedPlatform, Logger, RouterExtension } from '@vip/protocol';
+import type { CurveKeyPair, LinkedPlatform, Logger, RouterExtension } from '@vip/protocol';
 import type { Agent, RpcOptions } from '@vip/agent';
 import type { ProtectedTopics } from '@vip/pubsub';
 import type { Router } from '@vip/router';
@@ -74,6 +74,8 @@ export interface ServiceContext {
   readonly auth: PlatformAuth | undefined;
   /** The platform's public key (43-char base64url); undefined with authentication off. */
   readonly platformKey: string | undefined;
+  /** The platform's key pair, for a service that binds a CURVE server socket of the platform (the proxy router). */
+  readonly platformKeys: CurveKeyPair | undefined;
   /** auth.json's capabilities by user id, from `platform.auth` now and on every change. */
   readonly capabilities: Feed<UserToCapabilities>;
   /** protected_topics.json, each time the router's pubsub (re)loads it. */

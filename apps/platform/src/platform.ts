@@ -8,6 +8,7 @@ import { authService } from './services/auth.js';
 import { configStoreService } from './services/config-store.js';
 import { controlService } from './services/control.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
+import { proxyRouterService } from './services/proxy-router.js';
 import { pubsubService } from './services/pubsub.js';
 import { statusService } from './services/status.js';
 import { startPlatform, type RunningPlatform } from './start-platform.js';
@@ -21,10 +22,11 @@ export const PLATFORM_VERSION: string = version;
 /**
  * The platform's services in start order (stopped in reverse): `platform.auth` first (the others
  * get its capability map), then the bus's own (RabbitMQ: broker permissions), `control`, the
- * legacy pubsub wrapper when asked for, and pubsub last; the status board before `control` (which
- * answers `status.snapshot` from it) (it stops first: its subscription table is
- * closed before any agent leaves). Where the services still to come go: routing, key discovery and
- * the proxy router after the bus's own, health before `control`
+ * legacy pubsub wrapper when asked for, and pubsub last (it stops first: its subscription table is
+ * closed before any agent leaves). The proxy router (RabbitMQ, `--proxy-router-address`) comes
+ * after the bus's own, then the config store; the status board before `control` (which answers
+ * `status.snapshot` from it). Where the services still to come go: routing and key discovery after
+ * the bus's own, health before `control`
  * (docs/ARCHITECTURE.md, "The platform").
  */
 export function platformServices(config: PlatformConfig, bus: PlatformBus): PlatformService[] {
@@ -32,6 +34,7 @@ export function platformServices(config: PlatformConfig, bus: PlatformBus): Plat
   return [
     authService(),
     ...bus.services,
+    ...(config.proxyRouterAddress !== undefined ? [proxyRouterService(config.proxyRouterAddress)] : []),
     configStoreService(),
     status,
     controlService({ status: (options) => status.snapshot(options) }),

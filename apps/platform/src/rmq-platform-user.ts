@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from '@vip/protocol';
-import { parseRmqLinkOptions, RmqSetupError, routingKeyFor, type RmqLinkOptionsInput } from '@vip/rmq';
+import { ConfigError, type Logger } from '@vip/protocol';
+import { parseRmqLinkOptions, proxyBrokerUser, RmqSetupError, routingKeyFor, type RmqLinkOptionsInput } from '@vip/rmq';
 import { probeBroker, RabbitMqManagement } from '@vip/rmq/admin';
 import type { RmqBusConfig } from './cli-options.js';
 
@@ -50,4 +50,30 @@ export async function platformLoginUrl(rmq: RmqBusConfig, link: RmqLinkOptionsIn
   await api.setPermissions(rmq.vhost, user, PLATFORM_PERMISSIONS);
   logger.info('rmq.platform-user', { user, vhost: rmq.vhost });
   return platformUrl;
+}
+
+/**
+ * The login of the ZeroMQ proxy router (services/proxy-router.ts). Per-agent users (default): its
+ * own broker user `<instance>.zmq.proxy.router` (VOLTTRON's), created through the management API
+ * with a new random password at each start and deleted at stop, the one login receivers believe
+ * for the ZeroMQ peers it hosts (@vip/rmq sender-trust, trust `proxied`). Shared login: the URL as
+ * given, where nothing is proven. EXTERNAL logins and per-agent users without the management API:
+ * a ConfigError saying what to pass.
+ */
+export async function proxyLogin(rmq: RmqBusConfig, instanceName: string, logger: Logger): Promise<{ url: string; dispose(): Promise<void> }> {
+  if (rmq.sharedLogin) return { url: rmq.url, dispose: () => Promise.resolve() };
+  if (rmq.tls?.files.external || !rmq.management) {
+    throw new ConfigError('invalid option: --proxy-router-address on per-agent broker users needs --rmq-management-url (to create the proxy\'s '
+      + `broker user ${proxyBrokerUser(instanceName)}) without --rmq-external, or --rmq-shared-login`);
+  }
+  const user = proxyBrokerUser(instanceName);
+  const password = randomBytes(24).toString('base64url');
+  const api = new RabbitMqManagement(rmq.management);
+  await api.ensureUser(user, password);
+  await api.setPermissions(rmq.vhost, user, PLATFORM_PERMISSIONS);
+  logger.info('rmq.proxy-user', { user, vhost: rmq.vhost });
+  const url = new URL(rmq.url);
+  url.username = user;
+  url.password = password;
+  return { url: url.toString().replace(/\/$/, ''), dispose: () => api.deleteUser(user) };
 }

@@ -86,7 +86,7 @@ export async function startPlatform(parts: PlatformParts): Promise<RunningPlatfo
     await auth?.load();
     const services = parts.services(bus);
     const context: ServiceContext = {
-      config, paths, logger, bus, auth, platformKey: keys?.public,
+      config, paths, logger, bus, auth, platformKey: keys?.public, platformKeys: keys,
       capabilities: new Feed<UserToCapabilities>(), protectedTopics: new Feed<ProtectedTopics>(),
       linkedPlatforms: new Feed<() => readonly LinkedPlatform[]>(),
     };

@@ -54,6 +54,13 @@ describe('vip-platform options', () => {
     expect(!r.help && r.config.legacyPubsub).toBe(true);
   });
 
+  it('--proxy-router-address runs the proxy router on a RabbitMQ platform', () => {
+    const r = parseCli(['--message-bus', 'rmq', '--rmq-url', 'amqp://guest:guest@127.0.0.1:5672', '--proxy-router-address', 'tcp://127.0.0.1:22917'], {});
+    expect(!r.help && r.config.proxyRouterAddress).toBe('tcp://127.0.0.1:22917');
+    const off = parseCli([], {});
+    expect(!off.help && off.config.proxyRouterAddress).toBeUndefined();
+  });
+
   it('--pubsub-restore-grace takes seconds; 0 turns the subscription file off', () => {
     const grace = (v: string) => {
       const r = parseCli(['--pubsub-restore-grace', v], {});
@@ -99,6 +106,8 @@ describe('vip-platform options', () => {
     [['--pubsub-restore-grace', 'soon'], /--pubsub-restore-grace must be a number of seconds/],
     [['--legacy-pubsub', 'true', '--allow-auth', 'false'], /--legacy-pubsub runs on the zmq bus with --allow-auth true only/],
     [['--legacy-pubsub', 'true', '--message-bus', 'rmq'], /--legacy-pubsub runs on the zmq bus/],
+    [['--proxy-router-address', 'tcp://127.0.0.1:22917'], /--proxy-router-address runs on the rmq bus only/],
+    [['--message-bus', 'rmq', '--proxy-router-address', '127.0.0.1:22917'], /--proxy-router-address must look like tcp/],
     [['positional'], /positional/],
     [['--max-message-bytes', '4 MB please'], /--max-message-bytes must be a byte count/],
     [['--max-message-bytes', '100'], /--max-message-bytes must be at least 4k/],

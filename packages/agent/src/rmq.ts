@@ -31,6 +31,13 @@ export interface RmqAgentOptions extends Omit<AgentOptions, 'connection' | 'targ
    * from rmq.json defaults to `false`.
    */
   readonly management?: ManagementOptions | false;
+  /**
+   * Send messages for peers the router announced on the `zmq` bus (ZeroMQ agents of the
+   * platform's proxy router) through the proxy inbox, as VOLTTRON's RMQ agents do
+   * (`send_via_proxy`, docs/protocol.md 6.5). Default true. Off, they go to the peer's routing key
+   * `<instance>.<peer>`, which vip's proxy router also serves.
+   */
+  readonly zmqPeersViaProxy?: boolean;
 }
 
 /** The management API beside the broker of `url`: same host and credentials, port 15672 (15671 over TLS). */
@@ -46,20 +53,30 @@ export function defaultManagement(url: string): ManagementOptions {
  * is broker pubsub unless `pubsubVia: 'router'`.
  */
 export function createRmqAgent(options: RmqAgentOptions): Agent {
-  const { rmq, pubsubVia, prefixMatch, management, ...agentOptions } = options;
-  const connection = (): RmqConnection => new RmqConnection({ ...rmq, identity: options.identity, ...(options.logger ? { logger: options.logger } : {}) });
+  const { rmq, pubsubVia, prefixMatch, management, zmqPeersViaProxy, ...agentOptions } = options;
+  // peers on the zmq bus, from the router's peerlist add/drop (kept across reconnections)
+  const zmqPeers = zmqPeersViaProxy === false ? undefined : new Set<string>();
+  const viaProxy = zmqPeers && ((peer: Buffer) => zmqPeers.size > 0 && zmqPeers.has(peer.toString('utf8')));
+  const connection = (): RmqConnection => new RmqConnection({
+    ...rmq, identity: options.identity, ...(options.logger ? { logger: options.logger } : {}), ...(viaProxy ? { viaProxy } : {}),
+  });
   const broker = new URL(rmq.url);
   const { declareTopology: _declare, user: _user, ...link } = rmq;
   const mgmt = management === false ? undefined : (management ?? defaultManagement(rmq.url));
   const pubsub: AgentOptions['pubsub'] = options.pubsub === false || pubsubVia === 'router' ? options.pubsub
     : (core) => new RmqPubSubSubsystem(core, { link, ...(prefixMatch ? { prefixMatch } : {}), ...(mgmt ? { management: mgmt } : {}) });
-  return new Agent({
+  const agent = new Agent({
     ...agentOptions,
     connection,
     target: `${broker.protocol}//${broker.host} (vhost ${rmq.vhost ?? 'volttron'}, instance ${rmq.instanceName})`,
     rpc: { userOf: (user) => user.slice(user.indexOf('.') + 1), ...options.rpc },
     pubsub,
   });
+  if (zmqPeers) {
+    agent.peerlist.onAdd((peer, bus) => void (bus === 'zmq' ? zmqPeers.add(peer) : zmqPeers.delete(peer)));
+    agent.peerlist.onDrop((peer) => void zmqPeers.delete(peer));
+  }
+  return agent;
 }
 
 export interface ConnectRmqAgentOptions extends Omit<RmqAgentOptions, 'rmq'> {

@@ -24,6 +24,7 @@ export type VipErrorCode =
   | 'VIP_QUEUE_FULL'
   | 'VIP_DISCOVERY_UNREACHABLE'
   | 'VIP_DISCOVERY_RESPONSE'
+  | 'VIP_PROXY_PEER_REFUSED'
   | 'VIP_KEY_CHANGED';
 
 export abstract class VipError extends Error {

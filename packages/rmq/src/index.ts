@@ -11,7 +11,7 @@ export { RmqSetupError } from './transport/rmq-errors.js';
 export type { RmqSetupMissing } from './transport/rmq-errors.js';
 export { publisherUserId, senderPolicyOf } from './transport/sender-identity.js';
 export {
-  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, isPlatformIdentity, platformBrokerUser, PLATFORM_IDENTITIES, agentUserOf,
+  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, isPlatformIdentity, platformBrokerUser, proxyBrokerUser, PROXY_IDENTITY, PLATFORM_IDENTITIES, agentUserOf,
 } from './transport/sender-trust.js';
 export type { SenderPolicy, SenderProof, SenderTrust, SenderJudgement } from './transport/sender-trust.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './transport/publish-refusal.js';
@@ -27,3 +27,5 @@ export type { AgentRmqFile } from './transport/agent-link-file.js';
 export type { RmqLinkOptions, RmqLinkOptionsInput, TlsOptions } from './transport/rmq-options.js';
 export { ReconnectPolicySchema, reconnectDelay } from './transport/reconnect-policy.js';
 export type { ReconnectPolicy, ReconnectPolicyInput } from './transport/reconnect-policy.js';
+export { PROXY_OUTBOUND_IDENTITY, viaProxyPublish, readProxyFrames } from './transport/proxy-frames.js';
+export type { ProxyFrames } from './transport/proxy-frames.js';

@@ -24,9 +24,9 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     expect(view(await a.inbox.next())).toEqual(['', '', '', 'peerlist', 'add', 'bob', 'rmq']);
   });
 
-  it('lists peers with their bus; proxy add/drop update the table, echo, and skip non-RMQ peers', async () => {
+  it('lists peers with their bus; proxy add/drop update the table, echo, and reach the proxy\'s peers too', async () => {
     h = await rmqRouter();
-    const proxy = await h.connect('proxy.router');
+    const proxy = await h.connect('zmq.proxy.router', 'v1.zmq.proxy.router');
     const a = await h.connect('alice');
     proxy.send('', 'hello', ['hello']);
     a.send('', 'hello', ['hello']);
@@ -38,11 +38,12 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     a.send('', 'peerlist', ['list_with_messagebus'], 'l1');
     const listing = view(await a.inbox.nextMatching((m) => view(m)[2] === 'l1'));
     expect(listing.slice(3, 5)).toEqual(['peerlist', 'listing_with_messagebus']);
-    expect(JSON.parse(listing[5]!)).toEqual({ 'proxy.router': 'rmq', alice: 'rmq', zagent: 'zmq' });
-    // a new RMQ peer is announced to RMQ peers only: nothing is delivered to zagent (it has no queue)
+    expect(JSON.parse(listing[5]!)).toEqual({ 'zmq.proxy.router': 'rmq', alice: 'rmq', zagent: 'zmq' });
+    // a new RMQ peer is announced to the proxy's peers too (vip's proxy holds a queue for each)
+    const z = await h.connect('zagent');
     await h.connect('carol');
-    h.peers[2]!.send('', 'ping', []);
-    await h.settle();
+    h.peers.at(-1)!.send('', 'ping', []);
+    expect(view(await z.inbox.nextMatching((m) => view(m)[4] === 'add' && view(m)[5] === 'carol'))).toEqual(['', '', '', 'peerlist', 'add', 'carol', 'rmq']);
     expect(h.router.peers.has(Buffer.from('zagent'))).toBe(true);
     proxy.send('', 'peerlist', ['drop', 'zagent', 'zmq'], 'd1');
     await a.inbox.nextMatching((m) => view(m)[4] === 'drop' && view(m)[5] === 'zagent');
@@ -71,8 +72,24 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     const a = await h.connect('alice');
     a.send('', 'nosuch', ['x'], 'u1');
     expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'u1'))).toEqual(['', '', 'u1', 'error', '93', 'Protocol not supported', '', 'nosuch']);
-    a.send('', 'peerlist', ['add'], 'a2');
-    expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'a2')).slice(4)).toEqual(['error', 'missing peer']);
+    const proxy = await h.connect('zmq.proxy.router', 'v1.zmq.proxy.router');
+    proxy.send('', 'peerlist', ['add'], 'a2');
+    expect(view(await proxy.inbox.nextMatching((m) => view(m)[2] === 'a2')).slice(4)).toEqual(['error', 'missing peer']);
+  });
+
+  it('takes peerlist add/drop from the proxy router\'s proven user only (VOLTTRON: from anyone)', async () => {
+    h = await rmqRouter();
+    const a = await h.connect('alice', 'v1.alice');
+    const fake = await h.connect('zmq.proxy.router', 'v1.alice'); // the proxy's identity, another user
+    a.send('', 'peerlist', ['add', 'ghost', 'zmq'], 'a1');
+    expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'a1')).slice(4, 5)).toEqual(['error']);
+    fake.send('', 'peerlist', ['add', 'ghost', 'zmq'], 'a2');
+    expect(view(await fake.inbox.nextMatching((m) => view(m)[2] === 'a2')).slice(4, 5)).toEqual(['error']);
+    a.send('', 'peerlist', ['drop', 'alice', 'rmq'], 'd1');
+    await a.inbox.nextMatching((m) => view(m)[2] === 'd1');
+    expect(h.router.peers.has(Buffer.from('ghost'))).toBe(false);
+    expect(h.router.peers.has(Buffer.from('alice'))).toBe(true);
+    expect(h.router.stats().counters).toMatchObject({ 'peerlist add refused': 2, 'peerlist drop refused': 1 });
   });
 
   it('leaves ZMQ routers unchanged: list_with_messagebus is an unknown operation, events have two args', async () => {

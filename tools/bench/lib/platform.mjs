@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startChild } from './processes.mjs';
 
-export const platformMain = fileURLToPath(new URL('../../../apps/platform/dist/main.js', import.meta.url));
+// Another build (A/B on the same machine state, as pubsub.mjs and rpc.mjs allow):
+// BENCH_PLATFORM_MAIN=<dir>/apps/platform/dist/main.js.
+export const platformMain = process.env.BENCH_PLATFORM_MAIN ?? fileURLToPath(new URL('../../../apps/platform/dist/main.js', import.meta.url));
 
 export function platformBuilt() {
   return existsSync(platformMain);

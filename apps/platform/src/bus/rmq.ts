@@ -26,14 +26,7 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
   const { config, paths, logger } = o;
   const rmq = requireRmq(config);
   const instanceName = config.instanceName;
-  const base = {
-    url: rmq.url, vhost: rmq.vhost, instanceName,
-    ...(rmq.tls ? { tls: rmq.tls.pem } : {}),
-    ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
-    // what the platform's receivers believe of unproven senders (router, control, platform.auth)
-    senderProof: rmq.sharedLogin ? 'optional' as const : 'required' as const,
-    ...(rmq.legacyPeers !== undefined ? { legacyPeers: rmq.legacyPeers === '*' ? '*' as const : [...rmq.legacyPeers] } : {}),
-  };
+  const base = { ...platformLinkBase(rmq, instanceName), ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}) };
   const link = { ...base, url: await platformLoginUrl(rmq, base, logger).catch((err: unknown) => {
     throw withFlagNames(err, rmq);
   }) };
@@ -91,6 +84,17 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
       else await rm(busInfoPath(paths.home), { force: true });
     },
     describeFailure: (err) => withFlagNames(err, rmq),
+  };
+}
+
+/** The broker link of the platform's own clients, before their login (the URL's user or their own). */
+export function platformLinkBase(rmq: RmqBusConfig, instanceName: string) {
+  return {
+    url: rmq.url, vhost: rmq.vhost, instanceName,
+    ...(rmq.tls ? { tls: rmq.tls.pem } : {}),
+    // what the platform's receivers believe of unproven senders (router, control, platform.auth)
+    senderProof: rmq.sharedLogin ? 'optional' as const : 'required' as const,
+    ...(rmq.legacyPeers !== undefined ? { legacyPeers: rmq.legacyPeers === '*' ? '*' as const : [...rmq.legacyPeers] } : {}),
   };
 }
 

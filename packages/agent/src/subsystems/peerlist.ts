@@ -1,5 +1,17 @@
 import { ProtocolError, frameText, type VipMessage } from '@vip/protocol';
+import { z } from 'zod';
 import type { AgentCore, RequestOptions, Subsystem } from '../subsystem.js';
+
+const BusTableSchema = z.record(z.string(), z.string());
+
+function parseJson(frame: Uint8Array | undefined): unknown {
+  if (frame === undefined) return undefined;
+  try {
+    return JSON.parse(Buffer.from(frame).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
 
 export type PeerEventListener = (peer: string, messageBus: string | undefined) => void;
 
@@ -28,6 +40,17 @@ export class PeerlistSubsystem implements Subsystem {
     );
   }
 
+  /**
+   * Every identity the router knows with its message bus (`rmq` or `zmq` for the ZeroMQ peers a
+   * RabbitMQ platform's proxy router hosts): RabbitMQ routers only (docs/protocol.md 7.5).
+   */
+  listWithMessagebus(options: RequestOptions = {}): Promise<Record<string, string>> {
+    return this.#core.request<Record<string, string>>(
+      { peer: '', subsystem: 'peerlist', args: ['list_with_messagebus'] },
+      { timeoutMs: this.#timeoutMs, operation: 'peerlist list_with_messagebus', ...options },
+    );
+  }
+
   onAdd(listener: PeerEventListener): () => void {
     this.#add.add(listener);
     return () => this.#add.delete(listener);
@@ -43,6 +66,12 @@ export class PeerlistSubsystem implements Subsystem {
     const op = opFrame ? frameText(opFrame) : '';
     if (op === 'listing') {
       this.#core.settle(message.id, rest.map((f) => frameText(f)), message.peer);
+      return true;
+    }
+    if (op === 'listing_with_messagebus') {
+      const table = BusTableSchema.safeParse(parseJson(rest[0]));
+      if (table.success) this.#core.settle(message.id, table.data, message.peer);
+      else this.#core.fail(message.id, new ProtocolError('peerlist: listing_with_messagebus is not a JSON object of buses'), message.peer);
       return true;
     }
     if (op === 'error') {

@@ -135,7 +135,7 @@ function checkPublisher(publisher: PubsubPublisher, sender: string): SpoofedSend
   const appId = typeof publisher.appId === 'string' && publisher.appId.includes('.') ? publisher.appId : claimed;
   const judged = judgeSender(publisher.userId, appId, policy, 'RMQ pubsub sender');
   if (judged instanceof SpoofedSenderError) return judged;
-  if (judged.trust === 'proven' && (publisher.appId !== appId || claimed !== appId)) {
+  if ((judged.trust === 'proven' || judged.trust === 'proxied') && (publisher.appId !== appId || claimed !== appId)) {
     return new SpoofedSenderError('RMQ pubsub sender', String(publisher.userId), publisher.appId === appId ? claimed : String(publisher.appId));
   }
   if (judged.trust !== 'proven' && policy.proof === 'required' && isPlatformIdentity(sender)) {

@@ -1,8 +1,9 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { InvalidPayloadError, TransportError, type AgentConnection, type Logger, type VipMessage } from '@vip/protocol';
+import { InvalidPayloadError, TransportError, type AgentConnection, type Frame, type Logger, type VipMessage } from '@vip/protocol';
 import { amqpToVip, identityText, routingKeyFor, VOLTTRON_EXCHANGE, type InboundLimits } from './amqp-mapping.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
+import { viaProxyPublish } from './proxy-frames.js';
 import { PublishCache } from './publish-cache.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { publisherUserId, senderPolicyOf } from './sender-identity.js';
@@ -22,11 +23,19 @@ export interface RmqConnectionOptions extends RmqLinkOptionsInput {
    * see sender-identity.ts), which they use instead.
    */
   readonly user?: string;
+  /**
+   * Whether a message for `peer` goes through the platform's ZeroMQ proxy router (the peer was
+   * announced on the `zmq` bus): VOLTTRON's `send_via_proxy`, the frame list to
+   * `<instance>.proxy.router.zmq.outbound.subsystem` (proxy-frames.ts). Default: never.
+   */
+  readonly viaProxy?: (peer: Frame) => boolean;
   readonly logger?: Logger;
 }
 
 export interface RmqConnectionStats {
   sent: number;
+  /** Of `sent`: messages for ZeroMQ peers sent through the proxy router (`viaProxy`). */
+  viaProxy: number;
   received: number;
   /** Deliveries that were not VIP (bad body, missing app_id/type): acked and dropped. */
   invalid: number;
@@ -64,13 +73,17 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly identity: string;
   readonly #queue: string;
   readonly #publishes: PublishCache;
-  readonly #stats = { sent: 0, received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, handlerErrors: 0 };
+  readonly #stats = { sent: 0, viaProxy: 0, received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, handlerErrors: 0 };
+  readonly #viaProxy: ((peer: Frame) => boolean) | undefined;
+  readonly #ctx: { readonly instance: string; readonly identity: string };
+  readonly #userId: string | undefined;
+  readonly #defaultUser: Buffer;
   readonly #limits: InboundLimits;
   #warnedUnprovenPlatform = false;
   #handler: ((message: VipMessage) => void) | undefined;
 
   constructor(options: RmqConnectionOptions) {
-    const { identity, declareTopology, user, logger, ...link } = options;
+    const { identity, declareTopology, user, logger, viaProxy, ...link } = options;
     const o = parseRmqLinkOptions(link, `RabbitMQ options of ${JSON.stringify(identity)}`);
     if (identity === '') throw new TransportError('an RMQ agent needs a non-empty identity');
     identityText(Buffer.from(identity, 'utf8'));
@@ -79,8 +92,12 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     super(o, `RMQ connection ${identity}`, `vip-agent ${queue}`, declareTopology ?? false, logger?.child({ identity }), userId);
     this.identity = identity;
     this.#queue = queue;
-    this.#publishes = new PublishCache({ instance: o.instanceName, identity }, Buffer.from(user ?? queue, 'utf8'), userId);
+    this.#defaultUser = Buffer.from(user ?? queue, 'utf8');
+    this.#publishes = new PublishCache({ instance: o.instanceName, identity }, this.#defaultUser, userId);
     this.#limits = { maxBytes: o.maxMessageBytes, policy: senderPolicyOf(o, identity) };
+    this.#viaProxy = viaProxy;
+    this.#ctx = { instance: o.instanceName, identity };
+    this.#userId = userId;
   }
 
   /** Whether unproven senders get no user here (sender-trust.ts): the client's login or `senderProof`. */
@@ -94,7 +111,13 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   async send(message: VipMessage): Promise<void> {
     this.checkOpen();
-    await this.publishAmqp(this.#publishes.toAmqp(message), 'message');
+    if (message.peer.length > 0 && this.#viaProxy?.(message.peer) === true) {
+      const withUser = message.user.length > 0 ? message : { ...message, user: this.#defaultUser };
+      await this.publishAmqp(viaProxyPublish(withUser, this.#ctx, this.#userId), 'message');
+      this.#stats.viaProxy += 1;
+    } else {
+      await this.publishAmqp(this.#publishes.toAmqp(message), 'message');
+    }
     this.#stats.sent += 1;
   }
 

@@ -3,6 +3,7 @@ import {
   type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
 } from '@vip/protocol';
 import { ROUTER_IDENTITY } from './amqp-mapping.js';
+import { PROXY_IDENTITY, proxyBrokerUser } from './sender-trust.js';
 
 const PEERLIST = textFrame('peerlist');
 const LISTING = textFrame('listing');
@@ -14,6 +15,7 @@ const MISSING_PEER = textFrame('missing peer');
 const ADD = textFrame('add');
 const DROP = textFrame('drop');
 const RMQ = textFrame('rmq');
+const PROXY_ONLY = textFrame('add and drop are the proxy router\'s');
 const EHOSTUNREACH = String(ERRNO.EHOSTUNREACH);
 
 /**
@@ -23,12 +25,16 @@ const EHOSTUNREACH = String(ERRNO.EHOSTUNREACH);
  * - `peerlist list` -> `listing, peers...` (missing or unknown op: `error, <why>`), as every router;
  * - `peerlist list_with_messagebus` -> `['listing_with_messagebus', json({identity: bus})]`;
  * - `peerlist add <peer> [bus]` / `drop <peer> [bus]` (sent by the ZMQ proxy for the peers it
- *   hosts) update the peer table and broadcast; the request is echoed back, as VOLTTRON does;
+ *   hosts) update the peer table and broadcast; the request is echoed back, as VOLTTRON does.
+ *   Only the proxy may: sender `zmq.proxy.router` with its proven broker user
+ *   `<instance>.zmq.proxy.router` (VOLTTRON takes them from anyone); others get `error` (counted
+ *   `peerlist add refused` / `peerlist drop refused`);
  * - `error` with errnum 113 (a router message the broker could not route) drops the recipient
  *   named in args[2], bare or as `<instance>.<identity>`, without a reply; any other `error` is
  *   swallowed (counted `error to router ignored`).
- * Peer events (`peerlist add|drop <peer> <bus>`) go at once to the peers on RabbitMQ only: peers
- * the proxy hosts have no queue, and a delivery to them would bounce.
+ * Peer events (`peerlist add|drop <peer> <bus>`) go at once to every other peer, the ZeroMQ peers
+ * of vip's proxy router included: it holds a queue `<instance>.<peer>` for each of them (VOLTTRON's
+ * proxy has none, and skips them; vip's platform runs only vip's proxy).
  */
 export class RmqPeerlistExtension implements RouterExtension {
   readonly subsystems = ['peerlist', 'error'] as const;
@@ -40,10 +46,10 @@ export class RmqPeerlistExtension implements RouterExtension {
     this.#services = services;
   }
 
-  handle(message: RoutedMessage): boolean {
+  handle(message: RoutedMessage, userId: string): boolean {
     const services = this.#services;
     if (services === undefined) throw new ClosedError('RmqPeerlistExtension (not attached to a router)');
-    return identityKey(message.subsystem) === 'error' ? this.#error(services, message) : this.#peerlist(services, message);
+    return identityKey(message.subsystem) === 'error' ? this.#error(services, message) : this.#peerlist(services, message, userId);
   }
 
   /** Tell every RMQ peer but the newcomer `peerlist add <peer> <bus>`. */
@@ -67,12 +73,12 @@ export class RmqPeerlistExtension implements RouterExtension {
     if (services === undefined) return;
     const args = [op, peer, this.busOf(peer)];
     for (const p of services.peers()) {
-      if (p.equals(peer) || this.#notRmq.has(identityKey(p))) continue;
+      if (p.equals(peer)) continue;
       void services.deliver(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, args);
     }
   }
 
-  #peerlist(services: RouterServices, m: RoutedMessage): boolean {
+  #peerlist(services: RouterServices, m: RoutedMessage, userId: string): boolean {
     const op = m.args[0] === undefined ? undefined : identityKey(m.args[0]);
     const reply = (args: readonly Frame[]) => void services.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, m.subsystem, args);
     switch (op) {
@@ -94,6 +100,11 @@ export class RmqPeerlistExtension implements RouterExtension {
       default:
         reply([ERROR, UNKNOWN_OP]);
         return true;
+    }
+    if (identityKey(m.sender) !== PROXY_IDENTITY || userId !== proxyBrokerUser(services.instanceName)) {
+      services.count(`peerlist ${op} refused`);
+      reply([ERROR, PROXY_ONLY]);
+      return true;
     }
     const peer = m.args[1];
     if (peer === undefined || peer.length === 0) {

@@ -2,7 +2,7 @@ import type { Logger } from '@vip/protocol';
 import type { LinkSession } from './link-session.js';
 import { RmqSetupError } from './rmq-errors.js';
 import { externalUser, type RmqLinkOptions } from './rmq-options.js';
-import { agentUserOf, isPlatformIdentity, platformBrokerUser, type SenderPolicy } from './sender-trust.js';
+import { agentUserOf, isPlatformIdentity, platformBrokerUser, proxyBrokerUser, type SenderPolicy } from './sender-trust.js';
 
 /**
  * The publishing side of sender identity (receivers: sender-trust.ts). RabbitMQ closes the channel
@@ -18,8 +18,9 @@ import { agentUserOf, isPlatformIdentity, platformBrokerUser, type SenderPolicy 
  * URL's user name for password logins (none in the URL: amqplib logs in as guest, treated as
  * unknown); under EXTERNAL only an explicit `brokerUser` (the name depends on the broker's
  * `ssl_cert_login_from`). `brokerUser: false` sets none. A user of this instance is set only for
- * its own identity, or for a platform identity when it is the platform's user `<instance>.router`
- * (every receiver would refuse anything else as spoofing).
+ * its own identity, or for a platform identity when it is the platform's user `<instance>.router`,
+ * or for any other identity when it is the proxy router's user `<instance>.zmq.proxy.router` (every
+ * receiver would refuse anything else as spoofing).
  */
 export function publisherUserId(o: RmqLinkOptions, identity: string): string | undefined {
   if (o.brokerUser === false) return undefined;
@@ -27,6 +28,8 @@ export function publisherUserId(o: RmqLinkOptions, identity: string): string | u
   if (user === undefined || user === '') return undefined;
   const agent = agentUserOf(user, o.instanceName);
   if (agent === undefined || agent === `${o.instanceName}.${identity}`) return user;
+  // the proxy router publishes for the ZeroMQ peers it hosts (receivers: trust `proxied`)
+  if (agent === proxyBrokerUser(o.instanceName)) return isPlatformIdentity(identity) ? undefined : user;
   return agent === platformBrokerUser(o.instanceName) && isPlatformIdentity(identity) ? user : undefined;
 }
 

@@ -18,8 +18,11 @@ import { InvalidPayloadError } from '@vip/protocol';
  * (`proof: 'optional'`, e.g. guest) nothing can be proven and the header is believed, as VOLTTRON.
  */
 
+/** The identity of the platform's ZeroMQ proxy router (VOLTTRON's `zmq.proxy.router`, docs/protocol.md 6.5). */
+export const PROXY_IDENTITY = 'zmq.proxy.router';
+
 /** The identities only the platform runs; `control.connection.*` are vipctl's connections. */
-export const PLATFORM_IDENTITIES: readonly string[] = ['router', 'control', 'platform.auth', 'config.store', 'control.connection'];
+export const PLATFORM_IDENTITIES: readonly string[] = ['router', 'control', 'platform.auth', 'config.store', 'control.connection', PROXY_IDENTITY];
 
 /** Whether `identity` belongs to the platform: only the platform's broker user may claim it. */
 export function isPlatformIdentity(identity: string): boolean {
@@ -29,6 +32,14 @@ export function isPlatformIdentity(identity: string): boolean {
 /** The platform's own broker user (VOLTTRON's router user), the one login that proves platform identities. */
 export function platformBrokerUser(instance: string): string {
   return `${instance}.router`;
+}
+
+/**
+ * The proxy router's broker user (VOLTTRON's `<instance>.zmq.proxy.router`): the one login that
+ * vouches for the ZeroMQ peers the proxy hosts (their identities are proven there by CURVE).
+ */
+export function proxyBrokerUser(instance: string): string {
+  return `${instance}.${PROXY_IDENTITY}`;
 }
 
 /** The broker user of a delivery when it is a user of `instance` (`<instance>.<x>`); undefined otherwise. */
@@ -72,11 +83,13 @@ export interface SenderPolicy {
 }
 
 /**
- * How far a delivery's sender is believed: `proven` by user_id; `legacy` (unproven, a configured
- * legacy peer: its own user `<instance>.<identity>`); `anonymous` (unproven where proof is
- * required: empty user); `asserted` (unproven on a shared login: the header, as VOLTTRON).
+ * How far a delivery's sender is believed: `proven` by user_id; `proxied` (published by the proxy
+ * router's user for a ZeroMQ peer it hosts: identity and `user` header, the peer's CURVE-proven
+ * user, are the proxy's word); `legacy` (unproven, a configured legacy peer: its own user
+ * `<instance>.<identity>`); `anonymous` (unproven where proof is required: empty user);
+ * `asserted` (unproven on a shared login: the header, as VOLTTRON).
  */
-export type SenderTrust = 'proven' | 'legacy' | 'anonymous' | 'asserted';
+export type SenderTrust = 'proven' | 'proxied' | 'legacy' | 'anonymous' | 'asserted';
 
 export interface SenderJudgement {
   readonly trust: SenderTrust;
@@ -100,6 +113,12 @@ export function judgeSender(userId: unknown, appId: string, policy: SenderPolicy
   const identity = appId.slice(dot + 1);
   const platformIdentity = appId.slice(0, dot) === instance && isPlatformIdentity(identity);
   const user = agentUserOf(userId, instance);
+  if (user !== undefined && user === proxyBrokerUser(instance)) {
+    // the proxy speaks as itself, or for a ZeroMQ peer of this instance; never as another platform identity
+    if (appId === user) return { trust: 'proven', user };
+    if (appId.slice(0, dot) === instance && !isPlatformIdentity(identity)) return { trust: 'proxied' };
+    return new SpoofedSenderError(what, user, appId, `the proxy router's user may not act as ${JSON.stringify(appId)}`);
+  }
   if (user === platformBrokerUser(instance)) {
     return platformIdentity ? { trust: 'proven', user: appId } : new SpoofedSenderError(what, user, appId);
   }

@@ -49,6 +49,21 @@ describe('judgeSender: a user_id <instance>.<x> proves the sender x', () => {
     expect(judgeSender('v1.router', 'v1.alice', required, 'm')).toBeInstanceOf(SpoofedSenderError);
     expect(judgeSender('v1.router', 'v2.control', required, 'm')).toBeInstanceOf(SpoofedSenderError);
   });
+  it('the proxy router\'s user v1.zmq.proxy.router vouches for ZeroMQ peers of its instance, never for a platform identity', () => {
+    for (const policy of [optional, required]) {
+      expect(judgeSender('v1.zmq.proxy.router', 'v1.zmq.proxy.router', policy, 'm')).toEqual({ trust: 'proven', user: 'v1.zmq.proxy.router' });
+      expect(judgeSender('v1.zmq.proxy.router', 'v1.zmq.agent', policy, 'm')).toEqual({ trust: 'proxied' });
+      for (const id of ['router', 'control', 'platform.auth', 'control.connection.1f']) {
+        expect(judgeSender('v1.zmq.proxy.router', `v1.${id}`, policy, 'm')).toBeInstanceOf(SpoofedSenderError);
+      }
+      expect(judgeSender('v1.zmq.proxy.router', 'v2.zmq.agent', policy, 'm')).toBeInstanceOf(SpoofedSenderError);
+    }
+    // the proxy's identity is the platform's: an agent user of that name or an unproven claim is refused
+    expect(isPlatformIdentity('zmq.proxy.router')).toBe(true);
+    expect(judgeSender('v1.alice', 'v1.zmq.proxy.router', required, 'm')).toBeInstanceOf(SpoofedSenderError);
+    expect(judgeSender(undefined, 'v1.zmq.proxy.router', required, 'm')).toBeInstanceOf(SpoofedSenderError);
+    expect(judgeSender('v1.router', 'v1.zmq.proxy.router', required, 'm')).toEqual({ trust: 'proven', user: 'v1.zmq.proxy.router' });
+  });
 });
 
 describe('publisherUserId: only a name known for sure', () => {
@@ -65,6 +80,11 @@ describe('publisherUserId: only a name known for sure', () => {
     const platform = link({ url: 'amqp://v1.router:pw@127.0.0.1:5672' });
     for (const id of ['router', 'control', 'platform.auth', 'control.connection.1f']) expect(publisherUserId(platform, id)).toBe('v1.router');
     expect(publisherUserId(platform, 'alice')).toBeUndefined();
+  });
+  it('the proxy router\'s user for itself and the ZeroMQ peers it hosts, not for the platform\'s identities', () => {
+    const proxy = link({ url: 'amqp://v1.zmq.proxy.router:pw@127.0.0.1:5672' });
+    for (const id of ['zmq.proxy.router', 'zmq.agent', 'proxy.router.zmq.outbound.subsystem']) expect(publisherUserId(proxy, id)).toBe('v1.zmq.proxy.router');
+    for (const id of ['router', 'control', 'platform.auth']) expect(publisherUserId(proxy, id)).toBeUndefined();
   });
   it('EXTERNAL: only an explicit brokerUser', () => {
     expect(publisherUserId(link({ url: 'amqps://127.0.0.1:5671', tls: { external: true } }), 'alice')).toBeUndefined();

@@ -1,0 +1,60 @@
+import { ZmqProxyRouter } from '@vip/proxy-router';
+import { ZmqRouterTransport } from '@vip/zmq';
+import { ConfigError } from '@vip/protocol';
+import { platformLinkBase } from '../bus/rmq.js';
+import { PLATFORM_SERVICE_IDENTITIES } from '../service-identities.js';
+import type { PlatformService } from '../platform-service.js';
+import { proxyLogin } from '../rmq-platform-user.js';
+
+/**
+ * VOLTTRON's ZMQProxyRouter on a RabbitMQ platform (`--proxy-router-address`, docs/protocol.md
+ * 6.5): a ZeroMQ ROUTER bound at the address with the platform's CURVE key and ZAP handler (the
+ * same auth.json as everything else; on this bus nothing else uses ZAP), so ZeroMQ agents join
+ * this platform. @vip/proxy-router does the routing; this service gives it its broker login
+ * (rmq-platform-user.ts `proxyLogin`) and the platform's memory limits.
+ */
+export function proxyRouterService(address: string): PlatformService {
+  let proxy: ZmqProxyRouter | undefined;
+  let disposeLogin: (() => Promise<void>) | undefined;
+  return {
+    name: 'proxy-router',
+    configKeys: ['proxy-router-address', 'max-message-bytes', 'peer-queue-bytes', 'peer-queue-messages', 'router-queue-bytes', 'zmq-send-hwm'],
+    async start(ctx) {
+      const { config } = ctx;
+      const rmq = config.rmq;
+      if (ctx.bus.kind !== 'rmq' || !rmq) throw new ConfigError('invalid option: --proxy-router-address runs on the rmq bus only');
+      const logger = ctx.logger.child({ service: 'proxy-router' });
+      const login = await proxyLogin(rmq, config.instanceName, logger);
+      disposeLogin = login.dispose;
+      const keys = ctx.platformKeys;
+      const limits = config.limits;
+      const transport = new ZmqRouterTransport({
+        addresses: [address],
+        ...(keys ? { secretKey: keys.secret, authenticate: true } : { authenticate: false }),
+        maxMessageBytes: limits.maxMessageBytes,
+        peerQueueBytes: limits.peerQueueBytes,
+        peerQueueMessages: limits.peerQueueMessages,
+        routerQueueBytes: limits.routerQueueBytes,
+        ...(limits.zmqSendHwm !== undefined ? { sendHighWaterMark: limits.zmqSendHwm } : {}),
+        logger,
+      });
+      if (ctx.auth) await ctx.auth.startZap(transport); // before the socket binds: fail-open otherwise
+      // The platform's service identities are held on RabbitMQ by their broker users (the router's
+      // reservations, brokerServiceUsers): no ZeroMQ key takes one through the proxy, pinned or not
+      const services = new Set<string>(PLATFORM_SERVICE_IDENTITIES);
+      const mayHold = (identity: string): boolean => !services.has(identity);
+      proxy = new ZmqProxyRouter({
+        transport, logger, mayHold,
+        rmq: { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes },
+        ...(rmq.management ? { management: rmq.management } : {}),
+      });
+      await proxy.start();
+      logger.info('proxy.router.started', { address: transport.endpoints.join(' '), ...(keys ? { serverkey: keys.public } : {}) });
+    },
+    async stop() {
+      await proxy?.close();
+      await disposeLogin?.().catch(() => undefined);
+    },
+    counters: () => (proxy ? { proxyRouter: proxy.stats() } : {}),
+  };
+}

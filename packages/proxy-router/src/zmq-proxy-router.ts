@@ -1,0 +1,388 @@
+import {
+  EMPTY_FRAME, ERRNO, errorArgs, frameText, identityKey, InvalidPayloadError, silentLogger, textFrame,
+  type DeliveryResult, type Frame, type Logger, type PeerEvent, type RoutedMessage, type RouterTransport, type VipMessage,
+} from '@vip/protocol';
+import {
+  isPlatformIdentity, PROXY_IDENTITY, PROXY_OUTBOUND_IDENTITY, readProxyFrames, RmqConnection, type ManagementOptions, type RmqLinkOptionsInput,
+} from '@vip/rmq';
+import { ProxyPeerRefusedError } from './errors.js';
+import { PeerPubSub } from './peer-pubsub.js';
+
+export interface ZmqProxyRouterOptions {
+  /**
+   * The ZeroMQ side: a RouterTransport whose `userId` is what the bus proved for each sender (a
+   * ZmqRouterTransport with CURVE and the platform's ZAP handler: the auth.json entry of its key).
+   * The proxy starts and closes it.
+   */
+  readonly transport: RouterTransport;
+  /**
+   * The RabbitMQ side, without identity: the proxy's login. With per-agent broker users it must be
+   * the proxy's own user `<instance>.zmq.proxy.router` (the one receivers believe for ZeroMQ
+   * peers); on a shared login nothing is proven on RabbitMQ, as for every other client there.
+   */
+  readonly rmq: RmqLinkOptionsInput;
+  /** Management API, for true subscriber counts and `list` of the ZeroMQ peers' pubsub. */
+  readonly management?: ManagementOptions;
+  /** Third argument of `welcome` (the router's identity as ZeroMQ peers see it); default `router`. */
+  readonly routerIdentity?: string;
+  /**
+   * Bytes of one ZeroMQ peer's messages waiting for the RabbitMQ side (a peer sending faster than
+   * the broker takes); beyond it a message is dropped, counted `dropped`, and its sender gets error
+   * 11. Default 16 MiB.
+   */
+  readonly peerPendingBytes?: number;
+  /**
+   * Whether the ZeroMQ peer proven as `userId` (its auth.json user) may hold `identity`. The
+   * platform's service identities must be refused unless auth.json pins them to that user, as the
+   * ZeroMQ platform's router does (RMQ agents trust `config.store`, `platform.auth`... by identity).
+   * Default: every identity but @vip/rmq's platform identities (`isPlatformIdentity`).
+   */
+  readonly mayHold?: (identity: string, userId: string) => boolean;
+  readonly logger?: Logger;
+}
+
+export interface ZmqProxyRouterStats {
+  /** ZeroMQ peers hosted now. */
+  peers: number;
+  fromZmq: number;
+  toZmq: number;
+  /** Of `toZmq`: frame lists RabbitMQ agents sent through the proxy inbox (VOLTTRON's send_via_proxy). */
+  viaInbox: number;
+  /** Hellos refused: identity not usable as a routing key, or held on RabbitMQ (its queue is locked). */
+  refused: number;
+  /** Inbox frame lists whose sender frame is not the sender the broker proved: dropped. */
+  spoofed: number;
+  /** Inbox frame lists for no ZeroMQ peer hosted here, or not frame lists at all: dropped. */
+  undeliverable: number;
+  /** Deliveries to a ZeroMQ peer that failed (unreachable, queue full). */
+  zmqFailures: number;
+  /** Messages of ZeroMQ peers dropped because their pending bytes were over `peerPendingBytes` (error 11 sent). */
+  dropped: number;
+}
+
+const PEERLIST = textFrame('peerlist');
+const WELCOME = textFrame('welcome');
+const VERSION = textFrame('1.0');
+const ZMQ = textFrame('zmq');
+const ERROR = textFrame('error');
+const PEER_REQUEST_TIMEOUT_MS = 10_000;
+
+/** One ZeroMQ peer on the RabbitMQ side: its queue `<instance>.<identity>` (the identity's lock) and its pubsub. */
+interface HostedPeer {
+  readonly frame: Frame;
+  readonly user: Frame;
+  readonly link: RmqConnection;
+  pubsub?: PeerPubSub;
+  /** Its messages, one after the other (a subscribe is in place before the publish that follows it). */
+  chain: Promise<void>;
+  /** Bytes of its messages on the chain, not yet handed to RabbitMQ. */
+  pendingBytes: number;
+}
+
+const DEFAULT_PEER_PENDING_BYTES = 16 * 1024 * 1024;
+/** A refused identity is refused again without a new attempt for this long (each attempt opens a broker connection). */
+const REFUSAL_MEMORY_MS = 2_000;
+const MAX_REFUSALS_REMEMBERED = 10_000;
+const sizeOf = (m: RoutedMessage): number => m.args.reduce((n, a) => n + a.length, m.recipient.length + m.id.length + m.subsystem.length + 64);
+
+/**
+ * VOLTTRON's `ZMQProxyRouter` (docs/protocol.md 6.5): ZeroMQ agents on a RabbitMQ platform. The
+ * proxy binds a ZeroMQ ROUTER (the transport), takes each ZeroMQ peer's identity and user from what
+ * that bus proved (CURVE key and auth.json, never a frame), and for each peer that says hello:
+ * declares the peer's exclusive queue `<instance>.<identity>` on RabbitMQ (so an RMQ agent and a
+ * ZMQ agent cannot hold one identity; a held one is refused), tells the RMQ router
+ * `peerlist add <peer> zmq` and waits for its answer, then welcomes the peer. Then:
+ * - a message for another ZeroMQ peer here goes straight across the ROUTER;
+ * - any other message (RPC to an RMQ agent, peerlist, query to the router) is published on
+ *   RabbitMQ as from the peer (app_id `<instance>.<peer>`, user header = its proven user, AMQP
+ *   user_id = the proxy's user), frames byte-exact (@vip/rmq's mapping);
+ * - what arrives in the peer's queue (answers, calls of RMQ agents, the router's replies) and what
+ *   RMQ agents send the proxy inbox `<instance>.proxy.router.zmq.outbound.subsystem` as ZeroMQ
+ *   frame lists (their sender checked against the broker's proof) is written on the ROUTER;
+ * - `pubsub` is served on the broker on the peer's behalf (PeerPubSub);
+ * - `agentstop` of itself, or the peer's connection gone: `peerlist drop <peer> zmq`, queue closed.
+ */
+export class ZmqProxyRouter {
+  readonly #o: ZmqProxyRouterOptions;
+  readonly #log: Logger;
+  readonly #peers = new Map<string, HostedPeer>();
+  readonly #joining = new Map<string, Promise<HostedPeer>>();
+  readonly #control: RmqConnection;
+  readonly #inbox: RmqConnection;
+  readonly #answers = new Map<string, (m: VipMessage) => void>();
+  readonly #stats = { fromZmq: 0, toZmq: 0, viaInbox: 0, refused: 0, spoofed: 0, undeliverable: 0, zmqFailures: 0, dropped: 0 };
+  /** Peers whose departure is being told to the router: a return of the same identity waits for it. */
+  readonly #leaving = new Map<string, Promise<void>>();
+  /** Bytes of messages waiting for a peer's join, by identity (bounded like a hosted peer's). */
+  readonly #joiningBytes = new Map<string, number>();
+  /** Identities refused recently, with the refusal and when it expires. */
+  readonly #refused = new Map<string, { readonly err: ProxyPeerRefusedError; readonly until: number }>();
+  readonly #mayHold: (identity: string, userId: string) => boolean;
+  readonly #maxPending: number;
+  readonly #routerIdentity: Frame;
+  readonly #instance: string;
+  #ids = 0;
+  #started: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: ZmqProxyRouterOptions) {
+    this.#o = options;
+    this.#log = options.logger ?? silentLogger;
+    this.#routerIdentity = textFrame(options.routerIdentity ?? 'router');
+    this.#instance = options.rmq.instanceName;
+    this.#maxPending = options.peerPendingBytes ?? DEFAULT_PEER_PENDING_BYTES;
+    this.#mayHold = options.mayHold ?? ((identity) => !isPlatformIdentity(identity));
+    this.#control = new RmqConnection({ ...options.rmq, identity: PROXY_IDENTITY, logger: this.#log });
+    this.#control.onMessage((m) => this.#answers.get(identityKey(m.id))?.(m));
+    this.#inbox = new RmqConnection({ ...options.rmq, identity: PROXY_OUTBOUND_IDENTITY, logger: this.#log });
+    this.#inbox.onMessage((m) => this.#fromInbox(m));
+  }
+
+  /** Open the RabbitMQ side, then bind the ZeroMQ side. Idempotent. */
+  start(): Promise<void> {
+    return (this.#started ??= (async () => {
+      await this.#control.open();
+      await this.#inbox.open();
+      await this.#o.transport.start({
+        message: (m, userId) => this.#fromZmq(m, userId),
+        peerEvent: (e) => this.#peerEvent(e),
+      });
+    })());
+  }
+
+  /** The ZeroMQ peers hosted now. */
+  peers(): string[] {
+    return [...this.#peers.values()].map((p) => frameText(p.frame));
+  }
+
+  stats(): ZmqProxyRouterStats {
+    return { peers: this.#peers.size, ...this.#stats };
+  }
+
+  /** Drop every ZeroMQ peer (the router hears `peerlist drop`), close both sides. Idempotent. */
+  close(): Promise<void> {
+    return (this.#closed ??= (async () => {
+      await this.#o.transport.close();
+      for (const peer of [...this.#peers.values()]) await this.#leave(peer);
+      await Promise.all(this.#leaving.values());
+      await this.#inbox.close();
+      await this.#control.close();
+    })());
+  }
+
+  #fromZmq(m: RoutedMessage, userId: string): void {
+    this.#stats.fromZmq += 1;
+    const key = identityKey(m.sender);
+    const hosted = this.#peers.get(key);
+    if (hosted) {
+      this.#enqueue(hosted, m);
+      return;
+    }
+    // the first message of a peer (normally its hello) opens its RabbitMQ side; later ones wait for it.
+    // Its user on RabbitMQ is `<instance>.<proven user>`, as an RMQ agent's is (receivers strip the instance)
+    const proven = userId === '' ? frameText(m.sender) : userId;
+    const user = textFrame(`${this.#instance}.${proven}`);
+    const refused = this.#refused.get(key);
+    if (refused && refused.until > Date.now()) return this.#refuse(m, user, refused.err);
+    const size = sizeOf(m);
+    const waiting = this.#joiningBytes.get(key) ?? 0;
+    if (waiting + size > this.#maxPending) return this.#drop(m);
+    this.#joiningBytes.set(key, waiting + size);
+    let joining = this.#joining.get(key);
+    if (!joining) {
+      joining = this.#join(m.sender, proven, user).finally(() => {
+        this.#joining.delete(key);
+        this.#joiningBytes.delete(key);
+      });
+      this.#joining.set(key, joining);
+    }
+    joining.then((peer) => this.#enqueue(peer, m), (err: unknown) => {
+      if (err instanceof ProxyPeerRefusedError) this.#remember(key, err);
+      this.#refuse(m, user, err);
+    });
+  }
+
+  #remember(key: string, err: ProxyPeerRefusedError): void {
+    if (this.#refused.size >= MAX_REFUSALS_REMEMBERED) this.#refused.clear();
+    this.#refused.set(key, { err, until: Date.now() + REFUSAL_MEMORY_MS });
+  }
+
+  /** A message over the peer's byte bound: dropped, counted, error 11 to the sender. */
+  #drop(m: RoutedMessage): void {
+    this.#stats.dropped += 1;
+    void this.#o.transport.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ERROR, errorArgs(ERRNO.EAGAIN, m.recipient, m.subsystem));
+  }
+
+  /** Queue `m` behind the peer's earlier messages, bounded in bytes (error 11 beyond). */
+  #enqueue(peer: HostedPeer, m: RoutedMessage): void {
+    const size = sizeOf(m);
+    if (peer.pendingBytes + size > this.#maxPending) return this.#drop(m);
+    peer.pendingBytes += size;
+    peer.chain = peer.chain
+      .then(() => this.#route(peer, m))
+      .catch((err: unknown) => this.#failed(m, err))
+      .finally(() => void (peer.pendingBytes -= size));
+  }
+
+  async #join(frame: Frame, proven: string, user: Frame): Promise<HostedPeer> {
+    await this.#leaving.get(identityKey(frame)); // its previous connection's drop reaches the router first
+    const identity = frameText(frame);
+    if (!Buffer.from(identity, 'utf8').equals(frame)) throw new ProxyPeerRefusedError(frame.toString('latin1'), 'its identity is not UTF-8 text');
+    if (!this.#mayHold(identity, proven)) throw new ProxyPeerRefusedError(identity, `user ${JSON.stringify(proven)} may not hold this identity (a platform service's)`);
+    let link: RmqConnection;
+    try {
+      link = new RmqConnection({ ...this.#o.rmq, identity, user: frameText(user), logger: this.#log });
+    } catch (err) {
+      throw new ProxyPeerRefusedError(identity, (err as Error).message, { cause: err }); // not a routing key: '*', '#'
+    }
+    const peer: HostedPeer = { frame, user, link, chain: Promise.resolve(), pendingBytes: 0 };
+    link.onMessage((m) => this.#toZmq(peer, m));
+    try {
+      await link.open();
+    } catch (err) {
+      await link.close().catch(() => undefined);
+      throw new ProxyPeerRefusedError(identity, `its queue could not be taken on RabbitMQ (${(err as Error).message})`, { cause: err });
+    }
+    this.#peers.set(identityKey(frame), peer);
+    try {
+      await this.#routerRequest(['add', frame, ZMQ]);
+    } catch (err) {
+      this.#peers.delete(identityKey(frame));
+      await link.close().catch(() => undefined);
+      throw err;
+    }
+    this.#log.info('proxy.peer.joined', { identity, user: frameText(user) });
+    return peer;
+  }
+
+  /** A `peerlist add|drop <peer> zmq` to the RMQ router, resolved by its echo. */
+  #routerRequest(args: readonly (Frame | string)[]): Promise<void> {
+    const id = textFrame(`proxy.${++this.#ids}`);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#answers.delete(identityKey(id));
+        reject(new ProxyPeerRefusedError(frameText(args[1] as Frame), `the router did not answer peerlist ${String(args[0])} within ${PEER_REQUEST_TIMEOUT_MS} ms`));
+      }, PEER_REQUEST_TIMEOUT_MS);
+      this.#answers.set(identityKey(id), (answer) => {
+        clearTimeout(timer);
+        this.#answers.delete(identityKey(id));
+        if (answer.args[0] !== undefined && frameText(answer.args[0]) === 'error') {
+          reject(new ProxyPeerRefusedError(frameText(args[1] as Frame), `the router refused peerlist ${String(args[0])}: ${answer.args[1] ? frameText(answer.args[1]) : ''}`));
+        } else {
+          resolve();
+        }
+      });
+      const frames = args.map((a) => (typeof a === 'string' ? textFrame(a) : a));
+      this.#control.send({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id, subsystem: PEERLIST, args: frames }).catch((err: unknown) => {
+        clearTimeout(timer);
+        this.#answers.delete(identityKey(id));
+        reject(err as Error);
+      });
+    });
+  }
+
+  async #route(peer: HostedPeer, m: RoutedMessage): Promise<void> {
+    const subsystem = frameText(m.subsystem);
+    if (m.recipient.length === 0) {
+      if (subsystem === 'hello') return this.#zmqSend(peer.frame, EMPTY_FRAME, peer.user, m.id, m.subsystem, [WELCOME, VERSION, this.#routerIdentity, peer.frame]);
+      if (subsystem === 'pubsub') return (peer.pubsub ??= this.#pubsubOf(peer)).handle(m, peer.user);
+      if (subsystem === 'agentstop' && (m.args[0] === undefined || m.args[0].equals(peer.frame))) {
+        void this.#leave(peer); // not awaited: it waits for this chain, which holds this message
+        return;
+      }
+    } else {
+      const local = this.#peers.get(identityKey(m.recipient));
+      if (local) return this.#zmqSend(m.recipient, m.sender, peer.user, m.id, m.subsystem, m.args, m.sender);
+    }
+    // everything else is the RabbitMQ platform's: its router (recipient '') or an RMQ agent
+    await peer.link.send({ peer: m.recipient, user: peer.user, id: m.id, subsystem: m.subsystem, args: m.args });
+  }
+
+  #pubsubOf(peer: HostedPeer): PeerPubSub {
+    return new PeerPubSub({
+      peer: peer.frame, link: this.#o.rmq, logger: this.#log,
+      ...(this.#o.management ? { management: this.#o.management } : {}),
+      send: (to, from, user, id, subsystem, args) => void this.#zmqSend(to, from, user, id, subsystem, args),
+    });
+  }
+
+  /** What arrived in a hosted peer's queue: written on the ROUTER as the broker's mapping read it. */
+  #toZmq(peer: HostedPeer, m: VipMessage): void {
+    void this.#zmqSend(peer.frame, m.peer, m.user, m.id, m.subsystem, m.args);
+  }
+
+  /** A frame list in the proxy inbox (VOLTTRON's send_via_proxy): sender checked, then written on the ROUTER. */
+  #fromInbox(m: VipMessage): void {
+    const frames = readProxyFrames(m.args);
+    if (frames instanceof InvalidPayloadError) {
+      this.#stats.undeliverable += 1;
+      this.#log.debug('proxy.inbox.invalid', { reason: frames.detail });
+      return;
+    }
+    if (!frames.sender.equals(m.peer)) {
+      // the broker proved (or the policy believed) m.peer; the sender frame is the publisher's own word
+      this.#stats.spoofed += 1;
+      this.#log.warn('proxy.inbox.spoofed', { claimed: frameText(frames.sender), sender: frameText(m.peer) });
+      return;
+    }
+    if (!this.#peers.has(identityKey(frames.recipient))) {
+      this.#stats.undeliverable += 1;
+      return;
+    }
+    this.#stats.viaInbox += 1;
+    void this.#zmqSend(frames.recipient, m.peer, m.user, frames.id, frames.subsystem, frames.args);
+  }
+
+  async #zmqSend(to: Frame, from: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[], errorTo?: Frame): Promise<void> {
+    const result: DeliveryResult = await this.#o.transport.deliver(to, from, user, id, subsystem, args);
+    if (result === 'ok') {
+      this.#stats.toZmq += 1;
+      return;
+    }
+    this.#stats.zmqFailures += 1;
+    if (errorTo !== undefined) {
+      const errnum = result === 'again' ? ERRNO.EAGAIN : ERRNO.EHOSTUNREACH;
+      await this.#o.transport.deliver(errorTo, EMPTY_FRAME, EMPTY_FRAME, id, ERROR, errorArgs(errnum, to, subsystem));
+    }
+  }
+
+  /**
+   * The peer is gone (agentstop, its connection lost): forgotten at once, so a new connection of the
+   * same identity joins afresh, after the router has heard this one's `peerlist drop`.
+   */
+  #leave(peer: HostedPeer): Promise<void> {
+    const key = identityKey(peer.frame);
+    if (this.#peers.get(key) !== peer) return this.#leaving.get(key) ?? Promise.resolve();
+    this.#peers.delete(key);
+    const gone = (async () => {
+      await peer.chain.catch(() => undefined); // what it sent before leaving goes out first
+      await this.#routerRequest(['drop', peer.frame, ZMQ]).catch((err: unknown) => this.#log.warn('proxy.peer.drop-failed', { identity: frameText(peer.frame) }, err));
+      await peer.pubsub?.close().catch(() => undefined);
+      await peer.link.close().catch(() => undefined);
+      this.#log.info('proxy.peer.left', { identity: frameText(peer.frame) });
+    })().finally(() => {
+      if (this.#leaving.get(key) === gone) this.#leaving.delete(key);
+    });
+    this.#leaving.set(key, gone);
+    return gone;
+  }
+
+  #peerEvent(e: PeerEvent): void {
+    if (e.type !== 'peer-gone') return;
+    const peer = this.#peers.get(identityKey(e.peer));
+    if (peer) void this.#leave(peer);
+  }
+
+  /** A peer that could not join: told with error 13 on the message it sent, nothing else done. */
+  #refuse(m: RoutedMessage, user: Frame, err: unknown): void {
+    this.#stats.refused += 1;
+    this.#log.warn('proxy.peer.refused', { identity: m.sender.toString('latin1') }, err);
+    const text = err instanceof Error ? err.message : String(err);
+    void this.#o.transport.deliver(m.sender, EMPTY_FRAME, user, m.id, ERROR, errorArgs(ERRNO.EACCES, m.sender, m.subsystem, `Permission denied: ${text}`));
+  }
+
+  #failed(m: RoutedMessage, err: unknown): void {
+    this.#log.warn('proxy.message.failed', { sender: m.sender.toString('latin1'), subsystem: m.subsystem.toString('latin1') }, err);
+    void this.#o.transport.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ERROR, errorArgs(ERRNO.EHOSTUNREACH, m.recipient, m.subsystem));
+  }
+}

@@ -1,0 +1,3 @@
+import { libraryConfig } from '../../tools/tsup/presets';
+
+export default libraryConfig();
