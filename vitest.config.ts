@@ -10,7 +10,7 @@ const pkg = (name: string, dir = `packages/${name}`) => ({
   test: {
     name,
     root: dir,
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['test/**/*.test.ts'], // one layout: a package's tests in test/ (tools/boundaries checks none is in src/)
     testTimeout: 30_000,
     hookTimeout: 30_000,
   },
@@ -33,6 +33,8 @@ export default defineConfig({
       pkg('testing'),
       pkg('platform', 'apps/platform'),
       pkg('vipctl', 'apps/vipctl'),
+      // The import map of docs/ARCHITECTURE.md (tools/boundaries) and the formatter (tools/format): each check, and each failing on a bad file.
+      { ...shared, test: { name: 'tools', root: 'tools', include: ['boundaries/**/*.test.ts', 'format/**/*.test.ts'], testTimeout: 120_000 } },
       { ...shared, test: { name: 'integration', root: 'tests', include: ['integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
       // The packages as users get them: publint and arethetypeswrong on each packed package; a
       // Verdaccio registry, the release command publishing to it, installs into empty projects.

@@ -1,3 +1,3 @@
 import { libraryConfig } from '../../tools/tsup/presets';
 
-export default libraryConfig();
+export default libraryConfig(['src/index.ts', 'src/internal.ts']);

@@ -6,8 +6,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { generateKeyPair, type CurveKeyPair } from '../../packages/protocol/src/index.js';
-import { openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { generateKeyPair, type CurveKeyPair } from '@vip/protocol';
+import { openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 
 type Frames = Buffer[];
 const text = (f: Frames): string[] => f.map((x) => x.toString('latin1'));

@@ -6,9 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
+import { generateKeyPair } from '@vip/protocol';
+import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { createZmqAgent } from '@vip/agent/zmq';
 
 let platform: PlatformProcess;
 let home: string;

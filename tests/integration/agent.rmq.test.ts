@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, rabbitmqctl } from '../../packages/rmq/test/broker-fixture.js';
-import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { AMQP_URL, FAST_RECONNECT, rabbitmqctl } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { startPlatform, type PlatformProcess } from '@vip/testing';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 
 /**

@@ -4,9 +4,9 @@
  * platform process.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PeerUnreachableError, TimeoutError, UnknownSubsystemError, type VipMessage } from '../../packages/protocol/src/index.js';
-import { waitFor } from '../../packages/testing/src/index.js';
-import { Agent, kwargs, MethodNotFoundError, RemoteError, UnauthorizedError, type AgentOptions, type RpcCallContext } from '../../packages/agent/src/index.js';
+import { PeerUnreachableError, TimeoutError, UnknownSubsystemError, type VipMessage } from '@vip/protocol';
+import { waitFor } from '@vip/testing';
+import { Agent, kwargs, MethodNotFoundError, RemoteError, UnauthorizedError, type AgentOptions, type RpcCallContext } from '@vip/agent';
 
 export interface AgentSuitePlatform {
   /** A started agent on this platform; `userId` selects the auth entry (and so the VIP user). */

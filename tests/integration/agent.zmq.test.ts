@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateKeyPair, type CurveKeyPair } from '../../packages/protocol/src/index.js';
-import { freePort, startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/auth/src/index.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
+import { generateKeyPair, type CurveKeyPair } from '@vip/protocol';
+import { freePort, startPlatform, type PlatformProcess } from '@vip/testing';
+import { AuthFile } from '@vip/auth';
+import { createZmqAgent } from '@vip/agent/zmq';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 
 
@@ -23,9 +23,8 @@ describeAgentSuite({
       if (!p) {
         p = (async () => {
           const pair = generateKeyPair();
-          const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
           await authFile.add({ credentials: pair.public, user_id: userId, comments: 'agent suite' });
-          await reloaded;
+          await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
           return pair;
         })();
         users.set(userId, p);

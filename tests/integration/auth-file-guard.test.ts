@@ -1,12 +1,13 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { AMQP_URL, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { RawVipClient, serviceKeys, startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { createZmqAgent } from '@vip/agent/zmq';
+import { generateKeyPair } from '@vip/protocol';
+import { AMQP_URL, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { RawVipClient, serviceKeys, startPlatform, type PlatformProcess } from '@vip/testing';
 
 /**
  * Issue 10 item 12: an auth.json written as `{}`, as an empty file (a truncated write) or without

@@ -7,11 +7,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPair, type CurveKeyPair } from '../../packages/protocol/src/index.js';
-import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/auth/src/index.js';
-import { PubSubSubsystem, UnauthorizedError, type Agent } from '../../packages/agent/src/index.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
+import { generateKeyPair, type CurveKeyPair } from '@vip/protocol';
+import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { AuthFile } from '@vip/auth';
+import { PubSubSubsystem, UnauthorizedError, type Agent } from '@vip/agent';
+import { createZmqAgent } from '@vip/agent/zmq';
 
 /** Users in auth.json before the platform starts: `late` gets its capabilities from a group added later. */
 type User = 'svc' | 'caller.yes' | 'caller.late' | 'pub.yes' | 'pub.late';

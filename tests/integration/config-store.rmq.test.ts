@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Agent, ConfigCallbackAction } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { AMQP_URL, FAST_RECONNECT, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
 import { startAgentUserPlatform } from './rmq-agent-user-platform.js';
 
 const INSTANCE = 'cfgrmq';

@@ -7,8 +7,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Context, Dealer } from 'zeromq';
-import { generateKeyPair, keyToZ85, type CurveKeyPair } from '../../packages/protocol/src/index.js';
-import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RawVipClient } from '../../packages/testing/src/index.js';
+import { generateKeyPair, keyToZ85, type CurveKeyPair } from '@vip/protocol';
+import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RawVipClient } from '@vip/testing';
 
 const FLEET = 300;
 const BURST = 100;
@@ -34,10 +34,9 @@ async function admitAll(identities: readonly string[]): Promise<void> {
     keys.set(identity, pair);
     data.allow.push({ domain: null, address: null, mechanism: 'CURVE', credentials: pair.public, user_id: identity, identity, capabilities: {}, enabled: true });
   }
-  const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 15_000 });
   await writeFile(`${path}.tmp`, JSON.stringify(data), { mode: 0o600 });
   await rename(`${path}.tmp`, path);
-  await reloaded;
+  await platform.authLoaded({ timeoutMs: 15_000 });
 }
 
 /** A raw CURVE DEALER saying hello at once; `welcomed` turns true on its welcome; `onWelcome` runs then. */

@@ -8,12 +8,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
-import { generateKeyPair, type CurveKeyPair, type Frame } from '../../packages/protocol/src/index.js';
+import { generateKeyPair, type CurveKeyPair, type Frame } from '@vip/protocol';
 import {
   openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess,
-} from '../../packages/testing/src/index.js';
-import { UnauthorizedError, type Agent } from '../../packages/agent/src/index.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
+} from '@vip/testing';
+import { UnauthorizedError, type Agent } from '@vip/agent';
+import { createZmqAgent } from '@vip/agent/zmq';
 
 let platform: PlatformProcess;
 /** Admitted with a key of its own, user `mallory`, no capabilities. */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { openRawClient, startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { openRawClient, startPlatform, type PlatformProcess } from '@vip/testing';
 
 const MAIN = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
 

@@ -2,13 +2,14 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { AMQP_URL, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { freePort, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/auth/src/index.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { createZmqAgent } from '@vip/agent/zmq';
+import { generateKeyPair } from '@vip/protocol';
+import { AMQP_URL, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { freePort, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { AuthFile } from '@vip/auth';
 import { PublishRun, restartViolations, TcpGate } from './restart-helpers.js';
 
 /**
@@ -48,9 +49,8 @@ describe('platform kill -9 and restart while an agent publishes (zmq)', () => {
     const authFile = new AuthFile({ path: join(home, 'auth.json') });
     const agent = async (identity: string, via: string) => {
       const pair = generateKeyPair();
-      const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
       await authFile.add({ credentials: pair.public, user_id: identity, identity, comments: 'restart test' });
-      await reloaded;
+      await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
       const a = await createZmqAgent({
         identity, address: via, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home,
         reconnectIntervalMs: 100, requestTimeoutMs: 20_000,
@@ -114,9 +114,8 @@ describe('the subscription file across starts and stops (zmq)', () => {
     let platform = await launch();
     onTestFinished(() => platform.close());
     const pair = generateKeyPair();
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     await new AuthFile({ path: join(home, 'auth.json') }).add({ credentials: pair.public, user_id: 'keeper', identity: 'keeper' });
-    await reloaded;
+    await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
     const keeper = await createZmqAgent({
       identity: 'keeper', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home,
     });

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent, type RmqPubSubSubsystem } from '../../packages/agent/src/rmq.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent, type RmqPubSubSubsystem } from '@vip/agent/rmq';
+import { AMQP_URL, FAST_RECONNECT, rabbitmqctl, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 
 /**
  * Faults with a real platform process on RabbitMQ: every connection of our vhost (the platform's

@@ -4,15 +4,15 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
 import { agentPermissions, RabbitMqManagement } from '@vip/rmq/admin';
-import { FAST_RECONNECT } from '../../packages/rmq/test/broker-fixture.js';
-import { startTlsNode, TLS_CLIENTS, type TlsNode } from '../../packages/rmq/test/tls-node.js';
-import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { agentCertPaths, agentRmqPath, readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
-import { runCli } from '../../apps/vipctl/src/cli.js';
-import { bufferIo } from '../../apps/vipctl/src/output.js';
+import { FAST_RECONNECT } from '@vip/testing';
+import { startTlsNode, TLS_CLIENTS, type TlsNode } from '@vip/testing';
+import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { readAgentRmqFile } from '@vip/rmq';
+import { agentCertPaths, agentRmqPath } from './helpers/broker.js';
+import { runVipctl } from './helpers/vipctl.js';
 
 /**
  * A private TLS RabbitMQ node (amqps, verify_peer, EXTERNAL, users = certificate CNs) with its own
@@ -56,8 +56,7 @@ afterAll(async () => {
 }, 60_000);
 
 async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = bufferIo();
-  return { code: await runCli([...argv, '--vip-home', platform.home], io), out: io.stdout(), err: io.stderr() };
+  return runVipctl([...argv, '--vip-home', platform.home]);
 }
 
 /** An @vip/agent/rmq agent built only from what vipctl wrote: rmq.json and the PEM files it names. */

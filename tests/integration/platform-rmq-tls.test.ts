@@ -7,13 +7,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { FAST_RECONNECT } from '../../packages/rmq/test/broker-fixture.js';
-import { startTlsNode, TLS_CLIENTS, type TlsNode } from '../../packages/rmq/test/tls-node.js';
-import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { runCli } from '../../apps/vipctl/src/cli.js';
-import { bufferIo } from '../../apps/vipctl/src/output.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { FAST_RECONNECT } from '@vip/testing';
+import { startTlsNode, TLS_CLIENTS, type TlsNode } from '@vip/testing';
+import { startPlatform, type PlatformProcess } from '@vip/testing';
+import { runVipctl } from './helpers/vipctl.js';
 
 /**
  * The platform process on a private TLS RabbitMQ node (packages/rmq/test/tls-node.ts: amqps only
@@ -81,8 +80,7 @@ function expectRefusal(r: { code: number | null; stdout: string; stderr: string 
 }
 
 async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = bufferIo();
-  return { code: await runCli(argv, io), out: io.stdout(), err: io.stderr() };
+  return runVipctl(argv);
 }
 
 describe('vip-platform on amqps with client certificates and SASL EXTERNAL', () => {

@@ -1,10 +1,11 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { generateKeyPair } from '@vip/protocol';
+import { AMQP_URL, FAST_RECONNECT, Inbox, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 
 /**
  * `vip-platform --message-bus rmq` as a process: the ready line and `query message-bus`, the RMQ

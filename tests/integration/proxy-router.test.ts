@@ -6,7 +6,7 @@ import { createZmqAgent } from '@vip/agent/zmq';
 import { generateKeyPair } from '@vip/protocol';
 import { readAgentRmqFile, viaProxyPublish } from '@vip/rmq';
 import { freePort, RawVipClient, waitFor } from '@vip/testing';
-import { Inbox } from '../../packages/rmq/test/broker-fixture.js';
+import { Inbox } from '@vip/testing';
 import { startAgentUserPlatform, type AgentUserPlatform } from './rmq-agent-user-platform.js';
 import { rawClientAs, rpcRequest, sendVip } from './rmq-raw-client.js';
 

@@ -1,4 +1,4 @@
-import { waitFor } from '../../packages/testing/src/index.js';
+import { waitFor } from '@vip/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { describePubSubBehaviour, memoryPlatform } from './pubsub.suite.js';
 

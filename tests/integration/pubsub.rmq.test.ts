@@ -2,10 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRmqAgent, RmqPubSubSubsystem } from '../../packages/agent/src/rmq.js';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { AMQP_URL, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { startPlatform, waitFor } from '../../packages/testing/src/index.js';
+import { createRmqAgent, RmqPubSubSubsystem } from '@vip/agent/rmq';
+import { generateKeyPair } from '@vip/protocol';
+import { AMQP_URL, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { startPlatform, waitFor } from '@vip/testing';
 import { agentPlatform, describePubSubBehaviour, type AgentNeeds, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
 /**

@@ -1,9 +1,9 @@
-import { Agent } from '../../packages/agent/src/index.js';
-import { ProtectedTopics, PubSubService } from '../../packages/pubsub/src/index.js';
-import { Router } from '../../packages/router/src/index.js';
-import { MemoryTransport, waitFor } from '../../packages/testing/src/index.js';
+import { Agent } from '@vip/agent';
+import { ProtectedTopics, PubSubService } from '@vip/pubsub';
+import { Router } from '@vip/router';
+import { MemoryTransport, waitFor } from '@vip/testing';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { PubSubSubsystem, type PubSubCallback } from '../../packages/agent/src/pubsub/pubsub-subsystem.js';
+import { PubSubSubsystem, type PubSubCallback } from '@vip/agent';
 
 /** Deadline of every wait (generous: the machine is shared; a miss is still a failure). */
 const DEADLINE_MS = 15_000;

@@ -2,10 +2,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, onTestFinished } from 'vitest';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { freePort, startPlatform, waitFor } from '../../packages/testing/src/index.js';
-import { AuthFile } from '../../packages/auth/src/index.js';
+import { createZmqAgent } from '@vip/agent/zmq';
+import { generateKeyPair } from '@vip/protocol';
+import { freePort, startPlatform, waitFor } from '@vip/testing';
+import { AuthFile } from '@vip/auth';
 import { agentPlatform, describePubSubBehaviour, withPubSub, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
 
 /** The built platform app over tcp + CURVE; each agent gets its own key and auth.json entry (user id = identity). */
@@ -43,9 +43,8 @@ describe('pubsub across a platform restart (zmq)', () => {
     const authFile = new AuthFile({ path: join(home, 'auth.json') });
     const connect = async (identity: string) => {
       const pair = generateKeyPair();
-      const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
       await authFile.add({ credentials: pair.public, user_id: identity, comments: 'pubsub restart test' });
-      await reloaded;
+      await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
       const agent = await createZmqAgent({ identity, address, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home, reconnectIntervalMs: 100 });
       const pubsub = withPubSub(agent);
       onTestFinished(() => agent.close());

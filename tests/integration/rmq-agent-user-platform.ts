@@ -1,11 +1,11 @@
 import { onTestFinished } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { startPlatform, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
-import { runCli } from '../../apps/vipctl/src/cli.js';
-import { bufferIo } from '../../apps/vipctl/src/output.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { AMQP_URL, FAST_RECONNECT, MANAGEMENT, type TestVhost } from '@vip/testing';
+import { freshVhost, management } from './helpers/broker.js';
+import { startPlatform, type PlatformProcess } from '@vip/testing';
+import { readAgentRmqFile } from '@vip/rmq';
+import { runVipctl } from './helpers/vipctl.js';
 
 /**
  * A platform process on RabbitMQ (fresh vhost, management on) whose agents get their own broker
@@ -37,8 +37,7 @@ export async function startAgentUserPlatform(tag: string, instanceName: string, 
   return {
     vh, platform, watcher,
     async vipctl(...argv) {
-      const io = bufferIo();
-      return { code: await runCli([...argv, '--vip-home', platform.home], io), out: io.stdout(), err: io.stderr() };
+      return runVipctl([...argv, '--vip-home', platform.home]);
     },
     async agentOnOwnUser(identity, prepare) {
       const file = await readAgentRmqFile(platform.home, identity);

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { startPlatform, waitFor } from '../../packages/testing/src/index.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { startPlatform, waitFor } from '@vip/testing';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
-import { AMQP_URL, exclusiveBroker, FAST_RECONNECT, freshVhost, rabbitmqctl, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip } from '../../packages/rmq/test/scenario.js';
+import { AMQP_URL, exclusiveBroker, FAST_RECONNECT, rabbitmqctl, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { reconnected, startScenarioAgent, startScenarioRouter, trafficLoop, vip } from './helpers/broker.js';
 
 /**
  * The one test that stops the RabbitMQ application (every test on this machine feels it): kept

@@ -5,10 +5,11 @@
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent, type RmqPubSubSubsystem } from '../../packages/agent/src/rmq.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, management, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { seededPrng, startPlatform, waitFor, type PlatformProcess, type Prng } from '../../packages/testing/src/index.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent, type RmqPubSubSubsystem } from '@vip/agent/rmq';
+import { AMQP_URL, FAST_RECONNECT, type TestVhost } from '@vip/testing';
+import { freshVhost, management } from './helpers/broker.js';
+import { seededPrng, startPlatform, waitFor, type PlatformProcess, type Prng } from '@vip/testing';
 
 const TOTAL = 20_000;
 const SEED = Number(process.env.VIP_FUZZ_SEED ?? 0x5eed);

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import amqp from 'amqplib';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { FAST_RECONNECT, freshVhost, management, MANAGEMENT, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { freePort, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
-import { runCli } from '../../apps/vipctl/src/cli.js';
-import { bufferIo } from '../../apps/vipctl/src/output.js';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { FAST_RECONNECT, MANAGEMENT, type TestVhost } from '@vip/testing';
+import { freshVhost, management } from './helpers/broker.js';
+import { freePort, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { readAgentRmqFile } from '@vip/rmq';
+import { runVipctl } from './helpers/vipctl.js';
 
 /**
  * Issue 10, items 7 and 13: how the platform logs in on RabbitMQ. By default (no login flags at
@@ -49,8 +49,7 @@ async function vhostExists(vh: string): Promise<boolean> {
 }
 
 async function vipctl(home: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = bufferIo();
-  return { code: await runCli([...argv, '--vip-home', home], io), out: io.stdout(), err: io.stderr() };
+  return runVipctl([...argv, '--vip-home', home]);
 }
 
 /** Start a platform that must fail: its error (the harness's, with the platform's stderr). */

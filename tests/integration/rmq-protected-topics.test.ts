@@ -3,12 +3,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { ProtectedTopics } from '../../packages/pubsub/src/index.js';
+import { generateKeyPair } from '@vip/protocol';
+import { ProtectedTopics } from '@vip/pubsub';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { agentPermissions, protectedTopicPermissions } from '@vip/rmq/admin';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, management, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { waitFor } from '../../packages/testing/src/index.js';
+import { AMQP_URL, FAST_RECONNECT, Inbox, type TestVhost } from '@vip/testing';
+import { freshVhost, management } from './helpers/broker.js';
+import { waitFor } from '@vip/testing';
 import { startAgentUserPlatform, type AgentUserPlatform } from './rmq-agent-user-platform.js';
 
 /**

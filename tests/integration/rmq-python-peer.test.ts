@@ -1,9 +1,10 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent } from '../../packages/agent/src/index.js';
+import { Agent } from '@vip/agent';
 import { RmqConnection, RmqRouterTransport } from '@vip/rmq';
-import { Router } from '../../packages/router/src/index.js';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
+import { Router } from '@vip/router';
+import { AMQP_URL, FAST_RECONNECT, Inbox, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
 
 /**
  * A peer that speaks AMQP exactly as VOLTTRON 9's Python RMQConnection does (docs/protocol.md 7.2-7.4),

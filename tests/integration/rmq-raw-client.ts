@@ -1,7 +1,7 @@
 import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { onTestFinished } from 'vitest';
-import { Inbox } from '../../packages/rmq/test/broker-fixture.js';
-import { readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
+import { Inbox } from '@vip/testing';
+import { readAgentRmqFile } from '@vip/rmq';
 
 /**
  * A raw amqplib client logged in as an agent's own broker user (the URL `vipctl auth add

@@ -1,12 +1,12 @@
 import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
-import type { Agent, RpcCallContext } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
+import type { Agent, RpcCallContext } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
-import { AMQP_URL, FAST_RECONNECT, Inbox } from '../../packages/rmq/test/broker-fixture.js';
-import { waitFor } from '../../packages/testing/src/index.js';
-import { readAgentRmqFile } from '../../apps/vipctl/src/agent-broker-user.js';
+import { AMQP_URL, FAST_RECONNECT, Inbox } from '@vip/testing';
+import { waitFor } from '@vip/testing';
+import { readAgentRmqFile } from '@vip/rmq';
 import { startAgentUserPlatform, type AgentUserPlatform } from './rmq-agent-user-platform.js';
 import { rawClientAs, rpcReply, rpcRequest, sendVip, type Claim } from './rmq-raw-client.js';
 

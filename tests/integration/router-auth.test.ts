@@ -1,7 +1,7 @@
 // CURVE admission through auth.json, and quit (only from control), against real platform processes.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { openRawClient, RawVipClient, startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
+import { generateKeyPair } from '@vip/protocol';
+import { openRawClient, RawVipClient, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 
 describe('CURVE admission', () => {
   let platform: PlatformProcess;

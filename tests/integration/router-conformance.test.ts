@@ -1,6 +1,6 @@
 // docs/protocol.md 13 "Router": each case against a real vip-platform process over tcp with CURVE.
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RouterStatsView } from '../../packages/testing/src/index.js';
+import { openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RouterStatsView } from '@vip/testing';
 
 type Frames = Buffer[];
 const text = (f: Frames): string[] => f.map((x) => x.toString('latin1'));

@@ -6,11 +6,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openRawClient, routerStats, seededPrng, startPlatform, type PlatformProcess, type Prng, type RawVipClient } from '../../packages/testing/src/index.js';
 import { KeyDiscoveryAgent } from '@vip/keydiscovery';
 import { PubSubService } from '@vip/pubsub';
 import { ExternalRpcExtension, externalPubSubLinks, linkUserOf, PlatformLinkTable, Router, RoutingTableExtension } from '@vip/router';
-import { freePort, MemoryTransport } from '@vip/testing';
+import {
+  freePort, MemoryTransport, openRawClient, routerStats, seededPrng, startPlatform, type PlatformProcess, type Prng, type RawVipClient,
+} from '@vip/testing';
 
 const TOTAL = 100_000;
 const SEED = Number(process.env.VIP_FUZZ_SEED ?? 0x5eed);

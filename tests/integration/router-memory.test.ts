@@ -14,8 +14,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Dealer } from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateKeyPair, keyToZ85, type Frame } from '../../packages/protocol/src/index.js';
-import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RawVipClient } from '../../packages/testing/src/index.js';
+import { generateKeyPair, keyToZ85, type Frame } from '@vip/protocol';
+import { openRawClient, routerStats, startPlatform, waitFor, type PlatformProcess, type RawVipClient } from '@vip/testing';
 
 const MiB = 1024 * 1024;
 

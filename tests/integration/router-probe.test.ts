@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { Dealer } from 'zeromq';
 import { generateKeyPair, keyToZ85 } from '@vip/protocol';
-import { openRawClient, routerStats, startPlatform, type PlatformProcess, type RawVipClient } from '../../packages/testing/src/index.js';
+import { openRawClient, routerStats, startPlatform, type PlatformProcess, type RawVipClient } from '@vip/testing';
 
 type Frames = Buffer[];
 const text = (f: Frames): string[] => f.map((x) => x.toString('latin1'));

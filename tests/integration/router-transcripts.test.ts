@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   loadTranscript, openRawClient, startPlatform, waitFor, type PlatformProcess, type RawVipClient, type TranscriptExchange,
-} from '../../packages/testing/src/index.js';
+} from '@vip/testing';
 
 const CLIENT = 'cap.raw'; // the identity the transcripts were recorded with
 const SERVER = 'cap.rpc.server'; // the real Python agent behind the RPC transcripts, played here by a raw client

@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { KeyStore } from '../../packages/auth/src/index.js';
-import { connectZmqAgent, createZmqAgent } from '../../packages/agent/src/zmq.js';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { runCli } from '../../apps/vipctl/src/cli.js';
+import { generateKeyPair } from '@vip/protocol';
+import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { KeyStore } from '@vip/auth';
+import { connectZmqAgent, createZmqAgent } from '@vip/agent/zmq';
+import type { Agent } from '@vip/agent';
+import { runVipctl } from './helpers/vipctl.js';
 
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
 const PLATFORM = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
@@ -25,12 +25,9 @@ async function exitOf(file: string, args: string[]): Promise<{ code: number; std
   );
 }
 
-/** vipctl in-process: exit code and captured output. */
-async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`), env: {} });
-  return { code, out, err };
+/** vipctl as an operator runs it (the built CLI): exit code and captured output. */
+function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runVipctl(argv);
 }
 
 describe('vipctl against a running platform', () => {
@@ -178,9 +175,8 @@ describe('vipctl against a running platform', () => {
     };
     let userId: string | undefined;
     await waitFor(async () => (userId = await pendingUser()) !== undefined, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'approve', userId!, '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.authLoaded({ timeoutMs: 10_000 });
     const admitted = await make();
     await admitted.start();
     expect(await admitted.ping.ping()).toEqual([]);
@@ -205,9 +201,8 @@ describe('vipctl against a running platform', () => {
     let pending: Pending[] = [];
     await waitFor(async () => (pending = await pendingOf()).length > 0, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
     expect(pending[0]!.address).toMatch(/^(localhost)?:\d+:\d+:\d+$/); // the ZAP address over ipc carries the agent's pid
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'approve', pending[0]!.user_id, '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.authLoaded({ timeoutMs: 10_000 });
     const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { credentials: string[]; address: string[] | null }[]; pending: Pending[] };
     expect(list.allow.find((e) => e.credentials?.[0] === pair.public)?.address).toEqual([expect.stringMatching(/^\/(localhost)?:\d+:\d+:\\d\+\/$/)]);
     expect(list.pending.filter((p) => p.credentials === pair.public)).toEqual([]);
@@ -225,9 +220,8 @@ describe('vipctl against a running platform', () => {
   });
 
   it('auth add --identity admits the agent\'s own key pair, so connectZmqAgent({ identity }) just works (README quick start)', async () => {
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'add', '--identity', 'thermostat', '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.authLoaded({ timeoutMs: 10_000 });
     const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { user_id: string; identity: string; credentials: string[] }[] };
     const stored = await KeyStore.agent(home, 'thermostat').load();
     expect(list.allow.find((e) => e.user_id === 'thermostat')).toMatchObject({ identity: 'thermostat', credentials: [stored?.public] });

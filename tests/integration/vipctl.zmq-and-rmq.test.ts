@@ -5,22 +5,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Agent } from '../../packages/agent/src/index.js';
-import { createRmqAgent } from '../../packages/agent/src/rmq.js';
-import { createZmqAgent } from '../../packages/agent/src/zmq.js';
-import { generateKeyPair } from '../../packages/protocol/src/index.js';
-import { AMQP_URL, freshVhost, type TestVhost } from '../../packages/rmq/test/broker-fixture.js';
-import { startPlatform, waitFor, type PlatformProcess } from '../../packages/testing/src/index.js';
-import { runCli } from '../../apps/vipctl/src/cli.js';
-import { bufferIo } from '../../apps/vipctl/src/output.js';
+import type { Agent } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { createZmqAgent } from '@vip/agent/zmq';
+import { generateKeyPair } from '@vip/protocol';
+import { AMQP_URL, type TestVhost } from '@vip/testing';
+import { freshVhost } from './helpers/broker.js';
+import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { runVipctl } from './helpers/vipctl.js';
 
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
 const run = promisify(execFile);
 
 /** vipctl in-process: exit code and captured output. */
 async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const io = bufferIo();
-  return { code: await runCli(argv, io), out: io.stdout(), err: io.stderr() };
+  return runVipctl(argv);
 }
 
 interface Bus {

@@ -105,6 +105,25 @@ describe('@vip/agent', () => {
   });
 });
 
+describe('@vip/protocol', () => {
+  it('the main entry is what a user needs: the zod schemas are in @vip/protocol/internal (ESM and CommonJS)', async () => {
+    const script = [
+      "const main = require('@vip/protocol');",
+      "const internal = require('@vip/protocol/internal');",
+      'console.log(JSON.stringify({ main: Object.keys(main), internal: Object.keys(internal) }));',
+    ].join('\n');
+    const r = await run(process.execPath, ['-e', script], { cwd: join(ROOT, 'packages/agent') });
+    expect(r.code, describeRun('node -e', r)).toBe(0);
+    const { main, internal } = JSON.parse(r.stdout) as { main: string[]; internal: string[] };
+    expect(main.filter((name) => /Schema$/.test(name))).toEqual([]);
+    expect(main).toContain('parseSubscribeRequest');
+    expect(internal).toEqual(expect.arrayContaining(['CapabilitiesSchema', 'CapabilityMapSchema', 'instanceNameSchema', 'SubscribeRequestSchema', 'RpcRequestSchema']));
+    expect(internal.filter((name) => !/Schema$/.test(name))).toEqual([]);
+    const esm = await import('@vip/protocol/internal');
+    expect(Object.keys(esm).sort()).toEqual([...internal].sort());
+  });
+});
+
 describe('@vip/rmq', () => {
   /**
    * Which files of @vip/rmq's dist a `require` of `entries` loads, and which of them hold the

@@ -3,9 +3,10 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { defaultLocalAddress, resolveVipHome } from '@vip/auth';
 import {
-  closestMatch, ConfigError, DEFAULT_INSTANCE_NAME, describeUnknownConfigKey, instanceNameProblem, instanceNameSchema, LOG_FORMATS,
+  closestMatch, ConfigError, DEFAULT_INSTANCE_NAME, describeUnknownConfigKey, instanceNameProblem, LOG_FORMATS,
   type LogFormat, type LogLevel,
 } from '@vip/protocol';
+import { instanceNameSchema } from '@vip/protocol/internal';
 import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
 import { configFilePath, readConfigFile, type ConfigFileKey } from './bus-config-file.js';
 import { MEMORY_LIMIT_KEYS, MEMORY_LIMIT_USAGE, MemoryLimitOptionSchemas, memoryLimits, type MemoryLimits } from './memory-limits.js';

@@ -1,4 +1,4 @@
-import { instanceNameSchema } from '@vip/protocol';
+import { instanceNameSchema } from '@vip/protocol/internal';
 import { z } from 'zod';
 import { CliError, EXIT } from './exit-codes.js';
 

@@ -1,9 +1,9 @@
 import { expect, it } from 'vitest';
 import { Agent } from '../src/index.js';
-import { MemoryConnection, MemoryRouter } from './memory-router.js';
+import { MemoryRouterConnection, MemoryRouter } from '@vip/testing';
 
 /** A connection that keeps counters, as RmqConnection does (invalid deliveries are dropped below the agent). */
-class CountingConnection extends MemoryConnection {
+class CountingConnection extends MemoryRouterConnection {
   stats() {
     return { received: 4, invalid: 3, note: 'not a counter' };
   }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { frameText, PeerUnreachableError, textFrame, UnknownSubsystemError, type VipMessage } from '@vip/protocol';
 import { Agent, HelloTimeoutError } from '../src/index.js';
-import { MemoryRouter } from './memory-router.js';
+import { MemoryRouter } from '@vip/testing';
 
 const agents: Agent[] = [];
 function agent(router: MemoryRouter, identity: string, extra: Partial<ConstructorParameters<typeof Agent>[0]> = {}): Agent {

@@ -2,7 +2,7 @@
 // rules (configstore.py) for patterns, actions, defaults, links and DELETE_ALL.
 import { afterEach, describe, expect, it } from 'vitest';
 import { Agent, kwargs, type ConfigCallbackAction } from '../src/index.js';
-import { MemoryRouter } from './memory-router.js';
+import { MemoryRouter } from '@vip/testing';
 
 const agents: Agent[] = [];
 afterEach(async () => {

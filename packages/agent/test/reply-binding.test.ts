@@ -1,15 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { frameText, textFrame, type VipMessage } from '@vip/protocol';
-import { waitFor } from '@vip/testing';
+import { waitFor, MemoryRouter, type MemoryRouterConnection } from '@vip/testing';
 import { Agent } from '../src/index.js';
-import { MemoryRouter, type MemoryConnection } from './memory-router.js';
 
 // A reply settles a request only when it comes from the peer the request went to: a peer that
 // saw or guessed the id (here: read off the router's log) cannot answer in its place.
 let router: MemoryRouter;
 let victim: Agent;
 let auth: Agent;
-let mallory: MemoryConnection;
+let mallory: MemoryRouterConnection;
 let malloryInbox: VipMessage[];
 
 const f = textFrame;

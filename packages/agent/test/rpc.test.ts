@@ -3,7 +3,7 @@ import { frameText, PeerUnreachableError, TimeoutError } from '@vip/protocol';
 import {
   Agent, exported, kwargs, MethodNotFoundError, RemoteError, rpcContext, RpcException, UnauthorizedError, type RpcCallContext,
 } from '../src/index.js';
-import { MemoryRouter } from './memory-router.js';
+import { MemoryRouter } from '@vip/testing';
 
 let router: MemoryRouter;
 let caller: Agent;

@@ -9,9 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodePeerFrames, encodePeerFrames, frameText, type Frame } from '@vip/protocol';
-import { waitFor } from '@vip/testing';
+import { waitFor, MemoryRouter } from '@vip/testing';
 import { Agent, kwargs } from '../src/index.js';
-import { MemoryRouter } from './memory-router.js';
 
 const DIR = process.env.VIP_TRANSCRIPTS ?? fileURLToPath(new URL('../../../fixtures/volttron-9.0.4/transcripts/', import.meta.url));
 type RawFrame = string | { hex: string };

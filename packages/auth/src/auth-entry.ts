@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { AUTH_MECHANISMS, CapabilitiesSchema, isRegexText, wholeValueRegex, type AuthMechanism, type Capabilities } from '@vip/protocol';
+import { AUTH_MECHANISMS, isRegexText, wholeValueRegex, type AuthMechanism, type Capabilities } from '@vip/protocol';
+import { CapabilitiesSchema } from '@vip/protocol/internal';
 import { z } from 'zod';
 
 /**

@@ -1,4 +1,5 @@
-// Public API of @vip/protocol: every export is listed by name.
+// Public API of @vip/protocol: every export is listed by name. The zod schemas of the wire payloads
+// are in @vip/protocol/internal (src/internal.ts): what the packages check frames with, not what a user needs.
 export { VIP_SIGNATURE, EMPTY_FRAME, textFrame, frameText, identityKey, frameFromKey, isVipSignature } from './frames.js';
 export type { Frame } from './frames.js';
 export { encodePeerFrames, decodePeerFrames, decodeRouterFrames, encodeRouterFrames, frameBytes } from './envelope.js';
@@ -36,22 +37,18 @@ export {
 } from './frame-values.js';
 export { InvalidRpcError } from './invalid-rpc-error.js';
 export {
-  JSONRPC_VERSION, RPC_ERROR_CODES, PythonExceptionSchema, RpcErrorDataSchema, RpcErrorObjectSchema, RpcRequestSchema, RpcResultResponseSchema,
-  RpcErrorResponseSchema, RpcObjectSchema, encodeParams, decodeParams, buildRequest, buildResult, buildError, methodNotFound, unhandledException, readErrorData,
-  errorResponseFor, buildBatch, rpcText, parseRpcFrame, parseRpcMessage, createRpcIdGenerator,
+  JSONRPC_VERSION, RPC_ERROR_CODES, encodeParams, decodeParams, buildRequest, buildResult, buildError, methodNotFound, unhandledException,
+  readErrorData, errorResponseFor, buildBatch, rpcText, parseRpcFrame, parseRpcMessage, createRpcIdGenerator,
 } from './jsonrpc.js';
 export type {
   RpcId, RpcParams, PythonException, RpcErrorData, RpcErrorObject, RpcRequest, RpcResultResponse, RpcErrorResponse, RpcResponse, RpcMessage,
   RpcPayload, RequestOptions, RpcObject,
 } from './jsonrpc.js';
 export {
-  decodeJsonPayload, parsePayload, PUBSUB_OPS, PUBSUB_REPLY_OPS, SubscribeRequestSchema, parseSubscribeRequest, UnsubscribeScopeSchema,
-  UnsubscribeRequestSchema, LegacyUnsubscribeRequestSchema, parseUnsubscribeRequest, PublishRequestSchema, parsePublishRequest,
-  DeliveredPublishSchema, parseDeliveredPublish, ExternalPublishSchema, parseExternalPublish, PUBLISH_COMPAT_HEADERS, ListRequestSchema,
-  parseListRequest, ListResponseSchema, parseListResponse, SynchronizeRequestSchema, parseSynchronizeRequest,
-  AuthUpdateSchema, parseAuthUpdate, ProtectedTopicSchema, ProtectedUpdateSchema, parseProtectedUpdate, ExternalListSchema, parseExternalList,
-  PEERLIST_REQUEST_OPS, PEERLIST_REPLY_OPS, PEERLIST_ERRORS, parsePeerlistOp, QUERY_PROPERTIES, isQueryProperty, HELLO_OP, WELCOME_OP,
-  VIP_VERSION, welcomeArgs, parseWelcome,
+  decodeJsonPayload, parsePayload, PUBSUB_OPS, PUBSUB_REPLY_OPS, parseSubscribeRequest, parseUnsubscribeRequest, parsePublishRequest,
+  parseDeliveredPublish, parseExternalPublish, PUBLISH_COMPAT_HEADERS, parseListRequest, parseListResponse, parseSynchronizeRequest,
+  parseAuthUpdate, parseProtectedUpdate, parseExternalList, PEERLIST_REQUEST_OPS, PEERLIST_REPLY_OPS, PEERLIST_ERRORS, parsePeerlistOp,
+  QUERY_PROPERTIES, isQueryProperty, HELLO_OP, WELCOME_OP, VIP_VERSION, welcomeArgs, parseWelcome,
 } from './payloads.js';
 export type {
   PubsubOp, SubscribeRequest, UnsubscribeScope, UnsubscribeRequest, PublishRequest, DeliveredPublish, ListRequest, ListResponse,
@@ -59,14 +56,12 @@ export type {
 } from './payloads.js';
 export { UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError } from './unauthorized-error.js';
 export type { UnauthorizedErrorOptions } from './unauthorized-error.js';
-export {
-  CapabilitiesInputSchema, CapabilitiesSchema, CapabilityMapSchema, normaliseCapabilities, capabilityRefusal,
-} from './capabilities.js';
+export { normaliseCapabilities, capabilityRefusal } from './capabilities.js';
 export type {
   CapabilityParams, Capabilities, CapabilityMap, CapabilitiesInput, CapabilityMapInput, CapabilityRefusal,
 } from './capabilities.js';
 export { isRegexText, wholeValueRegex, protectedTopicRegex } from './regex-text.js';
-export { DEFAULT_INSTANCE_NAME, instanceNameProblem, instanceNameSchema } from './instance-name.js';
+export { DEFAULT_INSTANCE_NAME, instanceNameProblem } from './instance-name.js';
 export type { InstanceNameBus } from './instance-name.js';
 export { errnoMessage, errorArgs, errorArgsFor, errorFromArgs } from './wire-errors.js';
 export { StatusSnapshotSchema, StatusPeerSchema, StatusTopicSchema, RateSampleSchema, LinkedPlatformSchema } from './status-snapshot.js';

@@ -4,9 +4,15 @@ import { createRmqAgent } from '@vip/agent/rmq';
 import { textFrame, type VipMessage } from '@vip/protocol';
 import { RmqConnection, RmqRouterTransport, rmqRouterOptions, viaProxyPublish } from '@vip/rmq';
 import { Router } from '@vip/router';
-import { MemoryTransport, waitFor, type MemoryConnection } from '@vip/testing';
-import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, MANAGEMENT, type TestVhost } from '../../rmq/test/broker-fixture.js';
+import { ensureVolttronBroker, RabbitMqManagement } from '@vip/rmq/admin';
+import { AMQP_URL, FAST_RECONNECT, Inbox, MANAGEMENT, MemoryTransport, vhostFixture, waitFor, type MemoryConnection, type TestVhost } from '@vip/testing';
 import { ZmqProxyRouter } from '../src/index.js';
+
+const management = new RabbitMqManagement(MANAGEMENT);
+const freshVhost = vhostFixture({
+  prepare: (vhost) => ensureVolttronBroker({ url: AMQP_URL, vhost, management: MANAGEMENT }),
+  remove: (vhost) => management.deleteVhost(vhost),
+});
 
 /**
  * The proxy between an in-process RabbitMQ router (the real shared broker, a vhost of its own) and

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { PubSubService } from '../src/pubsub-service.js';
 import { ProtectedTopics } from '../src/protected-topics.js';
-import { hex, MemoryRouter, settle, text } from './memory-router.js';
+import { MemoryRouterServices } from '@vip/testing';
+import { hex, settle, text } from './frames.js';
 
-const setup = (options: ConstructorParameters<typeof PubSubService>[0] = {}) => new MemoryRouter(new PubSubService(options));
+const setup = (options: ConstructorParameters<typeof PubSubService>[0] = {}) => new MemoryRouterServices(new PubSubService(options));
 const sub = (prefix: string | string[], bus = '', all = false) => ['subscribe', { prefix, bus, all_platforms: all }];
 const pub = (topic: string, message: unknown = 1, bus = '') => [
   'publish',

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { textFrame } from '@vip/protocol';
-import { waitFor } from '@vip/testing';
+import { waitFor, MemoryRouterServices } from '@vip/testing';
 import { PubSubService, type PubSubServiceOptions } from '../src/pubsub-service.js';
 import { SubscriptionStore } from '../src/subscription-store.js';
 import type { SubscriptionTable } from '../src/subscription-file.js';
 import type { SubscriptionPersistenceOptions } from '../src/internal/persistence.js';
-import { hex, MemoryRouter, settle, text } from './memory-router.js';
+import { hex, settle, text } from './frames.js';
 
 const homes: string[] = [];
 afterEach(async () => {
@@ -30,11 +30,11 @@ async function startService(path: string, persistence: Partial<SubscriptionPersi
   const store = new SubscriptionStore({ path, instanceName: 'test-instance', debounceMs: 0 });
   const restored = await store.load();
   const service = new PubSubService({ ...options, persistence: { store, restored, ...persistence } });
-  return { store, restored, service, router: new MemoryRouter(service) };
+  return { store, restored, service, router: new MemoryRouterServices(service) };
 }
 
-const published = (r: MemoryRouter, to: string) => r.take(to).filter((d) => text(d.args[0]) === 'publish').map((d) => text(d.args[1]));
-const countOf = (r: MemoryRouter, publisher: string) => {
+const published = (r: MemoryRouterServices, to: string) => r.take(to).filter((d) => text(d.args[0]) === 'publish').map((d) => text(d.args[1]));
+const countOf = (r: MemoryRouterServices, publisher: string) => {
   const replies = r.take(publisher).filter((d) => text(d.args[0]) === 'request_response');
   return replies.map((d) => d.args[1]?.readUInt32LE(0));
 };

@@ -9,11 +9,11 @@ import { RmqPubSub, type PubSubDelivery } from '../src/pubsub.js';
 import { ensureVolttronBroker } from '../src/admin.js';
 import { connectTarget } from '../src/transport/rmq-options.js';
 import { FAST_RECONNECT, Inbox } from './broker-fixture.js';
-import { startTlsNode, TLS_CLIENTS, type TlsNode } from './tls-node.js';
+import { startTlsNode, TLS_CLIENTS, type TlsNode } from '@vip/testing';
 
 /**
  * VOLTTRON's default RMQ mode against a real TLS RabbitMQ: amqps, client certificates, SASL
- * EXTERNAL with the certificate CN as the broker user. The node is a private one (tls-node.ts),
+ * EXTERNAL with the certificate CN as the broker user. The node is a private one (@vip/testing startTlsNode),
  * started once for this file; the main broker is not involved.
  */
 const VHOST = 'volttron-tls';

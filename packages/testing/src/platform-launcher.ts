@@ -82,8 +82,8 @@ export class PlatformProcess extends EventEmitter {
   readonly #exited: Promise<number | null>;
   readonly #stopGraceMs: number;
   #reloads = 0;
-  /** `allow` of the latest auth.json reload (its log line). */
-  #allowLoaded = -1;
+  /** The `allow` count of the last auth.json reload (logged with `auth.reloaded`). */
+  #reloadedAllow = -1;
   #authChain: Promise<void> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
@@ -125,7 +125,7 @@ export class PlatformProcess extends EventEmitter {
   logLine(line: PlatformLogLine): void {
     if (line.event === 'auth.reloaded') {
       this.#reloads++;
-      if (typeof line.allow === 'number') this.#allowLoaded = line.allow;
+      if (typeof line.allow === 'number') this.#reloadedAllow = line.allow;
     }
     this.emit('log', line);
   }
@@ -174,13 +174,29 @@ export class PlatformProcess extends EventEmitter {
       enabled: true,
     };
     const before = this.#reloads;
+    const allow = [...(data.allow ?? []), entry];
     const tmp = `${path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ ...data, allow: [...(data.allow ?? []), entry] }, null, 2), { mode: 0o600 });
+    await writeFile(tmp, JSON.stringify({ ...data, allow }, null, 2), { mode: 0o600 });
     await rename(tmp, path);
-    // A reload of an earlier write (the platform's own services add entries at start) may land after
-    // ours was written: wait for one that holds as many allow entries as we wrote.
-    const allow = (data.allow ?? []).length + 1;
-    await waitFor(() => this.#reloads > before && this.#allowLoaded >= allow, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
+    await this.#waitForAllow(allow.length, before, 10_000);
+  }
+
+  /**
+   * Resolves once the platform has loaded auth.json as it is now (call it after writing the file,
+   * e.g. with @vip/auth's AuthFile or vipctl). Waiting for the next `auth.reloaded` line instead is
+   * racy: the platform logs one more reload a few ms after its ready line (seen at 50-90 ms on an idle
+   * machine, later under load), and that reload, read before the test's write, may be the next line.
+   */
+  async authLoaded(options: { timeoutMs?: number; vipHome?: string } = {}): Promise<void> {
+    const path = join(options.vipHome ?? this.home, 'auth.json'); // vipHome: the platform's own, when started with --vip-home
+    const parsed = AuthFileSchema.safeParse(parseJson(await readFile(path, 'utf8')));
+    if (!parsed.success) throw new TransportError(`${path} is not an auth file: ${parsed.error.message}`);
+    await this.#waitForAllow((parsed.data.allow ?? []).length, -1, options.timeoutMs ?? 10_000);
+  }
+
+  /** Until a reload counted after `after` logged `count` allow entries or more: one that read what was written. */
+  async #waitForAllow(count: number, after: number, timeoutMs: number): Promise<void> {
+    await waitFor(() => this.#reloads > after && this.#reloadedAllow >= count, { timeoutMs, what: `platform reloading auth.json (${count} allow entries)` });
   }
 
   /** SIGTERM, SIGKILL after the grace period, then remove the home. Idempotent. */

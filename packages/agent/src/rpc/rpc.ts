@@ -1,9 +1,10 @@
 import {
   EMPTY_FRAME, EXTERNAL_RPC_ERROR_CODES, ExternalRpcErrorDataSchema, PeerUnreachableError, PlatformUnreachableError, textFrame,
-  buildRequest, CapabilityMapSchema, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData,
+  buildRequest, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData,
   RPC_ERROR_CODES, UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError, unhandledException,
   type Frame, type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
 } from '@vip/protocol';
+import { CapabilityMapSchema } from '@vip/protocol/internal';
 import { MethodNotFoundError, RemoteError, RpcError, RpcException } from '../errors.js';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 import type { CapabilityMap, UserCapabilities } from './capabilities.js';

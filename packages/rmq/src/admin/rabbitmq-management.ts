@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { HttpClient, type HttpAnswer } from './http-client.js';
-import { checkManagementUrl, type ManagementOptions } from '../transport/management-reads.js';
+import { checkManagementUrl, type ManagementOptions } from '../transport/management-options.js';
 import { RmqSetupError, unresolvedHost } from '../transport/rmq-errors.js';
 import type { TopicPermissions } from './topic-permissions.js';
 

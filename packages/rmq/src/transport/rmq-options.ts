@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { ConfigError, instanceNameSchema } from '@vip/protocol';
+import { ConfigError } from '@vip/protocol';
+import { instanceNameSchema } from '@vip/protocol/internal';
 import { z } from 'zod';
 import { ReconnectPolicySchema } from './reconnect-policy.js';
 
