@@ -12,6 +12,7 @@ import { PingSubsystem } from './subsystems/ping.js';
 import { PeerlistSubsystem } from './subsystems/peerlist.js';
 import { QuerySubsystem } from './subsystems/query.js';
 import { HealthSubsystem } from './subsystems/health.js';
+import { AuthSubsystem, type AuthSubsystemOptions } from './subsystems/auth.js';
 import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
 import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
 import { AgentStats } from './agent-stats.js';
@@ -43,6 +44,8 @@ export interface AgentOptions {
   readonly target?: string;
   readonly rpc?: RpcOptions;
   readonly heartbeat?: HeartbeatOptions;
+  /** The `auth` subsystem: dynamic RPC authorizations (`syncRpcAuthorizations` at start). */
+  readonly auth?: AuthSubsystemOptions;
   /**
    * The pubsub subsystem is registered by default (as on every VOLTTRON agent); `false` leaves it
    * out; a factory supplies another implementation of it (e.g. RabbitMQ broker pubsub, @vip/agent/rmq).
@@ -86,6 +89,7 @@ export class Agent {
   readonly rpc: RpcSubsystem;
   readonly health: HealthSubsystem;
   readonly heartbeat: HeartbeatSubsystem;
+  readonly auth: AuthSubsystem;
   /** Undefined when created with `pubsub: false`. */
   readonly pubsub: PubSubSubsystem | undefined;
 
@@ -136,6 +140,7 @@ export class Agent {
       : this.use(typeof pubsubOptions === 'function' ? pubsubOptions : (core) => new PubSubSubsystem(core, pubsubOptions));
     this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
     this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
+    this.auth = this.use((core) => new AuthSubsystem(core, this.rpc, options.auth));
     // The router knows a peer is gone: its replies cannot come, so what waits for them fails now
     // rather than at its timeout. Only requests pending at this drop: a later one is not touched.
     this.peerlist.onDrop((peer) => {

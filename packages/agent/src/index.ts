@@ -18,6 +18,8 @@ export type { QueryValue } from './subsystems/query.js';
 export { HealthSubsystem, STATUS_VALUES } from './subsystems/health.js';
 export type { HealthStatus, HealthStatusValue } from './subsystems/health.js';
 export { HeartbeatSubsystem } from './subsystems/heartbeat.js';
+export { AuthSubsystem, MODIFY_RPC_METHOD_ALLOWANCE } from './subsystems/auth.js';
+export type { AuthSubsystemOptions } from './subsystems/auth.js';
 export type { HeartbeatOptions } from './subsystems/heartbeat.js';
 export { PubSubSubsystem } from './pubsub/pubsub-subsystem.js';
 export type {

@@ -85,6 +85,22 @@ export class RpcSubsystem implements Subsystem {
     });
   }
 
+  /** The capabilities required to call `name` (its `allow`), or undefined when it is not exported. */
+  allowOf(name: string): readonly string[] | undefined {
+    return this.#methods.get(name)?.allow;
+  }
+
+  /**
+   * Replaces the capabilities required to call `name` (VOLTTRON's `rpc.allow(method, caps)`, used by
+   * the `auth` subsystem); `['']` or `[]` admits every caller. False when `name` is not exported.
+   */
+  setAllow(name: string, capabilities: readonly string[]): boolean {
+    const method = this.#methods.get(name);
+    if (!method) return false;
+    this.#methods.set(name, { ...method, allow: [...capabilities] });
+    return true;
+  }
+
   /** Exported method names (what `inspect` answers). */
   exportedNames(): string[] {
     return [...this.#methods.keys()];
