@@ -6,6 +6,7 @@ import type { PlatformBus } from './platform-bus.js';
 import type { PlatformService } from './platform-service.js';
 import { authService } from './services/auth.js';
 import { controlService } from './services/control.js';
+import { healthService } from './services/health.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
 import { pubsubService } from './services/pubsub.js';
 import { startPlatform, type RunningPlatform } from './start-platform.js';
@@ -28,6 +29,7 @@ export function platformServices(config: PlatformConfig, bus: PlatformBus): Plat
   return [
     authService(),
     ...bus.services,
+    healthService(),
     controlService(),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
     pubsubService(),

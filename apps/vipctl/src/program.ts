@@ -10,6 +10,7 @@ import {
 import {
   peersCommand, pingCommand, queryCommand, rpcCallCommand, rpcInspectCommand, STATS_OPS, statsCommand, statusCommand,
 } from './commands/platform-commands.js';
+import { healthCommand } from './commands/health-command.js';
 import { publishBody, publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
 import { readHomeConfig, type HomeConfig } from './home-config.js';
 import type { CliIo } from './output.js';
@@ -87,6 +88,9 @@ export function buildProgram(io: CliIo): Command {
   act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, message-bus, vip-router-stats...')
     .description('a router property; one the platform does not have is an error (exit 1)')),
   (o, property) => onPlatform(o, (agent) => queryCommand(agent, property!, o, io)));
+
+  act(connection(program.command('health').description('each connected agent\'s last heartbeat status and alert (platform.health)')),
+    (o) => onPlatform(o, (agent) => healthCommand(agent, o, io)));
 
   const rpc = program.command('rpc').helpCommand(false).description('call an exported method, or list them (rpc inspect)');
   act(connection(rpc.command('call', { isDefault: true }).description('call <method> of <peer> (the default: vipctl rpc <peer> <method> [args...])')

@@ -80,6 +80,8 @@ export class PlatformProcess extends EventEmitter {
   readonly #exited: Promise<number | null>;
   readonly #stopGraceMs: number;
   #reloads = 0;
+  /** Allow entries in the last auth.json the platform loaded (its `auth.reloaded` log line). */
+  #allowLoaded = 0;
   #authChain: Promise<void> = Promise.resolve();
   #closed: Promise<void> | undefined;
 
@@ -119,7 +121,10 @@ export class PlatformProcess extends EventEmitter {
 
   /** @internal one parsed stderr line */
   logLine(line: PlatformLogLine): void {
-    if (line.event === 'auth.reloaded') this.#reloads++;
+    if (line.event === 'auth.reloaded') {
+      this.#reloads++;
+      if (typeof line.allow === 'number') this.#allowLoaded = line.allow;
+    }
     this.emit('log', line);
   }
 
@@ -170,7 +175,10 @@ export class PlatformProcess extends EventEmitter {
     const tmp = `${path}.${process.pid}.tmp`;
     await writeFile(tmp, JSON.stringify({ ...data, allow: [...(data.allow ?? []), entry] }, null, 2), { mode: 0o600 });
     await rename(tmp, path);
-    await waitFor(() => this.#reloads > before, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
+    // A reload still under way for an earlier change (the platform adding its services' entries at
+    // start) may have read the file before this write: wait for one that holds this entry too.
+    const expected = (data.allow ?? []).length + 1;
+    await waitFor(() => this.#reloads > before && this.#allowLoaded >= expected, { timeoutMs: 10_000, what: 'platform reloading auth.json' });
   }
 
   /** SIGTERM, SIGKILL after the grace period, then remove the home. Idempotent. */
