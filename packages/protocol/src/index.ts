@@ -27,7 +27,8 @@ export { Address, ADDRESS_SCHEMES, AUTH_MECHANISMS } from './address.js';
 export type { AddressScheme, AuthMechanism, AddressParams, AddressParts } from './address.js';
 export { pythonJson, pythonString, pythonNumber, pythonFloatRepr } from './python-json.js';
 export {
-  encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, decodeFrameValue, decodeCountOrBool, reencodeLikePython,
+  encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, jsonValueFrame, isJsonValueFrame, decodeFrameValue, decodeCountOrBool,
+  reencodeLikePython,
 } from './frame-values.js';
 export { InvalidRpcError } from './invalid-rpc-error.js';
 export {

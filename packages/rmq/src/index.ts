@@ -3,7 +3,7 @@ export { RmqConnection } from './rmq-connection.js';
 export type { RmqConnectionOptions, RmqConnectionStats } from './rmq-connection.js';
 export { RmqRouterTransport } from './rmq-router-transport.js';
 export type { RmqRouterTransportOptions, RmqRouterStats } from './rmq-router-transport.js';
-export { RmqPeerlistExtension, rmqRouterOptions } from './rmq-peerlist-extension.js';
+export { RmqPeerlistExtension, rmqRouterOptions, rmqQueryReply } from './rmq-peerlist-extension.js';
 export { ensureVolttronBroker, declareVolttronTopology, probeBroker } from './broker-setup.js';
 export type { BrokerSetupOptions } from './broker-setup.js';
 export { RabbitMqManagement, agentPermissions } from './rabbitmq-management.js';
