@@ -14,7 +14,7 @@ import { version } from '../package.json';
 
 export type { ReadyInfo, RunningPlatform } from './start-platform.js';
 
-/** The package's version (inlined by the build): `--version`, the `platform-version` query. */
+/** The package's version (inlined by the build): `--version`, the `vip-version` query (`platform-version` answers the VOLTTRON release vip speaks). */
 export const PLATFORM_VERSION: string = version;
 
 /**

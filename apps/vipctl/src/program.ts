@@ -85,7 +85,7 @@ export function buildProgram(io: CliIo): Command {
     (o) => onPlatform(o, (agent) => peersCommand(agent, o, io)));
   act(connection(program.command('ping').argument('[peer]', 'a connected identity (default: the router)').description('round trip to the router or a peer')),
     (o, peer) => onPlatform(o, (agent) => pingCommand(agent, peer ?? '', o, io)));
-  act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, message-bus, vip-router-stats...')
+  act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, vip-version, message-bus, vip-router-stats...')
     .description('a router property; one the platform does not have is an error (exit 1)')),
   (o, property) => onPlatform(o, (agent) => queryCommand(agent, property!, o, io)));
 

@@ -46,7 +46,7 @@ export {
   DeliveredPublishSchema, parseDeliveredPublish, ExternalPublishSchema, parseExternalPublish, PUBLISH_COMPAT_HEADERS, ListRequestSchema,
   parseListRequest, ListResponseSchema, parseListResponse, SynchronizeRequestSchema, parseSynchronizeRequest,
   AuthUpdateSchema, parseAuthUpdate, ProtectedTopicSchema, ProtectedUpdateSchema, parseProtectedUpdate, ExternalListSchema, parseExternalList,
-  PEERLIST_REQUEST_OPS, PEERLIST_REPLY_OPS, PEERLIST_ERRORS, parsePeerlistOp, QUERY_PROPERTIES, isQueryProperty, HELLO_OP, WELCOME_OP,
+  PEERLIST_REQUEST_OPS, PEERLIST_REPLY_OPS, PEERLIST_ERRORS, parsePeerlistOp, QUERY_PROPERTIES, isQueryProperty, VOLTTRON_COMPATIBLE_VERSION, VIP_VERSION_PROPERTY, HELLO_OP, WELCOME_OP,
   VIP_VERSION, welcomeArgs, parseWelcome,
 } from './payloads.js';
 export type {

@@ -9,6 +9,7 @@ import type { CapabilityMap, UserCapabilities } from './capabilities.js';
 import { RpcDispatcher, type DispatchContext } from './dispatcher.js';
 import { makeExported, markedMethods, type ExportedMethod, type ExportOptions, type RpcCallContext, type RpcHandler } from './exports.js';
 import { splitCallArgs } from './params.js';
+import { exportSite } from './inspect.js';
 
 export const DEFAULT_RPC_TIMEOUT_MS = 30_000;
 
@@ -70,7 +71,7 @@ export class RpcSubsystem implements Subsystem {
 
   /** Export `handler` as RPC method `name`. */
   export(name: string, handler: RpcHandler, options: ExportOptions = {}): void {
-    this.#methods.set(name, makeExported(name, handler, options));
+    this.#methods.set(name, makeExported(name, handler, options, exportSite(this.export)));
   }
 
   unexport(name: string): boolean {
@@ -79,8 +80,9 @@ export class RpcSubsystem implements Subsystem {
 
   /** Export every `@exported` method of `instance`; returns their RPC names. */
   exportObject(instance: object): string[] {
+    const site = exportSite(this.exportObject);
     return markedMethods(instance).map((m) => {
-      this.export(m.name, m.handler, m.options);
+      this.#methods.set(m.name, makeExported(m.name, m.handler, m.options, site));
       return m.name;
     });
   }
