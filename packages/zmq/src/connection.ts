@@ -1,4 +1,5 @@
-import { context as defaultContext, curveKeyPair, Dealer, type Context } from 'zeromq';
+import { context as defaultContext, Dealer, type Context } from 'zeromq';
+import { connectSocketOptions } from './address-options.js';
 import {
   Address,
   AuthError,
@@ -23,7 +24,8 @@ export interface ZmqConnectionOptions {
   readonly identity: string;
   /**
    * Endpoint to connect to (`tcp://127.0.0.1:22916`, `ipc://@/home/run/vip.socket`), optionally with
-   * VOLTTRON's query parameters `serverkey`, `publickey`, `secretkey` (docs/protocol.md 5.2).
+   * VOLTTRON's query parameters `serverkey`, `publickey`, `secretkey`, `username` and `password`
+   * (a PLAIN client when there is no server key) and `ipv6` (docs/protocol.md 5.2).
    */
   readonly address: string;
   /** Platform public key (any encoding): makes this a CURVE client. Overrides the address' `serverkey`. */
@@ -130,16 +132,8 @@ export class ZmqConnection implements AgentConnection {
     const o = this.#options;
     const target = this.#target;
     const endpoint = target.base;
-    const serverKey = o.serverKey ?? target.serverkey;
-    const publicKey = o.publicKey ?? target.publickey;
-    const secretKey = o.secretKey ?? target.secretkey;
-    let curve = {};
-    if (serverKey !== undefined) {
-      const pair = publicKey !== undefined && secretKey !== undefined
-        ? { publicKey: keyToZ85(publicKey), secretKey: keyToZ85(secretKey) }
-        : curveKeyPair();
-      curve = { curveServerKey: keyToZ85(serverKey), curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey };
-    }
+    // CURVE (server key) or PLAIN (username, password) client, and ipv6, from the address and options
+    const security = connectSocketOptions(target, { serverKey: o.serverKey, publicKey: o.publicKey, secretKey: o.secretKey });
     const socket = new Dealer({
       context: o.context ?? defaultContext,
       routingId: this.identity,
@@ -150,7 +144,7 @@ export class ZmqConnection implements AgentConnection {
       ...(o.reconnectIntervalMs !== undefined ? { reconnectInterval: o.reconnectIntervalMs } : {}),
       ...(o.reconnectMaxIntervalMs !== undefined ? { reconnectMaxInterval: o.reconnectMaxIntervalMs } : {}),
       ...TCP_KEEPALIVE,
-      ...curve,
+      ...security,
     });
     this.#socket = socket;
     this.#queue = new SendQueue(socket, `connection ${this.identity}`);
