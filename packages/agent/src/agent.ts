@@ -13,6 +13,7 @@ import { PeerlistSubsystem } from './subsystems/peerlist.js';
 import { QuerySubsystem } from './subsystems/query.js';
 import { HealthSubsystem } from './subsystems/health.js';
 import { AuthSubsystem, type AuthSubsystemOptions } from './subsystems/auth.js';
+import { ChannelSubsystem } from './subsystems/channel.js';
 import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
 import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
 import { AgentStats } from './agent-stats.js';
@@ -46,6 +47,8 @@ export interface AgentOptions {
   readonly heartbeat?: HeartbeatOptions;
   /** The `auth` subsystem: dynamic RPC authorizations (`syncRpcAuthorizations` at start). */
   readonly auth?: AuthSubsystemOptions;
+  /** The `channel` subsystem: bytes each channel holds unread (default 16 MiB). */
+  readonly channel?: { readonly bufferBytes?: number };
   /**
    * The pubsub subsystem is registered by default (as on every VOLTTRON agent); `false` leaves it
    * out; a factory supplies another implementation of it (e.g. RabbitMQ broker pubsub, @vip/agent/rmq).
@@ -90,6 +93,8 @@ export class Agent {
   readonly health: HealthSubsystem;
   readonly heartbeat: HeartbeatSubsystem;
   readonly auth: AuthSubsystem;
+  /** Named byte streams with other peers (`agent.channel.create(peer, name)`). */
+  readonly channel: ChannelSubsystem;
   /** Undefined when created with `pubsub: false`. */
   readonly pubsub: PubSubSubsystem | undefined;
 
@@ -141,6 +146,7 @@ export class Agent {
     this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
     this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
     this.auth = this.use((core) => new AuthSubsystem(core, this.rpc, options.auth));
+    this.channel = this.use((core) => new ChannelSubsystem(core, options.channel));
     // The router knows a peer is gone: its replies cannot come, so what waits for them fails now
     // rather than at its timeout. Only requests pending at this drop: a later one is not touched.
     this.peerlist.onDrop((peer) => {
