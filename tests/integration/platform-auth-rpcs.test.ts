@@ -140,3 +140,31 @@ describe('platform.auth credential decisions', () => {
     }
   });
 });
+
+describe('platform.auth auth_file.* (vctl auth over RPC)', () => {
+  it('reads, adds, finds, updates and removes entries, and sets groups and roles, for allow_auth_modifications', async () => {
+    const key = generateKeyPair().public;
+    expect((await pythonRpcCall(admin, AUTH, 'auth_file.add', [{ credentials: key, user_id: 'rpc.added', identity: 'rpc.added', capabilities: { can_x: null } }])).result).toBeNull();
+    const found = (await pythonRpcCall(admin, AUTH, 'auth_file.find_by_credentials', [key])).result as { user_id: string }[];
+    expect(found.map((e) => e.user_id)).toEqual(['rpc.added']);
+    const read = async () => (await pythonRpcCall(admin, AUTH, 'auth_file.read')).result as { allow: { user_id: string; comments: string | null }[]; groups: unknown; roles: unknown };
+    const index = (await read()).allow.findIndex((e) => e.user_id === 'rpc.added');
+    expect(index).toBeGreaterThan(0);
+    // keyword arguments, as vctl sends them
+    const updated = await pythonRpcCall(admin, AUTH, 'auth_file.update_by_index', [], {
+      kwargs: { auth_entry: { credentials: key, user_id: 'rpc.added', comments: 'edited over RPC' }, index, is_allow: true },
+    });
+    expect(updated.error).toBeUndefined();
+    expect((await read()).allow[index]).toMatchObject({ user_id: 'rpc.added', comments: 'edited over RPC' });
+    expect((await pythonRpcCall(admin, AUTH, 'auth_file.set_roles', [{ operator: ['can_x'] }])).result).toBeNull();
+    expect((await pythonRpcCall(admin, AUTH, 'auth_file.set_groups', [{ ops: ['operator'] }])).result).toBeNull();
+    expect(await read()).toMatchObject({ groups: { ops: ['operator'] }, roles: { operator: ['can_x'] } });
+    expect((await pythonRpcCall(admin, AUTH, 'auth_file.remove_by_credentials', [key])).result).toBeNull();
+    expect((await read()).allow.some((e) => e.user_id === 'rpc.added')).toBe(false);
+    const bad = await pythonRpcCall(admin, AUTH, 'auth_file.remove_by_index', [999]);
+    expect(bad.error?.data?.detail).toMatch(/no allow entry at index 999/);
+    refused(await pythonRpcCall(mallory, AUTH, 'auth_file.set_roles', [{ everyone: ['allow_auth_modifications'] }]));
+    expect((await pythonRpcCall(admin, AUTH, 'get_authorization', ['some-csr'])).result).toBeNull();
+    refused(await pythonRpcCall(mallory, AUTH, 'get_authorization_status', ['some-csr']));
+  });
+});
