@@ -85,6 +85,12 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(await watcher.query.query('no-such-property')).toBeNull();
   });
 
+  it('runs platform.health on RabbitMQ too: rows for the connected agents', async () => {
+    const health = await watcher.rpc.call<Record<string, { peer: string; service_agent: boolean }>>('platform.health', 'get_platform_health');
+    expect(health['ts.watcher']).toMatchObject({ peer: 'ts.watcher', service_agent: false });
+    expect(health['platform.auth']).toMatchObject({ service_agent: true });
+  });
+
   it('runs the control and platform.auth services as RMQ agents', async () => {
     expect(await watcher.peerlist.list()).toEqual(expect.arrayContaining(['control', 'platform.auth']));
     expect(await watcher.rpc.call('control', 'stats.enabled')).toBe(false);
