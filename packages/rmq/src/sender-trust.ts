@@ -7,7 +7,7 @@ import { InvalidPayloadError } from '@vip/protocol';
  * property `user_id` (it must equal the connection's authenticated user). So a delivery proves
  * its sender only when it carries a user_id: an agent user `<instance>.<x>` proves app_id
  * `<instance>.<x>`, and the platform's own broker user `<instance>.router` proves the identities
- * the platform runs (router, control, platform.auth, vipctl's control.connection.*). Nobody else
+ * the platform runs (router, control, platform.auth, platform.health, vipctl's control.connection.*). Nobody else
  * may claim those identities.
  *
  * Without proof it depends on the receiver's policy: where per-agent broker users are in use
@@ -19,7 +19,7 @@ import { InvalidPayloadError } from '@vip/protocol';
  */
 
 /** The identities only the platform runs; `control.connection.*` are vipctl's connections. */
-export const PLATFORM_IDENTITIES: readonly string[] = ['router', 'control', 'platform.auth', 'control.connection'];
+export const PLATFORM_IDENTITIES: readonly string[] = ['router', 'control', 'platform.auth', 'platform.health', 'control.connection'];
 
 /** Whether `identity` belongs to the platform: only the platform's broker user may claim it. */
 export function isPlatformIdentity(identity: string): boolean {
