@@ -23,9 +23,9 @@ describeAgentSuite({
       if (!p) {
         p = (async () => {
           const pair = generateKeyPair();
-          const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
           await authFile.add({ credentials: pair.public, user_id: userId, comments: 'agent suite' });
-          await reloaded;
+          // a reload of the file as it is now (a trailing start-up reload may have read it before)
+          await platform.waitForAuthEntries((await authFile.list()).allow.length);
           return pair;
         })();
         users.set(userId, p);

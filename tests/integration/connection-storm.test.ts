@@ -34,10 +34,9 @@ async function admitAll(identities: readonly string[]): Promise<void> {
     keys.set(identity, pair);
     data.allow.push({ domain: null, address: null, mechanism: 'CURVE', credentials: pair.public, user_id: identity, identity, capabilities: {}, enabled: true });
   }
-  const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 15_000 });
   await writeFile(`${path}.tmp`, JSON.stringify(data), { mode: 0o600 });
   await rename(`${path}.tmp`, path);
-  await reloaded;
+  await platform.waitForAuthEntries(data.allow.length, { timeoutMs: 15_000 });
 }
 
 /** A raw CURVE DEALER saying hello at once; `welcomed` turns true on its welcome; `onWelcome` runs then. */

@@ -43,9 +43,8 @@ describe('pubsub across a platform restart (zmq)', () => {
     const authFile = new AuthFile({ path: join(home, 'auth.json') });
     const connect = async (identity: string) => {
       const pair = generateKeyPair();
-      const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
       await authFile.add({ credentials: pair.public, user_id: identity, comments: 'pubsub restart test' });
-      await reloaded;
+      await platform.waitForAuthEntries((await authFile.list()).allow.length);
       const agent = await createZmqAgent({ identity, address, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home, reconnectIntervalMs: 100 });
       const pubsub = withPubSub(agent);
       onTestFinished(() => agent.close());

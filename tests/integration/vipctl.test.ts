@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,11 @@ const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.me
 const PLATFORM = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
 const AGENT_ZMQ = fileURLToPath(new URL('../../packages/agent/dist/zmq.js', import.meta.url));
 const run = promisify(execFile);
+
+/** Allow entries in a home's auth.json now (a reload holding a change has at least as many). */
+async function allowEntries(home: string): Promise<number> {
+  return (JSON.parse(await readFile(join(home, 'auth.json'), 'utf8')) as { allow: unknown[] }).allow.length;
+}
 
 /** A built binary's exit code and output (a non-zero exit is a result here, not an error). */
 async function exitOf(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -178,9 +183,8 @@ describe('vipctl against a running platform', () => {
     };
     let userId: string | undefined;
     await waitFor(async () => (userId = await pendingUser()) !== undefined, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'approve', userId!, '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.waitForAuthEntries(await allowEntries(home));
     const admitted = await make();
     await admitted.start();
     expect(await admitted.ping.ping()).toEqual([]);
@@ -205,9 +209,8 @@ describe('vipctl against a running platform', () => {
     let pending: Pending[] = [];
     await waitFor(async () => (pending = await pendingOf()).length > 0, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
     expect(pending[0]!.address).toMatch(/^(localhost)?:\d+:\d+:\d+$/); // the ZAP address over ipc carries the agent's pid
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'approve', pending[0]!.user_id, '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.waitForAuthEntries(await allowEntries(home));
     const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { credentials: string[]; address: string[] | null }[]; pending: Pending[] };
     expect(list.allow.find((e) => e.credentials?.[0] === pair.public)?.address).toEqual([expect.stringMatching(/^\/(localhost)?:\d+:\d+:\\d\+\/$/)]);
     expect(list.pending.filter((p) => p.credentials === pair.public)).toEqual([]);
@@ -225,9 +228,8 @@ describe('vipctl against a running platform', () => {
   });
 
   it('auth add --identity admits the agent\'s own key pair, so connectZmqAgent({ identity }) just works (README quick start)', async () => {
-    const reloaded = platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     expect((await vipctl('auth', 'add', '--identity', 'thermostat', '--vip-home', home)).code).toBe(0);
-    await reloaded;
+    await platform.waitForAuthEntries(await allowEntries(home));
     const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { user_id: string; identity: string; credentials: string[] }[] };
     const stored = await KeyStore.agent(home, 'thermostat').load();
     expect(list.allow.find((e) => e.user_id === 'thermostat')).toMatchObject({ identity: 'thermostat', credentials: [stored?.public] });

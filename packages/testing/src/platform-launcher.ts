@@ -146,6 +146,16 @@ export class PlatformProcess extends EventEmitter {
   }
 
   /**
+   * Resolves once the platform has loaded an auth.json with at least `allow` allow entries (its
+   * `auth.reloaded` lines): after adding an entry to a file of N, wait for N + 1. Waiting for the
+   * next `auth.reloaded` alone is not enough: a reload of an earlier change (the platform adding
+   * its services' entries at start) may still be under way and may have read the file before.
+   */
+  async waitForAuthEntries(allow: number, options: { timeoutMs?: number } = {}): Promise<void> {
+    await waitFor(() => this.#allowLoaded >= allow, { timeoutMs: options.timeoutMs ?? 10_000, what: `platform loading auth.json with ${allow} allow entries` });
+  }
+
+  /**
    * Admit a CURVE public key (43-char base64url): appends an allow entry to auth.json and waits
    * until the platform has reloaded it (`auth.reloaded`).
    */
