@@ -50,8 +50,7 @@ export class AuthFileWatcher {
   /** Signature of the file refused last: a second look at the same file (`reload()` called again) is not a second refusal. */
   #refusedSignature = '';
   #reloading: Promise<boolean> | undefined;
-  /** The read that follows the one under way (asked for while it ran). */
-  #queued: Promise<boolean> | undefined;
+  #again = false;
   #started: Promise<void> | undefined;
   #closed = false;
   #stats = { reloads: 0, failedReloads: 0, refusedReloads: 0, lastError: undefined as string | undefined };
@@ -96,16 +95,15 @@ export class AuthFileWatcher {
   /** Reads the file now. Resolves true when new rules are in force, false when refused. */
   reload(): Promise<boolean> {
     if (this.#reloading) {
-      // The read under way may have loaded the file before the caller's change: the caller waits
-      // for one more read, begun after it; calls made meanwhile share that one.
-      this.#queued ??= this.#reloading.catch(() => false).then(() => {
-        this.#queued = undefined;
-        return this.#closed ? false : this.reload();
-      });
-      return this.#queued;
+      this.#again = true;
+      return this.#reloading;
     }
     const run = this.#reloadOnce().finally(() => {
       this.#reloading = undefined;
+      if (this.#again && !this.#closed) {
+        this.#again = false;
+        void this.reload();
+      }
     });
     this.#reloading = run;
     return run;
@@ -116,7 +114,6 @@ export class AuthFileWatcher {
     this.#closed = true;
     this.#files.close();
     await this.#reloading;
-    await this.#queued;
   }
 
   async #start(): Promise<void> {
