@@ -178,16 +178,16 @@ describe('agentstop (item 3)', () => {
 });
 
 describe('reserved service identities (item 4)', () => {
-  it('an admitted key without a pin cannot be platform.health: no welcome, nothing routed to it, counted', async () => {
+  it('an admitted key without a pin cannot be platform.web (a service identity this platform does not run): no welcome, nothing routed to it, counted', async () => {
     const keys = generateKeyPair();
     await platform.authorize(keys.public, { userId: 'unpinned' });
-    const impostor = RawVipClient.connect({ address: platform.tcpAddress, identity: 'platform.health', serverKey: platform.serverkey, keys });
+    const impostor = RawVipClient.connect({ address: platform.tcpAddress, identity: 'platform.web', serverKey: platform.serverkey, keys });
     onTestFinished(() => impostor.close());
     const before = (await counters()).dropped['reserved identity'] ?? 0;
     await impostor.sendVip('', 'hello', ['hello'], { id: 'h-imp' });
     await waitFor(async () => ((await counters()).dropped['reserved identity'] ?? 0) > before, { what: 'the impostor\'s hello dropped' });
-    const refused = text(await mallory.request('RPC', ['{"jsonrpc": "2.0", "method": "get_platform_health", "id": "g1"}'], 'g1', { recipient: 'platform.health' }));
-    expect(refused.slice(4)).toEqual(['error', '113', 'No route to host', 'platform.health', 'RPC']);
+    const refused = text(await mallory.request('RPC', ['{"jsonrpc": "2.0", "method": "get_platform_health", "id": "g1"}'], 'g1', { recipient: 'platform.web' }));
+    expect(refused.slice(4)).toEqual(['error', '113', 'No route to host', 'platform.web', 'RPC']);
     expect(impostor.inbox.drain()).toEqual([]);
   });
 

@@ -73,6 +73,25 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(await watcher.query.query('instance-name')).toBe(INSTANCE);
   });
 
+  it("answers a Python peer's query as VOLTTRON's RMQ router lays it out: ['', value, ''], lists as lists, None as null (protocol.md 7.5)", async () => {
+    // fails before: the body was ["", "[\"amqp://...\"]"] (two arguments, the list as a JSON string)
+    const asked = { addresses: 'q-addr', 'instance-name': 'q-inst', 'no-such-property': 'q-none' };
+    for (const [property, id] of Object.entries(asked)) pySend('', 'query', [property], id);
+    const body = async (id: string) => (await reply(id, `query ${id}`)).content.toString('utf8');
+    expect(await body('q-addr')).toBe(JSON.stringify(['', [`amqp://127.0.0.1:5672/${vh.vhost}`], '']));
+    expect(await body('q-inst')).toBe(JSON.stringify(['', INSTANCE, '']));
+    expect(await body('q-none')).toBe(JSON.stringify(['', null, '']));
+    // and a TypeScript agent reads the same answers as values
+    expect(await watcher.query.query('addresses')).toEqual([`amqp://127.0.0.1:5672/${vh.vhost}`]);
+    expect(await watcher.query.query('no-such-property')).toBeNull();
+  });
+
+  it('runs platform.health on RabbitMQ too: rows for the connected agents', async () => {
+    const health = await watcher.rpc.call<Record<string, { peer: string; service_agent: boolean }>>('platform.health', 'get_platform_health');
+    expect(health['ts.watcher']).toMatchObject({ peer: 'ts.watcher', service_agent: false });
+    expect(health['platform.auth']).toMatchObject({ service_agent: true });
+  });
+
   it('runs the control and platform.auth services as RMQ agents', async () => {
     expect(await watcher.peerlist.list()).toEqual(expect.arrayContaining(['control', 'platform.auth']));
     expect(await watcher.rpc.call('control', 'stats.enabled')).toBe(false);

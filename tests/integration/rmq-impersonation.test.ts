@@ -104,12 +104,12 @@ describe('a per-agent user without user_id claiming another user or a platform i
     const attacker = await ownUserAgent(p, A);
     const { ch } = await rawClientAs(p.platform.home, A, false);
     const spoofedBefore = callee.transportStats()!.spoofed ?? 0;
-    for (const identity of ['control', 'platform.auth', 'router', 'control.connection.1234']) {
+    for (const identity of ['control', 'platform.auth', 'platform.health', 'router', 'control.connection.1234']) {
       sendVip(ch, INSTANCE, VICTIM, 'RPC', rpcRequest('whoami', `c-${identity}`), `c-${identity}`, { appId: userOf(identity), user: userOf(identity) });
     }
-    expect(await attacker.rpc.call(VICTIM, 'whoami')).toBe(A); // after the four in the victim's queue
+    expect(await attacker.rpc.call(VICTIM, 'whoami')).toBe(A); // after the five in the victim's queue
     expect(callers).toEqual([A]);
-    expect(callee.transportStats()!.spoofed).toBe(spoofedBefore + 4);
+    expect(callee.transportStats()!.spoofed).toBe(spoofedBefore + 5);
 
     const routerBefore = await transportStats(p);
     const peers = () => p.watcher.peerlist.list();

@@ -37,7 +37,6 @@ function substitute(frames: readonly Buffer[], refRouterId: string | undefined):
     if (refRouterId !== undefined && f === refRouterId) return routerId; // a fresh uuid4 per platform start
     if (f === REF.serverkey) return platform.serverkey ?? ''; // each platform has its own key pair
     if (f === JSON.stringify([REF.address]).replace(',', ', ')) return `["${platform.tcpAddress}"]`; // bound port differs
-    if (f === REF.version) return '0.1.0'; // platform-version reports vip's version, not VOLTTRON's
     return f;
   });
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,11 @@ const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.me
 const PLATFORM = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
 const AGENT_ZMQ = fileURLToPath(new URL('../../packages/agent/dist/zmq.js', import.meta.url));
 const run = promisify(execFile);
+
+/** Allow entries in a home's auth.json now (a reload holding a change has at least as many). */
+async function allowEntries(home: string): Promise<number> {
+  return (JSON.parse(await readFile(join(home, 'auth.json'), 'utf8')) as { allow: unknown[] }).allow.length;
+}
 
 /** A built binary's exit code and output (a non-zero exit is a result here, not an error). */
 async function exitOf(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -25,7 +25,7 @@ export interface BusOpening {
 export interface PlatformBus extends ServiceBus {
   readonly transport: RouterTransport & { stats(): object };
   /** Router options the bus decides: identity, reserved identities, control's users, its own extensions. */
-  readonly router: Pick<RouterOptions, 'identity' | 'controlUsers'> & {
+  readonly router: Pick<RouterOptions, 'identity' | 'controlUsers' | 'queryReply'> & {
     readonly reservedIdentities?: ReservedIdentities;
     readonly extensions: readonly RouterExtension[];
   };

@@ -7,6 +7,7 @@ import type { PlatformService } from './platform-service.js';
 import { authService } from './services/auth.js';
 import { configStoreService } from './services/config-store.js';
 import { controlService } from './services/control.js';
+import { healthService } from './services/health.js';
 import { legacyPubsubService } from './services/legacy-pubsub.js';
 import { proxyRouterService } from './services/proxy-router.js';
 import { pubsubService } from './services/pubsub.js';
@@ -18,7 +19,7 @@ import { version } from '../package.json';
 
 export type { ReadyInfo, RunningPlatform } from './start-platform.js';
 
-/** The package's version (inlined by the build): `--version`, the `platform-version` query. */
+/** The package's version (inlined by the build): `--version`, the `vip-version` query (`platform-version` answers the VOLTTRON release vip speaks). */
 export const PLATFORM_VERSION: string = version;
 
 /**
@@ -41,6 +42,7 @@ export function platformServices(config: PlatformConfig, bus: PlatformBus, links
     ...(config.proxyRouterAddress !== undefined ? [proxyRouterService(config.proxyRouterAddress)] : []),
     configStoreService(),
     status,
+    healthService(),
     controlService({ status: (options) => status.snapshot(options) }),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
     pubsubService(multi ? links : undefined),

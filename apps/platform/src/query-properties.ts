@@ -1,3 +1,4 @@
+import { VIP_VERSION_PROPERTY, VOLTTRON_COMPATIBLE_VERSION } from '@vip/protocol';
 import type { QueryProperties } from '@vip/router';
 import type { PlatformConfig } from './cli-options.js';
 import type { PlatformBus } from './platform-bus.js';
@@ -19,13 +20,15 @@ export function platformQuery(o: {
     local_address: o.bus.localAddress,
     serverkey: o.serverkey,
     'instance-name': o.config.instanceName,
-    'platform-version': o.version,
+    // VOLTTRON agents read this as VOLTTRON's version; vip's own is `vip-version` below
+    'platform-version': VOLTTRON_COMPATIBLE_VERSION,
     'message-bus': o.bus.kind,
     'agent-monitor-frequency': AGENT_MONITOR_FREQUENCY,
     'volttron-central-address': null,
     'volttron-central-serverkey': null,
     'bind-web-address': null,
-    // Not a VOLTTRON property: the router's always-on counters and the transport's, as JSON.
+    // Not VOLTTRON properties: vip's version, and the router's always-on counters and the transport's, as JSON.
+    [VIP_VERSION_PROPERTY]: o.version,
     'vip-router-stats': () => JSON.stringify(o.counters()),
   };
 }

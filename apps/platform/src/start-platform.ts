@@ -98,12 +98,13 @@ export async function startPlatform(parts: PlatformParts): Promise<RunningPlatfo
       const own = await service.prepare?.(context);
       if (own) extensions.push(...own);
     }
-    const { identity, controlUsers, reservedIdentities } = bus.router;
+    const { identity, controlUsers, reservedIdentities, queryReply } = bus.router;
     router = new Router({
       transport: bus.transport,
       ...(identity !== undefined ? { identity } : {}),
       ...(controlUsers !== undefined ? { controlUsers } : {}),
       ...(reservedIdentities ? { reservedIdentities } : {}),
+      ...(queryReply ? { queryReply } : {}),
       instanceName: config.instanceName,
       ...(parts.platformLinks ? { platformLinks: parts.platformLinks } : {}),
       extensions,

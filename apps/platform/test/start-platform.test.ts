@@ -133,8 +133,10 @@ describe('the platform\'s parts', () => {
       const q = platformQuery({ config: c, bus: memoryBus([], kind), serverkey: null, version: '1', counters: () => ({}) });
       expect(Object.keys(q).sort()).toEqual([
         'addresses', 'agent-monitor-frequency', 'bind-web-address', 'instance-name', 'local_address', 'message-bus', 'platform-version',
-        'serverkey', 'vip-router-stats', 'volttron-central-address', 'volttron-central-serverkey',
+        'serverkey', 'vip-router-stats', 'vip-version', 'volttron-central-address', 'volttron-central-serverkey',
       ]);
+      expect(q['platform-version']).toBe('9.0.4');
+      expect(q['vip-version']).toBe('1');
       expect(q['message-bus']).toBe(kind);
       expect(q['agent-monitor-frequency']).toBe(600);
     }
@@ -144,7 +146,7 @@ describe('the platform\'s parts', () => {
     const c = { ...(await config()), legacyPubsub: true };
     const rmqOwn = rmqPermissionsService({ management: { baseUrl: 'http://127.0.0.1:1', user: 'u', password: 'p' }, vhost: 'v', instanceName: 'i', protectedTopicsPath: '/x', exclude: [] });
     const services = platformServices(c, { ...memoryBus([]), services: [rmqOwn] });
-    expect(services.map((s) => s.name)).toEqual(['platform.auth', 'rmq-permissions', 'config.store', 'status', 'control', 'pubsub (legacy)', 'pubsub']);
+    expect(services.map((s) => s.name)).toEqual(['platform.auth', 'rmq-permissions', 'config.store', 'status', 'platform.health', 'control', 'pubsub (legacy)', 'pubsub']);
     const known = new Set<string>(PLATFORM_CONFIG_KEYS);
     for (const s of services) for (const key of s.configKeys) expect(known.has(key), `${s.name}: ${key}`).toBe(true);
   });

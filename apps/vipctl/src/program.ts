@@ -10,6 +10,7 @@ import {
 import {
   peersCommand, pingCommand, platformsCommand, queryCommand, rpcCallCommand, rpcInspectCommand, STATS_OPS, statsCommand, statusCommand,
 } from './commands/platform-commands.js';
+import { healthCommand } from './commands/health-command.js';
 import { publishBody, publishCommand, subscribeCommand } from './commands/pubsub-commands.js';
 import {
   configDeleteCommand, configEditCommand, configGetCommand, configListCommand, configStoreCommand, CONFIG_TYPES,
@@ -93,12 +94,15 @@ export function buildProgram(io: CliIo): Command {
     .option('--interval <seconds>', 'seconds between refreshes, 1 to 60 (default 2)')
     .option('--iterations <n>', 'stop after N refreshes')),
   (o) => onPlatform(o, (agent) => topCommand(agent, o, io)));
-  act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, message-bus, vip-router-stats...')
+  act(connection(program.command('query').argument('<property>', 'serverkey, addresses, instance-name, platform-version, vip-version, message-bus, vip-router-stats...')
     .description('a router property; one the platform does not have is an error (exit 1)')),
   (o, property) => onPlatform(o, (agent) => queryCommand(agent, property!, o, io)));
 
   act(connection(program.command('platforms').description('the linked platforms: state, since, handshake, counters (multi-platform)')),
     (o) => onPlatform(o, (agent) => platformsCommand(agent, o, io)));
+
+  act(connection(program.command('health').description('each connected agent\'s last heartbeat status and alert (platform.health)')),
+    (o) => onPlatform(o, (agent) => healthCommand(agent, o, io)));
 
   const rpc = program.command('rpc').helpCommand(false).description('call an exported method, or list them (rpc inspect)');
   act(connection(rpc.command('call', { isDefault: true }).description('call <method> of <peer> (the default: vipctl rpc <peer> <method> [args...])')

@@ -12,6 +12,8 @@ import { PingSubsystem } from './subsystems/ping.js';
 import { PeerlistSubsystem } from './subsystems/peerlist.js';
 import { QuerySubsystem } from './subsystems/query.js';
 import { HealthSubsystem } from './subsystems/health.js';
+import { AuthSubsystem, type AuthSubsystemOptions } from './subsystems/auth.js';
+import { ChannelSubsystem } from './subsystems/channel.js';
 import { HeartbeatSubsystem, type HeartbeatOptions } from './subsystems/heartbeat.js';
 import { ConfigSubsystem } from './subsystems/config.js';
 import { RpcSubsystem, type RpcOptions } from './rpc/rpc.js';
@@ -45,6 +47,10 @@ export interface AgentOptions {
   readonly target?: string;
   readonly rpc?: RpcOptions;
   readonly heartbeat?: HeartbeatOptions;
+  /** The `auth` subsystem: dynamic RPC authorizations (`syncRpcAuthorizations` at start). */
+  readonly auth?: AuthSubsystemOptions;
+  /** The `channel` subsystem: bytes each channel holds unread (default 16 MiB). */
+  readonly channel?: { readonly bufferBytes?: number };
   /**
    * The pubsub subsystem is registered by default (as on every VOLTTRON agent); `false` leaves it
    * out; a factory supplies another implementation of it (e.g. RabbitMQ broker pubsub, @vip/agent/rmq).
@@ -95,6 +101,9 @@ export class Agent {
   readonly heartbeat: HeartbeatSubsystem;
   /** The configuration store: defaults, callbacks, get/set/delete/list (VOLTTRON's `vip.config`). */
   readonly config: ConfigSubsystem;
+  readonly auth: AuthSubsystem;
+  /** Named byte streams with other peers (`agent.channel.create(peer, name)`). */
+  readonly channel: ChannelSubsystem;
   /** Undefined when created with `pubsub: false`. */
   readonly pubsub: PubSubSubsystem | undefined;
 
@@ -149,6 +158,8 @@ export class Agent {
     this.config = this.use((core) => new ConfigSubsystem(core, this.rpc, { enabled: options.config === true }));
     // before the user's onStart hooks: they see the store's configs (VOLTTRON calls back NEW at onstart)
     this.#onStart.push(() => this.config.onStart());
+    this.auth = this.use((core) => new AuthSubsystem(core, this.rpc, options.auth));
+    this.channel = this.use((core) => new ChannelSubsystem(core, options.channel));
     // The router knows a peer is gone: its replies cannot come, so what waits for them fails now
     // rather than at its timeout. Only requests pending at this drop: a later one is not touched.
     this.peerlist.onDrop((peer) => {

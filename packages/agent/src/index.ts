@@ -20,6 +20,10 @@ export type { HealthStatus, HealthStatusValue } from './subsystems/health.js';
 export { HeartbeatSubsystem } from './subsystems/heartbeat.js';
 export { ConfigSubsystem, ConfigNotInStoreError, CONFIG_ACTIONS, CONFIG_STORE_PEER } from './subsystems/config.js';
 export type { ConfigCallback, ConfigCallbackAction, ConfigSubscribeOptions, ConfigChangeOptions } from './subsystems/config.js';
+export { AuthSubsystem, MODIFY_RPC_METHOD_ALLOWANCE } from './subsystems/auth.js';
+export type { AuthSubsystemOptions } from './subsystems/auth.js';
+export { Channel, ChannelSubsystem, DEFAULT_CHANNEL_BUFFER_BYTES } from './subsystems/channel.js';
+export type { ChannelStats } from './subsystems/channel.js';
 export type { HeartbeatOptions } from './subsystems/heartbeat.js';
 export { PubSubSubsystem } from './pubsub/pubsub-subsystem.js';
 export type {

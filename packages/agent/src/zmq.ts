@@ -6,7 +6,11 @@ import { ZmqConnection } from '@vip/zmq';
 import { Agent, DEFAULT_HELLO_TIMEOUT_MS, type AgentOptions } from './agent.js';
 
 export interface ZmqAgentOptions extends Omit<AgentOptions, 'connection' | 'target'> {
-  /** Router address; default `$VIP_ADDRESS`/`$VOLTTRON_VIP_ADDR`, else `ipc://@$VIP_HOME/run/vip.socket`. Query params `serverkey`, `publickey`, `secretkey` are honoured. */
+  /**
+   * Router address; default `$VIP_ADDRESS`/`$VOLTTRON_VIP_ADDR`, else `ipc://@$VIP_HOME/run/vip.socket`.
+   * Query params `serverkey`, `publickey`, `secretkey`, `ipv6`, and `username`/`password` (PLAIN,
+   * where no server key is known) are honoured.
+   */
   readonly address?: string;
   /** Default `$VIP_HOME`, `$VOLTTRON_HOME`, else `~/.vip`. */
   readonly vipHome?: string;
@@ -19,6 +23,8 @@ export interface ZmqAgentOptions extends Omit<AgentOptions, 'connection' | 'targ
   readonly usePlatformKeys?: boolean;
   readonly reconnectIntervalMs?: number;
   readonly reconnectMaxIntervalMs?: number;
+  /** Speak through a ROUTER socket to the router of this socket identity (docs/protocol.md 1.6; `routerSocketIdentity` of @vip/zmq finds it). */
+  readonly via?: string;
   readonly logger?: Logger;
 }
 
@@ -49,13 +55,15 @@ export async function createZmqAgent(options: ZmqAgentOptions): Promise<Agent> {
   const connection = (): ZmqConnection =>
     new ZmqConnection({
       identity: options.identity,
-      address: address.base,
+      // the whole address: its ipv6 and PLAIN parameters apply (keys given here take the place of its own)
+      address: address.toUrl({ unmasked: true }),
       serverKey,
       publicKey,
       secretKey,
       openTimeoutMs: helloTimeoutMs,
       ...(options.reconnectIntervalMs !== undefined ? { reconnectIntervalMs: options.reconnectIntervalMs } : {}),
       ...(options.reconnectMaxIntervalMs !== undefined ? { reconnectMaxIntervalMs: options.reconnectMaxIntervalMs } : {}),
+      ...(options.via !== undefined ? { via: options.via } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
   return new Agent({ reopenAfterHelloTimeout: true, ...options, helloTimeoutMs, connection, target: address.toString() });

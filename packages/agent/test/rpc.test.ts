@@ -118,6 +118,8 @@ describe('RPC calls', () => {
     expect(await caller.rpc.inspect('srv', 'add')).toEqual({
       params: { a: { kind: 'POSITIONAL_OR_KEYWORD' }, b: { kind: 'POSITIONAL_OR_KEYWORD', default: 10 } },
       doc: 'adds',
+      // VOLTTRON's source: where the method was exported (this file, line 21), relative to the working directory
+      source: { file: expect.stringMatching(/^(packages\/agent\/)?test\/rpc\.test\.ts$/), line_number: 21 },
     });
   });
 

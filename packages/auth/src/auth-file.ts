@@ -120,6 +120,55 @@ export class AuthFile {
     });
   }
 
+  /**
+   * Changes the first entry of `list` that `find` selects, in one read-change-write: `change` gets
+   * a copy and returns the entry to store, or undefined to leave the file untouched (no write, no
+   * reload). Returns the stored entry and its index, or undefined when no entry matched.
+   */
+  modify(
+    find: (entry: AuthEntry, index: number) => boolean,
+    change: (entry: AuthEntry) => AuthEntryInput | undefined,
+    list: AuthList = 'allow',
+  ): Promise<{ readonly index: number; readonly entry: AuthEntry } | undefined> {
+    return this.#change((data) => {
+      const index = data[list].findIndex(find);
+      const found = data[list][index];
+      if (!found) return undefined;
+      const next = change(structuredClone(found));
+      if (next === undefined) return undefined;
+      const entry = parseEntry(next);
+      data[list][index] = entry;
+      return { index, entry };
+    }, (result) => result !== undefined);
+  }
+
+  /** Replaces the entry at `index` (VOLTTRON's `update_by_index`); AuthError when there is none. */
+  replace(index: number, input: AuthEntryInput, list: AuthList = 'allow'): Promise<AuthEntry> {
+    const entry = parseEntry(input);
+    return this.#change((data) => {
+      if (!Number.isInteger(index) || index < 0 || index >= data[list].length) throw new AuthError(`no ${list} entry at index ${index}`);
+      data[list][index] = entry;
+      return entry;
+    });
+  }
+
+  /** Removes the entries at `indices` (VOLTTRON's `remove_by_indices`); AuthError naming any index out of range, nothing removed then. */
+  removeIndices(indices: readonly number[], list: AuthList = 'allow'): Promise<AuthEntry[]> {
+    return this.#change((data) => {
+      const bad = indices.filter((i) => !Number.isInteger(i) || i < 0 || i >= data[list].length);
+      if (bad.length > 0) throw new AuthError(`no ${list} entry at index ${bad.join(', ')}`);
+      const drop = new Set(indices);
+      const removed = data[list].filter((_e, i) => drop.has(i));
+      data[list] = data[list].filter((_e, i) => !drop.has(i));
+      return removed;
+    });
+  }
+
+  /** Forgets a pending credential without deciding on it (VOLTTRON's `delete_authorization`); undefined when none waits. */
+  async forgetPending(userId: string): Promise<PendingAuthEntry | undefined> {
+    return this.#pending?.take(userId);
+  }
+
   async #move(userId: string, from: AuthList, to: AuthList): Promise<AuthEntry> {
     // Peek first and take after the write: a refused write must not lose the pending record.
     const waiting = await this.listPending();
@@ -154,11 +203,12 @@ export class AuthFile {
     return moved;
   }
 
-  /** Read, change, write atomically; one change at a time. */
-  #change<T>(apply: (data: AuthFileData) => T): Promise<T> {
+  /** Read, change, write atomically (unless `write` says no); one change at a time. */
+  #change<T>(apply: (data: AuthFileData) => T, write: (result: T) => boolean = () => true): Promise<T> {
     const run = this.#queue.then(async () => {
       const data = await this.read();
       const result = apply(data);
+      if (!write(result)) return result;
       await writeFileAtomic(this.path, formatJson(serialiseData(data)), { mode: 0o600 });
       return result;
     });

@@ -113,4 +113,22 @@ describe('PendingAuthStore', () => {
     store.record({ domain: 'vip', address: '10.0.0.9', mechanism: 'CURVE', credential: KEY_A }); // ignored after close
     expect(await store.list()).toHaveLength(2);
   });
+
+  it('modifies one entry in place, replaces and removes by indices, and writes nothing when a change declines', async () => {
+    await file.add({ credentials: KEY_A, user_id: 'a', identity: 'agent.a' });
+    await file.add({ credentials: KEY_B, user_id: 'b' });
+    const before = await readFile(file.path, 'utf8');
+    expect(await file.modify((e) => e.identity === 'agent.a', () => undefined)).toBeUndefined();
+    expect(await file.modify((e) => e.identity === 'nobody', (e) => e)).toBeUndefined();
+    expect(await readFile(file.path, 'utf8')).toBe(before);
+    const changed = await file.modify((e) => e.identity === 'agent.a', (e) => ({ ...e, rpc_method_authorizations: { m: ['cap'] } }));
+    expect(changed).toMatchObject({ index: 0, entry: { user_id: 'a', rpc_method_authorizations: { m: ['cap'] } } });
+    expect((await file.list()).allow[0]?.rpc_method_authorizations).toEqual({ m: ['cap'] });
+    expect(await file.replace(1, { credentials: KEY_B, user_id: 'b2' })).toMatchObject({ user_id: 'b2' });
+    await expect(file.replace(5, { credentials: KEY_B })).rejects.toThrow(/no allow entry at index 5/);
+    await expect(file.removeIndices([0, 7])).rejects.toThrow(/index 7/);
+    expect((await file.list()).allow).toHaveLength(2);
+    expect((await file.removeIndices([0, 1])).map((e) => e.user_id)).toEqual(['a', 'b2']);
+    expect((await file.list()).allow).toEqual([]);
+  });
 });

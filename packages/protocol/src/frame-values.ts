@@ -118,3 +118,23 @@ function tryJson(text: string): JsonParse {
     return { ok: false }; // not JSON: Python keeps the text, and so do we
   }
 }
+
+/**
+ * Frames whose bytes are JSON text meant as a JSON value in an argument list (a RabbitMQ router's
+ * `query` answer: VOLTTRON's RMQ router puts Python objects in `args`, so `addresses` is a list
+ * and `None` a null there, not their text). Over ZeroMQ such a frame is its text, as any other.
+ * Kept by identity, so a frame copied or sliced is plain text again.
+ */
+const JSON_VALUE_FRAMES = new WeakSet<Frame>();
+
+/** A frame of `value`'s Python JSON text that an argument-list codec (RabbitMQ) writes as the JSON value itself. */
+export function jsonValueFrame(value: unknown): Frame {
+  const frame = jsonFrame(value);
+  JSON_VALUE_FRAMES.add(frame);
+  return frame;
+}
+
+/** True for a frame made by `jsonValueFrame`. */
+export function isJsonValueFrame(frame: Frame): boolean {
+  return JSON_VALUE_FRAMES.has(frame);
+}

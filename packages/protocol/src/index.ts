@@ -33,7 +33,8 @@ export { Address, ADDRESS_SCHEMES, AUTH_MECHANISMS } from './address.js';
 export type { AddressScheme, AuthMechanism, AddressParams, AddressParts } from './address.js';
 export { pythonJson, pythonString, pythonNumber, pythonFloatRepr } from './python-json.js';
 export {
-  encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, decodeFrameValue, decodeCountOrBool, reencodeLikePython,
+  encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, jsonValueFrame, isJsonValueFrame, decodeFrameValue, decodeCountOrBool,
+  reencodeLikePython,
 } from './frame-values.js';
 export { InvalidRpcError } from './invalid-rpc-error.js';
 export {
@@ -48,7 +49,7 @@ export {
   decodeJsonPayload, parsePayload, PUBSUB_OPS, PUBSUB_REPLY_OPS, parseSubscribeRequest, parseUnsubscribeRequest, parsePublishRequest,
   parseDeliveredPublish, parseExternalPublish, PUBLISH_COMPAT_HEADERS, parseListRequest, parseListResponse, parseSynchronizeRequest,
   parseAuthUpdate, parseProtectedUpdate, parseExternalList, PEERLIST_REQUEST_OPS, PEERLIST_REPLY_OPS, PEERLIST_ERRORS, parsePeerlistOp,
-  QUERY_PROPERTIES, isQueryProperty, HELLO_OP, WELCOME_OP, VIP_VERSION, welcomeArgs, parseWelcome,
+  QUERY_PROPERTIES, isQueryProperty, VOLTTRON_COMPATIBLE_VERSION, VIP_VERSION_PROPERTY, HELLO_OP, WELCOME_OP, VIP_VERSION, welcomeArgs, parseWelcome,
 } from './payloads.js';
 export type {
   PubsubOp, SubscribeRequest, UnsubscribeScope, UnsubscribeRequest, PublishRequest, DeliveredPublish, ListRequest, ListResponse,

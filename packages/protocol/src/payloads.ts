@@ -211,6 +211,15 @@ export const QUERY_PROPERTIES = [
   'platform-version', 'message-bus', 'agent-monitor-frequency',
 ] as const;
 export type QueryProperty = (typeof QUERY_PROPERTIES)[number];
+
+/**
+ * What a vip platform answers to `query platform-version`: the VOLTTRON release whose wire it
+ * speaks, since VOLTTRON agents and tools read that property as VOLTTRON's version (and may compare
+ * it). vip's own version is the property `vip-version`.
+ */
+export const VOLTTRON_COMPATIBLE_VERSION = '9.0.4';
+/** The query property carrying vip's own version (not a VOLTTRON property). */
+export const VIP_VERSION_PROPERTY = 'vip-version';
 export const isQueryProperty = (name: string): name is QueryProperty => (QUERY_PROPERTIES as readonly string[]).includes(name);
 
 // ---------------------------------------------------------------- hello (docs/protocol.md 2.1)

@@ -5,7 +5,7 @@ export { RmqConnection } from './transport/rmq-connection.js';
 export type { RmqConnectionOptions, RmqConnectionStats } from './transport/rmq-connection.js';
 export { RmqRouterTransport } from './transport/rmq-router-transport.js';
 export type { RmqRouterTransportOptions, RmqRouterStats } from './transport/rmq-router-transport.js';
-export { RmqPeerlistExtension, rmqRouterOptions } from './transport/rmq-peerlist-extension.js';
+export { RmqPeerlistExtension, rmqRouterOptions, rmqQueryReply } from './transport/rmq-peerlist-extension.js';
 export type { ManagementOptions } from './transport/management-reads.js';
 export { RmqSetupError } from './transport/rmq-errors.js';
 export type { RmqSetupMissing } from './transport/rmq-errors.js';

@@ -12,7 +12,7 @@ import { HelloExtension } from './subsystems/hello.js';
 import { PeerControlExtension } from './subsystems/peer-control.js';
 import { PeerlistExtension } from './subsystems/peerlist.js';
 import { PingExtension } from './subsystems/ping.js';
-import { QueryExtension, type QueryProperties } from './subsystems/query.js';
+import { QueryExtension, type QueryProperties, type QueryReplyLayout } from './subsystems/query.js';
 import { RouterErrorExtension } from './subsystems/router-error.js';
 import { Tracker, type CountMap, type IssuedMessage, type IssueTopic } from './tracker.js';
 
@@ -35,6 +35,8 @@ export interface RouterOptions {
   readonly instanceName?: string;
   /** Values answered by the `query` subsystem. */
   readonly query?: QueryProperties;
+  /** How `query` answers are laid out (default ZeroMQ's; RabbitMQ: `rmqQueryReply`, from `rmqRouterOptions`). */
+  readonly queryReply?: QueryReplyLayout;
   /**
    * The identity of the platform's control service; default `control` (VOLTTRON). Its proven users
    * (those `reservedIdentities` allows to hold it; without an entry there, `controlUsers`) may
@@ -116,7 +118,7 @@ export class Router {
     this.#links = options.platformLinks ?? NO_PLATFORM_LINKS;
     this.#services = this.#makeServices(this.#links);
     const own: RouterExtension[] = [
-      new HelloExtension(), new PingExtension(), new PeerlistExtension(), new QueryExtension(options.query),
+      new HelloExtension(), new PingExtension(), new PeerlistExtension(), new QueryExtension(options.query, options.queryReply),
       new PeerControlExtension({
         ...(options.controlIdentity !== undefined ? { controlIdentity: options.controlIdentity } : {}),
         ...(options.controlUsers !== undefined ? { controlUsers: options.controlUsers } : {}),

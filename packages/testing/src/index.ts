@@ -13,6 +13,8 @@ export { RawVipClient } from './raw-vip-client.js';
 export type { RawVipClientOptions } from './raw-vip-client.js';
 export { openRawClient, serviceKeys, routerStats } from './platform-clients.js';
 export type { OpenRawClientOptions, RouterStatsView } from './platform-clients.js';
+export { pythonRpcCall } from './python-rpc.js';
+export type { PythonRpcReply } from './python-rpc.js';
 export { loadTranscript, TRANSCRIPT_DIR } from './transcripts.js';
 export type { Transcript, TranscriptExchange } from './transcripts.js';
 export { seededPrng } from './seeded-prng.js';

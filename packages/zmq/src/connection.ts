@@ -1,4 +1,5 @@
-import { context as defaultContext, curveKeyPair, Dealer, type Context } from 'zeromq';
+import { context as defaultContext, Dealer, Router, type Context } from 'zeromq';
+import { connectSocketOptions } from './address-options.js';
 import {
   Address,
   AuthError,
@@ -23,7 +24,8 @@ export interface ZmqConnectionOptions {
   readonly identity: string;
   /**
    * Endpoint to connect to (`tcp://127.0.0.1:22916`, `ipc://@/home/run/vip.socket`), optionally with
-   * VOLTTRON's query parameters `serverkey`, `publickey`, `secretkey` (docs/protocol.md 5.2).
+   * VOLTTRON's query parameters `serverkey`, `publickey`, `secretkey`, `username` and `password`
+   * (a PLAIN client when there is no server key) and `ipv6` (docs/protocol.md 5.2).
    */
   readonly address: string;
   /** Platform public key (any encoding): makes this a CURVE client. Overrides the address' `serverkey`. */
@@ -31,6 +33,13 @@ export interface ZmqConnectionOptions {
   /** This agent's key pair (any encoding). With a server key and no pair, a fresh pair is generated. */
   readonly publicKey?: string;
   readonly secretKey?: string;
+  /**
+   * Talk through a ROUTER socket instead of a DEALER (docs/protocol.md 1.6): every message goes out
+   * with this intermediary frame first, the router's socket identity (the third argument of its
+   * `welcome`, see `routerSocketIdentity`), and what comes in must carry it first. One ROUTER
+   * socket can reach several routers this way; VOLTTRON's socket calls this frame `via`.
+   */
+  readonly via?: string;
   /** ZMQ_RECONNECT_IVL / ZMQ_RECONNECT_IVL_MAX in ms (libzmq defaults 100 / 0). */
   readonly reconnectIntervalMs?: number;
   readonly reconnectMaxIntervalMs?: number;
@@ -73,7 +82,8 @@ export class ZmqConnection implements AgentConnection {
   readonly #logger: Logger;
   readonly #listeners = new Set<(status: ConnectionStatus) => void>();
   #handler: ((message: VipMessage) => void) | undefined;
-  #socket: Dealer | undefined;
+  #socket: Dealer | Router | undefined;
+  readonly #via: Buffer | undefined;
   #queue: SendQueue | undefined;
   #opened: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
@@ -90,6 +100,7 @@ export class ZmqConnection implements AgentConnection {
     this.identity = options.identity;
     this.#options = options;
     this.#target = Address.parse(options.address);
+    this.#via = options.via === undefined ? undefined : Buffer.from(options.via, 'utf8');
     this.#logger = (options.logger ?? silentLogger).child({ identity: options.identity });
   }
 
@@ -111,7 +122,7 @@ export class ZmqConnection implements AgentConnection {
     const queue = this.#queue;
     if (this.#closed !== undefined) return Promise.reject(new ClosedError(`connection ${this.identity}`));
     if (queue === undefined) return Promise.reject(new TransportError(`connection ${this.identity} is not open; call open() first`));
-    return queue.send(encodePeerFrames(message)).then(this.#onSent, this.#onSendFailed);
+    return queue.send(encodePeerFrames(message, this.#via)).then(this.#onSent, this.#onSendFailed);
   }
 
   stats(): ZmqConnectionStats {
@@ -130,17 +141,9 @@ export class ZmqConnection implements AgentConnection {
     const o = this.#options;
     const target = this.#target;
     const endpoint = target.base;
-    const serverKey = o.serverKey ?? target.serverkey;
-    const publicKey = o.publicKey ?? target.publickey;
-    const secretKey = o.secretKey ?? target.secretkey;
-    let curve = {};
-    if (serverKey !== undefined) {
-      const pair = publicKey !== undefined && secretKey !== undefined
-        ? { publicKey: keyToZ85(publicKey), secretKey: keyToZ85(secretKey) }
-        : curveKeyPair();
-      curve = { curveServerKey: keyToZ85(serverKey), curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey };
-    }
-    const socket = new Dealer({
+    // CURVE (server key) or PLAIN (username, password) client, and ipv6, from the address and options
+    const security = connectSocketOptions(target, { serverKey: o.serverKey, publicKey: o.publicKey, secretKey: o.secretKey });
+    const common = {
       context: o.context ?? defaultContext,
       routingId: this.identity,
       immediate: true,
@@ -150,8 +153,10 @@ export class ZmqConnection implements AgentConnection {
       ...(o.reconnectIntervalMs !== undefined ? { reconnectInterval: o.reconnectIntervalMs } : {}),
       ...(o.reconnectMaxIntervalMs !== undefined ? { reconnectMaxInterval: o.reconnectMaxIntervalMs } : {}),
       ...TCP_KEEPALIVE,
-      ...curve,
-    });
+      ...security,
+    };
+    // a ROUTER addresses the router by its socket identity; mandatory: a send it cannot route fails instead of vanishing
+    const socket = this.#via === undefined ? new Dealer(common) : new Router({ ...common, mandatory: true });
     this.#socket = socket;
     this.#queue = new SendQueue(socket, `connection ${this.identity}`);
     const done = new Promise<void>((resolve, reject) => {
@@ -183,7 +188,7 @@ export class ZmqConnection implements AgentConnection {
     void this.close();
   }
 
-  #watch(socket: Dealer): void {
+  #watch(socket: Dealer | Router): void {
     const events = socket.events;
     events.on('handshake', () => {
       this.#attempt = 0;
@@ -212,7 +217,7 @@ export class ZmqConnection implements AgentConnection {
     }
   }
 
-  async #receiveLoop(socket: Dealer): Promise<void> {
+  async #receiveLoop(socket: Dealer | Router): Promise<void> {
     for (;;) {
       let frames: Buffer[];
       try {
@@ -224,7 +229,8 @@ export class ZmqConnection implements AgentConnection {
       this.#received++;
       let message: VipMessage;
       try {
-        message = decodePeerFrames(frames);
+        if (this.#via !== undefined && !this.#via.equals(frames[0] ?? Buffer.alloc(0))) throw new TransportError('message from another router than via');
+        message = decodePeerFrames(frames, this.#via !== undefined);
       } catch (err) {
         this.#malformed++;
         this.#logger.debug('connection.malformed', { frames: frames.length }, err);

@@ -8,6 +8,9 @@ export type { SendLimits, RouterSenderStats } from './router-sender.js';
 export type { ZmqRouterTransportOptions, ZmqRouterStats, ZmqRouterLimits } from './router-transport.js';
 export type { SendBacklogStats } from './send-backlog.js';
 export { ZmqConnection, AUTH_REFUSED_REASON } from './connection.js';
+export { routerSocketIdentity } from './router-identity.js';
+export { connectSocketOptions, bindSocketOptions } from './address-options.js';
+export type { ConnectSocketOptions, BindSocketOptions } from './address-options.js';
 export type { ZmqConnectionOptions, ZmqConnectionStats } from './connection.js';
 export {
   DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_AGENT_MAX_FRAME_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES,

@@ -29,6 +29,7 @@ import {
 } from './socket-options.js';
 import type { AdmissionSink, PendingAdmission, ZapAdmission } from './zap-contract.js';
 import { bindError, zmqErrorCode } from './zmq-errors.js';
+import { bindSocketOptions } from './address-options.js';
 
 export interface ZmqRouterTransportOptions {
   /** Endpoints to bind, in order: `ipc://@/home/run/vip.socket`, `tcp://127.0.0.1:22916`, `tcp://127.0.0.1:*`. */
@@ -266,12 +267,14 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
   }
 
   async #bind(handlers: RouterTransportHandlers): Promise<void> {
+    // the addresses' own ipv6, domain and server parameters (VOLTTRON's Address.bind), for the one socket
+    const asked = bindSocketOptions(this.#options.addresses, this.#options.secretKey !== undefined ? 'CURVE' : 'NULL');
     this.#state = 'starting';
     this.#handlers = handlers;
     this.#routingId = randomUUID();
     const o = this.#options;
     const curve = o.secretKey !== undefined ? { curveServer: true, curveSecretKey: keyToZ85(o.secretKey) } : {};
-    const zap = this.#authenticate ? { zapDomain: VIP_ZAP_DOMAIN, zapEnforceDomain: true } : {};
+    const zap = this.#authenticate ? { zapDomain: asked.zapDomain ?? VIP_ZAP_DOMAIN, zapEnforceDomain: true } : {};
     const socket = new NotifyingRouter({
       context: o.context ?? defaultContext,
       routingId: this.#routingId,
@@ -281,6 +284,7 @@ export class ZmqRouterTransport implements RouterTransport, AdmissionSink {
       receiveHighWaterMark: o.receiveHighWaterMark ?? DEFAULT_HIGH_WATER_MARK,
       maxMessageSize: this.#limits.maxMessageBytes + WIRE_FRAME_OVERHEAD,
       backlog: o.acceptBacklog ?? 1024,
+      ipv6: asked.ipv6,
       ...TCP_KEEPALIVE,
       ...curve,
       ...zap,

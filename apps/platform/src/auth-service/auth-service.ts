@@ -2,6 +2,8 @@ import { ClosedError, ConfigError, silentLogger, type Logger } from '@vip/protoc
 import type { Agent, RpcCallContext } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
 import type { AuthFile, AuthRules } from '@vip/auth';
+import { exportAuthorizationRpcs } from './authorization-rpcs.js';
+import { pushRpcAuthorizations } from './rpc-authorization-push.js';
 import { AUTH_SERVICE_IDENTITY, ensureAuthServiceEntry } from './service-entry.js';
 import { authorizationsOf, userToCapabilities, type UserToCapabilities } from './user-capabilities.js';
 import { DEFAULT_CAPABILITY_MAP_ACCESS, visibleCapabilities, type CapabilityMapAccess } from './capability-map-access.js';
@@ -34,6 +36,8 @@ export interface AuthServiceOptions {
    * `userFor`); default its identity. Undefined: it gets the platform users' entries only.
    */
   readonly userOfPeer?: (identity: string) => string | undefined;
+  /** auth.json itself, for the RPCs that change it (decisions, RPC authorizations, `auth_file.*`). */
+  readonly authFile?: AuthFile;
   readonly logger?: Logger;
 }
 
@@ -71,6 +75,8 @@ export class AuthService {
   readonly #platformUsersOf: (rules: AuthRules) => Iterable<string>;
   readonly #userOfPeer: (identity: string) => string | undefined;
   readonly #unsubscribe: () => void;
+  readonly #authFile: AuthFile | undefined;
+  #rules: AuthRules;
   #agent: Agent | undefined;
   /** True once the agent is connected: pushes wait for it (connect() pushes once then). */
   #ready = false;
@@ -87,6 +93,8 @@ export class AuthService {
     this.#mapAccess = options.mapAccess ?? DEFAULT_CAPABILITY_MAP_ACCESS;
     this.#platformUsersOf = options.platformUsers ?? (() => []);
     this.#userOfPeer = options.userOfPeer ?? ((identity) => identity);
+    this.#authFile = options.authFile;
+    this.#rules = this.#source.rules;
     this.#pubsub?.setCapabilities(this.userToCapabilities());
     this.#unsubscribe = this.#source.onChange((rules) => this.#changed(rules));
   }
@@ -105,6 +113,11 @@ export class AuthService {
   capabilitiesVisibleTo(user: string | undefined): UserToCapabilities {
     const rules = this.#source.rules;
     return visibleCapabilities(userToCapabilities(rules), user, this.#mapAccess, new Set(this.#platformUsersOf(rules)));
+  }
+
+  /** Whether a peer proven as `user` may see `subject`'s entry (the `mapAccess` rule, per user). */
+  mayView(user: string | undefined, subject: string): boolean {
+    return Object.hasOwn(this.capabilitiesVisibleTo(user), subject) || !Object.hasOwn(this.userToCapabilities(), subject);
   }
 
   stats(): AuthServiceStats {
@@ -162,14 +175,21 @@ export class AuthService {
     }, {
       doc: 'Gets a mapping of users to their capabilities (all users for holders of read_user_capabilities).',
     });
-    agent.rpc.export('get_authorizations', (userId: unknown) => {
+    agent.rpc.export('get_authorizations', function (this: RpcCallContext, userId: unknown) {
       if (typeof userId !== 'string') throw new TypeError(`get_authorizations: user_id must be a string, got ${JSON.stringify(userId)}`);
-      return authorizationsOf(this.#source.rules, userId);
+      return service.mayView(this.user, userId) ? authorizationsOf(service.#source.rules, userId) : null;
     }, { params: ['user_id'], doc: 'Gets capabilities, groups, and roles for a given user.' });
+    exportAuthorizationRpcs(agent, {
+      rules: () => this.#source.rules, authFile: this.#authFile, userToCapabilities: () => this.userToCapabilities(),
+      mayView: (user, subject) => this.mayView(user, subject), logger: this.#logger,
+    });
   }
 
   #changed(rules: AuthRules): void {
     this.#stats.updates += 1;
+    const before = this.#rules;
+    this.#rules = rules;
+    if (this.#agent && this.#ready && !this.#closed) void pushRpcAuthorizations(this.#agent, before, rules, this.#logger);
     this.#pubsub?.setCapabilities(userToCapabilities(rules));
     this.#schedulePush();
   }

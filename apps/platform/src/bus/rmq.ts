@@ -39,14 +39,14 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
     ...link, logger, maxMessageBytes: limits.maxMessageBytes, maxPendingBytes: limits.routerQueueBytes,
     ...(rmq.management ? { management: rmq.management } : {}),
   });
-  const { identity, controlUsers, extensions } = rmqRouterOptions(instanceName);
+  const { identity, controlUsers, extensions, queryReply } = rmqRouterOptions(instanceName);
   // the platform's own agents count subscribers through the configured management API only
   const management = rmq.management ?? (false as const);
   let running: BusInfo | undefined;
   return {
     kind: 'rmq',
     transport,
-    router: { identity, controlUsers, reservedIdentities: new ReservedIdentities(brokerServiceUsers(instanceName)), extensions },
+    router: { identity, controlUsers, queryReply, reservedIdentities: new ReservedIdentities(brokerServiceUsers(instanceName)), extensions },
     localAddress: address,
     addresses: () => [address],
     capabilityUsers: (byUser) => rmqCapabilities(byUser, instanceName),

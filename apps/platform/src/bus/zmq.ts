@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
-import type { CurveKeyPair } from '@vip/protocol';
+import type { CurveKeyPair, Logger } from '@vip/protocol';
 import { createZmqAgent } from '@vip/agent/zmq';
 import { ReservedIdentities } from '@vip/router';
-import { KnownHosts } from '@vip/auth';
+import { KnownHosts, type AuthRules } from '@vip/auth';
 import { ZmqRouterTransport } from '@vip/zmq';
 import { ensureServiceEntry } from '../auth-service/index.js';
 import { busInfoPath } from '../bus-info.js';
@@ -46,7 +46,7 @@ export async function openZmqBus(o: BusOpening): Promise<PlatformBus> {
         let own: CurveKeyPair | undefined;
         if (options.entry) {
           const entry = await ensureServiceEntry({ authFile: auth.authFile, vipHome: paths.home, identity, capabilities: options.entry, logger: options.logger });
-          if (entry.added) await auth.watcher.reload();
+          if (entry.added) await reloadHolding(auth.watcher, entry.keys.public, options.logger);
           own = entry.keys;
         }
         return createZmqAgent({
@@ -93,4 +93,18 @@ export async function openZmqBus(o: BusOpening): Promise<PlatformBus> {
     },
     describeFailure: (err) => err,
   };
+}
+
+/**
+ * Reload auth.json until the rules in force hold `publicKey` (a service's entry just written).
+ * `reload()` asked while a read is under way joins that read, which may have loaded the file
+ * before the write: the service would then say hello with a key the rules refuse, and the
+ * platform fail to start (seen with two services adding entries at start). Bounded.
+ */
+async function reloadHolding(watcher: { reload(): Promise<boolean>; readonly rules: AuthRules }, publicKey: string, logger: Logger): Promise<void> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    await watcher.reload();
+    if (watcher.rules.allow.some((e) => e.entry.credentials?.includes(publicKey) ?? false)) return;
+  }
+  logger.warn('auth.service.entry.not_loaded', { publicKey });
 }

@@ -17,7 +17,7 @@ export function authService(): PlatformService {
       const auth = ctx.auth;
       if (!auth) return Promise.resolve();
       service = new AuthService({
-        source: auth.watcher, pubsub: { setCapabilities: (caps) => ctx.capabilities.publish(caps) }, logger: ctx.logger,
+        source: auth.watcher, authFile: auth.authFile, pubsub: { setCapabilities: (caps) => ctx.capabilities.publish(caps) }, logger: ctx.logger,
         mapAccess: ctx.config.capabilityMapAccess, platformUsers: (rules) => platformUsers(rules, auth.platformPublicKey),
         ...(ctx.bus.userOfPeer ? { userOfPeer: ctx.bus.userOfPeer } : {}),
       });

@@ -1,13 +1,13 @@
-import { closestMatch, QUERY_PROPERTIES } from '@vip/protocol';
+import { closestMatch, QUERY_PROPERTIES, VIP_VERSION_PROPERTY } from '@vip/protocol';
 import type { Agent } from '@vip/agent';
 import { jsonArg, jsonObjectArg, type CliOptions } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { emit, table, type CliIo } from '../output.js';
 
-const STATUS_PROPERTIES = ['instance-name', 'platform-version', 'message-bus', 'serverkey', 'addresses', 'local_address'] as const;
+const STATUS_PROPERTIES = ['instance-name', 'platform-version', 'vip-version', 'message-bus', 'serverkey', 'addresses', 'local_address'] as const;
 
 /** The properties a vip platform answers (VOLTTRON's, and vip's counters); `query` of another that answers nothing is an error. */
-export const KNOWN_QUERY_PROPERTIES: readonly string[] = [...QUERY_PROPERTIES, 'vip-router-stats'];
+export const KNOWN_QUERY_PROPERTIES: readonly string[] = [...QUERY_PROPERTIES, VIP_VERSION_PROPERTY, 'vip-router-stats'];
 
 /**
  * The peers connected besides this vipctl: `status` counts them and `peers` lists them, so both

@@ -33,9 +33,11 @@ export interface ExportedMethod {
   readonly doc: string | undefined;
   readonly returns: string | undefined;
   readonly traceback: boolean;
+  /** Where it was exported (a stack line), for `<method>.inspect`'s `source`. */
+  readonly site: string | undefined;
 }
 
-export function makeExported(name: string, handler: RpcHandler, options: ExportOptions = {}): ExportedMethod {
+export function makeExported(name: string, handler: RpcHandler, options: ExportOptions = {}, site?: string): ExportedMethod {
   const allow = options.allow === undefined ? [] : typeof options.allow === 'string' ? [options.allow] : [...options.allow];
   return {
     name,
@@ -45,6 +47,7 @@ export function makeExported(name: string, handler: RpcHandler, options: ExportO
     doc: options.doc,
     returns: options.returns,
     traceback: options.traceback ?? true,
+    site,
   };
 }
 

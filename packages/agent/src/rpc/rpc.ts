@@ -12,6 +12,7 @@ import { RpcDispatcher, type DispatchContext } from './dispatcher.js';
 import { makeExported, markedMethods, type ExportedMethod, type ExportOptions, type RpcCallContext, type RpcHandler } from './exports.js';
 import { splitCallArgs } from './params.js';
 import type { ExternalRpcServer, ExternalRpcSubsystem } from './external-rpc.js';
+import { exportSite } from './inspect.js';
 
 export const DEFAULT_RPC_TIMEOUT_MS = 30_000;
 
@@ -81,7 +82,7 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
 
   /** Export `handler` as RPC method `name`. */
   export(name: string, handler: RpcHandler, options: ExportOptions = {}): void {
-    this.#methods.set(name, makeExported(name, handler, options));
+    this.#methods.set(name, makeExported(name, handler, options, exportSite(this.export)));
   }
 
   unexport(name: string): boolean {
@@ -90,10 +91,27 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
 
   /** Export every `@exported` method of `instance`; returns their RPC names. */
   exportObject(instance: object): string[] {
+    const site = exportSite(this.exportObject);
     return markedMethods(instance).map((m) => {
-      this.export(m.name, m.handler, m.options);
+      this.#methods.set(m.name, makeExported(m.name, m.handler, m.options, site));
       return m.name;
     });
+  }
+
+  /** The capabilities required to call `name` (its `allow`), or undefined when it is not exported. */
+  allowOf(name: string): readonly string[] | undefined {
+    return this.#methods.get(name)?.allow;
+  }
+
+  /**
+   * Replaces the capabilities required to call `name` (VOLTTRON's `rpc.allow(method, caps)`, used by
+   * the `auth` subsystem); `['']` or `[]` admits every caller. False when `name` is not exported.
+   */
+  setAllow(name: string, capabilities: readonly string[]): boolean {
+    const method = this.#methods.get(name);
+    if (!method) return false;
+    this.#methods.set(name, { ...method, allow: [...capabilities] });
+    return true;
   }
 
   /** Exported method names (what `inspect` answers). */

@@ -1,4 +1,4 @@
-import { EMPTY_FRAME, instanceNameProblem, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
+import { EMPTY_FRAME, instanceNameProblem, isJsonValueFrame, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { assertedPolicy, judgeSender, type SenderJudgement, type SenderPolicy, type SenderTrust, type SpoofedSenderError } from './sender-trust.js';
@@ -89,9 +89,17 @@ export function identityText(frame: Frame): string {
 /** The JSON form of a binary (non-UTF-8) frame in an args body. */
 export const BYTES_KEY = '__vip_bytes__';
 
-/** JSON array body of argument frames (UTF-8 text as strings, binary tagged, UTF-8 JSON). */
+/**
+ * JSON array body of argument frames (UTF-8 text as strings, binary tagged, UTF-8 JSON); a frame
+ * made by `jsonValueFrame` goes in as the JSON value it holds (a list as a list, null as null).
+ */
 export function encodeArgs(args: readonly Frame[]): Buffer {
-  return Buffer.from(JSON.stringify(args.map((a) => (isUtf8(a) ? a.toString('utf8') : { [BYTES_KEY]: a.toString('base64') }))), 'utf8');
+  return Buffer.from(JSON.stringify(args.map(argValue)), 'utf8');
+}
+
+function argValue(a: Frame): unknown {
+  if (isJsonValueFrame(a)) return JSON.parse(a.toString('utf8')) as unknown;
+  return isUtf8(a) ? a.toString('utf8') : { [BYTES_KEY]: a.toString('base64') };
 }
 
 const ArgsBodySchema = z.array(z.unknown(), { error: 'AMQP body must be a JSON array of arguments' });

@@ -1,5 +1,5 @@
 import {
-  ClosedError, EMPTY_FRAME, ERRNO, frameText, identityKey, jsonFrame, textFrame,
+  ClosedError, EMPTY_FRAME, ERRNO, frameText, identityKey, jsonFrame, jsonValueFrame, textFrame,
   type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
 } from '@vip/protocol';
 import { ROUTER_IDENTITY } from './amqp-mapping.js';
@@ -152,6 +152,17 @@ export class RmqPeerlistExtension implements RouterExtension {
  */
 export function rmqRouterOptions(
   instanceName: string, extensions: readonly RouterExtension[] = [],
-): { identity: string; controlUsers: string[]; extensions: RouterExtension[] } {
-  return { identity: ROUTER_IDENTITY, controlUsers: [`${instanceName}.control`], extensions: [new RmqPeerlistExtension(), ...extensions] };
+): { identity: string; controlUsers: string[]; extensions: RouterExtension[]; queryReply: typeof rmqQueryReply } {
+  return {
+    identity: ROUTER_IDENTITY, controlUsers: [`${instanceName}.control`], extensions: [new RmqPeerlistExtension(), ...extensions], queryReply: rmqQueryReply,
+  };
+}
+
+/**
+ * VOLTTRON's RMQ router answers `query` with `['', value, '']` where value is the Python object
+ * itself in the JSON argument list (docs/protocol.md 7.5): a string as a string, `addresses` as a
+ * list, None as null. The router writes the leading empty argument; this is the rest.
+ */
+export function rmqQueryReply(value: string | number | readonly string[] | null | undefined): Frame[] {
+  return [typeof value === 'string' ? Buffer.from(value, 'utf8') : jsonValueFrame(value ?? null), EMPTY_FRAME];
 }

@@ -7,7 +7,7 @@ import { InvalidPayloadError } from '@vip/protocol';
  * property `user_id` (it must equal the connection's authenticated user). So a delivery proves
  * its sender only when it carries a user_id: an agent user `<instance>.<x>` proves app_id
  * `<instance>.<x>`, and the platform's own broker user `<instance>.router` proves the identities
- * the platform runs (router, control, platform.auth, config.store, vipctl's control.connection.*). Nobody else
+ * the platform runs (router, control, platform.auth, platform.health, config.store, vipctl's control.connection.*). Nobody else
  * may claim those identities.
  *
  * Without proof it depends on the receiver's policy: where per-agent broker users are in use
@@ -22,7 +22,7 @@ import { InvalidPayloadError } from '@vip/protocol';
 export const PROXY_IDENTITY = 'zmq.proxy.router';
 
 /** The identities only the platform runs; `control.connection.*` are vipctl's connections. */
-export const PLATFORM_IDENTITIES: readonly string[] = ['router', 'control', 'platform.auth', 'config.store', 'control.connection', PROXY_IDENTITY];
+export const PLATFORM_IDENTITIES: readonly string[] = ['router', 'control', 'platform.auth', 'platform.health', 'config.store', 'control.connection', PROXY_IDENTITY];
 
 /** Whether `identity` belongs to the platform: only the platform's broker user may claim it. */
 export function isPlatformIdentity(identity: string): boolean {

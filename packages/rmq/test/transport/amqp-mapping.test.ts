@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidPayloadError, ProtocolError, type VipMessage } from '@vip/protocol';
+import { EMPTY_FRAME, InvalidPayloadError, jsonFrame, jsonValueFrame, ProtocolError, type VipMessage } from '@vip/protocol';
 import { SpoofedSenderError } from '../../src/transport/sender-trust.js';
+import { rmqQueryReply } from '../../src/transport/rmq-peerlist-extension.js';
 import { amqpToVip, decodeArgs, encodeArgs, routingKeyFor, splitRoutingKey, vipToAmqp, checkInstanceName } from '../../src/transport/amqp-mapping.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
@@ -118,5 +119,17 @@ describe('AMQP -> VIP', () => {
     expect(splitRoutingKey('v1.a.b')).toEqual({ instance: 'v1', identity: 'a.b' });
     expect(splitRoutingKey('nodot')).toBeUndefined();
     expect(routingKeyFor('v1', '')).toBe('v1.router');
+  });
+});
+
+describe('JSON values in args (the RMQ query reply, docs/protocol.md 7.5)', () => {
+  it('writes a jsonValueFrame as the value it holds and any other JSON text as a string', () => {
+    expect(encodeArgs([EMPTY_FRAME, jsonValueFrame(['amqp://h/v']), EMPTY_FRAME]).toString()).toBe('["",["amqp://h/v"],""]');
+    expect(encodeArgs([jsonFrame(['x'])]).toString()).toBe('["[\\"x\\"]"]');
+    expect(encodeArgs([EMPTY_FRAME, ...rmqQueryReply(null)]).toString()).toBe('["",null,""]');
+    expect(encodeArgs([EMPTY_FRAME, ...rmqQueryReply('vip1')]).toString()).toBe('["","vip1",""]');
+    expect(encodeArgs([EMPTY_FRAME, ...rmqQueryReply(600)]).toString()).toBe('["",600,""]');
+    // a decoded list comes back as its JSON text, which agents parse
+    expect(decodeArgs(Buffer.from('["",["a"],""]'))).toEqual([EMPTY_FRAME, Buffer.from('["a"]'), EMPTY_FRAME]);
   });
 });
