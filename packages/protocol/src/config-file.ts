@@ -10,7 +10,7 @@ export const PLATFORM_CONFIG_KEYS = [
   'pubsub-restore-grace', 'log-level', 'log-format', 'log-file',
   'rmq-url', 'rmq-vhost', 'rmq-management-url',
   'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'rmq-servername', 'rmq-external', 'rmq-broker-user',
-  'rmq-shared-login', 'rmq-legacy-peers',
+  'rmq-shared-login', 'rmq-legacy-peers', 'rmq-failover-urls', 'rmq-persistent-queue-type',
   'max-message-bytes', 'peer-queue-bytes', 'peer-queue-messages', 'router-queue-bytes', 'zmq-send-hwm',
 ] as const;
 export type PlatformConfigKey = (typeof PLATFORM_CONFIG_KEYS)[number];
