@@ -20,7 +20,7 @@ const has = (shell: string): boolean => {
 /** What the shell completes for a command line (a trailing space: a new, empty word). */
 const CASES: ReadonlyArray<[string, string[]]> = [
   ['vipctl sta', ['stats', 'status']],
-  ['vipctl ', ['auth', 'completion', 'help', 'keys', 'peers', 'ping', 'publish', 'query', 'rpc', 'stats', 'status', 'subscribe']],
+  ['vipctl ', ['auth', 'completion', 'federation', 'help', 'keys', 'peers', 'ping', 'publish', 'query', 'rpc', 'shovel', 'stats', 'status', 'subscribe']],
   ['vipctl auth ', ['add', 'approve', 'deny', 'list', 'remove']],
   ['vipctl auth add --rmq-m', ['--rmq-management-url']],
   ['vipctl status --message-bus ', ['rmq', 'zmq']],
