@@ -156,5 +156,6 @@ case "${1:-}" in
   kill) kill_node "${2:?node number}" ;;
   restart) start_node "${2:?node number}"; log "$(node_name "$2") started again" ;;
   ctl) shift; ctl "$@" ;;
-  *) echo "usage: $0 start | stop [--wipe] | status | urls | kill N | restart N | ctl N <rabbitmqctl args>" >&2; exit 2 ;;
+  plugins) shift; i=$1; shift; (node_env "$i"; "$RMQ_BIN/rabbitmq-plugins" -q -n "$(node_name "$i")" "$@") ;;
+  *) echo "usage: $0 start | stop [--wipe] | status | urls | kill N | restart N | ctl N <rabbitmqctl args> | plugins N <rabbitmq-plugins args>" >&2; exit 2 ;;
 esac

@@ -71,6 +71,11 @@ export class PrivateRabbitMq {
     return this.#script('restart', String(n));
   }
 
+  /** rabbitmq-plugins on node n (always with -n): only ever this private node's plugins. */
+  plugins(n: number, ...args: string[]): Promise<string> {
+    return this.#script('plugins', String(n), ...args);
+  }
+
   /** rabbitmqctl on node n (always with -n). */
   ctl(n: number, ...args: string[]): Promise<string> {
     return this.#script('ctl', String(n), ...args);

@@ -169,10 +169,13 @@ export class RabbitMqManagement {
     return Array.isArray(raw) ? raw : [];
   }
 
-  /** The connections of `vhost` as `{ name, user }` rows. */
-  async listConnections(vhost: string): Promise<Array<{ name: string; user: string }>> {
+  /** The connections of `vhost`: name, user and the client's `connection_name` ('' when it gave none). */
+  async listConnections(vhost: string): Promise<Array<{ name: string; user: string; clientName: string }>> {
     const raw = await this.#call('GET', `/api/vhosts/${encodeURIComponent(vhost)}/connections`, undefined, `list the connections of ${vhost}`);
-    return Array.isArray(raw) ? raw.map((c) => ({ name: String((c as { name?: unknown }).name), user: String((c as { user?: unknown }).user) })) : [];
+    return Array.isArray(raw) ? raw.map((c) => {
+      const row = c as { name?: unknown; user?: unknown; client_properties?: { connection_name?: unknown } };
+      return { name: String(row.name), user: String(row.user), clientName: String(row.client_properties?.connection_name ?? '') };
+    }) : [];
   }
 
   /** Force-close a connection (its client sees CONNECTION_FORCED); gone already is fine. */
