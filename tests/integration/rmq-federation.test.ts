@@ -13,9 +13,11 @@ import { PrivateRabbitMq } from './private-rabbitmq.js';
  * Two RabbitMQ platforms (two virtual hosts of one PRIVATE node: tools/rmq-cluster.sh with one
  * node, federation and shovel plugins enabled there only, never on the shared broker) linked the
  * way VOLTTRON links them, set up with `vipctl federation add` / `vipctl shovel add` from the
- * files in VIP_HOME. Each link is cut (its connections force-closed, then the plugin restarted)
- * and comes back by itself; every publish that resolved reaches the persistent all-platforms
- * subscriber of the other platform, and `vipctl federation status` shows the link down, then up.
+ * files in VIP_HOME. Each link is cut (its connections force-closed; for federation also the
+ * plugin restarted) and comes back by itself; every publish that resolved reaches the persistent
+ * all-platforms subscriber of the other platform, except those made while the federation plugin
+ * is disabled (counted: RabbitMQ keeps nothing for a link whose plugin is off), and `vipctl
+ * federation status` shows the link down, then up.
  */
 const node = new PrivateRabbitMq({ base: 5791, nodes: 1, dir: '/tmp/vip-rmq-fed-test', prefix: 'vip-ft' });
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
@@ -99,30 +101,45 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
       { name: 'upstream-127.0.0.1-fed-pa', change: 'unchanged' }, { name: 'volttron-federation', change: 'unchanged' }]);
     await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state === 'running', { timeoutMs: 30_000, what: 'the federation link running' });
     const load = publishing(pub, 'devices/ahu');
+    const marks: Record<string, number> = {};
     try {
       await waitFor(() => got.size >= 20, { timeoutMs: 30_000, what: 'federated publishes at pb' });
       // cut: the link's connection force-closed while its user may not come back in; then allowed again
+      marks.cut = load.resolved.length;
       await api.setPermissions('fed-pa', 'fed-link', { configure: '^$', write: '^$', read: '^$' });
-      expect((await closeLinkConnections()).join()).toMatch(/Federation link/);
+      // the management API lists a connection once its stats are in (a few seconds): until then, again
+      await waitFor(async () => (await closeLinkConnections()).some((n) => n.startsWith('Federation link')), { timeoutMs: 30_000, what: 'the federation link\'s connection to force-close' });
       await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state !== 'running', { timeoutMs: 30_000, what: 'status: the link down' });
       const down = (await linkStates(b.home, 'federation'))[0];
       await api.setPermissions('fed-pa', 'fed-link', linkRights);
       await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state === 'running', { timeoutMs: 60_000, what: 'status: the link up again' });
       console.info(JSON.stringify({ statusWhileCut: down }));
+      marks.cutBack = load.resolved.length;
       // the plugin itself restarted on the private node
+      marks.pluginStop = load.resolved.length;
       await node.plugins(1, 'disable', 'rabbitmq_federation_management', 'rabbitmq_federation');
       await node.plugins(1, 'enable', 'rabbitmq_federation', 'rabbitmq_federation_management');
       await waitFor(async () => (await linkStates(b.home, 'federation').catch(() => []))[0]?.state === 'running', { timeoutMs: 60_000, what: 'the link after the plugin restart' });
       const mark = load.resolved.length;
+      marks.pluginBack = mark;
       await waitFor(() => load.resolved.length > mark + 20, { timeoutMs: 30_000, what: 'publishes after the restart' });
     } finally {
       await load.stop();
     }
     // the first publishes may precede the federation binding; from the first one that crossed, none is lost
+    // From the first publish that crossed, none is lost across the connection cut, nor once the
+    // plugin is back. While the federation plugin is disabled the upstream keeps nothing for the
+    // link (RabbitMQ's behaviour, seen here: a run lost 395 of 912 publishes made in that window),
+    // so those are counted, not required.
     const first = Math.min(...got.keys());
-    await waitFor(() => load.resolved.filter((n) => n >= first).every((n) => got.has(n)), { timeoutMs: 30_000, what: 'every resolved publish at pb' });
+    const required = (n: number): boolean => n >= first && (n < marks.pluginStop! || n >= marks.pluginBack!);
+    await waitFor(() => load.resolved.filter(required).every((n) => got.has(n)), { timeoutMs: 30_000, what: 'every resolved publish at pb' }).catch((err: unknown) => {
+      console.info(JSON.stringify({ marks, missing: load.resolved.filter((n) => required(n) && !got.has(n)) }));
+      throw err;
+    });
     expect([...got.values()].filter((c) => c > 1)).toEqual([]);
-    console.info(JSON.stringify({ federation: { resolved: load.resolved.length, first, received: got.size } }));
+    const lostWhilePluginOff = load.resolved.filter((n) => !required(n) && n >= first && !got.has(n)).length;
+    console.info(JSON.stringify({ federation: { resolved: load.resolved.length, first, received: got.size, marks, lostWhilePluginOff } }));
     // removed: the upstream and (the last one) the policy leave the broker
     expect(JSON.parse(await vipctl(b.home, 'federation', 'remove', '127.0.0.1', '--json'))).toEqual({ removed: ['upstream-127.0.0.1-fed-pa', 'volttron-federation'] });
     expect(await linkStates(b.home, 'federation')).toEqual([]);
@@ -143,7 +160,7 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     const load = publishing(pub, 'alerts/fire');
     try {
       await waitFor(() => got.size >= 20, { timeoutMs: 30_000, what: 'shovelled publishes at pb' });
-      expect((await closeLinkConnections()).length).toBeGreaterThan(0);
+      await waitFor(async () => (await closeLinkConnections()).length > 0, { timeoutMs: 30_000, what: 'the shovel\'s connections to force-close' });
       await waitFor(async () => (await linkStates(a.home, 'shovel'))[0]?.state === 'running', { timeoutMs: 60_000, what: 'the shovel back' });
       const mark = got.size;
       await waitFor(() => got.size > mark + 20, { timeoutMs: 30_000, what: 'publishes through the shovel after the cut' });

@@ -1,3 +1,4 @@
+import { VOLTTRON_EXCHANGE } from '../transport/amqp-mapping.js';
 import type { RabbitMqManagement } from './rabbitmq-management.js';
 import {
   FEDERATION_POLICY, federationPolicy, federationUpstreams, redactUri, shovelSpecs,
@@ -64,17 +65,28 @@ export async function removeFederationUpstream(api: RabbitMqManagement, vhost: s
   return true;
 }
 
-/** Create or update the file's shovels on `vhost` (idempotent). `localUri`: how they read this broker (default `amqp:///<vhost>`). */
+/**
+ * Create or update the file's shovels on `vhost` (idempotent). `localUri`: how they read this
+ * broker (default `amqp:///<vhost>`). Unlike VOLTTRON's (source exchange and key, which makes the
+ * shovel a server-named queue that dies with its connection: what is published while the link
+ * restarts is lost), each shovel reads a durable queue of its own name bound to `volttron` with
+ * VOLTTRON's key, declared here, so a cut link loses nothing; the routing key travels unchanged.
+ */
 export async function applyShovels(api: RabbitMqManagement, vhost: string, instance: string, config: ShovelConfig, localUri?: string): Promise<AppliedLink[]> {
   const out: AppliedLink[] = [];
   for (const s of shovelSpecs(config, instance, localUri ?? `amqp:///${encodeURIComponent(vhost)}`)) {
-    out.push({ name: s.name, change: await put(api, 'shovel', vhost, s.name, s.value) });
+    await api.ensureDurableQueue(vhost, s.name);
+    await api.bindQueue(vhost, s.value['src-exchange'], s.name, s.value['src-exchange-key']);
+    const value = { 'src-uri': s.value['src-uri'], 'src-queue': s.name, 'dest-uri': s.value['dest-uri'], 'dest-exchange': s.value['dest-exchange'] };
+    out.push({ name: s.name, change: await put(api, 'shovel', vhost, s.name, value) });
   }
   return out;
 }
 
+/** Remove a shovel and its source queue (what it still held goes with it); absent is fine. */
 export async function removeShovel(api: RabbitMqManagement, vhost: string, name: string): Promise<void> {
   await api.deleteParameter('shovel', vhost, name);
+  await api.deleteQueue(vhost, name);
 }
 
 function text(v: unknown): string | undefined {
@@ -93,12 +105,14 @@ export async function federationStatus(api: RabbitMqManagement, vhost: string): 
 
 /** Every shovel parameter of `vhost` with its state (`down` when the plugin reports none). */
 export async function shovelStatus(api: RabbitMqManagement, vhost: string): Promise<LinkStatus[]> {
-  const [names, rows] = await Promise.all([api.listParameters('shovel', vhost), api.listLinkState('shovels', vhost)]);
+  const [names, rows, bindings] = await Promise.all([
+    api.listParameters('shovel', vhost), api.listLinkState('shovels', vhost), api.listBindings(vhost, VOLTTRON_EXCHANGE),
+  ]);
   const out: LinkStatus[] = [];
   for (const name of names.sort()) {
     const row = rows.find((r) => (r as { name?: unknown }).name === name) as Record<string, unknown> | undefined;
     const value = await api.getParameter('shovel', vhost, name) as Record<string, unknown> | undefined;
-    const key = text(value?.['src-exchange-key']) ?? '';
+    const key = text(value?.['src-exchange-key']) ?? bindings.find((b) => b.destination === name)?.routingKey ?? '';
     const error = text(row?.reason);
     out.push({
       name, kind: key.startsWith('__pubsub__.') ? 'pubsub' : 'rpc', state: text(row?.state) ?? 'down',

@@ -169,6 +169,23 @@ export class RabbitMqManagement {
     return Array.isArray(raw) ? raw : [];
   }
 
+  /** Declare a durable queue (idempotent for the same arguments). */
+  async ensureDurableQueue(vhost: string, queue: string): Promise<void> {
+    await this.#call('PUT', `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, { durable: true, auto_delete: false, arguments: {} },
+      `declare queue ${queue} on ${vhost}`);
+  }
+
+  /** Bind `queue` to `exchange` with `key` (a binding that exists already is kept). */
+  async bindQueue(vhost: string, exchange: string, queue: string, key: string): Promise<void> {
+    await this.#call('POST', `/api/bindings/${encodeURIComponent(vhost)}/e/${encodeURIComponent(exchange)}/q/${encodeURIComponent(queue)}`,
+      { routing_key: key, arguments: {} }, `bind ${queue} to ${exchange} on ${vhost}`);
+  }
+
+  /** Delete a queue; absent is fine. */
+  async deleteQueue(vhost: string, queue: string): Promise<void> {
+    await this.#call('DELETE', `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, undefined, `delete queue ${queue} on ${vhost}`, [404]);
+  }
+
   /** The connections of `vhost`: name, user and the client's `connection_name` ('' when it gave none). */
   async listConnections(vhost: string): Promise<Array<{ name: string; user: string; clientName: string }>> {
     const raw = await this.#call('GET', `/api/vhosts/${encodeURIComponent(vhost)}/connections`, undefined, `list the connections of ${vhost}`);
