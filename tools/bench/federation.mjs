@@ -8,7 +8,7 @@
 //        publishes), amqplib consumer on pb with a queue bound `__pubsub__.*.rawbench.#` (acks)
 //   vip  RmqPubSub publisher on pa (VOLTTRON's pubsub mapping, confirmed, same window, no
 //        subscriber counts), RmqPubSub all-platforms subscriber on pb
-// Alternating runs; the median of each. The node is started and stopped by the bench.
+// Alternating runs (which side goes first alternates too); the median of each. The node is started and stopped by the bench.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -127,9 +127,15 @@ try {
   await waitFor(async () => (await federationStatus(api, 'pb'))[0]?.state === 'running', 60_000, 'the federation link');
   const raw = [];
   const vip = [];
+  // which side goes first alternates, so a load that drifts over the run charges both alike
   for (let r = 0; r < o.runs; r++) {
-    raw.push(await rawRun());
-    vip.push(await vipRun());
+    if (r % 2 === 0) {
+      raw.push(await rawRun());
+      vip.push(await vipRun());
+    } else {
+      vip.push(await vipRun());
+      raw.push(await rawRun());
+    }
   }
   const [rm, vm] = [median(raw), median(vip)];
   console.log(`federated pubsub, ${o.messages} msgs x ${o.runs} runs, ${o.payload} B, window ${o.window}`);
