@@ -26,6 +26,8 @@ export interface BusInfo {
   readonly brokerUser?: string;
   /** `--rmq-shared-login`: everyone shares the URL's login, nothing is proven (agents on own users then need `senderProof: 'optional'`). */
   readonly sharedLogin?: true;
+  /** `--rmq-failover-urls`: the other nodes of the broker's cluster (no credentials). */
+  readonly failoverUrls?: readonly string[];
 }
 
 /**

@@ -43,6 +43,11 @@ Options:
   --rmq-vhost NAME         RabbitMQ virtual host (default: the instance name; VOLTTRON uses volttron)
   --rmq-shared-login       opt-in: platform and agents share the URL's login (e.g. guest); then any client
                            can act as any identity (no sender is proven). Prints a warning at start
+  --rmq-failover-urls LIST other nodes of the broker's cluster, amqp://host:port separated by commas:
+                           the platform and its agents fail over to them (same login as --rmq-url);
+                           persistent subscriptions then default to quorum queues
+  --rmq-persistent-queue-type classic|quorum  queue type of persistent subscriptions
+                           (default: quorum with --rmq-failover-urls, else classic)
   --rmq-legacy-peers LIST  identities trusted without AMQP user_id, as themselves only (VOLTTRON Python
                            agents never set it), comma-separated, or "*" for all but the platform's
   --proxy-router-address ADDRESS  RabbitMQ bus: run the ZeroMQ proxy router there (tcp://HOST:PORT), so
@@ -133,6 +138,8 @@ const CliSchema = z.object({
   'rmq-external': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
   'rmq-shared-login': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
+  'rmq-failover-urls': z.string().regex(/^amqps?:\/\/[^/\s,]+\/?(,amqps?:\/\/[^/\s,]+\/?)*$/, { message: 'must be amqp://host:port URLs separated by commas (no vhost, no spaces)' }).optional(),
+  'rmq-persistent-queue-type': z.enum(['classic', 'quorum'], { error: 'must be classic or quorum' }).optional(),
   'rmq-legacy-peers': z.string().regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' }).optional(),
   'bind-web-address': z.string().regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must look like http://HOST:PORT' }).optional(),
   'setup-mode': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
@@ -183,6 +190,10 @@ export interface RmqBusConfig {
   readonly platformUser?: string;
   /** Identities trusted without user_id as themselves (VOLTTRON Python agents); `*` all but the platform's. */
   readonly legacyPeers?: '*' | readonly string[];
+  /** Other nodes of the broker's cluster (`--rmq-failover-urls`): links fail over to them. */
+  readonly failoverUrls?: readonly string[];
+  /** `--rmq-persistent-queue-type`; absent: quorum with failover URLs, else classic. */
+  readonly persistentQueueType?: 'classic' | 'quorum';
 }
 
 export interface PlatformConfig {
@@ -263,6 +274,8 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
         'external-address-file': { type: 'string' },
         'accept-changed-key': { type: 'string', multiple: true },
         'multi-platform': { type: 'string' },
+        'rmq-failover-urls': { type: 'string' },
+        'rmq-persistent-queue-type': { type: 'string' },
         ...Object.fromEntries(MEMORY_LIMIT_KEYS.map((k) => [k, { type: 'string' as const }])),
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'V' },
@@ -396,7 +409,12 @@ function rmqBusConfig(o: Partial<CliValues>, instanceName: string): RmqBusConfig
     m.password = '';
     management = { baseUrl: m.origin, user, password };
   }
-  return { url, vhost, ...tls, ...(management ? { management } : {}), ...platformLogin(o, instanceName, url, tls.tls?.files.external ?? false, management !== undefined) };
+  const failover = o['rmq-failover-urls'];
+  const cluster = {
+    ...(failover !== undefined ? { failoverUrls: failover.split(',') } : {}),
+    ...(o['rmq-persistent-queue-type'] !== undefined ? { persistentQueueType: o['rmq-persistent-queue-type'] } : {}),
+  };
+  return { url, vhost, ...tls, ...cluster, ...(management ? { management } : {}), ...platformLogin(o, instanceName, url, tls.tls?.files.external ?? false, management !== undefined) };
 }
 
 /**

@@ -89,4 +89,10 @@ describe('vip-platform bus options', () => {
     expect(() => parseCli(['--vip-home', home], {})).toThrow(/invalid setting in .*config: --message-bus must be zmq or rmq/);
     expect(() => parseConfigFile('[volttron]\njust words\n', '/h/config')).toThrow(/\/h\/config:2: expected "key = value"/);
   });
+  it('a broker cluster: --rmq-failover-urls and --rmq-persistent-queue-type', () => {
+    const base = ['--message-bus', 'rmq', '--rmq-url', 'amqp://guest:guest@127.0.0.1:5672'];
+    const rmq = parseCli([...base, '--rmq-failover-urls', 'amqp://127.0.0.1:5782,amqp://127.0.0.1:5783', '--rmq-persistent-queue-type', 'quorum'], {});
+    expect(rmq.help ? undefined : rmq.config.rmq).toMatchObject({ failoverUrls: ['amqp://127.0.0.1:5782', 'amqp://127.0.0.1:5783'], persistentQueueType: 'quorum' });
+    expect(() => parseCli([...base, '--rmq-failover-urls', 'amqp://h:1/vhost'], {})).toThrow(/--rmq-failover-urls must be amqp:\/\/host:port URLs/);
+  });
 });

@@ -97,7 +97,10 @@ export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identi
   const broker = new URL(bus.url);
   const url = `${broker.protocol}//${encodeURIComponent(user)}:${encodeURIComponent(password)}@${broker.host}`;
   const shared = bus.sharedLogin === true;
-  const file: AgentRmqFile = { url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user, ...(shared ? { senderProof: 'optional' as const } : {}) };
+  const file: AgentRmqFile = {
+    url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user, ...(shared ? { senderProof: 'optional' as const } : {}),
+    ...(bus.failoverUrls !== undefined ? { failoverUrls: [...bus.failoverUrls] } : {}),
+  };
   const path = await writeAgentFiles(vipHome, file, {});
   return { user, vhost: bus.vhost, instanceName: bus.instanceName, identity, path, ...(shared ? { sharedLogin: true as const } : {}) };
 }

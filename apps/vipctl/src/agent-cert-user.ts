@@ -38,6 +38,7 @@ export async function createAgentCertUser(bus: RmqBus, vipHome: string, identity
     url: `${broker.protocol}//${broker.host}`, vhost: bus.vhost, instanceName: bus.instanceName, identity, user,
     tls: { ca: tls.ca, cert: paths.cert, key: paths.key, ...(tls.servername !== undefined ? { servername: tls.servername } : {}) },
     external: true,
+    ...(bus.failoverUrls !== undefined ? { failoverUrls: [...bus.failoverUrls] } : {}),
   };
   const path = await writeAgentFiles(vipHome, file, { [paths.cert]: issued.cert, [paths.key]: issued.key });
   return {

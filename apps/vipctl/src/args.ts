@@ -42,6 +42,13 @@ const OptionsSchema = z.object({
   once: z.boolean().default(false),
   interval: z.coerce.number({ error: 'must be a number of seconds' }).min(1, 'must be 1 to 60 seconds').max(60, 'must be 1 to 60 seconds').optional(),
   iterations: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').max(100_000).optional(),
+  port: z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(1).max(65_535).optional(),
+  'remote-vhost': z.string().min(1, 'must not be empty').optional(),
+  user: z.string().min(1, 'must not be empty').optional(),
+  password: z.string().optional(),
+  scheme: z.enum(['amqp', 'amqps'], { error: 'must be amqp or amqps' }).optional(),
+  topic: z.array(z.string()).optional(),
+  rpc: z.array(z.string()).optional(),
   days: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').positive('must be > 0').max(36_500).optional(),
 });
 export type CliOptions = z.infer<typeof OptionsSchema>;

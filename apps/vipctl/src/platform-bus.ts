@@ -26,6 +26,8 @@ export type PlatformBus =
     readonly brokerUser?: string;
     /** The platform runs with --rmq-shared-login (recorded in bus.json). */
     readonly sharedLogin?: true;
+    /** The other nodes of the broker's cluster (`--rmq-failover-urls`, recorded in bus.json): agents' rmq.json gets them. */
+    readonly failoverUrls?: readonly string[];
     /**
      * Set when this home's RabbitMQ platform is known not to run (its record says it stopped, its
      * process is gone, or the home's config says rmq and nothing runs): why, for the one line vipctl prints.
@@ -51,6 +53,7 @@ const RunningBusSchema = z.object({
   }).optional(),
   brokerUser: z.string().min(1).optional(),
   sharedLogin: z.literal(true).optional(),
+  failoverUrls: z.array(z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/)).max(16).optional(),
 });
 /** What a clean stop leaves there (no credentials): the home's platform runs on RabbitMQ and is stopped. */
 const StoppedBusSchema = z.object({
@@ -94,6 +97,7 @@ export async function resolvePlatformBus(options: CliOptions, vipHome: string, c
     management: mgmt !== undefined && mgmt !== 'off' ? managementFromUrl(mgmt, url) : info?.management ?? managementFromUrl(undefined, url),
     ...brokerTls(options, url, info),
     ...(info?.sharedLogin ? { sharedLogin: true as const } : {}),
+    ...(info?.failoverUrls !== undefined ? { failoverUrls: info.failoverUrls } : {}),
     ...(notRunning !== undefined ? { notRunning } : {}),
   };
 }

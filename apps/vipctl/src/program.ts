@@ -16,6 +16,7 @@ import {
   configDeleteCommand, configEditCommand, configGetCommand, configListCommand, configStoreCommand, CONFIG_TYPES,
 } from './commands/config-commands.js';
 import { topCommand } from './commands/top-command.js';
+import { linkAddCommand, linkApplyCommand, linkRemoveCommand, linkStatusCommand } from './commands/link-commands.js';
 import { readHomeConfig, type HomeConfig } from './home-config.js';
 import type { CliIo } from './output.js';
 import { version } from '../package.json';
@@ -190,6 +191,35 @@ export function buildProgram(io: CliIo): Command {
     (o, userId) => authMoveCommand('approve', userId!, o, io));
   act(auth.command('deny').description('deny a pending key, or move an allowed one to the deny list').argument('<user-id>', 'from auth list'),
     (o, userId) => authMoveCommand('deny', userId!, o, io));
+
+  program.commandsGroup('Links between RabbitMQ platforms (management API; files in VIP_HOME as VOLTTRON\'s):');
+  const linkText = {
+    federation: { what: 'federation upstreams: all-platforms pubsub from other platforms (rabbitmq_federation_config.yml)', user: 'federation-user' },
+    shovel: { what: 'shovels: pubsub topics and RPC to another platform (rabbitmq_shovel_config.yml)', user: 'shovel-user' },
+  } as const;
+  for (const kind of ['federation', 'shovel'] as const) {
+    const links = program.command(kind).helpCommand(false).description(linkText[kind].what);
+    act(management(bus(links.command('status').description('each configured link and its state on the broker (running, starting, down...)'))),
+      async (o) => linkStatusCommand(kind, o, io, await config(o)));
+    act(management(bus(links.command('apply').description('set up what the file says (idempotent; changed values are reported)'))),
+      async (o) => linkApplyCommand(kind, o, io, await config(o)));
+    let add = links.command('add').description(`add or replace the entry of <host> in the file, then apply it`)
+      .argument('<host>', 'the remote broker\'s host')
+      .optionsGroup('Remote broker:')
+      .option('--port <n>', 'its AMQP port (default 5672)')
+      .option('--remote-vhost <name>', 'its virtual host (default volttron)')
+      .option('--user <name>', `${linkText[kind].user}: the user the link logs in as there (default guest)`)
+      .option('--password <text>', 'that user\'s password (kept in the file, 0600)')
+      .addOption(new Option('--scheme <scheme>', 'amqp or amqps (default amqp; amqps with certificates in the file)').choices(['amqp', 'amqps']));
+    if (kind === 'shovel') {
+      add = add.optionsGroup('What to move:')
+        .option('--topic <identity:topic...>', 'publishes of <identity> on <topic> go to the remote platform (repeatable)')
+        .option('--rpc <instance:local:remote...>', 'RPC of <local> identity to <remote> identity of remote <instance> (repeatable)');
+    }
+    act(management(bus(add)), async (o, host) => linkAddCommand(kind, host!, o, io, await config(o)));
+    act(management(bus(links.command('remove').description('remove <host>\'s links from the broker and its entry from the file').argument('<host>', 'the remote broker\'s host'))),
+      async (o, host) => linkRemoveCommand(kind, host!, o, io, await config(o)));
+  }
 
   program.commandsGroup('Help and shell:').helpCommand('help [command]', 'show help for a command');
   act(program.command('completion').description('print the shell completion script: source <(vipctl completion bash) in ~/.bashrc (zsh: in ~/.zshrc after compinit)')

@@ -20,7 +20,7 @@ const has = (shell: string): boolean => {
 /** What the shell completes for a command line (a trailing space: a new, empty word). */
 const CASES: ReadonlyArray<[string, string[]]> = [
   ['vipctl sta', ['stats', 'status']],
-  ['vipctl ', ['auth', 'completion', 'config', 'health', 'help', 'keys', 'peers', 'ping', 'platforms', 'publish', 'query', 'rpc', 'stats', 'status', 'subscribe', 'top']],
+  ['vipctl ', ['auth', 'completion', 'config', 'federation', 'health', 'help', 'keys', 'peers', 'ping', 'platforms', 'publish', 'query', 'rpc', 'shovel', 'stats', 'status', 'subscribe', 'top']],
   ['vipctl auth ', ['add', 'approve', 'deny', 'list', 'remove']],
   ['vipctl auth add --rmq-m', ['--rmq-management-url']],
   ['vipctl status --message-bus ', ['rmq', 'zmq']],

@@ -20,7 +20,9 @@ describe('vipctl --help, per command', () => {
   it('covers every command', () => {
     expect(paths.map((p) => p.join(' '))).toEqual([
       '', 'status', 'peers', 'ping', 'top', 'query', 'platforms', 'health', 'rpc', 'rpc call', 'rpc inspect', 'stats', 'stats enable', 'stats get', 'stats disable', 'stats counters',
-      'publish', 'subscribe', 'config', 'config store', 'config get', 'config list', 'config delete', 'config edit', 'keys', 'keys generate', 'keys show', 'auth', 'auth list', 'auth add', 'auth remove', 'auth approve', 'auth deny', 'completion',
+      'publish', 'subscribe', 'config', 'config store', 'config get', 'config list', 'config delete', 'config edit', 'keys', 'keys generate', 'keys show', 'auth', 'auth list', 'auth add', 'auth remove', 'auth approve', 'auth deny',
+      'federation', 'federation status', 'federation apply', 'federation add', 'federation remove',
+      'shovel', 'shovel status', 'shovel apply', 'shovel add', 'shovel remove', 'completion',
     ]);
   });
 

@@ -47,6 +47,11 @@ describe('vipctl: which bus the platform is on', () => {
     expect(await resolvePlatformBus(opts('--message-bus', 'zmq'), h)).toEqual({ bus: 'zmq' });
   });
 
+  it('a cluster: the failover URLs the platform recorded go with the bus (into agents\' rmq.json)', async () => {
+    const h = await home({ ...record(process.pid), failoverUrls: ['amqp://b2:5672', 'amqp://b3:5672'] });
+    expect(await resolvePlatformBus(opts(), h)).toMatchObject({ bus: 'rmq', failoverUrls: ['amqp://b2:5672', 'amqp://b3:5672'] });
+  });
+
   it('a record of a dead process, or the stopped record of a clean stop: RabbitMQ, not running (no credentials kept)', async () => {
     expect(await resolvePlatformBus(opts(), await home(record(2 ** 22 + 12345)))).toMatchObject({
       bus: 'rmq', url: 'amqp://b:5672', vhost: 'vh', instanceName: 'i1', notRunning: `its process ${2 ** 22 + 12345} is gone`,

@@ -10,7 +10,7 @@ export const PLATFORM_CONFIG_KEYS = [
   'pubsub-restore-grace', 'log-level', 'log-format', 'log-file', 'http', 'http-token-file',
   'rmq-url', 'rmq-vhost', 'rmq-management-url',
   'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'rmq-servername', 'rmq-external', 'rmq-broker-user',
-  'rmq-shared-login', 'rmq-legacy-peers', 'proxy-router-address',
+  'rmq-shared-login', 'rmq-legacy-peers', 'proxy-router-address', 'rmq-failover-urls', 'rmq-persistent-queue-type',
   'max-message-bytes', 'peer-queue-bytes', 'peer-queue-messages', 'router-queue-bytes', 'zmq-send-hwm',
   'bind-web-address', 'setup-mode', 'external-platform-discovery', 'external-address-file', 'accept-changed-key', 'multi-platform',
 ] as const;

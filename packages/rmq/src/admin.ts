@@ -18,3 +18,12 @@ export {
   protectedTopicPermissions, PCRE_UTF8, plainTopicKeyPattern, regexTopicKeyPatterns, isRegexTopic, escapePcre,
 } from './admin/topic-permissions.js';
 export type { ProtectedTopicEntry, TopicPermissions } from './admin/topic-permissions.js';
+export {
+  FEDERATION_POLICY, FederationConfigSchema, ShovelConfigSchema, parseFederationConfig, parseShovelConfig, federationUpstreams,
+  federationPolicy, shovelSpecs, remoteUri, redactUri,
+} from './admin/platform-links.js';
+export type { FederationConfig, ShovelConfig, UpstreamSpec, ShovelSpec, ShovelValue } from './admin/platform-links.js';
+export {
+  applyFederation, removeFederationUpstream, applyShovels, removeShovel, federationStatus, shovelStatus,
+} from './admin/platform-link-admin.js';
+export type { AppliedLink, LinkChange, LinkStatus } from './admin/platform-link-admin.js';

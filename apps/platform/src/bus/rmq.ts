@@ -73,6 +73,7 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
         bus: 'rmq', url: link.url, vhost: rmq.vhost, ...(rmq.sharedLogin ? { sharedLogin: true } : {}), instance: instanceName, pid: process.pid,
         ...(rmq.management ? { management: rmq.management } : {}), ...(rmq.tls ? { tls: rmq.tls.files } : {}),
         ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
+        ...(rmq.failoverUrls !== undefined ? { failoverUrls: rmq.failoverUrls } : {}),
       };
       await writeBusInfo(paths.home, info);
       running = info;
@@ -95,6 +96,8 @@ export function platformLinkBase(rmq: RmqBusConfig, instanceName: string) {
     // what the platform's receivers believe of unproven senders (router, control, platform.auth)
     senderProof: rmq.sharedLogin ? 'optional' as const : 'required' as const,
     ...(rmq.legacyPeers !== undefined ? { legacyPeers: rmq.legacyPeers === '*' ? '*' as const : [...rmq.legacyPeers] } : {}),
+    ...(rmq.failoverUrls !== undefined ? { failoverUrls: [...rmq.failoverUrls] } : {}),
+    ...(rmq.persistentQueueType !== undefined ? { persistentQueueType: rmq.persistentQueueType } : {}),
   };
 }
 

@@ -27,6 +27,8 @@ export interface RmqSubscribeOptions extends SubscribeOptions {
    * (VOLTTRON's `persistent_queue`); the next start with the same name receives the backlog.
    */
   readonly persistentQueue?: string;
+  /** A persistent queue's type (`quorum` replicated on a cluster); default the link's `persistentQueueType`. */
+  readonly queueType?: 'classic' | 'quorum';
 }
 
 /**
@@ -64,6 +66,7 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
         bus: options.bus ?? '',
         allPlatforms: options.allPlatforms ?? false,
         ...(options.persistentQueue === undefined ? {} : { persistentQueue: options.persistentQueue }),
+        ...(options.queueType === undefined ? {} : { queueType: options.queueType }),
       },
     };
     if (this.#ps) await this.#ps.subscribe(spec.prefixes, spec.callback, spec.options);

@@ -1,4 +1,4 @@
-import { connectBroker } from '../transport/broker-link.js';
+import { connectAnyNode } from '../transport/broker-link.js';
 import { declareVolttronTopology } from '../transport/topology.js';
 import { RabbitMqManagement, type ManagementOptions } from './rabbitmq-management.js';
 import { RmqSetupError } from '../transport/rmq-errors.js';
@@ -28,7 +28,7 @@ export async function ensureVolttronBroker(raw: BrokerSetupOptions): Promise<voi
     const user = o.tls?.external ? (externalUser(o.tls) ?? '') : decodeURIComponent(new URL(o.url).username);
     if (user !== '') await mgmt.setPermissions(o.vhost, user, { configure: '.*', write: '.*', read: '.*' });
   }
-  const model = await connectBroker(o, 'vip-broker-setup');
+  const model = await connectAnyNode(o, 'vip-broker-setup');
   model.on('error', () => undefined); // the close that follows is handled by the awaits below
   const session = new LinkSession(model, silentLogger);
   try {
@@ -49,7 +49,7 @@ export async function ensureVolttronBroker(raw: BrokerSetupOptions): Promise<voi
 export async function probeBroker(o: RmqLinkOptions): Promise<void> {
   let model;
   try {
-    model = await connectBroker(o, 'vip-broker-probe');
+    model = await connectAnyNode(o, 'vip-broker-probe');
   } catch (err) {
     // it answered: the login or the vhost was refused (what set-up is about to create)
     if (err instanceof RmqSetupError && (err.missing === 'vhost' || (err.missing === 'credentials' && !o.tls?.external && isLoginRefusal(err.cause)))) return;

@@ -124,6 +124,82 @@ export class RabbitMqManagement {
       `set federation policy on ${vhost}`);
   }
 
+  /** A runtime parameter's value (`federation-upstream`, `shovel`, ...), or undefined when absent. */
+  async getParameter(component: string, vhost: string, name: string): Promise<unknown> {
+    const raw = await this.#find(`/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      `read ${component} parameter ${name} on ${vhost}`);
+    return (raw as { value?: unknown } | undefined)?.value;
+  }
+
+  /** Create or replace a runtime parameter (needs the plugin that owns `component`). */
+  async setParameter(component: string, vhost: string, name: string, value: unknown): Promise<void> {
+    await this.#call('PUT', `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      { value }, `set ${component} parameter ${name} on ${vhost} (is the rabbitmq_${component.split('-')[0]} plugin enabled?)`);
+  }
+
+  /** Delete a runtime parameter; absent is fine. */
+  async deleteParameter(component: string, vhost: string, name: string): Promise<void> {
+    await this.#call('DELETE', `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      undefined, `delete ${component} parameter ${name} on ${vhost}`, [404]);
+  }
+
+  /** The names of `component`'s parameters on `vhost`. */
+  async listParameters(component: string, vhost: string): Promise<string[]> {
+    const raw = await this.#call('GET', `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}`, undefined,
+      `list ${component} parameters on ${vhost}`, [404]);
+    return Array.isArray(raw) ? raw.map((p) => String((p as { name?: unknown }).name)) : [];
+  }
+
+  async getPolicy(vhost: string, name: string): Promise<unknown> {
+    return this.#find(`/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`, `read policy ${name} on ${vhost}`);
+  }
+
+  async setPolicy(vhost: string, name: string, policy: unknown): Promise<void> {
+    await this.#call('PUT', `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`, policy, `set policy ${name} on ${vhost}`);
+  }
+
+  async deletePolicy(vhost: string, name: string): Promise<void> {
+    await this.#call('DELETE', `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`, undefined, `delete policy ${name} on ${vhost}`, [404]);
+  }
+
+  /** Raw link state rows: `federation-links` or `shovels` of `vhost` (the plugins' management extensions). */
+  async listLinkState(kind: 'federation-links' | 'shovels', vhost: string): Promise<unknown[]> {
+    const raw = await this.#call('GET', `/api/${kind}/${encodeURIComponent(vhost)}`, undefined,
+      `read the ${kind} of ${vhost} (is rabbitmq_${kind === 'shovels' ? 'shovel' : 'federation'}_management enabled?)`);
+    return Array.isArray(raw) ? raw : [];
+  }
+
+  /** Declare a durable queue (idempotent for the same arguments). */
+  async ensureDurableQueue(vhost: string, queue: string): Promise<void> {
+    await this.#call('PUT', `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, { durable: true, auto_delete: false, arguments: {} },
+      `declare queue ${queue} on ${vhost}`);
+  }
+
+  /** Bind `queue` to `exchange` with `key` (a binding that exists already is kept). */
+  async bindQueue(vhost: string, exchange: string, queue: string, key: string): Promise<void> {
+    await this.#call('POST', `/api/bindings/${encodeURIComponent(vhost)}/e/${encodeURIComponent(exchange)}/q/${encodeURIComponent(queue)}`,
+      { routing_key: key, arguments: {} }, `bind ${queue} to ${exchange} on ${vhost}`);
+  }
+
+  /** Delete a queue; absent is fine. */
+  async deleteQueue(vhost: string, queue: string): Promise<void> {
+    await this.#call('DELETE', `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, undefined, `delete queue ${queue} on ${vhost}`, [404]);
+  }
+
+  /** The connections of `vhost`: name, user and the client's `connection_name` ('' when it gave none). */
+  async listConnections(vhost: string): Promise<Array<{ name: string; user: string; clientName: string }>> {
+    const raw = await this.#call('GET', `/api/vhosts/${encodeURIComponent(vhost)}/connections`, undefined, `list the connections of ${vhost}`);
+    return Array.isArray(raw) ? raw.map((c) => {
+      const row = c as { name?: unknown; user?: unknown; client_properties?: { connection_name?: unknown } };
+      return { name: String(row.name), user: String(row.user), clientName: String(row.client_properties?.connection_name ?? '') };
+    }) : [];
+  }
+
+  /** Force-close a connection (its client sees CONNECTION_FORCED); gone already is fine. */
+  async closeConnection(name: string, reason = 'closed by vip'): Promise<void> {
+    await this.#request('DELETE', `/api/connections/${encodeURIComponent(name)}`, undefined, { 'x-reason': reason }).catch(() => undefined);
+  }
+
   /** Names of the queues in `vhost` (one request; used to notice departed agents cheaply). */
   async listQueues(vhost: string): Promise<Set<string>> {
     const raw = await this.#call('GET', `/api/queues/${encodeURIComponent(vhost)}?columns=name`, undefined, `list queues of ${vhost}`);
@@ -231,9 +307,9 @@ export class RabbitMqManagement {
     throw new RmqSetupError('broker', `management API answered ${res.status} to ${method} ${path} (${what})`, 'check the broker log');
   }
 
-  #request(method: string, path: string, body: string | undefined): Promise<HttpAnswer> {
+  #request(method: string, path: string, body: string | undefined, extra: Readonly<Record<string, string>> = {}): Promise<HttpAnswer> {
     const url = new URL(path, this.#o.baseUrl);
-    const headers = body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' };
+    const headers = { ...(body === undefined ? this.#headers : { ...this.#headers, 'content-type': 'application/json' }), ...extra };
     return this.#http.request(method, url.pathname + url.search, headers, body);
   }
 }

@@ -11,7 +11,11 @@ import {
 import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
 import { ManagementReads, type ManagementOptions } from '../transport/management-reads.js';
 import { RmqSetupError } from '../transport/rmq-errors.js';
-import { parseRmqLinkOptions, type RmqLinkOptionsInput } from '../transport/rmq-options.js';
+import { defaultPersistentQueueType, parseRmqLinkOptions, type RmqLinkOptionsInput } from '../transport/rmq-options.js';
+import { RecentIds } from './recent-ids.js';
+
+/** Message ids a persistent subscription remembers to drop redeliveries (~100 bytes each: ~1 MB). */
+const RECENT_IDS = 10_000;
 import { publisherUserId, senderPolicyOf } from '../transport/sender-identity.js';
 import { SpoofedSenderError, type SenderPolicy } from '../transport/sender-trust.js';
 
@@ -43,6 +47,12 @@ export interface RmqSubscribeOptions {
    * is durable and survives disconnects; the next subscribe with the same name gets the backlog.
    */
   readonly persistentQueue?: string;
+  /**
+   * A persistent queue's type: `quorum` (replicated across a cluster's nodes) or `classic`; default
+   * the link's `persistentQueueType` (quorum on a cluster). A queue already declared with the other
+   * type fails the subscribe (RabbitMQ's PRECONDITION_FAILED): delete it or keep its type.
+   */
+  readonly queueType?: 'classic' | 'quorum';
 }
 
 export type RmqPubSubCallback = (delivery: PubSubDelivery) => void;
@@ -62,6 +72,11 @@ export interface RmqPubSubStats {
   /** Publishes resolved with VOLTTRON's constant 1 because the subscriber count could not be read (management refused or unreachable). */
   countsUnknown: number;
   callbackErrors: number;
+  /**
+   * Redeliveries of a message this subscription had already passed on (its ack was lost with a
+   * connection or a node): acked, not passed on again. Persistent subscriptions only.
+   */
+  duplicates: number;
   rejectedWhileDisconnected: number;
   /** Publishes rejected because the broker nacked them or the connection was lost before the confirm. */
   unconfirmed: number;
@@ -77,6 +92,9 @@ interface Subscription {
   readonly bus: string;
   readonly allPlatforms: boolean;
   readonly persistentName: string | undefined;
+  readonly queueType: 'classic' | 'quorum';
+  /** Persistent only: ids of the messages passed on lately, to drop redeliveries (RecentIds). */
+  readonly seen: RecentIds | undefined;
   readonly prefixes: Set<string>;
   readonly callback: RmqPubSubCallback;
 }
@@ -118,7 +136,7 @@ export class RmqPubSub extends BrokerClient {
   readonly #base: string;
   readonly #subs = new Set<Subscription>();
   readonly #tags = new Map<Subscription, string>();
-  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, spoofed: 0, callbackErrors: 0, countsUnknown: 0 };
+  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, spoofed: 0, callbackErrors: 0, countsUnknown: 0, duplicates: 0 };
   readonly #userId: string | undefined;
   readonly #policy: SenderPolicy;
   readonly #match: PrefixMatch;
@@ -167,6 +185,8 @@ export class RmqPubSub extends BrokerClient {
       bus: options.bus ?? '',
       allPlatforms: options.allPlatforms ?? false,
       persistentName: name,
+      queueType: options.queueType ?? defaultPersistentQueueType(this.options),
+      seen: name === undefined ? undefined : new RecentIds(RECENT_IDS),
       prefixes: new Set(typeof prefix === 'string' ? [prefix] : prefix),
       callback,
     };
@@ -283,7 +303,7 @@ export class RmqPubSub extends BrokerClient {
     return [...this.#subs].map((s) => ({
       prefixes: [...s.prefixes],
       callback: s.callback,
-      options: { bus: s.bus, allPlatforms: s.allPlatforms, ...(s.persistentName === undefined ? {} : { persistentQueue: s.persistentName }) },
+      options: { bus: s.bus, allPlatforms: s.allPlatforms, ...(s.persistentName === undefined ? {} : { persistentQueue: s.persistentName, queueType: s.queueType }) },
     }));
   }
 
@@ -317,9 +337,11 @@ export class RmqPubSub extends BrokerClient {
 
   async #declareSub(ch: Channel, sub: Subscription): Promise<void> {
     try {
-      await ch.assertQueue(sub.queue, sub.persistent
-        ? { durable: true, autoDelete: false, exclusive: false }
-        : { durable: false, autoDelete: true, exclusive: true });
+      await ch.assertQueue(sub.queue, !sub.persistent
+        ? { durable: false, autoDelete: true, exclusive: true }
+        : sub.queueType === 'quorum'
+          ? { durable: true, autoDelete: false, exclusive: false, arguments: { 'x-queue-type': 'quorum' } }
+          : { durable: true, autoDelete: false, exclusive: false });
       await this.#bind(ch, sub);
     } catch (err) {
       throw queueDeclareError(err, sub.queue, this.options.vhost);
@@ -333,7 +355,15 @@ export class RmqPubSub extends BrokerClient {
       if (this.#subs.has(sub)) this.restart('pubsub consumer cancelled', ch);
       return;
     }
-    const { headers, appId, userId } = msg.properties as { headers?: Record<string, unknown>; appId?: unknown; userId?: unknown };
+    const { headers, appId, userId, messageId } = msg.properties as { headers?: Record<string, unknown>; appId?: unknown; userId?: unknown; messageId?: unknown };
+    // a persistent queue redelivers what it sent before a lost ack: pass each message on once
+    const key = sub.seen && typeof messageId === 'string' ? `${String(appId)}|${messageId}` : undefined;
+    if (key !== undefined && msg.fields.redelivered && sub.seen?.has(key)) {
+      this.#stats.duplicates += 1;
+      this.ack(ch, msg, false);
+      return;
+    }
+    if (key !== undefined) sub.seen?.add(key);
     const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, headers, this.options.maxMessageBytes, { instance: this.options.instanceName, policy: this.#policy, appId, userId });
     if (d instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;

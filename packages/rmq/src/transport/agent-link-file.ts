@@ -23,6 +23,8 @@ export const AgentRmqFileSchema = z.object({
   external: z.boolean().optional(),
   /** Written on a shared-login platform (nothing there proves a sender): the agent must not require proofs. */
   senderProof: z.literal('optional').optional(),
+  /** The other nodes of the platform's broker cluster (`--rmq-failover-urls`): the agent fails over to them too. */
+  failoverUrls: z.array(z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/)).optional(),
 });
 export type AgentRmqFile = z.infer<typeof AgentRmqFileSchema>;
 
@@ -75,5 +77,6 @@ export async function agentLinkFromFile(file: AgentRmqFile): Promise<RmqLinkOpti
     ...(tls ? { tls } : {}),
     ...(file.external === true ? { brokerUser: file.user } : {}),
     ...(file.senderProof !== undefined ? { senderProof: file.senderProof } : {}),
+    ...(file.failoverUrls !== undefined ? { failoverUrls: file.failoverUrls } : {}),
   };
 }

@@ -1,7 +1,7 @@
 import amqp, { type ChannelModel } from 'amqplib';
 import { ClosedError, silentLogger, type ConnectionStatus, type Logger } from '@vip/protocol';
 import { reconnectDelay } from './reconnect-policy.js';
-import { connectTarget, describeTarget, externalUser, type RmqLinkOptions, type TlsOptions } from './rmq-options.js';
+import { brokerUrls, connectTarget, describeTarget, externalUser, type RmqLinkOptions, type TlsOptions } from './rmq-options.js';
 import { RmqSetupError, unresolvedHost } from './rmq-errors.js';
 import { LinkSession } from './link-session.js';
 import { connectionStream, corkPerTick } from './write-batching.js';
@@ -34,6 +34,8 @@ export class BrokerLink {
   #attempt = 0;
   #closed?: Promise<void>;
   #reconnects = 0;
+  /** Index into brokerUrls of the node to try next (failover: advanced past a node that failed). */
+  #node = 0;
 
   constructor(options: RmqLinkOptions, connectionName: string, hooks: BrokerLinkHooks, logger: Logger = silentLogger) {
     this.#o = options;
@@ -48,6 +50,10 @@ export class BrokerLink {
   get isClosed(): boolean {
     return this.#closed !== undefined;
   }
+  /** The node (`host:port/vhost`) of the current or last connection. */
+  get node(): string {
+    return describeTarget(this.#o, this.#node);
+  }
   /** Successful reconnections since open. */
   get reconnects(): number {
     return this.#reconnects;
@@ -56,7 +62,18 @@ export class BrokerLink {
   /** First connection; rejects with RmqSetupError (broker down, vhost, credentials) or the setup error. */
   async open(): Promise<void> {
     if (this.#closed) throw new ClosedError(`RabbitMQ link ${this.#name}`);
-    await this.#connect();
+    // every node in turn while they are unreachable; a refusal (credentials, vhost) is final
+    const nodes = brokerUrls(this.#o).length;
+    for (let tried = 1; ; tried++) {
+      try {
+        await this.#connect();
+        break;
+      } catch (err) {
+        if (tried >= nodes || !(err instanceof RmqSetupError && err.missing === 'broker')) throw err;
+        this.#log.warn('rmq.link.failover', { name: this.#name, from: describeTarget(this.#o, this.#node), reason: err.message });
+        this.#node += 1;
+      }
+    }
     this.#hooks.status({ type: 'connected' });
   }
 
@@ -89,7 +106,7 @@ export class BrokerLink {
   }
 
   async #connect(): Promise<void> {
-    const model = await connectBroker(this.#o, this.#name);
+    const model = await connectBroker(this.#o, this.#name, this.#node);
     model.on('error', (err: Error) => this.#log.debug('rmq.link.error', { name: this.#name }, err));
     model.on('close', (err?: Error) => this.#lost(model, err?.message ?? 'connection closed'));
     const session = new LinkSession(model, this.#log);
@@ -116,6 +133,8 @@ export class BrokerLink {
     this.#hooks.down(reason);
     if (this.#closed) return;
     this.#log.warn('rmq.link.lost', { name: this.#name, reason });
+    // with failover nodes, the first retry goes to another one (this one may be the node that died)
+    if (this.#o.failoverUrls.length > 0) this.#node += 1;
     this.#hooks.status({ type: 'disconnected', reason });
     this.#schedule();
   }
@@ -136,7 +155,8 @@ export class BrokerLink {
           this.#hooks.status({ type: 'connected' });
         },
         (err: unknown) => {
-          this.#log.debug('rmq.link.retry-failed', { name: this.#name, attempt }, err);
+          this.#log.debug('rmq.link.retry-failed', { name: this.#name, attempt, node: describeTarget(this.#o, this.#node) }, err);
+          if (this.#o.failoverUrls.length > 0) this.#node += 1;
           this.#schedule();
         },
       );
@@ -145,12 +165,24 @@ export class BrokerLink {
 }
 
 /** One AMQP connection to `o`'s broker and vhost; a failure is an RmqSetupError (classifyConnectError) whose cause is amqplib's error. */
-export async function connectBroker(o: RmqLinkOptions, connectionName: string): Promise<ChannelModel> {
-  const { url, socketOptions } = connectTarget(o, connectionName);
+export async function connectBroker(o: RmqLinkOptions, connectionName: string, node = 0): Promise<ChannelModel> {
+  const { url, socketOptions } = connectTarget(o, connectionName, node);
   try {
     return await amqp.connect(url, socketOptions);
   } catch (err) {
-    throw classifyConnectError(err, describeTarget(o), o.vhost, o.tls);
+    throw classifyConnectError(err, describeTarget(o, node), o.vhost, o.tls);
+  }
+}
+
+/** connectBroker on each node of `o` in turn until one answers (a refusal other than "unreachable" is final). */
+export async function connectAnyNode(o: RmqLinkOptions, connectionName: string): Promise<ChannelModel> {
+  const nodes = brokerUrls(o).length;
+  for (let node = 0; ; node++) {
+    try {
+      return await connectBroker(o, connectionName, node);
+    } catch (err) {
+      if (node + 1 >= nodes || !(err instanceof RmqSetupError && err.missing === 'broker')) throw err;
+    }
   }
 }
 

@@ -21,8 +21,23 @@ export const TlsOptionsSchema = z.object({
 });
 export type TlsOptions = z.infer<typeof TlsOptionsSchema>;
 
+const BROKER_URL = /^amqps?:\/\/[^/]+\/?$/;
+
 export const RmqLinkOptionsSchema = z.object({
-  url: z.string().regex(/^amqps?:\/\/[^/]+\/?$/, 'url must look like amqp://user:pass@host:5672 (vhost goes in `vhost`)'),
+  url: z.string().regex(BROKER_URL, 'url must look like amqp://user:pass@host:5672 (vhost goes in `vhost`)'),
+  /**
+   * Other nodes of the same RabbitMQ cluster, `amqp://host:port`: the link fails over to them in
+   * turn (the first connection tries `url`, then these; a lost connection reconnects to the next
+   * one first, since the node it was on is likely the one that went). They log in with `url`'s
+   * user and password and the same TLS options (any credentials written in them are ignored).
+   */
+  failoverUrls: z.array(z.string().regex(BROKER_URL, 'failoverUrls: each must look like amqp://host:5672')).max(16).default([]),
+  /**
+   * Queue type of persistent pubsub subscriptions: `quorum` (replicated on a cluster, survives a
+   * node loss; RabbitMQ >= 3.8) or `classic`. Default: `quorum` when `failoverUrls` names other
+   * nodes (a cluster), else `classic`. A subscription's own `queueType` wins.
+   */
+  persistentQueueType: z.enum(['classic', 'quorum'], { error: 'persistentQueueType must be "classic" or "quorum"' }).optional(),
   vhost: z.string().min(1).default('volttron'),
   instanceName: instanceNameSchema('rmq'),
   heartbeatSeconds: z.number().int().min(0).default(20),
@@ -94,9 +109,32 @@ export function parseRmqLinkOptions(raw: unknown, what = 'RabbitMQ options'): Rm
   throw new ConfigError(`invalid ${what}: ${why}`);
 }
 
-/** The URL amqplib connects to (vhost as path) and the socket options (noDelay always on). */
-export function connectTarget(o: RmqLinkOptions, connectionName: string): { url: string; socketOptions: Record<string, unknown> } {
+/** Every node the link may connect to: `url` first, then `failoverUrls`. */
+export function brokerUrls(o: RmqLinkOptions): string[] {
+  return [o.url, ...o.failoverUrls];
+}
+
+/** `url` with the scheme, host and port of node `node` (an index into brokerUrls); credentials stay `url`'s. */
+export function nodeUrl(o: RmqLinkOptions, node = 0): URL {
   const u = new URL(o.url);
+  const all = brokerUrls(o);
+  const at = all[((node % all.length) + all.length) % all.length] ?? o.url;
+  if (at === o.url) return u;
+  const n = new URL(at);
+  u.protocol = n.protocol;
+  u.hostname = n.hostname;
+  u.port = n.port;
+  return u;
+}
+
+/** The queue type persistent subscriptions get unless they say otherwise (see `persistentQueueType`). */
+export function defaultPersistentQueueType(o: RmqLinkOptions): 'classic' | 'quorum' {
+  return o.persistentQueueType ?? (o.failoverUrls.length > 0 ? 'quorum' : 'classic');
+}
+
+/** The URL amqplib connects to (vhost as path) and the socket options (noDelay always on); `node` picks a failover URL. */
+export function connectTarget(o: RmqLinkOptions, connectionName: string, node = 0): { url: string; socketOptions: Record<string, unknown> } {
+  const u = nodeUrl(o, node);
   u.pathname = '/' + encodeURIComponent(o.vhost);
   u.searchParams.set('heartbeat', String(o.heartbeatSeconds));
   if (o.tls?.external) {
@@ -118,8 +156,8 @@ export function connectTarget(o: RmqLinkOptions, connectionName: string): { url:
 }
 
 /** `host:port/vhost` for messages (no credentials). */
-export function describeTarget(o: RmqLinkOptions): string {
-  const u = new URL(o.url);
+export function describeTarget(o: RmqLinkOptions, node = 0): string {
+  const u = nodeUrl(o, node);
   return `${u.protocol}//${u.hostname}:${u.port || (u.protocol === 'amqps:' ? '5671' : '5672')}/${o.vhost}`;
 }
 

@@ -1,0 +1,33 @@
+/**
+ * The last `capacity` keys added, for "seen before?" checks in constant memory: a set plus a ring
+ * of insertion order; the oldest key leaves when a new one comes in. Used to drop a persistent
+ * queue's redeliveries of messages already passed on (their acks were lost with a node or a
+ * connection). A redelivery older than the window is passed on again (at-least-once then).
+ */
+export class RecentIds {
+  readonly #set = new Set<string>();
+  readonly #ring: (string | undefined)[];
+  #next = 0;
+
+  constructor(capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`RecentIds capacity must be a positive integer, got ${capacity}`);
+    this.#ring = new Array<string | undefined>(capacity);
+  }
+
+  get size(): number {
+    return this.#set.size;
+  }
+
+  has(key: string): boolean {
+    return this.#set.has(key);
+  }
+
+  add(key: string): void {
+    if (this.#set.has(key)) return;
+    const old = this.#ring[this.#next];
+    if (old !== undefined) this.#set.delete(old);
+    this.#ring[this.#next] = key;
+    this.#next = (this.#next + 1) % this.#ring.length;
+    this.#set.add(key);
+  }
+}
