@@ -34,11 +34,20 @@ export default defineConfig({
       pkg('platform', 'apps/platform'),
       pkg('vipctl', 'apps/vipctl'),
       // The import map of docs/ARCHITECTURE.md (tools/boundaries) and the formatter (tools/format): each check, and each failing on a bad file.
-      { ...shared, test: { name: 'tools', root: 'tools', include: ['boundaries/**/*.test.ts', 'format/**/*.test.ts'], testTimeout: 120_000 } },
-      { ...shared, test: { name: 'integration', root: 'tests', include: ['integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 } },
+      {
+        ...shared,
+        test: { name: 'tools', root: 'tools', include: ['boundaries/**/*.test.ts', 'format/**/*.test.ts'], testTimeout: 120_000 },
+      },
+      {
+        ...shared,
+        test: { name: 'integration', root: 'tests', include: ['integration/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+      },
       // The packages as users get them: publint and arethetypeswrong on each packed package; a
       // Verdaccio registry, the release command publishing to it, installs into empty projects.
-      { ...shared, test: { name: 'packaging', root: 'tests', include: ['packaging/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 600_000 } },
+      {
+        ...shared,
+        test: { name: 'packaging', root: 'tests', include: ['packaging/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 600_000 },
+      },
     ],
   },
 });

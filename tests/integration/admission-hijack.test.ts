@@ -19,7 +19,10 @@ let n = 0;
 beforeAll(async () => {
   platform = await startPlatform({ logLevel: 'info', instanceName: 'hijack' });
   const loaded = platform.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
-  await writeFile(join(platform.home, 'protected_topics.json'), JSON.stringify({ 'write-protect': [{ topic: 'secure/', capabilities: ['can_publish_secure'] }] }));
+  await writeFile(
+    join(platform.home, 'protected_topics.json'),
+    JSON.stringify({ 'write-protect': [{ topic: 'secure/', capabilities: ['can_publish_secure'] }] }),
+  );
   await loaded;
 });
 afterAll(async () => {
@@ -40,17 +43,27 @@ describe('admission hijack against the platform (fails on the pairing-with-the-n
       const victimKeys = generateKeyPair();
       const victimId = `victim.${tag}`;
       await platform.authorize(attackerKeys.public, { userId: `attacker.${tag}` });
-      await platform.authorize(victimKeys.public, { userId: `victim-user.${tag}`, capabilities: ['can_publish_secure'], ...(victimPinned ? { identity: victimId } : {}) });
+      await platform.authorize(victimKeys.public, {
+        userId: `victim-user.${tag}`,
+        capabilities: ['can_publish_secure'],
+        ...(victimPinned ? { identity: victimId } : {}),
+      });
       const watcher = await openRawClient(platform, `watch.${tag}`);
       onTestFinished(() => watcher.close());
-      expect((await watcher.request('pubsub', ['subscribe', '{"prefix": "secure/", "bus": "", "all_platforms": false}'], 's'))[6]?.toString('hex')).toBe('01');
+      expect(
+        (await watcher.request('pubsub', ['subscribe', '{"prefix": "secure/", "bus": "", "all_platforms": false}'], 's'))[6]?.toString(
+          'hex',
+        ),
+      ).toBe('01');
 
       const attacker = raw(`attacker.agent.${tag}`, attackerKeys);
       expect(text(await attacker.hello({ timeoutMs: 10_000 }))[2]).toBe(`attacker.${tag}`);
       const before = (await routerStats(watcher)).transport;
       await attacker.send(['']);
       await attacker.send(['']);
-      await waitFor(async () => ((await routerStats(watcher)).transport['received'] as number) >= (before['received'] as number) + 2, { what: 'the empty frames read' });
+      await waitFor(async () => ((await routerStats(watcher)).transport['received'] as number) >= (before['received'] as number) + 2, {
+        what: 'the empty frames read',
+      });
 
       const victim = raw(victimId, victimKeys);
       await attacker.send(['']);
@@ -65,7 +78,12 @@ describe('admission hijack against the platform (fails on the pairing-with-the-n
       expect((await victim.request('pubsub', publish('secure/ok'), 'ok'))[6]?.toString('hex')).toBe('01000000');
       const got = text(await watcher.receiveMatching((f) => f[4]?.toString() === 'pubsub' && f[5]?.toString() === 'publish'));
       expect(got).toContain('secure/ok');
-      expect(watcher.inbox.drain().map(text).filter((f) => f.includes('secure/stolen'))).toEqual([]);
+      expect(
+        watcher.inbox
+          .drain()
+          .map(text)
+          .filter((f) => f.includes('secure/stolen')),
+      ).toEqual([]);
     });
   }
 });

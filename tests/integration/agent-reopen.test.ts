@@ -33,7 +33,12 @@ describe('agent hello without a welcome', () => {
     const sent = async () => (await routerStats(squatter)).transport['attribution'] as Record<string, number>;
     const before = (await sent())['admission sent'] ?? 0;
     const agent = await createZmqAgent({
-      identity, vipHome: home, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keys.public, secretKey: keys.secret,
+      identity,
+      vipHome: home,
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: keys.public,
+      secretKey: keys.secret,
       helloTimeoutMs: 8_000,
     });
     onTestFinished(() => agent.close());
@@ -46,6 +51,8 @@ describe('agent hello without a welcome', () => {
     expect(await agent.ping.ping()).toEqual([]);
     const watcher = await openRawClient(platform, 'reopen.watch');
     onTestFinished(() => watcher.close());
-    expect(((await routerStats(watcher)).transport['attribution'] as Record<string, number>)['admission sent']).toBeGreaterThanOrEqual(before + 2);
+    expect(((await routerStats(watcher)).transport['attribution'] as Record<string, number>)['admission sent']).toBeGreaterThanOrEqual(
+      before + 2,
+    );
   });
 });

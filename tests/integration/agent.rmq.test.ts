@@ -21,7 +21,8 @@ describeAgentSuite({
     const home = await mkdtemp(join(tmpdir(), 'vip-agent-suite-rmq-'));
     const instanceName = 'suite';
     // shared login (opt-in): the suite's agents log in as guest and claim users in the header (options.userId)
-    const launch = () => startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName, args: ['--vip-home', home] });
+    const launch = () =>
+      startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName, args: ['--vip-home', home] });
     let platform: PlatformProcess;
     try {
       platform = await launch();

@@ -74,10 +74,16 @@ export function describeAgentSuite(fx: AgentSuiteFixture): void {
       srv.rpc.export('note', (x: unknown) => void (noted = x));
       await cli.rpc.notify('suite.srv', 'note', 'n1');
       await waitFor(() => noted === 'n1', { timeoutMs: 5_000, what: 'notification delivered' });
-      const results = await cli.rpc.batch('suite.srv', [{ method: 'echo', args: [1] }, { method: 'nope' }, { method: 'note', args: ['n2'], notify: true }]);
+      const results = await cli.rpc.batch('suite.srv', [
+        { method: 'echo', args: [1] },
+        { method: 'nope' },
+        { method: 'note', args: ['n2'], notify: true },
+      ]);
       expect(results[0]).toEqual({ status: 'fulfilled', value: 1 });
       expect(results[1]).toMatchObject({ status: 'rejected', reason: { code: 'VIP_METHOD_NOT_FOUND' } });
-      expect((await cli.rpc.inspect('suite.srv')) as { methods: string[] }).toMatchObject({ methods: expect.arrayContaining(['echo', 'add']) });
+      expect((await cli.rpc.inspect('suite.srv')) as { methods: string[] }).toMatchObject({
+        methods: expect.arrayContaining(['echo', 'add']),
+      });
       expect(await cli.rpc.inspect('suite.srv', 'add')).toMatchObject({ params: { b: { default: 10 } } });
     });
 
@@ -104,14 +110,20 @@ export function describeAgentSuite(fx: AgentSuiteFixture): void {
       expect(await capped.rpc.call('suite.srv', 'set_temp', 'r1')).toBe('r1');
       const refused = await capped.rpc.call('suite.srv', 'set_temp', 'kitchen').catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(UnauthorizedError);
-      expect((refused as UnauthorizedError).detail).toBe('User cap-user can call method set_temp only with room matching pattern /r[0-9]+/ but called with room=kitchen');
+      expect((refused as UnauthorizedError).detail).toBe(
+        'User cap-user can call method set_temp only with room matching pattern /r[0-9]+/ but called with room=kitchen',
+      );
       const who = (await cli.rpc.call('suite.srv', 'whoami')) as { user: string };
       const denied = await cli.rpc.call('suite.srv', 'set_temp', 'r1').catch((e: unknown) => e);
-      expect((denied as UnauthorizedError).detail).toBe(`method 'set_temp' requires capabilities {'can_set'}, but capability None was provided for user ${who.user}`);
+      expect((denied as UnauthorizedError).detail).toBe(
+        `method 'set_temp' requires capabilities {'can_set'}, but capability None was provided for user ${who.user}`,
+      );
     });
 
     it('answers an unknown subsystem with error 93', async () => {
-      const err = await cli.core.request<VipMessage>({ peer: 'suite.srv', subsystem: 'nosuch', args: ['x'] }, { timeoutMs: 5_000 }).catch((e: unknown) => e);
+      const err = await cli.core
+        .request<VipMessage>({ peer: 'suite.srv', subsystem: 'nosuch', args: ['x'] }, { timeoutMs: 5_000 })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(UnknownSubsystemError);
     });
 
@@ -159,14 +171,20 @@ export function describeAgentSuite(fx: AgentSuiteFixture): void {
       cli.on('connected', () => events.push('cli.connected'));
       srv.on('connected', () => events.push('srv.connected'));
       await platform.restart();
-      await waitFor(() => events.includes('cli.connected') && events.includes('srv.connected'), { timeoutMs: 30_000, what: 'both agents re-welcomed' });
+      await waitFor(() => events.includes('cli.connected') && events.includes('srv.connected'), {
+        timeoutMs: 30_000,
+        what: 'both agents re-welcomed',
+      });
       expect(events.indexOf('cli.disconnected')).toBeLessThan(events.indexOf('cli.connected'));
       expect(await cli.rpc.call('suite.srv', 'echo', 'again')).toBe('again');
       // the new router learnt cli's subscription from the re-synchronize after the welcome
-      await waitFor(async () => {
-        await srv.pubsub!.publish('suite/after-restart/x', { message: 1 });
-        return delivered.includes('suite/after-restart/x');
-      }, { timeoutMs: 10_000, what: 'a publish after the restart reaching the re-subscribed agent' });
+      await waitFor(
+        async () => {
+          await srv.pubsub!.publish('suite/after-restart/x', { message: 1 });
+          return delivered.includes('suite/after-restart/x');
+        },
+        { timeoutMs: 10_000, what: 'a publish after the restart reaching the re-subscribed agent' },
+      );
     });
   });
 }

@@ -7,7 +7,6 @@ import { AuthFile } from '@vip/auth';
 import { createZmqAgent } from '@vip/agent/zmq';
 import { describeAgentSuite, type AgentSuitePlatform } from './agent.suite.js';
 
-
 describeAgentSuite({
   name: 'zmq (tcp, CURVE)',
   async startPlatform(): Promise<AgentSuitePlatform> {
@@ -35,7 +34,14 @@ describeAgentSuite({
       async connect(identity, options = {}) {
         const pair = await keysFor(options.userId ?? 'suite');
         const agent = await createZmqAgent({
-          identity, address, serverKey, publicKey: pair.public, secretKey: pair.secret, vipHome: home, reconnectIntervalMs: 100, ...options.agent,
+          identity,
+          address,
+          serverKey,
+          publicKey: pair.public,
+          secretKey: pair.secret,
+          vipHome: home,
+          reconnectIntervalMs: 100,
+          ...options.agent,
         });
         await agent.start();
         return agent;

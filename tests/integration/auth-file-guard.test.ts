@@ -28,7 +28,7 @@ async function writeAuthFile(platform: PlatformProcess, text: string, verdict: '
 const BAD_FILES = (withoutPlatform: string): ReadonlyArray<[string, string]> => [
   ['{}', '{}'],
   ['an empty file', ''],
-  ['a file without the platform\'s entries', withoutPlatform],
+  ["a file without the platform's entries", withoutPlatform],
 ];
 
 async function authCounters(agent: Agent): Promise<Record<string, number>> {
@@ -37,14 +37,19 @@ async function authCounters(agent: Agent): Promise<Record<string, number>> {
   return stats.auth;
 }
 
-describe('auth.json that drops the platform\'s entries, on a live platform (zmq)', () => {
+describe("auth.json that drops the platform's entries, on a live platform (zmq)", () => {
   it('is refused: connected agents keep working, admitted agents and vipctl still connect, a valid change applies after', async () => {
     const platform = await startPlatform({ logLevel: 'info' });
     onTestFinished(() => platform.close());
     const agent = async (identity: string, keys = generateKeyPair(), authorize = true) => {
       if (authorize) await platform.authorize(keys.public, { identity });
       const a = await createZmqAgent({
-        identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keys.public, secretKey: keys.secret, vipHome: platform.home,
+        identity,
+        address: platform.tcpAddress,
+        serverKey: platform.serverkey ?? '',
+        publicKey: keys.public,
+        secretKey: keys.secret,
+        vipHome: platform.home,
         helloTimeoutMs: 5_000,
       });
       onTestFinished(() => a.close());
@@ -68,7 +73,12 @@ describe('auth.json that drops the platform\'s entries, on a live platform (zmq)
     await later.start();
     expect(await later.pubsub!.publish('guard/x')).toBe(0);
     // vipctl's key (control.connection) is still admitted: a fresh connection is welcomed
-    const vipctl = RawVipClient.connect({ address: platform.tcpAddress, identity: 'control.connection', serverKey: platform.serverkey, keys: await serviceKeys(platform, 'control.connection') });
+    const vipctl = RawVipClient.connect({
+      address: platform.tcpAddress,
+      identity: 'control.connection',
+      serverKey: platform.serverkey,
+      keys: await serviceKeys(platform, 'control.connection'),
+    });
     onTestFinished(() => vipctl.close());
     await vipctl.hello({ timeoutMs: 10_000 });
 
@@ -83,7 +93,7 @@ describe('auth.json that drops the platform\'s entries, on a live platform (zmq)
   });
 });
 
-describe('auth.json that drops the platform\'s entries, on a live platform (rmq)', () => {
+describe("auth.json that drops the platform's entries, on a live platform (rmq)", () => {
   let vhost: TestVhost | undefined;
   afterAll(async () => {
     await vhost?.dispose();
@@ -97,7 +107,10 @@ describe('auth.json that drops the platform\'s entries, on a live platform (rmq)
     const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vhost.vhost, url: AMQP_URL, sharedLogin: true }, instanceName });
     onTestFinished(() => platform.close());
     const loaded = platform.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
-    await writeFile(join(platform.home, 'protected_topics.json'), JSON.stringify({ 'write-protect': [{ topic: 'guarded', capabilities: ['can_guard'] }] }));
+    await writeFile(
+      join(platform.home, 'protected_topics.json'),
+      JSON.stringify({ 'write-protect': [{ topic: 'guarded', capabilities: ['can_guard'] }] }),
+    );
     await loaded;
     await platform.authorize(generateKeyPair().public, { userId: 'writer', capabilities: ['can_guard'] });
     const writer = createRmqAgent({ identity: 'writer', rmq: { url: AMQP_URL, vhost: vhost.vhost, instanceName }, pubsubVia: 'router' });

@@ -17,7 +17,7 @@ import { createZmqAgent } from '@vip/agent/zmq';
 type User = 'svc' | 'caller.yes' | 'caller.late' | 'pub.yes' | 'pub.late';
 const USERS: Record<User, { capabilities?: string[]; groups?: string[] }> = {
   // svc checks other agents' calls (`allow`): it reads every user's capabilities.
-  'svc': { capabilities: ['read_user_capabilities'] },
+  svc: { capabilities: ['read_user_capabilities'] },
   'caller.yes': { capabilities: ['can_x'] },
   'caller.late': { groups: ['late'] },
   'pub.yes': { capabilities: ['can_publish_secure'] },
@@ -42,7 +42,12 @@ describe('platform.auth (VOLTTRON AuthService) in a real platform', () => {
     const pair = keys.get(user);
     if (!pair || !platform) throw new Error(`no key for ${user}`);
     const agent = await createZmqAgent({
-      identity: user, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home,
+      identity: user,
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: home,
     });
     agents.push(agent);
     await agent.start();
@@ -60,7 +65,10 @@ describe('platform.auth (VOLTTRON AuthService) in a real platform', () => {
       keys.set(user, pair);
       await authFile.add({ credentials: pair.public, user_id: user, identity: user, ...extra });
     }
-    await writeFile(join(home, 'protected_topics.json'), JSON.stringify({ 'write-protect': [{ topic: 'secure/', capabilities: ['can_publish_secure'] }] }));
+    await writeFile(
+      join(home, 'protected_topics.json'),
+      JSON.stringify({ 'write-protect': [{ topic: 'secure/', capabilities: ['can_publish_secure'] }] }),
+    );
     platform = await launch();
     svc = await connect('svc');
     svc.rpc.export('do_x', (n: number) => n * 2, { params: ['n'], allow: 'can_x' });
@@ -80,13 +88,18 @@ describe('platform.auth (VOLTTRON AuthService) in a real platform', () => {
     expect(await caller.rpc.call('platform.auth', 'get_authorizations', 'nobody')).toBeNull();
   });
 
-  it('from the first second: a caller without the capability gets VOLTTRON\'s unauthorized error, a publisher without it is refused, one with it admitted', async () => {
+  it("from the first second: a caller without the capability gets VOLTTRON's unauthorized error, a publisher without it is refused, one with it admitted", async () => {
     const yes = await connect('caller.yes');
     expect(await yes.rpc.call('svc', 'do_x', 21)).toBe(42);
     const late = await connect('caller.late');
-    const refused = await late.rpc.call('svc', 'do_x', 1).then(() => undefined, (e: unknown) => e);
+    const refused = await late.rpc.call('svc', 'do_x', 1).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(refused).toBeInstanceOf(UnauthorizedError);
-    expect((refused as Error).message).toContain("method 'do_x' requires capabilities {'can_x'}, but capability {} was provided for user caller.late");
+    expect((refused as Error).message).toContain(
+      "method 'do_x' requires capabilities {'can_x'}, but capability {} was provided for user caller.late",
+    );
 
     const pub = pubsubOf(await connect('pub.late'));
     await expect(pub.publish('secure/a')).rejects.toMatchObject({
@@ -110,7 +123,11 @@ describe('platform.auth (VOLTTRON AuthService) in a real platform', () => {
     );
     expect(result).toBe(10);
     expect(await pub.publish('secure/b')).toBe(0);
-    expect(await late.rpc.call('platform.auth', 'get_authorizations', 'caller.late')).toEqual([{ can_x: null, can_publish_secure: null }, ['late'], []]);
+    expect(await late.rpc.call('platform.auth', 'get_authorizations', 'caller.late')).toEqual([
+      { can_x: null, can_publish_secure: null },
+      ['late'],
+      [],
+    ]);
   });
 });
 

@@ -28,7 +28,12 @@ async function agentFor(identity: string): Promise<Agent> {
   const keys = generateKeyPair();
   await platform.authorize(keys.public, { identity });
   const agent = await createZmqAgent({
-    identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keys.public, secretKey: keys.secret, vipHome: platform.home,
+    identity,
+    address: platform.tcpAddress,
+    serverKey: platform.serverkey ?? '',
+    publicKey: keys.public,
+    secretKey: keys.secret,
+    vipHome: platform.home,
   });
   agents.push(agent);
   await agent.start();
@@ -69,11 +74,15 @@ beforeAll(async () => {
   await writeFile(file, content);
   server = await agentFor('files.srv');
   // the offer: the caller names the channel, the server opens its end and serves in the background
-  server.rpc.export('offer', function (this: { caller: string }, name: string) {
-    const channel = server.channel.create(this.caller, name);
-    void serveFile(channel, file).catch(() => undefined);
-    return true;
-  }, { params: ['channel_name'] });
+  server.rpc.export(
+    'offer',
+    function (this: { caller: string }, name: string) {
+      const channel = server.channel.create(this.caller, name);
+      void serveFile(channel, file).catch(() => undefined);
+      return true;
+    },
+    { params: ['channel_name'] },
+  );
   raw = await openRawClient(platform, 'py.fetcher');
 });
 

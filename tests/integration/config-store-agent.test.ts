@@ -38,7 +38,14 @@ beforeAll(async () => {
   await vipctl('config', 'store', ID, 'points.csv', await file('points.csv', 'name,unit\nsat,C\n'), '--csv');
   const keys = generateKeyPair();
   await platform.authorize(keys.public, { identity: ID });
-  agent = await createZmqAgent({ identity: ID, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keys.public, secretKey: keys.secret, vipHome: platform.home });
+  agent = await createZmqAgent({
+    identity: ID,
+    address: platform.tcpAddress,
+    serverKey: platform.serverkey ?? '',
+    publicKey: keys.public,
+    secretKey: keys.secret,
+    vipHome: platform.home,
+  });
   agent.config.setDefault('config', { setpoint: 20 });
   agent.config.subscribe((name, action, contents) => void events.push([name, action, contents]));
   await agent.start();
@@ -94,9 +101,15 @@ describe('agent.config while vipctl config runs', () => {
   it('vipctl config delete --all: DELETE for stored configs, UPDATE back to the defaults; a missing config is an error', async () => {
     events.length = 0;
     await vipctl('config', 'delete', ID, '--all');
-    expect(events).toEqual([['config', 'UPDATE', { setpoint: 20 }], ['points.csv', 'DELETE', null]]);
+    expect(events).toEqual([
+      ['config', 'UPDATE', { setpoint: 20 }],
+      ['points.csv', 'DELETE', null],
+    ]);
     expect(JSON.parse(await vipctl('config', 'list', ID, '--json'))).toEqual([]);
-    const missing = await vipctl('config', 'get', ID, 'config').then(() => 'found', (err: { code?: number; stderr?: string }) => `${err.code}: ${err.stderr}`);
+    const missing = await vipctl('config', 'get', ID, 'config').then(
+      () => 'found',
+      (err: { code?: number; stderr?: string }) => `${err.code}: ${err.stderr}`,
+    );
     expect(missing).toMatch(/^1: .*No configuration file "config" for VIP IDENTIY ts\.cfg/s);
   });
 
@@ -104,7 +117,14 @@ describe('agent.config while vipctl config runs', () => {
     const before = events.length;
     const mallory = await openRawClient(platform, 'mallory');
     try {
-      await mallory.sendVip(ID, 'RPC', ['{"jsonrpc": "2.0", "method": "config.update", "params": {"*args": ["UPDATE", "config"], "**kwargs": {"contents": {"setpoint": 99}, "trigger_callback": true}}, "id": "m.1"}'], { id: 'm.1' });
+      await mallory.sendVip(
+        ID,
+        'RPC',
+        [
+          '{"jsonrpc": "2.0", "method": "config.update", "params": {"*args": ["UPDATE", "config"], "**kwargs": {"contents": {"setpoint": 99}, "trigger_callback": true}}, "id": "m.1"}',
+        ],
+        { id: 'm.1' },
+      );
       const reply = await mallory.receiveReply('m.1', 'RPC');
       expect(JSON.parse(reply[5]?.toString() ?? '{}').error.data['exception.py'].exc_args[0]).toBe(-32001);
     } finally {

@@ -17,7 +17,10 @@ const events: [string, ConfigCallbackAction, unknown][] = [];
 beforeAll(async () => {
   vh = await freshVhost('config-store-rmq');
   platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: INSTANCE });
-  agent = createRmqAgent({ identity: 'rmq.cfg', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT } });
+  agent = createRmqAgent({
+    identity: 'rmq.cfg',
+    rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT },
+  });
   agent.config.setDefault('config', { mode: 'default' });
   agent.config.subscribe((name, action, contents) => void events.push([name, action, contents]));
   await agent.start();
@@ -42,7 +45,7 @@ describe('config.store over RabbitMQ', () => {
 });
 
 describe('config.store over RabbitMQ with per-agent broker users (the default)', () => {
-  it('an agent on its own broker user changes its own store and hears it; another agent\'s store is refused', async () => {
+  it("an agent on its own broker user changes its own store and hears it; another agent's store is refused", async () => {
     const instance = `cfgu${process.pid}`;
     const p = await startAgentUserPlatform('config-store-users', instance);
     try {
@@ -53,7 +56,9 @@ describe('config.store over RabbitMQ with per-agent broker users (the default)',
       await waitFor(() => heard.length === 1);
       expect(heard).toEqual([['config', 'NEW', { on: true }]]);
       const other = await p.agentOnOwnUser('other.cfg');
-      await expect(other.rpc.call('config.store', 'manage_store', 'own.cfg', 'config', '{}', 'json')).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
+      await expect(other.rpc.call('config.store', 'manage_store', 'own.cfg', 'config', '{}', 'json')).rejects.toMatchObject({
+        code: 'VIP_UNAUTHORIZED',
+      });
       expect(await own.config.get()).toEqual({ on: true });
     } finally {
       await p.dispose([`${instance}.own.cfg`, `${instance}.other.cfg`]);

@@ -9,7 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  loadTranscript, openRawClient, startPlatform, TRANSCRIPT_DIR, type PlatformProcess, type RawVipClient, type TranscriptExchange,
+  loadTranscript,
+  openRawClient,
+  startPlatform,
+  TRANSCRIPT_DIR,
+  type PlatformProcess,
+  type RawVipClient,
+  type TranscriptExchange,
 } from '@vip/testing';
 
 const AGENT = 'cap.cfg'; // the identity the captures were recorded with
@@ -22,10 +28,19 @@ let platform: PlatformProcess;
 let agent: RawVipClient;
 
 const text = (frames: readonly Buffer[]): string[] => frames.map((f) => f.toString('latin1'));
-interface RpcBody { readonly id?: unknown; readonly method?: string; readonly params?: unknown; readonly result?: unknown; readonly error?: { code: number; message: string; data: { detail: string; 'exception.py': { exc_type: string; exc_args: unknown[] } } } }
+interface RpcBody {
+  readonly id?: unknown;
+  readonly method?: string;
+  readonly params?: unknown;
+  readonly result?: unknown;
+  readonly error?: { code: number; message: string; data: { detail: string; 'exception.py': { exc_type: string; exc_args: unknown[] } } };
+}
 const body = (frames: readonly (Buffer | string)[]): RpcBody => JSON.parse(frames[5]?.toString() ?? 'null') as RpcBody;
 
-interface Outcome { readonly reply: string[]; readonly pushes: string[][] }
+interface Outcome {
+  readonly reply: string[];
+  readonly pushes: string[][];
+}
 
 /**
  * Send one captured request; answer every push from config.store as a Python agent does
@@ -115,7 +130,12 @@ async function replay(name: string): Promise<void> {
 }
 
 const request = (method: string, params: unknown, id: string): string[] => [
-  STORE, 'VIP1', '', `${id}.1`, 'RPC', JSON.stringify({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }), id }),
+  STORE,
+  'VIP1',
+  '',
+  `${id}.1`,
+  'RPC',
+  JSON.stringify({ jsonrpc: '2.0', method, ...(params === undefined ? {} : { params }), id }),
 ];
 
 beforeAll(async () => {
@@ -159,14 +179,25 @@ describe('config.store: a VOLTTRON home', () => {
     const stores = await call(agent, request('manage_list_stores', undefined, 'home.1'));
     expect(body(stores.reply).result).toEqual([AGENT, PRELOADED]);
     const meta = await call(agent, request('manage_get_metadata', [PRELOADED, 'config'], 'home.2'));
-    expect(body(meta.reply).result).toEqual({ type: 'json', modified: '2026-12-07T14:23:30.434976+00:00', data: '{"setpoint": 22, "units": "C"}' });
+    expect(body(meta.reply).result).toEqual({
+      type: 'json',
+      modified: '2026-12-07T14:23:30.434976+00:00',
+      data: '{"setpoint": 22, "units": "C"}',
+    });
     const parsed = await call(agent, request('get_config', [PRELOADED, 'notes.txt', false], 'home.3'));
     expect(body(parsed.reply).result).toBe('free text');
     expect(await readFile(join(platform.home, 'configuration_store', `${PRELOADED}.store`))).toEqual(await readFile(CAPTURED_STORE));
   });
 
   it('set_config/get_config/delete_config (VOLTTRON 9 names) with keyword arguments and config:// links kept as written', async () => {
-    const set = await call(agent, request('set_config', { identity: AGENT, config_name: 'devices/ahu', raw_contents: { points: 'config://points' }, send_update: false }, 'v9.1'));
+    const set = await call(
+      agent,
+      request(
+        'set_config',
+        { identity: AGENT, config_name: 'devices/ahu', raw_contents: { points: 'config://points' }, send_update: false },
+        'v9.1',
+      ),
+    );
     expect(body(set.reply).result).toBeNull();
     expect(set.pushes).toEqual([]);
     const got = await call(agent, request('get_config', { identity: AGENT, config_name: 'Devices/AHU', raw: true }, 'v9.2'));
@@ -175,14 +206,24 @@ describe('config.store: a VOLTTRON home', () => {
     expect(body(cycle.reply).error?.data.detail).toContain('Recursive configuration references');
     const del = await call(agent, request('delete_config', [AGENT, 'devices/ahu'], 'v9.4'));
     expect(body(del.reply).result).toBeNull();
-    expect(del.pushes.map((p) => body(p).params)).toEqual([{ '*args': ['DELETE', 'devices/ahu'], '**kwargs': { trigger_callback: false } }]);
+    expect(del.pushes.map((p) => body(p).params)).toEqual([
+      { '*args': ['DELETE', 'devices/ahu'], '**kwargs': { trigger_callback: false } },
+    ]);
   });
 
-  it('set_config/delete_config as agents before VOLTTRON 9 call them (no identity: the caller\'s own store)', async () => {
-    const set = await call(agent, request('set_config', { '*args': ['legacy', { old: true }], '**kwargs': { trigger_callback: true, send_update: true } }, 'old.1'));
+  it("set_config/delete_config as agents before VOLTTRON 9 call them (no identity: the caller's own store)", async () => {
+    const set = await call(
+      agent,
+      request('set_config', { '*args': ['legacy', { old: true }], '**kwargs': { trigger_callback: true, send_update: true } }, 'old.1'),
+    );
     expect(body(set.reply).result).toBeNull();
-    expect(set.pushes.map((p) => body(p).params)).toEqual([{ '*args': ['NEW', 'legacy'], '**kwargs': { contents: { old: true }, trigger_callback: true } }]);
-    const del = await call(agent, request('delete_config', { '*args': ['legacy'], '**kwargs': { trigger_callback: false, send_update: false } }, 'old.2'));
+    expect(set.pushes.map((p) => body(p).params)).toEqual([
+      { '*args': ['NEW', 'legacy'], '**kwargs': { contents: { old: true }, trigger_callback: true } },
+    ]);
+    const del = await call(
+      agent,
+      request('delete_config', { '*args': ['legacy'], '**kwargs': { trigger_callback: false, send_update: false } }, 'old.2'),
+    );
     expect(body(del.reply).result).toBeNull();
     expect(del.pushes).toEqual([]);
     const list = await call(agent, request('list_configs', [AGENT], 'old.3'));
@@ -212,9 +253,17 @@ describe('config.store: who may change which store (identity from the proven use
     try {
       const plain = await call(mallory, request('manage_store', ['victim', 'config', '{}', 'json'], 'imp.1'));
       expect(body(plain.reply).error?.data['exception.py'].exc_args).toEqual([
-        -32001, "method 'manage_store' requires capabilities {'edit_config_store'}, but capability {} was provided for user mallory",
+        -32001,
+        "method 'manage_store' requires capabilities {'edit_config_store'}, but capability {} was provided for user mallory",
       ]);
-      const forged = ['config.store', 'VIP1', 'victim', 'imp.2.1', 'RPC', '{"jsonrpc": "2.0", "method": "set_config", "params": ["victim", "config", "{}", "json"], "id": "imp.2"}'];
+      const forged = [
+        'config.store',
+        'VIP1',
+        'victim',
+        'imp.2.1',
+        'RPC',
+        '{"jsonrpc": "2.0", "method": "set_config", "params": ["victim", "config", "{}", "json"], "id": "imp.2"}',
+      ];
       const refused = await call(mallory, forged);
       expect(body(refused.reply).error?.data['exception.py'].exc_args[0]).toBe(-32001);
       const other = await call(mallory, request('delete_store', [AGENT], 'imp.3'));
@@ -228,7 +277,7 @@ describe('config.store: who may change which store (identity from the proven use
 });
 
 describe('config.store: its auth.json entry', () => {
-  it('an auth.json that drops config.store\'s entry is refused; the rules in force stay', async () => {
+  it("an auth.json that drops config.store's entry is refused; the rules in force stay", async () => {
     const path = join(platform.home, 'auth.json');
     const text = await readFile(path, 'utf8');
     const good = JSON.parse(text) as { allow: { user_id: string }[] };
@@ -258,7 +307,10 @@ describe('config.store: a store file that does not load', () => {
           await mkdir(join(home, 'configuration_store'));
           await symlink(truncatedPath, join(home, 'configuration_store', `${AGENT}.store`));
         },
-      }).then((p) => p.close().then(() => 'started'), (err: unknown) => String(err));
+      }).then(
+        (p) => p.close().then(() => 'started'),
+        (err: unknown) => String(err),
+      );
       expect(failure).toContain(`configuration_store/${AGENT}.store`);
       expect(failure).toContain('is not valid JSON');
       expect(await readFile(truncatedPath, 'utf8')).toBe(truncated);

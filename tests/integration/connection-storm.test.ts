@@ -32,7 +32,16 @@ async function admitAll(identities: readonly string[]): Promise<void> {
   for (const identity of identities) {
     const pair = generateKeyPair();
     keys.set(identity, pair);
-    data.allow.push({ domain: null, address: null, mechanism: 'CURVE', credentials: pair.public, user_id: identity, identity, capabilities: {}, enabled: true });
+    data.allow.push({
+      domain: null,
+      address: null,
+      mechanism: 'CURVE',
+      credentials: pair.public,
+      user_id: identity,
+      identity,
+      capabilities: {},
+      enabled: true,
+    });
   }
   await writeFile(`${path}.tmp`, JSON.stringify(data), { mode: 0o600 });
   await rename(`${path}.tmp`, path);
@@ -43,8 +52,13 @@ async function admitAll(identities: readonly string[]): Promise<void> {
 function stormClient(identity: string, onWelcome: (c: StormClient) => void = () => undefined): StormClient {
   const pair = keys.get(identity) as CurveKeyPair;
   const dealer = new Dealer({
-    context, routingId: identity, linger: 0, sendTimeout: 0,
-    curveServerKey: keyToZ85(platform.serverkey as string), curvePublicKey: keyToZ85(pair.public), curveSecretKey: keyToZ85(pair.secret),
+    context,
+    routingId: identity,
+    linger: 0,
+    sendTimeout: 0,
+    curveServerKey: keyToZ85(platform.serverkey as string),
+    curvePublicKey: keyToZ85(pair.public),
+    curveSecretKey: keyToZ85(pair.secret),
   });
   const c: StormClient = { identity, dealer, welcomed: false };
   onTestFinished(() => dealer.close());
@@ -69,7 +83,10 @@ function stormClient(identity: string, onWelcome: (c: StormClient) => void = () 
 
 /** The peerlist events a raw client received, by op and peer. */
 function peerlistEvents(c: RawVipClient): Array<[string, string]> {
-  return c.inbox.drain().filter((f) => f[4]?.toString() === 'peerlist').map((f) => [f[5]?.toString() ?? '', f[6]?.toString() ?? '']);
+  return c.inbox
+    .drain()
+    .filter((f) => f[4]?.toString() === 'peerlist')
+    .map((f) => [f[5]?.toString() ?? '', f[6]?.toString() ?? '']);
 }
 
 beforeAll(async () => {
@@ -93,24 +110,35 @@ describe('connection storm', () => {
 
     // Every peer known before a newcomer hears `peerlist add` for it, eventually (paced, low priority).
     const seen: Array<[string, string]> = [];
-    await waitFor(() => {
-      seen.push(...peerlistEvents(watcher));
-      return fleet.every((id) => seen.some(([op, p]) => op === 'add' && p === id));
-    }, { timeoutMs: 60_000, intervalMs: 100, what: 'the watcher told of the whole fleet' });
+    await waitFor(
+      () => {
+        seen.push(...peerlistEvents(watcher));
+        return fleet.every((id) => seen.some(([op, p]) => op === 'add' && p === id));
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: 'the watcher told of the whole fleet' },
+    );
     // A late-comer hears of nobody before it (it lists peers itself), and everybody hears of it.
     const late = stormClient('storm.late');
     await waitFor(() => late.welcomed, { timeoutMs: 10_000, what: 'late client welcomed' });
-    expect((await watcher.request('peerlist', ['list'], 'list-1')).map((f) => f.toString())).toEqual(expect.arrayContaining([...fleet, 'storm.late']));
+    expect((await watcher.request('peerlist', ['list'], 'list-1')).map((f) => f.toString())).toEqual(
+      expect.arrayContaining([...fleet, 'storm.late']),
+    );
 
     for (const c of [...clients, valid, late]) c.dealer.close();
-    await waitFor(() => {
-      seen.push(...peerlistEvents(watcher));
-      return fleet.every((id) => seen.some(([op, p]) => op === 'drop' && p === id));
-    }, { timeoutMs: 60_000, intervalMs: 100, what: 'the watcher told of every leaver' });
-    const stats = await waitFor(async () => {
-      const s = await routerStats(watcher);
-      return s.router.peers <= baseline ? s : undefined;
-    }, { timeoutMs: 30_000, what: 'the router back to its own peers' });
+    await waitFor(
+      () => {
+        seen.push(...peerlistEvents(watcher));
+        return fleet.every((id) => seen.some(([op, p]) => op === 'drop' && p === id));
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: 'the watcher told of every leaver' },
+    );
+    const stats = await waitFor(
+      async () => {
+        const s = await routerStats(watcher);
+        return s.router.peers <= baseline ? s : undefined;
+      },
+      { timeoutMs: 30_000, what: 'the router back to its own peers' },
+    );
     expect(stats.transport.dropped['unauthenticated'] ?? 0).toBe(0);
   });
 
@@ -123,10 +151,13 @@ describe('connection storm', () => {
     await waitFor(() => valid.welcomed, { timeoutMs: 10_000, what: 'the valid client welcomed during the burst' });
     valid.dealer.close();
     await waitFor(() => clients.every((c) => c.welcomed), { timeoutMs: 60_000, what: 'every short-lived client welcomed' });
-    await waitFor(async () => {
-      const s = await routerStats(watcher);
-      return s.router.peers <= baseline && (s.router as { peerlistBacklog?: number }).peerlistBacklog === 0;
-    }, { timeoutMs: 30_000, what: 'the router back to its own peers, peerlist sent' });
+    await waitFor(
+      async () => {
+        const s = await routerStats(watcher);
+        return s.router.peers <= baseline && (s.router as { peerlistBacklog?: number }).peerlistBacklog === 0;
+      },
+      { timeoutMs: 30_000, what: 'the router back to its own peers, peerlist sent' },
+    );
     // Each short-lived peer was either never mentioned to the watcher (came and went before it was
     // told) or mentioned as added and then dropped: never left as present.
     const events = peerlistEvents(watcher);

@@ -32,8 +32,14 @@ export class Site {
       instanceName: this.name,
       logLevel: 'info',
       args: [
-        '--vip-home', this.home, '--vip-address', this.vipAddress, '--bind-web-address', this.webAddress,
-        '--pubsub-restore-grace', '0',
+        '--vip-home',
+        this.home,
+        '--vip-address',
+        this.vipAddress,
+        '--bind-web-address',
+        this.webAddress,
+        '--pubsub-restore-grace',
+        '0',
         ...(options.setup ? ['--setup-mode'] : []),
         ...(options.extraArgs ?? []),
       ],
@@ -60,8 +66,15 @@ export class Site {
       await this.addAuth({ credentials: pair.public, user_id: userId, identity, comments: 'multi-platform test' });
     }
     const agent = await createZmqAgent({
-      identity, address: this.vipAddress, serverKey: p.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: this.home,
-      reconnectIntervalMs: 100, requestTimeoutMs: rpcTimeoutMs, rpc: { timeoutMs: rpcTimeoutMs },
+      identity,
+      address: this.vipAddress,
+      serverKey: p.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: this.home,
+      reconnectIntervalMs: 100,
+      requestTimeoutMs: rpcTimeoutMs,
+      rpc: { timeoutMs: rpcTimeoutMs },
     });
     this.agents.push(agent);
     await agent.start();
@@ -69,7 +82,13 @@ export class Site {
   }
 
   /** Append an auth.json entry and wait for the platform to reload it. */
-  async addAuth(entry: { credentials: string; user_id: string; identity?: string; capabilities?: Record<string, null>; comments?: string }): Promise<void> {
+  async addAuth(entry: {
+    credentials: string;
+    user_id: string;
+    identity?: string;
+    capabilities?: Record<string, null>;
+    comments?: string;
+  }): Promise<void> {
     const p = this.needPlatform();
     const reloaded = p.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
     await new AuthFile({ path: join(this.home, 'auth.json') }).add(entry);
@@ -96,10 +115,13 @@ export class Site {
 
   /** Wait until `agent`'s platform reports each of `instances` CONNECTED (`up`) or not (`down`). */
   static async waitForLinks(agent: Agent, instances: readonly string[], want: 'up' | 'down' = 'up', timeoutMs = 30_000): Promise<void> {
-    await waitFor(async () => {
-      const stats = await Site.stats(agent);
-      return instances.every((i) => stats.platforms?.some((p) => p.instance === i && (p.state === 'CONNECTED') === (want === 'up')));
-    }, { timeoutMs, intervalMs: 100, what: `links of ${agent.identity}'s platform to ${instances.join(', ')} ${want}` });
+    await waitFor(
+      async () => {
+        const stats = await Site.stats(agent);
+        return instances.every((i) => stats.platforms?.some((p) => p.instance === i && (p.state === 'CONNECTED') === (want === 'up')));
+      },
+      { timeoutMs, intervalMs: 100, what: `links of ${agent.identity}'s platform to ${instances.join(', ')} ${want}` },
+    );
   }
 
   async stop(): Promise<void> {
@@ -133,12 +155,19 @@ export interface RouterStatsWithLinks {
 
 /** Link three sites through discovery: setup mode once (each lists the other two), then normal mode. */
 export async function linkThroughDiscovery(sites: readonly Site[]): Promise<void> {
-  for (const s of sites) await s.writeJson('external_address.json', sites.filter((o) => o !== s).map((o) => o.webAddress));
+  for (const s of sites)
+    await s.writeJson(
+      'external_address.json',
+      sites.filter((o) => o !== s).map((o) => o.webAddress),
+    );
   await Promise.all(sites.map((s) => s.start({ setup: true })));
-  await waitFor(async () => {
-    const files = await Promise.all(sites.map((s) => s.discoveryFile()));
-    return files.every((f) => Object.keys(f).length === sites.length - 1);
-  }, { timeoutMs: 60_000, intervalMs: 200, what: 'setup mode recording every other platform' });
+  await waitFor(
+    async () => {
+      const files = await Promise.all(sites.map((s) => s.discoveryFile()));
+      return files.every((f) => Object.keys(f).length === sites.length - 1);
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: 'setup mode recording every other platform' },
+  );
   for (const s of sites) await s.stop();
   await Promise.all(sites.map((s) => s.start()));
 }
@@ -148,8 +177,13 @@ const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.me
 /** Run the built vipctl against a site's home; never rejects (the exit code is in the result). */
 export function vipctl(site: Site, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [VIPCTL, ...args, '--vip-home', site.home], { timeout: 30_000, env: { ...process.env, VIP_HOME: site.home } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      [VIPCTL, ...args, '--vip-home', site.home],
+      { timeout: 30_000, env: { ...process.env, VIP_HOME: site.home } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      },
+    );
   });
 }

@@ -26,7 +26,10 @@ async function setup() {
   const transport = new MemoryTransport({ requiresProof: true });
   const pubsub = new PubSubService({ externalPlatforms: externalPubSubLinks(table) });
   const router = new Router({
-    identity: 'router', transport, platformLinks: table, instanceName: 'here',
+    identity: 'router',
+    transport,
+    platformLinks: table,
+    instanceName: 'here',
     extensions: [new RoutingTableExtension(table), new ExternalRpcExtension(table), pubsub],
   });
   await router.start();
@@ -44,21 +47,34 @@ async function setup() {
 const send = (conn: MemoryConnection, subsystem: string, args: readonly Frame[], user: Frame = EMPTY_FRAME) =>
   conn.send({ peer: EMPTY_FRAME, user, id: f('m1'), subsystem: f(subsystem), args });
 
-const rpcPayload = (fromPlatform: string) => f(JSON.stringify({
-  to_platform: 'here', to_peer: 'victim', from_platform: fromPlatform, from_peer: 'x', args: ['{"jsonrpc": "2.0", "id": "1", "method": "pwn"}'],
-}));
+const rpcPayload = (fromPlatform: string) =>
+  f(
+    JSON.stringify({
+      to_platform: 'here',
+      to_peer: 'victim',
+      from_platform: fromPlatform,
+      from_peer: 'x',
+      args: ['{"jsonrpc": "2.0", "id": "1", "method": "pwn"}'],
+    }),
+  );
 
-const errnums = (got: readonly VipMessage[]) => got.filter((m) => frameText(m.subsystem) === 'error').map((m) => frameText(m.args[0] as Frame));
+const errnums = (got: readonly VipMessage[]) =>
+  got.filter((m) => frameText(m.subsystem) === 'error').map((m) => frameText(m.args[0] as Frame));
 
 describe('platform-level operations only from a proven platform link', () => {
-  it('an ordinary agent (even named like a link, writing a link\'s user frame) is refused on every multi-platform path', async () => {
+  it("an ordinary agent (even named like a link, writing a link's user frame) is refused on every multi-platform path", async () => {
     const { router, pubsub, open } = await setup();
     const victim = await open('victim', 'victim');
     const mallory = await open('instance.here.0.5', 'mallory');
     await send(mallory.conn, 'routing_table', [f('hello'), f('hello'), f('there')], f(LINK_USER));
     await send(mallory.conn, 'routing_table', [f('normalmode_platform_connection'), f('{}')], f(LINK_USER));
     await send(mallory.conn, 'external_rpc', [f('send_peer'), rpcPayload('there')], f(LINK_USER));
-    await send(mallory.conn, 'pubsub', [f('external_publish'), f('t'), f(JSON.stringify({ sender: 'x', bus: '', headers: {}, message: 'm' }))], f(LINK_USER));
+    await send(
+      mallory.conn,
+      'pubsub',
+      [f('external_publish'), f('t'), f(JSON.stringify({ sender: 'x', bus: '', headers: {}, message: 'm' }))],
+      f(LINK_USER),
+    );
     await send(mallory.conn, 'pubsub', [f('external_list'), f(JSON.stringify({ there: ['t'] }))], f(LINK_USER));
     await router.poll();
     await waitFor(() => mallory.got.length >= 5, { what: 'five refusals' });
@@ -67,7 +83,7 @@ describe('platform-level operations only from a proven platform link', () => {
     expect(pubsub.detailedStats().remotePlatforms).toBe(0);
   });
 
-  it('the proven link is heard: welcome answered, send_peer delivered with the link\'s platform, never the one it wrote', async () => {
+  it("the proven link is heard: welcome answered, send_peer delivered with the link's platform, never the one it wrote", async () => {
     const { router, table, open } = await setup();
     const victim = await open('victim', 'victim');
     const watcher = await open('watcher', 'watcher');

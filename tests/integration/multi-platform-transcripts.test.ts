@@ -3,7 +3,13 @@ import { Agent, onPlatform } from '@vip/agent';
 import { decodePeerFrames, frameText, generateKeyPair, textFrame, type Frame, type VipMessage } from '@vip/protocol';
 import { PubSubService } from '@vip/pubsub';
 import {
-  ExternalRpcExtension, externalPubSubLinks, linkUserOf, PlatformLinkTable, Router, RoutingTableExtension, type OutgoingPlatformLink,
+  ExternalRpcExtension,
+  externalPubSubLinks,
+  linkUserOf,
+  PlatformLinkTable,
+  Router,
+  RoutingTableExtension,
+  type OutgoingPlatformLink,
 } from '@vip/router';
 import { loadTranscript, MemoryTransport, waitFor } from '@vip/testing';
 
@@ -26,8 +32,15 @@ describe('a VOLTTRON 9 link (captured) into a vip router', () => {
     table.addPlatform('refC', { serverKey: generateKeyPair().public, vipAddress: 'tcp://127.0.0.1:1' });
     const transport = new MemoryTransport({ requiresProof: true });
     const router = new Router({
-      identity: 'router', transport, platformLinks: table, instanceName: 'refD',
-      extensions: [new RoutingTableExtension(table), new ExternalRpcExtension(table), new PubSubService({ externalPlatforms: externalPubSubLinks(table) })],
+      identity: 'router',
+      transport,
+      platformLinks: table,
+      instanceName: 'refD',
+      extensions: [
+        new RoutingTableExtension(table),
+        new ExternalRpcExtension(table),
+        new PubSubService({ externalPlatforms: externalPubSubLinks(table) }),
+      ],
     });
     await router.start();
     stop = () => router.stop();
@@ -39,7 +52,13 @@ describe('a VOLTTRON 9 link (captured) into a vip router', () => {
       return { conn, got };
     };
     const remote = await open('cap.remote', 'cap.remote');
-    await remote.conn.send({ peer: Buffer.alloc(0), user: Buffer.alloc(0), id: textFrame('s'), subsystem: textFrame('pubsub'), args: [textFrame('subscribe'), textFrame('{"prefix": "ext/", "bus": "", "all_platforms": false}')] });
+    await remote.conn.send({
+      peer: Buffer.alloc(0),
+      user: Buffer.alloc(0),
+      id: textFrame('s'),
+      subsystem: textFrame('pubsub'),
+      args: [textFrame('subscribe'), textFrame('{"prefix": "ext/", "bus": "", "all_platforms": false}')],
+    });
     const link = await open('instance.refD.0.16527274973969575', linkUserOf('refC'));
     const sent = capture.exchanges.filter((e) => e.direction === 'agent->router');
     for (const e of sent) {
@@ -48,7 +67,11 @@ describe('a VOLTTRON 9 link (captured) into a vip router', () => {
     }
     await router.poll();
     const at = (got: readonly VipMessage[], subsystem: string) => got.filter((m) => frameText(m.subsystem) === subsystem);
-    await waitFor(() => at(remote.got, 'external_rpc').length === 2 && at(remote.got, 'pubsub').some((m) => frameText(m.args[0] as Frame) === 'publish'), { what: 'deliveries to cap.remote' });
+    await waitFor(
+      () =>
+        at(remote.got, 'external_rpc').length === 2 && at(remote.got, 'pubsub').some((m) => frameText(m.args[0] as Frame) === 'publish'),
+      { what: 'deliveries to cap.remote' },
+    );
 
     // hello -> welcome with our instance name (VOLTTRON 9 never answers it)
     expect(at(link.got, 'routing_table').map((m) => m.args.map(frameText))).toEqual([['hello', 'welcome', 'refD']]);
@@ -62,20 +85,31 @@ describe('a VOLTTRON 9 link (captured) into a vip router', () => {
     // the external calls reach the callee from the router, naming refC and cap.caller
     for (const m of at(remote.got, 'external_rpc')) {
       expect(frameText(m.peer)).toBe('');
-      expect(JSON.parse(frameText(m.args[1] as Frame))).toMatchObject({ to_platform: 'refD', to_peer: 'cap.remote', from_platform: 'refC', from_peer: 'cap.caller' });
+      expect(JSON.parse(frameText(m.args[1] as Frame))).toMatchObject({
+        to_platform: 'refD',
+        to_peer: 'cap.remote',
+        from_platform: 'refC',
+        from_peer: 'cap.caller',
+      });
     }
     // the external publishes are delivered to the local subscriber of ext/
-    const published = at(remote.got, 'pubsub').filter((m) => frameText(m.args[0] as Frame) === 'publish').map((m) => frameText(m.args[1] as Frame));
+    const published = at(remote.got, 'pubsub')
+      .filter((m) => frameText(m.args[0] as Frame) === 'publish')
+      .map((m) => frameText(m.args[1] as Frame));
     expect(published).toEqual(['ext/x', 'ext/y']);
   });
 });
 
-describe('a vip agent and router against a VOLTTRON 9 platform\'s answers (captured)', () => {
-  it('sends what VOLTTRON\'s caller sends, and resolves with the answer refB gave (multi_a_external_rpc)', async () => {
+describe("a vip agent and router against a VOLTTRON 9 platform's answers (captured)", () => {
+  it("sends what VOLTTRON's caller sends, and resolves with the answer refB gave (multi_a_external_rpc)", async () => {
     const capture = await loadTranscript('multi_a_external_rpc');
-    const frames = capture.exchanges.map((e) => ({ direction: e.direction, m: decodePeerFrames(e.frames as Frame[]) }))
+    const frames = capture.exchanges
+      .map((e) => ({ direction: e.direction, m: decodePeerFrames(e.frames as Frame[]) }))
       .filter((x) => frameText(x.m.subsystem) === 'external_rpc');
-    const theirCall = JSON.parse(frameText(frames.find((x) => x.direction === 'agent->router')!.m.args[1] as Frame)) as Record<string, unknown>;
+    const theirCall = JSON.parse(frameText(frames.find((x) => x.direction === 'agent->router')!.m.args[1] as Frame)) as Record<
+      string,
+      unknown
+    >;
     const theirAnswer = frames.find((x) => x.direction === 'router->agent')!.m;
 
     const table = new PlatformLinkTable({ instanceName: 'refA' });
@@ -88,9 +122,19 @@ describe('a vip agent and router against a VOLTTRON 9 platform\'s answers (captu
     table.setLink('refB', link);
     table.linkState('refB', 'CONNECTED');
     const transport = new MemoryTransport({ requiresProof: true });
-    const router = new Router({ identity: 'router', transport, platformLinks: table, instanceName: 'refA', extensions: [new RoutingTableExtension(table), new ExternalRpcExtension(table)] });
+    const router = new Router({
+      identity: 'router',
+      transport,
+      platformLinks: table,
+      instanceName: 'refA',
+      extensions: [new RoutingTableExtension(table), new ExternalRpcExtension(table)],
+    });
     await router.start();
-    const caller = new Agent({ identity: 'cap.caller', connection: transport.connection('cap.caller', { userId: 'cap.caller' }), pubsub: false });
+    const caller = new Agent({
+      identity: 'cap.caller',
+      connection: transport.connection('cap.caller', { userId: 'cap.caller' }),
+      pubsub: false,
+    });
     stop = async () => {
       await caller.close();
       await router.stop();
@@ -111,7 +155,13 @@ describe('a vip agent and router against a VOLTTRON 9 platform\'s answers (captu
     const back = JSON.stringify({ ...answerPayload, args: [JSON.stringify({ ...answered, id: request.id })] });
     const refB = transport.connection('instance.refA.0.1', { userId: linkUserOf('refB') });
     await refB.open();
-    await refB.send({ peer: Buffer.alloc(0), user: theirAnswer.user, id: theirAnswer.id, subsystem: textFrame('external_rpc'), args: [textFrame('send_peer'), textFrame(back)] });
+    await refB.send({
+      peer: Buffer.alloc(0),
+      user: theirAnswer.user,
+      id: theirAnswer.id,
+      subsystem: textFrame('external_rpc'),
+      args: [textFrame('send_peer'), textFrame(back)],
+    });
     expect(await result).toEqual(answered.result);
   });
 });

@@ -25,7 +25,11 @@ async function startAgents(site: Site): Promise<Agent> {
   agent.rpc.export('echo', (x: unknown) => ({ from: site.name, x }), { params: ['x'] });
   const got = received.get(site.name) ?? [];
   received.set(site.name, got);
-  await agent.pubsub!.subscribe('multi/', (_peer, _sender, _bus, topic, _headers, message) => void got.push(`${topic}=${String(message)}`), { allPlatforms: true });
+  await agent.pubsub!.subscribe(
+    'multi/',
+    (_peer, _sender, _bus, topic, _headers, message) => void got.push(`${topic}=${String(message)}`),
+    { allPlatforms: true },
+  );
   agents.set(site.name, agent);
   return agent;
 }
@@ -35,20 +39,27 @@ const agentOf = (name: string): Agent => agents.get(name) as Agent;
 /** Publish `topic` from `from` until every other site has it (advertisements travel after links come up). */
 async function publishUntilSeen(from: string, topic: string, at: readonly string[]): Promise<void> {
   let n = 0;
-  await waitFor(async () => {
-    const message = `${from}-${n++}`;
-    await agentOf(from).pubsub!.publish(topic, { message });
-    await new Promise((r) => setTimeout(r, 100));
-    return at.every((s) => (received.get(s) ?? []).some((m) => m.startsWith(`${topic}=${from}-`)));
-  }, { timeoutMs: 30_000, intervalMs: 50, what: `${topic} from ${from} reaching ${at.join(', ')}` });
+  await waitFor(
+    async () => {
+      const message = `${from}-${n++}`;
+      await agentOf(from).pubsub!.publish(topic, { message });
+      await new Promise((r) => setTimeout(r, 100));
+      return at.every((s) => (received.get(s) ?? []).some((m) => m.startsWith(`${topic}=${from}-`)));
+    },
+    { timeoutMs: 30_000, intervalMs: 50, what: `${topic} from ${from} reaching ${at.join(', ')}` },
+  );
 }
 
 beforeAll(async () => {
-  [A, B, C] = await Promise.all(NAMES.map((n) => Site.create(n))) as [Site, Site, Site];
+  [A, B, C] = (await Promise.all(NAMES.map((n) => Site.create(n)))) as [Site, Site, Site];
   sites = [A, B, C];
   await linkThroughDiscovery(sites);
   for (const s of sites) await startAgents(s);
-  for (const s of sites) await Site.waitForLinks(agentOf(s.name), NAMES.filter((n) => n !== s.name));
+  for (const s of sites)
+    await Site.waitForLinks(
+      agentOf(s.name),
+      NAMES.filter((n) => n !== s.name),
+    );
 }, 150_000);
 
 afterAll(async () => {
@@ -61,16 +72,25 @@ describe('three linked platforms', () => {
       const stats = await Site.stats(agentOf(s.name));
       const others = NAMES.filter((n) => n !== s.name);
       expect(stats.platforms?.map((p) => p.instance).sort()).toEqual(others);
-      await waitFor(async () => (await Site.stats(agentOf(s.name))).platforms?.every((p) => p.handshake === 'welcome'), { timeoutMs: 10_000, what: 'welcome from every link' });
+      await waitFor(async () => (await Site.stats(agentOf(s.name))).platforms?.every((p) => p.handshake === 'welcome'), {
+        timeoutMs: 10_000,
+        what: 'welcome from every link',
+      });
     }
   });
 
-  it('an auth.json entry naming itself a link\'s user is never admitted (links are proven by their platform key only)', async () => {
+  it("an auth.json entry naming itself a link's user is never admitted (links are proven by their platform key only)", async () => {
     const pair = generateKeyPair();
     await A.addAuth({ credentials: pair.public, user_id: 'platform.link/mpB', identity: 'fake.link', comments: 'impersonation' });
     const refused = await createZmqAgent({
-      identity: 'fake.link', address: A.vipAddress, serverKey: A.platform!.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret,
-      vipHome: A.home, helloTimeoutMs: 1_500, reconnectIntervalMs: 100,
+      identity: 'fake.link',
+      address: A.vipAddress,
+      serverKey: A.platform!.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: A.home,
+      helloTimeoutMs: 1_500,
+      reconnectIntervalMs: 100,
     });
     await expect(refused.start()).rejects.toThrow();
     await refused.close();
@@ -86,15 +106,21 @@ describe('three linked platforms', () => {
     await agentOf('mpA').rpc.notify('agent.mpC', 'note', 'n1', onPlatform('mpC'));
     await waitFor(() => notes.includes('n1'), { timeoutMs: 10_000, what: 'the notification on C' });
     // the callee sees the caller's user qualified by its platform
-    agentOf('mpC').rpc.export('who', function (this: { user: string; caller: string }) { return [this.caller, this.user]; });
+    agentOf('mpC').rpc.export('who', function (this: { user: string; caller: string }) {
+      return [this.caller, this.user];
+    });
     expect(await agentOf('mpA').rpc.call('agent.mpC', 'who', onPlatform('mpC'))).toEqual(['agent.mpA', 'mpA.user.mpA']);
   });
 
   it('an unknown platform, or a peer missing on the remote one, fails at once with a typed error', async () => {
-    const unknown = await agentOf('mpA').rpc.call('agent.mpC', 'echo', 1, onPlatform('nowhere')).catch((e: unknown) => e);
+    const unknown = await agentOf('mpA')
+      .rpc.call('agent.mpC', 'echo', 1, onPlatform('nowhere'))
+      .catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(PlatformUnreachableError);
     expect((unknown as PlatformUnreachableError).reason).toBe('unknown');
-    const missing = await agentOf('mpA').rpc.call('no.such.peer', 'echo', 1, onPlatform('mpC')).catch((e: unknown) => e);
+    const missing = await agentOf('mpA')
+      .rpc.call('no.such.peer', 'echo', 1, onPlatform('mpC'))
+      .catch((e: unknown) => e);
     expect(isVipError(missing, 'VIP_UNREACHABLE')).toBe(true);
   });
 
@@ -106,36 +132,56 @@ describe('three linked platforms', () => {
     expect(await agentOf('mpA').pubsub!.publish('multi/count', { message: 'x' })).toBe(3);
   });
 
-  it('protected topics are enforced by the receiving platform, for the publisher\'s user qualified by its platform', async () => {
+  it("protected topics are enforced by the receiving platform, for the publisher's user qualified by its platform", async () => {
     const reloaded = C.platform!.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
     await C.writeJson('protected_topics.json', { 'write-protect': [{ topic: 'multi/secure', capabilities: ['can_secure'] }] });
     await reloaded;
     const before = (await Site.stats(agentOf('mpC'))).router.extensions.pubsub?.['rejected.unauthorized'] ?? 0;
     await agentOf('mpA').pubsub!.publish('multi/secure/1', { message: 'refused' });
-    await waitFor(async () => ((await Site.stats(agentOf('mpC'))).router.extensions.pubsub?.['rejected.unauthorized'] ?? 0) > before, { timeoutMs: 10_000, what: 'C refusing the protected publish' });
+    await waitFor(async () => ((await Site.stats(agentOf('mpC'))).router.extensions.pubsub?.['rejected.unauthorized'] ?? 0) > before, {
+      timeoutMs: 10_000,
+      what: 'C refusing the protected publish',
+    });
     expect(received.get('mpC')).not.toContain('multi/secure/1=refused');
     // B has no protection: it got it
     await waitFor(() => received.get('mpB')?.includes('multi/secure/1=refused'), { timeoutMs: 10_000, what: 'B receiving the publish' });
     // C grants the capability to A's publisher (user.mpA on mpA): then it is delivered
-    await C.addAuth({ credentials: generateKeyPair().public, user_id: 'mpA.user.mpA', capabilities: { can_secure: null }, comments: 'remote publisher' });
-    await waitFor(async () => {
-      await agentOf('mpA').pubsub!.publish('multi/secure/2', { message: 'allowed' });
-      await new Promise((r) => setTimeout(r, 100));
-      return received.get('mpC')?.includes('multi/secure/2=allowed');
-    }, { timeoutMs: 15_000, what: 'C delivering the publish once the capability is granted' });
+    await C.addAuth({
+      credentials: generateKeyPair().public,
+      user_id: 'mpA.user.mpA',
+      capabilities: { can_secure: null },
+      comments: 'remote publisher',
+    });
+    await waitFor(
+      async () => {
+        await agentOf('mpA').pubsub!.publish('multi/secure/2', { message: 'allowed' });
+        await new Promise((r) => setTimeout(r, 100));
+        return received.get('mpC')?.includes('multi/secure/2=allowed');
+      },
+      { timeoutMs: 15_000, what: 'C delivering the publish once the capability is granted' },
+    );
   });
 
   it('operators: vipctl platforms (--json), vipctl rpc --platform, vipctl publish reaching all_platforms subscribers', async () => {
     const listed = JSON.parse((await vipctl(A, 'platforms', '--json')).stdout) as Array<{ instance: string; state: string; since: number }>;
-    expect(listed.map((l) => [l.instance, l.state]).sort()).toEqual([['mpB', 'CONNECTED'], ['mpC', 'CONNECTED']]);
+    expect(listed.map((l) => [l.instance, l.state]).sort()).toEqual([
+      ['mpB', 'CONNECTED'],
+      ['mpC', 'CONNECTED'],
+    ]);
     expect(listed.every((l) => l.since > 0)).toBe(true);
     expect((await vipctl(A, 'platforms')).stdout).toMatch(/^instance\s+state\s+since/);
-    expect(JSON.parse((await vipctl(A, 'rpc', '--json', '--platform', 'mpC', 'agent.mpC', 'echo', '"cli"')).stdout)).toEqual({ from: 'mpC', x: 'cli' });
+    expect(JSON.parse((await vipctl(A, 'rpc', '--json', '--platform', 'mpC', 'agent.mpC', 'echo', '"cli"')).stdout)).toEqual({
+      from: 'mpC',
+      x: 'cli',
+    });
     const unknown = await vipctl(A, 'rpc', '--platform', 'nowhere', 'agent.mpC', 'echo', '1');
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/nowhere/);
     expect((await vipctl(A, 'publish', 'multi/vipctl', '"from vipctl"')).code).toBe(0);
-    await waitFor(() => ['mpB', 'mpC'].every((s) => received.get(s)?.includes('multi/vipctl=from vipctl')), { timeoutMs: 10_000, what: 'vipctl publish on other platforms' });
+    await waitFor(() => ['mpB', 'mpC'].every((s) => received.get(s)?.includes('multi/vipctl=from vipctl')), {
+      timeoutMs: 10_000,
+      what: 'vipctl publish on other platforms',
+    });
   });
 
   it('B killed and restarted mid-traffic: calls fail fast while down, publishes counted, then everything works again', async () => {

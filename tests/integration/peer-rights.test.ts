@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { z } from 'zod';
 import { generateKeyPair, type CurveKeyPair, type Frame } from '@vip/protocol';
-import {
-  openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess,
-} from '@vip/testing';
+import { openRawClient, RawVipClient, routerStats, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 import { UnauthorizedError, type Agent } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
 
@@ -34,7 +32,12 @@ async function agentWith(identity: string, capabilities: Record<string, null> = 
     await platform.authorize(keys.public, { identity, capabilities });
   }
   const agent = await createZmqAgent({
-    identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keys.public, secretKey: keys.secret, vipHome: platform.home,
+    identity,
+    address: platform.tcpAddress,
+    serverKey: platform.serverkey ?? '',
+    publicKey: keys.public,
+    secretKey: keys.secret,
+    vipHome: platform.home,
   });
   agents.push(agent);
   await agent.start();
@@ -43,7 +46,12 @@ async function agentWith(identity: string, capabilities: Record<string, null> = 
 
 const CountsSchema = z.record(z.string(), z.number());
 const StatsSchema = z.looseObject({
-  router: z.looseObject({ dropped: CountsSchema, errors: CountsSchema, counters: CountsSchema, extensions: z.record(z.string(), CountsSchema) }),
+  router: z.looseObject({
+    dropped: CountsSchema,
+    errors: CountsSchema,
+    counters: CountsSchema,
+    extensions: z.record(z.string(), CountsSchema),
+  }),
 });
 async function counters(): Promise<z.infer<typeof StatsSchema>['router']> {
   return StatsSchema.parse(await routerStats(watcher)).router;
@@ -58,12 +66,19 @@ async function subscriber(identity: string, prefix: string): Promise<RawVipClien
   return client;
 }
 
-const publishes = (client: RawVipClient): string[][] => client.inbox.drain().filter((f) => f[5]?.toString() === 'publish').map((f) => text(f.slice(5)));
+const publishes = (client: RawVipClient): string[][] =>
+  client.inbox
+    .drain()
+    .filter((f) => f[5]?.toString() === 'publish')
+    .map((f) => text(f.slice(5)));
 
 beforeAll(async () => {
   platform = await startPlatform({ logLevel: 'info' });
   const loaded = platform.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
-  await writeFile(join(platform.home, 'protected_topics.json'), JSON.stringify({ 'write-protect': [{ topic: 'secure/', capabilities: ['can_secure'] }] }));
+  await writeFile(
+    join(platform.home, 'protected_topics.json'),
+    JSON.stringify({ 'write-protect': [{ topic: 'secure/', capabilities: ['can_secure'] }] }),
+  );
   await loaded;
   await platform.authorize(keysOf.thermostat.public, { identity: 'thermostat', capabilities: { read_user_capabilities: null } });
   await platform.authorize(keysOf.ui.public, { identity: 'ui', capabilities: { can_set: null } });
@@ -104,16 +119,28 @@ describe('RPC responses and the capability map (item 4)', () => {
     const ui = await agentWith('ui', {}, keysOf.ui);
     const startedAt = Math.floor(Date.now() / 1000);
     const thermostat = await createZmqAgent({
-      identity: 'thermostat', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keysOf.thermostat.public, secretKey: keysOf.thermostat.secret, vipHome: platform.home,
+      identity: 'thermostat',
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: keysOf.thermostat.public,
+      secretKey: keysOf.thermostat.secret,
+      vipHome: platform.home,
     });
     agents.push(thermostat);
     thermostat.rpc.export('set_point', (value: number) => ({ ok: true, value }), { params: ['value'], allow: 'can_set' });
     await thermostat.start();
-    await mallory.sendVip('thermostat', 'RPC', ['{"jsonrpc": "2.0", "method": "set_point", "params": [99], "id": "attack"}'], { id: 'attack' });
+    await mallory.sendVip('thermostat', 'RPC', ['{"jsonrpc": "2.0", "method": "set_point", "params": [99], "id": "attack"}'], {
+      id: 'attack',
+    });
     for (const frames of forgedResponses('mallory', startedAt)) void mallory.sendVip('thermostat', 'RPC', frames, { id: 'forged' });
-    const answer = JSON.parse(text(await mallory.receiveReply('attack', 'RPC'))[5] ?? '{}') as { result?: unknown; error?: { data?: { detail?: string } } };
+    const answer = JSON.parse(text(await mallory.receiveReply('attack', 'RPC'))[5] ?? '{}') as {
+      result?: unknown;
+      error?: { data?: { detail?: string } };
+    };
     expect(answer.result).toBeUndefined();
-    expect(answer.error?.data?.detail).toMatch(/^method 'set_point' requires capabilities \{'can_set'\}, but capability \{\} was provided for user mallory$/);
+    expect(answer.error?.data?.detail).toMatch(
+      /^method 'set_point' requires capabilities \{'can_set'\}, but capability \{\} was provided for user mallory$/,
+    );
     expect(await ui.rpc.call('thermostat', 'set_point', 21)).toEqual({ ok: true, value: 21 });
     expect(thermostat.stats()['replies.unmatched'] ?? 0).toBeGreaterThan(0); // the forgeries arrived, and matched nothing
   });
@@ -123,30 +150,49 @@ describe('platform-level pubsub operations (item 2)', () => {
   it('external_publish from a local agent is refused with error 13 and counted: no protected-topic pass with a forged user frame, no spoofed sender', async () => {
     const sub = await subscriber('ext.sub', '');
     const forged = (topic: string, sender: string, id: string) =>
-      mallory.sendVip('', 'pubsub', ['external_publish', topic, pubsubBody({ sender, bus: '', headers: {}, message: 'forged' })], { id, user: 'pub.secure' });
+      mallory.sendVip('', 'pubsub', ['external_publish', topic, pubsubBody({ sender, bus: '', headers: {}, message: 'forged' })], {
+        id,
+        user: 'pub.secure',
+      });
     await forged('secure/valve', 'platform.auth', 'x1');
     await forged('open/news', 'thermostat', 'x2');
     for (const id of ['x1', 'x2']) {
-      expect(text(await mallory.receiveReply(id, 'error')).slice(5)).toEqual(
-        ['13', 'Permission denied: pubsub external_publish is accepted only from a platform link', '', 'pubsub'],
-      );
+      expect(text(await mallory.receiveReply(id, 'error')).slice(5)).toEqual([
+        '13',
+        'Permission denied: pubsub external_publish is accepted only from a platform link',
+        '',
+        'pubsub',
+      ]);
     }
     await mallory.sendVip('', 'pubsub', ['external_list', pubsubBody({ elsewhere: ['secure/'] })], { id: 'x3' });
-    expect(text(await mallory.receiveReply('x3', 'error')).slice(5, 7)).toEqual(['13', 'Permission denied: pubsub external_list is accepted only from a platform link']);
+    expect(text(await mallory.receiveReply('x3', 'error')).slice(5, 7)).toEqual([
+      '13',
+      'Permission denied: pubsub external_list is accepted only from a platform link',
+    ]);
     expect((await counters()).extensions.pubsub?.['rejected.not_platform_link']).toBe(3);
 
     // The legitimate paths: mallory's own publish arrives under its own name; the protected
     // topic is refused for mallory (its proven user) and admitted for a holder of can_secure.
     const ack = await mallory.request('pubsub', ['publish', 'open/news', pubsubBody({ bus: '', headers: {}, message: 1 })], 'p1');
     expect(ack[6]?.readUInt32LE(0)).toBe(1);
-    await mallory.sendVip('', 'pubsub', ['publish', 'secure/valve', pubsubBody({ bus: '', headers: {}, message: 2 })], { id: 'p2', user: 'pub.secure' });
+    await mallory.sendVip('', 'pubsub', ['publish', 'secure/valve', pubsubBody({ bus: '', headers: {}, message: 2 })], {
+      id: 'p2',
+      user: 'pub.secure',
+    });
     expect(text(await mallory.receiveReply('p2', 'error'))[5]).toBe('-32001');
     const holder = await openRawClient(platform, 'pub.secure', { capabilities: ['can_secure'] });
     onTestFinished(() => holder.close());
-    expect((await holder.request('pubsub', ['publish', 'secure/valve', pubsubBody({ bus: '', headers: {}, message: 3 })], 'p3'))[6]?.readUInt32LE(0)).toBe(1);
+    expect(
+      (
+        await holder.request('pubsub', ['publish', 'secure/valve', pubsubBody({ bus: '', headers: {}, message: 3 })], 'p3')
+      )[6]?.readUInt32LE(0),
+    ).toBe(1);
     const got: string[][] = [];
     await waitFor(() => (got.push(...publishes(sub)), got.length >= 2), { what: 'the two legitimate publishes delivered' });
-    expect(got.map((f) => [f[1], (JSON.parse(f[2] ?? '{}') as { sender: string }).sender])).toEqual([['open/news', 'mallory'], ['secure/valve', 'pub.secure']]);
+    expect(got.map((f) => [f[1], (JSON.parse(f[2] ?? '{}') as { sender: string }).sender])).toEqual([
+      ['open/news', 'mallory'],
+      ['secure/valve', 'pub.secure'],
+    ]);
   });
 });
 
@@ -154,9 +200,12 @@ describe('agentstop (item 3)', () => {
   it('naming another agent is refused with error 13: the other stays in the peer list and keeps receiving', async () => {
     const victim = await subscriber('stop.victim', 'stop/');
     await mallory.sendVip('', 'agentstop', ['stop.victim'], { id: 's1' });
-    expect(text(await mallory.receiveReply('s1', 'error')).slice(5)).toEqual(
-      ['13', 'Permission denied: agentstop of another peer is accepted only from control', '', 'agentstop'],
-    );
+    expect(text(await mallory.receiveReply('s1', 'error')).slice(5)).toEqual([
+      '13',
+      'Permission denied: agentstop of another peer is accepted only from control',
+      '',
+      'agentstop',
+    ]);
     const listing = text(await watcher.request('peerlist', ['list'], 'pl1'));
     expect(listing).toContain('stop.victim');
     await mallory.request('pubsub', ['publish', 'stop/x', pubsubBody({ bus: '', headers: {}, message: 1 })], 'sp1');
@@ -169,10 +218,14 @@ describe('agentstop (item 3)', () => {
     const ops = await openRawClient(platform, 'ops.console', { userId: 'control' });
     onTestFinished(() => ops.close());
     await ops.sendVip('', 'agentstop', ['stop.victim2'], { id: 's2' });
-    await waitFor(async () => !text(await watcher.request('peerlist', ['list'], `pl.${Date.now()}`)).includes('stop.victim2'), { what: 'stop.victim2 dropped by control' });
+    await waitFor(async () => !text(await watcher.request('peerlist', ['list'], `pl.${Date.now()}`)).includes('stop.victim2'), {
+      what: 'stop.victim2 dropped by control',
+    });
     const self = await subscriber('stop.self', 'stop3/');
     await self.sendVip('', 'agentstop', ['stop.self'], { id: 's3' });
-    await waitFor(async () => !text(await watcher.request('peerlist', ['list'], `pl.${Date.now()}`)).includes('stop.self'), { what: 'stop.self gone' });
+    await waitFor(async () => !text(await watcher.request('peerlist', ['list'], `pl.${Date.now()}`)).includes('stop.self'), {
+      what: 'stop.self gone',
+    });
     expect(victim.inbox.drain().filter((f) => f[4]?.toString() === 'error')).toEqual([]);
   });
 });
@@ -185,8 +238,12 @@ describe('reserved service identities (item 4)', () => {
     onTestFinished(() => impostor.close());
     const before = (await counters()).dropped['reserved identity'] ?? 0;
     await impostor.sendVip('', 'hello', ['hello'], { id: 'h-imp' });
-    await waitFor(async () => ((await counters()).dropped['reserved identity'] ?? 0) > before, { what: 'the impostor\'s hello dropped' });
-    const refused = text(await mallory.request('RPC', ['{"jsonrpc": "2.0", "method": "get_platform_health", "id": "g1"}'], 'g1', { recipient: 'platform.web' }));
+    await waitFor(async () => ((await counters()).dropped['reserved identity'] ?? 0) > before, { what: "the impostor's hello dropped" });
+    const refused = text(
+      await mallory.request('RPC', ['{"jsonrpc": "2.0", "method": "get_platform_health", "id": "g1"}'], 'g1', {
+        recipient: 'platform.web',
+      }),
+    );
     expect(refused.slice(4)).toEqual(['error', '113', 'No route to host', 'platform.web', 'RPC']);
     expect(impostor.inbox.drain()).toEqual([]);
   });
@@ -214,7 +271,7 @@ describe('platform services (item 5)', () => {
     expect(await nosy.rpc.call('control', 'stats.enabled')).toBe(false);
   });
 
-  it('get_user_to_capabilities answers an agent its own entry and the platform\'s, a read_user_capabilities holder every user', async () => {
+  it("get_user_to_capabilities answers an agent its own entry and the platform's, a read_user_capabilities holder every user", async () => {
     const plain = await agentWith('caps.plain', { can_plain: null });
     await agentWith('caps.other', { can_other: null });
     const reader = await agentWith('caps.reader', { read_user_capabilities: null });

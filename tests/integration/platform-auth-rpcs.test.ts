@@ -9,7 +9,15 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair } from '@vip/protocol';
-import { openRawClient, pythonRpcCall, RawVipClient, startPlatform, waitFor, type PlatformProcess, type PythonRpcReply } from '@vip/testing';
+import {
+  openRawClient,
+  pythonRpcCall,
+  RawVipClient,
+  startPlatform,
+  waitFor,
+  type PlatformProcess,
+  type PythonRpcReply,
+} from '@vip/testing';
 import type { Agent } from '@vip/agent';
 import { createZmqAgent } from '@vip/agent/zmq';
 
@@ -36,7 +44,9 @@ beforeAll(async () => {
   platform = await startPlatform({ logLevel: 'info' });
   py = await openRawClient(platform, 'py.agent');
   mallory = await openRawClient(platform, 'mallory');
-  admin = await openRawClient(platform, 'admin.tool', { capabilities: { allow_auth_modifications: null, modify_rpc_method_allowance: null } });
+  admin = await openRawClient(platform, 'admin.tool', {
+    capabilities: { allow_auth_modifications: null, modify_rpc_method_allowance: null },
+  });
 });
 
 afterAll(async () => {
@@ -68,20 +78,35 @@ describe('platform.auth dynamic RPC authorizations', () => {
     refused(await pythonRpcCall(mallory, AUTH, 'add_rpc_authorizations', ['py.agent', 'echo', ['anything']]));
     refused(await pythonRpcCall(mallory, AUTH, 'delete_rpc_authorizations', ['py.agent', 'set_point', ['can_set']]));
     expect((await pythonRpcCall(admin, AUTH, 'add_rpc_authorizations', ['py.agent', 'echo', ['can_echo']])).result).toBeNull();
-    await waitFor(async () => JSON.stringify((await entryOf('py.agent'))?.rpc_method_authorizations) === JSON.stringify({ echo: ['can_echo'], set_point: ['can_set'] }), { what: 'add written' });
+    await waitFor(
+      async () =>
+        JSON.stringify((await entryOf('py.agent'))?.rpc_method_authorizations) ===
+        JSON.stringify({ echo: ['can_echo'], set_point: ['can_set'] }),
+      { what: 'add written' },
+    );
     // the entry now overrides the agent's own `echo`: its next start-up call is told so
     const again = await pythonRpcCall(py, AUTH, 'update_id_rpc_authorizations', ['py.agent', { echo: [], set_point: ['can_set'] }]);
     expect(again.result).toEqual({ echo: ['can_echo'], set_point: ['can_set'] });
     expect((await pythonRpcCall(admin, AUTH, 'delete_rpc_authorizations', ['py.agent', 'set_point', ['can_set']])).result).toBeNull();
-    await waitFor(async () => JSON.stringify((await entryOf('py.agent'))?.rpc_method_authorizations?.valueOf()) === JSON.stringify({ echo: ['can_echo'], set_point: [''] }), { what: 'delete written' });
+    await waitFor(
+      async () =>
+        JSON.stringify((await entryOf('py.agent'))?.rpc_method_authorizations?.valueOf()) ===
+        JSON.stringify({ echo: ['can_echo'], set_point: [''] }),
+      { what: 'delete written' },
+    );
   });
 
   it('pushes changed authorizations to a running agent (auth.set_multiple_rpc_authorizations) and takes its start-up sync', async () => {
     const keys = generateKeyPair();
     await platform.authorize(keys.public, { identity: 'ts.agent' });
     const agent = await createZmqAgent({
-      identity: 'ts.agent', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keys.public, secretKey: keys.secret,
-      vipHome: platform.home, auth: { syncRpcAuthorizations: true },
+      identity: 'ts.agent',
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: keys.public,
+      secretKey: keys.secret,
+      vipHome: platform.home,
+      auth: { syncRpcAuthorizations: true },
     });
     agents.push(agent);
     agent.rpc.export('secret', () => 42, { allow: 'can_secret' });
@@ -94,14 +119,20 @@ describe('platform.auth dynamic RPC authorizations', () => {
     // and the agent refuses the same change from anyone without the capability
     refused(await pythonRpcCall(mallory, 'ts.agent', 'auth.set_rpc_authorizations', ['open_door', []]));
     expect(agent.rpc.allowOf('open_door')).toEqual(['can_open']);
-    expect((await pythonRpcCall(py, 'ts.agent', 'auth.get_all_rpc_authorizations')).result).toMatchObject({ secret: ['can_secret'], open_door: ['can_open'] });
+    expect((await pythonRpcCall(py, 'ts.agent', 'auth.get_all_rpc_authorizations')).result).toMatchObject({
+      secret: ['can_secret'],
+      open_door: ['can_open'],
+    });
     expect((await pythonRpcCall(py, 'ts.agent', 'auth.get_rpc_authorizations', ['health.set_status'])).result).toEqual([]);
   });
 });
 
 describe('platform.auth user lookups', () => {
   it('get_capabilities / get_groups / get_roles answer for the caller, and hide other users under restricted access', async () => {
-    expect((await pythonRpcCall(admin, AUTH, 'get_capabilities', ['admin.tool'])).result).toEqual({ allow_auth_modifications: null, modify_rpc_method_allowance: null });
+    expect((await pythonRpcCall(admin, AUTH, 'get_capabilities', ['admin.tool'])).result).toEqual({
+      allow_auth_modifications: null,
+      modify_rpc_method_allowance: null,
+    });
     expect((await pythonRpcCall(admin, AUTH, 'get_groups', ['admin.tool'])).result).toEqual([]);
     expect((await pythonRpcCall(admin, AUTH, 'get_roles', ['admin.tool'])).result).toEqual([]);
     expect((await pythonRpcCall(mallory, AUTH, 'get_capabilities', ['admin.tool'])).result).toEqual([]);
@@ -114,24 +145,41 @@ describe('platform.auth credential decisions', () => {
   it('lists a refused key as pending, and approves, denies and deletes it only for allow_auth_modifications', async () => {
     const stranger = RawVipClient.connect({ address: platform.tcpAddress, identity: 'stranger', serverKey: platform.serverkey });
     try {
-      await waitFor(() => stranger.authFailures > 0 || stranger.handshakes > 0, { what: 'refusal', timeoutMs: 10_000 }).catch(() => undefined);
+      await waitFor(() => stranger.authFailures > 0 || stranger.handshakes > 0, { what: 'refusal', timeoutMs: 10_000 }).catch(
+        () => undefined,
+      );
       let pending: { user_id: string; credentials: string }[] = [];
-      await waitFor(async () => {
-        const r = await pythonRpcCall(admin, AUTH, 'get_pending_authorizations');
-        pending = (r.result as typeof pending) ?? [];
-        return pending.some((p) => p.credentials === stranger.keys.public);
-      }, { what: 'pending credential', timeoutMs: 15_000 });
+      await waitFor(
+        async () => {
+          const r = await pythonRpcCall(admin, AUTH, 'get_pending_authorizations');
+          pending = (r.result as typeof pending) ?? [];
+          return pending.some((p) => p.credentials === stranger.keys.public);
+        },
+        { what: 'pending credential', timeoutMs: 15_000 },
+      );
       const userId = pending.find((p) => p.credentials === stranger.keys.public)?.user_id ?? '';
       refused(await pythonRpcCall(mallory, AUTH, 'get_pending_authorizations'));
       refused(await pythonRpcCall(mallory, AUTH, 'approve_authorization', [userId]));
       refused(await pythonRpcCall(mallory, AUTH, 'auth_file.read'));
-      refused(await pythonRpcCall(mallory, AUTH, 'auth_file.add', [{ credentials: generateKeyPair().public, user_id: 'evil', capabilities: { allow_auth_modifications: null } }]));
+      refused(
+        await pythonRpcCall(mallory, AUTH, 'auth_file.add', [
+          { credentials: generateKeyPair().public, user_id: 'evil', capabilities: { allow_auth_modifications: null } },
+        ]),
+      );
       expect((await pythonRpcCall(admin, AUTH, 'approve_authorization', [userId])).result).toBeNull();
       await platform.waitForLog('auth.reloaded', { timeoutMs: 10_000 }).catch(() => undefined);
       const approved = (await pythonRpcCall(admin, AUTH, 'get_approved_authorizations')).result as { user_id: string; retries: number }[];
-      expect(approved).toContainEqual(expect.objectContaining({ user_id: userId, credentials: stranger.keys.public, mechanism: 'CURVE', retries: 0 }));
+      expect(approved).toContainEqual(
+        expect.objectContaining({ user_id: userId, credentials: stranger.keys.public, mechanism: 'CURVE', retries: 0 }),
+      );
       expect((await pythonRpcCall(admin, AUTH, 'deny_authorization', [userId])).result).toBeNull();
-      await waitFor(async () => ((await pythonRpcCall(admin, AUTH, 'get_denied_authorizations')).result as { user_id: string }[]).some((d) => d.user_id === userId), { what: 'denied' });
+      await waitFor(
+        async () =>
+          ((await pythonRpcCall(admin, AUTH, 'get_denied_authorizations')).result as { user_id: string }[]).some(
+            (d) => d.user_id === userId,
+          ),
+        { what: 'denied' },
+      );
       expect((await pythonRpcCall(admin, AUTH, 'delete_authorization', [userId])).result).toBeNull();
       const file = (await pythonRpcCall(admin, AUTH, 'auth_file.read')).result as { deny: { user_id: string }[] };
       expect(file.deny.some((d) => d.user_id === userId)).toBe(false);
@@ -144,10 +192,21 @@ describe('platform.auth credential decisions', () => {
 describe('platform.auth auth_file.* (vctl auth over RPC)', () => {
   it('reads, adds, finds, updates and removes entries, and sets groups and roles, for allow_auth_modifications', async () => {
     const key = generateKeyPair().public;
-    expect((await pythonRpcCall(admin, AUTH, 'auth_file.add', [{ credentials: key, user_id: 'rpc.added', identity: 'rpc.added', capabilities: { can_x: null } }])).result).toBeNull();
+    expect(
+      (
+        await pythonRpcCall(admin, AUTH, 'auth_file.add', [
+          { credentials: key, user_id: 'rpc.added', identity: 'rpc.added', capabilities: { can_x: null } },
+        ])
+      ).result,
+    ).toBeNull();
     const found = (await pythonRpcCall(admin, AUTH, 'auth_file.find_by_credentials', [key])).result as { user_id: string }[];
     expect(found.map((e) => e.user_id)).toEqual(['rpc.added']);
-    const read = async () => (await pythonRpcCall(admin, AUTH, 'auth_file.read')).result as { allow: { user_id: string; comments: string | null }[]; groups: unknown; roles: unknown };
+    const read = async () =>
+      (await pythonRpcCall(admin, AUTH, 'auth_file.read')).result as {
+        allow: { user_id: string; comments: string | null }[];
+        groups: unknown;
+        roles: unknown;
+      };
     const index = (await read()).allow.findIndex((e) => e.user_id === 'rpc.added');
     expect(index).toBeGreaterThan(0);
     // keyword arguments, as vctl sends them

@@ -34,7 +34,10 @@ async function tempDir(): Promise<string> {
 
 /** One line, prefixed, no stack trace. */
 function expectOneLineError(stderr: string, pattern: RegExp): void {
-  const lines = stderr.trim().split('\n').filter((l) => !l.startsWith('{'));
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('{'));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^vip-platform: /);
   expect(lines[0]).toMatch(pattern);
@@ -109,7 +112,9 @@ describe('vip-platform running', () => {
     expect((await stat(join(platform.home, 'keystore'))).mode & 0o777).toBe(0o600);
     const keystore = JSON.parse(await readFile(join(platform.home, 'keystore'), 'utf8')) as { public: string };
     expect(keystore.public).toBe(platform.serverkey);
-    const auth = JSON.parse(await readFile(join(platform.home, 'auth.json'), 'utf8')) as { allow: Array<{ user_id: string; credentials: string }> };
+    const auth = JSON.parse(await readFile(join(platform.home, 'auth.json'), 'utf8')) as {
+      allow: Array<{ user_id: string; credentials: string }>;
+    };
     expect(auth.allow.map((e) => e.user_id)).toEqual(expect.arrayContaining(['platform', 'control', 'control.connection']));
     expect(auth.allow.find((e) => e.user_id === 'platform')?.credentials).toBe(platform.serverkey);
     const known = JSON.parse(await readFile(join(platform.home, 'known_hosts'), 'utf8')) as Record<string, string>;
@@ -147,14 +152,19 @@ describe('vip-platform logs and its config file', () => {
     const pretty = await startAndStop(['--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*', '--log-format', 'pretty'], 'SIGTERM');
     expect(pretty.code).toBe(0);
     const lines = pretty.stderr.trim().split('\n');
-    expect(lines.some((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO  platform\.ready service=vip-platform bus=zmq /.test(l))).toBe(true);
+    expect(lines.some((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} INFO  platform\.ready service=vip-platform bus=zmq /.test(l))).toBe(
+      true,
+    );
     expect(lines.filter((l) => l.startsWith('{'))).toEqual([]); // not JSON
     expect(pretty.stderr).not.toContain('\u001b['); // stderr is a pipe: no colours
     const log = join(home, 'platform.log');
     const filed = await startAndStop(['--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*', '--log-file', log], 'SIGTERM');
     expect(filed.code).toBe(0);
     expect(filed.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^vip-platform ready: /)]);
-    const records = (await readFile(log, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    const records = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string });
     expect(records.map((r) => r.event)).toEqual(expect.arrayContaining(['platform.starting', 'platform.ready', 'platform.stopped']));
   });
 
@@ -163,8 +173,15 @@ describe('vip-platform logs and its config file', () => {
     await writeFile(join(home, 'config'), '[volttron]\ninstance-name = cfg1\nlog-levle = debug\n');
     const r = await startAndStop(['--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*'], 'SIGTERM');
     expect(r.code).toBe(0);
-    const warning = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.event === 'config.unknown-key');
-    expect(warning).toMatchObject({ level: 'warn', message: `${join(home, 'config')}:3: unknown key "log-levle" (did you mean log-level?); ignored` });
+    const warning = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e.event === 'config.unknown-key');
+    expect(warning).toMatchObject({
+      level: 'warn',
+      message: `${join(home, 'config')}:3: unknown key "log-levle" (did you mean log-level?); ignored`,
+    });
   });
 
   it('a bad value in $VIP_HOME/config exits 2, like a bad flag', async () => {

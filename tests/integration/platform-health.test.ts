@@ -8,14 +8,23 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTranscript, openRawClient, pythonRpcCall, startPlatform, waitFor, type PlatformProcess, type RawVipClient } from '@vip/testing';
+import {
+  loadTranscript,
+  openRawClient,
+  pythonRpcCall,
+  startPlatform,
+  waitFor,
+  type PlatformProcess,
+  type RawVipClient,
+} from '@vip/testing';
 
 let platform: PlatformProcess;
 let py: RawVipClient;
 let other: RawVipClient;
 
 const HEALTH = 'platform.health';
-const report = async (client: RawVipClient) => (await pythonRpcCall(client, HEALTH, 'get_platform_health')).result as Record<string, Record<string, unknown>>;
+const report = async (client: RawVipClient) =>
+  (await pythonRpcCall(client, HEALTH, 'get_platform_health')).result as Record<string, Record<string, unknown>>;
 
 /** `pubsub publish` as a Python agent's heartbeat and health subsystems frame it. */
 async function pythonPublish(client: RawVipClient, topic: string, headers: Record<string, unknown>, message: unknown): Promise<void> {
@@ -45,7 +54,11 @@ describe('platform.health', () => {
     expect(frames.slice(0, 3).map((f) => f.toString())).toEqual(['platform.health', 'VIP1', 'platform.health']);
     const reply = JSON.parse(frames[5]!.toString()) as { id: string; result: Record<string, Record<string, unknown>> };
     expect(reply.id).toBe(JSON.parse(request.frames[5]!.toString()).id);
-    expect(reply.result['cap.cfg']).toMatchObject({ peer: 'cap.cfg', service_agent: false, connected: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/) });
+    expect(reply.result['cap.cfg']).toMatchObject({
+      peer: 'cap.cfg',
+      service_agent: false,
+      connected: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/),
+    });
     expect(reply.result['platform.auth']).toMatchObject({ peer: 'platform.auth', service_agent: true });
     expect(reply.result['platform.health']).toMatchObject({ service_agent: true });
   });
@@ -78,8 +91,12 @@ describe('platform.health', () => {
 
   it('keeps the last alert of an agent (health.send_alert) and forwards it to the platform log', async () => {
     const logged = platform.waitForLog('health.alert', { timeoutMs: 10_000 });
-    await pythonPublish(py, 'alerts/Agent/vip1_cap_cfg', { alert_key: 'temp_high', min_compatible_version: '3.0', max_compatible_version: '' },
-      { context: 'too hot', status: 'BAD', last_updated: '2026-12-07T14:23:20.960642+00:00' });
+    await pythonPublish(
+      py,
+      'alerts/Agent/vip1_cap_cfg',
+      { alert_key: 'temp_high', min_compatible_version: '3.0', max_compatible_version: '' },
+      { context: 'too hot', status: 'BAD', last_updated: '2026-12-07T14:23:20.960642+00:00' },
+    );
     expect(await logged).toMatchObject({ sender: 'cap.cfg', alert_key: 'temp_high' });
     await waitFor(async () => (await report(other))['cap.cfg']?.last_alert !== undefined, { what: 'alert recorded' });
     expect((await report(other))['cap.cfg']?.last_alert).toMatchObject({ key: 'temp_high', status: { status: 'BAD', context: 'too hot' } });
@@ -95,7 +112,8 @@ describe('platform.health', () => {
 
   it('vipctl health prints the report, and --json the answer as it is', async () => {
     const bin = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
-    const run = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, '--vip-home', platform.home], { timeout: 30_000 });
+    const run = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [bin, ...args, '--vip-home', platform.home], { timeout: 30_000 });
     const json = JSON.parse((await run('health', '--json')).stdout) as Record<string, Record<string, unknown>>;
     expect(json['cap.cfg']).toMatchObject({ peer: 'cap.cfg', message: 'GOOD', last_alert: { key: 'temp_high' } });
     const table = (await run('health')).stdout;

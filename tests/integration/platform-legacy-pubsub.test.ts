@@ -14,8 +14,13 @@ describe('vip-platform --legacy-pubsub', () => {
     const pair = generateKeyPair();
     await platform.authorize(pair.public, { identity });
     const agent = await createZmqAgent({
-      identity, address: platform.addresses[0] ?? '', serverKey: platform.serverkey ?? '',
-      publicKey: pair.public, secretKey: pair.secret, vipHome: platform.home, ...options,
+      identity,
+      address: platform.addresses[0] ?? '',
+      serverKey: platform.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: platform.home,
+      ...options,
     });
     agents.push(agent);
     await agent.start();

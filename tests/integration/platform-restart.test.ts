@@ -52,8 +52,14 @@ describe('platform kill -9 and restart while an agent publishes (zmq)', () => {
       await authFile.add({ credentials: pair.public, user_id: identity, identity, comments: 'restart test' });
       await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
       const a = await createZmqAgent({
-        identity, address: via, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home,
-        reconnectIntervalMs: 100, requestTimeoutMs: 20_000,
+        identity,
+        address: via,
+        serverKey: platform.serverkey ?? '',
+        publicKey: pair.public,
+        secretKey: pair.secret,
+        vipHome: home,
+        reconnectIntervalMs: 100,
+        requestTimeoutMs: 20_000,
       });
       onTestFinished(() => a.close());
       await a.start();
@@ -64,7 +70,10 @@ describe('platform kill -9 and restart while an agent publishes (zmq)', () => {
     const received: number[] = [];
     await sub.pubsub!.subscribe('restart/', (_p, _s, _b, _t, _h, message) => void received.push(message as number));
 
-    const run = new PublishRun((topic, seq) => pub.pubsub!.publish(topic, { message: seq }), 'restart/', { window: 50, maxPublishes: 2_000 });
+    const run = new PublishRun((topic, seq) => pub.pubsub!.publish(topic, { message: seq }), 'restart/', {
+      window: 50,
+      maxPublishes: 2_000,
+    });
     run.start();
     onTestFinished(() => run.stop());
     await waitFor(() => run.count('before', 'resolved') >= 20, { timeoutMs: 10_000, what: 'publishes confirmed before the kill' });
@@ -87,11 +96,17 @@ describe('platform kill -9 and restart while an agent publishes (zmq)', () => {
     gate.open();
     run.phase = 'back';
     await waitFor(() => sub.connected, { timeoutMs: 20_000, what: 'subscriber back' });
-    await waitFor(() => run.count('back', 'resolved') >= 20, { timeoutMs: 20_000, what: 'publishes confirmed after the subscriber is back' });
+    await waitFor(() => run.count('back', 'resolved') >= 20, {
+      timeoutMs: 20_000,
+      what: 'publishes confirmed after the subscriber is back',
+    });
     await run.stop();
 
     const confirmed = run.outcomes.filter((o) => o.state === 'resolved' && o.count > 0).map((o) => o.seq);
-    await waitFor(() => confirmed.every((seq) => received.includes(seq)), { timeoutMs: 20_000, what: 'every confirmed publish at the subscriber' }).catch(() => undefined);
+    await waitFor(() => confirmed.every((seq) => received.includes(seq)), {
+      timeoutMs: 20_000,
+      what: 'every confirmed publish at the subscriber',
+    }).catch(() => undefined);
     if (process.env.RESTART_DEBUG) console.log(JSON.stringify(summary(run)));
     expect(restartViolations(run.outcomes, received)).toEqual([]);
     // the outage publishes were queued by the agent and confirmed by the restarted platform
@@ -117,7 +132,12 @@ describe('the subscription file across starts and stops (zmq)', () => {
     await new AuthFile({ path: join(home, 'auth.json') }).add({ credentials: pair.public, user_id: 'keeper', identity: 'keeper' });
     await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
     const keeper = await createZmqAgent({
-      identity: 'keeper', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home,
+      identity: 'keeper',
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: home,
     });
     onTestFinished(() => keeper.close());
     await keeper.start();
@@ -160,7 +180,10 @@ describe('platform kill -9 and restart while an agent publishes (rmq)', () => {
     const received: number[] = [];
     await sub.pubsub!.subscribe('restart/', (_p, _s, _b, _t, _h, message) => void received.push(message as number));
 
-    const run = new PublishRun((topic, seq) => pub.pubsub!.publish(topic, { message: seq }), 'restart/', { window: 20, maxPublishes: 2_000 });
+    const run = new PublishRun((topic, seq) => pub.pubsub!.publish(topic, { message: seq }), 'restart/', {
+      window: 20,
+      maxPublishes: 2_000,
+    });
     run.start();
     onTestFinished(() => run.stop());
     await waitFor(() => run.count('before', 'resolved') >= 20, { timeoutMs: 10_000, what: 'publishes confirmed before the kill' });
@@ -172,7 +195,10 @@ describe('platform kill -9 and restart while an agent publishes (rmq)', () => {
     await waitFor(() => run.count('restarted', 'resolved') >= 30, { timeoutMs: 30_000, what: 'publishes confirmed after the restart' });
     await run.stop();
     const confirmed = run.outcomes.filter((o) => o.state === 'resolved' && o.count > 0).map((o) => o.seq);
-    await waitFor(() => confirmed.every((seq) => received.includes(seq)), { timeoutMs: 20_000, what: 'every confirmed publish at the subscriber' }).catch(() => undefined);
+    await waitFor(() => confirmed.every((seq) => received.includes(seq)), {
+      timeoutMs: 20_000,
+      what: 'every confirmed publish at the subscriber',
+    }).catch(() => undefined);
     if (process.env.RESTART_DEBUG) console.log(JSON.stringify(summary(run)));
     expect(restartViolations(run.outcomes, received)).toEqual([]);
     for (const o of run.outcomes) if (o.state === 'rejected') expect(['VIP_NOT_CONFIRMED', 'VIP_TIMEOUT']).toContain(o.code);

@@ -22,8 +22,10 @@ const agents: Agent[] = [];
 
 async function agent(identity: string): Promise<Agent> {
   const a = createRmqAgent({
-    identity, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT },
-    requestTimeoutMs: 3_000, rpc: { timeoutMs: 3_000 },
+    identity,
+    rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT },
+    requestTimeoutMs: 3_000,
+    rpc: { timeoutMs: 3_000 },
   });
   agents.push(a);
   await a.start();
@@ -59,7 +61,12 @@ type Outcome = number | 'failed';
 const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
 
 /** Run `op(i)` until `stop()`, recording each outcome; after a failure wait for the agent to be back (no spinning). */
-async function traffic(a: Agent, t: Tally & { outcome: Outcome[] }, op: (i: number) => Promise<number>, stop: () => boolean): Promise<void> {
+async function traffic(
+  a: Agent,
+  t: Tally & { outcome: Outcome[] },
+  op: (i: number) => Promise<number>,
+  stop: () => boolean,
+): Promise<void> {
   for (let i = 0; i < 5_000 && !stop(); i++) {
     try {
       t.outcome.push(await op(i));
@@ -84,10 +91,13 @@ async function pipelined(a: Agent, outcome: Confirm[], stop: () => boolean): Pro
   let failed = false;
   for (let i = 0; i < 20_000 && !stop(); i++) {
     outcome.push(undefined);
-    const p: Promise<void> = a.pubsub!.publishNoWait('load/fast', { message: i }).then(
-      () => void (outcome[i] = 'ok'),
-      () => void ((outcome[i] = 'failed'), (failed = true)),
-    ).finally(() => inFlight.delete(p));
+    const p: Promise<void> = a
+      .pubsub!.publishNoWait('load/fast', { message: i })
+      .then(
+        () => void (outcome[i] = 'ok'),
+        () => void ((outcome[i] = 'failed'), (failed = true)),
+      )
+      .finally(() => inFlight.delete(p));
     inFlight.add(p);
     if (inFlight.size >= 4) await Promise.race(inFlight);
     if (failed) {
@@ -111,7 +121,11 @@ describe('platform process on RabbitMQ: connections force-closed during traffic'
     const pub = await agent('flt.pub');
     const kept = new Set<number>();
     const keptFast = new Set<number>();
-    await keep.subsystem<RmqPubSubSubsystem>('pubsub')!.subscribe('load/', (_p, _s, _b, topic, _h, message) => void (topic === 'load/fast' ? keptFast : kept).add(Number(message)), { persistentQueue: 'flt-keep' });
+    await keep
+      .subsystem<RmqPubSubSubsystem>('pubsub')!
+      .subscribe('load/', (_p, _s, _b, topic, _h, message) => void (topic === 'load/fast' ? keptFast : kept).add(Number(message)), {
+        persistentQueue: 'flt-keep',
+      });
     const received = new Set<number>();
     let duplicates = 0;
     await sub.pubsub!.subscribe('load/', (_p, _s, _b, topic, _h, message) => {
@@ -125,11 +139,21 @@ describe('platform process on RabbitMQ: connections force-closed during traffic'
     const fast: Confirm[] = [];
     let stop = false;
     const loops = Promise.all([
-      traffic(cli, rpc, async (i) => {
-        expect(await cli.rpc.call('flt.srv', 'echo', i)).toBe(i);
-        return 1;
-      }, () => stop),
-      traffic(pub, published, (i) => pub.pubsub!.publish('load/x', { message: i }), () => stop),
+      traffic(
+        cli,
+        rpc,
+        async (i) => {
+          expect(await cli.rpc.call('flt.srv', 'echo', i)).toBe(i);
+          return 1;
+        },
+        () => stop,
+      ),
+      traffic(
+        pub,
+        published,
+        (i) => pub.pubsub!.publish('load/x', { message: i }),
+        () => stop,
+      ),
       pipelined(pub, fast, () => stop),
     ]);
     // where each stream was when its agent saw the broker close its connection
@@ -144,10 +168,28 @@ describe('platform process on RabbitMQ: connections force-closed during traffic'
       await waitFor(() => cutAt.rpc >= 0 && cutAt.pub >= 0 && cutAt.sub && cutAt.keep, { timeoutMs: 10_000, what: 'the agents cut off' });
       await waitFor(() => agents.every((a) => a.connected), { timeoutMs: 30_000, what: 'every agent re-welcomed' });
       // recovery: RPC answers again and publishes reach the re-synchronized subscriber
-      await waitFor(() => rpc.outcome.slice(cutAt.rpc).filter((o) => o === 1).length >= 30, { timeoutMs: 30_000, what: 'RPC after the cut' });
-      await waitFor(() => [...received].filter((n) => n >= cutAt.pub).length >= 30, { timeoutMs: 30_000, what: 'publishes after the cut delivered' });
+      await waitFor(() => rpc.outcome.slice(cutAt.rpc).filter((o) => o === 1).length >= 30, {
+        timeoutMs: 30_000,
+        what: 'RPC after the cut',
+      });
+      await waitFor(() => [...received].filter((n) => n >= cutAt.pub).length >= 30, {
+        timeoutMs: 30_000,
+        what: 'publishes after the cut delivered',
+      });
     } catch (err) {
-      console.info(JSON.stringify({ failedAt: (err as Error).message, cutAt, rpc: rpc.outcome.length, rpcFailed: rpc.failed, published: published.outcome.length, pubFailed: published.failed, received: received.size, fast: fast.length, pubStats: pub.pubsub!.stats() }));
+      console.info(
+        JSON.stringify({
+          failedAt: (err as Error).message,
+          cutAt,
+          rpc: rpc.outcome.length,
+          rpcFailed: rpc.failed,
+          published: published.outcome.length,
+          pubFailed: published.failed,
+          received: received.size,
+          fast: fast.length,
+          pubStats: pub.pubsub!.stats(),
+        }),
+      );
       throw err;
     } finally {
       stop = true;
@@ -185,21 +227,37 @@ describe('platform process on RabbitMQ: connections force-closed during traffic'
     expect(rpc.outcome.slice(0, cutAt.rpc - 50).every((o) => o === 1)).toBe(true);
     // the persistent subscription: every publish that resolved, nothing that was never sent
     const confirmed = seq.filter(accepted);
-    await waitFor(() => confirmed.every((i) => kept.has(i)), { timeoutMs: 15_000, what: 'every confirmed publish in the persistent queue delivered' });
+    await waitFor(() => confirmed.every((i) => kept.has(i)), {
+      timeoutMs: 15_000,
+      what: 'every confirmed publish in the persistent queue delivered',
+    });
     expect([...kept].filter((n) => !(n >= 0 && n < sent))).toEqual([]);
     expect(fast.filter((o) => o === undefined)).toEqual([]);
     const fastConfirmed = [...fast.keys()].filter((i) => fast[i] === 'ok');
-    await waitFor(() => fastConfirmed.every((i) => keptFast.has(i)), { timeoutMs: 15_000, what: 'every confirmed pipelined publish delivered' });
+    await waitFor(() => fastConfirmed.every((i) => keptFast.has(i)), {
+      timeoutMs: 15_000,
+      what: 'every confirmed pipelined publish delivered',
+    });
     expect([...keptFast].filter((n) => !(n >= 0 && n < fast.length))).toEqual([]);
     const pubStats = pub.pubsub!.stats();
     const raw = await cli.query.query('vip-router-stats');
     const stats = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { transport: { reconnects: number } };
     expect(stats.transport.reconnects).toBeGreaterThanOrEqual(1);
-    console.info(JSON.stringify({
-      rpc: { calls: rpc.outcome.length, ok: rpc.ok, failed: rpc.failed },
-      publish: { sent, delivered: delivered.length, refused: refused.length, toldNone: toldNone.length, lostInCut: lostInCut.length },
-      persistent: { confirmed: confirmed.length, kept: kept.size, fastSent: fast.length, fastConfirmed: fastConfirmed.length, keptFast: keptFast.size, unconfirmed: pubStats.unconfirmed, rejectedWhileDisconnected: pubStats.rejected_while_disconnected },
-      transport: stats.transport,
-    }));
+    console.info(
+      JSON.stringify({
+        rpc: { calls: rpc.outcome.length, ok: rpc.ok, failed: rpc.failed },
+        publish: { sent, delivered: delivered.length, refused: refused.length, toldNone: toldNone.length, lostInCut: lostInCut.length },
+        persistent: {
+          confirmed: confirmed.length,
+          kept: kept.size,
+          fastSent: fast.length,
+          fastConfirmed: fastConfirmed.length,
+          keptFast: keptFast.size,
+          unconfirmed: pubStats.unconfirmed,
+          rejectedWhileDisconnected: pubStats.rejected_while_disconnected,
+        },
+        transport: stats.transport,
+      }),
+    );
   });
 });

@@ -32,14 +32,24 @@ const agents: Agent[] = [];
 
 function platformArgs(withCaKey: boolean): string[] {
   return [
-    '--rmq-ca', node.caFiles.cert, '--rmq-cert', `${node.dir}/certs/client-router.crt`, '--rmq-key', `${node.dir}/certs/client-router.key`,
-    '--rmq-external', '--rmq-broker-user', TLS_CLIENTS.router, ...(withCaKey ? ['--rmq-ca-key', node.caFiles.key] : []),
+    '--rmq-ca',
+    node.caFiles.cert,
+    '--rmq-cert',
+    `${node.dir}/certs/client-router.crt`,
+    '--rmq-key',
+    `${node.dir}/certs/client-router.key`,
+    '--rmq-external',
+    '--rmq-broker-user',
+    TLS_CLIENTS.router,
+    ...(withCaKey ? ['--rmq-ca-key', node.caFiles.key] : []),
   ];
 }
 
 function startOn(withCaKey: boolean): Promise<PlatformProcess> {
   return startPlatform({
-    bus: 'rmq', instanceName: INSTANCE, args: platformArgs(withCaKey),
+    bus: 'rmq',
+    instanceName: INSTANCE,
+    args: platformArgs(withCaKey),
     rmq: { vhost: VHOST, url: node.amqpsUrl, managementUrl: node.management!.urlWithLogin },
   });
 }
@@ -67,7 +77,11 @@ async function agentFromRmqJson(identity: string): Promise<Agent> {
   const agent = createRmqAgent({
     identity,
     rmq: {
-      url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT, brokerUser: file.user,
+      url: file.url,
+      vhost: file.vhost,
+      instanceName: file.instanceName,
+      reconnect: FAST_RECONNECT,
+      brokerUser: file.user,
       tls: { ca: await pem(file.tls.ca!), cert: await pem(file.tls.cert), key: await pem(file.tls.key), external: file.external === true },
     },
     management: false, // its user has no management login
@@ -80,7 +94,8 @@ const HelloChecksSchema = z.object({ checked: z.number(), ok: z.number(), repair
 async function helloChecks(via: Agent): Promise<z.infer<typeof HelloChecksSchema>> {
   const v = await via.query.query('vip-router-stats');
   // the hello check is a router extension (HelloPermissionCheck), counted in the router's stats
-  return z.object({ router: z.looseObject({ extensions: z.looseObject({ helloChecks: z.looseObject(HelloChecksSchema.shape) }) }) })
+  return z
+    .object({ router: z.looseObject({ extensions: z.looseObject({ helloChecks: z.looseObject(HelloChecksSchema.shape) }) }) })
     .parse(typeof v === 'string' ? JSON.parse(v) : v).router.extensions.helloChecks;
 }
 
@@ -106,7 +121,8 @@ describe('vipctl auth add --identity on an EXTERNAL platform issues client certi
     expect(add, add.err).toMatchObject({ code: 0 });
     const paths = agentCertPaths(platform.home, IDS.a);
     expect(JSON.parse(add.out)).toMatchObject({
-      user_id: IDS.a, broker: { user: userOf(IDS.a), vhost: VHOST, certificate: { cert: paths.cert, key: paths.key, ca: node.caFiles.cert } },
+      user_id: IDS.a,
+      broker: { user: userOf(IDS.a), vhost: VHOST, certificate: { cert: paths.cert, key: paths.key, ca: node.caFiles.cert } },
     });
     for (const p of [paths.cert, paths.key, agentRmqPath(platform.home, IDS.a)]) expect((await stat(p)).mode & 0o777).toBe(0o600);
     expect(add.out).not.toMatch(/BEGIN|PRIVATE/);
@@ -120,18 +136,27 @@ describe('vipctl auth add --identity on an EXTERNAL platform issues client certi
 
     const file = await readAgentRmqFile(platform.home, IDS.a);
     expect(file).toEqual({
-      url: node.amqpsUrl, vhost: VHOST, instanceName: INSTANCE, identity: IDS.a, user: userOf(IDS.a),
-      tls: { ca: node.caFiles.cert, cert: paths.cert, key: paths.key }, external: true,
+      url: node.amqpsUrl,
+      vhost: VHOST,
+      instanceName: INSTANCE,
+      identity: IDS.a,
+      user: userOf(IDS.a),
+      tls: { ca: node.caFiles.cert, cert: paths.cert, key: paths.key },
+      external: true,
     });
     expect(await rawUser(userOf(IDS.a))).toMatchObject({ status: 200, body: { password_hash: '', tags: [] } });
     expect(await mgmt.getPermissions(VHOST, userOf(IDS.a))).toEqual(agentPermissions(INSTANCE, IDS.a));
-    expect(await mgmt.getTopicPermissions(VHOST, userOf(IDS.a))).toEqual([{ exchange: 'volttron', write: '^(?!__pubsub__\\.)', read: '.*' }]);
+    expect(await mgmt.getTopicPermissions(VHOST, userOf(IDS.a))).toEqual([
+      { exchange: 'volttron', write: '^(?!__pubsub__\\.)', read: '.*' },
+    ]);
 
     const text = await vipctl('auth', 'add', '--identity', IDS.b);
     expect(text.code, text.err).toBe(0);
     expect(text.out).toContain(`created broker user ${userOf(IDS.b)} on vhost ${VHOST} (certificate login only: SASL EXTERNAL)`);
     expect(text.out).toMatch(/issued its client certificate CN=inst\.cert-b \(issuer CN=vip test ca, valid until .*\)/);
-    expect(text.out).toContain(`connectRmqAgent({ identity: "${IDS.b}" }) from @vip/agent/rmq, which reads ${agentRmqPath(platform.home, IDS.b)}`);
+    expect(text.out).toContain(
+      `connectRmqAgent({ identity: "${IDS.b}" }) from @vip/agent/rmq, which reads ${agentRmqPath(platform.home, IDS.b)}`,
+    );
   });
 
   it('agents built from rmq.json are welcomed (hello check: existing user), ping, RPC each other, and publish once their topic permission is set', async () => {
@@ -142,7 +167,12 @@ describe('vipctl auth add --identity on an EXTERNAL platform issues client certi
     const a = await agentFromRmqJson(IDS.a);
     a.rpc.export('twice', (n: unknown) => Number(n) * 2);
     await a.start(); // resolves on the welcome
-    expect(await helloChecks(b)).toMatchObject({ checked: before.checked + 1, ok: before.ok + 1, repaired: before.repaired, failed: before.failed });
+    expect(await helloChecks(b)).toMatchObject({
+      checked: before.checked + 1,
+      ok: before.ok + 1,
+      repaired: before.repaired,
+      failed: before.failed,
+    });
 
     expect(await a.ping.ping('', ['x'])).toEqual(['x']);
     expect(await a.rpc.call(IDS.b, 'echo', 1, 'y')).toEqual([1, 'y']);
@@ -151,8 +181,12 @@ describe('vipctl auth add --identity on an EXTERNAL platform issues client certi
     expect(conns).toMatch(/inst\.cert-a\s+EXTERNAL\s+CN=inst\.cert-a/);
 
     // the platform replaced the fail-closed topic permission at the hello
-    await waitFor(async () => JSON.stringify(await mgmt.getTopicPermissions(VHOST, userOf(IDS.a))) !== JSON.stringify([{ exchange: 'volttron', write: '^(?!__pubsub__\\.)', read: '.*' }]),
-      { what: 'the platform to set the topic permission of inst.cert-a' });
+    await waitFor(
+      async () =>
+        JSON.stringify(await mgmt.getTopicPermissions(VHOST, userOf(IDS.a))) !==
+        JSON.stringify([{ exchange: 'volttron', write: '^(?!__pubsub__\\.)', read: '.*' }]),
+      { what: 'the platform to set the topic permission of inst.cert-a' },
+    );
     const got: string[] = [];
     await b.pubsub!.subscribe('certs/topic', (_p, _s, _b, topic) => void got.push(topic));
     expect(await a.pubsub!.publish('certs/topic/1', { message: 1 })).toBe(1);
@@ -171,7 +205,11 @@ describe('vipctl auth add --identity on an EXTERNAL platform issues client certi
   });
 
   it('bad identity and --days are one line, exit 2, nothing issued', async () => {
-    for (const argv of [['--identity', 'x/y'], ['--identity', 'a#'], ['--identity', IDS.c, '--days', '0']]) {
+    for (const argv of [
+      ['--identity', 'x/y'],
+      ['--identity', 'a#'],
+      ['--identity', IDS.c, '--days', '0'],
+    ]) {
       const r = await vipctl('auth', 'add', ...argv);
       expect(r.code).toBe(2);
       expect(r.err.trim().split('\n')).toHaveLength(1);

@@ -36,9 +36,12 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vip-rmq-tls-'));
   const files: Record<keyof typeof f, string> = {
     ca: node.pem.ca,
-    routerCert: node.pem.client.router.cert, routerKey: node.pem.client.router.key,
-    agentCert: node.pem.client.agent.cert, agentKey: node.pem.client.agent.key,
-    foreignCert: node.pem.foreignClient.cert, foreignKey: node.pem.foreignClient.key,
+    routerCert: node.pem.client.router.cert,
+    routerKey: node.pem.client.router.key,
+    agentCert: node.pem.client.agent.cert,
+    agentKey: node.pem.client.agent.key,
+    foreignCert: node.pem.foreignClient.cert,
+    foreignKey: node.pem.foreignClient.key,
     notPem: 'this is not a certificate\n',
   };
   for (const [k, text] of Object.entries(files)) {
@@ -54,8 +57,25 @@ afterAll(async () => {
 /** The platform's broker flags: amqps, the router's certificate, EXTERNAL, no management API. */
 function tlsArgs(cert = f.routerCert, key = f.routerKey): string[] {
   return [
-    '--message-bus', 'rmq', '--instance-name', INSTANCE, '--rmq-url', node.amqpsUrl, '--rmq-vhost', VHOST, '--rmq-management-url', 'off',
-    '--rmq-ca', f.ca, '--rmq-cert', cert, '--rmq-key', key, '--rmq-external', '--rmq-broker-user', TLS_CLIENTS.router,
+    '--message-bus',
+    'rmq',
+    '--instance-name',
+    INSTANCE,
+    '--rmq-url',
+    node.amqpsUrl,
+    '--rmq-vhost',
+    VHOST,
+    '--rmq-management-url',
+    'off',
+    '--rmq-ca',
+    f.ca,
+    '--rmq-cert',
+    cert,
+    '--rmq-key',
+    key,
+    '--rmq-external',
+    '--rmq-broker-user',
+    TLS_CLIENTS.router,
   ];
 }
 
@@ -64,7 +84,11 @@ async function run(args: string[], env: Record<string, string>): Promise<{ code:
   const opts = { env: { ...process.env, VOLTTRON_HOME: '', ...env }, timeout: 30_000 };
   return execFileP(process.execPath, [MAIN, ...args], opts).then(
     (r) => ({ code: 0, ...r }),
-    (e: { code?: number | string; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : null, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+    (e: { code?: number | string; stdout?: string; stderr?: string }) => ({
+      code: typeof e.code === 'number' ? e.code : null,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    }),
   );
 }
 
@@ -76,7 +100,12 @@ function expectRefusal(r: { code: number | null; stdout: string; stderr: string 
   expect(r.code).toBe(code);
   expect(r.stdout).toBe('');
   expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(r.stderr.trim().split('\n').filter((l) => !l.startsWith('{'))).toEqual([expect.stringMatching(new RegExp(`^vip-platform: .*${pattern.source}`))]);
+  expect(
+    r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('{')),
+  ).toEqual([expect.stringMatching(new RegExp(`^vip-platform: .*${pattern.source}`))]);
 }
 
 async function vipctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -104,7 +133,11 @@ describe('vip-platform on amqps with client certificates and SASL EXTERNAL', () 
     const text = await readFile(busJson, 'utf8');
     expect(text).not.toMatch(/BEGIN|PRIVATE/);
     expect(JSON.parse(text)).toMatchObject({
-      bus: 'rmq', url: node.amqpsUrl, vhost: VHOST, instance: INSTANCE, brokerUser: TLS_CLIENTS.router,
+      bus: 'rmq',
+      url: node.amqpsUrl,
+      vhost: VHOST,
+      instance: INSTANCE,
+      brokerUser: TLS_CLIENTS.router,
       tls: { ca: f.ca, cert: f.routerCert, key: f.routerKey, external: true },
     });
     expect(platform.stderrTail(200)).not.toMatch(/BEGIN|PRIVATE KEY/);
@@ -117,7 +150,11 @@ describe('vip-platform on amqps with client certificates and SASL EXTERNAL', () 
     agent = createRmqAgent({
       identity: 'tls-agent',
       rmq: {
-        url: node.amqpsUrl, vhost: VHOST, instanceName: INSTANCE, reconnect: FAST_RECONNECT, brokerUser: TLS_CLIENTS.agent,
+        url: node.amqpsUrl,
+        vhost: VHOST,
+        instanceName: INSTANCE,
+        reconnect: FAST_RECONNECT,
+        brokerUser: TLS_CLIENTS.agent,
         tls: { ca: node.pem.ca, cert: node.pem.client.agent.cert, key: node.pem.client.agent.key, external: true },
       },
       management: false,
@@ -130,7 +167,9 @@ describe('vip-platform on amqps with client certificates and SASL EXTERNAL', () 
   });
 
   it('vipctl status (built binary), peers and ping reach it through bus.json over amqps', async () => {
-    const { stdout: status } = await execFileP(process.execPath, [VIPCTL, 'status', '--json', '--vip-home', platform.home], { timeout: 30_000 });
+    const { stdout: status } = await execFileP(process.execPath, [VIPCTL, 'status', '--json', '--vip-home', platform.home], {
+      timeout: 30_000,
+    });
     expect(JSON.parse(status)).toMatchObject({ 'message-bus': 'rmq', 'instance-name': INSTANCE });
     const peers = await vipctl('peers', '--json', '--vip-home', platform.home);
     expect(peers.code).toBe(0);
@@ -154,10 +193,17 @@ describe('vip-platform refuses bad TLS settings: one clear line, exit 2 (a bad f
   const cases: Array<[string, () => string[], RegExp]> = [
     ['a missing certificate file', () => tlsArgs(join(dir, 'absent.pem')), /--rmq-cert .*absent\.pem: cannot read it \(ENOENT\)/],
     ['a file that is not PEM', () => tlsArgs(f.notPem), /--rmq-cert .*notPem\.pem is not a PEM file/],
-    ['a key that is not the certificate\'s', () => tlsArgs(f.routerCert, f.agentKey), /--rmq-key .* is not the private key of --rmq-cert/],
-    ['--rmq-external without --rmq-cert', () => tlsArgs().filter((a, i, all) => a !== '--rmq-cert' && all[i - 1] !== '--rmq-cert'),
-      /--rmq-external needs --rmq-cert and --rmq-key/],
-    ['--rmq-external with an amqp:// URL', () => [...tlsArgs(), '--rmq-url', `amqp://127.0.0.1:${node.amqpPort}`], /--rmq-external needs an amqps:\/\/ --rmq-url/],
+    ["a key that is not the certificate's", () => tlsArgs(f.routerCert, f.agentKey), /--rmq-key .* is not the private key of --rmq-cert/],
+    [
+      '--rmq-external without --rmq-cert',
+      () => tlsArgs().filter((a, i, all) => a !== '--rmq-cert' && all[i - 1] !== '--rmq-cert'),
+      /--rmq-external needs --rmq-cert and --rmq-key/,
+    ],
+    [
+      '--rmq-external with an amqp:// URL',
+      () => [...tlsArgs(), '--rmq-url', `amqp://127.0.0.1:${node.amqpPort}`],
+      /--rmq-external needs an amqps:\/\/ --rmq-url/,
+    ],
   ];
   it.each(cases)('%s', async (_what, args, why) => {
     const home = join(dir, `home-${Math.random().toString(16).slice(2)}`);
@@ -177,16 +223,24 @@ describe('vip-platform refuses bad TLS settings: one clear line, exit 2 (a bad f
   }
 
   it('a certificate the broker refuses (another CA): exit 1 with who refused whom and the flag, no stack', async () => {
-    await refusedAtStart(tlsArgs(f.foreignCert, f.foreignKey),
-      /RabbitMQ at amqps:\/\/127\.0\.0\.1:\d+\/\S+ refused the client certificate.*tls\.cert is --rmq-cert .*foreignCert\.pem/);
+    await refusedAtStart(
+      tlsArgs(f.foreignCert, f.foreignKey),
+      /RabbitMQ at amqps:\/\/127\.0\.0\.1:\d+\/\S+ refused the client certificate.*tls\.cert is --rmq-cert .*foreignCert\.pem/,
+    );
   });
 
   it('a --rmq-broker-user the certificate does not log in as: exit 1 naming both users (shared login: any name may be given)', async () => {
-    await refusedAtStart([...tlsArgs(), '--rmq-broker-user', 'admin', '--rmq-shared-login'],
-      /refused user_id "admin".*authenticated as "inst\.router".*brokerUser --rmq-broker-user admin/);
+    await refusedAtStart(
+      [...tlsArgs(), '--rmq-broker-user', 'admin', '--rmq-shared-login'],
+      /refused user_id "admin".*authenticated as "inst\.router".*brokerUser --rmq-broker-user admin/,
+    );
   });
 
   it('per-agent users (the default): a --rmq-broker-user other than <instance>.router is refused before anything starts', async () => {
-    await refusedAtStart([...tlsArgs(), '--rmq-broker-user', 'admin'], /--rmq-broker-user must be inst\.router: the platform's certificate must log in as the platform's broker user/, 2);
+    await refusedAtStart(
+      [...tlsArgs(), '--rmq-broker-user', 'admin'],
+      /--rmq-broker-user must be inst\.router: the platform's certificate must log in as the platform's broker user/,
+      2,
+    );
   });
 });

@@ -39,7 +39,13 @@ async function pythonShapedPeer(vhost: string, identity: string): Promise<Python
     send(peer, subsystem, args, msgId) {
       const to = `${INSTANCE}.${peer || 'router'}`;
       const headers = { recipient: to, proto: 'VIP', user: own };
-      channel.publish('volttron', to, Buffer.from(JSON.stringify(args), 'utf8'), { appId: own, messageId: msgId, type: subsystem, contentType: 'application/json', headers });
+      channel.publish('volttron', to, Buffer.from(JSON.stringify(args), 'utf8'), {
+        appId: own,
+        messageId: msgId,
+        type: subsystem,
+        contentType: 'application/json',
+        headers,
+      });
     },
     close: () => conn.close(),
   };
@@ -50,7 +56,10 @@ beforeAll(async () => {
   // shared login (opt-in): the watcher and the Python-shaped peers log in as guest without user_id and are
   // taken at their word, as on VOLTTRON (proofs: rmq-sender-identity.test.ts, rmq-impersonation.test.ts)
   platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: INSTANCE });
-  watcher = createRmqAgent({ identity: 'ts.watcher', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT } });
+  watcher = createRmqAgent({
+    identity: 'ts.watcher',
+    rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT },
+  });
   await watcher.start();
   py = await pythonShapedPeer(vh.vhost, 'pyagent');
 });
@@ -87,7 +96,10 @@ describe('vip-platform on RabbitMQ (process)', () => {
   });
 
   it('runs platform.health on RabbitMQ too: rows for the connected agents', async () => {
-    const health = await watcher.rpc.call<Record<string, { peer: string; service_agent: boolean }>>('platform.health', 'get_platform_health');
+    const health = await watcher.rpc.call<Record<string, { peer: string; service_agent: boolean }>>(
+      'platform.health',
+      'get_platform_health',
+    );
     expect(health['ts.watcher']).toMatchObject({ peer: 'ts.watcher', service_agent: false });
     expect(health['platform.auth']).toMatchObject({ service_agent: true });
   });
@@ -111,7 +123,7 @@ describe('vip-platform on RabbitMQ (process)', () => {
     expect(JSON.parse(String(listing[1]))).toMatchObject({ pyagent: 'rmq', 'ts.watcher': 'rmq', control: 'rmq' });
   });
 
-  it('takes the proxy\'s peerlist add/drop with a bus: table updated, RMQ peers told; another peer\'s are refused', async () => {
+  it("takes the proxy's peerlist add/drop with a bus: table updated, RMQ peers told; another peer's are refused", async () => {
     const added: string[] = [];
     const dropped: string[] = [];
     watcher.peerlist.onAdd((p) => added.push(p));
@@ -121,7 +133,11 @@ describe('vip-platform on RabbitMQ (process)', () => {
     const proxy = await pythonShapedPeer(vh.vhost, 'zmq.proxy.router');
     const proxySend = (args: unknown[], id: string) => proxy.send('', 'peerlist', args, id);
     proxySend(['add', 'zmq.agent', 'zmq'], 'add-1');
-    expect(argsOf(await proxy.inbox.next((x) => x.properties.messageId === 'add-1', 5_000, 'add echo'))).toEqual(['add', 'zmq.agent', 'zmq']);
+    expect(argsOf(await proxy.inbox.next((x) => x.properties.messageId === 'add-1', 5_000, 'add echo'))).toEqual([
+      'add',
+      'zmq.agent',
+      'zmq',
+    ]);
     await waitFor(() => added.includes('zmq.agent'), { what: 'peerlist add of zmq.agent' });
     pySend('', 'peerlist', ['list_with_messagebus'], 'lwm-2');
     expect(JSON.parse(String(argsOf(await reply('lwm-2', 'listing'))[1]))).toMatchObject({ 'zmq.agent': 'zmq' });
@@ -132,7 +148,7 @@ describe('vip-platform on RabbitMQ (process)', () => {
     await proxy.close();
   });
 
-  it('sees an RMQ agent\'s stop at once as a peerlist drop: its final agentstop reaches the broker before the connection closes', async () => {
+  it("sees an RMQ agent's stop at once as a peerlist drop: its final agentstop reaches the broker before the connection closes", async () => {
     const dropped: string[] = [];
     const off = watcher.peerlist.onDrop((p) => dropped.push(p));
     const leaver = createRmqAgent({ identity: 'ts.leaver', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE } });
@@ -164,18 +180,62 @@ describe('vip-platform on RabbitMQ (process)', () => {
 
 describe('vip-platform on RabbitMQ: start-up errors are one line with the fix', () => {
   it('broker down, vhost missing without the management API, management API missing, instance already running', async () => {
-    const down = await startPlatform({ bus: 'rmq', rmq: { vhost: 'vip-no-broker', url: 'amqp://guest:guest@127.0.0.1:5999', managementUrl: 'http://127.0.0.1:15999', sharedLogin: true }, startTimeoutMs: 15_000 })
-      .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
-    expect(down?.message).toMatch(/vip-platform: RabbitMQ is not reachable at amqp:\/\/127\.0\.0\.1:5999\/vip-no-broker \(ECONNREFUSED\); fix: start the broker/);
+    const down = await startPlatform({
+      bus: 'rmq',
+      rmq: { vhost: 'vip-no-broker', url: 'amqp://guest:guest@127.0.0.1:5999', managementUrl: 'http://127.0.0.1:15999', sharedLogin: true },
+      startTimeoutMs: 15_000,
+    }).then(
+      async (p) => {
+        await p.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(down?.message).toMatch(
+      /vip-platform: RabbitMQ is not reachable at amqp:\/\/127\.0\.0\.1:5999\/vip-no-broker \(ECONNREFUSED\); fix: start the broker/,
+    );
     expect(down?.message).not.toMatch(/\n\s+at /);
-    const noVhost = await startPlatform({ bus: 'rmq', rmq: { vhost: `vip-missing-${process.pid}`, url: AMQP_URL, managementUrl: 'off', sharedLogin: true }, startTimeoutMs: 15_000 })
-      .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
+    const noVhost = await startPlatform({
+      bus: 'rmq',
+      rmq: { vhost: `vip-missing-${process.pid}`, url: AMQP_URL, managementUrl: 'off', sharedLogin: true },
+      startTimeoutMs: 15_000,
+    }).then(
+      async (p) => {
+        await p.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
     expect(noVhost?.message).toMatch(/vip-platform: virtual host "vip-missing-\d+" is missing .*; fix: create it/);
-    const noPlugin = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: 'http://127.0.0.1:15999', sharedLogin: true }, instanceName: 'noplugin', startTimeoutMs: 15_000 })
-      .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
-    const twice = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: INSTANCE, startTimeoutMs: 15_000 })
-      .then(async (p) => { await p.close(); return undefined; }, (e: unknown) => e as Error);
-    expect(twice?.message).toMatch(/vip-platform: another platform with instance name prmq is running on amqp:\/\/127\.0\.0\.1:5672\/.*; fix: stop it/);
-    expect(noPlugin?.message).toMatch(/vip-platform: RabbitMQ management API not reachable at http:\/\/127\.0\.0\.1:15999 .*; fix: enable it: rabbitmq-plugins enable rabbitmq_management/);
+    const noPlugin = await startPlatform({
+      bus: 'rmq',
+      rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: 'http://127.0.0.1:15999', sharedLogin: true },
+      instanceName: 'noplugin',
+      startTimeoutMs: 15_000,
+    }).then(
+      async (p) => {
+        await p.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    const twice = await startPlatform({
+      bus: 'rmq',
+      rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true },
+      instanceName: INSTANCE,
+      startTimeoutMs: 15_000,
+    }).then(
+      async (p) => {
+        await p.close();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+    expect(twice?.message).toMatch(
+      /vip-platform: another platform with instance name prmq is running on amqp:\/\/127\.0\.0\.1:5672\/.*; fix: stop it/,
+    );
+    expect(noPlugin?.message).toMatch(
+      /vip-platform: RabbitMQ management API not reachable at http:\/\/127\.0\.0\.1:15999 .*; fix: enable it: rabbitmq-plugins enable rabbitmq_management/,
+    );
   });
 });

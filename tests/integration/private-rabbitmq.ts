@@ -20,8 +20,11 @@ export class PrivateRabbitMq {
     this.base = options.base;
     this.nodes = options.nodes;
     this.#env = {
-      ...process.env, VIP_RMQ_CLUSTER_BASE: String(options.base), VIP_RMQ_CLUSTER_NODES: String(options.nodes),
-      VIP_RMQ_CLUSTER_DIR: options.dir, VIP_RMQ_CLUSTER_PREFIX: options.prefix,
+      ...process.env,
+      VIP_RMQ_CLUSTER_BASE: String(options.base),
+      VIP_RMQ_CLUSTER_NODES: String(options.nodes),
+      VIP_RMQ_CLUSTER_DIR: options.dir,
+      VIP_RMQ_CLUSTER_PREFIX: options.prefix,
     };
   }
 

@@ -41,7 +41,14 @@ async function stats(): Promise<z.infer<typeof StatsSchema>> {
 async function zmqAgent(identity: string, user: string, pinned = true): Promise<Agent> {
   const keys = generateKeyPair();
   await p.platform.authorize(keys.public, { userId: user, ...(pinned ? { identity } : {}) });
-  const agent = await createZmqAgent({ identity, address, serverKey: p.platform.serverkey!, publicKey: keys.public, secretKey: keys.secret, vipHome: p.platform.home });
+  const agent = await createZmqAgent({
+    identity,
+    address,
+    serverKey: p.platform.serverkey!,
+    publicKey: keys.public,
+    secretKey: keys.secret,
+    vipHome: p.platform.home,
+  });
   return agent;
 }
 
@@ -55,9 +62,13 @@ beforeAll(async () => {
   const file = await readAgentRmqFile(p.platform.home, RMQ_A);
   if (!file) throw new Error(`no rmq.json for ${RMQ_A}`);
   rmqA = createRmqAgent({ identity: RMQ_A, rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName }, management: false });
-  rmqA.rpc.export('whoami', function (this: RpcCallContext, x: unknown) { return { caller: this.caller, user: this.user, x }; });
+  rmqA.rpc.export('whoami', function (this: RpcCallContext, x: unknown) {
+    return { caller: this.caller, user: this.user, x };
+  });
   zmqA = await zmqAgent('zmq.a', 'zmq.a.user');
-  zmqA.rpc.export('whoami', function (this: RpcCallContext, x: unknown) { return { caller: this.caller, user: this.user, x }; });
+  zmqA.rpc.export('whoami', function (this: RpcCallContext, x: unknown) {
+    return { caller: this.caller, user: this.user, x };
+  });
   await rmqA.start();
   await zmqA.start();
 }, 90_000);
@@ -69,8 +80,12 @@ afterAll(async () => {
 });
 
 describe('a ZeroMQ agent and an RMQ agent on one RabbitMQ platform', () => {
-  it('call each other; each callee sees the caller\'s proven user', async () => {
-    expect(await zmqA.rpc.call(RMQ_A, 'whoami', { bin: 'é\u0000"x"' })).toEqual({ caller: 'zmq.a', user: 'zmq.a.user', x: { bin: 'é\u0000"x"' } });
+  it("call each other; each callee sees the caller's proven user", async () => {
+    expect(await zmqA.rpc.call(RMQ_A, 'whoami', { bin: 'é\u0000"x"' })).toEqual({
+      caller: 'zmq.a',
+      user: 'zmq.a.user',
+      x: { bin: 'é\u0000"x"' },
+    });
     // rmqA heard `peerlist add zmq.a zmq` at once, or learns it now: it sends through the proxy inbox
     expect(await rmqA.peerlist.listWithMessagebus()).toMatchObject({ 'zmq.a': 'zmq', [RMQ_A]: 'rmq' });
     expect(await rmqA.rpc.call('zmq.a', 'whoami', [1, '2'])).toEqual({ caller: RMQ_A, user: userOf(RMQ_A), x: [1, '2'] });
@@ -88,7 +103,7 @@ describe('a ZeroMQ agent and an RMQ agent on one RabbitMQ platform', () => {
     expect(await atRmq.next(() => true, 10_000, 'publish at rmqA')).toEqual(['zmq.a', 'to-rmq/x', [1, 'two']]);
   });
 
-  it('a VOLTTRON-shaped raw ZeroMQ client: hello, peerlist, an RPC call with Python\'s frames, byte-exact answers', async () => {
+  it("a VOLTTRON-shaped raw ZeroMQ client: hello, peerlist, an RPC call with Python's frames, byte-exact answers", async () => {
     const keys = generateKeyPair();
     await p.platform.authorize(keys.public, { userId: 'py.zmq', identity: 'py.zmq' });
     const py = RawVipClient.connect({ address, identity: 'py.zmq', serverKey: p.platform.serverkey, keys });
@@ -103,7 +118,9 @@ describe('a ZeroMQ agent and an RMQ agent on one RabbitMQ platform', () => {
       await py.sendVip(RMQ_A, 'RPC', [request], { id, user: userOf(RMQ_A) }); // a forged user frame: ignored
       const answer = await py.receiveReply(id.toString('latin1'), 'RPC', { timeoutMs: 10_000 });
       expect(answer[0]!.toString()).toBe(RMQ_A);
-      expect(JSON.parse(answer[5]!.toString())).toMatchObject({ result: { caller: 'py.zmq', user: 'py.zmq', x: '["Invalid json format"' } });
+      expect(JSON.parse(answer[5]!.toString())).toMatchObject({
+        result: { caller: 'py.zmq', user: 'py.zmq', x: '["Invalid json format"' },
+      });
     } finally {
       await py.close();
     }
@@ -118,13 +135,24 @@ describe('byte fidelity over the real buses', () => {
     const r = await rawClientAs(p.platform.home, EVIL, true);
     try {
       await z.hello({ timeoutMs: 10_000 });
-      const frames = [Buffer.from([0xff, 0xfe, 0x00, 0x80]), Buffer.from('["Invalid json format"'), Buffer.from('{"jsonrpc": "2.0", "id": 7}'), Buffer.alloc(0), Buffer.from([0xc3, 0x28]), Buffer.from('\u00e9t\u00e9')];
+      const frames = [
+        Buffer.from([0xff, 0xfe, 0x00, 0x80]),
+        Buffer.from('["Invalid json format"'),
+        Buffer.from('{"jsonrpc": "2.0", "id": 7}'),
+        Buffer.alloc(0),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('\u00e9t\u00e9'),
+      ];
       const id = Buffer.from([0x84, 0x2d, 0xd6, 0x4e]);
       await z.sendVip(EVIL, 'blob', frames, { id });
       const got = await r.inbox.next((m) => m.properties.type === 'blob', 10_000, 'blob at EVIL');
       expect(Buffer.from(got.properties.messageId as string, 'latin1')).toEqual(id);
       // back through the proxy inbox, as VOLTTRON's RMQ agents send to ZeroMQ peers: the body as it came
-      const back = viaProxyPublish({ peer: Buffer.from('zmq.bytes'), user: Buffer.from(''), id, subsystem: Buffer.from('blob'), args: [] }, { instance: INSTANCE, identity: EVIL }, userOf(EVIL));
+      const back = viaProxyPublish(
+        { peer: Buffer.from('zmq.bytes'), user: Buffer.from(''), id, subsystem: Buffer.from('blob'), args: [] },
+        { instance: INSTANCE, identity: EVIL },
+        userOf(EVIL),
+      );
       const list = [...(JSON.parse(back.content.toString()) as unknown[]), ...(JSON.parse(got.content.toString()) as unknown[])];
       r.ch.publish('volttron', back.routingKey, Buffer.from(JSON.stringify(list)), back.properties);
       const answer = await z.receiveMatching((f) => f[4]?.toString() === 'blob', { timeoutMs: 10_000 });
@@ -138,7 +166,7 @@ describe('byte fidelity over the real buses', () => {
 });
 
 describe('trust through the proxy', () => {
-  it('a ZeroMQ key claiming an RMQ agent\'s identity is refused (error 13); the RMQ agent keeps it', async () => {
+  it("a ZeroMQ key claiming an RMQ agent's identity is refused (error 13); the RMQ agent keeps it", async () => {
     const before = (await stats()).proxyRouter.refused;
     const keys = generateKeyPair();
     await p.platform.authorize(keys.public, { userId: 'zmq.impostor' });
@@ -156,7 +184,10 @@ describe('trust through the proxy', () => {
   });
 
   it('no ZeroMQ key takes a platform service identity through the proxy, pinned to it or not (error 13)', async () => {
-    for (const [identity, pin] of [['config.store', false], ['platform.health', true]] as const) {
+    for (const [identity, pin] of [
+      ['config.store', false],
+      ['platform.health', true],
+    ] as const) {
       const keys = generateKeyPair();
       await p.platform.authorize(keys.public, { userId: `zmq.${identity}`, ...(pin ? { identity } : {}) });
       const squatter = RawVipClient.connect({ address, identity, serverKey: p.platform.serverkey, keys });
@@ -172,13 +203,17 @@ describe('trust through the proxy', () => {
     }
   });
 
-  it('an RMQ agent may not send the proxy\'s peerlist add/drop, nor publish as the proxy', async () => {
+  it("an RMQ agent may not send the proxy's peerlist add/drop, nor publish as the proxy", async () => {
     const evil = await rawClientAs(p.platform.home, EVIL, true);
     sendVip(evil.ch, INSTANCE, 'router', 'peerlist', ['add', 'ghost', 'zmq'], 'add.1', { appId: userOf(EVIL), user: userOf(EVIL) });
     const answer = await evil.inbox.next((m) => m.properties.messageId === 'add.1', 10_000, 'peerlist add answer');
     expect(JSON.parse(answer.content.toString())[0]).toBe('error');
     const spoofedBefore = (await stats()).transport.spoofed;
-    sendVip(evil.ch, INSTANCE, 'router', 'peerlist', ['add', 'ghost2', 'zmq'], 'add.2', { appId: userOf('zmq.proxy.router'), user: userOf('zmq.proxy.router'), userId: userOf(EVIL) });
+    sendVip(evil.ch, INSTANCE, 'router', 'peerlist', ['add', 'ghost2', 'zmq'], 'add.2', {
+      appId: userOf('zmq.proxy.router'),
+      user: userOf('zmq.proxy.router'),
+      userId: userOf(EVIL),
+    });
     await waitFor(async () => (await stats()).transport.spoofed > spoofedBefore, { what: 'spoofed proxy claim counted' });
     const table = await rmqA.peerlist.listWithMessagebus();
     expect(table).not.toHaveProperty('ghost');
@@ -188,11 +223,22 @@ describe('trust through the proxy', () => {
 
   it('an RMQ agent writing a frame list into the proxy inbox as another agent is dropped; as itself it is delivered', async () => {
     const atZmq = new Inbox<string>();
-    zmqA.rpc.export('note', function (this: RpcCallContext, x: string) { atZmq.push(`${this.caller}:${x}`); });
+    zmqA.rpc.export('note', function (this: RpcCallContext, x: string) {
+      atZmq.push(`${this.caller}:${x}`);
+    });
     const evil = await rawClientAs(p.platform.home, EVIL, true);
     const before = (await stats()).proxyRouter.spoofed;
-    const forged = viaProxyPublish({ peer: Buffer.from('zmq.a'), user: Buffer.from(''), id: Buffer.from(''), subsystem: Buffer.from('RPC'), args: [Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'note', params: ['forged'] }))] },
-      { instance: INSTANCE, identity: EVIL }, userOf(EVIL));
+    const forged = viaProxyPublish(
+      {
+        peer: Buffer.from('zmq.a'),
+        user: Buffer.from(''),
+        id: Buffer.from(''),
+        subsystem: Buffer.from('RPC'),
+        args: [Buffer.from(JSON.stringify({ jsonrpc: '2.0', method: 'note', params: ['forged'] }))],
+      },
+      { instance: INSTANCE, identity: EVIL },
+      userOf(EVIL),
+    );
     const frames = JSON.parse(forged.content.toString()) as string[];
     frames[1] = RMQ_A; // the frame list claims rmqA; the broker proves EVIL
     evil.ch.publish('volttron', forged.routingKey, Buffer.from(JSON.stringify(frames)), forged.properties);
@@ -202,7 +248,7 @@ describe('trust through the proxy', () => {
     expect(atZmq.items).toEqual([`${EVIL}:forged`]);
   });
 
-  it('the ZeroMQ peer\'s user frame is never what it wrote: a raw RMQ callee reads the proven user', async () => {
+  it("the ZeroMQ peer's user frame is never what it wrote: a raw RMQ callee reads the proven user", async () => {
     const evil = await rawClientAs(p.platform.home, EVIL, true);
     const keys = generateKeyPair();
     await p.platform.authorize(keys.public, { userId: 'zmq.liar', identity: 'zmq.liar' });

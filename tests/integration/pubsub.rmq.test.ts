@@ -7,7 +7,13 @@ import { generateKeyPair } from '@vip/protocol';
 import { AMQP_URL, type TestVhost } from '@vip/testing';
 import { freshVhost } from './helpers/broker.js';
 import { startPlatform, waitFor } from '@vip/testing';
-import { agentPlatform, describePubSubBehaviour, type AgentNeeds, type PubSubPlatform, type PubSubPlatformOptions } from './pubsub.suite.js';
+import {
+  agentPlatform,
+  describePubSubBehaviour,
+  type AgentNeeds,
+  type PubSubPlatform,
+  type PubSubPlatformOptions,
+} from './pubsub.suite.js';
 
 /**
  * The pubsub behaviour suite against a real platform PROCESS on RabbitMQ (`--message-bus rmq`),
@@ -52,12 +58,13 @@ function rmqPlatform(via: 'broker' | 'router') {
       throw err;
     }
     return agentPlatform(
-      (identity, needs: AgentNeeds) => createRmqAgent({
-        identity,
-        rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName },
-        pubsubVia: via === 'router' || needs.routerEnforcement ? 'router' : 'broker',
-        ...(needs.characterPrefixes ? { prefixMatch: 'character' as const } : {}),
-      }),
+      (identity, needs: AgentNeeds) =>
+        createRmqAgent({
+          identity,
+          rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName },
+          pubsubVia: via === 'router' || needs.routerEnforcement ? 'router' : 'broker',
+          ...(needs.characterPrefixes ? { prefixMatch: 'character' as const } : {}),
+        }),
       () => platform.close(),
     );
   };
@@ -67,7 +74,7 @@ describePubSubBehaviour({ name: 'platform process (rmq, agents on broker pubsub)
 describePubSubBehaviour({ name: 'platform process (rmq, agents on the router PubSubService)', start: rmqPlatform('router') });
 
 describe('broker pubsub of @vip/agent/rmq (docs/protocol.md 7.6)', () => {
-  it('is wire-compatible with a Python RMQ agent, keeps a persistent subscription\'s messages while the agent is away', async () => {
+  it("is wire-compatible with a Python RMQ agent, keeps a persistent subscription's messages while the agent is away", async () => {
     const vh = await (vhost ??= freshVhost('pubsub'));
     const instanceName = `ps${++platforms}`;
     // shared login (opt-in): guest agents and a Python-shaped raw client; sender proofs: rmq-sender-identity.test.ts
@@ -93,18 +100,40 @@ describe('broker pubsub of @vip/agent/rmq (docs/protocol.md 7.6)', () => {
     await waitFor(() => pyGot.length === 1, { what: 'the Python-shaped subscriber got our publish' });
     const m = pyGot[0] as ConsumeMessage;
     expect(m.fields.routingKey).toBe(`__pubsub__.${instanceName}.devices.ahu.1.#`);
-    expect(m.properties).toMatchObject({ appId: `${instanceName}.ts.agent`, type: 'pubsub', contentType: 'application/json', headers: { recipient: '', proto: 'VIP', user: 'ts.agent' } });
-    expect(JSON.parse(m.content.toString())).toEqual({ sender: 'ts.agent', bus: '', headers: { unit: 'C', min_compatible_version: '5.0', max_compatible_version: '' }, message: { temp: 21 } });
+    expect(m.properties).toMatchObject({
+      appId: `${instanceName}.ts.agent`,
+      type: 'pubsub',
+      contentType: 'application/json',
+      headers: { recipient: '', proto: 'VIP', user: 'ts.agent' },
+    });
+    expect(JSON.parse(m.content.toString())).toEqual({
+      sender: 'ts.agent',
+      bus: '',
+      headers: { unit: 'C', min_compatible_version: '5.0', max_compatible_version: '' },
+      message: { temp: 21 },
+    });
     const countReads = pubsub?.stats().count_requests;
     await pubsub?.publishNoWait('devices/ahu/2', { message: 2 }); // through the broker too, no count read
     await waitFor(() => pyGot.length === 2, { what: 'the Python-shaped subscriber got the publishNoWait' });
     expect(pubsub?.stats().count_requests).toBe(countReads);
 
     const got: string[] = [];
-    await pubsub?.subscribe('alerts', (_p, sender, _b, topic, _h, message) => void got.push(`${sender}:${topic}:${String(message)}`), { persistentQueue: 'keep' });
+    await pubsub?.subscribe('alerts', (_p, sender, _b, topic, _h, message) => void got.push(`${sender}:${topic}:${String(message)}`), {
+      persistentQueue: 'keep',
+    });
     const body = { sender: 'py', bus: '', headers: {}, message: 'hi' };
-    const pyPublish = (topic: string, message: string) => ch.publish('volttron', `__pubsub__.${instanceName}.${topic.replaceAll('/', '.')}.#`,
-      Buffer.from(JSON.stringify({ ...body, message })), { appId: `${instanceName}.py`, type: 'pubsub', contentType: 'application/json', headers: { recipient: '', proto: 'VIP', user: 'py' } });
+    const pyPublish = (topic: string, message: string) =>
+      ch.publish(
+        'volttron',
+        `__pubsub__.${instanceName}.${topic.replaceAll('/', '.')}.#`,
+        Buffer.from(JSON.stringify({ ...body, message })),
+        {
+          appId: `${instanceName}.py`,
+          type: 'pubsub',
+          contentType: 'application/json',
+          headers: { recipient: '', proto: 'VIP', user: 'py' },
+        },
+      );
     pyPublish('alerts/1', 'first');
     await waitFor(() => got.length === 1, { what: 'a Python-shaped publish delivered to our callback' });
     await ts.stop();

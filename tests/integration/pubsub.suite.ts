@@ -100,9 +100,15 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       const cb = collector().cb;
       await pubsub.subscribe(['devices', 'devices/ahu', 'other'], cb);
       const rows = await pubsub.list({ prefix: 'devices' });
-      expect([...rows].sort()).toEqual([['', 'devices', true], ['', 'devices/ahu', true]]);
+      expect([...rows].sort()).toEqual([
+        ['', 'devices', true],
+        ['', 'devices/ahu', true],
+      ]);
       const reverse = await pubsub.list({ prefix: 'devices/ahu/1', reverse: true });
-      expect([...reverse].sort()).toEqual([['', 'devices', true], ['', 'devices/ahu', true]]);
+      expect([...reverse].sort()).toEqual([
+        ['', 'devices', true],
+        ['', 'devices/ahu', true],
+      ]);
     });
 
     it('calls one callback per matching prefix (3 overlapping prefixes -> 3 calls; partial unsubscribe -> 2)', async () => {
@@ -152,7 +158,12 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
 
     it('protected topics, plain and regex: refused with error -32001 and not delivered; allowed with the capability', async () => {
       const p = await platform({
-        protectedTopics: { 'write-protect': [{ topic: 'foo', capabilities: ['can_publish_to_foo'] }, { topic: '/bar\\/.*/', capabilities: ['can_bar'] }] },
+        protectedTopics: {
+          'write-protect': [
+            { topic: 'foo', capabilities: ['can_publish_to_foo'] },
+            { topic: '/bar\\/.*/', capabilities: ['can_bar'] },
+          ],
+        },
         capabilities: { allowed: ['can_publish_to_foo', 'can_bar'], denied: ['other'] },
       });
       const router = { routerEnforcement: true };
@@ -160,7 +171,10 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       const x = collector();
       await sub.subscribe('', x.cb);
       const { pubsub: denied } = await p.agent('denied', router);
-      const refused = await denied.publish('foo/1').then(() => undefined, (e: unknown) => e);
+      const refused = await denied.publish('foo/1').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(refused).toMatchObject({ errnum: -32001 });
       // auth.json normalises capabilities to a dict ({'other': None}); a pushed list stays a list
       expect((refused as Error).message).toMatch(
@@ -175,14 +189,17 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       expect(x.got.map((r) => `${r.sender}:${r.topic}`)).toEqual(['denied:barx', 'allowed:foo', 'allowed:bar/y']);
     });
 
-    it('drops a stopped agent\'s subscriptions (agentstop)', async () => {
+    it("drops a stopped agent's subscriptions (agentstop)", async () => {
       const p = await platform();
       const { agent, pubsub: sub } = await p.agent('leaver');
       await sub.subscribe('t', collector().cb);
       const { pubsub: pub } = await p.agent('pub');
       expect(await pub.publish('t')).toBe(1);
       await agent.stop();
-      await waitFor(async () => (await pub.publish('t')) === 0, { timeoutMs: DEADLINE_MS, what: 'subscriptions of the stopped agent dropped' });
+      await waitFor(async () => (await pub.publish('t')) === 0, {
+        timeoutMs: DEADLINE_MS,
+        what: 'subscriptions of the stopped agent dropped',
+      });
     });
 
     it('synchronize restores the subscriptions the router lost', async () => {
@@ -196,7 +213,11 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
       await other.synchronize();
       await sub.synchronize();
       const rows = await sub.list({ bus: null });
-      expect([...rows].sort()).toEqual([['', 's/3', true], ['b1', 's/1', true], ['b1', 's/2', true]]);
+      expect([...rows].sort()).toEqual([
+        ['', 's/3', true],
+        ['b1', 's/1', true],
+        ['b1', 's/2', true],
+      ]);
     });
   });
 }
@@ -205,7 +226,10 @@ export function describePubSubBehaviour(fx: PubSubFixture): void {
  * A PubSubPlatform from "make an agent (not started)" and "tear the platform down": registers
  * pubsub on each agent, starts it, and stops every agent before the platform on close.
  */
-export function agentPlatform(create: (identity: string, needs: AgentNeeds) => Promise<Agent> | Agent, teardown: () => Promise<void>): PubSubPlatform {
+export function agentPlatform(
+  create: (identity: string, needs: AgentNeeds) => Promise<Agent> | Agent,
+  teardown: () => Promise<void>,
+): PubSubPlatform {
   const agents: Agent[] = [];
   return {
     async agent(identity, needs = {}) {
@@ -241,4 +265,3 @@ export async function memoryPlatform(options: PubSubPlatformOptions = {}) {
   );
   return Object.assign(platform, { service });
 }
-

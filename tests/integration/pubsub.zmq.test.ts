@@ -21,19 +21,27 @@ async function zmqPlatform(options: PubSubPlatformOptions = {}): Promise<PubSubP
     await platform.close();
     throw err;
   }
-  return agentPlatform(async (identity) => {
-    const pair = generateKeyPair();
-    await platform.authorize(pair.public, { identity, userId: identity, capabilities: [...(options.capabilities?.[identity] ?? [])] });
-    return createZmqAgent({
-      identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: platform.home,
-    });
-  }, () => platform.close());
+  return agentPlatform(
+    async (identity) => {
+      const pair = generateKeyPair();
+      await platform.authorize(pair.public, { identity, userId: identity, capabilities: [...(options.capabilities?.[identity] ?? [])] });
+      return createZmqAgent({
+        identity,
+        address: platform.tcpAddress,
+        serverKey: platform.serverkey ?? '',
+        publicKey: pair.public,
+        secretKey: pair.secret,
+        vipHome: platform.home,
+      });
+    },
+    () => platform.close(),
+  );
 }
 
 describePubSubBehaviour({ name: 'platform process (zmq, tcp + CURVE)', start: zmqPlatform });
 
 describe('pubsub across a platform restart (zmq)', () => {
-  it('re-synchronizes an agent\'s subscriptions after it reconnects', async () => {
+  it("re-synchronizes an agent's subscriptions after it reconnects", async () => {
     const home = await mkdtemp(join(tmpdir(), 'vip-pubsub-restart-'));
     onTestFinished(() => rm(home, { recursive: true, force: true }));
     const address = `tcp://127.0.0.1:${await freePort()}`;
@@ -45,7 +53,15 @@ describe('pubsub across a platform restart (zmq)', () => {
       const pair = generateKeyPair();
       await authFile.add({ credentials: pair.public, user_id: identity, comments: 'pubsub restart test' });
       await platform.authLoaded({ vipHome: home, timeoutMs: 10_000 });
-      const agent = await createZmqAgent({ identity, address, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home, reconnectIntervalMs: 100 });
+      const agent = await createZmqAgent({
+        identity,
+        address,
+        serverKey: platform.serverkey ?? '',
+        publicKey: pair.public,
+        secretKey: pair.secret,
+        vipHome: home,
+        reconnectIntervalMs: 100,
+      });
       const pubsub = withPubSub(agent);
       onTestFinished(() => agent.close());
       await agent.start();
@@ -63,4 +79,3 @@ describe('pubsub across a platform restart (zmq)', () => {
     await waitFor(() => got.includes('r/1'));
   });
 });
-

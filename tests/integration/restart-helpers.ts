@@ -58,7 +58,10 @@ export class TcpGate {
       return;
     }
     const upstream = connect({ host, port });
-    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
       this.#pairs.add(a);
       a.on('error', () => b.destroy());
       a.on('close', () => {
@@ -125,19 +128,21 @@ export class PublishRun {
       const phase = this.phase;
       this.outcomes[seq] = { seq, phase, state: 'pending' };
       this.#unsettled++;
-      const p = this.publish(`${this.prefix}${seq}`, seq).then(
-        (count) => void (this.outcomes[seq] = { seq, phase, state: 'resolved', count }),
-        (err: unknown) => {
-          const e = err as { code?: unknown; message?: unknown };
-          this.outcomes[seq] = { seq, phase, state: 'rejected', code: String(e?.code ?? 'none'), message: String(e?.message ?? err) };
-        },
-      ).finally(() => {
-        this.#unsettled--;
-        pending.delete(p);
-        const wake = this.#wake;
-        this.#wake = undefined;
-        wake?.();
-      });
+      const p = this.publish(`${this.prefix}${seq}`, seq)
+        .then(
+          (count) => void (this.outcomes[seq] = { seq, phase, state: 'resolved', count }),
+          (err: unknown) => {
+            const e = err as { code?: unknown; message?: unknown };
+            this.outcomes[seq] = { seq, phase, state: 'rejected', code: String(e?.code ?? 'none'), message: String(e?.message ?? err) };
+          },
+        )
+        .finally(() => {
+          this.#unsettled--;
+          pending.delete(p);
+          const wake = this.#wake;
+          this.#wake = undefined;
+          wake?.();
+        });
       pending.add(p);
       // one publish per turn of the event loop, so the platform, the agent and the test all move
       await new Promise<void>((r) => setTimeout(r, 5));
@@ -158,7 +163,8 @@ export function restartViolations(outcomes: readonly PublishOutcome[], received:
   for (const o of outcomes) {
     if (o.state === 'pending') violations.push(`publish ${o.seq} (${o.phase}) never settled`);
     else if (o.state === 'resolved' && o.count === 0) violations.push(`publish ${o.seq} (${o.phase}) resolved with count 0`);
-    else if (o.state === 'resolved' && !got.has(o.seq)) violations.push(`publish ${o.seq} (${o.phase}) resolved with count ${o.count} but never arrived`);
+    else if (o.state === 'resolved' && !got.has(o.seq))
+      violations.push(`publish ${o.seq} (${o.phase}) resolved with count ${o.count} but never arrived`);
   }
   if (got.size !== received.length) violations.push(`duplicates delivered: ${received.length - got.size}`);
   for (let i = 1; i < received.length; i++) {

@@ -27,15 +27,24 @@ export interface AgentUserPlatform {
 
 export async function startAgentUserPlatform(tag: string, instanceName: string, args: readonly string[] = []): Promise<AgentUserPlatform> {
   const vh = await freshVhost(tag);
-  const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName, args })
-    .catch(async (err: unknown) => {
-      await vh.dispose(); // no platform: nobody else would remove the vhost and its lease
-      throw err;
-    });
-  const watcher = createRmqAgent({ identity: `${instanceName}.watcher`, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT } });
+  const platform = await startPlatform({
+    bus: 'rmq',
+    rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl },
+    instanceName,
+    args,
+  }).catch(async (err: unknown) => {
+    await vh.dispose(); // no platform: nobody else would remove the vhost and its lease
+    throw err;
+  });
+  const watcher = createRmqAgent({
+    identity: `${instanceName}.watcher`,
+    rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName, reconnect: FAST_RECONNECT },
+  });
   await watcher.start();
   return {
-    vh, platform, watcher,
+    vh,
+    platform,
+    watcher,
     async vipctl(...argv) {
       return runVipctl([...argv, '--vip-home', platform.home]);
     },
@@ -43,7 +52,11 @@ export async function startAgentUserPlatform(tag: string, instanceName: string, 
       const file = await readAgentRmqFile(platform.home, identity);
       if (!file) throw new Error(`no rmq.json for ${identity}`);
       // its own user has no management login: publish resolves 1, as VOLTTRON's does
-      const agent = createRmqAgent({ identity, rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT }, management: false });
+      const agent = createRmqAgent({
+        identity,
+        rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT },
+        management: false,
+      });
       onTestFinished(() => agent.close());
       prepare?.(agent);
       await agent.start();

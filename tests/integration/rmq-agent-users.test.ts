@@ -26,7 +26,14 @@ import { runVipctl } from './helpers/vipctl.js';
  */
 const pid = process.pid;
 const INSTANCE = `au${pid}`; // the platform's broker user <instance>.router is global too
-const ids = { agent: `agent${pid}`, damaged: `damaged${pid}`, raw: `raw${pid}`, shared: `shared${pid}`, mgmt: `mgmt${pid}`, pending: `pending${pid}` };
+const ids = {
+  agent: `agent${pid}`,
+  damaged: `damaged${pid}`,
+  raw: `raw${pid}`,
+  shared: `shared${pid}`,
+  mgmt: `mgmt${pid}`,
+  pending: `pending${pid}`,
+};
 const userOf = (identity: string) => `${INSTANCE}.${identity}`;
 let vh: TestVhost;
 let platform: PlatformProcess;
@@ -34,8 +41,15 @@ let watcher: Agent;
 
 beforeAll(async () => {
   vh = await freshVhost('agent-users');
-  platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName: INSTANCE });
-  watcher = createRmqAgent({ identity: 'au.watcher', rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT } });
+  platform = await startPlatform({
+    bus: 'rmq',
+    rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl },
+    instanceName: INSTANCE,
+  });
+  watcher = createRmqAgent({
+    identity: 'au.watcher',
+    rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT },
+  });
   await watcher.start();
 });
 afterAll(async () => {
@@ -49,7 +63,14 @@ async function vipctl(...argv: string[]): Promise<{ code: number; out: string; e
   return runVipctl([...argv, '--vip-home', platform.home]);
 }
 
-const HelloChecksSchema = z.object({ checked: z.number(), sharedUser: z.number(), ok: z.number(), repaired: z.number(), failed: z.number(), recent: z.number() });
+const HelloChecksSchema = z.object({
+  checked: z.number(),
+  sharedUser: z.number(),
+  ok: z.number(),
+  repaired: z.number(),
+  failed: z.number(),
+  recent: z.number(),
+});
 const StatsSchema = z.object({ router: z.looseObject({ extensions: z.looseObject({ helloChecks: HelloChecksSchema }) }) });
 
 /** The hello-check counters (a router extension, HelloPermissionCheck), through the platform's `vip-router-stats` query. */
@@ -63,7 +84,11 @@ async function agentOnOwnUser(identity: string): Promise<Agent> {
   const file = await readAgentRmqFile(platform.home, identity);
   if (!file) throw new Error(`no rmq.json for ${identity}`);
   // its own user has no management login: publish resolves 1, as VOLTTRON's does
-  const agent = createRmqAgent({ identity, rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT }, management: false });
+  const agent = createRmqAgent({
+    identity,
+    rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT },
+    management: false,
+  });
   onTestFinished(() => agent.close());
   return agent;
 }
@@ -90,9 +115,14 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
     const identity = ids.agent;
     const add = await vipctl('auth', 'add', '--identity', identity, '--json');
     expect(add, add.err).toMatchObject({ code: 0 });
-    expect(JSON.parse(add.out)).toMatchObject({ user_id: identity, broker: { user: userOf(identity), vhost: vh.vhost, instanceName: INSTANCE } });
+    expect(JSON.parse(add.out)).toMatchObject({
+      user_id: identity,
+      broker: { user: userOf(identity), vhost: vh.vhost, instanceName: INSTANCE },
+    });
     expect((await stat(agentRmqPath(platform.home, identity))).mode & 0o777).toBe(0o600);
-    expect((await readAgentRmqFile(platform.home, identity))?.url).toMatch(new RegExp(`^amqp://${INSTANCE}\\.${identity}:[^@]+@127\\.0\\.0\\.1:5672$`));
+    expect((await readAgentRmqFile(platform.home, identity))?.url).toMatch(
+      new RegExp(`^amqp://${INSTANCE}\\.${identity}:[^@]+@127\\.0\\.0\\.1:5672$`),
+    );
     expect(await management.getPermissions(vh.vhost, userOf(identity))).toEqual(agentPermissions(INSTANCE, identity));
 
     const before = await helloChecks();
@@ -118,7 +148,10 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
 
     await agent.close();
     const text = await vipctl('auth', 'remove', '--identity', identity);
-    expect(text).toMatchObject({ code: 0, out: `removed entry for user ${identity}\ndeleted broker user ${userOf(identity)} and its rmq.json\n` });
+    expect(text).toMatchObject({
+      code: 0,
+      out: `removed entry for user ${identity}\ndeleted broker user ${userOf(identity)} and its rmq.json\n`,
+    });
     expect(await management.getUser(userOf(identity))).toBeUndefined();
     expect(await readAgentRmqFile(platform.home, identity)).toBeUndefined();
   });
@@ -145,7 +178,10 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
 
     // the same link with the default management (the URL's login, which the API refuses): 1 and one warning, not an exception after delivery
     const file = await readAgentRmqFile(platform.home, identity);
-    const second = createRmqAgent({ identity: `${identity}`, rmq: { url: file!.url, vhost: file!.vhost, instanceName: file!.instanceName } });
+    const second = createRmqAgent({
+      identity: `${identity}`,
+      rmq: { url: file!.url, vhost: file!.vhost, instanceName: file!.instanceName },
+    });
     await agent.close();
     await second.start();
     onTestFinished(() => second.close());
@@ -162,13 +198,22 @@ describe('vipctl auth add --identity on a RabbitMQ platform', () => {
     const r = await vipctl('auth', 'add', '--identity', identity);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain(`created broker user ${userOf(identity)} on vhost ${vh.vhost}`);
-    expect(r.out).toContain(`connectRmqAgent({ identity: "${identity}" }) from @vip/agent/rmq, which reads ${agentRmqPath(platform.home, identity)}`);
+    expect(r.out).toContain(
+      `connectRmqAgent({ identity: "${identity}" }) from @vip/agent/rmq, which reads ${agentRmqPath(platform.home, identity)}`,
+    );
     for (const bad of ['a*b', 'a#', 'x/y']) {
       const refused = await vipctl('auth', 'add', '--identity', bad);
       expect(refused.code).toBe(2);
       expect(refused.err.trim().split('\n')).toHaveLength(1);
     }
-    const unreachable = await vipctl('auth', 'add', '--identity', `${identity}c`, '--rmq-management-url', `http://127.0.0.1:${await freePort()}`);
+    const unreachable = await vipctl(
+      'auth',
+      'add',
+      '--identity',
+      `${identity}c`,
+      '--rmq-management-url',
+      `http://127.0.0.1:${await freePort()}`,
+    );
     expect(unreachable).toMatchObject({ code: 3, err: expect.stringContaining('management API not reachable') });
   });
 });
@@ -200,9 +245,14 @@ describe('the RMQ router checks permissions on hello', () => {
     await ch.bindQueue(user, 'volttron', user);
     const inbox = new Inbox<ConsumeMessage>();
     await ch.consume(user, (m) => m && inbox.push(m), { noAck: true });
-    const send = (subsystem: string, args: string[], id: string) => ch.publish('volttron', `${INSTANCE}.router`, Buffer.from(JSON.stringify(args)), {
-      appId: user, messageId: id, type: subsystem, contentType: 'application/json', headers: { recipient: `${INSTANCE}.router`, proto: 'VIP', user },
-    });
+    const send = (subsystem: string, args: string[], id: string) =>
+      ch.publish('volttron', `${INSTANCE}.router`, Buffer.from(JSON.stringify(args)), {
+        appId: user,
+        messageId: id,
+        type: subsystem,
+        contentType: 'application/json',
+        headers: { recipient: `${INSTANCE}.router`, proto: 'VIP', user },
+      });
     const before = await helloChecks();
     send('hello', ['hello'], 'h1');
     send('ping', ['ping'], 'p1');
@@ -235,10 +285,18 @@ describe('hello check with the management API unreachable', () => {
   it('welcomes the agent anyway and counts the failure', async () => {
     const other = await freshVhost('agent-users-nomgmt');
     const transport = new RmqRouterTransport({
-      url: AMQP_URL, vhost: other.vhost, instanceName: 'nm', peerSweepMs: 0, reconnect: FAST_RECONNECT,
+      url: AMQP_URL,
+      vhost: other.vhost,
+      instanceName: 'nm',
+      peerSweepMs: 0,
+      reconnect: FAST_RECONNECT,
       management: { baseUrl: `http://127.0.0.1:${await freePort()}`, user: 'guest', password: 'guest' },
     });
-    const check = new HelloPermissionCheck({ management: { baseUrl: `http://127.0.0.1:${await freePort()}`, user: 'guest', password: 'guest' }, vhost: other.vhost, instanceName: 'nm' });
+    const check = new HelloPermissionCheck({
+      management: { baseUrl: `http://127.0.0.1:${await freePort()}`, user: 'guest', password: 'guest' },
+      vhost: other.vhost,
+      instanceName: 'nm',
+    });
     const hello = new HelloExtension({ beforeWelcome: (sender) => check.beforeWelcome(sender) });
     const router = new Router({ transport, ...rmqRouterOptions('nm', [check, hello]), instanceName: 'nm' });
     const agent = createRmqAgent({ identity: 'a1', rmq: { url: AMQP_URL, vhost: other.vhost, instanceName: 'nm' }, management: false });
@@ -269,23 +327,43 @@ describe('vipctl auth remove --identity on a RabbitMQ home whose platform stoppe
     const onHome = async (...argv: string[]) => {
       return runVipctl([...argv, '--vip-home', home]);
     };
-    const stopped = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl }, instanceName: stoppedInstance, args: ['--vip-home', home] });
+    const stopped = await startPlatform({
+      bus: 'rmq',
+      rmq: { vhost: own.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl },
+      instanceName: stoppedInstance,
+      args: ['--vip-home', home],
+    });
     expect((await onHome('auth', 'add', '--identity', identity)).code).toBe(0);
     await stopped.close();
     const user = `${stoppedInstance}.${identity}`;
     expect(await management.getUser(user)).toBeDefined();
 
-    const refused = await onHome('auth', 'remove', '--identity', identity, '--rmq-management-url', 'http://guest:not-the-password@127.0.0.1:15672');
+    const refused = await onHome(
+      'auth',
+      'remove',
+      '--identity',
+      identity,
+      '--rmq-management-url',
+      'http://guest:not-the-password@127.0.0.1:15672',
+    );
     expect(refused.code).toBe(1);
-    expect(refused.err.trimEnd().split('\n')).toEqual([expect.stringMatching(
-      new RegExp(`^vipctl: cannot delete broker user ${user}: management API refused the login of guest .*; nothing was removed\\. Give the management API's administrator with --rmq-management-url`),
-    )]);
+    expect(refused.err.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^vipctl: cannot delete broker user ${user}: management API refused the login of guest .*; nothing was removed\\. Give the management API's administrator with --rmq-management-url`,
+        ),
+      ),
+    ]);
     expect(await management.getUser(user)).toBeDefined();
     expect(await readAgentRmqFile(home, identity)).toBeDefined();
     expect(JSON.parse((await onHome('auth', 'list', '--json')).out).allow.map((e: { user_id: string }) => e.user_id)).toContain(identity);
 
     const removed = await onHome('auth', 'remove', '--identity', identity); // the broker host's API as guest, as the platform's default
-    expect(removed).toEqual({ code: 0, out: `removed entry for user ${identity}\ndeleted broker user ${user} and its rmq.json\n`, err: '' });
+    expect(removed).toEqual({
+      code: 0,
+      out: `removed entry for user ${identity}\ndeleted broker user ${user} and its rmq.json\n`,
+      err: '',
+    });
     expect(await management.getUser(user)).toBeUndefined();
     expect(await readAgentRmqFile(home, identity)).toBeUndefined();
   });

@@ -27,8 +27,10 @@ function brokerPubsub(identity: string): RmqPubSub {
 /** A started @vip/agent agent on the platform instance `plat` of the test vhost. */
 async function platformAgent(identity: string): Promise<Agent> {
   const a = createRmqAgent({
-    identity, rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: 'plat', reconnect: FAST_RECONNECT },
-    requestTimeoutMs: 3_000, rpc: { timeoutMs: 3_000 },
+    identity,
+    rmq: { url: AMQP_URL, vhost: vh.vhost, instanceName: 'plat', reconnect: FAST_RECONNECT },
+    requestTimeoutMs: 3_000,
+    rpc: { timeoutMs: 3_000 },
   });
   onTestFinished(() => a.close());
   await a.start();
@@ -130,10 +132,16 @@ describe('RMQ transport across a broker restart (stop_app / start_app)', () => {
     const back = brokerPubsub('keep');
     await back.open();
     await back.subscribe('load/', keepAll, { persistentQueue: 'keep' });
-    await waitFor(() => confirmed.length > 0 && kept.has(confirmed.at(-1)!), { timeoutMs: 20_000, what: 'pubsub publishes after the restart' });
+    await waitFor(() => confirmed.length > 0 && kept.has(confirmed.at(-1)!), {
+      timeoutMs: 20_000,
+      what: 'pubsub publishes after the restart',
+    });
     stopPublishing = true;
     const sent = await publishing;
-    await waitFor(() => confirmed.every((i) => kept.has(i)), { timeoutMs: 20_000, what: 'every confirmed publish in the persistent queue' });
+    await waitFor(() => confirmed.every((i) => kept.has(i)), {
+      timeoutMs: 20_000,
+      what: 'every confirmed publish in the persistent queue',
+    });
     expect([...kept].filter((n) => !(n >= 0 && n < sent))).toEqual([]);
     expect(sent - confirmed.length).toBe(carol.stats().rejectedWhileDisconnected + carol.stats().unconfirmed);
     console.info(JSON.stringify({ pubsub: { sent, confirmed: confirmed.length, kept: kept.size, ...carol.stats() } }));

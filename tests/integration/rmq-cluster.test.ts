@@ -27,8 +27,16 @@ afterAll(async () => {
 async function clusterAgent(identity: string): Promise<Agent> {
   const a = createRmqAgent({
     identity,
-    rmq: { url: cluster.url(1), failoverUrls: [cluster.address(2), cluster.address(3)], vhost: VHOST, instanceName: INSTANCE, reconnect: FAST_RECONNECT },
-    management: false, requestTimeoutMs: 3_000, rpc: { timeoutMs: 3_000 },
+    rmq: {
+      url: cluster.url(1),
+      failoverUrls: [cluster.address(2), cluster.address(3)],
+      vhost: VHOST,
+      instanceName: INSTANCE,
+      reconnect: FAST_RECONNECT,
+    },
+    management: false,
+    requestTimeoutMs: 3_000,
+    rpc: { timeoutMs: 3_000 },
   });
   onTestFinished(() => a.close());
   await a.start();
@@ -36,10 +44,13 @@ async function clusterAgent(identity: string): Promise<Agent> {
 }
 
 describe('a platform on a 3-node RabbitMQ cluster', () => {
-  it('keeps serving through a SIGKILLed node; every resolved publish reaches each quorum subscriber once', { timeout: 400_000 }, async () => {
+  it('keeps serving through a SIGKILLed node; every resolved publish reaches each quorum subscriber once', {
+    timeout: 400_000,
+  }, async () => {
     // shared login (guest on every node): the cluster shares its users anyway
     const platform = await startPlatform({
-      bus: 'rmq', instanceName: INSTANCE,
+      bus: 'rmq',
+      instanceName: INSTANCE,
       rmq: { vhost: VHOST, url: cluster.url(1), managementUrl: cluster.managementUrl(3), sharedLogin: true },
       args: ['--rmq-failover-urls', `${cluster.address(2)},${cluster.address(3)}`],
     });
@@ -50,10 +61,14 @@ describe('a platform on a 3-node RabbitMQ cluster', () => {
     const keepers = [await clusterAgent('keep1'), await clusterAgent('keep2')];
     const got = keepers.map(() => new Map<number, number>());
     for (const [i, k] of keepers.entries()) {
-      await (k.pubsub as RmqPubSubSubsystem).subscribe('load/', (_p, _s, _b, _t, _h, message) => {
-        const n = Number(message);
-        got[i]!.set(n, (got[i]!.get(n) ?? 0) + 1);
-      }, { persistentQueue: 'keep' });
+      await (k.pubsub as RmqPubSubSubsystem).subscribe(
+        'load/',
+        (_p, _s, _b, _t, _h, message) => {
+          const n = Number(message);
+          got[i]!.set(n, (got[i]!.get(n) ?? 0) + 1);
+        },
+        { persistentQueue: 'keep' },
+      );
     }
     const queues = await cluster.ctl(3, 'list_queues', '-p', VHOST, 'name', 'type');
     expect(queues).toMatch(/clu\.keep1\.pubsub\.persistent\.keep\s+quorum/);
@@ -89,14 +104,18 @@ describe('a platform on a 3-node RabbitMQ cluster', () => {
       const killedAt = Date.now();
       const before = { calls: tally.calls, published: resolved.length };
       // every link was on node 1: they fail over to nodes 2 and 3 by themselves
-      await waitFor(() => tally.calls >= before.calls + 20 && resolved.length >= before.published + 50,
-        { timeoutMs: 60_000, what: 'RPC and publishes through the surviving nodes' });
+      await waitFor(() => tally.calls >= before.calls + 20 && resolved.length >= before.published + 50, {
+        timeoutMs: 60_000,
+        what: 'RPC and publishes through the surviving nodes',
+      });
       const failoverMs = Date.now() - killedAt;
       expect(await cli.peerlist.list()).toEqual(expect.arrayContaining(['srv', 'cli', 'keep1', 'keep2'])); // the platform serves
       await cluster.restart(1);
       const after = { calls: tally.calls, published: resolved.length };
-      await waitFor(() => tally.calls >= after.calls + 20 && resolved.length >= after.published + 50,
-        { timeoutMs: 60_000, what: 'traffic once node 1 is back' });
+      await waitFor(() => tally.calls >= after.calls + 20 && resolved.length >= after.published + 50, {
+        timeoutMs: 60_000,
+        what: 'traffic once node 1 is back',
+      });
       console.info(JSON.stringify({ failoverMs, ...tally, published: resolved.length }));
     } finally {
       stop = true;

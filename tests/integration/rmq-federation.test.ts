@@ -38,19 +38,30 @@ async function vipctl(home: string, ...argv: string[]): Promise<string> {
   return stdout;
 }
 
-interface LinkRow { readonly name: string; readonly state: string }
+interface LinkRow {
+  readonly name: string;
+  readonly state: string;
+}
 async function linkStates(home: string, kind: 'federation' | 'shovel'): Promise<LinkRow[]> {
   return JSON.parse(await vipctl(home, kind, 'status', '--json')) as LinkRow[];
 }
 
 async function platform(instanceName: string): Promise<PlatformProcess> {
-  const p = await startPlatform({ bus: 'rmq', instanceName, rmq: { vhost: `fed-${instanceName}`, url: node.url(1), managementUrl: node.managementUrl(1), sharedLogin: true } });
+  const p = await startPlatform({
+    bus: 'rmq',
+    instanceName,
+    rmq: { vhost: `fed-${instanceName}`, url: node.url(1), managementUrl: node.managementUrl(1), sharedLogin: true },
+  });
   onTestFinished(() => p.close());
   return p;
 }
 
 async function agent(instanceName: string, identity: string): Promise<Agent> {
-  const a = createRmqAgent({ identity, rmq: { url: node.url(1), vhost: `fed-${instanceName}`, instanceName, reconnect: FAST_RECONNECT }, management: false });
+  const a = createRmqAgent({
+    identity,
+    rmq: { url: node.url(1), vhost: `fed-${instanceName}`, instanceName, reconnect: FAST_RECONNECT },
+    management: false,
+  });
   onTestFinished(() => a.close());
   await a.start();
   return a;
@@ -71,35 +82,70 @@ function publishing(pub: Agent, topic: string): { resolved: number[]; stop(): Pr
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
-  return { resolved, stop: async () => { stopped = true; await done; } };
+  return {
+    resolved,
+    stop: async () => {
+      stopped = true;
+      await done;
+    },
+  };
 }
 
 /** Force-close the link's network connections: every connection of either vhost that is not one of ours (vip's are named `vip-...`). */
 async function closeLinkConnections(): Promise<string[]> {
-  const conns = [...await api.listConnections('fed-pa'), ...await api.listConnections('fed-pb')].filter((c) => !c.clientName.startsWith('vip-'));
+  const conns = [...(await api.listConnections('fed-pa')), ...(await api.listConnections('fed-pb'))].filter(
+    (c) => !c.clientName.startsWith('vip-'),
+  );
   for (const c of conns) await api.closeConnection(c.name, 'link cut by the test');
   return conns.map((c) => c.clientName);
 }
 
 describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
-  it('federation: all-platforms pubsub across, the link cut and back, nothing lost, status down then up', { timeout: 300_000 }, async () => {
+  it('federation: all-platforms pubsub across, the link cut and back, nothing lost, status down then up', {
+    timeout: 300_000,
+  }, async () => {
     const [a, b] = [await platform('pa'), await platform('pb')];
     const pub = await agent('pa', 'pub');
     const sub = await agent('pb', 'sub');
     const got = new Map<number, number>();
-    await (sub.pubsub as RmqPubSubSubsystem).subscribe('devices', (_p, _s, _b, _t, _h, m) => void got.set(Number(m), (got.get(Number(m)) ?? 0) + 1),
-      { allPlatforms: true, persistentQueue: 'fed' });
+    await (sub.pubsub as RmqPubSubSubsystem).subscribe(
+      'devices',
+      (_p, _s, _b, _t, _h, m) => void got.set(Number(m), (got.get(Number(m)) ?? 0) + 1),
+      { allPlatforms: true, persistentQueue: 'fed' },
+    );
     // pb federates pa's volttron exchange (VOLTTRON's upstream and policy, from pb's federation file)
     // the link logs in to pa as its own user (federation-user), whose rights the cut takes away for a while
     await api.ensureUser('fed-link', 'fed-link-pw');
     const linkRights = { configure: '.*', write: '.*', read: '.*' };
     await api.setPermissions('fed-pa', 'fed-link', linkRights);
-    const added = await vipctl(b.home, 'federation', 'add', '127.0.0.1', '--port', String(node.base), '--remote-vhost', 'fed-pa', '--user', 'fed-link', '--password', 'fed-link-pw', '--json');
-    expect(JSON.parse(added)).toEqual([{ name: 'upstream-127.0.0.1-fed-pa', change: 'created' }, { name: 'volttron-federation', change: 'created' }]);
+    const added = await vipctl(
+      b.home,
+      'federation',
+      'add',
+      '127.0.0.1',
+      '--port',
+      String(node.base),
+      '--remote-vhost',
+      'fed-pa',
+      '--user',
+      'fed-link',
+      '--password',
+      'fed-link-pw',
+      '--json',
+    );
+    expect(JSON.parse(added)).toEqual([
+      { name: 'upstream-127.0.0.1-fed-pa', change: 'created' },
+      { name: 'volttron-federation', change: 'created' },
+    ]);
     // idempotent: the same file again changes nothing
     expect(JSON.parse(await vipctl(b.home, 'federation', 'apply', '--json'))).toEqual([
-      { name: 'upstream-127.0.0.1-fed-pa', change: 'unchanged' }, { name: 'volttron-federation', change: 'unchanged' }]);
-    await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state === 'running', { timeoutMs: 30_000, what: 'the federation link running' });
+      { name: 'upstream-127.0.0.1-fed-pa', change: 'unchanged' },
+      { name: 'volttron-federation', change: 'unchanged' },
+    ]);
+    await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state === 'running', {
+      timeoutMs: 30_000,
+      what: 'the federation link running',
+    });
     const load = publishing(pub, 'devices/ahu');
     const marks: Record<string, number> = {};
     try {
@@ -108,18 +154,30 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
       marks.cut = load.resolved.length;
       await api.setPermissions('fed-pa', 'fed-link', { configure: '^$', write: '^$', read: '^$' });
       // the management API lists a connection once its stats are in (a few seconds): until then, again
-      await waitFor(async () => (await closeLinkConnections()).some((n) => n.startsWith('Federation link')), { timeoutMs: 30_000, what: 'the federation link\'s connection to force-close' });
-      await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state !== 'running', { timeoutMs: 30_000, what: 'status: the link down' });
+      await waitFor(async () => (await closeLinkConnections()).some((n) => n.startsWith('Federation link')), {
+        timeoutMs: 30_000,
+        what: "the federation link's connection to force-close",
+      });
+      await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state !== 'running', {
+        timeoutMs: 30_000,
+        what: 'status: the link down',
+      });
       const down = (await linkStates(b.home, 'federation'))[0];
       await api.setPermissions('fed-pa', 'fed-link', linkRights);
-      await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state === 'running', { timeoutMs: 60_000, what: 'status: the link up again' });
+      await waitFor(async () => (await linkStates(b.home, 'federation'))[0]?.state === 'running', {
+        timeoutMs: 60_000,
+        what: 'status: the link up again',
+      });
       console.info(JSON.stringify({ statusWhileCut: down }));
       marks.cutBack = load.resolved.length;
       // the plugin itself restarted on the private node
       marks.pluginStop = load.resolved.length;
       await node.plugins(1, 'disable', 'rabbitmq_federation_management', 'rabbitmq_federation');
       await node.plugins(1, 'enable', 'rabbitmq_federation', 'rabbitmq_federation_management');
-      await waitFor(async () => (await linkStates(b.home, 'federation').catch(() => []))[0]?.state === 'running', { timeoutMs: 60_000, what: 'the link after the plugin restart' });
+      await waitFor(async () => (await linkStates(b.home, 'federation').catch(() => []))[0]?.state === 'running', {
+        timeoutMs: 60_000,
+        what: 'the link after the plugin restart',
+      });
       const mark = load.resolved.length;
       marks.pluginBack = mark;
       await waitFor(() => load.resolved.length > mark + 20, { timeoutMs: 30_000, what: 'publishes after the restart' });
@@ -133,7 +191,10 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     // so those are counted, not required.
     const first = Math.min(...got.keys());
     const required = (n: number): boolean => n >= first && (n < marks.pluginStop! || n >= marks.pluginBack!);
-    await waitFor(() => load.resolved.filter(required).every((n) => got.has(n)), { timeoutMs: 30_000, what: 'every resolved publish at pb' }).catch((err: unknown) => {
+    await waitFor(() => load.resolved.filter(required).every((n) => got.has(n)), {
+      timeoutMs: 30_000,
+      what: 'every resolved publish at pb',
+    }).catch((err: unknown) => {
       console.info(JSON.stringify({ marks, missing: load.resolved.filter((n) => required(n) && !got.has(n)) }));
       throw err;
     });
@@ -141,7 +202,9 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     const lostWhilePluginOff = load.resolved.filter((n) => !required(n) && n >= first && !got.has(n)).length;
     console.info(JSON.stringify({ federation: { resolved: load.resolved.length, first, received: got.size, marks, lostWhilePluginOff } }));
     // removed: the upstream and (the last one) the policy leave the broker
-    expect(JSON.parse(await vipctl(b.home, 'federation', 'remove', '127.0.0.1', '--json'))).toEqual({ removed: ['upstream-127.0.0.1-fed-pa', 'volttron-federation'] });
+    expect(JSON.parse(await vipctl(b.home, 'federation', 'remove', '127.0.0.1', '--json'))).toEqual({
+      removed: ['upstream-127.0.0.1-fed-pa', 'volttron-federation'],
+    });
     expect(await linkStates(b.home, 'federation')).toEqual([]);
     void a;
   });
@@ -151,17 +214,46 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     const pub = await agent('pa', 'pub');
     const sub = await agent('pb', 'sub');
     const got = new Map<number, number>();
-    await (sub.pubsub as RmqPubSubSubsystem).subscribe('alerts', (_p, _s, _b, _t, _h, m) => void got.set(Number(m), (got.get(Number(m)) ?? 0) + 1),
-      { allPlatforms: true, persistentQueue: 'shov' });
-    const added = JSON.parse(await vipctl(a.home, 'shovel', 'add', '127.0.0.1', '--port', String(node.base), '--remote-vhost', 'fed-pb',
-      '--user', 'guest', '--password', 'guest', '--topic', 'pub:alerts', '--json')) as LinkRow[];
+    await (sub.pubsub as RmqPubSubSubsystem).subscribe(
+      'alerts',
+      (_p, _s, _b, _t, _h, m) => void got.set(Number(m), (got.get(Number(m)) ?? 0) + 1),
+      { allPlatforms: true, persistentQueue: 'shov' },
+    );
+    const added = JSON.parse(
+      await vipctl(
+        a.home,
+        'shovel',
+        'add',
+        '127.0.0.1',
+        '--port',
+        String(node.base),
+        '--remote-vhost',
+        'fed-pb',
+        '--user',
+        'guest',
+        '--password',
+        'guest',
+        '--topic',
+        'pub:alerts',
+        '--json',
+      ),
+    ) as LinkRow[];
     expect(added).toEqual([{ name: 'shovel-127.0.0.1-alerts', change: 'created' }]);
-    await waitFor(async () => (await linkStates(a.home, 'shovel'))[0]?.state === 'running', { timeoutMs: 30_000, what: 'the shovel running' });
+    await waitFor(async () => (await linkStates(a.home, 'shovel'))[0]?.state === 'running', {
+      timeoutMs: 30_000,
+      what: 'the shovel running',
+    });
     const load = publishing(pub, 'alerts/fire');
     try {
       await waitFor(() => got.size >= 20, { timeoutMs: 30_000, what: 'shovelled publishes at pb' });
-      await waitFor(async () => (await closeLinkConnections()).length > 0, { timeoutMs: 30_000, what: 'the shovel\'s connections to force-close' });
-      await waitFor(async () => (await linkStates(a.home, 'shovel'))[0]?.state === 'running', { timeoutMs: 60_000, what: 'the shovel back' });
+      await waitFor(async () => (await closeLinkConnections()).length > 0, {
+        timeoutMs: 30_000,
+        what: "the shovel's connections to force-close",
+      });
+      await waitFor(async () => (await linkStates(a.home, 'shovel'))[0]?.state === 'running', {
+        timeoutMs: 60_000,
+        what: 'the shovel back',
+      });
       const mark = got.size;
       await waitFor(() => got.size > mark + 20, { timeoutMs: 30_000, what: 'publishes through the shovel after the cut' });
     } finally {
@@ -170,16 +262,25 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     const first = Math.min(...got.keys());
     const missing = load.resolved.filter((n) => n >= first && !got.has(n));
     console.info(JSON.stringify({ shovel: { resolved: load.resolved.length, first, received: got.size, missing: missing.length } }));
-    await waitFor(() => load.resolved.filter((n) => n >= first).every((n) => got.has(n)), { timeoutMs: 30_000, what: 'every resolved publish at pb' });
+    await waitFor(() => load.resolved.filter((n) => n >= first).every((n) => got.has(n)), {
+      timeoutMs: 30_000,
+      what: 'every resolved publish at pb',
+    });
     expect(JSON.parse(await vipctl(a.home, 'shovel', 'remove', '127.0.0.1', '--json'))).toEqual({ removed: ['shovel-127.0.0.1-alerts'] });
     void b;
   });
 
-  it('a remote platform cannot act as this platform\'s identities across federation (impersonation)', { timeout: 120_000 }, async () => {
+  it("a remote platform cannot act as this platform's identities across federation (impersonation)", { timeout: 120_000 }, async () => {
     for (const vhost of ['fed-pa', 'fed-pb']) await ensureVolttronBroker({ url: node.url(1), vhost, management: node.management(1) });
-    await applyFederation(api, 'fed-pb', parseFederationConfig({
-      'federation-upstream': { '127.0.0.1': { port: node.base, 'virtual-host': 'fed-pa', 'federation-user': 'guest', password: 'guest' } },
-    }));
+    await applyFederation(
+      api,
+      'fed-pb',
+      parseFederationConfig({
+        'federation-upstream': {
+          '127.0.0.1': { port: node.base, 'virtual-host': 'fed-pa', 'federation-user': 'guest', password: 'guest' },
+        },
+      }),
+    );
     onTestFinished(() => removeFederationUpstream(api, 'fed-pb', 'upstream-127.0.0.1-fed-pa').then(() => undefined));
     const ps = (vhost: string, instanceName: string, identity: string, extra: Record<string, unknown> = {}): RmqPubSub => {
       const p = new RmqPubSub({ url: node.url(1), vhost, instanceName, identity, reconnect: FAST_RECONNECT, ...extra });
@@ -195,10 +296,13 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     const forger = ps('fed-pa', 'pb', 'platform.auth', { brokerUser: false });
     const other = ps('fed-pa', 'pb', 'weather', { brokerUser: false });
     await Promise.all([forger.open(), other.open()]);
-    await waitFor(async () => {
-      await other.publish({ topic: 'alarm/probe', message: 'probe' }, { count: false });
-      return heard.length > 0;
-    }, { timeoutMs: 30_000, what: 'the local binding federated to pa' });
+    await waitFor(
+      async () => {
+        await other.publish({ topic: 'alarm/probe', message: 'probe' }, { count: false });
+        return heard.length > 0;
+      },
+      { timeoutMs: 30_000, what: 'the local binding federated to pa' },
+    );
     await forger.publish({ topic: 'alarm/fire', message: 'forged' }, { count: false });
     await other.publish({ topic: 'alarm/last', message: 'last' }, { count: false });
     await waitFor(() => heard.some((d) => d.message === 'last'), { timeoutMs: 10_000, what: 'the message after the forged one' });

@@ -41,13 +41,60 @@ interface Shot {
 
 // `control` is never spoofed: a `quit` from it stops the platform by design (RabbitMQ permissions,
 // not the router, decide who may publish as whom).
-const SENDERS = [`${INSTANCE}.${AGENT}`, `${INSTANCE}.${CALLER}`, `${INSTANCE}.ghost`, `${INSTANCE}.a.b.c`, `${INSTANCE}.ünï ☃`, `${INSTANCE}.a*b`, `${INSTANCE}.#`, 'other.ghost'];
-const ROUTER_SUBSYSTEMS = ['ping', 'peerlist', 'query', 'hello', 'pubsub', 'error', 'agentstop', 'RPC', 'nosuch', 'routing_table', 'external_rpc'];
+const SENDERS = [
+  `${INSTANCE}.${AGENT}`,
+  `${INSTANCE}.${CALLER}`,
+  `${INSTANCE}.ghost`,
+  `${INSTANCE}.a.b.c`,
+  `${INSTANCE}.ünï ☃`,
+  `${INSTANCE}.a*b`,
+  `${INSTANCE}.#`,
+  'other.ghost',
+];
+const ROUTER_SUBSYSTEMS = [
+  'ping',
+  'peerlist',
+  'query',
+  'hello',
+  'pubsub',
+  'error',
+  'agentstop',
+  'RPC',
+  'nosuch',
+  'routing_table',
+  'external_rpc',
+];
 const AGENT_SUBSYSTEMS = ['RPC', 'ping', 'peerlist', 'hello', 'pubsub', 'error', 'heartbeat', 'health', 'nosuch', 'query'];
-const ARG_TEXT = ['ping', 'pong', 'list', 'hello', 'welcome', 'add', 'drop', 'subscribe', 'publish', 'instance-name', 'vip-router-stats', '113', ''];
+const ARG_TEXT = [
+  'ping',
+  'pong',
+  'list',
+  'hello',
+  'welcome',
+  'add',
+  'drop',
+  'subscribe',
+  'publish',
+  'instance-name',
+  'vip-router-stats',
+  '113',
+  '',
+];
 const JSON_GARBAGE = [
-  '{', '[]', 'null', 'true', '5', '"str"', '{"prefix": 5}', '{"prefix": ["a", null]}', '{"bus": {}, "prefix": "a"}',
-  '{"topic": "t", "headers": [], "message": null}', '[' .repeat(300), '{"a":'.repeat(100), '\u0000\u0001', '{"prefix": "\\ud800"}',
+  '{',
+  '[]',
+  'null',
+  'true',
+  '5',
+  '"str"',
+  '{"prefix": 5}',
+  '{"prefix": ["a", null]}',
+  '{"bus": {}, "prefix": "a"}',
+  '{"topic": "t", "headers": [], "message": null}',
+  '['.repeat(300),
+  '{"a":'.repeat(100),
+  '\u0000\u0001',
+  '{"prefix": "\\ud800"}',
 ];
 const RPC_BODIES = [
   '{"jsonrpc": "2.0", "method": "fuzz.echo", "params": [1], "id": "r1"}',
@@ -64,20 +111,34 @@ const RPC_BODIES = [
 /** An odd header value of every AMQP field type amqplib can write. */
 function oddValue(rng: Prng): unknown {
   switch (rng.int(0, 13)) {
-    case 0: return rng.int(-1e6, 1e6);
-    case 1: return rng.next() * 1e9;
-    case 2: return rng.next() < 0.5;
-    case 3: return null;
-    case 4: return { nested: { deeper: [1, 'x', { t: true }] } };
-    case 5: return [1, 'two', [3], null];
-    case 6: return rng.bytes(rng.int(0, 16));
-    case 7: return { '!': 'timestamp', value: Math.floor(Date.now() / 1000) };
-    case 8: return { '!': 'decimal', value: { places: 2, digits: rng.int(0, 1e6) } };
-    case 9: return { '!': rng.pick(['int8', 'int16', 'int32', 'uint8']), value: rng.int(0, 100) };
-    case 10: return { '!': 'float', value: 1.5 };
-    case 11: return 'x'.repeat(rng.int(0, 2_000));
-    case 12: return { '!': 'int64', value: rng.int(-1e9, 1e9) };
-    default: return '';
+    case 0:
+      return rng.int(-1e6, 1e6);
+    case 1:
+      return rng.next() * 1e9;
+    case 2:
+      return rng.next() < 0.5;
+    case 3:
+      return null;
+    case 4:
+      return { nested: { deeper: [1, 'x', { t: true }] } };
+    case 5:
+      return [1, 'two', [3], null];
+    case 6:
+      return rng.bytes(rng.int(0, 16));
+    case 7:
+      return { '!': 'timestamp', value: Math.floor(Date.now() / 1000) };
+    case 8:
+      return { '!': 'decimal', value: { places: 2, digits: rng.int(0, 1e6) } };
+    case 9:
+      return { '!': rng.pick(['int8', 'int16', 'int32', 'uint8']), value: rng.int(0, 100) };
+    case 10:
+      return { '!': 'float', value: 1.5 };
+    case 11:
+      return 'x'.repeat(rng.int(0, 2_000));
+    case 12:
+      return { '!': 'int64', value: rng.int(-1e9, 1e9) };
+    default:
+      return '';
   }
 }
 
@@ -92,7 +153,10 @@ function vipShot(rng: Prng, target: Target, routingKey: string, appId: string, t
     routingKey,
     content: json(args),
     options: {
-      appId, messageId: `fz.${rng.int(0, 1e9)}`, type, contentType: 'application/json',
+      appId,
+      messageId: `fz.${rng.int(0, 1e9)}`,
+      type,
+      contentType: 'application/json',
       headers: { recipient: routingKey, proto: 'VIP', user: appId },
     },
     verdict: 'valid',
@@ -120,7 +184,12 @@ function validPubsub(rng: Prng): Shot {
   let routingKey = ['__pubsub__', INSTANCE, 'fuzz', ...words, '#'].join('.');
   if (Buffer.byteLength(routingKey) > 255) routingKey = `__pubsub__.${INSTANCE}.fuzz.long.#`;
   const topic = ['fuzz', ...words].join('/');
-  const body = { sender: rng.pick(['ghost', AGENT, CALLER, '']), bus: rng.pick(['', '', 'other']), headers: { h: oddValue(rng) }, message: { n: rng.int(0, 1e6) } };
+  const body = {
+    sender: rng.pick(['ghost', AGENT, CALLER, '']),
+    bus: rng.pick(['', '', 'other']),
+    headers: { h: oddValue(rng) },
+    message: { n: rng.int(0, 1e6) },
+  };
   const disagree = rng.next() < 0.1;
   return {
     target: 'pubsub',
@@ -128,8 +197,16 @@ function validPubsub(rng: Prng): Shot {
     routingKey,
     content: json(body),
     options: {
-      appId: `${INSTANCE}.ghost`, messageId: `p.${rng.int(0, 1e9)}`, type: 'pubsub', contentType: 'application/json',
-      headers: { recipient: '', proto: 'VIP', user: 'ghost', ...(disagree ? { 'x-vip-topic': 'fuzz/not.the.key' } : rng.next() < 0.2 ? { 'x-vip-topic': topic } : {}) },
+      appId: `${INSTANCE}.ghost`,
+      messageId: `p.${rng.int(0, 1e9)}`,
+      type: 'pubsub',
+      contentType: 'application/json',
+      headers: {
+        recipient: '',
+        proto: 'VIP',
+        user: 'ghost',
+        ...(disagree ? { 'x-vip-topic': 'fuzz/not.the.key' } : rng.next() < 0.2 ? { 'x-vip-topic': topic } : {}),
+      },
     },
     verdict: 'valid',
   };
@@ -138,26 +215,40 @@ function validPubsub(rng: Prng): Shot {
 /** A bad body for a VIP queue (router or agent); all of them are invalid. */
 function badVipBody(rng: Prng): Buffer {
   switch (rng.int(0, 8)) {
-    case 0: return rng.bytes(rng.int(0, 64));
-    case 1: return Buffer.alloc(0);
-    case 2: return Buffer.from(rng.pick(['{}', '5', 'null', '"str"', 'true', '{"0": "ping"}']));
-    case 3: return Buffer.from(rng.pick(['{', '[' .repeat(300), '{"a":'.repeat(100), '\u0000\u0001', '{"prefix": 5}']));
-    case 4: return deep(rng.int(5_000, 20_000)); // nested deeper than JSON.stringify recurses
-    case 5: return Buffer.from('\xff\xfe[', 'latin1');
-    case 6: return Buffer.from('["ping",', 'utf8');
-    default: return Buffer.from('not json at all', 'utf8');
+    case 0:
+      return rng.bytes(rng.int(0, 64));
+    case 1:
+      return Buffer.alloc(0);
+    case 2:
+      return Buffer.from(rng.pick(['{}', '5', 'null', '"str"', 'true', '{"0": "ping"}']));
+    case 3:
+      return Buffer.from(rng.pick(['{', '['.repeat(300), '{"a":'.repeat(100), '\u0000\u0001', '{"prefix": 5}']));
+    case 4:
+      return deep(rng.int(5_000, 20_000)); // nested deeper than JSON.stringify recurses
+    case 5:
+      return Buffer.from('\xff\xfe[', 'latin1');
+    case 6:
+      return Buffer.from('["ping",', 'utf8');
+    default:
+      return Buffer.from('not json at all', 'utf8');
   }
 }
 
 /** Odd arguments that still make a JSON array (never an error on their own). */
 function oddArgs(rng: Prng): Buffer {
   switch (rng.int(0, 5)) {
-    case 0: return json([1, 2.5, true, null, { a: 1 }, [1, [2]]]);
-    case 1: return json(Array.from({ length: rng.int(100, 3_000) }, (_, i) => i));
-    case 2: return json(['ping', 'x'.repeat(rng.int(1_000, 50_000))]);
-    case 3: return json([{ __vip_bytes__: 5 }, { __vip_bytes__: '!!notbase64' }, { __vip_bytes__: 'AAEC', more: 1 }]);
-    case 4: return json([deepValue(rng.int(10, 200))]);
-    default: return json([]);
+    case 0:
+      return json([1, 2.5, true, null, { a: 1 }, [1, [2]]]);
+    case 1:
+      return json(Array.from({ length: rng.int(100, 3_000) }, (_, i) => i));
+    case 2:
+      return json(['ping', 'x'.repeat(rng.int(1_000, 50_000))]);
+    case 3:
+      return json([{ __vip_bytes__: 5 }, { __vip_bytes__: '!!notbase64' }, { __vip_bytes__: 'AAEC', more: 1 }]);
+    case 4:
+      return json([deepValue(rng.int(10, 200))]);
+    default:
+      return json([]);
   }
 }
 
@@ -178,7 +269,15 @@ function mutated(rng: Prng, shot: Shot): Shot {
       return { ...shot, options: o, verdict: vipQueue ? 'invalid' : shot.verdict };
     case 1:
       o.appId = rng.pick(['nodot', '', 'router', '.', `${INSTANCE}.`, 'other.x.y', `${INSTANCE}.router`]);
-      return { ...shot, options: o, verdict: vipQueue && (o.appId.indexOf('.') < 0 || (shot.target === 'router' && ['.', `${INSTANCE}.`, `${INSTANCE}.router`].includes(o.appId))) ? 'invalid' : 'either' };
+      return {
+        ...shot,
+        options: o,
+        verdict:
+          vipQueue &&
+          (o.appId.indexOf('.') < 0 || (shot.target === 'router' && ['.', `${INSTANCE}.`, `${INSTANCE}.router`].includes(o.appId)))
+            ? 'invalid'
+            : 'either',
+      };
     case 2:
       if (rng.next() < 0.5) delete o.type;
       else o.type = rng.pick(['', ' ', '\t']);
@@ -226,14 +325,22 @@ function mutated(rng: Prng, shot: Shot): Shot {
 
 function badPubsubBody(rng: Prng): Buffer {
   switch (rng.int(0, 7)) {
-    case 0: return json({ bus: '', headers: {}, message: 1 }); // no sender
-    case 1: return json({ sender: rng.pick([5, null, {}, ['a']]), bus: '', message: 1 });
-    case 2: return json({ sender: 'x', bus: rng.pick([5, null, true, {}, []]), message: 1 });
-    case 3: return json({ sender: 'x', bus: '', headers: rng.pick([[], 'h', 5, null]), message: 1 });
-    case 4: return json(rng.pick([[], ['x'], 'str', 5, null]));
-    case 5: return rng.bytes(rng.int(0, 64));
-    case 6: return deep(rng.int(5_000, 20_000));
-    default: return Buffer.alloc(0);
+    case 0:
+      return json({ bus: '', headers: {}, message: 1 }); // no sender
+    case 1:
+      return json({ sender: rng.pick([5, null, {}, ['a']]), bus: '', message: 1 });
+    case 2:
+      return json({ sender: 'x', bus: rng.pick([5, null, true, {}, []]), message: 1 });
+    case 3:
+      return json({ sender: 'x', bus: '', headers: rng.pick([[], 'h', 5, null]), message: 1 });
+    case 4:
+      return json(rng.pick([[], ['x'], 'str', 5, null]));
+    case 5:
+      return rng.bytes(rng.int(0, 64));
+    case 6:
+      return deep(rng.int(5_000, 20_000));
+    default:
+      return Buffer.alloc(0);
   }
 }
 
@@ -267,8 +374,10 @@ const warnings = new Set<string>();
 let exitCode: number | null | undefined;
 
 const routerCounters = async () => RouterStatsSchema.parse(await caller.query.query('vip-router-stats')).transport;
-const transportOf = (a: Agent) => z.looseObject({ received: z.number(), invalid: z.number(), reconnects: z.number() }).parse(a.transportStats());
-const pubsubOf = (a: Agent) => z.looseObject({ received: z.number(), invalid: z.number(), other_bus: z.number(), unmatched: z.number() }).parse(a.pubsub?.stats());
+const transportOf = (a: Agent) =>
+  z.looseObject({ received: z.number(), invalid: z.number(), reconnects: z.number() }).parse(a.transportStats());
+const pubsubOf = (a: Agent) =>
+  z.looseObject({ received: z.number(), invalid: z.number(), other_bus: z.number(), unmatched: z.number() }).parse(a.pubsub?.stats());
 
 beforeAll(async () => {
   vh = await freshVhost('rmq-fuzz');
@@ -286,7 +395,9 @@ beforeAll(async () => {
     return xs;
   });
   await agent.pubsub!.subscribe('fuzz/', (_peer, _sender, _bus, topic) => void live.push(topic));
-  await agent.subsystem<RmqPubSubSubsystem>('pubsub')!.subscribe('fuzz/', (_peer, _sender, _bus, topic) => void kept.push(topic), { persistentQueue: PERSISTENT });
+  await agent
+    .subsystem<RmqPubSubSubsystem>('pubsub')!
+    .subscribe('fuzz/', (_peer, _sender, _bus, topic) => void kept.push(topic), { persistentQueue: PERSISTENT });
   await agent.start();
   caller = createRmqAgent({ identity: CALLER, rmq });
   await caller.start();
@@ -311,7 +422,9 @@ describe('RabbitMQ fuzz: router queue, agent queue, broker pubsub queues', () =>
     const agent0 = transportOf(agent);
     const pubsub0 = pubsubOf(agent);
     const sent: Record<Target, Record<Verdict, number>> = {
-      router: { invalid: 0, valid: 0, either: 0 }, agent: { invalid: 0, valid: 0, either: 0 }, pubsub: { invalid: 0, valid: 0, either: 0 },
+      router: { invalid: 0, valid: 0, either: 0 },
+      agent: { invalid: 0, valid: 0, either: 0 },
+      pubsub: { invalid: 0, valid: 0, either: 0 },
     };
     const fire = (s: Shot): void => {
       raw.publish(s.exchange, s.routingKey, s.content, s.options);
@@ -325,7 +438,11 @@ describe('RabbitMQ fuzz: router queue, agent queue, broker pubsub queues', () =>
     const ping = vipShot(rng, 'router', ROUTER_KEY, `${INSTANCE}.ghost`, 'ping', ['ping']);
     for (let i = 0; i < ROUTER_OVERSIZE; i++) fire({ ...ping, content: oversize(ROUTER_MAX_BYTES), verdict: 'invalid' });
     for (let i = 0; i < 5; i++) {
-      fire({ ...vipShot(rng, 'agent', AGENT_KEY, `${INSTANCE}.ghost`, 'ping', ['ping']), content: oversize(AGENT_MAX_BYTES), verdict: 'invalid' });
+      fire({
+        ...vipShot(rng, 'agent', AGENT_KEY, `${INSTANCE}.ghost`, 'ping', ['ping']),
+        content: oversize(AGENT_MAX_BYTES),
+        verdict: 'invalid',
+      });
       fire({ ...validPubsub(rng), content: oversize(AGENT_MAX_BYTES), verdict: 'invalid' });
     }
     await raw.waitForConfirms();
@@ -344,26 +461,40 @@ describe('RabbitMQ fuzz: router queue, agent queue, broker pubsub queues', () =>
     expect(router1.received - router0.received).toBeGreaterThanOrEqual(sent.router.valid);
 
     // The agent's queue: every delivery is received or counted invalid.
-    await waitFor(() => {
-      const s = transportOf(agent);
-      return s.received - agent0.received + s.invalid - agent0.invalid >= total('agent');
-    }, { timeoutMs: 60_000, what: `the agent taking its ${total('agent')} fuzz messages` });
+    await waitFor(
+      () => {
+        const s = transportOf(agent);
+        return s.received - agent0.received + s.invalid - agent0.invalid >= total('agent');
+      },
+      { timeoutMs: 60_000, what: `the agent taking its ${total('agent')} fuzz messages` },
+    );
     expect(transportOf(agent).invalid - agent0.invalid).toBeGreaterThanOrEqual(sent.agent.invalid);
     expect(transportOf(agent).reconnects).toBe(agent0.reconnects);
 
     // Broker pubsub: each message reaches both subscription queues and is counted exactly once in each.
-    await waitFor(() => {
-      const s = pubsubOf(agent);
-      const counted = s.received + s.invalid + s.other_bus + s.unmatched - (pubsub0.received + pubsub0.invalid + pubsub0.other_bus + pubsub0.unmatched);
-      return counted >= 2 * total('pubsub');
-    }, { timeoutMs: 60_000, what: `broker pubsub counting ${2 * total('pubsub')} deliveries` });
+    await waitFor(
+      () => {
+        const s = pubsubOf(agent);
+        const counted =
+          s.received + s.invalid + s.other_bus + s.unmatched - (pubsub0.received + pubsub0.invalid + pubsub0.other_bus + pubsub0.unmatched);
+        return counted >= 2 * total('pubsub');
+      },
+      { timeoutMs: 60_000, what: `broker pubsub counting ${2 * total('pubsub')} deliveries` },
+    );
     const pubsub1 = pubsubOf(agent);
-    expect(pubsub1.received + pubsub1.invalid + pubsub1.other_bus + pubsub1.unmatched - (pubsub0.received + pubsub0.invalid + pubsub0.other_bus + pubsub0.unmatched))
-      .toBe(2 * total('pubsub'));
+    expect(
+      pubsub1.received +
+        pubsub1.invalid +
+        pubsub1.other_bus +
+        pubsub1.unmatched -
+        (pubsub0.received + pubsub0.invalid + pubsub0.other_bus + pubsub0.unmatched),
+    ).toBe(2 * total('pubsub'));
     expect(pubsub1.invalid - pubsub0.invalid).toBeGreaterThanOrEqual(2 * sent.pubsub.invalid);
-    console.info(`rmq fuzz (seed ${SEED}): sent ${JSON.stringify(sent)}; router +${router1.invalid - router0.invalid} invalid of +${took}; `
-      + `agent ${JSON.stringify(transportOf(agent))}; pubsub ${JSON.stringify(pubsub1)}; fuzz.echo ran ${echoed.length} times; `
-      + `agent counters ${JSON.stringify(agent.stats())}; platform warnings ${JSON.stringify([...warnings])}`);
+    console.info(
+      `rmq fuzz (seed ${SEED}): sent ${JSON.stringify(sent)}; router +${router1.invalid - router0.invalid} invalid of +${took}; ` +
+        `agent ${JSON.stringify(transportOf(agent))}; pubsub ${JSON.stringify(pubsub1)}; fuzz.echo ran ${echoed.length} times; ` +
+        `agent counters ${JSON.stringify(agent.stats())}; platform warnings ${JSON.stringify([...warnings])}`,
+    );
 
     // Still alive and routing.
     expect(exitCode).toBeUndefined();
@@ -375,13 +506,21 @@ describe('RabbitMQ fuzz: router queue, agent queue, broker pubsub queues', () =>
     const liveBefore = live.length;
     const keptBefore = kept.length;
     expect(await caller.pubsub!.publish('fuzz/after', { message: { ok: true } })).toBe(1); // one subscriber (two queues)
-    await waitFor(() => live.length > liveBefore && kept.length > keptBefore, { timeoutMs: 10_000, what: 'the post-fuzz publish at both subscriptions' });
+    await waitFor(() => live.length > liveBefore && kept.length > keptBefore, {
+      timeoutMs: 10_000,
+      what: 'the post-fuzz publish at both subscriptions',
+    });
     expect(live.slice(liveBefore)).toContain('fuzz/after');
     expect(kept.slice(keptBefore)).toContain('fuzz/after');
     expect(pubsubOf(agent).received).toBeGreaterThan(pubsub1.received);
     expect((await management.listQueues(vh.vhost)).has(PERSISTENT_QUEUE)).toBe(true);
     expect(badLogs).toEqual([]);
     // a crash trace or an unhandled rejection is not a JSON log line
-    expect(platform.stderrTail(500).split('\n').filter((l) => !l.startsWith('{') && /error|unhandled|uncaught/i.test(l))).toEqual([]);
+    expect(
+      platform
+        .stderrTail(500)
+        .split('\n')
+        .filter((l) => !l.startsWith('{') && /error|unhandled|uncaught/i.test(l)),
+    ).toEqual([]);
   });
 });

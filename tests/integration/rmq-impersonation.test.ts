@@ -35,18 +35,27 @@ const StatsSchema = z.object({
   router: z.looseObject({ counters: z.record(z.string(), z.number()) }),
 });
 /** The transport's counters, with the router's `agentstop refused` (who may stop whom is the router's rule). */
-async function transportStats(platform: AgentUserPlatform): Promise<z.infer<typeof StatsSchema>['transport'] & { agentstopRefused: number }> {
+async function transportStats(
+  platform: AgentUserPlatform,
+): Promise<z.infer<typeof StatsSchema>['transport'] & { agentstopRefused: number }> {
   const v = await platform.watcher.query.query('vip-router-stats');
   const s = StatsSchema.parse(typeof v === 'string' ? JSON.parse(v) : v);
   return { ...s.transport, agentstopRefused: s.router.counters['agentstop refused'] ?? 0 };
 }
 
 /** An agent of `@vip/agent/rmq` on `identity`'s own broker user, with more options. */
-async function ownUserAgent(platform: AgentUserPlatform, identity: string, more: Partial<Parameters<typeof createRmqAgent>[0]> = {}, rmq: Record<string, unknown> = {}): Promise<Agent> {
+async function ownUserAgent(
+  platform: AgentUserPlatform,
+  identity: string,
+  more: Partial<Parameters<typeof createRmqAgent>[0]> = {},
+  rmq: Record<string, unknown> = {},
+): Promise<Agent> {
   const file = await readAgentRmqFile(platform.platform.home, identity);
   if (!file) throw new Error(`no rmq.json for ${identity}`);
   const agent = createRmqAgent({
-    identity, management: false, ...more,
+    identity,
+    management: false,
+    ...more,
     rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT, ...rmq },
   });
   onTestFinished(() => agent.close());
@@ -70,7 +79,7 @@ afterAll(async () => {
 });
 
 describe('a per-agent user without user_id claiming another user or a platform identity', () => {
-  it('auth.update claiming platform.auth is ignored: the victim keeps the platform\'s capabilities; the real platform.auth still updates them', async () => {
+  it("auth.update claiming platform.auth is ignored: the victim keeps the platform's capabilities; the real platform.auth still updates them", async () => {
     const victim = await ownUserAgent(p, VICTIM);
     victim.rpc.export('secret', () => 'secret', { allow: 'can_secret' });
     const attacker = await ownUserAgent(p, A);
@@ -90,8 +99,10 @@ describe('a per-agent user without user_id claiming another user or a platform i
     const removed = await p.vipctl('auth', 'remove', A); // A's entry only; its broker user stays
     expect(removed.code, removed.err).toBe(0);
     await p.platform.authorize(generateKeyPair().public, { userId: A, capabilities: ['can_secret'] });
-    await waitFor(async () => (await attacker.rpc.call(VICTIM, 'secret').catch(() => undefined)) === 'secret',
-      { timeoutMs: 10_000, what: 'the victim taking platform.auth\'s pushed map' });
+    await waitFor(async () => (await attacker.rpc.call(VICTIM, 'secret').catch(() => undefined)) === 'secret', {
+      timeoutMs: 10_000,
+      what: "the victim taking platform.auth's pushed map",
+    });
   });
 
   it('platform identities: an unproven control is refused by agents and the router (no agentstop of another agent); vipctl will not make such a user', async () => {
@@ -105,7 +116,10 @@ describe('a per-agent user without user_id claiming another user or a platform i
     const { ch } = await rawClientAs(p.platform.home, A, false);
     const spoofedBefore = callee.transportStats()!.spoofed ?? 0;
     for (const identity of ['control', 'platform.auth', 'platform.health', 'router', 'control.connection.1234']) {
-      sendVip(ch, INSTANCE, VICTIM, 'RPC', rpcRequest('whoami', `c-${identity}`), `c-${identity}`, { appId: userOf(identity), user: userOf(identity) });
+      sendVip(ch, INSTANCE, VICTIM, 'RPC', rpcRequest('whoami', `c-${identity}`), `c-${identity}`, {
+        appId: userOf(identity),
+        user: userOf(identity),
+      });
     }
     expect(await attacker.rpc.call(VICTIM, 'whoami')).toBe(A); // after the five in the victim's queue
     expect(callers).toEqual([A]);
@@ -115,7 +129,9 @@ describe('a per-agent user without user_id claiming another user or a platform i
     const peers = () => p.watcher.peerlist.list();
     await waitFor(async () => (await peers()).includes(VICTIM), { what: 'the victim in the peerlist' });
     sendVip(ch, INSTANCE, 'router', 'agentstop', [VICTIM], 'stop-c', { appId: userOf('control'), user: userOf('control') });
-    await waitFor(async () => (await transportStats(p)).spoofed === routerBefore.spoofed + 1, { what: 'the unproven control refused by the router' });
+    await waitFor(async () => (await transportStats(p)).spoofed === routerBefore.spoofed + 1, {
+      what: 'the unproven control refused by the router',
+    });
     expect(await peers()).toContain(VICTIM);
     expect(await attacker.rpc.call(VICTIM, 'whoami')).toBe(A);
 
@@ -125,8 +141,15 @@ describe('a per-agent user without user_id claiming another user or a platform i
     expect(await management.getUser(userOf('control'))).toBeUndefined();
   });
 
-  it('broker pubsub: a publish claiming platform.auth without the platform\'s user_id is refused by a receiver requiring proofs', async () => {
-    const sub = new RmqPubSub({ url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, identity: 'sub', reconnect: FAST_RECONNECT, senderProof: 'required' });
+  it("broker pubsub: a publish claiming platform.auth without the platform's user_id is refused by a receiver requiring proofs", async () => {
+    const sub = new RmqPubSub({
+      url: AMQP_URL,
+      vhost: p.vh.vhost,
+      instanceName: INSTANCE,
+      identity: 'sub',
+      reconnect: FAST_RECONNECT,
+      senderProof: 'required',
+    });
     onTestFinished(() => sub.close());
     await sub.open();
     const got = new Inbox<PubSubDelivery>();
@@ -134,20 +157,31 @@ describe('a per-agent user without user_id claiming another user or a platform i
     await ownUserAgent(p, A); // its hello has the platform set A's topic permission (pubsub writes)
     const { ch } = await rawClientAs(p.platform.home, A, false);
     const publish = (appId: string, sender: string, n: number) =>
-      ch.publish('volttron', `__pubsub__.${INSTANCE}.imp.${n}.#`, Buffer.from(JSON.stringify({ sender, bus: '', headers: {}, message: n })), {
-        appId, type: 'pubsub', contentType: 'application/json', headers: { recipient: '', proto: 'VIP', user: sender },
-      });
+      ch.publish(
+        'volttron',
+        `__pubsub__.${INSTANCE}.imp.${n}.#`,
+        Buffer.from(JSON.stringify({ sender, bus: '', headers: {}, message: n })),
+        {
+          appId,
+          type: 'pubsub',
+          contentType: 'application/json',
+          headers: { recipient: '', proto: 'VIP', user: sender },
+        },
+      );
     publish(userOf('platform.auth'), 'platform.auth', 1);
     publish(userOf(A), 'control', 2);
     publish(userOf(A), A, 3);
-    expect(await got.next(undefined, 5_000, 'A\'s unproven but harmless publish')).toMatchObject({ sender: A, message: 3 });
+    expect(await got.next(undefined, 5_000, "A's unproven but harmless publish")).toMatchObject({ sender: A, message: 3 });
     await waitFor(() => sub.stats().spoofed === 2, { what: 'both platform claims refused' });
     expect(got.items).toHaveLength(1);
   });
 
-  it('the router\'s pubsub: a protected-topic publish with a capable user in the header but no user_id is refused', async () => {
+  it("the router's pubsub: a protected-topic publish with a capable user in the header but no user_id is refused", async () => {
     const loaded = p.platform.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
-    await writeFile(join(p.platform.home, 'protected_topics.json'), JSON.stringify({ 'write-protect': [{ topic: 'imp/protected', capabilities: ['can_publish'] }] }));
+    await writeFile(
+      join(p.platform.home, 'protected_topics.json'),
+      JSON.stringify({ 'write-protect': [{ topic: 'imp/protected', capabilities: ['can_publish'] }] }),
+    );
     await loaded;
     const capable = await ownUserAgent(p, CAPABLE, { pubsubVia: 'router' });
     expect(await capable.pubsub!.publish('imp/protected/1', { message: 1 })).toBeGreaterThanOrEqual(0);
@@ -185,7 +219,8 @@ describe('legacy peers (--rmq-legacy-peers): VOLTTRON Python agents without user
     const file = await readAgentRmqFile(lp.platform.home, 'callee');
     // the platform's legacy list, given to this agent too (it receives Python agents' calls itself)
     callee = createRmqAgent({
-      identity: 'callee', management: false,
+      identity: 'callee',
+      management: false,
       rmq: { url: file!.url, vhost: file!.vhost, instanceName: LI, reconnect: FAST_RECONNECT, legacyPeers: [PY] },
       rpc: { capabilities: { [PY]: { can_py: null }, [PRIVILEGED]: { can_py: null, can_p: null } } },
     });
@@ -201,7 +236,7 @@ describe('legacy peers (--rmq-legacy-peers): VOLTTRON Python agents without user
     await lp?.dispose([PY, OTHER, 'callee'].map(luser));
   });
 
-  it('a Python-style peer is welcomed, calls with its own capabilities (never the header\'s), stops itself but no one else', async () => {
+  it("a Python-style peer is welcomed, calls with its own capabilities (never the header's), stops itself but no one else", async () => {
     const { ch, inbox } = await rawClientAs(lp.platform.home, PY, true);
     const asPy: Claim = { appId: luser(PY), user: luser(PY) };
     const before = await transportStats(lp);
@@ -215,14 +250,20 @@ describe('legacy peers (--rmq-legacy-peers): VOLTTRON Python agents without user
     sendVip(ch, LI, 'callee', 'RPC', rpcRequest('for_p', 'f2'), 'f2', { ...asPy, user: luser(PRIVILEGED) });
     expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'w1', 5_000, 'whoami')).result).toEqual({ caller: PY, user: PY });
     expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'f1', 5_000, 'for_py')).result).toBe('py-ok');
-    expect(JSON.stringify(rpcReply(await inbox.next((m) => m.properties.messageId === 'f2', 5_000, 'for_p')).error)).toMatch(/requires capabilities {'can_p'}/);
+    expect(JSON.stringify(rpcReply(await inbox.next((m) => m.properties.messageId === 'f2', 5_000, 'for_p')).error)).toMatch(
+      /requires capabilities {'can_p'}/,
+    );
 
     const peers = () => lp.watcher.peerlist.list();
-    await waitFor(async () => (await peers()).includes('callee') && (await peers()).includes(PY), { what: 'callee and the Python peer listed' });
+    await waitFor(async () => (await peers()).includes('callee') && (await peers()).includes(PY), {
+      what: 'callee and the Python peer listed',
+    });
     sendVip(ch, LI, 'router', 'agentstop', ['callee'], 's1', asPy);
-    await waitFor(async () => (await transportStats(lp)).agentstopRefused === before.agentstopRefused + 1, { what: 'the legacy peer\'s agentstop of another refused' });
+    await waitFor(async () => (await transportStats(lp)).agentstopRefused === before.agentstopRefused + 1, {
+      what: "the legacy peer's agentstop of another refused",
+    });
     sendVip(ch, LI, 'router', 'agentstop', [PY], 's2', asPy);
-    await waitFor(async () => !(await peers()).includes(PY), { what: 'the legacy peer\'s own agentstop obeyed' });
+    await waitFor(async () => !(await peers()).includes(PY), { what: "the legacy peer's own agentstop obeyed" });
     expect(await peers()).toContain('callee');
   });
 
@@ -230,7 +271,9 @@ describe('legacy peers (--rmq-legacy-peers): VOLTTRON Python agents without user
     const { ch, inbox } = await rawClientAs(lp.platform.home, OTHER, true);
     sendVip(ch, LI, 'callee', 'RPC', rpcRequest('for_py', 'o1'), 'o1', { appId: luser(OTHER), user: luser(PY) });
     sendVip(ch, LI, 'callee', 'RPC', rpcRequest('whoami', 'o2'), 'o2', { appId: luser(OTHER), user: luser(PY) });
-    expect(JSON.stringify(rpcReply(await inbox.next((m) => m.properties.messageId === 'o1', 5_000, 'for_py')).error)).toMatch(/requires capabilities {'can_py'}/);
+    expect(JSON.stringify(rpcReply(await inbox.next((m) => m.properties.messageId === 'o1', 5_000, 'for_py')).error)).toMatch(
+      /requires capabilities {'can_py'}/,
+    );
     expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'o2', 5_000, 'whoami')).result).toEqual({ caller: OTHER, user: '' });
   });
 });

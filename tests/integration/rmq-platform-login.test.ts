@@ -31,7 +31,9 @@ async function vhost(tag: string): Promise<TestVhost> {
   return v;
 }
 
-const ConnectionsSchema = z.array(z.looseObject({ user: z.string(), client_properties: z.looseObject({ connection_name: z.string().optional() }).optional() }));
+const ConnectionsSchema = z.array(
+  z.looseObject({ user: z.string(), client_properties: z.looseObject({ connection_name: z.string().optional() }).optional() }),
+);
 /** The broker users of the connections open on `vh` (management API). */
 async function connectionUsers(vh: string): Promise<string[]> {
   const res = await fetch(`${MANAGEMENT.baseUrl}/api/vhosts/${encodeURIComponent(vh)}/connections`, {
@@ -53,12 +55,16 @@ async function vipctl(home: string, ...argv: string[]): Promise<{ code: number; 
 }
 
 /** Start a platform that must fail: its error (the harness's, with the platform's stderr). */
-const failedStart = (p: Promise<PlatformProcess>) => p.then(async (platform) => {
-  await platform.close();
-  throw new Error('the platform started');
-}, (e: unknown) => e as Error);
+const failedStart = (p: Promise<PlatformProcess>) =>
+  p.then(
+    async (platform) => {
+      await platform.close();
+      throw new Error('the platform started');
+    },
+    (e: unknown) => e as Error,
+  );
 
-describe('the default RabbitMQ start: the platform\'s own broker user, no guest', () => {
+describe("the default RabbitMQ start: the platform's own broker user, no guest", () => {
   const instance = `lg${pid}`;
   let platform: PlatformProcess;
   let vh: TestVhost;
@@ -82,7 +88,7 @@ describe('the default RabbitMQ start: the platform\'s own broker user, no guest'
     expect(decodeURIComponent(new URL(bus.url).username)).toBe(`${instance}.router`);
   });
 
-  it('vipctl reaches it through bus.json as the platform\'s user; an agent made by vipctl auth add --identity is welcomed', async () => {
+  it("vipctl reaches it through bus.json as the platform's user; an agent made by vipctl auth add --identity is welcomed", async () => {
     const status = await vipctl(platform.home, 'status', '--json');
     expect(status.code, status.err).toBe(0);
     expect(JSON.parse(status.out)).toMatchObject({ 'message-bus': 'rmq', 'instance-name': instance });
@@ -93,7 +99,11 @@ describe('the default RabbitMQ start: the platform\'s own broker user, no guest'
     const add = await vipctl(platform.home, 'auth', 'add', '--identity', id);
     expect(add.code, add.err).toBe(0);
     const file = await readAgentRmqFile(platform.home, id);
-    const agent = createRmqAgent({ identity: id, rmq: { url: file!.url, vhost: file!.vhost, instanceName: instance, reconnect: FAST_RECONNECT }, management: false });
+    const agent = createRmqAgent({
+      identity: id,
+      rmq: { url: file!.url, vhost: file!.vhost, instanceName: instance, reconnect: FAST_RECONNECT },
+      management: false,
+    });
     onTestFinished(() => agent.close());
     await agent.start();
     expect(await agent.ping.ping('', ['own user'])).toEqual(['own user']);
@@ -101,9 +111,11 @@ describe('the default RabbitMQ start: the platform\'s own broker user, no guest'
     expect(agent.transportStats()).toMatchObject({ spoofed: 0, unproven: 0 }); // everything from the platform came proven
   });
 
-  it('a second platform with the same instance on the vhost is refused before it touches the platform user: the first one\'s login still works', async () => {
+  it("a second platform with the same instance on the vhost is refused before it touches the platform user: the first one's login still works", async () => {
     const err = await failedStart(startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost }, instanceName: instance, startTimeoutMs: 15_000 }));
-    expect(err.message).toMatch(new RegExp(`vip-platform: another platform with instance name ${instance} is running on virtual host ${vh.vhost}.*; fix: stop it`));
+    expect(err.message).toMatch(
+      new RegExp(`vip-platform: another platform with instance name ${instance} is running on virtual host ${vh.vhost}.*; fix: stop it`),
+    );
     const bus = JSON.parse(await readFile(join(platform.home, 'run', 'bus.json'), 'utf8')) as { url: string };
     const model = await amqp.connect(`${bus.url}/${encodeURIComponent(vh.vhost)}`);
     await model.close();
@@ -111,12 +123,21 @@ describe('the default RabbitMQ start: the platform\'s own broker user, no guest'
 });
 
 describe('the shared login is an explicit opt-in with a warning', () => {
-  it('--rmq-shared-login runs everything on the URL\'s user (guest) and says at start what that allows', async () => {
+  it("--rmq-shared-login runs everything on the URL's user (guest) and says at start what that allows", async () => {
     const instance = `lgs${pid}`;
     const vh = await vhost('login-shared');
     const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: vh.vhost, sharedLogin: true }, instanceName: instance });
     onTestFinished(() => platform.close());
-    const warning = platform.stderrTail(500).split('\n').map((l) => { try { return JSON.parse(l) as Record<string, unknown>; } catch { return {}; } })
+    const warning = platform
+      .stderrTail(500)
+      .split('\n')
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return {};
+        }
+      })
       .find((l) => l.event === 'rmq.shared-login');
     expect(warning).toMatchObject({ level: 'warn', risk: expect.stringMatching(/can act as any identity/) as unknown });
     await waitFor(async () => (await connectionUsers(vh.vhost)).length >= 3, { what: 'router, control and platform.auth connected' });
@@ -133,16 +154,36 @@ describe('nothing is created on the broker before it answers on AMQP', () => {
     const instance = `lgr${pid}${sharedLogin ? 's' : ''}`;
     const vh = `vip-test-login-refused-${pid}-${sharedLogin ? 's' : 'p'}`;
     const port = await freePort();
-    const err = await failedStart(startPlatform({
-      bus: 'rmq', rmq: { vhost: vh, url: `amqp://127.0.0.1:${port}`, managementUrl: MANAGEMENT.baseUrl, sharedLogin }, instanceName: instance, startTimeoutMs: 15_000,
-    }));
-    expect(err.message).toMatch(new RegExp(`vip-platform: RabbitMQ is not reachable at amqp://127\\.0\\.0\\.1:${port}/${vh} \\(ECONNREFUSED\\); fix: start the broker`));
+    const err = await failedStart(
+      startPlatform({
+        bus: 'rmq',
+        rmq: { vhost: vh, url: `amqp://127.0.0.1:${port}`, managementUrl: MANAGEMENT.baseUrl, sharedLogin },
+        instanceName: instance,
+        startTimeoutMs: 15_000,
+      }),
+    );
+    expect(err.message).toMatch(
+      new RegExp(
+        `vip-platform: RabbitMQ is not reachable at amqp://127\\.0\\.0\\.1:${port}/${vh} \\(ECONNREFUSED\\); fix: start the broker`,
+      ),
+    );
     expect(await vhostExists(vh)).toBe(false);
     expect(await management.getUser(`${instance}.router`)).toBeUndefined();
   });
 
-  it('per-agent users without a management API and without the platform\'s user in the URL: one line naming the ways out', async () => {
-    const err = await failedStart(startPlatform({ bus: 'rmq', rmq: { vhost: `vip-test-login-off-${pid}`, managementUrl: 'off' }, instanceName: `lgo${pid}`, startTimeoutMs: 15_000 }));
-    expect(err.message).toMatch(new RegExp(`vip-platform: invalid option: --rmq-management-url off: the platform cannot create its broker user lgo${pid}\\.router; .*--rmq-shared-login`));
+  it("per-agent users without a management API and without the platform's user in the URL: one line naming the ways out", async () => {
+    const err = await failedStart(
+      startPlatform({
+        bus: 'rmq',
+        rmq: { vhost: `vip-test-login-off-${pid}`, managementUrl: 'off' },
+        instanceName: `lgo${pid}`,
+        startTimeoutMs: 15_000,
+      }),
+    );
+    expect(err.message).toMatch(
+      new RegExp(
+        `vip-platform: invalid option: --rmq-management-url off: the platform cannot create its broker user lgo${pid}\\.router; .*--rmq-shared-login`,
+      ),
+    );
   });
 });

@@ -37,9 +37,41 @@ describe('the built write regex on the real broker refuses what ProtectedTopics 
       { topic: '/k|m/', capabilities: ['can_x'] },
     ],
   };
-  const TOPICS = ['foo', 'foo/1', 'foobar/2', 'fo', 'bar/x', 'bar/x/y', 'bar', 'barx', 'devices/secure', 'devices/secure/ahu', 'devices/other',
-    'x1', 'x12', 'x', 'x1/y', 'free/1', 'other/topic', 'café/1', 'cafe/1', 'yé', 'ya', 'yab', 'zéé', 'zé', 'zex',
-    'k', 'kz', 'k/1', 'm', 'mz', 'zm', 'm\n', 'bar/x\n'];
+  const TOPICS = [
+    'foo',
+    'foo/1',
+    'foobar/2',
+    'fo',
+    'bar/x',
+    'bar/x/y',
+    'bar',
+    'barx',
+    'devices/secure',
+    'devices/secure/ahu',
+    'devices/other',
+    'x1',
+    'x12',
+    'x',
+    'x1/y',
+    'free/1',
+    'other/topic',
+    'café/1',
+    'cafe/1',
+    'yé',
+    'ya',
+    'yab',
+    'zéé',
+    'zé',
+    'zex',
+    'k',
+    'kz',
+    'k/1',
+    'm',
+    'mz',
+    'zm',
+    'm\n',
+    'bar/x\n',
+  ];
   const users = [
     { identity: `none${pid}`, caps: [] as string[] },
     { identity: `foo${pid}`, caps: ['can_foo'] },
@@ -93,7 +125,12 @@ describe('the built write regex on the real broker refuses what ProtectedTopics 
     // what was allowed arrived, nothing refused did
     await pub.publish({ topic: 'other/end', message: 'end' });
     await seen.next((d) => d.topic === 'other/end', 5_000, 'the closing publish');
-    expect(seen.items.map((d) => d.topic).filter((t) => t !== 'other/end').sort()).toEqual(TOPICS.filter((t) => expected[t] === 'allowed').sort());
+    expect(
+      seen.items
+        .map((d) => d.topic)
+        .filter((t) => t !== 'other/end')
+        .sort(),
+    ).toEqual(TOPICS.filter((t) => expected[t] === 'allowed').sort());
     expect(pub.stats()).toMatchObject({ refused: TOPICS.filter((t) => expected[t] === 'refused').length });
   });
 });
@@ -104,12 +141,15 @@ describe('a platform on RabbitMQ keeps per-agent users in line with protected_to
   const userOf = (identity: string) => `${INSTANCE}.${identity}`;
   let p: AgentUserPlatform;
 
-  const writeProtected = (entries: unknown[]) => writeFile(join(p.platform.home, 'protected_topics.json'), JSON.stringify({ 'write-protect': entries }));
-  const writeOf = async (identity: string) => (await management.getTopicPermissions(p.vh.vhost, userOf(identity)))?.find((t) => t.exchange === 'volttron')?.write;
+  const writeProtected = (entries: unknown[]) =>
+    writeFile(join(p.platform.home, 'protected_topics.json'), JSON.stringify({ 'write-protect': entries }));
+  const writeOf = async (identity: string) =>
+    (await management.getTopicPermissions(p.vh.vhost, userOf(identity)))?.find((t) => t.exchange === 'volttron')?.write;
 
   const SyncStatsSchema = z.object({ rounds: z.number(), set: z.number(), failed: z.number() });
   const StatsSchema = z.looseObject({
-    topicPermissions: SyncStatsSchema, router: z.looseObject({ extensions: z.looseObject({ helloChecks: z.looseObject({ topicsSet: z.number() }) }) }),
+    topicPermissions: SyncStatsSchema,
+    router: z.looseObject({ extensions: z.looseObject({ helloChecks: z.looseObject({ topicsSet: z.number() }) }) }),
   });
 
   async function routerStats(): Promise<z.infer<typeof StatsSchema>> {
@@ -129,10 +169,15 @@ describe('a platform on RabbitMQ keeps per-agent users in line with protected_to
     expect(r.code, r.err).toBe(0);
     r = await p.vipctl('auth', 'add', '--identity', ids.other);
     expect(r.code, r.err).toBe(0);
-    await writeProtected([{ topic: 'foo', capabilities: ['can_publish'] }, { topic: '/bar\\/.*/', capabilities: ['can_publish'] }]);
+    await writeProtected([
+      { topic: 'foo', capabilities: ['can_publish'] },
+      { topic: '/bar\\/.*/', capabilities: ['can_publish'] },
+    ]);
     // the platform syncs every agent user once the file (and auth.json) reloaded
-    await waitFor(async () => (await writeOf(ids.other))?.includes('foo') && (await writeOf(ids.capable)) === undefined,
-      { timeoutMs: 10_000, what: 'topic permission on the other agent only' });
+    await waitFor(async () => (await writeOf(ids.other))?.includes('foo') && (await writeOf(ids.capable)) === undefined, {
+      timeoutMs: 10_000,
+      what: 'topic permission on the other agent only',
+    });
 
     const capable = await p.agentOnOwnUser(ids.capable);
     const other = await p.agentOnOwnUser(ids.other);
@@ -143,14 +188,18 @@ describe('a platform on RabbitMQ keeps per-agent users in line with protected_to
 
     expect(await capable.pubsub!.publish('foo/1', { message: 1 })).toBe(1);
     expect(await capable.pubsub!.publish('bar/x', { message: 2 })).toBe(1);
-    await expect(other.pubsub!.publish('foo/1', { message: 3 })).rejects.toMatchObject({ name: 'TopicWriteRefusedError', code: 'VIP_UNAUTHORIZED' });
+    await expect(other.pubsub!.publish('foo/1', { message: 3 })).rejects.toMatchObject({
+      name: 'TopicWriteRefusedError',
+      code: 'VIP_UNAUTHORIZED',
+    });
     await expect(other.pubsub!.publish('bar/y', { message: 4 })).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
     expect(await other.pubsub!.publish('news/1', { message: 5 })).toBe(1);
     expect(await p.watcher.pubsub!.publish('news/2', { message: 6 })).toBe(2); // the watcher counts through management: both subscribers
-    await waitFor(() => otherGot.length === 2, { what: 'news at the refused agent\'s subscription' });
+    await waitFor(() => otherGot.length === 2, { what: "news at the refused agent's subscription" });
     await waitFor(() => seen.some((s) => s.topic === 'news/2'), { what: 'news/2 at the watcher' });
     expect(seen.filter((s) => s.topic === 'foo/1' || s.topic.startsWith('bar/'))).toEqual([
-      { sender: ids.capable, topic: 'foo/1' }, { sender: ids.capable, topic: 'bar/x' },
+      { sender: ids.capable, topic: 'foo/1' },
+      { sender: ids.capable, topic: 'bar/x' },
     ]);
     expect(other.pubsub!.stats()).toMatchObject({ refused: 2 });
 
@@ -168,7 +217,10 @@ describe('a platform on RabbitMQ keeps per-agent users in line with protected_to
     expect((await routerStats()).router.extensions.helloChecks.topicsSet).toBe(before + 1);
     await expect(other.pubsub!.publish('foo/9')).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
     expect(await other.pubsub!.publish('alerts/1')).toBe(1);
-    await writeProtected([{ topic: 'foo', capabilities: ['can_publish'] }, { topic: 'alerts', capabilities: ['can_alert'] }]);
+    await writeProtected([
+      { topic: 'foo', capabilities: ['can_publish'] },
+      { topic: 'alerts', capabilities: ['can_alert'] },
+    ]);
     await waitFor(async () => (await writeOf(ids.other))?.includes('alerts'), { timeoutMs: 10_000, what: 'alerts protected' });
     await expect(other.pubsub!.publish('alerts/2')).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
     expect(await other.pubsub!.publish('bar/z')).toBe(1); // no longer protected
@@ -178,7 +230,10 @@ describe('a platform on RabbitMQ keeps per-agent users in line with protected_to
     expect(removed.code, removed.err).toBe(0);
     // any key: on RabbitMQ the allow entry only carries the user's capabilities
     await p.platform.authorize(generateKeyPair().public, { userId: ids.other, capabilities: ['can_alert'] });
-    await waitFor(async () => !(await writeOf(ids.other))?.includes('alerts'), { timeoutMs: 10_000, what: 'alerts open for the other agent' });
+    await waitFor(async () => !(await writeOf(ids.other))?.includes('alerts'), {
+      timeoutMs: 10_000,
+      what: 'alerts open for the other agent',
+    });
     expect(await other.pubsub!.publish('alerts/3')).toBe(1);
     await expect(other.pubsub!.publish('foo/2')).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
   });

@@ -44,7 +44,10 @@ afterAll(async () => {
 function pySend(peer: string, subsystem: string, args: unknown[], msgId: string): void {
   const key = `${INSTANCE}.${peer === '' ? 'router' : peer}`;
   ch.publish('volttron', key, Buffer.from(JSON.stringify(args), 'utf8'), {
-    appId: `${INSTANCE}.pyagent`, messageId: msgId, type: subsystem, contentType: 'application/json',
+    appId: `${INSTANCE}.pyagent`,
+    messageId: msgId,
+    type: subsystem,
+    contentType: 'application/json',
     headers: { recipient: key, proto: 'VIP', user: `${INSTANCE}.pyagent` },
   });
 }

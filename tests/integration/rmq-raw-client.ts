@@ -43,13 +43,19 @@ export interface Claim {
 export function sendVip(ch: Channel, instance: string, to: string, subsystem: string, args: unknown[], id: string, claim: Claim): void {
   const key = `${instance}.${to}`;
   ch.publish('volttron', key, Buffer.from(JSON.stringify(args), 'utf8'), {
-    appId: claim.appId, messageId: id, type: subsystem, contentType: 'application/json',
-    headers: { recipient: key, proto: 'VIP', user: claim.user }, ...(claim.userId === undefined ? {} : { userId: claim.userId }),
+    appId: claim.appId,
+    messageId: id,
+    type: subsystem,
+    contentType: 'application/json',
+    headers: { recipient: key, proto: 'VIP', user: claim.user },
+    ...(claim.userId === undefined ? {} : { userId: claim.userId }),
   });
 }
 
 /** The args of a JSON-RPC request frame (docs/protocol.md 4). */
-export const rpcRequest = (method: string, id: string, params: unknown[] = []): string[] => [JSON.stringify({ jsonrpc: '2.0', method, params, id })];
+export const rpcRequest = (method: string, id: string, params: unknown[] = []): string[] => [
+  JSON.stringify({ jsonrpc: '2.0', method, params, id }),
+];
 
 export interface RpcReply {
   result?: unknown;

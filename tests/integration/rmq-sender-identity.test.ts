@@ -39,7 +39,9 @@ beforeAll(async () => {
   marks = [];
   const file = await readAgentRmqFile(p.platform.home, CALLEE);
   callee = createRmqAgent({
-    identity: CALLEE, rmq: { url: file!.url, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT }, management: false,
+    identity: CALLEE,
+    rmq: { url: file!.url, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT },
+    management: false,
     rpc: { capabilities: { [A]: { can_a: null }, [PRIVILEGED]: { can_a: null, can_p: null } } },
   });
   callee.rpc.export('mark', (x: string) => void marks.push(x));
@@ -71,7 +73,7 @@ const vip = (ch: Parameters<typeof sendVip>[0], to: string, subsystem: string, a
   sendVip(ch, INSTANCE, to, subsystem, args, id, claim);
 
 describe('an agent on its own broker user', () => {
-  it('stamps user_id on its messages; RPC, ping and pubsub work; the callee\'s capability check sees the proven user', async () => {
+  it("stamps user_id on its messages; RPC, ping and pubsub work; the callee's capability check sees the proven user", async () => {
     const tap = await amqp.connect(`${AMQP_URL}/${encodeURIComponent(p.vh.vhost)}`);
     onTestFinished(() => tap.close());
     const tch = await tap.createChannel();
@@ -86,7 +88,7 @@ describe('an agent on its own broker user', () => {
     await expect(agent.rpc.call(CALLEE, 'for_p')).rejects.toThrow(/requires capabilities/);
     expect(await agent.ping.ping(CALLEE)).toBeDefined();
     expect(await agent.ping.ping()).toBeDefined();
-    const copy = await copies.next((m) => m.properties.appId === userOf(A), 5_000, 'A\'s request at the callee');
+    const copy = await copies.next((m) => m.properties.appId === userOf(A), 5_000, "A's request at the callee");
     expect(copy.properties.userId).toBe(userOf(A));
 
     const got: string[] = [];
@@ -99,7 +101,7 @@ describe('an agent on its own broker user', () => {
     // the watcher logs in as the shared guest user, which proves no identity: the callee (per-agent user) gives it no user
     expect(await p.watcher.rpc.call(CALLEE, 'whoami')).toEqual({ caller: p.watcher.identity, user: '' });
     await expect(p.watcher.rpc.call(CALLEE, 'for_a')).rejects.toThrow(/requires capabilities/);
-    const guestCopy = await copies.next((m) => m.properties.appId === userOf(p.watcher.identity), 5_000, 'the watcher\'s request');
+    const guestCopy = await copies.next((m) => m.properties.appId === userOf(p.watcher.identity), 5_000, "the watcher's request");
     expect(guestCopy.properties.userId).toBe('guest');
     expect(callee.transportStats()).toMatchObject({ unproven: expect.any(Number) as number });
   });
@@ -111,22 +113,34 @@ describe('a raw client logged in as agent user A', () => {
     const own = { appId: userOf(A), user: userOf(PRIVILEGED) };
     vip(ch, CALLEE, 'RPC', rpcRequest('whoami', 'w1'), 'w1', { ...own, userId: userOf(A) });
     vip(ch, CALLEE, 'RPC', rpcRequest('for_p', 'p1'), 'p1', { ...own, userId: userOf(A) });
-    expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'w1', 5_000, 'whoami reply')).result).toEqual({ caller: A, user: A });
+    expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'w1', 5_000, 'whoami reply')).result).toEqual({
+      caller: A,
+      user: A,
+    });
     const refused = rpcReply(await inbox.next((m) => m.properties.messageId === 'p1', 5_000, 'for_p reply'));
-    expect(JSON.stringify(refused.error)).toMatch(new RegExp(`requires capabilities {'can_p'}, but capability {'can_a': None} was provided for user ${A}\\b`));
+    expect(JSON.stringify(refused.error)).toMatch(
+      new RegExp(`requires capabilities {'can_p'}, but capability {'can_a': None} was provided for user ${A}\\b`),
+    );
     // no user_id: the header claiming the privileged user is not believed (VOLTTRON would), the request has no user
     vip(ch, CALLEE, 'RPC', rpcRequest('for_p', 'p2'), 'p2', own);
     vip(ch, CALLEE, 'RPC', rpcRequest('whoami', 'w2'), 'w2', own);
     const unproven = rpcReply(await inbox.next((m) => m.properties.messageId === 'p2', 5_000, 'for_p reply without user_id'));
     expect(unproven.result).toBeUndefined();
     expect(JSON.stringify(unproven.error)).toMatch(/requires capabilities {'can_p'}/);
-    expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'w2', 5_000, 'whoami reply without user_id')).result).toEqual({ caller: A, user: '' });
+    expect(rpcReply(await inbox.next((m) => m.properties.messageId === 'w2', 5_000, 'whoami reply without user_id')).result).toEqual({
+      caller: A,
+      user: '',
+    });
   });
 
   it('claiming another identity with user_id A: an RPC request is not executed, counted spoofed; without user_id it runs with no user', async () => {
     const { ch } = await rawAsA(false);
     const before = spoofedAt(callee);
-    vip(ch, CALLEE, 'RPC', rpcRequest('mark', 's1', ['spoofed']), 's1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
+    vip(ch, CALLEE, 'RPC', rpcRequest('mark', 's1', ['spoofed']), 's1', {
+      appId: userOf('victim'),
+      user: userOf('victim'),
+      userId: userOf(A),
+    });
     await waitFor(() => spoofedAt(callee) === before + 1, { what: 'the spoofed request counted at the callee' });
     vip(ch, CALLEE, 'RPC', rpcRequest('mark', 's2', ['unproven']), 's2', { appId: userOf('victim'), user: userOf('victim') });
     await waitFor(() => marks.includes('unproven'), { what: 'the request without user_id executed (mark needs no capability)' });
@@ -139,9 +153,13 @@ describe('a raw client logged in as agent user A', () => {
     const ch = await model.createConfirmChannel();
     const closed = new Promise<Error>((resolve) => ch.once('error', resolve));
     const confirm = new Promise<unknown>((resolve) => {
-      ch.publish('volttron', userOf(CALLEE), Buffer.from('[]'), { appId: userOf('victim'), type: 'RPC', userId: userOf('victim') }, (err) => resolve(err));
+      ch.publish('volttron', userOf(CALLEE), Buffer.from('[]'), { appId: userOf('victim'), type: 'RPC', userId: userOf('victim') }, (err) =>
+        resolve(err),
+      );
     });
-    expect((await closed).message).toMatch(new RegExp(`PRECONDITION_FAILED - user_id property set to '${INSTANCE}\\.victim' but authenticated user was '${INSTANCE}\\.a\\d+'`));
+    expect((await closed).message).toMatch(
+      new RegExp(`PRECONDITION_FAILED - user_id property set to '${INSTANCE}\\.victim' but authenticated user was '${INSTANCE}\\.a\\d+'`),
+    );
     expect(await confirm).toBeTruthy();
   });
 
@@ -155,26 +173,36 @@ describe('a raw client logged in as agent user A', () => {
     const { ch, inbox } = await rawAsA(true);
     const before = await routerStats();
     vip(ch, 'router', 'agentstop', ['victim'], 'stop1', { appId: userOf('victim'), user: userOf('victim'), userId: userOf(A) });
-    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 1, { what: 'the spoofed agentstop counted at the router' });
+    await waitFor(async () => (await routerStats()).spoofed === before.spoofed + 1, {
+      what: 'the spoofed agentstop counted at the router',
+    });
     expect((await routerStats()).invalid).toBe(before.invalid + 1);
     // proven and honest about itself, but naming another peer: a proven sender may stop only itself
     vip(ch, 'router', 'agentstop', ['victim'], 'stop1b', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
-    await waitFor(async () => (await routerStats()).agentstopRefused === before.agentstopRefused + 1, { what: 'the agentstop naming another peer counted' });
+    await waitFor(async () => (await routerStats()).agentstopRefused === before.agentstopRefused + 1, {
+      what: 'the agentstop naming another peer counted',
+    });
     // no user_id: nothing proves the sender is the peer it names (VOLTTRON obeys it)
     vip(ch, 'router', 'agentstop', ['victim'], 'stop2', { appId: userOf('victim'), user: userOf('victim') });
-    await waitFor(async () => (await routerStats()).agentstopRefused === before.agentstopRefused + 2, { what: 'the unproven agentstop counted' });
+    await waitFor(async () => (await routerStats()).agentstopRefused === before.agentstopRefused + 2, {
+      what: 'the unproven agentstop counted',
+    });
     expect(await peers()).toContain('victim');
     // A proven, stopping itself: obeyed
     vip(ch, 'router', 'ping', ['here'], 'ping1', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
-    await inbox.next((m) => m.properties.messageId === 'ping1', 5_000, 'the router\'s pong');
+    await inbox.next((m) => m.properties.messageId === 'ping1', 5_000, "the router's pong");
     await waitFor(async () => (await peers()).includes(A), { what: 'A in the peerlist' });
     vip(ch, 'router', 'agentstop', [A], 'stop3', { appId: userOf(A), user: userOf(A), userId: userOf(A) });
-    await waitFor(async () => !(await peers()).includes(A), { what: 'A\'s own agentstop obeyed' });
+    await waitFor(async () => !(await peers()).includes(A), { what: "A's own agentstop obeyed" });
     expect(await peers()).toContain('victim');
   });
 
-  it('a message to `<instance>.` (no identity) is unroutable: error 113 to the sender, never handled as the router\'s', async () => {
-    const other = createRmqAgent({ identity: 'other2', rmq: { url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT }, management: false });
+  it("a message to `<instance>.` (no identity) is unroutable: error 113 to the sender, never handled as the router's", async () => {
+    const other = createRmqAgent({
+      identity: 'other2',
+      rmq: { url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT },
+      management: false,
+    });
     onTestFinished(() => other.close());
     await other.start();
     const { ch, inbox } = await rawAsA(true);
@@ -185,8 +213,14 @@ describe('a raw client logged in as agent user A', () => {
     expect(await p.watcher.peerlist.list()).toContain('other2');
   });
 
-  it('broker pubsub: a publish whose app_id or body sender is not A is refused and counted; A\'s own is delivered', async () => {
-    const sub = new RmqPubSub({ url: AMQP_URL, vhost: p.vh.vhost, instanceName: INSTANCE, identity: 'pubsub-sub', reconnect: FAST_RECONNECT });
+  it("broker pubsub: a publish whose app_id or body sender is not A is refused and counted; A's own is delivered", async () => {
+    const sub = new RmqPubSub({
+      url: AMQP_URL,
+      vhost: p.vh.vhost,
+      instanceName: INSTANCE,
+      identity: 'pubsub-sub',
+      reconnect: FAST_RECONNECT,
+    });
     onTestFinished(() => sub.close());
     await sub.open();
     const got = new Inbox<PubSubDelivery>();
@@ -194,13 +228,22 @@ describe('a raw client logged in as agent user A', () => {
     await p.agentOnOwnUser(A); // its hello has the platform set A's topic permission (pubsub writes)
     const { ch } = await rawAsA(false);
     const publish = (appId: string, sender: string, n: number) =>
-      ch.publish('volttron', `__pubsub__.${INSTANCE}.${INSTANCE}.spoof.${n}.#`, Buffer.from(JSON.stringify({ sender, bus: '', headers: {}, message: n })), {
-        appId, type: 'pubsub', contentType: 'application/json', userId: userOf(A), headers: { recipient: '', proto: 'VIP', user: sender },
-      });
+      ch.publish(
+        'volttron',
+        `__pubsub__.${INSTANCE}.${INSTANCE}.spoof.${n}.#`,
+        Buffer.from(JSON.stringify({ sender, bus: '', headers: {}, message: n })),
+        {
+          appId,
+          type: 'pubsub',
+          contentType: 'application/json',
+          userId: userOf(A),
+          headers: { recipient: '', proto: 'VIP', user: sender },
+        },
+      );
     publish(userOf(A), 'victim', 1);
     publish(userOf('victim'), 'victim', 2);
     publish(userOf(A), A, 3);
-    expect(await got.next(undefined, 5_000, 'A\'s own publish')).toMatchObject({ sender: A, message: 3 });
+    expect(await got.next(undefined, 5_000, "A's own publish")).toMatchObject({ sender: A, message: 3 });
     await waitFor(() => sub.stats().spoofed === 2, { what: 'both forged publishes counted spoofed' });
     expect(sub.stats()).toMatchObject({ invalid: 2, delivered: 1 });
     expect(got.items).toHaveLength(1);

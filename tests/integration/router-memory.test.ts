@@ -66,8 +66,13 @@ async function stalledPeer(platform: PlatformProcess, identity: string): Promise
   const keys = generateKeyPair();
   await platform.authorize(keys.public, { identity });
   const dealer = new Dealer({
-    routingId: identity, receiveHighWaterMark: 1, receiveBufferSize: 64 * 1024, linger: 0,
-    curveServerKey: keyToZ85(platform.serverkey ?? ''), curvePublicKey: keyToZ85(keys.public), curveSecretKey: keyToZ85(keys.secret),
+    routingId: identity,
+    receiveHighWaterMark: 1,
+    receiveBufferSize: 64 * 1024,
+    linger: 0,
+    curveServerKey: keyToZ85(platform.serverkey ?? ''),
+    curvePublicKey: keyToZ85(keys.public),
+    curveSecretKey: keyToZ85(keys.secret),
   });
   cleanups.push(async () => dealer.close());
   dealer.connect(platform.tcpAddress);
@@ -80,9 +85,20 @@ async function stalledPeer(platform: PlatformProcess, identity: string): Promise
 const isError11 = (f: Frame[]) => f[4]?.toString() === 'error' && f[5]?.toString() === '11';
 
 describe('router memory: a peer that never reads', () => {
-  it('refuses with error 11 once its backlog is full, stays under the stated bound, and gives the memory back when it leaves', { timeout: 120_000 }, async () => {
+  it('refuses with error 11 once its backlog is full, stays under the stated bound, and gives the memory back when it leaves', {
+    timeout: 120_000,
+  }, async () => {
     // libzmq holds at most 64 messages for a peer (64 x 1 MiB here); the router queues 8 MiB more.
-    const platform = await platformWith(['--max-message-bytes', '2M', '--zmq-send-hwm', '64', '--peer-queue-bytes', '8M', '--router-queue-bytes', '64M']);
+    const platform = await platformWith([
+      '--max-message-bytes',
+      '2M',
+      '--zmq-send-hwm',
+      '64',
+      '--peer-queue-bytes',
+      '8M',
+      '--router-queue-bytes',
+      '64M',
+    ]);
     const stalled = await stalledPeer(platform, 'mem.stalled');
     const sender = await client(platform, 'mem.sender');
     await ping(sender);
@@ -112,10 +128,15 @@ describe('router memory: a peer that never reads', () => {
     // The peer leaves: its queue and libzmq's pipe go, and the memory with them (the platform
     // asks V8 for a collection: an idle router would otherwise keep the garbage).
     stalled.close();
-    await waitFor(async () => (await routerStats(sender)).router.peers === stats.router.peers - 1, { timeoutMs: 20_000, what: 'the router dropping the stalled peer' });
+    await waitFor(async () => (await routerStats(sender)).router.peers === stats.router.peers - 1, {
+      timeoutMs: 20_000,
+      what: 'the router dropping the stalled peer',
+    });
     // no traffic meanwhile: an idle router gives the memory back too (the platform's MemoryReclaimer)
     await waitFor(() => memoryOf(platform.pid).rss < before.rss + 24 * MiB, {
-      timeoutMs: 20_000, intervalMs: 250, what: `RSS back near ${mb(before.rss)} (now ${mb(memoryOf(platform.pid).rss)})`,
+      timeoutMs: 20_000,
+      intervalMs: 250,
+      what: `RSS back near ${mb(before.rss)} (now ${mb(memoryOf(platform.pid).rss)})`,
     });
     const left = (await routerStats(sender)).transport as unknown as { queued: { bytes: number; dropped: Record<string, number> } };
     expect(left.queued.bytes).toBe(0);
@@ -135,7 +156,9 @@ describe('router memory: messages over the size limit', () => {
     await waitFor(() => big.handshakes > handshakes, { timeoutMs: 20_000, what: 'the big sender being disconnected and reconnecting' });
     await ping(other);
     const after = memoryOf(platform.pid);
-    expect(after.peak, `peak RSS ${mb(after.peak)} vs ${mb(before.rss)} before (peak ${mb(before.peak)})`).toBeLessThan(Math.max(before.peak, before.rss + 25 * MiB));
+    expect(after.peak, `peak RSS ${mb(after.peak)} vs ${mb(before.rss)} before (peak ${mb(before.peak)})`).toBeLessThan(
+      Math.max(before.peak, before.rss + 25 * MiB),
+    );
     // still serving, the sender included once it said hello again
     await big.hello({ timeoutMs: 10_000 });
     await big.sendVip('mem.other', 'RPC', ['small'], { id: 'after-huge' });
@@ -143,16 +166,25 @@ describe('router memory: messages over the size limit', () => {
     expect(got[3]?.toString()).toBe('after-huge');
   });
 
-  it('drops a message of 50 x 4 MiB frames (each within the limit, 200 MiB together) and gives the memory back', { timeout: 90_000 }, async () => {
+  it('drops a message of 50 x 4 MiB frames (each within the limit, 200 MiB together) and gives the memory back', {
+    timeout: 90_000,
+  }, async () => {
     const platform = await platformWith();
     const sender = await client(platform, 'mem.multi');
     const sink = await client(platform, 'mem.sink');
     await ping(sender);
     const before = memoryOf(platform.pid);
     const frame = Buffer.alloc(4 * MiB, 0x63);
-    await sender.sendVip('mem.sink', 'RPC', Array.from({ length: 50 }, () => frame), { id: 'multi' });
+    await sender.sendVip(
+      'mem.sink',
+      'RPC',
+      Array.from({ length: 50 }, () => frame),
+      { id: 'multi' },
+    );
     await sender.sendVip('mem.sink', 'RPC', ['small'], { id: 'after-multi' });
-    const got = await sink.receiveMatching((f) => f[3]?.toString() === 'after-multi' || f[3]?.toString() === 'multi', { timeoutMs: 30_000 });
+    const got = await sink.receiveMatching((f) => f[3]?.toString() === 'after-multi' || f[3]?.toString() === 'multi', {
+      timeoutMs: 30_000,
+    });
     expect(got[3]?.toString()).toBe('after-multi');
     const stats = await routerStats(sender);
     expect(stats.router.dropped['oversize message']).toBe(1);
@@ -160,7 +192,9 @@ describe('router memory: messages over the size limit', () => {
     // per-message limit in libzmq): the router drops it at once and the memory goes back.
     // no traffic meanwhile: an idle router gives the memory back too (the platform's MemoryReclaimer)
     await waitFor(() => memoryOf(platform.pid).rss < before.rss + 24 * MiB, {
-      timeoutMs: 20_000, intervalMs: 250, what: `RSS back near ${mb(before.rss)} (now ${mb(memoryOf(platform.pid).rss)})`,
+      timeoutMs: 20_000,
+      intervalMs: 250,
+      what: `RSS back near ${mb(before.rss)} (now ${mb(memoryOf(platform.pid).rss)})`,
     });
   });
 });
@@ -182,9 +216,16 @@ describe('router memory: glibc malloc', () => {
 });
 
 /** Start the platform with `command args`, read its `platform.memory` line (and whether it warned), stop it. */
-async function memoryLogOf(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ memory: Record<string, unknown>; warned: boolean }> {
+async function memoryLogOf(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<{ memory: Record<string, unknown>; warned: boolean }> {
   const home = await mkdtemp(join(tmpdir(), 'vip-mem-bin-'));
-  const child = spawn(command, [...args, '--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*', '--log-level', 'info'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, [...args, '--vip-home', home, '--vip-address', 'tcp://127.0.0.1:*', '--log-level', 'info'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {
     let memory: Record<string, unknown> | undefined;

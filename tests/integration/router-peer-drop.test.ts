@@ -12,8 +12,15 @@ import { MemoryTransport, waitFor } from '@vip/testing';
  */
 const f = (s: string): Frame => textFrame(s);
 const json = (v: unknown): Frame => f(JSON.stringify(v));
-const frames = (sender: string, id: string, subsystem: string, args: readonly Frame[]): Frame[] =>
-  [f(sender), EMPTY_FRAME, VIP_SIGNATURE, EMPTY_FRAME, f(id), f(subsystem), ...args];
+const frames = (sender: string, id: string, subsystem: string, args: readonly Frame[]): Frame[] => [
+  f(sender),
+  EMPTY_FRAME,
+  VIP_SIGNATURE,
+  EMPTY_FRAME,
+  f(id),
+  f(subsystem),
+  ...args,
+];
 
 let stop: (() => Promise<void>) | undefined;
 afterEach(async () => {
@@ -22,7 +29,7 @@ afterEach(async () => {
 });
 
 describe('peer drop', () => {
-  it('an unreachable subscriber (its subscription\'s answer bounced): dropped once, every extension told once', async () => {
+  it("an unreachable subscriber (its subscription's answer bounced): dropped once, every extension told once", async () => {
     const service = new PubSubService();
     const dropped = vi.spyOn(service, 'peerDropped');
     const transport = new MemoryTransport();

@@ -20,7 +20,12 @@ async function agentFor(identity: string, via?: string): Promise<Agent> {
   const keys = generateKeyPair();
   await platform.authorize(keys.public, { identity });
   const agent = await createZmqAgent({
-    identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: keys.public, secretKey: keys.secret, vipHome: platform.home,
+    identity,
+    address: platform.tcpAddress,
+    serverKey: platform.serverkey ?? '',
+    publicKey: keys.public,
+    secretKey: keys.secret,
+    vipHome: platform.home,
     ...(via !== undefined ? { via } : {}),
   });
   await agent.start();
@@ -43,11 +48,21 @@ describe('a peer on a ROUTER socket (via)', () => {
     const keys = generateKeyPair();
     await platform.authorize(keys.public, { identity: 'via.raw' });
     const serverKey = platform.serverkey ?? '';
-    const via = await routerSocketIdentity({ identity: 'via.raw', address: platform.tcpAddress, serverKey, publicKey: keys.public, secretKey: keys.secret });
+    const via = await routerSocketIdentity({
+      identity: 'via.raw',
+      address: platform.tcpAddress,
+      serverKey,
+      publicKey: keys.public,
+      secretKey: keys.secret,
+    });
     expect(via).toMatch(/^[0-9a-f-]{36}$/);
     const socket = new Router({
-      routingId: 'via.raw', mandatory: true, linger: 0,
-      curveServerKey: keyToZ85(serverKey), curvePublicKey: keyToZ85(keys.public), curveSecretKey: keyToZ85(keys.secret),
+      routingId: 'via.raw',
+      mandatory: true,
+      linger: 0,
+      curveServerKey: keyToZ85(serverKey),
+      curvePublicKey: keyToZ85(keys.public),
+      curveSecretKey: keyToZ85(keys.secret),
     });
     onTestFinished(() => socket.close());
     const shaken = new Promise<void>((resolve) => socket.events.on('handshake', () => resolve()));
@@ -65,7 +80,15 @@ describe('a peer on a ROUTER socket (via)', () => {
     expect(await next('h1')).toEqual([via, '', 'VIP1', 'via.raw', 'h1', 'hello', 'welcome', '1.0', via, 'via.raw']);
     await socket.send([via, '', 'VIP1', '', 'p1', 'ping', 'ping']);
     expect(await next('p1')).toEqual([via, '', 'VIP1', 'via.raw', 'p1', 'ping', 'pong']);
-    await socket.send([via, 'echo.srv', 'VIP1', '', 'r1', 'RPC', '{"jsonrpc": "2.0", "method": "echo", "params": ["through a ROUTER"], "id": "r1"}']);
+    await socket.send([
+      via,
+      'echo.srv',
+      'VIP1',
+      '',
+      'r1',
+      'RPC',
+      '{"jsonrpc": "2.0", "method": "echo", "params": ["through a ROUTER"], "id": "r1"}',
+    ]);
     const reply = await next('r1');
     expect(reply.slice(0, 3)).toEqual([via, 'echo.srv', 'VIP1']);
     expect(JSON.parse(reply[6] ?? 'null')).toMatchObject({ id: 'r1', result: 'through a ROUTER' });
@@ -75,7 +98,11 @@ describe('a peer on a ROUTER socket (via)', () => {
     const probeKeys = generateKeyPair();
     await platform.authorize(probeKeys.public, { identity: 'via.probe' });
     const via = await routerSocketIdentity({
-      identity: 'via.probe', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: probeKeys.public, secretKey: probeKeys.secret,
+      identity: 'via.probe',
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: probeKeys.public,
+      secretKey: probeKeys.secret,
     });
     const agent = await agentFor('via.agent', via);
     onTestFinished(() => agent.close());

@@ -4,7 +4,13 @@
 // Each allowed difference is named where it is applied.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  loadTranscript, openRawClient, startPlatform, waitFor, type PlatformProcess, type RawVipClient, type TranscriptExchange,
+  loadTranscript,
+  openRawClient,
+  startPlatform,
+  waitFor,
+  type PlatformProcess,
+  type RawVipClient,
+  type TranscriptExchange,
 } from '@vip/testing';
 
 const CLIENT = 'cap.raw'; // the identity the transcripts were recorded with
@@ -65,7 +71,9 @@ async function replay(name: string, options: { refRouterId?: string } = {}) {
   for (const e of expected) {
     const id = e.frames[3]?.toString('latin1');
     const sub = e.frames[4]?.toString('latin1');
-    const frames = await client.receiveMatching((f) => f[3]?.toString('latin1') === id && f[4]?.toString('latin1') === sub && f[5]?.toString() === e.frames[5]?.toString());
+    const frames = await client.receiveMatching(
+      (f) => f[3]?.toString('latin1') === id && f[4]?.toString('latin1') === sub && f[5]?.toString() === e.frames[5]?.toString(),
+    );
     got.push(s(frames));
   }
   return { got, want: expected.map((e) => substitute(e.frames, options.refRouterId)), transcript: t };
@@ -156,7 +164,12 @@ describe('raw_* transcripts replayed (VOLTTRON 9.0.4 vectors)', () => {
       const pong = s(await client.request('ping', ['ping'], 'after-notify'));
       expect(pong[5]).toBe('pong');
       const want = [CLIENT, 'VIP1', CLIENT, ...s(t.exchanges[0]?.frames.slice(3) ?? [])];
-      const seen = await waitFor(() => serverSeen.slice(before).map(s).find((f) => f[3] === want[3]));
+      const seen = await waitFor(() =>
+        serverSeen
+          .slice(before)
+          .map(s)
+          .find((f) => f[3] === want[3]),
+      );
       expect(seen).toEqual(want);
     });
   });

@@ -22,7 +22,10 @@ describe('a sender the bus could not prove', () => {
   it('gets no capabilities of the identity it claims: a protected-topic publish is refused', async () => {
     const topics = ProtectedTopics.parse({ 'write-protect': [{ topic: 'guarded', capabilities: ['can_publish'] }] });
     if (!(topics instanceof ProtectedTopics)) throw topics;
-    const service = new PubSubService({ protectedTopics: topics, capabilities: { capable: { can_publish: null }, 'v1.capable': { can_publish: null } } });
+    const service = new PubSubService({
+      protectedTopics: topics,
+      capabilities: { capable: { can_publish: null }, 'v1.capable': { can_publish: null } },
+    });
     const transport = new MemoryTransport({ requiresProof: true });
     const router = new Router({ identity: 'router', transport, extensions: [service] });
     await router.start();
@@ -32,7 +35,16 @@ describe('a sender the bus could not prove', () => {
       const inbox = new AsyncQueue<VipMessage>();
       conn.onMessage((m) => inbox.push(m));
       await conn.open();
-      conn.sendFrames([EMPTY_FRAME, VIP_SIGNATURE, EMPTY_FRAME, f(id), f('pubsub'), f('publish'), f('guarded/1'), f(JSON.stringify({ bus: '', headers: {}, message: 1 }))]);
+      conn.sendFrames([
+        EMPTY_FRAME,
+        VIP_SIGNATURE,
+        EMPTY_FRAME,
+        f(id),
+        f('pubsub'),
+        f('publish'),
+        f('guarded/1'),
+        f(JSON.stringify({ bus: '', headers: {}, message: 1 })),
+      ]);
       const reply = await inbox.nextMatching((m) => m.id.toString() === id);
       await conn.close();
       return reply;

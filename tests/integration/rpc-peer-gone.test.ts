@@ -118,7 +118,10 @@ function describePeerGone(name: string, setup: () => Promise<{ bus: Bus; close: 
       peers.push(first);
       await first.next('ready');
       const call = a.rpc.request(CALLEE, 'hang', { timeoutMs: 60_000 });
-      const settled = call.then(() => 'resolved', (err: unknown) => err);
+      const settled = call.then(
+        () => 'resolved',
+        (err: unknown) => err,
+      );
       await first.next('called');
       await kill(first);
       const err = await withinDeadline(settled, DEADLINE_MS, 'the in-flight call to fail');
@@ -130,7 +133,9 @@ function describePeerGone(name: string, setup: () => Promise<{ bus: Bus; close: 
       const second = startPeer(bus.calleeOptions());
       peers.push(second);
       await second.next('ready');
-      await expect(withinDeadline(a.rpc.call(CALLEE, 'echo', 'back'), DEADLINE_MS, 'the call to the restarted callee')).resolves.toBe('back');
+      await expect(withinDeadline(a.rpc.call(CALLEE, 'echo', 'back'), DEADLINE_MS, 'the call to the restarted callee')).resolves.toBe(
+        'back',
+      );
       expect(a.stats()['requests.failed_peer_gone']).toBe(1);
     });
   });
@@ -146,7 +151,12 @@ describePeerGone('zmq (platform process, CURVE)', async () => {
   return {
     bus: {
       caller: async () => {
-        const agent = await createZmqAgent({ identity: 'gone.caller', ...link, publicKey: callerKeys.public, secretKey: callerKeys.secret });
+        const agent = await createZmqAgent({
+          identity: 'gone.caller',
+          ...link,
+          publicKey: callerKeys.public,
+          secretKey: callerKeys.secret,
+        });
         await agent.start();
         return agent;
       },

@@ -16,8 +16,14 @@ import { freePort, startPlatform, waitFor, type PlatformProcess } from '@vip/tes
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
 const PLATFORM = fileURLToPath(new URL('../../apps/platform/dist/main.js', import.meta.url));
@@ -36,19 +42,32 @@ const MAX_BACKGROUND = 600;
 async function exitOf(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return run(process.execPath, [file, ...args], { timeout: 20_000 }).then(
     (r) => ({ code: 0, ...r }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: typeof e.code === 'number' ? e.code : -1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    }),
   );
 }
 
 /** `/metrics` parsed by a Prometheus text-format parser: name -> samples. */
-async function metrics(url: string, headers: Record<string, string> = {}): Promise<Map<string, { type: string; samples: { value: number; labels: Record<string, string> }[] }>> {
+async function metrics(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<Map<string, { type: string; samples: { value: number; labels: Record<string, string> }[] }>> {
   const res = await fetch(new URL('metrics', url), { headers });
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
   const families = parsePrometheusTextFormat(await res.text());
-  return new Map(families.map((f) => [f.name, {
-    type: f.type, samples: f.metrics.map((m) => ({ value: Number(m.value), labels: { ...(m.labels ?? {}) } })),
-  }]));
+  return new Map(
+    families.map((f) => [
+      f.name,
+      {
+        type: f.type,
+        samples: f.metrics.map((m) => ({ value: Number(m.value), labels: { ...(m.labels ?? {}) } })),
+      },
+    ]),
+  );
 }
 
 function single(m: Awaited<ReturnType<typeof metrics>>, name: string): number {
@@ -79,9 +98,16 @@ function feedIs(state: string): boolean {
 /** Debian's chromium, headless, with a fresh profile; fails loudly when it is missing (tools/ensure-chromium.sh installs it). */
 async function launchChromium(profile: string): Promise<BrowserContext> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: run bash tools/ensure-chromium.sh (apt-get install chromium); the status page is tested in a real browser`);
+    throw new Error(
+      `${CHROMIUM} is missing: run bash tools/ensure-chromium.sh (apt-get install chromium); the status page is tested in a real browser`,
+    );
   }
-  return chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1280, height: 900 } });
+  return chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
 }
 
 describe('the status page in headless Chromium, /metrics and vipctl top, against a platform with agents publishing', () => {
@@ -110,7 +136,14 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
     const agent = async (identity: string, userId: string) => {
       const pair = generateKeyPair();
       await platform.authorize(pair.public, { identity, userId });
-      const a = await createZmqAgent({ identity, address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: platform.home });
+      const a = await createZmqAgent({
+        identity,
+        address: platform.tcpAddress,
+        serverKey: platform.serverkey ?? '',
+        publicKey: pair.public,
+        secretKey: pair.secret,
+        vipHome: platform.home,
+      });
       await a.start().catch((err: unknown) => {
         throw new Error(`${String(err)}\n${platform.stderrTail(40)}`);
       });
@@ -140,24 +173,40 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
     await page.goto(url);
     await page.waitForFunction(feedIs, 'live', { timeout: 15_000 });
 
-    const rowOf = async (table: string, first: string): Promise<(string | null)[] | undefined> => (await page.evaluate(([t, f]) => {
-      const doc = (globalThis as unknown as { document: PageDocument }).document;
-      const row = Array.from(doc.querySelectorAll(`#${t} tbody tr`)).find((tr) => tr.cells[0]?.textContent === f);
-      return row ? Array.from(row.cells).map((c) => c.textContent) : null;
-    }, [table, first] as const)) ?? undefined;
-    await waitFor(async () => (await rowOf('peers', PUB)) !== undefined && (await rowOf('peers', SUB)) !== undefined, { timeoutMs: 15_000, what: 'both agents on the page' });
+    const rowOf = async (table: string, first: string): Promise<(string | null)[] | undefined> =>
+      (await page.evaluate(
+        ([t, f]) => {
+          const doc = (globalThis as unknown as { document: PageDocument }).document;
+          const row = Array.from(doc.querySelectorAll(`#${t} tbody tr`)).find((tr) => tr.cells[0]?.textContent === f);
+          return row ? Array.from(row.cells).map((c) => c.textContent) : null;
+        },
+        [table, first] as const,
+      )) ?? undefined;
+    await waitFor(async () => (await rowOf('peers', PUB)) !== undefined && (await rowOf('peers', SUB)) !== undefined, {
+      timeoutMs: 15_000,
+      what: 'both agents on the page',
+    });
     expect((await rowOf('peers', PUB))?.slice(0, 3)).toEqual([PUB, PUB_USER, 'zmq']);
     expect((await rowOf('peers', SUB))?.slice(0, 3)).toEqual([SUB, SUB, 'zmq']);
-    await waitFor(async () => (await rowOf('topics', PREFIX)) !== undefined, { timeoutMs: 15_000, what: 'the subscribed prefix on the page' });
+    await waitFor(async () => (await rowOf('topics', PREFIX)) !== undefined, {
+      timeoutMs: 15_000,
+      what: 'the subscribed prefix on the page',
+    });
     expect(await rowOf('topics', PREFIX)).toEqual([PREFIX, '(default)', '1']);
 
     // the chart moves: new samples arrive and the message rate is above zero while the agent publishes
     expect(await page.locator('#rates canvas').count()).toBeGreaterThan(0);
     const before = Number(await page.locator('#rates').getAttribute('data-samples'));
-    await page.waitForFunction((n) => {
-      const el = (globalThis as unknown as { document: PageDocument }).document.getElementById('rates');
-      return el !== null && Number(el.dataset.samples) >= n + 3 && Number(el.dataset.lastMessages) > 0 && Number(el.dataset.lastDeliveries) > 0;
-    }, before, { timeout: 20_000 });
+    await page.waitForFunction(
+      (n) => {
+        const el = (globalThis as unknown as { document: PageDocument }).document.getElementById('rates');
+        return (
+          el !== null && Number(el.dataset.samples) >= n + 3 && Number(el.dataset.lastMessages) > 0 && Number(el.dataset.lastDeliveries) > 0
+        );
+      },
+      before,
+      { timeout: 20_000 },
+    );
     expect(await page.locator('#links tbody').textContent()).toBe('no linked platforms');
     expect(await page.locator('#tracker').textContent()).toMatch(/^off/);
     // nothing secret on the page: no server key
@@ -209,10 +258,13 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
   });
 
   it('without a token (loopback): a request naming another host is refused (DNS rebinding); live clients are bounded (503 past 8)', async () => {
-    const status = (path: string, host?: string): Promise<{ code: number; request: ClientRequest }> => new Promise((resolve, reject) => {
-      const request = get(new URL(path, url), host === undefined ? {} : { headers: { Host: host } }, (res) => resolve({ code: res.statusCode ?? 0, request }));
-      request.on('error', reject);
-    });
+    const status = (path: string, host?: string): Promise<{ code: number; request: ClientRequest }> =>
+      new Promise((resolve, reject) => {
+        const request = get(new URL(path, url), host === undefined ? {} : { headers: { Host: host } }, (res) =>
+          resolve({ code: res.statusCode ?? 0, request }),
+        );
+        request.on('error', reject);
+      });
     for (const path of ['status.json', 'metrics', 'events', '']) {
       const foreign = await status(path, 'attacker.example:80');
       foreign.request.destroy();
@@ -231,7 +283,9 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
     } finally {
       for (const r of open) r.destroy();
     }
-    await waitFor(async () => (await status('events').then((r) => (r.request.destroy(), r.code))) === 200, { what: 'a live slot freed once a client left' });
+    await waitFor(async () => (await status('events').then((r) => (r.request.destroy(), r.code))) === 200, {
+      what: 'a live slot freed once a client left',
+    });
   });
 
   it('with a token: data refused without it (401), served with it, read by the page from #token=; a non-loopback bind without a token does not start', async () => {
@@ -248,7 +302,9 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
       const base = `http://127.0.0.1:${port}/`;
       for (const path of ['status.json', 'metrics', 'events']) {
         expect((await fetch(new URL(path, base))).status, path).toBe(401);
-        expect((await fetch(new URL(path, base), { headers: { Authorization: 'Bearer wrong-token-of-some-length' } })).status, path).toBe(401);
+        expect((await fetch(new URL(path, base), { headers: { Authorization: 'Bearer wrong-token-of-some-length' } })).status, path).toBe(
+          401,
+        );
       }
       const ok = await fetch(new URL('status.json', base), { headers: { Authorization: `Bearer ${token}` } });
       expect(ok.status).toBe(200);
@@ -288,18 +344,27 @@ describe('/metrics and the board on a RabbitMQ platform', () => {
     await platform?.close();
     // what this test made on the shared broker: its vhost and the platform's broker user
     await fetch(`${MANAGEMENT}/api/vhosts/${encodeURIComponent(VHOST)}`, { method: 'DELETE', headers: { Authorization: AUTH } });
-    await fetch(`${MANAGEMENT}/api/users/${encodeURIComponent(`${INSTANCE}.router`)}`, { method: 'DELETE', headers: { Authorization: AUTH } });
+    await fetch(`${MANAGEMENT}/api/users/${encodeURIComponent(`${INSTANCE}.router`)}`, {
+      method: 'DELETE',
+      headers: { Authorization: AUTH },
+    });
   });
 
   it('serves the RabbitMQ counters under vip_rmq_*; peers show the broker user the bus proved', async () => {
-    await waitFor(async () => single(await metrics(url), 'vip_router_peers') >= 2, { timeoutMs: 15_000, what: 'platform.auth and control on the board' });
+    await waitFor(async () => single(await metrics(url), 'vip_router_peers') >= 2, {
+      timeoutMs: 15_000,
+      what: 'platform.auth and control on the board',
+    });
     const m = await metrics(url);
     expect(single(m, 'vip_rmq_received_messages_total')).toBeGreaterThan(0);
     expect(single(m, 'vip_rmq_received_messages_total')).toBeGreaterThanOrEqual(single(m, 'vip_router_received_messages_total'));
     expect(single(m, 'vip_rmq_reconnects_total')).toBe(0);
     expect(m.get('vip_rmq_pending_confirm_bytes')?.type).toBe('GAUGE');
     expect([...m.keys()].filter((n) => n.startsWith('vip_zmq_'))).toEqual([]);
-    const board = (await (await fetch(new URL('status.json', url))).json()) as { bus: string; peers: { identity: string; user: string; bus: string }[] };
+    const board = (await (await fetch(new URL('status.json', url))).json()) as {
+      bus: string;
+      peers: { identity: string; user: string; bus: string }[];
+    };
     expect(board.bus).toBe('rmq');
     expect(board.peers.find((p) => p.identity === 'control')).toMatchObject({ bus: 'rmq', user: `${INSTANCE}.control` }); // its own broker user
   });

@@ -26,7 +26,11 @@ async function allowEntries(home: string): Promise<number> {
 async function exitOf(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return run(process.execPath, [file, ...args], { timeout: 20_000 }).then(
     (r) => ({ code: 0, ...r }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: typeof e.code === 'number' ? e.code : -1,
+      stdout: e.stdout ?? '',
+      stderr: e.stderr ?? '',
+    }),
   );
 }
 
@@ -45,7 +49,14 @@ describe('vipctl against a running platform', () => {
     home = platform.home;
     const pair = generateKeyPair();
     await platform.authorize(pair.public, { identity: 'vipctl.srv' });
-    srv = await createZmqAgent({ identity: 'vipctl.srv', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home });
+    srv = await createZmqAgent({
+      identity: 'vipctl.srv',
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: home,
+    });
     srv.rpc.export('echo', (...a: unknown[]) => a, { doc: 'echoes' });
     srv.rpc.export('fail', () => {
       throw new RangeError('nope');
@@ -117,7 +128,9 @@ describe('vipctl against a running platform', () => {
     expect(JSON.parse(r.out)).toEqual([1, { a: [true] }, 'text', { k: 2 }]);
     const i = await vipctl('rpc', 'inspect', 'vipctl.srv', '--json', '--vip-home', home);
     expect(JSON.parse(i.out).methods).toContain('echo');
-    expect(JSON.parse((await vipctl('rpc', 'inspect', 'vipctl.srv', 'echo', '--json', '--vip-home', home)).out)).toMatchObject({ doc: 'echoes' });
+    expect(JSON.parse((await vipctl('rpc', 'inspect', 'vipctl.srv', 'echo', '--json', '--vip-home', home)).out)).toMatchObject({
+      doc: 'echoes',
+    });
   });
 
   it('reports remote errors, unreachable peers and usage errors with exit codes', async () => {
@@ -135,7 +148,9 @@ describe('vipctl against a running platform', () => {
   it('router statistics through the control service: enable, get, disable', async () => {
     expect((await vipctl('stats', 'enable', '--vip-home', home)).code).toBe(0);
     await vipctl('ping', 'vipctl.srv', '--vip-home', home);
-    const stats = JSON.parse((await vipctl('stats', 'get', '--json', '--vip-home', home)).out) as { incoming: { subsystem: Record<string, number> } };
+    const stats = JSON.parse((await vipctl('stats', 'get', '--json', '--vip-home', home)).out) as {
+      incoming: { subsystem: Record<string, number> };
+    };
     expect(stats.incoming.subsystem.ping).toBeGreaterThan(0);
     expect((await vipctl('stats', 'disable', '--json', '--vip-home', home)).out).toContain('"stats":"disable"');
     expect((await vipctl('stats', 'bogus', '--vip-home', home)).code).toBe(2);
@@ -157,7 +172,9 @@ describe('vipctl against a running platform', () => {
 
   it('edits auth.json: add, list, remove; shows keys', async () => {
     const key = generateKeyPair().public;
-    expect((await vipctl('auth', 'add', '--credentials', key, '--user-id', 'ops', '--capabilities', '{"can_x": null}', '--vip-home', home)).code).toBe(0);
+    expect(
+      (await vipctl('auth', 'add', '--credentials', key, '--user-id', 'ops', '--capabilities', '{"can_x": null}', '--vip-home', home)).code,
+    ).toBe(0);
     const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { user_id: string }[] };
     expect(list.allow.map((e) => e.user_id)).toContain('ops');
     expect((await vipctl('auth', 'remove', 'ops', '--vip-home', home)).code).toBe(0);
@@ -168,18 +185,30 @@ describe('vipctl against a running platform', () => {
 
   it('approves a refused key from the pending list, after which the agent connects', async () => {
     const pair = generateKeyPair();
-    const make = () => createZmqAgent({
-      identity: 'vipctl.pending', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: home, helloTimeoutMs: 1_500,
-    });
+    const make = () =>
+      createZmqAgent({
+        identity: 'vipctl.pending',
+        address: platform.tcpAddress,
+        serverKey: platform.serverkey ?? '',
+        publicKey: pair.public,
+        secretKey: pair.secret,
+        vipHome: home,
+        helloTimeoutMs: 1_500,
+      });
     const refused = await make();
     await expect(refused.start()).rejects.toMatchObject({ code: expect.stringMatching(/VIP_TIMEOUT|VIP_AUTH/) });
     await refused.close();
     const pendingUser = async () => {
-      const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { pending: { user_id: string; credentials: string }[] };
+      const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as {
+        pending: { user_id: string; credentials: string }[];
+      };
       return list.pending.find((p) => p.credentials === pair.public)?.user_id;
     };
     let userId: string | undefined;
-    await waitFor(async () => (userId = await pendingUser()) !== undefined, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
+    await waitFor(async () => (userId = await pendingUser()) !== undefined, {
+      timeoutMs: 10_000,
+      what: 'the refused key in auth_pending.json',
+    });
     expect((await vipctl('auth', 'approve', userId!, '--vip-home', home)).code).toBe(0);
     await platform.authLoaded({ timeoutMs: 10_000 });
     const admitted = await make();
@@ -191,7 +220,13 @@ describe('vipctl against a running platform', () => {
   it('approves an agent refused on the local ipc address by its key: its next run (another process, another pid) is admitted', async () => {
     const pair = generateKeyPair();
     // an agent process on the platform's local address, as `node agent.js` would be: prints welcomed or refused
-    const agentRun = () => run(process.execPath, ['--input-type=module', '-e', `
+    const agentRun = () =>
+      run(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `
       import { createZmqAgent } from ${JSON.stringify(AGENT_ZMQ)};
       const agent = await createZmqAgent({ identity: 'ipc.pending', vipHome: ${JSON.stringify(home)}, serverKey: ${JSON.stringify(platform.serverkey)},
         publicKey: ${JSON.stringify(pair.public)}, secretKey: ${JSON.stringify(pair.secret)}, helloTimeoutMs: 1500 });
@@ -199,17 +234,31 @@ describe('vipctl against a running platform', () => {
       await agent.close();
       console.log(outcome);
       process.exit(0);
-    `], { timeout: 20_000 }).then((r) => r.stdout.trim());
+    `,
+        ],
+        { timeout: 20_000 },
+      ).then((r) => r.stdout.trim());
     expect(await agentRun()).toBe('refused');
     type Pending = { user_id: string; credentials: string; address: string };
-    const pendingOf = async () => (JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { pending: Pending[] }).pending.filter((p) => p.credentials === pair.public);
+    const pendingOf = async () =>
+      (JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { pending: Pending[] }).pending.filter(
+        (p) => p.credentials === pair.public,
+      );
     let pending: Pending[] = [];
-    await waitFor(async () => (pending = await pendingOf()).length > 0, { timeoutMs: 10_000, what: 'the refused key in auth_pending.json' });
+    await waitFor(async () => (pending = await pendingOf()).length > 0, {
+      timeoutMs: 10_000,
+      what: 'the refused key in auth_pending.json',
+    });
     expect(pending[0]!.address).toMatch(/^(localhost)?:\d+:\d+:\d+$/); // the ZAP address over ipc carries the agent's pid
     expect((await vipctl('auth', 'approve', pending[0]!.user_id, '--vip-home', home)).code).toBe(0);
     await platform.authLoaded({ timeoutMs: 10_000 });
-    const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { credentials: string[]; address: string[] | null }[]; pending: Pending[] };
-    expect(list.allow.find((e) => e.credentials?.[0] === pair.public)?.address).toEqual([expect.stringMatching(/^\/(localhost)?:\d+:\d+:\\d\+\/$/)]);
+    const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as {
+      allow: { credentials: string[]; address: string[] | null }[];
+      pending: Pending[];
+    };
+    expect(list.allow.find((e) => e.credentials?.[0] === pair.public)?.address).toEqual([
+      expect.stringMatching(/^\/(localhost)?:\d+:\d+:\\d\+\/$/),
+    ]);
     expect(list.pending.filter((p) => p.credentials === pair.public)).toEqual([]);
     expect(await agentRun()).toBe('welcomed');
   });
@@ -224,10 +273,12 @@ describe('vipctl against a running platform', () => {
     }
   });
 
-  it('auth add --identity admits the agent\'s own key pair, so connectZmqAgent({ identity }) just works (README quick start)', async () => {
+  it("auth add --identity admits the agent's own key pair, so connectZmqAgent({ identity }) just works (README quick start)", async () => {
     expect((await vipctl('auth', 'add', '--identity', 'thermostat', '--vip-home', home)).code).toBe(0);
     await platform.authLoaded({ timeoutMs: 10_000 });
-    const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as { allow: { user_id: string; identity: string; credentials: string[] }[] };
+    const list = JSON.parse((await vipctl('auth', 'list', '--json', '--vip-home', home)).out) as {
+      allow: { user_id: string; identity: string; credentials: string[] }[];
+    };
     const stored = await KeyStore.agent(home, 'thermostat').load();
     expect(list.allow.find((e) => e.user_id === 'thermostat')).toMatchObject({ identity: 'thermostat', credentials: [stored?.public] });
     const agent = await connectZmqAgent({ identity: 'thermostat', vipHome: home });
@@ -244,7 +295,11 @@ describe('vipctl against a running platform', () => {
       await KeyStore.platform(empty).loadOrCreate();
       // a 600 s hello timeout: only the check of the local socket can answer within the test's deadline
       const r = await vipctl('status', '--vip-home', empty, '--connect-timeout', '600');
-      expect(r).toEqual({ code: 3, out: '', err: `vipctl: vip-platform is not running on ${empty} (nothing listens on ipc://@${empty}/run/vip.socket)\n` });
+      expect(r).toEqual({
+        code: 3,
+        out: '',
+        err: `vipctl: vip-platform is not running on ${empty} (nothing listens on ipc://@${empty}/run/vip.socket)\n`,
+      });
     } finally {
       await rm(empty, { recursive: true, force: true });
     }

@@ -33,7 +33,14 @@ const zmq: Bus = {
     const platform = await startPlatform();
     const pair = generateKeyPair();
     await platform.authorize(pair.public, { identity: 'ctl.srv' });
-    const srv = await createZmqAgent({ identity: 'ctl.srv', address: platform.tcpAddress, serverKey: platform.serverkey ?? '', publicKey: pair.public, secretKey: pair.secret, vipHome: platform.home });
+    const srv = await createZmqAgent({
+      identity: 'ctl.srv',
+      address: platform.tcpAddress,
+      serverKey: platform.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: platform.home,
+    });
     return { platform, srv, close: () => platform.close() };
   },
 };
@@ -70,7 +77,10 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
   });
 
   it('status (built binary) says the bus; peers, ping and rpc work', async () => {
-    const status = JSON.parse((await run(process.execPath, [VIPCTL, 'status', '--json', '--vip-home', platform.home])).stdout) as Record<string, unknown>;
+    const status = JSON.parse((await run(process.execPath, [VIPCTL, 'status', '--json', '--vip-home', platform.home])).stdout) as Record<
+      string,
+      unknown
+    >;
     expect(status).toMatchObject({ 'message-bus': bus.name, 'instance-name': platform.instance });
     expect(JSON.parse((await vipctl('peers', '--json', '--vip-home', platform.home)).out)).toContain('ctl.srv');
     expect((await vipctl('ping', '--vip-home', platform.home)).code).toBe(0);
@@ -84,16 +94,20 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
   it('router statistics through the control service', async () => {
     expect((await vipctl('stats', 'enable', '--vip-home', platform.home)).code).toBe(0);
     await vipctl('ping', '--vip-home', platform.home);
-    const stats = JSON.parse((await vipctl('stats', 'get', '--json', '--vip-home', platform.home)).out) as { incoming: { subsystem: Record<string, number> } };
+    const stats = JSON.parse((await vipctl('stats', 'get', '--json', '--vip-home', platform.home)).out) as {
+      incoming: { subsystem: Record<string, number> };
+    };
     expect(stats.incoming.subsystem.ping).toBeGreaterThan(0);
     expect((await vipctl('stats', 'disable', '--vip-home', platform.home)).code).toBe(0);
   });
 
-  it('config store, get, list and delete (vipctl may edit any agent\'s store)', async () => {
+  it("config store, get, list and delete (vipctl may edit any agent's store)", async () => {
     const file = join(platform.home, 'vipctl-config.json');
     await writeFile(file, '{"setpoint": 21}');
     expect((await vipctl('config', 'store', 'ctl.srv', 'config', file, '--vip-home', platform.home)).code).toBe(0);
-    expect(JSON.parse((await vipctl('config', 'get', 'ctl.srv', 'config', '--json', '--vip-home', platform.home)).out)).toEqual({ setpoint: 21 });
+    expect(JSON.parse((await vipctl('config', 'get', 'ctl.srv', 'config', '--json', '--vip-home', platform.home)).out)).toEqual({
+      setpoint: 21,
+    });
     expect(JSON.parse((await vipctl('config', 'list', '--json', '--vip-home', platform.home)).out)).toContain('ctl.srv');
     expect((await vipctl('config', 'delete', 'ctl.srv', '--all', '--vip-home', platform.home)).code).toBe(0);
     expect(JSON.parse((await vipctl('config', 'list', 'ctl.srv', '--json', '--vip-home', platform.home)).out)).toEqual([]);
@@ -102,8 +116,10 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
   it('subscribe prints what publish sends; publish reports the subscriber count', async () => {
     const sub = vipctl('subscribe', 'ctl/', '--count', '2', '--json', '-t', '20', '--vip-home', platform.home);
     // the subscriber is in place once a publish counts it
-    await waitFor(async () => JSON.parse((await vipctl('publish', 'ctl/probe', '0', '--json', '--vip-home', platform.home)).out).subscribers === 1,
-      { timeoutMs: 15_000, what: 'vipctl subscribe registered' });
+    await waitFor(
+      async () => JSON.parse((await vipctl('publish', 'ctl/probe', '0', '--json', '--vip-home', platform.home)).out).subscribers === 1,
+      { timeoutMs: 15_000, what: 'vipctl subscribe registered' },
+    );
     const p = await vipctl('publish', 'ctl/t1', '{"v": [1, "x"]}', '--json', '--vip-home', platform.home);
     expect(JSON.parse(p.out)).toEqual({ topic: 'ctl/t1', subscribers: 1 });
     // On RabbitMQ the probe that first counted 1 may have been routed just before the binding
@@ -112,7 +128,10 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
     await vipctl('publish', 'ctl/t2', '2', '--json', '--vip-home', platform.home);
     const s = await sub;
     expect(s.code).toBe(0);
-    const lines = s.out.trim().split('\n').map((l) => JSON.parse(l) as { topic: string; message: unknown; sender: string });
+    const lines = s.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { topic: string; message: unknown; sender: string });
     expect(lines.find((l) => l.topic === 'ctl/t1')).toMatchObject({ message: { v: [1, 'x'] } });
     expect(lines[0]!.sender).toMatch(/^control\.connection\./);
   });
@@ -129,14 +148,19 @@ describe('vipctl on rmq without a recorded bus', () => {
     const own = await freshVhost('vipctl-flags');
     const empty = await mkdtemp(join(tmpdir(), 'vipctl-rmq-'));
     // shared login (opt-in): vipctl is pointed at the broker with guest by flags, without bus.json
-    const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: 'flags' });
+    const platform = await startPlatform({
+      bus: 'rmq',
+      rmq: { vhost: own.vhost, url: AMQP_URL, sharedLogin: true },
+      instanceName: 'flags',
+    });
     try {
       const link = ['--message-bus', 'rmq', '--rmq-url', AMQP_URL, '--rmq-vhost', own.vhost, '--vip-home', empty];
       const ok = await vipctl('query', 'message-bus', ...link, '--instance-name', 'flags');
       expect(ok).toMatchObject({ code: 0, out: 'rmq\n' });
       const down = await vipctl('status', ...link, '--instance-name', 'other', '--connect-timeout', '1');
       expect(down).toEqual({
-        code: 3, out: '',
+        code: 3,
+        out: '',
         err: `vipctl: no answer from the platform at amqp://127.0.0.1:5672/${own.vhost} (instance other) within 1 s (is it running? --connect-timeout waits longer)\n`,
       });
     } finally {
@@ -153,15 +177,29 @@ describe('vipctl on a RabbitMQ home whose platform stopped', () => {
     const home = await mkdtemp(join(tmpdir(), 'vipctl-rmq-stopped-'));
     try {
       // shared login (opt-in): the test needs only the record, not per-agent users
-      const platform = await startPlatform({ bus: 'rmq', rmq: { vhost: own.vhost, url: AMQP_URL, sharedLogin: true }, instanceName: 'stopd', args: ['--vip-home', home] });
+      const platform = await startPlatform({
+        bus: 'rmq',
+        rmq: { vhost: own.vhost, url: AMQP_URL, sharedLogin: true },
+        instanceName: 'stopd',
+        args: ['--vip-home', home],
+      });
       expect((await vipctl('status', '--vip-home', home)).code).toBe(0);
       await platform.close(); // SIGTERM: a clean stop
       const record = JSON.parse(await readFile(join(home, 'run', 'bus.json'), 'utf8')) as Record<string, unknown>;
-      expect(record).toEqual({ bus: 'rmq', url: 'amqp://127.0.0.1:5672', vhost: own.vhost, instance: 'stopd', pid: platform.pid, stopped: expect.any(String) });
+      expect(record).toEqual({
+        bus: 'rmq',
+        url: 'amqp://127.0.0.1:5672',
+        vhost: own.vhost,
+        instance: 'stopd',
+        pid: platform.pid,
+        stopped: expect.any(String),
+      });
       // a 600 s hello timeout: only the record can answer within the test's deadline
       const r = await vipctl('status', '--vip-home', home, '--connect-timeout', '600');
       expect(r).toEqual({
-        code: 3, out: '', err: `vipctl: vip-platform is not running on ${home} (RabbitMQ, instance stopd, vhost ${own.vhost}: stopped at ${String(record.stopped)})\n`,
+        code: 3,
+        out: '',
+        err: `vipctl: vip-platform is not running on ${home} (RabbitMQ, instance stopd, vhost ${own.vhost}: stopped at ${String(record.stopped)})\n`,
       });
     } finally {
       await rm(home, { recursive: true, force: true });

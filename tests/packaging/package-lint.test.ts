@@ -35,8 +35,18 @@ async function tarball(pkg: WorkspacePackage): Promise<string> {
 
 it('the release publishes the nine packages and the two CLIs, not @vip/testing', () => {
   expect(packages.map((p) => p.manifest.name).sort()).toEqual([
-    '@vip/agent', '@vip/auth', '@vip/config-store', '@vip/keydiscovery', '@vip/platform', '@vip/protocol', '@vip/proxy-router', '@vip/pubsub', '@vip/rmq',
-    '@vip/router', '@vip/vipctl', '@vip/zmq',
+    '@vip/agent',
+    '@vip/auth',
+    '@vip/config-store',
+    '@vip/keydiscovery',
+    '@vip/platform',
+    '@vip/protocol',
+    '@vip/proxy-router',
+    '@vip/pubsub',
+    '@vip/rmq',
+    '@vip/router',
+    '@vip/vipctl',
+    '@vip/zmq',
   ]);
   expect(workspacePackages().find((p) => p.manifest.name === '@vip/testing')?.manifest.private).toBe(true);
 });
@@ -44,7 +54,9 @@ it('the release publishes the nine packages and the two CLIs, not @vip/testing',
 describe.each(packages.map((p) => [p.manifest.name, p] as const))('%s', (_name, pkg) => {
   it('publint --strict finds nothing', async () => {
     const { messages, pkg: manifest } = await publint({ pkgDir: pkg.path, strict: true, pack: 'npm' });
-    const errors = messages.filter((m) => m.type === 'error').map((m) => `${m.code}: ${formatMessage(m, manifest, { color: false }) ?? ''}`);
+    const errors = messages
+      .filter((m) => m.type === 'error')
+      .map((m) => `${m.code}: ${formatMessage(m, manifest, { color: false }) ?? ''}`);
     expect(errors).toEqual([]);
   });
 
@@ -117,7 +129,15 @@ describe('@vip/protocol', () => {
     const { main, internal } = JSON.parse(r.stdout) as { main: string[]; internal: string[] };
     expect(main.filter((name) => /Schema$/.test(name))).toEqual([]);
     expect(main).toContain('parseSubscribeRequest');
-    expect(internal).toEqual(expect.arrayContaining(['CapabilitiesSchema', 'CapabilityMapSchema', 'instanceNameSchema', 'SubscribeRequestSchema', 'RpcRequestSchema']));
+    expect(internal).toEqual(
+      expect.arrayContaining([
+        'CapabilitiesSchema',
+        'CapabilityMapSchema',
+        'instanceNameSchema',
+        'SubscribeRequestSchema',
+        'RpcRequestSchema',
+      ]),
+    );
     expect(internal.filter((name) => !/Schema$/.test(name))).toEqual([]);
     const esm = await import('@vip/protocol/internal');
     expect(Object.keys(esm).sort()).toEqual([...internal].sort());
@@ -137,7 +157,7 @@ describe('@vip/rmq', () => {
       'const files = Object.keys(require.cache).map((f) => realpathSync(f)).filter((f) => f.startsWith(dist));',
       'const client = /\\b(RabbitMqManagement|HttpClient) = class\\b|class (RabbitMqManagement|HttpClient)\\b/;',
       "const admin = files.filter((f) => client.test(readFileSync(f, 'utf8')));",
-      "console.log(JSON.stringify({ files: files.map((f) => f.slice(dist.length)), admin: admin.map((f) => f.slice(dist.length)) }));",
+      'console.log(JSON.stringify({ files: files.map((f) => f.slice(dist.length)), admin: admin.map((f) => f.slice(dist.length)) }));',
     ].join('\n');
     const r = await run(process.execPath, ['-e', script], { cwd: join(ROOT, 'packages/agent') });
     expect(r.code, describeRun('node -e', r)).toBe(0);

@@ -31,7 +31,12 @@ const cleanups: (() => Promise<unknown>)[] = [];
 
 /** npm with the test registry as its only registry (and its publish token), nothing of the npm test around us. */
 function npmEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return cleanEnv({ npm_config_userconfig: registry!.userconfig, npm_config_registry: registry!.url, npm_config_update_notifier: 'false', ...extra });
+  return cleanEnv({
+    npm_config_userconfig: registry!.userconfig,
+    npm_config_registry: registry!.url,
+    npm_config_update_notifier: 'false',
+    ...extra,
+  });
 }
 
 async function emptyProject(name: string): Promise<string> {
@@ -42,7 +47,11 @@ async function emptyProject(name: string): Promise<string> {
 }
 
 async function install(key: string, cwd: string, args: string[]): Promise<void> {
-  const r = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-online', ...args], { cwd, env: npmEnv(), timeoutMs: 300_000 });
+  const r = await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-online', ...args], {
+    cwd,
+    env: npmEnv(),
+    timeoutMs: 300_000,
+  });
   installs.set(key, r);
 }
 
@@ -82,8 +91,11 @@ beforeAll(async () => {
     install('keydiscovery', projects.keydiscovery, ['@vip/keydiscovery']),
     // npx keeps what it fetched under its cache's _npx, by package spec: a cache of its own, or a
     // previous run's @vip/vipctl of the same version would be used instead of this one.
-    run('npx', ['--yes', `@vip/vipctl@${VERSION}`, '--version'], { cwd: npxDir, env: npmEnv({ npm_config_cache: join(work, 'npx-cache') }), timeoutMs: 300_000 })
-      .then((r) => installs.set('npx', r)),
+    run('npx', ['--yes', `@vip/vipctl@${VERSION}`, '--version'], {
+      cwd: npxDir,
+      env: npmEnv({ npm_config_cache: join(work, 'npx-cache') }),
+      timeoutMs: 300_000,
+    }).then((r) => installs.set('npx', r)),
   ]);
 }, 900_000);
 
@@ -182,11 +194,14 @@ describe('installs into empty projects', () => {
       "const info = { instanceName: 'siteA', vipAddress: 'tcp://127.0.0.1:22916', serverKey };",
       "const server = await serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info });",
       'const { info: read } = await fetchDiscovery(server.url);',
-      "console.log(JSON.stringify({ name: read.instanceName, same: read.serverKey === serverKey }));",
+      'console.log(JSON.stringify({ name: read.instanceName, same: read.serverKey === serverKey }));',
       'await server.close();',
     ].join('\n');
     const { esm, cjs } = await asModules(program);
-    for (const [file, source] of [['discover.mjs', esm], ['discover.cjs', cjs]] as const) {
+    for (const [file, source] of [
+      ['discover.mjs', esm],
+      ['discover.cjs', cjs],
+    ] as const) {
       await writeFile(join(projects.keydiscovery, file), source);
       const r = await run(process.execPath, [file], { cwd: projects.keydiscovery, env: npmEnv(), timeoutMs: 60_000 });
       expect(r.code, describeRun(`node ${file}`, r)).toBe(0);
@@ -245,7 +260,11 @@ class InstalledPlatform {
   ready: Record<string, unknown> | undefined;
 
   constructor(home: string, args: string[]) {
-    this.#child = spawn(join(projects.cli, 'bin', 'vip-platform'), args, { cwd: home, env: npmEnv({ HOME: home }), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = spawn(join(projects.cli, 'bin', 'vip-platform'), args, {
+      cwd: home,
+      env: npmEnv({ HOME: home }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.#exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
     createInterface({ input: this.#child.stdout! }).on('line', (line) => {
       const json = parseJson(line);
@@ -298,7 +317,10 @@ async function vipctl(home: string, args: string[]): Promise<RunResult> {
 async function runReadmeAgent(bus: 'zmq' | 'rmq', home: string): Promise<void> {
   const project = projects[bus];
   const { esm, cjs } = await asModules(await readmeAgent(bus));
-  for (const [file, source] of [['agent.mjs', esm], ['agent.cjs', cjs]] as const) {
+  for (const [file, source] of [
+    ['agent.mjs', esm],
+    ['agent.cjs', cjs],
+  ] as const) {
     await writeFile(join(project, file), source);
     const r = await run(process.execPath, [file], { cwd: project, env: npmEnv({ HOME: home }), timeoutMs: 60_000 });
     expect(r.code, describeRun(`node ${file} (${bus})`, r)).toBe(0);
@@ -334,7 +356,10 @@ describe('the README agent against vip-platform from the registry', () => {
     cleanups.push(async () => {
       // the instance's vhost and every broker user named after it (agents', and the platform's own if it made one)
       const users = (await (await fetch(`${MANAGEMENT}/api/users`, { headers: { authorization: GUEST } })).json()) as { name: string }[];
-      const paths = [...users.filter((u) => u.name.startsWith(`${instance}.`)).map((u) => `users/${encodeURIComponent(u.name)}`), `vhosts/${encodeURIComponent(instance)}`];
+      const paths = [
+        ...users.filter((u) => u.name.startsWith(`${instance}.`)).map((u) => `users/${encodeURIComponent(u.name)}`),
+        `vhosts/${encodeURIComponent(instance)}`,
+      ];
       for (const path of paths) await fetch(`${MANAGEMENT}/api/${path}`, { method: 'DELETE', headers: { authorization: GUEST } });
     });
     const home = await mkdtemp(join(work, 'home-rmq-'));

@@ -30,7 +30,7 @@ const o = parseBenchArgs(
     warmup: { type: 'number', default: 200, help: 'untimed calls first' },
     runs: { type: 'number', default: 3, help: 'runs (the median is reported)' },
     configs: { type: 'number', default: 1000, help: 'configs in the store that is loaded' },
-    'config-bytes': { type: 'number', default: 256, help: 'size of each config\'s JSON text' },
+    'config-bytes': { type: 'number', default: 256, help: "size of each config's JSON text" },
     loads: { type: 'number', default: 20, help: 'loads timed per run' },
     role: { type: 'string', default: 'bench', help: 'internal: bench | echo' },
     address: { type: 'string', default: '', help: 'internal' },
@@ -53,13 +53,22 @@ function configText(i, bytes) {
 function storeFile(n, bytes) {
   const configs = {};
   configs.config = { type: 'json', modified: '2026-12-07T14:23:30.434976+00:00', data: configText(-1, bytes) };
-  for (let i = 1; i < n; i++) configs[`points/p${i}`] = { type: 'json', modified: '2026-12-07T14:23:30.434976+00:00', data: configText(i, bytes) };
+  for (let i = 1; i < n; i++)
+    configs[`points/p${i}`] = { type: 'json', modified: '2026-12-07T14:23:30.434976+00:00', data: configText(i, bytes) };
   return JSON.stringify(configs);
 }
 
 async function zmqAgent(identity) {
   const { createZmqAgent } = await import(agentZmq);
-  return createZmqAgent({ identity, address: o.address, serverKey: o.serverkey, publicKey: o.publickey, secretKey: o.secretkey, vipHome: tmpdir(), pubsub: false });
+  return createZmqAgent({
+    identity,
+    address: o.address,
+    serverKey: o.serverkey,
+    publicKey: o.publickey,
+    secretKey: o.secretkey,
+    vipHome: tmpdir(),
+    pubsub: false,
+  });
 }
 
 async function echo() {
@@ -114,8 +123,24 @@ async function runOnce(run) {
   try {
     const ready = await platform.line((l) => l.event === 'ready', 30_000);
     const pair = JSON.parse(readFileSync(join(home, 'keystore'), 'utf8')); // the platform's key: user `platform`
-    Object.assign(o, { address: ready.addresses.find((a) => a.startsWith('tcp://')), serverkey: ready.serverkey, publickey: pair.public, secretkey: pair.secret });
-    server = startChild('echo', self, ['--role', 'echo', '--address', o.address, '--serverkey', o.serverkey, '--publickey', pair.public, '--secretkey', pair.secret]);
+    Object.assign(o, {
+      address: ready.addresses.find((a) => a.startsWith('tcp://')),
+      serverkey: ready.serverkey,
+      publickey: pair.public,
+      secretkey: pair.secret,
+    });
+    server = startChild('echo', self, [
+      '--role',
+      'echo',
+      '--address',
+      o.address,
+      '--serverkey',
+      o.serverkey,
+      '--publickey',
+      pair.public,
+      '--secretkey',
+      pair.secret,
+    ]);
     await server.line((l) => l.event === 'ready', 20_000);
     agent = await zmqAgent('bench.cli');
     await agent.start();
@@ -123,7 +148,16 @@ async function runOnce(run) {
     const get = () => agent.rpc.call('config.store', 'manage_get', IDENTITY, 'config', false);
     const rpc = () => agent.rpc.call('bench.srv', 'echo', value);
     // alternate which goes first, so neither always runs on the warmer machine
-    const [first, second] = run % 2 === 1 ? [['get', get], ['rpc', rpc]] : [['rpc', rpc], ['get', get]];
+    const [first, second] =
+      run % 2 === 1
+        ? [
+            ['get', get],
+            ['rpc', rpc],
+          ]
+        : [
+            ['rpc', rpc],
+            ['get', get],
+          ];
     const out = { ...loads };
     out[first[0]] = await timed(first[1]);
     out[second[0]] = await timed(second[1]);
@@ -147,7 +181,9 @@ async function bench() {
   for (let run = 1; run <= o.runs; run++) {
     const r = await runOnce(run);
     runs.push(r);
-    process.stderr.write(`run ${run}: get p50 ${r.get.p50us.toFixed(0)} us, echo p50 ${r.rpc.p50us.toFixed(0)} us; load ${r.loadMs.toFixed(1)} ms, JSON.parse ${r.parseMs.toFixed(1)} ms\n`);
+    process.stderr.write(
+      `run ${run}: get p50 ${r.get.p50us.toFixed(0)} us, echo p50 ${r.rpc.p50us.toFixed(0)} us; load ${r.loadMs.toFixed(1)} ms, JSON.parse ${r.parseMs.toFixed(1)} ms\n`,
+    );
   }
   const m = (f) => median(runs.map(f));
   const summary = {
@@ -156,18 +192,39 @@ async function bench() {
     loadMs: m((r) => r.loadMs),
     parseMs: m((r) => r.parseMs),
   };
-  console.log(`config.store over tcp + CURVE: ${o.calls} calls (+${o.warmup} warmup) per kind, config ${o['config-bytes']} B, median of ${o.runs} runs`);
-  console.log(formatTable([
-    { what: 'config.store manage_get (parsed)', rate: summary.get.rate.toFixed(0), p50: summary.get.p50us.toFixed(0), p99: summary.get.p99us.toFixed(0) },
-    { what: 'rpc echo of the same config (baseline)', rate: summary.rpc.rate.toFixed(0), p50: summary.rpc.p50us.toFixed(0), p99: summary.rpc.p99us.toFixed(0) },
-  ], [
-    { key: 'what', title: 'round trip', align: 'left' },
-    { key: 'rate', title: 'calls/s' },
-    { key: 'p50', title: 'p50 us' },
-    { key: 'p99', title: 'p99 us' },
-  ]));
-  console.log(`${o.configs}-config store: ConfigStore.load ${summary.loadMs.toFixed(1)} ms (median of ${o.loads} x ${o.runs}); read + JSON.parse of the same file ${summary.parseMs.toFixed(1)} ms`);
-  console.log(JSON.stringify({ bench: 'config-store', calls: o.calls, configs: o.configs, configBytes: o['config-bytes'], runs: o.runs, ...summary }));
+  console.log(
+    `config.store over tcp + CURVE: ${o.calls} calls (+${o.warmup} warmup) per kind, config ${o['config-bytes']} B, median of ${o.runs} runs`,
+  );
+  console.log(
+    formatTable(
+      [
+        {
+          what: 'config.store manage_get (parsed)',
+          rate: summary.get.rate.toFixed(0),
+          p50: summary.get.p50us.toFixed(0),
+          p99: summary.get.p99us.toFixed(0),
+        },
+        {
+          what: 'rpc echo of the same config (baseline)',
+          rate: summary.rpc.rate.toFixed(0),
+          p50: summary.rpc.p50us.toFixed(0),
+          p99: summary.rpc.p99us.toFixed(0),
+        },
+      ],
+      [
+        { key: 'what', title: 'round trip', align: 'left' },
+        { key: 'rate', title: 'calls/s' },
+        { key: 'p50', title: 'p50 us' },
+        { key: 'p99', title: 'p99 us' },
+      ],
+    ),
+  );
+  console.log(
+    `${o.configs}-config store: ConfigStore.load ${summary.loadMs.toFixed(1)} ms (median of ${o.loads} x ${o.runs}); read + JSON.parse of the same file ${summary.parseMs.toFixed(1)} ms`,
+  );
+  console.log(
+    JSON.stringify({ bench: 'config-store', calls: o.calls, configs: o.configs, configBytes: o['config-bytes'], runs: o.runs, ...summary }),
+  );
 }
 
 const roles = { echo, bench };

@@ -23,18 +23,29 @@ if (!existsSync(`${root}/packages/rmq/dist/index.js`)) {
   process.exit(2);
 }
 const { RmqPubSub } = await import('@vip/rmq/pubsub');
-const { RabbitMqManagement, applyFederation, ensureVolttronBroker, federationStatus, parseFederationConfig } = await import('@vip/rmq/admin');
+const { RabbitMqManagement, applyFederation, ensureVolttronBroker, federationStatus, parseFederationConfig } = await import(
+  '@vip/rmq/admin'
+);
 
-const o = parseBenchArgs({
-  messages: { type: 'number', default: 5000, help: 'messages per run' },
-  runs: { type: 'number', default: 3, help: 'runs of each side' },
-  window: { type: 'number', default: 100, help: 'unconfirmed publishes in flight' },
-  payload: { type: 'number', default: 100, help: 'message bytes' },
-  base: { type: 'number', default: 5811, help: 'AMQP port of the private node (management +10000)' },
-}, { usage: 'node tools/bench/federation.mjs [options]' });
+const o = parseBenchArgs(
+  {
+    messages: { type: 'number', default: 5000, help: 'messages per run' },
+    runs: { type: 'number', default: 3, help: 'runs of each side' },
+    window: { type: 'number', default: 100, help: 'unconfirmed publishes in flight' },
+    payload: { type: 'number', default: 100, help: 'message bytes' },
+    base: { type: 'number', default: 5811, help: 'AMQP port of the private node (management +10000)' },
+  },
+  { usage: 'node tools/bench/federation.mjs [options]' },
+);
 
 const script = `${root}/tools/rmq-cluster.sh`;
-const env = { ...process.env, VIP_RMQ_CLUSTER_BASE: String(o.base), VIP_RMQ_CLUSTER_NODES: '1', VIP_RMQ_CLUSTER_DIR: '/tmp/vip-rmq-bench-fed', VIP_RMQ_CLUSTER_PREFIX: 'vip-bf' };
+const env = {
+  ...process.env,
+  VIP_RMQ_CLUSTER_BASE: String(o.base),
+  VIP_RMQ_CLUSTER_NODES: '1',
+  VIP_RMQ_CLUSTER_DIR: '/tmp/vip-rmq-bench-fed',
+  VIP_RMQ_CLUSTER_PREFIX: 'vip-bf',
+};
 const url = `amqp://guest:guest@127.0.0.1:${o.base}`;
 const management = { baseUrl: `http://127.0.0.1:${o.base + 10_000}`, user: 'guest', password: 'guest' };
 const payload = 'x'.repeat(o.payload);
@@ -67,16 +78,28 @@ async function rawRun() {
     if (++got === o.messages) done();
   });
   // the binding crosses the link asynchronously: one probe message first
-  await waitFor(async () => {
-    await new Promise((r, j) => ch.publish('volttron', '__pubsub__.pa.rawbench.probe', Buffer.from('p'), {}, (e) => (e ? j(e) : r())));
-    return got > 0;
-  }, 30_000, 'the raw binding across the federation link');
+  await waitFor(
+    async () => {
+      await new Promise((r, j) => ch.publish('volttron', '__pubsub__.pa.rawbench.probe', Buffer.from('p'), {}, (e) => (e ? j(e) : r())));
+      return got > 0;
+    },
+    30_000,
+    'the raw binding across the federation link',
+  );
   await new Promise((r) => setTimeout(r, 300));
   got = 0;
   const w = promiseWindow(o.window);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < o.messages; i++) {
-    const p = new Promise((r, j) => ch.publish('volttron', '__pubsub__.pa.rawbench.x', Buffer.from(payload), { persistent: true, contentType: 'application/json' }, (e) => (e ? j(e) : r())));
+    const p = new Promise((r, j) =>
+      ch.publish(
+        'volttron',
+        '__pubsub__.pa.rawbench.x',
+        Buffer.from(payload),
+        { persistent: true, contentType: 'application/json' },
+        (e) => (e ? j(e) : r()),
+      ),
+    );
     const wait = w.add(p);
     if (wait) await wait;
   }
@@ -95,13 +118,21 @@ async function vipRun() {
   let got = 0;
   let done;
   const all = new Promise((r) => (done = r));
-  await sub.subscribe('vipbench', () => {
-    if (++got === o.messages) done();
-  }, { allPlatforms: true });
-  await waitFor(async () => {
-    await pub.publish({ topic: 'vipbench/probe', message: 'p' }, { count: false });
-    return got > 0;
-  }, 30_000, 'the vip binding across the federation link');
+  await sub.subscribe(
+    'vipbench',
+    () => {
+      if (++got === o.messages) done();
+    },
+    { allPlatforms: true },
+  );
+  await waitFor(
+    async () => {
+      await pub.publish({ topic: 'vipbench/probe', message: 'p' }, { count: false });
+      return got > 0;
+    },
+    30_000,
+    'the vip binding across the federation link',
+  );
   await new Promise((r) => setTimeout(r, 300));
   got = 0;
   const w = promiseWindow(o.window);
@@ -121,9 +152,13 @@ execFileSync('bash', [script, 'start'], { env, stdio: ['ignore', 'ignore', 'inhe
 try {
   for (const v of ['pa', 'pb']) await ensureVolttronBroker({ url, vhost: v, management });
   const api = new RabbitMqManagement(management);
-  await applyFederation(api, 'pb', parseFederationConfig({
-    'federation-upstream': { '127.0.0.1': { port: o.base, 'virtual-host': 'pa', 'federation-user': 'guest', password: 'guest' } },
-  }));
+  await applyFederation(
+    api,
+    'pb',
+    parseFederationConfig({
+      'federation-upstream': { '127.0.0.1': { port: o.base, 'virtual-host': 'pa', 'federation-user': 'guest', password: 'guest' } },
+    }),
+  );
   await waitFor(async () => (await federationStatus(api, 'pb'))[0]?.state === 'running', 60_000, 'the federation link');
   const raw = [];
   const vip = [];

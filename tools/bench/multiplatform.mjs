@@ -40,7 +40,16 @@ const { onPlatform } = await import(agentMain);
 
 async function startPlatform(name, home, port) {
   const child = startChild(`platform ${name}`, platformMain, [
-    '--vip-home', home, '--vip-address', `tcp://127.0.0.1:${port}`, '--instance-name', name, '--log-level', 'warn', '--pubsub-restore-grace', '0',
+    '--vip-home',
+    home,
+    '--vip-address',
+    `tcp://127.0.0.1:${port}`,
+    '--instance-name',
+    name,
+    '--log-level',
+    'warn',
+    '--pubsub-restore-grace',
+    '0',
   ]);
   const ready = await child.line((l) => l.event === 'ready', 20_000);
   return { child, ready, home, name, address: `tcp://127.0.0.1:${port}` };
@@ -49,7 +58,8 @@ async function startPlatform(name, home, port) {
 /** Two platforms, each listing the other in its discovery file (as setup mode writes it), started twice: keys first, then linked. */
 async function linkedPair() {
   const sites = [];
-  for (const name of ['A', 'B']) sites.push({ name, home: await mkdtemp(join(tmpdir(), `vip-bench-multi-${name}-`)), port: await freePort() });
+  for (const name of ['A', 'B'])
+    sites.push({ name, home: await mkdtemp(join(tmpdir(), `vip-bench-multi-${name}-`)), port: await freePort() });
   const keys = {};
   for (const s of sites) {
     const p = await startPlatform(s.name, s.home, s.port);
@@ -58,9 +68,12 @@ async function linkedPair() {
   }
   for (const s of sites) {
     const other = sites.find((x) => x !== s);
-    await writeFile(join(s.home, 'external_platform_discovery.json'), JSON.stringify({
-      [other.name]: { 'instance-name': other.name, 'vip-address': `tcp://127.0.0.1:${other.port}`, serverkey: keys[other.name] },
-    }));
+    await writeFile(
+      join(s.home, 'external_platform_discovery.json'),
+      JSON.stringify({
+        [other.name]: { 'instance-name': other.name, 'vip-address': `tcp://127.0.0.1:${other.port}`, serverkey: keys[other.name] },
+      }),
+    );
   }
   const running = [];
   for (const s of sites) running.push(await startPlatform(s.name, s.home, s.port));
@@ -70,7 +83,12 @@ async function linkedPair() {
 async function agentOn(platform, identity) {
   const pair = JSON.parse(await readFile(join(platform.home, 'keystore'), 'utf8'));
   const agent = await createZmqAgent({
-    identity, address: platform.address, serverKey: platform.ready.serverkey, publicKey: pair.public, secretKey: pair.secret, vipHome: tmpdir(),
+    identity,
+    address: platform.address,
+    serverKey: platform.ready.serverkey,
+    publicKey: pair.public,
+    secretKey: pair.secret,
+    vipHome: tmpdir(),
   });
   await agent.start();
   return agent;
@@ -78,7 +96,9 @@ async function agentOn(platform, identity) {
 
 async function rpcRun(caller, callee, platform) {
   const payload = 'x'.repeat(o.payload);
-  const call = platform ? () => caller.rpc.call(callee.identity, 'echo', payload, onPlatform(platform)) : () => caller.rpc.call(callee.identity, 'echo', payload);
+  const call = platform
+    ? () => caller.rpc.call(callee.identity, 'echo', payload, onPlatform(platform))
+    : () => caller.rpc.call(callee.identity, 'echo', payload);
   for (let i = 0; i < o.warmup; i++) await call();
   const samples = [];
   const start = process.hrtime.bigint();
@@ -100,11 +120,16 @@ async function pubsubRun(publisher, subscriber, allPlatforms) {
   const all = new Promise((resolve) => (done = resolve));
   const total = o.warmup + o.publishes;
   const message = 'x'.repeat(o.payload);
-  await subscriber.pubsub.subscribe(topic, (_peer, _sender, _bus, _topic, _headers, m) => {
-    if (m === message && ++got === total) done();
-  }, { allPlatforms });
+  await subscriber.pubsub.subscribe(
+    topic,
+    (_peer, _sender, _bus, _topic, _headers, m) => {
+      if (m === message && ++got === total) done();
+    },
+    { allPlatforms },
+  );
   // the subscription has to reach A (external_list) before publishes count it
-  for (let i = 0; i < 200 && (await publisher.pubsub.publish(`${topic}/probe`, { message: 'p' })) < 1; i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && (await publisher.pubsub.publish(`${topic}/probe`, { message: 'p' })) < 1; i++)
+    await new Promise((r) => setTimeout(r, 50));
   for (let i = 0; i < o.warmup; i++) await publisher.pubsub.publish(topic, { message });
   const start = process.hrtime.bigint();
   for (let i = 0; i < o.publishes; i++) await publisher.pubsub.publish(topic, { message });
@@ -141,14 +166,29 @@ try {
     const runs = [];
     for (let r = 0; r < o.runs; r++) runs.push(await run());
     const rate = median(runs.map((x) => x.rate));
-    result[name] = { rate, ...(runs[0].p50us !== undefined ? { p50us: median(runs.map((x) => x.p50us)) } : { delivered: Math.min(...runs.map((x) => x.delivered)) }) };
-    rows.push({ name, rate: rate.toFixed(0), p50: runs[0].p50us !== undefined ? result[name].p50us.toFixed(0) : '', note: runs[0].delivered !== undefined ? `delivered ${result[name].delivered}/${o.publishes}` : '' });
+    result[name] = {
+      rate,
+      ...(runs[0].p50us !== undefined
+        ? { p50us: median(runs.map((x) => x.p50us)) }
+        : { delivered: Math.min(...runs.map((x) => x.delivered)) }),
+    };
+    rows.push({
+      name,
+      rate: rate.toFixed(0),
+      p50: runs[0].p50us !== undefined ? result[name].p50us.toFixed(0) : '',
+      note: runs[0].delivered !== undefined ? `delivered ${result[name].delivered}/${o.publishes}` : '',
+    });
   }
   const rpcRatio = result['rpc cross (A->B)'].rate / result['rpc single (A->A)'].rate;
   const pubsubRatio = result['pubsub cross (A->B)'].rate / result['pubsub single (A->A)'].rate;
-  console.log(formatTable(rows, [
-    { key: 'name', title: 'case', align: 'left' }, { key: 'rate', title: 'per s' }, { key: 'p50', title: 'p50 us' }, { key: 'note', title: '', align: 'left' },
-  ]));
+  console.log(
+    formatTable(rows, [
+      { key: 'name', title: 'case', align: 'left' },
+      { key: 'rate', title: 'per s' },
+      { key: 'p50', title: 'p50 us' },
+      { key: 'note', title: '', align: 'left' },
+    ]),
+  );
   console.log(`cross / single: rpc ${rpcRatio.toFixed(2)} x, pubsub ${pubsubRatio.toFixed(2)} x (target >= ${TARGET} x)`);
   console.log(JSON.stringify({ bench: 'multiplatform', ...result, rpcRatio, pubsubRatio, target: TARGET }));
   for (const a of [caller, localSrv, remoteSrv]) await a.close();

@@ -104,17 +104,25 @@ async function rawRpc(vhost) {
   }
   try {
     const [ca, cb] = await Promise.all(conns.map((c) => c.createChannel()));
-    for (const [ch, q] of [[ca, 'raw.client'], [cb, 'raw.server']]) {
+    for (const [ch, q] of [
+      [ca, 'raw.client'],
+      [cb, 'raw.server'],
+    ]) {
       await ch.assertQueue(q, { durable: false, exclusive: true, autoDelete: true });
       await ch.bindQueue(q, 'volttron', q);
     }
-    await cb.consume('raw.server', (m) => cb.publish('volttron', 'raw.client', m.content, { messageId: m.properties.messageId }), { noAck: true });
+    await cb.consume('raw.server', (m) => cb.publish('volttron', 'raw.client', m.content, { messageId: m.properties.messageId }), {
+      noAck: true,
+    });
     let resolve;
     await ca.consume('raw.client', () => resolve(), { noAck: true });
-    return await timed((i) => new Promise((r) => {
-      resolve = r;
-      ca.publish('volttron', 'raw.server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
-    }));
+    return await timed(
+      (i) =>
+        new Promise((r) => {
+          resolve = r;
+          ca.publish('volttron', 'raw.server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
+        }),
+    );
   } finally {
     for (const c of conns) await c.close();
   }
@@ -124,8 +132,21 @@ const vhost = `vip-bench-proxy-${process.pid}`;
 await ensureVolttronBroker({ url: o.url, vhost, management: mgmtOptions });
 const proxyAddress = `tcp://127.0.0.1:${await freePort()}`;
 const app = await startPlatformApp({
-  extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench',
-    '--rmq-shared-login', '--proxy-router-address', proxyAddress],
+  extraArgs: [
+    '--message-bus',
+    'rmq',
+    '--rmq-url',
+    o.url,
+    '--rmq-vhost',
+    vhost,
+    '--rmq-management-url',
+    o.management,
+    '--instance-name',
+    'bench',
+    '--rmq-shared-login',
+    '--proxy-router-address',
+    proxyAddress,
+  ],
 });
 platformPid = app.pid;
 const link = { url: o.url, vhost, instanceName: 'bench' };
@@ -133,47 +154,96 @@ const agents = [];
 try {
   const rmqSrv = createRmqAgent({ identity: 'rmq.srv', rmq: link, management: false });
   const rmqCli = createRmqAgent({ identity: 'rmq.cli', rmq: link, management: false });
-  const zmqSrv = await createZmqAgent({ identity: 'zmq.srv', address: proxyAddress, serverKey: app.serverkey, publicKey: app.keys.public, secretKey: app.keys.secret });
-  const zmqCli = await createZmqAgent({ identity: 'zmq.cli', address: proxyAddress, serverKey: app.serverkey, publicKey: app.keys.public, secretKey: app.keys.secret });
+  const zmqSrv = await createZmqAgent({
+    identity: 'zmq.srv',
+    address: proxyAddress,
+    serverKey: app.serverkey,
+    publicKey: app.keys.public,
+    secretKey: app.keys.secret,
+  });
+  const zmqCli = await createZmqAgent({
+    identity: 'zmq.cli',
+    address: proxyAddress,
+    serverKey: app.serverkey,
+    publicKey: app.keys.public,
+    secretKey: app.keys.secret,
+  });
   agents.push(zmqCli, zmqSrv, rmqCli, rmqSrv);
   for (const a of [rmqSrv, zmqSrv]) a.rpc.export('echo', (x) => x);
   for (const a of [rmqSrv, rmqCli, zmqSrv, zmqCli]) await a.start();
   // rmq.cli learns zmq.srv's bus from the router (peerlist add ... zmq) and then goes through the proxy inbox
   const deadline = Date.now() + 10_000;
-  while ((await rmqCli.peerlist.listWithMessagebus())['zmq.srv'] !== 'zmq' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while ((await rmqCli.peerlist.listWithMessagebus())['zmq.srv'] !== 'zmq' && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
   const scenarios = [
     { name: 'raw', what: 'raw amqplib request/reply', run: () => rawRpc(vhost) },
     { name: 'rmq-rmq', what: 'VIP RPC, RMQ agent -> RMQ agent', run: () => timed(() => rmqCli.rpc.call('rmq.srv', 'echo', payload)) },
-    { name: 'zmq-rmq', what: 'VIP RPC, ZMQ agent -> proxy -> RMQ agent', run: () => timed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)) },
-    { name: 'rmq-zmq', what: 'VIP RPC, RMQ agent -> proxy -> ZMQ agent', run: () => timed(() => rmqCli.rpc.call('zmq.srv', 'echo', payload)) },
-    { name: 'rmq-rmq-window', what: `the same, ${o.window} calls in flight`, run: () => windowed(() => rmqCli.rpc.call('rmq.srv', 'echo', payload)) },
-    { name: 'zmq-rmq-window', what: `the same, ${o.window} calls in flight`, run: () => windowed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)) },
+    {
+      name: 'zmq-rmq',
+      what: 'VIP RPC, ZMQ agent -> proxy -> RMQ agent',
+      run: () => timed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)),
+    },
+    {
+      name: 'rmq-zmq',
+      what: 'VIP RPC, RMQ agent -> proxy -> ZMQ agent',
+      run: () => timed(() => rmqCli.rpc.call('zmq.srv', 'echo', payload)),
+    },
+    {
+      name: 'rmq-rmq-window',
+      what: `the same, ${o.window} calls in flight`,
+      run: () => windowed(() => rmqCli.rpc.call('rmq.srv', 'echo', payload)),
+    },
+    {
+      name: 'zmq-rmq-window',
+      what: `the same, ${o.window} calls in flight`,
+      run: () => windowed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)),
+    },
   ];
   const results = Object.fromEntries(scenarios.map((s) => [s.name, []]));
   for (let r = 0; r < o.runs; r++) for (const s of scenarios) results[s.name].push(await s.run());
   const rate = (name) => median(results[name].map((x) => x.rate));
   const base = rate('rmq-rmq');
   const rows = scenarios.map((s) => ({
-    scenario: s.name, what: s.what, rate: `${formatRate(rate(s.name))} calls/s`,
-    vs: s.name === 'rmq-rmq' || s.name === 'rmq-rmq-window' ? 'baseline'
-      : s.name === 'zmq-rmq-window' ? `${ratio(rate(s.name), rate('rmq-rmq-window')).toFixed(2)}x rmq-rmq-window` : `${ratio(rate(s.name), base).toFixed(2)}x rmq-rmq`,
+    scenario: s.name,
+    what: s.what,
+    rate: `${formatRate(rate(s.name))} calls/s`,
+    vs:
+      s.name === 'rmq-rmq' || s.name === 'rmq-rmq-window'
+        ? 'baseline'
+        : s.name === 'zmq-rmq-window'
+          ? `${ratio(rate(s.name), rate('rmq-rmq-window')).toFixed(2)}x rmq-rmq-window`
+          : `${ratio(rate(s.name), base).toFixed(2)}x rmq-rmq`,
     cpu: median(results[s.name].map((x) => x.cpuUs)).toFixed(1),
     platform: median(results[s.name].map((x) => x.platformUs)).toFixed(1),
   }));
-  console.log(`payload ${o.payload} B, ${o.calls} sequential calls per run, median of ${o.runs}; platform process with the proxy router; shared login`);
-  console.log(formatTable(rows, [
-    { key: 'scenario', title: 'scenario', align: 'left' },
-    { key: 'what', title: 'what', align: 'left' },
-    { key: 'rate', title: 'rate', align: 'right' },
-    { key: 'vs', title: 'vs RMQ->RMQ', align: 'right' },
-    { key: 'cpu', title: 'bench CPU µs/call', align: 'right' },
-    { key: 'platform', title: 'platform CPU µs/call', align: 'right' },
-  ]));
-  const json = Object.fromEntries(scenarios.map((s) => [s.name.replaceAll('-', '_'), { rate: Math.round(rate(s.name)), runs: results[s.name].map((x) => Math.round(x.rate)) }]));
-  console.log(JSON.stringify({
-    bench: 'proxy-router', ...json, zmq_rmq_ratio: Number(ratio(rate('zmq-rmq'), base).toFixed(3)), rmq_zmq_ratio: Number(ratio(rate('rmq-zmq'), base).toFixed(3)),
-    zmq_rmq_window_ratio: Number(ratio(rate('zmq-rmq-window'), rate('rmq-rmq-window')).toFixed(3)),
-  }));
+  console.log(
+    `payload ${o.payload} B, ${o.calls} sequential calls per run, median of ${o.runs}; platform process with the proxy router; shared login`,
+  );
+  console.log(
+    formatTable(rows, [
+      { key: 'scenario', title: 'scenario', align: 'left' },
+      { key: 'what', title: 'what', align: 'left' },
+      { key: 'rate', title: 'rate', align: 'right' },
+      { key: 'vs', title: 'vs RMQ->RMQ', align: 'right' },
+      { key: 'cpu', title: 'bench CPU µs/call', align: 'right' },
+      { key: 'platform', title: 'platform CPU µs/call', align: 'right' },
+    ]),
+  );
+  const json = Object.fromEntries(
+    scenarios.map((s) => [
+      s.name.replaceAll('-', '_'),
+      { rate: Math.round(rate(s.name)), runs: results[s.name].map((x) => Math.round(x.rate)) },
+    ]),
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'proxy-router',
+      ...json,
+      zmq_rmq_ratio: Number(ratio(rate('zmq-rmq'), base).toFixed(3)),
+      rmq_zmq_ratio: Number(ratio(rate('rmq-zmq'), base).toFixed(3)),
+      zmq_rmq_window_ratio: Number(ratio(rate('zmq-rmq-window'), rate('rmq-rmq-window')).toFixed(3)),
+    }),
+  );
 } finally {
   for (const a of agents) await a.close().catch(() => undefined);
   await app.stop();

@@ -42,7 +42,6 @@ const platformMain = process.env.BENCH_PLATFORM_MAIN ?? join(root, 'apps/platfor
 const agentZmq = process.env.BENCH_AGENT_ZMQ ?? join(root, 'packages/agent/dist/zmq.js');
 let curveOn = true;
 
-
 // ------------------------------------------------------------------------------------ driver
 
 const cpuText = (c, digits = 1) => `platform ${fmt(c.platform, digits)}, pub ${fmt(c.publisher, digits)}, sub ${fmt(c.subscriber, digits)}`;
@@ -58,7 +57,11 @@ async function main() {
       scenarios: { type: 'string', default: 'a1,a2,b,c', help: 'comma list of a1,a2,b,c' },
       'time-limit': { type: 'number', default: 120, help: 'seconds per run before it is abandoned' },
       curve: { type: 'string', default: 'true', help: 'true: CURVE on every socket (platform default), false: plain tcp' },
-      clients: { type: 'string', default: 'raw', help: 'raw: VIP frames from zeromq.js DEALERs; agent: @vip/agent publisher and subscribers' },
+      clients: {
+        type: 'string',
+        default: 'raw',
+        help: 'raw: VIP frames from zeromq.js DEALERs; agent: @vip/agent publisher and subscribers',
+      },
     },
     { usage: 'node tools/bench/pubsub.mjs [options]' },
   );
@@ -85,7 +88,16 @@ async function main() {
   ].filter((s) => wanted.has(s.scenario ?? s.key));
 
   const rows = [];
-  const json = { bench: 'pubsub', clients: o.clients, curve: o.curve !== 'false', messages: o.messages, payload: o.payload, window: o.window, runs: o.runs, scenarios: {} };
+  const json = {
+    bench: 'pubsub',
+    clients: o.clients,
+    curve: o.curve !== 'false',
+    messages: o.messages,
+    payload: o.payload,
+    window: o.window,
+    runs: o.runs,
+    scenarios: {},
+  };
   let failures = 0;
   for (const s of plan) {
     const vip = [];
@@ -99,7 +111,9 @@ async function main() {
         vip.push(r.rate);
         cpus.push(r.cpuUs);
         drops += r.dropped;
-        process.stderr.write(`${s.key} vip run ${run + 1}: ${formatRate(r.rate)} deliveries/s (${r.received}/${r.expected} delivered); CPU us/message: ${cpuText(r.cpuUs)}\n`);
+        process.stderr.write(
+          `${s.key} vip run ${run + 1}: ${formatRate(r.rate)} deliveries/s (${r.received}/${r.expected} delivered); CPU us/message: ${cpuText(r.cpuUs)}\n`,
+        );
       } catch (err) {
         failures++;
         vip.push(NaN);
@@ -109,7 +123,9 @@ async function main() {
         try {
           const r = await vipRun(s, o, true);
           bare.push(r.rate);
-          process.stderr.write(`${s.key} bare router run ${run + 1}: ${formatRate(r.rate)} deliveries/s (${r.received}/${r.expected} delivered); CPU us/message: ${cpuText(r.cpuUs)}\n`);
+          process.stderr.write(
+            `${s.key} bare router run ${run + 1}: ${formatRate(r.rate)} deliveries/s (${r.received}/${r.expected} delivered); CPU us/message: ${cpuText(r.cpuUs)}\n`,
+          );
         } catch (err) {
           failures++;
           bare.push(NaN);
@@ -142,7 +158,9 @@ async function main() {
       cpu: cpuText(cpu, 1),
     });
   }
-  console.log(`pubsub over tcp${curveOn ? ' + CURVE' : ' (no CURVE)'} through the platform app, ${o.clients === 'agent' ? '@vip/agent' : 'raw VIP DEALER'} clients, ${o.payload} B messages, window ${o.window}; rates are deliveries/s at the subscribers (median of ${o.runs})`);
+  console.log(
+    `pubsub over tcp${curveOn ? ' + CURVE' : ' (no CURVE)'} through the platform app, ${o.clients === 'agent' ? '@vip/agent' : 'raw VIP DEALER'} clients, ${o.payload} B messages, window ${o.window}; rates are deliveries/s at the subscribers (median of ${o.runs})`,
+  );
   console.log(
     formatTable(rows, [
       { key: 'scenario', title: 'scenario', align: 'left' },
@@ -206,7 +224,13 @@ async function startBareRouter() {
   const mine = curveKeyPair();
   return {
     pid: child.pid,
-    env: { ...process.env, BENCH_ADDRESS: ready.address, BENCH_SERVERKEY: ready.serverkey, BENCH_PUBLICKEY: mine.publicKey, BENCH_SECRETKEY: mine.secretKey },
+    env: {
+      ...process.env,
+      BENCH_ADDRESS: ready.address,
+      BENCH_SERVERKEY: ready.serverkey,
+      BENCH_PUBLICKEY: mine.publicKey,
+      BENCH_SECRETKEY: mine.secretKey,
+    },
     stop: () => child.stop(),
   };
 }
@@ -229,7 +253,12 @@ async function vipRun(s, o, bare = false) {
     const agents = o.clients === 'agent' && !bare;
     const sub = spawnRole('subscriber', { VIP_BENCH_ROLE: agents ? 'agent-sub' : 'vip-sub', BENCH_SUBS: String(s.subs), ...common });
     await sub.line((l) => l.event === 'subscribed', 20_000);
-    const pub = spawnRole('publisher', { VIP_BENCH_ROLE: agents ? 'agent-pub' : 'vip-pub', BENCH_WAIT: s.wait ? '1' : '0', BENCH_WINDOW: String(o.window), ...common });
+    const pub = spawnRole('publisher', {
+      VIP_BENCH_ROLE: agents ? 'agent-pub' : 'vip-pub',
+      BENCH_WAIT: s.wait ? '1' : '0',
+      BENCH_WINDOW: String(o.window),
+      ...common,
+    });
     // The platform's CPU from the first delivery to the last (as the subscriber's rate).
     await sub.line((l) => l.event === 'first', o['time-limit'] * 1000);
     const platform0 = cpuTimeMs(platform.pid);
@@ -258,7 +287,9 @@ async function rawRun(s, o) {
       const sub = startChild('raw-acker', self, [], { env: { ...common, VIP_BENCH_ROLE: 'raw-acker' } });
       children.push(sub);
       const ready = await sub.line((l) => l.event === 'ready');
-      const pub = startChild('raw-requester', self, [], { env: { ...common, VIP_BENCH_ROLE: 'raw-requester', BENCH_ADDRESS: ready.address } });
+      const pub = startChild('raw-requester', self, [], {
+        env: { ...common, VIP_BENCH_ROLE: 'raw-requester', BENCH_ADDRESS: ready.address },
+      });
       children.push(pub);
       const result = await pub.line((l) => l.event === 'result', o['time-limit'] * 1000);
       return { rate: result.rate };
@@ -324,7 +355,11 @@ function vipSocket(identity) {
     receiveHighWaterMark: 6000,
     linger: 0,
     ...(process.env.BENCH_SERVERKEY
-      ? { curveServerKey: key(process.env.BENCH_SERVERKEY), curvePublicKey: key(process.env.BENCH_PUBLICKEY), curveSecretKey: key(process.env.BENCH_SECRETKEY) }
+      ? {
+          curveServerKey: key(process.env.BENCH_SERVERKEY),
+          curvePublicKey: key(process.env.BENCH_PUBLICKEY),
+          curveSecretKey: key(process.env.BENCH_SECRETKEY),
+        }
       : {}),
   });
   s.connect(process.env.BENCH_ADDRESS);
@@ -421,26 +456,31 @@ async function vipPublisher(n, wait, window, message, out) {
   const socket = vipSocket('bench.pub');
   // formatted as a Python (and our) agent writes it: json.dumps separators
   const body = `{"bus": "", "headers": {"min_compatible_version": "3.0", "max_compatible_version": ""}, "message": ${message}}`;
-  await request(socket, 'hello', ['list', JSON.stringify({ prefix: '', subscribed: false, reverse: false, bus: '', all_platforms: false })]);
+  await request(socket, 'hello', [
+    'list',
+    JSON.stringify({ prefix: '', subscribed: false, reverse: false, bus: '', all_platforms: false }),
+  ]);
   let acked = 0;
   let errors = 0;
   let wake;
   const reader = (async () => {
     for await (const f of socket) {
-      if (String(f[4]) === 'error') errors++; // e.g. error 11 for a subscriber that could not keep up
+      if (String(f[4]) === 'error')
+        errors++; // e.g. error 11 for a subscriber that could not keep up
       else if (String(f[5]) === 'request_response') acked++;
       wake?.();
       if (acked >= n) return;
     }
   })();
-  const waitAck = () => new Promise((r) => {
-    const t = setTimeout(r, 1000);
-    wake = () => {
-      clearTimeout(t);
-      wake = undefined;
-      r();
-    };
-  });
+  const waitAck = () =>
+    new Promise((r) => {
+      const t = setTimeout(r, 1000);
+      wake = () => {
+        clearTimeout(t);
+        wake = undefined;
+        r();
+      };
+    });
   const limit = wait ? 1 : window;
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
@@ -593,5 +633,4 @@ if (role) {
   if (process.env.BENCH_NODE_ARGS) process.once('SIGTERM', () => process.exit(0));
   await runRole(role);
   process.exit(0); // a role is done: do not wait for lingering handles (and let --cpu-prof write its profile)
-}
-else await main();
+} else await main();

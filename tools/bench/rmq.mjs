@@ -64,7 +64,11 @@ const o = parseBenchArgs(
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
     'in-process': { type: 'boolean', default: false, help: 'router in the bench process, not the platform app' },
     'batch-writes': { type: 'boolean', default: true, help: 'per-tick write batching on our broker connections' },
-    only: { type: 'string', default: '', help: 'comma-separated scenarios (rpc,rpc-wire,direct,pubsub,pubsub-nocount,pubsub-wire,pubsub-router)' },
+    only: {
+      type: 'string',
+      default: '',
+      help: 'comma-separated scenarios (rpc,rpc-wire,direct,pubsub,pubsub-nocount,pubsub-wire,pubsub-router)',
+    },
   },
   { usage: 'node tools/bench/rmq.mjs [options]' },
 );
@@ -174,15 +178,28 @@ async function rawRpc(vhost, wire = false) {
     const cb = await b.createChannel();
     // The queues VIP declares (non-durable, exclusive, auto-delete), bound to the `volttron` topic
     // exchange every VIP message goes through (docs/protocol.md 7.2/7.3), as the raw `direct` scenario does.
-    for (const [ch, q] of [[ca, 'client'], [cb, 'server']]) {
+    for (const [ch, q] of [
+      [ca, 'client'],
+      [cb, 'server'],
+    ]) {
       await ch.assertQueue(q, { durable: false, exclusive: true, autoDelete: true });
       await ch.bindQueue(q, 'volttron', q);
     }
-    const vipProps = (from, to) => ({ appId: `bench.${from}`, type: 'RPC', contentType: 'application/json', headers: { recipient: to, proto: 'VIP', user: `bench.${from}` } });
+    const vipProps = (from, to) => ({
+      appId: `bench.${from}`,
+      type: 'RPC',
+      contentType: 'application/json',
+      headers: { recipient: to, proto: 'VIP', user: `bench.${from}` },
+    });
     const [reqProps, repProps] = wire ? [vipProps('cli', 'server'), vipProps('srv', 'client')] : [{}, {}];
     const reply = wire ? Buffer.from(JSON.stringify([JSON.stringify({ jsonrpc: '2.0', result: payload, id: '1' })])) : undefined;
-    const request = () => Buffer.from(JSON.stringify([wire ? JSON.stringify({ jsonrpc: '2.0', method: 'echo', params: [payload], id: '1' }) : payload]));
-    await cb.consume('server', (m) => cb.publish('volttron', 'client', reply ?? m.content, { ...repProps, messageId: m.properties.messageId }), { noAck: true });
+    const request = () =>
+      Buffer.from(JSON.stringify([wire ? JSON.stringify({ jsonrpc: '2.0', method: 'echo', params: [payload], id: '1' }) : payload]));
+    await cb.consume(
+      'server',
+      (m) => cb.publish('volttron', 'client', reply ?? m.content, { ...repProps, messageId: m.properties.messageId }),
+      { noAck: true },
+    );
     let waiting;
     await ca.consume('client', () => waiting.resolve(), { noAck: true });
     const call = async (i) => {
@@ -209,7 +226,21 @@ async function vipPlatform(vhost, extensions = []) {
   if (!o['in-process']) {
     const app = await startPlatformApp({
       // shared login: the bench's agents log in as guest, as in the recorded figures (no per-run broker user)
-      extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', 'bench', '--allow-auth', 'false', '--rmq-shared-login'],
+      extraArgs: [
+        '--message-bus',
+        'rmq',
+        '--rmq-url',
+        o.url,
+        '--rmq-vhost',
+        vhost,
+        '--rmq-management-url',
+        o.management,
+        '--instance-name',
+        'bench',
+        '--allow-auth',
+        'false',
+        '--rmq-shared-login',
+      ],
     });
     platformPid = app.pid;
     return { link, router: { stop: () => ((platformPid = undefined), app.stop()) } };
@@ -250,10 +281,14 @@ async function rawOneWay(vhost, routingKey, bindKey, shape = {}) {
     const done = deferred();
     let got = 0;
     // `noAck`: consume as RmqConnection does (direct); otherwise ack each message (VIP pubsub acks)
-    await sub.consume('sink', (m) => {
-      if (!shape.noAck) sub.ack(m);
-      if (++got === o.messages) done.resolve();
-    }, { noAck: shape.noAck === true });
+    await sub.consume(
+      'sink',
+      (m) => {
+        if (!shape.noAck) sub.ack(m);
+        if (++got === o.messages) done.resolve();
+      },
+      { noAck: shape.noAck === true },
+    );
     const body = shape.body ?? Buffer.from(JSON.stringify([payload]));
     const props = shape.properties ?? { type: 'RPC', appId: 'bench.a' };
     const timer = startTimer();
@@ -283,7 +318,12 @@ async function rawRelay(vhost) {
     const sub = await b.createChannel();
     await relay.prefetch(256);
     await sub.prefetch(256);
-    for (const [ch, q] of [[pub, 'replies'], [relay, 'relay'], [sub, 'sink']]) await ch.assertQueue(q, { exclusive: true, autoDelete: true });
+    for (const [ch, q] of [
+      [pub, 'replies'],
+      [relay, 'relay'],
+      [sub, 'sink'],
+    ])
+      await ch.assertQueue(q, { exclusive: true, autoDelete: true });
     await relay.consume('relay', (m) => {
       relay.ack(m);
       relay.publish('', 'sink', m.content, { messageId: m.properties.messageId });
@@ -297,10 +337,14 @@ async function rawRelay(vhost) {
     });
     let inFlight = 0;
     let wake;
-    await pub.consume('replies', () => {
-      inFlight -= 1;
-      wake?.();
-    }, { noAck: true });
+    await pub.consume(
+      'replies',
+      () => {
+        inFlight -= 1;
+        wake?.();
+      },
+      { noAck: true },
+    );
     const body = Buffer.from(JSON.stringify(['publish', 'bench/topic', JSON.stringify({ bus: '', headers: {}, message: payload })]));
     const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
@@ -345,10 +389,13 @@ async function vipDirect(vhost) {
  */
 async function agentPubsub(vhost, via, management) {
   const { link, router } = await vipPlatform(vhost, via === 'router' ? [new PubSubService()] : []);
-  const mk = (identity) => createRmqAgent({
-    identity, rmq: link, pubsubVia: via,
-    ...(management ? { management: { baseUrl: o.management, user: 'guest', password: 'guest' } } : { management: false }),
-  });
+  const mk = (identity) =>
+    createRmqAgent({
+      identity,
+      rmq: link,
+      pubsubVia: via,
+      ...(management ? { management: { baseUrl: o.management, user: 'guest', password: 'guest' } } : { management: false }),
+    });
   const pub = mk('pub');
   const sub = mk('sub');
   try {
@@ -359,13 +406,19 @@ async function agentPubsub(vhost, via, management) {
     await sub.pubsub.subscribe('bench', () => {
       if (++got === o.messages) done.resolve();
     });
-    if (via === 'broker' && management && (await pub.pubsub.publish('warm/up')) !== 0) throw new Error('bench: unexpected subscriber count');
+    if (via === 'broker' && management && (await pub.pubsub.publish('warm/up')) !== 0)
+      throw new Error('bench: unexpected subscriber count');
     const window = promiseWindow(o.window);
     let counted = 0;
     let failed;
     const timer = startTimer();
     for (let i = 0; i < o.messages; i++) {
-      const full = window.add(pub.pubsub.publish('bench/topic', { message: payload }).then((n) => void (counted += n), (err) => void (failed ??= err)));
+      const full = window.add(
+        pub.pubsub.publish('bench/topic', { message: payload }).then(
+          (n) => void (counted += n),
+          (err) => void (failed ??= err),
+        ),
+      );
       if (full) await full;
     }
     await done.promise;
@@ -381,18 +434,68 @@ async function agentPubsub(vhost, via, management) {
 
 const rawPubsub = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#'));
 /** The same, each message shaped as VOLTTRON's RMQ pubsub (body, properties, headers; built once): the wire format's own cost. */
-const rawPubsubVolttron = () => withVhost((v) => rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#', {
-  body: Buffer.from(JSON.stringify({ sender: 'pub', bus: '', headers: { min_compatible_version: '5.0', max_compatible_version: '' }, message: payload })),
-  properties: { appId: 'bench.pub', type: 'pubsub', contentType: 'application/json', headers: { recipient: '', proto: 'VIP', user: 'pub' } },
-}));
+const rawPubsubVolttron = () =>
+  withVhost((v) =>
+    rawOneWay(v, '__pubsub__.bench.bench.topic.#', '__pubsub__.bench.bench.#', {
+      body: Buffer.from(
+        JSON.stringify({
+          sender: 'pub',
+          bus: '',
+          headers: { min_compatible_version: '5.0', max_compatible_version: '' },
+          message: payload,
+        }),
+      ),
+      properties: {
+        appId: 'bench.pub',
+        type: 'pubsub',
+        contentType: 'application/json',
+        headers: { recipient: '', proto: 'VIP', user: 'pub' },
+      },
+    }),
+  );
 const scenarios = [
-  { name: 'rpc', unit: 'calls/s', base: ['raw amqplib request/reply', () => withVhost(rawRpc)], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
-  { name: 'rpc-wire', unit: 'calls/s', base: ['raw amqplib, VIP-shaped messages', () => withVhost((v) => rawRpc(v, true))], vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)] },
-  { name: 'direct', unit: 'msgs/s', base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b', {}))], vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)] },
-  { name: 'pubsub', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, true counts', () => withVhost((v) => agentPubsub(v, 'broker', true))] },
-  { name: 'pubsub-nocount', unit: 'msgs/s', base: ['raw amqplib topic publish/consume', rawPubsub], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
-  { name: 'pubsub-wire', unit: 'msgs/s', base: ['raw amqplib, VOLTTRON-shaped messages', rawPubsubVolttron], vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))] },
-  { name: 'pubsub-router', unit: 'msgs/s', base: ['raw amqplib relay (the same 3 hops + reply)', () => withVhost(rawRelay)], vip: ['agent.pubsub via the router', () => withVhost((v) => agentPubsub(v, 'router', false))] },
+  {
+    name: 'rpc',
+    unit: 'calls/s',
+    base: ['raw amqplib request/reply', () => withVhost(rawRpc)],
+    vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)],
+  },
+  {
+    name: 'rpc-wire',
+    unit: 'calls/s',
+    base: ['raw amqplib, VIP-shaped messages', () => withVhost((v) => rawRpc(v, true))],
+    vip: ['VIP RPC (Agent over RMQ)', () => withVhost(vipRpc)],
+  },
+  {
+    name: 'direct',
+    unit: 'msgs/s',
+    base: ['raw amqplib publish/consume', () => withVhost((v) => rawOneWay(v, 'bench.b', 'bench.b', {}))],
+    vip: ['RmqConnection -> RmqConnection', () => withVhost(vipDirect)],
+  },
+  {
+    name: 'pubsub',
+    unit: 'msgs/s',
+    base: ['raw amqplib topic publish/consume', rawPubsub],
+    vip: ['agent.pubsub, broker, true counts', () => withVhost((v) => agentPubsub(v, 'broker', true))],
+  },
+  {
+    name: 'pubsub-nocount',
+    unit: 'msgs/s',
+    base: ['raw amqplib topic publish/consume', rawPubsub],
+    vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))],
+  },
+  {
+    name: 'pubsub-wire',
+    unit: 'msgs/s',
+    base: ['raw amqplib, VOLTTRON-shaped messages', rawPubsubVolttron],
+    vip: ['agent.pubsub, broker, count 1', () => withVhost((v) => agentPubsub(v, 'broker', false))],
+  },
+  {
+    name: 'pubsub-router',
+    unit: 'msgs/s',
+    base: ['raw amqplib relay (the same 3 hops + reply)', () => withVhost(rawRelay)],
+    vip: ['agent.pubsub via the router', () => withVhost((v) => agentPubsub(v, 'router', false))],
+  },
 ];
 
 if (!o['in-process'] && !platformBuilt()) {
@@ -413,28 +516,51 @@ for (const s of scenarios.filter((x) => !only || only.has(x.name))) {
   const [b, v] = [m(base, 'rate'), m(vip, 'rate')];
   const us = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
   const per = s.unit === 'calls/s' ? 'call' : 'msg';
-  rows.push({ scenario: s.name, what: s.base[0], rate: `${formatRate(b)} ${s.unit}`, vs: '', cpu: us(m(base, 'cpuUs')), broker: us(m(base, 'brokerUs')), platform: '-', per });
   rows.push({
-    scenario: '', what: s.vip[0], rate: `${formatRate(v)} ${s.unit}`, vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw`,
-    cpu: us(m(vip, 'cpuUs')), broker: us(m(vip, 'brokerUs')), platform: us(m(vip, 'platformUs')), per,
+    scenario: s.name,
+    what: s.base[0],
+    rate: `${formatRate(b)} ${s.unit}`,
+    vs: '',
+    cpu: us(m(base, 'cpuUs')),
+    broker: us(m(base, 'brokerUs')),
+    platform: '-',
+    per,
+  });
+  rows.push({
+    scenario: '',
+    what: s.vip[0],
+    rate: `${formatRate(v)} ${s.unit}`,
+    vs: `${(ratio(v, b) * 100).toFixed(0)} % of raw`,
+    cpu: us(m(vip, 'cpuUs')),
+    broker: us(m(vip, 'brokerUs')),
+    platform: us(m(vip, 'platformUs')),
+    per,
   });
   const round1 = (x) => (Number.isFinite(x) ? Number(x.toFixed(1)) : null);
   json[s.name.replaceAll('-', '_')] = {
-    unit: s.unit, raw: Math.round(b), vip: Math.round(v), ratio: Number(ratio(v, b).toFixed(3)),
-    cpu_us: { raw: round1(m(base, 'cpuUs')), vip: round1(m(vip, 'cpuUs')) }, broker_us: { raw: round1(m(base, 'brokerUs')), vip: round1(m(vip, 'brokerUs')) },
+    unit: s.unit,
+    raw: Math.round(b),
+    vip: Math.round(v),
+    ratio: Number(ratio(v, b).toFixed(3)),
+    cpu_us: { raw: round1(m(base, 'cpuUs')), vip: round1(m(vip, 'cpuUs')) },
+    broker_us: { raw: round1(m(base, 'brokerUs')), vip: round1(m(vip, 'brokerUs')) },
     platform_us: round1(m(vip, 'platformUs')),
     runs: { raw: base.map((r) => Math.round(r.rate)), vip: vip.map((r) => Math.round(r.rate)) },
   };
 }
-console.log(`payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}; router ${json.platform}; write batching ${o['batch-writes'] ? 'on' : 'off'}`);
-console.log(formatTable(rows, [
-  { key: 'scenario', title: 'scenario', align: 'left' },
-  { key: 'what', title: 'what', align: 'left' },
-  { key: 'rate', title: 'rate', align: 'right' },
-  { key: 'vs', title: 'vs baseline', align: 'right' },
-  { key: 'cpu', title: 'bench CPU µs', align: 'right' },
-  { key: 'broker', title: 'broker CPU µs', align: 'right' },
-  { key: 'platform', title: 'platform CPU µs', align: 'right' },
-  { key: 'per', title: 'per', align: 'left' },
-]));
+console.log(
+  `payload ${o.payload} B, ${o.calls} calls / ${o.messages} messages per run, median of ${o.runs}; router ${json.platform}; write batching ${o['batch-writes'] ? 'on' : 'off'}`,
+);
+console.log(
+  formatTable(rows, [
+    { key: 'scenario', title: 'scenario', align: 'left' },
+    { key: 'what', title: 'what', align: 'left' },
+    { key: 'rate', title: 'rate', align: 'right' },
+    { key: 'vs', title: 'vs baseline', align: 'right' },
+    { key: 'cpu', title: 'bench CPU µs', align: 'right' },
+    { key: 'broker', title: 'broker CPU µs', align: 'right' },
+    { key: 'platform', title: 'platform CPU µs', align: 'right' },
+    { key: 'per', title: 'per', align: 'left' },
+  ]),
+);
 console.log(JSON.stringify({ bench: 'rmq', ...json }));

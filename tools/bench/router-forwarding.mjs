@@ -64,7 +64,19 @@ async function runOnce(mode) {
   const fwd = await startForwarder(mode);
   const children = [];
   try {
-    const common = ['--address', fwd.address, '--serverkey', fwd.serverkey, ...fwd.keys, '--messages', String(o.messages), '--payload', String(o.payload), '--window', String(o.window)];
+    const common = [
+      '--address',
+      fwd.address,
+      '--serverkey',
+      fwd.serverkey,
+      ...fwd.keys,
+      '--messages',
+      String(o.messages),
+      '--payload',
+      String(o.payload),
+      '--window',
+      String(o.window),
+    ];
     const cpuBefore = cpuTimeMs(fwd.pid);
     const receiver = startChild('receiver', lib('forwarding-peer.mjs'), ['--role', 'receiver', ...common]);
     children.push(receiver);
@@ -105,8 +117,22 @@ const cpuBare = median(cpu.bare);
 const cpuVip = median(cpu.vip);
 const us = (v) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 const rows = [
-  { router: 'bare zeromq.js ROUTER', ...Object.fromEntries(rates.bare.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(bare), ratio: '1.00', cpu: us(cpuBare), cpuRatio: '1.00' },
-  { router: vipLabel, ...Object.fromEntries(rates.vip.map((r, i) => [`run${i + 1}`, formatRate(r)])), median: formatRate(vip), ratio: ratio(vip, bare).toFixed(2), cpu: us(cpuVip), cpuRatio: ratio(cpuBare, cpuVip).toFixed(2) },
+  {
+    router: 'bare zeromq.js ROUTER',
+    ...Object.fromEntries(rates.bare.map((r, i) => [`run${i + 1}`, formatRate(r)])),
+    median: formatRate(bare),
+    ratio: '1.00',
+    cpu: us(cpuBare),
+    cpuRatio: '1.00',
+  },
+  {
+    router: vipLabel,
+    ...Object.fromEntries(rates.vip.map((r, i) => [`run${i + 1}`, formatRate(r)])),
+    median: formatRate(vip),
+    ratio: ratio(vip, bare).toFixed(2),
+    cpu: us(cpuVip),
+    cpuRatio: ratio(cpuBare, cpuVip).toFixed(2),
+  },
 ];
 const columns = [
   { key: 'router', title: 'router', align: 'left' },
@@ -120,5 +146,19 @@ console.log(`router forwarding over tcp + CURVE: ${o.messages} messages x (6 fra
 console.log(formatTable(rows, columns));
 const r = ratio(vip, bare);
 console.log(`target: vip >= ${TARGET} x bare: ${Number.isFinite(r) ? (r >= TARGET ? 'met' : 'NOT met') : 'n/a'}`);
-console.log(JSON.stringify({ bench: 'router-forwarding', router: useApp ? 'app' : 'transport', platformMain: useApp ? platformMain : undefined, messages: o.messages, payload: o.payload, runs: o.runs, bare: { rates: rates.bare, median: bare, cpuUsPerMessage: cpuBare }, vip: { rates: rates.vip, median: vip, cpuUsPerMessage: cpuVip }, ratio: r, cpuEfficiency: ratio(cpuBare, cpuVip), target: TARGET }));
+console.log(
+  JSON.stringify({
+    bench: 'router-forwarding',
+    router: useApp ? 'app' : 'transport',
+    platformMain: useApp ? platformMain : undefined,
+    messages: o.messages,
+    payload: o.payload,
+    runs: o.runs,
+    bare: { rates: rates.bare, median: bare, cpuUsPerMessage: cpuBare },
+    vip: { rates: rates.vip, median: vip, cpuUsPerMessage: cpuVip },
+    ratio: r,
+    cpuEfficiency: ratio(cpuBare, cpuVip),
+    target: TARGET,
+  }),
+);
 process.exit(failures > 0 ? 1 : 0);

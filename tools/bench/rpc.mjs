@@ -85,7 +85,13 @@ async function bareDealer(identity) {
   // libzmq takes a CURVE key as 40-char Z85 text or 32 raw bytes (the keystore holds base64url).
   const curveKey = (text) => (text.length === 40 ? text : Buffer.from(text, 'base64url'));
   const keys = o.publickey && o.secretkey ? { publicKey: curveKey(o.publickey), secretKey: curveKey(o.secretkey) } : curveKeyPair();
-  const socket = new Dealer({ routingId: identity, curveServerKey: curveKey(o.serverkey), curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, immediate: true });
+  const socket = new Dealer({
+    routingId: identity,
+    curveServerKey: curveKey(o.serverkey),
+    curvePublicKey: keys.publicKey,
+    curveSecretKey: keys.secretKey,
+    immediate: true,
+  });
   socket.connect(o.address);
   return socket;
 }
@@ -210,7 +216,19 @@ async function runOnce(mode) {
   const router = await startRouter(mode);
   const children = [];
   try {
-    const common = ['--address', router.address, '--serverkey', router.serverkey, ...router.keys, '--calls', String(o.calls), '--warmup', String(o.warmup), '--payload', String(o.payload)];
+    const common = [
+      '--address',
+      router.address,
+      '--serverkey',
+      router.serverkey,
+      ...router.keys,
+      '--calls',
+      String(o.calls),
+      '--warmup',
+      String(o.warmup),
+      '--payload',
+      String(o.payload),
+    ];
     const server = startChild('server', self, ['--role', `${mode}-server`, ...common]);
     children.push(server);
     await server.line((l) => l.event === 'ready', 20_000);
@@ -237,20 +255,34 @@ const LABELS = {
 };
 
 async function bench() {
-  for (const [path, what] of [[platformMain, 'the platform app'], [agentZmq, '@vip/agent']]) {
+  for (const [path, what] of [
+    [platformMain, 'the platform app'],
+    [agentZmq, '@vip/agent'],
+  ]) {
     if (!existsSync(path)) {
       process.stderr.write(`rpc bench: ${path} (${what}) is missing: run \`npm run build\` first\n`);
       process.exit(2);
     }
   }
-  const modes = [...new Set(['bare', ...o.modes.split(',').map((m) => m.trim()).filter((m) => m.length > 0)])];
+  const modes = [
+    ...new Set([
+      'bare',
+      ...o.modes
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m.length > 0),
+    ]),
+  ];
   const unknown = modes.filter((m) => !(m in LABELS));
   if (unknown.length > 0) {
     process.stderr.write(`rpc bench: unknown --modes ${unknown.join(',')} (bare | bare-min | raw | vip)\n`);
     process.exit(2);
   }
   const results = Object.fromEntries(modes.map((m) => [m, []]));
-  const cpuText = (c) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  const cpuText = (c) =>
+    Object.entries(c)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ');
   let failures = 0;
   // Each run measures every mode back to back: the ratio within a run is less exposed to the
   // load of a shared machine drifting between runs than the ratio of medians.
@@ -262,7 +294,9 @@ async function bench() {
         const r = await runOnce(mode);
         results[mode].push(r);
         thisRun[mode] = r;
-        process.stderr.write(`run ${run} ${mode}: ${Math.round(r.rate)} calls/s, p50 ${r.p50us.toFixed(0)} us, p99 ${r.p99us.toFixed(0)} us; CPU us/call: ${cpuText(r.cpuUs)}\n`);
+        process.stderr.write(
+          `run ${run} ${mode}: ${Math.round(r.rate)} calls/s, p50 ${r.p50us.toFixed(0)} us, p99 ${r.p99us.toFixed(0)} us; CPU us/call: ${cpuText(r.cpuUs)}\n`,
+        );
       } catch (err) {
         failures++;
         process.stderr.write(`run ${run} ${mode} failed: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -286,33 +320,65 @@ async function bench() {
   const rows = modes.map((m) => {
     const s = summary[m];
     return {
-      what: LABELS[m], rate: fmt(s.rate), p50: fmt(s.p50us), p99: fmt(s.p99us), ratio: fmt(ratio(s.p50us, bare.p50us), 2),
-      router: fmt(s.cpuUsPerCall.router, 1), caller: fmt(s.cpuUsPerCall.caller, 1), callee: fmt(s.cpuUsPerCall.callee, 1),
+      what: LABELS[m],
+      rate: fmt(s.rate),
+      p50: fmt(s.p50us),
+      p99: fmt(s.p99us),
+      ratio: fmt(ratio(s.p50us, bare.p50us), 2),
+      router: fmt(s.cpuUsPerCall.router, 1),
+      caller: fmt(s.cpuUsPerCall.caller, 1),
+      callee: fmt(s.cpuUsPerCall.callee, 1),
     };
   });
   console.log(`sequential RPC over tcp + CURVE: ${o.calls} calls (+${o.warmup} warmup), payload ${o.payload} B, median of ${o.runs} runs`);
-  console.log(formatTable(rows, [
-    { key: 'what', title: 'round trip', align: 'left' },
-    { key: 'rate', title: 'calls/s' },
-    { key: 'p50', title: 'p50 us' },
-    { key: 'p99', title: 'p99 us' },
-    { key: 'ratio', title: 'p50 vs bare' },
-    { key: 'router', title: 'router CPU us/call' },
-    { key: 'caller', title: 'caller' },
-    { key: 'callee', title: 'callee' },
-  ]));
+  console.log(
+    formatTable(rows, [
+      { key: 'what', title: 'round trip', align: 'left' },
+      { key: 'rate', title: 'calls/s' },
+      { key: 'p50', title: 'p50 us' },
+      { key: 'p99', title: 'p99 us' },
+      { key: 'ratio', title: 'p50 vs bare' },
+      { key: 'router', title: 'router CPU us/call' },
+      { key: 'caller', title: 'caller' },
+      { key: 'callee', title: 'callee' },
+    ]),
+  );
   const r = summary.vip ? ratio(summary.vip.p50us, bare.p50us) : NaN;
   const paired = median(pairedRatios);
-  console.log(`target: vip p50 <= ${TARGET} x bare p50: ${Number.isFinite(r) ? (r <= TARGET ? 'met' : 'NOT met') : 'n/a'}` +
-    ` (median of per-run ratios ${Number.isFinite(paired) ? paired.toFixed(2) : 'n/a'}: ${pairedRatios.map((x) => x.toFixed(2)).join(' ')})`);
+  console.log(
+    `target: vip p50 <= ${TARGET} x bare p50: ${Number.isFinite(r) ? (r <= TARGET ? 'met' : 'NOT met') : 'n/a'}` +
+      ` (median of per-run ratios ${Number.isFinite(paired) ? paired.toFixed(2) : 'n/a'}: ${pairedRatios.map((x) => x.toFixed(2)).join(' ')})`,
+  );
   printContext(rpcContext());
-  console.log(JSON.stringify({ bench: 'rpc', platformMain, agentZmq, calls: o.calls, payload: o.payload, runs: o.runs, ...summary, p50Ratio: r, pairedP50Ratios: pairedRatios, pairedP50Ratio: paired, target: TARGET, context: VOLTTRON_9_0_4 }));
+  console.log(
+    JSON.stringify({
+      bench: 'rpc',
+      platformMain,
+      agentZmq,
+      calls: o.calls,
+      payload: o.payload,
+      runs: o.runs,
+      ...summary,
+      p50Ratio: r,
+      pairedP50Ratios: pairedRatios,
+      pairedP50Ratio: paired,
+      target: TARGET,
+      context: VOLTTRON_9_0_4,
+    }),
+  );
   process.exit(failures > 0 ? 1 : 0);
 }
 
 const roles = {
-  'bare-server': echoServer, 'bare-client': echoClient, 'raw-server': echoServer, 'raw-client': echoClient,
-  'bare-min-server': minServer, 'bare-min-client': minClient, 'vip-server': vipServer, 'vip-client': vipClient, bench,
+  'bare-server': echoServer,
+  'bare-client': echoClient,
+  'raw-server': echoServer,
+  'raw-client': echoClient,
+  'bare-min-server': minServer,
+  'bare-min-client': minClient,
+  'vip-server': vipServer,
+  'vip-client': vipClient,
+  bench,
 };
 // Profiling (BENCH_NODE_ARGS=--cpu-prof...): a stopped child exits cleanly, so it writes its profile.
 if (process.env.BENCH_NODE_ARGS && o.role !== 'bench') process.once('SIGTERM', () => process.exit(0));

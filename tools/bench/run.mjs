@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const passThrough = process.argv.slice(2).filter((a) => a.startsWith('-'));
-const all = fs.readdirSync(here)
+const all = fs
+  .readdirSync(here)
   .filter((f) => f.endsWith('.mjs') && f !== 'run.mjs')
   .map((f) => f.replace(/\.mjs$/, ''))
   .sort();
@@ -22,7 +23,9 @@ if (unknown.length) {
   console.error(`unknown benchmark(s): ${unknown.join(', ')}; available: ${all.join(', ')}`);
   process.exit(2);
 }
-console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`);
+console.log(
+  `machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, ${os.platform()} ${os.release()}`,
+);
 let failed = 0;
 for (const name of chosen) {
   console.log(`\n=== ${name} ===`);

@@ -60,8 +60,12 @@ function rssMb(pid) {
 /** A raw VIP client on the platform's own keys (admitted by its first-start auth.json). */
 function statsClient(platform) {
   const d = new Dealer({
-    routingId: `storm.observer.${process.pid}`, linger: 0, sendTimeout: 0,
-    curveServerKey: toZ85(platform.serverkey), curvePublicKey: toZ85(platform.keys.public), curveSecretKey: toZ85(platform.keys.secret),
+    routingId: `storm.observer.${process.pid}`,
+    linger: 0,
+    sendTimeout: 0,
+    curveServerKey: toZ85(platform.serverkey),
+    curvePublicKey: toZ85(platform.keys.public),
+    curveSecretKey: toZ85(platform.keys.secret),
   });
   d.connect(platform.address);
   const waiting = new Map();
@@ -95,7 +99,13 @@ const toZ85 = (key) => keyToZ85(key);
 /** The valid client: its own pinned key, connected now; resolves with ms until its welcome. */
 async function validClient(platform, key, limitMs) {
   const started = performance.now();
-  const d = new Dealer({ routingId: key.identity, linger: 0, curveServerKey: toZ85(platform.serverkey), curvePublicKey: key.publicKey, curveSecretKey: key.secretKey });
+  const d = new Dealer({
+    routingId: key.identity,
+    linger: 0,
+    curveServerKey: toZ85(platform.serverkey),
+    curvePublicKey: key.publicKey,
+    curveSecretKey: key.secretKey,
+  });
   d.connect(platform.address);
   await d.send(['', 'VIP1', '', 'valid.hello', 'hello', 'hello']);
   const deadline = setTimeout(() => d.close(), limitMs);
@@ -120,13 +130,33 @@ async function runVariant(variant) {
   const clients = Array.from({ length: variant === 'abrupt' ? o.burst : o.clients }, (_, i) => mk(`storm.${variant}.${i}`));
   const valid = mk(`storm.valid.${variant}`);
   const auth = JSON.parse(await readFile(join(home, 'auth.json'), 'utf8'));
-  const entry = (c) => ({ domain: null, address: null, mechanism: 'CURVE', credentials: b64(c.publicKey), user_id: c.identity, identity: c.identity, capabilities: {}, comments: 'storm', enabled: true });
+  const entry = (c) => ({
+    domain: null,
+    address: null,
+    mechanism: 'CURVE',
+    credentials: b64(c.publicKey),
+    user_id: c.identity,
+    identity: c.identity,
+    capabilities: {},
+    comments: 'storm',
+    enabled: true,
+  });
   auth.allow = [...auth.allow, entry(valid), ...(variant === 'unknown' ? [] : clients.map(entry))];
   await writeFile(join(home, 'auth.json'), JSON.stringify(auth));
   const platform = await startPlatformApp({ home });
   const observer = statsClient(platform);
   const configPath = join(home, 'storm-clients.json');
-  await writeFile(configPath, JSON.stringify({ address: platform.address, serverKey: toZ85(platform.serverkey), mode: variant === 'concurrent' ? 'stay' : variant, waves: o.waves, abruptMs: o['abrupt-ms'], clients }));
+  await writeFile(
+    configPath,
+    JSON.stringify({
+      address: platform.address,
+      serverKey: toZ85(platform.serverkey),
+      mode: variant === 'concurrent' ? 'stay' : variant,
+      waves: o.waves,
+      abruptMs: o['abrupt-ms'],
+      clients,
+    }),
+  );
   const rows = [];
   try {
     await observer.hello();
@@ -155,13 +185,17 @@ async function storm(variant, platform, observer, configPath, valid) {
   const limitMs = o['time-limit'] * 1000;
   try {
     // The valid client starts in the middle: half the storm welcomed (concurrent, short) or every connect issued (abrupt, unknown).
-    const middle = variant === 'unknown' || variant === 'abrupt'
-      ? child.line((l) => l.event === 'started', limitMs)
-      : child.line((l) => l.event === 'progress' && l.welcomed >= o.clients / 2, limitMs);
-    const validMs = await middle.then(() => validClient(platform, valid, limitMs), (err) => {
-      process.stderr.write(`storm: ${variant}: the storm never got to its middle: ${err.message}\n`);
-      return NaN;
-    });
+    const middle =
+      variant === 'unknown' || variant === 'abrupt'
+        ? child.line((l) => l.event === 'started', limitMs)
+        : child.line((l) => l.event === 'progress' && l.welcomed >= o.clients / 2, limitMs);
+    const validMs = await middle.then(
+      () => validClient(platform, valid, limitMs),
+      (err) => {
+        process.stderr.write(`storm: ${variant}: the storm never got to its middle: ${err.message}\n`);
+        return NaN;
+      },
+    );
     // Unknown keys are refused after a per-address delay that doubles up to 100 s (docs/protocol.md
     // 5.4): that variant reports what was refused within --unknown-wait instead.
     const doneWithin = variant === 'unknown' ? Math.min(limitMs, o['unknown-wait'] * 1000) : limitMs;
@@ -201,7 +235,9 @@ async function storm(variant, platform, observer, configPath, valid) {
       memoryMb: after.memory ? Object.fromEntries(Object.entries(after.memory).map(([k, v]) => [k, Math.round(v / 2 ** 20)])) : null,
       attribution: after.transport.attribution ?? null,
       admissionTieMaxMs: after.transport.admissionTieMaxMs ?? null,
-      peerlist: after.router.counters ? Object.fromEntries(Object.entries(after.router.counters).filter(([k]) => k.startsWith('peerlist'))) : null,
+      peerlist: after.router.counters
+        ? Object.fromEntries(Object.entries(after.router.counters).filter(([k]) => k.startsWith('peerlist')))
+        : null,
     };
   } finally {
     clearInterval(sampler);
@@ -210,7 +246,10 @@ async function storm(variant, platform, observer, configPath, valid) {
 }
 
 const rows = [];
-for (const variant of o.variants.split(',').map((v) => v.trim()).filter(Boolean)) {
+for (const variant of o.variants
+  .split(',')
+  .map((v) => v.trim())
+  .filter(Boolean)) {
   for (const r of await runVariant(variant)) {
     console.log(JSON.stringify({ bench: 'storm', ...r }));
     rows.push(r);
@@ -227,14 +266,16 @@ const cell = (r) => ({
   rss: `${r.rssMb.before} / ${r.rssMb.peak} / ${r.rssMb.after}`,
   delivered: r.delivered,
 });
-console.log(formatTable(rows.map(cell), [
-  { key: 'variant', title: 'variant', align: 'left' },
-  { key: 'clients', title: 'clients' },
-  { key: 'done', title: 'welcomed / refused' },
-  { key: 'allMs', title: 'all done ms' },
-  { key: 'latency', title: 'welcome p50 / p99 ms' },
-  { key: 'validMs', title: 'valid client ms' },
-  { key: 'peerlistMs', title: 'all peerlists told ms' },
-  { key: 'rss', title: 'RSS MB before / peak / after' },
-  { key: 'delivered', title: 'router sends' },
-]));
+console.log(
+  formatTable(rows.map(cell), [
+    { key: 'variant', title: 'variant', align: 'left' },
+    { key: 'clients', title: 'clients' },
+    { key: 'done', title: 'welcomed / refused' },
+    { key: 'allMs', title: 'all done ms' },
+    { key: 'latency', title: 'welcome p50 / p99 ms' },
+    { key: 'validMs', title: 'valid client ms' },
+    { key: 'peerlistMs', title: 'all peerlists told ms' },
+    { key: 'rss', title: 'RSS MB before / peak / after' },
+    { key: 'delivered', title: 'router sends' },
+  ]),
+);

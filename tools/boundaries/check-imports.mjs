@@ -81,8 +81,13 @@ export function loadProjects(root) {
   const rootDeps = new Set([...Object.keys(rootManifest.dependencies ?? {}), ...Object.keys(rootManifest.devDependencies ?? {})]);
   // tests/: may use every workspace package, through its public entries only.
   projects.push({
-    name: 'tests', root: join(root, 'tests'), tags: ['type:tests'],
-    deps: new Set(projects.map((p) => p.name)), devDeps: new Set(), exports: undefined, workspace: false,
+    name: 'tests',
+    root: join(root, 'tests'),
+    tags: ['type:tests'],
+    deps: new Set(projects.map((p) => p.name)),
+    devDeps: new Set(),
+    exports: undefined,
+    workspace: false,
   });
   return { projects, rootDeps };
 }
@@ -107,14 +112,20 @@ export function specifiersOf(fileName, text) {
   const found = [];
   const add = (node, literal, typeOnly, star = false) => {
     if (literal && ts.isStringLiteralLike(literal)) {
-      found.push({ specifier: literal.text, line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1, typeOnly, ...(star ? { star } : {}) });
+      found.push({
+        specifier: literal.text,
+        line: source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1,
+        typeOnly,
+        ...(star ? { star } : {}),
+      });
     }
   };
   const visit = (node) => {
     if (ts.isImportDeclaration(node)) {
       const clause = node.importClause;
       const named = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : undefined;
-      const typeOnly = !!clause && (clause.isTypeOnly || (!clause.name && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
+      const typeOnly =
+        !!clause && (clause.isTypeOnly || (!clause.name && named !== undefined && named.length > 0 && named.every((e) => e.isTypeOnly)));
       add(node, node.moduleSpecifier, typeOnly);
     } else if (ts.isExportDeclaration(node)) {
       const star = !node.exportClause || ts.isNamespaceExport(node.exportClause);
@@ -128,8 +139,11 @@ export function specifiersOf(fileName, text) {
       const callee = node.expression;
       const isImport = callee.kind === ts.SyntaxKind.ImportKeyword;
       const isRequire = ts.isIdentifier(callee) && callee.text === 'require';
-      const isMock = ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === 'vi'
-        && ['mock', 'doMock', 'importActual', 'importMock', 'unmock'].includes(callee.name.text);
+      const isMock =
+        ts.isPropertyAccessExpression(callee) &&
+        ts.isIdentifier(callee.expression) &&
+        callee.expression.text === 'vi' &&
+        ['mock', 'doMock', 'importActual', 'importMock', 'unmock'].includes(callee.name.text);
       if ((isImport || isRequire || isMock) && node.arguments.length > 0) add(node, node.arguments[0], false);
     }
     ts.forEachChild(node, visit);
@@ -230,27 +244,45 @@ export function checkWorkspace(root = process.cwd()) {
   for (const p of byName.values()) packageGraph.set(p.name, new Set([...p.deps, ...p.devDeps].filter((d) => byName.has(d))));
   for (const component of findCycles(packageGraph)) {
     const path = cyclePath(packageGraph, component);
-    report('package-cycle', join(byName.get(path[0]).root, 'package.json'), 1, `packages depend on each other in a circle: ${path.join(' -> ')}`);
+    report(
+      'package-cycle',
+      join(byName.get(path[0]).root, 'package.json'),
+      1,
+      `packages depend on each other in a circle: ${path.join(' -> ')}`,
+    );
   }
 
   for (const project of projects) {
     const fileGraph = new Map();
     const lines = new Map();
-    const files = project.workspace ? [...listFiles(join(project.root, 'src')), ...listFiles(join(project.root, 'test'))] : listFiles(project.root);
+    const files = project.workspace
+      ? [...listFiles(join(project.root, 'src')), ...listFiles(join(project.root, 'test'))]
+      : listFiles(project.root);
     for (const file of files) {
       const rel = relative(project.root, file).split(sep).join('/');
       const isTest = !project.workspace || TEST_FILE.test(rel);
       if (project.workspace && rel.startsWith('src/') && /\.test\.ts$/.test(rel)) {
-        report('test-layout', file, 1, `a test in src/: move it to ${relative(root, join(project.root, 'test', rel.slice(4)))} (node tools/boundaries/move-unit-tests.mjs ${relative(root, project.root)})`);
+        report(
+          'test-layout',
+          file,
+          1,
+          `a test in src/: move it to ${relative(root, join(project.root, 'test', rel.slice(4)))} (node tools/boundaries/move-unit-tests.mjs ${relative(root, project.root)})`,
+        );
       }
       const edges = new Set();
       fileGraph.set(file, edges);
       for (const { specifier, line, star } of specifiersOf(file, readFileSync(file, 'utf8'))) {
-        if (star && project.workspace && !isTest) report('export-star', file, line, `'export * from ${specifier}': list every export by name`);
+        if (star && project.workspace && !isTest)
+          report('export-star', file, line, `'export * from ${specifier}': list every export by name`);
         if (specifier.startsWith('.')) {
           const target = resolveRelative(file, specifier);
           if (!within(project.root, target) && !(project.name === 'tests' && within(join(root, 'tools'), target))) {
-            report('path-escape', file, line, `'${specifier}' reaches ${relative(root, target)} outside ${relative(root, project.root)}: import another package by its name and public entry`);
+            report(
+              'path-escape',
+              file,
+              line,
+              `'${specifier}' reaches ${relative(root, target)} outside ${relative(root, project.root)}: import another package by its name and public entry`,
+            );
             continue;
           }
           if (/\.(c|m)?tsx?$/.test(target)) {
@@ -274,18 +306,32 @@ export function checkWorkspace(root = process.cwd()) {
           report('not-exported', file, line, `'${specifier}': ${name} exports ${[...target.exports].join(', ')}, not ${subpath}`);
           continue;
         }
-        const declared = target === project || project.deps.has(name) || (isTest && (project.devDeps.has(name) || (!target && rootDeps.has(name))));
+        const declared =
+          target === project || project.deps.has(name) || (isTest && (project.devDeps.has(name) || (!target && rootDeps.has(name))));
         if (!declared) {
           const where = project.workspace ? `${relative(root, project.root)}/package.json` : 'the root package.json';
-          report('undeclared', file, line, `'${specifier}': ${name} is not declared in ${where}${isTest ? '' : ' dependencies or peerDependencies'}`);
+          report(
+            'undeclared',
+            file,
+            line,
+            `'${specifier}': ${name} is not declared in ${where}${isTest ? '' : ' dependencies or peerDependencies'}`,
+          );
           continue;
         }
         if (target && !isTest) {
           for (const tag of project.tags) {
             const rule = constraints.find((c) => c.sourceTag === tag);
             if (rule && !target.tags.some((t) => rule.onlyDependOnLibsWithTags.includes(t))) {
-              const allowed = rule.onlyDependOnLibsWithTags.length > 0 ? `only on ${rule.onlyDependOnLibsWithTags.join(', ')}` : 'on no workspace package';
-              report('tag', file, line, `'${specifier}': a project tagged ${tag} may depend ${allowed}; ${name} is ${target.tags.join(', ') || 'untagged'}`);
+              const allowed =
+                rule.onlyDependOnLibsWithTags.length > 0
+                  ? `only on ${rule.onlyDependOnLibsWithTags.join(', ')}`
+                  : 'on no workspace package';
+              report(
+                'tag',
+                file,
+                line,
+                `'${specifier}': a project tagged ${tag} may depend ${allowed}; ${name} is ${target.tags.join(', ') || 'untagged'}`,
+              );
             }
           }
         }
@@ -293,7 +339,12 @@ export function checkWorkspace(root = process.cwd()) {
     }
     for (const component of findCycles(fileGraph)) {
       const path = cyclePath(fileGraph, component);
-      report('file-cycle', path[0], lines.get(`${path[0]}\0${path[1]}`) ?? 1, `files import each other in a circle: ${path.map((f) => relative(project.root, f)).join(' -> ')}`);
+      report(
+        'file-cycle',
+        path[0],
+        lines.get(`${path[0]}\0${path[1]}`) ?? 1,
+        `files import each other in a circle: ${path.map((f) => relative(project.root, f)).join(' -> ')}`,
+      );
     }
   }
   return violations.sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line);
@@ -308,7 +359,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const violations = checkWorkspace(root);
   for (const v of violations) console.error(formatViolation(v));
   if (violations.length > 0) {
-    console.error(`\nimport map: ${violations.length} violation(s) of docs/ARCHITECTURE.md's dependency rule (tools/boundaries/check-imports.mjs)`);
+    console.error(
+      `\nimport map: ${violations.length} violation(s) of docs/ARCHITECTURE.md's dependency rule (tools/boundaries/check-imports.mjs)`,
+    );
     process.exit(1);
   }
   console.log('import map: every import follows docs/ARCHITECTURE.md (tools/boundaries/check-imports.mjs)');

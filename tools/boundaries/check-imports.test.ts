@@ -44,10 +44,16 @@ async function workspace(packages: Record<string, FixturePackage>, extra: Record
   await put('tools/boundaries/dep-constraints.json', JSON.stringify(CONSTRAINTS));
   for (const [dir, p] of Object.entries(packages)) {
     const exportsMap = Object.fromEntries((p.exports ?? ['.']).map((e) => [e, `./dist/${e === '.' ? 'index' : e.slice(2)}.js`]));
-    await put(`packages/${dir}/package.json`, JSON.stringify({
-      name: `@x/${dir}`, exports: { ...exportsMap, './package.json': './package.json' },
-      dependencies: p.dependencies ?? {}, devDependencies: p.devDependencies ?? {}, nx: { tags: p.tags },
-    }));
+    await put(
+      `packages/${dir}/package.json`,
+      JSON.stringify({
+        name: `@x/${dir}`,
+        exports: { ...exportsMap, './package.json': './package.json' },
+        dependencies: p.dependencies ?? {},
+        devDependencies: p.devDependencies ?? {},
+        nx: { tags: p.tags },
+      }),
+    );
     for (const [file, text] of Object.entries(p.files)) await put(`packages/${dir}/${file}`, text);
   }
   for (const [file, text] of Object.entries(extra)) await put(file, text);
@@ -55,8 +61,16 @@ async function workspace(packages: Record<string, FixturePackage>, extra: Record
 }
 
 const base = (files: Record<string, string> = {}): Record<string, FixturePackage> => ({
-  core: { tags: ['layer:0'], exports: ['.', './internal'], files: { 'src/index.ts': 'export const a = 1;\n', 'src/internal.ts': 'export const b = 2;\n' } },
-  mid: { tags: ['layer:1'], dependencies: { '@x/core': '^1' }, files: { 'src/index.ts': "import { a } from '@x/core';\nexport const m = a;\n", ...files } },
+  core: {
+    tags: ['layer:0'],
+    exports: ['.', './internal'],
+    files: { 'src/index.ts': 'export const a = 1;\n', 'src/internal.ts': 'export const b = 2;\n' },
+  },
+  mid: {
+    tags: ['layer:1'],
+    dependencies: { '@x/core': '^1' },
+    files: { 'src/index.ts': "import { a } from '@x/core';\nexport const m = a;\n", ...files },
+  },
 });
 
 const rules = (violations: Violation[]) => violations.map((v) => v.rule);
@@ -68,11 +82,13 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
   });
 
   it('a clean fixture workspace passes (public entry, documented subpath, own relative files)', async () => {
-    const root = await workspace(base({ 'src/b.ts': "import { b } from '@x/core/internal';\nimport { m } from './index.js';\nexport const c = b + m;\n" }));
+    const root = await workspace(
+      base({ 'src/b.ts': "import { b } from '@x/core/internal';\nimport { m } from './index.js';\nexport const c = b + m;\n" }),
+    );
     expect(check(root)).toEqual([]);
   });
 
-  it('fails on a relative import into another package\'s src/ (path-escape)', async () => {
+  it("fails on a relative import into another package's src/ (path-escape)", async () => {
     const root = await workspace(base({ 'src/bad.ts': "import { b } from '../../core/src/internal.js';\nexport const x = b;\n" }));
     const v = check(root);
     expect(rules(v)).toEqual(['path-escape']);
@@ -81,13 +97,16 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
 
   it('fails on a test in tests/ reaching into a package, also by dynamic import() and vi.mock()', async () => {
     const root = await workspace(base(), {
-      'tests/integration/x.test.ts': "import { a } from '@x/core';\nconst m = await import('../../packages/mid/src/index.js');\nvi.mock('../../packages/core/src/index.js');\nexport { a, m };\n",
+      'tests/integration/x.test.ts':
+        "import { a } from '@x/core';\nconst m = await import('../../packages/mid/src/index.js');\nvi.mock('../../packages/core/src/index.js');\nexport { a, m };\n",
     });
     expect(check(root).map((v) => `${v.rule}:${v.line}`)).toEqual(['path-escape:2', 'path-escape:3']);
   });
 
   it('fails on a deep import that the package does not export (not-exported) and on a repository path (workspace-path)', async () => {
-    const root = await workspace(base({ 'src/deep.ts': "export { a } from '@x/core/src/index.js';\nexport type { T } from 'packages/core/src/index.js';\n" }));
+    const root = await workspace(
+      base({ 'src/deep.ts': "export { a } from '@x/core/src/index.js';\nexport type { T } from 'packages/core/src/index.js';\n" }),
+    );
     expect(rules(check(root))).toEqual(['not-exported', 'workspace-path']);
   });
 
@@ -95,7 +114,9 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
     const root = await workspace({
       ...base(),
       top: {
-        tags: ['layer:2'], dependencies: { '@x/core': '^1' }, devDependencies: { '@x/mid': '*' },
+        tags: ['layer:2'],
+        dependencies: { '@x/core': '^1' },
+        devDependencies: { '@x/mid': '*' },
         files: {
           'src/index.ts': "import { m } from '@x/mid';\nimport { z } from 'zod';\nexport const t = [m, z];\n",
           'test/top.test.ts': "import { m } from '@x/mid';\nimport { it } from 'vitest';\nexport { m, it };\n",
@@ -103,12 +124,19 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
       },
     });
     const v = check(root);
-    expect(v.map((x) => `${x.file}:${x.line}:${x.rule}`)).toEqual(['packages/top/src/index.ts:1:undeclared', 'packages/top/src/index.ts:2:undeclared']);
+    expect(v.map((x) => `${x.file}:${x.line}:${x.rule}`)).toEqual([
+      'packages/top/src/index.ts:1:undeclared',
+      'packages/top/src/index.ts:2:undeclared',
+    ]);
   });
 
   it('fails when a lower layer imports a higher one, even when declared (tag)', async () => {
     const packages = base();
-    packages.core = { ...packages.core!, dependencies: { '@x/mid': '^1' }, files: { ...packages.core!.files, 'src/up.ts': "import { m } from '@x/mid';\nexport const u = m;\n" } };
+    packages.core = {
+      ...packages.core!,
+      dependencies: { '@x/mid': '^1' },
+      files: { ...packages.core!.files, 'src/up.ts': "import { m } from '@x/mid';\nexport const u = m;\n" },
+    };
     const v = check(await workspace(packages));
     expect(rules(v)).toContain('tag');
     expect(v.find((x) => x.rule === 'tag')?.message).toMatch(/tagged layer:0 may depend on no workspace package; @x\/mid is layer:1/);
@@ -116,11 +144,13 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
   });
 
   it('fails on a cycle between files, type-only imports included (file-cycle)', async () => {
-    const root = await workspace(base({
-      'src/one.ts': "import type { Two } from './two.js';\nexport interface One { two?: Two }\n",
-      'src/two.ts': "import { three } from './three.js';\nexport interface Two { n: number }\nexport const two = three;\n",
-      'src/three.ts': "import type { One } from './one.js';\nexport const three = 3 as number | One;\n",
-    }));
+    const root = await workspace(
+      base({
+        'src/one.ts': "import type { Two } from './two.js';\nexport interface One { two?: Two }\n",
+        'src/two.ts': "import { three } from './three.js';\nexport interface Two { n: number }\nexport const two = three;\n",
+        'src/three.ts': "import type { One } from './one.js';\nexport const three = 3 as number | One;\n",
+      }),
+    );
     const v = check(root);
     expect(rules(v)).toEqual(['file-cycle']);
     expect(v[0]!.message).toBe('files import each other in a circle: src/one.ts -> src/two.ts -> src/three.ts -> src/one.ts');
@@ -133,12 +163,22 @@ describe('import map (tools/boundaries/check-imports.mjs)', () => {
   });
 
   it('fails when a package source imports itself by name (self-import); its test may, to test its entries', async () => {
-    const root = await workspace(base({ 'src/self.ts': "import { m } from '@x/mid';\nexport const s = m;\n", 'test/entry.test.ts': "import { m } from '@x/mid';\nexport { m };\n" }));
+    const root = await workspace(
+      base({
+        'src/self.ts': "import { m } from '@x/mid';\nexport const s = m;\n",
+        'test/entry.test.ts': "import { m } from '@x/mid';\nexport { m };\n",
+      }),
+    );
     expect(check(root).map((v) => `${v.file}:${v.rule}`)).toEqual(['packages/mid/src/self.ts:self-import']);
   });
 
   it('fails on export * in a package source, not in a test (export-star)', async () => {
-    const root = await workspace(base({ 'src/all.ts': "export * from './index.js';\nexport * as core from '@x/core';\n", 'test/all.test.ts': "export * from '../src/index.js';\n" }));
+    const root = await workspace(
+      base({
+        'src/all.ts': "export * from './index.js';\nexport * as core from '@x/core';\n",
+        'test/all.test.ts': "export * from '../src/index.js';\n",
+      }),
+    );
     expect(check(root).map((v) => `${v.rule}:${v.line}`)).toEqual(['export-star:1', 'export-star:2']);
   });
 

@@ -47,19 +47,14 @@ describe('formatter (biome.json)', () => {
     expect(r.stdout.split('\n').every((line) => line.length <= 140)).toBe(true);
   });
 
-  it('is a CI gate: npm run format / format:check, and .ci/run enforces it (or says loudly that it does not yet)', async () => {
+  it('is a CI gate: npm run format / format:check, .ci/run enforces it, and the tree is formatted', async () => {
     const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     expect(scripts.format).toBe('biome format --write .');
     expect(scripts['format:check']).toBe('biome format .');
     const ci = readFileSync(join(ROOT, '.ci/run'), 'utf8');
     expect(ci).toContain('npm run format:check');
-    const mode = /^FORMAT_CHECK=(\w+)$/m.exec(ci)?.[1] ?? 'enforce'; // no switch line: enforced
-    expect(['enforce', 'pending']).toContain(mode);
-    if (mode === 'enforce') {
-      const r = await biome(['format', '--reporter=summary', '.']);
-      expect(r.code, `${r.stdout}\n${r.stderr}\nrun: npm run format`).toBe(0);
-    } else {
-      console.warn('FORMAT CHECK NOT ENFORCED YET: .ci/run has FORMAT_CHECK=pending until `npm run format` is applied (issue 14)');
-    }
+    expect(ci).not.toMatch(/^FORMAT_CHECK=/m);
+    const r = await biome(['format', '--reporter=summary', '.']);
+    expect(r.code, `${r.stdout}\n${r.stderr}\nrun: npm run format`).toBe(0);
   });
 });

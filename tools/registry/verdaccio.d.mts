@@ -15,4 +15,8 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 export declare function ensureVerdaccio(options?: { log?: (line: string) => void }): Promise<string>;
-export declare function startRegistry(options?: { uplink?: string; startTimeoutMs?: number; log?: (line: string) => void }): Promise<RunningRegistry>;
+export declare function startRegistry(options?: {
+  uplink?: string;
+  startTimeoutMs?: number;
+  log?: (line: string) => void;
+}): Promise<RunningRegistry>;

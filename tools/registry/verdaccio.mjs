@@ -41,10 +41,16 @@ export async function ensureVerdaccio({ log = () => {} } = {}) {
   const staging = `${INSTALL_DIR.replace(/\/$/, '')}.${process.pid}.tmp`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
-  await writeFile(join(staging, 'package.json'), `${JSON.stringify({ private: true, description: 'Verdaccio for tools/registry (git-ignored)' })}\n`);
+  await writeFile(
+    join(staging, 'package.json'),
+    `${JSON.stringify({ private: true, description: 'Verdaccio for tools/registry (git-ignored)' })}\n`,
+  );
   log(`installing verdaccio@${VERDACCIO_VERSION} into ${INSTALL_DIR}`);
   try {
-    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `verdaccio@${VERDACCIO_VERSION}`], { cwd: staging, maxBuffer: 16 << 20 });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', `verdaccio@${VERDACCIO_VERSION}`], {
+      cwd: staging,
+      maxBuffer: 16 << 20,
+    });
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw new RegistryStartError(`npm install verdaccio@${VERDACCIO_VERSION} failed: ${err.stderr || err.message}`);
@@ -55,7 +61,8 @@ export async function ensureVerdaccio({ log = () => {} } = {}) {
   } else {
     await rm(staging, { recursive: true, force: true });
   }
-  if (installedVersion() !== VERDACCIO_VERSION) throw new RegistryStartError(`verdaccio@${VERDACCIO_VERSION} is not in ${INSTALL_DIR} after installing it`);
+  if (installedVersion() !== VERDACCIO_VERSION)
+    throw new RegistryStartError(`verdaccio@${VERDACCIO_VERSION} is not in ${INSTALL_DIR} after installing it`);
   return BIN;
 }
 
@@ -72,18 +79,22 @@ function freePort() {
 
 function configYaml(dir, uplink) {
   // JSON is valid YAML: no YAML writer needed.
-  return JSON.stringify({
-    storage: join(dir, 'storage'),
-    auth: { htpasswd: { file: join(dir, 'htpasswd'), max_users: 100 } },
-    uplinks: { npmjs: { url: uplink, timeout: '60s', max_fails: 5 } },
-    packages: {
-      '@vip/*': { access: '$all', publish: '$authenticated', unpublish: '$authenticated' },
-      '**': { access: '$all', publish: '$authenticated', proxy: 'npmjs' },
+  return JSON.stringify(
+    {
+      storage: join(dir, 'storage'),
+      auth: { htpasswd: { file: join(dir, 'htpasswd'), max_users: 100 } },
+      uplinks: { npmjs: { url: uplink, timeout: '60s', max_fails: 5 } },
+      packages: {
+        '@vip/*': { access: '$all', publish: '$authenticated', unpublish: '$authenticated' },
+        '**': { access: '$all', publish: '$authenticated', proxy: 'npmjs' },
+      },
+      web: { enable: false },
+      log: { type: 'stdout', format: 'json', level: 'warn' },
+      server: { keepAliveTimeout: 60 },
     },
-    web: { enable: false },
-    log: { type: 'stdout', format: 'json', level: 'warn' },
-    server: { keepAliveTimeout: 60 },
-  }, null, 2);
+    null,
+    2,
+  );
 }
 
 /** The registry npm itself uses here (proxied for third-party packages). */
@@ -119,15 +130,16 @@ export async function startRegistry({ uplink = defaultUplink(), startTimeoutMs =
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let stopped;
-  const stop = () => (stopped ??= (async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(killer);
-    }
-    await rm(dir, { recursive: true, force: true });
-  })());
+  const stop = () =>
+    (stopped ??= (async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(killer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    })());
   const fail = async (why) => {
     await stop();
     throw new RegistryStartError(`Verdaccio ${VERDACCIO_VERSION} on ${url}: ${why}\n${output.join('').slice(-4000)}`);

@@ -59,7 +59,9 @@ try {
   await sub.line((l) => l.event === 'subscribed', 20_000);
   let slow;
   if (o['slow-ms'] > 0) {
-    slow = startChild('slow-subscriber', roles, [], { env: { ...env, VIP_BENCH_ROLE: 'vip-sub', BENCH_SUBS: '1', BENCH_SUB_NAME: 'soak.slow', BENCH_SLOW_MS: String(o['slow-ms']) } });
+    slow = startChild('slow-subscriber', roles, [], {
+      env: { ...env, VIP_BENCH_ROLE: 'vip-sub', BENCH_SUBS: '1', BENCH_SUB_NAME: 'soak.slow', BENCH_SLOW_MS: String(o['slow-ms']) },
+    });
     children.push(slow);
     await slow.line((l) => l.event === 'subscribed', 20_000);
   }
@@ -67,7 +69,9 @@ try {
   const rssStart = await rssMb(ready.pid);
   log({ event: 'start', messages: o.messages, routerPid: ready.pid, rssMb: rssStart });
   const t0 = performance.now();
-  const pub = startChild('publisher', roles, [], { env: { ...env, VIP_BENCH_ROLE: 'vip-pub', BENCH_WAIT: '0', BENCH_WINDOW: String(o.window) } });
+  const pub = startChild('publisher', roles, [], {
+    env: { ...env, VIP_BENCH_ROLE: 'vip-pub', BENCH_WAIT: '0', BENCH_WINDOW: String(o.window) },
+  });
   children.push(pub);
   let peak = rssStart;
   let warm; // RSS once 10% of the messages are through: the baseline for "flat"
@@ -76,10 +80,13 @@ try {
     if (sampling) return;
     sampling = true;
     Promise.all([rssMb(ready.pid), warm === undefined ? queryStats(env) : undefined])
-      .then(([r, st]) => {
-        peak = Math.max(peak, r);
-        if (st && st.router.extensions.pubsub.published >= o.messages / 10) warm = r;
-      }, () => {})
+      .then(
+        ([r, st]) => {
+          peak = Math.max(peak, r);
+          if (st && st.router.extensions.pubsub.published >= o.messages / 10) warm = r;
+        },
+        () => {},
+      )
       .finally(() => (sampling = false));
   }, 1000);
   const result = await sub.line((l) => l.event === 'result', 3_600_000);
@@ -89,19 +96,38 @@ try {
   const seconds = (performance.now() - t0) / 1000;
   const stats = await queryStats(env);
   const ps = stats.router.extensions.pubsub;
-  const dropped = Object.entries(ps).filter(([k]) => k.startsWith('dropped.')).reduce((n, [, v]) => n + v, 0);
+  const dropped = Object.entries(ps)
+    .filter(([k]) => k.startsWith('dropped.'))
+    .reduce((n, [, v]) => n + v, 0);
   // let the router settle, then read its memory
   await new Promise((r) => setTimeout(r, 5000));
   const rssEnd = await rssMb(ready.pid);
   const received = result.received + slowResult.received;
-  const accounted = ps.published === o.messages && ps.delivered + dropped === o.messages * subscribers && received === ps.delivered && ps.pending === 0;
+  const accounted =
+    ps.published === o.messages && ps.delivered + dropped === o.messages * subscribers && received === ps.delivered && ps.pending === 0;
   const growth = rssEnd - (warm ?? rssStart);
   ok = accounted && growth <= o['max-growth-mb'];
   log({
-    event: 'result', messages: o.messages, seconds: Math.round(seconds), rate: Math.round(o.messages / seconds),
-    published: ps.published, delivered: ps.delivered, dropped, droppedBy: Object.fromEntries(Object.entries(ps).filter(([k]) => k.startsWith('dropped.'))),
-    repliesDropped: ps.replies_dropped, subscribers, subscriberReceived: result.received, slowSubscriberReceived: slow ? slowResult.received : undefined, errorsToPublisher: sent.errors, accounted, rssStartMb: +rssStart.toFixed(1), rssWarmMb: warm === undefined ? undefined : +warm.toFixed(1), rssPeakMb: +peak.toFixed(1), rssEndMb: +rssEnd.toFixed(1),
-    growthMb: +growth.toFixed(1), ok,
+    event: 'result',
+    messages: o.messages,
+    seconds: Math.round(seconds),
+    rate: Math.round(o.messages / seconds),
+    published: ps.published,
+    delivered: ps.delivered,
+    dropped,
+    droppedBy: Object.fromEntries(Object.entries(ps).filter(([k]) => k.startsWith('dropped.'))),
+    repliesDropped: ps.replies_dropped,
+    subscribers,
+    subscriberReceived: result.received,
+    slowSubscriberReceived: slow ? slowResult.received : undefined,
+    errorsToPublisher: sent.errors,
+    accounted,
+    rssStartMb: +rssStart.toFixed(1),
+    rssWarmMb: warm === undefined ? undefined : +warm.toFixed(1),
+    rssPeakMb: +peak.toFixed(1),
+    rssEndMb: +rssEnd.toFixed(1),
+    growthMb: +growth.toFixed(1),
+    ok,
   });
 } catch (err) {
   process.stderr.write(`pubsub soak failed: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -115,7 +141,13 @@ process.exit(ok ? 0 : 1);
 /** The platform's `vip-router-stats` query (router counters with the pubsub service's). */
 async function queryStats(env) {
   const key = (t) => (t.length === 40 ? t : Buffer.from(t, 'base64url'));
-  const s = new Dealer({ routingId: `soak.stats.${++statsQueries}`, linger: 0, curveServerKey: key(env.BENCH_SERVERKEY), curvePublicKey: key(env.BENCH_PUBLICKEY), curveSecretKey: key(env.BENCH_SECRETKEY) });
+  const s = new Dealer({
+    routingId: `soak.stats.${++statsQueries}`,
+    linger: 0,
+    curveServerKey: key(env.BENCH_SERVERKEY),
+    curvePublicKey: key(env.BENCH_PUBLICKEY),
+    curveSecretKey: key(env.BENCH_SECRETKEY),
+  });
   s.connect(env.BENCH_ADDRESS);
   try {
     await s.send(['', 'VIP1', '', 'stats-1', 'query', 'vip-router-stats']);

@@ -45,7 +45,21 @@ try {
   await ensureVolttronBroker({ url: o.url, vhost, management: managementOptions });
   platform = await startPlatformApp({
     // shared login: the soak's agents log in as guest
-    extraArgs: ['--message-bus', 'rmq', '--rmq-url', o.url, '--rmq-vhost', vhost, '--rmq-management-url', o.management, '--instance-name', instanceName, '--allow-auth', 'false', '--rmq-shared-login'],
+    extraArgs: [
+      '--message-bus',
+      'rmq',
+      '--rmq-url',
+      o.url,
+      '--rmq-vhost',
+      vhost,
+      '--rmq-management-url',
+      o.management,
+      '--instance-name',
+      instanceName,
+      '--allow-auth',
+      'false',
+      '--rmq-shared-login',
+    ],
   });
   const link = { url: o.url, vhost, instanceName };
   const agent = async (identity) => {
@@ -80,17 +94,28 @@ try {
   const t0 = performance.now();
   const tenth = Math.max(1, Math.floor(o.messages / 10));
   for (let i = 0; i < o.messages; i++) {
-    const full = window.add(pub.pubsub.publish('soak/topic', { message: i }).then((n) => {
-      counts.resolved += 1;
-      if (n !== 2) counts.notTwo += 1;
-    }, () => void (counts.failed += 1)));
+    const full = window.add(
+      pub.pubsub.publish('soak/topic', { message: i }).then(
+        (n) => {
+          counts.resolved += 1;
+          if (n !== 2) counts.notTwo += 1;
+        },
+        () => void (counts.failed += 1),
+      ),
+    );
     if (full) await full;
     if ((i + 1) % tenth === 0) {
       const r = await rss();
       peak.self = Math.max(peak.self, r.self);
       peak.platform = Math.max(peak.platform, r.platform);
       if (warm === undefined) warm = r;
-      log({ event: 'progress', published: i + 1, seconds: Math.round((performance.now() - t0) / 1000), delivered: { ...got }, rssMb: round(r) });
+      log({
+        event: 'progress',
+        published: i + 1,
+        seconds: Math.round((performance.now() - t0) / 1000),
+        delivered: { ...got },
+        rssMb: round(r),
+      });
     }
   }
   await window.drain();
@@ -101,13 +126,30 @@ try {
   globalThis.gc?.();
   const end = await rss();
   const growth = { self: end.self - (warm ?? start).self, platform: end.platform - (warm ?? start).platform };
-  const accounted = counts.resolved === o.messages && counts.notTwo === 0 && counts.failed === 0
-    && got.plain === o.messages && got.durable === o.messages && got.duplicates === 0 && got.strangers === 0;
+  const accounted =
+    counts.resolved === o.messages &&
+    counts.notTwo === 0 &&
+    counts.failed === 0 &&
+    got.plain === o.messages &&
+    got.durable === o.messages &&
+    got.duplicates === 0 &&
+    got.strangers === 0;
   ok = accounted && growth.self <= o['max-growth-mb'] && growth.platform <= o['max-growth-mb'];
   log({
-    event: 'result', messages: o.messages, seconds: Math.round(seconds), rate: Math.round(o.messages / seconds),
-    publishes: counts, delivered: got, pubStats: pub.pubsub.stats(), accounted,
-    rssStartMb: round(start), rssWarmMb: warm && round(warm), rssPeakMb: round(peak), rssEndMb: round(end), growthMb: round(growth), ok,
+    event: 'result',
+    messages: o.messages,
+    seconds: Math.round(seconds),
+    rate: Math.round(o.messages / seconds),
+    publishes: counts,
+    delivered: got,
+    pubStats: pub.pubsub.stats(),
+    accounted,
+    rssStartMb: round(start),
+    rssWarmMb: warm && round(warm),
+    rssPeakMb: round(peak),
+    rssEndMb: round(end),
+    growthMb: round(growth),
+    ok,
   });
 } catch (err) {
   process.stderr.write(`rmq soak failed: ${err instanceof Error ? err.stack : String(err)}\n`);

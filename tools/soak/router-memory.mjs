@@ -73,8 +73,13 @@ async function stalledCase() {
     const keys = generateKeyPair();
     await p.authorize(keys.public, { identity: 'soak.stalled' });
     const stalled = new Dealer({
-      routingId: 'soak.stalled', receiveHighWaterMark: 1, receiveBufferSize: 64 * 1024, linger: 0,
-      curveServerKey: keyToZ85(p.serverkey), curvePublicKey: keyToZ85(keys.public), curveSecretKey: keyToZ85(keys.secret),
+      routingId: 'soak.stalled',
+      receiveHighWaterMark: 1,
+      receiveBufferSize: 64 * 1024,
+      linger: 0,
+      curveServerKey: keyToZ85(p.serverkey),
+      curvePublicKey: keyToZ85(keys.public),
+      curveSecretKey: keyToZ85(keys.secret),
     });
     stalled.connect(p.tcpAddress);
     await stalled.send(['', 'VIP1', '', 'h', 'hello', 'hello']);
@@ -95,7 +100,17 @@ async function stalledCase() {
     await sleep(500);
     const after = await settled(p.pid, sender);
     await sender.close();
-    return { case: 'stalled', messages: o.messages, size: o.size, seconds: (Date.now() - t0) / 1000, startMiB: mb(start), peakMiB: mb(flood.peak), endOfFloodMiB: mb(flood.rss), errors11, afterLeaveMiB: mb(after) };
+    return {
+      case: 'stalled',
+      messages: o.messages,
+      size: o.size,
+      seconds: (Date.now() - t0) / 1000,
+      startMiB: mb(start),
+      peakMiB: mb(flood.peak),
+      endOfFloodMiB: mb(flood.rss),
+      errors11,
+      afterLeaveMiB: mb(after),
+    };
   } finally {
     await p.close();
   }
@@ -115,7 +130,15 @@ async function frameCase() {
     const after = memoryOf(p.pid);
     await big.close();
     await other.close();
-    return { case: 'frame', bytes: 50 * 1024 * 1024, disconnected: big.handshakes > handshakes, startMiB: mb(before.rss), peakBeforeMiB: mb(before.peak), peakMiB: mb(after.peak), afterMiB: mb(after.rss) };
+    return {
+      case: 'frame',
+      bytes: 50 * 1024 * 1024,
+      disconnected: big.handshakes > handshakes,
+      startMiB: mb(before.rss),
+      peakBeforeMiB: mb(before.peak),
+      peakMiB: mb(after.peak),
+      afterMiB: mb(after.rss),
+    };
   } finally {
     await p.close();
   }
@@ -129,7 +152,12 @@ async function framesCase() {
     await ping(sender);
     const before = memoryOf(p.pid);
     const frame = Buffer.alloc(4 * MiB, 0x63);
-    await sender.sendVip('soak.sink', 'RPC', Array.from({ length: 50 }, () => frame), { id: 'multi' });
+    await sender.sendVip(
+      'soak.sink',
+      'RPC',
+      Array.from({ length: 50 }, () => frame),
+      { id: 'multi' },
+    );
     await ping(sender);
     const peak = memoryOf(p.pid).peak;
     const after = await settled(p.pid, sender);

@@ -56,5 +56,12 @@ export async function writeBusInfo(vipHome: string, info: BusInfo | StoppedBusIn
 /** The record a clean stop leaves of a running one (credentials dropped). */
 export function stoppedBusInfo(info: BusInfo, at: Date = new Date()): StoppedBusInfo {
   const url = new URL(info.url);
-  return { bus: 'rmq', url: `${url.protocol}//${url.host}`, vhost: info.vhost, instance: info.instance, pid: info.pid, stopped: at.toISOString() };
+  return {
+    bus: 'rmq',
+    url: `${url.protocol}//${url.host}`,
+    vhost: info.vhost,
+    instance: info.instance,
+    pid: info.pid,
+    stopped: at.toISOString(),
+  };
 }

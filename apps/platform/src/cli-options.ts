@@ -3,8 +3,14 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { defaultLocalAddress, resolveVipHome } from '@vip/auth';
 import {
-  closestMatch, ConfigError, DEFAULT_INSTANCE_NAME, describeUnknownConfigKey, instanceNameProblem, LOG_FORMATS,
-  type LogFormat, type LogLevel,
+  closestMatch,
+  ConfigError,
+  DEFAULT_INSTANCE_NAME,
+  describeUnknownConfigKey,
+  instanceNameProblem,
+  LOG_FORMATS,
+  type LogFormat,
+  type LogLevel,
 } from '@vip/protocol';
 import { instanceNameSchema } from '@vip/protocol/internal';
 import { isPlatformIdentity, platformBrokerUser } from '@vip/rmq';
@@ -123,7 +129,10 @@ const CliSchema = z.object({
     .string()
     .regex(/^amqps?:\/\/[^/\s]+\/?$/, { message: 'must look like amqp://user:password@host:5672 (the vhost goes in --rmq-vhost)' })
     .optional(),
-  'rmq-vhost': z.string().regex(/^(\/|[^/\s]+)$/, { message: 'must be "/" or a non-empty name without "/" or spaces' }).optional(),
+  'rmq-vhost': z
+    .string()
+    .regex(/^(\/|[^/\s]+)$/, { message: 'must be "/" or a non-empty name without "/" or spaces' })
+    .optional(),
   'rmq-management-url': z
     .string()
     .regex(/^(off|https?:\/\/[^/\s]+\/?)$/, { message: 'must look like http://host:15672 (or "off")' })
@@ -133,15 +142,32 @@ const CliSchema = z.object({
   'rmq-cert': z.string().min(1, { message: 'must be a file path' }).optional(),
   'rmq-key': z.string().min(1, { message: 'must be a file path' }).optional(),
   'rmq-key-passphrase-file': z.string().min(1, { message: 'must be a file path' }).optional(),
-  'rmq-servername': z.string().regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a host name' }).optional(),
+  'rmq-servername': z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, { message: 'must be a host name' })
+    .optional(),
   // a flag on the command line, `true`/`false` in the config file
   'rmq-external': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
-  'rmq-broker-user': z.string().regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' }).optional(),
+  'rmq-broker-user': z
+    .string()
+    .regex(/^[^\s]+$/, { message: 'must be a broker user name without spaces' })
+    .optional(),
   'rmq-shared-login': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
-  'rmq-failover-urls': z.string().regex(/^amqps?:\/\/[^/\s,]+\/?(,amqps?:\/\/[^/\s,]+\/?)*$/, { message: 'must be amqp://host:port URLs separated by commas (no vhost, no spaces)' }).optional(),
+  'rmq-failover-urls': z
+    .string()
+    .regex(/^amqps?:\/\/[^/\s,]+\/?(,amqps?:\/\/[^/\s,]+\/?)*$/, {
+      message: 'must be amqp://host:port URLs separated by commas (no vhost, no spaces)',
+    })
+    .optional(),
   'rmq-persistent-queue-type': z.enum(['classic', 'quorum'], { error: 'must be classic or quorum' }).optional(),
-  'rmq-legacy-peers': z.string().regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' }).optional(),
-  'bind-web-address': z.string().regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must look like http://HOST:PORT' }).optional(),
+  'rmq-legacy-peers': z
+    .string()
+    .regex(/^(\*|[^*#\s,]+(,[^*#\s,]+)*)$/, { message: 'must be "*" or identities separated by commas (no spaces, "*" or "#")' })
+    .optional(),
+  'bind-web-address': z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+\/?$/, { message: 'must look like http://HOST:PORT' })
+    .optional(),
   'setup-mode': z.union([z.boolean(), BoolTextSchema], { error: 'must be true or false' }).optional(),
   'external-platform-discovery': z.string().min(1, { message: 'must be a file path' }).optional(),
   'external-address-file': z.string().min(1, { message: 'must be a file path' }).optional(),
@@ -154,7 +180,14 @@ const CliSchema = z.object({
 
 /** Options naming files: relative paths are taken from the working directory (the config file's: from VIP_HOME). */
 const FILE_OPTIONS = [
-  'rmq-ca', 'rmq-ca-key', 'rmq-cert', 'rmq-key', 'rmq-key-passphrase-file', 'log-file', 'http-token-file', 'external-platform-discovery',
+  'rmq-ca',
+  'rmq-ca-key',
+  'rmq-cert',
+  'rmq-key',
+  'rmq-key-passphrase-file',
+  'log-file',
+  'http-token-file',
+  'external-platform-discovery',
   'external-address-file',
 ] as const;
 
@@ -229,7 +262,9 @@ export interface PlatformConfig {
 }
 
 /** `--help` and `--version` print and exit (`show` says which); anything else is a platform to run. */
-export type CliResult = { readonly help: true; readonly show: 'usage' | 'version' } | { readonly help: false; readonly config: PlatformConfig };
+export type CliResult =
+  | { readonly help: true; readonly show: 'usage' | 'version' }
+  | { readonly help: false; readonly config: PlatformConfig };
 
 /** Parse and validate argv (without `node main.js`). Throws ConfigError with a one-line reason. */
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliResult {
@@ -296,7 +331,9 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
     throw new ConfigError('invalid option: --legacy-pubsub runs on the zmq bus with --allow-auth true only');
   }
   if (o['proxy-router-address'] !== undefined && messageBus !== 'rmq') {
-    throw new ConfigError('invalid option: --proxy-router-address runs on the rmq bus only (ZeroMQ agents join a ZeroMQ platform directly)');
+    throw new ConfigError(
+      'invalid option: --proxy-router-address runs on the rmq bus only (ZeroMQ agents join a ZeroMQ platform directly)',
+    );
   }
   const http = httpConfig(o.http, o['http-token-file']);
   return {
@@ -333,14 +370,19 @@ function multiPlatformConfig(o: Partial<CliValues>, vipHome: string, possible: b
   }
   const wanted = o['multi-platform'] ?? possible;
   const setupMode = o['setup-mode'] === true;
-  if (wanted && !possible) throw new ConfigError('invalid option: --multi-platform needs --message-bus zmq and --allow-auth true (links authenticate with the platform key)');
+  if (wanted && !possible)
+    throw new ConfigError(
+      'invalid option: --multi-platform needs --message-bus zmq and --allow-auth true (links authenticate with the platform key)',
+    );
   if (!wanted) {
     // a VOLTTRON home on RabbitMQ keeps its bind-web-address: not ours to serve then
     if (setupMode) throw new ConfigError('invalid option: --setup-mode needs multi-platform (zmq, --allow-auth true)');
     return {};
   }
   if (setupMode && o['bind-web-address'] === undefined) {
-    throw new ConfigError('invalid option: --setup-mode needs --bind-web-address (the other platforms fetch this platform\'s /discovery/ there)');
+    throw new ConfigError(
+      "invalid option: --setup-mode needs --bind-web-address (the other platforms fetch this platform's /discovery/ there)",
+    );
   }
   return {
     multiPlatform: {
@@ -371,7 +413,11 @@ function fileValues(vipHome: string): { values: Partial<CliValues>; warnings: st
   const read = readConfigFile(vipHome);
   const raw: Partial<Record<ConfigFileKey, string>> = read.values;
   const shaped: Record<string, unknown> = { ...raw };
-  if (raw['vip-address'] !== undefined) shaped['vip-address'] = raw['vip-address'].split(',').map((a) => a.trim()).filter((a) => a !== '');
+  if (raw['vip-address'] !== undefined)
+    shaped['vip-address'] = raw['vip-address']
+      .split(',')
+      .map((a) => a.trim())
+      .filter((a) => a !== '');
   const path = configFilePath(vipHome);
   return {
     values: withAbsolutePaths(definedOnly(validate(shaped, `invalid setting in ${path}`)), vipHome),
@@ -414,7 +460,14 @@ function rmqBusConfig(o: Partial<CliValues>, instanceName: string): RmqBusConfig
     ...(failover !== undefined ? { failoverUrls: failover.split(',') } : {}),
     ...(o['rmq-persistent-queue-type'] !== undefined ? { persistentQueueType: o['rmq-persistent-queue-type'] } : {}),
   };
-  return { url, vhost, ...tls, ...cluster, ...(management ? { management } : {}), ...platformLogin(o, instanceName, url, tls.tls?.files.external ?? false, management !== undefined) };
+  return {
+    url,
+    vhost,
+    ...tls,
+    ...cluster,
+    ...(management ? { management } : {}),
+    ...platformLogin(o, instanceName, url, tls.tls?.files.external ?? false, management !== undefined),
+  };
 }
 
 /**
@@ -424,25 +477,36 @@ function rmqBusConfig(o: Partial<CliValues>, instanceName: string): RmqBusConfig
  * it already. `--rmq-shared-login` opts into the URL's login for everyone (VOLTTRON without
  * proofs); `--rmq-legacy-peers` names identities trusted without user_id (per-agent mode only).
  */
-function platformLogin(o: Partial<CliValues>, instanceName: string, url: string, external: boolean, management: boolean): Partial<RmqBusConfig> {
+function platformLogin(
+  o: Partial<CliValues>,
+  instanceName: string,
+  url: string,
+  external: boolean,
+  management: boolean,
+): Partial<RmqBusConfig> {
   const user = platformBrokerUser(instanceName);
   const legacy = o['rmq-legacy-peers'];
   if (o['rmq-shared-login']) {
-    if (legacy !== undefined) throw new ConfigError('invalid option: --rmq-legacy-peers needs per-agent users; with --rmq-shared-login no sender is proven anyway');
+    if (legacy !== undefined)
+      throw new ConfigError('invalid option: --rmq-legacy-peers needs per-agent users; with --rmq-shared-login no sender is proven anyway');
     return { sharedLogin: true };
   }
   const legacyPeers = legacy === undefined ? {} : { legacyPeers: legacyPeerList(legacy) };
   if (external) {
     const given = o['rmq-broker-user'];
     if (given !== undefined && given !== user) {
-      throw new ConfigError(`invalid option: --rmq-broker-user must be ${user}: the platform's certificate must log in as the platform's broker user (or pass --rmq-shared-login)`);
+      throw new ConfigError(
+        `invalid option: --rmq-broker-user must be ${user}: the platform's certificate must log in as the platform's broker user (or pass --rmq-shared-login)`,
+      );
     }
     return { brokerUser: user, ...legacyPeers };
   }
   if (decodeURIComponent(new URL(url).username) === user) return legacyPeers;
   if (!management) {
-    throw new ConfigError(`invalid option: --rmq-management-url off: the platform cannot create its broker user ${user}; `
-      + `give --rmq-url with ${user}'s password (amqp://${user}:<password>@host:5672), a management URL, or --rmq-shared-login`);
+    throw new ConfigError(
+      `invalid option: --rmq-management-url off: the platform cannot create its broker user ${user}; ` +
+        `give --rmq-url with ${user}'s password (amqp://${user}:<password>@host:5672), a management URL, or --rmq-shared-login`,
+    );
   }
   return { platformUser: user, ...legacyPeers };
 }
@@ -452,7 +516,10 @@ function legacyPeerList(text: string): '*' | string[] {
   if (text === '*') return '*';
   const ids = text.split(',');
   const own = ids.find((id) => isPlatformIdentity(id));
-  if (own !== undefined) throw new ConfigError(`invalid option: --rmq-legacy-peers: ${JSON.stringify(own)} is the platform's own identity, proven by its broker user`);
+  if (own !== undefined)
+    throw new ConfigError(
+      `invalid option: --rmq-legacy-peers: ${JSON.stringify(own)} is the platform's own identity, proven by its broker user`,
+    );
   return ids;
 }
 
@@ -461,7 +528,7 @@ function rmqTls(o: Partial<CliValues>, url: string): { tls?: RmqTlsConfig; broke
   const external = o['rmq-external'] ?? false;
   const brokerUser = o['rmq-broker-user'];
   if (brokerUser !== undefined && !external) {
-    throw new ConfigError('invalid option: --rmq-broker-user needs --rmq-external (with a password login the broker user is the URL\'s)');
+    throw new ConfigError("invalid option: --rmq-broker-user needs --rmq-external (with a password login the broker user is the URL's)");
   }
   const files = {
     ...(o['rmq-ca'] !== undefined ? { ca: o['rmq-ca'] } : {}),
@@ -479,7 +546,8 @@ function rmqTls(o: Partial<CliValues>, url: string): { tls?: RmqTlsConfig; broke
 /** node's parseArgs error as one line; an unknown option names the nearest known one. */
 function parseArgsProblem(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  const unknown = (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '(--?[^'=]+)/.exec(text)?.[1] : undefined;
+  const unknown =
+    (err as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /Unknown option '(--?[^'=]+)/.exec(text)?.[1] : undefined;
   if (unknown === undefined) return `${text.split('\n')[0]} (see --help)`;
   const near = closestMatch(unknown.replace(/^-+/, ''), Object.keys(CliSchema.shape));
   return `unknown option ${unknown}${near !== undefined ? ` (did you mean --${near}?)` : ''} (see --help)`;

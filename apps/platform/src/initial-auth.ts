@@ -32,7 +32,10 @@ export async function writeInitialAuth(options: {
   readonly logger: Logger;
 }): Promise<boolean> {
   const { authFile, vipHome, platformPublicKey, logger } = options;
-  const exists = await access(authFile.path).then(() => true, () => false);
+  const exists = await access(authFile.path).then(
+    () => true,
+    () => false,
+  );
   if (exists) return false;
   const entries: AuthEntryInput[] = [
     {

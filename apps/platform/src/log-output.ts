@@ -14,7 +14,10 @@ export interface LogOutput {
 export class LogFileError extends Error {
   readonly code = 'VIP_CONFIG';
   constructor(path: string, cause: unknown) {
-    super(`cannot open --log-file ${path} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}): check the directory exists and is writable`, { cause });
+    super(
+      `cannot open --log-file ${path} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}): check the directory exists and is writable`,
+      { cause },
+    );
     this.name = 'LogFileError';
   }
 }
@@ -27,7 +30,11 @@ export class LogFileError extends Error {
  * process exits right after a record; a failing write is reported once on stderr and dropped,
  * never thrown into the code that logged.
  */
-export function createPlatformLog(config: Pick<PlatformConfig, 'logLevel' | 'logFormat' | 'logFile'>, stderr: { isTTY?: boolean; write(text: string): unknown } = process.stderr, env: NodeJS.ProcessEnv = process.env): LogOutput {
+export function createPlatformLog(
+  config: Pick<PlatformConfig, 'logLevel' | 'logFormat' | 'logFile'>,
+  stderr: { isTTY?: boolean; write(text: string): unknown } = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+): LogOutput {
   const bindings = { service: 'vip-platform' };
   const path = config.logFile;
   if (path === undefined) {
@@ -47,7 +54,10 @@ export function createPlatformLog(config: Pick<PlatformConfig, 'logLevel' | 'log
     try {
       writeSync(fd, `${line}\n`);
     } catch (err) {
-      if (!failed) stderr.write(`vip-platform: writing the log to ${path} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); further records are dropped\n`);
+      if (!failed)
+        stderr.write(
+          `vip-platform: writing the log to ${path} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); further records are dropped\n`,
+        );
       failed = true;
     }
   };

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '@vip/protocol';
-import {
-  DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES, DEFAULT_ROUTER_QUEUE_BYTES,
-} from '@vip/zmq';
+import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES, DEFAULT_ROUTER_QUEUE_BYTES } from '@vip/zmq';
 
 /**
  * How much memory the router may spend on messages (README "Memory"): the largest message it
@@ -45,18 +43,34 @@ export const ByteSizeSchema = z
   })
   .pipe(z.number().int().min(1).max(Number.MAX_SAFE_INTEGER, { message: 'is too large' }));
 
-const CountSchema = z.string().regex(/^\s*\d+\s*$/, { message: 'must be a whole number' }).transform(Number);
+const CountSchema = z
+  .string()
+  .regex(/^\s*\d+\s*$/, { message: 'must be a whole number' })
+  .transform(Number);
 
 /** The option schemas (strings on the command line and in `$VIP_HOME/config`). */
 export const MemoryLimitOptionSchemas = {
-  'max-message-bytes': ByteSizeSchema.pipe(z.number().min(4096, { message: 'must be at least 4k (a hello must fit)' }).max(1024 ** 3, { message: 'must be at most 1G' })).optional(),
+  'max-message-bytes': ByteSizeSchema.pipe(
+    z
+      .number()
+      .min(4096, { message: 'must be at least 4k (a hello must fit)' })
+      .max(1024 ** 3, { message: 'must be at most 1G' }),
+  ).optional(),
   'peer-queue-bytes': ByteSizeSchema.optional(),
   'peer-queue-messages': CountSchema.pipe(z.number().int().min(1, { message: 'must be at least 1' })).optional(),
   'router-queue-bytes': ByteSizeSchema.optional(),
-  'zmq-send-hwm': CountSchema.pipe(z.number().int().min(1, { message: 'must be at least 1' }).max(1_000_000, { message: 'must be at most 1000000' })).optional(),
+  'zmq-send-hwm': CountSchema.pipe(
+    z.number().int().min(1, { message: 'must be at least 1' }).max(1_000_000, { message: 'must be at most 1000000' }),
+  ).optional(),
 } as const;
 
-export const MEMORY_LIMIT_KEYS = ['max-message-bytes', 'peer-queue-bytes', 'peer-queue-messages', 'router-queue-bytes', 'zmq-send-hwm'] as const;
+export const MEMORY_LIMIT_KEYS = [
+  'max-message-bytes',
+  'peer-queue-bytes',
+  'peer-queue-messages',
+  'router-queue-bytes',
+  'zmq-send-hwm',
+] as const;
 
 type LimitValues = Partial<Record<(typeof MEMORY_LIMIT_KEYS)[number], number>>;
 
@@ -70,10 +84,14 @@ export function memoryLimits(o: LimitValues): MemoryLimits {
     ...(o['zmq-send-hwm'] !== undefined ? { zmqSendHwm: o['zmq-send-hwm'] } : {}),
   };
   if (limits.peerQueueBytes < limits.maxMessageBytes) {
-    throw new ConfigError(`invalid option: --peer-queue-bytes (${limits.peerQueueBytes}) must be at least --max-message-bytes (${limits.maxMessageBytes}): a largest message must fit a peer's queue`);
+    throw new ConfigError(
+      `invalid option: --peer-queue-bytes (${limits.peerQueueBytes}) must be at least --max-message-bytes (${limits.maxMessageBytes}): a largest message must fit a peer's queue`,
+    );
   }
   if (limits.routerQueueBytes < limits.peerQueueBytes) {
-    throw new ConfigError(`invalid option: --router-queue-bytes (${limits.routerQueueBytes}) must be at least --peer-queue-bytes (${limits.peerQueueBytes})`);
+    throw new ConfigError(
+      `invalid option: --router-queue-bytes (${limits.routerQueueBytes}) must be at least --peer-queue-bytes (${limits.peerQueueBytes})`,
+    );
   }
   return limits;
 }

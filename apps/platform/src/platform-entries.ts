@@ -6,7 +6,12 @@ import { CONFIG_STORE_IDENTITY } from './config-store/config-store-service.js';
 import { LOCAL_SERVICE_IDENTITIES } from './initial-auth.js';
 
 /** The platform's own services that connect with a key of their own (`keystores/<identity>/`). */
-export const PLATFORM_SERVICE_IDENTITIES: readonly string[] = [...LOCAL_SERVICE_IDENTITIES, AUTH_SERVICE_IDENTITY, CONFIG_STORE_IDENTITY, PUBSUB_WRAPPER_IDENTITY];
+export const PLATFORM_SERVICE_IDENTITIES: readonly string[] = [
+  ...LOCAL_SERVICE_IDENTITIES,
+  AUTH_SERVICE_IDENTITY,
+  CONFIG_STORE_IDENTITY,
+  PUBSUB_WRAPPER_IDENTITY,
+];
 
 /**
  * The auth.json guard of the platform (issue 10 item 12): a new auth.json must go on admitting the
@@ -15,7 +20,11 @@ export const PLATFORM_SERVICE_IDENTITIES: readonly string[] = [...LOCAL_SERVICE_
  * write) would otherwise lock out control, vipctl and platform.auth. The keys are read at each
  * reload (a service's keystore may appear after the start); an unreadable keystore is skipped.
  */
-export function platformEntriesGuard(options: { readonly vipHome: string; readonly platformPublicKey: string; readonly logger: Logger }): AuthRulesGuard {
+export function platformEntriesGuard(options: {
+  readonly vipHome: string;
+  readonly platformPublicKey: string;
+  readonly logger: Logger;
+}): AuthRulesGuard {
   return keepAdmitting(async () => {
     const keys: KeptKey[] = [{ publicKey: options.platformPublicKey, name: "the platform's key" }];
     for (const identity of PLATFORM_SERVICE_IDENTITIES) {

@@ -53,11 +53,15 @@ export function platformServices(config: PlatformConfig, bus: PlatformBus, links
 export function startVipPlatform(config: PlatformConfig, logger: Logger, onQuit: () => void): Promise<RunningPlatform> {
   // The platform's links to other platforms (ZeroMQ with authentication): the routing service
   // fills the table, the router asks it which proven users are links, pubsub sends through it.
-  const links = config.multiPlatform !== undefined && config.messageBus === 'zmq'
-    ? new PlatformLinkTable({ instanceName: config.instanceName, logger })
-    : undefined;
+  const links =
+    config.multiPlatform !== undefined && config.messageBus === 'zmq'
+      ? new PlatformLinkTable({ instanceName: config.instanceName, logger })
+      : undefined;
   return startPlatform({
-    config, logger, onQuit, version: PLATFORM_VERSION,
+    config,
+    logger,
+    onQuit,
+    version: PLATFORM_VERSION,
     openBus: config.messageBus === 'rmq' ? openRmqBus : openZmqBus,
     services: (bus) => platformServices(config, bus, links),
     ...(links ? { platformLinks: links } : {}),

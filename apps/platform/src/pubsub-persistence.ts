@@ -32,7 +32,9 @@ export async function openPlatformSubscriptions(options: {
 }): Promise<PlatformSubscriptions> {
   if (options.graceMs <= 0) return { persistence: undefined, close: () => Promise.resolve() };
   const store = new SubscriptionStore({
-    path: subscriptionFilePath(options.vipHome), instanceName: options.instanceName, logger: options.logger.child({ service: 'pubsub' }),
+    path: subscriptionFilePath(options.vipHome),
+    instanceName: options.instanceName,
+    logger: options.logger.child({ service: 'pubsub' }),
   });
   const restored = await store.load();
   return { persistence: { store, restored, graceMs: options.graceMs }, close: () => store.close() };

@@ -25,8 +25,9 @@ export async function platformLoginUrl(rmq: RmqBusConfig, link: RmqLinkOptionsIn
     const u = new URL(rmq.url);
     logger.warn('rmq.shared-login', {
       user: u.username === '' ? '(amqplib default)' : decodeURIComponent(u.username),
-      risk: 'every client of this login can act as any identity, including the platform\'s: no sender is proven; '
-        + 'run without --rmq-shared-login to give the platform and each agent its own broker user',
+      risk:
+        "every client of this login can act as any identity, including the platform's: no sender is proven; " +
+        'run without --rmq-shared-login to give the platform and each agent its own broker user',
     });
     return rmq.url;
   }
@@ -43,8 +44,11 @@ export async function platformLoginUrl(rmq: RmqBusConfig, link: RmqLinkOptionsIn
   await api.ensureVhost(rmq.vhost);
   const routerQueue = routingKeyFor(link.instanceName, 'router');
   if ((await api.listQueues(rmq.vhost)).has(routerQueue)) {
-    throw new RmqSetupError('identity', `another platform with instance name ${link.instanceName} is running on virtual host ${rmq.vhost} (queue ${routerQueue} exists)`,
-      'stop it, or give this one another --instance-name or --rmq-vhost');
+    throw new RmqSetupError(
+      'identity',
+      `another platform with instance name ${link.instanceName} is running on virtual host ${rmq.vhost} (queue ${routerQueue} exists)`,
+      'stop it, or give this one another --instance-name or --rmq-vhost',
+    );
   }
   await api.ensureUser(user, password);
   await api.setPermissions(rmq.vhost, user, PLATFORM_PERMISSIONS);
@@ -60,11 +64,17 @@ export async function platformLoginUrl(rmq: RmqBusConfig, link: RmqLinkOptionsIn
  * given, where nothing is proven. EXTERNAL logins and per-agent users without the management API:
  * a ConfigError saying what to pass.
  */
-export async function proxyLogin(rmq: RmqBusConfig, instanceName: string, logger: Logger): Promise<{ url: string; dispose(): Promise<void> }> {
+export async function proxyLogin(
+  rmq: RmqBusConfig,
+  instanceName: string,
+  logger: Logger,
+): Promise<{ url: string; dispose(): Promise<void> }> {
   if (rmq.sharedLogin) return { url: rmq.url, dispose: () => Promise.resolve() };
   if (rmq.tls?.files.external || !rmq.management) {
-    throw new ConfigError('invalid option: --proxy-router-address on per-agent broker users needs --rmq-management-url (to create the proxy\'s '
-      + `broker user ${proxyBrokerUser(instanceName)}) without --rmq-external, or --rmq-shared-login`);
+    throw new ConfigError(
+      "invalid option: --proxy-router-address on per-agent broker users needs --rmq-management-url (to create the proxy's " +
+        `broker user ${proxyBrokerUser(instanceName)}) without --rmq-external, or --rmq-shared-login`,
+    );
   }
   const user = proxyBrokerUser(instanceName);
   const password = randomBytes(24).toString('base64url');

@@ -37,7 +37,7 @@ export interface RmqTlsConfig {
 export function loadRmqTls(files: RmqTlsFiles, url: string): RmqTlsConfig {
   const u = new URL(url);
   if (files.external && (files.cert === undefined || files.key === undefined)) {
-    throw new ConfigError('invalid option: --rmq-external needs --rmq-cert and --rmq-key (the broker user is the certificate\'s CN)');
+    throw new ConfigError("invalid option: --rmq-external needs --rmq-cert and --rmq-key (the broker user is the certificate's CN)");
   }
   if ((files.cert === undefined) !== (files.key === undefined)) {
     throw new ConfigError('invalid option: --rmq-cert and --rmq-key go together (the client certificate and its private key)');
@@ -55,7 +55,8 @@ export function loadRmqTls(files: RmqTlsFiles, url: string): RmqTlsConfig {
   if (files.external && u.password !== '') {
     throw new ConfigError('invalid option: --rmq-external logs in by certificate: drop user:password from --rmq-url');
   }
-  const passphrase = files.passphraseFile === undefined ? undefined : readText('--rmq-key-passphrase-file', files.passphraseFile).replace(/\r?\n$/, '');
+  const passphrase =
+    files.passphraseFile === undefined ? undefined : readText('--rmq-key-passphrase-file', files.passphraseFile).replace(/\r?\n$/, '');
   const ca = files.ca === undefined ? undefined : readPem('--rmq-ca', files.ca, 'CERTIFICATE');
   const caCert = ca === undefined ? undefined : certificate('--rmq-ca', files.ca!, ca);
   if (caCert !== undefined && files.caKey !== undefined) checkCaKey(caCert, files.ca!, files.caKey);
@@ -81,7 +82,9 @@ function checkCaKey(caCert: X509Certificate, caPath: string, keyPath: string): v
   try {
     key = createPrivateKey(pem);
   } catch (err) {
-    throw new ConfigError(`invalid option: --rmq-ca-key ${keyPath}: cannot read the private key (it must not be encrypted)`, { cause: err });
+    throw new ConfigError(`invalid option: --rmq-ca-key ${keyPath}: cannot read the private key (it must not be encrypted)`, {
+      cause: err,
+    });
   }
   if (!caCert.checkPrivateKey(key)) {
     throw new ConfigError(`invalid option: --rmq-ca-key ${keyPath} is not the private key of --rmq-ca ${caPath}`);

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, InvalidPayloadError, parseProtectedUpdate, silentLogger, type Capabilities, type Logger } from '@vip/protocol';
 import {
-  protectedTopicPermissions, RabbitMqManagement, syncTopicPermissions,
-  type ManagementOptions, type ProtectedTopicEntry, type TopicPermissions,
+  protectedTopicPermissions,
+  RabbitMqManagement,
+  syncTopicPermissions,
+  type ManagementOptions,
+  type ProtectedTopicEntry,
+  type TopicPermissions,
 } from '@vip/rmq/admin';
 import type { UserToCapabilities } from './auth-service/index.js';
 

@@ -8,8 +8,17 @@ import type { AuthRules } from '@vip/auth';
  * take one unless its auth entry pins it to that identity.
  */
 export const PLATFORM_SERVICE_IDENTITIES = [
-  'platform.auth', 'control', 'control.connection', 'config.store', 'platform.health', 'pubsub',
-  'platform.web', 'keydiscovery', 'zmq.proxy.router', 'platform', 'router',
+  'platform.auth',
+  'control',
+  'control.connection',
+  'config.store',
+  'platform.health',
+  'pubsub',
+  'platform.web',
+  'keydiscovery',
+  'zmq.proxy.router',
+  'platform',
+  'router',
 ] as const;
 
 /**
@@ -43,7 +52,8 @@ export function platformUsers(rules: AuthRules, platformPublicKey: string): Set<
   const users = new Set<string>();
   for (const { entry } of rules.allow) {
     if (!entry.enabled) continue;
-    if ((entry.identity !== null && services.has(entry.identity)) || (entry.credentials ?? []).includes(platformPublicKey)) users.add(entry.user_id);
+    if ((entry.identity !== null && services.has(entry.identity)) || (entry.credentials ?? []).includes(platformPublicKey))
+      users.add(entry.user_id);
   }
   return users;
 }

@@ -88,8 +88,15 @@ export async function startPlatform(parts: PlatformParts): Promise<RunningPlatfo
     await auth?.load();
     const services = parts.services(bus);
     const context: ServiceContext = {
-      config, paths, logger, bus, auth, platformKey: keys?.public, platformKeys: keys,
-      capabilities: new Feed<UserToCapabilities>(), protectedTopics: new Feed<ProtectedTopics>(),
+      config,
+      paths,
+      logger,
+      bus,
+      auth,
+      platformKey: keys?.public,
+      platformKeys: keys,
+      capabilities: new Feed<UserToCapabilities>(),
+      protectedTopics: new Feed<ProtectedTopics>(),
       linkedPlatforms: new Feed<() => readonly LinkedPlatform[]>(),
     };
     const extensions: RouterExtension[] = [...bus.router.extensions];

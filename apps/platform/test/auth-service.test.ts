@@ -8,8 +8,15 @@ import { Router } from '@vip/router';
 import { MemoryTransport, waitFor } from '@vip/testing';
 import { AuthFile, AuthFileSchema, AuthRules } from '@vip/auth';
 import {
-  AUTH_SERVICE_IDENTITY, AuthService, authorizationsOf, ensureAuthServiceEntry, userToCapabilities, visibleCapabilities,
-  type AuthRulesSource, type CapabilityMapAccess, type UserToCapabilities,
+  AUTH_SERVICE_IDENTITY,
+  AuthService,
+  authorizationsOf,
+  ensureAuthServiceEntry,
+  userToCapabilities,
+  visibleCapabilities,
+  type AuthRulesSource,
+  type CapabilityMapAccess,
+  type UserToCapabilities,
 } from '../src/auth-service/index.js';
 import { pinnedServiceUsers, platformUsers } from '../src/service-identities.js';
 
@@ -58,7 +65,7 @@ describe('user capabilities (get_user_to_capabilities, get_authorizations)', () 
     roles: { admin: ['can_admin'], reader: ['can_read'] },
   };
 
-  it('maps every enabled allow entry\'s user id to its own, role and group capabilities (first entry of a user wins)', () => {
+  it("maps every enabled allow entry's user id to its own, role and group capabilities (first entry of a user wins)", () => {
     expect(userToCapabilities(rules(data))).toEqual({
       alice: { can_a: null, can_admin: null },
       bob: { can_b: { room: '/r.*/' }, can_read: null },
@@ -90,7 +97,9 @@ describe('ensureAuthServiceEntry', () => {
     const { allow } = await authFile.list();
     expect(allow).toHaveLength(1);
     expect(allow[0]).toMatchObject({
-      user_id: AUTH_SERVICE_IDENTITY, identity: AUTH_SERVICE_IDENTITY, credentials: [first.keys.public],
+      user_id: AUTH_SERVICE_IDENTITY,
+      identity: AUTH_SERVICE_IDENTITY,
+      credentials: [first.keys.public],
       capabilities: { modify_rpc_method_allowance: null },
     });
   });
@@ -99,7 +108,9 @@ describe('ensureAuthServiceEntry', () => {
     const { dir, authFile } = await home();
     await authFile.add({ credentials: generateKeyPair().public, user_id: AUTH_SERVICE_IDENTITY });
     await expect(ensureAuthServiceEntry({ authFile, vipHome: dir, logger: silentLogger })).rejects.toThrow(ConfigError);
-    await expect(ensureAuthServiceEntry({ authFile, vipHome: dir, logger: silentLogger })).rejects.toThrow(/set its credentials to .{43} or remove it/);
+    await expect(ensureAuthServiceEntry({ authFile, vipHome: dir, logger: silentLogger })).rejects.toThrow(
+      /set its credentials to .{43} or remove it/,
+    );
   });
 });
 
@@ -112,8 +123,11 @@ async function setup(initial: AuthRules, peerlistTimeoutMs?: number, mapAccess?:
   const source = new RulesBox(initial);
   const pushed: UserToCapabilities[] = [];
   const service = new AuthService({
-    source, peerlistTimeoutMs, pubsub: { setCapabilities: (m) => void pushed.push(m) },
-    ...(mapAccess ? { mapAccess } : {}), platformUsers: () => ['platform'],
+    source,
+    peerlistTimeoutMs,
+    pubsub: { setCapabilities: (m) => void pushed.push(m) },
+    ...(mapAccess ? { mapAccess } : {}),
+    platformUsers: () => ['platform'],
   });
   cleanups.push(() => service.close());
   const agent = (identity: string) => {
@@ -140,7 +154,12 @@ describe('AuthService over a router (memory transport)', () => {
   it('serves the RPCs and pushes auth.update to every peer on a change: an allow check follows without restart', async () => {
     // srv checks other agents' calls: it reads the whole map (read_user_capabilities).
     const entries = (callerCaps: string[]) =>
-      rules({ allow: [{ credentials: key('S'), user_id: 'srv', capabilities: ['read_user_capabilities'] }, { credentials: key('C'), user_id: 'cli', capabilities: callerCaps }] });
+      rules({
+        allow: [
+          { credentials: key('S'), user_id: 'srv', capabilities: ['read_user_capabilities'] },
+          { credentials: key('C'), user_id: 'cli', capabilities: callerCaps },
+        ],
+      });
     const { source, service, agent } = await setup(entries([]));
     await service.connect({ agent: agent(AUTH_SERVICE_IDENTITY) });
     const srv = agent('srv');
@@ -150,7 +169,10 @@ describe('AuthService over a router (memory transport)', () => {
     await cli.start();
 
     expect(await cli.rpc.call(AUTH_SERVICE_IDENTITY, 'get_user_to_capabilities')).toEqual({ cli: {} });
-    expect(await srv.rpc.call(AUTH_SERVICE_IDENTITY, 'get_user_to_capabilities')).toEqual({ srv: { read_user_capabilities: null }, cli: {} });
+    expect(await srv.rpc.call(AUTH_SERVICE_IDENTITY, 'get_user_to_capabilities')).toEqual({
+      srv: { read_user_capabilities: null },
+      cli: {},
+    });
     expect(await cli.rpc.call(AUTH_SERVICE_IDENTITY, 'get_authorizations', 'cli')).toEqual([{}, [], []]);
     await expect(cli.rpc.call('srv', 'guarded')).rejects.toBeInstanceOf(UnauthorizedError);
 
@@ -158,7 +180,9 @@ describe('AuthService over a router (memory transport)', () => {
     await service.settled();
     expect(service.stats()).toMatchObject({ updates: 1, failures: 0 });
     expect(service.stats().notified).toBeGreaterThanOrEqual(2); // srv and cli (not itself)
-    expect(await waitFor(() => cli.rpc.call('srv', 'guarded').catch(() => undefined), { what: 'guarded allowed after auth.update' })).toBe('ok');
+    expect(await waitFor(() => cli.rpc.call('srv', 'guarded').catch(() => undefined), { what: 'guarded allowed after auth.update' })).toBe(
+      'ok',
+    );
   });
 
   it('get_authorizations with a non-string user id is a remote TypeError, not a crash', async () => {
@@ -193,17 +217,32 @@ describe('capability map access (get_user_to_capabilities, auth.update)', () => 
   };
   const services = new Set(['platform', 'config.store', 'absent']);
 
-  it('restricted: a reader sees all; others their own entry and the platform users\'; all: everyone sees all', () => {
+  it("restricted: a reader sees all; others their own entry and the platform users'; all: everyone sees all", () => {
     expect(visibleCapabilities(map, 'reader', 'restricted', services)).toBe(map);
-    expect(visibleCapabilities(map, 'alice', 'restricted', services)).toEqual({ platform: map.platform, 'config.store': map['config.store'], alice: { can_a: null } });
-    expect(visibleCapabilities(map, 'stranger', 'restricted', services)).toEqual({ platform: map.platform, 'config.store': map['config.store'] });
-    expect(visibleCapabilities(map, undefined, 'restricted', services)).toEqual({ platform: map.platform, 'config.store': map['config.store'] });
+    expect(visibleCapabilities(map, 'alice', 'restricted', services)).toEqual({
+      platform: map.platform,
+      'config.store': map['config.store'],
+      alice: { can_a: null },
+    });
+    expect(visibleCapabilities(map, 'stranger', 'restricted', services)).toEqual({
+      platform: map.platform,
+      'config.store': map['config.store'],
+    });
+    expect(visibleCapabilities(map, undefined, 'restricted', services)).toEqual({
+      platform: map.platform,
+      'config.store': map['config.store'],
+    });
     expect(visibleCapabilities(map, 'constructor', 'restricted', new Set())).toEqual({});
     expect(visibleCapabilities(map, 'alice', 'all', services)).toBe(map);
   });
 
   it('pushes each peer the view of its own user; all pushes the whole map', async () => {
-    const data = rules({ allow: [{ credentials: key('A'), user_id: 'alice', capabilities: ['can_a'] }, { credentials: key('B'), user_id: 'bob', capabilities: ['can_b'] }] });
+    const data = rules({
+      allow: [
+        { credentials: key('A'), user_id: 'alice', capabilities: ['can_a'] },
+        { credentials: key('B'), user_id: 'bob', capabilities: ['can_b'] },
+      ],
+    });
     for (const access of ['restricted', 'all'] as const) {
       const { service, agent } = await setup(data, undefined, access);
       const got = new Map<string, unknown>();
@@ -225,7 +264,7 @@ describe('capability map access (get_user_to_capabilities, auth.update)', () => 
     }
   });
 
-  it('platform users: entries pinned to a service identity and the platform key\'s; service identities held only by their pinned users', () => {
+  it("platform users: entries pinned to a service identity and the platform key's; service identities held only by their pinned users", () => {
     const r = rules({
       allow: [
         { credentials: key('P'), user_id: 'platform' },

@@ -30,32 +30,71 @@ describe('vip-platform bus options', () => {
     expect(c.messageBus).toBe('rmq');
     expect(DEFAULT_RMQ_URL).toBe('amqp://127.0.0.1:5672');
     expect(c.rmq).toEqual({
-      url: DEFAULT_RMQ_URL, vhost: 'v1', platformUser: 'v1.router',
+      url: DEFAULT_RMQ_URL,
+      vhost: 'v1',
+      platformUser: 'v1.router',
       management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' },
     });
   });
 
   it('takes --rmq-url, --rmq-vhost and --rmq-management-url (credentials in it win; "off" disables it)', () => {
-    const c = config(['--vip-home', '/nonexistent-vip-home', '--message-bus', 'rmq', '--rmq-url', 'amqp://u:p@broker:5673',
-      '--rmq-vhost', 'volttron', '--rmq-management-url', 'http://admin:secret@broker:15673']);
-    expect(c.rmq).toEqual({ url: 'amqp://u:p@broker:5673', vhost: 'volttron', platformUser: 'vip1.router', management: { baseUrl: 'http://broker:15673', user: 'admin', password: 'secret' } });
-    const off = config(['--vip-home', '/nonexistent-vip-home', '--message-bus', 'rmq', '--rmq-management-url', 'off', '--rmq-url', 'amqp://vip1.router:pw@broker:5672']);
+    const c = config([
+      '--vip-home',
+      '/nonexistent-vip-home',
+      '--message-bus',
+      'rmq',
+      '--rmq-url',
+      'amqp://u:p@broker:5673',
+      '--rmq-vhost',
+      'volttron',
+      '--rmq-management-url',
+      'http://admin:secret@broker:15673',
+    ]);
+    expect(c.rmq).toEqual({
+      url: 'amqp://u:p@broker:5673',
+      vhost: 'volttron',
+      platformUser: 'vip1.router',
+      management: { baseUrl: 'http://broker:15673', user: 'admin', password: 'secret' },
+    });
+    const off = config([
+      '--vip-home',
+      '/nonexistent-vip-home',
+      '--message-bus',
+      'rmq',
+      '--rmq-management-url',
+      'off',
+      '--rmq-url',
+      'amqp://vip1.router:pw@broker:5672',
+    ]);
     expect(off.rmq).toEqual({ url: 'amqp://vip1.router:pw@broker:5672', vhost: 'vip1' }); // the URL logs in as the platform's user: nothing to make
   });
 
-  it('the login: --rmq-shared-login opts out (also in the config file); --rmq-legacy-peers lists Python peers; the platform\'s identities are not theirs', async () => {
+  it("the login: --rmq-shared-login opts out (also in the config file); --rmq-legacy-peers lists Python peers; the platform's identities are not theirs", async () => {
     const base = ['--vip-home', '/nonexistent-vip-home', '--message-bus', 'rmq', '--instance-name', 'v1'];
     expect(config([...base, '--rmq-shared-login']).rmq).toEqual({
-      url: DEFAULT_RMQ_URL, vhost: 'v1', sharedLogin: true, management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' },
+      url: DEFAULT_RMQ_URL,
+      vhost: 'v1',
+      sharedLogin: true,
+      management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' },
     });
-    expect(config([...base, '--rmq-shared-login', '--rmq-management-url', 'off']).rmq).toEqual({ url: DEFAULT_RMQ_URL, vhost: 'v1', sharedLogin: true });
+    expect(config([...base, '--rmq-shared-login', '--rmq-management-url', 'off']).rmq).toEqual({
+      url: DEFAULT_RMQ_URL,
+      vhost: 'v1',
+      sharedLogin: true,
+    });
     expect(config([...base, '--rmq-legacy-peers', 'weather,platform.driver']).rmq?.legacyPeers).toEqual(['weather', 'platform.driver']);
     expect(config([...base, '--rmq-legacy-peers', '*']).rmq?.legacyPeers).toBe('*');
     const home = await homeWithConfig('[volttron]\nmessage-bus = rmq\nrmq-shared-login = true\n');
     expect(config(['--vip-home', home]).rmq?.sharedLogin).toBe(true);
-    expect(() => config([...base, '--rmq-management-url', 'off'])).toThrow(/--rmq-management-url off: the platform cannot create its broker user v1\.router; .*--rmq-shared-login/);
-    expect(() => config([...base, '--rmq-legacy-peers', 'a,control'])).toThrow(/--rmq-legacy-peers: "control" is the platform's own identity/);
-    expect(() => config([...base, '--rmq-legacy-peers', 'a b'])).toThrow(/--rmq-legacy-peers must be "\*" or identities separated by commas/);
+    expect(() => config([...base, '--rmq-management-url', 'off'])).toThrow(
+      /--rmq-management-url off: the platform cannot create its broker user v1\.router; .*--rmq-shared-login/,
+    );
+    expect(() => config([...base, '--rmq-legacy-peers', 'a,control'])).toThrow(
+      /--rmq-legacy-peers: "control" is the platform's own identity/,
+    );
+    expect(() => config([...base, '--rmq-legacy-peers', 'a b'])).toThrow(
+      /--rmq-legacy-peers must be "\*" or identities separated by commas/,
+    );
     expect(() => config([...base, '--rmq-legacy-peers', 'a', '--rmq-shared-login'])).toThrow(/--rmq-legacy-peers needs per-agent users/);
   });
 
@@ -75,7 +114,9 @@ describe('vip-platform bus options', () => {
   });
 
   it('reads $VIP_HOME/config ([volttron] section); the command line wins', async () => {
-    const home = await homeWithConfig('# VOLTTRON config\n[volttron]\nmessage-bus = rmq\ninstance-name = fromfile\nvip-address = tcp://127.0.0.1:1, tcp://127.0.0.1:2\nrmq-vhost = volttron\nbind-web-address = https://x\n');
+    const home = await homeWithConfig(
+      '# VOLTTRON config\n[volttron]\nmessage-bus = rmq\ninstance-name = fromfile\nvip-address = tcp://127.0.0.1:1, tcp://127.0.0.1:2\nrmq-vhost = volttron\nbind-web-address = https://x\n',
+    );
     const c = config(['--vip-home', home]);
     expect(c).toMatchObject({ messageBus: 'rmq', instanceName: 'fromfile', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'] });
     expect(c.rmq?.vhost).toBe('volttron');
@@ -91,8 +132,16 @@ describe('vip-platform bus options', () => {
   });
   it('a broker cluster: --rmq-failover-urls and --rmq-persistent-queue-type', () => {
     const base = ['--message-bus', 'rmq', '--rmq-url', 'amqp://guest:guest@127.0.0.1:5672'];
-    const rmq = parseCli([...base, '--rmq-failover-urls', 'amqp://127.0.0.1:5782,amqp://127.0.0.1:5783', '--rmq-persistent-queue-type', 'quorum'], {});
-    expect(rmq.help ? undefined : rmq.config.rmq).toMatchObject({ failoverUrls: ['amqp://127.0.0.1:5782', 'amqp://127.0.0.1:5783'], persistentQueueType: 'quorum' });
-    expect(() => parseCli([...base, '--rmq-failover-urls', 'amqp://h:1/vhost'], {})).toThrow(/--rmq-failover-urls must be amqp:\/\/host:port URLs/);
+    const rmq = parseCli(
+      [...base, '--rmq-failover-urls', 'amqp://127.0.0.1:5782,amqp://127.0.0.1:5783', '--rmq-persistent-queue-type', 'quorum'],
+      {},
+    );
+    expect(rmq.help ? undefined : rmq.config.rmq).toMatchObject({
+      failoverUrls: ['amqp://127.0.0.1:5782', 'amqp://127.0.0.1:5783'],
+      persistentQueueType: 'quorum',
+    });
+    expect(() => parseCli([...base, '--rmq-failover-urls', 'amqp://h:1/vhost'], {})).toThrow(
+      /--rmq-failover-urls must be amqp:\/\/host:port URLs/,
+    );
   });
 });

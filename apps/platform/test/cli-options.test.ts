@@ -6,7 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, PLATFORM_CONFIG_KEYS } from '@vip/protocol';
 import { DEFAULT_TCP_ADDRESS, parseCli, USAGE } from '../src/cli-options.js';
 
-const DEFAULT_LIMITS = { maxMessageBytes: 4 * 1024 ** 2, peerQueueBytes: 16 * 1024 ** 2, peerQueueMessages: 6000, routerQueueBytes: 256 * 1024 ** 2 };
+const DEFAULT_LIMITS = {
+  maxMessageBytes: 4 * 1024 ** 2,
+  peerQueueBytes: 16 * 1024 ** 2,
+  peerQueueMessages: 6000,
+  routerQueueBytes: 256 * 1024 ** 2,
+};
 
 describe('vip-platform options', () => {
   it('defaults: ~/.vip, tcp 127.0.0.1:22916, local ipc under the home, auth on, info, zmq', () => {
@@ -26,8 +31,10 @@ describe('vip-platform options', () => {
         messageBus: 'zmq',
         limits: DEFAULT_LIMITS,
         multiPlatform: {
-          setupMode: false, acceptChangedKeys: [],
-          discoveryFile: `${homedir()}/.vip/external_platform_discovery.json`, externalAddressFile: `${homedir()}/.vip/external_address.json`,
+          setupMode: false,
+          acceptChangedKeys: [],
+          discoveryFile: `${homedir()}/.vip/external_platform_discovery.json`,
+          externalAddressFile: `${homedir()}/.vip/external_address.json`,
         },
       },
     });
@@ -35,17 +42,42 @@ describe('vip-platform options', () => {
 
   it('takes repeated --vip-address and every other flag', () => {
     const r = parseCli(
-      ['--vip-home', '/h', '--vip-address', 'tcp://127.0.0.1:1', '--vip-address', 'tcp://127.0.0.1:2', '--instance-name', 'x.1',
-        '--allow-auth', 'false', '--log-level', 'debug', '--message-bus', 'zmq', '--local-address', 'ipc:///tmp/v.sock',
-        '--capability-map-access', 'all'],
+      [
+        '--vip-home',
+        '/h',
+        '--vip-address',
+        'tcp://127.0.0.1:1',
+        '--vip-address',
+        'tcp://127.0.0.1:2',
+        '--instance-name',
+        'x.1',
+        '--allow-auth',
+        'false',
+        '--log-level',
+        'debug',
+        '--message-bus',
+        'zmq',
+        '--local-address',
+        'ipc:///tmp/v.sock',
+        '--capability-map-access',
+        'all',
+      ],
       {},
     );
     expect(r.help).toBe(false);
     if (r.help) return;
     expect(r.config).toEqual({
-      vipHome: '/h', vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'], localAddress: 'ipc:///tmp/v.sock',
-      instanceName: 'x.1', allowAuth: false, legacyPubsub: false, capabilityMapAccess: 'all', pubsubRestoreGraceMs: 60_000,
-      logLevel: 'debug', messageBus: 'zmq', limits: DEFAULT_LIMITS,
+      vipHome: '/h',
+      vipAddresses: ['tcp://127.0.0.1:1', 'tcp://127.0.0.1:2'],
+      localAddress: 'ipc:///tmp/v.sock',
+      instanceName: 'x.1',
+      allowAuth: false,
+      legacyPubsub: false,
+      capabilityMapAccess: 'all',
+      pubsubRestoreGraceMs: 60_000,
+      logLevel: 'debug',
+      messageBus: 'zmq',
+      limits: DEFAULT_LIMITS,
     });
   });
 
@@ -59,7 +91,10 @@ describe('vip-platform options', () => {
   });
 
   it('--proxy-router-address runs the proxy router on a RabbitMQ platform', () => {
-    const r = parseCli(['--message-bus', 'rmq', '--rmq-url', 'amqp://guest:guest@127.0.0.1:5672', '--proxy-router-address', 'tcp://127.0.0.1:22917'], {});
+    const r = parseCli(
+      ['--message-bus', 'rmq', '--rmq-url', 'amqp://guest:guest@127.0.0.1:5672', '--proxy-router-address', 'tcp://127.0.0.1:22917'],
+      {},
+    );
     expect(!r.help && r.config.proxyRouterAddress).toBe('tcp://127.0.0.1:22917');
     const off = parseCli([], {});
     expect(!off.help && off.config.proxyRouterAddress).toBeUndefined();
@@ -76,10 +111,29 @@ describe('vip-platform options', () => {
   });
 
   it('takes the memory limits in bytes or with k/M/G, from flags and from $VIP_HOME/config', () => {
-    const r = parseCli(['--vip-home', '/h', '--max-message-bytes', '1MiB', '--peer-queue-bytes', '8M', '--peer-queue-messages', '100',
-      '--router-queue-bytes', '1G', '--zmq-send-hwm', '16'], {});
+    const r = parseCli(
+      [
+        '--vip-home',
+        '/h',
+        '--max-message-bytes',
+        '1MiB',
+        '--peer-queue-bytes',
+        '8M',
+        '--peer-queue-messages',
+        '100',
+        '--router-queue-bytes',
+        '1G',
+        '--zmq-send-hwm',
+        '16',
+      ],
+      {},
+    );
     expect(!r.help && r.config.limits).toEqual({
-      maxMessageBytes: 1024 ** 2, peerQueueBytes: 8 * 1024 ** 2, peerQueueMessages: 100, routerQueueBytes: 1024 ** 3, zmqSendHwm: 16,
+      maxMessageBytes: 1024 ** 2,
+      peerQueueBytes: 8 * 1024 ** 2,
+      peerQueueMessages: 100,
+      routerQueueBytes: 1024 ** 3,
+      zmqSendHwm: 16,
     });
     const home = mkdtempSync(join(tmpdir(), 'vip-cli-'));
     try {
@@ -147,7 +201,9 @@ describe('vip-platform logs and config file keys', () => {
       await writeFile(join(home, 'config'), '[volttron]\ninstance-name = v9\nmesage-bus = rmq\nbind-web-address = https://x\n');
       const r = parseCli(['--vip-home', home], {});
       expect(!r.help && r.config.instanceName).toBe('v9');
-      expect(!r.help && r.config.configWarnings).toEqual([`${join(home, 'config')}:3: unknown key "mesage-bus" (did you mean message-bus?); ignored`]);
+      expect(!r.help && r.config.configWarnings).toEqual([
+        `${join(home, 'config')}:3: unknown key "mesage-bus" (did you mean message-bus?); ignored`,
+      ]);
     } finally {
       await rm(home, { recursive: true, force: true });
     }
@@ -160,6 +216,8 @@ describe('vip-platform logs and config file keys', () => {
   });
 
   it('an unknown option names the nearest one', () => {
-    expect(() => parseCli(['--log-levle', 'debug'], {})).toThrow(/^unknown option --log-levle \(did you mean --log-level\?\) \(see --help\)$/);
+    expect(() => parseCli(['--log-levle', 'debug'], {})).toThrow(
+      /^unknown option --log-levle \(did you mean --log-level\?\) \(see --help\)$/,
+    );
   });
 });

@@ -57,6 +57,8 @@ describe('the platform log', () => {
 
   it('a log file that cannot be opened is one clear error', () => {
     expect(() => createPlatformLog({ logLevel: 'info', logFile: '/nonexistent-dir/x.log' }, fakeStderr(false), {})).toThrow(LogFileError);
-    expect(() => createPlatformLog({ logLevel: 'info', logFile: '/nonexistent-dir/x.log' }, fakeStderr(false), {})).toThrow(/cannot open --log-file \/nonexistent-dir\/x\.log \(ENOENT\)/);
+    expect(() => createPlatformLog({ logLevel: 'info', logFile: '/nonexistent-dir/x.log' }, fakeStderr(false), {})).toThrow(
+      /cannot open --log-file \/nonexistent-dir\/x\.log \(ENOENT\)/,
+    );
   });
 });

@@ -31,8 +31,16 @@ describe('MemoryReclaimer', () => {
     let rss = 100 * MiB;
     let collections = 0;
     const r = new MemoryReclaimer({
-      rss: () => rss, gc: () => { collections++; rss = 110 * MiB; }, delayMs: 250, minIntervalMs: 5_000, slackBytes: 32 * MiB,
-      now: time.now, schedule: time.schedule,
+      rss: () => rss,
+      gc: () => {
+        collections++;
+        rss = 110 * MiB;
+      },
+      delayMs: 250,
+      minIntervalMs: 5_000,
+      slackBytes: 32 * MiB,
+      now: time.now,
+      schedule: time.schedule,
     });
     r.hint();
     expect(time.fire()).toBe(250);

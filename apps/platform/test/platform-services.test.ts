@@ -16,8 +16,14 @@ describe('HealthTable (VOLTTRON HealthService rows)', () => {
     t.heartbeat('cap.cfg', 'GOOD');
     t.alert('cap.cfg', 'temp', { status: 'BAD' });
     expect(t.report()).toEqual({
-      'cap.cfg': { peer: 'cap.cfg', service_agent: false, connected: '2026-12-07T14:23:20.960000', last_heartbeat: '2026-12-07T14:23:20.960000', message: 'GOOD',
-        last_alert: { key: 'temp', status: { status: 'BAD' }, time: '2026-12-07T14:23:20.960000' } },
+      'cap.cfg': {
+        peer: 'cap.cfg',
+        service_agent: false,
+        connected: '2026-12-07T14:23:20.960000',
+        last_heartbeat: '2026-12-07T14:23:20.960000',
+        message: 'GOOD',
+        last_alert: { key: 'temp', status: { status: 'BAD' }, time: '2026-12-07T14:23:20.960000' },
+      },
       'platform.auth': { peer: 'platform.auth', service_agent: true, connected: '2026-12-07T14:23:20.960000' },
     });
     t.heartbeat('late.rmq', 'GOOD'); // a fourth row does not fit
@@ -29,21 +35,27 @@ describe('HealthTable (VOLTTRON HealthService rows)', () => {
 });
 
 describe('update_id_rpc_authorizations (VOLTTRON AuthService)', () => {
-  it('takes the agent\'s methods the entry lacks or leaves empty, keeps and answers the entry\'s own', () => {
+  it("takes the agent's methods the entry lacks or leaves empty, keeps and answers the entry's own", () => {
     expect(mergeRpcAuthorizations({}, { a: [], b: ['x'] })).toEqual({ answer: { a: [], b: ['x'] }, next: { a: [], b: ['x'] } });
     // nothing new: no write
     expect(mergeRpcAuthorizations({ a: [], b: ['x'] }, { a: [], b: ['x'] })).toEqual({ answer: { a: [], b: ['x'] }, next: undefined });
     // the entry overrides b; an empty a takes the agent's
-    expect(mergeRpcAuthorizations({ a: [], b: ['admin'] }, { a: ['y'], b: ['x'] })).toEqual({ answer: { a: ['y'], b: ['admin'] }, next: { a: ['y'], b: ['admin'] } });
+    expect(mergeRpcAuthorizations({ a: [], b: ['admin'] }, { a: ['y'], b: ['x'] })).toEqual({
+      answer: { a: ['y'], b: ['admin'] },
+      next: { a: ['y'], b: ['admin'] },
+    });
   });
 
   it('pushes only changed, non-service entries, with their methods that name a capability', () => {
-    const rules = (rpc: Record<string, string[]>) => new AuthRules(AuthFileSchema.parse({
-      allow: [
-        { credentials: KEY('A'), user_id: 'a', identity: 'agent.a', rpc_method_authorizations: rpc },
-        { credentials: KEY('C'), user_id: 'control', identity: 'control', rpc_method_authorizations: { m: ['z'] } },
-      ],
-    }));
+    const rules = (rpc: Record<string, string[]>) =>
+      new AuthRules(
+        AuthFileSchema.parse({
+          allow: [
+            { credentials: KEY('A'), user_id: 'a', identity: 'agent.a', rpc_method_authorizations: rpc },
+            { credentials: KEY('C'), user_id: 'control', identity: 'control', rpc_method_authorizations: { m: ['z'] } },
+          ],
+        }),
+      );
     const before = rules({ m: [] });
     expect([...changedRpcAuthorizations(before, rules({ m: [] }))]).toEqual([]);
     expect([...changedRpcAuthorizations(before, rules({ m: ['cap'], n: [] }))]).toEqual([['agent.a', { m: ['cap'] }]]);

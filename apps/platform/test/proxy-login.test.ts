@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, silentLogger } from '@vip/protocol';
 import { proxyLogin } from '../src/rmq-platform-user.js';
 
-describe('proxyLogin: the proxy router\'s broker login', () => {
+describe("proxyLogin: the proxy router's broker login", () => {
   it('a shared login is used as given (nothing to create, nothing proven)', async () => {
     const login = await proxyLogin({ url: 'amqp://guest:guest@127.0.0.1:5672', vhost: 'v', sharedLogin: true }, 'site1', silentLogger);
     expect(login.url).toBe('amqp://guest:guest@127.0.0.1:5672');

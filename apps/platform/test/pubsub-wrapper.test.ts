@@ -44,7 +44,10 @@ describe('PubSubWrapper (legacy RPC pubsub, docs/protocol.md 3.8)', () => {
     expect(pushed[0]).toEqual(['modern', '', 'devices/ahu/1', { min_compatible_version: '3.0', max_compatible_version: '' }, 42]);
 
     const rows = await legacy.rpc.call<unknown[]>('pubsub', 'pubsub.list', '', '', true, false);
-    expect([...rows].sort()).toEqual([['', 'devices', true], ['', 'devices/ahu', true]]);
+    expect([...rows].sort()).toEqual([
+      ['', 'devices', true],
+      ['', 'devices/ahu', true],
+    ]);
 
     const got: string[] = [];
     await modern.subscribe('alerts', (_p, sender, _b, topic) => void got.push(`${sender}:${topic}`));

@@ -10,7 +10,12 @@ function config(argv: string[]): PlatformConfig {
   return r.config;
 }
 
-const ready = { addresses: ['ipc://@/srv/vip-ready-note/run/vip.socket', 'tcp://127.0.0.1:22916'], serverkey: 'K'.repeat(43), instance: 'vip1', pid: 1 };
+const ready = {
+  addresses: ['ipc://@/srv/vip-ready-note/run/vip.socket', 'tcp://127.0.0.1:22916'],
+  serverkey: 'K'.repeat(43),
+  instance: 'vip1',
+  pid: 1,
+};
 
 describe('--version', () => {
   it('is asked for like --help, and PLATFORM_VERSION is the package version', async () => {
@@ -36,7 +41,10 @@ describe('the ready note', () => {
 
   it('CURVE off says any agent may connect; RabbitMQ points at the agent broker user and rmq.json', () => {
     expect(readyNote(config(['--allow-auth', 'false']), { ...ready, serverkey: null })).toMatch(/CURVE off.*Any agent may connect/);
-    const rmq = readyNote(config(['--message-bus', 'rmq', '--rmq-url', 'amqp://vip1.router:pw@127.0.0.1:5672', '--rmq-management-url', 'off']), { ...ready, addresses: ['amqp://127.0.0.1:5672/vip1'] });
+    const rmq = readyNote(
+      config(['--message-bus', 'rmq', '--rmq-url', 'amqp://vip1.router:pw@127.0.0.1:5672', '--rmq-management-url', 'off']),
+      { ...ready, addresses: ['amqp://127.0.0.1:5672/vip1'] },
+    );
     expect(rmq).toContain('amqp://127.0.0.1:5672/vip1 (rmq, instance vip1)');
     expect(rmq).toContain('/srv/vip-ready-note/keystores/NAME/rmq.json');
     expect(rmq).toContain("connectRmqAgent({ identity: 'NAME' })");

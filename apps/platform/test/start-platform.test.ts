@@ -3,8 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  EMPTY_FRAME, encodeCountFrame, PLATFORM_CONFIG_KEYS, silentLogger, textFrame, VIP_SIGNATURE,
-  type Frame, type RouterExtension, type RouterServices, type VipMessage,
+  EMPTY_FRAME,
+  encodeCountFrame,
+  PLATFORM_CONFIG_KEYS,
+  silentLogger,
+  textFrame,
+  VIP_SIGNATURE,
+  type Frame,
+  type RouterExtension,
+  type RouterServices,
+  type VipMessage,
 } from '@vip/protocol';
 import { AsyncQueue, MemoryTransport } from '@vip/testing';
 import { parseCli, type PlatformConfig } from '../src/cli-options.js';
@@ -32,7 +40,8 @@ async function config(): Promise<PlatformConfig> {
 function memoryBus(log: string[], kind: 'zmq' | 'rmq' = 'zmq'): PlatformBus & { transport: MemoryTransport } {
   const transport = Object.assign(new MemoryTransport(), { stats: () => ({ memory: true }) });
   return {
-    kind, transport,
+    kind,
+    transport,
     router: { identity: 'router', extensions: [] },
     localAddress: 'ipc://@memory',
     addresses: () => ['tcp://127.0.0.1:1'],
@@ -56,7 +65,9 @@ function recorder(name: string, log: string[], o: { serves?: string; failStart?:
   let services: RouterServices | undefined;
   const extension: RouterExtension = {
     subsystems: o.serves ? [o.serves] : [],
-    attach: (s) => { services = s; },
+    attach: (s) => {
+      services = s;
+    },
     handle: (m) => {
       void services?.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, m.subsystem, [textFrame('mine')]);
       return true;
@@ -94,7 +105,10 @@ describe('startPlatform', () => {
     const log: string[] = [];
     const bus = memoryBus(log);
     const platform = await startPlatform({
-      config: await config(), logger: silentLogger, onQuit: () => undefined, version: '9.9.9',
+      config: await config(),
+      logger: silentLogger,
+      onQuit: () => undefined,
+      version: '9.9.9',
       openBus: () => Promise.resolve(bus),
       services: () => [recorder('a', log, { serves: 'alpha' }), recorder('b', log)],
     });
@@ -105,7 +119,13 @@ describe('startPlatform', () => {
     const frequency = await p.ask('query', ['agent-monitor-frequency'], 'q1');
     expect(frequency.args[1]).toEqual(encodeCountFrame(600));
     const stats = await p.ask('query', ['vip-router-stats'], 'q2');
-    expect(JSON.parse(String(stats.args[1]))).toMatchObject({ router: { peers: 1 }, transport: { memory: true }, busCounter: 1, a: { ok: 1 }, b: { ok: 1 } });
+    expect(JSON.parse(String(stats.args[1]))).toMatchObject({
+      router: { peers: 1 },
+      transport: { memory: true },
+      busCounter: 1,
+      a: { ok: 1 },
+      b: { ok: 1 },
+    });
     log.length = 0;
     await platform.stop();
     await platform.stop();
@@ -116,24 +136,50 @@ describe('startPlatform', () => {
   it('a failure at start stops what started, in reverse, and is what start rejects with', async () => {
     const log: string[] = [];
     const bus = memoryBus(log);
-    await expect(startPlatform({
-      config: await config(), logger: silentLogger, onQuit: () => undefined, version: '9.9.9',
-      openBus: () => Promise.resolve(bus),
-      services: () => [recorder('a', log), recorder('b', log, { failStart: true }), recorder('c', log)],
-    })).rejects.toThrow('b failed');
-    expect(log).toEqual(['prepare a', 'prepare b', 'prepare c', 'router start', 'start a', 'start b', 'stop c', 'stop b', 'stop a', 'bus close']);
+    await expect(
+      startPlatform({
+        config: await config(),
+        logger: silentLogger,
+        onQuit: () => undefined,
+        version: '9.9.9',
+        openBus: () => Promise.resolve(bus),
+        services: () => [recorder('a', log), recorder('b', log, { failStart: true }), recorder('c', log)],
+      }),
+    ).rejects.toThrow('b failed');
+    expect(log).toEqual([
+      'prepare a',
+      'prepare b',
+      'prepare c',
+      'router start',
+      'start a',
+      'start b',
+      'stop c',
+      'stop b',
+      'stop a',
+      'bus close',
+    ]);
     expect(bus.transport.closed).toBe(true);
   });
 });
 
-describe('the platform\'s parts', () => {
+describe("the platform's parts", () => {
   it('answers the same query properties on both buses, agent-monitor-frequency included', async () => {
     const c = await config();
     for (const kind of ['zmq', 'rmq'] as const) {
       const q = platformQuery({ config: c, bus: memoryBus([], kind), serverkey: null, version: '1', counters: () => ({}) });
       expect(Object.keys(q).sort()).toEqual([
-        'addresses', 'agent-monitor-frequency', 'bind-web-address', 'instance-name', 'local_address', 'message-bus', 'platform-version',
-        'serverkey', 'vip-router-stats', 'vip-version', 'volttron-central-address', 'volttron-central-serverkey',
+        'addresses',
+        'agent-monitor-frequency',
+        'bind-web-address',
+        'instance-name',
+        'local_address',
+        'message-bus',
+        'platform-version',
+        'serverkey',
+        'vip-router-stats',
+        'vip-version',
+        'volttron-central-address',
+        'volttron-central-serverkey',
       ]);
       expect(q['platform-version']).toBe('9.0.4');
       expect(q['vip-version']).toBe('1');
@@ -144,9 +190,24 @@ describe('the platform\'s parts', () => {
 
   it('lists its services with platform.auth first and pubsub last; every config key a service reads is a platform config key', async () => {
     const c = { ...(await config()), legacyPubsub: true };
-    const rmqOwn = rmqPermissionsService({ management: { baseUrl: 'http://127.0.0.1:1', user: 'u', password: 'p' }, vhost: 'v', instanceName: 'i', protectedTopicsPath: '/x', exclude: [] });
+    const rmqOwn = rmqPermissionsService({
+      management: { baseUrl: 'http://127.0.0.1:1', user: 'u', password: 'p' },
+      vhost: 'v',
+      instanceName: 'i',
+      protectedTopicsPath: '/x',
+      exclude: [],
+    });
     const services = platformServices(c, { ...memoryBus([]), services: [rmqOwn] });
-    expect(services.map((s) => s.name)).toEqual(['platform.auth', 'rmq-permissions', 'config.store', 'status', 'platform.health', 'control', 'pubsub (legacy)', 'pubsub']);
+    expect(services.map((s) => s.name)).toEqual([
+      'platform.auth',
+      'rmq-permissions',
+      'config.store',
+      'status',
+      'platform.health',
+      'control',
+      'pubsub (legacy)',
+      'pubsub',
+    ]);
     const known = new Set<string>(PLATFORM_CONFIG_KEYS);
     for (const s of services) for (const key of s.configKeys) expect(known.has(key), `${s.name}: ${key}`).toBe(true);
   });

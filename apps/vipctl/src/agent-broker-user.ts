@@ -2,8 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  AgentRmqFileSchema, agentRmqFilePath, isPlatformIdentity, platformBrokerUser, readAgentRmqFile as readRmqFile,
-  RmqSetupError, VOLTTRON_EXCHANGE, type AgentRmqFile,
+  AgentRmqFileSchema,
+  agentRmqFilePath,
+  isPlatformIdentity,
+  platformBrokerUser,
+  readAgentRmqFile as readRmqFile,
+  RmqSetupError,
+  VOLTTRON_EXCHANGE,
+  type AgentRmqFile,
 } from '@vip/rmq';
 import { agentPermissions, RabbitMqManagement } from '@vip/rmq/admin';
 import { writeFileAtomic } from '@vip/auth';
@@ -32,11 +38,17 @@ export function agentCertPaths(vipHome: string, identity: string): { cert: strin
  */
 export function checkBrokerIdentity(instanceName: string, identity: string): void {
   if (isPlatformIdentity(identity)) {
-    throw new CliError(`--identity ${JSON.stringify(identity)} is the platform's own identity: only the platform's broker user ${platformBrokerUser(instanceName)} may act as it`, EXIT.USAGE);
+    throw new CliError(
+      `--identity ${JSON.stringify(identity)} is the platform's own identity: only the platform's broker user ${platformBrokerUser(instanceName)} may act as it`,
+      EXIT.USAGE,
+    );
   }
   const bad = identity === '.' || identity === '..' || /[/\\*#\p{Cc}]/u.test(identity);
   if (bad) {
-    throw new CliError(`--identity ${JSON.stringify(identity)} cannot name a broker user (no "/", "\\", "*", "#" or control characters)`, EXIT.USAGE);
+    throw new CliError(
+      `--identity ${JSON.stringify(identity)} cannot name a broker user (no "/", "\\", "*", "#" or control characters)`,
+      EXIT.USAGE,
+    );
   }
   if (Buffer.byteLength(`${instanceName}.${identity}`, 'utf8') > 255) {
     throw new CliError(`--identity is too long: "${instanceName}.<identity>" must fit in 255 bytes`, EXIT.USAGE);
@@ -62,7 +74,13 @@ export interface CreatedBrokerUser {
   /** The platform runs on a shared login: the agent needs `senderProof: 'optional'` (see connectHint). */
   readonly sharedLogin?: true;
   /** Set on an EXTERNAL platform: the issued certificate (paths; the key is never printed). */
-  readonly certificate?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly issuer: string; readonly notAfter: string };
+  readonly certificate?: {
+    readonly cert: string;
+    readonly key: string;
+    readonly ca?: string;
+    readonly issuer: string;
+    readonly notAfter: string;
+  };
 }
 
 /** A new agent user's topic permission until the platform sets the real one: every key but pubsub publishes. */
@@ -98,7 +116,12 @@ export async function createAgentBrokerUser(bus: RmqBus, vipHome: string, identi
   const url = `${broker.protocol}//${encodeURIComponent(user)}:${encodeURIComponent(password)}@${broker.host}`;
   const shared = bus.sharedLogin === true;
   const file: AgentRmqFile = {
-    url, vhost: bus.vhost, instanceName: bus.instanceName, identity, user, ...(shared ? { senderProof: 'optional' as const } : {}),
+    url,
+    vhost: bus.vhost,
+    instanceName: bus.instanceName,
+    identity,
+    user,
+    ...(shared ? { senderProof: 'optional' as const } : {}),
     ...(bus.failoverUrls !== undefined ? { failoverUrls: [...bus.failoverUrls] } : {}),
   };
   const path = await writeAgentFiles(vipHome, file, {});
@@ -115,7 +138,11 @@ export async function writeAgentFiles(vipHome: string, file: AgentRmqFile, extra
     const entries = [...Object.entries(extra), [path, `${JSON.stringify(AgentRmqFileSchema.parse(file), null, 2)}\n`] as const];
     for (const [target, text] of entries) await writeFileAtomic(target, text, { mode: 0o600, dirMode: 0o700 });
   } catch (err) {
-    throw new CliError(`broker user ${file.user} created, but ${path} could not be written (${(err as Error).message}); run the command again`, EXIT.ERROR, { cause: err });
+    throw new CliError(
+      `broker user ${file.user} created, but ${path} could not be written (${(err as Error).message}); run the command again`,
+      EXIT.ERROR,
+      { cause: err },
+    );
   }
   return path;
 }
@@ -149,7 +176,9 @@ async function brokerStep(what: string, step: () => Promise<void>): Promise<void
  * login). Credentials stay in the file.
  */
 export function connectHint(created: CreatedBrokerUser): string {
-  return `connectRmqAgent({ identity: ${JSON.stringify(created.identity)} }) from @vip/agent/rmq, which reads ${created.path} `
-    + '(another home: its vipHome option or VIP_HOME); publishes resolve 1 as on VOLTTRON: this broker user has no management login'
-    + (created.sharedLogin ? '; the platform runs with --rmq-shared-login, where no sender is proven' : '');
+  return (
+    `connectRmqAgent({ identity: ${JSON.stringify(created.identity)} }) from @vip/agent/rmq, which reads ${created.path} ` +
+    '(another home: its vipHome option or VIP_HOME); publishes resolve 1 as on VOLTTRON: this broker user has no management login' +
+    (created.sharedLogin ? '; the platform runs with --rmq-shared-login, where no sender is proven' : '')
+  );
 }

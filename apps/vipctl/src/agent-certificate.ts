@@ -39,13 +39,43 @@ export async function issueAgentCertificate(req: IssueCertificateRequest): Promi
   const dir = await mkdtemp(join(tmpdir(), 'vipctl-cert-')); // 0700
   try {
     const f = (name: string) => join(dir, name);
-    await writeFile(f('ext.cnf'), 'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,keyAgreement\nextendedKeyUsage = clientAuth\n');
+    await writeFile(
+      f('ext.cnf'),
+      'basicConstraints = critical,CA:FALSE\nkeyUsage = critical,digitalSignature,keyAgreement\nextendedKeyUsage = clientAuth\n',
+    );
     await openssl('generate the key', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f('key.pem')]);
-    await openssl('make the request', ['req', '-new', '-utf8', '-key', f('key.pem'), '-subj', `/CN=${subjectValue(req.commonName)}`, '-out', f('req.csr')]);
+    await openssl('make the request', [
+      'req',
+      '-new',
+      '-utf8',
+      '-key',
+      f('key.pem'),
+      '-subj',
+      `/CN=${subjectValue(req.commonName)}`,
+      '-out',
+      f('req.csr'),
+    ]);
     const serial = randomBytes(16);
     serial[0] = serial[0]! & 0x7f; // a positive INTEGER
-    await openssl('sign the certificate', ['x509', '-req', '-in', f('req.csr'), '-CA', req.caCertFile, '-CAkey', req.caKeyFile,
-      '-set_serial', `0x${serial.toString('hex')}`, '-days', String(req.days), '-sha256', '-extfile', f('ext.cnf'), '-out', f('cert.pem')]);
+    await openssl('sign the certificate', [
+      'x509',
+      '-req',
+      '-in',
+      f('req.csr'),
+      '-CA',
+      req.caCertFile,
+      '-CAkey',
+      req.caKeyFile,
+      '-set_serial',
+      `0x${serial.toString('hex')}`,
+      '-days',
+      String(req.days),
+      '-sha256',
+      '-extfile',
+      f('ext.cnf'),
+      '-out',
+      f('cert.pem'),
+    ]);
     const [cert, key] = [await readFile(f('cert.pem'), 'utf8'), await readFile(f('key.pem'), 'utf8')];
     const notAfter = check(cert, key, await readFile(req.caCertFile, 'utf8'), req.commonName);
     return { cert, key, notAfter };
@@ -73,7 +103,11 @@ function openssl(step: string, args: readonly string[]): Promise<void> {
       if (!err) return resolve();
       const e = err as NodeJS.ErrnoException & { killed?: boolean };
       if (e.code === 'ENOENT') {
-        return reject(new CliError('cannot issue the agent certificate: the openssl command is not installed (or not on PATH)', EXIT.ERROR, { cause: err }));
+        return reject(
+          new CliError('cannot issue the agent certificate: the openssl command is not installed (or not on PATH)', EXIT.ERROR, {
+            cause: err,
+          }),
+        );
       }
       const why = e.killed ? `no answer within ${OPENSSL_TIMEOUT_MS / 1000} s` : firstLine(String(stderr)) || e.message;
       reject(new CliError(`cannot issue the agent certificate: openssl failed to ${step}: ${why}`, EXIT.ERROR, { cause: err }));
@@ -82,7 +116,12 @@ function openssl(step: string, args: readonly string[]): Promise<void> {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').map((l) => l.trim()).find((l) => l !== '') ?? '';
+  return (
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l !== '') ?? ''
+  );
 }
 
 /** The certificate is the key's, names `cn` and verifies with the CA's key; returns its notAfter. */
@@ -90,7 +129,10 @@ function check(certPem: string, keyPem: string, caPem: string, cn: string): stri
   const cert = new X509Certificate(certPem);
   const ca = new X509Certificate(caPem);
   if (!cert.checkPrivateKey(createPrivateKey(keyPem)) || !cert.verify(ca.publicKey) || !cert.checkIssued(ca)) {
-    throw new CliError('cannot issue the agent certificate: openssl produced a certificate that does not check out (key or CA signature)', EXIT.ERROR);
+    throw new CliError(
+      'cannot issue the agent certificate: openssl produced a certificate that does not check out (key or CA signature)',
+      EXIT.ERROR,
+    );
   }
   // node escapes RFC 2253 specials (`+`, `=`...) with a backslash when it prints the subject
   if (cert.subject.replace(/\\(.)/g, '$1') !== `CN=${cn}`) {

@@ -29,9 +29,15 @@ const OptionsSchema = z.object({
   new: z.boolean().default(false),
   editor: z.string().min(1, 'must not be empty').optional(),
   'message-bus': z.enum(['zmq', 'rmq'], { error: 'must be zmq or rmq' }).optional(),
-  'rmq-url': z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/, 'must look like amqp://user:password@host:5672').optional(),
+  'rmq-url': z
+    .string()
+    .regex(/^amqps?:\/\/[^/\s]+\/?$/, 'must look like amqp://user:password@host:5672')
+    .optional(),
   'rmq-vhost': z.string().min(1, 'must not be empty').optional(),
-  'rmq-management-url': z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'must look like http://host:15672 (optionally with user:password@)').optional(),
+  'rmq-management-url': z
+    .string()
+    .regex(/^https?:\/\/[^/\s]+\/?$/, 'must look like http://host:15672 (optionally with user:password@)')
+    .optional(),
   'rmq-ca': z.string().min(1, 'must be a file path').optional(),
   'rmq-cert': z.string().min(1, 'must be a file path').optional(),
   'rmq-key': z.string().min(1, 'must be a file path').optional(),
@@ -40,7 +46,11 @@ const OptionsSchema = z.object({
   bus: z.string().optional(),
   count: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').optional(),
   once: z.boolean().default(false),
-  interval: z.coerce.number({ error: 'must be a number of seconds' }).min(1, 'must be 1 to 60 seconds').max(60, 'must be 1 to 60 seconds').optional(),
+  interval: z.coerce
+    .number({ error: 'must be a number of seconds' })
+    .min(1, 'must be 1 to 60 seconds')
+    .max(60, 'must be 1 to 60 seconds')
+    .optional(),
   iterations: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').positive('must be > 0').max(100_000).optional(),
   port: z.coerce.number({ error: 'must be a port number' }).int('must be a whole number').min(1).max(65_535).optional(),
   'remote-vhost': z.string().min(1, 'must not be empty').optional(),
@@ -49,7 +59,12 @@ const OptionsSchema = z.object({
   scheme: z.enum(['amqp', 'amqps'], { error: 'must be amqp or amqps' }).optional(),
   topic: z.array(z.string()).optional(),
   rpc: z.array(z.string()).optional(),
-  days: z.coerce.number({ error: 'must be a number of days' }).int('must be a whole number of days').positive('must be > 0').max(36_500).optional(),
+  days: z.coerce
+    .number({ error: 'must be a number of days' })
+    .int('must be a whole number of days')
+    .positive('must be > 0')
+    .max(36_500)
+    .optional(),
 });
 export type CliOptions = z.infer<typeof OptionsSchema>;
 
@@ -95,6 +110,9 @@ export function messageArg(text: string, raw: boolean): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new CliError(`the message is not JSON (${(err as Error).message}): write JSON such as '{"t": 1}' or '"text"', or pass --raw to publish the text as it is`, EXIT.USAGE);
+    throw new CliError(
+      `the message is not JSON (${(err as Error).message}): write JSON such as '{"t": 1}' or '"text"', or pass --raw to publish the text as it is`,
+      EXIT.USAGE,
+    );
   }
 }

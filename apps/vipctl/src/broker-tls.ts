@@ -23,7 +23,9 @@ export async function readBrokerTls(files: BrokerTlsFiles): Promise<BrokerTlsPem
   const ca = await pem('CA certificate (--rmq-ca)', files.ca, certBlock);
   const cert = await pem('client certificate (--rmq-cert)', files.cert, certBlock);
   const key = await pem('private key (--rmq-key)', files.key, /-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----/);
-  const passphrase = files.passphraseFile === undefined ? undefined
-    : (await pem('key passphrase file', files.passphraseFile, /(?:)/))!.replace(/\r?\n$/, '');
+  const passphrase =
+    files.passphraseFile === undefined
+      ? undefined
+      : (await pem('key passphrase file', files.passphraseFile, /(?:)/))!.replace(/\r?\n$/, '');
   return { ...definedOnly({ ca, cert, key, passphrase, servername: files.servername }), external: files.external };
 }

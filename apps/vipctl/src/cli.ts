@@ -24,10 +24,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
 
 /** Every command writes through `io`, throws instead of exiting, and keeps commander's own error text for us to word. */
 function configure(cmd: Command, io: CliIo): void {
-  cmd.exitOverride((err) => {
-    throw Object.assign(err, { command: commandPath(cmd) });
-  })
-    .configureOutput({ writeOut: (t) => io.out(t.replace(/\n$/, '')), writeErr: (t) => io.err(t.replace(/\n$/, '')), outputError: () => undefined })
+  cmd
+    .exitOverride((err) => {
+      throw Object.assign(err, { command: commandPath(cmd) });
+    })
+    .configureOutput({
+      writeOut: (t) => io.out(t.replace(/\n$/, '')),
+      writeErr: (t) => io.err(t.replace(/\n$/, '')),
+      outputError: () => undefined,
+    })
     .configureHelp({ helpWidth: io.columns ?? DEFAULT_HELP_WIDTH, showGlobalOptions: true })
     .showSuggestionAfterError(true)
     .allowExcessArguments(false);

@@ -44,7 +44,8 @@ function collect(cmd: Command, path: string, globals: readonly Option[], out: Pa
 
 /** `case` lines of the data function: `'what key') echo 'words';;`. */
 function caseLines(data: readonly PathData[], choices: ReadonlyMap<string, readonly string[]>): string[] {
-  const line = (what: string, key: string, words: readonly string[]) => (words.length > 0 ? [`    '${what} ${key}') echo '${words.join(' ')}';;`] : []);
+  const line = (what: string, key: string, words: readonly string[]) =>
+    words.length > 0 ? [`    '${what} ${key}') echo '${words.join(' ')}';;`] : [];
   return [
     ...data.flatMap((d) => [
       ...line('sub', d.path, d.subcommands),
@@ -116,9 +117,17 @@ export function completionScript(program: Command, shell: CompletionShell): stri
   };
   visit(program);
   const dataFunction = ['_vipctl_data() {', '  case "$1 $2" in', ...caseLines(data, choices), '  esac', '}'].join('\n');
-  const head = shell === 'bash'
-    ? ['# bash completion for vipctl: source <(vipctl completion bash), e.g. in ~/.bashrc', '# (or save it as /etc/bash_completion.d/vipctl)']
-    : ['# zsh completion for vipctl: source <(vipctl completion zsh) in ~/.zshrc, after compinit', '# (it uses zsh\'s bashcompinit)',
-      '(( $+functions[compdef] )) || { autoload -U compinit && compinit; }', 'autoload -U +X bashcompinit && bashcompinit'];
+  const head =
+    shell === 'bash'
+      ? [
+          '# bash completion for vipctl: source <(vipctl completion bash), e.g. in ~/.bashrc',
+          '# (or save it as /etc/bash_completion.d/vipctl)',
+        ]
+      : [
+          '# zsh completion for vipctl: source <(vipctl completion zsh) in ~/.zshrc, after compinit',
+          "# (it uses zsh's bashcompinit)",
+          '(( $+functions[compdef] )) || { autoload -U compinit && compinit; }',
+          'autoload -U +X bashcompinit && bashcompinit',
+        ];
   return [...head, dataFunction, FUNCTION, 'complete -F _vipctl vipctl', ''].join('\n');
 }

@@ -41,21 +41,29 @@ export async function connectToPlatform(options: CliOptions, env: NodeJS.Process
   };
   if (bus.bus === 'rmq') {
     if (bus.notRunning !== undefined && options['message-bus'] === undefined) {
-      throw new CliError(`vip-platform is not running on ${vipHome} (RabbitMQ, instance ${bus.instanceName}, vhost ${bus.vhost}: ${bus.notRunning})`, EXIT.UNREACHABLE);
+      throw new CliError(
+        `vip-platform is not running on ${vipHome} (RabbitMQ, instance ${bus.instanceName}, vhost ${bus.vhost}: ${bus.notRunning})`,
+        EXIT.UNREACHABLE,
+      );
     }
     const tls = bus.tls ? { tls: await readBrokerTls(bus.tls) } : {};
     const brokerUser = bus.brokerUser !== undefined ? { brokerUser: bus.brokerUser } : {};
     // The VIP user of vctl on RabbitMQ (`<instance>.control.connection`): the platform's auth.json
     // grants that user the operator capabilities (stats enable/disable...).
     const user = `${bus.instanceName}.control.connection`;
-    const agent = createRmqAgent({ ...common, rmq: { url: bus.url, vhost: bus.vhost, instanceName: bus.instanceName, user, ...tls, ...brokerUser } });
+    const agent = createRmqAgent({
+      ...common,
+      rmq: { url: bus.url, vhost: bus.vhost, instanceName: bus.instanceName, user, ...tls, ...brokerUser },
+    });
     return startAgent(agent, describeRmq(bus), options['connect-timeout']);
   }
   const address = options.address ?? env.VIP_ADDRESS ?? config['local-address'] ?? defaultLocalAddress(vipHome);
   const serverKey = addressServerKey(address);
-  const platformKeys = await KeyStore.platform(vipHome).load().catch((err: unknown) => {
-    throw new CliError(`cannot read the platform keystore in ${vipHome}: ${(err as Error).message}`, EXIT.UNREACHABLE);
-  });
+  const platformKeys = await KeyStore.platform(vipHome)
+    .load()
+    .catch((err: unknown) => {
+      throw new CliError(`cannot read the platform keystore in ${vipHome}: ${(err as Error).message}`, EXIT.UNREACHABLE);
+    });
   if (!platformKeys) {
     throw new CliError(`no platform keystore in ${vipHome}: start the platform first, or pass --vip-home`, EXIT.UNREACHABLE);
   }
@@ -83,7 +91,11 @@ async function startAgent(agent: Agent, address: string, connectTimeoutS: number
     // By `code`, not class: the transport may come from another copy of @vip/protocol.
     const code = (err as { code?: unknown } | null)?.code;
     if (err instanceof HelloTimeoutError || code === 'VIP_TIMEOUT') {
-      throw new CliError(`no answer from the platform at ${address} within ${connectTimeoutS} s (is it running? --connect-timeout waits longer)`, EXIT.UNREACHABLE, { cause: err });
+      throw new CliError(
+        `no answer from the platform at ${address} within ${connectTimeoutS} s (is it running? --connect-timeout waits longer)`,
+        EXIT.UNREACHABLE,
+        { cause: err },
+      );
     }
     if (code === 'VIP_AUTH' || code === 'VIP_TRANSPORT') {
       throw new CliError(`the platform at ${address} is not answering: ${(err as Error).message}`, EXIT.UNREACHABLE, { cause: err });

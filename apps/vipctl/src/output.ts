@@ -31,5 +31,11 @@ export function table(rows: readonly (readonly [string, string])[]): string {
 export function bufferIo(env: NodeJS.ProcessEnv = {}): CliIo & { stdout(): string; stderr(): string } {
   const out: string[] = [];
   const err: string[] = [];
-  return { env, out: (t) => void out.push(t), err: (t) => void err.push(t), stdout: () => out.map((t) => `${t}\n`).join(''), stderr: () => err.map((t) => `${t}\n`).join('') };
+  return {
+    env,
+    out: (t) => void out.push(t),
+    err: (t) => void err.push(t),
+    stdout: () => out.map((t) => `${t}\n`).join(''),
+    stderr: () => err.map((t) => `${t}\n`).join(''),
+  };
 }

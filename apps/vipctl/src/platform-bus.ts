@@ -20,20 +20,24 @@ export interface ManagementLink {
 export type PlatformBus =
   | { readonly bus: 'zmq' }
   | {
-    readonly bus: 'rmq'; readonly url: string; readonly vhost: string; readonly instanceName: string; readonly management: ManagementLink;
-    readonly tls?: BrokerTlsFiles;
-    /** The broker user of the platform's certificate (only with that certificate). */
-    readonly brokerUser?: string;
-    /** The platform runs with --rmq-shared-login (recorded in bus.json). */
-    readonly sharedLogin?: true;
-    /** The other nodes of the broker's cluster (`--rmq-failover-urls`, recorded in bus.json): agents' rmq.json gets them. */
-    readonly failoverUrls?: readonly string[];
-    /**
-     * Set when this home's RabbitMQ platform is known not to run (its record says it stopped, its
-     * process is gone, or the home's config says rmq and nothing runs): why, for the one line vipctl prints.
-     */
-    readonly notRunning?: string;
-  };
+      readonly bus: 'rmq';
+      readonly url: string;
+      readonly vhost: string;
+      readonly instanceName: string;
+      readonly management: ManagementLink;
+      readonly tls?: BrokerTlsFiles;
+      /** The broker user of the platform's certificate (only with that certificate). */
+      readonly brokerUser?: string;
+      /** The platform runs with --rmq-shared-login (recorded in bus.json). */
+      readonly sharedLogin?: true;
+      /** The other nodes of the broker's cluster (`--rmq-failover-urls`, recorded in bus.json): agents' rmq.json gets them. */
+      readonly failoverUrls?: readonly string[];
+      /**
+       * Set when this home's RabbitMQ platform is known not to run (its record says it stopped, its
+       * process is gone, or the home's config says rmq and nothing runs): why, for the one line vipctl prints.
+       */
+      readonly notRunning?: string;
+    };
 export type RmqPlatformBus = Extract<PlatformBus, { bus: 'rmq' }>;
 
 const PathSchema = z.string().regex(/^\//, 'must be an absolute path');
@@ -47,24 +51,40 @@ const RunningBusSchema = z.object({
   pid: z.number().int().positive(),
   management: z.object({ baseUrl: z.string().regex(/^https?:\/\//), user: z.string(), password: z.string() }).optional(),
   // amqps settings as file paths (read when connecting, see broker-tls.ts); external = SASL EXTERNAL
-  tls: z.object({
-    ca: PathSchema.optional(), caKey: PathSchema.optional(), cert: PathSchema.optional(), key: PathSchema.optional(), passphraseFile: PathSchema.optional(),
-    servername: z.string().min(1).optional(), external: z.boolean(),
-  }).optional(),
+  tls: z
+    .object({
+      ca: PathSchema.optional(),
+      caKey: PathSchema.optional(),
+      cert: PathSchema.optional(),
+      key: PathSchema.optional(),
+      passphraseFile: PathSchema.optional(),
+      servername: z.string().min(1).optional(),
+      external: z.boolean(),
+    })
+    .optional(),
   brokerUser: z.string().min(1).optional(),
   sharedLogin: z.literal(true).optional(),
-  failoverUrls: z.array(z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/)).max(16).optional(),
+  failoverUrls: z
+    .array(z.string().regex(/^amqps?:\/\/[^/\s]+\/?$/))
+    .max(16)
+    .optional(),
 });
 /** What a clean stop leaves there (no credentials): the home's platform runs on RabbitMQ and is stopped. */
 const StoppedBusSchema = z.object({
-  bus: z.literal('rmq'), url: z.string().regex(/^amqps?:\/\//), vhost: z.string().min(1), instance: z.string().min(1), pid: z.number().int().positive(),
+  bus: z.literal('rmq'),
+  url: z.string().regex(/^amqps?:\/\//),
+  vhost: z.string().min(1),
+  instance: z.string().min(1),
+  pid: z.number().int().positive(),
   stopped: z.string().min(1),
 });
 type BusInfo = z.infer<typeof RunningBusSchema>;
 export type BrokerTlsFiles = NonNullable<BusInfo['tls']>;
 
 /** The record in run/bus.json: a running platform's, or why the recorded one is not running. */
-type BusRecord = { readonly running: true; readonly info: BusInfo } | { readonly running: false; readonly url: string; readonly vhost: string; readonly instance: string; readonly why: string };
+type BusRecord =
+  | { readonly running: true; readonly info: BusInfo }
+  | { readonly running: false; readonly url: string; readonly vhost: string; readonly instance: string; readonly why: string };
 
 /**
  * The platform's bus: `--message-bus` when given; else what the platform recorded in
@@ -88,13 +108,18 @@ export async function resolvePlatformBus(options: CliOptions, vipHome: string, c
   const instanceName = options['instance-name'] ?? info?.instance ?? stopped?.instance ?? config['instance-name'] ?? DEFAULT_INSTANCE_NAME;
   const url = options['rmq-url'] ?? info?.url ?? stopped?.url ?? config['rmq-url'] ?? DEFAULT_RMQ_URL;
   const mgmt = options['rmq-management-url'] ?? (info ? undefined : config['rmq-management-url']);
-  const notRunning = record ? stopped?.why : configured ? 'config says message-bus = rmq, and no platform recorded itself in run/bus.json' : undefined;
+  const notRunning = record
+    ? stopped?.why
+    : configured
+      ? 'config says message-bus = rmq, and no platform recorded itself in run/bus.json'
+      : undefined;
   return {
     bus: 'rmq',
     url,
     vhost: options['rmq-vhost'] ?? info?.vhost ?? stopped?.vhost ?? config['rmq-vhost'] ?? instanceName,
     instanceName,
-    management: mgmt !== undefined && mgmt !== 'off' ? managementFromUrl(mgmt, url) : info?.management ?? managementFromUrl(undefined, url),
+    management:
+      mgmt !== undefined && mgmt !== 'off' ? managementFromUrl(mgmt, url) : (info?.management ?? managementFromUrl(undefined, url)),
     ...brokerTls(options, url, info),
     ...(info?.sharedLogin ? { sharedLogin: true as const } : {}),
     ...(info?.failoverUrls !== undefined ? { failoverUrls: info.failoverUrls } : {}),
@@ -110,7 +135,11 @@ function brokerTls(options: CliOptions, url: string, info: BusInfo | undefined):
   }
   const flagged = ownCert || options['rmq-ca'] !== undefined || options['rmq-external'];
   const amqps = new URL(url).protocol === 'amqps:';
-  if (flagged && !amqps) throw new CliError(`--rmq-ca, --rmq-cert, --rmq-key and --rmq-external need an amqps:// broker URL (got ${new URL(url).protocol}//)`, EXIT.USAGE);
+  if (flagged && !amqps)
+    throw new CliError(
+      `--rmq-ca, --rmq-cert, --rmq-key and --rmq-external need an amqps:// broker URL (got ${new URL(url).protocol}//)`,
+      EXIT.USAGE,
+    );
   const rec = amqps ? info?.tls : undefined;
   if (!flagged && !rec) return {};
   const abs = (p: string | undefined) => (p === undefined ? undefined : resolve(p));
@@ -124,7 +153,8 @@ function brokerTls(options: CliOptions, url: string, info: BusInfo | undefined):
     servername: rec?.servername,
   });
   const external = options['rmq-external'] || (rec?.external ?? false);
-  if (external && tls.cert === undefined) throw new CliError('--rmq-external needs --rmq-cert and --rmq-key (the platform recorded no certificate)', EXIT.USAGE);
+  if (external && tls.cert === undefined)
+    throw new CliError('--rmq-external needs --rmq-cert and --rmq-key (the platform recorded no certificate)', EXIT.USAGE);
   const brokerUser = ownCert ? undefined : info?.brokerUser;
   return { tls: { ...tls, external }, ...(brokerUser !== undefined ? { brokerUser } : {}) };
 }
@@ -167,7 +197,13 @@ async function readBusRecord(vipHome: string): Promise<BusRecord | undefined> {
   if (!r.success) return undefined;
   if (alive(r.data.pid)) return { running: true, info: r.data };
   const u = new URL(r.data.url);
-  return { running: false, url: `${u.protocol}//${u.host}`, vhost: r.data.vhost, instance: r.data.instance, why: `its process ${r.data.pid} is gone` };
+  return {
+    running: false,
+    url: `${u.protocol}//${u.host}`,
+    vhost: r.data.vhost,
+    instance: r.data.instance,
+    why: `its process ${r.data.pid} is gone`,
+  };
 }
 
 function alive(pid: number): boolean {

@@ -29,14 +29,22 @@ describe('agent broker users on the broker', () => {
     onTestFinished(() => management.deleteUser(userOf(identity)));
     const home = await mkdtemp(join(tmpdir(), 'vipctl-home-')); // only its keystores/<identity>/rmq.json is written
     onTestFinished(() => rm(home, { recursive: true, force: true }));
-    await createAgentBrokerUser({ bus: 'rmq', url: AMQP_URL, vhost: idle.vhost, instanceName: INSTANCE, management: MANAGEMENT }, home, identity);
-    expect(await management.getTopicPermissions(idle.vhost, userOf(identity))).toEqual([{ exchange: 'volttron', write: '^(?!__pubsub__\\.)', read: '.*' }]);
+    await createAgentBrokerUser(
+      { bus: 'rmq', url: AMQP_URL, vhost: idle.vhost, instanceName: INSTANCE, management: MANAGEMENT },
+      home,
+      identity,
+    );
+    expect(await management.getTopicPermissions(idle.vhost, userOf(identity))).toEqual([
+      { exchange: 'volttron', write: '^(?!__pubsub__\\.)', read: '.*' },
+    ]);
     const file = await readAgentRmqFile(home, identity);
     const conn = await amqp.connect(`${file!.url}/${encodeURIComponent(idle.vhost)}`);
     onTestFinished(() => conn.close().catch(() => undefined));
     const ch = await conn.createConfirmChannel();
     ch.on('error', () => undefined);
-    await new Promise<void>((resolve, reject) => ch.publish('volttron', `${INSTANCE}.someone`, Buffer.from('[]'), {}, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      ch.publish('volttron', `${INSTANCE}.someone`, Buffer.from('[]'), {}, (err) => (err ? reject(err) : resolve())),
+    );
     const closed = new Promise<Error>((resolve) => ch.once('error', resolve));
     ch.publish('volttron', `__pubsub__.${INSTANCE}.t.#`, Buffer.from('{}'));
     expect((await closed).message).toMatch(/ACCESS_REFUSED/);

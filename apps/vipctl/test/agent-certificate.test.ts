@@ -15,7 +15,11 @@ const p = (name: string) => join(dir, name);
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vipctl-cert-test-'));
   const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run('openssl', ['req', '-x509', ...newKey, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', '/CN=v1 instance ca'], { timeout: 30_000 });
+  await run(
+    'openssl',
+    ['req', '-x509', ...newKey, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', '/CN=v1 instance ca'],
+    { timeout: 30_000 },
+  );
   await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p('other.key')], { timeout: 30_000 });
 }, 60_000);
 afterAll(async () => {
@@ -44,16 +48,18 @@ describe('issueAgentCertificate (openssl CLI)', () => {
     expect(new X509Certificate(issued.cert).subject.replace(/\\(.)/g, '$1')).toBe('CN=v1.a+b=c');
   });
 
-  it('errors are one line: unreadable CA key, a key that is not the CA\'s (openssl\'s first stderr line), no openssl', async () => {
-    await expect(issueAgentCertificate({ caCertFile: p('ca.crt'), caKeyFile: p('absent.key'), commonName: 'v1.x', days: 1 }))
-      .rejects.toThrow(/^cannot read the CA key \(--rmq-ca-key\) .*absent\.key \(ENOENT\)$/);
+  it("errors are one line: unreadable CA key, a key that is not the CA's (openssl's first stderr line), no openssl", async () => {
+    await expect(
+      issueAgentCertificate({ caCertFile: p('ca.crt'), caKeyFile: p('absent.key'), commonName: 'v1.x', days: 1 }),
+    ).rejects.toThrow(/^cannot read the CA key \(--rmq-ca-key\) .*absent\.key \(ENOENT\)$/);
     const wrong = issueAgentCertificate({ caCertFile: p('ca.crt'), caKeyFile: p('other.key'), commonName: 'v1.x', days: 1 });
     await expect(wrong).rejects.toThrow(/^cannot issue the agent certificate: openssl failed to sign the certificate: \S.*$/);
     const path = process.env.PATH;
     process.env.PATH = join(dir, 'no-bin');
     try {
-      await expect(issueAgentCertificate({ caCertFile: p('ca.crt'), caKeyFile: p('ca.key'), commonName: 'v1.x', days: 1 }))
-        .rejects.toThrow('cannot issue the agent certificate: the openssl command is not installed (or not on PATH)');
+      await expect(issueAgentCertificate({ caCertFile: p('ca.crt'), caKeyFile: p('ca.key'), commonName: 'v1.x', days: 1 })).rejects.toThrow(
+        'cannot issue the agent certificate: the openssl command is not installed (or not on PATH)',
+      );
     } finally {
       process.env.PATH = path;
     }

@@ -24,18 +24,32 @@ afterAll(async () => {
 
 describe('vipctl: reading the broker certificate files', () => {
   it('reads CA, certificate, key and passphrase (newline dropped); keeps servername and EXTERNAL', async () => {
-    expect(await readBrokerTls({ ca: p('c.pem'), cert: p('c.pem'), key: p('k.pem'), passphraseFile: p('pass'), servername: 'b', external: true }))
-      .toEqual({ ca: CERT, cert: CERT, key: KEY, passphrase: 'pw', servername: 'b', external: true });
+    expect(
+      await readBrokerTls({
+        ca: p('c.pem'),
+        cert: p('c.pem'),
+        key: p('k.pem'),
+        passphraseFile: p('pass'),
+        servername: 'b',
+        external: true,
+      }),
+    ).toEqual({ ca: CERT, cert: CERT, key: KEY, passphrase: 'pw', servername: 'b', external: true });
     expect(await readBrokerTls({ external: false })).toEqual({ external: false });
   });
 
   it('a missing or non-PEM file is one line naming it (exit 1)', async () => {
-    const fail = (files: Parameters<typeof readBrokerTls>[0]) => readBrokerTls(files).then(() => undefined, (e: unknown) => e as CliError);
+    const fail = (files: Parameters<typeof readBrokerTls>[0]) =>
+      readBrokerTls(files).then(
+        () => undefined,
+        (e: unknown) => e as CliError,
+      );
     const gone = await fail({ cert: p('gone.pem'), key: p('k.pem'), external: true });
     expect(gone).toBeInstanceOf(CliError);
     expect(gone?.exitCode).toBe(EXIT.ERROR);
     expect(gone?.message).toBe(`cannot read the client certificate (--rmq-cert) ${p('gone.pem')} (ENOENT)`);
     expect((await fail({ ca: p('junk'), external: false }))?.message).toBe(`the CA certificate (--rmq-ca) ${p('junk')} is not a PEM file`);
-    expect((await fail({ cert: p('c.pem'), key: p('c.pem'), external: false }))?.message).toMatch(/private key \(--rmq-key\) .* is not a PEM file/);
+    expect((await fail({ cert: p('c.pem'), key: p('c.pem'), external: false }))?.message).toMatch(
+      /private key \(--rmq-key\) .* is not a PEM file/,
+    );
   });
 });

@@ -35,27 +35,39 @@ async function usage(...argv: string[]): Promise<string> {
 }
 
 describe('vipctl command line (commander)', () => {
-  it('shares vip-platform\'s exit codes (@vip/protocol EXIT_CODES)', () => {
+  it("shares vip-platform's exit codes (@vip/protocol EXIT_CODES)", () => {
     expect(EXIT).toBe(EXIT_CODES);
     expect(EXIT).toEqual({ OK: 0, ERROR: 1, USAGE: 2, UNREACHABLE: 3, TIMEOUT: 4 });
   });
 
   it('an option of another command is an error naming the command (status --count 5 --days 3)', async () => {
-    expect(await usage('status', '--count', '5', '--days', '3')).toBe("vipctl: unknown option '--count' for status; see vipctl status --help");
-    expect(await usage('keys', 'generate', '--timeout', '3')).toBe("vipctl: unknown option '--timeout' for keys generate; see vipctl keys generate --help");
+    expect(await usage('status', '--count', '5', '--days', '3')).toBe(
+      "vipctl: unknown option '--count' for status; see vipctl status --help",
+    );
+    expect(await usage('keys', 'generate', '--timeout', '3')).toBe(
+      "vipctl: unknown option '--timeout' for keys generate; see vipctl keys generate --help",
+    );
     expect(await usage('auth', 'approve', 'x', '--identity', 'y')).toMatch(/^vipctl: unknown option '--identity' for auth approve/);
     expect(await usage('status', 'extra')).toMatch(/^vipctl: too many arguments for 'status'/);
   });
 
   it('suggests the command or option meant: stauts, subscribe --cout, mesage-bus', async () => {
-    expect(await usage('stauts')).toMatch(/^vipctl: unknown command 'stauts' \(did you mean (one of stats, )?status\?\); see vipctl --help$/);
+    expect(await usage('stauts')).toMatch(
+      /^vipctl: unknown command 'stauts' \(did you mean (one of stats, )?status\?\); see vipctl --help$/,
+    );
     expect(await usage('publsh', 'x')).toMatch(/\(did you mean publish\?\)/);
-    expect(await usage('subscribe', 'a/', '--cout', '2')).toBe("vipctl: unknown option '--cout' for subscribe (did you mean --count?); see vipctl subscribe --help");
+    expect(await usage('subscribe', 'a/', '--cout', '2')).toBe(
+      "vipctl: unknown option '--cout' for subscribe (did you mean --count?); see vipctl subscribe --help",
+    );
     expect(await usage('auth', 'lsit')).toMatch(/unknown command 'lsit' \(did you mean list\?\)/);
   });
 
   it('words values itself: a negative or missing value, a bad choice, a bad shell (exit 2, as --json too)', async () => {
-    for (const argv of [['status', '--timeout', '-1'], ['status', '-t', '-1'], ['status', '--timeout=-1']]) {
+    for (const argv of [
+      ['status', '--timeout', '-1'],
+      ['status', '-t', '-1'],
+      ['status', '--timeout=-1'],
+    ]) {
       expect(await usage(...argv)).toBe('vipctl: --timeout: must be > 0');
     }
     expect(await usage('status', '--connect-timeout', '-0.5')).toBe('vipctl: --connect-timeout: must be > 0');
@@ -69,16 +81,20 @@ describe('vipctl command line (commander)', () => {
     expect(JSON.parse(r.err)).toEqual({ error: '--timeout: must be > 0', code: 'CLI', exit: 2 });
   });
 
-  it('a missing argument names it and the command\'s help', async () => {
+  it("a missing argument names it and the command's help", async () => {
     expect(await usage('query')).toBe("vipctl: missing required argument 'property'; see vipctl query --help");
     expect(await usage('rpc', 'peer')).toBe("vipctl: missing required argument 'method'; see vipctl rpc call --help");
-    expect(await usage('auth', 'remove')).toBe('vipctl: auth remove takes one of: <user-id>, --index N, --identity NAME (vipctl auth remove --help)');
+    expect(await usage('auth', 'remove')).toBe(
+      'vipctl: auth remove takes one of: <user-id>, --index N, --identity NAME (vipctl auth remove --help)',
+    );
     expect(await usage('auth', 'add')).toBe('vipctl: auth add needs --credentials KEY or --identity NAME (vipctl auth add --help)');
   });
 
   it('publish refuses a message that is not JSON before connecting, unless --raw', async () => {
     const home = await emptyHome();
-    expect(await usage('publish', 'devices/x', '{t: 1}', '--vip-home', home)).toMatch(/^vipctl: the message is not JSON \(.*\): write JSON such as '\{"t": 1\}' or '"text"', or pass --raw/);
+    expect(await usage('publish', 'devices/x', '{t: 1}', '--vip-home', home)).toMatch(
+      /^vipctl: the message is not JSON \(.*\): write JSON such as '\{"t": 1\}' or '"text"', or pass --raw/,
+    );
     // with --raw the text is taken: the next step is connecting (no platform here: exit 3, not 2)
     expect((await vipctl('publish', 'devices/x', '{t: 1}', '--raw', '--vip-home', home)).code).toBe(3);
     expect(messageArg('{"t": 1}', false)).toEqual({ t: 1 });
@@ -88,7 +104,9 @@ describe('vipctl command line (commander)', () => {
   it('help: vipctl, vipctl <command> --help, vipctl help <command> exit 0; no command exits 2 with the help on stderr', async () => {
     const root = await vipctl('--help');
     expect(root.code).toBe(0);
-    expect(root.out).toContain('Exit codes: 0 ok, 1 error, 2 usage (bad flag, value or config setting), 3 platform unreachable or key refused, 4 timeout');
+    expect(root.out).toContain(
+      'Exit codes: 0 ok, 1 error, 2 usage (bad flag, value or config setting), 3 platform unreachable or key refused, 4 timeout',
+    );
     const publish = await vipctl('publish', '--help');
     expect(publish).toMatchObject({ code: 0, err: '' });
     expect(publish.out).toMatch(/^Usage: vipctl publish \[options\] <topic> \[message\]/);
@@ -110,9 +128,13 @@ describe('vipctl command line (commander)', () => {
     await writeFile(join(home, 'config'), '[volttron]\nmesage-bus = rmq\nbind-web-address = https://x\n');
     const r = await vipctl('status', '--vip-home', home);
     expect(r.code).toBe(3); // no platform in this home
-    expect(r.err.split('\n')[0]).toBe(`vipctl: warning: ${join(home, 'config')}:2: unknown key "mesage-bus" (did you mean message-bus?); ignored`);
+    expect(r.err.split('\n')[0]).toBe(
+      `vipctl: warning: ${join(home, 'config')}:2: unknown key "mesage-bus" (did you mean message-bus?); ignored`,
+    );
     const json = await vipctl('status', '--vip-home', home, '--json');
-    expect(JSON.parse(json.err.split('\n')[0]!)).toEqual({ warning: `${join(home, 'config')}:2: unknown key "mesage-bus" (did you mean message-bus?); ignored` });
+    expect(JSON.parse(json.err.split('\n')[0]!)).toEqual({
+      warning: `${join(home, 'config')}:2: unknown key "mesage-bus" (did you mean message-bus?); ignored`,
+    });
   });
 
   it('no platform: one short line at once, exit 3; a home whose config says rmq is said to be a RabbitMQ platform that is not running', async () => {
@@ -122,7 +144,8 @@ describe('vipctl command line (commander)', () => {
     await writeFile(join(home, 'config'), '[volttron]\nmessage-bus = rmq\ninstance-name = site9\n');
     const rmq = await vipctl('status', '--vip-home', home, '--connect-timeout', '600');
     expect(rmq).toEqual({
-      code: 3, out: '',
+      code: 3,
+      out: '',
       err: `vipctl: vip-platform is not running on ${home} (RabbitMQ, instance site9, vhost site9: config says message-bus = rmq, and no platform recorded itself in run/bus.json)\n`,
     });
   });

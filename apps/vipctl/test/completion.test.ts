@@ -20,7 +20,29 @@ const has = (shell: string): boolean => {
 /** What the shell completes for a command line (a trailing space: a new, empty word). */
 const CASES: ReadonlyArray<[string, string[]]> = [
   ['vipctl sta', ['stats', 'status']],
-  ['vipctl ', ['auth', 'completion', 'config', 'federation', 'health', 'help', 'keys', 'peers', 'ping', 'platforms', 'publish', 'query', 'rpc', 'shovel', 'stats', 'status', 'subscribe', 'top']],
+  [
+    'vipctl ',
+    [
+      'auth',
+      'completion',
+      'config',
+      'federation',
+      'health',
+      'help',
+      'keys',
+      'peers',
+      'ping',
+      'platforms',
+      'publish',
+      'query',
+      'rpc',
+      'shovel',
+      'stats',
+      'status',
+      'subscribe',
+      'top',
+    ],
+  ],
   ['vipctl auth ', ['add', 'approve', 'deny', 'list', 'remove']],
   ['vipctl auth add --rmq-m', ['--rmq-management-url']],
   ['vipctl status --message-bus ', ['rmq', 'zmq']],
@@ -75,18 +97,35 @@ done`;
 }
 
 describe('vipctl completion', () => {
-  it.each(['bash', 'zsh'] as const)('%s: commands, each command\'s own options, option values, query properties', async (shell) => {
+  it.each(['bash', 'zsh'] as const)("%s: commands, each command's own options, option values, query properties", async (shell) => {
     if (shell === 'zsh' && !has('zsh')) {
       expect.fail('zsh is not installed (apt-get install zsh): the zsh completion cannot be checked');
     }
-    const { stdout } = await run(shell, shell === 'zsh' ? ['-f', '-c', driver(shell)] : ['--norc', '-c', driver(shell)], { cwd: dir, timeout: 20_000 });
-    const got = stdout.split('\n').slice(0, CASES.length).map((l) => l.trim().split(' ').filter((w) => w !== ''));
-    expect(Object.fromEntries(CASES.map(([line], i) => [line, got[i]]))).toEqual(Object.fromEntries(CASES.map(([line, want]) => [line, [...want].sort()])));
+    const { stdout } = await run(shell, shell === 'zsh' ? ['-f', '-c', driver(shell)] : ['--norc', '-c', driver(shell)], {
+      cwd: dir,
+      timeout: 20_000,
+    });
+    const got = stdout
+      .split('\n')
+      .slice(0, CASES.length)
+      .map((l) =>
+        l
+          .trim()
+          .split(' ')
+          .filter((w) => w !== ''),
+      );
+    expect(Object.fromEntries(CASES.map(([line], i) => [line, got[i]]))).toEqual(
+      Object.fromEntries(CASES.map(([line, want]) => [line, [...want].sort()])),
+    );
   });
 
   it('offers file names after a path option (bash)', async () => {
     await writeFile(join(dir, 'ca-file.pem'), '');
-    const { stdout } = await run('bash', ['--norc', '-c', `source ${scripts.bash}; COMP_WORDS=(vipctl status --rmq-ca ca-f); COMP_CWORD=3; _vipctl; echo "\${COMPREPLY[*]}"`], { cwd: dir });
+    const { stdout } = await run(
+      'bash',
+      ['--norc', '-c', `source ${scripts.bash}; COMP_WORDS=(vipctl status --rmq-ca ca-f); COMP_CWORD=3; _vipctl; echo "\${COMPREPLY[*]}"`],
+      { cwd: dir },
+    );
     expect(stdout.trim()).toBe('ca-file.pem');
   });
 });

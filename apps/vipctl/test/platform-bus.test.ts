@@ -37,34 +37,50 @@ function opts(...argv: string[]) {
 const record = (pid: number) => ({ bus: 'rmq', url: 'amqp://u:p@b:5672', vhost: 'vh', instance: 'i1', pid });
 
 describe('vipctl: which bus the platform is on', () => {
-  it('zmq without a record or flag; the running platform\'s record otherwise; flags win', async () => {
+  it("zmq without a record or flag; the running platform's record otherwise; flags win", async () => {
     expect(await resolvePlatformBus(opts(), await home())).toEqual({ bus: 'zmq' });
     const h = await home(record(process.pid));
     expect(await resolvePlatformBus(opts(), h)).toEqual({
-      bus: 'rmq', url: 'amqp://u:p@b:5672', vhost: 'vh', instanceName: 'i1', management: { baseUrl: 'http://b:15672', user: 'u', password: 'p' },
+      bus: 'rmq',
+      url: 'amqp://u:p@b:5672',
+      vhost: 'vh',
+      instanceName: 'i1',
+      management: { baseUrl: 'http://b:15672', user: 'u', password: 'p' },
     });
     expect(await resolvePlatformBus(opts('--rmq-vhost', 'other'), h)).toMatchObject({ vhost: 'other', instanceName: 'i1' });
     expect(await resolvePlatformBus(opts('--message-bus', 'zmq'), h)).toEqual({ bus: 'zmq' });
   });
 
-  it('a cluster: the failover URLs the platform recorded go with the bus (into agents\' rmq.json)', async () => {
+  it("a cluster: the failover URLs the platform recorded go with the bus (into agents' rmq.json)", async () => {
     const h = await home({ ...record(process.pid), failoverUrls: ['amqp://b2:5672', 'amqp://b3:5672'] });
     expect(await resolvePlatformBus(opts(), h)).toMatchObject({ bus: 'rmq', failoverUrls: ['amqp://b2:5672', 'amqp://b3:5672'] });
   });
 
   it('a record of a dead process, or the stopped record of a clean stop: RabbitMQ, not running (no credentials kept)', async () => {
     expect(await resolvePlatformBus(opts(), await home(record(2 ** 22 + 12345)))).toMatchObject({
-      bus: 'rmq', url: 'amqp://b:5672', vhost: 'vh', instanceName: 'i1', notRunning: `its process ${2 ** 22 + 12345} is gone`,
+      bus: 'rmq',
+      url: 'amqp://b:5672',
+      vhost: 'vh',
+      instanceName: 'i1',
+      notRunning: `its process ${2 ** 22 + 12345} is gone`,
       management: { baseUrl: 'http://b:15672', user: 'guest', password: 'guest' },
     });
     const stopped = { bus: 'rmq', url: 'amqp://b:5672', vhost: 'vh', instance: 'i1', pid: 12, stopped: '2025-05-01T10:00:00.000Z' };
-    expect(await resolvePlatformBus(opts(), await home(stopped))).toMatchObject({ bus: 'rmq', vhost: 'vh', notRunning: 'stopped at 2025-05-01T10:00:00.000Z' });
+    expect(await resolvePlatformBus(opts(), await home(stopped))).toMatchObject({
+      bus: 'rmq',
+      vhost: 'vh',
+      notRunning: 'stopped at 2025-05-01T10:00:00.000Z',
+    });
   });
 
-  it('the home\'s config file: message-bus = rmq without a record is a RabbitMQ platform that is not running; its instance, vhost and broker are used', async () => {
+  it("the home's config file: message-bus = rmq without a record is a RabbitMQ platform that is not running; its instance, vhost and broker are used", async () => {
     const config = { 'message-bus': 'rmq', 'instance-name': 'cfg', 'rmq-vhost': 'cv', 'rmq-url': 'amqp://a:b@h:5673' } as const;
     expect(await resolvePlatformBus(opts(), await home(), config)).toMatchObject({
-      bus: 'rmq', url: 'amqp://a:b@h:5673', vhost: 'cv', instanceName: 'cfg', notRunning: 'config says message-bus = rmq, and no platform recorded itself in run/bus.json',
+      bus: 'rmq',
+      url: 'amqp://a:b@h:5673',
+      vhost: 'cv',
+      instanceName: 'cfg',
+      notRunning: 'config says message-bus = rmq, and no platform recorded itself in run/bus.json',
       management: { baseUrl: 'http://h:15672', user: 'a', password: 'b' },
     });
     expect(await resolvePlatformBus(opts(), await home(), { 'message-bus': 'zmq' })).toEqual({ bus: 'zmq' });
@@ -76,16 +92,25 @@ describe('vipctl: which bus the platform is on', () => {
   it('ignores a malformed record; --message-bus rmq alone uses the defaults', async () => {
     expect(await resolvePlatformBus(opts(), await home('{"bus": "rmq"'))).toEqual({ bus: 'zmq' });
     expect(await resolvePlatformBus(opts(), await home({ bus: 'kafka', pid: process.pid }))).toEqual({ bus: 'zmq' });
-    expect(await resolvePlatformBus(opts('--message-bus', 'rmq', '--instance-name', 'v2'), await home()))
-      .toEqual({ bus: 'rmq', url: DEFAULT_RMQ_URL, vhost: 'v2', instanceName: 'v2', management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' } });
+    expect(await resolvePlatformBus(opts('--message-bus', 'rmq', '--instance-name', 'v2'), await home())).toEqual({
+      bus: 'rmq',
+      url: DEFAULT_RMQ_URL,
+      vhost: 'v2',
+      instanceName: 'v2',
+      management: { baseUrl: 'http://127.0.0.1:15672', user: 'guest', password: 'guest' },
+    });
   });
 
   it('management API: the flag, else the recorded one, else port 15672 of the broker host with its credentials', async () => {
     const recorded = { ...record(process.pid), management: { baseUrl: 'https://m:443', user: 'admin', password: 's' } };
     const h = await home(recorded);
     expect(await resolvePlatformBus(opts(), h)).toMatchObject({ management: recorded.management });
-    expect(await resolvePlatformBus(opts('--rmq-management-url', 'http://x:1/'), h)).toMatchObject({ management: { baseUrl: 'http://x:1', user: 'u', password: 'p' } });
-    expect(await resolvePlatformBus(opts('--rmq-management-url', 'http://a%40b:c@x:1'), h)).toMatchObject({ management: { user: 'a@b', password: 'c' } });
+    expect(await resolvePlatformBus(opts('--rmq-management-url', 'http://x:1/'), h)).toMatchObject({
+      management: { baseUrl: 'http://x:1', user: 'u', password: 'p' },
+    });
+    expect(await resolvePlatformBus(opts('--rmq-management-url', 'http://a%40b:c@x:1'), h)).toMatchObject({
+      management: { user: 'a@b', password: 'c' },
+    });
     expect(() => opts('--rmq-management-url', 'amqp://x')).toThrow(/http:\/\/host:15672/);
   });
 
@@ -108,11 +133,20 @@ describe('vipctl: which bus the platform is on', () => {
 
   describe('amqps: the recorded certificate files, or the flags', () => {
     const tlsRecord = (pid: number) => ({
-      ...record(pid), url: 'amqps://b:5671', brokerUser: 'i1.router',
-      tls: { ca: '/p/ca.pem', cert: '/p/router.crt', key: '/p/router.key', passphraseFile: '/p/pass', servername: 'b.example', external: true },
+      ...record(pid),
+      url: 'amqps://b:5671',
+      brokerUser: 'i1.router',
+      tls: {
+        ca: '/p/ca.pem',
+        cert: '/p/router.crt',
+        key: '/p/router.key',
+        passphraseFile: '/p/pass',
+        servername: 'b.example',
+        external: true,
+      },
     });
 
-    it('uses the platform\'s certificate and broker user as recorded', async () => {
+    it("uses the platform's certificate and broker user as recorded", async () => {
       const h = await home(tlsRecord(process.pid));
       expect(await resolvePlatformBus(opts(), h)).toMatchObject({ url: 'amqps://b:5671', tls: tlsRecord(0).tls, brokerUser: 'i1.router' });
     });
@@ -123,16 +157,21 @@ describe('vipctl: which bus the platform is on', () => {
       expect(await resolvePlatformBus(opts('--rmq-ca', '/q/ca.pem'), h)).not.toHaveProperty('tls.caKey');
     });
 
-    it('--rmq-cert/--rmq-key: its own certificate (absolute paths), no passphrase or broker user of the platform\'s; --rmq-ca replaces the CA', async () => {
+    it("--rmq-cert/--rmq-key: its own certificate (absolute paths), no passphrase or broker user of the platform's; --rmq-ca replaces the CA", async () => {
       const h = await home(tlsRecord(process.pid));
       const own = await resolvePlatformBus(opts('--rmq-cert', '/q/me.crt', '--rmq-key', 'me.key', '--rmq-ca', '/q/ca.pem'), h);
-      expect(own).toMatchObject({ tls: { ca: '/q/ca.pem', cert: '/q/me.crt', key: resolve('me.key'), servername: 'b.example', external: true } });
+      expect(own).toMatchObject({
+        tls: { ca: '/q/ca.pem', cert: '/q/me.crt', key: resolve('me.key'), servername: 'b.example', external: true },
+      });
       expect(own).not.toHaveProperty('brokerUser');
       expect(own).not.toHaveProperty('tls.passphraseFile');
     });
 
     it('flags without a record: --message-bus rmq --rmq-url amqps://... --rmq-external with a certificate', async () => {
-      const r = await resolvePlatformBus(opts('--message-bus', 'rmq', '--rmq-url', 'amqps://h:5671', '--rmq-cert', '/c', '--rmq-key', '/k', '--rmq-external'), await home());
+      const r = await resolvePlatformBus(
+        opts('--message-bus', 'rmq', '--rmq-url', 'amqps://h:5671', '--rmq-cert', '/c', '--rmq-key', '/k', '--rmq-external'),
+        await home(),
+      );
       expect(r).toMatchObject({ tls: { cert: '/c', key: '/k', external: true } });
     });
 
@@ -146,7 +185,10 @@ describe('vipctl: which bus the platform is on', () => {
     it('refuses mismatched TLS flags as usage errors (exit 2)', async () => {
       const h = await home(record(process.pid));
       const usage = async (...argv: string[]) => {
-        const err = await resolvePlatformBus(opts(...argv), h).then(() => undefined, (e: unknown) => e);
+        const err = await resolvePlatformBus(opts(...argv), h).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
         expect(err).toBeInstanceOf(CliError);
         expect((err as CliError).exitCode).toBe(EXIT.USAGE);
         return (err as CliError).message;

@@ -4,9 +4,15 @@ import { renderTop } from '../src/commands/top-command.js';
 
 const NOW = 1_800_000_000_000;
 const snapshot: StatusSnapshot = {
-  instance: 'site1', bus: 'zmq', version: '0.1.0', startedAt: NOW - 3_725_000, now: NOW,
+  instance: 'site1',
+  bus: 'zmq',
+  version: '0.1.0',
+  startedAt: NOW - 3_725_000,
+  now: NOW,
   totals: { received: 120, forwarded: 10, published: 50, delivered: 100, dropped: 3 },
-  peers: [{ identity: 'thermostat', user: 'thermostat', bus: 'zmq', connectedSince: NOW - 65_000, queued: 2, queuedBytes: 300, dropped: 3 }],
+  peers: [
+    { identity: 'thermostat', user: 'thermostat', bus: 'zmq', connectedSince: NOW - 65_000, queued: 2, queuedBytes: 300, dropped: 3 },
+  ],
   peersOmitted: 0,
   topics: [{ bus: 'pubsub', prefix: 'devices/', subscribers: 2 }],
   topicsOmitted: 4,

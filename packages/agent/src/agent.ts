@@ -1,12 +1,28 @@
 import {
-  ClosedError, createRpcIdGenerator, frameText, PeerUnreachableError, silentLogger,
-  type AgentConnection, type ConnectionStatus, type Frame, type Logger, type VipMessage,
+  ClosedError,
+  createRpcIdGenerator,
+  frameText,
+  PeerUnreachableError,
+  silentLogger,
+  type AgentConnection,
+  type ConnectionStatus,
+  type Frame,
+  type Logger,
+  type VipMessage,
 } from '@vip/protocol';
 import { HelloTimeoutError, NotStartedError } from './errors.js';
 import { KnownNames, toVipMessage } from './frames.js';
 import { AgentEvents, type AgentEvent } from './agent-events.js';
 import { LOCAL, pendingKey, PendingRequests, type OperationName, type Settlement } from './pending-requests.js';
-import type { AgentCore, AgentPublisher, ExpectOptions, OutgoingMessage, RequestOptions, Subsystem, SubsystemFactory } from './subsystem.js';
+import type {
+  AgentCore,
+  AgentPublisher,
+  ExpectOptions,
+  OutgoingMessage,
+  RequestOptions,
+  Subsystem,
+  SubsystemFactory,
+} from './subsystem.js';
 import { HelloSubsystem } from './subsystems/hello.js';
 import { PingSubsystem } from './subsystems/ping.js';
 import { PeerlistSubsystem } from './subsystems/peerlist.js';
@@ -143,7 +159,14 @@ export class Agent {
     this.logger = (options.logger ?? silentLogger).child({ identity: options.identity });
     this.#events = new AgentEvents(this.logger);
     this.#core = this.#makeCore();
-    this.#inbound = new InboundDispatch({ core: this.#core, subsystems: this.#subsystems, names: this.#names, pending: this.#pending, stats: this.#stats, logger: this.logger });
+    this.#inbound = new InboundDispatch({
+      core: this.#core,
+      subsystems: this.#subsystems,
+      names: this.#names,
+      pending: this.#pending,
+      stats: this.#stats,
+      logger: this.logger,
+    });
     this.use(() => new HelloSubsystem(this.#core, (m) => this.#welcome(m)));
     this.ping = this.use((core) => new PingSubsystem(core, this.#requestTimeout()));
     this.peerlist = this.use((core) => new PeerlistSubsystem(core, this.#requestTimeout()));
@@ -151,8 +174,10 @@ export class Agent {
     this.rpc = this.use((core) => new RpcSubsystem(core, options.rpc));
     this.use((core) => new ExternalRpcSubsystem(core, this.rpc));
     const pubsubOptions = options.pubsub;
-    this.pubsub = pubsubOptions === false ? undefined
-      : this.use(typeof pubsubOptions === 'function' ? pubsubOptions : (core) => new PubSubSubsystem(core, pubsubOptions));
+    this.pubsub =
+      pubsubOptions === false
+        ? undefined
+        : this.use(typeof pubsubOptions === 'function' ? pubsubOptions : (core) => new PubSubSubsystem(core, pubsubOptions));
     this.health = this.use((core) => new HealthSubsystem(core, this.rpc));
     this.heartbeat = this.use((core) => new HeartbeatSubsystem(core, this.rpc, this.health, options.heartbeat));
     this.config = this.use((core) => new ConfigSubsystem(core, this.rpc, { enabled: options.config === true }));
@@ -390,7 +415,11 @@ export class Agent {
   async #hello(timeoutMs: number): Promise<VipMessage> {
     this.#handshaking = true;
     try {
-      const welcome = this.#pending.add<VipMessage>(WELCOME_KEY, { from: ROUTER, timeoutMs, operation: `hello from ${JSON.stringify(this.identity)}` });
+      const welcome = this.#pending.add<VipMessage>(WELCOME_KEY, {
+        from: ROUTER,
+        timeoutMs,
+        operation: `hello from ${JSON.stringify(this.identity)}`,
+      });
       this.#sendHello();
       return await welcome;
     } finally {
@@ -513,7 +542,11 @@ export class Agent {
       },
       expect: <T>(id: string, o: ExpectOptions) =>
         this.#pending.add<T>(pendingKey(id), {
-          from: pendingKey(o.from), timeoutMs: o.timeoutMs ?? this.#requestTimeout(), operation: o.operation, signal: o.signal, subsystem: o.subsystem,
+          from: pendingKey(o.from),
+          timeoutMs: o.timeoutMs ?? this.#requestTimeout(),
+          operation: o.operation,
+          signal: o.signal,
+          subsystem: o.subsystem,
         }),
       request: <T>(m: Omit<OutgoingMessage, 'id'>, o: RequestOptions = NO_OPTIONS) => {
         const id = o.id ?? this.#nextId();
@@ -536,5 +569,3 @@ export class Agent {
     };
   }
 }
-
-

@@ -9,11 +9,13 @@ export class HelloTimeoutError extends TimeoutError {
     this.name = 'HelloTimeoutError';
     this.identity = identity;
     const taken = `the identity ${JSON.stringify(identity)} is already used by another connected agent.`;
-    this.message = `no welcome from the platform at ${target} within ${timeoutMs / 1000} s for identity ${JSON.stringify(identity)}. `
-      + (kind === 'rmq'
+    this.message =
+      `no welcome from the platform at ${target} within ${timeoutMs / 1000} s for identity ${JSON.stringify(identity)}. ` +
+      (kind === 'rmq'
         ? `Likely causes: no platform is running for that instance and vhost; ${taken}`
-        : 'Likely causes: the platform is not running or not listening on that address; '
-          + "this agent's public key is not in the platform's auth.json (see `vipctl auth add` / `vipctl auth approve`); " + taken);
+        : 'Likely causes: the platform is not running or not listening on that address; ' +
+          "this agent's public key is not in the platform's auth.json (see `vipctl auth add` / `vipctl auth approve`); " +
+          taken);
   }
 }
 
@@ -24,7 +26,9 @@ export class HelloTimeoutError extends TimeoutError {
 export class NotStartedError extends VipError {
   readonly code = 'VIP_CLOSED';
   constructor(identity: string) {
-    super(`agent ${JSON.stringify(identity)} is not started: call await agent.start() first (connectZmqAgent and connectRmqAgent start the agent they return)`);
+    super(
+      `agent ${JSON.stringify(identity)} is not started: call await agent.start() first (connectZmqAgent and connectRmqAgent start the agent they return)`,
+    );
     this.name = 'NotStartedError';
   }
 }
@@ -38,7 +42,10 @@ export class PublishNotConfirmedError extends VipError {
   readonly code = 'VIP_NOT_CONFIRMED';
   readonly topic: string;
   constructor(topic: string, options?: ErrorOptions) {
-    super(`publish to ${JSON.stringify(topic)} not confirmed: the connection to the platform was lost before its reply; it may or may not have been delivered`, options);
+    super(
+      `publish to ${JSON.stringify(topic)} not confirmed: the connection to the platform was lost before its reply; it may or may not have been delivered`,
+      options,
+    );
     this.name = 'PublishNotConfirmedError';
     this.topic = topic;
   }
@@ -49,7 +56,10 @@ export class PublishQueueFullError extends VipError {
   readonly code = 'VIP_QUEUE_FULL';
   readonly topic: string;
   constructor(topic: string, limit: string, options?: ErrorOptions) {
-    super(`publish to ${JSON.stringify(topic)} refused: the agent is disconnected and its outbox is full (${limit}); it was not sent`, options);
+    super(
+      `publish to ${JSON.stringify(topic)} refused: the agent is disconnected and its outbox is full (${limit}); it was not sent`,
+      options,
+    );
     this.name = 'PublishQueueFullError';
     this.topic = topic;
   }

@@ -50,7 +50,12 @@ export class InboundDispatch {
     // VOLTTRON agents send 3 args here (docs/protocol.md 12.8); we add the peer slot so Python callers
     // raise UnknownSubsystem instead of logging "unhandled VIP error".
     core
-      .send({ peer: message.peer, id: message.id, subsystem: 'error', args: ['93', 'Protocol not supported', core.identity, message.subsystem] })
+      .send({
+        peer: message.peer,
+        id: message.id,
+        subsystem: 'error',
+        args: ['93', 'Protocol not supported', core.identity, message.subsystem],
+      })
       .catch((err: unknown) => logger.debug('agent.error93.failed', {}, err));
   }
 

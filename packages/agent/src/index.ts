@@ -1,10 +1,24 @@
 // Public API of @vip/agent: every export is listed by name. Transport-neutral (no zeromq, no amqplib).
 export { Agent, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_REQUEST_TIMEOUT_MS } from './agent.js';
 export type { AgentOptions, AgentEvent } from './agent.js';
-export type { AgentCore, Subsystem, SubsystemFactory, OutgoingMessage, RequestOptions, ExpectOptions, AgentPublisher } from './subsystem.js';
+export type {
+  AgentCore,
+  Subsystem,
+  SubsystemFactory,
+  OutgoingMessage,
+  RequestOptions,
+  ExpectOptions,
+  AgentPublisher,
+} from './subsystem.js';
 export type { OperationName } from './pending-requests.js';
 export {
-  HelloTimeoutError, RpcError, MethodNotFoundError, RemoteError, RpcException, PublishNotConfirmedError, PublishQueueFullError,
+  HelloTimeoutError,
+  RpcError,
+  MethodNotFoundError,
+  RemoteError,
+  RpcException,
+  PublishNotConfirmedError,
+  PublishQueueFullError,
   NotStartedError,
 } from './errors.js';
 /** A refused capability check, over RPC or pubsub: @vip/protocol's one unauthorized error. */
@@ -27,7 +41,14 @@ export type { ChannelStats } from './subsystems/channel.js';
 export type { HeartbeatOptions } from './subsystems/heartbeat.js';
 export { PubSubSubsystem } from './pubsub/pubsub-subsystem.js';
 export type {
-  PubSubCallback, PubSubPlatform, SubscribeOptions, UnsubscribeOptions, PublishOptions, ListOptions, ListRow, PubSubSubsystemOptions,
+  PubSubCallback,
+  PubSubPlatform,
+  SubscribeOptions,
+  UnsubscribeOptions,
+  PublishOptions,
+  ListOptions,
+  ListRow,
+  PubSubSubsystemOptions,
 } from './pubsub/pubsub-subsystem.js';
 export { RpcSubsystem, DEFAULT_RPC_TIMEOUT_MS, errorFromRpc } from './rpc/rpc.js';
 export type { RpcOptions, CallOptions, BatchItem } from './rpc/rpc.js';

@@ -2,7 +2,12 @@
 import { resolveVipHome } from '@vip/auth';
 import { ConfigError } from '@vip/protocol';
 import {
-  agentLinkFromFile, agentRmqFilePath, readAgentRmqFile, RmqConnection, type ManagementOptions, type RmqConnectionOptions,
+  agentLinkFromFile,
+  agentRmqFilePath,
+  readAgentRmqFile,
+  RmqConnection,
+  type ManagementOptions,
+  type RmqConnectionOptions,
 } from '@vip/rmq';
 import type { PrefixMatch } from '@vip/rmq/pubsub';
 import { Agent, type AgentOptions } from './agent.js';
@@ -44,7 +49,11 @@ export interface RmqAgentOptions extends Omit<AgentOptions, 'connection' | 'targ
 export function defaultManagement(url: string): ManagementOptions {
   const u = new URL(url);
   const tls = u.protocol === 'amqps:';
-  return { baseUrl: `${tls ? 'https' : 'http'}://${u.hostname}:${tls ? 15671 : 15672}`, user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+  return {
+    baseUrl: `${tls ? 'https' : 'http'}://${u.hostname}:${tls ? 15671 : 15672}`,
+    user: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password),
+  };
 }
 
 /**
@@ -57,14 +66,20 @@ export function createRmqAgent(options: RmqAgentOptions): Agent {
   // peers on the zmq bus, from the router's peerlist add/drop (kept across reconnections)
   const zmqPeers = zmqPeersViaProxy === false ? undefined : new Set<string>();
   const viaProxy = zmqPeers && ((peer: Buffer) => zmqPeers.size > 0 && zmqPeers.has(peer.toString('utf8')));
-  const connection = (): RmqConnection => new RmqConnection({
-    ...rmq, identity: options.identity, ...(options.logger ? { logger: options.logger } : {}), ...(viaProxy ? { viaProxy } : {}),
-  });
+  const connection = (): RmqConnection =>
+    new RmqConnection({
+      ...rmq,
+      identity: options.identity,
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(viaProxy ? { viaProxy } : {}),
+    });
   const broker = new URL(rmq.url);
   const { declareTopology: _declare, user: _user, ...link } = rmq;
   const mgmt = management === false ? undefined : (management ?? defaultManagement(rmq.url));
-  const pubsub: AgentOptions['pubsub'] = options.pubsub === false || pubsubVia === 'router' ? options.pubsub
-    : (core) => new RmqPubSubSubsystem(core, { link, ...(prefixMatch ? { prefixMatch } : {}), ...(mgmt ? { management: mgmt } : {}) });
+  const pubsub: AgentOptions['pubsub'] =
+    options.pubsub === false || pubsubVia === 'router'
+      ? options.pubsub
+      : (core) => new RmqPubSubSubsystem(core, { link, ...(prefixMatch ? { prefixMatch } : {}), ...(mgmt ? { management: mgmt } : {}) });
   const agent = new Agent({
     ...agentOptions,
     connection,
@@ -100,16 +115,24 @@ export interface ConnectRmqAgentOptions extends Omit<RmqAgentOptions, 'rmq'> {
  */
 export async function connectRmqAgent(options: ConnectRmqAgentOptions): Promise<Agent> {
   const { rmq, vipHome, ...rest } = options;
-  const agent = createRmqAgent(rmq !== undefined ? { ...rest, rmq } : await fromAgentFile(options.identity, vipHome ?? resolveVipHome(), rest));
+  const agent = createRmqAgent(
+    rmq !== undefined ? { ...rest, rmq } : await fromAgentFile(options.identity, vipHome ?? resolveVipHome(), rest),
+  );
   await agent.start();
   return agent;
 }
 
-async function fromAgentFile(identity: string, vipHome: string, rest: Omit<ConnectRmqAgentOptions, 'rmq' | 'vipHome'>): Promise<RmqAgentOptions> {
+async function fromAgentFile(
+  identity: string,
+  vipHome: string,
+  rest: Omit<ConnectRmqAgentOptions, 'rmq' | 'vipHome'>,
+): Promise<RmqAgentOptions> {
   const file = await readAgentRmqFile(vipHome, identity);
   if (!file) {
-    throw new ConfigError(`no broker link for agent ${JSON.stringify(identity)}: ${agentRmqFilePath(vipHome, identity)} does not exist; `
-      + `make it with vipctl auth add --identity ${identity} on the platform's machine (or pass rmq options)`);
+    throw new ConfigError(
+      `no broker link for agent ${JSON.stringify(identity)}: ${agentRmqFilePath(vipHome, identity)} does not exist; ` +
+        `make it with vipctl auth add --identity ${identity} on the platform's machine (or pass rmq options)`,
+    );
   }
   return { ...rest, rmq: await agentLinkFromFile(file), management: rest.management ?? false };
 }

@@ -45,7 +45,9 @@ export async function createZmqAgent(options: ZmqAgentOptions): Promise<Agent> {
   let publicKey = options.publicKey ?? address.publickey;
   let secretKey = options.secretKey ?? address.secretkey;
   if (publicKey === undefined || secretKey === undefined) {
-    const store = options.usePlatformKeys ? KeyStore.platform(vipHome, { logger: options.logger }) : KeyStore.agent(vipHome, options.identity, { logger: options.logger });
+    const store = options.usePlatformKeys
+      ? KeyStore.platform(vipHome, { logger: options.logger })
+      : KeyStore.agent(vipHome, options.identity, { logger: options.logger });
     const pair = options.usePlatformKeys ? await store.load() : await store.loadOrCreate();
     if (!pair) throw new ConfigError(`no platform key pair in ${store.path}: is VIP_HOME (${vipHome}) the platform's home?`);
     publicKey = pair.public;

@@ -9,7 +9,7 @@ class CountingConnection extends MemoryRouterConnection {
   }
 }
 
-it('transportStats() shows the connection\'s numeric counters while started, undefined when stopped or when it keeps none', async () => {
+it("transportStats() shows the connection's numeric counters while started, undefined when stopped or when it keeps none", async () => {
   const router = new MemoryRouter();
   const counting = new Agent({ identity: 'counting', connection: () => new CountingConnection(router, 'counting') });
   const plain = new Agent({ identity: 'plain', connection: () => router.connect('plain') });
@@ -47,7 +47,14 @@ it('counts operations its subsystems do not serve (messages.ignored) and keeps w
   const a = new Agent({ identity: 'i1', connection: () => router.connect('i1') });
   try {
     await a.start();
-    const stray = [['hello', 'foo'], ['hello', 'hello'], ['ping', 'pang'], ['peerlist', 'shuffle', 'x'], ['peerlist', 'add'], ['query', 'instance-name']];
+    const stray = [
+      ['hello', 'foo'],
+      ['hello', 'hello'],
+      ['ping', 'pang'],
+      ['peerlist', 'shuffle', 'x'],
+      ['peerlist', 'add'],
+      ['query', 'instance-name'],
+    ];
     // from the agent to itself through the router: the peer frame is its own identity
     for (const [subsystem, ...args] of stray) await a.core.send({ peer: 'i1', id: `s-${subsystem}`, subsystem: subsystem as string, args });
     expect(await a.ping.ping()).toEqual([]); // after the strays: the memory router keeps order

@@ -28,7 +28,12 @@ describe('Agent lifecycle', () => {
     expect(a.connected).toBe(true);
     expect(a.routerIdentity).toBe('memory-router');
     const hello = router.sent[0]!.message;
-    expect([frameText(hello.peer), frameText(hello.id), frameText(hello.subsystem), ...text(hello.args)]).toEqual(['', 'connect.hello.0', 'hello', 'hello']);
+    expect([frameText(hello.peer), frameText(hello.id), frameText(hello.subsystem), ...text(hello.args)]).toEqual([
+      '',
+      'connect.hello.0',
+      'hello',
+      'hello',
+    ]);
     await a.stop();
     await a.stop();
     const last = router.sent.at(-1)!.message;
@@ -102,11 +107,15 @@ describe('Agent lifecycle', () => {
     await a.start();
     router.welcome = false; // the router is back but the first re-hello goes unanswered
     router.restart();
-    await vi.waitFor(() => expect(router.sent.filter((s) => s.from === 'a5' && frameText(s.message.subsystem) === 'hello')).toHaveLength(2));
+    await vi.waitFor(() =>
+      expect(router.sent.filter((s) => s.from === 'a5' && frameText(s.message.subsystem) === 'hello')).toHaveLength(2),
+    );
     router.welcome = true;
     // with the 120 s handshake timeout as the only wait, this would be two minutes away
     await vi.waitFor(() => expect(a.connected).toBe(true), { timeout: 15_000, interval: 50 });
-    const hellos = router.sent.filter((s) => s.from === 'a5' && frameText(s.message.subsystem) === 'hello').map((s) => frameText(s.message.id));
+    const hellos = router.sent
+      .filter((s) => s.from === 'a5' && frameText(s.message.subsystem) === 'hello')
+      .map((s) => frameText(s.message.id));
     expect(hellos).toEqual(['connect.hello.0', 'connect.hello.1', 'connect.hello.2']);
   });
 
@@ -120,7 +129,9 @@ describe('Agent lifecycle', () => {
     router.restart();
     await starting;
     expect(a.connected).toBe(true);
-    const hellos = router.sent.filter((s) => s.from === 'a4' && frameText(s.message.subsystem) === 'hello').map((s) => frameText(s.message.id));
+    const hellos = router.sent
+      .filter((s) => s.from === 'a4' && frameText(s.message.subsystem) === 'hello')
+      .map((s) => frameText(s.message.id));
     expect(hellos).toEqual(['connect.hello.0', 'connect.hello.1']);
   });
 
@@ -138,7 +149,13 @@ describe('router and peer subsystems', () => {
     const router = new MemoryRouter();
     const a = agent(router, 'probed');
     await a.start();
-    router.deliverAs('', 'probed', { peer: textFrame(''), user: textFrame(''), id: textFrame('vip.router.probe'), subsystem: textFrame('ping'), args: [textFrame('ping')] });
+    router.deliverAs('', 'probed', {
+      peer: textFrame(''),
+      user: textFrame(''),
+      id: textFrame('vip.router.probe'),
+      subsystem: textFrame('ping'),
+      args: [textFrame('ping')],
+    });
     await vi.waitFor(() => expect(router.sent.some((s) => frameText(s.message.id) === 'vip.router.probe')).toBe(true));
     const pong = router.sent.find((s) => frameText(s.message.id) === 'vip.router.probe')!.message;
     expect([frameText(pong.peer), frameText(pong.subsystem), ...text(pong.args)]).toEqual(['', 'ping', 'pong']);
@@ -201,7 +218,13 @@ describe('router and peer subsystems', () => {
     a.peerlist.onAdd((p) => got.push(`add:${p}`));
     a.peerlist.onDrop((p) => got.push(`drop:${p}`));
     const conn = router.connect('x');
-    conn.deliver({ peer: Buffer.alloc(0), user: Buffer.alloc(0), id: Buffer.alloc(0), subsystem: textFrame('peerlist'), args: [textFrame('add'), textFrame('z')] });
+    conn.deliver({
+      peer: Buffer.alloc(0),
+      user: Buffer.alloc(0),
+      id: Buffer.alloc(0),
+      subsystem: textFrame('peerlist'),
+      args: [textFrame('add'), textFrame('z')],
+    });
     expect(got).toEqual([]); // a connection not attached to the agent: nothing
     await a.core.send({ peer: 'l1', subsystem: 'error', args: ['1'] });
     await a.ping.ping();
@@ -210,7 +233,8 @@ describe('router and peer subsystems', () => {
 });
 
 describe('requests to a peer the router drops (peerlist drop)', () => {
-  const rpcSent = (router: MemoryRouter, method: string) => router.sent.some((s) => frameText(s.message.subsystem) === 'RPC' && text(s.message.args).join().includes(`"${method}"`));
+  const rpcSent = (router: MemoryRouter, method: string) =>
+    router.sent.some((s) => frameText(s.message.subsystem) === 'RPC' && text(s.message.args).join().includes(`"${method}"`));
 
   it('fail at once with PeerUnreachableError; a request made after the drop is not failed by it', async () => {
     const router = new MemoryRouter();
@@ -249,7 +273,13 @@ describe('requests to a peer the router drops (peerlist drop)', () => {
     await vi.waitFor(() => expect(answer).toBeDefined());
     const forger = router.connect('forger');
     await forger.open();
-    forger.deliverTo(a, { peer: EMPTY, user: EMPTY, id: EMPTY, subsystem: textFrame('peerlist'), args: [textFrame('drop'), textFrame('server')] });
+    forger.deliverTo(a, {
+      peer: EMPTY,
+      user: EMPTY,
+      id: EMPTY,
+      subsystem: textFrame('peerlist'),
+      args: [textFrame('drop'), textFrame('server')],
+    });
     await a.ping.ping(); // the forged message was handled before this reply
     expect(dropped).toEqual([]);
     answer('done');

@@ -22,13 +22,24 @@ async function setup(initial: Record<string, unknown>, prepare: (cfg: Agent, eve
   const router = new MemoryRouter();
   const store = new Agent({ identity: 'config.store', connection: router.connect('config.store'), rpc: { timeoutMs: 1_000 } });
   agents.push(store);
-  store.rpc.export('initialize_configs', async (identity: string) => {
-    await store.rpc.call(identity, 'config.initial_update', initial);
-    return null;
-  }, { params: ['identity'] });
+  store.rpc.export(
+    'initialize_configs',
+    async (identity: string) => {
+      await store.rpc.call(identity, 'config.initial_update', initial);
+      return null;
+    },
+    { params: ['identity'] },
+  );
   const stored = new Map<string, unknown>();
   store.rpc.export('set_config', (_id: string, name: string, raw: string, type: string) => void stored.set(name, [raw, type]), {
-    params: ['identity', 'config_name', 'raw_contents', 'config_type', { name: 'trigger_callback', default: false }, { name: 'send_update', default: true }],
+    params: [
+      'identity',
+      'config_name',
+      'raw_contents',
+      'config_type',
+      { name: 'trigger_callback', default: false },
+      { name: 'send_update', default: true },
+    ],
   });
   await store.start();
   const cfg = new Agent({ identity: 'cfg', connection: router.connect('cfg'), rpc: { timeoutMs: 1_000 } });
@@ -37,7 +48,13 @@ async function setup(initial: Record<string, unknown>, prepare: (cfg: Agent, eve
   prepare(cfg, events);
   await cfg.start();
   const push = (action: string, name: string | null, contents?: unknown) =>
-    store.rpc.call('cfg', 'config.update', action, name, kwargs({ ...(contents === undefined ? {} : { contents }), trigger_callback: true }));
+    store.rpc.call(
+      'cfg',
+      'config.update',
+      action,
+      name,
+      kwargs({ ...(contents === undefined ? {} : { contents }), trigger_callback: true }),
+    );
   return { store, cfg, events, stored, push };
 }
 
@@ -47,11 +64,17 @@ describe('agent.config', () => {
       cfg.config.subscribe((n, a, c) => void events.push([n, a, c]), { pattern: 'devices/*', actions: 'UPDATE' });
       cfg.config.subscribe((n, a, c) => void events.push([`all:${n}`, a, c]), { actions: ['NEW', 'DELETE'] });
     });
-    expect(s.events).toEqual([['all:config', 'NEW', { x: 1 }], ['all:Devices/AHU1', 'NEW', { a: 1 }]]);
+    expect(s.events).toEqual([
+      ['all:config', 'NEW', { x: 1 }],
+      ['all:Devices/AHU1', 'NEW', { a: 1 }],
+    ]);
     s.events.length = 0;
     await s.push('UPDATE', 'Devices/AHU1', { a: 2 });
     await s.push('DELETE', 'config');
-    expect(s.events).toEqual([['Devices/AHU1', 'UPDATE', { a: 2 }], ['all:config', 'DELETE', null]]);
+    expect(s.events).toEqual([
+      ['Devices/AHU1', 'UPDATE', { a: 2 }],
+      ['all:config', 'DELETE', null],
+    ]);
     expect(await s.cfg.config.list()).toEqual(['Devices/AHU1']);
   });
 
@@ -64,13 +87,20 @@ describe('agent.config', () => {
     expect(await s.cfg.config.get()).toEqual({ points: [{ p: 1 }] });
     s.events.length = 0;
     await s.push('UPDATE', 'points', [{ p: 2 }]);
-    expect(s.events).toEqual([['config', 'UPDATE', { points: [{ p: 2 }] }], ['points', 'UPDATE', [{ p: 2 }]]]);
+    expect(s.events).toEqual([
+      ['config', 'UPDATE', { points: [{ p: 2 }] }],
+      ['points', 'UPDATE', [{ p: 2 }]],
+    ]);
     s.events.length = 0;
     await s.push('NEW', 'mode', 'manual');
     expect(s.events).toEqual([['mode', 'UPDATE', 'manual']]); // a default existed
     s.events.length = 0;
     await s.push('DELETE_ALL', null);
-    expect(s.events).toEqual([['config', 'DELETE', null], ['points', 'DELETE', null], ['mode', 'UPDATE', 'auto']]);
+    expect(s.events).toEqual([
+      ['config', 'DELETE', null],
+      ['points', 'DELETE', null],
+      ['mode', 'UPDATE', 'auto'],
+    ]);
     await expect(s.cfg.config.get('config')).rejects.toThrow('config not in store');
   });
 
@@ -87,7 +117,9 @@ describe('agent.config', () => {
     expect(s.stored.get('text')).toEqual(['hello', 'raw']);
     await s.push('NEW', 'trigger', 'z');
     expect(String(refusal)).toContain('Cannot set a config from a configuration callback');
-    expect(() => s.cfg.config.subscribe(() => undefined, { actions: ['CHANGED' as ConfigCallbackAction] })).toThrow('invalid config action');
+    expect(() => s.cfg.config.subscribe(() => undefined, { actions: ['CHANGED' as ConfigCallbackAction] })).toThrow(
+      'invalid config action',
+    );
   });
 
   it('config.update and config.initial_update from anyone but config.store are refused', async () => {
@@ -97,7 +129,11 @@ describe('agent.config', () => {
     agents.push(cfg, mallory);
     await mallory.start();
     await cfg.start(); // no config.store on this router: logged, the agent starts anyway
-    await expect(mallory.rpc.call('cfg', 'config.initial_update', { config: { evil: true } })).rejects.toThrow('accepted only from config.store');
-    await expect(mallory.rpc.call('cfg', 'config.update', 'NEW', 'config', kwargs({ contents: {}, trigger_callback: true }))).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
+    await expect(mallory.rpc.call('cfg', 'config.initial_update', { config: { evil: true } })).rejects.toThrow(
+      'accepted only from config.store',
+    );
+    await expect(
+      mallory.rpc.call('cfg', 'config.update', 'NEW', 'config', kwargs({ contents: {}, trigger_callback: true })),
+    ).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
   });
 });

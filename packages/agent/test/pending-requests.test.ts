@@ -20,10 +20,15 @@ describe('PendingRequests: one timer for every timeout', () => {
     const results = await Promise.allSettled(waits);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected', 'rejected', 'rejected']);
     expect(results.filter((r) => r.status === 'rejected').map((r) => (r.reason as Error).message)).toEqual([
-      'op 0 timed out after 3 ms', 'op 2 timed out after 8 ms', 'op 3 timed out after 2 ms', 'op 4 timed out after 5 ms',
+      'op 0 timed out after 3 ms',
+      'op 2 timed out after 8 ms',
+      'op 3 timed out after 2 ms',
+      'op 4 timed out after 5 ms',
     ]);
     // A request added after the timer went idle is timed again.
-    await expect(pending.add('again', { from: 'srv', timeoutMs: 2, operation: 'op again' })).rejects.toThrow('op again timed out after 2 ms');
+    await expect(pending.add('again', { from: 'srv', timeoutMs: 2, operation: 'op again' })).rejects.toThrow(
+      'op again timed out after 2 ms',
+    );
   });
 
   it('names a lazily named request only when it fails', async () => {

@@ -17,7 +17,12 @@ const sentBy = (identity: string, subsystem: string): VipMessage[] =>
 
 beforeEach(async () => {
   router = new MemoryRouter();
-  victim = new Agent({ identity: 'thermostat', connection: router.connect('thermostat'), rpc: { timeoutMs: 2_000 }, requestTimeoutMs: 2_000 });
+  victim = new Agent({
+    identity: 'thermostat',
+    connection: router.connect('thermostat'),
+    rpc: { timeoutMs: 2_000 },
+    requestTimeoutMs: 2_000,
+  });
   victim.rpc.export('set_point', (v: number) => v, { params: ['value'], allow: 'can_set' });
   await victim.start();
   mallory = router.connect('mallory');
@@ -40,11 +45,22 @@ describe('replies bound to the peer asked', () => {
     const ui = new Agent({ identity: 'ui', connection: router.connect('ui'), rpc: { timeoutMs: 2_000 } });
     await ui.start();
     try {
-      mallory.deliverTo(victim, { peer: f('thermostat'), user: f('mallory'), id: f('c1'), subsystem: f('RPC'), args: [f('{"jsonrpc": "2.0", "method": "set_point", "params": [99], "id": "c1"}')] });
-      await waitUntil(() => sentBy('thermostat', 'RPC').some((m) => frameText(m.peer) === 'platform.auth'));
-      const request = JSON.parse(frameText(sentBy('thermostat', 'RPC').find((m) => frameText(m.peer) === 'platform.auth')!.args[0]!)) as { id: string };
       mallory.deliverTo(victim, {
-        peer: f('thermostat'), user: f('mallory'), id: f(request.id), subsystem: f('RPC'),
+        peer: f('thermostat'),
+        user: f('mallory'),
+        id: f('c1'),
+        subsystem: f('RPC'),
+        args: [f('{"jsonrpc": "2.0", "method": "set_point", "params": [99], "id": "c1"}')],
+      });
+      await waitUntil(() => sentBy('thermostat', 'RPC').some((m) => frameText(m.peer) === 'platform.auth'));
+      const request = JSON.parse(frameText(sentBy('thermostat', 'RPC').find((m) => frameText(m.peer) === 'platform.auth')!.args[0]!)) as {
+        id: string;
+      };
+      mallory.deliverTo(victim, {
+        peer: f('thermostat'),
+        user: f('mallory'),
+        id: f(request.id),
+        subsystem: f('RPC'),
         args: [f(JSON.stringify({ jsonrpc: '2.0', id: request.id, result: { mallory: { can_set: null } } }))],
       });
       await waitUntil(() => (victim.stats()['replies.wrong_peer'] ?? 0) === 1);
@@ -59,7 +75,7 @@ describe('replies bound to the peer asked', () => {
     }
   });
 
-  it('a forged pong from another peer settles nothing; the pinged peer\'s does', async () => {
+  it("a forged pong from another peer settles nothing; the pinged peer's does", async () => {
     const slow = router.connect('slow'); // connected, answers only when told
     await slow.open();
     const ping = victim.ping.ping('slow', ['x']);
@@ -81,7 +97,10 @@ describe('replies bound to the peer asked', () => {
       await waitUntil(() => release !== undefined);
       const id = (JSON.parse(frameText(sentBy('thermostat', 'RPC').at(-1)!.args[0]!)) as { id: string }).id;
       mallory.deliverTo(victim, {
-        peer: f('thermostat'), user: f('mallory'), id: f(id), subsystem: f('RPC'),
+        peer: f('thermostat'),
+        user: f('mallory'),
+        id: f(id),
+        subsystem: f('RPC'),
         args: [f(JSON.stringify({ jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found', data: {} } }))],
       });
       await waitUntil(() => (victim.stats()['replies.wrong_peer'] ?? 0) >= 1);

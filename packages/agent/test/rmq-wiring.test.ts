@@ -26,11 +26,18 @@ it('connects through RabbitMQ and fails the unanswered hello with HelloTimeoutEr
 });
 
 it('an agent used before start() says so and what to do (not "ClosedError: agent ... is closed")', async () => {
-  const agent = createRmqAgent({ identity: 'thermostat', rmq: { url: 'amqp://guest:guest@127.0.0.1:5672', vhost: '/', instanceName: 'wiringtest' } });
+  const agent = createRmqAgent({
+    identity: 'thermostat',
+    rmq: { url: 'amqp://guest:guest@127.0.0.1:5672', vhost: '/', instanceName: 'wiringtest' },
+  });
   for (const attempt of [() => agent.rpc.call('x', 'y'), () => agent.pubsub!.publish('devices/x', { message: 1 })]) {
     const err = await attempt().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotStartedError);
-    expect(err).toMatchObject({ code: 'VIP_CLOSED', message: 'agent "thermostat" is not started: call await agent.start() first (connectZmqAgent and connectRmqAgent start the agent they return)' });
+    expect(err).toMatchObject({
+      code: 'VIP_CLOSED',
+      message:
+        'agent "thermostat" is not started: call await agent.start() first (connectZmqAgent and connectRmqAgent start the agent they return)',
+    });
   }
   await agent.close();
   await expect(agent.rpc.call('x', 'y')).rejects.toThrow(/agent thermostat is closed/); // closed for good: said as such
@@ -43,14 +50,22 @@ it('connectRmqAgent({ identity }) reads keystores/<identity>/rmq.json (vipctl au
     `no broker link for agent "thermostat": ${home}/keystores/thermostat/rmq.json does not exist; make it with vipctl auth add --identity thermostat on the platform's machine (or pass rmq options)`,
   );
   await mkdir(join(home, 'keystores', 'thermostat'), { recursive: true });
-  const file = { url: 'amqp://guest:guest@127.0.0.1:5672', vhost: '/', instanceName: 'fromfile', identity: 'thermostat', user: 'fromfile.thermostat' };
+  const file = {
+    url: 'amqp://guest:guest@127.0.0.1:5672',
+    vhost: '/',
+    instanceName: 'fromfile',
+    identity: 'thermostat',
+    user: 'fromfile.thermostat',
+  };
   await writeFile(join(home, 'keystores', 'thermostat', 'rmq.json'), JSON.stringify(file));
   // the link is the file's: the unanswered hello names its broker, vhost and instance
   const err = await connectRmqAgent({ identity: 'thermostat', vipHome: home, helloTimeoutMs: 500 }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(HelloTimeoutError);
   expect((err as Error).message).toContain('amqp://127.0.0.1:5672 (vhost /, instance fromfile)');
   await writeFile(join(home, 'keystores', 'thermostat', 'rmq.json'), JSON.stringify({ ...file, identity: 'other' }));
-  await expect(connectRmqAgent({ identity: 'thermostat', vipHome: home })).rejects.toThrow(/is the broker file of "other", not of "thermostat"/);
+  await expect(connectRmqAgent({ identity: 'thermostat', vipHome: home })).rejects.toThrow(
+    /is the broker file of "other", not of "thermostat"/,
+  );
   await writeFile(join(home, 'keystores', 'thermostat', 'rmq.json'), '{"url": 1}');
   await expect(connectRmqAgent({ identity: 'thermostat', vipHome: home })).rejects.toThrow(/rmq\.json is not a valid agent broker file/);
 });

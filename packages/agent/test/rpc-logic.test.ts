@@ -41,9 +41,15 @@ describe('capability checks (VOLTTRON texts)', () => {
   it('checks parameter restrictions: equality, anchored regex, missing parameter', () => {
     const caps = { a: { x: 1, room: '/r1|r2/' } };
     expect(checkCapabilities('m', ['a'], 'u', caps, { x: 1, room: 'r2' })).toBeUndefined();
-    expect(checkCapabilities('m', ['a'], 'u', caps, { x: 1, room: 'r1x' })?.message).toBe('User u can call method m only with room matching pattern /r1|r2/ but called with room=r1x');
-    expect(checkCapabilities('m', ['a'], 'u', caps, { x: 2, room: 'r1' })?.message).toBe('User u can call method m only with x=1 but called with x=2');
-    expect(checkCapabilities('m', ['a'], 'u', { a: { y: 1 } }, {})?.message).toBe('User u capability is not defined properly. method m does not have a parameter y');
+    expect(checkCapabilities('m', ['a'], 'u', caps, { x: 1, room: 'r1x' })?.message).toBe(
+      'User u can call method m only with room matching pattern /r1|r2/ but called with room=r1x',
+    );
+    expect(checkCapabilities('m', ['a'], 'u', caps, { x: 2, room: 'r1' })?.message).toBe(
+      'User u can call method m only with x=1 but called with x=2',
+    );
+    expect(checkCapabilities('m', ['a'], 'u', { a: { y: 1 } }, {})?.message).toBe(
+      'User u capability is not defined properly. method m does not have a parameter y',
+    );
     expect(checkCapabilities('m', ['a'], 'u', { a: { y: '/(/' } }, { y: '(' })?.message).toContain('matching pattern');
   });
   it('prints Python reprs', () => {

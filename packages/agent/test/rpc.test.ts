@@ -1,7 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { frameText, PeerUnreachableError, TimeoutError } from '@vip/protocol';
 import {
-  Agent, exported, kwargs, MethodNotFoundError, RemoteError, rpcContext, RpcException, UnauthorizedError, type RpcCallContext,
+  Agent,
+  exported,
+  kwargs,
+  MethodNotFoundError,
+  RemoteError,
+  rpcContext,
+  RpcException,
+  UnauthorizedError,
+  type RpcCallContext,
 } from '../src/index.js';
 import { MemoryRouter } from '@vip/testing';
 
@@ -56,7 +64,9 @@ describe('RPC calls', () => {
     expect(await caller.rpc.call('srv', 'spread', 1, 2, 3, kwargs({ k: 'v' }))).toEqual({ a: 1, rest: [2, 3], kw: { k: 'v' } });
     expect(await caller.rpc.request('srv', 'raw', { args: [1], kwargs: { z: true } })).toEqual([1, { z: true }]);
     expect(await caller.rpc.call('srv', 'raw')).toEqual([]);
-    const bodies = router.sent.filter((s) => s.from === 'caller' && frameText(s.message.subsystem) === 'RPC').map((s) => frameText(s.message.args[0]!));
+    const bodies = router.sent
+      .filter((s) => s.from === 'caller' && frameText(s.message.subsystem) === 'RPC')
+      .map((s) => frameText(s.message.args[0]!));
     expect(bodies[0]).toMatch(/^\{"jsonrpc": "2\.0", "method": "echo", "params": \["hi"\], "id": "\d+\.000000\.\d+\.000000"\}$/);
     expect(bodies[1]).toContain('"params": {"a": 1, "b": 2}');
     expect(bodies[3]).toContain('"params": {"*args": [1, 2, 3], "**kwargs": {"k": "v"}}');
@@ -73,7 +83,13 @@ describe('RPC calls', () => {
   it('raises RemoteError with the remote type, args and traceback', async () => {
     const err = (await caller.rpc.call('srv', 'fail', 'boom').catch((e: unknown) => e)) as RemoteError;
     expect(err).toBeInstanceOf(RemoteError);
-    expect(err).toMatchObject({ code: 'VIP_REMOTE_EXCEPTION', excType: 'builtins.ValueError', excArgs: ['boom'], detail: 'boom', rpcCode: -32000 });
+    expect(err).toMatchObject({
+      code: 'VIP_REMOTE_EXCEPTION',
+      excType: 'builtins.ValueError',
+      excArgs: ['boom'],
+      detail: 'boom',
+      rpcCode: -32000,
+    });
     expect(err.excTb).toContain('RangeError');
     await expect(caller.rpc.call('srv', 'typed')).rejects.toMatchObject({ excType: 'builtins.KeyError' });
     await expect(caller.rpc.call('srv', 'add', 1, 2, 3)).rejects.toMatchObject({ excType: 'builtins.TypeError' });
@@ -109,7 +125,10 @@ describe('RPC calls', () => {
     expect(results[2]).toMatchObject({ status: 'rejected', reason: { code: 'VIP_METHOD_NOT_FOUND' } });
     expect(router.sent.filter((s) => s.from === 'srv').length - before).toBe(1);
     const batchToGhost = await caller.rpc.batch('ghost', [{ method: 'a' }, { method: 'b' }]);
-    expect(batchToGhost.map((r) => r.status === 'rejected' && (r.reason as Error).name)).toEqual(['PeerUnreachableError', 'PeerUnreachableError']);
+    expect(batchToGhost.map((r) => r.status === 'rejected' && (r.reason as Error).name)).toEqual([
+      'PeerUnreachableError',
+      'PeerUnreachableError',
+    ]);
   });
 
   it('answers inspect and <method>.inspect', async () => {
@@ -130,11 +149,14 @@ describe('RPC calls', () => {
     expect(e1).toBeInstanceOf(UnauthorizedError);
     expect(e1.excType).toBe('volttron.platform.jsonrpc.Error');
     expect(e1.detail).toBe('User caller can call method set_temp only with room matching pattern /r[0-9]+|lobby/ but called with room=r1x');
-    await expect(caller.rpc.call('srv', 'restricted', 42)).rejects.toThrow('User caller can call method restricted only with x=1 but called with x=42');
+    await expect(caller.rpc.call('srv', 'restricted', 42)).rejects.toThrow(
+      'User caller can call method restricted only with x=1 but called with x=42',
+    );
     expect(await caller.rpc.call('srv', 'restricted', 1)).toBe(1);
     await expect(caller.rpc.call('srv', 'admin')).rejects.toMatchObject({
       code: 'VIP_UNAUTHORIZED',
-      detail: "method 'admin' requires capabilities {'root'}, but capability {'can_set': {'room': '/r[0-9]+|lobby/'}, 'can_x': {'x': 1}} was provided for user caller",
+      detail:
+        "method 'admin' requires capabilities {'root'}, but capability {'can_set': {'room': '/r[0-9]+|lobby/'}, 'can_x': {'x': 1}} was provided for user caller",
     });
   });
 
@@ -162,7 +184,11 @@ describe('RPC calls', () => {
       return new Thermo();
     };`;
     const js = transformSync(source, { loader: 'ts', format: 'esm', target: 'node20' }).code;
-    const make = ((await import(/* @vite-ignore */ `data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as { default: (d: typeof exported) => object }).default;
+    const make = (
+      (await import(/* @vite-ignore */ `data:text/javascript;base64,${Buffer.from(js).toString('base64')}`)) as {
+        default: (d: typeof exported) => object;
+      }
+    ).default;
     expect(callee.rpc.exportObject(make(exported))).toEqual(['bump']);
     expect(await caller.rpc.call('srv', 'bump', kwargs({ delta: 2 }))).toBe(22);
   });
@@ -177,7 +203,11 @@ describe('RPC calls', () => {
     // Apply the standard decorator by hand (vitest's transform does not lower decorator syntax).
     const inits: ((this: Thermostat) => void)[] = [];
     exported({ name: 'thermo.read' })(Thermostat.prototype.read, {
-      kind: 'method', name: 'read', static: false, private: false, metadata: {},
+      kind: 'method',
+      name: 'read',
+      static: false,
+      private: false,
+      metadata: {},
       access: { has: () => true, get: (o: Thermostat) => o.read },
       addInitializer: (f: (this: Thermostat) => void) => inits.push(f),
     } as unknown as ClassMethodDecoratorContext<Thermostat>);

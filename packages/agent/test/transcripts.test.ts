@@ -20,8 +20,13 @@ interface Exchange {
   frames: Frame[];
 }
 function transcript(name: string): Exchange[] {
-  const raw = JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')) as { exchanges: { direction: string; identity?: string; frames: RawFrame[] }[] };
-  return raw.exchanges.map((e) => ({ ...e, frames: e.frames.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f.hex, 'hex'))) }));
+  const raw = JSON.parse(readFileSync(join(DIR, `${name}.json`), 'utf8')) as {
+    exchanges: { direction: string; identity?: string; frames: RawFrame[] }[];
+  };
+  return raw.exchanges.map((e) => ({
+    ...e,
+    frames: e.frames.map((f) => (typeof f === 'string' ? Buffer.from(f, 'utf8') : Buffer.from(f.hex, 'hex'))),
+  }));
 }
 const texts = (frames: readonly Frame[]) => frames.map((f) => frameText(f));
 
@@ -33,9 +38,13 @@ async function started(router: MemoryRouter, identity: string): Promise<Agent> {
   const a = new Agent({ identity, connection: router.connect(identity), rpc: { timeoutMs: 1_000 } });
   agents.push(a);
   a.rpc.export('echo', (x: unknown) => x, { params: ['x', { name: 'tag', default: null }] });
-  a.rpc.export('fail', (msg: string) => {
-    throw new RangeError(msg);
-  }, { params: ['msg'] });
+  a.rpc.export(
+    'fail',
+    (msg: string) => {
+      throw new RangeError(msg);
+    },
+    { params: ['msg'] },
+  );
   await a.start();
   return a;
 }
@@ -135,11 +144,15 @@ describe('agent frames match the VOLTTRON 9 transcripts', () => {
   it('a refused capability check: equal but for the traceback, exc_args [-32001, text] as VOLTTRON sends them (agent_store_errors)', async () => {
     const router = new MemoryRouter();
     const store = new Agent({
-      identity: 'config.store', connection: router.connect('config.store'),
+      identity: 'config.store',
+      connection: router.connect('config.store'),
       rpc: { capabilities: { 'cap.cfg': { edit_config_store: { identity: 'cap.cfg' } } } },
     });
     agents.push(store);
-    store.rpc.export('manage_store', () => null, { params: ['identity', 'config_name', 'raw_contents', 'config_type'], allow: 'edit_config_store' });
+    store.rpc.export('manage_store', () => null, {
+      params: ['identity', 'config_name', 'raw_contents', 'config_type'],
+      allow: 'edit_config_store',
+    });
     await store.start();
     const exchanges = transcript('agent_store_errors');
     const [request, response] = [exchanges[4]!, exchanges[5]!];
@@ -150,7 +163,10 @@ describe('agent frames match the VOLTTRON 9 transcripts', () => {
     const [mine, theirs] = [texts(ours[0]!), texts(response.frames)];
     const strip = (t: string) => t.replace(/"exc_tb": "(?:[^"\\]|\\.)*", /, '');
     expect(strip(mine[5]!)).toBe(strip(theirs[5]!));
-    expect(JSON.parse(mine[5]!).error.data['exception.py'].exc_args).toEqual([-32001, 'User cap.cfg can call method manage_store only with identity=cap.cfg but called with identity=other.agent']);
+    expect(JSON.parse(mine[5]!).error.data['exception.py'].exc_args).toEqual([
+      -32001,
+      'User cap.cfg can call method manage_store only with identity=cap.cfg but called with identity=other.agent',
+    ]);
   });
 });
 
@@ -159,10 +175,14 @@ describe('agent.config frames match the VOLTTRON 9 transcripts (agent_store_star
     const router = new MemoryRouter();
     const store = new Agent({ identity: 'config.store', connection: router.connect('config.store'), rpc: { timeoutMs: 1_000 } });
     agents.push(store);
-    store.rpc.export('initialize_configs', async (identity: string) => {
-      await store.rpc.call(identity, 'config.initial_update', {});
-      return null;
-    }, { params: ['identity'] });
+    store.rpc.export(
+      'initialize_configs',
+      async (identity: string) => {
+        await store.rpc.call(identity, 'config.initial_update', {});
+        return null;
+      },
+      { params: ['identity'] },
+    );
     await store.start();
     const cfg = new Agent({ identity: 'cap.cfg', connection: router.connect('cap.cfg'), rpc: { timeoutMs: 1_000 } });
     agents.push(cfg);
@@ -171,7 +191,11 @@ describe('agent.config frames match the VOLTTRON 9 transcripts (agent_store_star
     await cfg.start();
     const start = transcript('agent_store_start');
     const theirs = texts(start.find((e) => e.direction === 'agent->router' && frameText(e.frames[0]!) === 'config.store')!.frames);
-    const mine = texts(written(router, 'cap.cfg', 'RPC').find((f) => frameText(f[0]!) === 'config.store' && frameText(f[5]!).includes('initialize_configs'))!);
+    const mine = texts(
+      written(router, 'cap.cfg', 'RPC').find(
+        (f) => frameText(f[0]!) === 'config.store' && frameText(f[5]!).includes('initialize_configs'),
+      )!,
+    );
     // Allowed difference: the ids each side generates.
     const noId = (t: string[]) => [...t.slice(0, 3), ...t.slice(4, 5), t[5]!.replace(/"id": "[^"]+"/, '"id": "X"')];
     expect(noId(mine)).toEqual(noId(theirs));

@@ -35,7 +35,9 @@ export function keepAdmitting(keys: () => readonly KeptKey[] | Promise<readonly 
       const now = after.authenticate(probe(key.publicKey));
       if (!now.admit) lost.push(`${key.name} (user ${JSON.stringify(was.userId)}) is no longer admitted`);
       else if (now.userId !== was.userId || now.identity !== was.identity) {
-        lost.push(`${key.name} would be admitted as user ${JSON.stringify(now.userId)} identity ${JSON.stringify(now.identity ?? null)} instead of ${JSON.stringify(was.userId)} ${JSON.stringify(was.identity ?? null)}`);
+        lost.push(
+          `${key.name} would be admitted as user ${JSON.stringify(now.userId)} identity ${JSON.stringify(now.identity ?? null)} instead of ${JSON.stringify(was.userId)} ${JSON.stringify(was.identity ?? null)}`,
+        );
       }
     }
     if (lost.length === 0) return undefined;

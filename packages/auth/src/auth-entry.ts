@@ -25,7 +25,7 @@ const PatternFieldSchema = z
   .union([z.string(), z.array(z.string()), z.null()])
   .optional()
   .superRefine((value, ctx) => {
-    for (const v of typeof value === 'string' ? [value] : value ?? []) {
+    for (const v of typeof value === 'string' ? [value] : (value ?? [])) {
       const problem = regexProblem(v);
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     }
@@ -39,7 +39,9 @@ const PatternFieldSchema = z
 const NameListSchema = z
   .union([z.string(), z.array(z.string()), z.null()])
   .optional()
-  .transform((value): string[] => (value === null || value === undefined || value === '' ? [] : typeof value === 'string' ? [value] : value));
+  .transform((value): string[] =>
+    value === null || value === undefined || value === '' ? [] : typeof value === 'string' ? [value] : value,
+  );
 
 export const MechanismSchema = z.enum(AUTH_MECHANISMS, { error: 'mechanism must be "NULL", "PLAIN" or "CURVE"' });
 
@@ -47,10 +49,16 @@ export const AuthEntrySchema = z
   .looseObject({
     domain: PatternFieldSchema,
     address: PatternFieldSchema,
-    mechanism: z.union([MechanismSchema, z.null()]).optional().transform((m): AuthMechanism => m ?? 'CURVE'),
+    mechanism: z
+      .union([MechanismSchema, z.null()])
+      .optional()
+      .transform((m): AuthMechanism => m ?? 'CURVE'),
     credentials: PatternFieldSchema,
     user_id: z.union([z.string(), z.null()]).optional(),
-    identity: z.union([z.string(), z.null()]).optional().transform((v) => v ?? null),
+    identity: z
+      .union([z.string(), z.null()])
+      .optional()
+      .transform((v) => v ?? null),
     groups: NameListSchema,
     roles: NameListSchema,
     capabilities: CapabilitiesSchema,
@@ -60,7 +68,10 @@ export const AuthEntrySchema = z
       })
       .optional()
       .transform((v) => v ?? {}),
-    comments: z.union([z.string(), z.null()]).optional().transform((v) => v || null),
+    comments: z
+      .union([z.string(), z.null()])
+      .optional()
+      .transform((v) => v || null),
     enabled: z.boolean().optional().default(true),
   })
   .superRefine((entry, ctx) => {
@@ -87,8 +98,15 @@ export const AuthEntrySchema = z
  * id (and the capability map keyed by it) would change on each reload; this one is a uuid-shaped
  * hash of what the entry matches, the same on every load until the entry is written back.
  */
-function derivedUserId(entry: { domain: string[] | null; address: string[] | null; mechanism: string; credentials: string[] | null }): string {
-  const hex = createHash('sha256').update(JSON.stringify([entry.domain, entry.address, entry.mechanism, entry.credentials])).digest('hex');
+function derivedUserId(entry: {
+  domain: string[] | null;
+  address: string[] | null;
+  mechanism: string;
+  credentials: string[] | null;
+}): string {
+  const hex = createHash('sha256')
+    .update(JSON.stringify([entry.domain, entry.address, entry.mechanism, entry.credentials]))
+    .digest('hex');
   const variant = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }

@@ -88,7 +88,8 @@ export class AuthFile {
     return this.#change((data) => {
       const index = 'index' in ref ? ref.index : data[list].findIndex((e) => e.user_id === ref.userId);
       const [removed] = Number.isInteger(index) && index >= 0 ? data[list].splice(index, 1) : [];
-      if (!removed) throw new AuthError(`no ${list} entry ${'index' in ref ? `at index ${ref.index}` : `with user_id ${JSON.stringify(ref.userId)}`}`);
+      if (!removed)
+        throw new AuthError(`no ${list} entry ${'index' in ref ? `at index ${ref.index}` : `with user_id ${JSON.stringify(ref.userId)}`}`);
       return removed;
     });
   }
@@ -130,16 +131,19 @@ export class AuthFile {
     change: (entry: AuthEntry) => AuthEntryInput | undefined,
     list: AuthList = 'allow',
   ): Promise<{ readonly index: number; readonly entry: AuthEntry } | undefined> {
-    return this.#change((data) => {
-      const index = data[list].findIndex(find);
-      const found = data[list][index];
-      if (!found) return undefined;
-      const next = change(structuredClone(found));
-      if (next === undefined) return undefined;
-      const entry = parseEntry(next);
-      data[list][index] = entry;
-      return { index, entry };
-    }, (result) => result !== undefined);
+    return this.#change(
+      (data) => {
+        const index = data[list].findIndex(find);
+        const found = data[list][index];
+        if (!found) return undefined;
+        const next = change(structuredClone(found));
+        if (next === undefined) return undefined;
+        const entry = parseEntry(next);
+        data[list][index] = entry;
+        return { index, entry };
+      },
+      (result) => result !== undefined,
+    );
   }
 
   /** Replaces the entry at `index` (VOLTTRON's `update_by_index`); AuthError when there is none. */
@@ -174,8 +178,15 @@ export class AuthFile {
     const waiting = await this.listPending();
     const pending = waiting.find((e) => e.user_id === userId);
     // the decision is about the key from that origin: its pending lines of earlier runs go too (an ipc agent's older pids)
-    const sameKey = pending ? waiting.filter((e) => e.mechanism === pending.mechanism && e.credentials === pending.credentials && e.domain === pending.domain
-      && stableAddressKey(e.address) === stableAddressKey(pending.address)) : [];
+    const sameKey = pending
+      ? waiting.filter(
+          (e) =>
+            e.mechanism === pending.mechanism &&
+            e.credentials === pending.credentials &&
+            e.domain === pending.domain &&
+            stableAddressKey(e.address) === stableAddressKey(pending.address),
+        )
+      : [];
     const moved = await this.#change((data) => {
       let entry: AuthEntry;
       if (pending) {

@@ -18,8 +18,14 @@ const NameMapSchema = (what: string) =>
  * would open the platform to the key it was meant to keep out.
  */
 export const AuthFileSchema = z.looseObject({
-  allow: z.union([z.array(AuthEntrySchema), z.null()], { error: 'allow must be a list of entries' }).optional().transform((v) => v ?? []),
-  deny: z.union([z.array(AuthEntrySchema), z.null()], { error: 'deny must be a list of entries' }).optional().transform((v) => v ?? []),
+  allow: z
+    .union([z.array(AuthEntrySchema), z.null()], { error: 'allow must be a list of entries' })
+    .optional()
+    .transform((v) => v ?? []),
+  deny: z
+    .union([z.array(AuthEntrySchema), z.null()], { error: 'deny must be a list of entries' })
+    .optional()
+    .transform((v) => v ?? []),
   groups: NameMapSchema('groups'),
   roles: NameMapSchema('roles'),
   version: z

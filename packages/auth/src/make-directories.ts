@@ -24,5 +24,8 @@ export async function makeDirectories(path: string, mode = 0o700): Promise<void>
 }
 
 function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

@@ -152,7 +152,11 @@ export class PendingAuthStore {
   async close(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#closed) return this.#queue.then(() => undefined, () => undefined);
+    if (this.#closed)
+      return this.#queue.then(
+        () => undefined,
+        () => undefined,
+      );
     this.#closed = true;
     await this.flush();
   }

@@ -49,10 +49,13 @@ export function vipHomePaths(home: string): VipHomePaths {
 export async function prepareVipHome(home: string): Promise<VipHomePaths> {
   const paths = vipHomePaths(home);
   try {
-    const existed = await stat(home).then((s) => {
-      if (!s.isDirectory()) throw new ConfigError(`VIP home ${home} exists and is not a directory`);
-      return true;
-    }, () => false);
+    const existed = await stat(home).then(
+      (s) => {
+        if (!s.isDirectory()) throw new ConfigError(`VIP home ${home} exists and is not a directory`);
+        return true;
+      },
+      () => false,
+    );
     if (!existed) {
       await makeDirectories(home, 0o700);
       await chmod(home, 0o700);
@@ -62,8 +65,9 @@ export async function prepareVipHome(home: string): Promise<VipHomePaths> {
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new ConfigError(`VIP home ${home} is not usable (${code}): check that it exists and that this user may read and write it`, { cause: err });
+    throw new ConfigError(`VIP home ${home} is not usable (${code}): check that it exists and that this user may read and write it`, {
+      cause: err,
+    });
   }
   return paths;
 }
-

@@ -31,7 +31,11 @@ describe('AuthFile', () => {
     expect(added).toMatchObject({ user_id: 'a', mechanism: 'CURVE', capabilities: { c: null } });
     expect((await stat(file.path)).mode & 0o777).toBe(0o600);
     const onDisk: unknown = JSON.parse(await readFile(file.path, 'utf8'));
-    expect(onDisk).toMatchObject({ allow: [{ credentials: KEY_A, user_id: 'a', capabilities: { c: null } }], deny: [], version: { major: 1, minor: 4 } });
+    expect(onDisk).toMatchObject({
+      allow: [{ credentials: KEY_A, user_id: 'a', capabilities: { c: null } }],
+      deny: [],
+      version: { major: 1, minor: 4 },
+    });
   });
 
   it('refuses duplicates, removes by index or user_id, and keeps unknown keys and comments out of the way', async () => {
@@ -118,10 +122,23 @@ describe('PendingAuthStore', () => {
     await file.add({ credentials: KEY_A, user_id: 'a', identity: 'agent.a' });
     await file.add({ credentials: KEY_B, user_id: 'b' });
     const before = await readFile(file.path, 'utf8');
-    expect(await file.modify((e) => e.identity === 'agent.a', () => undefined)).toBeUndefined();
-    expect(await file.modify((e) => e.identity === 'nobody', (e) => e)).toBeUndefined();
+    expect(
+      await file.modify(
+        (e) => e.identity === 'agent.a',
+        () => undefined,
+      ),
+    ).toBeUndefined();
+    expect(
+      await file.modify(
+        (e) => e.identity === 'nobody',
+        (e) => e,
+      ),
+    ).toBeUndefined();
     expect(await readFile(file.path, 'utf8')).toBe(before);
-    const changed = await file.modify((e) => e.identity === 'agent.a', (e) => ({ ...e, rpc_method_authorizations: { m: ['cap'] } }));
+    const changed = await file.modify(
+      (e) => e.identity === 'agent.a',
+      (e) => ({ ...e, rpc_method_authorizations: { m: ['cap'] } }),
+    );
     expect(changed).toMatchObject({ index: 0, entry: { user_id: 'a', rpc_method_authorizations: { m: ['cap'] } } });
     expect((await file.list()).allow[0]?.rpc_method_authorizations).toEqual({ m: ['cap'] });
     expect(await file.replace(1, { credentials: KEY_B, user_id: 'b2' })).toMatchObject({ user_id: 'b2' });

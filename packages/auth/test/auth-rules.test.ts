@@ -58,7 +58,9 @@ describe('auth entries', () => {
   it('reads comments and reports the path of a broken file', () => {
     expect(stripJsonComments('{"a": "x # not a comment"} # comment\n// more')).toBe('{"a": "x # not a comment"} \n');
     expect(() => parseJsonText('/h/auth.json', '{"allow": [', AuthFileSchema, { what: 'auth file' })).toThrow(ConfigError);
-    expect(() => parseJsonText('/h/auth.json', '{"allow": 3}', AuthFileSchema, { what: 'auth file' })).toThrow(/\/h\/auth.json is invalid: allow/);
+    expect(() => parseJsonText('/h/auth.json', '{"allow": 3}', AuthFileSchema, { what: 'auth file' })).toThrow(
+      /\/h\/auth.json is invalid: allow/,
+    );
   });
 });
 
@@ -88,7 +90,10 @@ describe('Authenticator', () => {
     const uid = 1234;
     const ipc = { domain: 'vip', address: `localhost:${uid}:${uid}:99`, mechanism: 'NULL' as const, credential: '' };
     expect(new Authenticator(r, { uid }).authenticate({ ...ipc, domain: 'other' })).toMatchObject({ admit: true, userId: 'n' });
-    expect(new Authenticator(r, { uid }).authenticate(ipc)).toMatchObject({ admit: true, userId: composeUserId('vip', ipc.address, 'NULL') });
+    expect(new Authenticator(r, { uid }).authenticate(ipc)).toMatchObject({
+      admit: true,
+      userId: composeUserId('vip', ipc.address, 'NULL'),
+    });
     expect(new Authenticator(r, { uid: 1 }).authenticate(ipc)).toEqual({ admit: false, reason: 'unknown' });
     expect(new Authenticator(r, { uid, trustSameUidIpc: false }).authenticate(ipc).admit).toBe(false);
   });
@@ -116,9 +121,18 @@ describe('VOLTTRON 9 auth.json', () => {
     const r = rules({
       allow: [
         {
-          domain: null, address: null, mechanism: 'CURVE', credentials: platformKey, user_id: 'platform', identity: 'platform',
-          groups: [], roles: [], capabilities: { edit_config_store: { identity: '/.*/' } }, rpc_method_authorizations: {},
-          comments: 'Automatically added by platform on start', enabled: true,
+          domain: null,
+          address: null,
+          mechanism: 'CURVE',
+          credentials: platformKey,
+          user_id: 'platform',
+          identity: 'platform',
+          groups: [],
+          roles: [],
+          capabilities: { edit_config_store: { identity: '/.*/' } },
+          rpc_method_authorizations: {},
+          comments: 'Automatically added by platform on start',
+          enabled: true,
         },
         { credentials: '/.*/', user_id: 'listener', identity: 'listener', capabilities: { edit_config_store: { identity: 'listener' } } },
       ],

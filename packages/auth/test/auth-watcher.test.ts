@@ -41,7 +41,7 @@ describe('AuthFileWatcher', () => {
     expect(watcher.stats()).toMatchObject({ reloads: 2, failedReloads: 0, lastError: undefined });
   });
 
-  it('a reload asked for right after a write is that write\'s only reload: the watcher does not reload it again', async () => {
+  it("a reload asked for right after a write is that write's only reload: the watcher does not reload it again", async () => {
     const path = join(home, 'auth.json');
     await writeFile(path, JSON.stringify({ allow: [{ credentials: KEY_A, user_id: 'a' }] }));
     const authFile = new AuthFile({ path });
@@ -81,12 +81,15 @@ describe('AuthFileWatcher with keepAdmitting (issue 10 item 12)', () => {
     { credentials: SERVICE, user_id: 'control', identity: 'control' },
   ];
 
-  it('refuses {}, an empty file and a file without the platform\'s entries; counts and logs each; a valid change applies after', async () => {
+  it("refuses {}, an empty file and a file without the platform's entries; counts and logs each; a valid change applies after", async () => {
     const path = join(home, 'auth.json');
     await writeFile(path, JSON.stringify({ allow: [...platformEntries, { credentials: KEY_A, user_id: 'a' }] }));
     const errors: string[] = [];
     const logger = { debug() {}, info() {}, warn() {}, error: (e: string) => void errors.push(e), child: () => logger };
-    const guard = keepAdmitting(() => [{ publicKey: PLATFORM, name: "the platform's key" }, { publicKey: SERVICE, name: "control's key" }]);
+    const guard = keepAdmitting(() => [
+      { publicKey: PLATFORM, name: "the platform's key" },
+      { publicKey: SERVICE, name: "control's key" },
+    ]);
     const w = new AuthFileWatcher({ authFile: new AuthFile({ path }), logger, guard, pollMs: 50, debounceMs: 10 });
     watcher = w;
     await w.start();
@@ -108,10 +111,18 @@ describe('AuthFileWatcher with keepAdmitting (issue 10 item 12)', () => {
   it('refuses a file that admits a kept key under another user id or identity (an impersonation of the service)', async () => {
     const path = join(home, 'auth.json');
     await writeFile(path, JSON.stringify({ allow: platformEntries }));
-    const w = new AuthFileWatcher({ authFile: new AuthFile({ path }), guard: keepAdmitting(() => [{ publicKey: SERVICE, name: "control's key" }]), pollMs: 50, debounceMs: 10 });
+    const w = new AuthFileWatcher({
+      authFile: new AuthFile({ path }),
+      guard: keepAdmitting(() => [{ publicKey: SERVICE, name: "control's key" }]),
+      pollMs: 50,
+      debounceMs: 10,
+    });
     watcher = w;
     await w.start();
-    await writeFile(path, JSON.stringify({ allow: [platformEntries[0], { credentials: SERVICE, user_id: 'control', identity: 'someone.else' }] }));
+    await writeFile(
+      path,
+      JSON.stringify({ allow: [platformEntries[0], { credentials: SERVICE, user_id: 'control', identity: 'someone.else' }] }),
+    );
     await waitFor(() => w.stats().refusedReloads === 1, { what: 'refusal' });
     expect(w.stats().lastError).toMatch(/control's key would be admitted as user "control" identity "someone.else"/);
     expect(w.rules.allow.map((e) => e.entry.identity)).toEqual([null, 'control']);
@@ -120,7 +131,12 @@ describe('AuthFileWatcher with keepAdmitting (issue 10 item 12)', () => {
   it('holds only keys the rules in force admit: the first load and services not admitted yet pass', async () => {
     const path = join(home, 'auth.json');
     await writeFile(path, JSON.stringify({ allow: [{ credentials: KEY_A, user_id: 'a' }] }));
-    const w = new AuthFileWatcher({ authFile: new AuthFile({ path }), guard: keepAdmitting(() => [{ publicKey: SERVICE, name: 'svc' }]), pollMs: 50, debounceMs: 10 });
+    const w = new AuthFileWatcher({
+      authFile: new AuthFile({ path }),
+      guard: keepAdmitting(() => [{ publicKey: SERVICE, name: 'svc' }]),
+      pollMs: 50,
+      debounceMs: 10,
+    });
     watcher = w;
     await w.start();
     expect(users(w.rules)).toEqual(['a']);

@@ -76,10 +76,14 @@ describe('FileWatcher (auth.json, protected_topics.json)', () => {
     const errors: string[] = [];
     const logger = { debug() {}, info() {}, warn() {}, error: (e: string) => void errors.push(e), child: () => logger };
     let calls = 0;
-    const w = new FileWatcher(path, () => {
-      calls += 1;
-      throw new Error('boom');
-    }, { pollMs: 50, debounceMs: 10, logger, name: 'test' });
+    const w = new FileWatcher(
+      path,
+      () => {
+        calls += 1;
+        throw new Error('boom');
+      },
+      { pollMs: 50, debounceMs: 10, logger, name: 'test' },
+    );
     watchers.push(w);
     w.start();
     await writeFile(path, '1');

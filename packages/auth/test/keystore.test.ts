@@ -39,7 +39,9 @@ describe('KeyStore', () => {
 
   it('names the path when the keystore is invalid', async () => {
     await writeFile(join(home, 'keystore'), '{"public": "x", "secret": 1}');
-    await expect(KeyStore.platform(home).load()).rejects.toThrow(new RegExp(`keystore ${join(home, 'keystore')} is invalid: public: must be a 43-character`));
+    await expect(KeyStore.platform(home).load()).rejects.toThrow(
+      new RegExp(`keystore ${join(home, 'keystore')} is invalid: public: must be a 43-character`),
+    );
     await expect(KeyStore.platform(home).load()).rejects.toBeInstanceOf(KeyError);
   });
 

@@ -20,7 +20,7 @@ describe('makeDirectories', () => {
     await makeDirectories(deep, 0o700);
   });
 
-  it('fails with the errno where Node\'s recursive mkdir would spin forever', async () => {
+  it("fails with the errno where Node's recursive mkdir would spin forever", async () => {
     await expect(makeDirectories('/proc/1/vip-cannot-exist/x')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 

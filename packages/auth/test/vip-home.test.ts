@@ -38,6 +38,9 @@ describe('prepareVipHome', () => {
     expect((await stat(join(base, 'h'))).mode & 0o777).toBe(0o700);
     expect((await stat(paths.run)).isDirectory()).toBe(true);
     await writeFile(join(base, 'f'), '');
-    await expect(prepareVipHome(join(base, 'f'))).rejects.toMatchObject({ code: 'VIP_CONFIG', message: expect.stringContaining(join(base, 'f')) });
+    await expect(prepareVipHome(join(base, 'f'))).rejects.toMatchObject({
+      code: 'VIP_CONFIG',
+      message: expect.stringContaining(join(base, 'f')),
+    });
   });
 });

@@ -52,7 +52,13 @@ const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
  * `..`, and at most 255 bytes with the suffix, so no caller can reach a file elsewhere.
  */
 export function checkStoreIdentity(identity: string): string {
-  if (identity === '' || identity === '.' || identity === '..' || /[\/\\\0]/.test(identity) || byteLength(identity) > 255 - STORE_EXT.length) {
+  if (
+    identity === '' ||
+    identity === '.' ||
+    identity === '..' ||
+    /[\/\\\0]/.test(identity) ||
+    byteLength(identity) > 255 - STORE_EXT.length
+  ) {
     throw new StoreIdentityError(identity);
   }
   return identity;
@@ -185,12 +191,19 @@ export class ConfigStore {
    * same turn of the store. Throws ConfigContentError for contents that do not parse as `type` or
    * that would link back to themselves.
    */
-  async set(identity: string, name: string, raw: string, type: ConfigType | string, after?: (change: ConfigChange) => Promise<unknown>): Promise<ConfigChange> {
+  async set(
+    identity: string,
+    name: string,
+    raw: string,
+    type: ConfigType | string,
+    after?: (change: ConfigChange) => Promise<unknown>,
+  ): Promise<ConfigChange> {
     checkStoreIdentity(identity);
     const contents = processRawConfig(raw, type);
     const clean = stripConfigName(name);
     const size = byteLength(raw);
-    if (size > this.#maxConfigBytes) throw new StoreLimitError(`config ${clean} is ${size} bytes, over the store's limit of ${this.#maxConfigBytes}`);
+    if (size > this.#maxConfigBytes)
+      throw new StoreLimitError(`config ${clean} is ${size} bytes, over the store's limit of ${this.#maxConfigBytes}`);
     return this.exclusive(identity, async () => {
       const agent = this.#stores.get(identity) ?? { stored: new Map(), parsed: new Map(), names: new Map() };
       const lower = clean.toLowerCase();
@@ -258,4 +271,3 @@ export class ConfigStore {
     return this.#totalBytes;
   }
 }
-

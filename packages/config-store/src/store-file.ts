@@ -7,11 +7,13 @@ import { StoreFileError } from './errors.js';
  * One stored configuration as VOLTTRON writes it: the type, when it last changed (ISO 8601 with
  * microseconds and `+00:00`; absent in stores older than that field) and the raw text.
  */
-export const StoredConfigSchema = z.object({
-  type: z.string(),
-  modified: z.string().nullable().optional(),
-  data: z.string(),
-}).loose();
+export const StoredConfigSchema = z
+  .object({
+    type: z.string(),
+    modified: z.string().nullable().optional(),
+    data: z.string(),
+  })
+  .loose();
 export type StoredConfig = z.infer<typeof StoredConfigSchema>;
 
 /** A `<identity>.store` file: one JSON object, config name -> StoredConfig. */
@@ -34,10 +36,16 @@ export async function readStoreFile(path: string): Promise<Map<string, StoredCon
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new StoreFileError(path, `is not valid JSON (${(err as Error).message}); it was left as it is: restore it or move it away`, { cause: err });
+    throw new StoreFileError(path, `is not valid JSON (${(err as Error).message}); it was left as it is: restore it or move it away`, {
+      cause: err,
+    });
   }
   const r = StoreFileSchema.safeParse(json);
-  if (!r.success) throw new StoreFileError(path, `does not hold a configuration store (${r.error.issues[0]?.message ?? 'invalid'}); it was left as it is`);
+  if (!r.success)
+    throw new StoreFileError(
+      path,
+      `does not hold a configuration store (${r.error.issues[0]?.message ?? 'invalid'}); it was left as it is`,
+    );
   return new Map(Object.entries(r.data));
 }
 

@@ -3,8 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ConfigContentError, ConfigNotFoundError, ConfigStore, csvRows, hasRecursion, processRawConfig, resolveLinks, StoreFileError, StoreIdentityError,
-  stripComments, stripConfigName,
+  ConfigContentError,
+  ConfigNotFoundError,
+  ConfigStore,
+  csvRows,
+  hasRecursion,
+  processRawConfig,
+  resolveLinks,
+  StoreFileError,
+  StoreIdentityError,
+  stripComments,
+  stripConfigName,
 } from '../src/index.js';
 
 const CAPTURED = new URL('../../../fixtures/volttron-9.0.4/transcripts/config_store/cap.cfg.store', import.meta.url);
@@ -47,15 +56,24 @@ describe('config:// links', () => {
   });
 
   it('a link back to itself, directly or through others, is a cycle', () => {
-    const existing = new Map<string, unknown>([['b', { next: 'config://c' }], ['c', { back: 'config://A' }]]);
+    const existing = new Map<string, unknown>([
+      ['b', { next: 'config://c' }],
+      ['c', { back: 'config://A' }],
+    ]);
     expect(hasRecursion('a', { x: 'config://b' }, (n) => existing.get(n))).toBe(true);
     expect(hasRecursion('a', { x: 'config://missing' }, (n) => existing.get(n))).toBe(false);
     expect(hasRecursion('a', ['config://a'], () => undefined)).toBe(true);
   });
 
   it('resolveLinks replaces each link by the linked contents, nested', () => {
-    const store = new Map<string, unknown>([['points', [{ p: 1 }]], ['dev', { points: 'config://points' }]]);
-    expect(resolveLinks({ device: 'config://dev', none: 'config://nope' }, (n) => store.get(n))).toEqual({ device: { points: [{ p: 1 }] }, none: null });
+    const store = new Map<string, unknown>([
+      ['points', [{ p: 1 }]],
+      ['dev', { points: 'config://points' }],
+    ]);
+    expect(resolveLinks({ device: 'config://dev', none: 'config://nope' }, (n) => store.get(n))).toEqual({
+      device: { points: [{ p: 1 }] },
+      none: null,
+    });
   });
 });
 
@@ -68,7 +86,11 @@ describe('ConfigStore over a directory', () => {
     expect(store.listConfigs('cap.cfg')).toEqual(['config', 'notes.txt']);
     expect(store.get('cap.cfg', 'config')).toBe('{"setpoint": 22, "units": "C"}');
     expect(store.get('cap.cfg', 'CONFIG', false)).toEqual({ setpoint: 22, units: 'C' });
-    expect(store.getMetadata('cap.cfg', 'notes.txt')).toEqual({ type: 'raw', modified: '2026-12-07T14:23:30.944541+00:00', data: 'free text' });
+    expect(store.getMetadata('cap.cfg', 'notes.txt')).toEqual({
+      type: 'raw',
+      modified: '2026-12-07T14:23:30.944541+00:00',
+      data: 'free text',
+    });
     expect(store.configsOf('cap.cfg')).toEqual({ config: { setpoint: 22, units: 'C' }, 'notes.txt': 'free text' });
     expect(await readFile(join(dir, 'cap.cfg.store'), 'utf8')).toBe(before);
   });
@@ -128,7 +150,11 @@ describe('ConfigStore over a directory', () => {
     let fail = false;
     const store = await ConfigStore.load({
       directory: dir,
-      writeHooks: { beforeRename: () => { if (fail) throw new Error('disk full'); } },
+      writeHooks: {
+        beforeRename: () => {
+          if (fail) throw new Error('disk full');
+        },
+      },
     });
     await store.set('x', 'config', '{"v": 1}', 'json');
     await store.set('x', 'other', 'o', 'raw');

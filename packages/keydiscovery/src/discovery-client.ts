@@ -29,7 +29,15 @@ export interface DiscoveryAnswer {
 
 /** Error codes of a connection that never opened. */
 const UNREACHABLE_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE',
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EPIPE',
 ]);
 
 /**

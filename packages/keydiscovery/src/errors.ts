@@ -94,9 +94,9 @@ export class KeyChangedError extends VipError {
     url?: string | undefined;
   }) {
     super(
-      `platform ${JSON.stringify(fields.instanceName)} (${fields.vipAddress}) offers server key ${fields.offeredKey}, `
-        + `but ${fields.recordedIn} records ${fields.recordedKey}; refused. If the platform was re-keyed on purpose, `
-        + `accept the new key for that instance (acceptChangedKeys: [${JSON.stringify(fields.instanceName)}])`,
+      `platform ${JSON.stringify(fields.instanceName)} (${fields.vipAddress}) offers server key ${fields.offeredKey}, ` +
+        `but ${fields.recordedIn} records ${fields.recordedKey}; refused. If the platform was re-keyed on purpose, ` +
+        `accept the new key for that instance (acceptChangedKeys: [${JSON.stringify(fields.instanceName)}])`,
     );
     this.name = 'KeyChangedError';
     this.instanceName = fields.instanceName;

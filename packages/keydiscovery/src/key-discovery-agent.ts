@@ -2,12 +2,21 @@ import { ClosedError, ConfigError, silentLogger, type Logger } from '@vip/protoc
 import { KnownHosts } from '@vip/auth';
 import { fetchDiscovery } from './discovery-client.js';
 import {
-  keyDiscoveryPaths, PlatformDiscoveryFile, readExternalAddresses, type KeyDiscoveryPaths, type StoredPlatform,
+  keyDiscoveryPaths,
+  PlatformDiscoveryFile,
+  readExternalAddresses,
+  type KeyDiscoveryPaths,
+  type StoredPlatform,
 } from './discovery-files.js';
 import { linkableDiscovery, type DiscoveryResponse, type PlatformDiscovery } from './discovery-info.js';
 import {
-  DiscoveryStatusBoard, type DiscoveredPlatform, type KeyDiscoveryReport, type KeyDiscoveryStats, type PlatformDiscoveryStatus,
-  type PlatformResult, type UnlinkedPlatform,
+  DiscoveryStatusBoard,
+  type DiscoveredPlatform,
+  type KeyDiscoveryReport,
+  type KeyDiscoveryStats,
+  type PlatformDiscoveryStatus,
+  type PlatformResult,
+  type UnlinkedPlatform,
 } from './discovery-status.js';
 import { DiscoveryResponseError, KeyChangedError } from './errors.js';
 import { checkPinnedKey, recordKnownHost, type AcceptedKeyChange } from './key-pinning.js';
@@ -159,14 +168,17 @@ export class KeyDiscoveryAgent {
 
   async #runSetup(): Promise<KeyDiscoveryReport> {
     if (this.#options.bindWebAddress === undefined) {
-      throw new ConfigError('key discovery setup mode needs this platform\'s bind-web-address '
-        + '(the other platforms fetch its /discovery/ there)');
+      throw new ConfigError(
+        "key discovery setup mode needs this platform's bind-web-address " + '(the other platforms fetch its /discovery/ there)',
+      );
     }
     const own = parseWebAddress(this.#options.bindWebAddress, 'bind-web-address');
     const listed = await readExternalAddresses(this.#paths.externalAddresses);
     if (listed === undefined) {
-      throw new ConfigError(`key discovery setup mode reads ${this.#paths.externalAddresses}, which does not exist: `
-        + 'list the other platforms\' web addresses there, e.g. ["http://10.0.0.2:8080"]');
+      throw new ConfigError(
+        `key discovery setup mode reads ${this.#paths.externalAddresses}, which does not exist: ` +
+          'list the other platforms\' web addresses there, e.g. ["http://10.0.0.2:8080"]',
+      );
     }
     const targets: Array<WebAddress | UnlinkedPlatform> = [];
     const seen = new Set<string>([own.text]);
@@ -367,12 +379,14 @@ export class KeyDiscoveryAgent {
     const results = new Array<PlatformResult>(items.length);
     let next = 0;
     const lanes = Math.max(1, Math.min(this.#options.concurrency ?? 8, items.length));
-    await Promise.all(Array.from({ length: lanes }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await work(items[i] as T);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        while (next < items.length) {
+          const i = next++;
+          results[i] = await work(items[i] as T);
+        }
+      }),
+    );
     return results;
   }
 }

@@ -31,9 +31,17 @@ describe('external_platform_discovery.json (VOLTTRON PersistentDict format)', ()
   it('reads every entry, unknown keys (the RMQ fields) included', async () => {
     const file = new PlatformDiscoveryFile(keyDiscoveryPaths(home).platformDiscovery);
     const entries = await file.entries();
-    expect(entries.map((e) => [e.key, e.ok])).toEqual([['refB', true], ['refR', true]]);
+    expect(entries.map((e) => [e.key, e.ok])).toEqual([
+      ['refB', true],
+      ['refR', true],
+    ]);
     const refR = entries[1]!;
-    expect(refR.ok && refR.entry).toMatchObject({ 'instance-name': 'refR', 'vip-address': 'tcp://10.0.0.3:22916', serverkey: KEY_R, 'rmq-address': 'amqps://10.0.0.3:5671/volttron' });
+    expect(refR.ok && refR.entry).toMatchObject({
+      'instance-name': 'refR',
+      'vip-address': 'tcp://10.0.0.3:22916',
+      serverkey: KEY_R,
+      'rmq-address': 'amqps://10.0.0.3:5671/volttron',
+    });
   });
 
   it('writes back byte for byte what VOLTTRON wrote, and touches only the entry it updates', async () => {
@@ -45,7 +53,12 @@ describe('external_platform_discovery.json (VOLTTRON PersistentDict format)', ()
     await file.set('refB', raw.refB as never); // the same entry again
     expect(await readFile(path, 'utf8')).toBe(original);
 
-    const refC = { serverkey: KEY_A, 'vip-address': 'tcp://10.0.0.4:22916', 'instance-name': 'refC', 'web-address': 'http://10.0.0.4:8080' };
+    const refC = {
+      serverkey: KEY_A,
+      'vip-address': 'tcp://10.0.0.4:22916',
+      'instance-name': 'refC',
+      'web-address': 'http://10.0.0.4:8080',
+    };
     await file.set('refC', refC);
     const after = await readFile(path, 'utf8');
     expect(after.startsWith(original.slice(0, -1))).toBe(true); // refB and refR unchanged, in place
@@ -55,8 +68,8 @@ describe('external_platform_discovery.json (VOLTTRON PersistentDict format)', ()
   });
 
   it('escapes non-ASCII as Python does (ensure_ascii)', () => {
-    expect(formatCompactJson({ 'café': 'x\u007f\u{1f600}' })).toBe('{"caf\\u00e9":"x\\u007f\\ud83d\\ude00"}');
-    expect(JSON.parse(formatCompactJson({ 'café': 'x\u{1f600}' }))).toEqual({ 'café': 'x\u{1f600}' });
+    expect(formatCompactJson({ café: 'x\u007f\u{1f600}' })).toBe('{"caf\\u00e9":"x\\u007f\\ud83d\\ude00"}');
+    expect(JSON.parse(formatCompactJson({ café: 'x\u{1f600}' }))).toEqual({ café: 'x\u{1f600}' });
   });
 
   it('an empty file is an empty store (as PersistentDict reads it); broken JSON is a ConfigError naming the file', async () => {
@@ -64,7 +77,9 @@ describe('external_platform_discovery.json (VOLTTRON PersistentDict format)', ()
     await writeFile(path, '');
     expect(await new PlatformDiscoveryFile(path).entries()).toEqual([]);
     await writeFile(path, '{"refB": {');
-    await expect(new PlatformDiscoveryFile(path).entries()).rejects.toThrow(new RegExp(`platform discovery file ${path} is not valid JSON`));
+    await expect(new PlatformDiscoveryFile(path).entries()).rejects.toThrow(
+      new RegExp(`platform discovery file ${path} is not valid JSON`),
+    );
     await writeFile(path, '["not", "an", "object"]');
     await expect(new PlatformDiscoveryFile(path).entries()).rejects.toBeInstanceOf(ConfigError);
   });
@@ -96,7 +111,10 @@ describe('known_hosts written by VOLTTRON (indent 4) and updated through @vip/au
     const hosts = KnownHosts.forHome(home);
     expect(await hosts.get('tcp://10.0.0.2:22916')).toBe(KEY_B);
     await hosts.add('tcp://10.0.0.3:22916', KEY_R);
-    expect(JSON.parse(await readFile(join(home, 'known_hosts'), 'utf8'))).toEqual({ ...JSON.parse(await fixture('known_hosts')), '10.0.0.3:22916': KEY_R });
+    expect(JSON.parse(await readFile(join(home, 'known_hosts'), 'utf8'))).toEqual({
+      ...JSON.parse(await fixture('known_hosts')),
+      '10.0.0.3:22916': KEY_R,
+    });
   });
 });
 
@@ -110,7 +128,10 @@ describe('normal mode on a home VOLTTRON set up', () => {
       routing: { webAddresses: () => undefined, setupModeConnection: () => undefined, normalModeConnection: (p) => void linked.push(p) },
     });
     const report = await agent.run();
-    expect(report.results.map((r) => [r.target, r.outcome, r.outcome === 'discovered' && r.source])).toEqual([['refB', 'discovered', 'file'], ['refR', 'discovered', 'file']]);
+    expect(report.results.map((r) => [r.target, r.outcome, r.outcome === 'discovered' && r.source])).toEqual([
+      ['refB', 'discovered', 'file'],
+      ['refR', 'discovered', 'file'],
+    ]);
     expect(linked).toEqual([
       { instanceName: 'refB', vipAddress: 'tcp://10.0.0.2:22916', serverKey: KEY_B },
       { instanceName: 'refR', vipAddress: 'tcp://10.0.0.3:22916', serverKey: KEY_R },

@@ -49,12 +49,14 @@ async function endpoint(behave: (socket: Socket) => void): Promise<Endpoint> {
 }
 
 /** After the request head arrives, write `text` (an HTTP answer or anything else) and maybe close. */
-const answer = (text: string | Buffer, close = true) => (socket: Socket): void => {
-  socket.once('data', () => {
-    socket.write(text);
-    if (close) socket.end();
-  });
-};
+const answer =
+  (text: string | Buffer, close = true) =>
+  (socket: Socket): void => {
+    socket.once('data', () => {
+      socket.write(text);
+      if (close) socket.end();
+    });
+  };
 const http200 = (body: string | Buffer) => {
   const head = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
   return answer(Buffer.concat([Buffer.from(head), Buffer.from(body)]));
@@ -78,7 +80,13 @@ interface Case {
 const refused = (reason: string): Expected => ({ code: 'VIP_DISCOVERY_RESPONSE', reason });
 const TIMEOUT: Expected = { code: 'VIP_TIMEOUT' };
 /** A case where one fetch and the agent end with the same error, after every attempt. */
-const both = (name: string, behave: (socket: Socket) => void, expected: Expected): Case => ({ name, behave, fetch: expected, agent: expected, retried: true });
+const both = (name: string, behave: (socket: Socket) => void, expected: Expected): Case => ({
+  name,
+  behave,
+  fetch: expected,
+  agent: expected,
+  retried: true,
+});
 /** A case the fetch accepts (valid JSON) and the agent's link check refuses. */
 const unlinkable = (name: string, body: string): Case => ({ name, behave: http200(body), agent: refused('schema'), retried: true });
 
@@ -94,26 +102,49 @@ const cases: Case[] = [
   unlinkable('publishes a wildcard VIP address', valid({ 'vip-address': 'tcp://0.0.0.0:22916' })),
   unlinkable('publishes an ipc VIP address', valid({ 'vip-address': 'ipc://@/home/v/run/vip.socket' })),
   unlinkable('publishes an instance name vip refuses', valid({ 'instance-name': 'tcp://10.0.0.2:22916' })),
-  { name: 'answers with this platform\'s own instance name', behave: http200(valid({ 'instance-name': 'siteA' })), agent: { code: 'VIP_CONFIG' }, retried: false },
+  {
+    name: "answers with this platform's own instance name",
+    behave: http200(valid({ 'instance-name': 'siteA' })),
+    agent: { code: 'VIP_CONFIG' },
+    retried: false,
+  },
   both('answers 500', answer('HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n'), refused('status')),
-  both('redirects (not followed)', answer('HTTP/1.1 302 Found\r\nLocation: http://10.9.9.9/discovery/\r\nContent-Length: 0\r\n\r\n'), refused('status')),
-  both('declares a body over the limit', answer(`HTTP/1.1 200 OK\r\nContent-Length: ${MAX_BYTES * 100}\r\n\r\n{`, false), refused('too-large')),
-  both('streams a chunked body without end', (socket) => socket.once('data', () => {
-    socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
-    const chunk = `400\r\n${' '.repeat(0x400)}\r\n`;
-    for (let i = 0; i < 64 && socket.writable; i++) socket.write(chunk);
-  }), refused('too-large')),
+  both(
+    'redirects (not followed)',
+    answer('HTTP/1.1 302 Found\r\nLocation: http://10.9.9.9/discovery/\r\nContent-Length: 0\r\n\r\n'),
+    refused('status'),
+  ),
+  both(
+    'declares a body over the limit',
+    answer(`HTTP/1.1 200 OK\r\nContent-Length: ${MAX_BYTES * 100}\r\n\r\n{`, false),
+    refused('too-large'),
+  ),
+  both(
+    'streams a chunked body without end',
+    (socket) =>
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+        const chunk = `400\r\n${' '.repeat(0x400)}\r\n`;
+        for (let i = 0; i < 64 && socket.writable; i++) socket.write(chunk);
+      }),
+    refused('too-large'),
+  ),
   both('sends headers over the parser limit', answer(`HTTP/1.1 200 OK\r\nX-Pad: ${'p'.repeat(32 * 1024)}\r\n\r\n`), refused('http')),
   both('breaks off the body', answer('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"instance-'), refused('http')),
   both('closes the connection without a word', (socket) => socket.once('data', () => socket.end()), refused('http')),
   both('resets the connection', (socket) => socket.once('data', () => socket.resetAndDestroy()), refused('http')),
   both('accepts and never answers', () => undefined, TIMEOUT),
-  both('answers slowly, a byte at a time', (socket) => socket.once('data', () => {
-    const text = `HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n${valid({})}`;
-    let i = 0;
-    const timer = setInterval(() => (socket.writable && i < text.length ? socket.write(text[i++]!) : clearInterval(timer)), 50);
-    socket.on('close', () => clearInterval(timer));
-  }), TIMEOUT),
+  both(
+    'answers slowly, a byte at a time',
+    (socket) =>
+      socket.once('data', () => {
+        const text = `HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n${valid({})}`;
+        let i = 0;
+        const timer = setInterval(() => (socket.writable && i < text.length ? socket.write(text[i++]!) : clearInterval(timer)), 50);
+        socket.on('close', () => clearInterval(timer));
+      }),
+    TIMEOUT,
+  ),
 ];
 
 const ATTEMPTS = 3;
@@ -123,7 +154,9 @@ describe('a misbehaving discovery endpoint', () => {
   it.each(fetched)('%s: one fetch ends with a typed error', async (_name, c) => {
     const ep = await endpoint(c.behave);
     const err = await fetchDiscovery(ep.url, { timeoutMs: TIMEOUT_MS, maxResponseBytes: MAX_BYTES }).then(
-      () => { throw new Error('the fetch succeeded'); },
+      () => {
+        throw new Error('the fetch succeeded');
+      },
       (e: unknown) => e,
     );
     expect(err).toMatchObject({ ...c.fetch, url: `${ep.url}/discovery/` });
@@ -163,12 +196,18 @@ describe('a misbehaving discovery endpoint', () => {
 
   it('nothing listening: unreachable, retried within bounds', async () => {
     const url = `http://127.0.0.1:${await freePort()}`;
-    await expect(fetchDiscovery(url, { timeoutMs: TIMEOUT_MS })).rejects.toMatchObject({ code: 'VIP_DISCOVERY_UNREACHABLE', url: `${url}/discovery/` });
+    await expect(fetchDiscovery(url, { timeoutMs: TIMEOUT_MS })).rejects.toMatchObject({
+      code: 'VIP_DISCOVERY_UNREACHABLE',
+      url: `${url}/discovery/`,
+    });
     const home = await mkdtemp(join(tmpdir(), 'vip-keydiscovery-fuzz-'));
     cleanups.push(() => rm(home, { recursive: true, force: true }));
     await writeFile(join(home, 'external_address.json'), JSON.stringify([url]));
     const agent = new KeyDiscoveryAgent({
-      vipHome: home, instanceName: 'siteA', mode: 'setup', bindWebAddress: 'http://127.0.0.1:1',
+      vipHome: home,
+      instanceName: 'siteA',
+      mode: 'setup',
+      bindWebAddress: 'http://127.0.0.1:1',
       retry: { attempts: ATTEMPTS, baseDelayMs: 5, maxDelayMs: 20 },
       routing: { webAddresses: () => undefined, setupModeConnection: () => undefined, normalModeConnection: () => undefined },
     });
@@ -184,21 +223,40 @@ describe('a misbehaving discovery endpoint', () => {
 const SEED = Number(process.env.VIP_FUZZ_SEED ?? 0xd15c);
 const ROUNDS = 300;
 const JSON_GARBAGE = [
-  '', '{', '[]', 'null', '5', '"str"', '{"instance-name": 5}', '{"instance-name": ""}', '{"instance-name": "b", "serverkey": []}',
-  '{"instance-name": "\\ud800"}', '['.repeat(2_000), '{"a":'.repeat(1_000), '\u0000', 'NaN', valid({}), valid({ 'vip-address': null }),
+  '',
+  '{',
+  '[]',
+  'null',
+  '5',
+  '"str"',
+  '{"instance-name": 5}',
+  '{"instance-name": ""}',
+  '{"instance-name": "b", "serverkey": []}',
+  '{"instance-name": "\\ud800"}',
+  '['.repeat(2_000),
+  '{"a":'.repeat(1_000),
+  '\u0000',
+  'NaN',
+  valid({}),
+  valid({ 'vip-address': null }),
 ];
 
 describe('randomized discovery exchanges', () => {
   it(`${ROUNDS} mutated answers: each fetch resolves or fails with a discovery error, none hangs`, async () => {
     const rng = seededPrng(SEED);
     const answers: Buffer[] = [];
-    const ep = await endpoint((socket) => socket.once('data', () => {
-      socket.end(answers.shift() ?? Buffer.alloc(0));
-    }));
+    const ep = await endpoint((socket) =>
+      socket.once('data', () => {
+        socket.end(answers.shift() ?? Buffer.alloc(0));
+      }),
+    );
     const outcomes: Record<string, number> = {};
     for (let i = 0; i < ROUNDS; i++) {
       const body = Buffer.from(rng.pick(JSON_GARBAGE));
-      let text: Buffer = Buffer.concat([Buffer.from(`HTTP/1.1 ${rng.pick(['200 OK', '200 OK', '404 Not Found', '200'])}\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+      let text: Buffer = Buffer.concat([
+        Buffer.from(`HTTP/1.1 ${rng.pick(['200 OK', '200 OK', '404 Not Found', '200'])}\r\nContent-Length: ${body.length}\r\n\r\n`),
+        body,
+      ]);
       switch (rng.int(0, 3)) {
         case 0: // flip some bytes
           text = Buffer.from(text);
@@ -237,17 +295,27 @@ describe('randomized discovery exchanges', () => {
     cleanups.push(() => server.close());
     const request = (): Buffer => {
       const line = `${rng.pick(['GET', 'POST', 'HEAD', 'PUT', 'G\u00e9T', ''])} ${rng.pick(['/discovery/', '/', '/discovery', '*', '/%00', '//discovery/'])} HTTP/1.1\r\n`;
-      const headers = rng.pick(['Host: x\r\n', '', 'Content-Length: 5\r\n', 'Content-Length: -1\r\n', 'Transfer-Encoding: chunked\r\n', 'Host: x\r\nHost: y\r\n']);
+      const headers = rng.pick([
+        'Host: x\r\n',
+        '',
+        'Content-Length: 5\r\n',
+        'Content-Length: -1\r\n',
+        'Transfer-Encoding: chunked\r\n',
+        'Host: x\r\nHost: y\r\n',
+      ]);
       const whole = Buffer.from(`${line}${headers}\r\n${rng.pick(['', 'hello', '5\r\nhello\r\n0\r\n\r\n'])}`);
       switch (rng.int(0, 3)) {
-        case 0: return rng.bytes(rng.int(1, 80));
-        case 1: return whole.subarray(0, rng.int(1, whole.length)); // cut short: the server waits, then gives up
+        case 0:
+          return rng.bytes(rng.int(1, 80));
+        case 1:
+          return whole.subarray(0, rng.int(1, whole.length)); // cut short: the server waits, then gives up
         case 2: {
           const flipped = Buffer.from(whole);
           flipped[rng.int(0, flipped.length - 1)] = rng.int(0, 255);
           return flipped;
         }
-        default: return whole;
+        default:
+          return whole;
       }
     };
     const exchange = async (bytes: Buffer): Promise<void> => {

@@ -7,7 +7,13 @@ const key = generateKeyPair().public;
 
 describe('pickDiscoveryVipAddress (quirk 12.14)', () => {
   it('publishes the first tcp address a remote can connect to, bare', () => {
-    const bound = ['ipc://@/home/v/run/vip.socket', 'tcp://0.0.0.0:22916', 'tcp://[::]:22916', `tcp://10.0.0.2:22916?serverkey=${key}`, 'tcp://127.0.0.1:1'];
+    const bound = [
+      'ipc://@/home/v/run/vip.socket',
+      'tcp://0.0.0.0:22916',
+      'tcp://[::]:22916',
+      `tcp://10.0.0.2:22916?serverkey=${key}`,
+      'tcp://127.0.0.1:1',
+    ];
     expect(pickDiscoveryVipAddress(bound)).toBe('tcp://10.0.0.2:22916');
     expect(pickDiscoveryVipAddress(['tcp://127.0.0.1:22916'])).toBe('tcp://127.0.0.1:22916');
     expect(pickDiscoveryVipAddress(['ipc://@/x', 'tcp://*:22916'])).toBeUndefined();
@@ -24,8 +30,9 @@ describe('pickDiscoveryVipAddress (quirk 12.14)', () => {
 
 describe('linkableDiscovery', () => {
   it('normalises the key and the address', () => {
-    expect(linkableDiscovery({ instanceName: 'b', vipAddress: `tcp://10.0.0.2:22916?serverkey=${key}#link`, serverKey: keyToZ85(key) }))
-      .toEqual({ instanceName: 'b', vipAddress: 'tcp://10.0.0.2:22916', serverKey: key });
+    expect(
+      linkableDiscovery({ instanceName: 'b', vipAddress: `tcp://10.0.0.2:22916?serverkey=${key}#link`, serverKey: keyToZ85(key) }),
+    ).toEqual({ instanceName: 'b', vipAddress: 'tcp://10.0.0.2:22916', serverKey: key });
   });
 
   it('says what is missing', () => {
@@ -44,8 +51,11 @@ describe('discoveryResponseText', () => {
 
 describe('parseWebAddress', () => {
   it('accepts http://host:port (a trailing slash too) and refuses the rest with a reason', () => {
-    expect(parseWebAddress('http://10.0.0.2:8080/'))
-      .toMatchObject({ text: 'http://10.0.0.2:8080', discoveryUrl: 'http://10.0.0.2:8080/discovery/', port: 8080 });
+    expect(parseWebAddress('http://10.0.0.2:8080/')).toMatchObject({
+      text: 'http://10.0.0.2:8080',
+      discoveryUrl: 'http://10.0.0.2:8080/discovery/',
+      port: 8080,
+    });
     expect(parseWebAddress('http://[::1]:8080')).toMatchObject({ host: '::1', port: 8080 });
     expect(parseWebAddress('http://example.org')).toMatchObject({ port: 80 });
     expect(() => parseWebAddress('10.0.0.2:8080')).toThrow(/is not a URL \(expected http:\/\/host:port\)/);

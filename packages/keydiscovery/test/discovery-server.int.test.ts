@@ -29,7 +29,11 @@ interface Reply {
   readonly body: string;
 }
 
-function http(server: DiscoveryServer, path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+function http(
+  server: DiscoveryServer,
+  path: string,
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     // node sends a GET or DELETE body with no length unless told: say it, or the body reads as a second request
     const headers = { ...init.headers, ...(init.body !== undefined ? { 'content-length': String(Buffer.byteLength(init.body)) } : {}) };
@@ -73,9 +77,21 @@ describe('serveDiscovery', () => {
 
   it('publishes the RMQ fields, and no key without a VIP address (as VOLTTRON)', async () => {
     const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-    const rmq = await serve({ info: { instanceName: 'siteR', vipAddress: 'tcp://10.0.0.5:22916', serverKey: key, rmqAddress: 'amqps://10.0.0.5:5671/volttron', rmqCaCert: pem } });
+    const rmq = await serve({
+      info: {
+        instanceName: 'siteR',
+        vipAddress: 'tcp://10.0.0.5:22916',
+        serverKey: key,
+        rmqAddress: 'amqps://10.0.0.5:5671/volttron',
+        rmqCaCert: pem,
+      },
+    });
     expect(JSON.parse((await http(rmq, '/discovery/')).body)).toEqual({
-      serverkey: key, 'vip-address': 'tcp://10.0.0.5:22916', 'instance-name': 'siteR', 'rmq-address': 'amqps://10.0.0.5:5671/volttron', 'rmq-ca-cert': pem,
+      serverkey: key,
+      'vip-address': 'tcp://10.0.0.5:22916',
+      'instance-name': 'siteR',
+      'rmq-address': 'amqps://10.0.0.5:5671/volttron',
+      'rmq-ca-cert': pem,
     });
     const internal = await serve({ info: { instanceName: 'siteI', serverKey: key } });
     expect((await http(internal, '/discovery/')).body).toBe('{"instance-name": "siteI"}');
@@ -99,16 +115,25 @@ describe('serveDiscovery', () => {
   });
 
   it('refuses bad values to publish and a bad bind address at start', async () => {
-    await expect(serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info: { ...info, serverKey: 'short' } })).rejects.toThrow(ConfigError);
-    await expect(serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info: { ...info, vipAddress: 'tcp://0.0.0.0:22916' } })).rejects.toThrow(/wildcard/);
-    await expect(serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info: { ...info, instanceName: 'a b' } })).rejects.toThrow(/instance-name/);
+    await expect(serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info: { ...info, serverKey: 'short' } })).rejects.toThrow(
+      ConfigError,
+    );
+    await expect(
+      serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info: { ...info, vipAddress: 'tcp://0.0.0.0:22916' } }),
+    ).rejects.toThrow(/wildcard/);
+    await expect(serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info: { ...info, instanceName: 'a b' } })).rejects.toThrow(
+      /instance-name/,
+    );
     await expect(serveDiscovery({ bindWebAddress: 'https://127.0.0.1:0', info })).rejects.toThrow(/https is not supported/);
     await expect(serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0/web', info })).rejects.toThrow(/no path/);
   });
 
   it('reports an address in use as a TransportError', async () => {
     const first = await serve();
-    await expect(serveDiscovery({ bindWebAddress: first.url, info })).rejects.toMatchObject({ code: 'VIP_TRANSPORT', message: expect.stringMatching(/EADDRINUSE/) });
+    await expect(serveDiscovery({ bindWebAddress: first.url, info })).rejects.toMatchObject({
+      code: 'VIP_TRANSPORT',
+      message: expect.stringMatching(/EADDRINUSE/),
+    });
   });
 
   it.each([
@@ -119,7 +144,11 @@ describe('serveDiscovery', () => {
     ['DELETE', '/discovery/', 'DELETE', 405],
   ])('%s: %s %s answers %i with a JSON error', async (_what, path, method, status) => {
     const server = await serve();
-    const reply = await http(server, path, { method, body: method === 'GET' ? undefined : '{}', headers: { 'content-type': 'application/json' } });
+    const reply = await http(server, path, {
+      method,
+      body: method === 'GET' ? undefined : '{}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(reply.status).toBe(status);
     expect(JSON.parse(reply.body)).toHaveProperty('error');
     if (status === 405) expect(reply.headers.allow).toBe('GET, HEAD');

@@ -30,7 +30,9 @@ interface RemotePlatform {
 }
 
 async function remote(instanceName: string, vipPort: number): Promise<RemotePlatform> {
-  const platform = { info: { instanceName, vipAddress: `tcp://127.0.0.1:${vipPort}`, serverKey: generateKeyPair().public } } as RemotePlatform;
+  const platform = {
+    info: { instanceName, vipAddress: `tcp://127.0.0.1:${vipPort}`, serverKey: generateKeyPair().public },
+  } as RemotePlatform;
   const server = await serveDiscovery({ bindWebAddress: 'http://127.0.0.1:0', info: () => platform.info });
   cleanups.push(() => server.close());
   return Object.assign(platform, { server });
@@ -49,7 +51,10 @@ function recordingRouting() {
   };
 }
 
-function agentFor(home: string, options: Partial<KeyDiscoveryAgentOptions> & Pick<KeyDiscoveryAgentOptions, 'mode' | 'routing'>): KeyDiscoveryAgent {
+function agentFor(
+  home: string,
+  options: Partial<KeyDiscoveryAgentOptions> & Pick<KeyDiscoveryAgentOptions, 'mode' | 'routing'>,
+): KeyDiscoveryAgent {
   const agent = new KeyDiscoveryAgent({
     vipHome: home,
     instanceName: 'siteA',
@@ -62,11 +67,18 @@ function agentFor(home: string, options: Partial<KeyDiscoveryAgentOptions> & Pic
   return agent;
 }
 
-const link = (p: RemotePlatform): PlatformDiscovery => ({ instanceName: p.info.instanceName, vipAddress: p.info.vipAddress!, serverKey: p.info.serverKey! });
+const link = (p: RemotePlatform): PlatformDiscovery => ({
+  instanceName: p.info.instanceName,
+  vipAddress: p.info.vipAddress!,
+  serverKey: p.info.serverKey!,
+});
 
 /** Setup mode on `home` against `remotes` (own web address listed too, as sites copy one file everywhere). */
 async function setUp(home: string, remotes: RemotePlatform[]) {
-  await writeFile(join(home, 'external_address.json'), JSON.stringify(['http://127.0.0.1:8080', ...remotes.map((r) => r.server.url)], null, 2));
+  await writeFile(
+    join(home, 'external_address.json'),
+    JSON.stringify(['http://127.0.0.1:8080', ...remotes.map((r) => r.server.url)], null, 2),
+  );
   const { calls, routing } = recordingRouting();
   const report = await agentFor(home, { mode: 'setup', routing }).run();
   return { calls, report };
@@ -79,8 +91,14 @@ describe('setup mode', () => {
     const { calls, report } = await setUp(home, [b, c]);
 
     expect(calls.webAddresses).toEqual([[b.server.url, c.server.url]]); // own address removed
-    expect(report.results.map((r) => [r.target, r.outcome])).toEqual([[b.server.url, 'discovered'], [c.server.url, 'discovered']]);
-    expect(calls.setup.sort((x, y) => x.instanceName.localeCompare(y.instanceName))).toEqual([{ ...link(b), webAddress: b.server.url }, { ...link(c), webAddress: c.server.url }]);
+    expect(report.results.map((r) => [r.target, r.outcome])).toEqual([
+      [b.server.url, 'discovered'],
+      [c.server.url, 'discovered'],
+    ]);
+    expect(calls.setup.sort((x, y) => x.instanceName.localeCompare(y.instanceName))).toEqual([
+      { ...link(b), webAddress: b.server.url },
+      { ...link(c), webAddress: c.server.url },
+    ]);
     expect(calls.normal).toEqual([]);
 
     const hosts = KnownHosts.forHome(home);
@@ -89,12 +107,17 @@ describe('setup mode', () => {
     // VOLTTRON's format: compact, the answer as received, plus where it came from
     const stored = await readFile(keyDiscoveryPaths(home).platformDiscovery, 'utf8');
     expect(stored).toBe(formatCompactJson(JSON.parse(stored))); // compact, no trailing newline
-    expect(JSON.parse(stored)).toEqual(({
+    expect(JSON.parse(stored)).toEqual({
       siteB: { serverkey: b.info.serverKey, 'vip-address': b.info.vipAddress, 'instance-name': 'siteB', 'web-address': b.server.url },
       siteC: { serverkey: c.info.serverKey, 'vip-address': c.info.vipAddress, 'instance-name': 'siteC', 'web-address': c.server.url },
-    }));
+    });
     // each entry keeps the answer's key order (VOLTTRON stores the answer as it came)
-    expect(Object.keys((JSON.parse(stored) as Record<string, object>).siteB!)).toEqual(['serverkey', 'vip-address', 'instance-name', 'web-address']);
+    expect(Object.keys((JSON.parse(stored) as Record<string, object>).siteB!)).toEqual([
+      'serverkey',
+      'vip-address',
+      'instance-name',
+      'web-address',
+    ]);
   });
 
   it('refuses a platform whose key differs from the one known_hosts records for its address', async () => {
@@ -103,11 +126,19 @@ describe('setup mode', () => {
     const recorded = generateKeyPair().public;
     await KnownHosts.forHome(home).add(b.info.vipAddress!, recorded);
     const { calls, report } = await setUp(home, [b]);
-    expect(report.results).toEqual([expect.objectContaining({
-      outcome: 'refused',
-      attempts: 1,
-      error: expect.objectContaining({ code: 'VIP_KEY_CHANGED', recordedIn: 'known_hosts', recordedKey: recorded, offeredKey: b.info.serverKey, instanceName: 'siteB' }),
-    })]);
+    expect(report.results).toEqual([
+      expect.objectContaining({
+        outcome: 'refused',
+        attempts: 1,
+        error: expect.objectContaining({
+          code: 'VIP_KEY_CHANGED',
+          recordedIn: 'known_hosts',
+          recordedKey: recorded,
+          offeredKey: b.info.serverKey,
+          instanceName: 'siteB',
+        }),
+      }),
+    ]);
     expect(calls.setup).toEqual([]);
     expect(await KnownHosts.forHome(home).get(b.info.vipAddress!)).toBe(recorded);
   });
@@ -133,7 +164,9 @@ describe('setup mode', () => {
     const home = await tempHome();
     const { routing } = recordingRouting();
     await expect(agentFor(home, { mode: 'setup', routing, bindWebAddress: undefined }).run()).rejects.toThrow(/bind-web-address/);
-    await expect(agentFor(home, { mode: 'setup', routing }).run()).rejects.toThrow(new RegExp(`${join(home, 'external_address.json')}, which does not exist`));
+    await expect(agentFor(home, { mode: 'setup', routing }).run()).rejects.toThrow(
+      new RegExp(`${join(home, 'external_address.json')}, which does not exist`),
+    );
   });
 
   it('reports a bad web address on its own and goes on with the others', async () => {
@@ -142,7 +175,11 @@ describe('setup mode', () => {
     await writeFile(join(home, 'external_address.json'), JSON.stringify(['10.0.0.9:8080', 'https://10.0.0.9', b.server.url]));
     const { calls, routing } = recordingRouting();
     const { results } = await agentFor(home, { mode: 'setup', routing }).run();
-    expect(results.map((r) => [r.outcome, r.outcome === 'discovered' ? '' : r.error.constructor.name])).toEqual([['failed', 'ConfigError'], ['failed', 'ConfigError'], ['discovered', '']]);
+    expect(results.map((r) => [r.outcome, r.outcome === 'discovered' ? '' : r.error.constructor.name])).toEqual([
+      ['failed', 'ConfigError'],
+      ['failed', 'ConfigError'],
+      ['discovered', ''],
+    ]);
     expect(calls.webAddresses).toEqual([[b.server.url]]);
   });
 });
@@ -156,21 +193,30 @@ describe('normal mode', () => {
     const d = { instanceName: 'siteD', vipAddress: 'tcp://127.0.0.1:22919', serverKey: generateKeyPair().public };
     const path = keyDiscoveryPaths(home).platformDiscovery;
     const file = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-    await writeFile(path, JSON.stringify({ ...file, siteD: { 'vip-address': d.vipAddress, 'instance-name': d.instanceName, serverkey: d.serverKey } }));
+    await writeFile(
+      path,
+      JSON.stringify({ ...file, siteD: { 'vip-address': d.vipAddress, 'instance-name': d.instanceName, serverkey: d.serverKey } }),
+    );
     const before = await readFile(path, 'utf8');
 
     const { calls, routing } = recordingRouting();
     const agent = agentFor(home, { mode: 'normal', routing });
     const { results } = await agent.run();
     expect(results.map((r) => [r.target, r.outcome, r.outcome === 'discovered' && r.source])).toEqual([
-      ['siteB', 'discovered', 'discovery'], ['siteC', 'discovered', 'discovery'], ['siteD', 'discovered', 'file'],
+      ['siteB', 'discovered', 'discovery'],
+      ['siteC', 'discovered', 'discovery'],
+      ['siteD', 'discovered', 'file'],
     ]);
     // handed over as each answer came (platforms are fetched at once)
     expect(calls.normal.sort((x, y) => x.instanceName.localeCompare(y.instanceName))).toEqual([link(b), link(c), d]);
     expect(calls.setup).toEqual([]);
     expect(await readFile(path, 'utf8')).toBe(before); // nothing changed, nothing rewritten
     expect(await KnownHosts.forHome(home).get(d.vipAddress)).toBe(d.serverKey);
-    expect(agent.status().map((s) => [s.target, s.state])).toEqual([['siteB', 'discovered'], ['siteC', 'discovered'], ['siteD', 'discovered']]);
+    expect(agent.status().map((s) => [s.target, s.state])).toEqual([
+      ['siteB', 'discovered'],
+      ['siteC', 'discovered'],
+      ['siteD', 'discovered'],
+    ]);
     expect(agent.stats()).toMatchObject({ discovered: 3, refused: 0, failed: 0, attempts: 2 });
   });
 
@@ -203,14 +249,25 @@ describe('normal mode', () => {
 
     const { calls, routing } = recordingRouting();
     const accepting = agentFor(home, { mode: 'normal', routing, acceptChangedKeys: ['siteC'] }); // another name: still refused
-    expect((await accepting.run()).results[0]).toMatchObject({ outcome: 'refused', error: { recordedIn: 'external_platform_discovery.json' } });
+    expect((await accepting.run()).results[0]).toMatchObject({
+      outcome: 'refused',
+      error: { recordedIn: 'external_platform_discovery.json' },
+    });
 
     const { results } = await agentFor(home, { mode: 'normal', routing, acceptChangedKeys: ['siteB'] }).run();
-    expect(results[0]).toMatchObject({ outcome: 'discovered', source: 'discovery', keyChanged: { recordedKey: oldKey, recordedIn: 'external_platform_discovery.json' } });
+    expect(results[0]).toMatchObject({
+      outcome: 'discovered',
+      source: 'discovery',
+      keyChanged: { recordedKey: oldKey, recordedIn: 'external_platform_discovery.json' },
+    });
     expect(calls.normal).toEqual([link(b)]);
     expect(await KnownHosts.forHome(home).get(b.info.vipAddress!)).toBe(b.info.serverKey);
     const stored = JSON.parse(await readFile(keyDiscoveryPaths(home).platformDiscovery, 'utf8')) as Record<string, Record<string, string>>;
-    expect(stored.siteB).toMatchObject({ serverkey: b.info.serverKey, 'vip-address': 'tcp://127.0.0.1:23000', 'web-address': b.server.url });
+    expect(stored.siteB).toMatchObject({
+      serverkey: b.info.serverKey,
+      'vip-address': 'tcp://127.0.0.1:23000',
+      'web-address': b.server.url,
+    });
   });
 
   it('an endpoint that no longer answers: retried within bounds, then the recorded entry is used', async () => {
@@ -221,7 +278,14 @@ describe('normal mode', () => {
 
     const { calls, routing } = recordingRouting();
     const { results } = await agentFor(home, { mode: 'normal', routing }).run();
-    expect(results).toEqual([expect.objectContaining({ outcome: 'discovered', source: 'file', attempts: 3, fetchError: expect.objectContaining({ code: 'VIP_DISCOVERY_UNREACHABLE' }) })]);
+    expect(results).toEqual([
+      expect.objectContaining({
+        outcome: 'discovered',
+        source: 'file',
+        attempts: 3,
+        fetchError: expect.objectContaining({ code: 'VIP_DISCOVERY_UNREACHABLE' }),
+      }),
+    ]);
     expect(calls.normal).toEqual([link(b)]);
   });
 
@@ -229,23 +293,35 @@ describe('normal mode', () => {
     const home = await tempHome();
     const recorded = generateKeyPair().public;
     await KnownHosts.forHome(home).add('tcp://10.1.1.1:22916', recorded);
-    await writeFile(keyDiscoveryPaths(home).platformDiscovery, JSON.stringify({ siteB: { 'vip-address': 'tcp://10.1.1.1:22916', 'instance-name': 'siteB', serverkey: generateKeyPair().public } }));
+    await writeFile(
+      keyDiscoveryPaths(home).platformDiscovery,
+      JSON.stringify({ siteB: { 'vip-address': 'tcp://10.1.1.1:22916', 'instance-name': 'siteB', serverkey: generateKeyPair().public } }),
+    );
     const { calls, routing } = recordingRouting();
     const { results } = await agentFor(home, { mode: 'normal', routing }).run();
-    expect(results).toEqual([expect.objectContaining({ outcome: 'refused', attempts: 0, error: expect.objectContaining({ code: 'VIP_KEY_CHANGED', recordedKey: recorded }) })]);
+    expect(results).toEqual([
+      expect.objectContaining({
+        outcome: 'refused',
+        attempts: 0,
+        error: expect.objectContaining({ code: 'VIP_KEY_CHANGED', recordedKey: recorded }),
+      }),
+    ]);
     expect(calls.normal).toEqual([]);
   });
 
   it('skips its own entry, reports bad entries, and survives a throwing handler', async () => {
     const home = await tempHome();
     const keyB = generateKeyPair().public;
-    await writeFile(keyDiscoveryPaths(home).platformDiscovery, JSON.stringify({
-      siteA: { 'vip-address': 'tcp://127.0.0.1:22916', 'instance-name': 'siteA', serverkey: generateKeyPair().public },
-      broken: { 'vip-address': 'tcp://127.0.0.1:22920', serverkey: 'nope' },
-      wrongType: 'tcp://x',
-      siteB: { 'vip-address': 'tcp://127.0.0.1:22921', serverkey: keyB },
-      siteC: { 'vip-address': 'tcp://127.0.0.1:22922', serverkey: generateKeyPair().public },
-    }));
+    await writeFile(
+      keyDiscoveryPaths(home).platformDiscovery,
+      JSON.stringify({
+        siteA: { 'vip-address': 'tcp://127.0.0.1:22916', 'instance-name': 'siteA', serverkey: generateKeyPair().public },
+        broken: { 'vip-address': 'tcp://127.0.0.1:22920', serverkey: 'nope' },
+        wrongType: 'tcp://x',
+        siteB: { 'vip-address': 'tcp://127.0.0.1:22921', serverkey: keyB },
+        siteC: { 'vip-address': 'tcp://127.0.0.1:22922', serverkey: generateKeyPair().public },
+      }),
+    );
     const linked: string[] = [];
     const routing = {
       webAddresses: () => undefined,
@@ -256,7 +332,13 @@ describe('normal mode', () => {
       },
     };
     const { results } = await agentFor(home, { mode: 'normal', routing }).run();
-    expect(results.map((r) => [r.target, r.outcome])).toEqual([['siteA', 'skipped'], ['broken', 'failed'], ['wrongType', 'failed'], ['siteB', 'discovered'], ['siteC', 'failed']]);
+    expect(results.map((r) => [r.target, r.outcome])).toEqual([
+      ['siteA', 'skipped'],
+      ['broken', 'failed'],
+      ['wrongType', 'failed'],
+      ['siteB', 'discovered'],
+      ['siteC', 'failed'],
+    ]);
     expect(results[1]!.outcome !== 'discovered' && results[1]!.error).toBeInstanceOf(ConfigError);
     expect(results[4]!.outcome !== 'discovered' && results[4]!.error.message).toBe('routing service not ready');
     expect(linked).toEqual(['siteB']); // an entry without instance-name takes its key's name
@@ -267,7 +349,9 @@ describe('normal mode', () => {
     const { routing } = recordingRouting();
     expect(await agentFor(home, { mode: 'normal', routing }).run()).toEqual({ mode: 'normal', results: [] });
     await writeFile(keyDiscoveryPaths(home).platformDiscovery, '{not json');
-    await expect(agentFor(home, { mode: 'normal', routing }).run()).rejects.toThrow(/platform discovery file .*external_platform_discovery\.json is not valid JSON/);
+    await expect(agentFor(home, { mode: 'normal', routing }).run()).rejects.toThrow(
+      /platform discovery file .*external_platform_discovery\.json is not valid JSON/,
+    );
   });
 });
 
@@ -285,7 +369,11 @@ describe('close()', () => {
     const { results } = await run;
     expect(results).toEqual([expect.objectContaining({ outcome: 'failed', attempts: 1, error: expect.any(ClosedError) })]);
     await expect(agent.run()).resolves.toBe(await run); // the same run
-    await expect(agentFor(home, { mode: 'setup', routing }).close().then(() => undefined)).resolves.toBeUndefined();
+    await expect(
+      agentFor(home, { mode: 'setup', routing })
+        .close()
+        .then(() => undefined),
+    ).resolves.toBeUndefined();
   });
 
   it('run() after close() rejects with ClosedError', async () => {

@@ -32,25 +32,37 @@ describe('withRetry', () => {
     expect(calls).toBe(3);
   });
 
-  it('gives up after the policy\'s attempts with the last error, never rejecting', async () => {
+  it("gives up after the policy's attempts with the last error, never rejecting", async () => {
     const retries: number[] = [];
-    const outcome = await withRetry(async (n) => { throw retryable(`attempt ${n}`); }, policy, { onRetry: (n) => void retries.push(n) });
+    const outcome = await withRetry(
+      async (n) => {
+        throw retryable(`attempt ${n}`);
+      },
+      policy,
+      { onRetry: (n) => void retries.push(n) },
+    );
     expect(outcome.attempts).toBe(4);
     expect((outcome.error as Error).message).toBe('attempt 4');
     expect(retries).toEqual([1, 2, 3]);
   });
 
   it('does not retry what cannot clear up', async () => {
-    const outcome = await withRetry(async () => { throw new Error('final'); }, policy);
+    const outcome = await withRetry(async () => {
+      throw new Error('final');
+    }, policy);
     expect(outcome.attempts).toBe(1);
   });
 
   it('an abort ends the wait with ClosedError', async () => {
     const abort = new AbortController();
-    const outcome = withRetry(async () => {
-      queueMicrotask(() => abort.abort());
-      throw retryable('down');
-    }, { attempts: 5, baseDelayMs: 3_600_000, maxDelayMs: 3_600_000 }, { signal: abort.signal });
+    const outcome = withRetry(
+      async () => {
+        queueMicrotask(() => abort.abort());
+        throw retryable('down');
+      },
+      { attempts: 5, baseDelayMs: 3_600_000, maxDelayMs: 3_600_000 },
+      { signal: abort.signal },
+    );
     expect((await outcome).error).toBeInstanceOf(ClosedError);
     expect((await outcome).attempts).toBe(1);
   });

@@ -181,7 +181,8 @@ function normaliseKey(name: string, value: string | undefined): string | undefin
 function checkEndpoint(scheme: AddressScheme, endpoint: string): string {
   if (typeof endpoint !== 'string' || endpoint === '') throw new AddressError(`${scheme} address has no endpoint`);
   // eslint-disable-next-line no-control-regex
-  if (/[\x00-\x1f?#]/.test(endpoint)) throw new AddressError(`${scheme} endpoint ${JSON.stringify(endpoint)} contains a control character, '?' or '#'`);
+  if (/[\x00-\x1f?#]/.test(endpoint))
+    throw new AddressError(`${scheme} endpoint ${JSON.stringify(endpoint)} contains a control character, '?' or '#'`);
   if (scheme === 'tcp') {
     const m = TCP_ENDPOINT_RE.exec(endpoint);
     if (!m) throw new AddressError(`tcp endpoint ${JSON.stringify(endpoint)} must be host:port (port may be *, no '/')`);

@@ -37,14 +37,18 @@ export const CapabilitiesInputSchema = z.union(
 export const CapabilitiesSchema = CapabilitiesInputSchema.optional().transform((value) => normaliseCapabilities(value));
 
 /** user id -> capabilities in any of VOLTTRON's forms, normalised. */
-export const CapabilityMapSchema = z.record(z.string(), CapabilitiesInputSchema.transform((value) => normaliseCapabilities(value)));
+export const CapabilityMapSchema = z.record(
+  z.string(),
+  CapabilitiesInputSchema.transform((value) => normaliseCapabilities(value)),
+);
 
 /**
  * `{name: null | {param: value}}` from any of VOLTTRON's forms, merged into `into` (a fresh
  * object by default): a capability with parameters wins over the same one without.
  */
 export function normaliseCapabilities(
-  value: CapabilitiesInput, into: Record<string, CapabilityParams | null> = {},
+  value: CapabilitiesInput,
+  into: Record<string, CapabilityParams | null> = {},
 ): Record<string, CapabilityParams | null> {
   if (value === null || value === undefined || value === '') return into;
   const items: ReadonlyArray<string | Capabilities> = Array.isArray(value) ? value : [value as string | Capabilities];
@@ -64,9 +68,13 @@ export type CapabilityRefusal =
   | { readonly reason: 'no such parameter'; readonly capability: string; readonly parameter: string }
   /** An argument outside a restriction: not equal to `allowed`, or (a `/regex/` `allowed`) not matching it whole. */
   | {
-    readonly reason: 'parameter'; readonly capability: string; readonly parameter: string;
-    readonly allowed: unknown; readonly actual: unknown; readonly pattern: boolean;
-  };
+      readonly reason: 'parameter';
+      readonly capability: string;
+      readonly parameter: string;
+      readonly allowed: unknown;
+      readonly actual: unknown;
+      readonly pattern: boolean;
+    };
 
 /**
  * The one capability check (VOLTTRON's `@RPC.allow` check and its protected-topic check): `held`
@@ -76,7 +84,9 @@ export type CapabilityRefusal =
  * string matching it whole (an invalid pattern allows nothing). Undefined when allowed.
  */
 export function capabilityRefusal(
-  held: Capabilities | undefined, required: readonly string[], args?: () => Readonly<Record<string, unknown>>,
+  held: Capabilities | undefined,
+  required: readonly string[],
+  args?: () => Readonly<Record<string, unknown>>,
 ): CapabilityRefusal | undefined {
   const missing = required.filter((name) => held === undefined || !Object.hasOwn(held, name));
   if (missing.length > 0) return { reason: 'missing', missing };

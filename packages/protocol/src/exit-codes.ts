@@ -17,4 +17,5 @@ export const EXIT_CODES = {
 export type ExitCode = (typeof EXIT_CODES)[keyof typeof EXIT_CODES];
 
 /** One line for `--help` texts: the scheme as people read it. */
-export const EXIT_CODES_TEXT = 'Exit codes: 0 ok, 1 error, 2 usage (bad flag, value or config setting), 3 platform unreachable or key refused, 4 timeout';
+export const EXIT_CODES_TEXT =
+  'Exit codes: 0 ok, 1 error, 2 usage (bad flag, value or config setting), 3 platform unreachable or key refused, 4 timeout';

@@ -54,7 +54,9 @@ export function encodeFloatFrame(value: number): Frame {
 export function encodeLatin1Frame(text: string): Frame {
   for (let i = 0; i < text.length; i++) {
     if (text.charCodeAt(i) > 0xff) {
-      throw new ProtocolError(`character U+${text.charCodeAt(i).toString(16).toUpperCase().padStart(4, '0')} at ${i} cannot be sent as a Latin-1 frame`);
+      throw new ProtocolError(
+        `character U+${text.charCodeAt(i).toString(16).toUpperCase().padStart(4, '0')} at ${i} cannot be sent as a Latin-1 frame`,
+      );
     }
   }
   return Buffer.from(text, 'latin1');

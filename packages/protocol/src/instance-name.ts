@@ -20,8 +20,10 @@ const INSTANCE_NAME_CHARS = /^[A-Za-z0-9_.-]+$/;
 export function instanceNameProblem(name: string, bus: InstanceNameBus): string | undefined {
   if (!INSTANCE_NAME_CHARS.test(name)) return `may use only letters, digits, "_", "-" and "." (got ${JSON.stringify(name)})`;
   if (bus === 'rmq' && name.includes('.')) {
-    return 'must not contain "." on the rmq bus: RabbitMQ names are <instance>.<identity>, split at the first dot '
-      + '(name the instance without ".")';
+    return (
+      'must not contain "." on the rmq bus: RabbitMQ names are <instance>.<identity>, split at the first dot ' +
+      '(name the instance without ".")'
+    );
   }
   return undefined;
 }

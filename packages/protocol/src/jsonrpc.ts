@@ -130,7 +130,8 @@ export function buildResult(id: RpcId, result: unknown): RpcResultResponse {
 
 /** An error response; `data` is omitted when empty. */
 export function buildError(id: RpcId, code: number, message: string, data?: Readonly<Record<string, unknown>>): RpcErrorResponse {
-  const error: RpcErrorObject = data !== undefined && Object.keys(data).length > 0 ? { code, message, data: { ...data } } : { code, message };
+  const error: RpcErrorObject =
+    data !== undefined && Object.keys(data).length > 0 ? { code, message, data: { ...data } } : { code, message };
   return { jsonrpc: JSONRPC_VERSION, id, error };
 }
 
@@ -142,7 +143,12 @@ export function methodNotFound(id: RpcId, method: string): RpcErrorResponse {
 /** -32000 "unhandled exception" with `detail` and the `exception.py` block (exc_tb only when given). */
 export function unhandledException(
   id: RpcId,
-  exception: { readonly detail: string; readonly excType: string; readonly excArgs?: readonly unknown[]; readonly excTb?: string | undefined },
+  exception: {
+    readonly detail: string;
+    readonly excType: string;
+    readonly excArgs?: readonly unknown[];
+    readonly excTb?: string | undefined;
+  },
 ): RpcErrorResponse {
   const block: Record<string, unknown> = {};
   if (exception.excTb !== undefined) block.exc_tb = exception.excTb;
@@ -238,17 +244,32 @@ function isRpcId(id: unknown): id is RpcId {
 /** The schema-checked path of `parseRpcMessage`: unusual and invalid messages, with Python's error texts. */
 function checkRpcMessage(value: unknown): RpcMessage | InvalidRpcError {
   if (!isPlainObject(value)) {
-    return new InvalidRpcError(RPC_ERROR_CODES.INVALID_REQUEST, 'invalid object type', `expected a list or dictionary ; got a '${pythonTypeName(value)}' instead`);
+    return new InvalidRpcError(
+      RPC_ERROR_CODES.INVALID_REQUEST,
+      'invalid object type',
+      `expected a list or dictionary ; got a '${pythonTypeName(value)}' instead`,
+    );
   }
   const rawId = value.id;
   const id = RpcIdSchema.safeParse(rawId).success ? (rawId as RpcId) : null;
-  if (!('jsonrpc' in value)) return new InvalidRpcError(RPC_ERROR_CODES.INVALID_REQUEST, 'missing required member', 'missing required member: jsonrpc', id);
+  if (!('jsonrpc' in value))
+    return new InvalidRpcError(RPC_ERROR_CODES.INVALID_REQUEST, 'missing required member', 'missing required member: jsonrpc', id);
   if (value.jsonrpc !== JSONRPC_VERSION) {
-    return new InvalidRpcError(RPC_ERROR_CODES.INVALID_REQUEST, 'unsupported version', `unsupported version: ${JSON.stringify(value.jsonrpc)}`, id);
+    return new InvalidRpcError(
+      RPC_ERROR_CODES.INVALID_REQUEST,
+      'unsupported version',
+      `unsupported version: ${JSON.stringify(value.jsonrpc)}`,
+      id,
+    );
   }
   if ('method' in value) {
     if ('params' in value && value.params !== undefined && !ParamsSchema.safeParse(value.params).success) {
-      return new InvalidRpcError(RPC_ERROR_CODES.INVALID_PARAMS, 'invalid object type', `expected a list or dictionary for params; got a '${pythonTypeName(value.params)}' instead`, id);
+      return new InvalidRpcError(
+        RPC_ERROR_CODES.INVALID_PARAMS,
+        'invalid object type',
+        `expected a list or dictionary for params; got a '${pythonTypeName(value.params)}' instead`,
+        id,
+      );
     }
     const r = RpcRequestSchema.safeParse(value);
     return r.success ? { kind: 'request', request: r.data } : invalid(r.error, id);
@@ -261,7 +282,12 @@ function checkRpcMessage(value: unknown): RpcMessage | InvalidRpcError {
     const r = RpcResultResponseSchema.safeParse(value);
     return r.success ? { kind: 'result', response: r.data } : invalid(r.error, id);
   }
-  return new InvalidRpcError(RPC_ERROR_CODES.INVALID_REQUEST, 'missing required member', 'missing required member: method, result or error', id);
+  return new InvalidRpcError(
+    RPC_ERROR_CODES.INVALID_REQUEST,
+    'missing required member',
+    'missing required member: method, result or error',
+    id,
+  );
 }
 
 /**

@@ -26,7 +26,8 @@ export function z85Encode(data: Uint8Array): string {
   if (data.length % 4 !== 0) throw new KeyError(`Z85 input must be a multiple of 4 bytes, got ${data.length}`);
   let out = '';
   for (let i = 0; i < data.length; i += 4) {
-    let value = ((data[i] as number) * 0x1000000 + ((data[i + 1] as number) << 16) + ((data[i + 2] as number) << 8) + (data[i + 3] as number)) >>> 0;
+    let value =
+      ((data[i] as number) * 0x1000000 + ((data[i + 1] as number) << 16) + ((data[i + 2] as number) << 8) + (data[i + 3] as number)) >>> 0;
     const chunk = new Array<string>(5);
     for (let j = 4; j >= 0; j--) {
       chunk[j] = Z85_ALPHABET[value % 85] as string;

@@ -41,16 +41,18 @@ function createFormattingLogger(options: LoggerOptions, format: (r: LogRecord) =
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'));
   const now = options.now ?? (() => new Date());
   const bindings = options.bindings ?? {};
-  const emit = (lvl: Emitted): LogFn => (event, fields, err) => {
-    if (LEVEL_ORDER[lvl] < level) return;
-    const all: Record<string, unknown> = { ...bindings, ...fields };
-    if (err !== undefined) {
-      all.error = err instanceof Error ? err.message : String(err);
-      const code = (err as { code?: unknown } | null)?.code;
-      if (typeof code === 'string' || typeof code === 'number') all.errorCode = code;
-    }
-    write(format({ time: now(), level: lvl, event, fields: all }));
-  };
+  const emit =
+    (lvl: Emitted): LogFn =>
+    (event, fields, err) => {
+      if (LEVEL_ORDER[lvl] < level) return;
+      const all: Record<string, unknown> = { ...bindings, ...fields };
+      if (err !== undefined) {
+        all.error = err instanceof Error ? err.message : String(err);
+        const code = (err as { code?: unknown } | null)?.code;
+        if (typeof code === 'string' || typeof code === 'number') all.errorCode = code;
+      }
+      write(format({ time: now(), level: lvl, event, fields: all }));
+    };
   return {
     debug: emit('debug'),
     info: emit('info'),
@@ -62,7 +64,9 @@ function createFormattingLogger(options: LoggerOptions, format: (r: LogRecord) =
 
 /** JSON lines logger (one object per line: time, level, event, then the fields) for apps; `write` defaults to stderr. */
 export function createJsonLogger(options: LoggerOptions = {}): Logger {
-  return createFormattingLogger(options, (r) => JSON.stringify({ time: r.time.toISOString(), level: r.level, event: r.event, ...r.fields }));
+  return createFormattingLogger(options, (r) =>
+    JSON.stringify({ time: r.time.toISOString(), level: r.level, event: r.event, ...r.fields }),
+  );
 }
 
 const COLOURS: Record<Emitted, string> = { debug: '\u001b[90m', info: '\u001b[32m', warn: '\u001b[33m', error: '\u001b[31m' };
@@ -78,7 +82,10 @@ export function createPrettyLogger(options: LoggerOptions & { colour?: boolean }
   const colour = options.colour ?? false;
   return createFormattingLogger(options, (r) => {
     const level = r.level.toUpperCase().padEnd(5);
-    const fields = Object.entries(r.fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${prettyValue(v)}`).join(' ');
+    const fields = Object.entries(r.fields)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${prettyValue(v)}`)
+      .join(' ');
     const time = localTime(r.time);
     if (!colour) return `${time} ${level} ${r.event}${fields ? ` ${fields}` : ''}`;
     return `${DIM}${time}${RESET} ${COLOURS[r.level]}${level}${RESET} ${r.event}${fields ? ` ${DIM}${fields}${RESET}` : ''}`;

@@ -18,7 +18,12 @@ function formatIssues(error: z.ZodError): string {
 export function decodeJsonPayload(raw: unknown, what: string): unknown {
   if (!(raw instanceof Uint8Array) && typeof raw !== 'string') return raw;
   // A Buffer (every received frame) is decoded as it is; another Uint8Array through a Buffer view.
-  const text = typeof raw === 'string' ? raw : Buffer.isBuffer(raw) ? raw.toString('utf8') : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
+  const text =
+    typeof raw === 'string'
+      ? raw
+      : Buffer.isBuffer(raw)
+        ? raw.toString('utf8')
+        : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
@@ -38,7 +43,16 @@ export function parsePayload<S extends z.ZodType>(schema: S, what: string, raw: 
 
 /** Ops a peer sends to the router's pubsub subsystem (first arg), and the two reply ops. */
 export const PUBSUB_OPS = [
-  'subscribe', 'unsubscribe', 'publish', 'list', 'synchronize', 'auth_update', 'protected_update', 'external_list', 'external_publish', 'error',
+  'subscribe',
+  'unsubscribe',
+  'publish',
+  'list',
+  'synchronize',
+  'auth_update',
+  'protected_update',
+  'external_list',
+  'external_publish',
+  'error',
   'request_response',
 ] as const;
 export type PubsubOp = (typeof PUBSUB_OPS)[number];
@@ -81,7 +95,8 @@ export function parseUnsubscribeRequest(raw: unknown): UnsubscribeRequest | Inva
   const modern = typeof value === 'object' && value !== null && ('internal' in value || 'all' in value);
   const parsed = modern ? parsePayload(UnsubscribeRequestSchema, what, value) : parsePayload(LegacyUnsubscribeRequestSchema, what, value);
   if (parsed instanceof InvalidPayloadError) return parsed;
-  const norm = (s: UnsubscribeScope | undefined) => s && { prefix: s.prefix === null ? null : typeof s.prefix === 'string' ? [s.prefix] : s.prefix, bus: s.bus };
+  const norm = (s: UnsubscribeScope | undefined) =>
+    s && { prefix: s.prefix === null ? null : typeof s.prefix === 'string' ? [s.prefix] : s.prefix, bus: s.bus };
   if ('prefix' in parsed) return { internal: norm(parsed) };
   return { internal: norm(parsed.internal), all: norm(parsed.all) };
 }
@@ -201,14 +216,24 @@ export function parsePeerlistOp(args: readonly Uint8Array[]): PeerlistRequestOp 
   const first = args[0];
   if (first === undefined) return new InvalidPayloadError('peerlist request', PEERLIST_ERRORS.MISSING);
   const op = Buffer.from(first).toString('latin1');
-  return (PEERLIST_REQUEST_OPS as readonly string[]).includes(op) ? (op as PeerlistRequestOp) : new InvalidPayloadError('peerlist request', PEERLIST_ERRORS.UNKNOWN);
+  return (PEERLIST_REQUEST_OPS as readonly string[]).includes(op)
+    ? (op as PeerlistRequestOp)
+    : new InvalidPayloadError('peerlist request', PEERLIST_ERRORS.UNKNOWN);
 }
 
 // ---------------------------------------------------------------- query (docs/protocol.md 2.4)
 
 export const QUERY_PROPERTIES = [
-  'addresses', 'local_address', 'serverkey', 'volttron-central-address', 'volttron-central-serverkey', 'instance-name', 'bind-web-address',
-  'platform-version', 'message-bus', 'agent-monitor-frequency',
+  'addresses',
+  'local_address',
+  'serverkey',
+  'volttron-central-address',
+  'volttron-central-serverkey',
+  'instance-name',
+  'bind-web-address',
+  'platform-version',
+  'message-bus',
+  'agent-monitor-frequency',
 ] as const;
 export type QueryProperty = (typeof QUERY_PROPERTIES)[number];
 

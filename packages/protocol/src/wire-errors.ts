@@ -1,4 +1,12 @@
-import { AgainError, ERRNO, ERRNO_MESSAGES, InvalidPayloadError, PeerUnreachableError, UnknownSubsystemError, WireError } from './errors.js';
+import {
+  AgainError,
+  ERRNO,
+  ERRNO_MESSAGES,
+  InvalidPayloadError,
+  PeerUnreachableError,
+  UnknownSubsystemError,
+  WireError,
+} from './errors.js';
 import type { Frame } from './frames.js';
 import { UNAUTHORIZED_ERRNUM, UnauthorizedError } from './unauthorized-error.js';
 
@@ -21,13 +29,23 @@ export function errnoMessage(errnum: number): string {
 }
 
 /** Args of a router-generated `error` message: errnum as decimal text, the strerror text, the recipient and the subsystem. */
-export function errorArgs(errnum: number, recipient: Frame | string, subsystem: Frame | string, message: string = errnoMessage(errnum)): Frame[] {
+export function errorArgs(
+  errnum: number,
+  recipient: Frame | string,
+  subsystem: Frame | string,
+  message: string = errnoMessage(errnum),
+): Frame[] {
   return [Buffer.from(String(errnum), 'latin1'), Buffer.from(message, 'utf8'), toFrame(recipient), toFrame(subsystem)];
 }
 
 /** Args for an error object: the inverse of `errorFromArgs` for the classes above. */
 export function errorArgsFor(err: WireError): Frame[] {
-  return errorArgs(err.errnum, err.peer, err.subsystem, err instanceof UnauthorizedError || !(err.errnum in ERRNO_MESSAGES) ? err.message : errnoMessage(err.errnum));
+  return errorArgs(
+    err.errnum,
+    err.peer,
+    err.subsystem,
+    err instanceof UnauthorizedError || !(err.errnum in ERRNO_MESSAGES) ? err.message : errnoMessage(err.errnum),
+  );
 }
 
 /**
@@ -37,9 +55,14 @@ export function errorArgsFor(err: WireError): Frame[] {
  * Fewer than 3 args or an unreadable errnum yields InvalidPayloadError (Python only logs those).
  */
 export function errorFromArgs(args: readonly Frame[], sender: Frame | string = ''): WireError | InvalidPayloadError {
-  if (args.length < 3) return new InvalidPayloadError('VIP error message', `expected 3 or 4 args (errnum, message, [peer,] subsystem), got ${args.length}`);
+  if (args.length < 3)
+    return new InvalidPayloadError('VIP error message', `expected 3 or 4 args (errnum, message, [peer,] subsystem), got ${args.length}`);
   const errnum = readErrnum(args[0] as Frame);
-  if (errnum === undefined) return new InvalidPayloadError('VIP error message', `errnum ${JSON.stringify((args[0] as Frame).toString('latin1'))} is not an integer`);
+  if (errnum === undefined)
+    return new InvalidPayloadError(
+      'VIP error message',
+      `errnum ${JSON.stringify((args[0] as Frame).toString('latin1'))} is not an integer`,
+    );
   const message = (args[1] as Frame).toString('utf8');
   const threeArgs = args.length === 3;
   const peer = threeArgs ? text(sender) : (args[2] as Frame).toString('utf8');

@@ -82,7 +82,9 @@ describe('Address render/parse round trip (property)', () => {
     for (let i = 0; i < 2000; i++) {
       const scheme = rng.pick(['tcp', 'ipc', 'inproc'] as const);
       const endpoint =
-        scheme === 'tcp' ? `${rng.pick(['127.0.0.1', '*', '[::1]', 'eth0;10.0.0.1'])}:${rng.pick([String(rng.int(65536)), '*'])}` : text(12).replace(/[?#]/g, 'q');
+        scheme === 'tcp'
+          ? `${rng.pick(['127.0.0.1', '*', '[::1]', 'eth0;10.0.0.1'])}:${rng.pick([String(rng.int(65536)), '*'])}`
+          : text(12).replace(/[?#]/g, 'q');
       const maybe = <T>(v: T): T | undefined => (rng.int(2) ? v : undefined);
       const parts: AddressParts = {
         scheme,

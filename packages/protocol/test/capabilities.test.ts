@@ -27,9 +27,23 @@ describe('capabilities: one model for every package', () => {
     const held = { a: { room: '/r1|r2/', n: 1 }, other: { z: 1 } };
     expect(capabilityRefusal(held, ['a'])).toBeUndefined(); // no arguments given: names only (protected topics)
     expect(capabilityRefusal(held, ['a'], () => ({ room: 'r2', n: 1 }))).toBeUndefined();
-    expect(capabilityRefusal(held, ['a'], () => ({ room: 'r1x', n: 1 }))).toMatchObject({ reason: 'parameter', parameter: 'room', pattern: true, actual: 'r1x' });
-    expect(capabilityRefusal(held, ['a'], () => ({ room: 'r1', n: 1.5 }))).toMatchObject({ reason: 'parameter', parameter: 'n', allowed: 1, pattern: false });
-    expect(capabilityRefusal(held, ['a'], () => ({ room: 'r1' }))).toEqual({ reason: 'no such parameter', capability: 'a', parameter: 'n' });
+    expect(capabilityRefusal(held, ['a'], () => ({ room: 'r1x', n: 1 }))).toMatchObject({
+      reason: 'parameter',
+      parameter: 'room',
+      pattern: true,
+      actual: 'r1x',
+    });
+    expect(capabilityRefusal(held, ['a'], () => ({ room: 'r1', n: 1.5 }))).toMatchObject({
+      reason: 'parameter',
+      parameter: 'n',
+      allowed: 1,
+      pattern: false,
+    });
+    expect(capabilityRefusal(held, ['a'], () => ({ room: 'r1' }))).toEqual({
+      reason: 'no such parameter',
+      capability: 'a',
+      parameter: 'n',
+    });
     expect(capabilityRefusal({ a: { y: '/(/' } }, ['a'], () => ({ y: '(' }))).toMatchObject({ reason: 'parameter' }); // an invalid pattern allows nothing
     let read = 0;
     expect(capabilityRefusal({ a: null }, ['a'], () => (read++, {}))).toBeUndefined();

@@ -31,7 +31,10 @@ describe('router envelope', () => {
     expect(decodeRouterFrames([...head, Buffer.alloc(11)], 20)).toMatchObject({ kind: 'message' });
     expect(decodeRouterFrames([...head, Buffer.alloc(12)], 20)).toMatchObject({ kind: 'invalid', reason: 'oversize message' });
     // many frames, none over the limit alone, over it together
-    expect(decodeRouterFrames([...head, ...Array.from({ length: 4 }, () => Buffer.alloc(3))], 20)).toMatchObject({ kind: 'invalid', reason: 'oversize message' });
+    expect(decodeRouterFrames([...head, ...Array.from({ length: 4 }, () => Buffer.alloc(3))], 20)).toMatchObject({
+      kind: 'invalid',
+      reason: 'oversize message',
+    });
   });
   it('encodes a forward with swapped peer frames', () => {
     const f = encodeRouterFrames(b('to'), b('from'), b('from'), b('m'), b('RPC'), [b('x')]);

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError, ProtocolError } from '../src/errors.js';
 import {
-  decodeCountOrBool, decodeFrameValue, encodeBoolFrame, encodeCountFrame, encodeFloatFrame, encodeLatin1Frame, jsonFrame, reencodeLikePython,
+  decodeCountOrBool,
+  decodeFrameValue,
+  encodeBoolFrame,
+  encodeCountFrame,
+  encodeFloatFrame,
+  encodeLatin1Frame,
+  jsonFrame,
+  reencodeLikePython,
 } from '../src/frame-values.js';
 import { randomJson, seededPrng } from './seeded-prng.js';
 

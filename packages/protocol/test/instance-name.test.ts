@@ -3,7 +3,8 @@ import { DEFAULT_INSTANCE_NAME, instanceNameProblem, instanceNameSchema } from '
 
 describe('the instance-name rule (platform, vipctl, @vip/rmq)', () => {
   it('takes letters, digits, "_", "-" and "." on ZeroMQ (VOLTTRON takes any text there)', () => {
-    for (const ok of [DEFAULT_INSTANCE_NAME, 'volttron1', 'site_1-b', 'x.1', 'A']) expect(instanceNameProblem(ok, 'zmq'), ok).toBeUndefined();
+    for (const ok of [DEFAULT_INSTANCE_NAME, 'volttron1', 'site_1-b', 'x.1', 'A'])
+      expect(instanceNameProblem(ok, 'zmq'), ok).toBeUndefined();
   });
 
   it('refuses "." on RabbitMQ (receivers split <instance>.<identity> at the first dot)', () => {
@@ -13,7 +14,8 @@ describe('the instance-name rule (platform, vipctl, @vip/rmq)', () => {
 
   it('refuses on both buses what would break RabbitMQ names or file names: empty, wildcards, spaces, slashes, other characters', () => {
     for (const bad of ['', 'a*b', 'a#', 'a b', 'x/y', 'tab\t', 'é', 'a:b', '@x']) {
-      for (const bus of ['zmq', 'rmq'] as const) expect(instanceNameProblem(bad, bus), `${JSON.stringify(bad)} on ${bus}`).toMatch(/^may use only letters/);
+      for (const bus of ['zmq', 'rmq'] as const)
+        expect(instanceNameProblem(bad, bus), `${JSON.stringify(bad)} on ${bus}`).toMatch(/^may use only letters/);
     }
   });
 

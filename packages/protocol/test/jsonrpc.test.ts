@@ -1,8 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRpcError } from '../src/invalid-rpc-error.js';
 import {
-  buildError, buildRequest, buildResult, createRpcIdGenerator, decodeParams, encodeParams, errorResponseFor, methodNotFound, parseRpcFrame,
-  parseRpcMessage, readErrorData, RPC_ERROR_CODES, RpcObjectSchema, rpcText, unhandledException, type RpcMessage,
+  buildError,
+  buildRequest,
+  buildResult,
+  createRpcIdGenerator,
+  decodeParams,
+  encodeParams,
+  errorResponseFor,
+  methodNotFound,
+  parseRpcFrame,
+  parseRpcMessage,
+  readErrorData,
+  RPC_ERROR_CODES,
+  RpcObjectSchema,
+  rpcText,
+  unhandledException,
+  type RpcMessage,
 } from '../src/jsonrpc.js';
 import { loadTranscript } from './transcripts.js';
 
@@ -22,14 +36,23 @@ function single(text: string): RpcMessage {
 describe('building JSON-RPC text as Python writes it', () => {
   it.each([
     [buildRequest('echo', { args: ['hello'], id: 'c1' }), '{"jsonrpc": "2.0", "method": "echo", "params": ["hello"], "id": "c1"}'],
-    [buildRequest('echo', { kwargs: { x: 'kw', tag: 1 }, id: 'c2' }), '{"jsonrpc": "2.0", "method": "echo", "params": {"x": "kw", "tag": 1}, "id": "c2"}'],
+    [
+      buildRequest('echo', { kwargs: { x: 'kw', tag: 1 }, id: 'c2' }),
+      '{"jsonrpc": "2.0", "method": "echo", "params": {"x": "kw", "tag": 1}, "id": "c2"}',
+    ],
     [buildRequest('echo', { args: ['n'] }), '{"jsonrpc": "2.0", "method": "echo", "params": ["n"]}'],
     [buildRequest('no_such_method', { id: 'c4' }), '{"jsonrpc": "2.0", "method": "no_such_method", "id": "c4"}'],
-    [buildRequest('f', { args: [1], kwargs: { a: 2 }, id: 7 }), '{"jsonrpc": "2.0", "method": "f", "params": {"*args": [1], "**kwargs": {"a": 2}}, "id": 7}'],
+    [
+      buildRequest('f', { args: [1], kwargs: { a: 2 }, id: 7 }),
+      '{"jsonrpc": "2.0", "method": "f", "params": {"*args": [1], "**kwargs": {"a": 2}}, "id": 7}',
+    ],
     [buildResult('c1', 'hello'), '{"jsonrpc": "2.0", "id": "c1", "result": "hello"}'],
     [buildResult('c1', undefined), '{"jsonrpc": "2.0", "id": "c1", "result": null}'],
     [buildError('x', -32603, 'internal error'), '{"jsonrpc": "2.0", "id": "x", "error": {"code": -32603, "message": "internal error"}}'],
-    [buildError('x', -32603, 'internal error', {}), '{"jsonrpc": "2.0", "id": "x", "error": {"code": -32603, "message": "internal error"}}'],
+    [
+      buildError('x', -32603, 'internal error', {}),
+      '{"jsonrpc": "2.0", "id": "x", "error": {"code": -32603, "message": "internal error"}}',
+    ],
     [[buildRequest('a', { id: 1 }), buildRequest('b')], '[{"jsonrpc": "2.0", "method": "a", "id": 1}, {"jsonrpc": "2.0", "method": "b"}]'],
   ])('case %#', (payload, text) => {
     expect(rpcText(payload)).toBe(text);
@@ -37,7 +60,8 @@ describe('building JSON-RPC text as Python writes it', () => {
 
   it('reproduces the error responses of a real agent byte for byte', () => {
     const [, , , fail, missing, garbage] = rpcPayloads('raw_rpc_errors');
-    const tb = (JSON.parse(fail as string) as { error: { data: { 'exception.py': { exc_tb: string } } } }).error.data['exception.py'].exc_tb;
+    const tb = (JSON.parse(fail as string) as { error: { data: { 'exception.py': { exc_tb: string } } } }).error.data['exception.py']
+      .exc_tb;
     expect(rpcText(unhandledException('c3', { detail: 'boom', excType: 'builtins.ValueError', excArgs: ['boom'], excTb: tb }))).toBe(fail);
     expect(rpcText(methodNotFound('c4', 'no_such_method'))).toBe(missing);
     const invalid = parseRpcFrame('{not json');
@@ -46,7 +70,14 @@ describe('building JSON-RPC text as Python writes it', () => {
   });
 
   it('reproduces the agent-to-agent requests and responses of the transcripts', () => {
-    for (const name of ['raw_rpc_call_response', 'raw_rpc_call_kwargs', 'raw_rpc_notify', 'agent_rpc_call_response', 'agent_rpc_notify', 'agent_rpc_error']) {
+    for (const name of [
+      'raw_rpc_call_response',
+      'raw_rpc_call_kwargs',
+      'raw_rpc_notify',
+      'agent_rpc_call_response',
+      'agent_rpc_notify',
+      'agent_rpc_error',
+    ]) {
       for (const text of rpcPayloads(name)) {
         const m = single(text);
         let rebuilt: unknown;
@@ -59,7 +90,12 @@ describe('building JSON-RPC text as Python writes it', () => {
           const { detail, exception } = readErrorData(m.response.error);
           rebuilt =
             m.response.error.code === RPC_ERROR_CODES.UNHANDLED_EXCEPTION && exception
-              ? unhandledException(m.response.id, { detail: detail ?? '', excType: exception.exc_type, excArgs: exception.exc_args, excTb: exception.exc_tb })
+              ? unhandledException(m.response.id, {
+                  detail: detail ?? '',
+                  excType: exception.exc_type,
+                  excArgs: exception.exc_args,
+                  excTb: exception.exc_tb,
+                })
               : buildError(m.response.id, m.response.error.code, m.response.error.message, { detail });
         }
         expect(rpcText(rebuilt as never), `${name}: ${text}`).toBe(text);

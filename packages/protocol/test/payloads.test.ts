@@ -1,9 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '../src/errors.js';
 import {
-  isQueryProperty, parseAuthUpdate, parseDeliveredPublish, parseExternalList, parseExternalPublish, parseListRequest, parseListResponse,
-  parsePeerlistOp, parseProtectedUpdate, parsePublishRequest, parseSubscribeRequest, parseSynchronizeRequest, parseUnsubscribeRequest,
-  parseWelcome, welcomeArgs,
+  isQueryProperty,
+  parseAuthUpdate,
+  parseDeliveredPublish,
+  parseExternalList,
+  parseExternalPublish,
+  parseListRequest,
+  parseListResponse,
+  parsePeerlistOp,
+  parseProtectedUpdate,
+  parsePublishRequest,
+  parseSubscribeRequest,
+  parseSynchronizeRequest,
+  parseUnsubscribeRequest,
+  parseWelcome,
+  welcomeArgs,
 } from '../src/payloads.js';
 import { loadTranscript } from './transcripts.js';
 
@@ -56,11 +68,40 @@ describe('pubsub payload defaults and rejections', () => {
     ['list defaults', parseListRequest, {}, { prefix: '', bus: '', subscribed: true, reverse: false, all_platforms: false }],
     ['list bus null', parseListRequest, { bus: null }, { prefix: '', bus: null, subscribed: true, reverse: false, all_platforms: false }],
     ['unsubscribe legacy', parseUnsubscribeRequest, { prefix: 'a', bus: 'b' }, { internal: { prefix: ['a'], bus: 'b' } }],
-    ['unsubscribe null prefix', parseUnsubscribeRequest, { all: { prefix: null } }, { internal: undefined, all: { prefix: null, bus: '' } }],
-    ['synchronize', parseSynchronizeRequest, '{"subscriptions": {"internal": {"": ["a"]}}}', { subscriptions: { internal: { '': ['a'] } } }],
-    ['auth_update', parseAuthUpdate, { capabilities: { a1: { can_x: null }, a2: ['y'] } }, { capabilities: { a1: { can_x: null }, a2: ['y'] } }],
-    ['protected_update', parseProtectedUpdate, { 'write-protect': [{ topic: 'foo', capabilities: ['c'] }, { topic: '/b.*/', capabilities: 'c' }] },
-      { 'write-protect': [{ topic: 'foo', capabilities: ['c'] }, { topic: '/b.*/', capabilities: 'c' }] }],
+    [
+      'unsubscribe null prefix',
+      parseUnsubscribeRequest,
+      { all: { prefix: null } },
+      { internal: undefined, all: { prefix: null, bus: '' } },
+    ],
+    [
+      'synchronize',
+      parseSynchronizeRequest,
+      '{"subscriptions": {"internal": {"": ["a"]}}}',
+      { subscriptions: { internal: { '': ['a'] } } },
+    ],
+    [
+      'auth_update',
+      parseAuthUpdate,
+      { capabilities: { a1: { can_x: null }, a2: ['y'] } },
+      { capabilities: { a1: { can_x: null }, a2: ['y'] } },
+    ],
+    [
+      'protected_update',
+      parseProtectedUpdate,
+      {
+        'write-protect': [
+          { topic: 'foo', capabilities: ['c'] },
+          { topic: '/b.*/', capabilities: 'c' },
+        ],
+      },
+      {
+        'write-protect': [
+          { topic: 'foo', capabilities: ['c'] },
+          { topic: '/b.*/', capabilities: 'c' },
+        ],
+      },
+    ],
     ['external_list', parseExternalList, { refpeer: ['devices/'] }, { refpeer: ['devices/'] }],
   ])('%s', (_name, parse, raw, expected) => {
     expect(parse(raw)).toEqual(expected);
@@ -86,7 +127,13 @@ describe('pubsub payload defaults and rejections', () => {
   });
   it('never throws on garbage', () => {
     for (const g of [null, undefined, 5, 'x', b(''), b('\xff\xfe'), [1], { __proto__: { prefix: 'a' } }]) {
-      for (const parse of [parseSubscribeRequest, parseUnsubscribeRequest, parsePublishRequest, parseListRequest, parseSynchronizeRequest]) {
+      for (const parse of [
+        parseSubscribeRequest,
+        parseUnsubscribeRequest,
+        parsePublishRequest,
+        parseListRequest,
+        parseSynchronizeRequest,
+      ]) {
         expect(() => parse(g)).not.toThrow();
       }
     }

@@ -13,7 +13,12 @@ describe("protectedTopicRegex: VOLTTRON's re.compile('^' + body + '$').match(top
   it("takes Python's $: the end, or before a final newline, in the body too", () => {
     expect([protects('/b/', 'b\n'), protects('/b/', 'b\nx'), protects('/b/', 'b\n\n')]).toEqual([true, false, false]);
     expect([protects('/a$|c/', 'a\n'), protects('/a$|c/', 'ax')]).toEqual([true, false]);
-    expect([protects('/[$]x/', '$x'), protects('/\\$x/', '$x'), protects('/[]$/', ''), protects('/[^]$/', 'q')]).toEqual([true, true, false, true]);
+    expect([protects('/[$]x/', '$x'), protects('/\\$x/', '$x'), protects('/[]$/', ''), protects('/[^]$/', 'q')]).toEqual([
+      true,
+      true,
+      false,
+      true,
+    ]);
   });
 
   it('refuses an invalid body, an unbalanced one included', () => {

@@ -39,5 +39,7 @@ export function randomJson(rng: Prng, depth = 0, keyPrefix = ''): unknown {
   if (kind === 1) return rng.pick([rng.int(1e6) - 5e5, (rng.next() - 0.5) * 10 ** (rng.int(40) - 20), 0]);
   if (kind === 2) return rng.pick([true, false, null]);
   if (kind === 4) return Array.from({ length: rng.int(4) }, () => randomJson(rng, depth + 1, keyPrefix));
-  return Object.fromEntries(Array.from({ length: rng.int(4) }, () => [randomText(rng, 8, keyPrefix), randomJson(rng, depth + 1, keyPrefix)]));
+  return Object.fromEntries(
+    Array.from({ length: rng.int(4) }, () => [randomText(rng, 8, keyPrefix), randomJson(rng, depth + 1, keyPrefix)]),
+  );
 }

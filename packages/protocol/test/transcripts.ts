@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Reads the VOLTTRON 9.0.4 wire transcripts in the repository's fixtures/ (test vectors). */
-export const TRANSCRIPT_DIR = process.env.VIP_TRANSCRIPTS ?? fileURLToPath(new URL('../../../fixtures/volttron-9.0.4/transcripts/', import.meta.url));
+export const TRANSCRIPT_DIR =
+  process.env.VIP_TRANSCRIPTS ?? fileURLToPath(new URL('../../../fixtures/volttron-9.0.4/transcripts/', import.meta.url));
 
 export interface TranscriptExchange {
   readonly direction: string;

@@ -16,8 +16,18 @@ function errorReply(name: string): Buffer[] {
 
 describe('wire errors against the transcripts', () => {
   it.each<[string, Buffer[], unknown, Record<string, unknown>]>([
-    ['raw_unreachable_peer', errorArgs(113, 'no.such.peer', 'RPC'), PeerUnreachableError, { code: 'VIP_UNREACHABLE', errnum: 113, peer: 'no.such.peer', subsystem: 'RPC' }],
-    ['raw_unknown_subsystem', errorArgs(93, '', 'nosuchsubsystem'), UnknownSubsystemError, { code: 'VIP_UNKNOWN_SUBSYSTEM', errnum: 93, peer: '', subsystem: 'nosuchsubsystem' }],
+    [
+      'raw_unreachable_peer',
+      errorArgs(113, 'no.such.peer', 'RPC'),
+      PeerUnreachableError,
+      { code: 'VIP_UNREACHABLE', errnum: 113, peer: 'no.such.peer', subsystem: 'RPC' },
+    ],
+    [
+      'raw_unknown_subsystem',
+      errorArgs(93, '', 'nosuchsubsystem'),
+      UnknownSubsystemError,
+      { code: 'VIP_UNKNOWN_SUBSYSTEM', errnum: 93, peer: '', subsystem: 'nosuchsubsystem' },
+    ],
   ])('%s: errorArgs writes the router frames, errorFromArgs reads them back', (name, built, cls, fields) => {
     const args = errorReply(name);
     expect(strs(built)).toEqual(strs(args));
@@ -34,10 +44,24 @@ describe('wire errors against the transcripts', () => {
 describe('errorFromArgs', () => {
   it.each<[string, Buffer[], unknown, Record<string, unknown>]>([
     ['EAGAIN', [b('11'), b('Resource temporarily unavailable'), b('sub1'), b('pubsub')], AgainError, { code: 'VIP_AGAIN', peer: 'sub1' }],
-    ['3-arg agent form', [b('93'), b('Protocol not supported'), b('channel')], UnknownSubsystemError, { peer: 'agent.x', subsystem: 'channel' }],
-    ['errnum re-encoded by a Python router', [b('\x5d\x00\x00\x00'), b('Protocol not supported'), b('channel')], UnknownSubsystemError, { errnum: 93 }],
-    ['pubsub -32001', [b('-32001'), b('to publish to topic "foo" requires capabilities ["c"]'), b(''), b('pubsub')], UnauthorizedError,
-      { code: 'VIP_UNAUTHORIZED', errnum: -32001, subsystem: 'pubsub', message: 'to publish to topic "foo" requires capabilities ["c"]' }],
+    [
+      '3-arg agent form',
+      [b('93'), b('Protocol not supported'), b('channel')],
+      UnknownSubsystemError,
+      { peer: 'agent.x', subsystem: 'channel' },
+    ],
+    [
+      'errnum re-encoded by a Python router',
+      [b('\x5d\x00\x00\x00'), b('Protocol not supported'), b('channel')],
+      UnknownSubsystemError,
+      { errnum: 93 },
+    ],
+    [
+      'pubsub -32001',
+      [b('-32001'), b('to publish to topic "foo" requires capabilities ["c"]'), b(''), b('pubsub')],
+      UnauthorizedError,
+      { code: 'VIP_UNAUTHORIZED', errnum: -32001, subsystem: 'pubsub', message: 'to publish to topic "foo" requires capabilities ["c"]' },
+    ],
     ['other errnum', [b('42'), b('Something'), b('p'), b('RPC')], WireError, { code: 'VIP_REMOTE', errnum: 42, message: 'Something' }],
   ])('%s', (_name, args, cls, fields) => {
     const err = errorFromArgs(args, 'agent.x');

@@ -1,7 +1,20 @@
 import {
-  EMPTY_FRAME, encodeBoolFrame, encodeCountFrame, errorArgs, frameText, InvalidPayloadError, jsonFrame, parseListRequest,
-  parsePublishRequest, parseSubscribeRequest, parseSynchronizeRequest, parseUnsubscribeRequest, textFrame,
-  type Frame, type Logger, type RoutedMessage,
+  EMPTY_FRAME,
+  encodeBoolFrame,
+  encodeCountFrame,
+  errorArgs,
+  frameText,
+  InvalidPayloadError,
+  jsonFrame,
+  parseListRequest,
+  parsePublishRequest,
+  parseSubscribeRequest,
+  parseSynchronizeRequest,
+  parseUnsubscribeRequest,
+  textFrame,
+  type Frame,
+  type Logger,
+  type RoutedMessage,
 } from '@vip/protocol';
 import type { ManagementOptions, RmqLinkOptionsInput } from '@vip/rmq';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
@@ -48,7 +61,10 @@ export class PeerPubSub {
   constructor(o: PeerPubSubOptions) {
     this.#o = o;
     this.#pubsub = new RmqPubSub({
-      ...o.link, identity: frameText(o.peer), prefixMatch: 'character', logger: o.logger,
+      ...o.link,
+      identity: frameText(o.peer),
+      prefixMatch: 'character',
+      logger: o.logger,
       ...(o.management ? { management: o.management } : {}),
     });
     this.#deliver = (d) => {
@@ -62,7 +78,8 @@ export class PeerPubSub {
     await (this.#opened ??= this.#pubsub.open());
     const op = m.args[0] === undefined ? '' : frameText(m.args[0]);
     const reply = (args: readonly Frame[]) => this.#o.send(m.sender, EMPTY_FRAME, user, m.id, PUBSUB, args);
-    const fail = (errnum: number, text: string) => this.#o.send(m.sender, EMPTY_FRAME, user, m.id, textFrame('error'), errorArgs(errnum, '', PUBSUB, text));
+    const fail = (errnum: number, text: string) =>
+      this.#o.send(m.sender, EMPTY_FRAME, user, m.id, textFrame('error'), errorArgs(errnum, '', PUBSUB, text));
     try {
       switch (op) {
         case 'subscribe': {
@@ -74,7 +91,10 @@ export class PeerPubSub {
         case 'unsubscribe': {
           const r = parseUnsubscribeRequest(m.args[1]);
           if (r instanceof InvalidPayloadError) return fail(EINVAL, `Invalid argument: ${r.detail}`);
-          for (const [all, scope] of [[false, r.internal], [true, r.all]] as const) {
+          for (const [all, scope] of [
+            [false, r.internal],
+            [true, r.all],
+          ] as const) {
             if (scope) await this.#unsubscribeScope(all, scope.bus, scope.prefix);
           }
           return reply([REQUEST_RESPONSE, TRUE]);
@@ -84,13 +104,24 @@ export class PeerPubSub {
           const body = parsePublishRequest(m.args[2]);
           if (topic === undefined) return fail(EINVAL, 'Invalid argument: publish without a topic');
           if (body instanceof InvalidPayloadError) return fail(EINVAL, `Invalid argument: ${body.detail}`);
-          const count = await this.#pubsub.publish({ topic: frameText(topic), bus: body.bus, headers: body.headers, message: body.message });
+          const count = await this.#pubsub.publish({
+            topic: frameText(topic),
+            bus: body.bus,
+            headers: body.headers,
+            message: body.message,
+          });
           return reply([REQUEST_RESPONSE, encodeCountFrame(count)]);
         }
         case 'list': {
           const r = parseListRequest(m.args[1]);
           if (r instanceof InvalidPayloadError) return fail(EINVAL, `Invalid argument: ${r.detail}`);
-          const rows = await this.#pubsub.list({ prefix: r.prefix, bus: r.bus, subscribed: r.subscribed, reverse: r.reverse, allPlatforms: r.all_platforms });
+          const rows = await this.#pubsub.list({
+            prefix: r.prefix,
+            bus: r.bus,
+            subscribed: r.subscribed,
+            reverse: r.reverse,
+            allPlatforms: r.all_platforms,
+          });
           return reply([LIST_RESPONSE, jsonFrame(rows)]);
         }
         case 'synchronize': {
@@ -119,7 +150,12 @@ export class PeerPubSub {
   }
 
   async #unsubscribeScope(all: boolean, bus: string, prefixes: readonly string[] | null): Promise<void> {
-    const gone = prefixes ?? [...this.#subs].map((k) => k.split('\u0000')).filter(([p, b]) => p === (all ? 'all' : 'internal') && b === bus).map(([, , x]) => x!);
+    const gone =
+      prefixes ??
+      [...this.#subs]
+        .map((k) => k.split('\u0000'))
+        .filter(([p, b]) => p === (all ? 'all' : 'internal') && b === bus)
+        .map(([, , x]) => x!);
     for (const prefix of gone) {
       if (!this.#subs.delete(subKey(all, bus, prefix))) continue;
       await this.#pubsub.unsubscribe(prefix, this.#deliver, { bus, allPlatforms: all });

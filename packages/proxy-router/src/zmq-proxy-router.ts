@@ -1,9 +1,28 @@
 import {
-  EMPTY_FRAME, ERRNO, errorArgs, frameText, identityKey, InvalidPayloadError, silentLogger, textFrame,
-  type DeliveryResult, type Frame, type Logger, type PeerEvent, type RoutedMessage, type RouterTransport, type VipMessage,
+  EMPTY_FRAME,
+  ERRNO,
+  errorArgs,
+  frameText,
+  identityKey,
+  InvalidPayloadError,
+  silentLogger,
+  textFrame,
+  type DeliveryResult,
+  type Frame,
+  type Logger,
+  type PeerEvent,
+  type RoutedMessage,
+  type RouterTransport,
+  type VipMessage,
 } from '@vip/protocol';
 import {
-  isPlatformIdentity, PROXY_IDENTITY, PROXY_OUTBOUND_IDENTITY, readProxyFrames, RmqConnection, type ManagementOptions, type RmqLinkOptionsInput,
+  isPlatformIdentity,
+  PROXY_IDENTITY,
+  PROXY_OUTBOUND_IDENTITY,
+  readProxyFrames,
+  RmqConnection,
+  type ManagementOptions,
+  type RmqLinkOptionsInput,
 } from '@vip/rmq';
 import { ProxyPeerRefusedError } from './errors.js';
 import { PeerPubSub } from './peer-pubsub.js';
@@ -83,7 +102,8 @@ const DEFAULT_PEER_PENDING_BYTES = 16 * 1024 * 1024;
 /** A refused identity is refused again without a new attempt for this long (each attempt opens a broker connection). */
 const REFUSAL_MEMORY_MS = 2_000;
 const MAX_REFUSALS_REMEMBERED = 10_000;
-const sizeOf = (m: RoutedMessage): number => m.args.reduce((n, a) => n + a.length, m.recipient.length + m.id.length + m.subsystem.length + 64);
+const sizeOf = (m: RoutedMessage): number =>
+  m.args.reduce((n, a) => n + a.length, m.recipient.length + m.id.length + m.subsystem.length + 64);
 
 /**
  * VOLTTRON's `ZMQProxyRouter` (docs/protocol.md 6.5): ZeroMQ agents on a RabbitMQ platform. The
@@ -196,10 +216,13 @@ export class ZmqProxyRouter {
       });
       this.#joining.set(key, joining);
     }
-    joining.then((peer) => this.#enqueue(peer, m), (err: unknown) => {
-      if (err instanceof ProxyPeerRefusedError) this.#remember(key, err);
-      this.#refuse(m, user, err);
-    });
+    joining.then(
+      (peer) => this.#enqueue(peer, m),
+      (err: unknown) => {
+        if (err instanceof ProxyPeerRefusedError) this.#remember(key, err);
+        this.#refuse(m, user, err);
+      },
+    );
   }
 
   #remember(key: string, err: ProxyPeerRefusedError): void {
@@ -227,8 +250,10 @@ export class ZmqProxyRouter {
   async #join(frame: Frame, proven: string, user: Frame): Promise<HostedPeer> {
     await this.#leaving.get(identityKey(frame)); // its previous connection's drop reaches the router first
     const identity = frameText(frame);
-    if (!Buffer.from(identity, 'utf8').equals(frame)) throw new ProxyPeerRefusedError(frame.toString('latin1'), 'its identity is not UTF-8 text');
-    if (!this.#mayHold(identity, proven)) throw new ProxyPeerRefusedError(identity, `user ${JSON.stringify(proven)} may not hold this identity (a platform service's)`);
+    if (!Buffer.from(identity, 'utf8').equals(frame))
+      throw new ProxyPeerRefusedError(frame.toString('latin1'), 'its identity is not UTF-8 text');
+    if (!this.#mayHold(identity, proven))
+      throw new ProxyPeerRefusedError(identity, `user ${JSON.stringify(proven)} may not hold this identity (a platform service's)`);
     let link: RmqConnection;
     try {
       link = new RmqConnection({ ...this.#o.rmq, identity, user: frameText(user), logger: this.#log });
@@ -261,13 +286,23 @@ export class ZmqProxyRouter {
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#answers.delete(identityKey(id));
-        reject(new ProxyPeerRefusedError(frameText(args[1] as Frame), `the router did not answer peerlist ${String(args[0])} within ${PEER_REQUEST_TIMEOUT_MS} ms`));
+        reject(
+          new ProxyPeerRefusedError(
+            frameText(args[1] as Frame),
+            `the router did not answer peerlist ${String(args[0])} within ${PEER_REQUEST_TIMEOUT_MS} ms`,
+          ),
+        );
       }, PEER_REQUEST_TIMEOUT_MS);
       this.#answers.set(identityKey(id), (answer) => {
         clearTimeout(timer);
         this.#answers.delete(identityKey(id));
         if (answer.args[0] !== undefined && frameText(answer.args[0]) === 'error') {
-          reject(new ProxyPeerRefusedError(frameText(args[1] as Frame), `the router refused peerlist ${String(args[0])}: ${answer.args[1] ? frameText(answer.args[1]) : ''}`));
+          reject(
+            new ProxyPeerRefusedError(
+              frameText(args[1] as Frame),
+              `the router refused peerlist ${String(args[0])}: ${answer.args[1] ? frameText(answer.args[1]) : ''}`,
+            ),
+          );
         } else {
           resolve();
         }
@@ -284,7 +319,8 @@ export class ZmqProxyRouter {
   async #route(peer: HostedPeer, m: RoutedMessage): Promise<void> {
     const subsystem = frameText(m.subsystem);
     if (m.recipient.length === 0) {
-      if (subsystem === 'hello') return this.#zmqSend(peer.frame, EMPTY_FRAME, peer.user, m.id, m.subsystem, [WELCOME, VERSION, this.#routerIdentity, peer.frame]);
+      if (subsystem === 'hello')
+        return this.#zmqSend(peer.frame, EMPTY_FRAME, peer.user, m.id, m.subsystem, [WELCOME, VERSION, this.#routerIdentity, peer.frame]);
       if (subsystem === 'pubsub') return (peer.pubsub ??= this.#pubsubOf(peer)).handle(m, peer.user);
       if (subsystem === 'agentstop' && (m.args[0] === undefined || m.args[0].equals(peer.frame))) {
         void this.#leave(peer); // not awaited: it waits for this chain, which holds this message
@@ -300,7 +336,9 @@ export class ZmqProxyRouter {
 
   #pubsubOf(peer: HostedPeer): PeerPubSub {
     return new PeerPubSub({
-      peer: peer.frame, link: this.#o.rmq, logger: this.#log,
+      peer: peer.frame,
+      link: this.#o.rmq,
+      logger: this.#log,
       ...(this.#o.management ? { management: this.#o.management } : {}),
       send: (to, from, user, id, subsystem, args) => void this.#zmqSend(to, from, user, id, subsystem, args),
     });
@@ -356,7 +394,9 @@ export class ZmqProxyRouter {
     this.#peers.delete(key);
     const gone = (async () => {
       await peer.chain.catch(() => undefined); // what it sent before leaving goes out first
-      await this.#routerRequest(['drop', peer.frame, ZMQ]).catch((err: unknown) => this.#log.warn('proxy.peer.drop-failed', { identity: frameText(peer.frame) }, err));
+      await this.#routerRequest(['drop', peer.frame, ZMQ]).catch((err: unknown) =>
+        this.#log.warn('proxy.peer.drop-failed', { identity: frameText(peer.frame) }, err),
+      );
       await peer.pubsub?.close().catch(() => undefined);
       await peer.link.close().catch(() => undefined);
       this.#log.info('proxy.peer.left', { identity: frameText(peer.frame) });
@@ -378,11 +418,25 @@ export class ZmqProxyRouter {
     this.#stats.refused += 1;
     this.#log.warn('proxy.peer.refused', { identity: m.sender.toString('latin1') }, err);
     const text = err instanceof Error ? err.message : String(err);
-    void this.#o.transport.deliver(m.sender, EMPTY_FRAME, user, m.id, ERROR, errorArgs(ERRNO.EACCES, m.sender, m.subsystem, `Permission denied: ${text}`));
+    void this.#o.transport.deliver(
+      m.sender,
+      EMPTY_FRAME,
+      user,
+      m.id,
+      ERROR,
+      errorArgs(ERRNO.EACCES, m.sender, m.subsystem, `Permission denied: ${text}`),
+    );
   }
 
   #failed(m: RoutedMessage, err: unknown): void {
     this.#log.warn('proxy.message.failed', { sender: m.sender.toString('latin1'), subsystem: m.subsystem.toString('latin1') }, err);
-    void this.#o.transport.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ERROR, errorArgs(ERRNO.EHOSTUNREACH, m.recipient, m.subsystem));
+    void this.#o.transport.deliver(
+      m.sender,
+      EMPTY_FRAME,
+      EMPTY_FRAME,
+      m.id,
+      ERROR,
+      errorArgs(ERRNO.EHOSTUNREACH, m.recipient, m.subsystem),
+    );
   }
 }

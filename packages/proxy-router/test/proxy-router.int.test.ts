@@ -5,7 +5,17 @@ import { textFrame, type VipMessage } from '@vip/protocol';
 import { RmqConnection, RmqRouterTransport, rmqRouterOptions, viaProxyPublish } from '@vip/rmq';
 import { Router } from '@vip/router';
 import { ensureVolttronBroker, RabbitMqManagement } from '@vip/rmq/admin';
-import { AMQP_URL, FAST_RECONNECT, Inbox, MANAGEMENT, MemoryTransport, vhostFixture, waitFor, type MemoryConnection, type TestVhost } from '@vip/testing';
+import {
+  AMQP_URL,
+  FAST_RECONNECT,
+  Inbox,
+  MANAGEMENT,
+  MemoryTransport,
+  vhostFixture,
+  waitFor,
+  type MemoryConnection,
+  type TestVhost,
+} from '@vip/testing';
 import { ZmqProxyRouter } from '../src/index.js';
 
 const management = new RabbitMqManagement(MANAGEMENT);
@@ -33,17 +43,23 @@ const link = () => ({ url: AMQP_URL, vhost: vh.vhost, instanceName: INSTANCE, re
 beforeAll(async () => {
   vh = await freshVhost('proxy');
   router = new Router({
-    transport: new RmqRouterTransport({ ...link(), peerSweepMs: 0 }), instanceName: INSTANCE, ...rmqRouterOptions(INSTANCE),
+    transport: new RmqRouterTransport({ ...link(), peerSweepMs: 0 }),
+    instanceName: INSTANCE,
+    ...rmqRouterOptions(INSTANCE),
   });
   await router.start();
   zmqSide = new MemoryTransport();
   proxy = new ZmqProxyRouter({ transport: zmqSide, rmq: link(), management: MANAGEMENT });
   await proxy.start();
   rmqAgent = createRmqAgent({ identity: 'rmq.a', rmq: link(), management: MANAGEMENT, prefixMatch: 'character' });
-  rmqAgent.rpc.export('whoami', function (this: RpcCallContext, x: unknown) { return { caller: this.caller, user: this.user, x }; });
+  rmqAgent.rpc.export('whoami', function (this: RpcCallContext, x: unknown) {
+    return { caller: this.caller, user: this.user, x };
+  });
   await rmqAgent.start();
   zmqAgent = new Agent({ identity: 'zmq.a', connection: () => zmqSide.connection('zmq.a', { userId: 'zmq.a.user' }) });
-  zmqAgent.rpc.export('whoami', function (this: RpcCallContext, x: unknown) { return { caller: this.caller, user: this.user, x }; });
+  zmqAgent.rpc.export('whoami', function (this: RpcCallContext, x: unknown) {
+    return { caller: this.caller, user: this.user, x };
+  });
   await zmqAgent.start();
 }, 60_000);
 
@@ -56,13 +72,13 @@ afterAll(async () => {
 });
 
 describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
-  it('is on the router\'s peer list with bus zmq; the ZeroMQ peer lists the RabbitMQ peers', async () => {
+  it("is on the router's peer list with bus zmq; the ZeroMQ peer lists the RabbitMQ peers", async () => {
     expect(await rmqAgent.peerlist.listWithMessagebus()).toMatchObject({ 'zmq.a': 'zmq', 'rmq.a': 'rmq' });
     expect(await zmqAgent.peerlist.list()).toEqual(expect.arrayContaining(['zmq.a', 'rmq.a']));
     expect(proxy.peers()).toEqual(['zmq.a']);
   });
 
-  it('the ZeroMQ peer hears the router\'s peerlist add/drop of RMQ agents (its pending calls to a leaver fail at once)', async () => {
+  it("the ZeroMQ peer hears the router's peerlist add/drop of RMQ agents (its pending calls to a leaver fail at once)", async () => {
     const events = new Inbox<string>();
     const offAdd = zmqAgent.peerlist.onAdd((peer, bus) => events.push(`add ${peer} ${bus}`));
     const offDrop = zmqAgent.peerlist.onDrop((peer) => events.push(`drop ${peer}`));
@@ -76,7 +92,11 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
   });
 
   it('RPC both ways: the ZeroMQ caller is its proven user; the RMQ caller goes through the proxy inbox (send_via_proxy)', async () => {
-    expect(await zmqAgent.rpc.call('rmq.a', 'whoami', 'é\u0000{"x":1}')).toEqual({ caller: 'zmq.a', user: 'zmq.a.user', x: 'é\u0000{"x":1}' });
+    expect(await zmqAgent.rpc.call('rmq.a', 'whoami', 'é\u0000{"x":1}')).toEqual({
+      caller: 'zmq.a',
+      user: 'zmq.a.user',
+      x: 'é\u0000{"x":1}',
+    });
     const before = proxy.stats().viaInbox;
     expect(await rmqAgent.rpc.call('zmq.a', 'whoami', [1, 'two'])).toMatchObject({ caller: 'rmq.a', x: [1, 'two'] });
     expect(proxy.stats().viaInbox).toBeGreaterThan(before);
@@ -100,7 +120,14 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     const atRmq = new Inbox<VipMessage>();
     rmqRaw.onMessage(atRmq.push);
     await rmqRaw.open();
-    const frames = [Buffer.from([0xff, 0xfe, 0x00, 0x80]), b('["Invalid json format"'), b('{"jsonrpc": "2.0", "id": 7}'), b(''), b('\u00e9t\u00e9'), Buffer.from([0xc3, 0x28])];
+    const frames = [
+      Buffer.from([0xff, 0xfe, 0x00, 0x80]),
+      b('["Invalid json format"'),
+      b('{"jsonrpc": "2.0", "id": 7}'),
+      b(''),
+      b('\u00e9t\u00e9'),
+      Buffer.from([0xc3, 0x28]),
+    ];
     const id = Buffer.from([0x84, 0x2d, 0xd6, 0x4e]);
     sendFromZmq(raw, 'rmq.raw', id, 'blob', frames);
     const got = await atRmq.next((m) => m.subsystem.toString() === 'blob', 5_000, 'blob at rmq.raw');
@@ -111,7 +138,10 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     await rmqRaw.send({ peer: b('zmq.raw'), user: b(''), id, subsystem: b('blob'), args: frames });
     const direct = await atZmq.next((m) => m.subsystem.toString() === 'blob', 5_000, 'blob at zmq.raw');
     expect([direct.peer, direct.id, direct.args]).toEqual([b('rmq.raw'), id, frames]);
-    const inbox = viaProxyPublish({ peer: b('zmq.raw'), user: b(''), id, subsystem: b('blob2'), args: frames }, { instance: INSTANCE, identity: 'rmq.raw' });
+    const inbox = viaProxyPublish(
+      { peer: b('zmq.raw'), user: b(''), id, subsystem: b('blob2'), args: frames },
+      { instance: INSTANCE, identity: 'rmq.raw' },
+    );
     await publishRaw(inbox.routingKey, inbox.content, inbox.properties);
     const proxied = await atZmq.next((m) => m.subsystem.toString() === 'blob2', 5_000, 'blob2 at zmq.raw');
     expect([proxied.peer, proxied.id, proxied.args]).toEqual([b('rmq.raw'), id, frames]);
@@ -124,7 +154,10 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     await atZmq.next((m) => m.subsystem.toString() === 'hello', 5_000, 'welcome');
     const before = proxy.stats().spoofed;
     // published as rmq.evil (app_id), the frame list claims rmq.a
-    const forged = viaProxyPublish({ peer: b('zmq.victim'), user: b(''), id: b('f1'), subsystem: b('RPC'), args: [b('{}')] }, { instance: INSTANCE, identity: 'rmq.evil' });
+    const forged = viaProxyPublish(
+      { peer: b('zmq.victim'), user: b(''), id: b('f1'), subsystem: b('RPC'), args: [b('{}')] },
+      { instance: INSTANCE, identity: 'rmq.evil' },
+    );
     const frames = JSON.parse(forged.content.toString()) as string[];
     frames[1] = 'rmq.a';
     await publishRaw(forged.routingKey, Buffer.from(JSON.stringify(frames)), forged.properties);
@@ -146,7 +179,7 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     await raw.close();
   });
 
-  it('refuses the platform\'s identities by default, and a refused identity again for a while without a new attempt', async () => {
+  it("refuses the platform's identities by default, and a refused identity again for a while without a new attempt", async () => {
     const before = proxy.stats().refused;
     const { raw, atZmq } = await rawZmqPeer('control', 'zmq.control');
     const first = await atZmq.next((m) => m.subsystem.toString() === 'error', 10_000, 'refusal');
@@ -159,7 +192,7 @@ describe('ZmqProxyRouter: a ZeroMQ peer on a RabbitMQ platform', () => {
     await raw.close();
   });
 
-  it('a ZeroMQ peer leaving is dropped from the router\'s list', async () => {
+  it("a ZeroMQ peer leaving is dropped from the router's list", async () => {
     const leaver = new Agent({ identity: 'zmq.leaver', connection: () => zmqSide.connection('zmq.leaver', { userId: 'zmq.leaver' }) });
     await leaver.start();
     expect(await rmqAgent.peerlist.listWithMessagebus()).toMatchObject({ 'zmq.leaver': 'zmq' });

@@ -66,7 +66,8 @@ export class ConfigReloader {
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return this.#applied(() => this.target.setProtectedTopics(new ProtectedTopics()), path);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        return this.#applied(() => this.target.setProtectedTopics(new ProtectedTopics()), path);
       return this.#failed(path, new ConfigError(`cannot read ${path}`, { cause: err }));
     }
     let raw: unknown;

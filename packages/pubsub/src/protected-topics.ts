@@ -1,6 +1,13 @@
 import {
-  capabilityRefusal, ConfigError, InvalidPayloadError, isRegexText, normaliseCapabilities, parseProtectedUpdate, protectedTopicRegex,
-  UnauthorizedError, type CapabilityMapInput,
+  capabilityRefusal,
+  ConfigError,
+  InvalidPayloadError,
+  isRegexText,
+  normaliseCapabilities,
+  parseProtectedUpdate,
+  protectedTopicRegex,
+  UnauthorizedError,
+  type CapabilityMapInput,
 } from '@vip/protocol';
 import { pythonRepr } from './internal/python-repr.js';
 

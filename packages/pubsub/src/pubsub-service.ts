@@ -1,8 +1,30 @@
 import {
-  ClosedError, decodeJsonPayload, EMPTY_FRAME, encodeBoolFrame, encodeCountFrame, frameFromKey, frameText, identityKey, jsonFrame,
-  parseAuthUpdate, parseDeliveredPublish, parseExternalList, parseListRequest, parseProtectedUpdate, parsePublishRequest,
-  parseSubscribeRequest, parseSynchronizeRequest, parseUnsubscribeRequest, silentLogger, textFrame,
-  type Frame, type InvalidPayloadError, type Logger, type RoutedMessage, type RouterExtension, type RouterServices,
+  ClosedError,
+  decodeJsonPayload,
+  EMPTY_FRAME,
+  encodeBoolFrame,
+  encodeCountFrame,
+  frameFromKey,
+  frameText,
+  identityKey,
+  jsonFrame,
+  parseAuthUpdate,
+  parseDeliveredPublish,
+  parseExternalList,
+  parseListRequest,
+  parseProtectedUpdate,
+  parsePublishRequest,
+  parseSubscribeRequest,
+  parseSynchronizeRequest,
+  parseUnsubscribeRequest,
+  silentLogger,
+  textFrame,
+  type Frame,
+  type InvalidPayloadError,
+  type Logger,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
   type CapabilityMapInput,
 } from '@vip/protocol';
 import { ConfigReloader, type PubSubConfigSources } from './config-reloader.js';
@@ -108,12 +130,22 @@ export class PubSubService implements RouterExtension {
       maxPendingBytes: options.maxPendingBytesPerSubscriber ?? 16 * 1024 * 1024,
       maxTotalBytes: options.maxPendingBytes ?? 256 * 1024 * 1024,
     };
-    this.#fanOut = new FanOut(() => this.#svc(), this.#stats, limits, (peer) => this.#unreachable(peer));
-    this.#persistence = options.persistence && new Persistence(options.persistence, {
-      services: () => this.#svc(), index: this.#index, logger: () => this.#logger,
-      dropSubscriptions: (peer) => this.#dropSubscriptions(peer), unreachable: (peer) => this.#unreachable(peer),
-      reply: (to, user, id, subsystem, args) => this.#fanOut.reply(to, user, id, subsystem, args),
-    });
+    this.#fanOut = new FanOut(
+      () => this.#svc(),
+      this.#stats,
+      limits,
+      (peer) => this.#unreachable(peer),
+    );
+    this.#persistence =
+      options.persistence &&
+      new Persistence(options.persistence, {
+        services: () => this.#svc(),
+        index: this.#index,
+        logger: () => this.#logger,
+        dropSubscriptions: (peer) => this.#dropSubscriptions(peer),
+        unreachable: (peer) => this.#unreachable(peer),
+        reply: (to, user, id, subsystem, args) => this.#fanOut.reply(to, user, id, subsystem, args),
+      });
   }
 
   attach(services: RouterServices): void {
@@ -147,33 +179,43 @@ export class PubSubService implements RouterExtension {
     try {
       switch (op === undefined ? '' : op.toString('latin1')) {
         case 'publish':
-          return this.#publish(message, userId), true;
+          return (this.#publish(message, userId), true);
         case 'subscribe':
-          return this.#subscribe(message, userId), true;
+          return (this.#subscribe(message, userId), true);
         case 'unsubscribe':
-          return this.#unsubscribe(message, userId), true;
+          return (this.#unsubscribe(message, userId), true);
         case 'list':
-          return this.#list(message, userId), true;
+          return (this.#list(message, userId), true);
         case 'synchronize':
-          return this.#synchronize(message, userId), true;
+          return (this.#synchronize(message, userId), true);
         case 'auth_update':
-          return this.#authUpdate(message, userId), true;
+          return (this.#authUpdate(message, userId), true);
         case 'protected_update':
-          return this.#protectedUpdate(message, userId), true;
+          return (this.#protectedUpdate(message, userId), true);
         case 'external_list':
-          return this.#externalList(message, userId), true;
+          return (this.#externalList(message, userId), true);
         case 'external_publish':
-          return this.#externalPublish(message, userId), true;
+          return (this.#externalPublish(message, userId), true);
         case 'error':
         case 'request_response':
           return true; // VOLTTRON logs/ignores these
         case '':
           this.#stats.rejected.invalid++;
-          this.#replyError(message, userId, PUBSUB_ERRORS.invalid.errnum, `${PUBSUB_ERRORS.invalid.text}: pubsub message without an operation`);
+          this.#replyError(
+            message,
+            userId,
+            PUBSUB_ERRORS.invalid.errnum,
+            `${PUBSUB_ERRORS.invalid.text}: pubsub message without an operation`,
+          );
           return true;
         default:
           this.#stats.rejected.unknown_op++;
-          this.#replyError(message, userId, PUBSUB_ERRORS.unknownOp.errnum, `${PUBSUB_ERRORS.unknownOp.text}: pubsub operation ${JSON.stringify(frameText(op as Frame))}`);
+          this.#replyError(
+            message,
+            userId,
+            PUBSUB_ERRORS.unknownOp.errnum,
+            `${PUBSUB_ERRORS.unknownOp.text}: pubsub operation ${JSON.stringify(frameText(op as Frame))}`,
+          );
           return true;
       }
     } catch (err) {
@@ -420,14 +462,24 @@ export class PubSubService implements RouterExtension {
   #fromPlatformLink(m: RoutedMessage, userId: string, op: string): boolean {
     if (this.#svc().isPlatformLink(userId)) return true;
     this.#stats.rejected.not_platform_link++;
-    this.#replyError(m, userId, PUBSUB_ERRORS.forbidden.errnum, `${PUBSUB_ERRORS.forbidden.text}: pubsub ${op} is accepted only from a platform link`);
+    this.#replyError(
+      m,
+      userId,
+      PUBSUB_ERRORS.forbidden.errnum,
+      `${PUBSUB_ERRORS.forbidden.text}: pubsub ${op} is accepted only from a platform link`,
+    );
     return false;
   }
 
   #fromAuth(m: RoutedMessage, userId: string, op: string): boolean {
     if (userId === this.#authIdentity) return true;
     this.#stats.rejected.forbidden++;
-    this.#replyError(m, userId, PUBSUB_ERRORS.forbidden.errnum, `${PUBSUB_ERRORS.forbidden.text}: pubsub ${op} is accepted only from ${JSON.stringify(this.#authIdentity)}`);
+    this.#replyError(
+      m,
+      userId,
+      PUBSUB_ERRORS.forbidden.errnum,
+      `${PUBSUB_ERRORS.forbidden.text}: pubsub ${op} is accepted only from ${JSON.stringify(this.#authIdentity)}`,
+    );
     return false;
   }
 
@@ -453,7 +505,12 @@ export class PubSubService implements RouterExtension {
 
   /** `[S, '', VIP1, user, M, 'error', errnum, text, '', 'pubsub']` (docs/protocol.md 3.7). */
   #replyError(m: RoutedMessage, userId: string, errnum: number, text: string): void {
-    this.#fanOut.reply(m.sender, this.#userFrames.get(userId), m.id, ERROR, [textFrame(String(errnum)), textFrame(text), EMPTY_FRAME, PUBSUB]);
+    this.#fanOut.reply(m.sender, this.#userFrames.get(userId), m.id, ERROR, [
+      textFrame(String(errnum)),
+      textFrame(text),
+      EMPTY_FRAME,
+      PUBSUB,
+    ]);
   }
 
   /** Send our `all` prefixes to the given (default: every connected) remote platform. */

@@ -218,7 +218,10 @@ export class SubscriptionIndex {
       }
     }
     const all = [...counts.values()].sort((a, b) => b.subscribers - a.subscribers || a.prefix.compare(b.prefix));
-    return { rows: all.slice(0, limit).map(({ bus, prefix, subscribers }) => ({ bus, prefix, subscribers })), omitted: Math.max(0, all.length - limit) };
+    return {
+      rows: all.slice(0, limit).map(({ bus, prefix, subscribers }) => ({ bus, prefix, subscribers })),
+      omitted: Math.max(0, all.length - limit),
+    };
   }
 
   /** Distinct prefixes held on `platform`, over every bus (the `external_list` advertisement). */

@@ -1,7 +1,11 @@
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { silentLogger, type Logger } from '@vip/protocol';
 import {
-  subscriptionCount, subscriptionFileOf, SubscriptionFileSchema, subscriptionTableOf, type SubscriptionTable,
+  subscriptionCount,
+  subscriptionFileOf,
+  SubscriptionFileSchema,
+  subscriptionTableOf,
+  type SubscriptionTable,
 } from './subscription-file.js';
 
 export interface SubscriptionStoreOptions {
@@ -91,7 +95,10 @@ export class SubscriptionStore {
     }
     const parsed = SubscriptionFileSchema.safeParse(raw);
     if (!parsed.success) {
-      const why = parsed.error.issues.slice(0, 3).map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+      const why = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
+        .join('; ');
       return this.#setAside(`invalid (${why})`);
     }
     if (parsed.data.instance !== this.#instance) {

@@ -33,7 +33,11 @@ describe('ConfigReloader', () => {
     const capsPath = join(dir, 'auth.json');
     writeFileSync(capsPath, '1');
     const reloader = new ConfigReloader(
-      { protectedTopicsPath: path, capabilities: { path: capsPath, load: async () => ({ u: [`v${++capsVersion}`] }) }, pollIntervalMs: 100 },
+      {
+        protectedTopicsPath: path,
+        capabilities: { path: capsPath, load: async () => ({ u: [`v${++capsVersion}`] }) },
+        pollIntervalMs: 100,
+      },
       { setProtectedTopics: (t) => void (topics = t), setCapabilities: (c) => void (caps = c) },
       silentLogger,
     );

@@ -30,7 +30,9 @@ describe('ProtectedTopics', () => {
     expect(topics.check('foo', 'a', caps)).toBeUndefined();
     const refused = topics.check('foo', 'b', caps);
     expect(refused?.errnum).toBe(-32001);
-    expect(refused?.message).toBe(`to publish to topic "foo" requires capabilities ['can_publish_to_foo'], but capability list ['other'] was provided`);
+    expect(refused?.message).toBe(
+      `to publish to topic "foo" requires capabilities ['can_publish_to_foo'], but capability list ['other'] was provided`,
+    );
     expect(topics.check('unprotected', 'b', caps)).toBeUndefined();
   });
 
@@ -39,7 +41,12 @@ describe('ProtectedTopics', () => {
   });
 
   it("reads /regex/ as VOLTTRON does ('^' + regex + '$' with re.match): a top-level | protects more than a whole match", () => {
-    const t = parse({ 'write-protect': [{ topic: '/a|b/', capabilities: 'c' }, { topic: '/dev\\/[0-9]+/', capabilities: 'd' }] });
+    const t = parse({
+      'write-protect': [
+        { topic: '/a|b/', capabilities: 'c' },
+        { topic: '/dev\\/[0-9]+/', capabilities: 'd' },
+      ],
+    });
     for (const topic of ['a', 'a/x', 'abc', 'b']) expect(t.required(topic), topic).toEqual(['c']);
     for (const topic of ['xb', 'bc', 'b/x', 'x/a']) expect(t.required(topic), topic).toBeUndefined();
     // Python's $ also matches before a final newline: a topic 'dev/1\n' reaches the subscribers of 'dev/1'

@@ -32,7 +32,11 @@ describe('PubSubService wire format (transcripts)', () => {
     await settle();
     const [delivery, ack] = r.take('cap.raw');
     expect(delivery).toMatchObject({ from: '', user: '', id: 'raw-25', subsystem: 'pubsub' });
-    expect(delivery?.args.map(text)).toEqual(['publish', 'cap/raw/self', '{"sender": "cap.raw", "bus": "", "headers": {"k": 1}, "message": [1, 2, 3]}']);
+    expect(delivery?.args.map(text)).toEqual([
+      'publish',
+      'cap/raw/self',
+      '{"sender": "cap.raw", "bus": "", "headers": {"k": 1}, "message": [1, 2, 3]}',
+    ]);
     expect(ack).toMatchObject({ user: 'cap.raw', id: 'raw-25' });
     expect(text(ack?.args[0])).toBe('request_response');
     expect(hex(ack?.args[1])).toBe('01000000');
@@ -62,7 +66,10 @@ describe('PubSubService wire format (transcripts)', () => {
     ];
     for (const [body] of bodies) r.send('p', ['publish', 't', body]);
     await settle();
-    const got = r.take('s').filter((d) => text(d.args[0]) === 'publish').map((d) => text(d.args[2]));
+    const got = r
+      .take('s')
+      .filter((d) => text(d.args[0]) === 'publish')
+      .map((d) => text(d.args[2]));
     expect(got).toEqual(bodies.map(([, want]) => want));
   });
 
@@ -102,17 +109,31 @@ describe('PubSubService behaviour (docs/protocol.md 11, 13)', () => {
     expect(r.take('a').every((d) => hex(d.args[1]) === '01')).toBe(true);
   });
 
-  it('list and reverse list, subscribed=false shows other peers\' prefixes', async () => {
+  it("list and reverse list, subscribed=false shows other peers' prefixes", async () => {
     const r = setup();
     r.send('a', sub(['devices', 'devices/x', 'other']));
     r.send('b', sub('devices/x/y'));
     r.send('a', ['list', { prefix: 'devices', subscribed: true, reverse: false, bus: '', all_platforms: false }]);
     r.send('a', ['list', { prefix: 'devices/x/y/z', subscribed: false, reverse: true, bus: '', all_platforms: false }]);
     await settle();
-    const lists = r.take('a').filter((d) => text(d.args[0]) === 'list_response').map((d) => JSON.parse(text(d.args[1])) as unknown[]);
-    expect(lists[0]).toEqual(expect.arrayContaining([['', 'devices', true], ['', 'devices/x', true]]));
+    const lists = r
+      .take('a')
+      .filter((d) => text(d.args[0]) === 'list_response')
+      .map((d) => JSON.parse(text(d.args[1])) as unknown[]);
+    expect(lists[0]).toEqual(
+      expect.arrayContaining([
+        ['', 'devices', true],
+        ['', 'devices/x', true],
+      ]),
+    );
     expect(lists[0]).toHaveLength(2);
-    expect(lists[1]).toEqual(expect.arrayContaining([['', 'devices', true], ['', 'devices/x', true], ['', 'devices/x/y', false]]));
+    expect(lists[1]).toEqual(
+      expect.arrayContaining([
+        ['', 'devices', true],
+        ['', 'devices/x', true],
+        ['', 'devices/x/y', false],
+      ]),
+    );
     expect(lists[1]).toHaveLength(3);
   });
 
@@ -140,11 +161,16 @@ describe('PubSubService behaviour (docs/protocol.md 11, 13)', () => {
     expect(delivered).toHaveLength(1); // the ack only
   });
 
-  it('synchronize replaces the sender\'s subscriptions; peerDropped removes them', async () => {
+  it("synchronize replaces the sender's subscriptions; peerDropped removes them", async () => {
     const r = setup();
     r.send('a', sub(['old1', 'old2']));
     r.send('a', ['synchronize', 'connected', { subscriptions: { internal: { '': ['new'] }, all: { b2: ['x'] } } }]);
-    expect(r.service.index.subscriptionsOf('a').map((s) => `${s.platform}:${s.bus}:${s.prefix}`).sort()).toEqual(['all:b2:x', 'internal::new']);
+    expect(
+      r.service.index
+        .subscriptionsOf('a')
+        .map((s) => `${s.platform}:${s.bus}:${s.prefix}`)
+        .sort(),
+    ).toEqual(['all:b2:x', 'internal::new']);
     r.service.peerDropped(Buffer.from('a'));
     expect(r.service.index.size).toBe(0);
   });
@@ -198,7 +224,12 @@ describe('PubSubService protected topics', () => {
     r.send('p', pub('foo'));
     r.send('q', pub('foo'));
     await settle();
-    expect(r.take('s').filter((d) => text(d.args[0]) === 'publish').map((d) => JSON.parse(text(d.args[2])).sender)).toEqual(['p']);
+    expect(
+      r
+        .take('s')
+        .filter((d) => text(d.args[0]) === 'publish')
+        .map((d) => JSON.parse(text(d.args[2])).sender),
+    ).toEqual(['p']);
     expect(r.take('q')[0]?.subsystem).toBe('error');
   });
 
@@ -228,15 +259,41 @@ describe('PubSubService robustness and back-pressure', () => {
     const replies = r.take('a');
     expect(replies.map((d) => `${d.id}:${text(d.args[0])}`)).toEqual(['x1:95', 'x2:22', 'x3:22', 'x4:22', 'x5:22', 'x6:22']);
     expect(replies.every((d) => d.subsystem === 'error' && text(d.args[3]) === 'pubsub')).toBe(true);
-    expect(text(replies[2]?.args[1])).toBe('Invalid argument: invalid pubsub.subscribe: (root): Invalid input: expected object, received array');
+    expect(text(replies[2]?.args[1])).toBe(
+      'Invalid argument: invalid pubsub.subscribe: (root): Invalid input: expected object, received array',
+    );
   });
 
   it('survives random frames (fuzz)', async () => {
     const r = setup();
-    const ops = ['subscribe', 'unsubscribe', 'publish', 'list', 'synchronize', 'auth_update', 'protected_update', 'external_list', 'external_publish', 'x'];
-    const values = ['{}', '[]', 'null', '1', '"s"', '{"prefix": 5}', '{"prefix": null}', '{"internal": 3}', '{"subscriptions": []}', 'connected', '\u0000\u00ff', ''];
+    const ops = [
+      'subscribe',
+      'unsubscribe',
+      'publish',
+      'list',
+      'synchronize',
+      'auth_update',
+      'protected_update',
+      'external_list',
+      'external_publish',
+      'x',
+    ];
+    const values = [
+      '{}',
+      '[]',
+      'null',
+      '1',
+      '"s"',
+      '{"prefix": 5}',
+      '{"prefix": null}',
+      '{"internal": 3}',
+      '{"subscriptions": []}',
+      'connected',
+      '\u0000\u00ff',
+      '',
+    ];
     let seed = 7;
-    const next = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const next = (n: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % n;
     for (let i = 0; i < 2000; i++) {
       const args = [ops[next(ops.length)] as string];
       for (let k = next(4); k > 0; k--) args.push(values[next(values.length)] as string);
@@ -263,7 +320,7 @@ describe('PubSubService robustness and back-pressure', () => {
     expect(r.service.stats()).toMatchObject({ 'dropped.again': 1, 'dropped_by_subscriber.slow': 1, delivered: 1 });
   });
 
-  it('bounds a stalled subscriber\'s backlog without stalling the others', async () => {
+  it("bounds a stalled subscriber's backlog without stalling the others", async () => {
     const r = setup({ maxPendingPerSubscriber: 5 });
     r.send('stalled', sub('t'));
     r.send('fast', sub('t'));
@@ -284,7 +341,7 @@ describe('PubSubService robustness and back-pressure', () => {
     expect(r.service.detailedStats().delivered).toBe(25);
   });
 
-  it('bounds a stalled subscriber\'s backlog in bytes, whatever the count', async () => {
+  it("bounds a stalled subscriber's backlog in bytes, whatever the count", async () => {
     const r = setup({ maxPendingPerSubscriber: 1000, maxPendingBytesPerSubscriber: 64 * 1024 });
     r.send('stalled', sub('t'));
     r.send('fast', sub('t'));
@@ -304,7 +361,9 @@ describe('PubSubService robustness and back-pressure', () => {
     expect(stats.dropped.backlog).toBe(7);
     // each drop is reported to the publisher as VOLTTRON reports EAGAIN
     const errors = r.take('p').filter((d) => d.subsystem === 'error');
-    expect(errors.map((e) => e.args.map(text))).toEqual(Array.from({ length: 7 }, () => ['11', 'Resource temporarily unavailable', 'stalled', 'pubsub']));
+    expect(errors.map((e) => e.args.map(text))).toEqual(
+      Array.from({ length: 7 }, () => ['11', 'Resource temporarily unavailable', 'stalled', 'pubsub']),
+    );
     r.outcome.delete('stalled');
     r.release();
     await settle();
@@ -342,7 +401,10 @@ describe('PubSubService multi-platform seam', () => {
   it('advertises all-platform prefixes and forwards matching publishes to remote platforms', async () => {
     const sent: Array<{ instance: string; args: string[] }> = [];
     const r = setup({
-      externalPlatforms: { connected: () => ['remote1'], send: (instance, _u, _i, args) => void sent.push({ instance, args: args.map(text) }) },
+      externalPlatforms: {
+        connected: () => ['remote1'],
+        send: (instance, _u, _i, args) => void sent.push({ instance, args: args.map(text) }),
+      },
     });
     r.platformLinks.add('link');
     r.send('a', sub('devices', '', true));
@@ -365,7 +427,9 @@ describe('PubSubService platform-level operations', () => {
   const body = (sender: string) => ({ sender, bus: '', headers: {}, message: 'forged' });
 
   it('refuses external_publish and external_list from a local agent with error 13, counted, nothing delivered or stored', async () => {
-    const r = setup({ protectedTopics: ProtectedTopics.parse({ 'write-protect': [{ topic: 'secure', capabilities: ['can_secure'] }] }) as ProtectedTopics });
+    const r = setup({
+      protectedTopics: ProtectedTopics.parse({ 'write-protect': [{ topic: 'secure', capabilities: ['can_secure'] }] }) as ProtectedTopics,
+    });
     r.send('victim.sub', sub(''));
     // The user frame claims a privileged user; the router proved `mallory`.
     r.send('mallory', ['external_publish', 'secure/x', body('platform.auth')], 'x1', 'mallory', 'admin');
@@ -383,7 +447,7 @@ describe('PubSubService platform-level operations', () => {
     expect(r.service.stats()['rejected.not_platform_link']).toBe(3);
   });
 
-  it('a platform link\'s external_publish is checked against the link\'s proven user, not the user frame it wrote', async () => {
+  it("a platform link's external_publish is checked against the link's proven user, not the user frame it wrote", async () => {
     const topics = ProtectedTopics.parse({ 'write-protect': [{ topic: 'secure', capabilities: ['can_secure'] }] }) as ProtectedTopics;
     const r = setup({ protectedTopics: topics, capabilities: { admin: { can_secure: null }, 'remote.link': {} } });
     r.platformLinks.add('remote.link');

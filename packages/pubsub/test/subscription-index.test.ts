@@ -46,7 +46,8 @@ class Reference {
     const out = new Set<string>();
     for (const [k, s] of this.subs) {
       const [, b, prefix] = JSON.parse(k) as [string, string, string];
-      if (b === bus && Buffer.from(topic).toString('latin1').startsWith(Buffer.from(prefix).toString('latin1'))) for (const p of s) out.add(p);
+      if (b === bus && Buffer.from(topic).toString('latin1').startsWith(Buffer.from(prefix).toString('latin1')))
+        for (const p of s) out.add(p);
     }
     return [...out].sort();
   }
@@ -93,7 +94,9 @@ describe('SubscriptionIndex', () => {
           const q = word(r, 3);
           const rev = r() < 0.5;
           const b = r() < 0.3 ? null : bus;
-          const rows = index.list(platform, b, Buffer.from(q), rev, peer).map((x) => JSON.stringify([x.bus, x.prefix.toString('utf8'), x.member]));
+          const rows = index
+            .list(platform, b, Buffer.from(q), rev, peer)
+            .map((x) => JSON.stringify([x.bus, x.prefix.toString('utf8'), x.member]));
           expect(rows.sort(), `seed ${seed} list`).toEqual(ref.list(platform, b, q, rev, peer));
         }
       }
@@ -121,9 +124,17 @@ describe('SubscriptionIndex', () => {
     const index = new SubscriptionIndex();
     index.add('a', 'internal', '', Buffer.from('x'));
     index.add('a', 'all', '', Buffer.from('y'));
-    const changed = index.replace('a', [{ platform: 'internal', bus: '', prefix: Buffer.from('x') }, { platform: 'internal', bus: 'b', prefix: Buffer.from('z') }]);
+    const changed = index.replace('a', [
+      { platform: 'internal', bus: '', prefix: Buffer.from('x') },
+      { platform: 'internal', bus: 'b', prefix: Buffer.from('z') },
+    ]);
     expect([...changed].sort()).toEqual(['all', 'internal']);
-    expect(index.subscriptionsOf('a').map((s) => `${s.platform}:${s.bus}:${s.prefix.toString()}`).sort()).toEqual(['internal::x', 'internal:b:z']);
+    expect(
+      index
+        .subscriptionsOf('a')
+        .map((s) => `${s.platform}:${s.bus}:${s.prefix.toString()}`)
+        .sort(),
+    ).toEqual(['internal::x', 'internal:b:z']);
     expect(index.prefixes('all')).toEqual([]);
   });
 
@@ -151,7 +162,10 @@ describe('SubscriptionIndex.prefixCounts', () => {
     index.add('b', 'internal', 'pubsub', f('alerts/'));
     index.add('c', 'internal', 'other', f('devices/'));
     const { rows, omitted } = index.prefixCounts(2);
-    expect(rows.map((r) => [r.bus, r.prefix.toString(), r.subscribers])).toEqual([['pubsub', 'devices/', 2], ['pubsub', 'alerts/', 1]]);
+    expect(rows.map((r) => [r.bus, r.prefix.toString(), r.subscribers])).toEqual([
+      ['pubsub', 'devices/', 2],
+      ['pubsub', 'alerts/', 1],
+    ]);
     expect(omitted).toBe(1);
     expect(index.prefixCounts(10).rows).toHaveLength(3);
   });

@@ -33,7 +33,11 @@ async function startService(path: string, persistence: Partial<SubscriptionPersi
   return { store, restored, service, router: new MemoryRouterServices(service) };
 }
 
-const published = (r: MemoryRouterServices, to: string) => r.take(to).filter((d) => text(d.args[0]) === 'publish').map((d) => text(d.args[1]));
+const published = (r: MemoryRouterServices, to: string) =>
+  r
+    .take(to)
+    .filter((d) => text(d.args[0]) === 'publish')
+    .map((d) => text(d.args[1]));
 const countOf = (r: MemoryRouterServices, publisher: string) => {
   const replies = r.take(publisher).filter((d) => text(d.args[0]) === 'request_response');
   return replies.map((d) => d.args[1]?.readUInt32LE(0));
@@ -50,7 +54,8 @@ describe('SubscriptionStore', () => {
     await store.saved();
     const file = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
     expect(file).toMatchObject({
-      version: 1, instance: 'test-instance',
+      version: 1,
+      instance: 'test-instance',
       subscribers: { a: { internal: { '': ['x/', 'y/'] }, all: { bus2: ['remote/'] } }, b: { internal: { '': [''] } } },
     });
     expect((await readdir(join(path, '..'))).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -70,7 +75,10 @@ describe('SubscriptionStore', () => {
 
   it.each([
     ['not JSON', '{"version": 1, "subscri'],
-    ['the wrong shape', JSON.stringify({ version: 1, instance: 'test-instance', saved_at: '', subscribers: { a: { internal: { '': 'x/' } } } })],
+    [
+      'the wrong shape',
+      JSON.stringify({ version: 1, instance: 'test-instance', saved_at: '', subscribers: { a: { internal: { '': 'x/' } } } }),
+    ],
     ['a newer version', JSON.stringify({ version: 2, instance: 'test-instance', saved_at: '', subscribers: {} })],
     ['empty', ''],
   ])('sets a file that is %s aside, logs and counts it, and starts with nothing restored', async (_what, content) => {
@@ -86,7 +94,10 @@ describe('SubscriptionStore', () => {
 
   it('sets aside a file over the size limit without reading it, and does not write a table over it (the last file stays)', async () => {
     const path = await tempFile();
-    await writeFile(path, JSON.stringify({ version: 1, instance: 'test-instance', saved_at: '', subscribers: { a: { internal: { '': ['p'.repeat(600)] } } } }));
+    await writeFile(
+      path,
+      JSON.stringify({ version: 1, instance: 'test-instance', saved_at: '', subscribers: { a: { internal: { '': ['p'.repeat(600)] } } } }),
+    );
     const store = new SubscriptionStore({ path, instanceName: 'test-instance', maxFileBytes: 500 });
     expect((await store.load()).size).toBe(0);
     expect(store.stats().setAside).toBe(1);
@@ -106,7 +117,10 @@ describe('SubscriptionStore', () => {
 
   it('does not restore a file written by another instance', async () => {
     const path = await tempFile();
-    await writeFile(path, JSON.stringify({ version: 1, instance: 'other', saved_at: '', subscribers: { a: { internal: { '': ['x/'] } } } }));
+    await writeFile(
+      path,
+      JSON.stringify({ version: 1, instance: 'other', saved_at: '', subscribers: { a: { internal: { '': ['x/'] } } } }),
+    );
     expect((await new SubscriptionStore({ path, instanceName: 'test-instance' }).load()).size).toBe(0);
   });
 });
@@ -115,7 +129,10 @@ describe('PubSubService after a restart (issue 10 item 11)', () => {
   /** A platform that saved {sub: x/, y/} and was killed; a new service restores it. */
   async function restarted(persistence: Partial<SubscriptionPersistenceOptions> = {}) {
     const path = await tempFile();
-    await writeFile(path, JSON.stringify({ version: 1, instance: 'test-instance', saved_at: '', subscribers: { sub: { internal: { '': ['x/', 'y/'] } } } }));
+    await writeFile(
+      path,
+      JSON.stringify({ version: 1, instance: 'test-instance', saved_at: '', subscribers: { sub: { internal: { '': ['x/', 'y/'] } } } }),
+    );
     const started = await startService(path, persistence);
     started.router.outcome.set('sub', 'unreachable'); // not reconnected yet
     return { ...started, path };
@@ -206,5 +223,7 @@ describe('PubSubService after a restart (issue 10 item 11)', () => {
 });
 
 function tableText(table: SubscriptionTable): Record<string, string[]> {
-  return Object.fromEntries([...table].map(([peer, subs]) => [peer, subs.map((s) => `${s.platform}:${s.bus}:${s.prefix.toString('utf8')}`)]));
+  return Object.fromEntries(
+    [...table].map(([peer, subs]) => [peer, subs.map((s) => `${s.platform}:${s.bus}:${s.prefix.toString('utf8')}`)]),
+  );
 }

@@ -11,14 +11,31 @@ export { RmqSetupError } from './transport/rmq-errors.js';
 export type { RmqSetupMissing } from './transport/rmq-errors.js';
 export { publisherUserId, senderPolicyOf } from './transport/sender-identity.js';
 export {
-  SpoofedSenderError, UnprovenPlatformIdentityError, judgeSender, isPlatformIdentity, platformBrokerUser, proxyBrokerUser, PROXY_IDENTITY, PLATFORM_IDENTITIES, agentUserOf,
+  SpoofedSenderError,
+  UnprovenPlatformIdentityError,
+  judgeSender,
+  isPlatformIdentity,
+  platformBrokerUser,
+  proxyBrokerUser,
+  PROXY_IDENTITY,
+  PLATFORM_IDENTITIES,
+  agentUserOf,
 } from './transport/sender-trust.js';
 export type { SenderPolicy, SenderProof, SenderTrust, SenderJudgement } from './transport/sender-trust.js';
 export { TopicWriteRefusedError, topicWriteRefusal } from './transport/publish-refusal.js';
 export type { TopicWriteRefusal } from './transport/publish-refusal.js';
 export {
-  VOLTTRON_EXCHANGE, UNDELIVERABLE_EXCHANGE, ROUTER_IDENTITY, routingKeyFor, checkInstanceName, identityText,
-  encodeArgs, decodeArgs, vipToAmqp, amqpToVip, splitRoutingKey,
+  VOLTTRON_EXCHANGE,
+  UNDELIVERABLE_EXCHANGE,
+  ROUTER_IDENTITY,
+  routingKeyFor,
+  checkInstanceName,
+  identityText,
+  encodeArgs,
+  decodeArgs,
+  vipToAmqp,
+  amqpToVip,
+  splitRoutingKey,
 } from './transport/amqp-mapping.js';
 export type { AmqpPublish, MappingContext, InboundVip, InboundLimits, AmqpMessageLike } from './transport/amqp-mapping.js';
 export { RmqLinkOptionsSchema, TlsOptionsSchema, parseRmqLinkOptions } from './transport/rmq-options.js';

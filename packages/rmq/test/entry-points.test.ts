@@ -14,7 +14,13 @@ vi.mock('../src/admin/topic-permission-sync.js', async (original) => (loaded.add
 vi.mock('../src/admin/topic-permissions.js', async (original) => (loaded.add('topic-permissions'), original()));
 
 const ADMIN = [
-  'agent-permission-check', 'broker-setup', 'hello-permission-check', 'http-client', 'rabbitmq-management', 'topic-permission-sync', 'topic-permissions',
+  'agent-permission-check',
+  'broker-setup',
+  'hello-permission-check',
+  'http-client',
+  'rabbitmq-management',
+  'topic-permission-sync',
+  'topic-permissions',
 ];
 
 describe.sequential('entry points of @vip/rmq', () => {
@@ -41,8 +47,9 @@ describe.sequential('entry points of @vip/rmq', () => {
     expect([...loaded]).toEqual([]);
     // a bad management URL is refused at construction, as before the client was loaded lazily
     const badUrl = { ...management, baseUrl: 'amqp://x' };
-    expect(() => new RmqPubSub({ identity: 'a', url: 'amqp://127.0.0.1:9', instanceName: 'i', management: badUrl }))
-      .toThrow(/RabbitMQ management URL "amqp:\/\/x" is not an http\(s\) URL/);
+    expect(() => new RmqPubSub({ identity: 'a', url: 'amqp://127.0.0.1:9', instanceName: 'i', management: badUrl })).toThrow(
+      /RabbitMQ management URL "amqp:\/\/x" is not an http\(s\) URL/,
+    );
   });
 
   it('the first management read loads the client (the probe above can see a load)', async () => {

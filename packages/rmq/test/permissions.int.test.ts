@@ -22,9 +22,14 @@ afterAll(async () => {
 });
 
 // the scenario router logs in as guest (a shared login), so nothing from it is proven: this agent must not require proofs
-const asAgentUser = { url: `amqp://${encodeURIComponent(user)}:${password}@127.0.0.1:5672`, reconnect: FAST_RECONNECT, instanceName: 'inst', senderProof: 'optional' as const };
+const asAgentUser = {
+  url: `amqp://${encodeURIComponent(user)}:${password}@127.0.0.1:5672`,
+  reconnect: FAST_RECONNECT,
+  instanceName: 'inst',
+  senderProof: 'optional' as const,
+};
 
-describe("an agent with only its own VOLTTRON permissions", () => {
+describe('an agent with only its own VOLTTRON permissions', () => {
   it('declares its queue, talks to the router, and subscribes through its pubsub queues', async () => {
     await startScenarioRouter(vh.vhost);
     const c = new RmqConnection({ ...asAgentUser, vhost: vh.vhost, identity });

@@ -30,11 +30,7 @@ describe('RMQ reconnection after forced close (close_all_connections in our vhos
     await bob.inbox.count(() => true, 20, 10_000, 'traffic before the fault');
     await rabbitmqctl('close_all_connections', '-p', vh.vhost, 'vip fault test');
 
-    await Promise.all([
-      reconnected(router.statuses, 'router'),
-      reconnected(alice.statuses, 'alice'),
-      reconnected(bob.statuses, 'bob'),
-    ]);
+    await Promise.all([reconnected(router.statuses, 'router'), reconnected(alice.statuses, 'alice'), reconnected(bob.statuses, 'bob')]);
     expect(isVipError(await rejectedWhileDown, 'VIP_TRANSPORT')).toBe(true);
     traffic.stop();
     await traffic.done;

@@ -70,14 +70,18 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     expect(chrGot.items.map((d) => d.message)).toEqual([2, 5]);
     expect(chr.stats().unmatched).toBe(1); // message 3, ahead of message 5 in the same queue
     expect(segGot.items.filter((d) => d.message === 1)).toHaveLength(1); // one of its two prefixes matches: one call
-    expect(await pub.list({ prefix: 'devices', subscribed: false, bus: null })).toEqual(expect.arrayContaining([
-      ['', 'devices/camp', false], ['', 'devices', false], ['b', 'devices/camp', false],
-    ]));
+    expect(await pub.list({ prefix: 'devices', subscribed: false, bus: null })).toEqual(
+      expect.arrayContaining([
+        ['', 'devices/camp', false],
+        ['', 'devices', false],
+        ['b', 'devices/camp', false],
+      ]),
+    );
     await seg.unsubscribe(null, null);
     expect(await pub.publish({ topic: 'devices/campus/ahu', message: 4 })).toBe(0);
   });
 
-  it('a count the management API will not give resolves 1 (VOLTTRON\'s constant) after delivery, warned once; refused logins are not asked again', async () => {
+  it("a count the management API will not give resolves 1 (VOLTTRON's constant) after delivery, warned once; refused logins are not asked again", async () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => void ((w as { code?: string }).code === 'VIP_RMQ_COUNT_UNKNOWN' && warnings.push(w));
     process.on('warning', onWarning);
@@ -121,7 +125,7 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     await expect(again.subscribe('other', () => undefined, { persistentQueue: 'archive' })).rejects.toMatchObject({ code: 'VIP_CONFIG' });
   });
 
-  it('confirms publishes: 200 pipelined ones resolved are all in an away subscriber\'s durable queue; a nacked one rejects, counted', async () => {
+  it("confirms publishes: 200 pipelined ones resolved are all in an away subscriber's durable queue; a nacked one rejects, counted", async () => {
     const away = await pubsub('conf');
     await away.subscribe('conf', () => undefined, { persistentQueue: 'held' });
     await away.close();

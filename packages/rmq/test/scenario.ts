@@ -5,11 +5,20 @@ import { AMQP_URL, FAST_RECONNECT } from './broker-fixture.js';
 
 export { reconnected, trafficLoop, vip } from '@vip/testing';
 
-export function startScenarioRouter(vhost: string, options: { instanceName?: string; peerSweepMs?: number; management?: ManagementOptions } = {}) {
-  return recordRouter(new RmqRouterTransport({
-    url: AMQP_URL, vhost, instanceName: options.instanceName ?? 'inst', reconnect: FAST_RECONNECT, peerSweepMs: options.peerSweepMs ?? 0,
-    ...(options.management ? { management: options.management } : {}),
-  }));
+export function startScenarioRouter(
+  vhost: string,
+  options: { instanceName?: string; peerSweepMs?: number; management?: ManagementOptions } = {},
+) {
+  return recordRouter(
+    new RmqRouterTransport({
+      url: AMQP_URL,
+      vhost,
+      instanceName: options.instanceName ?? 'inst',
+      reconnect: FAST_RECONNECT,
+      peerSweepMs: options.peerSweepMs ?? 0,
+      ...(options.management ? { management: options.management } : {}),
+    }),
+  );
 }
 
 export function startScenarioAgent(vhost: string, identity: string, instanceName = 'inst') {

@@ -2,8 +2,14 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { PeerEvent, RoutedMessage, VipMessage } from '@vip/protocol';
 import amqp from 'amqplib';
 import {
-  parseRmqLinkOptions, RmqConnection, RmqRouterTransport, RmqSetupError, UNDELIVERABLE_EXCHANGE, VOLTTRON_EXCHANGE,
-  type RmqLinkOptionsInput, type TlsOptions,
+  parseRmqLinkOptions,
+  RmqConnection,
+  RmqRouterTransport,
+  RmqSetupError,
+  UNDELIVERABLE_EXCHANGE,
+  VOLTTRON_EXCHANGE,
+  type RmqLinkOptionsInput,
+  type TlsOptions,
 } from '../src/index.js';
 import { RmqPubSub, type PubSubDelivery } from '../src/pubsub.js';
 import { ensureVolttronBroker } from '../src/admin.js';
@@ -32,7 +38,14 @@ type Client = keyof TlsNode['pem']['client'];
 function tlsLink(client: Client | { cert: string; key: string }, ca = node.pem.ca, brokerUser?: string): RmqLinkOptionsInput {
   const pair = typeof client === 'string' ? node.pem.client[client] : client;
   const tls: Partial<TlsOptions> = { ca, cert: pair.cert, key: pair.key, external: true };
-  return { url: node.amqpsUrl, vhost: VHOST, instanceName: 'inst', reconnect: FAST_RECONNECT, tls, ...(brokerUser === undefined ? {} : { brokerUser }) };
+  return {
+    url: node.amqpsUrl,
+    vhost: VHOST,
+    instanceName: 'inst',
+    reconnect: FAST_RECONNECT,
+    tls,
+    ...(brokerUser === undefined ? {} : { brokerUser }),
+  };
 }
 
 async function tlsAgent(identity: string, brokerUser?: string): Promise<{ conn: RmqConnection; inbox: Inbox<VipMessage> }> {
@@ -65,7 +78,10 @@ async function tlsRouter(brokerUser?: string) {
 async function refusal(link: RmqLinkOptionsInput): Promise<RmqSetupError> {
   const conn = new RmqConnection({ ...link, identity: 'refused' });
   onTestFinished(() => conn.close());
-  const err = await conn.open().then(() => undefined, (e: unknown) => e);
+  const err = await conn.open().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(RmqSetupError);
   return err as RmqSetupError;
 }
@@ -142,7 +158,7 @@ describe('amqps + client certificates + SASL EXTERNAL on a real RabbitMQ', () =>
 });
 
 describe('EXTERNAL with an explicit brokerUser: messages carry the proven user_id', () => {
-  it('agent and router stamp their CN: the router hands on the proven user, the agent sees the router\'s user_id over the header', async () => {
+  it("agent and router stamp their CN: the router hands on the proven user, the agent sees the router's user_id over the header", async () => {
     const { router, inbound } = await tlsRouter(TLS_CLIENTS.router);
     // a copy of what reaches the router queue, to read the AMQP properties
     const { url, socketOptions } = connectTarget(parseRmqLinkOptions(tlsLink('router')), 'tls-tap');
@@ -182,18 +198,31 @@ describe('EXTERNAL with an explicit brokerUser: messages carry the proven user_i
   it('a brokerUser the broker did not authenticate fails open() and start() with RmqSetupError credentials naming the option and the real user', async () => {
     const conn = new RmqConnection({ ...tlsLink('agent', node.pem.ca, 'inst.wrong'), identity: 'wrong' });
     onTestFinished(() => conn.close());
-    const err = await conn.open().then(() => undefined, (e: unknown) => e);
+    const err = await conn.open().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RmqSetupError);
     expect(err).toMatchObject({ missing: 'credentials' });
-    expect((err as Error).message).toContain(`RabbitMQ refused user_id "inst.wrong" (from \`brokerUser\`): the connection is authenticated as "${TLS_CLIENTS.agent}"`);
+    expect((err as Error).message).toContain(
+      `RabbitMQ refused user_id "inst.wrong" (from \`brokerUser\`): the connection is authenticated as "${TLS_CLIENTS.agent}"`,
+    );
     expect((err as Error).message).toContain(`set brokerUser: "${TLS_CLIENTS.agent}"`);
     const router = new RmqRouterTransport({ ...tlsLink('agent', node.pem.ca, 'inst.router'), peerSweepMs: 0 });
     onTestFinished(() => router.close());
-    const rerr = await router.start({ message: () => undefined }).then(() => undefined, (e: unknown) => e);
+    const rerr = await router.start({ message: () => undefined }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(rerr).toBeInstanceOf(RmqSetupError);
     expect((rerr as Error).message).toMatch(/refused user_id "inst\.router" .*authenticated as "inst\.tls-agent"/);
     const ps = new RmqPubSub({ ...tlsLink('router', node.pem.ca, 'inst.wrong'), identity: 'wrong' });
     onTestFinished(() => ps.close());
-    expect(await ps.open().then(() => undefined, (e: unknown) => e)).toBeInstanceOf(RmqSetupError);
+    expect(
+      await ps.open().then(
+        () => undefined,
+        (e: unknown) => e,
+      ),
+    ).toBeInstanceOf(RmqSetupError);
   });
 });

@@ -22,12 +22,43 @@ async function openssl(...args: string[]): Promise<void> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'vip-rmq-tls-'));
-  await openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=vip-test-ca');
+  await openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=vip-test-ca',
+  );
   await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1\n');
-  for (const [name, cn] of [['server', '127.0.0.1'], ['client', 'inst.tls-agent']] as const) {
+  for (const [name, cn] of [
+    ['server', '127.0.0.1'],
+    ['client', 'inst.tls-agent'],
+  ] as const) {
     await openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1',
-      ...(name === 'server' ? ['-extfile', 'server.ext'] : []));
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '1',
+      ...(name === 'server' ? ['-extfile', 'server.ext'] : []),
+    );
   }
   for (const f of ['ca.crt', 'server.key', 'server.crt', 'client.key', 'client.crt']) pem[f] = await readFile(join(dir, f), 'utf8');
 });
@@ -43,13 +74,20 @@ interface Seen {
 
 async function fakeAmqpsServer(): Promise<{ server: Server; port: number; seen: Inbox<Seen> }> {
   const seen = new Inbox<Seen>();
-  const server = createServer({ key: pem['server.key'], cert: pem['server.crt'], ca: pem['ca.crt'], requestCert: true, rejectUnauthorized: true }, (socket: TLSSocket) => {
-    socket.once('data', (chunk: Buffer) => {
-      seen.push({ authorized: socket.authorized, clientCn: socket.getPeerCertificate().subject?.CN, header: chunk.subarray(0, 8).toString('latin1') });
-      socket.destroy();
-    });
-    socket.on('error', () => undefined);
-  });
+  const server = createServer(
+    { key: pem['server.key'], cert: pem['server.crt'], ca: pem['ca.crt'], requestCert: true, rejectUnauthorized: true },
+    (socket: TLSSocket) => {
+      socket.once('data', (chunk: Buffer) => {
+        seen.push({
+          authorized: socket.authorized,
+          clientCn: socket.getPeerCertificate().subject?.CN,
+          header: chunk.subarray(0, 8).toString('latin1'),
+        });
+        socket.destroy();
+      });
+      socket.on('error', () => undefined);
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return { server, port: (server.address() as { port: number }).port, seen };
@@ -57,7 +95,10 @@ async function fakeAmqpsServer(): Promise<{ server: Server; port: number; seen: 
 
 function tlsAgent(port: number, ca: string | undefined): RmqConnection {
   const c = new RmqConnection({
-    url: `amqps://127.0.0.1:${port}`, vhost: 'volttron', instanceName: 'inst', identity: 'tls-agent',
+    url: `amqps://127.0.0.1:${port}`,
+    vhost: 'volttron',
+    instanceName: 'inst',
+    identity: 'tls-agent',
     tls: { ca, cert: pem['client.crt'], key: pem['client.key'], external: true },
   });
   onTestFinished(() => c.close());

@@ -27,7 +27,12 @@ afterAll(async () => {
   await vh?.dispose();
 });
 
-const asUser = () => ({ url: `amqp://${encodeURIComponent(user)}:${password}@127.0.0.1:5672`, vhost: vh.vhost, instanceName: INSTANCE, reconnect: FAST_RECONNECT });
+const asUser = () => ({
+  url: `amqp://${encodeURIComponent(user)}:${password}@127.0.0.1:5672`,
+  vhost: vh.vhost,
+  instanceName: INSTANCE,
+  reconnect: FAST_RECONNECT,
+});
 
 describe('RabbitMqManagement topic permissions (real API)', () => {
   it('get: undefined when none; set, read back, clear one exchange; an invalid regex is refused', async () => {
@@ -36,11 +41,15 @@ describe('RabbitMqManagement topic permissions (real API)', () => {
     const p = { exchange: 'volttron', write: '^(?!__pubsub__\\.inst\\.x)', read: '.*' };
     await management.setTopicPermissions(vh.vhost, user, p);
     await management.setTopicPermissions(vh.vhost, user, { exchange: 'amq.topic', write: '.*', read: '.*' });
-    expect(await management.getTopicPermissions(vh.vhost, user)).toEqual(expect.arrayContaining([p, { exchange: 'amq.topic', write: '.*', read: '.*' }]));
+    expect(await management.getTopicPermissions(vh.vhost, user)).toEqual(
+      expect.arrayContaining([p, { exchange: 'amq.topic', write: '.*', read: '.*' }]),
+    );
     await management.clearTopicPermissions(vh.vhost, user, 'amq.topic');
     await management.clearTopicPermissions(vh.vhost, user, 'amq.topic'); // absent is fine
     expect(await management.getTopicPermissions(vh.vhost, user)).toEqual([p]);
-    await expect(management.setTopicPermissions(vh.vhost, user, { exchange: 'volttron', write: 'a(', read: '.*' })).rejects.toMatchObject({ name: 'RmqSetupError' });
+    await expect(management.setTopicPermissions(vh.vhost, user, { exchange: 'volttron', write: 'a(', read: '.*' })).rejects.toMatchObject({
+      name: 'RmqSetupError',
+    });
     await management.clearTopicPermissions(vh.vhost, user, 'volttron');
     expect(await management.getTopicPermissions(vh.vhost, user)).toBeUndefined();
   });
@@ -81,7 +90,7 @@ describe('a publish refused by topic permissions', () => {
 
     // the same connection goes on: a new confirm channel, the consumers of both subscriptions still run
     await expect(ps.publish({ topic: 'ok/3', message: 4 })).resolves.toBe(1);
-    expect((await own.next((d) => d.topic === 'ok/3', 5_000, 'ok/3 on the publisher\'s own subscription')).message).toBe(4);
+    expect((await own.next((d) => d.topic === 'ok/3', 5_000, "ok/3 on the publisher's own subscription")).message).toBe(4);
     expect((await seen.next((d) => d.topic === 'ok/3', 5_000, 'ok/3 at the watcher')).message).toBe(4);
     await expect(ps.publish({ topic: 'foo/2' })).rejects.toMatchObject({ code: 'VIP_UNAUTHORIZED' });
     await expect(ps.publish({ topic: 'ok/4' })).resolves.toBe(1);

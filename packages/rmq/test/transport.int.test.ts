@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ClosedError, isVipError, type ConnectionStatus, type RouterTransportHandlers, type VipMessage } from '@vip/protocol';
-import { conformanceRouter, describeAgentConnectionConformance, describeRouterTransportConformance, type ConformanceRouter, type TransportConformanceFixture } from '@vip/testing';
+import {
+  conformanceRouter,
+  describeAgentConnectionConformance,
+  describeRouterTransportConformance,
+  type ConformanceRouter,
+  type TransportConformanceFixture,
+} from '@vip/testing';
 import { RmqConnection, RmqRouterTransport, RmqSetupError } from '../src/index.js';
 import { AMQP_URL, FAST_RECONNECT, freshVhost, Inbox, MANAGEMENT, type TestVhost } from './broker-fixture.js';
 import { startScenarioAgent, startScenarioRouter } from './scenario.js';
@@ -17,7 +23,11 @@ afterAll(async () => {
 const base = () => ({ url: AMQP_URL, vhost: vh.vhost, instanceName: vh.instanceName, reconnect: FAST_RECONNECT });
 
 const startRouter = async (peerSweepMs = 0, withManagement = false) => {
-  const r = await startScenarioRouter(vh.vhost, { instanceName: vh.instanceName, peerSweepMs, ...(withManagement ? { management: MANAGEMENT } : {}) });
+  const r = await startScenarioRouter(vh.vhost, {
+    instanceName: vh.instanceName,
+    peerSweepMs,
+    ...(withManagement ? { management: MANAGEMENT } : {}),
+  });
   return { router: r.conn, inbound: r.inbound, events: r.events };
 };
 const agent = async (identity: string) => {
@@ -25,8 +35,13 @@ const agent = async (identity: string) => {
   return { c: a.conn, inbox: a.inbox };
 };
 
-const msg = (peer: string, subsystem: string, args: Buffer[], id = 'id-1'): VipMessage =>
-  ({ peer: b(peer), user: b(''), id: b(id), subsystem: b(subsystem), args });
+const msg = (peer: string, subsystem: string, args: Buffer[], id = 'id-1'): VipMessage => ({
+  peer: b(peer),
+  user: b(''),
+  id: b(id),
+  subsystem: b(subsystem),
+  args,
+});
 
 describe('RMQ transport on a real broker', () => {
   it('carries every byte value of args and ids peer to peer, in order', async () => {
@@ -52,7 +67,10 @@ describe('RMQ transport on a real broker', () => {
     expect(seen.userId).toBe(`${vh.instanceName}.pinger`);
     expect(seen.m.sender.toString()).toBe('pinger');
     expect(seen.m.recipient.length).toBe(0);
-    expect((await events.next(undefined, 5_000, 'peer-connected'))).toMatchObject({ type: 'peer-connected', user: `${vh.instanceName}.pinger` });
+    expect(await events.next(undefined, 5_000, 'peer-connected')).toMatchObject({
+      type: 'peer-connected',
+      user: `${vh.instanceName}.pinger`,
+    });
     const reply = await a.inbox.next(undefined, 5_000, 'pong');
     expect(reply.peer.length).toBe(0);
     expect(reply.id.toString()).toBe('p1');
@@ -130,13 +148,15 @@ describe('RMQ transport on a real broker', () => {
     expect(router.stats().again).toBe(0);
   });
 
-  it('holds at most maxPendingBytes of deliveries awaiting the broker\'s confirm; beyond, deliver answers again', async () => {
+  it("holds at most maxPendingBytes of deliveries awaiting the broker's confirm; beyond, deliver answers again", async () => {
     const a = await agent('pending.sink');
     const limited = new RmqRouterTransport({ ...base(), instanceName: vh.instanceName, maxPendingBytes: 10_000 });
     onTestFinished(() => limited.close());
     await limited.start({ message: () => undefined });
     // three bodies of ~4 KB (JSON of printable bytes) in one tick: none is confirmed when the third is asked for
-    const results = await Promise.all([0, 1, 2].map((i) => limited.deliver(b('pending.sink'), b(''), b(''), b(`p${i}`), b('RPC'), [Buffer.alloc(4_000, 0x61)])));
+    const results = await Promise.all(
+      [0, 1, 2].map((i) => limited.deliver(b('pending.sink'), b(''), b(''), b(`p${i}`), b('RPC'), [Buffer.alloc(4_000, 0x61)])),
+    );
     expect(results).toEqual(['ok', 'ok', 'again']);
     expect(limited.stats()).toMatchObject({ backlog: 1, again: 1, pendingBytes: 0 });
     expect((await a.inbox.next(undefined, 5_000, 'first delivery')).id.toString()).toBe('p0');

@@ -22,7 +22,12 @@ export type { QueryValue } from './wire-values.js';
 // --- multi-platform (docs/protocol.md 6): bus-neutral, reused by the RabbitMQ proxy router ---
 export { PlatformLinkTable, linkUserOf } from './multiplatform/platform-table.js';
 export type {
-  LinkState, OutgoingPlatformLink, RemotePlatformStatus, RemotePlatformCounters, LinkMessageHandler, PlatformLinkTableOptions,
+  LinkState,
+  OutgoingPlatformLink,
+  RemotePlatformStatus,
+  RemotePlatformCounters,
+  LinkMessageHandler,
+  PlatformLinkTableOptions,
 } from './multiplatform/platform-table.js';
 export { RoutingTableExtension } from './multiplatform/routing-table-extension.js';
 export { ExternalRpcExtension, qualifiedRemoteUser } from './multiplatform/external-rpc-extension.js';

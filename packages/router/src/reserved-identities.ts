@@ -54,9 +54,10 @@ export class ReservedIdentities {
 }
 
 function compile(table: ReservationTable): Map<string, ReadonlySet<string>> {
-  const entries: Iterable<readonly [string, Iterable<string>]> = Symbol.iterator in table
-    ? (table as Iterable<readonly [string, Iterable<string>]>)
-    : Object.entries(table as Readonly<Record<string, readonly string[]>>);
+  const entries: Iterable<readonly [string, Iterable<string>]> =
+    Symbol.iterator in table
+      ? (table as Iterable<readonly [string, Iterable<string>]>)
+      : Object.entries(table as Readonly<Record<string, readonly string[]>>);
   const out = new Map<string, ReadonlySet<string>>();
   for (const [identity, users] of entries) {
     const key = identityKey(textFrame(identity));

@@ -1,7 +1,23 @@
 import {
-  EMPTY_FRAME, ERRNO, errorArgs, errnoMessage, frameText, identityKey, NO_PLATFORM_LINKS, silentLogger, textFrame,
-  type DeliveryResult, type Frame, type Logger, type PeerEvent, type PlatformLinks, type RoutedMessage,
-  type RouterExtension, type RouterServices, type RouterTransport, type UnroutableReason,
+  EMPTY_FRAME,
+  ERRNO,
+  errorArgs,
+  errnoMessage,
+  frameText,
+  identityKey,
+  NO_PLATFORM_LINKS,
+  silentLogger,
+  textFrame,
+  type DeliveryResult,
+  type Frame,
+  type Logger,
+  type PeerEvent,
+  type PlatformLinks,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+  type RouterTransport,
+  type UnroutableReason,
 } from '@vip/protocol';
 import { ExtensionRegistry, extensionName } from './extension-registry.js';
 import { PeerRegistry } from './peer-registry.js';
@@ -118,7 +134,10 @@ export class Router {
     this.#links = options.platformLinks ?? NO_PLATFORM_LINKS;
     this.#services = this.#makeServices(this.#links);
     const own: RouterExtension[] = [
-      new HelloExtension(), new PingExtension(), new PeerlistExtension(), new QueryExtension(options.query, options.queryReply),
+      new HelloExtension(),
+      new PingExtension(),
+      new PeerlistExtension(),
+      new QueryExtension(options.query, options.queryReply),
       new PeerControlExtension({
         ...(options.controlIdentity !== undefined ? { controlIdentity: options.controlIdentity } : {}),
         ...(options.controlUsers !== undefined ? { controlUsers: options.controlUsers } : {}),

@@ -13,12 +13,20 @@ describe('the registry', () => {
   it('an extension registered for a subsystem takes it over; one left serving nothing loses its hooks too', async () => {
     const seen: string[] = [];
     const first: RouterExtension = {
-      subsystems: ['x'], attach() {}, handle: () => { seen.push('first'); return true; },
+      subsystems: ['x'],
+      attach() {},
+      handle: () => {
+        seen.push('first');
+        return true;
+      },
       peerAdded: (p) => seen.push(`first added ${p.toString()}`),
     };
     let services: RouterServices | undefined;
     const second: RouterExtension = {
-      subsystems: ['x', 'peerlist'], attach: (s) => { services = s; },
+      subsystems: ['x', 'peerlist'],
+      attach: (s) => {
+        services = s;
+      },
       handle: (m) => {
         seen.push(`second ${m.subsystem.toString()}`);
         void services?.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, m.subsystem, [textFrame('mine')]);
@@ -42,7 +50,9 @@ describe('the registry', () => {
   it('an extension serving no subsystem sees peers come and go once each, in order', async () => {
     const events: string[] = [];
     const watcher: RouterExtension = {
-      subsystems: [], attach() {}, handle: () => false,
+      subsystems: [],
+      attach() {},
+      handle: () => false,
       peerAdded: (p) => events.push(`+${p.toString()}`),
       peerDropped: (p) => events.push(`-${p.toString()}`),
     };
@@ -64,7 +74,9 @@ describe('the registry', () => {
     const hello = new HelloExtension({
       beforeWelcome: (sender: Frame, userId: string) => {
         checked.push(`${sender.toString()}/${userId}`);
-        return new Promise<void>((resolve) => { release = resolve; });
+        return new Promise<void>((resolve) => {
+          release = resolve;
+        });
       },
     });
     h = await routerHarness({}, [hello]);
@@ -86,7 +98,14 @@ describe('the registry', () => {
 describe('a sender the bus required a proof of and did not get (RouterTransport.requiresProof)', () => {
   it('has no user for extensions; a proven sender has its user', async () => {
     const users: string[] = [];
-    const ext: RouterExtension = { subsystems: ['x'], attach() {}, handle: (_m, userId) => { users.push(userId); return true; } };
+    const ext: RouterExtension = {
+      subsystems: ['x'],
+      attach() {},
+      handle: (_m, userId) => {
+        users.push(userId);
+        return true;
+      },
+    };
     h = await routerHarness({ requiresProof: true }, [ext]);
     const anonymous = await h.connect('alice');
     const proven = await h.connect('bob', 'v1.bob');

@@ -13,7 +13,10 @@ export interface TestPeer {
 }
 
 /** A Router over a MemoryTransport, plus peers that collect what they receive. */
-export async function routerHarness(options: Partial<RouterOptions> & { requiresProof?: boolean } = {}, extensions: RouterExtension[] = []) {
+export async function routerHarness(
+  options: Partial<RouterOptions> & { requiresProof?: boolean } = {},
+  extensions: RouterExtension[] = [],
+) {
   const transport = new MemoryTransport({ maxMessageBytes: 1 << 20, requiresProof: options.requiresProof ?? false });
   const router = new Router({ identity: 'router-id', ...options, transport, extensions: [...(options.extensions ?? []), ...extensions] });
   await router.start();

@@ -20,9 +20,16 @@ describe('agentstop', () => {
     const victim = await h.connect('victim', 'victim');
     await h.settle();
     mallory.send('', 'agentstop', ['victim'], 's1');
-    expect(view(await mallory.inbox.nextMatching(isError))).toEqual(
-      ['', 'mallory', 's1', 'error', '13', 'Permission denied: agentstop of another peer is accepted only from control', '', 'agentstop'],
-    );
+    expect(view(await mallory.inbox.nextMatching(isError))).toEqual([
+      '',
+      'mallory',
+      's1',
+      'error',
+      '13',
+      'Permission denied: agentstop of another peer is accepted only from control',
+      '',
+      'agentstop',
+    ]);
     expect(h.router.peers.has(Buffer.from('victim'))).toBe(true);
     expect(h.router.stats().counters['agentstop refused']).toBe(1);
     expect(h.router.stats().errors['13']).toBe(1);
@@ -77,7 +84,16 @@ describe('reserved identities', () => {
     impostor.send('', 'hello', ['hello'], 'h1');
     impostor.send('alice', 'RPC', ['{"jsonrpc": "2.0", "id": "x", "result": 1}'], 'r1');
     alice.send('config.store', 'RPC', ['{}'], 'to-store');
-    expect(view(await alice.inbox.nextMatching(isError))).toEqual(['', 'alice', 'to-store', 'error', '113', 'No route to host', 'config.store', 'RPC']);
+    expect(view(await alice.inbox.nextMatching(isError))).toEqual([
+      '',
+      'alice',
+      'to-store',
+      'error',
+      '113',
+      'No route to host',
+      'config.store',
+      'RPC',
+    ]);
     await h.settle();
     expect(impostor.inbox.drain()).toEqual([]);
     expect(alice.inbox.drain()).toEqual([]);
@@ -104,7 +120,13 @@ describe('reserved identities', () => {
 describe('platform links', () => {
   it('extensions see isPlatformLink for the proven user only', async () => {
     let services: RouterServices | undefined;
-    const ext: RouterExtension = { subsystems: ['x'], attach: (s) => { services = s; }, handle: () => true };
+    const ext: RouterExtension = {
+      subsystems: ['x'],
+      attach: (s) => {
+        services = s;
+      },
+      handle: () => true,
+    };
     const links = new PlatformLinkSet();
     h = await routerHarness({ platformLinks: links }, [ext]);
     expect(services?.isPlatformLink('remote.platform')).toBe(false);

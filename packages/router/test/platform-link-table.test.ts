@@ -5,7 +5,11 @@ import { PendingExternalCalls, requestIdsOf, responseIdsOf } from '../src/multip
 
 function fakeLink(accept = true): OutgoingPlatformLink & { sent: Frame[][] } {
   const sent: Frame[][] = [];
-  return { sent, send: (_u, _i, subsystem, args) => (accept ? (sent.push([subsystem, ...args]), true) : false), close: () => Promise.resolve() };
+  return {
+    sent,
+    send: (_u, _i, subsystem, args) => (accept ? (sent.push([subsystem, ...args]), true) : false),
+    close: () => Promise.resolve(),
+  };
 }
 
 describe('PlatformLinkTable', () => {
@@ -40,12 +44,18 @@ describe('PlatformLinkTable', () => {
     expect(table.send('nowhere', textFrame(''), textFrame(''), textFrame('pubsub'), [])).toBe(false);
   });
 
-  it('hands what arrives on a link to its subsystem\'s handler; an unknown platform or subsystem is ignored', () => {
+  it("hands what arrives on a link to its subsystem's handler; an unknown platform or subsystem is ignored", () => {
     const table = new PlatformLinkTable({ instanceName: 'here' });
     table.addPlatform('there');
     const seen: string[] = [];
     table.onLinkMessage('routing_table', (i, m) => seen.push(`${i}:${m.args.map(String).join(',')}`));
-    const message = (subsystem: string) => ({ peer: textFrame(''), user: textFrame(''), id: textFrame(''), subsystem: textFrame(subsystem), args: [textFrame('hello'), textFrame('welcome')] });
+    const message = (subsystem: string) => ({
+      peer: textFrame(''),
+      user: textFrame(''),
+      id: textFrame(''),
+      subsystem: textFrame(subsystem),
+      args: [textFrame('hello'), textFrame('welcome')],
+    });
     table.arrived('there', message('routing_table'));
     table.arrived('there', message('other'));
     table.arrived('nowhere', message('routing_table'));
@@ -69,7 +79,13 @@ describe('PendingExternalCalls', () => {
   });
 
   it('finds request and response ids in JSON-RPC texts, batches included, garbage skipped', () => {
-    const texts = ['{"jsonrpc": "2.0", "id": "x", "method": "m"}', '{"jsonrpc": "2.0", "method": "n"}', '[{"id": 2, "method": "m"}, {"id": "r", "result": 1}]', 'garbage', '5'];
+    const texts = [
+      '{"jsonrpc": "2.0", "id": "x", "method": "m"}',
+      '{"jsonrpc": "2.0", "method": "n"}',
+      '[{"id": 2, "method": "m"}, {"id": "r", "result": 1}]',
+      'garbage',
+      '5',
+    ];
     expect(requestIdsOf(texts)).toEqual(['x', 2]);
     expect(responseIdsOf(texts)).toEqual(['r']);
   });

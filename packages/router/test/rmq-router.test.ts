@@ -24,7 +24,7 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     expect(view(await a.inbox.next())).toEqual(['', '', '', 'peerlist', 'add', 'bob', 'rmq']);
   });
 
-  it('lists peers with their bus; proxy add/drop update the table, echo, and reach the proxy\'s peers too', async () => {
+  it("lists peers with their bus; proxy add/drop update the table, echo, and reach the proxy's peers too", async () => {
     h = await rmqRouter();
     const proxy = await h.connect('zmq.proxy.router', 'v1.zmq.proxy.router');
     const a = await h.connect('alice');
@@ -34,7 +34,15 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     await a.inbox.nextMatching((m) => view(m)[3] === 'hello');
     proxy.send('', 'peerlist', ['add', 'zagent', 'zmq'], 'a1');
     expect(view(await proxy.inbox.nextMatching((m) => view(m)[2] === 'a1'))).toEqual(['', '', 'a1', 'peerlist', 'add', 'zagent', 'zmq']);
-    expect(view(await a.inbox.nextMatching((m) => view(m)[4] === 'add' && view(m)[5] === 'zagent'))).toEqual(['', '', '', 'peerlist', 'add', 'zagent', 'zmq']);
+    expect(view(await a.inbox.nextMatching((m) => view(m)[4] === 'add' && view(m)[5] === 'zagent'))).toEqual([
+      '',
+      '',
+      '',
+      'peerlist',
+      'add',
+      'zagent',
+      'zmq',
+    ]);
     a.send('', 'peerlist', ['list_with_messagebus'], 'l1');
     const listing = view(await a.inbox.nextMatching((m) => view(m)[2] === 'l1'));
     expect(listing.slice(3, 5)).toEqual(['peerlist', 'listing_with_messagebus']);
@@ -43,7 +51,15 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     const z = await h.connect('zagent');
     await h.connect('carol');
     h.peers.at(-1)!.send('', 'ping', []);
-    expect(view(await z.inbox.nextMatching((m) => view(m)[4] === 'add' && view(m)[5] === 'carol'))).toEqual(['', '', '', 'peerlist', 'add', 'carol', 'rmq']);
+    expect(view(await z.inbox.nextMatching((m) => view(m)[4] === 'add' && view(m)[5] === 'carol'))).toEqual([
+      '',
+      '',
+      '',
+      'peerlist',
+      'add',
+      'carol',
+      'rmq',
+    ]);
     expect(h.router.peers.has(Buffer.from('zagent'))).toBe(true);
     proxy.send('', 'peerlist', ['drop', 'zagent', 'zmq'], 'd1');
     await a.inbox.nextMatching((m) => view(m)[4] === 'drop' && view(m)[5] === 'zagent');
@@ -71,13 +87,22 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
     h = await rmqRouter();
     const a = await h.connect('alice');
     a.send('', 'nosuch', ['x'], 'u1');
-    expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'u1'))).toEqual(['', '', 'u1', 'error', '93', 'Protocol not supported', '', 'nosuch']);
+    expect(view(await a.inbox.nextMatching((m) => view(m)[2] === 'u1'))).toEqual([
+      '',
+      '',
+      'u1',
+      'error',
+      '93',
+      'Protocol not supported',
+      '',
+      'nosuch',
+    ]);
     const proxy = await h.connect('zmq.proxy.router', 'v1.zmq.proxy.router');
     proxy.send('', 'peerlist', ['add'], 'a2');
     expect(view(await proxy.inbox.nextMatching((m) => view(m)[2] === 'a2')).slice(4)).toEqual(['error', 'missing peer']);
   });
 
-  it('takes peerlist add/drop from the proxy router\'s proven user only (VOLTTRON: from anyone)', async () => {
+  it("takes peerlist add/drop from the proxy router's proven user only (VOLTTRON: from anyone)", async () => {
     h = await rmqRouter();
     const a = await h.connect('alice', 'v1.alice');
     const fake = await h.connect('zmq.proxy.router', 'v1.alice'); // the proxy's identity, another user
@@ -103,9 +128,9 @@ describe('RMQ router subsystems (rmqRouterOptions: RmqPeerlistExtension, docs/pr
   });
 });
 
-describe('agentstop on the RMQ router: who may stop whom (the router\'s rule, on the user RmqRouterTransport hands over)', () => {
+describe("agentstop on the RMQ router: who may stop whom (the router's rule, on the user RmqRouterTransport hands over)", () => {
   const stopped = (h: Harness, id: string) => !h.router.peers.has(Buffer.from(id));
-  it('where proof is required: a proven or legacy sender stops only itself, control\'s broker user anyone, an unproven sender no one', async () => {
+  it("where proof is required: a proven or legacy sender stops only itself, control's broker user anyone, an unproven sender no one", async () => {
     h = await routerHarness({ ...rmqRouterOptions('v1'), instanceName: 'v1', requiresProof: true });
     const alice = await h.connect('alice', 'v1.alice');
     const py = await h.connect('py.agent', 'v1.py.agent'); // a legacy peer: its own user, unproven

@@ -73,7 +73,7 @@ describe('router-handled subsystems', () => {
         serverkey: 'KEY',
         'instance-name': 'vip1',
         addresses: ['tcp://127.0.0.1:22916', 'tcp://h\u00e9:1'],
-        'local_address': () => 'ipc://@/tmp/vip.socket',
+        local_address: () => 'ipc://@/tmp/vip.socket',
         'agent-monitor-frequency': 600,
         'bind-web-address': null,
       },
@@ -119,7 +119,16 @@ describe('router-handled subsystems', () => {
     const a = await h.connect('alice');
     const control = await h.connect('control');
     a.send('', 'quit', [], 'q1');
-    expect(view(await a.inbox.nextMatching((m) => m.subsystem.toString() === 'error'))).toEqual(['', '', 'q1', 'error', '93', 'Protocol not supported', '', 'quit']);
+    expect(view(await a.inbox.nextMatching((m) => m.subsystem.toString() === 'error'))).toEqual([
+      '',
+      '',
+      'q1',
+      'error',
+      '93',
+      'Protocol not supported',
+      '',
+      'quit',
+    ]);
     control.send('', 'quit', [], 'q2');
     await h.settle();
     expect(quits).toBe(1);
@@ -127,7 +136,12 @@ describe('router-handled subsystems', () => {
 
   it('agentstop drops the named peer: drop broadcast and every extension told', async () => {
     const dropped: string[] = [];
-    const ext: RouterExtension = { subsystems: ['pubsub'], attach() {}, handle: () => true, peerDropped: (p) => dropped.push(p.toString()) };
+    const ext: RouterExtension = {
+      subsystems: ['pubsub'],
+      attach() {},
+      handle: () => true,
+      peerDropped: (p) => dropped.push(p.toString()),
+    };
     h = await routerHarness({}, [ext]);
     const a = await h.connect('alice');
     const b = await h.connect('bob');
@@ -165,7 +179,12 @@ describe('forwarding', () => {
 
   it('answers an unreachable recipient with error 113 and drops it everywhere', async () => {
     const dropped: string[] = [];
-    const ext: RouterExtension = { subsystems: ['pubsub'], attach() {}, handle: () => true, peerDropped: (p) => dropped.push(p.toString()) };
+    const ext: RouterExtension = {
+      subsystems: ['pubsub'],
+      attach() {},
+      handle: () => true,
+      peerDropped: (p) => dropped.push(p.toString()),
+    };
     h = await routerHarness({}, [ext]);
     const a = await h.connect('alice');
     const c = await h.connect('carol');
@@ -176,7 +195,14 @@ describe('forwarding', () => {
     c.inbox.drain();
     a.send('ghost', 'RPC', ['{"id": 1}'], 'r9');
     expect(view(await a.inbox.nextMatching((m) => m.subsystem.toString() === 'error'))).toEqual([
-      '', 'alice', 'r9', 'error', '113', 'No route to host', 'ghost', 'RPC',
+      '',
+      'alice',
+      'r9',
+      'error',
+      '113',
+      'No route to host',
+      'ghost',
+      'RPC',
     ]);
     expect(view(await c.inbox.next())).toEqual(['', '', '', 'peerlist', 'drop', 'ghost']);
     expect(dropped).toEqual(['ghost']);
@@ -231,7 +257,10 @@ describe('malformed input', () => {
     a.send('', 'ping', ['ping'], 'alive');
     expect(view(await a.inbox.next())[2]).toBe('alive');
     expect(h.router.stats().dropped).toEqual({
-      'bad VIP signature': 1, 'too few frames': 2, 'empty subsystem': 2, 'oversize message': 1,
+      'bad VIP signature': 1,
+      'too few frames': 2,
+      'empty subsystem': 2,
+      'oversize message': 1,
     });
   });
 
@@ -246,7 +275,13 @@ describe('malformed input', () => {
   });
 
   it('survives an extension that throws', async () => {
-    const ext: RouterExtension = { subsystems: ['boom'], attach() {}, handle: () => { throw new Error('bad'); } };
+    const ext: RouterExtension = {
+      subsystems: ['boom'],
+      attach() {},
+      handle: () => {
+        throw new Error('bad');
+      },
+    };
     h = await routerHarness({}, [ext]);
     const a = await h.connect('alice');
     a.send('', 'boom', ['{'], 'b1');
@@ -262,7 +297,9 @@ describe('extensions', () => {
     let closed = 0;
     const ext: RouterExtension = {
       subsystems: ['pubsub'],
-      attach: (s) => { services = s; },
+      attach: (s) => {
+        services = s;
+      },
       handle: (m: RoutedMessage, userId: string) => {
         if (m.args[0]?.toString() !== 'publish') return false;
         void services?.deliver(m.sender, EMPTY_FRAME, textFrame(userId), m.id, m.subsystem, [textFrame('request_response')]);
@@ -270,7 +307,9 @@ describe('extensions', () => {
         return true;
       },
       stats: () => ({ subscriptions: 3 }),
-      close: async () => { closed++; },
+      close: async () => {
+        closed++;
+      },
     };
     h = await routerHarness({ instanceName: 'inst' }, [ext]);
     expect(services?.instanceName).toBe('inst');

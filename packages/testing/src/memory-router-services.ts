@@ -1,5 +1,13 @@
 import {
-  EMPTY_FRAME, identityKey, silentLogger, textFrame, type DeliveryResult, type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
+  EMPTY_FRAME,
+  identityKey,
+  silentLogger,
+  textFrame,
+  type DeliveryResult,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
 } from '@vip/protocol';
 
 export interface Delivered {
@@ -39,14 +47,26 @@ export class MemoryRouterServices<E extends RouterExtension = RouterExtension> i
     const outcome = this.outcome.get(key) ?? 'ok';
     if (outcome === 'hang') return new Promise((resolve) => this.#hung.push(() => resolve('ok')));
     if (outcome === 'ok') {
-      this.delivered.push({ to: key, from: from.toString(), user: user.toString(), id: id.toString(), subsystem: subsystem.toString(), args: [...args] });
+      this.delivered.push({
+        to: key,
+        from: from.toString(),
+        user: user.toString(),
+        id: id.toString(),
+        subsystem: subsystem.toString(),
+        args: [...args],
+      });
     }
     if (outcome === 'unreachable' && this.#known.has(key)) this.dropPeer(to);
     return Promise.resolve(outcome);
   }
 
   replyError(m: RoutedMessage, user: Frame, errnum: number, text = String(errnum)): void {
-    void this.deliver(m.sender, EMPTY_FRAME, user, m.id, textFrame('error'), [textFrame(String(errnum)), textFrame(text), EMPTY_FRAME, m.subsystem]);
+    void this.deliver(m.sender, EMPTY_FRAME, user, m.id, textFrame('error'), [
+      textFrame(String(errnum)),
+      textFrame(text),
+      EMPTY_FRAME,
+      m.subsystem,
+    ]);
   }
 
   addPeer(peer: Frame): void {

@@ -5,8 +5,14 @@
  * MemoryTransport; the real router and transports together are exercised by tests/integration.
  */
 import {
-  EMPTY_FRAME, frameText, identityKey, textFrame,
-  type AgentConnection, type ConnectionStatus, type Frame, type VipMessage,
+  EMPTY_FRAME,
+  frameText,
+  identityKey,
+  textFrame,
+  type AgentConnection,
+  type ConnectionStatus,
+  type Frame,
+  type VipMessage,
 } from '@vip/protocol';
 
 export interface Sent {
@@ -52,7 +58,8 @@ export class MemoryRouter {
 
   /** Broadcast `peerlist <op> <peer>` from the router to every attached agent (docs/protocol.md 2.3). */
   announce(op: 'add' | 'drop', peer: string): void {
-    for (const c of this.#peers.values()) c.deliver({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id: EMPTY_FRAME, subsystem: f('peerlist'), args: [f(op), f(peer)] });
+    for (const c of this.#peers.values())
+      c.deliver({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id: EMPTY_FRAME, subsystem: f('peerlist'), args: [f(op), f(peer)] });
   }
 
   /** Hand `message` (peer = its sender) to `to` as the router would forward it. */
@@ -72,14 +79,22 @@ export class MemoryRouter {
       if (sub === 'hello' && this.welcome) reply(sender, ['welcome', '1.0', this.routerIdentity, sender]);
       else if (sub === 'ping' && op === 'ping') reply(sender, ['pong', ...m.args.slice(1)]);
       else if (sub === 'peerlist' && op === 'list') reply(EMPTY_FRAME, ['listing', ...this.#peers.keys()]);
-      else if (sub === 'query') reply(EMPTY_FRAME, ['', op === 'instance-name' ? 'memory' : op === 'agent-monitor-frequency' ? Buffer.from([0x58, 2, 0, 0]) : '']);
+      else if (sub === 'query')
+        reply(EMPTY_FRAME, ['', op === 'instance-name' ? 'memory' : op === 'agent-monitor-frequency' ? Buffer.from([0x58, 2, 0, 0]) : '']);
       else if (sub === 'agentstop') this.#peers.delete(from.identity);
-      else if (sub !== 'hello' && sub !== 'error' && sub !== 'pubsub') reply(EMPTY_FRAME, ['93', 'Protocol not supported', '', m.subsystem]);
+      else if (sub !== 'hello' && sub !== 'error' && sub !== 'pubsub')
+        reply(EMPTY_FRAME, ['93', 'Protocol not supported', '', m.subsystem]);
       return;
     }
     const to = this.#peers.get(identityKey(m.peer));
     if (!to) {
-      from.deliver({ peer: EMPTY_FRAME, user: sender, id: m.id, subsystem: f('error'), args: [f('113'), f('No route to host'), m.peer, m.subsystem] });
+      from.deliver({
+        peer: EMPTY_FRAME,
+        user: sender,
+        id: m.id,
+        subsystem: f('error'),
+        args: [f('113'), f('No route to host'), m.peer, m.subsystem],
+      });
       return;
     }
     to.deliver({ peer: sender, user: sender, id: m.id, subsystem: m.subsystem, args: m.args });

@@ -1,7 +1,17 @@
 import {
-  ClosedError, decodeRouterFrames, encodePeerFrames, identityKey, textFrame, TransportError,
-  type AgentConnection, type ConnectionStatus, type DeliveryResult, type Frame, type RouterTransport,
-  type RouterTransportHandlers, type VipMessage,
+  ClosedError,
+  decodeRouterFrames,
+  encodePeerFrames,
+  identityKey,
+  textFrame,
+  TransportError,
+  type AgentConnection,
+  type ConnectionStatus,
+  type DeliveryResult,
+  type Frame,
+  type RouterTransport,
+  type RouterTransportHandlers,
+  type VipMessage,
 } from '@vip/protocol';
 
 export interface MemoryTransportOptions {

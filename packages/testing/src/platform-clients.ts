@@ -19,7 +19,11 @@ export interface OpenRawClientOptions extends Omit<AuthorizeOptions, 'identity'>
  * `identity` (user id = identity unless given), connected, and greeted (hello/welcome) so the
  * router knows it when this resolves.
  */
-export async function openRawClient(platform: PlatformProcess, identity: string, options: OpenRawClientOptions = {}): Promise<RawVipClient> {
+export async function openRawClient(
+  platform: PlatformProcess,
+  identity: string,
+  options: OpenRawClientOptions = {},
+): Promise<RawVipClient> {
   const keys = options.keys ?? generateKeyPair();
   const authorize = options.authorize ?? true;
   if (authorize) {
@@ -79,6 +83,7 @@ export async function routerStats(client: RawVipClient, options: { timeoutMs?: n
     raw = undefined;
   }
   const parsed = RouterStatsSchema.safeParse(raw);
-  if (!parsed.success) throw new InvalidPayloadError('vip-router-stats reply', `${JSON.stringify(text.slice(0, 80))}: ${parsed.error.message}`);
+  if (!parsed.success)
+    throw new InvalidPayloadError('vip-router-stats reply', `${JSON.stringify(text.slice(0, 80))}: ${parsed.error.message}`);
   return parsed.data;
 }

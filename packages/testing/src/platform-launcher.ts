@@ -89,7 +89,12 @@ export class PlatformProcess extends EventEmitter {
 
   /** @internal built by startPlatform */
   constructor(init: {
-    home: string; ready: z.infer<typeof ReadySchema>; child: ChildProcess; stderr: string[]; exited: Promise<number | null>; stopGraceMs: number;
+    home: string;
+    ready: z.infer<typeof ReadySchema>;
+    child: ChildProcess;
+    stderr: string[];
+    exited: Promise<number | null>;
+    stopGraceMs: number;
   }) {
     super();
     this.home = init.home;
@@ -196,7 +201,10 @@ export class PlatformProcess extends EventEmitter {
 
   /** Until a reload counted after `after` logged `count` allow entries or more: one that read what was written. */
   async #waitForAllow(count: number, after: number, timeoutMs: number): Promise<void> {
-    await waitFor(() => this.#reloads > after && this.#reloadedAllow >= count, { timeoutMs, what: `platform reloading auth.json (${count} allow entries)` });
+    await waitFor(() => this.#reloads > after && this.#reloadedAllow >= count, {
+      timeoutMs,
+      what: `platform reloading auth.json (${count} allow entries)`,
+    });
   }
 
   /** SIGTERM, SIGKILL after the grace period, then remove the home. Idempotent. */
@@ -229,7 +237,8 @@ function platformMain(options: StartPlatformOptions): string {
 export async function startPlatform(options: StartPlatformOptions = {}): Promise<PlatformProcess> {
   const main = platformMain(options);
   const bus = options.bus ?? options.transport ?? 'zmq';
-  if (bus === 'rmq' && !options.rmq) throw new TransportError('startPlatform({ bus: "rmq" }) needs rmq.vhost (a private virtual host per test file)');
+  if (bus === 'rmq' && !options.rmq)
+    throw new TransportError('startPlatform({ bus: "rmq" }) needs rmq.vhost (a private virtual host per test file)');
   const home = await mkdtemp(join(tmpdir(), 'vip-platform-'));
   try {
     await options.prepareHome?.(home);
@@ -241,10 +250,14 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
     main,
     // a caller's own --vip-address replaces the default (a fixed port kept across restarts)
     ...((options.args ?? []).includes('--vip-address') ? [] : ['--vip-address', 'tcp://127.0.0.1:*']),
-    '--instance-name', options.instanceName ?? 'vip-test',
-    '--allow-auth', String(options.allowAuth ?? true),
-    '--log-level', options.logLevel ?? 'info',
-    '--message-bus', bus,
+    '--instance-name',
+    options.instanceName ?? 'vip-test',
+    '--allow-auth',
+    String(options.allowAuth ?? true),
+    '--log-level',
+    options.logLevel ?? 'info',
+    '--message-bus',
+    bus,
     ...rmqArgs(options.rmq),
     ...(options.args ?? []),
   ];
@@ -270,7 +283,10 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
   const timeoutMs = options.startTimeoutMs ?? 20_000;
   try {
     const ready = await new Promise<z.infer<typeof ReadySchema>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new TimeoutError(`platform start (stderr:\n${stderr.slice(-30).join('\n')})`, timeoutMs)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new TimeoutError(`platform start (stderr:\n${stderr.slice(-30).join('\n')})`, timeoutMs)),
+        timeoutMs,
+      );
       early.push((line) => {
         const r = parseReady(line);
         if (r) {
@@ -296,7 +312,8 @@ export async function startPlatform(options: StartPlatformOptions = {}): Promise
 function rmqArgs(rmq: StartPlatformOptions['rmq']): string[] {
   if (!rmq) return [];
   return [
-    '--rmq-vhost', rmq.vhost,
+    '--rmq-vhost',
+    rmq.vhost,
     ...(rmq.url !== undefined ? ['--rmq-url', rmq.url] : []),
     ...(rmq.managementUrl !== undefined ? ['--rmq-management-url', rmq.managementUrl] : []),
     ...(rmq.sharedLogin ? ['--rmq-shared-login'] : []),

@@ -5,7 +5,11 @@ import type { RawVipClient } from './raw-vip-client.js';
 export interface PythonRpcReply {
   readonly frames: Frame[];
   readonly result?: unknown;
-  readonly error?: { readonly code: number; readonly message: string; readonly data?: { readonly detail?: string; readonly 'exception.py'?: { readonly exc_type?: string; readonly exc_args?: unknown[] } } };
+  readonly error?: {
+    readonly code: number;
+    readonly message: string;
+    readonly data?: { readonly detail?: string; readonly 'exception.py'?: { readonly exc_type?: string; readonly exc_args?: unknown[] } };
+  };
 }
 
 let counter = 1_796_653_400;
@@ -17,8 +21,11 @@ let counter = 1_796_653_400;
  * ones as `{"*args": [...], "**kwargs": {...}}` (`kwargs` given). Waits for the reply with that id.
  */
 export async function pythonRpcCall(
-  client: RawVipClient, peer: string, method: string,
-  params?: readonly unknown[], options: { kwargs?: Readonly<Record<string, unknown>>; timeoutMs?: number } = {},
+  client: RawVipClient,
+  peer: string,
+  method: string,
+  params?: readonly unknown[],
+  options: { kwargs?: Readonly<Record<string, unknown>>; timeoutMs?: number } = {},
 ): Promise<PythonRpcReply> {
   counter += 1;
   const n = 8_780_370_262_000 + counter;

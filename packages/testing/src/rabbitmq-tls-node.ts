@@ -150,11 +150,26 @@ async function reapLeftovers(): Promise<string[]> {
 async function makeCertificates(dir: string): Promise<TlsPem> {
   const ssl = (...args: string[]) => run('openssl', args, { cwd: dir, timeout: 30_000 });
   const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  const ca = (name: string) => ssl('req', '-x509', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=vip test ${name}`);
+  const ca = (name: string) =>
+    ssl('req', '-x509', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '1', '-subj', `/CN=vip test ${name}`);
   const leaf = async (name: string, cn: string, signer: string, ext?: string) => {
     await ssl('req', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`);
-    await ssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.crt`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-out', `${name}.crt`, '-days', '1',
-      ...(ext ? ['-extfile', ext] : []));
+    await ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      `${signer}.crt`,
+      '-CAkey',
+      `${signer}.key`,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '1',
+      ...(ext ? ['-extfile', ext] : []),
+    );
   };
   await writeFile(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   await Promise.all([ca('ca'), ca('other-ca')]);
@@ -185,14 +200,23 @@ async function excerpt(file: string): Promise<string> {
 /** RabbitMQ's rabbit_password_hashing_sha256: base64(salt(4) ++ sha256(salt ++ password)). */
 function passwordHash(password: string): string {
   const salt = randomBytes(4);
-  return Buffer.concat([salt, createHash('sha256').update(Buffer.concat([salt, Buffer.from(password, 'utf8')])).digest()]).toString('base64');
+  return Buffer.concat([
+    salt,
+    createHash('sha256')
+      .update(Buffer.concat([salt, Buffer.from(password, 'utf8')]))
+      .digest(),
+  ]).toString('base64');
 }
 
 /**
  * Start the private node with `vhost` and `users` (password-less: EXTERNAL only) having full rights
  * on it. Throws, with the log's error lines and tail, when the node does not come up.
  */
-export async function startTlsNode(vhost: string, users: readonly string[] = [TLS_CLIENTS.agent, TLS_CLIENTS.router], options: TlsNodeOptions = {}): Promise<TlsNode> {
+export async function startTlsNode(
+  vhost: string,
+  users: readonly string[] = [TLS_CLIENTS.agent, TLS_CLIENTS.router],
+  options: TlsNodeOptions = {},
+): Promise<TlsNode> {
   await mkdir(NODES_DIR, { recursive: true });
   await reapLeftovers();
   const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -210,40 +234,46 @@ export async function startTlsNode(vhost: string, users: readonly string[] = [TL
       return stdout;
     } catch (err) {
       const e = err as { stderr?: string; stdout?: string; message?: string };
-      throw new Error(`rabbitmqctl -n ${nodeName} ${args.join(' ')} failed: ${e.stderr?.trim() || e.stdout?.trim() || e.message}`, { cause: err });
+      throw new Error(`rabbitmqctl -n ${nodeName} ${args.join(' ')} failed: ${e.stderr?.trim() || e.stdout?.trim() || e.message}`, {
+        cause: err,
+      });
     }
   };
   const ctl = (...args: string[]) => ctlWith(undefined, args);
 
   let stopped: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopped ??= (async () => {
-    await run(bin('rabbitmqctl'), ['-n', nodeName, 'stop'], { env, timeout: STOP_TIMEOUT_MS }).catch(() => undefined); // may already be down
-    for (const vm of await nodeVms()) if (vm.home === dir) kill(vm.pid);
-    await rm(dir, { recursive: true, force: true });
-  })());
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      await run(bin('rabbitmqctl'), ['-n', nodeName, 'stop'], { env, timeout: STOP_TIMEOUT_MS }).catch(() => undefined); // may already be down
+      for (const vm of await nodeVms()) if (vm.home === dir) kill(vm.pid);
+      await rm(dir, { recursive: true, force: true });
+    })());
 
   try {
     const pem = await makeCertificates(certs);
     const [amqpPort, amqpsPort, distPort] = [await freePort(), await freePort(), await freePort()];
     const mgmtPort = options.management ? await freePort() : undefined;
     const admin = mgmtPort === undefined ? undefined : { user: `vip-admin-${tag}`, password: randomBytes(12).toString('base64url') };
-    await writeFile(join(dir, 'rabbitmq.conf'), [
-      `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
-      `listeners.ssl.default = 127.0.0.1:${amqpsPort}`,
-      `ssl_options.cacertfile = ${join(certs, 'ca.crt')}`,
-      `ssl_options.certfile = ${join(certs, 'server.crt')}`,
-      `ssl_options.keyfile = ${join(certs, 'server.key')}`,
-      'ssl_options.verify = verify_peer',
-      'ssl_options.fail_if_no_peer_cert = true',
-      'auth_mechanisms.1 = EXTERNAL',
-      'auth_mechanisms.2 = PLAIN',
-      'ssl_cert_login_from = common_name',
-      `load_definitions = ${join(dir, 'definitions.json')}`,
-      'log.console = false',
-      'log.file.level = info',
-      ...(mgmtPort !== undefined ? ['management.tcp.ip = 127.0.0.1', `management.tcp.port = ${mgmtPort}`] : []),
-      '',
-    ].join('\n'));
+    await writeFile(
+      join(dir, 'rabbitmq.conf'),
+      [
+        `listeners.tcp.default = 127.0.0.1:${amqpPort}`,
+        `listeners.ssl.default = 127.0.0.1:${amqpsPort}`,
+        `ssl_options.cacertfile = ${join(certs, 'ca.crt')}`,
+        `ssl_options.certfile = ${join(certs, 'server.crt')}`,
+        `ssl_options.keyfile = ${join(certs, 'server.key')}`,
+        'ssl_options.verify = verify_peer',
+        'ssl_options.fail_if_no_peer_cert = true',
+        'auth_mechanisms.1 = EXTERNAL',
+        'auth_mechanisms.2 = PLAIN',
+        'ssl_cert_login_from = common_name',
+        `load_definitions = ${join(dir, 'definitions.json')}`,
+        'log.console = false',
+        'log.file.level = info',
+        ...(mgmtPort !== undefined ? ['management.tcp.ip = 127.0.0.1', `management.tcp.port = ${mgmtPort}`] : []),
+        '',
+      ].join('\n'),
+    );
     // management only on request, and then on its own port: 15672 is the main broker's
     const plugins = ['rabbitmq_auth_mechanism_ssl', ...(mgmtPort !== undefined ? ['rabbitmq_management'] : [])];
     await writeFile(join(dir, 'enabled_plugins'), `[${plugins.join(',')}].\n`);
@@ -267,13 +297,28 @@ export async function startTlsNode(vhost: string, users: readonly string[] = [TL
     // Users, vhost and permissions are loaded at boot: the same as rabbitmqctl add_vhost, add_user and
     // set_permissions, without two rounds of CLI calls (~1.4 s). An empty password hash means no
     // password login at all; EXTERNAL only needs the user to exist.
-    const adminUser = admin ? [{ name: admin.user, password_hash: passwordHash(admin.password), hashing_algorithm: 'rabbit_password_hashing_sha256', tags: 'administrator' }] : [];
+    const adminUser = admin
+      ? [
+          {
+            name: admin.user,
+            password_hash: passwordHash(admin.password),
+            hashing_algorithm: 'rabbit_password_hashing_sha256',
+            tags: 'administrator',
+          },
+        ]
+      : [];
     const allUsers = [...users, ...(admin ? [admin.user] : [])];
-    await writeFile(join(dir, 'definitions.json'), JSON.stringify({
-      vhosts: [{ name: vhost }],
-      users: [...users.map((name) => ({ name, password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '' })), ...adminUser],
-      permissions: allUsers.map((user) => ({ user, vhost, configure: '.*', write: '.*', read: '.*' })),
-    }));
+    await writeFile(
+      join(dir, 'definitions.json'),
+      JSON.stringify({
+        vhosts: [{ name: vhost }],
+        users: [
+          ...users.map((name) => ({ name, password_hash: '', hashing_algorithm: 'rabbit_password_hashing_sha256', tags: '' })),
+          ...adminUser,
+        ],
+        permissions: allUsers.map((user) => ({ user, vhost, configure: '.*', write: '.*', read: '.*' })),
+      }),
+    );
     const began = Date.now();
     // In the foreground (not -detached, which discards the VM's output: a config error would leave
     // no trace), in its own session so it outlives a crashed test process (the reaper ends it).
@@ -290,21 +335,39 @@ export async function startTlsNode(vhost: string, users: readonly string[] = [TL
       // `wait` waits for the pid file, then for the boot to finish; the VM dying ends it early.
       await Promise.race([died, ctlWith(abort.signal, ['wait', join(dir, 'rabbit.pid'), '--timeout', String(START_TIMEOUT_S)])]);
     } catch (err) {
-      throw new Error(`the private TLS RabbitMQ node ${nodeName} did not start (${(err as Error).message}).\n`
-        + `log ${logFile}:\n${await excerpt(logFile)}\nstartup output ${join(dir, 'startup.log')}:\n${await excerpt(join(dir, 'startup.log'))}`, { cause: err });
+      throw new Error(
+        `the private TLS RabbitMQ node ${nodeName} did not start (${(err as Error).message}).\n` +
+          `log ${logFile}:\n${await excerpt(logFile)}\nstartup output ${join(dir, 'startup.log')}:\n${await excerpt(join(dir, 'startup.log'))}`,
+        { cause: err },
+      );
     } finally {
       abort.abort();
       died.catch(() => undefined); // from here on stop() owns the VM
     }
     const startupMs = Date.now() - began;
     const caFiles = { cert: join(certs, 'ca.crt'), key: join(certs, 'ca.key') };
-    const management = mgmtPort !== undefined && admin ? {
-      baseUrl: `http://127.0.0.1:${mgmtPort}`, port: mgmtPort, ...admin,
-      urlWithLogin: `http://${encodeURIComponent(admin.user)}:${encodeURIComponent(admin.password)}@127.0.0.1:${mgmtPort}`,
-    } : undefined;
+    const management =
+      mgmtPort !== undefined && admin
+        ? {
+            baseUrl: `http://127.0.0.1:${mgmtPort}`,
+            port: mgmtPort,
+            ...admin,
+            urlWithLogin: `http://${encodeURIComponent(admin.user)}:${encodeURIComponent(admin.password)}@127.0.0.1:${mgmtPort}`,
+          }
+        : undefined;
     return {
-      nodeName, dir, logFile, amqpPort, amqpsPort, amqpsUrl: `amqps://127.0.0.1:${amqpsPort}`, pem, caFiles,
-      ...(management ? { management } : {}), startupMs, ctl, stop,
+      nodeName,
+      dir,
+      logFile,
+      amqpPort,
+      amqpsPort,
+      amqpsUrl: `amqps://127.0.0.1:${amqpsPort}`,
+      pem,
+      caFiles,
+      ...(management ? { management } : {}),
+      startupMs,
+      ctl,
+      stop,
     };
   } catch (err) {
     // Keep the evidence in the error, not on disk: a failed start leaves nothing behind.

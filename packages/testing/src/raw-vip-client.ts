@@ -38,7 +38,11 @@ export class RawVipClient {
     this.identity = toFrame(options.identity);
     this.keys = options.keys ?? generateKeyPair();
     const curve = options.serverKey
-      ? { curveServerKey: keyToZ85(options.serverKey), curvePublicKey: keyToZ85(this.keys.public), curveSecretKey: keyToZ85(this.keys.secret) }
+      ? {
+          curveServerKey: keyToZ85(options.serverKey),
+          curvePublicKey: keyToZ85(this.keys.public),
+          curveSecretKey: keyToZ85(this.keys.secret),
+        }
       : {};
     this.#socket = new Dealer({ routingId: this.identity.toString('latin1'), linger: 0, ...curve });
     this.#socket.events.on('handshake:error:auth', () => this.#authFailures++);
@@ -71,7 +75,12 @@ export class RawVipClient {
   }
 
   /** Send a VIP message: `recipient, VIP1, user, id, subsystem, args...`. */
-  sendVip(recipient: FrameLike, subsystem: FrameLike, args: readonly FrameLike[] = [], options: { id?: FrameLike; user?: FrameLike } = {}): Promise<void> {
+  sendVip(
+    recipient: FrameLike,
+    subsystem: FrameLike,
+    args: readonly FrameLike[] = [],
+    options: { id?: FrameLike; user?: FrameLike } = {},
+  ): Promise<void> {
     return this.send([recipient, VIP_SIGNATURE, options.user ?? EMPTY_FRAME, options.id ?? EMPTY_FRAME, subsystem, ...args]);
   }
 
@@ -82,7 +91,10 @@ export class RawVipClient {
 
   /** The next message that matches; earlier ones are discarded. */
   receiveMatching(predicate: (frames: Frame[]) => boolean, options: { timeoutMs?: number } = {}): Promise<Frame[]> {
-    return this.inbox.nextMatching(predicate, { timeoutMs: options.timeoutMs ?? 5_000, what: `raw client ${this.identity.toString()} receive` });
+    return this.inbox.nextMatching(predicate, {
+      timeoutMs: options.timeoutMs ?? 5_000,
+      what: `raw client ${this.identity.toString()} receive`,
+    });
   }
 
   /** The next message with this message id (frame 3) and subsystem (frame 4). */
@@ -94,7 +106,12 @@ export class RawVipClient {
   }
 
   /** Send a router-addressed request and wait for the reply carrying its id. */
-  async request(subsystem: string, args: readonly FrameLike[], id: string, options: { timeoutMs?: number; recipient?: string } = {}): Promise<Frame[]> {
+  async request(
+    subsystem: string,
+    args: readonly FrameLike[],
+    id: string,
+    options: { timeoutMs?: number; recipient?: string } = {},
+  ): Promise<Frame[]> {
     await this.sendVip(options.recipient ?? '', subsystem, args, { id });
     return this.receiveMatching((f) => f[3]?.toString('latin1') === id, options);
   }

@@ -139,7 +139,13 @@ class ConformanceHarness {
     // messages sent in the instant between the handshake and the router attaching the peer.
     for (let attempt = 0; !this.ready.has(key); attempt++) {
       if (attempt * 200 > this.timeoutMs) throw new Error(`router never saw ${identity} (${this.fixture.name})`);
-      await connection.send({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id: textFrame(`ready.${++this.#counter}`), subsystem: READY_SUBSYSTEM, args: [] });
+      await connection.send({
+        peer: EMPTY_FRAME,
+        user: EMPTY_FRAME,
+        id: textFrame(`ready.${++this.#counter}`),
+        subsystem: READY_SUBSYSTEM,
+        args: [],
+      });
       await waitFor(() => this.ready.has(key), { timeoutMs: 200, what: 'ready' }).catch(() => false);
     }
     return agent;
@@ -181,7 +187,15 @@ export function describeRouterTransportConformance(fixture: TransportConformance
       const big = Buffer.alloc(1024 * 1024, 0xab);
       big.writeUInt32LE(0xdeadbeef, 512 * 1024);
       const many = Array.from({ length: 64 }, (_, i) => Buffer.from(`frame-${i}`));
-      const sent: Frame[][] = [[binary], [EMPTY_FRAME], [Buffer.from('{"a":1}')], [Buffer.from('"abc"'), Buffer.from('5'), Buffer.from('null')], many, [big], []];
+      const sent: Frame[][] = [
+        [binary],
+        [EMPTY_FRAME],
+        [Buffer.from('{"a":1}')],
+        [Buffer.from('"abc"'), Buffer.from('5'), Buffer.from('null')],
+        many,
+        [big],
+        [],
+      ];
       for (const [i, args] of sent.entries()) await a.connection.send(message(b.identity, `id.${i}`, 'test', args));
       await h.inboxHas(b, sent.length);
       expect(b.inbox).toHaveLength(sent.length);
@@ -200,7 +214,14 @@ export function describeRouterTransportConformance(fixture: TransportConformance
     it('delivers messages the router originates (empty sender) to a connected agent', async () => {
       const a = await h.attach(uniqueId('direct'));
       const transport = (h.router as ConformanceRouter).transport;
-      const result = await transport.deliver(textFrame(a.identity), EMPTY_FRAME, textFrame(a.identity), textFrame('m1'), textFrame('hello'), [textFrame('welcome')]);
+      const result = await transport.deliver(
+        textFrame(a.identity),
+        EMPTY_FRAME,
+        textFrame(a.identity),
+        textFrame('m1'),
+        textFrame('hello'),
+        [textFrame('welcome')],
+      );
       expect(result).toBe('ok');
       await h.inboxHas(a, 1);
       expect((a.inbox[0] as VipMessage).peer).toHaveLength(0);
@@ -217,10 +238,16 @@ export function describeRouterTransportConformance(fixture: TransportConformance
     it.runIf(fixture.capabilities.peerEvents)('reports peer-connected and peer-gone when an agent comes and goes', async () => {
       const a = await h.attach(uniqueId('evented'));
       const key = identityKey(textFrame(a.identity));
-      const connected = await waitFor(() => h.events.find((e) => e.type === 'peer-connected' && identityKey(e.peer) === key), { timeoutMs: h.timeoutMs, what: 'peer-connected' });
+      const connected = await waitFor(() => h.events.find((e) => e.type === 'peer-connected' && identityKey(e.peer) === key), {
+        timeoutMs: h.timeoutMs,
+        what: 'peer-connected',
+      });
       expect(connected.type === 'peer-connected' && connected.user).toBe(h.userOf(a.identity));
       await a.connection.close();
-      const gone = await waitFor(() => h.events.find((e) => e.type === 'peer-gone' && identityKey(e.peer) === key), { timeoutMs: h.timeoutMs, what: 'peer-gone' });
+      const gone = await waitFor(() => h.events.find((e) => e.type === 'peer-gone' && identityKey(e.peer) === key), {
+        timeoutMs: h.timeoutMs,
+        what: 'peer-gone',
+      });
       expect(gone.type === 'peer-gone' && gone.reason).toBe('closed');
     });
 
@@ -229,7 +256,13 @@ export function describeRouterTransportConformance(fixture: TransportConformance
       const senders = await Promise.all([1, 2, 3].map((n) => h.attach(uniqueId(`burst${n}`))));
       const perSender = 1000;
       await Promise.all(
-        senders.map((s) => Promise.all(Array.from({ length: perSender }, (_, i) => s.connection.send(message(sink.identity, String(i), 'burst', [Buffer.from(`n=${i}`)]))))),
+        senders.map((s) =>
+          Promise.all(
+            Array.from({ length: perSender }, (_, i) =>
+              s.connection.send(message(sink.identity, String(i), 'burst', [Buffer.from(`n=${i}`)])),
+            ),
+          ),
+        ),
       );
       await h.inboxHas(sink, perSender * senders.length);
       for (const s of senders) {
@@ -245,7 +278,14 @@ export function describeRouterTransportConformance(fixture: TransportConformance
       const a = await own.attach(uniqueId('closing'));
       await Promise.all([router.transport.close(), router.transport.close()]);
       await router.transport.close();
-      const result = await router.transport.deliver(textFrame(a.identity), EMPTY_FRAME, EMPTY_FRAME, textFrame('late'), textFrame('ping'), []);
+      const result = await router.transport.deliver(
+        textFrame(a.identity),
+        EMPTY_FRAME,
+        EMPTY_FRAME,
+        textFrame('late'),
+        textFrame('ping'),
+        [],
+      );
       expect(result).toBe('unreachable');
       await router.close();
     });

@@ -1,5 +1,13 @@
 import { onTestFinished } from 'vitest';
-import { TransportError, type AgentConnection, type ConnectionStatus, type PeerEvent, type RoutedMessage, type RouterTransport, type VipMessage } from '@vip/protocol';
+import {
+  TransportError,
+  type AgentConnection,
+  type ConnectionStatus,
+  type PeerEvent,
+  type RoutedMessage,
+  type RouterTransport,
+  type VipMessage,
+} from '@vip/protocol';
 import { Inbox } from './rabbitmq-broker.js';
 
 /**
@@ -59,8 +67,13 @@ export async function startScenarioAgent<T extends AgentConnection>(conn: T): Pr
   return { conn, statuses, inbox };
 }
 
-export const vip = (peer: string, subsystem: string, args: Buffer[], id = ''): VipMessage =>
-  ({ peer: b(peer), user: b(''), id: b(id), subsystem: b(subsystem), args });
+export const vip = (peer: string, subsystem: string, args: Buffer[], id = ''): VipMessage => ({
+  peer: b(peer),
+  user: b(''),
+  id: b(id),
+  subsystem: b(subsystem),
+  args,
+});
 
 /**
  * Send up to `count` numbered messages from `from` to `to`, about one per millisecond; sends

@@ -18,16 +18,18 @@ export interface ConnectSocketOptions {
  * outside the address (options, keystore) take the place of the address' own.
  */
 export function connectSocketOptions(
-  target: Address, keys: { readonly serverKey?: string | undefined; readonly publicKey?: string | undefined; readonly secretKey?: string | undefined } = {},
+  target: Address,
+  keys: { readonly serverKey?: string | undefined; readonly publicKey?: string | undefined; readonly secretKey?: string | undefined } = {},
 ): ConnectSocketOptions {
   const serverKey = keys.serverKey ?? target.serverkey;
   const publicKey = keys.publicKey ?? target.publickey;
   const secretKey = keys.secretKey ?? target.secretkey;
   const ipv6 = target.ipv6 ?? false;
   if (serverKey !== undefined) {
-    const pair = publicKey !== undefined && secretKey !== undefined
-      ? { publicKey: keyToZ85(publicKey), secretKey: keyToZ85(secretKey) }
-      : curveKeyPair();
+    const pair =
+      publicKey !== undefined && secretKey !== undefined
+        ? { publicKey: keyToZ85(publicKey), secretKey: keyToZ85(secretKey) }
+        : curveKeyPair();
     return { ipv6, curveServerKey: keyToZ85(serverKey), curvePublicKey: pair.publicKey, curveSecretKey: pair.secretKey };
   }
   if (target.username !== undefined && target.password !== undefined) {
@@ -58,8 +60,10 @@ export function bindSocketOptions(addresses: readonly string[], serving: 'CURVE'
     const a = Address.parse(text);
     if (a.ipv6 === true) ipv6 = true;
     if (a.server !== undefined && a.server !== serving) {
-      throw new ConfigError(`bind address ${a.toString()}: server=${a.server} is not supported here; this platform serves ${serving}`
-        + (serving === 'CURVE' ? ' (authentication on)' : ' (authentication off)'));
+      throw new ConfigError(
+        `bind address ${a.toString()}: server=${a.server} is not supported here; this platform serves ${serving}` +
+          (serving === 'CURVE' ? ' (authentication on)' : ' (authentication off)'),
+      );
     }
     if (a.domain !== undefined) {
       if (zapDomain !== undefined && zapDomain !== a.domain) {

@@ -173,7 +173,9 @@ export class ZmqConnection implements AgentConnection {
     try {
       socket.connect(endpoint);
     } catch (err) {
-      this.#failOpen(new TransportError(`cannot connect to ${endpoint}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }));
+      this.#failOpen(
+        new TransportError(`cannot connect to ${endpoint}: ${err instanceof Error ? err.message : String(err)}`, { cause: err }),
+      );
       return done;
     }
     this.#loop = this.#receiveLoop(socket);
@@ -229,7 +231,8 @@ export class ZmqConnection implements AgentConnection {
       this.#received++;
       let message: VipMessage;
       try {
-        if (this.#via !== undefined && !this.#via.equals(frames[0] ?? Buffer.alloc(0))) throw new TransportError('message from another router than via');
+        if (this.#via !== undefined && !this.#via.equals(frames[0] ?? Buffer.alloc(0)))
+          throw new TransportError('message from another router than via');
         message = decodePeerFrames(frames, this.#via !== undefined);
       } catch (err) {
         this.#malformed++;

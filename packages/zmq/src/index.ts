@@ -13,8 +13,14 @@ export { connectSocketOptions, bindSocketOptions } from './address-options.js';
 export type { ConnectSocketOptions, BindSocketOptions } from './address-options.js';
 export type { ZmqConnectionOptions, ZmqConnectionStats } from './connection.js';
 export {
-  DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_AGENT_MAX_FRAME_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES,
-  DEFAULT_ROUTER_QUEUE_BYTES, DEFAULT_SEND_HIGH_WATER_MARK, VIP_ZAP_DOMAIN,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_AGENT_MAX_FRAME_BYTES,
+  DEFAULT_PEER_QUEUE_BYTES,
+  DEFAULT_PEER_QUEUE_MESSAGES,
+  DEFAULT_ROUTER_QUEUE_BYTES,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+  VIP_ZAP_DOMAIN,
 } from './socket-options.js';
 
 // --- ZAP (CURVE admission; the decision, auth.json, keystores and known_hosts are @vip/auth's) ---

@@ -1,7 +1,13 @@
 import { context as defaultContext, Dealer, type Context } from 'zeromq';
 import {
-  decodePeerFrames, EMPTY_FRAME, keyToZ85, silentLogger, VIP_SIGNATURE,
-  type Frame, type Logger, type VipMessage,
+  decodePeerFrames,
+  EMPTY_FRAME,
+  keyToZ85,
+  silentLogger,
+  VIP_SIGNATURE,
+  type Frame,
+  type Logger,
+  type VipMessage,
 } from '@vip/protocol';
 import { SendQueue } from './send-queue.js';
 import { DEFAULT_AGENT_MAX_FRAME_BYTES, DEFAULT_HIGH_WATER_MARK, TCP_KEEPALIVE, WIRE_FRAME_OVERHEAD } from './socket-options.js';

@@ -13,11 +13,18 @@ export async function routerSocketIdentity(options: Omit<ZmqConnectionOptions, '
   try {
     const welcome = new Promise<string>((resolve) => {
       connection.onMessage((m) => {
-        if (frameText(m.subsystem) === 'hello' && m.args[0] !== undefined && frameText(m.args[0]) === 'welcome' && m.args[2] !== undefined) resolve(frameText(m.args[2]));
+        if (frameText(m.subsystem) === 'hello' && m.args[0] !== undefined && frameText(m.args[0]) === 'welcome' && m.args[2] !== undefined)
+          resolve(frameText(m.args[2]));
       });
     });
     await connection.open();
-    await connection.send({ peer: textFrame(''), user: textFrame(''), id: textFrame('via.hello'), subsystem: textFrame('hello'), args: [textFrame('hello')] });
+    await connection.send({
+      peer: textFrame(''),
+      user: textFrame(''),
+      id: textFrame('via.hello'),
+      subsystem: textFrame('hello'),
+      args: [textFrame('hello')],
+    });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => reject(new TimeoutError(`welcome from ${options.address.split('?')[0] ?? ''}`, timeoutMs)), timeoutMs);

@@ -24,8 +24,15 @@ import { NotifyingRouter } from './notify-router.js';
 import { RouterSender } from './router-sender.js';
 import type { SendBacklogStats } from './send-backlog.js';
 import {
-  DEFAULT_HIGH_WATER_MARK, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PEER_QUEUE_BYTES, DEFAULT_PEER_QUEUE_MESSAGES, DEFAULT_ROUTER_QUEUE_BYTES,
-  DEFAULT_SEND_HIGH_WATER_MARK, TCP_KEEPALIVE, VIP_ZAP_DOMAIN, WIRE_FRAME_OVERHEAD,
+  DEFAULT_HIGH_WATER_MARK,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_PEER_QUEUE_BYTES,
+  DEFAULT_PEER_QUEUE_MESSAGES,
+  DEFAULT_ROUTER_QUEUE_BYTES,
+  DEFAULT_SEND_HIGH_WATER_MARK,
+  TCP_KEEPALIVE,
+  VIP_ZAP_DOMAIN,
+  WIRE_FRAME_OVERHEAD,
 } from './socket-options.js';
 import type { AdmissionSink, PendingAdmission, ZapAdmission } from './zap-contract.js';
 import { bindError, zmqErrorCode } from './zmq-errors.js';

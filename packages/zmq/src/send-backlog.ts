@@ -169,7 +169,14 @@ export class SendBacklog {
   }
 
   stats(): SendBacklogStats {
-    return { peers: this.#queues.size, messages: this.#messages, bytes: this.#bytes, peakBytes: this.#peakBytes, sent: this.#sent, retries: this.#retries };
+    return {
+      peers: this.#queues.size,
+      messages: this.#messages,
+      bytes: this.#bytes,
+      peakBytes: this.#peakBytes,
+      sent: this.#sent,
+      retries: this.#retries,
+    };
   }
 
   /** Drops everything queued (counted `closed`) and stops retrying. Idempotent. */

@@ -14,20 +14,35 @@ describe('Address parameters as socket options', () => {
   it('connect: CURVE with a server key, else PLAIN with username and password, else NULL; ipv6 off unless asked', () => {
     const server = generateKeyPair();
     const own = generateKeyPair();
-    const curve = connectSocketOptions(Address.parse(`tcp://h:1?serverkey=${server.public}&publickey=${own.public}&secretkey=${own.secret}&username=u&password=p`));
-    expect(curve).toEqual({ ipv6: false, curveServerKey: keyToZ85(server.public), curvePublicKey: keyToZ85(own.public), curveSecretKey: keyToZ85(own.secret) });
-    expect(connectSocketOptions(Address.parse('tcp://h:1?username=alice&password=s3cret&ipv6=yes'))).toEqual({ ipv6: true, plainUsername: 'alice', plainPassword: 's3cret' });
+    const curve = connectSocketOptions(
+      Address.parse(`tcp://h:1?serverkey=${server.public}&publickey=${own.public}&secretkey=${own.secret}&username=u&password=p`),
+    );
+    expect(curve).toEqual({
+      ipv6: false,
+      curveServerKey: keyToZ85(server.public),
+      curvePublicKey: keyToZ85(own.public),
+      curveSecretKey: keyToZ85(own.secret),
+    });
+    expect(connectSocketOptions(Address.parse('tcp://h:1?username=alice&password=s3cret&ipv6=yes'))).toEqual({
+      ipv6: true,
+      plainUsername: 'alice',
+      plainPassword: 's3cret',
+    });
     expect(connectSocketOptions(Address.parse('tcp://h:1?username=alice'))).toEqual({ ipv6: false });
     expect(connectSocketOptions(Address.parse('tcp://h:1?ipv6=off'))).toEqual({ ipv6: false });
     // a key given beside the address (keystore, options) wins over none in it
-    expect(connectSocketOptions(Address.parse('tcp://h:1'), { serverKey: server.public })).toMatchObject({ curveServerKey: keyToZ85(server.public) });
+    expect(connectSocketOptions(Address.parse('tcp://h:1'), { serverKey: server.public })).toMatchObject({
+      curveServerKey: keyToZ85(server.public),
+    });
   });
 
   it('bind: ipv6 if any address asks, one ZAP domain, and only the server mechanism the platform serves', () => {
     expect(bindSocketOptions(['ipc://@/x', 'tcp://[::1]:0?ipv6=1&domain=site'], 'CURVE')).toEqual({ ipv6: true, zapDomain: 'site' });
     expect(bindSocketOptions(['tcp://127.0.0.1:0?server=CURVE'], 'CURVE')).toEqual({ ipv6: false, zapDomain: undefined });
     expect(() => bindSocketOptions(['tcp://127.0.0.1:0?server=PLAIN'], 'CURVE')).toThrow(ConfigError);
-    expect(() => bindSocketOptions(['tcp://127.0.0.1:0?server=NULL'], 'CURVE')).toThrow(/server=NULL is not supported here; this platform serves CURVE/);
+    expect(() => bindSocketOptions(['tcp://127.0.0.1:0?server=NULL'], 'CURVE')).toThrow(
+      /server=NULL is not supported here; this platform serves CURVE/,
+    );
     expect(() => bindSocketOptions(['tcp://127.0.0.1:0?domain=a', 'tcp://127.0.0.1:1?domain=b'], 'CURVE')).toThrow(/different ZAP domains/);
   });
 
@@ -50,7 +65,13 @@ describe('Address parameters as socket options', () => {
     const c = new ZmqConnection({ identity: 'plain.agent', address: `${router.lastEndpoint}?username=alice&password=s3cret`, context });
     onTestFinished(() => c.close());
     await c.open();
-    await c.send({ peer: textFrame(''), user: textFrame(''), id: textFrame('1'), subsystem: textFrame('hello'), args: [textFrame('hello')] });
+    await c.send({
+      peer: textFrame(''),
+      user: textFrame(''),
+      id: textFrame('1'),
+      subsystem: textFrame('hello'),
+      args: [textFrame('hello')],
+    });
     const got = await router.receive();
     expect(got.map(String).slice(0, 3)).toEqual(['plain.agent', '', 'VIP1']);
     expect(seen[0]?.slice(2)).toEqual(['plain-test', '127.0.0.1', '', 'PLAIN', 'alice', 's3cret']);

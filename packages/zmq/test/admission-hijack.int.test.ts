@@ -21,7 +21,10 @@ async function setup(s: Scenario) {
   const r = await authRouter(
     [
       allow(attackerKeys, 'attacker', s.attacker.pinned ? { identity: s.attacker.identity } : {}),
-      allow(victimKeys, s.victim.userId, { capabilities: ['edit_config_store', 'allow_auth_modifications'], ...(s.victim.pinned ? { identity: s.victim.identity } : {}) }),
+      allow(victimKeys, s.victim.userId, {
+        capabilities: ['edit_config_store', 'allow_auth_modifications'],
+        ...(s.victim.pinned ? { identity: s.victim.identity } : {}),
+      }),
     ],
     s.options,
   );
@@ -78,20 +81,32 @@ const twoEmptyFrames = async (r: Awaited<ReturnType<typeof setup>>, attacker: Ra
 
 describe('admission hijack with lone empty frames (each fails on the pairing-with-the-next-connect code)', () => {
   it('unpinned attacker, unpinned victim with more capabilities', async () => {
-    await attack({ attacker: { identity: 'attacker', pinned: false }, victim: { identity: 'victim', pinned: false, userId: 'victim' } }, twoEmptyFrames);
+    await attack(
+      { attacker: { identity: 'attacker', pinned: false }, victim: { identity: 'victim', pinned: false, userId: 'victim' } },
+      twoEmptyFrames,
+    );
   });
 
   it('unpinned attacker, pinned victim', async () => {
-    await attack({ attacker: { identity: 'attacker', pinned: false }, victim: { identity: 'victim', pinned: true, userId: 'victim' } }, twoEmptyFrames);
+    await attack(
+      { attacker: { identity: 'attacker', pinned: false }, victim: { identity: 'victim', pinned: true, userId: 'victim' } },
+      twoEmptyFrames,
+    );
   });
 
   it('pinned attacker, pinned victim', async () => {
-    await attack({ attacker: { identity: 'attacker', pinned: true }, victim: { identity: 'victim', pinned: true, userId: 'victim' } }, twoEmptyFrames);
+    await attack(
+      { attacker: { identity: 'attacker', pinned: true }, victim: { identity: 'victim', pinned: true, userId: 'victim' } },
+      twoEmptyFrames,
+    );
   });
 
   it('pinned attacker, a vipctl-like client on the unpinned platform key', async () => {
     await attack(
-      { attacker: { identity: 'attacker', pinned: true }, victim: { identity: 'control.connection.5eed1e55', pinned: false, userId: 'platform' } },
+      {
+        attacker: { identity: 'attacker', pinned: true },
+        victim: { identity: 'control.connection.5eed1e55', pinned: false, userId: 'platform' },
+      },
       twoEmptyFrames,
     );
   });
@@ -100,19 +115,21 @@ describe('admission hijack with lone empty frames (each fails on the pairing-wit
     // The old transport forgot a silent "possibly gone" peer after a TTL (shortened here), after
     // which its next empty frame looked like a fresh connect. Now nothing is forgotten on a timer.
     const options = { possiblyGoneGraceMs: 20, possiblyGoneTtlMs: 200 } as unknown as Partial<ZmqRouterTransportOptions>;
-    await attack({ attacker: { identity: 'attacker', pinned: false }, victim: { identity: 'victim', pinned: false, userId: 'victim' }, options }, async (r, attacker) => {
-      const before = r.transport.stats().received;
-      await attacker.send(['']);
-      await readAll(r.transport, before, 1, 'the empty frame read');
-      const settled = () => {
-        const s = r.transport.stats() as unknown as Record<string, number | undefined>;
-        return (s['possiblyGone'] ?? 0) === 0 && (s['suspect'] ?? 0) === 0;
-      };
-      await waitFor(settled, { what: 'the attacker forgotten (old code) or its empty frame explained (new code)' });
-      const again = r.transport.stats().received;
-      await attacker.send(['']);
-      await readAll(r.transport, again, 1, 'the second empty frame read');
-    });
+    await attack(
+      { attacker: { identity: 'attacker', pinned: false }, victim: { identity: 'victim', pinned: false, userId: 'victim' }, options },
+      async (r, attacker) => {
+        const before = r.transport.stats().received;
+        await attacker.send(['']);
+        await readAll(r.transport, before, 1, 'the empty frame read');
+        const settled = () => {
+          const s = r.transport.stats() as unknown as Record<string, number | undefined>;
+          return (s['possiblyGone'] ?? 0) === 0 && (s['suspect'] ?? 0) === 0;
+        };
+        await waitFor(settled, { what: 'the attacker forgotten (old code) or its empty frame explained (new code)' });
+        const again = r.transport.stats().received;
+        await attacker.send(['']);
+        await readAll(r.transport, again, 1, 'the second empty frame read');
+      },
+    );
   });
 });
-

@@ -123,6 +123,9 @@ describe('admission fuzz on real sockets', () => {
     }
     expect(violations).toEqual([]);
     // eslint-disable-next-line no-console -- the figures a reader of the test log wants
-    console.log(`admission fuzz: ${STEPS} steps, ${conns.length} connections, ${routed} messages checked in ${Date.now() - started} ms`, JSON.stringify(stats.attribution));
+    console.log(
+      `admission fuzz: ${STEPS} steps, ${conns.length} connections, ${routed} messages checked in ${Date.now() - started} ms`,
+      JSON.stringify(stats.attribution),
+    );
   }, 300_000);
 });

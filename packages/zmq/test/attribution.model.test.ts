@@ -65,7 +65,8 @@ class Simulation {
 
   #check(m: Parameters<PeerAttributionOptions['message']>[0], user: string, how: string): void {
     const conn = this.conns[senderOf(m)];
-    if (conn?.user !== user) this.violations.push(`step ${this.#step}: ${how} message of connection ${conn?.n} (${conn?.user}, id ${conn?.routingId}) as ${user}`);
+    if (conn?.user !== user)
+      this.violations.push(`step ${this.#step}: ${how} message of connection ${conn?.n} (${conn?.user}, id ${conn?.routingId}) as ${user}`);
   }
 
   #honestLive(key: Key): boolean {
@@ -91,7 +92,14 @@ class Simulation {
   zap(): void {
     const conn = this.#take(this.#handshaking);
     if (conn === undefined || conn.state !== 'handshake') return;
-    const admission: ZapAdmission = { userId: conn.user, mechanism: 'CURVE', credential: `key-${conn.user}`, address: '127.0.0.1', domain: 'vip', ...(conn.pin !== undefined ? { identity: conn.pin } : {}) };
+    const admission: ZapAdmission = {
+      userId: conn.user,
+      mechanism: 'CURVE',
+      credential: `key-${conn.user}`,
+      address: '127.0.0.1',
+      domain: 'vip',
+      ...(conn.pin !== undefined ? { identity: conn.pin } : {}),
+    };
     let answered = false;
     const pending: PendingAdmission = {
       admission,
@@ -222,7 +230,12 @@ const SEED = Number(process.env.VIP_MODEL_SEED ?? 0x5eed);
 
 describe('PeerAttribution against the ROUTER model', () => {
   it(`never gives a connection another key's user: ${STEPS} random steps with attackers (seed ${SEED})`, async () => {
-    for (const [i, mix] of ([{ attackers: 0.5, unpinnedSameId: true }, { attackers: 0.3, unpinnedSameId: false }] as Mix[]).entries()) {
+    for (const [i, mix] of (
+      [
+        { attackers: 0.5, unpinnedSameId: true },
+        { attackers: 0.3, unpinnedSameId: false },
+      ] as Mix[]
+    ).entries()) {
       const sim = new Simulation(seededPrng(SEED + i), mix);
       for (let s = 0; s < STEPS && sim.violations.length === 0; s++) await sim.step();
       await sim.settle(500);

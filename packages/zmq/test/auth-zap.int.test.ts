@@ -5,7 +5,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Context, Dealer, Router, curveKeyPair } from 'zeromq';
 import { encodeKey } from '@vip/protocol';
 import { waitFor } from '@vip/testing';
-import { AuthFile, AuthFileSchema, AuthFileWatcher, authFilePaths, Authenticator, AuthRules, PendingAuthStore, type RefusalDelayOptions } from '@vip/auth';
+import {
+  AuthFile,
+  AuthFileSchema,
+  AuthFileWatcher,
+  authFilePaths,
+  Authenticator,
+  AuthRules,
+  PendingAuthStore,
+  type RefusalDelayOptions,
+} from '@vip/auth';
 import { ZapHandler } from '../src/auth/zap-handler.js';
 import type { ZapRefusal } from '../src/auth/zap-handler.js';
 import type { PendingAdmission, ZapAdmission } from '../src/zap-contract.js';
@@ -66,7 +75,14 @@ async function startPlatform(
   });
   await zap.start();
   const server = curveKeyPair();
-  const router = new Router({ context, curveServer: true, curveSecretKey: server.secretKey, zapDomain: 'vip', zapEnforceDomain: true, linger: 0 });
+  const router = new Router({
+    context,
+    curveServer: true,
+    curveSecretKey: server.secretKey,
+    zapDomain: 'vip',
+    zapEnforceDomain: true,
+    linger: 0,
+  });
   await router.bind('tcp://127.0.0.1:*');
   const received: string[] = [];
   const serving = (async () => {
@@ -111,7 +127,13 @@ interface Client {
 }
 
 function connectClient(p: Platform, keys = curveKeyPair()): Client {
-  const dealer = new Dealer({ curveServerKey: p.serverKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, linger: 0, receiveTimeout: 10_000 });
+  const dealer = new Dealer({
+    curveServerKey: p.serverKey,
+    curvePublicKey: keys.publicKey,
+    curveSecretKey: keys.secretKey,
+    linger: 0,
+    receiveTimeout: 10_000,
+  });
   const authFailed = new Promise<true>((resolve) => dealer.events.on('handshake:error:auth', () => resolve(true)));
   dealer.connect(p.endpoint);
   cleanups.push(() => dealer.close());
@@ -140,7 +162,15 @@ describe('ZapHandler on a CURVE router', () => {
     const client = connectClient(p, keys);
     expect(await exchange(client, 'hi')).toBe('echo:hi');
     expect(p.admissions).toEqual([
-      { userId: 'agent-a', mechanism: 'CURVE', credential, address: '127.0.0.1', domain: 'vip', identity: 'a', capabilities: { cap1: null } },
+      {
+        userId: 'agent-a',
+        mechanism: 'CURVE',
+        credential,
+        address: '127.0.0.1',
+        domain: 'vip',
+        identity: 'a',
+        capabilities: { cap1: null },
+      },
     ]);
     expect(p.zap.stats()).toMatchObject({ admitted: 1, refused: 0, malformed: 0 });
   });
@@ -150,7 +180,9 @@ describe('ZapHandler on a CURVE router', () => {
     const client = connectClient(p);
     await client.dealer.send('sneak');
     expect(await withDeadline(client.authFailed, 5_000, 'handshake:error:auth')).toBe(true);
-    const entry = await waitFor(async () => (await p.pending.list()).find((e) => e.credentials === client.credential), { timeoutMs: 5_000 });
+    const entry = await waitFor(async () => (await p.pending.list()).find((e) => e.credentials === client.credential), {
+      timeoutMs: 5_000,
+    });
     expect(entry).toMatchObject({ domain: 'vip', address: '127.0.0.1', mechanism: 'CURVE' });
     expect(entry.user_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(p.refusals[0]).toMatchObject({ reason: 'unknown', credential: client.credential });
@@ -161,7 +193,10 @@ describe('ZapHandler on a CURVE router', () => {
   it('(c) a deny entry refuses a key an allow entry would admit', async () => {
     const keys = curveKeyPair();
     const credential = encodeKey(keys.publicKey);
-    const p = await startPlatform({ allow: [{ credentials: credential, user_id: 'x' }], deny: [{ credentials: credential, address: '/127\\..*/' }] });
+    const p = await startPlatform({
+      allow: [{ credentials: credential, user_id: 'x' }],
+      deny: [{ credentials: credential, address: '/127\\..*/' }],
+    });
     const client = connectClient(p, keys);
     await client.dealer.send('sneak');
     expect(await withDeadline(client.authFailed, 5_000, 'handshake:error:auth')).toBe(true);
@@ -225,7 +260,12 @@ describe('ZapHandler on a CURVE router', () => {
     const [k1, k2] = [curveKeyPair(), curveKeyPair()];
     const held: PendingAdmission[] = [];
     const p = await startPlatform(
-      { allow: [{ credentials: encodeKey(k1.publicKey), user_id: 'one' }, { credentials: encodeKey(k2.publicKey), user_id: 'two' }] },
+      {
+        allow: [
+          { credentials: encodeKey(k1.publicKey), user_id: 'one' },
+          { credentials: encodeKey(k2.publicKey), user_id: 'two' },
+        ],
+      },
       { firstMaxMs: 20, maxDelayMs: 200 },
       (pending) => (pending.admission.userId === 'one' ? held.push(pending) : void pending.answer(() => true)),
     );
@@ -248,7 +288,12 @@ describe('ZapHandler on a CURVE router', () => {
     const [k1, k2] = [curveKeyPair(), curveKeyPair()];
     const held: PendingAdmission[] = [];
     const p = await startPlatform(
-      { allow: [{ credentials: encodeKey(k1.publicKey), user_id: 'gone-later' }, { credentials: encodeKey(k2.publicKey), user_id: 'declined' }] },
+      {
+        allow: [
+          { credentials: encodeKey(k1.publicKey), user_id: 'gone-later' },
+          { credentials: encodeKey(k2.publicKey), user_id: 'declined' },
+        ],
+      },
       { firstMaxMs: 20, maxDelayMs: 200 },
       (pending) => void held.push(pending),
     );
@@ -256,7 +301,10 @@ describe('ZapHandler on a CURVE router', () => {
     const c2 = connectClient(p, k2);
     await waitFor(() => held.length === 2, { what: 'both held' });
     await p.authFile.remove({ userId: 'gone-later' });
-    await waitFor(() => !p.watcher.rules.allow.some((e) => e.entry.user_id === 'gone-later'), { timeoutMs: 5_000, what: 'auth.json reload' });
+    await waitFor(() => !p.watcher.rules.allow.some((e) => e.entry.user_id === 'gone-later'), {
+      timeoutMs: 5_000,
+      what: 'auth.json reload',
+    });
     const first = held.find((h) => h.admission.userId === 'gone-later');
     const second = held.find((h) => h.admission.userId === 'declined');
     expect(await first?.answer(() => true)).toBe('refused');
@@ -271,23 +319,35 @@ describe('ZapHandler on a CURVE router', () => {
   it('an admission whose connection went away is answered `gone`, not admitted', async () => {
     const keys = curveKeyPair();
     const held: PendingAdmission[] = [];
-    const p = await startPlatform({ allow: [{ credentials: encodeKey(keys.publicKey), user_id: 'left' }] }, undefined, (pending) => void held.push(pending));
+    const p = await startPlatform(
+      { allow: [{ credentials: encodeKey(keys.publicKey), user_id: 'left' }] },
+      undefined,
+      (pending) => void held.push(pending),
+    );
     const c = connectClient(p, keys);
     await waitFor(() => held.length === 1, { what: 'admission held' });
     c.dealer.close();
-    const answer = await waitFor(async () => {
-      // The ZAP socket learns of the dead connection shortly after it closes.
-      const again = held.at(-1);
-      if (again === undefined) return undefined;
-      return again.answer(() => true);
-    }, { what: 'answer' });
+    const answer = await waitFor(
+      async () => {
+        // The ZAP socket learns of the dead connection shortly after it closes.
+        const again = held.at(-1);
+        if (again === undefined) return undefined;
+        return again.answer(() => true);
+      },
+      { what: 'answer' },
+    );
     expect(['gone', 'sent']).toContain(answer);
   });
 
   it('an admission the sink never answers holds up nobody, and close is prompt', async () => {
     const [stuck, fine] = [curveKeyPair(), curveKeyPair()];
     const p = await startPlatform(
-      { allow: [{ credentials: encodeKey(stuck.publicKey), user_id: 'stuck' }, { credentials: encodeKey(fine.publicKey), user_id: 'fine' }] },
+      {
+        allow: [
+          { credentials: encodeKey(stuck.publicKey), user_id: 'stuck' },
+          { credentials: encodeKey(fine.publicKey), user_id: 'fine' },
+        ],
+      },
       undefined,
       (pending) => (pending.admission.userId === 'stuck' ? undefined : void pending.answer(() => true)),
     );

@@ -28,7 +28,13 @@ describe('ZmqConnection', () => {
     const inbox: VipMessage[] = [];
     c.onMessage((m) => inbox.push(m));
     await c.open();
-    await c.send({ peer: textFrame('other'), user: textFrame(''), id: textFrame('7'), subsystem: textFrame('RPC'), args: [textFrame('{}')] });
+    await c.send({
+      peer: textFrame('other'),
+      user: textFrame(''),
+      id: textFrame('7'),
+      subsystem: textFrame('RPC'),
+      args: [textFrame('{}')],
+    });
     const got = await router.receive();
     expect(got.map(String)).toEqual(['agent.one', 'other', 'VIP1', '', '7', 'RPC', '{}']);
     await router.send(['agent.one', 'garbage']);
@@ -42,7 +48,11 @@ describe('ZmqConnection', () => {
     const { router, endpoint } = await rawRouter();
     const c = connection('agent.burst', endpoint);
     await c.open();
-    await Promise.all(Array.from({ length: 200 }, (_, i) => c.send({ peer: textFrame(''), user: textFrame(''), id: textFrame(String(i)), subsystem: textFrame('ping'), args: [] })));
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        c.send({ peer: textFrame(''), user: textFrame(''), id: textFrame(String(i)), subsystem: textFrame('ping'), args: [] }),
+      ),
+    );
     const ids: string[] = [];
     for (let i = 0; i < 200; i++) ids.push(String((await router.receive())[4]));
     expect(ids).toEqual(Array.from({ length: 200 }, (_, i) => String(i)));
@@ -58,7 +68,9 @@ describe('ZmqConnection', () => {
   });
 
   it('rejects a malformed address at construction with VIP_ADDRESS', () => {
-    expect(() => new ZmqConnection({ identity: 'x', address: 'udp://127.0.0.1:1' })).toThrow(expect.objectContaining({ code: 'VIP_ADDRESS' }));
+    expect(() => new ZmqConnection({ identity: 'x', address: 'udp://127.0.0.1:1' })).toThrow(
+      expect.objectContaining({ code: 'VIP_ADDRESS' }),
+    );
   });
 
   it('reports disconnected when the router goes away', async () => {

@@ -27,7 +27,14 @@ function harness() {
   const admit = (userId: string, identity?: string) => {
     let sent: () => void = () => undefined;
     const answered = new Promise<void>((resolve) => (sent = resolve));
-    const admission: ZapAdmission = { userId, mechanism: 'CURVE', credential: `key-${userId}`, address: '127.0.0.1', domain: 'vip', ...(identity ? { identity } : {}) };
+    const admission: ZapAdmission = {
+      userId,
+      mechanism: 'CURVE',
+      credential: `key-${userId}`,
+      address: '127.0.0.1',
+      domain: 'vip',
+      ...(identity ? { identity } : {}),
+    };
     const pending: PendingAdmission = {
       admission,
       answer: (accept): Promise<AdmissionAnswer> => {
@@ -40,7 +47,14 @@ function harness() {
     a.admit(pending);
     return { answered };
   };
-  const message = (id: string, tag: string): RoutedMessage => ({ sender: textFrame(id), recipient: textFrame(''), user: textFrame(''), id: textFrame(tag), subsystem: textFrame('x'), args: [] });
+  const message = (id: string, tag: string): RoutedMessage => ({
+    sender: textFrame(id),
+    recipient: textFrame(''),
+    user: textFrame(''),
+    id: textFrame(tag),
+    subsystem: textFrame('x'),
+    args: [],
+  });
   /** The socket reads a frame set from `id`: routed at once (returns the user) or held/dropped. */
   const frame = (id: string, tag: string) => {
     const user = a.message(message(id, tag));
@@ -69,7 +83,7 @@ function harness() {
 }
 
 describe('PeerAttribution', () => {
-  it('an attacker that wins the race for a pinned victim\'s routing id gets no user, and nor does anyone in that round', async () => {
+  it("an attacker that wins the race for a pinned victim's routing id gets no user, and nor does anyone in that round", async () => {
     const h = harness();
     const victim = h.admit('victim', 'v');
     const attacker = h.admit('mallory', 'mallory');
@@ -133,7 +147,10 @@ describe('PeerAttribution', () => {
     h.empty('bob');
     h.frame('bob', 'b2');
     await h.run(100);
-    expect(h.routed).toEqual([['b1', 'bob'], ['b2', 'bob']]);
+    expect(h.routed).toEqual([
+      ['b1', 'bob'],
+      ['b2', 'bob'],
+    ]);
     expect(h.events).toEqual(['peer-connected:bob:bob', 'peer-gone:bob', 'peer-connected:bob:bob']);
   });
 

@@ -30,7 +30,12 @@ async function router(options: Partial<ZmqRouterTransportOptions> & { auth: bool
   const context = new Context();
   const seen = recorder();
   const { auth, ...rest } = options;
-  const transport = new ZmqRouterTransport({ addresses: ['tcp://127.0.0.1:0'], context, ...(auth ? { secretKey: encodeKey(server.secretKey) } : {}), ...rest });
+  const transport = new ZmqRouterTransport({
+    addresses: ['tcp://127.0.0.1:0'],
+    context,
+    ...(auth ? { secretKey: encodeKey(server.secretKey) } : {}),
+    ...rest,
+  });
   onTestFinished(() => transport.close());
   if (auth) {
     const zap = await TestZap.start(context, transport);
@@ -70,7 +75,9 @@ describe('ZmqRouterTransport: router probes and disconnect notifications', () =>
     const { transport, seen, dealer } = await router({ auth: true });
     const keys = curveKeyPair();
     const d = dealer('quiet', keys);
-    await waitFor(() => (transport.stats().attribution['probes'] ?? 0) >= 2 && transport.stats().suspect === 0, { what: 'the probe explained' });
+    await waitFor(() => (transport.stats().attribution['probes'] ?? 0) >= 2 && transport.stats().suspect === 0, {
+      what: 'the probe explained',
+    });
     expect(seen.events).toEqual([`connected:quiet:${userOf(keys)}`]);
     expect(transport.userFor('quiet')).toBe(userOf(keys));
     // The router's liveness probes are VIP pings from the router.

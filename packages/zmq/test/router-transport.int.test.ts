@@ -18,10 +18,17 @@ interface Seen {
 function recorder(): Seen {
   const messages: Seen['messages'] = [];
   const unroutable: UnroutableReason[] = [];
-  return { messages, unroutable, handlers: { message: (message, user) => messages.push({ message, user }), unroutable: (reason) => unroutable.push(reason) } };
+  return {
+    messages,
+    unroutable,
+    handlers: { message: (message, user) => messages.push({ message, user }), unroutable: (reason) => unroutable.push(reason) },
+  };
 }
 
-async function started(options: ConstructorParameters<typeof ZmqRouterTransport>[0], seen = recorder()): Promise<{ transport: ZmqRouterTransport; seen: Seen }> {
+async function started(
+  options: ConstructorParameters<typeof ZmqRouterTransport>[0],
+  seen = recorder(),
+): Promise<{ transport: ZmqRouterTransport; seen: Seen }> {
   const transport = new ZmqRouterTransport(options);
   onTestFinished(() => transport.close());
   await transport.start(seen.handlers);
@@ -69,7 +76,12 @@ describe('ZmqRouterTransport', () => {
     await d.send(['', 'VIP1', '', 'id', 'ping', 'ok']);
     await waitFor(() => seen.messages.length === 1, { what: 'the valid message' });
     expect(seen.unroutable).toEqual(['too few frames', 'bad VIP signature', 'empty subsystem', 'oversize message']);
-    expect(transport.stats().dropped).toMatchObject({ 'too few frames': 1, 'bad VIP signature': 1, 'empty subsystem': 1, 'oversize message': 1 });
+    expect(transport.stats().dropped).toMatchObject({
+      'too few frames': 1,
+      'bad VIP signature': 1,
+      'empty subsystem': 1,
+      'oversize message': 1,
+    });
     expect(seen.messages[0]?.user).toBe('raw');
   });
 
@@ -93,7 +105,12 @@ describe('ZmqRouterTransport memory: a peer that does not read', () => {
     transport.deliver(textFrame(to), textFrame(''), textFrame(''), textFrame(String(i)), textFrame('bulk'), [payload]);
 
   it('queues behind its full pipe, in order and bounded in bytes, then delivers everything it took', async () => {
-    const { transport, seen } = await started({ addresses: [ipc()], sendHighWaterMark: 2, peerQueueBytes: 256 * 1024, peerQueueMessages: 1000 });
+    const { transport, seen } = await started({
+      addresses: [ipc()],
+      sendHighWaterMark: 2,
+      peerQueueBytes: 256 * 1024,
+      peerQueueMessages: 1000,
+    });
     const d = rawDealer(transport.endpoints[0] as string, 'slow', { receiveHighWaterMark: 1 });
     await d.send(['', 'VIP1', '', 'id', 'ping']);
     await waitFor(() => seen.messages.length === 1);
@@ -134,7 +151,10 @@ describe('ZmqRouterTransport memory: a peer that does not read', () => {
     await big.send(['', 'VIP1', '', 'after', 'ping']);
     await other.send(['', 'VIP1', '', 'other', 'ping']);
     await waitFor(() => seen.messages.some((m) => m.message.id.toString() === 'other'));
-    await waitFor(() => seen.messages.some((m) => m.message.id.toString() === 'after'), { timeoutMs: 10_000, what: 'the big sender, reconnected' });
+    await waitFor(() => seen.messages.some((m) => m.message.id.toString() === 'after'), {
+      timeoutMs: 10_000,
+      what: 'the big sender, reconnected',
+    });
     expect(seen.messages.map((m) => m.message.id.toString())).not.toContain('huge');
   });
 });
@@ -162,7 +182,13 @@ describe('ZmqRouterTransport with authentication', () => {
     onTestFinished(() => zap.close());
     await transport.start(seen.handlers);
     const connect = (identity: string, keys: { publicKey: string; secretKey: string }) => {
-      const c = new ZmqConnection({ identity, address: transport.endpoints[0] as string, serverKey: encodeKey(server.publicKey), publicKey: keys.publicKey, secretKey: keys.secretKey });
+      const c = new ZmqConnection({
+        identity,
+        address: transport.endpoints[0] as string,
+        serverKey: encodeKey(server.publicKey),
+        publicKey: keys.publicKey,
+        secretKey: keys.secretKey,
+      });
       onTestFinished(() => c.close());
       return c;
     };

@@ -24,8 +24,12 @@ const msg = (to: string, text: string, size = 0): Buffer[] => [Buffer.from(to), 
 function backlog(pipe: FakePipe, limits: { peerBytes?: number; peerMessages?: number; totalBytes?: number } = {}) {
   const dropped: Array<[number, string]> = [];
   const b = new SendBacklog({
-    peerBytes: limits.peerBytes ?? 1_000, peerMessages: limits.peerMessages ?? 100, totalBytes: limits.totalBytes ?? 10_000,
-    send: pipe.send, dropped: (n, reason) => dropped.push([n, reason]), maxRetryMs: 5,
+    peerBytes: limits.peerBytes ?? 1_000,
+    peerMessages: limits.peerMessages ?? 100,
+    totalBytes: limits.totalBytes ?? 10_000,
+    send: pipe.send,
+    dropped: (n, reason) => dropped.push([n, reason]),
+    maxRetryMs: 5,
   });
   return { b, dropped };
 }
@@ -64,7 +68,7 @@ describe('SendBacklog', () => {
     b.close();
   });
 
-  it('releases a gone peer\'s queue at once, and counts what it drops', async () => {
+  it("releases a gone peer's queue at once, and counts what it drops", async () => {
     const pipe = new FakePipe(0);
     const { b, dropped } = backlog(pipe);
     b.enqueue('p', msg('p', '1', 100));

@@ -1,5 +1,11 @@
 import { Context, curveKeyPair } from 'zeromq';
-import { conformanceRouter, describeAgentConnectionConformance, describeRouterTransportConformance, type ConformanceRouter, type TransportConformanceFixture } from '@vip/testing';
+import {
+  conformanceRouter,
+  describeAgentConnectionConformance,
+  describeRouterTransportConformance,
+  type ConformanceRouter,
+  type TransportConformanceFixture,
+} from '@vip/testing';
 import type { RouterTransportHandlers } from '@vip/protocol';
 import { ZmqConnection } from '../src/connection.js';
 import { ZmqRouterTransport } from '../src/router-transport.js';
@@ -18,7 +24,11 @@ const curveFixture: TransportConformanceFixture = {
     const zap = await TestZap.start(context, transport);
     await transport.start(handlers);
     const endpoint = transport.endpoints[0] as string;
-    return conformanceRouter(transport, (identity) => new ZmqConnection({ identity, address: endpoint, serverKey: server.publicKey }), () => zap.close());
+    return conformanceRouter(
+      transport,
+      (identity) => new ZmqConnection({ identity, address: endpoint, serverKey: server.publicKey }),
+      () => zap.close(),
+    );
   },
 };
 
@@ -33,7 +43,6 @@ const ipcFixture: TransportConformanceFixture = {
     return conformanceRouter(transport, (identity) => new ZmqConnection({ identity, address: endpoint }));
   },
 };
-
 
 for (const fixture of [curveFixture, ipcFixture]) {
   describeRouterTransportConformance(fixture);

@@ -1,7 +1,14 @@
 // The broker fixtures of @vip/testing with @vip/rmq's VOLTTRON set-up, for the integration tests.
 import { agentRmqFilePath, RmqConnection, RmqRouterTransport } from '@vip/rmq';
 import { ensureVolttronBroker, RabbitMqManagement } from '@vip/rmq/admin';
-import { AMQP_URL, FAST_RECONNECT, MANAGEMENT, startScenarioAgent as recordAgent, startScenarioRouter as recordRouter, vhostFixture } from '@vip/testing';
+import {
+  AMQP_URL,
+  FAST_RECONNECT,
+  MANAGEMENT,
+  startScenarioAgent as recordAgent,
+  startScenarioRouter as recordRouter,
+  vhostFixture,
+} from '@vip/testing';
 import { join } from 'node:path';
 
 export { reconnected, trafficLoop, vip } from '@vip/testing';

@@ -9,7 +9,9 @@ export function parseBenchArgs(spec, { usage = '', argv = process.argv.slice(2) 
   const options = { help: { type: 'boolean' } };
   for (const [name, s] of Object.entries(spec)) options[name] = { type: s.type === 'boolean' ? 'boolean' : 'string' };
   const help = () =>
-    `${usage}\n\noptions:\n${Object.entries(spec).map(([n, s]) => `  --${n.padEnd(14)} ${s.help ?? ''} (default ${s.default})`).join('\n')}\n`;
+    `${usage}\n\noptions:\n${Object.entries(spec)
+      .map(([n, s]) => `  --${n.padEnd(14)} ${s.help ?? ''} (default ${s.default})`)
+      .join('\n')}\n`;
   let parsed;
   try {
     // Not strict: tools/bench/run.mjs passes the same flags to every benchmark; unknown ones are ignored with a note.

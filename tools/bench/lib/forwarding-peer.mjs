@@ -71,14 +71,15 @@ async function send() {
       if (acked >= o.messages) return;
     }
   })();
-  const waitWake = (ms) => new Promise((r) => {
-    const t = setTimeout(r, ms);
-    wake = () => {
-      clearTimeout(t);
-      wake = undefined;
-      r();
-    };
-  });
+  const waitWake = (ms) =>
+    new Promise((r) => {
+      const t = setTimeout(r, ms);
+      wake = () => {
+        clearTimeout(t);
+        wake = undefined;
+        r();
+      };
+    });
   while (!synced) {
     await socket.send(vip(RECEIVER, 'sync', 'bench.sync'));
     await waitWake(100);

@@ -10,7 +10,8 @@ import { startChild } from './processes.mjs';
 
 // Another build (A/B on the same machine state, as pubsub.mjs and rpc.mjs allow):
 // BENCH_PLATFORM_MAIN=<dir>/apps/platform/dist/main.js.
-export const platformMain = process.env.BENCH_PLATFORM_MAIN ?? fileURLToPath(new URL('../../../apps/platform/dist/main.js', import.meta.url));
+export const platformMain =
+  process.env.BENCH_PLATFORM_MAIN ?? fileURLToPath(new URL('../../../apps/platform/dist/main.js', import.meta.url));
 
 export function platformBuilt() {
   return existsSync(platformMain);
@@ -26,9 +27,14 @@ export function platformBuilt() {
 export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000, home: given, keepHome = false } = {}) {
   const home = given ?? (await mkdtemp(join(tmpdir(), 'vip-bench-')));
   // the environment bin/vip-platform sets (glibc malloc, README "Memory")
-  const child = startChild('platform', platformMain, ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs], {
-    env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
-  });
+  const child = startChild(
+    'platform',
+    platformMain,
+    ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs],
+    {
+      env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
+    },
+  );
   const stop = async () => {
     await child.stop();
     if (!keepHome) await rm(home, { recursive: true, force: true });
@@ -36,7 +42,14 @@ export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000
   try {
     const ready = await child.line((l) => l.event === 'ready', readyTimeoutMs);
     const keys = ready.serverkey ? JSON.parse(await readFile(join(home, 'keystore'), 'utf8')) : undefined;
-    return { pid: child.pid, ready, address: ready.addresses.find((a) => a.startsWith('tcp://')), serverkey: ready.serverkey ?? '', keys, stop };
+    return {
+      pid: child.pid,
+      ready,
+      address: ready.addresses.find((a) => a.startsWith('tcp://')),
+      serverkey: ready.serverkey ?? '',
+      keys,
+      stop,
+    };
   } catch (err) {
     await stop();
     throw err;

@@ -31,7 +31,8 @@ export function startChild(name, script, args = [], { command = process.execPath
   hookExit();
   // BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles every child node process
   // (node refuses --cpu-prof in NODE_OPTIONS). A child stopped by SIGKILL writes no profile.
-  const nodeArgs = command === process.execPath && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
+  const nodeArgs =
+    command === process.execPath && process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
   const child = spawn(command, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
   live.add(child);
   const lines = [];
@@ -42,7 +43,8 @@ export function startChild(name, script, args = [], { command = process.execPath
     child.once('exit', (code, signal) => {
       live.delete(child);
       exited = { code, signal };
-      for (const w of waiters) w.reject(new Error(`${name} exited (${signal ?? code}) before the expected line; stderr tail:\n${tail.join('\n')}`));
+      for (const w of waiters)
+        w.reject(new Error(`${name} exited (${signal ?? code}) before the expected line; stderr tail:\n${tail.join('\n')}`));
       waiters.clear();
       resolve(exited);
     });
@@ -60,10 +62,11 @@ export function startChild(name, script, args = [], { command = process.execPath
     }
     if (value === null || typeof value !== 'object') return;
     lines.push(value);
-    for (const w of waiters) if (w.predicate(value)) {
-      waiters.delete(w);
-      w.resolve(value);
-    }
+    for (const w of waiters)
+      if (w.predicate(value)) {
+        waiters.delete(w);
+        w.resolve(value);
+      }
   };
   createInterface({ input: child.stdout }).on('line', (l) => onLine(l, false));
   createInterface({ input: child.stderr }).on('line', (l) => onLine(l, true));
@@ -74,7 +77,8 @@ export function startChild(name, script, args = [], { command = process.execPath
     line(predicate, timeoutMs = 10_000) {
       const found = lines.find(predicate);
       if (found) return Promise.resolve(found);
-      if (exited) return Promise.reject(new Error(`${name} already exited (${exited.signal ?? exited.code}); stderr tail:\n${tail.join('\n')}`));
+      if (exited)
+        return Promise.reject(new Error(`${name} already exited (${exited.signal ?? exited.code}); stderr tail:\n${tail.join('\n')}`));
       return new Promise((resolve, reject) => {
         const w = {
           predicate,

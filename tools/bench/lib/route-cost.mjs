@@ -14,12 +14,23 @@ if (!dir) {
 const { Router, ReservedIdentities } = await import(pathToFileURL(`${dir}/packages/router/dist/index.js`).href);
 let handlers;
 const ok = Promise.resolve('ok');
-const transport = { kind: 'zmq', start: async (h) => { handlers = h; }, deliver: () => ok, close: async () => {} };
+const transport = {
+  kind: 'zmq',
+  start: async (h) => {
+    handlers = h;
+  },
+  deliver: () => ok,
+  close: async () => {},
+};
 const reserved = new ReservedIdentities({ 'platform.auth': ['platform-user'] });
 const router = new Router({ transport, identity: 'router', reservedIdentities: reserved });
 await router.start();
 const f = (s) => Buffer.from(s);
-const a = f('bench.cli'), b = f('bench.srv'), vipUser = f(''), id = f('1700000000.000000.1.000000'), rpc = f('RPC');
+const a = f('bench.cli'),
+  b = f('bench.srv'),
+  vipUser = f(''),
+  id = f('1700000000.000000.1.000000'),
+  rpc = f('RPC');
 const args = [Buffer.alloc(64, 120)];
 const m1 = { sender: a, recipient: b, user: vipUser, id, subsystem: rpc, args };
 const m2 = { sender: b, recipient: a, user: vipUser, id, subsystem: rpc, args };
@@ -27,7 +38,10 @@ const n = Number(nText);
 const batch = 2000;
 async function loop(count) {
   for (let i = 0; i < count; i += batch) {
-    for (let k = 0; k < batch; k += 2) { handlers.message(m1, 'user-a'); handlers.message(m2, 'user-b'); }
+    for (let k = 0; k < batch; k += 2) {
+      handlers.message(m1, 'user-a');
+      handlers.message(m2, 'user-b');
+    }
     await router.poll();
   }
 }

@@ -28,8 +28,13 @@ const live = new Set();
 function open(client) {
   const started = performance.now();
   const d = new Dealer({
-    context, routingId: client.identity, linger: 0, sendTimeout: 0,
-    curveServerKey: config.serverKey, curvePublicKey: client.publicKey, curveSecretKey: client.secretKey,
+    context,
+    routingId: client.identity,
+    linger: 0,
+    sendTimeout: 0,
+    curveServerKey: config.serverKey,
+    curvePublicKey: client.publicKey,
+    curveSecretKey: client.secretKey,
   });
   live.add(d);
   if (config.mode === 'unknown') {
@@ -64,9 +69,9 @@ process.once('SIGTERM', () => {
   setTimeout(() => process.exit(0), 50);
 });
 
-const total = config.clients.length * (config.mode === 'short' ? config.waves ?? 1 : 1);
+const total = config.clients.length * (config.mode === 'short' ? (config.waves ?? 1) : 1);
 const expected = () => (config.mode === 'unknown' ? refused : config.mode === 'abrupt' ? closed : welcomed);
-for (let wave = 0; wave < (config.mode === 'short' ? config.waves ?? 1 : 1); wave++) {
+for (let wave = 0; wave < (config.mode === 'short' ? (config.waves ?? 1) : 1); wave++) {
   const loops = config.clients.map(open);
   if (wave === 0) out({ event: 'started', clients: config.clients.length });
   if (config.mode === 'short') await Promise.all(loops);
@@ -74,4 +79,11 @@ for (let wave = 0; wave < (config.mode === 'short' ? config.waves ?? 1 : 1); wav
 while (expected() < total) await new Promise((r) => setTimeout(r, 20));
 const sorted = [...latencies].sort((a, b) => a - b);
 const pct = (p) => (sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]) : null);
-out({ event: 'done', welcomed, refused, total, allMs: Math.round(performance.now() - t0), latencyMs: { p50: pct(0.5), p99: pct(0.99), max: pct(1) } });
+out({
+  event: 'done',
+  welcomed,
+  refused,
+  total,
+  allMs: Math.round(performance.now() - t0),
+  latencyMs: { p50: pct(0.5), p99: pct(0.99), max: pct(1) },
+});

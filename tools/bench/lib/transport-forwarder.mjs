@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 const dist = fileURLToPath(new URL('../../../packages/zmq/dist/index.js', import.meta.url));
 const { ZmqRouterTransport } = await import(dist);
 const keys = curveKeyPair();
-const transport = new ZmqRouterTransport({ addresses: [process.argv[2] ?? 'tcp://127.0.0.1:0'], secretKey: keys.secretKey, authenticate: false });
+const transport = new ZmqRouterTransport({
+  addresses: [process.argv[2] ?? 'tcp://127.0.0.1:0'],
+  secretKey: keys.secretKey,
+  authenticate: false,
+});
 const userFrames = new Map();
 await transport.start({
   message(m, user) {

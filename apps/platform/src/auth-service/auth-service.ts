@@ -160,8 +160,13 @@ export class AuthService {
     const { keys, added } = await ensureAuthServiceEntry({ authFile: c.authFile, vipHome: c.vipHome, logger: this.#logger });
     if (added) await this.#source.reload();
     return createZmqAgent({
-      identity: AUTH_SERVICE_IDENTITY, vipHome: c.vipHome, address: c.address, serverKey: c.serverKey,
-      publicKey: keys.public, secretKey: keys.secret, logger: this.#logger,
+      identity: AUTH_SERVICE_IDENTITY,
+      vipHome: c.vipHome,
+      address: c.address,
+      serverKey: c.serverKey,
+      publicKey: keys.public,
+      secretKey: keys.secret,
+      logger: this.#logger,
       // Its own `allow` checks (none today) read the map directly instead of calling itself.
       rpc: { capabilities: () => this.userToCapabilities() },
     });
@@ -170,18 +175,29 @@ export class AuthService {
   #export(agent: Agent): void {
     const service = this;
     // The caller's user is the VIP user frame the router wrote from what the bus proved.
-    agent.rpc.export('get_user_to_capabilities', function (this: RpcCallContext) {
-      return service.capabilitiesVisibleTo(this.user);
-    }, {
-      doc: 'Gets a mapping of users to their capabilities (all users for holders of read_user_capabilities).',
-    });
-    agent.rpc.export('get_authorizations', function (this: RpcCallContext, userId: unknown) {
-      if (typeof userId !== 'string') throw new TypeError(`get_authorizations: user_id must be a string, got ${JSON.stringify(userId)}`);
-      return service.mayView(this.user, userId) ? authorizationsOf(service.#source.rules, userId) : null;
-    }, { params: ['user_id'], doc: 'Gets capabilities, groups, and roles for a given user.' });
+    agent.rpc.export(
+      'get_user_to_capabilities',
+      function (this: RpcCallContext) {
+        return service.capabilitiesVisibleTo(this.user);
+      },
+      {
+        doc: 'Gets a mapping of users to their capabilities (all users for holders of read_user_capabilities).',
+      },
+    );
+    agent.rpc.export(
+      'get_authorizations',
+      function (this: RpcCallContext, userId: unknown) {
+        if (typeof userId !== 'string') throw new TypeError(`get_authorizations: user_id must be a string, got ${JSON.stringify(userId)}`);
+        return service.mayView(this.user, userId) ? authorizationsOf(service.#source.rules, userId) : null;
+      },
+      { params: ['user_id'], doc: 'Gets capabilities, groups, and roles for a given user.' },
+    );
     exportAuthorizationRpcs(agent, {
-      rules: () => this.#source.rules, authFile: this.#authFile, userToCapabilities: () => this.userToCapabilities(),
-      mayView: (user, subject) => this.mayView(user, subject), logger: this.#logger,
+      rules: () => this.#source.rules,
+      authFile: this.#authFile,
+      userToCapabilities: () => this.userToCapabilities(),
+      mayView: (user, subject) => this.mayView(user, subject),
+      logger: this.#logger,
     });
   }
 

@@ -20,7 +20,10 @@ export const DEFAULT_CAPABILITY_MAP_ACCESS: CapabilityMapAccess = 'restricted';
  * `platformUsers` are the users of the platform's own keys and services.
  */
 export function visibleCapabilities(
-  map: UserToCapabilities, user: string | undefined, access: CapabilityMapAccess, platformUsers: ReadonlySet<string>,
+  map: UserToCapabilities,
+  user: string | undefined,
+  access: CapabilityMapAccess,
+  platformUsers: ReadonlySet<string>,
 ): UserToCapabilities {
   if (access === 'all') return map;
   const own = user !== undefined && Object.hasOwn(map, user) ? map[user] : undefined;

@@ -4,5 +4,10 @@ export type { AuthServiceOptions, AuthServiceConnection, AuthServiceStats, AuthR
 export { AUTH_SERVICE_CAPABILITIES, AUTH_SERVICE_IDENTITY, ensureAuthServiceEntry, ensureServiceEntry } from './service-entry.js';
 export { userToCapabilities, authorizationsOf } from './user-capabilities.js';
 export type { UserToCapabilities, Authorizations } from './user-capabilities.js';
-export { READ_USER_CAPABILITIES, CAPABILITY_MAP_ACCESS, DEFAULT_CAPABILITY_MAP_ACCESS, visibleCapabilities } from './capability-map-access.js';
+export {
+  READ_USER_CAPABILITIES,
+  CAPABILITY_MAP_ACCESS,
+  DEFAULT_CAPABILITY_MAP_ACCESS,
+  visibleCapabilities,
+} from './capability-map-access.js';
 export type { CapabilityMapAccess } from './capability-map-access.js';

@@ -14,7 +14,8 @@ const APPLY_TIMEOUT_MS = 4_000;
 export function changedRpcAuthorizations(before: AuthRules, after: AuthRules): Map<string, Record<string, string[]>> {
   const services = new Set<string>(PLATFORM_SERVICE_IDENTITIES);
   const old = new Map<string, string>();
-  for (const { entry } of before.allow) if (entry.identity !== null) old.set(entry.identity, JSON.stringify(entry.rpc_method_authorizations));
+  for (const { entry } of before.allow)
+    if (entry.identity !== null) old.set(entry.identity, JSON.stringify(entry.rpc_method_authorizations));
   const out = new Map<string, Record<string, string[]>>();
   for (const { entry } of after.allow) {
     if (entry.identity === null || services.has(entry.identity)) continue;
@@ -32,12 +33,17 @@ export function changedRpcAuthorizations(before: AuthRules, after: AuthRules): M
  */
 export async function pushRpcAuthorizations(agent: Agent, before: AuthRules, after: AuthRules, logger: Logger): Promise<void> {
   const changed = changedRpcAuthorizations(before, after);
-  await Promise.all([...changed].map(async ([identity, methods]) => {
-    try {
-      await agent.rpc.request(identity, 'auth.set_multiple_rpc_authorizations', { kwargs: { rpc_authorizations: methods }, timeoutMs: APPLY_TIMEOUT_MS });
-      logger.info('auth.rpc_authorizations.pushed', { identity, methods: Object.keys(methods).length });
-    } catch (err) {
-      logger.debug('auth.rpc_authorizations.push.failed', { identity }, err);
-    }
-  }));
+  await Promise.all(
+    [...changed].map(async ([identity, methods]) => {
+      try {
+        await agent.rpc.request(identity, 'auth.set_multiple_rpc_authorizations', {
+          kwargs: { rpc_authorizations: methods },
+          timeoutMs: APPLY_TIMEOUT_MS,
+        });
+        logger.info('auth.rpc_authorizations.pushed', { identity, methods: Object.keys(methods).length });
+      } catch (err) {
+        logger.debug('auth.rpc_authorizations.push.failed', { identity }, err);
+      }
+    }),
+  );
 }

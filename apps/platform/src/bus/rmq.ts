@@ -27,16 +27,22 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
   const rmq = requireRmq(config);
   const instanceName = config.instanceName;
   const base = { ...platformLinkBase(rmq, instanceName), ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}) };
-  const link = { ...base, url: await platformLoginUrl(rmq, base, logger).catch((err: unknown) => {
-    throw withFlagNames(err, rmq);
-  }) };
+  const link = {
+    ...base,
+    url: await platformLoginUrl(rmq, base, logger).catch((err: unknown) => {
+      throw withFlagNames(err, rmq);
+    }),
+  };
   await ensureVolttronBroker({ ...link, ...(rmq.management ? { management: rmq.management } : {}) }).catch((err: unknown) => {
     throw withFlagNames(err, rmq);
   });
   const address = brokerAddress(rmq);
   const limits = config.limits;
   const transport = new RmqRouterTransport({
-    ...link, logger, maxMessageBytes: limits.maxMessageBytes, maxPendingBytes: limits.routerQueueBytes,
+    ...link,
+    logger,
+    maxMessageBytes: limits.maxMessageBytes,
+    maxPendingBytes: limits.routerQueueBytes,
     ...(rmq.management ? { management: rmq.management } : {}),
   });
   const { identity, controlUsers, extensions, queryReply } = rmqRouterOptions(instanceName);
@@ -46,32 +52,61 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
   return {
     kind: 'rmq',
     transport,
-    router: { identity, controlUsers, queryReply, reservedIdentities: new ReservedIdentities(brokerServiceUsers(instanceName)), extensions },
+    router: {
+      identity,
+      controlUsers,
+      queryReply,
+      reservedIdentities: new ReservedIdentities(brokerServiceUsers(instanceName)),
+      extensions,
+    },
     localAddress: address,
     addresses: () => [address],
     capabilityUsers: (byUser) => rmqCapabilities(byUser, instanceName),
     serviceAgents: {
-      create: (id, options) => Promise.resolve(createRmqAgent({ identity: id, rmq: link, management, logger: options.logger, ...(options.rpc ? { rpc: options.rpc } : {}) })),
+      create: (id, options) =>
+        Promise.resolve(
+          createRmqAgent({ identity: id, rmq: link, management, logger: options.logger, ...(options.rpc ? { rpc: options.rpc } : {}) }),
+        ),
     },
     services: rmq.management
-      ? [rmqPermissionsService({
-        management: rmq.management, vhost: rmq.vhost, instanceName, protectedTopicsPath: paths.protectedTopics,
-        // the platform's own logins never get topic permissions
-        exclude: [decodeURIComponent(new URL(rmq.url).username), rmq.management.user, platformBrokerUser(instanceName), ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : [])],
-      })]
+      ? [
+          rmqPermissionsService({
+            management: rmq.management,
+            vhost: rmq.vhost,
+            instanceName,
+            protectedTopicsPath: paths.protectedTopics,
+            // the platform's own logins never get topic permissions
+            exclude: [
+              decodeURIComponent(new URL(rmq.url).username),
+              rmq.management.user,
+              platformBrokerUser(instanceName),
+              ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : []),
+            ],
+          }),
+        ]
       : [],
     async startRouter(router) {
       await router.start().catch((err: unknown) => {
         if (!(err instanceof RmqSetupError && err.missing === 'identity')) throw err;
-        throw new RmqSetupError('identity', `another platform with instance name ${instanceName} is running on ${address}`,
-          'stop it, or give this one another --instance-name or --rmq-vhost', { cause: err });
+        throw new RmqSetupError(
+          'identity',
+          `another platform with instance name ${instanceName} is running on ${address}`,
+          'stop it, or give this one another --instance-name or --rmq-vhost',
+          { cause: err },
+        );
       });
     },
     bound: () => Promise.resolve([address]),
     async ready() {
       const info: BusInfo = {
-        bus: 'rmq', url: link.url, vhost: rmq.vhost, ...(rmq.sharedLogin ? { sharedLogin: true } : {}), instance: instanceName, pid: process.pid,
-        ...(rmq.management ? { management: rmq.management } : {}), ...(rmq.tls ? { tls: rmq.tls.files } : {}),
+        bus: 'rmq',
+        url: link.url,
+        vhost: rmq.vhost,
+        ...(rmq.sharedLogin ? { sharedLogin: true } : {}),
+        instance: instanceName,
+        pid: process.pid,
+        ...(rmq.management ? { management: rmq.management } : {}),
+        ...(rmq.tls ? { tls: rmq.tls.files } : {}),
         ...(rmq.brokerUser !== undefined ? { brokerUser: rmq.brokerUser } : {}),
         ...(rmq.failoverUrls !== undefined ? { failoverUrls: rmq.failoverUrls } : {}),
       };
@@ -91,11 +126,13 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
 /** The broker link of the platform's own clients, before their login (the URL's user or their own). */
 export function platformLinkBase(rmq: RmqBusConfig, instanceName: string) {
   return {
-    url: rmq.url, vhost: rmq.vhost, instanceName,
+    url: rmq.url,
+    vhost: rmq.vhost,
+    instanceName,
     ...(rmq.tls ? { tls: rmq.tls.pem } : {}),
     // what the platform's receivers believe of unproven senders (router, control, platform.auth)
-    senderProof: rmq.sharedLogin ? 'optional' as const : 'required' as const,
-    ...(rmq.legacyPeers !== undefined ? { legacyPeers: rmq.legacyPeers === '*' ? '*' as const : [...rmq.legacyPeers] } : {}),
+    senderProof: rmq.sharedLogin ? ('optional' as const) : ('required' as const),
+    ...(rmq.legacyPeers !== undefined ? { legacyPeers: rmq.legacyPeers === '*' ? ('*' as const) : [...rmq.legacyPeers] } : {}),
     ...(rmq.failoverUrls !== undefined ? { failoverUrls: [...rmq.failoverUrls] } : {}),
     ...(rmq.persistentQueueType !== undefined ? { persistentQueueType: rmq.persistentQueueType } : {}),
   };
@@ -109,7 +146,9 @@ function withFlagNames(err: unknown, rmq: RmqBusConfig): unknown {
   if (!(err instanceof RmqSetupError) || err.missing !== 'credentials' || !rmq.tls) return err;
   const f = rmq.tls.files;
   const legend = [
-    `tls.cert is --rmq-cert ${f.cert ?? '(none)'}`, `tls.key --rmq-key ${f.key ?? '(none)'}`, `tls.ca --rmq-ca ${f.ca ?? '(none: system CAs)'}`,
+    `tls.cert is --rmq-cert ${f.cert ?? '(none)'}`,
+    `tls.key --rmq-key ${f.key ?? '(none)'}`,
+    `tls.ca --rmq-ca ${f.ca ?? '(none: system CAs)'}`,
     ...(f.servername !== undefined ? [`tls.servername --rmq-servername ${f.servername}`] : []),
     ...(rmq.brokerUser !== undefined ? [`brokerUser --rmq-broker-user ${rmq.brokerUser} (leave it out to set no user_id)`] : []),
   ].join(', ');

@@ -40,23 +40,34 @@ export async function openZmqBus(o: BusOpening): Promise<PlatformBus> {
   const reserved = auth ? new ReservedIdentities() : undefined;
   let bound: readonly string[] = [];
   const tcpBound = () => bound.filter((a) => !a.startsWith('ipc:') && !a.startsWith('inproc:'));
-  const serviceAgents: ServiceAgents | undefined = auth && platformKey !== undefined
-    ? {
-      async create(identity, options) {
-        let own: CurveKeyPair | undefined;
-        if (options.entry) {
-          const entry = await ensureServiceEntry({ authFile: auth.authFile, vipHome: paths.home, identity, capabilities: options.entry, logger: options.logger });
-          if (entry.added) await reloadHolding(auth.watcher, entry.keys.public, options.logger);
-          own = entry.keys;
+  const serviceAgents: ServiceAgents | undefined =
+    auth && platformKey !== undefined
+      ? {
+          async create(identity, options) {
+            let own: CurveKeyPair | undefined;
+            if (options.entry) {
+              const entry = await ensureServiceEntry({
+                authFile: auth.authFile,
+                vipHome: paths.home,
+                identity,
+                capabilities: options.entry,
+                logger: options.logger,
+              });
+              if (entry.added) await reloadHolding(auth.watcher, entry.keys.public, options.logger);
+              own = entry.keys;
+            }
+            return createZmqAgent({
+              identity,
+              vipHome: paths.home,
+              address: config.localAddress,
+              serverKey: platformKey,
+              logger: options.logger,
+              ...(own ? { publicKey: own.public, secretKey: own.secret } : {}),
+              ...(options.rpc ? { rpc: options.rpc } : {}),
+            });
+          },
         }
-        return createZmqAgent({
-          identity, vipHome: paths.home, address: config.localAddress, serverKey: platformKey, logger: options.logger,
-          ...(own ? { publicKey: own.public, secretKey: own.secret } : {}),
-          ...(options.rpc ? { rpc: options.rpc } : {}),
-        });
-      },
-    }
-    : undefined;
+      : undefined;
   return {
     kind: 'zmq',
     transport,
@@ -101,7 +112,11 @@ export async function openZmqBus(o: BusOpening): Promise<PlatformBus> {
  * before the write: the service would then say hello with a key the rules refuse, and the
  * platform fail to start (seen with two services adding entries at start). Bounded.
  */
-async function reloadHolding(watcher: { reload(): Promise<boolean>; readonly rules: AuthRules }, publicKey: string, logger: Logger): Promise<void> {
+async function reloadHolding(
+  watcher: { reload(): Promise<boolean>; readonly rules: AuthRules },
+  publicKey: string,
+  logger: Logger,
+): Promise<void> {
   for (let attempt = 0; attempt < 10; attempt++) {
     await watcher.reload();
     if (watcher.rules.allow.some((e) => e.entry.credentials?.includes(publicKey) ?? false)) return;

@@ -76,14 +76,32 @@ export class ConfigStoreService {
     const rpc = this.#agent.rpc;
     const svc = this;
     const storeParams = ['identity', 'config_name', 'raw_contents', { name: 'config_type', default: 'raw' }];
-    const sendParams = [{ name: 'trigger_callback', default: false }, { name: 'send_update', default: true }];
+    const sendParams = [
+      { name: 'trigger_callback', default: false },
+      { name: 'send_update', default: true },
+    ];
     const setConfig = (method: string, trigger: boolean | undefined) =>
-      function (this: RpcCallContext, identity: unknown, name: unknown, raw: unknown, type: unknown, triggerCallback?: unknown, sendUpdate?: unknown) {
+      function (
+        this: RpcCallContext,
+        identity: unknown,
+        name: unknown,
+        raw: unknown,
+        type: unknown,
+        triggerCallback?: unknown,
+        sendUpdate?: unknown,
+      ) {
         // before VOLTTRON 9: set_config(config_name, contents, ...) on the caller's own store
         if (method === 'set_config' && raw === null) [identity, name, raw] = [this.caller, identity, name];
         const id = arg(Identity, 'identity', identity);
         svc.#mayEdit(method, this.user, { identity: id, config_name: name, raw_contents: raw, config_type: type });
-        return svc.#set(id, arg(ConfigName, 'config_name', name), arg(RawContents, 'raw_contents', raw), String(type), trigger ?? triggerCallback === true, sendUpdate !== false);
+        return svc.#set(
+          id,
+          arg(ConfigName, 'config_name', name),
+          arg(RawContents, 'raw_contents', raw),
+          String(type),
+          trigger ?? triggerCallback === true,
+          sendUpdate !== false,
+        );
       };
     const deleteConfig = (method: string, trigger: boolean | undefined) =>
       function (this: RpcCallContext, identity: unknown, name: unknown, triggerCallback?: unknown, sendUpdate?: unknown) {
@@ -99,8 +117,10 @@ export class ConfigStoreService {
         svc.#mayEdit(method, this.user, { identity: id });
         return svc.#deleteStore(id);
       };
-    const get = (identity: unknown, name: unknown, raw: unknown) => this.#store.get(arg(Identity, 'identity', identity), arg(ConfigName, 'config_name', name), raw !== false);
-    const getMetadata = (identity: unknown, name: unknown) => this.#store.getMetadata(arg(Identity, 'identity', identity), arg(ConfigName, 'config_name', name));
+    const get = (identity: unknown, name: unknown, raw: unknown) =>
+      this.#store.get(arg(Identity, 'identity', identity), arg(ConfigName, 'config_name', name), raw !== false);
+    const getMetadata = (identity: unknown, name: unknown) =>
+      this.#store.getMetadata(arg(Identity, 'identity', identity), arg(ConfigName, 'config_name', name));
     const listConfigs = (identity: unknown) => this.#store.listConfigs(arg(Identity, 'identity', identity));
     const listStores = () => this.#store.listStores();
 
@@ -108,14 +128,26 @@ export class ConfigStoreService {
     // raw_contents (set_config) and config_name (delete_config) default to null only to tell the
     // calls of agents from before VOLTTRON 9, which do not name the identity, from the current ones
     const v9Store = ['identity', 'config_name', { name: 'raw_contents', default: null }, { name: 'config_type', default: 'raw' }];
-    rpc.export('set_config', setConfig('set_config', undefined), { params: [...v9Store, ...sendParams], doc: 'Store a config (edit_config_store).' });
-    rpc.export('delete_config', deleteConfig('delete_config', undefined), { params: ['identity', { name: 'config_name', default: null }, ...sendParams], doc: 'Delete a config (edit_config_store).' });
-    rpc.export('delete_store', deleteStore('delete_store'), { params: ['identity'], doc: 'Delete every config of a store (edit_config_store).' });
+    rpc.export('set_config', setConfig('set_config', undefined), {
+      params: [...v9Store, ...sendParams],
+      doc: 'Store a config (edit_config_store).',
+    });
+    rpc.export('delete_config', deleteConfig('delete_config', undefined), {
+      params: ['identity', { name: 'config_name', default: null }, ...sendParams],
+      doc: 'Delete a config (edit_config_store).',
+    });
+    rpc.export('delete_store', deleteStore('delete_store'), {
+      params: ['identity'],
+      doc: 'Delete every config of a store (edit_config_store).',
+    });
     rpc.export('list_configs', listConfigs, { params: ['identity'] });
     rpc.export('list_stores', listStores);
     rpc.export('get_config', get, { params: ['identity', 'config_name', { name: 'raw', default: true }] });
     rpc.export('get_metadata', getMetadata, { params: ['identity', 'config_name'] });
-    rpc.export('manage_store', setConfig('manage_store', true), { params: storeParams, doc: 'Store a config and tell the agent (edit_config_store).' });
+    rpc.export('manage_store', setConfig('manage_store', true), {
+      params: storeParams,
+      doc: 'Store a config and tell the agent (edit_config_store).',
+    });
     rpc.export('manage_delete_config', deleteConfig('manage_delete_config', true), { params: ['identity', 'config_name'] });
     rpc.export('manage_delete_store', deleteStore('manage_delete_store'), { params: ['identity'] });
     rpc.export('manage_list_configs', listConfigs, { params: ['identity'] });
@@ -123,10 +155,13 @@ export class ConfigStoreService {
     rpc.export('manage_get', get, { params: ['identity', 'config_name', { name: 'raw', default: true }] });
     rpc.export('manage_get_metadata', getMetadata, { params: ['identity', 'config_name'] });
     rpc.export('initialize_configs', (identity: unknown) => this.#initialPush(arg(Identity, 'identity', identity)), {
-      params: ['identity'], doc: 'Push the store of `identity` to it (config.initial_update); agents call it at start.',
+      params: ['identity'],
+      doc: 'Push the store of `identity` to it (config.initial_update); agents call it at start.',
     });
     // Before VOLTTRON 9 an agent asked for its own store without naming itself.
-    rpc.export('get_configs', function (this: RpcCallContext) { return svc.#initialPush(this.caller); });
+    rpc.export('get_configs', function (this: RpcCallContext) {
+      return svc.#initialPush(this.caller);
+    });
   }
 
   /** VOLTTRON's edit_config_store check, except that an agent may always change its own store. */
@@ -166,13 +201,18 @@ export class ConfigStoreService {
 
   /** `config.initial_update` with the store's parsed configs, in the store's turn (no change slips between). */
   async #initialPush(identity: string): Promise<null> {
-    await this.#store.exclusive(identity, () => this.#call(identity, 'config.initial_update', [this.#store.configsOf(identity)], undefined));
+    await this.#store.exclusive(identity, () =>
+      this.#call(identity, 'config.initial_update', [this.#store.configsOf(identity)], undefined),
+    );
     return null;
   }
 
   /** `config.update` as VOLTTRON sends it: `(action, name, contents=..., trigger_callback=...)`. */
   #push(change: ConfigChange, trigger: boolean): Promise<void> {
-    const kwargs = change.action === 'NEW' || change.action === 'UPDATE' ? { contents: change.contents, trigger_callback: trigger } : { trigger_callback: trigger };
+    const kwargs =
+      change.action === 'NEW' || change.action === 'UPDATE'
+        ? { contents: change.contents, trigger_callback: trigger }
+        : { trigger_callback: trigger };
     return this.#call(change.identity, 'config.update', [change.action, change.name], kwargs);
   }
 

@@ -51,9 +51,17 @@ export async function startControlService(options: ControlServiceOptions): Promi
   const rpc = options.capabilities === undefined ? {} : { rpc: { capabilities: options.capabilities } };
   const agent =
     options.agent ??
-    (await createZmqAgent({ identity: CONTROL_IDENTITY, vipHome: options.vipHome, address: options.address, serverKey: options.serverKey, logger, ...rpc }));
+    (await createZmqAgent({
+      identity: CONTROL_IDENTITY,
+      vipHome: options.vipHome,
+      address: options.address,
+      serverKey: options.serverKey,
+      logger,
+      ...rpc,
+    }));
   exportControlMethods(agent, options.tracker, options.counters, {
-    checkCapabilities: options.capabilities !== undefined, ...(options.status ? { status: options.status } : {}),
+    checkCapabilities: options.capabilities !== undefined,
+    ...(options.status ? { status: options.status } : {}),
   });
   await agent.start();
   logger.info('control.started', { identity: agent.identity });
@@ -73,19 +81,29 @@ export const MANAGE_PLATFORM_STATS = 'manage_platform_stats';
  * MANAGE_PLATFORM_STATS; reading the statistics stays open, as in VOLTTRON.
  */
 export function exportControlMethods(
-  agent: Agent, tracker: TrackerHandle, counters?: () => unknown,
+  agent: Agent,
+  tracker: TrackerHandle,
+  counters?: () => unknown,
   options: { checkCapabilities?: boolean; status?: (options: { rates?: number }) => unknown } = {},
 ): void {
   const rpc = agent.rpc;
   const allow = options.checkCapabilities === false ? {} : { allow: MANAGE_PLATFORM_STATS };
-  rpc.export('stats.enable', () => {
-    tracker.enable();
-    return null;
-  }, { doc: 'Start counting router messages (resets the counters).', ...allow });
-  rpc.export('stats.disable', () => {
-    tracker.disable();
-    return null;
-  }, { doc: 'Stop counting router messages.', ...allow });
+  rpc.export(
+    'stats.enable',
+    () => {
+      tracker.enable();
+      return null;
+    },
+    { doc: 'Start counting router messages (resets the counters).', ...allow },
+  );
+  rpc.export(
+    'stats.disable',
+    () => {
+      tracker.disable();
+      return null;
+    },
+    { doc: 'Stop counting router messages.', ...allow },
+  );
   rpc.export('stats.enabled', () => tracker.enabled, { doc: 'True while the router counts messages.' });
   rpc.export('stats.get', () => tracker.get(), { doc: 'The router message counters.' });
   // Not in VOLTTRON: counters that are always on (drops by reason, pubsub back-pressure drops,
@@ -94,7 +112,8 @@ export function exportControlMethods(
   const status = options.status;
   if (status) {
     // Not in VOLTTRON: the status board (peers, topics, rates, Tracker, links) for vipctl top.
-    rpc.export('status.snapshot', (rates?: unknown) => status({ rates: Math.min(Math.max(Math.trunc(Number(rates) || 60), 0), 600) }),
-      { doc: 'The status board: peers, topics, the latest rate samples (argument: how many, default 60, at most 600).' });
+    rpc.export('status.snapshot', (rates?: unknown) => status({ rates: Math.min(Math.max(Math.trunc(Number(rates) || 60), 0), 600) }), {
+      doc: 'The status board: peers, topics, the latest rate samples (argument: how many, default 60, at most 600).',
+    });
   }
 }

@@ -33,7 +33,11 @@ export function healthPeerExtension(table: HealthTable): RouterExtension {
  * shippers see it. Pubsub gives the publisher's proven identity as `sender`, so an agent cannot
  * report for another.
  */
-export async function startHealthService(options: { readonly agent: Agent; readonly table: HealthTable; readonly logger: Logger }): Promise<void> {
+export async function startHealthService(options: {
+  readonly agent: Agent;
+  readonly table: HealthTable;
+  readonly logger: Logger;
+}): Promise<void> {
   const { agent, table, logger } = options;
   agent.rpc.export('get_platform_health', () => table.report(), {
     doc: 'The health of every connected agent: peer, service_agent, connected, last_heartbeat, message (and, on vip, last_alert).',

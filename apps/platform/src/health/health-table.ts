@@ -3,7 +3,13 @@
  * proxy): `service_agent` is true for them in `get_platform_health`.
  */
 export const PROCESS_IDENTITIES: ReadonlySet<string> = new Set([
-  'platform.auth', 'platform.web', 'config.store', 'control', 'keydiscovery', 'zmq.proxy.router', 'platform.health',
+  'platform.auth',
+  'platform.web',
+  'config.store',
+  'control',
+  'keydiscovery',
+  'zmq.proxy.router',
+  'platform.health',
 ]);
 /** vctl's (and vipctl's) connection: left out of the report, as VOLTTRON does (it is there only while a command runs). */
 const CONTROL_CONNECTION = 'control.connection';
@@ -81,7 +87,8 @@ export class HealthTable {
   /** `get_platform_health`: every row but vctl's connections, keyed by identity. */
   report(): Record<string, PeerHealth> {
     const out: Record<string, PeerHealth> = {};
-    for (const [peer, row] of this.#rows) if (peer !== CONTROL_CONNECTION && !peer.startsWith(`${CONTROL_CONNECTION}.`)) out[peer] = { ...row };
+    for (const [peer, row] of this.#rows)
+      if (peer !== CONTROL_CONNECTION && !peer.startsWith(`${CONTROL_CONNECTION}.`)) out[peer] = { ...row };
     return out;
   }
 

@@ -33,22 +33,55 @@ export class PubSubWrapper {
     this.#pubsub = agent.subsystem<PubSubSubsystem>('pubsub') ?? agent.use((core) => new PubSubSubsystem(core));
     const self = this;
     const rpc = agent.rpc;
-    rpc.export('pubsub.subscribe', function (this: RpcCallContext, prefix: unknown, bus: unknown = '') {
-      return self.#subscribe(this.caller, text(prefix, 'prefix'), text(bus, 'bus'));
-    }, { params: ['prefix', { name: 'bus', default: '' }] });
-    rpc.export('pubsub.unsubscribe', function (this: RpcCallContext, prefix: unknown, bus: unknown = '') {
-      return self.#unsubscribe(this.caller, prefix === null || prefix === undefined ? null : text(prefix, 'prefix'), text(bus, 'bus'));
-    }, { params: ['prefix', { name: 'bus', default: '' }] });
-    rpc.export('pubsub.publish', function (this: RpcCallContext, topic: unknown, headers: unknown = {}, message: unknown = null, bus: unknown = '') {
-      const h = headers !== null && typeof headers === 'object' && !Array.isArray(headers) ? (headers as Record<string, unknown>) : {};
-      return self.#pubsub.publish(text(topic, 'topic'), { headers: h, message, bus: text(bus, 'bus') });
-    }, { params: ['topic', { name: 'headers', default: {} }, { name: 'message', default: null }, { name: 'bus', default: '' }] });
-    rpc.export('pubsub.list', function (this: RpcCallContext, prefix: unknown = '', bus: unknown = '', subscribed: unknown = true, reverse: unknown = false) {
-      return self.#list(this.caller, text(prefix, 'prefix'), bus === null ? null : text(bus, 'bus'), subscribed !== false, reverse === true);
-    }, { params: [{ name: 'prefix', default: '' }, { name: 'bus', default: '' }, { name: 'subscribed', default: true }, { name: 'reverse', default: false }] });
-    rpc.export('pubsub.sync', function (this: RpcCallContext, subscriptions: unknown) {
-      return self.#sync(this.caller, subscriptions);
-    }, { params: ['subscriptions'] });
+    rpc.export(
+      'pubsub.subscribe',
+      function (this: RpcCallContext, prefix: unknown, bus: unknown = '') {
+        return self.#subscribe(this.caller, text(prefix, 'prefix'), text(bus, 'bus'));
+      },
+      { params: ['prefix', { name: 'bus', default: '' }] },
+    );
+    rpc.export(
+      'pubsub.unsubscribe',
+      function (this: RpcCallContext, prefix: unknown, bus: unknown = '') {
+        return self.#unsubscribe(this.caller, prefix === null || prefix === undefined ? null : text(prefix, 'prefix'), text(bus, 'bus'));
+      },
+      { params: ['prefix', { name: 'bus', default: '' }] },
+    );
+    rpc.export(
+      'pubsub.publish',
+      function (this: RpcCallContext, topic: unknown, headers: unknown = {}, message: unknown = null, bus: unknown = '') {
+        const h = headers !== null && typeof headers === 'object' && !Array.isArray(headers) ? (headers as Record<string, unknown>) : {};
+        return self.#pubsub.publish(text(topic, 'topic'), { headers: h, message, bus: text(bus, 'bus') });
+      },
+      { params: ['topic', { name: 'headers', default: {} }, { name: 'message', default: null }, { name: 'bus', default: '' }] },
+    );
+    rpc.export(
+      'pubsub.list',
+      function (this: RpcCallContext, prefix: unknown = '', bus: unknown = '', subscribed: unknown = true, reverse: unknown = false) {
+        return self.#list(
+          this.caller,
+          text(prefix, 'prefix'),
+          bus === null ? null : text(bus, 'bus'),
+          subscribed !== false,
+          reverse === true,
+        );
+      },
+      {
+        params: [
+          { name: 'prefix', default: '' },
+          { name: 'bus', default: '' },
+          { name: 'subscribed', default: true },
+          { name: 'reverse', default: false },
+        ],
+      },
+    );
+    rpc.export(
+      'pubsub.sync',
+      function (this: RpcCallContext, subscriptions: unknown) {
+        return self.#sync(this.caller, subscriptions);
+      },
+      { params: ['subscriptions'] },
+    );
     agent.peerlist.onDrop((peer) => void this.#drop(peer));
   }
 
@@ -131,7 +164,14 @@ export class PubSubWrapper {
    * One delivery can match several of the wrapper's prefixes; the subsystem then calls this once
    * per prefix with the same parsed `headers` object, so a repeat of that object is skipped.
    */
-  readonly #push = (_peer: string, sender: string, bus: string, topic: string, headers: Record<string, unknown>, message: unknown): void => {
+  readonly #push = (
+    _peer: string,
+    sender: string,
+    bus: string,
+    topic: string,
+    headers: Record<string, unknown>,
+    message: unknown,
+  ): void => {
     if (headers === this.#lastHeaders) return;
     this.#lastHeaders = headers;
     const wire = sender.startsWith('\u0000') ? `\u0000${Buffer.from(sender.slice(1), 'utf8').toString('base64')}` : sender;

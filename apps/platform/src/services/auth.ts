@@ -17,8 +17,12 @@ export function authService(): PlatformService {
       const auth = ctx.auth;
       if (!auth) return Promise.resolve();
       service = new AuthService({
-        source: auth.watcher, authFile: auth.authFile, pubsub: { setCapabilities: (caps) => ctx.capabilities.publish(caps) }, logger: ctx.logger,
-        mapAccess: ctx.config.capabilityMapAccess, platformUsers: (rules) => platformUsers(rules, auth.platformPublicKey),
+        source: auth.watcher,
+        authFile: auth.authFile,
+        pubsub: { setCapabilities: (caps) => ctx.capabilities.publish(caps) },
+        logger: ctx.logger,
+        mapAccess: ctx.config.capabilityMapAccess,
+        platformUsers: (rules) => platformUsers(rules, auth.platformPublicKey),
         ...(ctx.bus.userOfPeer ? { userOfPeer: ctx.bus.userOfPeer } : {}),
       });
       return Promise.resolve();
@@ -27,7 +31,8 @@ export function authService(): PlatformService {
       const own = service;
       if (!own || !ctx.bus.serviceAgents) return;
       const agent = await ctx.bus.serviceAgents.create(AUTH_SERVICE_IDENTITY, {
-        entry: AUTH_SERVICE_CAPABILITIES, logger: ctx.logger.child({ service: AUTH_SERVICE_IDENTITY }),
+        entry: AUTH_SERVICE_CAPABILITIES,
+        logger: ctx.logger.child({ service: AUTH_SERVICE_IDENTITY }),
         // its own `allow` checks (none today) read the map directly instead of calling itself
         rpc: { capabilities: () => own.userToCapabilities() },
       });

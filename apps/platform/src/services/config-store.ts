@@ -19,7 +19,10 @@ export function configStoreService(): PlatformService {
     name: CONFIG_STORE_IDENTITY,
     configKeys: [],
     async prepare(ctx) {
-      store = await ConfigStore.load({ directory: join(ctx.paths.home, CONFIG_STORE_DIRECTORY), logger: ctx.logger.child({ service: CONFIG_STORE_IDENTITY }) });
+      store = await ConfigStore.load({
+        directory: join(ctx.paths.home, CONFIG_STORE_DIRECTORY),
+        logger: ctx.logger.child({ service: CONFIG_STORE_IDENTITY }),
+      });
       ctx.logger.info('config_store.loaded', { stores: store.listStores().length, bytes: store.totalBytes });
     },
     async start(ctx) {
@@ -28,7 +31,9 @@ export function configStoreService(): PlatformService {
       const capabilities = ctx.auth ? { capabilities: () => feed.latest() ?? {} } : {};
       const logger = ctx.logger.child({ service: CONFIG_STORE_IDENTITY });
       const agent = await ctx.bus.serviceAgents.create(CONFIG_STORE_IDENTITY, {
-        entry: CONFIG_STORE_CAPABILITIES, logger, ...(ctx.auth ? { rpc: capabilities } : {}),
+        entry: CONFIG_STORE_CAPABILITIES,
+        logger,
+        ...(ctx.auth ? { rpc: capabilities } : {}),
       });
       service = new ConfigStoreService({ store, agent, logger, ...capabilities });
       try {

@@ -17,11 +17,18 @@ export function controlService(options: { status?: (options: { rates?: number })
       const feed = ctx.capabilities;
       const capabilities = ctx.auth ? { capabilities: () => feed.latest() ?? {} } : {};
       const agent = await ctx.bus.serviceAgents.create(CONTROL_IDENTITY, {
-        logger: ctx.logger.child({ service: CONTROL_IDENTITY }), ...(ctx.auth ? { rpc: capabilities } : {}),
+        logger: ctx.logger.child({ service: CONTROL_IDENTITY }),
+        ...(ctx.auth ? { rpc: capabilities } : {}),
       });
       control = await startControlService({
-        ...capabilities, tracker: ctx.router.tracker, counters: ctx.counters, vipHome: ctx.paths.home,
-        address: ctx.bus.localAddress, serverKey: ctx.platformKey ?? '', agent, logger: ctx.logger,
+        ...capabilities,
+        tracker: ctx.router.tracker,
+        counters: ctx.counters,
+        vipHome: ctx.paths.home,
+        address: ctx.bus.localAddress,
+        serverKey: ctx.platformKey ?? '',
+        agent,
+        logger: ctx.logger,
         ...(options.status ? { status: options.status } : {}),
       });
     },

@@ -20,7 +20,9 @@ export function healthService(): PlatformService {
       const feed = ctx.capabilities;
       const logger = ctx.logger.child({ service: HEALTH_IDENTITY });
       const agent = await ctx.bus.serviceAgents.create(HEALTH_IDENTITY, {
-        entry: {}, logger, ...(ctx.auth ? { rpc: { capabilities: () => feed.latest() ?? {} } } : {}),
+        entry: {},
+        logger,
+        ...(ctx.auth ? { rpc: { capabilities: () => feed.latest() ?? {} } } : {}),
       });
       agentClose = () => agent.close();
       await startHealthService({ agent, table, logger });

@@ -18,7 +18,14 @@ export function proxyRouterService(address: string): PlatformService {
   let disposeLogin: (() => Promise<void>) | undefined;
   return {
     name: 'proxy-router',
-    configKeys: ['proxy-router-address', 'max-message-bytes', 'peer-queue-bytes', 'peer-queue-messages', 'router-queue-bytes', 'zmq-send-hwm'],
+    configKeys: [
+      'proxy-router-address',
+      'max-message-bytes',
+      'peer-queue-bytes',
+      'peer-queue-messages',
+      'router-queue-bytes',
+      'zmq-send-hwm',
+    ],
     async start(ctx) {
       const { config } = ctx;
       const rmq = config.rmq;
@@ -44,7 +51,9 @@ export function proxyRouterService(address: string): PlatformService {
       const services = new Set<string>(PLATFORM_SERVICE_IDENTITIES);
       const mayHold = (identity: string): boolean => !services.has(identity);
       proxy = new ZmqProxyRouter({
-        transport, logger, mayHold,
+        transport,
+        logger,
+        mayHold,
         rmq: { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes },
         ...(rmq.management ? { management: rmq.management } : {}),
       });

@@ -34,16 +34,26 @@ export function pubsubService(links?: PlatformLinkTable): PlatformService {
     async prepare(ctx) {
       const { config, logger } = ctx;
       // loaded before the router starts, so the first publish after a restart sees the restored subscribers
-      subscriptions = await openPlatformSubscriptions({ vipHome: ctx.paths.home, instanceName: config.instanceName, graceMs: config.pubsubRestoreGraceMs, logger });
-      const service = new PlatformPubSubService({
-        logger: logger.child({ service: 'pubsub' }), files: { protectedTopicsPath: ctx.paths.protectedTopics },
-        ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
-        maxPendingBytesPerSubscriber: config.limits.peerQueueBytes, maxPendingBytes: config.limits.routerQueueBytes,
-        // all_platforms subscriptions (docs/protocol.md 6.4): advertised on every link that comes
-        // up (after each reconnect too); a remote's prefixes are kept while its link is down, so
-        // what is published for it then is counted undeliverable instead of silently matched by nobody
-        ...(links ? { externalPlatforms: externalPubSubLinks(links) } : {}),
-      }, (topics) => ctx.protectedTopics.publish(topics));
+      subscriptions = await openPlatformSubscriptions({
+        vipHome: ctx.paths.home,
+        instanceName: config.instanceName,
+        graceMs: config.pubsubRestoreGraceMs,
+        logger,
+      });
+      const service = new PlatformPubSubService(
+        {
+          logger: logger.child({ service: 'pubsub' }),
+          files: { protectedTopicsPath: ctx.paths.protectedTopics },
+          ...(subscriptions.persistence ? { persistence: subscriptions.persistence } : {}),
+          maxPendingBytesPerSubscriber: config.limits.peerQueueBytes,
+          maxPendingBytes: config.limits.routerQueueBytes,
+          // all_platforms subscriptions (docs/protocol.md 6.4): advertised on every link that comes
+          // up (after each reconnect too); a remote's prefixes are kept while its link is down, so
+          // what is published for it then is counted undeliverable instead of silently matched by nobody
+          ...(links ? { externalPlatforms: externalPubSubLinks(links) } : {}),
+        },
+        (topics) => ctx.protectedTopics.publish(topics),
+      );
       unlink = links?.onConnected((instance) => service.platformConnected(instance));
       unsubscribe = ctx.capabilities.subscribe((caps) => service.setCapabilities(ctx.bus.capabilityUsers(caps)));
       return [service];

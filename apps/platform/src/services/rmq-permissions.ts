@@ -37,7 +37,10 @@ export function rmqPermissionsService(options: RmqPermissionsOptions): PlatformS
       // broker pubsub is bound by the protected topics before the platform says it is ready
       await sync.start();
       const check = new HelloPermissionCheck({
-        management: options.management, vhost: options.vhost, instanceName: options.instanceName, logger: ctx.logger,
+        management: options.management,
+        vhost: options.vhost,
+        instanceName: options.instanceName,
+        logger: ctx.logger,
         topicPermissions: (user) => sync.wanted(user),
       });
       return [check, new HelloExtension({ beforeWelcome: (sender) => check.beforeWelcome(sender) })];

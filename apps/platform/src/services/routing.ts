@@ -1,8 +1,14 @@
 import { access } from 'node:fs/promises';
 import { ConfigError, type CurveKeyPair, type Frame, type Logger } from '@vip/protocol';
 import {
-  KeyDiscoveryAgent, PlatformDiscoveryFile, pickDiscoveryVipAddress, serveDiscovery,
-  type DiscoveryServer, type KeyDiscoveryMode, type PlatformDiscovery, type RoutingTableHandlers,
+  KeyDiscoveryAgent,
+  PlatformDiscoveryFile,
+  pickDiscoveryVipAddress,
+  serveDiscovery,
+  type DiscoveryServer,
+  type KeyDiscoveryMode,
+  type PlatformDiscovery,
+  type RoutingTableHandlers,
 } from '@vip/keydiscovery';
 import { ExternalRpcExtension, linkUserOf, RoutingTableExtension, type OutgoingPlatformLink, type PlatformLinkTable } from '@vip/router';
 import { ZmqPlatformLink } from '@vip/zmq';
@@ -34,7 +40,11 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
     if (known !== undefined && known.key === p.serverKey && known.address === p.vipAddress) return;
     const instance = p.instanceName;
     const link = new ZmqPlatformLink({
-      instance, address: p.vipAddress, serverKey: p.serverKey, publicKey: keys.public, secretKey: keys.secret,
+      instance,
+      address: p.vipAddress,
+      serverKey: p.serverKey,
+      publicKey: keys.public,
+      secretKey: keys.secret,
       onState: (state) => table.linkState(instance, state),
       onMessage: (m) => table.arrived(instance, m),
       ...(logger ? { logger } : {}),
@@ -52,7 +62,15 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
 
   return {
     name: 'routing',
-    configKeys: ['instance-name', 'bind-web-address', 'setup-mode', 'external-platform-discovery', 'external-address-file', 'accept-changed-key', 'multi-platform'],
+    configKeys: [
+      'instance-name',
+      'bind-web-address',
+      'setup-mode',
+      'external-platform-discovery',
+      'external-address-file',
+      'accept-changed-key',
+      'multi-platform',
+    ],
     async prepare(ctx) {
       logger = ctx.logger.child({ service: 'routing' });
       keys = ctx.platformKeys;
@@ -63,10 +81,14 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
         if (name !== ctx.config.instanceName) table.addPlatform(name, { serverKey: e.entry.serverkey, vipAddress: e.entry['vip-address'] });
       }
       // the status page's linked platforms
-      ctx.linkedPlatforms.publish(() => table.status().map((l) => ({
-        instance: l.instance, address: l.vipAddress ?? '', since: l.since,
-        state: l.state === 'CONNECTED' ? 'connected' : l.state === 'DISCONNECTED' ? 'down' : 'connecting',
-      })));
+      ctx.linkedPlatforms.publish(() =>
+        table.status().map((l) => ({
+          instance: l.instance,
+          address: l.vipAddress ?? '',
+          since: l.since,
+          state: l.state === 'CONNECTED' ? 'connected' : l.state === 'DISCONNECTED' ? 'down' : 'connecting',
+        })),
+      );
       ctx.auth?.admitLinks({
         userForKey: (key) => {
           const instance = table.instanceWithKey(key);
@@ -81,7 +103,11 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
       if (config.bindWebAddress !== undefined) {
         server = await serveDiscovery({
           bindWebAddress: config.bindWebAddress,
-          info: () => ({ instanceName: ctx.config.instanceName, vipAddress: pickDiscoveryVipAddress(ctx.bus.addresses()), serverKey: ctx.platformKey }),
+          info: () => ({
+            instanceName: ctx.config.instanceName,
+            vipAddress: pickDiscoveryVipAddress(ctx.bus.addresses()),
+            serverKey: ctx.platformKey,
+          }),
           ...(logger ? { logger } : {}),
         });
         logger?.info('routing.discovery.serving', { url: server.discoveryUrl });
@@ -89,16 +115,22 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
       const mode: KeyDiscoveryMode | undefined = config.setupMode ? 'setup' : (await exists(config.discoveryFile)) ? 'normal' : undefined;
       if (mode === undefined) return;
       discovery = new KeyDiscoveryAgent({
-        vipHome: ctx.paths.home, instanceName: ctx.config.instanceName, mode, routing: handlers,
-        bindWebAddress: server?.url ?? config.bindWebAddress, acceptChangedKeys: config.acceptChangedKeys,
+        vipHome: ctx.paths.home,
+        instanceName: ctx.config.instanceName,
+        mode,
+        routing: handlers,
+        bindWebAddress: server?.url ?? config.bindWebAddress,
+        acceptChangedKeys: config.acceptChangedKeys,
         paths: { platformDiscovery: config.discoveryFile, externalAddresses: config.externalAddressFile },
         ...(logger ? { logger } : {}),
       });
       // In the background: the platform routes while other platforms are asked (bounded retries).
       discovery.run().then(
-        (report) => logger?.info('routing.discovery.done', {
-          mode: report.mode, results: report.results.map((r) => `${r.target}:${r.outcome}`).join(' '),
-        }),
+        (report) =>
+          logger?.info('routing.discovery.done', {
+            mode: report.mode,
+            results: report.results.map((r) => `${r.target}:${r.outcome}`).join(' '),
+          }),
         (err: unknown) => logger?.error('routing.discovery.failed', { mode }, err),
       );
     },
@@ -118,7 +150,8 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
 
 function asOutgoing(link: ZmqPlatformLink): OutgoingPlatformLink {
   return {
-    send: (user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[], onFailed?: () => void) => link.send(user, id, subsystem, args, onFailed),
+    send: (user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[], onFailed?: () => void) =>
+      link.send(user, id, subsystem, args, onFailed),
     close: () => link.close(),
   };
 }

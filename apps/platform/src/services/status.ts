@@ -32,7 +32,9 @@ export function statusService(options: { version: string; linkedPlatforms?: Link
       const feed = ctx.linkedPlatforms;
       const fallback = options.linkedPlatforms ?? NO_LINKED_PLATFORMS;
       board = new StatusBoard({
-        instance: ctx.config.instanceName, bus: ctx.bus.kind, version: options.version,
+        instance: ctx.config.instanceName,
+        bus: ctx.bus.kind,
+        version: options.version,
         linkedPlatforms: () => (feed.latest() ?? fallback)(),
       });
       return [board.extension];
@@ -44,9 +46,17 @@ export function statusService(options: { version: string; linkedPlatforms?: Link
       running.attach(ctx.router, () => (ctx.counters().transport ?? {}) as Record<string, unknown>, transport.userFor?.bind(transport));
       if (ctx.config.http) {
         // loaded only when served: prom-client and the server cost a platform without --http nothing
-        const [{ createMetricsRegistry }, { startStatusServer }] = await Promise.all([import('../status/metrics.js'), import('../status/status-server.js')]);
+        const [{ createMetricsRegistry }, { startStatusServer }] = await Promise.all([
+          import('../status/metrics.js'),
+          import('../status/status-server.js'),
+        ]);
         const metrics = createMetricsRegistry(ctx.bus.kind, () => running.figures());
-        server = await startStatusServer({ http: ctx.config.http, board: running, metrics, logger: ctx.logger.child({ service: 'status' }) });
+        server = await startStatusServer({
+          http: ctx.config.http,
+          board: running,
+          metrics,
+          logger: ctx.logger.child({ service: 'status' }),
+        });
       }
     },
     snapshot(snapshotOptions) {

@@ -45,7 +45,9 @@ export function httpConfig(address: string | undefined, tokenFile: string | unde
   if (port > 65535) throw new ConfigError('invalid option: --http port must be 0..65535');
   const token = tokenFile === undefined ? undefined : readToken(tokenFile);
   if (token === undefined && !isLoopbackHost(host)) {
-    throw new ConfigError(`invalid option: --http ${address} is not a loopback address: give --http-token-file FILE (a token of ${MIN_TOKEN_LENGTH} characters or more) or bind 127.0.0.1`);
+    throw new ConfigError(
+      `invalid option: --http ${address} is not a loopback address: give --http-token-file FILE (a token of ${MIN_TOKEN_LENGTH} characters or more) or bind 127.0.0.1`,
+    );
   }
   return { host, port, ...(token !== undefined ? { token } : {}) };
 }
@@ -55,11 +57,15 @@ function readToken(path: string): string {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`invalid option: --http-token-file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
+    throw new ConfigError(`invalid option: --http-token-file ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`, {
+      cause: err,
+    });
   }
   const token = text.split(/\r?\n/)[0]!.trim();
   if (token.length < MIN_TOKEN_LENGTH || /\s/.test(token)) {
-    throw new ConfigError(`invalid option: --http-token-file ${path}: its first line must be a token of ${MIN_TOKEN_LENGTH} characters or more, without spaces`);
+    throw new ConfigError(
+      `invalid option: --http-token-file ${path}: its first line must be a token of ${MIN_TOKEN_LENGTH} characters or more, without spaces`,
+    );
   }
   return token;
 }

@@ -1,5 +1,11 @@
 import {
-  frameText, identityKey, type Frame, type LinkedPlatform, type RouterExtension, type StatusPeer, type StatusSnapshot,
+  frameText,
+  identityKey,
+  type Frame,
+  type LinkedPlatform,
+  type RouterExtension,
+  type StatusPeer,
+  type StatusSnapshot,
 } from '@vip/protocol';
 import { PubSubService, type PubSubStats } from '@vip/pubsub';
 import type { Router, RouterStats } from '@vip/router';
@@ -157,29 +163,44 @@ export class StatusBoard {
       const identity = frameText(peer);
       const q = queues.get(key);
       peers.push({
-        identity, user: shownUser(this.#userOf?.(identity), identity), bus: this.#o.bus,
+        identity,
+        user: shownUser(this.#userOf?.(identity), identity),
+        bus: this.#o.bus,
         connectedSince: this.#joined.get(key)?.since ?? this.#startedAt,
-        queued: q?.count ?? 0, queuedBytes: q?.bytes ?? 0, dropped: drops.get(key) ?? 0,
+        queued: q?.count ?? 0,
+        queuedBytes: q?.bytes ?? 0,
+        dropped: drops.get(key) ?? 0,
       });
     }
     const topics = pubsub?.index.prefixCounts(MAX_STATUS_TOPICS) ?? { rows: [], omitted: 0 };
     const tracker = router.tracker.get();
     const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
     return {
-      instance: this.#o.instance, bus: this.#o.bus, version: this.#o.version, startedAt: this.#startedAt, now: this.#now(),
+      instance: this.#o.instance,
+      bus: this.#o.bus,
+      version: this.#o.version,
+      startedAt: this.#startedAt,
+      now: this.#now(),
       totals: {
-        received: stats.received, forwarded: stats.forwarded, published: pubsubStats?.published ?? 0,
-        delivered: pubsubStats?.delivered ?? 0, dropped: this.#totals(stats, pubsubStats).dropped,
+        received: stats.received,
+        forwarded: stats.forwarded,
+        published: pubsubStats?.published ?? 0,
+        delivered: pubsubStats?.delivered ?? 0,
+        dropped: this.#totals(stats, pubsubStats).dropped,
       },
-      peers, peersOmitted: all.length - peers.length,
+      peers,
+      peersOmitted: all.length - peers.length,
       topics: topics.rows.map((r) => ({ bus: r.bus, prefix: frameText(r.prefix), subscribers: r.subscribers })),
       topicsOmitted: topics.omitted,
       rates: this.#history.samples(options.rates),
       sampleSeconds: this.sampleMs / 1000,
       tracker: {
-        enabled: router.tracker.enabled, ...(tracker.start !== undefined ? { start: tracker.start } : {}),
-        incoming: tracker.incoming.subsystem, outgoing: tracker.outgoing.subsystem,
-        errors: sum(tracker.error.error), unroutable: sum(tracker.unroutable.error),
+        enabled: router.tracker.enabled,
+        ...(tracker.start !== undefined ? { start: tracker.start } : {}),
+        incoming: tracker.incoming.subsystem,
+        outgoing: tracker.outgoing.subsystem,
+        errors: sum(tracker.error.error),
+        unroutable: sum(tracker.unroutable.error),
       },
       linkedPlatforms: [...this.#o.linkedPlatforms()],
     };

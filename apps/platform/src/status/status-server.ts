@@ -46,7 +46,8 @@ function uplotAssets(): Record<string, Asset> {
 }
 
 const SECURITY_HEADERS = {
-  'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
   'Referrer-Policy': 'no-referrer',
@@ -131,7 +132,9 @@ export async function startStatusServer(options: StatusServerOptions): Promise<S
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new TransportError(`status page: cannot listen on ${http.host}:${http.port}: ${err.message}`, { cause: err })));
+    server.once('error', (err) =>
+      reject(new TransportError(`status page: cannot listen on ${http.host}:${http.port}: ${err.message}`, { cause: err })),
+    );
     server.listen(http.port, http.host, () => resolve());
   }).catch((err: unknown) => {
     unsubscribe();

@@ -32,7 +32,10 @@ describe('RateHistory', () => {
     expect(h.bytes).toBe(3 * RATE_SAMPLE_BYTES);
     for (let t = 1; t <= 5; t++) h.push({ t, messages: t * 10, deliveries: t, drops: 0 });
     expect(h.samples().map((s) => s.t)).toEqual([3, 4, 5]);
-    expect(h.samples(2)).toEqual([{ t: 4, messages: 40, deliveries: 4, drops: 0 }, { t: 5, messages: 50, deliveries: 5, drops: 0 }]);
+    expect(h.samples(2)).toEqual([
+      { t: 4, messages: 40, deliveries: 4, drops: 0 },
+      { t: 5, messages: 50, deliveries: 5, drops: 0 },
+    ]);
     expect(h.bytes).toBe(3 * RATE_SAMPLE_BYTES);
   });
 });

@@ -33,7 +33,14 @@ async function readInput(path: string): Promise<string> {
 }
 
 /** `config store <identity> <name> <file|->`: store (or replace) a config; the agent hears it as NEW or UPDATE. */
-export async function configStoreCommand(agent: Agent, identity: string, name: string, file: string, o: CliOptions, io: CliIo): Promise<void> {
+export async function configStoreCommand(
+  agent: Agent,
+  identity: string,
+  name: string,
+  file: string,
+  o: CliOptions,
+  io: CliIo,
+): Promise<void> {
   const type = configTypeOf(o);
   const text = await readInput(file);
   await agent.rpc.call(STORE, 'manage_store', identity, name, text, type);
@@ -48,19 +55,34 @@ export async function configGetCommand(agent: Agent, identity: string, name: str
 
 /** `config list [identity]`: the identities with a store, or one store's config names. */
 export async function configListCommand(agent: Agent, identity: string | undefined, o: CliOptions, io: CliIo): Promise<void> {
-  const names = (identity === undefined ? await agent.rpc.call(STORE, 'manage_list_stores') : await agent.rpc.call(STORE, 'manage_list_configs', identity)) as string[];
+  const names = (
+    identity === undefined
+      ? await agent.rpc.call(STORE, 'manage_list_stores')
+      : await agent.rpc.call(STORE, 'manage_list_configs', identity)
+  ) as string[];
   emit(io, o.json, names, () => names.join('\n'));
 }
 
 /** `config delete <identity> <name>`, or `--all` for the whole store. */
-export async function configDeleteCommand(agent: Agent, identity: string, name: string | undefined, o: CliOptions, io: CliIo): Promise<void> {
+export async function configDeleteCommand(
+  agent: Agent,
+  identity: string,
+  name: string | undefined,
+  o: CliOptions,
+  io: CliIo,
+): Promise<void> {
   if (o.all === (name !== undefined)) throw new CliError('give a config name, or --all to delete every config of the store', EXIT.USAGE);
   if (name === undefined) await agent.rpc.call(STORE, 'manage_delete_store', identity);
   else await agent.rpc.call(STORE, 'manage_delete_config', identity, name);
-  emit(io, o.json, { identity, deleted: name ?? null }, () => (name === undefined ? `deleted the store of ${identity}` : `deleted ${name} of ${identity}`));
+  emit(io, o.json, { identity, deleted: name ?? null }, () =>
+    name === undefined ? `deleted the store of ${identity}` : `deleted ${name} of ${identity}`,
+  );
 }
 
-interface Metadata { readonly type: string; readonly data: string }
+interface Metadata {
+  readonly type: string;
+  readonly data: string;
+}
 
 /**
  * `config edit <identity> <name>`: open the config's text in --editor, $VISUAL, $EDITOR or vi, and

@@ -2,7 +2,11 @@ import { generateKeyPair } from '@vip/protocol';
 import { AuthFile, authFilePaths, KeyStore, PendingAuthStore, type AuthEntry } from '@vip/auth';
 import { jsonObjectArg, type CliOptions } from '../args.js';
 import {
-  connectHint, createAgentBrokerUser, readAgentRmqFile, removeAgentBrokerUser, type CreatedBrokerUser,
+  connectHint,
+  createAgentBrokerUser,
+  readAgentRmqFile,
+  removeAgentBrokerUser,
+  type CreatedBrokerUser,
 } from '../agent-broker-user.js';
 import { createAgentCertUser, usesCertificateLogin } from '../agent-cert-user.js';
 import { vipHomeOf } from '../connect.js';
@@ -14,7 +18,12 @@ import { managementFromUrl, resolvePlatformBus, type RmqPlatformBus } from '../p
 /** `keys generate`: a new CURVE key pair (nothing written). */
 export function keysGenerateCommand(o: CliOptions, io: CliIo): void {
   const pair = generateKeyPair();
-  emit(io, o.json, pair, () => table([['public', pair.public], ['secret', pair.secret]]));
+  emit(io, o.json, pair, () =>
+    table([
+      ['public', pair.public],
+      ['secret', pair.secret],
+    ]),
+  );
 }
 
 /** `keys show [--identity ID]`: the platform's (or an agent's) public key. */
@@ -43,7 +52,13 @@ export function authListCommand(o: CliOptions, io: CliIo): Promise<void> {
   return withAuthFile(o, io, async (file) => {
     const list = await file.list();
     const waiting = await file.listPending();
-    emit(io, o.json, { ...list, pending: waiting }, () => describeAuth(list.allow, list.deny, waiting.map((p) => `${p.user_id}  ${p.mechanism} ${p.credentials} from ${p.address} (${p.retries} tries)`)));
+    emit(io, o.json, { ...list, pending: waiting }, () =>
+      describeAuth(
+        list.allow,
+        list.deny,
+        waiting.map((p) => `${p.user_id}  ${p.mechanism} ${p.credentials} from ${p.address} (${p.retries} tries)`),
+      ),
+    );
   });
 }
 
@@ -60,9 +75,12 @@ export function authAddCommand(o: CliOptions, io: CliIo, config: HomeConfig): Pr
   return withAuthFile(o, io, async (file, home) => {
     const bus = o.identity && !o.deny ? await resolvePlatformBus(o, home, config) : undefined;
     // an EXTERNAL platform: the agent gets a client certificate (CN <instance>.<identity>), not a password
-    const broker = bus === undefined || bus.bus !== 'rmq' ? undefined
-      : usesCertificateLogin(bus) ? await createAgentCertUser(bus, home, o.identity as string, o.days)
-        : await createAgentBrokerUser(bus, home, o.identity as string);
+    const broker =
+      bus === undefined || bus.bus !== 'rmq'
+        ? undefined
+        : usesCertificateLogin(bus)
+          ? await createAgentCertUser(bus, home, o.identity as string, o.days)
+          : await createAgentBrokerUser(bus, home, o.identity as string);
     // Without --credentials, admit the agent's own key pair (keystores/<identity>/keystore.json,
     // created if absent) as user <identity>, as VOLTTRON does when it installs an agent.
     const credentials = o.credentials ?? (await KeyStore.agent(home, o.identity as string).loadOrCreate()).public;
@@ -85,7 +103,8 @@ export function authAddCommand(o: CliOptions, io: CliIo, config: HomeConfig): Pr
 /** `auth remove <user-id> | --index N [--deny] | --identity I`. */
 export function authRemoveCommand(userId: string | undefined, o: CliOptions, io: CliIo, config: HomeConfig): Promise<void> {
   const given = [userId !== undefined, o.index !== undefined, o.identity !== undefined].filter(Boolean).length;
-  if (given !== 1) throw new CliError('auth remove takes one of: <user-id>, --index N, --identity NAME (vipctl auth remove --help)', EXIT.USAGE);
+  if (given !== 1)
+    throw new CliError('auth remove takes one of: <user-id>, --index N, --identity NAME (vipctl auth remove --help)', EXIT.USAGE);
   return withAuthFile(o, io, async (file, home) => {
     if (o.identity !== undefined) return removeIdentity(file, o.identity, home, o, io, config);
     const entry = await file.remove(o.index !== undefined ? { index: o.index } : { userId: userId! }, o.deny ? 'deny' : 'allow');
@@ -131,14 +150,22 @@ async function removeIdentity(file: AuthFile, identity: string, home: string, o:
       broker = await removeAgentBrokerUser(rmq, home, identity);
     } catch (err) {
       if (!(err instanceof CliError)) throw err;
-      throw new CliError(`${err.message}; nothing was removed. Give the management API's administrator with --rmq-management-url http://user:password@host:15672, `
-        + `or remove only the allow entry: vipctl auth remove ${identity}`, err.exitCode, { cause: err });
+      throw new CliError(
+        `${err.message}; nothing was removed. Give the management API's administrator with --rmq-management-url http://user:password@host:15672, ` +
+          `or remove only the allow entry: vipctl auth remove ${identity}`,
+        err.exitCode,
+        { cause: err },
+      );
     }
   }
   const { allow } = await file.list();
   const index = allow.findIndex((e) => e.identity === identity || (e.identity === undefined && e.user_id === identity));
   const entry = index >= 0 ? await file.remove({ index }) : undefined;
-  if (!entry && !broker) throw new CliError(`no allow entry for identity ${JSON.stringify(identity)} (and no RabbitMQ platform: --message-bus rmq?)`, EXIT.ERROR);
+  if (!entry && !broker)
+    throw new CliError(
+      `no allow entry for identity ${JSON.stringify(identity)} (and no RabbitMQ platform: --message-bus rmq?)`,
+      EXIT.ERROR,
+    );
   const lines = [
     entry ? `removed entry for user ${entry.user_id}` : `no allow entry for identity ${identity}`,
     ...(broker ? [`deleted broker user ${broker.user}${broker.hadFile ? ' and its rmq.json' : ''}`] : []),
@@ -157,16 +184,16 @@ async function busOfAgentFile(home: string, identity: string, o: CliOptions): Pr
   if (!file) return undefined;
   const broker = new URL(file.url);
   return {
-    bus: 'rmq', url: file.url, vhost: file.vhost, instanceName: file.instanceName,
+    bus: 'rmq',
+    url: file.url,
+    vhost: file.vhost,
+    instanceName: file.instanceName,
     management: managementFromUrl(o['rmq-management-url'], `${broker.protocol}//guest:guest@${broker.host}`),
   };
 }
 
 function describeAuth(allow: readonly AuthEntry[], deny: readonly AuthEntry[], waiting: readonly string[]): string {
-  const line = (e: AuthEntry, i: number) => `${i}  ${e.user_id}  ${e.mechanism} ${(e.credentials ?? ['*']).join(',')}${e.identity ? `  identity=${e.identity}` : ''}${e.enabled === false ? '  (disabled)' : ''}`;
-  return [
-    'allow:', ...allow.map(line),
-    'deny:', ...deny.map(line),
-    'pending:', ...(waiting.length > 0 ? waiting : ['(none)']),
-  ].join('\n');
+  const line = (e: AuthEntry, i: number) =>
+    `${i}  ${e.user_id}  ${e.mechanism} ${(e.credentials ?? ['*']).join(',')}${e.identity ? `  identity=${e.identity}` : ''}${e.enabled === false ? '  (disabled)' : ''}`;
+  return ['allow:', ...allow.map(line), 'deny:', ...deny.map(line), 'pending:', ...(waiting.length > 0 ? waiting : ['(none)'])].join('\n');
 }

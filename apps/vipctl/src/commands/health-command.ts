@@ -24,7 +24,8 @@ const text = (v: unknown): string => (v === undefined ? '-' : typeof v === 'stri
 export async function healthCommand(agent: Agent, o: CliOptions, io: CliIo): Promise<void> {
   const answer = await agent.rpc.call('platform.health', 'get_platform_health');
   const r = PlatformHealthSchema.safeParse(answer);
-  if (!r.success) throw new CliError(`platform.health answered something that is not a health report: ${r.error.issues[0]?.message ?? ''}`, EXIT.ERROR);
+  if (!r.success)
+    throw new CliError(`platform.health answered something that is not a health report: ${r.error.issues[0]?.message ?? ''}`, EXIT.ERROR);
   const rows = Object.values(r.data).sort((a, b) => Number(b.service_agent) - Number(a.service_agent) || a.peer.localeCompare(b.peer));
   emit(io, o.json, r.data, () => {
     const lines: string[][] = [['IDENTITY', 'SERVICE', 'STATUS', 'LAST HEARTBEAT', 'CONNECTED', 'LAST ALERT']];

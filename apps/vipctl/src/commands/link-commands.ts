@@ -2,9 +2,21 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@vip/auth';
 import {
-  applyFederation, applyShovels, federationStatus, federationUpstreams, parseFederationConfig, parseShovelConfig,
-  RabbitMqManagement, removeFederationUpstream, removeShovel, shovelSpecs, shovelStatus,
-  type AppliedLink, type FederationConfig, type LinkStatus, type ShovelConfig,
+  applyFederation,
+  applyShovels,
+  federationStatus,
+  federationUpstreams,
+  parseFederationConfig,
+  parseShovelConfig,
+  RabbitMqManagement,
+  removeFederationUpstream,
+  removeShovel,
+  shovelSpecs,
+  shovelStatus,
+  type AppliedLink,
+  type FederationConfig,
+  type LinkStatus,
+  type ShovelConfig,
 } from '@vip/rmq/admin';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { CliOptions } from '../args.js';
@@ -47,7 +59,11 @@ async function writeYaml(path: string, value: unknown): Promise<void> {
 
 async function rmqBus(o: CliOptions, config: HomeConfig, home: string): Promise<RmqPlatformBus> {
   const bus = await resolvePlatformBus(o, home, config);
-  if (bus.bus !== 'rmq') throw new CliError('federation and shovels link RabbitMQ platforms: this home\'s platform runs on ZeroMQ (pass --message-bus rmq)', EXIT.USAGE);
+  if (bus.bus !== 'rmq')
+    throw new CliError(
+      "federation and shovels link RabbitMQ platforms: this home's platform runs on ZeroMQ (pass --message-bus rmq)",
+      EXIT.USAGE,
+    );
   return bus;
 }
 
@@ -56,9 +72,16 @@ function api(bus: RmqPlatformBus): RabbitMqManagement {
 }
 
 function showLinks(io: CliIo, o: CliOptions, rows: readonly LinkStatus[], kind: LinkKind): void {
-  emit(io, o.json, rows, () => (rows.length === 0
-    ? `no ${kind === 'federation' ? 'federation upstreams' : 'shovels'}`
-    : table(rows.map((r) => [r.name, `${r.state}${kind === 'shovel' ? ` (${r.kind})` : ''}  ${r.uri}${r.error ? `  error: ${r.error}` : ''}`]))));
+  emit(io, o.json, rows, () =>
+    rows.length === 0
+      ? `no ${kind === 'federation' ? 'federation upstreams' : 'shovels'}`
+      : table(
+          rows.map((r) => [
+            r.name,
+            `${r.state}${kind === 'shovel' ? ` (${r.kind})` : ''}  ${r.uri}${r.error ? `  error: ${r.error}` : ''}`,
+          ]),
+        ),
+  );
 }
 
 function showApplied(io: CliIo, o: CliOptions, rows: readonly AppliedLink[]): void {
@@ -71,7 +94,8 @@ export async function linkStatusCommand(kind: LinkKind, o: CliOptions, io: CliIo
 }
 
 async function applyFile(kind: LinkKind, bus: RmqPlatformBus, home: string): Promise<AppliedLink[]> {
-  if (kind === 'federation') return applyFederation(api(bus), bus.vhost, parseFederationConfig(await readYaml(join(home, FEDERATION_FILE))));
+  if (kind === 'federation')
+    return applyFederation(api(bus), bus.vhost, parseFederationConfig(await readYaml(join(home, FEDERATION_FILE))));
   return applyShovels(api(bus), bus.vhost, bus.instanceName, parseShovelConfig(await readYaml(join(home, SHOVEL_FILE))));
 }
 
@@ -84,7 +108,11 @@ export async function linkApplyCommand(kind: LinkKind, o: CliOptions, io: CliIo,
 function splitPairs(values: readonly string[] | undefined, parts: number, flag: string): string[][] {
   return (values ?? []).map((v) => {
     const p = v.split(':');
-    if (p.length !== parts || p.some((x) => x === '')) throw new CliError(`${flag} ${v}: expected ${parts === 2 ? '<identity>:<topic>' : '<remote instance>:<local identity>:<remote identity>'}`, EXIT.USAGE);
+    if (p.length !== parts || p.some((x) => x === ''))
+      throw new CliError(
+        `${flag} ${v}: expected ${parts === 2 ? '<identity>:<topic>' : '<remote instance>:<local identity>:<remote identity>'}`,
+        EXIT.USAGE,
+      );
     return p;
   });
 }
@@ -94,14 +122,19 @@ export async function linkAddCommand(kind: LinkKind, host: string, o: CliOptions
   const home = vipHomeOf(o, io.env);
   const bus = await rmqBus(o, config, home);
   const login = {
-    port: o.port ?? 5672, 'virtual-host': o['remote-vhost'] ?? 'volttron',
-    ...(o.password !== undefined ? { password: o.password } : {}), ...(o.scheme !== undefined ? { scheme: o.scheme } : {}),
+    port: o.port ?? 5672,
+    'virtual-host': o['remote-vhost'] ?? 'volttron',
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(o.scheme !== undefined ? { scheme: o.scheme } : {}),
   };
   if (kind === 'federation') {
     const path = join(home, FEDERATION_FILE);
     const raw = (await readYaml(path)) as Record<string, unknown>;
     const file: FederationConfig = parseFederationConfig(raw);
-    const next = { ...raw, 'federation-upstream': { ...file['federation-upstream'], [host]: { ...login, 'federation-user': o.user ?? 'guest' } } };
+    const next = {
+      ...raw,
+      'federation-upstream': { ...file['federation-upstream'], [host]: { ...login, 'federation-user': o.user ?? 'guest' } },
+    };
     parseFederationConfig(next);
     await writeYaml(path, next);
   } else {
@@ -112,7 +145,8 @@ export async function linkAddCommand(kind: LinkKind, host: string, o: CliOptions
     for (const [identity, topic] of splitPairs(o.topic, 2, '--topic')) (pubsub[identity!] ??= []).push(topic!);
     const rpc: Record<string, [string, string][]> = {};
     for (const [instance, local, remote] of splitPairs(o.rpc, 3, '--rpc')) (rpc[instance!] ??= []).push([local!, remote!]);
-    if (Object.keys(pubsub).length === 0 && Object.keys(rpc).length === 0) throw new CliError('shovel add needs --topic and/or --rpc (what to move)', EXIT.USAGE);
+    if (Object.keys(pubsub).length === 0 && Object.keys(rpc).length === 0)
+      throw new CliError('shovel add needs --topic and/or --rpc (what to move)', EXIT.USAGE);
     const next = { ...raw, shovel: { ...file.shovel, [host]: { ...login, 'shovel-user': o.user ?? 'guest', pubsub, rpc } } };
     parseShovelConfig(next);
     await writeYaml(path, next);

@@ -4,7 +4,15 @@ import { jsonArg, jsonObjectArg, type CliOptions } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { emit, table, type CliIo } from '../output.js';
 
-const STATUS_PROPERTIES = ['instance-name', 'platform-version', 'vip-version', 'message-bus', 'serverkey', 'addresses', 'local_address'] as const;
+const STATUS_PROPERTIES = [
+  'instance-name',
+  'platform-version',
+  'vip-version',
+  'message-bus',
+  'serverkey',
+  'addresses',
+  'local_address',
+] as const;
 
 /** The properties a vip platform answers (VOLTTRON's, and vip's counters); `query` of another that answers nothing is an error. */
 export const KNOWN_QUERY_PROPERTIES: readonly string[] = [...QUERY_PROPERTIES, VIP_VERSION_PROPERTY, 'vip-router-stats'];
@@ -48,17 +56,29 @@ export async function queryCommand(agent: Agent, property: string, o: CliOptions
   const value = await agent.query.query(property);
   if (value === null && !KNOWN_QUERY_PROPERTIES.includes(property)) {
     const near = closestMatch(property, KNOWN_QUERY_PROPERTIES);
-    throw new CliError(`the platform has no property ${JSON.stringify(property)}${near !== undefined ? ` (did you mean ${near}?)` : ''}; `
-      + `known: ${KNOWN_QUERY_PROPERTIES.join(', ')}`, EXIT.ERROR);
+    throw new CliError(
+      `the platform has no property ${JSON.stringify(property)}${near !== undefined ? ` (did you mean ${near}?)` : ''}; ` +
+        `known: ${KNOWN_QUERY_PROPERTIES.join(', ')}`,
+      EXIT.ERROR,
+    );
   }
   emit(io, o.json, value, () => (value === null ? '(none)' : typeof value === 'string' ? value : JSON.stringify(value)));
 }
 
 /** `rpc <peer> <method> [args...]`: each argument is JSON, else a string; `--kwargs` a JSON object. */
-export async function rpcCallCommand(agent: Agent, peer: string, method: string, args: readonly string[], o: CliOptions, io: CliIo): Promise<void> {
+export async function rpcCallCommand(
+  agent: Agent,
+  peer: string,
+  method: string,
+  args: readonly string[],
+  o: CliOptions,
+  io: CliIo,
+): Promise<void> {
   const kw = o.kwargs !== undefined ? jsonObjectArg('kwargs', o.kwargs) : undefined;
   const result = await agent.rpc.request(peer, method, {
-    args: args.map(jsonArg), ...(kw ? { kwargs: kw } : {}), ...(o.platform !== undefined ? { externalPlatform: o.platform } : {}),
+    args: args.map(jsonArg),
+    ...(kw ? { kwargs: kw } : {}),
+    ...(o.platform !== undefined ? { externalPlatform: o.platform } : {}),
   });
   emit(io, o.json, result, () => (typeof result === 'string' ? result : JSON.stringify(result, null, 2)));
 }
@@ -94,19 +114,34 @@ export async function platformsCommand(agent: Agent, o: CliOptions, io: CliIo): 
   const value = await agent.query.query('vip-router-stats');
   const stats = (typeof value === 'string' ? JSON.parse(value) : value) as { platforms?: readonly PlatformLinkView[] } | null;
   const links = stats?.platforms ?? [];
-  emit(io, o.json, links, () => (links.length === 0
-    ? '(no linked platforms: key discovery lists none, or multi-platform is off)'
-    : columns([
-      ['instance', 'state', 'since', 'handshake', 'sent', 'received', 'refused', 'undeliverable'],
-      ...links.map((l) => [
-        l.instance, l.state, new Date(l.since).toISOString(), l.handshake, String(l.counters?.sent ?? 0), String(l.counters?.received ?? 0),
-        String(l.counters?.refused ?? 0), String(l.counters?.undeliverablePublishes ?? 0),
-      ]),
-    ])));
+  emit(io, o.json, links, () =>
+    links.length === 0
+      ? '(no linked platforms: key discovery lists none, or multi-platform is off)'
+      : columns([
+          ['instance', 'state', 'since', 'handshake', 'sent', 'received', 'refused', 'undeliverable'],
+          ...links.map((l) => [
+            l.instance,
+            l.state,
+            new Date(l.since).toISOString(),
+            l.handshake,
+            String(l.counters?.sent ?? 0),
+            String(l.counters?.received ?? 0),
+            String(l.counters?.refused ?? 0),
+            String(l.counters?.undeliverablePublishes ?? 0),
+          ]),
+        ]),
+  );
 }
 
 /** Rows as left-aligned columns. */
 function columns(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -25,12 +25,16 @@ export async function subscribeCommand(agent: Agent, prefix: string, o: CliOptio
   let got = 0;
   let finish: (reached: boolean) => void = () => undefined;
   const done = new Promise<boolean>((resolve) => (finish = resolve));
-  await pubsub.subscribe(prefix, (_peer, sender, bus, topic, headers, message) => {
-    if (count !== undefined && got >= count) return;
-    got += 1;
-    emit(io, json, { topic, sender, bus, headers, message }, () => `${topic}  ${sender}  ${JSON.stringify(message)}`);
-    if (count !== undefined && got >= count) finish(true);
-  }, o.bus !== undefined ? { bus: o.bus } : {});
+  await pubsub.subscribe(
+    prefix,
+    (_peer, sender, bus, topic, headers, message) => {
+      if (count !== undefined && got >= count) return;
+      got += 1;
+      emit(io, json, { topic, sender, bus, headers, message }, () => `${topic}  ${sender}  ${JSON.stringify(message)}`);
+      if (count !== undefined && got >= count) finish(true);
+    },
+    o.bus !== undefined ? { bus: o.bus } : {},
+  );
   if (!json) io.err(`subscribed to ${JSON.stringify(prefix)}${count !== undefined ? `, waiting for ${count} message(s)` : ''}`);
   const timer = setTimeout(() => finish(false), timeout * 1000);
   const onSigint = () => finish(true);

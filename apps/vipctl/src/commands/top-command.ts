@@ -17,7 +17,8 @@ const CLEAR = '\x1b[H\x1b[2J';
 async function fetchSnapshot(agent: Agent): Promise<StatusSnapshot> {
   const raw = await agent.rpc.call('control', 'status.snapshot', TOP_SAMPLES);
   const parsed = StatusSnapshotSchema.safeParse(raw);
-  if (!parsed.success) throw new CliError(`the platform's status board answered something unexpected: ${parsed.error.issues[0]?.message ?? ''}`, EXIT.ERROR);
+  if (!parsed.success)
+    throw new CliError(`the platform's status board answered something unexpected: ${parsed.error.issues[0]?.message ?? ''}`, EXIT.ERROR);
   return parsed.data;
 }
 
@@ -59,7 +60,11 @@ export async function topCommand(agent: Agent, o: CliOptions, io: CliIo): Promis
 export function renderTop(s: StatusSnapshot, width: number): string {
   const last = s.rates.at(-1);
   const rate = (k: 'messages' | 'deliveries' | 'drops') => (last ? fmt(last[k]) : '-');
-  const spark = (k: 'messages' | 'deliveries' | 'drops') => sparkline(s.rates.map((r) => r[k]), Math.max(10, Math.min(TOP_SAMPLES, width - 30)));
+  const spark = (k: 'messages' | 'deliveries' | 'drops') =>
+    sparkline(
+      s.rates.map((r) => r[k]),
+      Math.max(10, Math.min(TOP_SAMPLES, width - 30)),
+    );
   const lines = [
     `vip ${s.instance}  ${s.bus} bus  version ${s.version}  up ${duration(s.now - s.startedAt)}  peers ${s.peers.length + s.peersOmitted}  topics ${s.topics.length + s.topicsOmitted}`,
     `totals: received ${s.totals.received}  forwarded ${s.totals.forwarded}  published ${s.totals.published}  delivered ${s.totals.delivered}  dropped ${s.totals.dropped}`,
@@ -68,11 +73,27 @@ export function renderTop(s: StatusSnapshot, width: number): string {
     `deliveries/s ${rate('deliveries').padStart(8)}  ${spark('deliveries')}`,
     `drops/s      ${rate('drops').padStart(8)}  ${spark('drops')}`,
     '',
-    ...columns(['PEER', 'USER', 'BUS', 'CONNECTED', 'QUEUED', 'BYTES', 'DROPPED'],
-      s.peers.slice(0, TOP_ROWS).map((p) => [p.identity, p.user, p.bus, duration(s.now - p.connectedSince), String(p.queued), String(p.queuedBytes), String(p.dropped)]),
-      s.peers.length + s.peersOmitted),
+    ...columns(
+      ['PEER', 'USER', 'BUS', 'CONNECTED', 'QUEUED', 'BYTES', 'DROPPED'],
+      s.peers
+        .slice(0, TOP_ROWS)
+        .map((p) => [
+          p.identity,
+          p.user,
+          p.bus,
+          duration(s.now - p.connectedSince),
+          String(p.queued),
+          String(p.queuedBytes),
+          String(p.dropped),
+        ]),
+      s.peers.length + s.peersOmitted,
+    ),
     '',
-    ...columns(['TOPIC', 'BUS', 'SUBSCRIBERS'], s.topics.slice(0, TOP_ROWS).map((t) => [t.prefix, t.bus || '(default)', String(t.subscribers)]), s.topics.length + s.topicsOmitted),
+    ...columns(
+      ['TOPIC', 'BUS', 'SUBSCRIBERS'],
+      s.topics.slice(0, TOP_ROWS).map((t) => [t.prefix, t.bus || '(default)', String(t.subscribers)]),
+      s.topics.length + s.topicsOmitted,
+    ),
     '',
     s.tracker.enabled
       ? `tracker: on  incoming ${pairs(s.tracker.incoming)}  outgoing ${pairs(s.tracker.outgoing)}  errors ${s.tracker.errors}  unroutable ${s.tracker.unroutable}`
@@ -86,7 +107,11 @@ export function renderTop(s: StatusSnapshot, width: number): string {
 
 function columns(header: readonly string[], rows: readonly (readonly string[])[], total: number): string[] {
   const widths = header.map((h, i) => Math.min(40, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (c.length > (widths[i] as number) ? `${c.slice(0, (widths[i] as number) - 1)}…` : c.padEnd(widths[i] as number))).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (c.length > (widths[i] as number) ? `${c.slice(0, (widths[i] as number) - 1)}…` : c.padEnd(widths[i] as number)))
+      .join('  ')
+      .trimEnd();
   const out = [line(header), ...rows.map(line)];
   if (rows.length === 0) out.push('  (none)');
   if (total > rows.length) out.push(`  … and ${total - rows.length} more`);
@@ -96,7 +121,9 @@ function columns(header: readonly string[], rows: readonly (readonly string[])[]
 function sparkline(values: readonly number[], width: number): string {
   const shown = values.slice(-width);
   const max = Math.max(0, ...shown);
-  return shown.map((v) => (max === 0 ? SPARKS[0] : SPARKS[Math.min(SPARKS.length - 1, Math.floor((v / max) * (SPARKS.length - 1)))])).join('');
+  return shown
+    .map((v) => (max === 0 ? SPARKS[0] : SPARKS[Math.min(SPARKS.length - 1, Math.floor((v / max) * (SPARKS.length - 1)))]))
+    .join('');
 }
 
 function fmt(n: number): string {
@@ -104,7 +131,11 @@ function fmt(n: number): string {
 }
 
 function pairs(m: Record<string, number>): string {
-  return Object.entries(m).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+  return (
+    Object.entries(m)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ') || '-'
+  );
 }
 
 function duration(ms: number): string {

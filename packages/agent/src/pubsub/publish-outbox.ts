@@ -67,7 +67,11 @@ export class PublishOutbox {
   publish(topic: string, body: Buffer): Promise<unknown> {
     const core = this.#core;
     const id = core.nextId();
-    const reply = core.expect<unknown>(id, { from: '', operation: `pubsub publish to ${JSON.stringify(topic)}`, ...(this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs }) });
+    const reply = core.expect<unknown>(id, {
+      from: '',
+      operation: `pubsub publish to ${JSON.stringify(topic)}`,
+      ...(this.#timeoutMs === undefined ? {} : { timeoutMs: this.#timeoutMs }),
+    });
     const entry = this.#offline ? this.#enqueue(topic, body, () => this.#send(id, topic, body)) : undefined;
     const settled = (): void => {
       this.#unconfirmed.delete(id);
@@ -131,8 +135,12 @@ export class PublishOutbox {
 
   stats(): Record<string, number> {
     return {
-      outbox: this.#queuedCount, outbox_bytes: this.#queuedBytes, outbox_flushed: this.#flushed, outbox_full: this.#queueFull,
-      outbox_expired: this.#expired, not_confirmed: this.#notConfirmed,
+      outbox: this.#queuedCount,
+      outbox_bytes: this.#queuedBytes,
+      outbox_flushed: this.#flushed,
+      outbox_full: this.#queueFull,
+      outbox_expired: this.#expired,
+      not_confirmed: this.#notConfirmed,
     };
   }
 

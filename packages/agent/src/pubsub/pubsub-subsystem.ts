@@ -104,14 +104,20 @@ export class PubSubSubsystem implements Subsystem {
     const allPlatforms = options.allPlatforms ?? false;
     const prefixes = typeof prefix === 'string' ? [prefix] : [...prefix];
     for (const p of prefixes) this.#subs.add(allPlatforms ? 'all' : 'internal', bus, p, callback);
-    await this.#request('subscribe', [jsonFrame({ prefix: typeof prefix === 'string' ? prefix : prefixes, bus, all_platforms: allPlatforms })]);
+    await this.#request('subscribe', [
+      jsonFrame({ prefix: typeof prefix === 'string' ? prefix : prefixes, bus, all_platforms: allPlatforms }),
+    ]);
   }
 
   /**
    * Remove `callback` (or every callback when omitted) from `prefix` (or from every prefix of the
    * bus when omitted); the router forgets the prefixes left without callbacks.
    */
-  async unsubscribe(prefix?: string | readonly string[] | null, callback?: PubSubCallback | null, options: UnsubscribeOptions = {}): Promise<void> {
+  async unsubscribe(
+    prefix?: string | readonly string[] | null,
+    callback?: PubSubCallback | null,
+    options: UnsubscribeOptions = {},
+  ): Promise<void> {
     const bus = options.bus ?? '';
     const platform: PubSubPlatform = options.allPlatforms ? 'all' : 'internal';
     const asked = prefix === undefined || prefix === null ? null : typeof prefix === 'string' ? [prefix] : [...prefix];
@@ -168,13 +174,24 @@ export class PubSubSubsystem implements Subsystem {
 
   /** Send our whole subscription set (after a reconnect; also when a delivery matched nothing). */
   async synchronize(): Promise<void> {
-    await this.#core.send({ peer: '', subsystem: 'pubsub', id: this.#core.nextId(), args: ['synchronize', 'connected', jsonFrame({ subscriptions: this.#subs.snapshot() })] });
+    await this.#core.send({
+      peer: '',
+      subsystem: 'pubsub',
+      id: this.#core.nextId(),
+      args: ['synchronize', 'connected', jsonFrame({ subscriptions: this.#subs.snapshot() })],
+    });
   }
 
   stats(): Record<string, number> {
     return {
-      received: this.#received, unmatched: this.#unmatched, callback_errors: this.#callbackErrors, invalid: this.#invalid,
-      acked: this.#acked, unacked: this.#unacked.size, acks_missing: this.#acksMissing, errors: this.#errors,
+      received: this.#received,
+      unmatched: this.#unmatched,
+      callback_errors: this.#callbackErrors,
+      invalid: this.#invalid,
+      acked: this.#acked,
+      unacked: this.#unacked.size,
+      acks_missing: this.#acksMissing,
+      errors: this.#errors,
       ...this.#outbox.stats(),
     };
   }
@@ -214,7 +231,9 @@ export class PubSubSubsystem implements Subsystem {
         if (this.#unacked.size < this.#noWaitWindow) this.#wake();
         return;
       }
-      const value = message.args[1] ? decodeCountOrBool(message.args[1]) : new InvalidPayloadError('pubsub request_response', 'missing value');
+      const value = message.args[1]
+        ? decodeCountOrBool(message.args[1])
+        : new InvalidPayloadError('pubsub request_response', 'missing value');
       if (value instanceof InvalidPayloadError) this.#core.fail(message.id, value, message.peer);
       else this.#core.settle(message.id, value, message.peer);
       return;

@@ -2,11 +2,22 @@ import type { VipMessage } from '@vip/protocol';
 import { NotStartedError } from '../errors.js';
 import type { ManagementOptions, RmqLinkOptionsInput } from '@vip/rmq';
 import {
-  RmqPubSub, type PrefixMatch, type PubSubDelivery, type PubSubPublish, type RmqPubSubCallback, type RmqSubscriptionSpec,
+  RmqPubSub,
+  type PrefixMatch,
+  type PubSubDelivery,
+  type PubSubPublish,
+  type RmqPubSubCallback,
+  type RmqSubscriptionSpec,
 } from '@vip/rmq/pubsub';
 import type { AgentCore } from '../subsystem.js';
 import {
-  PubSubSubsystem, type ListOptions, type ListRow, type PubSubCallback, type PublishOptions, type SubscribeOptions, type UnsubscribeOptions,
+  PubSubSubsystem,
+  type ListOptions,
+  type ListRow,
+  type PubSubCallback,
+  type PublishOptions,
+  type SubscribeOptions,
+  type UnsubscribeOptions,
 } from './pubsub-subsystem.js';
 
 /** How long a re-welcome waits for the broker pubsub's own connection (it reconnects with its own back-off). */
@@ -73,7 +84,11 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
     else this.#held.push(spec);
   }
 
-  override async unsubscribe(prefix?: string | readonly string[] | null, callback?: PubSubCallback | null, options: UnsubscribeOptions = {}): Promise<void> {
+  override async unsubscribe(
+    prefix?: string | readonly string[] | null,
+    callback?: PubSubCallback | null,
+    options: UnsubscribeOptions = {},
+  ): Promise<void> {
     const wrapped = callback ? this.#wrapped.get(callback) : undefined;
     if (callback && !wrapped) return; // never subscribed: harmless, as on ZMQ
     const bus = options.bus ?? '';
@@ -84,7 +99,8 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
     }
     const drop = prefix === undefined || prefix === null ? undefined : new Set(typeof prefix === 'string' ? [prefix] : prefix);
     this.#held = this.#held.flatMap((s) => {
-      if ((s.options.bus ?? '') !== bus || (s.options.allPlatforms ?? false) !== allPlatforms || (wrapped && s.callback !== wrapped)) return [s];
+      if ((s.options.bus ?? '') !== bus || (s.options.allPlatforms ?? false) !== allPlatforms || (wrapped && s.callback !== wrapped))
+        return [s];
       const left = drop ? s.prefixes.filter((p) => !drop.has(p)) : [];
       return left.length > 0 ? [{ ...s, prefixes: left }] : [];
     });

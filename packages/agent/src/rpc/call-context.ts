@@ -5,7 +5,11 @@ import type { RpcCallContext } from './exports.js';
 let current: RpcCallContext | undefined;
 
 /** `handler.apply(context, args)` with `context` as the current RPC call context (no closure per call). */
-export function applyWithRpcContext(context: RpcCallContext, handler: (this: RpcCallContext, ...args: never[]) => unknown, args: unknown[]): unknown {
+export function applyWithRpcContext(
+  context: RpcCallContext,
+  handler: (this: RpcCallContext, ...args: never[]) => unknown,
+  args: unknown[],
+): unknown {
   const previous = current;
   current = context;
   try {

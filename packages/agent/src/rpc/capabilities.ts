@@ -14,7 +14,10 @@ export type { CapabilityMap };
  * undefined when allowed.
  */
 export function checkCapabilities(
-  method: string, required: readonly string[], user: string, caps: UserCapabilities | undefined,
+  method: string,
+  required: readonly string[],
+  user: string,
+  caps: UserCapabilities | undefined,
   byName: Readonly<Record<string, unknown>> | (() => Readonly<Record<string, unknown>>),
 ): UnauthorizedError | undefined {
   if (required.length === 1 && required[0] === '') return undefined;
@@ -48,7 +51,9 @@ export function pyRepr(v: unknown): string {
   if (typeof v === 'number') return String(v);
   if (typeof v === 'string') return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   if (Array.isArray(v)) return `[${v.map(pyRepr).join(', ')}]`;
-  return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`).join(', ')}}`;
+  return `{${Object.entries(v as Record<string, unknown>)
+    .map(([k, x]) => `${pyRepr(k)}: ${pyRepr(x)}`)
+    .join(', ')}}`;
 }
 
 function pySet(items: readonly string[]): string {

@@ -1,6 +1,11 @@
 import {
-  buildResult, decodeParams, methodNotFound, unhandledException,
-  type RpcErrorResponse, type RpcRequest, type RpcResponse,
+  buildResult,
+  decodeParams,
+  methodNotFound,
+  unhandledException,
+  type RpcErrorResponse,
+  type RpcRequest,
+  type RpcResponse,
 } from '@vip/protocol';
 import { checkCapabilities, type UserCapabilities } from './capabilities.js';
 import { applyWithRpcContext } from './call-context.js';
@@ -115,7 +120,9 @@ function invoke(id: string | number | null, method: ExportedMethod, bound: Bound
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 const EXC_TYPES: Readonly<Record<string, string>> = {
@@ -127,10 +134,14 @@ const EXC_TYPES: Readonly<Record<string, string>> = {
 };
 
 /** A thrown value as VOLTTRON serializes exceptions (`exception.py`: exc_type, exc_args, exc_tb). */
-export function describeException(err: unknown, traceback: boolean): { detail: string; excType: string; excArgs: unknown[]; excTb?: string } {
+export function describeException(
+  err: unknown,
+  traceback: boolean,
+): { detail: string; excType: string; excArgs: unknown[]; excTb?: string } {
   if (!(err instanceof Error)) return { detail: String(err), excType: 'builtins.Exception', excArgs: [err] };
   const e = err as Error & { excType?: unknown; excArgs?: unknown };
-  const excType = typeof e.excType === 'string' ? e.excType : err instanceof ParamBindingError ? 'builtins.TypeError' : (EXC_TYPES[err.name] ?? err.name);
+  const excType =
+    typeof e.excType === 'string' ? e.excType : err instanceof ParamBindingError ? 'builtins.TypeError' : (EXC_TYPES[err.name] ?? err.name);
   const excArgs = Array.isArray(e.excArgs) ? (e.excArgs as unknown[]) : [err.message];
   return traceback && err.stack ? { detail: err.message, excType, excArgs, excTb: err.stack } : { detail: err.message, excType, excArgs };
 }

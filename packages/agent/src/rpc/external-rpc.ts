@@ -1,5 +1,11 @@
 import {
-  EMPTY_FRAME, frameText, parseExternalRpcPayload, pythonJson, type ExternalRpcPayload, type Frame, type VipMessage,
+  EMPTY_FRAME,
+  frameText,
+  parseExternalRpcPayload,
+  pythonJson,
+  type ExternalRpcPayload,
+  type Frame,
+  type VipMessage,
 } from '@vip/protocol';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 
@@ -57,14 +63,20 @@ export class ExternalRpcSubsystem implements Subsystem {
       if (answer !== undefined) answers.push(answer);
     }
     if (answers.length === 0) return true;
-    void Promise.all(answers).then((texts) => {
-      const args = texts.filter((t): t is string => t !== undefined);
-      if (args.length === 0) return;
-      const back: ExternalRpcPayload = {
-        to_platform: payload.from_platform, to_peer: payload.from_peer, from_platform: payload.to_platform, from_peer: payload.to_peer, args,
-      };
-      return this.#core.send({ peer: '', id: message.id, subsystem: 'external_rpc', args: ['send_platform', pythonJson(back)] });
-    }).catch((err: unknown) => this.#core.logger.warn('rpc.external.serve_failed', {}, err));
+    void Promise.all(answers)
+      .then((texts) => {
+        const args = texts.filter((t): t is string => t !== undefined);
+        if (args.length === 0) return;
+        const back: ExternalRpcPayload = {
+          to_platform: payload.from_platform,
+          to_peer: payload.from_peer,
+          from_platform: payload.to_platform,
+          from_peer: payload.to_peer,
+          args,
+        };
+        return this.#core.send({ peer: '', id: message.id, subsystem: 'external_rpc', args: ['send_platform', pythonJson(back)] });
+      })
+      .catch((err: unknown) => this.#core.logger.warn('rpc.external.serve_failed', {}, err));
     return true;
   }
 }

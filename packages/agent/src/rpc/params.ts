@@ -28,7 +28,11 @@ export function onPlatform(platform: string): OnPlatform {
  * Split call arguments into positional and keyword parts (a trailing `KwArgs` holds the keywords)
  * and the platform of an external call (a trailing `OnPlatform`, after any `KwArgs`).
  */
-export function splitCallArgs(args: readonly unknown[]): { args: readonly unknown[]; kwargs: Record<string, unknown> | undefined; platform?: string } {
+export function splitCallArgs(args: readonly unknown[]): {
+  args: readonly unknown[];
+  kwargs: Record<string, unknown> | undefined;
+  platform?: string;
+} {
   let last = args[args.length - 1];
   let platform: string | undefined;
   if (last instanceof OnPlatform) {
@@ -121,7 +125,10 @@ function hasKeys(o: object): boolean {
  * keywords arrive as one trailing object.
  */
 export function bindParams(
-  method: string, declared: readonly NormalParam[] | undefined, args: readonly unknown[], kw: Readonly<Record<string, unknown>>,
+  method: string,
+  declared: readonly NormalParam[] | undefined,
+  args: readonly unknown[],
+  kw: Readonly<Record<string, unknown>>,
 ): BoundCall {
   if (!declared) return new UndeclaredCall(args, kw);
   const named = declared.filter((p) => p.kind === 'POSITIONAL_OR_KEYWORD');
@@ -148,7 +155,9 @@ export function bindParams(
   }
   const missing = named.filter((p) => !values.has(p.name) && !p.hasDefault).map((p) => `'${p.name}'`);
   if (missing.length > 0) {
-    throw new ParamBindingError(`${method}() missing ${missing.length} required positional argument${missing.length > 1 ? 's' : ''}: ${missing.join(' and ')}`);
+    throw new ParamBindingError(
+      `${method}() missing ${missing.length} required positional argument${missing.length > 1 ? 's' : ''}: ${missing.join(' and ')}`,
+    );
   }
   const callArgs: unknown[] = named.map((p) => (values.has(p.name) ? values.get(p.name) : p.default));
   for (const p of named) byName[p.name] = values.has(p.name) ? values.get(p.name) : p.default;

@@ -1,8 +1,28 @@
 import {
-  EMPTY_FRAME, EXTERNAL_RPC_ERROR_CODES, ExternalRpcErrorDataSchema, PeerUnreachableError, PlatformUnreachableError, textFrame,
-  buildRequest, errorResponseFor, frameText, InvalidRpcError, parseRpcFrame, pythonJson, readErrorData,
-  RPC_ERROR_CODES, UNAUTHORIZED_ERRNUM, UNAUTHORIZED_EXC_TYPE, UnauthorizedError, unhandledException,
-  type Frame, type RpcErrorObject, type RpcMessage, type RpcResponse, type VipMessage, type WireError,
+  EMPTY_FRAME,
+  EXTERNAL_RPC_ERROR_CODES,
+  ExternalRpcErrorDataSchema,
+  PeerUnreachableError,
+  PlatformUnreachableError,
+  textFrame,
+  buildRequest,
+  errorResponseFor,
+  frameText,
+  InvalidRpcError,
+  parseRpcFrame,
+  pythonJson,
+  readErrorData,
+  RPC_ERROR_CODES,
+  UNAUTHORIZED_ERRNUM,
+  UNAUTHORIZED_EXC_TYPE,
+  UnauthorizedError,
+  unhandledException,
+  type Frame,
+  type RpcErrorObject,
+  type RpcMessage,
+  type RpcResponse,
+  type VipMessage,
+  type WireError,
 } from '@vip/protocol';
 import { CapabilityMapSchema } from '@vip/protocol/internal';
 import { MethodNotFoundError, RemoteError, RpcError, RpcException } from '../errors.js';
@@ -75,9 +95,15 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
     this.#core = core;
     this.#options = options;
     const rpc = this;
-    this.export('auth.update', function (this: RpcCallContext, map: unknown) { return rpc.#authUpdate(this.caller, map); }, {
-      params: ['user_to_capabilities'],
-    });
+    this.export(
+      'auth.update',
+      function (this: RpcCallContext, map: unknown) {
+        return rpc.#authUpdate(this.caller, map);
+      },
+      {
+        params: ['user_to_capabilities'],
+      },
+    );
   }
 
   /** Export `handler` as RPC method `name`. */
@@ -127,7 +153,11 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
   /** `call(peer, method, 1, 2)`, `call(peer, method, kwargs({x: 1}))`, `call(peer, method, 1, kwargs({x: 2}))`. */
   call<T = unknown>(peer: string, method: string, ...args: unknown[]): Promise<T> {
     const split = splitCallArgs(args);
-    return this.request<T>(peer, method, { args: split.args, kwargs: split.kwargs, ...(split.platform !== undefined ? { externalPlatform: split.platform } : {}) });
+    return this.request<T>(peer, method, {
+      args: split.args,
+      kwargs: split.kwargs,
+      ...(split.platform !== undefined ? { externalPlatform: split.platform } : {}),
+    });
   }
 
   /** A call with explicit positional/keyword arguments and a per-call timeout or signal. */
@@ -137,7 +167,12 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
     if (options.externalPlatform !== undefined) return this.#requestExternal<T>(options.externalPlatform, peer, method, id, body, options);
     return this.#core.request<T>(
       { peer, subsystem: 'RPC', args: [body] },
-      { id, timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal: options.signal, operation: () => `RPC call ${JSON.stringify(peer)}.${method}` },
+      {
+        id,
+        timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
+        signal: options.signal,
+        operation: () => `RPC call ${JSON.stringify(peer)}.${method}`,
+      },
     );
   }
 
@@ -152,11 +187,18 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
   #requestExternal<T>(platform: string, peer: string, method: string, id: string, body: string, options: CallOptions): Promise<T> {
     const external = this.#externalSide();
     this.#external.set(id, { platform, peer });
-    const wait = this.#core.expect<T>(id, {
-      from: '', subsystem: 'external_rpc', timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS, signal: options.signal,
-      operation: () => `RPC call ${JSON.stringify(peer)}.${method} on platform ${JSON.stringify(platform)}`,
-    }).finally(() => this.#external.delete(id));
-    external.send(platform, peer, [body], id).catch((err: unknown) => this.#core.fail(id, err instanceof Error ? err : new Error(String(err))));
+    const wait = this.#core
+      .expect<T>(id, {
+        from: '',
+        subsystem: 'external_rpc',
+        timeoutMs: options.timeoutMs ?? this.#options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS,
+        signal: options.signal,
+        operation: () => `RPC call ${JSON.stringify(peer)}.${method} on platform ${JSON.stringify(platform)}`,
+      })
+      .finally(() => this.#external.delete(id));
+    external
+      .send(platform, peer, [body], id)
+      .catch((err: unknown) => this.#core.fail(id, err instanceof Error ? err : new Error(String(err))));
     return wait;
   }
 
@@ -200,7 +242,6 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
     }
   }
 
-
   /** One VIP message holding a JSON array; settles per item (undefined for notifications). */
   batch(peer: string, items: readonly BatchItem[], options: { timeoutMs?: number } = {}): Promise<PromiseSettledResult<unknown>[]> {
     const vipId = this.#core.nextId();
@@ -210,7 +251,16 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
     const requests = items.map((item) => {
       const id = item.notify ? undefined : this.#core.nextId();
       if (id !== undefined) ids.push(id);
-      waits.push(id === undefined ? Promise.resolve(undefined) : this.#core.expect(id, { from: peer, timeoutMs, operation: `RPC batch call ${JSON.stringify(peer)}.${item.method}`, subsystem: 'RPC' }));
+      waits.push(
+        id === undefined
+          ? Promise.resolve(undefined)
+          : this.#core.expect(id, {
+              from: peer,
+              timeoutMs,
+              operation: `RPC batch call ${JSON.stringify(peer)}.${item.method}`,
+              subsystem: 'RPC',
+            }),
+      );
       return buildRequest(item.method, { args: item.args, kwargs: item.kwargs, id });
     });
     if (ids.length > 0) this.#batches.set(vipId, ids);
@@ -252,7 +302,9 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
     }
     // Plain values when every frame was answered synchronously: the reply leaves now, without a Promise.all round.
     if (replies.some((r) => r instanceof Promise)) {
-      Promise.all(replies).then((frames) => this.#reply(message, frames)).catch(this.#serveFailed);
+      Promise.all(replies)
+        .then((frames) => this.#reply(message, frames))
+        .catch(this.#serveFailed);
     } else {
       this.#reply(message, replies as (string | undefined)[])?.catch(this.#serveFailed);
     }
@@ -272,9 +324,9 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
   }
 
   async #serveBatch(items: readonly (RpcMessage | InvalidRpcError)[], context: MessageContext): Promise<string | undefined> {
-    const rs = (await Promise.all(items.map((item) => (item instanceof InvalidRpcError ? errorResponseFor(item) : this.#one(item, context))))).filter(
-      (r): r is RpcResponse => r !== undefined,
-    );
+    const rs = (
+      await Promise.all(items.map((item) => (item instanceof InvalidRpcError ? errorResponseFor(item) : this.#one(item, context))))
+    ).filter((r): r is RpcResponse => r !== undefined);
     return rs.length > 0 ? serialize(rs) : undefined;
   }
 
@@ -352,7 +404,9 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
     if (this.#options.capabilities !== undefined) return;
     const r = CapabilityMapSchema.safeParse(map);
     if (!r.success) {
-      throw new TypeError(`auth.update: expected {user: capabilities (a name, a list, or {capability: null | {param: value}})}: ${r.error.message}`);
+      throw new TypeError(
+        `auth.update: expected {user: capabilities (a name, a list, or {capability: null | {param: value}})}: ${r.error.message}`,
+      );
     }
     this.#capabilities = r.data;
   }
@@ -374,7 +428,11 @@ class MessageContext implements DispatchContext {
   #caller: string | undefined;
   #user: string | undefined;
 
-  constructor(message: VipMessage, userOf: (vipUser: string) => string, capabilities: (user: string) => Promise<UserCapabilities | undefined>) {
+  constructor(
+    message: VipMessage,
+    userOf: (vipUser: string) => string,
+    capabilities: (user: string) => Promise<UserCapabilities | undefined>,
+  ) {
     this.#message = message;
     this.#userOf = userOf;
     this.capabilities = capabilities;
@@ -398,8 +456,6 @@ const serializeOptional = (r: RpcResponse | undefined): string | undefined => (r
 
 /** The identity of the platform's auth service, the only peer allowed to push capabilities. */
 const AUTH_IDENTITY = 'platform.auth';
-
-
 
 /** Python's text of a response; a result JSON cannot carry becomes a -32000 TypeError. */
 function serialize(r: RpcResponse | RpcResponse[]): string {

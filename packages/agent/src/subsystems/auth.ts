@@ -8,7 +8,14 @@ export const MODIFY_RPC_METHOD_ALLOWANCE = 'modify_rpc_method_allowance';
 
 /** Identities of the platform's services: they do not record their methods at start (as VOLTTRON). */
 const SERVICE_IDENTITIES = new Set([
-  'platform.auth', 'platform.web', 'control', 'keydiscovery', 'config.store', 'control.connection', 'platform.health', 'pubsub',
+  'platform.auth',
+  'platform.web',
+  'control',
+  'keydiscovery',
+  'config.store',
+  'control.connection',
+  'platform.health',
+  'pubsub',
 ]);
 
 const CapabilitiesSchema = z.array(z.string(), { error: 'capabilities must be a list of capability names' });
@@ -43,14 +50,22 @@ export class AuthSubsystem implements Subsystem {
     this.#sync = options.syncRpcAuthorizations ?? false;
     rpc.export('auth.get_rpc_authorizations', (method: unknown) => this.getRpcAuthorizations(String(method)), { params: ['method_str'] });
     rpc.export('auth.get_all_rpc_authorizations', () => this.getAllRpcAuthorizations());
-    rpc.export('auth.set_rpc_authorizations', (method: unknown, capabilities: unknown) => {
-      this.setRpcAuthorizations(String(method), parseWith(CapabilitiesSchema, capabilities));
-      return null;
-    }, { params: ['method_str', 'capabilities'], allow: MODIFY_RPC_METHOD_ALLOWANCE });
-    rpc.export('auth.set_multiple_rpc_authorizations', (map: unknown) => {
-      for (const [method, caps] of Object.entries(parseWith(AuthorizationsSchema, map))) this.setRpcAuthorizations(method, caps);
-      return null;
-    }, { params: ['rpc_authorizations'], allow: MODIFY_RPC_METHOD_ALLOWANCE });
+    rpc.export(
+      'auth.set_rpc_authorizations',
+      (method: unknown, capabilities: unknown) => {
+        this.setRpcAuthorizations(String(method), parseWith(CapabilitiesSchema, capabilities));
+        return null;
+      },
+      { params: ['method_str', 'capabilities'], allow: MODIFY_RPC_METHOD_ALLOWANCE },
+    );
+    rpc.export(
+      'auth.set_multiple_rpc_authorizations',
+      (map: unknown) => {
+        for (const [method, caps] of Object.entries(parseWith(AuthorizationsSchema, map))) this.setRpcAuthorizations(method, caps);
+        return null;
+      },
+      { params: ['rpc_authorizations'], allow: MODIFY_RPC_METHOD_ALLOWANCE },
+    );
   }
 
   /** The capabilities `method` requires; [] for a subsystem method or one not exported. */
@@ -91,7 +106,10 @@ export class AuthSubsystem implements Subsystem {
     const mine = this.getAllRpcAuthorizations();
     let answer: unknown;
     try {
-      answer = await this.#rpc.request('platform.auth', 'update_id_rpc_authorizations', { args: [this.#core.identity, mine], timeoutMs: 4_000 });
+      answer = await this.#rpc.request('platform.auth', 'update_id_rpc_authorizations', {
+        args: [this.#core.identity, mine],
+        timeoutMs: 4_000,
+      });
     } catch (err) {
       const event = err instanceof MethodNotFoundError ? 'auth.rpc_authorizations.unsupported' : 'auth.rpc_authorizations.sync_failed';
       this.#core.logger.warn(event, {}, err);

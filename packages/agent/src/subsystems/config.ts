@@ -105,20 +105,29 @@ export class ConfigSubsystem implements Subsystem {
     if (this.#enabled) return;
     this.#enabled = true;
     const svc = this;
-    this.#rpc.export('config.update', function (this: RpcCallContext, action: unknown, name: unknown, contents?: unknown, triggerCallback?: unknown) {
-      svc.#fromStore(this.caller, 'config.update');
-      return svc.#update(String(action), name === null ? null : String(name), contents ?? null, triggerCallback === true);
-    }, { params: ['action', 'config_name', { name: 'contents', default: null }, { name: 'trigger_callback', default: false }] });
-    this.#rpc.export('config.initial_update', function (this: RpcCallContext, configs: unknown) {
-      svc.#fromStore(this.caller, 'config.initial_update');
-      svc.#initialUpdate(configs);
-      return null;
-    }, { params: ['configs'] });
+    this.#rpc.export(
+      'config.update',
+      function (this: RpcCallContext, action: unknown, name: unknown, contents?: unknown, triggerCallback?: unknown) {
+        svc.#fromStore(this.caller, 'config.update');
+        return svc.#update(String(action), name === null ? null : String(name), contents ?? null, triggerCallback === true);
+      },
+      { params: ['action', 'config_name', { name: 'contents', default: null }, { name: 'trigger_callback', default: false }] },
+    );
+    this.#rpc.export(
+      'config.initial_update',
+      function (this: RpcCallContext, configs: unknown) {
+        svc.#fromStore(this.caller, 'config.initial_update');
+        svc.#initialUpdate(configs);
+        return null;
+      },
+      { params: ['configs'] },
+    );
   }
 
   /** Only the platform's store may tell the agent what its configuration is. */
   #fromStore(caller: string, method: string): void {
-    if (caller !== CONFIG_STORE_PEER) throw new UnauthorizedError(`${method} is accepted only from ${CONFIG_STORE_PEER}, not from ${caller}`, { subsystem: 'RPC' });
+    if (caller !== CONFIG_STORE_PEER)
+      throw new UnauthorizedError(`${method} is accepted only from ${CONFIG_STORE_PEER}, not from ${caller}`, { subsystem: 'RPC' });
   }
 
   /** The agent has started: fetch the store and call back NEW for every config (store and defaults). */
@@ -136,9 +145,12 @@ export class ConfigSubsystem implements Subsystem {
     if (this.#initialized) return Promise.resolve();
     this.#initializing ??= this.#rpc
       .request(CONFIG_STORE_PEER, 'initialize_configs', { args: [this.#core.identity], timeoutMs: this.#timeoutMs })
-      .then(() => undefined, (err: unknown) => {
-        this.#core.logger.error('config.initialize.failed', { error: err instanceof Error ? err.message : String(err) });
-      })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.#core.logger.error('config.initialize.failed', { error: err instanceof Error ? err.message : String(err) });
+        },
+      )
       .finally(() => (this.#initializing = undefined));
     return this.#initializing;
   }
@@ -264,7 +276,9 @@ export class ConfigSubsystem implements Subsystem {
   subscribe(callback: ConfigCallback, options: ConfigSubscribeOptions = {}): void {
     const raw = options.actions ?? CONFIG_ACTIONS;
     const actions = typeof raw === 'string' ? [raw] : raw;
-    for (const a of actions) if (!(CONFIG_ACTIONS as readonly string[]).includes(a)) throw new TypeError(`invalid config action ${JSON.stringify(a)} (expected NEW, UPDATE or DELETE)`);
+    for (const a of actions)
+      if (!(CONFIG_ACTIONS as readonly string[]).includes(a))
+        throw new TypeError(`invalid config action ${JSON.stringify(a)} (expected NEW, UPDATE or DELETE)`);
     this.#enable();
     this.#subscriptions.push({ pattern: fnmatchRegExp(options.pattern ?? '*'), actions: new Set(actions), callback });
   }

@@ -37,7 +37,9 @@ export class HealthSubsystem implements Subsystem {
     });
     rpc.export('health.get_status', () => this.getStatus());
     rpc.export('health.get_status_json', () => pythonJson(this.getStatus()));
-    rpc.export('health.send_alert', (key: unknown, status: unknown) => this.sendAlert(String(key), status), { params: ['alert_key', 'statusobj'] });
+    rpc.export('health.send_alert', (key: unknown, status: unknown) => this.sendAlert(String(key), status), {
+      params: ['alert_key', 'statusobj'],
+    });
   }
 
   /** Sets the status; rejects values other than GOOD, BAD, UNKNOWN, STARTING. */
@@ -55,7 +57,9 @@ export class HealthSubsystem implements Subsystem {
   async sendAlert(key: string, status: unknown): Promise<void> {
     const publisher = this.#core.publisher;
     if (!publisher) throw new Error('send_alert needs the pubsub subsystem, which this agent has not registered');
-    this.#instanceName ??= frameText(await this.#core.request<Frame>({ peer: '', subsystem: 'query', args: ['instance-name'] }, { operation: 'query "instance-name"' }));
+    this.#instanceName ??= frameText(
+      await this.#core.request<Frame>({ peer: '', subsystem: 'query', args: ['instance-name'] }, { operation: 'query "instance-name"' }),
+    );
     const topic = `alerts/${this.#agentClass}/${this.#instanceName}_${this.#core.identity.replace(/\./g, '_')}`;
     await publisher.publish(topic, { alert_key: key }, status ?? this.getStatus());
   }

@@ -65,7 +65,11 @@ export class PeerlistSubsystem implements Subsystem {
     const [opFrame, ...rest] = message.args;
     const op = opFrame ? frameText(opFrame) : '';
     if (op === 'listing') {
-      this.#core.settle(message.id, rest.map((f) => frameText(f)), message.peer);
+      this.#core.settle(
+        message.id,
+        rest.map((f) => frameText(f)),
+        message.peer,
+      );
       return true;
     }
     if (op === 'listing_with_messagebus') {

@@ -22,13 +22,17 @@ function fakeCore() {
       sent.push({ ...m, id });
       return new Promise<T>((resolve, reject) => pending.set(id, { resolve: resolve as (v: unknown) => void, reject }));
     },
-    expect: <T>(id: string, o: RequestOptions) => new Promise<T>((resolve, reject) => {
-      const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => {
-        pending.delete(id);
-        reject(new TimeoutError('pubsub publish', o.timeoutMs ?? 0));
-      }, o.timeoutMs);
-      pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v as T)), reject: (e) => (clearTimeout(timer), reject(e)) });
-    }),
+    expect: <T>(id: string, o: RequestOptions) =>
+      new Promise<T>((resolve, reject) => {
+        const timer =
+          o.timeoutMs === undefined
+            ? undefined
+            : setTimeout(() => {
+                pending.delete(id);
+                reject(new TimeoutError('pubsub publish', o.timeoutMs ?? 0));
+              }, o.timeoutMs);
+        pending.set(id, { resolve: (v) => (clearTimeout(timer), resolve(v as T)), reject: (e) => (clearTimeout(timer), reject(e)) });
+      }),
     settle: (id, value) => {
       const p = pending.get(key(id));
       p?.resolve(value);
@@ -45,10 +49,16 @@ function fakeCore() {
   return { core, sent, args };
 }
 
-const reply = (id: string, ...args: Frame[]): VipMessage => ({ peer: Buffer.alloc(0), user: textFrame('cap.agent'), id: textFrame(id), subsystem: textFrame('pubsub'), args });
+const reply = (id: string, ...args: Frame[]): VipMessage => ({
+  peer: Buffer.alloc(0),
+  user: textFrame('cap.agent'),
+  id: textFrame(id),
+  subsystem: textFrame('pubsub'),
+  args,
+});
 
 describe('PubSubSubsystem wire format (agent_pubsub_* transcripts)', () => {
-  it('subscribe, publish, list and unsubscribe frames equal a Python agent\'s; replies decode', async () => {
+  it("subscribe, publish, list and unsubscribe frames equal a Python agent's; replies decode", async () => {
     const { core, sent, args } = fakeCore();
     const pubsub = new PubSubSubsystem(core);
 
@@ -86,7 +96,10 @@ describe('PubSubSubsystem wire format (agent_pubsub_* transcripts)', () => {
     await pubsub.onConnected();
     expect(args(sent[0])).toEqual(['synchronize', 'connected', '{"subscriptions": {"internal": {"b1": ["a"]}, "all": {"": ["c"]}}}']);
     const stray = (topic: string): VipMessage => ({
-      peer: Buffer.alloc(0), user: Buffer.alloc(0), id: textFrame('x'), subsystem: textFrame('pubsub'),
+      peer: Buffer.alloc(0),
+      user: Buffer.alloc(0),
+      id: textFrame('x'),
+      subsystem: textFrame('pubsub'),
       args: [textFrame('publish'), textFrame(topic), textFrame('{"sender": "s", "bus": "", "headers": {}, "message": 1}')],
     });
     pubsub.handle(stray('zzz/1'));
@@ -104,7 +117,9 @@ describe('PubSubSubsystem.publishNoWait', () => {
     const first = pubsub.publish('t/1', { message: { a: 'é' } });
     await pubsub.publishNoWait('t/1', { message: { a: 'é' } });
     expect(args(sent[1])).toEqual(args(sent[0]));
-    expect(args(sent[1])[2]).toBe('{"bus": "", "headers": {"min_compatible_version": "3.0", "max_compatible_version": ""}, "message": {"a": "\\u00e9"}}');
+    expect(args(sent[1])[2]).toBe(
+      '{"bus": "", "headers": {"min_compatible_version": "3.0", "max_compatible_version": ""}, "message": {"a": "\\u00e9"}}',
+    );
     let second = false;
     const paced = pubsub.publishNoWait('t/2').then(() => (second = true));
     await new Promise((r) => setImmediate(r));
@@ -123,7 +138,8 @@ describe('PubSubSubsystem.publishNoWait', () => {
 
 describe('PubSubSubsystem publishes across a lost connection (issue 10 item 11)', () => {
   const COUNT_1 = Buffer.from([1, 0, 0, 0]);
-  const ack = (pubsub: PubSubSubsystem, m: OutgoingMessage | undefined) => pubsub.handle(reply(String(m?.id), textFrame('request_response'), COUNT_1));
+  const ack = (pubsub: PubSubSubsystem, m: OutgoingMessage | undefined) =>
+    pubsub.handle(reply(String(m?.id), textFrame('request_response'), COUNT_1));
 
   it('rejects a publish sent before the disconnect at once: no reply can come on the next connection', async () => {
     const { core } = fakeCore();
@@ -145,7 +161,13 @@ describe('PubSubSubsystem publishes across a lost connection (issue 10 item 11)'
     expect(pubsub.stats()).toMatchObject({ outbox: 4 });
     await pubsub.onConnected();
     await noWait;
-    expect(sent.map((m) => args(m).slice(0, 2).join(' '))).toEqual(['synchronize connected', 'publish t/1', 'publish t/2', 'publish t/3', 'publish t/4']);
+    expect(sent.map((m) => args(m).slice(0, 2).join(' '))).toEqual([
+      'synchronize connected',
+      'publish t/1',
+      'publish t/2',
+      'publish t/3',
+      'publish t/4',
+    ]);
     for (const m of [sent[1], sent[2], sent[4]]) ack(pubsub, m);
     expect(await Promise.all([...kept, last])).toEqual([1, 1, 1]);
     expect(pubsub.stats()).toMatchObject({ outbox: 0, outbox_flushed: 4, outbox_bytes: 0 });

@@ -14,11 +14,26 @@ const BUS_FIRST = Buffer.from('{"bus": ', 'latin1');
  */
 export class DeliveryPayloads {
   /** identityKey of the sender frame -> `{"sender": "<sender>", ` */
-  readonly #heads = new FrameCache((key) => Buffer.from(`{"sender": ${pythonString(Buffer.from(key, 'latin1').toString('utf8'))}, `, 'latin1'));
+  readonly #heads = new FrameCache((key) =>
+    Buffer.from(`{"sender": ${pythonString(Buffer.from(key, 'latin1').toString('utf8'))}, `, 'latin1'),
+  );
 
   /** The delivery of a local publish by `sender` (its identity frame). */
-  fromPublish(sender: Frame, body: { bus: string; headers: unknown; message: unknown }, raw: Frame | undefined, keys: readonly string[] | undefined): Frame {
-    if (raw !== undefined && keys !== undefined && keys.length === 3 && keys[0] === 'bus' && keys[1] === 'headers' && keys[2] === 'message' && isAsciiBusFirst(raw)) {
+  fromPublish(
+    sender: Frame,
+    body: { bus: string; headers: unknown; message: unknown },
+    raw: Frame | undefined,
+    keys: readonly string[] | undefined,
+  ): Frame {
+    if (
+      raw !== undefined &&
+      keys !== undefined &&
+      keys.length === 3 &&
+      keys[0] === 'bus' &&
+      keys[1] === 'headers' &&
+      keys[2] === 'message' &&
+      isAsciiBusFirst(raw)
+    ) {
       return Buffer.concat([this.#heads.get(identityKey(sender)), raw.subarray(1)]);
     }
     return deliveryPayload(sender.toString('utf8'), body);

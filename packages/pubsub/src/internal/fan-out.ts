@@ -1,4 +1,15 @@
-import { EMPTY_FRAME, ERRNO, ERRNO_MESSAGES, frameBytes, frameFromKey, identityKey, textFrame, type DeliveryResult, type Frame, type RouterServices } from '@vip/protocol';
+import {
+  EMPTY_FRAME,
+  ERRNO,
+  ERRNO_MESSAGES,
+  frameBytes,
+  frameFromKey,
+  identityKey,
+  textFrame,
+  type DeliveryResult,
+  type Frame,
+  type RouterServices,
+} from '@vip/protocol';
 import type { DeliveryStats, DropReason } from '../delivery-stats.js';
 import { FrameCache } from './frame-cache.js';
 

@@ -105,7 +105,15 @@ export interface HeldCounters {
  */
 export class HeldDeliveries {
   readonly counters: HeldCounters = {
-    held: 0, delivered: 0, expired: 0, dropped_full: 0, dropped_unsubscribed: 0, dropped_again: 0, dropped_unreachable: 0, returned: 0, probes_failed: 0,
+    held: 0,
+    delivered: 0,
+    expired: 0,
+    dropped_full: 0,
+    dropped_unsubscribed: 0,
+    dropped_again: 0,
+    dropped_unreachable: 0,
+    returned: 0,
+    probes_failed: 0,
   };
   readonly #waiting = new Map<string, Waiting>();
   readonly #deps: HeldDeliveriesDeps;

@@ -55,18 +55,22 @@ export class Persistence {
     this.#hooks = hooks;
     this.#graceMs = options.graceMs ?? DEFAULT_RESTORE_GRACE_MS;
     this.#restored = options.restored ?? new Map();
-    this.#held = new HeldDeliveries({
-      services: hooks.services,
-      wants: (key, bus, topic) => hooks.index.match(bus, topic).has(key),
-      forget: (key) => hooks.dropSubscriptions(key),
-      unreachable: (key) => hooks.unreachable(key),
-      reportAgain: (key, m) => this.#reportAgain(key, m),
-      logger: hooks.logger,
-    }, {
-      maxBytes: options.maxHeldBytes ?? 64 * 1024 * 1024,
-      maxMessages: options.maxHeldMessages ?? 100_000,
-      maxBytesPerSubscriber: options.maxHeldBytesPerSubscriber ?? 16 * 1024 * 1024,
-    }, options.probeIntervalMs ?? 1_000);
+    this.#held = new HeldDeliveries(
+      {
+        services: hooks.services,
+        wants: (key, bus, topic) => hooks.index.match(bus, topic).has(key),
+        forget: (key) => hooks.dropSubscriptions(key),
+        unreachable: (key) => hooks.unreachable(key),
+        reportAgain: (key, m) => this.#reportAgain(key, m),
+        logger: hooks.logger,
+      },
+      {
+        maxBytes: options.maxHeldBytes ?? 64 * 1024 * 1024,
+        maxMessages: options.maxHeldMessages ?? 100_000,
+        maxBytesPerSubscriber: options.maxHeldBytesPerSubscriber ?? 16 * 1024 * 1024,
+      },
+      options.probeIntervalMs ?? 1_000,
+    );
     for (const [peer, subs] of this.#restored) for (const s of subs) hooks.index.add(peer, s.platform, s.bus, s.prefix);
     this.#store.source(() => snapshotOf(hooks.index));
   }
@@ -77,7 +81,12 @@ export class Persistence {
     this.#held.await(this.#restored.keys(), this.#graceMs);
     let subscriptions = 0;
     for (const subs of this.#restored.values()) subscriptions += subs.length;
-    this.#hooks.logger().info('pubsub.subscriptions.restored', { subscribers: this.#restored.size, subscriptions, grace_ms: this.#graceMs, path: this.#store.path });
+    this.#hooks.logger().info('pubsub.subscriptions.restored', {
+      subscribers: this.#restored.size,
+      subscriptions,
+      grace_ms: this.#graceMs,
+      path: this.#store.path,
+    });
   }
 
   /** The index changed: write it. */

@@ -28,7 +28,10 @@ export class RemotePlatforms {
 
   /** Store what `instance` advertised (replaces its previous list). */
   advertised(instance: string, prefixes: readonly string[]): void {
-    this.#prefixes.replace(instance, prefixes.map((p) => ({ platform: 'all' as const, bus: '', prefix: textFrame(p) })));
+    this.#prefixes.replace(
+      instance,
+      prefixes.map((p) => ({ platform: 'all' as const, bus: '', prefix: textFrame(p) })),
+    );
   }
 
   forget(instance: string): void {

@@ -61,7 +61,11 @@ export interface AgentPermissionCheckOptions {
  * The decision of one check, from what the broker holds: no user -> nothing to do; permissions
  * equal to the wanted ones -> ok; anything else (none on the vhost, or different) -> set them.
  */
-export function permissionDecision(userExists: boolean, current: Permissions | undefined, wanted: Permissions): 'sharedUser' | 'ok' | 'set' {
+export function permissionDecision(
+  userExists: boolean,
+  current: Permissions | undefined,
+  wanted: Permissions,
+): 'sharedUser' | 'ok' | 'set' {
   if (!userExists) return 'sharedUser';
   if (current && current.configure === wanted.configure && current.write === wanted.write && current.read === wanted.read) return 'ok';
   return 'set';

@@ -52,7 +52,11 @@ export async function probeBroker(o: RmqLinkOptions): Promise<void> {
     model = await connectAnyNode(o, 'vip-broker-probe');
   } catch (err) {
     // it answered: the login or the vhost was refused (what set-up is about to create)
-    if (err instanceof RmqSetupError && (err.missing === 'vhost' || (err.missing === 'credentials' && !o.tls?.external && isLoginRefusal(err.cause)))) return;
+    if (
+      err instanceof RmqSetupError &&
+      (err.missing === 'vhost' || (err.missing === 'credentials' && !o.tls?.external && isLoginRefusal(err.cause)))
+    )
+      return;
     throw err;
   }
   model.on('error', () => undefined);

@@ -38,7 +38,8 @@ export class HelloPermissionCheck implements RouterExtension {
   constructor(options: HelloPermissionCheckOptions) {
     // its own client: a shorter timeout, since a hello waits for it
     const api = new RabbitMqManagement({
-      ...options.management, timeoutMs: Math.min(options.management.timeoutMs ?? HELLO_CHECK_TIMEOUT_MS, HELLO_CHECK_TIMEOUT_MS),
+      ...options.management,
+      timeoutMs: Math.min(options.management.timeoutMs ?? HELLO_CHECK_TIMEOUT_MS, HELLO_CHECK_TIMEOUT_MS),
     });
     const wanted = options.topicPermissions;
     this.#check = new AgentPermissionCheck({

@@ -166,7 +166,8 @@ function parseAnswer(buf: Buffer): ParsedAnswer | undefined | Error {
   const length = fields.get('content-length');
   if (length === undefined) return new Error('HTTP answer without content-length or chunked body');
   const n = Number(length);
-  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_BODY_BYTES) return new Error(`HTTP answer content-length ${JSON.stringify(length)} refused`);
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_BODY_BYTES)
+    return new Error(`HTTP answer content-length ${JSON.stringify(length)} refused`);
   if (buf.length < start + n) return undefined;
   return { status: code, body: buf.subarray(start, start + n), close, length: start + n };
 }

@@ -1,8 +1,13 @@
 import { VOLTTRON_EXCHANGE } from '../transport/amqp-mapping.js';
 import type { RabbitMqManagement } from './rabbitmq-management.js';
 import {
-  FEDERATION_POLICY, federationPolicy, federationUpstreams, redactUri, shovelSpecs,
-  type FederationConfig, type ShovelConfig,
+  FEDERATION_POLICY,
+  federationPolicy,
+  federationUpstreams,
+  redactUri,
+  shovelSpecs,
+  type FederationConfig,
+  type ShovelConfig,
 } from './platform-links.js';
 
 /** What applying one link did: VOLTTRON overwrote silently; here a changed value is said. */
@@ -27,7 +32,10 @@ export interface LinkStatus {
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
   if (v !== null && typeof v === 'object') {
-    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(v);
 }
@@ -46,11 +54,15 @@ async function put(api: RabbitMqManagement, component: string, vhost: string, na
  */
 export async function applyFederation(api: RabbitMqManagement, vhost: string, config: FederationConfig): Promise<AppliedLink[]> {
   const out: AppliedLink[] = [];
-  for (const u of federationUpstreams(config)) out.push({ name: u.name, change: await put(api, 'federation-upstream', vhost, u.name, u.value) });
+  for (const u of federationUpstreams(config))
+    out.push({ name: u.name, change: await put(api, 'federation-upstream', vhost, u.name, u.value) });
   if (out.length > 0) {
     const policy = federationPolicy();
-    const now = await api.getPolicy(vhost, FEDERATION_POLICY) as Record<string, unknown> | undefined;
-    const same = now !== undefined && canonical({ pattern: now.pattern, definition: now.definition, priority: now.priority, 'apply-to': now['apply-to'] }) === canonical(policy);
+    const now = (await api.getPolicy(vhost, FEDERATION_POLICY)) as Record<string, unknown> | undefined;
+    const same =
+      now !== undefined &&
+      canonical({ pattern: now.pattern, definition: now.definition, priority: now.priority, 'apply-to': now['apply-to'] }) ===
+        canonical(policy);
     if (!same) await api.setPolicy(vhost, FEDERATION_POLICY, policy);
     out.push({ name: FEDERATION_POLICY, change: same ? 'unchanged' : now === undefined ? 'created' : 'updated' });
   }
@@ -72,12 +84,23 @@ export async function removeFederationUpstream(api: RabbitMqManagement, vhost: s
  * restarts is lost), each shovel reads a durable queue of its own name bound to `volttron` with
  * VOLTTRON's key, declared here, so a cut link loses nothing; the routing key travels unchanged.
  */
-export async function applyShovels(api: RabbitMqManagement, vhost: string, instance: string, config: ShovelConfig, localUri?: string): Promise<AppliedLink[]> {
+export async function applyShovels(
+  api: RabbitMqManagement,
+  vhost: string,
+  instance: string,
+  config: ShovelConfig,
+  localUri?: string,
+): Promise<AppliedLink[]> {
   const out: AppliedLink[] = [];
   for (const s of shovelSpecs(config, instance, localUri ?? `amqp:///${encodeURIComponent(vhost)}`)) {
     await api.ensureDurableQueue(vhost, s.name);
     await api.bindQueue(vhost, s.value['src-exchange'], s.name, s.value['src-exchange-key']);
-    const value = { 'src-uri': s.value['src-uri'], 'src-queue': s.name, 'dest-uri': s.value['dest-uri'], 'dest-exchange': s.value['dest-exchange'] };
+    const value = {
+      'src-uri': s.value['src-uri'],
+      'src-queue': s.name,
+      'dest-uri': s.value['dest-uri'],
+      'dest-exchange': s.value['dest-exchange'],
+    };
     out.push({ name: s.name, change: await put(api, 'shovel', vhost, s.name, value) });
   }
   return out;
@@ -95,28 +118,42 @@ function text(v: unknown): string | undefined {
 
 /** Every configured upstream of `vhost` with the state of its link (`down` when the plugin has none running). */
 export async function federationStatus(api: RabbitMqManagement, vhost: string): Promise<LinkStatus[]> {
-  const [names, links] = await Promise.all([api.listParameters('federation-upstream', vhost), api.listLinkState('federation-links', vhost)]);
+  const [names, links] = await Promise.all([
+    api.listParameters('federation-upstream', vhost),
+    api.listLinkState('federation-links', vhost),
+  ]);
   return names.sort().map((name) => {
     const link = links.find((l) => (l as { upstream?: unknown }).upstream === name) as Record<string, unknown> | undefined;
     const error = text(link?.error);
-    return { name, kind: 'federation' as const, state: text(link?.status) ?? 'down', uri: redactUri(text(link?.uri) ?? ''), ...(error ? { error } : {}) };
+    return {
+      name,
+      kind: 'federation' as const,
+      state: text(link?.status) ?? 'down',
+      uri: redactUri(text(link?.uri) ?? ''),
+      ...(error ? { error } : {}),
+    };
   });
 }
 
 /** Every shovel parameter of `vhost` with its state (`down` when the plugin reports none). */
 export async function shovelStatus(api: RabbitMqManagement, vhost: string): Promise<LinkStatus[]> {
   const [names, rows, bindings] = await Promise.all([
-    api.listParameters('shovel', vhost), api.listLinkState('shovels', vhost), api.listBindings(vhost, VOLTTRON_EXCHANGE),
+    api.listParameters('shovel', vhost),
+    api.listLinkState('shovels', vhost),
+    api.listBindings(vhost, VOLTTRON_EXCHANGE),
   ]);
   const out: LinkStatus[] = [];
   for (const name of names.sort()) {
     const row = rows.find((r) => (r as { name?: unknown }).name === name) as Record<string, unknown> | undefined;
-    const value = await api.getParameter('shovel', vhost, name) as Record<string, unknown> | undefined;
+    const value = (await api.getParameter('shovel', vhost, name)) as Record<string, unknown> | undefined;
     const key = text(value?.['src-exchange-key']) ?? bindings.find((b) => b.destination === name)?.routingKey ?? '';
     const error = text(row?.reason);
     out.push({
-      name, kind: key.startsWith('__pubsub__.') ? 'pubsub' : 'rpc', state: text(row?.state) ?? 'down',
-      uri: redactUri(text(value?.['dest-uri']) ?? ''), ...(error ? { error } : {}),
+      name,
+      kind: key.startsWith('__pubsub__.') ? 'pubsub' : 'rpc',
+      state: text(row?.state) ?? 'down',
+      uri: redactUri(text(value?.['dest-uri']) ?? ''),
+      ...(error ? { error } : {}),
     });
   }
   return out;

@@ -23,8 +23,14 @@ export const FEDERATION_POLICY = 'volttron-federation';
 
 const HostKeySchema = z.string().regex(/^[A-Za-z0-9_.:\-[\]]+$/, 'a host name or address');
 const Port = z.coerce.number().int().min(1).max(65_535);
-const Identity = z.string().min(1).regex(/^[^*#\s]+$/, 'an identity without spaces, "*" or "#"');
-const Topic = z.string().min(1).regex(/^[^*#\s]+$/, 'a topic prefix without spaces, "*" or "#"');
+const Identity = z
+  .string()
+  .min(1)
+  .regex(/^[^*#\s]+$/, 'an identity without spaces, "*" or "#"');
+const Topic = z
+  .string()
+  .min(1)
+  .regex(/^[^*#\s]+$/, 'a topic prefix without spaces, "*" or "#"');
 
 const RemoteLoginSchema = z.object({
   port: Port,
@@ -35,18 +41,27 @@ const RemoteLoginSchema = z.object({
   'https-port': Port.optional(),
 });
 
-export const FederationConfigSchema = z.object({
-  'federation-upstream': z.record(HostKeySchema, RemoteLoginSchema.extend({ 'federation-user': z.string().min(1) })).default({}),
-}).loose();
+export const FederationConfigSchema = z
+  .object({
+    'federation-upstream': z.record(HostKeySchema, RemoteLoginSchema.extend({ 'federation-user': z.string().min(1) })).default({}),
+  })
+  .loose();
 export type FederationConfig = z.infer<typeof FederationConfigSchema>;
 
-export const ShovelConfigSchema = z.object({
-  shovel: z.record(HostKeySchema, RemoteLoginSchema.extend({
-    'shovel-user': z.string().min(1),
-    pubsub: z.record(Identity, z.union([Topic, z.array(Topic)])).default({}),
-    rpc: z.record(z.string().min(1), z.array(z.tuple([Identity, Identity]))).default({}),
-  })).default({}),
-}).loose();
+export const ShovelConfigSchema = z
+  .object({
+    shovel: z
+      .record(
+        HostKeySchema,
+        RemoteLoginSchema.extend({
+          'shovel-user': z.string().min(1),
+          pubsub: z.record(Identity, z.union([Topic, z.array(Topic)])).default({}),
+          rpc: z.record(z.string().min(1), z.array(z.tuple([Identity, Identity]))).default({}),
+        }),
+      )
+      .default({}),
+  })
+  .loose();
 export type ShovelConfig = z.infer<typeof ShovelConfigSchema>;
 
 function parseWith<T>(schema: z.ZodType<T>, raw: unknown, file: string): T {
@@ -76,10 +91,17 @@ export function remoteUri(host: string, login: RemoteLogin, user: string): strin
   const scheme = login.scheme ?? (login.certificates ? 'amqps' : 'amqp');
   if (login.certificates && scheme === 'amqps') {
     const c = login.certificates;
-    const q = new URLSearchParams({ cacertfile: c.remote_ca, certfile: c.public_cert, keyfile: c.private_key, verify: 'verify_peer', server_name_indication: host });
+    const q = new URLSearchParams({
+      cacertfile: c.remote_ca,
+      certfile: c.public_cert,
+      keyfile: c.private_key,
+      verify: 'verify_peer',
+      server_name_indication: host,
+    });
     return `amqps://${host}:${login.port}/${vhost}?${q.toString()}`;
   }
-  const cred = login.password === undefined ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(login.password)}`;
+  const cred =
+    login.password === undefined ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(login.password)}`;
   return `${scheme}://${cred}@${host}:${login.port}/${vhost}`;
 }
 
@@ -134,18 +156,31 @@ export function shovelSpecs(config: ShovelConfig, instance: string, localUri: st
     const base = { 'src-uri': localUri, 'src-exchange': VOLTTRON_EXCHANGE, 'dest-uri': dest, 'dest-exchange': VOLTTRON_EXCHANGE };
     for (const topics of Object.values(s.pubsub)) {
       for (const topic of typeof topics === 'string' ? [topics] : topics) {
-        out.push({ name: `shovel-${host}-${topic}`, host, kind: 'pubsub', value: { ...base, 'src-exchange-key': `__pubsub__.${instance}.${topic.replaceAll('/', '.')}.#` } });
+        out.push({
+          name: `shovel-${host}-${topic}`,
+          host,
+          kind: 'pubsub',
+          value: { ...base, 'src-exchange-key': `__pubsub__.${instance}.${topic.replaceAll('/', '.')}.#` },
+        });
       }
     }
     for (const [remoteInstance, pairs] of Object.entries(s.rpc)) {
       for (const [local, remote] of pairs) {
-        out.push({ name: `shovel-${host}-${local}`, host, kind: 'rpc', value: { ...base, 'src-exchange-key': `${remoteInstance}.${remote}.#` } });
+        out.push({
+          name: `shovel-${host}-${local}`,
+          host,
+          kind: 'rpc',
+          value: { ...base, 'src-exchange-key': `${remoteInstance}.${remote}.#` },
+        });
       }
     }
   }
   const seen = new Set<string>();
   for (const s of out) {
-    if (seen.has(s.name)) throw new ConfigError(`rabbitmq_shovel_config.yml: two shovels would be named ${s.name} (VOLTTRON names them by host and topic or identity)`);
+    if (seen.has(s.name))
+      throw new ConfigError(
+        `rabbitmq_shovel_config.yml: two shovels would be named ${s.name} (VOLTTRON names them by host and topic or identity)`,
+      );
     seen.add(s.name);
   }
   return out;

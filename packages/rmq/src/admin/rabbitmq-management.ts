@@ -5,12 +5,14 @@ import { RmqSetupError, unresolvedHost } from '../transport/rmq-errors.js';
 import type { TopicPermissions } from './topic-permissions.js';
 
 const QueueListSchema = z.array(z.object({ name: z.string() }));
-const BindingListSchema = z.array(z.object({
-  destination: z.string(),
-  destination_type: z.string(),
-  routing_key: z.string(),
-  arguments: z.record(z.string(), z.unknown()).default({}),
-}));
+const BindingListSchema = z.array(
+  z.object({
+    destination: z.string(),
+    destination_type: z.string(),
+    routing_key: z.string(),
+    arguments: z.record(z.string(), z.unknown()).default({}),
+  }),
+);
 
 const UserSchema = z.object({ name: z.string(), tags: z.union([z.string(), z.array(z.string())]).default([]) });
 const PermissionsSchema = z.object({ configure: z.string(), write: z.string(), read: z.string() });
@@ -74,7 +76,10 @@ export class RabbitMqManagement {
     this.#o = options;
     checkManagementUrl(options.baseUrl);
     this.#http = new HttpClient(options.baseUrl, options.timeoutMs ?? 5_000);
-    this.#headers = { authorization: 'Basic ' + Buffer.from(`${options.user}:${options.password}`).toString('base64'), accept: 'application/json' };
+    this.#headers = {
+      authorization: 'Basic ' + Buffer.from(`${options.user}:${options.password}`).toString('base64'),
+      accept: 'application/json',
+    };
   }
 
   /** Create the virtual host if absent (PUT is idempotent). */
@@ -88,8 +93,12 @@ export class RabbitMqManagement {
   }
 
   async setPermissions(vhost: string, user: string, p: Permissions): Promise<void> {
-    await this.#call('PUT', `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, p,
-      `set permissions of ${user} on ${vhost}`);
+    await this.#call(
+      'PUT',
+      `/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`,
+      p,
+      `set permissions of ${user} on ${vhost}`,
+    );
   }
 
   /** Delete a user; absent is fine. */
@@ -107,7 +116,12 @@ export class RabbitMqManagement {
    * user), or take the password of an existing one: `password_hash: ""` means "no password".
    */
   async ensureUserWithoutPassword(user: string, tags = ''): Promise<void> {
-    await this.#call('PUT', `/api/users/${encodeURIComponent(user)}`, { password_hash: '', tags }, `create user ${user} (certificate login only)`);
+    await this.#call(
+      'PUT',
+      `/api/users/${encodeURIComponent(user)}`,
+      { password_hash: '', tags },
+      `create user ${user} (certificate login only)`,
+    );
   }
 
   /**
@@ -117,36 +131,59 @@ export class RabbitMqManagement {
    * receives what its own bindings ask for (e.g. `allPlatforms` pubsub subscriptions).
    */
   async federateVolttron(vhost: string, name: string, uri: string): Promise<void> {
-    await this.#call('PUT', `/api/parameters/federation-upstream/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
-      { value: { uri } }, `set federation upstream ${name} on ${vhost} (is rabbitmq_federation enabled?)`);
-    await this.#call('PUT', `/api/policies/${encodeURIComponent(vhost)}/volttron-federation`,
+    await this.#call(
+      'PUT',
+      `/api/parameters/federation-upstream/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      { value: { uri } },
+      `set federation upstream ${name} on ${vhost} (is rabbitmq_federation enabled?)`,
+    );
+    await this.#call(
+      'PUT',
+      `/api/policies/${encodeURIComponent(vhost)}/volttron-federation`,
       { pattern: '^volttron$', definition: { 'federation-upstream-set': 'all' }, priority: 0, 'apply-to': 'exchanges' },
-      `set federation policy on ${vhost}`);
+      `set federation policy on ${vhost}`,
+    );
   }
 
   /** A runtime parameter's value (`federation-upstream`, `shovel`, ...), or undefined when absent. */
   async getParameter(component: string, vhost: string, name: string): Promise<unknown> {
-    const raw = await this.#find(`/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
-      `read ${component} parameter ${name} on ${vhost}`);
+    const raw = await this.#find(
+      `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      `read ${component} parameter ${name} on ${vhost}`,
+    );
     return (raw as { value?: unknown } | undefined)?.value;
   }
 
   /** Create or replace a runtime parameter (needs the plugin that owns `component`). */
   async setParameter(component: string, vhost: string, name: string, value: unknown): Promise<void> {
-    await this.#call('PUT', `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
-      { value }, `set ${component} parameter ${name} on ${vhost} (is the rabbitmq_${component.split('-')[0]} plugin enabled?)`);
+    await this.#call(
+      'PUT',
+      `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      { value },
+      `set ${component} parameter ${name} on ${vhost} (is the rabbitmq_${component.split('-')[0]} plugin enabled?)`,
+    );
   }
 
   /** Delete a runtime parameter; absent is fine. */
   async deleteParameter(component: string, vhost: string, name: string): Promise<void> {
-    await this.#call('DELETE', `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
-      undefined, `delete ${component} parameter ${name} on ${vhost}`, [404]);
+    await this.#call(
+      'DELETE',
+      `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      undefined,
+      `delete ${component} parameter ${name} on ${vhost}`,
+      [404],
+    );
   }
 
   /** The names of `component`'s parameters on `vhost`. */
   async listParameters(component: string, vhost: string): Promise<string[]> {
-    const raw = await this.#call('GET', `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}`, undefined,
-      `list ${component} parameters on ${vhost}`, [404]);
+    const raw = await this.#call(
+      'GET',
+      `/api/parameters/${encodeURIComponent(component)}/${encodeURIComponent(vhost)}`,
+      undefined,
+      `list ${component} parameters on ${vhost}`,
+      [404],
+    );
     return Array.isArray(raw) ? raw.map((p) => String((p as { name?: unknown }).name)) : [];
   }
 
@@ -155,44 +192,80 @@ export class RabbitMqManagement {
   }
 
   async setPolicy(vhost: string, name: string, policy: unknown): Promise<void> {
-    await this.#call('PUT', `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`, policy, `set policy ${name} on ${vhost}`);
+    await this.#call(
+      'PUT',
+      `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      policy,
+      `set policy ${name} on ${vhost}`,
+    );
   }
 
   async deletePolicy(vhost: string, name: string): Promise<void> {
-    await this.#call('DELETE', `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`, undefined, `delete policy ${name} on ${vhost}`, [404]);
+    await this.#call(
+      'DELETE',
+      `/api/policies/${encodeURIComponent(vhost)}/${encodeURIComponent(name)}`,
+      undefined,
+      `delete policy ${name} on ${vhost}`,
+      [404],
+    );
   }
 
   /** Raw link state rows: `federation-links` or `shovels` of `vhost` (the plugins' management extensions). */
   async listLinkState(kind: 'federation-links' | 'shovels', vhost: string): Promise<unknown[]> {
-    const raw = await this.#call('GET', `/api/${kind}/${encodeURIComponent(vhost)}`, undefined,
-      `read the ${kind} of ${vhost} (is rabbitmq_${kind === 'shovels' ? 'shovel' : 'federation'}_management enabled?)`);
+    const raw = await this.#call(
+      'GET',
+      `/api/${kind}/${encodeURIComponent(vhost)}`,
+      undefined,
+      `read the ${kind} of ${vhost} (is rabbitmq_${kind === 'shovels' ? 'shovel' : 'federation'}_management enabled?)`,
+    );
     return Array.isArray(raw) ? raw : [];
   }
 
   /** Declare a durable queue (idempotent for the same arguments). */
   async ensureDurableQueue(vhost: string, queue: string): Promise<void> {
-    await this.#call('PUT', `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, { durable: true, auto_delete: false, arguments: {} },
-      `declare queue ${queue} on ${vhost}`);
+    await this.#call(
+      'PUT',
+      `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`,
+      { durable: true, auto_delete: false, arguments: {} },
+      `declare queue ${queue} on ${vhost}`,
+    );
   }
 
   /** Bind `queue` to `exchange` with `key` (a binding that exists already is kept). */
   async bindQueue(vhost: string, exchange: string, queue: string, key: string): Promise<void> {
-    await this.#call('POST', `/api/bindings/${encodeURIComponent(vhost)}/e/${encodeURIComponent(exchange)}/q/${encodeURIComponent(queue)}`,
-      { routing_key: key, arguments: {} }, `bind ${queue} to ${exchange} on ${vhost}`);
+    await this.#call(
+      'POST',
+      `/api/bindings/${encodeURIComponent(vhost)}/e/${encodeURIComponent(exchange)}/q/${encodeURIComponent(queue)}`,
+      { routing_key: key, arguments: {} },
+      `bind ${queue} to ${exchange} on ${vhost}`,
+    );
   }
 
   /** Delete a queue; absent is fine. */
   async deleteQueue(vhost: string, queue: string): Promise<void> {
-    await this.#call('DELETE', `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`, undefined, `delete queue ${queue} on ${vhost}`, [404]);
+    await this.#call(
+      'DELETE',
+      `/api/queues/${encodeURIComponent(vhost)}/${encodeURIComponent(queue)}`,
+      undefined,
+      `delete queue ${queue} on ${vhost}`,
+      [404],
+    );
   }
 
   /** The connections of `vhost`: name, user and the client's `connection_name` ('' when it gave none). */
   async listConnections(vhost: string): Promise<Array<{ name: string; user: string; clientName: string }>> {
-    const raw = await this.#call('GET', `/api/vhosts/${encodeURIComponent(vhost)}/connections`, undefined, `list the connections of ${vhost}`);
-    return Array.isArray(raw) ? raw.map((c) => {
-      const row = c as { name?: unknown; user?: unknown; client_properties?: { connection_name?: unknown } };
-      return { name: String(row.name), user: String(row.user), clientName: String(row.client_properties?.connection_name ?? '') };
-    }) : [];
+    const raw = await this.#call(
+      'GET',
+      `/api/vhosts/${encodeURIComponent(vhost)}/connections`,
+      undefined,
+      `list the connections of ${vhost}`,
+    );
+    return Array.isArray(raw)
+      ? raw.map((c) => {
+          const row = c as { name?: unknown; user?: unknown; client_properties?: { connection_name?: unknown } };
+          return { name: String(row.name), user: String(row.user), clientName: String(row.client_properties?.connection_name ?? '') };
+        })
+      : [];
   }
 
   /** Force-close a connection (its client sees CONNECTION_FORCED); gone already is fine. */
@@ -204,17 +277,29 @@ export class RabbitMqManagement {
   async listQueues(vhost: string): Promise<Set<string>> {
     const raw = await this.#call('GET', `/api/queues/${encodeURIComponent(vhost)}?columns=name`, undefined, `list queues of ${vhost}`);
     const r = QueueListSchema.safeParse(raw);
-    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected queue list for ${vhost}`, 'check the management plugin version');
+    if (!r.success)
+      throw new RmqSetupError('broker', `management API sent an unexpected queue list for ${vhost}`, 'check the management plugin version');
     return new Set(r.data.map((q) => q.name));
   }
 
   /** The queue bindings whose source is `exchange` in `vhost` (one request; arguments included). */
   async listBindings(vhost: string, exchange: string): Promise<QueueBinding[]> {
-    const raw = await this.#call('GET', `/api/exchanges/${encodeURIComponent(vhost)}/${encodeURIComponent(exchange)}/bindings/source`, undefined,
-      `list the bindings of ${exchange} in ${vhost}`);
+    const raw = await this.#call(
+      'GET',
+      `/api/exchanges/${encodeURIComponent(vhost)}/${encodeURIComponent(exchange)}/bindings/source`,
+      undefined,
+      `list the bindings of ${exchange} in ${vhost}`,
+    );
     const r = BindingListSchema.safeParse(raw);
-    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected binding list for ${exchange} in ${vhost}`, 'check the management plugin version');
-    return r.data.filter((b) => b.destination_type === 'queue').map((b) => ({ destination: b.destination, routingKey: b.routing_key, arguments: b.arguments }));
+    if (!r.success)
+      throw new RmqSetupError(
+        'broker',
+        `management API sent an unexpected binding list for ${exchange} in ${vhost}`,
+        'check the management plugin version',
+      );
+    return r.data
+      .filter((b) => b.destination_type === 'queue')
+      .map((b) => ({ destination: b.destination, routingKey: b.routing_key, arguments: b.arguments }));
   }
 
   /** A user, or undefined when the broker has none of that name. */
@@ -223,7 +308,8 @@ export class RabbitMqManagement {
     const raw = await this.#find(`/api/users/${encodeURIComponent(user)}`, what);
     if (raw === undefined) return undefined;
     const r = UserSchema.safeParse(raw);
-    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    if (!r.success)
+      throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
     return { name: r.data.name, tags: typeof r.data.tags === 'string' ? r.data.tags.split(',').filter((t) => t !== '') : r.data.tags };
   }
 
@@ -233,7 +319,8 @@ export class RabbitMqManagement {
     const raw = await this.#find(`/api/permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, what);
     if (raw === undefined) return undefined;
     const r = PermissionsSchema.safeParse(raw);
-    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    if (!r.success)
+      throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
     return r.data;
   }
 
@@ -242,7 +329,8 @@ export class RabbitMqManagement {
     const what = `list the users with permissions on ${vhost}`;
     const raw = await this.#call('GET', `/api/vhosts/${encodeURIComponent(vhost)}/permissions`, undefined, what);
     const r = VhostPermissionListSchema.safeParse(raw);
-    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    if (!r.success)
+      throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
     return r.data.map((p) => p.user);
   }
 
@@ -255,20 +343,30 @@ export class RabbitMqManagement {
     const raw = await this.#find(`/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, what);
     if (raw === undefined) return undefined;
     const r = TopicPermissionListSchema.safeParse(raw);
-    if (!r.success) throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
+    if (!r.success)
+      throw new RmqSetupError('broker', `management API sent an unexpected answer to ${what}`, 'check the management plugin version');
     return r.data.map((t) => ({ exchange: t.exchange, write: t.write, read: t.read }));
   }
 
   /** Set `user`'s topic permission on `p.exchange` (RabbitMQ >= 3.7; the broker checks the regexes: 400 when invalid). */
   async setTopicPermissions(vhost: string, user: string, p: TopicPermissions): Promise<void> {
-    await this.#call('PUT', `/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`,
-      { exchange: p.exchange, write: p.write, read: p.read }, `set the topic permissions of ${user} on ${p.exchange} in ${vhost}`);
+    await this.#call(
+      'PUT',
+      `/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`,
+      { exchange: p.exchange, write: p.write, read: p.read },
+      `set the topic permissions of ${user} on ${p.exchange} in ${vhost}`,
+    );
   }
 
   /** Remove `user`'s topic permission on `exchange` (others stay); absent is fine. */
   async clearTopicPermissions(vhost: string, user: string, exchange: string): Promise<void> {
-    await this.#call('DELETE', `/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}/${encodeURIComponent(exchange)}`,
-      undefined, `clear the topic permissions of ${user} on ${exchange} in ${vhost}`, [404]);
+    await this.#call(
+      'DELETE',
+      `/api/topic-permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}/${encodeURIComponent(exchange)}`,
+      undefined,
+      `clear the topic permissions of ${user} on ${exchange} in ${vhost}`,
+      [404],
+    );
   }
 
   /** GET that tells "not found" (undefined) apart from every other answer. */
@@ -288,8 +386,12 @@ export class RabbitMqManagement {
       const code = (err as { code?: unknown } | null)?.code;
       const dns = typeof code === 'string' ? unresolvedHost(code, this.#o.baseUrl, err, 'the management API host') : undefined;
       if (dns) throw dns;
-      throw new RmqSetupError('plugin', `RabbitMQ management API not reachable at ${this.#o.baseUrl} (${what})`,
-        'enable it: rabbitmq-plugins enable rabbitmq_management (and check the broker runs)', { cause: err });
+      throw new RmqSetupError(
+        'plugin',
+        `RabbitMQ management API not reachable at ${this.#o.baseUrl} (${what})`,
+        'enable it: rabbitmq-plugins enable rabbitmq_management (and check the broker runs)',
+        { cause: err },
+      );
     }
   }
 
@@ -297,12 +399,18 @@ export class RabbitMqManagement {
     const ok = res.status >= 200 && res.status < 300;
     if (ok || okStatus.includes(res.status)) return parseJson(res.text);
     if (res.status === 401) {
-      throw new RmqSetupError('credentials', `management API refused the login of ${this.#o.user} (${what})`,
-        'check the management user and password');
+      throw new RmqSetupError(
+        'credentials',
+        `management API refused the login of ${this.#o.user} (${what})`,
+        'check the management user and password',
+      );
     }
     if (res.status === 403) {
-      throw new RmqSetupError('permission', `user ${this.#o.user} may not ${what}`,
-        `give it the administrator tag: rabbitmqctl set_user_tags ${this.#o.user} administrator`);
+      throw new RmqSetupError(
+        'permission',
+        `user ${this.#o.user} may not ${what}`,
+        `give it the administrator tag: rabbitmqctl set_user_tags ${this.#o.user} administrator`,
+      );
     }
     throw new RmqSetupError('broker', `management API answered ${res.status} to ${method} ${path} (${what})`, 'check the broker log');
   }

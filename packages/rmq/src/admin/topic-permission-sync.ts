@@ -17,7 +17,10 @@ export type TopicSyncOutcome = 'ok' | 'set' | 'cleared';
  * Rejects with the management error (the caller counts and logs it).
  */
 export async function syncTopicPermissions(
-  store: TopicPermissionStore, vhost: string, user: string, wanted: TopicPermissions | undefined,
+  store: TopicPermissionStore,
+  vhost: string,
+  user: string,
+  wanted: TopicPermissions | undefined,
 ): Promise<TopicSyncOutcome> {
   const exchange = wanted?.exchange ?? VOLTTRON_EXCHANGE;
   const current = (await store.getTopicPermissions(vhost, user))?.find((t) => t.exchange === exchange);

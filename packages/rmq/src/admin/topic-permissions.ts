@@ -1,5 +1,10 @@
 import {
-  capabilityRefusal, ConfigError, isRegexText, normaliseCapabilities, protectedTopicRegex, type CapabilitiesInput,
+  capabilityRefusal,
+  ConfigError,
+  isRegexText,
+  normaliseCapabilities,
+  protectedTopicRegex,
+  type CapabilitiesInput,
 } from '@vip/protocol';
 import { VOLTTRON_EXCHANGE } from '../transport/amqp-mapping.js';
 import { PUBSUB_PREFIX } from '../pubsub/pubsub-mapping.js';
@@ -34,7 +39,9 @@ export interface TopicPermissions {
  * An invalid `/regex/` throws ConfigError (ProtectedTopics refuses the same file).
  */
 export function protectedTopicPermissions(
-  entries: readonly ProtectedTopicEntry[], capabilities: CapabilitiesInput, instance: string,
+  entries: readonly ProtectedTopicEntry[],
+  capabilities: CapabilitiesInput,
+  instance: string,
 ): TopicPermissions | undefined {
   const held = normaliseCapabilities(capabilities);
   const plain = new Map<string, readonly string[]>(); // ProtectedTopics: a repeated plain topic keeps its last capabilities
@@ -163,7 +170,7 @@ function translateClass(cls: string): string {
   if (cls === '[]') return '(?!)'; // JavaScript: matches nothing; PCRE would read `]` as a member
   if (cls === '[^]') return '[\\s\\S]';
   let body = '';
-  for (let i = 0; i < cls.length;) {
+  for (let i = 0; i < cls.length; ) {
     if (cls[i] === '\\') {
       const esc = escapeAt(cls, i);
       body += esc.pcre;

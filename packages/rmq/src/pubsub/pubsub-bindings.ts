@@ -14,7 +14,6 @@ export const BUS_ARG = 'x-vip-bus';
 export const PREFIX_ARG = 'x-vip-prefix';
 export const MATCH_ARG = 'x-vip-match';
 
-
 function words(prefix: string): string[] {
   return prefix.split(/[/.]/);
 }

@@ -104,13 +104,18 @@ export interface PubsubPublisher {
  * sender) without it is refused too. Other unproven publishes (Python agents) are delivered.
  */
 export function decodePubsubDelivery(
-  routingKey: string, content: Buffer, headers?: Readonly<Record<string, unknown>>, maxBytes?: number, publisher?: PubsubPublisher,
+  routingKey: string,
+  content: Buffer,
+  headers?: Readonly<Record<string, unknown>>,
+  maxBytes?: number,
+  publisher?: PubsubPublisher,
 ): PubSubDelivery | InvalidPayloadError {
   if (maxBytes !== undefined && content.length > maxBytes) {
     return new InvalidPayloadError('RMQ pubsub message', `body of ${content.length} bytes exceeds maxMessageBytes (${maxBytes})`);
   }
   const where = topicFromRoutingKey(routingKey);
-  if (!where) return new InvalidPayloadError('RMQ pubsub message', `routing key ${JSON.stringify(routingKey)} is not __pubsub__.<instance>.<topic>`);
+  if (!where)
+    return new InvalidPayloadError('RMQ pubsub message', `routing key ${JSON.stringify(routingKey)} is not __pubsub__.<instance>.<topic>`);
   let raw: unknown;
   try {
     raw = JSON.parse(content.toString('utf8'));
@@ -119,7 +124,10 @@ export function decodePubsubDelivery(
   }
   const r = PubsubBodySchema.safeParse(raw);
   if (!r.success) {
-    return new InvalidPayloadError('RMQ pubsub message', r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '));
+    return new InvalidPayloadError(
+      'RMQ pubsub message',
+      r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
+    );
   }
   const spoofed = publisher && checkPublisher(publisher, r.data.sender);
   if (spoofed) return spoofed;
@@ -136,11 +144,19 @@ function checkPublisher(publisher: PubsubPublisher, sender: string): SpoofedSend
   const judged = judgeSender(publisher.userId, appId, policy, 'RMQ pubsub sender');
   if (judged instanceof SpoofedSenderError) return judged;
   if ((judged.trust === 'proven' || judged.trust === 'proxied') && (publisher.appId !== appId || claimed !== appId)) {
-    return new SpoofedSenderError('RMQ pubsub sender', String(publisher.userId), publisher.appId === appId ? claimed : String(publisher.appId));
+    return new SpoofedSenderError(
+      'RMQ pubsub sender',
+      String(publisher.userId),
+      publisher.appId === appId ? claimed : String(publisher.appId),
+    );
   }
   if (judged.trust !== 'proven' && policy.proof === 'required' && isPlatformIdentity(sender)) {
-    return new SpoofedSenderError('RMQ pubsub sender', typeof publisher.userId === 'string' ? publisher.userId : '', claimed,
-      `body sender ${JSON.stringify(sender)} is the platform's, without its user_id`);
+    return new SpoofedSenderError(
+      'RMQ pubsub sender',
+      typeof publisher.userId === 'string' ? publisher.userId : '',
+      claimed,
+      `body sender ${JSON.stringify(sender)} is the platform's, without its user_id`,
+    );
   }
   return undefined;
 }

@@ -6,7 +6,12 @@ import { BindingSnapshots } from './binding-snapshots.js';
 import { BrokerClient } from '../transport/broker-client.js';
 import { queueDeclareError } from '../transport/channel-tools.js';
 import {
-  BindingTable, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, type PrefixMatch,
+  BindingTable,
+  listSubscriptions,
+  prefixMatches,
+  pubsubBindingArguments,
+  pubsubBindingKey,
+  type PrefixMatch,
 } from './pubsub-bindings.js';
 import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
 import { ManagementReads, type ManagementOptions } from '../transport/management-reads.js';
@@ -136,7 +141,17 @@ export class RmqPubSub extends BrokerClient {
   readonly #base: string;
   readonly #subs = new Set<Subscription>();
   readonly #tags = new Map<Subscription, string>();
-  readonly #stats = { published: 0, delivered: 0, otherBus: 0, unmatched: 0, invalid: 0, spoofed: 0, callbackErrors: 0, countsUnknown: 0, duplicates: 0 };
+  readonly #stats = {
+    published: 0,
+    delivered: 0,
+    otherBus: 0,
+    unmatched: 0,
+    invalid: 0,
+    spoofed: 0,
+    callbackErrors: 0,
+    countsUnknown: 0,
+    duplicates: 0,
+  };
   readonly #userId: string | undefined;
   readonly #policy: SenderPolicy;
   readonly #match: PrefixMatch;
@@ -162,7 +177,9 @@ export class RmqPubSub extends BrokerClient {
     this.#match = prefixMatch ?? 'segment';
     if (management) {
       const api = new ManagementReads(management);
-      this.#bindings = new BindingSnapshots(async () => new BindingTable(await api.listBindings(o.vhost, VOLTTRON_EXCHANGE), o.instanceName));
+      this.#bindings = new BindingSnapshots(
+        async () => new BindingTable(await api.listBindings(o.vhost, VOLTTRON_EXCHANGE), o.instanceName),
+      );
     }
   }
 
@@ -199,7 +216,11 @@ export class RmqPubSub extends BrokerClient {
    * Remove `prefix` (all when null/undefined) from subscriptions of `callback` (all when omitted)
    * on `bus`. A subscription left without prefixes loses its queue, persistent ones included.
    */
-  async unsubscribe(prefix?: string | readonly string[] | null, callback?: RmqPubSubCallback | null, options: { bus?: string; allPlatforms?: boolean } = {}): Promise<void> {
+  async unsubscribe(
+    prefix?: string | readonly string[] | null,
+    callback?: RmqPubSubCallback | null,
+    options: { bus?: string; allPlatforms?: boolean } = {},
+  ): Promise<void> {
     const drop = prefix === undefined || prefix === null ? undefined : new Set(typeof prefix === 'string' ? [prefix] : prefix);
     const bus = options.bus ?? '';
     for (const sub of [...this.#subs]) {
@@ -216,7 +237,8 @@ export class RmqPubSub extends BrokerClient {
         if (ch && tag !== undefined) await ch.cancel(tag);
         if (ch) await ch.deleteQueue(sub.queue);
       } else if (ch) {
-        for (const p of gone) await ch.unbindQueue(sub.queue, VOLTTRON_EXCHANGE, this.#bindingKey(sub, p), pubsubBindingArguments(sub.bus, p, this.#match));
+        for (const p of gone)
+          await ch.unbindQueue(sub.queue, VOLTTRON_EXCHANGE, this.#bindingKey(sub, p), pubsubBindingArguments(sub.bus, p, this.#match));
       }
     }
   }
@@ -240,9 +262,14 @@ export class RmqPubSub extends BrokerClient {
     // the count read starts once the publish is written, alongside the wait for its confirm
     const counts = options.count === false || this.#countsRefused !== undefined ? undefined : this.#bindings;
     let read: Promise<BindingTable> | undefined;
-    await this.publishConfirmed(amqp, `publish on ${JSON.stringify(p.topic)}`, counts && (() => {
-      read = counts.fresh();
-    }));
+    await this.publishConfirmed(
+      amqp,
+      `publish on ${JSON.stringify(p.topic)}`,
+      counts &&
+        (() => {
+          read = counts.fresh();
+        }),
+    );
     this.#stats.published += 1;
     if (!read) return 1;
     let table;
@@ -261,8 +288,9 @@ export class RmqPubSub extends BrokerClient {
     const refused = err instanceof RmqSetupError && (err.missing === 'credentials' || err.missing === 'permission');
     if (refused) {
       this.#countsRefused = (err as Error).message;
-      const text = `RabbitMQ pubsub of ${this.identity}: the management API refused to read subscriber counts (${this.#countsRefused}); `
-        + 'publish resolves 1 from now on, as VOLTTRON. Pass management options with a login that may read bindings for true counts, or management: false to say so';
+      const text =
+        `RabbitMQ pubsub of ${this.identity}: the management API refused to read subscriber counts (${this.#countsRefused}); ` +
+        'publish resolves 1 from now on, as VOLTTRON. Pass management options with a login that may read bindings for true counts, or management: false to say so';
       this.log.warn('pubsub.count.refused', { reason: this.#countsRefused });
       process.emitWarning(text, { code: 'VIP_RMQ_COUNT_UNKNOWN' });
     } else if (!this.#countOutage) {
@@ -275,7 +303,11 @@ export class RmqPubSub extends BrokerClient {
   /** The instance's pubsub subscriptions from the broker's bindings, as the router's `list` (needs `management`). */
   async list(options: RmqListOptions = {}): Promise<Array<[string, string, boolean]>> {
     if (!this.#bindings) {
-      throw new RmqSetupError('plugin', 'RMQ pubsub list reads the broker\'s bindings through the management API, and none was configured', 'pass management options');
+      throw new RmqSetupError(
+        'plugin',
+        "RMQ pubsub list reads the broker's bindings through the management API, and none was configured",
+        'pass management options',
+      );
     }
     return listSubscriptions((await this.#bindings.fresh()).bindings, {
       instance: this.options.instanceName,
@@ -303,14 +335,22 @@ export class RmqPubSub extends BrokerClient {
     return [...this.#subs].map((s) => ({
       prefixes: [...s.prefixes],
       callback: s.callback,
-      options: { bus: s.bus, allPlatforms: s.allPlatforms, ...(s.persistentName === undefined ? {} : { persistentQueue: s.persistentName, queueType: s.queueType }) },
+      options: {
+        bus: s.bus,
+        allPlatforms: s.allPlatforms,
+        ...(s.persistentName === undefined ? {} : { persistentQueue: s.persistentName, queueType: s.queueType }),
+      },
     }));
   }
 
   stats(): RmqPubSubStats {
     return {
-      ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, unconfirmed: this.unconfirmed, refused: this.refused,
-      confirmReopens: this.confirmReopens, countRequests: this.#bindings?.requests ?? 0,
+      ...this.#stats,
+      rejectedWhileDisconnected: this.rejectedWhileDisconnected,
+      unconfirmed: this.unconfirmed,
+      refused: this.refused,
+      confirmReopens: this.confirmReopens,
+      countRequests: this.#bindings?.requests ?? 0,
     };
   }
 
@@ -328,7 +368,8 @@ export class RmqPubSub extends BrokerClient {
   }
 
   async #bind(ch: Channel, sub: Subscription): Promise<void> {
-    for (const p of sub.prefixes) await ch.bindQueue(sub.queue, VOLTTRON_EXCHANGE, this.#bindingKey(sub, p), pubsubBindingArguments(sub.bus, p, this.#match));
+    for (const p of sub.prefixes)
+      await ch.bindQueue(sub.queue, VOLTTRON_EXCHANGE, this.#bindingKey(sub, p), pubsubBindingArguments(sub.bus, p, this.#match));
   }
 
   protected override sessionDown(): void {
@@ -337,11 +378,14 @@ export class RmqPubSub extends BrokerClient {
 
   async #declareSub(ch: Channel, sub: Subscription): Promise<void> {
     try {
-      await ch.assertQueue(sub.queue, !sub.persistent
-        ? { durable: false, autoDelete: true, exclusive: true }
-        : sub.queueType === 'quorum'
-          ? { durable: true, autoDelete: false, exclusive: false, arguments: { 'x-queue-type': 'quorum' } }
-          : { durable: true, autoDelete: false, exclusive: false });
+      await ch.assertQueue(
+        sub.queue,
+        !sub.persistent
+          ? { durable: false, autoDelete: true, exclusive: true }
+          : sub.queueType === 'quorum'
+            ? { durable: true, autoDelete: false, exclusive: false, arguments: { 'x-queue-type': 'quorum' } }
+            : { durable: true, autoDelete: false, exclusive: false },
+      );
       await this.#bind(ch, sub);
     } catch (err) {
       throw queueDeclareError(err, sub.queue, this.options.vhost);
@@ -355,7 +399,12 @@ export class RmqPubSub extends BrokerClient {
       if (this.#subs.has(sub)) this.restart('pubsub consumer cancelled', ch);
       return;
     }
-    const { headers, appId, userId, messageId } = msg.properties as { headers?: Record<string, unknown>; appId?: unknown; userId?: unknown; messageId?: unknown };
+    const { headers, appId, userId, messageId } = msg.properties as {
+      headers?: Record<string, unknown>;
+      appId?: unknown;
+      userId?: unknown;
+      messageId?: unknown;
+    };
     // a persistent queue redelivers what it sent before a lost ack: pass each message on once
     const key = sub.seen && typeof messageId === 'string' ? `${String(appId)}|${messageId}` : undefined;
     if (key !== undefined && msg.fields.redelivered && sub.seen?.has(key)) {
@@ -364,7 +413,12 @@ export class RmqPubSub extends BrokerClient {
       return;
     }
     if (key !== undefined) sub.seen?.add(key);
-    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, headers, this.options.maxMessageBytes, { instance: this.options.instanceName, policy: this.#policy, appId, userId });
+    const d = decodePubsubDelivery(msg.fields.routingKey, msg.content, headers, this.options.maxMessageBytes, {
+      instance: this.options.instanceName,
+      policy: this.#policy,
+      appId,
+      userId,
+    });
     if (d instanceof InvalidPayloadError) {
       this.#stats.invalid += 1;
       if (d instanceof SpoofedSenderError) this.#stats.spoofed += 1;

@@ -17,9 +17,14 @@ export const AgentRmqFileSchema = z.object({
   instanceName: z.string().min(1),
   identity: z.string().min(1),
   user: z.string().min(1),
-  tls: z.object({
-    ca: z.string().regex(/^\//).optional(), cert: z.string().regex(/^\//), key: z.string().regex(/^\//), servername: z.string().min(1).optional(),
-  }).optional(),
+  tls: z
+    .object({
+      ca: z.string().regex(/^\//).optional(),
+      cert: z.string().regex(/^\//),
+      key: z.string().regex(/^\//),
+      servername: z.string().min(1).optional(),
+    })
+    .optional(),
   external: z.boolean().optional(),
   /** Written on a shared-login platform (nothing there proves a sender): the agent must not require proofs. */
   senderProof: z.literal('optional').optional(),
@@ -50,7 +55,8 @@ export async function readAgentRmqFile(vipHome: string, identity: string): Promi
   }
   const r = AgentRmqFileSchema.safeParse(json);
   if (!r.success) throw new ConfigError(`${path} is not a valid agent broker file (expected url, vhost, instanceName, identity, user)`);
-  if (r.data.identity !== identity) throw new ConfigError(`${path} is the broker file of ${JSON.stringify(r.data.identity)}, not of ${JSON.stringify(identity)}`);
+  if (r.data.identity !== identity)
+    throw new ConfigError(`${path} is the broker file of ${JSON.stringify(r.data.identity)}, not of ${JSON.stringify(identity)}`);
   return r.data;
 }
 
@@ -60,16 +66,23 @@ export async function readAgentRmqFile(vipHome: string, identity: string): Promi
  * shared-login platform `senderProof: 'optional'`. A named file that cannot be read is a ConfigError.
  */
 export async function agentLinkFromFile(file: AgentRmqFile): Promise<RmqLinkOptionsInput> {
-  const pem = (path: string) => readFile(path, 'utf8').catch((err: unknown) => {
-    throw new ConfigError(`cannot read ${path} (named in the rmq.json of ${file.identity}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
-  });
-  const tls = file.tls === undefined ? undefined : {
-    ...(file.tls.ca !== undefined ? { ca: await pem(file.tls.ca) } : {}),
-    cert: await pem(file.tls.cert),
-    key: await pem(file.tls.key),
-    ...(file.tls.servername !== undefined ? { servername: file.tls.servername } : {}),
-    external: file.external === true,
-  };
+  const pem = (path: string) =>
+    readFile(path, 'utf8').catch((err: unknown) => {
+      throw new ConfigError(
+        `cannot read ${path} (named in the rmq.json of ${file.identity}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
+      );
+    });
+  const tls =
+    file.tls === undefined
+      ? undefined
+      : {
+          ...(file.tls.ca !== undefined ? { ca: await pem(file.tls.ca) } : {}),
+          cert: await pem(file.tls.cert),
+          key: await pem(file.tls.key),
+          ...(file.tls.servername !== undefined ? { servername: file.tls.servername } : {}),
+          external: file.external === true,
+        };
   return {
     url: file.url,
     vhost: file.vhost,

@@ -1,7 +1,22 @@
-import { EMPTY_FRAME, instanceNameProblem, isJsonValueFrame, InvalidPayloadError, ProtocolError, type Frame, type VipMessage } from '@vip/protocol';
+import {
+  EMPTY_FRAME,
+  instanceNameProblem,
+  isJsonValueFrame,
+  InvalidPayloadError,
+  ProtocolError,
+  type Frame,
+  type VipMessage,
+} from '@vip/protocol';
 import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
-import { assertedPolicy, judgeSender, type SenderJudgement, type SenderPolicy, type SenderTrust, type SpoofedSenderError } from './sender-trust.js';
+import {
+  assertedPolicy,
+  judgeSender,
+  type SenderJudgement,
+  type SenderPolicy,
+  type SenderTrust,
+  type SpoofedSenderError,
+} from './sender-trust.js';
 
 /**
  * The VIP <-> AMQP mapping of docs/protocol.md 7.3, pure (no I/O).

@@ -51,25 +51,37 @@ export abstract class BrokerClient {
   #confirmReopens = 0;
 
   protected constructor(
-    options: RmqLinkOptions, what: string, connectionName: string, declareTopology: boolean, logger: Logger | undefined, userId?: string,
+    options: RmqLinkOptions,
+    what: string,
+    connectionName: string,
+    declareTopology: boolean,
+    logger: Logger | undefined,
+    userId?: string,
   ) {
     this.options = options;
     this.#userId = userId;
     this.#what = what;
     this.#declare = declareTopology;
     this.log = logger ?? silentLogger;
-    this.#acks = new DeferredAcks({ threshold: Math.floor(options.prefetch / 2), delayMs: ACK_DELAY_MS }, (err) => this.log.debug('rmq.ack.failed', {}, err));
-    this.#link = new BrokerLink(options, connectionName, {
-      setup: (session) => this.#setup(session),
-      down: () => {
-        this.#channel = undefined;
-        this.#confirm = undefined;
-        this.#session = undefined;
-        this.#reopening = undefined;
-        this.sessionDown();
+    this.#acks = new DeferredAcks({ threshold: Math.floor(options.prefetch / 2), delayMs: ACK_DELAY_MS }, (err) =>
+      this.log.debug('rmq.ack.failed', {}, err),
+    );
+    this.#link = new BrokerLink(
+      options,
+      connectionName,
+      {
+        setup: (session) => this.#setup(session),
+        down: () => {
+          this.#channel = undefined;
+          this.#confirm = undefined;
+          this.#session = undefined;
+          this.#reopening = undefined;
+          this.sessionDown();
+        },
+        status: (s) => this.#status.emit(s),
       },
-      status: (s) => this.#status.emit(s),
-    }, this.log);
+      this.log,
+    );
   }
 
   /** Declare queues, bindings and consumers on a fresh session's channel. */
@@ -182,7 +194,9 @@ export abstract class BrokerClient {
         }
         this.#unconfirmed += 1;
         const why = err instanceof Error ? err.message : String(err);
-        reject(new TransportError(`${this.#what}: the broker did not confirm ${what} (${why}); it may not have been delivered`, { cause: err }));
+        reject(
+          new TransportError(`${this.#what}: the broker did not confirm ${what} (${why}); it may not have been delivered`, { cause: err }),
+        );
       };
     });
     // a publish that throws never calls back: `confirmed` stays pending, unobserved
@@ -207,7 +221,9 @@ export abstract class BrokerClient {
   /** Write `p` on `ch`; false when the buffer is full. */
   #write(ch: Channel, p: AmqpPublish, what: string, confirmed?: (err: unknown) => void): boolean {
     try {
-      return confirmed ? (ch as ConfirmChannel).publish(p.exchange, p.routingKey, p.content, p.properties, confirmed) : ch.publish(p.exchange, p.routingKey, p.content, p.properties);
+      return confirmed
+        ? (ch as ConfirmChannel).publish(p.exchange, p.routingKey, p.content, p.properties, confirmed)
+        : ch.publish(p.exchange, p.routingKey, p.content, p.properties);
     } catch (err) {
       throw new TransportError(`${this.#what}: publishing ${what} failed`, { cause: err });
     }

@@ -201,31 +201,50 @@ export function classifyConnectError(err: unknown, target: string, vhost: string
   if (['ECONNREFUSED', 'EHOSTUNREACH', 'ENOTFOUND', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE'].includes(code) || /timeout/i.test(msg)) {
     // A broker refusing a client certificate normally sends an alert (above); a reset can hide it.
     const hint = tls && code === 'ECONNRESET' ? '; over TLS also check that the broker trusts tls.cert (ssl_options.cacertfile)' : '';
-    return new RmqSetupError('broker', `RabbitMQ is not reachable at ${target} (${code || msg})`,
-      `start the broker (bash tools/ensure-rabbitmq.sh, or rabbitmq-server -detached) and check host and port${hint}`, { cause: err });
+    return new RmqSetupError(
+      'broker',
+      `RabbitMQ is not reachable at ${target} (${code || msg})`,
+      `start the broker (bash tools/ensure-rabbitmq.sh, or rabbitmq-server -detached) and check host and port${hint}`,
+      { cause: err },
+    );
   }
   const user = externalUser(tls);
   if (/SASL mechanism EXTERNAL/.test(msg)) {
-    return new RmqSetupError('plugin', `RabbitMQ at ${target} does not offer SASL EXTERNAL (${msg})`,
+    return new RmqSetupError(
+      'plugin',
+      `RabbitMQ at ${target} does not offer SASL EXTERNAL (${msg})`,
       'rabbitmq-plugins enable rabbitmq_auth_mechanism_ssl, set auth_mechanisms.1 = EXTERNAL in rabbitmq.conf, and connect over amqps with a client certificate',
-      { cause: err });
+      { cause: err },
+    );
   }
   if (msg.includes('ACCESS-REFUSED') || msg.includes('ACCESS_REFUSED')) {
     if (tls?.external) {
       const who = user === undefined ? 'the user named by the client certificate' : JSON.stringify(user);
-      return new RmqSetupError('credentials', `RabbitMQ at ${target} refused the EXTERNAL login of ${who} (the certificate was accepted; no broker user has that name, or the broker reads another field of the certificate)`,
+      return new RmqSetupError(
+        'credentials',
+        `RabbitMQ at ${target} refused the EXTERNAL login of ${who} (the certificate was accepted; no broker user has that name, or the broker reads another field of the certificate)`,
         `rabbitmqctl add_user ${user ?? '<CN>'} <any password> && rabbitmqctl set_permissions -p ${vhost} ${user ?? '<CN>'} ".*" ".*" ".*" (EXTERNAL ignores the password; the broker needs ssl_cert_login_from = common_name)`,
-        { cause: err });
+        { cause: err },
+      );
     }
-    return new RmqSetupError('credentials', `RabbitMQ refused the login at ${target}`,
-      'check user and password in the URL (guest may only log in from localhost)', { cause: err });
+    return new RmqSetupError(
+      'credentials',
+      `RabbitMQ refused the login at ${target}`,
+      'check user and password in the URL (guest may only log in from localhost)',
+      { cause: err },
+    );
   }
   if (msg.includes('ConnectionOpenOk') || msg.includes('NOT-ALLOWED') || msg.includes('NOT_ALLOWED')) {
-    return new RmqSetupError('vhost', `virtual host ${JSON.stringify(vhost)} is missing or ${user === undefined ? 'this user' : `user ${JSON.stringify(user)}`} has no access to it (${target})`,
+    return new RmqSetupError(
+      'vhost',
+      `virtual host ${JSON.stringify(vhost)} is missing or ${user === undefined ? 'this user' : `user ${JSON.stringify(user)}`} has no access to it (${target})`,
       `create it and grant access: rabbitmqctl add_vhost ${vhost} && rabbitmqctl set_permissions -p ${vhost} ${user ?? '<user>'} ".*" ".*" ".*" (or ensureVolttronBroker with management)`,
-      { cause: err });
+      { cause: err },
+    );
   }
-  return new RmqSetupError('broker', `could not connect to RabbitMQ at ${target}: ${msg}`, 'check the broker log and the URL', { cause: err });
+  return new RmqSetupError('broker', `could not connect to RabbitMQ at ${target}: ${msg}`, 'check the broker log and the URL', {
+    cause: err,
+  });
 }
 
 /** TLS handshake failures: who refused whom. Undefined when `code` is not a TLS error. */
@@ -234,20 +253,30 @@ function classifyTlsError(err: unknown, code: string, msg: string, target: strin
   const alert = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(\w+)$/.exec(code)?.[1];
   if (alert !== undefined) {
     const what = alert.toLowerCase().replaceAll('_', ' ');
-    return new RmqSetupError('credentials', `RabbitMQ at ${target} refused the client certificate during the TLS handshake (alert "${what}")`,
+    return new RmqSetupError(
+      'credentials',
+      `RabbitMQ at ${target} refused the client certificate during the TLS handshake (alert "${what}")`,
       alert === 'CERTIFICATE_REQUIRED'
         ? 'the broker requires a client certificate: set tls.cert and tls.key'
         : 'tls.cert must be signed by a CA the broker trusts (its ssl_options.cacertfile), be valid now, and tls.key must be its key',
-      { cause: err });
+      { cause: err },
+    );
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
-    return new RmqSetupError('broker', `${target} does not speak TLS (${code}): is it the plain AMQP port?`,
-      'use the broker\'s amqps port (listeners.ssl, 5671 by default) or an amqp:// URL', { cause: err });
+    return new RmqSetupError(
+      'broker',
+      `${target} does not speak TLS (${code}): is it the plain AMQP port?`,
+      "use the broker's amqps port (listeners.ssl, 5671 by default) or an amqp:// URL",
+      { cause: err },
+    );
   }
   if (/CERT|SIGNATURE|SSL|TLS|ISSUER/.test(code)) {
-    return new RmqSetupError('credentials', `TLS handshake with ${target} failed: the broker certificate is not trusted (${code}: ${msg.trim()})`,
+    return new RmqSetupError(
+      'credentials',
+      `TLS handshake with ${target} failed: the broker certificate is not trusted (${code}: ${msg.trim()})`,
       'check tls.ca (the CA that signed the broker certificate), tls.servername (a name or IP in its subjectAltName), and its validity dates',
-      { cause: err });
+      { cause: err },
+    );
   }
   return undefined;
 }

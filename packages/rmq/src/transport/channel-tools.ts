@@ -18,16 +18,28 @@ export function waitForDrain(ch: Channel): Promise<void> {
 export function queueDeclareError(err: unknown, queue: string, vhost: string): RmqSetupError {
   const msg = err instanceof Error ? err.message : String(err);
   if (msg.includes('RESOURCE_LOCKED') || msg.includes('RESOURCE-LOCKED')) {
-    return new RmqSetupError('identity', `queue ${queue} is held by another connection (the identity is already connected)`,
-      'use another identity or stop the other agent', { cause: err });
+    return new RmqSetupError(
+      'identity',
+      `queue ${queue} is held by another connection (the identity is already connected)`,
+      'use another identity or stop the other agent',
+      { cause: err },
+    );
   }
   if (msg.includes('NOT_FOUND') || msg.includes('NOT-FOUND')) {
-    return new RmqSetupError('topology', `exchange volttron is missing in virtual host ${vhost}`,
-      'start the platform (router) first, call ensureVolttronBroker(), or pass declareTopology: true', { cause: err });
+    return new RmqSetupError(
+      'topology',
+      `exchange volttron is missing in virtual host ${vhost}`,
+      'start the platform (router) first, call ensureVolttronBroker(), or pass declareTopology: true',
+      { cause: err },
+    );
   }
   if (msg.includes('ACCESS_REFUSED') || msg.includes('ACCESS-REFUSED')) {
-    return new RmqSetupError('permission', `no permission to declare or bind queue ${queue} in ${vhost}`,
-      'grant the agent user its VOLTTRON permissions (agentPermissions) on the virtual host', { cause: err });
+    return new RmqSetupError(
+      'permission',
+      `no permission to declare or bind queue ${queue} in ${vhost}`,
+      'grant the agent user its VOLTTRON permissions (agentPermissions) on the virtual host',
+      { cause: err },
+    );
   }
   return new RmqSetupError('broker', `declaring queue ${queue} failed: ${msg}`, 'check the broker log', { cause: err });
 }

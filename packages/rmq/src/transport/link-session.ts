@@ -61,7 +61,10 @@ export class LinkSession {
     if (this.#confirms.has(ch as ConfirmChannel)) {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CONFIRM_WAIT_MS)));
-      await Promise.race([(ch as ConfirmChannel).waitForConfirms().catch((err: unknown) => this.#log.debug('rmq.link.confirms-failed', {}, err)), late]);
+      await Promise.race([
+        (ch as ConfirmChannel).waitForConfirms().catch((err: unknown) => this.#log.debug('rmq.link.confirms-failed', {}, err)),
+        late,
+      ]);
       clearTimeout(timer);
     }
     try {

@@ -39,7 +39,8 @@ export function readProxyFrames(frames: readonly Frame[]): ProxyFrames | Invalid
     return new InvalidPayloadError('proxy frame list', `${frames.length} frames, at least 6 expected`);
   }
   if (!isVipSignature(signature)) return new InvalidPayloadError('proxy frame list', 'third frame is not VIP1');
-  if (recipient.length === 0) return new InvalidPayloadError('proxy frame list', 'empty recipient (router messages do not go through the proxy)');
+  if (recipient.length === 0)
+    return new InvalidPayloadError('proxy frame list', 'empty recipient (router messages do not go through the proxy)');
   if (subsystem.length === 0) return new InvalidPayloadError('proxy frame list', 'empty subsystem');
   return { recipient, sender, user, id, subsystem, args };
 }

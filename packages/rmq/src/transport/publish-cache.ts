@@ -37,7 +37,11 @@ export class PublishCache {
     const key = `${peer.length}.${user.length}.${peer.toString('latin1')}${user.toString('latin1')}${subsystem.toString('latin1')}`;
     let shape = this.#shapes.get(key);
     if (shape === undefined) {
-      const full = vipToAmqp(user.length === 0 ? { ...message, user: this.#defaultUser } : message, this.#ctx, this.#userId === undefined ? {} : { userId: this.#userId });
+      const full = vipToAmqp(
+        user.length === 0 ? { ...message, user: this.#defaultUser } : message,
+        this.#ctx,
+        this.#userId === undefined ? {} : { userId: this.#userId },
+      );
       const { appId, type, headers, userId } = full.properties;
       if (this.#shapes.size >= MAX_ENTRIES) this.#shapes.clear();
       this.#shapes.set(key, { exchange: full.exchange, routingKey: full.routingKey, appId, type, headers, userId });
@@ -53,7 +57,11 @@ export class PublishCache {
       routingKey: shape.routingKey,
       content: encodeArgs(message.args),
       properties: {
-        appId: shape.appId, messageId, type: shape.type, contentType: JSON_CONTENT_TYPE, headers: shape.headers,
+        appId: shape.appId,
+        messageId,
+        type: shape.type,
+        contentType: JSON_CONTENT_TYPE,
+        headers: shape.headers,
         ...(shape.userId === undefined ? {} : { userId: shape.userId }),
       },
     };

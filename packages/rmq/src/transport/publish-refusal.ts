@@ -21,9 +21,11 @@ export class TopicWriteRefusedError extends UnauthorizedError {
   readonly exchange: string;
   readonly vhost: string;
   constructor(what: string, refusal: TopicWriteRefusal, options?: ErrorOptions) {
-    super(`RabbitMQ refused ${what}: user '${refusal.user}' may not write routing key '${refusal.routingKey}' to exchange `
-      + `'${refusal.exchange}' in vhost '${refusal.vhost}' (protected topic? the platform sets topic permissions from protected_topics.json and auth.json)`,
-    { ...options, subsystem: 'pubsub', user: refusal.user });
+    super(
+      `RabbitMQ refused ${what}: user '${refusal.user}' may not write routing key '${refusal.routingKey}' to exchange ` +
+        `'${refusal.exchange}' in vhost '${refusal.vhost}' (protected topic? the platform sets topic permissions from protected_topics.json and auth.json)`,
+      { ...options, subsystem: 'pubsub', user: refusal.user },
+    );
     this.name = 'TopicWriteRefusedError';
     this.routingKey = refusal.routingKey;
     this.exchange = refusal.exchange;

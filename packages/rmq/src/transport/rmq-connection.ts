@@ -151,7 +151,8 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
         // once: a platform on a shared login looks exactly like this, and this agent would wait for a welcome it refused
         this.#warnedUnprovenPlatform = true;
         this.log.warn('rmq.receive.unproven-platform', {
-          claimed: vip.claimed, userId: vip.userId,
+          claimed: vip.claimed,
+          userId: vip.userId,
           hint: 'refused (and will refuse) the platform\'s identities without its user_id; if the platform runs with --rmq-shared-login, give this client senderProof: "optional"',
         });
       }

@@ -35,7 +35,12 @@ export function unresolvedHost(code: string, target: string, cause: unknown, wha
     // keep the whole target in the message
   }
   const temporary = code === 'EAI_AGAIN';
-  return new RmqSetupError('broker', `cannot resolve ${what} ${JSON.stringify(host)} (DNS lookup failed: ${code}${temporary ? ', a temporary resolver failure' : ', unknown host'})`,
-    temporary ? 'check the DNS resolver (/etc/resolv.conf) and try again, or use an IP address in the URL'
-      : 'check the host name in the URL (a typo?), /etc/hosts and DNS, or use an IP address', { cause });
+  return new RmqSetupError(
+    'broker',
+    `cannot resolve ${what} ${JSON.stringify(host)} (DNS lookup failed: ${code}${temporary ? ', a temporary resolver failure' : ', unknown host'})`,
+    temporary
+      ? 'check the DNS resolver (/etc/resolv.conf) and try again, or use an IP address in the URL'
+      : 'check the host name in the URL (a typo?), /etc/hosts and DNS, or use an IP address',
+    { cause },
+  );
 }

@@ -23,81 +23,87 @@ export type TlsOptions = z.infer<typeof TlsOptionsSchema>;
 
 const BROKER_URL = /^amqps?:\/\/[^/]+\/?$/;
 
-export const RmqLinkOptionsSchema = z.object({
-  url: z.string().regex(BROKER_URL, 'url must look like amqp://user:pass@host:5672 (vhost goes in `vhost`)'),
-  /**
-   * Other nodes of the same RabbitMQ cluster, `amqp://host:port`: the link fails over to them in
-   * turn (the first connection tries `url`, then these; a lost connection reconnects to the next
-   * one first, since the node it was on is likely the one that went). They log in with `url`'s
-   * user and password and the same TLS options (any credentials written in them are ignored).
-   */
-  failoverUrls: z.array(z.string().regex(BROKER_URL, 'failoverUrls: each must look like amqp://host:5672')).max(16).default([]),
-  /**
-   * Queue type of persistent pubsub subscriptions: `quorum` (replicated on a cluster, survives a
-   * node loss; RabbitMQ >= 3.8) or `classic`. Default: `quorum` when `failoverUrls` names other
-   * nodes (a cluster), else `classic`. A subscription's own `queueType` wins.
-   */
-  persistentQueueType: z.enum(['classic', 'quorum'], { error: 'persistentQueueType must be "classic" or "quorum"' }).optional(),
-  vhost: z.string().min(1).default('volttron'),
-  instanceName: instanceNameSchema('rmq'),
-  heartbeatSeconds: z.number().int().min(0).default(20),
-  connectTimeoutMs: z.number().int().positive().default(5_000),
-  prefetch: z.number().int().positive().max(65_535).default(256),
-  /**
-   * Largest AMQP body we publish (bytes). Above RabbitMQ's own limit (128 MiB by default) the
-   * broker closes the channel, which would cost a reconnect; we refuse earlier instead.
-   */
-  maxMessageBytes: z.number().int().positive().default(64 * 1024 * 1024),
-  reconnect: ReconnectPolicySchema.prefault({}),
-  /**
-   * Batch socket writes per event-loop tick (cork/uncork, see corkPerTick): the first write of a
-   * tick goes out at once, the rest of the tick in one writev instead of one write per AMQP frame.
-   * On by default; off only to measure the difference.
-   */
-  batchWrites: z.boolean().default(true),
-  tls: TlsOptionsSchema.optional(),
-  /**
-   * The broker user this connection logs in as, set as the AMQP `user_id` of its messages
-   * (RabbitMQ checks it; receivers trust a `user_id` `<instance>.<identity>` over the `user`
-   * header, see sender-identity.ts). Password logins: the URL's user name by default (given, it
-   * must equal it). EXTERNAL: the name depends on the broker's `ssl_cert_login_from`, so only this
-   * option sets one (e.g. the certificate's CN). `false`: never set user_id. A name the broker
-   * refuses fails open() with RmqSetupError `credentials`.
-   */
-  brokerUser: z.union([z.string().min(1), z.literal(false)]).optional(),
-  /**
-   * What an unproven sender (no user_id of this instance) is worth to this client's receivers
-   * (sender-trust.ts): `required`, it gets no user, so nothing a capability protects, and cannot
-   * act as a platform identity; `optional`, the `user` header is believed (VOLTTRON's behaviour,
-   * the only choice on a shared login). Default: `required` when this client logs in as a user of
-   * its instance (per-agent users), else `optional`.
-   */
-  senderProof: z.enum(['required', 'optional'], { error: 'senderProof must be "required" or "optional"' }).optional(),
-  /**
-   * Identities accepted without user_id as themselves when proof is required: VOLTTRON Python
-   * agents, which never set it. Such a sender gets its own user `<instance>.<identity>` (never the
-   * header it wrote), so anyone able to publish can act with that identity's capabilities: list
-   * only identities that need it. `*`: every identity but the platform's. Default: none.
-   */
-  legacyPeers: z.union([
-    z.literal('*'),
-    z.array(z.string().regex(/^[^*#]+$/, 'legacyPeers: each identity must be non-empty without "*" or "#"')),
-  ]).optional(),
-}).superRefine((o, ctx) => {
-  if (typeof o.brokerUser !== 'string' || o.tls?.external) return;
-  let inUrl: string;
-  try {
-    inUrl = decodeURIComponent(new URL(o.url).username);
-  } catch {
-    return; // the url's own issue says what is wrong
-  }
-  if (o.brokerUser !== inUrl) {
-    ctx.addIssue({
-      code: 'custom', path: ['brokerUser'],
-      message: `with a password login the broker user is the URL's (${JSON.stringify(inUrl || 'guest')}); brokerUser is for EXTERNAL (tls.external) logins`,
-    });
-  }
-});
+export const RmqLinkOptionsSchema = z
+  .object({
+    url: z.string().regex(BROKER_URL, 'url must look like amqp://user:pass@host:5672 (vhost goes in `vhost`)'),
+    /**
+     * Other nodes of the same RabbitMQ cluster, `amqp://host:port`: the link fails over to them in
+     * turn (the first connection tries `url`, then these; a lost connection reconnects to the next
+     * one first, since the node it was on is likely the one that went). They log in with `url`'s
+     * user and password and the same TLS options (any credentials written in them are ignored).
+     */
+    failoverUrls: z.array(z.string().regex(BROKER_URL, 'failoverUrls: each must look like amqp://host:5672')).max(16).default([]),
+    /**
+     * Queue type of persistent pubsub subscriptions: `quorum` (replicated on a cluster, survives a
+     * node loss; RabbitMQ >= 3.8) or `classic`. Default: `quorum` when `failoverUrls` names other
+     * nodes (a cluster), else `classic`. A subscription's own `queueType` wins.
+     */
+    persistentQueueType: z.enum(['classic', 'quorum'], { error: 'persistentQueueType must be "classic" or "quorum"' }).optional(),
+    vhost: z.string().min(1).default('volttron'),
+    instanceName: instanceNameSchema('rmq'),
+    heartbeatSeconds: z.number().int().min(0).default(20),
+    connectTimeoutMs: z.number().int().positive().default(5_000),
+    prefetch: z.number().int().positive().max(65_535).default(256),
+    /**
+     * Largest AMQP body we publish (bytes). Above RabbitMQ's own limit (128 MiB by default) the
+     * broker closes the channel, which would cost a reconnect; we refuse earlier instead.
+     */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(64 * 1024 * 1024),
+    reconnect: ReconnectPolicySchema.prefault({}),
+    /**
+     * Batch socket writes per event-loop tick (cork/uncork, see corkPerTick): the first write of a
+     * tick goes out at once, the rest of the tick in one writev instead of one write per AMQP frame.
+     * On by default; off only to measure the difference.
+     */
+    batchWrites: z.boolean().default(true),
+    tls: TlsOptionsSchema.optional(),
+    /**
+     * The broker user this connection logs in as, set as the AMQP `user_id` of its messages
+     * (RabbitMQ checks it; receivers trust a `user_id` `<instance>.<identity>` over the `user`
+     * header, see sender-identity.ts). Password logins: the URL's user name by default (given, it
+     * must equal it). EXTERNAL: the name depends on the broker's `ssl_cert_login_from`, so only this
+     * option sets one (e.g. the certificate's CN). `false`: never set user_id. A name the broker
+     * refuses fails open() with RmqSetupError `credentials`.
+     */
+    brokerUser: z.union([z.string().min(1), z.literal(false)]).optional(),
+    /**
+     * What an unproven sender (no user_id of this instance) is worth to this client's receivers
+     * (sender-trust.ts): `required`, it gets no user, so nothing a capability protects, and cannot
+     * act as a platform identity; `optional`, the `user` header is believed (VOLTTRON's behaviour,
+     * the only choice on a shared login). Default: `required` when this client logs in as a user of
+     * its instance (per-agent users), else `optional`.
+     */
+    senderProof: z.enum(['required', 'optional'], { error: 'senderProof must be "required" or "optional"' }).optional(),
+    /**
+     * Identities accepted without user_id as themselves when proof is required: VOLTTRON Python
+     * agents, which never set it. Such a sender gets its own user `<instance>.<identity>` (never the
+     * header it wrote), so anyone able to publish can act with that identity's capabilities: list
+     * only identities that need it. `*`: every identity but the platform's. Default: none.
+     */
+    legacyPeers: z
+      .union([z.literal('*'), z.array(z.string().regex(/^[^*#]+$/, 'legacyPeers: each identity must be non-empty without "*" or "#"'))])
+      .optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (typeof o.brokerUser !== 'string' || o.tls?.external) return;
+    let inUrl: string;
+    try {
+      inUrl = decodeURIComponent(new URL(o.url).username);
+    } catch {
+      return; // the url's own issue says what is wrong
+    }
+    if (o.brokerUser !== inUrl) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['brokerUser'],
+        message: `with a password login the broker user is the URL's (${JSON.stringify(inUrl || 'guest')}); brokerUser is for EXTERNAL (tls.external) logins`,
+      });
+    }
+  });
 export type RmqLinkOptions = z.infer<typeof RmqLinkOptionsSchema>;
 export type RmqLinkOptionsInput = z.input<typeof RmqLinkOptionsSchema>;
 
@@ -133,7 +139,11 @@ export function defaultPersistentQueueType(o: RmqLinkOptions): 'classic' | 'quor
 }
 
 /** The URL amqplib connects to (vhost as path) and the socket options (noDelay always on); `node` picks a failover URL. */
-export function connectTarget(o: RmqLinkOptions, connectionName: string, node = 0): { url: string; socketOptions: Record<string, unknown> } {
+export function connectTarget(
+  o: RmqLinkOptions,
+  connectionName: string,
+  node = 0,
+): { url: string; socketOptions: Record<string, unknown> } {
   const u = nodeUrl(o, node);
   u.pathname = '/' + encodeURIComponent(o.vhost);
   u.searchParams.set('heartbeat', String(o.heartbeatSeconds));

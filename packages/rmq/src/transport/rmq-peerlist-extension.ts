@@ -1,6 +1,16 @@
 import {
-  ClosedError, EMPTY_FRAME, ERRNO, frameText, identityKey, jsonFrame, jsonValueFrame, textFrame,
-  type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
+  ClosedError,
+  EMPTY_FRAME,
+  ERRNO,
+  frameText,
+  identityKey,
+  jsonFrame,
+  jsonValueFrame,
+  textFrame,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
 } from '@vip/protocol';
 import { ROUTER_IDENTITY } from './amqp-mapping.js';
 import { PROXY_IDENTITY, proxyBrokerUser } from './sender-trust.js';
@@ -15,7 +25,7 @@ const MISSING_PEER = textFrame('missing peer');
 const ADD = textFrame('add');
 const DROP = textFrame('drop');
 const RMQ = textFrame('rmq');
-const PROXY_ONLY = textFrame('add and drop are the proxy router\'s');
+const PROXY_ONLY = textFrame("add and drop are the proxy router's");
 const EHOSTUNREACH = String(ERRNO.EHOSTUNREACH);
 
 /**
@@ -151,10 +161,14 @@ export class RmqPeerlistExtension implements RouterExtension {
  * `new Router({ transport, instanceName, ...rmqRouterOptions(instanceName, [pubsub]) })`.
  */
 export function rmqRouterOptions(
-  instanceName: string, extensions: readonly RouterExtension[] = [],
+  instanceName: string,
+  extensions: readonly RouterExtension[] = [],
 ): { identity: string; controlUsers: string[]; extensions: RouterExtension[]; queryReply: typeof rmqQueryReply } {
   return {
-    identity: ROUTER_IDENTITY, controlUsers: [`${instanceName}.control`], extensions: [new RmqPeerlistExtension(), ...extensions], queryReply: rmqQueryReply,
+    identity: ROUTER_IDENTITY,
+    controlUsers: [`${instanceName}.control`],
+    extensions: [new RmqPeerlistExtension(), ...extensions],
+    queryReply: rmqQueryReply,
   };
 }
 

@@ -1,9 +1,28 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import {
-  EMPTY_FRAME, identityKey, InvalidPayloadError, ProtocolError, silentLogger,
-  type ConnectionStatus, type DeliveryResult, type Frame, type Logger, type RouterTransport, type RouterTransportHandlers,
+  EMPTY_FRAME,
+  identityKey,
+  InvalidPayloadError,
+  ProtocolError,
+  silentLogger,
+  type ConnectionStatus,
+  type DeliveryResult,
+  type Frame,
+  type Logger,
+  type RouterTransport,
+  type RouterTransportHandlers,
 } from '@vip/protocol';
-import { amqpToVip, type InboundLimits, type InboundVip, ROUTER_IDENTITY, routingKeyFor, splitRoutingKey, UNDELIVERABLE_EXCHANGE, vipToAmqp, VOLTTRON_EXCHANGE } from './amqp-mapping.js';
+import {
+  amqpToVip,
+  type InboundLimits,
+  type InboundVip,
+  ROUTER_IDENTITY,
+  routingKeyFor,
+  splitRoutingKey,
+  UNDELIVERABLE_EXCHANGE,
+  vipToAmqp,
+  VOLTTRON_EXCHANGE,
+} from './amqp-mapping.js';
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './topology.js';
@@ -106,7 +125,20 @@ export class RmqRouterTransport implements RouterTransport {
   /** Dead letters handed to the core, awaiting its forward (bounded, oldest evicted). */
   readonly #dead = new Set<string>();
   readonly #stats: RmqRouterStats = {
-    received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, delivered: 0, unreachable: 0, again: 0, oversize: 0, backlog: 0, pendingBytes: 0, deadLetters: 0, deadPubsub: 0, reconnects: 0,
+    received: 0,
+    invalid: 0,
+    spoofed: 0,
+    unproven: 0,
+    legacy: 0,
+    delivered: 0,
+    unreachable: 0,
+    again: 0,
+    oversize: 0,
+    backlog: 0,
+    pendingBytes: 0,
+    deadLetters: 0,
+    deadPubsub: 0,
+    reconnects: 0,
   };
   readonly #maxPendingBytes: number;
   readonly #limits: InboundLimits;
@@ -131,14 +163,19 @@ export class RmqRouterTransport implements RouterTransport {
     const own = publisherUserId(this.#o, ROUTER_IDENTITY);
     this.#userId = own === routingKeyFor(this.#o.instanceName, ROUTER_IDENTITY) ? own : undefined;
     const api = management ? new ManagementReads(management) : undefined;
-    this.#link = new BrokerLink(this.#o, `vip-router ${this.#o.instanceName}`, {
-      setup: (session) => this.#setup(session),
-      down: () => {
-        this.#confirm = undefined;
-        this.#sweep.pause();
+    this.#link = new BrokerLink(
+      this.#o,
+      `vip-router ${this.#o.instanceName}`,
+      {
+        setup: (session) => this.#setup(session),
+        down: () => {
+          this.#confirm = undefined;
+          this.#sweep.pause();
+        },
+        status: (s) => this.#status.emit(s),
       },
-      status: (s) => this.#status.emit(s),
-    }, this.#log);
+      this.#log,
+    );
     this.#sweep = new PeerSweep({
       intervalMs: peerSweepMs ?? 5_000,
       graceMs: 2 * this.#o.reconnect.maxDelayMs,
@@ -190,7 +227,10 @@ export class RmqRouterTransport implements RouterTransport {
     }
     let p;
     try {
-      p = vipToAmqp({ peer: to, user, id, subsystem, args }, { instance: this.#o.instanceName, identity: from.length === 0 ? ROUTER_IDENTITY : from.toString('utf8') });
+      p = vipToAmqp(
+        { peer: to, user, id, subsystem, args },
+        { instance: this.#o.instanceName, identity: from.length === 0 ? ROUTER_IDENTITY : from.toString('utf8') },
+      );
     } catch (err) {
       // an identity RabbitMQ cannot carry cannot have a queue either
       if (!(err instanceof ProtocolError)) throw err;
@@ -227,7 +267,13 @@ export class RmqRouterTransport implements RouterTransport {
       };
       try {
         const userId = from.length === 0 ? this.#userId : undefined;
-        ch.publish('', p.routingKey, p.content, { ...p.properties, mandatory: true, correlationId: seq, ...(userId === undefined ? {} : { userId }) }, settle);
+        ch.publish(
+          '',
+          p.routingKey,
+          p.content,
+          { ...p.properties, mandatory: true, correlationId: seq, ...(userId === undefined ? {} : { userId }) },
+          settle,
+        );
       } catch (err) {
         settle(err);
       }
@@ -352,8 +398,7 @@ export class RmqRouterTransport implements RouterTransport {
       safely(this.#log, () => h.peerEvent?.({ type: 'peer-connected', peer: sender, user: userOf(vip) }));
     }
     const m = vip.message;
-    safely(this.#log, () =>
-      h.message({ sender, recipient, user: m.user, id: m.id, subsystem: m.subsystem, args: m.args }, userOf(vip)));
+    safely(this.#log, () => h.message({ sender, recipient, user: m.user, id: m.id, subsystem: m.subsystem, args: m.args }, userOf(vip)));
   }
 
   #forget(peer: Frame): void {
@@ -373,7 +418,6 @@ export class RmqRouterTransport implements RouterTransport {
 }
 
 const MAX_DEAD_PENDING = 4_096;
-
 
 /**
  * The sender's user on RMQ: what amqpToVip judged (sender-trust.ts) and put in `message.user`:

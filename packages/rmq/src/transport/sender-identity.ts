@@ -88,18 +88,25 @@ export async function verifyPublisherUserId(session: LinkSession, userId: string
   await Promise.race([closed, new Promise((r) => setTimeout(r, 1_000).unref())]);
   const why = failure?.message ?? 'no confirm within 5 s';
   const explicit = o.brokerUser !== undefined;
-  const option = explicit ? '`brokerUser`' : 'the URL\'s user name';
+  const option = explicit ? '`brokerUser`' : "the URL's user name";
   if (/PRECONDITION_FAILED|PRECONDITION-FAILED/.test(why)) {
     const actual = /authenticated user was '([^']*)'/.exec(why)?.[1];
-    throw new RmqSetupError('credentials',
+    throw new RmqSetupError(
+      'credentials',
       `RabbitMQ refused user_id ${JSON.stringify(userId)} (from ${option}): the connection is authenticated as ${actual === undefined ? 'another user' : JSON.stringify(actual)}`,
-      actual === undefined ? 'set brokerUser to the broker user name of this connection, or brokerUser: false to set no user_id'
+      actual === undefined
+        ? 'set brokerUser to the broker user name of this connection, or brokerUser: false to set no user_id'
         : `set brokerUser: ${JSON.stringify(actual)} (the broker's name for this login), or brokerUser: false to set no user_id`,
-      { cause: failure });
+      { cause: failure },
+    );
   }
   if (explicit) {
-    throw new RmqSetupError('permission', `could not verify brokerUser ${JSON.stringify(userId)}: the check publish to amq.default failed (${why})`,
-      'grant the user write on amq.default (VOLTTRON agent permissions include amq.*), or brokerUser: false to set no user_id', { cause: failure });
+    throw new RmqSetupError(
+      'permission',
+      `could not verify brokerUser ${JSON.stringify(userId)}: the check publish to amq.default failed (${why})`,
+      'grant the user write on amq.default (VOLTTRON agent permissions include amq.*), or brokerUser: false to set no user_id',
+      { cause: failure },
+    );
   }
   log.warn('rmq.user-id.unverified', { userId, reason: why });
 }

@@ -22,7 +22,15 @@ import { InvalidPayloadError } from '@vip/protocol';
 export const PROXY_IDENTITY = 'zmq.proxy.router';
 
 /** The identities only the platform runs; `control.connection.*` are vipctl's connections. */
-export const PLATFORM_IDENTITIES: readonly string[] = ['router', 'control', 'platform.auth', 'platform.health', 'config.store', 'control.connection', PROXY_IDENTITY];
+export const PLATFORM_IDENTITIES: readonly string[] = [
+  'router',
+  'control',
+  'platform.auth',
+  'platform.health',
+  'config.store',
+  'control.connection',
+  PROXY_IDENTITY,
+];
 
 /** Whether `identity` belongs to the platform: only the platform's broker user may claim it. */
 export function isPlatformIdentity(identity: string): boolean {
@@ -66,7 +74,12 @@ export class SpoofedSenderError extends InvalidPayloadError {
  */
 export class UnprovenPlatformIdentityError extends SpoofedSenderError {
   constructor(what: string, userId: string, claimed: string, instance: string) {
-    super(what, userId, claimed, `${JSON.stringify(claimed)} without the platform's user_id ${JSON.stringify(platformBrokerUser(instance))}`);
+    super(
+      what,
+      userId,
+      claimed,
+      `${JSON.stringify(claimed)} without the platform's user_id ${JSON.stringify(platformBrokerUser(instance))}`,
+    );
     this.name = 'UnprovenPlatformIdentityError';
   }
 }
@@ -124,7 +137,13 @@ export function judgeSender(userId: unknown, appId: string, policy: SenderPolicy
   }
   if (user !== undefined) {
     if (appId !== user) return new SpoofedSenderError(what, user, appId);
-    if (platformIdentity) return new SpoofedSenderError(what, user, appId, `agent user ${JSON.stringify(user)} may not act as the platform's ${JSON.stringify(identity)}`);
+    if (platformIdentity)
+      return new SpoofedSenderError(
+        what,
+        user,
+        appId,
+        `agent user ${JSON.stringify(user)} may not act as the platform's ${JSON.stringify(identity)}`,
+      );
     return { trust: 'proven', user };
   }
   if (policy.proof === 'optional') return { trust: 'asserted' };

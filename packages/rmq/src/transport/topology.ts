@@ -21,12 +21,20 @@ export async function declareVolttronTopology(channel: Channel, vhost: string): 
 function declareError(err: unknown, vhost: string): RmqSetupError {
   const msg = err instanceof Error ? err.message : String(err);
   if (msg.includes('PRECONDITION')) {
-    return new RmqSetupError('topology', `exchange ${VOLTTRON_EXCHANGE} or ${UNDELIVERABLE_EXCHANGE} in ${vhost} exists with other settings (${msg})`,
-      `delete them (rabbitmqctl -p ${vhost} delete_exchange ...) or use a fresh virtual host`, { cause: err });
+    return new RmqSetupError(
+      'topology',
+      `exchange ${VOLTTRON_EXCHANGE} or ${UNDELIVERABLE_EXCHANGE} in ${vhost} exists with other settings (${msg})`,
+      `delete them (rabbitmqctl -p ${vhost} delete_exchange ...) or use a fresh virtual host`,
+      { cause: err },
+    );
   }
   if (msg.includes('ACCESS_REFUSED') || msg.includes('ACCESS-REFUSED')) {
-    return new RmqSetupError('permission', `no permission to declare the VOLTTRON exchanges in ${vhost} (${msg})`,
-      `grant configure rights: rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"`, { cause: err });
+    return new RmqSetupError(
+      'permission',
+      `no permission to declare the VOLTTRON exchanges in ${vhost} (${msg})`,
+      `grant configure rights: rabbitmqctl set_permissions -p ${vhost} <user> ".*" ".*" ".*"`,
+      { cause: err },
+    );
   }
   return new RmqSetupError('broker', `declaring the VOLTTRON exchanges in ${vhost} failed: ${msg}`, 'check the broker log', { cause: err });
 }

@@ -41,7 +41,10 @@ export function corkPerTick(stream: Writable): () => void {
 /** The socket under an amqplib connection, when it is where we expect it (amqplib 2.x `connection.stream`). */
 export function connectionStream(model: ChannelModel): Writable | undefined {
   const stream = (model.connection as { stream?: unknown }).stream;
-  return stream !== null && typeof stream === 'object' && typeof (stream as Writable).cork === 'function' && typeof (stream as Writable).write === 'function'
+  return stream !== null &&
+    typeof stream === 'object' &&
+    typeof (stream as Writable).cork === 'function' &&
+    typeof (stream as Writable).write === 'function'
     ? (stream as Writable)
     : undefined;
 }

@@ -39,7 +39,14 @@ function setUp(options: { recheckMs?: number; retryFailedMs?: number; failureLog
   const store = new FakeStore();
   const clock = { t: 1_000 };
   const logs: string[] = [];
-  const check = new AgentPermissionCheck({ store, vhost: 'vh', instanceName: 'inst', logger: recordingLogger(logs), now: () => clock.t, ...options });
+  const check = new AgentPermissionCheck({
+    store,
+    vhost: 'vh',
+    instanceName: 'inst',
+    logger: recordingLogger(logs),
+    now: () => clock.t,
+    ...options,
+  });
   return { store, clock, logs, check };
 }
 
@@ -113,7 +120,10 @@ describe('AgentPermissionCheck', () => {
     clock.t += 5_000;
     expect(await check.check('a1')).toBe('failed');
     expect(await check.check('b1')).toBe('failed');
-    expect(logs.filter((l) => l.startsWith('warn'))).toEqual(['warn rmq.permissions.check-failed inst.a1', 'warn rmq.permissions.check-failed inst.b1']);
+    expect(logs.filter((l) => l.startsWith('warn'))).toEqual([
+      'warn rmq.permissions.check-failed inst.a1',
+      'warn rmq.permissions.check-failed inst.b1',
+    ]);
     clock.t += 60_000;
     expect(await check.check('a1')).toBe('failed');
     expect(logs.filter((l) => l.startsWith('warn'))).toHaveLength(3);

@@ -14,15 +14,18 @@ afterEach(async () => {
   close = undefined;
 });
 
-async function serve(answer: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; connections: () => number; dropIdle: () => void }> {
+async function serve(
+  answer: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; connections: () => number; dropIdle: () => void }> {
   let connections = 0;
   const server = createServer(answer);
   server.on('connection', () => (connections += 1));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  close = () => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     connections: () => connections,
@@ -53,8 +56,12 @@ describe('RabbitMqManagement', () => {
     const srv = await serve((req, res) => {
       seen.push(`${req.method} ${req.url} ${req.headers.authorization}`);
       res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify([{ destination: 'q', destination_type: 'queue', routing_key: 'a.#', arguments: { 'x-vip-bus': '' } },
-        { destination: 'x', destination_type: 'exchange', routing_key: '#', arguments: {} }]));
+      res.end(
+        JSON.stringify([
+          { destination: 'q', destination_type: 'queue', routing_key: 'a.#', arguments: { 'x-vip-bus': '' } },
+          { destination: 'x', destination_type: 'exchange', routing_key: '#', arguments: {} },
+        ]),
+      );
     });
     const m = api(srv.url);
     for (let i = 0; i < 3; i++) {
@@ -80,18 +87,18 @@ describe('RabbitMqManagement', () => {
       res.end(`"q${n}"}]`);
     });
     const m = api(srv.url);
-    expect([...await m.listQueues('v')]).toEqual(['q1']);
-    expect([...await m.listQueues('v')]).toEqual(['q2']);
-    expect([...await m.listQueues('v')]).toEqual(['q3']);
+    expect([...(await m.listQueues('v'))]).toEqual(['q1']);
+    expect([...(await m.listQueues('v'))]).toEqual(['q2']);
+    expect([...(await m.listQueues('v'))]).toEqual(['q3']);
     expect(srv.connections()).toBe(2);
     // a server that drops idle connections: the next request finds its connection gone, and retries
     srv.dropIdle();
-    expect([...await m.listQueues('v')]).toEqual(['q4']);
+    expect([...(await m.listQueues('v'))]).toEqual(['q4']);
     hangUps = 1;
-    expect([...await m.listQueues('v')]).toEqual(['q6']); // q5's kept-alive connection hung up: sent again
+    expect([...(await m.listQueues('v'))]).toEqual(['q6']); // q5's kept-alive connection hung up: sent again
     hangUps = 2; // the retry, on a new connection, hangs up too: the caller gets the failure
     await expect(m.listQueues('v')).rejects.toMatchObject({ missing: 'plugin' });
-    expect([...await m.listQueues('v')]).toEqual(['q9']);
+    expect([...(await m.listQueues('v'))]).toEqual(['q9']);
   });
 
   it('refuses a management URL that is not http(s)', () => {
@@ -113,7 +120,10 @@ describe('RabbitMqManagement', () => {
     await expect(m.listQueues('v')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('answered 500') });
     status = 200;
     body = '<html>not json</html>';
-    await expect(m.listBindings('v', 'volttron')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('unexpected binding list') });
+    await expect(m.listBindings('v', 'volttron')).rejects.toMatchObject({
+      missing: 'broker',
+      message: expect.stringContaining('unexpected binding list'),
+    });
     status = 404;
     await expect(m.deleteVhost('v')).resolves.toBeUndefined(); // absent is fine
   });
@@ -138,16 +148,23 @@ describe('RabbitMqManagement', () => {
     await expect(m.getUser('i.c')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('unexpected answer') });
     expect(await m.getPermissions('v/1', 'i.a')).toEqual({ configure: 'c', write: 'w', read: 'r' });
     expect(await m.getPermissions('v/1', 'i.b')).toBeUndefined();
-    await expect(m.getPermissions('v/1', 'i.d')).rejects.toMatchObject({ missing: 'broker', message: expect.stringContaining('answered 500') });
+    await expect(m.getPermissions('v/1', 'i.d')).rejects.toMatchObject({
+      missing: 'broker',
+      message: expect.stringContaining('answered 500'),
+    });
   });
 
   it('gives up on a silent server after timeoutMs, and on a closed port at once', async () => {
     const srv = await serve(() => {}); // never answers
     await expect(api(srv.url, 200).listBindings('v', 'volttron')).rejects.toMatchObject({
-      missing: 'plugin', cause: expect.objectContaining({ message: expect.stringContaining('200 ms') }),
+      missing: 'plugin',
+      cause: expect.objectContaining({ message: expect.stringContaining('200 ms') }),
     });
     await close?.();
     close = undefined;
-    await expect(api(srv.url).listBindings('v', 'volttron')).rejects.toMatchObject({ missing: 'plugin', message: expect.stringContaining('not reachable') });
+    await expect(api(srv.url).listBindings('v', 'volttron')).rejects.toMatchObject({
+      missing: 'plugin',
+      message: expect.stringContaining('not reachable'),
+    });
   });
 });

@@ -33,7 +33,10 @@ class FakeBroker implements TopicPermissionStore {
   }
   async clearTopicPermissions(vhost: string, user: string, exchange: string): Promise<void> {
     this.calls.push(`DELETE ${user} ${exchange}`);
-    this.topics.set(`${vhost}/${user}`, (this.topics.get(`${vhost}/${user}`) ?? []).filter((t) => t.exchange !== exchange));
+    this.topics.set(
+      `${vhost}/${user}`,
+      (this.topics.get(`${vhost}/${user}`) ?? []).filter((t) => t.exchange !== exchange),
+    );
   }
 }
 
@@ -50,14 +53,32 @@ describe('syncTopicPermissions', () => {
     expect(await syncTopicPermissions(b, 'vh', 'u', undefined)).toBe('cleared');
     expect(b.topics.get('vh/u')).toEqual([{ exchange: 'amq.topic', write: 'x', read: '.*' }]);
     expect(await syncTopicPermissions(b, 'vh', 'u', undefined)).toBe('ok');
-    expect(b.calls).toEqual(['GET u', 'GET u', 'PUT u volttron', 'GET u', 'GET u', 'PUT u volttron', 'PUT u amq.topic', 'GET u', 'DELETE u volttron', 'GET u']);
+    expect(b.calls).toEqual([
+      'GET u',
+      'GET u',
+      'PUT u volttron',
+      'GET u',
+      'GET u',
+      'PUT u volttron',
+      'PUT u amq.topic',
+      'GET u',
+      'DELETE u volttron',
+      'GET u',
+    ]);
   });
 });
 
 describe('AgentPermissionCheck with topics', () => {
   function setUp(wanted: (user: string) => TopicPermissions | undefined) {
     const b = new FakeBroker();
-    const check = new AgentPermissionCheck({ store: b, topics: { store: b, wanted }, vhost: 'vh', instanceName: 'inst', recheckMs: 0, retryFailedMs: 0 });
+    const check = new AgentPermissionCheck({
+      store: b,
+      topics: { store: b, wanted },
+      vhost: 'vh',
+      instanceName: 'inst',
+      recheckMs: 0,
+      retryFailedMs: 0,
+    });
     return { b, check };
   }
 

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@vip/protocol';
 import { publishRoutingKey } from '../../src/pubsub/pubsub-mapping.js';
-import { escapePcre, PCRE_UTF8, protectedTopicPermissions, regexTopicKeyPatterns, type ProtectedTopicEntry } from '../../src/admin/topic-permissions.js';
+import {
+  escapePcre,
+  PCRE_UTF8,
+  protectedTopicPermissions,
+  regexTopicKeyPatterns,
+  type ProtectedTopicEntry,
+} from '../../src/admin/topic-permissions.js';
 
 const INST = 'v1';
 const ENTRIES: ProtectedTopicEntry[] = [
@@ -66,13 +72,23 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
   });
 
   it('refuses an entry the user lacks even when an earlier one it has decides on the router (first match)', () => {
-    const w = protectedTopicPermissions([{ topic: 'dev', capabilities: 'a' }, { topic: 'devices', capabilities: 'b' }], ['a'], INST)?.write;
+    const w = protectedTopicPermissions(
+      [
+        { topic: 'dev', capabilities: 'a' },
+        { topic: 'devices', capabilities: 'b' },
+      ],
+      ['a'],
+      INST,
+    )?.write;
     expect(writable(w, 'devices/x')).toBe(false); // the router asks only for 'a' here
     expect(writable(w, 'dev/x')).toBe(true);
   });
 
   it('a repeated plain topic keeps its last capabilities, as ProtectedTopics', () => {
-    const e = [{ topic: 't', capabilities: 'a' }, { topic: 't', capabilities: 'b' }];
+    const e = [
+      { topic: 't', capabilities: 'a' },
+      { topic: 't', capabilities: 'b' },
+    ];
     expect(protectedTopicPermissions(e, ['b'], INST)).toBeUndefined();
     expect(protectedTopicPermissions(e, ['a'], INST)).toBeDefined();
   });

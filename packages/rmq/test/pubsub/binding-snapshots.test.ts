@@ -7,10 +7,13 @@ const turn = () => new Promise((r) => setImmediate(r));
 describe('BindingSnapshots', () => {
   it('answers every caller with a request started after its call; callers of a tick, and those during a request, share one', async () => {
     const release: Array<() => void> = [];
-    const snaps = new BindingSnapshots(() => new Promise<QueueBinding[]>((resolve) => {
-      const n = release.length + 1;
-      release.push(() => resolve([{ destination: `q${n}`, routingKey: 'k', arguments: {} }]));
-    }));
+    const snaps = new BindingSnapshots(
+      () =>
+        new Promise<QueueBinding[]>((resolve) => {
+          const n = release.length + 1;
+          release.push(() => resolve([{ destination: `q${n}`, routingKey: 'k', arguments: {} }]));
+        }),
+    );
     const first = [snaps.fresh(), snaps.fresh()];
     expect(release.length).toBe(0); // starts a tick later, for the whole tick
     await turn();

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BindingTable, countSubscribers, listSubscriptions, prefixMatches, pubsubBindingArguments, pubsubBindingKey, queueOwner, topicKeyMatches,
+  BindingTable,
+  countSubscribers,
+  listSubscriptions,
+  prefixMatches,
+  pubsubBindingArguments,
+  pubsubBindingKey,
+  queueOwner,
+  topicKeyMatches,
 } from '../../src/pubsub/pubsub-bindings.js';
 import type { QueueBinding } from '../../src/admin/rabbitmq-management.js';
 import { publishRoutingKey } from '../../src/pubsub/pubsub-mapping.js';
@@ -41,8 +48,13 @@ describe('pubsub bindings', () => {
 
   it('counts distinct subscribers on the bus; Python bindings (no arguments) count on every bus', () => {
     const key = publishRoutingKey('v1', 't/test/foo');
-    const bindings = [ours('sub', 't'), ours('sub', 't/test', '', 'segment', 'q2'), ours('other', 'nomatch'), ours('busy', 't', 'special'),
-      { destination: 'v1.py.pubsub.abc', routingKey: '__pubsub__.v1.t.#', arguments: {} }];
+    const bindings = [
+      ours('sub', 't'),
+      ours('sub', 't/test', '', 'segment', 'q2'),
+      ours('other', 'nomatch'),
+      ours('busy', 't', 'special'),
+      { destination: 'v1.py.pubsub.abc', routingKey: '__pubsub__.v1.t.#', arguments: {} },
+    ];
     expect(countSubscribers(bindings, 'v1', 't/test/foo', '', key)).toBe(2);
     expect(countSubscribers(bindings, 'v1', 't/test/foo', 'special', key)).toBe(2);
     const char = [ours('c', 'in/', '', 'character'), ours('d', 'inx', '', 'character')];
@@ -63,9 +75,16 @@ describe('pubsub bindings', () => {
   it('lists [bus, prefix, member] rows like the router, forward and reverse', () => {
     const bindings = [ours('me', 'devices'), ours('me', 'devices/ahu', 'b1'), ours('you', 'devices/vav'), ours('me', 'other')];
     const q = { instance: 'v1', identity: 'me', prefix: 'devices', bus: null, subscribed: false, reverse: false, allPlatforms: false };
-    expect(listSubscriptions(bindings, q).sort()).toEqual([['', 'devices', true], ['', 'devices/vav', false], ['b1', 'devices/ahu', true]]);
+    expect(listSubscriptions(bindings, q).sort()).toEqual([
+      ['', 'devices', true],
+      ['', 'devices/vav', false],
+      ['b1', 'devices/ahu', true],
+    ]);
     expect(listSubscriptions(bindings, { ...q, subscribed: true, bus: '' })).toEqual([['', 'devices', true]]);
-    expect(listSubscriptions(bindings, { ...q, prefix: 'devices/ahu/1', reverse: true }).sort()).toEqual([['', 'devices', true], ['b1', 'devices/ahu', true]]);
+    expect(listSubscriptions(bindings, { ...q, prefix: 'devices/ahu/1', reverse: true }).sort()).toEqual([
+      ['', 'devices', true],
+      ['b1', 'devices/ahu', true],
+    ]);
   });
 
   it('finds the owner of a subscription queue', () => {

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
 import { SpoofedSenderError, type SenderPolicy } from '../../src/transport/sender-trust.js';
-import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, subscriptionBindingKey, topicFromRoutingKey } from '../../src/pubsub/pubsub-mapping.js';
+import {
+  decodePubsubDelivery,
+  encodePubsubPublish,
+  publishRoutingKey,
+  subscriptionBindingKey,
+  topicFromRoutingKey,
+} from '../../src/pubsub/pubsub-mapping.js';
 
 describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
   it('builds routing and binding keys with the trailing # word', () => {
@@ -19,17 +25,32 @@ describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
   it('encodes a publish as VOLTTRON does and decodes it', () => {
     const p = encodePubsubPublish('v1', 'pub', { topic: 't/x', bus: '', headers: { h: 1 }, message: { temp: 21 } }, 'm1');
     expect(p.properties).toEqual({
-      appId: 'v1.pub', messageId: 'm1', type: 'pubsub', contentType: 'application/json',
+      appId: 'v1.pub',
+      messageId: 'm1',
+      type: 'pubsub',
+      contentType: 'application/json',
       headers: { recipient: '', proto: 'VIP', user: 'pub' },
     });
     const body = JSON.parse(p.content.toString()) as unknown;
-    expect(body).toEqual({ sender: 'pub', bus: '', headers: { h: 1, min_compatible_version: '5.0', max_compatible_version: '' }, message: { temp: 21 } });
-    expect(decodePubsubDelivery(p.routingKey, p.content)).toMatchObject({ sender: 'pub', topic: 't/x', instance: 'v1', message: { temp: 21 } });
+    expect(body).toEqual({
+      sender: 'pub',
+      bus: '',
+      headers: { h: 1, min_compatible_version: '5.0', max_compatible_version: '' },
+      message: { temp: 21 },
+    });
+    expect(decodePubsubDelivery(p.routingKey, p.content)).toMatchObject({
+      sender: 'pub',
+      topic: 't/x',
+      instance: 'v1',
+      message: { temp: 21 },
+    });
   });
   it('keeps a topic with a dot exact between our agents (x-vip-topic header, checked against the routing key)', () => {
     const p = encodePubsubPublish('v1', 'pub', { topic: 'heartbeat/a.b' }, 'm2');
     expect(p.routingKey).toBe('__pubsub__.v1.heartbeat.a.b.#');
-    expect(decodePubsubDelivery(p.routingKey, p.content, p.properties.headers as Record<string, unknown>)).toMatchObject({ topic: 'heartbeat/a.b' });
+    expect(decodePubsubDelivery(p.routingKey, p.content, p.properties.headers as Record<string, unknown>)).toMatchObject({
+      topic: 'heartbeat/a.b',
+    });
     expect(decodePubsubDelivery(p.routingKey, p.content)).toMatchObject({ topic: 'heartbeat/a/b' }); // as a Python agent reads it
     expect(decodePubsubDelivery(p.routingKey, p.content, { 'x-vip-topic': 'other/x' })).toMatchObject({ topic: 'heartbeat/a/b' });
   });
@@ -41,7 +62,7 @@ describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
   ])('rejects %s %s with InvalidPayloadError', (key, body) => {
     expect(decodePubsubDelivery(key, Buffer.from(body))).toBeInstanceOf(InvalidPayloadError);
   });
-  it('rejects a body above the receiver\'s maxMessageBytes unread', () => {
+  it("rejects a body above the receiver's maxMessageBytes unread", () => {
     const p = encodePubsubPublish('v1', 'pub', { topic: 't', message: 'x'.repeat(100) }, 'm3');
     expect(decodePubsubDelivery(p.routingKey, p.content, undefined, p.content.length)).not.toBeInstanceOf(InvalidPayloadError);
     const r = decodePubsubDelivery(p.routingKey, p.content, undefined, p.content.length - 1);
@@ -50,7 +71,8 @@ describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
   });
   it('with a publisher user_id <instance>.<x>: app_id and body sender must both be x', () => {
     const p = encodePubsubPublish('v1', 'pub', { topic: 't', message: 1 }, 'm4');
-    const at = (appId: unknown, userId: unknown, content = p.content) => decodePubsubDelivery(p.routingKey, content, undefined, undefined, { instance: 'v1', appId, userId });
+    const at = (appId: unknown, userId: unknown, content = p.content) =>
+      decodePubsubDelivery(p.routingKey, content, undefined, undefined, { instance: 'v1', appId, userId });
     expect(at('v1.pub', 'v1.pub')).toMatchObject({ sender: 'pub', message: 1 });
     expect(at('v1.other', 'v1.pub')).toBeInstanceOf(SpoofedSenderError);
     const forged = Buffer.from(JSON.stringify({ sender: 'other', bus: '', headers: {}, message: 1 }));
@@ -72,7 +94,13 @@ describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
     expect(at('v1.alice', undefined)).toBeInstanceOf(SpoofedSenderError); // body sender control, unproven
     expect(at('v1.control', undefined, { ...required, proof: 'optional' })).toMatchObject({ sender: 'control' }); // shared login: as VOLTTRON
     const fromAlice = encodePubsubPublish('v1', 'alice', { topic: 't', message: 2 }, 'm6');
-    expect(decodePubsubDelivery(fromAlice.routingKey, fromAlice.content, undefined, undefined, { instance: 'v1', policy: required, appId: 'v1.alice', userId: 'v1.router' }))
-      .toBeInstanceOf(SpoofedSenderError); // the platform user proves only platform identities
+    expect(
+      decodePubsubDelivery(fromAlice.routingKey, fromAlice.content, undefined, undefined, {
+        instance: 'v1',
+        policy: required,
+        appId: 'v1.alice',
+        userId: 'v1.router',
+      }),
+    ).toBeInstanceOf(SpoofedSenderError); // the platform user proves only platform identities
   });
 });

@@ -2,12 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { EMPTY_FRAME, InvalidPayloadError, jsonFrame, jsonValueFrame, ProtocolError, type VipMessage } from '@vip/protocol';
 import { SpoofedSenderError } from '../../src/transport/sender-trust.js';
 import { rmqQueryReply } from '../../src/transport/rmq-peerlist-extension.js';
-import { amqpToVip, decodeArgs, encodeArgs, routingKeyFor, splitRoutingKey, vipToAmqp, checkInstanceName } from '../../src/transport/amqp-mapping.js';
+import {
+  amqpToVip,
+  decodeArgs,
+  encodeArgs,
+  routingKeyFor,
+  splitRoutingKey,
+  vipToAmqp,
+  checkInstanceName,
+} from '../../src/transport/amqp-mapping.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const ctx = { instance: 'v1', identity: 'alice' };
-const msg = (o: Partial<VipMessage> = {}): VipMessage =>
-  ({ peer: b('bob'), user: b(''), id: b('m1'), subsystem: b('RPC'), args: [b('{"a": 1}')], ...o });
+const msg = (o: Partial<VipMessage> = {}): VipMessage => ({
+  peer: b('bob'),
+  user: b(''),
+  id: b('m1'),
+  subsystem: b('RPC'),
+  args: [b('{"a": 1}')],
+  ...o,
+});
 
 describe('VIP -> AMQP (docs/protocol.md 7.3)', () => {
   it('maps envelope fields to routing key, app_id, headers, message_id, type', () => {
@@ -17,7 +31,10 @@ describe('VIP -> AMQP (docs/protocol.md 7.3)', () => {
       routingKey: 'v1.bob',
       content: Buffer.from('["{\\"a\\": 1}"]'),
       properties: {
-        appId: 'v1.alice', messageId: 'm1', type: 'RPC', contentType: 'application/json',
+        appId: 'v1.alice',
+        messageId: 'm1',
+        type: 'RPC',
+        contentType: 'application/json',
         headers: { recipient: 'v1.bob', proto: 'VIP', user: 'v1.alice' },
       },
     });
@@ -62,7 +79,10 @@ describe('AMQP -> VIP', () => {
     expect(d instanceof InvalidPayloadError ? d : d.message.peer.toString()).toBe('platform.driver');
   });
   it('takes Python values in args: strings as UTF-8 text, null as empty, others as JSON text', () => {
-    const r = delivered({ appId: 'v1.py', type: 'query' }, Buffer.from(JSON.stringify(['', ['tcp://x'], 600, null, 'é', '€', true, { k: 1 }]), 'utf8'));
+    const r = delivered(
+      { appId: 'v1.py', type: 'query' },
+      Buffer.from(JSON.stringify(['', ['tcp://x'], 600, null, 'é', '€', true, { k: 1 }]), 'utf8'),
+    );
     if (r instanceof InvalidPayloadError) throw r;
     const utf8 = (s: string) => Buffer.from(s, 'utf8');
     expect(r.message.args).toEqual([b(''), b('["tcp://x"]'), b('600'), b(''), utf8('é'), utf8('€'), b('true'), b('{"k":1}')]);
@@ -87,18 +107,21 @@ describe('AMQP -> VIP', () => {
     expect((r as InvalidPayloadError).message).toMatch(/re-serialized/);
     expect(decodeArgs(Buffer.from(JSON.stringify([[[['ok']]]])))).toEqual([b('[[["ok"]]]')]);
   });
-  it('refuses a body above the receiver\'s maxMessageBytes unread', () => {
+  it("refuses a body above the receiver's maxMessageBytes unread", () => {
     const props = { appId: 'v1.a', type: 'RPC' };
     const body = Buffer.from('["12345"]');
     const over = amqpToVip({ content: body, fields: { routingKey: 'v1.bob' }, properties: props }, { maxBytes: body.length - 1 });
     expect(over).toBeInstanceOf(InvalidPayloadError);
     expect((over as InvalidPayloadError).message).toMatch(/exceeds maxMessageBytes/);
-    expect(amqpToVip({ content: body, fields: { routingKey: 'v1.bob' }, properties: props }, { maxBytes: body.length })).not.toBeInstanceOf(InvalidPayloadError);
+    expect(amqpToVip({ content: body, fields: { routingKey: 'v1.bob' }, properties: props }, { maxBytes: body.length })).not.toBeInstanceOf(
+      InvalidPayloadError,
+    );
   });
-  it('with the receiver\'s instance: a user_id <instance>.<x> must be app_id and becomes the user over the header', () => {
+  it("with the receiver's instance: a user_id <instance>.<x> must be app_id and becomes the user over the header", () => {
     const p = vipToAmqp(msg({ user: b('v1.bob') }), ctx, { userId: 'v1.alice' });
     expect(p.properties.userId).toBe('v1.alice');
-    const at = (properties: Record<string, unknown>) => amqpToVip({ content: p.content, fields: { routingKey: 'v1.bob' }, properties }, { instance: 'v1' });
+    const at = (properties: Record<string, unknown>) =>
+      amqpToVip({ content: p.content, fields: { routingKey: 'v1.bob' }, properties }, { instance: 'v1' });
     const ok = at(p.properties);
     if (ok instanceof InvalidPayloadError) throw ok;
     expect(ok.message.user).toEqual(b('v1.alice')); // the header claimed v1.bob
@@ -112,7 +135,11 @@ describe('AMQP -> VIP', () => {
       expect(r instanceof InvalidPayloadError ? r : r.message.user).toEqual(b('v1.bob'));
     }
     // without the instance nothing is checked
-    const unchecked = amqpToVip({ content: p.content, fields: { routingKey: 'v1.bob' }, properties: { ...p.properties, appId: 'v1.carol' } });
+    const unchecked = amqpToVip({
+      content: p.content,
+      fields: { routingKey: 'v1.bob' },
+      properties: { ...p.properties, appId: 'v1.carol' },
+    });
     expect(unchecked instanceof InvalidPayloadError ? unchecked : unchecked.message.user).toEqual(b('v1.bob'));
   });
   it('splits routing keys at the first dot', () => {

@@ -31,12 +31,19 @@ describe('DeferredAcks', () => {
     expect(acks).toEqual([[3, true]]);
     a.ack(ch, msg(4), false);
     await tick();
-    expect(acks).toEqual([[3, true], [4, true]]);
+    expect(acks).toEqual([
+      [3, true],
+      [4, true],
+    ]);
   });
   it('flush acks what is pending now, releases the timer and reports a failed ack', () => {
     const failed: unknown[] = [];
     const { ch, acks } = fakeChannel();
-    const gone = { ack: () => { throw new Error('channel closed'); } } as unknown as Channel;
+    const gone = {
+      ack: () => {
+        throw new Error('channel closed');
+      },
+    } as unknown as Channel;
     const a = new DeferredAcks({ threshold: 10, delayMs: 60_000 }, (err) => failed.push(err));
     a.ack(ch, msg(7));
     a.ack(gone, msg(1));

@@ -5,11 +5,17 @@ import { PROXY_OUTBOUND_IDENTITY, readProxyFrames, viaProxyPublish } from '../..
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
-describe('viaProxyPublish / readProxyFrames: VOLTTRON\'s send_via_proxy frame list, byte-exact', () => {
+describe("viaProxyPublish / readProxyFrames: VOLTTRON's send_via_proxy frame list, byte-exact", () => {
   it('addresses the proxy inbox with the whole ZeroMQ frame list as the body', () => {
     const binary = Buffer.from([0xff, 0x00, 0xfe, 0x80]);
     const jsonLooking = b('{"jsonrpc": "2.0", "id": 1}');
-    const msg = { peer: b('zmq.agent'), user: b('v1.alice'), id: Buffer.from([0x84, 0x2d, 0xd6, 0x4e]), subsystem: b('RPC'), args: [binary, jsonLooking, b('café'), b('')] };
+    const msg = {
+      peer: b('zmq.agent'),
+      user: b('v1.alice'),
+      id: Buffer.from([0x84, 0x2d, 0xd6, 0x4e]),
+      subsystem: b('RPC'),
+      args: [binary, jsonLooking, b('café'), b('')],
+    };
     const p = viaProxyPublish(msg, { instance: 'v1', identity: 'alice' }, 'v1.alice');
     expect(p.routingKey).toBe(`v1.${PROXY_OUTBOUND_IDENTITY}`);
     expect(p.properties).toMatchObject({ appId: 'v1.alice', type: 'RPC', userId: 'v1.alice' });

@@ -5,13 +5,25 @@ import { PublishCache } from '../../src/transport/publish-cache.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 const ctx = { instance: 'v1', identity: 'alice' };
-const msg = (o: Partial<VipMessage> = {}): VipMessage =>
-  ({ peer: b('bob'), user: b(''), id: b('m1'), subsystem: b('RPC'), args: [b('{"a": 1}')], ...o });
+const msg = (o: Partial<VipMessage> = {}): VipMessage => ({
+  peer: b('bob'),
+  user: b(''),
+  id: b('m1'),
+  subsystem: b('RPC'),
+  args: [b('{"a": 1}')],
+  ...o,
+});
 
 describe('PublishCache', () => {
   it('gives what vipToAmqp gives (default user filled in), on the first and on later messages', () => {
     const cache = new PublishCache(ctx, b('v1.alice'));
-    const cases = [msg(), msg({ id: b('m2'), args: [b('x'), b('\xff')] }), msg({ user: b('u') }), msg({ peer: b(''), subsystem: b('hello') }), msg({ id: b('\x00\xe9') })];
+    const cases = [
+      msg(),
+      msg({ id: b('m2'), args: [b('x'), b('\xff')] }),
+      msg({ user: b('u') }),
+      msg({ peer: b(''), subsystem: b('hello') }),
+      msg({ id: b('\x00\xe9') }),
+    ];
     for (const m of [...cases, ...cases]) {
       expect(cache.toAmqp(m)).toEqual(vipToAmqp(m, ctx, { defaultUser: true }));
     }

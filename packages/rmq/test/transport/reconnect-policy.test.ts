@@ -25,7 +25,11 @@ describe('link options', () => {
     expect(() => parseRmqLinkOptions({ url: 'http://x', instanceName: 'a.b' })).toThrow(/url.*instanceName/);
   });
   it('plumbs TLS and EXTERNAL auth', () => {
-    const o = parseRmqLinkOptions({ url: 'amqps://u:p@h:5671', instanceName: 'v1', tls: { ca: 'CA', cert: 'C', key: 'K', external: true } });
+    const o = parseRmqLinkOptions({
+      url: 'amqps://u:p@h:5671',
+      instanceName: 'v1',
+      tls: { ca: 'CA', cert: 'C', key: 'K', external: true },
+    });
     const t = connectTarget(o, 'n');
     expect(t.url.startsWith('amqps://h:5671/volttron')).toBe(true);
     expect(t.socketOptions).toMatchObject({ ca: 'CA', cert: 'C', key: 'K', rejectUnauthorized: true });

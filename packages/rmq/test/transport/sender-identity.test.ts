@@ -2,9 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError } from '@vip/protocol';
 import { parseRmqLinkOptions } from '../../src/transport/rmq-options.js';
 import { publisherUserId, senderPolicyOf } from '../../src/transport/sender-identity.js';
-import { agentUserOf, isPlatformIdentity, judgeSender, SpoofedSenderError, UnprovenPlatformIdentityError, type SenderPolicy } from '../../src/transport/sender-trust.js';
+import {
+  agentUserOf,
+  isPlatformIdentity,
+  judgeSender,
+  SpoofedSenderError,
+  UnprovenPlatformIdentityError,
+  type SenderPolicy,
+} from '../../src/transport/sender-trust.js';
 
-const link = (o: Record<string, unknown> = {}) => parseRmqLinkOptions({ url: 'amqp://v1.alice:pw@127.0.0.1:5672', instanceName: 'v1', ...o });
+const link = (o: Record<string, unknown> = {}) =>
+  parseRmqLinkOptions({ url: 'amqp://v1.alice:pw@127.0.0.1:5672', instanceName: 'v1', ...o });
 const optional: SenderPolicy = { instance: 'v1', proof: 'optional', legacyPeers: new Set() };
 const required: SenderPolicy = { instance: 'v1', proof: 'required', legacyPeers: new Set(['py.agent']) };
 
@@ -23,12 +31,14 @@ describe('judgeSender: a user_id <instance>.<x> proves the sender x', () => {
     expect(judgeSender('v1.alice', 'v2.alice', optional, 'm')).toBeInstanceOf(SpoofedSenderError);
   });
   it('proves nothing for absent, shared or other-instance users: the header where proof is optional', () => {
-    for (const u of [undefined, '', 'guest', 'v1', 'v1.', 'v2.alice', 'v10.alice', 42]) expect(judgeSender(u, 'v1.bob', optional, 'm')).toEqual({ trust: 'asserted' });
+    for (const u of [undefined, '', 'guest', 'v1', 'v1.', 'v2.alice', 'v10.alice', 42])
+      expect(judgeSender(u, 'v1.bob', optional, 'm')).toEqual({ trust: 'asserted' });
     expect(agentUserOf('v1.x', 'v1')).toBe('v1.x');
     expect(agentUserOf('v1x.y', 'v1')).toBeUndefined();
   });
-  it('where proof is required: no user for the unproven, a legacy peer\'s own user, another instance anonymous too', () => {
-    for (const u of [undefined, 'guest', 'v2.bob']) expect(judgeSender(u, 'v1.bob', required, 'm')).toEqual({ trust: 'anonymous', user: '' });
+  it("where proof is required: no user for the unproven, a legacy peer's own user, another instance anonymous too", () => {
+    for (const u of [undefined, 'guest', 'v2.bob'])
+      expect(judgeSender(u, 'v1.bob', required, 'm')).toEqual({ trust: 'anonymous', user: '' });
     expect(judgeSender(undefined, 'v1.py.agent', required, 'm')).toEqual({ trust: 'legacy', user: 'v1.py.agent' });
     expect(judgeSender(undefined, 'v2.py.agent', required, 'm')).toEqual({ trust: 'anonymous', user: '' });
     expect(judgeSender(undefined, 'v1.anyone', { ...required, legacyPeers: '*' }, 'm')).toEqual({ trust: 'legacy', user: 'v1.anyone' });
@@ -49,9 +59,12 @@ describe('judgeSender: a user_id <instance>.<x> proves the sender x', () => {
     expect(judgeSender('v1.router', 'v1.alice', required, 'm')).toBeInstanceOf(SpoofedSenderError);
     expect(judgeSender('v1.router', 'v2.control', required, 'm')).toBeInstanceOf(SpoofedSenderError);
   });
-  it('the proxy router\'s user v1.zmq.proxy.router vouches for ZeroMQ peers of its instance, never for a platform identity', () => {
+  it("the proxy router's user v1.zmq.proxy.router vouches for ZeroMQ peers of its instance, never for a platform identity", () => {
     for (const policy of [optional, required]) {
-      expect(judgeSender('v1.zmq.proxy.router', 'v1.zmq.proxy.router', policy, 'm')).toEqual({ trust: 'proven', user: 'v1.zmq.proxy.router' });
+      expect(judgeSender('v1.zmq.proxy.router', 'v1.zmq.proxy.router', policy, 'm')).toEqual({
+        trust: 'proven',
+        user: 'v1.zmq.proxy.router',
+      });
       expect(judgeSender('v1.zmq.proxy.router', 'v1.zmq.agent', policy, 'm')).toEqual({ trust: 'proxied' });
       for (const id of ['router', 'control', 'platform.auth', 'control.connection.1f']) {
         expect(judgeSender('v1.zmq.proxy.router', `v1.${id}`, policy, 'm')).toBeInstanceOf(SpoofedSenderError);
@@ -67,7 +80,7 @@ describe('judgeSender: a user_id <instance>.<x> proves the sender x', () => {
 });
 
 describe('publisherUserId: only a name known for sure', () => {
-  it('password login: the URL user, for its own identity or a shared name; none for another identity\'s agent user', () => {
+  it("password login: the URL user, for its own identity or a shared name; none for another identity's agent user", () => {
     expect(publisherUserId(link(), 'alice')).toBe('v1.alice');
     expect(publisherUserId(link(), 'bob')).toBeUndefined(); // would be refused by every receiver
     expect(publisherUserId(link({ url: 'amqp://guest:guest@127.0.0.1:5672' }), 'bob')).toBe('guest');
@@ -76,20 +89,24 @@ describe('publisherUserId: only a name known for sure', () => {
     expect(publisherUserId(link({ brokerUser: false }), 'alice')).toBeUndefined();
     expect(publisherUserId(link({ brokerUser: 'v1.alice' }), 'alice')).toBe('v1.alice');
   });
-  it('the platform user v1.router for the platform\'s identities only', () => {
+  it("the platform user v1.router for the platform's identities only", () => {
     const platform = link({ url: 'amqp://v1.router:pw@127.0.0.1:5672' });
-    for (const id of ['router', 'control', 'platform.auth', 'control.connection.1f']) expect(publisherUserId(platform, id)).toBe('v1.router');
+    for (const id of ['router', 'control', 'platform.auth', 'control.connection.1f'])
+      expect(publisherUserId(platform, id)).toBe('v1.router');
     expect(publisherUserId(platform, 'alice')).toBeUndefined();
   });
-  it('the proxy router\'s user for itself and the ZeroMQ peers it hosts, not for the platform\'s identities', () => {
+  it("the proxy router's user for itself and the ZeroMQ peers it hosts, not for the platform's identities", () => {
     const proxy = link({ url: 'amqp://v1.zmq.proxy.router:pw@127.0.0.1:5672' });
-    for (const id of ['zmq.proxy.router', 'zmq.agent', 'proxy.router.zmq.outbound.subsystem']) expect(publisherUserId(proxy, id)).toBe('v1.zmq.proxy.router');
+    for (const id of ['zmq.proxy.router', 'zmq.agent', 'proxy.router.zmq.outbound.subsystem'])
+      expect(publisherUserId(proxy, id)).toBe('v1.zmq.proxy.router');
     for (const id of ['router', 'control', 'platform.auth']) expect(publisherUserId(proxy, id)).toBeUndefined();
   });
   it('EXTERNAL: only an explicit brokerUser', () => {
     expect(publisherUserId(link({ url: 'amqps://127.0.0.1:5671', tls: { external: true } }), 'alice')).toBeUndefined();
     expect(publisherUserId(link({ url: 'amqps://x@127.0.0.1:5671', tls: { external: true } }), 'alice')).toBeUndefined();
-    expect(publisherUserId(link({ url: 'amqps://127.0.0.1:5671', tls: { external: true }, brokerUser: 'v1.alice' }), 'alice')).toBe('v1.alice');
+    expect(publisherUserId(link({ url: 'amqps://127.0.0.1:5671', tls: { external: true }, brokerUser: 'v1.alice' }), 'alice')).toBe(
+      'v1.alice',
+    );
   });
   it('a brokerUser that contradicts the URL of a password login is a ConfigError', () => {
     expect(() => link({ brokerUser: 'v1.bob' })).toThrow(/brokerUser: with a password login the broker user is the URL's \("v1.alice"\)/);

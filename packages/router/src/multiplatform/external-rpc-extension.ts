@@ -1,6 +1,19 @@
 import {
-  buildError, ClosedError, EMPTY_FRAME, ERRNO, EXTERNAL_RPC_ERROR_CODES, frameText, parseExternalRpcPayload, pythonJson, textFrame,
-  type ExternalRpcPayload, type Frame, type RoutedMessage, type RouterExtension, type RouterServices, type VipMessage,
+  buildError,
+  ClosedError,
+  EMPTY_FRAME,
+  ERRNO,
+  EXTERNAL_RPC_ERROR_CODES,
+  frameText,
+  parseExternalRpcPayload,
+  pythonJson,
+  textFrame,
+  type ExternalRpcPayload,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+  type VipMessage,
 } from '@vip/protocol';
 import type { PlatformLinkTable } from './platform-table.js';
 import { PendingExternalCalls, requestIdsOf, responseIdsOf, type RpcIdValue } from './pending-external-calls.js';
@@ -48,8 +61,16 @@ export class ExternalRpcExtension implements RouterExtension {
   readonly #remoteUser: (instance: string, user: Frame) => Frame;
   #services: RouterServices | undefined;
   readonly #counts = {
-    sent: 0, delivered: 0, failed_fast: 0, failed_on_link_loss: 0, peer_unreachable: 0, refused: 0, invalid: 0,
-    extra_frames: 0, not_for_this_platform: 0, notifications_dropped: 0,
+    sent: 0,
+    delivered: 0,
+    failed_fast: 0,
+    failed_on_link_loss: 0,
+    peer_unreachable: 0,
+    refused: 0,
+    invalid: 0,
+    extra_frames: 0,
+    not_for_this_platform: 0,
+    notifications_dropped: 0,
   };
 
   constructor(table: PlatformLinkTable, options: ExternalRpcExtensionOptions = {}) {
@@ -76,14 +97,19 @@ export class ExternalRpcExtension implements RouterExtension {
     const linkInstance = this.#table.instanceOf(userId);
     if (linkInstance !== undefined) {
       this.#table.incomingSeen(linkInstance, m.sender);
-      if (op === 'send_peer') return this.#fromLink(linkInstance, m.user, m.id, m.args), true;
+      if (op === 'send_peer') return (this.#fromLink(linkInstance, m.user, m.id, m.args), true);
       this.#counts.refused++;
-      services.replyError(m, user, op === 'send_platform' ? ERRNO.EACCES : EOPNOTSUPP, `external_rpc ${JSON.stringify(op.slice(0, 64))} is not accepted from a platform link`);
+      services.replyError(
+        m,
+        user,
+        op === 'send_platform' ? ERRNO.EACCES : EOPNOTSUPP,
+        `external_rpc ${JSON.stringify(op.slice(0, 64))} is not accepted from a platform link`,
+      );
       return true;
     }
     switch (op) {
       case 'send_platform':
-        return this.#sendPlatform(m, user), true;
+        return (this.#sendPlatform(m, user), true);
       case 'send_peer':
         this.#counts.refused++;
         services.replyError(m, user, ERRNO.EACCES, 'Permission denied: external_rpc send_peer is accepted only from a platform link');
@@ -122,11 +148,20 @@ export class ExternalRpcExtension implements RouterExtension {
       return;
     }
     const reachable = this.#table.knows(target) && this.#table.isConnected(target);
-    const sent = reachable && this.#table.send(target, user, m.id, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(out))], () => {
-      // taken by the link, then lost: the calls still waiting fail now
-      const lost = this.#pending.take(target, ids);
-      this.#answerCaller(m.sender, m.id, target, payload.to_peer, lost.map((c) => c.id), 'send-failed');
-    });
+    const sent =
+      reachable &&
+      this.#table.send(target, user, m.id, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(out))], () => {
+        // taken by the link, then lost: the calls still waiting fail now
+        const lost = this.#pending.take(target, ids);
+        this.#answerCaller(
+          m.sender,
+          m.id,
+          target,
+          payload.to_peer,
+          lost.map((c) => c.id),
+          'send-failed',
+        );
+      });
     if (!sent) {
       this.#counts.failed_fast++;
       this.#table.callFailedFast(target);
@@ -160,7 +195,13 @@ export class ExternalRpcExtension implements RouterExtension {
     if (this.#pending.size > 0) this.#pending.take(instance, responseIdsOf(payload.args));
     // The usual message names its own platform: passed on as it came, not encoded again.
     const honest = payload.from_platform === instance;
-    this.#toPeer(instance, this.#remoteUser(instance, user), id, honest ? payload : { ...payload, from_platform: instance }, honest ? args[1] : undefined);
+    this.#toPeer(
+      instance,
+      this.#remoteUser(instance, user),
+      id,
+      honest ? payload : { ...payload, from_platform: instance },
+      honest ? args[1] : undefined,
+    );
   }
 
   #toPeer(instance: string, user: Frame, id: Frame, payload: ExternalRpcPayload, encoded?: Frame): void {
@@ -169,18 +210,30 @@ export class ExternalRpcExtension implements RouterExtension {
       const requests = requestIdsOf(payload.args);
       this.#counts.peer_unreachable++;
       if (requests.length === 0) return;
-      const errors = requests.map((rid) => pythonJson(buildError(rid, EXTERNAL_RPC_ERROR_CODES.PEER_UNREACHABLE,
-        `peer ${JSON.stringify(payload.to_peer)} is not connected to platform ${JSON.stringify(this.#table.instanceName)}`,
-        { platform: this.#table.instanceName, reason: 'peer-unreachable', peer: payload.to_peer })));
+      const errors = requests.map((rid) =>
+        pythonJson(
+          buildError(
+            rid,
+            EXTERNAL_RPC_ERROR_CODES.PEER_UNREACHABLE,
+            `peer ${JSON.stringify(payload.to_peer)} is not connected to platform ${JSON.stringify(this.#table.instanceName)}`,
+            { platform: this.#table.instanceName, reason: 'peer-unreachable', peer: payload.to_peer },
+          ),
+        ),
+      );
       const back: ExternalRpcPayload = {
-        to_platform: instance, to_peer: payload.from_peer, from_platform: this.#table.instanceName, from_peer: payload.to_peer, args: errors,
+        to_platform: instance,
+        to_peer: payload.from_peer,
+        from_platform: this.#table.instanceName,
+        from_peer: payload.to_peer,
+        args: errors,
       };
       if (instance === this.#table.instanceName) this.#toPeer(instance, EMPTY_FRAME, id, back);
       else this.#table.send(instance, EMPTY_FRAME, id, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(back))]);
     };
     if (payload.to_peer.length === 0) return unreachable();
     this.#counts.delivered++;
-    void services.deliver(textFrame(payload.to_peer), EMPTY_FRAME, user, id, EXTERNAL_RPC, [SEND_PEER, encoded ?? textFrame(pythonJson(payload))])
+    void services
+      .deliver(textFrame(payload.to_peer), EMPTY_FRAME, user, id, EXTERNAL_RPC, [SEND_PEER, encoded ?? textFrame(pythonJson(payload))])
       .then((result) => {
         if (result !== 'ok') unreachable();
       });
@@ -189,10 +242,20 @@ export class ExternalRpcExtension implements RouterExtension {
   /** Tell a local caller its requests to `platform` failed: one JSON-RPC error each, as a `send_peer` from that platform. */
   #answerCaller(caller: Frame, vipId: Frame, platform: string, toPeer: string, ids: readonly RpcIdValue[], reason: string): void {
     if (ids.length === 0) return;
-    const errors = ids.map((rid) => pythonJson(buildError(rid, EXTERNAL_RPC_ERROR_CODES.PLATFORM_UNREACHABLE,
-      `platform ${JSON.stringify(platform)} is unreachable (${reason})`, { platform, reason })));
+    const errors = ids.map((rid) =>
+      pythonJson(
+        buildError(rid, EXTERNAL_RPC_ERROR_CODES.PLATFORM_UNREACHABLE, `platform ${JSON.stringify(platform)} is unreachable (${reason})`, {
+          platform,
+          reason,
+        }),
+      ),
+    );
     const back: ExternalRpcPayload = {
-      to_platform: this.#table.instanceName, to_peer: frameText(caller), from_platform: platform, from_peer: toPeer, args: errors,
+      to_platform: this.#table.instanceName,
+      to_peer: frameText(caller),
+      from_platform: platform,
+      from_peer: toPeer,
+      args: errors,
     };
     void this.#svc().deliver(caller, EMPTY_FRAME, EMPTY_FRAME, vipId, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(back))]);
   }

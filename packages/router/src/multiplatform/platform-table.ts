@@ -1,6 +1,13 @@
 import {
-  EMPTY_FRAME, frameText, identityKey, silentLogger,
-  type Frame, type Logger, type PlatformLinks, type RouterServices, type VipMessage,
+  EMPTY_FRAME,
+  frameText,
+  identityKey,
+  silentLogger,
+  type Frame,
+  type Logger,
+  type PlatformLinks,
+  type RouterServices,
+  type VipMessage,
 } from '@vip/protocol';
 
 /**
@@ -137,9 +144,25 @@ export class PlatformLinkTable implements PlatformLinks {
     if (r === undefined) {
       const linkUser = linkUserOf(instance);
       r = {
-        instance, linkUser, state: 'CONNECTING', since: this.#now(), vipAddress: undefined, serverKey: undefined, link: undefined,
-        welcomed: false, incomingPeer: undefined,
-        counters: { connects: 0, disconnects: 0, sent: 0, refused: 0, failed: 0, received: 0, undeliverablePublishes: 0, callsFailedFast: 0 },
+        instance,
+        linkUser,
+        state: 'CONNECTING',
+        since: this.#now(),
+        vipAddress: undefined,
+        serverKey: undefined,
+        link: undefined,
+        welcomed: false,
+        incomingPeer: undefined,
+        counters: {
+          connects: 0,
+          disconnects: 0,
+          sent: 0,
+          refused: 0,
+          failed: 0,
+          received: 0,
+          undeliverablePublishes: 0,
+          callsFailedFast: 0,
+        },
       };
       this.#remotes.set(instance, r);
       this.#byUser.set(linkUser, r);
@@ -289,9 +312,15 @@ export class PlatformLinkTable implements PlatformLinks {
 
   status(): RemotePlatformStatus[] {
     return [...this.#remotes.values()].map((r) => ({
-      instance: r.instance, state: r.state, since: r.since, vipAddress: r.vipAddress, serverKey: r.serverKey,
+      instance: r.instance,
+      state: r.state,
+      since: r.since,
+      vipAddress: r.vipAddress,
+      serverKey: r.serverKey,
       handshake: r.state !== 'CONNECTED' ? 'none' : r.welcomed ? 'welcome' : 'socket',
-      incoming: r.incomingPeer !== undefined, outgoing: r.link !== undefined, counters: { ...r.counters },
+      incoming: r.incomingPeer !== undefined,
+      outgoing: r.link !== undefined,
+      counters: { ...r.counters },
     }));
   }
 

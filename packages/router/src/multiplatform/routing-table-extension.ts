@@ -1,6 +1,14 @@
 import {
-  ClosedError, EMPTY_FRAME, ERRNO, frameText, textFrame,
-  type Frame, type RoutedMessage, type RouterExtension, type RouterServices, type VipMessage,
+  ClosedError,
+  EMPTY_FRAME,
+  ERRNO,
+  frameText,
+  textFrame,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+  type VipMessage,
 } from '@vip/protocol';
 import type { PlatformLinkTable } from './platform-table.js';
 
@@ -63,7 +71,10 @@ export class RoutingTableExtension implements RouterExtension {
     this.#table.incomingSeen(instance, m.sender);
     switch (op) {
       case 'hello':
-        return this.#hello(instance, m.args, (reply) => void services.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ROUTING_TABLE, reply)), true;
+        return (
+          this.#hello(instance, m.args, (reply) => void services.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, ROUTING_TABLE, reply)),
+          true
+        );
       case 'request_response':
       case 'update':
         return true; // VOLTTRON ignores both (update is its unused, broken table exchange)
@@ -85,7 +96,11 @@ export class RoutingTableExtension implements RouterExtension {
 
   stats(): Record<string, number> {
     return {
-      hello_sent: this.#helloSent, welcomes_sent: this.#welcomesSent, welcomed: this.#welcomed, refused: this.#refused, invalid: this.#invalid,
+      hello_sent: this.#helloSent,
+      welcomes_sent: this.#welcomesSent,
+      welcomed: this.#welcomed,
+      refused: this.#refused,
+      invalid: this.#invalid,
       ...Object.fromEntries(Object.entries(this.#table.stats()).map(([k, v]) => [`links.${k}`, v])),
     };
   }

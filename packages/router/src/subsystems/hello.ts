@@ -1,4 +1,12 @@
-import { ClosedError, EMPTY_FRAME, textFrame, type Frame, type RoutedMessage, type RouterExtension, type RouterServices } from '@vip/protocol';
+import {
+  ClosedError,
+  EMPTY_FRAME,
+  textFrame,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+} from '@vip/protocol';
 
 export interface HelloExtensionOptions {
   /**
@@ -33,7 +41,8 @@ export class HelloExtension implements RouterExtension {
   handle(m: RoutedMessage, userId: string, user: Frame): boolean {
     const services = this.#services;
     if (services === undefined) throw new ClosedError('HelloExtension (not attached to a router)');
-    const welcome = () => void services.deliver(m.sender, EMPTY_FRAME, user, m.id, m.subsystem, [WELCOME, VERSION, services.identity, m.sender]);
+    const welcome = () =>
+      void services.deliver(m.sender, EMPTY_FRAME, user, m.id, m.subsystem, [WELCOME, VERSION, services.identity, m.sender]);
     const wait = this.#beforeWelcome?.(m.sender, userId);
     if (wait === undefined) welcome();
     else services.holdUntil(wait.then(welcome, welcome));

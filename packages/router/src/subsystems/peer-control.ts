@@ -1,6 +1,13 @@
 import {
-  ClosedError, ERRNO, frameText, identityKey, textFrame,
-  type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
+  ClosedError,
+  ERRNO,
+  frameText,
+  identityKey,
+  textFrame,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
 } from '@vip/protocol';
 import { RateLimitedLog } from '../rate-limited-log.js';
 import type { ReservedIdentities } from '../reserved-identities.js';
@@ -72,7 +79,12 @@ export class PeerControlExtension implements RouterExtension {
     } else if (userId.length === 0) {
       services.count('agentstop refused');
       services.count('agentstop unproven');
-      this.#warn?.warn('router.agentstop.refused', { sender: frameText(m.sender), user: '', named: frameText(peer), why: 'unproven sender' });
+      this.#warn?.warn('router.agentstop.refused', {
+        sender: frameText(m.sender),
+        user: '',
+        named: frameText(peer),
+        why: 'unproven sender',
+      });
     } else if (peer.equals(m.sender) || this.#isControl(userId)) {
       services.dropPeer(peer);
     } else {

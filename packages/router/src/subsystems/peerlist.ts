@@ -1,6 +1,12 @@
 import {
-  ClosedError, EMPTY_FRAME, identityKey, textFrame,
-  type Frame, type RoutedMessage, type RouterExtension, type RouterServices,
+  ClosedError,
+  EMPTY_FRAME,
+  identityKey,
+  textFrame,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
 } from '@vip/protocol';
 import { PeerlistOutbox, type PeerlistOutboxOptions } from '../peerlist-outbox.js';
 

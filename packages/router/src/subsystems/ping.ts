@@ -1,4 +1,12 @@
-import { ClosedError, EMPTY_FRAME, textFrame, type Frame, type RoutedMessage, type RouterExtension, type RouterServices } from '@vip/protocol';
+import {
+  ClosedError,
+  EMPTY_FRAME,
+  textFrame,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+} from '@vip/protocol';
 
 const PONG = textFrame('pong');
 

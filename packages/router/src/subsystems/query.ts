@@ -1,4 +1,12 @@
-import { ClosedError, EMPTY_FRAME, identityKey, type Frame, type RoutedMessage, type RouterExtension, type RouterServices } from '@vip/protocol';
+import {
+  ClosedError,
+  EMPTY_FRAME,
+  identityKey,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+} from '@vip/protocol';
 import { encodeQueryValue, type QueryValue } from '../wire-values.js';
 
 /** Query properties: a value, or a function read at each query (docs/protocol.md 2.4). */

@@ -65,7 +65,11 @@ export function nextBatch(queue: readonly QueuedAdmission[], ctx: BatchContext):
 }
 
 /** When the queue needs another look although nothing happened: the earliest wait that ends. */
-export function nextWake(queue: readonly QueuedAdmission[], ctx: Pick<BatchContext, 'now' | 'unpinnedWaitMs' | 'strikes'>, maxWaitMs: number): number | undefined {
+export function nextWake(
+  queue: readonly QueuedAdmission[],
+  ctx: Pick<BatchContext, 'now' | 'unpinnedWaitMs' | 'strikes'>,
+  maxWaitMs: number,
+): number | undefined {
   let wake: number | undefined;
   const consider = (t: number) => {
     if (t > ctx.now && (wake === undefined || t < wake)) wake = t;

@@ -46,7 +46,13 @@ export class AdmissionRounds<P> {
   #closed = false;
   #tieMaxMs = 0;
 
-  constructor(options: AdmissionRoundsOptions, peers: RoundPeers<P>, clock: Clock, count: (name: string) => void, logger: Logger = silentLogger) {
+  constructor(
+    options: AdmissionRoundsOptions,
+    peers: RoundPeers<P>,
+    clock: Clock,
+    count: (name: string) => void,
+    logger: Logger = silentLogger,
+  ) {
     this.#o = options;
     this.#peers = peers;
     this.#clock = clock;
@@ -98,7 +104,12 @@ export class AdmissionRounds<P> {
    * fits a candidate, `tied` gets the candidate's admission (before the round may close and
    * commit it); false when it fits none (the connection gets no user).
    */
-  tie(identity: string, peer: P, roundAtRead: number | undefined, tied: (admission: ZapAdmission, round: AdmissionRound<P>) => void): boolean {
+  tie(
+    identity: string,
+    peer: P,
+    roundAtRead: number | undefined,
+    tied: (admission: ZapAdmission, round: AdmissionRound<P>) => void,
+  ): boolean {
     const round = this.#open;
     if (round === undefined || round.number !== roundAtRead) return false;
     const candidate = round.fitting(identity);
@@ -204,7 +215,12 @@ export class AdmissionRounds<P> {
     round.expired++;
     const backoffMs = this.#strikes.strike(credentialOf(c.admission), this.#clock.now());
     this.#count('admission timeout');
-    this.#logger.warn('router.admission.timeout', { userId: c.admission.userId, identity: c.admission.identity, address: c.admission.address, backoffMs });
+    this.#logger.warn('router.admission.timeout', {
+      userId: c.admission.userId,
+      identity: c.admission.identity,
+      address: c.admission.address,
+      backoffMs,
+    });
     this.#check(round);
   }
 

@@ -107,13 +107,19 @@ export class PeerAttribution {
       maxQueuedAdmissions: o.maxQueuedAdmissions,
       maxAdmissionWaitMs: o.maxAdmissionWaitMs,
     };
-    this.#rounds = new AdmissionRounds<PeerEntry>(rounds, {
-      known: (identity) => this.#entries.has(keyOf(identity)),
-      credentialInUse: (credential) => this.#credentialInUse(credential),
-      suspects: () => this.#suspects.size,
-      held: (identity) => this.#holdIdentity(identity),
-      closed: (round) => this.#roundClosed(round),
-    }, this.#clock, (name) => this.#count(name), this.#logger);
+    this.#rounds = new AdmissionRounds<PeerEntry>(
+      rounds,
+      {
+        known: (identity) => this.#entries.has(keyOf(identity)),
+        credentialInUse: (credential) => this.#credentialInUse(credential),
+        suspects: () => this.#suspects.size,
+        held: (identity) => this.#holdIdentity(identity),
+        closed: (round) => this.#roundClosed(round),
+      },
+      this.#clock,
+      (name) => this.#count(name),
+      this.#logger,
+    );
   }
 
   // --- what the ROUTER socket reads ---------------------------------------------------------
@@ -190,7 +196,9 @@ export class PeerAttribution {
       else unattributed++;
     }
     return {
-      attributed, pending, unattributed,
+      attributed,
+      pending,
+      unattributed,
       suspect: this.#suspects.size,
       queuedAdmissions: this.#rounds.queued,
       outstandingAdmissions: this.#rounds.open?.outstanding ?? 0,
@@ -351,7 +359,8 @@ export class PeerAttribution {
     } else {
       entry.dropMarkers();
       if (entry.status === 'attributed') this.#release(entry);
-      else if (entry.status === 'unattributed') for (const h of entry.takeHeld()) if (h.message !== undefined) this.#o.drop('unauthenticated');
+      else if (entry.status === 'unattributed')
+        for (const h of entry.takeHeld()) if (h.message !== undefined) this.#o.drop('unauthenticated');
       this.#schedule(entry, 'confirm', this.#o.confirmProbeMs);
     }
     this.#rounds.pump();
@@ -397,7 +406,13 @@ export class PeerAttribution {
   #roundClosed(round: AdmissionRound<PeerEntry>): void {
     for (const e of this.#suspects) {
       const s = e.suspicion;
-      if (s !== undefined && round.poisoned && s.fromRound <= round.number && (s.decideRound === undefined || round.number <= s.decideRound)) s.tainted = true;
+      if (
+        s !== undefined &&
+        round.poisoned &&
+        s.fromRound <= round.number &&
+        (s.decideRound === undefined || round.number <= s.decideRound)
+      )
+        s.tainted = true;
     }
     for (const e of round.matched) {
       if (this.#entries.get(e.key) !== e || e.status !== 'pending') continue;
@@ -428,7 +443,8 @@ export class PeerAttribution {
   /** A pinned admission waits because its identity is in use: probe that connection now and then. */
   #holdIdentity(identity: string): void {
     const entry = this.#entries.get(keyOf(identity));
-    if (entry !== undefined && entry.suspicion === undefined && entry.timer === undefined) this.#schedule(entry, 'check', this.#o.checkProbeMs);
+    if (entry !== undefined && entry.suspicion === undefined && entry.timer === undefined)
+      this.#schedule(entry, 'check', this.#o.checkProbeMs);
   }
 
   #count(name: string): void {

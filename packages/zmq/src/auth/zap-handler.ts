@@ -208,7 +208,12 @@ export class ZapHandler {
   #refuse(request: ZapRequest, reason: 'denied' | 'unknown'): void {
     this.#stats.refused += 1;
     if (reason === 'unknown') {
-      this.#options.pending?.record({ domain: request.domain, address: request.address, mechanism: request.mechanism, credential: request.credential });
+      this.#options.pending?.record({
+        domain: request.domain,
+        address: request.address,
+        mechanism: request.mechanism,
+        credential: request.credential,
+      });
     }
     const reply = zapReply(request.envelope, '400', 'FAIL');
     const delayMs = this.#delayed.size >= this.#maxDelayedReplies ? 0 : this.#delays.next(request.address, Date.now());

@@ -33,20 +33,28 @@ export function parseZapRequest(frames: readonly Buffer[]): ZapParseResult {
   }
   const envelope = [routingId, delimiter, Buffer.from(ZAP_VERSION), requestId];
   if (version.toString('latin1') !== ZAP_VERSION) {
-    return { ok: false, status: '400', reason: `unsupported ZAP version ${JSON.stringify(version.toString('latin1').slice(0, 16))}`, envelope };
+    return {
+      ok: false,
+      status: '400',
+      reason: `unsupported ZAP version ${JSON.stringify(version.toString('latin1').slice(0, 16))}`,
+      envelope,
+    };
   }
   const [domain, address, , mechanismFrame, ...credentials] = frames.slice(4);
   if (!domain || !address || !mechanismFrame) return { ok: false, status: '500', reason: 'ZAP request with missing frames', envelope };
   const mechanism = mechanismFrame.toString('latin1');
-  if (!MECHANISMS.includes(mechanism)) return { ok: false, status: '400', reason: `unsupported mechanism ${JSON.stringify(mechanism.slice(0, 16))}`, envelope };
+  if (!MECHANISMS.includes(mechanism))
+    return { ok: false, status: '400', reason: `unsupported mechanism ${JSON.stringify(mechanism.slice(0, 16))}`, envelope };
   let credential = '';
   if (mechanism === 'CURVE') {
     const key = credentials[0];
-    if (!key || key.length !== 32 || credentials.length !== 1) return { ok: false, status: '400', reason: 'CURVE credential is not one 32-byte key', envelope };
+    if (!key || key.length !== 32 || credentials.length !== 1)
+      return { ok: false, status: '400', reason: 'CURVE credential is not one 32-byte key', envelope };
     credential = encodeKey(key);
   } else if (mechanism === 'PLAIN') {
     const user = credentials[0];
-    if (!user || credentials.length !== 2) return { ok: false, status: '400', reason: 'PLAIN credentials are not [user, password]', envelope };
+    if (!user || credentials.length !== 2)
+      return { ok: false, status: '400', reason: 'PLAIN credentials are not [user, password]', envelope };
     credential = user.toString('utf8');
   } else if (credentials.length !== 0) {
     return { ok: false, status: '400', reason: 'NULL request with credentials', envelope };

@@ -19,7 +19,12 @@ export function testKeys(): TestKeys {
 
 /** One auth.json allow entry for `keys`; `identity` pins it. */
 export function allow(keys: TestKeys, userId: string, options: { identity?: string; capabilities?: string[] } = {}) {
-  return { credentials: keys.credential, user_id: userId, ...(options.identity !== undefined ? { identity: options.identity } : {}), capabilities: options.capabilities ?? [] };
+  return {
+    credentials: keys.credential,
+    user_id: userId,
+    ...(options.identity !== undefined ? { identity: options.identity } : {}),
+    capabilities: options.capabilities ?? [],
+  };
 }
 
 /** What the test router saw: every message handed over, with the user id the transport gave it. */
@@ -46,21 +51,40 @@ export async function authRouter(
   const context = new Context();
   const routed: Routed[] = [];
   const events: string[] = [];
-  const transport = new ZmqRouterTransport({ addresses: ['tcp://127.0.0.1:0'], secretKey: encodeKey(server.secretKey), context, ...options });
+  const transport = new ZmqRouterTransport({
+    addresses: ['tcp://127.0.0.1:0'],
+    secretKey: encodeKey(server.secretKey),
+    context,
+    ...options,
+  });
   const authenticator = new Authenticator(new AuthRules(AuthFileSchema.parse({ allow: entries })), { trustSameUidIpc: false });
   const zap = new ZapHandler({ authenticator, admissionSink: transport, context, refusalDelay: { firstMaxMs: 10, maxDelayMs: 50 } });
   await zap.start();
   const reply = (m: RoutedMessage, user: string, args: string[]) =>
-    void transport.deliver(m.sender, textFrame(''), textFrame(user), m.id, m.subsystem, args.map((a) => textFrame(a)));
+    void transport.deliver(
+      m.sender,
+      textFrame(''),
+      textFrame(user),
+      m.id,
+      m.subsystem,
+      args.map((a) => textFrame(a)),
+    );
   await transport.start({
     message: (m, user) => {
-      const r: Routed = { sender: frameText(m.sender), user, subsystem: frameText(m.subsystem), id: frameText(m.id), args: m.args.map((a) => frameText(a)) };
+      const r: Routed = {
+        sender: frameText(m.sender),
+        user,
+        subsystem: frameText(m.subsystem),
+        id: frameText(m.id),
+        args: m.args.map((a) => frameText(a)),
+      };
       if (hooks.record !== false) routed.push(r);
       hooks.onMessage?.(r);
       if (r.subsystem === 'hello') reply(m, user, ['welcome', '1.0', transport.routerIdentity, r.sender]);
       else if (r.subsystem === 'whoami') reply(m, user, [user]);
     },
-    peerEvent: (e: PeerEvent) => events.push(e.type === 'peer-connected' ? `connected:${frameText(e.peer)}:${e.user}` : `gone:${frameText(e.peer)}`),
+    peerEvent: (e: PeerEvent) =>
+      events.push(e.type === 'peer-connected' ? `connected:${frameText(e.peer)}:${e.user}` : `gone:${frameText(e.peer)}`),
   });
   onTestFinished(async () => {
     await transport.close();
@@ -69,7 +93,15 @@ export async function authRouter(
   const endpoint = transport.endpoints[0] as string;
   /** A raw CURVE DEALER with routing id `identity`. */
   const client = (identity: string, keys: TestKeys, extra: ConstructorParameters<typeof Dealer>[0] = {}): RawClient => {
-    const dealer = new Dealer({ context, routingId: identity, linger: 0, curveServerKey: server.publicKey, curvePublicKey: keys.publicKey, curveSecretKey: keys.secretKey, ...extra });
+    const dealer = new Dealer({
+      context,
+      routingId: identity,
+      linger: 0,
+      curveServerKey: server.publicKey,
+      curvePublicKey: keys.publicKey,
+      curveSecretKey: keys.secretKey,
+      ...extra,
+    });
     const c = new RawClient(identity, dealer);
     onTestFinished(() => c.close());
     dealer.connect(endpoint);

@@ -31,7 +31,12 @@ export class TestZap {
         ...(d.identity !== undefined ? { identity: d.identity } : {}),
       };
     };
-    const handler = new ZapHandler({ authenticator: { authenticate }, admissionSink: sink, context, refusalDelay: { firstMaxMs: 1, maxDelayMs: 1 } });
+    const handler = new ZapHandler({
+      authenticator: { authenticate },
+      admissionSink: sink,
+      context,
+      refusalDelay: { firstMaxMs: 1, maxDelayMs: 1 },
+    });
     await handler.start();
     return new TestZap(handler);
   }

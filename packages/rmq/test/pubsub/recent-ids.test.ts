@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentIds } from './recent-ids.js';
+import { RecentIds } from '../../src/pubsub/recent-ids.js';
 
 describe('RecentIds', () => {
   it('remembers the last `capacity` keys and forgets the oldest first', () => {
