@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { frameText, PeerUnreachableError, TimeoutError } from '@vip/protocol';
 import {
@@ -12,6 +13,12 @@ import {
   type RpcCallContext,
 } from '../src/index.js';
 import { MemoryRouter } from '@vip/testing';
+
+// The line the test's `add` method is exported on (1-based): what <method>.inspect must report as its source.
+const ADD_EXPORT_LINE =
+  readFileSync(new URL(import.meta.url), 'utf8')
+    .split('\n')
+    .findIndex((line) => /^\s*callee\.rpc\.export\('add'/.test(line)) + 1;
 
 let router: MemoryRouter;
 let caller: Agent;
@@ -137,8 +144,8 @@ describe('RPC calls', () => {
     expect(await caller.rpc.inspect('srv', 'add')).toEqual({
       params: { a: { kind: 'POSITIONAL_OR_KEYWORD' }, b: { kind: 'POSITIONAL_OR_KEYWORD', default: 10 } },
       doc: 'adds',
-      // VOLTTRON's source: where the method was exported (this file, line 21), relative to the working directory
-      source: { file: expect.stringMatching(/^(packages\/agent\/)?test\/rpc\.test\.ts$/), line_number: 21 },
+      // VOLTTRON's source: where the method was exported (the line of `export('add'` in this file), relative to the working directory
+      source: { file: expect.stringMatching(/^(packages\/agent\/)?test\/rpc\.test\.ts$/), line_number: ADD_EXPORT_LINE },
     });
   });
 
