@@ -232,7 +232,8 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
     expect(single(m2, 'vip_pubsub_delivered_total') - single(m1, 'vip_pubsub_delivered_total')).toBe(K);
     expect(single(m2, 'vip_router_received_messages_total') - single(m1, 'vip_router_received_messages_total')).toBeGreaterThanOrEqual(K);
     expect(single(m2, 'vip_pubsub_published_total')).toBe(published);
-    expect(single(m2, 'vip_pubsub_subscribers')).toBe(1);
+    // the test's subscriber and the platform's own platform.health (heartbeat, alerts/)
+    expect(single(m2, 'vip_pubsub_subscribers')).toBe(2);
     const status = (await (await fetch(new URL('status.json', url))).json()) as { peers: unknown[] };
     expect(single(m2, 'vip_router_peers')).toBe(status.peers.length);
     expect(single(m2, 'vip_agent_links')).toBe(status.peers.length);
@@ -252,7 +253,12 @@ describe('the status page in headless Chromium, /metrics and vipctl top, against
     expect(human.stdout).toMatch(/^statuspage\/\s+\(default\)\s+1$/m);
     const json = await exitOf(VIPCTL, ['top', '--once', '--json', '--vip-home', platform.home]);
     const board = JSON.parse(json.stdout) as { topics: unknown[]; totals: { published: number } };
-    expect(board.topics).toEqual([{ bus: '', prefix: PREFIX, subscribers: 1 }]);
+    // the test's prefix next to platform.health's own subscriptions
+    expect(board.topics).toEqual([
+      { bus: '', prefix: 'alerts/', subscribers: 1 },
+      { bus: '', prefix: 'heartbeat', subscribers: 1 },
+      { bus: '', prefix: PREFIX, subscribers: 1 },
+    ]);
     expect(board.totals.published).toBe(published);
     expect((await exitOf(VIPCTL, ['top', '--interval', '0', '--vip-home', platform.home])).code).toBe(2);
   });

@@ -35,12 +35,10 @@ export type { RouterServices, RouterExtension } from './router-extension.js';
 export { NO_PLATFORM_LINKS } from './platform-links.js';
 export type { PlatformLinks } from './platform-links.js';
 export {
-  ExternalRpcPayloadSchema,
   parseExternalRpcPayload,
   EXTERNAL_RPC_OPS,
   EXTERNAL_RPC_ERROR_CODES,
   PlatformUnreachableError,
-  ExternalRpcErrorDataSchema,
 } from './external-rpc.js';
 export type { ExternalRpcPayload, PlatformUnreachableReason } from './external-rpc.js';
 export type {
@@ -167,5 +165,4 @@ export { isRegexText, wholeValueRegex, protectedTopicRegex } from './regex-text.
 export { DEFAULT_INSTANCE_NAME, instanceNameProblem } from './instance-name.js';
 export type { InstanceNameBus } from './instance-name.js';
 export { errnoMessage, errorArgs, errorArgsFor, errorFromArgs } from './wire-errors.js';
-export { StatusSnapshotSchema, StatusPeerSchema, StatusTopicSchema, RateSampleSchema, LinkedPlatformSchema } from './status-snapshot.js';
 export type { StatusSnapshot, StatusPeer, StatusTopic, RateSample, LinkedPlatform } from './status-snapshot.js';

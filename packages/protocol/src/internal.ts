@@ -28,3 +28,5 @@ export {
 } from './payloads.js';
 export { CapabilitiesInputSchema, CapabilitiesSchema, CapabilityMapSchema } from './capabilities.js';
 export { instanceNameSchema } from './instance-name.js';
+export { ExternalRpcPayloadSchema, ExternalRpcErrorDataSchema } from './external-rpc.js';
+export { StatusSnapshotSchema, StatusPeerSchema, StatusTopicSchema, RateSampleSchema, LinkedPlatformSchema } from './status-snapshot.js';

@@ -1,4 +1,5 @@
-import { StatusSnapshotSchema, type StatusSnapshot } from '@vip/protocol';
+import type { StatusSnapshot } from '@vip/protocol';
+import { StatusSnapshotSchema } from '@vip/protocol/internal';
 import type { Agent } from '@vip/agent';
 import type { CliOptions } from '../args.js';
 import { CliError, EXIT } from '../exit-codes.js';

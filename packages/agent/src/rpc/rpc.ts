@@ -1,7 +1,6 @@
 import {
   EMPTY_FRAME,
   EXTERNAL_RPC_ERROR_CODES,
-  ExternalRpcErrorDataSchema,
   PeerUnreachableError,
   PlatformUnreachableError,
   textFrame,
@@ -24,7 +23,7 @@ import {
   type VipMessage,
   type WireError,
 } from '@vip/protocol';
-import { CapabilityMapSchema } from '@vip/protocol/internal';
+import { CapabilityMapSchema, ExternalRpcErrorDataSchema } from '@vip/protocol/internal';
 import { MethodNotFoundError, RemoteError, RpcError, RpcException } from '../errors.js';
 import type { AgentCore, Subsystem } from '../subsystem.js';
 import type { CapabilityMap, UserCapabilities } from './capabilities.js';
