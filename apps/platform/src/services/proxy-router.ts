@@ -5,6 +5,8 @@ import { platformLinkBase } from '../bus/rmq.js';
 import { PLATFORM_SERVICE_IDENTITIES } from '../service-identities.js';
 import type { PlatformService } from '../platform-service.js';
 import { proxyLogin } from '../rmq-platform-user.js';
+import type { PlatformLinkTable } from '@vip/router';
+import { proxyPlatformLinks } from './proxy-links.js';
 
 /**
  * VOLTTRON's ZMQProxyRouter on a RabbitMQ platform (`--proxy-router-address`, docs/protocol.md
@@ -13,7 +15,7 @@ import { proxyLogin } from '../rmq-platform-user.js';
  * this platform. @vip/proxy-router does the routing; this service gives it its broker login
  * (rmq-platform-user.ts `proxyLogin`) and the platform's memory limits.
  */
-export function proxyRouterService(address: string): PlatformService {
+export function proxyRouterService(address: string, links?: PlatformLinkTable): PlatformService {
   let proxy: ZmqProxyRouter | undefined;
   let disposeLogin: (() => Promise<void>) | undefined;
   return {
@@ -54,6 +56,14 @@ export function proxyRouterService(address: string): PlatformService {
         transport,
         logger,
         mayHold,
+        // remote ZeroMQ platforms linking here (--multi-platform true): proven by their key, never peers
+        ...(links
+          ? {
+              platformLinks: proxyPlatformLinks(links, (to, user, id, subsystem, args) =>
+                proxy ? proxy.deliverToZmq(to, user, id, subsystem, args) : Promise.resolve('unreachable' as const),
+              ),
+            }
+          : {}),
         rmq: { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes },
         ...(rmq.management ? { management: rmq.management } : {}),
       });

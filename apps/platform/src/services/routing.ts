@@ -11,6 +11,7 @@ import {
   type RoutingTableHandlers,
 } from '@vip/keydiscovery';
 import { ExternalRpcExtension, linkUserOf, RoutingTableExtension, type OutgoingPlatformLink, type PlatformLinkTable } from '@vip/router';
+import { brokerSendersAreNotLinks } from './proxy-links.js';
 import { ZmqPlatformLink } from '@vip/zmq';
 import type { MultiPlatformConfig } from '../cli-options.js';
 import type { PlatformService } from '../platform-service.js';
@@ -24,7 +25,20 @@ import type { PlatformService } from '../platform-service.js';
  * discovery file exists). The platforms recorded in the discovery file are admitted from the
  * start, so a linked platform reconnecting after this one restarted gets in at once.
  */
-export function routingService(config: MultiPlatformConfig, table: PlatformLinkTable): PlatformService {
+export interface RoutingServiceOptions {
+  /**
+   * RabbitMQ bus: remote ZeroMQ platforms link to the proxy router bound here (services/proxy-links.ts)
+   * instead of this platform dialling them; it is the vip-address `/discovery/` serves.
+   */
+  readonly proxyRouterAddress?: string;
+}
+
+export function routingService(
+  config: MultiPlatformConfig,
+  table: PlatformLinkTable,
+  options: RoutingServiceOptions = {},
+): PlatformService {
+  const viaProxy = options.proxyRouterAddress;
   let discovery: KeyDiscoveryAgent | undefined;
   let server: DiscoveryServer | undefined;
   let logger: Logger | undefined;
@@ -36,6 +50,7 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
     if (keys === undefined) throw new ConfigError('multi-platform links need the platform key (authentication on)');
     if (ownAddresses().includes(p.vipAddress)) return; // ourselves under another name (VOLTTRON skips it too)
     table.addPlatform(p.instanceName, { serverKey: p.serverKey, vipAddress: p.vipAddress });
+    if (viaProxy !== undefined) return; // its link comes to the proxy router, proven by that key
     const known = links.get(p.instanceName);
     if (known !== undefined && known.key === p.serverKey && known.address === p.vipAddress) return;
     const instance = p.instanceName;
@@ -96,7 +111,8 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
         },
         isLinkUser: (userId) => table.has(userId),
       });
-      return [new RoutingTableExtension(table), new ExternalRpcExtension(table)];
+      const extensions = [new RoutingTableExtension(table), new ExternalRpcExtension(table)];
+      return viaProxy === undefined ? extensions : extensions.map(brokerSendersAreNotLinks);
     },
     async start(ctx) {
       ownAddresses = () => ctx.bus.addresses();
@@ -105,7 +121,7 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
           bindWebAddress: config.bindWebAddress,
           info: () => ({
             instanceName: ctx.config.instanceName,
-            vipAddress: pickDiscoveryVipAddress(ctx.bus.addresses()),
+            vipAddress: viaProxy ?? pickDiscoveryVipAddress(ctx.bus.addresses()),
             serverKey: ctx.platformKey,
           }),
           ...(logger ? { logger } : {}),

@@ -1,0 +1,115 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { onPlatform, type Agent, type RpcCallContext } from '@vip/agent';
+import { createRmqAgent } from '@vip/agent/rmq';
+import { readAgentRmqFile } from '@vip/rmq';
+import { AMQP_URL, FAST_RECONNECT, freePort, MANAGEMENT, startPlatform, waitFor, type PlatformProcess, type TestVhost } from '@vip/testing';
+import { freshVhost, management } from './helpers/broker.js';
+import { runVipctl } from './helpers/vipctl.js';
+import { Site } from './multi-platform-helpers.js';
+
+/**
+ * Issue 12: a ZeroMQ platform (multi-platform, key discovery) linked to a RabbitMQ platform through
+ * the RMQ platform's proxy router: the ZeroMQ platform's link arrives at the proxy's ROUTER, proven
+ * by its platform key as a link (never a peer), and the RMQ platform's routing_table and
+ * external_rpc extensions serve it. RPC both ways between an agent on each.
+ */
+const pid = process.pid;
+const Z = `plz${pid}`;
+const R = `plr${pid}`;
+const RMQ_AGENT = `rmq.agent${pid}`;
+let zmq: Site;
+let vh: TestVhost;
+let rHome: string;
+let rPlatform: PlatformProcess;
+let zAgent: Agent;
+let rAgent: Agent;
+
+async function rmqAgentOnOwnUser(identity: string): Promise<Agent> {
+  const made = await runVipctl(['auth', 'add', '--identity', identity, '--vip-home', rHome]);
+  if (made.code !== 0) throw new Error(`vipctl auth add: ${made.err}`);
+  const file = await readAgentRmqFile(rHome, identity);
+  if (!file) throw new Error(`no rmq.json for ${identity}`);
+  return createRmqAgent({
+    identity,
+    rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT },
+    management: false,
+  });
+}
+
+beforeAll(async () => {
+  zmq = await Site.create(Z);
+  vh = await freshVhost('plink');
+  rHome = await mkdtemp(join(tmpdir(), 'vip-plink-rmq-'));
+  const rWeb = `http://127.0.0.1:${await freePort()}`;
+  const proxyAddress = `tcp://127.0.0.1:${await freePort()}`;
+  // key discovery in setup mode both ways: each platform fetches the other's /discovery/
+  await zmq.writeJson('external_address.json', [rWeb]);
+  await writeFile(join(rHome, 'external_address.json'), JSON.stringify([zmq.webAddress]));
+  rPlatform = await startPlatform({
+    bus: 'rmq',
+    rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: MANAGEMENT.baseUrl },
+    instanceName: R,
+    logLevel: 'info',
+    args: [
+      '--vip-home',
+      rHome,
+      '--proxy-router-address',
+      proxyAddress,
+      '--multi-platform',
+      'true',
+      '--setup-mode',
+      '--bind-web-address',
+      rWeb,
+    ],
+  });
+  await zmq.start({ setup: true });
+  zAgent = await zmq.agent('zmq.agent', 'zmq.user');
+  zAgent.rpc.export('whoami', function (this: RpcCallContext, x: unknown) {
+    return { platform: Z, caller: this.caller, user: this.user, x };
+  });
+  rAgent = await rmqAgentOnOwnUser(RMQ_AGENT);
+  rAgent.rpc.export('whoami', function (this: RpcCallContext, x: unknown) {
+    return { platform: R, caller: this.caller, user: this.user, x };
+  });
+  await rAgent.start();
+  await Site.waitForLinks(zAgent, [R], 'up', 60_000);
+}, 120_000);
+
+afterAll(async () => {
+  await rAgent?.close().catch(() => undefined);
+  await zmq?.remove();
+  await rPlatform?.close();
+  for (const u of [`${R}.${RMQ_AGENT}`, `${R}.router`, `${R}.zmq.proxy.router`]) await management.deleteUser(u).catch(() => undefined);
+  await vh?.dispose();
+  if (rHome) await rm(rHome, { recursive: true, force: true });
+}, 60_000);
+
+describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy router', () => {
+  it('RPC from the ZeroMQ agent to the RMQ agent and back', async () => {
+    // (on RabbitMQ the callee sees the user its broker proved: the RMQ router's, not the remote caller's; see SECURITY.md)
+    expect(await zAgent.rpc.call(RMQ_AGENT, 'whoami', 'ping', onPlatform(R))).toMatchObject({
+      platform: R,
+      caller: 'zmq.agent',
+      x: 'ping',
+    });
+    expect(await rAgent.rpc.call('zmq.agent', 'whoami', 'pong', onPlatform(Z))).toEqual({
+      platform: Z,
+      caller: RMQ_AGENT,
+      user: `${R}.${R}.${RMQ_AGENT}`,
+      x: 'pong',
+    });
+  });
+
+  it("the link is the ZeroMQ platform's, proven by its key: not a peer of the RMQ platform", async () => {
+    const peers = await rAgent.peerlist.list();
+    expect(peers).toContain(RMQ_AGENT);
+    expect(peers.some((p) => p.includes(Z))).toBe(false);
+    await waitFor(async () => (await Site.stats(zAgent)).platforms?.some((p) => p.instance === R && p.handshake === 'welcome'), {
+      timeoutMs: 10_000,
+      what: "the RMQ platform's welcome",
+    });
+  });
+});
