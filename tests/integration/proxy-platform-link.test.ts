@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPlatform, type Agent, type RpcCallContext } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
+import { createZmqAgent } from '@vip/agent/zmq';
+import { AuthFile } from '@vip/auth';
+import { generateKeyPair } from '@vip/protocol';
 import { readAgentRmqFile } from '@vip/rmq';
 import { AMQP_URL, FAST_RECONNECT, freePort, MANAGEMENT, startPlatform, waitFor, type PlatformProcess, type TestVhost } from '@vip/testing';
 import { freshVhost, management } from './helpers/broker.js';
@@ -26,6 +29,7 @@ let rHome: string;
 let rPlatform: PlatformProcess;
 let zAgent: Agent;
 let rAgent: Agent;
+let proxyAddress: string;
 
 async function rmqAgentOnOwnUser(identity: string): Promise<Agent> {
   const made = await runVipctl(['auth', 'add', '--identity', identity, '--vip-home', rHome]);
@@ -44,7 +48,7 @@ beforeAll(async () => {
   vh = await freshVhost('plink');
   rHome = await mkdtemp(join(tmpdir(), 'vip-plink-rmq-'));
   const rWeb = `http://127.0.0.1:${await freePort()}`;
-  const proxyAddress = `tcp://127.0.0.1:${await freePort()}`;
+  proxyAddress = `tcp://127.0.0.1:${await freePort()}`;
   // key discovery in setup mode both ways: each platform fetches the other's /discovery/
   await zmq.writeJson('external_address.json', [rWeb]);
   await writeFile(join(rHome, 'external_address.json'), JSON.stringify([zmq.webAddress]));
@@ -111,5 +115,70 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
       timeoutMs: 10_000,
       what: "the RMQ platform's welcome",
     });
+  });
+
+  it('all_platforms pubsub flows both ways; local-only subscribers never see the other platform', async () => {
+    const atZ: string[] = [];
+    const atR: string[] = [];
+    const atRLocal: string[] = [];
+    await zAgent.pubsub!.subscribe(
+      'link/',
+      (_p, sender, _b, topic, _h, message) => void atZ.push(`${sender}:${topic}=${String(message)}`),
+      {
+        allPlatforms: true,
+      },
+    );
+    await rAgent.pubsub!.subscribe(
+      'link/',
+      (_p, sender, _b, topic, _h, message) => void atR.push(`${sender}:${topic}=${String(message)}`),
+      {
+        allPlatforms: true,
+      },
+    );
+    await rAgent.pubsub!.subscribe('link/', (_p, _s, _b, topic) => void atRLocal.push(topic));
+    let n = 0;
+    await waitFor(
+      async () => {
+        await zAgent.pubsub!.publish('link/from-z', { message: `z${n++}` });
+        return atR.some((m) => m.startsWith('zmq.agent:link/from-z=z'));
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: "the ZeroMQ platform's publish at the RMQ agent" },
+    );
+    await waitFor(
+      async () => {
+        await rAgent.pubsub!.publish('link/from-r', { message: `r${n++}` });
+        return atZ.some((m) => m.startsWith(`${RMQ_AGENT}:link/from-r=r`));
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: "the RMQ platform's publish at the ZeroMQ agent" },
+    );
+    // the RMQ agent's local-only subscription has its own platform's publishes, not the relayed ones
+    expect(atRLocal).toContain('link/from-r');
+    expect(atRLocal).not.toContain('link/from-z');
+  });
+
+  it("a ZeroMQ agent at the proxy whose auth.json entry names a link's user is never admitted (links: by platform key only)", async () => {
+    const pair = generateKeyPair();
+    const reloaded = rPlatform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+    await new AuthFile({ path: join(rHome, 'auth.json') }).add({
+      credentials: pair.public,
+      user_id: `platform.link/${Z}`,
+      identity: 'fake.link',
+      comments: 'impersonation',
+    });
+    await reloaded;
+    const fake = await createZmqAgent({
+      identity: 'fake.link',
+      address: proxyAddress,
+      serverKey: rPlatform.serverkey ?? '',
+      publicKey: pair.public,
+      secretKey: pair.secret,
+      vipHome: rHome,
+      helloTimeoutMs: 1_500,
+      reconnectIntervalMs: 100,
+    });
+    await expect(fake.start()).rejects.toThrow();
+    await fake.close();
+    // the real link is untouched
+    expect(await zAgent.rpc.call(RMQ_AGENT, 'whoami', 'still', onPlatform(R))).toMatchObject({ x: 'still' });
   });
 });

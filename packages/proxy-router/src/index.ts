@@ -4,3 +4,5 @@ export type { ProxyPlatformLinks, ZmqProxyRouterOptions, ZmqProxyRouterStats } f
 export { PeerPubSub } from './peer-pubsub.js';
 export type { PeerPubSubOptions, ZmqSend } from './peer-pubsub.js';
 export { ProxyPeerRefusedError } from './errors.js';
+export { LinkPubSub } from './link-pubsub.js';
+export type { LinkPubSubOptions, LinkPubSubStats, LinkTableForPubSub } from './link-pubsub.js';

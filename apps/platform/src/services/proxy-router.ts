@@ -1,4 +1,4 @@
-import { ZmqProxyRouter } from '@vip/proxy-router';
+import { LinkPubSub, ZmqProxyRouter } from '@vip/proxy-router';
 import { ZmqRouterTransport } from '@vip/zmq';
 import { ConfigError } from '@vip/protocol';
 import { platformLinkBase } from '../bus/rmq.js';
@@ -17,6 +17,7 @@ import { proxyPlatformLinks } from './proxy-links.js';
  */
 export function proxyRouterService(address: string, links?: PlatformLinkTable): PlatformService {
   let proxy: ZmqProxyRouter | undefined;
+  let linkPubSub: LinkPubSub | undefined;
   let disposeLogin: (() => Promise<void>) | undefined;
   return {
     name: 'proxy-router',
@@ -52,6 +53,10 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
       // reservations, brokerServiceUsers): no ZeroMQ key takes one through the proxy, pinned or not
       const services = new Set<string>(PLATFORM_SERVICE_IDENTITIES);
       const mayHold = (identity: string): boolean => !services.has(identity);
+      const proxyLink = { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes };
+      // all_platforms pubsub with the linked ZeroMQ platforms, on the proxy's login
+      if (links)
+        linkPubSub = new LinkPubSub({ table: links, rmq: proxyLink, logger, ...(rmq.management ? { management: rmq.management } : {}) });
       proxy = new ZmqProxyRouter({
         transport,
         logger,
@@ -64,7 +69,7 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
               ),
             }
           : {}),
-        rmq: { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes },
+        rmq: proxyLink,
         ...(rmq.management ? { management: rmq.management } : {}),
       });
       await proxy.start();
@@ -72,8 +77,12 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
     },
     async stop() {
       await proxy?.close();
+      await linkPubSub?.close();
       await disposeLogin?.().catch(() => undefined);
     },
-    counters: () => (proxy ? { proxyRouter: proxy.stats() } : {}),
+    counters: () => ({
+      ...(proxy ? { proxyRouter: proxy.stats() } : {}),
+      ...(linkPubSub ? { proxyLinkPubSub: linkPubSub.stats() } : {}),
+    }),
   };
 }
