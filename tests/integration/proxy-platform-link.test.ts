@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { onPlatform, type Agent, type RpcCallContext } from '@vip/agent';
+import { onPlatform, PlatformUnreachableError, type Agent, type RpcCallContext } from '@vip/agent';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { createZmqAgent } from '@vip/agent/zmq';
 import { AuthFile } from '@vip/auth';
@@ -180,5 +180,16 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
     await fake.close();
     // the real link is untouched
     expect(await zAgent.rpc.call(RMQ_AGENT, 'whoami', 'still', onPlatform(R))).toMatchObject({ x: 'still' });
+  });
+
+  it('the ZeroMQ platform stopped: the RMQ platform sees its link down and a call to it fails at once', async () => {
+    await zmq.stop();
+    await waitFor(
+      async () => {
+        const err = await rAgent.rpc.call('zmq.agent', 'whoami', 'late', onPlatform(Z)).catch((e: unknown) => e);
+        return err instanceof PlatformUnreachableError;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'a call to the stopped platform failing fast' },
+    );
   });
 });
