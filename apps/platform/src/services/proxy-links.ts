@@ -22,6 +22,7 @@ export function proxyPlatformLinks(table: PlatformLinkTable, deliver: ProxyRoute
   /** The routing id each linked platform's connection has on the ROUTER now. */
   const peerOf = new Map<string, Frame>();
   const instanceOfPeer = new Map<string, string>();
+  const withoutInstance = withoutInstanceOf(table.instanceName);
   return {
     isLink: (userId) => table.has(userId),
     fromLink(userId, m) {
@@ -35,7 +36,7 @@ export function proxyPlatformLinks(table: PlatformLinkTable, deliver: ProxyRoute
         instanceOfPeer.set(identityKey(peer), instance);
         table.setLink(instance, {
           send: (user, id, subsystem, args, onFailed) => {
-            void deliver(peer, user, id, subsystem, args).then((r) => {
+            void deliver(peer, withoutInstance(user), id, subsystem, args).then((r) => {
               if (r !== 'ok') onFailed?.();
             });
             return true;
@@ -61,6 +62,23 @@ export function proxyPlatformLinks(table: PlatformLinkTable, deliver: ProxyRoute
       peerOf.delete(instance);
       table.linkState(instance, 'DISCONNECTED');
     },
+  };
+}
+
+/** `<instance>.<platform>.<user>`: a remote caller's user as RMQ callees read users (they drop the first part). */
+export function underInstance(instance: string): (platform: string, user: Frame) => Frame {
+  return (platform, user) => textFrame(`${instance}.${platform}.${frameText(user)}`);
+}
+
+/**
+ * A user frame of this platform written on a link: RMQ users are `<instance>.<user>`, a ZeroMQ
+ * platform qualifies what it gets by the linked instance itself, so the prefix goes.
+ */
+function withoutInstanceOf(instance: string): (user: Frame) => Frame {
+  const prefix = `${instance}.`;
+  return (user) => {
+    const text = frameText(user);
+    return text.startsWith(prefix) ? textFrame(text.slice(prefix.length)) : user;
   };
 }
 

@@ -11,7 +11,7 @@ import {
   type RoutingTableHandlers,
 } from '@vip/keydiscovery';
 import { ExternalRpcExtension, linkUserOf, RoutingTableExtension, type OutgoingPlatformLink, type PlatformLinkTable } from '@vip/router';
-import { brokerSendersAreNotLinks } from './proxy-links.js';
+import { brokerSendersAreNotLinks, underInstance } from './proxy-links.js';
 import { ZmqPlatformLink } from '@vip/zmq';
 import type { MultiPlatformConfig } from '../cli-options.js';
 import type { PlatformService } from '../platform-service.js';
@@ -111,7 +111,12 @@ export function routingService(
         },
         isLinkUser: (userId) => table.has(userId),
       });
-      const extensions = [new RoutingTableExtension(table), new ExternalRpcExtension(table)];
+      const extensions = [
+        new RoutingTableExtension(table),
+        // on RabbitMQ a callee reads users as `<instance>.<user>` (VOLTTRON's broker users): the remote
+        // caller's `<its platform>.<user>` goes under this instance, so the callee sees the qualified user
+        new ExternalRpcExtension(table, viaProxy === undefined ? {} : { remoteUser: underInstance(ctx.config.instanceName) }),
+      ];
       return viaProxy === undefined ? extensions : extensions.map(brokerSendersAreNotLinks);
     },
     async start(ctx) {

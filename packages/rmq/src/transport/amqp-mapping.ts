@@ -271,7 +271,7 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
   return {
     message: {
       peer: senderIdentity === ROUTER_IDENTITY ? EMPTY_FRAME : Buffer.from(senderIdentity, 'utf8'),
-      user: Buffer.from(judged.user ?? headers?.user ?? '', 'utf8'),
+      user: Buffer.from(userOfMessage(judged, senderIdentity, headers?.user), 'utf8'),
       id: typeof messageId === 'string' ? Buffer.from(messageId, 'latin1') : EMPTY_FRAME,
       subsystem: Buffer.from(type, 'utf8'),
       args,
@@ -282,6 +282,17 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
     trust: judged.trust,
     ...(judged.trust === 'proven' ? { verifiedUser: msg.properties.userId as string } : {}),
   };
+}
+
+/**
+ * The VIP user of a delivery: what the judgement hands on, else the header. The platform's router,
+ * proven by its broker user, speaks for the sender it names as the ZeroMQ router does: a non-empty
+ * `user` header it wrote (a remote platform's caller, `<instance>.<user>`, handed over by its
+ * external_rpc) is believed; without one it is its own proven user.
+ */
+function userOfMessage(judged: SenderJudgement, senderIdentity: string, header: string | undefined): string {
+  if (judged.trust === 'proven' && senderIdentity === ROUTER_IDENTITY && header !== undefined && header !== '') return header;
+  return judged.user ?? header ?? '';
 }
 
 /** Split a routing key `<instance>.<identity>` (identity may contain dots); undefined if it has no dot. */
