@@ -40,4 +40,27 @@ describe('external_rpc on a RabbitMQ router: links come through the proxy only',
     services.service.handle(sendPeer(), linkUserOf('plz'), textFrame(linkUserOf('plz')));
     expect(services.delivered.map((d) => [d.to, d.subsystem])).toEqual([['rmq.agent', 'external_rpc']]);
   });
+
+  it('an unproven broker sender calling on this platform by name is handed over with no user (not the identity it claims)', () => {
+    const table = new PlatformLinkTable({ instanceName: 'plr' });
+    const services = new MemoryRouterServices(brokerSendersAreNotLinks(new ExternalRpcExtension(table)));
+    const payload = {
+      to_platform: 'plr',
+      to_peer: 'victim',
+      from_platform: '',
+      from_peer: '',
+      args: ['{"jsonrpc":"2.0","method":"m","id":"1"}'],
+    };
+    const m: RoutedMessage = {
+      sender: textFrame('alice'),
+      recipient: EMPTY_FRAME,
+      user: EMPTY_FRAME,
+      id: textFrame('x2'),
+      subsystem: textFrame('external_rpc'),
+      args: [textFrame('send_platform'), textFrame(pythonJson(payload))],
+    };
+    // the router's user frame for an unproven sender is its identity; userId '' says nothing was proven
+    services.service.handle(m, '', textFrame('alice'));
+    expect(services.delivered.map((d) => [d.to, d.user])).toEqual([['victim', '']]);
+  });
 });

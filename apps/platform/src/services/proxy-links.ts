@@ -93,7 +93,9 @@ export function brokerSendersAreNotLinks(extension: RouterExtension): RouterExte
     subsystems: extension.subsystems,
     ...(extension.name !== undefined ? { name: extension.name } : {}),
     attach: (services) => extension.attach(services),
-    handle: (m, _userId, user) => extension.handle(m, '', user),
+    // an unproven sender (proof required, none given) is named by no user at all: the router would
+    // otherwise write its claimed identity, which RMQ callees believe on external_rpc
+    handle: (m, userId, user) => extension.handle(m, '', userId === '' ? EMPTY_FRAME : user),
     ...(extension.stats ? { stats: () => (extension.stats as () => Record<string, number>)() } : {}),
     ...(extension.close ? { close: () => (extension.close as () => Promise<void>)() } : {}),
   };

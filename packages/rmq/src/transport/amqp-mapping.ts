@@ -37,6 +37,7 @@ export const VOLTTRON_EXCHANGE = 'volttron';
 export const UNDELIVERABLE_EXCHANGE = 'undeliverable';
 /** The router's identity on the bus; an empty VIP peer means this identity. */
 export const ROUTER_IDENTITY = 'router';
+const EXTERNAL_RPC_SUBSYSTEM = 'external_rpc';
 export const VIP_PROTO = 'VIP';
 export const JSON_CONTENT_TYPE = 'application/json';
 const MAX_SHORTSTR = 255;
@@ -271,7 +272,7 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
   return {
     message: {
       peer: senderIdentity === ROUTER_IDENTITY ? EMPTY_FRAME : Buffer.from(senderIdentity, 'utf8'),
-      user: Buffer.from(userOfMessage(judged, senderIdentity, headers?.user), 'utf8'),
+      user: Buffer.from(userOfMessage(judged, senderIdentity, type, headers?.user), 'utf8'),
       id: typeof messageId === 'string' ? Buffer.from(messageId, 'latin1') : EMPTY_FRAME,
       subsystem: Buffer.from(type, 'utf8'),
       args,
@@ -286,12 +287,12 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
 
 /**
  * The VIP user of a delivery: what the judgement hands on, else the header. The platform's router,
- * proven by its broker user, speaks for the sender it names as the ZeroMQ router does: a non-empty
- * `user` header it wrote (a remote platform's caller, `<instance>.<user>`, handed over by its
- * external_rpc) is believed; without one it is its own proven user.
+ * proven by its broker user, hands over external calls (`external_rpc`) for callers it names: a
+ * non-empty `user` header on those (a remote platform's caller `<instance>.<platform>.<user>`, a
+ * local caller's proven user) is believed; on everything else it is its own proven user.
  */
-function userOfMessage(judged: SenderJudgement, senderIdentity: string, header: string | undefined): string {
-  if (judged.trust === 'proven' && senderIdentity === ROUTER_IDENTITY && header !== undefined && header !== '') return header;
+function userOfMessage(judged: SenderJudgement, senderIdentity: string, subsystem: string, header: string | undefined): string {
+  if (judged.trust === 'proven' && senderIdentity === ROUTER_IDENTITY && subsystem === EXTERNAL_RPC_SUBSYSTEM && header) return header;
   return judged.user ?? header ?? '';
 }
 
