@@ -185,7 +185,7 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
     expect(await zAgent.rpc.call(RMQ_AGENT, 'whoami', 'still', onPlatform(R))).toMatchObject({ x: 'still' });
   });
 
-  it('the ZeroMQ platform stopped: the RMQ platform sees its link down and a call to it fails at once', async () => {
+  it('the ZeroMQ platform stopped: a call to it fails at once; restarted: the link is back', async () => {
     await zmq.stop();
     await waitFor(
       async () => {
@@ -193,6 +193,17 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
         return err instanceof PlatformUnreachableError;
       },
       { timeoutMs: 20_000, intervalMs: 200, what: 'a call to the stopped platform failing fast' },
+    );
+    // restarted (normal mode, from its discovery file): the link comes back by itself
+    await zmq.start();
+    zAgent = await zmq.agent('zmq.agent', 'zmq.user');
+    zAgent.rpc.export('whoami', (x: unknown) => ({ platform: Z, x }));
+    await waitFor(
+      async () => {
+        const r = await rAgent.rpc.call('zmq.agent', 'whoami', 'again', onPlatform(Z)).catch((e: unknown) => e);
+        return (r as { x?: unknown }).x === 'again';
+      },
+      { timeoutMs: 30_000, intervalMs: 300, what: 'a call to the restarted platform' },
     );
   });
 });
