@@ -24,6 +24,11 @@ import type { PlatformService } from '../platform-service.js';
  * `bind-web-address`, and KeyDiscoveryAgent in setup mode (`setup-mode`) or normal mode (when the
  * discovery file exists). The platforms recorded in the discovery file are admitted from the
  * start, so a linked platform reconnecting after this one restarted gets in at once.
+ *
+ * On RabbitMQ (`proxyRouterAddress`, with `--multi-platform true`): no outgoing links; the platforms
+ * discovery hands over are only admitted, their links arrive at the proxy router
+ * (services/proxy-links.ts), `/discovery/` names the proxy's address, and the extensions run on the
+ * RMQ router with no broker sender taken for a link.
  */
 export interface RoutingServiceOptions {
   /**
