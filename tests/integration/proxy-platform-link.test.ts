@@ -185,6 +185,45 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
     expect(await zAgent.rpc.call(RMQ_AGENT, 'whoami', 'still', onPlatform(R))).toMatchObject({ x: 'still' });
   });
 
+  it("the RMQ platform's protected topics hold for relayed publishes, per remote publisher (fails before: relayed unchecked)", async () => {
+    const got: string[] = [];
+    await rAgent.pubsub!.subscribe('guarded/', (_p, _s, _b, topic) => void got.push(topic), { allPlatforms: true });
+    const synced = rPlatform.waitForLog('rmq.topic-permissions.synced', { timeoutMs: 15_000 });
+    await writeFile(
+      join(rHome, 'protected_topics.json'),
+      JSON.stringify({ 'write-protect': [{ topic: 'guarded/secure', capabilities: ['can_secure'] }] }),
+    );
+    await synced;
+    let n = 0;
+    await waitFor(
+      async () => {
+        await zAgent.pubsub!.publish('guarded/secure/x', { message: n });
+        await zAgent.pubsub!.publish('guarded/open/x', { message: n++ });
+        return got.includes('guarded/open/x');
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'the open topic relayed' },
+    );
+    await zAgent.pubsub!.publish('guarded/open/y', { message: 'last' });
+    await waitFor(() => got.includes('guarded/open/y'), { timeoutMs: 10_000, what: 'the last open publish' });
+    expect(got).not.toContain('guarded/secure/x');
+    // the capability granted to the remote publisher (its user qualified by its platform): delivered
+    const reloaded = rPlatform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+    await new AuthFile({ path: join(rHome, 'auth.json') }).add({
+      credentials: generateKeyPair().public,
+      user_id: `${Z}.zmq.user`,
+      capabilities: { can_secure: null },
+      comments: 'remote publisher',
+    });
+    await reloaded;
+    await waitFor(
+      async () => {
+        await zAgent.pubsub!.publish('guarded/secure/granted', { message: 'ok' });
+        return got.includes('guarded/secure/granted');
+      },
+      { timeoutMs: 20_000, intervalMs: 300, what: 'the granted publish relayed' },
+    );
+  });
+
   it('the ZeroMQ platform stopped: a call to it fails at once; restarted: the link is back', async () => {
     await zmq.stop();
     await waitFor(

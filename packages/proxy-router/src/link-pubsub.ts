@@ -36,6 +36,11 @@ export interface LinkPubSubOptions {
   /** The proxy router's broker login (its user proves relayed publishes as `proxied`). */
   readonly rmq: RmqLinkOptionsInput;
   readonly management?: ManagementOptions;
+  /**
+   * Whether `publisherUser` (`<linked instance>.<user its platform wrote>`) may publish on `topic`
+   * here (this platform's protected topics): the broker checks only the proxy's own user. Default: yes.
+   */
+  readonly authorize?: (topic: string, publisherUser: string) => boolean;
   readonly logger: Logger;
 }
 
@@ -47,6 +52,8 @@ export interface LinkPubSubStats {
   /** Publishes for a linked platform its link did not take (down, refused). */
   undeliverable: number;
   invalid: number;
+  /** external_publish refused by `authorize` (protected topics). */
+  unauthorized: number;
 }
 
 /**
@@ -67,7 +74,7 @@ export class LinkPubSub {
   readonly #pubsub: RmqPubSub;
   /** Prefixes each linked platform asked for, with the callback its subscription holds. */
   readonly #wanted = new Map<string, Map<string, (d: PubSubDelivery) => void>>();
-  readonly #stats: LinkPubSubStats = { relayedIn: 0, relayedOut: 0, undeliverable: 0, invalid: 0 };
+  readonly #stats: LinkPubSubStats = { relayedIn: 0, relayedOut: 0, undeliverable: 0, invalid: 0, unauthorized: 0 };
   #chain: Promise<void> = Promise.resolve();
   #opened: Promise<void> | undefined;
   readonly #unlisten: (() => void)[] = [];
@@ -118,6 +125,10 @@ export class LinkPubSub {
     const topic = m.args[1];
     const body = parseDeliveredPublish(m.args[2] ?? EMPTY_FRAME);
     if (topic === undefined || body instanceof InvalidPayloadError) return void this.#stats.invalid++;
+    // as a ZeroMQ platform checks an external_publish: the publisher's user qualified by the link's platform
+    if (this.#o.authorize && !this.#o.authorize(frameText(topic), `${instance}.${frameText(m.user)}`)) {
+      return void this.#stats.unauthorized++;
+    }
     await (this.#opened ??= this.#pubsub.open());
     await this.#pubsub.publish(
       { topic: frameText(topic), bus: body.bus, headers: body.headers as Record<string, unknown>, message: body.message },

@@ -6,6 +6,8 @@ import { PLATFORM_SERVICE_IDENTITIES } from '../service-identities.js';
 import type { PlatformService } from '../platform-service.js';
 import { proxyLogin } from '../rmq-platform-user.js';
 import type { PlatformLinkTable } from '@vip/router';
+import type { ProtectedTopics } from '@vip/pubsub';
+import type { UserToCapabilities } from '../auth-service/index.js';
 import { proxyPlatformLinks } from './proxy-links.js';
 
 /**
@@ -18,6 +20,7 @@ import { proxyPlatformLinks } from './proxy-links.js';
 export function proxyRouterService(address: string, links?: PlatformLinkTable): PlatformService {
   let proxy: ZmqProxyRouter | undefined;
   let linkPubSub: LinkPubSub | undefined;
+  const unsubscribe: (() => void)[] = [];
   let disposeLogin: (() => Promise<void>) | undefined;
   return {
     name: 'proxy-router',
@@ -55,8 +58,20 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
       const mayHold = (identity: string): boolean => !services.has(identity);
       const proxyLink = { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes };
       // all_platforms pubsub with the linked ZeroMQ platforms, on the proxy's login
-      if (links)
-        linkPubSub = new LinkPubSub({ table: links, rmq: proxyLink, logger, ...(rmq.management ? { management: rmq.management } : {}) });
+      if (links) {
+        // this platform's protected topics for publishes relayed from linked platforms, per remote publisher
+        let guarded: ProtectedTopics | undefined;
+        let capabilities: UserToCapabilities = {};
+        unsubscribe.push(ctx.protectedTopics.subscribe((t) => void (guarded = t)));
+        unsubscribe.push(ctx.capabilities.subscribe((c) => void (capabilities = ctx.bus.capabilityUsers(c))));
+        linkPubSub = new LinkPubSub({
+          table: links,
+          rmq: proxyLink,
+          logger,
+          authorize: (topic, user) => guarded === undefined || guarded.check(topic, user, capabilities) === undefined,
+          ...(rmq.management ? { management: rmq.management } : {}),
+        });
+      }
       proxy = new ZmqProxyRouter({
         transport,
         logger,
@@ -77,6 +92,7 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
     },
     async stop() {
       await proxy?.close();
+      for (const off of unsubscribe.splice(0)) off();
       await linkPubSub?.close();
       await disposeLogin?.().catch(() => undefined);
     },
