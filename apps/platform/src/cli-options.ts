@@ -88,7 +88,8 @@ Options:
   --external-address-file FILE  web addresses setup mode asks (default $VIP_HOME/external_address.json)
   --accept-changed-key NAME  accept a new platform key for instance NAME in key discovery (repeatable;
                            any other changed key is refused)
-  --multi-platform true|false  link to other platforms (default true on zmq with --allow-auth true)
+  --multi-platform true|false  link to other platforms (default true on zmq with --allow-auth true; on rmq
+                           with --proxy-router-address, ZeroMQ platforms link to the proxy: opt-in)
 ${MEMORY_LIMIT_USAGE}  --help                   show this help
   --version                print the version
 
@@ -355,24 +356,35 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliRe
       messageBus,
       limits: memoryLimits(o),
       ...(messageBus === 'rmq' ? { rmq: rmqBusConfig(o, instanceName) } : {}),
-      ...multiPlatformConfig(o, vipHome, messageBus === 'zmq' && (o['allow-auth'] ?? true)),
+      // on rmq, links arrive at the proxy router's ZeroMQ ROUTER (opt-in: --multi-platform true)
+      ...multiPlatformConfig(
+        o,
+        vipHome,
+        (messageBus === 'zmq' || o['proxy-router-address'] !== undefined) && (o['allow-auth'] ?? true),
+        messageBus === 'zmq',
+      ),
       ...(http ? { http } : {}),
     },
   };
 }
 
 /** Key discovery and links (docs/protocol.md 6): on by default where they can work (ZeroMQ with CURVE). */
-function multiPlatformConfig(o: Partial<CliValues>, vipHome: string, possible: boolean): { multiPlatform?: MultiPlatformConfig } {
+function multiPlatformConfig(
+  o: Partial<CliValues>,
+  vipHome: string,
+  possible: boolean,
+  byDefault: boolean,
+): { multiPlatform?: MultiPlatformConfig } {
   // A VOLTTRON home's https web address is its own web server's: vip serves /discovery/ over http only.
   if (o['bind-web-address']?.startsWith('https:')) {
     const { 'bind-web-address': _ignored, ...rest } = o;
     o = rest;
   }
-  const wanted = o['multi-platform'] ?? possible;
+  const wanted = o['multi-platform'] ?? (possible && byDefault);
   const setupMode = o['setup-mode'] === true;
   if (wanted && !possible)
     throw new ConfigError(
-      'invalid option: --multi-platform needs --message-bus zmq and --allow-auth true (links authenticate with the platform key)',
+      'invalid option: --multi-platform needs --message-bus zmq (or rmq with --proxy-router-address) and --allow-auth true (links authenticate with the platform key)',
     );
   if (!wanted) {
     // a VOLTTRON home on RabbitMQ keeps its bind-web-address: not ours to serve then

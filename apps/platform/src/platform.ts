@@ -33,19 +33,27 @@ export const PLATFORM_VERSION: string = version;
  * (docs/ARCHITECTURE.md, "The platform").
  */
 export function platformServices(config: PlatformConfig, bus: PlatformBus, links?: PlatformLinkTable): PlatformService[] {
-  const multi = links !== undefined && config.multiPlatform !== undefined && bus.kind === 'zmq';
+  const multi = links !== undefined && config.multiPlatform !== undefined;
+  // on RabbitMQ, remote (ZeroMQ) platforms' links arrive at the proxy router's ROUTER
+  const proxyLinks = multi && bus.kind === 'rmq' ? links : undefined;
   const status = statusService({ version: PLATFORM_VERSION });
   return [
     authService(),
     ...bus.services,
-    ...(multi ? [routingService(config.multiPlatform as NonNullable<PlatformConfig['multiPlatform']>, links)] : []),
-    ...(config.proxyRouterAddress !== undefined ? [proxyRouterService(config.proxyRouterAddress)] : []),
+    ...(multi
+      ? [
+          routingService(config.multiPlatform as NonNullable<PlatformConfig['multiPlatform']>, links, {
+            ...(proxyLinks && config.proxyRouterAddress !== undefined ? { proxyRouterAddress: config.proxyRouterAddress } : {}),
+          }),
+        ]
+      : []),
+    ...(config.proxyRouterAddress !== undefined ? [proxyRouterService(config.proxyRouterAddress, proxyLinks)] : []),
     configStoreService(),
     status,
     healthService(),
     controlService({ status: (options) => status.snapshot(options) }),
     ...(config.legacyPubsub ? [legacyPubsubService()] : []),
-    pubsubService(multi ? links : undefined),
+    pubsubService(multi && bus.kind === 'zmq' ? links : undefined),
   ];
 }
 
@@ -54,7 +62,7 @@ export function startVipPlatform(config: PlatformConfig, logger: Logger, onQuit:
   // The platform's links to other platforms (ZeroMQ with authentication): the routing service
   // fills the table, the router asks it which proven users are links, pubsub sends through it.
   const links =
-    config.multiPlatform !== undefined && config.messageBus === 'zmq'
+    config.multiPlatform !== undefined && (config.messageBus === 'zmq' || config.proxyRouterAddress !== undefined)
       ? new PlatformLinkTable({ instanceName: config.instanceName, logger })
       : undefined;
   return startPlatform({
@@ -64,6 +72,8 @@ export function startVipPlatform(config: PlatformConfig, logger: Logger, onQuit:
     version: PLATFORM_VERSION,
     openBus: config.messageBus === 'rmq' ? openRmqBus : openZmqBus,
     services: (bus) => platformServices(config, bus, links),
-    ...(links ? { platformLinks: links } : {}),
+    // the router believes the table's link users on ZeroMQ only (proven by CURVE there); on
+    // RabbitMQ nothing on the broker is a link (services/proxy-links.ts)
+    ...(links && config.messageBus === 'zmq' ? { platformLinks: links } : {}),
   });
 }

@@ -98,6 +98,22 @@ describe('vip-platform options', () => {
     expect(!r.help && r.config.proxyRouterAddress).toBe('tcp://127.0.0.1:22917');
     const off = parseCli([], {});
     expect(!off.help && off.config.proxyRouterAddress).toBeUndefined();
+    // ZeroMQ platforms link through the proxy: opt-in with --multi-platform true
+    expect(!r.help && r.config.multiPlatform).toBeUndefined();
+    const linked = parseCli(
+      [
+        '--message-bus',
+        'rmq',
+        '--rmq-url',
+        'amqp://guest:guest@127.0.0.1:5672',
+        '--proxy-router-address',
+        'tcp://127.0.0.1:22917',
+        '--multi-platform',
+        'true',
+      ],
+      {},
+    );
+    expect(!linked.help && linked.config.multiPlatform?.setupMode).toBe(false);
   });
 
   it('--pubsub-restore-grace takes seconds; 0 turns the subscription file off', () => {
@@ -166,6 +182,10 @@ describe('vip-platform options', () => {
     [['--legacy-pubsub', 'true', '--message-bus', 'rmq'], /--legacy-pubsub runs on the zmq bus/],
     [['--proxy-router-address', 'tcp://127.0.0.1:22917'], /--proxy-router-address runs on the rmq bus only/],
     [['--message-bus', 'rmq', '--proxy-router-address', '127.0.0.1:22917'], /--proxy-router-address must look like tcp/],
+    [
+      ['--message-bus', 'rmq', '--multi-platform', 'true'],
+      /--multi-platform needs --message-bus zmq \(or rmq with --proxy-router-address\)/,
+    ],
     [['positional'], /positional/],
     [['--max-message-bytes', '4 MB please'], /--max-message-bytes must be a byte count/],
     [['--max-message-bytes', '100'], /--max-message-bytes must be at least 4k/],

@@ -57,7 +57,20 @@ export interface ZmqProxyRouterOptions {
    * Default: every identity but @vip/rmq's platform identities (`isPlatformIdentity`).
    */
   readonly mayHold?: (identity: string, userId: string) => boolean;
+  /**
+   * Remote ZeroMQ platforms linking to this RabbitMQ platform through the proxy's ROUTER. A sender
+   * whose proven user (its CURVE key, as ZAP admitted it) `isLink` is a platform's link: its
+   * messages go to `fromLink`, it never joins as a peer; `gone` when its connection closes.
+   */
+  readonly platformLinks?: ProxyPlatformLinks;
   readonly logger?: Logger;
+}
+
+/** What the proxy hands platform links to (the platform's link table glue). */
+export interface ProxyPlatformLinks {
+  isLink(userId: string): boolean;
+  fromLink(userId: string, message: RoutedMessage): void;
+  gone(peer: Frame): void;
 }
 
 export interface ZmqProxyRouterStats {
@@ -77,6 +90,8 @@ export interface ZmqProxyRouterStats {
   zmqFailures: number;
   /** Messages of ZeroMQ peers dropped because their pending bytes were over `peerPendingBytes` (error 11 sent). */
   dropped: number;
+  /** Messages from remote platforms' links (handed to `platformLinks`). */
+  fromLinks: number;
 }
 
 const PEERLIST = textFrame('peerlist');
@@ -130,7 +145,17 @@ export class ZmqProxyRouter {
   readonly #control: RmqConnection;
   readonly #inbox: RmqConnection;
   readonly #answers = new Map<string, (m: VipMessage) => void>();
-  readonly #stats = { fromZmq: 0, toZmq: 0, viaInbox: 0, refused: 0, spoofed: 0, undeliverable: 0, zmqFailures: 0, dropped: 0 };
+  readonly #stats = {
+    fromZmq: 0,
+    toZmq: 0,
+    viaInbox: 0,
+    refused: 0,
+    spoofed: 0,
+    undeliverable: 0,
+    zmqFailures: 0,
+    dropped: 0,
+    fromLinks: 0,
+  };
   /** Peers whose departure is being told to the router: a return of the same identity waits for it. */
   readonly #leaving = new Map<string, Promise<void>>();
   /** Bytes of messages waiting for a peer's join, by identity (bounded like a hosted peer's). */
@@ -190,8 +215,23 @@ export class ZmqProxyRouter {
     })());
   }
 
+  /**
+   * Write a message on the ROUTER to `to` (a remote platform's link: `from` empty, the router's
+   * word). Never throws.
+   */
+  deliverToZmq(to: Frame, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[]): Promise<DeliveryResult> {
+    return this.#o.transport.deliver(to, EMPTY_FRAME, user, id, subsystem, args).catch(() => 'unreachable' as const);
+  }
+
   #fromZmq(m: RoutedMessage, userId: string): void {
     this.#stats.fromZmq += 1;
+    const links = this.#o.platformLinks;
+    if (links?.isLink(userId)) {
+      // a remote platform's link, proven by its key: never a peer of this platform
+      this.#stats.fromLinks += 1;
+      links.fromLink(userId, m);
+      return;
+    }
     const key = identityKey(m.sender);
     const hosted = this.#peers.get(key);
     if (hosted) {
@@ -409,6 +449,7 @@ export class ZmqProxyRouter {
 
   #peerEvent(e: PeerEvent): void {
     if (e.type !== 'peer-gone') return;
+    this.#o.platformLinks?.gone(e.peer);
     const peer = this.#peers.get(identityKey(e.peer));
     if (peer) void this.#leave(peer);
   }

@@ -1,10 +1,14 @@
-import { ZmqProxyRouter } from '@vip/proxy-router';
+import { LinkPubSub, ZmqProxyRouter } from '@vip/proxy-router';
 import { ZmqRouterTransport } from '@vip/zmq';
 import { ConfigError } from '@vip/protocol';
 import { platformLinkBase } from '../bus/rmq.js';
 import { PLATFORM_SERVICE_IDENTITIES } from '../service-identities.js';
 import type { PlatformService } from '../platform-service.js';
 import { proxyLogin } from '../rmq-platform-user.js';
+import type { PlatformLinkTable } from '@vip/router';
+import type { ProtectedTopics } from '@vip/pubsub';
+import type { UserToCapabilities } from '../auth-service/index.js';
+import { proxyPlatformLinks } from './proxy-links.js';
 
 /**
  * VOLTTRON's ZMQProxyRouter on a RabbitMQ platform (`--proxy-router-address`, docs/protocol.md
@@ -13,8 +17,10 @@ import { proxyLogin } from '../rmq-platform-user.js';
  * this platform. @vip/proxy-router does the routing; this service gives it its broker login
  * (rmq-platform-user.ts `proxyLogin`) and the platform's memory limits.
  */
-export function proxyRouterService(address: string): PlatformService {
+export function proxyRouterService(address: string, links?: PlatformLinkTable): PlatformService {
   let proxy: ZmqProxyRouter | undefined;
+  let linkPubSub: LinkPubSub | undefined;
+  const unsubscribe: (() => void)[] = [];
   let disposeLogin: (() => Promise<void>) | undefined;
   return {
     name: 'proxy-router',
@@ -50,11 +56,35 @@ export function proxyRouterService(address: string): PlatformService {
       // reservations, brokerServiceUsers): no ZeroMQ key takes one through the proxy, pinned or not
       const services = new Set<string>(PLATFORM_SERVICE_IDENTITIES);
       const mayHold = (identity: string): boolean => !services.has(identity);
+      const proxyLink = { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes };
+      // all_platforms pubsub with the linked ZeroMQ platforms, on the proxy's login
+      if (links) {
+        // this platform's protected topics for publishes relayed from linked platforms, per remote publisher
+        let guarded: ProtectedTopics | undefined;
+        let capabilities: UserToCapabilities = {};
+        unsubscribe.push(ctx.protectedTopics.subscribe((t) => void (guarded = t)));
+        unsubscribe.push(ctx.capabilities.subscribe((c) => void (capabilities = ctx.bus.capabilityUsers(c))));
+        linkPubSub = new LinkPubSub({
+          table: links,
+          rmq: proxyLink,
+          logger,
+          authorize: (topic, user) => guarded === undefined || guarded.check(topic, user, capabilities) === undefined,
+          ...(rmq.management ? { management: rmq.management } : {}),
+        });
+      }
       proxy = new ZmqProxyRouter({
         transport,
         logger,
         mayHold,
-        rmq: { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes },
+        // remote ZeroMQ platforms linking here (--multi-platform true): proven by their key, never peers
+        ...(links
+          ? {
+              platformLinks: proxyPlatformLinks(links, (to, user, id, subsystem, args) =>
+                proxy ? proxy.deliverToZmq(to, user, id, subsystem, args) : Promise.resolve('unreachable' as const),
+              ),
+            }
+          : {}),
+        rmq: proxyLink,
         ...(rmq.management ? { management: rmq.management } : {}),
       });
       await proxy.start();
@@ -62,8 +92,13 @@ export function proxyRouterService(address: string): PlatformService {
     },
     async stop() {
       await proxy?.close();
+      for (const off of unsubscribe.splice(0)) off();
+      await linkPubSub?.close();
       await disposeLogin?.().catch(() => undefined);
     },
-    counters: () => (proxy ? { proxyRouter: proxy.stats() } : {}),
+    counters: () => ({
+      ...(proxy ? { proxyRouter: proxy.stats() } : {}),
+      ...(linkPubSub ? { proxyLinkPubSub: linkPubSub.stats() } : {}),
+    }),
   };
 }

@@ -1,5 +1,6 @@
 import { PubSubService, type ProtectedTopics, type PubSubServiceOptions } from '@vip/pubsub';
-import { externalPubSubLinks, type PlatformLinkTable } from '@vip/router';
+import { EMPTY_FRAME } from '@vip/protocol';
+import { externalPubSubLinks, linkUserOf, type PlatformLinkTable } from '@vip/router';
 import type { PlatformService } from '../platform-service.js';
 import { openPlatformSubscriptions, type PlatformSubscriptions } from '../pubsub-persistence.js';
 
@@ -55,6 +56,15 @@ export function pubsubService(links?: PlatformLinkTable): PlatformService {
         (topics) => ctx.protectedTopics.publish(topics),
       );
       unlink = links?.onConnected((instance) => service.platformConnected(instance));
+      // pubsub a remote router sends back on our own link to it (a RabbitMQ platform's proxy router
+      // answers on the link it was dialled on, having none of its own): heard as from that link's
+      // proven user, as on its link into this router; replies to it have no peer here and are dropped
+      links?.onLinkMessage('pubsub', (instance, m) =>
+        service.handle(
+          { sender: EMPTY_FRAME, recipient: EMPTY_FRAME, user: m.user, id: m.id, subsystem: m.subsystem, args: m.args },
+          linkUserOf(instance),
+        ),
+      );
       unsubscribe = ctx.capabilities.subscribe((caps) => service.setCapabilities(ctx.bus.capabilityUsers(caps)));
       return [service];
     },

@@ -11,6 +11,7 @@ import {
   type RoutingTableHandlers,
 } from '@vip/keydiscovery';
 import { ExternalRpcExtension, linkUserOf, RoutingTableExtension, type OutgoingPlatformLink, type PlatformLinkTable } from '@vip/router';
+import { brokerSendersAreNotLinks, underInstance } from './proxy-links.js';
 import { ZmqPlatformLink } from '@vip/zmq';
 import type { MultiPlatformConfig } from '../cli-options.js';
 import type { PlatformService } from '../platform-service.js';
@@ -23,8 +24,26 @@ import type { PlatformService } from '../platform-service.js';
  * `bind-web-address`, and KeyDiscoveryAgent in setup mode (`setup-mode`) or normal mode (when the
  * discovery file exists). The platforms recorded in the discovery file are admitted from the
  * start, so a linked platform reconnecting after this one restarted gets in at once.
+ *
+ * On RabbitMQ (`proxyRouterAddress`, with `--multi-platform true`): no outgoing links; the platforms
+ * discovery hands over are only admitted, their links arrive at the proxy router
+ * (services/proxy-links.ts), `/discovery/` names the proxy's address, and the extensions run on the
+ * RMQ router with no broker sender taken for a link.
  */
-export function routingService(config: MultiPlatformConfig, table: PlatformLinkTable): PlatformService {
+export interface RoutingServiceOptions {
+  /**
+   * RabbitMQ bus: remote ZeroMQ platforms link to the proxy router bound here (services/proxy-links.ts)
+   * instead of this platform dialling them; it is the vip-address `/discovery/` serves.
+   */
+  readonly proxyRouterAddress?: string;
+}
+
+export function routingService(
+  config: MultiPlatformConfig,
+  table: PlatformLinkTable,
+  options: RoutingServiceOptions = {},
+): PlatformService {
+  const viaProxy = options.proxyRouterAddress;
   let discovery: KeyDiscoveryAgent | undefined;
   let server: DiscoveryServer | undefined;
   let logger: Logger | undefined;
@@ -36,6 +55,7 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
     if (keys === undefined) throw new ConfigError('multi-platform links need the platform key (authentication on)');
     if (ownAddresses().includes(p.vipAddress)) return; // ourselves under another name (VOLTTRON skips it too)
     table.addPlatform(p.instanceName, { serverKey: p.serverKey, vipAddress: p.vipAddress });
+    if (viaProxy !== undefined) return; // its link comes to the proxy router, proven by that key
     const known = links.get(p.instanceName);
     if (known !== undefined && known.key === p.serverKey && known.address === p.vipAddress) return;
     const instance = p.instanceName;
@@ -96,7 +116,13 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
         },
         isLinkUser: (userId) => table.has(userId),
       });
-      return [new RoutingTableExtension(table), new ExternalRpcExtension(table)];
+      const extensions = [
+        new RoutingTableExtension(table),
+        // on RabbitMQ a callee reads users as `<instance>.<user>` (VOLTTRON's broker users): the remote
+        // caller's `<its platform>.<user>` goes under this instance, so the callee sees the qualified user
+        new ExternalRpcExtension(table, viaProxy === undefined ? {} : { remoteUser: underInstance(ctx.config.instanceName) }),
+      ];
+      return viaProxy === undefined ? extensions : extensions.map(brokerSendersAreNotLinks);
     },
     async start(ctx) {
       ownAddresses = () => ctx.bus.addresses();
@@ -105,7 +131,7 @@ export function routingService(config: MultiPlatformConfig, table: PlatformLinkT
           bindWebAddress: config.bindWebAddress,
           info: () => ({
             instanceName: ctx.config.instanceName,
-            vipAddress: pickDiscoveryVipAddress(ctx.bus.addresses()),
+            vipAddress: viaProxy ?? pickDiscoveryVipAddress(ctx.bus.addresses()),
             serverKey: ctx.platformKey,
           }),
           ...(logger ? { logger } : {}),

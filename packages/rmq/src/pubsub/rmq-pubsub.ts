@@ -13,7 +13,7 @@ import {
   pubsubBindingKey,
   type PrefixMatch,
 } from './pubsub-bindings.js';
-import { decodePubsubDelivery, encodePubsubPublish, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
+import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, type PubSubDelivery, type PubSubPublish } from './pubsub-mapping.js';
 import { ManagementReads, type ManagementOptions } from '../transport/management-reads.js';
 import { RmqSetupError } from '../transport/rmq-errors.js';
 import { defaultPersistentQueueType, parseRmqLinkOptions, type RmqLinkOptionsInput } from '../transport/rmq-options.js';
@@ -252,13 +252,24 @@ export class RmqPubSub extends BrokerClient {
    * it does an agent's own broker user, or does not answer) also resolves 1, with a warning: the
    * message was delivered, so the publish does not fail. A refused login is warned about once
    * (logger and process warning) and not asked again; an unreachable API once per outage.
+   *
+   * `relayedFrom` (the proxy router's login only): a publish of `sender` on another platform
+   * `instance` (a ZeroMQ platform linked through the proxy), routed as that instance's
+   * (`__pubsub__.<instance>.<topic>`, so only `all_platforms` subscribers bind it), sent as the
+   * proxy's for `sender` (receivers: trust `proxied`).
    */
-  async publish(p: PubSubPublish, options: { readonly count?: boolean } = {}): Promise<number> {
-    const encoded = encodePubsubPublish(this.options.instanceName, this.identity, p, `${this.identity}.pubsub.${++this.#ids}`);
+  async publish(
+    p: PubSubPublish,
+    options: { readonly count?: boolean; readonly relayedFrom?: { readonly instance: string; readonly sender: string } } = {},
+  ): Promise<number> {
+    const relay = options.relayedFrom;
+    const sender = relay?.sender ?? this.identity;
+    const encoded = encodePubsubPublish(this.options.instanceName, sender, p, `${this.identity}.pubsub.${++this.#ids}`);
+    const userId = relay ? publisherUserId(this.options, sender) : this.#userId;
     // delivery mode 2: a persistent subscription's durable queue keeps it across a broker restart
     // (the confirm then follows the disk write); other queues are not durable and keep it in memory
-    const properties = { ...encoded.properties, persistent: true, ...(this.#userId === undefined ? {} : { userId: this.#userId }) };
-    const amqp: AmqpPublish = { ...encoded, properties };
+    const properties = { ...encoded.properties, persistent: true, ...(userId === undefined ? {} : { userId }) };
+    const amqp: AmqpPublish = { ...encoded, ...(relay ? { routingKey: publishRoutingKey(relay.instance, p.topic) } : {}), properties };
     // the count read starts once the publish is written, alongside the wait for its confirm
     const counts = options.count === false || this.#countsRefused !== undefined ? undefined : this.#bindings;
     let read: Promise<BindingTable> | undefined;

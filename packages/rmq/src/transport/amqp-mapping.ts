@@ -37,6 +37,7 @@ export const VOLTTRON_EXCHANGE = 'volttron';
 export const UNDELIVERABLE_EXCHANGE = 'undeliverable';
 /** The router's identity on the bus; an empty VIP peer means this identity. */
 export const ROUTER_IDENTITY = 'router';
+const EXTERNAL_RPC_SUBSYSTEM = 'external_rpc';
 export const VIP_PROTO = 'VIP';
 export const JSON_CONTENT_TYPE = 'application/json';
 const MAX_SHORTSTR = 255;
@@ -271,7 +272,7 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
   return {
     message: {
       peer: senderIdentity === ROUTER_IDENTITY ? EMPTY_FRAME : Buffer.from(senderIdentity, 'utf8'),
-      user: Buffer.from(judged.user ?? headers?.user ?? '', 'utf8'),
+      user: Buffer.from(userOfMessage(judged, senderIdentity, type, headers?.user), 'utf8'),
       id: typeof messageId === 'string' ? Buffer.from(messageId, 'latin1') : EMPTY_FRAME,
       subsystem: Buffer.from(type, 'utf8'),
       args,
@@ -282,6 +283,17 @@ export function amqpToVip(msg: AmqpMessageLike, limits: InboundLimits = {}): Inb
     trust: judged.trust,
     ...(judged.trust === 'proven' ? { verifiedUser: msg.properties.userId as string } : {}),
   };
+}
+
+/**
+ * The VIP user of a delivery: what the judgement hands on, else the header. The platform's router,
+ * proven by its broker user, hands over external calls (`external_rpc`) for callers it names: a
+ * non-empty `user` header on those (a remote platform's caller `<instance>.<platform>.<user>`, a
+ * local caller's proven user) is believed; on everything else it is its own proven user.
+ */
+function userOfMessage(judged: SenderJudgement, senderIdentity: string, subsystem: string, header: string | undefined): string {
+  if (judged.trust === 'proven' && senderIdentity === ROUTER_IDENTITY && subsystem === EXTERNAL_RPC_SUBSYSTEM && header) return header;
+  return judged.user ?? header ?? '';
 }
 
 /** Split a routing key `<instance>.<identity>` (identity may contain dots); undefined if it has no dot. */

@@ -142,6 +142,22 @@ describe('AMQP -> VIP', () => {
     });
     expect(unchecked instanceof InvalidPayloadError ? unchecked : unchecked.message.user).toEqual(b('v1.bob'));
   });
+  it("the platform's router (user_id v1.router) speaks for the caller it names on external_rpc; otherwise it is itself", () => {
+    const fromRouter = (user: string, subsystem = 'external_rpc') => {
+      const p = vipToAmqp(msg({ user: b(user), subsystem: b(subsystem) }), { instance: 'v1', identity: 'router' }, { userId: 'v1.router' });
+      const r = amqpToVip({ content: p.content, fields: { routingKey: 'v1.bob' }, properties: p.properties }, { instance: 'v1' });
+      if (r instanceof InvalidPayloadError) throw r;
+      return r.message.user.toString();
+    };
+    // a remote platform's caller handed over by external_rpc (fails before: v1.router)
+    expect(fromRouter('v1.plz.zmq.user')).toBe('v1.plz.zmq.user');
+    expect(fromRouter('')).toBe('v1.router');
+    expect(fromRouter('v1.plz.zmq.user', 'RPC')).toBe('v1.router'); // only external calls are handed over
+    // an agent user proves itself only, whatever header it writes
+    const p = vipToAmqp(msg({ user: b('v1.plz.zmq.user') }), ctx, { userId: 'v1.alice' });
+    const agent = amqpToVip({ content: p.content, fields: { routingKey: 'v1.bob' }, properties: p.properties }, { instance: 'v1' });
+    expect(agent instanceof InvalidPayloadError ? agent : agent.message.user.toString()).toBe('v1.alice');
+  });
   it('splits routing keys at the first dot', () => {
     expect(splitRoutingKey('v1.a.b')).toEqual({ instance: 'v1', identity: 'a.b' });
     expect(splitRoutingKey('nodot')).toBeUndefined();

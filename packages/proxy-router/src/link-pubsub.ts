@@ -1,0 +1,180 @@
+import {
+  EMPTY_FRAME,
+  frameText,
+  InvalidPayloadError,
+  jsonFrame,
+  parseDeliveredPublish,
+  parseExternalList,
+  textFrame,
+  type Frame,
+  type Logger,
+  type VipMessage,
+} from '@vip/protocol';
+import type { ManagementOptions, RmqLinkOptionsInput } from '@vip/rmq';
+import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
+
+const PUBSUB = textFrame('pubsub');
+const EXTERNAL_PUBLISH = textFrame('external_publish');
+const EXTERNAL_LIST = textFrame('external_list');
+/** The identity of the broker client relaying linked platforms' pubsub (queues `<instance>.<identity>...`). */
+const RELAY_IDENTITY = 'proxy.router.pubsub';
+
+/**
+ * What the link pubsub needs of the platform's link table (@vip/router's PlatformLinkTable, matched
+ * by shape: this package does not depend on the router).
+ */
+export interface LinkTableForPubSub {
+  readonly instanceName: string;
+  send(instance: string, user: Frame, id: Frame, subsystem: Frame, args: readonly Frame[], onFailed?: () => void): boolean;
+  onLinkMessage(subsystem: string, handler: (instance: string, message: VipMessage) => void): void;
+  onConnected(listener: (instance: string) => void): () => void;
+  onDisconnected(listener: (instance: string) => void): () => void;
+}
+
+export interface LinkPubSubOptions {
+  readonly table: LinkTableForPubSub;
+  /** The proxy router's broker login (its user proves relayed publishes as `proxied`). */
+  readonly rmq: RmqLinkOptionsInput;
+  readonly management?: ManagementOptions;
+  /**
+   * Whether `publisherUser` (`<linked instance>.<user its platform wrote>`) may publish on `topic`
+   * here (this platform's protected topics): the broker checks only the proxy's own user. Default: yes.
+   */
+  readonly authorize?: (topic: string, publisherUser: string) => boolean;
+  readonly logger: Logger;
+}
+
+export interface LinkPubSubStats {
+  /** external_publish from linked platforms published on the broker. */
+  relayedIn: number;
+  /** Publishes of this platform sent to linked platforms as external_publish. */
+  relayedOut: number;
+  /** Publishes for a linked platform its link did not take (down, refused). */
+  undeliverable: number;
+  invalid: number;
+  /** external_publish refused by `authorize` (protected topics). */
+  unauthorized: number;
+}
+
+/**
+ * `all_platforms` pubsub between a RabbitMQ platform and the ZeroMQ platforms linked to its proxy
+ * router (docs/protocol.md 6.4 and 6.5), on one broker client of the proxy's login:
+ * - a linked platform's `external_publish` is published on the broker as that platform's
+ *   (`__pubsub__.<its instance>.<topic>`: only `all_platforms` subscribers bind other instances),
+ *   for its publisher as the proxy's word (`proxied`);
+ * - a linked platform's `external_list` (the prefixes its `all_platforms` subscribers hold) becomes
+ *   broker subscriptions to this platform's own publishes (`__pubsub__.<this instance>...`, never
+ *   what was relayed in: no loops), each delivery sent on the link as `external_publish`;
+ * - each link that comes up is told `external_list {<this instance>: ['']}`: this platform does not
+ *   know its RMQ agents' `all_platforms` prefixes (they are broker bindings), so it asks for every
+ *   publish and the broker drops what nobody bound.
+ */
+export class LinkPubSub {
+  readonly #o: LinkPubSubOptions;
+  readonly #pubsub: RmqPubSub;
+  /** Prefixes each linked platform asked for, with the callback its subscription holds. */
+  readonly #wanted = new Map<string, Map<string, (d: PubSubDelivery) => void>>();
+  readonly #stats: LinkPubSubStats = { relayedIn: 0, relayedOut: 0, undeliverable: 0, invalid: 0, unauthorized: 0 };
+  #chain: Promise<void> = Promise.resolve();
+  #opened: Promise<void> | undefined;
+  readonly #unlisten: (() => void)[] = [];
+
+  constructor(o: LinkPubSubOptions) {
+    this.#o = o;
+    this.#pubsub = new RmqPubSub({
+      ...o.rmq,
+      identity: RELAY_IDENTITY,
+      prefixMatch: 'character',
+      logger: o.logger,
+      ...(o.management ? { management: o.management } : {}),
+    });
+    o.table.onLinkMessage('pubsub', (instance, m) => this.#fromLink(instance, m));
+    this.#unlisten.push(
+      o.table.onConnected((instance) => {
+        const body = jsonFrame({ [o.table.instanceName]: [''] });
+        o.table.send(instance, EMPTY_FRAME, EMPTY_FRAME, PUBSUB, [EXTERNAL_LIST, body]);
+      }),
+      o.table.onDisconnected((instance) => this.#serial(() => this.#want(instance, []))),
+    );
+  }
+
+  stats(): LinkPubSubStats {
+    return { ...this.#stats };
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.#unlisten.splice(0)) off();
+    await this.#chain.catch(() => undefined);
+    await this.#pubsub.close();
+  }
+
+  #fromLink(instance: string, m: VipMessage): void {
+    const op = m.args[0] === undefined ? '' : frameText(m.args[0]);
+    if (op === 'external_publish') return this.#serial(() => this.#publishIn(instance, m));
+    if (op === 'external_list') {
+      const body = parseExternalList(m.args[1] ?? EMPTY_FRAME);
+      if (body instanceof InvalidPayloadError) return void this.#stats.invalid++;
+      // only the link's own platform's prefixes: it does not speak for others
+      const prefixes = body[instance] ?? [];
+      return this.#serial(() => this.#want(instance, prefixes));
+    }
+    // request_response / error answers to what we sent: nothing to do
+  }
+
+  async #publishIn(instance: string, m: VipMessage): Promise<void> {
+    const topic = m.args[1];
+    const body = parseDeliveredPublish(m.args[2] ?? EMPTY_FRAME);
+    if (topic === undefined || body instanceof InvalidPayloadError) return void this.#stats.invalid++;
+    // as a ZeroMQ platform checks an external_publish: the publisher's user qualified by the link's platform
+    if (this.#o.authorize && !this.#o.authorize(frameText(topic), `${instance}.${frameText(m.user)}`)) {
+      return void this.#stats.unauthorized++;
+    }
+    await (this.#opened ??= this.#pubsub.open());
+    await this.#pubsub.publish(
+      { topic: frameText(topic), bus: body.bus, headers: body.headers as Record<string, unknown>, message: body.message },
+      { count: false, relayedFrom: { instance, sender: body.sender } },
+    );
+    this.#stats.relayedIn++;
+  }
+
+  /** Hold exactly `prefixes` of this platform's publishes for `instance`. */
+  async #want(instance: string, prefixes: readonly string[]): Promise<void> {
+    const held = this.#wanted.get(instance) ?? new Map<string, (d: PubSubDelivery) => void>();
+    this.#wanted.set(instance, held);
+    if (held.size === 0 && prefixes.length === 0) return;
+    await (this.#opened ??= this.#pubsub.open());
+    for (const [prefix, callback] of [...held]) {
+      if (prefixes.includes(prefix)) continue;
+      held.delete(prefix);
+      await this.#pubsub.unsubscribe(prefix, callback);
+    }
+    for (const prefix of prefixes) {
+      if (held.has(prefix)) continue;
+      const callback = (d: PubSubDelivery) => this.#publishOut(instance, d);
+      held.set(prefix, callback);
+      await this.#pubsub.subscribe(prefix, callback);
+    }
+  }
+
+  #publishOut(instance: string, d: PubSubDelivery): void {
+    if (d.instance !== this.#o.table.instanceName) return; // relayed in from a linked platform: not sent back out
+    const body = jsonFrame({ sender: d.sender, bus: d.bus, headers: d.headers, message: d.message });
+    const taken = this.#o.table.send(
+      instance,
+      textFrame(d.sender),
+      EMPTY_FRAME,
+      PUBSUB,
+      [EXTERNAL_PUBLISH, textFrame(d.topic), body],
+      () => {
+        this.#stats.undeliverable++;
+      },
+    );
+    if (taken) this.#stats.relayedOut++;
+    else this.#stats.undeliverable++;
+  }
+
+  /** Broker operations one after the other (a list replaced while the previous is applied). */
+  #serial(op: () => Promise<void>): void {
+    this.#chain = this.#chain.then(op).catch((err: unknown) => this.#o.logger.warn('proxy.link-pubsub.failed', {}, err));
+  }
+}
