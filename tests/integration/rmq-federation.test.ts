@@ -286,18 +286,21 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     callee.rpc.export('slow', (x: unknown) => new Promise((r) => (release = () => r(x))), { params: ['x'] });
     // VOLTTRON's RPC shovels, one per direction: pa's caller -> pb's callee, pb's callee -> pa's caller
     const link = ['--port', String(node.base), '--user', 'guest', '--password', 'guest', '--json'];
-    expect(JSON.parse(await vipctl(a.home, 'shovel', 'add', '127.0.0.1', '--remote-vhost', 'fed-pb', '--rpc', 'pb:caller:callee', ...link))).toEqual(
-      [{ name: 'shovel-127.0.0.1-caller', change: 'created' }],
-    );
-    expect(JSON.parse(await vipctl(b.home, 'shovel', 'add', '127.0.0.1', '--remote-vhost', 'fed-pa', '--rpc', 'pa:callee:caller', ...link))).toEqual(
-      [{ name: 'shovel-127.0.0.1-callee', change: 'created' }],
-    );
+    expect(
+      JSON.parse(await vipctl(a.home, 'shovel', 'add', '127.0.0.1', '--remote-vhost', 'fed-pb', '--rpc', 'pb:caller:callee', ...link)),
+    ).toEqual([{ name: 'shovel-127.0.0.1-caller', change: 'created' }]);
+    expect(
+      JSON.parse(await vipctl(b.home, 'shovel', 'add', '127.0.0.1', '--remote-vhost', 'fed-pa', '--rpc', 'pa:callee:caller', ...link)),
+    ).toEqual([{ name: 'shovel-127.0.0.1-callee', change: 'created' }]);
     onTestFinished(async () => {
       await vipctl(a.home, 'shovel', 'remove', '127.0.0.1', '--json').catch(() => undefined);
       await vipctl(b.home, 'shovel', 'remove', '127.0.0.1', '--json').catch(() => undefined);
     });
     for (const home of [a.home, b.home])
-      await waitFor(async () => (await linkStates(home, 'shovel'))[0]?.state === 'running', { timeoutMs: 30_000, what: 'the RPC shovel running' });
+      await waitFor(async () => (await linkStates(home, 'shovel'))[0]?.state === 'running', {
+        timeoutMs: 30_000,
+        what: 'the RPC shovel running',
+      });
     // both ways, the same API as on ZeroMQ; the callee sees the caller qualified by its platform and no user (nothing crossing a link is proven)
     expect(await caller.rpc.call('callee', 'echo', 'ping', onPlatform('pb'))).toEqual({ x: 'ping', caller: 'pa.caller', user: '' });
     expect(await callee.rpc.request('caller', 'echo', { args: ['pong'], externalPlatform: 'pa' })).toEqual({
@@ -306,8 +309,13 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
       user: '',
     });
     // an unknown platform, and a peer of pb no shovel carries calls to: PlatformUnreachableError at once (no 30 s timeout)
-    for (const [peer, where] of [['callee', 'nowhere'], ['other', 'pb']] as const) {
-      const err = await caller.rpc.request(peer, 'echo', { args: [1], externalPlatform: where, timeoutMs: 20_000 }).catch((e: unknown) => e);
+    for (const [peer, where] of [
+      ['callee', 'nowhere'],
+      ['other', 'pb'],
+    ] as const) {
+      const err = await caller.rpc
+        .request(peer, 'echo', { args: [1], externalPlatform: where, timeoutMs: 20_000 })
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(PlatformUnreachableError);
       expect((err as PlatformUnreachableError).platform).toBe(where);
       expect((err as PlatformUnreachableError).reason).toBe('unknown');
@@ -338,6 +346,22 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     await waitFor(() => release !== undefined, { timeoutMs: 10_000, what: 'the slow call at pb' });
     release!();
     expect(await slow).toBe('real');
+    // impersonation: a message crossing into pa claiming pb's platform.auth is pb's at best, never pa's:
+    // auth.update (accepted only from this platform's platform.auth) is refused, the refusal answered
+    const refusals = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(refusals.queue, 'volttron', 'pb.platform.auth');
+    const refused = new Inbox<ConsumeMessage>();
+    await ch.consume(refusals.queue, (m) => m && refused.push(m), { noAck: true });
+    const push = { jsonrpc: '2.0', method: 'auth.update', params: [{ 'pb.callee': ['admin'] }], id: 'forged-auth-update' };
+    ch.publish('volttron', 'pa.caller', Buffer.from(JSON.stringify([JSON.stringify(push)])), {
+      appId: 'pb.platform.auth',
+      messageId: 'forged-auth-update',
+      type: 'RPC',
+      contentType: 'application/json',
+      headers: { recipient: 'pa.caller', proto: 'VIP', user: 'pa.platform.auth' },
+    });
+    const answer = (JSON.parse((await refused.next(() => true, 10_000, 'the refusal')).content.toString('utf8')) as string[])[0]!;
+    expect(answer).toContain('accepted only from platform.auth, not from pb.platform.auth');
     const stats = caller.transportStats()!;
     expect(stats.externalSent).toBeGreaterThanOrEqual(4);
     expect(stats.externalReceived).toBeGreaterThanOrEqual(4);

@@ -114,6 +114,12 @@ export class ExternalRpcBridge {
       args: texts,
     };
     // the router's empty peer frame: the agent's external_rpc hears only its router; user empty: unproven
-    return { peer: EMPTY_FRAME, user: EMPTY_FRAME, id: m.id, subsystem: textFrame(EXTERNAL_RPC), args: [textFrame('send_peer'), textFrame(pythonJson(payload))] };
+    return {
+      peer: EMPTY_FRAME,
+      user: EMPTY_FRAME,
+      id: m.id,
+      subsystem: textFrame(EXTERNAL_RPC),
+      args: [textFrame('send_peer'), textFrame(pythonJson(payload))],
+    };
   }
 }
