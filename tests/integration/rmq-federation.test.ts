@@ -5,6 +5,7 @@ import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { onPlatform, PlatformUnreachableError, type Agent } from '@vip/agent';
 import { createRmqAgent, type RmqPubSubSubsystem } from '@vip/agent/rmq';
+import { isVipError } from '@vip/protocol';
 import { applyFederation, ensureVolttronBroker, parseFederationConfig, RabbitMqManagement, removeFederationUpstream } from '@vip/rmq/admin';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { Inbox, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
@@ -362,6 +363,12 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     });
     const answer = (JSON.parse((await refused.next(() => true, 10_000, 'the refusal')).content.toString('utf8')) as string[])[0]!;
     expect(answer).toContain('accepted only from platform.auth, not from pb.platform.auth');
+    // a peer the shovel reaches but that is gone on pb: pb's router answers 113 to pa's caller over the reverse shovel
+    await callee.close();
+    const gone = await caller.rpc
+      .request('callee', 'echo', { args: [1], externalPlatform: 'pb', timeoutMs: 20_000 })
+      .catch((e: unknown) => e);
+    expect(isVipError(gone, 'VIP_UNREACHABLE')).toBe(true);
     const stats = caller.transportStats()!;
     expect(stats.externalSent).toBeGreaterThanOrEqual(4);
     expect(stats.externalReceived).toBeGreaterThanOrEqual(4);

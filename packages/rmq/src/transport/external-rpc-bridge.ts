@@ -24,7 +24,9 @@ import type { InboundVip, MappingContext } from './amqp-mapping.js';
  * handed on is empty (no capabilities), whatever the message says. A call whose routing key no
  * binding takes (no shovel to that platform for that peer) is dead-lettered and answered by the
  * local router with error 113: for an outstanding external call that becomes a JSON-RPC
- * PLATFORM_UNREACHABLE error, so the caller fails at once with PlatformUnreachableError.
+ * PLATFORM_UNREACHABLE error, so the caller fails at once with PlatformUnreachableError; the
+ * remote router's 113 (a peer missing there, answered to `<our instance>.<caller>` over the
+ * reverse shovel) becomes PEER_UNREACHABLE (PeerUnreachableError).
  */
 const EXTERNAL_RPC = 'external_rpc';
 const RPC = 'RPC';
@@ -79,6 +81,7 @@ export class ExternalRpcBridge {
   inbound(vip: InboundVip): VipMessage | null {
     const m = vip.message;
     if (vip.platform !== this.#ctx.instance) {
+      if (frameText(m.subsystem) === 'error' && m.peer.length === 0) return this.#remoteRefusal(vip);
       if (frameText(m.subsystem) !== RPC || m.peer.length === 0) return null;
       this.#outstanding.delete(m.id.toString('latin1'));
       return this.#sendPeer(m, vip.platform, vip.senderIdentity, m.args.map(frameText));
@@ -95,6 +98,29 @@ export class ExternalRpcBridge {
         code: EXTERNAL_RPC_ERROR_CODES.PLATFORM_UNREACHABLE,
         message: `platform ${JSON.stringify(call.platform)} is unreachable (unknown): no link of this broker carries calls to ${JSON.stringify(`${call.platform}.${call.peer}`)}`,
         data: { platform: call.platform, reason: 'unknown', peer: call.peer },
+      },
+    };
+    return this.#sendPeer(m, call.platform, call.peer, [pythonJson(refusal)]);
+  }
+
+  /**
+   * The remote router's 113 for an outstanding call (its platform's router only): the peer is not
+   * there. A JSON-RPC PEER_UNREACHABLE error, so the call fails with PeerUnreachableError.
+   */
+  #remoteRefusal(vip: InboundVip): VipMessage | null {
+    const m = vip.message;
+    const key = m.id.toString('latin1');
+    const call = this.#outstanding.get(key);
+    if (call === undefined || call.platform !== vip.platform) return null;
+    if (m.args[0] === undefined || frameText(m.args[0]) !== String(ERRNO.EHOSTUNREACH)) return null;
+    this.#outstanding.delete(key);
+    const refusal = {
+      jsonrpc: '2.0',
+      id: key,
+      error: {
+        code: EXTERNAL_RPC_ERROR_CODES.PEER_UNREACHABLE,
+        message: `peer ${JSON.stringify(call.peer)} is unreachable on platform ${JSON.stringify(call.platform)}`,
+        data: { platform: call.platform, reason: 'peer-unreachable', peer: call.peer },
       },
     };
     return this.#sendPeer(m, call.platform, call.peer, [pythonJson(refusal)]);
