@@ -19,7 +19,8 @@ import { PrivateRabbitMq } from './private-rabbitmq.js';
  * plugin restarted) and comes back by itself; every publish that resolved reaches the persistent
  * all-platforms subscriber of the other platform, except those made while the federation plugin
  * is disabled (counted: RabbitMQ keeps nothing for a link whose plugin is off), and `vipctl
- * federation status` shows the link down, then up.
+ * federation status` shows the link down, then up. External RPC (`rpc.call(..., {externalPlatform})`)
+ * crosses both kinds of link: the RPC shovels VOLTTRON sets up, and federation both ways.
  */
 const node = new PrivateRabbitMq({ base: 5791, nodes: 1, dir: '/tmp/vip-rmq-fed-test', prefix: 'vip-ft' });
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
@@ -372,6 +373,41 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     const stats = caller.transportStats()!;
     expect(stats.externalSent).toBeGreaterThanOrEqual(4);
     expect(stats.externalReceived).toBeGreaterThanOrEqual(4);
+  });
+
+  it('external RPC over federation both ways (each platform federates the other; no shovel)', { timeout: 120_000 }, async () => {
+    await Promise.all([platform('pa'), platform('pb')]);
+    const caller = await agent('pa', 'caller');
+    const callee = await agent('pb', 'callee');
+    callee.rpc.export(
+      'echo',
+      function (this: { caller: string; user: string }, x: unknown) {
+        return { x, caller: this.caller, user: this.user };
+      },
+      { params: ['x'] },
+    );
+    const upstream = (vhost: string) =>
+      parseFederationConfig({
+        'federation-upstream': { '127.0.0.1': { port: node.base, 'virtual-host': vhost, 'federation-user': 'guest', password: 'guest' } },
+      });
+    await applyFederation(api, 'fed-pb', upstream('fed-pa'));
+    await applyFederation(api, 'fed-pa', upstream('fed-pb'));
+    onTestFinished(async () => {
+      await removeFederationUpstream(api, 'fed-pb', 'upstream-127.0.0.1-fed-pa');
+      await removeFederationUpstream(api, 'fed-pa', 'upstream-127.0.0.1-fed-pb');
+    });
+    // the queues' bindings reach the other exchange once the links run: until then the call is unroutable (refused at once)
+    let answer: unknown;
+    await waitFor(
+      async () => {
+        answer = await caller.rpc
+          .request('callee', 'echo', { args: ['fed'], externalPlatform: 'pb', timeoutMs: 10_000 })
+          .catch((e: unknown) => e);
+        return !(answer instanceof PlatformUnreachableError);
+      },
+      { timeoutMs: 60_000, what: 'the federation links carrying the call' },
+    );
+    expect(answer).toEqual({ x: 'fed', caller: 'pa.caller', user: '' });
   });
 
   it("a remote platform cannot act as this platform's identities across federation (impersonation)", { timeout: 120_000 }, async () => {
