@@ -12,7 +12,7 @@ import { hex, settle, text } from './frames.js';
 
 const homes: string[] = [];
 afterEach(async () => {
-  for (const h of homes.splice(0)) await rm(h, { recursive: true, force: true });
+  for (const h of homes.splice(0)) await rm(h, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 });
 
 async function tempFile(): Promise<string> {
