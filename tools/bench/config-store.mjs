@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.mjs';
 import { startChild } from './lib/processes.mjs';
-import { median } from './lib/stats.mjs';
+import { median, timeSequentialCalls } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -80,18 +80,8 @@ async function echo() {
   await agent.close();
 }
 
-async function timed(call) {
-  for (let i = 0; i < o.warmup; i++) await call();
-  const samples = [];
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < o.calls; i++) {
-    const t0 = process.hrtime.bigint();
-    await call();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1000);
-  }
-  const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-  samples.sort((a, b) => a - b);
-  return { rate: o.calls / elapsed, p50us: samples[Math.floor(samples.length / 2)], p99us: samples[Math.floor(samples.length * 0.99)] };
+function timed(call) {
+  return timeSequentialCalls(call, { warmup: o.warmup, calls: o.calls });
 }
 
 async function loadTimes(home) {

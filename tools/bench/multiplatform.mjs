@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseBenchArgs } from './lib/args.mjs';
 import { startChild } from './lib/processes.mjs';
-import { median } from './lib/stats.mjs';
+import { median, timeSequentialCalls } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 import { freePort } from './lib/free-port.mjs';
 
@@ -99,17 +99,7 @@ async function rpcRun(caller, callee, platform) {
   const call = platform
     ? () => caller.rpc.call(callee.identity, 'echo', payload, onPlatform(platform))
     : () => caller.rpc.call(callee.identity, 'echo', payload);
-  for (let i = 0; i < o.warmup; i++) await call();
-  const samples = [];
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < o.calls; i++) {
-    const t0 = process.hrtime.bigint();
-    await call();
-    samples.push(Number(process.hrtime.bigint() - t0) / 1000);
-  }
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  samples.sort((a, b) => a - b);
-  return { rate: o.calls / seconds, p50us: samples[Math.floor(samples.length / 2)], p99us: samples[Math.floor(samples.length * 0.99)] };
+  return timeSequentialCalls(call, { warmup: o.warmup, calls: o.calls });
 }
 
 let topicRun = 0;
