@@ -125,6 +125,39 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     await expect(again.subscribe('other', () => undefined, { persistentQueue: 'archive' })).rejects.toMatchObject({ code: 'VIP_CONFIG' });
   });
 
+  it('a persistent subscriber passes a message on once when a federation link or shovel delivers it again', async () => {
+    const pub = await pubsub('pub.fed');
+    const sub = await pubsub('sub.fed');
+    const got = new Inbox<PubSubDelivery>();
+    await sub.subscribe('fed', got.push, { persistentQueue: 'fedcopy' });
+    // a raw queue keeps the publish as the broker routed it, to be sent again as a link would
+    const conn = await amqp.connect(`${AMQP_URL}/${encodeURIComponent(vh.vhost)}`);
+    onTestFinished(() => conn.close().catch(() => undefined));
+    const ch = await conn.createConfirmChannel();
+    const { queue } = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(queue, 'volttron', '#');
+    await pub.publish({ topic: 'fed/1', message: 'once' });
+    await got.next((x) => x.message === 'once', 5_000, 'the publish');
+    let kept: amqp.GetMessage | false = false;
+    for (let i = 0; i < 50 && kept === false; i++) {
+      kept = await ch.get(queue, { noAck: true });
+      if (kept === false) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (kept === false) throw new Error('the raw queue got no copy of the publish');
+    const { fields, properties, content } = kept;
+    const again = (headers: Record<string, unknown>): void => {
+      ch.publish('volttron', fields.routingKey, content, { ...properties, headers: { ...properties.headers, ...headers } });
+    };
+    // what a federation link and a shovel add to what they republish after a cut link
+    again({ 'x-received-from': [{ uri: 'amqp://upstream', exchange: 'volttron', redelivered: true }] });
+    again({ 'x-shovelled': [{ 'shovel-name': 's1' }] });
+    await ch.waitForConfirms();
+    await pub.publish({ topic: 'fed/2', message: 'marker' });
+    await got.next((x) => x.message === 'marker', 5_000, 'the marker');
+    expect(got.items.map((x) => x.message)).toEqual(['once', 'marker']);
+    expect(sub.stats().duplicates).toBe(2);
+  });
+
   it("confirms publishes: 200 pipelined ones resolved are all in an away subscriber's durable queue; a nacked one rejects, counted", async () => {
     const away = await pubsub('conf');
     await away.subscribe('conf', () => undefined, { persistentQueue: 'held' });

@@ -31,3 +31,13 @@ export class RecentIds {
     this.#set.add(key);
   }
 }
+
+/**
+ * Whether a delivery may repeat one passed on before: the queue redelivers it (an ack lost with a
+ * node or a connection), or it crossed a federation link or a shovel, which republish what they
+ * had not had confirmed when their link was cut (RabbitMQ marks those with `x-received-from` or
+ * `x-shovelled`; the copy arrives at our queue as a first delivery).
+ */
+export function mayRepeat(redelivered: boolean, headers: Record<string, unknown> | undefined): boolean {
+  return redelivered || (headers !== undefined && (headers['x-received-from'] !== undefined || headers['x-shovelled'] !== undefined));
+}

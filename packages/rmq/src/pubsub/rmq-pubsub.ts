@@ -17,7 +17,7 @@ import { decodePubsubDelivery, encodePubsubPublish, publishRoutingKey, type PubS
 import { ManagementReads, type ManagementOptions } from '../transport/management-reads.js';
 import { RmqSetupError } from '../transport/rmq-errors.js';
 import { defaultPersistentQueueType, parseRmqLinkOptions, type RmqLinkOptionsInput } from '../transport/rmq-options.js';
-import { RecentIds } from './recent-ids.js';
+import { mayRepeat, RecentIds } from './recent-ids.js';
 
 /** Message ids a persistent subscription remembers to drop redeliveries (~100 bytes each: ~1 MB). */
 const RECENT_IDS = 10_000;
@@ -161,6 +161,8 @@ export class RmqPubSub extends BrokerClient {
   /** A count read failed and was warned about; cleared by the next read that works (one warning per outage). */
   #countOutage = false;
   #ids = 0;
+  /** Makes message ids unique across this agent's runs, so a restarted publisher's ids never look like repeats. */
+  readonly #idPrefix = `${randomUUID().slice(0, 8)}.`;
 
   constructor(options: RmqPubSubOptions) {
     const { identity, declareTopology, logger, prefixMatch, management, ...link } = options;
@@ -264,7 +266,7 @@ export class RmqPubSub extends BrokerClient {
   ): Promise<number> {
     const relay = options.relayedFrom;
     const sender = relay?.sender ?? this.identity;
-    const encoded = encodePubsubPublish(this.options.instanceName, sender, p, `${this.identity}.pubsub.${++this.#ids}`);
+    const encoded = encodePubsubPublish(this.options.instanceName, sender, p, `${this.identity}.pubsub.${this.#idPrefix}${++this.#ids}`);
     const userId = relay ? publisherUserId(this.options, sender) : this.#userId;
     // delivery mode 2: a persistent subscription's durable queue keeps it across a broker restart
     // (the confirm then follows the disk write); other queues are not durable and keep it in memory
@@ -416,9 +418,10 @@ export class RmqPubSub extends BrokerClient {
       userId?: unknown;
       messageId?: unknown;
     };
-    // a persistent queue redelivers what it sent before a lost ack: pass each message on once
-    const key = sub.seen && typeof messageId === 'string' ? `${String(appId)}|${messageId}` : undefined;
-    if (key !== undefined && msg.fields.redelivered && sub.seen?.has(key)) {
+    // a persistent queue redelivers what it sent before a lost ack, a federation link or shovel
+    // republishes what it sent before its link was cut: pass each message on once
+    const key = sub.seen && typeof messageId === 'string' && messageId !== '' ? `${String(appId)}|${messageId}` : undefined;
+    if (key !== undefined && mayRepeat(msg.fields.redelivered, headers) && sub.seen?.has(key)) {
       this.#stats.duplicates += 1;
       this.ack(ch, msg, false);
       return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RecentIds } from '../../src/pubsub/recent-ids.js';
+import { mayRepeat, RecentIds } from '../../src/pubsub/recent-ids.js';
 
 describe('RecentIds', () => {
   it('remembers the last `capacity` keys and forgets the oldest first', () => {
@@ -23,5 +23,18 @@ describe('RecentIds', () => {
 
   it('refuses a capacity that is not a positive integer', () => {
     expect(() => new RecentIds(0)).toThrow(RangeError);
+  });
+});
+
+describe('mayRepeat', () => {
+  it('a redelivery, or a first delivery that crossed a federation link or a shovel, may repeat one passed on', () => {
+    expect(mayRepeat(true, undefined)).toBe(true);
+    expect(mayRepeat(false, { 'x-received-from': [{ uri: 'amqp://a', exchange: 'volttron' }] })).toBe(true);
+    expect(mayRepeat(false, { 'x-shovelled': [{ 'shovel-name': 's' }] })).toBe(true);
+  });
+
+  it('a first delivery published on this broker does not', () => {
+    expect(mayRepeat(false, undefined)).toBe(false);
+    expect(mayRepeat(false, { platform: 'pa' })).toBe(false);
   });
 });
