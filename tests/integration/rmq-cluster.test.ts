@@ -14,14 +14,15 @@ import { PrivateRabbitMq } from './private-rabbitmq.js';
  * and every publish that resolved reaches each of them exactly once (redeliveries of messages whose
  * ack died with the node are dropped by the subscriber). The management API is on node 3, which stays up.
  */
-const cluster = new PrivateRabbitMq({ base: 5781, nodes: 3, dir: '/tmp/vip-rmq-cluster-test', prefix: 'vip-ct' });
+const cluster = new PrivateRabbitMq({ base: 5781, nodes: 3, prefix: 'vip-ct' }); // a per-run directory, made by start
 const VHOST = 'vip-cluster-test';
 const INSTANCE = 'clu';
 const FAST_RECONNECT = { initialDelayMs: 200, maxDelayMs: 1_000 } as const;
 
+// start may first wait (up to 10 min) for another private-RabbitMQ suite to finish
 beforeAll(async () => {
   await cluster.start();
-}, 480_000);
+}, 1_080_000);
 afterAll(async () => {
   await cluster.stop();
 }, 120_000);
