@@ -289,6 +289,7 @@ export abstract class BrokerClient {
     if (ch !== this.#confirm || !session || this.#closing || this.#reopening) return;
     if (Date.now() - this.#confirmSince < CONFIRM_RENEW_MIN_AGE_MS) return;
     this.#confirm = undefined; // publishes wait for the new channel (#reopening)
+    this.#confirmRenewals += 1;
     this.#retired.add(ch);
     if ((this.#inflight.get(ch) ?? 0) === 0) this.#closeRetired(ch);
     this.#reopenConfirm(session, 'renewal');
@@ -366,7 +367,6 @@ export abstract class BrokerClient {
         this.#confirm = ch;
         this.#confirmSince = Date.now();
         if (why === 'refusal') this.#confirmReopens += 1;
-        else this.#confirmRenewals += 1;
       }
     } catch (err) {
       this.log.warn('rmq.confirm.reopen-failed', {}, err);
