@@ -7,7 +7,14 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Agent } from '@vip/agent';
 import { createRmqAgent, type RmqPubSubSubsystem } from '@vip/agent/rmq';
-import { applyFederation, ensureVolttronBroker, parseFederationConfig, RabbitMqManagement, removeFederationUpstream } from '@vip/rmq/admin';
+import {
+  applyFederation,
+  ensureVolttronBroker,
+  parseFederationConfig,
+  RabbitMqManagement,
+  removeFederationUpstream,
+  removeShovel,
+} from '@vip/rmq/admin';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 import { PrivateRabbitMq } from './private-rabbitmq.js';
@@ -229,6 +236,8 @@ describe('two RabbitMQ platforms on two nodes linked by federation, then by shov
     await apis.pa.ensureUser('fed-link', 'fed-link-pw');
     const linkRights = { configure: '.*', write: '.*', read: '.*' };
     await apis.pa.setPermissions('fed-pa', 'fed-link', linkRights);
+    // even when the test fails, the next test's vhosts are not linked by this federation
+    onTestFinished(() => removeFederationUpstream(apis.pb, 'fed-pb', 'upstream-127.0.0.1-fed-pa').then(() => undefined));
     const added = await vipctl(
       b.home,
       'federation',
@@ -301,6 +310,7 @@ describe('two RabbitMQ platforms on two nodes linked by federation, then by shov
       { allPlatforms: true, persistentQueue: 'shov' },
     );
     // pa shovels its alerts to node B; the shovel runs on node A (the source)
+    onTestFinished(() => removeShovel(apis.pa, 'fed-pa', 'shovel-127.0.0.1-alerts'));
     const added = JSON.parse(
       await vipctl(
         a.home,
