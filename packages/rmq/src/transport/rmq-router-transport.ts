@@ -1,10 +1,13 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import {
   EMPTY_FRAME,
+  ERRNO,
+  ERRNO_MESSAGES,
   identityKey,
   InvalidPayloadError,
   ProtocolError,
   silentLogger,
+  textFrame,
   type ConnectionStatus,
   type DeliveryResult,
   type Frame,
@@ -79,6 +82,12 @@ export interface RmqRouterStats {
   deadLetters: number;
   /** Dead-lettered pubsub publishes without subscribers: ignored (docs/protocol.md 7.4). */
   deadPubsub: number;
+  /**
+   * Dead-lettered messages from another instance (an external call over an RPC shovel to a peer
+   * that is not here): answered with error 113 to `<their instance>.<sender>`, as VOLTTRON's router
+   * answers to `app_id`, so the reverse shovel takes it back (docs/protocol.md 7.8).
+   */
+  deadExternal: number;
   reconnects: number;
 }
 
@@ -137,6 +146,7 @@ export class RmqRouterTransport implements RouterTransport {
     backlog: 0,
     pendingBytes: 0,
     deadLetters: 0,
+    deadExternal: 0,
     deadPubsub: 0,
     reconnects: 0,
   };
@@ -364,6 +374,9 @@ export class RmqRouterTransport implements RouterTransport {
       this.#refused(vip);
     } else if (vip.message.subsystem.toString('utf8') === 'pubsub') {
       this.#stats.deadPubsub += 1;
+    } else if (vip.platform !== this.#o.instanceName) {
+      this.#stats.deadExternal += 1;
+      this.#answerUnroutable(ch, vip, msg.fields.routingKey);
     } else {
       this.#stats.deadLetters += 1;
       const key = splitRoutingKey(msg.fields.routingKey);
@@ -376,6 +389,33 @@ export class RmqRouterTransport implements RouterTransport {
       this.#handOver(vip.message.peer, recipient, vip);
     }
     ackQuietly(ch, msg);
+  }
+
+  /** Error 113 for a message of another instance nobody here takes, to its sender there (never to a local namesake). */
+  #answerUnroutable(ch: Channel, vip: InboundVip, recipient: string): void {
+    const subsystem = vip.message.subsystem.toString('utf8');
+    if (subsystem === 'error') return; // never answer an error with an error (two platforms could bounce them forever)
+    try {
+      const p = vipToAmqp(
+        {
+          peer: vip.message.peer,
+          user: EMPTY_FRAME,
+          id: vip.message.id,
+          subsystem: textFrame('error'),
+          args: [
+            textFrame(String(ERRNO.EHOSTUNREACH)),
+            textFrame(ERRNO_MESSAGES[ERRNO.EHOSTUNREACH]!),
+            textFrame(recipient),
+            textFrame(subsystem),
+          ],
+        },
+        { instance: this.#o.instanceName, identity: ROUTER_IDENTITY },
+        { platform: vip.platform },
+      );
+      ch.publish(p.exchange, p.routingKey, p.content, p.properties);
+    } catch (err) {
+      this.#log.debug('rmq.router.unroutable-answer-failed', { reason: (err as Error).message });
+    }
   }
 
   /** Count a delivery that is not VIP, or that claims the router's identity, or a spoofed sender. */
