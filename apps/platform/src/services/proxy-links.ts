@@ -1,8 +1,20 @@
-import { EMPTY_FRAME, frameText, identityKey, textFrame, type DeliveryResult, type Frame, type RouterExtension } from '@vip/protocol';
+import {
+  EMPTY_FRAME,
+  ERRNO,
+  frameText,
+  identityKey,
+  textFrame,
+  type DeliveryResult,
+  type Frame,
+  type RouterExtension,
+  type RouterServices,
+} from '@vip/protocol';
 import type { ProxyPlatformLinks } from '@vip/proxy-router';
 import type { PlatformLinkTable } from '@vip/router';
 
 const ROUTING_TABLE = textFrame('routing_table');
+const EXTERNAL_RPC = textFrame('external_rpc');
+const SEND_PLATFORM = textFrame('send_platform');
 const HELLO = textFrame('hello');
 const WELCOME = textFrame('welcome');
 
@@ -89,13 +101,31 @@ function withoutInstanceOf(instance: string): (user: Frame) => Frame {
  * `hello` written by an agent is refused as on ZeroMQ.
  */
 export function brokerSendersAreNotLinks(extension: RouterExtension): RouterExtension {
+  let services: RouterServices | undefined;
   return {
     subsystems: extension.subsystems,
     ...(extension.name !== undefined ? { name: extension.name } : {}),
-    attach: (services) => extension.attach(services),
-    // an unproven sender (proof required, none given) is named by no user at all: the router would
-    // otherwise write its claimed identity, which RMQ callees believe on external_rpc
-    handle: (m, userId, user) => extension.handle(m, '', userId === '' ? EMPTY_FRAME : user),
+    attach: (s) => {
+      services = s;
+      extension.attach(s);
+    },
+    handle: (m, userId, user) => {
+      // an unproven sender (proof required, none given) calls no other platform: the link would name
+      // it by the identity it claimed (the caller a remote callee believes)
+      if (userId === '' && m.subsystem.equals(EXTERNAL_RPC) && m.args[0]?.equals(SEND_PLATFORM) === true && services) {
+        services.count('external_rpc: send_platform from an unproven sender refused');
+        services.replyError(
+          m,
+          EMPTY_FRAME,
+          ERRNO.EACCES,
+          'Permission denied: a sender the broker did not prove may not call other platforms',
+        );
+        return true;
+      }
+      // an unproven sender is named by no user at all: the router would otherwise write its claimed
+      // identity, which RMQ callees believe on external_rpc
+      return extension.handle(m, '', userId === '' ? EMPTY_FRAME : user);
+    },
     ...(extension.stats ? { stats: () => (extension.stats as () => Record<string, number>)() } : {}),
     ...(extension.close ? { close: () => (extension.close as () => Promise<void>)() } : {}),
   };

@@ -44,8 +44,13 @@ export class ExternalRpcBridge {
   /** message id (Latin-1) -> where the call went. */
   readonly #outstanding = new Map<string, { readonly platform: string; readonly peer: string }>();
 
-  constructor(ctx: MappingContext) {
+  readonly #requireProof: boolean;
+  #unproven = 0;
+
+  /** `requireProof`: the receiver's sender policy requires proofs (per-agent broker users). */
+  constructor(ctx: MappingContext, requireProof = false) {
     this.#ctx = ctx;
+    this.#requireProof = requireProof;
   }
 
   /** The publish for an agent's `external_rpc` `send_platform` to its router; undefined for anything else. */
@@ -83,10 +88,19 @@ export class ExternalRpcBridge {
     if (vip.platform !== this.#ctx.instance) {
       if (frameText(m.subsystem) === 'error' && m.peer.length === 0) return this.#remoteRefusal(vip);
       if (frameText(m.subsystem) !== RPC || m.peer.length === 0) return null;
+      // where proofs are required, a caller or answer crossing a link is believed only when this broker
+      // proved its sender (sender-trust.ts: a link's login `<platform>.<identity>`), never from app_id alone
+      if (this.#requireProof && vip.trust !== 'proven') {
+        this.#unproven += 1;
+        return null;
+      }
       this.#outstanding.delete(m.id.toString('latin1'));
       return this.#sendPeer(m, vip.platform, vip.senderIdentity, m.args.map(frameText));
     }
-    if (m.peer.length > 0 || frameText(m.subsystem) !== 'error' || this.#outstanding.size === 0) return m;
+    if (m.peer.length > 0 || this.#outstanding.size === 0) return m;
+    // a call the router carried over its platform link (external-dead-letter.ts) is answered there
+    if (frameText(m.subsystem) === EXTERNAL_RPC) this.#outstanding.delete(m.id.toString('latin1'));
+    if (frameText(m.subsystem) !== 'error') return m;
     const key = m.id.toString('latin1');
     const call = this.#outstanding.get(key);
     if (call === undefined || m.args[0] === undefined || frameText(m.args[0]) !== String(ERRNO.EHOSTUNREACH)) return m;
@@ -124,6 +138,11 @@ export class ExternalRpcBridge {
       },
     };
     return this.#sendPeer(m, call.platform, call.peer, [pythonJson(refusal)]);
+  }
+
+  /** RPC messages of another instance dropped because their sender was not proven (proof required). */
+  get unproven(): number {
+    return this.#unproven;
   }
 
   /** Calls still awaiting an answer or refusal (bounded). */

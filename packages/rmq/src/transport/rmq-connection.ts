@@ -54,8 +54,13 @@ export interface RmqConnectionStats {
   externalSent: number;
   /** External RPC: calls and answers received from another instance (never proven: handed on with an empty user). */
   externalReceived: number;
-  /** Messages from another instance that are not RPC (nothing else is carried between platforms here): dropped. */
+  /**
+   * Messages from another instance dropped: not RPC (nothing else is carried between platforms here),
+   * or (proof required) RPC whose sender this broker did not prove (also in `externalUnproven`).
+   */
   externalDropped: number;
+  /** Of `externalDropped`: RPC from another instance without a proven sender where proofs are required. */
+  externalUnproven: number;
   /** Inbound handler threw; the message was acked anyway (counted, logged). */
   handlerErrors: number;
   /** `send` called while reconnecting: rejected with TransportError, nothing queued. */
@@ -118,7 +123,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     this.#viaProxy = viaProxy;
     this.#ctx = { instance: o.instanceName, identity };
     this.#userId = userId;
-    this.#external = new ExternalRpcBridge(this.#ctx);
+    this.#external = new ExternalRpcBridge(this.#ctx, this.#limits.policy?.proof === 'required');
   }
 
   /** Whether unproven senders get no user here (sender-trust.ts): the client's login or `senderProof`. */
@@ -151,7 +156,12 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   /** Counters (a copy). */
   stats(): RmqConnectionStats {
-    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, reconnects: this.reconnects };
+    return {
+      ...this.#stats,
+      externalUnproven: this.#external.unproven,
+      rejectedWhileDisconnected: this.rejectedWhileDisconnected,
+      reconnects: this.reconnects,
+    };
   }
 
   protected async declare(ch: Channel): Promise<void> {
