@@ -7,6 +7,7 @@ import { onPlatform, PlatformUnreachableError, type Agent } from '@vip/agent';
 import { createRmqAgent, type RmqPubSubSubsystem } from '@vip/agent/rmq';
 import { isVipError } from '@vip/protocol';
 import { applyFederation, ensureVolttronBroker, parseFederationConfig, RabbitMqManagement, removeFederationUpstream } from '@vip/rmq/admin';
+import { readAgentRmqFile } from '@vip/rmq';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
 import { Inbox, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 import { PrivateRabbitMq } from './private-rabbitmq.js';
@@ -68,6 +69,70 @@ async function agent(instanceName: string, identity: string): Promise<Agent> {
   onTestFinished(() => a.close());
   await a.start();
   return a;
+}
+
+/**
+ * A platform on the private node in its default mode: its own broker user `<instance>.router`,
+ * proofs required; agents get their own broker users (`vipctl auth add --identity`). Vhost `fedu-<instance>`.
+ */
+async function ownUsersPlatform(instanceName: string): Promise<PlatformProcess> {
+  const p = await startPlatform({
+    bus: 'rmq',
+    instanceName,
+    rmq: { vhost: `fedu-${instanceName}`, url: node.url(1), managementUrl: node.managementUrl(1) },
+  });
+  onTestFinished(() => p.close());
+  return p;
+}
+
+/** `<instance>.<identity>`'s broker user and rmq.json, made by `vipctl auth add --identity`. */
+async function ensureOwnUser(p: PlatformProcess, identity: string): Promise<void> {
+  if ((await readAgentRmqFile(p.home, identity)) === undefined) await vipctl(p.home, 'auth', 'add', '--identity', identity, '--json');
+}
+
+/** An agent on its own broker user (from its rmq.json), started; closed at test end. */
+async function agentOnOwnUser(p: PlatformProcess, identity: string): Promise<Agent> {
+  await ensureOwnUser(p, identity);
+  const file = (await readAgentRmqFile(p.home, identity))!;
+  const a = createRmqAgent({
+    identity,
+    rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT },
+    management: false,
+  });
+  onTestFinished(() => a.close());
+  await a.start();
+  return a;
+}
+
+/**
+ * VOLTTRON's RPC shovel from `p`'s `local` to `remote` on `remoteInstance` (vhost `remoteVhost`),
+ * logged in there as the local agent's own user (`<instance>.<local>`, allowed to write the
+ * `volttron` exchange only), running before it returns; removed at test end.
+ */
+async function rpcShovel(p: PlatformProcess, remoteVhost: string, remoteInstance: string, local: string, remote: string): Promise<void> {
+  const file = (await readAgentRmqFile(p.home, local))!;
+  const login = new URL(file.url);
+  const user = decodeURIComponent(login.username);
+  await api.setPermissions(remoteVhost, user, { configure: '^$', write: '^volttron$', read: '^$' });
+  const argv = ['--port', String(node.base), '--user', user, '--password', decodeURIComponent(login.password), '--json'];
+  await vipctl(
+    p.home,
+    'shovel',
+    'add',
+    '127.0.0.1',
+    '--remote-vhost',
+    remoteVhost,
+    '--rpc',
+    `${remoteInstance}:${local}:${remote}`,
+    ...argv,
+  );
+  onTestFinished(async () => {
+    await vipctl(p.home, 'shovel', 'remove', '127.0.0.1', '--json').catch(() => undefined);
+  });
+  await waitFor(async () => (await linkStates(p.home, 'shovel'))[0]?.state === 'running', {
+    timeoutMs: 30_000,
+    what: 'the RPC shovel running',
+  });
 }
 
 /** Publishes on `topic` from `pub` until stopped; the numbers of those that resolved. */
@@ -408,6 +473,64 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
       { timeoutMs: 60_000, what: 'the federation links carrying the call' },
     );
     expect(answer).toEqual({ x: 'fed', caller: 'pa.caller', user: '' });
+  });
+
+  it('external RPC over RPC shovels between platforms with per-agent broker users; the far side believes a caller only as its broker proved it (impersonation)', {
+    timeout: 180_000,
+  }, async () => {
+    // proofs required on both platforms (no shared login); each shovel logs in to the remote broker as
+    // its caller's user, as VOLTTRON's RPC shovel does, and carries the user_id the caller's broker checked
+    const [a, b] = [await ownUsersPlatform('ua'), await ownUsersPlatform('ub')];
+    const caller = await agentOnOwnUser(a, 'caller');
+    const callee = await agentOnOwnUser(b, 'callee');
+    const served: string[] = [];
+    callee.rpc.export(
+      'echo',
+      function (this: { caller: string; user: string }, x: unknown) {
+        served.push(this.caller);
+        return { x, caller: this.caller, user: this.user };
+      },
+      { params: ['x'] },
+    );
+    caller.rpc.export(
+      'echo',
+      function (this: { caller: string; user: string }, x: unknown) {
+        return { x, caller: this.caller, user: this.user };
+      },
+      { params: ['x'] },
+    );
+    await rpcShovel(a, 'fedu-ub', 'ub', 'caller', 'callee');
+    await rpcShovel(b, 'fedu-ua', 'ua', 'callee', 'caller');
+    // both ways; the caller as its broker user proved it (user_id == app_id), still no user (no capabilities cross)
+    expect(await caller.rpc.call('callee', 'echo', 'ping', onPlatform('ub'))).toEqual({ x: 'ping', caller: 'ua.caller', user: '' });
+    expect(await callee.rpc.request('caller', 'echo', { args: ['pong'], externalPlatform: 'ua' })).toEqual({
+      x: 'pong',
+      caller: 'ub.callee',
+      user: '',
+    });
+    // impersonation: another agent of ua, on its own broker user, publishes calls for ub's callee that
+    // name ua's caller, or a caller of another platform, as their sender (app_id). ua's broker lets it
+    // (it checks user_id only, which this agent cannot set to another user) and the shovel carries
+    // them; ub's callee refuses both: no user_id proves them. (Before: served as from ua.caller / uc.caller.)
+    await ensureOwnUser(a, 'evil');
+    const evilFile = await readAgentRmqFile(a.home, 'evil');
+    const evil = await amqp.connect(`${evilFile!.url}/${encodeURIComponent(evilFile!.vhost)}`);
+    onTestFinished(() => evil.close().catch(() => undefined));
+    const ch = await evil.createChannel();
+    for (const appId of ['ua.caller', 'uc.caller']) {
+      const request = { jsonrpc: '2.0', method: 'echo', params: ['forged'], id: `forged-${appId}` };
+      ch.publish('volttron', 'ub.callee', Buffer.from(JSON.stringify([JSON.stringify(request)])), {
+        appId,
+        messageId: `forged-${appId}`,
+        type: 'RPC',
+        contentType: 'application/json',
+        headers: { recipient: 'ub.callee', proto: 'VIP', user: appId },
+      });
+    }
+    // the shovel keeps order: once a later real call is answered, the forged ones reached the callee
+    expect(await caller.rpc.call('callee', 'echo', 'after', onPlatform('ub'))).toEqual({ x: 'after', caller: 'ua.caller', user: '' });
+    expect(served).toEqual(['ua.caller', 'ua.caller']);
+    expect(callee.transportStats()!.externalUnproven).toBe(2);
   });
 
   it("a remote platform cannot act as this platform's identities across federation (impersonation)", { timeout: 120_000 }, async () => {

@@ -3,9 +3,11 @@ import {
   ERRNO,
   frameText,
   identityKey,
+  parseExternalRpcPayload,
   textFrame,
   type DeliveryResult,
   type Frame,
+  type RoutedMessage,
   type RouterExtension,
   type RouterServices,
 } from '@vip/protocol';
@@ -77,6 +79,13 @@ export function proxyPlatformLinks(table: PlatformLinkTable, deliver: ProxyRoute
   };
 }
 
+/** Whether `m` is an `external_rpc send_platform` to a platform other than `instance`. */
+function toOtherPlatform(m: RoutedMessage, instance: string): boolean {
+  if (!m.subsystem.equals(EXTERNAL_RPC) || m.args[0]?.equals(SEND_PLATFORM) !== true) return false;
+  const payload = parseExternalRpcPayload(m.args[1] ?? EMPTY_FRAME);
+  return !(payload instanceof Error) && payload.to_platform !== instance;
+}
+
 /** `<instance>.<platform>.<user>`: a remote caller's user as RMQ callees read users (they drop the first part). */
 export function underInstance(instance: string): (platform: string, user: Frame) => Frame {
   return (platform, user) => textFrame(`${instance}.${platform}.${frameText(user)}`);
@@ -100,7 +109,7 @@ function withoutInstanceOf(instance: string): (user: Frame) => Frame {
  * broker login proves no user at all), so every sender is heard as a local one: `send_peer` or
  * `hello` written by an agent is refused as on ZeroMQ.
  */
-export function brokerSendersAreNotLinks(extension: RouterExtension): RouterExtension {
+export function brokerSendersAreNotLinks(extension: RouterExtension, instanceName: string): RouterExtension {
   let services: RouterServices | undefined;
   return {
     subsystems: extension.subsystems,
@@ -112,7 +121,7 @@ export function brokerSendersAreNotLinks(extension: RouterExtension): RouterExte
     handle: (m, userId, user) => {
       // an unproven sender (proof required, none given) calls no other platform: the link would name
       // it by the identity it claimed (the caller a remote callee believes)
-      if (userId === '' && m.subsystem.equals(EXTERNAL_RPC) && m.args[0]?.equals(SEND_PLATFORM) === true && services) {
+      if (userId === '' && services && toOtherPlatform(m, instanceName)) {
         services.count('external_rpc: send_platform from an unproven sender refused');
         services.replyError(
           m,

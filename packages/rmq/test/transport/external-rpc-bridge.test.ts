@@ -77,6 +77,25 @@ describe('ExternalRpcBridge: external_rpc <-> RPC messages for <platform>.<peer>
     expect(bridge.inbound(other)).toBe(other.message);
   });
 
+  it('proof required: RPC of another instance only from a sender this broker proved; the rest dropped and counted', () => {
+    const bridge = new ExternalRpcBridge(ctx, true);
+    expect(bridge.inbound(inbound('pb', 'callee', 'RPC', '5', ['{}']))).toBeNull(); // asserted: app_id alone
+    expect(bridge.inbound({ ...inbound('pb', 'callee', 'RPC', '6', ['{}']), trust: 'anonymous' })).toBeNull();
+    expect(bridge.unproven).toBe(2);
+    expect(payloadOf(bridge.inbound({ ...inbound('pb', 'callee', 'RPC', '7', ['{}']), trust: 'proven' })).from_peer).toBe('callee');
+    // the remote router's 113 (never proven across a link) still settles the call it names
+    bridge.outbound(sendPlatform('8', 'pb', 'gone', ['{}']));
+    expect(bridge.inbound(inbound('pb', 'router', 'error', '8', ['113', 'No route to host', 'pb.gone', 'RPC']))).not.toBeNull();
+  });
+
+  it("a call the router carried over its platform link is settled by the router's send_peer", () => {
+    const bridge = new ExternalRpcBridge(ctx);
+    bridge.outbound(sendPlatform('9', 'pz', 'callee', ['{}']));
+    const answer = { ...inbound('pa', 'router', 'external_rpc', '9', ['send_peer', '{}']) };
+    expect(bridge.inbound(answer)).toBe(answer.message);
+    expect(bridge.outstanding).toBe(0);
+  });
+
   it('keeps at most 4,096 outstanding calls (the oldest dropped)', () => {
     const bridge = new ExternalRpcBridge(ctx);
     for (let i = 0; i < 5_000; i++) bridge.outbound(sendPlatform(String(i), 'pb', 'callee', ['{}']));
