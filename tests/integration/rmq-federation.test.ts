@@ -516,7 +516,7 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     const evilFile = await readAgentRmqFile(a.home, 'evil');
     const evil = await amqp.connect(`${evilFile!.url}/${encodeURIComponent(evilFile!.vhost)}`);
     onTestFinished(() => evil.close().catch(() => undefined));
-    const ch = await evil.createChannel();
+    const ch = await evil.createConfirmChannel();
     for (const appId of ['ua.caller', 'uc.caller']) {
       const request = { jsonrpc: '2.0', method: 'echo', params: ['forged'], id: `forged-${appId}` };
       ch.publish('volttron', 'ub.callee', Buffer.from(JSON.stringify([JSON.stringify(request)])), {
@@ -527,7 +527,9 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
         headers: { recipient: 'ub.callee', proto: 'VIP', user: appId },
       });
     }
-    // the shovel keeps order: once a later real call is answered, the forged ones reached the callee
+    await ch.waitForConfirms();
+    await waitFor(() => callee.transportStats()!.externalUnproven === 2, { timeoutMs: 20_000, what: 'both forged calls refused at ub' });
+    // a real call still passes; nothing was served but the real calls
     expect(await caller.rpc.call('callee', 'echo', 'after', onPlatform('ub'))).toEqual({ x: 'after', caller: 'ua.caller', user: '' });
     expect(served).toEqual(['ua.caller', 'ua.caller']);
     expect(callee.transportStats()!.externalUnproven).toBe(2);

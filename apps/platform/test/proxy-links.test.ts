@@ -23,6 +23,19 @@ function sendPeer(): RoutedMessage {
   };
 }
 
+/** A local sender's `send_platform` to `to_peer` on `to_platform`, as it reaches the router. */
+function sendPlatform(sender: string, id: string, to_platform: string, to_peer: string): RoutedMessage {
+  const payload = { to_platform, to_peer, from_platform: '', from_peer: '', args: ['{"jsonrpc":"2.0","method":"m","id":"1"}'] };
+  return {
+    sender: textFrame(sender),
+    recipient: EMPTY_FRAME,
+    user: EMPTY_FRAME,
+    id: textFrame(id),
+    subsystem: textFrame('external_rpc'),
+    args: [textFrame('send_platform'), textFrame(pythonJson(payload))],
+  };
+}
+
 describe('external_rpc on a RabbitMQ router: links come through the proxy only', () => {
   it("a broker sender whose user is a link's user is refused (EACCES), nothing reaches the callee", () => {
     const table = new PlatformLinkTable({ instanceName: 'plr' });
@@ -44,21 +57,7 @@ describe('external_rpc on a RabbitMQ router: links come through the proxy only',
   it('an unproven broker sender calling on this platform by name is handed over with no user (not the identity it claims)', () => {
     const table = new PlatformLinkTable({ instanceName: 'plr' });
     const services = new MemoryRouterServices(brokerSendersAreNotLinks(new ExternalRpcExtension(table), 'plr'));
-    const payload = {
-      to_platform: 'plr',
-      to_peer: 'victim',
-      from_platform: '',
-      from_peer: '',
-      args: ['{"jsonrpc":"2.0","method":"m","id":"1"}'],
-    };
-    const m: RoutedMessage = {
-      sender: textFrame('alice'),
-      recipient: EMPTY_FRAME,
-      user: EMPTY_FRAME,
-      id: textFrame('x2'),
-      subsystem: textFrame('external_rpc'),
-      args: [textFrame('send_platform'), textFrame(pythonJson(payload))],
-    };
+    const m = sendPlatform('alice', 'x2', 'plr', 'victim');
     // the router's user frame for an unproven sender is its identity; userId '' says nothing was proven
     services.service.handle(m, '', textFrame('alice'));
     expect(services.delivered.map((d) => [d.to, d.user])).toEqual([['victim', '']]);
@@ -71,21 +70,7 @@ describe('external_rpc on a RabbitMQ router: links come through the proxy only',
     table.setLink('plz', { send: (_u, _i, _s, args) => (sent.push(String(args[1])), true), close: () => Promise.resolve() });
     table.linkState('plz', 'CONNECTED');
     const services = new MemoryRouterServices(brokerSendersAreNotLinks(new ExternalRpcExtension(table), 'plr'));
-    const payload = {
-      to_platform: 'plz',
-      to_peer: 'zmq.agent',
-      from_platform: '',
-      from_peer: '',
-      args: ['{"jsonrpc":"2.0","method":"m","id":"1"}'],
-    };
-    const m: RoutedMessage = {
-      sender: textFrame('victim'),
-      recipient: EMPTY_FRAME,
-      user: EMPTY_FRAME,
-      id: textFrame('x3'),
-      subsystem: textFrame('external_rpc'),
-      args: [textFrame('send_platform'), textFrame(pythonJson(payload))],
-    };
+    const m = sendPlatform('victim', 'x3', 'plz', 'zmq.agent');
     services.service.handle(m, '', textFrame('victim'));
     expect(services.delivered.map((d) => [d.to, d.subsystem, d.args[0]?.toString()])).toEqual([['victim', 'error', '13']]);
     expect(sent).toEqual([]);
