@@ -108,6 +108,8 @@ export function remoteUri(host: string, login: RemoteLogin, user: string): strin
 /**
  * How long the upstream keeps a link's queue once nothing consumes it (the link down, or removed):
  * a day. What the upstream platform publishes while the link is down waits there for the link.
+ * The kept queue carries this as `x-expires`: a link declaring it with another value is refused
+ * by the upstream (inequivalent argument), so a change here needs that queue deleted upstream.
  */
 export const FEDERATION_QUEUE_EXPIRES_MS = 86_400_000;
 
