@@ -31,7 +31,7 @@ if (!platformBuilt()) {
   process.stderr.write('proxy-router bench: apps/platform/dist is missing: npx nx run @vip/platform:build\n');
   process.exit(2);
 }
-const { RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
+const { RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq/admin');
 const { createRmqAgent } = await import('@vip/agent/rmq');
 const { createZmqAgent } = await import('@vip/agent/zmq');
 
@@ -43,6 +43,7 @@ const o = parseBenchArgs(
     payload: { type: 'number', default: 64, help: 'payload bytes' },
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
     window: { type: 'number', default: 32, help: 'calls in flight in the *-window scenarios' },
+    only: { type: 'string', default: '', help: 'comma-separated scenarios to run (rmq-rmq, the baseline, always runs)' },
   },
   { usage: 'node tools/bench/proxy-router.mjs [options]' },
 );
@@ -199,9 +200,11 @@ try {
       run: () => windowed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)),
     },
   ];
+  const wanted = o.only === '' ? undefined : new Set(['rmq-rmq', ...o.only.split(',').map((x) => x.trim())]);
+  if (wanted) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => wanted.has(s.name)));
   const results = Object.fromEntries(scenarios.map((s) => [s.name, []]));
   for (let r = 0; r < o.runs; r++) for (const s of scenarios) results[s.name].push(await s.run());
-  const rate = (name) => median(results[name].map((x) => x.rate));
+  const rate = (name) => median((results[name] ?? []).map((x) => x.rate));
   const base = rate('rmq-rmq');
   const rows = scenarios.map((s) => ({
     scenario: s.name,
