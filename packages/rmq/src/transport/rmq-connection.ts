@@ -3,7 +3,7 @@ import { InvalidPayloadError, TransportError, type AgentConnection, type Frame, 
 import { amqpToVip, identityText, routingKeyFor, VOLTTRON_EXCHANGE, type InboundLimits } from './amqp-mapping.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
-import { viaProxyPublish } from './proxy-frames.js';
+import { PROXY_OUTBOUND_FRAME, proxyFrameListBody } from './proxy-frames.js';
 import { PublishCache } from './publish-cache.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { publisherUserId, senderPolicyOf } from './sender-identity.js';
@@ -75,8 +75,8 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly #publishes: PublishCache;
   readonly #stats = { sent: 0, viaProxy: 0, received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, handlerErrors: 0 };
   readonly #viaProxy: ((peer: Frame) => boolean) | undefined;
-  readonly #ctx: { readonly instance: string; readonly identity: string };
-  readonly #userId: string | undefined;
+  /** This agent's identity as the sender frame of a frame list sent through the proxy. */
+  readonly #senderFrame: Buffer;
   readonly #defaultUser: Buffer;
   readonly #limits: InboundLimits;
   #warnedUnprovenPlatform = false;
@@ -96,8 +96,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     this.#publishes = new PublishCache({ instance: o.instanceName, identity }, this.#defaultUser, userId);
     this.#limits = { maxBytes: o.maxMessageBytes, policy: senderPolicyOf(o, identity) };
     this.#viaProxy = viaProxy;
-    this.#ctx = { instance: o.instanceName, identity };
-    this.#userId = userId;
+    this.#senderFrame = Buffer.from(identity, 'utf8');
   }
 
   /** Whether unproven senders get no user here (sender-trust.ts): the client's login or `senderProof`. */
@@ -112,8 +111,10 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   async send(message: VipMessage): Promise<void> {
     this.checkOpen();
     if (message.peer.length > 0 && this.#viaProxy?.(message.peer) === true) {
+      // viaProxyPublish's wire format; properties from the publish cache (the inbox as peer), args encoded once, in the frame list
       const withUser = message.user.length > 0 ? message : { ...message, user: this.#defaultUser };
-      await this.publishAmqp(viaProxyPublish(withUser, this.#ctx, this.#userId), 'message');
+      const body = proxyFrameListBody(withUser, this.#senderFrame);
+      await this.publishAmqp(this.#publishes.toAmqp({ ...withUser, peer: PROXY_OUTBOUND_FRAME }, body), 'message');
       this.#stats.viaProxy += 1;
     } else {
       await this.publishAmqp(this.#publishes.toAmqp(message), 'message');
