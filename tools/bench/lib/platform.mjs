@@ -24,12 +24,18 @@ export function platformBuilt() {
  * `home`: use this VIP_HOME (made by the caller) instead of a fresh one; `keepHome`: stop()
  * leaves it (to start the platform again on it).
  */
-export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000, home: given, keepHome = false } = {}) {
+export async function startPlatformApp({
+  extraArgs = [],
+  readyTimeoutMs = 20_000,
+  home: given,
+  keepHome = false,
+  main = platformMain,
+} = {}) {
   const home = given ?? (await mkdtemp(join(tmpdir(), 'vip-bench-')));
   // the environment bin/vip-platform sets (glibc malloc, README "Memory")
   const child = startChild(
     'platform',
-    platformMain,
+    main,
     ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs],
     {
       env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },
