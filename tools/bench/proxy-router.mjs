@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { parseBenchArgs } from './lib/args.mjs';
-import { platformBuilt, platformMain, startPlatformApp } from './lib/platform.mjs';
+import { platformBuilt, platformMain, rmqPlatformArgs, startPlatformApp } from './lib/platform.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 
@@ -181,17 +181,7 @@ async function setUp(main, label) {
   const app = await startPlatformApp({
     main,
     extraArgs: [
-      '--message-bus',
-      'rmq',
-      '--rmq-url',
-      o.url,
-      '--rmq-vhost',
-      vhost,
-      '--rmq-management-url',
-      o.management,
-      '--instance-name',
-      'bench',
-      '--rmq-shared-login',
+      ...rmqPlatformArgs({ url: o.url, vhost, management: o.management, instanceName: 'bench' }),
       '--proxy-router-address',
       proxyAddress,
     ],

@@ -13,6 +13,26 @@ import { startChild } from './processes.mjs';
 export const platformMain =
   process.env.BENCH_PLATFORM_MAIN ?? fileURLToPath(new URL('../../../apps/platform/dist/main.js', import.meta.url));
 
+/**
+ * The flags of a platform on RabbitMQ with the shared login (the benches' and soaks' agents log in
+ * as the URL's user): `--message-bus rmq`, broker URL, virtual host, management URL, instance name.
+ */
+export function rmqPlatformArgs({ url, vhost, management, instanceName }) {
+  return [
+    '--message-bus',
+    'rmq',
+    '--rmq-url',
+    url,
+    '--rmq-vhost',
+    vhost,
+    '--rmq-management-url',
+    management,
+    '--instance-name',
+    instanceName,
+    '--rmq-shared-login',
+  ];
+}
+
 export function platformBuilt() {
   return existsSync(platformMain);
 }
