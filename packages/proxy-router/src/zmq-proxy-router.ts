@@ -357,8 +357,8 @@ export class ZmqProxyRouter {
   }
 
   async #route(peer: HostedPeer, m: RoutedMessage): Promise<void> {
-    const subsystem = frameText(m.subsystem);
     if (m.recipient.length === 0) {
+      const subsystem = frameText(m.subsystem);
       if (subsystem === 'hello')
         return this.#zmqSend(peer.frame, EMPTY_FRAME, peer.user, m.id, m.subsystem, [WELCOME, VERSION, this.#routerIdentity, peer.frame]);
       if (subsystem === 'pubsub') return (peer.pubsub ??= this.#pubsubOf(peer)).handle(m, peer.user);

@@ -4,7 +4,7 @@ import { amqpToVip, identityText, routingKeyFor, vipToAmqp, VOLTTRON_EXCHANGE, t
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
 import { ExternalRpcBridge } from './external-rpc-bridge.js';
-import { viaProxyPublish } from './proxy-frames.js';
+import { PROXY_OUTBOUND_FRAME, proxyFrameListBody } from './proxy-frames.js';
 import { PublishCache } from './publish-cache.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { publisherUserId, senderPolicyOf } from './sender-identity.js';
@@ -102,6 +102,8 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly #viaProxy: ((peer: Frame) => boolean) | undefined;
   readonly #ctx: { readonly instance: string; readonly identity: string };
   readonly #userId: string | undefined;
+  /** This agent's identity as the sender frame of a frame list sent through the proxy. */
+  readonly #senderFrame: Buffer;
   readonly #defaultUser: Buffer;
   readonly #limits: InboundLimits;
   #warnedUnprovenPlatform = false;
@@ -123,6 +125,7 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     this.#viaProxy = viaProxy;
     this.#ctx = { instance: o.instanceName, identity };
     this.#userId = userId;
+    this.#senderFrame = Buffer.from(identity, 'utf8');
     this.#external = new ExternalRpcBridge(this.#ctx, this.#limits.policy?.proof === 'required');
   }
 
@@ -145,8 +148,10 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
       await this.publishAmqp(vipToAmqp(m, this.#ctx, options), 'message');
       this.#stats.externalSent += 1;
     } else if (message.peer.length > 0 && this.#viaProxy?.(message.peer) === true) {
+      // viaProxyPublish's wire format; properties from the publish cache (the inbox as peer), args encoded once, in the frame list
       const withUser = message.user.length > 0 ? message : { ...message, user: this.#defaultUser };
-      await this.publishAmqp(viaProxyPublish(withUser, this.#ctx, this.#userId), 'message');
+      const body = proxyFrameListBody(withUser, this.#senderFrame);
+      await this.publishAmqp(this.#publishes.toAmqp({ ...withUser, peer: PROXY_OUTBOUND_FRAME }, body), 'message');
       this.#stats.viaProxy += 1;
     } else {
       await this.publishAmqp(this.#publishes.toAmqp(message), 'message');
