@@ -9,6 +9,7 @@ import { AuthFile } from '@vip/auth';
 import { generateKeyPair } from '@vip/protocol';
 import { readAgentRmqFile } from '@vip/rmq';
 import { AMQP_URL, FAST_RECONNECT, freePort, MANAGEMENT, startPlatform, waitFor, type PlatformProcess, type TestVhost } from '@vip/testing';
+import { RawVipClient } from '@vip/testing';
 import { freshVhost, management } from './helpers/broker.js';
 import { runVipctl } from './helpers/vipctl.js';
 import { Site } from './multi-platform-helpers.js';
@@ -159,6 +160,32 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
     expect(atRLocal).not.toContain('link/from-z');
   });
 
+  it('the ZeroMQ platform sends only what RMQ agents asked for with all_platforms (fails before: every publish relayed in)', async () => {
+    const relayedIn = async () => {
+      const v = await rAgent.query.query('vip-router-stats');
+      const stats = (typeof v === 'string' ? JSON.parse(v) : v) as { proxyLinkPubSub: { relayedIn: number; advertised: number } };
+      return stats.proxyLinkPubSub;
+    };
+    const got: string[] = [];
+    await rAgent.pubsub!.subscribe('wanted/', (_p, _s, _b, topic) => void got.push(topic), { allPlatforms: true });
+    let n = 0;
+    await waitFor(
+      async () => {
+        await zAgent.pubsub!.publish(`wanted/${n++}`, { message: 'w' });
+        return got.length > 0;
+      },
+      { timeoutMs: 20_000, intervalMs: 200, what: 'the advertised prefix in use on the ZeroMQ platform' },
+    );
+    const before = await relayedIn();
+    for (let i = 0; i < 5; i++) await zAgent.pubsub!.publish(`unwanted/${i}`, { message: 'u' });
+    await zAgent.pubsub!.publish('wanted/last', { message: 'w' });
+    await waitFor(() => got.includes('wanted/last'), { timeoutMs: 10_000, what: 'the last wanted publish' });
+    // publishes cross the link in order: the unwanted ones would have come before the last one
+    const after = await relayedIn();
+    expect(after.relayedIn).toBe(before.relayedIn + 1);
+    expect(after.advertised).toBeGreaterThan(0);
+  });
+
   it("a ZeroMQ agent at the proxy whose auth.json entry names a link's user is never admitted (links: by platform key only)", async () => {
     const pair = generateKeyPair();
     const reloaded = rPlatform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
@@ -222,6 +249,49 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
       },
       { timeoutMs: 20_000, intervalMs: 300, what: 'the granted publish relayed' },
     );
+  });
+
+  it('a ZeroMQ agent at the proxy is no link: link operations refused (13), its external call names this platform and its proven user, never the ones it wrote', async () => {
+    const pair = generateKeyPair();
+    const reloaded = rPlatform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+    await new AuthFile({ path: join(rHome, 'auth.json') }).add({
+      credentials: pair.public,
+      user_id: 'zmq.liar.user',
+      identity: 'zmq.liar',
+      comments: 'impersonation',
+    });
+    await reloaded;
+    const notes: string[] = [];
+    rAgent.rpc.export('note', function (this: RpcCallContext, x: string) {
+      notes.push(`${this.caller}|${this.user}|${x}`);
+    });
+    const liar = RawVipClient.connect({ address: proxyAddress, identity: 'zmq.liar', serverKey: rPlatform.serverkey ?? '', keys: pair });
+    try {
+      await liar.hello({ timeoutMs: 10_000 });
+      const call = (method: string, params: unknown[], id: string) => JSON.stringify({ jsonrpc: '2.0', method, params, id });
+      // as if it were the ZeroMQ platform's link: a routing_table hello, a send_peer naming that platform
+      const hello = await liar.request('routing_table', ['hello', 'hello', Z], 'rt.1', { timeoutMs: 10_000 });
+      expect([hello[4]!.toString(), hello[5]!.toString()]).toEqual(['error', '13']);
+      const forged = { to_platform: R, to_peer: RMQ_AGENT, from_platform: Z, from_peer: 'zmq.agent', args: [call('note', ['as Z'], 'n1')] };
+      const sendPeer = await liar.request('external_rpc', ['send_peer', JSON.stringify(forged)], 'rpc.1', { timeoutMs: 10_000 });
+      expect([sendPeer[4]!.toString(), sendPeer[5]!.toString()]).toEqual(['error', '13']);
+      // its own external call, writing another platform and peer as the caller: the callee sees this platform's qualified proven user
+      const out = {
+        to_platform: Z,
+        to_peer: 'zmq.agent',
+        from_platform: 'elsewhere',
+        from_peer: 'control',
+        args: [call('whoami', ['hi'], 'w1')],
+      };
+      await liar.sendVip('', 'external_rpc', ['send_platform', JSON.stringify(out)], { id: 'rpc.2', user: `${Z}.zmq.user` });
+      const answer = await liar.receiveMatching((f) => f[4]?.toString() === 'external_rpc', { timeoutMs: 15_000 });
+      const reply = JSON.parse(answer[6]!.toString()) as { from_platform: string; args: string[] };
+      expect(reply.from_platform).toBe(Z);
+      expect(JSON.parse(reply.args[0]!)).toMatchObject({ result: { caller: 'zmq.liar', user: `${R}.zmq.liar.user`, x: 'hi' } });
+      expect(notes).toEqual([]);
+    } finally {
+      await liar.close();
+    }
   });
 
   it('the ZeroMQ platform stopped: a call to it fails at once; restarted: the link is back', async () => {

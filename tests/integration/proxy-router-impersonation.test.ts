@@ -117,7 +117,7 @@ afterAll(async () => {
 }, 60_000);
 
 describe("a ZeroMQ agent's publishes through the proxy follow this platform's protected topics", () => {
-  it('refused without the capability (error -32001, nothing delivered, counted); delivered with it, after auth.json changed (fails before: both)', async () => {
+  it("refused without the capability (error -32001, nothing delivered, counted); delivered with it, after auth.json changed (fails before: the capable peer refused too, by the sync of the proxy's broker user)", async () => {
     const plain = await zmqAgent('zmq.plain', 'zmq.plain.user');
     const before = (await stats()).proxyRouter.unauthorized;
     await expect(plain.pubsub!.publish('guarded/x', { message: 'forbidden' })).rejects.toMatchObject({ errnum: UNAUTHORIZED_ERRNUM });
