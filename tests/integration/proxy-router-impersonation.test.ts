@@ -185,7 +185,7 @@ describe("a ZeroMQ agent through the proxy cannot speak for the platform or in a
   });
 });
 
-describe('an RMQ agent cannot publish as a ZeroMQ peer the proxy hosts', () => {
+describe("an RMQ agent cannot publish as a ZeroMQ peer the proxy hosts, nor as the proxy's relay of a linked platform", () => {
   it("with its own user_id the claim is refused by every receiver; with the proxy's user_id the broker refuses the publish", async () => {
     const host = await zmqAgent('zmq.host', 'zmq.host.user');
     const atHost = new Inbox<string>();
@@ -212,5 +212,33 @@ describe('an RMQ agent cannot publish as a ZeroMQ peer the proxy hosts', () => {
     );
     for (const got of [atHost.items, atRmq.items]) expect(got.filter((m) => /alerts\/(spoofed|proxied)/.test(m))).toEqual([]);
     await host.close();
+  });
+  it("without the capability it cannot dodge a protected topic by naming another platform in the key, as the proxy's relay does (fails before: delivered to all_platforms subscribers)", async () => {
+    const everywhere: string[] = [];
+    await rmqSub.pubsub!.subscribe('guarded/', (_p, sender, _b, topic) => void everywhere.push(`${sender}:${topic}`), {
+      allPlatforms: true,
+    });
+    await waitFor(async () => ((await management.getTopicPermissions(vh.vhost, userOf(EVIL))) ?? []).length > 0, {
+      timeoutMs: 20_000,
+      what: "the broker's topic permission of the agent without the capability",
+    });
+    const evil = await rawClientAs(platform.home, EVIL, false);
+    const closed = new Promise<string>((resolve) => evil.ch.once('error', (err: Error) => resolve(err.message)));
+    const body = Buffer.from(JSON.stringify({ sender: EVIL, bus: '', headers: {}, message: 'dodged' }));
+    evil.ch.publish('volttron', '__pubsub__.linked.guarded.dodge.#', body, {
+      appId: userOf(EVIL),
+      type: 'pubsub',
+      contentType: 'application/json',
+      headers: { recipient: '', proto: 'VIP', user: userOf(EVIL) },
+      userId: userOf(EVIL),
+    });
+    const accepted = new Promise<string>((resolve) => setTimeout(() => resolve('accepted by the broker'), 10_000).unref());
+    expect(await Promise.race([closed, accepted])).toMatch(/ACCESS_REFUSED/);
+    // an allowed all_platforms delivery after it: the refused one would have come first
+    const capable = await zmqAgent('zmq.capable2', 'zmq.capable2.user', { can_guard: null });
+    await capable.pubsub!.publish('guarded/after', { message: 1 });
+    await waitFor(() => everywhere.includes('zmq.capable2:guarded/after'), { timeoutMs: 10_000, what: 'the allowed publish' });
+    expect(everywhere.filter((m) => m.endsWith('guarded/dodge'))).toEqual([]);
+    await capable.close();
   });
 });
