@@ -166,7 +166,7 @@ describe("a ZeroMQ agent through the proxy cannot speak for the platform or in a
     }
   });
 
-  it("the linked platforms' pubsub operations and the proxy's peerlist operations are refused (error 13 / error), nothing planted", async () => {
+  it("the linked platforms' pubsub operations (at the proxy and at the RMQ router), an unauthorized protected publish to the router and the proxy's peerlist operations are refused, nothing planted", async () => {
     const liar = await rawZmq('zmq.liar', 'zmq.liar.user');
     try {
       const body = JSON.stringify({ sender: RMQ_SUB, bus: '', headers: {}, message: 'relayed?' });
@@ -174,6 +174,19 @@ describe("a ZeroMQ agent through the proxy cannot speak for the platform or in a
       expect([ext[4]!.toString(), ext[5]!.toString()]).toEqual(['error', '13']);
       const list = await liar.request('pubsub', ['external_list', JSON.stringify({ other: ['alerts/'] })], 'ext.2', { timeoutMs: 10_000 });
       expect([list[4]!.toString(), list[5]!.toString()]).toEqual(['error', '13']);
+      // the same to the RMQ router's own pubsub (recipient `router`, relayed over the broker): no link either
+      const routed = await liar.request('pubsub', ['external_publish', 'alerts/ext', body], 'ext.3', {
+        timeoutMs: 10_000,
+        recipient: 'router',
+      });
+      expect([routed[4]!.toString(), routed[5]!.toString()]).toEqual(['error', '13']);
+      // a protected publish to the RMQ router's pubsub: checked there for the peer's proven user as well
+      const guarded = JSON.stringify({ bus: '', headers: {}, message: 'x' });
+      const viaRouter = await liar.request('pubsub', ['publish', 'guarded/r', guarded], 'pub.1', {
+        timeoutMs: 10_000,
+        recipient: 'router',
+      });
+      expect([viaRouter[4]!.toString(), viaRouter[5]!.toString()]).toEqual(['error', String(UNAUTHORIZED_ERRNUM)]);
       // the proxy's own peerlist add, sent by a peer: the router refuses it (only the proxy's user may)
       const add = await liar.request('peerlist', ['add', 'ghost', 'zmq'], 'add.1', { timeoutMs: 10_000 });
       expect(add[5]!.toString()).toBe('error');
