@@ -150,14 +150,23 @@ describe("a ZeroMQ agent through the proxy cannot speak for the platform or in a
       await forger.sendVip('zmq.victim', 'pubsub', ['publish', 'alerts/forged', forged]);
       await forger.sendVip(RMQ_SUB, 'pubsub', ['publish', 'alerts/forged', forged]);
       await waitFor(() => (victim.pubsub!.stats().forged ?? 0) >= 1, { timeoutMs: 10_000, what: 'the forged delivery counted' });
+      // its own publish naming another sender in the body: relayed as from the sender the proxy proved
+      const claimed = await forger.request('pubsub', ['publish', 'alerts/claimed', forged], 'pub.claimed', { timeoutMs: 10_000 });
+      expect(claimed[5]!.toString()).toBe('request_response');
+      expect(await atRmq.next((m) => m.endsWith(':alerts/claimed'), 10_000, 'the claimed publish')).toBe('zmq.forger:alerts/claimed');
+      expect(await atVictim.next((m) => m.endsWith(':alerts/claimed'), 10_000, 'the claimed publish at the victim')).toBe(
+        'zmq.forger:alerts/claimed',
+      );
       // an honest publish through the proxy reaches both, from the publisher the proxy proved
       const honest = await zmqAgent('zmq.honest', 'zmq.honest.user');
       await honest.pubsub!.publish('alerts/real', { message: 1 });
-      expect(await atVictim.next(() => true, 10_000, 'the honest publish at the victim')).toBe('zmq.honest:alerts/real');
+      expect(await atVictim.next((m) => m.endsWith(':alerts/real'), 10_000, 'the honest publish at the victim')).toBe(
+        'zmq.honest:alerts/real',
+      );
       expect(await atRmq.next((m) => m.endsWith(':alerts/real'), 10_000, 'the honest publish at the RMQ agent')).toBe(
         'zmq.honest:alerts/real',
       );
-      expect(atVictim.items).toEqual(['zmq.honest:alerts/real']);
+      expect(atVictim.items).toEqual(['zmq.forger:alerts/claimed', 'zmq.honest:alerts/real']);
       expect(atRmq.items.some((m) => m.endsWith('alerts/forged'))).toBe(false);
       await honest.close();
     } finally {
