@@ -44,6 +44,15 @@ async function rmqAgentOnOwnUser(identity: string): Promise<Agent> {
   });
 }
 
+/** A key admitted at the RMQ platform's proxy by auth.json (`identity`: pinned), once the platform has reloaded it. */
+async function admitAtProxy(entry: { user_id: string; identity?: string }): Promise<{ public: string; secret: string }> {
+  const pair = generateKeyPair();
+  const reloaded = rPlatform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
+  await new AuthFile({ path: join(rHome, 'auth.json') }).add({ credentials: pair.public, ...entry, comments: 'impersonation' });
+  await reloaded;
+  return pair;
+}
+
 beforeAll(async () => {
   zmq = await Site.create(Z);
   vh = await freshVhost('plink');
@@ -187,15 +196,7 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
   });
 
   it("a ZeroMQ agent at the proxy whose auth.json entry names a link's user is never admitted (links: by platform key only)", async () => {
-    const pair = generateKeyPair();
-    const reloaded = rPlatform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
-    await new AuthFile({ path: join(rHome, 'auth.json') }).add({
-      credentials: pair.public,
-      user_id: `platform.link/${Z}`,
-      identity: 'fake.link',
-      comments: 'impersonation',
-    });
-    await reloaded;
+    const pair = await admitAtProxy({ user_id: `platform.link/${Z}`, identity: 'fake.link' });
     const fake = await createZmqAgent({
       identity: 'fake.link',
       address: proxyAddress,
@@ -252,15 +253,7 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
   });
 
   it('a ZeroMQ agent at the proxy is no link: link operations refused (13), its external call names this platform and its proven user, never the ones it wrote', async () => {
-    const pair = generateKeyPair();
-    const reloaded = rPlatform.waitForLog('auth.reloaded', { timeoutMs: 10_000 });
-    await new AuthFile({ path: join(rHome, 'auth.json') }).add({
-      credentials: pair.public,
-      user_id: 'zmq.liar.user',
-      identity: 'zmq.liar',
-      comments: 'impersonation',
-    });
-    await reloaded;
+    const pair = await admitAtProxy({ user_id: 'zmq.liar.user', identity: 'zmq.liar' });
     const notes: string[] = [];
     rAgent.rpc.export('note', function (this: RpcCallContext, x: string) {
       notes.push(`${this.caller}|${this.user}|${x}`);
@@ -292,6 +285,39 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
     } finally {
       await liar.close();
     }
+  });
+
+  it("publishes relayed out carry the publisher's proven user, never its identity: a ZeroMQ peer at the proxy named like a privileged user gets no capability on the other platform (fails before: delivered)", async () => {
+    const got: string[] = [];
+    await zAgent.pubsub!.subscribe('zguard/', (_p, sender, _b, topic) => void got.push(`${sender}:${topic}`), { allPlatforms: true });
+    const loaded = zmq.platform!.waitForLog('pubsub.config.loaded', { timeoutMs: 10_000 });
+    await zmq.writeJson('protected_topics.json', { 'write-protect': [{ topic: 'zguard/', capabilities: ['can_zguard'] }] });
+    await loaded;
+    // the ZeroMQ platform grants the capability to two users of the RMQ platform: `admin` and the RMQ agent's
+    for (const user of ['admin', RMQ_AGENT])
+      await zmq.addAuth({ credentials: generateKeyPair().public, user_id: `${R}.${user}`, capabilities: { can_zguard: null } });
+    let n = 0;
+    await waitFor(
+      async () => {
+        await rAgent.pubsub!.publish(`zguard/ok${n++}`, { message: 'granted' });
+        return got.some((m) => m.startsWith(`${RMQ_AGENT}:zguard/ok`));
+      },
+      { timeoutMs: 20_000, intervalMs: 300, what: "the RMQ agent's protected publish at the ZeroMQ platform" },
+    );
+    // an unpinned key at the proxy, user zmq.nobody, taking the identity `admin`
+    const pair = await admitAtProxy({ user_id: 'zmq.nobody' });
+    const fake = RawVipClient.connect({ address: proxyAddress, identity: 'admin', serverKey: rPlatform.serverkey ?? '', keys: pair });
+    try {
+      await fake.hello({ timeoutMs: 10_000 });
+      const body = JSON.stringify({ bus: '', headers: {}, message: 'as admin' });
+      const ack = await fake.request('pubsub', ['publish', 'zguard/forged', body], 'pub.1', { timeoutMs: 10_000 });
+      expect(ack[5]!.toString()).toBe('request_response');
+    } finally {
+      await fake.close();
+    }
+    await rAgent.pubsub!.publish('zguard/last', { message: 'granted' });
+    await waitFor(() => got.includes(`${RMQ_AGENT}:zguard/last`), { timeoutMs: 10_000, what: 'the last granted publish' });
+    expect(got.filter((m) => m.includes('zguard/forged'))).toEqual([]);
   });
 
   it('the ZeroMQ platform stopped: a call to it fails at once; restarted: the link is back', async () => {

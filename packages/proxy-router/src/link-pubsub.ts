@@ -205,7 +205,8 @@ export class LinkPubSub {
     await (this.#opened ??= this.#pubsub.open());
     await this.#pubsub.publish(
       { topic: frameText(topic), bus: body.bus, headers: body.headers as Record<string, unknown>, message: body.message },
-      { count: false, relayedFrom: { instance, sender: body.sender } },
+      // its user as the link named it, qualified by the link's platform: never one of this instance's
+      { count: false, relayedFrom: { instance, sender: body.sender, user: `${instance}.${frameText(m.user)}` } },
     );
     this.#stats.relayedIn++;
   }
@@ -232,16 +233,13 @@ export class LinkPubSub {
   #publishOut(instance: string, d: PubSubDelivery): void {
     if (d.instance !== this.#o.table.instanceName) return; // relayed in from a linked platform: not sent back out
     const body = jsonFrame({ sender: d.sender, bus: d.bus, headers: d.headers, message: d.message });
-    const taken = this.#o.table.send(
-      instance,
-      textFrame(d.sender),
-      EMPTY_FRAME,
-      PUBSUB,
-      [EXTERNAL_PUBLISH, textFrame(d.topic), body],
-      () => {
-        this.#stats.undeliverable++;
-      },
-    );
+    // the publisher's proven user without this instance (the linked platform qualifies it with ours),
+    // never its identity: a ZeroMQ peer's identity is not its user, an unproven publisher has none
+    const own = `${this.#o.table.instanceName}.`;
+    const user = d.user.startsWith(own) ? d.user.slice(own.length) : '';
+    const taken = this.#o.table.send(instance, textFrame(user), EMPTY_FRAME, PUBSUB, [EXTERNAL_PUBLISH, textFrame(d.topic), body], () => {
+      this.#stats.undeliverable++;
+    });
     if (taken) this.#stats.relayedOut++;
     else this.#stats.undeliverable++;
   }

@@ -35,6 +35,8 @@ export type ZmqSend = (to: Frame, from: Frame, user: Frame, id: Frame, subsystem
 
 export interface PeerPubSubOptions {
   readonly peer: Frame;
+  /** The peer's proven user as RabbitMQ receivers take it, `<instance>.<auth.json user>`: its publishes carry it. */
+  readonly user?: string;
   readonly link: RmqLinkOptionsInput;
   readonly management?: ManagementOptions;
   readonly send: ZmqSend;
@@ -74,6 +76,7 @@ export class PeerPubSub {
     this.#pubsub = new RmqPubSub({
       ...o.link,
       identity: frameText(o.peer),
+      ...(o.user !== undefined ? { user: o.user } : {}),
       prefixMatch: 'character',
       logger: o.logger,
       ...(o.management ? { management: o.management } : {}),

@@ -391,6 +391,7 @@ export class ZmqProxyRouter {
     const user = frameText(peer.user);
     return new PeerPubSub({
       peer: peer.frame,
+      user,
       link: this.#o.rmq,
       logger: this.#log,
       // protected topics by the peer's proven user, never by anything it wrote
