@@ -1,6 +1,6 @@
 import { LinkPubSub, ZmqProxyRouter } from '@vip/proxy-router';
 import { ZmqRouterTransport } from '@vip/zmq';
-import { ConfigError } from '@vip/protocol';
+import { ConfigError, UnauthorizedError } from '@vip/protocol';
 import { platformLinkBase } from '../bus/rmq.js';
 import { PLATFORM_SERVICE_IDENTITIES } from '../service-identities.js';
 import type { PlatformService } from '../platform-service.js';
@@ -64,7 +64,11 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
       let capabilities: UserToCapabilities = {};
       unsubscribe.push(ctx.protectedTopics.subscribe((t) => void (guarded = t)));
       unsubscribe.push(ctx.capabilities.subscribe((c) => void (capabilities = ctx.bus.capabilityUsers(c))));
-      const refusal = (topic: string, user: string) => guarded?.check(topic, user, capabilities);
+      // fail closed until the pubsub service has read protected_topics.json (it publishes an empty set when there is none)
+      const refusal = (topic: string, user: string) =>
+        guarded === undefined
+          ? new UnauthorizedError('protected topics are not loaded yet: publish again', { subsystem: 'pubsub', topic, user })
+          : guarded.check(topic, user, capabilities);
       // all_platforms pubsub with the linked ZeroMQ platforms, on the proxy's login
       if (links) {
         linkPubSub = new LinkPubSub({
