@@ -103,18 +103,19 @@ afterAll(async () => {
 
 describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy router', () => {
   it('RPC from the ZeroMQ agent to the RMQ agent and back', async () => {
-    // the RMQ callee sees the caller's user qualified by the platform its link proved, as on ZeroMQ
+    // the RMQ callee sees the caller and its user qualified by the platform its link proved, as on ZeroMQ
+    // (the agent's rule for every external caller: a remote platform.auth is not this platform's)
     // (fails before: `router`, the RMQ receivers replaced the router's user header by its broker user;
     // and the ZeroMQ callee saw `<R>.<R>.<agent>`)
     expect(await zAgent.rpc.call(RMQ_AGENT, 'whoami', 'ping', onPlatform(R))).toEqual({
       platform: R,
-      caller: 'zmq.agent',
+      caller: `${Z}.zmq.agent`,
       user: `${Z}.zmq.user`,
       x: 'ping',
     });
     expect(await rAgent.rpc.call('zmq.agent', 'whoami', 'pong', onPlatform(Z))).toEqual({
       platform: Z,
-      caller: RMQ_AGENT,
+      caller: `${R}.${RMQ_AGENT}`,
       user: `${R}.${RMQ_AGENT}`,
       x: 'pong',
     });

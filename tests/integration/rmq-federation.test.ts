@@ -1,12 +1,15 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import amqp, { type ConsumeMessage } from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { Agent } from '@vip/agent';
+import { onPlatform, PlatformUnreachableError, type Agent } from '@vip/agent';
 import { createRmqAgent, type RmqPubSubSubsystem } from '@vip/agent/rmq';
+import { isVipError } from '@vip/protocol';
 import { applyFederation, ensureVolttronBroker, parseFederationConfig, RabbitMqManagement, removeFederationUpstream } from '@vip/rmq/admin';
+import { readAgentRmqFile } from '@vip/rmq';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
-import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { Inbox, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 import { PrivateRabbitMq } from './private-rabbitmq.js';
 
 /**
@@ -17,7 +20,8 @@ import { PrivateRabbitMq } from './private-rabbitmq.js';
  * plugin restarted) and comes back by itself; every publish that resolved reaches the persistent
  * all-platforms subscriber of the other platform, except those made while the federation plugin
  * is disabled (counted: RabbitMQ keeps nothing for a link whose plugin is off), and `vipctl
- * federation status` shows the link down, then up.
+ * federation status` shows the link down, then up. External RPC (`rpc.call(..., {externalPlatform})`)
+ * crosses both kinds of link: the RPC shovels VOLTTRON sets up, and federation both ways.
  */
 const node = new PrivateRabbitMq({ base: 5791, nodes: 1, dir: '/tmp/vip-rmq-fed-test', prefix: 'vip-ft' });
 const VIPCTL = fileURLToPath(new URL('../../apps/vipctl/dist/main.js', import.meta.url));
@@ -65,6 +69,70 @@ async function agent(instanceName: string, identity: string): Promise<Agent> {
   onTestFinished(() => a.close());
   await a.start();
   return a;
+}
+
+/**
+ * A platform on the private node in its default mode: its own broker user `<instance>.router`,
+ * proofs required; agents get their own broker users (`vipctl auth add --identity`). Vhost `fedu-<instance>`.
+ */
+async function ownUsersPlatform(instanceName: string): Promise<PlatformProcess> {
+  const p = await startPlatform({
+    bus: 'rmq',
+    instanceName,
+    rmq: { vhost: `fedu-${instanceName}`, url: node.url(1), managementUrl: node.managementUrl(1) },
+  });
+  onTestFinished(() => p.close());
+  return p;
+}
+
+/** `<instance>.<identity>`'s broker user and rmq.json, made by `vipctl auth add --identity`. */
+async function ensureOwnUser(p: PlatformProcess, identity: string): Promise<void> {
+  if ((await readAgentRmqFile(p.home, identity)) === undefined) await vipctl(p.home, 'auth', 'add', '--identity', identity, '--json');
+}
+
+/** An agent on its own broker user (from its rmq.json), started; closed at test end. */
+async function agentOnOwnUser(p: PlatformProcess, identity: string): Promise<Agent> {
+  await ensureOwnUser(p, identity);
+  const file = (await readAgentRmqFile(p.home, identity))!;
+  const a = createRmqAgent({
+    identity,
+    rmq: { url: file.url, vhost: file.vhost, instanceName: file.instanceName, reconnect: FAST_RECONNECT },
+    management: false,
+  });
+  onTestFinished(() => a.close());
+  await a.start();
+  return a;
+}
+
+/**
+ * VOLTTRON's RPC shovel from `p`'s `local` to `remote` on `remoteInstance` (vhost `remoteVhost`),
+ * logged in there as the local agent's own user (`<instance>.<local>`, allowed to write the
+ * `volttron` exchange only), running before it returns; removed at test end.
+ */
+async function rpcShovel(p: PlatformProcess, remoteVhost: string, remoteInstance: string, local: string, remote: string): Promise<void> {
+  const file = (await readAgentRmqFile(p.home, local))!;
+  const login = new URL(file.url);
+  const user = decodeURIComponent(login.username);
+  await api.setPermissions(remoteVhost, user, { configure: '^$', write: '^volttron$', read: '^$' });
+  const argv = ['--port', String(node.base), '--user', user, '--password', decodeURIComponent(login.password), '--json'];
+  await vipctl(
+    p.home,
+    'shovel',
+    'add',
+    '127.0.0.1',
+    '--remote-vhost',
+    remoteVhost,
+    '--rpc',
+    `${remoteInstance}:${local}:${remote}`,
+    ...argv,
+  );
+  onTestFinished(async () => {
+    await vipctl(p.home, 'shovel', 'remove', '127.0.0.1', '--json').catch(() => undefined);
+  });
+  await waitFor(async () => (await linkStates(p.home, 'shovel'))[0]?.state === 'running', {
+    timeoutMs: 30_000,
+    what: 'the RPC shovel running',
+  });
 }
 
 /** Publishes on `topic` from `pub` until stopped; the numbers of those that resolved. */
@@ -268,6 +336,203 @@ describe('two RabbitMQ platforms linked by federation, then by shovel', () => {
     });
     expect(JSON.parse(await vipctl(a.home, 'shovel', 'remove', '127.0.0.1', '--json'))).toEqual({ removed: ['shovel-127.0.0.1-alerts'] });
     void b;
+  });
+
+  it('external RPC over the RPC shovels both ways; an unlinked platform or peer fails at once; answers settle only their call', {
+    timeout: 180_000,
+  }, async () => {
+    const [a, b] = [await platform('pa'), await platform('pb')];
+    const caller = await agent('pa', 'caller');
+    const callee = await agent('pb', 'callee');
+    let release: (() => void) | undefined;
+    const whoAndWhat = function (this: { caller: string; user: string }, x: unknown) {
+      return { x, caller: this.caller, user: this.user };
+    };
+    callee.rpc.export('echo', whoAndWhat, { params: ['x'] });
+    caller.rpc.export('echo', whoAndWhat, { params: ['x'] });
+    callee.rpc.export('slow', (x: unknown) => new Promise((r) => (release = () => r(x))), { params: ['x'] });
+    // VOLTTRON's RPC shovels, one per direction: pa's caller -> pb's callee, pb's callee -> pa's caller
+    const link = ['--port', String(node.base), '--user', 'guest', '--password', 'guest', '--json'];
+    expect(
+      JSON.parse(await vipctl(a.home, 'shovel', 'add', '127.0.0.1', '--remote-vhost', 'fed-pb', '--rpc', 'pb:caller:callee', ...link)),
+    ).toEqual([{ name: 'shovel-127.0.0.1-caller', change: 'created' }]);
+    expect(
+      JSON.parse(await vipctl(b.home, 'shovel', 'add', '127.0.0.1', '--remote-vhost', 'fed-pa', '--rpc', 'pa:callee:caller', ...link)),
+    ).toEqual([{ name: 'shovel-127.0.0.1-callee', change: 'created' }]);
+    onTestFinished(async () => {
+      await vipctl(a.home, 'shovel', 'remove', '127.0.0.1', '--json').catch(() => undefined);
+      await vipctl(b.home, 'shovel', 'remove', '127.0.0.1', '--json').catch(() => undefined);
+    });
+    for (const home of [a.home, b.home])
+      await waitFor(async () => (await linkStates(home, 'shovel'))[0]?.state === 'running', {
+        timeoutMs: 30_000,
+        what: 'the RPC shovel running',
+      });
+    // both ways, the same API as on ZeroMQ; the callee sees the caller qualified by its platform and no user (nothing crossing a link is proven)
+    expect(await caller.rpc.call('callee', 'echo', 'ping', onPlatform('pb'))).toEqual({ x: 'ping', caller: 'pa.caller', user: '' });
+    expect(await callee.rpc.request('caller', 'echo', { args: ['pong'], externalPlatform: 'pa' })).toEqual({
+      x: 'pong',
+      caller: 'pb.callee',
+      user: '',
+    });
+    // an unknown platform, and a peer of pb no shovel carries calls to: PlatformUnreachableError at once (no 30 s timeout)
+    for (const [peer, where] of [
+      ['callee', 'nowhere'],
+      ['other', 'pb'],
+    ] as const) {
+      const err = await caller.rpc
+        .request(peer, 'echo', { args: [1], externalPlatform: where, timeoutMs: 20_000 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PlatformUnreachableError);
+      expect((err as PlatformUnreachableError).platform).toBe(where);
+      expect((err as PlatformUnreachableError).reason).toBe('unknown');
+    }
+    // answers settle only their own call: a spy on pa sees the call's id; answers with that id from
+    // another peer of pb, or from pb's callee on another platform name, are ignored and counted
+    const model = await amqp.connect(`${node.url(1)}/fed-pa`);
+    onTestFinished(() => model.close().catch(() => undefined));
+    const ch = await model.createChannel();
+    const spy = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(spy.queue, 'volttron', 'pb.callee');
+    const seen = new Inbox<ConsumeMessage>();
+    await ch.consume(spy.queue, (m) => m && seen.push(m), { noAck: true });
+    const rejectedBefore = caller.rpc.rejected;
+    const slow = caller.rpc.call('callee', 'slow', 'real', onPlatform('pb'));
+    const call = await seen.next(() => true, 10_000, 'the call, seen on pa');
+    const id = String(call.properties.messageId);
+    for (const appId of ['pb.other', 'pc.callee']) {
+      ch.publish('volttron', 'pa.caller', Buffer.from(JSON.stringify([JSON.stringify({ jsonrpc: '2.0', result: 'forged', id })])), {
+        appId,
+        messageId: id,
+        type: 'RPC',
+        contentType: 'application/json',
+        headers: { recipient: 'pa.caller', proto: 'VIP', user: appId },
+      });
+    }
+    await waitFor(() => caller.rpc.rejected >= rejectedBefore + 2, { timeoutMs: 10_000, what: 'the forged answers refused' });
+    await waitFor(() => release !== undefined, { timeoutMs: 10_000, what: 'the slow call at pb' });
+    release!();
+    expect(await slow).toBe('real');
+    // impersonation: a message crossing into pa claiming pb's platform.auth is pb's at best, never pa's:
+    // auth.update (accepted only from this platform's platform.auth) is refused, the refusal answered
+    const refusals = await ch.assertQueue('', { exclusive: true });
+    await ch.bindQueue(refusals.queue, 'volttron', 'pb.platform.auth');
+    const refused = new Inbox<ConsumeMessage>();
+    await ch.consume(refusals.queue, (m) => m && refused.push(m), { noAck: true });
+    const push = { jsonrpc: '2.0', method: 'auth.update', params: [{ 'pb.callee': ['admin'] }], id: 'forged-auth-update' };
+    ch.publish('volttron', 'pa.caller', Buffer.from(JSON.stringify([JSON.stringify(push)])), {
+      appId: 'pb.platform.auth',
+      messageId: 'forged-auth-update',
+      type: 'RPC',
+      contentType: 'application/json',
+      headers: { recipient: 'pa.caller', proto: 'VIP', user: 'pa.platform.auth' },
+    });
+    const answer = (JSON.parse((await refused.next(() => true, 10_000, 'the refusal')).content.toString('utf8')) as string[])[0]!;
+    expect(answer).toContain('accepted only from platform.auth, not from pb.platform.auth');
+    // a peer the shovel reaches but that is gone on pb: pb's router answers 113 to pa's caller over the reverse shovel
+    await callee.close();
+    const gone = await caller.rpc
+      .request('callee', 'echo', { args: [1], externalPlatform: 'pb', timeoutMs: 20_000 })
+      .catch((e: unknown) => e);
+    expect(isVipError(gone, 'VIP_UNREACHABLE')).toBe(true);
+    const stats = caller.transportStats()!;
+    expect(stats.externalSent).toBeGreaterThanOrEqual(4);
+    expect(stats.externalReceived).toBeGreaterThanOrEqual(4);
+  });
+
+  it('external RPC over federation both ways (each platform federates the other; no shovel)', { timeout: 120_000 }, async () => {
+    await Promise.all([platform('pa'), platform('pb')]);
+    const caller = await agent('pa', 'caller');
+    const callee = await agent('pb', 'callee');
+    callee.rpc.export(
+      'echo',
+      function (this: { caller: string; user: string }, x: unknown) {
+        return { x, caller: this.caller, user: this.user };
+      },
+      { params: ['x'] },
+    );
+    const upstream = (vhost: string) =>
+      parseFederationConfig({
+        'federation-upstream': { '127.0.0.1': { port: node.base, 'virtual-host': vhost, 'federation-user': 'guest', password: 'guest' } },
+      });
+    await applyFederation(api, 'fed-pb', upstream('fed-pa'));
+    await applyFederation(api, 'fed-pa', upstream('fed-pb'));
+    onTestFinished(async () => {
+      await removeFederationUpstream(api, 'fed-pb', 'upstream-127.0.0.1-fed-pa');
+      await removeFederationUpstream(api, 'fed-pa', 'upstream-127.0.0.1-fed-pb');
+    });
+    // the queues' bindings reach the other exchange once the links run: until then the call is unroutable (refused at once)
+    let answer: unknown;
+    await waitFor(
+      async () => {
+        answer = await caller.rpc
+          .request('callee', 'echo', { args: ['fed'], externalPlatform: 'pb', timeoutMs: 10_000 })
+          .catch((e: unknown) => e);
+        return !(answer instanceof PlatformUnreachableError);
+      },
+      { timeoutMs: 60_000, what: 'the federation links carrying the call' },
+    );
+    expect(answer).toEqual({ x: 'fed', caller: 'pa.caller', user: '' });
+  });
+
+  it('external RPC over RPC shovels between platforms with per-agent broker users; the far side believes a caller only as its broker proved it (impersonation)', {
+    timeout: 180_000,
+  }, async () => {
+    // proofs required on both platforms (no shared login); each shovel logs in to the remote broker as
+    // its caller's user, as VOLTTRON's RPC shovel does, and carries the user_id the caller's broker checked
+    const [a, b] = [await ownUsersPlatform('ua'), await ownUsersPlatform('ub')];
+    const caller = await agentOnOwnUser(a, 'caller');
+    const callee = await agentOnOwnUser(b, 'callee');
+    const served: string[] = [];
+    callee.rpc.export(
+      'echo',
+      function (this: { caller: string; user: string }, x: unknown) {
+        served.push(this.caller);
+        return { x, caller: this.caller, user: this.user };
+      },
+      { params: ['x'] },
+    );
+    caller.rpc.export(
+      'echo',
+      function (this: { caller: string; user: string }, x: unknown) {
+        return { x, caller: this.caller, user: this.user };
+      },
+      { params: ['x'] },
+    );
+    await rpcShovel(a, 'fedu-ub', 'ub', 'caller', 'callee');
+    await rpcShovel(b, 'fedu-ua', 'ua', 'callee', 'caller');
+    // both ways; the caller as its broker user proved it (user_id == app_id), still no user (no capabilities cross)
+    expect(await caller.rpc.call('callee', 'echo', 'ping', onPlatform('ub'))).toEqual({ x: 'ping', caller: 'ua.caller', user: '' });
+    expect(await callee.rpc.request('caller', 'echo', { args: ['pong'], externalPlatform: 'ua' })).toEqual({
+      x: 'pong',
+      caller: 'ub.callee',
+      user: '',
+    });
+    // impersonation: another agent of ua, on its own broker user, publishes calls for ub's callee that
+    // name ua's caller, or a caller of another platform, as their sender (app_id). ua's broker lets it
+    // (it checks user_id only, which this agent cannot set to another user) and the shovel carries
+    // them; ub's callee refuses both: no user_id proves them. (Before: served as from ua.caller / uc.caller.)
+    await ensureOwnUser(a, 'evil');
+    const evilFile = await readAgentRmqFile(a.home, 'evil');
+    const evil = await amqp.connect(`${evilFile!.url}/${encodeURIComponent(evilFile!.vhost)}`);
+    onTestFinished(() => evil.close().catch(() => undefined));
+    const ch = await evil.createConfirmChannel();
+    for (const appId of ['ua.caller', 'uc.caller']) {
+      const request = { jsonrpc: '2.0', method: 'echo', params: ['forged'], id: `forged-${appId}` };
+      ch.publish('volttron', 'ub.callee', Buffer.from(JSON.stringify([JSON.stringify(request)])), {
+        appId,
+        messageId: `forged-${appId}`,
+        type: 'RPC',
+        contentType: 'application/json',
+        headers: { recipient: 'ub.callee', proto: 'VIP', user: appId },
+      });
+    }
+    await ch.waitForConfirms();
+    await waitFor(() => callee.transportStats()!.externalUnproven === 2, { timeoutMs: 20_000, what: 'both forged calls refused at ub' });
+    // a real call still passes; nothing was served but the real calls
+    expect(await caller.rpc.call('callee', 'echo', 'after', onPlatform('ub'))).toEqual({ x: 'after', caller: 'ua.caller', user: '' });
+    expect(served).toEqual(['ua.caller', 'ua.caller']);
+    expect(callee.transportStats()!.externalUnproven).toBe(2);
   });
 
   it("a remote platform cannot act as this platform's identities across federation (impersonation)", { timeout: 120_000 }, async () => {
