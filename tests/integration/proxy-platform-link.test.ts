@@ -294,7 +294,7 @@ describe('a ZeroMQ platform linked to a RabbitMQ platform through its proxy rout
       const answer = await liar.receiveMatching((f) => f[4]?.toString() === 'external_rpc', { timeoutMs: 15_000 });
       const reply = JSON.parse(answer[6]!.toString()) as { from_platform: string; args: string[] };
       expect(reply.from_platform).toBe(Z);
-      expect(JSON.parse(reply.args[0]!)).toMatchObject({ result: { caller: 'zmq.liar', user: `${R}.zmq.liar.user`, x: 'hi' } });
+      expect(JSON.parse(reply.args[0]!)).toMatchObject({ result: { caller: `${R}.zmq.liar`, user: `${R}.zmq.liar.user`, x: 'hi' } });
       expect(notes).toEqual([]);
     } finally {
       await liar.close();
