@@ -1,6 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { platformBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { platformBrokerUser, proxyBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
 import { ensureVolttronBroker } from '@vip/rmq/admin';
 import { ReservedIdentities, type PlatformLinkTable } from '@vip/router';
 import { busInfoPath, stoppedBusInfo, writeBusInfo, type BusInfo } from '../bus-info.js';
@@ -78,11 +78,13 @@ export async function openRmqBus(o: BusOpening, links?: PlatformLinkTable): Prom
             vhost: rmq.vhost,
             instanceName,
             protectedTopicsPath: paths.protectedTopics,
-            // the platform's own logins never get topic permissions
+            // the platform's own logins never get topic permissions; the proxy router's publishes for
+            // many users (its ZeroMQ peers, linked platforms' publishers), each checked in the proxy
             exclude: [
               decodeURIComponent(new URL(rmq.url).username),
               rmq.management.user,
               platformBrokerUser(instanceName),
+              proxyBrokerUser(instanceName),
               ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : []),
             ],
           }),
