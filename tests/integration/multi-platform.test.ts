@@ -105,11 +105,11 @@ describe('three linked platforms', () => {
     agentOf('mpC').rpc.export('note', (x: unknown) => void notes.push(x), { params: ['x'] });
     await agentOf('mpA').rpc.notify('agent.mpC', 'note', 'n1', onPlatform('mpC'));
     await waitFor(() => notes.includes('n1'), { timeoutMs: 10_000, what: 'the notification on C' });
-    // the callee sees the caller's user qualified by its platform
+    // the callee sees the caller and its user qualified by their platform
     agentOf('mpC').rpc.export('who', function (this: { user: string; caller: string }) {
       return [this.caller, this.user];
     });
-    expect(await agentOf('mpA').rpc.call('agent.mpC', 'who', onPlatform('mpC'))).toEqual(['agent.mpA', 'mpA.user.mpA']);
+    expect(await agentOf('mpA').rpc.call('agent.mpC', 'who', onPlatform('mpC'))).toEqual(['mpA.agent.mpA', 'mpA.user.mpA']);
   });
 
   it('an unknown platform, or a peer missing on the remote one, fails at once with a typed error', async () => {

@@ -10,13 +10,17 @@
 // The target (issue 12): zmq-rmq at least 0.5x rmq-rmq. Each run after calls/10 (at most 200)
 // untimed warm-up calls; runs alternate between the scenarios; median of --runs. Needs the broker
 // with the management API and the built platform app (npm run build). Prints a table and one JSON line.
-import { existsSync, readFileSync } from 'node:fs';
+// Platform wake-ups/call: voluntary context switches of all its threads per call (a count the machine's
+// load does not inflate, unlike CPU time). --compare <other checkout>/apps/platform/dist/main.js: a
+// second platform process of that build (own virtual host and agents); each proxied scenario runs on
+// it as <name>@b right next to this build's, the order alternating by run (A/B in one run).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import amqp from 'amqplib';
 import { parseBenchArgs } from './lib/args.mjs';
-import { platformBuilt, startPlatformApp } from './lib/platform.mjs';
+import { platformBuilt, platformMain, rmqPlatformArgs, startPlatformApp } from './lib/platform.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
 
@@ -31,7 +35,7 @@ if (!platformBuilt()) {
   process.stderr.write('proxy-router bench: apps/platform/dist is missing: npx nx run @vip/platform:build\n');
   process.exit(2);
 }
-const { RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq');
+const { RabbitMqManagement, ensureVolttronBroker } = await import('@vip/rmq/admin');
 const { createRmqAgent } = await import('@vip/agent/rmq');
 const { createZmqAgent } = await import('@vip/agent/zmq');
 
@@ -43,6 +47,12 @@ const o = parseBenchArgs(
     payload: { type: 'number', default: 64, help: 'payload bytes' },
     runs: { type: 'number', default: 3, help: 'runs per scenario (median reported)' },
     window: { type: 'number', default: 32, help: 'calls in flight in the *-window scenarios' },
+    only: { type: 'string', default: '', help: 'comma-separated scenarios to run (rmq-rmq, the baseline, always runs)' },
+    compare: {
+      type: 'string',
+      default: '',
+      help: 'another platform build (path of its apps/platform/dist/main.js): the proxied scenarios also run on it, as <name>@b, interleaved',
+    },
   },
   { usage: 'node tools/bench/proxy-router.mjs [options]' },
 );
@@ -71,31 +81,61 @@ function procCpuMs(pid) {
     return NaN;
   }
 }
-let platformPid;
 
-/** Sequential calls after the warm-up: calls/s, CPU µs per call of this process and of the platform process (router + proxy). */
-async function timed(call) {
+/**
+ * Voluntary context switches of all threads of process `pid` (each one a sleep and a wake-up: the
+ * count a load does not change, unlike CPU time); NaN where /proc cannot be read.
+ */
+function procWakeups(pid) {
+  try {
+    let n = 0;
+    for (const t of readdirSync(`/proc/${pid}/task`)) {
+      const m = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${t}/status`, 'utf8'));
+      if (m) n += Number(m[1]);
+    }
+    return n;
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * Sequential calls after the warm-up: calls/s, CPU µs per call of this process and of the platform
+ * process `pid` (router + proxy), and the platform's wake-ups per call.
+ */
+async function timed(call, pid) {
   for (let i = 0; i < warmupCalls; i++) await call(i);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const p0 = procCpuMs(platformPid);
+  const p0 = procCpuMs(pid);
+  const w0 = procWakeups(pid);
   for (let i = 0; i < o.calls; i++) await call(i);
   const seconds = (performance.now() - t0) / 1000;
   const c = process.cpuUsage(c0);
-  return { rate: o.calls / seconds, cpuUs: (c.user + c.system) / o.calls, platformUs: ((procCpuMs(platformPid) - p0) * 1000) / o.calls };
+  return {
+    rate: o.calls / seconds,
+    cpuUs: (c.user + c.system) / o.calls,
+    platformUs: ((procCpuMs(pid) - p0) * 1000) / o.calls,
+    wakeups: (procWakeups(pid) - w0) / o.calls,
+  };
 }
 
 /** `calls` calls with `window` of them in flight at any time (throughput, less bound to wake-up latency than sequential calls). */
-function windowed(call) {
+function windowed(call, pid) {
   return timed(async () => {
     const batch = [];
     for (let j = 0; j < o.window; j++) batch.push(call());
     await Promise.all(batch);
-  }).then((r) => ({ rate: r.rate * o.window, cpuUs: r.cpuUs / o.window, platformUs: r.platformUs / o.window }));
+  }, pid).then((r) => ({
+    rate: r.rate * o.window,
+    cpuUs: r.cpuUs / o.window,
+    platformUs: r.platformUs / o.window,
+    wakeups: r.wakeups / o.window,
+  }));
 }
 
 /** Raw amqplib request/reply through the `volttron` exchange, sequential. */
-async function rawRpc(vhost) {
+async function rawRpc(vhost, pid) {
   const conns = [];
   for (let i = 0; i < 2; i++) {
     const c = await amqp.connect(`${o.url}/${encodeURIComponent(vhost)}`, { noDelay: true });
@@ -122,102 +162,131 @@ async function rawRpc(vhost) {
           resolve = r;
           ca.publish('volttron', 'raw.server', Buffer.from(JSON.stringify([payload])), { messageId: String(i) });
         }),
+      pid,
     );
   } finally {
     for (const c of conns) await c.close();
   }
 }
 
-const vhost = `vip-bench-proxy-${process.pid}`;
-await ensureVolttronBroker({ url: o.url, vhost, management: mgmtOptions });
-const proxyAddress = `tcp://127.0.0.1:${await freePort()}`;
-const app = await startPlatformApp({
-  extraArgs: [
-    '--message-bus',
-    'rmq',
-    '--rmq-url',
-    o.url,
-    '--rmq-vhost',
-    vhost,
-    '--rmq-management-url',
-    o.management,
-    '--instance-name',
-    'bench',
-    '--rmq-shared-login',
-    '--proxy-router-address',
-    proxyAddress,
-  ],
-});
-platformPid = app.pid;
-const link = { url: o.url, vhost, instanceName: 'bench' };
-const agents = [];
-try {
-  const rmqSrv = createRmqAgent({ identity: 'rmq.srv', rmq: link, management: false });
-  const rmqCli = createRmqAgent({ identity: 'rmq.cli', rmq: link, management: false });
-  const zmqSrv = await createZmqAgent({
-    identity: 'zmq.srv',
-    address: proxyAddress,
-    serverKey: app.serverkey,
-    publicKey: app.keys.public,
-    secretKey: app.keys.secret,
+/**
+ * One platform process (`main`, the platform build to run) in its own virtual host, with the four
+ * agents: rmq.srv, rmq.cli (RMQ), zmq.srv, zmq.cli (ZeroMQ, at the proxy). Resolves with them and
+ * `close()`; on a failure what was started is stopped.
+ */
+async function setUp(main, label) {
+  const vhost = `vip-bench-proxy-${process.pid}-${label}`;
+  await ensureVolttronBroker({ url: o.url, vhost, management: mgmtOptions });
+  const proxyAddress = `tcp://127.0.0.1:${await freePort()}`;
+  const app = await startPlatformApp({
+    main,
+    extraArgs: [
+      ...rmqPlatformArgs({ url: o.url, vhost, management: o.management, instanceName: 'bench' }),
+      '--proxy-router-address',
+      proxyAddress,
+    ],
   });
-  const zmqCli = await createZmqAgent({
-    identity: 'zmq.cli',
-    address: proxyAddress,
-    serverKey: app.serverkey,
-    publicKey: app.keys.public,
-    secretKey: app.keys.secret,
-  });
-  agents.push(zmqCli, zmqSrv, rmqCli, rmqSrv);
-  for (const a of [rmqSrv, zmqSrv]) a.rpc.export('echo', (x) => x);
-  for (const a of [rmqSrv, rmqCli, zmqSrv, zmqCli]) await a.start();
-  // rmq.cli learns zmq.srv's bus from the router (peerlist add ... zmq) and then goes through the proxy inbox
-  const deadline = Date.now() + 10_000;
-  while ((await rmqCli.peerlist.listWithMessagebus())['zmq.srv'] !== 'zmq' && Date.now() < deadline)
-    await new Promise((r) => setTimeout(r, 50));
-  const scenarios = [
-    { name: 'raw', what: 'raw amqplib request/reply', run: () => rawRpc(vhost) },
-    { name: 'rmq-rmq', what: 'VIP RPC, RMQ agent -> RMQ agent', run: () => timed(() => rmqCli.rpc.call('rmq.srv', 'echo', payload)) },
+  const agents = [];
+  const close = async () => {
+    for (const a of agents) await a.close().catch(() => undefined);
+    await app.stop();
+    await mgmt.deleteVhost(vhost);
+  };
+  try {
+    const link = { url: o.url, vhost, instanceName: 'bench' };
+    const zmqOptions = { address: proxyAddress, serverKey: app.serverkey, publicKey: app.keys.public, secretKey: app.keys.secret };
+    const rmqSrv = createRmqAgent({ identity: 'rmq.srv', rmq: link, management: false });
+    const rmqCli = createRmqAgent({ identity: 'rmq.cli', rmq: link, management: false });
+    const zmqSrv = await createZmqAgent({ identity: 'zmq.srv', ...zmqOptions });
+    const zmqCli = await createZmqAgent({ identity: 'zmq.cli', ...zmqOptions });
+    agents.push(zmqCli, zmqSrv, rmqCli, rmqSrv);
+    for (const a of [rmqSrv, zmqSrv]) a.rpc.export('echo', (x) => x);
+    for (const a of [rmqSrv, rmqCli, zmqSrv, zmqCli]) await a.start();
+    // rmq.cli learns zmq.srv's bus from the router (peerlist add ... zmq) and then goes through the proxy inbox
+    const deadline = Date.now() + 10_000;
+    while ((await rmqCli.peerlist.listWithMessagebus())['zmq.srv'] !== 'zmq' && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    return { pid: app.pid, vhost, rmqSrv, rmqCli, zmqSrv, zmqCli, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The scenarios on platform `p`; `suffix` names the compared build's twins of the proxied ones. */
+function scenariosOf(p, suffix = '') {
+  const proxied = [
     {
       name: 'zmq-rmq',
       what: 'VIP RPC, ZMQ agent -> proxy -> RMQ agent',
-      run: () => timed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)),
+      run: () => timed(() => p.zmqCli.rpc.call('rmq.srv', 'echo', payload), p.pid),
     },
     {
       name: 'rmq-zmq',
       what: 'VIP RPC, RMQ agent -> proxy -> ZMQ agent',
-      run: () => timed(() => rmqCli.rpc.call('zmq.srv', 'echo', payload)),
-    },
-    {
-      name: 'rmq-rmq-window',
-      what: `the same, ${o.window} calls in flight`,
-      run: () => windowed(() => rmqCli.rpc.call('rmq.srv', 'echo', payload)),
+      run: () => timed(() => p.rmqCli.rpc.call('zmq.srv', 'echo', payload), p.pid),
     },
     {
       name: 'zmq-rmq-window',
       what: `the same, ${o.window} calls in flight`,
-      run: () => windowed(() => zmqCli.rpc.call('rmq.srv', 'echo', payload)),
+      run: () => windowed(() => p.zmqCli.rpc.call('rmq.srv', 'echo', payload), p.pid),
     },
+  ].map((s) => ({ ...s, name: `${s.name}${suffix}`, what: suffix ? `${s.what} [build B]` : s.what }));
+  if (suffix) return proxied;
+  return [
+    { name: 'raw', what: 'raw amqplib request/reply', run: () => rawRpc(p.vhost, p.pid) },
+    {
+      name: 'rmq-rmq',
+      what: 'VIP RPC, RMQ agent -> RMQ agent',
+      run: () => timed(() => p.rmqCli.rpc.call('rmq.srv', 'echo', payload), p.pid),
+    },
+    proxied[0],
+    proxied[1],
+    {
+      name: 'rmq-rmq-window',
+      what: `the same, ${o.window} calls in flight`,
+      run: () => windowed(() => p.rmqCli.rpc.call('rmq.srv', 'echo', payload), p.pid),
+    },
+    proxied[2],
   ];
+}
+
+const platforms = [await setUp(platformMain, 'a')];
+try {
+  if (o.compare !== '') platforms.push(await setUp(o.compare, 'b'));
+  let scenarios = scenariosOf(platforms[0]);
+  if (platforms[1]) {
+    // each proxied scenario right after its twin on the other build, the order alternating by run
+    const twins = new Map(scenariosOf(platforms[1], '@b').map((s) => [s.name.slice(0, -2), s]));
+    scenarios = scenarios.flatMap((s) => (twins.has(s.name) ? [s, twins.get(s.name)] : [s]));
+  }
+  const wanted = o.only === '' ? undefined : new Set(['rmq-rmq', ...o.only.split(',').map((x) => x.trim())]);
+  if (wanted) scenarios = scenarios.filter((s) => wanted.has(s.name.replace(/@b$/, '')));
   const results = Object.fromEntries(scenarios.map((s) => [s.name, []]));
-  for (let r = 0; r < o.runs; r++) for (const s of scenarios) results[s.name].push(await s.run());
-  const rate = (name) => median(results[name].map((x) => x.rate));
+  const twinOf = (s) => scenarios.find((t) => t.name === `${s.name}@b`);
+  for (let r = 0; r < o.runs; r++) {
+    for (const s of scenarios.filter((x) => !x.name.endsWith('@b'))) {
+      const twin = twinOf(s);
+      const order = twin ? (r % 2 === 0 ? [s, twin] : [twin, s]) : [s];
+      for (const x of order) results[x.name].push(await x.run());
+    }
+  }
+  const stat = (name, key) => median((results[name] ?? []).map((x) => x[key]));
+  const rate = (name) => stat(name, 'rate');
   const base = rate('rmq-rmq');
+  const baseOf = (name) => (name.startsWith('zmq-rmq-window') || name === 'rmq-rmq-window' ? 'rmq-rmq-window' : 'rmq-rmq');
   const rows = scenarios.map((s) => ({
     scenario: s.name,
     what: s.what,
     rate: `${formatRate(rate(s.name))} calls/s`,
-    vs:
-      s.name === 'rmq-rmq' || s.name === 'rmq-rmq-window'
-        ? 'baseline'
-        : s.name === 'zmq-rmq-window'
-          ? `${ratio(rate(s.name), rate('rmq-rmq-window')).toFixed(2)}x rmq-rmq-window`
-          : `${ratio(rate(s.name), base).toFixed(2)}x rmq-rmq`,
-    cpu: median(results[s.name].map((x) => x.cpuUs)).toFixed(1),
-    platform: median(results[s.name].map((x) => x.platformUs)).toFixed(1),
+    vs: s.name === baseOf(s.name) ? 'baseline' : `${ratio(rate(s.name), rate(baseOf(s.name))).toFixed(2)}x ${baseOf(s.name)}`,
+    cpu: stat(s.name, 'cpuUs').toFixed(1),
+    platform: stat(s.name, 'platformUs').toFixed(1),
+    wakeups: stat(s.name, 'wakeups').toFixed(2),
   }));
   console.log(
-    `payload ${o.payload} B, ${o.calls} sequential calls per run, median of ${o.runs}; platform process with the proxy router; shared login`,
+    `payload ${o.payload} B, ${o.calls} sequential calls per run, median of ${o.runs}; platform process with the proxy router; shared login` +
+      (platforms[1] ? `; @b / build B: the same on the platform build ${o.compare}` : ''),
   );
   console.log(
     formatTable(rows, [
@@ -227,12 +296,17 @@ try {
       { key: 'vs', title: 'vs RMQ->RMQ', align: 'right' },
       { key: 'cpu', title: 'bench CPU µs/call', align: 'right' },
       { key: 'platform', title: 'platform CPU µs/call', align: 'right' },
+      { key: 'wakeups', title: 'platform wake-ups/call', align: 'right' },
     ]),
   );
   const json = Object.fromEntries(
     scenarios.map((s) => [
       s.name.replaceAll('-', '_'),
-      { rate: Math.round(rate(s.name)), runs: results[s.name].map((x) => Math.round(x.rate)) },
+      {
+        rate: Math.round(rate(s.name)),
+        runs: results[s.name].map((x) => Math.round(x.rate)),
+        platform_us: results[s.name].map((x) => Math.round(x.platformUs)),
+      },
     ]),
   );
   console.log(
@@ -245,7 +319,5 @@ try {
     }),
   );
 } finally {
-  for (const a of agents) await a.close().catch(() => undefined);
-  await app.stop();
-  await mgmt.deleteVhost(vhost);
+  for (const p of platforms) await p.close();
 }

@@ -34,7 +34,7 @@ import amqp from 'amqplib';
 import { parseBenchArgs } from './lib/args.mjs';
 import { formatRate, median, ratio } from './lib/stats.mjs';
 import { formatTable } from './lib/table.mjs';
-import { platformBuilt, startPlatformApp } from './lib/platform.mjs';
+import { platformBuilt, rmqPlatformArgs, startPlatformApp } from './lib/platform.mjs';
 import { promiseWindow } from './lib/window.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -226,21 +226,7 @@ async function vipPlatform(vhost, extensions = []) {
   if (!o['in-process']) {
     const app = await startPlatformApp({
       // shared login: the bench's agents log in as guest, as in the recorded figures (no per-run broker user)
-      extraArgs: [
-        '--message-bus',
-        'rmq',
-        '--rmq-url',
-        o.url,
-        '--rmq-vhost',
-        vhost,
-        '--rmq-management-url',
-        o.management,
-        '--instance-name',
-        'bench',
-        '--allow-auth',
-        'false',
-        '--rmq-shared-login',
-      ],
+      extraArgs: [...rmqPlatformArgs({ url: o.url, vhost, management: o.management, instanceName: 'bench' }), '--allow-auth', 'false'],
     });
     platformPid = app.pid;
     return { link, router: { stop: () => ((platformPid = undefined), app.stop()) } };

@@ -11,7 +11,7 @@
 // unaccounted for or memory grew.
 import { readFile } from 'node:fs/promises';
 import { parseBenchArgs } from '../bench/lib/args.mjs';
-import { platformBuilt, startPlatformApp } from '../bench/lib/platform.mjs';
+import { platformBuilt, rmqPlatformArgs, startPlatformApp } from '../bench/lib/platform.mjs';
 import { promiseWindow } from '../bench/lib/window.mjs';
 
 const o = parseBenchArgs(
@@ -45,21 +45,7 @@ try {
   await ensureVolttronBroker({ url: o.url, vhost, management: managementOptions });
   platform = await startPlatformApp({
     // shared login: the soak's agents log in as guest
-    extraArgs: [
-      '--message-bus',
-      'rmq',
-      '--rmq-url',
-      o.url,
-      '--rmq-vhost',
-      vhost,
-      '--rmq-management-url',
-      o.management,
-      '--instance-name',
-      instanceName,
-      '--allow-auth',
-      'false',
-      '--rmq-shared-login',
-    ],
+    extraArgs: [...rmqPlatformArgs({ url: o.url, vhost, management: o.management, instanceName }), '--allow-auth', 'false'],
   });
   const link = { url: o.url, vhost, instanceName };
   const agent = async (identity) => {

@@ -70,7 +70,8 @@ export function startVipPlatform(config: PlatformConfig, logger: Logger, onQuit:
     logger,
     onQuit,
     version: PLATFORM_VERSION,
-    openBus: config.messageBus === 'rmq' ? openRmqBus : openZmqBus,
+    // on RabbitMQ the router carries agents' external calls over the proxy's platform links (bus/rmq.ts)
+    openBus: config.messageBus === 'rmq' ? (opening) => openRmqBus(opening, links) : openZmqBus,
     services: (bus) => platformServices(config, bus, links),
     // the router believes the table's link users on ZeroMQ only (proven by CURVE there); on
     // RabbitMQ nothing on the broker is a link (services/proxy-links.ts)

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConfigError, type Logger } from '@vip/protocol';
 import { parseRmqLinkOptions, proxyBrokerUser, RmqSetupError, routingKeyFor, type RmqLinkOptionsInput } from '@vip/rmq';
-import { probeBroker, RabbitMqManagement } from '@vip/rmq/admin';
+import { probeBroker, RabbitMqManagement, syncTopicPermissions } from '@vip/rmq/admin';
 import type { RmqBusConfig } from './cli-options.js';
 
 /** Full rights on the platform's own vhost: it declares the exchanges and queues of router, control and platform.auth. */
@@ -61,7 +61,8 @@ export async function platformLoginUrl(rmq: RmqBusConfig, link: RmqLinkOptionsIn
  * own broker user `<instance>.zmq.proxy.router` (VOLTTRON's), created through the management API
  * with a new random password at each start and deleted at stop, the one login receivers believe
  * for the ZeroMQ peers it hosts (@vip/rmq sender-trust, trust `proxied`). Shared login: the URL as
- * given, where nothing is proven. EXTERNAL logins and per-agent users without the management API:
+ * given, where nothing is proven. It has no topic permission (rmq-permissions leaves it out): the
+ * proxy checks protected topics for each publisher it speaks for. EXTERNAL logins and per-agent users without the management API:
  * a ConfigError saying what to pass.
  */
 export async function proxyLogin(
@@ -81,6 +82,9 @@ export async function proxyLogin(
   const api = new RabbitMqManagement(rmq.management);
   await api.ensureUser(user, password);
   await api.setPermissions(rmq.vhost, user, PLATFORM_PERMISSIONS);
+  // no topic permission (one left by a run that died, or by an older platform that synced it as an
+  // agent user): the proxy checks protected topics per publisher itself, the broker could not
+  await syncTopicPermissions(api, rmq.vhost, user, undefined);
   logger.info('rmq.proxy-user', { user, vhost: rmq.vhost });
   const url = new URL(rmq.url);
   url.username = user;

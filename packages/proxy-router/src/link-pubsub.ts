@@ -41,6 +41,12 @@ export interface LinkPubSubOptions {
    * here (this platform's protected topics): the broker checks only the proxy's own user. Default: yes.
    */
   readonly authorize?: (topic: string, publisherUser: string) => boolean;
+  /**
+   * With `management`: how often the `all_platforms` prefixes RMQ agents hold (broker bindings
+   * `__pubsub__.*.<prefix>`) are read again while a link is up; a changed set is advertised to every
+   * link (`external_list`). Default 2000 ms.
+   */
+  readonly advertiseIntervalMs?: number;
   readonly logger: Logger;
 }
 
@@ -54,6 +60,10 @@ export interface LinkPubSubStats {
   invalid: number;
   /** external_publish refused by `authorize` (protected topics). */
   unauthorized: number;
+  /** `external_list` sent to linked platforms (at each link's start, then on each change of the prefixes). */
+  advertised: number;
+  /** Reads of the broker's all_platforms bindings that failed (the last prefixes read stay advertised; none read yet: every topic). */
+  prefixReadFailures: number;
 }
 
 /**
@@ -65,16 +75,33 @@ export interface LinkPubSubStats {
  * - a linked platform's `external_list` (the prefixes its `all_platforms` subscribers hold) becomes
  *   broker subscriptions to this platform's own publishes (`__pubsub__.<this instance>...`, never
  *   what was relayed in: no loops), each delivery sent on the link as `external_publish`;
- * - each link that comes up is told `external_list {<this instance>: ['']}`: this platform does not
- *   know its RMQ agents' `all_platforms` prefixes (they are broker bindings), so it asks for every
- *   publish and the broker drops what nobody bound.
+ * - each link that comes up is told `external_list {<this instance>: [prefixes]}`: the prefixes of
+ *   the broker's `all_platforms` bindings (management API, read again every `advertiseIntervalMs`
+ *   while a link is up, a change advertised to every link), so a linked platform sends only what
+ *   some subscriber here asked for; without the management API, or before the first read, `['']`
+ *   (every publish; the broker drops what nobody bound).
  */
 export class LinkPubSub {
   readonly #o: LinkPubSubOptions;
   readonly #pubsub: RmqPubSub;
   /** Prefixes each linked platform asked for, with the callback its subscription holds. */
   readonly #wanted = new Map<string, Map<string, (d: PubSubDelivery) => void>>();
-  readonly #stats: LinkPubSubStats = { relayedIn: 0, relayedOut: 0, undeliverable: 0, invalid: 0, unauthorized: 0 };
+  readonly #stats: LinkPubSubStats = {
+    relayedIn: 0,
+    relayedOut: 0,
+    undeliverable: 0,
+    invalid: 0,
+    unauthorized: 0,
+    advertised: 0,
+    prefixReadFailures: 0,
+  };
+  /** Linked platforms whose link is up (told our prefixes). */
+  readonly #up = new Set<string>();
+  /** The all_platforms prefixes last advertised (sorted); undefined before the first read. */
+  #advertising: readonly string[] | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #reading: Promise<void> | undefined;
+  #closed = false;
   #chain: Promise<void> = Promise.resolve();
   #opened: Promise<void> | undefined;
   readonly #unlisten: (() => void)[] = [];
@@ -91,11 +118,54 @@ export class LinkPubSub {
     o.table.onLinkMessage('pubsub', (instance, m) => this.#fromLink(instance, m));
     this.#unlisten.push(
       o.table.onConnected((instance) => {
-        const body = jsonFrame({ [o.table.instanceName]: [''] });
-        o.table.send(instance, EMPTY_FRAME, EMPTY_FRAME, PUBSUB, [EXTERNAL_LIST, body]);
+        this.#up.add(instance);
+        this.#advertise(instance, this.#advertising ?? ['']);
+        if (o.management) {
+          void this.#readPrefixes();
+          this.#poll ??= setInterval(() => void this.#readPrefixes(), o.advertiseIntervalMs ?? 2_000);
+          this.#poll.unref();
+        }
       }),
-      o.table.onDisconnected((instance) => this.#serial(() => this.#want(instance, []))),
+      o.table.onDisconnected((instance) => {
+        this.#up.delete(instance);
+        if (this.#up.size === 0) this.#stopPolling();
+        this.#serial(() => this.#want(instance, []));
+      }),
     );
+  }
+
+  #advertise(instance: string, prefixes: readonly string[]): void {
+    const body = jsonFrame({ [this.#o.table.instanceName]: prefixes });
+    if (this.#o.table.send(instance, EMPTY_FRAME, EMPTY_FRAME, PUBSUB, [EXTERNAL_LIST, body])) this.#stats.advertised++;
+  }
+
+  /**
+   * Read the broker's all_platforms prefixes (bindings `__pubsub__.*.<prefix>`, any bus, any
+   * subscriber: RMQ agents and the proxy's ZeroMQ peers) and advertise them to every link when they
+   * changed. A failed read keeps what was advertised.
+   */
+  #readPrefixes(): Promise<void> {
+    return (this.#reading ??= (async () => {
+      try {
+        await (this.#opened ??= this.#pubsub.open());
+        const rows = await this.#pubsub.list({ allPlatforms: true, subscribed: false, bus: null, prefix: '' });
+        const prefixes = [...new Set(rows.map((r) => r[1]))].sort();
+        const before = this.#advertising;
+        this.#advertising = prefixes;
+        if (this.#closed || (before !== undefined && before.join('\u0000') === prefixes.join('\u0000'))) return;
+        for (const instance of this.#up) this.#advertise(instance, prefixes);
+      } catch (err) {
+        this.#stats.prefixReadFailures++;
+        this.#o.logger.debug('proxy.link-pubsub.prefix-read-failed', {}, err);
+      }
+    })().finally(() => {
+      this.#reading = undefined;
+    }));
+  }
+
+  #stopPolling(): void {
+    clearInterval(this.#poll);
+    this.#poll = undefined;
   }
 
   stats(): LinkPubSubStats {
@@ -103,7 +173,10 @@ export class LinkPubSub {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopPolling();
     for (const off of this.#unlisten.splice(0)) off();
+    await this.#reading;
     await this.#chain.catch(() => undefined);
     await this.#pubsub.close();
   }
@@ -132,7 +205,8 @@ export class LinkPubSub {
     await (this.#opened ??= this.#pubsub.open());
     await this.#pubsub.publish(
       { topic: frameText(topic), bus: body.bus, headers: body.headers as Record<string, unknown>, message: body.message },
-      { count: false, relayedFrom: { instance, sender: body.sender } },
+      // its user as the link named it, qualified by the link's platform: never one of this instance's
+      { count: false, relayedFrom: { instance, sender: body.sender, user: `${instance}.${frameText(m.user)}` } },
     );
     this.#stats.relayedIn++;
   }
@@ -159,16 +233,13 @@ export class LinkPubSub {
   #publishOut(instance: string, d: PubSubDelivery): void {
     if (d.instance !== this.#o.table.instanceName) return; // relayed in from a linked platform: not sent back out
     const body = jsonFrame({ sender: d.sender, bus: d.bus, headers: d.headers, message: d.message });
-    const taken = this.#o.table.send(
-      instance,
-      textFrame(d.sender),
-      EMPTY_FRAME,
-      PUBSUB,
-      [EXTERNAL_PUBLISH, textFrame(d.topic), body],
-      () => {
-        this.#stats.undeliverable++;
-      },
-    );
+    // the publisher's proven user without this instance (the linked platform qualifies it with ours),
+    // never its identity: a ZeroMQ peer's identity is not its user, an unproven publisher has none
+    const own = `${this.#o.table.instanceName}.`;
+    const user = d.user.startsWith(own) ? d.user.slice(own.length) : '';
+    const taken = this.#o.table.send(instance, textFrame(user), EMPTY_FRAME, PUBSUB, [EXTERNAL_PUBLISH, textFrame(d.topic), body], () => {
+      this.#stats.undeliverable++;
+    });
     if (taken) this.#stats.relayedOut++;
     else this.#stats.undeliverable++;
   }

@@ -2,6 +2,7 @@ import {
   EMPTY_FRAME,
   encodeBoolFrame,
   encodeCountFrame,
+  ERRNO,
   errorArgs,
   frameText,
   InvalidPayloadError,
@@ -15,6 +16,7 @@ import {
   type Frame,
   type Logger,
   type RoutedMessage,
+  type UnauthorizedError,
 } from '@vip/protocol';
 import type { ManagementOptions, RmqLinkOptionsInput } from '@vip/rmq';
 import { RmqPubSub, type PubSubDelivery } from '@vip/rmq/pubsub';
@@ -24,6 +26,7 @@ const PUBLISH = textFrame('publish');
 const REQUEST_RESPONSE = textFrame('request_response');
 const LIST_RESPONSE = textFrame('list_response');
 const TRUE = encodeBoolFrame(true);
+const EACCES = ERRNO.EACCES;
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
 
@@ -32,9 +35,19 @@ export type ZmqSend = (to: Frame, from: Frame, user: Frame, id: Frame, subsystem
 
 export interface PeerPubSubOptions {
   readonly peer: Frame;
+  /** The peer's proven user as RabbitMQ receivers take it, `<instance>.<auth.json user>`: its publishes carry it. */
+  readonly user?: string;
   readonly link: RmqLinkOptionsInput;
   readonly management?: ManagementOptions;
   readonly send: ZmqSend;
+  /**
+   * The platform's protected-topic rule for this peer (its proven user): the refusal of a publish
+   * on `topic`, or undefined when allowed. The broker checks only the proxy's own login, which
+   * publishes for every peer, so the proxy applies the rule per peer. Default: everything allowed.
+   */
+  readonly authorize?: (topic: string) => UnauthorizedError | undefined;
+  /** A publish `authorize` refused (the peer got the error and a count of 0). */
+  readonly onUnauthorized?: () => void;
   readonly logger: Logger;
 }
 
@@ -63,6 +76,7 @@ export class PeerPubSub {
     this.#pubsub = new RmqPubSub({
       ...o.link,
       identity: frameText(o.peer),
+      ...(o.user !== undefined ? { user: o.user } : {}),
       prefixMatch: 'character',
       logger: o.logger,
       ...(o.management ? { management: o.management } : {}),
@@ -104,6 +118,13 @@ export class PeerPubSub {
           const body = parsePublishRequest(m.args[2]);
           if (topic === undefined) return fail(EINVAL, 'Invalid argument: publish without a topic');
           if (body instanceof InvalidPayloadError) return fail(EINVAL, `Invalid argument: ${body.detail}`);
+          const refused = this.#o.authorize?.(frameText(topic));
+          if (refused) {
+            // as the router's pubsub answers a refused publish: the error, then a count of 0
+            this.#o.onUnauthorized?.();
+            fail(refused.errnum, refused.message);
+            return reply([REQUEST_RESPONSE, encodeCountFrame(0)]);
+          }
           const count = await this.#pubsub.publish({
             topic: frameText(topic),
             bus: body.bus,
@@ -129,6 +150,10 @@ export class PeerPubSub {
           if (r instanceof InvalidPayloadError) return fail(EINVAL, `Invalid argument: ${r.detail}`);
           return await this.#synchronize(r.subscriptions);
         }
+        case 'external_publish':
+        case 'external_list':
+          // a linked platform's operations (any sender, planted prefixes): a link never arrives here
+          return fail(EACCES, `Permission denied: pubsub ${op} is accepted only from a platform link`);
         case 'error':
         case 'request_response':
           return;

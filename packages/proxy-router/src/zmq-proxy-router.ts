@@ -13,6 +13,7 @@ import {
   type PeerEvent,
   type RoutedMessage,
   type RouterTransport,
+  type UnauthorizedError,
   type VipMessage,
 } from '@vip/protocol';
 import {
@@ -63,6 +64,14 @@ export interface ZmqProxyRouterOptions {
    * messages go to `fromLink`, it never joins as a peer; `gone` when its connection closes.
    */
   readonly platformLinks?: ProxyPlatformLinks;
+  /**
+   * The platform's protected topics for a ZeroMQ peer's publish: the refusal of `user` (the peer's
+   * proven user as RabbitMQ receivers see it, `<instance>.<auth.json user>`) publishing on `topic`,
+   * or undefined when allowed. The broker checks topic permissions only for the proxy's own login,
+   * which publishes for every peer, so without this every hosted peer could publish on every
+   * protected topic. Default: every topic allowed (no protected topics).
+   */
+  readonly authorizePublish?: (topic: string, user: string) => UnauthorizedError | undefined;
   readonly logger?: Logger;
 }
 
@@ -92,6 +101,8 @@ export interface ZmqProxyRouterStats {
   dropped: number;
   /** Messages from remote platforms' links (handed to `platformLinks`). */
   fromLinks: number;
+  /** Publishes of ZeroMQ peers refused by `authorizePublish` (protected topics): error and a count of 0 to the peer. */
+  unauthorized: number;
 }
 
 const PEERLIST = textFrame('peerlist');
@@ -155,6 +166,7 @@ export class ZmqProxyRouter {
     zmqFailures: 0,
     dropped: 0,
     fromLinks: 0,
+    unauthorized: 0,
   };
   /** Peers whose departure is being told to the router: a return of the same identity waits for it. */
   readonly #leaving = new Map<string, Promise<void>>();
@@ -357,8 +369,8 @@ export class ZmqProxyRouter {
   }
 
   async #route(peer: HostedPeer, m: RoutedMessage): Promise<void> {
-    const subsystem = frameText(m.subsystem);
     if (m.recipient.length === 0) {
+      const subsystem = frameText(m.subsystem);
       if (subsystem === 'hello')
         return this.#zmqSend(peer.frame, EMPTY_FRAME, peer.user, m.id, m.subsystem, [WELCOME, VERSION, this.#routerIdentity, peer.frame]);
       if (subsystem === 'pubsub') return (peer.pubsub ??= this.#pubsubOf(peer)).handle(m, peer.user);
@@ -375,10 +387,16 @@ export class ZmqProxyRouter {
   }
 
   #pubsubOf(peer: HostedPeer): PeerPubSub {
+    const authorize = this.#o.authorizePublish;
+    const user = frameText(peer.user);
     return new PeerPubSub({
       peer: peer.frame,
+      user,
       link: this.#o.rmq,
       logger: this.#log,
+      // protected topics by the peer's proven user, never by anything it wrote
+      ...(authorize ? { authorize: (topic: string) => authorize(topic, user) } : {}),
+      onUnauthorized: () => void this.#stats.unauthorized++,
       ...(this.#o.management ? { management: this.#o.management } : {}),
       send: (to, from, user, id, subsystem, args) => void this.#zmqSend(to, from, user, id, subsystem, args),
     });

@@ -29,6 +29,7 @@ export {
 export type { ProtectedTopicEntry, TopicPermissions } from './admin/topic-permissions.js';
 export {
   FEDERATION_POLICY,
+  FEDERATION_QUEUE_EXPIRES_MS,
   FederationConfigSchema,
   ShovelConfigSchema,
   parseFederationConfig,

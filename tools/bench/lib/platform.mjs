@@ -13,6 +13,26 @@ import { startChild } from './processes.mjs';
 export const platformMain =
   process.env.BENCH_PLATFORM_MAIN ?? fileURLToPath(new URL('../../../apps/platform/dist/main.js', import.meta.url));
 
+/**
+ * The flags of a platform on RabbitMQ with the shared login (the benches' and soaks' agents log in
+ * as the URL's user): `--message-bus rmq`, broker URL, virtual host, management URL, instance name.
+ */
+export function rmqPlatformArgs({ url, vhost, management, instanceName }) {
+  return [
+    '--message-bus',
+    'rmq',
+    '--rmq-url',
+    url,
+    '--rmq-vhost',
+    vhost,
+    '--rmq-management-url',
+    management,
+    '--instance-name',
+    instanceName,
+    '--rmq-shared-login',
+  ];
+}
+
 export function platformBuilt() {
   return existsSync(platformMain);
 }
@@ -24,12 +44,18 @@ export function platformBuilt() {
  * `home`: use this VIP_HOME (made by the caller) instead of a fresh one; `keepHome`: stop()
  * leaves it (to start the platform again on it).
  */
-export async function startPlatformApp({ extraArgs = [], readyTimeoutMs = 20_000, home: given, keepHome = false } = {}) {
+export async function startPlatformApp({
+  extraArgs = [],
+  readyTimeoutMs = 20_000,
+  home: given,
+  keepHome = false,
+  main = platformMain,
+} = {}) {
   const home = given ?? (await mkdtemp(join(tmpdir(), 'vip-bench-')));
   // the environment bin/vip-platform sets (glibc malloc, README "Memory")
   const child = startChild(
     'platform',
-    platformMain,
+    main,
     ['--vip-address', 'tcp://127.0.0.1:0', '--vip-home', home, '--log-level', 'warn', ...extraArgs],
     {
       env: { MALLOC_MMAP_THRESHOLD_: '131072', ...process.env },

@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { createRmqAgent } from '@vip/agent/rmq';
-import { platformBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
+import { platformBrokerUser, proxyBrokerUser, rmqRouterOptions, RmqRouterTransport, RmqSetupError } from '@vip/rmq';
 import { ensureVolttronBroker } from '@vip/rmq/admin';
-import { ReservedIdentities } from '@vip/router';
+import { ReservedIdentities, type PlatformLinkTable } from '@vip/router';
 import { busInfoPath, stoppedBusInfo, writeBusInfo, type BusInfo } from '../bus-info.js';
 import type { PlatformConfig, RmqBusConfig } from '../cli-options.js';
 import type { BusOpening, PlatformBus } from '../platform-bus.js';
@@ -22,7 +22,7 @@ import { rmqPermissionsService } from '../services/rmq-permissions.js';
  * opts out of both. With the management API the broker permissions service runs too
  * (services/rmq-permissions.ts: the hello check, protected topics as topic permissions).
  */
-export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
+export async function openRmqBus(o: BusOpening, links?: PlatformLinkTable): Promise<PlatformBus> {
   const { config, paths, logger } = o;
   const rmq = requireRmq(config);
   const instanceName = config.instanceName;
@@ -44,6 +44,9 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
     maxMessageBytes: limits.maxMessageBytes,
     maxPendingBytes: limits.routerQueueBytes,
     ...(rmq.management ? { management: rmq.management } : {}),
+    // the platforms linked through the proxy router (services/proxy-links.ts): agents' external
+    // calls to them, which no shovel or federation takes, go over those links (docs/protocol.md 7.8)
+    ...(links ? { platformLinks: (platform: string) => links.knows(platform) } : {}),
   });
   const { identity, controlUsers, extensions, queryReply } = rmqRouterOptions(instanceName);
   // the platform's own agents count subscribers through the configured management API only
@@ -75,11 +78,13 @@ export async function openRmqBus(o: BusOpening): Promise<PlatformBus> {
             vhost: rmq.vhost,
             instanceName,
             protectedTopicsPath: paths.protectedTopics,
-            // the platform's own logins never get topic permissions
+            // the platform's own logins never get topic permissions; the proxy router's publishes for
+            // many users (its ZeroMQ peers, linked platforms' publishers), each checked in the proxy
             exclude: [
               decodeURIComponent(new URL(rmq.url).username),
               rmq.management.user,
               platformBrokerUser(instanceName),
+              proxyBrokerUser(instanceName),
               ...(rmq.brokerUser !== undefined ? [rmq.brokerUser] : []),
             ],
           }),

@@ -1,8 +1,22 @@
-import { EMPTY_FRAME, frameText, identityKey, textFrame, type DeliveryResult, type Frame, type RouterExtension } from '@vip/protocol';
+import {
+  EMPTY_FRAME,
+  ERRNO,
+  frameText,
+  identityKey,
+  parseExternalRpcPayload,
+  textFrame,
+  type DeliveryResult,
+  type Frame,
+  type RoutedMessage,
+  type RouterExtension,
+  type RouterServices,
+} from '@vip/protocol';
 import type { ProxyPlatformLinks } from '@vip/proxy-router';
 import type { PlatformLinkTable } from '@vip/router';
 
 const ROUTING_TABLE = textFrame('routing_table');
+const EXTERNAL_RPC = textFrame('external_rpc');
+const SEND_PLATFORM = textFrame('send_platform');
 const HELLO = textFrame('hello');
 const WELCOME = textFrame('welcome');
 
@@ -65,6 +79,13 @@ export function proxyPlatformLinks(table: PlatformLinkTable, deliver: ProxyRoute
   };
 }
 
+/** Whether `m` is an `external_rpc send_platform` to a platform other than `instance`. */
+function toOtherPlatform(m: RoutedMessage, instance: string): boolean {
+  if (!m.subsystem.equals(EXTERNAL_RPC) || m.args[0]?.equals(SEND_PLATFORM) !== true) return false;
+  const payload = parseExternalRpcPayload(m.args[1] ?? EMPTY_FRAME);
+  return !(payload instanceof Error) && payload.to_platform !== instance;
+}
+
 /** `<instance>.<platform>.<user>`: a remote caller's user as RMQ callees read users (they drop the first part). */
 export function underInstance(instance: string): (platform: string, user: Frame) => Frame {
   return (platform, user) => textFrame(`${instance}.${platform}.${frameText(user)}`);
@@ -88,14 +109,32 @@ function withoutInstanceOf(instance: string): (user: Frame) => Frame {
  * broker login proves no user at all), so every sender is heard as a local one: `send_peer` or
  * `hello` written by an agent is refused as on ZeroMQ.
  */
-export function brokerSendersAreNotLinks(extension: RouterExtension): RouterExtension {
+export function brokerSendersAreNotLinks(extension: RouterExtension, instanceName: string): RouterExtension {
+  let services: RouterServices | undefined;
   return {
     subsystems: extension.subsystems,
     ...(extension.name !== undefined ? { name: extension.name } : {}),
-    attach: (services) => extension.attach(services),
-    // an unproven sender (proof required, none given) is named by no user at all: the router would
-    // otherwise write its claimed identity, which RMQ callees believe on external_rpc
-    handle: (m, userId, user) => extension.handle(m, '', userId === '' ? EMPTY_FRAME : user),
+    attach: (s) => {
+      services = s;
+      extension.attach(s);
+    },
+    handle: (m, userId, user) => {
+      // an unproven sender (proof required, none given) calls no other platform: the link would name
+      // it by the identity it claimed (the caller a remote callee believes)
+      if (userId === '' && services && toOtherPlatform(m, instanceName)) {
+        services.count('external_rpc: send_platform from an unproven sender refused');
+        services.replyError(
+          m,
+          EMPTY_FRAME,
+          ERRNO.EACCES,
+          'Permission denied: a sender the broker did not prove may not call other platforms',
+        );
+        return true;
+      }
+      // an unproven sender is named by no user at all: the router would otherwise write its claimed
+      // identity, which RMQ callees believe on external_rpc
+      return extension.handle(m, '', userId === '' ? EMPTY_FRAME : user);
+    },
     ...(extension.stats ? { stats: () => (extension.stats as () => Record<string, number>)() } : {}),
     ...(extension.close ? { close: () => (extension.close as () => Promise<void>)() } : {}),
   };

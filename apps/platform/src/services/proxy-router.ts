@@ -1,6 +1,6 @@
 import { LinkPubSub, ZmqProxyRouter } from '@vip/proxy-router';
 import { ZmqRouterTransport } from '@vip/zmq';
-import { ConfigError } from '@vip/protocol';
+import { ConfigError, UnauthorizedError } from '@vip/protocol';
 import { platformLinkBase } from '../bus/rmq.js';
 import { PLATFORM_SERVICE_IDENTITIES } from '../service-identities.js';
 import type { PlatformService } from '../platform-service.js';
@@ -57,18 +57,26 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
       const services = new Set<string>(PLATFORM_SERVICE_IDENTITIES);
       const mayHold = (identity: string): boolean => !services.has(identity);
       const proxyLink = { ...platformLinkBase(rmq, config.instanceName), url: login.url, maxMessageBytes: limits.maxMessageBytes };
+      // This platform's protected topics, checked here for every publish the proxy makes: the broker
+      // checks topic permissions of the proxy's own login only (which rmq-permissions leaves
+      // unrestricted), so each hosted peer's and each remote publisher's user is checked here.
+      let guarded: ProtectedTopics | undefined;
+      let capabilities: UserToCapabilities = {};
+      unsubscribe.push(ctx.protectedTopics.subscribe((t) => void (guarded = t)));
+      unsubscribe.push(ctx.capabilities.subscribe((c) => void (capabilities = ctx.bus.capabilityUsers(c))));
+      // fail closed until the pubsub service has read protected_topics.json (it publishes an empty set when there is none)
+      const refusal = (topic: string, user: string) =>
+        guarded === undefined
+          ? new UnauthorizedError('protected topics are not loaded yet: publish again', { subsystem: 'pubsub', topic, user })
+          : guarded.check(topic, user, capabilities);
       // all_platforms pubsub with the linked ZeroMQ platforms, on the proxy's login
       if (links) {
-        // this platform's protected topics for publishes relayed from linked platforms, per remote publisher
-        let guarded: ProtectedTopics | undefined;
-        let capabilities: UserToCapabilities = {};
-        unsubscribe.push(ctx.protectedTopics.subscribe((t) => void (guarded = t)));
-        unsubscribe.push(ctx.capabilities.subscribe((c) => void (capabilities = ctx.bus.capabilityUsers(c))));
         linkPubSub = new LinkPubSub({
           table: links,
           rmq: proxyLink,
           logger,
-          authorize: (topic, user) => guarded === undefined || guarded.check(topic, user, capabilities) === undefined,
+          // per remote publisher: `<linked instance>.<user>`
+          authorize: (topic, user) => refusal(topic, user) === undefined,
           ...(rmq.management ? { management: rmq.management } : {}),
         });
       }
@@ -76,6 +84,8 @@ export function proxyRouterService(address: string, links?: PlatformLinkTable): 
         transport,
         logger,
         mayHold,
+        // per hosted peer: `<instance>.<its auth.json user>`, as the router's pubsub checks RMQ agents
+        authorizePublish: refusal,
         // remote ZeroMQ platforms linking here (--multi-platform true): proven by their key, never peers
         ...(links
           ? {

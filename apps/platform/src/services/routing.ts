@@ -122,7 +122,7 @@ export function routingService(
         // caller's `<its platform>.<user>` goes under this instance, so the callee sees the qualified user
         new ExternalRpcExtension(table, viaProxy === undefined ? {} : { remoteUser: underInstance(ctx.config.instanceName) }),
       ];
-      return viaProxy === undefined ? extensions : extensions.map(brokerSendersAreNotLinks);
+      return viaProxy === undefined ? extensions : extensions.map((e) => brokerSendersAreNotLinks(e, ctx.config.instanceName));
     },
     async start(ctx) {
       ownAddresses = () => ctx.bus.addresses();

@@ -217,6 +217,12 @@ const RMQ: readonly Plain[] = [
     kind: 'counter',
     read: transport('deadLetters'),
   },
+  {
+    name: 'vip_rmq_dead_external_total',
+    help: 'Dead-lettered messages of another instance (external calls to a peer not here), answered with error 113 over the link',
+    kind: 'counter',
+    read: transport('deadExternal'),
+  },
   { name: 'vip_rmq_reconnects_total', help: "Reconnections of the router's broker link", kind: 'counter', read: transport('reconnects') },
   {
     name: 'vip_rmq_pending_confirm_bytes',

@@ -89,6 +89,8 @@ export class PubSubSubsystem implements Subsystem {
   #unmatched = 0;
   #callbackErrors = 0;
   #invalid = 0;
+  /** `publish` deliveries sent by a peer instead of the router: dropped. */
+  #forged = 0;
 
   constructor(core: AgentCore, options: PubSubSubsystemOptions = {}) {
     this.#core = core;
@@ -188,6 +190,7 @@ export class PubSubSubsystem implements Subsystem {
       unmatched: this.#unmatched,
       callback_errors: this.#callbackErrors,
       invalid: this.#invalid,
+      forged: this.#forged,
       acked: this.#acked,
       unacked: this.#unacked.size,
       acks_missing: this.#acksMissing,
@@ -220,7 +223,15 @@ export class PubSubSubsystem implements Subsystem {
 
   handle(message: VipMessage): void {
     const op = message.args[0] ? frameText(message.args[0]) : '';
-    if (op === 'publish') return this.#deliver(message);
+    if (op === 'publish') {
+      // deliveries come from the router's pubsub only (empty sender); a peer can write any
+      // `sender`, topic or message in one, so a peer's would be a forgery (counted, dropped)
+      if (message.peer.length > 0) {
+        this.#forged++;
+        return;
+      }
+      return this.#deliver(message);
+    }
     if ((op === 'request_response' || op === 'list_response') && message.peer.length > 0) {
       this.#invalid++; // replies come from the router only; a peer's would be a forgery
       return;

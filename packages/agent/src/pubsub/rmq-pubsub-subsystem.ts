@@ -140,6 +140,8 @@ export class RmqPubSubSubsystem extends PubSubSubsystem {
       unconfirmed: s?.unconfirmed ?? 0,
       refused: s?.refused ?? 0,
       rejected_while_disconnected: s?.rejectedWhileDisconnected ?? 0,
+      // a persistent subscription's repeats of messages already passed on (redelivered, or sent again by a link), dropped
+      repeats_dropped: s?.duplicates ?? 0,
       unexpected_router_messages: this.#unexpected,
     };
   }

@@ -210,7 +210,7 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
   /**
    * ExternalRpcServer: one JSON-RPC text from `peer` on `platform` (parsed once): answers to our
    * external calls settle them (only from the platform and peer each went to); requests are
-   * served as local ones from `peer` with `user`, their answer text returned.
+   * served as from `<platform>.<peer>` with `user`, their answer text returned.
    */
   serveExternal(text: string, platform: string, peer: string, user: Frame): string | undefined | Promise<string | undefined> {
     const parsed = parseRpcFrame(text);
@@ -220,7 +220,9 @@ export class RpcSubsystem implements Subsystem, ExternalRpcServer {
       this.#answered(items as RpcMessage[], platform, peer);
       return undefined;
     }
-    const message: VipMessage = { peer: textFrame(peer), user, id: EMPTY_FRAME, subsystem: RPC_FRAME, args: [] };
+    // the caller qualified by its platform (`<platform>.<peer>`): a remote `platform.auth` is not this
+    // platform's, and may not push `auth.update` (nor pass any other check made on the caller's name)
+    const message: VipMessage = { peer: textFrame(`${platform}.${peer}`), user, id: EMPTY_FRAME, subsystem: RPC_FRAME, args: [] };
     const context = new MessageContext(message, this.#options.userOf ?? identityUser, this.#capabilitiesFn);
     if (parsed.batch) return this.#serveBatch(parsed.items, context);
     const r = this.#one(parsed.message, context);

@@ -110,6 +110,26 @@ describe('PubSubSubsystem wire format (agent_pubsub_* transcripts)', () => {
   });
 });
 
+describe('PubSubSubsystem deliveries come from the router only', () => {
+  it("drops a publish a peer sent (any sender it writes is a forgery), counted forged; the router's is delivered", async () => {
+    const { core } = fakeCore();
+    const pubsub = new PubSubSubsystem(core);
+    const got: string[] = [];
+    void pubsub.subscribe('alerts', (_peer, sender) => void got.push(sender));
+    const delivery = (peer: string, sender: string): VipMessage => ({
+      peer: textFrame(peer),
+      user: Buffer.alloc(0),
+      id: textFrame('x'),
+      subsystem: textFrame('pubsub'),
+      args: [textFrame('publish'), textFrame('alerts/a'), textFrame(JSON.stringify({ sender, bus: '', headers: {}, message: 1 }))],
+    });
+    pubsub.handle(delivery('evil.peer', 'platform.health'));
+    pubsub.handle(delivery('', 'honest.publisher'));
+    expect(got).toEqual(['honest.publisher']);
+    expect(pubsub.stats()).toMatchObject({ received: 1, forged: 1 });
+  });
+});
+
 describe('PubSubSubsystem.publishNoWait', () => {
   it('sends the frames publish sends, matches acks by id without a pending request, and paces at the window', async () => {
     const { core, sent, args } = fakeCore();

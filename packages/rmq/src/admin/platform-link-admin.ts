@@ -1,4 +1,5 @@
 import { VOLTTRON_EXCHANGE } from '../transport/amqp-mapping.js';
+import { RmqSetupError } from '../transport/rmq-errors.js';
 import type { RabbitMqManagement } from './rabbitmq-management.js';
 import {
   FEDERATION_POLICY,
@@ -82,7 +83,11 @@ export async function removeFederationUpstream(api: RabbitMqManagement, vhost: s
  * broker (default `amqp:///<vhost>`). Unlike VOLTTRON's (source exchange and key, which makes the
  * shovel a server-named queue that dies with its connection: what is published while the link
  * restarts is lost), each shovel reads a durable queue of its own name bound to `volttron` with
- * VOLTTRON's key, declared here, so a cut link loses nothing; the routing key travels unchanged.
+ * VOLTTRON's key, declared here, so a cut link (or the shovel plugin restarted) loses nothing;
+ * the routing key travels unchanged. `ack-mode: on-confirm`: the source queue drops a message only
+ * once the destination broker confirmed it. What was sent but not yet confirmed when the link was
+ * cut is sent again; `add-forward-headers` marks every shovelled message (`x-shovelled`) so a
+ * persistent subscriber drops such a repeat of one it passed on (recent-ids.ts).
  */
 export async function applyShovels(
   api: RabbitMqManagement,
@@ -100,6 +105,8 @@ export async function applyShovels(
       'src-queue': s.name,
       'dest-uri': s.value['dest-uri'],
       'dest-exchange': s.value['dest-exchange'],
+      'ack-mode': 'on-confirm',
+      'add-forward-headers': true,
     };
     out.push({ name: s.name, change: await put(api, 'shovel', vhost, s.name, value) });
   }
@@ -116,15 +123,32 @@ function text(v: unknown): string | undefined {
   return typeof v === 'string' ? v : v === undefined || v === null ? undefined : JSON.stringify(v);
 }
 
+/**
+ * The plugin's live links of `vhost`. While the federation or shovel plugin is off (restarted, or
+ * never enabled) the broker keeps the configured links but its management endpoint for their state
+ * is gone (it answers 404 or 406): then there are no live links, and `missing` says why, so a
+ * status shows every configured link down instead of failing.
+ */
+async function liveLinks(
+  api: RabbitMqManagement,
+  kind: 'federation-links' | 'shovels',
+  vhost: string,
+): Promise<{ rows: unknown[]; missing?: string }> {
+  try {
+    return { rows: await api.listLinkState(kind, vhost) };
+  } catch (err) {
+    if (!(err instanceof RmqSetupError) || err.missing !== 'broker') throw err;
+    const plugin = kind === 'shovels' ? 'rabbitmq_shovel' : 'rabbitmq_federation';
+    return { rows: [], missing: `the broker reports no link state (is ${plugin} running, with ${plugin}_management?)` };
+  }
+}
+
 /** Every configured upstream of `vhost` with the state of its link (`down` when the plugin has none running). */
 export async function federationStatus(api: RabbitMqManagement, vhost: string): Promise<LinkStatus[]> {
-  const [names, links] = await Promise.all([
-    api.listParameters('federation-upstream', vhost),
-    api.listLinkState('federation-links', vhost),
-  ]);
+  const [names, live] = await Promise.all([api.listParameters('federation-upstream', vhost), liveLinks(api, 'federation-links', vhost)]);
   return names.sort().map((name) => {
-    const link = links.find((l) => (l as { upstream?: unknown }).upstream === name) as Record<string, unknown> | undefined;
-    const error = text(link?.error);
+    const link = live.rows.find((l) => (l as { upstream?: unknown }).upstream === name) as Record<string, unknown> | undefined;
+    const error = text(link?.error) ?? live.missing;
     return {
       name,
       kind: 'federation' as const,
@@ -137,17 +161,17 @@ export async function federationStatus(api: RabbitMqManagement, vhost: string): 
 
 /** Every shovel parameter of `vhost` with its state (`down` when the plugin reports none). */
 export async function shovelStatus(api: RabbitMqManagement, vhost: string): Promise<LinkStatus[]> {
-  const [names, rows, bindings] = await Promise.all([
+  const [names, live, bindings] = await Promise.all([
     api.listParameters('shovel', vhost),
-    api.listLinkState('shovels', vhost),
+    liveLinks(api, 'shovels', vhost),
     api.listBindings(vhost, VOLTTRON_EXCHANGE),
   ]);
   const out: LinkStatus[] = [];
   for (const name of names.sort()) {
-    const row = rows.find((r) => (r as { name?: unknown }).name === name) as Record<string, unknown> | undefined;
+    const row = live.rows.find((r) => (r as { name?: unknown }).name === name) as Record<string, unknown> | undefined;
     const value = (await api.getParameter('shovel', vhost, name)) as Record<string, unknown> | undefined;
     const key = text(value?.['src-exchange-key']) ?? bindings.find((b) => b.destination === name)?.routingKey ?? '';
-    const error = text(row?.reason);
+    const error = text(row?.reason) ?? live.missing;
     out.push({
       name,
       kind: key.startsWith('__pubsub__.') ? 'pubsub' : 'rpc',

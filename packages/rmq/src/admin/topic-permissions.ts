@@ -27,8 +27,10 @@ export interface TopicPermissions {
  * The RabbitMQ topic permission that enforces `entries` on broker pubsub for one broker user with
  * `capabilities` (any of VOLTTRON's forms: a list of names will do), or undefined when that user may publish on every topic (no
  * topic permission needed). `write` is `(*UTF8)` then one anchored negative lookahead over the routing keys
- * (`__pubsub__.<instance>.<topic with / as .>[.#]`) of every entry the user lacks a capability
- * for; everything else (VIP messages `<instance>.<peer>`, unprotected topics) stays writable.
+ * (`__pubsub__.<any instance>.<topic with / as .>[.#]`) of every entry the user lacks a capability
+ * for; everything else (VIP messages `<instance>.<peer>`, unprotected topics) stays writable. Every
+ * instance word: an agent naming another platform in the key (as a federation link or the proxy's
+ * relay of a linked platform would) reaches this platform's all_platforms subscribers all the same.
  *
  * Where the broker cannot see what the router sees, it refuses more, never less:
  * - it matches routing keys, where `/` and `.` are the same separator: protecting `a.b` also
@@ -41,7 +43,8 @@ export interface TopicPermissions {
 export function protectedTopicPermissions(
   entries: readonly ProtectedTopicEntry[],
   capabilities: CapabilitiesInput,
-  instance: string,
+  /** The platform's instance; the patterns cover every instance word (see above). */
+  _instance: string,
 ): TopicPermissions | undefined {
   const held = normaliseCapabilities(capabilities);
   const plain = new Map<string, readonly string[]>(); // ProtectedTopics: a repeated plain topic keeps its last capabilities
@@ -59,9 +62,12 @@ export function protectedTopicPermissions(
     } else plain.set(e.topic, caps);
   }
   const lacks = (caps: readonly string[]) => capabilityRefusal(held, caps) !== undefined;
+  // every instance word, not only `instance`: all_platforms subscribers bind `__pubsub__.*.<prefix>`,
+  // so a key naming another platform (as federation and the proxy's relay write them) would reach
+  // them with this platform's protected topics unchecked. Relays do not log in as agent users.
   const refused: string[] = [];
-  for (const [topic, caps] of plain) if (lacks(caps)) refused.push(plainTopicKeyPattern(instance, topic));
-  for (const { source, caps } of regexes) if (lacks(caps)) refused.push(...regexTopicKeyPatterns(instance, source));
+  for (const [topic, caps] of plain) if (lacks(caps)) refused.push(plainTopicKeyPattern(ANY_INSTANCE, topic));
+  for (const { source, caps } of regexes) if (lacks(caps)) refused.push(...regexTopicKeyPatterns(ANY_INSTANCE, source));
   if (refused.length === 0) return undefined;
   return { exchange: VOLTTRON_EXCHANGE, write: `${PCRE_UTF8}^(?!${[...new Set(refused)].join('|')})`, read: '.*' };
 }
@@ -107,8 +113,12 @@ export function regexTopicKeyPatterns(instance: string, source: string): string[
   return out;
 }
 
+/** The instance argument of the key patterns that stands for every instance word (no instance is named `*`: a routing-key wildcard). */
+const ANY_INSTANCE = '*';
+
 function keyPrefix(instance: string): string {
-  return `${escapePcre(PUBSUB_PREFIX)}\\.${escapePcre(instance)}\\.`;
+  const word = instance === ANY_INSTANCE ? '[^.]+' : escapePcre(instance);
+  return `${escapePcre(PUBSUB_PREFIX)}\\.${word}\\.`;
 }
 
 const EXPANDED = ['username}', 'vhost}', 'client_id}'];

@@ -1,7 +1,14 @@
 import { InvalidPayloadError } from '@vip/protocol';
 import { z } from 'zod';
 import { JSON_CONTENT_TYPE, routingKeyFor, VIP_PROTO, VOLTTRON_EXCHANGE, type AmqpPublish } from '../transport/amqp-mapping.js';
-import { assertedPolicy, isPlatformIdentity, judgeSender, SpoofedSenderError, type SenderPolicy } from '../transport/sender-trust.js';
+import {
+  assertedPolicy,
+  isPlatformIdentity,
+  judgeSender,
+  SpoofedSenderError,
+  type SenderJudgement,
+  type SenderPolicy,
+} from '../transport/sender-trust.js';
 
 /**
  * VOLTTRON's RabbitMQ pubsub wire format (docs/protocol.md 7.6), pure. A topic `a/b/c` of instance
@@ -50,10 +57,19 @@ export interface PubSubPublish {
  */
 export const TOPIC_HEADER = 'x-vip-topic';
 
-/** Publish parameters for a VOLTTRON RMQ pubsub message from `identity` of `instance`. */
-export function encodePubsubPublish(instance: string, identity: string, p: PubSubPublish, messageId: string): AmqpPublish {
+/**
+ * Publish parameters for a VOLTTRON RMQ pubsub message from `identity` of `instance`. `user`: the
+ * `user` header (default the identity, as VOLTTRON); the proxy router writes its hosted peer's
+ * proven user `<instance>.<user>` there, believed only from its broker user (`proxied`).
+ */
+export function encodePubsubPublish(instance: string, identity: string, p: PubSubPublish, messageId: string, user?: string): AmqpPublish {
   const body = { sender: identity, bus: p.bus ?? '', headers: { ...p.headers, ...COMPAT_HEADERS }, message: p.message ?? null };
-  const headers = { recipient: '', proto: VIP_PROTO, user: identity, ...(p.topic.includes('.') ? { [TOPIC_HEADER]: p.topic } : {}) };
+  const headers = {
+    recipient: '',
+    proto: VIP_PROTO,
+    user: user ?? identity,
+    ...(p.topic.includes('.') ? { [TOPIC_HEADER]: p.topic } : {}),
+  };
   return {
     exchange: VOLTTRON_EXCHANGE,
     routingKey: publishRoutingKey(instance, p.topic),
@@ -78,6 +94,13 @@ const PubsubBodySchema = z.object({
 /** One pubsub message as a subscriber gets it. */
 export interface PubSubDelivery {
   readonly sender: string;
+  /**
+   * The publisher's user as far as the receiver believes it (with a `publisher` to judge): the
+   * broker user its user_id proves (`<instance>.<identity>`), a legacy peer's own, the proxy's word
+   * for a ZeroMQ peer (`<instance>.<its proven user>`); '' when nothing is proven. Without a
+   * publisher to judge: the `user` header as written.
+   */
+  readonly user: string;
   readonly bus: string;
   readonly topic: string;
   readonly instance: string;
@@ -129,15 +152,39 @@ export function decodePubsubDelivery(
       r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; '),
     );
   }
-  const spoofed = publisher && checkPublisher(publisher, r.data.sender);
-  if (spoofed) return spoofed;
+  const header = typeof headers?.user === 'string' ? headers.user : '';
+  const judged = publisher ? checkPublisher(publisher, r.data.sender) : undefined;
+  if (judged instanceof SpoofedSenderError) return judged;
   const exact = headers?.[TOPIC_HEADER];
   const topic = typeof exact === 'string' && publishRoutingKey(where.instance, exact) === routingKey ? exact : where.topic;
-  return { sender: r.data.sender, bus: r.data.bus, headers: r.data.headers, message: r.data.message, topic, instance: where.instance };
+  return {
+    sender: r.data.sender,
+    user: judged === undefined ? header : believedUser(judged, header, publisher?.policy?.instance ?? publisher?.instance ?? ''),
+    bus: r.data.bus,
+    headers: r.data.headers,
+    message: r.data.message,
+    topic,
+    instance: where.instance,
+  };
 }
 
-/** The SpoofedSenderError of a pubsub publish whose app_id or body `sender` is not what may be believed; undefined when fine. */
-function checkPublisher(publisher: PubsubPublisher, sender: string): SpoofedSenderError | undefined {
+/** The publisher's user a judgement allows: what the bus proved, the proxy's header for its peer, nothing unproven. */
+function believedUser(judged: SenderJudgement, header: string, instance: string): string {
+  switch (judged.trust) {
+    case 'proxied':
+      return header.startsWith(`${instance}.`) ? header : '';
+    case 'asserted':
+      return header;
+    default:
+      return judged.user ?? '';
+  }
+}
+
+/**
+ * How far a pubsub publish's sender is believed (judgeSender), or the SpoofedSenderError of one whose
+ * app_id or body `sender` is not what may be believed.
+ */
+function checkPublisher(publisher: PubsubPublisher, sender: string): SenderJudgement | SpoofedSenderError {
   const policy = publisher.policy ?? assertedPolicy(publisher.instance);
   const claimed = `${policy.instance}.${sender}`;
   const appId = typeof publisher.appId === 'string' && publisher.appId.includes('.') ? publisher.appId : claimed;
@@ -158,5 +205,5 @@ function checkPublisher(publisher: PubsubPublisher, sender: string): SpoofedSend
       `body sender ${JSON.stringify(sender)} is the platform's, without its user_id`,
     );
   }
-  return undefined;
+  return judged;
 }

@@ -26,6 +26,12 @@ import { SpoofedSenderError, type SenderPolicy } from '../transport/sender-trust
 
 export interface RmqPubSubOptions extends RmqLinkOptionsInput {
   readonly identity: string;
+  /**
+   * The `user` header of this client's publishes (default the identity, as VOLTTRON). The proxy
+   * router writes its hosted ZeroMQ peer's proven user `<instance>.<user>`: receivers believe it
+   * from the proxy's broker user only (PubSubDelivery `user`).
+   */
+  readonly user?: string;
   /** Declare the `volttron` exchanges first (needs configure rights); off by default. */
   readonly declareTopology?: boolean;
   /**
@@ -158,6 +164,8 @@ export class RmqPubSub extends BrokerClient {
     duplicates: 0,
   };
   readonly #userId: string | undefined;
+  /** The `user` header of own publishes (undefined: the identity). */
+  readonly #user: string | undefined;
   readonly #policy: SenderPolicy;
   readonly #match: PrefixMatch;
   readonly #bindings: BindingSnapshots<BindingTable> | undefined;
@@ -170,7 +178,7 @@ export class RmqPubSub extends BrokerClient {
   readonly #idPrefix = `${randomUUID().slice(0, 8)}.`;
 
   constructor(options: RmqPubSubOptions) {
-    const { identity, declareTopology, logger, prefixMatch, management, ...link } = options;
+    const { identity, user, declareTopology, logger, prefixMatch, management, ...link } = options;
     const o = parseRmqLinkOptions(link, `RabbitMQ pubsub options of ${JSON.stringify(identity)}`);
     if (identity === '') throw new ConfigError('RMQ pubsub needs a non-empty identity');
     identityText(Buffer.from(identity, 'utf8'));
@@ -178,6 +186,7 @@ export class RmqPubSub extends BrokerClient {
     const userId = publisherUserId(o, identity);
     super(o, `RMQ pubsub ${identity}`, `vip-pubsub ${base}`, declareTopology ?? false, logger?.child({ identity, part: 'pubsub' }), userId);
     this.#userId = userId;
+    this.#user = user;
     this.#policy = senderPolicyOf(o, identity);
     this.identity = identity;
     this.#base = base;
@@ -263,15 +272,20 @@ export class RmqPubSub extends BrokerClient {
    * `relayedFrom` (the proxy router's login only): a publish of `sender` on another platform
    * `instance` (a ZeroMQ platform linked through the proxy), routed as that instance's
    * (`__pubsub__.<instance>.<topic>`, so only `all_platforms` subscribers bind it), sent as the
-   * proxy's for `sender` (receivers: trust `proxied`).
+   * proxy's for `sender` (receivers: trust `proxied`), its `user` header `user` (the linked
+   * platform's word, qualified by it: never a user of this instance).
    */
   async publish(
     p: PubSubPublish,
-    options: { readonly count?: boolean; readonly relayedFrom?: { readonly instance: string; readonly sender: string } } = {},
+    options: {
+      readonly count?: boolean;
+      readonly relayedFrom?: { readonly instance: string; readonly sender: string; readonly user?: string };
+    } = {},
   ): Promise<number> {
     const relay = options.relayedFrom;
     const sender = relay?.sender ?? this.identity;
-    const encoded = encodePubsubPublish(this.options.instanceName, sender, p, `${this.identity}.pubsub.${this.#idPrefix}${++this.#ids}`);
+    const id = `${this.identity}.pubsub.${this.#idPrefix}${++this.#ids}`;
+    const encoded = encodePubsubPublish(this.options.instanceName, sender, p, id, relay ? relay.user : this.#user);
     const userId = relay ? publisherUserId(this.options, sender) : this.#userId;
     // delivery mode 2: a persistent subscription's durable queue keeps it across a broker restart
     // (the confirm then follows the disk write); other queues are not durable and keep it in memory

@@ -14,11 +14,22 @@ import { encodeArgs, vipToAmqp, type AmqpPublish, type MappingContext } from './
 export const PROXY_OUTBOUND_IDENTITY = 'proxy.router.zmq.outbound.subsystem';
 const VIP1 = textFrame('VIP1');
 
+/** The inbox's identity frame: the VIP peer a message through the proxy is published to. */
+export const PROXY_OUTBOUND_FRAME: Frame = textFrame(PROXY_OUTBOUND_IDENTITY);
+
 /** The publish of `message` (peer = a ZeroMQ peer) sent through the proxy by `ctx`, with `userId` as the AMQP user_id. */
 export function viaProxyPublish(message: VipMessage, ctx: MappingContext, userId?: string): AmqpPublish {
-  const toProxy = vipToAmqp({ ...message, peer: textFrame(PROXY_OUTBOUND_IDENTITY) }, ctx, userId === undefined ? {} : { userId });
-  const frames = [message.peer, textFrame(ctx.identity), VIP1, message.user, message.id, message.subsystem, ...message.args];
-  return { ...toProxy, content: encodeArgs(frames) };
+  const toProxy = vipToAmqp({ ...message, peer: PROXY_OUTBOUND_FRAME, args: [] }, ctx, userId === undefined ? {} : { userId });
+  return { ...toProxy, content: proxyFrameListBody(message, textFrame(ctx.identity)) };
+}
+
+/**
+ * The body of `message` through the proxy: the frame list `[recipient, sender, VIP1, user, id,
+ * subsystem, args...]` as encodeArgs writes it (only the body: the publish's properties are those
+ * of a message to PROXY_OUTBOUND_FRAME, see RmqConnection's PublishCache).
+ */
+export function proxyFrameListBody(message: VipMessage, sender: Frame): Buffer {
+  return encodeArgs([message.peer, sender, VIP1, message.user, message.id, message.subsystem, ...message.args]);
 }
 
 /** A frame list sent to the proxy, read: who it is for and what the sender says it is. */

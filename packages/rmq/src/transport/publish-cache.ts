@@ -32,7 +32,11 @@ export class PublishCache {
     this.#userId = userId;
   }
 
-  toAmqp(message: VipMessage): AmqpPublish {
+  /**
+   * `content`: the body when it is not `encodeArgs(message.args)` (the proxy inbox's frame list,
+   * proxy-frames.ts), so that the args are not encoded for nothing.
+   */
+  toAmqp(message: VipMessage, content?: Buffer): AmqpPublish {
     const { peer, user, subsystem, id } = message;
     const key = `${peer.length}.${user.length}.${peer.toString('latin1')}${user.toString('latin1')}${subsystem.toString('latin1')}`;
     let shape = this.#shapes.get(key);
@@ -45,7 +49,7 @@ export class PublishCache {
       const { appId, type, headers, userId } = full.properties;
       if (this.#shapes.size >= MAX_ENTRIES) this.#shapes.clear();
       this.#shapes.set(key, { exchange: full.exchange, routingKey: full.routingKey, appId, type, headers, userId });
-      return full;
+      return content === undefined ? full : { ...full, content };
     }
     // message_id is the Latin-1 text of the id, encoded UTF-8 on the wire: up to 2 bytes per id byte
     const messageId = id.toString('latin1');
@@ -55,7 +59,7 @@ export class PublishCache {
     return {
       exchange: shape.exchange,
       routingKey: shape.routingKey,
-      content: encodeArgs(message.args),
+      content: content ?? encodeArgs(message.args),
       properties: {
         appId: shape.appId,
         messageId,

@@ -1,9 +1,10 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { InvalidPayloadError, TransportError, type AgentConnection, type Frame, type Logger, type VipMessage } from '@vip/protocol';
-import { amqpToVip, identityText, routingKeyFor, VOLTTRON_EXCHANGE, type InboundLimits } from './amqp-mapping.js';
+import { amqpToVip, identityText, routingKeyFor, vipToAmqp, VOLTTRON_EXCHANGE, type InboundLimits } from './amqp-mapping.js';
 import { BrokerClient } from './broker-client.js';
 import { queueDeclareError } from './channel-tools.js';
-import { viaProxyPublish } from './proxy-frames.js';
+import { ExternalRpcBridge } from './external-rpc-bridge.js';
+import { PROXY_OUTBOUND_FRAME, proxyFrameListBody } from './proxy-frames.js';
 import { PublishCache } from './publish-cache.js';
 import { parseRmqLinkOptions, type RmqLinkOptionsInput } from './rmq-options.js';
 import { publisherUserId, senderPolicyOf } from './sender-identity.js';
@@ -49,6 +50,17 @@ export interface RmqConnectionStats {
   unproven: number;
   /** Delivered without proof from a configured legacy peer (`legacyPeers`): its own user. */
   legacy: number;
+  /** External RPC (7.8): calls and answers sent to another instance's peers (`<platform>.<peer>`). */
+  externalSent: number;
+  /** External RPC: calls and answers received from another instance (never proven: handed on with an empty user). */
+  externalReceived: number;
+  /**
+   * Messages from another instance dropped: not RPC (nothing else is carried between platforms here),
+   * or (proof required) RPC whose sender this broker did not prove (also in `externalUnproven`).
+   */
+  externalDropped: number;
+  /** Of `externalDropped`: RPC from another instance without a proven sender where proofs are required. */
+  externalUnproven: number;
   /** Inbound handler threw; the message was acked anyway (counted, logged). */
   handlerErrors: number;
   /** `send` called while reconnecting: rejected with TransportError, nothing queued. */
@@ -73,10 +85,25 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
   readonly identity: string;
   readonly #queue: string;
   readonly #publishes: PublishCache;
-  readonly #stats = { sent: 0, viaProxy: 0, received: 0, invalid: 0, spoofed: 0, unproven: 0, legacy: 0, handlerErrors: 0 };
+  readonly #stats = {
+    sent: 0,
+    viaProxy: 0,
+    received: 0,
+    invalid: 0,
+    spoofed: 0,
+    unproven: 0,
+    legacy: 0,
+    externalSent: 0,
+    externalReceived: 0,
+    externalDropped: 0,
+    handlerErrors: 0,
+  };
+  readonly #external: ExternalRpcBridge;
   readonly #viaProxy: ((peer: Frame) => boolean) | undefined;
   readonly #ctx: { readonly instance: string; readonly identity: string };
   readonly #userId: string | undefined;
+  /** This agent's identity as the sender frame of a frame list sent through the proxy. */
+  readonly #senderFrame: Buffer;
   readonly #defaultUser: Buffer;
   readonly #limits: InboundLimits;
   #warnedUnprovenPlatform = false;
@@ -98,6 +125,8 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
     this.#viaProxy = viaProxy;
     this.#ctx = { instance: o.instanceName, identity };
     this.#userId = userId;
+    this.#senderFrame = Buffer.from(identity, 'utf8');
+    this.#external = new ExternalRpcBridge(this.#ctx, this.#limits.policy?.proof === 'required');
   }
 
   /** Whether unproven senders get no user here (sender-trust.ts): the client's login or `senderProof`. */
@@ -111,9 +140,18 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   async send(message: VipMessage): Promise<void> {
     this.checkOpen();
-    if (message.peer.length > 0 && this.#viaProxy?.(message.peer) === true) {
+    const external = message.peer.length === 0 ? this.#external.outbound(message) : undefined;
+    if (external !== undefined) {
+      // a call or answer for another platform: `<platform>.<peer>`, carried by the RPC shovel (7.8)
+      const m = external.message.user.length > 0 ? external.message : { ...external.message, user: this.#defaultUser };
+      const options = { platform: external.platform, ...(this.#userId === undefined ? {} : { userId: this.#userId }) };
+      await this.publishAmqp(vipToAmqp(m, this.#ctx, options), 'message');
+      this.#stats.externalSent += 1;
+    } else if (message.peer.length > 0 && this.#viaProxy?.(message.peer) === true) {
+      // viaProxyPublish's wire format; properties from the publish cache (the inbox as peer), args encoded once, in the frame list
       const withUser = message.user.length > 0 ? message : { ...message, user: this.#defaultUser };
-      await this.publishAmqp(viaProxyPublish(withUser, this.#ctx, this.#userId), 'message');
+      const body = proxyFrameListBody(withUser, this.#senderFrame);
+      await this.publishAmqp(this.#publishes.toAmqp({ ...withUser, peer: PROXY_OUTBOUND_FRAME }, body), 'message');
       this.#stats.viaProxy += 1;
     } else {
       await this.publishAmqp(this.#publishes.toAmqp(message), 'message');
@@ -123,7 +161,12 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
 
   /** Counters (a copy). */
   stats(): RmqConnectionStats {
-    return { ...this.#stats, rejectedWhileDisconnected: this.rejectedWhileDisconnected, reconnects: this.reconnects };
+    return {
+      ...this.#stats,
+      externalUnproven: this.#external.unproven,
+      rejectedWhileDisconnected: this.rejectedWhileDisconnected,
+      reconnects: this.reconnects,
+    };
   }
 
   protected async declare(ch: Channel): Promise<void> {
@@ -157,11 +200,17 @@ export class RmqConnection extends BrokerClient implements AgentConnection {
         });
       }
     } else {
+      const message = this.#external.inbound(vip);
+      if (message === null) {
+        this.#stats.externalDropped += 1;
+        return this.ack(ch, msg);
+      }
       this.#stats.received += 1;
-      if (vip.trust === 'anonymous') this.#stats.unproven += 1;
+      if (vip.platform !== this.#ctx.instance) this.#stats.externalReceived += 1;
+      else if (vip.trust === 'anonymous') this.#stats.unproven += 1;
       else if (vip.trust === 'legacy') this.#stats.legacy += 1;
       try {
-        this.#handler?.(vip.message);
+        this.#handler?.(message);
       } catch (err) {
         this.#stats.handlerErrors += 1;
         this.log.warn('rmq.receive.handler-failed', {}, err);

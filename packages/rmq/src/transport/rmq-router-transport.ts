@@ -1,10 +1,13 @@
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import {
   EMPTY_FRAME,
+  ERRNO,
+  ERRNO_MESSAGES,
   identityKey,
   InvalidPayloadError,
   ProtocolError,
   silentLogger,
+  textFrame,
   type ConnectionStatus,
   type DeliveryResult,
   type Frame,
@@ -26,6 +29,7 @@ import {
 import { BrokerLink } from './broker-link.js';
 import type { LinkSession } from './link-session.js';
 import { declareVolttronTopology } from './topology.js';
+import { externalDeadLetter } from './external-dead-letter.js';
 import { queueDeclareError } from './channel-tools.js';
 import { PeerSweep } from './peer-sweep.js';
 import { ManagementReads, type ManagementOptions } from './management-reads.js';
@@ -49,6 +53,13 @@ export interface RmqRouterTransportOptions extends RmqLinkOptionsInput {
    * e.g. while the broker blocks publishers on a memory alarm. Default 256 MiB.
    */
   readonly maxPendingBytes?: number;
+  /**
+   * Whether this router has a platform link of its own to a platform (the proxy router's links to
+   * ZeroMQ platforms): an agent's external call to it, dead-lettered because no shovel or federation
+   * binds `<platform>.<peer>`, goes to the core as the caller's `external_rpc send_platform`
+   * (external-dead-letter.ts) instead of being answered with error 113.
+   */
+  readonly platformLinks?: (platform: string) => boolean;
 }
 
 export interface RmqRouterStats {
@@ -79,6 +90,16 @@ export interface RmqRouterStats {
   deadLetters: number;
   /** Dead-lettered pubsub publishes without subscribers: ignored (docs/protocol.md 7.4). */
   deadPubsub: number;
+  /**
+   * Dead-lettered messages from another instance (an external call over an RPC shovel to a peer
+   * that is not here): answered with error 113 to `<their instance>.<sender>`, as VOLTTRON's router
+   * answers to `app_id`, so the reverse shovel takes it back (docs/protocol.md 7.8).
+   */
+  deadExternal: number;
+  /** Dead-lettered external calls of this instance's agents handed to the core for a platform link (external-dead-letter.ts). */
+  deadToLink: number;
+  /** Of those, refused: the sender unproven where proof is required (answered with error 113 instead). */
+  deadToLinkUnproven: number;
   reconnects: number;
 }
 
@@ -137,10 +158,14 @@ export class RmqRouterTransport implements RouterTransport {
     backlog: 0,
     pendingBytes: 0,
     deadLetters: 0,
+    deadExternal: 0,
+    deadToLink: 0,
+    deadToLinkUnproven: 0,
     deadPubsub: 0,
     reconnects: 0,
   };
   readonly #maxPendingBytes: number;
+  readonly #platformLinks: ((platform: string) => boolean) | undefined;
   readonly #limits: InboundLimits;
   #handlers: RouterTransportHandlers | undefined;
   #confirm: ConfirmChannel | undefined;
@@ -152,8 +177,9 @@ export class RmqRouterTransport implements RouterTransport {
   #closing = false;
 
   constructor(options: RmqRouterTransportOptions) {
-    const { logger, peerSweepMs, management, maxPendingBytes, ...link } = options;
+    const { logger, peerSweepMs, management, maxPendingBytes, platformLinks, ...link } = options;
     this.#maxPendingBytes = maxPendingBytes ?? 256 * 1024 * 1024;
+    this.#platformLinks = platformLinks;
     this.#o = parseRmqLinkOptions(link, 'RabbitMQ router options');
     this.#log = (logger ?? silentLogger).child({ identity: ROUTER_IDENTITY });
     this.#limits = { maxBytes: this.#o.maxMessageBytes, policy: senderPolicyOf(this.#o, ROUTER_IDENTITY) };
@@ -364,7 +390,10 @@ export class RmqRouterTransport implements RouterTransport {
       this.#refused(vip);
     } else if (vip.message.subsystem.toString('utf8') === 'pubsub') {
       this.#stats.deadPubsub += 1;
-    } else {
+    } else if (vip.platform !== this.#o.instanceName) {
+      this.#stats.deadExternal += 1;
+      this.#answerUnroutable(ch, vip, msg.fields.routingKey);
+    } else if (!this.#toPlatformLink(vip, msg.fields.routingKey)) {
       this.#stats.deadLetters += 1;
       const key = splitRoutingKey(msg.fields.routingKey);
       // local recipient: its bare identity; another instance, or no identity at all (`<instance>.`,
@@ -376,6 +405,46 @@ export class RmqRouterTransport implements RouterTransport {
       this.#handOver(vip.message.peer, recipient, vip);
     }
     ackQuietly(ch, msg);
+  }
+
+  /** A dead external call for one of the router's platform links: handed to the core as `send_platform` (true), else false. */
+  #toPlatformLink(vip: InboundVip, routingKey: string): boolean {
+    const d = externalDeadLetter(vip, routingKey, this.#o.instanceName, this.#platformLinks, this.requiresProof);
+    if (d.kind === 'none') return false;
+    if (d.kind === 'unproven') {
+      this.#stats.deadToLinkUnproven += 1;
+      return false;
+    }
+    this.#stats.deadToLink += 1;
+    this.#handOver(vip.message.peer, EMPTY_FRAME, { ...vip, message: d.message });
+    return true;
+  }
+
+  /** Error 113 for a message of another instance nobody here takes, to its sender there (never to a local namesake). */
+  #answerUnroutable(ch: Channel, vip: InboundVip, recipient: string): void {
+    const subsystem = vip.message.subsystem.toString('utf8');
+    if (subsystem === 'error') return; // never answer an error with an error (two platforms could bounce them forever)
+    try {
+      const p = vipToAmqp(
+        {
+          peer: vip.message.peer,
+          user: EMPTY_FRAME,
+          id: vip.message.id,
+          subsystem: textFrame('error'),
+          args: [
+            textFrame(String(ERRNO.EHOSTUNREACH)),
+            textFrame(ERRNO_MESSAGES[ERRNO.EHOSTUNREACH]!),
+            textFrame(recipient),
+            textFrame(subsystem),
+          ],
+        },
+        { instance: this.#o.instanceName, identity: ROUTER_IDENTITY },
+        { platform: vip.platform },
+      );
+      ch.publish(p.exchange, p.routingKey, p.content, p.properties);
+    } catch (err) {
+      this.#log.debug('rmq.router.unroutable-answer-failed', { reason: (err as Error).message });
+    }
   }
 
   /** Count a delivery that is not VIP, or that claims the router's identity, or a spoofed sender. */

@@ -146,6 +146,16 @@ export function judgeSender(userId: unknown, appId: string, policy: SenderPolicy
       );
     return { trust: 'proven', user };
   }
+  const senderInstance = appId.slice(0, dot);
+  const linkUser = senderInstance === instance ? undefined : agentUserOf(userId, senderInstance);
+  if (linkUser !== undefined) {
+    // another instance's sender with a user_id of that instance: this broker logged its publisher in
+    // as that user. A user named `<other instance>.<identity>` here is a link's login (VOLTTRON's RPC
+    // shovel logs in to the remote broker as `<its instance>.<caller>` and carries the caller's user_id,
+    // checked by the caller's broker), so it proves exactly that sender and no other. (A shared user
+    // such as guest names no instance: nothing proven, as below.)
+    return linkUser === appId ? { trust: 'proven', user: linkUser } : new SpoofedSenderError(what, linkUser, appId);
+  }
   if (policy.proof === 'optional') return { trust: 'asserted' };
   if (platformIdentity) return new UnprovenPlatformIdentityError(what, typeof userId === 'string' ? userId : '', appId, instance);
   const local = appId.slice(0, dot) === instance;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   federationPolicy,
+  FEDERATION_QUEUE_EXPIRES_MS,
   federationUpstreams,
   parseFederationConfig,
   parseShovelConfig,
@@ -14,7 +15,17 @@ describe('VOLTTRON federation and shovel files', () => {
       'federation-upstream': { 'site-b': { port: 5672, 'virtual-host': 'volttron', 'federation-user': 'fed', password: 'p w' } },
     });
     expect(federationUpstreams(c)).toEqual([
-      { name: 'upstream-site-b-volttron', host: 'site-b', value: { uri: 'amqp://fed:p%20w@site-b:5672/volttron' } },
+      {
+        name: 'upstream-site-b-volttron',
+        host: 'site-b',
+        value: {
+          uri: 'amqp://fed:p%20w@site-b:5672/volttron',
+          // the upstream keeps the link's queue (and what it collects) while the link is down or its plugin restarts
+          'ack-mode': 'on-confirm',
+          'resource-cleanup-mode': 'never',
+          expires: FEDERATION_QUEUE_EXPIRES_MS,
+        },
+      },
     ]);
     expect(federationPolicy()).toEqual({
       pattern: '^volttron',

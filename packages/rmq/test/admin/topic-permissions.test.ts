@@ -4,6 +4,7 @@ import { publishRoutingKey } from '../../src/pubsub/pubsub-mapping.js';
 import {
   escapePcre,
   PCRE_UTF8,
+  plainTopicKeyPattern,
   protectedTopicPermissions,
   regexTopicKeyPatterns,
   type ProtectedTopicEntry,
@@ -35,7 +36,7 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
 
   it('refuses exactly the protected keys the user lacks, read stays .*', () => {
     const p = protectedTopicPermissions(ENTRIES, ['can_bar'], INST);
-    expect(p).toEqual({ exchange: 'volttron', write: '(*UTF8)^(?!__pubsub__\\.v1\\.foo)', read: '.*' });
+    expect(p).toEqual({ exchange: 'volttron', write: '(*UTF8)^(?!__pubsub__\\.[^.]+\\.foo)', read: '.*' });
     const w = p?.write;
     expect(writable(w, 'foo')).toBe(false);
     expect(writable(w, 'foo/1')).toBe(false);
@@ -48,7 +49,7 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
   it('translates /regex/ topics to anchored key patterns', () => {
     const w = protectedTopicPermissions(ENTRIES, ['can_foo'], INST)?.write;
     // the end binds to the last top-level alternative, before an optional final newline: VOLTTRON's '^' + regex + '$'
-    expect(w).toBe('(*UTF8)^(?!__pubsub__\\.v1\\.(?:bar\\..*\\n?(?:\\.#|(?<!\\.#))$))');
+    expect(w).toBe('(*UTF8)^(?!__pubsub__\\.[^.]+\\.(?:bar\\..*\\n?(?:\\.#|(?<!\\.#))$))');
     expect(writable(w, 'bar/x')).toBe(false);
     expect(writable(w, 'bar/x/y')).toBe(false);
     expect(writable(w, 'bar')).toBe(true);
@@ -58,10 +59,10 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
     expect(js(w!).test('__pubsub__.v1.bar.#.#')).toBe(false); // topic bar/# to a subscriber
   });
 
-  it('keeps VIP messages and other instances writable', () => {
+  it("keeps VIP messages writable; refuses a protected topic under any instance's key (all_platforms subscribers bind them all)", () => {
     const w = protectedTopicPermissions(ENTRIES, [], INST)!.write;
-    for (const key of ['v1.platform.auth', 'v1.router', '__pubsub__.v2.foo.#', 'v1.foo']) expect(js(w).test(key)).toBe(true);
-    expect(js(w).test('__pubsub__.v1.foo.#')).toBe(false);
+    for (const key of ['v1.platform.auth', 'v1.router', '__pubsub__.v2.open.#', 'v1.foo']) expect(js(w).test(key)).toBe(true);
+    for (const key of ['__pubsub__.v1.foo.#', '__pubsub__.v2.foo.#', '__pubsub__.linked.foo.x.#']) expect(js(w).test(key)).toBe(false);
   });
 
   it('protects the / spelling of a plain topic with a dot (keys cannot tell them apart)', () => {
@@ -95,10 +96,13 @@ describe('protectedTopicPermissions (write regex of one broker user)', () => {
 
   it('escapes regex metacharacters and RabbitMQ variables in plain topics and the instance', () => {
     expect(escapePcre('a.b*{username}')).toBe('a\\.b\\*\\x7Busername\\}');
-    const w = protectedTopicPermissions([{ topic: 'x+{vhost}', capabilities: 'c' }], [], 'i.1')!.write;
+    const w = protectedTopicPermissions([{ topic: 'x+{vhost}', capabilities: 'c' }], [], INST)!.write;
     expect(w).not.toContain('{vhost}');
-    expect(js(w).test(publishRoutingKey('i.1', 'x+{vhost}/y'))).toBe(false);
-    expect(js(w).test(publishRoutingKey('ix1', 'x+{vhost}/y'))).toBe(true);
+    expect(js(w).test(publishRoutingKey(INST, 'x+{vhost}/y'))).toBe(false);
+    expect(js(w).test(publishRoutingKey(INST, 'xx{vhost}/y'))).toBe(true);
+    const key = plainTopicKeyPattern('i.1', 'x');
+    expect(new RegExp(`^${key}`).test('__pubsub__.i.1.x')).toBe(true);
+    expect(new RegExp(`^${key}`).test('__pubsub__.ix1.x')).toBe(false);
   });
 
   it("a top-level | as VOLTTRON reads '^' + regex + '$': /a|b/ refuses every topic starting with a, and b (never less than the router)", () => {

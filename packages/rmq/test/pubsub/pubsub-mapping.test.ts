@@ -103,4 +103,23 @@ describe('RMQ pubsub wire format (docs/protocol.md 7.6)', () => {
       }),
     ).toBeInstanceOf(SpoofedSenderError); // the platform user proves only platform identities
   });
+  it("the publisher's user: what user_id proves, the proxy's header for its ZeroMQ peer, nothing unproven", () => {
+    const required: SenderPolicy = { instance: 'v1', proof: 'required', legacyPeers: new Set<string>(['py']) };
+    const from = (identity: string, user?: string) => encodePubsubPublish('v1', identity, { topic: 't', message: 1 }, 'm7', user);
+    const userOf = (p: ReturnType<typeof from>, appId: string, userId: unknown) => {
+      const d = decodePubsubDelivery(p.routingKey, p.content, p.properties.headers as Record<string, unknown>, undefined, {
+        instance: 'v1',
+        policy: required,
+        appId,
+        userId,
+      });
+      return d instanceof InvalidPayloadError ? d : d.user;
+    };
+    expect(userOf(from('alice', 'v1.admin'), 'v1.alice', 'v1.alice')).toBe('v1.alice'); // the header it wrote counts for nothing
+    expect(userOf(from('zpeer', 'v1.zpeer.user'), 'v1.zpeer', 'v1.zmq.proxy.router')).toBe('v1.zpeer.user'); // the proxy's word
+    expect(userOf(from('admin'), 'v1.admin', 'v1.zmq.proxy.router')).toBe(''); // the proxy wrote no user of this instance
+    expect(userOf(from('mallory', 'v1.admin'), 'v1.mallory', undefined)).toBe(''); // unproven
+    expect(userOf(from('py', 'v1.admin'), 'v1.py', undefined)).toBe('v1.py'); // a legacy peer: its own user only
+    expect(from('a').properties.headers).toMatchObject({ user: 'a' }); // VOLTTRON's header by default
+  });
 });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPayloadError, textFrame } from '@vip/protocol';
 import { decodeArgs } from '../../src/transport/amqp-mapping.js';
-import { PROXY_OUTBOUND_IDENTITY, readProxyFrames, viaProxyPublish } from '../../src/transport/proxy-frames.js';
+import {
+  PROXY_OUTBOUND_FRAME,
+  PROXY_OUTBOUND_IDENTITY,
+  proxyFrameListBody,
+  readProxyFrames,
+  viaProxyPublish,
+} from '../../src/transport/proxy-frames.js';
+import { PublishCache } from '../../src/transport/publish-cache.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
@@ -36,5 +43,21 @@ describe("viaProxyPublish / readProxyFrames: VOLTTRON's send_via_proxy frame lis
     expect(readProxyFrames([b('p'), b('s'), b('VIP2'), ...ok.slice(3)])).toBeInstanceOf(InvalidPayloadError);
     expect(readProxyFrames([b(''), ...ok.slice(1)])).toBeInstanceOf(InvalidPayloadError);
     expect(readProxyFrames([...ok.slice(0, 5), b('')])).toBeInstanceOf(InvalidPayloadError);
+  });
+  it("RmqConnection's cached form (PublishCache with the frame list as body) is viaProxyPublish's publish, byte for byte", () => {
+    const ctx = { instance: 'v1', identity: 'alice' };
+    const cache = new PublishCache(ctx, b('v1.alice'), 'v1.alice');
+    const messages = [
+      { peer: b('zmq.agent'), user: b('v1.alice'), id: b('1'), subsystem: b('RPC'), args: [b('{"jsonrpc": "2.0"}')] },
+      { peer: b('zmq.agent'), user: b('v1.alice'), id: Buffer.from([0x84, 0x2d]), subsystem: b('RPC'), args: [Buffer.from([0xff, 0x00])] },
+      { peer: b('zmq.other'), user: b('v1.bob'), id: b('x'), subsystem: b('pubsub'), args: [b('café'), b('')] },
+    ];
+    // twice: the first publish of a shape goes through vipToAmqp, the next ones through the cache
+    for (const m of [...messages, ...messages]) {
+      const cached = cache.toAmqp({ ...m, peer: PROXY_OUTBOUND_FRAME }, proxyFrameListBody(m, b('alice')));
+      const reference = viaProxyPublish(m, ctx, 'v1.alice');
+      expect(cached).toEqual(reference);
+      expect(cached.content.equals(reference.content)).toBe(true);
+    }
   });
 });

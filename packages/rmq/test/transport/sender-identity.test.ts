@@ -36,6 +36,15 @@ describe('judgeSender: a user_id <instance>.<x> proves the sender x', () => {
     expect(agentUserOf('v1.x', 'v1')).toBe('v1.x');
     expect(agentUserOf('v1x.y', 'v1')).toBeUndefined();
   });
+  it("another instance's sender: proven only by a user_id naming exactly it (a link's login on this broker), else spoofed", () => {
+    for (const policy of [optional, required]) {
+      expect(judgeSender('v2.alice', 'v2.alice', policy, 'm')).toEqual({ trust: 'proven', user: 'v2.alice' });
+      expect(judgeSender('v2.alice', 'v2.bob', policy, 'm')).toBeInstanceOf(SpoofedSenderError);
+    }
+    // a shared login (guest) or another instance's user proves nothing of it: as any unproven sender
+    for (const u of [undefined, 'guest', 'v3.bob']) expect(judgeSender(u, 'v2.bob', optional, 'm')).toEqual({ trust: 'asserted' });
+    expect(judgeSender('guest', 'v2.bob', required, 'm')).toEqual({ trust: 'anonymous', user: '' });
+  });
   it("where proof is required: no user for the unproven, a legacy peer's own user, another instance anonymous too", () => {
     for (const u of [undefined, 'guest', 'v2.bob'])
       expect(judgeSender(u, 'v1.bob', required, 'm')).toEqual({ trust: 'anonymous', user: '' });
