@@ -51,7 +51,7 @@ beforeAll(async () => {
   };
   await Promise.all([nodes.pa.start(), nodes.pb.start()]);
   apis = { pa: new RabbitMqManagement(nodes.pa.management(1)), pb: new RabbitMqManagement(nodes.pb.management(1)) };
-}, 480_000);
+}, 1_080_000); // start may first wait (up to 10 min) for another private-RabbitMQ suite to finish
 afterAll(async () => {
   if (nodes) await Promise.allSettled([nodes.pa.stop(), nodes.pb.stop()]);
   if (runDir) rmSync(runDir, { recursive: true, force: true });

@@ -180,6 +180,35 @@ describe('RmqPubSub (VOLTTRON RabbitMQ pubsub) on a real broker', () => {
     expect(pub.stats()).toMatchObject({ published: 201, unconfirmed: 1 });
   });
 
+  it('a nack renews the confirm channel: publishes in flight settle by their own confirms, later ones go out on a fresh channel, the old one closes', async () => {
+    // (why: a RabbitMQ 3.10 channel can stay nacked by a quorum queue whose leader died; tests/integration/rmq-cluster.test.ts)
+    const conn = await amqp.connect(`${AMQP_URL}/${encodeURIComponent(vh.vhost)}`);
+    onTestFinished(() => conn.close());
+    const ch = await conn.createChannel();
+    await ch.assertQueue('renew-full', { arguments: { 'x-max-length': 0, 'x-overflow': 'reject-publish' } });
+    await ch.bindQueue('renew-full', 'volttron', `__pubsub__.${vh.instanceName}.renewfull.#`);
+    const pub = await pubsub('pub-renew');
+    const channels = async (): Promise<number> =>
+      (await rabbitmqctl('list_channels', '-q', 'vhost', 'user')).split('\n').filter((l) => l.startsWith(`${vh.vhost}\t`)).length;
+    const before = await channels(); // the test's own and pub-renew's two (consumer, confirm)
+    await new Promise((r) => setTimeout(r, 600)); // a confirm channel is renewed once it is 500 ms old
+    const settled = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, i) => pub.publish({ topic: i % 2 === 0 ? 'renewok/x' : 'renewfull/x', message: i })),
+    );
+    const outcome = settled.map((r) =>
+      r.status === 'fulfilled' ? 'ok' : /message nacked/.test(String((r.reason as Error).message)) ? 'nacked' : String(r.reason),
+    );
+    expect(outcome.filter((_, i) => i % 2 === 0)).toEqual(Array(50).fill('ok')); // none cut by the renewal
+    expect(outcome.filter((_, i) => i % 2 === 1)).toEqual(Array(50).fill('nacked'));
+    expect(pub.stats()).toMatchObject({ confirmRenewals: 1, unconfirmed: 50 });
+    await expect(pub.publish({ topic: 'renewok/x', message: 'on the new channel' })).resolves.toBe(1);
+    await expect.poll(channels, { timeout: 10_000 }).toBe(before); // the old confirm channel closed
+    await new Promise((r) => setTimeout(r, 600));
+    await expect(pub.publish({ topic: 'renewfull/x', message: 'nacked again' })).rejects.toThrow(/message nacked/);
+    expect(pub.stats().confirmRenewals).toBe(2);
+    await expect(pub.publish({ topic: 'renewok/x', message: 'on the third channel' })).resolves.toBe(1);
+  });
+
   it('re-declares subscriptions after a forced close; publishes while down reject', async () => {
     const pub = await pubsub('pub4');
     const sub = await pubsub('sub4');

@@ -24,6 +24,15 @@ export { AMQP_URL, MANAGEMENT, FAST_RECONNECT, vhostFixture, exclusiveBroker, ra
 export type { TestVhost, VhostSetup } from './rabbitmq-broker.js';
 export { startTlsNode, TLS_CLIENTS } from './rabbitmq-tls-node.js';
 export type { TlsNode, TlsNodeOptions, TlsNodeManagement, TlsPem } from './rabbitmq-tls-node.js';
+export {
+  holdPrivateRabbitMqSlot,
+  privateRunDir,
+  reapDeadRuns,
+  beamVmsUnder,
+  killQuietly,
+  PRIVATE_RUNS_DIR,
+} from './private-rabbitmq-runs.js';
+export type { PrivateRabbitMqSlot } from './private-rabbitmq-runs.js';
 export { startScenarioRouter, startScenarioAgent, trafficLoop, reconnected, vip } from './transport-scenario.js';
 export type { Recorded, ScenarioRouter, StatusRouterTransport } from './transport-scenario.js';
 export { MemoryRouter, MemoryRouterConnection } from './memory-router.js';

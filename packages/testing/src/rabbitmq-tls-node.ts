@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { beamVmsUnder, killQuietly, processAlive } from './private-rabbitmq-runs.js';
 
 /**
  * A second, private RabbitMQ node with an amqps listener (client certificates required, SASL
@@ -101,35 +102,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false; // gone: whatever it started is stale
-  }
-}
-
 /** Pids of the Erlang VMs whose home directory is under NODES_DIR (the `-home <dir>` argument). */
-async function nodeVms(): Promise<{ pid: number; home: string }[]> {
-  const found: { pid: number; home: string }[] = [];
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const argv = (await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '')).split('\0');
-    const i = argv.indexOf('-home');
-    const home = i >= 0 ? argv[i + 1] : undefined;
-    if (home?.startsWith(NODES_DIR + '/') && argv.some((a) => a.endsWith('beam.smp'))) found.push({ pid: Number(entry), home });
-  }
-  return found;
-}
-
-function kill(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
+const nodeVms = () => beamVmsUnder(NODES_DIR);
+const alive = processAlive; // a gone owner: whatever it started is stale
+const kill = killQuietly;
 
 /** Kill nodes of test processes that no longer run and remove their directories. */
 async function reapLeftovers(): Promise<string[]> {

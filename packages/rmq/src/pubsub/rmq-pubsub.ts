@@ -95,6 +95,11 @@ export interface RmqPubSubStats {
   refused: number;
   /** Confirm channels opened again on the same connection after a refusal closed one. */
   confirmReopens: number;
+  /**
+   * Confirm channels replaced by a fresh one after the broker nacked a publish: RabbitMQ keeps
+   * nacking a channel whose first publish to a quorum queue found a dead node named as its leader.
+   */
+  confirmRenewals: number;
 }
 
 interface Subscription {
@@ -377,6 +382,7 @@ export class RmqPubSub extends BrokerClient {
       unconfirmed: this.unconfirmed,
       refused: this.refused,
       confirmReopens: this.confirmReopens,
+      confirmRenewals: this.confirmRenewals,
       countRequests: this.#bindings?.requests ?? 0,
     };
   }

@@ -12,6 +12,17 @@ import { StatusListeners } from './status-listeners.js';
 
 /** How long an ack may wait for more deliveries to share it (DeferredAcks). */
 const ACK_DELAY_MS = 20;
+/**
+ * A confirm channel younger than this is not replaced after a nack: a node that just died may
+ * still be named as a quorum queue's leader for a moment, and a channel every few hundred ms is
+ * plenty for a publisher retrying (a nack for a reason a new channel cannot cure costs no more).
+ */
+const CONFIRM_RENEW_MIN_AGE_MS = 500;
+
+/** amqplib rejects a confirm with this message for a basic.nack (and 'channel closed' for a lost channel). */
+function isNack(err: unknown): boolean {
+  return err instanceof Error && err.message === 'message nacked';
+}
 
 /**
  * What an agent-side broker client (RmqConnection, RmqPubSub) shares: one reconnecting link, one
@@ -21,7 +32,8 @@ const ACK_DELAY_MS = 20;
  * `publishConfirmed` (resolves once the broker has the message). A topic write RabbitMQ refuses
  * (topic permissions: it closes the confirm channel) rejects that publish with
  * TopicWriteRefusedError and opens a new confirm channel on the same connection: the link, its
- * other channel and consumers are untouched.
+ * other channel and consumers are untouched. A nack replaces the confirm channel too (renewal,
+ * below): later publishes go out on a fresh channel, whose queue state the broker builds anew.
  */
 export abstract class BrokerClient {
   protected readonly options: RmqLinkOptions;
@@ -49,6 +61,13 @@ export abstract class BrokerClient {
   #unconfirmed = 0;
   #refused = 0;
   #confirmReopens = 0;
+  #confirmRenewals = 0;
+  /** When the current confirm channel was opened (renewal waits CONFIRM_RENEW_MIN_AGE_MS). */
+  #confirmSince = 0;
+  /** Per confirm channel, publishes written and not yet confirmed or nacked. */
+  readonly #inflight = new WeakMap<Channel, number>();
+  /** Confirm channels replaced after a nack: closed once their last publish is settled. */
+  readonly #retired = new WeakSet<Channel>();
 
   protected constructor(
     options: RmqLinkOptions,
@@ -160,6 +179,11 @@ export abstract class BrokerClient {
     return this.#confirmReopens;
   }
 
+  /** Confirm channels replaced by a fresh one after the broker nacked a publish (see #renewAfterNack). */
+  protected get confirmRenewals(): number {
+    return this.#confirmRenewals;
+  }
+
   protected checkOpen(): void {
     if (this.#closing) throw new ClosedError(this.#what);
   }
@@ -179,6 +203,7 @@ export abstract class BrokerClient {
    * TransportError (counted in `unconfirmed`), except the publish whose routing key RabbitMQ
    * refused by topic permissions: TopicWriteRefusedError (counted in `refused`). Publishes are
    * pipelined: many may await confirms. `written` runs once the message is written, before the confirm.
+   * A nack also renews the confirm channel (#renewAfterNack): the next publishes go out on a fresh one.
    */
   protected async publishConfirmed(p: AmqpPublish, what: string, written?: () => void): Promise<void> {
     if (!this.#confirm && this.#reopening) await this.#reopening;
@@ -186,7 +211,9 @@ export abstract class BrokerClient {
     let settle: (err: unknown) => void = () => {};
     const confirmed = new Promise<void>((resolve, reject) => {
       settle = (err) => {
+        this.#settled(ch);
         if (!err) return resolve();
+        if (isNack(err)) this.#renewAfterNack(ch as ConfirmChannel);
         const refusal = this.#refusals.get(ch);
         if (refusal && refusal.routingKey === p.routingKey && refusal.exchange === p.exchange) {
           this.#refused += 1;
@@ -200,7 +227,14 @@ export abstract class BrokerClient {
       };
     });
     // a publish that throws never calls back: `confirmed` stays pending, unobserved
-    const ok = this.#write(ch, p, what, settle);
+    this.#inflight.set(ch, (this.#inflight.get(ch) ?? 0) + 1);
+    let ok: boolean;
+    try {
+      ok = this.#write(ch, p, what, settle);
+    } catch (err) {
+      this.#settled(ch);
+      throw err;
+    }
     written?.();
     if (ok) return confirmed;
     await Promise.all([confirmed, this.#drained(ch)]);
@@ -227,6 +261,38 @@ export abstract class BrokerClient {
     } catch (err) {
       throw new TransportError(`${this.#what}: publishing ${what} failed`, { cause: err });
     }
+  }
+
+  /** A publish on confirm channel `ch` is settled (or was never written): a retired channel closes after its last. */
+  #settled(ch: Channel): void {
+    const left = Math.max(0, (this.#inflight.get(ch) ?? 0) - 1);
+    this.#inflight.set(ch, left);
+    if (left === 0 && this.#retired.has(ch)) this.#closeRetired(ch);
+  }
+
+  #closeRetired(ch: Channel): void {
+    this.#retired.delete(ch); // closed once
+    ch.close().catch((err: unknown) => this.log.debug('rmq.confirm.retire-failed', {}, err));
+  }
+
+  /**
+   * The broker nacked a publish on the current confirm channel `ch`: later publishes go out on a
+   * fresh confirm channel of the same connection, `ch` closes once its pending confirms are in.
+   * Why: RabbitMQ (3.10) builds a channel's client state for a quorum queue at the channel's first
+   * publish to it, from the queue's record; when that record still names a leader that has just
+   * died (a node killed; the record is updated a moment after the election), every publish on
+   * that channel is nacked until the dead node is back, although the queue has a live leader. A
+   * fresh channel reads the record again. Not more than once per CONFIRM_RENEW_MIN_AGE_MS.
+   */
+  #renewAfterNack(ch: ConfirmChannel): void {
+    const session = this.#session;
+    if (ch !== this.#confirm || !session || this.#closing || this.#reopening) return;
+    if (Date.now() - this.#confirmSince < CONFIRM_RENEW_MIN_AGE_MS) return;
+    this.#confirm = undefined; // publishes wait for the new channel (#reopening)
+    this.#confirmRenewals += 1;
+    this.#retired.add(ch);
+    if ((this.#inflight.get(ch) ?? 0) === 0) this.#closeRetired(ch);
+    this.#reopenConfirm(session, 'renewal');
   }
 
   #drained(ch: Channel): Promise<void> {
@@ -261,6 +327,7 @@ export abstract class BrokerClient {
     const confirm = this.usesConfirms() ? this.#watchConfirm(await session.createConfirmChannel()) : undefined;
     this.#channel = ch;
     this.#confirm = confirm;
+    this.#confirmSince = Date.now();
     this.#session = session;
   }
 
@@ -281,24 +348,25 @@ export abstract class BrokerClient {
       this.#confirm = undefined;
       const session = this.#session;
       if (!this.#refusals.has(ch)) this.#link.restart('channel closed');
-      else if (session && !this.#closing) this.#reopenConfirm(session);
+      else if (session && !this.#closing) this.#reopenConfirm(session, 'refusal');
     });
     return ch;
   }
 
-  #reopenConfirm(session: LinkSession): void {
-    const reopening: Promise<void> = this.#openConfirm(session).finally(() => {
+  #reopenConfirm(session: LinkSession, why: 'refusal' | 'renewal'): void {
+    const reopening: Promise<void> = this.#openConfirm(session, why).finally(() => {
       if (this.#reopening === reopening) this.#reopening = undefined;
     });
     this.#reopening = reopening;
   }
 
-  async #openConfirm(session: LinkSession): Promise<void> {
+  async #openConfirm(session: LinkSession, why: 'refusal' | 'renewal'): Promise<void> {
     try {
       const ch = this.#watchConfirm(await session.createConfirmChannel());
       if (this.#session === session) {
         this.#confirm = ch;
-        this.#confirmReopens += 1;
+        this.#confirmSince = Date.now();
+        if (why === 'refusal') this.#confirmReopens += 1;
       }
     } catch (err) {
       this.log.warn('rmq.confirm.reopen-failed', {}, err);
