@@ -1,8 +1,7 @@
-import { EMPTY_FRAME, frameText, identityKey, textFrame, type Frame, type Logger, type VipMessage } from '@vip/protocol';
+import { EMPTY_FRAME, frameText, identityKey, PEERLIST_FRAME, textFrame, type Frame, type Logger, type VipMessage } from '@vip/protocol';
 import { PROXY_IDENTITY, RmqConnection, type RmqLinkOptionsInput } from '@vip/rmq';
 import { ProxyPeerRefusedError } from './errors.js';
 
-const PEERLIST = textFrame('peerlist');
 const ZMQ = textFrame('zmq');
 const PEER_REQUEST_TIMEOUT_MS = 10_000;
 
@@ -61,7 +60,7 @@ export class RouterRequests {
         }
       });
       const frames = [textFrame(op), peer, ZMQ];
-      this.#control.send({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id, subsystem: PEERLIST, args: frames }).catch((err: unknown) => {
+      this.#control.send({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id, subsystem: PEERLIST_FRAME, args: frames }).catch((err: unknown) => {
         clearTimeout(timer);
         this.#answers.delete(identityKey(id));
         reject(err as Error);
