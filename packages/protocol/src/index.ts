@@ -69,6 +69,15 @@ export {
 } from './frame-values.js';
 export { InvalidRpcError } from './invalid-rpc-error.js';
 export {
+  PEERLIST_FRAME,
+  PEERLIST_ADD_FRAME,
+  PEERLIST_DROP_FRAME,
+  LISTING_WITH_MESSAGEBUS_OP,
+  peerlistListing,
+  peerlistListingWithMessagebus,
+  peerlistError,
+} from './peerlist-frames.js';
+export {
   JSONRPC_VERSION,
   RPC_ERROR_CODES,
   encodeParams,

@@ -12,105 +12,18 @@ import {
   type Logger,
   type PeerEvent,
   type RoutedMessage,
-  type RouterTransport,
-  type UnauthorizedError,
   type VipMessage,
 } from '@vip/protocol';
-import {
-  isPlatformIdentity,
-  PROXY_IDENTITY,
-  PROXY_OUTBOUND_IDENTITY,
-  readProxyFrames,
-  RmqConnection,
-  type ManagementOptions,
-  type RmqLinkOptionsInput,
-} from '@vip/rmq';
+import { isPlatformIdentity, PROXY_OUTBOUND_IDENTITY, readProxyFrames, RmqConnection } from '@vip/rmq';
 import { ProxyPeerRefusedError } from './errors.js';
 import { PeerPubSub } from './peer-pubsub.js';
+import { RefusalMemory } from './refusal-memory.js';
+import { RouterRequests } from './router-requests.js';
+import type { ZmqProxyRouterOptions, ZmqProxyRouterStats } from './zmq-proxy-router-options.js';
 
-export interface ZmqProxyRouterOptions {
-  /**
-   * The ZeroMQ side: a RouterTransport whose `userId` is what the bus proved for each sender (a
-   * ZmqRouterTransport with CURVE and the platform's ZAP handler: the auth.json entry of its key).
-   * The proxy starts and closes it.
-   */
-  readonly transport: RouterTransport;
-  /**
-   * The RabbitMQ side, without identity: the proxy's login. With per-agent broker users it must be
-   * the proxy's own user `<instance>.zmq.proxy.router` (the one receivers believe for ZeroMQ
-   * peers); on a shared login nothing is proven on RabbitMQ, as for every other client there.
-   */
-  readonly rmq: RmqLinkOptionsInput;
-  /** Management API, for true subscriber counts and `list` of the ZeroMQ peers' pubsub. */
-  readonly management?: ManagementOptions;
-  /** Third argument of `welcome` (the router's identity as ZeroMQ peers see it); default `router`. */
-  readonly routerIdentity?: string;
-  /**
-   * Bytes of one ZeroMQ peer's messages waiting for the RabbitMQ side (a peer sending faster than
-   * the broker takes); beyond it a message is dropped, counted `dropped`, and its sender gets error
-   * 11. Default 16 MiB.
-   */
-  readonly peerPendingBytes?: number;
-  /**
-   * Whether the ZeroMQ peer proven as `userId` (its auth.json user) may hold `identity`. The
-   * platform's service identities must be refused unless auth.json pins them to that user, as the
-   * ZeroMQ platform's router does (RMQ agents trust `config.store`, `platform.auth`... by identity).
-   * Default: every identity but @vip/rmq's platform identities (`isPlatformIdentity`).
-   */
-  readonly mayHold?: (identity: string, userId: string) => boolean;
-  /**
-   * Remote ZeroMQ platforms linking to this RabbitMQ platform through the proxy's ROUTER. A sender
-   * whose proven user (its CURVE key, as ZAP admitted it) `isLink` is a platform's link: its
-   * messages go to `fromLink`, it never joins as a peer; `gone` when its connection closes.
-   */
-  readonly platformLinks?: ProxyPlatformLinks;
-  /**
-   * The platform's protected topics for a ZeroMQ peer's publish: the refusal of `user` (the peer's
-   * proven user as RabbitMQ receivers see it, `<instance>.<auth.json user>`) publishing on `topic`,
-   * or undefined when allowed. The broker checks topic permissions only for the proxy's own login,
-   * which publishes for every peer, so without this every hosted peer could publish on every
-   * protected topic. Default: every topic allowed (no protected topics).
-   */
-  readonly authorizePublish?: (topic: string, user: string) => UnauthorizedError | undefined;
-  readonly logger?: Logger;
-}
-
-/** What the proxy hands platform links to (the platform's link table glue). */
-export interface ProxyPlatformLinks {
-  isLink(userId: string): boolean;
-  fromLink(userId: string, message: RoutedMessage): void;
-  gone(peer: Frame): void;
-}
-
-export interface ZmqProxyRouterStats {
-  /** ZeroMQ peers hosted now. */
-  peers: number;
-  fromZmq: number;
-  toZmq: number;
-  /** Of `toZmq`: frame lists RabbitMQ agents sent through the proxy inbox (VOLTTRON's send_via_proxy). */
-  viaInbox: number;
-  /** Hellos refused: identity not usable as a routing key, or held on RabbitMQ (its queue is locked). */
-  refused: number;
-  /** Inbox frame lists whose sender frame is not the sender the broker proved: dropped. */
-  spoofed: number;
-  /** Inbox frame lists for no ZeroMQ peer hosted here, or not frame lists at all: dropped. */
-  undeliverable: number;
-  /** Deliveries to a ZeroMQ peer that failed (unreachable, queue full). */
-  zmqFailures: number;
-  /** Messages of ZeroMQ peers dropped because their pending bytes were over `peerPendingBytes` (error 11 sent). */
-  dropped: number;
-  /** Messages from remote platforms' links (handed to `platformLinks`). */
-  fromLinks: number;
-  /** Publishes of ZeroMQ peers refused by `authorizePublish` (protected topics): error and a count of 0 to the peer. */
-  unauthorized: number;
-}
-
-const PEERLIST = textFrame('peerlist');
 const WELCOME = textFrame('welcome');
 const VERSION = textFrame('1.0');
-const ZMQ = textFrame('zmq');
 const ERROR = textFrame('error');
-const PEER_REQUEST_TIMEOUT_MS = 10_000;
 
 /** One ZeroMQ peer on the RabbitMQ side: its queue `<instance>.<identity>` (the identity's lock) and its pubsub. */
 interface HostedPeer {
@@ -125,9 +38,6 @@ interface HostedPeer {
 }
 
 const DEFAULT_PEER_PENDING_BYTES = 16 * 1024 * 1024;
-/** A refused identity is refused again without a new attempt for this long (each attempt opens a broker connection). */
-const REFUSAL_MEMORY_MS = 2_000;
-const MAX_REFUSALS_REMEMBERED = 10_000;
 const sizeOf = (m: RoutedMessage): number =>
   m.args.reduce((n, a) => n + a.length, m.recipient.length + m.id.length + m.subsystem.length + 64);
 
@@ -153,9 +63,8 @@ export class ZmqProxyRouter {
   readonly #log: Logger;
   readonly #peers = new Map<string, HostedPeer>();
   readonly #joining = new Map<string, Promise<HostedPeer>>();
-  readonly #control: RmqConnection;
+  readonly #router: RouterRequests;
   readonly #inbox: RmqConnection;
-  readonly #answers = new Map<string, (m: VipMessage) => void>();
   readonly #stats = {
     fromZmq: 0,
     toZmq: 0,
@@ -172,13 +81,11 @@ export class ZmqProxyRouter {
   readonly #leaving = new Map<string, Promise<void>>();
   /** Bytes of messages waiting for a peer's join, by identity (bounded like a hosted peer's). */
   readonly #joiningBytes = new Map<string, number>();
-  /** Identities refused recently, with the refusal and when it expires. */
-  readonly #refused = new Map<string, { readonly err: ProxyPeerRefusedError; readonly until: number }>();
+  readonly #refused = new RefusalMemory();
   readonly #mayHold: (identity: string, userId: string) => boolean;
   readonly #maxPending: number;
   readonly #routerIdentity: Frame;
   readonly #instance: string;
-  #ids = 0;
   #started: Promise<void> | undefined;
   #closed: Promise<void> | undefined;
 
@@ -189,8 +96,7 @@ export class ZmqProxyRouter {
     this.#instance = options.rmq.instanceName;
     this.#maxPending = options.peerPendingBytes ?? DEFAULT_PEER_PENDING_BYTES;
     this.#mayHold = options.mayHold ?? ((identity) => !isPlatformIdentity(identity));
-    this.#control = new RmqConnection({ ...options.rmq, identity: PROXY_IDENTITY, logger: this.#log });
-    this.#control.onMessage((m) => this.#answers.get(identityKey(m.id))?.(m));
+    this.#router = new RouterRequests(options.rmq, this.#log);
     this.#inbox = new RmqConnection({ ...options.rmq, identity: PROXY_OUTBOUND_IDENTITY, logger: this.#log });
     this.#inbox.onMessage((m) => this.#fromInbox(m));
   }
@@ -198,7 +104,7 @@ export class ZmqProxyRouter {
   /** Open the RabbitMQ side, then bind the ZeroMQ side. Idempotent. */
   start(): Promise<void> {
     return (this.#started ??= (async () => {
-      await this.#control.open();
+      await this.#router.open();
       await this.#inbox.open();
       await this.#o.transport.start({
         message: (m, userId) => this.#fromZmq(m, userId),
@@ -223,7 +129,7 @@ export class ZmqProxyRouter {
       for (const peer of [...this.#peers.values()]) await this.#leave(peer);
       await Promise.all(this.#leaving.values());
       await this.#inbox.close();
-      await this.#control.close();
+      await this.#router.close();
     })());
   }
 
@@ -254,8 +160,8 @@ export class ZmqProxyRouter {
     // Its user on RabbitMQ is `<instance>.<proven user>`, as an RMQ agent's is (receivers strip the instance)
     const proven = userId === '' ? frameText(m.sender) : userId;
     const user = textFrame(`${this.#instance}.${proven}`);
-    const refused = this.#refused.get(key);
-    if (refused && refused.until > Date.now()) return this.#refuse(m, user, refused.err);
+    const refused = this.#refused.recent(key);
+    if (refused) return this.#refuse(m, user, refused);
     const size = sizeOf(m);
     const waiting = this.#joiningBytes.get(key) ?? 0;
     if (waiting + size > this.#maxPending) return this.#drop(m);
@@ -271,15 +177,10 @@ export class ZmqProxyRouter {
     joining.then(
       (peer) => this.#enqueue(peer, m),
       (err: unknown) => {
-        if (err instanceof ProxyPeerRefusedError) this.#remember(key, err);
+        if (err instanceof ProxyPeerRefusedError) this.#refused.remember(key, err);
         this.#refuse(m, user, err);
       },
     );
-  }
-
-  #remember(key: string, err: ProxyPeerRefusedError): void {
-    if (this.#refused.size >= MAX_REFUSALS_REMEMBERED) this.#refused.clear();
-    this.#refused.set(key, { err, until: Date.now() + REFUSAL_MEMORY_MS });
   }
 
   /** A message over the peer's byte bound: dropped, counted, error 11 to the sender. */
@@ -322,7 +223,7 @@ export class ZmqProxyRouter {
     }
     this.#peers.set(identityKey(frame), peer);
     try {
-      await this.#routerRequest(['add', frame, ZMQ]);
+      await this.#router.add(frame);
     } catch (err) {
       this.#peers.delete(identityKey(frame));
       await link.close().catch(() => undefined);
@@ -330,42 +231,6 @@ export class ZmqProxyRouter {
     }
     this.#log.info('proxy.peer.joined', { identity, user: frameText(user) });
     return peer;
-  }
-
-  /** A `peerlist add|drop <peer> zmq` to the RMQ router, resolved by its echo. */
-  #routerRequest(args: readonly (Frame | string)[]): Promise<void> {
-    const id = textFrame(`proxy.${++this.#ids}`);
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#answers.delete(identityKey(id));
-        reject(
-          new ProxyPeerRefusedError(
-            frameText(args[1] as Frame),
-            `the router did not answer peerlist ${String(args[0])} within ${PEER_REQUEST_TIMEOUT_MS} ms`,
-          ),
-        );
-      }, PEER_REQUEST_TIMEOUT_MS);
-      this.#answers.set(identityKey(id), (answer) => {
-        clearTimeout(timer);
-        this.#answers.delete(identityKey(id));
-        if (answer.args[0] !== undefined && frameText(answer.args[0]) === 'error') {
-          reject(
-            new ProxyPeerRefusedError(
-              frameText(args[1] as Frame),
-              `the router refused peerlist ${String(args[0])}: ${answer.args[1] ? frameText(answer.args[1]) : ''}`,
-            ),
-          );
-        } else {
-          resolve();
-        }
-      });
-      const frames = args.map((a) => (typeof a === 'string' ? textFrame(a) : a));
-      this.#control.send({ peer: EMPTY_FRAME, user: EMPTY_FRAME, id, subsystem: PEERLIST, args: frames }).catch((err: unknown) => {
-        clearTimeout(timer);
-        this.#answers.delete(identityKey(id));
-        reject(err as Error);
-      });
-    });
   }
 
   async #route(peer: HostedPeer, m: RoutedMessage): Promise<void> {
@@ -452,9 +317,9 @@ export class ZmqProxyRouter {
     this.#peers.delete(key);
     const gone = (async () => {
       await peer.chain.catch(() => undefined); // what it sent before leaving goes out first
-      await this.#routerRequest(['drop', peer.frame, ZMQ]).catch((err: unknown) =>
-        this.#log.warn('proxy.peer.drop-failed', { identity: frameText(peer.frame) }, err),
-      );
+      await this.#router
+        .drop(peer.frame)
+        .catch((err: unknown) => this.#log.warn('proxy.peer.drop-failed', { identity: frameText(peer.frame) }, err));
       await peer.pubsub?.close().catch(() => undefined);
       await peer.link.close().catch(() => undefined);
       this.#log.info('proxy.peer.left', { identity: frameText(peer.frame) });

@@ -1,7 +1,4 @@
-import { identityKey, textFrame, type DeliveryResult, type Frame } from '@vip/protocol';
-
-const ADD = textFrame('add');
-const DROP = textFrame('drop');
+import { identityKey, PEERLIST_ADD_FRAME, PEERLIST_DROP_FRAME, type DeliveryResult, type Frame } from '@vip/protocol';
 
 export interface PeerlistOutboxOptions {
   /** Sends `peerlist <args>` from the router to `to` (the router drops a peer that is unreachable). */
@@ -105,7 +102,7 @@ export class PeerlistOutbox {
   /** Every recipient will be told `peerlist add|drop <peer>`. */
   publish(add: boolean, peer: Frame): void {
     if (this.#closed || this.#recipients.size === 0) return;
-    this.#events.push({ add, key: identityKey(peer), args: [add ? ADD : DROP, peer] });
+    this.#events.push({ add, key: identityKey(peer), args: [add ? PEERLIST_ADD_FRAME : PEERLIST_DROP_FRAME, peer] });
     if (this.#events.length > this.#maxEvents) this.#trim(this.#events.length - this.#maxEvents);
     this.#schedule();
   }

@@ -4,8 +4,14 @@ import {
   ERRNO,
   frameText,
   identityKey,
-  jsonFrame,
   jsonValueFrame,
+  PEERLIST_ADD_FRAME,
+  PEERLIST_DROP_FRAME,
+  PEERLIST_ERRORS,
+  PEERLIST_FRAME,
+  peerlistError,
+  peerlistListing,
+  peerlistListingWithMessagebus,
   textFrame,
   type Frame,
   type RoutedMessage,
@@ -15,17 +21,9 @@ import {
 import { ROUTER_IDENTITY } from './amqp-mapping.js';
 import { PROXY_IDENTITY, proxyBrokerUser } from './sender-trust.js';
 
-const PEERLIST = textFrame('peerlist');
-const LISTING = textFrame('listing');
-const LISTING_WITH_MESSAGEBUS = textFrame('listing_with_messagebus');
-const ERROR = textFrame('error');
-const MISSING_OP = textFrame('missing operation');
-const UNKNOWN_OP = textFrame('unknown operation');
-const MISSING_PEER = textFrame('missing peer');
-const ADD = textFrame('add');
-const DROP = textFrame('drop');
 const RMQ = textFrame('rmq');
-const PROXY_ONLY = textFrame("add and drop are the proxy router's");
+const MISSING_PEER = peerlistError('missing peer');
+const PROXY_ONLY = peerlistError("add and drop are the proxy router's");
 const EHOSTUNREACH = String(ERRNO.EHOSTUNREACH);
 
 /**
@@ -64,12 +62,12 @@ export class RmqPeerlistExtension implements RouterExtension {
 
   /** Tell every RMQ peer but the newcomer `peerlist add <peer> <bus>`. */
   peerAdded(peer: Frame): void {
-    this.#announce(ADD, peer);
+    this.#announce(PEERLIST_ADD_FRAME, peer);
   }
 
   /** Tell every RMQ peer left `peerlist drop <peer> <bus>`, then forget the peer's bus. */
   peerDropped(peer: Frame): void {
-    this.#announce(DROP, peer);
+    this.#announce(PEERLIST_DROP_FRAME, peer);
     this.#notRmq.delete(identityKey(peer));
   }
 
@@ -84,7 +82,7 @@ export class RmqPeerlistExtension implements RouterExtension {
     const args = [op, peer, this.busOf(peer)];
     for (const p of services.peers()) {
       if (p.equals(peer)) continue;
-      void services.deliver(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, args);
+      void services.deliver(p, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST_FRAME, args);
     }
   }
 
@@ -93,33 +91,33 @@ export class RmqPeerlistExtension implements RouterExtension {
     const reply = (args: readonly Frame[]) => void services.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, m.subsystem, args);
     switch (op) {
       case undefined:
-        reply([ERROR, MISSING_OP]);
+        reply(peerlistError(PEERLIST_ERRORS.MISSING));
         return true;
       case 'list':
-        reply([LISTING, ...services.peers()]);
+        reply(peerlistListing(services.peers()));
         return true;
       case 'list_with_messagebus': {
         const table: Record<string, string> = {};
         for (const p of services.peers()) table[frameText(p)] = frameText(this.busOf(p));
-        reply([LISTING_WITH_MESSAGEBUS, jsonFrame(table)]);
+        reply(peerlistListingWithMessagebus(table));
         return true;
       }
       case 'add':
       case 'drop':
         break;
       default:
-        reply([ERROR, UNKNOWN_OP]);
+        reply(peerlistError(PEERLIST_ERRORS.UNKNOWN));
         return true;
     }
     if (identityKey(m.sender) !== PROXY_IDENTITY || userId !== proxyBrokerUser(services.instanceName)) {
       services.count(`peerlist ${op} refused`);
-      reply([ERROR, PROXY_ONLY]);
+      reply(PROXY_ONLY);
       return true;
     }
     const peer = m.args[1];
     if (peer === undefined || peer.length === 0) {
       services.count(`peerlist ${op} without peer`);
-      reply([ERROR, MISSING_PEER]);
+      reply(MISSING_PEER);
       return true;
     }
     if (op === 'add') this.#add(services, peer, m.args[2] !== undefined && m.args[2].length > 0 ? m.args[2] : RMQ);

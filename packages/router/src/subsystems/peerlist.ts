@@ -2,19 +2,16 @@ import {
   ClosedError,
   EMPTY_FRAME,
   identityKey,
-  textFrame,
+  PEERLIST_ERRORS,
+  PEERLIST_FRAME,
+  peerlistError,
+  peerlistListing,
   type Frame,
   type RoutedMessage,
   type RouterExtension,
   type RouterServices,
 } from '@vip/protocol';
 import { PeerlistOutbox, type PeerlistOutboxOptions } from '../peerlist-outbox.js';
-
-const PEERLIST = textFrame('peerlist');
-const LISTING = textFrame('listing');
-const ERROR = textFrame('error');
-const MISSING_OP = textFrame('missing operation');
-const UNKNOWN_OP = textFrame('unknown operation');
 
 /** The outbox's pacing, for tests. */
 export type PeerlistPacing = Pick<PeerlistOutboxOptions, 'batch' | 'perSecond' | 'maxEvents' | 'defer' | 'now'>;
@@ -45,7 +42,7 @@ export class PeerlistExtension implements RouterExtension {
     this.#services = services;
     this.#outbox = new PeerlistOutbox({
       ...this.#pacing,
-      deliver: (to, args) => services.deliver(to, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST, args),
+      deliver: (to, args) => services.deliver(to, EMPTY_FRAME, EMPTY_FRAME, EMPTY_FRAME, PEERLIST_FRAME, args),
       count: (name, n) => services.count(name, n),
     });
   }
@@ -55,9 +52,9 @@ export class PeerlistExtension implements RouterExtension {
     if (services === undefined) throw new ClosedError('PeerlistExtension (not attached to a router)');
     const op = m.args[0];
     let answer: readonly Frame[];
-    if (op === undefined) answer = [ERROR, MISSING_OP];
-    else if (identityKey(op) === 'list') answer = [LISTING, ...services.peers()];
-    else answer = [ERROR, UNKNOWN_OP];
+    if (op === undefined) answer = peerlistError(PEERLIST_ERRORS.MISSING);
+    else if (identityKey(op) === 'list') answer = peerlistListing(services.peers());
+    else answer = peerlistError(PEERLIST_ERRORS.UNKNOWN);
     void services.deliver(m.sender, EMPTY_FRAME, EMPTY_FRAME, m.id, m.subsystem, answer);
     return true;
   }
