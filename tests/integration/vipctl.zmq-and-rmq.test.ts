@@ -114,7 +114,12 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
   });
 
   it('subscribe prints what publish sends; publish reports the subscriber count', async () => {
-    const sub = vipctl('subscribe', 'ctl/', '--count', '2', '--json', '-t', '20', '--vip-home', platform.home);
+    // --count 3, not 2: the probe that first counts 1 may itself be delivered (on ZeroMQ it always
+    // is). With --count 2 the subscriber would then stop on ctl/t1 and remove its queue while that
+    // publish still reads the bindings on RabbitMQ (the count is read after the publish:
+    // packages/rmq README, "true subscriber count"), so ctl/t1 could count 0. With 3 it holds at
+    // most the probe and ctl/t1 while ctl/t1 is counted.
+    const sub = vipctl('subscribe', 'ctl/', '--count', '3', '--json', '-t', '45', '--vip-home', platform.home);
     // the subscriber is in place once a publish counts it
     await waitFor(
       async () => JSON.parse((await vipctl('publish', 'ctl/probe', '0', '--json', '--vip-home', platform.home)).out).subscribers === 1,
@@ -122,10 +127,10 @@ describe.each([zmq, rmq])('vipctl on $name', (bus) => {
     );
     const p = await vipctl('publish', 'ctl/t1', '{"v": [1, "x"]}', '--json', '--vip-home', platform.home);
     expect(JSON.parse(p.out)).toEqual({ topic: 'ctl/t1', subscribers: 1 });
-    // On RabbitMQ the probe that first counted 1 may have been routed just before the binding
-    // existed (the count reads the bindings after the publish: packages/rmq README, "true
-    // subscriber count"): a second publish makes --count 2 certain either way.
+    // The probe may or may not have been delivered (on RabbitMQ it may have been routed just before
+    // the binding existed and counted after): two more publishes make --count 3 certain either way.
     await vipctl('publish', 'ctl/t2', '2', '--json', '--vip-home', platform.home);
+    await vipctl('publish', 'ctl/t3', '3', '--json', '--vip-home', platform.home);
     const s = await sub;
     expect(s.code).toBe(0);
     const lines = s.out

@@ -60,7 +60,11 @@ function agentFor(
     instanceName: 'siteA',
     bindWebAddress: 'http://127.0.0.1:8080',
     retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
-    fetch: { timeoutMs: 1_000 },
+    // Every endpoint here answers or refuses the connection at once: the timeout only bounds a hung
+    // one, which no test has. It was 1 s, and the endpoint shares the test's process: on a loaded
+    // 2-core machine an answer could come later, the attempt was retried, and normal mode's
+    // `attempts: 2` (or `source: 'discovery'`) failed.
+    fetch: { timeoutMs: 30_000 },
     ...options,
   });
   cleanups.push(() => agent.close());
