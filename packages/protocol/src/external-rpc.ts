@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { VipError } from './errors.js';
+import { textFrame, type Frame } from './frames.js';
 import { parsePayload } from './payloads.js';
 
 /**
@@ -19,6 +20,15 @@ export const parseExternalRpcPayload = (raw: unknown) => parsePayload(ExternalRp
 
 /** The two `external_rpc` operations: a caller asks its router (`send_platform`), a router hands over (`send_peer`). */
 export const EXTERNAL_RPC_OPS = ['send_platform', 'send_peer'] as const;
+
+// The frames every component writing or matching `external_rpc` uses (the router's
+// ExternalRpcExtension, the RMQ bridge and dead letters, the proxy links): shared buffers, never written to.
+/** The subsystem frame `external_rpc`. */
+export const EXTERNAL_RPC_FRAME: Frame = textFrame('external_rpc');
+/** The op frame of a caller's request to its router. */
+export const SEND_PLATFORM_FRAME: Frame = textFrame('send_platform');
+/** The op frame of a router handing a call or answer to a peer. */
+export const SEND_PEER_FRAME: Frame = textFrame('send_peer');
 
 /**
  * JSON-RPC error codes a vip router answers an external call with when it cannot be delivered

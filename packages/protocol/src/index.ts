@@ -37,6 +37,9 @@ export type { PlatformLinks } from './platform-links.js';
 export {
   parseExternalRpcPayload,
   EXTERNAL_RPC_OPS,
+  EXTERNAL_RPC_FRAME,
+  SEND_PLATFORM_FRAME,
+  SEND_PEER_FRAME,
   EXTERNAL_RPC_ERROR_CODES,
   PlatformUnreachableError,
 } from './external-rpc.js';

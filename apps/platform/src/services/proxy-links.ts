@@ -1,4 +1,6 @@
 import {
+  EXTERNAL_RPC_FRAME,
+  SEND_PLATFORM_FRAME,
   EMPTY_FRAME,
   ERRNO,
   frameText,
@@ -15,8 +17,6 @@ import type { ProxyPlatformLinks } from '@vip/proxy-router';
 import type { PlatformLinkTable } from '@vip/router';
 
 const ROUTING_TABLE = textFrame('routing_table');
-const EXTERNAL_RPC = textFrame('external_rpc');
-const SEND_PLATFORM = textFrame('send_platform');
 const HELLO = textFrame('hello');
 const WELCOME = textFrame('welcome');
 
@@ -81,7 +81,7 @@ export function proxyPlatformLinks(table: PlatformLinkTable, deliver: ProxyRoute
 
 /** Whether `m` is an `external_rpc send_platform` to a platform other than `instance`. */
 function toOtherPlatform(m: RoutedMessage, instance: string): boolean {
-  if (!m.subsystem.equals(EXTERNAL_RPC) || m.args[0]?.equals(SEND_PLATFORM) !== true) return false;
+  if (!m.subsystem.equals(EXTERNAL_RPC_FRAME) || m.args[0]?.equals(SEND_PLATFORM_FRAME) !== true) return false;
   const payload = parseExternalRpcPayload(m.args[1] ?? EMPTY_FRAME);
   return !(payload instanceof Error) && payload.to_platform !== instance;
 }

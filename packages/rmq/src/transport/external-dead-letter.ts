@@ -1,4 +1,4 @@
-import { pythonJson, textFrame, type ExternalRpcPayload, type VipMessage } from '@vip/protocol';
+import { EXTERNAL_RPC_FRAME, SEND_PLATFORM_FRAME, pythonJson, textFrame, type ExternalRpcPayload, type VipMessage } from '@vip/protocol';
 import { splitRoutingKey, type InboundVip } from './amqp-mapping.js';
 
 /**
@@ -52,10 +52,8 @@ export function externalDeadLetter(
   };
   return {
     kind: 'send_platform',
-    message: { ...m, subsystem: EXTERNAL_RPC, args: [SEND_PLATFORM, textFrame(pythonJson(payload))] },
+    message: { ...m, subsystem: EXTERNAL_RPC_FRAME, args: [SEND_PLATFORM_FRAME, textFrame(pythonJson(payload))] },
   };
 }
 
 const NONE: ExternalDeadLetter = { kind: 'none' };
-const EXTERNAL_RPC = textFrame('external_rpc');
-const SEND_PLATFORM = textFrame('send_platform');

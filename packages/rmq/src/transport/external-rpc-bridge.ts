@@ -1,4 +1,7 @@
 import {
+  EXTERNAL_RPC_FRAME,
+  SEND_PEER_FRAME,
+  SEND_PLATFORM_FRAME,
   EMPTY_FRAME,
   ERRNO,
   EXTERNAL_RPC_ERROR_CODES,
@@ -28,7 +31,6 @@ import type { InboundVip, MappingContext } from './amqp-mapping.js';
  * remote router's 113 (a peer missing there, answered to `<our instance>.<caller>` over the
  * reverse shovel) becomes PEER_UNREACHABLE (PeerUnreachableError).
  */
-const EXTERNAL_RPC = 'external_rpc';
 const RPC = 'RPC';
 /** External calls whose answer or refusal is still awaited: bounded, the oldest dropped first. */
 const MAX_OUTSTANDING = 4_096;
@@ -55,8 +57,8 @@ export class ExternalRpcBridge {
 
   /** The publish for an agent's `external_rpc` `send_platform` to its router; undefined for anything else. */
   outbound(message: VipMessage): ExternalPublish | undefined {
-    if (message.peer.length > 0 || frameText(message.subsystem) !== EXTERNAL_RPC) return undefined;
-    if (message.args[0] === undefined || frameText(message.args[0]) !== 'send_platform') return undefined;
+    if (message.peer.length > 0 || !message.subsystem.equals(EXTERNAL_RPC_FRAME)) return undefined;
+    if (message.args[0] === undefined || !message.args[0].equals(SEND_PLATFORM_FRAME)) return undefined;
     const payload = parseExternalRpcPayload(message.args[1] ?? EMPTY_FRAME);
     if (payload instanceof Error) throw payload;
     if (message.id.length > 0) {
@@ -99,7 +101,7 @@ export class ExternalRpcBridge {
     }
     if (m.peer.length > 0 || this.#outstanding.size === 0) return m;
     // a call the router carried over its platform link (external-dead-letter.ts) is answered there
-    if (frameText(m.subsystem) === EXTERNAL_RPC) this.#outstanding.delete(m.id.toString('latin1'));
+    if (m.subsystem.equals(EXTERNAL_RPC_FRAME)) this.#outstanding.delete(m.id.toString('latin1'));
     if (frameText(m.subsystem) !== 'error') return m;
     const key = m.id.toString('latin1');
     const call = this.#outstanding.get(key);
@@ -163,8 +165,8 @@ export class ExternalRpcBridge {
       peer: EMPTY_FRAME,
       user: EMPTY_FRAME,
       id: m.id,
-      subsystem: textFrame(EXTERNAL_RPC),
-      args: [textFrame('send_peer'), textFrame(pythonJson(payload))],
+      subsystem: EXTERNAL_RPC_FRAME,
+      args: [SEND_PEER_FRAME, textFrame(pythonJson(payload))],
     };
   }
 }

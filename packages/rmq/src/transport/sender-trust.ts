@@ -158,7 +158,7 @@ export function judgeSender(userId: unknown, appId: string, policy: SenderPolicy
   }
   if (policy.proof === 'optional') return { trust: 'asserted' };
   if (platformIdentity) return new UnprovenPlatformIdentityError(what, typeof userId === 'string' ? userId : '', appId, instance);
-  const local = appId.slice(0, dot) === instance;
+  const local = senderInstance === instance;
   if (local && (policy.legacyPeers === '*' || policy.legacyPeers.has(identity))) return { trust: 'legacy', user: appId };
   return { trust: 'anonymous', user: '' };
 }

@@ -1,4 +1,6 @@
 import {
+  EXTERNAL_RPC_FRAME,
+  SEND_PEER_FRAME,
   buildError,
   ClosedError,
   EMPTY_FRAME,
@@ -18,8 +20,6 @@ import {
 import type { PlatformLinkTable } from './platform-table.js';
 import { PendingExternalCalls, requestIdsOf, responseIdsOf, type RpcIdValue } from './pending-external-calls.js';
 
-const EXTERNAL_RPC = textFrame('external_rpc');
-const SEND_PEER = textFrame('send_peer');
 const EINVAL = 22;
 const EOPNOTSUPP = 95;
 
@@ -150,7 +150,7 @@ export class ExternalRpcExtension implements RouterExtension {
     const reachable = this.#table.knows(target) && this.#table.isConnected(target);
     const sent =
       reachable &&
-      this.#table.send(target, user, m.id, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(out))], () => {
+      this.#table.send(target, user, m.id, EXTERNAL_RPC_FRAME, [SEND_PEER_FRAME, textFrame(pythonJson(out))], () => {
         // taken by the link, then lost: the calls still waiting fail now
         const lost = this.#pending.take(target, ids);
         this.#answerCaller(
@@ -228,12 +228,15 @@ export class ExternalRpcExtension implements RouterExtension {
         args: errors,
       };
       if (instance === this.#table.instanceName) this.#toPeer(instance, EMPTY_FRAME, id, back);
-      else this.#table.send(instance, EMPTY_FRAME, id, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(back))]);
+      else this.#table.send(instance, EMPTY_FRAME, id, EXTERNAL_RPC_FRAME, [SEND_PEER_FRAME, textFrame(pythonJson(back))]);
     };
     if (payload.to_peer.length === 0) return unreachable();
     this.#counts.delivered++;
     void services
-      .deliver(textFrame(payload.to_peer), EMPTY_FRAME, user, id, EXTERNAL_RPC, [SEND_PEER, encoded ?? textFrame(pythonJson(payload))])
+      .deliver(textFrame(payload.to_peer), EMPTY_FRAME, user, id, EXTERNAL_RPC_FRAME, [
+        SEND_PEER_FRAME,
+        encoded ?? textFrame(pythonJson(payload)),
+      ])
       .then((result) => {
         if (result !== 'ok') unreachable();
       });
@@ -257,7 +260,7 @@ export class ExternalRpcExtension implements RouterExtension {
       from_peer: toPeer,
       args: errors,
     };
-    void this.#svc().deliver(caller, EMPTY_FRAME, EMPTY_FRAME, vipId, EXTERNAL_RPC, [SEND_PEER, textFrame(pythonJson(back))]);
+    void this.#svc().deliver(caller, EMPTY_FRAME, EMPTY_FRAME, vipId, EXTERNAL_RPC_FRAME, [SEND_PEER_FRAME, textFrame(pythonJson(back))]);
   }
 
   #svc(): RouterServices {
