@@ -284,6 +284,17 @@ function windowFigures(resolved: readonly number[], got: ReadonlyMap<number, num
 }
 
 /** Every publish that resolved, from the first one that crossed, arrives; none twice. */
+/** How many times each numbered message of `prefix` reached `sub`, on all platforms, through persistent queue `queue`. */
+async function countingSubscription(sub: Agent, prefix: string, queue: string): Promise<ReadonlyMap<number, number>> {
+  const got = new Map<number, number>();
+  await (sub.pubsub as RmqPubSubSubsystem).subscribe(
+    prefix,
+    (_p, _s, _b, _t, _h, m) => void got.set(Number(m), (got.get(Number(m)) ?? 0) + 1),
+    { allPlatforms: true, persistentQueue: queue },
+  );
+  return got;
+}
+
 async function expectNothingLost(what: string, resolved: readonly number[], got: ReadonlyMap<number, number>, marks: Marks, sub: Agent) {
   const first = Math.min(...got.keys());
   await waitFor(() => resolved.filter((n) => n >= first).every((n) => got.has(n)), {
@@ -304,12 +315,7 @@ describe('two RabbitMQ platforms on two nodes linked by federation, then by shov
     const [a, b] = [await platform('pa'), await platform('pb')];
     const pub = await agent('pa', 'pub');
     const sub = await agent('pb', 'sub');
-    const got = new Map<number, number>();
-    await (sub.pubsub as RmqPubSubSubsystem).subscribe(
-      'devices',
-      (_p, _s, _b, _t, _h, m) => void got.set(Number(m), (got.get(Number(m)) ?? 0) + 1),
-      { allPlatforms: true, persistentQueue: 'fed' },
-    );
+    const got = await countingSubscription(sub, 'devices', 'fed');
     // pb federates pa's volttron exchange (VOLTTRON's upstream and policy, from pb's federation file)
     // the link logs in to node A as its own user (federation-user), whose rights the cut takes away for a while
     await apis.pa.ensureUser('fed-link', 'fed-link-pw');
@@ -382,12 +388,7 @@ describe('two RabbitMQ platforms on two nodes linked by federation, then by shov
     const [a, b] = [await platform('pa'), await platform('pb')];
     const pub = await agent('pa', 'pub');
     const sub = await agent('pb', 'sub');
-    const got = new Map<number, number>();
-    await (sub.pubsub as RmqPubSubSubsystem).subscribe(
-      'alerts',
-      (_p, _s, _b, _t, _h, m) => void got.set(Number(m), (got.get(Number(m)) ?? 0) + 1),
-      { allPlatforms: true, persistentQueue: 'shov' },
-    );
+    const got = await countingSubscription(sub, 'alerts', 'shov');
     // pa shovels its alerts to node B; the shovel runs on node A (the source)
     onTestFinished(() => removeShovel(apis.pa, 'fed-pa', 'shovel-127.0.0.1-alerts'));
     const added = JSON.parse(
