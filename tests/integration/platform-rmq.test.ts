@@ -5,7 +5,7 @@ import { createRmqAgent } from '@vip/agent/rmq';
 import { generateKeyPair } from '@vip/protocol';
 import { AMQP_URL, FAST_RECONNECT, Inbox, type TestVhost } from '@vip/testing';
 import { freshVhost } from './helpers/broker.js';
-import { startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { failedStart, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 
 /**
  * `vip-platform --message-bus rmq` as a process: the ready line and `query message-bus`, the RMQ
@@ -180,61 +180,50 @@ describe('vip-platform on RabbitMQ (process)', () => {
 
 describe('vip-platform on RabbitMQ: start-up errors are one line with the fix', () => {
   it('broker down, vhost missing without the management API, management API missing, instance already running', async () => {
-    const down = await startPlatform({
-      bus: 'rmq',
-      rmq: { vhost: 'vip-no-broker', url: 'amqp://guest:guest@127.0.0.1:5999', managementUrl: 'http://127.0.0.1:15999', sharedLogin: true },
-      startTimeoutMs: 15_000,
-    }).then(
-      async (p) => {
-        await p.close();
-        return undefined;
-      },
-      (e: unknown) => e as Error,
+    const down = await failedStart(
+      startPlatform({
+        bus: 'rmq',
+        rmq: {
+          vhost: 'vip-no-broker',
+          url: 'amqp://guest:guest@127.0.0.1:5999',
+          managementUrl: 'http://127.0.0.1:15999',
+          sharedLogin: true,
+        },
+        startTimeoutMs: 15_000,
+      }),
     );
-    expect(down?.message).toMatch(
+    expect(down.message).toMatch(
       /vip-platform: RabbitMQ is not reachable at amqp:\/\/127\.0\.0\.1:5999\/vip-no-broker \(ECONNREFUSED\); fix: start the broker/,
     );
-    expect(down?.message).not.toMatch(/\n\s+at /);
-    const noVhost = await startPlatform({
-      bus: 'rmq',
-      rmq: { vhost: `vip-missing-${process.pid}`, url: AMQP_URL, managementUrl: 'off', sharedLogin: true },
-      startTimeoutMs: 15_000,
-    }).then(
-      async (p) => {
-        await p.close();
-        return undefined;
-      },
-      (e: unknown) => e as Error,
+    expect(down.message).not.toMatch(/\n\s+at /);
+    const noVhost = await failedStart(
+      startPlatform({
+        bus: 'rmq',
+        rmq: { vhost: `vip-missing-${process.pid}`, url: AMQP_URL, managementUrl: 'off', sharedLogin: true },
+        startTimeoutMs: 15_000,
+      }),
     );
-    expect(noVhost?.message).toMatch(/vip-platform: virtual host "vip-missing-\d+" is missing .*; fix: create it/);
-    const noPlugin = await startPlatform({
-      bus: 'rmq',
-      rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: 'http://127.0.0.1:15999', sharedLogin: true },
-      instanceName: 'noplugin',
-      startTimeoutMs: 15_000,
-    }).then(
-      async (p) => {
-        await p.close();
-        return undefined;
-      },
-      (e: unknown) => e as Error,
+    expect(noVhost.message).toMatch(/vip-platform: virtual host "vip-missing-\d+" is missing .*; fix: create it/);
+    const noPlugin = await failedStart(
+      startPlatform({
+        bus: 'rmq',
+        rmq: { vhost: vh.vhost, url: AMQP_URL, managementUrl: 'http://127.0.0.1:15999', sharedLogin: true },
+        instanceName: 'noplugin',
+        startTimeoutMs: 15_000,
+      }),
     );
-    const twice = await startPlatform({
-      bus: 'rmq',
-      rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true },
-      instanceName: INSTANCE,
-      startTimeoutMs: 15_000,
-    }).then(
-      async (p) => {
-        await p.close();
-        return undefined;
-      },
-      (e: unknown) => e as Error,
+    const twice = await failedStart(
+      startPlatform({
+        bus: 'rmq',
+        rmq: { vhost: vh.vhost, url: AMQP_URL, sharedLogin: true },
+        instanceName: INSTANCE,
+        startTimeoutMs: 15_000,
+      }),
     );
-    expect(twice?.message).toMatch(
+    expect(twice.message).toMatch(
       /vip-platform: another platform with instance name prmq is running on amqp:\/\/127\.0\.0\.1:5672\/.*; fix: stop it/,
     );
-    expect(noPlugin?.message).toMatch(
+    expect(noPlugin.message).toMatch(
       /vip-platform: RabbitMQ management API not reachable at http:\/\/127\.0\.0\.1:15999 .*; fix: enable it: rabbitmq-plugins enable rabbitmq_management/,
     );
   });

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { createRmqAgent } from '@vip/agent/rmq';
 import { FAST_RECONNECT, MANAGEMENT, type TestVhost } from '@vip/testing';
 import { freshVhost, management } from './helpers/broker.js';
-import { freePort, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
+import { failedStart, freePort, startPlatform, waitFor, type PlatformProcess } from '@vip/testing';
 import { readAgentRmqFile } from '@vip/rmq';
 import { runVipctl } from './helpers/vipctl.js';
 
@@ -53,16 +53,6 @@ async function vhostExists(vh: string): Promise<boolean> {
 async function vipctl(home: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   return runVipctl([...argv, '--vip-home', home]);
 }
-
-/** Start a platform that must fail: its error (the harness's, with the platform's stderr). */
-const failedStart = (p: Promise<PlatformProcess>) =>
-  p.then(
-    async (platform) => {
-      await platform.close();
-      throw new Error('the platform started');
-    },
-    (e: unknown) => e as Error,
-  );
 
 describe("the default RabbitMQ start: the platform's own broker user, no guest", () => {
   const instance = `lg${pid}`;

@@ -7,7 +7,7 @@ export { waitFor } from './wait-for.js';
 export type { WaitForOptions } from './wait-for.js';
 export { describeRouterTransportConformance, describeAgentConnectionConformance, conformanceRouter } from './transport-conformance.js';
 export type { TransportConformanceFixture, TransportConformanceCapabilities, ConformanceRouter } from './transport-conformance.js';
-export { startPlatform, PlatformProcess } from './platform-launcher.js';
+export { failedStart, startPlatform, PlatformProcess } from './platform-launcher.js';
 export type { StartPlatformOptions, AuthorizeOptions, PlatformLogLine } from './platform-launcher.js';
 export { RawVipClient } from './raw-vip-client.js';
 export type { RawVipClientOptions } from './raw-vip-client.js';

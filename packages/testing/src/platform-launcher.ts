@@ -338,3 +338,17 @@ function parseJson(line: string): unknown {
     return undefined; // not a JSON line (e.g. a one-line error message): kept in the stderr tail only
   }
 }
+
+/**
+ * The error of a platform start that must fail (the harness's, with the platform's stderr); a
+ * start that succeeds is closed and rejects, so the caller's test fails.
+ */
+export function failedStart(start: Promise<PlatformProcess>): Promise<Error> {
+  return start.then(
+    async (platform) => {
+      await platform.close();
+      throw new Error('the platform started');
+    },
+    (e: unknown) => e as Error,
+  );
+}
